@@ -1,1 +1,134 @@
-//! weave
+//! weave: a two-level (M:N) threading runtime.
+//!
+//! Many user-level threads run on a small pool of kernel threads, with the
+//! API of `std::thread` and plain blocking code:
+//!
+//! ```
+//! let handles: Vec<_> = (0..10_000)
+//!     .map(|i| weave::thread::spawn(move || i))
+//!     .collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 9_999 * 10_000 / 2);
+//! ```
+//!
+//! ## Vocabulary (as in the Solaris papers of Stein & Shah and Eykholt et al.)
+//!
+//! - **ULT**, user-level thread: what `weave::thread::spawn` creates. A TCB
+//!   (thread control block) in the thread table, a stack with a red zone,
+//!   saved registers. Cheap: a spawn and join costs about as much as a few
+//!   allocations, and a parked ULT a few KiB.
+//! - **LWP**, lightweight process: a kernel thread that the runtime treats
+//!   as a virtual CPU and multiplexes ULTs on. The pool has one per CPU by
+//!   default (`set_concurrency` changes it); a *bound* ULT has one of its
+//!   own.
+//! - **CPU**: what the kernel schedules LWPs on. weave does not schedule
+//!   CPUs; it can pin a bound thread's LWP to some (`Builder::cpu_affinity`).
+//!
+//! The layers, bottom up, each a module that only calls the ones below it:
+//! [`stack`] (stacks, guard pages, death row), `context` (switching),
+//! [`thread`] (TCB, thread table, the public thread API), `lwp` (the LWPs
+//! and their scheduler loops), `sched` (queues, placement, wake-ups),
+//! `time` (timers), [`trace`] (the event hook). `docs/ARCHITECTURE.md`
+//! walks through them and lists the designs we rejected.
+//!
+//! ## What blocks what
+//!
+//! | call                                   | on a ULT blocks      | on an OS thread blocks |
+//! |----------------------------------------|----------------------|------------------------|
+//! | `weave::thread::{sleep, park, yield_now}` | the ULT only      | the OS thread          |
+//! | `JoinHandle::join`, `scope`            | the ULT only         | the OS thread          |
+//! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
+//!
+//! Code on weave should use weave's calls; a call that must block the
+//! kernel thread belongs on a bound thread (`Builder::bound`).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub(crate) mod loom;
+
+#[cfg(not(loom))]
+mod context;
+#[cfg(not(loom))]
+mod lwp;
+#[cfg(not(loom))]
+mod runtime;
+#[cfg(not(loom))]
+mod sched;
+#[cfg(not(loom))]
+pub mod stack;
+#[cfg(not(loom))]
+pub mod thread;
+#[cfg(not(loom))]
+mod time;
+#[cfg(not(loom))]
+pub mod trace;
+
+#[cfg(not(loom))]
+pub use lwp::LwpInfo;
+#[cfg(not(loom))]
+pub use runtime::MAX_CONCURRENCY;
+
+/// Sets the number of LWPs in the pool, as `pthread_setconcurrency`:
+/// `0` means automatic (one per CPU). Takes effect at once, while threads
+/// run: new LWPs start taking work; surplus LWPs stop taking new work and
+/// leave once the ULTs already placed on them have finished.
+#[cfg(not(loom))]
+pub fn set_concurrency(n: usize) -> std::io::Result<()> {
+    lwp::set_concurrency_in(runtime::rt(), n)
+}
+
+/// The number of pool LWPs taking work now (bound LWPs not counted).
+#[cfg(not(loom))]
+pub fn concurrency() -> usize {
+    lwp::pool_size(runtime::rt())
+}
+
+/// The level last passed to [`set_concurrency`] (0: automatic), as
+/// `pthread_getconcurrency`.
+#[cfg(not(loom))]
+pub fn requested_concurrency() -> usize {
+    runtime::rt()
+        .pool
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .requested
+}
+
+/// A snapshot of the LWP table: every LWP slot, alive or awaiting reuse.
+#[cfg(not(loom))]
+pub fn lwps() -> Vec<LwpInfo> {
+    runtime::rt().lwps().map(|l| l.info()).collect()
+}
+
+/// Figures of the stack pool: reservations, reuse from death row, pages
+/// given back by the reaper.
+#[cfg(not(loom))]
+pub fn stack_stats() -> stack::StackStats {
+    runtime::rt().stacks.stats()
+}
+
+/// How guard pages are installed on this kernel, once a stack exists.
+#[cfg(not(loom))]
+pub fn guard_mode() -> Option<stack::GuardMode> {
+    runtime::rt().stacks.guard_mode()
+}
+
+/// A broken internal invariant: print and abort, allocation-free, never
+/// unwinding across a context switch (Go's `throw`).
+#[cold]
+pub(crate) fn fatal(msg: &str) -> ! {
+    let parts: [&[u8]; 3] = [b"weave: fatal: ", msg.as_bytes(), b"\n"];
+    for p in parts {
+        // SAFETY: writing a valid buffer to stderr.
+        unsafe { libc::write(2, p.as_ptr().cast(), p.len()) };
+    }
+    std::process::abort()
+}
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod model {
+    //! The lock-free protocols, exposed for the loom model tests.
+    pub use crate::loom_protocols::*;
+}

@@ -1,0 +1,22 @@
+//! Runs the lab and prints its table, as `weave lab` does.
+//!
+//! ```text
+//! cargo run --release -p weave-classic --example lab [-- --quick] [--json]
+//! ```
+
+use weave_classic::lab::{self, LabOptions};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = if args.iter().any(|a| a == "--quick") {
+        LabOptions::quick()
+    } else {
+        LabOptions::default()
+    };
+    let report = lab::run(opts);
+    if args.iter().any(|a| a == "--json") {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+}

@@ -1,0 +1,262 @@
+//! What the lab saw, as data, as a table and as JSON.
+
+use super::{LabOptions, PROBE_ENTRIES};
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+/// Everything [`run`](super::run) measured, one row per algorithm.
+///
+/// `Display` prints the table a person reads; [`to_json`](Self::to_json)
+/// gives the same figures to a program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabReport {
+    /// The options the lab ran with.
+    pub options: LabOptions,
+    /// One row per algorithm, in the order of the course notes.
+    pub rows: Vec<AlgorithmReport>,
+}
+
+/// What one algorithm did in the lab.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlgorithmReport {
+    /// The algorithm, as the course notes name it.
+    pub name: &'static str,
+    /// One line on what to look for in this row.
+    pub note: &'static str,
+    /// Threads in the contention phase.
+    pub threads: usize,
+    /// Entries into the critical region in the contention phase.
+    pub entries: u64,
+    /// Entries that found another thread already inside: mutual-exclusion
+    /// violations seen.
+    pub violations: u64,
+    /// Increments of the load-then-store counter lost to overlapping
+    /// critical regions (`entries` minus the counter's final value).
+    pub lost_updates: u64,
+    /// Whether thread 0 could enter while every other thread stayed out.
+    pub progress: Progress,
+    /// Entries of the thread that entered least.
+    pub min_thread_entries: u64,
+    /// The longest time one thread waited between wanting in and being in.
+    pub max_wait: Duration,
+    /// The most entries by others while one thread waited to get in.
+    pub max_overtakes: u64,
+    /// Wall-clock length of the contention phase.
+    pub elapsed: Duration,
+}
+
+/// The result of the progress probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Thread 0 got in every time it asked.
+    Ok,
+    /// Thread 0 got in `entered` times out of `wanted`, then waited in vain
+    /// while no one else was inside or trying.
+    Stalled {
+        /// Entries granted before the stall.
+        entered: u32,
+        /// Entries asked for.
+        wanted: u32,
+    },
+}
+
+impl AlgorithmReport {
+    /// Entries per second in the contention phase.
+    pub fn throughput(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.entries as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// The least lucky thread's entries as a fraction of an even split: 1.0
+    /// when every thread entered equally often, near 0 when one starved.
+    pub fn min_share(&self) -> f64 {
+        if self.entries == 0 {
+            return 0.0;
+        }
+        self.min_thread_entries as f64 * self.threads as f64 / self.entries as f64
+    }
+}
+
+impl LabReport {
+    /// The row of the algorithm called `name`, if the lab ran it.
+    pub fn row(&self, name: &str) -> Option<&AlgorithmReport> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+
+    /// The report as one JSON object: `options`, and `algorithms` with one
+    /// object per row. Durations are in nanoseconds.
+    pub fn to_json(&self) -> String {
+        let o = &self.options;
+        let mut out = String::new();
+        out.push_str("{\"options\":{");
+        let _ = write!(
+            out,
+            "\"duration_ns\":{},\"threads\":{},\"lock_variable_window\":{},\
+             \"critical_work\":{},\"noncritical_work\":{},\"patience_ns\":{}",
+            o.duration.as_nanos(),
+            o.threads,
+            o.lock_variable_window,
+            o.critical_work,
+            o.noncritical_work,
+            o.patience.as_nanos()
+        );
+        out.push_str("},\"algorithms\":[");
+        for (i, r) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            json_string(&mut out, r.name);
+            out.push_str(",\"note\":");
+            json_string(&mut out, r.note);
+            let (progress, entered, wanted) = match r.progress {
+                Progress::Ok => ("ok", PROBE_ENTRIES, PROBE_ENTRIES),
+                Progress::Stalled { entered, wanted } => ("stalled", entered, wanted),
+            };
+            let _ = write!(
+                out,
+                ",\"threads\":{},\"entries\":{},\"violations\":{},\"lost_updates\":{},\
+                 \"progress\":\"{}\",\"progress_entered\":{},\"progress_wanted\":{},\
+                 \"min_thread_entries\":{},\"max_wait_ns\":{},\"max_overtakes\":{},\
+                 \"elapsed_ns\":{},\"entries_per_second\":{:.0}}}",
+                r.threads,
+                r.entries,
+                r.violations,
+                r.lost_updates,
+                progress,
+                entered,
+                wanted,
+                r.min_thread_entries,
+                r.max_wait.as_nanos(),
+                r.max_overtakes,
+                r.elapsed.as_nanos(),
+                r.throughput()
+            );
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::Ok => f.pad("ok"),
+            Progress::Stalled { entered, wanted } => {
+                f.pad(&format!("STALLED {entered}/{wanted}"))
+            }
+        }
+    }
+}
+
+impl fmt::Display for LabReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.options;
+        writeln!(
+            f,
+            "weave lab: {} per algorithm on OS threads, {} threads for the N-thread locks, \
+             2 for the two-thread ones; lock-variable window {} spins",
+            human_duration(o.duration),
+            o.threads,
+            o.lock_variable_window
+        )?;
+        writeln!(f)?;
+        let name_width = self
+            .rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max("algorithm".len());
+        writeln!(
+            f,
+            "{:<name_width$}  {:>3}  {:>9}  {:>10}  {:>7}  {:<13}  {:>9}  {:>9}  {:>5}  {:>10}",
+            "algorithm",
+            "thr",
+            "entries",
+            "violations",
+            "lost",
+            "progress",
+            "max wait",
+            "overtakes",
+            "share",
+            "entries/s",
+        )?;
+        writeln!(f, "{}", "-".repeat(name_width + 96))?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:<name_width$}  {:>3}  {:>9}  {:>10}  {:>7}  {:<13}  {:>9}  {:>9}  {:>4.0}%  {:>10}",
+                r.name,
+                r.threads,
+                r.entries,
+                r.violations,
+                r.lost_updates,
+                r.progress,
+                human_duration(r.max_wait),
+                r.max_overtakes,
+                r.min_share() * 100.0,
+                human_rate(r.throughput()),
+            )?;
+        }
+        writeln!(f)?;
+        for r in &self.rows {
+            writeln!(f, "{:<name_width$}  {}", r.name, r.note)?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "violations: entries that found another thread inside. lost: increments lost by \
+             overlapping `counter = counter + 1`.\n\
+             progress: could thread 0 enter {PROBE_ENTRIES} times while the others stayed \
+             outside. max wait, overtakes: longest wait to get in, and most entries by others \
+             during one wait.\n\
+             share: entries of the least lucky thread against an even split."
+        )
+    }
+}
+
+/// `1.2 µs`, `3.4 ms`: three significant digits, an SI unit.
+fn human_duration(d: Duration) -> String {
+    let ns = d.as_nanos() as f64;
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.1} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// `12.3 M`, `456 k`: entries per second at a glance.
+fn human_rate(per_sec: f64) -> String {
+    if per_sec >= 1e6 {
+        format!("{:.2} M", per_sec / 1e6)
+    } else if per_sec >= 1e3 {
+        format!("{:.1} k", per_sec / 1e3)
+    } else {
+        format!("{per_sec:.0}")
+    }
+}

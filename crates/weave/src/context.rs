@@ -1,0 +1,72 @@
+//! context: switching between a ULT and its LWP's scheduler loop.
+//!
+//! A ULT's context is a `corosensei` coroutine over a stack from our pool
+//! (the setjmp/longjmp of the seeds, done properly: callee-saved registers
+//! and the stack pointer are swapped in a few instructions). The switch is
+//! asymmetric: the LWP's scheduler loop resumes a ULT, and the ULT suspends
+//! back to it; the loop then decides what runs next. Nothing here knows
+//! about queues or states.
+//!
+//! ```text
+//!   LWP scheduler loop (OS thread stack)       ULT (pool stack)
+//!   ───────────────────────────────────        ─────────────────
+//!   ctx.resume()  ───────────────────────────▶ runs ...
+//!                                              suspend(yielder)
+//!   returns Suspended ◀──────────────────────
+//!   ... picks the next ULT ...
+//!   ctx.resume()  ───────────────────────────▶ returns from suspend
+//!                                              closure returns
+//!   returns Finished  ◀──────────────────────
+//! ```
+
+use corosensei::{Coroutine, CoroutineResult};
+
+use crate::stack::Stack;
+
+/// The handle a ULT uses to switch back to its LWP.
+pub(crate) type Yielder = corosensei::Yielder<(), ()>;
+
+/// A ULT's saved execution context and its stack.
+pub(crate) struct Context(Coroutine<(), (), (), Stack>);
+
+/// What a resume came back with.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Resumed {
+    Suspended,
+    Finished,
+}
+
+impl Context {
+    /// A context that will run `entry` on `stack` when first resumed.
+    pub(crate) fn new(stack: Stack, entry: impl FnOnce(&Yielder) + 'static) -> Context {
+        Context(Coroutine::with_stack(stack, move |y: &Yielder, ()| entry(y)))
+    }
+
+    /// Runs the ULT until it suspends or finishes.
+    #[inline]
+    pub(crate) fn resume(&mut self) -> Resumed {
+        match self.0.resume(()) {
+            CoroutineResult::Yield(()) => Resumed::Suspended,
+            CoroutineResult::Return(()) => Resumed::Finished,
+        }
+    }
+
+    /// The stack back, once the ULT has finished.
+    pub(crate) fn into_stack(self) -> Stack {
+        debug_assert!(self.0.done());
+        self.0.into_stack()
+    }
+}
+
+/// Switches from the running ULT back to its LWP's scheduler loop.
+///
+/// # Safety
+///
+/// `yielder` must be the yielder of the ULT running on this OS thread, as
+/// stored by its entry function.
+#[inline]
+pub(crate) unsafe fn suspend(yielder: *const Yielder) {
+    // SAFETY: the caller guarantees `yielder` is the live yielder of the
+    // current coroutine, which lives on that coroutine's stack.
+    unsafe { (*yielder).suspend(()) }
+}

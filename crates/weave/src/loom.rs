@@ -1,0 +1,12 @@
+//! The facade between weave's lock-free code and its atomics.
+//!
+//! Everything lock-free (the TCB state word, the LWP inbox, the LWP parker,
+//! the join packet) takes its atomics from here, so that `--cfg loom` swaps
+//! in `loom`'s checked versions and the model tests in `tests/loom*.rs`
+//! explore every interleaving of the real code rather than of a copy.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};

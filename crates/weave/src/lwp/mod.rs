@@ -1,0 +1,794 @@
+//! lwp: the kernel threads ULTs run on, and each one's scheduler loop.
+//!
+//! An LWP is an OS thread that the runtime treats as a virtual CPU. Each
+//! runs [`Lwp::run`]: pick a ULT (see `sched`), resume it until it yields,
+//! blocks or exits, decide what to do with it, repeat; with nothing to run,
+//! search for work, then sleep in the kernel (see `runtime` for the wake-up
+//! protocol). The pool's LWPs share work; a *bound* LWP runs one ULT only
+//! (1:1) and ends with it.
+//!
+//! ## Retiring (`set_concurrency` lowered)
+//! A retiring LWP stops taking new work at once: its not-yet-started ULTs go
+//! to the global injector, and it no longer steals or polls the injector.
+//! It leaves when no started ULT is placed on it any more (they finish
+//! there: moving a started ULT would break DESIGN.md decision 3). Raising
+//! the level again first revives retiring LWPs, then starts new ones.
+//!
+//! ## Owner-only state
+//! [`Local`] belongs to the LWP's OS thread: the scheduler loop and the ULT
+//! it runs, never both at once. Every access is a short borrow through
+//! [`Lwp::local`] that ends before any switch or any call that could reach
+//! `local` again.
+
+mod parker;
+
+use std::cell::{Cell, UnsafeCell};
+use std::io;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crossbeam_deque::{Steal, Stealer, Worker};
+
+pub(crate) use parker::Parker;
+
+use crate::context::{self, Resumed};
+use crate::runtime::{rt, Runtime, MAX_CONCURRENCY};
+use crate::sched::inbox::Inbox;
+use crate::sched::ready::ReadyQueue;
+use crate::sched::Task;
+use crate::stack::{self, OverflowInfo};
+use crate::thread::state::{Wake, WakeToken};
+use crate::thread::table::{table, SlotCache};
+use crate::thread::tcb::{Kind, Tcb, DEFAULT_PRIORITY, NO_LWP};
+use crate::thread::BlockReason;
+use crate::time::{self, Timers};
+use crate::trace::{self, Event};
+
+/// Rounds an idle LWP spends stealing and polling before it sleeps. Each
+/// round is a pass over the other LWPs and the injector plus a short spin:
+/// long enough to catch the next spawn of a busy spawner (~100 ns apart),
+/// short enough (a few µs) that idling costs nothing noticeable.
+const SEARCH_ROUNDS: u32 = 64;
+
+/// What the running ULT asked for when it switched out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    Yield,
+    Block,
+}
+
+/// Owner-only state of an LWP (see the module doc).
+pub(crate) struct Local {
+    ready: ReadyQueue,
+    fresh: Worker<Task>,
+    timers: Timers,
+    pub(crate) stacks: stack::Cache,
+    pub(crate) slots: SlotCache,
+    current: Option<&'static Tcb>,
+    switch: Switch,
+    picks: u32,
+    runs: u64,
+    /// Part of `runs` already added to the shared counters.
+    flushed: u64,
+}
+
+pub(crate) struct Lwp {
+    pub(crate) index: usize,
+    bound: AtomicBool,
+    alive: AtomicBool,
+    retiring: AtomicBool,
+    /// Set while asleep (or about to be) and unclaimed; see `runtime`.
+    sleeping: AtomicBool,
+    pub(crate) inbox: Inbox<Tcb>,
+    pub(crate) parker: Parker,
+    /// Asked to switch at the next safe point.
+    pub(crate) preempt: AtomicBool,
+    /// Priority of the ULT running now; `IDLE` when none.
+    running_prio: AtomicU8,
+    stealer: UnsafeCell<Stealer<Task>>,
+    /// Started ULTs placed here that have not exited.
+    placed: AtomicUsize,
+    /// Kernel thread id, for the LWP table and directed signals.
+    tid: AtomicI32,
+    runs: AtomicU64,
+    local: UnsafeCell<Local>,
+}
+
+const IDLE: u8 = u8::MAX;
+
+// SAFETY: `local` and `stealer` follow the owner-only discipline of the
+// module doc (`stealer` is written only while the LWP is dead, under
+// the pool lock, before `alive` is published with Release); every other
+// field is atomic or behind a Mutex.
+unsafe impl Sync for Lwp {}
+// SAFETY: as above.
+unsafe impl Send for Lwp {}
+
+thread_local! {
+    static CURRENT: Cell<*const Lwp> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The LWP the calling OS thread is, if it is one.
+#[inline]
+pub(crate) fn current() -> Option<&'static Lwp> {
+    let p = CURRENT.with(|c| c.get());
+    // SAFETY: LWP structs are never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// The LWP and the ULT running on it, if the caller is a ULT.
+#[inline]
+pub(crate) fn current_ult() -> Option<(&'static Lwp, &'static Tcb)> {
+    let l = current()?;
+    let t = l.local().current?;
+    Some((l, t))
+}
+
+impl Lwp {
+    fn new(index: usize, bound: bool) -> Lwp {
+        let fresh = Worker::new_fifo();
+        let stealer = fresh.stealer();
+        Lwp {
+            index,
+            bound: AtomicBool::new(bound),
+            alive: AtomicBool::new(true),
+            retiring: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            inbox: Inbox::new(),
+            parker: Parker::new(),
+            preempt: AtomicBool::new(false),
+            running_prio: AtomicU8::new(IDLE),
+            stealer: UnsafeCell::new(stealer),
+            placed: AtomicUsize::new(0),
+            tid: AtomicI32::new(0),
+            runs: AtomicU64::new(0),
+            local: UnsafeCell::new(Local {
+                ready: ReadyQueue::default(),
+                fresh,
+                timers: Timers::default(),
+                stacks: stack::Cache::default(),
+                slots: SlotCache::default(),
+                current: None,
+                switch: Switch::Yield,
+                picks: 0,
+                runs: 0,
+                flushed: 0,
+            }),
+        }
+    }
+
+    /// Owner-only state. Call only on the LWP's own OS thread, and drop the
+    /// borrow before any switch or wake (see the module doc).
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn local(&self) -> &mut Local {
+        debug_assert!(current().is_some_and(|l| std::ptr::eq(l, self)));
+        // SAFETY: only the LWP's own thread calls this (checked above in
+        // debug builds), and callers keep each borrow short and never
+        // overlapping, per the module doc.
+        unsafe { &mut *self.local.get() }
+    }
+
+    fn stealer(&self) -> &Stealer<Task> {
+        // SAFETY: written only while the LWP is dead (see the Sync impl);
+        // readers check `alive` with Acquire first.
+        unsafe { &*self.stealer.get() }
+    }
+
+    pub(crate) fn is_bound(&self) -> bool {
+        self.bound.load(Relaxed)
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Acquire)
+    }
+
+    pub(crate) fn is_pool_member(&self) -> bool {
+        self.is_alive() && !self.is_bound() && !self.retiring.load(Relaxed)
+    }
+
+    /// Claims a dead LWP's struct for a new LWP (the caller serialises).
+    pub(crate) fn try_claim_dead(&self) -> bool {
+        if self.alive.load(Acquire) {
+            return false;
+        }
+        // The dead LWP's OS thread has left `run`: nobody else touches
+        // `local`. Fresh queues, so that no stale stealer lingers.
+        let fresh = Worker::new_fifo();
+        let stealer = fresh.stealer();
+        // SAFETY: the LWP is dead and we are its only claimant (serialised
+        // by the caller); no thread reads `local` or `stealer` of a dead
+        // LWP (they check `alive` first).
+        unsafe {
+            (*self.local.get()).fresh = fresh;
+            *self.stealer.get() = stealer;
+        }
+        self.retiring.store(false, Relaxed);
+        self.sleeping.store(false, Relaxed);
+        self.preempt.store(false, Relaxed);
+        self.running_prio.store(IDLE, Relaxed);
+        self.placed.store(0, Relaxed);
+        // Release pairs with Acquire in `is_alive`.
+        self.alive.store(true, Release);
+        true
+    }
+
+    /// Claims this LWP's sleep for a waker: true if it was asleep and is now
+    /// the caller's to unpark.
+    pub(crate) fn claim_sleeping(&self) -> bool {
+        if self.sleeping.load(Relaxed)
+            && self
+                .sleeping
+                .compare_exchange(true, false, SeqCst, Relaxed)
+                .is_ok()
+        {
+            rt().sleepers.fetch_sub(1, SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Raises `preempt` if the running ULT has a priority below `p`.
+    pub(crate) fn request_preempt_below(&self, p: u8) {
+        let running = self.running_prio.load(Relaxed);
+        if running != IDLE && running < p && !self.preempt.swap(true, Relaxed) {
+            trace::emit(Event::Preempt { lwp: self.index });
+        }
+    }
+
+    /// A ULT placed here became runnable; called on this LWP.
+    pub(crate) fn push_local(&self, tcb: &'static Tcb) {
+        let p = tcb.priority();
+        self.local().ready.push(tcb);
+        self.request_preempt_below(p);
+    }
+
+    /// A ULT placed here became runnable; called from another thread.
+    pub(crate) fn push_remote(&self, tcb: &'static Tcb) {
+        self.inbox.push(tcb);
+        self.request_preempt_below(tcb.priority());
+        // Pairs with the fence in `idle` (Dekker): either we see `sleeping`
+        // or the LWP's last check sees the inbox.
+        fence(SeqCst);
+        if self.claim_sleeping() {
+            self.parker.unpark();
+        }
+    }
+
+    /// Adds a timer for the current ULT's wait.
+    pub(crate) fn add_timer(&self, at: Instant, tcb: &'static Tcb, token: WakeToken) {
+        self.local().timers.insert(at, tcb, token);
+    }
+
+    /// Switches the running ULT out as blocked (its state is BLOCKING).
+    pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
+        trace::emit(Event::Block {
+            ult: tcb.id(),
+            lwp: self.index,
+            reason,
+        });
+        self.local().switch = Switch::Block;
+        switch_out(tcb);
+    }
+
+    /// Switches the running ULT out as runnable.
+    pub(crate) fn yield_current(&self, tcb: &'static Tcb) {
+        tcb.state.set_runnable();
+        self.local().switch = Switch::Yield;
+        switch_out(tcb);
+    }
+
+    /// Pushes a new, not-yet-started ULT of default priority where this
+    /// LWP's idle siblings can steal it.
+    pub(crate) fn push_fresh(&self, tcb: &'static Tcb) {
+        self.local().fresh.push(Task(tcb));
+        rt().notify_work(tcb.priority());
+    }
+
+    /// Can new work be placed here? (Not bound, not retiring.)
+    pub(crate) fn takes_new_work(&self) -> bool {
+        !self.is_bound() && !self.retiring.load(Relaxed)
+    }
+
+    /// The scheduler loop of this LWP's OS thread.
+    fn run(&'static self) {
+        stack::install_overflow_handler();
+        CURRENT.with(|c| c.set(self));
+        // SAFETY: gettid has no preconditions.
+        self.tid.store(unsafe { libc::gettid() }, Relaxed);
+        trace::emit(Event::LwpStart {
+            lwp: self.index,
+            bound: self.is_bound(),
+        });
+        loop {
+            if let Some(t) = self.pick() {
+                self.dispatch(t);
+                continue;
+            }
+            if self.should_leave() {
+                break;
+            }
+            if let Some(t) = self.idle() {
+                self.dispatch(t);
+            }
+        }
+        self.leave();
+    }
+
+    /// Chooses the next ULT (see `sched` for the rule).
+    #[inline]
+    fn pick(&self) -> Option<&'static Tcb> {
+        if !self.local().timers.is_empty() {
+            self.fire_timers();
+        }
+        if !self.inbox.is_empty() {
+            let l = self.local();
+            self.inbox.take_all(|t| l.ready.push(t));
+        }
+        let new_work = self.takes_new_work();
+        let l = self.local();
+        l.picks = l.picks.wrapping_add(1);
+        let ready = l.ready.top().map_or(-1, i32::from);
+        let fresh = if new_work && !l.fresh.is_empty() {
+            i32::from(DEFAULT_PRIORITY)
+        } else {
+            -1
+        };
+        let global = if new_work { rt().global_top() } else { -1 };
+        let other = fresh.max(global);
+        if ready >= 0 && (ready > other || (ready == other && l.picks % 16 != 0)) {
+            return l.ready.pop();
+        }
+        if other >= 0 {
+            if global >= fresh {
+                if let Some(t) = rt().pop_global() {
+                    return Some(t);
+                }
+            }
+            if let Some(t) = self.local().fresh.pop() {
+                return Some(t.0);
+            }
+        }
+        self.local().ready.pop()
+    }
+
+    fn fire_timers(&self) {
+        let now = Instant::now();
+        loop {
+            let due = self.local().timers.pop_due(now);
+            let Some((tcb, token)) = due else { break };
+            if tcb.state.wake(token) == Wake::Enqueue {
+                crate::sched::enqueue_woken(tcb);
+            }
+        }
+    }
+
+    /// Runs `t` until it switches out, then files it.
+    fn dispatch(&'static self, t: &'static Tcb) {
+        t.state.set_running();
+        if t.home.load(Relaxed) == NO_LWP {
+            t.home.store(self.index as u32, Relaxed);
+            self.placed.fetch_add(1, Relaxed);
+        }
+        self.running_prio.store(t.priority(), Relaxed);
+        self.preempt.store(false, Relaxed);
+        {
+            let l = self.local();
+            l.current = Some(t);
+            l.runs += 1;
+            if l.runs - l.flushed >= 1024 {
+                self.flush_runs();
+            }
+        }
+        // SAFETY: the overflow info lives in the TCB, which outlives the run.
+        stack::set_running_info(t.overflow.get());
+        trace::emit(Event::Run {
+            ult: t.id(),
+            lwp: self.index,
+        });
+        let start = time::ticks();
+        // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us),
+        // and no other borrow of it exists during the resume.
+        let outcome = unsafe { (*t.ctx.get()).as_mut() }
+            .expect("a runnable ULT has a context")
+            .resume();
+        let spent = time::ticks().wrapping_sub(start);
+        t.run_ticks.store(t.run_ticks.load(Relaxed) + spent, Relaxed);
+        t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
+        self.running_prio.store(IDLE, Relaxed);
+        let switch = {
+            let l = self.local();
+            l.current = None;
+            l.switch
+        };
+        match outcome {
+            Resumed::Finished => self.finish(t),
+            Resumed::Suspended => match switch {
+                Switch::Yield => self.requeue(t),
+                Switch::Block => {
+                    if !t.state.commit_block() {
+                        // Woken while switching out: it is RUNNABLE again.
+                        self.requeue(t);
+                    }
+                }
+            },
+        }
+    }
+
+    fn requeue(&self, t: &'static Tcb) {
+        if t.kind() == Kind::Migratable {
+            rt().push_global(t);
+        } else {
+            self.local().ready.push(t);
+        }
+    }
+
+    /// Recycles an exited ULT: its stack and TCB go to this LWP's death row.
+    fn finish(&self, t: &'static Tcb) {
+        // SAFETY: the ULT has finished; its context is ours to take.
+        let ctx = unsafe { (*t.ctx.get()).take() }.expect("a finished ULT has a context");
+        let stack = ctx.into_stack();
+        let l = self.local();
+        if rt().stacks.give(stack, &mut l.stacks) {
+            rt().wake_reaper();
+        }
+        self.placed.fetch_sub(1, Relaxed);
+        trace::emit(Event::Exit {
+            ult: t.id(),
+            lwp: self.index,
+        });
+        table().release(t, &mut self.local().slots);
+    }
+
+    /// Adds this LWP's switches since the last flush to the shared counters.
+    fn flush_runs(&self) {
+        let l = self.local();
+        let n = l.runs - l.flushed;
+        l.flushed = l.runs;
+        trace::add_runs(n);
+        self.runs.fetch_add(n, Relaxed);
+    }
+
+    fn should_leave(&self) -> bool {
+        let l = self.local();
+        let empty = l.ready.is_empty() && l.timers.is_empty() && self.inbox.is_empty();
+        if !empty || self.placed.load(Relaxed) != 0 {
+            return false;
+        }
+        // A bound LWP leaves once its ULT has exited (`placed` was 1 from
+        // the start); a pool LWP once it is retiring.
+        self.is_bound() || self.retiring.load(Acquire)
+    }
+
+    /// Nothing to run: search for work, then sleep. Returns a ULT to run.
+    fn idle(&self) -> Option<&'static Tcb> {
+        let rt = rt();
+        if self.retiring.load(Acquire) {
+            self.hand_off_fresh();
+        }
+        if self.takes_new_work() {
+            rt.searching.fetch_add(1, SeqCst);
+            for round in 0..SEARCH_ROUNDS {
+                if let Some(t) = self.find_new_work() {
+                    if rt.searching.fetch_sub(1, SeqCst) == 1 {
+                        // We were the last searcher: let another look for
+                        // the rest of the burst.
+                        rt.notify_work(t.priority());
+                    }
+                    return Some(t);
+                }
+                if !self.inbox.is_empty() || self.timer_due() {
+                    rt.searching.fetch_sub(1, SeqCst);
+                    return None;
+                }
+                for _ in 0..(1 << (round / 16)) * 16 {
+                    std::hint::spin_loop();
+                }
+            }
+            rt.searching.fetch_sub(1, SeqCst);
+        }
+        // Announce the sleep, then look one last time (Dekker with the
+        // pushers' fence; see `runtime`).
+        self.sleeping.store(true, SeqCst);
+        rt.sleepers.fetch_add(1, SeqCst);
+        fence(SeqCst);
+        let work = !self.inbox.is_empty()
+            || self.timer_due()
+            || self.retiring.load(Acquire)
+            || (self.takes_new_work() && self.new_work_visible());
+        if !work {
+            self.flush_runs();
+            let deadline = self.local().timers.next_deadline();
+            self.parker.park(deadline);
+        }
+        if self.sleeping.swap(false, SeqCst) {
+            // Not claimed by a waker: take ourselves off the count.
+            rt.sleepers.fetch_sub(1, SeqCst);
+        }
+        None
+    }
+
+    fn timer_due(&self) -> bool {
+        self.local()
+            .timers
+            .next_deadline()
+            .is_some_and(|d| d <= Instant::now())
+    }
+
+    fn new_work_visible(&self) -> bool {
+        rt().global_top() >= 0
+            || rt()
+                .lwps()
+                .any(|l| !std::ptr::eq(l, self) && l.is_alive() && !l.stealer().is_empty())
+    }
+
+    /// Takes a not-yet-started ULT from the injector or another LWP.
+    fn find_new_work(&self) -> Option<&'static Tcb> {
+        if let Some(t) = rt().pop_global() {
+            return Some(t);
+        }
+        let rt = rt();
+        for victim in rt.lwps() {
+            if std::ptr::eq(victim, self) || !victim.is_alive() {
+                continue;
+            }
+            loop {
+                match victim.stealer().steal_batch_and_pop(&self.local().fresh) {
+                    Steal::Success(t) => {
+                        trace::emit(Event::Steal {
+                            ult: t.0.id(),
+                            from: victim.index,
+                            to: self.index,
+                        });
+                        return Some(t.0);
+                    }
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// A retiring LWP gives its not-yet-started ULTs to the injector.
+    fn hand_off_fresh(&self) {
+        while let Some(t) = self.local().fresh.pop() {
+            rt().push_global(t.0);
+        }
+    }
+
+    fn leave(&self) {
+        self.hand_off_fresh();
+        self.flush_runs();
+        let l = self.local();
+        l.stacks.drain_into(&rt().stacks);
+        table().drain(&mut l.slots);
+        trace::emit(Event::LwpExit { lwp: self.index });
+        CURRENT.with(|c| c.set(std::ptr::null()));
+        rt().wake_reaper();
+        {
+            let mut pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.members.retain(|&i| i != self.index);
+            // Release pairs with the Acquire in `is_alive`/`try_claim_dead`.
+            self.alive.store(false, Release);
+        }
+    }
+
+    /// A snapshot of this LWP for the LWP table.
+    pub(crate) fn info(&self) -> LwpInfo {
+        LwpInfo {
+            index: self.index,
+            tid: self.tid.load(Relaxed),
+            bound: self.is_bound(),
+            alive: self.is_alive(),
+            retiring: self.retiring.load(Relaxed),
+            sleeping: self.sleeping.load(Relaxed),
+            placed: self.placed.load(Relaxed),
+            runs: self.runs.load(Relaxed),
+        }
+    }
+}
+
+/// Switches from the running ULT `tcb` to its LWP's loop. Never inlined:
+/// after the switch the ULT re-reads everything thread-local afresh.
+#[inline(never)]
+fn switch_out(tcb: &'static Tcb) {
+    // SAFETY: the yielder was stored by the ULT's entry and is live while
+    // the ULT runs; we are that ULT.
+    unsafe { context::suspend(*tcb.yielder.get()) };
+}
+
+/// One row of the LWP table.
+#[derive(Clone, Debug)]
+pub struct LwpInfo {
+    /// Index of the LWP in the runtime's table.
+    pub index: usize,
+    /// Kernel thread id.
+    pub tid: i32,
+    /// Runs a single bound ULT.
+    pub bound: bool,
+    /// Still running (dead slots are kept for reuse).
+    pub alive: bool,
+    /// Leaving the pool once its placed ULTs finish.
+    pub retiring: bool,
+    /// Asleep in the kernel.
+    pub sleeping: bool,
+    /// Started ULTs placed on it and not exited.
+    pub placed: usize,
+    /// Switches to ULTs so far.
+    pub runs: u64,
+}
+
+/// Starts an LWP OS thread.
+fn spawn_os_thread(lwp: &'static Lwp, cpus: Option<Vec<usize>>) -> io::Result<()> {
+    let name = if lwp.is_bound() {
+        format!("weave-bound-{}", lwp.index)
+    } else {
+        format!("weave-lwp-{}", lwp.index)
+    };
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(1 << 20)
+        .spawn(move || {
+            if let Some(cpus) = cpus {
+                set_affinity(&cpus);
+            }
+            lwp.run()
+        })
+        .map(drop)
+}
+
+fn set_affinity(cpus: &[usize]) {
+    // SAFETY: a zeroed cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        if c < libc::CPU_SETSIZE as usize {
+            // SAFETY: `c` is below CPU_SETSIZE, so within `set`.
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+    }
+    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    if rc != 0 {
+        eprintln!(
+            "weave: cannot pin LWP to CPUs {cpus:?}: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+/// Checks a CPU set before a bound thread is spawned on it.
+pub(crate) fn validate_cpus(cpus: &[usize]) -> io::Result<()> {
+    let n = automatic_cpu_count();
+    if let Some(&bad) = cpus.iter().find(|&&c| c >= libc::CPU_SETSIZE as usize || c >= n) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("CPU {bad} does not exist: this machine has CPUs 0 to {}", n - 1),
+        ));
+    }
+    if cpus.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an empty CPU set: name at least one CPU",
+        ));
+    }
+    Ok(())
+}
+
+fn automatic_cpu_count() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    if n > 0 {
+        n as usize
+    } else {
+        1
+    }
+}
+
+/// Serialises the creation of bound LWPs with the pool's.
+static SPAWN: Mutex<()> = Mutex::new(());
+
+/// Starts a bound LWP for `tcb` (which is RUNNABLE and not yet placed).
+pub(crate) fn start_bound(tcb: &'static Tcb, cpus: Option<Vec<usize>>) -> io::Result<()> {
+    let rt = rt();
+    let lwp = {
+        let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        rt.install_lwp(|i| Box::leak(Box::new(Lwp::new(i, true))))?
+    };
+    lwp.bound.store(true, Relaxed);
+    tcb.home.store(lwp.index as u32, Relaxed);
+    lwp.placed.fetch_add(1, Relaxed);
+    lwp.inbox.push(tcb);
+    if let Err(e) = spawn_os_thread(lwp, cpus) {
+        // Undo: the slot goes back to the dead list; the caller frees the
+        // TCB. Take the ULT back out of the inbox first.
+        lwp.inbox.take_all(|_| ());
+        lwp.alive.store(false, Release);
+        return Err(io::Error::new(
+            e.kind(),
+            format!("cannot start an LWP for a bound thread: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets the number of pool LWPs; 0 means automatic.
+pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<()> {
+    if n > MAX_CONCURRENCY {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "set_concurrency({n}): the pool holds at most {MAX_CONCURRENCY} LWPs; \
+                 use Builder::bound for threads that need an LWP of their own"
+            ),
+        ));
+    }
+    let target = if n == 0 {
+        crate::runtime::automatic_concurrency().min(MAX_CONCURRENCY)
+    } else {
+        n
+    };
+    let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = rt.pool.lock().unwrap_or_else(|e| e.into_inner());
+    pool.requested = n;
+    // Revive retiring LWPs first: they are already running.
+    if pool.members.len() < target {
+        for l in rt.lwps() {
+            if pool.members.len() >= target {
+                break;
+            }
+            if l.is_alive() && !l.is_bound() && l.retiring.load(Relaxed) {
+                l.retiring.store(false, Release);
+                pool.members.push(l.index);
+            }
+        }
+    }
+    while pool.members.len() < target {
+        let lwp = rt.install_lwp(|i| Box::leak(Box::new(Lwp::new(i, false))))?;
+        lwp.bound.store(false, Relaxed);
+        if let Err(e) = spawn_os_thread(lwp, None) {
+            lwp.alive.store(false, Release);
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "set_concurrency({n}): started {} LWPs, the next failed: {e}",
+                    pool.members.len()
+                ),
+            ));
+        }
+        pool.members.push(lwp.index);
+    }
+    while pool.members.len() > target {
+        let i = pool.members.pop().expect("more members than target");
+        let l = rt.lwp(i);
+        l.retiring.store(true, Release);
+        // Wake it whether or not it sleeps: a retiring LWP must look at its
+        // state again (hand off its fresh queue, maybe leave).
+        l.claim_sleeping();
+        l.parker.unpark();
+    }
+    Ok(())
+}
+
+/// The pool LWPs that take new work now.
+pub(crate) fn pool_size(rt: &Runtime) -> usize {
+    rt.pool.lock().unwrap_or_else(|e| e.into_inner()).members.len()
+}
+
+/// Records the running ULT's overflow info on this OS thread.
+pub(crate) fn overflow_info_for(tcb: &Tcb, name: Option<&str>, size: usize, guard: (usize, usize)) {
+    let info = OverflowInfo {
+        guard_lo: guard.0,
+        guard_hi: guard.1,
+        stack_size: size,
+        ult: u64::from(tcb.index),
+        name: name.map_or(std::ptr::null(), |n| n.as_ptr()),
+        name_len: name.map_or(0, |n| n.len()),
+    };
+    // SAFETY: written at spawn, before the TCB is published; the LWP only
+    // reads it once the ULT runs.
+    unsafe { *tcb.overflow.get() = info };
+}

@@ -1,0 +1,338 @@
+//! The process-wide runtime: the LWP table, the global injector, the stack
+//! pool, the sleep/wake bookkeeping of idle LWPs, and the reaper.
+//!
+//! The runtime starts itself on first use from any thread (DESIGN.md
+//! decision 6), as rayon's global pool does, and lives until the process
+//! exits.
+//!
+//! ## Waking idle LWPs
+//!
+//! A syscall costs ~270 ns and waking a sleeping LWP costs one, so new work
+//! wakes an LWP only when no LWP is already looking for work:
+//!
+//! 1. A pusher of stealable work (spawn, a migratable wake) pushes, issues a
+//!    SeqCst fence, then reads `searching` and `sleepers`. Only if nobody
+//!    searches and someone sleeps does it claim one sleeper (CAS on that
+//!    LWP's `sleeping` flag) and unpark it.
+//! 2. An LWP with nothing to run first *searches*: it counts itself in
+//!    `searching`, steals and polls the injector for a while, and when it
+//!    finds work while it was the last searcher it wakes another (step 1),
+//!    so that a burst of spawns fans out one LWP at a time.
+//! 3. Before sleeping it sets its `sleeping` flag and counts itself in
+//!    `sleepers`, issues a SeqCst fence, and checks every source once more.
+//!
+//! The fences of 1 and 3 pair (Dekker): either the pusher sees the sleeper,
+//! or the sleeper's last check sees the work. No wake-up is lost, and a
+//! busy runtime makes no wake-up syscalls at all.
+
+use std::io;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Steal};
+
+use crate::lwp::Lwp;
+use crate::sched::Task;
+use crate::stack;
+use crate::thread::tcb::{Tcb, PRIORITY_LEVELS};
+
+/// Most LWPs of the pool (`set_concurrency`): a runaway guard, as in
+/// Go's limit on Ms, set far above any useful number for a CPU-bound pool.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// Slots in the LWP table: the pool plus bound threads, each of which has
+/// an LWP of its own while it lives.
+const MAX_LWPS: usize = 16384;
+
+/// How often the reaper looks at the stacks of exited threads. A dirty
+/// stack is released after one to two periods, so the resident set follows
+/// the live thread count within a second, while a burst that exits and
+/// spawns again inside that time reuses warm stacks.
+const REAP_PERIOD: Duration = Duration::from_millis(500);
+
+pub(crate) struct Runtime {
+    lwps: Box<[AtomicPtr<Lwp>]>,
+    /// Slots of `lwps` in use (high-water mark).
+    lwp_slots: AtomicUsize,
+    pub(crate) pool: Mutex<PoolState>,
+    injector: [Injector<Task>; PRIORITY_LEVELS as usize],
+    /// Bit `p` is set when `injector[p]` may be non-empty.
+    injector_bits: AtomicU32,
+    pub(crate) searching: AtomicUsize,
+    pub(crate) sleepers: AtomicUsize,
+    pub(crate) stacks: stack::Pool,
+    pub(crate) default_stack: usize,
+    reaper: Reaper,
+}
+
+pub(crate) struct PoolState {
+    /// 0 = automatic.
+    pub(crate) requested: usize,
+    /// Indices of the pool's active (not retiring) LWPs.
+    pub(crate) members: Vec<usize>,
+}
+
+struct Reaper {
+    wanted: Mutex<bool>,
+    cv: Condvar,
+    idle: AtomicBool,
+}
+
+static RT: OnceLock<Runtime> = OnceLock::new();
+static START: std::sync::Once = std::sync::Once::new();
+
+/// The runtime, started on first use.
+#[inline]
+pub(crate) fn rt() -> &'static Runtime {
+    match RT.get() {
+        Some(r) if START.is_completed() => r,
+        _ => init(),
+    }
+}
+
+#[cold]
+fn init() -> &'static Runtime {
+    let r = RT.get_or_init(Runtime::new);
+    START.call_once(|| r.start());
+    r
+}
+
+/// The runtime if it has started; never starts it.
+pub(crate) fn try_rt() -> Option<&'static Runtime> {
+    RT.get()
+}
+
+/// Reads a positive integer from the environment, warning once on a bad
+/// value instead of failing: a typo in a variable must not take down the
+/// program, but must not pass unnoticed either.
+fn env_usize(name: &str) -> Option<usize> {
+    let v = std::env::var(name).ok()?;
+    match parse_size(&v) {
+        Some(n) => Some(n),
+        None => {
+            eprintln!(
+                "weave: ignoring {name}={v:?}: expected a positive whole number \
+                 (a size may end in K, M or G)"
+            );
+            None
+        }
+    }
+}
+
+/// Parses `123`, `64K`, `8M`, `1G`.
+pub(crate) fn parse_size(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let (digits, mul) = match v.as_bytes().last()? {
+        b'k' | b'K' => (&v[..v.len() - 1], 1usize << 10),
+        b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),
+        b'g' | b'G' => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    digits.parse::<usize>().ok()?.checked_mul(mul)
+}
+
+/// The automatic concurrency level: one LWP per CPU the process may use.
+pub(crate) fn automatic_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Runtime {
+    fn new() -> Runtime {
+        let default_stack = match env_usize("WEAVE_STACK_SIZE") {
+            Some(n) if n <= stack::MAX_STACK_SIZE => n.max(stack::MIN_STACK_SIZE),
+            Some(n) => {
+                eprintln!(
+                    "weave: ignoring WEAVE_STACK_SIZE={n}: above the limit of {} bytes (1 GiB)",
+                    stack::MAX_STACK_SIZE
+                );
+                stack::DEFAULT_STACK_SIZE
+            }
+            None => stack::DEFAULT_STACK_SIZE,
+        };
+        Runtime {
+            lwps: (0..MAX_LWPS).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
+            lwp_slots: AtomicUsize::new(0),
+            pool: Mutex::new(PoolState {
+                requested: 0,
+                members: Vec::new(),
+            }),
+            injector: std::array::from_fn(|_| Injector::new()),
+            injector_bits: AtomicU32::new(0),
+            searching: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
+            stacks: stack::Pool::new(),
+            default_stack,
+            reaper: Reaper {
+                wanted: Mutex::new(false),
+                cv: Condvar::new(),
+                idle: AtomicBool::new(false),
+            },
+        }
+    }
+
+    fn start(&'static self) {
+        let n = match env_usize("WEAVE_LWPS") {
+            Some(0) | None => 0,
+            Some(n) if n > MAX_CONCURRENCY => {
+                eprintln!(
+                    "weave: WEAVE_LWPS={n} is above the limit of {MAX_CONCURRENCY}; \
+                     using {MAX_CONCURRENCY}"
+                );
+                MAX_CONCURRENCY
+            }
+            Some(n) => n,
+        };
+        if let Err(e) = crate::lwp::set_concurrency_in(self, n) {
+            // Not even one LWP: nothing can run. Say why and stop.
+            crate::fatal(&format!("cannot start the LWP pool: {e}"));
+        }
+        std::thread::Builder::new()
+            .name("weave-reaper".into())
+            .stack_size(64 * 1024)
+            .spawn(move || self.reaper_loop())
+            .map(drop)
+            .unwrap_or_else(|e| eprintln!("weave: no reaper thread ({e}): stacks of exited threads stay cached"));
+    }
+
+    /// The LWP in slot `i`.
+    #[inline]
+    pub(crate) fn lwp(&self, i: usize) -> &'static Lwp {
+        // Acquire pairs with the Release store in `install_lwp`.
+        let p = self.lwps[i].load(Acquire);
+        debug_assert!(!p.is_null(), "LWP slot {i} is empty");
+        // SAFETY: LWP structs are leaked when installed and never freed;
+        // a non-null slot points to one.
+        unsafe { &*p }
+    }
+
+    /// Every LWP ever installed, alive or not.
+    pub(crate) fn lwps(&self) -> impl Iterator<Item = &'static Lwp> + '_ {
+        let n = self.lwp_slots.load(Acquire);
+        (0..n).filter_map(move |i| {
+            let p = self.lwps[i].load(Acquire);
+            // SAFETY: as in `lwp`.
+            (!p.is_null()).then(|| unsafe { &*p })
+        })
+    }
+
+    /// Finds a slot for a new LWP: a dead LWP's struct to reuse, or a new
+    /// slot. Called with the pool lock held (or for bound LWPs, under
+    /// `lwp::SPAWN`), so two creators never pick the same dead slot.
+    pub(crate) fn install_lwp(&self, make: impl FnOnce(usize) -> &'static Lwp) -> io::Result<&'static Lwp> {
+        for l in self.lwps() {
+            if l.try_claim_dead() {
+                return Ok(l);
+            }
+        }
+        let i = self.lwp_slots.load(Relaxed);
+        if i >= MAX_LWPS {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "cannot start another LWP: all {MAX_LWPS} LWP slots are in use \
+                     (bound threads each hold one); join some bound threads first"
+                ),
+            ));
+        }
+        let l = make(i);
+        // Release pairs with the Acquire loads in `lwp` and `lwps`.
+        self.lwps[i].store(l as *const Lwp as *mut Lwp, Release);
+        self.lwp_slots.store(i + 1, Release);
+        Ok(l)
+    }
+
+    /// Pushes a runnable ULT where any pool LWP can take it.
+    pub(crate) fn push_global(&self, tcb: &'static Tcb) {
+        let p = tcb.priority().min(PRIORITY_LEVELS - 1);
+        self.injector[p as usize].push(Task(tcb));
+        // Set the bit after the push: a popper that clears the bit after
+        // finding the level empty re-checks (see `pop_global`).
+        self.injector_bits.fetch_or(1 << p, SeqCst);
+        self.notify_work(p);
+    }
+
+    /// The highest level that may have work in the injector, or -1.
+    #[inline]
+    pub(crate) fn global_top(&self) -> i32 {
+        let bits = self.injector_bits.load(Relaxed);
+        31 - bits.leading_zeros() as i32
+    }
+
+    /// Takes a ULT from the injector, highest level first.
+    pub(crate) fn pop_global(&self) -> Option<&'static Tcb> {
+        loop {
+            let bits = self.injector_bits.load(SeqCst);
+            if bits == 0 {
+                return None;
+            }
+            let p = 31 - bits.leading_zeros();
+            loop {
+                match self.injector[p as usize].steal() {
+                    Steal::Success(t) => return Some(t.0),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+            // Empty: clear the bit, then look again in case a push slipped
+            // in between our steal and the clear (its fetch_or may have come
+            // before our fetch_and).
+            self.injector_bits.fetch_and(!(1 << p), SeqCst);
+            if !self.injector[p as usize].is_empty() {
+                self.injector_bits.fetch_or(1 << p, SeqCst);
+            }
+        }
+    }
+
+    /// New stealable work at priority `p` was pushed: make sure an LWP will
+    /// look at it (see the module doc), and ask LWPs running lower-priority
+    /// ULTs to switch at their next safe point.
+    pub(crate) fn notify_work(&self, p: u8) {
+        fence(SeqCst);
+        if self.searching.load(SeqCst) == 0 && self.sleepers.load(SeqCst) > 0 {
+            for l in self.lwps() {
+                if l.is_pool_member() && l.claim_sleeping() {
+                    l.parker.unpark();
+                    return;
+                }
+            }
+        }
+        if p > crate::thread::tcb::DEFAULT_PRIORITY {
+            for l in self.lwps() {
+                if l.is_pool_member() {
+                    l.request_preempt_below(p);
+                }
+            }
+        }
+    }
+
+    /// A stack went to the pool's dirty list: make sure the reaper runs.
+    pub(crate) fn wake_reaper(&self) {
+        if self.reaper.idle.load(Relaxed) {
+            let mut w = self.reaper.wanted.lock().unwrap_or_else(|e| e.into_inner());
+            *w = true;
+            self.reaper.cv.notify_one();
+        }
+    }
+
+    fn reaper_loop(&self) {
+        loop {
+            {
+                let mut w = self.reaper.wanted.lock().unwrap_or_else(|e| e.into_inner());
+                self.reaper.idle.store(true, SeqCst);
+                // Re-check under the lock: a give that happened before
+                // `idle` was set did not notify.
+                while !*w && !self.stacks.has_dirty() {
+                    w = self.reaper.cv.wait(w).unwrap_or_else(|e| e.into_inner());
+                }
+                *w = false;
+                self.reaper.idle.store(false, SeqCst);
+            }
+            while self.stacks.has_dirty() {
+                std::thread::sleep(REAP_PERIOD);
+                self.stacks.reap();
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! sched: which ULT runs next, and how a blocked ULT gets back in line.
+//!
+//! Where a ULT waits to run (DESIGN.md decision 3):
+//!
+//! | queue                  | holds                                  | pushed by        | taken by                 |
+//! |------------------------|----------------------------------------|------------------|--------------------------|
+//! | LWP `ready`            | started ULTs placed on the LWP          | the LWP itself   | the LWP                  |
+//! | LWP `inbox`            | started ULTs woken from elsewhere       | anyone           | the LWP, into `ready`    |
+//! | LWP `fresh` (deque)    | not-yet-started ULTs of default priority spawned there | the LWP | the LWP, or a thief |
+//! | global injector (×32)  | not-yet-started ULTs from OS threads or of other priorities; migratable ULTs | anyone | any pool LWP |
+//!
+//! The pick on an LWP compares the highest level of each source and takes
+//! the highest; at equal levels, started ULTs go first except every 16th
+//! pick, so that new threads are not starved by yielding ones. A ULT that
+//! becomes runnable at a higher priority than what runs on its LWP raises
+//! that LWP's `preempt` flag, which the running ULT sees at its next safe
+//! point.
+//!
+//! This module also holds the block/wake interface the rest of weave uses:
+//! a [`Waiter`] names a blocked ULT (with the epoch of its wait) or a parked
+//! OS thread, and [`block_on`] blocks the caller, whichever it is.
+
+pub(crate) mod inbox;
+pub(crate) mod ready;
+
+use std::time::Instant;
+
+use crate::lwp::{self, Lwp};
+use crate::runtime::rt;
+use crate::thread::state::{Wake, WakeToken};
+use crate::thread::tcb::{Kind, Tcb};
+use crate::thread::BlockReason;
+use crate::trace::{self, Event};
+
+/// A ULT or OS thread, as a queue entry of the crossbeam deques.
+#[derive(Clone, Copy)]
+pub(crate) struct Task(pub(crate) &'static Tcb);
+
+impl inbox::Linked for Tcb {
+    fn link(&self) -> &crate::loom::AtomicPtr<Self> {
+        &self.next
+    }
+}
+
+/// Someone to wake when a condition comes true.
+pub(crate) enum Waiter {
+    /// A ULT, in the wait identified by the token.
+    Ult(&'static Tcb, WakeToken),
+    /// A plain OS thread, parked with `std::thread::park`.
+    Os(std::thread::Thread),
+}
+
+impl Waiter {
+    /// Ends the wait. Harmless if it already ended.
+    pub(crate) fn wake(self) {
+        match self {
+            Waiter::Ult(tcb, token) => {
+                if tcb.state.wake(token) == Wake::Enqueue {
+                    enqueue_woken(tcb);
+                }
+            }
+            Waiter::Os(t) => t.unpark(),
+        }
+    }
+}
+
+/// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its
+/// LWP (or, if migratable, anywhere).
+pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
+    let here = lwp::current();
+    trace::emit(Event::Wake {
+        ult: tcb.id(),
+        lwp: here.map(|l| l.index),
+    });
+    if tcb.kind() == Kind::Migratable {
+        rt().push_global(tcb);
+        return;
+    }
+    let home = rt().lwp(tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize);
+    match here {
+        Some(l) if std::ptr::eq(l, home) => l.push_local(tcb),
+        _ => home.push_remote(tcb),
+    }
+}
+
+/// Blocks the calling thread until woken, or until `deadline`.
+///
+/// `register` receives the [`Waiter`] for this wait and must store it where
+/// the waker will find it; it returns false if the condition already holds
+/// (then the caller does not block). On a ULT only the ULT blocks and its
+/// LWP runs others; on an OS thread, the thread parks in the kernel.
+/// Wake-ups may be spurious for OS threads: callers re-check their
+/// condition in a loop.
+pub(crate) fn block_on(
+    reason: BlockReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Waiter) -> bool,
+) {
+    match lwp::current_ult() {
+        Some((l, tcb)) => {
+            let token = tcb.state.prepare_block(reason as u8);
+            if !register(Waiter::Ult(tcb, token)) {
+                tcb.state.cancel_block();
+                return;
+            }
+            if let Some(at) = deadline {
+                l.add_timer(at, tcb, token);
+            }
+            l.block_current(tcb, reason);
+        }
+        None => {
+            if !register(Waiter::Os(std::thread::current())) {
+                return;
+            }
+            match deadline {
+                Some(at) => {
+                    let now = Instant::now();
+                    if at > now {
+                        std::thread::park_timeout(at - now);
+                    }
+                }
+                None => std::thread::park(),
+            }
+        }
+    }
+}
+
+/// Whether the current LWP has been asked to switch; the safe-point check.
+#[inline]
+pub(crate) fn preempt_requested(l: &Lwp) -> bool {
+    l.preempt.load(std::sync::atomic::Ordering::Relaxed)
+}

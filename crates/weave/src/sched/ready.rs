@@ -1,0 +1,119 @@
+//! The ready queue of one LWP: started ULTs placed there, by priority.
+//!
+//! 32 intrusive FIFO lists, one per priority level, and a bitmap of the
+//! non-empty ones, so that picking the next thread is a `leading_zeros` and
+//! a pointer chase: O(1) whatever the number of threads. Owned by its LWP
+//! alone (wakes from elsewhere arrive through the inbox), so nothing here is
+//! atomic but the link field, which is shared with the inbox and accessed
+//! `Relaxed` while the TCB is in this queue.
+
+use std::ptr;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::thread::tcb::{Tcb, PRIORITY_LEVELS};
+
+#[derive(Clone, Copy)]
+struct List {
+    head: *const Tcb,
+    tail: *const Tcb,
+}
+
+pub(crate) struct ReadyQueue {
+    lists: [List; PRIORITY_LEVELS as usize],
+    /// Bit `p` set iff `lists[p]` is non-empty.
+    bits: u32,
+    len: usize,
+}
+
+impl Default for ReadyQueue {
+    fn default() -> Self {
+        ReadyQueue {
+            lists: [List {
+                head: ptr::null(),
+                tail: ptr::null(),
+            }; PRIORITY_LEVELS as usize],
+            bits: 0,
+            len: 0,
+        }
+    }
+}
+
+impl ReadyQueue {
+    /// Appends `t` at its priority level.
+    #[inline]
+    pub(crate) fn push(&mut self, t: &'static Tcb) {
+        let p = t.priority().min(PRIORITY_LEVELS - 1) as usize;
+        t.next.store(ptr::null_mut(), Relaxed);
+        let l = &mut self.lists[p];
+        if l.tail.is_null() {
+            l.head = t;
+        } else {
+            // SAFETY: `tail` is a TCB in this queue; TCBs are never freed.
+            unsafe { (*l.tail).next.store(t as *const Tcb as *mut Tcb, Relaxed) };
+        }
+        l.tail = t;
+        self.bits |= 1 << p;
+        self.len += 1;
+    }
+
+    /// The highest non-empty level.
+    #[inline]
+    pub(crate) fn top(&self) -> Option<u8> {
+        if self.bits == 0 {
+            None
+        } else {
+            Some(31 - self.bits.leading_zeros() as u8)
+        }
+    }
+
+    /// Removes the first ULT of the highest non-empty level.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<&'static Tcb> {
+        let p = self.top()? as usize;
+        let l = &mut self.lists[p];
+        // SAFETY: a set bit means a non-null head, a TCB of the table.
+        let t: &'static Tcb = unsafe { &*l.head };
+        let next = t.next.load(Relaxed);
+        l.head = next;
+        if next.is_null() {
+            l.tail = ptr::null();
+            self.bits &= !(1 << p);
+        }
+        self.len -= 1;
+        Some(t)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::thread::table::{table, SlotCache};
+
+    fn tcb(prio: u8) -> &'static Tcb {
+        let t = table().alloc(&mut SlotCache::default()).unwrap();
+        t.priority.store(prio, Relaxed);
+        t
+    }
+
+    #[test]
+    fn higher_priority_pops_first_and_levels_are_fifo() {
+        let mut q = ReadyQueue::default();
+        let (a, b, c, d) = (tcb(3), tcb(20), tcb(3), tcb(31));
+        for t in [a, b, c, d] {
+            q.push(t);
+        }
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.top(), Some(31));
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
+        assert_eq!(order, vec![d.index, b.index, a.index, c.index]);
+        assert!(q.is_empty() && q.top().is_none());
+    }
+}

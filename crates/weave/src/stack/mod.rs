@@ -1,0 +1,525 @@
+//! stack: address space for ULT stacks, red zones, and death row.
+//!
+//! Owns every byte of ULT stack memory. It does not know about threads: the
+//! thread layer asks for a [`Stack`] of a size class and gives it back when
+//! the ULT has exited.
+//!
+//! ```text
+//!  one chunk = one mmap(MAP_NORESERVE) reservation of ~1 GiB, never split
+//!  ┌────────┬──────────────────────┬────────┬──────────────────────┬─────
+//!  │ guard  │ stack 0  (grows ↓)   │ guard  │ stack 1              │ ...
+//!  │ 1 page │ limit ........ base  │ 1 page │ limit ........ base  │
+//!  └────────┴──────────────────────┴────────┴──────────────────────┴─────
+//!  low addresses                                          high addresses
+//! ```
+//!
+//! The guard page below each stack (the *red zone* of Stein & Shah) is
+//! installed with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which marks
+//! the page in the page tables without splitting the mapping, so a million
+//! guarded stacks cost one VMA per chunk and never approach
+//! `vm.max_map_count`. On older kernels the guard is an `mprotect(PROT_NONE)`,
+//! which costs two VMAs a stack; when the map count runs out, spawn fails
+//! with an error that says so.
+//!
+//! Death row has two levels. Each LWP keeps up to [`HOT_CACHE`] stacks of
+//! its exited ULTs ([`Cache`]): the next spawn on that LWP reuses one whose
+//! pages are already touched, so spawn-and-exit churn never faults. Stacks
+//! beyond that bound go to the pool's *dirty* lists, which any LWP may take
+//! from; the reaper hands the pages of dirty stacks that sat unused for a
+//! whole reap period back to the kernel (`MADV_DONTNEED`), so the resident
+//! set follows the number of live threads. A stack's address space is never
+//! unmapped: a later spawn reuses it.
+
+mod overflow;
+
+pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
+
+use std::io;
+use std::sync::Mutex;
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// Page size of the platform. x86_64 and aarch64 Linux with 4 KiB pages are
+/// the supported targets; `init` checks it against `sysconf`.
+pub(crate) const PAGE: usize = 4096;
+
+/// Stack size a ULT gets unless it asks otherwise: 256 KiB of address
+/// space, of which only the touched pages cost memory.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Smallest stack weave hands out. Smaller requests are rounded up to it:
+/// below 16 KiB, the runtime's own frames, a panic's unwinding and the
+/// formatting machinery of `println!` no longer fit (glibc's
+/// `PTHREAD_STACK_MIN` is the same 16 KiB).
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// Largest stack weave hands out: 1 GiB. Larger requests are refused with
+/// an error; a thread that needs more wants an OS thread.
+pub const MAX_STACK_SIZE: usize = 1 << 30;
+
+const MIN_SHIFT: u32 = MIN_STACK_SIZE.trailing_zeros();
+/// Size classes are the powers of two from 16 KiB to 1 GiB.
+pub(crate) const CLASSES: usize = (MAX_STACK_SIZE.trailing_zeros() - MIN_SHIFT + 1) as usize;
+
+/// Bytes reserved per chunk. 1 GiB holds ~4,000 default stacks: few enough
+/// VMAs for a million threads (~250), large enough that a chunk is a rare
+/// syscall, small enough that a program with 10 threads reserves little.
+const CHUNK_BYTES: usize = 1 << 30;
+
+/// Stacks an LWP keeps warm for its next spawns. 64 covers a burst of
+/// short-lived children per LWP while bounding the warm memory per LWP to
+/// 64 × the pages a ULT touched (typically one or two).
+pub(crate) const HOT_CACHE: usize = 64;
+
+/// Stacks moved between a cache and the pool at once: half the cache, so a
+/// cache that just overflowed has room again for as many.
+const BATCH: usize = HOT_CACHE / 2;
+
+/// `MADV_GUARD_INSTALL` from `<linux/mman.h>` (Linux 6.13); the libc crate
+/// does not carry it yet.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The size class for a requested stack size, or an error naming the limit.
+pub(crate) fn class_of(requested: usize) -> Result<u8, StackSizeError> {
+    if requested > MAX_STACK_SIZE {
+        return Err(StackSizeError { requested });
+    }
+    let size = requested.max(MIN_STACK_SIZE).next_power_of_two();
+    Ok((size.trailing_zeros() - MIN_SHIFT) as u8)
+}
+
+/// Usable bytes of a stack of class `class`.
+pub(crate) const fn class_size(class: u8) -> usize {
+    MIN_STACK_SIZE << class
+}
+
+/// A requested stack size above [`MAX_STACK_SIZE`].
+#[derive(Debug)]
+pub(crate) struct StackSizeError {
+    pub(crate) requested: usize,
+}
+
+impl StackSizeError {
+    pub(crate) fn into_io(self, thread: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot spawn thread {thread}: a stack of {} bytes exceeds weave's limit of {} \
+                 (1 GiB); ask for less with Builder::stack_size or WEAVE_STACK_SIZE, or use \
+                 std::thread for this thread",
+                self.requested, MAX_STACK_SIZE
+            ),
+        )
+    }
+}
+
+/// One ULT stack: `limit..base` is usable, the page below `limit` is its
+/// guard. Owned by exactly one ULT, LWP cache or pool list at a time.
+#[derive(Debug)]
+pub(crate) struct Stack {
+    base: usize,
+    class: u8,
+}
+
+impl Stack {
+    pub(crate) fn class(&self) -> u8 {
+        self.class
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        class_size(self.class)
+    }
+
+    pub(crate) fn limit_addr(&self) -> usize {
+        self.base - self.size()
+    }
+
+    pub(crate) fn base_addr(&self) -> usize {
+        self.base
+    }
+
+    /// The guard page below this stack.
+    pub(crate) fn guard_range(&self) -> (usize, usize) {
+        (self.limit_addr() - PAGE, self.limit_addr())
+    }
+}
+
+// SAFETY: `limit..base` is a mapped, writable range owned by this `Stack`
+// alone (the pool hands each slot to one owner at a time), and it stays
+// mapped for the life of the process: chunks are never unmapped.
+unsafe impl corosensei::stack::Stack for Stack {
+    #[inline]
+    fn base(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.base).expect("stack base is never 0")
+    }
+
+    #[inline]
+    fn limit(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.limit_addr()).expect("stack limit is never 0")
+    }
+}
+
+/// How guard pages are installed on this kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: no VMA split.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two VMAs per stack.
+    Mprotect,
+}
+
+struct Class {
+    /// Stacks whose pages went back to the kernel, or were never touched.
+    clean: Vec<usize>,
+    /// Stacks given back recently, pages still resident. Newest last.
+    dirty: Vec<usize>,
+    /// How many of the oldest entries of `dirty` were already there at the
+    /// last reap: the next reap releases them.
+    dirty_old: usize,
+    /// Uncarved part of the current chunk.
+    next: usize,
+    end: usize,
+}
+
+/// Figures of the pool, for `weave demo` and `weave bench`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StackStats {
+    /// Address space reserved for stacks, in bytes.
+    pub reserved: usize,
+    /// Stacks carved out of reservations so far (each got a guard page).
+    pub carved: usize,
+    /// Spawns that reused a stack from an LWP's death row.
+    pub reused_hot: usize,
+    /// Spawns that reused a stack from the pool's lists.
+    pub reused_pool: usize,
+    /// Stacks whose pages the reaper gave back to the kernel.
+    pub released: usize,
+}
+
+/// The process-wide stack pool.
+pub(crate) struct Pool {
+    classes: [Mutex<Class>; CLASSES],
+    mode: Mutex<Option<GuardMode>>,
+    reserved: AtomicUsize,
+    carved: AtomicUsize,
+    reused_hot: AtomicUsize,
+    reused_pool: AtomicUsize,
+    released: AtomicUsize,
+}
+
+impl Pool {
+    pub(crate) fn new() -> Pool {
+        Pool {
+            classes: std::array::from_fn(|_| {
+                Mutex::new(Class {
+                    clean: Vec::new(),
+                    dirty: Vec::new(),
+                    dirty_old: 0,
+                    next: 0,
+                    end: 0,
+                })
+            }),
+            mode: Mutex::new(None),
+            reserved: AtomicUsize::new(0),
+            carved: AtomicUsize::new(0),
+            reused_hot: AtomicUsize::new(0),
+            reused_pool: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> StackStats {
+        StackStats {
+            reserved: self.reserved.load(Relaxed),
+            carved: self.carved.load(Relaxed),
+            reused_hot: self.reused_hot.load(Relaxed),
+            reused_pool: self.reused_pool.load(Relaxed),
+            released: self.released.load(Relaxed),
+        }
+    }
+
+    /// The guard mode in force, once a stack has been carved.
+    pub(crate) fn guard_mode(&self) -> Option<GuardMode> {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A stack of `class`: from `cache` (an LWP's death row) first, then the
+    /// pool's dirty and clean lists, then a fresh slot.
+    pub(crate) fn take(&self, class: u8, cache: &mut Cache) -> io::Result<Stack> {
+        if let Some(stack) = cache.pop(class) {
+            self.reused_hot.fetch_add(1, Relaxed);
+            return Ok(stack);
+        }
+        let mut c = self.classes[class as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Move a batch into the cache, so that a thread that spawns much
+        // more than it reaps (an OS thread, a producer ULT) takes this lock
+        // once per BATCH spawns, not once per spawn. Newest dirty stacks
+        // first: their pages are the likeliest to be resident.
+        let mut moved = 0;
+        while moved < BATCH {
+            let Some(base) = c.dirty.pop().or_else(|| c.clean.pop()) else {
+                break;
+            };
+            cache.stacks.push(Stack { base, class });
+            moved += 1;
+        }
+        c.dirty_old = c.dirty_old.min(c.dirty.len());
+        if moved > 0 {
+            drop(c);
+            self.reused_pool.fetch_add(1, Relaxed);
+            return Ok(cache.pop(class).expect("just refilled"));
+        }
+        let span = class_size(class) + PAGE;
+        if c.end - c.next < span {
+            let bytes = CHUNK_BYTES.max(span);
+            let start = reserve(bytes)?;
+            self.reserved.fetch_add(bytes, Relaxed);
+            c.next = start;
+            c.end = start + bytes;
+        }
+        let guard = c.next;
+        self.install_guard(guard)?;
+        c.next += span;
+        self.carved.fetch_add(1, Relaxed);
+        Ok(Stack {
+            base: guard + span,
+            class,
+        })
+    }
+
+    /// Gives a stack back: to `cache`; when the cache is full, its oldest
+    /// BATCH go to the pool's dirty list. Returns true if stacks went to the
+    /// pool (so the reaper has work).
+    pub(crate) fn give(&self, stack: Stack, cache: &mut Cache) -> bool {
+        cache.stacks.push(stack);
+        if cache.stacks.len() <= HOT_CACHE {
+            return false;
+        }
+        for s in cache.stacks.drain(..BATCH) {
+            self.give_to_pool(s);
+        }
+        true
+    }
+
+    /// Gives a stack straight to the pool's dirty list.
+    pub(crate) fn give_to_pool(&self, stack: Stack) {
+        let mut c = self.classes[stack.class as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        c.dirty.push(stack.base);
+    }
+
+    /// True when some stack sits on a dirty list, so the reaper has work.
+    pub(crate) fn has_dirty(&self) -> bool {
+        self.classes.iter().any(|c| {
+            !c.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .dirty
+                .is_empty()
+        })
+    }
+
+    /// One round of the reaper: releases the pages of every dirty stack
+    /// that was already dirty at the previous round. Returns how many.
+    pub(crate) fn reap(&self) -> usize {
+        let mut total = 0;
+        for (class, slot) in self.classes.iter().enumerate() {
+            let old: Vec<usize> = {
+                let mut c = slot.lock().unwrap_or_else(|e| e.into_inner());
+                let n = c.dirty_old;
+                let old = c.dirty.drain(..n).collect();
+                c.dirty_old = c.dirty.len();
+                old
+            };
+            if old.is_empty() {
+                continue;
+            }
+            let size = class_size(class as u8);
+            for &base in &old {
+                // SAFETY: `base - size .. base` is a stack slot of ours that
+                // no ULT uses (it is on the dirty list, which we drained under
+                // the lock). MADV_DONTNEED on private anonymous memory drops
+                // the pages; the guard page below is not in the range.
+                let rc = unsafe { libc::madvise((base - size) as *mut _, size, libc::MADV_DONTNEED) };
+                debug_assert_eq!(rc, 0, "madvise(MADV_DONTNEED) on a stack slot failed");
+            }
+            total += old.len();
+            slot.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clean
+                .extend_from_slice(&old);
+        }
+        self.released.fetch_add(total, Relaxed);
+        total
+    }
+
+    fn install_guard(&self, addr: usize) -> io::Result<()> {
+        let mut mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
+        if *mode != Some(GuardMode::Mprotect) {
+            // SAFETY: `addr..addr+PAGE` lies in a reservation of ours that no
+            // stack uses yet; installing a guard there has no other effect.
+            let rc = unsafe { libc::madvise(addr as *mut _, PAGE, MADV_GUARD_INSTALL) };
+            if rc == 0 {
+                *mode = Some(GuardMode::Madvise);
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINVAL) || *mode == Some(GuardMode::Madvise) {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("cannot install the guard page of a new stack: {err}"),
+                ));
+            }
+            // EINVAL on the first try: this kernel predates Linux 6.13.
+            *mode = Some(GuardMode::Mprotect);
+        }
+        // SAFETY: as above; PROT_NONE on an unused page of our reservation.
+        let rc = unsafe { libc::mprotect(addr as *mut _, PAGE, libc::PROT_NONE) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOMEM) {
+            let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "?".into());
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "cannot install the guard page of a new stack: the process has reached \
+                     vm.max_map_count ({max} mappings). This kernel lacks MADV_GUARD_INSTALL \
+                     (Linux 6.13+), so each guarded stack costs two mappings. Raise \
+                     vm.max_map_count, run fewer threads at once, or upgrade the kernel"
+                ),
+            ));
+        }
+        Err(io::Error::new(
+            err.kind(),
+            format!("cannot install the guard page of a new stack: {err}"),
+        ))
+    }
+}
+
+/// Reserves `bytes` of address space without committing memory.
+fn reserve(bytes: usize) -> io::Result<usize> {
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing aliases nothing.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot reserve {} MiB of address space for thread stacks: {err}; \
+                 check `ulimit -v` and vm.overcommit_memory, or use smaller stacks",
+                bytes >> 20
+            ),
+        ));
+    }
+    Ok(p as usize)
+}
+
+/// An LWP's death row: warm stacks of ULTs that exited there. Owned by one
+/// LWP; not shared.
+#[derive(Default)]
+pub(crate) struct Cache {
+    stacks: Vec<Stack>,
+}
+
+impl Cache {
+    fn pop(&mut self, class: u8) -> Option<Stack> {
+        let i = self.stacks.iter().rposition(|s| s.class == class)?;
+        Some(self.stacks.swap_remove(i))
+    }
+
+    /// Empties the cache into the pool (when an LWP retires).
+    pub(crate) fn drain_into(&mut self, pool: &Pool) {
+        for stack in self.stacks.drain(..) {
+            pool.give_to_pool(stack);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.stacks.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_round_up_to_a_power_of_two_class() {
+        assert_eq!(class_size(class_of(0).unwrap()), MIN_STACK_SIZE);
+        assert_eq!(class_size(class_of(1).unwrap()), MIN_STACK_SIZE);
+        assert_eq!(
+            class_size(class_of(DEFAULT_STACK_SIZE).unwrap()),
+            DEFAULT_STACK_SIZE
+        );
+        assert_eq!(class_size(class_of(300 * 1024).unwrap()), 512 * 1024);
+        assert_eq!(class_size(class_of(MAX_STACK_SIZE).unwrap()), MAX_STACK_SIZE);
+        assert!(class_of(MAX_STACK_SIZE + 1).is_err());
+        assert_eq!(CLASSES, 17);
+    }
+
+    #[test]
+    fn stacks_are_writable_and_guarded() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        let a = pool.take(0, &mut cache).unwrap();
+        let b = pool.take(0, &mut cache).unwrap();
+        assert_ne!(a.base_addr(), b.base_addr());
+        // The whole usable range is writable.
+        // SAFETY: `a` is ours and `limit..base` is mapped read-write.
+        unsafe {
+            std::ptr::write_bytes(a.limit_addr() as *mut u8, 0xAB, a.size());
+        }
+        assert!(pool.guard_mode().is_some());
+        // The guard page does not overlap the neighbour's stack.
+        let (glo, ghi) = b.guard_range();
+        assert!(ghi <= b.limit_addr() && glo >= a.base_addr().min(glo));
+    }
+
+    #[test]
+    fn death_row_reuses_the_same_stack() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        let a = pool.take(4, &mut cache).unwrap();
+        let base = a.base_addr();
+        pool.give(a, &mut cache);
+        assert_eq!(cache.len(), 1);
+        let again = pool.take(4, &mut cache).unwrap();
+        assert_eq!(again.base_addr(), base);
+        assert_eq!(pool.stats().reused_hot, 1);
+    }
+
+    #[test]
+    fn reaper_releases_stacks_idle_for_a_whole_round() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        let s = pool.take(0, &mut cache).unwrap();
+        let base = s.base_addr();
+        // SAFETY: the stack is ours and mapped read-write.
+        unsafe { *((base - 8) as *mut u64) = 7 };
+        pool.give_to_pool(s);
+        assert!(pool.has_dirty());
+        assert_eq!(pool.reap(), 0, "a stack dirty for less than a round stays");
+        assert_eq!(pool.reap(), 1);
+        assert!(!pool.has_dirty());
+        let again = pool.take(0, &mut cache).unwrap();
+        assert_eq!(again.base_addr(), base);
+        // SAFETY: as above; MADV_DONTNEED gave us a zero page back.
+        assert_eq!(unsafe { *((base - 8) as *const u64) }, 0);
+    }
+}

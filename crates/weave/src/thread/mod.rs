@@ -1,0 +1,788 @@
+//! User-level threads, with the shape of `std::thread`.
+//!
+//! `weave::thread::spawn` starts a ULT: a thread with its own stack and
+//! registers that the runtime multiplexes, with many others, onto a small
+//! pool of LWPs (kernel threads). Porting a program is mostly a change of
+//! `use` lines:
+//!
+//! ```
+//! use weave::thread;
+//!
+//! let handles: Vec<_> = (0..1000)
+//!     .map(|i| thread::spawn(move || i * 2))
+//!     .collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 999 * 1000);
+//! ```
+//!
+//! Everything here works from a plain OS thread too (`main` included): the
+//! runtime starts on first use, and an OS thread that joins or parks waits
+//! in the kernel.
+//!
+//! A value that is not `Send` cannot cross a spawn, exactly as with std:
+//!
+//! ```compile_fail
+//! let rc = std::rc::Rc::new(5);
+//! weave::thread::spawn(move || *rc).join().unwrap();
+//! ```
+
+pub(crate) mod local;
+pub(crate) mod packet;
+pub(crate) mod scoped;
+pub(crate) mod state;
+pub(crate) mod table;
+pub(crate) mod tcb;
+
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::num::NonZeroU64;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use local::{AccessError, LocalKey};
+pub use scoped::{scope, Scope, ScopedJoinHandle};
+pub use table::MAX_THREADS;
+pub use tcb::{DEFAULT_PRIORITY, PRIORITY_LEVELS};
+
+use crate::context::Context;
+use crate::lwp;
+use crate::runtime::rt;
+use crate::sched::{self, Waiter};
+use crate::stack;
+use crate::trace::{self, Event};
+use packet::JoinRef;
+use scoped::ScopeData;
+use table::{table, Lookup, SlotCache};
+use tcb::{Kind, Tcb, NO_LWP, PERMIT_EMPTY, PERMIT_NOTIFIED};
+
+/// Identifies a thread: an index into the thread table and the generation
+/// of that slot. An id stays unique for the life of the process in
+/// practice (a slot would need 2^32 reuses to repeat one), and looking up
+/// an id whose thread has exited says so instead of reaching another thread.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadId(NonZeroU64);
+
+impl ThreadId {
+    pub(crate) fn new(index: u32, generation: u32) -> ThreadId {
+        let v = (u64::from(generation) << 32) | u64::from(index);
+        ThreadId(NonZeroU64::new(v).expect("generations start at 1"))
+    }
+
+    /// The slot in the thread table.
+    pub fn index(self) -> u32 {
+        self.0.get() as u32
+    }
+
+    /// How many threads used the slot before this one, plus one.
+    pub fn generation(self) -> u32 {
+        (self.0.get() >> 32) as u32
+    }
+
+    /// The id as one number (for the C API and logs).
+    pub fn as_u64(self) -> NonZeroU64 {
+        self.0
+    }
+
+    /// The id from [`as_u64`](Self::as_u64), if it could be one.
+    pub fn from_u64(v: u64) -> Option<ThreadId> {
+        let id = ThreadId(NonZeroU64::new(v)?);
+        (id.generation() != 0).then_some(id)
+    }
+}
+
+impl fmt::Debug for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ThreadId({}.{})", self.index(), self.generation())
+    }
+}
+
+impl fmt::Display for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ULT {}", self.index())
+    }
+}
+
+/// Why a thread is blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum BlockReason {
+    /// In `park` or `park_timeout`.
+    Park = 1,
+    /// In `sleep`.
+    Sleep = 2,
+    /// Joining another thread, or waiting for a scope's threads.
+    Join = 3,
+    /// Waiting on a weave synchronisation primitive.
+    Sync = 4,
+    /// Waiting for io readiness or a blocking call run elsewhere.
+    Io = 5,
+}
+
+impl BlockReason {
+    pub(crate) fn from_u8(v: u8) -> Option<BlockReason> {
+        Some(match v {
+            1 => BlockReason::Park,
+            2 => BlockReason::Sleep,
+            3 => BlockReason::Join,
+            4 => BlockReason::Sync,
+            5 => BlockReason::Io,
+            _ => return None,
+        })
+    }
+}
+
+/// An error about a thread: it exited, or a value was out of range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ThreadError {
+    /// The thread has exited; its name, if the table still knew it.
+    Exited {
+        id: ThreadId,
+        name: Option<Arc<str>>,
+    },
+    /// The id was never handed out by this process.
+    Unknown { id: ThreadId },
+    /// A priority outside `0..PRIORITY_LEVELS`.
+    InvalidPriority { priority: u8 },
+}
+
+impl fmt::Display for ThreadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ThreadError::Exited { id, name: Some(n) } => {
+                write!(f, "thread '{n}' ({id}) has exited")
+            }
+            ThreadError::Exited { id, name: None } => write!(f, "thread {id} has exited"),
+            ThreadError::Unknown { id } => {
+                write!(f, "{id:?} does not name a thread of this process")
+            }
+            ThreadError::InvalidPriority { priority } => write!(
+                f,
+                "priority {priority} is out of range: weave has levels 0 (lowest) to {} \
+                 (highest), default {DEFAULT_PRIORITY}",
+                PRIORITY_LEVELS - 1
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ThreadError {}
+
+impl From<ThreadError> for io::Error {
+    fn from(e: ThreadError) -> io::Error {
+        let kind = match e {
+            ThreadError::InvalidPriority { .. } => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::NotFound,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+fn lookup(id: ThreadId) -> Result<&'static Tcb, ThreadError> {
+    table().lookup(id).map_err(|e| match e {
+        Lookup::Exited { name } => ThreadError::Exited { id, name },
+        Lookup::Unknown => ThreadError::Unknown { id },
+    })
+}
+
+/// A handle to a thread, as `std::thread::Thread`.
+#[derive(Clone)]
+pub struct Thread {
+    id: ThreadId,
+    name: Option<Arc<str>>,
+}
+
+impl Thread {
+    /// The thread's id.
+    pub fn id(&self) -> ThreadId {
+        self.id
+    }
+
+    /// The thread's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Makes the thread's next (or current) `park` return. Does nothing if
+    /// the thread has exited.
+    pub fn unpark(&self) {
+        if let Ok(tcb) = lookup(self.id) {
+            unpark_tcb(tcb);
+        }
+    }
+
+    /// The thread's priority (0 lowest to 31 highest).
+    pub fn priority(&self) -> Result<u8, ThreadError> {
+        lookup(self.id).map(|t| t.priority())
+    }
+
+    /// Changes the thread's priority. A queued thread moves to its new
+    /// level the next time it is queued; lowering the priority of the
+    /// running thread lets a waiting higher one run at the next safe point.
+    pub fn set_priority(&self, priority: u8) -> Result<(), ThreadError> {
+        if priority >= PRIORITY_LEVELS {
+            return Err(ThreadError::InvalidPriority { priority });
+        }
+        let tcb = lookup(self.id)?;
+        tcb.priority.store(priority, Relaxed);
+        if let Some((l, me)) = lwp::current_ult() {
+            if std::ptr::eq(me, tcb) {
+                l.request_preempt_below(u8::MAX);
+                preempt_point();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Thread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thread")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+fn unpark_tcb(tcb: &'static Tcb) {
+    if tcb.kind() == Kind::External {
+        if let Some(t) = tcb.os.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            t.unpark();
+        }
+        return;
+    }
+    // SeqCst: a Dekker pair with `park`'s "prepare_block; read permit".
+    if tcb.permit.swap(PERMIT_NOTIFIED, SeqCst) == PERMIT_NOTIFIED {
+        return; // Already pending: the park it is for will see it.
+    }
+    if tcb.state.wake_reason(BlockReason::Park as u8) == state::Wake::Enqueue {
+        sched::enqueue_woken(tcb);
+    }
+}
+
+thread_local! {
+    /// The TCB of this OS thread, if it is a plain OS thread that used weave.
+    static EXTERNAL: Cell<Option<&'static Tcb>> = const { Cell::new(None) };
+    static EXTERNAL_GUARD: ExternalGuard = const { ExternalGuard };
+}
+
+/// Releases an OS thread's TCB when the thread exits.
+struct ExternalGuard;
+
+impl Drop for ExternalGuard {
+    fn drop(&mut self) {
+        if let Ok(Some(tcb)) = EXTERNAL.try_with(|e| e.take()) {
+            *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            tcb.state.exit();
+            table().release(tcb, &mut SlotCache::default());
+        }
+    }
+}
+
+/// The TCB of the calling thread: its ULT's, or (registered on first use)
+/// the OS thread's.
+fn current_tcb() -> &'static Tcb {
+    if let Some((_, t)) = lwp::current_ult() {
+        return t;
+    }
+    if let Some(t) = EXTERNAL.with(|e| e.get()) {
+        return t;
+    }
+    register_external()
+}
+
+#[cold]
+fn register_external() -> &'static Tcb {
+    let tcb = match table().alloc(&mut SlotCache::default()) {
+        Ok(t) => t,
+        Err(e) => crate::fatal(&format!("cannot register an OS thread with weave: {e}")),
+    };
+    let me = std::thread::current();
+    // SAFETY: the slot is FREE and ours; nobody else reads these fields
+    // before the state is published by `spawn`.
+    unsafe { *tcb.kind.get() = Kind::External };
+    tcb.set_name(me.name().map(Arc::from));
+    *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
+    tcb.priority.store(DEFAULT_PRIORITY, Relaxed);
+    tcb.home.store(NO_LWP, Relaxed);
+    tcb.state.spawn();
+    tcb.state.set_running();
+    EXTERNAL.with(|e| e.set(Some(tcb)));
+    // Registers the guard's destructor for this thread.
+    EXTERNAL_GUARD.with(|_| ());
+    tcb
+}
+
+/// A handle to the calling thread, ULT or OS thread.
+pub fn current() -> Thread {
+    let tcb = current_tcb();
+    Thread {
+        id: tcb.id(),
+        name: tcb.name(),
+    }
+}
+
+/// Looks a thread up by id: its handle, or why there is none.
+pub fn find(id: ThreadId) -> Result<Thread, ThreadError> {
+    let tcb = lookup(id)?;
+    Ok(Thread {
+        id,
+        name: tcb.name(),
+    })
+}
+
+/// Gives the LWP to another runnable thread, if there is one. On an OS
+/// thread, yields to the kernel scheduler.
+pub fn yield_now() {
+    match lwp::current_ult() {
+        Some((l, tcb)) => l.yield_current(tcb),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// A safe point for long computations: switches to another thread if this
+/// LWP was asked to (a higher-priority thread became runnable, or, with the
+/// monitor, the time slice ran out). Costs a load and a branch otherwise.
+#[inline]
+pub fn preempt_point() {
+    if let Some(l) = lwp::current() {
+        if sched::preempt_requested(l) {
+            preempt_slow();
+        }
+    }
+}
+
+#[cold]
+fn preempt_slow() {
+    if let Some((l, tcb)) = lwp::current_ult() {
+        l.preempt.store(false, Relaxed);
+        l.yield_current(tcb);
+    }
+}
+
+/// Blocks the calling thread for at least `dur`. On a ULT, only the ULT
+/// sleeps: its LWP runs other threads meanwhile.
+pub fn sleep(dur: Duration) {
+    match Instant::now().checked_add(dur) {
+        Some(at) => sleep_until(at),
+        None => loop {
+            park();
+        },
+    }
+}
+
+/// Blocks the calling thread until `deadline`.
+pub fn sleep_until(deadline: Instant) {
+    if lwp::current_ult().is_none() {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        return;
+    }
+    while Instant::now() < deadline {
+        sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
+    }
+}
+
+/// Blocks until the thread's token is made available by `unpark`, as
+/// `std::thread::park`. May return spuriously.
+pub fn park() {
+    park_inner(None);
+}
+
+/// As [`park`], but returns after `dur` at the latest.
+pub fn park_timeout(dur: Duration) {
+    park_inner(Instant::now().checked_add(dur));
+}
+
+fn park_inner(deadline: Option<Instant>) {
+    let Some((l, tcb)) = lwp::current_ult() else {
+        // The external TCB is registered so that `Thread::unpark` can reach
+        // this OS thread.
+        current_tcb();
+        match deadline {
+            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None => std::thread::park(),
+        }
+        return;
+    };
+    if tcb.permit.swap(PERMIT_EMPTY, SeqCst) == PERMIT_NOTIFIED {
+        return;
+    }
+    let token = tcb.state.prepare_block(BlockReason::Park as u8);
+    // SeqCst: pairs with the swap in `unpark_tcb` (see there).
+    if tcb.permit.swap(PERMIT_EMPTY, SeqCst) == PERMIT_NOTIFIED {
+        tcb.state.cancel_block();
+        return;
+    }
+    if let Some(at) = deadline {
+        l.add_timer(at, tcb, token);
+    }
+    l.block_current(tcb, BlockReason::Park);
+    tcb.permit.swap(PERMIT_EMPTY, SeqCst);
+}
+
+/// Spawns a ULT and returns its join handle, as `std::thread::spawn`.
+///
+/// Panics if the thread cannot be spawned (out of memory or address
+/// space); [`Builder::spawn`] returns that error instead.
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("failed to spawn thread: {e}"))
+}
+
+/// Thread factory, as `std::thread::Builder`.
+#[derive(Debug, Default)]
+#[must_use = "a Builder does nothing until spawn is called"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    priority: Option<u8>,
+    bound: bool,
+    cpus: Option<Vec<usize>>,
+    migratable: bool,
+}
+
+impl Builder {
+    /// A builder with the defaults: unnamed, default stack size and
+    /// priority, multiplexed on the pool.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread (shown in panics, overflow reports, the table).
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Stack size in bytes (address space: only touched pages cost
+    /// memory). Rounded up to a power of two of at least 16 KiB; more than
+    /// 1 GiB is refused at spawn.
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Priority, 0 (lowest) to 31 (highest); default 16.
+    pub fn priority(mut self, priority: u8) -> Builder {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Gives the thread an LWP of its own (1:1), which ends with it.
+    pub fn bound(mut self) -> Builder {
+        self.bound = true;
+        self
+    }
+
+    /// Pins the bound thread's LWP to these CPUs (implies `bound`).
+    pub fn cpu_affinity(mut self, cpus: Vec<usize>) -> Builder {
+        self.bound = true;
+        self.cpus = Some(cpus);
+        self
+    }
+
+    /// Lets the thread move between LWPs at safe points (when it yields or
+    /// is woken) instead of staying on the LWP where it first ran.
+    ///
+    /// # Safety
+    ///
+    /// The thread's stack then moves between OS threads. The caller
+    /// guarantees that the thread holds no `!Send` value and no reference
+    /// into `std::thread_local!` storage across a safe point (yield, park,
+    /// sleep, join, or any weave blocking call), and does not rely on the
+    /// OS thread id staying the same. `weave::thread_local!` is per ULT and
+    /// stays correct.
+    pub unsafe fn migratable(mut self) -> Builder {
+        self.migratable = true;
+        self
+    }
+
+    /// Spawns the thread, or says why it cannot be: the stack size, the
+    /// priority, memory, address space, or the thread table.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: F and T are 'static, so nothing borrowed can dangle.
+        let (join, thread) = unsafe { self.spawn_unchecked(f, None)? };
+        Ok(JoinHandle { join, thread })
+    }
+
+    /// # Safety
+    ///
+    /// Whatever `f` and its result borrow must outlive the thread: the
+    /// caller (a scope) waits for it to finish before the borrows end.
+    pub(crate) unsafe fn spawn_unchecked<F, T>(
+        self,
+        f: F,
+        scope: Option<Arc<ScopeData>>,
+    ) -> io::Result<(JoinRef<T>, Thread)>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        let rt = rt();
+        let label = self.name.as_deref().map_or_else(|| "(unnamed)".to_owned(), |n| format!("'{n}'"));
+        let priority = self.priority.unwrap_or(DEFAULT_PRIORITY);
+        if priority >= PRIORITY_LEVELS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot spawn thread {label}: {}",
+                    ThreadError::InvalidPriority { priority }
+                ),
+            ));
+        }
+        if let Some(cpus) = &self.cpus {
+            lwp::validate_cpus(cpus)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}")))?;
+        }
+        let size = self.stack_size.unwrap_or(rt.default_stack);
+        let class = stack::class_of(size).map_err(|e| e.into_io(&label))?;
+        let (tcb, stack) = with_caches(|stacks, slots| {
+            let tcb = table().alloc(slots)?;
+            match rt.stacks.take(class, stacks) {
+                Ok(s) => Ok((tcb, s)),
+                Err(e) => {
+                    table().release(tcb, slots);
+                    Err(e)
+                }
+            }
+        })
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}")))?;
+
+        let name: Option<Arc<str>> = self.name.map(Arc::from);
+        let kind = if self.bound {
+            Kind::Bound
+        } else if self.migratable {
+            Kind::Migratable
+        } else {
+            Kind::Pooled
+        };
+        // SAFETY: the caller's guarantee covers the lifetimes; the closure
+        // is Send, which is all the packet needs.
+        let (job, join) = packet::new(f, scope);
+        lwp::overflow_info_for(tcb, name.as_deref(), stack.size(), stack.guard_range());
+        // SAFETY: the slot is FREE and ours until `spawn` publishes it.
+        unsafe {
+            *tcb.kind.get() = kind;
+            *tcb.class.get() = class;
+            *tcb.job.get() = Some(job);
+            *tcb.ctx.get() = Some(Context::new(stack, move |y| entry(tcb, y)));
+        }
+        tcb.set_name(name.clone());
+        tcb.priority.store(priority, Relaxed);
+        tcb.home.store(NO_LWP, Relaxed);
+        tcb.permit.store(PERMIT_EMPTY, Relaxed);
+        tcb.switches.store(0, Relaxed);
+        tcb.run_ticks.store(0, Relaxed);
+        tcb.state.spawn();
+        let id = tcb.id();
+        let here = lwp::current();
+        trace::emit(Event::Spawn {
+            ult: id,
+            lwp: here.map(|l| l.index),
+        });
+        let thread = Thread { id, name };
+
+        if kind == Kind::Bound {
+            if let Err(e) = lwp::start_bound(tcb, self.cpus) {
+                // SAFETY: the ULT never ran; its context and job are ours.
+                let ctx = unsafe { (*tcb.ctx.get()).take() };
+                // SAFETY: as above.
+                drop(unsafe { (*tcb.job.get()).take() });
+                if let Some(ctx) = ctx {
+                    std::mem::forget(ctx); // never started: nothing on it to drop
+                }
+                tcb.state.exit();
+                table().release(tcb, &mut SlotCache::default());
+                return Err(io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}")));
+            }
+        } else {
+            match here {
+                Some(l)
+                    if l.takes_new_work()
+                        && priority == DEFAULT_PRIORITY
+                        && kind == Kind::Pooled =>
+                {
+                    l.push_fresh(tcb)
+                }
+                _ => rt.push_global(tcb),
+            }
+        }
+        // Spawning is a safe point: a child of higher priority than the
+        // spawner runs first.
+        preempt_point();
+        Ok((join, thread))
+    }
+}
+
+/// Runs `f` with the spawning thread's caches: its LWP's death row, or the
+/// OS thread's own.
+fn with_caches<R>(f: impl FnOnce(&mut stack::Cache, &mut SlotCache) -> R) -> R {
+    if let Some(l) = lwp::current() {
+        let local = l.local();
+        return f(&mut local.stacks, &mut local.slots);
+    }
+    OS_CACHES.with(|c| {
+        let mut c = c.borrow_mut();
+        let OsCaches { stacks, slots } = &mut *c;
+        f(stacks, slots)
+    })
+}
+
+#[derive(Default)]
+struct OsCaches {
+    stacks: stack::Cache,
+    slots: SlotCache,
+}
+
+impl Drop for OsCaches {
+    fn drop(&mut self) {
+        if let Some(rt) = crate::runtime::try_rt() {
+            self.stacks.drain_into(&rt.stacks);
+            table().drain(&mut self.slots);
+        }
+    }
+}
+
+thread_local! {
+    static OS_CACHES: std::cell::RefCell<OsCaches> = std::cell::RefCell::new(OsCaches::default());
+}
+
+/// The first function on every ULT's stack.
+fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
+    // SAFETY: the running ULT owns these fields (module doc of `tcb`).
+    unsafe { *tcb.yielder.get() = y };
+    // SAFETY: as above; the job was stored at spawn and is taken once.
+    let job = unsafe { (*tcb.job.get()).take() }.expect("a new ULT has a job");
+    job.run_then(|| {
+        // After the closure and before the joiner may return: per-thread
+        // data is destroyed (as std does before join returns), then the
+        // thread is marked exited, so its id no longer resolves.
+        local::destroy_current(tcb);
+        tcb.state.exit();
+    });
+}
+
+/// An owned permission to join a thread, as `std::thread::JoinHandle`.
+/// Dropping it detaches the thread.
+pub struct JoinHandle<T> {
+    join: JoinRef<T>,
+    thread: Thread,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish and returns its result, or the
+    /// payload of its panic.
+    pub fn join(self) -> std::thread::Result<T> {
+        wait_for(&self.join);
+        self.join.take()
+    }
+
+    /// The thread's handle.
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Whether the thread has finished running its closure.
+    pub fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("thread", &self.thread).finish()
+    }
+}
+
+/// Blocks until the packet's result is in.
+pub(crate) fn wait_for<T>(join: &JoinRef<T>) {
+    while !join.is_finished() {
+        sched::block_on(BlockReason::Join, None, |w: Waiter| join.register(w));
+        if !join.is_finished() {
+            // A spurious OS-thread wake-up: withdraw and try again.
+            join.unregister();
+        }
+    }
+}
+
+/// One row of the thread table.
+#[derive(Clone, Debug)]
+pub struct ThreadInfo {
+    pub id: ThreadId,
+    pub name: Option<Arc<str>>,
+    pub state: ThreadState,
+    pub priority: u8,
+    /// The LWP the ULT is placed on, once it has run.
+    pub lwp: Option<usize>,
+    /// Runs a single bound ULT.
+    pub bound: bool,
+    /// A plain OS thread registered with weave.
+    pub os_thread: bool,
+    /// Times an LWP switched to it.
+    pub switches: u64,
+    /// Time spent running on an LWP.
+    pub run_time: Duration,
+}
+
+/// A thread's scheduling state, as the table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    Runnable,
+    Running,
+    Blocked(BlockReason),
+    Exited,
+}
+
+/// A snapshot of the thread table: every live thread, ULT or registered
+/// OS thread. Rows are read one at a time, not atomically as a whole.
+pub fn threads() -> Vec<ThreadInfo> {
+    let t = table();
+    let mut rows = Vec::new();
+    for i in 0..t.carved() {
+        let tcb = t.slot(i as u32);
+        let g = tcb.generation.load(SeqCst);
+        let w = tcb.state.load();
+        let st = match w.run() {
+            state::RUNNABLE => ThreadState::Runnable,
+            state::RUNNING => ThreadState::Running,
+            state::BLOCKING | state::BLOCKED => {
+                ThreadState::Blocked(BlockReason::from_u8(w.reason()).unwrap_or(BlockReason::Sync))
+            }
+            state::EXITED => ThreadState::Exited,
+            _ => continue,
+        };
+        let home = tcb.home.load(Relaxed);
+        let kind = tcb.kind();
+        let row = ThreadInfo {
+            id: ThreadId::new(i as u32, g),
+            name: tcb.name_of(g),
+            state: st,
+            priority: tcb.priority(),
+            lwp: (home != NO_LWP).then_some(home as usize),
+            bound: kind == Kind::Bound,
+            os_thread: kind == Kind::External,
+            switches: tcb.switches.load(Relaxed),
+            run_time: Duration::from_nanos(crate::time::ticks_to_ns(tcb.run_ticks.load(Relaxed))),
+        };
+        // Keep the row only if the slot still holds the same thread.
+        if tcb.generation.load(SeqCst) == g {
+            rows.push(row);
+        }
+    }
+    rows
+}

@@ -1,0 +1,279 @@
+//! The state word of a TCB: who may run it, and the block/wake protocol.
+//!
+//! One `AtomicU64` per TCB:
+//!
+//! ```text
+//!  63                                16 15        8 7          0
+//! ┌────────────────────────────────────┬───────────┬────────────┐
+//! │ epoch (48 bits)                    │ reason    │ run state  │
+//! └────────────────────────────────────┴───────────┴────────────┘
+//! ```
+//!
+//! | run state  | meaning                                         | who moves it out            |
+//! |------------|-------------------------------------------------|-----------------------------|
+//! | `FREE`     | slot on death row or never used                 | spawn                       |
+//! | `RUNNABLE` | in exactly one run queue                        | the LWP that dequeues it    |
+//! | `RUNNING`  | executing on an LWP                             | the ULT itself              |
+//! | `BLOCKING` | decided to block, still switching out           | its LWP (commit) or a waker |
+//! | `BLOCKED`  | switched out, waiting for a wake with its epoch | a waker                     |
+//! | `EXITED`   | finished, its LWP is recycling it               | its LWP                     |
+//!
+//! Blocking is two steps, as in Go's `gopark`/`park_m`. The ULT calls
+//! [`State::prepare_block`], which bumps the epoch and sets `BLOCKING`,
+//! publishes a [`WakeToken`] carrying that epoch wherever its waker will
+//! find it, and switches to its LWP. The LWP, now off the ULT's stack, calls
+//! [`State::commit_block`]: `BLOCKING -> BLOCKED`. A waker calls
+//! [`State::wake`] with the token:
+//!
+//! 1. state `BLOCKING` with the token's epoch: CAS to `RUNNABLE`. The waker
+//!    does *not* enqueue; `commit_block` fails and the LWP requeues the ULT.
+//! 2. state `BLOCKED` with the token's epoch: CAS to `RUNNABLE`, and the
+//!    waker enqueues the ULT (`Wake::Enqueue`).
+//! 3. any other state or epoch: the wait the token was made for is over
+//!    (woken by someone else, timed out, or the slot was reused); no-op.
+//!
+//! Exactly one party moves a given epoch out of `BLOCKING`/`BLOCKED`, so a
+//! ULT is enqueued once per block however many wakers race, and never while
+//! it is still on its own stack. The epoch makes a late waker (a timer that
+//! fires after an `unpark` already ended the wait) harmless. 48 bits of
+//! epoch do not wrap in the life of a process (2^48 blocks of one thread).
+
+use crate::loom::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+
+pub(crate) const FREE: u64 = 0;
+pub(crate) const RUNNABLE: u64 = 1;
+pub(crate) const RUNNING: u64 = 2;
+pub(crate) const BLOCKING: u64 = 3;
+pub(crate) const BLOCKED: u64 = 4;
+pub(crate) const EXITED: u64 = 5;
+
+const RUN_MASK: u64 = 0xff;
+const REASON_SHIFT: u32 = 8;
+const EPOCH_SHIFT: u32 = 16;
+
+#[inline]
+const fn pack(run: u64, reason: u8, epoch: u64) -> u64 {
+    run | (reason as u64) << REASON_SHIFT | epoch << EPOCH_SHIFT
+}
+
+/// A decoded state word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Word(u64);
+
+impl Word {
+    #[inline]
+    pub(crate) fn run(self) -> u64 {
+        self.0 & RUN_MASK
+    }
+    #[inline]
+    pub(crate) fn reason(self) -> u8 {
+        (self.0 >> REASON_SHIFT) as u8
+    }
+    #[inline]
+    pub(crate) fn epoch(self) -> u64 {
+        self.0 >> EPOCH_SHIFT
+    }
+}
+
+/// The result of a wake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The ULT was `BLOCKED`: the waker must enqueue it.
+    Enqueue,
+    /// The ULT was still switching out: its LWP requeues it.
+    LwpRequeues,
+    /// The wait was already over: nothing to do.
+    Stale,
+}
+
+/// Identifies one wait of one ULT: whoever holds it may end that wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WakeToken {
+    pub(crate) epoch: u64,
+}
+
+pub(crate) struct State(AtomicU64);
+
+impl State {
+    pub(crate) fn new() -> State {
+        State(AtomicU64::new(FREE))
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> Word {
+        Word(self.0.load(Acquire))
+    }
+
+    /// FREE -> RUNNABLE, for a new ULT. The epoch carries over so that a
+    /// token of the slot's previous owner stays stale.
+    pub(crate) fn spawn(&self) {
+        let w = Word(self.0.load(Relaxed));
+        debug_assert_eq!(w.run(), FREE);
+        // Release pairs with the Acquire in `load` of whoever dequeues it:
+        // the TCB's fields written at spawn are visible to the LWP.
+        self.0.store(pack(RUNNABLE, 0, w.epoch()), Release);
+    }
+
+    /// RUNNABLE -> RUNNING, by the LWP that dequeued it. Only that LWP can
+    /// touch a RUNNABLE word, so a store is enough.
+    #[inline]
+    pub(crate) fn set_running(&self) {
+        let w = Word(self.0.load(Relaxed));
+        debug_assert_eq!(w.run(), RUNNABLE, "dequeued a ULT that was not runnable");
+        self.0.store(pack(RUNNING, 0, w.epoch()), Relaxed);
+    }
+
+    /// RUNNING -> RUNNABLE on a yield, by the ULT itself.
+    #[inline]
+    pub(crate) fn set_runnable(&self) {
+        let w = Word(self.0.load(Relaxed));
+        self.0.store(pack(RUNNABLE, 0, w.epoch()), Relaxed);
+    }
+
+    /// RUNNING -> BLOCKING with a new epoch; called by the ULT itself.
+    pub(crate) fn prepare_block(&self, reason: u8) -> WakeToken {
+        let w = Word(self.0.load(Relaxed));
+        debug_assert_eq!(w.run(), RUNNING);
+        let epoch = w.epoch() + 1;
+        // SeqCst: the ULT's next step is to check its wake condition (the
+        // park permit, a packet's state). This store and that load form a
+        // Dekker pair with the waker's "set condition; wake()" so that at
+        // least one of the two sees the other.
+        self.0.store(pack(BLOCKING, reason, epoch), SeqCst);
+        WakeToken { epoch }
+    }
+
+    /// BLOCKING -> RUNNING when the ULT finds it need not block after all.
+    /// A waker may have made it RUNNABLE meanwhile; it did not enqueue it
+    /// (case 1), so the ULT simply goes on running.
+    pub(crate) fn cancel_block(&self) {
+        let w = Word(self.0.load(Relaxed));
+        self.0.store(pack(RUNNING, 0, w.epoch()), SeqCst);
+    }
+
+    /// BLOCKING -> BLOCKED, by the LWP once off the ULT's stack. Returns
+    /// false if a waker got there first: the caller requeues the ULT.
+    pub(crate) fn commit_block(&self) -> bool {
+        let w = Word(self.0.load(Relaxed));
+        if w.run() != BLOCKING {
+            debug_assert_eq!(w.run(), RUNNABLE);
+            return false;
+        }
+        // AcqRel on success pairs with the waker's CAS: a waker that later
+        // sees BLOCKED also sees everything the ULT wrote before it blocked.
+        self.0
+            .compare_exchange(w.0, pack(BLOCKED, w.reason(), w.epoch()), SeqCst, Acquire)
+            .is_ok()
+    }
+
+    /// Ends the wait identified by `token`, if it is still going on.
+    pub(crate) fn wake(&self, token: WakeToken) -> Wake {
+        self.wake_if(|w| w.epoch() == token.epoch)
+    }
+
+    /// Ends the current wait if it is for `reason` (used by `unpark`, which
+    /// has no token: it ends whatever park is in progress).
+    pub(crate) fn wake_reason(&self, reason: u8) -> Wake {
+        self.wake_if(|w| w.reason() == reason)
+    }
+
+    fn wake_if(&self, matches: impl Fn(Word) -> bool) -> Wake {
+        let mut cur = Word(self.0.load(SeqCst));
+        loop {
+            if !matches(cur) {
+                return Wake::Stale;
+            }
+            let outcome = match cur.run() {
+                BLOCKING => Wake::LwpRequeues,
+                BLOCKED => Wake::Enqueue,
+                _ => return Wake::Stale,
+            };
+            let next = pack(RUNNABLE, 0, cur.epoch());
+            // SeqCst pairs with `prepare_block` (Dekker, see there) and with
+            // `commit_block`: exactly one of us leaves BLOCKING.
+            match self.0.compare_exchange(cur.0, next, SeqCst, SeqCst) {
+                Ok(_) => return outcome,
+                Err(actual) => cur = Word(actual),
+            }
+        }
+    }
+
+    /// RUNNING -> EXITED, by the ULT as it finishes.
+    pub(crate) fn exit(&self) {
+        let w = Word(self.0.load(Relaxed));
+        self.0.store(pack(EXITED, 0, w.epoch()), Release);
+    }
+
+    /// EXITED -> FREE, by its LWP once the slot may be reused.
+    pub(crate) fn free(&self) {
+        let w = Word(self.0.load(Relaxed));
+        self.0.store(pack(FREE, 0, w.epoch() + 1), Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn running() -> State {
+        let s = State::new();
+        s.spawn();
+        s.set_running();
+        s
+    }
+
+    #[test]
+    fn wake_before_commit_leaves_requeue_to_the_lwp() {
+        let s = running();
+        let t = s.prepare_block(1);
+        assert_eq!(s.wake(t), Wake::LwpRequeues);
+        assert!(!s.commit_block());
+        assert_eq!(s.load().run(), RUNNABLE);
+    }
+
+    #[test]
+    fn wake_after_commit_enqueues_once() {
+        let s = running();
+        let t = s.prepare_block(1);
+        assert!(s.commit_block());
+        assert_eq!(s.wake(t), Wake::Enqueue);
+        assert_eq!(s.wake(t), Wake::Stale);
+    }
+
+    #[test]
+    fn stale_token_does_not_wake_a_later_wait() {
+        let s = running();
+        let first = s.prepare_block(2);
+        assert!(s.commit_block());
+        assert_eq!(s.wake(first), Wake::Enqueue);
+        s.set_running();
+        let _second = s.prepare_block(2);
+        assert!(s.commit_block());
+        assert_eq!(s.wake(first), Wake::Stale, "a timer of the first wait fired late");
+        assert_eq!(s.load().run(), BLOCKED);
+    }
+
+    #[test]
+    fn wake_reason_only_ends_matching_waits() {
+        let s = running();
+        let _t = s.prepare_block(3);
+        assert!(s.commit_block());
+        assert_eq!(s.wake_reason(4), Wake::Stale);
+        assert_eq!(s.wake_reason(3), Wake::Enqueue);
+    }
+
+    #[test]
+    fn freeing_a_slot_makes_old_tokens_stale() {
+        let s = running();
+        let t = s.prepare_block(1);
+        s.cancel_block();
+        s.exit();
+        s.free();
+        s.spawn();
+        s.set_running();
+        let _ = s.prepare_block(1);
+        assert!(s.commit_block());
+        assert_ne!(t.epoch, s.load().epoch());
+    }
+}

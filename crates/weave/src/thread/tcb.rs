@@ -1,0 +1,155 @@
+//! The thread control block (TCB): everything weave knows about one thread.
+//!
+//! TCBs live in the thread table's slab and are never freed, only recycled
+//! (death row): a `&'static Tcb` is always safe to touch, and the thread it
+//! describes is the one whose [`ThreadId`](super::ThreadId) matches its
+//! generation. Fields fall in three groups by who may write them:
+//!
+//! - set at spawn, before the TCB is published (`spawn` store-releases the
+//!   state word): `kind`, `class`, `name`, `job`;
+//! - owned by the LWP that runs the ULT (see `state.rs`: only one party can
+//!   hold a RUNNABLE or RUNNING TCB): `ctx`, `yielder`, `locals`, `next`
+//!   while in a local queue, `overflow`;
+//! - atomics anyone may read: `state`, `permit`, `priority`, `home`,
+//!   `generation`, the counters.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use crate::context::Context;
+use crate::loom::AtomicPtr;
+use crate::stack::OverflowInfo;
+use crate::thread::local::Locals;
+use crate::thread::packet::JobRef;
+use crate::thread::state::State;
+
+/// `home` of a ULT that has not been placed on an LWP yet.
+pub(crate) const NO_LWP: u32 = u32::MAX;
+
+/// Priority levels: 0 (lowest) to 31 (highest).
+pub const PRIORITY_LEVELS: u8 = 32;
+/// The priority a thread gets unless it asks otherwise: the middle.
+pub const DEFAULT_PRIORITY: u8 = 16;
+
+/// What kind of thread a TCB describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A ULT multiplexed on the LWP pool.
+    Pooled,
+    /// A ULT with an LWP of its own (1:1).
+    Bound,
+    /// A pooled ULT that may move between LWPs at safe points.
+    Migratable,
+    /// A plain OS thread that used weave (main, or std::thread): registered
+    /// so that it has an id, can be unparked, and shows in the table.
+    External,
+}
+
+/// Park permit values (std semantics: at most one pending unpark).
+pub(crate) const PERMIT_EMPTY: u32 = 0;
+pub(crate) const PERMIT_NOTIFIED: u32 = 1;
+
+pub(crate) struct Tcb {
+    pub(crate) index: u32,
+    /// Bumped each time the slot is freed; part of every `ThreadId`.
+    pub(crate) generation: AtomicU32,
+    pub(crate) state: State,
+    pub(crate) permit: AtomicU32,
+    pub(crate) priority: AtomicU8,
+    /// Index of the LWP the ULT is placed on, or `NO_LWP`.
+    pub(crate) home: AtomicU32,
+    pub(crate) kind: UnsafeCell<Kind>,
+    /// Stack size class.
+    pub(crate) class: UnsafeCell<u8>,
+    /// Intrusive link: in at most one run queue or inbox at a time.
+    pub(crate) next: AtomicPtr<Tcb>,
+    pub(crate) job: UnsafeCell<Option<JobRef>>,
+    pub(crate) ctx: UnsafeCell<Option<Context>>,
+    pub(crate) yielder: UnsafeCell<*const crate::context::Yielder>,
+    pub(crate) locals: UnsafeCell<Locals>,
+    pub(crate) overflow: UnsafeCell<OverflowInfo>,
+    /// Name, shared with every `Thread` handle. Behind a lock because the
+    /// table snapshot and stale-id errors read it from other threads while
+    /// a spawn may be reusing the slot.
+    /// The generation the name belongs to is stored with it, so that a
+    /// reader can tell the name of an exited thread from its successor's.
+    pub(crate) name: Mutex<(u32, Option<Arc<str>>)>,
+    /// For `External` TCBs: the std handle to unpark the OS thread.
+    pub(crate) os: Mutex<Option<std::thread::Thread>>,
+    /// Times an LWP switched to this ULT.
+    pub(crate) switches: AtomicU64,
+    /// Time on an LWP, in `time::ticks` units.
+    pub(crate) run_ticks: AtomicU64,
+}
+
+// SAFETY: the UnsafeCell fields follow the ownership rules in the module
+// doc: written at spawn before the Release store that publishes the TCB, or
+// owned by the single LWP that holds the ULT RUNNABLE/RUNNING. Everything
+// else is atomic or behind a Mutex.
+unsafe impl Sync for Tcb {}
+// SAFETY: as above; a TCB is only ever referenced, never moved, once in the
+// table.
+unsafe impl Send for Tcb {}
+
+impl Tcb {
+    pub(crate) fn new(index: u32) -> Tcb {
+        Tcb {
+            index,
+            generation: AtomicU32::new(1),
+            state: State::new(),
+            permit: AtomicU32::new(PERMIT_EMPTY),
+            priority: AtomicU8::new(DEFAULT_PRIORITY),
+            home: AtomicU32::new(NO_LWP),
+            kind: UnsafeCell::new(Kind::Pooled),
+            class: UnsafeCell::new(0),
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            job: UnsafeCell::new(None),
+            ctx: UnsafeCell::new(None),
+            yielder: UnsafeCell::new(std::ptr::null()),
+            locals: UnsafeCell::new(Locals::default()),
+            overflow: UnsafeCell::new(OverflowInfo::NONE),
+            name: Mutex::new((0, None)),
+            os: Mutex::new(None),
+            switches: AtomicU64::new(0),
+            run_ticks: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn id(&self) -> super::ThreadId {
+        super::ThreadId::new(self.index, self.generation.load(Relaxed))
+    }
+
+    #[inline]
+    pub(crate) fn kind(&self) -> Kind {
+        // SAFETY: written at spawn before the TCB is published; read-only
+        // afterwards until the slot is freed.
+        unsafe { *self.kind.get() }
+    }
+
+    pub(crate) fn name(&self) -> Option<Arc<str>> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// The name of the thread of generation `generation`, if this slot
+    /// still remembers it.
+    pub(crate) fn name_of(&self, generation: u32) -> Option<Arc<str>> {
+        let n = self.name.lock().unwrap_or_else(|e| e.into_inner());
+        if n.0 == generation {
+            n.1.clone()
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn set_name(&self, name: Option<Arc<str>>) {
+        let g = self.generation.load(Relaxed);
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (g, name);
+    }
+
+    #[inline]
+    pub(crate) fn priority(&self) -> u8 {
+        self.priority.load(Relaxed)
+    }
+}
