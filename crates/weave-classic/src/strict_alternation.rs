@@ -71,9 +71,7 @@ impl<R> Drop for StrictAlternationGuard<'_, R> {
     fn drop(&mut self) {
         // Release pairs with the Acquire loads in `enter`/`try_enter` of the
         // other side.
-        self.lock
-            .turn
-            .store(self.side.other() as u8, Release);
+        self.lock.turn.store(self.side.other() as u8, Release);
     }
 }
 
@@ -103,7 +101,8 @@ impl<R: Relax> CriticalSection for StrictAlternation<R> {
 
     fn try_enter(&self, side: Side) -> Option<StrictAlternationGuard<'_, R>> {
         // Acquire: as in `enter`.
-        (self.turn.load(Acquire) == side as u8).then_some(StrictAlternationGuard { lock: self, side })
+        (self.turn.load(Acquire) == side as u8)
+            .then_some(StrictAlternationGuard { lock: self, side })
     }
 }
 

@@ -12,16 +12,19 @@
 //! ```
 //!
 //! This is the lock variable with its window closed: the read and the write
-//! are one atomic swap (`xchg` on x86, which also locks the bus or cache line
-//! so no other core's access falls between them). Mutual exclusion and
-//! progress hold for any number of threads; bounded waiting does not: which
-//! waiter's swap lands first after a release is up to the hardware, and one
+//! are one atomic instruction (`xchg` or `lock cmpxchg` on x86, which own the
+//! cache line for their duration so no other core's access falls between
+//! them; see `test_and_set` for why the code uses compare-and-swap). Mutual
+//! exclusion and progress hold for any number of threads; bounded waiting
+//! does not: which waiter's test-and-set lands first after a release is up to the hardware, and one
 //! thread can lose every time (the lab's "overtakes" column shows how often).
+//! Neither loom nor a real-thread test can show starvation in finite time,
+//! so that column is the evidence.
 //!
-//! [`TslLock`] swaps in every turn of its loop. Every swap takes the cache
-//! line in exclusive mode, so waiters on several cores bounce it between
+//! [`TslLock`] tests-and-sets in every turn of its loop. Every attempt takes
+//! the cache line in exclusive mode, so waiters on several cores bounce it between
 //! them and slow the holder down. [`TtasLock`] (test-and-test-and-set) waits
-//! with plain loads, which share the line, and swaps only when the lock
+//! with plain loads, which share the line, and tests-and-sets only when the lock
 //! looks free.
 
 use crate::critical_section::{CriticalSection, MutualExclusion};
@@ -31,14 +34,14 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-/// The TSL lock: spin on an atomic swap. Any number of threads.
+/// The TSL lock: spin on an atomic test-and-set. Any number of threads.
 pub struct TslLock<R = OsThread> {
     /// `true` while held.
     locked: AtomicBool,
     _relax: PhantomData<fn() -> R>,
 }
 
-/// Test-and-test-and-set: wait with loads, swap when it looks free. Any
+/// Test-and-test-and-set: wait with loads, test-and-set when it looks free. Any
 /// number of threads.
 pub struct TtasLock<R = OsThread> {
     /// `true` while held.
@@ -54,7 +57,7 @@ pub struct TslGuard<'a> {
 
 impl Drop for TslGuard<'_> {
     fn drop(&mut self) {
-        // Release pairs with the Acquire swap of the next holder.
+        // Release pairs with the Acquire test-and-set of the next holder.
         self.locked.store(false, Release);
     }
 }
@@ -67,10 +70,24 @@ impl fmt::Debug for TslGuard<'_> {
 
 /// One TSL: sets the word and reports whether it was clear, i.e. whether
 /// the caller now holds the lock.
+///
+/// The hardware TSL writes 1 whether it finds 0 or 1 (`swap(true)`).
+/// Writing 1 over a 1 changes nothing another thread can observe, so a
+/// compare-and-swap from 0 to 1 is the same test-and-set, and this is the
+/// form loom can check: loom fixes the order of concurrent writes to one word
+/// lazily, so a waiter that keeps writing 1 with `swap` may have each of its
+/// writes ordered just before the holder's release, forever, and the model
+/// never ends; a failed compare-and-swap writes nothing. On x86 both forms
+/// are one locked instruction (`xchg`, `lock cmpxchg`) that takes the cache
+/// line exclusively and writes it back even on failure, so [`TslLock`] still
+/// hammers the line and [`TtasLock`] still spares it.
 #[inline]
 fn test_and_set(locked: &AtomicBool) -> bool {
-    // Acquire pairs with the Release store in `TslGuard::drop`.
-    !locked.swap(true, Acquire)
+    // Acquire pairs with the Release store in `TslGuard::drop`. Relaxed on
+    // failure: a failed attempt enters nothing.
+    locked
+        .compare_exchange(false, true, Acquire, Relaxed)
+        .is_ok()
 }
 
 impl TslLock {
@@ -120,9 +137,10 @@ impl<R: Relax> CriticalSection for TslLock<R> {
     }
 }
 
-// SAFETY: only the swap that finds `false` enters, and swaps on one word are
-// totally ordered, so between two stores of `false` exactly one swap finds
-// it. The entering swap acquires the previous holder's Release store.
+// SAFETY: only the test-and-set that finds `false` enters, and read-modify-
+// writes of one word are totally ordered, each reading the latest value, so
+// after each store of `false` at most one of them finds it. The entering one
+// acquires the previous holder's Release store.
 unsafe impl<R: Relax> MutualExclusion for TslLock<R> {}
 
 impl TtasLock {
@@ -136,7 +154,7 @@ impl<R: Relax> TtasLock<R> {
     #[cold]
     fn enter_slow(&self) {
         loop {
-            // Only looking: a Relaxed load is enough, the swap below is what
+            // Only looking: a Relaxed load is enough, the test-and-set below is what
             // acquires.
             while self.locked.load(Relaxed) {
                 R::relax();
@@ -194,6 +212,6 @@ impl<R: Relax> CriticalSection for TtasLock<R> {
     }
 }
 
-// SAFETY: entry is decided by the same swap as in `TslLock` (the loads only
-// decide when to try it), so the same argument holds.
+// SAFETY: entry is decided by the same test-and-set as in `TslLock` (the
+// loads only decide when to try it), so the same argument holds.
 unsafe impl<R: Relax> MutualExclusion for TtasLock<R> {}

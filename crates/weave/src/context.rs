@@ -39,7 +39,9 @@ pub(crate) enum Resumed {
 impl Context {
     /// A context that will run `entry` on `stack` when first resumed.
     pub(crate) fn new(stack: Stack, entry: impl FnOnce(&Yielder) + 'static) -> Context {
-        Context(Coroutine::with_stack(stack, move |y: &Yielder, ()| entry(y)))
+        Context(Coroutine::with_stack(stack, move |y: &Yielder, ()| {
+            entry(y)
+        }))
     }
 
     /// Runs the ULT until it suspends or finishes.

@@ -152,7 +152,9 @@ impl Runtime {
             None => stack::DEFAULT_STACK_SIZE,
         };
         Runtime {
-            lwps: (0..MAX_LWPS).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
+            lwps: (0..MAX_LWPS)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
             lwp_slots: AtomicUsize::new(0),
             pool: Mutex::new(PoolState {
                 requested: 0,
@@ -193,7 +195,9 @@ impl Runtime {
             .stack_size(64 * 1024)
             .spawn(move || self.reaper_loop())
             .map(drop)
-            .unwrap_or_else(|e| eprintln!("weave: no reaper thread ({e}): stacks of exited threads stay cached"));
+            .unwrap_or_else(|e| {
+                eprintln!("weave: no reaper thread ({e}): stacks of exited threads stay cached")
+            });
     }
 
     /// The LWP in slot `i`.
@@ -220,7 +224,10 @@ impl Runtime {
     /// Finds a slot for a new LWP: a dead LWP's struct to reuse, or a new
     /// slot. Called with the pool lock held (or for bound LWPs, under
     /// `lwp::SPAWN`), so two creators never pick the same dead slot.
-    pub(crate) fn install_lwp(&self, make: impl FnOnce(usize) -> &'static Lwp) -> io::Result<&'static Lwp> {
+    pub(crate) fn install_lwp(
+        &self,
+        make: impl FnOnce(usize) -> &'static Lwp,
+    ) -> io::Result<&'static Lwp> {
         for l in self.lwps() {
             if l.try_claim_dead() {
                 return Ok(l);
@@ -260,14 +267,18 @@ impl Runtime {
         31 - bits.leading_zeros() as i32
     }
 
-    /// Takes a ULT from the injector, highest level first.
-    pub(crate) fn pop_global(&self) -> Option<&'static Tcb> {
+    /// Takes a ULT from the injector, highest level first, but none below
+    /// level `floor` (-1: any).
+    pub(crate) fn pop_global(&self, floor: i32) -> Option<&'static Tcb> {
         loop {
             let bits = self.injector_bits.load(SeqCst);
             if bits == 0 {
                 return None;
             }
             let p = 31 - bits.leading_zeros();
+            if (p as i32) < floor {
+                return None;
+            }
             loop {
                 match self.injector[p as usize].steal() {
                     Steal::Success(t) => return Some(t.0),

@@ -43,7 +43,11 @@ pub enum Event {
     /// A blocked ULT became runnable.
     Wake { ult: ThreadId, lwp: Option<usize> },
     /// An LWP took a not-yet-started ULT queued on another LWP.
-    Steal { ult: ThreadId, from: usize, to: usize },
+    Steal {
+        ult: ThreadId,
+        from: usize,
+        to: usize,
+    },
     /// An LWP was asked to switch at its next safe point.
     Preempt { lwp: usize },
     /// A ULT finished.

@@ -170,7 +170,10 @@ pub fn run(opts: LabOptions) -> LabReport {
             &opts,
         ),
     ];
-    LabReport { options: opts, rows }
+    LabReport {
+        options: opts,
+        rows,
+    }
 }
 
 /// Runs one algorithm through both phases.

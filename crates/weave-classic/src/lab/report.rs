@@ -162,9 +162,7 @@ impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Progress::Ok => f.pad("ok"),
-            Progress::Stalled { entered, wanted } => {
-                f.pad(&format!("STALLED {entered}/{wanted}"))
-            }
+            Progress::Stalled { entered, wanted } => f.pad(&format!("STALLED {entered}/{wanted}")),
         }
     }
 }

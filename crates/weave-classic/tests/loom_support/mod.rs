@@ -38,7 +38,7 @@ impl Region {
 
 /// A builder with `preemptions` as the bound unless `LOOM_MAX_PREEMPTIONS`
 /// says otherwise.
-fn builder(preemptions: usize) -> loom::model::Builder {
+pub fn builder(preemptions: usize) -> loom::model::Builder {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(preemptions);

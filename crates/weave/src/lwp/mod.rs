@@ -338,16 +338,21 @@ impl Lwp {
             -1
         };
         let global = if new_work { rt().global_top() } else { -1 };
-        let other = fresh.max(global);
-        if ready >= 0 && (ready > other || (ready == other && l.picks % 16 != 0)) {
-            return l.ready.pop();
-        }
-        if other >= 0 {
-            if global >= fresh {
-                if let Some(t) = rt().pop_global() {
-                    return Some(t);
-                }
+        // At equal levels: after a yield, new work goes first (the yielder
+        // asked to let others run, and is already at the back of `ready`);
+        // otherwise started ULTs go first, but every 16th pick, so that a
+        // stream of spawns cannot starve them and vice versa.
+        let new_first = l.switch == Switch::Yield || l.picks % 16 == 0;
+        let beats_ready = |level: i32| level > ready || (level == ready && new_first);
+        if global >= 0 && global >= fresh && beats_ready(global) {
+            // The injector's bits may be stale: take only work that still
+            // beats the other sources.
+            let floor = fresh.max(if new_first { ready } else { ready + 1 });
+            if let Some(t) = rt().pop_global(floor) {
+                return Some(t);
             }
+        }
+        if fresh >= 0 && beats_ready(fresh) {
             if let Some(t) = self.local().fresh.pop() {
                 return Some(t.0);
             }
@@ -378,6 +383,8 @@ impl Lwp {
         {
             let l = self.local();
             l.current = Some(t);
+            // Until the ULT says otherwise (a yield), it blocked or exited.
+            l.switch = Switch::Block;
             l.runs += 1;
             if l.runs - l.flushed >= 1024 {
                 self.flush_runs();
@@ -396,7 +403,8 @@ impl Lwp {
             .expect("a runnable ULT has a context")
             .resume();
         let spent = time::ticks().wrapping_sub(start);
-        t.run_ticks.store(t.run_ticks.load(Relaxed) + spent, Relaxed);
+        t.run_ticks
+            .store(t.run_ticks.load(Relaxed) + spent, Relaxed);
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         self.running_prio.store(IDLE, Relaxed);
         let switch = {
@@ -527,7 +535,7 @@ impl Lwp {
 
     /// Takes a not-yet-started ULT from the injector or another LWP.
     fn find_new_work(&self) -> Option<&'static Tcb> {
-        if let Some(t) = rt().pop_global() {
+        if let Some(t) = rt().pop_global(-1) {
             return Some(t);
         }
         let rt = rt();
@@ -575,6 +583,11 @@ impl Lwp {
             // Release pairs with the Acquire in `is_alive`/`try_claim_dead`.
             self.alive.store(false, Release);
         }
+    }
+
+    /// Index of this LWP.
+    pub(crate) fn index(&self) -> usize {
+        self.index
     }
 
     /// A snapshot of this LWP for the LWP table.
@@ -663,10 +676,16 @@ fn set_affinity(cpus: &[usize]) {
 /// Checks a CPU set before a bound thread is spawned on it.
 pub(crate) fn validate_cpus(cpus: &[usize]) -> io::Result<()> {
     let n = automatic_cpu_count();
-    if let Some(&bad) = cpus.iter().find(|&&c| c >= libc::CPU_SETSIZE as usize || c >= n) {
+    if let Some(&bad) = cpus
+        .iter()
+        .find(|&&c| c >= libc::CPU_SETSIZE as usize || c >= n)
+    {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("CPU {bad} does not exist: this machine has CPUs 0 to {}", n - 1),
+            format!(
+                "CPU {bad} does not exist: this machine has CPUs 0 to {}",
+                n - 1
+            ),
         ));
     }
     if cpus.is_empty() {
@@ -775,7 +794,11 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
 
 /// The pool LWPs that take new work now.
 pub(crate) fn pool_size(rt: &Runtime) -> usize {
-    rt.pool.lock().unwrap_or_else(|e| e.into_inner()).members.len()
+    rt.pool
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .members
+        .len()
 }
 
 /// Records the running ULT's overflow info on this OS thread.

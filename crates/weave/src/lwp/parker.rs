@@ -36,10 +36,18 @@ impl Parker {
     pub(crate) fn park(&self, deadline: Option<Instant>) {
         // Acquire pairs with the Release swap in `unpark`: work published
         // before the wake-up is visible when park returns.
-        if self.state.compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire).is_ok() {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire)
+            .is_ok()
+        {
             return;
         }
-        if self.state.compare_exchange(EMPTY, PARKED, Acquire, Acquire).is_err() {
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED, Acquire, Acquire)
+            .is_err()
+        {
             // Only unpark moves EMPTY away, to NOTIFIED: consume it.
             self.state.swap(EMPTY, Acquire);
             return;
@@ -67,7 +75,9 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a live AtomicU32 for the duration of the call; the
     // kernel only reads it. A relative timeout with FUTEX_WAIT is allowed.
     let rc = unsafe {

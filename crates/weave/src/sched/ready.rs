@@ -83,10 +83,6 @@ impl ReadyQueue {
         Some(t)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -110,7 +106,7 @@ mod tests {
         for t in [a, b, c, d] {
             q.push(t);
         }
-        assert_eq!(q.len(), 4);
+        assert_eq!(q.len, 4);
         assert_eq!(q.top(), Some(31));
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
         assert_eq!(order, vec![d.index, b.index, a.index, c.index]);

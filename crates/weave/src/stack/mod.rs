@@ -122,10 +122,6 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
-    pub(crate) fn class(&self) -> u8 {
-        self.class
-    }
-
     pub(crate) fn size(&self) -> usize {
         class_size(self.class)
     }
@@ -134,6 +130,7 @@ impl Stack {
         self.base - self.size()
     }
 
+    #[cfg(test)]
     pub(crate) fn base_addr(&self) -> usize {
         self.base
     }
@@ -313,12 +310,9 @@ impl Pool {
 
     /// True when some stack sits on a dirty list, so the reaper has work.
     pub(crate) fn has_dirty(&self) -> bool {
-        self.classes.iter().any(|c| {
-            !c.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .dirty
-                .is_empty()
-        })
+        self.classes
+            .iter()
+            .any(|c| !c.lock().unwrap_or_else(|e| e.into_inner()).dirty.is_empty())
     }
 
     /// One round of the reaper: releases the pages of every dirty stack
@@ -342,7 +336,8 @@ impl Pool {
                 // no ULT uses (it is on the dirty list, which we drained under
                 // the lock). MADV_DONTNEED on private anonymous memory drops
                 // the pages; the guard page below is not in the range.
-                let rc = unsafe { libc::madvise((base - size) as *mut _, size, libc::MADV_DONTNEED) };
+                let rc =
+                    unsafe { libc::madvise((base - size) as *mut _, size, libc::MADV_DONTNEED) };
                 debug_assert_eq!(rc, 0, "madvise(MADV_DONTNEED) on a stack slot failed");
             }
             total += old.len();
@@ -450,6 +445,7 @@ impl Cache {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.stacks.len()
     }
@@ -468,7 +464,10 @@ mod tests {
             DEFAULT_STACK_SIZE
         );
         assert_eq!(class_size(class_of(300 * 1024).unwrap()), 512 * 1024);
-        assert_eq!(class_size(class_of(MAX_STACK_SIZE).unwrap()), MAX_STACK_SIZE);
+        assert_eq!(
+            class_size(class_of(MAX_STACK_SIZE).unwrap()),
+            MAX_STACK_SIZE
+        );
         assert!(class_of(MAX_STACK_SIZE + 1).is_err());
         assert_eq!(CLASSES, 17);
     }

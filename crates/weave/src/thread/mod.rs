@@ -325,6 +325,12 @@ pub fn current() -> Thread {
     }
 }
 
+/// The index of the LWP the calling ULT runs on (see [`crate::lwps`]), or
+/// `None` on a plain OS thread.
+pub fn current_lwp() -> Option<usize> {
+    lwp::current_ult().map(|(l, _)| l.index())
+}
+
 /// Looks a thread up by id: its handle, or why there is none.
 pub fn find(id: ThreadId) -> Result<Thread, ThreadError> {
     let tcb = lookup(id)?;
@@ -534,7 +540,10 @@ impl Builder {
         T: Send,
     {
         let rt = rt();
-        let label = self.name.as_deref().map_or_else(|| "(unnamed)".to_owned(), |n| format!("'{n}'"));
+        let label = self
+            .name
+            .as_deref()
+            .map_or_else(|| "(unnamed)".to_owned(), |n| format!("'{n}'"));
         let priority = self.priority.unwrap_or(DEFAULT_PRIORITY);
         if priority >= PRIORITY_LEVELS {
             return Err(io::Error::new(
@@ -546,8 +555,9 @@ impl Builder {
             ));
         }
         if let Some(cpus) = &self.cpus {
-            lwp::validate_cpus(cpus)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}")))?;
+            lwp::validate_cpus(cpus).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}"))
+            })?;
         }
         let size = self.stack_size.unwrap_or(rt.default_stack);
         let class = stack::class_of(size).map_err(|e| e.into_io(&label))?;
@@ -608,7 +618,10 @@ impl Builder {
                 }
                 tcb.state.exit();
                 table().release(tcb, &mut SlotCache::default());
-                return Err(io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}")));
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot spawn thread {label}: {e}"),
+                ));
             }
         } else {
             match here {
@@ -705,7 +718,9 @@ impl<T> JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("thread", &self.thread).finish()
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread)
+            .finish()
     }
 }
 
@@ -745,7 +760,6 @@ pub enum ThreadState {
     Runnable,
     Running,
     Blocked(BlockReason),
-    Exited,
 }
 
 /// A snapshot of the thread table: every live thread, ULT or registered
@@ -763,7 +777,7 @@ pub fn threads() -> Vec<ThreadInfo> {
             state::BLOCKING | state::BLOCKED => {
                 ThreadState::Blocked(BlockReason::from_u8(w.reason()).unwrap_or(BlockReason::Sync))
             }
-            state::EXITED => ThreadState::Exited,
+            // EXITED: on its way to death row; not a live thread any more.
             _ => continue,
         };
         let home = tcb.home.load(Relaxed);

@@ -139,6 +139,22 @@ impl Builder {
     }
 }
 
+impl<T> std::fmt::Debug for ScopedJoinHandle<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopedJoinHandle")
+            .field("thread", &self.thread)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("running", &self.data.running.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the thread and returns its result or panic payload.
     pub fn join(self) -> std::thread::Result<T> {

@@ -250,7 +250,11 @@ mod tests {
         s.set_running();
         let _second = s.prepare_block(2);
         assert!(s.commit_block());
-        assert_eq!(s.wake(first), Wake::Stale, "a timer of the first wait fired late");
+        assert_eq!(
+            s.wake(first),
+            Wake::Stale,
+            "a timer of the first wait fired late"
+        );
         assert_eq!(s.load().run(), BLOCKED);
     }
 

@@ -49,7 +49,9 @@ static TABLE: OnceLock<Table> = OnceLock::new();
 
 pub(crate) fn table() -> &'static Table {
     TABLE.get_or_init(|| Table {
-        dir: (0..MAX_CHUNKS).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
+        dir: (0..MAX_CHUNKS)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect(),
         carved: AtomicUsize::new(0),
         free: Mutex::new(Vec::new()),
         grow: Mutex::new(()),
@@ -145,8 +147,12 @@ impl Table {
             return Err(Lookup::Unknown);
         }
         let tcb = self.slot(id.index());
+        // EXITED counts as gone: the joiner may already have returned while
+        // the LWP has not recycled the slot yet.
+        let run = tcb.state.load().run();
         let live = tcb.generation.load(Ordering::Acquire) == id.generation()
-            && tcb.state.load().run() != state::FREE;
+            && run != state::FREE
+            && run != state::EXITED;
         if live {
             Ok(tcb)
         } else {

@@ -129,7 +129,11 @@ impl Tcb {
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {
-        self.name.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
+        self.name
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
     }
 
     /// The name of the thread of generation `generation`, if this slot

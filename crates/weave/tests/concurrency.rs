@@ -1,0 +1,92 @@
+//! set_concurrency grows and shrinks the pool while threads run.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weave::thread;
+
+fn alive_pool_lwps() -> usize {
+    weave::lwps().iter().filter(|l| l.alive && !l.bound).count()
+}
+
+#[test]
+fn set_concurrency_grows_and_shrinks_while_threads_run() {
+    weave::set_concurrency(1).unwrap();
+    assert_eq!(weave::concurrency(), 1);
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..64)
+        .map(|i| {
+            let done = done.clone();
+            thread::spawn(move || {
+                let mut acc = 0u64;
+                for k in 0..200 {
+                    acc = acc.wrapping_add(k * i);
+                    if k % 10 == 0 {
+                        thread::sleep(Duration::from_micros(300));
+                    } else {
+                        thread::yield_now();
+                    }
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+                acc
+            })
+        })
+        .collect();
+
+    weave::set_concurrency(4).unwrap();
+    assert_eq!(weave::concurrency(), 4);
+    assert_eq!(weave::requested_concurrency(), 4);
+    assert!(alive_pool_lwps() >= 4);
+
+    // New threads spread over the grown pool.
+    let homes: std::collections::HashSet<usize> = (0..200)
+        .map(|_| {
+            thread::spawn(|| {
+                // A millisecond of work: more than one LWP can absorb alone.
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_millis(1) {
+                    std::hint::spin_loop();
+                }
+                thread::current_lwp().unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert!(
+        homes.len() >= 2,
+        "200 busy threads all ran on one LWP: {homes:?}"
+    );
+
+    weave::set_concurrency(2).unwrap();
+    assert_eq!(weave::concurrency(), 2);
+    for (i, w) in workers.into_iter().enumerate() {
+        let expected = (0..200u64).fold(0u64, |a, k| a.wrapping_add(k * i as u64));
+        assert_eq!(w.join().unwrap(), expected);
+    }
+    assert_eq!(done.load(Ordering::SeqCst), 64);
+
+    // The retired LWPs leave once their placed ULTs are done.
+    let t = Instant::now();
+    while alive_pool_lwps() > 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "retiring LWPs did not leave"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // And work still runs on what is left.
+    assert_eq!(thread::spawn(|| 7).join().unwrap(), 7);
+
+    weave::set_concurrency(0).unwrap();
+    assert_eq!(weave::requested_concurrency(), 0);
+    let auto = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(weave::concurrency(), auto.min(weave::MAX_CONCURRENCY));
+}
+
+#[test]
+fn set_concurrency_above_the_cap_is_refused() {
+    let err = weave::set_concurrency(weave::MAX_CONCURRENCY + 1).unwrap_err();
+    assert!(err.to_string().contains("at most 256 LWPs"), "{err}");
+}

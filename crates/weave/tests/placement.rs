@@ -1,0 +1,99 @@
+//! Where ULTs run: a started ULT stays on its LWP; a bound ULT has an LWP
+//! of its own.
+
+use std::time::Duration;
+use weave::thread;
+
+#[test]
+fn a_pinned_ult_stays_on_its_lwp() {
+    weave::set_concurrency(2).unwrap();
+    // Busy neighbours so that both LWPs have work and stealing happens.
+    let noise: Vec<_> = (0..20)
+        .map(|_| {
+            thread::spawn(|| {
+                for _ in 0..200 {
+                    thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    let watchers: Vec<_> = (0..8)
+        .map(|_| {
+            thread::spawn(|| {
+                let first = thread::current_lwp().expect("a ULT runs on an LWP");
+                for i in 0..100 {
+                    match i % 3 {
+                        0 => thread::yield_now(),
+                        1 => thread::sleep(Duration::from_micros(200)),
+                        _ => thread::park_timeout(Duration::from_micros(100)),
+                    }
+                    assert_eq!(thread::current_lwp(), Some(first), "moved off its LWP");
+                }
+                first
+            })
+        })
+        .collect();
+    for w in watchers {
+        w.join().unwrap();
+    }
+    for n in noise {
+        n.join().unwrap();
+    }
+}
+
+#[test]
+fn a_bound_ult_has_an_lwp_of_its_own() {
+    let h = thread::Builder::new()
+        .name("bound-one".into())
+        .bound()
+        .spawn(|| {
+            let me = thread::current_lwp().unwrap();
+            thread::sleep(Duration::from_millis(5));
+            let again = thread::current_lwp().unwrap();
+            let table = weave::lwps();
+            let row = table.iter().find(|l| l.index == me).unwrap().clone();
+            let tids_elsewhere: Vec<i32> = table
+                .iter()
+                .filter(|l| l.alive && l.index != me)
+                .map(|l| l.tid)
+                .collect();
+            (me, again, row, tids_elsewhere)
+        })
+        .unwrap();
+    let (me, again, row, others) = h.join().unwrap();
+    assert_eq!(me, again);
+    assert!(row.bound, "the LWP is marked bound");
+    assert_eq!(row.placed, 1, "only the bound ULT is placed on it");
+    assert!(!others.contains(&row.tid), "its kernel thread is its own");
+    // Pool LWPs never take it as a home for other ULTs.
+    let homes: Vec<_> = (0..50)
+        .map(|_| thread::spawn(thread::current_lwp))
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    assert!(!homes.contains(&me));
+}
+
+#[test]
+fn a_bound_thread_may_be_pinned_to_a_cpu() {
+    let h = thread::Builder::new()
+        .cpu_affinity(vec![0])
+        .spawn(|| {
+            // SAFETY: sched_getcpu has no preconditions.
+            unsafe { libc_getcpu() }
+        })
+        .unwrap();
+    assert_eq!(h.join().unwrap(), 0);
+    let err = thread::Builder::new()
+        .cpu_affinity(vec![100_000])
+        .spawn(|| ())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("CPU 100000 does not exist"),
+        "{err}"
+    );
+}
+
+extern "C" {
+    #[link_name = "sched_getcpu"]
+    fn libc_getcpu() -> i32;
+}

@@ -1,0 +1,113 @@
+//! A ULT that overflows its stack is reported like std reports it, with
+//! the thread's name, id and stack size, and the process aborts. Runs in a
+//! child process, since the abort must happen.
+
+use std::process::Command;
+
+const CHILD: &str = "WEAVE_TEST_OVERFLOW_CHILD";
+
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let buf = std::hint::black_box([depth; 64]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1) + buf[3]
+}
+
+#[test]
+fn overflow_child() {
+    let Ok(mode) = std::env::var(CHILD) else {
+        return; // Only meaningful in the child process.
+    };
+    let mut b = weave::thread::Builder::new().name("deep-recursion".into());
+    if mode == "big" {
+        b = b.stack_size(1 << 20);
+    }
+    let h = b.spawn(|| recurse(0)).unwrap();
+    let _ = h.join();
+    unreachable!("the overflow must abort the process");
+}
+
+fn run_child(mode: &str) -> (std::process::ExitStatus, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "overflow_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, mode)
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn stack_overflow_prints_the_thread_name_and_aborts() {
+    let (status, stderr) = run_child("default");
+    assert!(!status.success());
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(libc_sigabrt()),
+        "aborted: {status:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("thread 'deep-recursion' (ULT ")
+            && stderr.contains("has overflowed its stack of 256 KiB"),
+        "stderr was:\n{stderr}"
+    );
+}
+
+#[test]
+fn the_report_gives_the_thread_s_own_stack_size() {
+    let (status, stderr) = run_child("big");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("has overflowed its stack of 1 MiB"),
+        "stderr was:\n{stderr}"
+    );
+}
+
+#[test]
+fn other_segfaults_keep_their_normal_behaviour() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "null_deref_child", "--nocapture"])
+        .env("WEAVE_TEST_NULL_CHILD", "1")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(11),
+        "died by SIGSEGV: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("overflowed"), "{stderr}");
+}
+
+#[test]
+fn null_deref_child() {
+    if std::env::var("WEAVE_TEST_NULL_CHILD").is_err() {
+        return;
+    }
+    weave::thread::spawn(|| {
+        let p = std::hint::black_box(std::ptr::null::<u64>());
+        // SAFETY: not safe at all: this child exists to die of SIGSEGV.
+        unsafe { std::ptr::read_volatile(p) }
+    })
+    .join()
+    .unwrap();
+}
+
+fn libc_sigabrt() -> i32 {
+    6
+}
