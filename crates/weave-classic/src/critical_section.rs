@@ -70,6 +70,22 @@ pub trait CriticalSection: Sync {
     /// Runs the entry protocol once without waiting: enters if the way is
     /// free now, otherwise returns `None` having left no trace.
     fn try_enter(&self, id: Self::Id) -> Option<Self::Guard<'_>>;
+
+    /// [`enter`](Self::enter), calling `passed` as soon as the thread is
+    /// through the *doorway*: the part of the entry protocol that finishes in
+    /// a bounded number of its own steps, whatever the others do (taking a
+    /// ticket; raising `interested` and writing `turn`). Bounded waiting is
+    /// counted from there: once a thread is through the doorway, the others
+    /// enter at most k times before it (k = 1 for Peterson's, threads - 1 for
+    /// the ticket lock). The lab uses this to count overtakes exactly.
+    ///
+    /// The default calls `passed` before entering at all: an algorithm
+    /// without a doorway (TSL, the lock variable) promises nothing from any
+    /// point.
+    fn enter_with_doorway(&self, id: Self::Id, passed: impl FnOnce()) -> Self::Guard<'_> {
+        passed();
+        self.enter(id)
+    }
 }
 
 /// A [`CriticalSection`] that really excludes.

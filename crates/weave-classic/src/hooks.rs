@@ -8,7 +8,28 @@
 //!
 //! [`OsThread`] implements both for plain OS threads and is the default
 //! everywhere, so the crate works on its own. weave supplies its own type for
-//! ULTs; this crate does not depend on weave.
+//! ULTs; this crate does not depend on weave. Plugging one in:
+//!
+//! ```
+//! use weave_classic::{CriticalSection, Preemption, Relax, TicketLock};
+//!
+//! /// Stands for weave's ULT hooks.
+//! struct Ult;
+//!
+//! impl Relax for Ult {
+//!     fn relax() {
+//!         std::thread::yield_now(); // weave: `weave::thread::yield_now()`
+//!     }
+//! }
+//!
+//! impl Preemption for Ult {
+//!     type Guard = (); // weave: its guard that turns the LWP's preemption back on
+//!     fn disable() {}
+//! }
+//!
+//! let lock = TicketLock::<Ult>::default();
+//! drop(lock.enter(()));
+//! ```
 
 use crate::sync::{thread_local, yield_now, SPINS_PER_YIELD};
 use std::cell::Cell;
@@ -54,20 +75,24 @@ pub trait Preemption {
 pub struct OsThread;
 
 thread_local! {
-    /// Turns of spin loops this thread has done since its last yield.
+    /// Turns of spin loops this thread has done since its last yield,
+    /// always below `SPINS_PER_YIELD`.
+    // loom's `thread_local!` (picked by `crate::sync`) takes no `const {}`.
+    #[allow(clippy::missing_const_for_thread_local)]
     static SPINS: Cell<u32> = Cell::new(0);
 }
 
 impl Relax for OsThread {
     #[inline]
     fn relax() {
-        let spins = SPINS.with(|spins| {
-            let n = spins.get().wrapping_add(1);
-            spins.set(n);
-            n
+        let yield_due = SPINS.with(|spins| {
+            let n = spins.get() + 1;
+            let due = n >= SPINS_PER_YIELD;
+            spins.set(if due { 0 } else { n });
+            due
         });
         core::hint::spin_loop();
-        if spins % SPINS_PER_YIELD == 0 {
+        if yield_due {
             yield_now();
         }
     }

@@ -20,33 +20,41 @@
 //! condition is about interleavings and with real threads where it is about
 //! time:
 //!
-//! | proposal | type | threads | 1 excl. | 2 no assumptions | 3 progress | 4 bounded wait |
+//! | proposal | type | threads | 1 no two inside | 2 no assumptions | 3 progress | 4 bounded waiting |
 //! |---|---|---|---|---|---|---|
-//! | disabling interrupts | [`InterruptLock`] | one CPU | only on one CPU/LWP | no (one CPU) | yes | yes |
-//! | lock variable | [`LockVariable`] | N | **no** (loom finds it) | no | yes | no |
-//! | strict alternation | [`StrictAlternation`] | 2 | yes (loom) | no (lockstep) | **no** (loom finds it) | yes |
-//! | Peterson, textbook | [`TextbookPeterson`] | 2 | **no** on real CPUs (loom finds it) | no | yes | yes |
-//! | Peterson, fenced | [`Peterson`] | 2 | yes (loom) | yes | yes (loom) | yes, ≤ 1 overtake |
-//! | TSL | [`TslLock`] | N | yes (loom) | yes | yes (loom) | **no** |
-//! | test-and-test-and-set | [`TtasLock`] | N | yes (loom) | yes | yes (loom) | **no** |
-//! | ticket lock | [`TicketLock`] | N | yes (loom) | yes | yes (loom) | yes, FIFO (real threads) |
+//! | disabling interrupts | [`InterruptLock`] | any, on one CPU | only on one CPU (LWP); on two, **no** (loom finds it) | **no**: one CPU | yes (loom) | yes: never waits |
+//! | lock variable | [`LockVariable`] | any | **no** (loom finds it, the lab shows it) | **no**: needs no switch between read and write | yes (lab) | no |
+//! | strict alternation | [`StrictAlternation`] | 2 | yes (loom) | **no**: both must want in equally often | **no** (loom finds it) | yes: overtaken at most once (lab test) |
+//! | Peterson, textbook | [`TextbookPeterson`] | 2 | **no** on real CPUs (loom finds it) | **no**: needs sequentially consistent memory | yes (lab) | yes |
+//! | Peterson, fenced | [`Peterson`] | 2 | yes (loom) | yes | yes (loom) | yes: overtaken at most once (lab test) |
+//! | TSL | [`TslLock`] | any | yes (loom) | yes | yes (loom) | **no** (lab: overtakes) |
+//! | test-and-test-and-set | [`TtasLock`] | any | yes (loom) | yes | yes (loom) | **no** (lab: overtakes) |
+//! | ticket lock | [`TicketLock`] | any | yes (loom) | yes | yes (loom) | yes: FIFO (real-thread test) |
 //!
 //! How each cell is checked:
-//! * mutual exclusion and progress: `tests/loom_mutual_exclusion.rs` and
-//!   `tests/loom_progress.rs` run every algorithm under loom, which explores
-//!   the interleavings of the real code (bounded in preemptions); a checker
-//!   in the critical region panics if two threads are inside, and loom's
-//!   `UnsafeCell` panics if a critical region is not ordered after the
-//!   previous one. For the broken ones the tests assert that loom *does*
-//!   find the failure.
-//! * no assumptions about speeds: loom's interleavings stand for every
-//!   relative speed; the real-thread tests add real CPUs. Strict alternation
-//!   is correct only if both sides want in equally often.
-//! * bounded waiting: loom cannot express it (it does not model time and its
-//!   scheduler is not fair), so `tests/ticket_fairness.rs` checks with real
-//!   threads that the ticket lock serves tickets in order, and the
-//!   [`lab`] measures the longest wait and the most times a thread was
-//!   overtaken for every algorithm.
+//! * **No two inside**, and **progress**: `tests/loom_mutual_exclusion.rs`
+//!   and `tests/loom_progress.rs` run the real code of every algorithm under
+//!   loom, which explores the interleavings of two threads and the values
+//!   each load may return under the Rust memory model (bounded in
+//!   preemptions). A checker in the critical region panics if two threads
+//!   are inside, and loom's `UnsafeCell` panics if a critical region is not
+//!   ordered after the previous one by happens-before. For the broken
+//!   algorithms the tests assert that loom *does* find the failure, so they
+//!   fail if the algorithm were correct. Loom models have two threads; more
+//!   are covered by the real-thread tests (`tests/counting.rs`, 4 threads).
+//! * **No assumptions about speeds**: loom's interleavings stand for every
+//!   relative speed, and its memory model for every CPU the Rust model
+//!   allows; the real-thread tests add real CPUs. The entries in that column
+//!   name the assumption each broken proposal makes.
+//! * **Bounded waiting**: loom cannot express it (it does not model time and
+//!   its scheduler is not fair), so `tests/ticket_fairness.rs` checks with
+//!   real threads that the ticket lock serves tickets strictly in order, and
+//!   the [`lab`] measures, for every algorithm, the longest wait, the most
+//!   entries that overtook one waiter after its doorway
+//!   ([`CriticalSection::enter_with_doorway`]), and the share of the least
+//!   lucky thread; `tests/lab.rs` asserts the bound of one overtake for
+//!   Peterson's and strict alternation. Starvation under TSL cannot be shown
+//!   in finite time; the lab's overtakes column is the evidence.
 //!
 //! [`MutualExclusion`] marks the correct ones; only those can guard data in
 //! a [`Lock`]. The two-thread algorithms take a [`Side`] and are reached

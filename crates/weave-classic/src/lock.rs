@@ -33,6 +33,26 @@ use core::ops::{Deref, DerefMut};
 /// });
 /// assert_eq!(counter.into_inner(), 4_000);
 /// ```
+///
+/// Only algorithms that implement [`MutualExclusion`] can guard data; the
+/// lock variable cannot:
+///
+/// ```compile_fail
+/// use weave_classic::{Lock, LockVariable};
+///
+/// let broken = Lock::new(LockVariable::new(), 0);
+/// *broken.lock() += 1; // no `lock`: `LockVariable` is not `MutualExclusion`
+/// ```
+///
+/// and a two-thread algorithm is entered only through [`split`](Lock::split),
+/// never by any number of threads through `&self`:
+///
+/// ```compile_fail
+/// use weave_classic::{Lock, Peterson};
+///
+/// let two = Lock::new(Peterson::new(), 0);
+/// *two.lock() += 1; // no `lock`: Peterson's needs a side
+/// ```
 pub struct Lock<L, T> {
     raw: L,
     data: UnsafeCell<T>,

@@ -54,10 +54,13 @@
 //! * every access `SeqCst`: correct in the memory model, but loom treats
 //!   `SeqCst` loads and stores as `AcqRel` and reports a violation that
 //!   cannot happen, so the model test could not check it;
-//! * plain stores followed by `fence(SeqCst)`: enough on x86 and ARM, but in
-//!   the Rust model two `Relaxed` stores to `turn` are not ordered with the
-//!   fences, and the thread whose fence comes first can miss the other's
-//!   `interested` while its own `turn` store still wins. The swap closes that.
+//! * plain stores followed by `fence(SeqCst)`: enough on x86 (`mfence`) and
+//!   ARMv8 (`dmb ish`) hardware, but not in the Rust memory model, which
+//!   leaves two `Relaxed` stores to `turn` unordered with respect to the
+//!   fences: the thread whose fence comes first can miss the other's
+//!   `interested` while its own `turn` store is the one that lasts, and loom
+//!   finds a run where both enter. The swap closes that: read-modify-writes
+//!   of `turn` always read the latest value.
 
 use crate::critical_section::{CriticalSection, MutualExclusion, Side};
 use crate::hooks::{OsThread, Relax};
@@ -158,7 +161,14 @@ impl<R: Relax> CriticalSection for Peterson<R> {
         Self: 'a;
 
     fn enter(&self, side: Side) -> PetersonGuard<'_, R> {
-        if self.arrive(side) {
+        self.enter_with_doorway(side, || {})
+    }
+
+    /// The doorway is `arrive`: `interested` raised and `turn` written.
+    fn enter_with_doorway(&self, side: Side, passed: impl FnOnce()) -> PetersonGuard<'_, R> {
+        let wait = self.arrive(side);
+        passed();
+        if wait {
             while self.must_wait(side) {
                 R::relax();
             }
@@ -262,7 +272,17 @@ impl<R: Relax> CriticalSection for TextbookPeterson<R> {
         Self: 'a;
 
     fn enter(&self, side: Side) -> TextbookPetersonGuard<'_, R> {
-        if self.arrive(side) {
+        self.enter_with_doorway(side, || {})
+    }
+
+    fn enter_with_doorway(
+        &self,
+        side: Side,
+        passed: impl FnOnce(),
+    ) -> TextbookPetersonGuard<'_, R> {
+        let wait = self.arrive(side);
+        passed();
+        if wait {
             while self.must_wait(side) {
                 R::relax();
             }

@@ -123,9 +123,16 @@ impl<R: Relax> CriticalSection for TicketLock<R> {
 
     #[inline]
     fn enter(&self, (): ()) -> TicketGuard<'_> {
+        self.enter_with_doorway((), || {})
+    }
+
+    /// The doorway is taking the ticket.
+    #[inline]
+    fn enter_with_doorway(&self, (): (), passed: impl FnOnce()) -> TicketGuard<'_> {
         // Relaxed: the ticket only has to be unique; what orders this
         // critical region after the previous one is the Acquire of `serving`.
         let ticket = self.next.fetch_add(1, Relaxed);
+        passed();
         // Acquire pairs with the Release store in `TicketGuard::drop`.
         if self.serving.load(Acquire) != ticket {
             self.wait_for(ticket);

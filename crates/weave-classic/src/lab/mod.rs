@@ -12,8 +12,15 @@
 //!    counter by a separate load and store, like `counter = counter + 1` in C;
 //!    when two threads overlap, one increment is lost, and `entries - counter`
 //!    is the number of *lost updates*. Each thread also notes how long it
-//!    waited to get in and how many other entries happened meanwhile (how
-//!    many times it was *overtaken*).
+//!    waited to get in (from its call to `enter`) and how many entries by
+//!    others came between its passing the *doorway* and its own entry (how
+//!    many times it was *overtaken*; see
+//!    [`CriticalSection::enter_with_doorway`]). Counted from the doorway,
+//!    the bounds hold whatever the kernel does: at most 1 for Peterson's and
+//!    strict alternation, at most threads - 1 for the ticket lock (exact on
+//!    x86; the ticket's `Relaxed` increment orders nothing, so on a weaker
+//!    CPU an earlier holder's entry could in principle be counted late).
+//!    TSL has no doorway and no bound; its count starts at the call.
 //! 2. **Progress probe.** The other threads are gone (they stay in their
 //!    noncritical regions for good) and thread 0 wants in
 //!    [`PROBE_ENTRIES`] times, waiting up to [`LabOptions::patience`] for
@@ -59,7 +66,8 @@ pub struct LabOptions {
     /// How long each algorithm runs under contention.
     pub duration: Duration,
     /// Threads for the algorithms any number of threads may share; the
-    /// two-thread ones always run with 2.
+    /// two-thread ones, and disabling interrupts (shown on two LWPs), always
+    /// run with 2.
     pub threads: usize,
     /// Spins between the lock variable's read and its write: the teaching
     /// knob of [`LockVariable::with_window`]. 0 is the bare algorithm.
@@ -136,21 +144,21 @@ pub fn run(opts: LabOptions) -> LabReport {
         ),
         measure(
             "Peterson, textbook",
-            "plain loads/stores: the store buffer lets both in (rarely seen)",
+            "plain loads and stores: the store buffer lets both in (now and then)",
             &TextbookPeterson::new(),
             &two,
             &opts,
         ),
         measure(
             "Peterson",
-            "turn written by atomic swap: a full fence",
+            "turn written by an atomic swap, a full fence; once interested, passed at most once",
             &Peterson::new(),
             &two,
             &opts,
         ),
         measure(
             "TSL",
-            "no bounded waiting: see max overtakes",
+            "no bounded waiting: see overtakes and share",
             &TslLock::new(),
             &any,
             &opts,
@@ -164,7 +172,7 @@ pub fn run(opts: LabOptions) -> LabReport {
         ),
         measure(
             "ticket lock",
-            "FIFO: overtaken at most threads - 1 times once in line",
+            "FIFO: once it holds a ticket, at most threads - 1 entries pass it",
             &TicketLock::new(),
             &any,
             &opts,
@@ -247,9 +255,9 @@ fn contend<L: CriticalSection>(
 ) -> ThreadStats {
     let mut stats = ThreadStats::default();
     loop {
-        let entries_before = checker.entries.load(Relaxed);
+        let mut entries_before = 0;
         let wanted_at = Instant::now();
-        let guard = lock.enter(id);
+        let guard = lock.enter_with_doorway(id, || entries_before = checker.entries_so_far());
         let waited = wanted_at.elapsed();
         let entry = checker.inside(opts.critical_work);
         let stopping = stop.load(Relaxed);
@@ -303,6 +311,13 @@ struct Checker {
 }
 
 impl Checker {
+    /// Entries so far, exactly: a read-modify-write reads the latest value
+    /// in the counter's modification order, where a load may lag, so an
+    /// entry that finished before this call is never counted as overtaking.
+    fn entries_so_far(&self) -> u64 {
+        self.entries.fetch_add(0, Relaxed)
+    }
+
     /// The body of the critical region. Returns the number of entries
     /// before this one.
     fn inside(&self, work: u32) -> u64 {

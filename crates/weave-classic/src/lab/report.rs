@@ -39,7 +39,8 @@ pub struct AlgorithmReport {
     pub min_thread_entries: u64,
     /// The longest time one thread waited between wanting in and being in.
     pub max_wait: Duration,
-    /// The most entries by others while one thread waited to get in.
+    /// The most entries by others between one thread's passing the doorway
+    /// and its own entry (see the [module docs](super)).
     pub max_overtakes: u64,
     /// Wall-clock length of the contention phase.
     pub elapsed: Duration,
@@ -173,7 +174,7 @@ impl fmt::Display for LabReport {
         writeln!(
             f,
             "weave lab: {} per algorithm on OS threads, {} threads for the N-thread locks, \
-             2 for the two-thread ones; lock-variable window {} spins",
+             2 for the two-thread ones and disabling interrupts; lock-variable window {} spins",
             human_duration(o.duration),
             o.threads,
             o.lock_variable_window
@@ -200,7 +201,7 @@ impl fmt::Display for LabReport {
             "share",
             "entries/s",
         )?;
-        writeln!(f, "{}", "-".repeat(name_width + 96))?;
+        writeln!(f, "{}", "-".repeat(name_width + 93))?;
         for r in &self.rows {
             writeln!(
                 f,
@@ -227,8 +228,9 @@ impl fmt::Display for LabReport {
             "violations: entries that found another thread inside. lost: increments lost by \
              overlapping `counter = counter + 1`.\n\
              progress: could thread 0 enter {PROBE_ENTRIES} times while the others stayed \
-             outside. max wait, overtakes: longest wait to get in, and most entries by others \
-             during one wait.\n\
+             outside. max wait: longest time from wanting in to being in.\n\
+             overtakes: most entries by others while one thread waited after its doorway \
+             (ticket taken, flag raised), or after wanting in for locks without one.\n\
              share: entries of the least lucky thread against an even split."
         )
     }
@@ -256,5 +258,35 @@ fn human_rate(per_sec: f64) -> String {
         format!("{:.1} k", per_sec / 1e3)
     } else {
         format!("{per_sec:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_controls() {
+        let mut out = String::new();
+        json_string(&mut out, "a \"b\" \\ c\n");
+        assert_eq!(out, r#""a \"b\" \\ c\u000a""#);
+    }
+
+    #[test]
+    fn durations_print_in_the_unit_that_fits() {
+        assert_eq!(human_duration(Duration::from_nanos(850)), "850 ns");
+        assert_eq!(human_duration(Duration::from_nanos(12_345)), "12.3 µs");
+        assert_eq!(human_duration(Duration::from_micros(4_560)), "4.6 ms");
+        assert_eq!(human_duration(Duration::from_millis(1_500)), "1.50 s");
+    }
+
+    #[test]
+    fn stalled_progress_prints_how_far_it_got() {
+        let stalled = Progress::Stalled {
+            entered: 1,
+            wanted: 3,
+        };
+        assert_eq!(stalled.to_string(), "STALLED 1/3");
+        assert_eq!(format!("{:<6}|", Progress::Ok), "ok    |");
     }
 }

@@ -1,5 +1,8 @@
 //! The harness shared by the loom model tests: run an algorithm under loom
 //! with a checker inside its critical region, and catch what loom finds.
+//!
+//! Each `tests/loom_*.rs` compiles this module on its own and uses part of it.
+#![allow(dead_code)]
 
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -122,11 +122,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     let p = RUNNING.with(|r| r.get());
-    // SAFETY: null or a TCB's overflow info; TCBs are never freed, and the
-    // info of the running ULT is not written while it runs.
     let running = if p.is_null() {
         OverflowInfo::NONE
     } else {
+        // SAFETY: a TCB's overflow info; TCBs are never freed, and the info
+        // of the running ULT is not written while it runs.
         unsafe { *p }
     };
     if running.guard_hi != 0 && addr >= running.guard_lo && addr < running.guard_hi {

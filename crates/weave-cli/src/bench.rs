@@ -1,0 +1,594 @@
+//! `weave bench`: each workload measured on weave and on the 1:1 baseline
+//! (`std::thread`) in the same run, so every figure comes with a ratio.
+//!
+//! Speed workloads run a few rounds and report the median; set-up (pool
+//! size, thread creation for the switch benchmarks) stays outside the
+//! timed loop. Memory workloads run in a fresh child process each (this
+//! executable, re-run with `bench --child`), so that stacks warmed by an
+//! earlier workload cannot hide what a thread really costs, and the resident
+//! set is read from `/proc/self/status`.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use weave::thread as wt;
+
+/// One measured workload.
+struct Measurement {
+    name: &'static str,
+    unit: &'static str,
+    weave: f64,
+    baseline: Option<f64>,
+    n: usize,
+    note: Option<String>,
+    /// Extra figures worth printing (e.g. seconds to spawn a million).
+    extra: Vec<(&'static str, f64)>,
+}
+
+struct Workload {
+    name: &'static str,
+    about: &'static str,
+    run: fn(&Opts) -> Result<Measurement, String>,
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "spawn_join",
+        about: "spawn 100,000 threads that return at once, then join them (ns per thread)",
+        run: spawn_join,
+    },
+    Workload {
+        name: "yield",
+        about: "two threads yielding to each other on one LWP / one CPU (ns per switch)",
+        run: yield_switch,
+    },
+    Workload {
+        name: "park_pingpong",
+        about: "two threads waking each other with park/unpark (ns per round trip)",
+        run: park_pingpong,
+    },
+    Workload {
+        name: "idle_memory",
+        about: "100,000 parked threads (std: 10,000 at 16 KiB stacks): RSS growth per thread",
+        run: idle_memory,
+    },
+    Workload {
+        name: "million",
+        about: "1,000,000 parked ULTs alive at once: bytes per thread, seconds to spawn",
+        run: million,
+    },
+];
+
+struct Opts {
+    quick: bool,
+}
+
+impl Opts {
+    fn rounds(&self) -> usize {
+        if self.quick {
+            3
+        } else {
+            7
+        }
+    }
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) == Some("--child") {
+        return child(&args[1..]);
+    }
+    let mut quick = false;
+    let mut json = false;
+    let mut names = Vec::new();
+    for a in args {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--json" => json = true,
+            "--list" => {
+                for w in WORKLOADS {
+                    println!("{:<16} {}", w.name, w.about);
+                }
+                return Ok(());
+            }
+            s if s.starts_with('-') => return Err(format!("bench: unknown option '{s}'")),
+            s => {
+                if !WORKLOADS.iter().any(|w| w.name == s) {
+                    let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
+                    return Err(format!(
+                        "bench: no workload '{s}'; the workloads are: {}",
+                        known.join(", ")
+                    ));
+                }
+                names.push(s.to_owned());
+            }
+        }
+    }
+    let opts = Opts { quick };
+    let selected: Vec<&Workload> = WORKLOADS
+        .iter()
+        .filter(|w| names.is_empty() || names.iter().any(|n| n == w.name))
+        .collect();
+    if !json {
+        println!(
+            "weave bench: {} LWPs, {} CPUs, median of {} rounds (memory workloads: one fresh process each)",
+            weave::concurrency(),
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            opts.rounds()
+        );
+        println!(
+            "{:<16} {:>6} {:>14} {:>14} {:>9}   note",
+            "workload", "unit", "weave", "std::thread", "ratio"
+        );
+    }
+    let mut results = Vec::new();
+    for w in selected {
+        let m = (w.run)(&opts).map_err(|e| format!("bench {}: {e}", w.name))?;
+        if !json {
+            print_row(&m);
+        }
+        results.push(m);
+    }
+    if json {
+        println!("{}", to_json(&results));
+    }
+    Ok(())
+}
+
+fn print_row(m: &Measurement) {
+    let base = m.baseline.map_or("-".to_owned(), |b| format!("{b:.1}"));
+    let ratio = m
+        .baseline
+        .map_or("-".to_owned(), |b| format!("{:.1}x", b / m.weave));
+    let mut note = m.note.clone().unwrap_or_default();
+    for (k, v) in &m.extra {
+        if !note.is_empty() {
+            note.push_str("; ");
+        }
+        note.push_str(&format!("{k} {v:.3}"));
+    }
+    println!(
+        "{:<16} {:>6} {:>14.1} {:>14} {:>9}   n={} {}",
+        m.name, m.unit, m.weave, base, ratio, m.n, note
+    );
+}
+
+fn to_json(results: &[Measurement]) -> String {
+    let rows: Vec<String> = results
+        .iter()
+        .map(|m| {
+            let mut s = format!(
+                "{{\"name\":\"{}\",\"unit\":\"{}\",\"weave\":{:.1},\"baseline\":{},\"baseline_name\":\"std::thread\",\"n\":{}",
+                m.name,
+                m.unit,
+                m.weave,
+                m.baseline.map_or("null".to_owned(), |b| format!("{b:.1}")),
+                m.n
+            );
+            if let Some(b) = m.baseline {
+                s.push_str(&format!(",\"ratio\":{:.2}", b / m.weave));
+            }
+            if let Some(note) = &m.note {
+                s.push_str(&format!(",\"note\":\"{}\"", note.replace('"', "'")));
+            }
+            for (k, v) in &m.extra {
+                s.push_str(&format!(",\"{k}\":{v:.3}"));
+            }
+            s.push('}');
+            s
+        })
+        .collect();
+    format!("{{\"workloads\":[{}]}}", rows.join(","))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs `f` `rounds` times and returns the median of what it returns.
+fn rounds(n: usize, mut f: impl FnMut() -> f64) -> f64 {
+    median((0..n).map(|_| f()).collect())
+}
+
+fn spawn_join(o: &Opts) -> Result<Measurement, String> {
+    const N: usize = 100_000;
+    // Spawn and join inside a ULT, as code running on weave does.
+    let weave = rounds(o.rounds(), || {
+        wt::spawn(|| {
+            let t = Instant::now();
+            let hs: Vec<_> = (0..N).map(|i| wt::spawn(move || i)).collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            t.elapsed().as_nanos() as f64 / N as f64
+        })
+        .join()
+        .unwrap()
+    });
+    // The same from the main OS thread (DESIGN decision 6).
+    let from_os = rounds(o.rounds(), || {
+        let t = Instant::now();
+        let hs: Vec<_> = (0..N).map(|i| wt::spawn(move || i)).collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        t.elapsed().as_nanos() as f64 / N as f64
+    });
+    // std::thread: fewer threads per round (each costs ~10 µs), same shape.
+    let sn = if o.quick { 5_000 } else { 20_000 };
+    let baseline = rounds(o.rounds().min(3), || {
+        let t = Instant::now();
+        let hs: Vec<_> = (0..sn).map(|i| std::thread::spawn(move || i)).collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        t.elapsed().as_nanos() as f64 / sn as f64
+    });
+    Ok(Measurement {
+        name: "spawn_join",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n: N,
+        note: Some(format!("from main OS thread {from_os:.1} ns; std n={sn}")),
+        extra: vec![],
+    })
+}
+
+/// Runs `f` on a pool of one LWP, restoring automatic concurrency after.
+fn on_one_lwp<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    weave::set_concurrency(1).map_err(|e| e.to_string())?;
+    let r = f();
+    weave::set_concurrency(0).map_err(|e| e.to_string())?;
+    Ok(r)
+}
+
+fn yield_switch(o: &Opts) -> Result<Measurement, String> {
+    let per = if o.quick { 200_000 } else { 1_000_000 };
+    let weave = on_one_lwp(|| {
+        rounds(o.rounds(), || {
+            wt::spawn(move || {
+                let go = Arc::new(AtomicUsize::new(0));
+                let mk = |go: Arc<AtomicUsize>| {
+                    wt::spawn(move || {
+                        go.fetch_add(1, Ordering::SeqCst);
+                        while go.load(Ordering::SeqCst) < 2 {
+                            wt::yield_now();
+                        }
+                        let t = Instant::now();
+                        for _ in 0..per {
+                            wt::yield_now();
+                        }
+                        t.elapsed()
+                    })
+                };
+                let (a, b) = (mk(go.clone()), mk(go));
+                let (ta, tb) = (a.join().unwrap(), b.join().unwrap());
+                // Both loops overlap; the switches are 2 × per.
+                ta.max(tb).as_nanos() as f64 / (2 * per) as f64
+            })
+            .join()
+            .unwrap()
+        })
+    })?;
+    // std: two OS threads pinned to one CPU, each calling sched_yield.
+    let baseline = rounds(o.rounds().min(3), || {
+        let per = per / 4;
+        let start = Arc::new(Barrier::new(2));
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    pin_to_cpu0();
+                    start.wait();
+                    let t = Instant::now();
+                    for _ in 0..per {
+                        std::thread::yield_now();
+                    }
+                    t.elapsed()
+                })
+            })
+            .collect();
+        let d = hs.into_iter().map(|h| h.join().unwrap()).max().unwrap();
+        d.as_nanos() as f64 / (2 * per) as f64
+    });
+    Ok(Measurement {
+        name: "yield",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n: 2 * per,
+        note: Some("std: 2 threads pinned to CPU 0, sched_yield".into()),
+        extra: vec![],
+    })
+}
+
+fn pin_to_cpu0() {
+    // SAFETY: a zeroed cpu_set_t is the empty set; pid 0 is this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+    }
+}
+
+/// A ping-pong of `n` round trips between two threads that wake each other
+/// with park/unpark. Generic over the thread library.
+fn pingpong<P: Fn(), U: Fn(&T) + Sync, T: Send + Sync>(
+    turn: &AtomicUsize,
+    n: usize,
+    me: usize,
+    other: &T,
+    park: &P,
+    unpark: &U,
+) {
+    for i in 0..n {
+        if me == 0 {
+            turn.store(2 * i + 1, Ordering::Release);
+            unpark(other);
+            while turn.load(Ordering::Acquire) != 2 * i + 2 {
+                park();
+            }
+        } else {
+            while turn.load(Ordering::Acquire) != 2 * i + 1 {
+                park();
+            }
+            turn.store(2 * i + 2, Ordering::Release);
+            unpark(other);
+        }
+    }
+}
+
+fn park_pingpong(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 50_000 } else { 200_000 };
+    let weave_round = |n: usize| {
+        wt::spawn(move || {
+            // The two handles meet through OnceLocks, waited on with
+            // yield_now: a std channel here would block the LWP itself.
+            let turn = Arc::new(AtomicUsize::new(0));
+            let a_handle = Arc::new(std::sync::OnceLock::<wt::Thread>::new());
+            let b_handle = Arc::new(std::sync::OnceLock::<wt::Thread>::new());
+            let wait = |cell: &std::sync::OnceLock<wt::Thread>| loop {
+                if let Some(t) = cell.get() {
+                    break t.clone();
+                }
+                wt::yield_now();
+            };
+            let (t2, ah) = (turn.clone(), a_handle.clone());
+            let b = wt::spawn(move || {
+                let a = wait(&ah);
+                pingpong(&t2, n, 1, &a, &wt::park, &|t: &wt::Thread| t.unpark());
+            });
+            let bh = b_handle.clone();
+            let a = wt::spawn(move || {
+                let b = wait(&bh);
+                let t = Instant::now();
+                pingpong(&turn, n, 0, &b, &wt::park, &|t: &wt::Thread| t.unpark());
+                t.elapsed()
+            });
+            let _ = a_handle.set(a.thread().clone());
+            let _ = b_handle.set(b.thread().clone());
+            let d = a.join().unwrap();
+            b.join().unwrap();
+            d.as_nanos() as f64 / n as f64
+        })
+        .join()
+        .unwrap()
+    };
+    let weave = on_one_lwp(|| rounds(o.rounds(), || weave_round(n)))?;
+    let two_lwps = rounds(o.rounds(), || weave_round(n / 4));
+    let baseline = rounds(o.rounds().min(3), || {
+        let n = n / 4;
+        let turn = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel::<std::thread::Thread>();
+        let t2 = turn.clone();
+        let b = std::thread::spawn(move || {
+            let a = rx.recv().unwrap();
+            pingpong(
+                &t2,
+                n,
+                1,
+                &a,
+                &std::thread::park,
+                &|t: &std::thread::Thread| t.unpark(),
+            );
+        });
+        let bt = b.thread().clone();
+        let t = Instant::now();
+        tx.send(std::thread::current()).unwrap();
+        pingpong(
+            &turn,
+            n,
+            0,
+            &bt,
+            &std::thread::park,
+            &|t: &std::thread::Thread| t.unpark(),
+        );
+        let d = t.elapsed();
+        b.join().unwrap();
+        d.as_nanos() as f64 / n as f64
+    });
+    Ok(Measurement {
+        name: "park_pingpong",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some(format!(
+            "weave on one LWP; on the pool of LWPs {two_lwps:.1} ns"
+        )),
+        extra: vec![],
+    })
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> Result<usize, String> {
+    let s = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS in /proc/self/status")?;
+    let kb: usize = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .ok_or("unreadable VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// Runs this executable as `bench --child ARGS` and returns its RESULT line.
+fn in_child(args: &[&str]) -> Result<Vec<f64>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .arg("bench")
+        .arg("--child")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run the child process: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .ok_or_else(|| {
+            format!(
+                "the child process for {args:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })?;
+    line.split_whitespace()
+        .skip(1)
+        .map(|v| v.parse::<f64>().map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Child side: parks `n` threads of `lib`, prints
+/// `RESULT <bytes per thread> <seconds to spawn>`.
+fn child(args: &[String]) -> Result<(), String> {
+    let [lib, n] = args else {
+        return Err("bench --child takes LIB N".into());
+    };
+    let n: usize = n.parse().map_err(|_| "bad N")?;
+    let (per, secs) = match lib.as_str() {
+        "weave" => park_many_weave(n)?,
+        "std" => park_many_std(n)?,
+        other => return Err(format!("bench --child: no library '{other}'")),
+    };
+    println!("RESULT {per} {secs}");
+    Ok(())
+}
+
+fn park_many_weave(n: usize) -> Result<(f64, f64), String> {
+    // Start the runtime and let its threads settle before the baseline.
+    wt::spawn(|| ()).join().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = rss()?;
+    let started = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
+    let mut hs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (s, r) = (started.clone(), release.clone());
+        let h = wt::Builder::new()
+            .spawn(move || {
+                s.fetch_add(1, Ordering::Release);
+                while !r.load(Ordering::Acquire) {
+                    wt::park();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        hs.push(h);
+    }
+    while started.load(Ordering::Acquire) < n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let secs = t.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = rss()?;
+    release.store(true, Ordering::Release);
+    for h in &hs {
+        h.thread().unpark();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+    Ok(((after.saturating_sub(before)) as f64 / n as f64, secs))
+}
+
+fn park_many_std(n: usize) -> Result<(f64, f64), String> {
+    std::thread::sleep(Duration::from_millis(20));
+    let before = rss()?;
+    let started = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
+    let mut hs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (s, r) = (started.clone(), release.clone());
+        let h = std::thread::Builder::new()
+            .stack_size(16 * 1024)
+            .spawn(move || {
+                s.fetch_add(1, Ordering::Release);
+                while !r.load(Ordering::Acquire) {
+                    std::thread::park();
+                }
+            })
+            .map_err(|e| format!("std::thread spawn failed after {} threads: {e}", hs.len()))?;
+        hs.push(h);
+    }
+    while started.load(Ordering::Acquire) < n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let secs = t.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = rss()?;
+    release.store(true, Ordering::Release);
+    for h in &hs {
+        h.thread().unpark();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+    Ok(((after.saturating_sub(before)) as f64 / n as f64, secs))
+}
+
+fn idle_memory(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 20_000 } else { 100_000 };
+    let sn = if o.quick { 2_000 } else { 10_000 };
+    let w = in_child(&["weave", &n.to_string()])?;
+    let s = in_child(&["std", &sn.to_string()])?;
+    Ok(Measurement {
+        name: "idle_memory",
+        unit: "bytes",
+        weave: w[0],
+        baseline: Some(s[0]),
+        n,
+        note: Some(format!("std n={sn} at 16 KiB stacks")),
+        extra: vec![],
+    })
+}
+
+fn million(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 200_000 } else { 1_000_000 };
+    let w = in_child(&["weave", &n.to_string()])?;
+    let max_map = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".into());
+    let threads_max = std::fs::read_to_string("/proc/sys/kernel/threads-max")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".into());
+    Ok(Measurement {
+        name: "million",
+        unit: "bytes",
+        weave: w[0],
+        baseline: None,
+        n,
+        note: Some(format!(
+            "std cannot: {n} OS threads exceed kernel.threads-max ({threads_max}) and need 2 \
+             mappings each (vm.max_map_count {max_map}); total {:.2} GiB",
+            w[0] * n as f64 / (1u64 << 30) as f64
+        )),
+        extra: vec![("spawn_seconds", w[1])],
+    })
+}

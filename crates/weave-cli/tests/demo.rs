@@ -1,0 +1,192 @@
+//! `weave demo` gives the whole tour: every step's heading, and the facts
+//! each step exists to show, measured in the run. The demo runs once (it
+//! takes about a second) and every test reads its output.
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The demo's stdout, from one run of the built binary.
+fn demo_output() -> &'static str {
+    static OUTPUT: OnceLock<String> = OnceLock::new();
+    OUTPUT.get_or_init(|| {
+        let out = Command::new(env!("CARGO_BIN_EXE_weave"))
+            .arg("demo")
+            // The tour's figures assume the automatic pool and stack size.
+            .env_remove("WEAVE_LWPS")
+            .env_remove("WEAVE_STACK_SIZE")
+            .output()
+            .expect("the weave binary runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "weave demo failed: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    })
+}
+
+/// The text of step `n`, from its heading to the next one.
+fn step(n: u32) -> &'static str {
+    let out = demo_output();
+    let start = out
+        .find(&format!("\n{n}. "))
+        .unwrap_or_else(|| panic!("no heading for step {n}:\n{out}"));
+    let end = out[start + 1..]
+        .find(&format!("\n{}. ", n + 1))
+        .map_or(out.len(), |e| start + 1 + e);
+    &out[start..end]
+}
+
+/// Parses `1,234` as 1234.
+fn number(s: &str) -> Option<u64> {
+    s.replace(',', "").parse().ok()
+}
+
+#[test]
+fn every_step_has_its_heading_and_the_tour_ends() {
+    let out = demo_output();
+    for heading in [
+        "1. The M:N mapping",
+        "2. The thread table",
+        "3. Death row",
+        "4. set_concurrency",
+        "5. Priorities",
+        "6. A stack overflow",
+    ] {
+        assert!(out.contains(heading), "missing '{heading}':\n{out}");
+    }
+    assert!(out.contains("tour done in"), "{out}");
+    let lines = out.lines().count();
+    assert!(
+        lines <= 120,
+        "the tour should stay short, has {lines} lines"
+    );
+}
+
+#[test]
+fn the_mapping_table_accounts_for_every_ult_and_spawn() {
+    let text = step(1);
+    // Rows: LWP, kernel tid, ULTs ran here, spawned here, steals, switches.
+    let rows: Vec<Vec<u64>> = text
+        .lines()
+        .map(|l| l.split_whitespace().map(number).collect::<Option<Vec<_>>>())
+        .filter_map(|r| r.filter(|r| r.len() == 6))
+        .collect();
+    assert!(!rows.is_empty(), "no LWP rows:\n{text}");
+    let ran: u64 = rows.iter().map(|r| r[2]).sum();
+    let spawned: u64 = rows.iter().map(|r| r[3]).sum();
+    if text.contains("more LWPs") {
+        // A machine with many CPUs: the table shows some LWPs only.
+        assert!(ran <= 10_000 && spawned <= 10_000, "{text}");
+    } else {
+        assert_eq!(ran, 10_000, "{text}");
+        assert_eq!(spawned, 10_000, "the hook missed spawns:\n{text}");
+    }
+    assert!(
+        rows.iter().all(|r| r[1] > 0),
+        "a kernel tid is missing:\n{text}"
+    );
+    assert!(
+        text.contains("ULTs that ran on two LWPs: 0"),
+        "a started ULT moved:\n{text}"
+    );
+}
+
+#[test]
+fn the_thread_table_shows_each_state_and_a_stale_id() {
+    let text = step(2);
+    for needle in [
+        "blocked: sleep",
+        "blocked: park",
+        "blocked: join",
+        "bound-waiter  bound",
+        "main          OS",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}':\n{text}");
+    }
+    assert!(
+        text.contains("thread 'short-lived' (ULT ") && text.contains("has exited"),
+        "{text}"
+    );
+}
+
+#[test]
+fn death_row_serves_most_spawns_without_new_stacks() {
+    let text = step(3);
+    assert!(text.contains("100,000 spawn+join"), "{text}");
+    let this_step = |row: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(row))
+            .unwrap_or_else(|| panic!("no row '{row}':\n{text}"));
+        line.split_whitespace()
+            .last()
+            .and_then(number)
+            .unwrap_or_else(|| panic!("no figure in '{line}'"))
+    };
+    let carved = this_step("stacks carved");
+    let reused = this_step("taken from an LWP's death row") + this_step("refills from");
+    assert_eq!(
+        carved + reused,
+        100_001,
+        "every spawn took a stack:\n{text}"
+    );
+    assert!(carved < 10_000, "most spawns should reuse a stack:\n{text}");
+    assert!(text.contains("Red zones by "), "{text}");
+}
+
+#[test]
+fn set_concurrency_grows_shrinks_and_is_restored() {
+    let text = step(4);
+    let row = |call: &str| -> Vec<u64> {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(call))
+            .unwrap_or_else(|| panic!("no row '{call}':\n{text}"));
+        line.split_whitespace().filter_map(number).collect()
+    };
+    // Columns: concurrency(), requested, pool LWPs alive, retiring.
+    assert_eq!(row("set_concurrency(4)")[..2], [4, 4], "{text}");
+    assert_eq!(row("set_concurrency(1)")[..2], [1, 1], "{text}");
+    assert_eq!(row("retirees left")[1..], [1, 1, 0], "{text}");
+    let before = row("before");
+    let after = row("set_concurrency(0)");
+    assert_eq!(
+        after, before,
+        "automatic concurrency was not restored:\n{text}"
+    );
+}
+
+#[test]
+fn higher_priority_runs_first_and_preempt_point_lets_it_in() {
+    let text = step(5);
+    assert!(text.contains("run order:   30 25 31 10 5 2"), "{text}");
+    assert!(
+        text.contains("between two of cruncher's"),
+        "urgent did not get in at a preempt_point:\n{text}"
+    );
+}
+
+#[test]
+fn the_overflow_is_reported_by_name_and_aborts_the_child() {
+    let text = step(6);
+    assert!(
+        text.contains("| thread 'runaway-recursion' (ULT ")
+            && text.contains("has overflowed its stack of 256 KiB"),
+        "{text}"
+    );
+    assert!(text.contains("killed by signal 6 (SIGABRT)"), "{text}");
+}
+
+#[test]
+fn demo_refuses_arguments() {
+    let out = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .args(["demo", "--bogus"])
+        .output()
+        .expect("the weave binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("demo takes no arguments"), "{stderr}");
+}
