@@ -116,6 +116,8 @@ mod strict_alternation;
 mod sync;
 mod ticket;
 mod tsl;
+#[cfg(not(loom))]
+mod weave_hooks;
 
 #[cfg(not(loom))]
 pub mod lab;
@@ -129,3 +131,5 @@ pub use peterson::{Peterson, PetersonGuard, TextbookPeterson, TextbookPetersonGu
 pub use strict_alternation::{StrictAlternation, StrictAlternationGuard};
 pub use ticket::{TicketGuard, TicketLock};
 pub use tsl::{TslGuard, TslLock, TtasLock};
+#[cfg(not(loom))]
+pub use weave_hooks::WeaveUlt;

@@ -505,12 +505,12 @@ fn death_row() -> Result<(), String> {
             stacks.carved,
         ),
         (
-            "taken from an LWP's death row",
+            "taken from a thread's cache",
             stacks_before.reused_hot,
             stacks.reused_hot,
         ),
         (
-            "refills from the pool's lists",
+            "moved from the pool into caches",
             stacks_before.reused_pool,
             stacks.reused_pool,
         ),

@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod lab;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "lab" => lab::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

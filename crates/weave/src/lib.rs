@@ -126,9 +126,13 @@ pub(crate) fn fatal(msg: &str) -> ! {
     std::process::abort()
 }
 
+// Under `--cfg loom` only the lock-free protocols are built, with their
+// model tests: `RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`.
 #[cfg(loom)]
-#[doc(hidden)]
-pub mod model {
-    //! The lock-free protocols, exposed for the loom model tests.
-    pub use crate::loom_protocols::*;
+mod thread {
+    pub(crate) mod state;
+}
+#[cfg(loom)]
+mod sched {
+    pub(crate) mod inbox;
 }

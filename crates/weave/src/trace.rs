@@ -120,7 +120,8 @@ pub fn counters() -> Counters {
 }
 
 /// Records an event. `Run` is the hottest event (one per switch), so it is
-/// counted per LWP by the scheduler and summed on demand instead of here.
+/// counted per LWP by the scheduler and added in batches instead of here,
+/// and only emitted when a hook is installed.
 #[inline]
 pub(crate) fn emit(e: Event) {
     let c = &COUNTERS;
@@ -141,6 +142,13 @@ pub(crate) fn emit(e: Event) {
     if !hook.is_null() {
         call(hook, &e);
     }
+}
+
+/// Whether a hook is installed: lets the hottest event (`Run`, once per
+/// switch) skip building the event when nobody listens.
+#[inline]
+pub(crate) fn hooked() -> bool {
+    !HOOK.load(Ordering::Relaxed).is_null()
 }
 
 /// Adds `runs` switches counted by an LWP.

@@ -69,6 +69,10 @@ pub(crate) struct Local {
     current: Option<&'static Tcb>,
     switch: Switch,
     picks: u32,
+    /// `time::ticks()` when the running ULT was resumed (or the loop last
+    /// took stock): one clock read per switch serves as the end of one run
+    /// and the start of the next.
+    last_tick: u64,
     runs: u64,
     /// Part of `runs` already added to the shared counters.
     flushed: u64,
@@ -153,6 +157,7 @@ impl Lwp {
                 current: None,
                 switch: Switch::Yield,
                 picks: 0,
+                last_tick: 0,
                 runs: 0,
                 flushed: 0,
             }),
@@ -169,6 +174,12 @@ impl Lwp {
         // debug builds), and callers keep each borrow short and never
         // overlapping, per the module doc.
         unsafe { &mut *self.local.get() }
+    }
+
+    /// The ULT running on this LWP; call on the LWP's own thread.
+    #[inline]
+    pub(crate) fn local_current(&self) -> Option<&'static Tcb> {
+        self.local().current
     }
 
     fn stealer(&self) -> &Stealer<Task> {
@@ -297,6 +308,7 @@ impl Lwp {
     fn run(&'static self) {
         stack::install_overflow_handler();
         CURRENT.with(|c| c.set(self));
+        self.local().last_tick = time::ticks();
         // SAFETY: gettid has no preconditions.
         self.tid.store(unsafe { libc::gettid() }, Relaxed);
         trace::emit(Event::LwpStart {
@@ -311,7 +323,10 @@ impl Lwp {
             if self.should_leave() {
                 break;
             }
-            if let Some(t) = self.idle() {
+            let found = self.idle();
+            // Idle time is nobody's run time.
+            self.local().last_tick = time::ticks();
+            if let Some(t) = found {
                 self.dispatch(t);
             }
         }
@@ -390,22 +405,28 @@ impl Lwp {
                 self.flush_runs();
             }
         }
-        // SAFETY: the overflow info lives in the TCB, which outlives the run.
         stack::set_running_info(t.overflow.get());
-        trace::emit(Event::Run {
-            ult: t.id(),
-            lwp: self.index,
-        });
-        let start = time::ticks();
+        if trace::hooked() {
+            trace::emit(Event::Run {
+                ult: t.id(),
+                lwp: self.index,
+            });
+        }
+        t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us),
         // and no other borrow of it exists during the resume.
         let outcome = unsafe { (*t.ctx.get()).as_mut() }
             .expect("a runnable ULT has a context")
             .resume();
-        let spent = time::ticks().wrapping_sub(start);
+        let now = time::ticks();
+        let spent = {
+            let l = self.local();
+            let spent = now.wrapping_sub(l.last_tick);
+            l.last_tick = now;
+            spent
+        };
         t.run_ticks
             .store(t.run_ticks.load(Relaxed) + spent, Relaxed);
-        t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         self.running_prio.store(IDLE, Relaxed);
         let switch = {
             let l = self.local();

@@ -131,3 +131,45 @@ mod tests {
         }
     }
 }
+
+/// Model check: pushes from two threads racing the owner's takes.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    struct Node(usize, AtomicPtr<Node>);
+    impl Linked for Node {
+        fn link(&self) -> &AtomicPtr<Self> {
+            &self.1
+        }
+    }
+
+    #[test]
+    fn every_push_is_taken_once_in_order_per_producer() {
+        loom::model(|| {
+            let nodes: &'static [Node] = Box::leak(
+                (0..3)
+                    .map(|i| Node(i, AtomicPtr::new(ptr::null_mut())))
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
+            );
+            let inbox: &'static Inbox<Node> = Box::leak(Box::new(Inbox::new()));
+            let p1 = loom::thread::spawn(move || {
+                inbox.push(&nodes[0]);
+                inbox.push(&nodes[1]);
+            });
+            let p2 = loom::thread::spawn(move || inbox.push(&nodes[2]));
+            let mut seen = Vec::new();
+            inbox.take_all(|n| seen.push(n.0));
+            p1.join().unwrap();
+            p2.join().unwrap();
+            inbox.take_all(|n| seen.push(n.0));
+            let mut sorted = seen.clone();
+            sorted.sort();
+            assert_eq!(sorted, vec![0, 1, 2], "taken: {seen:?}");
+            let p0 = seen.iter().position(|&v| v == 0).unwrap();
+            let p1 = seen.iter().position(|&v| v == 1).unwrap();
+            assert!(p0 < p1, "one producer's pushes come out in order: {seen:?}");
+        });
+    }
+}

@@ -126,7 +126,11 @@ pub(crate) fn block_on(
 }
 
 /// Whether the current LWP has been asked to switch; the safe-point check.
+/// A request stays pending while the running ULT holds preemption off.
 #[inline]
 pub(crate) fn preempt_requested(l: &Lwp) -> bool {
-    l.preempt.load(std::sync::atomic::Ordering::Relaxed)
+    use std::sync::atomic::Ordering::Relaxed;
+    l.preempt.load(Relaxed)
+        && l.local_current()
+            .is_some_and(|t| t.no_preempt.load(Relaxed) == 0)
 }

@@ -185,9 +185,11 @@ pub struct StackStats {
     pub reserved: usize,
     /// Stacks carved out of reservations so far (each got a guard page).
     pub carved: usize,
-    /// Spawns that reused a stack from an LWP's death row.
+    /// Spawns served from the spawning thread's own stack cache: an LWP's
+    /// death row, or a batch it (or an OS thread) took from the pool.
     pub reused_hot: usize,
-    /// Spawns that reused a stack from the pool's lists.
+    /// Stacks moved from the pool's lists (stacks given back beyond an
+    /// LWP's death row, or reaped) into a thread's cache, in batches.
     pub reused_pool: usize,
     /// Stacks whose pages the reaper gave back to the kernel.
     pub released: usize,
@@ -265,7 +267,8 @@ impl Pool {
         c.dirty_old = c.dirty_old.min(c.dirty.len());
         if moved > 0 {
             drop(c);
-            self.reused_pool.fetch_add(1, Relaxed);
+            self.reused_pool.fetch_add(moved, Relaxed);
+            self.reused_hot.fetch_add(1, Relaxed);
             return Ok(cache.pop(class).expect("just refilled"));
         }
         let span = class_size(class) + PAGE;

@@ -308,6 +308,8 @@ fn register_external() -> &'static Tcb {
     *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
     tcb.priority.store(DEFAULT_PRIORITY, Relaxed);
     tcb.home.store(NO_LWP, Relaxed);
+    tcb.switches.store(0, Relaxed);
+    tcb.run_ticks.store(0, Relaxed);
     tcb.state.spawn();
     tcb.state.set_running();
     EXTERNAL.with(|e| e.set(Some(tcb)));
@@ -357,6 +359,51 @@ pub fn preempt_point() {
     if let Some(l) = lwp::current() {
         if sched::preempt_requested(l) {
             preempt_slow();
+        }
+    }
+}
+
+/// Turns off preemption of the calling ULT until the guard drops: the
+/// user-level form of disabling interrupts. A request to switch that comes
+/// meanwhile (a higher-priority thread became runnable, a time slice ran
+/// out) stays pending, like a masked interrupt, and is honoured when the
+/// last guard drops. Only *involuntary* switches are held off: a ULT that
+/// yields, blocks or sleeps still switches. As with `cli` on one CPU, this
+/// keeps out only the ULTs of the same LWP; ULTs on other LWPs run on.
+/// On an OS thread it does nothing: there is no user-level scheduler to
+/// turn off.
+pub fn disable_preemption() -> PreemptGuard {
+    let on_ult = match lwp::current_ult() {
+        Some((_, t)) => {
+            t.no_preempt.fetch_add(1, Relaxed);
+            true
+        }
+        None => false,
+    };
+    PreemptGuard {
+        on_ult,
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Keeps preemption of the current ULT off while it lives; see
+/// [`disable_preemption`]. Not `Send`: it belongs to the ULT that made it.
+#[must_use = "preemption is back on as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct PreemptGuard {
+    on_ult: bool,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for PreemptGuard {
+    fn drop(&mut self) {
+        if !self.on_ult {
+            return;
+        }
+        if let Some((_, t)) = lwp::current_ult() {
+            t.no_preempt.fetch_sub(1, Relaxed);
+            // A request that came while preemption was off is taken now.
+            preempt_point();
         }
     }
 }
@@ -598,6 +645,7 @@ impl Builder {
         tcb.permit.store(PERMIT_EMPTY, Relaxed);
         tcb.switches.store(0, Relaxed);
         tcb.run_ticks.store(0, Relaxed);
+        tcb.no_preempt.store(0, Relaxed);
         tcb.state.spawn();
         let id = tcb.id();
         let here = lwp::current();
@@ -748,9 +796,10 @@ pub struct ThreadInfo {
     pub bound: bool,
     /// A plain OS thread registered with weave.
     pub os_thread: bool,
-    /// Times an LWP switched to it.
+    /// Times an LWP switched to it (the current run included).
     pub switches: u64,
-    /// Time spent running on an LWP.
+    /// Time spent running on an LWP, finished runs only. Not kept for
+    /// registered OS threads (0).
     pub run_time: Duration,
 }
 

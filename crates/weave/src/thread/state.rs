@@ -281,3 +281,100 @@ mod tests {
         assert_ne!(t.epoch, s.load().epoch());
     }
 }
+
+/// Model checks of the block/wake protocol under every interleaving.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicU32;
+    use loom::sync::Arc;
+
+    fn running() -> State {
+        let s = State::new();
+        s.spawn();
+        s.set_running();
+        s
+    }
+
+    /// A waker races the ULT's switch-out: exactly one of them requeues it.
+    #[test]
+    fn wake_racing_commit_enqueues_exactly_once() {
+        loom::model(|| {
+            let s = Arc::new(running());
+            let token = s.prepare_block(1);
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || s.wake(token))
+            };
+            let lwp_requeues = !s.commit_block();
+            let outcome = w.join().unwrap();
+            let waker_enqueues = outcome == Wake::Enqueue;
+            assert!(
+                lwp_requeues ^ waker_enqueues,
+                "requeued {lwp_requeues}, enqueued {waker_enqueues}"
+            );
+            assert_eq!(s.load().run(), RUNNABLE);
+        });
+    }
+
+    /// Two wakers for the same wait (an unpark and its timer): one wins.
+    #[test]
+    fn two_wakers_enqueue_once() {
+        loom::model(|| {
+            let s = Arc::new(running());
+            let token = s.prepare_block(1);
+            assert!(s.commit_block());
+            let ws: Vec<_> = (0..2)
+                .map(|_| {
+                    let s = s.clone();
+                    loom::thread::spawn(move || s.wake(token))
+                })
+                .collect();
+            let enqueues = ws
+                .into_iter()
+                .map(|w| w.join().unwrap())
+                .filter(|o| *o == Wake::Enqueue)
+                .count();
+            assert_eq!(enqueues, 1);
+        });
+    }
+
+    /// The park permit and the state word as `park`/`unpark` use them: an
+    /// unpark is never lost, whatever the interleaving.
+    #[test]
+    fn unpark_is_never_lost() {
+        const EMPTY: u32 = 0;
+        const NOTIFIED: u32 = 1;
+        const PARK: u8 = 1;
+        loom::model(|| {
+            let s = Arc::new(running());
+            let permit = Arc::new(AtomicU32::new(EMPTY));
+            let u = {
+                let (s, permit) = (s.clone(), permit.clone());
+                loom::thread::spawn(move || {
+                    if permit.swap(NOTIFIED, SeqCst) == NOTIFIED {
+                        return false;
+                    }
+                    s.wake_reason(PARK) == Wake::Enqueue
+                })
+            };
+            // park(): prepare, re-check the permit, else switch out.
+            let _t = s.prepare_block(PARK);
+            let parked = if permit.swap(EMPTY, SeqCst) == NOTIFIED {
+                s.cancel_block();
+                false
+            } else {
+                s.commit_block()
+            };
+            let waker_enqueued = u.join().unwrap();
+            if parked {
+                // Blocked for real: the unparker must have enqueued it, or
+                // the permit must still be there for the next check.
+                assert!(
+                    waker_enqueued || permit.load(SeqCst) == NOTIFIED,
+                    "lost wake-up: blocked, not enqueued, no permit"
+                );
+            }
+        });
+    }
+}

@@ -77,7 +77,10 @@ pub(crate) struct Tcb {
     pub(crate) name: Mutex<(u32, Option<Arc<str>>)>,
     /// For `External` TCBs: the std handle to unpark the OS thread.
     pub(crate) os: Mutex<Option<std::thread::Thread>>,
-    /// Times an LWP switched to this ULT.
+    /// Preemption-off guards the ULT holds (`disable_preemption`). Written
+    /// only by the ULT itself.
+    pub(crate) no_preempt: AtomicU32,
+    /// Times an LWP switched to this ULT, counted as it switches in.
     pub(crate) switches: AtomicU64,
     /// Time on an LWP, in `time::ticks` units.
     pub(crate) run_ticks: AtomicU64,
@@ -111,6 +114,7 @@ impl Tcb {
             overflow: UnsafeCell::new(OverflowInfo::NONE),
             name: Mutex::new((0, None)),
             os: Mutex::new(None),
+            no_preempt: AtomicU32::new(0),
             switches: AtomicU64::new(0),
             run_ticks: AtomicU64::new(0),
         }
