@@ -62,6 +62,8 @@ pub(crate) struct Runtime {
     injector_bits: AtomicU32,
     pub(crate) searching: AtomicUsize,
     pub(crate) sleepers: AtomicUsize,
+    /// `pool.members.len()`, readable without the lock (idle heuristics).
+    pub(crate) members: AtomicUsize,
     pub(crate) stacks: stack::Pool,
     pub(crate) default_stack: usize,
     reaper: Reaper,
@@ -164,6 +166,7 @@ impl Runtime {
             injector_bits: AtomicU32::new(0),
             searching: AtomicUsize::new(0),
             sleepers: AtomicUsize::new(0),
+            members: AtomicUsize::new(0),
             stacks: stack::Pool::new(),
             default_stack,
             reaper: Reaper {

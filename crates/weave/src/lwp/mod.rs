@@ -472,12 +472,15 @@ impl Lwp {
         table().release(t, &mut self.local().slots);
     }
 
-    /// Adds this LWP's switches since the last flush to the shared counters.
+    /// Adds this LWP's switches since the last flush to its row of the LWP
+    /// table and to the trace counters, and publishes its other counted
+    /// events.
     fn flush_runs(&self) {
         let l = self.local();
         let n = l.runs - l.flushed;
         l.flushed = l.runs;
         trace::add_runs(n);
+        trace::publish();
         self.runs.fetch_add(n, Relaxed);
     }
 
@@ -498,7 +501,15 @@ impl Lwp {
         if self.retiring.load(Acquire) {
             self.hand_off_fresh();
         }
-        if self.takes_new_work() {
+        // Spin-search only while fewer than half of the busy LWPs do (Go's
+        // rule): on a machine with few CPUs, spinners would otherwise take
+        // the CPU from the threads that make the work, and one searcher is
+        // enough to pick up a burst (it wakes the next when it finds work).
+        let busy = rt
+            .members
+            .load(Relaxed)
+            .saturating_sub(rt.sleepers.load(Relaxed));
+        if self.takes_new_work() && 2 * rt.searching.load(Relaxed) < busy.max(1) {
             rt.searching.fetch_add(1, SeqCst);
             for round in 0..SEARCH_ROUNDS {
                 if let Some(t) = self.find_new_work() {
@@ -601,6 +612,7 @@ impl Lwp {
         {
             let mut pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
             pool.members.retain(|&i| i != self.index);
+            rt().members.store(pool.members.len(), Relaxed);
             // Release pairs with the Acquire in `is_alive`/`try_claim_dead`.
             self.alive.store(false, Release);
         }
@@ -791,6 +803,7 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
         lwp.bound.store(false, Relaxed);
         if let Err(e) = spawn_os_thread(lwp, None) {
             lwp.alive.store(false, Release);
+            rt.members.store(pool.members.len(), Relaxed);
             return Err(io::Error::new(
                 e.kind(),
                 format!(
@@ -810,6 +823,7 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
         l.claim_sleeping();
         l.parker.unpark();
     }
+    rt.members.store(pool.members.len(), Relaxed);
     Ok(())
 }
 

@@ -639,7 +639,9 @@ impl Builder {
             *tcb.job.get() = Some(job);
             *tcb.ctx.get() = Some(Context::new(stack, move |y| entry(tcb, y)));
         }
-        tcb.set_name(name.clone());
+        if name.is_some() {
+            tcb.set_name(name.clone());
+        }
         tcb.priority.store(priority, Relaxed);
         tcb.home.store(NO_LWP, Relaxed);
         tcb.permit.store(PERMIT_EMPTY, Relaxed);
