@@ -64,6 +64,9 @@ pub(crate) struct Runtime {
     pub(crate) sleepers: AtomicUsize,
     /// `pool.members.len()`, readable without the lock (idle heuristics).
     pub(crate) members: AtomicUsize,
+    /// Pool LWPs asleep or about to sleep, counted by the LWPs themselves
+    /// (claimers do not touch it): "someone could take new work".
+    pub(crate) idle_members: AtomicUsize,
     pub(crate) stacks: stack::Pool,
     pub(crate) default_stack: usize,
     reaper: Reaper,
@@ -167,6 +170,7 @@ impl Runtime {
             searching: AtomicUsize::new(0),
             sleepers: AtomicUsize::new(0),
             members: AtomicUsize::new(0),
+            idle_members: AtomicUsize::new(0),
             stacks: stack::Pool::new(),
             default_stack,
             reaper: Reaper {

@@ -97,3 +97,33 @@ extern "C" {
     #[link_name = "sched_getcpu"]
     fn libc_getcpu() -> i32;
 }
+
+#[test]
+fn busy_ults_spread_over_idle_lwps() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    weave::set_concurrency(2).unwrap();
+    // Let both LWPs go idle first.
+    std::thread::sleep(Duration::from_millis(20));
+    let stop = Arc::new(AtomicBool::new(false));
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::yield_now();
+                }
+                thread::current_lwp().unwrap()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let homes: std::collections::HashSet<usize> =
+        hs.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        homes.len(),
+        2,
+        "four yielding ULTs all on one LWP: {homes:?}"
+    );
+}

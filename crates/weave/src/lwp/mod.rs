@@ -52,6 +52,14 @@ use crate::trace::{self, Event};
 /// short enough (a few µs) that idling costs nothing noticeable.
 const SEARCH_ROUNDS: u32 = 64;
 
+/// How long an LWP with started ULTs to run leaves new work of the same
+/// priority to a better-placed sibling before taking it itself. Waking a
+/// sleeping LWP takes tens of µs, and on a loaded 2-CPU machine we measured
+/// wake-ups past 2 ms (1 run in 12 then piled four busy ULTs on one LWP;
+/// 0 in 20 at 5 ms). A new thread waiting this long is still well within
+/// one time slice (10 ms).
+const DEFER_NEW_WORK: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// What the running ULT asked for when it switched out.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Switch {
@@ -69,6 +77,8 @@ pub(crate) struct Local {
     current: Option<&'static Tcb>,
     switch: Switch,
     picks: u32,
+    /// Since when this LWP has left new work to idle siblings (see `pick`).
+    deferring: Option<Instant>,
     /// `time::ticks()` when the running ULT was resumed (or the loop last
     /// took stock): one clock read per switch serves as the end of one run
     /// and the start of the next.
@@ -157,6 +167,7 @@ impl Lwp {
                 current: None,
                 switch: Switch::Yield,
                 picks: 0,
+                deferring: None,
                 last_tick: 0,
                 runs: 0,
                 flushed: 0,
@@ -357,7 +368,27 @@ impl Lwp {
         // asked to let others run, and is already at the back of `ready`);
         // otherwise started ULTs go first, but every 16th pick, so that a
         // stream of spawns cannot starve them and vice versa.
-        let new_first = l.switch == Switch::Yield || l.picks % 16 == 0;
+        let mut new_first = l.switch == Switch::Yield || l.picks % 16 == 0;
+        // But an LWP that has started ULTs to run leaves new work of the same
+        // level to a sibling that is idle or less loaded: a ULT is placed
+        // where it first runs, so taking it here would pile busy ULTs onto
+        // one LWP while another sleeps. Waking a sleeping LWP takes tens of
+        // µs, so the deferral lasts up to DEFER_NEW_WORK; then this LWP
+        // takes the work itself, in case nobody comes.
+        if ready >= 0 && ready == fresh.max(global) {
+            if self.better_sibling() {
+                let now = Instant::now();
+                let since = *l.deferring.get_or_insert(now);
+                if now.duration_since(since) < DEFER_NEW_WORK {
+                    new_first = false;
+                    if rt().searching.load(Relaxed) == 0 {
+                        rt().notify_work(ready as u8);
+                    }
+                }
+            }
+        } else {
+            l.deferring = None;
+        }
         let beats_ready = |level: i32| level > ready || (level == ready && new_first);
         if global >= 0 && global >= fresh && beats_ready(global) {
             // The injector's bits may be stale: take only work that still
@@ -373,6 +404,23 @@ impl Lwp {
             }
         }
         self.local().ready.pop()
+    }
+
+    /// Whether another pool LWP is better placed to take new work: one that
+    /// is idle or searching, or one with fewer ULTs placed on it. New work
+    /// is placed for good where it first runs, so this is where the load of
+    /// the pool gets balanced.
+    fn better_sibling(&self) -> bool {
+        let rt = rt();
+        if rt.members.load(Relaxed) <= 1 {
+            return false;
+        }
+        if rt.idle_members.load(Relaxed) > 0 || rt.searching.load(Relaxed) > 0 {
+            return true;
+        }
+        let mine = self.placed.load(Relaxed);
+        rt.lwps()
+            .any(|l| !std::ptr::eq(l, self) && l.is_pool_member() && l.placed.load(Relaxed) < mine)
     }
 
     fn fire_timers(&self) {
@@ -532,6 +580,10 @@ impl Lwp {
         }
         // Announce the sleep, then look one last time (Dekker with the
         // pushers' fence; see `runtime`).
+        let member = self.takes_new_work();
+        if member {
+            rt.idle_members.fetch_add(1, Relaxed);
+        }
         self.sleeping.store(true, SeqCst);
         rt.sleepers.fetch_add(1, SeqCst);
         fence(SeqCst);
@@ -548,7 +600,18 @@ impl Lwp {
             // Not claimed by a waker: take ourselves off the count.
             rt.sleepers.fetch_sub(1, SeqCst);
         }
-        None
+        // Take new work before leaving `idle_members`: a busy sibling defers
+        // new work to us only while we count as idle (see `pick`), so we
+        // must not stop counting until we have had our chance at it.
+        let found = if member && self.takes_new_work() {
+            self.find_new_work()
+        } else {
+            None
+        };
+        if member {
+            rt.idle_members.fetch_sub(1, Relaxed);
+        }
+        found
     }
 
     fn timer_due(&self) -> bool {
