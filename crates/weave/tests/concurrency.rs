@@ -90,3 +90,66 @@ fn set_concurrency_above_the_cap_is_refused() {
     let err = weave::set_concurrency(weave::MAX_CONCURRENCY + 1).unwrap_err();
     assert!(err.to_string().contains("at most 256 LWPs"), "{err}");
 }
+
+/// CPU time of a kernel thread of this process, from /proc (clock ticks).
+fn cpu_ticks(tid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_retiring_lwp_with_blocked_ults_sleeps_instead_of_spinning() {
+    weave::set_concurrency(2).unwrap();
+    // Parked ULTs on every LWP.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let parked: Vec<_> = (0..16)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                // Work a little first, so that the pool spreads them.
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_millis(2) {
+                    std::hint::spin_loop();
+                }
+                while !stop.load(Ordering::SeqCst) {
+                    thread::park();
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    weave::set_concurrency(1).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let retiring: Vec<i32> = weave::lwps()
+        .iter()
+        .filter(|l| l.alive && l.retiring && l.placed > 0)
+        .map(|l| l.tid)
+        .collect();
+    assert!(
+        !retiring.is_empty(),
+        "no retiring LWP kept parked ULTs: {:?}",
+        weave::lwps()
+    );
+    let before: u64 = retiring.iter().map(|&t| cpu_ticks(t)).sum();
+    std::thread::sleep(Duration::from_millis(500));
+    let after: u64 = retiring.iter().map(|&t| cpu_ticks(t)).sum();
+    stop.store(true, Ordering::SeqCst);
+    for p in &parked {
+        p.thread().unpark();
+    }
+    for p in parked {
+        p.join().unwrap();
+    }
+    // A spinning LWP would burn ~50 ticks (500 ms) here; a sleeping one 0.
+    assert!(
+        after - before < 10,
+        "retiring LWPs {retiring:?} used {} ticks of CPU while their ULTs were parked",
+        after - before
+    );
+    weave::set_concurrency(0).unwrap();
+}

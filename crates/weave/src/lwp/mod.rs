@@ -423,6 +423,8 @@ impl Lwp {
             .any(|l| !std::ptr::eq(l, self) && l.is_pool_member() && l.placed.load(Relaxed) < mine)
     }
 
+    #[cold]
+    #[inline(never)]
     fn fire_timers(&self) {
         let now = Instant::now();
         loop {
@@ -544,6 +546,8 @@ impl Lwp {
     }
 
     /// Nothing to run: search for work, then sleep. Returns a ULT to run.
+    #[cold]
+    #[inline(never)]
     fn idle(&self) -> Option<&'static Tcb> {
         let rt = rt();
         if self.retiring.load(Acquire) {
@@ -587,9 +591,12 @@ impl Lwp {
         self.sleeping.store(true, SeqCst);
         rt.sleepers.fetch_add(1, SeqCst);
         fence(SeqCst);
+        // Retiring is not work: `set_concurrency` unparks a retiring LWP
+        // once, which is enough for it to hand off its queue and, if nothing
+        // is placed on it, leave. Counting it here made a retiring LWP with
+        // blocked ULTs spin instead of sleeping until they wake.
         let work = !self.inbox.is_empty()
             || self.timer_due()
-            || self.retiring.load(Acquire)
             || (self.takes_new_work() && self.new_work_visible());
         if !work {
             self.flush_runs();
