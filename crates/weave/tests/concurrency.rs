@@ -105,13 +105,22 @@ fn cpu_ticks(tid: i32) -> u64 {
 #[test]
 fn a_retiring_lwp_with_blocked_ults_sleeps_instead_of_spinning() {
     weave::set_concurrency(2).unwrap();
-    // Parked ULTs on every LWP.
+    // Parked ULTs on every LWP: spawn workers (each busy for 2 ms, so the
+    // pool spreads them) until both pool LWPs hold some.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let parked: Vec<_> = (0..16)
-        .map(|_| {
+    let mut parked = Vec::new();
+    let spread = || {
+        let placed: Vec<usize> = weave::lwps()
+            .iter()
+            .filter(|l| l.alive && !l.bound)
+            .map(|l| l.placed)
+            .collect();
+        placed.len() >= 2 && placed.iter().all(|&p| p > 0)
+    };
+    while !spread() && parked.len() < 256 {
+        for _ in 0..8 {
             let stop = stop.clone();
-            thread::spawn(move || {
-                // Work a little first, so that the pool spreads them.
+            parked.push(thread::spawn(move || {
                 let t = Instant::now();
                 while t.elapsed() < Duration::from_millis(2) {
                     std::hint::spin_loop();
@@ -119,9 +128,10 @@ fn a_retiring_lwp_with_blocked_ults_sleeps_instead_of_spinning() {
                 while !stop.load(Ordering::SeqCst) {
                     thread::park();
                 }
-            })
-        })
-        .collect();
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
     std::thread::sleep(Duration::from_millis(100));
     weave::set_concurrency(1).unwrap();
     std::thread::sleep(Duration::from_millis(20));

@@ -395,15 +395,28 @@ impl Lwp {
             // beats the other sources.
             let floor = fresh.max(if new_first { ready } else { ready + 1 });
             if let Some(t) = rt().pop_global(floor) {
-                return Some(t);
+                return self.keep_new(t).or_else(|| self.local().ready.pop());
             }
         }
         if fresh >= 0 && beats_ready(fresh) {
             if let Some(t) = self.local().fresh.pop() {
-                return Some(t.0);
+                return self.keep_new(t.0).or_else(|| self.local().ready.pop());
             }
         }
         self.local().ready.pop()
+    }
+
+    /// A not-yet-started ULT this LWP just took: keeps it, unless the LWP
+    /// began retiring since it decided to take new work (set_concurrency
+    /// raced with the pick), in which case the ULT goes back to the
+    /// injector for the remaining pool.
+    fn keep_new(&self, t: &'static Tcb) -> Option<&'static Tcb> {
+        if self.takes_new_work() {
+            Some(t)
+        } else {
+            rt().push_global(t);
+            None
+        }
     }
 
     /// Whether another pool LWP is better placed to take new work: one that
@@ -564,7 +577,11 @@ impl Lwp {
         if self.takes_new_work() && 2 * rt.searching.load(Relaxed) < busy.max(1) {
             rt.searching.fetch_add(1, SeqCst);
             for round in 0..SEARCH_ROUNDS {
-                if let Some(t) = self.find_new_work() {
+                // Retirement may come mid-search: from then on, no new work.
+                if !self.takes_new_work() {
+                    break;
+                }
+                if let Some(t) = self.find_new_work().and_then(|t| self.keep_new(t)) {
                     if rt.searching.fetch_sub(1, SeqCst) == 1 {
                         // We were the last searcher: let another look for
                         // the rest of the burst.
@@ -611,7 +628,7 @@ impl Lwp {
         // new work to us only while we count as idle (see `pick`), so we
         // must not stop counting until we have had our chance at it.
         let found = if member && self.takes_new_work() {
-            self.find_new_work()
+            self.find_new_work().and_then(|t| self.keep_new(t))
         } else {
             None
         };

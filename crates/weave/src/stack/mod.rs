@@ -283,6 +283,14 @@ impl Pool {
         self.install_guard(guard)?;
         c.next += span;
         self.carved.fetch_add(1, Relaxed);
+        // Tell valgrind (if it runs us) that this range is a stack, so that
+        // switching onto it is not reported as a wild stack change. Stacks
+        // are never unmapped, so the registration is kept for good. Outside
+        // valgrind this is a few no-op instructions, once per stack carved.
+        std::mem::forget(corosensei::stack::valgrind::ValgrindStackRegistration::new(
+            (guard + PAGE) as *mut u8,
+            class_size(class),
+        ));
         Ok(Stack {
             base: guard + span,
             class,
