@@ -95,6 +95,16 @@ pub fn requested_concurrency() -> usize {
         .requested
 }
 
+/// Turns on (or off) measuring each ULT's run time, shown as
+/// `ThreadInfo::run_time`. Off by default, or on from the start with
+/// `WEAVE_ACCOUNTING=1`: it costs a clock read (the TSC) per switch, which
+/// is a few ns on bare metal but ~17 ns in some virtual machines, nearly
+/// half of a yield. Switches are always counted.
+#[cfg(not(loom))]
+pub fn set_accounting(on: bool) {
+    time::set_accounting(on);
+}
+
 /// A snapshot of the LWP table: every LWP slot, alive or awaiting reuse.
 #[cfg(not(loom))]
 pub fn lwps() -> Vec<LwpInfo> {

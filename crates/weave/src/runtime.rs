@@ -183,6 +183,9 @@ impl Runtime {
 
     fn start(&'static self) {
         install_panic_hook();
+        if std::env::var_os("WEAVE_ACCOUNTING").is_some_and(|v| v != "0") {
+            crate::time::set_accounting(true);
+        }
         let n = match env_usize("WEAVE_LWPS") {
             Some(0) | None => 0,
             Some(n) if n > MAX_CONCURRENCY => {

@@ -76,6 +76,18 @@ impl Timers {
     }
 }
 
+static ACCOUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether LWPs measure each ULT's run time (see `crate::set_accounting`).
+#[inline]
+pub(crate) fn accounting() -> bool {
+    ACCOUNTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn set_accounting(on: bool) {
+    ACCOUNTING.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A monotonic tick counter for per-thread run time: the TSC on x86_64
 /// (a few ns, no syscall, constant-rate on every CPU this runs on), the
 /// monotonic clock elsewhere. Convert with [`ticks_to_ns`].

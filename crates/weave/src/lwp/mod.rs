@@ -319,7 +319,7 @@ impl Lwp {
     fn run(&'static self) {
         stack::install_overflow_handler();
         CURRENT.with(|c| c.set(self));
-        self.local().last_tick = time::ticks();
+        self.local().last_tick = 0;
         // SAFETY: gettid has no preconditions.
         self.tid.store(unsafe { libc::gettid() }, Relaxed);
         trace::emit(Event::LwpStart {
@@ -336,7 +336,7 @@ impl Lwp {
             }
             let found = self.idle();
             // Idle time is nobody's run time.
-            self.local().last_tick = time::ticks();
+            self.local().last_tick = if time::accounting() { time::ticks() } else { 0 };
             if let Some(t) = found {
                 self.dispatch(t);
             }
@@ -481,15 +481,21 @@ impl Lwp {
         let outcome = unsafe { (*t.ctx.get()).as_mut() }
             .expect("a runnable ULT has a context")
             .resume();
-        let now = time::ticks();
-        let spent = {
+        if time::accounting() {
+            // One clock read per switch: the end of this run is the start of
+            // the next. (`last_tick` is 0 right after accounting is turned
+            // on: that first run is not charged.)
+            let now = time::ticks();
             let l = self.local();
-            let spent = now.wrapping_sub(l.last_tick);
+            if l.last_tick != 0 {
+                let spent = now.wrapping_sub(l.last_tick);
+                t.run_ticks
+                    .store(t.run_ticks.load(Relaxed) + spent, Relaxed);
+            }
             l.last_tick = now;
-            spent
-        };
-        t.run_ticks
-            .store(t.run_ticks.load(Relaxed) + spent, Relaxed);
+        } else {
+            self.local().last_tick = 0;
+        }
         self.running_prio.store(IDLE, Relaxed);
         let switch = {
             let l = self.local();

@@ -800,9 +800,10 @@ pub struct ThreadInfo {
     pub os_thread: bool,
     /// Times an LWP switched to it (the current run included).
     pub switches: u64,
-    /// Time spent running on an LWP, finished runs only. Not kept for
-    /// registered OS threads (0).
-    pub run_time: Duration,
+    /// Time spent running on an LWP, finished runs only; `None` while run
+    /// time is not measured (see [`crate::set_accounting`]) and for
+    /// registered OS threads.
+    pub run_time: Option<Duration>,
 }
 
 /// A thread's scheduling state, as the table shows it.
@@ -842,7 +843,9 @@ pub fn threads() -> Vec<ThreadInfo> {
             bound: kind == Kind::Bound,
             os_thread: kind == Kind::External,
             switches: tcb.switches.load(Relaxed),
-            run_time: Duration::from_nanos(crate::time::ticks_to_ns(tcb.run_ticks.load(Relaxed))),
+            run_time: (crate::time::accounting() && kind != Kind::External).then(|| {
+                Duration::from_nanos(crate::time::ticks_to_ns(tcb.run_ticks.load(Relaxed)))
+            }),
         };
         // Keep the row only if the slot still holds the same thread.
         if tcb.generation.load(SeqCst) == g {
