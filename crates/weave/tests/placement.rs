@@ -127,3 +127,43 @@ fn busy_ults_spread_over_idle_lwps() {
         "four yielding ULTs all on one LWP: {homes:?}"
     );
 }
+
+#[test]
+fn a_migratable_ult_may_move_and_still_finishes_correctly() {
+    use std::collections::HashSet;
+    weave::set_concurrency(2).unwrap();
+    let noise: Vec<_> = (0..4)
+        .map(|_| {
+            thread::spawn(|| {
+                for _ in 0..2000 {
+                    thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    // SAFETY: the closure holds no !Send value and no std thread-local
+    // reference across its yields, sleeps and parks.
+    let b = unsafe { thread::Builder::new().name("wanderer".into()).migratable() };
+    let h = b
+        .spawn(|| {
+            let mut seen = HashSet::new();
+            let mut acc = 0u64;
+            for i in 0..3000u64 {
+                acc += i;
+                match i % 50 {
+                    0 => thread::sleep(Duration::from_micros(50)),
+                    1 => thread::park_timeout(Duration::from_micros(20)),
+                    _ => thread::yield_now(),
+                }
+                seen.insert(thread::current_lwp().unwrap());
+            }
+            (acc, seen)
+        })
+        .unwrap();
+    let (acc, seen) = h.join().unwrap();
+    assert_eq!(acc, 2999 * 3000 / 2);
+    assert!(!seen.is_empty() && seen.len() <= 2, "{seen:?}");
+    for n in noise {
+        n.join().unwrap();
+    }
+}
