@@ -48,9 +48,16 @@
 pub(crate) mod loom;
 
 #[cfg(not(loom))]
+mod blocking;
+#[cfg(not(loom))]
+pub use blocking::blocking;
+
+#[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
 mod lwp;
+#[cfg(not(loom))]
+mod monitor;
 #[cfg(not(loom))]
 mod runtime;
 #[cfg(not(loom))]
@@ -67,7 +74,24 @@ pub mod trace;
 #[cfg(not(loom))]
 pub use lwp::LwpInfo;
 #[cfg(not(loom))]
+pub use monitor::DEFAULT_TIME_SLICE;
+#[cfg(not(loom))]
 pub use runtime::MAX_CONCURRENCY;
+
+/// Sets the time slice: a ULT that has run this long while others wait on
+/// its LWP is asked to switch at its next safe point. `None` turns slices
+/// off (as `WEAVE_PREEMPT=0` does from the start). Default
+/// [`DEFAULT_TIME_SLICE`] (10 ms); values below 100 µs are raised to it.
+#[cfg(not(loom))]
+pub fn set_time_slice(slice: Option<std::time::Duration>) {
+    runtime::rt().monitor.set_slice(slice);
+}
+
+/// The time slice in force, if slices are on.
+#[cfg(not(loom))]
+pub fn time_slice() -> Option<std::time::Duration> {
+    runtime::rt().monitor.slice()
+}
 
 /// Sets the number of LWPs in the pool, as `pthread_setconcurrency`:
 /// `0` means automatic (one per CPU). Takes effect at once, while threads

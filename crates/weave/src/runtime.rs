@@ -27,9 +27,8 @@
 
 use std::io;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
-use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicUsize};
+use std::sync::{Mutex, OnceLock};
 
 use crossbeam_deque::{Injector, Steal};
 
@@ -45,12 +44,6 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// Slots in the LWP table: the pool plus bound threads, each of which has
 /// an LWP of its own while it lives.
 const MAX_LWPS: usize = 16384;
-
-/// How often the reaper looks at the stacks of exited threads. A dirty
-/// stack is released after one to two periods, so the resident set follows
-/// the live thread count within a second, while a burst that exits and
-/// spawns again inside that time reuses warm stacks.
-const REAP_PERIOD: Duration = Duration::from_millis(500);
 
 pub(crate) struct Runtime {
     lwps: Box<[AtomicPtr<Lwp>]>,
@@ -69,7 +62,7 @@ pub(crate) struct Runtime {
     pub(crate) idle_members: AtomicUsize,
     pub(crate) stacks: stack::Pool,
     pub(crate) default_stack: usize,
-    reaper: Reaper,
+    pub(crate) monitor: crate::monitor::Monitor,
 }
 
 pub(crate) struct PoolState {
@@ -77,12 +70,6 @@ pub(crate) struct PoolState {
     pub(crate) requested: usize,
     /// Indices of the pool's active (not retiring) LWPs.
     pub(crate) members: Vec<usize>,
-}
-
-struct Reaper {
-    wanted: Mutex<bool>,
-    cv: Condvar,
-    idle: AtomicBool,
 }
 
 static RT: OnceLock<Runtime> = OnceLock::new();
@@ -173,11 +160,7 @@ impl Runtime {
             idle_members: AtomicUsize::new(0),
             stacks: stack::Pool::new(),
             default_stack,
-            reaper: Reaper {
-                wanted: Mutex::new(false),
-                cv: Condvar::new(),
-                idle: AtomicBool::new(false),
-            },
+            monitor: crate::monitor::Monitor::new(),
         }
     }
 
@@ -202,12 +185,15 @@ impl Runtime {
             crate::fatal(&format!("cannot start the LWP pool: {e}"));
         }
         std::thread::Builder::new()
-            .name("weave-reaper".into())
-            .stack_size(64 * 1024)
-            .spawn(move || self.reaper_loop())
+            .name("weave-monitor".into())
+            .stack_size(256 * 1024)
+            .spawn(move || crate::monitor::run(self))
             .map(drop)
             .unwrap_or_else(|e| {
-                eprintln!("weave: no reaper thread ({e}): stacks of exited threads stay cached")
+                eprintln!(
+                    "weave: no monitor thread ({e}): no time slices, no help for blocked \
+                     LWPs, and stacks of exited threads stay cached"
+                )
             });
     }
 
@@ -329,33 +315,12 @@ impl Runtime {
         }
     }
 
-    /// A stack went to the pool's dirty list: make sure the reaper runs.
-    pub(crate) fn wake_reaper(&self) {
-        if self.reaper.idle.load(Relaxed) {
-            let mut w = self.reaper.wanted.lock().unwrap_or_else(|e| e.into_inner());
-            *w = true;
-            self.reaper.cv.notify_one();
-        }
-    }
-
-    fn reaper_loop(&self) {
-        loop {
-            {
-                let mut w = self.reaper.wanted.lock().unwrap_or_else(|e| e.into_inner());
-                self.reaper.idle.store(true, SeqCst);
-                // Re-check under the lock: a give that happened before
-                // `idle` was set did not notify.
-                while !*w && !self.stacks.has_dirty() {
-                    w = self.reaper.cv.wait(w).unwrap_or_else(|e| e.into_inner());
-                }
-                *w = false;
-                self.reaper.idle.store(false, SeqCst);
-            }
-            while self.stacks.has_dirty() {
-                std::thread::sleep(REAP_PERIOD);
-                self.stacks.reap();
-            }
-        }
+    /// The level last passed to `set_concurrency` (0: automatic).
+    pub(crate) fn requested_concurrency(&self) -> usize {
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requested
     }
 }
 

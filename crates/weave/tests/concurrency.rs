@@ -5,12 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weave::thread;
 
+/// The tests of this file resize the one pool: they run one at a time.
+static POOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn alive_pool_lwps() -> usize {
     weave::lwps().iter().filter(|l| l.alive && !l.bound).count()
 }
 
 #[test]
 fn set_concurrency_grows_and_shrinks_while_threads_run() {
+    let _g = serial();
     weave::set_concurrency(1).unwrap();
     assert_eq!(weave::concurrency(), 1);
     let done = Arc::new(AtomicUsize::new(0));
@@ -87,6 +95,7 @@ fn set_concurrency_grows_and_shrinks_while_threads_run() {
 
 #[test]
 fn set_concurrency_above_the_cap_is_refused() {
+    let _g = serial();
     let err = weave::set_concurrency(weave::MAX_CONCURRENCY + 1).unwrap_err();
     assert!(err.to_string().contains("at most 256 LWPs"), "{err}");
 }
@@ -104,6 +113,7 @@ fn cpu_ticks(tid: i32) -> u64 {
 
 #[test]
 fn a_retiring_lwp_with_blocked_ults_sleeps_instead_of_spinning() {
+    let _g = serial();
     weave::set_concurrency(2).unwrap();
     // Parked ULTs on every LWP: spawn workers (each busy for 2 ms, so the
     // pool spreads them) until both pool LWPs hold some.

@@ -101,6 +101,14 @@ pub(crate) struct Lwp {
     pub(crate) preempt: AtomicBool,
     /// Priority of the ULT running now; `IDLE` when none.
     running_prio: AtomicU8,
+    /// What the monitor samples, one store per switch: a switch sequence
+    /// number (high 32 bits) and 1 + the table index of the running ULT
+    /// (low 32 bits; 0 when none). A word unchanged between two samples
+    /// means the same run is still going on.
+    pub(crate) running: AtomicU64,
+    /// Added by the monitor for an LWP blocked in the kernel; retires first
+    /// when the pool has more LWPs than it needs.
+    extra: AtomicBool,
     stealer: UnsafeCell<Stealer<Task>>,
     /// Started ULTs placed here that have not exited.
     placed: AtomicUsize,
@@ -154,6 +162,8 @@ impl Lwp {
             parker: Parker::new(),
             preempt: AtomicBool::new(false),
             running_prio: AtomicU8::new(IDLE),
+            running: AtomicU64::new(0),
+            extra: AtomicBool::new(false),
             stealer: UnsafeCell::new(stealer),
             placed: AtomicUsize::new(0),
             tid: AtomicI32::new(0),
@@ -231,6 +241,8 @@ impl Lwp {
         self.sleeping.store(false, Relaxed);
         self.preempt.store(false, Relaxed);
         self.running_prio.store(IDLE, Relaxed);
+        self.running.store(0, Relaxed);
+        self.extra.store(false, Relaxed);
         self.placed.store(0, Relaxed);
         // Release pairs with Acquire in `is_alive`.
         self.alive.store(true, Release);
@@ -250,6 +262,36 @@ impl Lwp {
             true
         } else {
             false
+        }
+    }
+
+    pub(crate) fn is_sleeping(&self) -> bool {
+        // SeqCst: see `monitor::anything_to_watch`.
+        self.sleeping.load(SeqCst)
+    }
+
+    pub(crate) fn tid(&self) -> i32 {
+        self.tid.load(Relaxed)
+    }
+
+    pub(crate) fn placed(&self) -> usize {
+        self.placed.load(Relaxed)
+    }
+
+    pub(crate) fn is_extra(&self) -> bool {
+        self.extra.load(Relaxed)
+    }
+
+    /// Whether not-yet-started ULTs wait in this LWP's stealable queue.
+    pub(crate) fn has_fresh_work(&self) -> bool {
+        self.is_alive() && !self.stealer().is_empty()
+    }
+
+    /// Asks the running ULT to switch at its next safe point (a time slice
+    /// ran out).
+    pub(crate) fn request_preempt(&self) {
+        if !self.preempt.swap(true, Relaxed) {
+            trace::emit(Event::Preempt { lwp: self.index });
         }
     }
 
@@ -335,6 +377,8 @@ impl Lwp {
                 break;
             }
             let found = self.idle();
+            // Back from idle: the monitor may have parked while nothing ran.
+            rt().monitor.wake();
             // Idle time is nobody's run time.
             self.local().last_tick = if time::accounting() { time::ticks() } else { 0 };
             if let Some(t) = found {
@@ -458,6 +502,9 @@ impl Lwp {
         }
         self.running_prio.store(t.priority(), Relaxed);
         self.preempt.store(false, Relaxed);
+        let seq = (self.running.load(Relaxed) >> 32).wrapping_add(1);
+        self.running
+            .store(seq << 32 | u64::from(t.index + 1), Relaxed);
         {
             let l = self.local();
             l.current = Some(t);
@@ -497,6 +544,7 @@ impl Lwp {
             self.local().last_tick = 0;
         }
         self.running_prio.store(IDLE, Relaxed);
+        self.running.store(seq << 32, Relaxed);
         let switch = {
             let l = self.local();
             l.current = None;
@@ -531,7 +579,7 @@ impl Lwp {
         let stack = ctx.into_stack();
         let l = self.local();
         if rt().stacks.give(stack, &mut l.stacks) {
-            rt().wake_reaper();
+            rt().monitor.wake();
         }
         self.placed.fetch_sub(1, Relaxed);
         trace::emit(Event::Exit {
@@ -701,7 +749,7 @@ impl Lwp {
         table().drain(&mut l.slots);
         trace::emit(Event::LwpExit { lwp: self.index });
         CURRENT.with(|c| c.set(std::ptr::null()));
-        rt().wake_reaper();
+        rt().monitor.wake();
         {
             let mut pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
             pool.members.retain(|&i| i != self.index);
@@ -942,4 +990,46 @@ pub(crate) fn overflow_info_for(tcb: &Tcb, name: Option<&str>, size: usize, guar
     // SAFETY: written at spawn, before the TCB is published; the LWP only
     // reads it once the ULT runs.
     unsafe { *tcb.overflow.get() = info };
+}
+
+/// The table index of the ULT in a `running` word, if one runs.
+pub(crate) fn running_ult(word: u64) -> Option<u32> {
+    match word as u32 {
+        0 => None,
+        i => Some(i - 1),
+    }
+}
+
+/// Adds one LWP to the pool for an LWP blocked in the kernel (automatic
+/// concurrency). It is marked extra: it retires first when idle.
+pub(crate) fn add_extra_lwp(rt: &'static Runtime) -> io::Result<()> {
+    let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = rt.pool.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.members.len() >= MAX_CONCURRENCY {
+        return Ok(());
+    }
+    let lwp = rt.install_lwp(|i| Box::leak(Box::new(Lwp::new(i, false))))?;
+    lwp.bound.store(false, Relaxed);
+    lwp.extra.store(true, Relaxed);
+    if let Err(e) = spawn_os_thread(lwp, None) {
+        lwp.alive.store(false, Release);
+        return Err(e);
+    }
+    pool.members.push(lwp.index);
+    rt.members.store(pool.members.len(), Relaxed);
+    Ok(())
+}
+
+/// Retires one LWP of the pool (the monitor's surplus rule).
+pub(crate) fn retire_lwp(rt: &'static Runtime, l: &'static Lwp) {
+    let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = rt.pool.lock().unwrap_or_else(|e| e.into_inner());
+    if !pool.members.contains(&l.index) {
+        return;
+    }
+    pool.members.retain(|&i| i != l.index);
+    rt.members.store(pool.members.len(), Relaxed);
+    l.retiring.store(true, Release);
+    l.claim_sleeping();
+    l.parker.unpark();
 }

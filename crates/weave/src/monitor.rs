@@ -1,0 +1,309 @@
+//! monitor: one runtime thread that watches the LWPs (Go calls it sysmon).
+//!
+//! It does what the seeds give to the kernel-library interaction:
+//!
+//! - **Time slices.** Each LWP publishes, per switch, a word packing a
+//!   switch sequence number and the running ULT (`Lwp::running`). A word
+//!   that stays the same for a whole slice (10 ms by default) means one ULT
+//!   has run that long; the monitor raises the LWP's `preempt` flag, and the
+//!   ULT switches at its next safe point. A loop that calls
+//!   `preempt_point()` cannot starve its neighbours.
+//! - **LWPs blocked in the kernel** (the SIGWAITING idea). A word unchanged
+//!   for 5 ms may also mean the ULT made a call that blocks its LWP in the
+//!   kernel (`std::thread::sleep`, a blocking read). The monitor reads the
+//!   LWP's state in `/proc/self/task/TID/stat`: if the kernel has it asleep
+//!   while work waits, it prints one warning naming the thread
+//!   (`WEAVE_WARN=0` silences it) and, under automatic concurrency
+//!   (`set_concurrency(0)`), adds an LWP so that new work goes on. ULTs
+//!   already placed on the blocked LWP wait for it: they cannot move
+//!   (DESIGN.md decision 3). When the pool has more LWPs than it needs, an
+//!   idle surplus LWP retires. A cap (`MAX_CONCURRENCY`) stops a runaway.
+//! - **The reaper.** Every `REAP_PERIOD` while stacks sit on the pool's
+//!   dirty list, it gives their pages back (see `stack`).
+//!
+//! The monitor parks when no LWP runs a ULT and nothing waits to be reaped:
+//! an idle runtime uses no CPU. An LWP that leaves its idle sleep, and a
+//! stack that lands on the dirty list, wake it. `WEAVE_PREEMPT=0` turns time
+//! slices off; the monitor then only watches for blocked LWPs and reaps.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::lwp::{self, Lwp};
+use crate::runtime::{Runtime, MAX_CONCURRENCY};
+use crate::thread::table::table;
+
+/// How often the monitor looks while ULTs run: fine enough to catch a
+/// slice overrun within a tenth of a slice and a blocked LWP within a few
+/// ms, coarse enough that its own wake-ups cost ~0.1% of a CPU.
+const TICK: Duration = Duration::from_millis(1);
+
+/// A ULT seen running this long without a switch is checked for being
+/// blocked in the kernel. Reading /proc costs ~10 µs, so only stuck LWPs
+/// are read; 5 ms is long for a computation between two safe points and
+/// short for a user waiting on a stalled thread.
+const BLOCKED_AFTER: Duration = Duration::from_millis(5);
+
+/// How often the reaper runs while stacks are dirty. A dirty stack is
+/// released after one to two periods, so the resident set follows the live
+/// thread count within a second, while a burst that exits and spawns again
+/// inside that time reuses warm stacks.
+pub(crate) const REAP_PERIOD: Duration = Duration::from_millis(500);
+
+/// An extra LWP that has slept this long while the pool is above its
+/// automatic size retires.
+const SURPLUS_IDLE: Duration = Duration::from_millis(200);
+
+/// Default time slice.
+pub const DEFAULT_TIME_SLICE: Duration = Duration::from_millis(10);
+
+pub(crate) struct Monitor {
+    wanted: Mutex<bool>,
+    cv: Condvar,
+    parked: AtomicBool,
+    /// Time slice in µs; 0 turns slices off.
+    slice_us: AtomicU64,
+    warn: AtomicBool,
+}
+
+impl Monitor {
+    pub(crate) fn new() -> Monitor {
+        let slice = match std::env::var("WEAVE_PREEMPT").as_deref() {
+            Ok("0") => 0,
+            _ => DEFAULT_TIME_SLICE.as_micros() as u64,
+        };
+        Monitor {
+            wanted: Mutex::new(false),
+            cv: Condvar::new(),
+            parked: AtomicBool::new(false),
+            slice_us: AtomicU64::new(slice),
+            warn: AtomicBool::new(std::env::var("WEAVE_WARN").as_deref() != Ok("0")),
+        }
+    }
+
+    /// Wakes the monitor if it is parked. Cheap when it is not: one load.
+    pub(crate) fn wake(&self) {
+        // SeqCst: pairs with the monitor's store to `parked` and re-check
+        // of `sleeping` (see `anything_to_watch`).
+        if self.parked.load(SeqCst) {
+            let mut w = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
+            *w = true;
+            self.cv.notify_one();
+        }
+    }
+
+    pub(crate) fn set_slice(&self, slice: Option<Duration>) {
+        let us = slice.map_or(0, |d| d.as_micros().clamp(100, u64::MAX as u128) as u64);
+        self.slice_us.store(us, Relaxed);
+        self.wake();
+    }
+
+    pub(crate) fn slice(&self) -> Option<Duration> {
+        match self.slice_us.load(Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+}
+
+/// What the monitor remembers about one LWP between ticks.
+struct Watch {
+    word: u64,
+    since: Instant,
+    preempted_at: Option<Instant>,
+    /// An LWP was added for this blocking episode already.
+    grew: bool,
+    asleep_since: Option<Instant>,
+}
+
+/// The monitor thread's loop.
+pub(crate) fn run(rt: &'static Runtime) {
+    let m = &rt.monitor;
+    let mut watches: HashMap<usize, Watch> = HashMap::new();
+    let mut warned: HashSet<u64> = HashSet::new();
+    let mut cap_warned = false;
+    let mut last_reap = Instant::now();
+    loop {
+        if !anything_to_watch(rt) {
+            let mut w = m.wanted.lock().unwrap_or_else(|e| e.into_inner());
+            m.parked.store(true, SeqCst);
+            // Re-check under the lock: a wake before `parked` was set did
+            // not notify (pairs with the SeqCst load-then-lock in `wake`).
+            while !*w && !anything_to_watch(rt) {
+                w = m.cv.wait(w).unwrap_or_else(|e| e.into_inner());
+            }
+            *w = false;
+            m.parked.store(false, SeqCst);
+            watches.clear();
+            last_reap = Instant::now();
+        }
+        std::thread::sleep(TICK);
+        let now = Instant::now();
+        let slice = m.slice();
+        let mut blocked_lwps = 0;
+        for l in rt.lwps() {
+            if !l.is_alive() {
+                watches.remove(&l.index);
+                continue;
+            }
+            let word = l.running.load(Relaxed);
+            let w = watches.entry(l.index).or_insert(Watch {
+                word,
+                since: now,
+                preempted_at: None,
+                grew: false,
+                asleep_since: None,
+            });
+            w.asleep_since = if l.is_sleeping() {
+                w.asleep_since.or(Some(now))
+            } else {
+                None
+            };
+            if word != w.word || lwp::running_ult(word).is_none() {
+                w.word = word;
+                w.since = now;
+                w.preempted_at = None;
+                w.grew = false;
+                continue;
+            }
+            let ran = now.duration_since(w.since);
+            if let Some(slice) = slice {
+                let due = w
+                    .preempted_at
+                    .map_or(ran >= slice, |at| now.duration_since(at) >= slice);
+                if due && !l.is_bound() {
+                    l.request_preempt();
+                    w.preempted_at = Some(now);
+                }
+            }
+            // Looked at every tick while stuck: the work that makes a blocked
+            // LWP matter may arrive after it blocked.
+            if ran >= BLOCKED_AFTER && !l.is_bound() && blocked_in_kernel(l) {
+                blocked_lwps += 1;
+                on_blocked(rt, l, word, ran, &mut w.grew, &mut warned, &mut cap_warned);
+            }
+        }
+        retire_surplus(rt, &watches, blocked_lwps, now);
+        if now.duration_since(last_reap) >= REAP_PERIOD {
+            last_reap = now;
+            if rt.stacks.has_dirty() {
+                rt.stacks.reap();
+            }
+        }
+    }
+}
+
+/// Whether some pool LWP is awake (running ULTs, or about to), or stacks
+/// wait to be reaped. Not "a ULT runs right now": an LWP between two ULTs
+/// runs none for an instant, and one that goes from ULT to ULT without
+/// idling would never wake a monitor that parked at such an instant.
+/// Pairs (SeqCst, Dekker) with the LWP clearing `sleeping` and then
+/// calling `Monitor::wake`.
+fn anything_to_watch(rt: &Runtime) -> bool {
+    rt.stacks.has_dirty()
+        || rt
+            .lwps()
+            .any(|l| l.is_alive() && !l.is_bound() && !l.is_sleeping())
+}
+
+/// Whether the kernel has this LWP's thread asleep (`S`) or in an
+/// uninterruptible wait (`D`), from `/proc/self/task/TID/stat`.
+fn blocked_in_kernel(l: &Lwp) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{}/stat", l.tid())) else {
+        return false;
+    };
+    // The state is the first field after the command name, which is in
+    // parentheses and may contain spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('S' | 'D'))
+}
+
+/// Whether work is waiting that another LWP could run.
+fn work_waits(rt: &Runtime, blocked: &Lwp) -> bool {
+    rt.global_top() >= 0 || !blocked.inbox.is_empty() || rt.lwps().any(|l| l.has_fresh_work())
+}
+
+fn on_blocked(
+    rt: &'static Runtime,
+    l: &Lwp,
+    word: u64,
+    ran: Duration,
+    grew: &mut bool,
+    warned: &mut HashSet<u64>,
+    cap_warned: &mut bool,
+) {
+    let waits = work_waits(rt, l) || l.placed() > 1;
+    if !waits {
+        return;
+    }
+    if let Some(index) = lwp::running_ult(word) {
+        let tcb = table().slot(index);
+        let id = tcb.id();
+        if rt.monitor.warn.load(Relaxed) && warned.insert(id.as_u64().get()) {
+            let name = tcb.name();
+            let who = match name.as_deref() {
+                Some(n) => format!("thread '{n}' ({id})"),
+                None => format!("thread {id}"),
+            };
+            eprintln!(
+                "weave: {who} has blocked LWP {} in the kernel for {} ms while other threads \
+                 wait; run blocking calls with weave::blocking(..) or on a bound thread \
+                 (WEAVE_WARN=0 silences this)",
+                l.index,
+                ran.as_millis()
+            );
+        }
+    }
+    // Automatic concurrency: add an LWP (once per blocking episode) so
+    // that new work goes on.
+    if !*grew && rt.requested_concurrency() == 0 && work_waits(rt, l) {
+        *grew = true;
+        if rt.members.load(Relaxed) >= MAX_CONCURRENCY {
+            if !*cap_warned && rt.monitor.warn.load(Relaxed) {
+                *cap_warned = true;
+                eprintln!(
+                    "weave: cannot add another LWP for threads blocked in the kernel: the pool \
+                     has reached its cap of {MAX_CONCURRENCY} LWPs; move blocking calls to \
+                     weave::blocking(..)"
+                );
+            }
+        } else if let Err(e) = lwp::add_extra_lwp(rt) {
+            if rt.monitor.warn.load(Relaxed) {
+                eprintln!("weave: cannot add an LWP for a blocked one: {e}");
+            }
+        }
+    }
+}
+
+/// Retires one idle extra LWP when the pool is larger than it needs to be:
+/// its automatic size plus one for each LWP blocked in the kernel.
+fn retire_surplus(
+    rt: &'static Runtime,
+    watches: &HashMap<usize, Watch>,
+    blocked: usize,
+    now: Instant,
+) {
+    if rt.requested_concurrency() != 0 {
+        return;
+    }
+    let need = crate::runtime::automatic_concurrency().min(MAX_CONCURRENCY) + blocked;
+    if rt.members.load(Relaxed) <= need {
+        return;
+    }
+    let idle_extra = rt.lwps().find(|l| {
+        l.is_extra()
+            && l.is_pool_member()
+            && watches
+                .get(&l.index)
+                .and_then(|w| w.asleep_since)
+                .is_some_and(|t| now.duration_since(t) >= SURPLUS_IDLE)
+    });
+    if let Some(l) = idle_extra {
+        lwp::retire_lwp(rt, l);
+    }
+}
