@@ -64,6 +64,9 @@ pub(crate) mod context;
 pub(crate) mod error;
 pub(crate) mod select;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
