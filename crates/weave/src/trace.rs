@@ -1,6 +1,6 @@
 //! trace: the one funnel every scheduling event passes through.
 //!
-//! The scheduler calls [`emit`] for each spawn, run, block, wake, steal,
+//! The scheduler calls `emit` for each spawn, run, block, wake, steal,
 //! preemption request and exit. `emit` keeps the runtime's counters and, if
 //! a hook is installed with [`set_hook`], hands the event to it. Traces,
 //! counters and the figures of `weave demo` all come from here, so they

@@ -1,7 +1,7 @@
 //! stack: address space for ULT stacks, red zones, and death row.
 //!
 //! Owns every byte of ULT stack memory. It does not know about threads: the
-//! thread layer asks for a [`Stack`] of a size class and gives it back when
+//! thread layer asks for a `Stack` of a size class and gives it back when
 //! the ULT has exited.
 //!
 //! ```text
@@ -21,8 +21,8 @@
 //! which costs two VMAs a stack; when the map count runs out, spawn fails
 //! with an error that says so.
 //!
-//! Death row has two levels. Each LWP keeps up to [`HOT_CACHE`] stacks of
-//! its exited ULTs ([`Cache`]): the next spawn on that LWP reuses one whose
+//! Death row has two levels. Each LWP keeps up to `HOT_CACHE` stacks of
+//! its exited ULTs (`Cache`): the next spawn on that LWP reuses one whose
 //! pages are already touched, so spawn-and-exit churn never faults. Stacks
 //! beyond that bound go to the pool's *dirty* lists, which any LWP may take
 //! from; the reaper hands the pages of dirty stacks that sat unused for a
