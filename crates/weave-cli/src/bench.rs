@@ -50,6 +50,21 @@ const WORKLOADS: &[Workload] = &[
         run: park_pingpong,
     },
     Workload {
+        name: "channel_pingpong",
+        about: "two threads bounce a token through two bounded(1) channels on one LWP (ns per round trip)",
+        run: channel_pingpong,
+    },
+    Workload {
+        name: "channel_pingpong_2lwp",
+        about: "the same ping-pong between two ULTs placed on different LWPs (ns per round trip)",
+        run: channel_pingpong_2lwp,
+    },
+    Workload {
+        name: "channel_throughput",
+        about: "4 producers, 4 consumers, 1,000,000 messages through one bounded(128) channel (ns per message)",
+        run: channel_throughput,
+    },
+    Workload {
         name: "idle_memory",
         about: "100,000 parked threads (std: 10,000 at 16 KiB stacks): RSS growth per thread",
         run: idle_memory,
@@ -418,6 +433,196 @@ fn park_pingpong(o: &Opts) -> Result<Measurement, String> {
         n,
         note: Some(format!(
             "weave on one LWP; on the pool of LWPs {two_lwps:.1} ns"
+        )),
+        extra: vec![],
+    })
+}
+
+/// `n` round trips of a token between two ULTs through two bounded(1)
+/// channels; returns ns per round trip, timed on the first side. With
+/// `apart`, the two are placed on different LWPs of the pool: the second
+/// is re-spawned until it first runs on another LWP than the first (a ULT
+/// stays where it first ran).
+fn channel_rounds_weave(n: usize, apart: bool) -> f64 {
+    use weave::sync::mpmc;
+    let (to_b, from_a) = mpmc::bounded::<usize>(1);
+    let (to_a, from_b) = mpmc::bounded::<usize>(1);
+    let (placed_tx, placed_rx) = mpmc::bounded::<Option<usize>>(1);
+    let b = wt::spawn(move || {
+        placed_tx.send(wt::current_lwp()).unwrap();
+        for v in from_a.iter() {
+            if to_a.send(v + 1).is_err() {
+                break;
+            }
+        }
+    });
+    let b_lwp = placed_rx.recv().unwrap();
+    let ping = move || {
+        // One warm-up trip, outside the timed loop.
+        to_b.send(0).unwrap();
+        from_b.recv().unwrap();
+        let t = Instant::now();
+        for i in 0..n {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+        }
+        t.elapsed()
+    };
+    let d = if apart {
+        let ping = Arc::new(std::sync::Mutex::new(Some(ping)));
+        loop {
+            let ping = ping.clone();
+            let a = wt::spawn(move || {
+                if wt::current_lwp() == b_lwp {
+                    return None;
+                }
+                let f = ping.lock().unwrap().take().expect("ping runs once");
+                Some(f())
+            });
+            if let Some(d) = a.join().unwrap() {
+                break d;
+            }
+        }
+    } else {
+        wt::spawn(ping).join().unwrap()
+    };
+    b.join().unwrap();
+    d.as_nanos() as f64 / n as f64
+}
+
+/// The std baseline: two OS threads and two `sync_channel(1)`s.
+fn channel_rounds_std(n: usize) -> f64 {
+    use std::sync::mpsc;
+    let (to_b, from_a) = mpsc::sync_channel::<usize>(1);
+    let (to_a, from_b) = mpsc::sync_channel::<usize>(1);
+    let b = std::thread::spawn(move || {
+        for v in from_a.iter() {
+            if to_a.send(v + 1).is_err() {
+                break;
+            }
+        }
+    });
+    to_b.send(0).unwrap();
+    from_b.recv().unwrap();
+    let t = Instant::now();
+    for i in 0..n {
+        to_b.send(i).unwrap();
+        assert_eq!(from_b.recv().unwrap(), i + 1);
+    }
+    let d = t.elapsed();
+    drop(to_b);
+    b.join().unwrap();
+    d.as_nanos() as f64 / n as f64
+}
+
+fn channel_pingpong(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 100_000 } else { 500_000 };
+    let weave = on_one_lwp(|| rounds(o.rounds(), || channel_rounds_weave(n, false)))?;
+    let sn = n / 10;
+    let baseline = rounds(o.rounds().min(3), || channel_rounds_std(sn));
+    Ok(Measurement {
+        name: "channel_pingpong",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some(format!(
+            "weave: 2 ULTs on one LWP; std: 2 OS threads, sync_channel(1), n={sn}"
+        )),
+        extra: vec![],
+    })
+}
+
+fn channel_pingpong_2lwp(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 20_000 } else { 100_000 };
+    if weave::concurrency() < 2 {
+        return Err("needs a pool of at least 2 LWPs".into());
+    }
+    let weave = rounds(o.rounds(), || channel_rounds_weave(n, true));
+    let baseline = rounds(o.rounds().min(3), || channel_rounds_std(n / 2));
+    Ok(Measurement {
+        name: "channel_pingpong_2lwp",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some(format!(
+            "weave: 2 ULTs placed on different pool LWPs; std: 2 OS threads, sync_channel(1), n={}",
+            n / 2
+        )),
+        extra: vec![],
+    })
+}
+
+fn channel_throughput(o: &Opts) -> Result<Measurement, String> {
+    const SIDES: usize = 4;
+    const CAP: usize = 128;
+    let n = if o.quick { 200_000 } else { 1_000_000 };
+    let per = n / SIDES;
+    let weave = rounds(o.rounds(), || {
+        use weave::sync::mpmc;
+        wt::spawn(move || {
+            let (tx, rx) = mpmc::bounded::<usize>(CAP);
+            let t = Instant::now();
+            let producers: Vec<_> = (0..SIDES)
+                .map(|_| {
+                    let tx = tx.clone();
+                    wt::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+                })
+                .collect();
+            drop(tx);
+            let consumers: Vec<_> = (0..SIDES)
+                .map(|_| {
+                    let rx = rx.clone();
+                    wt::spawn(move || rx.iter().count())
+                })
+                .collect();
+            producers.into_iter().for_each(|h| h.join().unwrap());
+            let got: usize = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(got, per * SIDES);
+            t.elapsed().as_nanos() as f64 / (per * SIDES) as f64
+        })
+        .join()
+        .unwrap()
+    });
+    // std has no multi-consumer channel before `std::sync::mpmc` is
+    // stable: the consumers share the one receiver behind a mutex.
+    let baseline = rounds(o.rounds().min(3), || {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<usize>(CAP);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let t = Instant::now();
+        let producers: Vec<_> = (0..SIDES)
+            .map(|_| {
+                let tx = tx.clone();
+                std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+            })
+            .collect();
+        drop(tx);
+        let consumers: Vec<_> = (0..SIDES)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || {
+                    let mut k = 0;
+                    while rx.lock().unwrap().recv().is_ok() {
+                        k += 1;
+                    }
+                    k
+                })
+            })
+            .collect();
+        producers.into_iter().for_each(|h| h.join().unwrap());
+        let got: usize = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(got, per * SIDES);
+        t.elapsed().as_nanos() as f64 / (per * SIDES) as f64
+    });
+    Ok(Measurement {
+        name: "channel_throughput",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n: per * SIDES,
+        note: Some(format!(
+            "8 ULTs on the pool; std: 8 OS threads, sync_channel({CAP}), receiver shared behind a Mutex"
         )),
         extra: vec![],
     })

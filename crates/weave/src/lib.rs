@@ -28,7 +28,8 @@
 //! [`stack`] (stacks, guard pages, death row), `context` (switching),
 //! [`thread`] (TCB, thread table, the public thread API), `lwp` (the LWPs
 //! and their scheduler loops), `sched` (queues, placement, wake-ups),
-//! `time` (timers), [`trace`] (the event hook). `docs/ARCHITECTURE.md`
+//! `time` (timers), [`trace`] (the event hook), [`sync`] (channels that
+//! block the ULT). `docs/ARCHITECTURE.md`
 //! walks through them and lists the designs we rejected.
 //!
 //! ## What blocks what
@@ -37,6 +38,7 @@
 //! |----------------------------------------|----------------------|------------------------|
 //! | `weave::thread::{sleep, park, yield_now}` | the ULT only      | the OS thread          |
 //! | `JoinHandle::join`, `scope`            | the ULT only         | the OS thread          |
+//! | `weave::sync::{mpsc, mpmc}` blocking `send`/`recv`, `select!` | the ULT only | the OS thread |
 //! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
 //!
 //! Code on weave should use weave's calls; a call that must block the
@@ -64,6 +66,8 @@ mod runtime;
 mod sched;
 #[cfg(not(loom))]
 pub mod stack;
+#[cfg(not(loom))]
+pub mod sync;
 #[cfg(not(loom))]
 pub mod thread;
 #[cfg(not(loom))]
@@ -169,4 +173,11 @@ mod thread {
 #[cfg(loom)]
 mod sched {
     pub(crate) mod inbox;
+}
+// The whole channel module builds under loom: its only way out to the
+// runtime is `sync/mpmc/context.rs`, which blocks a loom thread instead.
+#[cfg(loom)]
+#[allow(dead_code, unused_imports)]
+mod sync {
+    pub(crate) mod mpmc;
 }

@@ -1,12 +1,17 @@
 //! The facade between weave's lock-free code and its atomics.
 //!
 //! Everything lock-free (the TCB state word, the LWP inbox, the LWP parker,
-//! the join packet) takes its atomics from here, so that `--cfg loom` swaps
+//! the join packet, the channel core) takes its atomics (and the channel
+//! core its short internal lock) from here, so that `--cfg loom` swaps
 //! in `loom`'s checked versions and the model tests in `tests/loom*.rs`
 //! explore every interleaving of the real code rather than of a copy.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};

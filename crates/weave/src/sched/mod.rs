@@ -43,6 +43,11 @@ impl inbox::Linked for Tcb {
 }
 
 /// Someone to wake when a condition comes true.
+///
+/// Cloneable so that a waker can copy it out of a wait record while it may
+/// still read that record, and wake after letting go of it (the channel
+/// core does: the record lives on the waiter's stack).
+#[derive(Clone)]
 pub(crate) enum Waiter {
     /// A ULT, in the wait identified by the token.
     Ult(&'static Tcb, WakeToken),

@@ -119,6 +119,10 @@ pub enum BlockReason {
     Sync = 4,
     /// Waiting for io readiness or a blocking call run elsewhere.
     Io = 5,
+    /// Sending to or receiving from a `weave::sync` channel.
+    Channel = 6,
+    /// In `select!` over several channel operations.
+    Select = 7,
 }
 
 impl BlockReason {
@@ -129,6 +133,8 @@ impl BlockReason {
             3 => BlockReason::Join,
             4 => BlockReason::Sync,
             5 => BlockReason::Io,
+            6 => BlockReason::Channel,
+            7 => BlockReason::Select,
             _ => return None,
         })
     }

@@ -1,0 +1,126 @@
+//! Model checks of the channel core and the claim protocol under every
+//! interleaving (`RUSTFLAGS="--cfg loom" cargo test -p weave --lib`).
+//!
+//! A deadline here means "time out at once" (see `context.rs`), so every
+//! timed call races its withdrawal against every partner. A lost wake-up
+//! shows up as loom's deadlock report (every thread parked).
+
+use std::time::Instant;
+
+use loom::thread;
+
+use super::{bounded, unbounded, RecvTimeoutError, SendError, SendTimeoutError};
+
+/// Bounds the preemptions loom explores in the three-thread models, which
+/// are otherwise too many to finish; two already cover each race here
+/// (tokio's loom tests use the same bound).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
+}
+
+#[test]
+fn receiver_blocked_before_the_send_is_woken() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let t = thread::spawn(move || tx.send(7).unwrap());
+        assert_eq!(rx.recv(), Ok(7));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn unbounded_send_wakes_the_receiver() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn rendezvous_hands_the_value_over_once() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || tx.send(9));
+        assert_eq!(rx.recv(), Ok(9));
+        assert_eq!(t.join().unwrap(), Ok(()));
+        assert!(rx.try_recv().is_err(), "a rendezvous delivered twice");
+    });
+}
+
+#[test]
+fn dropping_the_receiver_gives_a_waiting_sender_its_value_back() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || tx.send(5));
+        drop(rx);
+        assert_eq!(t.join().unwrap(), Err(SendError(5)));
+    });
+}
+
+#[test]
+fn dropping_the_last_sender_wakes_a_waiting_receiver() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || drop(tx));
+        let b = thread::spawn(move || drop(tx2));
+        assert!(rx.recv().is_err());
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+
+#[test]
+fn a_timeout_racing_a_rendezvous_loses_nothing() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        // The sender hands its handle back, so the channel stays connected
+        // and the only way to fail is the timeout.
+        let t = thread::spawn(move || (tx.send_deadline(3, Instant::now()), tx));
+        let got = rx.recv_deadline(Instant::now());
+        let (sent, _tx) = t.join().unwrap();
+        match (sent, got) {
+            (Ok(()), Ok(3)) => {}
+            (Err(SendTimeoutError::Timeout(3)), Err(RecvTimeoutError::Timeout)) => {}
+            other => panic!("send and receive disagree: {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn select_completes_exactly_one_operation() {
+    model(|| {
+        let (tx_a, rx_a) = bounded::<u32>(0);
+        let (tx_b, rx_b) = bounded::<u32>(0);
+        // One sender waits for as long as it takes; the other gives up at
+        // once, racing its withdrawal with the select's claim.
+        // Both hand their handles back: a disconnected channel would make
+        // its receive ready, which is not the race under test.
+        let a = thread::spawn(move || (tx_a.send(1), tx_a));
+        let b = thread::spawn(move || (tx_b.send_deadline(2, Instant::now()), tx_b));
+        let first = crate::select! {
+            recv(rx_a) -> m => m.unwrap(),
+            recv(rx_b) -> m => m.unwrap(),
+        };
+        if first == 2 {
+            // The select took b's value, so a still waits: release it.
+            assert_eq!(rx_a.recv(), Ok(1));
+        }
+        assert_eq!(a.join().unwrap().0, Ok(()));
+        let (b_sent, _tx_b) = b.join().unwrap();
+        assert_eq!(
+            b_sent.is_ok(),
+            first == 2,
+            "b's send and the select disagree: {b_sent:?}, select got {first}"
+        );
+        assert!(rx_a.try_recv().is_err() && rx_b.try_recv().is_err());
+    });
+}

@@ -1,0 +1,481 @@
+//! Multi-producer, multi-consumer channels, with the shape of
+//! crossbeam-channel: [`bounded`], [`unbounded`], rendezvous (`bounded(0)`),
+//! cloneable [`Sender`]s and [`Receiver`]s, and [`select!`](crate::select)
+//! over several operations.
+//!
+//! ```
+//! use weave::sync::mpmc;
+//! use weave::thread;
+//!
+//! let (tx, rx) = mpmc::bounded(16);
+//! let producers: Vec<_> = (0..4)
+//!     .map(|p| {
+//!         let tx = tx.clone();
+//!         thread::spawn(move || (0..100).for_each(|i| tx.send(p * 100 + i).unwrap()))
+//!     })
+//!     .collect();
+//! drop(tx); // the receivers see the end once every producer is done
+//! let consumers: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let rx = rx.clone();
+//!         thread::spawn(move || rx.iter().sum::<u64>())
+//!     })
+//!     .collect();
+//! producers.into_iter().for_each(|h| h.join().unwrap());
+//! let total: u64 = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(total, (0..400).sum());
+//! ```
+//!
+//! ## What blocks what
+//!
+//! | call                                           | on a ULT blocks | on an OS thread blocks |
+//! |------------------------------------------------|-----------------|------------------------|
+//! | `send` (bounded, full), `recv` (empty), `select!` without `default` | the ULT only: its LWP runs others | the OS thread (parked in the kernel) |
+//! | `send_timeout`, `recv_timeout`, `select!` with `default(timeout)` | the ULT only, until the deadline | the OS thread, until the deadline |
+//! | `try_send`, `try_recv`, `select!` with `default`, `send` on an unbounded channel | nothing | nothing |
+//!
+//! ULTs and OS threads may share a channel freely, on either side. Do not
+//! hold a `std::sync::Mutex` guard across a blocking channel call: the ULT
+//! blocks with the guard held, and another ULT of the same LWP that then
+//! takes that mutex blocks the whole LWP, which may be the one that would
+//! have run the sender it waits for.
+//!
+//! ## How it works
+//!
+//! One internal core (`chan.rs`) serves every flavour: a buffer (capacity
+//! 0 for rendezvous, unbounded for [`unbounded`]) and two FIFO queues of
+//! waiting operations under one short lock, with direct hand-off to a
+//! waiting partner, as Go's `chan.go`. A blocked operation is an entry
+//! naming a per-call context on the waiter's stack; a partner completes it
+//! by moving the value and then claiming the context with one CAS, so
+//! exactly one operation of a `select!` completes (`context.rs`,
+//! `select.rs`). A blocked ULT shows [`BlockReason::Channel`] or
+//! [`BlockReason::Select`] in the thread table.
+//!
+//! Dropping the last [`Receiver`] drops the buffered messages and makes
+//! every send fail with the value given back; dropping the last [`Sender`]
+//! lets receivers drain the buffer, then fail.
+//!
+//! [`BlockReason::Channel`]: crate::thread::BlockReason::Channel
+//! [`BlockReason::Select`]: crate::thread::BlockReason::Select
+
+pub(crate) mod chan;
+pub(crate) mod context;
+pub(crate) mod error;
+pub(crate) mod select;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chan::{Chan, UNBOUNDED};
+use select::{run, RecvOp, SendOp, Wait};
+
+pub use error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+
+/// `select!` over several channel operations; see [`crate::select!`].
+pub use crate::select;
+
+/// A channel of at most `cap` buffered messages. With `cap == 0` it is a
+/// rendezvous: each send waits until a receiver takes the value.
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    // `usize::MAX` would read as unbounded, and no buffer that large fits.
+    let cap = cap.min(UNBOUNDED - 1);
+    pair(Chan::new(cap))
+}
+
+/// A channel without a bound: `send` never blocks.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(UNBOUNDED))
+}
+
+fn pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(chan);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// The deadline `timeout` from now, or none if it is too far to represent.
+fn wait_for(timeout: Duration) -> Wait {
+    match Instant::now().checked_add(timeout) {
+        Some(at) => Wait::Until(at),
+        None => Wait::Forever,
+    }
+}
+
+/// The sending side. Clone it for more producers; the channel disconnects
+/// for receivers when the last clone is dropped.
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving side. Clone it for more consumers (each message goes to
+/// exactly one); the channel disconnects for senders when the last clone
+/// is dropped.
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting for room (or, at capacity 0, for a receiver).
+    /// Fails, giving the value back, if every receiver is gone.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_with(value, Wait::Forever).map_err(|e| match e {
+            SendTimeoutError::Disconnected(v) | SendTimeoutError::Timeout(v) => SendError(v),
+        })
+    }
+
+    /// Sends `value` if that can be done without waiting.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(value)
+    }
+
+    /// As [`send`](Self::send), waiting at most `timeout`.
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_with(value, wait_for(timeout))
+    }
+
+    /// As [`send`](Self::send), waiting until `deadline` at the latest.
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_with(value, Wait::Until(deadline))
+    }
+
+    fn send_with(&self, value: T, wait: Wait) -> Result<(), SendTimeoutError<T>> {
+        let mut op = SendOp::new(&self.chan, value);
+        match run(&mut [&mut op], wait) {
+            Some(_) => op
+                .take()
+                .map_err(|SendError(v)| SendTimeoutError::Disconnected(v)),
+            None => Err(SendTimeoutError::Timeout(
+                op.into_value()
+                    .expect("an unsent value stays in its operation"),
+            )),
+        }
+    }
+
+    /// Messages waiting in the buffer.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether the buffer is empty (always, at capacity 0).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the buffer is full (always, at capacity 0; never when
+    /// unbounded).
+    pub fn is_full(&self) -> bool {
+        self.capacity().is_some_and(|c| self.len() >= c)
+    }
+
+    /// The buffer's capacity; `None` if unbounded.
+    pub fn capacity(&self) -> Option<usize> {
+        let c = self.chan.capacity();
+        (c != UNBOUNDED).then_some(c)
+    }
+
+    /// Whether every receiver is gone (sends would fail).
+    pub fn is_disconnected(&self) -> bool {
+        self.chan.receivers_gone()
+    }
+
+    /// Whether `self` and `other` send on the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives a message, waiting for one. Fails once the channel is empty
+    /// and every sender is gone.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_with(Wait::Forever).map_err(|_| RecvError)
+    }
+
+    /// Receives a message if one is there now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// As [`recv`](Self::recv), waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_with(wait_for(timeout))
+    }
+
+    /// As [`recv`](Self::recv), waiting until `deadline` at the latest.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_with(Wait::Until(deadline))
+    }
+
+    fn recv_with(&self, wait: Wait) -> Result<T, RecvTimeoutError> {
+        let mut op = RecvOp::new(&self.chan);
+        match run(&mut [&mut op], wait) {
+            Some(_) => op.take().map_err(RecvTimeoutError::from),
+            None => Err(RecvTimeoutError::Timeout),
+        }
+    }
+
+    /// An iterator that waits for each message and ends at disconnection.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the messages there now; it does not wait.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Messages waiting in the buffer.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the buffer is full (always, at capacity 0).
+    pub fn is_full(&self) -> bool {
+        self.capacity().is_some_and(|c| self.len() >= c)
+    }
+
+    /// The buffer's capacity; `None` if unbounded.
+    pub fn capacity(&self) -> Option<usize> {
+        let c = self.chan.capacity();
+        (c != UNBOUNDED).then_some(c)
+    }
+
+    /// Whether `self` and `other` receive from the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_receiver();
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sender { .. }")
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Receiver { .. }")
+    }
+}
+
+/// Waits for each message; ends when the channel is empty and every
+/// sender is gone. From [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// The messages there now. From [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// Waits for each message, owning the receiver. From
+/// [`Receiver::into_iter`](IntoIterator::into_iter).
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+/// What `select!` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::context::Context;
+    pub use super::select::{run, Operation, RecvOp, SendOp, Wait};
+    use super::{wait_for, Receiver, Sender};
+    use std::time::Duration;
+
+    pub fn recv_op<T>(rx: &Receiver<T>) -> RecvOp<'_, T> {
+        RecvOp::new(&rx.chan)
+    }
+
+    pub fn send_op<T>(tx: &Sender<T>, value: T) -> SendOp<'_, T> {
+        SendOp::new(&tx.chan, value)
+    }
+
+    pub fn timeout(d: Duration) -> Wait {
+        wait_for(d)
+    }
+}
+
+/// Waits on several channel operations at once and completes exactly one
+/// of them, as crossbeam-channel's `select!`.
+///
+/// Arms, separated by commas:
+///
+/// - `recv(receiver) -> result => body`: `result` is `Result<T, RecvError>`
+///   (an error once that channel is empty and disconnected);
+/// - `send(sender, value) -> result => body`: `result` is
+///   `Result<(), SendError<T>>`. `value` is evaluated up front; if another
+///   arm wins, it is dropped;
+/// - at most one of `default => body` (do not wait: run `body` if nothing
+///   is ready now) or `default(timeout) => body` (wait at most `timeout`).
+///
+/// Without a `default`, it waits as long as it takes; on a ULT only the
+/// ULT waits. When several operations are ready, one is picked at random.
+///
+/// ```
+/// use std::time::Duration;
+/// use weave::sync::mpmc::{self, select};
+///
+/// let (tx1, rx1) = mpmc::unbounded::<i32>();
+/// let (_tx2, rx2) = mpmc::unbounded::<&str>();
+/// weave::thread::spawn(move || tx1.send(7).unwrap());
+///
+/// let got = select! {
+///     recv(rx1) -> msg => msg.unwrap(),
+///     recv(rx2) -> msg => msg.unwrap().len() as i32,
+///     default(Duration::from_secs(10)) => panic!("nothing in 10 s"),
+/// };
+/// assert_eq!(got, 7);
+/// ```
+#[macro_export]
+macro_rules! select {
+    // Each arm becomes `(op [constructor] pattern => body)`; the `op`
+    // identifiers come from different expansions, so hygiene keeps them
+    // apart.
+    (@parse [$($ops:tt)*] [$($dflt:tt)*]
+        recv($rx:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        $crate::select!(@parse
+            [$($ops)* (op [$crate::sync::mpmc::__private::recv_op(&$rx)] $p => $body)]
+            [$($dflt)*] $($rest)*)
+    };
+    (@parse [$($ops:tt)*] [$($dflt:tt)*]
+        recv($rx:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        $crate::select!(@parse [$($ops)*] [$($dflt)*] recv($rx) -> $p => $body, $($rest)*)
+    };
+    (@parse [$($ops:tt)*] [$($dflt:tt)*]
+        send($tx:expr, $v:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        $crate::select!(@parse
+            [$($ops)* (op [$crate::sync::mpmc::__private::send_op(&$tx, $v)] $p => $body)]
+            [$($dflt)*] $($rest)*)
+    };
+    (@parse [$($ops:tt)*] [$($dflt:tt)*]
+        send($tx:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        $crate::select!(@parse [$($ops)*] [$($dflt)*] send($tx, $v) -> $p => $body, $($rest)*)
+    };
+    (@parse [$($ops:tt)*] []
+        default => $body:expr, $($rest:tt)*) => {
+        $crate::select!(@parse [$($ops)*]
+            [$crate::sync::mpmc::__private::Wait::Never, $body] $($rest)*)
+    };
+    (@parse [$($ops:tt)*] []
+        default($timeout:expr) => $body:expr, $($rest:tt)*) => {
+        $crate::select!(@parse [$($ops)*]
+            [$crate::sync::mpmc::__private::timeout($timeout), $body] $($rest)*)
+    };
+    (@parse [$(($op:ident [$make:expr] $p:pat => $body:expr))+] [] $(,)*) => {
+        $crate::select!(@emit [$(($op [$make] $p => $body))+]
+            $crate::sync::mpmc::__private::Wait::Forever,
+            ::core::unreachable!("select! without default returned without an operation"))
+    };
+    (@parse [$(($op:ident [$make:expr] $p:pat => $body:expr))+] [$wait:expr, $dbody:expr] $(,)*) => {
+        $crate::select!(@emit [$(($op [$make] $p => $body))+] $wait, $dbody)
+    };
+    (@emit [$(($op:ident [$make:expr] $p:pat => $body:expr))+] $wait:expr, $dbody:expr) => {{
+        $( let mut $op = $make; )+
+        let __completed = $crate::sync::mpmc::__private::run(
+            &mut [$(&mut $op as &mut dyn $crate::sync::mpmc::__private::Operation),+],
+            $wait,
+        );
+        match __completed {
+            ::core::option::Option::None => $dbody,
+            ::core::option::Option::Some(__i) => {
+                $crate::select!(@dispatch __i, 0usize; $(($op $p => $body))+)
+            }
+        }
+    }};
+    (@dispatch $i:ident, $k:expr; ($op:ident $p:pat => $body:expr) $($rest:tt)*) => {
+        if $i == $k {
+            let $p = $op.take();
+            $body
+        } else {
+            $crate::select!(@dispatch $i, $k + 1; $($rest)*)
+        }
+    };
+    (@dispatch $i:ident, $k:expr;) => {
+        ::core::unreachable!("select! completed an operation it does not have")
+    };
+    ($($arms:tt)+) => {
+        $crate::select!(@parse [] [] $($arms)+ ,)
+    };
+}

@@ -1,0 +1,49 @@
+//! A rendezvous send waits for a receiver: it completes only once the
+//! value is taken.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use weave::sync::mpsc;
+use weave::thread::{self, BlockReason, ThreadState};
+
+#[test]
+fn rendezvous_send_blocks_until_a_receiver_arrives() {
+    let (tx, rx) = mpsc::sync_channel::<u32>(0);
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let s = thread::spawn(move || {
+        tx.send(11).unwrap();
+        d.store(true, Ordering::SeqCst);
+    });
+    let id = s.thread().id();
+    // The sender reaches the channel and blocks there...
+    while thread::threads()
+        .into_iter()
+        .find(|r| r.id == id)
+        .map(|r| r.state)
+        != Some(ThreadState::Blocked(BlockReason::Channel))
+    {
+        std::thread::yield_now();
+    }
+    // ...and has not completed: nobody has received.
+    assert!(!done.load(Ordering::SeqCst));
+    assert_eq!(rx.recv(), Ok(11));
+    s.join().unwrap();
+    assert!(done.load(Ordering::SeqCst));
+}
+
+#[test]
+fn try_send_on_a_rendezvous_needs_a_waiting_receiver() {
+    let (tx, rx) = mpsc::sync_channel::<u32>(0);
+    assert_eq!(tx.try_send(1), Err(mpsc::TrySendError::Full(1)));
+    let r = thread::spawn(move || rx.recv());
+    loop {
+        match tx.try_send(2) {
+            Ok(()) => break,
+            Err(mpsc::TrySendError::Full(_)) => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(r.join().unwrap(), Ok(2));
+}
