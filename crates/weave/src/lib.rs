@@ -58,6 +58,8 @@ mod sched;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
+pub mod sync;
+#[cfg(not(loom))]
 pub mod thread;
 #[cfg(not(loom))]
 mod time;
@@ -135,4 +137,10 @@ mod thread {
 #[cfg(loom)]
 mod sched {
     pub(crate) mod inbox;
+}
+#[cfg(loom)]
+mod sync {
+    pub(crate) mod block;
+    pub(crate) mod queue;
+    pub(crate) mod raw_mutex;
 }

@@ -119,6 +119,20 @@ pub enum BlockReason {
     Sync = 4,
     /// Waiting for io readiness or a blocking call run elsewhere.
     Io = 5,
+    /// Waiting for a `sync::Mutex`.
+    Mutex = 6,
+    /// Waiting on a `sync::Condvar`.
+    Condvar = 7,
+    /// Waiting for a `sync::RwLock`.
+    RwLock = 8,
+    /// Waiting for a `sync::Semaphore` permit.
+    Semaphore = 9,
+    /// Waiting at a `sync::Barrier`.
+    Barrier = 10,
+    /// Waiting for another thread to finish a `sync::Once` / `OnceLock`.
+    Once = 11,
+    /// Waiting for a `sync::WaitGroup` to reach zero.
+    WaitGroup = 12,
 }
 
 impl BlockReason {
@@ -129,6 +143,13 @@ impl BlockReason {
             3 => BlockReason::Join,
             4 => BlockReason::Sync,
             5 => BlockReason::Io,
+            6 => BlockReason::Mutex,
+            7 => BlockReason::Condvar,
+            8 => BlockReason::RwLock,
+            9 => BlockReason::Semaphore,
+            10 => BlockReason::Barrier,
+            11 => BlockReason::Once,
+            12 => BlockReason::WaitGroup,
             _ => return None,
         })
     }
@@ -284,7 +305,8 @@ impl Drop for ExternalGuard {
 
 /// The TCB of the calling thread: its ULT's, or (registered on first use)
 /// the OS thread's.
-fn current_tcb() -> &'static Tcb {
+#[inline]
+pub(crate) fn current_tcb() -> &'static Tcb {
     if let Some((_, t)) = lwp::current_ult() {
         return t;
     }
