@@ -70,6 +70,11 @@ const WORKLOADS: &[Workload] = &[
         run: idle_memory,
     },
     Workload {
+        name: "mutex_contended",
+        about: "1,000 threads x 1,000 lock/increment/unlock of one Mutex, 2 LWPs (ns per lock)",
+        run: mutex_contended,
+    },
+    Workload {
         name: "million",
         about: "1,000,000 parked ULTs alive at once: bytes per thread, seconds to spawn",
         run: million,
@@ -795,5 +800,71 @@ fn million(o: &Opts) -> Result<Measurement, String> {
             w[0] * n as f64 / (1u64 << 30) as f64
         )),
         extra: vec![("spawn_seconds", w[1])],
+    })
+}
+
+fn mutex_contended(o: &Opts) -> Result<Measurement, String> {
+    let threads = 1000;
+    let per = if o.quick { 200 } else { 1000 };
+    let n = threads * per;
+    weave::set_concurrency(2).map_err(|e| e.to_string())?;
+    let weave = rounds(o.rounds(), || {
+        let m = Arc::new(weave::sync::Mutex::new(0u64));
+        // Spawned from a ULT so that the start barrier is a weave one: all
+        // threads exist before the clock starts.
+        let go = Arc::new(AtomicBool::new(false));
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                let (m, go) = (m.clone(), go.clone());
+                wt::spawn(move || {
+                    while !go.load(Ordering::Acquire) {
+                        wt::yield_now();
+                    }
+                    for _ in 0..per {
+                        *m.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        let t = Instant::now();
+        go.store(true, Ordering::Release);
+        for h in hs {
+            h.join().unwrap();
+        }
+        let d = t.elapsed();
+        assert_eq!(*m.lock().unwrap(), n as u64);
+        d.as_nanos() as f64 / n as f64
+    });
+    weave::set_concurrency(0).map_err(|e| e.to_string())?;
+    let baseline = rounds(o.rounds().min(3), || {
+        let m = Arc::new(std::sync::Mutex::new(0u64));
+        let start = Arc::new(Barrier::new(threads + 1));
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                let (m, start) = (m.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for _ in 0..per {
+                        *m.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let t = Instant::now();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let d = t.elapsed();
+        d.as_nanos() as f64 / n as f64
+    });
+    Ok(Measurement {
+        name: "mutex_contended",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some("weave: 2 LWPs; std: 1,000 OS threads with std::sync::Mutex".to_owned()),
+        extra: vec![],
     })
 }

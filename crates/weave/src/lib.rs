@@ -174,10 +174,14 @@ mod thread {
 mod sched {
     pub(crate) mod inbox;
 }
-// The whole channel module builds under loom: its only way out to the
-// runtime is `sync/mpmc/context.rs`, which blocks a loom thread instead.
+// The channel module and the locks' core build under loom: their only ways
+// out to the runtime are `sync/mpmc/context.rs` and `sync/block.rs`, which
+// block a loom thread instead.
 #[cfg(loom)]
 #[allow(dead_code, unused_imports)]
 mod sync {
+    pub(crate) mod block;
     pub(crate) mod mpmc;
+    pub(crate) mod queue;
+    pub(crate) mod raw_mutex;
 }

@@ -1,10 +1,11 @@
 //! The facade between weave's lock-free code and its atomics.
 //!
 //! Everything lock-free (the TCB state word, the LWP inbox, the LWP parker,
-//! the join packet, the channel core) takes its atomics (and the channel
-//! core its short internal lock) from here, so that `--cfg loom` swaps
-//! in `loom`'s checked versions and the model tests in `tests/loom*.rs`
-//! explore every interleaving of the real code rather than of a copy.
+//! the join packet, the channel core, the mutex word and the wait queues of
+//! `sync`) takes its atomics (and the channel core its short internal lock)
+//! from here, so that `--cfg loom` swaps in `loom`'s checked versions and
+//! the model tests explore every interleaving of the real code rather than
+//! of a copy.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
@@ -15,3 +16,13 @@ pub(crate) use loom::sync::{Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
+
+/// One step of a spin-wait: a pause on the CPU, or under loom a yield so
+/// that the model checker lets the thread we wait for make progress.
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}

@@ -89,6 +89,11 @@ pub struct Counters {
     pub steals: u64,
     pub preempts: u64,
     pub exits: u64,
+    /// Contended `sync::Mutex` acquisitions won by spinning while the
+    /// owner ran on another LWP (no block).
+    pub lock_spins: u64,
+    /// `sync::Mutex` unlocks that handed the lock to a starving waiter.
+    pub lock_handoffs: u64,
 }
 
 /// Index of each counted event in the per-thread and shared arrays.
@@ -99,7 +104,9 @@ const WAKES: usize = 3;
 const STEALS: usize = 4;
 const PREEMPTS: usize = 5;
 const EXITS: usize = 6;
-const KINDS: usize = 7;
+pub(crate) const LOCK_SPINS: usize = 7;
+pub(crate) const LOCK_HANDOFFS: usize = 8;
+const KINDS: usize = 9;
 
 /// Events a thread counts before it adds them to the shared counters: a
 /// shared counter bumped on every spawn and exit by every LWP is a cache
@@ -134,11 +141,13 @@ pub fn counters() -> Counters {
         steals: c(STEALS),
         preempts: c(PREEMPTS),
         exits: c(EXITS),
+        lock_spins: c(LOCK_SPINS),
+        lock_handoffs: c(LOCK_HANDOFFS),
     }
 }
 
 #[inline]
-fn count(kind: usize, n: u64) {
+pub(crate) fn count(kind: usize, n: u64) {
     let flush = LOCAL
         .try_with(|l| {
             let (mut v, mut pending) = l.get();

@@ -1,15 +1,35 @@
 //! sync: synchronisation that blocks the calling ULT, not its LWP, with
-//! the shape of `std::sync`. From a plain OS thread the same calls park the
-//! thread in the kernel.
+//! the shape of `std::sync`.
 //!
-//! - [`mpsc`]: `std::sync::mpsc`'s channels (`channel`, `sync_channel`).
-//! - [`mpmc`]: crossbeam-channel-shaped channels (bounded, unbounded,
-//!   rendezvous) with cloneable ends and [`select!`](crate::select).
+//! Every blocking call here blocks only the calling ULT: its LWP goes on
+//! running other ULTs. From a plain OS thread (`main`, `std::thread`) the
+//! same calls park the OS thread in the kernel, so ULTs and OS threads can
+//! wait on the same lock or channel.
 //!
-//! Both rest on one channel core (`mpmc/chan.rs`) and the wait protocol of
-//! `mpmc/context.rs`; neither touches a run queue or a TCB directly: a
-//! blocked operation goes through `sched::block_on` and wakes through a
+//! | module       | owns                                                        |
+//! |--------------|-------------------------------------------------------------|
+//! | `block`      | the locks' seam to the scheduler: block, wake, owner information |
+//! | `queue`      | the wait queue the locks park in (priority, then FIFO)       |
+//! | `raw_mutex`  | the adaptive mutex word and its protocol (table there)       |
+//! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
+//! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
+//! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
+//!
+//! The channels rest on one core (`mpmc/chan.rs`) and the wait protocol of
+//! `mpmc/context.rs`. Nothing here touches run queues or LWPs: a blocked
+//! operation goes through `sched::block_on` and wakes through a
 //! `sched::Waiter`.
+//!
+//! Holding a `std::sync::Mutex` across a weave blocking call can deadlock
+//! an LWP (see [`Mutex`]); use weave's.
 
+pub(crate) mod block;
 pub mod mpmc;
 pub mod mpsc;
+mod mutex;
+mod poison;
+pub(crate) mod queue;
+pub(crate) mod raw_mutex;
+
+pub use mutex::{Mutex, MutexGuard};
+pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

@@ -123,6 +123,8 @@ pub enum BlockReason {
     Channel = 6,
     /// In `select!` over several channel operations.
     Select = 7,
+    /// Waiting for a `sync::Mutex`.
+    Mutex = 8,
 }
 
 impl BlockReason {
@@ -135,6 +137,7 @@ impl BlockReason {
             5 => BlockReason::Io,
             6 => BlockReason::Channel,
             7 => BlockReason::Select,
+            8 => BlockReason::Mutex,
             _ => return None,
         })
     }
@@ -290,7 +293,8 @@ impl Drop for ExternalGuard {
 
 /// The TCB of the calling thread: its ULT's, or (registered on first use)
 /// the OS thread's.
-fn current_tcb() -> &'static Tcb {
+#[inline]
+pub(crate) fn current_tcb() -> &'static Tcb {
     if let Some((_, t)) = lwp::current_ult() {
         return t;
     }

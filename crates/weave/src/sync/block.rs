@@ -1,0 +1,194 @@
+//! How a `sync` primitive blocks its caller, names it, and asks about an
+//! owner: the one seam between the primitives and the scheduler.
+//!
+//! Normally this re-exports [`crate::sched::block_on`] and reads TCBs from
+//! the thread table. Under `--cfg loom` there are no LWPs or TCBs: a waiter
+//! is a loom thread, blocking is `loom::thread::park`, a timed wait
+//! times out once it has blocked (so that a model explores the timeout
+//! racing a wake-up), and
+//! nobody spins. The wait queue and the mutex word above this seam are the
+//! same code in both builds.
+
+#[cfg(not(loom))]
+pub(crate) use imp::*;
+#[cfg(loom)]
+pub(crate) use loom_imp::*;
+
+/// Who is calling: the owner id the lock words record, and what a wait
+/// queue orders by.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Me {
+    /// Thread-table index + 1 (0 means "nobody").
+    pub(crate) id: u32,
+    pub(crate) priority: u8,
+}
+
+#[cfg(not(loom))]
+mod imp {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    use super::Me;
+    use crate::lwp;
+    use crate::thread::state::RUNNING;
+    use crate::thread::table::table;
+    use crate::thread::tcb::NO_LWP;
+
+    pub(crate) use crate::sched::{block_on, Waiter};
+    pub(crate) use crate::thread::BlockReason;
+
+    /// The calling thread, ULT or OS thread (registered on first use).
+    #[inline]
+    pub(crate) fn me() -> Me {
+        let tcb = crate::thread::current_tcb();
+        Me {
+            id: tcb.index + 1,
+            priority: tcb.priority(),
+        }
+    }
+
+    /// The owner id of the caller alone: what a lock fast path needs.
+    #[inline]
+    pub(crate) fn me_id() -> u32 {
+        crate::thread::current_tcb().index + 1
+    }
+
+    /// Whether the thread with owner id `id` is running on a CPU other than
+    /// the caller's, so that spinning for it can pay off (section 16 of the
+    /// lecture: adaptive mutexes). A ULT is running elsewhere if it is
+    /// RUNNING and placed on another LWP; a registered OS thread is RUNNING
+    /// and has no LWP. A ULT placed on the caller's own LWP cannot be running
+    /// (we are), so spinning for it would only burn the time it needs.
+    #[inline]
+    pub(crate) fn owner_running_elsewhere(id: u32) -> bool {
+        if id == 0 {
+            return false;
+        }
+        let tcb = table().slot(id - 1);
+        if tcb.state.load().run() != RUNNING {
+            return false;
+        }
+        let home = tcb.home.load(Relaxed);
+        match lwp::current() {
+            Some(l) => home == NO_LWP || home as usize != l.index(),
+            None => true,
+        }
+    }
+
+    /// Monotonic nanoseconds since the first call: the stamp a waiter
+    /// carries so that an unlocker can tell how long it has waited.
+    #[inline]
+    pub(crate) fn now_ns() -> u64 {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+
+    /// Whether a timed wait is over.
+    #[inline]
+    pub(crate) fn expired(deadline: Instant) -> bool {
+        Instant::now() >= deadline
+    }
+
+    /// Whether this call may spin at all (loom says no).
+    pub(crate) const SPIN: bool = true;
+
+    /// Counts a contended lock won by spinning (`trace::Counters`).
+    #[inline]
+    pub(crate) fn note_spin_acquired() {
+        crate::trace::count(crate::trace::LOCK_SPINS, 1);
+    }
+
+    /// Counts a lock handed to a starving waiter.
+    #[inline]
+    pub(crate) fn note_handoff() {
+        crate::trace::count(crate::trace::LOCK_HANDOFFS, 1);
+    }
+}
+
+#[cfg(loom)]
+mod loom_imp {
+    use std::time::Instant;
+
+    use super::Me;
+
+    /// The reasons the loom-checked code blocks for.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) enum BlockReason {
+        Mutex,
+    }
+
+    pub(crate) enum Waiter {
+        Os(loom::thread::Thread),
+    }
+
+    impl Waiter {
+        pub(crate) fn wake(self) {
+            let Waiter::Os(t) = self;
+            t.unpark();
+        }
+    }
+
+    /// As `sched::block_on`; a deadline means "time out as soon as the
+    /// scheduler lets us", which loom interleaves with every wake-up.
+    pub(crate) fn block_on(
+        _reason: BlockReason,
+        deadline: Option<Instant>,
+        register: impl FnOnce(Waiter) -> bool,
+    ) {
+        if !register(Waiter::Os(loom::thread::current())) {
+            return;
+        }
+        if deadline.is_some() {
+            loom::thread::yield_now();
+            TIMED_OUT.with(|t| t.set(true));
+        } else {
+            loom::thread::park();
+        }
+    }
+
+    loom::thread_local! {
+        static ID: std::cell::Cell<u32> = std::cell::Cell::new(0);
+        /// Set once this thread's timed wait has "timed out": a deadline
+        /// passes only after the thread blocked on it once, so that models
+        /// reach the waits that race their timeout.
+        static TIMED_OUT: std::cell::Cell<bool> = std::cell::Cell::new(false);
+    }
+    loom::lazy_static! {
+        static ref NEXT: loom::sync::atomic::AtomicU32 = loom::sync::atomic::AtomicU32::new(1);
+    }
+
+    pub(crate) fn me() -> Me {
+        Me {
+            id: me_id(),
+            priority: 16,
+        }
+    }
+
+    pub(crate) fn me_id() -> u32 {
+        ID.with(|c| {
+            if c.get() == 0 {
+                c.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            }
+            c.get()
+        })
+    }
+
+    pub(crate) fn owner_running_elsewhere(_id: u32) -> bool {
+        false
+    }
+
+    pub(crate) fn now_ns() -> u64 {
+        0
+    }
+
+    pub(crate) fn expired(_deadline: Instant) -> bool {
+        TIMED_OUT.with(|t| t.get())
+    }
+
+    pub(crate) const SPIN: bool = false;
+
+    pub(crate) fn note_spin_acquired() {}
+
+    pub(crate) fn note_handoff() {}
+}

@@ -1,0 +1,222 @@
+//! [`Mutex`]: `std::sync::Mutex`'s shape on weave's adaptive lock word
+//! (`raw_mutex.rs` has the word's table and protocol).
+//!
+//! A contended `lock` spins only while the holder runs on another LWP;
+//! otherwise the caller queues and blocks: on a ULT only the ULT blocks and
+//! its LWP runs other threads; on an OS thread, the thread parks.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, TryLockError, TryLockResult};
+use std::time::{Duration, Instant};
+
+use super::block;
+use super::poison::{self, map_result};
+use super::raw_mutex::RawMutex;
+
+/// A mutual-exclusion lock that blocks the calling ULT, not its LWP.
+///
+/// Same API and poisoning rules as [`std::sync::Mutex`]:
+///
+/// ```
+/// use std::sync::Arc;
+/// use weave::sync::Mutex;
+///
+/// let total = Arc::new(Mutex::new(0u64));
+/// let handles: Vec<_> = (0..100)
+///     .map(|_| {
+///         let total = total.clone();
+///         weave::thread::spawn(move || {
+///             for _ in 0..100 {
+///                 *total.lock().unwrap() += 1;
+///             }
+///         })
+///     })
+///     .collect();
+/// for h in handles {
+///     h.join().unwrap();
+/// }
+/// assert_eq!(*total.lock().unwrap(), 10_000);
+/// ```
+///
+/// Holding a `std::sync::Mutex` across a weave blocking call (a `lock` of
+/// this mutex, `sleep`, `join`, a condvar wait...) can deadlock an LWP: the
+/// ULT blocks with the std lock held, the LWP runs another ULT that asks
+/// for the same std lock, and the kernel blocks the whole LWP, so the
+/// holder, placed on that LWP, never runs to release it. Use this mutex for
+/// anything held across a blocking call; a std lock is only safe around
+/// code that cannot switch.
+///
+/// Not reentrant: locking it again on the thread that holds it deadlocks
+/// (debug builds catch it in the slow path).
+pub struct Mutex<T: ?Sized> {
+    raw: RawMutex,
+    poison: poison::Flag,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `data` to one thread at a time, so
+// the mutex may be shared and sent whenever T may be sent (as std).
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+
+/// Access to the data of a locked [`Mutex`]; unlocks when dropped.
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct MutexGuard<'a, T: ?Sized + 'a> {
+    pub(crate) lock: &'a Mutex<T>,
+    poison: poison::Guard,
+    /// The owner id the lock word records for us.
+    pub(crate) owner: u32,
+    /// `!Send`: the word records the locking thread as owner.
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: a guard only gives `&T` to other threads that share it.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex; usable in a `static`.
+    pub const fn new(value: T) -> Mutex<T> {
+        Mutex {
+            raw: RawMutex::new(),
+            poison: poison::Flag::new(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// The data, consuming the mutex; `Err` (with the data) if poisoned.
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.poison.get();
+        map_result(poisoned, self.data.into_inner())
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Blocks until the lock is ours. `Err` (holding the guard) if a thread
+    /// panicked while holding it.
+    #[inline]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        let me = block::me_id();
+        self.raw.lock(me);
+        self.guard(me)
+    }
+
+    /// Takes the lock if nobody holds it, without blocking.
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let me = block::me_id();
+        if self.raw.try_lock(me) {
+            Ok(self.guard(me)?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    /// As [`lock`](Self::lock), but gives up after `timeout`
+    /// (`WouldBlock`). A weave extension: std's Mutex has no timed lock.
+    /// On a ULT only the ULT waits.
+    pub fn try_lock_for(&self, timeout: Duration) -> TryLockResult<MutexGuard<'_, T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_lock_until(deadline),
+            None => Ok(self.lock()?),
+        }
+    }
+
+    /// As [`try_lock_for`](Self::try_lock_for), with a deadline.
+    pub fn try_lock_until(&self, deadline: Instant) -> TryLockResult<MutexGuard<'_, T>> {
+        let me = block::me_id();
+        if self.raw.lock_until(me, deadline) {
+            Ok(self.guard(me)?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    fn guard(&self, owner: u32) -> LockResult<MutexGuard<'_, T>> {
+        let guard = MutexGuard {
+            lock: self,
+            poison: self.poison.guard(),
+            owner,
+            _not_send: PhantomData,
+        };
+        map_result(self.poison.get(), guard)
+    }
+
+    /// Whether a thread panicked while holding the lock.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get()
+    }
+
+    /// Clears the poisoned state.
+    pub fn clear_poison(&self) {
+        self.poison.clear();
+    }
+
+    /// The data, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.poison.get();
+        map_result(poisoned, self.data.get_mut())
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(t: T) -> Self {
+        Mutex::new(t)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Ok(g) => d.field("data", &&*g),
+            Err(TryLockError::Poisoned(e)) => d.field("data", &&**e.get_ref()),
+            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &self.poison.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves we hold the lock.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves we hold the lock, uniquely.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.poison.done(&self.poison);
+        self.lock.raw.unlock(self.owner);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,53 @@
+//! Poisoning, as `std::sync`: a lock whose holder panicked is marked, and
+//! later lockers get their guard inside a [`PoisonError`](std::sync::PoisonError).
+//!
+//! The flag is set when a guard is dropped while its thread unwinds from a
+//! panic that started after the guard was taken. On a ULT the unwinding runs
+//! on its LWP's OS thread with no switch in between (dropping a guard never
+//! blocks), so `std::thread::panicking` answers for the right thread.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+pub(crate) struct Flag(AtomicBool);
+
+/// Whether the thread was already panicking when it took the guard.
+pub(crate) struct Guard {
+    panicking: bool,
+}
+
+impl Flag {
+    pub(crate) const fn new() -> Flag {
+        Flag(AtomicBool::new(false))
+    }
+
+    /// Relaxed: the flag is read and written under the lock it belongs to,
+    /// whose own orderings publish it.
+    pub(crate) fn get(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.store(false, Relaxed);
+    }
+
+    pub(crate) fn guard(&self) -> Guard {
+        Guard {
+            panicking: std::thread::panicking(),
+        }
+    }
+
+    pub(crate) fn done(&self, guard: &Guard) {
+        if !guard.panicking && std::thread::panicking() {
+            self.0.store(true, Relaxed);
+        }
+    }
+}
+
+/// `Ok(t)` unless `poisoned`, as std's `LockResult`.
+pub(crate) fn map_result<T>(poisoned: bool, t: T) -> std::sync::LockResult<T> {
+    if poisoned {
+        Err(std::sync::PoisonError::new(t))
+    } else {
+        Ok(t)
+    }
+}

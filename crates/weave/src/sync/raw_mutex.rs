@@ -1,0 +1,532 @@
+//! The mutex word and its protocol: the adaptive, owner-recording lock
+//! under [`Mutex`](super::Mutex) (and [`Condvar`](super::Condvar), and
+//! everything built on them).
+//!
+//! One `AtomicU64` plus a [`WaitQueue`]:
+//!
+//! ```text
+//!  63                 32 31                 3   2        1        0
+//! ┌─────────────────────┬────────────────────┬────────┬────────┬────────┐
+//! │ owner id            │ (zero)             │ WOKEN  │ PARKED │ LOCKED │
+//! └─────────────────────┴────────────────────┴────────┴────────┴────────┘
+//! ```
+//!
+//! | bit / field | set when                                     | set by                          | cleared by |
+//! |-------------|----------------------------------------------|---------------------------------|------------|
+//! | `LOCKED`    | somebody holds the lock                      | a locker's CAS, or an unlocker handing off | the holder's unlock |
+//! | owner id    | with `LOCKED`: the holder's thread-table index + 1 | the same CAS or hand-off    | the unlock |
+//! | `PARKED`    | the wait queue is not empty                  | a waiter, under the queue lock  | whoever empties the queue, under its lock |
+//! | `WOKEN`     | a waiter was woken and has not retried yet   | an unlocker, under the queue lock | that waiter's next acquire or queueing |
+//!
+//! ## Protocol
+//!
+//! 1. **Fast path** (`lock`): one CAS `0 -> LOCKED | me`. `unlock`: one CAS
+//!    `LOCKED | me -> 0`. Either fails whenever any other bit is set.
+//! 2. **Spin** (`lock_slow`): while the word is locked by an owner that is
+//!    RUNNING on another LWP (or is an OS thread), the contender spins a
+//!    bounded number of rounds with exponential backoff and retries: the
+//!    owner is making progress and will likely release before a block and
+//!    wake would complete (lecture section 16, Solaris adaptive mutexes). An
+//!    owner that is not running (blocked, preempted at a safe point, or on
+//!    our own LWP) is never spun for.
+//! 3. **Queue**: under the queue lock the waiter sets `PARKED` (or, if the
+//!    lock is free by now, does not block and retries), links its node and
+//!    blocks. Setting `PARKED` under the queue lock while the word is still
+//!    `LOCKED` is what makes the wake-up impossible to lose: the holder's
+//!    unlock CAS then fails and it takes the slow path.
+//! 4. **Unlock slow path**: if `WOKEN` is set, a woken waiter is already on
+//!    its way, so the lock is just released (Go's `mutexWoken`: one wake per
+//!    hand-over, not one per unlock). Otherwise, under the queue lock, the
+//!    first waiter (highest priority, then oldest) is popped. If it has
+//!    waited longer than [`STARVE_NS`] the lock is **handed** to it: the
+//!    word goes straight to `LOCKED | its id` and nobody can barge in
+//!    (Go's starvation mode). Otherwise the lock is released with `WOKEN`
+//!    set and the waiter retries, competing with newcomers; if it loses it
+//!    queues again at the front of its priority class, keeping its original
+//!    arrival time, so it starves for at most `STARVE_NS`.
+//! 5. A waiter that gives up (a timed lock) after being woken clears
+//!    `WOKEN` and passes the wake on, so the queue is never left waiting on
+//!    a free lock. One that finds the lock handed to it as it times out owns
+//!    it and says so.
+//!
+//! While a thread holds `LOCKED` and the queue lock, nobody else can change
+//! the word (every other writer either needs `LOCKED` clear or the queue
+//! lock), so the unlock slow path writes it with plain stores.
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::Instant;
+
+use super::block::{self, BlockReason};
+use super::queue::{Node, WaitQueue, PENDING};
+use crate::loom::{spin_hint, AtomicU64};
+
+const LOCKED: u64 = 1;
+const PARKED: u64 = 2;
+const WOKEN: u64 = 4;
+const OWNER_SHIFT: u32 = 32;
+
+/// Node results: the unlocker woke the waiter to retry, or handed it the
+/// lock.
+const WOKEN_TO_RETRY: u32 = 1;
+const HANDED: u32 = 2;
+
+/// A waiter older than this gets the lock handed to it: 1 ms, Go's
+/// `starvationThresholdNs`. Long enough that hand-off (which forbids
+/// barging and so costs a full wake-up per hand-over) stays rare under
+/// ordinary contention, short enough that no waiter notices.
+pub(crate) const STARVE_NS: u64 = 1_000_000;
+
+/// Spin rounds before queueing, each twice as long as the last, capped at
+/// 2^6 pauses: about 2,000 pauses (a few µs) in all, the order of a block
+/// plus wake-up, past which spinning costs more than it can save.
+const SPIN_ROUNDS: u32 = 36;
+const SPIN_MAX_SHIFT: u32 = 6;
+
+#[inline]
+const fn locked_by(id: u32) -> u64 {
+    LOCKED | (id as u64) << OWNER_SHIFT
+}
+
+#[inline]
+const fn owner_of(word: u64) -> u32 {
+    (word >> OWNER_SHIFT) as u32
+}
+
+pub(crate) struct RawMutex {
+    word: AtomicU64,
+    queue: WaitQueue,
+    /// Under loom: the starvation threshold, so a model can force hand-off
+    /// (0) or forbid it (`u64::MAX`) deterministically.
+    #[cfg(loom)]
+    starve_ns: u64,
+}
+
+impl RawMutex {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> RawMutex {
+        RawMutex {
+            word: AtomicU64::new(0),
+            queue: WaitQueue::new(),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> RawMutex {
+        Self::with_starve_ns(u64::MAX)
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn with_starve_ns(starve_ns: u64) -> RawMutex {
+        RawMutex {
+            word: AtomicU64::new(0),
+            queue: WaitQueue::new(),
+            starve_ns,
+        }
+    }
+
+    #[inline]
+    fn starving(&self, since: u64) -> bool {
+        #[cfg(loom)]
+        let limit = self.starve_ns;
+        #[cfg(not(loom))]
+        let limit = STARVE_NS;
+        block::now_ns().saturating_sub(since) >= limit
+    }
+
+    /// Takes the lock for owner `me` (from [`block::me_id`]).
+    #[inline]
+    pub(crate) fn lock(&self, me: u32) {
+        // Acquire pairs with the Release of the unlock that freed the word.
+        if self
+            .word
+            .compare_exchange(0, locked_by(me), Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow(me, None);
+        }
+    }
+
+    /// Takes the lock unless `deadline` passes first; true if taken.
+    pub(crate) fn lock_until(&self, me: u32, deadline: Instant) -> bool {
+        // Acquire: as in `lock`.
+        self.word
+            .compare_exchange(0, locked_by(me), Acquire, Relaxed)
+            .is_ok()
+            || self.lock_slow(me, Some(deadline))
+    }
+
+    /// Takes the lock if it is free now, waiters or not.
+    #[inline]
+    pub(crate) fn try_lock(&self, me: u32) -> bool {
+        let mut cur = self.word.load(Relaxed);
+        loop {
+            if cur & LOCKED != 0 {
+                return false;
+            }
+            // Acquire: as in `lock`. PARKED and WOKEN belong to the waiters.
+            match self
+                .word
+                .compare_exchange_weak(cur, cur | locked_by(me), Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Releases the lock held by `me`.
+    #[inline]
+    pub(crate) fn unlock(&self, me: u32) {
+        // Release pairs with the Acquire CAS of the next locker: it sees
+        // everything written under the lock.
+        if self
+            .word
+            .compare_exchange(locked_by(me), 0, Release, Relaxed)
+            .is_err()
+        {
+            self.unlock_slow(me);
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self, me_id: u32, deadline: Option<Instant>) -> bool {
+        let me = block::me();
+        debug_assert_eq!(me.id, me_id);
+        let mine = locked_by(me_id);
+        let mut spins = 0u32;
+        // We were woken by an unlocker and owe it our retry (WOKEN is ours
+        // to clear).
+        let mut awoke = false;
+        // First time we queued: starvation counts from there.
+        let mut since: Option<u64> = None;
+        loop {
+            let cur = self.word.load(Relaxed);
+            if cur & LOCKED == 0 {
+                let mut new = cur | mine;
+                if awoke {
+                    new &= !WOKEN;
+                }
+                // Acquire: as in `lock`.
+                if self
+                    .word
+                    .compare_exchange_weak(cur, new, Acquire, Relaxed)
+                    .is_ok()
+                {
+                    if spins > 0 && since.is_none() {
+                        block::note_spin_acquired();
+                    }
+                    return true;
+                }
+                continue;
+            }
+            debug_assert_ne!(owner_of(cur), me_id, "a mutex is not reentrant");
+            if block::SPIN && spins < SPIN_ROUNDS && block::owner_running_elsewhere(owner_of(cur)) {
+                for _ in 0..1u32 << spins.min(SPIN_MAX_SHIFT) {
+                    spin_hint();
+                }
+                spins += 1;
+                continue;
+            }
+            if deadline.is_some_and(block::expired) {
+                self.give_up(awoke);
+                return false;
+            }
+            let requeue = since.is_some();
+            let node = Node::new(me.priority, me_id, *since.get_or_insert_with(block::now_ns));
+            let mut queued = false;
+            block::block_on(BlockReason::Mutex, deadline, |w| {
+                let mut q = self.queue.lock();
+                let mut cur = self.word.load(Relaxed);
+                loop {
+                    if cur & LOCKED == 0 {
+                        return false; // freed meanwhile: retry, don't block
+                    }
+                    let mut new = cur | PARKED;
+                    if awoke {
+                        new &= !WOKEN;
+                    }
+                    if new == cur {
+                        break;
+                    }
+                    // Relaxed: the queue lock orders this against every
+                    // other writer of PARKED; the holder's unlock CAS reads
+                    // the word itself (step 3 of the protocol).
+                    match self.word.compare_exchange(cur, new, Relaxed, Relaxed) {
+                        Ok(_) => break,
+                        Err(actual) => cur = actual,
+                    }
+                }
+                // SAFETY: `node` lives on this stack frame until the
+                // `remove` below, which runs under the queue lock.
+                unsafe { q.push(&node, w, requeue) };
+                queued = true;
+                true
+            });
+            if queued {
+                awoke = false;
+            }
+            let result = {
+                let mut q = self.queue.lock();
+                let (was_linked, result) = q.remove(&node);
+                if was_linked && q.is_empty() {
+                    // Relaxed: PARKED is ordered by the queue lock.
+                    self.word.fetch_and(!PARKED, Relaxed);
+                }
+                result
+            };
+            match result {
+                // The unlocker wrote `LOCKED | me` before releasing the
+                // queue lock we just took: the lock, and what its last
+                // holder wrote, are ours.
+                HANDED => return true,
+                WOKEN_TO_RETRY => {
+                    awoke = true;
+                    spins = 0;
+                }
+                _ => debug_assert_eq!(result, PENDING),
+            }
+        }
+    }
+
+    /// A timed lock gives up. If an unlocker woke us, the wake must not die
+    /// with us: clear WOKEN and, if the lock is free, wake the next waiter.
+    #[cold]
+    fn give_up(&self, awoke: bool) {
+        if !awoke {
+            return;
+        }
+        let popped = {
+            let mut q = self.queue.lock();
+            let mut cur = self.word.load(Relaxed);
+            loop {
+                if cur & LOCKED == 0 && !q.is_empty() {
+                    // The lock is free and others wait: the wake (and
+                    // WOKEN) passes to the next of them. A barger taking
+                    // the lock meanwhile is harmless: that waiter then
+                    // queues again and the barger's unlock wakes it.
+                    let p = q.pop(WOKEN_TO_RETRY);
+                    if q.is_empty() {
+                        // Relaxed: PARKED is ordered by the queue lock.
+                        self.word.fetch_and(!PARKED, Relaxed);
+                    }
+                    break p;
+                }
+                // A holder exists (its unlock, seeing PARKED without WOKEN,
+                // will wake someone) or nobody waits: drop WOKEN. A CAS, not
+                // a blind clear: if the holder releases between our look
+                // and our write, we must look again (loom found this).
+                match self
+                    .word
+                    .compare_exchange(cur, cur & !WOKEN, Relaxed, Relaxed)
+                {
+                    Ok(_) => break None,
+                    Err(actual) => cur = actual,
+                }
+            }
+        };
+        if let Some(p) = popped {
+            p.waiter.wake();
+        }
+    }
+
+    #[cold]
+    fn unlock_slow(&self, me: u32) {
+        let mut cur = self.word.load(Relaxed);
+        loop {
+            debug_assert_eq!(
+                cur & !(PARKED | WOKEN),
+                locked_by(me),
+                "unlock by a non-owner"
+            );
+            if cur & PARKED == 0 || cur & WOKEN != 0 {
+                // Nobody to wake, or a woken waiter is already on its way.
+                // Release: as in `unlock`.
+                match self
+                    .word
+                    .compare_exchange_weak(cur, cur & (PARKED | WOKEN), Release, Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(actual) => cur = actual,
+                }
+                continue;
+            }
+            break;
+        }
+        let popped = {
+            let mut q = self.queue.lock();
+            // We hold LOCKED and the queue lock: the word is ours to write
+            // (module doc). PARKED may have been cleared since we looked, by
+            // a waiter that timed out and emptied the queue.
+            match q.front() {
+                None => {
+                    // Release: as in `unlock`.
+                    self.word.store(0, Release);
+                    None
+                }
+                Some((_, since)) => {
+                    let handoff = self.starving(since);
+                    let p = q.pop(if handoff { HANDED } else { WOKEN_TO_RETRY });
+                    let p = p.expect("front() saw a waiter");
+                    let parked = if q.is_empty() { 0 } else { PARKED };
+                    let next = if handoff {
+                        locked_by(p.id) | parked
+                    } else {
+                        WOKEN | parked
+                    };
+                    // Release: as in `unlock`; for a hand-off the new owner
+                    // also synchronises through the queue lock.
+                    self.word.store(next, Release);
+                    Some((p, handoff))
+                }
+            }
+        };
+        if let Some((p, handoff)) = popped {
+            if handoff {
+                block::note_handoff();
+            }
+            p.waiter.wake();
+        }
+    }
+}
+
+/// Model checks of the mutex word and queue under every interleaving
+/// (`RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`). Under
+/// loom nobody spins, so every contender queues, and a timed lock times out
+/// at the first chance, racing the unlock that would wake it.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+
+    struct Shared {
+        m: RawMutex,
+        n: UnsafeCell<u32>,
+    }
+
+    fn shared(starve_ns: u64) -> Arc<Shared> {
+        Arc::new(Shared {
+            m: RawMutex::with_starve_ns(starve_ns),
+            n: UnsafeCell::new(0),
+        })
+    }
+
+    fn increment(s: &Shared) {
+        let me = block::me_id();
+        s.m.lock(me);
+        // loom's UnsafeCell panics if two threads are in here at once.
+        s.n.with_mut(|p| unsafe { *p += 1 });
+        s.m.unlock(me);
+    }
+
+    fn check_mutual_exclusion(starve_ns: u64) {
+        loom::model(move || {
+            let s = shared(starve_ns);
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || increment(&s))
+            };
+            increment(&s);
+            t.join().unwrap();
+            assert_eq!(s.n.with(|p| unsafe { *p }), 2);
+            assert_eq!(s.m.word.load(Relaxed), 0, "left locked or flagged");
+        });
+    }
+
+    #[test]
+    fn two_lockers_exclude_each_other_and_both_finish() {
+        check_mutual_exclusion(u64::MAX);
+    }
+
+    #[test]
+    fn hand_off_to_a_starving_waiter_excludes_and_finishes() {
+        check_mutual_exclusion(0);
+    }
+
+    /// A waiter queues while the holder unlocks: the unlock either sees
+    /// PARKED and wakes it, or the waiter sees the lock free and never
+    /// blocks. Never both asleep.
+    #[test]
+    fn unlock_racing_a_new_waiter_loses_no_wake_up() {
+        loom::model(|| {
+            let s = shared(u64::MAX);
+            let me = block::me_id();
+            s.m.lock(me);
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || increment(&s))
+            };
+            s.m.unlock(me);
+            t.join().unwrap();
+            assert_eq!(s.m.word.load(Relaxed), 0);
+        });
+    }
+
+    fn check_unlock_racing_timeout(starve_ns: u64) {
+        loom::model(move || {
+            let s = shared(starve_ns);
+            let me = block::me_id();
+            s.m.lock(me);
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let me = block::me_id();
+                    let got = s.m.lock_until(me, Instant::now());
+                    if got {
+                        s.m.unlock(me);
+                    }
+                    got
+                })
+            };
+            s.m.unlock(me);
+            let _ = t.join().unwrap();
+            // Whether it timed out or was handed the lock, nothing is left
+            // behind: no owner, no queued node, no pending WOKEN.
+            assert_eq!(s.m.word.load(Relaxed), 0);
+            assert!(s.m.queue.lock().is_empty());
+        });
+    }
+
+    #[test]
+    fn unlock_racing_a_timeout_leaves_the_lock_clean() {
+        check_unlock_racing_timeout(u64::MAX);
+    }
+
+    #[test]
+    fn hand_off_racing_a_timeout_is_kept_or_refused_cleanly() {
+        check_unlock_racing_timeout(0);
+    }
+
+    /// The unlock wakes a timed waiter, the holder barges back in, and the
+    /// timed waiter gives up: the wake must pass on to the other waiter,
+    /// which must still get the lock.
+    #[test]
+    fn a_woken_waiter_that_times_out_passes_the_wake_on() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared(u64::MAX);
+            let me = block::me_id();
+            s.m.lock(me);
+            let timed = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let me = block::me_id();
+                    if s.m.lock_until(me, Instant::now()) {
+                        s.m.unlock(me);
+                    }
+                })
+            };
+            let patient = {
+                let s = s.clone();
+                loom::thread::spawn(move || increment(&s))
+            };
+            s.m.unlock(me);
+            increment(&s);
+            timed.join().unwrap();
+            patient.join().unwrap();
+            assert_eq!(s.n.with(|p| unsafe { *p }), 2);
+            assert_eq!(s.m.word.load(Relaxed), 0);
+        });
+    }
+}
