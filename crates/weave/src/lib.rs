@@ -28,9 +28,10 @@
 //! [`stack`] (stacks, guard pages, death row), `context` (switching),
 //! [`thread`] (TCB, thread table, the public thread API), `lwp` (the LWPs
 //! and their scheduler loops), `sched` (queues, placement, wake-ups),
-//! `time` (timers), [`trace`] (the event hook), [`sync`] (channels that
-//! block the ULT). `docs/ARCHITECTURE.md`
-//! walks through them and lists the designs we rejected.
+//! `time` (timers), [`trace`] (the event hook), `monitor` (time slices,
+//! LWPs blocked in the kernel, the reaper), [`sync`] (the mutex and the
+//! channels, which block the ULT). `docs/ARCHITECTURE.md` walks through
+//! them and lists the designs we rejected.
 //!
 //! ## What blocks what
 //!
@@ -38,11 +39,14 @@
 //! |----------------------------------------|----------------------|------------------------|
 //! | `weave::thread::{sleep, park, yield_now}` | the ULT only      | the OS thread          |
 //! | `JoinHandle::join`, `scope`            | the ULT only         | the OS thread          |
-//! | `weave::sync::{mpsc, mpmc}` blocking `send`/`recv`, `select!` | the ULT only | the OS thread |
+//! | `weave::sync::Mutex::lock`, `weave::sync::{mpsc, mpmc}` `send`/`recv`, `select!` | the ULT only | the OS thread |
+//! | [`blocking`]`(f)`                      | the ULT only (`f` runs on a kernel thread set aside) | nothing: runs `f` |
 //! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
 //!
 //! Code on weave should use weave's calls; a call that must block the
-//! kernel thread belongs on a bound thread (`Builder::bound`).
+//! kernel thread belongs in [`blocking`] or on a bound thread
+//! (`Builder::bound`). The monitor warns, naming the thread, when one
+//! blocks an LWP anyway.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
