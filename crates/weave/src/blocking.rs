@@ -44,6 +44,11 @@ struct PoolState {
     queue: VecDeque<Job>,
     threads: usize,
     idle: usize,
+    /// Jobs submitted and not finished (queued or running).
+    in_flight: usize,
+    /// Kernel thread ids of the pool's threads (for the deadlock detector,
+    /// which must tell them from the program's own threads).
+    tids: Vec<i32>,
 }
 
 fn pool() -> &'static Pool {
@@ -53,6 +58,8 @@ fn pool() -> &'static Pool {
             queue: VecDeque::new(),
             threads: 0,
             idle: 0,
+            in_flight: 0,
+            tids: Vec::new(),
         }),
         cv: Condvar::new(),
     })
@@ -62,6 +69,7 @@ impl Pool {
     fn submit(&'static self, job: Job) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.queue.push_back(job);
+        st.in_flight += 1;
         if st.idle > 0 {
             self.cv.notify_one();
             return;
@@ -84,18 +92,24 @@ impl Pool {
                 if let Some(job) = st.queue.pop_front() {
                     drop(st);
                     job();
+                    let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    st.in_flight -= 1;
                 }
             }
         }
     }
 
     fn work(&self) {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.tids.push(tid);
         loop {
             if let Some(job) = st.queue.pop_front() {
                 drop(st);
                 job();
                 st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.in_flight -= 1;
                 continue;
             }
             st.idle += 1;
@@ -107,6 +121,7 @@ impl Pool {
             st.idle -= 1;
             if timeout.timed_out() && st.queue.is_empty() {
                 st.threads -= 1;
+                st.tids.retain(|&t| t != tid);
                 return;
             }
         }
@@ -189,4 +204,11 @@ where
             None => continue, // woken before the result: wait again
         }
     }
+}
+
+/// Whether a blocking call is queued or running, and the pool's thread ids
+/// (for the deadlock detector).
+pub(crate) fn activity() -> (bool, Vec<i32>) {
+    let st = pool().state.lock().unwrap_or_else(|e| e.into_inner());
+    (st.in_flight > 0, st.tids.clone())
 }

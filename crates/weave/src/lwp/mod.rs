@@ -109,6 +109,9 @@ pub(crate) struct Lwp {
     /// Added by the monitor for an LWP blocked in the kernel; retires first
     /// when the pool has more LWPs than it needs.
     extra: AtomicBool,
+    /// Timers pending in `Local::timers`, mirrored for the deadlock
+    /// detector (a pending timer can still wake a ULT).
+    timers_pending: AtomicUsize,
     stealer: UnsafeCell<Stealer<Task>>,
     /// Started ULTs placed here that have not exited.
     placed: AtomicUsize,
@@ -164,6 +167,7 @@ impl Lwp {
             running_prio: AtomicU8::new(IDLE),
             running: AtomicU64::new(0),
             extra: AtomicBool::new(false),
+            timers_pending: AtomicUsize::new(0),
             stealer: UnsafeCell::new(stealer),
             placed: AtomicUsize::new(0),
             tid: AtomicI32::new(0),
@@ -325,6 +329,12 @@ impl Lwp {
     /// Adds a timer for the current ULT's wait.
     pub(crate) fn add_timer(&self, at: Instant, tcb: &'static Tcb, token: WakeToken) {
         self.local().timers.insert(at, tcb, token);
+        self.timers_pending.fetch_add(1, Relaxed);
+    }
+
+    /// Timers pending on this LWP (deadlock detector).
+    pub(crate) fn timers_pending(&self) -> usize {
+        self.timers_pending.load(Relaxed)
     }
 
     /// Switches the running ULT out as blocked (its state is BLOCKING).
@@ -487,6 +497,7 @@ impl Lwp {
         loop {
             let due = self.local().timers.pop_due(now);
             let Some((tcb, token)) = due else { break };
+            self.timers_pending.fetch_sub(1, Relaxed);
             if tcb.state.wake(token) == Wake::Enqueue {
                 crate::sched::enqueue_woken(tcb);
             }
@@ -671,6 +682,11 @@ impl Lwp {
             || (self.takes_new_work() && self.new_work_visible());
         if !work {
             self.flush_runs();
+            if member && rt.idle_members.load(Relaxed) >= rt.members.load(Relaxed) {
+                // The last pool LWP to go idle: if every thread is now
+                // blocked, nothing will run again; let the monitor look.
+                rt.monitor.check_deadlock_soon();
+            }
             let deadline = self.local().timers.next_deadline();
             self.parker.park(deadline);
         }

@@ -117,6 +117,13 @@ pub(crate) fn block_on(
             if !register(Waiter::Os(std::thread::current())) {
                 return;
             }
+            // Shows the wait in the OS thread's TCB (the thread table, and
+            // the deadlock detector, which must know that this thread is
+            // waiting inside weave rather than doing something that could
+            // still wake a ULT).
+            let tcb = crate::thread::current_tcb();
+            tcb.state.set_os_blocked(reason as u8, deadline.is_some());
+            crate::runtime::rt().monitor.check_deadlock_soon();
             match deadline {
                 Some(at) => {
                     let now = Instant::now();
@@ -126,8 +133,18 @@ pub(crate) fn block_on(
                 }
                 None => std::thread::park(),
             }
+            tcb.state.set_os_running();
+            tcb.waits_for.store(0, std::sync::atomic::Ordering::Relaxed);
         }
     }
+}
+
+/// Records, for the deadlock report, that the calling thread is about to
+/// wait for the thread with table index + 1 `holder` (0: unknown).
+pub(crate) fn note_waits_for(holder: u32) {
+    let tcb = crate::thread::current_tcb();
+    tcb.waits_for
+        .store(holder, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether the current LWP has been asked to switch; the safe-point check.

@@ -76,6 +76,13 @@ mod imp {
         }
     }
 
+    /// Records, for the deadlock report, whom the caller is about to wait
+    /// for (owner id, 0 unknown).
+    #[inline]
+    pub(crate) fn note_waits_for(id: u32) {
+        crate::sched::note_waits_for(id);
+    }
+
     /// Monotonic nanoseconds since the first call: the stamp a waiter
     /// carries so that an unlocker can tell how long it has waited.
     #[inline]
@@ -111,6 +118,10 @@ mod loom_imp {
     use std::time::Instant;
 
     use super::Me;
+
+    /// No deadlock detector under loom: nothing to record.
+    #[inline]
+    pub(crate) fn note_waits_for(_id: u32) {}
 
     /// The reasons the loom-checked code blocks for.
     #[derive(Clone, Copy, Debug)]

@@ -234,6 +234,7 @@ impl RawMutex {
             let requeue = since.is_some();
             let node = Node::new(me.priority, me_id, *since.get_or_insert_with(block::now_ns));
             let mut queued = false;
+            block::note_waits_for(owner_of(cur));
             block::block_on(BlockReason::Mutex, deadline, |w| {
                 let mut q = self.queue.lock();
                 let mut cur = self.word.load(Relaxed);

@@ -316,6 +316,8 @@ fn register_external() -> &'static Tcb {
     unsafe { *tcb.kind.get() = Kind::External };
     tcb.set_name(me.name().map(Arc::from));
     *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
+    // SAFETY: gettid has no preconditions.
+    tcb.os_tid.store(unsafe { libc::gettid() } as u32, Relaxed);
     tcb.priority.store(DEFAULT_PRIORITY, Relaxed);
     tcb.home.store(NO_LWP, Relaxed);
     tcb.switches.store(0, Relaxed);
@@ -761,6 +763,9 @@ impl<T> JoinHandle<T> {
     /// Waits for the thread to finish and returns its result, or the
     /// payload of its panic.
     pub fn join(self) -> std::thread::Result<T> {
+        if !self.join.is_finished() {
+            sched::note_waits_for(self.thread.id.index() + 1);
+        }
         wait_for(&self.join);
         self.join.take()
     }
@@ -836,9 +841,9 @@ pub fn threads() -> Vec<ThreadInfo> {
         let st = match w.run() {
             state::RUNNABLE => ThreadState::Runnable,
             state::RUNNING => ThreadState::Running,
-            state::BLOCKING | state::BLOCKED => {
-                ThreadState::Blocked(BlockReason::from_u8(w.reason()).unwrap_or(BlockReason::Sync))
-            }
+            state::BLOCKING | state::BLOCKED => ThreadState::Blocked(
+                BlockReason::from_u8(w.reason() & !state::TIMED).unwrap_or(BlockReason::Sync),
+            ),
             // EXITED: on its way to death row; not a live thread any more.
             _ => continue,
         };

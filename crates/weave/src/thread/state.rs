@@ -49,6 +49,9 @@ pub(crate) const BLOCKED: u64 = 4;
 pub(crate) const EXITED: u64 = 5;
 
 const RUN_MASK: u64 = 0xff;
+/// In the reason byte of a registered OS thread's BLOCKED word: the wait
+/// has a deadline (so a timer of the kernel will end it).
+pub(crate) const TIMED: u8 = 0x80;
 const REASON_SHIFT: u32 = 8;
 const EPOCH_SHIFT: u32 = 16;
 
@@ -197,6 +200,24 @@ impl State {
                 Err(actual) => cur = Word(actual),
             }
         }
+    }
+
+    /// A registered OS thread parks inside a weave wait: shown as BLOCKED
+    /// with its reason (and `TIMED` in the reason's high bit when a deadline
+    /// will end it). OS threads do not use the wake protocol above (they are
+    /// woken with `std::thread::Thread::unpark`), so a store is enough.
+    pub(crate) fn set_os_blocked(&self, reason: u8, timed: bool) {
+        let w = Word(self.0.load(Relaxed));
+        let r = reason | if timed { TIMED } else { 0 };
+        // A new epoch per wait, so that two looks at the table can tell
+        // one long wait from two short ones.
+        self.0.store(pack(BLOCKED, r, w.epoch() + 1), SeqCst);
+    }
+
+    /// The OS thread is back from its weave wait.
+    pub(crate) fn set_os_running(&self) {
+        let w = Word(self.0.load(Relaxed));
+        self.0.store(pack(RUNNING, 0, w.epoch()), SeqCst);
     }
 
     /// RUNNING -> EXITED, by the ULT as it finishes.

@@ -77,6 +77,14 @@ pub(crate) struct Tcb {
     pub(crate) name: Mutex<(u32, Option<Arc<str>>)>,
     /// For `External` TCBs: the std handle to unpark the OS thread.
     pub(crate) os: Mutex<Option<std::thread::Thread>>,
+    /// Whom the thread waits for while blocked, for the deadlock report:
+    /// thread-table index + 1 of a mutex's holder or of a joined thread;
+    /// 0 when unknown (a channel) or not waiting. Written by the thread
+    /// itself before it blocks.
+    pub(crate) waits_for: AtomicU32,
+    /// For an `External` TCB: the kernel thread id, to match the threads
+    /// of the process (`/proc/self/task`) with their TCBs.
+    pub(crate) os_tid: AtomicU32,
     /// Preemption-off guards the ULT holds (`disable_preemption`). Written
     /// only by the ULT itself.
     pub(crate) no_preempt: AtomicU32,
@@ -114,6 +122,8 @@ impl Tcb {
             overflow: UnsafeCell::new(OverflowInfo::NONE),
             name: Mutex::new((0, None)),
             os: Mutex::new(None),
+            waits_for: AtomicU32::new(0),
+            os_tid: AtomicU32::new(0),
             no_preempt: AtomicU32::new(0),
             switches: AtomicU64::new(0),
             run_ticks: AtomicU64::new(0),

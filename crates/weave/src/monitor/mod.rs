@@ -18,6 +18,12 @@
 //!   already placed on the blocked LWP wait for it: they cannot move
 //!   (DESIGN.md decision 3). When the pool has more LWPs than it needs, an
 //!   idle surplus LWP retires. A cap (`MAX_CONCURRENCY`) stops a runaway.
+//! - **Deadlocks.** When every thread is blocked on weave primitives and
+//!   nothing else can wake one (no timer, no blocking call in flight, no
+//!   OS thread outside a weave wait), weave prints a report naming each
+//!   thread, what it waits on and who holds it, and exits with status 2
+//!   instead of hanging, as Go's "all goroutines are asleep" (see
+//!   `monitor/deadlock.rs`).
 //! - **The reaper.** Every `REAP_PERIOD` while stacks sit on the pool's
 //!   dirty list, it gives their pages back (see `stack`).
 //!
@@ -31,6 +37,8 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+mod deadlock;
 
 use crate::lwp::{self, Lwp};
 use crate::runtime::{Runtime, MAX_CONCURRENCY};
@@ -61,6 +69,9 @@ const SURPLUS_IDLE: Duration = Duration::from_millis(200);
 pub const DEFAULT_TIME_SLICE: Duration = Duration::from_millis(10);
 
 pub(crate) struct Monitor {
+    /// Asked to look for a deadlock (the last LWP went idle, or an OS
+    /// thread started waiting inside weave).
+    deadlock_check: AtomicBool,
     wanted: Mutex<bool>,
     cv: Condvar,
     parked: AtomicBool,
@@ -76,6 +87,7 @@ impl Monitor {
             _ => DEFAULT_TIME_SLICE.as_micros() as u64,
         };
         Monitor {
+            deadlock_check: AtomicBool::new(false),
             wanted: Mutex::new(false),
             cv: Condvar::new(),
             parked: AtomicBool::new(false),
@@ -92,6 +104,14 @@ impl Monitor {
             let mut w = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
             *w = true;
             self.cv.notify_one();
+        }
+    }
+
+    /// Asks the monitor to look for a deadlock soon. Cheap: a store, and a
+    /// wake only if the monitor is parked.
+    pub(crate) fn check_deadlock_soon(&self) {
+        if !self.deadlock_check.swap(true, SeqCst) {
+            self.wake();
         }
     }
 
@@ -127,12 +147,15 @@ pub(crate) fn run(rt: &'static Runtime) {
     let mut cap_warned = false;
     let mut last_reap = Instant::now();
     loop {
-        if !anything_to_watch(rt) {
+        if m.deadlock_check.swap(false, SeqCst) {
+            deadlock::check(rt);
+        }
+        if !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst) {
             let mut w = m.wanted.lock().unwrap_or_else(|e| e.into_inner());
             m.parked.store(true, SeqCst);
             // Re-check under the lock: a wake before `parked` was set did
             // not notify (pairs with the SeqCst load-then-lock in `wake`).
-            while !*w && !anything_to_watch(rt) {
+            while !*w && !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst) {
                 w = m.cv.wait(w).unwrap_or_else(|e| e.into_inner());
             }
             *w = false;

@@ -1,0 +1,154 @@
+//! The deadlock detector: "all threads are asleep".
+//!
+//! A deadlock is reported only when nothing could ever end any wait:
+//!
+//! 1. every LWP is asleep with an empty inbox and no timer pending (a timer
+//!    ends a sleep or a timed wait), and no new work is queued;
+//! 2. no `weave::blocking` call is queued or running (its end wakes a ULT);
+//! 3. every live ULT is BLOCKED (none runnable, running, or switching out);
+//! 4. every OS thread of the process is one of weave's own (LWPs, the
+//!    monitor, the blocking pool) or a registered thread BLOCKED inside a
+//!    weave wait without a deadline. Any other thread, running or asleep
+//!    in the kernel, could still unlock, send or unpark: not a deadlock.
+//!
+//! The monitor takes two such snapshots 50 ms apart and reports only if
+//! both hold and every wait is the same one (same epoch), so a moment in
+//! which all threads happen to be between a wake and a run is never taken
+//! for a deadlock. It is asked to look when the last pool LWP goes idle
+//! and when an OS thread starts waiting inside weave.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use crate::runtime::Runtime;
+use crate::thread::state::{self, TIMED};
+use crate::thread::table::table;
+use crate::thread::tcb::Kind;
+use crate::thread::BlockReason;
+
+/// One blocked thread in the report.
+struct Row {
+    index: u32,
+    epoch: u64,
+    line: String,
+}
+
+/// Looks for a deadlock; reports it and exits if there is one.
+pub(super) fn check(rt: &Runtime) {
+    let Some(first) = snapshot(rt) else { return };
+    std::thread::sleep(Duration::from_millis(50));
+    let Some(second) = snapshot(rt) else { return };
+    let key =
+        |rows: &[Row]| -> HashSet<(u32, u64)> { rows.iter().map(|r| (r.index, r.epoch)).collect() };
+    if key(&first) != key(&second) {
+        return;
+    }
+    let mut report = String::from("\nweave: all threads are blocked: deadlock!\n\n");
+    for r in &second {
+        let _ = writeln!(report, "  {}", r.line);
+    }
+    report.push_str(
+        "\nweave: no timer, blocking call or other thread can end any of these waits; \
+         exiting with status 2 instead of hanging\n",
+    );
+    eprint!("{report}");
+    std::process::exit(2);
+}
+
+/// The blocked threads, if the process is deadlocked right now.
+fn snapshot(rt: &Runtime) -> Option<Vec<Row>> {
+    // 1. The LWPs and the queues.
+    let mut ours: HashSet<i32> = HashSet::new();
+    for l in rt.lwps() {
+        if !l.is_alive() {
+            continue;
+        }
+        if !l.is_sleeping() || !l.inbox.is_empty() || l.timers_pending() > 0 || l.has_fresh_work() {
+            return None;
+        }
+        ours.insert(l.tid());
+    }
+    if rt.global_top() >= 0 {
+        return None;
+    }
+    // 2. Blocking calls.
+    let (busy, pool_tids) = crate::blocking::activity();
+    if busy {
+        return None;
+    }
+    ours.extend(pool_tids);
+    // SAFETY: gettid has no preconditions (we are the monitor thread).
+    ours.insert(unsafe { libc::gettid() });
+
+    // 3. and 4. The threads weave knows.
+    let t = table();
+    let mut rows = Vec::new();
+    let mut registered: HashSet<i32> = HashSet::new();
+    for i in 0..t.carved() {
+        let tcb = t.slot(i as u32);
+        let w = tcb.state.load();
+        let external = tcb.kind() == Kind::External;
+        match w.run() {
+            state::FREE | state::EXITED => continue,
+            state::BLOCKED => {}
+            _ => return None, // runnable, running or switching out
+        }
+        if external {
+            if w.reason() & TIMED != 0 {
+                return None; // its deadline will end the wait
+            }
+            registered.insert(tcb.os_tid.load(Relaxed) as i32);
+        }
+        rows.push(Row {
+            index: i as u32,
+            epoch: w.epoch(),
+            line: describe(i as u32, w.reason() & !TIMED),
+        });
+    }
+    // 4. Every other OS thread must be weave's own or a registered one.
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    for task in tasks.flatten() {
+        let tid: i32 = task.file_name().to_str()?.parse().ok()?;
+        if !ours.contains(&tid) && !registered.contains(&tid) {
+            return None;
+        }
+    }
+    (!rows.is_empty()).then_some(rows)
+}
+
+fn who(index: u32) -> String {
+    let tcb = table().slot(index);
+    let id = tcb.id();
+    let os = if tcb.kind() == Kind::External {
+        ", OS thread"
+    } else {
+        ""
+    };
+    match tcb.name() {
+        Some(n) => format!("thread '{n}' ({id}{os})"),
+        None => format!("thread {id}{os}"),
+    }
+}
+
+fn describe(index: u32, reason: u8) -> String {
+    let tcb = table().slot(index);
+    let what = match BlockReason::from_u8(reason) {
+        Some(BlockReason::Mutex) => "waits for a Mutex",
+        Some(BlockReason::Channel) => "waits on a channel",
+        Some(BlockReason::Select) => "waits in select! on channels",
+        Some(BlockReason::Join) => "waits to join",
+        Some(BlockReason::Park) => "is parked",
+        Some(BlockReason::Sleep) => "sleeps",
+        Some(BlockReason::Io) => "waits for a blocking call",
+        Some(BlockReason::Sync) | None => "waits",
+    };
+    let holder = tcb.waits_for.load(Relaxed);
+    let by = match (BlockReason::from_u8(reason), holder) {
+        (_, 0) => String::new(),
+        (Some(BlockReason::Join), h) => format!(" {}", who(h - 1)),
+        (_, h) => format!(", held by {}", who(h - 1)),
+    };
+    format!("{} {what}{by}", who(index))
+}
