@@ -1,21 +1,85 @@
-//! The deadlock detector, on the `deadlock` example run as a child.
+//! The deadlock detector, on deadlocks made on purpose in child processes.
+//!
+//! Runs without libtest (`harness = false`): the detector reports only when
+//! every thread of the process waits inside weave, and libtest's own
+//! threads never do. `main` runs each check; a check re-runs this binary
+//! with `WEAVE_DEADLOCK_SCENARIO` set, and the child plays the scenario.
 
-use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
+use weave::sync::{mpmc, Mutex};
+use weave::thread;
 
-/// The example binary: built by `cargo test` next to this test's binary.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples").join("deadlock")
+const SCENARIO: &str = "WEAVE_DEADLOCK_SCENARIO";
+
+/// Two ULTs take two mutexes in opposite orders; main joins.
+fn two_mutexes() {
+    let a: &'static Mutex<u32> = Box::leak(Box::new(Mutex::new(0)));
+    let b: &'static Mutex<u32> = Box::leak(Box::new(Mutex::new(0)));
+    let (go_tx, go_rx) = mpmc::bounded::<()>(0);
+    let left = thread::Builder::new()
+        .name("left".into())
+        .spawn(move || {
+            let _a = a.lock().unwrap();
+            go_tx.send(()).unwrap(); // right holds b from here on
+            let _b = b.lock().unwrap();
+        })
+        .unwrap();
+    let right = thread::Builder::new()
+        .name("right".into())
+        .spawn(move || {
+            let _b = b.lock().unwrap();
+            go_rx.recv().unwrap(); // left holds a
+            let _a = a.lock().unwrap();
+        })
+        .unwrap();
+    left.join().unwrap();
+    right.join().unwrap();
 }
 
-fn run(mode: &str) -> (Option<i32>, String, String) {
-    let out = Command::new(example())
-        .arg(mode)
+/// Two ULTs each wait to receive from the other; main joins.
+fn two_channels() {
+    let (to_pong, from_ping) = mpmc::bounded::<u32>(0);
+    let (to_ping, from_pong) = mpmc::bounded::<u32>(0);
+    let ping = thread::Builder::new()
+        .name("ping".into())
+        .spawn(move || {
+            let _keep = to_pong; // never sends
+            from_pong.recv().unwrap()
+        })
+        .unwrap();
+    let pong = thread::Builder::new()
+        .name("pong".into())
+        .spawn(move || {
+            let _keep = to_ping; // never sends either
+            from_ping.recv().unwrap()
+        })
+        .unwrap();
+    ping.join().unwrap();
+    pong.join().unwrap();
+}
+
+/// A ULT waits on a channel that a plain OS thread (never registered with
+/// weave) fills after a while: not a deadlock.
+fn wait_on_os_thread() {
+    let (tx, rx) = mpmc::bounded::<u32>(0);
+    let waiter = thread::Builder::new()
+        .name("waits-for-os".into())
+        .spawn(move || rx.recv().unwrap())
+        .unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        tx.send(7).unwrap();
+    });
+    println!("received {}", waiter.join().unwrap());
+}
+
+fn run(scenario: &str) -> (Option<i32>, String, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(SCENARIO, scenario)
         .env_remove("WEAVE_LWPS")
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", example()));
+        .unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -23,40 +87,73 @@ fn run(mode: &str) -> (Option<i32>, String, String) {
     )
 }
 
-#[test]
-fn a_two_mutex_deadlock_is_reported() {
+fn a_two_mutex_deadlock_is_reported() -> Result<(), String> {
     let (code, _, err) = run("mutex");
-    assert_eq!(code, Some(2), "exits with status 2:\n{err}");
-    assert!(err.contains("all threads are blocked: deadlock"), "{err}");
-    assert!(
-        err.contains("thread 'left'") && err.contains("waits for a Mutex, held by thread 'right'"),
-        "{err}"
-    );
-    assert!(
-        err.contains("thread 'right'") && err.contains("held by thread 'left'"),
-        "{err}"
-    );
-    assert!(
-        err.contains("OS thread) waits to join thread 'left'"),
-        "{err}"
-    );
+    let ok = code == Some(2)
+        && err.contains("all threads are blocked: deadlock")
+        && err.contains("thread 'left'")
+        && err.contains("waits for a Mutex, held by thread 'right'")
+        && err.contains("held by thread 'left'")
+        && err.contains("OS thread) waits to join thread 'left'");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stderr:\n{err}"))
 }
 
-#[test]
-fn a_channel_deadlock_is_reported() {
+fn a_channel_deadlock_is_reported() -> Result<(), String> {
     let (code, _, err) = run("channel");
-    assert_eq!(code, Some(2), "exits with status 2:\n{err}");
-    assert!(
-        err.contains("thread 'ping'") && err.contains("waits on a channel"),
-        "{err}"
-    );
-    assert!(err.contains("thread 'pong'"), "{err}");
+    let ok = code == Some(2)
+        && err.contains("thread 'ping'")
+        && err.contains("waits on a channel")
+        && err.contains("thread 'pong'");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stderr:\n{err}"))
 }
 
-#[test]
-fn a_wait_that_an_os_thread_will_end_is_not_a_deadlock() {
+fn a_wait_that_an_os_thread_will_end_is_not_a_deadlock() -> Result<(), String> {
     let (code, out, err) = run("os-wait");
-    assert_eq!(code, Some(0), "finishes normally:\n{err}");
-    assert!(out.contains("received 7"), "{out}");
-    assert!(!err.contains("deadlock"), "{err}");
+    let ok = code == Some(0) && out.contains("received 7") && !err.contains("deadlock");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stdout {out}, stderr:\n{err}"))
+}
+
+fn main() {
+    match std::env::var(SCENARIO).as_deref() {
+        Ok("mutex") => return two_mutexes(),
+        Ok("channel") => return two_channels(),
+        Ok("os-wait") => return wait_on_os_thread(),
+        Ok(other) => panic!("no scenario {other:?}"),
+        Err(_) => {}
+    }
+    let checks: [(&str, fn() -> Result<(), String>); 3] = [
+        (
+            "a_two_mutex_deadlock_is_reported",
+            a_two_mutex_deadlock_is_reported,
+        ),
+        (
+            "a_channel_deadlock_is_reported",
+            a_channel_deadlock_is_reported,
+        ),
+        (
+            "a_wait_that_an_os_thread_will_end_is_not_a_deadlock",
+            a_wait_that_an_os_thread_will_end_is_not_a_deadlock,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, check) in checks {
+        match check() {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(e) => {
+                failed += 1;
+                println!("test {name} ... FAILED\n{e}");
+            }
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" },
+        3 - failed
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
 }
