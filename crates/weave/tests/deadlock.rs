@@ -116,6 +116,9 @@ fn a_wait_that_an_os_thread_will_end_is_not_a_deadlock() -> Result<(), String> {
         .ok_or(format!("status {code:?}, stdout {out}, stderr:\n{err}"))
 }
 
+/// A check: its name, and whether it passed (with what it saw if not).
+type Check = (&'static str, fn() -> Result<(), String>);
+
 fn main() {
     match std::env::var(SCENARIO).as_deref() {
         Ok("mutex") => return two_mutexes(),
@@ -124,7 +127,7 @@ fn main() {
         Ok(other) => panic!("no scenario {other:?}"),
         Err(_) => {}
     }
-    let checks: [(&str, fn() -> Result<(), String>); 3] = [
+    let checks: [Check; 3] = [
         (
             "a_two_mutex_deadlock_is_reported",
             a_two_mutex_deadlock_is_reported,
