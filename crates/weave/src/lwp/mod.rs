@@ -47,10 +47,16 @@ use crate::time::{self, Timers};
 use crate::trace::{self, Event};
 
 /// Rounds an idle LWP spends stealing and polling before it sleeps. Each
-/// round is a pass over the other LWPs and the injector plus a short spin:
-/// long enough to catch the next spawn of a busy spawner (~100 ns apart),
-/// short enough (a few µs) that idling costs nothing noticeable.
-const SEARCH_ROUNDS: u32 = 64;
+/// round is a pass over the other LWPs and the injector plus SEARCH_SPINS
+/// pauses: ~10 µs in all, long enough to catch the next spawn of a busy
+/// spawner (~100 ns apart) and a wake-up from a sibling LWP. We had ~80 µs
+/// (64 growing rounds); on 2 CPUs that spinning took the CPU from the
+/// thread making the work: spawning 200,000 parked ULTs from main took
+/// 1.3-1.9 s then, 0.8-1.2 s now.
+const SEARCH_ROUNDS: u32 = 32;
+
+/// `pause` instructions between two search rounds (~20 ns each here).
+const SEARCH_SPINS: u32 = 16;
 
 /// How long an LWP with started ULTs to run leaves new work of the same
 /// priority to a better-placed sibling before taking it itself. Waking a
@@ -641,7 +647,7 @@ impl Lwp {
             .saturating_sub(rt.sleepers.load(Relaxed));
         if self.takes_new_work() && 2 * rt.searching.load(Relaxed) < busy.max(1) {
             rt.searching.fetch_add(1, SeqCst);
-            for round in 0..SEARCH_ROUNDS {
+            for _ in 0..SEARCH_ROUNDS {
                 // Retirement may come mid-search: from then on, no new work.
                 if !self.takes_new_work() {
                     break;
@@ -658,7 +664,7 @@ impl Lwp {
                     rt.searching.fetch_sub(1, SeqCst);
                     return None;
                 }
-                for _ in 0..(1 << (round / 16)) * 16 {
+                for _ in 0..SEARCH_SPINS {
                     std::hint::spin_loop();
                 }
             }
