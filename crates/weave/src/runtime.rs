@@ -251,9 +251,16 @@ impl Runtime {
     pub(crate) fn push_global(&self, tcb: &'static Tcb) {
         let p = tcb.priority().min(PRIORITY_LEVELS - 1);
         self.injector[p as usize].push(Task(tcb));
-        // Set the bit after the push: a popper that clears the bit after
-        // finding the level empty re-checks (see `pop_global`).
-        self.injector_bits.fetch_or(1 << p, SeqCst);
+        // Set the bit after the push, and only if it is clear: every LWP
+        // reads this word at every pick, so an RMW per push (from a thread
+        // spawning in a loop) would bounce its cache line between CPUs.
+        // The fence pairs with the popper's SeqCst `fetch_and` and re-check
+        // in `pop_global` (Dekker): either we see the bit cleared and set
+        // it again, or the popper's re-check sees our push.
+        fence(SeqCst);
+        if self.injector_bits.load(SeqCst) & (1 << p) == 0 {
+            self.injector_bits.fetch_or(1 << p, SeqCst);
+        }
         self.notify_work(p);
     }
 
