@@ -903,6 +903,9 @@ struct WakeClock {
     woke_at: AtomicU64,
     taken: AtomicUsize,
     stop: AtomicBool,
+    /// The waker, parked while the woken thread takes its sample: a waker
+    /// that spun would take a CPU from the LWPs (or threads) measured.
+    driver: std::thread::Thread,
 }
 
 impl WakeClock {
@@ -912,6 +915,7 @@ impl WakeClock {
             woke_at: AtomicU64::new(0),
             taken: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            driver: std::thread::current(),
         }
     }
 
@@ -921,6 +925,7 @@ impl WakeClock {
 
     /// Issues `n` wakes through `unpark`, one at a time, each after the
     /// previous one was taken and a pause; then stops the woken thread.
+    /// Must run on the thread that made the clock.
     fn drive(&self, n: usize, unpark: impl Fn()) {
         for i in 0..n {
             std::thread::sleep(WAKE_GAP);
@@ -929,7 +934,7 @@ impl WakeClock {
             self.woke_at.store(self.now(), Ordering::Release);
             unpark();
             while self.taken.load(Ordering::Acquire) <= i {
-                std::thread::yield_now();
+                std::thread::park();
             }
         }
         self.stop.store(true, Ordering::Release);
@@ -953,6 +958,7 @@ impl WakeClock {
                 last = at;
                 samples.push(ran.saturating_sub(at));
                 self.taken.fetch_add(1, Ordering::Release);
+                self.driver.unpark();
             }
         }
     }
