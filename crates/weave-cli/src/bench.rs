@@ -9,7 +9,7 @@
 //! set is read from `/proc/self/status`.
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -73,6 +73,11 @@ const WORKLOADS: &[Workload] = &[
         name: "mutex_contended",
         about: "1,000 threads x 1,000 lock/increment/unlock of one Mutex, 2 LWPs (ns per lock)",
         run: mutex_contended,
+    },
+    Workload {
+        name: "preempt_latency",
+        about: "a high-priority thread woken while every LWP / CPU runs low-priority hogs: wake to run (ns, median; p99 in the note)",
+        run: preempt_latency,
     },
     Workload {
         name: "million",
@@ -867,4 +872,204 @@ fn mutex_contended(o: &Opts) -> Result<Measurement, String> {
         note: Some("weave: 2 LWPs; std: 1,000 OS threads with std::sync::Mutex".to_owned()),
         extra: vec![],
     })
+}
+
+/// Priorities of `preempt_latency`: the hogs at the bottom, the woken
+/// thread near the top, so that every wake must preempt a hog.
+const HOG_PRIORITY: u8 = 2;
+const URGENT_PRIORITY: u8 = 28;
+
+/// The `nice` level of the std baseline's hogs: the weakest claim on a CPU
+/// that `SCHED_OTHER` offers, against the waiter's default 0.
+const HOG_NICE: libc::c_int = 19;
+
+/// Pause between two wakes of `preempt_latency`: long enough for the hog
+/// to get its CPU back after the woken thread parks again, so that each
+/// wake finds a hog running rather than an idle CPU.
+const WAKE_GAP: Duration = Duration::from_micros(200);
+
+/// Median and 99th percentile of samples in ns.
+fn median_p99(mut v: Vec<u64>) -> (f64, f64) {
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
+    (at(0.5), at(0.99))
+}
+
+/// What the waker and the woken thread of `preempt_latency` share: when
+/// the last wake was issued (ns since `base`), and how many samples the
+/// woken thread has taken, so the waker waits for each before the next.
+struct WakeClock {
+    base: Instant,
+    woke_at: AtomicU64,
+    taken: AtomicUsize,
+    stop: AtomicBool,
+    /// The waker, parked while the woken thread takes its sample: a waker
+    /// that spun would take a CPU from the LWPs (or threads) measured.
+    driver: std::thread::Thread,
+}
+
+impl WakeClock {
+    fn new() -> WakeClock {
+        WakeClock {
+            base: Instant::now(),
+            woke_at: AtomicU64::new(0),
+            taken: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            driver: std::thread::current(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+
+    /// Issues `n` wakes through `unpark`, one at a time, each after the
+    /// previous one was taken and a pause; then stops the woken thread.
+    /// Must run on the thread that made the clock.
+    fn drive(&self, n: usize, unpark: impl Fn()) {
+        for i in 0..n {
+            std::thread::sleep(WAKE_GAP);
+            // Release pairs with the woken thread's Acquire load: it reads
+            // the stamp of this wake, not an older one.
+            self.woke_at.store(self.now(), Ordering::Release);
+            unpark();
+            while self.taken.load(Ordering::Acquire) <= i {
+                std::thread::park();
+            }
+        }
+        self.stop.store(true, Ordering::Release);
+        unpark();
+    }
+
+    /// The woken thread's loop: park, and on each wake record how long ago
+    /// it was issued. `park` may return spuriously; a sample is taken only
+    /// for a wake not yet taken (`woke_at` moved on).
+    fn wait_loop(&self, park: impl Fn()) -> Vec<u64> {
+        let mut samples = Vec::new();
+        let mut last = 0;
+        loop {
+            park();
+            let ran = self.now();
+            if self.stop.load(Ordering::Acquire) {
+                return samples;
+            }
+            let at = self.woke_at.load(Ordering::Acquire);
+            if at != last {
+                last = at;
+                samples.push(ran.saturating_sub(at));
+                self.taken.fetch_add(1, Ordering::Release);
+                self.driver.unpark();
+            }
+        }
+    }
+}
+
+fn preempt_latency(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 500 } else { 2_000 };
+    let lwps = weave::concurrency();
+    let (weave, weave_p99) = median_p99(preempt_latency_weave(n, lwps)?);
+    let (std_median, std_p99) = median_p99(preempt_latency_std(n, lwps));
+    Ok(Measurement {
+        name: "preempt_latency",
+        unit: "ns",
+        weave,
+        baseline: Some(std_median),
+        n,
+        note: Some(format!(
+            "weave: a priority-{URGENT_PRIORITY} ULT unparked while {lwps} LWPs run priority-{HOG_PRIORITY} \
+             hogs calling preempt_point(); std: a nice-0 thread unparked while {lwps} nice-{HOG_NICE} \
+             threads spin"
+        )),
+        extra: vec![("p99_ns", weave_p99), ("std_p99_ns", std_p99)],
+    })
+}
+
+/// `n` wakes of a high-priority ULT while a low-priority hog runs on every
+/// pool LWP; returns each wake-to-run time in ns.
+fn preempt_latency_weave(n: usize, lwps: usize) -> Result<Vec<u64>, String> {
+    let clock = Arc::new(WakeClock::new());
+    let urgent = {
+        let clock = clock.clone();
+        wt::Builder::new()
+            .name("urgent".into())
+            .priority(URGENT_PRIORITY)
+            .spawn(move || clock.wait_loop(wt::park))
+            .map_err(|e| e.to_string())?
+    };
+    // The hogs, until each pool LWP runs one. A busy LWP does not take new
+    // work, so each new hog goes to an LWP that has none yet.
+    let stop_hogs = Arc::new(AtomicBool::new(false));
+    let hogging = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut hogs = Vec::new();
+    while hogging.lock().unwrap().len() < lwps && hogs.len() < 4 * lwps {
+        let (stop, on, up) = (stop_hogs.clone(), hogging.clone(), started.clone());
+        hogs.push(
+            wt::Builder::new()
+                .priority(HOG_PRIORITY)
+                .spawn(move || {
+                    on.lock().unwrap().insert(wt::current_lwp());
+                    up.fetch_add(1, Ordering::Release);
+                    while !stop.load(Ordering::Relaxed) {
+                        wt::preempt_point();
+                    }
+                })
+                .map_err(|e| e.to_string())?,
+        );
+        // Acquire pairs with the hog's Release: its LWP is in the set.
+        while started.load(Ordering::Acquire) < hogs.len() {
+            std::thread::yield_now();
+        }
+    }
+    let covered = hogging.lock().unwrap().len();
+    let urgent_thread = urgent.thread().clone();
+    clock.drive(n, || urgent_thread.unpark());
+    let samples = urgent.join().map_err(|_| "the woken ULT panicked")?;
+    stop_hogs.store(true, Ordering::Relaxed);
+    for h in hogs {
+        h.join().map_err(|_| "a hog panicked")?;
+    }
+    if covered < lwps {
+        return Err(format!("hogs reached only {covered} of {lwps} LWPs"));
+    }
+    Ok(samples)
+}
+
+/// The std baseline: `n` wakes of a nice-0 thread while `hogs` nice-19
+/// threads spin; returns each wake-to-run time in ns.
+fn preempt_latency_std(n: usize, hogs: usize) -> Vec<u64> {
+    let clock = Arc::new(WakeClock::new());
+    let stop_hogs = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(Barrier::new(hogs + 1));
+    let hog_threads: Vec<_> = (0..hogs)
+        .map(|_| {
+            let (stop, started) = (stop_hogs.clone(), started.clone());
+            std::thread::spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                // SAFETY: setpriority only reads its arguments; `tid` names
+                // this thread, whose nice value alone changes (Linux keeps
+                // nice per thread).
+                let r =
+                    unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, HOG_NICE) };
+                debug_assert_eq!(r, 0, "raising a thread's own nice level cannot fail");
+                started.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let waiter = {
+        let clock = clock.clone();
+        std::thread::spawn(move || clock.wait_loop(std::thread::park))
+    };
+    started.wait();
+    clock.drive(n, || waiter.thread().unpark());
+    let samples = waiter.join().expect("the woken thread panicked");
+    stop_hogs.store(true, Ordering::Relaxed);
+    for h in hog_threads {
+        h.join().expect("a hog panicked");
+    }
+    samples
 }

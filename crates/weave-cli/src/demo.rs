@@ -3,8 +3,9 @@
 //! Each step takes one idea of the seed lecture (Stein & Shah, Eykholt et
 //! al.) and shows it working on this machine, with figures measured in this
 //! run: the M:N mapping of ULTs onto LWPs, the thread table and its stale
-//! ids, death row, `set_concurrency`, priorities and safe points, and a
-//! stack overflow caught by a red zone (in a child process, since it
+//! ids, death row, `set_concurrency`, priorities and safe points, the
+//! lecture's T1/T2/T3 scenario (an unlock on one LWP preempting another),
+//! and a stack overflow caught by a red zone (in a child process, since it
 //! aborts).
 //!
 //! What it must not do: print a figure it did not measure, leave the
@@ -26,7 +27,7 @@ use weave::thread::{self, Builder, JoinHandle, ThreadError, ThreadInfo, ThreadSt
 use weave::trace::{self, Event};
 use weave::LwpInfo;
 
-/// Set in the environment of the child process of step 6: `run` then
+/// Set in the environment of the child process of step 7: `run` then
 /// overflows a ULT's stack instead of giving the tour.
 const OVERFLOW_ENV: &str = "WEAVE_DEMO_OVERFLOW";
 
@@ -40,7 +41,7 @@ const SIGABRT: i32 = 6;
 /// the two-space indent.
 const TEXT_WIDTH: usize = 76;
 
-/// Runs the tour, or, in the child process of step 6, the overflow.
+/// Runs the tour, or, in the child process of step 7, the overflow.
 pub fn run(args: &[String]) -> Result<(), String> {
     if std::env::var_os(OVERFLOW_ENV).is_some() {
         return overflow_child();
@@ -62,6 +63,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     death_row()?;
     concurrency()?;
     priorities()?;
+    multi_cpu()?;
     overflow()?;
     println!();
     println!("tour done in {}", fmt_duration(started.elapsed()));
@@ -944,11 +946,229 @@ fn state_of(id: thread::ThreadId) -> Option<ThreadState> {
 }
 
 // ---------------------------------------------------------------------------
-// Step 6: a stack overflow caught by the red zone
+// Step 6: T1/T2/T3, an unlock on one LWP preempts the other
+
+/// Priorities of the lecture's three threads: T3 highest, T1 lowest.
+const T1_PRIORITY: u8 = 4;
+const T2_PRIORITY: u8 = 16;
+const T3_PRIORITY: u8 = 28;
+
+/// Tries at landing a ULT on the LWP step 6 wants it on; each is about a
+/// coin toss with two LWPs, since a ULT that lands wrong keeps its LWP busy.
+const PLACEMENT_TRIES: usize = 100;
+
+/// How long step 6 lets T1 run before giving up on T3: only reached if the
+/// unlock failed to preempt T1, which the step then reports.
+const HOG_LIMIT: Duration = Duration::from_secs(1);
+
+/// The LWP whose preemption requests the step-6 hook counts.
+static PREEMPT_WATCHED: AtomicUsize = AtomicUsize::new(usize::MAX);
+static PREEMPTS_SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// The event hook of step 6: counts requests to switch sent to one LWP.
+/// Atomics only, as `count_event`.
+fn count_preempt(e: &Event) {
+    if let Event::Preempt { lwp } = *e {
+        if lwp == PREEMPT_WATCHED.load(Relaxed) {
+            PREEMPTS_SEEN.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Restores the time slice in force when it was made.
+struct RestoreSlice(Option<Duration>);
+
+impl Drop for RestoreSlice {
+    fn drop(&mut self) {
+        weave::set_time_slice(self.0);
+    }
+}
+
+/// How a step-6 candidate ULT says where it first ran.
+struct Placement {
+    report: mpsc::Sender<Option<usize>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Placement {
+    /// Checks where the calling ULT first ran. On `wrong` it reports so and
+    /// keeps that LWP busy (spinning) until a later candidate is placed, so
+    /// that the next one lands on the other LWP; returns false. Otherwise
+    /// it reports the LWP and returns true.
+    fn settle(self, wrong: Option<usize>) -> bool {
+        let here = thread::current_lwp();
+        if here == wrong {
+            let _ = self.report.send(None);
+            while !self.done.load(Acquire) {
+                std::hint::spin_loop();
+            }
+            return false;
+        }
+        let _ = self.report.send(here);
+        true
+    }
+}
+
+/// Spawns candidates made by `make` until one reports that it is placed;
+/// returns it and its LWP.
+fn spawn_placed<T: Send + 'static>(
+    who: &str,
+    mut make: impl FnMut(Placement) -> Result<JoinHandle<T>, String>,
+) -> Result<(JoinHandle<T>, usize), String> {
+    let done = Arc::new(AtomicBool::new(false));
+    let mut misplaced = Vec::new();
+    let mut placed = Err(format!(
+        "{who} landed on the wrong LWP {PLACEMENT_TRIES} times"
+    ));
+    for _ in 0..PLACEMENT_TRIES {
+        let (report, rx) = mpsc::channel();
+        let h = make(Placement {
+            report,
+            done: done.clone(),
+        })?;
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Some(lwp)) => {
+                placed = Ok((h, lwp));
+                break;
+            }
+            Ok(None) => misplaced.push(h),
+            Err(_) => {
+                placed = Err(format!("{who} did not run within 5 s"));
+                break;
+            }
+        }
+    }
+    done.store(true, Release);
+    for h in misplaced {
+        join(h)?;
+    }
+    placed
+}
+
+fn multi_cpu() -> Result<(), String> {
+    heading(6, "T1/T2/T3: an unlock on one LWP preempts another");
+    para(&format!(
+        "The lecture's scenario, on two LWPs: T2 (priority {T2_PRIORITY}) holds a \
+         weave Mutex on one LWP; T3 ({T3_PRIORITY}) waits for it; T1 \
+         ({T1_PRIORITY}) loops on preempt_point() on the other LWP, where T3 is \
+         placed. T2's unlock cannot touch the other LWP's registers: it raises \
+         that LWP's preempt flag. Time slices are off here, so nothing else \
+         could let T3 in:"
+    ));
+    let _restore = RestoreConcurrency::new();
+    let _slice = RestoreSlice(weave::time_slice());
+    set_concurrency(2)?;
+    weave::set_time_slice(None);
+    PREEMPTS_SEEN.store(0, Relaxed);
+    let _hook = HookGuard::install(count_preempt);
+
+    let mutex = Arc::new(weave::sync::Mutex::new(()));
+    let release = Arc::new(AtomicBool::new(false));
+    let (t2, lwp_b) = spawn_placed("T2", |p| {
+        let (mutex, release) = (mutex.clone(), release.clone());
+        spawn(
+            Builder::new().name("T2".into()).priority(T2_PRIORITY),
+            move || {
+                let guard = mutex.lock().unwrap_or_else(|e| e.into_inner());
+                p.settle(None);
+                while !release.load(Acquire) {
+                    thread::park();
+                }
+                // Taken before the unlock: T3 may run on the other LWP
+                // before this ULT gets to read the clock again.
+                let at = Instant::now();
+                drop(guard);
+                at
+            },
+        )
+    })?;
+
+    let t3_ran = Arc::new(AtomicBool::new(false));
+    let t1_progress = Arc::new(AtomicU64::new(0));
+    let (t3, lwp_a) = spawn_placed("T3", |p| {
+        let (mutex, ran, progress) = (mutex.clone(), t3_ran.clone(), t1_progress.clone());
+        spawn(
+            Builder::new().name("T3".into()).priority(T3_PRIORITY),
+            move || {
+                if !p.settle(Some(lwp_b)) {
+                    return None;
+                }
+                let _guard = mutex.lock().unwrap_or_else(|e| e.into_inner());
+                let at = Instant::now();
+                // T1 is switched out on this LWP: the iteration it is at.
+                let t1_at = progress.load(Relaxed);
+                ran.store(true, Release);
+                Some((at, thread::current_lwp(), t1_at))
+            },
+        )
+    })?;
+    PREEMPT_WATCHED.store(lwp_a, Relaxed);
+    let t3_id = t3.thread().id();
+    let t3_waits = wait_until(Duration::from_secs(1), || {
+        state_of(t3_id) == Some(ThreadState::Blocked(thread::BlockReason::Mutex))
+    });
+
+    let (t1, _) = spawn_placed("T1", |p| {
+        let (ran, progress) = (t3_ran.clone(), t1_progress.clone());
+        spawn(
+            Builder::new().name("T1".into()).priority(T1_PRIORITY),
+            move || {
+                if !p.settle(Some(lwp_b)) {
+                    return None;
+                }
+                let start = Instant::now();
+                let mut iterations = 0u64;
+                loop {
+                    iterations += 1;
+                    progress.store(iterations, Relaxed);
+                    thread::preempt_point();
+                    if ran.load(Acquire) || start.elapsed() >= HOG_LIMIT {
+                        break;
+                    }
+                }
+                Some(iterations)
+            },
+        )
+    })?;
+    let hogging = wait_until(Duration::from_secs(1), || t1_progress.load(Relaxed) > 0);
+    if !(t3_waits && hogging) {
+        println!("  (T3 had not blocked on the mutex, or T1 not started, within 1 s)");
+    }
+    let preempts_before = PREEMPTS_SEEN.load(Relaxed);
+    release.store(true, Release);
+    t2.thread().unpark();
+    let unlocked_at = join(t2)?;
+    let t1_iterations = join(t1)?.unwrap_or(0);
+    let (t3_at, t3_lwp, t1_at) = join(t3)?.ok_or("T3 was not placed")?;
+    let preempts = PREEMPTS_SEEN.load(Relaxed) - preempts_before;
+    let t3_lwp = t3_lwp.map_or("?".to_owned(), |l| l.to_string());
+    let latency = fmt_duration(t3_at.saturating_duration_since(unlocked_at));
+    if t1_at > 0 && t1_at == t1_iterations {
+        println!(
+            "  T2 unlocked on LWP {lwp_b}; T3 ran on LWP {t3_lwp} {latency} later, \
+             between two of T1's"
+        );
+        println!(
+            "  iterations: T1 was switched out at iteration {} and then finished.",
+            group(t1_at)
+        );
+        println!("  Requests to switch sent to LWP {lwp_a}: {preempts}.");
+    } else {
+        println!(
+            "  T3 ran on LWP {t3_lwp} only after T1 left its loop ({} iterations):",
+            group(t1_iterations)
+        );
+        println!("  the unlock did not preempt T1.");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Step 7: a stack overflow caught by the red zone
 
 fn overflow() -> Result<(), String> {
     heading(
-        6,
+        7,
         "A stack overflow, caught by the red zone (in a child process)",
     );
     para(
@@ -983,7 +1203,7 @@ fn overflow() -> Result<(), String> {
     Ok(())
 }
 
-/// The child process of step 6: overflows a named ULT's stack. Returns
+/// The child process of step 7: overflows a named ULT's stack. Returns
 /// only if the overflow was not caught.
 fn overflow_child() -> Result<(), String> {
     let h = spawn(

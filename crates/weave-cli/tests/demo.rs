@@ -53,7 +53,8 @@ fn every_step_has_its_heading_and_the_tour_ends() {
         "3. Death row",
         "4. set_concurrency",
         "5. Priorities",
-        "6. A stack overflow",
+        "6. T1/T2/T3: an unlock on one LWP preempts another",
+        "7. A stack overflow",
     ] {
         assert!(out.contains(heading), "missing '{heading}':\n{out}");
     }
@@ -172,8 +173,40 @@ fn higher_priority_runs_first_and_preempt_point_lets_it_in() {
 }
 
 #[test]
-fn the_overflow_is_reported_by_name_and_aborts_the_child() {
+fn t2s_unlock_preempts_t1_on_the_other_lwp_for_t3() {
     let text = step(6);
+    // "T2 unlocked on LWP b; T3 ran on LWP a ..."
+    let lwp_after = |what: &str| -> u64 {
+        let at = text
+            .find(what)
+            .unwrap_or_else(|| panic!("no '{what}':\n{text}"));
+        text[at + what.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(number)
+            .unwrap_or_else(|| panic!("no LWP after '{what}':\n{text}"))
+    };
+    let t2 = lwp_after("T2 unlocked on LWP ");
+    let t3 = lwp_after("T3 ran on LWP ");
+    assert_ne!(t2, t3, "T2 and T3 must be on different LWPs:\n{text}");
+    assert!(
+        text.contains("between two of T1's") && text.contains("T1 was switched out at iteration"),
+        "T3 did not get in at one of T1's preempt_points:\n{text}"
+    );
+    let requests = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("Requests to switch sent to LWP {t3}: "))
+        })
+        .and_then(|rest| number(rest.trim_end_matches('.')))
+        .unwrap_or_else(|| panic!("no count of requests to LWP {t3}:\n{text}"));
+    assert!(requests >= 1, "{text}");
+}
+
+#[test]
+fn the_overflow_is_reported_by_name_and_aborts_the_child() {
+    let text = step(7);
     assert!(
         text.contains("| thread 'runaway-recursion' (ULT ")
             && text.contains("has overflowed its stack of 256 KiB"),
