@@ -173,3 +173,46 @@ fn a_retiring_lwp_with_blocked_ults_sleeps_instead_of_spinning() {
     );
     weave::set_concurrency(0).unwrap();
 }
+
+#[test]
+fn shrinking_the_pool_hands_queued_work_to_the_lwps_that_stay() {
+    let _g = serial();
+    // Queued, never-started ULTs that the retiring LWPs were searching for
+    // must reach the LWP that stays, even if it sleeps. (This stalled about
+    // once in 150 rounds before the hand-over; a watchdog makes a stall a
+    // failure.)
+    let progress = Arc::new(AtomicUsize::new(0));
+    let p = progress.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::spawn(move || {
+        let mut last = usize::MAX;
+        while !d.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(5));
+            let now = p.load(Ordering::SeqCst);
+            if now == last && !d.load(Ordering::SeqCst) {
+                eprintln!("stalled at round {now}: {:#?}", weave::lwps());
+                std::process::abort();
+            }
+            last = now;
+        }
+    });
+    for _ in 0..300 {
+        weave::set_concurrency(4).unwrap();
+        let workers: Vec<_> = (0..16)
+            .map(|_| {
+                thread::spawn(|| {
+                    thread::sleep(Duration::from_micros(200));
+                    thread::yield_now();
+                })
+            })
+            .collect();
+        weave::set_concurrency(1).unwrap();
+        for w in workers {
+            w.join().unwrap();
+        }
+        progress.fetch_add(1, Ordering::SeqCst);
+    }
+    done.store(true, Ordering::SeqCst);
+    weave::set_concurrency(0).unwrap();
+}

@@ -307,7 +307,8 @@ impl Lwp {
 
     /// Raises `preempt` if the running ULT has a priority below `p`.
     pub(crate) fn request_preempt_below(&self, p: u8) {
-        let running = self.running_prio.load(Relaxed);
+        // Acquire pairs with the Release store in `dispatch`.
+        let running = self.running_prio.load(Acquire);
         if running != IDLE && running < p && !self.preempt.swap(true, Relaxed) {
             trace::emit(Event::Preempt { lwp: self.index });
         }
@@ -517,8 +518,17 @@ impl Lwp {
             t.home.store(self.index as u32, Relaxed);
             self.placed.fetch_add(1, Relaxed);
         }
-        self.running_prio.store(t.priority(), Relaxed);
+        // Clear an old request first, then publish the new priority with
+        // Release: a requester that reads the new priority (Acquire, in
+        // `request_preempt_below`) raises the flag after our clear, so its
+        // request stands.
         self.preempt.store(false, Relaxed);
+        self.running_prio.store(t.priority(), Release);
+        // A wake that arrived between the pick and now read IDLE and asked
+        // for nothing: let the next safe point look at the inbox.
+        if !self.inbox.is_empty() {
+            self.preempt.store(true, Relaxed);
+        }
         let seq = (self.running.load(Relaxed) >> 32).wrapping_add(1);
         self.running
             .store(seq << 32 | u64::from(t.index + 1), Relaxed);
@@ -669,6 +679,12 @@ impl Lwp {
                 }
             }
             rt.searching.fetch_sub(1, SeqCst);
+            if !self.takes_new_work() {
+                // Retired mid-search: we counted as the searcher, so pushers
+                // did not wake anyone for the new work queued meanwhile.
+                // Hand the search over to a pool LWP.
+                self.hand_over_new_work(rt);
+            }
         }
         // Announce the sleep, then look one last time (Dekker with the
         // pushers' fence; see `runtime`).
@@ -754,6 +770,17 @@ impl Lwp {
             }
         }
         None
+    }
+
+    /// Makes sure a pool LWP will look at new work that is queued, now that
+    /// this one no longer takes any (it is retiring). Takes the runtime as
+    /// an argument: `set_concurrency_in` runs while the runtime starts,
+    /// when `rt()` would re-enter its initialisation.
+    pub(crate) fn hand_over_new_work(&self, rt: &Runtime) {
+        let top = rt.global_top();
+        if top >= 0 || rt.lwps().any(|l| l.has_fresh_work()) {
+            rt.notify_work(top.max(0) as u8);
+        }
     }
 
     /// A retiring LWP gives its not-yet-started ULTs to the injector.
@@ -987,6 +1014,13 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
         l.parker.unpark();
     }
     rt.members.store(pool.members.len(), Relaxed);
+    let stays = pool.members.first().copied();
+    drop(pool);
+    // New work queued for the LWPs that just retired must reach one that
+    // stays: they may have been the searchers that pushers relied on.
+    if let Some(i) = stays {
+        rt.lwp(i).hand_over_new_work(rt);
+    }
     Ok(())
 }
 
@@ -1054,4 +1088,6 @@ pub(crate) fn retire_lwp(rt: &'static Runtime, l: &'static Lwp) {
     l.retiring.store(true, Release);
     l.claim_sleeping();
     l.parker.unpark();
+    drop(pool);
+    l.hand_over_new_work(rt);
 }
