@@ -40,6 +40,7 @@
 //! | `weave::thread::{sleep, park, yield_now}` | the ULT only      | the OS thread          |
 //! | `JoinHandle::join`, `scope`            | the ULT only         | the OS thread          |
 //! | `weave::sync::Mutex::lock`, `weave::sync::{mpsc, mpmc}` `send`/`recv`, `select!` | the ULT only | the OS thread |
+//! | `weave::sync::Condvar` `wait*` (the mutex is released while waiting) | the ULT only | the OS thread |
 //! | [`blocking`]`(f)`                      | the ULT only (`f` runs on a kernel thread set aside) | nothing: runs `f` |
 //! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
 //!
@@ -187,5 +188,6 @@ mod sync {
     pub(crate) mod block;
     pub(crate) mod mpmc;
     pub(crate) mod queue;
+    pub(crate) mod raw_condvar;
     pub(crate) mod raw_mutex;
 }

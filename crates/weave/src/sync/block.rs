@@ -116,6 +116,7 @@ mod loom_imp {
     #[derive(Clone, Copy, Debug)]
     pub(crate) enum BlockReason {
         Mutex,
+        Condvar,
     }
 
     pub(crate) enum Waiter {

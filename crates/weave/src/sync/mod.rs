@@ -12,6 +12,8 @@
 //! | `queue`      | the wait queue the locks park in (priority, then FIFO)       |
 //! | `raw_mutex`  | the adaptive mutex word and its protocol (table there)       |
 //! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
+//! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
+//! | `condvar`    | [`Condvar`]                                                  |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
 //!
@@ -24,12 +26,15 @@
 //! an LWP (see [`Mutex`]); use weave's.
 
 pub(crate) mod block;
+mod condvar;
 pub mod mpmc;
 pub mod mpsc;
 mod mutex;
 mod poison;
 pub(crate) mod queue;
+pub(crate) mod raw_condvar;
 pub(crate) mod raw_mutex;
 
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
