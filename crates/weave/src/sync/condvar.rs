@@ -155,6 +155,23 @@ impl Condvar {
     }
 }
 
+impl Condvar {
+    /// For the primitives built on a `Mutex` + `Condvar` pair (semaphore,
+    /// wait group, barrier, once, rwlock): one wait that shows `reason` in
+    /// the TCB and gives up at `deadline`. Their internal mutexes guard
+    /// only counters no user code runs under, so poison is ignored.
+    pub(super) fn wait_for<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        reason: BlockReason,
+        deadline: Option<Instant>,
+    ) -> MutexGuard<'a, T> {
+        self.raw
+            .wait(guard.lock.raw(), guard.owner, deadline, reason);
+        guard
+    }
+}
+
 impl Default for Condvar {
     fn default() -> Self {
         Condvar::new()

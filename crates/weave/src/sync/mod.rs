@@ -14,6 +14,7 @@
 //! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
 //! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
 //! | `condvar`    | [`Condvar`]                                                  |
+//! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], counters on Mutex + Condvar |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
 //!
@@ -34,7 +35,9 @@ mod poison;
 pub(crate) mod queue;
 pub(crate) mod raw_condvar;
 pub(crate) mod raw_mutex;
+mod semaphore;
 
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
+pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
