@@ -14,6 +14,7 @@
 //! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
 //! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
 //! | `condvar`    | [`Condvar`]                                                  |
+//! | `barrier`    | [`Barrier`], generations on Mutex + Condvar                  |
 //! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], counters on Mutex + Condvar |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
@@ -26,6 +27,7 @@
 //! Holding a `std::sync::Mutex` across a weave blocking call can deadlock
 //! an LWP (see [`Mutex`]); use weave's.
 
+mod barrier;
 pub(crate) mod block;
 mod condvar;
 pub mod mpmc;
@@ -37,6 +39,7 @@ pub(crate) mod raw_condvar;
 pub(crate) mod raw_mutex;
 mod semaphore;
 
+pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
