@@ -43,6 +43,7 @@
 //! | `weave::sync::Condvar` `wait*` (the mutex is released while waiting) | the ULT only | the OS thread |
 //! | `weave::sync::Semaphore::acquire*`, `WaitGroup::wait*` | the ULT only | the OS thread |
 //! | `weave::sync::Barrier::wait`          | the ULT only         | the OS thread          |
+//! | `weave::sync::{Once, OnceLock}` while another thread initialises | the ULT only | the OS thread |
 //! | [`blocking`]`(f)`                      | the ULT only (`f` runs on a kernel thread set aside) | nothing: runs `f` |
 //! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
 //!

@@ -15,6 +15,7 @@
 //! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
 //! | `condvar`    | [`Condvar`]                                                  |
 //! | `barrier`    | [`Barrier`], generations on Mutex + Condvar                  |
+//! | `once`       | [`Once`] and [`OnceLock`] (state table there)                |
 //! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], counters on Mutex + Condvar |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
@@ -33,6 +34,7 @@ mod condvar;
 pub mod mpmc;
 pub mod mpsc;
 mod mutex;
+mod once;
 mod poison;
 pub(crate) mod queue;
 pub(crate) mod raw_condvar;
@@ -42,5 +44,6 @@ mod semaphore;
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
+pub use once::{Once, OnceLock};
 pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

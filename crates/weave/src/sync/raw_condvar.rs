@@ -92,6 +92,35 @@ impl RawCondvar {
         !still_linked
     }
 
+    /// Blocks until notified or `deadline`, unless `still_waiting()` is
+    /// false when checked under the queue lock: the wait for a condition
+    /// kept in an atomic word rather than under a mutex (`Once`). A waker
+    /// that changes the word *before* its notify cannot be missed: either
+    /// our check (under the queue lock) comes after its store, and sees
+    /// it, or our node is queued before its notify takes the queue lock,
+    /// and is woken. Returns whether a notify woke us.
+    pub(crate) fn wait_unless_done(
+        &self,
+        reason: BlockReason,
+        deadline: Option<Instant>,
+        still_waiting: impl FnOnce() -> bool,
+    ) -> bool {
+        let me = block::me();
+        let node = Node::new(me.priority, me.id, 0);
+        block::block_on(reason, deadline, |w| {
+            let mut q = self.queue.lock();
+            if !still_waiting() {
+                return false;
+            }
+            // SAFETY: `node` lives on this stack frame until the `remove`
+            // below, which runs under the queue lock.
+            unsafe { q.push(&node, w, false) };
+            true
+        });
+        let (still_linked, result) = self.queue.lock().remove(&node);
+        !still_linked && result == NOTIFIED
+    }
+
     /// Wakes the first waiter, if any; true if there was one.
     pub(crate) fn notify_one(&self) -> bool {
         let popped = self.queue.lock().pop(NOTIFIED);
@@ -197,6 +226,32 @@ mod loom_tests {
             let me = block::me_id();
             s.m.lock(me);
             s.m.unlock(me);
+        });
+    }
+
+    /// The protocol of `wait_unless_done` (what `Once` relies on): the
+    /// finisher stores its word and notifies without any mutex, while the
+    /// waiter checks the word and queues. The waiter must always finish.
+    #[test]
+    fn a_store_then_notify_cannot_slip_past_wait_unless_done() {
+        use loom::sync::atomic::AtomicUsize;
+        use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+        loom::model(|| {
+            let cv = Arc::new(RawCondvar::new());
+            let word = Arc::new(AtomicUsize::new(0));
+            let waiter = {
+                let (cv, word) = (cv.clone(), word.clone());
+                loom::thread::spawn(move || {
+                    // Acquire pairs with the Release store below.
+                    while word.load(Acquire) == 0 {
+                        cv.wait_unless_done(BlockReason::Condvar, None, || word.load(Relaxed) == 0);
+                    }
+                })
+            };
+            word.store(1, Release);
+            cv.notify_all();
+            waiter.join().unwrap();
+            assert!(cv.queue.lock().is_empty());
         });
     }
 }
