@@ -117,6 +117,7 @@ mod loom_imp {
     pub(crate) enum BlockReason {
         Mutex,
         Condvar,
+        RwLock,
     }
 
     pub(crate) enum Waiter {

@@ -16,6 +16,8 @@
 //! | `condvar`    | [`Condvar`]                                                  |
 //! | `barrier`    | [`Barrier`], generations on Mutex + Condvar                  |
 //! | `once`       | [`Once`] and [`OnceLock`] (state table there)                |
+//! | `raw_rwlock` | the reader-writer word and its protocol (table there)        |
+//! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
 //! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], counters on Mutex + Condvar |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
@@ -39,11 +41,14 @@ mod poison;
 pub(crate) mod queue;
 pub(crate) mod raw_condvar;
 pub(crate) mod raw_mutex;
+pub(crate) mod raw_rwlock;
+mod rwlock;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
