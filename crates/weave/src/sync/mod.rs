@@ -18,7 +18,7 @@
 //! | `once`       | [`Once`] and [`OnceLock`] (state table there)                |
 //! | `raw_rwlock` | the reader-writer word and its protocol (table there)        |
 //! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
-//! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], counters on Mutex + Condvar |
+//! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], atomic counters and a wait queue |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
 //!

@@ -1,13 +1,24 @@
-//! [`Semaphore`] (counting) and [`WaitGroup`] (Go's `sync.WaitGroup`): a
-//! counter under a weave [`Mutex`] and a [`Condvar`] to wait for it, so
-//! waiting blocks only the ULT and shows its own `BlockReason`.
+//! [`Semaphore`] (counting) and [`WaitGroup`] (Go's `sync.WaitGroup`): an
+//! atomic counter and a `RawCondvar` queue to wait for it in, so waiting
+//! blocks only the ULT and shows its own `BlockReason`.
+//!
+//! Giving back (`release`, a permit's drop, `done`) never blocks: it is an
+//! atomic update and then a wake-up under the queue's short lock. Those
+//! calls run in destructors, also while a panic unwinds, where switching
+//! the ULT out would let other ULTs on its LWP see
+//! `std::thread::panicking()`.
+//!
+//! No wake-up is lost: a waiter checks the counter under the queue lock
+//! before it queues (`RawCondvar::wait_unless_done`), and every update
+//! that could release it is stored before the notify takes that lock.
 
 use std::fmt;
-use std::sync::PoisonError;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
 use super::block::BlockReason;
-use super::{Condvar, Mutex, MutexGuard};
+use super::raw_condvar::RawCondvar;
 
 /// A counting semaphore whose waits block the calling ULT, not its LWP.
 ///
@@ -33,19 +44,12 @@ use super::{Condvar, Mutex, MutexGuard};
 /// Not FIFO: a thread arriving while permits are free takes them even if
 /// others wait (as most semaphores, it keeps the hand-over cheap). A
 /// waiter for several permits (`acquire_many`) can therefore wait for as
-/// long as smaller requests keep the count low.
+/// long as smaller requests keep the count low. A release wakes every
+/// waiter to re-check (any of them might now fit): cheap for the usual
+/// handful of waiters, a thundering herd with hundreds.
 pub struct Semaphore {
-    state: Mutex<SemState>,
-    cv: Condvar,
-}
-
-struct SemState {
-    permits: usize,
-    /// Threads in the wait loop of `acquire*`.
-    waiters: usize,
-    /// Of those, the ones wanting more than one permit: while there are
-    /// any, a release wakes everyone (any of them might now fit).
-    many_waiters: usize,
+    permits: AtomicUsize,
+    waiters: RawCondvar,
 }
 
 /// Permits taken from a [`Semaphore`]; dropping it gives them back.
@@ -59,18 +63,9 @@ impl Semaphore {
     /// A semaphore with `permits` permits; usable in a `static`.
     pub const fn new(permits: usize) -> Semaphore {
         Semaphore {
-            state: Mutex::new(SemState {
-                permits,
-                waiters: 0,
-                many_waiters: 0,
-            }),
-            cv: Condvar::new(),
+            permits: AtomicUsize::new(permits),
+            waiters: RawCondvar::new(),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, SemState> {
-        // No user code runs under this lock: poison cannot mean anything.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Takes one permit, blocking until one is free.
@@ -91,11 +86,12 @@ impl Semaphore {
 
     /// Takes `n` permits if `n` are free now.
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
-        let mut st = self.lock();
-        (st.permits >= n).then(|| {
-            st.permits -= n;
-            SemaphorePermit { sem: self, n }
-        })
+        // Acquire pairs with the Release of `release`: what the previous
+        // holder did before giving the permits back is visible to us.
+        self.permits
+            .fetch_update(Acquire, Relaxed, |p| p.checked_sub(n))
+            .ok()
+            .map(|_| SemaphorePermit { sem: self, n })
     }
 
     /// Takes one permit, giving up (`None`) after `timeout`.
@@ -109,54 +105,40 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
-        let mut st = self.lock();
-        if st.permits < n {
-            st.waiters += 1;
-            st.many_waiters += usize::from(n > 1);
-            while st.permits < n {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    break;
-                }
-                st = self.cv.wait_for(st, BlockReason::Semaphore, deadline);
+        loop {
+            if let Some(p) = self.try_acquire_many(n) {
+                return Some(p);
             }
-            st.waiters -= 1;
-            st.many_waiters -= usize::from(n > 1);
-            if st.permits < n {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
+            // Relaxed: read under the queue lock, which `release` takes
+            // after its store (module doc).
+            self.waiters
+                .wait_unless_done(BlockReason::Semaphore, deadline, || {
+                    self.permits.load(Relaxed) < n
+                });
         }
-        st.permits -= n;
-        Some(SemaphorePermit { sem: self, n })
     }
 
     /// Adds `n` permits (new ones, or ones a [`SemaphorePermit::forget`]
-    /// kept) and wakes waiters they may satisfy.
+    /// kept) and wakes the waiters to re-check. Never blocks.
     pub fn release(&self, n: usize) {
         if n == 0 {
             return;
         }
-        let mut st = self.lock();
-        st.permits = st
-            .permits
-            .checked_add(n)
-            .expect("Semaphore: permit count overflows usize");
-        let (waiters, many) = (st.waiters, st.many_waiters);
-        drop(st);
-        // Waking after the unlock is safe: a waiter that saw the old count
-        // queued before it released the lock (condvar protocol).
-        if many > 0 {
-            self.cv.notify_all();
-        } else {
-            // Single-permit waiters only: one wake per permit is enough.
-            for _ in 0..n.min(waiters) {
-                self.cv.notify_one();
-            }
-        }
+        // Release pairs with the Acquire of `try_acquire_many`.
+        let prev = self.permits.fetch_add(n, Release);
+        assert!(
+            prev.checked_add(n).is_some(),
+            "Semaphore: permit count overflows usize"
+        );
+        self.waiters.notify_all();
     }
 
     /// Permits free right now (a snapshot).
     pub fn available_permits(&self) -> usize {
-        self.lock().permits
+        self.permits.load(Relaxed)
     }
 }
 
@@ -213,73 +195,85 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// assert_eq!(wg.count(), 0);
 /// ```
 pub struct WaitGroup {
-    count: Mutex<usize>,
-    cv: Condvar,
+    count: AtomicUsize,
+    waiters: RawCondvar,
 }
 
 impl WaitGroup {
     /// A wait group with a count of zero; usable in a `static`.
     pub const fn new() -> WaitGroup {
         WaitGroup {
-            count: Mutex::new(0),
-            cv: Condvar::new(),
+            count: AtomicUsize::new(0),
+            waiters: RawCondvar::new(),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        // No user code runs under this lock.
-        self.count.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Adds `n` to the count.
     pub fn add(&self, n: usize) {
-        let mut c = self.lock();
-        *c = c.checked_add(n).expect("WaitGroup: count overflows usize");
+        // Relaxed: an add must come before the work it counts is started
+        // (program order in the adding thread); `wait` synchronises with
+        // the `done`s, not with the adds.
+        let prev = self.count.fetch_add(n, Relaxed);
+        assert!(
+            prev.checked_add(n).is_some(),
+            "WaitGroup: count overflows usize"
+        );
     }
 
     /// Takes one from the count, waking the waiters when it reaches zero.
+    /// Never blocks.
     ///
     /// # Panics
     ///
     /// If the count is already zero (more `done`s than `add`s), as Go's
     /// "negative WaitGroup counter".
     pub fn done(&self) {
-        let mut c = self.lock();
-        let Some(n) = c.checked_sub(1) else {
-            drop(c);
-            panic!("WaitGroup::done called with a count of zero: more done() than add()");
-        };
-        *c = n;
-        drop(c);
-        if n == 0 {
-            self.cv.notify_all();
+        // Release pairs with the Acquire load in `wait`: through the
+        // release sequence of these RMWs, a waiter that sees zero sees the
+        // work of every `done` before it.
+        match self
+            .count
+            .fetch_update(Release, Relaxed, |c| c.checked_sub(1))
+        {
+            Ok(1) => {
+                self.waiters.notify_all();
+            }
+            Ok(_) => {}
+            Err(_) => {
+                panic!("WaitGroup::done called with a count of zero: more done() than add()")
+            }
         }
     }
 
     /// Blocks until the count is zero.
     pub fn wait(&self) {
-        let mut c = self.lock();
-        while *c > 0 {
-            c = self.cv.wait_for(c, BlockReason::WaitGroup, None);
-        }
+        self.wait_until(None);
     }
 
     /// Blocks until the count is zero or `timeout` passes; true if zero.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now().checked_add(timeout);
-        let mut c = self.lock();
-        while *c > 0 {
+        self.wait_until(Instant::now().checked_add(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        // Acquire: see `done`.
+        while self.count.load(Acquire) != 0 {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            c = self.cv.wait_for(c, BlockReason::WaitGroup, deadline);
+            // Relaxed: under the queue lock, which the last `done` takes
+            // after its store (module doc).
+            self.waiters
+                .wait_unless_done(BlockReason::WaitGroup, deadline, || {
+                    self.count.load(Relaxed) != 0
+                });
         }
         true
     }
 
     /// The current count (a snapshot).
     pub fn count(&self) -> usize {
-        *self.lock()
+        self.count.load(Relaxed)
     }
 }
 

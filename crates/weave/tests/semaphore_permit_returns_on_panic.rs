@@ -1,0 +1,22 @@
+//! A permit held by a thread that panics is given back as the panic
+//! unwinds, and a thread waiting for it gets it.
+
+use std::sync::Arc;
+use weave::sync::Semaphore;
+
+#[test]
+fn a_waiter_gets_the_permit_of_a_holder_that_panicked() {
+    let s = Arc::new(Semaphore::new(1));
+    let held = s.acquire();
+    let s2 = s.clone();
+    let panicker = weave::thread::spawn(move || {
+        let _p = s2.acquire();
+        panic!("while holding a permit");
+    });
+    let s3 = s.clone();
+    let waiter = std::thread::spawn(move || s3.acquire().forget());
+    drop(held);
+    assert!(panicker.join().is_err());
+    waiter.join().unwrap();
+    assert_eq!(s.available_permits(), 0, "the waiter kept the one permit");
+}
