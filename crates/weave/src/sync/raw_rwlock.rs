@@ -29,6 +29,8 @@
 //!    comes back here.
 //! 2. A **read unlock** that takes the reader count to zero wakes one
 //!    queued writer, if any.
+//! 3. `writers_waiting` falls only when a writer holds the lock, so a
+//!    reader blocked on it is released by that writer's unlock (step 1).
 //!
 //! Neither unlock decides from `writers_waiting`: an unlocker reading that
 //! count while a writer increments it and reads `state` is a store-buffer
@@ -36,8 +38,6 @@
 //! sleeps with nobody to wake it (loom found exactly this). The writers'
 //! queue lock closes it: a writer checks `state` under that lock, and
 //! every unlocker stores `state` before it takes that lock.
-//! 3. `writers_waiting` falls only when a writer holds the lock, so a
-//!    reader blocked on it is released by that writer's unlock (step 1).
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
