@@ -80,6 +80,11 @@ const WORKLOADS: &[Workload] = &[
         run: preempt_latency,
     },
     Workload {
+        name: "condvar_pingpong",
+        about: "two threads alternate through one Mutex + Condvar on one LWP (ns per round trip)",
+        run: condvar_pingpong,
+    },
+    Workload {
         name: "million",
         about: "1,000,000 parked ULTs alive at once: bytes per thread, seconds to spawn",
         run: million,
@@ -1072,4 +1077,90 @@ fn preempt_latency_std(n: usize, hogs: usize) -> Vec<u64> {
         h.join().expect("a hog panicked");
     }
     samples
+}
+
+/// `n` round trips of a turn between two threads that wait on one condvar
+/// for the shared counter to reach their parity; returns ns per round trip
+/// (two hand-overs), timed on the first side. `take_turn(pair, t)` waits
+/// for the counter to be `t`, bumps it and notifies; `spawn` starts the
+/// second side and returns its joiner, so the same code measures ULTs and
+/// OS threads.
+fn condvar_rounds<P: Send + Sync + 'static>(
+    n: usize,
+    pair: Arc<P>,
+    take_turn: fn(&P, usize),
+    spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> Box<dyn FnOnce()>,
+) -> f64 {
+    let other = pair.clone();
+    let join = spawn(Box::new(move || {
+        for i in 0..=n {
+            take_turn(&other, 2 * i + 1);
+        }
+    }));
+    // One warm-up trip, outside the timed loop.
+    take_turn(&pair, 0);
+    let t = Instant::now();
+    for i in 1..=n {
+        take_turn(&pair, 2 * i);
+    }
+    let d = t.elapsed();
+    join();
+    d.as_nanos() as f64 / n as f64
+}
+
+fn condvar_pingpong(o: &Opts) -> Result<Measurement, String> {
+    use weave::sync::{Condvar, Mutex};
+    type W = (Mutex<usize>, Condvar);
+    type S = (std::sync::Mutex<usize>, std::sync::Condvar);
+    let n = if o.quick { 100_000 } else { 500_000 };
+    let weave = on_one_lwp(|| {
+        rounds(o.rounds(), || {
+            wt::spawn(move || {
+                condvar_rounds(
+                    n,
+                    Arc::new(W::default()),
+                    |(m, cv): &W, turn| {
+                        let mut g = cv.wait_while(m.lock().unwrap(), |c| *c != turn).unwrap();
+                        *g += 1;
+                        drop(g);
+                        cv.notify_one();
+                    },
+                    |f| {
+                        let h = wt::spawn(f);
+                        Box::new(move || h.join().unwrap())
+                    },
+                )
+            })
+            .join()
+            .unwrap()
+        })
+    })?;
+    let sn = n / 10;
+    let baseline = rounds(o.rounds().min(3), || {
+        condvar_rounds(
+            sn,
+            Arc::new(S::default()),
+            |(m, cv): &S, turn| {
+                let mut g = cv.wait_while(m.lock().unwrap(), |c| *c != turn).unwrap();
+                *g += 1;
+                drop(g);
+                cv.notify_one();
+            },
+            |f| {
+                let h = std::thread::spawn(f);
+                Box::new(move || h.join().unwrap())
+            },
+        )
+    });
+    Ok(Measurement {
+        name: "condvar_pingpong",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some(format!(
+            "weave: 2 ULTs on one LWP, weave Mutex + Condvar; std: 2 OS threads, std Mutex + Condvar, n={sn}"
+        )),
+        extra: vec![],
+    })
 }

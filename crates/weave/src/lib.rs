@@ -29,8 +29,9 @@
 //! [`thread`] (TCB, thread table, the public thread API), `lwp` (the LWPs
 //! and their scheduler loops), `sched` (queues, placement, wake-ups),
 //! `time` (timers), [`trace`] (the event hook), `monitor` (time slices,
-//! LWPs blocked in the kernel, the reaper), [`sync`] (the mutex and the
-//! channels, which block the ULT). `docs/ARCHITECTURE.md` walks through
+//! LWPs blocked in the kernel, the reaper), [`sync`] (std's locks, condvar,
+//! barrier and once, a semaphore, a wait group and the channels, which
+//! block the ULT). `docs/ARCHITECTURE.md` walks through
 //! them and lists the designs we rejected.
 //!
 //! ## What blocks what
@@ -40,6 +41,11 @@
 //! | `weave::thread::{sleep, park, yield_now}` | the ULT only      | the OS thread          |
 //! | `JoinHandle::join`, `scope`            | the ULT only         | the OS thread          |
 //! | `weave::sync::Mutex::lock`, `weave::sync::{mpsc, mpmc}` `send`/`recv`, `select!` | the ULT only | the OS thread |
+//! | `weave::sync::Condvar` `wait*` (the mutex is released while waiting) | the ULT only | the OS thread |
+//! | `weave::sync::Semaphore::acquire*`, `WaitGroup::wait*` | the ULT only | the OS thread |
+//! | `weave::sync::Barrier::wait`          | the ULT only         | the OS thread          |
+//! | `weave::sync::{Once, OnceLock}` while another thread initialises | the ULT only | the OS thread |
+//! | `weave::sync::RwLock::{read, write}`  | the ULT only         | the OS thread          |
 //! | [`blocking`]`(f)`                      | the ULT only (`f` runs on a kernel thread set aside) | nothing: runs `f` |
 //! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
 //!
@@ -187,5 +193,7 @@ mod sync {
     pub(crate) mod block;
     pub(crate) mod mpmc;
     pub(crate) mod queue;
+    pub(crate) mod raw_condvar;
     pub(crate) mod raw_mutex;
+    pub(crate) mod raw_rwlock;
 }

@@ -142,6 +142,12 @@ fn describe(index: u32, reason: u8) -> String {
         Some(BlockReason::Park) => "is parked",
         Some(BlockReason::Sleep) => "sleeps",
         Some(BlockReason::Io) => "waits for a blocking call",
+        Some(BlockReason::Condvar) => "waits on a Condvar",
+        Some(BlockReason::RwLock) => "waits for an RwLock",
+        Some(BlockReason::Semaphore) => "waits for a Semaphore permit",
+        Some(BlockReason::Barrier) => "waits at a Barrier",
+        Some(BlockReason::Once) => "waits for a Once to finish",
+        Some(BlockReason::WaitGroup) => "waits on a WaitGroup",
         Some(BlockReason::Sync) | None => "waits",
     };
     let holder = tcb.waits_for.load(Relaxed);

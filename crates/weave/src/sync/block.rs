@@ -127,6 +127,8 @@ mod loom_imp {
     #[derive(Clone, Copy, Debug)]
     pub(crate) enum BlockReason {
         Mutex,
+        Condvar,
+        RwLock,
     }
 
     pub(crate) enum Waiter {

@@ -12,6 +12,13 @@
 //! | `queue`      | the wait queue the locks park in (priority, then FIFO)       |
 //! | `raw_mutex`  | the adaptive mutex word and its protocol (table there)       |
 //! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
+//! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
+//! | `condvar`    | [`Condvar`]                                                  |
+//! | `barrier`    | [`Barrier`], generations on Mutex + Condvar                  |
+//! | `once`       | [`Once`] and [`OnceLock`] (state table there)                |
+//! | `raw_rwlock` | the reader-writer word and its protocol (table there)        |
+//! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
+//! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], atomic counters and a wait queue |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
 //!
@@ -23,13 +30,25 @@
 //! Holding a `std::sync::Mutex` across a weave blocking call can deadlock
 //! an LWP (see [`Mutex`]); use weave's.
 
+mod barrier;
 pub(crate) mod block;
+mod condvar;
 pub mod mpmc;
 pub mod mpsc;
 mod mutex;
+mod once;
 mod poison;
 pub(crate) mod queue;
+pub(crate) mod raw_condvar;
 pub(crate) mod raw_mutex;
+pub(crate) mod raw_rwlock;
+mod rwlock;
+mod semaphore;
 
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
+pub use once::{Once, OnceLock};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

@@ -144,6 +144,12 @@ impl<T: ?Sized> Mutex<T> {
         map_result(self.poison.get(), guard)
     }
 
+    /// The lock word, for the condvar, which releases and re-takes it
+    /// while a guard stays alive.
+    pub(super) fn raw(&self) -> &RawMutex {
+        &self.raw
+    }
+
     /// Whether a thread panicked while holding the lock.
     pub fn is_poisoned(&self) -> bool {
         self.poison.get()

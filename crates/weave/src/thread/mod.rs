@@ -125,6 +125,19 @@ pub enum BlockReason {
     Select = 7,
     /// Waiting for a `sync::Mutex`.
     Mutex = 8,
+    /// In a `sync::Condvar` wait (re-taking the mutex after it shows `Mutex`).
+    Condvar = 9,
+    /// Waiting for permits of a `sync::Semaphore`.
+    Semaphore = 10,
+    /// In `sync::WaitGroup::wait`.
+    WaitGroup = 11,
+    /// In `sync::Barrier::wait`.
+    Barrier = 12,
+    /// Waiting while another thread runs a `sync::Once` / `OnceLock`
+    /// initialiser.
+    Once = 13,
+    /// Waiting for a `sync::RwLock`.
+    RwLock = 14,
 }
 
 impl BlockReason {
@@ -138,6 +151,12 @@ impl BlockReason {
             6 => BlockReason::Channel,
             7 => BlockReason::Select,
             8 => BlockReason::Mutex,
+            9 => BlockReason::Condvar,
+            10 => BlockReason::Semaphore,
+            11 => BlockReason::WaitGroup,
+            12 => BlockReason::Barrier,
+            13 => BlockReason::Once,
+            14 => BlockReason::RwLock,
             _ => return None,
         })
     }

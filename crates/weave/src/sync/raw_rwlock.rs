@@ -1,0 +1,262 @@
+//! The reader-writer lock word under [`RwLock`](super::RwLock): a state
+//! word, a count of waiting writers, and two wait queues. Unlocking never
+//! blocks (it may run while a panic unwinds, where a switch would let
+//! other ULTs on the LWP see `std::thread::panicking()`).
+//!
+//! | word / bit          | meaning                                  | changed by |
+//! |---------------------|------------------------------------------|------------|
+//! | `state & WRITER`    | a writer holds the lock                  | a writer's CAS `0 -> WRITER`; its unlock stores 0 |
+//! | `state / READER`    | readers holding the lock                 | a reader's CAS (only while no writer holds or waits); its unlock |
+//! | `writers_waiting`   | writers inside `write` that do not hold it yet | the writer, on entry and once it holds the lock |
+//!
+//! **Writer preference**: a reader does not enter while `writers_waiting`
+//! is non-zero, so a stream of readers cannot starve a writer. (A stream
+//! of writers can starve readers; and a thread that holds a read lock and
+//! asks for another may deadlock behind a waiting writer, as std warns.)
+//!
+//! ## Who wakes whom, and why nobody sleeps forever
+//!
+//! Both waits go through `RawCondvar::wait_unless_done`: the waiter checks
+//! its blocking condition under the queue lock before queueing, and every
+//! waker changes the words *before* it notifies, so a wake-up that happens
+//! between a waiter's check and its block is impossible (proof in
+//! `raw_condvar.rs`).
+//!
+//! 1. A **writer unlock** stores `state = 0`, then, under the writers'
+//!    queue lock, wakes one queued writer if there is one, else every
+//!    reader. Readers left waiting wait for `writers_waiting`, which
+//!    counts that queued writer: it will get the lock, and its unlock
+//!    comes back here.
+//! 2. A **read unlock** that takes the reader count to zero wakes one
+//!    queued writer, if any.
+//! 3. `writers_waiting` falls only when a writer holds the lock, so a
+//!    reader blocked on it is released by that writer's unlock (step 1).
+//!
+//! Neither unlock decides from `writers_waiting`: an unlocker reading that
+//! count while a writer increments it and reads `state` is a store-buffer
+//! (Dekker) race in which each can miss the other's write, and the writer
+//! sleeps with nobody to wake it (loom found exactly this). The writers'
+//! queue lock closes it: a writer checks `state` under that lock, and
+//! every unlocker stores `state` before it takes that lock.
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use super::block::BlockReason;
+use super::raw_condvar::RawCondvar;
+use crate::loom::AtomicUsize;
+
+const WRITER: usize = 1;
+const READER: usize = 2;
+
+pub(crate) struct RawRwLock {
+    state: AtomicUsize,
+    writers_waiting: AtomicUsize,
+    readers: RawCondvar,
+    writers: RawCondvar,
+}
+
+impl RawRwLock {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> RawRwLock {
+        RawRwLock {
+            state: AtomicUsize::new(0),
+            writers_waiting: AtomicUsize::new(0),
+            readers: RawCondvar::new(),
+            writers: RawCondvar::new(),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> RawRwLock {
+        RawRwLock {
+            state: AtomicUsize::new(0),
+            writers_waiting: AtomicUsize::new(0),
+            readers: RawCondvar::new(),
+            writers: RawCondvar::new(),
+        }
+    }
+
+    /// Takes a read lock if no writer holds or waits for the lock.
+    #[inline]
+    pub(crate) fn try_read(&self) -> bool {
+        let mut cur = self.state.load(Relaxed);
+        loop {
+            // Relaxed: the writer gate is a preference, not what excludes
+            // (the CAS on `state` is).
+            if cur & WRITER != 0 || self.writers_waiting.load(Relaxed) != 0 {
+                return false;
+            }
+            let new = cur.checked_add(READER).expect("RwLock: too many readers");
+            // Acquire pairs with the Release store of the last
+            // writer's unlock: we see what it wrote.
+            match self.state.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn read(&self) {
+        if !self.try_read() {
+            self.read_slow();
+        }
+    }
+
+    #[cold]
+    fn read_slow(&self) {
+        while !self.try_read() {
+            self.readers
+                .wait_unless_done(BlockReason::RwLock, None, || {
+                    // Under the readers' queue lock (protocol step 1, 3).
+                    self.state.load(Relaxed) & WRITER != 0
+                        || self.writers_waiting.load(Relaxed) != 0
+                });
+        }
+    }
+
+    pub(crate) fn read_unlock(&self) {
+        // Release pairs with the next writer's Acquire CAS: it sees that
+        // we are done reading.
+        let prev = self.state.fetch_sub(READER, Release);
+        debug_assert!(
+            prev >= READER && prev & WRITER == 0,
+            "read unlock without a read lock"
+        );
+        if prev == READER {
+            // Step 2: stored before the notify, under the writers' lock.
+            self.writers.notify_one();
+        }
+    }
+
+    /// Takes the write lock if nobody holds the lock.
+    #[inline]
+    pub(crate) fn try_write(&self) -> bool {
+        // Acquire pairs with the Release of the previous holder's unlock.
+        self.state
+            .compare_exchange(0, WRITER, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    #[inline]
+    pub(crate) fn write(&self) {
+        if !self.try_write() {
+            self.write_slow();
+        }
+    }
+
+    #[cold]
+    fn write_slow(&self) {
+        // Relaxed: readers read it as a gate under their queue lock, after
+        // the unlock that matters took that lock (step 3), or as a
+        // preference on their fast path.
+        self.writers_waiting.fetch_add(1, Relaxed);
+        while !self.try_write() {
+            self.writers
+                .wait_unless_done(BlockReason::RwLock, None, || {
+                    // Relaxed: under the writers' queue lock, which every
+                    // unlock takes after its store (steps 1 and 2).
+                    self.state.load(Relaxed) != 0
+                });
+        }
+        // Relaxed: we hold the lock, readers are shut out by WRITER, and
+        // our own unlock reads this after it (same thread).
+        self.writers_waiting.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn write_unlock(&self) {
+        debug_assert_eq!(
+            self.state.load(Relaxed),
+            WRITER,
+            "write unlock without the write lock"
+        );
+        // Release pairs with the next locker's Acquire CAS; step 1 stores
+        // before it notifies.
+        self.state.store(0, Release);
+        // Step 1, decided under the writers' queue lock.
+        if !self.writers.notify_one() {
+            self.readers.notify_all();
+        }
+    }
+
+    /// Whether a writer holds the lock (for Debug).
+    pub(crate) fn is_write_locked(&self) -> bool {
+        self.state.load(Relaxed) & WRITER != 0
+    }
+}
+
+/// Model checks (`RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+
+    struct Shared {
+        l: RawRwLock,
+        n: UnsafeCell<u32>,
+    }
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            l: RawRwLock::new(),
+            n: UnsafeCell::new(0),
+        })
+    }
+
+    fn write(s: &Shared) {
+        s.l.write();
+        // loom's UnsafeCell panics on a write racing any other access.
+        s.n.with_mut(|p| unsafe { *p += 1 });
+        s.l.write_unlock();
+    }
+
+    fn read(s: &Shared) -> u32 {
+        s.l.read();
+        let v = s.n.with(|p| unsafe { *p });
+        s.l.read_unlock();
+        v
+    }
+
+    /// The last reader leaves as a writer arrives (step 2): the writer
+    /// must get in, and readers and the writer exclude each other.
+    #[test]
+    fn the_last_reader_leaving_races_an_arriving_writer() {
+        loom::model(|| {
+            let s = shared();
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let v = read(&s);
+            assert!(v <= 1);
+            w.join().unwrap();
+            assert_eq!(read(&s), 1);
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
+    }
+
+    /// Two writers and a reader: no lost wake-up for the reader blocked
+    /// behind waiting writers, and both writes land.
+    #[test]
+    fn a_reader_behind_two_writers_is_woken() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared();
+            let w1 = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let w2 = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let _ = read(&s);
+            w1.join().unwrap();
+            w2.join().unwrap();
+            assert_eq!(read(&s), 2);
+        });
+    }
+}

@@ -1,0 +1,234 @@
+//! [`RwLock`]: `std::sync::RwLock`'s shape on weave's reader-writer word
+//! (`raw_rwlock.rs` has its table and protocol), with writer preference.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, TryLockError, TryLockResult};
+
+use super::poison::{self, map_result};
+use super::raw_rwlock::RawRwLock;
+
+/// A reader-writer lock that blocks the calling ULT, not its LWP.
+///
+/// Same API and poisoning as [`std::sync::RwLock`] (a writer that panics
+/// poisons it; a reader does not). Writers are preferred: once a writer
+/// waits, new readers wait behind it, so readers cannot starve writers.
+/// As with std, a thread that already holds a read lock and asks for
+/// another may therefore deadlock behind a waiting writer.
+///
+/// ```
+/// use std::sync::Arc;
+/// use weave::sync::RwLock;
+///
+/// let config = Arc::new(RwLock::new(String::from("v1")));
+/// let c = config.clone();
+/// weave::thread::spawn(move || *c.write().unwrap() = String::from("v2"))
+///     .join()
+///     .unwrap();
+/// assert_eq!(*config.read().unwrap(), "v2");
+/// ```
+pub struct RwLock<T: ?Sized> {
+    raw: RawRwLock,
+    poison: poison::Flag,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: writers get `&mut T` one at a time (needs `T: Send`), readers
+// share `&T` across threads (needs `T: Sync`), as std.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+// SAFETY: sending the lock sends the data.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+
+/// Shared access to the data of a read-locked [`RwLock`].
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RwLock<T>,
+    /// `!Send`, as std's (the unlock could be made anywhere, but keeping
+    /// std's shape lets code move between the two).
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: the guard only hands out `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+
+/// Unique access to the data of a write-locked [`RwLock`].
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RwLock<T>,
+    poison: poison::Guard,
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: sharing the guard only hands out `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<T> RwLock<T> {
+    /// A new unlocked lock; usable in a `static`.
+    pub const fn new(value: T) -> RwLock<T> {
+        RwLock {
+            raw: RawRwLock::new(),
+            poison: poison::Flag::new(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// The data, consuming the lock; `Err` (with the data) if poisoned.
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.poison.get();
+        map_result(poisoned, self.data.into_inner())
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Blocks until no writer holds or waits for the lock, then takes a
+    /// shared lock. `Err` (holding the guard) if poisoned.
+    #[inline]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        self.raw.read();
+        self.read_guard()
+    }
+
+    /// Takes a shared lock if that needs no wait.
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        if self.raw.try_read() {
+            Ok(self.read_guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    /// Blocks until the lock is free, then takes it exclusively. `Err`
+    /// (holding the guard) if poisoned.
+    #[inline]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        self.raw.write();
+        self.write_guard()
+    }
+
+    /// Takes the exclusive lock if nobody holds the lock.
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        if self.raw.try_write() {
+            Ok(self.write_guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    fn read_guard(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        let guard = RwLockReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        };
+        map_result(self.poison.get(), guard)
+    }
+
+    fn write_guard(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        let guard = RwLockWriteGuard {
+            lock: self,
+            poison: self.poison.guard(),
+            _not_send: PhantomData,
+        };
+        map_result(self.poison.get(), guard)
+    }
+
+    /// Whether a writer panicked while holding the lock.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get()
+    }
+
+    /// Clears the poisoned state.
+    pub fn clear_poison(&self) {
+        self.poison.clear();
+    }
+
+    /// The data, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.poison.get();
+        map_result(poisoned, self.data.get_mut())
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(t: T) -> Self {
+        RwLock::new(t)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(g) => d.field("data", &&*g),
+            Err(TryLockError::Poisoned(e)) => d.field("data", &&**e.get_ref()),
+            Err(TryLockError::WouldBlock) => d.field(
+                "data",
+                &format_args!(
+                    "<{}>",
+                    if self.raw.is_write_locked() {
+                        "write-locked"
+                    } else {
+                        "writer waiting"
+                    }
+                ),
+            ),
+        };
+        d.field("poisoned", &self.poison.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves a shared lock is held: no writer.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.raw.read_unlock();
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves the exclusive lock is held.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves the exclusive lock is held, uniquely.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.poison.done(&self.poison);
+        self.lock.raw.write_unlock();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
