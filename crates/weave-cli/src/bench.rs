@@ -692,61 +692,48 @@ fn child(args: &[String]) -> Result<(), String> {
     };
     let n: usize = n.parse().map_err(|_| "bad N")?;
     let (per, secs) = match lib.as_str() {
-        "weave" => park_many_weave(n)?,
-        "std" => park_many_std(n)?,
+        "weave" => {
+            // Start the runtime before the baseline is read.
+            wt::spawn(|| ()).join().unwrap();
+            park_many::<wt::JoinHandle<()>>(n)?
+        }
+        "std" => park_many::<std::thread::JoinHandle<()>>(n)?,
         other => return Err(format!("bench --child: no library '{other}'")),
     };
     println!("RESULT {per} {secs}");
     Ok(())
 }
 
-fn park_many_weave(n: usize) -> Result<(f64, f64), String> {
-    // Start the runtime and let its threads settle before the baseline.
-    wt::spawn(|| ()).join().unwrap();
-    std::thread::sleep(Duration::from_millis(50));
-    let before = rss()?;
-    let started = Arc::new(AtomicUsize::new(0));
-    let release = Arc::new(AtomicBool::new(false));
-    let t = Instant::now();
-    let mut hs = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (s, r) = (started.clone(), release.clone());
-        let h = wt::Builder::new()
+/// A parked thread of either library: how to spawn one that parks until
+/// `release`, and how to wake and join it.
+trait Parkable: Sized {
+    fn spawn_parked(started: Arc<AtomicUsize>, release: Arc<AtomicBool>) -> Result<Self, String>;
+    fn unpark(&self);
+    fn join(self);
+}
+
+impl Parkable for wt::JoinHandle<()> {
+    fn spawn_parked(s: Arc<AtomicUsize>, r: Arc<AtomicBool>) -> Result<Self, String> {
+        wt::Builder::new()
             .spawn(move || {
                 s.fetch_add(1, Ordering::Release);
                 while !r.load(Ordering::Acquire) {
                     wt::park();
                 }
             })
-            .map_err(|e| e.to_string())?;
-        hs.push(h);
+            .map_err(|e| e.to_string())
     }
-    while started.load(Ordering::Acquire) < n {
-        std::thread::sleep(Duration::from_millis(1));
+    fn unpark(&self) {
+        self.thread().unpark();
     }
-    let secs = t.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(100));
-    let after = rss()?;
-    release.store(true, Ordering::Release);
-    for h in &hs {
-        h.thread().unpark();
+    fn join(self) {
+        wt::JoinHandle::join(self).unwrap();
     }
-    for h in hs {
-        h.join().unwrap();
-    }
-    Ok(((after.saturating_sub(before)) as f64 / n as f64, secs))
 }
 
-fn park_many_std(n: usize) -> Result<(f64, f64), String> {
-    std::thread::sleep(Duration::from_millis(20));
-    let before = rss()?;
-    let started = Arc::new(AtomicUsize::new(0));
-    let release = Arc::new(AtomicBool::new(false));
-    let t = Instant::now();
-    let mut hs = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (s, r) = (started.clone(), release.clone());
-        let h = std::thread::Builder::new()
+impl Parkable for std::thread::JoinHandle<()> {
+    fn spawn_parked(s: Arc<AtomicUsize>, r: Arc<AtomicBool>) -> Result<Self, String> {
+        std::thread::Builder::new()
             .stack_size(16 * 1024)
             .spawn(move || {
                 s.fetch_add(1, Ordering::Release);
@@ -754,7 +741,28 @@ fn park_many_std(n: usize) -> Result<(f64, f64), String> {
                     std::thread::park();
                 }
             })
-            .map_err(|e| format!("std::thread spawn failed after {} threads: {e}", hs.len()))?;
+            .map_err(|e| format!("std::thread spawn failed: {e}"))
+    }
+    fn unpark(&self) {
+        self.thread().unpark();
+    }
+    fn join(self) {
+        std::thread::JoinHandle::join(self).unwrap();
+    }
+}
+
+/// Parks `n` threads of library `H`: returns RSS growth per thread and the
+/// seconds it took until all were parked.
+fn park_many<H: Parkable>(n: usize) -> Result<(f64, f64), String> {
+    std::thread::sleep(Duration::from_millis(50));
+    let before = rss()?;
+    let started = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
+    let mut hs = Vec::with_capacity(n);
+    for i in 0..n {
+        let h = H::spawn_parked(started.clone(), release.clone())
+            .map_err(|e| format!("after {i} threads: {e}"))?;
         hs.push(h);
     }
     while started.load(Ordering::Acquire) < n {
@@ -765,10 +773,10 @@ fn park_many_std(n: usize) -> Result<(f64, f64), String> {
     let after = rss()?;
     release.store(true, Ordering::Release);
     for h in &hs {
-        h.thread().unpark();
+        h.unpark();
     }
     for h in hs {
-        h.join().unwrap();
+        h.join();
     }
     Ok(((after.saturating_sub(before)) as f64 / n as f64, secs))
 }
