@@ -415,7 +415,8 @@ mod loom_tests {
     fn increment(s: &Shared) {
         let me = block::me_id();
         s.m.lock(me);
-        // loom's UnsafeCell panics if two threads are in here at once.
+        // SAFETY: the mutex is held, so no other access to `n` overlaps;
+        // loom's UnsafeCell would panic if one did.
         s.n.with_mut(|p| unsafe { *p += 1 });
         s.m.unlock(me);
     }
@@ -429,6 +430,7 @@ mod loom_tests {
             };
             increment(&s);
             t.join().unwrap();
+            // SAFETY: both lockers have finished (joined): nothing else touches `n`.
             assert_eq!(s.n.with(|p| unsafe { *p }), 2);
             assert_eq!(s.m.word.load(Relaxed), 0, "left locked or flagged");
         });
@@ -526,6 +528,7 @@ mod loom_tests {
             increment(&s);
             timed.join().unwrap();
             patient.join().unwrap();
+            // SAFETY: both lockers have finished (joined): nothing else touches `n`.
             assert_eq!(s.n.with(|p| unsafe { *p }), 2);
             assert_eq!(s.m.word.load(Relaxed), 0);
         });

@@ -206,13 +206,15 @@ mod loom_tests {
 
     fn write(s: &Shared) {
         s.l.write();
-        // loom's UnsafeCell panics on a write racing any other access.
+        // SAFETY: the write lock is held, so no other access to `n`
+        // overlaps; loom's UnsafeCell would panic on a racing one.
         s.n.with_mut(|p| unsafe { *p += 1 });
         s.l.write_unlock();
     }
 
     fn read(s: &Shared) -> u32 {
         s.l.read();
+        // SAFETY: a read lock is held: only reads of `n` may overlap.
         let v = s.n.with(|p| unsafe { *p });
         s.l.read_unlock();
         v
