@@ -1,5 +1,6 @@
 //! The process-wide runtime: the LWP table, the global injector, the stack
-//! pool, the sleep/wake bookkeeping of idle LWPs, and the reaper.
+//! pool, the sleep/wake bookkeeping of idle LWPs, and the start of the
+//! monitor thread (time slices, blocked LWPs, deadlocks, the reaper).
 //!
 //! The runtime starts itself on first use from any thread (DESIGN.md
 //! decision 6), as rayon's global pool does, and lives until the process
