@@ -262,7 +262,9 @@ impl Runtime {
         if self.injector_bits.load(SeqCst) & (1 << p) == 0 {
             self.injector_bits.fetch_or(1 << p, SeqCst);
         }
-        self.notify_work(p);
+        // The fence above also orders the push before the reads of
+        // `searching` and `sleepers` (the Dekker pair of the module doc).
+        self.notify_work_fenced(p);
     }
 
     /// The highest level that may have work in the injector, or -1.
@@ -306,6 +308,12 @@ impl Runtime {
     /// ULTs to switch at their next safe point.
     pub(crate) fn notify_work(&self, p: u8) {
         fence(SeqCst);
+        self.notify_work_fenced(p);
+    }
+
+    /// `notify_work` for a caller that issued the SeqCst fence itself, right
+    /// after its push (`push_global`): one full fence per push, not two.
+    fn notify_work_fenced(&self, p: u8) {
         if self.searching.load(SeqCst) == 0 && self.sleepers.load(SeqCst) > 0 {
             for l in self.lwps() {
                 if l.is_pool_member() && l.claim_sleeping() {
