@@ -71,6 +71,12 @@ mod lwp;
 #[cfg(not(loom))]
 mod monitor;
 #[cfg(not(loom))]
+pub mod net;
+#[cfg(not(loom))]
+pub mod os;
+#[cfg(not(loom))]
+mod reactor;
+#[cfg(not(loom))]
 mod runtime;
 #[cfg(not(loom))]
 mod sched;

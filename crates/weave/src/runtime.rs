@@ -315,10 +315,15 @@ impl Runtime {
     /// after its push (`push_global`): one full fence per push, not two.
     fn notify_work_fenced(&self, p: u8) {
         if self.searching.load(SeqCst) == 0 && self.sleepers.load(SeqCst) > 0 {
-            for l in self.lwps() {
-                if l.is_pool_member() && l.claim_sleeping() {
-                    l.parker.unpark();
-                    return;
+            // An LWP asleep on its futex first: the one in the reactor
+            // keeps polling for io (see `reactor`).
+            for polling in [false, true] {
+                for l in self.lwps() {
+                    if l.is_pool_member() && l.parker.is_polling() == polling && l.claim_sleeping()
+                    {
+                        l.parker.unpark();
+                        return;
+                    }
                 }
             }
         }

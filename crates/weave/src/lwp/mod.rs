@@ -710,7 +710,15 @@ impl Lwp {
                 rt.monitor.check_deadlock_soon();
             }
             let deadline = self.local().timers.next_deadline();
-            self.parker.park(deadline);
+            // Sleep in the reactor if nobody else does: io readiness, our
+            // timers and new work then all end the sleep (see `reactor`).
+            match crate::reactor::try_get() {
+                Some(r) if r.try_claim() => {
+                    self.parker.park_polling(deadline, r);
+                    r.release();
+                }
+                _ => self.parker.park(deadline),
+            }
         }
         if self.sleeping.swap(false, SeqCst) {
             // Not claimed by a waker: take ourselves off the count.

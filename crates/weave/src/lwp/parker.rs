@@ -8,18 +8,23 @@
 //! | `PARKED`   | asleep in `futex_wait` (or about to be)   |
 //! | `NOTIFIED` | a wake-up is pending; the next park returns at once |
 //!
-//! `unpark` swaps in `NOTIFIED` and makes the `futex_wake` system call only
-//! if the LWP was `PARKED`: waking a running LWP costs one atomic swap, no
+//! | `POLLING`  | asleep in the reactor's `epoll_wait` (or about to be) |
+//!
+//! `unpark` swaps in `NOTIFIED` and makes a system call only if the LWP
+//! sleeps: `futex_wake` if it was `PARKED`, a write to the reactor's eventfd
+//! if it was `POLLING`. Waking a running LWP costs one atomic swap, no
 //! system call.
 
-use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
 use crate::loom::AtomicU32;
+use crate::reactor::Reactor;
 
 const EMPTY: u32 = 0;
 const PARKED: u32 = 1;
 const NOTIFIED: u32 = 2;
+const POLLING: u32 = 3;
 
 pub(crate) struct Parker {
     state: AtomicU32,
@@ -61,11 +66,48 @@ impl Parker {
         self.state.swap(EMPTY, Acquire);
     }
 
+    /// As `park`, but sleeps in the reactor, handling io events, until
+    /// `unpark`, `deadline` or an event. The caller holds the poller role.
+    pub(crate) fn park_polling(&self, deadline: Option<Instant>, reactor: &Reactor) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire)
+            .is_ok()
+        {
+            // Still collect what is ready, without waiting.
+            reactor.poll(Some(Instant::now()));
+            return;
+        }
+        if self
+            .state
+            .compare_exchange(EMPTY, POLLING, Acquire, Acquire)
+            .is_err()
+        {
+            self.state.swap(EMPTY, Acquire);
+            reactor.poll(Some(Instant::now()));
+            return;
+        }
+        reactor.poll(deadline);
+        self.state.swap(EMPTY, Acquire);
+    }
+
+    /// Whether the LWP sleeps in the reactor (wakers prefer other LWPs, so
+    /// that the poller keeps polling).
+    pub(crate) fn is_polling(&self) -> bool {
+        self.state.load(Relaxed) == POLLING
+    }
+
     /// Wakes the LWP if it sleeps, or makes its next park return at once.
     pub(crate) fn unpark(&self) {
         // Release pairs with the Acquire in `park`.
-        if self.state.swap(NOTIFIED, Release) == PARKED {
-            futex_wake(&self.state);
+        match self.state.swap(NOTIFIED, Release) {
+            PARKED => futex_wake(&self.state),
+            POLLING => {
+                if let Some(r) = crate::reactor::try_get() {
+                    r.wake();
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -95,6 +95,9 @@ fn snapshot(rt: &Runtime) -> Option<Vec<Row>> {
             state::BLOCKED => {}
             _ => return None, // runnable, running or switching out
         }
+        if w.reason() & !TIMED == BlockReason::Net as u8 {
+            return None; // a peer may yet make its socket ready
+        }
         if external {
             if w.reason() & TIMED != 0 {
                 return None; // its deadline will end the wait
@@ -148,6 +151,7 @@ fn describe(index: u32, reason: u8) -> String {
         Some(BlockReason::Barrier) => "waits at a Barrier",
         Some(BlockReason::Once) => "waits for a Once to finish",
         Some(BlockReason::WaitGroup) => "waits on a WaitGroup",
+        Some(BlockReason::Net) => "waits for a socket",
         Some(BlockReason::Sync) | None => "waits",
     };
     let holder = tcb.waits_for.load(Relaxed);

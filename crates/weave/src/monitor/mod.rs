@@ -164,6 +164,18 @@ pub(crate) fn run(rt: &'static Runtime) {
             last_reap = Instant::now();
         }
         std::thread::sleep(TICK);
+        if let Some(r) = crate::reactor::try_get() {
+            // Every LWP may be busy, none in the reactor: collect io events
+            // for the ULTs waiting on sockets (Go's sysmon does the same).
+            if r.poll_unattended() && r.waiters() > 0 {
+                // Nobody sleeps in the reactor while ULTs wait for io: an
+                // LWP that went to sleep while we held the poller role sleeps
+                // on its futex. Wake one; idle again, it takes the role.
+                if let Some(l) = rt.lwps().find(|l| l.is_pool_member() && l.claim_sleeping()) {
+                    l.parker.unpark();
+                }
+            }
+        }
         let now = Instant::now();
         let slice = m.slice();
         let mut blocked_lwps = 0;

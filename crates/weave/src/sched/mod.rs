@@ -67,6 +67,15 @@ impl Waiter {
             Waiter::Os(t) => t.unpark(),
         }
     }
+
+    /// Whether both name the same wait of the same thread.
+    pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
+        match (self, other) {
+            (Waiter::Ult(a, ta), Waiter::Ult(b, tb)) => std::ptr::eq(*a, *b) && ta == tb,
+            (Waiter::Os(a), Waiter::Os(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
 }
 
 /// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its

@@ -117,7 +117,7 @@ pub enum BlockReason {
     Join = 3,
     /// Waiting on a weave synchronisation primitive.
     Sync = 4,
-    /// Waiting for io readiness or a blocking call run elsewhere.
+    /// Waiting for a call run by `weave::blocking` (files, DNS, ...).
     Io = 5,
     /// Sending to or receiving from a `weave::sync` channel.
     Channel = 6,
@@ -138,6 +138,8 @@ pub enum BlockReason {
     Once = 13,
     /// Waiting for a `sync::RwLock`.
     RwLock = 14,
+    /// Waiting for a socket (or other fd) to become readable or writable.
+    Net = 15,
 }
 
 impl BlockReason {
@@ -157,6 +159,7 @@ impl BlockReason {
             12 => BlockReason::Barrier,
             13 => BlockReason::Once,
             14 => BlockReason::RwLock,
+            15 => BlockReason::Net,
             _ => return None,
         })
     }

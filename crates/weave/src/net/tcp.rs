@@ -1,0 +1,437 @@
+//! TCP: `TcpListener` and `TcpStream`, shaped as `std::net`'s.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use super::evented::Evented;
+use super::{each_addr, resolve};
+use crate::reactor::{self, Dir};
+
+/// A TCP socket server, listening for connections: `std::net::TcpListener`
+/// for ULTs. `accept` blocks only the calling thread.
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// use weave::net::TcpListener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:8080")?;
+/// for stream in listener.incoming() {
+///     let mut stream = stream?;
+///     weave::thread::spawn(move || {
+///         let mut buf = [0; 1024];
+///         while let Ok(n @ 1..) = stream.read(&mut buf) {
+///             if stream.write_all(&buf[..n]).is_err() {
+///                 break;
+///             }
+///         }
+///     });
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    io: Evented<std::net::TcpListener>,
+    /// Warned about running out of fds (once per listener).
+    warned: AtomicBool,
+}
+
+/// A TCP stream between a local and a remote socket: `std::net::TcpStream`
+/// for ULTs. Reads, writes and connects block only the calling thread.
+pub struct TcpStream {
+    io: Evented<std::net::TcpStream>,
+}
+
+/// The first pause after `accept` fails for lack of fds or memory; it
+/// doubles up to `ACCEPT_BACKOFF_MAX` (as Go's net/http server does).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+impl TcpListener {
+    /// Creates a listener bound to `addr` (resolved off the LWP if it is a
+    /// host name). Tries each address in turn, as std does.
+    pub fn bind<A: ToSocketAddrs + Send>(addr: A) -> io::Result<TcpListener> {
+        let addrs = resolve(addr)?;
+        let l = std::net::TcpListener::bind(&addrs[..])?;
+        TcpListener::from_std_checked(l)
+    }
+
+    fn from_std_checked(l: std::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: Evented::new(l)?,
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    /// The local address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// A new handle to the same socket.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: self.io.cloned(self.io.get().try_clone()?),
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// When the process runs out of file descriptors (`EMFILE`, `ENFILE`)
+    /// or socket memory, the pending connection cannot be taken and the
+    /// listener would report readiness again at once. Instead of spinning
+    /// (or failing a server loop that does not expect it) `accept` pauses,
+    /// 5 ms doubling up to 1 s, and tries again; the first time it warns on
+    /// stderr with the limit and how to raise it. In non-blocking mode the
+    /// error is returned.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_with(None)
+    }
+
+    /// As [`accept`](Self::accept), but gives up with
+    /// `ErrorKind::TimedOut` after `timeout` (not in std).
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_with(Some(timeout))
+    }
+
+    fn accept_with(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
+        let deadline = reactor::deadline_after(timeout);
+        let mut backoff = ACCEPT_BACKOFF;
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("accept timed out after {:?}", timeout.unwrap_or_default()),
+                ));
+            }
+            let r = self
+                .io
+                .io_timeout(Dir::Read, left, |l| retry_eintr(|| l.accept()));
+            match r {
+                Ok((s, peer)) => return Ok((TcpStream::from_std_checked(s)?, peer)),
+                Err(e) if out_of_fds(&e) && !self.io.is_nonblocking() => {
+                    self.warn_out_of_fds(&e, backoff);
+                    let pause = left.map_or(backoff, |l| l.min(backoff));
+                    crate::thread::sleep(pause);
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn warn_out_of_fds(&self, e: &io::Error, backoff: Duration) {
+        if self.warned.swap(true, Relaxed) {
+            return;
+        }
+        let me = crate::thread::current();
+        let who = match me.name() {
+            Some(n) => format!("thread '{n}' ({})", me.id()),
+            None => format!("thread {}", me.id()),
+        };
+        let addr = self
+            .local_addr()
+            .map_or_else(|_| "?".to_string(), |a| a.to_string());
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit.
+        let limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            format!(
+                " (RLIMIT_NOFILE: soft {}, hard {})",
+                lim.rlim_cur, lim.rlim_max
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "weave: {who}: accept on {addr} failed: {e}{limit}; pausing {backoff:?} \
+             (doubling up to {ACCEPT_BACKOFF_MAX:?}) and retrying. Close idle connections \
+             or raise the limit (`ulimit -n`, or setrlimit in the program)."
+        );
+    }
+
+    /// An iterator over the connections, as `accept` in a loop; it never
+    /// returns `None`.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// Sets the IP time-to-live of sockets from this listener.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get().ttl()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get().take_error()
+    }
+
+    /// In non-blocking mode, `accept` returns `WouldBlock` instead of
+    /// waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.io.set_nonblocking(nonblocking);
+        Ok(())
+    }
+}
+
+/// An iterator over a listener's connections; see
+/// [`TcpListener::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+impl TcpStream {
+    /// Opens a connection to `addr`, trying each of its addresses in turn
+    /// (host names are resolved off the LWP). Only the calling thread waits
+    /// for the handshake.
+    pub fn connect<A: ToSocketAddrs + Send>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&resolve(addr)?, |a| TcpStream::connect_addr(a, None))
+    }
+
+    /// Opens a connection to `addr`, giving up with `ErrorKind::TimedOut`
+    /// after `timeout`. A zero timeout is an error, as in std.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        TcpStream::connect_addr(addr, Some(timeout))
+    }
+
+    fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(*addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        let io = Evented::new(std::net::TcpStream::from(sock))?;
+        let sa = socket2::SockAddr::from(*addr);
+        let started = socket2::SockRef::from(io.get()).connect(&sa);
+        match started {
+            Ok(()) => return Ok(TcpStream { io }),
+            Err(e) if in_progress(&e) => {}
+            Err(e) => return Err(e),
+        }
+        // The handshake goes on in the kernel; writable means it ended.
+        let deadline = reactor::deadline_after(timeout);
+        loop {
+            if !io.wait(Dir::Write, None, deadline)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "connect to {addr} timed out after {:?}",
+                        timeout.unwrap_or_default()
+                    ),
+                ));
+            }
+            if let Some(e) = io.get().take_error()? {
+                return Err(e);
+            }
+            match io.get().peer_addr() {
+                Ok(_) => return Ok(TcpStream { io }),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn from_std_checked(s: std::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Evented::new(s)?,
+        })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// Shuts down the read half, the write half, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get().shutdown(how)
+    }
+
+    /// A new handle to the same socket; the two share timeouts and the
+    /// non-blocking mode, as std's do.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: self.io.cloned(self.io.get().try_clone()?),
+        })
+    }
+
+    /// A read that waits longer than `dur` fails with
+    /// `ErrorKind::TimedOut`. `None`: wait as long as it takes. A zero
+    /// duration is an error, as in std.
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.io.set_read_timeout(dur)
+    }
+
+    /// A write that waits longer than `dur` fails with
+    /// `ErrorKind::TimedOut`.
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.io.set_write_timeout(dur)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.io.read_timeout())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.io.write_timeout())
+    }
+
+    /// Reads without taking the bytes out of the queue.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Dir::Read, |s| s.peek(buf))
+    }
+
+    /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get().nodelay()
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get().ttl()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get().take_error()
+    }
+
+    /// In non-blocking mode, calls that would wait return `WouldBlock`.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.io.set_nonblocking(nonblocking);
+        Ok(())
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Dir::Read, |mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.io.io(Dir::Read, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.io.io(Dir::Write, |mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.io.io(Dir::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+super::conversions!(TcpStream, std::net::TcpStream, |io| TcpStream { io });
+super::conversions!(TcpListener, std::net::TcpListener, |io| TcpListener {
+    io,
+    warned: AtomicBool::new(false),
+});
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.fmt(f)
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.fmt(f)
+    }
+}
+
+fn in_progress(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINPROGRESS | libc::EINTR | libc::EAGAIN)
+    )
+}
+
+/// Whether `accept` failed for lack of fds or memory: the connection stays
+/// queued, so retrying at once would spin.
+fn out_of_fds(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Retries a call interrupted by a signal, where std does (`accept`).
+pub(crate) fn retry_eintr<R>(mut f: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}

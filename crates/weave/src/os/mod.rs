@@ -1,0 +1,3 @@
+//! Platform-specific parts, as `std::os`.
+
+pub mod unix;

@@ -1,0 +1,3 @@
+//! Unix-specific parts, as `std::os::unix`.
+
+pub mod net;

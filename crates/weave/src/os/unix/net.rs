@@ -1,0 +1,1 @@
+//! Unix domain sockets with the shape of `std::os::unix::net`.

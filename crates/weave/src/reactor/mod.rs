@@ -1,0 +1,585 @@
+//! reactor: one epoll instance that turns "this fd is ready" into "wake the
+//! ULTs waiting for it".
+//!
+//! A ULT that calls `read` on a weave socket tries the non-blocking system
+//! call first. Only on `EAGAIN` does it register the fd here (once per
+//! handle, edge-triggered for reading and writing), queue itself on the
+//! fd's [`Record`] and block; its LWP runs other ULTs meanwhile. When the
+//! kernel reports the fd ready, whoever is polling sets the readiness bits
+//! and wakes the queued ULTs, which try the call again.
+//!
+//! ## Who polls
+//! One reactor for the process, as Go's netpoller and tokio's io driver.
+//! An LWP with nothing to run claims the *poller* role if nobody holds it
+//! and sleeps in `epoll_wait` instead of on its futex, with the timeout of
+//! its earliest timer; an eventfd in the epoll set is how `unpark` reaches
+//! it (see `lwp::parker`). So io readiness, timers and new work all wake an
+//! idle LWP through one call. The other idle LWPs sleep on their futexes.
+//! When every LWP is busy, nobody sleeps in the reactor: the monitor polls
+//! it without blocking on its 1 ms tick if ULTs wait for io. (Why one
+//! shared epoll and not one per LWP: `docs/ARCHITECTURE.md`.)
+//!
+//! ## Lost wake-ups
+//! A record's `state` word holds the readiness bits and a tick that every
+//! event bumps. A ULT reads the word before its system call, and on `EAGAIN`
+//! clears the bits only if the word is unchanged (CAS): an event that came
+//! in between leaves them set, and the ULT retries instead of sleeping
+//! through it. A waiter queues itself under the record's lock and re-checks
+//! the bits there; the poller sets the bits before it takes the lock.
+//!
+//! ## Stale events
+//! Records live in a table that never frees them (as the thread table);
+//! the epoll event carries the record's index and generation, and a record
+//! bumps its generation when its handle deregisters. An event that was
+//! already collected by some thread for a closed fd finds a different
+//! generation and is dropped.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::sched::{self, Waiter};
+use crate::thread::BlockReason;
+
+/// Readiness bits of a record's state word (low 32 bits; the tick is the
+/// high 32).
+pub(crate) const READABLE: u32 = 1;
+pub(crate) const WRITABLE: u32 = 2;
+const READ_CLOSED: u32 = 4;
+const WRITE_CLOSED: u32 = 8;
+const ERROR: u32 = 16;
+
+/// Which way a caller waits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+impl Dir {
+    /// The bits that end a wait in this direction.
+    fn ready_mask(self) -> u32 {
+        match self {
+            Dir::Read => READABLE | READ_CLOSED | ERROR,
+            Dir::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+
+    /// The bit a would-block result clears.
+    fn clear_mask(self) -> u32 {
+        match self {
+            Dir::Read => READABLE,
+            Dir::Write => WRITABLE,
+        }
+    }
+
+    fn poll_events(self) -> libc::c_short {
+        match self {
+            Dir::Read => libc::POLLIN,
+            Dir::Write => libc::POLLOUT,
+        }
+    }
+}
+
+/// The epoll data of the eventfd that `wake` writes to.
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// Records a page of the table holds.
+const PAGE: usize = 256;
+/// Pages of the table: up to 1,048,576 registered fds at once.
+const PAGES: usize = 4096;
+
+/// Events one `epoll_wait` collects.
+const EVENTS: usize = 256;
+
+/// Readiness and waiters of one registered fd.
+pub(crate) struct Record {
+    generation: AtomicU32,
+    /// Tick (high 32 bits) and readiness bits (low 32).
+    state: AtomicU64,
+    waiters: Mutex<Waiters>,
+}
+
+#[derive(Default)]
+struct Waiters {
+    readers: Vec<Waiter>,
+    writers: Vec<Waiter>,
+}
+
+impl Waiters {
+    fn of(&mut self, dir: Dir) -> &mut Vec<Waiter> {
+        match dir {
+            Dir::Read => &mut self.readers,
+            Dir::Write => &mut self.writers,
+        }
+    }
+}
+
+impl Record {
+    fn new() -> Record {
+        Record {
+            generation: AtomicU32::new(0),
+            state: AtomicU64::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state word, read before a system call (see the module doc).
+    #[inline]
+    pub(crate) fn snapshot(&self) -> u64 {
+        self.state.load(Acquire)
+    }
+
+    fn is_ready(&self, dir: Dir) -> bool {
+        self.state.load(Acquire) as u32 & dir.ready_mask() != 0
+    }
+
+    /// A call made after `snap` would block: clear the readiness it
+    /// assumed, unless an event came in since.
+    pub(crate) fn clear(&self, snap: u64, dir: Dir) {
+        let bits = snap as u32 & dir.clear_mask();
+        if bits != 0 {
+            let _ = self
+                .state
+                .compare_exchange(snap, snap & !u64::from(bits), AcqRel, Relaxed);
+        }
+    }
+
+    /// Applies an event from epoll and wakes the waiters it concerns.
+    fn on_event(&self, events: u32) {
+        let mut bits = 0;
+        if events & (libc::EPOLLIN | libc::EPOLLPRI) as u32 != 0 {
+            bits |= READABLE;
+        }
+        if events & libc::EPOLLOUT as u32 != 0 {
+            bits |= WRITABLE;
+        }
+        if events & libc::EPOLLRDHUP as u32 != 0 {
+            bits |= READ_CLOSED;
+        }
+        if events & libc::EPOLLHUP as u32 != 0 {
+            bits |= READ_CLOSED | WRITE_CLOSED;
+        }
+        if events & libc::EPOLLERR as u32 != 0 {
+            bits |= ERROR;
+        }
+        // New tick, bits added: a concurrent `clear` based on an older word
+        // now fails its CAS.
+        let _ = self.state.fetch_update(AcqRel, Acquire, |s| {
+            let tick = (s >> 32).wrapping_add(1);
+            Some(tick << 32 | u64::from(s as u32 | bits))
+        });
+        let (readers, writers) = {
+            let mut w = self.lock();
+            let r = if bits & Dir::Read.ready_mask() != 0 {
+                std::mem::take(&mut w.readers)
+            } else {
+                Vec::new()
+            };
+            let wr = if bits & Dir::Write.ready_mask() != 0 {
+                std::mem::take(&mut w.writers)
+            } else {
+                Vec::new()
+            };
+            (r, wr)
+        };
+        for w in readers.into_iter().chain(writers) {
+            w.wake();
+        }
+    }
+}
+
+/// The process's reactor.
+pub(crate) struct Reactor {
+    epoll: OwnedFd,
+    /// An eventfd in the epoll set: writing to it ends the poller's wait.
+    waker: OwnedFd,
+    /// Held by the thread polling (blocking or not); see the module doc.
+    polling: AtomicBool,
+    /// ULTs blocked on io readiness right now.
+    waiters: AtomicUsize,
+    pages: Box<[AtomicPtr<Record>]>,
+    /// Records carved from pages so far.
+    carved: AtomicU32,
+    free: Mutex<Vec<u32>>,
+    /// Whether `epoll_pwait2` (ns timeouts) works on this kernel.
+    pwait2: AtomicBool,
+}
+
+static REACTOR: OnceLock<Reactor> = OnceLock::new();
+
+/// The reactor, created on the first registration.
+pub(crate) fn get() -> io::Result<&'static Reactor> {
+    if let Some(r) = REACTOR.get() {
+        return Ok(r);
+    }
+    let r = Reactor::new()?;
+    Ok(REACTOR.get_or_init(|| r))
+}
+
+/// The reactor if some fd was ever registered.
+#[inline]
+pub(crate) fn try_get() -> Option<&'static Reactor> {
+    REACTOR.get()
+}
+
+impl Reactor {
+    fn new() -> io::Result<Reactor> {
+        // SAFETY: plain system calls; the fds they return are owned below.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epfd < 0 {
+            return Err(cannot("create the epoll instance"));
+        }
+        // SAFETY: `epfd` is a new fd that nothing else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(epfd) };
+        // SAFETY: as above.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(cannot("create the reactor's eventfd"));
+        }
+        // SAFETY: `efd` is a new fd that nothing else owns.
+        let waker = unsafe { OwnedFd::from_raw_fd(efd) };
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: WAKE_TOKEN,
+        };
+        // SAFETY: both fds are open; `ev` is a valid event.
+        if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, efd, &mut ev) } < 0 {
+            return Err(cannot("add the eventfd to the epoll set"));
+        }
+        Ok(Reactor {
+            epoll,
+            waker,
+            polling: AtomicBool::new(false),
+            waiters: AtomicUsize::new(0),
+            pages: (0..PAGES)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            carved: AtomicU32::new(0),
+            free: Mutex::new(Vec::new()),
+            pwait2: AtomicBool::new(true),
+        })
+    }
+
+    fn record(&self, index: u32) -> &Record {
+        let page = self.pages[index as usize / PAGE].load(Acquire);
+        // SAFETY: `index` was carved, so its page is published (Release in
+        // `alloc`) and never freed; PAGE records live in each page.
+        unsafe { &*page.add(index as usize % PAGE) }
+    }
+
+    fn alloc(&self) -> io::Result<u32> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = free.pop() {
+            return Ok(i);
+        }
+        let i = self.carved.load(Relaxed);
+        if i as usize >= PAGE * PAGES {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "the reactor holds at most {} registered fds; close sockets you no \
+                     longer use",
+                    PAGE * PAGES
+                ),
+            ));
+        }
+        let p = i as usize / PAGE;
+        if self.pages[p].load(Relaxed).is_null() {
+            let page: Box<[Record]> = (0..PAGE).map(|_| Record::new()).collect();
+            let ptr = Box::leak(page).as_mut_ptr();
+            // Release pairs with the Acquire in `record`.
+            self.pages[p].store(ptr, Release);
+        }
+        self.carved.store(i + 1, Release);
+        Ok(i)
+    }
+
+    /// Adds `fd` to the epoll set, edge-triggered for both directions.
+    pub(crate) fn register(&'static self, fd: RawFd) -> io::Result<Registration> {
+        let index = self.alloc()?;
+        let rec = self.record(index);
+        let generation = rec.generation.load(Acquire);
+        rec.state.store(0, Release);
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN
+                | libc::EPOLLOUT
+                | libc::EPOLLRDHUP
+                | libc::EPOLLPRI
+                | libc::EPOLLET) as u32,
+            u64: u64::from(generation) << 32 | u64::from(index),
+        };
+        // SAFETY: `ev` is a valid event; a bad fd is an error, not UB.
+        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0
+        {
+            let e = io::Error::last_os_error();
+            self.free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(index);
+            return Err(e);
+        }
+        Ok(Registration {
+            reactor: self,
+            index,
+            fd,
+        })
+    }
+
+    /// Wakes the thread sleeping in `epoll_wait`, if any.
+    pub(crate) fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a valid u64 to our eventfd. A full
+        // counter (EAGAIN) still leaves the fd readable, which is all we
+        // need.
+        unsafe { libc::write(self.waker.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// Claims the poller role; false if another thread holds it.
+    #[inline]
+    pub(crate) fn try_claim(&self) -> bool {
+        !self.polling.load(Relaxed)
+            && self
+                .polling
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+    }
+
+    pub(crate) fn release(&self) {
+        self.polling.store(false, Release);
+    }
+
+    /// ULTs waiting for io now.
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiters.load(Relaxed)
+    }
+
+    /// Waits for events until `deadline` (`None`: forever; in the past:
+    /// don't wait) and handles them. The caller holds the poller role.
+    /// Returns the number of io events handled.
+    pub(crate) fn poll(&self, deadline: Option<Instant>) -> usize {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
+        let n = self.epoll_wait(&mut events, deadline);
+        let mut handled = 0;
+        for ev in &events[..n] {
+            let token = ev.u64;
+            if token == WAKE_TOKEN {
+                let mut buf = 0u64;
+                // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
+                unsafe { libc::read(self.waker.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
+                continue;
+            }
+            let index = token as u32;
+            if index >= self.carved.load(Acquire) {
+                continue;
+            }
+            let rec = self.record(index);
+            if rec.generation.load(Acquire) != (token >> 32) as u32 {
+                continue; // the fd was deregistered since
+            }
+            rec.on_event(ev.events);
+            handled += 1;
+        }
+        handled
+    }
+
+    fn epoll_wait(&self, events: &mut [libc::epoll_event], deadline: Option<Instant>) -> usize {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        loop {
+            let n = if self.pwait2.load(Relaxed) && timeout.is_some_and(|t| !t.is_zero()) {
+                let t = timeout.unwrap_or_default();
+                let ts = libc::timespec {
+                    tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+                    tv_nsec: t.subsec_nanos() as libc::c_long,
+                };
+                // SAFETY: valid buffer of `len` events, valid timespec, no
+                // signal mask.
+                let n = unsafe {
+                    libc::syscall(
+                        libc::SYS_epoll_pwait2,
+                        self.epoll.as_raw_fd(),
+                        events.as_mut_ptr(),
+                        events.len() as libc::c_int,
+                        &ts as *const libc::timespec,
+                        std::ptr::null::<libc::sigset_t>(),
+                        0usize,
+                    )
+                };
+                if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                    self.pwait2.store(false, Relaxed);
+                    continue;
+                }
+                n as i32
+            } else {
+                // Milliseconds, rounded up: waking early would only spin.
+                let ms = match timeout {
+                    None => -1,
+                    Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
+                };
+                // SAFETY: valid buffer of `len` events.
+                unsafe {
+                    libc::epoll_wait(
+                        self.epoll.as_raw_fd(),
+                        events.as_mut_ptr(),
+                        events.len() as libc::c_int,
+                        ms,
+                    )
+                }
+            };
+            if n >= 0 {
+                return n as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                // A signal: the caller's loop looks at its state again.
+                return 0;
+            }
+            crate::fatal("epoll_wait failed on the reactor's own epoll instance");
+        }
+    }
+
+    /// Polls without blocking if ULTs wait for io and nobody else polls:
+    /// the monitor's fallback while every LWP is busy. Returns whether it
+    /// polled (then no LWP was in the reactor).
+    pub(crate) fn poll_unattended(&self) -> bool {
+        if self.waiters() > 0 && self.try_claim() {
+            self.poll(Some(Instant::now()));
+            self.release();
+            // Pairs with the fence an idle LWP issues between setting its
+            // `sleeping` flag and trying to claim the poller role: either
+            // it claimed the role after our release, or our caller sees it
+            // asleep and can wake it to take the role.
+            std::sync::atomic::fence(SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn cannot(what: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    io::Error::new(e.kind(), format!("weave: cannot {what}: {e}"))
+}
+
+/// An fd's place in the reactor, for the life of one handle.
+pub(crate) struct Registration {
+    reactor: &'static Reactor,
+    index: u32,
+    fd: RawFd,
+}
+
+impl Registration {
+    pub(crate) fn record(&self) -> &Record {
+        self.reactor.record(self.index)
+    }
+
+    /// Blocks the calling ULT until the fd may be ready in `dir`, or until
+    /// `deadline`. Returns false on timeout.
+    pub(crate) fn wait(&self, dir: Dir, deadline: Option<Instant>) -> bool {
+        let rec = self.record();
+        let mut me = None;
+        self.reactor.waiters.fetch_add(1, Relaxed);
+        sched::block_on(BlockReason::Net, deadline, |w| {
+            let mut g = rec.lock();
+            if rec.is_ready(dir) {
+                return false;
+            }
+            g.of(dir).push(w.clone());
+            me = Some(w);
+            true
+        });
+        self.reactor.waiters.fetch_sub(1, Relaxed);
+        if rec.is_ready(dir) {
+            return true;
+        }
+        // Woken by the deadline (or spuriously): take our entry back out,
+        // so that a long run of timeouts does not grow the list.
+        if let Some(me) = me {
+            rec.lock().of(dir).retain(|w| !w.same_wait(&me));
+        }
+        !matches!(deadline, Some(d) if Instant::now() >= d)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // The fd is still open (its owner closes it after us): take it out
+        // of the set, then retire the record so that events already
+        // collected for it are dropped.
+        // SAFETY: EPOLL_CTL_DEL ignores the event argument; a bad fd is an
+        // error, not UB.
+        unsafe {
+            libc::epoll_ctl(
+                self.reactor.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                self.fd,
+                std::ptr::null_mut(),
+            )
+        };
+        let rec = self.record();
+        rec.generation.fetch_add(1, SeqCst);
+        let stale = std::mem::take(&mut *rec.lock());
+        // Nobody should wait on a handle being dropped; if someone does
+        // (through a raw fd), wake them to see the error of the closed fd.
+        for w in stale.readers.into_iter().chain(stale.writers) {
+            w.wake();
+        }
+        self.reactor
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.index);
+    }
+}
+
+/// Waits for `fd` to be ready in `dir` with `poll(2)`: how an OS thread
+/// (not a ULT) waits. Returns false on timeout.
+pub(crate) fn poll_fd(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+            }
+        };
+        let mut p = libc::pollfd {
+            fd,
+            events: dir.poll_events(),
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        match n {
+            1.. => return Ok(true),
+            0 => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// A deadline `timeout` from now; `None` for no timeout (or one too far
+/// away to represent).
+pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
