@@ -74,6 +74,25 @@ fn wait_on_os_thread() {
     println!("received {}", waiter.join().unwrap());
 }
 
+/// A ULT waits in `accept`; another process connects after a while. The
+/// only wake-up can come from outside: not a deadlock.
+fn wait_on_a_socket() {
+    let l = weave::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let acceptor = thread::Builder::new()
+        .name("acceptor".into())
+        .spawn(move || l.accept().map(|(_, peer)| peer.ip()))
+        .unwrap();
+    let _peer = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "sleep 0.4; exec 3<>/dev/tcp/127.0.0.1/{port}; sleep 0.2"
+        ))
+        .spawn()
+        .unwrap();
+    println!("accepted from {}", acceptor.join().unwrap().unwrap());
+}
+
 fn run(scenario: &str) -> (Option<i32>, String, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .env(SCENARIO, scenario)
@@ -119,15 +138,24 @@ fn a_wait_that_an_os_thread_will_end_is_not_a_deadlock() -> Result<(), String> {
 /// A check: its name, and whether it passed (with what it saw if not).
 type Check = (&'static str, fn() -> Result<(), String>);
 
+fn a_wait_for_a_socket_is_not_a_deadlock() -> Result<(), String> {
+    let (code, out, err) = run("net-wait");
+    let ok =
+        code == Some(0) && out.contains("accepted from 127.0.0.1") && !err.contains("deadlock");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stdout {out}, stderr:\n{err}"))
+}
+
 fn main() {
     match std::env::var(SCENARIO).as_deref() {
         Ok("mutex") => return two_mutexes(),
         Ok("channel") => return two_channels(),
         Ok("os-wait") => return wait_on_os_thread(),
+        Ok("net-wait") => return wait_on_a_socket(),
         Ok(other) => panic!("no scenario {other:?}"),
         Err(_) => {}
     }
-    let checks: [Check; 3] = [
+    let checks: [Check; 4] = [
         (
             "a_two_mutex_deadlock_is_reported",
             a_two_mutex_deadlock_is_reported,
@@ -139,6 +167,10 @@ fn main() {
         (
             "a_wait_that_an_os_thread_will_end_is_not_a_deadlock",
             a_wait_that_an_os_thread_will_end_is_not_a_deadlock,
+        ),
+        (
+            "a_wait_for_a_socket_is_not_a_deadlock",
+            a_wait_for_a_socket_is_not_a_deadlock,
         ),
     ];
     let mut failed = 0;
@@ -154,7 +186,7 @@ fn main() {
     println!(
         "\ntest result: {}. {} passed; {failed} failed",
         if failed == 0 { "ok" } else { "FAILED" },
-        3 - failed
+        checks.len() - failed
     );
     if failed > 0 {
         std::process::exit(1);
