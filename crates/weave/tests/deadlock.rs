@@ -83,7 +83,7 @@ fn wait_on_a_socket() {
         .name("acceptor".into())
         .spawn(move || l.accept().map(|(_, peer)| peer.ip()))
         .unwrap();
-    let _peer = Command::new("bash")
+    let mut peer = Command::new("bash")
         .arg("-c")
         .arg(format!(
             "sleep 0.4; exec 3<>/dev/tcp/127.0.0.1/{port}; sleep 0.2"
@@ -91,6 +91,7 @@ fn wait_on_a_socket() {
         .spawn()
         .unwrap();
     println!("accepted from {}", acceptor.join().unwrap().unwrap());
+    peer.wait().unwrap();
 }
 
 fn run(scenario: &str) -> (Option<i32>, String, String) {
