@@ -87,7 +87,7 @@ pub mod sync;
 #[cfg(not(loom))]
 pub mod thread;
 #[cfg(not(loom))]
-mod time;
+pub mod time;
 #[cfg(not(loom))]
 pub mod trace;
 
