@@ -67,6 +67,8 @@ pub use blocking::blocking;
 #[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
+pub mod fs;
+#[cfg(not(loom))]
 mod lwp;
 #[cfg(not(loom))]
 mod monitor;
