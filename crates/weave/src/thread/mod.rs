@@ -454,7 +454,7 @@ fn preempt_slow() {
 /// sleeps: its LWP runs other threads meanwhile.
 pub fn sleep(dur: Duration) {
     match Instant::now().checked_add(dur) {
-        Some(at) => sleep_until(at),
+        Some(at) => sleep_until_inner(at, dur.is_zero()),
         None => loop {
             park();
         },
@@ -463,6 +463,10 @@ pub fn sleep(dur: Duration) {
 
 /// Blocks the calling thread until `deadline`.
 pub fn sleep_until(deadline: Instant) {
+    sleep_until_inner(deadline, false);
+}
+
+fn sleep_until_inner(deadline: Instant, zero: bool) {
     if lwp::current_ult().is_none() {
         let now = Instant::now();
         if deadline > now {
@@ -470,9 +474,12 @@ pub fn sleep_until(deadline: Instant) {
         }
         return;
     }
-    while Instant::now() < deadline {
-        sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
+    if zero {
+        return;
     }
+    // Only the timer holds the token of a Sleep wait, and it fires at or
+    // after the deadline: no spurious wake-up, so no clock read after it.
+    sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
 }
 
 /// Blocks until the thread's token is made available by `unpark`, as
