@@ -192,6 +192,10 @@ mod thread {
 mod sched {
     pub(crate) mod inbox;
 }
+#[cfg(loom)]
+mod reactor {
+    pub(crate) mod readiness;
+}
 // The channel module and the locks' core build under loom: their only ways
 // out to the runtime are `sync/mpmc/context.rs` and `sync/block.rs`, which
 // block a loom thread instead.

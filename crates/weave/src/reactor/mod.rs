@@ -36,51 +36,23 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::sched::{self, Waiter};
 use crate::thread::BlockReason;
 
-/// Readiness bits of a record's state word (low 32 bits; the tick is the
-/// high 32).
-pub(crate) const READABLE: u32 = 1;
-pub(crate) const WRITABLE: u32 = 2;
-const READ_CLOSED: u32 = 4;
-const WRITE_CLOSED: u32 = 8;
-const ERROR: u32 = 16;
+mod readiness;
 
-/// Which way a caller waits.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Dir {
-    Read,
-    Write,
-}
+pub(crate) use readiness::Dir;
+use readiness::{Readiness, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 
-impl Dir {
-    /// The bits that end a wait in this direction.
-    fn ready_mask(self) -> u32 {
-        match self {
-            Dir::Read => READABLE | READ_CLOSED | ERROR,
-            Dir::Write => WRITABLE | WRITE_CLOSED | ERROR,
-        }
-    }
-
-    /// The bit a would-block result clears.
-    fn clear_mask(self) -> u32 {
-        match self {
-            Dir::Read => READABLE,
-            Dir::Write => WRITABLE,
-        }
-    }
-
-    fn poll_events(self) -> libc::c_short {
-        match self {
-            Dir::Read => libc::POLLIN,
-            Dir::Write => libc::POLLOUT,
-        }
+fn poll_events(dir: Dir) -> libc::c_short {
+    match dir {
+        Dir::Read => libc::POLLIN,
+        Dir::Write => libc::POLLOUT,
     }
 }
 
@@ -98,8 +70,7 @@ const EVENTS: usize = 256;
 /// Readiness and waiters of one registered fd.
 pub(crate) struct Record {
     generation: AtomicU32,
-    /// Tick (high 32 bits) and readiness bits (low 32).
-    state: AtomicU64,
+    state: Readiness,
     waiters: Mutex<Waiters>,
 }
 
@@ -122,7 +93,7 @@ impl Record {
     fn new() -> Record {
         Record {
             generation: AtomicU32::new(0),
-            state: AtomicU64::new(0),
+            state: Readiness::new(),
             waiters: Mutex::new(Waiters::default()),
         }
     }
@@ -134,22 +105,17 @@ impl Record {
     /// The state word, read before a system call (see the module doc).
     #[inline]
     pub(crate) fn snapshot(&self) -> u64 {
-        self.state.load(Acquire)
+        self.state.snapshot()
     }
 
     fn is_ready(&self, dir: Dir) -> bool {
-        self.state.load(Acquire) as u32 & dir.ready_mask() != 0
+        self.state.is_ready(dir)
     }
 
     /// A call made after `snap` would block: clear the readiness it
     /// assumed, unless an event came in since.
     pub(crate) fn clear(&self, snap: u64, dir: Dir) {
-        let bits = snap as u32 & dir.clear_mask();
-        if bits != 0 {
-            let _ = self
-                .state
-                .compare_exchange(snap, snap & !u64::from(bits), AcqRel, Relaxed);
-        }
+        self.state.clear(snap, dir);
     }
 
     /// Applies an event from epoll and wakes the waiters it concerns.
@@ -170,12 +136,9 @@ impl Record {
         if events & libc::EPOLLERR as u32 != 0 {
             bits |= ERROR;
         }
-        // New tick, bits added: a concurrent `clear` based on an older word
-        // now fails its CAS.
-        let _ = self.state.fetch_update(AcqRel, Acquire, |s| {
-            let tick = (s >> 32).wrapping_add(1);
-            Some(tick << 32 | u64::from(s as u32 | bits))
-        });
+        // Bits first, then the waiters: one that queues after we took the
+        // list sees the bits under the lock.
+        self.state.set(bits);
         let (readers, writers) = {
             let mut w = self.lock();
             let r = if bits & Dir::Read.ready_mask() != 0 {
@@ -307,7 +270,7 @@ impl Reactor {
         let index = self.alloc()?;
         let rec = self.record(index);
         let generation = rec.generation.load(Acquire);
-        rec.state.store(0, Release);
+        rec.state.reset();
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN
                 | libc::EPOLLOUT
@@ -556,7 +519,7 @@ pub(crate) fn poll_fd(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Res
         };
         let mut p = libc::pollfd {
             fd,
-            events: dir.poll_events(),
+            events: poll_events(dir),
             revents: 0,
         };
         // SAFETY: one valid pollfd.
