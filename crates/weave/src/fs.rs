@@ -11,7 +11,7 @@
 //!
 //! | std                          | weave              |
 //! |------------------------------|--------------------|
-//! | `std::fs::read`, `write`, ... | [`read`], [`write`], ... (same names) |
+//! | `std::fs::read`, `write`, ... | [`read`], [`write()`], ... (same names) |
 //! | `std::fs::File`              | [`File`]           |
 //! | `std::fs::OpenOptions`       | [`OpenOptions`]    |
 //! | `std::fs::read_dir`          | [`read_dir`] (the listing is read at once) |

@@ -28,10 +28,13 @@
 //! [`stack`] (stacks, guard pages, death row), `context` (switching),
 //! [`thread`] (TCB, thread table, the public thread API), `lwp` (the LWPs
 //! and their scheduler loops), `sched` (queues, placement, wake-ups),
-//! `time` (timers), [`trace`] (the event hook), `monitor` (time slices,
-//! LWPs blocked in the kernel, the reaper), [`sync`] (std's locks, condvar,
-//! barrier and once, a semaphore, a wait group and the channels, which
-//! block the ULT). `docs/ARCHITECTURE.md` walks through
+//! [`time`] (timers, sleeps, intervals), [`trace`] (the event hook),
+//! `monitor` (time slices, LWPs blocked in the kernel, the reaper),
+//! [`sync`] (std's locks, condvar, barrier and once, a semaphore, a wait
+//! group and the channels, which block the ULT), `reactor` (one epoll
+//! instance that wakes ULTs waiting for io), [`net`] and [`os::unix::net`]
+//! (std's sockets), [`fs`] (std's file calls, on the blocking pool).
+//! `docs/ARCHITECTURE.md` walks through
 //! them and lists the designs we rejected.
 //!
 //! ## What blocks what
@@ -46,6 +49,8 @@
 //! | `weave::sync::Barrier::wait`          | the ULT only         | the OS thread          |
 //! | `weave::sync::{Once, OnceLock}` while another thread initialises | the ULT only | the OS thread |
 //! | `weave::sync::RwLock::{read, write}`  | the ULT only         | the OS thread          |
+//! | [`net`], [`os::unix::net`]: `read`, `write`, `accept`, `connect`, ... | the ULT only (the reactor wakes it) | the OS thread |
+//! | [`fs`] calls, [`time::Interval::tick`] | the ULT only        | the OS thread          |
 //! | [`blocking`]`(f)`                      | the ULT only (`f` runs on a kernel thread set aside) | nothing: runs `f` |
 //! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
 //!
