@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::reactor::{self, Dir, Registration};
+use crate::reactor::{self, Dir, Readiness, Registration};
 
 /// Settings shared by a handle and its `try_clone`s, as std's are through
 /// the kernel's socket options.
@@ -162,13 +162,18 @@ impl<T: AsRawFd> Evented<T> {
         crate::thread::preempt_point();
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            let snap = match self.reg.get() {
-                Some(Ok(r)) => Some(r.record().snapshot()),
-                _ => None,
-            };
-            match f(&self.inner) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                r => return r,
+            let snap = self.snapshot();
+            // A clear bit means the last call here would have blocked and
+            // no event came since: the call would fail again, so wait for
+            // the event instead of making it (one system call saved per
+            // wait). The event may sit in epoll uncollected for a moment;
+            // it is not lost, only collected by the next poll.
+            let known_not_ready = matches!(snap, Some(s) if !Readiness::says_ready(s, dir));
+            if !known_not_ready {
+                match f(&self.inner) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    r => return r,
+                }
             }
             if self.settings.nonblocking.load(Relaxed) {
                 return Err(io::ErrorKind::WouldBlock.into());
@@ -180,7 +185,18 @@ impl<T: AsRawFd> Evented<T> {
         }
     }
 
-    /// Waits until the fd may be ready in `dir`; false on timeout.
+    /// The readiness word, if the fd is registered: read it before a
+    /// system call and pass it to `wait` after a would-block.
+    pub(crate) fn snapshot(&self) -> Option<u64> {
+        match self.reg.get() {
+            Some(Ok(r)) => Some(r.record().snapshot()),
+            _ => None,
+        }
+    }
+
+    /// Waits until the fd may be ready in `dir`; false on timeout. `snap`
+    /// is the readiness word read before the call that would block (`None`
+    /// if the fd was not registered then).
     pub(crate) fn wait(
         &self,
         dir: Dir,

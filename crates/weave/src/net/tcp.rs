@@ -235,7 +235,16 @@ impl TcpStream {
         // The handshake goes on in the kernel; writable means it ended.
         let deadline = reactor::deadline_after(timeout);
         loop {
-            if !io.wait(Dir::Write, None, deadline)? {
+            let snap = io.snapshot();
+            if let Some(e) = io.get().take_error()? {
+                return Err(e);
+            }
+            match io.get().peer_addr() {
+                Ok(_) => return Ok(TcpStream { io }),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+                Err(e) => return Err(e),
+            }
+            if !io.wait(Dir::Write, snap, deadline)? {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
@@ -243,14 +252,6 @@ impl TcpStream {
                         timeout.unwrap_or_default()
                     ),
                 ));
-            }
-            if let Some(e) = io.get().take_error()? {
-                return Err(e);
-            }
-            match io.get().peer_addr() {
-                Ok(_) => return Ok(TcpStream { io }),
-                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => continue,
-                Err(e) => return Err(e),
             }
         }
     }

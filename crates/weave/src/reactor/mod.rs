@@ -47,7 +47,8 @@ use crate::thread::BlockReason;
 mod readiness;
 
 pub(crate) use readiness::Dir;
-use readiness::{Readiness, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+pub(crate) use readiness::Readiness;
+use readiness::{ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 
 fn poll_events(dir: Dir) -> libc::c_short {
     match dir {

@@ -50,10 +50,22 @@ impl Readiness {
         Readiness(AtomicU64::new(0))
     }
 
-    /// Back to "nothing known" for a new registration.
+    /// Back to "not known" for a new registration: both ways marked
+    /// ready, so that the next call is tried rather than waited for (a
+    /// caller skips the system call while its bit is clear; see
+    /// `net::Evented::io_timeout`).
     #[cfg(not(loom))]
     pub(crate) fn reset(&self) {
-        self.0.store(0, std::sync::atomic::Ordering::Release);
+        self.0.store(
+            u64::from(READABLE | WRITABLE),
+            std::sync::atomic::Ordering::Release,
+        );
+    }
+
+    /// Whether the word `snap` says the fd may be ready in `dir`.
+    #[inline]
+    pub(crate) fn says_ready(snap: u64, dir: Dir) -> bool {
+        snap as u32 & dir.ready_mask() != 0
     }
 
     /// The word, read before a system call.
