@@ -40,6 +40,11 @@ pub use std::net::{
 };
 
 use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::reactor::{self, Dir};
 
 /// Resolves `addr` on the blocking pool: `getaddrinfo` blocks its thread.
 pub(crate) fn resolve<A: ToSocketAddrs + Send>(addr: A) -> io::Result<Vec<SocketAddr>> {
@@ -73,6 +78,98 @@ pub(crate) fn each_addr<T>(
             "could not resolve to any addresses",
         )
     }))
+}
+
+/// The first pause after `accept` fails for lack of fds or memory; it
+/// doubles up to `ACCEPT_BACKOFF_MAX` (as Go's net/http server does).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The accept loop of every listener (TCP and Unix): runs `take` (the std
+/// listener's `accept`) until a connection comes, for at most `timeout`.
+///
+/// When the process runs out of fds (`EMFILE`, `ENFILE`) or socket memory,
+/// the pending connection stays queued and the listener reports readiness
+/// again at once. Rather than spin, or fail a server loop that does not
+/// expect it, the loop pauses (5 ms doubling up to 1 s) and tries again;
+/// the first time, it warns on stderr (once per listener: `warned`) with
+/// the listener's address (`addr`). In non-blocking mode the error is
+/// returned.
+pub(crate) fn accept<L: AsRawFd, R>(
+    io: &Evented<L>,
+    timeout: Option<Duration>,
+    warned: &AtomicBool,
+    addr: impl Fn() -> String,
+    mut take: impl FnMut(&L) -> io::Result<R>,
+) -> io::Result<R> {
+    let deadline = reactor::deadline_after(timeout);
+    let mut backoff = ACCEPT_BACKOFF;
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("accept timed out after {:?}", timeout.unwrap_or_default()),
+            ));
+        }
+        match io.io_timeout(Dir::Read, left, |l| retry_eintr(|| take(l))) {
+            Err(e) if out_of_fds(&e) && !io.is_nonblocking() => {
+                if !warned.swap(true, Relaxed) {
+                    warn_out_of_fds(&addr(), &e, backoff);
+                }
+                let pause = left.map_or(backoff, |l| l.min(backoff));
+                crate::thread::sleep(pause);
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+            r => return r,
+        }
+    }
+}
+
+#[cold]
+fn warn_out_of_fds(addr: &str, e: &io::Error, backoff: Duration) {
+    let me = crate::thread::current();
+    let who = match me.name() {
+        Some(n) => format!("thread '{n}' ({})", me.id()),
+        None => format!("thread {}", me.id()),
+    };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit.
+    let limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        format!(
+            " (RLIMIT_NOFILE: soft {}, hard {})",
+            lim.rlim_cur, lim.rlim_max
+        )
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "weave: {who}: accept on {addr} failed: {e}{limit}; pausing {backoff:?} \
+         (doubling up to {ACCEPT_BACKOFF_MAX:?}) and retrying. Close idle connections \
+         or raise the limit (`ulimit -n`, or setrlimit in the program)."
+    );
+}
+
+/// Whether `accept` failed for lack of fds or memory: the connection stays
+/// queued, so retrying at once would spin.
+fn out_of_fds(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Retries a call interrupted by a signal, where std does (`accept`).
+pub(crate) fn retry_eintr<R>(mut f: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
 }
 
 /// The conversions every weave socket has: from and to its std type, and

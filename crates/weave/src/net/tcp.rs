@@ -3,8 +3,8 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use super::evented::Evented;
 use super::{each_addr, resolve};
@@ -42,11 +42,6 @@ pub struct TcpListener {
 pub struct TcpStream {
     io: Evented<std::net::TcpStream>,
 }
-
-/// The first pause after `accept` fails for lack of fds or memory; it
-/// doubles up to `ACCEPT_BACKOFF_MAX` (as Go's net/http server does).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl TcpListener {
     /// Creates a listener bound to `addr` (resolved off the LWP if it is a
@@ -97,62 +92,12 @@ impl TcpListener {
     }
 
     fn accept_with(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
-        let deadline = reactor::deadline_after(timeout);
-        let mut backoff = ACCEPT_BACKOFF;
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("accept timed out after {:?}", timeout.unwrap_or_default()),
-                ));
-            }
-            let r = self
-                .io
-                .io_timeout(Dir::Read, left, |l| retry_eintr(|| l.accept()));
-            match r {
-                Ok((s, peer)) => return Ok((TcpStream::from_std_checked(s)?, peer)),
-                Err(e) if out_of_fds(&e) && !self.io.is_nonblocking() => {
-                    self.warn_out_of_fds(&e, backoff);
-                    let pause = left.map_or(backoff, |l| l.min(backoff));
-                    crate::thread::sleep(pause);
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn warn_out_of_fds(&self, e: &io::Error, backoff: Duration) {
-        if self.warned.swap(true, Relaxed) {
-            return;
-        }
-        let me = crate::thread::current();
-        let who = match me.name() {
-            Some(n) => format!("thread '{n}' ({})", me.id()),
-            None => format!("thread {}", me.id()),
+        let addr = || {
+            self.local_addr()
+                .map_or_else(|_| "?".to_string(), |a| a.to_string())
         };
-        let addr = self
-            .local_addr()
-            .map_or_else(|_| "?".to_string(), |a| a.to_string());
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes one rlimit.
-        let limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            format!(
-                " (RLIMIT_NOFILE: soft {}, hard {})",
-                lim.rlim_cur, lim.rlim_max
-            )
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "weave: {who}: accept on {addr} failed: {e}{limit}; pausing {backoff:?} \
-             (doubling up to {ACCEPT_BACKOFF_MAX:?}) and retrying. Close idle connections \
-             or raise the limit (`ulimit -n`, or setrlimit in the program)."
-        );
+        let (s, peer) = super::accept(&self.io, timeout, &self.warned, addr, |l| l.accept())?;
+        Ok((TcpStream::from_std_checked(s)?, peer))
     }
 
     /// An iterator over the connections, as `accept` in a loop; it never
@@ -416,23 +361,4 @@ fn in_progress(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EINPROGRESS | libc::EINTR | libc::EAGAIN)
     )
-}
-
-/// Whether `accept` failed for lack of fds or memory: the connection stays
-/// queued, so retrying at once would spin.
-fn out_of_fds(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
-/// Retries a call interrupted by a signal, where std does (`accept`).
-pub(crate) fn retry_eintr<R>(mut f: impl FnMut() -> io::Result<R>) -> io::Result<R> {
-    loop {
-        match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
 }

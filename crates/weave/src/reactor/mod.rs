@@ -448,6 +448,12 @@ impl Registration {
     /// Blocks the calling ULT until the fd may be ready in `dir`, or until
     /// `deadline`. Returns false on timeout.
     pub(crate) fn wait(&self, dir: Dir, deadline: Option<Instant>) -> bool {
+        // A socket whose closed bits are set stays "ready" for good; one that
+        // still says would-block then (a UDP socket shut down for reading)
+        // would retry forever. Its timeout, at least, still ends the wait.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
         let rec = self.record();
         let mut me = None;
         self.reactor.waiters.fetch_add(1, Relaxed);

@@ -34,11 +34,13 @@ impl Dir {
         }
     }
 
-    /// The bit a would-block result clears.
+    /// The bits a would-block result clears: the readiness, and an error
+    /// the socket no longer holds (a UDP socket reports an ICMP refusal to
+    /// one call and is usable again after it).
     fn clear_mask(self) -> u32 {
         match self {
-            Dir::Read => READABLE,
-            Dir::Write => WRITABLE,
+            Dir::Read => READABLE | ERROR,
+            Dir::Write => WRITABLE | ERROR,
         }
     }
 }
