@@ -391,6 +391,12 @@ fn conversions_from_and_to_std_and_raw_fds() {
     let owned: std::os::fd::OwnedFd = w.into();
     let w = TcpStream::from(owned);
     assert_eq!(w.peer_addr().unwrap(), addr);
+    // A std socket in non-blocking mode keeps that mode for its user.
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_nonblocking(true).unwrap();
+    let w = TcpStream::from(s);
+    let e = (&w).read(&mut [0u8; 1]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
     let std_l: std::net::TcpListener = l.into();
     let l = TcpListener::from(std_l);
     assert_eq!(l.local_addr().unwrap(), addr);

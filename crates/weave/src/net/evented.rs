@@ -55,13 +55,20 @@ impl<T: AsRawFd> Evented<T> {
     }
 
     /// Adopts a socket made elsewhere (std, a raw fd): non-blocking from
-    /// now on, with the timeouts it had as kernel options.
+    /// now on underneath, with the timeouts it had as kernel options and
+    /// the non-blocking mode it had for its user.
     pub(crate) fn adopt(inner: T) -> Evented<T> {
         let fd = inner.as_raw_fd();
+        // A socket that std had in non-blocking mode stays so for its user:
+        // calls return WouldBlock rather than wait.
+        // SAFETY: F_GETFL has no memory effects; a bad fd gives -1.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        let was_nonblocking = flags >= 0 && flags & libc::O_NONBLOCK != 0;
         // Cannot fail on an open socket; on anything else every call will
         // report the fd's own error.
         let _ = set_nonblocking(fd, true);
         let settings = Settings::default();
+        settings.nonblocking.store(was_nonblocking, Relaxed);
         settings
             .read_timeout
             .store(encode(kernel_timeout(fd, libc::SO_RCVTIMEO)), Relaxed);
