@@ -660,6 +660,19 @@ impl Lwp {
         if self.retiring.load(Acquire) {
             self.hand_off_fresh();
         }
+        // Io first, as Go's scheduler looks at the network before it steals:
+        // on loopback the event a ULT here waits for is often in already,
+        // and spin-searching ~10 µs before sleeping in the reactor would
+        // delay it by that much.
+        if let Some(r) = crate::reactor::try_get() {
+            if r.waiters() > 0 && r.try_claim() {
+                let events = r.poll(Some(Instant::now()));
+                r.release();
+                if events > 0 && (!self.local().ready.is_empty() || !self.inbox.is_empty()) {
+                    return None;
+                }
+            }
+        }
         // Spin-search only while fewer than half of the busy LWPs do (Go's
         // rule): on a machine with few CPUs, spinners would otherwise take
         // the CPU from the threads that make the work, and one searcher is
