@@ -11,7 +11,9 @@
 //! Most figures are costs (ns, bytes: lower is better) and the ratio is
 //! std/weave; a figure whose unit ends in `/s` is a rate (higher is better)
 //! and its ratio is weave/std. Either way a ratio above 1 means weave is
-//! ahead.
+//! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`.
+
+mod io;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -111,6 +113,21 @@ const WORKLOADS: &[Workload] = &[
         name: "million",
         about: "1,000,000 parked ULTs alive at once: bytes per thread, seconds to spawn",
         run: million,
+    },
+    Workload {
+        name: "tcp_pingpong",
+        about: "a 64-byte message back and forth between two threads over loopback TCP (ns per round trip; one LWP in the note)",
+        run: io::tcp_pingpong,
+    },
+    Workload {
+        name: "tcp_echo_1k",
+        about: "1,000 connections x 100 echoes of 64 bytes through one server, a thread per connection on each side (msg/s)",
+        run: io::tcp_echo_1k,
+    },
+    Workload {
+        name: "sleepers",
+        about: "100,000 threads each sleeping 1 ms 10 times (std: 10,000): CPU ns per sleep; wall time against the ideal 10 ms",
+        run: io::sleepers,
     },
 ];
 
