@@ -69,6 +69,7 @@ fn io_workloads_run_and_say_which_way_is_better() {
     assert!(echo.contains("\"unit\":\"msg/s\""), "{echo}");
     assert!(echo.contains("\"better\":\"higher\""), "{echo}");
     assert!(echo.contains("target >= 2x std: "), "{echo}");
+    assert!(echo.contains("\"cpu_us_per_msg\":"), "{echo}");
     let sleepers = workload(&json, "sleepers");
     for field in [
         "\"wall_ms\":",

@@ -648,6 +648,9 @@ pub(super) fn tcp_echo_1k(o: &Opts) -> Result<Measurement, String> {
     // is a ratio.
     let s = race_rounds(o.rounds(), || echo_round::<Std>(conns, msgs))?;
     let rate = |r: &Race| (conns * msgs) as f64 / r.wall.as_secs_f64();
+    // What a message cost the whole process, both sides and the kernel:
+    // on a shared machine, steadier than the wall clock.
+    let cpu_per_msg = |r: &Race| r.cpu.as_secs_f64() * 1e6 / (conns * msgs) as f64;
     let (weave, baseline) = (rate(&w), rate(&s));
     let met = if weave / baseline >= ECHO_TARGET {
         "met"
@@ -670,10 +673,13 @@ pub(super) fn tcp_echo_1k(o: &Opts) -> Result<Measurement, String> {
         baseline: Some(baseline),
         n: conns * msgs,
         note: Some(note),
-        extra: w
-            .busiest
-            .map(|b| vec![("busiest_lwp_share", b)])
-            .unwrap_or_default(),
+        extra: [
+            ("cpu_us_per_msg", cpu_per_msg(&w)),
+            ("std_cpu_us_per_msg", cpu_per_msg(&s)),
+        ]
+        .into_iter()
+        .chain(w.busiest.map(|b| ("busiest_lwp_share", b)))
+        .collect(),
     })
 }
 
