@@ -7,6 +7,13 @@
 //! executable, re-run with `bench --child`), so that stacks warmed by an
 //! earlier workload cannot hide what a thread really costs, and the resident
 //! set is read from `/proc/self/status`.
+//!
+//! Most figures are costs (ns, bytes: lower is better) and the ratio is
+//! std/weave; a figure whose unit ends in `/s` is a rate (higher is better)
+//! and its ratio is weave/std. Either way a ratio above 1 means weave is
+//! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`.
+
+mod io;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +25,7 @@ use weave::thread as wt;
 /// One measured workload.
 struct Measurement {
     name: &'static str,
+    /// Ends in `/s` for a rate (higher is better), as `msg/s`.
     unit: &'static str,
     weave: f64,
     baseline: Option<f64>,
@@ -25,6 +33,23 @@ struct Measurement {
     note: Option<String>,
     /// Extra figures worth printing (e.g. seconds to spawn a million).
     extra: Vec<(&'static str, f64)>,
+}
+
+impl Measurement {
+    fn is_rate(&self) -> bool {
+        self.unit.ends_with("/s")
+    }
+
+    /// How many times better weave did than the baseline: std/weave for
+    /// a cost, weave/std for a rate.
+    fn ratio(&self) -> Option<f64> {
+        let b = self.baseline?;
+        Some(if self.is_rate() {
+            self.weave / b
+        } else {
+            b / self.weave
+        })
+    }
 }
 
 struct Workload {
@@ -89,6 +114,21 @@ const WORKLOADS: &[Workload] = &[
         about: "1,000,000 parked ULTs alive at once: bytes per thread, seconds to spawn",
         run: million,
     },
+    Workload {
+        name: "tcp_pingpong",
+        about: "a 64-byte message back and forth between two threads over loopback TCP (ns per round trip; one LWP in the note)",
+        run: io::tcp_pingpong,
+    },
+    Workload {
+        name: "tcp_echo_1k",
+        about: "1,000 connections x 100 echoes of 64 bytes through one server, a thread per connection on each side (msg/s)",
+        run: io::tcp_echo_1k,
+    },
+    Workload {
+        name: "sleepers",
+        about: "100,000 threads each sleeping 1 ms 10 times (std: 10,000): CPU ns per sleep; wall time against the ideal 10 ms",
+        run: io::sleepers,
+    },
 ];
 
 struct Opts {
@@ -147,6 +187,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
             opts.rounds()
         );
+        println!("ratio: how many times better weave did (std/weave for costs, weave/std for rates in /s)");
         println!(
             "{:<16} {:>6} {:>14} {:>14} {:>9}   note",
             "workload", "unit", "weave", "std::thread", "ratio"
@@ -168,9 +209,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 fn print_row(m: &Measurement) {
     let base = m.baseline.map_or("-".to_owned(), |b| format!("{b:.1}"));
-    let ratio = m
-        .baseline
-        .map_or("-".to_owned(), |b| format!("{:.1}x", b / m.weave));
+    let ratio = m.ratio().map_or("-".to_owned(), |r| format!("{r:.1}x"));
     let mut note = m.note.clone().unwrap_or_default();
     for (k, v) in &m.extra {
         if !note.is_empty() {
@@ -196,9 +235,11 @@ fn to_json(results: &[Measurement]) -> String {
                 m.baseline.map_or("null".to_owned(), |b| format!("{b:.1}")),
                 m.n
             );
-            if let Some(b) = m.baseline {
-                s.push_str(&format!(",\"ratio\":{:.2}", b / m.weave));
+            if let Some(r) = m.ratio() {
+                s.push_str(&format!(",\"ratio\":{r:.2}"));
             }
+            let better = if m.is_rate() { "higher" } else { "lower" };
+            s.push_str(&format!(",\"better\":\"{better}\""));
             if let Some(note) = &m.note {
                 s.push_str(&format!(",\"note\":\"{}\"", note.replace('"', "'")));
             }
@@ -1171,4 +1212,30 @@ fn condvar_pingpong(o: &Opts) -> Result<Measurement, String> {
         )),
         extra: vec![],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Measurement;
+
+    fn measured(unit: &'static str, weave: f64, baseline: f64) -> Measurement {
+        Measurement {
+            name: "m",
+            unit,
+            weave,
+            baseline: Some(baseline),
+            n: 1,
+            note: None,
+            extra: vec![],
+        }
+    }
+
+    #[test]
+    fn ratio_above_one_means_weave_ahead_for_costs_and_rates() {
+        // A cost: weave took half the time.
+        assert_eq!(measured("ns", 50.0, 100.0).ratio(), Some(2.0));
+        // A rate: weave moved twice the messages.
+        assert_eq!(measured("msg/s", 200.0, 100.0).ratio(), Some(2.0));
+        assert_eq!(measured("msg/s", 50.0, 100.0).ratio(), Some(0.5));
+    }
 }
