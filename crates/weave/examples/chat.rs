@@ -7,8 +7,8 @@
 //! Then `nc 127.0.0.1 7008` in a few terminals. With `--self-test N`
 //! (default 8), the example listens on a free port, starts N client ULTs
 //! that each send a few lines and check that they receive every line of
-//! every other client, once and in order; it exits 0, or 1 on the first
-//! wrong or missing line.
+//! every other client, once and in order; it exits 0, or names each client
+//! that failed and exits 1.
 //!
 //! One ULT per client reads its lines; one broadcaster ULT owns the list of
 //! clients and writes each line to all of them. The readers tell the
@@ -23,11 +23,11 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use weave::net::{TcpListener, TcpStream};
 use weave::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use weave::sync::Barrier;
+use weave::sync::{Barrier, Semaphore};
 
 /// How long the broadcaster waits for a client's socket to take a line.
 /// A client that reads at all drains its buffer far sooner; one that does
@@ -200,24 +200,34 @@ fn accept_loop(listener: TcpListener, events: SyncSender<Event>) {
 /// Lines each self-test client sends.
 const LINES: usize = 10;
 
+/// Self-test clients connecting at once. The listener's backlog is std's,
+/// 128: a burst of connects beyond it overflows the accept queue, and with
+/// SYN cookies the kernel then drops such a connection on the server's side
+/// while the client's side stays open. Here the server speaks first, so that
+/// client would wait for a welcome that never comes.
+const JOINING: usize = 32;
+
+/// How long a self-test client waits for its welcome, and then for all its
+/// lines. Far more than a run takes on 2 CPUs (8 clients: milliseconds;
+/// 500: ~15 s; 1000: ~70 s), so that only a lost line ends it.
+const TEST_TIMEOUT: Duration = Duration::from_secs(300);
+
 fn wrong(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
-/// Connects self-test client `me` and reads its welcome: from then on the
+/// Connects a self-test client and reads its welcome: from then on the
 /// broadcaster sends it every line.
-fn join(addr: SocketAddr, me: usize) -> io::Result<BufReader<TcpStream>> {
+fn join(addr: SocketAddr) -> io::Result<BufReader<TcpStream>> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    // A lost line fails the test instead of hanging it.
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // A lost welcome fails the test instead of hanging it.
+    stream.set_read_timeout(Some(TEST_TIMEOUT))?;
     let mut lines = BufReader::new(stream);
     let mut line = String::new();
     lines.read_line(&mut line)?;
     if !line.starts_with("* you are client") {
-        return Err(wrong(format!(
-            "client {me}: expected a welcome, got {line:?}"
-        )));
+        return Err(wrong(format!("expected a welcome, got {line:?}")));
     }
     Ok(lines)
 }
@@ -227,11 +237,17 @@ fn join(addr: SocketAddr, me: usize) -> io::Result<BufReader<TcpStream>> {
 /// each comes once and in the order it was sent. Returns the connection
 /// still open: the self-test ends with all of them open, so the server does
 /// not see clients leave (and write to those gone already) as it ends.
-fn client(addr: SocketAddr, me: usize, n: usize, all_joined: &Barrier) -> io::Result<TcpStream> {
-    let joined = join(addr, me);
+fn client(addr: SocketAddr, me: usize, n: usize, gates: &Gates) -> io::Result<TcpStream> {
+    let joined = {
+        let _turn = gates.joining.acquire();
+        join(addr)
+    };
     // Wait even after a failure, or the others would wait here forever;
     // they then miss this client's lines, and the test fails.
-    all_joined.wait();
+    gates.all_joined.wait();
+    // One deadline for all the lines, not one per read: after a failure,
+    // every leave the server announces would restart a per-read timeout.
+    let deadline = Instant::now() + TEST_TIMEOUT;
     let mut lines = joined.map_err(|e| io::Error::new(e.kind(), format!("client {me}: {e}")))?;
     for k in 0..LINES {
         lines
@@ -244,6 +260,10 @@ fn client(addr: SocketAddr, me: usize, n: usize, all_joined: &Barrier) -> io::Re
     let mut line = String::new();
     while missing > 0 {
         line.clear();
+        let left = deadline.saturating_duration_since(Instant::now());
+        lines
+            .get_ref()
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
         let got = lines.read_line(&mut line).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -277,14 +297,23 @@ fn client(addr: SocketAddr, me: usize, n: usize, all_joined: &Barrier) -> io::Re
     Ok(lines.into_inner())
 }
 
+/// What the self-test clients wait on together.
+struct Gates {
+    joining: Semaphore,
+    all_joined: Barrier,
+}
+
 /// Runs the self-test; returns the clients' connections, still open.
 fn self_test(addr: SocketAddr, n: usize) -> io::Result<Vec<TcpStream>> {
-    let t = std::time::Instant::now();
-    let all_joined = std::sync::Arc::new(Barrier::new(n));
+    let t = Instant::now();
+    let gates = std::sync::Arc::new(Gates {
+        joining: Semaphore::new(JOINING),
+        all_joined: Barrier::new(n),
+    });
     let clients: Vec<_> = (0..n)
         .map(|me| {
-            let b = all_joined.clone();
-            weave::thread::spawn(move || client(addr, me, n, &b))
+            let g = gates.clone();
+            weave::thread::spawn(move || client(addr, me, n, &g))
         })
         .collect();
     // Every client's outcome: one that could not join makes the others
