@@ -419,6 +419,12 @@ impl Lwp {
         if !l.timers.is_empty() && (l.picks % 8 == 0 || l.ready.is_empty()) {
             self.fire_timers();
         }
+        if self.local().picks % 61 == 0 {
+            // A busy LWP never sleeps in the reactor: look at io now and
+            // then (tokio's interval), so that readiness does not wait for
+            // an LWP to idle or for the monitor's tick.
+            self.poll_io_now();
+        }
         if !self.inbox.is_empty() {
             let l = self.local();
             self.inbox.take_all(|t| l.ready.push(t));
@@ -503,6 +509,21 @@ impl Lwp {
         let mine = self.placed.load(Relaxed);
         rt.lwps()
             .any(|l| !std::ptr::eq(l, self) && l.is_pool_member() && l.placed.load(Relaxed) < mine)
+    }
+
+    /// Collects io events without waiting, if ULTs wait for io and nobody
+    /// else polls. Returns the number of events.
+    #[cold]
+    #[inline(never)]
+    fn poll_io_now(&self) -> usize {
+        match crate::reactor::try_get() {
+            Some(r) if r.waiters() > 0 && r.try_claim() => {
+                let n = r.poll(Some(Instant::now()));
+                r.release();
+                n
+            }
+            _ => 0,
+        }
     }
 
     #[cold]
@@ -664,14 +685,8 @@ impl Lwp {
         // on loopback the event a ULT here waits for is often in already,
         // and spin-searching ~10 µs before sleeping in the reactor would
         // delay it by that much.
-        if let Some(r) = crate::reactor::try_get() {
-            if r.waiters() > 0 && r.try_claim() {
-                let events = r.poll(Some(Instant::now()));
-                r.release();
-                if events > 0 && (!self.local().ready.is_empty() || !self.inbox.is_empty()) {
-                    return None;
-                }
-            }
+        if self.poll_io_now() > 0 && (!self.local().ready.is_empty() || !self.inbox.is_empty()) {
+            return None;
         }
         // Spin-search only while fewer than half of the busy LWPs do (Go's
         // rule): on a machine with few CPUs, spinners would otherwise take
@@ -1003,7 +1018,7 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
         ));
     }
     let target = if n == 0 {
-        crate::runtime::automatic_concurrency().min(MAX_CONCURRENCY)
+        crate::runtime::automatic_concurrency_of(true).min(MAX_CONCURRENCY)
     } else {
         n
     };

@@ -136,6 +136,9 @@ struct Watch {
     preempted_at: Option<Instant>,
     /// An LWP was added for this blocking episode already.
     grew: bool,
+    /// The kernel's count of the LWP thread's voluntary context switches
+    /// at the last tick of this run (read only once the run is long).
+    switches: Option<u64>,
     asleep_since: Option<Instant>,
 }
 
@@ -190,6 +193,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 since: now,
                 preempted_at: None,
                 grew: false,
+                switches: None,
                 asleep_since: None,
             });
             w.asleep_since = if l.is_sleeping() {
@@ -202,6 +206,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 w.since = now;
                 w.preempted_at = None;
                 w.grew = false;
+                w.switches = None;
                 continue;
             }
             let ran = now.duration_since(w.since);
@@ -216,7 +221,18 @@ pub(crate) fn run(rt: &'static Runtime) {
             }
             // Looked at every tick while stuck: the work that makes a blocked
             // LWP matter may arrive after it blocked.
-            if ran >= BLOCKED_AFTER && !l.is_bound() && blocked_in_kernel(l) {
+            // Blocked means asleep in the kernel *and* not one voluntary
+            // switch since the last tick: a ULT that only makes
+            // non-blocking calls sleeps now and then for an instant (on a
+            // socket lock held by another LWP, say), and one sample that
+            // caught it asleep made false warnings and extra LWPs.
+            let blocked = ran >= BLOCKED_AFTER && !l.is_bound() && {
+                let now_switches = voluntary_switches(l);
+                let still = now_switches.is_some() && now_switches == w.switches;
+                w.switches = now_switches;
+                still && blocked_in_kernel(l)
+            };
+            if blocked {
                 blocked_lwps += 1;
                 on_blocked(rt, l, word, ran, &mut w.grew, &mut warned, &mut cap_warned);
             }
@@ -256,6 +272,16 @@ fn blocked_in_kernel(l: &Lwp) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next());
     matches!(state, Some('S' | 'D'))
+}
+
+/// The LWP thread's voluntary context switches so far, from
+/// `/proc/self/task/TID/status`.
+fn voluntary_switches(l: &Lwp) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{}/status", l.tid())).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether work is waiting that another LWP could run.

@@ -159,12 +159,36 @@ impl<T: AsRawFd> Evented<T> {
         self.io_timeout(dir, timeout, f)
     }
 
+    /// A read on a stream socket into `len` bytes of buffer: as `io`, and
+    /// a short read (fewer bytes than asked) counts as having drained the
+    /// socket, so the next read waits for an event instead of making a call
+    /// that would fail (tokio's rule). Not for datagrams: a short datagram
+    /// says nothing about the next one.
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        f: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let timeout = self.read_timeout();
+        self.io_inner(Dir::Read, timeout, f, |&n| n > 0 && n < len)
+    }
+
     /// As `io`, with an explicit timeout.
     pub(crate) fn io_timeout<R>(
         &self,
         dir: Dir,
         timeout: Option<Duration>,
+        f: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_inner(dir, timeout, f, |_| false)
+    }
+
+    fn io_inner<R>(
+        &self,
+        dir: Dir,
+        timeout: Option<Duration>,
         mut f: impl FnMut(&T) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         crate::thread::preempt_point();
         let mut deadline: Option<Option<Instant>> = None;
@@ -179,6 +203,17 @@ impl<T: AsRawFd> Evented<T> {
             if !known_not_ready {
                 match f(&self.inner) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Ok(r) => {
+                        if let (Some(s), Some(Ok(reg))) = (snap, self.reg.get()) {
+                            if drained(&r) {
+                                // The same tick-guarded clear as after a
+                                // would-block: data that came since keeps
+                                // the bit set.
+                                reg.record().clear(s, dir);
+                            }
+                        }
+                        return Ok(r);
+                    }
                     r => return r,
                 }
             }

@@ -91,6 +91,17 @@ fn needs_no_lookup<A>() -> bool {
             .all(|w| plain.contains(&w))
 }
 
+/// Raises a new listener's backlog from std's 128 to the system's limit
+/// (`net.core.somaxconn`, which the kernel clamps it to). Under a burst of
+/// connects a full queue drops SYNs (the client retries after 1 s) or, with
+/// SYN cookies, leaves a client connected to a server socket that never
+/// exists. Best effort: on failure the listener keeps std's backlog.
+pub(crate) fn widen_backlog(fd: std::os::fd::RawFd) {
+    // SAFETY: listen on a socket that is listening already only changes its
+    // backlog; a bad fd is an error, not UB.
+    unsafe { libc::listen(fd, i32::MAX) };
+}
+
 /// Tries `f` on each address in turn, as std does: the first success, or
 /// the last error.
 pub(crate) fn each_addr<T>(

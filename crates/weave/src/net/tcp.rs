@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ impl TcpListener {
     pub fn bind<A: ToSocketAddrs + Send>(addr: A) -> io::Result<TcpListener> {
         let addrs = resolve(addr)?;
         let l = std::net::TcpListener::bind(&addrs[..])?;
+        super::widen_backlog(l.as_raw_fd());
         TcpListener::from_std_checked(l)
     }
 
@@ -292,11 +294,12 @@ impl TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Dir::Read, |mut s| s.read(buf))
+        self.io.read_stream(buf.len(), |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.io(Dir::Read, |mut s| s.read_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.read_stream(len, |mut s| s.read_vectored(bufs))
     }
 }
 

@@ -113,6 +113,7 @@ impl UnixListener {
     }
 
     fn checked(l: std_unix::UnixListener) -> io::Result<UnixListener> {
+        crate::net::widen_backlog(l.as_raw_fd());
         Ok(UnixListener {
             io: Evented::new(l)?,
             warned: AtomicBool::new(false),
@@ -314,11 +315,12 @@ impl UnixStream {
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Dir::Read, |mut s| s.read(buf))
+        self.io.read_stream(buf.len(), |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.io(Dir::Read, |mut s| s.read_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.read_stream(len, |mut s| s.read_vectored(bufs))
     }
 }
 
