@@ -100,6 +100,21 @@ extern "C" {
 
 #[test]
 fn busy_ults_spread_over_idle_lwps() {
+    // Spreading relies on waking the idle LWP within DEFER_NEW_WORK (5 ms);
+    // a machine loaded by other processes can miss that once in a while.
+    // Three tries: a broken balancer fails every one.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let homes = busy_ults_homes();
+        if homes.len() == 2 {
+            return;
+        }
+        seen.push(homes);
+    }
+    panic!("four yielding ULTs all on one LWP, three times: {seen:?}");
+}
+
+fn busy_ults_homes() -> std::collections::HashSet<usize> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     weave::set_concurrency(2).unwrap();
@@ -119,13 +134,7 @@ fn busy_ults_spread_over_idle_lwps() {
         .collect();
     std::thread::sleep(Duration::from_millis(50));
     stop.store(true, Ordering::Relaxed);
-    let homes: std::collections::HashSet<usize> =
-        hs.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(
-        homes.len(),
-        2,
-        "four yielding ULTs all on one LWP: {homes:?}"
-    );
+    hs.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]
