@@ -280,6 +280,104 @@ macro_rules! conversions {
 }
 pub(crate) use conversions;
 
+/// The timeout methods of a socket with an `io: Evented<_>` field, as
+/// std's, inside its `impl` block.
+macro_rules! timeout_methods {
+    () => {
+        /// A read that waits longer than `dur` fails with
+        /// `ErrorKind::TimedOut`. `None`: wait as long as it takes. A zero
+        /// duration is an error, as in std. Shared with `try_clone`s.
+        pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.io.set_read_timeout(dur)
+        }
+
+        /// A write that waits longer than `dur` fails with
+        /// `ErrorKind::TimedOut`. Shared with `try_clone`s.
+        pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.io.set_write_timeout(dur)
+        }
+
+        /// The read timeout.
+        pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.io.read_timeout())
+        }
+
+        /// The write timeout.
+        pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.io.write_timeout())
+        }
+    };
+}
+pub(crate) use timeout_methods;
+
+/// `Read` and `Write` for a stream socket `$t` and `&$t` (std has both):
+/// reads count a short read as draining the socket (`read_stream`).
+macro_rules! stream_io {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.io
+                    .read_stream(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.io
+                    .read_stream(len, |mut s| std::io::Read::read_vectored(&mut s, bufs))
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.io.io($crate::reactor::Dir::Write, |mut s| {
+                    std::io::Write::write(&mut s, buf)
+                })
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.io.io($crate::reactor::Dir::Write, |mut s| {
+                    std::io::Write::write_vectored(&mut s, bufs)
+                })
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                std::io::Read::read_vectored(&mut &*self, bufs)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use stream_io;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,28 +126,7 @@ impl UdpSocket {
         })
     }
 
-    /// A receive that waits longer than `dur` fails with
-    /// `ErrorKind::TimedOut`. `None`: wait as long as it takes. A zero
-    /// duration is an error, as in std.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.io.set_read_timeout(dur)
-    }
-
-    /// A send that waits longer than `dur` fails with
-    /// `ErrorKind::TimedOut`.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.io.set_write_timeout(dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.read_timeout())
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.write_timeout())
-    }
+    super::timeout_methods!();
 
     /// Sets `SO_BROADCAST`: whether datagrams may go to a broadcast
     /// address.

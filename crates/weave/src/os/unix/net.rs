@@ -44,7 +44,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
@@ -252,28 +252,7 @@ impl UnixStream {
         })
     }
 
-    /// A read that waits longer than `dur` fails with
-    /// `ErrorKind::TimedOut`. `None`: wait as long as it takes. A zero
-    /// duration is an error, as in std.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.io.set_read_timeout(dur)
-    }
-
-    /// A write that waits longer than `dur` fails with
-    /// `ErrorKind::TimedOut`.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.io.set_write_timeout(dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.read_timeout())
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.write_timeout())
-    }
+    crate::net::timeout_methods!();
 
     /// Shuts down the read half, the write half, or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
@@ -313,54 +292,7 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_stream(buf.len(), |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        let len = bufs.iter().map(|b| b.len()).sum();
-        self.io.read_stream(len, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(Dir::Write, |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io.io(Dir::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::net::stream_io!(UnixStream);
 
 impl UnixDatagram {
     /// Creates a socket bound to the file system path `path`, which must
@@ -490,28 +422,7 @@ impl UnixDatagram {
         })
     }
 
-    /// A receive that waits longer than `dur` fails with
-    /// `ErrorKind::TimedOut`. `None`: wait as long as it takes. A zero
-    /// duration is an error, as in std.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.io.set_read_timeout(dur)
-    }
-
-    /// A send that waits longer than `dur` fails with
-    /// `ErrorKind::TimedOut`.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.io.set_write_timeout(dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.read_timeout())
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.write_timeout())
-    }
+    crate::net::timeout_methods!();
 
     /// Shuts down receiving, sending, or both. A receive after
     /// `Shutdown::Read` returns 0 at once (as std's does), also one that
