@@ -172,6 +172,16 @@ fn a_migratable_ult_may_move_and_still_finishes_correctly() {
     let (acc, seen) = h.join().unwrap();
     assert_eq!(acc, 2999 * 3000 / 2);
     assert!(!seen.is_empty() && seen.len() <= 2, "{seen:?}");
+    // Its exit did not unbalance any LWP's count of placed ULTs (it wrapped
+    // below zero when the wanderer finished away from where it started).
+    for l in weave::lwps() {
+        assert!(
+            l.placed < 1 << 20,
+            "LWP {} counts {} placed ULTs",
+            l.index,
+            l.placed
+        );
+    }
     for n in noise {
         n.join().unwrap();
     }

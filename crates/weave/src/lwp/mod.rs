@@ -550,7 +550,10 @@ impl Lwp {
         t.state.set_running();
         if t.home.load(Relaxed) == NO_LWP {
             t.home.store(self.index as u32, Relaxed);
-            self.placed.fetch_add(1, Relaxed);
+            // A migratable ULT is not placed: it may finish elsewhere.
+            if t.kind() != Kind::Migratable {
+                self.placed.fetch_add(1, Relaxed);
+            }
         }
         // Clear an old request first, then publish the new priority with
         // Release: a requester that reads the new priority (Acquire, in
@@ -642,7 +645,13 @@ impl Lwp {
         if rt().stacks.give(stack, &mut l.stacks) {
             rt().monitor.wake();
         }
-        self.placed.fetch_sub(1, Relaxed);
+        // Pinned ULTs finish where they were placed; a migratable one was
+        // never counted (it finished on whichever LWP ran it last, and
+        // counting it wrapped that LWP's count below zero: a retiring LWP
+        // then never left, and balancing read it as the busiest LWP).
+        if t.kind() != Kind::Migratable {
+            self.placed.fetch_sub(1, Relaxed);
+        }
         trace::emit(Event::Exit {
             ult: t.id(),
             lwp: self.index,
