@@ -369,10 +369,13 @@ impl Lwp {
     /// LWP's idle siblings can steal it.
     pub(crate) fn push_fresh(&self, tcb: &'static Tcb) {
         self.local().fresh.push(Task(tcb));
-        // Wake a sibling to steal it only if one would: a sibling much more
-        // loaded than this LWP leaves our new work to us (see
-        // `heavier_than`), and waking it would be a futex call for nothing.
-        if self.some_sibling_takes_from(self) {
+        // Wake a sibling to steal it only if one sleeps and would take it:
+        // a sibling much more loaded than this LWP leaves our new work to us
+        // (see `heavier_than`), and waking it would be a futex call for
+        // nothing. The scan runs only when someone sleeps, so a busy pool's
+        // spawn pays one load for it. Skipping the wake loses nothing: this
+        // LWP is awake and runs its own new work.
+        if rt().sleepers.load(Relaxed) > 0 && self.some_sibling_takes_from(self) {
             rt().notify_work(tcb.priority());
         }
     }
