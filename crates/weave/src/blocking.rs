@@ -23,7 +23,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::sched::{self, Waiter};
-use crate::thread::BlockReason;
+use crate::thread::id::BlockReason;
 
 /// Most threads the blocking pool runs at once: far above the number of
 /// blocking calls a program makes at a time, low enough to stop a runaway

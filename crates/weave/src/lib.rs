@@ -24,40 +24,60 @@
 //! - **CPU**: what the kernel schedules LWPs on. weave does not schedule
 //!   CPUs; it can pin a bound thread's LWP to some (`Builder::cpu_affinity`).
 //!
-//! The layers, bottom up, each a module that only calls the ones below it:
-//! [`stack`] (stacks, guard pages, death row), `context` (switching),
-//! [`thread`] (TCB, thread table, the public thread API), `lwp` (the LWPs
-//! and their scheduler loops), `sched` (queues, placement, wake-ups),
-//! [`time`] (timers, sleeps, intervals), [`trace`] (the event hook),
-//! `monitor` (time slices, LWPs blocked in the kernel, the reaper),
-//! [`sync`] (std's locks, condvar, barrier and once, a semaphore, a wait
-//! group and the channels, which block the ULT), `reactor` (one epoll
-//! instance that wakes ULTs waiting for io), [`net`] and [`os::unix::net`]
-//! (std's sockets), [`fs`] (std's file calls, on the blocking pool).
-//! `docs/ARCHITECTURE.md` walks through
-//! them and lists the designs we rejected.
+//! ## Layers, and the rule between them
+//!
+//! Bottom up. A file names files of its own layer and of the layers below,
+//! never above; `docs/ARCHITECTURE.md` has the graph and how it is checked.
+//!
+//! 1. **Memory and switching**: [`stack`] (stacks, guard pages, death
+//!    row), `context` (a ULT's saved registers), `loom` (the atomics
+//!    facade).
+//! 2. **Thread data and protocols**, plain structures that name nothing
+//!    above them: `thread::{id, state, tcb, table, current}` (the TCB, its
+//!    state word, the thread table, "who am I"), `thread::local` (per-ULT
+//!    storage), [`trace`] (the event hook), `time::{clock, timers}`,
+//!    `sched::{idle, pick, inbox, ready}` (the LWP sleep/wake protocol, the
+//!    pick rule, the queues), `reactor::readiness`, `monitor::doorbell`.
+//! 3. **The engine**, one unit that may call within itself: `runtime` (the
+//!    pool's shared state), `lwp` (the LWPs, their scheduler loops, pool
+//!    membership), `sched` (blocking and waking, placement) and `reactor`
+//!    (the epoll driver). It is entered through a few doors:
+//!    `sched::block_on`, `Waiter::wake`, `sched::place::place_new`,
+//!    `lwp::pool`, `runtime::rt`.
+//! 4. **Above the engine**: `start` (the runtime's start-up on first use),
+//!    `monitor` (time slices, blocked LWPs, deadlocks, the reaper),
+//!    [`blocking`].
+//! 5. **The public API**: [`thread`], [`sync`], [`time`], [`net`],
+//!    [`os::unix::net`], [`fs`].
 //!
 //! ## What blocks what
 //!
-//! | call                                   | on a ULT blocks      | on an OS thread blocks |
-//! |----------------------------------------|----------------------|------------------------|
-//! | `weave::thread::{sleep, park, yield_now}` | the ULT only      | the OS thread          |
-//! | `JoinHandle::join`, `scope`            | the ULT only         | the OS thread          |
-//! | `weave::sync::Mutex::lock`, `weave::sync::{mpsc, mpmc}` `send`/`recv`, `select!` | the ULT only | the OS thread |
-//! | `weave::sync::Condvar` `wait*` (the mutex is released while waiting) | the ULT only | the OS thread |
-//! | `weave::sync::Semaphore::acquire*`, `WaitGroup::wait*` | the ULT only | the OS thread |
-//! | `weave::sync::Barrier::wait`          | the ULT only         | the OS thread          |
-//! | `weave::sync::{Once, OnceLock}` while another thread initialises | the ULT only | the OS thread |
-//! | `weave::sync::RwLock::{read, write}`  | the ULT only         | the OS thread          |
-//! | [`net`], [`os::unix::net`]: `read`, `write`, `accept`, `connect`, ... | the ULT only (the reactor wakes it) | the OS thread |
-//! | [`fs`] calls, [`time::Interval::tick`] | the ULT only        | the OS thread          |
-//! | [`blocking`]`(f)`                      | the ULT only (`f` runs on a kernel thread set aside) | nothing: runs `f` |
-//! | `std::thread::sleep`, blocking syscalls, `std::sync` locks | **the LWP**: every ULT placed on it waits | the OS thread |
+//! This is the one copy of this table; the README and
+//! `docs/ARCHITECTURE.md` link here.
 //!
-//! Code on weave should use weave's calls; a call that must block the
-//! kernel thread belongs in [`blocking`] or on a bound thread
-//! (`Builder::bound`). The monitor warns, naming the thread, when one
-//! blocks an LWP anyway.
+//! | call | on a ULT | on an OS thread |
+//! |---|---|---|
+//! | `weave::thread::{sleep, park, park_timeout, yield_now}` | blocks the ULT only | blocks the OS thread |
+//! | `JoinHandle::join`, `thread::scope` | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::Mutex::lock`, channel `send`/`recv` ([`sync::mpsc`], [`sync::mpmc`]), `select!` | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::Condvar::{wait, wait_while, wait_timeout, wait_timeout_while}` (the mutex is released while waiting) | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::Semaphore::{acquire, acquire_many, acquire_timeout}`, `WaitGroup::{wait, wait_timeout}` | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::Barrier::wait` | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::Once::call_once`, `OnceLock::{get_or_init, set}` while another thread initialises | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::RwLock::{read, write}` | blocks the ULT only | blocks the OS thread |
+//! | [`net`] (TCP, UDP) and [`os::unix::net`] reads, writes, `accept`, `connect` | blocks the ULT only (the reactor wakes it) | blocks the OS thread (`poll`) |
+//! | [`fs`] calls, [`time::Interval::tick`] | blocks the ULT only (`fs` runs on the blocking pool) | blocks the OS thread |
+//! | [`blocking`]`(f)` | blocks the ULT only; `f` runs on a kernel thread of the blocking pool | runs `f` right there |
+//! | `std::thread::sleep`, `std::sync::Mutex::lock`, `std::sync::mpsc::recv`, blocking syscalls | **blocks the LWP**: every ULT placed on it waits | blocks the OS thread |
+//!
+//! Wrap a call that must block the kernel thread in [`blocking`]`(..)`, or
+//! give it a bound thread (`Builder::bound()`, an LWP of its own). If one
+//! slips through, the monitor notices an LWP stuck in the kernel within a
+//! few milliseconds, names the thread in a warning (`WEAVE_WARN=0`
+//! silences it), and with automatic concurrency adds an LWP so that new
+//! work goes on. Holding a `std::sync::Mutex` across a weave blocking call
+//! can deadlock an LWP: the holder may be switched out while a ULT on the
+//! same LWP blocks the LWP waiting for it. Use `weave::sync::Mutex`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
@@ -90,6 +110,8 @@ mod sched;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
+mod start;
+#[cfg(not(loom))]
 pub mod sync;
 #[cfg(not(loom))]
 pub mod thread;
@@ -104,6 +126,11 @@ pub use lwp::LwpInfo;
 pub use monitor::DEFAULT_TIME_SLICE;
 #[cfg(not(loom))]
 pub use runtime::MAX_CONCURRENCY;
+/// What `thread_local!` expands to: a path that does not lead through
+/// `thread`'s module, so the per-ULT storage stays below it.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use thread::local::LocalKey as __LocalKey;
 
 /// Sets the time slice: a ULT that has run this long while others wait on
 /// its LWP is asked to switch at its next safe point. `None` turns slices
@@ -111,13 +138,13 @@ pub use runtime::MAX_CONCURRENCY;
 /// [`DEFAULT_TIME_SLICE`] (10 ms); values below 100 µs are raised to it.
 #[cfg(not(loom))]
 pub fn set_time_slice(slice: Option<std::time::Duration>) {
-    runtime::rt().monitor.set_slice(slice);
+    start::rt().monitor.set_slice(slice);
 }
 
 /// The time slice in force, if slices are on.
 #[cfg(not(loom))]
 pub fn time_slice() -> Option<std::time::Duration> {
-    runtime::rt().monitor.slice()
+    start::rt().monitor.slice()
 }
 
 /// Sets the number of LWPs in the pool, as `pthread_setconcurrency`:
@@ -126,20 +153,20 @@ pub fn time_slice() -> Option<std::time::Duration> {
 /// leave once the ULTs already placed on them have finished.
 #[cfg(not(loom))]
 pub fn set_concurrency(n: usize) -> std::io::Result<()> {
-    lwp::set_concurrency_in(runtime::rt(), n)
+    lwp::pool::set_concurrency_in(start::rt(), n)
 }
 
 /// The number of pool LWPs taking work now (bound LWPs not counted).
 #[cfg(not(loom))]
 pub fn concurrency() -> usize {
-    lwp::pool_size(runtime::rt())
+    lwp::pool::pool_size(start::rt())
 }
 
 /// The level last passed to [`set_concurrency`] (0: automatic), as
 /// `pthread_getconcurrency`.
 #[cfg(not(loom))]
 pub fn requested_concurrency() -> usize {
-    runtime::rt()
+    start::rt()
         .pool
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -153,26 +180,26 @@ pub fn requested_concurrency() -> usize {
 /// half of a yield. Switches are always counted.
 #[cfg(not(loom))]
 pub fn set_accounting(on: bool) {
-    time::set_accounting(on);
+    time::clock::set_accounting(on);
 }
 
 /// A snapshot of the LWP table: every LWP slot, alive or awaiting reuse.
 #[cfg(not(loom))]
 pub fn lwps() -> Vec<LwpInfo> {
-    runtime::rt().lwps().map(|l| l.info()).collect()
+    start::rt().lwps().map(|l| l.info()).collect()
 }
 
 /// Figures of the stack pool: reservations, reuse from death row, pages
 /// given back by the reaper.
 #[cfg(not(loom))]
 pub fn stack_stats() -> stack::StackStats {
-    runtime::rt().stacks.stats()
+    start::rt().stacks.stats()
 }
 
 /// How guard pages are installed on this kernel, once a stack exists.
 #[cfg(not(loom))]
 pub fn guard_mode() -> Option<stack::GuardMode> {
-    runtime::rt().stacks.guard_mode()
+    start::rt().stacks.guard_mode()
 }
 
 /// A broken internal invariant: print and abort, allocation-free, never
@@ -195,6 +222,7 @@ mod thread {
 }
 #[cfg(loom)]
 mod sched {
+    pub(crate) mod idle;
     pub(crate) mod inbox;
 }
 #[cfg(loom)]

@@ -1,30 +1,13 @@
-//! The process-wide runtime: the LWP table, the global injector, the stack
-//! pool, the sleep/wake bookkeeping of idle LWPs, and the start of the
-//! monitor thread (time slices, blocked LWPs, deadlocks, the reaper).
+//! The pool's shared state: the LWP table, the global injector, the stack
+//! pool, the sleep/wake bookkeeping of idle LWPs, and the monitor's
+//! doorbell. Part of the engine (with `lwp`, `sched` and the reactor's
+//! driver); it must not name the monitor's loop or the public API. The
+//! start-up that brings up the LWPs and the monitor sits above both, in
+//! `start.rs`.
+
 //!
-//! The runtime starts itself on first use from any thread (DESIGN.md
-//! decision 6), as rayon's global pool does, and lives until the process
-//! exits.
-//!
-//! ## Waking idle LWPs
-//!
-//! A syscall costs ~270 ns and waking a sleeping LWP costs one, so new work
-//! wakes an LWP only when no LWP is already looking for work:
-//!
-//! 1. A pusher of stealable work (spawn, a migratable wake) pushes, issues a
-//!    SeqCst fence, then reads `searching` and `sleepers`. Only if nobody
-//!    searches and someone sleeps does it claim one sleeper (CAS on that
-//!    LWP's `sleeping` flag) and unpark it.
-//! 2. An LWP with nothing to run first *searches*: it counts itself in
-//!    `searching`, steals and polls the injector for a while, and when it
-//!    finds work while it was the last searcher it wakes another (step 1),
-//!    so that a burst of spawns fans out one LWP at a time.
-//! 3. Before sleeping it sets its `sleeping` flag and counts itself in
-//!    `sleepers`, issues a SeqCst fence, and checks every source once more.
-//!
-//! The fences of 1 and 3 pair (Dekker): either the pusher sees the sleeper,
-//! or the sleeper's last check sees the work. No wake-up is lost, and a
-//! busy runtime makes no wake-up syscalls at all.
+//! The protocol by which idle LWPs sleep and are woken is `sched/idle.rs`;
+//! its counters live here, in [`Idle`].
 
 use std::io;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
@@ -33,7 +16,9 @@ use std::sync::{Mutex, OnceLock};
 
 use crossbeam_deque::{Injector, Steal};
 
+use crate::lwp::pool::PoolState;
 use crate::lwp::Lwp;
+use crate::sched::idle::Idle;
 use crate::sched::Task;
 use crate::stack;
 use crate::thread::tcb::{Tcb, PRIORITY_LEVELS};
@@ -54,42 +39,29 @@ pub(crate) struct Runtime {
     injector: [Injector<Task>; PRIORITY_LEVELS as usize],
     /// Bit `p` is set when `injector[p]` may be non-empty.
     injector_bits: AtomicU32,
-    pub(crate) searching: AtomicUsize,
-    pub(crate) sleepers: AtomicUsize,
-    /// `pool.members.len()`, readable without the lock (idle heuristics).
-    pub(crate) members: AtomicUsize,
-    /// Pool LWPs asleep or about to sleep, counted by the LWPs themselves
-    /// (claimers do not touch it): "someone could take new work".
-    pub(crate) idle_members: AtomicUsize,
+    /// The LWP sleep/wake protocol's counters (`sched/idle.rs`).
+    pub(crate) idle: Idle,
     pub(crate) stacks: stack::Pool,
     pub(crate) default_stack: usize,
-    pub(crate) monitor: crate::monitor::Monitor,
-}
-
-pub(crate) struct PoolState {
-    /// 0 = automatic.
-    pub(crate) requested: usize,
-    /// Indices of the pool's active (not retiring) LWPs.
-    pub(crate) members: Vec<usize>,
+    pub(crate) monitor: crate::monitor::doorbell::Monitor,
 }
 
 static RT: OnceLock<Runtime> = OnceLock::new();
-static START: std::sync::Once = std::sync::Once::new();
 
-/// The runtime, started on first use.
+/// The runtime's shared state, made on first use. This does not start the
+/// LWPs or the monitor: the engine runs only once they are started, and
+/// the public calls that need them go through `start::rt`.
 #[inline]
 pub(crate) fn rt() -> &'static Runtime {
     match RT.get() {
-        Some(r) if START.is_completed() => r,
-        _ => init(),
+        Some(r) => r,
+        None => init(),
     }
 }
 
 #[cold]
 fn init() -> &'static Runtime {
-    let r = RT.get_or_init(Runtime::new);
-    START.call_once(|| r.start());
-    r
+    RT.get_or_init(Runtime::new)
 }
 
 /// The runtime if it has started; never starts it.
@@ -100,7 +72,7 @@ pub(crate) fn try_rt() -> Option<&'static Runtime> {
 /// Reads a positive integer from the environment, warning once on a bad
 /// value instead of failing: a typo in a variable must not take down the
 /// program, but must not pass unnoticed either.
-fn env_usize(name: &str) -> Option<usize> {
+pub(crate) fn env_usize(name: &str) -> Option<usize> {
     let v = std::env::var(name).ok()?;
     match parse_size(&v) {
         Some(n) => Some(n),
@@ -166,53 +138,14 @@ impl Runtime {
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
             lwp_slots: AtomicUsize::new(0),
-            pool: Mutex::new(PoolState {
-                requested: 0,
-                members: Vec::new(),
-            }),
+            pool: Mutex::new(PoolState::new()),
             injector: std::array::from_fn(|_| Injector::new()),
             injector_bits: AtomicU32::new(0),
-            searching: AtomicUsize::new(0),
-            sleepers: AtomicUsize::new(0),
-            members: AtomicUsize::new(0),
-            idle_members: AtomicUsize::new(0),
+            idle: Idle::new(),
             stacks: stack::Pool::new(),
             default_stack,
-            monitor: crate::monitor::Monitor::new(),
+            monitor: crate::monitor::doorbell::Monitor::new(),
         }
-    }
-
-    fn start(&'static self) {
-        install_panic_hook();
-        if std::env::var_os("WEAVE_ACCOUNTING").is_some_and(|v| v != "0") {
-            crate::time::set_accounting(true);
-        }
-        let n = match env_usize("WEAVE_LWPS") {
-            Some(0) | None => 0,
-            Some(n) if n > MAX_CONCURRENCY => {
-                eprintln!(
-                    "weave: WEAVE_LWPS={n} is above the limit of {MAX_CONCURRENCY}; \
-                     using {MAX_CONCURRENCY}"
-                );
-                MAX_CONCURRENCY
-            }
-            Some(n) => n,
-        };
-        if let Err(e) = crate::lwp::set_concurrency_in(self, n) {
-            // Not even one LWP: nothing can run. Say why and stop.
-            crate::fatal(&format!("cannot start the LWP pool: {e}"));
-        }
-        std::thread::Builder::new()
-            .name("weave-monitor".into())
-            .stack_size(256 * 1024)
-            .spawn(move || crate::monitor::run(self))
-            .map(drop)
-            .unwrap_or_else(|e| {
-                eprintln!(
-                    "weave: no monitor thread ({e}): no time slices, no help for blocked \
-                     LWPs, and stacks of exited threads stay cached"
-                )
-            });
     }
 
     /// The LWP in slot `i`.
@@ -331,7 +264,7 @@ impl Runtime {
     /// `notify_work` for a caller that issued the SeqCst fence itself, right
     /// after its push (`push_global`): one full fence per push, not two.
     fn notify_work_fenced(&self, p: u8) {
-        if self.searching.load(SeqCst) == 0 && self.sleepers.load(SeqCst) > 0 {
+        if self.idle.should_wake() {
             // An LWP asleep on its futex first: the one in the reactor
             // keeps polling for io (see `reactor`).
             for polling in [false, true] {
@@ -360,34 +293,4 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
             .requested
     }
-}
-
-/// Wraps the panic hook once, so that a panic in a ULT is reported with the
-/// ULT's name and id (`thread 'worker' (ULT 12) panicked at ...`) instead of
-/// the name of the LWP it happened to run on. Panics on OS threads, and the
-/// message format, stay those of the hook installed before; a hook the
-/// program installs later replaces this one, as with std.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let Some((_, tcb)) = crate::lwp::current_ult() else {
-            return previous(info);
-        };
-        let name = tcb.name();
-        let name = name.as_deref().unwrap_or("<unnamed>");
-        let location = info.location().map_or_else(String::new, |l| {
-            format!(" at {}:{}:{}", l.file(), l.line(), l.column())
-        });
-        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-            s
-        } else if let Some(s) = info.payload().downcast_ref::<String>() {
-            s.as_str()
-        } else {
-            "Box<dyn Any>"
-        };
-        eprintln!(
-            "\nthread '{name}' ({}) panicked{location}:\n{msg}",
-            tcb.id()
-        );
-    }));
 }

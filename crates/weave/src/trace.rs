@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
-use crate::thread::{BlockReason, ThreadId};
+use crate::thread::id::{BlockReason, ThreadId};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
 /// `None` on a plain OS thread.

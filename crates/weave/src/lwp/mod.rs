@@ -3,8 +3,8 @@
 //! An LWP is an OS thread that the runtime treats as a virtual CPU. Each
 //! runs [`Lwp::run`]: pick a ULT (see `sched`), resume it until it yields,
 //! blocks or exits, decide what to do with it, repeat; with nothing to run,
-//! search for work, then sleep in the kernel (see `runtime` for the wake-up
-//! protocol). The pool's LWPs share work; a *bound* LWP runs one ULT only
+//! search for work, then sleep in the kernel (`sched/idle.rs` has the
+//! wake-up protocol). The pool's LWPs share work; a *bound* LWP runs one ULT only
 //! (1:1) and ends with it.
 //!
 //! ## Retiring (`set_concurrency` lowered)
@@ -14,6 +14,13 @@
 //! there: moving a started ULT would break DESIGN.md decision 3). Raising
 //! the level again first revives retiring LWPs, then starts new ones.
 //!
+//! What the LWP does follows rules kept elsewhere, beside their
+//! descriptions: which ULT to run next (`sched/pick.rs`), where new work
+//! goes and who steals it (`sched/place.rs`), when to sleep and whom to
+//! wake (`sched/idle.rs`); pool membership and the starting of LWPs are in
+//! `lwp/pool.rs`. Part of the engine: it must not name the monitor's loop,
+//! the start-up or the public API (`thread`, `sync`, `net`).
+//!
 //! ## Owner-only state
 //! [`Local`] belongs to the LWP's OS thread: the scheduler loop and the ULT
 //! it runs, never both at once. Every access is a short borrow through
@@ -21,12 +28,11 @@
 //! `local` again.
 
 mod parker;
+pub(crate) mod pool;
 
 use std::cell::{Cell, UnsafeCell};
-use std::io;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use crossbeam_deque::{Steal, Stealer, Worker};
@@ -34,16 +40,18 @@ use crossbeam_deque::{Steal, Stealer, Worker};
 pub(crate) use parker::Parker;
 
 use crate::context::{self, Resumed};
-use crate::runtime::{rt, Runtime, MAX_CONCURRENCY};
+use crate::runtime::{rt, Runtime};
+use crate::sched::idle::SleepFlag;
 use crate::sched::inbox::Inbox;
 use crate::sched::ready::ReadyQueue;
-use crate::sched::Task;
+use crate::sched::{pick, place, Task};
 use crate::stack::{self, OverflowInfo};
+use crate::thread::id::BlockReason;
 use crate::thread::state::{Wake, WakeToken};
 use crate::thread::table::{table, SlotCache};
 use crate::thread::tcb::{Kind, Tcb, DEFAULT_PRIORITY, NO_LWP};
-use crate::thread::BlockReason;
-use crate::time::{self, Timers};
+use crate::time::clock;
+use crate::time::timers::{self, Timers};
 use crate::trace::{self, Event};
 
 /// Rounds an idle LWP spends stealing and polling before it sleeps. Each
@@ -57,14 +65,6 @@ const SEARCH_ROUNDS: u32 = 32;
 
 /// `pause` instructions between two search rounds (~20 ns each here).
 const SEARCH_SPINS: u32 = 16;
-
-/// How long an LWP with started ULTs to run leaves new work of the same
-/// priority to a better-placed sibling before taking it itself. Waking a
-/// sleeping LWP takes tens of µs, and on a loaded 2-CPU machine we measured
-/// wake-ups past 2 ms (1 run in 12 then piled four busy ULTs on one LWP;
-/// 0 in 20 at 5 ms). A new thread waiting this long is still well within
-/// one time slice (10 ms).
-const DEFER_NEW_WORK: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What the running ULT asked for when it switched out.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -82,12 +82,11 @@ pub(crate) struct Local {
     due: Vec<(&'static Tcb, WakeToken)>,
     pub(crate) stacks: stack::Cache,
     pub(crate) slots: SlotCache,
-    current: Option<&'static Tcb>,
     switch: Switch,
     picks: u32,
     /// Since when this LWP has left new work to idle siblings (see `pick`).
     deferring: Option<Instant>,
-    /// `time::ticks()` when the running ULT was resumed (or the loop last
+    /// `clock::ticks()` when the running ULT was resumed (or the loop last
     /// took stock): one clock read per switch serves as the end of one run
     /// and the start of the next.
     last_tick: u64,
@@ -101,8 +100,8 @@ pub(crate) struct Lwp {
     bound: AtomicBool,
     alive: AtomicBool,
     retiring: AtomicBool,
-    /// Set while asleep (or about to be) and unclaimed; see `runtime`.
-    sleeping: AtomicBool,
+    /// Set while asleep (or about to be) and unclaimed; see `sched/idle.rs`.
+    sleeping: SleepFlag,
     pub(crate) inbox: Inbox<Tcb>,
     pub(crate) parker: Parker,
     /// Asked to switch at the next safe point.
@@ -154,9 +153,8 @@ pub(crate) fn current() -> Option<&'static Lwp> {
 /// The LWP and the ULT running on it, if the caller is a ULT.
 #[inline]
 pub(crate) fn current_ult() -> Option<(&'static Lwp, &'static Tcb)> {
-    let l = current()?;
-    let t = l.local().current?;
-    Some((l, t))
+    let t = crate::thread::current::running()?;
+    Some((current()?, t))
 }
 
 impl Lwp {
@@ -168,7 +166,7 @@ impl Lwp {
             bound: AtomicBool::new(bound),
             alive: AtomicBool::new(true),
             retiring: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
+            sleeping: SleepFlag::new(),
             inbox: Inbox::new(),
             parker: Parker::new(),
             preempt: AtomicBool::new(false),
@@ -187,7 +185,6 @@ impl Lwp {
                 due: Vec::new(),
                 stacks: stack::Cache::default(),
                 slots: SlotCache::default(),
-                current: None,
                 switch: Switch::Yield,
                 picks: 0,
                 deferring: None,
@@ -208,12 +205,6 @@ impl Lwp {
         // debug builds), and callers keep each borrow short and never
         // overlapping, per the module doc.
         unsafe { &mut *self.local.get() }
-    }
-
-    /// The ULT running on this LWP; call on the LWP's own thread.
-    #[inline]
-    pub(crate) fn local_current(&self) -> Option<&'static Tcb> {
-        self.local().current
     }
 
     fn stealer(&self) -> &Stealer<Task> {
@@ -251,7 +242,7 @@ impl Lwp {
             *self.stealer.get() = stealer;
         }
         self.retiring.store(false, Relaxed);
-        self.sleeping.store(false, Relaxed);
+        self.sleeping.reset_dead();
         self.preempt.store(false, Relaxed);
         self.running_prio.store(IDLE, Relaxed);
         self.running.store(0, Relaxed);
@@ -265,22 +256,11 @@ impl Lwp {
     /// Claims this LWP's sleep for a waker: true if it was asleep and is now
     /// the caller's to unpark.
     pub(crate) fn claim_sleeping(&self) -> bool {
-        if self.sleeping.load(Relaxed)
-            && self
-                .sleeping
-                .compare_exchange(true, false, SeqCst, Relaxed)
-                .is_ok()
-        {
-            rt().sleepers.fetch_sub(1, SeqCst);
-            true
-        } else {
-            false
-        }
+        rt().idle.claim(&self.sleeping)
     }
 
     pub(crate) fn is_sleeping(&self) -> bool {
-        // SeqCst: see `monitor::anything_to_watch`.
-        self.sleeping.load(SeqCst)
+        self.sleeping.is_set()
     }
 
     pub(crate) fn tid(&self) -> i32 {
@@ -366,35 +346,9 @@ impl Lwp {
     }
 
     /// Pushes a new, not-yet-started ULT of default priority where this
-    /// LWP's idle siblings can steal it.
+    /// LWP's idle siblings can steal it (`sched::place::place_new` decides).
     pub(crate) fn push_fresh(&self, tcb: &'static Tcb) {
         self.local().fresh.push(Task(tcb));
-        // Wake a sibling to steal it only if one sleeps and would take it:
-        // a sibling much more loaded than this LWP leaves our new work to us
-        // (see `heavier_than`), and waking it would be a futex call for
-        // nothing. The scan runs only when someone sleeps, so a busy pool's
-        // spawn pays one load for it. Skipping the wake loses nothing: this
-        // LWP is awake and runs its own new work.
-        if rt().sleepers.load(Relaxed) > 0 && self.some_sibling_takes_from(self) {
-            rt().notify_work(tcb.priority());
-        }
-    }
-
-    /// Whether this LWP has so many more ULTs placed on it than `other`
-    /// that new work of `other`'s should stay there. ULTs never move once
-    /// started (DESIGN.md decision 3), so this is where a pool stays
-    /// balanced: without it, the LWP that is idle while another runs a
-    /// spawner (an accept loop, say) steals nearly every new ULT, and 70% of
-    /// a server's connections ended up on one of two LWPs.
-    fn heavier_than(&self, other: &Lwp) -> bool {
-        let (mine, theirs) = (self.placed(), other.placed());
-        mine > theirs.saturating_add((theirs / 8).max(16))
-    }
-
-    /// Whether some other pool LWP would take new work from `from`.
-    fn some_sibling_takes_from(&self, from: &Lwp) -> bool {
-        rt().lwps()
-            .any(|l| !std::ptr::eq(l, self) && l.is_pool_member() && !l.heavier_than(from))
     }
 
     /// Can new work be placed here? (Not bound, not retiring.)
@@ -425,7 +379,11 @@ impl Lwp {
             // Back from idle: the monitor may have parked while nothing ran.
             rt().monitor.wake();
             // Idle time is nobody's run time.
-            self.local().last_tick = if time::accounting() { time::ticks() } else { 0 };
+            self.local().last_tick = if clock::accounting() {
+                clock::ticks()
+            } else {
+                0
+            };
             if let Some(t) = found {
                 self.dispatch(t);
             }
@@ -433,21 +391,15 @@ impl Lwp {
         self.leave();
     }
 
-    /// Chooses the next ULT (see `sched` for the rule).
+    /// Chooses the next ULT: does what `sched::pick` says, with the
+    /// placement rules of `sched::place`.
     #[inline]
     fn pick(&self) -> Option<&'static Tcb> {
-        // Due timers: looked for at every 8th pick, or when nothing else is
-        // ready. A clock read costs ~20 ns in some VMs, over half of a
-        // switch; and a fired ULT would queue behind those already ready
-        // anyway, so looking less often delays it by little.
         let l = self.local();
-        if !l.timers.is_empty() && (l.picks % 8 == 0 || l.ready.is_empty()) {
+        if !l.timers.is_empty() && pick::look_at_timers(l.picks, l.ready.is_empty()) {
             self.fire_timers();
         }
-        if self.local().picks % 61 == 0 {
-            // A busy LWP never sleeps in the reactor: look at io now and
-            // then (tokio's interval), so that readiness does not wait for
-            // an LWP to idle or for the monitor's tick.
+        if pick::poll_io(self.local().picks) {
             self.poll_io_now();
         }
         if !self.inbox.is_empty() {
@@ -457,58 +409,34 @@ impl Lwp {
         let new_work = self.takes_new_work();
         let l = self.local();
         l.picks = l.picks.wrapping_add(1);
-        let ready = l.ready.top().map_or(-1, i32::from);
+        let ready = l.ready.top().map_or(pick::NONE, i32::from);
         let fresh = if new_work && !l.fresh.is_empty() {
             i32::from(DEFAULT_PRIORITY)
         } else {
-            -1
+            pick::NONE
         };
-        let global = if new_work { rt().global_top() } else { -1 };
-        // At equal levels: after a yield, new work goes first (the yielder
-        // asked to let others run, and is already at the back of `ready`);
-        // otherwise started ULTs go first, but every 16th pick, so that a
-        // stream of spawns cannot starve them and vice versa.
-        let mut new_first = l.switch == Switch::Yield || l.picks % 16 == 0;
-        // But an LWP that has started ULTs to run leaves new work of the same
-        // level to a sibling that is idle or less loaded: a ULT is placed
-        // where it first runs, so taking it here would pile busy ULTs onto
-        // one LWP while another sleeps. Waking a sleeping LWP takes tens of
-        // µs, so the deferral lasts up to DEFER_NEW_WORK; then this LWP
-        // takes the work itself, in case nobody comes.
-        if ready >= 0 && ready == fresh.max(global) {
-            if self.better_sibling() {
-                let now = Instant::now();
-                let since = *l.deferring.get_or_insert(now);
-                if now.duration_since(since) < DEFER_NEW_WORK {
-                    new_first = false;
-                    if rt().searching.load(Relaxed) == 0 {
-                        rt().notify_work(ready as u8);
-                    }
-                }
+        let global = if new_work {
+            rt().global_top()
+        } else {
+            pick::NONE
+        };
+        let mut new_first = pick::new_first(l.switch == Switch::Yield, l.picks);
+        if ready > pick::NONE && ready == fresh.max(global) {
+            if place::defer_new_work(self, ready as u8, &mut l.deferring) {
+                new_first = false;
             }
         } else {
             l.deferring = None;
         }
-        let beats_ready = |level: i32| level > ready || (level == ready && new_first);
-        if global >= 0 && global >= fresh && beats_ready(global) {
-            // The injector's bits may be stale: take only work that still
-            // beats the other sources.
-            let floor = fresh.max(if new_first { ready } else { ready + 1 });
+        let plan = pick::plan(ready, fresh, global, new_first);
+        if let Some(floor) = plan.global_floor {
             if let Some(t) = rt().pop_global(floor) {
                 return self.keep_new(t).or_else(|| self.local().ready.pop());
             }
         }
-        if fresh >= 0 && beats_ready(fresh) {
+        if plan.fresh {
             if let Some(t) = self.local().fresh.pop() {
-                // More new work queued and a sleeping sibling much lighter
-                // than us: wake it to share the rest (it may have refused
-                // our work while it was the heavier one).
-                if !self.local().fresh.is_empty()
-                    && rt().sleepers.load(Relaxed) > 0
-                    && rt().lwps().any(|l| {
-                        !std::ptr::eq(l, self) && l.is_pool_member() && self.heavier_than(l)
-                    })
-                {
+                if !self.local().fresh.is_empty() && place::wake_lighter_sibling(self) {
                     rt().notify_work(DEFAULT_PRIORITY);
                 }
                 return self.keep_new(t.0).or_else(|| self.local().ready.pop());
@@ -530,23 +458,6 @@ impl Lwp {
         }
     }
 
-    /// Whether another pool LWP is better placed to take new work: one that
-    /// is idle or searching, or one with fewer ULTs placed on it. New work
-    /// is placed for good where it first runs, so this is where the load of
-    /// the pool gets balanced.
-    fn better_sibling(&self) -> bool {
-        let rt = rt();
-        if rt.members.load(Relaxed) <= 1 {
-            return false;
-        }
-        if rt.idle_members.load(Relaxed) > 0 || rt.searching.load(Relaxed) > 0 {
-            return true;
-        }
-        let mine = self.placed.load(Relaxed);
-        rt.lwps()
-            .any(|l| !std::ptr::eq(l, self) && l.is_pool_member() && l.placed.load(Relaxed) < mine)
-    }
-
     /// Collects io events without waiting, if ULTs wait for io and nobody
     /// else polls. Returns the number of events.
     #[cold]
@@ -565,7 +476,7 @@ impl Lwp {
     #[cold]
     #[inline(never)]
     fn fire_timers(&self) {
-        let now = time::now_slot(Instant::now());
+        let now = timers::now_slot(Instant::now());
         let mut due = std::mem::take(&mut self.local().due);
         while self.local().timers.take_due_slot(now, &mut due) {}
         if due.is_empty() {
@@ -605,9 +516,9 @@ impl Lwp {
         let seq = (self.running.load(Relaxed) >> 32).wrapping_add(1);
         self.running
             .store(seq << 32 | u64::from(t.index + 1), Relaxed);
+        crate::thread::current::set_running(Some(t));
         {
             let l = self.local();
-            l.current = Some(t);
             // Until the ULT says otherwise (a yield), it blocked or exited.
             l.switch = Switch::Block;
             l.runs += 1;
@@ -628,11 +539,11 @@ impl Lwp {
         let outcome = unsafe { (*t.ctx.get()).as_mut() }
             .expect("a runnable ULT has a context")
             .resume();
-        if time::accounting() {
+        if clock::accounting() {
             // One clock read per switch: the end of this run is the start of
             // the next. (`last_tick` is 0 right after accounting is turned
             // on: that first run is not charged.)
-            let now = time::ticks();
+            let now = clock::ticks();
             let l = self.local();
             if l.last_tick != 0 {
                 let spent = now.wrapping_sub(l.last_tick);
@@ -645,11 +556,8 @@ impl Lwp {
         }
         self.running_prio.store(IDLE, Relaxed);
         self.running.store(seq << 32, Relaxed);
-        let switch = {
-            let l = self.local();
-            l.current = None;
-            l.switch
-        };
+        crate::thread::current::set_running(None);
+        let switch = self.local().switch;
         match outcome {
             Resumed::Finished => self.finish(t),
             Resumed::Suspended => match switch {
@@ -737,19 +645,14 @@ impl Lwp {
         // rule): on a machine with few CPUs, spinners would otherwise take
         // the CPU from the threads that make the work, and one searcher is
         // enough to pick up a burst (it wakes the next when it finds work).
-        let busy = rt
-            .members
-            .load(Relaxed)
-            .saturating_sub(rt.sleepers.load(Relaxed));
-        if self.takes_new_work() && 2 * rt.searching.load(Relaxed) < busy.max(1) {
-            rt.searching.fetch_add(1, SeqCst);
+        if self.takes_new_work() && rt.idle.try_start_search() {
             for _ in 0..SEARCH_ROUNDS {
                 // Retirement may come mid-search: from then on, no new work.
                 if !self.takes_new_work() {
                     break;
                 }
                 if let Some(t) = self.find_new_work().and_then(|t| self.keep_new(t)) {
-                    if rt.searching.fetch_sub(1, SeqCst) == 1 {
+                    if rt.idle.end_search() {
                         // We were the last searcher: let another look for
                         // the rest of the burst.
                         rt.notify_work(t.priority());
@@ -757,14 +660,14 @@ impl Lwp {
                     return Some(t);
                 }
                 if !self.inbox.is_empty() || self.timer_due() {
-                    rt.searching.fetch_sub(1, SeqCst);
+                    rt.idle.end_search();
                     return None;
                 }
                 for _ in 0..SEARCH_SPINS {
                     std::hint::spin_loop();
                 }
             }
-            rt.searching.fetch_sub(1, SeqCst);
+            rt.idle.end_search();
             if !self.takes_new_work() {
                 // Retired mid-search: we counted as the searcher, so pushers
                 // did not wake anyone for the new work queued meanwhile.
@@ -773,14 +676,9 @@ impl Lwp {
             }
         }
         // Announce the sleep, then look one last time (Dekker with the
-        // pushers' fence; see `runtime`).
+        // pushers' fence; see `sched/idle.rs`).
         let member = self.takes_new_work();
-        if member {
-            rt.idle_members.fetch_add(1, Relaxed);
-        }
-        self.sleeping.store(true, SeqCst);
-        rt.sleepers.fetch_add(1, SeqCst);
-        fence(SeqCst);
+        rt.idle.announce_sleep(&self.sleeping, member);
         // Retiring is not work: `set_concurrency` unparks a retiring LWP
         // once, which is enough for it to hand off its queue and, if nothing
         // is placed on it, leave. Counting it here made a retiring LWP with
@@ -790,7 +688,7 @@ impl Lwp {
             || (self.takes_new_work() && self.new_work_visible());
         if !work {
             self.flush_runs();
-            if member && rt.idle_members.load(Relaxed) >= rt.members.load(Relaxed) {
+            if member && rt.idle.all_members_idle() {
                 // The last pool LWP to go idle: if every thread is now
                 // blocked, nothing will run again; let the monitor look.
                 rt.monitor.check_deadlock_soon();
@@ -806,10 +704,8 @@ impl Lwp {
                 _ => self.parker.park(deadline),
             }
         }
-        if self.sleeping.swap(false, SeqCst) {
-            // Not claimed by a waker: take ourselves off the count.
-            rt.sleepers.fetch_sub(1, SeqCst);
-        }
+        // Not claimed by a waker: take ourselves off the count.
+        rt.idle.end_sleep(&self.sleeping);
         // Take new work before leaving `idle_members`: a busy sibling defers
         // new work to us only while we count as idle (see `pick`), so we
         // must not stop counting until we have had our chance at it.
@@ -819,7 +715,7 @@ impl Lwp {
             None
         };
         if member {
-            rt.idle_members.fetch_sub(1, Relaxed);
+            rt.idle.leave_idle();
         }
         found
     }
@@ -848,14 +744,7 @@ impl Lwp {
             if std::ptr::eq(victim, self) || !victim.is_alive() {
                 continue;
             }
-            // Much more loaded than an awake victim: its new work is better
-            // placed there (it runs it once its current ULT switches out).
-            // The work stays visible to our last check before sleeping, so
-            // we keep searching meanwhile, at most until the victim's ULT
-            // switches (a time slice). Sleeping instead measured worse:
-            // `tcp_echo_1k` 1.3-1.4x std with 64% of the ULTs on one LWP,
-            // against 1.7-1.9x and 51% when the refuser keeps looking.
-            if self.heavier_than(victim) && !victim.is_sleeping() {
+            if place::refuses_to_steal(self, victim) {
                 continue;
             }
             loop {
@@ -903,13 +792,7 @@ impl Lwp {
         trace::emit(Event::LwpExit { lwp: self.index });
         CURRENT.with(|c| c.set(std::ptr::null()));
         rt().monitor.wake();
-        {
-            let mut pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
-            pool.members.retain(|&i| i != self.index);
-            rt().members.store(pool.members.len(), Relaxed);
-            // Release pairs with the Acquire in `is_alive`/`try_claim_dead`.
-            self.alive.store(false, Release);
-        }
+        pool::leave(self);
     }
 
     /// Index of this LWP.
@@ -925,7 +808,7 @@ impl Lwp {
             bound: self.is_bound(),
             alive: self.is_alive(),
             retiring: self.retiring.load(Relaxed),
-            sleeping: self.sleeping.load(Relaxed),
+            sleeping: self.sleeping.peek(),
             placed: self.placed.load(Relaxed),
             runs: self.runs.load(Relaxed),
         }
@@ -962,181 +845,6 @@ pub struct LwpInfo {
     pub runs: u64,
 }
 
-/// Starts an LWP OS thread.
-fn spawn_os_thread(lwp: &'static Lwp, cpus: Option<Vec<usize>>) -> io::Result<()> {
-    let name = if lwp.is_bound() {
-        format!("weave-bound-{}", lwp.index)
-    } else {
-        format!("weave-lwp-{}", lwp.index)
-    };
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(1 << 20)
-        .spawn(move || {
-            if let Some(cpus) = cpus {
-                set_affinity(&cpus);
-            }
-            lwp.run()
-        })
-        .map(drop)
-}
-
-fn set_affinity(cpus: &[usize]) {
-    // SAFETY: a zeroed cpu_set_t is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &c in cpus {
-        if c < libc::CPU_SETSIZE as usize {
-            // SAFETY: `c` is below CPU_SETSIZE, so within `set`.
-            unsafe { libc::CPU_SET(c, &mut set) };
-        }
-    }
-    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
-    if rc != 0 {
-        eprintln!(
-            "weave: cannot pin LWP to CPUs {cpus:?}: {}",
-            io::Error::last_os_error()
-        );
-    }
-}
-
-/// Checks a CPU set before a bound thread is spawned on it.
-pub(crate) fn validate_cpus(cpus: &[usize]) -> io::Result<()> {
-    let n = automatic_cpu_count();
-    if let Some(&bad) = cpus
-        .iter()
-        .find(|&&c| c >= libc::CPU_SETSIZE as usize || c >= n)
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "CPU {bad} does not exist: this machine has CPUs 0 to {}",
-                n - 1
-            ),
-        ));
-    }
-    if cpus.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "an empty CPU set: name at least one CPU",
-        ));
-    }
-    Ok(())
-}
-
-fn automatic_cpu_count() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
-    if n > 0 {
-        n as usize
-    } else {
-        1
-    }
-}
-
-/// Serialises the creation of bound LWPs with the pool's.
-static SPAWN: Mutex<()> = Mutex::new(());
-
-/// Starts a bound LWP for `tcb` (which is RUNNABLE and not yet placed).
-pub(crate) fn start_bound(tcb: &'static Tcb, cpus: Option<Vec<usize>>) -> io::Result<()> {
-    let rt = rt();
-    let lwp = {
-        let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        rt.install_lwp(|i| Box::leak(Box::new(Lwp::new(i, true))))?
-    };
-    lwp.bound.store(true, Relaxed);
-    tcb.home.store(lwp.index as u32, Relaxed);
-    lwp.placed.fetch_add(1, Relaxed);
-    lwp.inbox.push(tcb);
-    if let Err(e) = spawn_os_thread(lwp, cpus) {
-        // Undo: the slot goes back to the dead list; the caller frees the
-        // TCB. Take the ULT back out of the inbox first.
-        lwp.inbox.take_all(|_| ());
-        lwp.alive.store(false, Release);
-        return Err(io::Error::new(
-            e.kind(),
-            format!("cannot start an LWP for a bound thread: {e}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Sets the number of pool LWPs; 0 means automatic.
-pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<()> {
-    if n > MAX_CONCURRENCY {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "set_concurrency({n}): the pool holds at most {MAX_CONCURRENCY} LWPs; \
-                 use Builder::bound for threads that need an LWP of their own"
-            ),
-        ));
-    }
-    let target = if n == 0 {
-        crate::runtime::automatic_concurrency_of(true).min(MAX_CONCURRENCY)
-    } else {
-        n
-    };
-    let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pool = rt.pool.lock().unwrap_or_else(|e| e.into_inner());
-    pool.requested = n;
-    // Revive retiring LWPs first: they are already running.
-    if pool.members.len() < target {
-        for l in rt.lwps() {
-            if pool.members.len() >= target {
-                break;
-            }
-            if l.is_alive() && !l.is_bound() && l.retiring.load(Relaxed) {
-                l.retiring.store(false, Release);
-                pool.members.push(l.index);
-            }
-        }
-    }
-    while pool.members.len() < target {
-        let lwp = rt.install_lwp(|i| Box::leak(Box::new(Lwp::new(i, false))))?;
-        lwp.bound.store(false, Relaxed);
-        if let Err(e) = spawn_os_thread(lwp, None) {
-            lwp.alive.store(false, Release);
-            rt.members.store(pool.members.len(), Relaxed);
-            return Err(io::Error::new(
-                e.kind(),
-                format!(
-                    "set_concurrency({n}): started {} LWPs, the next failed: {e}",
-                    pool.members.len()
-                ),
-            ));
-        }
-        pool.members.push(lwp.index);
-    }
-    while pool.members.len() > target {
-        let i = pool.members.pop().expect("more members than target");
-        let l = rt.lwp(i);
-        l.retiring.store(true, Release);
-        // Wake it whether or not it sleeps: a retiring LWP must look at its
-        // state again (hand off its fresh queue, maybe leave).
-        l.claim_sleeping();
-        l.parker.unpark();
-    }
-    rt.members.store(pool.members.len(), Relaxed);
-    let stays = pool.members.first().copied();
-    drop(pool);
-    // New work queued for the LWPs that just retired must reach one that
-    // stays: they may have been the searchers that pushers relied on.
-    if let Some(i) = stays {
-        rt.lwp(i).hand_over_new_work(rt);
-    }
-    Ok(())
-}
-
-/// The pool LWPs that take new work now.
-pub(crate) fn pool_size(rt: &Runtime) -> usize {
-    rt.pool
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .members
-        .len()
-}
-
 /// Records the running ULT's overflow info on this OS thread.
 pub(crate) fn overflow_info_for(tcb: &Tcb, name: Option<&str>, size: usize, guard: (usize, usize)) {
     let info = OverflowInfo {
@@ -1158,40 +866,4 @@ pub(crate) fn running_ult(word: u64) -> Option<u32> {
         0 => None,
         i => Some(i - 1),
     }
-}
-
-/// Adds one LWP to the pool for an LWP blocked in the kernel (automatic
-/// concurrency). It is marked extra: it retires first when idle.
-pub(crate) fn add_extra_lwp(rt: &'static Runtime) -> io::Result<()> {
-    let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pool = rt.pool.lock().unwrap_or_else(|e| e.into_inner());
-    if pool.members.len() >= MAX_CONCURRENCY {
-        return Ok(());
-    }
-    let lwp = rt.install_lwp(|i| Box::leak(Box::new(Lwp::new(i, false))))?;
-    lwp.bound.store(false, Relaxed);
-    lwp.extra.store(true, Relaxed);
-    if let Err(e) = spawn_os_thread(lwp, None) {
-        lwp.alive.store(false, Release);
-        return Err(e);
-    }
-    pool.members.push(lwp.index);
-    rt.members.store(pool.members.len(), Relaxed);
-    Ok(())
-}
-
-/// Retires one LWP of the pool (the monitor's surplus rule).
-pub(crate) fn retire_lwp(rt: &'static Runtime, l: &'static Lwp) {
-    let _g = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pool = rt.pool.lock().unwrap_or_else(|e| e.into_inner());
-    if !pool.members.contains(&l.index) {
-        return;
-    }
-    pool.members.retain(|&i| i != l.index);
-    rt.members.store(pool.members.len(), Relaxed);
-    l.retiring.store(true, Release);
-    l.claim_sleeping();
-    l.parker.unpark();
-    drop(pool);
-    l.hand_over_new_work(rt);
 }

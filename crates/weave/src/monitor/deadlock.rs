@@ -23,10 +23,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use crate::runtime::Runtime;
+use crate::thread::id::BlockReason;
 use crate::thread::state::{self, TIMED};
 use crate::thread::table::table;
 use crate::thread::tcb::Kind;
-use crate::thread::BlockReason;
 
 /// One blocked thread in the report.
 struct Row {

@@ -34,11 +34,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 mod deadlock;
+pub(crate) mod doorbell;
+
+pub use doorbell::DEFAULT_TIME_SLICE;
 
 use crate::lwp::{self, Lwp};
 use crate::runtime::{Runtime, MAX_CONCURRENCY};
@@ -64,70 +65,6 @@ pub(crate) const REAP_PERIOD: Duration = Duration::from_millis(500);
 /// An extra LWP that has slept this long while the pool is above its
 /// automatic size retires.
 const SURPLUS_IDLE: Duration = Duration::from_millis(200);
-
-/// Default time slice.
-pub const DEFAULT_TIME_SLICE: Duration = Duration::from_millis(10);
-
-pub(crate) struct Monitor {
-    /// Asked to look for a deadlock (the last LWP went idle, or an OS
-    /// thread started waiting inside weave).
-    deadlock_check: AtomicBool,
-    wanted: Mutex<bool>,
-    cv: Condvar,
-    parked: AtomicBool,
-    /// Time slice in µs; 0 turns slices off.
-    slice_us: AtomicU64,
-    warn: AtomicBool,
-}
-
-impl Monitor {
-    pub(crate) fn new() -> Monitor {
-        let slice = match std::env::var("WEAVE_PREEMPT").as_deref() {
-            Ok("0") => 0,
-            _ => DEFAULT_TIME_SLICE.as_micros() as u64,
-        };
-        Monitor {
-            deadlock_check: AtomicBool::new(false),
-            wanted: Mutex::new(false),
-            cv: Condvar::new(),
-            parked: AtomicBool::new(false),
-            slice_us: AtomicU64::new(slice),
-            warn: AtomicBool::new(std::env::var("WEAVE_WARN").as_deref() != Ok("0")),
-        }
-    }
-
-    /// Wakes the monitor if it is parked. Cheap when it is not: one load.
-    pub(crate) fn wake(&self) {
-        // SeqCst: pairs with the monitor's store to `parked` and re-check
-        // of `sleeping` (see `anything_to_watch`).
-        if self.parked.load(SeqCst) {
-            let mut w = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
-            *w = true;
-            self.cv.notify_one();
-        }
-    }
-
-    /// Asks the monitor to look for a deadlock soon. Cheap: a store, and a
-    /// wake only if the monitor is parked.
-    pub(crate) fn check_deadlock_soon(&self) {
-        if !self.deadlock_check.swap(true, SeqCst) {
-            self.wake();
-        }
-    }
-
-    pub(crate) fn set_slice(&self, slice: Option<Duration>) {
-        let us = slice.map_or(0, |d| d.as_micros().clamp(100, u64::MAX as u128) as u64);
-        self.slice_us.store(us, Relaxed);
-        self.wake();
-    }
-
-    pub(crate) fn slice(&self) -> Option<Duration> {
-        match self.slice_us.load(Relaxed) {
-            0 => None,
-            us => Some(Duration::from_micros(us)),
-        }
-    }
-}
 
 /// What the monitor remembers about one LWP between ticks.
 struct Watch {
@@ -324,7 +261,7 @@ fn on_blocked(
     // that new work goes on.
     if !*grew && rt.requested_concurrency() == 0 && work_waits(rt, l) {
         *grew = true;
-        if rt.members.load(Relaxed) >= MAX_CONCURRENCY {
+        if rt.idle.members() >= MAX_CONCURRENCY {
             if !*cap_warned && rt.monitor.warn.load(Relaxed) {
                 *cap_warned = true;
                 eprintln!(
@@ -333,7 +270,7 @@ fn on_blocked(
                      weave::blocking(..)"
                 );
             }
-        } else if let Err(e) = lwp::add_extra_lwp(rt) {
+        } else if let Err(e) = lwp::pool::add_extra_lwp(rt) {
             if rt.monitor.warn.load(Relaxed) {
                 eprintln!("weave: cannot add an LWP for a blocked one: {e}");
             }
@@ -353,7 +290,7 @@ fn retire_surplus(
         return;
     }
     let need = crate::runtime::automatic_concurrency().min(MAX_CONCURRENCY) + blocked;
-    if rt.members.load(Relaxed) <= need {
+    if rt.idle.members() <= need {
         return;
     }
     let idle_extra = rt.lwps().find(|l| {
@@ -365,6 +302,6 @@ fn retire_surplus(
                 .is_some_and(|t| now.duration_since(t) >= SURPLUS_IDLE)
     });
     if let Some(l) = idle_extra {
-        lwp::retire_lwp(rt, l);
+        lwp::pool::retire_lwp(rt, l);
     }
 }

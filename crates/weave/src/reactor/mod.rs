@@ -42,7 +42,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::sched::{self, Waiter};
-use crate::thread::BlockReason;
+use crate::thread::id::BlockReason;
 
 mod readiness;
 

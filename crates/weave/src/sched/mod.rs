@@ -9,27 +9,31 @@
 //! | LWP `fresh` (deque)    | not-yet-started ULTs of default priority spawned there | the LWP | the LWP, or a thief |
 //! | global injector (×32)  | not-yet-started ULTs from OS threads or of other priorities; migratable ULTs | anyone | any pool LWP |
 //!
-//! The pick on an LWP compares the highest level of each source and takes
-//! the highest; at equal levels, started ULTs go first except every 16th
-//! pick, so that new threads are not starved by yielding ones. A ULT that
-//! becomes runnable at a higher priority than what runs on its LWP raises
-//! that LWP's `preempt` flag, which the running ULT sees at its next safe
-//! point.
+//! The rules live beside their descriptions: the pick (`pick.rs`), where
+//! new work is placed and who may steal it (`place.rs`), and the sleep and
+//! wake of LWPs (`idle.rs`, with its loom model). A ULT that becomes
+//! runnable at a higher priority than what runs on its LWP raises that
+//! LWP's `preempt` flag, which the running ULT sees at its next safe point.
 //!
 //! This module also holds the block/wake interface the rest of weave uses:
 //! a [`Waiter`] names a blocked ULT (with the epoch of its wait) or a parked
-//! OS thread, and [`block_on`] blocks the caller, whichever it is.
+//! OS thread, and [`block_on`] blocks the caller, whichever it is. Part of
+//! the engine: it must not name the monitor's loop, the start-up or the
+//! public API; `sync` reaches it only through `sync/block.rs`.
 
+pub(crate) mod idle;
 pub(crate) mod inbox;
+pub(crate) mod pick;
+pub(crate) mod place;
 pub(crate) mod ready;
 
 use std::time::Instant;
 
 use crate::lwp::{self, Lwp};
 use crate::runtime::rt;
+use crate::thread::id::BlockReason;
 use crate::thread::state::{Wake, WakeToken};
 use crate::thread::tcb::{Kind, Tcb};
-use crate::thread::BlockReason;
 use crate::trace::{self, Event};
 
 /// A ULT or OS thread, as a queue entry of the crossbeam deques.
@@ -130,7 +134,7 @@ pub(crate) fn block_on(
             // the deadlock detector, which must know that this thread is
             // waiting inside weave rather than doing something that could
             // still wake a ULT).
-            let tcb = crate::thread::current_tcb();
+            let tcb = crate::thread::current::current_tcb();
             tcb.state.set_os_blocked(reason as u8, deadline.is_some());
             crate::runtime::rt().monitor.check_deadlock_soon();
             match deadline {
@@ -151,7 +155,7 @@ pub(crate) fn block_on(
 /// Records, for the deadlock report, that the calling thread is about to
 /// wait for the thread with table index + 1 `holder` (0: unknown).
 pub(crate) fn note_waits_for(holder: u32) {
-    let tcb = crate::thread::current_tcb();
+    let tcb = crate::thread::current::current_tcb();
     tcb.waits_for
         .store(holder, std::sync::atomic::Ordering::Relaxed);
 }
@@ -162,6 +166,5 @@ pub(crate) fn note_waits_for(holder: u32) {
 pub(crate) fn preempt_requested(l: &Lwp) -> bool {
     use std::sync::atomic::Ordering::Relaxed;
     l.preempt.load(Relaxed)
-        && l.local_current()
-            .is_some_and(|t| t.no_preempt.load(Relaxed) == 0)
+        && crate::thread::current::running().is_some_and(|t| t.no_preempt.load(Relaxed) == 0)
 }

@@ -35,13 +35,26 @@ mod imp {
     use crate::thread::table::table;
     use crate::thread::tcb::NO_LWP;
 
-    pub(crate) use crate::sched::{block_on, Waiter};
-    pub(crate) use crate::thread::BlockReason;
+    pub(crate) use crate::sched::Waiter;
+    pub(crate) use crate::thread::id::BlockReason;
+
+    /// Blocks the caller until woken (see `sched::block_on`). The runtime
+    /// is started first: an OS thread that waits inside weave before any
+    /// ULT exists still needs the monitor to see a deadlock.
+    #[inline]
+    pub(crate) fn block_on(
+        reason: BlockReason,
+        deadline: Option<Instant>,
+        register: impl FnOnce(Waiter) -> bool,
+    ) {
+        crate::start::rt();
+        crate::sched::block_on(reason, deadline, register)
+    }
 
     /// The calling thread, ULT or OS thread (registered on first use).
     #[inline]
     pub(crate) fn me() -> Me {
-        let tcb = crate::thread::current_tcb();
+        let tcb = crate::thread::current::current_tcb();
         Me {
             id: tcb.index + 1,
             priority: tcb.priority(),
@@ -51,7 +64,7 @@ mod imp {
     /// The owner id of the caller alone: what a lock fast path needs.
     #[inline]
     pub(crate) fn me_id() -> u32 {
-        crate::thread::current_tcb().index + 1
+        crate::thread::current::current_tcb().index + 1
     }
 
     /// Whether the thread with owner id `id` is running on a CPU other than

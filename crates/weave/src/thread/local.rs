@@ -27,16 +27,15 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::tcb::Tcb;
-use crate::lwp;
 
 /// Declares per-thread storage, as `std::thread_local!`.
 #[macro_export]
 macro_rules! thread_local {
     () => {};
     ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => {
-        $(#[$attr])* $vis static $name: $crate::thread::LocalKey<$t> = {
+        $(#[$attr])* $vis static $name: $crate::__LocalKey<$t> = {
             fn __init() -> $t { $init }
-            $crate::thread::LocalKey::new(__init)
+            $crate::__LocalKey::new(__init)
         };
         $crate::thread_local!($($rest)*);
     };
@@ -156,8 +155,8 @@ unsafe fn lookup<T: 'static>(locals: *mut Locals, i: usize) -> Option<*const T> 
 }
 
 fn locals_ptr() -> *mut Locals {
-    match lwp::current_ult() {
-        Some((_, tcb)) => tcb.locals.get(),
+    match super::current::running() {
+        Some(tcb) => tcb.locals.get(),
         None => OS_LOCALS.with(|l| l.get()),
     }
 }

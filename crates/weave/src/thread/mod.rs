@@ -26,6 +26,8 @@
 //! weave::thread::spawn(move || *rc).join().unwrap();
 //! ```
 
+pub(crate) mod current;
+pub(crate) mod id;
 pub(crate) mod local;
 pub(crate) mod packet;
 pub(crate) mod scoped;
@@ -33,14 +35,13 @@ pub(crate) mod state;
 pub(crate) mod table;
 pub(crate) mod tcb;
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::num::NonZeroU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use id::{BlockReason, ThreadId};
 pub use local::{AccessError, LocalKey};
 pub use scoped::{scope, Scope, ScopedJoinHandle};
 pub use table::MAX_THREADS;
@@ -48,122 +49,14 @@ pub use tcb::{DEFAULT_PRIORITY, PRIORITY_LEVELS};
 
 use crate::context::Context;
 use crate::lwp;
-use crate::runtime::rt;
 use crate::sched::{self, Waiter};
 use crate::stack;
+use crate::start::rt;
 use crate::trace::{self, Event};
 use packet::JoinRef;
 use scoped::ScopeData;
 use table::{table, Lookup, SlotCache};
 use tcb::{Kind, Tcb, NO_LWP, PERMIT_EMPTY, PERMIT_NOTIFIED};
-
-/// Identifies a thread: an index into the thread table and the generation
-/// of that slot. An id stays unique for the life of the process in
-/// practice (a slot would need 2^32 reuses to repeat one), and looking up
-/// an id whose thread has exited says so instead of reaching another thread.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ThreadId(NonZeroU64);
-
-impl ThreadId {
-    pub(crate) fn new(index: u32, generation: u32) -> ThreadId {
-        let v = (u64::from(generation) << 32) | u64::from(index);
-        ThreadId(NonZeroU64::new(v).expect("generations start at 1"))
-    }
-
-    /// The slot in the thread table.
-    pub fn index(self) -> u32 {
-        self.0.get() as u32
-    }
-
-    /// How many threads used the slot before this one, plus one.
-    pub fn generation(self) -> u32 {
-        (self.0.get() >> 32) as u32
-    }
-
-    /// The id as one number (for the C API and logs).
-    pub fn as_u64(self) -> NonZeroU64 {
-        self.0
-    }
-
-    /// The id from [`as_u64`](Self::as_u64), if it could be one.
-    pub fn from_u64(v: u64) -> Option<ThreadId> {
-        let id = ThreadId(NonZeroU64::new(v)?);
-        (id.generation() != 0).then_some(id)
-    }
-}
-
-impl fmt::Debug for ThreadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ThreadId({}.{})", self.index(), self.generation())
-    }
-}
-
-impl fmt::Display for ThreadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ULT {}", self.index())
-    }
-}
-
-/// Why a thread is blocked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-#[non_exhaustive]
-pub enum BlockReason {
-    /// In `park` or `park_timeout`.
-    Park = 1,
-    /// In `sleep`.
-    Sleep = 2,
-    /// Joining another thread, or waiting for a scope's threads.
-    Join = 3,
-    /// Waiting on a weave synchronisation primitive.
-    Sync = 4,
-    /// Waiting for a call run by `weave::blocking` (files, DNS, ...).
-    Io = 5,
-    /// Sending to or receiving from a `weave::sync` channel.
-    Channel = 6,
-    /// In `select!` over several channel operations.
-    Select = 7,
-    /// Waiting for a `sync::Mutex`.
-    Mutex = 8,
-    /// In a `sync::Condvar` wait (re-taking the mutex after it shows `Mutex`).
-    Condvar = 9,
-    /// Waiting for permits of a `sync::Semaphore`.
-    Semaphore = 10,
-    /// In `sync::WaitGroup::wait`.
-    WaitGroup = 11,
-    /// In `sync::Barrier::wait`.
-    Barrier = 12,
-    /// Waiting while another thread runs a `sync::Once` / `OnceLock`
-    /// initialiser.
-    Once = 13,
-    /// Waiting for a `sync::RwLock`.
-    RwLock = 14,
-    /// Waiting for a socket (or other fd) to become readable or writable.
-    Net = 15,
-}
-
-impl BlockReason {
-    pub(crate) fn from_u8(v: u8) -> Option<BlockReason> {
-        Some(match v {
-            1 => BlockReason::Park,
-            2 => BlockReason::Sleep,
-            3 => BlockReason::Join,
-            4 => BlockReason::Sync,
-            5 => BlockReason::Io,
-            6 => BlockReason::Channel,
-            7 => BlockReason::Select,
-            8 => BlockReason::Mutex,
-            9 => BlockReason::Condvar,
-            10 => BlockReason::Semaphore,
-            11 => BlockReason::WaitGroup,
-            12 => BlockReason::Barrier,
-            13 => BlockReason::Once,
-            14 => BlockReason::RwLock,
-            15 => BlockReason::Net,
-            _ => return None,
-        })
-    }
-}
 
 /// An error about a thread: it exited, or a value was out of range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,63 +187,7 @@ fn unpark_tcb(tcb: &'static Tcb) {
     }
 }
 
-thread_local! {
-    /// The TCB of this OS thread, if it is a plain OS thread that used weave.
-    static EXTERNAL: Cell<Option<&'static Tcb>> = const { Cell::new(None) };
-    static EXTERNAL_GUARD: ExternalGuard = const { ExternalGuard };
-}
-
-/// Releases an OS thread's TCB when the thread exits.
-struct ExternalGuard;
-
-impl Drop for ExternalGuard {
-    fn drop(&mut self) {
-        if let Ok(Some(tcb)) = EXTERNAL.try_with(|e| e.take()) {
-            *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            tcb.state.exit();
-            table().release(tcb, &mut SlotCache::default());
-        }
-    }
-}
-
-/// The TCB of the calling thread: its ULT's, or (registered on first use)
-/// the OS thread's.
-#[inline]
-pub(crate) fn current_tcb() -> &'static Tcb {
-    if let Some((_, t)) = lwp::current_ult() {
-        return t;
-    }
-    if let Some(t) = EXTERNAL.with(|e| e.get()) {
-        return t;
-    }
-    register_external()
-}
-
-#[cold]
-fn register_external() -> &'static Tcb {
-    let tcb = match table().alloc(&mut SlotCache::default()) {
-        Ok(t) => t,
-        Err(e) => crate::fatal(&format!("cannot register an OS thread with weave: {e}")),
-    };
-    let me = std::thread::current();
-    // SAFETY: the slot is FREE and ours; nobody else reads these fields
-    // before the state is published by `spawn`.
-    unsafe { *tcb.kind.get() = Kind::External };
-    tcb.set_name(me.name().map(Arc::from));
-    *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
-    // SAFETY: gettid has no preconditions.
-    tcb.os_tid.store(unsafe { libc::gettid() } as u32, Relaxed);
-    tcb.priority.store(DEFAULT_PRIORITY, Relaxed);
-    tcb.home.store(NO_LWP, Relaxed);
-    tcb.switches.store(0, Relaxed);
-    tcb.run_ticks.store(0, Relaxed);
-    tcb.state.spawn();
-    tcb.state.set_running();
-    EXTERNAL.with(|e| e.set(Some(tcb)));
-    // Registers the guard's destructor for this thread.
-    EXTERNAL_GUARD.with(|_| ());
-    tcb
-}
+pub(crate) use current::current_tcb;
 
 /// A handle to the calling thread, ULT or OS thread.
 pub fn current() -> Thread {
@@ -494,7 +331,7 @@ pub fn park_timeout(dur: Duration) {
 }
 
 fn park_inner(deadline: Option<Instant>) {
-    let Some((l, tcb)) = lwp::current_ult() else {
+    let Some((_, tcb)) = lwp::current_ult() else {
         // The external TCB is registered so that `Thread::unpark` can reach
         // this OS thread.
         current_tcb();
@@ -507,16 +344,12 @@ fn park_inner(deadline: Option<Instant>) {
     if tcb.permit.swap(PERMIT_EMPTY, SeqCst) == PERMIT_NOTIFIED {
         return;
     }
-    let token = tcb.state.prepare_block(BlockReason::Park as u8);
-    // SeqCst: pairs with the swap in `unpark_tcb` (see there).
-    if tcb.permit.swap(PERMIT_EMPTY, SeqCst) == PERMIT_NOTIFIED {
-        tcb.state.cancel_block();
-        return;
-    }
-    if let Some(at) = deadline {
-        l.add_timer(at, tcb, token);
-    }
-    l.block_current(tcb, BlockReason::Park);
+    // The one blocking path: the permit is re-read after the ULT is marked
+    // blocking. SeqCst: pairs with the swap in `unpark_tcb` (a Dekker pair:
+    // either we see its permit, or it sees us blocking and wakes us).
+    sched::block_on(BlockReason::Park, deadline, |_| {
+        tcb.permit.swap(PERMIT_EMPTY, SeqCst) != PERMIT_NOTIFIED
+    });
     tcb.permit.swap(PERMIT_EMPTY, SeqCst);
 }
 
@@ -643,7 +476,7 @@ impl Builder {
             ));
         }
         if let Some(cpus) = &self.cpus {
-            lwp::validate_cpus(cpus).map_err(|e| {
+            lwp::pool::validate_cpus(cpus).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}"))
             })?;
         }
@@ -675,7 +508,7 @@ impl Builder {
         lwp::overflow_info_for(tcb, name.as_deref(), stack.size(), stack.guard_range());
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
-            *tcb.kind.get() = kind;
+            tcb.reset(kind, priority);
             *tcb.class.get() = class;
             *tcb.job.get() = Some(job);
             *tcb.ctx.get() = Some(Context::new(stack, move |y| entry(tcb, y)));
@@ -683,12 +516,6 @@ impl Builder {
         if name.is_some() {
             tcb.set_name(name.clone());
         }
-        tcb.priority.store(priority, Relaxed);
-        tcb.home.store(NO_LWP, Relaxed);
-        tcb.permit.store(PERMIT_EMPTY, Relaxed);
-        tcb.switches.store(0, Relaxed);
-        tcb.run_ticks.store(0, Relaxed);
-        tcb.no_preempt.store(0, Relaxed);
         tcb.state.spawn();
         let id = tcb.id();
         let here = lwp::current();
@@ -699,7 +526,7 @@ impl Builder {
         let thread = Thread { id, name };
 
         if kind == Kind::Bound {
-            if let Err(e) = lwp::start_bound(tcb, self.cpus) {
+            if let Err(e) = lwp::pool::start_bound(tcb, self.cpus) {
                 // SAFETY: the ULT never ran; its context and job are ours.
                 let ctx = unsafe { (*tcb.ctx.get()).take() };
                 // SAFETY: as above.
@@ -715,16 +542,7 @@ impl Builder {
                 ));
             }
         } else {
-            match here {
-                Some(l)
-                    if l.takes_new_work()
-                        && priority == DEFAULT_PRIORITY
-                        && kind == Kind::Pooled =>
-                {
-                    l.push_fresh(tcb)
-                }
-                _ => rt.push_global(tcb),
-            }
+            sched::place::place_new(here, tcb);
         }
         // Spawning is a safe point: a child of higher priority than the
         // spawner runs first.
@@ -887,8 +705,8 @@ pub fn threads() -> Vec<ThreadInfo> {
             bound: kind == Kind::Bound,
             os_thread: kind == Kind::External,
             switches: tcb.switches.load(Relaxed),
-            run_time: (crate::time::accounting() && kind != Kind::External).then(|| {
-                Duration::from_nanos(crate::time::ticks_to_ns(tcb.run_ticks.load(Relaxed)))
+            run_time: (crate::time::clock::accounting() && kind != Kind::External).then(|| {
+                Duration::from_nanos(crate::time::clock::ticks_to_ns(tcb.run_ticks.load(Relaxed)))
             }),
         };
         // Keep the row only if the slot still holds the same thread.

@@ -70,8 +70,7 @@ struct Job<F, T> {
     ran: std::cell::Cell<bool>,
 }
 
-/// The TCB's reference: can run the closure once.
-pub(crate) struct JobRef(NonNull<Header>);
+pub(crate) use crate::thread::tcb::JobRef;
 
 /// The join handle's reference: can wait for and take the result.
 pub(crate) struct JoinRef<T>(NonNull<Slot<T>>);
@@ -174,11 +173,16 @@ unsafe fn release(h: NonNull<Header>) {
 }
 
 impl JobRef {
+    /// The packet's header: what every `JobRef` points to (made in `new`).
+    fn header_ptr(&self) -> NonNull<Header> {
+        self.0.cast()
+    }
+
     /// Runs the closure (catching a panic into the result), then
     /// `before_publish`, then publishes the result and wakes the joiner.
     /// Called on the ULT's own stack.
     pub(crate) fn run_then(self, before_publish: impl FnOnce()) {
-        let h = self.0;
+        let h = self.header_ptr();
         // SAFETY: a JobRef always points to a live packet whose closure has
         // not run (this consumes the JobRef).
         let header = unsafe { h.as_ref() };
@@ -203,11 +207,12 @@ impl JobRef {
 impl Drop for JobRef {
     /// A job dropped without running (its runtime went away first).
     fn drop(&mut self) {
+        let h = self.header_ptr();
         // SAFETY: we hold the TCB's reference.
-        let header = unsafe { self.0.as_ref() };
+        let header = unsafe { h.as_ref() };
         header.state.store(DONE, Ordering::Release);
         // SAFETY: as above.
-        unsafe { release(self.0) };
+        unsafe { release(h) };
     }
 }
 

@@ -10,9 +10,9 @@
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use super::id::ThreadId;
 use super::state;
 use super::tcb::Tcb;
-use super::ThreadId;
 
 /// TCBs per chunk: 1,024 TCBs of ~400 bytes, ~400 KiB a chunk.
 const CHUNK: usize = 1024;

@@ -2,7 +2,7 @@
 //!
 //! TCBs live in the thread table's slab and are never freed, only recycled
 //! (death row): a `&'static Tcb` is always safe to touch, and the thread it
-//! describes is the one whose [`ThreadId`](super::ThreadId) matches its
+//! describes is the one whose [`ThreadId`](super::id::ThreadId) matches its
 //! generation. Fields fall in three groups by who may write them:
 //!
 //! - set at spawn, before the TCB is published (`spawn` store-releases the
@@ -14,6 +14,7 @@
 //!   `generation`, the counters.
 
 use std::cell::UnsafeCell;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +22,6 @@ use crate::context::Context;
 use crate::loom::AtomicPtr;
 use crate::stack::OverflowInfo;
 use crate::thread::local::Locals;
-use crate::thread::packet::JobRef;
 use crate::thread::state::State;
 
 /// `home` of a ULT that has not been placed on an LWP yet.
@@ -49,6 +49,12 @@ pub(crate) enum Kind {
 /// Park permit values (std semantics: at most one pending unpark).
 pub(crate) const PERMIT_EMPTY: u32 = 0;
 pub(crate) const PERMIT_NOTIFIED: u32 = 1;
+
+/// The TCB's half of a spawn's join packet, type-erased: the packet
+/// (`thread/packet.rs`) gives it its methods. Kept opaque here so that the
+/// TCB, which the scheduler names, does not name the packet, which names
+/// the scheduler (it wakes the joiner).
+pub(crate) struct JobRef(pub(crate) NonNull<()>);
 
 pub(crate) struct Tcb {
     pub(crate) index: u32,
@@ -131,8 +137,28 @@ impl Tcb {
     }
 
     #[inline]
-    pub(crate) fn id(&self) -> super::ThreadId {
-        super::ThreadId::new(self.index, self.generation.load(Relaxed))
+    pub(crate) fn id(&self) -> super::id::ThreadId {
+        super::id::ThreadId::new(self.index, self.generation.load(Relaxed))
+    }
+
+    /// Makes a free slot a new thread's: its kind and priority, and every
+    /// per-thread field back to its starting value. The one initialiser of
+    /// spawn and of an OS thread's registration.
+    ///
+    /// # Safety
+    ///
+    /// The slot is FREE and the caller's: nobody reads `kind` until the
+    /// state is published (`State::spawn`).
+    pub(crate) unsafe fn reset(&self, kind: Kind, priority: u8) {
+        // SAFETY: the caller owns the free slot (see above).
+        unsafe { *self.kind.get() = kind };
+        self.priority.store(priority, Relaxed);
+        self.home.store(NO_LWP, Relaxed);
+        self.permit.store(PERMIT_EMPTY, Relaxed);
+        self.waits_for.store(0, Relaxed);
+        self.no_preempt.store(0, Relaxed);
+        self.switches.store(0, Relaxed);
+        self.run_ticks.store(0, Relaxed);
     }
 
     #[inline]

@@ -133,8 +133,8 @@ pub(crate) fn block(
     register: impl FnOnce(Waiter) -> bool,
 ) {
     let reason = match reason {
-        Reason::Channel => crate::thread::BlockReason::Channel,
-        Reason::Select => crate::thread::BlockReason::Select,
+        Reason::Channel => crate::thread::id::BlockReason::Channel,
+        Reason::Select => crate::thread::id::BlockReason::Select,
     };
     crate::sched::block_on(reason, deadline, register);
 }

@@ -56,8 +56,8 @@
 //! every send fail with the value given back; dropping the last [`Sender`]
 //! lets receivers drain the buffer, then fail.
 //!
-//! [`BlockReason::Channel`]: crate::thread::BlockReason::Channel
-//! [`BlockReason::Select`]: crate::thread::BlockReason::Select
+//! [`BlockReason::Channel`]: crate::thread::id::BlockReason::Channel
+//! [`BlockReason::Select`]: crate::thread::id::BlockReason::Select
 
 pub(crate) mod chan;
 pub(crate) mod context;

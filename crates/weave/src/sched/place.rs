@@ -1,0 +1,128 @@
+//! Placement: where a new ULT first runs, which is where it stays.
+//!
+//! A started ULT stays on the LWP that first ran it (DESIGN.md decision 3),
+//! so new work is where a pool gets balanced. The rules:
+//!
+//! 1. **At spawn** ([`place_new`]): a pooled ULT of default priority spawned
+//!    on an LWP goes to that LWP's stealable `fresh` deque; everything else
+//!    (spawned from an OS thread, another priority, migratable) goes to the
+//!    global injector. A spawn does not wake a sibling that would refuse
+//!    the work (rule 3): that would be a futex call for nothing.
+//! 2. **Deferral** ([`defer_new_work`]): an LWP with started ULTs to run
+//!    leaves new work of the same level to a sibling that is idle,
+//!    searching, or less loaded, for up to [`DEFER_NEW_WORK`]; then it
+//!    takes the work itself, in case nobody comes.
+//! 3. **Refusal** ([`heavier_than`]): an LWP with many more ULTs placed on
+//!    it than an awake sibling (more than `max(16, theirs / 8)`) does not
+//!    steal that sibling's new work ([`refuses_to_steal`]); it keeps
+//!    searching meanwhile, at most until the sibling's ULT switches.
+//! 4. **Sharing** ([`wake_lighter_sibling`]): an LWP that takes its own new
+//!    work while more is queued wakes a much lighter sleeping sibling.
+//!
+//! Without rules 3 and 4 the LWP that is idle while another runs an accept
+//! loop took nearly every connection (70% on one of two LWPs in
+//! `tcp_echo_1k`); with them, 51%. Migratable ULTs are not counted as
+//! placed anywhere. Figures and the rules we tried: `docs/PERFORMANCE.md`.
+
+use std::time::{Duration, Instant};
+
+use crate::lwp::Lwp;
+use crate::runtime::rt;
+use crate::thread::tcb::{Kind, Tcb, DEFAULT_PRIORITY};
+
+/// How long an LWP with started ULTs to run leaves new work of the same
+/// priority to a better-placed sibling before taking it itself. Waking a
+/// sleeping LWP takes tens of µs, and on a loaded 2-CPU machine we measured
+/// wake-ups past 2 ms (1 run in 12 then piled four busy ULTs on one LWP;
+/// 0 in 20 at 5 ms). A new thread waiting this long is still well within
+/// one time slice (10 ms).
+pub(crate) const DEFER_NEW_WORK: Duration = Duration::from_millis(5);
+
+/// Rule 1: queues the new, RUNNABLE ULT `tcb` where it will first run,
+/// spawned on `here` (None: from an OS thread). Bound ULTs do not come
+/// here: they get an LWP of their own.
+pub(crate) fn place_new(here: Option<&Lwp>, tcb: &'static Tcb) {
+    match here {
+        Some(l)
+            if l.takes_new_work()
+                && tcb.priority() == DEFAULT_PRIORITY
+                && tcb.kind() == Kind::Pooled =>
+        {
+            l.push_fresh(tcb);
+            // Wake a sibling to steal it only if one sleeps and would take
+            // it. The scan runs only when someone sleeps, so a busy pool's
+            // spawn pays one load for it. Skipping the wake loses nothing:
+            // `l` is awake and runs its own new work.
+            if rt().idle.anyone_sleeps() && some_sibling_takes_from(l) {
+                rt().notify_work(tcb.priority());
+            }
+        }
+        _ => rt().push_global(tcb),
+    }
+}
+
+/// Rule 3: whether `a` has so many more ULTs placed on it than `b` that new
+/// work of `b`'s should stay with `b`.
+pub(crate) fn heavier_than(a: &Lwp, b: &Lwp) -> bool {
+    let (mine, theirs) = (a.placed(), b.placed());
+    mine > theirs.saturating_add((theirs / 8).max(16))
+}
+
+/// Whether `thief` leaves `victim`'s new work alone: it is much heavier,
+/// and the victim is awake to run that work itself once its current ULT
+/// switches out. The work stays visible to the thief's last check before
+/// sleeping, so the thief keeps searching meanwhile. Sleeping instead
+/// measured worse: `tcp_echo_1k` 1.3-1.4x std with 64% of the ULTs on one
+/// LWP, against 1.7-1.9x and 51% when the refuser keeps looking.
+pub(crate) fn refuses_to_steal(thief: &Lwp, victim: &Lwp) -> bool {
+    heavier_than(thief, victim) && !victim.is_sleeping()
+}
+
+/// Whether some pool LWP other than `from` would take new work from it.
+fn some_sibling_takes_from(from: &Lwp) -> bool {
+    rt().lwps()
+        .any(|l| !std::ptr::eq(l, from) && l.is_pool_member() && !heavier_than(l, from))
+}
+
+/// Whether another pool LWP is better placed than `me` to take new work:
+/// one that is idle or searching, or one with fewer ULTs placed on it.
+fn better_sibling(me: &Lwp) -> bool {
+    let rt = rt();
+    if rt.idle.members() <= 1 {
+        return false;
+    }
+    if rt.idle.someone_could_take_work() {
+        return true;
+    }
+    let mine = me.placed();
+    rt.lwps()
+        .any(|l| !std::ptr::eq(l, me) && l.is_pool_member() && l.placed() < mine)
+}
+
+/// Rule 2, asked by `me` at a pick where its started ULTs tie with new work
+/// at `level`: whether to leave the new work to a sibling this time.
+/// `since` is when `me` began deferring (kept by the LWP across picks).
+pub(crate) fn defer_new_work(me: &Lwp, level: u8, since: &mut Option<Instant>) -> bool {
+    if !better_sibling(me) {
+        return false;
+    }
+    let now = Instant::now();
+    let began = *since.get_or_insert(now);
+    if now.duration_since(began) >= DEFER_NEW_WORK {
+        return false;
+    }
+    if !rt().idle.anyone_searches() {
+        rt().notify_work(level);
+    }
+    true
+}
+
+/// Rule 4: `me` took its own new work and more is queued: whether a
+/// sleeping sibling much lighter than `me` should be woken to share it (it
+/// may have refused our work while it was the heavier one).
+pub(crate) fn wake_lighter_sibling(me: &Lwp) -> bool {
+    rt().idle.anyone_sleeps()
+        && rt()
+            .lwps()
+            .any(|l| !std::ptr::eq(l, me) && l.is_pool_member() && heavier_than(me, l))
+}

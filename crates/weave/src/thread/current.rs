@@ -1,0 +1,89 @@
+//! Who am I: the TCB of the calling thread, ULT or OS thread.
+//!
+//! Two thread-locals answer it. `RUNNING` names the ULT an LWP is running
+//! now; the LWP's loop sets it as it switches a ULT in and clears it as the
+//! ULT switches out ([`set_running`]), so on a ULT it is that ULT's TCB. A
+//! plain OS thread (`main`, a `std::thread`) that uses weave gets a TCB of
+//! its own on first use, `EXTERNAL`, released when the thread exits; that
+//! registration is what gives it an id, lets `unpark` reach it, and shows
+//! it in the thread table and to the deadlock detector.
+//!
+//! This file sits just above the thread table: it must not name the LWPs,
+//! the scheduler or the runtime (they name it, to say what runs).
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use super::table::{table, SlotCache};
+use super::tcb::{Kind, Tcb, DEFAULT_PRIORITY};
+
+thread_local! {
+    /// The ULT this OS thread runs now, if it is an LWP running one.
+    static RUNNING: Cell<Option<&'static Tcb>> = const { Cell::new(None) };
+    /// The TCB of this OS thread, if it is a plain OS thread that used weave.
+    static EXTERNAL: Cell<Option<&'static Tcb>> = const { Cell::new(None) };
+    static EXTERNAL_GUARD: ExternalGuard = const { ExternalGuard };
+}
+
+/// The ULT running on the calling OS thread, if it is an LWP running one
+/// (so: if the caller is a ULT).
+#[inline]
+pub(crate) fn running() -> Option<&'static Tcb> {
+    RUNNING.with(|r| r.get())
+}
+
+/// Records the ULT the calling LWP switches to (`None`: back in its loop).
+/// Only an LWP's scheduler loop calls this.
+#[inline]
+pub(crate) fn set_running(t: Option<&'static Tcb>) {
+    RUNNING.with(|r| r.set(t));
+}
+
+/// Releases an OS thread's TCB when the thread exits.
+struct ExternalGuard;
+
+impl Drop for ExternalGuard {
+    fn drop(&mut self) {
+        if let Ok(Some(tcb)) = EXTERNAL.try_with(|e| e.take()) {
+            *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            tcb.state.exit();
+            table().release(tcb, &mut SlotCache::default());
+        }
+    }
+}
+
+/// The TCB of the calling thread: its ULT's, or (registered on first use)
+/// the OS thread's.
+#[inline]
+pub(crate) fn current_tcb() -> &'static Tcb {
+    if let Some(t) = running() {
+        return t;
+    }
+    if let Some(t) = EXTERNAL.with(|e| e.get()) {
+        return t;
+    }
+    register_external()
+}
+
+#[cold]
+fn register_external() -> &'static Tcb {
+    let tcb = match table().alloc(&mut SlotCache::default()) {
+        Ok(t) => t,
+        Err(e) => crate::fatal(&format!("cannot register an OS thread with weave: {e}")),
+    };
+    let me = std::thread::current();
+    // SAFETY: the slot is FREE and ours; nobody else reads these fields
+    // before the state is published below.
+    unsafe { tcb.reset(Kind::External, DEFAULT_PRIORITY) };
+    tcb.set_name(me.name().map(Arc::from));
+    *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
+    // SAFETY: gettid has no preconditions.
+    tcb.os_tid.store(unsafe { libc::gettid() } as u32, Relaxed);
+    tcb.state.spawn();
+    tcb.state.set_running();
+    EXTERNAL.with(|e| e.set(Some(tcb)));
+    // Registers the guard's destructor for this thread.
+    EXTERNAL_GUARD.with(|_| ());
+    tcb
+}
