@@ -7,6 +7,8 @@
 //! cannot disagree. With no hook installed an event costs a relaxed counter
 //! bump and one load and branch.
 //!
+//! Every layer emits into it, so it names nothing above `thread/id.rs`.
+//!
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! static SPAWNS: AtomicUsize = AtomicUsize::new(0);

@@ -31,6 +31,10 @@
 //! an idle runtime uses no CPU. An LWP that leaves its idle sleep, and a
 //! stack that lands on the dirty list, wake it. `WEAVE_PREEMPT=0` turns time
 //! slices off; the monitor then only watches for blocked LWPs and reaps.
+//!
+//! Above the engine: it reads the LWP table and calls `lwp::pool` to add
+//! or retire LWPs; the engine reaches it only through
+//! `monitor/doorbell.rs`. It never touches a ULT's stack.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};

@@ -33,6 +33,10 @@
 //! bumps its generation when its handle deregisters. An event that was
 //! already collected by some thread for a closed fd finds a different
 //! generation and is dropped.
+//!
+//! Part of the engine (an idle LWP sleeps in it): it wakes ULTs only
+//! through `sched::Waiter` and must not name run queues, the monitor's
+//! loop or the public API.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -1,5 +1,9 @@
 //! User-level threads, with the shape of `std::thread`.
 //!
+//! The public face of the thread layer, above the engine: it enters the
+//! engine through `sched` (blocking, waking, placing a new ULT) and
+//! `lwp::pool` (bound LWPs), never through an LWP's queues.
+//!
 //! `weave::thread::spawn` starts a ULT: a thread with its own stack and
 //! registers that the runtime multiplexes, with many others, onto a small
 //! pool of LWPs (kernel threads). Porting a program is mostly a change of

@@ -37,6 +37,9 @@
 //! it is still on its own stack. The epoch makes a late waker (a timer that
 //! fires after an `unpark` already ended the wait) harmless. 48 bits of
 //! epoch do not wrap in the life of a process (2^48 blocks of one thread).
+//!
+//! Plain atomics under the `crate::loom` facade: it names nothing else of
+//! weave's.
 
 use crate::loom::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};

@@ -6,6 +6,8 @@
 //! any id, however stale, touches valid memory, and a mismatched generation
 //! says precisely that the thread has exited. Free slots are recycled
 //! through per-LWP caches (death row for TCBs) and a global list.
+//!
+//! Below the LWPs and the scheduler: it names only the TCB.
 
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};

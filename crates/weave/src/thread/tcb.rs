@@ -12,6 +12,9 @@
 //!   while in a local queue, `overflow`;
 //! - atomics anyone may read: `state`, `permit`, `priority`, `home`,
 //!   `generation`, the counters.
+//!
+//! Below the LWPs and the scheduler: this file names only the stack, the
+//! context, the state word and per-ULT storage.
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
