@@ -90,6 +90,8 @@ mod blocking;
 pub use blocking::blocking;
 
 #[cfg(not(loom))]
+pub mod config;
+#[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
 pub mod fs;
