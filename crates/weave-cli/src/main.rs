@@ -12,6 +12,7 @@ mod bench;
 mod demo;
 mod env;
 mod lab;
+mod port;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ enum Command {
     /// List the WEAVE_* environment variables: default, value set here,
     /// and whether that value is valid
     Env,
+    /// List the lines of a crate that use a std item weave replaces, with
+    /// the replacement; --fix rewrites the use lines it can
+    Port(port::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Env => env::run(),
+        Command::Port(args) => port::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

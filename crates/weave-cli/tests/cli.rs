@@ -25,7 +25,7 @@ fn help_lists_every_subcommand() {
     let out = weave(&["--help"], &[]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for cmd in ["demo", "bench", "lab", "env"] {
+    for cmd in ["demo", "bench", "lab", "env", "port"] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(cmd)),
             "{cmd} missing:\n{help}"
