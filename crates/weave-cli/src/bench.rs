@@ -145,36 +145,47 @@ impl Opts {
     }
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    if args.first().map(String::as_str) == Some("--child") {
-        return child(&args[1..]);
+/// The options of `weave bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Fewer rounds: a rough figure sooner
+    #[arg(long)]
+    quick: bool,
+    /// Print the results as JSON
+    #[arg(long)]
+    json: bool,
+    /// List the workloads and exit
+    #[arg(long)]
+    list: bool,
+    /// Child process of a memory workload: park N threads of LIB
+    /// (`weave` or `std`) and print a RESULT line.
+    #[arg(long, hide = true, num_args = 2, value_names = ["LIB", "N"])]
+    child: Option<Vec<String>>,
+    /// Workloads to run (all when none is named; see --list)
+    #[arg(value_name = "WORKLOAD")]
+    workloads: Vec<String>,
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    if let Some(child_args) = &args.child {
+        return child(child_args);
     }
-    let mut quick = false;
-    let mut json = false;
-    let mut names = Vec::new();
-    for a in args {
-        match a.as_str() {
-            "--quick" => quick = true,
-            "--json" => json = true,
-            "--list" => {
-                for w in WORKLOADS {
-                    println!("{:<16} {}", w.name, w.about);
-                }
-                return Ok(());
-            }
-            s if s.starts_with('-') => return Err(format!("bench: unknown option '{s}'")),
-            s => {
-                if !WORKLOADS.iter().any(|w| w.name == s) {
-                    let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
-                    return Err(format!(
-                        "bench: no workload '{s}'; the workloads are: {}",
-                        known.join(", ")
-                    ));
-                }
-                names.push(s.to_owned());
-            }
+    if args.list {
+        for w in WORKLOADS {
+            println!("{:<16} {}", w.name, w.about);
+        }
+        return Ok(());
+    }
+    for s in &args.workloads {
+        if !WORKLOADS.iter().any(|w| w.name == s) {
+            let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
+            return Err(format!(
+                "bench: no workload '{s}'; the workloads are: {}",
+                known.join(", ")
+            ));
         }
     }
+    let (quick, json, names) = (args.quick, args.json, &args.workloads);
     let opts = Opts { quick };
     let selected: Vec<&Workload> = WORKLOADS
         .iter()

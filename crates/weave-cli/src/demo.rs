@@ -42,12 +42,9 @@ const SIGABRT: i32 = 6;
 const TEXT_WIDTH: usize = 76;
 
 /// Runs the tour, or, in the child process of step 7, the overflow.
-pub fn run(args: &[String]) -> Result<(), String> {
+pub fn run() -> Result<(), String> {
     if std::env::var_os(OVERFLOW_ENV).is_some() {
         return overflow_child();
-    }
-    if let Some(extra) = args.first() {
-        return Err(format!("demo takes no arguments (got '{extra}')"));
     }
     let started = Instant::now();
     let why = match weave::requested_concurrency() {

@@ -1,25 +1,28 @@
 //! `weave lab`: the classic mutual-exclusion proposals run for a moment on
 //! real threads, with a table of which conditions each one met. All the
-//! work is in `weave_classic::lab`; this only reads the options.
+//! work is in `weave_classic::lab`; this only applies the options.
 
 use weave_classic::lab::{self, LabOptions};
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut opts = LabOptions::default();
-    let mut json = false;
-    for a in args {
-        match a.as_str() {
-            "--quick" => opts = LabOptions::quick(),
-            "--json" => json = true,
-            other => {
-                return Err(format!(
-                    "lab: unknown option '{other}'; it takes --quick and --json"
-                ))
-            }
-        }
-    }
+/// The options of `weave lab`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Run each algorithm for a shorter time
+    #[arg(long)]
+    quick: bool,
+    /// Print the table as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    let opts = if args.quick {
+        LabOptions::quick()
+    } else {
+        LabOptions::default()
+    };
     let report = lab::run(opts);
-    if json {
+    if args.json {
         println!("{}", report.to_json());
     } else {
         print!("{report}");

@@ -1,43 +1,57 @@
 //! The `weave` command: a tour of the runtime (`demo`), its benchmarks
-//! against the 1:1 baseline (`bench`), and the mutual-exclusion lab (`lab`).
-//! No logic of its own beyond presenting what the library does.
+//! against the 1:1 baseline (`bench`), the mutual-exclusion lab (`lab`),
+//! the runtime's environment variables (`env`), and a porting aid that
+//! finds the std items a crate should take from weave instead (`port`).
+//! No logic of its own beyond presenting what the library does, except
+//! `port`, which reads Rust sources.
+//!
+//! The arguments are parsed by clap; each subcommand's options are a
+//! struct beside the code that uses them.
 
 mod bench;
 mod demo;
+mod env;
 mod lab;
+mod port;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: weave <command> [options]
+use clap::{Parser, Subcommand};
 
-commands:
-  demo                 a tour of the M:N runtime, printed for a person to read
-  bench [--quick] [--json] [WORKLOAD...]
-                       measure weave against std::thread in the same run
-  bench --list         list the workloads
-  lab [--quick] [--json]
-                       run the classic mutual-exclusion algorithms and show
-                       which conditions each one meets
-  help                 this text
-";
+/// weave: a two-level (M:N) threading runtime for Rust. This command
+/// shows it at work, measures it, and helps port programs to it.
+#[derive(Parser, Debug)]
+#[command(name = "weave", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// A tour of the M:N runtime, printed for a person to read
+    Demo,
+    /// Measure weave against std::thread in the same run
+    Bench(bench::Args),
+    /// Run the classic mutual-exclusion algorithms and show which
+    /// conditions each one meets
+    Lab(lab::Args),
+    /// List the WEAVE_* environment variables: default, value set here,
+    /// and whether that value is valid
+    Env,
+    /// List the lines of a crate that use a std item weave replaces, with
+    /// the replacement; --fix rewrites the use lines it can
+    Port(port::Args),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = args.first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let rest = &args[1..];
-    let result = match cmd.as_str() {
-        "demo" => demo::run(rest),
-        "bench" => bench::run(rest),
-        "lab" => lab::run(rest),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command '{other}'\n\n{USAGE}")),
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Demo => demo::run(),
+        Command::Bench(args) => bench::run(args),
+        Command::Lab(args) => lab::run(args),
+        Command::Env => env::run(),
+        Command::Port(args) => port::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,5 +59,16 @@ fn main() -> ExitCode {
             eprintln!("weave: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_argument_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

@@ -31,7 +31,8 @@
 //!
 //! 1. **Memory and switching**: [`stack`] (stacks, guard pages, death
 //!    row), `context` (a ULT's saved registers), `loom` (the atomics
-//!    facade).
+//!    facade), [`config`] (the table of `WEAVE_*` variables, which names
+//!    only `stack`'s limits).
 //! 2. **Thread data and protocols**, plain structures that name nothing
 //!    above them: `thread::{id, state, tcb, table, current}` (the TCB, its
 //!    state word, the thread table, "who am I"), `thread::local` (per-ULT
@@ -90,6 +91,8 @@ mod blocking;
 pub use blocking::blocking;
 
 #[cfg(not(loom))]
+pub mod config;
+#[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
 pub mod fs;
@@ -135,7 +138,8 @@ pub use thread::local::LocalKey as __LocalKey;
 /// Sets the time slice: a ULT that has run this long while others wait on
 /// its LWP is asked to switch at its next safe point. `None` turns slices
 /// off (as `WEAVE_PREEMPT=0` does from the start). Default
-/// [`DEFAULT_TIME_SLICE`] (10 ms); values below 100 µs are raised to it.
+/// [`DEFAULT_TIME_SLICE`] (10 ms, or `WEAVE_TIME_SLICE` from the start);
+/// values below 100 µs are raised to it.
 #[cfg(not(loom))]
 pub fn set_time_slice(slice: Option<std::time::Duration>) {
     start::rt().monitor.set_slice(slice);

@@ -69,35 +69,6 @@ pub(crate) fn try_rt() -> Option<&'static Runtime> {
     RT.get()
 }
 
-/// Reads a positive integer from the environment, warning once on a bad
-/// value instead of failing: a typo in a variable must not take down the
-/// program, but must not pass unnoticed either.
-pub(crate) fn env_usize(name: &str) -> Option<usize> {
-    let v = std::env::var(name).ok()?;
-    match parse_size(&v) {
-        Some(n) => Some(n),
-        None => {
-            eprintln!(
-                "weave: ignoring {name}={v:?}: expected a positive whole number \
-                 (a size may end in K, M or G)"
-            );
-            None
-        }
-    }
-}
-
-/// Parses `123`, `64K`, `8M`, `1G`.
-pub(crate) fn parse_size(v: &str) -> Option<usize> {
-    let v = v.trim();
-    let (digits, mul) = match v.as_bytes().last()? {
-        b'k' | b'K' => (&v[..v.len() - 1], 1usize << 10),
-        b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),
-        b'g' | b'G' => (&v[..v.len() - 1], 1 << 30),
-        _ => (v, 1),
-    };
-    digits.parse::<usize>().ok()?.checked_mul(mul)
-}
-
 /// The automatic concurrency level: one LWP per CPU the process may use.
 /// Read from the kernel (affinity mask, cgroup quota: several files) when
 /// `fresh`, else the last value read: the monitor asks every tick, and
@@ -122,17 +93,7 @@ pub(crate) fn automatic_concurrency() -> usize {
 
 impl Runtime {
     fn new() -> Runtime {
-        let default_stack = match env_usize("WEAVE_STACK_SIZE") {
-            Some(n) if n <= stack::MAX_STACK_SIZE => n.max(stack::MIN_STACK_SIZE),
-            Some(n) => {
-                eprintln!(
-                    "weave: ignoring WEAVE_STACK_SIZE={n}: above the limit of {} bytes (1 GiB)",
-                    stack::MAX_STACK_SIZE
-                );
-                stack::DEFAULT_STACK_SIZE
-            }
-            None => stack::DEFAULT_STACK_SIZE,
-        };
+        let default_stack = crate::config::stack_size();
         Runtime {
             lwps: (0..MAX_LWPS)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))

@@ -11,7 +11,7 @@
 
 use std::sync::Once;
 
-use crate::runtime::{Runtime, MAX_CONCURRENCY};
+use crate::runtime::Runtime;
 
 static START: Once = Once::new();
 
@@ -32,20 +32,10 @@ fn start_once(r: &'static Runtime) {
 
 fn start(rt: &'static Runtime) {
     install_panic_hook();
-    if std::env::var_os("WEAVE_ACCOUNTING").is_some_and(|v| v != "0") {
+    if crate::config::accounting() {
         crate::time::clock::set_accounting(true);
     }
-    let n = match crate::runtime::env_usize("WEAVE_LWPS") {
-        Some(0) | None => 0,
-        Some(n) if n > MAX_CONCURRENCY => {
-            eprintln!(
-                "weave: WEAVE_LWPS={n} is above the limit of {MAX_CONCURRENCY}; \
-                 using {MAX_CONCURRENCY}"
-            );
-            MAX_CONCURRENCY
-        }
-        Some(n) => n,
-    };
+    let n = crate::config::lwps();
     if let Err(e) = crate::lwp::pool::set_concurrency_in(rt, n) {
         // Not even one LWP: nothing can run. Say why and stop.
         crate::fatal(&format!("cannot start the LWP pool: {e}"));

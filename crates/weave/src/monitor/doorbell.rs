@@ -28,17 +28,14 @@ pub(crate) struct Monitor {
 
 impl Monitor {
     pub(crate) fn new() -> Monitor {
-        let slice = match std::env::var("WEAVE_PREEMPT").as_deref() {
-            Ok("0") => 0,
-            _ => DEFAULT_TIME_SLICE.as_micros() as u64,
-        };
+        let slice = crate::config::time_slice().map_or(0, |d| d.as_micros() as u64);
         Monitor {
             deadlock_check: AtomicBool::new(false),
             wanted: Mutex::new(false),
             cv: Condvar::new(),
             parked: AtomicBool::new(false),
             slice_us: AtomicU64::new(slice),
-            warn: AtomicBool::new(std::env::var("WEAVE_WARN").as_deref() != Ok("0")),
+            warn: AtomicBool::new(crate::config::warn()),
         }
     }
 

@@ -1,0 +1,110 @@
+//! The command line as a whole: the help lists every subcommand, a bad
+//! option is refused with status 2, and `weave env` reports the
+//! variables of the library's table with their state here.
+
+use std::process::{Command, Output};
+
+/// Runs `weave ARGS` with every `WEAVE_*` variable of the table unset,
+/// then `set` applied.
+fn weave(args: &[&str], set: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weave"));
+    cmd.args(args);
+    for v in weave::config::variables() {
+        cmd.env_remove(v.name);
+    }
+    cmd.envs(set.iter().copied());
+    cmd.output().expect("the weave binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = weave(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in ["demo", "bench", "lab", "env", "port"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "{cmd} missing:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn no_subcommand_prints_the_help_and_fails() {
+    let out = weave(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Commands:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn unknown_option_of_lab_is_refused() {
+    let out = weave(&["lab", "--bogus"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unexpected argument '--bogus'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn env_lists_every_variable_with_its_default() {
+    let out = weave(&["env"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    for v in weave::config::variables() {
+        let default = format!("  default {}", v.default);
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with(v.name) && l.ends_with(&default)),
+            "{} and its default missing:\n{listing}",
+            v.name
+        );
+        assert!(
+            listing.contains(v.meaning),
+            "{} meaning:\n{listing}",
+            v.name
+        );
+    }
+    assert_eq!(
+        listing.matches("unset here").count(),
+        weave::config::variables().len(),
+        "{listing}"
+    );
+}
+
+#[test]
+fn env_shows_a_valid_value_as_parsed() {
+    let out = weave(&["env"], &[("WEAVE_STACK_SIZE", "1m")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("set here to \"1m\": valid, 1 MiB"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn env_flags_an_invalid_value_and_fails() {
+    let out = weave(&["env"], &[("WEAVE_WARN", "maybe")]);
+    assert_eq!(out.status.code(), Some(2));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("set here to \"maybe\": NOT VALID"),
+        "{listing}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 variable has a value the runtime refuses"),
+        "{}",
+        text(&out.stderr)
+    );
+}
