@@ -14,17 +14,34 @@
 //! (`Slot<T>` is a `#[repr(C)]` prefix of `Job<F, T>`). The last one to let
 //! go frees it through the vtable, which knows the full layout.
 //!
-//! Join protocol, on `Header::state`:
+//! Join protocol, on `Header::state` (independent bits):
 //!
-//! | state     | meaning                                            |
-//! |-----------|----------------------------------------------------|
-//! | `PENDING` | the ULT has not finished; nobody waits             |
-//! | `WAITING` | a joiner stored its waker in `waiter` and waits    |
-//! | `DONE`    | the result is stored                               |
+//! | bit        | set by                 | meaning                                      |
+//! |------------|------------------------|----------------------------------------------|
+//! | `WAITING`  | the joiner             | its waker is stored in `waiter`              |
+//! | `HANDED`   | the ULT, before exit   | the result belongs to the handle's side now  |
+//! | `DETACHED` | the handle, on drop    | nobody will take the result                  |
+//! | `DONE`     | the ULT, after exit    | the thread has exited; `join` may return     |
 //!
-//! The joiner writes `waiter`, then CASes PENDING -> WAITING; the ULT
-//! stores the result, then swaps in DONE and wakes the waiter if it saw
-//! WAITING. Each side writes `waiter` only while it alone may.
+//! The joiner writes `waiter`, then sets WAITING unless DONE is already
+//! set; the ULT sets DONE and wakes the waiter if it saw WAITING. Each side
+//! writes `waiter` only while it alone may.
+//!
+//! **Who drops the result.** A result (or a panic payload) may have a
+//! `Drop` that blocks: it takes a lock, receives, sleeps, joins. Blocking
+//! needs a live thread, so the result is never dropped by the ULT after it
+//! counts as exited. While still alive (before it marks itself exited) the
+//! ULT sets HANDED; the handle, when dropped, sets DETACHED. Both are RMWs
+//! on one word, so exactly one side sees the other's bit first:
+//!
+//! - the ULT saw DETACHED: the handle is gone; the ULT drops the result
+//!   there and then, on its own stack, still RUNNING;
+//! - the handle saw HANDED: the result is the handle's; `join` takes it, or
+//!   the handle's drop drops it, on the dropping thread.
+//!
+//! A scope counts a thread as finished when the packet is freed, which is
+//! after the result was dropped by one of the two: `scope` returns only
+//! after every result's `Drop` ran (std's guarantee).
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -37,13 +54,16 @@ use std::sync::Arc;
 use crate::sched::Waiter;
 use crate::thread::scoped::ScopeData;
 
-const PENDING: u32 = 0;
 const WAITING: u32 = 1;
 const DONE: u32 = 2;
+const HANDED: u32 = 4;
+const DETACHED: u32 = 8;
 
 struct VTable {
     /// Runs the closure and stores its result.
     run: unsafe fn(NonNull<Header>),
+    /// Drops the result, if it is still there.
+    drop_result: unsafe fn(NonNull<Header>),
     /// Frees the allocation (dropping a closure that never ran).
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -97,7 +117,7 @@ where
         slot: Slot {
             header: Header {
                 refs: AtomicUsize::new(2),
-                state: AtomicU32::new(PENDING),
+                state: AtomicU32::new(0),
                 waiter: UnsafeCell::new(None),
                 scope,
                 vtable: &VTableOf::<F, T>::VTABLE,
@@ -116,6 +136,7 @@ struct VTableOf<F, T>(std::marker::PhantomData<(F, T)>);
 impl<F: FnOnce() -> T, T> VTableOf<F, T> {
     const VTABLE: VTable = VTable {
         run: run::<F, T>,
+        drop_result: drop_result::<T>,
         dealloc: dealloc::<F, T>,
     };
 }
@@ -138,6 +159,25 @@ unsafe fn run<F: FnOnce() -> T, T>(h: NonNull<Header>) {
 
 /// # Safety
 ///
+/// `h` must be the header of a live `Slot<T>`, and the caller must be the
+/// one party that owns the result now (see "Who drops the result").
+unsafe fn drop_result<T>(h: NonNull<Header>) {
+    // SAFETY: the caller guarantees a live Slot<T> whose result it owns.
+    let slot = unsafe { h.cast::<Slot<T>>().as_ref() };
+    // SAFETY: as above: nobody else reads or writes `result` now.
+    let result = unsafe { (*slot.result.get()).take() };
+    if let Some(Err(_)) = &result {
+        // A panic nobody joined: the scope, if any, panics in turn.
+        if let Some(scope) = &slot.header.scope {
+            scope.note_unjoined_panic();
+        }
+    }
+    // Dropped here, on a live thread: this may block.
+    drop(result);
+}
+
+/// # Safety
+///
 /// `h` must be the header of a `Job<F, T>` with no references left.
 unsafe fn dealloc<F, T>(h: NonNull<Header>) {
     let p = h.cast::<Job<F, T>>().as_ptr();
@@ -147,11 +187,12 @@ unsafe fn dealloc<F, T>(h: NonNull<Header>) {
         // SAFETY: the closure never ran, so it is still there to drop.
         unsafe { ManuallyDrop::drop(job.func.get_mut()) };
     }
-    let unhandled_panic = matches!(job.slot.result.get_mut(), Some(Err(_)));
-    // Drop the result before telling the scope: it may borrow from it.
-    *job.slot.result.get_mut() = None;
+    // Normally dropped already by the ULT or the handle; a job that never
+    // ran has none. Dropped before telling the scope: it may borrow from it.
+    // SAFETY: no references are left, so the result is ours.
+    unsafe { drop_result::<T>(h) };
     if let Some(scope) = job.slot.header.scope.take() {
-        scope.finished(unhandled_panic);
+        scope.finished();
     }
 }
 
@@ -188,12 +229,21 @@ impl JobRef {
         let header = unsafe { h.as_ref() };
         // SAFETY: as above; `run` matches the packet's F and T.
         unsafe { (header.vtable.run)(h) };
+        // AcqRel: pairs with the handle's `fetch_or(DETACHED)` in
+        // `JoinRef::drop`: whichever RMW comes second sees the first.
+        if header.state.fetch_or(HANDED, Ordering::AcqRel) & DETACHED != 0 {
+            // The handle is gone: the result is ours to drop, now, while
+            // this ULT still runs and may block.
+            // SAFETY: DETACHED was set before our HANDED, so the handle
+            // never touches the result again.
+            unsafe { (header.vtable.drop_result)(h) };
+        }
         before_publish();
         // AcqRel: Release publishes the result to the joiner's Acquire
         // load; Acquire makes the joiner's `waiter` write visible to us.
-        if header.state.swap(DONE, Ordering::AcqRel) == WAITING {
-            // SAFETY: the joiner wrote `waiter` before its CAS to WAITING
-            // and never touches it again; we are the only reader now.
+        if header.state.fetch_or(DONE, Ordering::AcqRel) & WAITING != 0 {
+            // SAFETY: the joiner wrote `waiter` before it set WAITING and
+            // never touches it once DONE is set; we are the only reader now.
             if let Some(w) = unsafe { (*header.waiter.get()).take() } {
                 w.wake();
             }
@@ -210,7 +260,8 @@ impl Drop for JobRef {
         let h = self.header_ptr();
         // SAFETY: we hold the TCB's reference.
         let header = unsafe { h.as_ref() };
-        header.state.store(DONE, Ordering::Release);
+        // Release pairs with the joiner's Acquire loads; there is no result.
+        header.state.fetch_or(HANDED | DONE, Ordering::Release);
         // SAFETY: as above.
         unsafe { release(h) };
     }
@@ -223,42 +274,45 @@ impl<T> JoinRef<T> {
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        self.header().state.load(Ordering::Acquire) == DONE
+        self.header().state.load(Ordering::Acquire) & DONE != 0
     }
 
     /// Registers `waiter` to be woken when the result is stored. Returns
     /// false if it already is (then nothing was registered).
     pub(crate) fn register(&self, waiter: Waiter) -> bool {
         let h = self.header();
-        if h.state.load(Ordering::Acquire) == DONE {
+        if h.state.load(Ordering::Acquire) & DONE != 0 {
             return false;
         }
-        // SAFETY: while the state is PENDING only the joiner (us) writes
+        // SAFETY: while WAITING is clear only the joiner (us) writes
         // `waiter`; the ULT reads it only after seeing WAITING.
         unsafe { *h.waiter.get() = Some(waiter) };
-        // AcqRel pairs with the swap to DONE in `JobRef::run`.
-        match h
-            .state
-            .compare_exchange(PENDING, WAITING, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(_) => {
-                // DONE meanwhile: take our waiter back.
-                // SAFETY: the ULT saw PENDING when it swapped, so it did not
-                // read `waiter`; it is ours again.
-                unsafe { *h.waiter.get() = None };
-                false
-            }
+        // AcqRel pairs with the `fetch_or(DONE)` in `JobRef::run_then`.
+        if h.state.fetch_or(WAITING, Ordering::AcqRel) & DONE != 0 {
+            // DONE meanwhile: the ULT saw no WAITING, so it did not read
+            // `waiter`; it is ours again.
+            // SAFETY: as just said.
+            unsafe { *h.waiter.get() = None };
+            return false;
         }
+        true
     }
 
-    /// Moves back from WAITING to PENDING after a wake that came before
-    /// DONE (a spurious one): returns false if the result is there.
+    /// Clears WAITING after a wake that came before DONE (a spurious one):
+    /// returns false if the result is there.
     pub(crate) fn unregister(&self) -> bool {
-        self.header()
-            .state
-            .compare_exchange(WAITING, PENDING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        let state = &self.header().state;
+        let mut s = state.load(Ordering::Acquire);
+        loop {
+            if s & DONE != 0 {
+                return false;
+            }
+            // AcqRel: as in `register`.
+            match state.compare_exchange(s, s & !WAITING, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
     }
 
     /// Takes the result. Call only once `is_finished()` is true.
@@ -277,7 +331,17 @@ const LOST: &str = "the thread never ran: its runtime shut down first";
 
 impl<T> Drop for JoinRef<T> {
     fn drop(&mut self) {
+        let h = self.0.cast::<Header>();
+        // AcqRel: pairs with the ULT's `fetch_or(HANDED)` in `run_then`
+        // (see "Who drops the result").
+        if self.header().state.fetch_or(DETACHED, Ordering::AcqRel) & HANDED != 0 {
+            // The ULT handed the result over before we let go: it is ours
+            // (already taken if this handle joined).
+            // SAFETY: HANDED was set before our DETACHED, so the ULT never
+            // touches the result again; we are its only owner.
+            unsafe { drop_result::<T>(h) };
+        }
         // SAFETY: we hold the handle's reference.
-        unsafe { release(self.0.cast()) };
+        unsafe { release(h) };
     }
 }

@@ -37,11 +37,17 @@ impl ScopeData {
         self.running.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// A thread of the scope is done (its packet was freed).
-    pub(crate) fn finished(&self, panicked: bool) {
-        if panicked {
-            self.a_thread_panicked.store(true, Ordering::Relaxed);
-        }
+    /// A thread of the scope panicked and its payload was dropped without
+    /// being joined: `scope` panics once every thread is done.
+    pub(crate) fn note_unjoined_panic(&self) {
+        // Relaxed: read by the owner after `running` reaches 0, which the
+        // SeqCst decrement in `finished` (after this store) orders.
+        self.a_thread_panicked.store(true, Ordering::Relaxed);
+    }
+
+    /// A thread of the scope is done: its packet was freed, after its
+    /// result (or panic payload) was dropped or taken.
+    pub(crate) fn finished(&self) {
         // SeqCst pairs with the owner's registration then re-check.
         if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
             let w = self.owner.lock().unwrap_or_else(|e| e.into_inner()).take();
