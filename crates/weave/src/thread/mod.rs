@@ -613,7 +613,11 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish and returns its result, or the
     /// payload of its panic.
+    ///
+    /// Panics, as std does (`pthread_join`'s `EDEADLK`), if the thread is
+    /// the calling one: it would wait for itself for ever.
     pub fn join(self) -> std::thread::Result<T> {
+        refuse_self_join(self.thread.id);
         if !self.join.is_finished() {
             sched::note_waits_for(self.thread.id.index() + 1);
         }
@@ -637,6 +641,19 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("thread", &self.thread)
             .finish()
+    }
+}
+
+/// Panics with std's message for a thread that joins itself, at once
+/// rather than later through the deadlock detector.
+pub(crate) fn refuse_self_join(id: ThreadId) {
+    if let Some((_, me)) = lwp::current_ult() {
+        if me.id() == id {
+            panic!(
+                "failed to join thread: {}",
+                io::Error::from_raw_os_error(libc::EDEADLK)
+            );
+        }
     }
 }
 

@@ -163,7 +163,9 @@ impl std::fmt::Debug for Scope<'_, '_> {
 
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the thread and returns its result or panic payload.
+    /// Panics, as std does, if the thread is the calling one.
     pub fn join(self) -> std::thread::Result<T> {
+        super::refuse_self_join(self.thread.id);
         super::wait_for(&self.join);
         self.join.take()
     }
