@@ -33,6 +33,7 @@
 pub(crate) mod current;
 pub(crate) mod id;
 pub(crate) mod local;
+mod names;
 pub(crate) mod packet;
 pub(crate) mod scoped;
 pub(crate) mod state;
@@ -47,6 +48,7 @@ use std::time::{Duration, Instant};
 
 pub use id::{BlockReason, ThreadId};
 pub use local::{AccessError, LocalKey};
+pub use names::available_parallelism;
 pub use scoped::{scope, Scope, ScopedJoinHandle};
 pub use table::MAX_THREADS;
 pub use tcb::{DEFAULT_PRIORITY, PRIORITY_LEVELS};
@@ -390,7 +392,9 @@ impl Builder {
         Builder::default()
     }
 
-    /// Names the thread (shown in panics, overflow reports, the table).
+    /// Names the thread (shown whole in panics, overflow reports, the
+    /// table; a bound thread's LWP shows the first 15 bytes to the OS).
+    /// As with std, a name with an interior NUL byte makes `spawn` panic.
     pub fn name(mut self, name: String) -> Builder {
         self.name = Some(name);
         self
@@ -464,6 +468,9 @@ impl Builder {
         F: FnOnce() -> T + Send,
         T: Send,
     {
+        if let Some(n) = &self.name {
+            names::check_name(n);
+        }
         let rt = rt();
         let label = self
             .name
@@ -594,6 +601,11 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
     unsafe { *tcb.yielder.get() = y };
     // SAFETY: as above; the job was stored at spawn and is taken once.
     let job = unsafe { (*tcb.job.get()).take() }.expect("a new ULT has a job");
+    if tcb.kind() == Kind::Bound {
+        if let Some(n) = tcb.name() {
+            names::name_os_thread(&n);
+        }
+    }
     job.run_then(|| {
         // After the closure and before the joiner may return: per-thread
         // data is destroyed (as std does before join returns), then the
