@@ -94,17 +94,59 @@ fn wait_on_a_socket() {
     peer.wait().unwrap();
 }
 
+/// A plain OS thread takes a weave mutex (which registers it), leaks the
+/// guard and exits a while later without waking anyone; a ULT waits for
+/// that mutex and main joins the ULT. Once the OS thread is gone nothing
+/// can end either wait: a deadlock, found when the thread exits.
+fn os_thread_exits_holding_a_lock() {
+    let m: &'static Mutex<u32> = Box::leak(Box::new(Mutex::new(0)));
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::Builder::new()
+        .name("leaves-a-lock".into())
+        .spawn(move || {
+            std::mem::forget(m.lock().unwrap());
+            locked_tx.send(()).unwrap();
+            // Long enough for the ULT to block and every LWP to go idle:
+            // the checks made meanwhile see this thread alive.
+            std::thread::sleep(Duration::from_millis(300));
+        })
+        .unwrap();
+    locked_rx.recv().unwrap();
+    let waiter = thread::Builder::new()
+        .name("waits-for-a-gone-thread".into())
+        .spawn(move || *m.lock().unwrap())
+        .unwrap();
+    drop(holder); // detached: main does not wait for it outside weave
+    waiter.join().unwrap();
+}
+
+/// Runs a scenario in a child process; a child still running after a
+/// minute is killed (a hang is a failure, status `None`).
 fn run(scenario: &str) -> (Option<i32>, String, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
+    use std::io::Read;
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .env(SCENARIO, scenario)
         .env_remove("WEAVE_LWPS")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    (status, out, err)
 }
 
 fn a_two_mutex_deadlock_is_reported() -> Result<(), String> {
@@ -136,6 +178,16 @@ fn a_wait_that_an_os_thread_will_end_is_not_a_deadlock() -> Result<(), String> {
         .ok_or(format!("status {code:?}, stdout {out}, stderr:\n{err}"))
 }
 
+fn an_os_thread_that_exits_without_waking_anyone_triggers_a_check() -> Result<(), String> {
+    let (code, _, err) = run("os-exit");
+    let ok = code == Some(2)
+        && err.contains("all threads are blocked: deadlock")
+        && err.contains("thread 'waits-for-a-gone-thread'")
+        && err.contains("waits for a Mutex");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stderr:\n{err}"))
+}
+
 /// A check: its name, and whether it passed (with what it saw if not).
 type Check = (&'static str, fn() -> Result<(), String>);
 
@@ -153,10 +205,11 @@ fn main() {
         Ok("channel") => return two_channels(),
         Ok("os-wait") => return wait_on_os_thread(),
         Ok("net-wait") => return wait_on_a_socket(),
+        Ok("os-exit") => return os_thread_exits_holding_a_lock(),
         Ok(other) => panic!("no scenario {other:?}"),
         Err(_) => {}
     }
-    let checks: [Check; 4] = [
+    let checks: [Check; 5] = [
         (
             "a_two_mutex_deadlock_is_reported",
             a_two_mutex_deadlock_is_reported,
@@ -172,6 +225,10 @@ fn main() {
         (
             "a_wait_for_a_socket_is_not_a_deadlock",
             a_wait_for_a_socket_is_not_a_deadlock,
+        ),
+        (
+            "an_os_thread_that_exits_without_waking_anyone_triggers_a_check",
+            an_os_thread_that_exits_without_waking_anyone_triggers_a_check,
         ),
     ];
     let mut failed = 0;

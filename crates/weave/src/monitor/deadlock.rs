@@ -14,8 +14,12 @@
 //! The monitor takes two such snapshots 50 ms apart and reports only if
 //! both hold and every wait is the same one (same epoch), so a moment in
 //! which all threads happen to be between a wake and a run is never taken
-//! for a deadlock. It is asked to look when the last pool LWP goes idle
-//! and when an OS thread starts waiting inside weave.
+//! for a deadlock. It is asked to look when the last pool LWP goes idle,
+//! when an OS thread starts waiting inside weave, and when a registered OS
+//! thread exits: a thread that held a lock or kept a channel open may leave
+//! without waking anyone. Such a thread still shows in `/proc/self/task`
+//! while its thread-local destructors run, so the check first waits (a
+//! bounded time) for every exiting thread to be gone from there.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -37,6 +41,7 @@ struct Row {
 
 /// Looks for a deadlock; reports it and exits if there is one.
 pub(super) fn check(rt: &Runtime) {
+    wait_for_exits(rt);
     let Some(first) = snapshot(rt) else { return };
     std::thread::sleep(Duration::from_millis(50));
     let Some(second) = snapshot(rt) else { return };
@@ -55,6 +60,25 @@ pub(super) fn check(rt: &Runtime) {
     );
     eprint!("{report}");
     std::process::exit(2);
+}
+
+/// How long the check waits for an exiting OS thread to leave the task
+/// list: its remaining thread-local destructors and the kernel's exit take
+/// microseconds; a thread still there after this is doing real work in a
+/// destructor, and the snapshot counts it as a thread that may wake others.
+const EXIT_WAIT: Duration = Duration::from_millis(200);
+
+/// Waits until the OS threads announced as exiting are gone from
+/// `/proc/self/task`, for `EXIT_WAIT` at most.
+fn wait_for_exits(rt: &Runtime) {
+    let tids = std::mem::take(&mut *rt.monitor.exiting.lock().unwrap_or_else(|e| e.into_inner()));
+    let deadline = std::time::Instant::now() + EXIT_WAIT;
+    for tid in tids {
+        let path = format!("/proc/self/task/{tid}");
+        while std::path::Path::new(&path).exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// The blocked threads, if the process is deadlocked right now.

@@ -24,6 +24,9 @@ pub(crate) struct Monitor {
     /// Time slice in µs; 0 turns slices off.
     slice_us: AtomicU64,
     pub(super) warn: AtomicBool,
+    /// Kernel ids of registered OS threads that are exiting: the deadlock
+    /// check waits for them to be gone (see `deadlock::check`).
+    pub(super) exiting: Mutex<Vec<i32>>,
 }
 
 impl Monitor {
@@ -36,6 +39,7 @@ impl Monitor {
             parked: AtomicBool::new(false),
             slice_us: AtomicU64::new(slice),
             warn: AtomicBool::new(crate::config::warn()),
+            exiting: Mutex::new(Vec::new()),
         }
     }
 
@@ -56,6 +60,18 @@ impl Monitor {
         if !self.deadlock_check.swap(true, SeqCst) {
             self.wake();
         }
+    }
+
+    /// A registered OS thread (kernel id `tid`) is exiting. It may have been
+    /// the only thread that could end some wait (it held a lock, kept a
+    /// channel open) and left without waking anyone: look for a deadlock
+    /// once it is gone.
+    pub(crate) fn os_thread_exiting(&self, tid: i32) {
+        self.exiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tid);
+        self.check_deadlock_soon();
     }
 
     pub(crate) fn set_slice(&self, slice: Option<Duration>) {

@@ -23,7 +23,8 @@
 //!   OS thread outside a weave wait), weave prints a report naming each
 //!   thread, what it waits on and who holds it, and exits with status 2
 //!   instead of hanging, as Go's "all goroutines are asleep" (see
-//!   `monitor/deadlock.rs`).
+//!   `monitor/deadlock.rs`). It looks again when a registered OS thread
+//!   exits, since that thread may have been the one that could end a wait.
 //! - **The reaper.** Every `REAP_PERIOD` while stacks sit on the pool's
 //!   dirty list, it gives their pages back (see `stack`).
 //!
@@ -85,6 +86,7 @@ struct Watch {
 
 /// The monitor thread's loop.
 pub(crate) fn run(rt: &'static Runtime) {
+    crate::thread::current::on_external_exit(os_thread_exits);
     let m = &rt.monitor;
     let mut watches: HashMap<usize, Watch> = HashMap::new();
     let mut warned: HashSet<u64> = HashSet::new();
@@ -185,6 +187,13 @@ pub(crate) fn run(rt: &'static Runtime) {
                 rt.stacks.reap();
             }
         }
+    }
+}
+
+/// The exit hook of registered OS threads (see `current::on_external_exit`).
+fn os_thread_exits(tid: i32) {
+    if let Some(rt) = crate::runtime::try_rt() {
+        rt.monitor.os_thread_exiting(tid);
     }
 }
 

@@ -12,7 +12,8 @@
 //! the scheduler or the runtime (they name it, to say what runs).
 
 use std::cell::Cell;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 
 use super::table::{table, SlotCache};
@@ -40,15 +41,36 @@ pub(crate) fn set_running(t: Option<&'static Tcb>) {
     RUNNING.with(|r| r.set(t));
 }
 
-/// Releases an OS thread's TCB when the thread exits.
+/// Called with the kernel thread id of a registered OS thread that exits
+/// (set by the monitor, which looks for a deadlock then: this file must
+/// not name it). Null: nobody to tell.
+static EXIT_HOOK: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Has `hook` called whenever a registered OS thread exits.
+pub(crate) fn on_external_exit(hook: fn(i32)) {
+    // Release pairs with the Acquire load in `ExternalGuard::drop`.
+    EXIT_HOOK.store(hook as *mut (), Release);
+}
+
+/// Releases an OS thread's TCB when the thread exits, and tells the exit
+/// hook (it may have left a lock held or a channel open without waking
+/// anyone).
 struct ExternalGuard;
 
 impl Drop for ExternalGuard {
     fn drop(&mut self) {
         if let Ok(Some(tcb)) = EXTERNAL.try_with(|e| e.take()) {
             *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            let tid = tcb.os_tid.load(Relaxed) as i32;
             tcb.state.exit();
             table().release(tcb, &mut SlotCache::default());
+            // Acquire pairs with the Release in `on_external_exit`.
+            let hook = EXIT_HOOK.load(Acquire);
+            if !hook.is_null() {
+                // SAFETY: only `on_external_exit` stores here, a `fn(i32)`.
+                let hook: fn(i32) = unsafe { std::mem::transmute::<*mut (), fn(i32)>(hook) };
+                hook(tid);
+            }
         }
     }
 }

@@ -60,12 +60,11 @@ pub(crate) fn name_os_thread(name: &str) {
 /// Returns an error only when the automatic level is wanted and the
 /// kernel cannot say how many CPUs there are.
 pub fn available_parallelism() -> io::Result<NonZeroUsize> {
-    let requested = match runtime::try_rt() {
-        Some(rt) => rt.requested_concurrency(),
-        None => std::env::var("WEAVE_LWPS")
-            .ok()
-            .and_then(|v| runtime::parse_size(&v))
-            .unwrap_or(0),
+    // The level in force, else the one the runtime starts (or started)
+    // with; 0 for both means automatic.
+    let requested = match runtime::try_rt().map_or(0, |rt| rt.requested_concurrency()) {
+        0 => crate::config::lwps(),
+        n => n,
     };
     if let Some(n) = NonZeroUsize::new(requested.min(MAX_CONCURRENCY)) {
         return Ok(n);
