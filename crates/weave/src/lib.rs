@@ -79,6 +79,12 @@
 //! work goes on. Holding a `std::sync::Mutex` across a weave blocking call
 //! can deadlock an LWP: the holder may be switched out while a ULT on the
 //! same LWP blocks the LWP waiting for it. Use `weave::sync::Mutex`.
+//! The monitor names this case: an LWP in a futex wait (a std lock,
+//! `Condvar`, park or mpsc channel) while ULTs placed on it are runnable
+//! gets a warning with the blocking ULT's name and the number stuck behind
+//! it; if every thread is then held up (the deadlock detector's conditions,
+//! with such an LWP counted as unable to run anything for 500 ms), the
+//! program prints a report and exits with status 2 instead of hanging.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]

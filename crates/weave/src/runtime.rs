@@ -185,6 +185,12 @@ impl Runtime {
         31 - bits.leading_zeros() as i32
     }
 
+    /// Whether the injector holds no ULT at any level: exact, where
+    /// `global_top` may still show a level that has emptied.
+    pub(crate) fn global_is_empty(&self) -> bool {
+        self.injector.iter().all(|q| q.is_empty())
+    }
+
     /// Takes a ULT from the injector, highest level first, but none below
     /// level `floor` (-1: any).
     pub(crate) fn pop_global(&self, floor: i32) -> Option<&'static Tcb> {

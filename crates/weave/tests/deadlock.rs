@@ -120,13 +120,35 @@ fn os_thread_exits_holding_a_lock() {
     waiter.join().unwrap();
 }
 
+/// The porting trap, on one LWP: a ULT holds a `std::sync::Mutex` across a
+/// weave sleep; the next ULT on the LWP blocks the LWP in that mutex, so
+/// the sleeper's timer never fires and neither can go on.
+fn std_mutex_across_a_weave_wait() {
+    let m: &'static std::sync::Mutex<u32> = Box::leak(Box::new(std::sync::Mutex::new(0)));
+    let a = thread::Builder::new()
+        .name("holds-std-lock".into())
+        .spawn(move || {
+            let mut g = m.lock().unwrap();
+            thread::sleep(Duration::from_millis(20));
+            *g += 1;
+        })
+        .unwrap();
+    let b = thread::Builder::new()
+        .name("wants-std-lock".into())
+        .spawn(move || *m.lock().unwrap())
+        .unwrap();
+    a.join().unwrap();
+    b.join().unwrap();
+}
+
 /// Runs a scenario in a child process; a child still running after a
 /// minute is killed (a hang is a failure, status `None`).
 fn run(scenario: &str) -> (Option<i32>, String, String) {
     use std::io::Read;
+    let lwps = if scenario == "std-mutex" { "1" } else { "0" };
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env(SCENARIO, scenario)
-        .env_remove("WEAVE_LWPS")
+        .env("WEAVE_LWPS", lwps)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -188,6 +210,17 @@ fn an_os_thread_that_exits_without_waking_anyone_triggers_a_check() -> Result<()
         .ok_or(format!("status {code:?}, stderr:\n{err}"))
 }
 
+fn a_std_mutex_held_across_a_weave_wait_is_reported() -> Result<(), String> {
+    let (code, _, err) = run("std-mutex");
+    let ok = code == Some(2)
+        && err.contains("all threads are blocked: deadlock")
+        && err.contains("thread 'wants-std-lock'")
+        && err.contains("blocks LWP 0 in the kernel in a futex wait")
+        && err.contains("thread 'holds-std-lock'");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stderr:\n{err}"))
+}
+
 /// A check: its name, and whether it passed (with what it saw if not).
 type Check = (&'static str, fn() -> Result<(), String>);
 
@@ -206,10 +239,11 @@ fn main() {
         Ok("os-wait") => return wait_on_os_thread(),
         Ok("net-wait") => return wait_on_a_socket(),
         Ok("os-exit") => return os_thread_exits_holding_a_lock(),
+        Ok("std-mutex") => return std_mutex_across_a_weave_wait(),
         Ok(other) => panic!("no scenario {other:?}"),
         Err(_) => {}
     }
-    let checks: [Check; 5] = [
+    let checks: [Check; 6] = [
         (
             "a_two_mutex_deadlock_is_reported",
             a_two_mutex_deadlock_is_reported,
@@ -229,6 +263,10 @@ fn main() {
         (
             "an_os_thread_that_exits_without_waking_anyone_triggers_a_check",
             an_os_thread_that_exits_without_waking_anyone_triggers_a_check,
+        ),
+        (
+            "a_std_mutex_held_across_a_weave_wait_is_reported",
+            a_std_mutex_held_across_a_weave_wait_is_reported,
         ),
     ];
     let mut failed = 0;

@@ -249,3 +249,105 @@ fn the_reaper_lowers_rss_after_a_burst_exits() {
         base >> 20
     );
 }
+
+const FUTEX_CHILD: &str = "WEAVE_TEST_MONITOR_FUTEX_CHILD";
+
+/// Waits until the thread named `name` is in `state` per the table.
+fn wait_for_state(name: &str, state: thread::ThreadState) {
+    let start = Instant::now();
+    while !thread::threads()
+        .iter()
+        .any(|t| t.name.as_deref() == Some(name) && t.state == state)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "thread '{name}' never reached {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Child, on one LWP: three ULTs wait on weave channels; a fourth blocks
+/// the LWP in a `std::sync::Mutex` that a plain OS thread holds; then the
+/// three are woken, and stay stuck behind it until the OS thread lets go.
+#[test]
+fn futex_blocked_lwp_child() {
+    if std::env::var(FUTEX_CHILD).is_err() {
+        return;
+    }
+    let lock: &'static std::sync::Mutex<()> = Box::leak(Box::new(std::sync::Mutex::new(())));
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _g = lock.lock().unwrap();
+        held_tx.send(()).unwrap();
+        // Until main has seen the three stuck, and a while longer for the
+        // monitor (it looks every ms, and warns after 5 ms).
+        release_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+    });
+    held_rx.recv().unwrap();
+    let mut wakers = Vec::new();
+    let mut behind = Vec::new();
+    for i in 0..3 {
+        let (tx, rx) = weave::sync::mpsc::channel::<()>();
+        wakers.push(tx);
+        behind.push(
+            thread::Builder::new()
+                .name(format!("behind-{i}"))
+                .spawn(move || rx.recv().unwrap())
+                .unwrap(),
+        );
+        wait_for_state(
+            &format!("behind-{i}"),
+            thread::ThreadState::Blocked(thread::BlockReason::Channel),
+        );
+    }
+    let blocker = thread::Builder::new()
+        .name("blocker".into())
+        .spawn(move || drop(lock.lock().unwrap()))
+        .unwrap();
+    wait_for_state("blocker", thread::ThreadState::Running);
+    for tx in &wakers {
+        tx.send(()).unwrap();
+    }
+    for i in 0..3 {
+        wait_for_state(&format!("behind-{i}"), thread::ThreadState::Runnable);
+    }
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    blocker.join().unwrap();
+    for h in behind {
+        h.join().unwrap();
+    }
+    println!("all done");
+}
+
+#[test]
+fn an_lwp_in_a_futex_wait_is_named_with_the_ults_stuck_behind_it() {
+    if std::env::var(FUTEX_CHILD).is_ok() || std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "futex_blocked_lwp_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FUTEX_CHILD, "1")
+        .env("WEAVE_LWPS", "1")
+        .env_remove("WEAVE_WARN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all done"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("thread 'blocker' (ULT ")
+            && stderr.contains("in a futex wait")
+            && stderr.contains("3 runnable thread(s) placed on that LWP are stuck behind it"),
+        "the warning names the thread and counts the stuck ones:\n{stderr}"
+    );
+}

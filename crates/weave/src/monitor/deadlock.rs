@@ -3,18 +3,23 @@
 //! A deadlock is reported only when nothing could ever end any wait:
 //!
 //! 1. every LWP is asleep with an empty inbox and no timer pending (a timer
-//!    ends a sleep or a timed wait), and no new work is queued;
+//!    ends a sleep or a timed wait), or is held by its running ULT in an
+//!    untimed futex wait in the kernel (a std lock: see `monitor/trap.rs`),
+//!    and no new work is queued;
 //! 2. no `weave::blocking` call is queued or running (its end wakes a ULT);
-//! 3. every live ULT is BLOCKED (none runnable, running, or switching out);
+//! 3. every live ULT is BLOCKED, or is held up by an LWP of step 1 in a
+//!    futex wait (it is the ULT that made the call, or is runnable and
+//!    placed on that LWP); none can run;
 //! 4. every OS thread of the process is one of weave's own (LWPs, the
 //!    monitor, the blocking pool) or a registered thread BLOCKED inside a
 //!    weave wait without a deadline. Any other thread, running or asleep
 //!    in the kernel, could still unlock, send or unpark: not a deadlock.
 //!
-//! The monitor takes two such snapshots 50 ms apart and reports only if
-//! both hold and every wait is the same one (same epoch), so a moment in
-//! which all threads happen to be between a wake and a run is never taken
-//! for a deadlock. It is asked to look when the last pool LWP goes idle,
+//! The monitor takes two such snapshots 50 ms apart (500 ms when an LWP is
+//! in a futex wait: a std lock may just be contended) and reports only if
+//! both hold and every wait is the same one (same epoch, same switch of
+//! each stuck LWP), so a moment in which all threads happen to be between
+//! a wake and a run is never taken for a deadlock. It is asked to look when the last pool LWP goes idle,
 //! when an OS thread starts waiting inside weave, and when a registered OS
 //! thread exits: a thread that held a lock or kept a channel open may leave
 //! without waking anyone. Such a thread still shows in `/proc/self/task`
@@ -26,6 +31,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use super::trap;
+use crate::lwp;
 use crate::runtime::Runtime;
 use crate::thread::id::BlockReason;
 use crate::thread::state::{self, TIMED};
@@ -39,20 +46,62 @@ struct Row {
     line: String,
 }
 
+/// What a snapshot found: the threads that wait, and the LWPs stuck in the
+/// kernel in a futex wait (index, `running` word) that hold some of them.
+struct Snapshot {
+    rows: Vec<Row>,
+    stuck: Vec<(usize, u64)>,
+}
+
+/// What must not change between two snapshots: each wait (thread, epoch)
+/// and each stuck LWP (index, `running` word).
+type Key = (HashSet<(u32, u64)>, HashSet<(usize, u64)>);
+
+impl Snapshot {
+    fn key(&self) -> Key {
+        (
+            self.rows.iter().map(|r| (r.index, r.epoch)).collect(),
+            self.stuck.iter().copied().collect(),
+        )
+    }
+}
+
+/// The second snapshot comes this long after the first when only weave
+/// waits are involved: enough to tell a deadlock from threads caught
+/// between a wake and a run.
+const CONFIRM: Duration = Duration::from_millis(50);
+
+/// The second snapshot comes this long after the first when an LWP is
+/// stuck in a futex wait: such a wait may be a std lock's ordinary
+/// contention, so it must last well beyond any critical section before the
+/// program is stopped.
+const CONFIRM_STUCK: Duration = Duration::from_millis(500);
+
 /// Looks for a deadlock; reports it and exits if there is one.
 pub(super) fn check(rt: &Runtime) {
     wait_for_exits(rt);
     let Some(first) = snapshot(rt) else { return };
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(if first.stuck.is_empty() {
+        CONFIRM
+    } else {
+        CONFIRM_STUCK
+    });
     let Some(second) = snapshot(rt) else { return };
-    let key =
-        |rows: &[Row]| -> HashSet<(u32, u64)> { rows.iter().map(|r| (r.index, r.epoch)).collect() };
-    if key(&first) != key(&second) {
+    if first.key() != second.key() {
         return;
     }
     let mut report = String::from("\nweave: all threads are blocked: deadlock!\n\n");
-    for r in &second {
+    for r in &second.rows {
         let _ = writeln!(report, "  {}", r.line);
+    }
+    for &(lwp, _) in &second.stuck {
+        let _ = writeln!(
+            report,
+            "\nweave: LWP {lwp} is blocked in the kernel in a futex wait (a std::sync lock, \
+             Condvar, park or mpsc channel), so the threads placed on it cannot run until the \
+             wait ends; inside ULTs use weave::sync and weave::thread::park, and never hold a \
+             std lock across a weave wait"
+        );
     }
     report.push_str(
         "\nweave: no timer, blocking call or other thread can end any of these waits; \
@@ -82,19 +131,36 @@ fn wait_for_exits(rt: &Runtime) {
 }
 
 /// The blocked threads, if the process is deadlocked right now.
-fn snapshot(rt: &Runtime) -> Option<Vec<Row>> {
-    // 1. The LWPs and the queues.
+fn snapshot(rt: &Runtime) -> Option<Snapshot> {
+    // 1. The LWPs and the queues. An LWP is quiet when it sleeps with
+    //    nothing to run, or when a ULT holds it in an untimed futex wait in
+    //    the kernel: then its inbox and timers cannot be served either.
     let mut ours: HashSet<i32> = HashSet::new();
+    let mut stuck: Vec<(usize, u64)> = Vec::new();
     for l in rt.lwps() {
         if !l.is_alive() {
             continue;
         }
-        if !l.is_sleeping() || !l.inbox.is_empty() || l.timers_pending() > 0 || l.has_fresh_work() {
-            return None;
+        if l.has_fresh_work() {
+            return None; // another LWP may steal it
+        }
+        if l.is_sleeping() {
+            if !l.inbox.is_empty() || l.timers_pending() > 0 {
+                return None;
+            }
+        } else {
+            let word = l.running.load(Relaxed);
+            lwp::running_ult(word)?;
+            if trap::futex_wait(l) != Some(trap::FutexWait { timed: false }) {
+                return None;
+            }
+            stuck.push((l.index, word));
         }
         ours.insert(l.tid());
     }
-    if rt.global_top() >= 0 {
+    // The injector's bits may stay set after it empties until an LWP looks
+    // again, which a stuck LWP does not: ask the queues themselves.
+    if rt.global_top() >= 0 && (stuck.is_empty() || !rt.global_is_empty()) {
         return None;
     }
     // 2. Blocking calls.
@@ -106,32 +172,59 @@ fn snapshot(rt: &Runtime) -> Option<Vec<Row>> {
     // SAFETY: gettid has no preconditions (we are the monitor thread).
     ours.insert(unsafe { libc::gettid() });
 
-    // 3. and 4. The threads weave knows.
+    // 3. and 4. The threads weave knows: blocked, or held up by a stuck
+    //    LWP (the ULT that blocks it, and the runnable ones placed on it).
     let t = table();
     let mut rows = Vec::new();
     let mut registered: HashSet<i32> = HashSet::new();
+    let stuck_on = |home: u32| stuck.iter().find(|&&(l, _)| l == home as usize);
     for i in 0..t.carved() {
         let tcb = t.slot(i as u32);
         let w = tcb.state.load();
         let external = tcb.kind() == Kind::External;
-        match w.run() {
+        let home = tcb.home.load(Relaxed);
+        let line = match w.run() {
             state::FREE | state::EXITED => continue,
-            state::BLOCKED => {}
-            _ => return None, // runnable, running or switching out
-        }
-        if w.reason() & !TIMED == BlockReason::Net as u8 {
-            return None; // a peer may yet make its socket ready
-        }
-        if external {
-            if w.reason() & TIMED != 0 {
-                return None; // its deadline will end the wait
+            state::BLOCKED => {
+                if w.reason() & !TIMED == BlockReason::Net as u8 {
+                    return None; // a peer may yet make its socket ready
+                }
+                if external {
+                    if w.reason() & TIMED != 0 {
+                        return None; // its deadline will end the wait
+                    }
+                    registered.insert(tcb.os_tid.load(Relaxed) as i32);
+                }
+                let line = describe(i as u32, w.reason() & !TIMED);
+                match stuck_on(home) {
+                    // Its wake-up (a timer, say) needs that LWP.
+                    Some(&(l, _)) if !external => format!("{line}, placed on stuck LWP {l}"),
+                    _ => line,
+                }
             }
-            registered.insert(tcb.os_tid.load(Relaxed) as i32);
-        }
+            state::RUNNING if !external => match stuck_on(home) {
+                Some(&(l, word)) if lwp::running_ult(word) == Some(i as u32) => {
+                    let behind = trap::stuck_behind(rt.lwp(l));
+                    format!(
+                        "{} blocks LWP {l} in the kernel in a futex wait; {behind} runnable \
+                         thread(s) placed on LWP {l} are stuck behind it",
+                        who(i as u32)
+                    )
+                }
+                _ => return None,
+            },
+            state::RUNNABLE if !external && tcb.kind() != Kind::Migratable => {
+                match stuck_on(home) {
+                    Some(&(l, _)) => format!("{} is runnable, stuck behind LWP {l}", who(i as u32)),
+                    None => return None,
+                }
+            }
+            _ => return None, // runnable, running or switching out
+        };
         rows.push(Row {
             index: i as u32,
             epoch: w.epoch(),
-            line: describe(i as u32, w.reason() & !TIMED),
+            line,
         });
     }
     // 4. Every other OS thread must be weave's own or a registered one.
@@ -142,7 +235,7 @@ fn snapshot(rt: &Runtime) -> Option<Vec<Row>> {
             return None;
         }
     }
-    (!rows.is_empty()).then_some(rows)
+    (!rows.is_empty()).then_some(Snapshot { rows, stuck })
 }
 
 fn who(index: u32) -> String {

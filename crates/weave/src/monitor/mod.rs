@@ -18,6 +18,11 @@
 //!   already placed on the blocked LWP wait for it: they cannot move
 //!   (DESIGN.md decision 3). When the pool has more LWPs than it needs, an
 //!   idle surplus LWP retires. A cap (`MAX_CONCURRENCY`) stops a runaway.
+//! - **The porting trap.** An LWP blocked in a futex wait (a ULT called a
+//!   std lock, Condvar, park or mpsc channel) holds up every ULT placed on
+//!   it: the monitor names the ULT and the number of runnable ULTs stuck
+//!   behind it, and counts such an LWP as unable to run anything when it
+//!   looks for a deadlock (see `monitor/trap.rs`).
 //! - **Deadlocks.** When every thread is blocked on weave primitives and
 //!   nothing else can wake one (no timer, no blocking call in flight, no
 //!   OS thread outside a weave wait), weave prints a report naming each
@@ -43,6 +48,7 @@ use std::time::{Duration, Instant};
 
 mod deadlock;
 pub(crate) mod doorbell;
+mod trap;
 
 pub use doorbell::DEFAULT_TIME_SLICE;
 
@@ -82,6 +88,9 @@ struct Watch {
     /// at the last tick of this run (read only once the run is long).
     switches: Option<u64>,
     asleep_since: Option<Instant>,
+    /// When this blocking episode last asked for a deadlock check (an LWP
+    /// in an untimed futex wait; see `trap`).
+    stuck_check_at: Option<Instant>,
 }
 
 /// The monitor thread's loop.
@@ -90,6 +99,7 @@ pub(crate) fn run(rt: &'static Runtime) {
     let m = &rt.monitor;
     let mut watches: HashMap<usize, Watch> = HashMap::new();
     let mut warned: HashSet<u64> = HashSet::new();
+    let mut futex_warned: HashSet<u64> = HashSet::new();
     let mut cap_warned = false;
     let mut last_reap = Instant::now();
     loop {
@@ -138,6 +148,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 grew: false,
                 switches: None,
                 asleep_since: None,
+                stuck_check_at: None,
             });
             w.asleep_since = if l.is_sleeping() {
                 w.asleep_since.or(Some(now))
@@ -150,6 +161,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 w.preempted_at = None;
                 w.grew = false;
                 w.switches = None;
+                w.stuck_check_at = None;
                 continue;
             }
             let ran = now.duration_since(w.since);
@@ -177,6 +189,19 @@ pub(crate) fn run(rt: &'static Runtime) {
             };
             if blocked {
                 blocked_lwps += 1;
+                if let Some(futex) = trap::futex_wait(l) {
+                    on_futex_wait(
+                        rt,
+                        l,
+                        word,
+                        ran,
+                        futex,
+                        w,
+                        &mut warned,
+                        &mut futex_warned,
+                        now,
+                    );
+                }
                 on_blocked(rt, l, word, ran, &mut w.grew, &mut warned, &mut cap_warned);
             }
         }
@@ -237,6 +262,62 @@ fn voluntary_switches(l: &Lwp) -> Option<u64> {
 /// Whether work is waiting that another LWP could run.
 fn work_waits(rt: &Runtime, blocked: &Lwp) -> bool {
     rt.global_top() >= 0 || !blocked.inbox.is_empty() || rt.lwps().any(|l| l.has_fresh_work())
+}
+
+/// How often an LWP that stays in an untimed futex wait asks for a
+/// deadlock check: each check costs the monitor `CONFIRM_STUCK` (500 ms)
+/// of sleep, so not at every tick.
+const STUCK_RECHECK: Duration = Duration::from_secs(1);
+
+/// An LWP blocked in the kernel in a futex wait (the porting trap, see
+/// `trap`): name the ULT that made the call and the runnable ULTs stuck
+/// behind it, once per ULT; and if the wait has no timeout, have the
+/// deadlock detector look (every ULT may be held up by it).
+#[allow(clippy::too_many_arguments)]
+fn on_futex_wait(
+    rt: &'static Runtime,
+    l: &Lwp,
+    word: u64,
+    ran: Duration,
+    futex: trap::FutexWait,
+    w: &mut Watch,
+    warned: &mut HashSet<u64>,
+    futex_warned: &mut HashSet<u64>,
+    now: Instant,
+) {
+    if !futex.timed
+        && w.stuck_check_at
+            .map_or(true, |at| now.duration_since(at) >= STUCK_RECHECK)
+    {
+        w.stuck_check_at = Some(now);
+        rt.monitor.deadlock_check.store(true, SeqCst);
+    }
+    let Some(index) = lwp::running_ult(word) else {
+        return;
+    };
+    let behind = trap::stuck_behind(l);
+    if behind == 0 || !rt.monitor.warn.load(Relaxed) {
+        return;
+    }
+    let tcb = table().slot(index);
+    let id = tcb.id();
+    if !futex_warned.insert(id.as_u64().get()) {
+        return;
+    }
+    // This says more than the general warning: that one is not repeated.
+    warned.insert(id.as_u64().get());
+    let who = match tcb.name() {
+        Some(n) => format!("thread '{n}' ({id})"),
+        None => format!("thread {id}"),
+    };
+    eprintln!(
+        "weave: {who} has blocked LWP {} in the kernel in a futex wait for {} ms (a std::sync \
+         lock, Condvar, park or mpsc channel); {behind} runnable thread(s) placed on that LWP \
+         are stuck behind it. Inside ULTs use weave::sync and weave::thread::park, and never \
+         hold a std lock across a weave wait (WEAVE_WARN=0 silences this)",
+        l.index,
+        ran.as_millis()
+    );
 }
 
 fn on_blocked(
