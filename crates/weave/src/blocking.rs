@@ -65,6 +65,25 @@ fn pool() -> &'static Pool {
     })
 }
 
+/// Holds the pool's lock across a `fork` (see `thread/fork.rs`); in the
+/// child, `in_child` empties the pool while it is held.
+pub(crate) fn lock_for_fork() -> impl FnOnce(bool) {
+    let mut st = pool().state.lock().unwrap_or_else(|e| e.into_inner());
+    move |in_child| {
+        if in_child {
+            // The pool's threads did not survive the fork; the jobs queued
+            // belong to ULTs that did not either (forgotten, not dropped:
+            // their destructors would wake threads of the parent).
+            std::mem::forget(std::mem::take(&mut st.queue));
+            st.threads = 0;
+            st.idle = 0;
+            st.in_flight = 0;
+            st.tids.clear();
+        }
+        drop(st);
+    }
+}
+
 impl Pool {
     fn submit(&'static self, job: Job) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());

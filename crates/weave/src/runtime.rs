@@ -10,9 +10,9 @@
 //! its counters live here, in [`Idle`].
 
 use std::io;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicUsize};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use crossbeam_deque::{Injector, Steal};
 
@@ -44,16 +44,22 @@ pub(crate) struct Runtime {
     pub(crate) stacks: stack::Pool,
     pub(crate) default_stack: usize,
     pub(crate) monitor: crate::monitor::doorbell::Monitor,
+    /// The LWPs and the monitor were started (`start.rs`); per runtime, so
+    /// that the child of a fork starts its own.
+    pub(crate) started: std::sync::Once,
 }
 
-static RT: OnceLock<Runtime> = OnceLock::new();
+/// The runtime: null until first use, and again in the child of a `fork`
+/// (see `thread/fork.rs`), where the parent's runtime is left behind
+/// (leaked: its LWPs did not survive the fork) and a new one is made.
+static RT: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The runtime's shared state, made on first use. This does not start the
 /// LWPs or the monitor: the engine runs only once they are started, and
 /// the public calls that need them go through `start::rt`.
 #[inline]
 pub(crate) fn rt() -> &'static Runtime {
-    match RT.get() {
+    match try_rt() {
         Some(r) => r,
         None => init(),
     }
@@ -61,12 +67,34 @@ pub(crate) fn rt() -> &'static Runtime {
 
 #[cold]
 fn init() -> &'static Runtime {
-    RT.get_or_init(Runtime::new)
+    let new = Box::into_raw(Box::new(Runtime::new()));
+    // AcqRel: Release publishes the new runtime to `try_rt`'s Acquire;
+    // Acquire (on failure) reads a rival's.
+    match RT.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
+        // SAFETY: `new` was leaked above and is never freed.
+        Ok(_) => unsafe { &*new },
+        Err(theirs) => {
+            // SAFETY: ours was never shared; theirs is never freed.
+            drop(unsafe { Box::from_raw(new) });
+            // SAFETY: as above.
+            unsafe { &*theirs }
+        }
+    }
 }
 
-/// The runtime if it has started; never starts it.
+/// The runtime if it was made; never makes it.
+#[inline]
 pub(crate) fn try_rt() -> Option<&'static Runtime> {
-    RT.get()
+    // Acquire pairs with the Release of the CAS in `init`.
+    let p = RT.load(Acquire);
+    // SAFETY: a published runtime is never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// In the child of a `fork`: forgets the parent's runtime, so that the next
+/// use makes and starts a new one. Only the child's one thread runs.
+pub(crate) fn forget_after_fork() {
+    RT.store(std::ptr::null_mut(), Release);
 }
 
 /// The automatic concurrency level: one LWP per CPU the process may use.
@@ -106,6 +134,7 @@ impl Runtime {
             stacks: stack::Pool::new(),
             default_stack,
             monitor: crate::monitor::doorbell::Monitor::new(),
+            started: std::sync::Once::new(),
         }
     }
 

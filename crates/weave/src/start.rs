@@ -9,17 +9,13 @@
 //! see) go through [`rt`]; the engine itself uses `runtime::rt`, which
 //! never starts anything, since it only runs once this has.
 
-use std::sync::Once;
-
 use crate::runtime::Runtime;
-
-static START: Once = Once::new();
 
 /// The runtime, started on first use.
 #[inline]
 pub(crate) fn rt() -> &'static Runtime {
     let r = crate::runtime::rt();
-    if !START.is_completed() {
+    if !r.started.is_completed() {
         start_once(r);
     }
     r
@@ -27,10 +23,11 @@ pub(crate) fn rt() -> &'static Runtime {
 
 #[cold]
 fn start_once(r: &'static Runtime) {
-    START.call_once(|| start(r));
+    r.started.call_once(|| start(r));
 }
 
 fn start(rt: &'static Runtime) {
+    crate::thread::fork::install();
     install_panic_hook();
     if crate::config::accounting() {
         crate::time::clock::set_accounting(true);

@@ -150,6 +150,14 @@ pub(crate) fn current() -> Option<&'static Lwp> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
+/// In the child of a `fork` made on an LWP: this thread is an LWP no more
+/// (its runtime stayed behind in the parent), so weave treats it as a
+/// plain OS thread from now on (see `thread/fork.rs`).
+pub(crate) fn forget_current() {
+    CURRENT.with(|c| c.set(std::ptr::null()));
+    crate::thread::current::set_running(None);
+}
+
 /// The LWP and the ULT running on it, if the caller is a ULT.
 #[inline]
 pub(crate) fn current_ult() -> Option<(&'static Lwp, &'static Tcb)> {

@@ -40,6 +40,12 @@ fn lock_spawn() -> MutexGuard<'static, ()> {
     SPAWN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Holds the lock that LWP creation takes, across a `fork` (see
+/// `thread/fork.rs`): the child must not inherit it held.
+pub(crate) fn lock_spawn_for_fork() -> MutexGuard<'static, ()> {
+    lock_spawn()
+}
+
 /// What a new LWP is for.
 enum Role {
     /// A member of the pool.

@@ -301,6 +301,46 @@ impl Reactor {
         })
     }
 
+    /// Holds the reactor's lock across a `fork` (see `thread/fork.rs`); in
+    /// the child, the returned closure gives the reactor an epoll instance
+    /// and eventfd of its own while it is held. The child's copies of the
+    /// fds still name the parent's instance, whose events the child would
+    /// otherwise take; fresh ones are `dup2`ed onto the same numbers, so
+    /// every reader of `epoll` and `waker` sees them. Fds registered before
+    /// the fork are not in the new set (a limit of the child, see there).
+    pub(crate) fn lock_for_fork(&'static self) -> impl FnOnce(bool) {
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        move |in_child| {
+            if in_child {
+                self.renew_after_fork();
+            }
+            drop(free);
+        }
+    }
+
+    fn renew_after_fork(&self) {
+        let Ok(fresh) = Reactor::new() else {
+            // No new instance: leave the old fds, but close the inherited
+            // epoll so that the child cannot take the parent's events.
+            // SAFETY: a plain close of our own fd number.
+            unsafe { libc::close(self.epoll.as_raw_fd()) };
+            return;
+        };
+        // SAFETY: dup2 onto fds this reactor owns, from fds open until
+        // `fresh` drops below.
+        unsafe {
+            libc::dup2(fresh.epoll.as_raw_fd(), self.epoll.as_raw_fd());
+            libc::dup2(fresh.waker.as_raw_fd(), self.waker.as_raw_fd());
+        }
+        // The new set's eventfd entry outlives `fresh`: an epoll entry goes
+        // only when the last fd of its file description closes, and our
+        // `waker` number now shares that description.
+        drop(fresh);
+        // The poller and the waiters were threads of the parent.
+        self.polling.store(false, Relaxed);
+        self.waiters.store(0, Relaxed);
+    }
+
     /// Wakes the thread sleeping in `epoll_wait`, if any.
     pub(crate) fn wake(&self) {
         let one: u64 = 1;

@@ -75,6 +75,11 @@ impl Drop for ExternalGuard {
     }
 }
 
+/// The calling OS thread's own TCB, if it registered (not a ULT's).
+pub(crate) fn external() -> Option<&'static Tcb> {
+    EXTERNAL.try_with(|e| e.get()).ok().flatten()
+}
+
 /// The TCB of the calling thread: its ULT's, or (registered on first use)
 /// the OS thread's.
 #[inline]

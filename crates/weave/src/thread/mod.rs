@@ -31,6 +31,7 @@
 //! ```
 
 pub(crate) mod current;
+pub(crate) mod fork;
 pub(crate) mod id;
 pub(crate) mod local;
 mod names;
@@ -613,6 +614,7 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
         local::destroy_current(tcb);
         tcb.state.exit();
     });
+    fork::ult_returned(tcb);
 }
 
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.

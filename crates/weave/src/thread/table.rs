@@ -80,6 +80,14 @@ impl Table {
         unsafe { &*chunk.add(i % CHUNK) }
     }
 
+    /// Holds the table's locks across a `fork` (see `thread/fork.rs`): the
+    /// child must not inherit them held by a thread it does not have.
+    pub(crate) fn lock_for_fork(&'static self) -> impl Sized {
+        let grow = self.grow.lock().unwrap_or_else(|e| e.into_inner());
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        (grow, free)
+    }
+
     /// Takes a free slot, growing the table if needed.
     pub(crate) fn alloc(&self, cache: &mut SlotCache) -> std::io::Result<&'static Tcb> {
         if cache.free.is_empty() {

@@ -1,0 +1,143 @@
+//! weave across `fork()`: the child starts a runtime of its own.
+//!
+//! `fork` copies the whole address space but only the calling thread. In
+//! the child of a process that has used weave, everything weave built
+//! survives as memory, and none of the threads that gave it life:
+//!
+//! | inherited                                  | in the child                                  | what we do (in the `child` handler)              |
+//! |--------------------------------------------|-----------------------------------------------|--------------------------------------------------|
+//! | the runtime (`runtime::RT`): LWP table, run queues, injector, stack pool, monitor | its LWPs and monitor are gone; a spawn would queue work nobody runs (the hang this module removes) | forgotten (leaked): the next use starts a new runtime, new LWPs, new monitor |
+//! | the thread table's TCBs of every ULT and registered OS thread | threads that will never run again, some RUNNING or RUNNABLE (they would stop the deadlock detector, and show in `threads()`) | marked exited; their slots are not reused |
+//! | the forking thread's own TCB (an OS thread) | the same thread                               | kept                                             |
+//! | the forking thread's cache of stacks       | stacks of the old runtime's pool              | forgotten (their pages stay mapped, unused)      |
+//! | the reactor's epoll fd and eventfd         | the *parent's* epoll instance: polling it would take the parent's events | fresh ones `dup2`ed onto the same numbers; poller role and waiter count reset |
+//! | the blocking pool's queue and counts       | its threads are gone                          | emptied (jobs forgotten, not run or dropped)     |
+//! | locks held by other threads at the fork (LWP creation, the table's free list, the blocking pool, the reactor's records) | held for ever | taken by the `prepare` handler before the fork, so that no other thread holds them then, and released in both processes after it |
+//!
+//! The handlers are installed with `pthread_atfork` when the runtime first
+//! starts (a process that only registered OS threads, without starting
+//! it, leaves those TCBs to the child as they are), so `libc::fork`, and anything that calls it (std's `Command`
+//! falls back to it), runs them; a raw `clone` system call does not.
+//!
+//! **A fork from a ULT.** Then the child's one thread is an LWP of the old
+//! runtime, in the middle of a ULT, on the ULT's stack. The child handler
+//! makes weave forget that the thread is an LWP: from there on it is a
+//! plain OS thread to weave, as `main` is. Its weave calls take the OS
+//! thread paths (spawning goes to the new runtime; joins, locks and
+//! channels park the kernel thread; `weave::thread_local!` starts empty),
+//! and it never switches back into the old LWP's scheduler loop, which
+//! would run copies of the parent's ULTs. If the ULT's closure returns in
+//! the child, there is nothing to return to (the process has no other
+//! thread), so the child exits with status 0, as a process does when its
+//! last thread ends.
+//!
+//! **Limits.** Handles and ids of threads of the parent do not work in the
+//! child: joining one waits for ever, as it would for a thread that never
+//! ends. A weave lock a thread of the parent held at the fork stays held.
+//! Sockets that weave registered before the fork are not in the child's
+//! epoll set: use them from the child with std, or open new ones.
+//!
+//! Owns the fork handlers only; the state they reset belongs to the
+//! modules named above, each of which offers the one call used here.
+
+use std::cell::RefCell;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Once;
+
+use super::state;
+use super::table::table;
+use super::tcb::Tcb;
+use crate::{blocking, lwp, reactor, runtime};
+
+/// What the `prepare` handler holds until `parent` or `child` runs: each
+/// entry releases one lock, told whether it runs in the child.
+type Held = Vec<Box<dyn FnOnce(bool)>>;
+
+thread_local! {
+    /// The locks taken by `prepare`; the same thread runs `parent` or
+    /// `child` right after the fork.
+    static HELD: RefCell<Held> = const { RefCell::new(Vec::new()) };
+}
+
+/// In the child of a fork made on a ULT: that ULT's table index + 1.
+static FORKED_ULT: AtomicU32 = AtomicU32::new(0);
+
+/// Installs the fork handlers, once per process (a child inherits them).
+pub(crate) fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: the three handlers are plain functions that live as long
+        // as the program.
+        let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+        if rc != 0 {
+            eprintln!(
+                "weave: cannot register fork handlers (error {rc}): a child of fork() will \
+                 find weave's threads gone; exec in the child, or fork before using weave"
+            );
+        }
+    });
+}
+
+/// Before the fork, in the parent: takes the locks the child must not
+/// inherit held, in the order every other path takes them.
+extern "C" fn prepare() {
+    let mut held: Held = Vec::new();
+    let spawn = lwp::pool::lock_spawn_for_fork();
+    held.push(Box::new(move |_| drop(spawn)));
+    let slots = table().lock_for_fork();
+    held.push(Box::new(move |_| drop(slots)));
+    held.push(Box::new(blocking::lock_for_fork()));
+    if let Some(r) = reactor::try_get() {
+        held.push(Box::new(r.lock_for_fork()));
+    }
+    HELD.with(|h| *h.borrow_mut() = held);
+}
+
+/// After the fork, in the parent: releases the locks.
+extern "C" fn parent() {
+    release(false);
+}
+
+/// After the fork, in the child: leaves the parent's runtime behind (see
+/// the module doc), then releases the locks.
+extern "C" fn child() {
+    if let Some(me) = super::current::running() {
+        FORKED_ULT.store(me.index + 1, Relaxed);
+        lwp::forget_current();
+    }
+    let own: Option<&'static Tcb> = super::current::external();
+    let t = table();
+    for i in 0..t.carved() {
+        let tcb = t.slot(i as u32);
+        if own.is_some_and(|o| std::ptr::eq(o, tcb)) {
+            continue;
+        }
+        if !matches!(tcb.state.load().run(), state::FREE | state::EXITED) {
+            tcb.state.exit();
+        }
+    }
+    let _ = super::OS_CACHES.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            std::mem::forget(std::mem::take(&mut c.stacks));
+        }
+    });
+    runtime::forget_after_fork();
+    release(true);
+}
+
+fn release(in_child: bool) {
+    let held = HELD.with(|h| std::mem::take(&mut *h.borrow_mut()));
+    for r in held.into_iter().rev() {
+        r(in_child);
+    }
+}
+
+/// Called when a ULT's closure has returned: in the child of a fork made
+/// on that ULT there is no scheduler loop to go back to, and no other
+/// thread; the process ends as it does when its last thread ends.
+pub(crate) fn ult_returned(tcb: &Tcb) {
+    if FORKED_ULT.load(Relaxed) == tcb.index + 1 {
+        std::process::exit(0);
+    }
+}
