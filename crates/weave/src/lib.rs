@@ -228,6 +228,7 @@ pub(crate) fn fatal(msg: &str) -> ! {
 // model tests: `RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`.
 #[cfg(loom)]
 mod thread {
+    pub(crate) mod join_state;
     pub(crate) mod state;
 }
 #[cfg(loom)]

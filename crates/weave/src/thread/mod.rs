@@ -33,6 +33,7 @@
 pub(crate) mod current;
 pub(crate) mod fork;
 pub(crate) mod id;
+mod join_state;
 pub(crate) mod local;
 mod names;
 pub(crate) mod packet;

@@ -14,7 +14,8 @@
 //! (`Slot<T>` is a `#[repr(C)]` prefix of `Job<F, T>`). The last one to let
 //! go frees it through the vtable, which knows the full layout.
 //!
-//! Join protocol, on `Header::state` (independent bits):
+//! Join protocol, on `Header::state` (independent bits; the steps and their
+//! loom model are in `join_state.rs`):
 //!
 //! | bit        | set by                 | meaning                                      |
 //! |------------|------------------------|----------------------------------------------|
@@ -48,16 +49,12 @@ use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::join_state::JoinState;
 use crate::sched::Waiter;
 use crate::thread::scoped::ScopeData;
-
-const WAITING: u32 = 1;
-const DONE: u32 = 2;
-const HANDED: u32 = 4;
-const DETACHED: u32 = 8;
 
 struct VTable {
     /// Runs the closure and stores its result.
@@ -71,7 +68,7 @@ struct VTable {
 #[repr(C)]
 pub(crate) struct Header {
     refs: AtomicUsize,
-    state: AtomicU32,
+    state: JoinState,
     waiter: UnsafeCell<Option<Waiter>>,
     scope: Option<Arc<ScopeData>>,
     vtable: &'static VTable,
@@ -117,7 +114,7 @@ where
         slot: Slot {
             header: Header {
                 refs: AtomicUsize::new(2),
-                state: AtomicU32::new(0),
+                state: JoinState::new(),
                 waiter: UnsafeCell::new(None),
                 scope,
                 vtable: &VTableOf::<F, T>::VTABLE,
@@ -229,9 +226,7 @@ impl JobRef {
         let header = unsafe { h.as_ref() };
         // SAFETY: as above; `run` matches the packet's F and T.
         unsafe { (header.vtable.run)(h) };
-        // AcqRel: pairs with the handle's `fetch_or(DETACHED)` in
-        // `JoinRef::drop`: whichever RMW comes second sees the first.
-        if header.state.fetch_or(HANDED, Ordering::AcqRel) & DETACHED != 0 {
+        if header.state.hand_over() {
             // The handle is gone: the result is ours to drop, now, while
             // this ULT still runs and may block.
             // SAFETY: DETACHED was set before our HANDED, so the handle
@@ -239,9 +234,7 @@ impl JobRef {
             unsafe { (header.vtable.drop_result)(h) };
         }
         before_publish();
-        // AcqRel: Release publishes the result to the joiner's Acquire
-        // load; Acquire makes the joiner's `waiter` write visible to us.
-        if header.state.fetch_or(DONE, Ordering::AcqRel) & WAITING != 0 {
+        if header.state.finish() {
             // SAFETY: the joiner wrote `waiter` before it set WAITING and
             // never touches it once DONE is set; we are the only reader now.
             if let Some(w) = unsafe { (*header.waiter.get()).take() } {
@@ -260,9 +253,8 @@ impl Drop for JobRef {
         let h = self.header_ptr();
         // SAFETY: we hold the TCB's reference.
         let header = unsafe { h.as_ref() };
-        // Release pairs with the joiner's Acquire loads; there is no result.
-        header.state.fetch_or(HANDED | DONE, Ordering::Release);
-        // SAFETY: as above.
+        header.state.abandon(); // there is no result
+                                // SAFETY: as above.
         unsafe { release(h) };
     }
 }
@@ -274,21 +266,20 @@ impl<T> JoinRef<T> {
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        self.header().state.load(Ordering::Acquire) & DONE != 0
+        self.header().state.is_done()
     }
 
     /// Registers `waiter` to be woken when the result is stored. Returns
     /// false if it already is (then nothing was registered).
     pub(crate) fn register(&self, waiter: Waiter) -> bool {
         let h = self.header();
-        if h.state.load(Ordering::Acquire) & DONE != 0 {
+        if h.state.is_done() {
             return false;
         }
         // SAFETY: while WAITING is clear only the joiner (us) writes
         // `waiter`; the ULT reads it only after seeing WAITING.
         unsafe { *h.waiter.get() = Some(waiter) };
-        // AcqRel pairs with the `fetch_or(DONE)` in `JobRef::run_then`.
-        if h.state.fetch_or(WAITING, Ordering::AcqRel) & DONE != 0 {
+        if !h.state.set_waiting() {
             // DONE meanwhile: the ULT saw no WAITING, so it did not read
             // `waiter`; it is ours again.
             // SAFETY: as just said.
@@ -301,18 +292,7 @@ impl<T> JoinRef<T> {
     /// Clears WAITING after a wake that came before DONE (a spurious one):
     /// returns false if the result is there.
     pub(crate) fn unregister(&self) -> bool {
-        let state = &self.header().state;
-        let mut s = state.load(Ordering::Acquire);
-        loop {
-            if s & DONE != 0 {
-                return false;
-            }
-            // AcqRel: as in `register`.
-            match state.compare_exchange(s, s & !WAITING, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
+        self.header().state.clear_waiting()
     }
 
     /// Takes the result. Call only once `is_finished()` is true.
@@ -332,9 +312,8 @@ const LOST: &str = "the thread never ran: its runtime shut down first";
 impl<T> Drop for JoinRef<T> {
     fn drop(&mut self) {
         let h = self.0.cast::<Header>();
-        // AcqRel: pairs with the ULT's `fetch_or(HANDED)` in `run_then`
-        // (see "Who drops the result").
-        if self.header().state.fetch_or(DETACHED, Ordering::AcqRel) & HANDED != 0 {
+        // See "Who drops the result".
+        if self.header().state.detach() {
             // The ULT handed the result over before we let go: it is ours
             // (already taken if this handle joined).
             // SAFETY: HANDED was set before our DETACHED, so the ULT never
