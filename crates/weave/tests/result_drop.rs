@@ -55,6 +55,29 @@ impl Drop for BlocksOnDrop {
     }
 }
 
+/// Detaches the thread of `h`, lets it finish, and takes it through each
+/// blocking step of its value's drop: the gate, then the contended lock.
+/// Returns what the drop reported, or fails if it never finished.
+fn detach_and_drive<T>(
+    h: thread::JoinHandle<T>,
+    lock: &'static Mutex<u32>,
+    start_tx: mpsc::Sender<()>,
+    gate_tx: mpsc::Sender<()>,
+    done_rx: std_mpsc::Receiver<u32>,
+) -> u32 {
+    let id = h.thread().id();
+    drop(h); // detached before it finishes: the ULT drops its own value
+    let held = lock.lock().unwrap();
+    start_tx.send(()).unwrap();
+    wait_until_blocked(id, BlockReason::Channel);
+    gate_tx.send(()).unwrap();
+    wait_until_blocked(id, BlockReason::Mutex);
+    drop(held);
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the drop never finished")
+}
+
 #[test]
 fn detached_result_with_blocking_drop_is_dropped() {
     static LOCK: Mutex<u32> = Mutex::new(0);
@@ -72,18 +95,7 @@ fn detached_result_with_blocking_drop_is_dropped() {
             }
         })
         .unwrap();
-    let id = h.thread().id();
-    drop(h); // detached before it finishes: the ULT drops its own result
-    let held = LOCK.lock().unwrap();
-    start_tx.send(()).unwrap();
-    wait_until_blocked(id, BlockReason::Channel);
-    gate_tx.send(()).unwrap();
-    wait_until_blocked(id, BlockReason::Mutex);
-    drop(held);
-    let seen = done_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the detached result's drop never finished");
-    assert_eq!(seen, 1);
+    assert_eq!(detach_and_drive(h, &LOCK, start_tx, gate_tx, done_rx), 1);
 }
 
 #[test]
@@ -133,18 +145,7 @@ fn panic_payload_with_blocking_drop_is_dropped() {
             })
         })
         .unwrap();
-    let id = h.thread().id();
-    drop(h);
-    let held = LOCK.lock().unwrap();
-    start_tx.send(()).unwrap();
-    wait_until_blocked(id, BlockReason::Channel);
-    gate_tx.send(()).unwrap();
-    wait_until_blocked(id, BlockReason::Mutex);
-    drop(held);
-    let seen = done_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the panic payload's drop never finished");
-    assert_eq!(seen, 1);
+    assert_eq!(detach_and_drive(h, &LOCK, start_tx, gate_tx, done_rx), 1);
 }
 
 #[test]
