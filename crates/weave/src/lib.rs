@@ -49,7 +49,7 @@
 //!    `monitor` (time slices, blocked LWPs, deadlocks, the reaper),
 //!    [`blocking`].
 //! 5. **The public API**: [`thread`], [`sync`], [`time`], [`net`],
-//!    [`os::unix::net`], [`fs`].
+//!    [`os::unix::net`], [`fs`], [`io`], [`process`].
 //!
 //! ## What blocks what
 //!
@@ -68,6 +68,8 @@
 //! | `weave::sync::RwLock::{read, write}` | blocks the ULT only | blocks the OS thread |
 //! | [`net`] (TCP, UDP) and [`os::unix::net`] reads, writes, `accept`, `connect` | blocks the ULT only (the reactor wakes it) | blocks the OS thread (`poll`) |
 //! | [`fs`] calls, [`time::Interval::tick`] | blocks the ULT only (`fs` runs on the blocking pool) | blocks the OS thread |
+//! | [`io`]: `stdin`, `stdout`, `stderr` reads and writes | blocks the ULT only (a pipe, terminal or socket is waited for in the reactor without `O_NONBLOCK`; a regular file's reads, and writes over 512 bytes, run on the blocking pool) | blocks the OS thread |
+//! | [`process`]: `Child::wait`, `Command::{status, output}`, `Child::wait_with_output`, reads and writes of the child's pipes | blocks the ULT only (a pidfd and the pipes wait in the reactor; without `pidfd_open`, `wait` runs on the blocking pool); `spawn` waits for the exec handshake in place | blocks the OS thread |
 //! | [`blocking`]`(f)` | blocks the ULT only; `f` runs on a kernel thread of the blocking pool | runs `f` right there |
 //! | `std::thread::sleep`, `std::sync::Mutex::lock`, `std::sync::mpsc::recv`, blocking syscalls | **blocks the LWP**: every ULT placed on it waits | blocks the OS thread |
 //!
@@ -103,6 +105,8 @@ mod context;
 #[cfg(not(loom))]
 pub mod fs;
 #[cfg(not(loom))]
+pub mod io;
+#[cfg(not(loom))]
 mod lwp;
 #[cfg(not(loom))]
 mod monitor;
@@ -110,6 +114,8 @@ mod monitor;
 pub mod net;
 #[cfg(not(loom))]
 pub mod os;
+#[cfg(not(loom))]
+pub mod process;
 #[cfg(not(loom))]
 mod reactor;
 #[cfg(not(loom))]

@@ -710,9 +710,9 @@ fn bad_addresses_and_timeouts_give_clear_errors() {
 
 const OUT_OF_FDS_CHILD: &str = "WEAVE_TEST_NET_UNIX_OUT_OF_FDS_CHILD";
 
-/// Runs in a child process (it lowers the process's fd limit): a pending
-/// connection that `accept` cannot take for lack of fds waits until fds
-/// are there again, instead of failing.
+/// Runs in a child process (it lowers the process's fd limit): `accept`
+/// with no fd left returns `EMFILE`, twice, as std's does; with fds back,
+/// the connection that stayed queued is taken.
 #[test]
 fn out_of_fds_child() {
     if std::env::var_os(OUT_OF_FDS_CHILD).is_none() {
@@ -720,7 +720,7 @@ fn out_of_fds_child() {
     }
     let dir = TempDir::new();
     let path = dir.path("busy.sock");
-    let listener = UnixListener::bind(&path).unwrap();
+    let listener = Arc::new(UnixListener::bind(&path).unwrap());
     let _client = UnixStream::connect(&path).unwrap();
     // Start the runtime and the reactor while fds are plentiful.
     thread::spawn(|| {
@@ -744,19 +744,24 @@ fn out_of_fds_child() {
     };
     // SAFETY: setrlimit reads one rlimit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
-    let acceptor = thread::spawn(move || listener.accept().map(|(s, _)| s.as_raw_fd()));
-    // EMFILE: the acceptor backs off (a ULT sleep) rather than fail.
-    wait_for_state(
-        acceptor.thread().id(),
-        ThreadState::Blocked(BlockReason::Sleep),
-    );
+    let l = listener.clone();
+    let refused = thread::spawn(move || {
+        [l.accept().err(), l.accept().err()].map(|e| e.and_then(|e| e.raw_os_error()))
+    })
+    .join()
+    .unwrap();
     // SAFETY: as above.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
-    assert!(acceptor.join().unwrap().unwrap() >= next);
+    assert_eq!(refused, [Some(libc::EMFILE); 2]);
+    let fd = thread::spawn(move || listener.accept().map(|(s, _)| s.as_raw_fd()))
+        .join()
+        .unwrap()
+        .unwrap();
+    assert!(fd >= next);
 }
 
 #[test]
-fn accept_backs_off_and_warns_once_when_out_of_fds() {
+fn accept_out_of_fds_returns_emfile_and_warns_once() {
     let out = watchdog("out of fds", || {
         Command::new(std::env::current_exe().unwrap())
             .args([

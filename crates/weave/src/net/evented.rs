@@ -1,6 +1,9 @@
 //! The handle every weave socket is built on: a std socket in non-blocking
 //! mode, its place in the reactor (made on the first would-block), and the
-//! timeouts and blocking mode that `std` keeps in the kernel.
+//! timeouts and blocking mode that `std` keeps in the kernel. The same
+//! handle carries a child's pidfd and pipes (`weave::process`) and the
+//! standard streams (`weave::io`, which keep their flags: see
+//! `Evented::keeping_flags`).
 
 use std::fmt;
 use std::io;
@@ -52,6 +55,20 @@ impl<T: AsRawFd> Evented<T> {
             inner,
             settings: Arc::default(),
         })
+    }
+
+    /// Wraps an fd whose open file description others share (a process's
+    /// standard streams): its flags stay as they are, blocking included,
+    /// because `O_NONBLOCK` would change every other user's reads and
+    /// writes too. The calls given to `io` must then check readiness
+    /// themselves (`reactor::ready_now`) and return `WouldBlock` instead of
+    /// making a call that would wait in the kernel.
+    pub(crate) fn keeping_flags(inner: T) -> Evented<T> {
+        Evented {
+            reg: OnceLock::new(),
+            inner,
+            settings: Arc::default(),
+        }
     }
 
     /// Adopts a socket made elsewhere (std, a raw fd): non-blocking from

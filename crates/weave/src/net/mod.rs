@@ -17,9 +17,10 @@
 //! | `std::os::unix::net::*`              | [`crate::os::unix::net`]       |
 //!
 //! Differences from std, all additions: timeouts end with
-//! `ErrorKind::TimedOut` (std gives `WouldBlock` on Unix); `accept` backs
-//! off when the process is out of fds instead of failing; there are
-//! `accept_timeout` and `recv_from_timeout`-style calls; and `connect` and
+//! `ErrorKind::TimedOut` (std gives `WouldBlock` on Unix); `accept` out of
+//! fds returns `EMFILE` as std's does, and warns once on stderr with the
+//! limit and the fix; there are `accept_timeout` and
+//! `recv_from_timeout`-style calls; and `connect` and
 //! `bind` need an address type that is `Send`, because host names are
 //! resolved by `weave::blocking` (`getaddrinfo` blocks its kernel thread).
 //! Conversions from and to the std types and raw fds are `From`/`Into`:
@@ -42,9 +43,9 @@ pub use std::net::{
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::reactor::{self, Dir};
+use crate::reactor::Dir;
 
 /// Resolves `addr`: on the blocking pool if it may be a host name
 /// (`getaddrinfo` blocks its thread), in place if it is an address already.
@@ -123,21 +124,15 @@ pub(crate) fn each_addr<T>(
     }))
 }
 
-/// The first pause after `accept` fails for lack of fds or memory; it
-/// doubles up to `ACCEPT_BACKOFF_MAX` (as Go's net/http server does).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
-
-/// The accept loop of every listener (TCP and Unix): runs `take` (the std
+/// The accept call of every listener (TCP and Unix): runs `take` (the std
 /// listener's `accept`) until a connection comes, for at most `timeout`.
 ///
-/// When the process runs out of fds (`EMFILE`, `ENFILE`) or socket memory,
-/// the pending connection stays queued and the listener reports readiness
-/// again at once. Rather than spin, or fail a server loop that does not
-/// expect it, the loop pauses (5 ms doubling up to 1 s) and tries again;
-/// the first time, it warns on stderr (once per listener: `warned`) with
-/// the listener's address (`addr`). In non-blocking mode the error is
-/// returned.
+/// When the process runs out of fds (`EMFILE`, `ENFILE`) or socket memory
+/// (`ENOBUFS`, `ENOMEM`), the error goes back to the caller, as std's
+/// `accept` returns it. The first time (once per listener: `warned`) it
+/// also warns on stderr with the listener's address (`addr`), the fd limit
+/// and how to raise it: the pending connection stays queued, so a server
+/// loop that retries at once spins until an fd is free.
 pub(crate) fn accept<L: AsRawFd, R>(
     io: &Evented<L>,
     timeout: Option<Duration>,
@@ -145,32 +140,22 @@ pub(crate) fn accept<L: AsRawFd, R>(
     addr: impl Fn() -> String,
     mut take: impl FnMut(&L) -> io::Result<R>,
 ) -> io::Result<R> {
-    let deadline = reactor::deadline_after(timeout);
-    let mut backoff = ACCEPT_BACKOFF;
-    loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if left == Some(Duration::ZERO) {
+    let r = io.io_timeout(Dir::Read, timeout, |l| retry_eintr(|| take(l)));
+    match &r {
+        Err(e) if out_of_fds(e) && !warned.swap(true, Relaxed) => warn_out_of_fds(&addr(), e),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("accept timed out after {:?}", timeout.unwrap_or_default()),
             ));
         }
-        match io.io_timeout(Dir::Read, left, |l| retry_eintr(|| take(l))) {
-            Err(e) if out_of_fds(&e) && !io.is_nonblocking() => {
-                if !warned.swap(true, Relaxed) {
-                    warn_out_of_fds(&addr(), &e, backoff);
-                }
-                let pause = left.map_or(backoff, |l| l.min(backoff));
-                crate::thread::sleep(pause);
-                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-            }
-            r => return r,
-        }
+        _ => {}
     }
+    r
 }
 
 #[cold]
-fn warn_out_of_fds(addr: &str, e: &io::Error, backoff: Duration) {
+fn warn_out_of_fds(addr: &str, e: &io::Error) {
     let me = crate::thread::current();
     let who = match me.name() {
         Some(n) => format!("thread '{n}' ({})", me.id()),
@@ -190,14 +175,14 @@ fn warn_out_of_fds(addr: &str, e: &io::Error, backoff: Duration) {
         String::new()
     };
     eprintln!(
-        "weave: {who}: accept on {addr} failed: {e}{limit}; pausing {backoff:?} \
-         (doubling up to {ACCEPT_BACKOFF_MAX:?}) and retrying. Close idle connections \
-         or raise the limit (`ulimit -n`, or setrlimit in the program)."
+        "weave: {who}: accept on {addr} failed: {e}{limit}; the error goes to the caller \
+         and the connection stays queued (a loop that retries at once will spin). Close \
+         idle connections or raise the limit (`ulimit -n`, or setrlimit in the program)."
     );
 }
 
 /// Whether `accept` failed for lack of fds or memory: the connection stays
-/// queued, so retrying at once would spin.
+/// queued, and the warning says how to make room.
 fn out_of_fds(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),

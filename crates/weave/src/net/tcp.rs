@@ -77,12 +77,11 @@ impl TcpListener {
     /// Waits for a connection and returns it with the peer's address.
     ///
     /// When the process runs out of file descriptors (`EMFILE`, `ENFILE`)
-    /// or socket memory, the pending connection cannot be taken and the
-    /// listener would report readiness again at once. Instead of spinning
-    /// (or failing a server loop that does not expect it) `accept` pauses,
-    /// 5 ms doubling up to 1 s, and tries again; the first time it warns on
-    /// stderr with the limit and how to raise it. In non-blocking mode the
-    /// error is returned.
+    /// or socket memory, the error is returned, as std's `accept` returns
+    /// it; the first time (per listener) weave also warns on stderr with the
+    /// limit and how to raise it. The pending connection stays queued, so a
+    /// loop that retries at once spins: pause, or close idle connections,
+    /// before the next `accept`.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         self.accept_with(None)
     }

@@ -592,6 +592,31 @@ pub(crate) fn poll_fd(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Res
     }
 }
 
+/// Whether `fd` is ready in `dir` right now (`poll(2)` with no timeout; a
+/// hang-up or an error counts as ready, as the call will report it). For
+/// fds whose flags are shared with other users and so stay blocking: a
+/// caller asks this before a call that must not wait in the kernel.
+pub(crate) fn ready_now(fd: RawFd, dir: Dir) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: poll_events(dir),
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut p, 1, 0) } {
+            0 => return Ok(false),
+            1.. => return Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
 /// A deadline `timeout` from now; `None` for no timeout (or one too far
 /// away to represent).
 pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {

@@ -16,8 +16,9 @@
 //! | `std::os::unix::net::SocketAddr`   | [`SocketAddr`], the same type    |
 //!
 //! Differences from std, all additions, as in [`crate::net`]: timeouts end
-//! with `ErrorKind::TimedOut`; `accept` backs off when the process is out
-//! of fds; there is [`UnixListener::accept_timeout`]; and
+//! with `ErrorKind::TimedOut`; `accept` out of fds warns once on stderr
+//! with the fix (and returns the error, as std's does); there is
+//! [`UnixListener::accept_timeout`]; and
 //! [`UnixStream::peek`] is here though std keeps it unstable.
 //! Conversions from and to the std types and fds are `From`/`Into`, as in
 //! [`crate::net`].
@@ -123,10 +124,9 @@ impl UnixListener {
     /// Waits for a connection and returns it with the peer's address.
     ///
     /// When the process runs out of file descriptors (`EMFILE`, `ENFILE`)
-    /// or socket memory, `accept` pauses (5 ms doubling up to 1 s) and
-    /// tries again instead of failing, and the first time warns on stderr,
-    /// as `TcpListener::accept` does. In non-blocking mode the error is
-    /// returned.
+    /// or socket memory, the error is returned, as std's `accept` returns
+    /// it, and the first time (per listener) weave warns on stderr with the
+    /// limit and how to raise it, as `TcpListener::accept` does.
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         self.accept_with(None)
     }
