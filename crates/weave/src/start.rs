@@ -28,7 +28,7 @@ fn start_once(r: &'static Runtime) {
 
 fn start(rt: &'static Runtime) {
     crate::thread::fork::install();
-    install_panic_hook();
+    crate::thread::panic::install_hook();
     if crate::config::accounting() {
         crate::time::clock::set_accounting(true);
     }
@@ -48,34 +48,4 @@ fn start(rt: &'static Runtime) {
                  LWPs, and stacks of exited threads stay cached"
             )
         });
-}
-
-/// Wraps the panic hook once, so that a panic in a ULT is reported with the
-/// ULT's name and id (`thread 'worker' (ULT 12) panicked at ...`) instead of
-/// the name of the LWP it happened to run on. Panics on OS threads, and the
-/// message format, stay those of the hook installed before; a hook the
-/// program installs later replaces this one, as with std.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let Some(tcb) = crate::thread::current::running() else {
-            return previous(info);
-        };
-        let name = tcb.name();
-        let name = name.as_deref().unwrap_or("<unnamed>");
-        let location = info.location().map_or_else(String::new, |l| {
-            format!(" at {}:{}:{}", l.file(), l.line(), l.column())
-        });
-        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-            s
-        } else if let Some(s) = info.payload().downcast_ref::<String>() {
-            s.as_str()
-        } else {
-            "Box<dyn Any>"
-        };
-        eprintln!(
-            "\nthread '{name}' ({}) panicked{location}:\n{msg}",
-            tcb.id()
-        );
-    }));
 }

@@ -542,11 +542,17 @@ impl Lwp {
             });
         }
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
+        // The ULT's share of std's panic count comes back with it.
+        crate::thread::panic::switch_in(t);
         // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us),
         // and no other borrow of it exists during the resume.
         let outcome = unsafe { (*t.ctx.get()).as_mut() }
             .expect("a runnable ULT has a context")
             .resume();
+        if outcome == Resumed::Suspended {
+            // Before anything else runs here: the ULT's panics go with it.
+            crate::thread::panic::switch_out(t);
+        }
         if clock::accounting() {
             // One clock read per switch: the end of this run is the start of
             // the next. (`last_tick` is 0 right after accounting is turned

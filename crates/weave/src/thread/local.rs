@@ -1,37 +1,90 @@
 //! Per-thread data: `weave::thread_local!`, the thread-specific data of the
-//! seeds.
+//! seeds. Owns each thread's table of values and the order in which they are
+//! destroyed; it must not touch scheduling (it runs on the thread itself, and
+//! a value's destructor may block like any other code of that thread).
 //!
 //! `std::thread_local!` is per OS thread, so on weave it is shared by every
 //! ULT that runs on the same LWP. `weave::thread_local!` is per *thread as
 //! the program sees it*: per ULT on a ULT, per OS thread on an OS thread.
-//! Values live in the TCB (or the OS thread's storage), are created on
-//! first access, and are dropped when the thread exits, before `join`
-//! returns.
+//! Values live in the TCB (or, on an OS thread, in a table that a std
+//! thread-local points to), are created on first access, and are dropped
+//! when the thread exits, before `join` returns.
 //!
 //! ```
 //! use std::cell::Cell;
 //! weave::thread_local! {
-//!     static COUNT: Cell<u32> = Cell::new(0);
+//!     static COUNT: Cell<u32> = const { Cell::new(0) };
 //! }
 //! let h = weave::thread::spawn(|| {
-//!     COUNT.with(|c| c.set(c.get() + 1));
-//!     COUNT.with(|c| c.get())
+//!     COUNT.set(COUNT.get() + 1);
+//!     COUNT.get()
 //! });
 //! assert_eq!(h.join().unwrap(), 1);
-//! COUNT.with(|c| assert_eq!(c.get(), 0)); // another thread, its own value
+//! assert_eq!(COUNT.get(), 0); // another thread, its own value
 //! ```
+//!
+//! ## Destruction, as std on Linux
+//!
+//! Each key of a thread is *empty* (never used), *alive*, or *destroyed*.
+//! When the thread exits, the values of types that need dropping are
+//! destroyed one at a time, the last initialised first (std's order); each
+//! is marked destroyed *before* its destructor runs. So, during and after
+//! destruction:
+//!
+//! - a key whose destructor is running or has run gives
+//!   [`AccessError`] from `try_with`, and `with` panics with std's message;
+//!   it is never initialised again (so destruction always ends);
+//! - a key not used before may be initialised by another value's destructor:
+//!   its value is then destroyed in turn;
+//! - keys of types without drop glue are never destroyed (as in std): they
+//!   stay usable until the last destructor has run, then are freed;
+//! - once every destructor has run, every key of the thread gives
+//!   `AccessError` (std's `with` documents that it *may* panic then).
+//!
+//! A destructor that panics aborts the process, as in std.
+//!
+//! On an OS thread the same table is destroyed by a std thread-local guard,
+//! at the OS thread's exit (std does not run thread-local destructors for
+//! the main thread).
 
 use std::any::Any;
-use std::cell::UnsafeCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::tcb::Tcb;
 
-/// Declares per-thread storage, as `std::thread_local!`.
+/// Declares per-thread storage, as `std::thread_local!`: any number of
+/// `static` items, with attributes and visibility, each initialised lazily
+/// by an expression or by a `const { ... }` block.
+///
+/// ```
+/// use std::cell::{Cell, RefCell};
+/// weave::thread_local! {
+///     /// Documented, public to the crate.
+///     pub(crate) static DEPTH: Cell<u32> = const { Cell::new(0) };
+///     static LOG: RefCell<Vec<String>> = RefCell::new(Vec::new());
+/// }
+/// DEPTH.set(3);
+/// LOG.with_borrow_mut(|l| l.push("hello".into()));
+/// assert_eq!(DEPTH.get(), 3);
+/// assert_eq!(LOG.take(), ["hello"]);
+/// ```
 #[macro_export]
 macro_rules! thread_local {
     () => {};
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const $init:block; $($rest:tt)*) => {
+        $(#[$attr])* $vis static $name: $crate::__LocalKey<$t> = {
+            fn __init() -> $t {
+                const $init
+            }
+            $crate::__LocalKey::new(__init)
+        };
+        $crate::thread_local!($($rest)*);
+    };
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const $init:block) => {
+        $crate::thread_local!($(#[$attr])* $vis static $name: $t = const $init;);
+    };
     ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => {
         $(#[$attr])* $vis static $name: $crate::__LocalKey<$t> = {
             fn __init() -> $t { $init }
@@ -44,20 +97,28 @@ macro_rules! thread_local {
     };
 }
 
-/// A key to per-thread storage, made by [`thread_local!`](crate::thread_local).
+/// A key to per-thread storage, made by [`thread_local!`](crate::thread_local),
+/// with the methods of `std::thread::LocalKey`.
 pub struct LocalKey<T: 'static> {
     init: fn() -> T,
     /// 1 + index into each thread's slots; 0 until first use.
     slot: AtomicUsize,
 }
 
-/// The value was accessed while its thread was destroying its values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The value was accessed during or after its destruction (as
+/// `std::thread::AccessError`).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AccessError;
+
+impl fmt::Debug for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessError").finish()
+    }
+}
 
 impl fmt::Display for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a weave thread-local was accessed while its thread was exiting")
+        f.write_str("already destroyed")
     }
 }
 
@@ -65,15 +126,38 @@ impl std::error::Error for AccessError {}
 
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
 
+/// One key's value in one thread.
+#[derive(Default)]
+enum Slot {
+    #[default]
+    Empty,
+    Alive(Box<dyn Any>),
+    Destroyed,
+}
+
+/// Where a thread is in its life, as far as its values go.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    #[default]
+    Live,
+    /// Running the destructors: empty keys may still be initialised.
+    Destroying,
+    /// Every destructor has run: no key may be used any more.
+    Done,
+}
+
 /// A thread's values, by slot.
 #[derive(Default)]
 pub(crate) struct Locals {
-    values: Vec<Option<Box<dyn Any>>>,
-    destroying: bool,
-}
-
-std::thread_local! {
-    static OS_LOCALS: UnsafeCell<Locals> = UnsafeCell::new(Locals::default());
+    slots: Vec<Slot>,
+    /// Slots holding a value that needs dropping, in the order they were
+    /// initialised: destruction pops from the end.
+    order: Vec<usize>,
+    phase: Phase,
+    /// The ULT's share of std's panic count while it is switched out
+    /// (`thread::panic` keeps it; here because it is per-ULT state that
+    /// only the LWP running the ULT touches, like the values).
+    pub(crate) panics: usize,
 }
 
 impl<T: 'static> LocalKey<T> {
@@ -91,7 +175,8 @@ impl<T: 'static> LocalKey<T> {
             return s - 1;
         }
         let fresh = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
-        // AcqRel/Acquire: every thread agrees on one slot per key.
+        // AcqRel/Acquire: pairs with the Acquire load above and this same
+        // CAS on other threads, so every thread agrees on one slot per key.
         match self
             .slot
             .compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire)
@@ -102,89 +187,311 @@ impl<T: 'static> LocalKey<T> {
     }
 
     /// Runs `f` with a reference to this thread's value, creating it first
-    /// if needed. Panics if the thread is destroying its values.
+    /// if needed.
+    ///
+    /// # Panics
+    ///
+    /// With std's message if the value's destructor is running or has run
+    /// on this thread (see [`try_with`](Self::try_with)), and if `f` panics.
+    #[track_caller]
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
-        self.try_with(f)
-            .expect("cannot access a weave thread-local while its thread is exiting")
+        match self.try_with(f) {
+            Ok(r) => r,
+            Err(e) => access_error(e),
+        }
     }
 
-    /// As [`with`](Self::with), but returns an error instead of panicking.
+    /// As [`with`](Self::with), but returns [`AccessError`] instead of
+    /// panicking when the value's destructor is running or has run on this
+    /// thread (or the thread has finished destroying its values).
     pub fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, AccessError> {
-        let i = self.index();
-        let locals = locals_ptr();
-        // SAFETY: `locals` is the calling thread's own storage; each borrow
-        // below is short and none is held across `init` (which may touch
-        // other keys and grow the vector).
-        let existing = unsafe { lookup::<T>(locals, i) };
-        let p = match existing {
-            Some(p) => p,
-            None => {
-                // SAFETY: as above.
-                if unsafe { (*locals).destroying } {
-                    return Err(AccessError);
-                }
-                let value: Box<dyn Any> = Box::new((self.init)());
-                // SAFETY: as above; `init` has returned.
-                unsafe {
-                    let l = &mut *locals;
-                    if l.values.len() <= i {
-                        l.values.resize_with(i + 1, || None);
-                    }
-                    if l.values[i].is_none() {
-                        l.values[i] = Some(value);
-                    }
-                    lookup::<T>(locals, i).expect("just stored")
-                }
-            }
-        };
-        // SAFETY: the value is boxed, so it does not move when the vector
-        // grows, and it is dropped only when the thread exits, after every
-        // `with` of that thread has returned.
+        let p = self.get_or_init(|| (self.init)())?;
+        // SAFETY: the value is boxed, so it does not move when the table
+        // grows, and it is dropped only by the thread's destruction, which
+        // marks the slot destroyed first: a `with` running now has obtained
+        // its pointer before that and ends before the drop, because the
+        // destruction runs on this same thread, after the closure returned
+        // (or from a destructor, which cannot reach a value being dropped:
+        // its slot is already destroyed).
         Ok(f(unsafe { &*p }))
     }
+
+    /// The value's address, created with `make` if the key is empty.
+    fn get_or_init(&'static self, make: impl FnOnce() -> T) -> Result<*const T, AccessError> {
+        let i = self.index();
+        let locals = locals_ptr().ok_or(AccessError)?;
+        // SAFETY: `locals` is the calling thread's own table; each borrow
+        // in this function is short and none is held across `make` (which
+        // may use other keys and grow the table) or across a drop.
+        match unsafe { peek::<T>(locals, i) } {
+            Peek::Alive(p) => return Ok(p),
+            Peek::Destroyed => return Err(AccessError),
+            Peek::Empty => {}
+        }
+        let value: Box<dyn Any> = Box::new(make());
+        // SAFETY: as above; `make` has returned.
+        let old = unsafe {
+            let l = &mut *locals;
+            if l.phase == Phase::Done {
+                None
+            } else {
+                if l.slots.len() <= i {
+                    l.slots.resize_with(i + 1, Slot::default);
+                }
+                let old = std::mem::replace(&mut l.slots[i], Slot::Alive(value));
+                if matches!(old, Slot::Empty) && std::mem::needs_drop::<T>() {
+                    l.order.push(i);
+                }
+                Some(old)
+            }
+        };
+        // An initialiser that used its own key: the outer value wins and the
+        // inner one is dropped, as std does (outside any borrow).
+        let Some(old) = old else {
+            return Err(AccessError);
+        };
+        drop(old);
+        // SAFETY: as above.
+        match unsafe { peek::<T>(locals, i) } {
+            Peek::Alive(p) => Ok(p),
+            _ => Err(AccessError),
+        }
+    }
+}
+
+#[cold]
+#[track_caller]
+fn access_error(e: AccessError) -> ! {
+    panic!("cannot access a Thread Local Storage value during or after destruction: {e:?}")
+}
+
+impl<T: 'static> LocalKey<Cell<T>> {
+    /// Sets the value, without running the initialiser if the key is empty
+    /// (as std's `LocalKey<Cell<T>>::set`).
+    ///
+    /// # Panics
+    ///
+    /// As [`with`](LocalKey::with), during or after destruction.
+    #[track_caller]
+    pub fn set(&'static self, value: T) {
+        let mut value = Some(value);
+        let p = match self.get_or_init(|| Cell::new(value.take().expect("taken once"))) {
+            Ok(p) => p,
+            Err(e) => access_error(e),
+        };
+        if let Some(v) = value {
+            // SAFETY: as in `try_with`.
+            unsafe { &*p }.set(v);
+        }
+    }
+
+    /// A copy of the value.
+    #[track_caller]
+    pub fn get(&'static self) -> T
+    where
+        T: Copy,
+    {
+        self.with(Cell::get)
+    }
+
+    /// Takes the value, leaving `Default::default()`.
+    #[track_caller]
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(Cell::take)
+    }
+
+    /// Replaces the value, returning the old one.
+    #[track_caller]
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|c| c.replace(value))
+    }
+}
+
+impl<T: 'static> LocalKey<RefCell<T>> {
+    /// Runs `f` with a shared borrow of the value.
+    ///
+    /// # Panics
+    ///
+    /// If the value is mutably borrowed, and as [`with`](LocalKey::with).
+    #[track_caller]
+    pub fn with_borrow<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        self.with(|c| f(&c.borrow()))
+    }
+
+    /// Runs `f` with a mutable borrow of the value.
+    ///
+    /// # Panics
+    ///
+    /// If the value is borrowed, and as [`with`](LocalKey::with).
+    #[track_caller]
+    pub fn with_borrow_mut<R>(&'static self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.with(|c| f(&mut c.borrow_mut()))
+    }
+
+    /// Sets the value, without running the initialiser if the key is empty.
+    ///
+    /// # Panics
+    ///
+    /// If the value is borrowed, and as [`with`](LocalKey::with).
+    #[track_caller]
+    pub fn set(&'static self, value: T) {
+        let mut value = Some(value);
+        let p = match self.get_or_init(|| RefCell::new(value.take().expect("taken once"))) {
+            Ok(p) => p,
+            Err(e) => access_error(e),
+        };
+        if let Some(v) = value {
+            // SAFETY: as in `try_with`.
+            *unsafe { &*p }.borrow_mut() = v;
+        }
+    }
+
+    /// Takes the value, leaving `Default::default()`.
+    ///
+    /// # Panics
+    ///
+    /// If the value is borrowed, and as [`with`](LocalKey::with).
+    #[track_caller]
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(RefCell::take)
+    }
+
+    /// Replaces the value, returning the old one.
+    ///
+    /// # Panics
+    ///
+    /// If the value is borrowed, and as [`with`](LocalKey::with).
+    #[track_caller]
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|c| c.replace(value))
+    }
+}
+
+enum Peek<T> {
+    Empty,
+    Alive(*const T),
+    Destroyed,
 }
 
 /// # Safety
 ///
-/// `locals` must be the calling thread's storage, not borrowed elsewhere.
-unsafe fn lookup<T: 'static>(locals: *mut Locals, i: usize) -> Option<*const T> {
+/// `locals` must be the calling thread's table, not borrowed elsewhere.
+unsafe fn peek<T: 'static>(locals: *mut Locals, i: usize) -> Peek<T> {
     // SAFETY: per the contract.
     let l = unsafe { &*locals };
-    let v = l.values.get(i)?.as_ref()?;
-    Some(v.downcast_ref::<T>().expect("a slot holds one key's type") as *const T)
+    match l.slots.get(i) {
+        Some(Slot::Alive(v)) => {
+            Peek::Alive(v.downcast_ref::<T>().expect("a slot holds one key's type") as *const T)
+        }
+        Some(Slot::Destroyed) => Peek::Destroyed,
+        Some(Slot::Empty) | None if l.phase == Phase::Done => Peek::Destroyed,
+        Some(Slot::Empty) | None => Peek::Empty,
+    }
 }
 
-fn locals_ptr() -> *mut Locals {
+/// The calling thread's table, or `None` on an OS thread whose table is
+/// gone (std has destroyed the guard that owned it).
+fn locals_ptr() -> Option<*mut Locals> {
     match super::current::running() {
-        Some(tcb) => tcb.locals.get(),
-        None => OS_LOCALS.with(|l| l.get()),
+        Some(tcb) => Some(tcb.locals.get()),
+        None => os_locals(),
     }
 }
 
-/// Drops the values of the exiting ULT `tcb`, on its own stack. Values
-/// created by other values' destructors are dropped too (a few rounds, as
-/// std does); a panic in a destructor aborts, as in std.
+// An OS thread's table is boxed and reached through a pointer that std
+// never destroys (a `const`, drop-free thread-local stays usable during
+// std's own destructors), so destructors of weave values can still use
+// other weave keys. The guard's destructor destroys the values.
+std::thread_local! {
+    static OS_LOCALS: Cell<*mut Locals> = const { Cell::new(std::ptr::null_mut()) };
+    static OS_GUARD: OsGuard = const { OsGuard };
+}
+
+/// Marks an OS thread's table as finished for good (its box is freed).
+const OS_DONE: *mut Locals = 1 as *mut Locals;
+
+struct OsGuard;
+
+impl Drop for OsGuard {
+    fn drop(&mut self) {
+        let p = OS_LOCALS.with(Cell::get);
+        if p.is_null() || p == OS_DONE {
+            return;
+        }
+        // SAFETY: `p` is this thread's table, boxed by `os_locals`.
+        unsafe { destroy(p) };
+        OS_LOCALS.with(|c| c.set(OS_DONE));
+        // SAFETY: the box was leaked by `os_locals` and nothing refers to it
+        // any more: the pointer now says OS_DONE, and destruction is over.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+fn os_locals() -> Option<*mut Locals> {
+    let p = OS_LOCALS.with(Cell::get);
+    if p == OS_DONE {
+        return None;
+    }
+    if !p.is_null() {
+        return Some(p);
+    }
+    // Register the guard first: if std is already destroying this thread's
+    // locals, the guard cannot be registered and the table would never be
+    // destroyed, so refuse.
+    OS_GUARD.try_with(|_| ()).ok()?;
+    let p = Box::into_raw(Box::default());
+    OS_LOCALS.with(|c| c.set(p));
+    Some(p)
+}
+
+/// Starts a new ULT's life in `tcb`: its table is empty and live. Runs at
+/// the ULT's entry, so that a recycled TCB never carries values over.
+pub(crate) fn reset(tcb: &Tcb) {
+    // SAFETY: the ULT starting to run owns its TCB's table (module doc of
+    // `tcb`), and no `with` of it can be running yet.
+    let old = unsafe { std::mem::take(&mut *tcb.locals.get()) };
+    drop(old);
+}
+
+/// Destroys the values of the exiting ULT `tcb`, on its own stack, before
+/// `join` may return.
 pub(crate) fn destroy_current(tcb: &Tcb) {
-    let locals = tcb.locals.get();
-    for _ in 0..8 {
-        // SAFETY: the exiting ULT owns its locals; no `with` is running.
-        let values = unsafe {
-            (*locals).destroying = false;
-            std::mem::take(&mut (*locals).values)
+    // SAFETY: the exiting ULT owns its table, and runs this itself.
+    unsafe { destroy(tcb.locals.get()) };
+}
+
+/// # Safety
+///
+/// `locals` must be the calling thread's table, at that thread's exit.
+unsafe fn destroy(locals: *mut Locals) {
+    // SAFETY: per the contract; each borrow ends before a destructor runs.
+    unsafe { (*locals).phase = Phase::Destroying };
+    loop {
+        // SAFETY: as above.
+        let value = unsafe {
+            let l = &mut *locals;
+            let Some(i) = l.order.pop() else { break };
+            std::mem::replace(&mut l.slots[i], Slot::Destroyed)
         };
-        if values.iter().all(Option::is_none) {
-            break;
-        }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(values)));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(value)));
         if r.is_err() {
-            crate::fatal("a weave thread-local destructor panicked");
+            crate::fatal("thread local panicked on drop (a weave::thread_local! destructor)");
         }
     }
-    // SAFETY: as above. Further accesses fail rather than leak.
-    unsafe {
-        (*locals).destroying = false;
-        (*locals).values = Vec::new();
-    }
+    // Only values without drop glue are left: freeing them runs no code.
+    // SAFETY: as above.
+    let rest = unsafe {
+        let l = &mut *locals;
+        l.phase = Phase::Done;
+        std::mem::take(&mut l.slots)
+    };
+    drop(rest);
 }
 
 impl<T: 'static> fmt::Debug for LocalKey<T> {

@@ -37,6 +37,7 @@ mod join_state;
 pub(crate) mod local;
 mod names;
 pub(crate) mod packet;
+pub(crate) mod panic;
 pub(crate) mod scoped;
 pub(crate) mod state;
 pub(crate) mod table;
@@ -51,6 +52,7 @@ use std::time::{Duration, Instant};
 pub use id::{BlockReason, ThreadId};
 pub use local::{AccessError, LocalKey};
 pub use names::available_parallelism;
+pub use panic::panicking;
 pub use scoped::{scope, Scope, ScopedJoinHandle};
 pub use table::MAX_THREADS;
 pub use tcb::{DEFAULT_PRIORITY, PRIORITY_LEVELS};
@@ -601,6 +603,8 @@ thread_local! {
 fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
     // SAFETY: the running ULT owns these fields (module doc of `tcb`).
     unsafe { *tcb.yielder.get() = y };
+    // A recycled TCB starts with an empty table of per-ULT values.
+    local::reset(tcb);
     // SAFETY: as above; the job was stored at spawn and is taken once.
     let job = unsafe { (*tcb.job.get()).take() }.expect("a new ULT has a job");
     if tcb.kind() == Kind::Bound {

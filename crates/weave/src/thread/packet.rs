@@ -149,7 +149,10 @@ unsafe fn run<F: FnOnce() -> T, T>(h: NonNull<Header>) {
     job.ran.set(true);
     // SAFETY: the closure is taken exactly once, here.
     let f = unsafe { ManuallyDrop::take(&mut *job.func.get()) };
-    let result = catch_unwind(AssertUnwindSafe(f));
+    // The marker frame ends the short backtrace of a panic in `f`.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        crate::thread::panic::__rust_begin_short_backtrace(f)
+    }));
     // SAFETY: until DONE is published nobody else touches `result`.
     unsafe { *job.slot.result.get() = Some(result) };
 }
