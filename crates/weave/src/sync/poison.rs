@@ -2,9 +2,10 @@
 //! later lockers get their guard inside a [`PoisonError`](std::sync::PoisonError).
 //!
 //! The flag is set when a guard is dropped while its thread unwinds from a
-//! panic that started after the guard was taken. On a ULT the unwinding runs
-//! on its LWP's OS thread with no switch in between (dropping a guard never
-//! blocks), so `std::thread::panicking` answers for the right thread.
+//! panic that started after the guard was taken. `std::thread::panicking`
+//! answers for the calling ULT even when another ULT on the same LWP is
+//! blocked mid-unwind: weave moves std's panic count with each ULT at every
+//! switch (`thread/panic.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 

@@ -23,6 +23,13 @@
 //! runtime starts on first use, and an OS thread that joins or parks waits
 //! in the kernel.
 //!
+//! Panics behave as std's: a panic on a ULT is reported with the ULT's name
+//! and honours `RUST_BACKTRACE` (a hook set with `std::panic::set_hook` runs
+//! instead), and [`panicking`] (as `std::thread::panicking`) answers for the
+//! calling ULT, even while another ULT on the same LWP is blocked in a
+//! destructor mid-unwind: weave moves std's panic count with each ULT at
+//! every switch (`thread/panic.rs` has the mechanism and why it is sound).
+//!
 //! A value that is not `Send` cannot cross a spawn, exactly as with std:
 //!
 //! ```compile_fail

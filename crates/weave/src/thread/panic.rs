@@ -80,8 +80,7 @@ use super::tcb::Tcb;
 
 /// Whether the calling thread is unwinding because of a panic, as
 /// `std::thread::panicking`. On a ULT both answer for that ULT alone: weave
-/// moves std's count with each ULT at every switch (see the module doc of
-/// `weave::thread`), so a ULT that blocks while unwinding does not make the
+/// moves std's count with each ULT at every switch, so a ULT that blocks while unwinding does not make the
 /// others on its LWP look panicking.
 pub fn panicking() -> bool {
     std::thread::panicking()
