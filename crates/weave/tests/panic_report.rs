@@ -99,13 +99,17 @@ fn rust_backtrace_0_prints_the_note_only() {
     assert!(!err.contains("stack backtrace:"), "{err}");
 }
 
+/// What follows the report's message: the backtrace.
+fn backtrace_in(err: &str) -> &str {
+    err.split_once("boom 42\nstack backtrace:\n")
+        .unwrap_or_else(|| panic!("no backtrace: {err}"))
+        .1
+}
+
 #[test]
 fn rust_backtrace_1_prints_the_ults_own_frames() {
     let err = run("named", Some("1"));
-    let bt = err
-        .split_once("boom 42\nstack backtrace:\n")
-        .unwrap_or_else(|| panic!("no backtrace: {err}"))
-        .1;
+    let bt = backtrace_in(&err);
     assert!(bt.contains("panic_report::fail_here"), "{err}");
     assert!(bt.trim_start().starts_with("0: "), "{err}");
     // Cut at the ULT's entry: neither the runtime's frames under it nor the
@@ -124,10 +128,7 @@ fn rust_backtrace_1_prints_the_ults_own_frames() {
 #[test]
 fn rust_backtrace_full_prints_every_frame() {
     let err = run("named", Some("full"));
-    let bt = err
-        .split_once("boom 42\nstack backtrace:\n")
-        .unwrap_or_else(|| panic!("no backtrace: {err}"))
-        .1;
+    let bt = backtrace_in(&err);
     assert!(bt.contains("panic_report::fail_here"), "{err}");
     assert!(bt.contains("__rust_begin_short_backtrace"), "{err}");
     assert!(!bt.contains("Some details are omitted"), "{err}");

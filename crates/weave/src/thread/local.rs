@@ -259,6 +259,24 @@ impl<T: 'static> LocalKey<T> {
     }
 }
 
+impl<C: 'static> LocalKey<C> {
+    /// Stores `value` into this thread's value with `store`, or, if the key
+    /// is empty, initialises it with `wrap(value)` instead of the
+    /// initialiser (std's `set` for `Cell` and `RefCell` keys).
+    #[track_caller]
+    fn set_with<T>(&'static self, value: T, wrap: fn(T) -> C, store: fn(&C, T)) {
+        let mut value = Some(value);
+        let p = match self.get_or_init(|| wrap(value.take().expect("taken once"))) {
+            Ok(p) => p,
+            Err(e) => access_error(e),
+        };
+        if let Some(v) = value {
+            // SAFETY: as in `try_with`.
+            store(unsafe { &*p }, v);
+        }
+    }
+}
+
 #[cold]
 #[track_caller]
 fn access_error(e: AccessError) -> ! {
@@ -274,15 +292,7 @@ impl<T: 'static> LocalKey<Cell<T>> {
     /// As [`with`](LocalKey::with), during or after destruction.
     #[track_caller]
     pub fn set(&'static self, value: T) {
-        let mut value = Some(value);
-        let p = match self.get_or_init(|| Cell::new(value.take().expect("taken once"))) {
-            Ok(p) => p,
-            Err(e) => access_error(e),
-        };
-        if let Some(v) = value {
-            // SAFETY: as in `try_with`.
-            unsafe { &*p }.set(v);
-        }
+        self.set_with(value, Cell::new, Cell::set);
     }
 
     /// A copy of the value.
@@ -338,15 +348,7 @@ impl<T: 'static> LocalKey<RefCell<T>> {
     /// If the value is borrowed, and as [`with`](LocalKey::with).
     #[track_caller]
     pub fn set(&'static self, value: T) {
-        let mut value = Some(value);
-        let p = match self.get_or_init(|| RefCell::new(value.take().expect("taken once"))) {
-            Ok(p) => p,
-            Err(e) => access_error(e),
-        };
-        if let Some(v) = value {
-            // SAFETY: as in `try_with`.
-            *unsafe { &*p }.borrow_mut() = v;
-        }
+        self.set_with(value, RefCell::new, |c, v| *c.borrow_mut() = v);
     }
 
     /// Takes the value, leaving `Default::default()`.
