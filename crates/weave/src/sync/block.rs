@@ -1,5 +1,6 @@
-//! How a `sync` primitive blocks its caller, names it, and asks about an
-//! owner: the one seam between the primitives and the scheduler.
+//! How a `sync` primitive (locks and channels alike) blocks its caller,
+//! names it, and asks about an owner: the one seam between the primitives
+//! and the scheduler.
 //!
 //! Normally this re-exports [`crate::sched::block_on`] and reads TCBs from
 //! the thread table. Under `--cfg loom` there are no LWPs or TCBs: a waiter
@@ -142,8 +143,11 @@ mod loom_imp {
         Mutex,
         Condvar,
         RwLock,
+        Channel,
+        Select,
     }
 
+    #[derive(Clone)]
     pub(crate) enum Waiter {
         Os(loom::thread::Thread),
     }

@@ -22,14 +22,13 @@
 //! move if the CAS fails; it holds that channel's lock throughout, and the
 //! owner takes that lock before it looks at the slot again.
 //!
-//! Under `--cfg loom` the shim blocks a loom thread with `loom::thread::park`
-//! and a deadline means "time out at once", which races a timeout with every
-//! possible wake.
+//! Blocking goes through `sync/block.rs`, the one seam between `sync` and
+//! the scheduler that the locks use too; under `--cfg loom` that seam parks
+//! a loom thread, and a deadline times out once the thread has yielded,
+//! which races a timeout with every possible wake.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
-use std::time::Instant;
-
 use crate::loom::AtomicUsize;
 
 /// Entries published, nobody has claimed or withdrawn the wait.
@@ -38,15 +37,6 @@ pub(crate) const WAITING: usize = 0;
 pub(crate) const ABORTED: usize = 1;
 /// Claimed states are `CLAIMED_BASE + op`.
 const CLAIMED_BASE: usize = 2;
-
-/// Why a thread waits, as the thread table shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// One `send` or `recv`.
-    Channel,
-    /// A `select!` over several operations.
-    Select,
-}
 
 /// One blocking call's wait record. See the module doc. Public only so
 /// that `select!` can name it through `Operation`; it has no public API.
@@ -120,44 +110,6 @@ impl Context {
     }
 }
 
-#[cfg(not(loom))]
-pub(crate) use crate::sched::Waiter;
-
-/// Blocks the caller until woken or until `deadline` (spurious wake-ups
-/// are allowed: the caller re-checks). `register` publishes the waiter and
-/// returns false if the caller should not block after all.
-#[cfg(not(loom))]
-pub(crate) fn block(
-    reason: Reason,
-    deadline: Option<Instant>,
-    register: impl FnOnce(Waiter) -> bool,
-) {
-    let reason = match reason {
-        Reason::Channel => crate::thread::id::BlockReason::Channel,
-        Reason::Select => crate::thread::id::BlockReason::Select,
-    };
-    crate::sched::block_on(reason, deadline, register);
-}
-
-/// Under loom, a waiter is a loom thread handle.
-#[cfg(loom)]
-#[derive(Clone)]
-pub(crate) struct Waiter(loom::thread::Thread);
-
-#[cfg(loom)]
-impl Waiter {
-    pub(crate) fn wake(self) {
-        self.0.unpark();
-    }
-}
-
-#[cfg(loom)]
-pub(crate) fn block(
-    _reason: Reason,
-    deadline: Option<Instant>,
-    register: impl FnOnce(Waiter) -> bool,
-) {
-    if register(Waiter(loom::thread::current())) && deadline.is_none() {
-        loom::thread::park();
-    }
-}
+/// Who to wake: the seam's waiter (`sync/block.rs`), a ULT's wait token or
+/// an OS thread (a loom thread under loom).
+pub(crate) use crate::sync::block::Waiter;

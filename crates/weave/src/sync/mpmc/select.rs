@@ -23,7 +23,8 @@
 use std::time::Instant;
 
 use super::chan::Chan;
-use super::context::{self, Context, Reason};
+use super::context::Context;
+use crate::sync::block::{block_on, BlockReason};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
@@ -183,9 +184,9 @@ pub enum Wait {
 pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
     let n = ops.len();
     let reason = if n == 1 {
-        Reason::Channel
+        BlockReason::Channel
     } else {
-        Reason::Select
+        BlockReason::Select
     };
     let deadline = match wait {
         Wait::Until(at) => Some(at),
@@ -206,7 +207,7 @@ pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
         }
         let ctx = Context::new();
         let mut published = 0;
-        context::block(reason, deadline, |w| {
+        block_on(reason, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             for k in 0..n {
