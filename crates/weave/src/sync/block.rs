@@ -114,6 +114,14 @@ mod imp {
     /// Whether this call may spin at all (loom says no).
     pub(crate) const SPIN: bool = true;
 
+    /// Lets another thread run while the caller waits for a partner that
+    /// is between two steps of a hand-over (a channel partner evaluating
+    /// the value it promised): a ULT yields its LWP, an OS thread its CPU.
+    #[inline]
+    pub(crate) fn yield_now() {
+        crate::thread::yield_now();
+    }
+
     /// Counts a contended lock won by spinning (`trace::Counters`).
     #[inline]
     pub(crate) fn note_spin_acquired() {
@@ -217,6 +225,10 @@ mod loom_imp {
     }
 
     pub(crate) const SPIN: bool = false;
+
+    pub(crate) fn yield_now() {
+        loom::thread::yield_now();
+    }
 
     pub(crate) fn note_spin_acquired() {}
 
