@@ -122,6 +122,12 @@ mod imp {
         crate::thread::yield_now();
     }
 
+    /// Sleeps until `deadline` (a ULT on its LWP's timers, an OS thread in
+    /// the kernel): for a wait that polls.
+    pub(crate) fn sleep_until(deadline: Instant) {
+        crate::thread::sleep_until(deadline);
+    }
+
     /// Counts a contended lock won by spinning (`trace::Counters`).
     #[inline]
     pub(crate) fn note_spin_acquired() {
@@ -227,6 +233,11 @@ mod loom_imp {
     pub(crate) const SPIN: bool = false;
 
     pub(crate) fn yield_now() {
+        loom::thread::yield_now();
+    }
+
+    /// No clock under loom: a poll's pause is a yield.
+    pub(crate) fn sleep_until(_deadline: Instant) {
         loom::thread::yield_now();
     }
 

@@ -20,7 +20,7 @@
 //! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
 //! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], atomic counters and a wait queue |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
-//! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
+//! | [`mpmc`]     | crossbeam-channel-shaped channels, [`select!`](crate::select), `Select`, `after`/`tick`/`never` |
 //!
 //! The channels rest on one core (`mpmc/chan.rs`) and the wait protocol of
 //! `mpmc/context.rs`. Nothing here touches run queues or LWPs: a blocked

@@ -271,7 +271,7 @@ impl<'a> Select<'a> {
                 .chain(now.checked_add(pause))
                 .min()
                 .unwrap_or(now);
-            crate::thread::sleep_until(wake);
+            crate::sync::block::sleep_until(wake);
             pause = (pause * 2).min(MOST);
         }
     }

@@ -1,7 +1,9 @@
 //! Multi-producer, multi-consumer channels, with the shape of
 //! crossbeam-channel: [`bounded`], [`unbounded`], rendezvous (`bounded(0)`),
-//! cloneable [`Sender`]s and [`Receiver`]s, and [`select!`](crate::select)
-//! over several operations.
+//! cloneable [`Sender`]s and [`Receiver`]s, [`select!`](crate::select) and
+//! [`select_biased!`](crate::select_biased) over several operations, the
+//! dynamic [`Select`], and the time channels [`after`], [`tick`] and
+//! [`never`]. Porting from crossbeam-channel is a change of `use` line.
 //!
 //! ```
 //! use weave::sync::mpmc;
@@ -30,9 +32,10 @@
 //!
 //! | call                                           | on a ULT blocks | on an OS thread blocks |
 //! |------------------------------------------------|-----------------|------------------------|
-//! | `send` (bounded, full), `recv` (empty), `select!` without `default` | the ULT only: its LWP runs others | the OS thread (parked in the kernel) |
-//! | `send_timeout`, `recv_timeout`, `select!` with `default(timeout)` | the ULT only, until the deadline | the OS thread, until the deadline |
-//! | `try_send`, `try_recv`, `select!` with `default`, `send` on an unbounded channel | nothing | nothing |
+//! | `send` (bounded, full), `recv` (empty), `select!` without `default`, `Select::select` | the ULT only: its LWP runs others | the OS thread (parked in the kernel) |
+//! | `send_timeout`, `recv_timeout`, `select!` with `default(timeout)`, `Select::select_timeout`, a `recv` on [`after`] or [`tick`] | the ULT only, until the deadline (weave's timers) | the OS thread, until the deadline |
+//! | `Select::ready`, `ready_timeout` | the ULT only, polling (sleeps of up to 1 ms) | the OS thread, the same way |
+//! | `try_send`, `try_recv`, `select!` with `default`, `Select::try_select`, `send` on an unbounded channel | nothing | nothing |
 //!
 //! ULTs and OS threads may share a channel freely, on either side. Do not
 //! hold a `std::sync::Mutex` guard across a blocking channel call: the ULT
@@ -47,10 +50,15 @@
 //! waiting operations under one short lock, with direct hand-off to a
 //! waiting partner, as Go's `chan.go`. A blocked operation is an entry
 //! naming a per-call context on the waiter's stack; a partner completes it
-//! by moving the value and then claiming the context with one CAS, so
-//! exactly one operation of a `select!` completes (`context.rs`,
-//! `select.rs`). A blocked ULT shows [`BlockReason::Channel`] or
-//! [`BlockReason::Select`] in the thread table.
+//! by claiming the context with one CAS, so exactly one operation of a
+//! `select!` completes, then moving the value and releasing the context
+//! (`context.rs`, `select.rs`). A `select!` send arm first secures a
+//! permit (a buffer place or a waiting receiver) and evaluates its value
+//! only then. The time channels (`timer.rs`) are receiver flavors with no
+//! queue: their deadline joins the wait's. The dynamic [`Select`]
+//! (`builder.rs`) runs the same wait. Everything blocks through
+//! `sync/block.rs`, the seam the locks use. A blocked ULT shows
+//! [`BlockReason::Channel`] or [`BlockReason::Select`] in the thread table.
 //!
 //! Dropping the last [`Receiver`] drops the buffered messages and makes
 //! every send fail with the value given back; dropping the last [`Sender`]
