@@ -3,7 +3,7 @@
 //! cloneable [`Sender`]s and [`Receiver`]s, [`select!`](crate::select) and
 //! [`select_biased!`](crate::select_biased) over several operations, the
 //! dynamic [`Select`], and the time channels [`after`], [`tick`] and
-//! [`never`]. Porting from crossbeam-channel is a change of `use` line.
+//! [`never()`]. Porting from crossbeam-channel is a change of `use` line.
 //!
 //! ```
 //! use weave::sync::mpmc;
@@ -193,7 +193,7 @@ pub struct Sender<T> {
 
 /// The receiving side. Clone it for more consumers (each message goes to
 /// exactly one); the channel disconnects for senders when the last clone
-/// is dropped. [`after`], [`tick`] and [`never`] give receivers of time
+/// is dropped. [`after`], [`tick`] and [`never()`] give receivers of time
 /// channels, which have no senders.
 pub struct Receiver<T> {
     flavor: Flavor<T>,
@@ -350,7 +350,7 @@ impl<T> Receiver<T> {
     }
 
     /// The buffer's capacity; `None` if unbounded (`Some(1)` for [`after`]
-    /// and [`tick`], `Some(0)` for [`never`], as crossbeam's).
+    /// and [`tick`], `Some(0)` for [`never()`], as crossbeam's).
     pub fn capacity(&self) -> Option<usize> {
         match &self.flavor {
             Flavor::Chan(chan) => {
@@ -371,7 +371,7 @@ impl<T> Receiver<T> {
     }
 
     /// Whether `self` and `other` receive from the same channel (every
-    /// [`never`] receiver is the same channel, as in crossbeam).
+    /// [`never()`] receiver is the same channel, as in crossbeam).
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         match (&self.flavor, &other.flavor) {
             (Flavor::Chan(a), Flavor::Chan(b)) => Arc::ptr_eq(a, b),
@@ -381,7 +381,7 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// The address that names this channel (null for [`never`]).
+    /// The address that names this channel (null for [`never()`]).
     fn id(&self) -> *const () {
         Self::flavor_id(&self.flavor)
     }
@@ -505,7 +505,7 @@ impl<T> IntoIterator for Receiver<T> {
 /// What `select!` expands to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::select::{run_with, Operation, RecvOp, SendOp, Wait};
+    pub use super::select::{run, run_with, Operation, RecvOp, SendOp, Wait};
     use super::{wait_for, Receiver, Sender};
     use std::time::Duration;
 

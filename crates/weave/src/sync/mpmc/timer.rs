@@ -1,6 +1,6 @@
 //! The channels that carry time, as crossbeam-channel's: [`after`](super::after)
 //! (one message at a deadline), [`tick`](super::tick) (a message every
-//! period) and [`never`](super::never) (no message, ever).
+//! period) and [`never()`](super::never) (no message, ever).
 //!
 //! They have no buffer and no senders: a message *is* the clock passing a
 //! deadline, so a receive checks the clock, and a waiting receive (or a
