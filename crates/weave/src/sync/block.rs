@@ -1,5 +1,6 @@
-//! How a `sync` primitive blocks its caller, names it, and asks about an
-//! owner: the one seam between the primitives and the scheduler.
+//! How a `sync` primitive (locks and channels alike) blocks its caller,
+//! names it, and asks about an owner: the one seam between the primitives
+//! and the scheduler.
 //!
 //! Normally this re-exports [`crate::sched::block_on`] and reads TCBs from
 //! the thread table. Under `--cfg loom` there are no LWPs or TCBs: a waiter
@@ -113,6 +114,20 @@ mod imp {
     /// Whether this call may spin at all (loom says no).
     pub(crate) const SPIN: bool = true;
 
+    /// Lets another thread run while the caller waits for a partner that
+    /// is between two steps of a hand-over (a channel partner evaluating
+    /// the value it promised): a ULT yields its LWP, an OS thread its CPU.
+    #[inline]
+    pub(crate) fn yield_now() {
+        crate::thread::yield_now();
+    }
+
+    /// Sleeps until `deadline` (a ULT on its LWP's timers, an OS thread in
+    /// the kernel): for a wait that polls.
+    pub(crate) fn sleep_until(deadline: Instant) {
+        crate::thread::sleep_until(deadline);
+    }
+
     /// Counts a contended lock won by spinning (`trace::Counters`).
     #[inline]
     pub(crate) fn note_spin_acquired() {
@@ -142,8 +157,11 @@ mod loom_imp {
         Mutex,
         Condvar,
         RwLock,
+        Channel,
+        Select,
     }
 
+    #[derive(Clone)]
     pub(crate) enum Waiter {
         Os(loom::thread::Thread),
     }
@@ -213,6 +231,15 @@ mod loom_imp {
     }
 
     pub(crate) const SPIN: bool = false;
+
+    pub(crate) fn yield_now() {
+        loom::thread::yield_now();
+    }
+
+    /// No clock under loom: a poll's pause is a yield.
+    pub(crate) fn sleep_until(_deadline: Instant) {
+        loom::thread::yield_now();
+    }
 
     pub(crate) fn note_spin_acquired() {}
 

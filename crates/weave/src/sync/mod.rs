@@ -8,7 +8,7 @@
 //!
 //! | module       | owns                                                        |
 //! |--------------|-------------------------------------------------------------|
-//! | `block`      | the locks' seam to the scheduler: block, wake, owner information |
+//! | `block`      | the one seam to the scheduler (locks and channels): block, wake, owner information |
 //! | `queue`      | the wait queue the locks park in (priority, then FIFO)       |
 //! | `raw_mutex`  | the adaptive mutex word and its protocol (table there)       |
 //! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
@@ -20,12 +20,12 @@
 //! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
 //! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], atomic counters and a wait queue |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
-//! | [`mpmc`]     | crossbeam-channel-shaped channels with [`select!`](crate::select) |
+//! | [`mpmc`]     | crossbeam-channel-shaped channels, [`select!`](crate::select), `Select`, `after`/`tick`/`never` |
 //!
 //! The channels rest on one core (`mpmc/chan.rs`) and the wait protocol of
 //! `mpmc/context.rs`. Nothing here touches run queues or LWPs: a blocked
-//! operation goes through `sched::block_on` and wakes through a
-//! `sched::Waiter`.
+//! operation, like a lock, goes through `block::block_on` (the one seam to
+//! `sched::block_on`) and wakes through its `Waiter`.
 //!
 //! Holding a `std::sync::Mutex` across a weave blocking call can deadlock
 //! an LWP (see [`Mutex`]); use weave's.

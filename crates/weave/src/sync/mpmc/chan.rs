@@ -19,11 +19,25 @@
 //!   sender's value moves into the freed place (FIFO order holds); with an
 //!   empty buffer (always, at capacity 0) a waiting sender's value is taken
 //!   straight from its slot; else the receiver publishes an entry and waits.
-//! - **claiming** an entry: move the value, then CAS the waiter's context
-//!   `WAITING -> claimed(op)`; if the CAS fails (the waiter timed out, or
-//!   another of its select's operations won) move the value back and drop
-//!   the entry. The waker copies the waiter out *before* the CAS and wakes
-//!   it after releasing the lock: once claimed, the context may be gone.
+//! - **claiming** an entry: CAS the waiter's context `WAITING ->
+//!   claimed(op)`; if the CAS fails (the waiter timed out, or another of its
+//!   select's operations won) drop the entry. On success move the value,
+//!   then release the context (`context.rs`). The waker copies the waiter
+//!   out *before* the claim and wakes it after releasing the lock: once
+//!   released, the context may be gone.
+//! - **permits** (a `select!` send arm, whose value is evaluated only once
+//!   the arm is chosen): a send first obtains a [`Permit`] under the lock
+//!   (a place in the buffer, counted in `reserved`; or a waiting receiver,
+//!   claimed but not yet released; or "disconnected"), evaluates its value
+//!   outside the lock, and completes ([`Chan::complete_send`]) or gives the
+//!   permit back ([`Chan::cancel_permit`], when the value expression
+//!   panicked). A waiting send arm publishes a *lazy* entry (no value):
+//!   a receiver that frees a place grants it the place (claim + `reserved`);
+//!   on a rendezvous, a receiver that starts waiting wakes the lazy senders
+//!   unclaimed, so they retry and take it as their permit.
+//! - **user code** (`Drop` of a `T`) never runs under the lock, and a
+//!   disconnection wakes its waiters before dropping buffered values, so a
+//!   panicking `Drop` neither poisons the channel nor strands a waiter.
 //! - **disconnection**: the last sender (receiver) sets a flag and wakes
 //!   every waiting receiver (sender) *without* claiming it; each sees its
 //!   context still `WAITING`, withdraws, retries, and finds the flag. The
@@ -32,9 +46,10 @@
 //! ## Why the raw pointers in `Entry` are valid
 //!
 //! An entry points into the stack of a thread blocked in `select::run`.
-//! That thread leaves `run` only after (a) it was claimed, and the claimer
-//! removed that entry before claiming, and (b) it removed every other entry
-//! naming its context, each under its channel's lock. Every access through
+//! That thread leaves `run` only after (a) it was claimed, the claimer
+//! removed that entry before claiming, and released the context, and (b)
+//! it removed every other entry naming its context, each under its
+//! channel's lock. Every access through
 //! an entry happens under the lock of the queue holding it. So an entry in
 //! a queue always points to a live context and slot.
 
@@ -42,21 +57,24 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 
 use super::context::{Context, Waiter};
-use super::error::{TryRecvError, TrySendError};
+use super::error::{SendError, TryRecvError, TrySendError};
 use crate::loom::{AtomicUsize, Mutex, MutexGuard};
 
 /// A waiting operation, published in a channel queue.
 pub(crate) struct Entry<T> {
     ctx: *const Context,
     op: usize,
-    /// A waiting sender's slot holds its value; a waiting receiver's slot
-    /// is empty until a sender claims it.
+    /// A waiting sender's slot holds its value (none if `lazy`); a waiting
+    /// receiver's slot is empty until a sender claims it.
     slot: *mut Option<T>,
+    /// A send arm of a `select!` that has no value yet: it can be granted a
+    /// buffer place, never asked for its value.
+    lazy: bool,
 }
 
 // SAFETY: an entry is only used under its channel's lock, and moves a `T`
 // between threads, which `T: Send` allows; the context is `Sync` in use
-// (its shared parts are an atomic and a field written only while no entry
+// (its shared parts are atomics and a field written only while no entry
 // names it).
 unsafe impl<T: Send> Send for Entry<T> {}
 
@@ -74,6 +92,29 @@ impl<T> Entry<T> {
         }
     }
 
+    /// Claims the entry's context for its operation; `Some(waiter)` if won.
+    ///
+    /// # Safety
+    ///
+    /// As for [`waiter`](Self::waiter).
+    unsafe fn claim(&self) -> Option<Waiter> {
+        // SAFETY: as for `waiter`.
+        let w = unsafe { self.waiter() };
+        // SAFETY: the context is alive (module doc).
+        unsafe { (*self.ctx).try_claim(self.op) }.then_some(w)
+    }
+
+    /// Releases a context this caller claimed.
+    ///
+    /// # Safety
+    ///
+    /// The caller won [`claim`](Self::claim) on this entry and has not
+    /// released it yet; the entry is not used afterwards.
+    unsafe fn release(&self) {
+        // SAFETY: the caller's guarantee; the owner stays until released.
+        unsafe { (*self.ctx).release() };
+    }
+
     /// Gives `v` to this waiting receiver. `Err(v)` if it was no longer
     /// waiting. On `Ok`, wake the waiter once the lock is released.
     ///
@@ -81,45 +122,94 @@ impl<T> Entry<T> {
     ///
     /// The caller holds the lock of the queue the entry was just taken from.
     unsafe fn offer(&self, v: T) -> Result<Waiter, T> {
-        // SAFETY: as for `waiter`.
-        let w = unsafe { self.waiter() };
-        // SAFETY: the slot is alive (module doc) and nobody else touches it
-        // while we hold the lock and the context is not claimed by us.
-        unsafe { *self.slot = Some(v) };
-        // SAFETY: the context is alive (module doc).
-        if unsafe { (*self.ctx).try_claim(self.op) } {
-            Ok(w)
-        } else {
-            // SAFETY: the claim failed, so the owner will not read the slot
-            // before taking our lock to withdraw; take the value back.
-            Err(unsafe { (*self.slot).take() }.expect("the value we just stored"))
+        // SAFETY: the caller's guarantee.
+        let Some(w) = (unsafe { self.claim() }) else {
+            return Err(v);
+        };
+        // SAFETY: claimed and not released: the owner does not read the
+        // slot until we release, and it stays alive until then.
+        unsafe {
+            *self.slot = Some(v);
+            self.release();
         }
+        Ok(w)
     }
 
-    /// Takes the value of this waiting sender. `None` if it was no longer
-    /// waiting (its value stays with it).
+    /// Takes the value of this waiting (not lazy) sender. `None` if it was
+    /// no longer waiting (its value stays with it).
     ///
     /// # Safety
     ///
     /// As for [`offer`](Self::offer).
     unsafe fn take(&self) -> Option<(T, Waiter)> {
-        // SAFETY: as for `waiter`.
-        let w = unsafe { self.waiter() };
-        // SAFETY: as in `offer`: the slot is alive and ours under the lock.
-        let v = unsafe { (*self.slot).take() }?;
-        // SAFETY: the context is alive (module doc).
-        if unsafe { (*self.ctx).try_claim(self.op) } {
-            Some((v, w))
-        } else {
-            // SAFETY: as in `offer`: put the value back before unlocking.
-            unsafe { *self.slot = Some(v) };
-            None
+        debug_assert!(!self.lazy, "took a value from a lazy send");
+        // SAFETY: the caller's guarantee.
+        let w = unsafe { self.claim() }?;
+        // SAFETY: as in `offer`.
+        let v = unsafe { (*self.slot).take() };
+        // SAFETY: as in `offer`.
+        unsafe { self.release() };
+        match v {
+            Some(v) => Some((v, w)),
+            None => crate::fatal("channel: a waiting sender has no value"),
         }
+    }
+
+    /// Grants this waiting lazy sender a buffer place (the caller counts
+    /// it in `reserved`). `None` if it was no longer waiting.
+    ///
+    /// # Safety
+    ///
+    /// As for [`offer`](Self::offer).
+    unsafe fn grant(&self) -> Option<Waiter> {
+        // SAFETY: the caller's guarantee.
+        let w = unsafe { self.claim() }?;
+        // SAFETY: claimed just now; nothing to move: the slot stays empty.
+        unsafe { self.release() };
+        Some(w)
+    }
+}
+
+/// What a send has secured before its value exists (module doc).
+pub(crate) enum Permit<T> {
+    /// Every receiver is gone: the send fails with its value.
+    Disconnected,
+    /// A buffer place, counted in `Inner::reserved`.
+    Place,
+    /// A waiting receiver, claimed and not released: it waits for the value.
+    Receiver(Reserved<T>),
+}
+
+/// A waiting receiver that a permit holds: claimed, not yet released.
+pub(crate) struct Reserved<T> {
+    ctx: *const Context,
+    slot: *mut Option<T>,
+    waiter: Waiter,
+}
+
+// SAFETY: as for `Entry`: the receiver behind it waits (alive) until the
+// holder releases it, and only a `T` moves through it.
+unsafe impl<T: Send> Send for Reserved<T> {}
+
+impl<T> Reserved<T> {
+    /// Hands `v` to the receiver (or, with `None`, tells it to try again)
+    /// and wakes it.
+    fn finish(self, v: Option<T>) {
+        // SAFETY: we claimed the context and have not released it, so the
+        // owner waits (its slot alive) and does not read the slot until
+        // `release` below, after which we do not touch it.
+        unsafe {
+            *self.slot = v;
+            (*self.ctx).release();
+        }
+        self.waiter.wake();
     }
 }
 
 struct Inner<T> {
     buf: VecDeque<T>,
+    /// Buffer places promised to permits whose value is not in yet.
+    reserved: usize,
     /// Waiting senders, oldest first.
     senders: VecDeque<Entry<T>>,
     /// Waiting receivers, oldest first.
@@ -144,12 +234,52 @@ pub(crate) struct Chan<T> {
 /// Capacity meaning "unbounded".
 pub(crate) const UNBOUNDED: usize = usize::MAX;
 
+impl<T> Inner<T> {
+    /// Whether a send may take a buffer place now.
+    fn has_room(&self, cap: usize) -> bool {
+        self.buf.len() + self.reserved < cap
+    }
+
+    /// A buffer place just freed up: the oldest waiting sender gets it (an
+    /// eager one's value moves in; a lazy one is granted the place).
+    /// Returns whom to wake once the lock is released.
+    fn fill_freed_place(&mut self) -> Option<Waiter> {
+        while let Some(e) = self.senders.pop_front() {
+            if e.lazy {
+                // SAFETY: just taken from our queue, under our lock.
+                if let Some(w) = unsafe { e.grant() } {
+                    self.reserved += 1;
+                    return Some(w);
+                }
+            // SAFETY: just taken from our queue, under our lock.
+            } else if let Some((v, w)) = unsafe { e.take() } {
+                self.buf.push_back(v);
+                return Some(w);
+            }
+        }
+        None
+    }
+
+    /// Gives `v` to the oldest receiver still waiting; `Err(v)` if none.
+    fn offer_to_receivers(&mut self, mut v: T) -> Result<Waiter, T> {
+        while let Some(e) = self.receivers.pop_front() {
+            // SAFETY: just taken from our queue, under our lock.
+            match unsafe { e.offer(v) } {
+                Ok(w) => return Ok(w),
+                Err(back) => v = back,
+            }
+        }
+        Err(v)
+    }
+}
+
 impl<T> Chan<T> {
     /// A channel with one sender and one receiver handle.
     pub(crate) fn new(cap: usize) -> Chan<T> {
         Chan {
             inner: Mutex::new(Inner {
                 buf: VecDeque::new(),
+                reserved: 0,
                 senders: VecDeque::new(),
                 receivers: VecDeque::new(),
                 senders_gone: false,
@@ -178,50 +308,118 @@ impl<T> Chan<T> {
     }
 
     /// Sends without waiting.
-    pub(crate) fn try_send(&self, mut v: T) -> Result<(), TrySendError<T>> {
+    pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         let mut g = self.lock();
         if g.receivers_gone {
             return Err(TrySendError::Disconnected(v));
         }
-        while let Some(e) = g.receivers.pop_front() {
-            // SAFETY: just taken from our queue, under our lock.
-            match unsafe { e.offer(v) } {
-                Ok(w) => {
-                    drop(g);
-                    w.wake();
-                    return Ok(());
-                }
-                Err(back) => v = back,
+        let v = match g.offer_to_receivers(v) {
+            Ok(w) => {
+                drop(g);
+                w.wake();
+                return Ok(());
             }
-        }
-        if g.buf.len() < self.cap {
+            Err(v) => v,
+        };
+        if g.has_room(self.cap) {
             g.buf.push_back(v);
             return Ok(());
         }
         Err(TrySendError::Full(v))
     }
 
+    /// Secures a send whose value does not exist yet; `None` if a send
+    /// would have to wait. See [`Permit`].
+    pub(crate) fn try_permit(&self) -> Option<Permit<T>> {
+        let mut g = self.lock();
+        if g.receivers_gone {
+            return Some(Permit::Disconnected);
+        }
+        while let Some(e) = g.receivers.pop_front() {
+            // SAFETY: just taken from our queue, under our lock.
+            if let Some(waiter) = unsafe { e.claim() } {
+                return Some(Permit::Receiver(Reserved {
+                    ctx: e.ctx,
+                    slot: e.slot,
+                    waiter,
+                }));
+            }
+        }
+        if g.has_room(self.cap) {
+            g.reserved += 1;
+            return Some(Permit::Place);
+        }
+        None
+    }
+
+    /// Completes the send `permit` secured, with its value now.
+    pub(crate) fn complete_send(&self, permit: Permit<T>, v: T) -> Result<(), SendError<T>> {
+        match permit {
+            Permit::Disconnected => Err(SendError(v)),
+            Permit::Receiver(r) => {
+                r.finish(Some(v));
+                Ok(())
+            }
+            Permit::Place => {
+                let mut g = self.lock();
+                g.reserved -= 1;
+                if g.receivers_gone {
+                    // The last receiver left between the permit and now:
+                    // nobody could ever take the value.
+                    return Err(SendError(v));
+                }
+                match g.offer_to_receivers(v) {
+                    Ok(w) => {
+                        drop(g);
+                        w.wake();
+                    }
+                    Err(v) => g.buf.push_back(v),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives back a permit that will not be used (its value expression
+    /// panicked, or a `SelectedOperation` was dropped).
+    pub(crate) fn cancel_permit(&self, permit: Permit<T>) {
+        match permit {
+            Permit::Disconnected => {}
+            // The receiver goes back to waiting, as after a spurious wake.
+            Permit::Receiver(r) => r.finish(None),
+            Permit::Place => {
+                let wake = {
+                    let mut g = self.lock();
+                    g.reserved -= 1;
+                    g.fill_freed_place()
+                };
+                if let Some(w) = wake {
+                    w.wake();
+                }
+            }
+        }
+    }
+
     /// Receives without waiting.
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut g = self.lock();
         if let Some(v) = g.buf.pop_front() {
-            // A place freed up: the oldest waiting sender's value moves in.
-            let mut wake = None;
-            while let Some(e) = g.senders.pop_front() {
-                // SAFETY: just taken from our queue, under our lock.
-                if let Some((sv, w)) = unsafe { e.take() } {
-                    g.buf.push_back(sv);
-                    wake = Some(w);
-                    break;
-                }
-            }
+            let wake = g.fill_freed_place();
             drop(g);
             if let Some(w) = wake {
                 w.wake();
             }
             return Ok(v);
         }
-        while let Some(e) = g.senders.pop_front() {
+        // A rendezvous (or a buffer kept empty by permits): take a waiting
+        // sender's value. Lazy senders have none; they stay queued.
+        let mut i = 0;
+        while i < g.senders.len() {
+            if g.senders[i].lazy {
+                i += 1;
+                continue;
+            }
+            let e = g.senders.remove(i).expect("index checked");
             // SAFETY: just taken from our queue, under our lock.
             if let Some((v, w)) = unsafe { e.take() } {
                 drop(g);
@@ -236,31 +434,54 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Publishes a waiting sender whose value is in `*slot`. Returns false,
-    /// publishing nothing, if a send could make progress now (room, a
-    /// waiting receiver of another context, or no receivers at all).
+    /// Whether a receive would complete now (a value, or disconnected).
+    pub(crate) fn recv_ready(&self) -> bool {
+        let g = self.lock();
+        !g.buf.is_empty() || g.senders_gone || g.senders.iter().any(|e| !e.lazy)
+    }
+
+    /// Whether a send would complete now (room, a receiver, or
+    /// disconnected).
+    pub(crate) fn send_ready(&self) -> bool {
+        let g = self.lock();
+        g.receivers_gone || g.has_room(self.cap) || !g.receivers.is_empty()
+    }
+
+    /// Publishes a waiting sender whose value is in `*slot` (or, `lazy`,
+    /// that has none yet). Returns false, publishing nothing, if a send
+    /// could make progress now (room, a waiting receiver of another
+    /// context, or no receivers at all).
     ///
     /// # Safety
     ///
     /// `ctx` is armed and `slot` valid until the caller has withdrawn the
-    /// entry ([`unregister_send`](Self::unregister_send)) or been claimed.
+    /// entry ([`unregister_send`](Self::unregister_send)) or been claimed
+    /// and released.
     pub(crate) unsafe fn register_send(
         &self,
         ctx: &Context,
         op: usize,
         slot: *mut Option<T>,
+        lazy: bool,
     ) -> bool {
         let ctx: *const Context = ctx;
         let mut g = self.lock();
-        if g.receivers_gone || g.buf.len() < self.cap || g.receivers.iter().any(|e| e.ctx != ctx) {
+        if g.receivers_gone || g.has_room(self.cap) || g.receivers.iter().any(|e| e.ctx != ctx) {
             return false;
         }
-        g.senders.push_back(Entry { ctx, op, slot });
+        g.senders.push_back(Entry {
+            ctx,
+            op,
+            slot,
+            lazy,
+        });
         true
     }
 
     /// Publishes a waiting receiver with the empty `*slot`. Returns false,
-    /// publishing nothing, if a receive could make progress now.
+    /// publishing nothing, if a receive could make progress now. Lazy
+    /// senders of other contexts are woken (unclaimed) to come and take
+    /// this receiver as their permit.
     ///
     /// # Safety
     ///
@@ -272,11 +493,32 @@ impl<T> Chan<T> {
         slot: *mut Option<T>,
     ) -> bool {
         let ctx: *const Context = ctx;
-        let mut g = self.lock();
-        if !g.buf.is_empty() || g.senders_gone || g.senders.iter().any(|e| e.ctx != ctx) {
-            return false;
-        }
-        g.receivers.push_back(Entry { ctx, op, slot });
+        let wake = {
+            let mut g = self.lock();
+            if !g.buf.is_empty()
+                || g.senders_gone
+                || g.senders.iter().any(|e| e.ctx != ctx && !e.lazy)
+            {
+                return false;
+            }
+            g.receivers.push_back(Entry {
+                ctx,
+                op,
+                slot,
+                lazy: false,
+            });
+            let mut wake = Vec::new();
+            g.senders.retain(|e| {
+                if e.ctx == ctx {
+                    return true;
+                }
+                // SAFETY: `e` is in our queue and we hold its lock.
+                wake.push(unsafe { e.waiter() });
+                false
+            });
+            wake
+        };
+        wake.into_iter().for_each(Waiter::wake);
         true
     }
 
@@ -295,6 +537,11 @@ impl<T> Chan<T> {
     /// Whether every receiver handle is gone.
     pub(crate) fn receivers_gone(&self) -> bool {
         self.lock().receivers_gone
+    }
+
+    /// Whether every sender handle is gone.
+    pub(crate) fn senders_gone(&self) -> bool {
+        self.lock().senders_gone
     }
 
     /// A new sender handle.
@@ -335,9 +582,11 @@ impl<T> Chan<T> {
             let waiting = Self::take_waiters(&mut g.senders);
             (waiting, std::mem::take(&mut g.buf))
         };
-        // The values drop here, outside the lock: their `Drop` is user code.
-        drop(buffered);
+        // Wake first: the values' `Drop` is user code and may panic, and a
+        // panic must not strand the waiting senders. A panicking value does
+        // not stop the others from dropping (`VecDeque`'s drop goes on).
         waiting.into_iter().for_each(Waiter::wake);
+        drop(buffered);
     }
 
     /// Empties `queue` and copies out its waiters, to wake once the lock

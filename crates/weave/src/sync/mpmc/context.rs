@@ -18,19 +18,22 @@
 //!
 //! Exactly one CAS leaves `WAITING`, so exactly one operation of a select
 //! completes, and a partner that loses the race leaves its value where it
-//! was. A partner moves the value *before* its claiming CAS and undoes the
-//! move if the CAS fails; it holds that channel's lock throughout, and the
-//! owner takes that lock before it looks at the slot again.
+//! was. A partner that wins then finishes with the owner's slot (moves the
+//! value in or out; for a `select!` send arm it may first have to evaluate
+//! the value, which is user code) and *releases* the context
+//! (`released`: 0 -> 1). The owner reads its slot only after it has seen
+//! the release; a partner never touches the context after releasing it.
+//! The owner normally sleeps through the gap (the partner wakes it after
+//! the release); an owner woken early (its deadline) yields until it.
 //!
-//! Under `--cfg loom` the shim blocks a loom thread with `loom::thread::park`
-//! and a deadline means "time out at once", which races a timeout with every
-//! possible wake.
-
-use std::cell::UnsafeCell;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
-use std::time::Instant;
+//! Blocking goes through `sync/block.rs`, the one seam between `sync` and
+//! the scheduler that the locks use too; under `--cfg loom` that seam parks
+//! a loom thread, and a deadline times out once the thread has yielded,
+//! which races a timeout with every possible wake.
 
 use crate::loom::AtomicUsize;
+use std::cell::UnsafeCell;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
 /// Entries published, nobody has claimed or withdrawn the wait.
 pub(crate) const WAITING: usize = 0;
@@ -39,19 +42,12 @@ pub(crate) const ABORTED: usize = 1;
 /// Claimed states are `CLAIMED_BASE + op`.
 const CLAIMED_BASE: usize = 2;
 
-/// Why a thread waits, as the thread table shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// One `send` or `recv`.
-    Channel,
-    /// A `select!` over several operations.
-    Select,
-}
-
 /// One blocking call's wait record. See the module doc. Public only so
 /// that `select!` can name it through `Operation`; it has no public API.
 pub struct Context {
     state: AtomicUsize,
+    /// 1 once the claiming partner is done with the owner's slot.
+    released: AtomicUsize,
     /// Written by the owner only while no entry names this context; read
     /// (cloned) by partners under a channel lock while an entry does.
     waiter: UnsafeCell<Option<Waiter>>,
@@ -61,6 +57,7 @@ impl Context {
     pub(crate) fn new() -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
+            released: AtomicUsize::new(0),
             waiter: UnsafeCell::new(None),
         }
     }
@@ -78,6 +75,7 @@ impl Context {
         // the entries.
         self.state
             .store(WAITING, std::sync::atomic::Ordering::Relaxed);
+        self.released.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A copy of the waiter, to wake after letting go of the context.
@@ -92,14 +90,36 @@ impl Context {
     }
 
     /// A partner completes operation `op`: true if it won. On success the
-    /// partner must not touch the context again (its owner may return).
+    /// partner finishes with the owner's slot and then calls
+    /// [`release`](Self::release), its last touch of the context.
     pub(crate) fn try_claim(&self, op: usize) -> bool {
-        // AcqRel: Release publishes the value the partner moved into or out
-        // of the owner's slot before this CAS; it pairs with the Acquire of
-        // the owner's failed `try_abort`, after which it reads the slot.
+        // AcqRel: Acquire pairs with the lock that published the entry (the
+        // owner's `arm`); Release orders the claim before the owner's failed
+        // `try_abort` (its Acquire).
         self.state
             .compare_exchange(WAITING, CLAIMED_BASE + op, AcqRel, Acquire)
             .is_ok()
+    }
+
+    /// The claiming partner is done with the owner's slot. The context may
+    /// be gone as soon as this returns.
+    ///
+    /// # Safety
+    ///
+    /// The caller won [`try_claim`](Self::try_claim) and has not released.
+    pub(crate) unsafe fn release(&self) {
+        // Release publishes the partner's writes to the owner's slot; pairs
+        // with the Acquire load in `wait_released`.
+        self.released.store(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The owner, claimed, waits until the partner has released: normally
+    /// at once (the partner wakes the owner only after releasing).
+    pub(crate) fn wait_released(&self) {
+        // Acquire pairs with the Release store in `release`.
+        while self.released.load(Acquire) == 0 {
+            crate::sync::block::yield_now();
+        }
     }
 
     /// The owner withdraws. `Err(op)` if a partner completed `op` first.
@@ -120,44 +140,6 @@ impl Context {
     }
 }
 
-#[cfg(not(loom))]
-pub(crate) use crate::sched::Waiter;
-
-/// Blocks the caller until woken or until `deadline` (spurious wake-ups
-/// are allowed: the caller re-checks). `register` publishes the waiter and
-/// returns false if the caller should not block after all.
-#[cfg(not(loom))]
-pub(crate) fn block(
-    reason: Reason,
-    deadline: Option<Instant>,
-    register: impl FnOnce(Waiter) -> bool,
-) {
-    let reason = match reason {
-        Reason::Channel => crate::thread::id::BlockReason::Channel,
-        Reason::Select => crate::thread::id::BlockReason::Select,
-    };
-    crate::sched::block_on(reason, deadline, register);
-}
-
-/// Under loom, a waiter is a loom thread handle.
-#[cfg(loom)]
-#[derive(Clone)]
-pub(crate) struct Waiter(loom::thread::Thread);
-
-#[cfg(loom)]
-impl Waiter {
-    pub(crate) fn wake(self) {
-        self.0.unpark();
-    }
-}
-
-#[cfg(loom)]
-pub(crate) fn block(
-    _reason: Reason,
-    deadline: Option<Instant>,
-    register: impl FnOnce(Waiter) -> bool,
-) {
-    if register(Waiter(loom::thread::current())) && deadline.is_none() {
-        loom::thread::park();
-    }
-}
+/// Who to wake: the seam's waiter (`sync/block.rs`), a ULT's wait token or
+/// an OS thread (a loom thread under loom).
+pub(crate) use crate::sync::block::Waiter;

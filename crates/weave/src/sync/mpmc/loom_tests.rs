@@ -124,3 +124,54 @@ fn select_completes_exactly_one_operation() {
         assert!(rx_a.try_recv().is_err() && rx_b.try_recv().is_err());
     });
 }
+
+#[test]
+fn a_waiting_select_send_meets_a_receiver_on_a_rendezvous() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        // The send arm waits without a value; the receiver that arrives
+        // wakes it, it secures the receiver, then hands the value over.
+        let t = thread::spawn(move || {
+            crate::select! {
+                send(tx, 5) -> r => r.unwrap(),
+            }
+        });
+        assert_eq!(rx.recv(), Ok(5));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn a_freed_place_is_granted_to_a_waiting_select_send() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(0).unwrap();
+        let t = thread::spawn(move || {
+            crate::select! {
+                send(tx, 1) -> r => r.unwrap(),
+            }
+        });
+        assert_eq!(rx.recv(), Ok(0));
+        assert_eq!(rx.recv(), Ok(1));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn a_select_send_and_a_plain_send_share_a_rendezvous_receiver() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || {
+            crate::select! {
+                send(tx, 1) -> r => r.unwrap(),
+            }
+        });
+        let b = thread::spawn(move || tx2.send(2).unwrap());
+        let mut got = [rx.recv().unwrap(), rx.recv().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}

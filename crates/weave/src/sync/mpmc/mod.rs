@@ -1,7 +1,9 @@
 //! Multi-producer, multi-consumer channels, with the shape of
 //! crossbeam-channel: [`bounded`], [`unbounded`], rendezvous (`bounded(0)`),
-//! cloneable [`Sender`]s and [`Receiver`]s, and [`select!`](crate::select)
-//! over several operations.
+//! cloneable [`Sender`]s and [`Receiver`]s, [`select!`](crate::select) and
+//! [`select_biased!`](crate::select_biased) over several operations, the
+//! dynamic [`Select`], and the time channels [`after`], [`tick`] and
+//! [`never()`]. Porting from crossbeam-channel is a change of `use` line.
 //!
 //! ```
 //! use weave::sync::mpmc;
@@ -30,9 +32,10 @@
 //!
 //! | call                                           | on a ULT blocks | on an OS thread blocks |
 //! |------------------------------------------------|-----------------|------------------------|
-//! | `send` (bounded, full), `recv` (empty), `select!` without `default` | the ULT only: its LWP runs others | the OS thread (parked in the kernel) |
-//! | `send_timeout`, `recv_timeout`, `select!` with `default(timeout)` | the ULT only, until the deadline | the OS thread, until the deadline |
-//! | `try_send`, `try_recv`, `select!` with `default`, `send` on an unbounded channel | nothing | nothing |
+//! | `send` (bounded, full), `recv` (empty), `select!` without `default`, `Select::select` | the ULT only: its LWP runs others | the OS thread (parked in the kernel) |
+//! | `send_timeout`, `recv_timeout`, `select!` with `default(timeout)`, `Select::select_timeout`, a `recv` on [`after`] or [`tick`] | the ULT only, until the deadline (weave's timers) | the OS thread, until the deadline |
+//! | `Select::ready`, `ready_timeout` | the ULT only, polling (sleeps of up to 1 ms) | the OS thread, the same way |
+//! | `try_send`, `try_recv`, `select!` with `default`, `Select::try_select`, `send` on an unbounded channel | nothing | nothing |
 //!
 //! ULTs and OS threads may share a channel freely, on either side. Do not
 //! hold a `std::sync::Mutex` guard across a blocking channel call: the ULT
@@ -47,10 +50,15 @@
 //! waiting operations under one short lock, with direct hand-off to a
 //! waiting partner, as Go's `chan.go`. A blocked operation is an entry
 //! naming a per-call context on the waiter's stack; a partner completes it
-//! by moving the value and then claiming the context with one CAS, so
-//! exactly one operation of a `select!` completes (`context.rs`,
-//! `select.rs`). A blocked ULT shows [`BlockReason::Channel`] or
-//! [`BlockReason::Select`] in the thread table.
+//! by claiming the context with one CAS, so exactly one operation of a
+//! `select!` completes, then moving the value and releasing the context
+//! (`context.rs`, `select.rs`). A `select!` send arm first secures a
+//! permit (a buffer place or a waiting receiver) and evaluates its value
+//! only then. The time channels (`timer.rs`) are receiver flavors with no
+//! queue: their deadline joins the wait's. The dynamic [`Select`]
+//! (`builder.rs`) runs the same wait. Everything blocks through
+//! `sync/block.rs`, the seam the locks use. A blocked ULT shows
+//! [`BlockReason::Channel`] or [`BlockReason::Select`] in the thread table.
 //!
 //! Dropping the last [`Receiver`] drops the buffered messages and makes
 //! every send fail with the value given back; dropping the last [`Sender`]
@@ -59,10 +67,12 @@
 //! [`BlockReason::Channel`]: crate::thread::id::BlockReason::Channel
 //! [`BlockReason::Select`]: crate::thread::id::BlockReason::Select
 
+mod builder;
 pub(crate) mod chan;
 pub(crate) mod context;
 pub(crate) mod error;
 pub(crate) mod select;
+mod timer;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -73,13 +83,18 @@ use std::time::{Duration, Instant};
 
 use chan::{Chan, UNBOUNDED};
 use select::{run, RecvOp, SendOp, Wait};
+use timer::Timer;
 
+pub use builder::{Select, SelectedOperation};
 pub use error::{
-    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 
 /// `select!` over several channel operations; see [`crate::select!`].
 pub use crate::select;
+/// `select!` that prefers its first ready arm; see [`crate::select_biased!`].
+pub use crate::select_biased;
 
 /// A channel of at most `cap` buffered messages. With `cap == 0` it is a
 /// rendezvous: each send waits until a receiver takes the value.
@@ -96,7 +111,70 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 fn pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(chan);
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    (
+        Sender { chan: chan.clone() },
+        Receiver {
+            flavor: Flavor::Chan(chan),
+        },
+    )
+}
+
+/// A receiver of one message, the [`Instant`] it was due, once `duration`
+/// has passed (as crossbeam-channel's `after`). It has no sender and never
+/// disconnects; after its message, a receive waits forever. Waiting on it
+/// (alone or in a [`select!`](crate::select)) blocks only the ULT, on
+/// weave's timers.
+///
+/// ```
+/// use std::time::Duration;
+/// use weave::sync::mpmc::{after, select, unbounded};
+///
+/// let (_tx, rx) = unbounded::<u32>();
+/// let timeout = after(Duration::from_millis(10));
+/// let timed_out = select! {
+///     recv(rx) -> _ => false,
+///     recv(timeout) -> _ => true,
+/// };
+/// assert!(timed_out);
+/// ```
+pub fn after(duration: Duration) -> Receiver<Instant> {
+    match Instant::now().checked_add(duration) {
+        Some(at) => at_instant(at),
+        None => never(),
+    }
+}
+
+/// As [`after`], with the message due at `when`.
+pub fn at(when: Instant) -> Receiver<Instant> {
+    at_instant(when)
+}
+
+fn at_instant(at: Instant) -> Receiver<Instant> {
+    Receiver {
+        flavor: Flavor::Timer(Arc::new(Timer::once(at)), |i| i),
+    }
+}
+
+/// A receiver of a message every `duration`: the [`Instant`] each was due
+/// (as crossbeam-channel's `tick`). The first is due `duration` from now;
+/// a tick nobody received is not queued (the next is due one period after
+/// the last delivery). Never disconnects; waiting blocks only the ULT.
+pub fn tick(duration: Duration) -> Receiver<Instant> {
+    match Instant::now().checked_add(duration) {
+        Some(first) => Receiver {
+            flavor: Flavor::Timer(Arc::new(Timer::every(first, duration)), |i| i),
+        },
+        None => never(),
+    }
+}
+
+/// A receiver that never gets a message and never disconnects (as
+/// crossbeam-channel's `never`): a `select!` arm that is switched off, for
+/// example `recv(opt_rx.unwrap_or(never()))`. A receive waits forever.
+pub fn never<T>() -> Receiver<T> {
+    Receiver {
+        flavor: Flavor::Never,
+    }
 }
 
 /// The deadline `timeout` from now, or none if it is too far to represent.
@@ -115,9 +193,21 @@ pub struct Sender<T> {
 
 /// The receiving side. Clone it for more consumers (each message goes to
 /// exactly one); the channel disconnects for senders when the last clone
-/// is dropped.
+/// is dropped. [`after`], [`tick`] and [`never()`] give receivers of time
+/// channels, which have no senders.
 pub struct Receiver<T> {
-    chan: Arc<Chan<T>>,
+    flavor: Flavor<T>,
+}
+
+/// What a [`Receiver`] receives from.
+pub(crate) enum Flavor<T> {
+    /// A channel with senders.
+    Chan(Arc<Chan<T>>),
+    /// `after` or `tick`; the function makes the message of the due
+    /// instant (the identity: these channels carry `Instant`s).
+    Timer(Arc<Timer>, fn(Instant) -> T),
+    /// `never`.
+    Never,
 }
 
 impl<T> Sender<T> {
@@ -188,6 +278,11 @@ impl<T> Sender<T> {
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// The address that names this channel.
+    fn id(&self) -> *const () {
+        Arc::as_ptr(&self.chan).cast()
+    }
 }
 
 impl<T> Receiver<T> {
@@ -199,7 +294,11 @@ impl<T> Receiver<T> {
 
     /// Receives a message if one is there now.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        match &self.flavor {
+            Flavor::Chan(chan) => chan.try_recv(),
+            Flavor::Timer(timer, make) => timer.try_take().map(make).ok_or(TryRecvError::Empty),
+            Flavor::Never => Err(TryRecvError::Empty),
+        }
     }
 
     /// As [`recv`](Self::recv), waiting at most `timeout`.
@@ -213,7 +312,7 @@ impl<T> Receiver<T> {
     }
 
     fn recv_with(&self, wait: Wait) -> Result<T, RecvTimeoutError> {
-        let mut op = RecvOp::new(&self.chan);
+        let mut op = RecvOp::new(&self.flavor);
         match run(&mut [&mut op], wait) {
             Some(_) => op.take().map_err(RecvTimeoutError::from),
             None => Err(RecvTimeoutError::Timeout),
@@ -230,9 +329,14 @@ impl<T> Receiver<T> {
         TryIter { rx: self }
     }
 
-    /// Messages waiting in the buffer.
+    /// Messages waiting in the buffer (for [`after`] and [`tick`], 1 if a
+    /// message is due).
     pub fn len(&self) -> usize {
-        self.chan.len()
+        match &self.flavor {
+            Flavor::Chan(chan) => chan.len(),
+            Flavor::Timer(timer, _) => usize::from(timer.ready()),
+            Flavor::Never => 0,
+        }
     }
 
     /// Whether the buffer is empty.
@@ -245,15 +349,50 @@ impl<T> Receiver<T> {
         self.capacity().is_some_and(|c| self.len() >= c)
     }
 
-    /// The buffer's capacity; `None` if unbounded.
+    /// The buffer's capacity; `None` if unbounded (`Some(1)` for [`after`]
+    /// and [`tick`], `Some(0)` for [`never()`], as crossbeam's).
     pub fn capacity(&self) -> Option<usize> {
-        let c = self.chan.capacity();
-        (c != UNBOUNDED).then_some(c)
+        match &self.flavor {
+            Flavor::Chan(chan) => {
+                let c = chan.capacity();
+                (c != UNBOUNDED).then_some(c)
+            }
+            Flavor::Timer(..) => Some(1),
+            Flavor::Never => Some(0),
+        }
     }
 
-    /// Whether `self` and `other` receive from the same channel.
+    /// Whether every sender is gone (never, for a time channel).
+    pub fn is_disconnected(&self) -> bool {
+        match &self.flavor {
+            Flavor::Chan(chan) => chan.senders_gone(),
+            Flavor::Timer(..) | Flavor::Never => false,
+        }
+    }
+
+    /// Whether `self` and `other` receive from the same channel (every
+    /// [`never()`] receiver is the same channel, as in crossbeam).
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        match (&self.flavor, &other.flavor) {
+            (Flavor::Chan(a), Flavor::Chan(b)) => Arc::ptr_eq(a, b),
+            (Flavor::Timer(a, _), Flavor::Timer(b, _)) => Arc::ptr_eq(a, b),
+            (Flavor::Never, Flavor::Never) => true,
+            _ => false,
+        }
+    }
+
+    /// The address that names this channel (null for [`never()`]).
+    fn id(&self) -> *const () {
+        Self::flavor_id(&self.flavor)
+    }
+
+    /// As [`id`](Self::id), from the flavor an operation holds.
+    fn flavor_id(flavor: &Flavor<T>) -> *const () {
+        match flavor {
+            Flavor::Chan(chan) => Arc::as_ptr(chan).cast(),
+            Flavor::Timer(timer, _) => Arc::as_ptr(timer).cast(),
+            Flavor::Never => std::ptr::null(),
+        }
     }
 }
 
@@ -268,10 +407,15 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        self.chan.add_receiver();
-        Receiver {
-            chan: self.chan.clone(),
-        }
+        let flavor = match &self.flavor {
+            Flavor::Chan(chan) => {
+                chan.add_receiver();
+                Flavor::Chan(chan.clone())
+            }
+            Flavor::Timer(timer, make) => Flavor::Timer(timer.clone(), *make),
+            Flavor::Never => Flavor::Never,
+        };
+        Receiver { flavor }
     }
 }
 
@@ -283,7 +427,9 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.chan.drop_receiver();
+        if let Flavor::Chan(chan) = &self.flavor {
+            chan.drop_receiver();
+        }
     }
 }
 
@@ -359,17 +505,17 @@ impl<T> IntoIterator for Receiver<T> {
 /// What `select!` expands to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::context::Context;
-    pub use super::select::{run, Operation, RecvOp, SendOp, Wait};
+    pub use super::select::{run, run_with, Operation, RecvOp, SendOp, Wait};
     use super::{wait_for, Receiver, Sender};
     use std::time::Duration;
 
     pub fn recv_op<T>(rx: &Receiver<T>) -> RecvOp<'_, T> {
-        RecvOp::new(&rx.chan)
+        RecvOp::new(&rx.flavor)
     }
 
-    pub fn send_op<T>(tx: &Sender<T>, value: T) -> SendOp<'_, T> {
-        SendOp::new(&tx.chan, value)
+    /// A send whose value is given only if it is chosen.
+    pub fn send_op<T>(tx: &Sender<T>) -> SendOp<'_, T> {
+        SendOp::lazy(&tx.chan)
     }
 
     pub fn timeout(d: Duration) -> Wait {
@@ -380,18 +526,33 @@ pub mod __private {
 /// Waits on several channel operations at once and completes exactly one
 /// of them, as crossbeam-channel's `select!`.
 ///
-/// Arms, separated by commas:
+/// Arms, separated by commas (a trailing comma is fine):
 ///
 /// - `recv(receiver) -> result => body`: `result` is `Result<T, RecvError>`
 ///   (an error once that channel is empty and disconnected);
 /// - `send(sender, value) -> result => body`: `result` is
-///   `Result<(), SendError<T>>`. `value` is evaluated up front; if another
-///   arm wins, it is dropped;
+///   `Result<(), SendError<T>>`. `value` is evaluated only if this arm is
+///   chosen (the send is chosen first, with a buffer place or a waiting
+///   receiver secured for it), as in crossbeam;
 /// - at most one of `default => body` (do not wait: run `body` if nothing
 ///   is ready now) or `default(timeout) => body` (wait at most `timeout`).
 ///
-/// Without a `default`, it waits as long as it takes; on a ULT only the
-/// ULT waits. When several operations are ready, one is picked at random.
+/// The channel operands are evaluated once, in order, before anything
+/// else, and may be temporaries (`recv(make_rx())`, `send(tx.clone(), v)`).
+/// A select of only `default` runs its body; `default(timeout)` alone
+/// waits out the timeout (the ULT only). Without a `default`, it waits as
+/// long as it takes; on a ULT only the ULT waits. When several operations
+/// are ready, one is picked at random ([`select_biased!`](crate::select_biased)
+/// picks the first).
+///
+/// It is linearizable: it completes exactly one operation (never two, and
+/// never loses or duplicates a message), and with a `default` it takes the
+/// default only if no operation was ready when it tried each of them. One
+/// difference from crossbeam: a send arm that is *waiting* on a rendezvous
+/// channel (`bounded(0)`) counts as ready for a receiver that waits (it
+/// gets the value), but not for a `try_recv` or a `select!` with
+/// `default` on the other side, which would have to wait for the value to
+/// be evaluated.
 ///
 /// ```
 /// use std::time::Duration;
@@ -410,72 +571,134 @@ pub mod __private {
 /// ```
 #[macro_export]
 macro_rules! select {
-    // Each arm becomes `(op [constructor] pattern => body)`; the `op`
-    // identifiers come from different expansions, so hygiene keeps them
-    // apart.
-    (@parse [$($ops:tt)*] [$($dflt:tt)*]
-        recv($rx:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::select!(@parse
-            [$($ops)* (op [$crate::sync::mpmc::__private::recv_op(&$rx)] $p => $body)]
-            [$($dflt)*] $($rest)*)
+    ($($arms:tt)*) => {
+        $crate::__weave_select!(@parse false [] [] $($arms)* ,)
     };
-    (@parse [$($ops:tt)*] [$($dflt:tt)*]
-        recv($rx:expr) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::select!(@parse [$($ops)*] [$($dflt)*] recv($rx) -> $p => $body, $($rest)*)
+}
+
+/// As [`select!`], but when several operations are ready the first one
+/// (in the order written) is chosen, as crossbeam-channel's
+/// `select_biased!`.
+///
+/// ```
+/// use weave::sync::mpmc::{select_biased, unbounded};
+///
+/// let (tx1, rx1) = unbounded::<i32>();
+/// let (tx2, rx2) = unbounded::<i32>();
+/// tx1.send(1).unwrap();
+/// tx2.send(2).unwrap();
+/// let first = select_biased! {
+///     recv(rx1) -> m => m.unwrap(),
+///     recv(rx2) -> m => m.unwrap(),
+/// };
+/// assert_eq!(first, 1);
+/// ```
+#[macro_export]
+macro_rules! select_biased {
+    ($($arms:tt)*) => {
+        $crate::__weave_select!(@parse true [] [] $($arms)* ,)
     };
-    (@parse [$($ops:tt)*] [$($dflt:tt)*]
-        send($tx:expr, $v:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::select!(@parse
-            [$($ops)* (op [$crate::sync::mpmc::__private::send_op(&$tx, $v)] $p => $body)]
-            [$($dflt)*] $($rest)*)
+}
+
+/// The parser and code generator behind [`select!`] and
+/// [`select_biased!`]; not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __weave_select {
+    // Each arm becomes `(recv op h [receiver] pattern => body)` or
+    // `(send op h [sender] [value] pattern => body)`; `op` and `h` come
+    // from different expansions, so hygiene keeps them apart.
+    (@parse $b:tt [$($ops:tt)*] [$($dflt:tt)*]
+        recv($rx:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b
+            [$($ops)* (recv op h [$rx] $p => $body)] [$($dflt)*] $($rest)*)
     };
-    (@parse [$($ops:tt)*] [$($dflt:tt)*]
-        send($tx:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::select!(@parse [$($ops)*] [$($dflt)*] send($tx, $v) -> $p => $body, $($rest)*)
+    (@parse $b:tt [$($ops:tt)*] [$($dflt:tt)*]
+        recv($rx:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b [$($ops)*] [$($dflt)*]
+            recv($rx) -> $p => $body, $($rest)*)
     };
-    (@parse [$($ops:tt)*] []
+    (@parse $b:tt [$($ops:tt)*] [$($dflt:tt)*]
+        send($tx:expr, $v:expr $(,)?) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b
+            [$($ops)* (send op h [$tx] [$v] $p => $body)] [$($dflt)*] $($rest)*)
+    };
+    (@parse $b:tt [$($ops:tt)*] [$($dflt:tt)*]
+        send($tx:expr, $v:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b [$($ops)*] [$($dflt)*]
+            send($tx, $v) -> $p => $body, $($rest)*)
+    };
+    (@parse $b:tt [$($ops:tt)*] []
         default => $body:expr, $($rest:tt)*) => {
-        $crate::select!(@parse [$($ops)*]
+        $crate::__weave_select!(@parse $b [$($ops)*]
             [$crate::sync::mpmc::__private::Wait::Never, $body] $($rest)*)
     };
-    (@parse [$($ops:tt)*] []
-        default($timeout:expr) => $body:expr, $($rest:tt)*) => {
-        $crate::select!(@parse [$($ops)*]
+    (@parse $b:tt [$($ops:tt)*] []
+        default => $body:block $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b [$($ops)*] [] default => $body, $($rest)*)
+    };
+    (@parse $b:tt [$($ops:tt)*] []
+        default($timeout:expr $(,)?) => $body:expr, $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b [$($ops)*]
             [$crate::sync::mpmc::__private::timeout($timeout), $body] $($rest)*)
     };
-    (@parse [$(($op:ident [$make:expr] $p:pat => $body:expr))+] [] $(,)*) => {
-        $crate::select!(@emit [$(($op [$make] $p => $body))+]
+    (@parse $b:tt [$($ops:tt)*] []
+        default($timeout:expr $(,)?) => $body:block $($rest:tt)*) => {
+        $crate::__weave_select!(@parse $b [$($ops)*] []
+            default($timeout) => $body, $($rest)*)
+    };
+    (@parse $b:tt [$($ops:tt)+] [] $(,)*) => {
+        $crate::__weave_select!(@bind [$($ops)+] [] $b,
             $crate::sync::mpmc::__private::Wait::Forever,
             ::core::unreachable!("select! without default returned without an operation"))
     };
-    (@parse [$(($op:ident [$make:expr] $p:pat => $body:expr))+] [$wait:expr, $dbody:expr] $(,)*) => {
-        $crate::select!(@emit [$(($op [$make] $p => $body))+] $wait, $dbody)
+    (@parse $b:tt [$($ops:tt)*] [$wait:expr, $dbody:expr] $(,)*) => {
+        $crate::__weave_select!(@bind [$($ops)*] [] $b, $wait, $dbody)
     };
-    (@emit [$(($op:ident [$make:expr] $p:pat => $body:expr))+] $wait:expr, $dbody:expr) => {{
-        $( let mut $op = $make; )+
-        let __completed = $crate::sync::mpmc::__private::run(
-            &mut [$(&mut $op as &mut dyn $crate::sync::mpmc::__private::Operation),+],
-            $wait,
-        );
-        match __completed {
+    // Evaluate each channel operand once, in order; a temporary lives to
+    // the end of the select (`let h = &temp;` extends it).
+    (@bind [(recv $op:ident $h:ident [$rx:expr] $($arm:tt)*) $($rest:tt)*]
+        [$($done:tt)*] $($tail:tt)*) => {{
+        let $h = &$rx;
+        #[allow(unused_mut)]
+        let mut $op = $crate::sync::mpmc::__private::recv_op($h);
+        $crate::__weave_select!(@bind [$($rest)*] [$($done)* (recv $op $($arm)*)] $($tail)*)
+    }};
+    (@bind [(send $op:ident $h:ident [$tx:expr] $($arm:tt)*) $($rest:tt)*]
+        [$($done:tt)*] $($tail:tt)*) => {{
+        let $h = &$tx;
+        #[allow(unused_mut)]
+        let mut $op = $crate::sync::mpmc::__private::send_op($h);
+        $crate::__weave_select!(@bind [$($rest)*] [$($done)* (send $op $($arm)*)] $($tail)*)
+    }};
+    (@bind [] [$(($kind:ident $op:ident $($arm:tt)*))*] $b:tt, $wait:expr, $dbody:expr) => {{
+        let __ops: &mut [&mut dyn $crate::sync::mpmc::__private::Operation] =
+            &mut [$(&mut $op as &mut dyn $crate::sync::mpmc::__private::Operation),*];
+        match $crate::sync::mpmc::__private::run_with(__ops, $wait, $b) {
             ::core::option::Option::None => $dbody,
             ::core::option::Option::Some(__i) => {
-                $crate::select!(@dispatch __i, 0usize; $(($op $p => $body))+)
+                $crate::__weave_select!(@dispatch __i, 0usize; $(($kind $op $($arm)*))*)
             }
         }
     }};
-    (@dispatch $i:ident, $k:expr; ($op:ident $p:pat => $body:expr) $($rest:tt)*) => {
+    (@dispatch $i:ident, $k:expr; (recv $op:ident $p:pat => $body:expr) $($rest:tt)*) => {
         if $i == $k {
             let $p = $op.take();
             $body
         } else {
-            $crate::select!(@dispatch $i, $k + 1; $($rest)*)
+            $crate::__weave_select!(@dispatch $i, $k + 1; $($rest)*)
+        }
+    };
+    (@dispatch $i:ident, $k:expr; (send $op:ident [$v:expr] $p:pat => $body:expr) $($rest:tt)*) => {
+        if $i == $k {
+            // The value is evaluated here, once this send was chosen.
+            let $p = $op.complete($v);
+            $body
+        } else {
+            $crate::__weave_select!(@dispatch $i, $k + 1; $($rest)*)
         }
     };
     (@dispatch $i:ident, $k:expr;) => {
         ::core::unreachable!("select! completed an operation it does not have")
-    };
-    ($($arms:tt)+) => {
-        $crate::select!(@parse [] [] $($arms)+ ,)
     };
 }

@@ -9,22 +9,32 @@
 //!    blocking, so no wake-up can be lost) arm the context with the waiter
 //!    and publish one entry per operation on its channel. If a channel says
 //!    its operation could go ahead now, stop publishing and do not block.
+//!    The wait's deadline is the earliest of the caller's and of the time
+//!    channels' (`after`, `tick`) among the operations.
 //! 3. After waking (claimed, timed out, disconnected, spuriously, or not
 //!    blocked at all), try to withdraw with `Context::try_abort`:
-//!    - it fails: a partner claimed operation `i` and already moved the
-//!      value; withdraw the other entries and return `i`;
+//!    - it fails: a partner claimed operation `i`; withdraw the other
+//!      entries, wait for the partner's release (`context.rs`) and return
+//!      `i` (or, if the partner gave its permit back without a value, go
+//!      back to 1);
 //!    - it succeeds: nobody can claim any entry now; withdraw them all and
 //!      go back to 1 (the deadline, if any, is checked there).
 //!
-//! Withdrawing takes each channel's lock, so a partner that was moving a
-//! value in or out of a slot has finished (and put it back) before `run`
-//! returns and the slots go away.
+//! Withdrawing takes each channel's lock, and a claimed slot is read only
+//! after its release, so no partner touches a slot once `run` returns.
+//!
+//! A send arm of `select!` (and of [`Select`](super::Select)) is *lazy*: it
+//! completes with a permit (`chan::Permit`) rather than a value, and the
+//! caller evaluates the value only then, so the value of an arm that is
+//! not chosen is never computed, as in crossbeam.
 
 use std::time::Instant;
 
-use super::chan::Chan;
-use super::context::{self, Context, Reason};
+use super::chan::{Chan, Permit};
+use super::context::Context;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
+use super::Flavor;
+use crate::sync::block::{block_on, BlockReason};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
 /// result stays in the operation until the caller takes it.
@@ -48,23 +58,39 @@ pub trait Operation {
     #[doc(hidden)]
     fn unregister(&mut self, ctx: &Context);
 
-    /// A partner claimed this operation: record the completed result.
+    /// A partner claimed this operation and released it: record the
+    /// result. False if the partner gave its claim back (no value came).
     #[doc(hidden)]
-    fn claimed(&mut self);
+    fn claimed(&mut self) -> bool;
+
+    /// When this operation becomes ready by itself (a time channel).
+    #[doc(hidden)]
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Whether it would complete now, without completing it.
+    #[doc(hidden)]
+    fn is_ready(&self) -> bool;
 }
 
-/// A receive on `chan`, for [`run`] and `select!`.
+/// A receive, for [`run`] and `select!`.
 pub struct RecvOp<'a, T> {
-    chan: &'a Chan<T>,
+    flavor: &'a Flavor<T>,
     /// Where a claiming sender puts the value.
     slot: Option<T>,
     result: Option<Result<T, RecvError>>,
 }
 
 impl<'a, T> RecvOp<'a, T> {
-    pub(crate) fn new(chan: &'a Chan<T>) -> Self {
+    /// What it receives from.
+    pub(crate) fn flavor(&self) -> &'a Flavor<T> {
+        self.flavor
+    }
+
+    pub(crate) fn new(flavor: &'a Flavor<T>) -> Self {
         RecvOp {
-            chan,
+            flavor,
             slot: None,
             result: None,
         }
@@ -80,7 +106,12 @@ impl<'a, T> RecvOp<'a, T> {
 
 impl<T> Operation for RecvOp<'_, T> {
     fn try_complete(&mut self) -> bool {
-        self.result = match self.chan.try_recv() {
+        let got = match self.flavor {
+            Flavor::Chan(chan) => chan.try_recv(),
+            Flavor::Timer(timer, make) => timer.try_take().map(make).ok_or(TryRecvError::Empty),
+            Flavor::Never => Err(TryRecvError::Empty),
+        };
+        self.result = match got {
             Ok(v) => Some(Ok(v)),
             Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
             Err(TryRecvError::Empty) => return false,
@@ -89,29 +120,62 @@ impl<T> Operation for RecvOp<'_, T> {
     }
 
     unsafe fn register(&mut self, ctx: &Context, op: usize) -> bool {
-        // SAFETY: the caller keeps `self` (so the slot) in place while the
-        // entry may be published.
-        unsafe { self.chan.register_recv(ctx, op, &mut self.slot) }
+        match self.flavor {
+            // SAFETY: the caller keeps `self` (so the slot) in place while
+            // the entry may be published.
+            Flavor::Chan(chan) => unsafe { chan.register_recv(ctx, op, &mut self.slot) },
+            // Nothing to publish: the deadline wakes the wait.
+            Flavor::Timer(..) | Flavor::Never => true,
+        }
     }
 
     fn unregister(&mut self, ctx: &Context) {
-        self.chan.unregister_recv(ctx);
+        if let Flavor::Chan(chan) = self.flavor {
+            chan.unregister_recv(ctx);
+        }
     }
 
-    fn claimed(&mut self) {
-        let v = self.slot.take().expect("a claimed receive has its value");
-        self.result = Some(Ok(v));
+    fn claimed(&mut self) -> bool {
+        match self.slot.take() {
+            Some(v) => {
+                self.result = Some(Ok(v));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self.flavor {
+            Flavor::Timer(timer, _) => timer.deadline(),
+            _ => None,
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        match self.flavor {
+            Flavor::Chan(chan) => chan.recv_ready(),
+            Flavor::Timer(timer, _) => timer.ready(),
+            Flavor::Never => false,
+        }
     }
 }
 
-/// A send of one value on `chan`, for [`run`] and `select!`. If another
-/// operation of the select completes, the value is dropped with the
-/// operation (a timed-out `send` takes it back).
+/// A send on `chan`, for [`run`] and `select!`.
+///
+/// An *eager* send (`Sender::send`) holds its value from the start; if it
+/// times out, it takes the value back. A *lazy* one (a `select!` arm)
+/// completes with a permit, and the caller then hands the value to
+/// [`complete`](Self::complete); a permit dropped unused is given back.
 pub struct SendOp<'a, T> {
     chan: &'a Chan<T>,
-    /// The value, until a receiver takes it.
+    /// The value (eager), until a receiver takes it.
     slot: Option<T>,
+    lazy: bool,
+    /// An eager send's result.
     result: Option<Result<(), SendError<T>>>,
+    /// A lazy send's permit, until [`complete`](Self::complete).
+    permit: Option<Permit<T>>,
 }
 
 impl<'a, T> SendOp<'a, T> {
@@ -119,25 +183,64 @@ impl<'a, T> SendOp<'a, T> {
         SendOp {
             chan,
             slot: Some(value),
+            lazy: false,
             result: None,
+            permit: None,
         }
     }
 
-    /// The result, once [`run`] chose this operation.
-    pub fn take(&mut self) -> Result<(), SendError<T>> {
+    /// The channel it sends on.
+    pub(crate) fn chan(&self) -> &'a Chan<T> {
+        self.chan
+    }
+
+    /// A send whose value comes after it is chosen.
+    pub(crate) fn lazy(chan: &'a Chan<T>) -> Self {
+        SendOp {
+            chan,
+            slot: None,
+            lazy: true,
+            result: None,
+            permit: None,
+        }
+    }
+
+    /// An eager send's result, once [`run`] chose it.
+    pub(crate) fn take(&mut self) -> Result<(), SendError<T>> {
         self.result
             .take()
             .expect("select: took the result of an operation that did not complete")
     }
 
+    /// Sends `value` through the permit of a lazy send that [`run`] chose.
+    pub fn complete(&mut self, value: T) -> Result<(), SendError<T>> {
+        let permit = self
+            .permit
+            .take()
+            .expect("select: completed a send that was not chosen");
+        self.chan.complete_send(permit, value)
+    }
+
     /// The value, if it was not sent.
-    pub(crate) fn into_value(self) -> Option<T> {
-        self.slot
+    pub(crate) fn into_value(mut self) -> Option<T> {
+        self.slot.take()
+    }
+}
+
+impl<T> Drop for SendOp<'_, T> {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            self.chan.cancel_permit(p);
+        }
     }
 }
 
 impl<T> Operation for SendOp<'_, T> {
     fn try_complete(&mut self) -> bool {
+        if self.lazy {
+            self.permit = self.chan.try_permit();
+            return self.permit.is_some();
+        }
         let Some(v) = self.slot.take() else {
             return false;
         };
@@ -154,16 +257,26 @@ impl<T> Operation for SendOp<'_, T> {
 
     unsafe fn register(&mut self, ctx: &Context, op: usize) -> bool {
         // SAFETY: as in `RecvOp::register`.
-        unsafe { self.chan.register_send(ctx, op, &mut self.slot) }
+        unsafe { self.chan.register_send(ctx, op, &mut self.slot, self.lazy) }
     }
 
     fn unregister(&mut self, ctx: &Context) {
         self.chan.unregister_send(ctx);
     }
 
-    fn claimed(&mut self) {
+    fn claimed(&mut self) -> bool {
         debug_assert!(self.slot.is_none(), "a claimed send still has its value");
-        self.result = Some(Ok(()));
+        if self.lazy {
+            // A lazy send is claimed only to be granted a buffer place.
+            self.permit = Some(Permit::Place);
+        } else {
+            self.result = Some(Ok(()));
+        }
+        true
+    }
+
+    fn is_ready(&self) -> bool {
+        self.chan.send_ready()
     }
 }
 
@@ -179,20 +292,27 @@ pub enum Wait {
 }
 
 /// Completes exactly one of `ops` and returns its index, or `None` if
-/// `wait` ran out first (then none completed). See the module doc.
+/// `wait` ran out first (then none completed). See the module doc. When
+/// several are ready, a random one wins.
 pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
+    run_with(ops, wait, false)
+}
+
+/// As [`run`]; `biased` tries the operations in order, so the first ready
+/// one wins (`select_biased!`, `Select::new_biased`).
+pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Option<usize> {
     let n = ops.len();
     let reason = if n == 1 {
-        Reason::Channel
+        BlockReason::Channel
     } else {
-        Reason::Select
+        BlockReason::Select
     };
-    let deadline = match wait {
+    let wait_deadline = match wait {
         Wait::Until(at) => Some(at),
         _ => None,
     };
     loop {
-        let start = if n > 1 { rotate(n) } else { 0 };
+        let start = if n > 1 && !biased { rotate(n) } else { 0 };
         for k in 0..n {
             let i = (start + k) % n;
             if ops[i].try_complete() {
@@ -204,9 +324,15 @@ pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
             Wait::Until(at) if Instant::now() >= at => return None,
             _ => {}
         }
+        // The earliest of the caller's deadline and the time channels'.
+        let deadline = ops
+            .iter()
+            .filter_map(|op| op.deadline())
+            .chain(wait_deadline)
+            .min();
         let ctx = Context::new();
         let mut published = 0;
-        context::block(reason, deadline, |w| {
+        block_on(reason, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             for k in 0..n {
@@ -228,10 +354,17 @@ pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
             }
         }
         if let Some(i) = claimed {
-            ops[i].claimed();
-            return Some(i);
+            ctx.wait_released();
+            if ops[i].claimed() {
+                return Some(i);
+            }
         }
     }
+}
+
+/// Where a select that is not biased starts trying its `n` operations.
+pub(crate) fn start_index(n: usize) -> usize {
+    rotate(n)
 }
 
 /// A cheap per-thread pseudo-random start index in `0..n`, so that a
