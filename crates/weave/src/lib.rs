@@ -64,7 +64,7 @@
 //! | `weave::sync::Condvar::{wait, wait_while, wait_timeout, wait_timeout_while}` (the mutex is released while waiting) | blocks the ULT only | blocks the OS thread |
 //! | `weave::sync::Semaphore::{acquire, acquire_many, acquire_timeout}`, `WaitGroup::{wait, wait_timeout}` | blocks the ULT only | blocks the OS thread |
 //! | `weave::sync::Barrier::wait` | blocks the ULT only | blocks the OS thread |
-//! | `weave::sync::Once::call_once`, `OnceLock::{get_or_init, set}` while another thread initialises | blocks the ULT only | blocks the OS thread |
+//! | `weave::sync::Once::{call_once, call_once_force}`, `OnceLock::{get_or_init, set}`, `LazyLock::force` while another thread initialises; `Once::{wait, wait_force}`, `OnceLock::wait` | blocks the ULT only | blocks the OS thread |
 //! | `weave::sync::RwLock::{read, write}` | blocks the ULT only | blocks the OS thread |
 //! | [`net`] (TCP, UDP) and [`os::unix::net`] reads, writes, `accept`, `connect` | blocks the ULT only (the reactor wakes it) | blocks the OS thread (`poll`) |
 //! | [`fs`] calls, [`time::Interval::tick`] | blocks the ULT only (`fs` runs on the blocking pool) | blocks the OS thread |

@@ -61,3 +61,43 @@ fn the_value_is_dropped_exactly_once() {
     drop(empty);
     assert_eq!(drops.load(SeqCst), 3);
 }
+
+#[test]
+fn clone_eq_and_debug_follow_the_value() {
+    let empty: OnceLock<u32> = OnceLock::default();
+    let full = OnceLock::from(3);
+    assert_eq!(empty.clone(), OnceLock::new());
+    assert_eq!(full.clone().get(), Some(&3));
+    assert_eq!(full, OnceLock::from(3));
+    assert_ne!(full, OnceLock::from(4));
+    assert_ne!(full, empty);
+    assert_eq!(format!("{empty:?}"), "OnceLock(<uninit>)");
+    assert_eq!(format!("{full:?}"), "OnceLock(3)");
+}
+
+#[test]
+fn wait_blocks_until_another_thread_sets_the_value() {
+    use weave::thread::{BlockReason, ThreadState};
+    let cell = Arc::new(OnceLock::new());
+    let c = cell.clone();
+    let waiter = weave::thread::spawn(move || *c.wait());
+    let id = waiter.thread().id();
+    while !weave::thread::threads()
+        .iter()
+        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::Once))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(cell.set(11), Ok(()));
+    assert_eq!(waiter.join().unwrap(), 11);
+}
+
+/// std's `Once`, `OnceLock` and `LazyLock` may cross `catch_unwind`;
+/// weave's must too, or ported code stops compiling.
+#[test]
+fn once_types_are_unwind_safe_like_std() {
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    unwind_safe::<weave::sync::Once>();
+    unwind_safe::<OnceLock<u32>>();
+    unwind_safe::<weave::sync::LazyLock<u32>>();
+}

@@ -15,7 +15,8 @@
 //! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
 //! | `condvar`    | [`Condvar`]                                                  |
 //! | `barrier`    | [`Barrier`], generations on Mutex + Condvar                  |
-//! | `once`       | [`Once`] and [`OnceLock`] (state table there)                |
+//! | `once`       | [`Once`], [`OnceState`] and [`OnceLock`] (state table there) |
+//! | `lazy_lock`  | [`LazyLock`], on a [`Once`]                                  |
 //! | `raw_rwlock` | the reader-writer word and its protocol (table there)        |
 //! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
 //! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], atomic counters and a wait queue |
@@ -33,6 +34,7 @@
 mod barrier;
 pub(crate) mod block;
 mod condvar;
+mod lazy_lock;
 pub mod mpmc;
 pub mod mpsc;
 mod mutex;
@@ -47,8 +49,9 @@ mod semaphore;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
+pub use lazy_lock::LazyLock;
 pub use mutex::{Mutex, MutexGuard};
-pub use once::{Once, OnceLock};
+pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
