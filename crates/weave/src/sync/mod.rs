@@ -9,7 +9,7 @@
 //! | module       | owns                                                        |
 //! |--------------|-------------------------------------------------------------|
 //! | `block`      | the one seam to the scheduler (locks and channels): block, wake, owner information |
-//! | `queue`      | the wait queue the locks park in (priority, then FIFO)       |
+//! | `queue`      | the wait queue the locks park in (priority, then FIFO, bounded by age) |
 //! | `raw_mutex`  | the adaptive mutex word and its protocol (table there)       |
 //! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
 //! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
@@ -19,7 +19,7 @@
 //! | `lazy_lock`  | [`LazyLock`], on a [`Once`]                                  |
 //! | `raw_rwlock` | the reader-writer word and its protocol (table there)        |
 //! | `rwlock`     | [`RwLock`] and its guards, poisoning                         |
-//! | `semaphore`  | [`Semaphore`] and [`WaitGroup`], atomic counters and a wait queue |
+//! | `semaphore`  | [`Semaphore`] (fair: permits granted in queue order) and [`WaitGroup`] |
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels, [`select!`](crate::select), `Select`, `after`/`tick`/`never` |
 //!

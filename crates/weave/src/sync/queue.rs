@@ -16,6 +16,26 @@
 //!
 //! The lock guard, [`Locked`], is the proof that the list is held: every
 //! operation on nodes is a method on it.
+//!
+//! ## Priority, bounded by age
+//!
+//! Besides the priority order, every node is also linked in **arrival
+//! order** (a second list: fresh waiters at its tail, a waiter that queues
+//! again at the place its first arrival time gives it), so the longest
+//! waiter is at hand in O(1). The queue remembers when that oldest waiter
+//! was first **passed over**: a pop ([`Locked::pop_choice`]) served
+//! somebody else while it waited. [`Locked::choose`] serves the priority
+//! order, except that once the oldest waiter has been passed over for
+//! longer than the caller's bound, it goes next whatever its priority.
+//! So a low-priority waiter behind a stream of high-priority ones waits at
+//! most one bound (plus one holder) after others start overtaking it. The
+//! clock starts at the first overtaking, not at arrival, so that a waiter
+//! that merely waited long behind one slow holder does not jump ahead of
+//! a higher-priority waiter that arrived meanwhile: priority keeps its
+//! meaning for short waits, and age wins only against real starvation.
+//! The mutex, the rwlock's writers and the semaphore pop this way; a
+//! condvar pops in plain priority order ([`Locked::pop`]) since its
+//! waiters then queue on the mutex, which bounds their wait.
 
 use std::cell::UnsafeCell;
 use std::ptr;
@@ -33,12 +53,17 @@ pub(crate) struct Node {
     id: u32,
     /// When the waiter first queued (`block::now_ns`), for starvation.
     since: u64,
+    /// What the waiter asks for (a semaphore: permits), 0 if nothing.
+    need: usize,
     links: UnsafeCell<Links>,
 }
 
 struct Links {
     prev: *const Node,
     next: *const Node,
+    /// Neighbours in arrival order (module doc).
+    older: *const Node,
+    newer: *const Node,
     linked: bool,
     waiter: Option<Waiter>,
     /// What the waker decided for this waiter (primitive-specific).
@@ -58,22 +83,45 @@ impl Node {
             priority,
             id,
             since,
+            need: 0,
             links: UnsafeCell::new(Links {
                 prev: ptr::null(),
                 next: ptr::null(),
+                older: ptr::null(),
+                newer: ptr::null(),
                 linked: false,
                 waiter: None,
                 result: PENDING,
             }),
         }
     }
+
+    /// The same node, asking for `need` (a semaphore's permits).
+    pub(crate) fn with_need(mut self, need: usize) -> Node {
+        self.need = need;
+        self
+    }
 }
 
 struct List {
     head: *const Node,
     tail: *const Node,
+    /// The arrival-order list: `oldest` is the longest waiter.
+    oldest: *const Node,
+    newest: *const Node,
+    /// When `oldest` was first passed over (module doc), if it has been.
+    passed_since: Option<u64>,
     len: usize,
 }
+
+const EMPTY_LIST: List = List {
+    head: ptr::null(),
+    tail: ptr::null(),
+    oldest: ptr::null(),
+    newest: ptr::null(),
+    passed_since: None,
+    len: 0,
+};
 
 // SAFETY: the raw pointers are to nodes whose waiters keep them alive while
 // linked (module doc); the list is only reached through its mutex.
@@ -90,6 +138,18 @@ pub(crate) struct Popped {
     pub(crate) id: u32,
 }
 
+/// The waiter [`Locked::choose`] picked, to look at and then pop with
+/// [`Locked::pop_choice`] under the same hold of the lock.
+pub(crate) struct Choice {
+    node: *const Node,
+    /// When it first queued.
+    pub(crate) since: u64,
+    /// What it asks for.
+    pub(crate) need: usize,
+    /// Picked by age over a higher priority (module doc).
+    pub(crate) overdue: bool,
+}
+
 /// The queue, locked.
 pub(crate) struct Locked<'a> {
     list: MutexGuard<'a, List>,
@@ -99,22 +159,14 @@ impl WaitQueue {
     #[cfg(not(loom))]
     pub(crate) const fn new() -> WaitQueue {
         WaitQueue {
-            list: Mutex::new(List {
-                head: ptr::null(),
-                tail: ptr::null(),
-                len: 0,
-            }),
+            list: Mutex::new(EMPTY_LIST),
         }
     }
 
     #[cfg(loom)]
     pub(crate) fn new() -> WaitQueue {
         WaitQueue {
-            list: Mutex::new(List {
-                head: ptr::null(),
-                tail: ptr::null(),
-                len: 0,
-            }),
+            list: Mutex::new(EMPTY_LIST),
         }
     }
 
@@ -132,10 +184,42 @@ impl Locked<'_> {
         self.list.len == 0
     }
 
-    /// The first node to be woken, if any: (owner id, since).
-    pub(crate) fn front(&self) -> Option<(u32, u64)> {
+    /// The waiter to serve next (module doc): the first in priority
+    /// order, unless the oldest waiter has been passed over for `bound_ns`
+    /// or more by `now_ns`.
+    pub(crate) fn choose(&self, now_ns: u64, bound_ns: u64) -> Option<Choice> {
+        let overdue = self.list.oldest != self.list.head
+            && self
+                .list
+                .passed_since
+                .is_some_and(|t| now_ns.saturating_sub(t) >= bound_ns);
+        let node = if overdue {
+            self.list.oldest
+        } else {
+            self.list.head
+        };
         // SAFETY: a linked node is alive (module doc) and we hold the lock.
-        unsafe { self.list.head.as_ref() }.map(|n| (n.id, n.since))
+        unsafe { node.as_ref() }.map(|n| Choice {
+            node,
+            since: n.since,
+            need: n.need,
+            overdue,
+        })
+    }
+
+    /// Pops the waiter `choice` names (from [`choose`](Self::choose) under
+    /// this same hold of the lock), leaving `result` in its node; `now_ns`
+    /// starts the passed-over clock if it overtakes the oldest waiter.
+    pub(crate) fn pop_choice(&mut self, choice: Choice, result: u32, now_ns: u64) -> Popped {
+        if choice.node == self.list.oldest {
+            // Unlinking it resets the clock for the next oldest.
+        } else if self.list.passed_since.is_none() {
+            self.list.passed_since = Some(now_ns);
+        }
+        // SAFETY: `choice` was made under this hold of the lock, so its
+        // node is still linked and alive.
+        let n = unsafe { &*choice.node };
+        self.take(n, result)
     }
 
     /// Links `node` by priority: after its equals, or before them if
@@ -187,7 +271,53 @@ impl Locked<'_> {
             Some(b) => unsafe { (*b.links.get()).prev = me },
             None => self.list.tail = me,
         }
+        self.link_by_arrival(node, front_of_class);
         self.list.len += 1;
+    }
+
+    /// Links `node` into the arrival list: a fresh waiter at the newest
+    /// end; one queueing again (`requeue`) before the first node that
+    /// arrived after it, scanning from the oldest end, where it belongs.
+    fn link_by_arrival(&mut self, node: &Node, requeue: bool) {
+        let mut newer = ptr::null();
+        if requeue {
+            newer = self.list.oldest;
+            // SAFETY: linked nodes are alive and we hold the lock.
+            while let Some(n) = unsafe { newer.as_ref() } {
+                if n.since > node.since {
+                    break;
+                }
+                // SAFETY: as above.
+                newer = unsafe { (*n.links.get()).newer };
+            }
+        }
+        // SAFETY: linked nodes are alive and we hold the lock.
+        let older = match unsafe { newer.as_ref() } {
+            // SAFETY: as above.
+            Some(n) => unsafe { (*n.links.get()).older },
+            None => self.list.newest,
+        };
+        let me: *const Node = node;
+        // SAFETY: we hold the lock; `node` is ours, being linked.
+        let l = unsafe { &mut *node.links.get() };
+        l.older = older;
+        l.newer = newer;
+        // SAFETY: linked nodes are alive and we hold the lock.
+        match unsafe { older.as_ref() } {
+            // SAFETY: as above.
+            Some(o) => unsafe { (*o.links.get()).newer = me },
+            None => {
+                // A new oldest waiter has not been passed over yet.
+                self.list.oldest = me;
+                self.list.passed_since = None;
+            }
+        }
+        // SAFETY: as above.
+        match unsafe { newer.as_ref() } {
+            // SAFETY: as above.
+            Some(n) => unsafe { (*n.links.get()).older = me },
+            None => self.list.newest = me,
+        }
     }
 
     /// Unlinks `node` if it is still linked (a timeout or a spurious
@@ -205,17 +335,22 @@ impl Locked<'_> {
         (linked, l.result)
     }
 
-    /// Pops the first waiter, leaving `result` in its node.
+    /// Pops the first waiter in priority order (no age rule), leaving
+    /// `result` in its node.
     pub(crate) fn pop(&mut self, result: u32) -> Option<Popped> {
         // SAFETY: a linked node is alive and we hold the lock.
         let n = unsafe { self.list.head.as_ref() }?;
+        Some(self.take(n, result))
+    }
+
+    fn take(&mut self, n: &Node, result: u32) -> Popped {
         self.unlink(n);
         // SAFETY: as above; the node stays alive until its waiter sees it
         // unlinked under this lock, which we still hold.
         let l = unsafe { &mut *n.links.get() };
         l.result = result;
         let waiter = l.waiter.take().expect("a linked node has a waiter");
-        Some(Popped { waiter, id: n.id })
+        Popped { waiter, id: n.id }
     }
 
     fn unlink(&mut self, n: &Node) {
@@ -231,8 +366,23 @@ impl Locked<'_> {
                 Some(x) => (*x.links.get()).prev = l.prev,
                 None => self.list.tail = l.prev,
             }
+            match l.older.as_ref() {
+                Some(o) => (*o.links.get()).newer = l.newer,
+                None => {
+                    // The oldest leaves: its successor's clock starts
+                    // when it is first passed over.
+                    self.list.oldest = l.newer;
+                    self.list.passed_since = None;
+                }
+            }
+            match l.newer.as_ref() {
+                Some(x) => (*x.links.get()).older = l.older,
+                None => self.list.newest = l.older,
+            }
             l.prev = ptr::null();
             l.next = ptr::null();
+            l.older = ptr::null();
+            l.newer = ptr::null();
             l.linked = false;
         }
         self.list.len -= 1;

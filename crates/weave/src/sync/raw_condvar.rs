@@ -32,11 +32,11 @@
 use std::time::Instant;
 
 use super::block::{self, BlockReason};
-use super::queue::{Node, WaitQueue};
+use super::queue::{Choice, Locked, Node, WaitQueue};
 use super::raw_mutex::RawMutex;
 
 /// Node result: a notify popped this waiter.
-const NOTIFIED: u32 = 1;
+pub(crate) const NOTIFIED: u32 = 1;
 
 pub(crate) struct RawCondvar {
     queue: WaitQueue,
@@ -107,18 +107,73 @@ impl RawCondvar {
     ) -> bool {
         let me = block::me();
         let node = Node::new(me.priority, me.id, 0);
+        self.wait_node(reason, deadline, &node, false, |_| still_waiting(), || {}) == NOTIFIED
+    }
+
+    /// [`wait_unless_done`](Self::wait_unless_done) with the caller's
+    /// node (its `since` and `need` are for [`Locked::choose`]), queued
+    /// again at the front of its class if `requeue`; `still_waiting` sees
+    /// the locked queue; `queued` runs once the node is linked and the
+    /// queue lock released, before the caller blocks (a wake it causes,
+    /// even of the caller, is kept). Returns the result a waker left in the node, or
+    /// `PENDING` if none popped it (not queued, timed out, or a spurious
+    /// wake-up). The node is unlinked on return.
+    pub(crate) fn wait_node(
+        &self,
+        reason: BlockReason,
+        deadline: Option<Instant>,
+        node: &Node,
+        requeue: bool,
+        still_waiting: impl FnOnce(&mut Locked<'_>) -> bool,
+        queued: impl FnOnce(),
+    ) -> u32 {
         block::block_on(reason, deadline, |w| {
-            let mut q = self.queue.lock();
-            if !still_waiting() {
-                return false;
+            {
+                let mut q = self.queue.lock();
+                if !still_waiting(&mut q) {
+                    return false;
+                }
+                // SAFETY: `node` outlives this call, which unlinks it under
+                // the queue lock (the `remove` below) before returning.
+                unsafe { q.push(node, w, requeue) };
             }
-            // SAFETY: `node` lives on this stack frame until the `remove`
-            // below, which runs under the queue lock.
-            unsafe { q.push(&node, w, false) };
+            queued();
             true
         });
-        let (still_linked, result) = self.queue.lock().remove(&node);
-        !still_linked && result == NOTIFIED
+        self.queue.lock().remove(node).1
+    }
+
+    /// Under the queue lock, picks the waiter [`Locked::choose`] names
+    /// (priority, bounded by age `bound_ns`) and asks `decide` what to
+    /// leave in its node (`None`: leave it queued); `on_empty` runs, under
+    /// the lock, when nobody waits. The waiter is woken after the lock is
+    /// released. Returns the result left, if a waiter was popped.
+    pub(crate) fn notify_chosen(
+        &self,
+        bound_ns: u64,
+        decide: impl FnOnce(&Choice, u64) -> Option<u32>,
+        on_empty: impl FnOnce(),
+    ) -> Option<u32> {
+        let popped = {
+            let mut q = self.queue.lock();
+            let now = block::now_ns();
+            match q.choose(now, bound_ns) {
+                None => {
+                    on_empty();
+                    None
+                }
+                Some(c) => decide(&c, now).map(|r| (q.pop_choice(c, r, now), r)),
+            }
+        };
+        popped.map(|(p, r)| {
+            p.waiter.wake();
+            r
+        })
+    }
+
+    /// Runs `f` on the locked queue.
+    pub(crate) fn with_locked<R>(&self, f: impl FnOnce(&mut Locked<'_>) -> R) -> R {
+        f(&mut self.queue.lock())
     }
 
     /// Wakes the first waiter, if any; true if there was one.

@@ -37,8 +37,11 @@
 //! 4. **Unlock slow path**: if `WOKEN` is set, a woken waiter is already on
 //!    its way, so the lock is just released (Go's `mutexWoken`: one wake per
 //!    hand-over, not one per unlock). Otherwise, under the queue lock, the
-//!    first waiter (highest priority, then oldest) is popped. If it has
-//!    waited longer than [`STARVE_NS`] the lock is **handed** to it: the
+//!    next waiter is popped: the first by priority (then arrival), unless
+//!    the oldest waiter has been passed over for [`STARVE_NS`], in which
+//!    case the oldest, whatever its priority (queue.rs: priority bounded
+//!    by age). If it was chosen by age, or has waited longer than
+//!    [`STARVE_NS`] since it first queued, the lock is **handed** to it: the
 //!    word goes straight to `LOCKED | its id` and nobody can barge in
 //!    (Go's starvation mode). Otherwise the lock is released with `WOKEN`
 //!    set and the waiter retries, competing with newcomers; if it loses it
@@ -70,10 +73,14 @@ const OWNER_SHIFT: u32 = 32;
 const WOKEN_TO_RETRY: u32 = 1;
 const HANDED: u32 = 2;
 
-/// A waiter older than this gets the lock handed to it: 1 ms, Go's
-/// `starvationThresholdNs`. Long enough that hand-off (which forbids
-/// barging and so costs a full wake-up per hand-over) stays rare under
-/// ordinary contention, short enough that no waiter notices.
+/// A waiter older than this gets the lock handed to it, and a waiter
+/// passed over by higher priorities for this long goes next whatever its
+/// priority: 1 ms, Go's `starvationThresholdNs`. Long enough that hand-off
+/// (which forbids barging and so costs a full wake-up per hand-over) and
+/// overriding priority stay rare under ordinary contention, short enough
+/// that no waiter notices: a lock hand-over costs a few µs, so 1 ms is
+/// hundreds of them. The rwlock's writers and the semaphore use the same
+/// bound.
 pub(crate) const STARVE_NS: u64 = 1_000_000;
 
 /// Spin rounds before queueing, each twice as long as the last, capped at
@@ -124,13 +131,14 @@ impl RawMutex {
         }
     }
 
+    /// The starvation bound: [`STARVE_NS`], or the model's under loom.
     #[inline]
-    fn starving(&self, since: u64) -> bool {
+    fn starve_limit(&self) -> u64 {
         #[cfg(loom)]
         let limit = self.starve_ns;
         #[cfg(not(loom))]
         let limit = STARVE_NS;
-        block::now_ns().saturating_sub(since) >= limit
+        limit
     }
 
     /// Takes the lock for owner `me` (from [`block::me_id`]).
@@ -358,16 +366,19 @@ impl RawMutex {
             // We hold LOCKED and the queue lock: the word is ours to write
             // (module doc). PARKED may have been cleared since we looked, by
             // a waiter that timed out and emptied the queue.
-            match q.front() {
+            let now = block::now_ns();
+            let limit = self.starve_limit();
+            match q.choose(now, limit) {
                 None => {
                     // Release: as in `unlock`.
                     self.word.store(0, Release);
                     None
                 }
-                Some((_, since)) => {
-                    let handoff = self.starving(since);
-                    let p = q.pop(if handoff { HANDED } else { WOKEN_TO_RETRY });
-                    let p = p.expect("front() saw a waiter");
+                Some(c) => {
+                    // Overdue (chosen by age over a higher priority) or
+                    // queued for longer than the bound: hand it the lock.
+                    let handoff = c.overdue || now.saturating_sub(c.since) >= limit;
+                    let p = q.pop_choice(c, if handoff { HANDED } else { WOKEN_TO_RETRY }, now);
                     let parked = if q.is_empty() { 0 } else { PARKED };
                     let next = if handoff {
                         locked_by(p.id) | parked

@@ -10,9 +10,12 @@
 //! | `writers_waiting`   | writers inside `write` that do not hold it yet | the writer, on entry and once it holds the lock |
 //!
 //! **Writer preference**: a reader does not enter while `writers_waiting`
-//! is non-zero, so a stream of readers cannot starve a writer. (A stream
-//! of writers can starve readers; and a thread that holds a read lock and
-//! asks for another may deadlock behind a waiting writer, as std warns.)
+//! is non-zero, so a stream of readers cannot starve a writer, and among
+//! writers priority order is bounded by age with hand-off (step 1), so no
+//! writer starves. (A stream of writers that never lets
+//! `writers_waiting` fall to zero can still starve readers; and a thread
+//! that holds a read lock and asks for another may deadlock behind a
+//! waiting writer, as std warns.)
 //!
 //! ## Who wakes whom, and why nobody sleeps forever
 //!
@@ -22,15 +25,24 @@
 //! between a waiter's check and its block is impossible (proof in
 //! `raw_condvar.rs`).
 //!
-//! 1. A **writer unlock** stores `state = 0`, then, under the writers'
-//!    queue lock, wakes one queued writer if there is one, else every
+//! 1. A **writer unlock**, under the writers' queue lock, picks the next
+//!    writer (priority bounded by age, as the mutex: queue.rs). If that
+//!    writer is overdue or has waited past `STARVE_NS` since it first
+//!    queued, the lock is **handed** to it: `state` stays `WRITER` and the
+//!    writer, popped with `HANDED`, owns it, so no barging writer can
+//!    starve it. Otherwise it stores `state = 0` and wakes that writer to
+//!    retry; with no writer queued it stores `state = 0` and wakes every
 //!    reader. Readers left waiting wait for `writers_waiting`, which
 //!    counts that queued writer: it will get the lock, and its unlock
-//!    comes back here.
+//!    comes back here. A woken writer that loses the retry queues again
+//!    at the front of its class with its first arrival time.
 //! 2. A **read unlock** that takes the reader count to zero wakes one
 //!    queued writer, if any.
 //! 3. `writers_waiting` falls only when a writer holds the lock, so a
 //!    reader blocked on it is released by that writer's unlock (step 1).
+//!
+//! 4. A **downgrade** stores `state = READER` (never 0, so no writer gets
+//!    in between) and then wakes the readers.
 //!
 //! Neither unlock decides from `writers_waiting`: an unlocker reading that
 //! count while a writer increments it and reads `state` is a store-buffer
@@ -41,18 +53,27 @@
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use super::block::BlockReason;
-use super::raw_condvar::RawCondvar;
+use super::block::{self, BlockReason};
+use super::queue::Node;
+use super::raw_condvar::{RawCondvar, NOTIFIED};
+use super::raw_mutex::STARVE_NS;
 use crate::loom::AtomicUsize;
 
 const WRITER: usize = 1;
 const READER: usize = 2;
+
+/// Writers' node result: the unlocker handed the write lock over.
+const HANDED: u32 = 2;
 
 pub(crate) struct RawRwLock {
     state: AtomicUsize,
     writers_waiting: AtomicUsize,
     readers: RawCondvar,
     writers: RawCondvar,
+    /// Under loom: the starvation bound, so a model can force hand-off
+    /// (0) or forbid it (`u64::MAX`).
+    #[cfg(loom)]
+    starve_ns: u64,
 }
 
 impl RawRwLock {
@@ -68,12 +89,28 @@ impl RawRwLock {
 
     #[cfg(loom)]
     pub(crate) fn new() -> RawRwLock {
+        Self::with_starve_ns(u64::MAX)
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn with_starve_ns(starve_ns: u64) -> RawRwLock {
         RawRwLock {
             state: AtomicUsize::new(0),
             writers_waiting: AtomicUsize::new(0),
             readers: RawCondvar::new(),
             writers: RawCondvar::new(),
+            starve_ns,
         }
+    }
+
+    /// The starvation bound: [`STARVE_NS`], or the model's under loom.
+    #[inline]
+    fn starve_limit(&self) -> u64 {
+        #[cfg(loom)]
+        let limit = self.starve_ns;
+        #[cfg(not(loom))]
+        let limit = STARVE_NS;
+        limit
     }
 
     /// Takes a read lock if no writer holds or waits for the lock.
@@ -125,7 +162,10 @@ impl RawRwLock {
         );
         if prev == READER {
             // Step 2: stored before the notify, under the writers' lock.
-            self.writers.notify_one();
+            // The writer to retry is chosen by priority bounded by age; no
+            // hand-off here (the word is already free, a barger may be in).
+            self.writers
+                .notify_chosen(self.starve_limit(), |_, _| Some(NOTIFIED), || {});
         }
     }
 
@@ -151,13 +191,31 @@ impl RawRwLock {
         // the unlock that matters took that lock (step 3), or as a
         // preference on their fast path.
         self.writers_waiting.fetch_add(1, Relaxed);
+        let me = block::me();
+        // When we first queued: a writer unlock hands the lock to a writer
+        // that has waited past the bound (step 1).
+        let mut since: Option<u64> = None;
         while !self.try_write() {
-            self.writers
-                .wait_unless_done(BlockReason::RwLock, None, || {
+            let requeue = since.is_some();
+            let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns));
+            let result = self.writers.wait_node(
+                BlockReason::RwLock,
+                None,
+                &node,
+                requeue,
+                |_| {
                     // Relaxed: under the writers' queue lock, which every
-                    // unlock takes after its store (steps 1 and 2).
+                    // unlock takes after (or for) its store (steps 1, 2).
                     self.state.load(Relaxed) != 0
-                });
+                },
+                || {},
+            );
+            if result == HANDED {
+                // The unlocker kept `state == WRITER` for us and popped us
+                // under the queue lock we took to unlink: what it wrote
+                // is visible to us through that lock.
+                break;
+            }
         }
         // Relaxed: we hold the lock, readers are shut out by WRITER, and
         // our own unlock reads this after it (same thread).
@@ -170,13 +228,47 @@ impl RawRwLock {
             WRITER,
             "write unlock without the write lock"
         );
-        // Release pairs with the next locker's Acquire CAS; step 1 stores
-        // before it notifies.
-        self.state.store(0, Release);
-        // Step 1, decided under the writers' queue lock.
-        if !self.writers.notify_one() {
+        // Step 1, decided under the writers' queue lock: hand over to a
+        // starving writer (the word never passes through 0, so nobody
+        // barges in), or free the word and wake one writer to retry, or
+        // free it and wake the readers. Release pairs with the next
+        // locker's Acquire CAS; every store happens before its notify.
+        let limit = self.starve_limit();
+        let woke_writer = self
+            .writers
+            .notify_chosen(
+                limit,
+                |c, now| {
+                    if c.overdue || now.saturating_sub(c.since) >= limit {
+                        Some(HANDED)
+                    } else {
+                        self.state.store(0, Release);
+                        Some(NOTIFIED)
+                    }
+                },
+                || self.state.store(0, Release),
+            )
+            .is_some();
+        if !woke_writer {
             self.readers.notify_all();
         }
+    }
+
+    /// Turns the write lock into a read lock in one store: no writer can
+    /// get in between, since the word goes from `WRITER` to one reader
+    /// without passing through 0. Readers waiting are woken to enter
+    /// alongside (those behind a waiting writer go back to waiting).
+    pub(crate) fn downgrade(&self) {
+        debug_assert_eq!(
+            self.state.load(Relaxed),
+            WRITER,
+            "downgrade without the write lock"
+        );
+        // Release pairs with the Acquire CAS of readers entering now: they
+        // see what we wrote. Stored before the notify (the readers' check
+        // is under their queue lock, as in step 1).
+        self.state.store(READER, Release);
+        self.readers.notify_all();
     }
 
     /// Whether a writer holds the lock (for Debug).

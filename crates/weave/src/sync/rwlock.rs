@@ -4,7 +4,9 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::{self, map_result};
@@ -42,12 +44,17 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 
 /// Shared access to the data of a read-locked [`RwLock`].
+///
+/// Covariant in `T`, as std's: it only reads, so a guard of
+/// `RwLock<&'static str>` may be used where one of `RwLock<&'a str>` is
+/// expected.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    lock: &'a RwLock<T>,
-    /// `!Send`, as std's (the unlock could be made anywhere, but keeping
-    /// std's shape lets code move between the two).
-    _not_send: PhantomData<*const ()>,
+    /// The data, as a pointer rather than `&RwLock<T>` (whose `UnsafeCell`
+    /// would make the guard invariant). Also makes the guard `!Send`, as
+    /// std's.
+    data: NonNull<T>,
+    raw: &'a RawRwLock,
 }
 
 // SAFETY: the guard only hands out `&T`.
@@ -117,11 +124,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     fn read_guard(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let guard = RwLockReadGuard {
-            lock: self,
-            _not_send: PhantomData,
-        };
-        map_result(self.poison.get(), guard)
+        map_result(self.poison.get(), RwLockReadGuard::new(self))
     }
 
     fn write_guard(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
@@ -185,17 +188,59 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     }
 }
 
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    /// The guard of a read lock the caller has just taken on `lock`.
+    fn new(lock: &'a RwLock<T>) -> RwLockReadGuard<'a, T> {
+        RwLockReadGuard {
+            // SAFETY: `UnsafeCell::get` never returns null.
+            data: unsafe { NonNull::new_unchecked(lock.data.get()) },
+            raw: &lock.raw,
+        }
+    }
+}
+
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the guard proves a shared lock is held: no writer.
-        unsafe { &*self.lock.data.get() }
+        // SAFETY: the guard proves a shared lock is held: no writer; the
+        // pointer is to the lock's data, alive for 'a.
+        unsafe { self.data.as_ref() }
     }
 }
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.raw.read_unlock();
+        self.raw.read_unlock();
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Turns this write lock into a read lock atomically: no writer can
+    /// take the lock in between, so the reader sees exactly what this
+    /// writer left (as [`std::sync::RwLockWriteGuard::downgrade`]).
+    /// Readers that were waiting may enter alongside, unless a writer
+    /// waits (writer preference).
+    ///
+    /// If the thread is panicking now, and was not when it took the write
+    /// lock, the lock is poisoned here, as a dropped write guard would.
+    ///
+    /// ```
+    /// use weave::sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(1);
+    /// let mut w = lock.write().unwrap();
+    /// *w += 1;
+    /// let r = RwLockWriteGuard::downgrade(w);
+    /// assert_eq!(*r, 2);
+    /// assert!(lock.try_read().is_ok(), "other readers share it now");
+    /// ```
+    pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
+        // The write guard's drop would unlock; the read guard takes over.
+        let s = ManuallyDrop::new(s);
+        let lock = s.lock;
+        lock.poison.done(&s.poison);
+        lock.raw.downgrade();
+        RwLockReadGuard::new(lock)
     }
 }
 

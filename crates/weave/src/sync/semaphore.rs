@@ -8,17 +8,59 @@
 //! the ULT out would let other ULTs on its LWP see
 //! `std::thread::panicking()`.
 //!
-//! No wake-up is lost: a waiter checks the counter under the queue lock
-//! before it queues (`RawCondvar::wait_unless_done`), and every update
-//! that could release it is stored before the notify takes that lock.
+//! ## The semaphore's word and protocol
+//!
+//! `word = permits << 1 | QUEUED`. `QUEUED` is set exactly while the wait
+//! queue is not empty, and only changed under the queue lock.
+//!
+//! 1. **Fast paths**: an acquire CASes permits down only while `QUEUED`
+//!    is clear (nobody waits, so taking them is fair); a release CASes
+//!    permits up only while `QUEUED` is clear (nobody to wake).
+//! 2. **Queue**: under the queue lock the acquirer takes the permits if
+//!    nobody is queued and enough are free; else it sets `QUEUED` and
+//!    links its node (asking for `n`), then runs a grant pass (step 3; it
+//!    may be the new first waiter, with permits free) and blocks.
+//! 3. **Grant pass** (a release with `QUEUED` set, or a waiter that joins
+//!    or leaves the queue): under the queue lock, while the waiter that
+//!    [`Locked::choose`](super::queue::Locked::choose) names (priority,
+//!    FIFO among equals, bounded by age) asks for no more than is free,
+//!    take its permits out of the word *for it*, pop it with `GRANTED` and
+//!    wake it after the lock is released. So a release of `n` permits
+//!    wakes at most `n` waiters, each of which leaves with its permits,
+//!    and never a herd that re-checks. Whoever empties the queue clears
+//!    `QUEUED`.
+//! 4. A waiter that gives up (timeout) or wakes spuriously unlinks its
+//!    node under the lock; if it had been granted meanwhile it keeps the
+//!    permits (success). Its leaving may let the next waiter fit, so it
+//!    runs a grant pass.
+//!
+//! No wake-up is lost: a release that sees `QUEUED` clear and adds
+//! permits by CAS either precedes the acquirer's check under the queue
+//! lock (which then sees the permits) or fails because the acquirer set
+//! `QUEUED` first (and the release then takes the slow path, under the
+//! lock). Once queued, a waiter is served only by grant passes, and one
+//! runs after every change that can let the first waiter fit.
 
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
-use super::block::BlockReason;
+use super::block::{self, BlockReason};
+use super::queue::{Locked, Node, Popped};
 use super::raw_condvar::RawCondvar;
+use super::raw_mutex::STARVE_NS;
+use crate::loom::AtomicUsize;
+
+/// The wait queue is not empty.
+const QUEUED: usize = 1;
+/// One permit in the word.
+const PERMIT: usize = 2;
+/// The most permits a semaphore can hold (one bit goes to `QUEUED`).
+const MAX_PERMITS: usize = usize::MAX >> 1;
+
+/// Node result: the permits were taken for this waiter.
+const GRANTED: u32 = 1;
 
 /// A counting semaphore whose waits block the calling ULT, not its LWP.
 ///
@@ -41,14 +83,17 @@ use super::raw_condvar::RawCondvar;
 /// assert_eq!(slots.available_permits(), 2);
 /// ```
 ///
-/// Not FIFO: a thread arriving while permits are free takes them even if
-/// others wait (as most semaphores, it keeps the hand-over cheap). A
-/// waiter for several permits (`acquire_many`) can therefore wait for as
-/// long as smaller requests keep the count low. A release wakes every
-/// waiter to re-check (any of them might now fit): cheap for the usual
-/// handful of waiters, a thundering herd with hundreds.
+/// Fair: waiters are served by priority, first come first served among
+/// equal priorities, and a low-priority waiter passed over for more than
+/// 1 ms goes next whatever its priority. Nobody takes permits past a
+/// waiter: while anyone waits, [`try_acquire`](Self::try_acquire) fails
+/// and `acquire` queues, so a waiter for many permits is not starved by
+/// smaller requests (but it holds up the smaller ones behind it until its
+/// permits are free). A release of `n` permits wakes at most `n` waiters,
+/// and each one it wakes leaves with its permits.
 pub struct Semaphore {
-    permits: AtomicUsize,
+    /// `permits << 1 | QUEUED` (module doc).
+    word: AtomicUsize,
     waiters: RawCondvar,
 }
 
@@ -61,9 +106,28 @@ pub struct SemaphorePermit<'a> {
 
 impl Semaphore {
     /// A semaphore with `permits` permits; usable in a `static`.
+    ///
+    /// # Panics
+    ///
+    /// If `permits` exceeds `usize::MAX / 2`.
+    #[cfg(not(loom))]
     pub const fn new(permits: usize) -> Semaphore {
+        assert!(
+            permits <= MAX_PERMITS,
+            "Semaphore::new: more than usize::MAX / 2 permits"
+        );
         Semaphore {
-            permits: AtomicUsize::new(permits),
+            word: AtomicUsize::new(permits * PERMIT),
+            waiters: RawCondvar::new(),
+        }
+    }
+
+    /// As the `const` one; loom's atomics are not `const`.
+    #[cfg(loom)]
+    pub fn new(permits: usize) -> Semaphore {
+        assert!(permits <= MAX_PERMITS);
+        Semaphore {
+            word: AtomicUsize::new(permits * PERMIT),
             waiters: RawCondvar::new(),
         }
     }
@@ -79,19 +143,30 @@ impl Semaphore {
             .expect("an acquire without a deadline only returns with permits")
     }
 
-    /// Takes one permit if one is free now.
+    /// Takes one permit if one is free now and nobody waits.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.try_acquire_many(1)
     }
 
-    /// Takes `n` permits if `n` are free now.
+    /// Takes `n` permits if `n` are free now and nobody waits (a waiter
+    /// comes first: the semaphore is fair).
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
-        // Acquire pairs with the Release of `release`: what the previous
-        // holder did before giving the permits back is visible to us.
-        self.permits
-            .fetch_update(Acquire, Relaxed, |p| p.checked_sub(n))
-            .ok()
-            .map(|_| SemaphorePermit { sem: self, n })
+        let want = n.checked_mul(PERMIT)?;
+        let mut cur = self.word.load(Relaxed);
+        loop {
+            if cur & QUEUED != 0 || cur < want {
+                return None;
+            }
+            // Acquire pairs with the Release of `release`: what the previous
+            // holder did before giving the permits back is visible to us.
+            match self
+                .word
+                .compare_exchange_weak(cur, cur - want, Acquire, Relaxed)
+            {
+                Ok(_) => return Some(SemaphorePermit { sem: self, n }),
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// Takes one permit, giving up (`None`) after `timeout`.
@@ -105,40 +180,133 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
+        if let Some(p) = self.try_acquire_many(n) {
+            return Some(p);
+        }
+        // More than the semaphore can ever hold: wait for the deadline,
+        // as for any request that cannot be met.
+        let want = n.checked_mul(PERMIT).unwrap_or(usize::MAX & !QUEUED);
+        let me = block::me();
+        let mut since: Option<u64> = None;
         loop {
-            if let Some(p) = self.try_acquire_many(n) {
-                return Some(p);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(block::expired) {
                 return None;
             }
-            // Relaxed: read under the queue lock, which `release` takes
-            // after its store (module doc).
-            self.waiters
-                .wait_unless_done(BlockReason::Semaphore, deadline, || {
-                    self.permits.load(Relaxed) < n
-                });
+            let requeue = since.is_some();
+            let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns))
+                .with_need(n);
+            let mut took = false;
+            let result = self.waiters.wait_node(
+                BlockReason::Semaphore,
+                deadline,
+                &node,
+                requeue,
+                |q| {
+                    // Step 2, under the queue lock.
+                    let mut cur = self.word.load(Relaxed);
+                    loop {
+                        let (new, taking) = if q.is_empty() && cur >= want {
+                            (cur - want, true)
+                        } else {
+                            (cur | QUEUED, false)
+                        };
+                        // Acquire: as in `try_acquire_many` when taking;
+                        // setting QUEUED is ordered by the queue lock.
+                        match self.word.compare_exchange(cur, new, Acquire, Relaxed) {
+                            Ok(_) => {
+                                took = taking;
+                                return !taking;
+                            }
+                            Err(actual) => cur = actual,
+                        }
+                    }
+                },
+                // We may be the new first waiter, with permits free.
+                || self.grant(),
+            );
+            if took || result == GRANTED {
+                // Granted under the queue lock, which we took to unlink:
+                // the releaser's writes are visible to us.
+                return Some(SemaphorePermit { sem: self, n });
+            }
+            // Timed out or woken spuriously: our node is gone, which may
+            // let the next waiter fit (step 4).
+            self.grant();
         }
     }
 
     /// Adds `n` permits (new ones, or ones a [`SemaphorePermit::forget`]
-    /// kept) and wakes the waiters to re-check. Never blocks.
+    /// kept) and serves the waiters that now fit, first come first served
+    /// (module doc). Never blocks.
+    ///
+    /// # Panics
+    ///
+    /// If the count would exceed `usize::MAX / 2`.
     pub fn release(&self, n: usize) {
         if n == 0 {
             return;
         }
-        // Release pairs with the Acquire of `try_acquire_many`.
-        let prev = self.permits.fetch_add(n, Release);
-        assert!(
-            prev.checked_add(n).is_some(),
-            "Semaphore: permit count overflows usize"
-        );
-        self.waiters.notify_all();
+        let add = n
+            .checked_mul(PERMIT)
+            .expect("Semaphore: permit count overflows");
+        let mut cur = self.word.load(Relaxed);
+        loop {
+            let new = cur
+                .checked_add(add)
+                .expect("Semaphore: permit count overflows");
+            if cur & QUEUED != 0 {
+                break;
+            }
+            // Release pairs with the Acquire of the next taker.
+            match self.word.compare_exchange_weak(cur, new, Release, Relaxed) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+        // Waiters: add under the queue lock, so that the grant pass and
+        // the waiters' checks see one order of events.
+        self.waiters.with_locked(|_| {
+            // Release: as above.
+            let prev = self.word.fetch_add(add, Release);
+            assert!(
+                prev.checked_add(add).is_some(),
+                "Semaphore: permit count overflows"
+            );
+        });
+        self.grant();
+    }
+
+    /// The grant pass (step 3): serves waiters one at a time, each under
+    /// its own hold of the queue lock and woken after it.
+    fn grant(&self) {
+        while let Some(p) = self.waiters.with_locked(|q| self.grant_one(q)) {
+            p.waiter.wake();
+        }
+    }
+
+    /// Takes the permits for the next waiter if they are free, and pops it.
+    fn grant_one(&self, q: &mut Locked<'_>) -> Option<Popped> {
+        let now = block::now_ns();
+        let popped = match q.choose(now, STARVE_NS) {
+            Some(c) if c.need.saturating_mul(PERMIT) <= self.word.load(Relaxed) & !QUEUED => {
+                // Nobody else takes permits while QUEUED is set (the
+                // fast path needs it clear), so they are still free.
+                // Relaxed: the waiter synchronises through the queue lock.
+                self.word.fetch_sub(c.need * PERMIT, Relaxed);
+                Some(q.pop_choice(c, GRANTED, now))
+            }
+            _ => None,
+        };
+        if q.is_empty() {
+            // Relaxed: QUEUED is ordered by the queue lock.
+            self.word.fetch_and(!QUEUED, Relaxed);
+        }
+        popped
     }
 
     /// Permits free right now (a snapshot).
     pub fn available_permits(&self) -> usize {
-        self.permits.load(Relaxed)
+        self.word.load(Relaxed) / PERMIT
     }
 }
 
@@ -195,7 +363,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// assert_eq!(wg.count(), 0);
 /// ```
 pub struct WaitGroup {
-    count: AtomicUsize,
+    count: StdAtomicUsize,
     waiters: RawCondvar,
 }
 
@@ -203,7 +371,7 @@ impl WaitGroup {
     /// A wait group with a count of zero; usable in a `static`.
     pub const fn new() -> WaitGroup {
         WaitGroup {
-            count: AtomicUsize::new(0),
+            count: StdAtomicUsize::new(0),
             waiters: RawCondvar::new(),
         }
     }
