@@ -258,4 +258,5 @@ mod sync {
     pub(crate) mod raw_condvar;
     pub(crate) mod raw_mutex;
     pub(crate) mod raw_rwlock;
+    pub(crate) mod semaphore;
 }

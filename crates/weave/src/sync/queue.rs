@@ -184,6 +184,13 @@ impl Locked<'_> {
         self.list.len == 0
     }
 
+    /// Whether a waiter of `priority` would go ahead of every node queued
+    /// now (the queue is empty, or its first ranks lower).
+    pub(crate) fn would_lead(&self, priority: u8) -> bool {
+        // SAFETY: a linked node is alive (module doc) and we hold the lock.
+        unsafe { self.list.head.as_ref() }.map_or(true, |n| n.priority < priority)
+    }
+
     /// The waiter to serve next (module doc): the first in priority
     /// order, unless the oldest waiter has been passed over for `bound_ns`
     /// or more by `now_ns`.

@@ -107,15 +107,13 @@ impl RawCondvar {
     ) -> bool {
         let me = block::me();
         let node = Node::new(me.priority, me.id, 0);
-        self.wait_node(reason, deadline, &node, false, |_| still_waiting(), || {}) == NOTIFIED
+        self.wait_node(reason, deadline, &node, false, |_| still_waiting()) == NOTIFIED
     }
 
     /// [`wait_unless_done`](Self::wait_unless_done) with the caller's
     /// node (its `since` and `need` are for [`Locked::choose`]), queued
     /// again at the front of its class if `requeue`; `still_waiting` sees
-    /// the locked queue; `queued` runs once the node is linked and the
-    /// queue lock released, before the caller blocks (a wake it causes,
-    /// even of the caller, is kept). Returns the result a waker left in the node, or
+    /// the locked queue. Returns the result a waker left in the node, or
     /// `PENDING` if none popped it (not queued, timed out, or a spurious
     /// wake-up). The node is unlinked on return.
     pub(crate) fn wait_node(
@@ -125,19 +123,15 @@ impl RawCondvar {
         node: &Node,
         requeue: bool,
         still_waiting: impl FnOnce(&mut Locked<'_>) -> bool,
-        queued: impl FnOnce(),
     ) -> u32 {
         block::block_on(reason, deadline, |w| {
-            {
-                let mut q = self.queue.lock();
-                if !still_waiting(&mut q) {
-                    return false;
-                }
-                // SAFETY: `node` outlives this call, which unlinks it under
-                // the queue lock (the `remove` below) before returning.
-                unsafe { q.push(node, w, requeue) };
+            let mut q = self.queue.lock();
+            if !still_waiting(&mut q) {
+                return false;
             }
-            queued();
+            // SAFETY: `node` outlives this call, which unlinks it under
+            // the queue lock (the `remove` below) before returning.
+            unsafe { q.push(node, w, requeue) };
             true
         });
         self.queue.lock().remove(node).1

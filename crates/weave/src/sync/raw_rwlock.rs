@@ -198,18 +198,13 @@ impl RawRwLock {
         while !self.try_write() {
             let requeue = since.is_some();
             let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns));
-            let result = self.writers.wait_node(
-                BlockReason::RwLock,
-                None,
-                &node,
-                requeue,
-                |_| {
+            let result = self
+                .writers
+                .wait_node(BlockReason::RwLock, None, &node, requeue, |_| {
                     // Relaxed: under the writers' queue lock, which every
                     // unlock takes after (or for) its store (steps 1, 2).
                     self.state.load(Relaxed) != 0
-                },
-                || {},
-            );
+                });
             if result == HANDED {
                 // The unlocker kept `state == WRITER` for us and popped us
                 // under the queue lock we took to unlink: what it wrote
@@ -290,10 +285,56 @@ mod loom_tests {
     }
 
     fn shared() -> Arc<Shared> {
+        shared_starving(u64::MAX)
+    }
+
+    fn shared_starving(starve_ns: u64) -> Arc<Shared> {
         Arc::new(Shared {
-            l: RawRwLock::new(),
+            l: RawRwLock::with_starve_ns(starve_ns),
             n: UnsafeCell::new(0),
         })
+    }
+
+    /// Step 4: between the downgrade and the read, a writer waiting or
+    /// arriving cannot get in; it gets in after the read unlock.
+    #[test]
+    fn a_downgrade_lets_no_writer_in_between() {
+        loom::model(|| {
+            let s = shared();
+            s.l.write();
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            // SAFETY: the write lock is held.
+            s.n.with_mut(|p| unsafe { *p = 10 });
+            s.l.downgrade();
+            // SAFETY: a read lock is held: only reads may overlap.
+            assert_eq!(s.n.with(|p| unsafe { *p }), 10);
+            s.l.read_unlock();
+            w.join().unwrap();
+            assert_eq!(read(&s), 11);
+            assert_eq!(s.l.state.load(Relaxed), 0);
+        });
+    }
+
+    /// Step 1 with hand-off forced (bound 0): a queued writer is handed
+    /// the lock; writers still exclude each other and nobody is left
+    /// waiting.
+    #[test]
+    fn hand_off_to_a_waiting_writer_excludes_and_finishes() {
+        loom::model(|| {
+            let s = shared_starving(0);
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            write(&s);
+            w.join().unwrap();
+            assert_eq!(read(&s), 2);
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
     }
 
     fn write(s: &Shared) {

@@ -17,9 +17,9 @@
 //!    is clear (nobody waits, so taking them is fair); a release CASes
 //!    permits up only while `QUEUED` is clear (nobody to wake).
 //! 2. **Queue**: under the queue lock the acquirer takes the permits if
-//!    nobody is queued and enough are free; else it sets `QUEUED` and
-//!    links its node (asking for `n`), then runs a grant pass (step 3; it
-//!    may be the new first waiter, with permits free) and blocks.
+//!    enough are free and it would be first in line (nobody queued, or
+//!    only lower priorities); else it sets `QUEUED`, links its node
+//!    (asking for `n`) and blocks.
 //! 3. **Grant pass** (a release with `QUEUED` set, or a waiter that joins
 //!    or leaves the queue): under the queue lock, while the waiter that
 //!    [`Locked::choose`](super::queue::Locked::choose) names (priority,
@@ -58,6 +58,17 @@ const QUEUED: usize = 1;
 const PERMIT: usize = 2;
 /// The most permits a semaphore can hold (one bit goes to `QUEUED`).
 const MAX_PERMITS: usize = usize::MAX >> 1;
+
+/// What the thread table shows while waiting. Under loom the seam's
+/// `BlockReason` has only the locks' reasons; the model does not look.
+#[cfg(not(loom))]
+const SEMAPHORE_WAIT: BlockReason = BlockReason::Semaphore;
+#[cfg(not(loom))]
+const WAITGROUP_WAIT: BlockReason = BlockReason::WaitGroup;
+#[cfg(loom)]
+const SEMAPHORE_WAIT: BlockReason = BlockReason::Condvar;
+#[cfg(loom)]
+const WAITGROUP_WAIT: BlockReason = BlockReason::Condvar;
 
 /// Node result: the permits were taken for this waiter.
 const GRANTED: u32 = 1;
@@ -196,16 +207,15 @@ impl Semaphore {
             let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns))
                 .with_need(n);
             let mut took = false;
-            let result = self.waiters.wait_node(
-                BlockReason::Semaphore,
-                deadline,
-                &node,
-                requeue,
-                |q| {
+            let result = self
+                .waiters
+                .wait_node(SEMAPHORE_WAIT, deadline, &node, requeue, |q| {
                     // Step 2, under the queue lock.
                     let mut cur = self.word.load(Relaxed);
                     loop {
-                        let (new, taking) = if q.is_empty() && cur >= want {
+                        // Free permits go to us if nobody queued would be
+                        // served before us (we would be first in line).
+                        let (new, taking) = if q.would_lead(me.priority) && cur >= want {
                             (cur - want, true)
                         } else {
                             (cur | QUEUED, false)
@@ -220,10 +230,7 @@ impl Semaphore {
                             Err(actual) => cur = actual,
                         }
                     }
-                },
-                // We may be the new first waiter, with permits free.
-                || self.grant(),
-            );
+                });
             if took || result == GRANTED {
                 // Granted under the queue lock, which we took to unlink:
                 // the releaser's writes are visible to us.
@@ -344,117 +351,169 @@ impl fmt::Debug for SemaphorePermit<'_> {
     }
 }
 
-/// A counter of outstanding tasks to wait for, as Go's `sync.WaitGroup`:
-/// [`add`](Self::add) before starting work, [`done`](Self::done) when a
-/// piece finishes, [`wait`](Self::wait) until the count is zero. Waiting
-/// blocks only the calling ULT.
-///
-/// ```
-/// use std::sync::Arc;
-/// use weave::sync::WaitGroup;
-///
-/// let wg = Arc::new(WaitGroup::new());
-/// for _ in 0..10 {
-///     wg.add(1);
-///     let wg = wg.clone();
-///     weave::thread::spawn(move || wg.done());
-/// }
-/// wg.wait();
-/// assert_eq!(wg.count(), 0);
-/// ```
-pub struct WaitGroup {
-    count: StdAtomicUsize,
-    waiters: RawCondvar,
-}
+#[cfg(not(loom))]
+pub use wait_group::WaitGroup;
 
-impl WaitGroup {
-    /// A wait group with a count of zero; usable in a `static`.
-    pub const fn new() -> WaitGroup {
-        WaitGroup {
-            count: StdAtomicUsize::new(0),
-            waiters: RawCondvar::new(),
-        }
-    }
+/// [`WaitGroup`] (not built under loom: its `new` is `const`, and its
+/// protocol is `RawCondvar::wait_unless_done`, modelled there).
+#[cfg(not(loom))]
+mod wait_group {
+    use super::*;
 
-    /// Adds `n` to the count.
-    pub fn add(&self, n: usize) {
-        // Relaxed: an add must come before the work it counts is started
-        // (program order in the adding thread); `wait` synchronises with
-        // the `done`s, not with the adds.
-        let prev = self.count.fetch_add(n, Relaxed);
-        assert!(
-            prev.checked_add(n).is_some(),
-            "WaitGroup: count overflows usize"
-        );
-    }
-
-    /// Takes one from the count, waking the waiters when it reaches zero.
-    /// Never blocks.
+    /// A counter of outstanding tasks to wait for, as Go's `sync.WaitGroup`:
+    /// [`add`](Self::add) before starting work, [`done`](Self::done) when a
+    /// piece finishes, [`wait`](Self::wait) until the count is zero. Waiting
+    /// blocks only the calling ULT.
     ///
-    /// # Panics
+    /// ```
+    /// use std::sync::Arc;
+    /// use weave::sync::WaitGroup;
     ///
-    /// If the count is already zero (more `done`s than `add`s), as Go's
-    /// "negative WaitGroup counter".
-    pub fn done(&self) {
-        // Release pairs with the Acquire load in `wait`: through the
-        // release sequence of these RMWs, a waiter that sees zero sees the
-        // work of every `done` before it.
-        match self
-            .count
-            .fetch_update(Release, Relaxed, |c| c.checked_sub(1))
-        {
-            Ok(1) => {
-                self.waiters.notify_all();
+    /// let wg = Arc::new(WaitGroup::new());
+    /// for _ in 0..10 {
+    ///     wg.add(1);
+    ///     let wg = wg.clone();
+    ///     weave::thread::spawn(move || wg.done());
+    /// }
+    /// wg.wait();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    pub struct WaitGroup {
+        count: StdAtomicUsize,
+        waiters: RawCondvar,
+    }
+
+    impl WaitGroup {
+        /// A wait group with a count of zero; usable in a `static`.
+        pub const fn new() -> WaitGroup {
+            WaitGroup {
+                count: StdAtomicUsize::new(0),
+                waiters: RawCondvar::new(),
             }
-            Ok(_) => {}
-            Err(_) => {
-                panic!("WaitGroup::done called with a count of zero: more done() than add()")
+        }
+
+        /// Adds `n` to the count.
+        pub fn add(&self, n: usize) {
+            // Relaxed: an add must come before the work it counts is started
+            // (program order in the adding thread); `wait` synchronises with
+            // the `done`s, not with the adds.
+            let prev = self.count.fetch_add(n, Relaxed);
+            assert!(
+                prev.checked_add(n).is_some(),
+                "WaitGroup: count overflows usize"
+            );
+        }
+
+        /// Takes one from the count, waking the waiters when it reaches zero.
+        /// Never blocks.
+        ///
+        /// # Panics
+        ///
+        /// If the count is already zero (more `done`s than `add`s), as Go's
+        /// "negative WaitGroup counter".
+        pub fn done(&self) {
+            // Release pairs with the Acquire load in `wait`: through the
+            // release sequence of these RMWs, a waiter that sees zero sees the
+            // work of every `done` before it.
+            match self
+                .count
+                .fetch_update(Release, Relaxed, |c| c.checked_sub(1))
+            {
+                Ok(1) => {
+                    self.waiters.notify_all();
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    panic!("WaitGroup::done called with a count of zero: more done() than add()")
+                }
             }
+        }
+
+        /// Blocks until the count is zero.
+        pub fn wait(&self) {
+            self.wait_until(None);
+        }
+
+        /// Blocks until the count is zero or `timeout` passes; true if zero.
+        pub fn wait_timeout(&self, timeout: Duration) -> bool {
+            self.wait_until(Instant::now().checked_add(timeout))
+        }
+
+        fn wait_until(&self, deadline: Option<Instant>) -> bool {
+            // Acquire: see `done`.
+            while self.count.load(Acquire) != 0 {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return false;
+                }
+                // Relaxed: under the queue lock, which the last `done` takes
+                // after its store (module doc).
+                self.waiters
+                    .wait_unless_done(WAITGROUP_WAIT, deadline, || self.count.load(Relaxed) != 0);
+            }
+            true
+        }
+
+        /// The current count (a snapshot).
+        pub fn count(&self) -> usize {
+            self.count.load(Relaxed)
         }
     }
 
-    /// Blocks until the count is zero.
-    pub fn wait(&self) {
-        self.wait_until(None);
-    }
-
-    /// Blocks until the count is zero or `timeout` passes; true if zero.
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(Instant::now().checked_add(timeout))
-    }
-
-    fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        // Acquire: see `done`.
-        while self.count.load(Acquire) != 0 {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            // Relaxed: under the queue lock, which the last `done` takes
-            // after its store (module doc).
-            self.waiters
-                .wait_unless_done(BlockReason::WaitGroup, deadline, || {
-                    self.count.load(Relaxed) != 0
-                });
+    impl Default for WaitGroup {
+        fn default() -> Self {
+            WaitGroup::new()
         }
-        true
     }
 
-    /// The current count (a snapshot).
-    pub fn count(&self) -> usize {
-        self.count.load(Relaxed)
-    }
-}
-
-impl Default for WaitGroup {
-    fn default() -> Self {
-        WaitGroup::new()
+    impl fmt::Debug for WaitGroup {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("WaitGroup")
+                .field("count", &self.count())
+                .finish()
+        }
     }
 }
 
-impl fmt::Debug for WaitGroup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitGroup")
-            .field("count", &self.count())
-            .finish()
+/// Model checks of the semaphore word and its grant pass
+/// (`RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    /// A release races an acquirer queueing (step 2 against step 1): the
+    /// acquirer must get the permit, and nothing is left queued.
+    #[test]
+    fn a_release_racing_a_queueing_acquirer_loses_no_wake_up() {
+        loom::model(|| {
+            let s = Arc::new(Semaphore::new(0));
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || s.acquire().forget())
+            };
+            s.release(1);
+            t.join().unwrap();
+            assert_eq!(s.word.load(Relaxed), 0);
+        });
+    }
+
+    /// A timed acquirer gives up while a release grants it (step 4): the
+    /// permit is either its own or back in the word, never lost.
+    #[test]
+    fn a_release_racing_a_timeout_keeps_the_permit() {
+        loom::model(|| {
+            let s = Arc::new(Semaphore::new(0));
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let got = s.acquire_until(1, Some(Instant::now()));
+                    got.map(SemaphorePermit::forget).is_some()
+                })
+            };
+            s.release(1);
+            let got = t.join().unwrap();
+            let left = s.word.load(Relaxed);
+            assert_eq!(left, if got { 0 } else { PERMIT });
+        });
     }
 }
