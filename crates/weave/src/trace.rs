@@ -23,6 +23,7 @@
 //! assert!(SPAWNS.load(Ordering::Relaxed) >= 1);
 //! ```
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use crate::thread::id::{BlockReason, ThreadId};
@@ -123,9 +124,21 @@ struct Padded(AtomicU64);
 
 static SHARED: [Padded; KINDS] = [const { Padded(AtomicU64::new(0)) }; KINDS];
 
+/// A thread's counts not yet published. One cell per kind, so that an
+/// event touches its own counter and the pending total, not a copy of the
+/// whole array (that copy was most of `emit`'s cost).
+struct Local {
+    counts: [Cell<u64>; KINDS],
+    pending: Cell<u64>,
+}
+
 std::thread_local! {
-    static LOCAL: std::cell::Cell<([u64; KINDS], u64)> =
-        const { std::cell::Cell::new(([0; KINDS], 0)) };
+    static LOCAL: Local = const {
+        Local {
+            counts: [const { Cell::new(0) }; KINDS],
+            pending: Cell::new(0),
+        }
+    };
 }
 
 /// The counters as published so far: the calling thread's own events are
@@ -152,12 +165,11 @@ pub fn counters() -> Counters {
 pub(crate) fn count(kind: usize, n: u64) {
     let flush = LOCAL
         .try_with(|l| {
-            let (mut v, mut pending) = l.get();
-            v[kind] += n;
-            pending += n;
-            let full = pending >= BATCH;
-            l.set((v, pending));
-            full
+            let c = &l.counts[kind];
+            c.set(c.get() + n);
+            let pending = l.pending.get() + n;
+            l.pending.set(pending);
+            pending >= BATCH
         })
         .unwrap_or_else(|_| {
             // The thread is exiting: count straight into the shared array.
@@ -172,8 +184,9 @@ pub(crate) fn count(kind: usize, n: u64) {
 /// Adds this thread's counted events to the shared counters.
 pub(crate) fn publish() {
     let _ = LOCAL.try_with(|l| {
-        let (v, _) = l.replace(([0; KINDS], 0));
-        for (i, n) in v.into_iter().enumerate() {
+        l.pending.set(0);
+        for (i, c) in l.counts.iter().enumerate() {
+            let n = c.replace(0);
             if n != 0 {
                 SHARED[i].0.fetch_add(n, Ordering::Relaxed);
             }

@@ -109,47 +109,66 @@ pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
 /// LWP runs others; on an OS thread, the thread parks in the kernel.
 /// Wake-ups may be spurious for OS threads: callers re-check their
 /// condition in a loop.
+#[inline]
 pub(crate) fn block_on(
     reason: BlockReason,
     deadline: Option<Instant>,
     register: impl FnOnce(Waiter) -> bool,
 ) {
+    // Inlined into each caller (park, the wait queues, the channels): the
+    // ULT branch is a handful of instructions around the switch, and a
+    // call frame here cost park_pingpong about a tenth of its round trip.
     match lwp::current_ult() {
-        Some((l, tcb)) => {
-            let token = tcb.state.prepare_block(reason as u8);
-            if !register(Waiter::Ult(tcb, token)) {
-                tcb.state.cancel_block();
-                return;
-            }
-            if let Some(at) = deadline {
-                l.add_timer(at, tcb, token);
-            }
-            l.block_current(tcb, reason);
-        }
+        Some((l, tcb)) => block_ult(l, tcb, reason, deadline, register),
         None => {
-            if !register(Waiter::Os(std::thread::current())) {
-                return;
+            if register(Waiter::Os(std::thread::current())) {
+                block_os(reason, deadline);
             }
-            // Shows the wait in the OS thread's TCB (the thread table, and
-            // the deadlock detector, which must know that this thread is
-            // waiting inside weave rather than doing something that could
-            // still wake a ULT).
-            let tcb = crate::thread::current::current_tcb();
-            tcb.state.set_os_blocked(reason as u8, deadline.is_some());
-            crate::runtime::rt().monitor.check_deadlock_soon();
-            match deadline {
-                Some(at) => {
-                    let now = Instant::now();
-                    if at > now {
-                        std::thread::park_timeout(at - now);
-                    }
-                }
-                None => std::thread::park(),
-            }
-            tcb.state.set_os_running();
-            tcb.waits_for.store(0, std::sync::atomic::Ordering::Relaxed);
         }
     }
+}
+
+/// The ULT half of [`block_on`], for a caller that already holds its LWP
+/// and TCB (`park`, which looked them up for its permit).
+#[inline]
+pub(crate) fn block_ult(
+    l: &'static Lwp,
+    tcb: &'static Tcb,
+    reason: BlockReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Waiter) -> bool,
+) {
+    let token = tcb.state.prepare_block(reason as u8);
+    if !register(Waiter::Ult(tcb, token)) {
+        tcb.state.cancel_block();
+        return;
+    }
+    if let Some(at) = deadline {
+        l.add_timer(at, tcb, token);
+    }
+    l.block_current(tcb, reason);
+}
+
+/// The OS-thread half of [`block_on`], once registered: park in the kernel.
+#[cold]
+fn block_os(reason: BlockReason, deadline: Option<Instant>) {
+    // Shows the wait in the OS thread's TCB (the thread table, and the
+    // deadlock detector, which must know that this thread is waiting inside
+    // weave rather than doing something that could still wake a ULT).
+    let tcb = crate::thread::current::current_tcb();
+    tcb.state.set_os_blocked(reason as u8, deadline.is_some());
+    crate::runtime::rt().monitor.check_deadlock_soon();
+    match deadline {
+        Some(at) => {
+            let now = Instant::now();
+            if at > now {
+                std::thread::park_timeout(at - now);
+            }
+        }
+        None => std::thread::park(),
+    }
+    tcb.state.set_os_running();
+    tcb.waits_for.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Records, for the deadlock report, that the calling thread is about to

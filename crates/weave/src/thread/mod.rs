@@ -347,8 +347,9 @@ pub fn park_timeout(dur: Duration) {
     park_inner(Instant::now().checked_add(dur));
 }
 
+#[inline]
 fn park_inner(deadline: Option<Instant>) {
-    let Some((_, tcb)) = lwp::current_ult() else {
+    let Some((l, tcb)) = lwp::current_ult() else {
         // The external TCB is registered so that `Thread::unpark` can reach
         // this OS thread.
         current_tcb();
@@ -364,7 +365,7 @@ fn park_inner(deadline: Option<Instant>) {
     // The one blocking path: the permit is re-read after the ULT is marked
     // blocking. SeqCst: pairs with the swap in `unpark_tcb` (a Dekker pair:
     // either we see its permit, or it sees us blocking and wakes us).
-    sched::block_on(BlockReason::Park, deadline, |_| {
+    sched::block_ult(l, tcb, BlockReason::Park, deadline, |_| {
         tcb.permit.swap(PERMIT_EMPTY, SeqCst) != PERMIT_NOTIFIED
     });
     tcb.permit.swap(PERMIT_EMPTY, SeqCst);

@@ -508,6 +508,10 @@ impl<T> Chan<T> {
                 lazy: false,
             });
             let mut wake = Vec::new();
+            if g.senders.is_empty() {
+                // The common case: nobody to call over.
+                return true;
+            }
             g.senders.retain(|e| {
                 if e.ctx == ctx {
                     return true;

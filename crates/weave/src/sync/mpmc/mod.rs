@@ -82,7 +82,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chan::{Chan, UNBOUNDED};
-use select::{run, RecvOp, SendOp, Wait};
+use select::{run_tried, RecvOp, SendOp, Wait};
 use timer::Timer;
 
 pub use builder::{Select, SelectedOperation};
@@ -235,8 +235,15 @@ impl<T> Sender<T> {
     }
 
     fn send_with(&self, value: T, wait: Wait) -> Result<(), SendTimeoutError<T>> {
+        // The common case first, without an operation to build: a waiting
+        // receiver or room in the buffer.
+        let value = match self.chan.try_send(value) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
+            Err(TrySendError::Full(v)) => v,
+        };
         let mut op = SendOp::new(&self.chan, value);
-        match run(&mut [&mut op], wait) {
+        match run_tried(&mut op, wait) {
             Some(_) => op
                 .take()
                 .map_err(|SendError(v)| SendTimeoutError::Disconnected(v)),
@@ -312,8 +319,14 @@ impl<T> Receiver<T> {
     }
 
     fn recv_with(&self, wait: Wait) -> Result<T, RecvTimeoutError> {
+        // The common case first, as in `Sender::send_with`.
+        match self.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
+        }
         let mut op = RecvOp::new(&self.flavor);
-        match run(&mut [&mut op], wait) {
+        match run_tried(&mut op, wait) {
             Some(_) => op.take().map_err(RecvTimeoutError::from),
             None => Err(RecvTimeoutError::Timeout),
         }

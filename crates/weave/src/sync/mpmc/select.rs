@@ -301,6 +301,23 @@ pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
 /// As [`run`]; `biased` tries the operations in order, so the first ready
 /// one wins (`select_biased!`, `Select::new_biased`).
 pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Option<usize> {
+    run_inner(ops, wait, biased, false)
+}
+
+/// As [`run`], for a caller that has just tried its one operation itself
+/// (the fast path of `send` and `recv`) and found it not ready: the first
+/// round starts at "wait". Equivalent to [`run`]: that first try is the
+/// one `run` would have made.
+pub(crate) fn run_tried(op: &mut dyn Operation, wait: Wait) -> Option<usize> {
+    run_inner(&mut [op], wait, true, true)
+}
+
+fn run_inner(
+    ops: &mut [&mut dyn Operation],
+    wait: Wait,
+    biased: bool,
+    mut tried: bool,
+) -> Option<usize> {
     let n = ops.len();
     let reason = if n == 1 {
         BlockReason::Channel
@@ -311,14 +328,26 @@ pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Opt
         Wait::Until(at) => Some(at),
         _ => None,
     };
+    // The operation `k` places after `start`, in rotation.
+    let at = |start: usize, k: usize| {
+        let i = start + k;
+        if i >= n {
+            i - n
+        } else {
+            i
+        }
+    };
     loop {
         let start = if n > 1 && !biased { rotate(n) } else { 0 };
-        for k in 0..n {
-            let i = (start + k) % n;
-            if ops[i].try_complete() {
-                return Some(i);
+        if !tried {
+            for k in 0..n {
+                let i = at(start, k);
+                if ops[i].try_complete() {
+                    return Some(i);
+                }
             }
         }
+        tried = false;
         match wait {
             Wait::Never => return None,
             Wait::Until(at) if Instant::now() >= at => return None,
@@ -336,7 +365,7 @@ pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Opt
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             for k in 0..n {
-                let i = (start + k) % n;
+                let i = at(start, k);
                 // SAFETY: `ops` is borrowed for the whole of `run`, and
                 // every entry is withdrawn or claimed before it returns.
                 if !unsafe { ops[i].register(&ctx, i) } {
@@ -348,7 +377,7 @@ pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Opt
         });
         let claimed = ctx.try_abort().err();
         for k in 0..published {
-            let i = (start + k) % n;
+            let i = at(start, k);
             if Some(i) != claimed {
                 ops[i].unregister(&ctx);
             }
