@@ -252,7 +252,7 @@ const LENDER_BATCH: usize = 4;
 
 /// At most this many panics in flight on one ULT are moved (std aborts a
 /// panic in a destructor during unwinding, so real counts are 1 or 2).
-const MAX_MOVED: usize = 16;
+const MAX_MOVED: u16 = 16;
 
 /// A coroutine parked in the middle of unwinding a panic it raised (step 1
 /// of the module doc).
@@ -371,7 +371,7 @@ pub(crate) fn switch_in(tcb: &Tcb) {
 }
 
 #[cold]
-fn give_back(n: usize) {
+fn give_back(n: u16) {
     for _ in 0..n {
         match Lender::raise() {
             Ok(l) => lock(&SPARE).push(l),
