@@ -14,6 +14,7 @@
 //! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`.
 
 mod io;
+mod trim;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -123,6 +124,11 @@ const WORKLOADS: &[Workload] = &[
         name: "tcp_echo_1k",
         about: "1,000 connections x 100 echoes of 64 bytes through one server, a thread per connection on each side (msg/s)",
         run: io::tcp_echo_1k,
+    },
+    Workload {
+        name: "idle_trim",
+        about: "10,000 threads that ran 200 KiB deep once, then parked: RSS per thread once weave has trimmed them",
+        run: trim::idle_trim,
     },
     Workload {
         name: "sleepers",
@@ -743,6 +749,9 @@ fn child(args: &[String]) -> Result<(), String> {
         return Err("bench --child takes LIB N".into());
     };
     let n: usize = n.parse().map_err(|_| "bad N")?;
+    if lib.starts_with("trim-") {
+        return trim::child(lib, n);
+    }
     let (per, secs) = match lib.as_str() {
         "weave" => {
             // Start the runtime before the baseline is read.

@@ -209,6 +209,15 @@ const VARIABLES: &[Variable] = &[
         default: "off",
         meaning: "measure each ULT's run time (set_accounting): one clock read per switch",
     },
+    Variable {
+        name: "WEAVE_TRIM",
+        kind: Kind::Duration {
+            bare: TimeUnit::Millis,
+            min: Duration::ZERO,
+        },
+        default: "1s",
+        meaning: "give back the stack pages below a ULT parked this long (1 to 2 periods); 0 turns it off",
+    },
 ];
 
 /// Every `WEAVE_*` variable the runtime reads, in a stable order.
@@ -348,6 +357,15 @@ pub(crate) fn warn() -> bool {
 /// `WEAVE_ACCOUNTING`.
 pub(crate) fn accounting() -> bool {
     get_switch("WEAVE_ACCOUNTING")
+}
+
+/// `WEAVE_TRIM`, or `None` when it is 0 (trimming off).
+pub(crate) fn trim_after() -> Option<Duration> {
+    match get("WEAVE_TRIM") {
+        Value::Duration(d) if d.is_zero() => None,
+        Value::Duration(d) => Some(d),
+        other => crate::fatal(&format!("WEAVE_TRIM is a duration, not {other}")),
+    }
 }
 
 /// `1`, `on`, `true`, `yes` / `0`, `off`, `false`, `no`, any case.

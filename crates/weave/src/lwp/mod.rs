@@ -29,6 +29,7 @@
 
 mod parker;
 pub(crate) mod pool;
+pub(crate) mod trim;
 
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
@@ -125,6 +126,8 @@ pub(crate) struct Lwp {
     /// Kernel thread id, for the LWP table and directed signals.
     tid: AtomicI32,
     runs: AtomicU64,
+    /// ULTs the monitor asked this LWP to trim (`lwp/trim.rs`).
+    trims: trim::Requests,
     local: UnsafeCell<Local>,
 }
 
@@ -186,6 +189,7 @@ impl Lwp {
             placed: AtomicUsize::new(0),
             tid: AtomicI32::new(0),
             runs: AtomicU64::new(0),
+            trims: trim::Requests::default(),
             local: UnsafeCell::new(Local {
                 ready: ReadyQueue::default(),
                 fresh,
@@ -343,6 +347,7 @@ impl Lwp {
             reason,
         });
         self.local().switch = Switch::Block;
+        trim::note_parked(tcb);
         switch_out(tcb);
     }
 
@@ -409,6 +414,7 @@ impl Lwp {
         }
         if pick::poll_io(self.local().picks) {
             self.poll_io_now();
+            self.trim_if_due();
         }
         if !self.inbox.is_empty() {
             let l = self.local();
@@ -645,6 +651,7 @@ impl Lwp {
     #[inline(never)]
     fn idle(&self) -> Option<&'static Tcb> {
         let rt = rt();
+        self.trim_if_due();
         if self.retiring.load(Acquire) {
             self.hand_off_fresh();
         }
@@ -698,6 +705,7 @@ impl Lwp {
         // is placed on it, leave. Counting it here made a retiring LWP with
         // blocked ULTs spin instead of sleeping until they wake.
         let work = !self.inbox.is_empty()
+            || self.trims.due()
             || self.timer_due()
             || (self.takes_new_work() && self.new_work_visible());
         if !work {

@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 mod deadlock;
 pub(crate) mod doorbell;
 mod trap;
+mod trim;
 
 pub use doorbell::DEFAULT_TIME_SLICE;
 
@@ -102,6 +103,7 @@ pub(crate) fn run(rt: &'static Runtime) {
     let mut futex_warned: HashSet<u64> = HashSet::new();
     let mut cap_warned = false;
     let mut last_reap = Instant::now();
+    let mut trimmer = trim::Trimmer::new(crate::config::trim_after(), last_reap);
     loop {
         if m.deadlock_check.swap(false, SeqCst) {
             deadlock::check(rt);
@@ -112,7 +114,20 @@ pub(crate) fn run(rt: &'static Runtime) {
             // Re-check under the lock: a wake before `parked` was set did
             // not notify (pairs with the SeqCst load-then-lock in `wake`).
             while !*w && !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst) {
-                w = m.cv.wait(w).unwrap_or_else(|e| e.into_inner());
+                // Parked ULTs not yet trimmed: wake for the pass that will.
+                match trimmer.wake_at() {
+                    Some(at) => {
+                        let now = Instant::now();
+                        if at <= now {
+                            break;
+                        }
+                        w =
+                            m.cv.wait_timeout(w, at - now)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0;
+                    }
+                    None => w = m.cv.wait(w).unwrap_or_else(|e| e.into_inner()),
+                }
             }
             *w = false;
             m.parked.store(false, SeqCst);
@@ -206,6 +221,8 @@ pub(crate) fn run(rt: &'static Runtime) {
             }
         }
         retire_surplus(rt, &watches, blocked_lwps, now);
+        trimmer.saw_activity();
+        trimmer.tick(rt, now);
         if now.duration_since(last_reap) >= REAP_PERIOD {
             last_reap = now;
             if rt.stacks.has_dirty() {

@@ -193,6 +193,12 @@ pub struct StackStats {
     pub reused_pool: usize,
     /// Stacks whose pages the reaper gave back to the kernel.
     pub released: usize,
+    /// Times the pages below a long-parked ULT's stack pointer were given
+    /// back (see `Pool::trim`): a ULT that once ran deep keeps only what
+    /// its parked frames use.
+    pub trimmed: usize,
+    /// Resident bytes those trims gave back.
+    pub trimmed_bytes: usize,
 }
 
 /// The process-wide stack pool.
@@ -204,6 +210,8 @@ pub(crate) struct Pool {
     reused_hot: AtomicUsize,
     reused_pool: AtomicUsize,
     released: AtomicUsize,
+    trimmed: AtomicUsize,
+    trimmed_bytes: AtomicUsize,
 }
 
 impl Pool {
@@ -224,6 +232,8 @@ impl Pool {
             reused_hot: AtomicUsize::new(0),
             reused_pool: AtomicUsize::new(0),
             released: AtomicUsize::new(0),
+            trimmed: AtomicUsize::new(0),
+            trimmed_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -234,7 +244,49 @@ impl Pool {
             reused_hot: self.reused_hot.load(Relaxed),
             reused_pool: self.reused_pool.load(Relaxed),
             released: self.released.load(Relaxed),
+            trimmed: self.trimmed.load(Relaxed),
+            trimmed_bytes: self.trimmed_bytes.load(Relaxed),
         }
+    }
+
+    /// Gives back the resident pages of `lo..hi`, the part of a parked
+    /// ULT's stack below its stack pointer (less a margin), and returns
+    /// how many bytes that was. The pages read as zero-filled on their next
+    /// touch, as fresh stack pages do, so the ULT runs on unaware.
+    ///
+    /// `mincore` first: most parked ULTs never ran deep, and a range with
+    /// nothing resident costs no `madvise` (and no TLB shootdown).
+    ///
+    /// # Safety
+    ///
+    /// `lo..hi` is page-aligned and inside the stack of a ULT that cannot
+    /// run until this returns (the caller is the LWP the ULT is pinned to,
+    /// running its scheduler loop), below that ULT's parked stack pointer.
+    pub(crate) unsafe fn trim(&self, lo: usize, hi: usize) -> usize {
+        debug_assert!(lo % PAGE == 0 && hi % PAGE == 0 && lo < hi);
+        let pages = (hi - lo) / PAGE;
+        let mut resident = vec![0u8; pages];
+        // SAFETY: `lo..hi` is mapped (the caller's guarantee) and
+        // `resident` has one byte per page of it.
+        let rc = unsafe { libc::mincore(lo as *mut _, hi - lo, resident.as_mut_ptr()) };
+        let count = if rc == 0 {
+            resident.iter().filter(|&&b| b & 1 != 0).count()
+        } else {
+            pages
+        };
+        if count == 0 {
+            return 0;
+        }
+        // SAFETY: as for `reap`: private anonymous stack memory that nothing
+        // uses now (below the parked ULT's stack pointer, which cannot move
+        // until it runs again); the guard page is below `lo`.
+        let rc = unsafe { libc::madvise(lo as *mut _, hi - lo, libc::MADV_DONTNEED) };
+        if rc != 0 {
+            return 0;
+        }
+        self.trimmed.fetch_add(1, Relaxed);
+        self.trimmed_bytes.fetch_add(count * PAGE, Relaxed);
+        count * PAGE
     }
 
     /// The guard mode in force, once a stack has been carved.

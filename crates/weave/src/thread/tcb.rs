@@ -50,8 +50,8 @@ pub(crate) enum Kind {
 }
 
 /// Park permit values (std semantics: at most one pending unpark).
-pub(crate) const PERMIT_EMPTY: u32 = 0;
-pub(crate) const PERMIT_NOTIFIED: u32 = 1;
+pub(crate) const PERMIT_EMPTY: u8 = 0;
+pub(crate) const PERMIT_NOTIFIED: u8 = 1;
 
 /// The TCB's half of a spawn's join packet, type-erased: the packet
 /// (`thread/packet.rs`) gives it its methods. Kept opaque here so that the
@@ -64,7 +64,7 @@ pub(crate) struct Tcb {
     /// Bumped each time the slot is freed; part of every `ThreadId`.
     pub(crate) generation: AtomicU32,
     pub(crate) state: State,
-    pub(crate) permit: AtomicU32,
+    pub(crate) permit: AtomicU8,
     pub(crate) priority: AtomicU8,
     /// Index of the LWP the ULT is placed on, or `NO_LWP`.
     pub(crate) home: AtomicU32,
@@ -101,6 +101,12 @@ pub(crate) struct Tcb {
     pub(crate) switches: AtomicU64,
     /// Time on an LWP, in `time::ticks` units.
     pub(crate) run_ticks: AtomicU64,
+    /// The low 32 bits of the ULT's stack pointer when it last blocked (0:
+    /// it has not blocked since it started). A stack is under 4 GiB, so
+    /// with the stack's limit this gives the room below the pointer. Written
+    /// by the ULT as it blocks (one store); read by its home LWP while the
+    /// ULT is switched out, to give those pages back (`Lwp::trim_if_due`).
+    pub(crate) parked_sp: AtomicU32,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -118,7 +124,7 @@ impl Tcb {
             index,
             generation: AtomicU32::new(1),
             state: State::new(),
-            permit: AtomicU32::new(PERMIT_EMPTY),
+            permit: AtomicU8::new(PERMIT_EMPTY),
             priority: AtomicU8::new(DEFAULT_PRIORITY),
             home: AtomicU32::new(NO_LWP),
             kind: UnsafeCell::new(Kind::Pooled),
@@ -136,6 +142,7 @@ impl Tcb {
             no_preempt: AtomicU32::new(0),
             switches: AtomicU64::new(0),
             run_ticks: AtomicU64::new(0),
+            parked_sp: AtomicU32::new(0),
         }
     }
 
@@ -162,6 +169,7 @@ impl Tcb {
         self.no_preempt.store(0, Relaxed);
         self.switches.store(0, Relaxed);
         self.run_ticks.store(0, Relaxed);
+        self.parked_sp.store(0, Relaxed);
     }
 
     #[inline]
@@ -198,5 +206,17 @@ impl Tcb {
     #[inline]
     pub(crate) fn priority(&self) -> u8 {
         self.priority.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A TCB is paid by every thread, parked ones included (`weave bench
+    /// idle_memory`): this pins its size, so that a field added here is a
+    /// decision, not an accident.
+    #[test]
+    fn tcb_is_at_most_232_bytes() {
+        let size = std::mem::size_of::<super::Tcb>();
+        assert!(size <= 232, "the TCB grew to {size} bytes");
     }
 }

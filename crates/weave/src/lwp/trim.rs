@@ -1,0 +1,176 @@
+//! Trimming parked stacks: giving back the pages below the stack pointer
+//! of a ULT that has been parked for a while.
+//!
+//! A ULT that once ran deep (a recursive parse, a big buffer on the stack)
+//! and then parks keeps every page it touched, as an OS thread does. Those
+//! below its stack pointer hold nothing it will read again: they are given
+//! back (`MADV_DONTNEED`) and fault in zero-filled if it ever goes that
+//! deep again, as Go shrinks the stacks of idle goroutines.
+//!
+//! 1. As a ULT blocks, it records how much stack lies below its stack
+//!    pointer (`Tcb::parked_sp`, one relaxed store: [`note_parked`]).
+//! 2. The monitor finds ULTs parked through one whole trim period
+//!    (`monitor/trim.rs`) and hands each to its home LWP
+//!    ([`Lwp::request_trims`]), waking that LWP if it sleeps.
+//! 3. The home LWP, between two ULTs (at its io-poll cadence) or before it
+//!    sleeps, trims each one that is still the same thread and still
+//!    switched out ([`Lwp::trim_if_due`]).
+//!
+//! Why the LWP and not the monitor: a started ULT runs only on its home
+//! LWP (DESIGN.md decision 3), so while that LWP runs its scheduler loop
+//! none of its ULTs can run, and none can touch the pages being given back.
+//! The monitor could only make that true by adding a state to the thread
+//! state word. Migratable ULTs, which any LWP may resume, are not trimmed.
+//!
+//! What is given back: from the stack's limit up to the recorded stack
+//! pointer less [`MARGIN`] (the frames of the switch itself sit below the
+//! recorded point, and x86_64's 128-byte red zone below those).
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool};
+use std::sync::Mutex;
+
+use super::Lwp;
+use crate::runtime::rt;
+use crate::stack::PAGE;
+use crate::thread::state;
+use crate::thread::table::table;
+use crate::thread::tcb::{Kind, Tcb};
+
+/// Stack kept below a parked ULT's recorded stack pointer: the frames of
+/// the switch itself (the callee-saved registers and a return address or
+/// two, under 200 bytes) and the 128-byte red zone, with room to spare.
+pub(crate) const MARGIN: usize = PAGE;
+
+/// A ULT to trim, named so that a slot reused by another thread since the
+/// monitor looked is left alone: table index and generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// An LWP's pending trim requests.
+#[derive(Default)]
+pub(crate) struct Requests {
+    list: Mutex<Vec<Request>>,
+    /// `list` is not empty: the one word the LWP's loop reads.
+    due: AtomicBool,
+}
+
+impl Requests {
+    /// Whether requests wait (the LWP's last look before it sleeps).
+    #[inline]
+    pub(crate) fn due(&self) -> bool {
+        self.due.load(Relaxed)
+    }
+}
+
+/// Step 1 (module doc): the blocking ULT `tcb` notes where its stack
+/// pointer is (the low 32 bits: two instructions on the block path). Runs
+/// on the ULT's stack.
+#[inline]
+pub(crate) fn note_parked(tcb: &Tcb) {
+    let here = 0u8;
+    let sp = std::ptr::addr_of!(here) as usize;
+    tcb.parked_sp.store(sp as u32, Relaxed);
+}
+
+/// The room below a parked ULT's stack pointer, from the low 32 bits of
+/// that pointer and the stack's limit (stacks are under 4 GiB).
+fn room_below(sp_low: u32, limit: usize) -> usize {
+    sp_low.wrapping_sub(limit as u32) as usize
+}
+
+impl Lwp {
+    /// Step 2: the monitor asks this LWP to trim `reqs` (ULTs placed here)
+    /// and wakes it if it sleeps.
+    pub(crate) fn request_trims(&self, reqs: &[Request]) {
+        if reqs.is_empty() {
+            return;
+        }
+        self.trims
+            .list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(reqs);
+        // Release pairs with the Acquire swap in `trim_if_due`.
+        self.trims.due.store(true, Release);
+        // Pairs with the fence in `idle` (Dekker, as `push_remote`): either
+        // we see `sleeping`, or its last look sees `due`.
+        fence(SeqCst);
+        if self.claim_sleeping() {
+            self.parker.unpark();
+        }
+    }
+
+    /// Step 3: trims the ULTs the monitor asked for, if it asked. Called
+    /// from this LWP's scheduler loop only (never from a ULT).
+    pub(crate) fn trim_if_due(&self) {
+        // Acquire pairs with the Release store in `request_trims`.
+        if !self.trims.due.load(Relaxed) || !self.trims.due.swap(false, Acquire) {
+            return;
+        }
+        let reqs = std::mem::take(&mut *self.trims.list.lock().unwrap_or_else(|e| e.into_inner()));
+        let pool = &rt().stacks;
+        for r in reqs {
+            let t = table().slot(r.index);
+            if !self.may_trim(t, r) {
+                continue;
+            }
+            // SAFETY: `t` is switched out and pinned here (`may_trim`), so
+            // its overflow record is stable and ours to read.
+            let (limit, size) =
+                unsafe { ((*t.overflow.get()).guard_hi, (*t.overflow.get()).stack_size) };
+            let room = room_below(t.parked_sp.load(Relaxed), limit);
+            if room > size {
+                // Not a pointer into this stack: nothing to trust.
+                continue;
+            }
+            let lo = limit;
+            let hi = (limit + room.saturating_sub(MARGIN)) & !(PAGE - 1);
+            if hi > lo {
+                // SAFETY: `lo..hi` is page-aligned (the limit is a page
+                // boundary) and lies in `t`'s stack below its parked stack
+                // pointer less the margin; `t` cannot run until this loop
+                // returns to picking (`may_trim`).
+                unsafe { pool.trim(lo, hi) };
+            }
+        }
+    }
+
+    /// Whether `t` is still the thread `r` named, placed on this LWP, and
+    /// switched out having blocked at least once: then it cannot run until
+    /// this LWP picks it.
+    fn may_trim(&self, t: &Tcb, r: Request) -> bool {
+        // In this order: a slot of this generation homed here is released
+        // only by this LWP (when its ULT finishes), so after these two
+        // checks nobody can be rewriting its `kind`.
+        // Acquire pairs with the generation's move at release/reuse.
+        if t.generation.load(Acquire) != r.generation || t.home.load(Relaxed) as usize != self.index
+        {
+            return false;
+        }
+        if !matches!(t.kind(), Kind::Pooled | Kind::Bound) || t.parked_sp.load(Relaxed) == 0 {
+            return false;
+        }
+        matches!(t.state.load().run(), state::BLOCKED | state::RUNNABLE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_below_survives_a_stack_across_a_4_gib_boundary() {
+        let limit = 0x7_ffff_f000usize;
+        let sp = limit + 0x3000;
+        assert_eq!(room_below(sp as u32, limit), 0x3000);
+    }
+
+    #[test]
+    fn room_below_is_the_distance_to_the_limit() {
+        assert_eq!(room_below(0x1234_5000, 0x7f00_1230_0000), 0x4_5000);
+    }
+}

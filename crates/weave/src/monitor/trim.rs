@@ -1,0 +1,166 @@
+//! Finding parked stacks to trim (step 2 of `lwp/trim.rs`): once per trim
+//! period (`WEAVE_TRIM`, 1 s by default) the monitor walks the thread
+//! table and hands each ULT that has stayed parked in the same wait since
+//! the previous pass to its home LWP, which gives back the pages below the
+//! ULT's stack pointer. A ULT is so trimmed between one and two periods
+//! after it parked, once per wait.
+//!
+//! Memory: one `u32` per table slot, made on the first pass. Cost: a pass
+//! reads three words per slot (~1 ms per 100,000 threads); while nothing
+//! is left to trim, and no LWP runs, the monitor sleeps as before.
+//!
+//! Above the engine, as the rest of the monitor: it reads TCB atomics only
+//! (never a field the owning LWP writes without one) and asks the LWP.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::lwp::trim::Request;
+use crate::runtime::Runtime;
+use crate::thread::state;
+use crate::thread::table::table;
+use crate::thread::tcb::NO_LWP;
+
+/// Marks a slot's wait as already handed over.
+const DONE: u32 = 1 << 31;
+
+/// What the monitor remembers between passes.
+pub(super) struct Trimmer {
+    period: Option<Duration>,
+    next: Instant,
+    /// Per table slot: the wait the last pass saw it parked in (a digest
+    /// of generation and block epoch, never 0), 0 if it was not parked,
+    /// with `DONE` once handed over.
+    seen: Vec<u32>,
+    /// The last pass saw a wait it has not handed over yet: the next pass
+    /// may, so the monitor must not sleep through it.
+    waiting: bool,
+    /// LWPs ran since the last pass: ULTs may have parked that no pass
+    /// has seen.
+    active: bool,
+}
+
+/// A wait's digest: its thread's generation and its block epoch, which
+/// moves at every block. A collision only makes a trim come a period
+/// early or be skipped, never unsafe (the LWP re-checks the thread).
+fn digest(generation: u32, epoch: u64) -> u32 {
+    let k = generation.wrapping_mul(0x9e37_79b9) ^ (epoch as u32);
+    (k & !DONE).max(1)
+}
+
+impl Trimmer {
+    /// `period`: `None` turns trimming off.
+    pub(super) fn new(period: Option<Duration>, now: Instant) -> Trimmer {
+        Trimmer {
+            period,
+            next: period.map_or(now, |p| now + p),
+            seen: Vec::new(),
+            waiting: false,
+            active: false,
+        }
+    }
+
+    /// When the monitor, with nothing else to watch, must wake for a pass
+    /// (`None`: it may sleep until woken).
+    pub(super) fn wake_at(&self) -> Option<Instant> {
+        (self.period.is_some() && (self.waiting || self.active)).then_some(self.next)
+    }
+
+    /// The monitor is watching running LWPs (called once per tick).
+    pub(super) fn saw_activity(&mut self) {
+        self.active = true;
+    }
+
+    /// Runs a pass if one is due at `now`. Returns the number of ULTs
+    /// handed to their LWPs.
+    pub(super) fn tick(&mut self, rt: &Runtime, now: Instant) -> usize {
+        let Some(period) = self.period else {
+            return 0;
+        };
+        if now < self.next {
+            return 0;
+        }
+        self.next = now + period;
+        self.pass(rt)
+    }
+
+    fn pass(&mut self, rt: &Runtime) -> usize {
+        let t = table();
+        let n = t.carved();
+        self.seen.resize(n, 0);
+        self.waiting = false;
+        self.active = false;
+        let mut asks: HashMap<usize, Vec<Request>> = HashMap::new();
+        for (i, seen) in self.seen.iter_mut().enumerate() {
+            let tcb = t.slot(i as u32);
+            let w = tcb.state.load();
+            let home = tcb.home.load(std::sync::atomic::Ordering::Relaxed);
+            if w.run() != state::BLOCKED || home == NO_LWP {
+                *seen = 0;
+                continue;
+            }
+            let generation = tcb.generation.load(std::sync::atomic::Ordering::Relaxed);
+            let k = digest(generation, w.epoch());
+            if *seen & !DONE != k {
+                // Newly parked (or in a new wait): hand over next pass.
+                *seen = k;
+                self.waiting = true;
+            } else if *seen & DONE == 0 {
+                *seen = k | DONE;
+                asks.entry(home as usize).or_default().push(Request {
+                    index: i as u32,
+                    generation,
+                });
+            }
+        }
+        let mut handed = 0;
+        for l in rt.lwps() {
+            if let Some(reqs) = asks.remove(&l.index) {
+                if l.is_alive() {
+                    handed += reqs.len();
+                    l.request_trims(&reqs);
+                }
+            }
+        }
+        handed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_is_never_zero_nor_done() {
+        for g in [0, 1, 2, u32::MAX] {
+            for e in [0, 1, 0x9e37_79b9, u64::MAX] {
+                let d = digest(g, e);
+                assert_ne!(d, 0);
+                assert_eq!(d & DONE, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn digest_moves_with_the_epoch() {
+        assert_ne!(digest(7, 1), digest(7, 2));
+    }
+
+    #[test]
+    fn off_never_asks_to_wake() {
+        let now = Instant::now();
+        let mut t = Trimmer::new(None, now);
+        t.waiting = true;
+        t.saw_activity();
+        assert_eq!(t.wake_at(), None);
+    }
+
+    #[test]
+    fn activity_asks_for_a_pass_at_the_period() {
+        let now = Instant::now();
+        let mut t = Trimmer::new(Some(Duration::from_secs(1)), now);
+        assert_eq!(t.wake_at(), None, "nothing ran: nothing to trim");
+        t.saw_activity();
+        assert_eq!(t.wake_at(), Some(now + Duration::from_secs(1)));
+    }
+}
