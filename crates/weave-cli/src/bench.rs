@@ -11,47 +11,21 @@
 //! Most figures are costs (ns, bytes: lower is better) and the ratio is
 //! std/weave; a figure whose unit ends in `/s` is a rate (higher is better)
 //! and its ratio is weave/std. Either way a ratio above 1 means weave is
-//! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`.
+//! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`, the
+//! trim of parked stacks in `bench/trim.rs`, and what they all share in
+//! `bench/common.rs`.
 
+mod common;
 mod io;
 mod trim;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use weave::thread as wt;
 
-/// One measured workload.
-struct Measurement {
-    name: &'static str,
-    /// Ends in `/s` for a rate (higher is better), as `msg/s`.
-    unit: &'static str,
-    weave: f64,
-    baseline: Option<f64>,
-    n: usize,
-    note: Option<String>,
-    /// Extra figures worth printing (e.g. seconds to spawn a million).
-    extra: Vec<(&'static str, f64)>,
-}
-
-impl Measurement {
-    fn is_rate(&self) -> bool {
-        self.unit.ends_with("/s")
-    }
-
-    /// How many times better weave did than the baseline: std/weave for
-    /// a cost, weave/std for a rate.
-    fn ratio(&self) -> Option<f64> {
-        let b = self.baseline?;
-        Some(if self.is_rate() {
-            self.weave / b
-        } else {
-            b / self.weave
-        })
-    }
-}
+use common::{in_child, on_one_lwp, rounds, rss, Measurement, Opts};
 
 struct Workload {
     name: &'static str,
@@ -136,20 +110,6 @@ const WORKLOADS: &[Workload] = &[
         run: io::sleepers,
     },
 ];
-
-struct Opts {
-    quick: bool,
-}
-
-impl Opts {
-    fn rounds(&self) -> usize {
-        if self.quick {
-            3
-        } else {
-            7
-        }
-    }
-}
 
 /// The options of `weave bench`.
 #[derive(clap::Args, Debug)]
@@ -270,16 +230,6 @@ fn to_json(results: &[Measurement]) -> String {
     format!("{{\"workloads\":[{}]}}", rows.join(","))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Runs `f` `rounds` times and returns the median of what it returns.
-fn rounds(n: usize, mut f: impl FnMut() -> f64) -> f64 {
-    median((0..n).map(|_| f()).collect())
-}
-
 fn spawn_join(o: &Opts) -> Result<Measurement, String> {
     const N: usize = 100_000;
     // Spawn and join inside a ULT, as code running on weave does.
@@ -323,14 +273,6 @@ fn spawn_join(o: &Opts) -> Result<Measurement, String> {
         note: Some(format!("from main OS thread {from_os:.1} ns; std n={sn}")),
         extra: vec![],
     })
-}
-
-/// Runs `f` on a pool of one LWP, restoring automatic concurrency after.
-fn on_one_lwp<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    weave::set_concurrency(1).map_err(|e| e.to_string())?;
-    let r = f();
-    weave::set_concurrency(0).map_err(|e| e.to_string())?;
-    Ok(r)
 }
 
 fn yield_switch(o: &Opts) -> Result<Measurement, String> {
@@ -699,47 +641,6 @@ fn channel_throughput(o: &Opts) -> Result<Measurement, String> {
         )),
         extra: vec![],
     })
-}
-
-/// Resident set size of this process, in bytes.
-fn rss() -> Result<usize, String> {
-    let s = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    let line = s
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS in /proc/self/status")?;
-    let kb: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .ok_or("unreadable VmRSS")?;
-    Ok(kb * 1024)
-}
-
-/// Runs this executable as `bench --child ARGS` and returns its RESULT line.
-fn in_child(args: &[&str]) -> Result<Vec<f64>, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .arg("bench")
-        .arg("--child")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run the child process: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("RESULT "))
-        .ok_or_else(|| {
-            format!(
-                "the child process for {args:?} failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-        })?;
-    line.split_whitespace()
-        .skip(1)
-        .map(|v| v.parse::<f64>().map_err(|e| e.to_string()))
-        .collect()
 }
 
 /// Child side: parks `n` threads of `lib`, prints

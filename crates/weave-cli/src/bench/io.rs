@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use weave::thread as wt;
 
-use super::{median, on_one_lwp, Measurement, Opts};
+use super::common::{median, on_one_lwp, Measurement, Opts};
 
 /// Bytes of one message of the TCP workloads.
 const MSG: usize = 64;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use weave::thread as wt;
 
-use super::{in_child, rss, Measurement, Opts};
+use super::common::{in_child, rss, Measurement, Opts};
 
 /// How deep each thread runs once, in 4 KiB frames: 50 frames, 200 KiB.
 const FRAMES: usize = 50;

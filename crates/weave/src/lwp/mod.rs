@@ -358,6 +358,29 @@ impl Lwp {
         switch_out(tcb);
     }
 
+    /// The monitor asks this LWP to trim `reqs`, ULTs placed here (step 2
+    /// of `lwp/trim.rs`), and wakes it if it sleeps.
+    pub(crate) fn request_trims(&self, reqs: &[trim::Request]) {
+        if reqs.is_empty() {
+            return;
+        }
+        self.trims.push(reqs);
+        // Pairs with the fence in `idle` (Dekker, as `push_remote`): either
+        // we see `sleeping`, or its last look sees the requests.
+        fence(SeqCst);
+        if self.claim_sleeping() {
+            self.parker.unpark();
+        }
+    }
+
+    /// Step 3 of `lwp/trim.rs`, if the monitor asked: called from this
+    /// LWP's scheduler loop only.
+    fn trim_if_due(&self) {
+        if let Some(reqs) = self.trims.take() {
+            trim::trim_all(reqs, self.index, &rt().stacks);
+        }
+    }
+
     /// Pushes a new, not-yet-started ULT of default priority where this
     /// LWP's idle siblings can steal it (`sched::place::place_new` decides).
     pub(crate) fn push_fresh(&self, tcb: &'static Tcb) {

@@ -11,10 +11,10 @@
 //!    pointer (`Tcb::parked_sp`, one relaxed store: [`note_parked`]).
 //! 2. The monitor finds ULTs parked through one whole trim period
 //!    (`monitor/trim.rs`) and hands each to its home LWP
-//!    ([`Lwp::request_trims`]), waking that LWP if it sleeps.
+//!    (`Lwp::request_trims`), waking that LWP if it sleeps.
 //! 3. The home LWP, between two ULTs (at its io-poll cadence) or before it
 //!    sleeps, trims each one that is still the same thread and still
-//!    switched out ([`Lwp::trim_if_due`]).
+//!    switched out (`Lwp::trim_if_due`, then [`trim_all`]).
 //!
 //! Why the LWP and not the monitor: a started ULT runs only on its home
 //! LWP (DESIGN.md decision 3), so while that LWP runs its scheduler loop
@@ -22,17 +22,18 @@
 //! The monitor could only make that true by adding a state to the thread
 //! state word. Migratable ULTs, which any LWP may resume, are not trimmed.
 //!
+//! This file holds the steps; `lwp/mod.rs` only calls them (it owns the
+//! waking of a sleeping LWP), so that this file need not name the LWP.
+//!
 //! What is given back: from the stack's limit up to the recorded stack
 //! pointer less [`MARGIN`] (the frames of the switch itself sit below the
 //! recorded point, and x86_64's 128-byte red zone below those).
 
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Mutex;
 
-use super::Lwp;
-use crate::runtime::rt;
-use crate::stack::PAGE;
+use crate::stack::{Pool, PAGE};
 use crate::thread::state;
 use crate::thread::table::table;
 use crate::thread::tcb::{Kind, Tcb};
@@ -82,80 +83,75 @@ fn room_below(sp_low: u32, limit: usize) -> usize {
     sp_low.wrapping_sub(limit as u32) as usize
 }
 
-impl Lwp {
-    /// Step 2: the monitor asks this LWP to trim `reqs` (ULTs placed here)
-    /// and wakes it if it sleeps.
-    pub(crate) fn request_trims(&self, reqs: &[Request]) {
-        if reqs.is_empty() {
-            return;
-        }
-        self.trims
-            .list
+impl Requests {
+    /// Step 2: adds `reqs`; the caller then wakes the LWP if it sleeps
+    /// (`Lwp::request_trims`).
+    pub(crate) fn push(&self, reqs: &[Request]) {
+        self.list
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend_from_slice(reqs);
-        // Release pairs with the Acquire swap in `trim_if_due`.
-        self.trims.due.store(true, Release);
-        // Pairs with the fence in `idle` (Dekker, as `push_remote`): either
-        // we see `sleeping`, or its last look sees `due`.
-        fence(SeqCst);
-        if self.claim_sleeping() {
-            self.parker.unpark();
-        }
+        // Release pairs with the Acquire swap in `take`.
+        self.due.store(true, Release);
     }
 
-    /// Step 3: trims the ULTs the monitor asked for, if it asked. Called
-    /// from this LWP's scheduler loop only (never from a ULT).
-    pub(crate) fn trim_if_due(&self) {
-        // Acquire pairs with the Release store in `request_trims`.
-        if !self.trims.due.load(Relaxed) || !self.trims.due.swap(false, Acquire) {
-            return;
+    /// The requests, if any came since the last take.
+    pub(crate) fn take(&self) -> Option<Vec<Request>> {
+        // Acquire pairs with the Release store in `push`.
+        if !self.due.load(Relaxed) || !self.due.swap(false, Acquire) {
+            return None;
         }
-        let reqs = std::mem::take(&mut *self.trims.list.lock().unwrap_or_else(|e| e.into_inner()));
-        let pool = &rt().stacks;
-        for r in reqs {
-            let t = table().slot(r.index);
-            if !self.may_trim(t, r) {
-                continue;
-            }
-            // SAFETY: `t` is switched out and pinned here (`may_trim`), so
-            // its overflow record is stable and ours to read.
-            let (limit, size) =
-                unsafe { ((*t.overflow.get()).guard_hi, (*t.overflow.get()).stack_size) };
-            let room = room_below(t.parked_sp.load(Relaxed), limit);
-            if room > size {
-                // Not a pointer into this stack: nothing to trust.
-                continue;
-            }
-            let lo = limit;
-            let hi = (limit + room.saturating_sub(MARGIN)) & !(PAGE - 1);
-            if hi > lo {
-                // SAFETY: `lo..hi` is page-aligned (the limit is a page
-                // boundary) and lies in `t`'s stack below its parked stack
-                // pointer less the margin; `t` cannot run until this loop
-                // returns to picking (`may_trim`).
-                unsafe { pool.trim(lo, hi) };
-            }
-        }
+        Some(std::mem::take(
+            &mut *self.list.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
+}
 
-    /// Whether `t` is still the thread `r` named, placed on this LWP, and
-    /// switched out having blocked at least once: then it cannot run until
-    /// this LWP picks it.
-    fn may_trim(&self, t: &Tcb, r: Request) -> bool {
-        // In this order: a slot of this generation homed here is released
-        // only by this LWP (when its ULT finishes), so after these two
-        // checks nobody can be rewriting its `kind`.
-        // Acquire pairs with the generation's move at release/reuse.
-        if t.generation.load(Acquire) != r.generation || t.home.load(Relaxed) as usize != self.index
-        {
-            return false;
+/// Step 3: trims each ULT of `reqs` that is still the thread named, placed
+/// on LWP `home`, and switched out. Called by LWP `home`'s scheduler loop
+/// only (never from a ULT), so that none of its ULTs can run meanwhile.
+pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) {
+    for r in reqs {
+        let t = table().slot(r.index);
+        if !may_trim(t, r, home) {
+            continue;
         }
-        if !matches!(t.kind(), Kind::Pooled | Kind::Bound) || t.parked_sp.load(Relaxed) == 0 {
-            return false;
+        // SAFETY: `t` is switched out and pinned to the calling LWP
+        // (`may_trim`), so its overflow record is stable and ours to read.
+        let (limit, size) =
+            unsafe { ((*t.overflow.get()).guard_hi, (*t.overflow.get()).stack_size) };
+        let room = room_below(t.parked_sp.load(Relaxed), limit);
+        if room > size {
+            // Not a pointer into this stack: nothing to trust.
+            continue;
         }
-        matches!(t.state.load().run(), state::BLOCKED | state::RUNNABLE)
+        let lo = limit;
+        let hi = (limit + room.saturating_sub(MARGIN)) & !(PAGE - 1);
+        if hi > lo {
+            // SAFETY: `lo..hi` is page-aligned (the limit is a page
+            // boundary) and lies in `t`'s stack below its parked stack
+            // pointer less the margin; `t` cannot run until the calling
+            // LWP returns to picking (`may_trim`).
+            unsafe { pool.trim(lo, hi) };
+        }
     }
+}
+
+/// Whether `t` is still the thread `r` named, placed on LWP `home`, and
+/// switched out having blocked at least once: then, with `home` calling,
+/// it cannot run until `home` picks it.
+fn may_trim(t: &Tcb, r: Request, home: usize) -> bool {
+    // In this order: a slot of this generation homed on the caller is
+    // released only by the caller (when its ULT finishes), so after these
+    // two checks nobody can be rewriting its `kind`.
+    // Acquire pairs with the generation's move at release and reuse.
+    if t.generation.load(Acquire) != r.generation || t.home.load(Relaxed) as usize != home {
+        return false;
+    }
+    if !matches!(t.kind(), Kind::Pooled | Kind::Bound) || t.parked_sp.load(Relaxed) == 0 {
+        return false;
+    }
+    matches!(t.state.load().run(), state::BLOCKED | state::RUNNABLE)
 }
 
 #[cfg(test)]
