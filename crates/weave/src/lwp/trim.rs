@@ -24,6 +24,11 @@
 //!
 //! This file holds the steps; `lwp/mod.rs` only calls them (it owns the
 //! waking of a sleeping LWP), so that this file need not name the LWP.
+//! That wake is the sleep/wake handshake of `sched/idle.rs` with `due` as
+//! the work flag (set, fence, claim the sleeper; against announce, fence,
+//! look at `due`): its loom model `a_push_and_a_sleep_never_miss_each_other`
+//! covers it. A request is never lost: each `push` sets `due` after adding
+//! to the list, so a `take` follows that sees it (or an earlier one took it).
 //!
 //! What is given back: from the stack's limit up to the recorded stack
 //! pointer less [`MARGIN`] (the frames of the switch itself sit below the
