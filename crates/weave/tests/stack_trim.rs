@@ -135,3 +135,61 @@ fn ults_woken_around_trims_keep_running_correctly() {
         }
     }
 }
+
+/// As `deep`, but yields `yields` times at the bottom, with every frame
+/// above live: a ULT switched out deep must keep all of them.
+#[inline(never)]
+fn deep_yielding(depth: usize, seed: u64, yields: usize) -> u64 {
+    let mut frame = [0u64; 512];
+    for (i, v) in frame.iter_mut().enumerate() {
+        *v = seed ^ (i as u64) ^ (depth as u64) << 32;
+    }
+    let below = if depth > 1 {
+        deep_yielding(depth - 1, seed, yields)
+    } else {
+        for _ in 0..yields {
+            wt::yield_now();
+        }
+        0
+    };
+    let frame = black_box(&frame);
+    for (i, v) in frame.iter().enumerate() {
+        assert_eq!(
+            *v,
+            seed ^ (i as u64) ^ (depth as u64) << 32,
+            "frame {depth} changed"
+        );
+    }
+    below.wrapping_add(frame[7])
+}
+
+#[test]
+fn a_ult_woken_after_its_trim_was_asked_and_switched_out_deep_keeps_its_frames() {
+    setup();
+    // Each ULT parks long enough to be handed to its LWP for a trim, then
+    // wakes, runs deep and yields there while the others keep the LWPs
+    // busy: the trim asked for during its park must not be applied to the
+    // deeper stack it has when it is switched out again.
+    const ULTS: usize = 24;
+    const ROUNDS: usize = 6;
+    let handles: Vec<_> = (0..ULTS)
+        .map(|u| {
+            wt::spawn(move || {
+                let mut sums = Vec::new();
+                for r in 0..ROUNDS {
+                    wt::sleep(Duration::from_millis(
+                        30 + (u as u64 * 7 + r as u64 * 13) % 40,
+                    ));
+                    sums.push(deep_yielding(24, (u * ROUNDS + r) as u64, 50));
+                }
+                sums
+            })
+        })
+        .collect();
+    for (u, h) in handles.into_iter().enumerate() {
+        let sums = h.join().unwrap();
+        for (r, s) in sums.into_iter().enumerate() {
+            assert_eq!(s, deep(24, (u * ROUNDS + r) as u64));
+        }
+    }
+}

@@ -7,14 +7,14 @@
 //! back (`MADV_DONTNEED`) and fault in zero-filled if it ever goes that
 //! deep again, as Go shrinks the stacks of idle goroutines.
 //!
-//! 1. As a ULT blocks, it records how much stack lies below its stack
-//!    pointer (`Tcb::parked_sp`, one relaxed store: [`note_parked`]).
+//! 1. As a ULT blocks, it records where its stack pointer is
+//!    (`Tcb::parked_sp`, one relaxed store: [`note_parked`]).
 //! 2. The monitor finds ULTs parked through one whole trim period
 //!    (`monitor/trim.rs`) and hands each to its home LWP
 //!    (`Lwp::request_trims`), waking that LWP if it sleeps.
 //! 3. The home LWP, between two ULTs (at its io-poll cadence) or before it
-//!    sleeps, trims each one that is still the same thread and still
-//!    switched out (`Lwp::trim_if_due`, then [`trim_all`]).
+//!    sleeps, trims each one that is still the same thread blocked in the
+//!    same wait (`Lwp::trim_if_due`, then [`trim_all`]).
 //!
 //! Why the LWP and not the monitor: a started ULT runs only on its home
 //! LWP (DESIGN.md decision 3), so while that LWP runs its scheduler loop
@@ -48,12 +48,15 @@ use crate::thread::tcb::{Kind, Tcb};
 /// two, under 200 bytes) and the 128-byte red zone, with room to spare.
 pub(crate) const MARGIN: usize = PAGE;
 
-/// A ULT to trim, named so that a slot reused by another thread since the
-/// monitor looked is left alone: table index and generation.
+/// A ULT to trim, in one wait: table index and generation (a slot reused
+/// by another thread since the monitor looked is left alone) and the block
+/// epoch of the wait (a ULT that has run since is left alone: it may be
+/// switched out deeper than the stack pointer it noted, after a yield).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Request {
     pub(crate) index: u32,
     pub(crate) generation: u32,
+    pub(crate) epoch: u64,
 }
 
 /// An LWP's pending trim requests.
@@ -143,8 +146,10 @@ pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) {
 }
 
 /// Whether `t` is still the thread `r` named, placed on LWP `home`, and
-/// switched out having blocked at least once: then, with `home` calling,
-/// it cannot run until `home` picks it.
+/// still blocked in the wait `r` named: then, with `home` calling, it
+/// cannot run until `home` picks it, and it has not run since it noted its
+/// stack pointer (a woken one, even if not yet run, is left alone: it may
+/// have run and been switched out deeper, by a yield, since).
 fn may_trim(t: &Tcb, r: Request, home: usize) -> bool {
     // In this order: a slot of this generation homed on the caller is
     // released only by the caller (when its ULT finishes), so after these
@@ -156,7 +161,8 @@ fn may_trim(t: &Tcb, r: Request, home: usize) -> bool {
     if !matches!(t.kind(), Kind::Pooled | Kind::Bound) || t.parked_sp.load(Relaxed) == 0 {
         return false;
     }
-    matches!(t.state.load().run(), state::BLOCKED | state::RUNNABLE)
+    let w = t.state.load();
+    w.run() == state::BLOCKED && w.epoch() == r.epoch
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ impl Trimmer {
                 asks.entry(home as usize).or_default().push(Request {
                     index: i as u32,
                     generation,
+                    epoch: w.epoch(),
                 });
             }
         }
