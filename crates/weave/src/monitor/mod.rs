@@ -13,7 +13,8 @@
 //!   kernel (`std::thread::sleep`, a blocking read). The monitor reads the
 //!   LWP's state in `/proc/self/task/TID/stat`: if the kernel has it asleep
 //!   while work waits, it prints one warning naming the thread
-//!   (`WEAVE_WARN=0` silences it) and, under automatic concurrency
+//!   (`WEAVE_WARN=0` silences it; none when the thread is in a page fault
+//!   rather than a system call, which it did not ask for) and, under automatic concurrency
 //!   (`set_concurrency(0)`), adds an LWP so that new work goes on. ULTs
 //!   already placed on the blocked LWP wait for it: they cannot move
 //!   (DESIGN.md decision 3). When the pool has more LWPs than it needs, an
@@ -204,7 +205,8 @@ pub(crate) fn run(rt: &'static Runtime) {
             };
             if blocked {
                 blocked_lwps += 1;
-                if let Some(futex) = trap::futex_wait(l) {
+                let call = trap::current_call(l);
+                if let Some(trap::Call::Futex(futex)) = call {
                     on_futex_wait(
                         rt,
                         l,
@@ -217,7 +219,21 @@ pub(crate) fn run(rt: &'static Runtime) {
                         now,
                     );
                 }
-                on_blocked(rt, l, word, ran, &mut w.grew, &mut warned, &mut cap_warned);
+                // A page fault is not a blocking call the ULT made (spawning
+                // many threads faults in stacks while another LWP maps or
+                // unmaps): the LWP may still grow the pool, without a
+                // warning that blames the ULT.
+                let blame = call != Some(trap::Call::Fault);
+                on_blocked(
+                    rt,
+                    l,
+                    word,
+                    ran,
+                    blame,
+                    &mut w.grew,
+                    &mut warned,
+                    &mut cap_warned,
+                );
             }
         }
         retire_surplus(rt, &watches, blocked_lwps, now);
@@ -337,11 +353,13 @@ fn on_futex_wait(
     );
 }
 
+#[allow(clippy::too_many_arguments)]
 fn on_blocked(
     rt: &'static Runtime,
     l: &Lwp,
     word: u64,
     ran: Duration,
+    blame: bool,
     grew: &mut bool,
     warned: &mut HashSet<u64>,
     cap_warned: &mut bool,
@@ -353,7 +371,7 @@ fn on_blocked(
     if let Some(index) = lwp::running_ult(word) {
         let tcb = table().slot(index);
         let id = tcb.id();
-        if rt.monitor.warn.load(Relaxed) && warned.insert(id.as_u64().get()) {
+        if blame && rt.monitor.warn.load(Relaxed) && warned.insert(id.as_u64().get()) {
             let name = tcb.name();
             let who = match name.as_deref() {
                 Some(n) => format!("thread '{n}' ({id})"),

@@ -10,9 +10,11 @@
 //! never ends. This module tells such an LWP apart and counts what it
 //! holds up:
 //!
-//! - [`futex_wait`] reads the LWP's current system call from
+//! - [`current_call`] reads the LWP's current system call from
 //!   `/proc/self/task/TID/syscall` (number and arguments): a `futex` call
-//!   and whether it has a timeout (one that has will end by itself);
+//!   and whether it has a timeout (one that has will end by itself),
+//!   another call, or none (a page fault, which the ULT did not ask for:
+//!   the monitor does not blame it);
 //! - [`stuck_behind`] counts the runnable ULTs placed on the LWP.
 //!
 //! The monitor warns with both (see `on_blocked`), and the deadlock
@@ -36,27 +38,52 @@ pub(crate) struct FutexWait {
     pub(crate) timed: bool,
 }
 
-/// The futex wait the LWP's thread is in right now, if it is in one.
-/// `/proc/self/task/TID/syscall` holds the call's number and its six
-/// arguments in hex; `futex(uaddr, op, val, timeout, ..)` has its timeout
-/// pointer fourth (null: no timeout). The file says `running` for a thread
-/// that is not in a system call.
-pub(crate) fn futex_wait(l: &Lwp) -> Option<FutexWait> {
+/// Where the kernel has an LWP's thread, from `/proc/self/task/TID/syscall`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// In a futex wait (a std lock, Condvar, park or mpsc channel).
+    Futex(FutexWait),
+    /// In another system call (a read, a sleep, ...).
+    Other,
+    /// Blocked, but not in a system call: in a page fault, waiting for the
+    /// process's memory map (held by an `mmap` or `munmap` of another
+    /// thread) or for a page to come in. Not a call the ULT made.
+    Fault,
+}
+
+/// The call the LWP's thread is in right now (`None`: running, gone, or
+/// unreadable). `/proc/self/task/TID/syscall` holds the call's number and
+/// its six arguments in hex; `futex(uaddr, op, val, timeout, ..)` has its
+/// timeout pointer fourth (null: no timeout). The file says `running` for
+/// a thread on a CPU, and `-1` then the stack and instruction pointers for
+/// one blocked outside any system call.
+pub(crate) fn current_call(l: &Lwp) -> Option<Call> {
     let text = std::fs::read_to_string(format!("/proc/self/task/{}/syscall", l.tid())).ok()?;
     parse_syscall(&text)
 }
 
-fn parse_syscall(text: &str) -> Option<FutexWait> {
+/// The futex wait the LWP's thread is in right now, if it is in one.
+pub(crate) fn futex_wait(l: &Lwp) -> Option<FutexWait> {
+    match current_call(l)? {
+        Call::Futex(f) => Some(f),
+        _ => None,
+    }
+}
+
+fn parse_syscall(text: &str) -> Option<Call> {
     let mut fields = text.split_whitespace();
     let nr: libc::c_long = fields.next()?.parse().ok()?;
+    if nr == -1 {
+        return Some(Call::Fault);
+    }
     if nr != libc::SYS_futex {
-        return None;
+        return Some(Call::Other);
     }
     let timeout = fields.nth(3)?;
     let timeout = u64::from_str_radix(timeout.trim_start_matches("0x"), 16).ok()?;
-    Some(FutexWait {
+    Some(Call::Futex(FutexWait {
         timed: timeout != 0,
-    })
+    }))
 }
 
 /// The runnable ULTs placed on `l`: started, woken, and waiting for that
@@ -85,7 +112,10 @@ mod tests {
             "{} 0x7f12 0x89 0x2 0x0 0x0 0xffffffff 0x7ffd 0x7f34\n",
             libc::SYS_futex
         );
-        assert_eq!(parse_syscall(&line), Some(FutexWait { timed: false }));
+        assert_eq!(
+            parse_syscall(&line),
+            Some(Call::Futex(FutexWait { timed: false }))
+        );
     }
 
     #[test]
@@ -94,7 +124,10 @@ mod tests {
             "{} 0x7f12 0x89 0x2 0x7ffd10 0x0 0xffffffff 0x7ffd 0x7f34\n",
             libc::SYS_futex
         );
-        assert_eq!(parse_syscall(&line), Some(FutexWait { timed: true }));
+        assert_eq!(
+            parse_syscall(&line),
+            Some(Call::Futex(FutexWait { timed: true }))
+        );
     }
 
     #[test]
@@ -104,6 +137,14 @@ mod tests {
             "{} 0x3 0x7f00 0x100 0x0 0x0 0x0 0x7ffd 0x7f34\n",
             libc::SYS_read
         );
-        assert_eq!(parse_syscall(&read), None);
+        assert_eq!(parse_syscall(&read), Some(Call::Other));
+    }
+
+    #[test]
+    fn a_thread_blocked_outside_a_call_is_in_a_fault() {
+        assert_eq!(
+            parse_syscall("-1 0x7f3a5c1ff8d0 0x55d1c0a3e2b4\n"),
+            Some(Call::Fault)
+        );
     }
 }
