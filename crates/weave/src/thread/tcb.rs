@@ -6,7 +6,8 @@
 //! generation. Fields fall in three groups by who may write them:
 //!
 //! - set at spawn, before the TCB is published (`spawn` store-releases the
-//!   state word): `kind`, `class`, `name`, `job`;
+//!   state word): `class`, `name`, `job`, and `kind` (an atomic all the
+//!   same: the monitor's table scans read it from slots being reused);
 //! - owned by the LWP that runs the ULT (see `state.rs`: only one party can
 //!   hold a RUNNABLE or RUNNING TCB): `ctx`, `yielder`, `locals`, `next`
 //!   while in a local queue, `overflow`;
@@ -37,6 +38,7 @@ pub const DEFAULT_PRIORITY: u8 = 16;
 
 /// What kind of thread a TCB describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Kind {
     /// A ULT multiplexed on the LWP pool.
     Pooled,
@@ -68,7 +70,8 @@ pub(crate) struct Tcb {
     pub(crate) priority: AtomicU8,
     /// Index of the LWP the ULT is placed on, or `NO_LWP`.
     pub(crate) home: AtomicU32,
-    pub(crate) kind: UnsafeCell<Kind>,
+    /// A `Kind` as its `u8` (see [`Tcb::kind`]).
+    kind: AtomicU8,
     /// Stack size class.
     pub(crate) class: UnsafeCell<u8>,
     /// Intrusive link: in at most one run queue or inbox at a time.
@@ -127,7 +130,7 @@ impl Tcb {
             permit: AtomicU8::new(PERMIT_EMPTY),
             priority: AtomicU8::new(DEFAULT_PRIORITY),
             home: AtomicU32::new(NO_LWP),
-            kind: UnsafeCell::new(Kind::Pooled),
+            kind: AtomicU8::new(Kind::Pooled as u8),
             class: UnsafeCell::new(0),
             next: AtomicPtr::new(std::ptr::null_mut()),
             job: UnsafeCell::new(None),
@@ -157,11 +160,10 @@ impl Tcb {
     ///
     /// # Safety
     ///
-    /// The slot is FREE and the caller's: nobody reads `kind` until the
-    /// state is published (`State::spawn`).
+    /// The slot is FREE and the caller's: nobody acts on its fields until
+    /// the state is published (`State::spawn`).
     pub(crate) unsafe fn reset(&self, kind: Kind, priority: u8) {
-        // SAFETY: the caller owns the free slot (see above).
-        unsafe { *self.kind.get() = kind };
+        self.kind.store(kind as u8, Relaxed);
         self.priority.store(priority, Relaxed);
         self.home.store(NO_LWP, Relaxed);
         self.permit.store(PERMIT_EMPTY, Relaxed);
@@ -172,11 +174,17 @@ impl Tcb {
         self.parked_sp.store(0, Relaxed);
     }
 
+    /// The thread's kind. Written at spawn before the TCB is published;
+    /// a reader that has not seen that publication (a scan of the table
+    /// racing a spawn) may get the slot's previous kind, never a torn one.
     #[inline]
     pub(crate) fn kind(&self) -> Kind {
-        // SAFETY: written at spawn before the TCB is published; read-only
-        // afterwards until the slot is freed.
-        unsafe { *self.kind.get() }
+        match self.kind.load(Relaxed) {
+            k if k == Kind::Pooled as u8 => Kind::Pooled,
+            k if k == Kind::Bound as u8 => Kind::Bound,
+            k if k == Kind::Migratable as u8 => Kind::Migratable,
+            _ => Kind::External,
+        }
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {
