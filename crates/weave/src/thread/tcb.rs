@@ -110,6 +110,10 @@ pub(crate) struct Tcb {
     /// by the ULT as it blocks (one store); read by its home LWP while the
     /// ULT is switched out, to give those pages back (`Lwp::trim_if_due`).
     pub(crate) parked_sp: AtomicU32,
+    /// The ULT's own TLS block (`tls-per-ult`): made on its first run,
+    /// freed when it finishes; owned like `ctx`.
+    #[cfg(feature = "tls-per-ult")]
+    pub(crate) tls: UnsafeCell<Option<crate::context::tls::Block>>,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -146,6 +150,8 @@ impl Tcb {
             switches: AtomicU64::new(0),
             run_ticks: AtomicU64::new(0),
             parked_sp: AtomicU32::new(0),
+            #[cfg(feature = "tls-per-ult")]
+            tls: UnsafeCell::new(None),
         }
     }
 
