@@ -271,3 +271,43 @@ fn memory_malloced_on_one_ult_is_freed_on_another() {
     .join()
     .unwrap();
 }
+
+/// `__cxa_get_globals` of libstdc++, loaded now with `dlopen`: its
+/// thread-local is dynamic TLS, reached through the DTV of the block.
+fn cxa_get_globals() -> Option<extern "C" fn() -> usize> {
+    // SAFETY: dlopen/dlsym with NUL-terminated names; the symbol, where
+    // present, is `void *__cxa_get_globals (void)`.
+    unsafe {
+        let lib = libc::dlopen(c"libstdc++.so.6".as_ptr(), libc::RTLD_NOW);
+        if lib.is_null() {
+            return None;
+        }
+        let f = libc::dlsym(lib, c"__cxa_get_globals".as_ptr());
+        (!f.is_null())
+            .then(|| std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> usize>(f))
+    }
+}
+
+#[test]
+fn dlopened_library_tls_is_per_ult() {
+    let Some(globals) = cxa_get_globals() else {
+        eprintln!("libstdc++.so.6 is not installed: nothing to load");
+        return;
+    };
+    let (a, b) = two_ults_on_one_lwp(
+        move |bar| {
+            let before = globals();
+            bar.wait();
+            bar.wait();
+            (before, globals())
+        },
+        move |bar| {
+            bar.wait();
+            let mine = globals();
+            bar.wait();
+            (mine, globals())
+        },
+    );
+    assert_eq!(a.0, a.1, "a ULT's dynamic TLS moved");
+    assert_ne!(a.0, b.0, "two ULTs share the dlopen'ed library's TLS");
+}
