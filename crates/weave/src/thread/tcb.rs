@@ -231,6 +231,12 @@ mod tests {
     #[test]
     fn tcb_is_at_most_232_bytes() {
         let size = std::mem::size_of::<super::Tcb>();
-        assert!(size <= 232, "the TCB grew to {size} bytes");
+        // The tls-per-ult spike adds the pointer to the ULT's TLS block.
+        let limit = if cfg!(feature = "tls-per-ult") {
+            240
+        } else {
+            232
+        };
+        assert!(size <= limit, "the TCB grew to {size} bytes");
     }
 }
