@@ -19,6 +19,9 @@
 //!   returns Finished  ◀──────────────────────
 //! ```
 
+#[cfg(feature = "tls-per-ult")]
+pub(crate) mod tls;
+
 use corosensei::{Coroutine, CoroutineResult};
 
 use crate::stack::Stack;

@@ -573,11 +573,18 @@ impl Lwp {
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // The ULT's share of std's panic count comes back with it.
         crate::thread::panic::switch_in(t);
+        #[cfg(feature = "tls-per-ult")]
+        let own_tp = self.enter_ult_tls(t);
         // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us),
         // and no other borrow of it exists during the resume.
         let outcome = unsafe { (*t.ctx.get()).as_mut() }
             .expect("a runnable ULT has a context")
             .resume();
+        // SAFETY: the LWP's own thread pointer, taken by `enter_ult_tls`.
+        #[cfg(feature = "tls-per-ult")]
+        unsafe {
+            context::tls::install(own_tp)
+        };
         if outcome == Resumed::Suspended {
             // Before anything else runs here: the ULT's panics go with it.
             crate::thread::panic::switch_out(t);
@@ -628,6 +635,9 @@ impl Lwp {
         // SAFETY: the ULT has finished; its context is ours to take.
         let ctx = unsafe { (*t.ctx.get()).take() }.expect("a finished ULT has a context");
         let stack = ctx.into_stack();
+        // SAFETY: as for `ctx`; the block is not installed (we run on ours).
+        #[cfg(feature = "tls-per-ult")]
+        drop(unsafe { (*t.tls.get()).take() });
         let l = self.local();
         if rt().stacks.give(stack, &mut l.stacks) {
             rt().monitor.wake();
@@ -858,6 +868,42 @@ impl Lwp {
             runs: self.runs.load(Relaxed),
         }
     }
+}
+
+#[cfg(feature = "tls-per-ult")]
+impl Lwp {
+    /// Installs `t`'s own TLS block (made on its first run, from this
+    /// LWP's descriptor) and returns the LWP's own thread pointer. Never
+    /// inlined, and no thread-local is touched here after the install (see
+    /// `context/tls.rs`).
+    #[inline(never)]
+    fn enter_ult_tls(&'static self, t: &'static Tcb) -> *mut u8 {
+        // SAFETY: owned like `ctx` by the LWP holding the ULT (us).
+        let block = unsafe { &mut *t.tls.get() };
+        let tp = match block {
+            Some(b) => b.tp(),
+            None => match context::tls::Block::new() {
+                Ok(b) => block.insert(b).tp(),
+                Err(e) => crate::fatal(&format!("ULT {}: {e}", t.index)),
+            },
+        };
+        // SAFETY: the ULT's block is live until it finishes, and only the
+        // LWP running the ULT installs it.
+        let own = unsafe { context::tls::install(tp) };
+        publish_in_ult_tls(self, t);
+        own
+    }
+}
+
+/// The per-LWP thread-locals a ULT reads, written into its block while it
+/// is installed: which LWP runs it, that it runs, its overflow info. Never
+/// inlined, so that their addresses are computed after the install.
+#[cfg(feature = "tls-per-ult")]
+#[inline(never)]
+fn publish_in_ult_tls(lwp: &'static Lwp, t: &'static Tcb) {
+    CURRENT.with(|c| c.set(lwp));
+    crate::thread::current::set_running(Some(t));
+    stack::set_running_info(t.overflow.get());
 }
 
 /// Switches from the running ULT `tcb` to its LWP's loop. Never inlined:

@@ -625,6 +625,13 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
         // data is destroyed (as std does before join returns), then the
         // thread is marked exited, so its id no longer resolves.
         local::destroy_current(tcb);
+        // With a TLS block per ULT: std's and C++'s thread-local
+        // destructors, and the trace counts kept in the block.
+        #[cfg(feature = "tls-per-ult")]
+        {
+            crate::context::tls::run_thread_local_dtors();
+            crate::trace::publish();
+        }
         tcb.state.exit();
     });
     fork::ult_returned(tcb);
