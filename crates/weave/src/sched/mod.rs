@@ -55,8 +55,9 @@ impl inbox::Linked for Tcb {
 pub(crate) enum Waiter {
     /// A ULT, in the wait identified by the token.
     Ult(&'static Tcb, WakeToken),
-    /// A plain OS thread, parked with `std::thread::park`.
-    Os(std::thread::Thread),
+    /// A plain OS thread, parked with `std::thread::park`, with its TCB
+    /// and the wait it is in (so that the waker marks it woken at once).
+    Os(std::thread::Thread, &'static Tcb, WakeToken),
 }
 
 impl Waiter {
@@ -68,7 +69,10 @@ impl Waiter {
                     enqueue_woken(tcb);
                 }
             }
-            Waiter::Os(t) => t.unpark(),
+            Waiter::Os(t, tcb, token) => {
+                tcb.state.wake_os(token);
+                t.unpark();
+            }
         }
     }
 
@@ -76,7 +80,7 @@ impl Waiter {
     pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
         match (self, other) {
             (Waiter::Ult(a, ta), Waiter::Ult(b, tb)) => std::ptr::eq(*a, *b) && ta == tb,
-            (Waiter::Os(a), Waiter::Os(b)) => a.id() == b.id(),
+            (Waiter::Os(a, _, ta), Waiter::Os(b, _, tb)) => a.id() == b.id() && ta == tb,
             _ => false,
         }
     }
@@ -120,11 +124,7 @@ pub(crate) fn block_on(
     // call frame here cost park_pingpong about a tenth of its round trip.
     match lwp::current_ult() {
         Some((l, tcb)) => block_ult(l, tcb, reason, deadline, register),
-        None => {
-            if register(Waiter::Os(std::thread::current())) {
-                block_os(reason, deadline);
-            }
-        }
+        None => block_os(reason, deadline, register),
     }
 }
 
@@ -149,14 +149,22 @@ pub(crate) fn block_ult(
     l.block_current(tcb, reason);
 }
 
-/// The OS-thread half of [`block_on`], once registered: park in the kernel.
+/// The OS-thread half of [`block_on`]: park in the kernel.
 #[cold]
-fn block_os(reason: BlockReason, deadline: Option<Instant>) {
+fn block_os(reason: BlockReason, deadline: Option<Instant>, register: impl FnOnce(Waiter) -> bool) {
     // Shows the wait in the OS thread's TCB (the thread table, and the
     // deadlock detector, which must know that this thread is waiting inside
-    // weave rather than doing something that could still wake a ULT).
+    // weave rather than doing something that could still wake a ULT), and
+    // does so before the waiter is published: its waker marks it woken
+    // (`Waiter::wake`), so a thread the kernel has not run yet since its
+    // wake-up never looks blocked (under load that took 50 ms and more,
+    // and two looks of the detector saw a deadlock that was not there).
     let tcb = crate::thread::current::current_tcb();
-    tcb.state.set_os_blocked(reason as u8, deadline.is_some());
+    let token = tcb.state.set_os_blocked(reason as u8, deadline.is_some());
+    if !register(Waiter::Os(std::thread::current(), tcb, token)) {
+        tcb.state.set_os_running();
+        return;
+    }
     crate::runtime::rt().monitor.check_deadlock_soon();
     match deadline {
         Some(at) => {
@@ -186,4 +194,33 @@ pub(crate) fn preempt_requested(l: &Lwp) -> bool {
     use std::sync::atomic::Ordering::Relaxed;
     l.preempt.load(Relaxed)
         && crate::thread::current::running().is_some_and(|t| t.no_preempt.load(Relaxed) == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::thread::state;
+
+    /// The deadlock detector reads the thread table: an OS thread woken
+    /// inside a weave wait must not look blocked while the kernel has yet
+    /// to run it (on a loaded machine that lasted long enough for two of
+    /// its looks, and a live program was reported deadlocked).
+    #[test]
+    fn a_woken_os_thread_does_not_look_blocked_before_it_runs() {
+        let (tx, rx) = std::sync::mpsc::channel::<(Waiter, &'static Tcb)>();
+        let h = std::thread::spawn(move || {
+            let tcb = crate::thread::current::current_tcb();
+            block_on(BlockReason::Park, None, |w| {
+                tx.send((w, tcb)).unwrap();
+                true
+            });
+        });
+        let (w, tcb) = rx.recv().unwrap();
+        // Shown blocked from before its waiter was handed out ...
+        assert_eq!(tcb.state.load().run(), state::BLOCKED);
+        w.wake();
+        // ... and not once it is woken, whether it has run yet or not.
+        assert_ne!(tcb.state.load().run(), state::BLOCKED);
+        h.join().unwrap();
+    }
 }

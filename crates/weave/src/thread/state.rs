@@ -205,16 +205,36 @@ impl State {
         }
     }
 
-    /// A registered OS thread parks inside a weave wait: shown as BLOCKED
-    /// with its reason (and `TIMED` in the reason's high bit when a deadline
-    /// will end it). OS threads do not use the wake protocol above (they are
-    /// woken with `std::thread::Thread::unpark`), so a store is enough.
-    pub(crate) fn set_os_blocked(&self, reason: u8, timed: bool) {
+    /// A registered OS thread is about to park inside a weave wait: shown
+    /// as BLOCKED with its reason (and `TIMED` in the reason's high bit when
+    /// a deadline will end it), before its waiter is published, so that
+    /// its waker's [`wake_os`](Self::wake_os) finds it so. Only the thread
+    /// itself moves its word into a wait, so a store is enough.
+    pub(crate) fn set_os_blocked(&self, reason: u8, timed: bool) -> WakeToken {
         let w = Word(self.0.load(Relaxed));
         let r = reason | if timed { TIMED } else { 0 };
         // A new epoch per wait, so that two looks at the table can tell
         // one long wait from two short ones.
-        self.0.store(pack(BLOCKED, r, w.epoch() + 1), SeqCst);
+        let epoch = w.epoch() + 1;
+        self.0.store(pack(BLOCKED, r, epoch), SeqCst);
+        WakeToken { epoch }
+    }
+
+    /// A waker ends the OS thread's wait `token` in the word (BLOCKED ->
+    /// RUNNING), before it unparks the thread: from then on nobody looking
+    /// at the table (the deadlock detector) takes a woken thread that the
+    /// kernel has not run yet for a blocked one. Does nothing if that wait
+    /// is over.
+    pub(crate) fn wake_os(&self, token: WakeToken) {
+        let cur = Word(self.0.load(SeqCst));
+        if cur.run() != BLOCKED || cur.epoch() != token.epoch {
+            return;
+        }
+        // SeqCst: as the thread's own stores. A failed exchange means the
+        // thread moved on by itself (woken by another, or timed out).
+        let _ = self
+            .0
+            .compare_exchange(cur.0, pack(RUNNING, 0, cur.epoch()), SeqCst, SeqCst);
     }
 
     /// The OS thread is back from its weave wait.
