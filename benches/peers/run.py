@@ -218,7 +218,7 @@ def summarize(results, runtimes):
             errors = [r["error"] for r in rs if "error" in r]
             if vals:
                 cells[rt] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
-                             "runs": len(vals)}
+                             "runs": len(vals), "failed": len(errors)}
                 note = next((r.get("note") for r in rs if "metrics" in r), "")
                 notes[rt] = note
             elif skipped:
@@ -252,7 +252,8 @@ def summarize(results, runtimes):
 def table(rows, runtimes, meta):
     out = [f"{meta['date']}; {meta['cpus']} CPUs, Linux {meta['kernel']}; {meta['rustc']}; "
            f"{meta['go']}; tokio {meta['tokio']}; may {meta['may']}; {meta['wrk']}; "
-           f"{meta['rounds']} rounds, median (min-max)",
+           f"{meta['rounds']} rounds, median (min-max); load average "
+           f"{meta['load_before'][0]:.1f} before, {meta['load_after'][0]:.1f} after",
            "",
            "| workload | workers | unit | " + " | ".join(runtimes)
            + " | weave / best peer | weave / best stackful | weave / std |",
@@ -266,11 +267,12 @@ def table(rows, runtimes, meta):
             elif "median" in c:
                 u = r["unit"]
                 rng = f" ({fmt(c['min'], u)}-{fmt(c['max'], u)})" if c["runs"] > 1 else ""
-                cells.append(fmt(c["median"], u) + rng)
+                failed = f" [{c['failed']} failed]" if c.get("failed") else ""
+                cells.append(fmt(c["median"], u) + rng + failed)
             elif "skipped" in c:
                 cells.append("n/a")
             else:
-                cells.append("error")
+                cells.append("timed out" if "timed out" in c["error"] else "failed")
 
         def rat(v, who=None):
             if v is None:
@@ -296,7 +298,17 @@ def main():
     ap.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated runtimes")
     ap.add_argument("--http-seconds", type=int, help="wrk duration (default 5; 2 quick)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries as built")
+    ap.add_argument("--table-from", metavar="FILE", help="print the table of a saved --json output")
     a = ap.parse_args()
+    if a.table_from:
+        saved = json.load(open(a.table_from))
+        results = {}
+        for r in saved["raw"]:
+            job = (r["workload"], r["workers"], r["connections"])
+            results.setdefault(job, {})[r["runtime"]] = r["runs"]
+        runtimes = [rt for rt in RUNTIMES if any(rt in v for v in results.values())]
+        print(table(summarize(results, runtimes), runtimes, saved["meta"]))
+        return
     rounds = a.rounds or (2 if a.quick else 5)
     secs = a.http_seconds or (2 if a.quick else 5)
     runtimes = a.runtimes.split(",")
@@ -309,6 +321,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    # Other work on the machine moves every figure: record how much there was.
+    load_before = os.getloadavg()
     results = {}
     for rnd in range(rounds):
         for j, job in enumerate(jobs):
@@ -319,12 +333,14 @@ def main():
                 if conns:
                     r = run_http(rt, workers, conns, secs)
                 else:
-                    r = run_once(rt, workload, workers, a.quick, 600)
+                    r = run_once(rt, workload, workers, a.quick, 60 if a.quick else 180)
                 results.setdefault(job, {}).setdefault(rt, []).append(r)
                 brief = r.get("metrics") or r.get("skipped") or r.get("error")
                 log(f"[{rnd + 1}/{rounds}] {workload} w{workers}{f' c{conns}' if conns else ''} {rt}: {brief}")
 
     meta = versions()
+    meta["load_before"] = load_before
+    meta["load_after"] = os.getloadavg()
     meta.update(rounds=rounds, quick=a.quick, http_seconds=secs)
     rows = summarize(results, runtimes)
     if a.json:
