@@ -141,7 +141,8 @@ def versions():
 def run_once(rt, workload, workers, quick, timeout):
     cmd = [binary(rt), workload, str(workers)] + (["--quick"] if quick else [])
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           env=dict(os.environ, RUST_BACKTRACE="0"))
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]

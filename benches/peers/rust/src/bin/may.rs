@@ -18,6 +18,14 @@ const RUNTIME: &str = "may";
 
 fn main() {
     let a = Args::parse(RUNTIME);
+    // A panic on one of may's worker threads (e.g. "failed to alloc sys
+    // stack" once its stacks' guard pages use up `vm.max_map_count`) leaves
+    // the process waiting forever: end it, so the runner reports why.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::exit(101);
+    }));
     may::config().set_workers(a.workers);
     match a.workload.as_str() {
         "spawn_join" => spawn_join(&a),
