@@ -147,7 +147,8 @@ def run_once(rt, workload, workers, quick, timeout):
         return {"error": f"timed out after {timeout} s"}
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     if p.returncode != 0 or not lines:
-        return {"error": f"exit {p.returncode}: {p.stderr.strip()[-300:]}"}
+        # The first lines say what went wrong (a backtrace may follow).
+        return {"error": f"exit {p.returncode}: {p.stderr.strip()[:400]}"}
     return json.loads(lines[-1])
 
 
