@@ -1,9 +1,11 @@
 //! What the peers harnesses share: the command line, the workload sizes,
 //! the JSON line each process prints, resident-memory and percentile
 //! helpers, and the HTTP "hello" request handling. The workloads
-//! themselves live in one binary per runtime (`src/bin/*.rs`), written with
-//! that runtime's own primitives; `benches/peers/go/main.go` is the Go twin
-//! and must keep the same sizes, names and output.
+//! themselves are `src/blocking.rs` (std-shaped: the weave, std and may
+//! binaries include it) and `src/tokio.rs` (the tokio binaries), each
+//! binary in `src/bin/` naming its runtime's own primitives;
+//! `benches/peers/go/main.go` is the Go twin and must keep the same sizes,
+//! names and output.
 //!
 //! Command line of every harness (the Go one too):
 //!

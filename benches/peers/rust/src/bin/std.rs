@@ -5,6 +5,8 @@
 use std::{net, sync, thread};
 
 const RUNTIME: &str = "std";
+const CHANNEL: &str = "mpsc::sync_channel";
+const HAS_RENDEZVOUS: bool = true;
 const IS_STD: bool = true;
 
 fn setup(workers: usize) {

@@ -4,6 +4,8 @@
 use weave::{net, sync, thread};
 
 const RUNTIME: &str = "weave";
+const CHANNEL: &str = "mpsc::sync_channel";
+const HAS_RENDEZVOUS: bool = true;
 const IS_STD: bool = false;
 
 fn setup(workers: usize) {
