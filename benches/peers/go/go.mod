@@ -1,0 +1,3 @@
+module weave-peers
+
+go 1.19
