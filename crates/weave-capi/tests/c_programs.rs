@@ -1,0 +1,116 @@
+//! The C tests: each program under `tests/c/` checks one behaviour of the
+//! C API, written from the POSIX page of the functions it calls. This file
+//! compiles each with the system `cc` against the library cargo built for
+//! this test run (`-include weave/pthread.h`, as a ported program would
+//! be compiled), runs it, and checks its exit status and output.
+//!
+//! A program that hangs is killed after a generous watchdog and fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where cargo put `libweave.so` and `libweave.a` for this run: beside
+/// this test's executable.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its path");
+    let deps = exe.parent().expect("the test sits in a directory");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        if dir.join("libweave.so").exists() {
+            return dir.to_owned();
+        }
+    }
+    panic!("libweave.so is not beside {}: build weave-capi first", exe.display());
+}
+
+/// Compiles `tests/c/NAME.c`; `static_link` links `libweave.a` instead
+/// of `libweave.so`.
+fn compile(name: &str, static_link: bool) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
+    std::fs::create_dir_all(&out_dir).expect("create the output directory");
+    let exe = out_dir.join(if static_link { format!("{name}-static") } else { name.to_owned() });
+    let lib = lib_dir();
+    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+    cc.args(["-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
+        .arg("-I")
+        .arg(crate_dir().join("../../include"))
+        .arg("-I")
+        .arg(crate_dir().join("tests/c"))
+        .args(["-include", "weave/pthread.h"])
+        .arg(crate_dir().join("tests/c").join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&exe);
+    if static_link {
+        cc.arg(lib.join("libweave.a")).args(["-lpthread", "-ldl", "-lm"]);
+    } else {
+        cc.arg("-L").arg(&lib).arg("-lweave").arg(format!("-Wl,-rpath,{}", lib.display()));
+    }
+    let out = cc.output().expect("run the C compiler (is `cc` installed?)");
+    assert!(
+        out.status.success(),
+        "{name}.c does not compile:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Runs a program with a watchdog; its output.
+fn run(exe: &Path) -> Output {
+    let mut child = Command::new(exe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the test program");
+    let limit = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("wait for the program").is_some() {
+            return child.wait_with_output().expect("collect the output");
+        }
+        if Instant::now() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the output");
+            panic!(
+                "{} hung (killed after 120 s); stderr:\n{}",
+                exe.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Compiles and runs `tests/c/NAME.c`; it must exit 0. Returns stdout.
+fn passes(name: &str) -> String {
+    passes_linked(name, false)
+}
+
+fn passes_linked(name: &str, static_link: bool) -> String {
+    let out = run(&compile(name, static_link));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{name} failed ({}):\n{stderr}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+macro_rules! c_tests {
+    ($($test:ident => $file:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            passes($file);
+        }
+    )*};
+}
+
+c_tests! {
+    create_runs_the_start_routine_and_join_returns_its_value => "thread_create_join",
+    pthread_exit_abandons_the_c_frames_and_runs_key_destructors => "thread_exit_abandons_frames",
+    join_errors_are_esrch_edeadlk_einval => "thread_join_errors",
+    detached_thread_runs_to_its_end_and_is_not_joinable => "thread_detach",
+    self_in_the_thread_equals_the_id_create_stored => "thread_self_equal",
+    once_runs_the_routine_exactly_once => "thread_once",
+    setconcurrency_level_is_returned_and_zero_is_automatic => "concurrency",
+    thread_names_are_set_and_read_back => "thread_names",
+}
