@@ -113,4 +113,12 @@ c_tests! {
     once_runs_the_routine_exactly_once => "thread_once",
     setconcurrency_level_is_returned_and_zero_is_automatic => "concurrency",
     thread_names_are_set_and_read_back => "thread_names",
+    attr_setters_store_check_and_apply => "attr",
+    scope_system_is_a_bound_thread_and_getattr_np_reads_back => "attr_scope_system_is_bound",
+    sched_param_is_stored_and_mapped_to_weave_priorities => "sched_param",
+    static_mutex_initializer_excludes_and_non_owner_unlock_is_eperm => "mutex_static_normal",
+    errorcheck_mutex_relock_is_edeadlk_and_foreign_unlock_eperm => "mutex_errorcheck",
+    recursive_mutex_counts_its_owner_locks => "mutex_recursive",
+    timedlock_times_out_on_realtime_and_checks_abstime => "mutex_timedlock",
+    mutex_destroy_init_and_attributes => "mutex_lifecycle",
 }
