@@ -121,4 +121,11 @@ c_tests! {
     recursive_mutex_counts_its_owner_locks => "mutex_recursive",
     timedlock_times_out_on_realtime_and_checks_abstime => "mutex_timedlock",
     mutex_destroy_init_and_attributes => "mutex_lifecycle",
+    cond_signal_and_broadcast_wake_waiters => "cond_signal_broadcast",
+    cond_timedwait_times_out_on_realtime_and_monotonic => "cond_timedwait_clocks",
+    rwlock_readers_share_and_writers_exclude => "rwlock",
+    barrier_releases_all_with_one_serial_thread => "barrier",
+    spinlock_excludes_on_one_lwp_and_reports_misuse => "spinlock",
+    key_destructors_run_at_exit_in_rounds => "tsd_keys",
+    semaphores_count_time_out_and_set_errno => "semaphores",
 }
