@@ -128,4 +128,18 @@ c_tests! {
     spinlock_excludes_on_one_lwp_and_reports_misuse => "spinlock",
     key_destructors_run_at_exit_in_rounds => "tsd_keys",
     semaphores_count_time_out_and_set_errno => "semaphores",
+    sleeps_block_only_the_calling_ult => "sleep_blocks_only_the_ult",
+    bad_thread_ids_and_objects_never_crash => "fuzz_bad_arguments",
+    weave_own_api_creates_lists_and_blocks => "weave_api",
+}
+
+#[test]
+fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
+    let out = passes("exit_from_main");
+    assert_eq!(out, "worker 1 done\nworker 2 done\natexit ran\n");
+}
+
+#[test]
+fn the_static_library_links_and_runs() {
+    assert_eq!(passes_linked("static_link", true), "static ok\n");
 }
