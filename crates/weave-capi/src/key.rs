@@ -137,7 +137,7 @@ pub(crate) fn run_destructors() {
     for _ in 0..DESTRUCTOR_ITERATIONS {
         let mut ran = false;
         let n = VALUES.with_borrow(|v| v.len());
-        for k in 0..n {
+        for (k, key) in KEYS.iter().enumerate().take(n) {
             let (seq, p) = VALUES.with_borrow_mut(|v| {
                 v.get_mut(k).map_or((0, std::ptr::null_mut()), |e| {
                     std::mem::replace(e, (0, std::ptr::null_mut()))
@@ -146,7 +146,7 @@ pub(crate) fn run_destructors() {
             if p.is_null() || live_seq(k as pthread_key_t) != Some(seq) {
                 continue;
             }
-            let d = KEYS[k].dtor.load(Relaxed);
+            let d = key.dtor.load(Relaxed);
             if d != 0 {
                 // SAFETY: `d` was stored from a `Destructor` in create.
                 let f: Destructor = unsafe { std::mem::transmute::<usize, Destructor>(d) };

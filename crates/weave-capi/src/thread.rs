@@ -94,9 +94,12 @@ fn registry() -> weave_rt::sync::MutexGuard<'static, HashMap<u64, Entry>> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+// A pthread_t holds a whole weave ThreadId (64-bit Linux: unsigned long).
+const _: () = assert!(std::mem::size_of::<pthread_t>() == 8);
+
 /// The thread id a `pthread_t` holds, or `ESRCH`.
 pub(crate) fn thread_id(t: pthread_t) -> Result<ThreadId, c_int> {
-    ThreadId::from_u64(t as u64).ok_or(libc::ESRCH)
+    ThreadId::from_u64(t).ok_or(libc::ESRCH)
 }
 
 /// `ESRCH` unless the id names a live thread.
@@ -260,7 +263,7 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
         }
         let handle = {
             let mut reg = registry();
-            match reg.get_mut(&(thread as u64)) {
+            match reg.get_mut(&thread) {
                 None => {
                     return match live(thread) {
                         Ok(_) => libc::EINVAL, // not a C thread, or detached and running
@@ -278,7 +281,7 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
             Ok(v) => v as *mut c_void,
             Err(_) => crate::glibc::PTHREAD_CANCELED,
         };
-        registry().remove(&(thread as u64));
+        registry().remove(&thread);
         if !retval.is_null() {
             // SAFETY: non-null; the program's `void *` to store into.
             unsafe { retval.write(value) };
@@ -294,7 +297,7 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
 pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
     guard("pthread_detach", libc::EINVAL, || {
         let mut reg = registry();
-        let finished = match reg.get_mut(&(thread as u64)) {
+        let finished = match reg.get_mut(&thread) {
             None => {
                 drop(reg);
                 return match live(thread) {
@@ -310,7 +313,7 @@ pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
             }
         };
         if finished {
-            reg.remove(&(thread as u64));
+            reg.remove(&thread);
         }
         0
     })
@@ -343,6 +346,7 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 /// Aborts with a message on a ULT that `pthread_create` did not start
 /// (one spawned from Rust): there is no C start routine to end.
 #[no_mangle]
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // `value` is handed on as the join result, never read
 pub extern "C-unwind" fn weave_pthread_exit(value: *mut c_void) -> ! {
     let landing = LANDING.get();
     if !landing.is_null() {
@@ -577,7 +581,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
     if t.set_priority(p).is_err() {
         return libc::ESRCH;
     }
-    if let Some(e) = registry().get_mut(&(thread as u64)) {
+    if let Some(e) = registry().get_mut(&thread) {
         e.spec.policy = policy;
         e.spec.sched_priority = sched_priority;
     }
@@ -590,7 +594,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
 pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> c_int {
     guard("pthread_setschedprio", libc::EINVAL, || {
         let policy = registry()
-            .get(&(thread as u64))
+            .get(&thread)
             .map_or(libc::SCHED_OTHER, |e| e.spec.policy);
         set_sched(thread, policy, prio)
     })
@@ -611,11 +615,9 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
         if let Err(e) = live(thread) {
             return e;
         }
-        let (p, prio) = registry()
-            .get(&(thread as u64))
-            .map_or((libc::SCHED_OTHER, 0), |e| {
-                (e.spec.policy, e.spec.sched_priority)
-            });
+        let (p, prio) = registry().get(&thread).map_or((libc::SCHED_OTHER, 0), |e| {
+            (e.spec.policy, e.spec.sched_priority)
+        });
         // SAFETY: both checked non-null; the program's storage.
         unsafe {
             policy.write(p);
@@ -642,7 +644,7 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
             Err(e) => return e,
         };
         let spec = registry()
-            .get(&(thread as u64))
+            .get(&thread)
             .map(|e| {
                 let mut s = e.spec.clone();
                 s.detached = e.detached;

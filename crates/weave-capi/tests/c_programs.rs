@@ -24,32 +24,61 @@ fn lib_dir() -> PathBuf {
             return dir.to_owned();
         }
     }
-    panic!("libweave.so is not beside {}: build weave-capi first", exe.display());
+    panic!(
+        "libweave.so is not beside {}: build weave-capi first",
+        exe.display()
+    );
 }
 
 /// Compiles `tests/c/NAME.c`; `static_link` links `libweave.a` instead
 /// of `libweave.so`.
 fn compile(name: &str, static_link: bool) -> PathBuf {
+    compile_file(
+        &crate_dir().join("tests/c").join(format!("{name}.c")),
+        static_link,
+    )
+}
+
+fn compile_file(src: &Path, static_link: bool) -> PathBuf {
+    let name = src.file_stem().expect("a file name").to_string_lossy();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
     std::fs::create_dir_all(&out_dir).expect("create the output directory");
-    let exe = out_dir.join(if static_link { format!("{name}-static") } else { name.to_owned() });
+    let exe = out_dir.join(if static_link {
+        format!("{name}-static")
+    } else {
+        name.to_string()
+    });
     let lib = lib_dir();
     let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    cc.args(["-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
-        .arg("-I")
-        .arg(crate_dir().join("../../include"))
-        .arg("-I")
-        .arg(crate_dir().join("tests/c"))
-        .args(["-include", "weave/pthread.h"])
-        .arg(crate_dir().join("tests/c").join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&exe);
+    cc.args([
+        "-std=gnu11",
+        "-D_GNU_SOURCE",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-O1",
+        "-g",
+    ])
+    .arg("-I")
+    .arg(crate_dir().join("../../include"))
+    .arg("-I")
+    .arg(crate_dir().join("tests/c"))
+    .args(["-include", "weave/pthread.h"])
+    .arg(src)
+    .arg("-o")
+    .arg(&exe);
     if static_link {
-        cc.arg(lib.join("libweave.a")).args(["-lpthread", "-ldl", "-lm"]);
+        cc.arg(lib.join("libweave.a"))
+            .args(["-lpthread", "-ldl", "-lm"]);
     } else {
-        cc.arg("-L").arg(&lib).arg("-lweave").arg(format!("-Wl,-rpath,{}", lib.display()));
+        cc.arg("-L")
+            .arg(&lib)
+            .arg("-lweave")
+            .arg(format!("-Wl,-rpath,{}", lib.display()));
     }
-    let out = cc.output().expect("run the C compiler (is `cc` installed?)");
+    let out = cc
+        .output()
+        .expect("run the C compiler (is `cc` installed?)");
     assert!(
         out.status.success(),
         "{name}.c does not compile:\n{}",
@@ -91,7 +120,11 @@ fn passes(name: &str) -> String {
 fn passes_linked(name: &str, static_link: bool) -> String {
     let out = run(&compile(name, static_link));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{name} failed ({}):\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stderr}",
+        out.status
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -142,4 +175,19 @@ fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
 #[test]
 fn the_static_library_links_and_runs() {
     assert_eq!(passes_linked("static_link", true), "static ok\n");
+}
+
+#[test]
+fn producer_consumer_example_checks_itself() {
+    let exe = compile_file(&crate_dir().join("examples/c/producer_consumer.c"), false);
+    let out = Command::new(&exe)
+        .args(["6", "5", "3000"])
+        .output()
+        .expect("run the example");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("18000 items"));
 }
