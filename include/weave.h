@@ -47,6 +47,17 @@
 // `weave_thread_info::state`: blocked (in a lock, join, sleep, io...).
 #define WEAVE_THREAD_BLOCKED 2
 
+// One cleanup handler, declared by `pthread_cleanup_push` in the
+// caller's frame. Its fields are weave's; C code does not touch them.
+typedef struct weave_cleanup_record {
+  // The handler.
+  void (*routine)(void*);
+  // Its argument.
+  void *arg;
+  // The record pushed before this one, or NULL.
+  struct weave_cleanup_record *prev;
+} weave_cleanup_record;
+
 // One row of the thread table.
 typedef struct weave_thread_info {
   // The thread's id, as `pthread_self` gives it.
@@ -200,6 +211,15 @@ int weave_pthread_barrierattr_setpshared(pthread_barrierattr_t *a, int pshared);
 
 // `pthread_barrierattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_barrierattr_getpshared(const pthread_barrierattr_t *a, int *pshared);
+
+// Pushes `routine(arg)` as the calling thread's newest cleanup handler,
+// in the record `rec` (in the caller's frame). What
+// `pthread_cleanup_push` expands to.
+void weave_cleanup_push(struct weave_cleanup_record *rec, void (*routine)(void*), void *arg);
+
+// Pops the record `rec` and, if `execute` is non-zero, runs its handler.
+// What `pthread_cleanup_pop` expands to.
+void weave_cleanup_pop(struct weave_cleanup_record *rec, int execute);
 
 // `pthread_cond_init`: with `attr`'s clock (null: `CLOCK_REALTIME`).
 int weave_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
@@ -486,9 +506,10 @@ pthread_t weave_pthread_self(void);
 int weave_pthread_equal(pthread_t a, pthread_t b);
 
 // `pthread_exit`: ends the calling thread with `value` as its join
-// result. On a thread of `pthread_create`, the C frames above its start
-// routine are abandoned without unwinding (module doc), then key
-// destructors run. In `main`, key destructors run, the other C threads
+// result. The cleanup handlers still pushed run first, newest first. On
+// a thread of `pthread_create`, the C frames above its start routine are
+// then abandoned without unwinding (module doc), and key destructors
+// run. In `main`, key destructors run, the other C threads
 // go on, and the process exits with status 0 (running `atexit`
 // handlers) once the last one has finished. On another OS thread, it is
 // the system's `pthread_exit` after weave's key destructors.

@@ -24,8 +24,8 @@ version="$(sed -n 's/^version = "\(.*\)"/\1/p' crates/weave-capi/Cargo.toml | he
 install -d "$prefix/include/weave" "$prefix/lib/pkgconfig"
 install -m 644 include/weave.h "$prefix/include/weave.h"
 install -m 644 include/weave/pthread.h "$prefix/include/weave/pthread.h"
-install -m 755 "$target/release/libweave.so" "$prefix/lib/libweave.so"
-install -m 644 "$target/release/libweave.a" "$prefix/lib/libweave.a"
+install -m 755 "$target/release/libweave_capi.so" "$prefix/lib/libweave.so"
+install -m 644 "$target/release/libweave_capi.a" "$prefix/lib/libweave.a"
 cat >"$prefix/lib/pkgconfig/weave.pc" <<PC
 prefix=$prefix
 includedir=\${prefix}/include

@@ -23,9 +23,8 @@
  * sigwait), named semaphores (the system's, which block the LWP),
  * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
  * a user-provided stack (pthread_attr_setstack is stored, pthread_create
- * then fails with EINVAL). pthread_cleanup_push/pop are the system's
- * macros: handlers run when popped with a non-zero argument, not on
- * pthread_exit. Sockets and files: their read/write block the LWP; use
+ * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
+ * run when popped with a non-zero argument and on pthread_exit. Sockets and files: their read/write block the LWP; use
  * weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
  */
 #ifndef WEAVE_PTHREAD_H
@@ -169,6 +168,21 @@
 #endif
 
 #define sysconf weave_sysconf
+
+/* Cleanup handlers: weave's records, which pthread_exit runs. The record
+ * lives in the block that the pair opens and closes (POSIX: push and pop
+ * in the same lexical scope). */
+#undef pthread_cleanup_push
+#undef pthread_cleanup_pop
+#define pthread_cleanup_push(routine, arg)                                   \
+    do {                                                                     \
+        weave_cleanup_record weave__cleanup;                                 \
+        weave_cleanup_push(&weave__cleanup, (routine), (arg));               \
+        {
+#define pthread_cleanup_pop(execute)                                         \
+        }                                                                    \
+        weave_cleanup_pop(&weave__cleanup, (execute));                       \
+    } while (0)
 
 /* Calls that would hand a weave thread id to the system's threads
  * library: refused at compile time until weave covers them. */

@@ -19,6 +19,7 @@
 //! |-----------|------|
 //! | `object`  | the lazily initialised C objects (mutex, cond, rwlock, ...) inside glibc-sized storage |
 //! | `thread`  | create, join, detach, exit (the landing pad), self, once, names, scheduling, concurrency |
+//! | `cleanup` | `pthread_cleanup_push/pop`'s records, run by `pthread_exit` |
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
 //! | `time`    | sleeps and the clock conversions of the timed waits |
@@ -38,6 +39,7 @@
 
 mod attr;
 mod barrier;
+mod cleanup;
 mod cond;
 mod key;
 mod mutex;
@@ -51,6 +53,7 @@ mod time;
 
 pub use attr::*;
 pub use barrier::*;
+pub use cleanup::*;
 pub use cond::*;
 pub use key::*;
 pub use mutex::*;

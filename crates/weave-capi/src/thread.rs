@@ -15,8 +15,8 @@
 //! (`src/landing.c`), which does `setjmp` and records the jump buffer as
 //! the ULT's landing pad. `pthread_exit` `longjmp`s there: the C frames in
 //! between are simply abandoned (the stack is weave's and is recycled when
-//! the ULT ends), exactly as glibc's C frames are when a thread exits
-//! without cleanup handlers. The only Rust frame jumped over is
+//! the ULT ends); the cleanup handlers pushed in them have run just
+//! before, while the frames were intact. The only Rust frame jumped over is
 //! `weave_pthread_exit`'s own, which holds nothing to drop at the jump.
 //! Then the closure goes on as after a return: key destructors run, the
 //! registry is updated, and the value becomes the join result.
@@ -336,9 +336,10 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 }
 
 /// `pthread_exit`: ends the calling thread with `value` as its join
-/// result. On a thread of `pthread_create`, the C frames above its start
-/// routine are abandoned without unwinding (module doc), then key
-/// destructors run. In `main`, key destructors run, the other C threads
+/// result. The cleanup handlers still pushed run first, newest first. On
+/// a thread of `pthread_create`, the C frames above its start routine are
+/// then abandoned without unwinding (module doc), and key destructors
+/// run. In `main`, key destructors run, the other C threads
 /// go on, and the process exits with status 0 (running `atexit`
 /// handlers) once the last one has finished. On another OS thread, it is
 /// the system's `pthread_exit` after weave's key destructors.
@@ -348,6 +349,7 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 #[no_mangle]
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // `value` is handed on as the join result, never read
 pub extern "C-unwind" fn weave_pthread_exit(value: *mut c_void) -> ! {
+    crate::cleanup::run_all();
     let landing = LANDING.get();
     if !landing.is_null() {
         // SAFETY: the landing pad is live: it is in `weave__run_landing`'s

@@ -14,20 +14,29 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where cargo put `libweave.so` and `libweave.a` for this run: beside
-/// this test's executable.
+/// A directory laid out as an installed prefix's `lib/`: `libweave.so`
+/// and `libweave.a`, linked to the files cargo built for this run (beside
+/// this test's executable, as `libweave_capi.*`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its path");
     let deps = exe.parent().expect("the test sits in a directory");
-    for dir in [deps, deps.parent().unwrap_or(deps)] {
-        if dir.join("libweave.so").exists() {
-            return dir.to_owned();
-        }
+    let lib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lib");
+    std::fs::create_dir_all(&lib).expect("create the lib directory");
+    for (built, name) in [
+        ("libweave_capi.so", "libweave.so"),
+        ("libweave_capi.a", "libweave.a"),
+    ] {
+        let from = deps.join(built);
+        assert!(from.exists(), "{} was not built", from.display());
+        let to = lib.join(name);
+        // Each test makes the link under a name of its own, then renames
+        // it into place: tests run in parallel.
+        let tmp = lib.join(format!("{name}.{:?}", std::thread::current().id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&from, &tmp).expect("link the library");
+        std::fs::rename(&tmp, &to).expect("put the link in place");
     }
-    panic!(
-        "libweave.so is not beside {}: build weave-capi first",
-        exe.display()
-    );
+    lib
 }
 
 /// Compiles `tests/c/NAME.c`; `static_link` links `libweave.a` instead
@@ -89,7 +98,10 @@ fn compile_file(src: &Path, static_link: bool) -> PathBuf {
 
 /// Runs a program with a watchdog; its output.
 fn run(exe: &Path) -> Output {
+    // cargo points LD_LIBRARY_PATH at its target directories, which would
+    // win over the program's rpath.
     let mut child = Command::new(exe)
+        .env_remove("LD_LIBRARY_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -164,6 +176,7 @@ c_tests! {
     sleeps_block_only_the_calling_ult => "sleep_blocks_only_the_ult",
     bad_thread_ids_and_objects_never_crash => "fuzz_bad_arguments",
     weave_own_api_creates_lists_and_blocks => "weave_api",
+    cleanup_handlers_run_on_pop_and_on_exit_before_destructors => "cleanup_handlers",
 }
 
 #[test]
@@ -181,6 +194,7 @@ fn the_static_library_links_and_runs() {
 fn producer_consumer_example_checks_itself() {
     let exe = compile_file(&crate_dir().join("examples/c/producer_consumer.c"), false);
     let out = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
         .args(["6", "5", "3000"])
         .output()
         .expect("run the example");
