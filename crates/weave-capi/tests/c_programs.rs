@@ -177,6 +177,7 @@ c_tests! {
     bad_thread_ids_and_objects_never_crash => "fuzz_bad_arguments",
     weave_own_api_creates_lists_and_blocks => "weave_api",
     cleanup_handlers_run_on_pop_and_on_exit_before_destructors => "cleanup_handlers",
+    fork_gives_a_child_whose_threads_work => "fork_child_runs_threads",
 }
 
 #[test]
