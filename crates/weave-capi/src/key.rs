@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
 use libc::pthread_key_t;
 
@@ -43,6 +43,10 @@ weave_rt::thread_local! {
     static VALUES: RefCell<Vec<(u64, *mut c_void)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Set once any key is created: until then a thread has no values and
+/// its exit skips the destructor rounds (and never touches `VALUES`).
+static ANY_KEY: AtomicBool = AtomicBool::new(false);
+
 fn in_use(seq: u64) -> bool {
     seq % 2 == 1
 }
@@ -68,6 +72,7 @@ pub unsafe extern "C" fn weave_pthread_key_create(
             // Release: publishes the destructor with the key; pairs with
             // the Acquire loads in get, set and the destructor rounds.
             if k.seq.compare_exchange(s, s + 1, Release, Relaxed).is_ok() {
+                ANY_KEY.store(true, Relaxed);
                 // SAFETY: non-null; the program's pthread_key_t.
                 unsafe { key.write(i as pthread_key_t) };
                 return 0;
@@ -134,6 +139,11 @@ pub extern "C" fn weave_pthread_setspecific(key: pthread_key_t, value: *const c_
 /// passed to it, in up to `PTHREAD_DESTRUCTOR_ITERATIONS` rounds while
 /// destructors set new values. Values left after that are dropped.
 pub(crate) fn run_destructors() {
+    // Relaxed: a thread that set a value did so after a create that it
+    // saw (happens-before through the key it was given), so it sees this.
+    if !ANY_KEY.load(Relaxed) {
+        return;
+    }
     for _ in 0..DESTRUCTOR_ITERATIONS {
         let mut ran = false;
         let n = VALUES.with_borrow(|v| v.len());

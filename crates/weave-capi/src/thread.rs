@@ -24,12 +24,12 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU8, AtomicUsize};
 use std::sync::{Arc, LazyLock};
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
-use weave_rt::sync::{Condvar, Mutex, WaitGroup};
+use weave_rt::sync::{Condvar, Mutex};
 use weave_rt::thread::{Builder, JoinHandle, ThreadId};
 
 use crate::{attr, guard, key};
@@ -72,30 +72,99 @@ pub(crate) struct Spec {
     pub(crate) sched_priority: c_int,
 }
 
+/// A C thread's state word, shared by its registry entry and its closure.
+///
+/// | bit | set by | meaning |
+/// |-----|--------|---------|
+/// | `READY` | the creator, once the entry is registered and `*thread` written | the child may run C code |
+/// | `DETACHED` | `pthread_detach`, or create with the detached attribute | not joinable; whoever sets the second of `DETACHED` and `FINISHED` removes the entry |
+/// | `FINISHED` | the child, after its start routine and key destructors | |
+struct Shared {
+    state: AtomicU8,
+}
+
+const READY: u8 = 1;
+const DETACHED: u8 = 2;
+const FINISHED: u8 = 4;
+
 /// A live C thread, as the registry keeps it.
 struct Entry {
     /// `None` once detached or while a join is under way.
     handle: Option<JoinHandle<usize>>,
-    detached: bool,
-    /// The start routine has returned (or `pthread_exit` landed).
-    finished: bool,
+    shared: Arc<Shared>,
     spec: Spec,
 }
 
-/// The C threads not yet joined (or, detached, not yet finished), by id.
-static REGISTRY: LazyLock<Mutex<HashMap<u64, Entry>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The C threads that have not finished: `pthread_exit` in `main` waits
-/// for them before the process exits.
-static LIVE: LazyLock<WaitGroup> = LazyLock::new(WaitGroup::new);
-
-fn registry() -> weave_rt::sync::MutexGuard<'static, HashMap<u64, Entry>> {
-    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+impl Entry {
+    fn detached(&self) -> bool {
+        self.shared.state.load(Acquire) & DETACHED != 0
+    }
 }
 
-// A pthread_t holds a whole weave ThreadId (64-bit Linux: unsigned long).
-const _: () = assert!(std::mem::size_of::<pthread_t>() == 8);
+/// Hashes a thread id (index and generation, already well spread) as
+/// itself: the registry's maps need no SipHash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // Spread the index bits over the whole word (Fibonacci hashing,
+        // then the high half folded down: the shard already fixed the low
+        // index bits, and hashbrown picks buckets by the low bits).
+        let x = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 32)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type Map = HashMap<u64, Entry, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Shards of the registry, by thread index: creators, joiners and
+/// finishing threads on different LWPs rarely meet on one lock.
+const SHARDS: usize = 64;
+
+/// The C threads not yet joined (or, detached, not yet finished), by id.
+static REGISTRY: LazyLock<Vec<Mutex<Map>>> =
+    LazyLock::new(|| (0..SHARDS).map(|_| Mutex::new(Map::default())).collect());
+
+/// The C threads that have not finished: `pthread_exit` in `main` waits
+/// for them (on `LIVE_DONE`) before the process exits.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
+    LazyLock::new(|| (Mutex::new(()), Condvar::new()));
+
+fn live_done() {
+    // AcqRel: pairs with the waiter's Acquire load in `wait_all_finished`.
+    if LIVE.fetch_sub(1, AcqRel) == 1 {
+        let (m, cv) = &*LIVE_DONE;
+        let _g = m.lock().unwrap_or_else(|e| e.into_inner());
+        cv.notify_all();
+    }
+}
+
+fn wait_all_finished() {
+    let (m, cv) = &*LIVE_DONE;
+    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+    // Acquire: pairs with `live_done`'s AcqRel; checked under the lock
+    // the last thread takes to notify, so the wake-up is not lost.
+    while LIVE.load(Acquire) != 0 {
+        g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// The registry shard of thread `t`, locked.
+fn registry(t: pthread_t) -> weave_rt::sync::MutexGuard<'static, Map> {
+    REGISTRY[(t as u32 as usize) % SHARDS]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
 
 /// The thread id a `pthread_t` holds, or `ESRCH`.
 pub(crate) fn thread_id(t: pthread_t) -> Result<ThreadId, c_int> {
@@ -115,37 +184,33 @@ pub(crate) fn default_stack_size() -> usize {
     }
 }
 
-fn publish_spawn(id: u64, ready: Arc<AtomicBool>, thread: weave_rt::thread::Thread) -> u64 {
-    // Release: pairs with the child's Acquire load; it sees the registry.
-    ready.store(true, Release);
+fn publish_spawn(id: u64, shared: Arc<Shared>, thread: weave_rt::thread::Thread) -> u64 {
+    // Release: pairs with the child's Acquire load; it sees the registry
+    // entry and `*thread`.
+    shared.state.fetch_or(READY, Release);
     thread.unpark();
     id
 }
 
 /// The body of every C thread, on its ULT.
-fn run_c_thread(start: StartRoutine, arg: usize) -> usize {
+fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
+    // Acquire: pairs with the Release in `publish_spawn`.
+    while shared.state.load(Acquire) & READY == 0 {
+        weave_rt::thread::park();
+    }
     // SAFETY: `weave__run_landing` calls `start(arg)` as the program asked
     // in pthread_create; the landing pad it publishes lives in its frame,
     // which is below this one until it returns.
     let ret = unsafe { weave__run_landing(start, arg as *mut c_void, publish_landing) };
     LANDING.set(std::ptr::null_mut());
     key::run_destructors();
-    let me = weave_rt::thread::current_id().as_u64().get();
-    {
-        let mut reg = registry();
-        let gone = match reg.get_mut(&me) {
-            Some(e) if e.detached => true,
-            Some(e) => {
-                e.finished = true;
-                false
-            }
-            None => false,
-        };
-        if gone {
-            reg.remove(&me);
-        }
+    // AcqRel: pairs with `pthread_detach`'s fetch_or; whoever sets the
+    // second of DETACHED and FINISHED removes the entry.
+    if shared.state.fetch_or(FINISHED, AcqRel) & DETACHED != 0 {
+        let me = weave_rt::thread::current_id().as_u64().get();
+        registry(me).remove(&me);
     }
-    LIVE.done();
+    live_done();
     ret as usize
 }
 
@@ -182,10 +247,10 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
     // The id must be in `*thread` before the child runs C code: spawn
     // (the child waits), write the id, then let the child go.
     match spawn_held(spec, start, arg) {
-        Ok((id, ready, t)) => {
+        Ok((id, shared, t)) => {
             // SAFETY: checked non-null by the caller; the program's storage.
             unsafe { thread.write(id as pthread_t) };
-            publish_spawn(id, ready, t);
+            publish_spawn(id, shared, t);
             0
         }
         Err(e) => e,
@@ -199,7 +264,7 @@ fn spawn_held(
     spec: Spec,
     start: StartRoutine,
     arg: *mut c_void,
-) -> Result<(u64, Arc<AtomicBool>, weave_rt::thread::Thread), c_int> {
+) -> Result<(u64, Arc<Shared>, weave_rt::thread::Thread), c_int> {
     let mut b = Builder::new();
     if let Some(n) = &spec.name {
         b = b.name(n.clone());
@@ -213,20 +278,17 @@ fn spawn_held(
     if spec.bound {
         b = b.bound();
     }
-    let ready = Arc::new(AtomicBool::new(false));
-    let go = ready.clone();
+    let detached = spec.detached;
+    let shared = Arc::new(Shared {
+        state: AtomicU8::new(if detached { DETACHED } else { 0 }),
+    });
+    let child = shared.clone();
     let arg = arg as usize;
-    LIVE.add(1);
+    LIVE.fetch_add(1, Relaxed);
     let handle = b
-        .spawn(move || {
-            // Acquire: pairs with the Release store in `publish_spawn`.
-            while !go.load(Acquire) {
-                weave_rt::thread::park();
-            }
-            run_c_thread(start, arg)
-        })
+        .spawn(move || run_c_thread(start, arg, child))
         .map_err(|e| {
-            LIVE.done();
+            live_done();
             match e.kind() {
                 std::io::ErrorKind::InvalidInput => libc::EINVAL,
                 _ => libc::EAGAIN,
@@ -234,17 +296,15 @@ fn spawn_held(
         })?;
     let thread = handle.thread().clone();
     let id = thread.id().as_u64().get();
-    let detached = spec.detached;
-    registry().insert(
+    registry(id).insert(
         id,
         Entry {
             handle: (!detached).then_some(handle),
-            detached,
-            finished: false,
+            shared: shared.clone(),
             spec,
         },
     );
-    Ok((id, ready, thread))
+    Ok((id, shared, thread))
 }
 
 /// `pthread_join`: waits for the thread and stores its exit value.
@@ -262,7 +322,7 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
             return libc::EDEADLK;
         }
         let handle = {
-            let mut reg = registry();
+            let mut reg = registry(thread);
             match reg.get_mut(&thread) {
                 None => {
                     return match live(thread) {
@@ -270,7 +330,7 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
                         Err(e) => e,
                     };
                 }
-                Some(e) if e.detached => return libc::EINVAL,
+                Some(e) if e.detached() => return libc::EINVAL,
                 Some(e) => match e.handle.take() {
                     Some(h) => h,
                     None => return libc::EINVAL, // another join is under way
@@ -281,7 +341,7 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
             Ok(v) => v as *mut c_void,
             Err(_) => crate::glibc::PTHREAD_CANCELED,
         };
-        registry().remove(&thread);
+        registry(thread).remove(&thread);
         if !retval.is_null() {
             // SAFETY: non-null; the program's `void *` to store into.
             unsafe { retval.write(value) };
@@ -296,8 +356,8 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
 #[no_mangle]
 pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
     guard("pthread_detach", libc::EINVAL, || {
-        let mut reg = registry();
-        let finished = match reg.get_mut(&thread) {
+        let mut reg = registry(thread);
+        let remove = match reg.get_mut(&thread) {
             None => {
                 drop(reg);
                 return match live(thread) {
@@ -305,14 +365,15 @@ pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
                     Err(e) => e,
                 };
             }
-            Some(e) if e.detached || e.handle.is_none() => return libc::EINVAL,
+            Some(e) if e.detached() || e.handle.is_none() => return libc::EINVAL,
             Some(e) => {
-                e.detached = true;
-                let h = e.handle.take();
-                e.finished || h.as_ref().is_some_and(|h| h.is_finished())
+                // Dropping the handle detaches the weave thread.
+                drop(e.handle.take());
+                // AcqRel: pairs with the child's fetch_or of FINISHED.
+                e.shared.state.fetch_or(DETACHED, AcqRel) & FINISHED != 0
             }
         };
-        if finished {
+        if remove {
             reg.remove(&thread);
         }
         0
@@ -374,7 +435,7 @@ fn exit_outside_c_thread(value: *mut c_void) -> ! {
     // SAFETY: plain system calls with no arguments.
     let main = unsafe { libc::getpid() == libc::gettid() };
     if main {
-        LIVE.wait();
+        wait_all_finished();
         // SAFETY: exit runs atexit handlers and ends the process.
         unsafe { libc::exit(0) }
     }
@@ -583,7 +644,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
     if t.set_priority(p).is_err() {
         return libc::ESRCH;
     }
-    if let Some(e) = registry().get_mut(&thread) {
+    if let Some(e) = registry(thread).get_mut(&thread) {
         e.spec.policy = policy;
         e.spec.sched_priority = sched_priority;
     }
@@ -595,7 +656,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> c_int {
     guard("pthread_setschedprio", libc::EINVAL, || {
-        let policy = registry()
+        let policy = registry(thread)
             .get(&thread)
             .map_or(libc::SCHED_OTHER, |e| e.spec.policy);
         set_sched(thread, policy, prio)
@@ -617,9 +678,11 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
         if let Err(e) = live(thread) {
             return e;
         }
-        let (p, prio) = registry().get(&thread).map_or((libc::SCHED_OTHER, 0), |e| {
-            (e.spec.policy, e.spec.sched_priority)
-        });
+        let (p, prio) = registry(thread)
+            .get(&thread)
+            .map_or((libc::SCHED_OTHER, 0), |e| {
+                (e.spec.policy, e.spec.sched_priority)
+            });
         // SAFETY: both checked non-null; the program's storage.
         unsafe {
             policy.write(p);
@@ -645,11 +708,11 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
             Ok(t) => t,
             Err(e) => return e,
         };
-        let spec = registry()
+        let spec = registry(thread)
             .get(&thread)
             .map(|e| {
                 let mut s = e.spec.clone();
-                s.detached = e.detached;
+                s.detached = e.detached();
                 s
             })
             .unwrap_or_else(|| Spec {
