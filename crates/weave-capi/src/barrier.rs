@@ -10,6 +10,7 @@ use weave_rt::sync::Barrier;
 
 use crate::guard;
 use crate::object::{slot, Slot};
+use crate::word_attr::WordAttr;
 
 /// glibc's `PTHREAD_BARRIER_SERIAL_THREAD`.
 const SERIAL_THREAD: c_int = -1;
@@ -24,7 +25,7 @@ pub unsafe extern "C" fn weave_pthread_barrier_init(
 ) -> c_int {
     guard("pthread_barrier_init", libc::ENOMEM, || {
         // SAFETY: null or the program's barrierattr.
-        if count == 0 || (!attr.is_null() && !unsafe { barrierattr_ok(attr) }) {
+        if count == 0 || (!attr.is_null() && !unsafe { BARRIERATTR.ok(attr) }) {
             return libc::EINVAL;
         }
         // SAFETY: the program's barrier.
@@ -71,37 +72,21 @@ pub unsafe extern "C" fn weave_pthread_barrier_wait(b: *mut pthread_barrier_t) -
     })
 }
 
-const ATTR_MAGIC: u32 = 0xA8 << 24;
-
-/// # Safety
-///
-/// `a` is the program's non-null `pthread_barrierattr_t`.
-unsafe fn barrierattr_ok(a: *const pthread_barrierattr_t) -> bool {
-    // SAFETY: the caller's contract; the type is an int.
-    unsafe { a.cast::<u32>().read() == ATTR_MAGIC }
-}
+/// `pthread_barrierattr_t`: initialised, process-private; nothing else.
+const BARRIERATTR: WordAttr = WordAttr(0xA8 << 24);
 
 /// `pthread_barrierattr_init`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_barrierattr_init(a: *mut pthread_barrierattr_t) -> c_int {
-    if a.is_null() {
-        return libc::EINVAL;
-    }
-    // SAFETY: non-null; the program's attribute object.
-    unsafe { a.cast::<u32>().write(ATTR_MAGIC) };
-    0
+    // SAFETY: the program's attribute object.
+    unsafe { BARRIERATTR.init(a) }
 }
 
 /// `pthread_barrierattr_destroy`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_barrierattr_destroy(a: *mut pthread_barrierattr_t) -> c_int {
-    // SAFETY: checked non-null first; the program's attribute object.
-    if a.is_null() || !unsafe { barrierattr_ok(a) } {
-        return libc::EINVAL;
-    }
-    // SAFETY: as above.
-    unsafe { a.cast::<u32>().write(0) };
-    0
+    // SAFETY: the program's attribute object.
+    unsafe { BARRIERATTR.destroy(a) }
 }
 
 /// `pthread_barrierattr_setpshared`: `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
@@ -110,14 +95,8 @@ pub unsafe extern "C" fn weave_pthread_barrierattr_setpshared(
     a: *mut pthread_barrierattr_t,
     pshared: c_int,
 ) -> c_int {
-    // SAFETY: checked non-null first; the program's attribute object.
-    if a.is_null() || !unsafe { barrierattr_ok(a) } {
-        return libc::EINVAL;
-    }
-    match crate::mutex::pshared_ok::<()>(pshared) {
-        Ok(_) => 0,
-        Err(e) => e,
-    }
+    // SAFETY: the program's attribute object.
+    unsafe { BARRIERATTR.set_pshared(a, pshared) }
 }
 
 /// `pthread_barrierattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
@@ -126,11 +105,6 @@ pub unsafe extern "C" fn weave_pthread_barrierattr_getpshared(
     a: *const pthread_barrierattr_t,
     pshared: *mut c_int,
 ) -> c_int {
-    // SAFETY: checked non-null first; the program's attribute object.
-    if a.is_null() || pshared.is_null() || !unsafe { barrierattr_ok(a) } {
-        return libc::EINVAL;
-    }
-    // SAFETY: non-null; the program's int.
-    unsafe { pshared.write(libc::PTHREAD_PROCESS_PRIVATE) };
-    0
+    // SAFETY: the program's attribute object and int.
+    unsafe { BARRIERATTR.get_pshared(a, pshared) }
 }

@@ -23,6 +23,7 @@
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
 //! | `time`    | sleeps and the clock conversions of the timed waits |
+//! | `word_attr` | the attribute objects with no state but "initialised" (rwlock, barrier) |
 //! | `tables`  | weave's own API: options for create, the thread and LWP tables, `weave_blocking` |
 //!
 //! Bad input never crashes: null pointers, made-up `pthread_t` values (the
@@ -50,6 +51,7 @@ mod spin;
 mod tables;
 mod thread;
 mod time;
+mod word_attr;
 
 pub use attr::*;
 pub use barrier::*;

@@ -167,3 +167,63 @@ impl<T> Slot<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Storage of a C object's size, as the program would declare it.
+    #[repr(C, align(8))]
+    struct Storage([u8; 40]);
+
+    fn slot_in(s: &Storage) -> &Slot<u32> {
+        // SAFETY: `Storage` is as large and aligned as a Slot.
+        unsafe { slot(std::ptr::from_ref(s)) }.unwrap()
+    }
+
+    #[test]
+    fn zeroed_storage_is_created_on_first_use_with_its_kind() {
+        let mut s = Storage([0; 40]);
+        s.0[16] = 2; // glibc's kind word
+        let sl = slot_in(&s);
+        assert_eq!(sl.get(true, |k| k as u32 + 40), Ok(&42));
+        // Created once: a second `make` is not called.
+        assert_eq!(sl.get(true, |_| unreachable!()), Ok(&42));
+        assert_eq!(sl.destroy(|_| false), 0);
+    }
+
+    #[test]
+    fn zeroed_storage_is_einval_where_there_is_no_static_initialiser() {
+        let s = Storage([0; 40]);
+        assert_eq!(slot_in(&s).get(false, |_| 1), Err(libc::EINVAL));
+    }
+
+    #[test]
+    fn destroyed_and_garbage_storage_is_einval() {
+        let s = Storage([0; 40]);
+        let sl = slot_in(&s);
+        sl.init(0, 7);
+        assert_eq!(sl.destroy(|v| *v == 8), 0);
+        assert_eq!(sl.get(true, |_| 1), Err(libc::EINVAL));
+        assert_eq!(sl.destroy(|_| false), libc::EINVAL);
+        let junk = Storage([0xAB; 40]);
+        assert_eq!(slot_in(&junk).get(true, |_| 1), Err(libc::EINVAL));
+    }
+
+    #[test]
+    fn destroy_of_a_busy_object_is_ebusy_and_keeps_it() {
+        let s = Storage([0; 40]);
+        let sl = slot_in(&s);
+        sl.init(0, 5);
+        assert_eq!(sl.destroy(|_| true), libc::EBUSY);
+        assert_eq!(sl.get(true, |_| 1), Ok(&5));
+        assert_eq!(sl.destroy(|_| false), 0);
+    }
+
+    #[test]
+    fn null_is_einval() {
+        // SAFETY: null is allowed.
+        let r = unsafe { slot::<Storage, u32>(std::ptr::null()) };
+        assert_eq!(r.err(), Some(libc::EINVAL));
+    }
+}

@@ -22,6 +22,7 @@ use crate::guard;
 use crate::mutex::me;
 use crate::object::{slot, Slot};
 use crate::time::{deadline, Clock};
+use crate::word_attr::WordAttr;
 
 type ReadGuard = RwLockReadGuard<'static, ()>;
 type WriteGuard = RwLockWriteGuard<'static, ()>;
@@ -149,7 +150,7 @@ pub unsafe extern "C" fn weave_pthread_rwlock_init(
 ) -> c_int {
     guard("pthread_rwlock_init", libc::ENOMEM, || {
         // SAFETY: null or the program's rwlockattr.
-        if !attr.is_null() && !unsafe { rwlockattr_ok(attr) } {
+        if !attr.is_null() && !unsafe { RWLOCKATTR.ok(attr) } {
             return libc::EINVAL;
         }
         // SAFETY: the program's rwlock.
@@ -260,39 +261,21 @@ pub unsafe extern "C" fn weave_pthread_rwlock_unlock(r: *mut pthread_rwlock_t) -
     })
 }
 
-// ---- pthread_rwlockattr_t: first int MAGIC (0xA7 << 24) ----
-
-const ATTR_MAGIC: u32 = 0xA7 << 24;
-
-/// # Safety
-///
-/// `a` is the program's non-null `pthread_rwlockattr_t`.
-unsafe fn rwlockattr_ok(a: *const pthread_rwlockattr_t) -> bool {
-    // SAFETY: the caller's contract; the type is at least an int.
-    unsafe { a.cast::<u32>().read() == ATTR_MAGIC }
-}
+/// `pthread_rwlockattr_t`: initialised, process-private; nothing else.
+const RWLOCKATTR: WordAttr = WordAttr(0xA7 << 24);
 
 /// `pthread_rwlockattr_init`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlockattr_init(a: *mut pthread_rwlockattr_t) -> c_int {
-    if a.is_null() {
-        return libc::EINVAL;
-    }
-    // SAFETY: non-null; the program's attribute object.
-    unsafe { a.cast::<u32>().write(ATTR_MAGIC) };
-    0
+    // SAFETY: the program's attribute object.
+    unsafe { RWLOCKATTR.init(a) }
 }
 
 /// `pthread_rwlockattr_destroy`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlockattr_destroy(a: *mut pthread_rwlockattr_t) -> c_int {
-    // SAFETY: checked non-null first; the program's attribute object.
-    if a.is_null() || !unsafe { rwlockattr_ok(a) } {
-        return libc::EINVAL;
-    }
-    // SAFETY: as above.
-    unsafe { a.cast::<u32>().write(0) };
-    0
+    // SAFETY: the program's attribute object.
+    unsafe { RWLOCKATTR.destroy(a) }
 }
 
 /// `pthread_rwlockattr_setpshared`: `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
@@ -301,14 +284,8 @@ pub unsafe extern "C" fn weave_pthread_rwlockattr_setpshared(
     a: *mut pthread_rwlockattr_t,
     pshared: c_int,
 ) -> c_int {
-    // SAFETY: checked non-null first; the program's attribute object.
-    if a.is_null() || !unsafe { rwlockattr_ok(a) } {
-        return libc::EINVAL;
-    }
-    match crate::mutex::pshared_ok::<()>(pshared) {
-        Ok(_) => 0,
-        Err(e) => e,
-    }
+    // SAFETY: the program's attribute object.
+    unsafe { RWLOCKATTR.set_pshared(a, pshared) }
 }
 
 /// `pthread_rwlockattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
@@ -317,11 +294,6 @@ pub unsafe extern "C" fn weave_pthread_rwlockattr_getpshared(
     a: *const pthread_rwlockattr_t,
     pshared: *mut c_int,
 ) -> c_int {
-    // SAFETY: checked non-null first; the program's attribute object.
-    if a.is_null() || pshared.is_null() || !unsafe { rwlockattr_ok(a) } {
-        return libc::EINVAL;
-    }
-    // SAFETY: non-null; the program's int.
-    unsafe { pshared.write(libc::PTHREAD_PROCESS_PRIVATE) };
-    0
+    // SAFETY: the program's attribute object and int.
+    unsafe { RWLOCKATTR.get_pshared(a, pshared) }
 }

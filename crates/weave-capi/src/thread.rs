@@ -786,3 +786,29 @@ pub unsafe extern "C" fn weave_thread_create(
         create_with(thread, spec, start, arg)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posix_priorities_map_onto_weave_levels() {
+        assert_eq!(weave_priority(libc::SCHED_OTHER, 0), Ok(16));
+        assert_eq!(weave_priority(libc::SCHED_BATCH, 0), Ok(16));
+        assert_eq!(weave_priority(libc::SCHED_IDLE, 0), Ok(0));
+        assert_eq!(weave_priority(libc::SCHED_FIFO, 1), Ok(17));
+        assert_eq!(weave_priority(libc::SCHED_RR, 99), Ok(31));
+        assert_eq!(weave_priority(libc::SCHED_OTHER, 1), Err(libc::EINVAL));
+        assert_eq!(weave_priority(libc::SCHED_FIFO, 0), Err(libc::EINVAL));
+        assert_eq!(weave_priority(libc::SCHED_FIFO, 100), Err(libc::EINVAL));
+        assert_eq!(weave_priority(12345, 0), Err(libc::EINVAL));
+    }
+
+    #[test]
+    fn ids_that_name_no_thread_are_esrch() {
+        assert_eq!(thread_id(0).err(), Some(libc::ESRCH));
+        // Index 5, generation 0: never handed out.
+        assert_eq!(thread_id(5).err(), Some(libc::ESRCH));
+        assert_eq!(live(0xFFFF_FFFF_0000_0003).err(), Some(libc::ESRCH));
+    }
+}

@@ -107,3 +107,33 @@ pub unsafe extern "C" fn weave_nanosleep(req: *const timespec, rem: *mut timespe
         0
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abstime_out_of_range_or_null_is_einval() {
+        let bad = timespec {
+            tv_sec: 1,
+            tv_nsec: 1_000_000_000,
+        };
+        assert_eq!(deadline(Clock::Realtime, &bad), Err(libc::EINVAL));
+        assert_eq!(
+            deadline(Clock::Monotonic, std::ptr::null()),
+            Err(libc::EINVAL)
+        );
+    }
+
+    #[test]
+    fn past_abstime_is_now() {
+        let past = timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let before = Instant::now();
+        let d = deadline(Clock::Realtime, &past).unwrap();
+        assert!(d >= before && d <= Instant::now());
+        assert!(passed(Clock::Realtime, &past));
+    }
+}
