@@ -29,7 +29,7 @@
 //! Bad input never crashes: null pointers, made-up `pthread_t` values (the
 //! thread table's generation check answers `ESRCH`), uninitialised or
 //! destroyed objects (`EINVAL`) are refused, and every entry point catches
-//! panics ([`guard`]) so that none crosses into C.
+//! panics (`guard`) so that none crosses into C.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
