@@ -25,7 +25,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
 use std::sync::{Arc, LazyLock};
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
@@ -139,6 +139,32 @@ static REGISTRY: LazyLock<Vec<Mutex<Map>>> =
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
     LazyLock::new(|| (Mutex::new(()), Condvar::new()));
+
+/// Whether the thread that is forking is a C thread (set by the
+/// `prepare` handler, read by the `child` one).
+static FORKER_IS_C: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn before_fork() {
+    FORKER_IS_C.store(!LANDING.get().is_null(), Relaxed);
+}
+
+/// In a child of `fork`, only the forking thread exists: the live count
+/// is 1 if it is a C thread (it will finish here), else 0, so that
+/// `pthread_exit` in the child's `main` does not wait for the parent's
+/// threads.
+extern "C" fn in_fork_child() {
+    LIVE.store(usize::from(FORKER_IS_C.load(Relaxed)), Relaxed);
+}
+
+/// Installs the fork handlers above, once, before the first C thread.
+fn fork_handlers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: plain C function pointers that live for the program.
+        let r = unsafe { libc::pthread_atfork(Some(before_fork), None, Some(in_fork_child)) };
+        debug_assert_eq!(r, 0, "pthread_atfork fails only without memory");
+    });
+}
 
 fn live_done() {
     // AcqRel: pairs with the waiter's Acquire load in `wait_all_finished`.
@@ -284,6 +310,7 @@ fn spawn_held(
     });
     let child = shared.clone();
     let arg = arg as usize;
+    fork_handlers();
     LIVE.fetch_add(1, Relaxed);
     let handle = b
         .spawn(move || run_c_thread(start, arg, child))

@@ -206,3 +206,9 @@ fn producer_consumer_example_checks_itself() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("18000 items"));
 }
+
+#[test]
+fn pthread_exit_in_a_fork_child_waits_only_for_the_childs_threads() {
+    let out = passes("fork_then_exit_from_main");
+    assert_eq!(out, "child thread done\nparent done\n");
+}
