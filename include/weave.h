@@ -47,6 +47,25 @@
 // `weave_thread_info::state`: blocked (in a lock, join, sleep, io...).
 #define WEAVE_THREAD_BLOCKED 2
 
+// `weave_thread_info::block_reason`: in `park` (or a C thread not yet
+// released by its creator).
+#define WEAVE_BLOCK_PARK 1
+
+// `weave_thread_info::block_reason`: in a sleep.
+#define WEAVE_BLOCK_SLEEP 2
+
+// `weave_thread_info::block_reason`: in `pthread_join`.
+#define WEAVE_BLOCK_JOIN 3
+
+// `weave_thread_info::block_reason`: waiting for a mutex.
+#define WEAVE_BLOCK_MUTEX 8
+
+// `weave_thread_info::block_reason`: in a condition variable wait.
+#define WEAVE_BLOCK_CONDVAR 9
+
+// `weave_thread_info::block_reason`: in a semaphore wait.
+#define WEAVE_BLOCK_SEMAPHORE 10
+
 // One cleanup handler, declared by `pthread_cleanup_push` in the
 // caller's frame. Its fields are weave's; C code does not touch them.
 typedef struct weave_cleanup_record {
@@ -67,6 +86,9 @@ typedef struct weave_thread_info {
   // `WEAVE_THREAD_RUNNABLE`, `WEAVE_THREAD_RUNNING` or
   // `WEAVE_THREAD_BLOCKED`.
   int state;
+  // Why it is blocked, when `state` is `WEAVE_THREAD_BLOCKED`: one of
+  // the `WEAVE_BLOCK_*` values (weave's `BlockReason`); 0 otherwise.
+  int block_reason;
   // Weave priority, 0 to 31.
   int priority;
   // The LWP it is placed on, or -1 before it first runs.

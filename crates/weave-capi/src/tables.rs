@@ -73,6 +73,20 @@ pub const WEAVE_THREAD_RUNNING: c_int = 1;
 /// `weave_thread_info::state`: blocked (in a lock, join, sleep, io...).
 pub const WEAVE_THREAD_BLOCKED: c_int = 2;
 
+/// `weave_thread_info::block_reason`: in `park` (or a C thread not yet
+/// released by its creator).
+pub const WEAVE_BLOCK_PARK: c_int = 1;
+/// `weave_thread_info::block_reason`: in a sleep.
+pub const WEAVE_BLOCK_SLEEP: c_int = 2;
+/// `weave_thread_info::block_reason`: in `pthread_join`.
+pub const WEAVE_BLOCK_JOIN: c_int = 3;
+/// `weave_thread_info::block_reason`: waiting for a mutex.
+pub const WEAVE_BLOCK_MUTEX: c_int = 8;
+/// `weave_thread_info::block_reason`: in a condition variable wait.
+pub const WEAVE_BLOCK_CONDVAR: c_int = 9;
+/// `weave_thread_info::block_reason`: in a semaphore wait.
+pub const WEAVE_BLOCK_SEMAPHORE: c_int = 10;
+
 /// One row of the thread table.
 #[repr(C)]
 #[allow(non_camel_case_types)]
@@ -84,6 +98,9 @@ pub struct weave_thread_info {
     /// `WEAVE_THREAD_RUNNABLE`, `WEAVE_THREAD_RUNNING` or
     /// `WEAVE_THREAD_BLOCKED`.
     pub state: c_int,
+    /// Why it is blocked, when `state` is `WEAVE_THREAD_BLOCKED`: one of
+    /// the `WEAVE_BLOCK_*` values (weave's `BlockReason`); 0 otherwise.
+    pub block_reason: c_int,
     /// Weave priority, 0 to 31.
     pub priority: c_int,
     /// The LWP it is placed on, or -1 before it first runs.
@@ -144,6 +161,10 @@ pub unsafe extern "C" fn weave_thread_table(rows: *mut weave_thread_info, cap: u
                     weave_rt::thread::ThreadState::Runnable => WEAVE_THREAD_RUNNABLE,
                     weave_rt::thread::ThreadState::Running => WEAVE_THREAD_RUNNING,
                     weave_rt::thread::ThreadState::Blocked(_) => WEAVE_THREAD_BLOCKED,
+                },
+                block_reason: match t.state {
+                    weave_rt::thread::ThreadState::Blocked(r) => r as c_int,
+                    _ => 0,
                 },
                 priority: c_int::from(t.priority),
                 lwp: t.lwp.map_or(-1, |l| l as c_int),
@@ -214,4 +235,21 @@ pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
     }
     // SAFETY: a plain query.
     unsafe { libc::sysconf(name) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weave_rt::thread::BlockReason;
+
+    #[test]
+    fn block_reason_constants_are_weaves() {
+        // Literal in the header (cbindgen writes only literals); checked here.
+        assert_eq!(WEAVE_BLOCK_PARK, BlockReason::Park as c_int);
+        assert_eq!(WEAVE_BLOCK_SLEEP, BlockReason::Sleep as c_int);
+        assert_eq!(WEAVE_BLOCK_JOIN, BlockReason::Join as c_int);
+        assert_eq!(WEAVE_BLOCK_MUTEX, BlockReason::Mutex as c_int);
+        assert_eq!(WEAVE_BLOCK_CONDVAR, BlockReason::Condvar as c_int);
+        assert_eq!(WEAVE_BLOCK_SEMAPHORE, BlockReason::Semaphore as c_int);
+    }
 }

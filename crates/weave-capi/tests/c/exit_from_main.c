@@ -5,15 +5,26 @@
 
 static void at_exit(void) { printf("atexit ran\n"); }
 
+static sem_t first_done;
+
+/* Worker 1 sleeps a little and prints; worker 2 waits for it, then
+ * prints: both run after main has called pthread_exit. */
 static void *worker(void *arg) {
-    usleep(20000 * (int)(intptr_t)arg);
-    printf("worker %d done\n", (int)(intptr_t)arg);
+    int id = (int)(intptr_t)arg;
+    if (id == 1) {
+        usleep(20000);
+    } else {
+        sem_wait(&first_done);
+    }
+    printf("worker %d done\n", id);
     fflush(stdout);
+    if (id == 1) sem_post(&first_done);
     return NULL;
 }
 
 int main(void) {
     atexit(at_exit);
+    EQ(sem_init(&first_done, 0, 0), 0);
     pthread_t t;
     pthread_attr_t a;
     EQ(pthread_attr_init(&a), 0);

@@ -25,12 +25,13 @@ static void *self_join(void *arg) {
     return (void *)(intptr_t)pthread_join(pthread_self(), NULL);
 }
 
-/* Whether the thread table shows `t` blocked. */
-static int is_blocked(pthread_t t) {
+/* Whether the thread table shows `t` blocked in a join. */
+static int in_join(pthread_t t) {
     static weave_thread_info rows[4096];
     size_t n = weave_thread_table(rows, 4096);
     for (size_t i = 0; i < n && i < 4096; i++)
-        if (pthread_equal(rows[i].id, t)) return rows[i].state == WEAVE_THREAD_BLOCKED;
+        if (pthread_equal(rows[i].id, t))
+            return rows[i].state == WEAVE_THREAD_BLOCKED && rows[i].block_reason == WEAVE_BLOCK_JOIN;
     return 0;
 }
 
@@ -52,7 +53,7 @@ int main(void) {
     pthread_t j;
     EQ(pthread_create(&j, NULL, joins_target, NULL), 0);
     /* Wait until the first joiner is blocked in its join. */
-    while (!is_blocked(j)) usleep(1000);
+    while (!in_join(j)) usleep(1000);
     EQ(pthread_join(target, NULL), EINVAL);
     EQ(sem_post(&go), 0);
     EQ(pthread_join(j, NULL), 0);
