@@ -15,6 +15,7 @@
 //! trim of parked stacks in `bench/trim.rs`, and what they all share in
 //! `bench/common.rs`.
 
+mod c;
 mod common;
 mod io;
 mod trim;
@@ -103,6 +104,16 @@ const WORKLOADS: &[Workload] = &[
         name: "idle_trim",
         about: "10,000 threads that ran 200 KiB deep once, then parked: RSS per thread once weave has trimmed them",
         run: trim::idle_trim,
+    },
+    Workload {
+        name: "c_create_join",
+        about: "C: pthread_create 20,000 threads that return at once, then pthread_join them, through weave/pthread.h against glibc's (ns per thread)",
+        run: c::c_create_join,
+    },
+    Workload {
+        name: "c_mutex",
+        about: "C: 4 threads x 200,000 pthread_mutex_lock/increment/unlock of one mutex, through weave/pthread.h against glibc's (ns per lock)",
+        run: c::c_mutex,
     },
     Workload {
         name: "sleepers",

@@ -155,3 +155,38 @@ fn a_long_name_is_whole_in_a_stack_overflow_report() {
         "{err}"
     );
 }
+
+#[test]
+fn set_name_renames_a_running_thread_in_the_table() {
+    let (tx, rx) = weave::sync::mpsc::channel::<()>();
+    let h = thread::spawn(move || rx.recv().unwrap());
+    h.thread().set_name(LONG).unwrap();
+    assert_eq!(thread::find(h.thread().id()).unwrap().name(), Some(LONG));
+    let row = thread::threads()
+        .into_iter()
+        .find(|t| t.id == h.thread().id())
+        .expect("the thread is in the table");
+    assert_eq!(row.name.as_deref(), Some(LONG));
+    tx.send(()).unwrap();
+    h.join().unwrap();
+}
+
+#[test]
+fn set_name_of_an_exited_thread_is_an_error() {
+    let h = thread::spawn(|| ());
+    let t = h.thread().clone();
+    h.join().unwrap();
+    assert!(matches!(
+        t.set_name("late"),
+        Err(thread::ThreadError::Exited { .. })
+    ));
+}
+
+#[test]
+fn current_id_is_the_id_of_current() {
+    assert_eq!(thread::current_id(), thread::current().id());
+    let (a, b) = thread::spawn(|| (thread::current_id(), thread::current().id()))
+        .join()
+        .unwrap();
+    assert_eq!(a, b);
+}

@@ -155,6 +155,18 @@ impl Thread {
         }
     }
 
+    /// Renames the thread in weave's tables (`threads()`, traces, panic
+    /// reports); what `pthread_setname_np` does in the C API. This handle
+    /// keeps the name it was made with; [`find`] returns one with the new
+    /// name. A bound thread's LWP keeps the OS name it was given at spawn.
+    ///
+    /// Panics, as `Builder::name`, if `name` contains a NUL byte.
+    pub fn set_name(&self, name: &str) -> Result<(), ThreadError> {
+        names::check_name(name);
+        lookup(self.id)?.set_name(Some(Arc::from(name)));
+        Ok(())
+    }
+
     /// The thread's priority (0 lowest to 31 highest).
     pub fn priority(&self) -> Result<u8, ThreadError> {
         lookup(self.id).map(|t| t.priority())
@@ -213,6 +225,13 @@ pub fn current() -> Thread {
         id: tcb.id(),
         name: tcb.name(),
     }
+}
+
+/// The calling thread's id: `current().id()` without making a handle
+/// (no name is cloned), for hot paths such as a lock's owner check in the
+/// C API.
+pub fn current_id() -> ThreadId {
+    current_tcb().id()
 }
 
 /// The index of the LWP the calling ULT runs on (see [`crate::lwps`]), or

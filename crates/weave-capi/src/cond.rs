@@ -1,0 +1,290 @@
+//! `pthread_cond_t` and `pthread_condattr_t` over `weave::sync::Condvar`,
+//! waiting with the C mutex's weave guard.
+//!
+//! Owns the clock a condition variable's timed waits use
+//! (`pthread_condattr_setclock`: `CLOCK_REALTIME`, the default, or
+//! `CLOCK_MONOTONIC`). It must not queue waiters itself.
+//!
+//! Storage: `object::Slot`, so `PTHREAD_COND_INITIALIZER` (all zero) is a
+//! condition variable on `CLOCK_REALTIME`, created on first use.
+
+use std::ffi::c_int;
+use std::time::Instant;
+
+use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
+use weave_rt::sync::Condvar;
+
+use crate::guard;
+use crate::mutex::{cmutex, me};
+use crate::object::{slot, Slot};
+use crate::time::{deadline, passed, Clock};
+
+struct CCond {
+    cv: Condvar,
+    clock: Clock,
+}
+
+/// # Safety
+///
+/// `c` is null or the program's `pthread_cond_t`, alive while used.
+unsafe fn ccond<'a>(c: *const pthread_cond_t) -> Result<&'a CCond, c_int> {
+    // SAFETY: the caller's contract.
+    let s: &Slot<CCond> = unsafe { slot(c) }?;
+    s.get(true, |_| CCond {
+        cv: Condvar::new(),
+        clock: Clock::Realtime,
+    })
+}
+
+fn with_cond(name: &str, c: *const pthread_cond_t, f: impl FnOnce(&CCond) -> c_int) -> c_int {
+    guard(name, libc::EINVAL, || {
+        // SAFETY: the program's condition variable.
+        match unsafe { ccond(c) } {
+            Ok(cc) => f(cc),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Waits on `cc` with the mutex `m`, which the caller must hold (`EPERM`
+/// otherwise), until notified or `until`; true if the wait timed out.
+fn wait(cc: &CCond, m: *const pthread_mutex_t, until: Option<Instant>) -> Result<bool, c_int> {
+    // SAFETY: the program's mutex.
+    let cm = unsafe { cmutex(m) }?;
+    let me = me();
+    if !cm.is_owner(me) {
+        return Err(libc::EPERM);
+    }
+    let (g, count) = cm.release(me);
+    let (g, timed_out) = match until {
+        None => (cc.cv.wait(g).unwrap_or_else(|e| e.into_inner()), false),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            let (g, r) = cc
+                .cv
+                .wait_timeout(g, left)
+                .unwrap_or_else(|e| e.into_inner());
+            (g, r.timed_out())
+        }
+    };
+    cm.reacquire(g, count, me);
+    Ok(timed_out)
+}
+
+/// `pthread_cond_init`: with `attr`'s clock (null: `CLOCK_REALTIME`).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_cond_init(
+    c: *mut pthread_cond_t,
+    attr: *const pthread_condattr_t,
+) -> c_int {
+    guard("pthread_cond_init", libc::ENOMEM, || {
+        let clock = if attr.is_null() {
+            Clock::Realtime
+        } else {
+            // SAFETY: the program's condattr.
+            match unsafe { condattr(attr) } {
+                Ok(a) => a.clock,
+                Err(e) => return e,
+            }
+        };
+        // SAFETY: the program's condition variable.
+        match unsafe { slot::<_, CCond>(c) } {
+            Ok(s) => {
+                s.init(
+                    0,
+                    CCond {
+                        cv: Condvar::new(),
+                        clock,
+                    },
+                );
+                0
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_cond_destroy`: `EINVAL` if destroyed or never initialised.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_cond_destroy(c: *mut pthread_cond_t) -> c_int {
+    guard("pthread_cond_destroy", libc::EINVAL, || {
+        // SAFETY: the program's condition variable.
+        match unsafe { slot::<_, CCond>(c) } {
+            Ok(s) => s.destroy(|_| false),
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_cond_wait`: releases `m` and blocks the calling ULT until
+/// signalled, then holds `m` again. `EPERM` if the caller does not hold
+/// `m`. Spurious wake-ups are possible, as POSIX allows.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_cond_wait(
+    c: *mut pthread_cond_t,
+    m: *mut pthread_mutex_t,
+) -> c_int {
+    with_cond("pthread_cond_wait", c, |cc| match wait(cc, m, None) {
+        Ok(_) => 0,
+        Err(e) => e,
+    })
+}
+
+/// `pthread_cond_timedwait`: as wait, until `abstime` on the condition
+/// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_cond_timedwait(
+    c: *mut pthread_cond_t,
+    m: *mut pthread_mutex_t,
+    abstime: *const timespec,
+) -> c_int {
+    with_cond("pthread_cond_timedwait", c, |cc| {
+        let until = match deadline(cc.clock, abstime) {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        match wait(cc, m, Some(until)) {
+            Ok(true) if passed(cc.clock, abstime) => libc::ETIMEDOUT,
+            Ok(_) => 0,
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_cond_signal`: wakes one waiter, if any.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_cond_signal(c: *mut pthread_cond_t) -> c_int {
+    with_cond("pthread_cond_signal", c, |cc| {
+        cc.cv.notify_one();
+        0
+    })
+}
+
+/// `pthread_cond_broadcast`: wakes every waiter.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_cond_broadcast(c: *mut pthread_cond_t) -> c_int {
+    with_cond("pthread_cond_broadcast", c, |cc| {
+        cc.cv.notify_all();
+        0
+    })
+}
+
+// ---- pthread_condattr_t: one int: MAGIC in bits 24..32, clock in 0..8 ----
+
+const ATTR_MAGIC: u32 = 0xA6;
+
+struct CondAttr {
+    clock: Clock,
+}
+
+/// # Safety
+///
+/// `a` is null or the program's `pthread_condattr_t`.
+unsafe fn condattr(a: *const pthread_condattr_t) -> Result<CondAttr, c_int> {
+    // SAFETY: the caller's contract; the type is (at least) an int.
+    let v = *unsafe { a.cast::<u32>().as_ref() }.ok_or(libc::EINVAL)?;
+    if v >> 24 != ATTR_MAGIC {
+        return Err(libc::EINVAL);
+    }
+    let clock = Clock::from_id((v & 0xff) as libc::clockid_t).ok_or(libc::EINVAL)?;
+    Ok(CondAttr { clock })
+}
+
+fn write_condattr(a: *mut pthread_condattr_t, clock: Clock) {
+    // SAFETY: the callers checked `a` non-null; the program's int.
+    unsafe { a.cast::<u32>().write(ATTR_MAGIC << 24 | clock.id() as u32) };
+}
+
+/// `pthread_condattr_init`: `CLOCK_REALTIME`, process-private.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_condattr_init(a: *mut pthread_condattr_t) -> c_int {
+    if a.is_null() {
+        return libc::EINVAL;
+    }
+    write_condattr(a, Clock::Realtime);
+    0
+}
+
+/// `pthread_condattr_destroy`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_condattr_destroy(a: *mut pthread_condattr_t) -> c_int {
+    // SAFETY: the program's condattr.
+    if let Err(e) = unsafe { condattr(a) } {
+        return e;
+    }
+    // SAFETY: checked non-null above.
+    unsafe { a.cast::<u32>().write(0) };
+    0
+}
+
+/// `pthread_condattr_setclock`: `CLOCK_REALTIME` or `CLOCK_MONOTONIC`,
+/// else `EINVAL`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_condattr_setclock(
+    a: *mut pthread_condattr_t,
+    clock: libc::clockid_t,
+) -> c_int {
+    // SAFETY: the program's condattr.
+    if let Err(e) = unsafe { condattr(a) } {
+        return e;
+    }
+    match Clock::from_id(clock) {
+        Some(c) => {
+            write_condattr(a, c);
+            0
+        }
+        None => libc::EINVAL,
+    }
+}
+
+/// `pthread_condattr_getclock`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_condattr_getclock(
+    a: *const pthread_condattr_t,
+    clock: *mut libc::clockid_t,
+) -> c_int {
+    // SAFETY: the program's condattr.
+    match unsafe { condattr(a) } {
+        Ok(at) if !clock.is_null() => {
+            // SAFETY: non-null; the program's clockid_t.
+            unsafe { clock.write(at.clock.id()) };
+            0
+        }
+        Ok(_) => libc::EINVAL,
+        Err(e) => e,
+    }
+}
+
+/// `pthread_condattr_setpshared`: `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_condattr_setpshared(
+    a: *mut pthread_condattr_t,
+    pshared: c_int,
+) -> c_int {
+    // SAFETY: the program's condattr.
+    if let Err(e) = unsafe { condattr(a) } {
+        return e;
+    }
+    match crate::mutex::pshared_ok::<()>(pshared) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+/// `pthread_condattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_condattr_getpshared(
+    a: *const pthread_condattr_t,
+    pshared: *mut c_int,
+) -> c_int {
+    // SAFETY: the program's condattr.
+    match unsafe { condattr(a) } {
+        Ok(_) if !pshared.is_null() => {
+            // SAFETY: non-null; the program's int.
+            unsafe { pshared.write(libc::PTHREAD_PROCESS_PRIVATE) };
+            0
+        }
+        Ok(_) => libc::EINVAL,
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,593 @@
+//! `pthread_mutex_t` and `pthread_mutexattr_t` over `weave::sync::Mutex`.
+//!
+//! Owns the kinds (normal, error-checking, recursive) as POSIX defines
+//! them: the owner and the recursion count beside a weave mutex, whose
+//! guard is kept while the mutex is held. It must not implement locking
+//! itself: blocking, queueing and hand-off are weave's.
+//!
+//! Storage: `object::Slot` (module doc there), so that
+//! `PTHREAD_MUTEX_INITIALIZER` (all zero) is an unlocked mutex of the
+//! default kind, and glibc's `PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP` and
+//! `PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP` give those kinds.
+//!
+//! | kind | relock by the owner | unlock by a non-owner |
+//! |------|---------------------|-----------------------|
+//! | `PTHREAD_MUTEX_NORMAL` (= `DEFAULT`, glibc's 0) | deadlocks, as POSIX says | `EPERM` (POSIX: undefined) |
+//! | `PTHREAD_MUTEX_ERRORCHECK` | `EDEADLK` | `EPERM` |
+//! | `PTHREAD_MUTEX_RECURSIVE` | counts | `EPERM` |
+
+use std::cell::UnsafeCell;
+use std::ffi::c_int;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+use libc::{pthread_mutex_t, pthread_mutexattr_t, timespec};
+use weave_rt::sync::{Mutex, MutexGuard, TryLockError};
+
+use crate::guard;
+use crate::object::{slot, Slot};
+use crate::time::{deadline, Clock};
+
+pub(crate) type Guard = MutexGuard<'static, ()>;
+
+/// A C mutex: weave's mutex and what POSIX's kinds need beside it.
+pub(crate) struct CMutex {
+    m: Mutex<()>,
+    /// The guard while locked; written and taken only by the owner.
+    guard: UnsafeCell<Option<Guard>>,
+    /// The owner's thread id, 0 when unlocked. Relaxed: only compared
+    /// with the caller's own id, which only the caller itself stores.
+    owner: AtomicU64,
+    /// Extra locks of a recursive mutex; only the owner touches it.
+    count: UnsafeCell<u32>,
+    kind: c_int,
+    ceiling: std::sync::atomic::AtomicI32,
+}
+
+// SAFETY: the cells are touched only by the thread that holds `m` (the
+// owner), which the weave mutex makes unique; a ULT does not change OS
+// thread while it holds the guard (weave keeps a ULT on its LWP).
+unsafe impl Sync for CMutex {}
+// SAFETY: as above; the object is created and freed by whichever thread
+// calls init or destroy, with no guard inside.
+unsafe impl Send for CMutex {}
+
+impl CMutex {
+    fn new(kind: c_int, ceiling: c_int) -> CMutex {
+        CMutex {
+            m: Mutex::new(()),
+            guard: UnsafeCell::new(None),
+            owner: AtomicU64::new(0),
+            count: UnsafeCell::new(0),
+            kind,
+            ceiling: std::sync::atomic::AtomicI32::new(ceiling),
+        }
+    }
+
+    fn owned_by(&self, me: u64) -> bool {
+        self.owner.load(Relaxed) == me
+    }
+
+    /// Records the caller as owner after it got the weave lock.
+    fn took(&self, g: MutexGuard<'_, ()>, me: u64) {
+        // SAFETY: the CMutex lives in a box until destroy, which POSIX
+        // forbids while it is locked, so the guard cannot outlive it.
+        let g: Guard = unsafe { std::mem::transmute::<MutexGuard<'_, ()>, Guard>(g) };
+        // SAFETY: the caller holds the lock: these cells are its own.
+        unsafe {
+            *self.guard.get() = Some(g);
+            *self.count.get() = 0;
+        }
+        self.owner.store(me, Relaxed);
+    }
+
+    /// The relock of its owner: `Some(result)` if the kind decides it.
+    fn relock(&self, me: u64) -> Option<c_int> {
+        if !self.owned_by(me) {
+            return None;
+        }
+        match self.kind {
+            libc::PTHREAD_MUTEX_RECURSIVE => {
+                // SAFETY: the caller owns the mutex.
+                let c = unsafe { &mut *self.count.get() };
+                Some(match c.checked_add(1) {
+                    Some(n) => {
+                        *c = n;
+                        0
+                    }
+                    None => libc::EAGAIN,
+                })
+            }
+            libc::PTHREAD_MUTEX_ERRORCHECK => Some(libc::EDEADLK),
+            _ => None, // normal: deadlocks below, as POSIX says
+        }
+    }
+
+    pub(crate) fn lock(&self, me: u64) -> c_int {
+        if let Some(r) = self.relock(me) {
+            return r;
+        }
+        let g = self.m.lock().unwrap_or_else(|e| e.into_inner());
+        self.took(g, me);
+        0
+    }
+
+    fn try_lock(&self, me: u64) -> c_int {
+        if let Some(r) = self.relock(me) {
+            return if r == libc::EDEADLK { libc::EBUSY } else { r };
+        }
+        match self.m.try_lock() {
+            Ok(g) => {
+                self.took(g, me);
+                0
+            }
+            Err(TryLockError::Poisoned(p)) => {
+                self.took(p.into_inner(), me);
+                0
+            }
+            Err(TryLockError::WouldBlock) => libc::EBUSY,
+        }
+    }
+
+    fn lock_until(&self, me: u64, abstime: *const timespec) -> c_int {
+        if let Some(r) = self.relock(me) {
+            return r;
+        }
+        if let Ok(g) = self.m.try_lock() {
+            self.took(g, me);
+            return 0;
+        }
+        let until = match deadline(Clock::Realtime, abstime) {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        match self.m.try_lock_until(until) {
+            Ok(g) => {
+                self.took(g, me);
+                0
+            }
+            Err(TryLockError::Poisoned(p)) => {
+                self.took(p.into_inner(), me);
+                0
+            }
+            Err(TryLockError::WouldBlock) => libc::ETIMEDOUT,
+        }
+    }
+
+    fn unlock(&self, me: u64) -> c_int {
+        if !self.owned_by(me) {
+            return libc::EPERM;
+        }
+        // SAFETY: the caller owns the mutex.
+        let c = unsafe { &mut *self.count.get() };
+        if *c > 0 {
+            *c -= 1;
+            return 0;
+        }
+        drop(self.release(me));
+        0
+    }
+
+    /// Gives up ownership and returns the guard, for the caller to drop
+    /// or to hand to a condition variable. The caller owns the mutex.
+    pub(crate) fn release(&self, _me: u64) -> (Guard, u32) {
+        self.owner.store(0, Relaxed);
+        // SAFETY: the caller owns the mutex (checked by every caller).
+        unsafe {
+            let count = std::mem::take(&mut *self.count.get());
+            let g = (*self.guard.get())
+                .take()
+                .expect("a locked C mutex keeps its guard");
+            (g, count)
+        }
+    }
+
+    /// Takes ownership back with a guard a condition variable returned.
+    pub(crate) fn reacquire(&self, g: Guard, count: u32, me: u64) {
+        self.took(g, me);
+        // SAFETY: the caller owns the mutex again.
+        unsafe { *self.count.get() = count };
+    }
+
+    /// Whether the caller may wait on a condition variable with it.
+    pub(crate) fn is_owner(&self, me: u64) -> bool {
+        self.owned_by(me)
+    }
+}
+
+/// glibc's mutex kinds beyond POSIX's three: treated as normal.
+const KIND_MASK: c_int = 3;
+
+fn kind_of(raw: c_int) -> c_int {
+    match raw & KIND_MASK {
+        libc::PTHREAD_MUTEX_RECURSIVE => libc::PTHREAD_MUTEX_RECURSIVE,
+        libc::PTHREAD_MUTEX_ERRORCHECK => libc::PTHREAD_MUTEX_ERRORCHECK,
+        _ => libc::PTHREAD_MUTEX_NORMAL,
+    }
+}
+
+/// The C mutex behind `m`, created on first use from a static
+/// initialiser; `EINVAL` for null, destroyed or uninitialised storage.
+///
+/// # Safety
+///
+/// `m` is null or the program's `pthread_mutex_t`, alive while used.
+pub(crate) unsafe fn cmutex<'a>(m: *const pthread_mutex_t) -> Result<&'a CMutex, c_int> {
+    // SAFETY: the caller's contract.
+    let s: &Slot<CMutex> = unsafe { slot(m) }?;
+    s.get(true, |k| CMutex::new(kind_of(k), 0))
+}
+
+fn with_mutex(
+    name: &str,
+    m: *const pthread_mutex_t,
+    f: impl FnOnce(&CMutex, u64) -> c_int,
+) -> c_int {
+    guard(name, libc::EINVAL, || {
+        // SAFETY: the program passes its own mutex.
+        match unsafe { cmutex(m) } {
+            Ok(cm) => f(cm, me()),
+            Err(e) => e,
+        }
+    })
+}
+
+/// The caller's id as mutex owner.
+pub(crate) fn me() -> u64 {
+    weave_rt::thread::current_id().as_u64().get()
+}
+
+/// `pthread_mutex_init`: a fresh unlocked mutex with `attr`'s kind
+/// (null: default). `EINVAL` for null or an uninitialised `attr`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_init(
+    m: *mut pthread_mutex_t,
+    attr: *const pthread_mutexattr_t,
+) -> c_int {
+    guard("pthread_mutex_init", libc::ENOMEM, || {
+        let (kind, ceiling) = if attr.is_null() {
+            (libc::PTHREAD_MUTEX_NORMAL, 0)
+        } else {
+            // SAFETY: the program's mutexattr.
+            match unsafe { mutexattr(attr) } {
+                Ok(a) => (a.kind(), a.ceiling()),
+                Err(e) => return e,
+            }
+        };
+        // SAFETY: the program's mutex.
+        match unsafe { slot::<_, CMutex>(m) } {
+            Ok(s) => {
+                s.init(kind, CMutex::new(kind, ceiling));
+                0
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_mutex_destroy`: `EBUSY` while locked, `EINVAL` if already
+/// destroyed or never initialised.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_destroy(m: *mut pthread_mutex_t) -> c_int {
+    guard("pthread_mutex_destroy", libc::EINVAL, || {
+        // SAFETY: the program's mutex.
+        match unsafe { slot::<_, CMutex>(m) } {
+            Ok(s) => s.destroy(|cm| cm.owner.load(Relaxed) != 0),
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_mutex_lock`: blocks the calling ULT (not its LWP) until the
+/// mutex is its. `EDEADLK` on relock of an error-checking mutex, `EAGAIN`
+/// past 2^32 recursive locks.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_lock(m: *mut pthread_mutex_t) -> c_int {
+    with_mutex("pthread_mutex_lock", m, |cm, me| cm.lock(me))
+}
+
+/// `pthread_mutex_trylock`: `EBUSY` if another thread holds it (or the
+/// caller holds a non-recursive one).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_trylock(m: *mut pthread_mutex_t) -> c_int {
+    with_mutex("pthread_mutex_trylock", m, |cm, me| cm.try_lock(me))
+}
+
+/// `pthread_mutex_timedlock`: as lock, until `abstime` on
+/// `CLOCK_REALTIME`; `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when
+/// the mutex is not free.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_timedlock(
+    m: *mut pthread_mutex_t,
+    abstime: *const timespec,
+) -> c_int {
+    with_mutex("pthread_mutex_timedlock", m, |cm, me| {
+        cm.lock_until(me, abstime)
+    })
+}
+
+/// `pthread_mutex_unlock`: `EPERM` if the caller does not hold it.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_unlock(m: *mut pthread_mutex_t) -> c_int {
+    with_mutex("pthread_mutex_unlock", m, |cm, me| cm.unlock(me))
+}
+
+/// `pthread_mutex_getprioceiling`: the ceiling stored (weave does not
+/// raise priorities by it).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_getprioceiling(
+    m: *const pthread_mutex_t,
+    ceiling: *mut c_int,
+) -> c_int {
+    with_mutex("pthread_mutex_getprioceiling", m, |cm, _| {
+        if ceiling.is_null() {
+            return libc::EINVAL;
+        }
+        // SAFETY: non-null; the program's int.
+        unsafe { ceiling.write(cm.ceiling.load(Relaxed)) };
+        0
+    })
+}
+
+/// `pthread_mutex_setprioceiling`: stores the ceiling (0 to 99), returning
+/// the old one; the mutex is locked meanwhile, as POSIX says.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_setprioceiling(
+    m: *mut pthread_mutex_t,
+    ceiling: c_int,
+    old: *mut c_int,
+) -> c_int {
+    with_mutex("pthread_mutex_setprioceiling", m, |cm, me| {
+        if !(0..=99).contains(&ceiling) {
+            return libc::EINVAL;
+        }
+        let r = cm.lock(me);
+        if r != 0 {
+            return r;
+        }
+        let prev = cm.ceiling.swap(ceiling, Relaxed);
+        if !old.is_null() {
+            // SAFETY: non-null; the program's int.
+            unsafe { old.write(prev) };
+        }
+        cm.unlock(me)
+    })
+}
+
+/// `pthread_mutex_consistent`: `EINVAL`, as for every non-robust mutex
+/// (weave has no robust mutexes).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_consistent(m: *mut pthread_mutex_t) -> c_int {
+    with_mutex("pthread_mutex_consistent", m, |_, _| libc::EINVAL)
+}
+
+// ---- pthread_mutexattr_t: one int ----
+//
+//   bits 24..32  MAGIC (0xA5): initialised
+//   bits 16..24  priority ceiling (0..=99)
+//   bits  8..16  protocol (PTHREAD_PRIO_NONE/INHERIT/PROTECT)
+//   bits  0..8   kind (0..=2)
+
+const ATTR_MAGIC: u32 = 0xA5;
+
+#[derive(Clone, Copy)]
+struct MutexAttr(u32);
+
+impl MutexAttr {
+    fn kind(self) -> c_int {
+        (self.0 & 0xff) as c_int
+    }
+    fn protocol(self) -> c_int {
+        ((self.0 >> 8) & 0xff) as c_int
+    }
+    fn ceiling(self) -> c_int {
+        ((self.0 >> 16) & 0xff) as c_int
+    }
+    fn with(kind: c_int, protocol: c_int, ceiling: c_int) -> MutexAttr {
+        MutexAttr(
+            ATTR_MAGIC << 24
+                | ((ceiling as u32) & 0xff) << 16
+                | ((protocol as u32) & 0xff) << 8
+                | (kind as u32) & 0xff,
+        )
+    }
+}
+
+/// # Safety
+///
+/// `a` is null or the program's `pthread_mutexattr_t`.
+unsafe fn mutexattr(a: *const pthread_mutexattr_t) -> Result<MutexAttr, c_int> {
+    // SAFETY: the caller's contract; the type is (at least) an int.
+    let v = unsafe { a.cast::<u32>().as_ref() }.ok_or(libc::EINVAL)?;
+    if *v >> 24 == ATTR_MAGIC {
+        Ok(MutexAttr(*v))
+    } else {
+        Err(libc::EINVAL)
+    }
+}
+
+fn with_mutexattr(
+    name: &str,
+    a: *const pthread_mutexattr_t,
+    f: impl FnOnce(MutexAttr) -> Result<Option<MutexAttr>, c_int>,
+) -> c_int {
+    guard(name, libc::EINVAL, || {
+        // SAFETY: the program's attribute object.
+        let at = match unsafe { mutexattr(a) } {
+            Ok(at) => at,
+            Err(e) => return e,
+        };
+        match f(at) {
+            Ok(Some(new)) => {
+                // SAFETY: checked non-null and initialised above; setters
+                // get a `*mut` from the program.
+                unsafe { a.cast_mut().cast::<u32>().write(new.0) };
+                0
+            }
+            Ok(None) => 0,
+            Err(e) => e,
+        }
+    })
+}
+
+fn out(p: *mut c_int, v: c_int) -> Result<Option<MutexAttr>, c_int> {
+    if p.is_null() {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: non-null; the program's int.
+    unsafe { p.write(v) };
+    Ok(None)
+}
+
+/// `pthread_mutexattr_init`: default kind, no protocol, ceiling 0.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_init(a: *mut pthread_mutexattr_t) -> c_int {
+    if a.is_null() {
+        return libc::EINVAL;
+    }
+    let v = MutexAttr::with(libc::PTHREAD_MUTEX_NORMAL, libc::PTHREAD_PRIO_NONE, 0);
+    // SAFETY: non-null; the program's attribute object (an int).
+    unsafe { a.cast::<u32>().write(v.0) };
+    0
+}
+
+/// `pthread_mutexattr_destroy`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_destroy(a: *mut pthread_mutexattr_t) -> c_int {
+    with_mutexattr("pthread_mutexattr_destroy", a, |_| Ok(Some(MutexAttr(0))))
+}
+
+/// `pthread_mutexattr_settype`: `PTHREAD_MUTEX_NORMAL`, `ERRORCHECK`,
+/// `RECURSIVE` or `DEFAULT`, else `EINVAL`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_settype(
+    a: *mut pthread_mutexattr_t,
+    kind: c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_settype", a, |at| match kind {
+        libc::PTHREAD_MUTEX_NORMAL
+        | libc::PTHREAD_MUTEX_ERRORCHECK
+        | libc::PTHREAD_MUTEX_RECURSIVE => {
+            Ok(Some(MutexAttr::with(kind, at.protocol(), at.ceiling())))
+        }
+        _ => Err(libc::EINVAL),
+    })
+}
+
+/// `pthread_mutexattr_gettype`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_gettype(
+    a: *const pthread_mutexattr_t,
+    kind: *mut c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_gettype", a, |at| out(kind, at.kind()))
+}
+
+/// `pthread_mutexattr_setprotocol`: stored and returned
+/// (`PTHREAD_PRIO_NONE`, `INHERIT`, `PROTECT`); weave does not change
+/// priorities by it.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_setprotocol(
+    a: *mut pthread_mutexattr_t,
+    protocol: c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_setprotocol", a, |at| match protocol {
+        libc::PTHREAD_PRIO_NONE | libc::PTHREAD_PRIO_INHERIT | libc::PTHREAD_PRIO_PROTECT => {
+            Ok(Some(MutexAttr::with(at.kind(), protocol, at.ceiling())))
+        }
+        _ => Err(libc::EINVAL),
+    })
+}
+
+/// `pthread_mutexattr_getprotocol`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_getprotocol(
+    a: *const pthread_mutexattr_t,
+    protocol: *mut c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_getprotocol", a, |at| {
+        out(protocol, at.protocol())
+    })
+}
+
+/// `pthread_mutexattr_setprioceiling`: 0 to 99, stored and returned.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_setprioceiling(
+    a: *mut pthread_mutexattr_t,
+    ceiling: c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_setprioceiling", a, |at| {
+        if !(0..=99).contains(&ceiling) {
+            return Err(libc::EINVAL);
+        }
+        Ok(Some(MutexAttr::with(at.kind(), at.protocol(), ceiling)))
+    })
+}
+
+/// `pthread_mutexattr_getprioceiling`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_getprioceiling(
+    a: *const pthread_mutexattr_t,
+    ceiling: *mut c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_getprioceiling", a, |at| {
+        out(ceiling, at.ceiling())
+    })
+}
+
+/// `pthread_mutexattr_setpshared`: `PTHREAD_PROCESS_PRIVATE` only;
+/// `PTHREAD_PROCESS_SHARED` is `ENOTSUP` (weave's objects hold
+/// process-local pointers), and `sysconf(_SC_THREAD_PROCESS_SHARED)` says
+/// -1 through the compat header.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_setpshared(
+    a: *mut pthread_mutexattr_t,
+    pshared: c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_setpshared", a, |_| pshared_ok(pshared))
+}
+
+/// `pthread_mutexattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_getpshared(
+    a: *const pthread_mutexattr_t,
+    pshared: *mut c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_getpshared", a, |_| {
+        out(pshared, libc::PTHREAD_PROCESS_PRIVATE)
+    })
+}
+
+/// `pthread_mutexattr_setrobust`: `PTHREAD_MUTEX_STALLED` only;
+/// `PTHREAD_MUTEX_ROBUST` is `ENOTSUP`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_setrobust(
+    a: *mut pthread_mutexattr_t,
+    robust: c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_setrobust", a, |_| match robust {
+        libc::PTHREAD_MUTEX_STALLED => Ok(None),
+        libc::PTHREAD_MUTEX_ROBUST => Err(libc::ENOTSUP),
+        _ => Err(libc::EINVAL),
+    })
+}
+
+/// `pthread_mutexattr_getrobust`: always `PTHREAD_MUTEX_STALLED`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutexattr_getrobust(
+    a: *const pthread_mutexattr_t,
+    robust: *mut c_int,
+) -> c_int {
+    with_mutexattr("pthread_mutexattr_getrobust", a, |_| {
+        out(robust, libc::PTHREAD_MUTEX_STALLED)
+    })
+}
+
+/// The answer of every `*attr_setpshared`: private is the only value.
+pub(crate) fn pshared_ok<T>(pshared: c_int) -> Result<Option<T>, c_int> {
+    match pshared {
+        libc::PTHREAD_PROCESS_PRIVATE => Ok(None),
+        libc::PTHREAD_PROCESS_SHARED => Err(libc::ENOTSUP),
+        _ => Err(libc::EINVAL),
+    }
+}

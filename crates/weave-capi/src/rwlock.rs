@@ -1,0 +1,299 @@
+//! `pthread_rwlock_t` and `pthread_rwlockattr_t` over
+//! `weave::sync::RwLock` (writer-preferring).
+//!
+//! Owns which guard a C unlock drops: the writer's, kept with its owner,
+//! or one of the read guards (all alike), kept in a list. It must not
+//! queue readers or writers itself.
+//!
+//! The timed calls try, then wait in short ULT sleeps (1 ms) until the
+//! deadline: weave's `RwLock` has no timed acquire. A read lock taken
+//! again by a thread that holds one can wait behind a queued writer
+//! (weave prefers writers), which POSIX allows.
+
+use std::ffi::c_int;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use libc::{pthread_rwlock_t, pthread_rwlockattr_t, timespec};
+use weave_rt::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+
+use crate::guard;
+use crate::mutex::me;
+use crate::object::{slot, Slot};
+use crate::time::{deadline, Clock};
+use crate::word_attr::WordAttr;
+
+type ReadGuard = RwLockReadGuard<'static, ()>;
+type WriteGuard = RwLockWriteGuard<'static, ()>;
+
+struct CRwLock {
+    rw: RwLock<()>,
+    /// The writer's id (0: none). Relaxed: compared only with the
+    /// caller's own id.
+    writer: AtomicU64,
+    wguard: Mutex<Option<WriteGuard>>,
+    rguards: Mutex<Vec<ReadGuard>>,
+}
+
+// SAFETY: the guards are kept behind weave mutexes and dropped by a thread
+// that holds the lock in the same mode; a read guard of `()` carries no
+// per-thread state, so any reader may drop any one of them.
+unsafe impl Sync for CRwLock {}
+// SAFETY: as above.
+unsafe impl Send for CRwLock {}
+
+/// # Safety
+///
+/// `r` is null or the program's `pthread_rwlock_t`, alive while used.
+unsafe fn crw<'a>(r: *const pthread_rwlock_t) -> Result<&'a CRwLock, c_int> {
+    // SAFETY: the caller's contract.
+    let s: &Slot<CRwLock> = unsafe { slot(r) }?;
+    s.get(true, |_| new_rw())
+}
+
+fn new_rw() -> CRwLock {
+    CRwLock {
+        rw: RwLock::new(()),
+        writer: AtomicU64::new(0),
+        wguard: Mutex::new(None),
+        rguards: Mutex::new(Vec::new()),
+    }
+}
+
+fn with_rw(
+    name: &str,
+    r: *const pthread_rwlock_t,
+    f: impl FnOnce(&CRwLock, u64) -> c_int,
+) -> c_int {
+    guard(name, libc::EINVAL, || {
+        // SAFETY: the program's rwlock.
+        match unsafe { crw(r) } {
+            Ok(rw) => f(rw, me()),
+            Err(e) => e,
+        }
+    })
+}
+
+impl CRwLock {
+    fn keep_read(&self, g: RwLockReadGuard<'_, ()>) {
+        // SAFETY: the CRwLock lives in a box until destroy, which POSIX
+        // forbids while it is held, so the guard cannot outlive it.
+        let g: ReadGuard = unsafe { std::mem::transmute::<RwLockReadGuard<'_, ()>, ReadGuard>(g) };
+        self.rguards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(g);
+    }
+
+    fn keep_write(&self, g: RwLockWriteGuard<'_, ()>, me: u64) {
+        // SAFETY: as in `keep_read`.
+        let g: WriteGuard =
+            unsafe { std::mem::transmute::<RwLockWriteGuard<'_, ()>, WriteGuard>(g) };
+        *self.wguard.lock().unwrap_or_else(|e| e.into_inner()) = Some(g);
+        self.writer.store(me, Relaxed);
+    }
+
+    fn try_read(&self, me: u64) -> c_int {
+        if self.writer.load(Relaxed) == me {
+            return libc::EDEADLK;
+        }
+        match self.rw.try_read() {
+            Ok(g) => self.keep_read(g),
+            Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner()),
+            Err(TryLockError::WouldBlock) => return libc::EBUSY,
+        }
+        0
+    }
+
+    fn try_write(&self, me: u64) -> c_int {
+        if self.writer.load(Relaxed) == me {
+            return libc::EDEADLK;
+        }
+        match self.rw.try_write() {
+            Ok(g) => self.keep_write(g, me),
+            Err(TryLockError::Poisoned(p)) => self.keep_write(p.into_inner(), me),
+            Err(TryLockError::WouldBlock) => return libc::EBUSY,
+        }
+        0
+    }
+
+    /// Retries `attempt` in 1 ms ULT sleeps until `abstime`.
+    fn timed(&self, abstime: *const timespec, attempt: impl Fn() -> c_int) -> c_int {
+        match attempt() {
+            libc::EBUSY => {}
+            r => return r,
+        }
+        let until = match deadline(Clock::Realtime, abstime) {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return libc::ETIMEDOUT;
+            }
+            weave_rt::thread::sleep((until - now).min(Duration::from_millis(1)));
+            match attempt() {
+                libc::EBUSY => {}
+                r => return r,
+            }
+        }
+    }
+}
+
+/// `pthread_rwlock_init` (attributes: only process-private).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_init(
+    r: *mut pthread_rwlock_t,
+    attr: *const pthread_rwlockattr_t,
+) -> c_int {
+    guard("pthread_rwlock_init", libc::ENOMEM, || {
+        // SAFETY: null or the program's rwlockattr.
+        if !attr.is_null() && !unsafe { RWLOCKATTR.ok(attr) } {
+            return libc::EINVAL;
+        }
+        // SAFETY: the program's rwlock.
+        match unsafe { slot::<_, CRwLock>(r) } {
+            Ok(s) => {
+                s.init(0, new_rw());
+                0
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_rwlock_destroy`: `EBUSY` while held.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_destroy(r: *mut pthread_rwlock_t) -> c_int {
+    guard("pthread_rwlock_destroy", libc::EINVAL, || {
+        // SAFETY: the program's rwlock.
+        match unsafe { slot::<_, CRwLock>(r) } {
+            Ok(s) => s.destroy(|rw| rw.rw.try_write().is_err()),
+            Err(e) => e,
+        }
+    })
+}
+
+/// `pthread_rwlock_rdlock`: `EDEADLK` if the caller holds it for writing.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_rdlock(r: *mut pthread_rwlock_t) -> c_int {
+    with_rw("pthread_rwlock_rdlock", r, |rw, me| {
+        if rw.writer.load(Relaxed) == me {
+            return libc::EDEADLK;
+        }
+        let g = rw.rw.read().unwrap_or_else(|e| e.into_inner());
+        rw.keep_read(g);
+        0
+    })
+}
+
+/// `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds or waits for it.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_tryrdlock(r: *mut pthread_rwlock_t) -> c_int {
+    with_rw("pthread_rwlock_tryrdlock", r, |rw, me| rw.try_read(me))
+}
+
+/// `pthread_rwlock_timedrdlock`: until `abstime` (`CLOCK_REALTIME`);
+/// `ETIMEDOUT` then.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_timedrdlock(
+    r: *mut pthread_rwlock_t,
+    abstime: *const timespec,
+) -> c_int {
+    with_rw("pthread_rwlock_timedrdlock", r, |rw, me| {
+        rw.timed(abstime, || rw.try_read(me))
+    })
+}
+
+/// `pthread_rwlock_wrlock`: `EDEADLK` if the caller already holds it for
+/// writing.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_wrlock(r: *mut pthread_rwlock_t) -> c_int {
+    with_rw("pthread_rwlock_wrlock", r, |rw, me| {
+        if rw.writer.load(Relaxed) == me {
+            return libc::EDEADLK;
+        }
+        let g = rw.rw.write().unwrap_or_else(|e| e.into_inner());
+        rw.keep_write(g, me);
+        0
+    })
+}
+
+/// `pthread_rwlock_trywrlock`: `EBUSY` if held.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_trywrlock(r: *mut pthread_rwlock_t) -> c_int {
+    with_rw("pthread_rwlock_trywrlock", r, |rw, me| rw.try_write(me))
+}
+
+/// `pthread_rwlock_timedwrlock`: until `abstime` (`CLOCK_REALTIME`);
+/// `ETIMEDOUT` then.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_timedwrlock(
+    r: *mut pthread_rwlock_t,
+    abstime: *const timespec,
+) -> c_int {
+    with_rw("pthread_rwlock_timedwrlock", r, |rw, me| {
+        rw.timed(abstime, || rw.try_write(me))
+    })
+}
+
+/// `pthread_rwlock_unlock`: releases the caller's write lock, or one read
+/// lock; `EPERM` if it is not held.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_unlock(r: *mut pthread_rwlock_t) -> c_int {
+    with_rw("pthread_rwlock_unlock", r, |rw, me| {
+        if rw.writer.load(Relaxed) == me {
+            rw.writer.store(0, Relaxed);
+            let g = rw.wguard.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(g);
+            return 0;
+        }
+        let g = rw.rguards.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match g {
+            Some(g) => {
+                drop(g);
+                0
+            }
+            None => libc::EPERM,
+        }
+    })
+}
+
+/// `pthread_rwlockattr_t`: initialised, process-private; nothing else.
+const RWLOCKATTR: WordAttr = WordAttr(0xA7 << 24);
+
+/// `pthread_rwlockattr_init`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlockattr_init(a: *mut pthread_rwlockattr_t) -> c_int {
+    // SAFETY: the program's attribute object.
+    unsafe { RWLOCKATTR.init(a) }
+}
+
+/// `pthread_rwlockattr_destroy`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlockattr_destroy(a: *mut pthread_rwlockattr_t) -> c_int {
+    // SAFETY: the program's attribute object.
+    unsafe { RWLOCKATTR.destroy(a) }
+}
+
+/// `pthread_rwlockattr_setpshared`: `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlockattr_setpshared(
+    a: *mut pthread_rwlockattr_t,
+    pshared: c_int,
+) -> c_int {
+    // SAFETY: the program's attribute object.
+    unsafe { RWLOCKATTR.set_pshared(a, pshared) }
+}
+
+/// `pthread_rwlockattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlockattr_getpshared(
+    a: *const pthread_rwlockattr_t,
+    pshared: *mut c_int,
+) -> c_int {
+    // SAFETY: the program's attribute object and int.
+    unsafe { RWLOCKATTR.get_pshared(a, pshared) }
+}

@@ -1,0 +1,841 @@
+//! Threads: `pthread_create`, `join`, `detach`, `exit`, `self`, `equal`,
+//! `once`, `yield`, concurrency, names and scheduling parameters, and
+//! weave's own `weave_thread_create`.
+//!
+//! Owns the registry of C threads (join handles, detach state, the
+//! scheduling parameters as the program set them) and the landing pad that
+//! `pthread_exit` jumps to. It must not touch a thread's stack or TCB: a C
+//! thread is an ordinary weave ULT whose closure calls the start routine.
+//!
+//! A `pthread_t` is the weave `ThreadId` as a number (table index and
+//! generation), so a stale or made-up one is `ESRCH`, never a crash.
+//!
+//! **How `pthread_exit` ends a ULT without unwinding C frames.** The
+//! closure calls the start routine through `weave__run_landing`
+//! (`src/landing.c`), which does `setjmp` and records the jump buffer as
+//! the ULT's landing pad. `pthread_exit` `longjmp`s there: the C frames in
+//! between are simply abandoned (the stack is weave's and is recycled when
+//! the ULT ends); the cleanup handlers pushed in them have run just
+//! before, while the frames were intact. The only Rust frame jumped over is
+//! `weave_pthread_exit`'s own, which holds nothing to drop at the jump.
+//! Then the closure goes on as after a return: key destructors run, the
+//! registry is updated, and the value becomes the join result.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::{Arc, LazyLock};
+
+use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
+use weave_rt::sync::{Condvar, Mutex};
+use weave_rt::thread::{Builder, JoinHandle, ThreadId};
+
+use crate::{attr, guard, key};
+
+/// A C start routine.
+pub(crate) type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
+
+extern "C" {
+    /// `src/landing.c`: calls `start(arg)` after a `setjmp`, handing the
+    /// jump buffer to `publish`; returns the start routine's value, or the
+    /// one given to `weave__land`.
+    fn weave__run_landing(
+        start: StartRoutine,
+        arg: *mut c_void,
+        publish: extern "C" fn(*mut c_void),
+    ) -> *mut c_void;
+    /// `src/landing.c`: stores `value` and `longjmp`s to `landing`.
+    fn weave__land(landing: *mut c_void, value: *mut c_void) -> !;
+}
+
+weave_rt::thread_local! {
+    /// The running C thread's landing pad (null outside its start routine).
+    static LANDING: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+extern "C" fn publish_landing(landing: *mut c_void) {
+    LANDING.set(landing);
+}
+
+/// How a thread was asked for: by `pthread_attr_t` or weave's options.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Spec {
+    pub(crate) name: Option<String>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) guard_size: Option<usize>,
+    pub(crate) priority: Option<u8>,
+    pub(crate) bound: bool,
+    pub(crate) detached: bool,
+    pub(crate) policy: c_int,
+    pub(crate) sched_priority: c_int,
+}
+
+/// A C thread's state word, shared by its registry entry and its closure.
+///
+/// | bit | set by | meaning |
+/// |-----|--------|---------|
+/// | `READY` | the creator, once the entry is registered and `*thread` written | the child may run C code |
+/// | `DETACHED` | `pthread_detach`, or create with the detached attribute | not joinable; whoever sets the second of `DETACHED` and `FINISHED` removes the entry |
+/// | `FINISHED` | the child, after its start routine and key destructors | |
+struct Shared {
+    state: AtomicU8,
+}
+
+const READY: u8 = 1;
+const DETACHED: u8 = 2;
+const FINISHED: u8 = 4;
+
+/// A live C thread, as the registry keeps it.
+struct Entry {
+    /// `None` once detached or while a join is under way.
+    handle: Option<JoinHandle<usize>>,
+    shared: Arc<Shared>,
+    spec: Spec,
+}
+
+impl Entry {
+    fn detached(&self) -> bool {
+        self.shared.state.load(Acquire) & DETACHED != 0
+    }
+}
+
+/// Hashes a thread id (index and generation, already well spread) as
+/// itself: the registry's maps need no SipHash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // Spread the index bits over the whole word (Fibonacci hashing,
+        // then the high half folded down: the shard already fixed the low
+        // index bits, and hashbrown picks buckets by the low bits).
+        let x = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 32)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type Map = HashMap<u64, Entry, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Shards of the registry, by thread index: creators, joiners and
+/// finishing threads on different LWPs rarely meet on one lock.
+const SHARDS: usize = 64;
+
+/// The C threads not yet joined (or, detached, not yet finished), by id.
+static REGISTRY: LazyLock<Vec<Mutex<Map>>> =
+    LazyLock::new(|| (0..SHARDS).map(|_| Mutex::new(Map::default())).collect());
+
+/// The C threads that have not finished: `pthread_exit` in `main` waits
+/// for them (on `LIVE_DONE`) before the process exits.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
+    LazyLock::new(|| (Mutex::new(()), Condvar::new()));
+
+/// Whether the thread that is forking is a C thread (set by the
+/// `prepare` handler, read by the `child` one).
+static FORKER_IS_C: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn before_fork() {
+    FORKER_IS_C.store(!LANDING.get().is_null(), Relaxed);
+}
+
+/// In a child of `fork`, only the forking thread exists: the live count
+/// is 1 if it is a C thread (it will finish here), else 0, so that
+/// `pthread_exit` in the child's `main` does not wait for the parent's
+/// threads.
+extern "C" fn in_fork_child() {
+    LIVE.store(usize::from(FORKER_IS_C.load(Relaxed)), Relaxed);
+}
+
+/// Installs the fork handlers above, once, before the first C thread.
+fn fork_handlers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: plain C function pointers that live for the program.
+        let r = unsafe { libc::pthread_atfork(Some(before_fork), None, Some(in_fork_child)) };
+        debug_assert_eq!(r, 0, "pthread_atfork fails only without memory");
+    });
+}
+
+fn live_done() {
+    // AcqRel: pairs with the waiter's Acquire load in `wait_all_finished`.
+    if LIVE.fetch_sub(1, AcqRel) == 1 {
+        let (m, cv) = &*LIVE_DONE;
+        let _g = m.lock().unwrap_or_else(|e| e.into_inner());
+        cv.notify_all();
+    }
+}
+
+fn wait_all_finished() {
+    let (m, cv) = &*LIVE_DONE;
+    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+    // Acquire: pairs with `live_done`'s AcqRel; checked under the lock
+    // the last thread takes to notify, so the wake-up is not lost.
+    while LIVE.load(Acquire) != 0 {
+        g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// The registry shard of thread `t`, locked.
+fn registry(t: pthread_t) -> weave_rt::sync::MutexGuard<'static, Map> {
+    REGISTRY[(t as u32 as usize) % SHARDS]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The thread id a `pthread_t` holds, or `ESRCH`.
+pub(crate) fn thread_id(t: pthread_t) -> Result<ThreadId, c_int> {
+    ThreadId::from_u64(t).ok_or(libc::ESRCH)
+}
+
+/// `ESRCH` unless the id names a live thread.
+pub(crate) fn live(t: pthread_t) -> Result<weave_rt::thread::Thread, c_int> {
+    weave_rt::thread::find(thread_id(t)?).map_err(|_| libc::ESRCH)
+}
+
+/// The default stack size: `WEAVE_STACK_SIZE` or weave's default.
+pub(crate) fn default_stack_size() -> usize {
+    match weave_rt::config::variable("WEAVE_STACK_SIZE").map(|v| v.get()) {
+        Some(weave_rt::config::Value::Size(n)) => n.max(weave_rt::stack::MIN_STACK_SIZE),
+        _ => weave_rt::stack::DEFAULT_STACK_SIZE,
+    }
+}
+
+fn publish_spawn(id: u64, shared: Arc<Shared>, thread: weave_rt::thread::Thread) -> u64 {
+    // Release: pairs with the child's Acquire load; it sees the registry
+    // entry and `*thread`.
+    shared.state.fetch_or(READY, Release);
+    thread.unpark();
+    id
+}
+
+/// The body of every C thread, on its ULT.
+fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
+    // Acquire: pairs with the Release in `publish_spawn`.
+    while shared.state.load(Acquire) & READY == 0 {
+        weave_rt::thread::park();
+    }
+    // SAFETY: `weave__run_landing` calls `start(arg)` as the program asked
+    // in pthread_create; the landing pad it publishes lives in its frame,
+    // which is below this one until it returns.
+    let ret = unsafe { weave__run_landing(start, arg as *mut c_void, publish_landing) };
+    LANDING.set(std::ptr::null_mut());
+    key::run_destructors();
+    // AcqRel: pairs with `pthread_detach`'s fetch_or; whoever sets the
+    // second of DETACHED and FINISHED removes the entry.
+    if shared.state.fetch_or(FINISHED, AcqRel) & DETACHED != 0 {
+        let me = weave_rt::thread::current_id().as_u64().get();
+        registry(me).remove(&me);
+    }
+    live_done();
+    ret as usize
+}
+
+/// `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
+/// detach state, stack size, scope (`PTHREAD_SCOPE_SYSTEM` = a bound
+/// thread) and scheduling. `EINVAL` for a null `thread` or `start`, an
+/// uninitialised `attr`, or a user-provided stack (`pthread_attr_setstack`:
+/// weave runs ULTs on its own stacks); `EAGAIN` when weave cannot get a
+/// stack or a thread table slot.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_create(
+    thread: *mut pthread_t,
+    attr: *const pthread_attr_t,
+    start: Option<extern "C" fn(*mut c_void) -> *mut c_void>,
+    arg: *mut c_void,
+) -> c_int {
+    guard("pthread_create", libc::EAGAIN, || {
+        let Some(start) = start else {
+            return libc::EINVAL;
+        };
+        if thread.is_null() {
+            return libc::EINVAL;
+        }
+        // SAFETY: `attr` is null or a pthread_attr_t of the program.
+        let spec = match unsafe { attr::spec_of(attr) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        create_with(thread, spec, start, arg)
+    })
+}
+
+fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mut c_void) -> c_int {
+    // The id must be in `*thread` before the child runs C code: spawn
+    // (the child waits), write the id, then let the child go.
+    match spawn_held(spec, start, arg) {
+        Ok((id, shared, t)) => {
+            // SAFETY: checked non-null by the caller; the program's storage.
+            unsafe { thread.write(id as pthread_t) };
+            publish_spawn(id, shared, t);
+            0
+        }
+        Err(e) => e,
+    }
+}
+
+/// Spawns a C thread and registers it; the child waits until the caller
+/// publishes it (`publish_spawn`), so that the registry and `*thread` are
+/// written before it runs C code. Its id, or the POSIX error.
+fn spawn_held(
+    spec: Spec,
+    start: StartRoutine,
+    arg: *mut c_void,
+) -> Result<(u64, Arc<Shared>, weave_rt::thread::Thread), c_int> {
+    let mut b = Builder::new();
+    if let Some(n) = &spec.name {
+        b = b.name(n.clone());
+    }
+    if let Some(s) = spec.stack_size {
+        b = b.stack_size(s);
+    }
+    if let Some(p) = spec.priority {
+        b = b.priority(p);
+    }
+    if spec.bound {
+        b = b.bound();
+    }
+    let detached = spec.detached;
+    let shared = Arc::new(Shared {
+        state: AtomicU8::new(if detached { DETACHED } else { 0 }),
+    });
+    let child = shared.clone();
+    let arg = arg as usize;
+    fork_handlers();
+    LIVE.fetch_add(1, Relaxed);
+    let handle = b
+        .spawn(move || run_c_thread(start, arg, child))
+        .map_err(|e| {
+            live_done();
+            match e.kind() {
+                std::io::ErrorKind::InvalidInput => libc::EINVAL,
+                _ => libc::EAGAIN,
+            }
+        })?;
+    let thread = handle.thread().clone();
+    let id = thread.id().as_u64().get();
+    registry(id).insert(
+        id,
+        Entry {
+            handle: (!detached).then_some(handle),
+            shared: shared.clone(),
+            spec,
+        },
+    );
+    Ok((id, shared, thread))
+}
+
+/// `pthread_join`: waits for the thread and stores its exit value.
+/// `ESRCH` for an id that names no live or unjoined thread (a made-up or
+/// stale one, or one already joined), `EINVAL` for a detached thread or
+/// one another thread is joining, `EDEADLK` for the caller itself.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
+    guard("pthread_join", libc::EINVAL, || {
+        let id = match thread_id(thread) {
+            Ok(id) => id,
+            Err(e) => return e,
+        };
+        if id == weave_rt::thread::current_id() {
+            return libc::EDEADLK;
+        }
+        let handle = {
+            let mut reg = registry(thread);
+            match reg.get_mut(&thread) {
+                None => {
+                    return match live(thread) {
+                        Ok(_) => libc::EINVAL, // not a C thread, or detached and running
+                        Err(e) => e,
+                    };
+                }
+                Some(e) if e.detached() => return libc::EINVAL,
+                Some(e) => match e.handle.take() {
+                    Some(h) => h,
+                    None => return libc::EINVAL, // another join is under way
+                },
+            }
+        };
+        let value = match handle.join() {
+            Ok(v) => v as *mut c_void,
+            Err(_) => crate::glibc::PTHREAD_CANCELED,
+        };
+        registry(thread).remove(&thread);
+        if !retval.is_null() {
+            // SAFETY: non-null; the program's `void *` to store into.
+            unsafe { retval.write(value) };
+        }
+        0
+    })
+}
+
+/// `pthread_detach`: the thread's storage is reclaimed when it ends.
+/// `ESRCH` for a stale or made-up id, `EINVAL` for a thread that is not
+/// joinable (already detached, being joined, or not a C thread).
+#[no_mangle]
+pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
+    guard("pthread_detach", libc::EINVAL, || {
+        let mut reg = registry(thread);
+        let remove = match reg.get_mut(&thread) {
+            None => {
+                drop(reg);
+                return match live(thread) {
+                    Ok(_) => libc::EINVAL,
+                    Err(e) => e,
+                };
+            }
+            Some(e) if e.detached() || e.handle.is_none() => return libc::EINVAL,
+            Some(e) => {
+                // Dropping the handle detaches the weave thread.
+                drop(e.handle.take());
+                // AcqRel: pairs with the child's fetch_or of FINISHED.
+                e.shared.state.fetch_or(DETACHED, AcqRel) & FINISHED != 0
+            }
+        };
+        if remove {
+            reg.remove(&thread);
+        }
+        0
+    })
+}
+
+/// `pthread_self`: the calling thread's id (a ULT, or an OS thread such as
+/// `main`, which weave registers on first use).
+#[no_mangle]
+pub extern "C" fn weave_pthread_self() -> pthread_t {
+    match std::panic::catch_unwind(weave_rt::thread::current_id) {
+        Ok(id) => id.as_u64().get() as pthread_t,
+        Err(_) => crate::fatal("pthread_self: the thread table is full"),
+    }
+}
+
+/// `pthread_equal`: non-zero if the two ids name the same thread.
+#[no_mangle]
+pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
+    c_int::from(a == b)
+}
+
+/// `pthread_exit`: ends the calling thread with `value` as its join
+/// result. The cleanup handlers still pushed run first, newest first. On
+/// a thread of `pthread_create`, the C frames above its start routine are
+/// then abandoned without unwinding (module doc), and key destructors
+/// run. In `main`, key destructors run, the other C threads
+/// go on, and the process exits with status 0 (running `atexit`
+/// handlers) once the last one has finished. On another OS thread, it is
+/// the system's `pthread_exit` after weave's key destructors.
+///
+/// Aborts with a message on a ULT that `pthread_create` did not start
+/// (one spawned from Rust): there is no C start routine to end.
+#[no_mangle]
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // `value` is handed on as the join result, never read
+pub extern "C-unwind" fn weave_pthread_exit(value: *mut c_void) -> ! {
+    crate::cleanup::run_all();
+    let landing = LANDING.get();
+    if !landing.is_null() {
+        // SAFETY: the landing pad is live: it is in `weave__run_landing`'s
+        // frame, below this one on the same stack. No value with a
+        // destructor is live in this frame.
+        unsafe { weave__land(landing, value) }
+    }
+    exit_outside_c_thread(value)
+}
+
+#[cold]
+fn exit_outside_c_thread(value: *mut c_void) -> ! {
+    if weave_rt::thread::current_lwp().is_some() {
+        crate::fatal(&format!(
+            "pthread_exit called on {}, a ULT that pthread_create did not start: \
+             only C threads (and main) can exit this way; return from the thread's \
+             function instead",
+            describe_current()
+        ));
+    }
+    key::run_destructors();
+    // SAFETY: plain system calls with no arguments.
+    let main = unsafe { libc::getpid() == libc::gettid() };
+    if main {
+        wait_all_finished();
+        // SAFETY: exit runs atexit handlers and ends the process.
+        unsafe { libc::exit(0) }
+    }
+    // SAFETY: the system's own pthread_exit on a thread the system
+    // created; it unwinds (forced) through this `C-unwind` frame.
+    unsafe { libc::pthread_exit(value) }
+}
+
+fn describe_current() -> String {
+    let t = weave_rt::thread::current();
+    match t.name() {
+        Some(n) => format!("thread '{n}' ({:?})", t.id()),
+        None => format!("thread {:?}", t.id()),
+    }
+}
+
+/// `once` states, in the `pthread_once_t` (an `int`, 0 =
+/// `PTHREAD_ONCE_INIT`).
+const ONCE_RUNNING: c_int = 1;
+const ONCE_DONE: c_int = 2;
+
+/// Where threads wait for another's `pthread_once` to finish. One for all
+/// `pthread_once_t`s: waiting there is rare and short.
+static ONCE_WAIT: LazyLock<(Mutex<()>, Condvar)> =
+    LazyLock::new(|| (Mutex::new(()), Condvar::new()));
+
+/// `pthread_once`: runs `init` exactly once for `once`; every caller
+/// returns after it has run. `EINVAL` for a null argument.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_once(
+    once: *mut pthread_once_t,
+    init: Option<extern "C" fn()>,
+) -> c_int {
+    guard("pthread_once", libc::EINVAL, || {
+        let (Some(init), false) = (init, once.is_null()) else {
+            return libc::EINVAL;
+        };
+        // SAFETY: a non-null pthread_once_t (an int) of the program, which
+        // it shares only through these calls.
+        let state = unsafe { std::sync::atomic::AtomicI32::from_ptr(once) };
+        // Acquire (either outcome): pairs with the Release store of DONE.
+        match state.compare_exchange(0, ONCE_RUNNING, Acquire, Acquire) {
+            Ok(_) => {
+                init();
+                let (m, cv) = &*ONCE_WAIT;
+                let _g = m.lock().unwrap_or_else(|e| e.into_inner());
+                // Release: pairs with the waiters' Acquire loads.
+                state.store(ONCE_DONE, Release);
+                cv.notify_all();
+            }
+            Err(ONCE_DONE) => {}
+            Err(_) => {
+                let (m, cv) = &*ONCE_WAIT;
+                let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+                // Acquire: as above. Checked under the lock that the
+                // finisher takes to notify, so no wake-up is lost.
+                while state.load(Acquire) == ONCE_RUNNING {
+                    g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+        0
+    })
+}
+
+/// `sched_yield` and `pthread_yield`: lets the other ULTs of this LWP run.
+#[no_mangle]
+pub extern "C" fn weave_sched_yield() -> c_int {
+    guard("sched_yield", 0, || {
+        weave_rt::thread::yield_now();
+        0
+    })
+}
+
+/// `pthread_setconcurrency`: the number of LWPs in the pool; 0 means
+/// automatic (one per CPU). `EINVAL` if negative, `EAGAIN` above weave's
+/// limit.
+#[no_mangle]
+pub extern "C" fn weave_pthread_setconcurrency(level: c_int) -> c_int {
+    guard("pthread_setconcurrency", libc::EAGAIN, || {
+        let Ok(n) = usize::try_from(level) else {
+            return libc::EINVAL;
+        };
+        if n > weave_rt::MAX_CONCURRENCY {
+            return libc::EAGAIN;
+        }
+        match weave_rt::set_concurrency(n) {
+            Ok(()) => 0,
+            Err(_) => libc::EAGAIN,
+        }
+    })
+}
+
+/// `pthread_getconcurrency`: the level last set (0: automatic).
+#[no_mangle]
+pub extern "C" fn weave_pthread_getconcurrency() -> c_int {
+    guard("pthread_getconcurrency", 0, || {
+        c_int::try_from(weave_rt::requested_concurrency()).unwrap_or(c_int::MAX)
+    })
+}
+
+/// glibc's limit on a thread name, NUL included; weave keeps longer
+/// names, but a ported program expects `ERANGE` past it.
+const NAME_MAX: usize = 16;
+
+/// `pthread_setname_np`: names the thread in weave's tables (and a bound
+/// thread's LWP, if named at creation). `ERANGE` for a name of 16 bytes
+/// or more, as glibc; `ESRCH` for a stale id; `EINVAL` for null.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_setname_np(thread: pthread_t, name: *const c_char) -> c_int {
+    guard("pthread_setname_np", libc::EINVAL, || {
+        if name.is_null() {
+            return libc::EINVAL;
+        }
+        // SAFETY: a non-null C string of the program.
+        let name = unsafe { CStr::from_ptr(name) };
+        if name.to_bytes().len() >= NAME_MAX {
+            return libc::ERANGE;
+        }
+        let t = match live(thread) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        match t.set_name(&name.to_string_lossy()) {
+            Ok(()) => 0,
+            Err(_) => libc::ESRCH,
+        }
+    })
+}
+
+/// `pthread_getname_np`: the thread's name ("" if it has none) into `buf`
+/// of `len` bytes. `ERANGE` if it does not fit with its NUL.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_getname_np(
+    thread: pthread_t,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    guard("pthread_getname_np", libc::EINVAL, || {
+        if buf.is_null() {
+            return libc::EINVAL;
+        }
+        let t = match live(thread) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        let name = t.name().unwrap_or("").as_bytes();
+        if name.len() + 1 > len {
+            return libc::ERANGE;
+        }
+        // SAFETY: `buf` has `len` bytes (the caller's contract), and
+        // `name.len() + 1 <= len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr().cast(), buf, name.len());
+            buf.add(name.len()).write(0);
+        }
+        0
+    })
+}
+
+/// Maps a POSIX policy and priority onto weave's 32 levels: `SCHED_OTHER`
+/// and `SCHED_BATCH` (priority 0) are weave's default, 16; `SCHED_IDLE`
+/// (priority 0) is 0; `SCHED_FIFO` and `SCHED_RR` priorities 1 to 99 map
+/// linearly onto 17 to 31. Anything else is `EINVAL`.
+pub(crate) fn weave_priority(policy: c_int, sched_priority: c_int) -> Result<u8, c_int> {
+    match policy {
+        libc::SCHED_OTHER | libc::SCHED_BATCH if sched_priority == 0 => {
+            Ok(weave_rt::thread::DEFAULT_PRIORITY)
+        }
+        libc::SCHED_IDLE if sched_priority == 0 => Ok(0),
+        libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&sched_priority) => {
+            Ok(17 + ((sched_priority - 1) * 14 / 98) as u8)
+        }
+        _ => Err(libc::EINVAL),
+    }
+}
+
+/// `pthread_setschedparam`: stores the policy and priority (returned by
+/// `pthread_getschedparam`) and sets the weave priority they map to (see
+/// `weave.h`). `EINVAL` for an unknown policy or a priority outside it,
+/// `ESRCH` for a stale id.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_setschedparam(
+    thread: pthread_t,
+    policy: c_int,
+    param: *const sched_param,
+) -> c_int {
+    guard("pthread_setschedparam", libc::EINVAL, || {
+        // SAFETY: null or the program's sched_param.
+        let Some(param) = (unsafe { param.as_ref() }) else {
+            return libc::EINVAL;
+        };
+        set_sched(thread, policy, param.sched_priority)
+    })
+}
+
+fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
+    let p = match weave_priority(policy, sched_priority) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let t = match live(thread) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if t.set_priority(p).is_err() {
+        return libc::ESRCH;
+    }
+    if let Some(e) = registry(thread).get_mut(&thread) {
+        e.spec.policy = policy;
+        e.spec.sched_priority = sched_priority;
+    }
+    0
+}
+
+/// `pthread_setschedprio`: as `pthread_setschedparam` with the policy
+/// in force.
+#[no_mangle]
+pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> c_int {
+    guard("pthread_setschedprio", libc::EINVAL, || {
+        let policy = registry(thread)
+            .get(&thread)
+            .map_or(libc::SCHED_OTHER, |e| e.spec.policy);
+        set_sched(thread, policy, prio)
+    })
+}
+
+/// `pthread_getschedparam`: the policy and priority last set
+/// (`SCHED_OTHER`, 0 for a thread that never set them).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_getschedparam(
+    thread: pthread_t,
+    policy: *mut c_int,
+    param: *mut sched_param,
+) -> c_int {
+    guard("pthread_getschedparam", libc::EINVAL, || {
+        if policy.is_null() || param.is_null() {
+            return libc::EINVAL;
+        }
+        if let Err(e) = live(thread) {
+            return e;
+        }
+        let (p, prio) = registry(thread)
+            .get(&thread)
+            .map_or((libc::SCHED_OTHER, 0), |e| {
+                (e.spec.policy, e.spec.sched_priority)
+            });
+        // SAFETY: both checked non-null; the program's storage.
+        unsafe {
+            policy.write(p);
+            (*param).sched_priority = prio;
+        }
+        0
+    })
+}
+
+/// `pthread_getattr_np`: fills `attr` (which the caller later destroys)
+/// with the thread's detach state, stack and guard size, scope and
+/// scheduling as created. `ESRCH` for a stale id.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_getattr_np(
+    thread: pthread_t,
+    attr: *mut pthread_attr_t,
+) -> c_int {
+    guard("pthread_getattr_np", libc::EINVAL, || {
+        if attr.is_null() {
+            return libc::EINVAL;
+        }
+        let t = match live(thread) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        let spec = registry(thread)
+            .get(&thread)
+            .map(|e| {
+                let mut s = e.spec.clone();
+                s.detached = e.detached();
+                s
+            })
+            .unwrap_or_else(|| Spec {
+                bound: weave_rt::thread::current_lwp().is_none()
+                    && t.id() == weave_rt::thread::current_id(),
+                ..Spec::default()
+            });
+        // SAFETY: non-null; the program's pthread_attr_t.
+        unsafe { attr::fill(attr, &spec) };
+        0
+    })
+}
+
+/// Options for [`weave_thread_create`]; zero-initialise it for the
+/// defaults.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct weave_thread_options {
+    /// The thread's name (copied), or NULL. Any length.
+    pub name: *const c_char,
+    /// Stack size in bytes, or 0 for the default (`WEAVE_STACK_SIZE`).
+    pub stack_size: usize,
+    /// Priority 1 to 32 (weave's levels 0 to 31, plus one), or 0 for the
+    /// default (weave's 16).
+    pub priority: c_int,
+    /// Non-zero: a bound thread (an LWP of its own, 1:1).
+    pub bound: c_int,
+    /// Non-zero: created detached (not joinable).
+    pub detached: c_int,
+}
+
+/// Creates a thread with weave's own options (a name of any length, a
+/// weave priority, a bound LWP); it is joined and detached with the
+/// `pthread_*` calls. Same errors as `pthread_create`, plus `EINVAL` for
+/// a priority outside 0 to 32 or a name that is not UTF-8.
+#[no_mangle]
+pub unsafe extern "C" fn weave_thread_create(
+    thread: *mut pthread_t,
+    options: *const weave_thread_options,
+    start: Option<extern "C" fn(*mut c_void) -> *mut c_void>,
+    arg: *mut c_void,
+) -> c_int {
+    guard("weave_thread_create", libc::EAGAIN, || {
+        let Some(start) = start else {
+            return libc::EINVAL;
+        };
+        if thread.is_null() {
+            return libc::EINVAL;
+        }
+        let mut spec = Spec::default();
+        // SAFETY: null or the program's options.
+        if let Some(o) = unsafe { options.as_ref() } {
+            if !o.name.is_null() {
+                // SAFETY: a non-null C string of the program.
+                match unsafe { CStr::from_ptr(o.name) }.to_str() {
+                    Ok(n) => spec.name = Some(n.to_owned()),
+                    Err(_) => return libc::EINVAL,
+                }
+            }
+            if o.stack_size != 0 {
+                spec.stack_size = Some(o.stack_size);
+            }
+            match o.priority {
+                0 => {}
+                p @ 1..=32 => spec.priority = Some((p - 1) as u8),
+                _ => return libc::EINVAL,
+            }
+            spec.bound = o.bound != 0;
+            spec.detached = o.detached != 0;
+        }
+        create_with(thread, spec, start, arg)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posix_priorities_map_onto_weave_levels() {
+        assert_eq!(weave_priority(libc::SCHED_OTHER, 0), Ok(16));
+        assert_eq!(weave_priority(libc::SCHED_BATCH, 0), Ok(16));
+        assert_eq!(weave_priority(libc::SCHED_IDLE, 0), Ok(0));
+        assert_eq!(weave_priority(libc::SCHED_FIFO, 1), Ok(17));
+        assert_eq!(weave_priority(libc::SCHED_RR, 99), Ok(31));
+        assert_eq!(weave_priority(libc::SCHED_OTHER, 1), Err(libc::EINVAL));
+        assert_eq!(weave_priority(libc::SCHED_FIFO, 0), Err(libc::EINVAL));
+        assert_eq!(weave_priority(libc::SCHED_FIFO, 100), Err(libc::EINVAL));
+        assert_eq!(weave_priority(12345, 0), Err(libc::EINVAL));
+    }
+
+    #[test]
+    fn ids_that_name_no_thread_are_esrch() {
+        assert_eq!(thread_id(0).err(), Some(libc::ESRCH));
+        // Index 5, generation 0: never handed out.
+        assert_eq!(thread_id(5).err(), Some(libc::ESRCH));
+        assert_eq!(live(0xFFFF_FFFF_0000_0003).err(), Some(libc::ESRCH));
+    }
+}

@@ -1,0 +1,139 @@
+//! Time: the deadlines of the timed waits (`abstime` on a POSIX clock
+//! turned into a weave `Instant`) and `sleep`, `usleep`, `nanosleep` as
+//! ULT sleeps.
+//!
+//! Owns the clock conversion; it must not wait itself (weave's timed
+//! calls do).
+
+use std::ffi::{c_int, c_uint};
+use std::time::{Duration, Instant};
+
+use libc::timespec;
+
+use crate::guard_errno;
+
+/// The clock an `abstime` is measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clock {
+    Realtime,
+    Monotonic,
+}
+
+impl Clock {
+    pub(crate) fn from_id(id: libc::clockid_t) -> Option<Clock> {
+        match id {
+            libc::CLOCK_REALTIME => Some(Clock::Realtime),
+            libc::CLOCK_MONOTONIC => Some(Clock::Monotonic),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn id(self) -> libc::clockid_t {
+        match self {
+            Clock::Realtime => libc::CLOCK_REALTIME,
+            Clock::Monotonic => libc::CLOCK_MONOTONIC,
+        }
+    }
+}
+
+fn valid(ts: &timespec) -> bool {
+    ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec)
+}
+
+/// The `Instant` at which `abstime` (on `clock`) passes: now, if it has.
+/// `EINVAL` for null or a `tv_nsec` outside `0..1e9` (POSIX).
+pub(crate) fn deadline(clock: Clock, abstime: *const timespec) -> Result<Instant, c_int> {
+    // SAFETY: null or the program's timespec.
+    let at = unsafe { abstime.as_ref() }.ok_or(libc::EINVAL)?;
+    if !(0..1_000_000_000).contains(&at.tv_nsec) {
+        return Err(libc::EINVAL);
+    }
+    let mut now = timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let start = Instant::now();
+    // SAFETY: a valid clock id and a timespec to write.
+    unsafe { libc::clock_gettime(clock.id(), &mut now) };
+    let ns = |t: &timespec| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+    let left = ns(at) - ns(&now);
+    if left <= 0 {
+        return Ok(start);
+    }
+    let left = u64::try_from(left).unwrap_or(u64::MAX);
+    Ok(start
+        .checked_add(Duration::from_nanos(left))
+        .unwrap_or_else(|| start + Duration::from_secs(u64::from(u32::MAX))))
+}
+
+/// Whether `abstime` (on `clock`) has passed.
+pub(crate) fn passed(clock: Clock, abstime: *const timespec) -> bool {
+    deadline(clock, abstime).is_ok_and(|d| d <= Instant::now())
+}
+
+/// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0.
+#[no_mangle]
+pub extern "C" fn weave_sleep(seconds: c_uint) -> c_uint {
+    weave_rt::thread::sleep(Duration::from_secs(u64::from(seconds)));
+    0
+}
+
+/// `usleep`: the calling ULT sleeps for `usec` microseconds.
+#[no_mangle]
+pub extern "C" fn weave_usleep(usec: libc::useconds_t) -> c_int {
+    weave_rt::thread::sleep(Duration::from_micros(u64::from(usec)));
+    0
+}
+
+/// `nanosleep`: the calling ULT sleeps; `-1` with `errno` `EINVAL` for a
+/// `tv_nsec` outside `0..1e9` or a negative time, `EFAULT` for null.
+/// `rem`, if given, is set to zero (weave's sleeps are not interrupted).
+#[no_mangle]
+pub unsafe extern "C" fn weave_nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
+    guard_errno("nanosleep", libc::EINVAL, || {
+        // SAFETY: null or the program's timespec.
+        let Some(r) = (unsafe { req.as_ref() }) else {
+            return libc::EFAULT;
+        };
+        if !valid(r) {
+            return libc::EINVAL;
+        }
+        weave_rt::thread::sleep(Duration::new(r.tv_sec as u64, r.tv_nsec as u32));
+        // SAFETY: null or the program's timespec.
+        if let Some(rem) = unsafe { rem.as_mut() } {
+            rem.tv_sec = 0;
+            rem.tv_nsec = 0;
+        }
+        0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abstime_out_of_range_or_null_is_einval() {
+        let bad = timespec {
+            tv_sec: 1,
+            tv_nsec: 1_000_000_000,
+        };
+        assert_eq!(deadline(Clock::Realtime, &bad), Err(libc::EINVAL));
+        assert_eq!(
+            deadline(Clock::Monotonic, std::ptr::null()),
+            Err(libc::EINVAL)
+        );
+    }
+
+    #[test]
+    fn past_abstime_is_now() {
+        let past = timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let before = Instant::now();
+        let d = deadline(Clock::Realtime, &past).unwrap();
+        assert!(d >= before && d <= Instant::now());
+        assert!(passed(Clock::Realtime, &past));
+    }
+}

@@ -1,0 +1,46 @@
+/* Shared by the C tests: checks that print the failing line and exit 1.
+ * Each test program checks one behaviour, written from the POSIX page of
+ * the functions it calls; tests/c_programs.rs compiles and runs it. */
+#ifndef WEAVE_TEST_CHECK_H
+#define WEAVE_TEST_CHECK_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHECK(c)                                                             \
+    do {                                                                     \
+        if (!(c)) {                                                          \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+                    #c);                                                     \
+            exit(1);                                                         \
+        }                                                                    \
+    } while (0)
+
+#define EQ(a, b)                                                             \
+    do {                                                                     \
+        long long a_ = (long long)(a), b_ = (long long)(b);                  \
+        if (a_ != b_) {                                                      \
+            fprintf(stderr, "%s:%d: %s is %lld, expected %s (%lld)\n",       \
+                    __FILE__, __LINE__, #a, a_, #b, b_);                     \
+            exit(1);                                                         \
+        }                                                                    \
+    } while (0)
+
+/* The time `ms` milliseconds from now on `clock`, as an abstime. */
+static inline struct timespec after_ms(clockid_t clock, long ms) {
+    struct timespec t;
+    clock_gettime(clock, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec += 1;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+#endif

@@ -1,0 +1,214 @@
+//! The C tests: each program under `tests/c/` checks one behaviour of the
+//! C API, written from the POSIX page of the functions it calls. This file
+//! compiles each with the system `cc` against the library cargo built for
+//! this test run (`-include weave/pthread.h`, as a ported program would
+//! be compiled), runs it, and checks its exit status and output.
+//!
+//! A program that hangs is killed after a generous watchdog and fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A directory laid out as an installed prefix's `lib/`: `libweave.so`
+/// and `libweave.a`, linked to the files cargo built for this run (beside
+/// this test's executable, as `libweave_capi.*`).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its path");
+    let deps = exe.parent().expect("the test sits in a directory");
+    let lib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lib");
+    std::fs::create_dir_all(&lib).expect("create the lib directory");
+    for (built, name) in [
+        ("libweave_capi.so", "libweave.so"),
+        ("libweave_capi.a", "libweave.a"),
+    ] {
+        let from = deps.join(built);
+        assert!(from.exists(), "{} was not built", from.display());
+        let to = lib.join(name);
+        // Each test makes the link under a name of its own, then renames
+        // it into place: tests run in parallel.
+        let tmp = lib.join(format!("{name}.{:?}", std::thread::current().id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&from, &tmp).expect("link the library");
+        std::fs::rename(&tmp, &to).expect("put the link in place");
+    }
+    lib
+}
+
+/// Compiles `tests/c/NAME.c`; `static_link` links `libweave.a` instead
+/// of `libweave.so`.
+fn compile(name: &str, static_link: bool) -> PathBuf {
+    compile_file(
+        &crate_dir().join("tests/c").join(format!("{name}.c")),
+        static_link,
+    )
+}
+
+fn compile_file(src: &Path, static_link: bool) -> PathBuf {
+    let name = src.file_stem().expect("a file name").to_string_lossy();
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
+    std::fs::create_dir_all(&out_dir).expect("create the output directory");
+    let exe = out_dir.join(if static_link {
+        format!("{name}-static")
+    } else {
+        name.to_string()
+    });
+    let lib = lib_dir();
+    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+    cc.args([
+        "-std=gnu11",
+        "-D_GNU_SOURCE",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-O1",
+        "-g",
+    ])
+    .arg("-I")
+    .arg(crate_dir().join("../../include"))
+    .arg("-I")
+    .arg(crate_dir().join("tests/c"))
+    .args(["-include", "weave/pthread.h"])
+    .arg(src)
+    .arg("-o")
+    .arg(&exe);
+    if static_link {
+        cc.arg(lib.join("libweave.a"))
+            .args(["-lpthread", "-ldl", "-lm"]);
+    } else {
+        cc.arg("-L")
+            .arg(&lib)
+            .arg("-lweave")
+            .arg(format!("-Wl,-rpath,{}", lib.display()));
+    }
+    let out = cc
+        .output()
+        .expect("run the C compiler (is `cc` installed?)");
+    assert!(
+        out.status.success(),
+        "{name}.c does not compile:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Runs a program with a watchdog; its output.
+fn run(exe: &Path) -> Output {
+    // cargo points LD_LIBRARY_PATH at its target directories, which would
+    // win over the program's rpath.
+    let mut child = Command::new(exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the test program");
+    let limit = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("wait for the program").is_some() {
+            return child.wait_with_output().expect("collect the output");
+        }
+        if Instant::now() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the output");
+            panic!(
+                "{} hung (killed after 120 s); stderr:\n{}",
+                exe.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Compiles and runs `tests/c/NAME.c`; it must exit 0. Returns stdout.
+fn passes(name: &str) -> String {
+    passes_linked(name, false)
+}
+
+fn passes_linked(name: &str, static_link: bool) -> String {
+    let out = run(&compile(name, static_link));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stderr}",
+        out.status
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+macro_rules! c_tests {
+    ($($test:ident => $file:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            passes($file);
+        }
+    )*};
+}
+
+c_tests! {
+    create_runs_the_start_routine_and_join_returns_its_value => "thread_create_join",
+    pthread_exit_abandons_the_c_frames_and_runs_key_destructors => "thread_exit_abandons_frames",
+    join_errors_are_esrch_edeadlk_einval => "thread_join_errors",
+    detached_thread_runs_to_its_end_and_is_not_joinable => "thread_detach",
+    self_in_the_thread_equals_the_id_create_stored => "thread_self_equal",
+    once_runs_the_routine_exactly_once => "thread_once",
+    setconcurrency_level_is_returned_and_zero_is_automatic => "concurrency",
+    thread_names_are_set_and_read_back => "thread_names",
+    attr_setters_store_check_and_apply => "attr",
+    scope_system_is_a_bound_thread_and_getattr_np_reads_back => "attr_scope_system_is_bound",
+    sched_param_is_stored_and_mapped_to_weave_priorities => "sched_param",
+    static_mutex_initializer_excludes_and_non_owner_unlock_is_eperm => "mutex_static_normal",
+    errorcheck_mutex_relock_is_edeadlk_and_foreign_unlock_eperm => "mutex_errorcheck",
+    recursive_mutex_counts_its_owner_locks => "mutex_recursive",
+    timedlock_times_out_on_realtime_and_checks_abstime => "mutex_timedlock",
+    mutex_destroy_init_and_attributes => "mutex_lifecycle",
+    cond_signal_and_broadcast_wake_waiters => "cond_signal_broadcast",
+    cond_timedwait_times_out_on_realtime_and_monotonic => "cond_timedwait_clocks",
+    rwlock_readers_share_and_writers_exclude => "rwlock",
+    barrier_releases_all_with_one_serial_thread => "barrier",
+    spinlock_excludes_on_one_lwp_and_reports_misuse => "spinlock",
+    key_destructors_run_at_exit_in_rounds => "tsd_keys",
+    semaphores_count_time_out_and_set_errno => "semaphores",
+    sleeps_block_only_the_calling_ult => "sleep_blocks_only_the_ult",
+    bad_thread_ids_and_objects_never_crash => "fuzz_bad_arguments",
+    weave_own_api_creates_lists_and_blocks => "weave_api",
+    cleanup_handlers_run_on_pop_and_on_exit_before_destructors => "cleanup_handlers",
+    fork_gives_a_child_whose_threads_work => "fork_child_runs_threads",
+}
+
+#[test]
+fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
+    let out = passes("exit_from_main");
+    assert_eq!(out, "worker 1 done\nworker 2 done\natexit ran\n");
+}
+
+#[test]
+fn the_static_library_links_and_runs() {
+    assert_eq!(passes_linked("static_link", true), "static ok\n");
+}
+
+#[test]
+fn producer_consumer_example_checks_itself() {
+    let exe = compile_file(&crate_dir().join("examples/c/producer_consumer.c"), false);
+    let out = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["6", "5", "3000"])
+        .output()
+        .expect("run the example");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("18000 items"));
+}
+
+#[test]
+fn pthread_exit_in_a_fork_child_waits_only_for_the_childs_threads() {
+    let out = passes("fork_then_exit_from_main");
+    assert_eq!(out, "child thread done\nparent done\n");
+}

@@ -1,0 +1,80 @@
+/* The C side of `weave bench` (workloads c_create_join and c_mutex): the
+ * same pthreads code compiled twice by build.rs, once plain (glibc's
+ * threads) and once with -include weave/pthread.h (weave's), each copy's
+ * entry points named by CBENCH(name). Nothing here knows which it is. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void *returns(void *arg) { return arg; }
+
+struct create_join {
+    int n;
+    double ns;
+};
+
+/* Creates n threads that return at once, then joins them; on a thread of
+ * its own, as code running on threads does. */
+static void *create_join_loop(void *arg) {
+    struct create_join *c = arg;
+    pthread_t *t = malloc(sizeof *t * (size_t)c->n);
+    if (!t) return (void *)1;
+    double start = now_ns();
+    for (int i = 0; i < c->n; i++)
+        if (pthread_create(&t[i], NULL, returns, NULL) != 0) return (void *)1;
+    for (int i = 0; i < c->n; i++)
+        if (pthread_join(t[i], NULL) != 0) return (void *)1;
+    c->ns = (now_ns() - start) / c->n;
+    free(t);
+    return NULL;
+}
+
+/* ns per thread created and joined, or -1 on an error. */
+double CBENCH(create_join)(int n) {
+    struct create_join c = {n, 0};
+    pthread_t t;
+    void *r;
+    if (pthread_create(&t, NULL, create_join_loop, &c) != 0) return -1;
+    if (pthread_join(t, &r) != 0 || r != NULL) return -1;
+    return c.ns;
+}
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t start;
+static long counter, per_thread;
+
+static void *hammer(void *arg) {
+    pthread_barrier_wait(&start);
+    for (long i = 0; i < per_thread; i++) {
+        pthread_mutex_lock(&lock);
+        counter++;
+        pthread_mutex_unlock(&lock);
+    }
+    return arg;
+}
+
+/* ns per lock/increment/unlock of one mutex shared by `threads` threads,
+ * or -1 on an error (or a lost increment). */
+double CBENCH(mutex)(int threads, long per) {
+    pthread_t *t = malloc(sizeof *t * (size_t)threads);
+    if (!t) return -1;
+    counter = 0;
+    per_thread = per;
+    if (pthread_barrier_init(&start, NULL, (unsigned)threads + 1) != 0) return -1;
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&t[i], NULL, hammer, NULL) != 0) return -1;
+    pthread_barrier_wait(&start);
+    double t0 = now_ns();
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    double ns = (now_ns() - t0) / ((double)threads * (double)per);
+    pthread_barrier_destroy(&start);
+    free(t);
+    return counter == threads * per ? ns : -1;
+}

@@ -1,0 +1,206 @@
+/*
+ * weave/pthread.h: run a pthreads program's threads on weave.
+ *
+ *     cc -include weave/pthread.h prog.c $(pkg-config --cflags --libs weave)
+ *
+ * (or #include <weave/pthread.h> before anything else). The system
+ * headers are included first, so the types (pthread_mutex_t, sem_t, ...)
+ * and constants are the system's and existing code compiles unchanged;
+ * then the POSIX names are renamed to weave's symbols with macros. This is
+ * renaming at compile time, not interposition: the C library stays
+ * untouched for everything not named here, and code compiled without this
+ * header keeps the system's threads.
+ *
+ * Covered: threads, attributes, mutexes, condition variables, rwlocks,
+ * barriers, spinlocks, thread-specific data, once, unnamed semaphores,
+ * sleep/usleep/nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
+ * include to keep the system's, which block the LWP), sched_yield,
+ * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1.
+ *
+ * Not covered (see README, "From C"): cancellation (pthread_cancel and
+ * friends fail to compile through this header rather than hand a weave
+ * thread id to the system), signals (pthread_kill, pthread_sigmask,
+ * sigwait), named semaphores (the system's, which block the LWP),
+ * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
+ * a user-provided stack (pthread_attr_setstack is stored, pthread_create
+ * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
+ * run when popped with a non-zero argument and on pthread_exit. Sockets and files: their read/write block the LWP; use
+ * weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
+ */
+#ifndef WEAVE_PTHREAD_H
+#define WEAVE_PTHREAD_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weave.h>
+
+/* Threads */
+#define pthread_create weave_pthread_create
+#define pthread_exit weave_pthread_exit
+#define pthread_join weave_pthread_join
+#define pthread_detach weave_pthread_detach
+#define pthread_self weave_pthread_self
+#define pthread_equal weave_pthread_equal
+#define pthread_once weave_pthread_once
+#define pthread_yield weave_sched_yield
+#define sched_yield weave_sched_yield
+#define pthread_setconcurrency weave_pthread_setconcurrency
+#define pthread_getconcurrency weave_pthread_getconcurrency
+#define pthread_getattr_np weave_pthread_getattr_np
+#define pthread_setname_np weave_pthread_setname_np
+#define pthread_getname_np weave_pthread_getname_np
+#define pthread_setschedparam weave_pthread_setschedparam
+#define pthread_getschedparam weave_pthread_getschedparam
+#define pthread_setschedprio weave_pthread_setschedprio
+
+/* Thread attributes */
+#define pthread_attr_init weave_pthread_attr_init
+#define pthread_attr_destroy weave_pthread_attr_destroy
+#define pthread_attr_setdetachstate weave_pthread_attr_setdetachstate
+#define pthread_attr_getdetachstate weave_pthread_attr_getdetachstate
+#define pthread_attr_setstacksize weave_pthread_attr_setstacksize
+#define pthread_attr_getstacksize weave_pthread_attr_getstacksize
+#define pthread_attr_setstack weave_pthread_attr_setstack
+#define pthread_attr_getstack weave_pthread_attr_getstack
+#define pthread_attr_setguardsize weave_pthread_attr_setguardsize
+#define pthread_attr_getguardsize weave_pthread_attr_getguardsize
+#define pthread_attr_setscope weave_pthread_attr_setscope
+#define pthread_attr_getscope weave_pthread_attr_getscope
+#define pthread_attr_setinheritsched weave_pthread_attr_setinheritsched
+#define pthread_attr_getinheritsched weave_pthread_attr_getinheritsched
+#define pthread_attr_setschedpolicy weave_pthread_attr_setschedpolicy
+#define pthread_attr_getschedpolicy weave_pthread_attr_getschedpolicy
+#define pthread_attr_setschedparam weave_pthread_attr_setschedparam
+#define pthread_attr_getschedparam weave_pthread_attr_getschedparam
+
+/* Mutexes */
+#define pthread_mutex_init weave_pthread_mutex_init
+#define pthread_mutex_destroy weave_pthread_mutex_destroy
+#define pthread_mutex_lock weave_pthread_mutex_lock
+#define pthread_mutex_trylock weave_pthread_mutex_trylock
+#define pthread_mutex_timedlock weave_pthread_mutex_timedlock
+#define pthread_mutex_unlock weave_pthread_mutex_unlock
+#define pthread_mutex_getprioceiling weave_pthread_mutex_getprioceiling
+#define pthread_mutex_setprioceiling weave_pthread_mutex_setprioceiling
+#define pthread_mutex_consistent weave_pthread_mutex_consistent
+#define pthread_mutexattr_init weave_pthread_mutexattr_init
+#define pthread_mutexattr_destroy weave_pthread_mutexattr_destroy
+#define pthread_mutexattr_settype weave_pthread_mutexattr_settype
+#define pthread_mutexattr_gettype weave_pthread_mutexattr_gettype
+#define pthread_mutexattr_setprotocol weave_pthread_mutexattr_setprotocol
+#define pthread_mutexattr_getprotocol weave_pthread_mutexattr_getprotocol
+#define pthread_mutexattr_setprioceiling weave_pthread_mutexattr_setprioceiling
+#define pthread_mutexattr_getprioceiling weave_pthread_mutexattr_getprioceiling
+#define pthread_mutexattr_setpshared weave_pthread_mutexattr_setpshared
+#define pthread_mutexattr_getpshared weave_pthread_mutexattr_getpshared
+#define pthread_mutexattr_setrobust weave_pthread_mutexattr_setrobust
+#define pthread_mutexattr_getrobust weave_pthread_mutexattr_getrobust
+
+/* Condition variables */
+#define pthread_cond_init weave_pthread_cond_init
+#define pthread_cond_destroy weave_pthread_cond_destroy
+#define pthread_cond_wait weave_pthread_cond_wait
+#define pthread_cond_timedwait weave_pthread_cond_timedwait
+#define pthread_cond_signal weave_pthread_cond_signal
+#define pthread_cond_broadcast weave_pthread_cond_broadcast
+#define pthread_condattr_init weave_pthread_condattr_init
+#define pthread_condattr_destroy weave_pthread_condattr_destroy
+#define pthread_condattr_setclock weave_pthread_condattr_setclock
+#define pthread_condattr_getclock weave_pthread_condattr_getclock
+#define pthread_condattr_setpshared weave_pthread_condattr_setpshared
+#define pthread_condattr_getpshared weave_pthread_condattr_getpshared
+
+/* Read-write locks */
+#define pthread_rwlock_init weave_pthread_rwlock_init
+#define pthread_rwlock_destroy weave_pthread_rwlock_destroy
+#define pthread_rwlock_rdlock weave_pthread_rwlock_rdlock
+#define pthread_rwlock_tryrdlock weave_pthread_rwlock_tryrdlock
+#define pthread_rwlock_timedrdlock weave_pthread_rwlock_timedrdlock
+#define pthread_rwlock_wrlock weave_pthread_rwlock_wrlock
+#define pthread_rwlock_trywrlock weave_pthread_rwlock_trywrlock
+#define pthread_rwlock_timedwrlock weave_pthread_rwlock_timedwrlock
+#define pthread_rwlock_unlock weave_pthread_rwlock_unlock
+#define pthread_rwlockattr_init weave_pthread_rwlockattr_init
+#define pthread_rwlockattr_destroy weave_pthread_rwlockattr_destroy
+#define pthread_rwlockattr_setpshared weave_pthread_rwlockattr_setpshared
+#define pthread_rwlockattr_getpshared weave_pthread_rwlockattr_getpshared
+
+/* Barriers */
+#define pthread_barrier_init weave_pthread_barrier_init
+#define pthread_barrier_destroy weave_pthread_barrier_destroy
+#define pthread_barrier_wait weave_pthread_barrier_wait
+#define pthread_barrierattr_init weave_pthread_barrierattr_init
+#define pthread_barrierattr_destroy weave_pthread_barrierattr_destroy
+#define pthread_barrierattr_setpshared weave_pthread_barrierattr_setpshared
+#define pthread_barrierattr_getpshared weave_pthread_barrierattr_getpshared
+
+/* Spinlocks */
+#define pthread_spin_init weave_pthread_spin_init
+#define pthread_spin_destroy weave_pthread_spin_destroy
+#define pthread_spin_lock weave_pthread_spin_lock
+#define pthread_spin_trylock weave_pthread_spin_trylock
+#define pthread_spin_unlock weave_pthread_spin_unlock
+
+/* Thread-specific data */
+#define pthread_key_create weave_pthread_key_create
+#define pthread_key_delete weave_pthread_key_delete
+#define pthread_getspecific weave_pthread_getspecific
+#define pthread_setspecific weave_pthread_setspecific
+
+/* Unnamed semaphores */
+#define sem_init weave_sem_init
+#define sem_destroy weave_sem_destroy
+#define sem_wait weave_sem_wait
+#define sem_trywait weave_sem_trywait
+#define sem_timedwait weave_sem_timedwait
+#define sem_post weave_sem_post
+#define sem_getvalue weave_sem_getvalue
+
+/* Sleeps block the ULT, not the LWP */
+#ifndef WEAVE_NO_SLEEP
+#define sleep weave_sleep
+#define usleep weave_usleep
+#define nanosleep weave_nanosleep
+#endif
+
+#define sysconf weave_sysconf
+
+/* Cleanup handlers: weave's records, which pthread_exit runs. The record
+ * lives in the block that the pair opens and closes (POSIX: push and pop
+ * in the same lexical scope). */
+#undef pthread_cleanup_push
+#undef pthread_cleanup_pop
+#define pthread_cleanup_push(routine, arg)                                   \
+    do {                                                                     \
+        weave_cleanup_record weave__cleanup;                                 \
+        weave_cleanup_push(&weave__cleanup, (routine), (arg));               \
+        {
+#define pthread_cleanup_pop(execute)                                         \
+        }                                                                    \
+        weave_cleanup_pop(&weave__cleanup, (execute));                       \
+    } while (0)
+
+/* Calls that would hand a weave thread id to the system's threads
+ * library: refused at compile time until weave covers them. */
+#define WEAVE__UNCOVERED(name)                                               \
+    __attribute__((error(#name " is not covered by weave's C API yet "      \
+                         "(see README, From C)")))
+int weave_uncovered_pthread_cancel(pthread_t) WEAVE__UNCOVERED(pthread_cancel);
+int weave_uncovered_pthread_setcancelstate(int, int *) WEAVE__UNCOVERED(pthread_setcancelstate);
+int weave_uncovered_pthread_setcanceltype(int, int *) WEAVE__UNCOVERED(pthread_setcanceltype);
+void weave_uncovered_pthread_testcancel(void) WEAVE__UNCOVERED(pthread_testcancel);
+int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
+int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
+    WEAVE__UNCOVERED(pthread_timedjoin_np);
+#define pthread_cancel weave_uncovered_pthread_cancel
+#define pthread_setcancelstate weave_uncovered_pthread_setcancelstate
+#define pthread_setcanceltype weave_uncovered_pthread_setcanceltype
+#define pthread_testcancel weave_uncovered_pthread_testcancel
+#define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
+#define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
+
+#endif /* WEAVE_PTHREAD_H */
