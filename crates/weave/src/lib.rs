@@ -105,6 +105,12 @@ mod context;
 #[cfg(not(loom))]
 pub mod fs;
 #[cfg(not(loom))]
+mod inspect;
+#[cfg(not(loom))]
+pub use inspect::dump::{dump, Dump, DumpedThread};
+#[cfg(not(loom))]
+pub use inspect::stacks::Frame;
+#[cfg(not(loom))]
 pub mod io;
 #[cfg(not(loom))]
 mod lwp;

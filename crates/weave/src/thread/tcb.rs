@@ -19,7 +19,7 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use crate::context::Context;
@@ -110,6 +110,10 @@ pub(crate) struct Tcb {
     /// by the ULT as it blocks (one store); read by its home LWP while the
     /// ULT is switched out, to give those pages back (`Lwp::trim_if_due`).
     pub(crate) parked_sp: AtomicU32,
+    /// The frame pointer of the ULT's last switch out (0: none yet): where
+    /// a thread dump starts walking a parked ULT's stack (`inspect/stacks.rs`).
+    /// Written by the ULT itself as it switches out.
+    pub(crate) parked_fp: AtomicUsize,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -146,6 +150,7 @@ impl Tcb {
             switches: AtomicU64::new(0),
             run_ticks: AtomicU64::new(0),
             parked_sp: AtomicU32::new(0),
+            parked_fp: AtomicUsize::new(0),
         }
     }
 
@@ -172,6 +177,7 @@ impl Tcb {
         self.switches.store(0, Relaxed);
         self.run_ticks.store(0, Relaxed);
         self.parked_sp.store(0, Relaxed);
+        self.parked_fp.store(0, Relaxed);
     }
 
     /// The thread's kind. Written at spawn before the TCB is published;
