@@ -263,6 +263,36 @@ fn program_child() {
     let mut got: Vec<u64> = rx.iter().collect();
     got.sort();
     println!("squares {got:?}");
+    // Two named ULTs bouncing a token through rendezvous channels, one
+    // sleeping now and then: blocks, wakes across LWPs, timers.
+    let (to_pong, from_ping) = weave::sync::mpsc::sync_channel::<u64>(0);
+    let (to_ping, from_pong) = weave::sync::mpsc::sync_channel::<u64>(0);
+    let ping = thread::Builder::new()
+        .name("ping".into())
+        .spawn(move || {
+            let mut v = 0;
+            for i in 0..30 {
+                to_pong.send(v + i).unwrap();
+                v = from_pong.recv().unwrap();
+            }
+            v
+        })
+        .unwrap();
+    let pong = thread::Builder::new()
+        .name("pong".into())
+        .spawn(move || {
+            for v in from_ping.iter() {
+                if v % 10 == 0 {
+                    thread::sleep(std::time::Duration::from_micros(200));
+                }
+                if to_ping.send(v * 2 % 1000).is_err() {
+                    break;
+                }
+            }
+        })
+        .unwrap();
+    println!("ping-pong {}", ping.join().unwrap());
+    pong.join().unwrap();
 }
 
 fn run_child(trace_to: Option<&PathBuf>) -> std::process::Output {
@@ -295,11 +325,16 @@ fn weave_trace_records_a_whole_run_and_the_output_is_the_same() {
     let program = |o: &std::process::Output| {
         String::from_utf8_lossy(&o.stdout)
             .lines()
-            .filter_map(|l| l.find("squares").map(|i| l[i..].to_string()))
+            .filter_map(|l| {
+                ["squares", "ping-pong"]
+                    .iter()
+                    .find_map(|w| l.find(w))
+                    .map(|i| l[i..].to_string())
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(program(&off), program(&on));
-    assert_eq!(program(&on).len(), 1);
+    assert_eq!(program(&on).len(), 2);
     let tr = format::read(&path).unwrap();
     std::fs::remove_file(&path).ok();
     let spawns = tr

@@ -100,8 +100,16 @@ const NO_LWP: u32 = u32::MAX;
 impl Ring {
     fn new(capacity: usize) -> Ring {
         let capacity = capacity.next_power_of_two().max(4);
+        // Zeroed memory straight from the allocator (`vec!` of zeros asks
+        // for it): the pages are touched only as events fill them, so the
+        // first event of a thread does not pay for writing 2 MiB.
+        let zeros: Box<[Slot]> = vec![[0u64; 4]; capacity].into_boxed_slice();
+        // SAFETY: `UnsafeCell<T>` has the same layout as `T`
+        // (`repr(transparent)`), so the slice's pointer and length describe
+        // the same allocation as a slice of cells.
+        let slots = unsafe { Box::from_raw(Box::into_raw(zeros) as *mut [UnsafeCell<Slot>]) };
         Ring {
-            slots: (0..capacity).map(|_| UnsafeCell::new([0; 4])).collect(),
+            slots,
             mask: capacity - 1,
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
