@@ -18,8 +18,8 @@
 
 mod common;
 mod io;
-mod trim;
 mod trace_cost;
+mod trim;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};

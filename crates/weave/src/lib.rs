@@ -252,6 +252,10 @@ mod sched {
 mod reactor {
     pub(crate) mod readiness;
 }
+#[cfg(loom)]
+mod trace {
+    pub(crate) mod ring;
+}
 // The channel module and the locks' core build under loom: their only ways
 // out to the runtime are `sync/mpmc/context.rs` and `sync/block.rs`, which
 // block a loom thread instead.

@@ -39,8 +39,7 @@ pub(crate) const SLOT: usize = 32;
 /// The longest thread name a trace keeps (longer ones are cut).
 pub const MAX_NAME: usize = 40;
 
-/// One slot, as four words.
-pub(crate) type Slot = [u64; 4];
+pub(crate) use super::ring::Slot;
 
 const NO_LWP: u64 = 0xffff;
 

@@ -11,6 +11,8 @@
 //!
 //! - `mod.rs` (this file): the events, `emit`, the counters, the hook;
 //! - `record.rs`: recording to a file through per-thread rings;
+//! - `ring.rs`: one thread's ring, a bounded single-producer,
+//!   single-consumer queue (loom-checked);
 //! - `format.rs`: the file format, written by `record.rs` and read back by
 //!   [`format::read`] (the `weave trace` command, tests).
 //!
@@ -39,6 +41,7 @@ use crate::thread::id::{BlockReason, ThreadId};
 
 pub mod format;
 mod record;
+mod ring;
 
 pub(crate) use record::set_namer;
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};

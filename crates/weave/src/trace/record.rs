@@ -22,17 +22,18 @@
 //! Thread names come through a function the start-up installs
 //! ([`set_namer`]), so this file does not name the thread table.
 
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::format::{self, Slot};
+use super::format;
+use super::ring::{self, Ring};
 use super::{call_user, set_recording, Event};
 use crate::thread::id::ThreadId;
 use crate::time::clock;
@@ -70,107 +71,14 @@ fn name_of(id: ThreadId) -> Option<(Option<Arc<str>>, u8)> {
     f(id)
 }
 
-/// One thread's ring: single producer (the thread), single consumer (the
-/// writer thread).
-struct Ring {
-    slots: Box<[UnsafeCell<Slot>]>,
-    mask: usize,
-    /// Next slot the writer reads. Written by the writer only.
-    head: AtomicUsize,
-    /// Next slot the thread writes. Written by the thread only.
-    tail: AtomicUsize,
-    /// Events dropped in all (the thread adds, anyone reads).
-    dropped: AtomicU64,
-    /// Dropped events not yet announced by a DROPPED record.
-    unmarked: AtomicU64,
-    /// The LWP of the thread's last event, for the drop report.
-    lwp: AtomicU32,
+/// The LWP of a ring's thread's last event, for the drop report.
+fn lwp_of_ring(r: &Ring) -> Option<usize> {
+    let l = r.lwp.load(Relaxed);
+    (l != ring::NO_LWP).then_some(l as usize)
 }
 
-// SAFETY: a slot is written only by the producer between `head` and
-// `tail + capacity` (it owns them), and read only by the consumer between
-// `head` and `tail` after the Acquire load of `tail`; the Release/Acquire
-// pairs on `tail` and `head` hand each slot over.
-unsafe impl Sync for Ring {}
-// SAFETY: as above.
-unsafe impl Send for Ring {}
-
-const NO_LWP: u32 = u32::MAX;
-
-impl Ring {
-    fn new(capacity: usize) -> Ring {
-        let capacity = capacity.next_power_of_two().max(4);
-        // Zeroed memory straight from the allocator (`vec!` of zeros asks
-        // for it): the pages are touched only as events fill them, so the
-        // first event of a thread does not pay for writing 2 MiB.
-        let zeros: Box<[Slot]> = vec![[0u64; 4]; capacity].into_boxed_slice();
-        // SAFETY: `UnsafeCell<T>` has the same layout as `T`
-        // (`repr(transparent)`), so the slice's pointer and length describe
-        // the same allocation as a slice of cells.
-        let slots = unsafe { Box::from_raw(Box::into_raw(zeros) as *mut [UnsafeCell<Slot>]) };
-        Ring {
-            slots,
-            mask: capacity - 1,
-            head: AtomicUsize::new(0),
-            tail: AtomicUsize::new(0),
-            dropped: AtomicU64::new(0),
-            unmarked: AtomicU64::new(0),
-            lwp: AtomicU32::new(NO_LWP),
-        }
-    }
-
-    fn lwp(&self) -> Option<usize> {
-        let l = self.lwp.load(Relaxed);
-        (l != NO_LWP).then_some(l as usize)
-    }
-
-    /// Pushes `slots` whole, or drops them (counted). Producer only.
-    #[inline]
-    fn push(&self, slots: &[Slot]) {
-        let tail = self.tail.load(Relaxed);
-        // Acquire pairs with the writer's Release store of `head`: the
-        // slots it has read are free to overwrite.
-        let head = self.head.load(Acquire);
-        let unmarked = self.unmarked.load(Relaxed);
-        let extra = usize::from(unmarked != 0);
-        if tail - head + slots.len() + extra > self.mask + 1 {
-            self.dropped.fetch_add(1, Relaxed);
-            self.unmarked.fetch_add(1, Relaxed);
-            return;
-        }
-        let mut t = tail;
-        if unmarked != 0 {
-            self.unmarked.fetch_sub(unmarked, Relaxed);
-            let mark = format::encode_dropped(slots[0][0], self.lwp(), unmarked);
-            // SAFETY: slot `t` lies between `head` and `head + capacity`:
-            // the writer does not read it until `tail` passes it.
-            unsafe { *self.slots[t & self.mask].get() = mark };
-            t += 1;
-        }
-        for s in slots {
-            // SAFETY: as above.
-            unsafe { *self.slots[t & self.mask].get() = *s };
-            t += 1;
-        }
-        // Release pairs with the writer's Acquire load of `tail`.
-        self.tail.store(t, Release);
-    }
-
-    /// Appends what the ring holds to `out`. Consumer only.
-    fn drain(&self, out: &mut impl Write) -> io::Result<usize> {
-        let head = self.head.load(Relaxed);
-        // Acquire pairs with the Release store in `push`.
-        let tail = self.tail.load(Acquire);
-        for i in head..tail {
-            // SAFETY: between `head` and `tail`: written and published by
-            // the producer, not overwritten until `head` moves past it.
-            let s = unsafe { *self.slots[i & self.mask].get() };
-            out.write_all(&format::slot_bytes(&s))?;
-        }
-        // Release pairs with the Acquire load of `head` in `push`.
-        self.head.store(tail, Release);
-        Ok(tail - head)
-    }
+fn drain_into(r: &Ring, out: &mut impl Write) -> io::Result<usize> {
+    r.drain(|s| out.write_all(&format::slot_bytes(s)))
 }
 
 /// A recording in progress.
@@ -290,9 +198,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
             .iter()
             .max_by_key(|r| r.dropped.load(Relaxed))
             .expect("some ring dropped");
-        let on = worst
-            .lwp()
-            .map_or("an OS thread".to_string(), |l| format!("LWP {l}"));
+        let on = lwp_of_ring(worst).map_or("an OS thread".to_string(), |l| format!("LWP {l}"));
         eprintln!(
             "weave: trace {}: dropped {dropped} events (most on {on}, {}): a ring of {} events \
              filled faster than the writer emptied it; record with a larger ring \
@@ -323,7 +229,7 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
         }
         let rings: Vec<Arc<Ring>> = rec.rings.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for r in &rings {
-            written += r.drain(&mut out)? as u64;
+            written += drain_into(r, &mut out)? as u64;
         }
         if last {
             let now = clock::ticks();
@@ -332,7 +238,7 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
                 if n != 0 {
                     out.write_all(&format::slot_bytes(&format::encode_dropped(
                         now,
-                        r.lwp(),
+                        lwp_of_ring(r),
                         n,
                     )))?;
                     written += 1;
@@ -365,12 +271,14 @@ pub(super) fn on_event(e: &Event) {
             if let Some(l) = lwp_of(e) {
                 ring.lwp.store(l as u32, Relaxed);
             }
-            ring.push(&[format::encode(ts, e)]);
+            let lwp = lwp_of_ring(ring);
+            let mark = |n| format::encode_dropped(ts, lwp, n);
+            ring.push(&[format::encode(ts, e)], mark);
             if let Event::Spawn { ult, .. } = *e {
                 if let Some((name, prio)) = name_of(ult) {
                     let (slots, n) =
                         format::encode_name(ts, ult, name.as_deref().unwrap_or(""), prio);
-                    ring.push(&slots[..n]);
+                    ring.push(&slots[..n], mark);
                 }
             }
         });
@@ -406,49 +314,4 @@ fn new_ring(epoch: u64) -> Option<Arc<Ring>> {
         .unwrap_or_else(|e| e.into_inner())
         .push(ring.clone());
     Some(ring)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn slot(i: u64) -> Slot {
-        [i, 2, 0, 0]
-    }
-
-    #[test]
-    fn a_full_ring_drops_and_announces_the_count_with_the_next_event() {
-        let r = Ring::new(4);
-        for i in 0..6 {
-            r.push(&[slot(i)]);
-        }
-        assert_eq!(r.dropped.load(Relaxed), 2);
-        let mut out = Vec::new();
-        assert_eq!(r.drain(&mut out).unwrap(), 4);
-        r.push(&[slot(9)]);
-        out.clear();
-        assert_eq!(r.drain(&mut out).unwrap(), 2);
-        // The DROPPED mark (kind 16) with its count, then the event.
-        assert_eq!(out[8], 16);
-        assert_eq!(u64::from_le_bytes(out[24..32].try_into().unwrap()), 2);
-        assert_eq!(u64::from_le_bytes(out[32..40].try_into().unwrap()), 9);
-    }
-
-    #[test]
-    fn a_drained_ring_takes_events_again_across_the_wrap() {
-        let r = Ring::new(4);
-        let mut out = Vec::new();
-        for round in 0..5u64 {
-            for i in 0..3 {
-                r.push(&[slot(round * 10 + i)]);
-            }
-            out.clear();
-            assert_eq!(r.drain(&mut out).unwrap(), 3);
-            assert_eq!(
-                u64::from_le_bytes(out[64..72].try_into().unwrap()),
-                round * 10 + 2
-            );
-        }
-        assert_eq!(r.dropped.load(Relaxed), 0);
-    }
 }
