@@ -197,6 +197,16 @@ pub struct Lane {
     pub switches: u64,
 }
 
+/// What is open on a lane while the timeline is built: the run (ULT,
+/// since), the idle span, and since when the monitor has seen the LWP
+/// blocked in the kernel during that run.
+#[derive(Clone, Copy, Debug, Default)]
+struct Open {
+    run: Option<(usize, u64)>,
+    idle: Option<u64>,
+    kernel: Option<u64>,
+}
+
 /// What the viewer and the exporter draw.
 #[derive(Clone, Debug, Default)]
 pub struct Timeline {
@@ -219,23 +229,26 @@ impl Timeline {
         };
         let mut lane_of: HashMap<usize, usize> = HashMap::new();
         let mut ult_of: HashMap<ThreadId, usize> = HashMap::new();
-        // Per lane: the open run (ult, since) and the open idle span, and
-        // when the monitor saw it blocked in the kernel during that run.
-        let mut running: Vec<Option<(usize, u64)>> = Vec::new();
-        let mut idle_since: Vec<Option<u64>> = Vec::new();
-        let mut kernel_since: Vec<Option<u64>> = Vec::new();
+        // Per lane: what is open on it.
+        let mut open: Vec<Open> = Vec::new();
         // Wakes waiting for their run: ult -> (at, from lane).
         let mut pending_wake: HashMap<usize, (u64, Option<usize>)> = HashMap::new();
 
-        let mut lane = |tl: &mut Timeline, lwp: usize| -> usize {
+        fn lane(
+            tl: &mut Timeline,
+            lane_of: &mut HashMap<usize, usize>,
+            open: &mut Vec<Open>,
+            lwp: usize,
+        ) -> usize {
             *lane_of.entry(lwp).or_insert_with(|| {
                 tl.lanes.push(Lane {
                     lwp,
                     ..Lane::default()
                 });
+                open.push(Open::default());
                 tl.lanes.len() - 1
             })
-        };
+        }
         let mut ult = |tl: &mut Timeline, id: ThreadId| -> usize {
             *ult_of.entry(id).or_insert_with(|| {
                 tl.ults.push(Ult {
@@ -247,20 +260,9 @@ impl Timeline {
                 tl.ults.len() - 1
             })
         };
-        fn grow<T: Clone>(v: &mut Vec<Option<T>>, i: usize) {
-            if v.len() <= i {
-                v.resize(i + 1, None);
-            }
-        }
         // Ends the run open on lane `l` at `at`.
-        fn end_run(
-            tl: &mut Timeline,
-            running: &mut [Option<(usize, u64)>],
-            kernel: &mut [Option<u64>],
-            l: usize,
-            at: u64,
-        ) {
-            if let Some((u, since)) = running[l].take() {
+        fn end_run(tl: &mut Timeline, open: &mut [Open], l: usize, at: u64) {
+            if let Some((u, since)) = open[l].run.take() {
                 tl.slices.push(Slice {
                     lane: l,
                     start: since,
@@ -270,7 +272,7 @@ impl Timeline {
                 tl.ults[u].run_ns += at - since;
                 tl.lanes[l].busy_ns += at - since;
             }
-            if let Some(k) = kernel[l].take() {
+            if let Some(k) = open[l].kernel.take() {
                 tl.lanes[l].kernel_ns += at.saturating_sub(k);
             }
         }
@@ -284,13 +286,10 @@ impl Timeline {
                     tl.ults[u].ready_since = Some(at);
                 }
                 Event::Run { ult: id, lwp } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut running, l);
-                    grow(&mut idle_since, l);
-                    grow(&mut kernel_since, l);
-                    end_run(&mut tl, &mut running, &mut kernel_since, l, at);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
+                    end_run(&mut tl, &mut open, l, at);
                     let u = ult(&mut tl, id);
-                    running[l] = Some((u, at));
+                    open[l].run = Some((u, at));
                     tl.lanes[l].switches += 1;
                     let x = &mut tl.ults[u];
                     x.runs += 1;
@@ -313,13 +312,10 @@ impl Timeline {
                     lwp,
                     reason,
                 } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut running, l);
-                    grow(&mut idle_since, l);
-                    grow(&mut kernel_since, l);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     let u = ult(&mut tl, id);
-                    if running[l].is_some_and(|(r, _)| r == u) {
-                        end_run(&mut tl, &mut running, &mut kernel_since, l, at);
+                    if open[l].run.is_some_and(|(r, _)| r == u) {
+                        end_run(&mut tl, &mut open, l, at);
                     }
                     let x = &mut tl.ults[u];
                     x.blocked_at = Some((at, reason));
@@ -330,7 +326,7 @@ impl Timeline {
                     lwp,
                     waker,
                 } => {
-                    let from = lwp.map(|l| lane(&mut tl, l));
+                    let from = lwp.map(|l| lane(&mut tl, &mut lane_of, &mut open, l));
                     let u = ult(&mut tl, id);
                     let by = waker.map(|w| ult(&mut tl, w));
                     let x = &mut tl.ults[u];
@@ -342,18 +338,15 @@ impl Timeline {
                     pending_wake.insert(u, (at, from));
                 }
                 Event::Exit { ult: id, lwp } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut running, l);
-                    grow(&mut idle_since, l);
-                    grow(&mut kernel_since, l);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     let u = ult(&mut tl, id);
-                    if running[l].is_some_and(|(r, _)| r == u) {
-                        end_run(&mut tl, &mut running, &mut kernel_since, l, at);
+                    if open[l].run.is_some_and(|(r, _)| r == u) {
+                        end_run(&mut tl, &mut open, l, at);
                     }
                     tl.ults[u].history.push((at, Step::Exits));
                 }
                 Event::Steal { ult: id, from, to } => {
-                    let l = lane(&mut tl, to);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, to);
                     let u = ult(&mut tl, id);
                     tl.marks.push(Mark {
                         lane: l,
@@ -363,7 +356,7 @@ impl Timeline {
                     tl.ults[u].history.push((at, Step::Stolen { to, from }));
                 }
                 Event::Preempt { lwp } => {
-                    let l = lane(&mut tl, lwp);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     tl.marks.push(Mark {
                         lane: l,
                         at,
@@ -371,7 +364,7 @@ impl Timeline {
                     });
                 }
                 Event::LwpStart { lwp, bound } => {
-                    let l = lane(&mut tl, lwp);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     tl.lanes[l].bound = bound;
                     tl.marks.push(Mark {
                         lane: l,
@@ -380,11 +373,8 @@ impl Timeline {
                     });
                 }
                 Event::LwpExit { lwp } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut running, l);
-                    grow(&mut idle_since, l);
-                    grow(&mut kernel_since, l);
-                    end_run(&mut tl, &mut running, &mut kernel_since, l, at);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
+                    end_run(&mut tl, &mut open, l, at);
                     tl.marks.push(Mark {
                         lane: l,
                         at,
@@ -392,17 +382,13 @@ impl Timeline {
                     });
                 }
                 Event::LwpIdle { lwp } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut running, l);
-                    grow(&mut idle_since, l);
-                    grow(&mut kernel_since, l);
-                    end_run(&mut tl, &mut running, &mut kernel_since, l, at);
-                    idle_since[l] = Some(at);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
+                    end_run(&mut tl, &mut open, l, at);
+                    open[l].idle = Some(at);
                 }
                 Event::LwpBusy { lwp } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut idle_since, l);
-                    if let Some(s) = idle_since[l].take() {
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
+                    if let Some(s) = open[l].idle.take() {
                         tl.idle.push(Slice {
                             lane: l,
                             start: s,
@@ -413,9 +399,8 @@ impl Timeline {
                     }
                 }
                 Event::KernelBlocked { lwp, ult: id } => {
-                    let l = lane(&mut tl, lwp);
-                    grow(&mut kernel_since, l);
-                    kernel_since[l].get_or_insert(at);
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
+                    open[l].kernel.get_or_insert(at);
                     tl.marks.push(Mark {
                         lane: l,
                         at,
@@ -439,11 +424,9 @@ impl Timeline {
         }
         // Close what is still open at the end of the trace.
         let end = tl.end_ns;
-        for l in 0..running.len() {
-            end_run(&mut tl, &mut running, &mut kernel_since, l, end);
-        }
-        for (l, s) in idle_since.iter().enumerate() {
-            if let Some(s) = *s {
+        for l in 0..open.len() {
+            end_run(&mut tl, &mut open, l, end);
+            if let Some(s) = open[l].idle {
                 tl.idle.push(Slice {
                     lane: l,
                     start: s,
@@ -454,7 +437,9 @@ impl Timeline {
             }
         }
         for d in &t.dropped {
-            let l = d.lwp.map_or(0, |lwp| lane(&mut tl, lwp));
+            let l = d
+                .lwp
+                .map_or(0, |lwp| lane(&mut tl, &mut lane_of, &mut open, lwp));
             tl.marks.push(Mark {
                 lane: l,
                 at: d.ns,
