@@ -3,7 +3,7 @@
 //! A parked ULT is not running anywhere: its registers were saved by the
 //! switch (`context`), and its stack is memory of our pool. As it switches
 //! out, `lwp::switch_out` stores its frame pointer in the TCB
-//! (`Tcb::parked_fp`). With frame pointers kept, each frame starts with
+//! (`Tcb::parked_fp`, the low 32 bits: the TCB's size is pinned). With frame pointers kept, each frame starts with
 //! the caller's frame pointer and the return address:
 //!
 //! ```text
@@ -85,14 +85,18 @@ pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
     if !matches!(before.run(), state::BLOCKED | state::RUNNABLE) {
         return None;
     }
-    let fp0 = tcb.parked_fp.load(Relaxed);
+    let low = tcb.parked_fp.load(Relaxed);
     // SAFETY: the overflow info is written at spawn, before the TCB is
     // published, and not again while the thread lives.
     let info = unsafe { *tcb.overflow.get() };
-    if fp0 == 0 || info.stack_size == 0 {
+    if low == 0 || info.stack_size == 0 {
         return None;
     }
     let (lo, hi) = (info.guard_hi, info.guard_hi + info.stack_size);
+    // The TCB keeps the low 32 bits: a stack is under 4 GiB, so the offset
+    // from the stack's limit gives the whole pointer (or one outside the
+    // stack, which the loop refuses, if the register held something else).
+    let fp0 = lo.wrapping_add(low.wrapping_sub(lo as u32) as usize);
     let mut out = Vec::new();
     let mut fp = fp0;
     while out.len() < MAX_FRAMES && fp % std::mem::align_of::<usize>() == 0 {
@@ -126,7 +130,7 @@ pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
     let after = tcb.state.load();
     (after.epoch() == before.epoch()
         && after.run() == before.run()
-        && tcb.parked_fp.load(Relaxed) == fp0)
+        && tcb.parked_fp.load(Relaxed) == low)
         .then_some(out)
 }
 

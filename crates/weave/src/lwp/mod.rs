@@ -873,7 +873,8 @@ impl Lwp {
 #[inline(never)]
 fn switch_out(tcb: &'static Tcb) {
     // Where a thread dump starts walking this ULT's stack while it is out.
-    tcb.parked_fp.store(context::frame_address(), Relaxed);
+    tcb.parked_fp
+        .store(context::frame_address() as u32, Relaxed);
     // SAFETY: the yielder was stored by the ULT's entry and is live while
     // the ULT runs; we are that ULT.
     unsafe { context::suspend(*tcb.yielder.get()) };
