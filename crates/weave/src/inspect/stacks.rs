@@ -44,6 +44,11 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crate::thread::state;
 use crate::thread::tcb::Tcb;
 
+/// Yields a dump waits for a ULT that is switching out to be switched
+/// out: its LWP finishes the switch in well under a microsecond unless it
+/// is descheduled; a thousand yields cover that on a busy machine.
+const BLOCKING_WAIT: usize = 1000;
+
 /// The deepest stack a dump shows.
 pub(crate) const MAX_FRAMES: usize = 64;
 
@@ -81,7 +86,17 @@ impl std::fmt::Display for Frame {
 /// `None` if it is not parked (never ran, runs now, or ran during the
 /// walk).
 pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
-    let before = tcb.state.load();
+    // BLOCKING: the ULT is switching out, its frame pointer maybe not
+    // stored yet; its LWP makes it BLOCKED right after the switch. Wait
+    // for that a bounded while (a dump is not a hot path).
+    let mut before = tcb.state.load();
+    for _ in 0..BLOCKING_WAIT {
+        if before.run() != state::BLOCKING {
+            break;
+        }
+        std::thread::yield_now();
+        before = tcb.state.load();
+    }
     if !matches!(before.run(), state::BLOCKED | state::RUNNABLE) {
         return None;
     }
