@@ -13,11 +13,13 @@
 //! and its ratio is weave/std. Either way a ratio above 1 means weave is
 //! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`, the
 //! trim of parked stacks in `bench/trim.rs`, and what they all share in
-//! `bench/common.rs`.
+//! `bench/common.rs`. `--trace-cost` (what recording a trace costs) is in
+//! `bench/trace_cost.rs`.
 
 mod c;
 mod common;
 mod io;
+mod trace_cost;
 mod trim;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -134,6 +136,10 @@ pub struct Args {
     /// List the workloads and exit
     #[arg(long)]
     list: bool,
+    /// Measure what recording a trace costs: each workload (default
+    /// spawn_join and channel_pingpong) with tracing off and on
+    #[arg(long)]
+    trace_cost: bool,
     /// Child process of a memory workload: park N threads of LIB
     /// (`weave` or `std`) and print a RESULT line.
     #[arg(long, hide = true, num_args = 2, value_names = ["LIB", "N"])]
@@ -164,6 +170,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     let (quick, json, names) = (args.quick, args.json, &args.workloads);
     let opts = Opts { quick };
+    if args.trace_cost {
+        return trace_cost::run(&opts, names);
+    }
     let selected: Vec<&Workload> = WORKLOADS
         .iter()
         .filter(|w| names.is_empty() || names.iter().any(|n| n == w.name))

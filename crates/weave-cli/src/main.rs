@@ -13,6 +13,7 @@ mod demo;
 mod env;
 mod lab;
 mod port;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,9 @@ enum Command {
     /// List the lines of a crate that use a std item weave replaces, with
     /// the replacement; --fix rewrites the use lines it can
     Port(port::Args),
+    /// Turn a recorded trace (WEAVE_TRACE=FILE) into an HTML timeline or
+    /// a Chrome/Perfetto trace
+    Trace(trace::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Lab(args) => lab::run(args),
         Command::Env => env::run(),
         Command::Port(args) => port::run(args),
+        Command::Trace(args) => trace::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -75,3 +75,28 @@ pub(crate) unsafe fn suspend(yielder: *const Yielder) {
     // current coroutine, which lives on that coroutine's stack.
     unsafe { (*yielder).suspend(()) }
 }
+
+/// The caller's frame pointer (`rbp` on x86_64, `x29` on aarch64): with
+/// frame pointers kept, the head of the chain of saved frame pointers and
+/// return addresses that a thread dump walks for a parked ULT
+/// (`inspect/stacks.rs`). Without them the register holds any value; the
+/// walker checks every address against the ULT's stack before reading.
+#[inline(always)]
+pub(crate) fn frame_address() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads a register; no memory access, no side effect.
+    unsafe {
+        std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above.
+    unsafe {
+        std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}

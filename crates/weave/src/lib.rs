@@ -105,6 +105,12 @@ mod context;
 #[cfg(not(loom))]
 pub mod fs;
 #[cfg(not(loom))]
+mod inspect;
+#[cfg(not(loom))]
+pub use inspect::dump::{dump, Dump, DumpedThread};
+#[cfg(not(loom))]
+pub use inspect::stacks::Frame;
+#[cfg(not(loom))]
 pub mod io;
 #[cfg(not(loom))]
 mod lwp;
@@ -245,6 +251,10 @@ mod sched {
 #[cfg(loom)]
 mod reactor {
     pub(crate) mod readiness;
+}
+#[cfg(loom)]
+mod trace {
+    pub(crate) mod ring;
 }
 // The channel module and the locks' core build under loom: their only ways
 // out to the runtime are `sync/mpmc/context.rs` and `sync/block.rs`, which

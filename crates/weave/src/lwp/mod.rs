@@ -522,6 +522,12 @@ impl Lwp {
         }
         self.timers_pending.fetch_sub(due.len(), Relaxed);
         for (tcb, token) in due.drain(..) {
+            if trace::hooked() {
+                trace::emit(Event::TimerFired {
+                    ult: tcb.id(),
+                    lwp: self.index,
+                });
+            }
             if tcb.state.wake(token) == Wake::Enqueue {
                 crate::sched::enqueue_woken(tcb);
             }
@@ -749,6 +755,7 @@ impl Lwp {
                 rt.monitor.check_deadlock_soon();
             }
             let deadline = self.local().timers.next_deadline();
+            trace::emit(Event::LwpIdle { lwp: self.index });
             // Sleep in the reactor if nobody else does: io readiness, our
             // timers and new work then all end the sleep (see `reactor`).
             match crate::reactor::try_get() {
@@ -758,6 +765,7 @@ impl Lwp {
                 }
                 _ => self.parker.park(deadline),
             }
+            trace::emit(Event::LwpBusy { lwp: self.index });
         }
         // Not claimed by a waker: take ourselves off the count.
         rt.idle.end_sleep(&self.sleeping);
@@ -910,6 +918,9 @@ fn publish_in_ult_tls(lwp: &'static Lwp, t: &'static Tcb) {
 /// after the switch the ULT re-reads everything thread-local afresh.
 #[inline(never)]
 fn switch_out(tcb: &'static Tcb) {
+    // Where a thread dump starts walking this ULT's stack while it is out.
+    tcb.parked_fp
+        .store(context::frame_address() as u32, Relaxed);
     // SAFETY: the yielder was stored by the ULT's entry and is live while
     // the ULT runs; we are that ULT.
     unsafe { context::suspend(*tcb.yielder.get()) };

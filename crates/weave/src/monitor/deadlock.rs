@@ -93,6 +93,8 @@ pub(super) fn check(rt: &Runtime) {
     let mut report = String::from("\nweave: all threads are blocked: deadlock!\n\n");
     for r in &second.rows {
         let _ = writeln!(report, "  {}", r.line);
+        // Each thread's stack, as the thread dump shows it.
+        report.push_str(&crate::inspect::dump::stack_of(r.index, 6));
     }
     for &(lwp, _) in &second.stuck {
         let _ = writeln!(

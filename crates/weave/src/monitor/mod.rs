@@ -93,6 +93,8 @@ struct Watch {
     /// When this blocking episode last asked for a deadlock check (an LWP
     /// in an untimed futex wait; see `trap`).
     stuck_check_at: Option<Instant>,
+    /// This blocking episode is in the trace already.
+    traced: bool,
 }
 
 /// The monitor thread's loop.
@@ -165,6 +167,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 switches: None,
                 asleep_since: None,
                 stuck_check_at: None,
+                traced: false,
             });
             w.asleep_since = if l.is_sleeping() {
                 w.asleep_since.or(Some(now))
@@ -178,6 +181,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 w.grew = false;
                 w.switches = None;
                 w.stuck_check_at = None;
+                w.traced = false;
                 continue;
             }
             let ran = now.duration_since(w.since);
@@ -205,6 +209,13 @@ pub(crate) fn run(rt: &'static Runtime) {
             };
             if blocked {
                 blocked_lwps += 1;
+                if !w.traced {
+                    w.traced = true;
+                    crate::trace::emit(crate::trace::Event::KernelBlocked {
+                        lwp: l.index,
+                        ult: lwp::running_ult(word).map(|i| table().slot(i).id()),
+                    });
+                }
                 let call = trap::current_call(l);
                 if let Some(trap::Call::Futex(futex)) = call {
                     on_futex_wait(

@@ -159,6 +159,14 @@ impl Record {
             (r, wr)
         };
         for w in readers.into_iter().chain(writers) {
+            if crate::trace::hooked() {
+                if let Waiter::Ult(tcb, _) = &w {
+                    crate::trace::emit(crate::trace::Event::IoReady {
+                        ult: tcb.id(),
+                        lwp: crate::lwp::current().map(|l| l.index()),
+                    });
+                }
+            }
             w.wake();
         }
     }

@@ -93,6 +93,12 @@ pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
     trace::emit(Event::Wake {
         ult: tcb.id(),
         lwp: here.map(|l| l.index),
+        // Who woke it costs a thread-local read: only when someone listens.
+        waker: if trace::hooked() {
+            crate::thread::current::running().map(|t| t.id())
+        } else {
+            None
+        },
     });
     if tcb.kind() == Kind::Migratable {
         rt().push_global(tcb);

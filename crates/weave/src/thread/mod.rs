@@ -790,3 +790,11 @@ pub fn threads() -> Vec<ThreadInfo> {
     }
     rows
 }
+
+/// A thread's name and priority for a trace's NAME record (installed as
+/// the trace's namer at start-up): the spawning thread calls it right
+/// after the spawn, before the new thread can have exited.
+pub(crate) fn name_for_trace(id: ThreadId) -> Option<(Option<Arc<str>>, u8)> {
+    let tcb = table().lookup(id).ok()?;
+    Some((tcb.name_of(id.generation()), tcb.priority()))
+}

@@ -1,13 +1,23 @@
 //! trace: the one funnel every scheduling event passes through.
 //!
 //! The scheduler calls `emit` for each spawn, run, block, wake, steal,
-//! preemption request and exit. `emit` keeps the runtime's counters and, if
-//! a hook is installed with [`set_hook`], hands the event to it. Traces,
-//! counters and the figures of `weave demo` all come from here, so they
-//! cannot disagree. With no hook installed an event costs a relaxed counter
-//! bump and one load and branch.
+//! preemption request and exit; the LWPs, the monitor and the reactor add
+//! their own (an LWP going idle, an LWP blocked in the kernel, io readiness,
+//! a timer firing). `emit` keeps the runtime's counters and, if a hook is
+//! installed with [`set_hook`] or a trace is being recorded ([`record`]),
+//! hands the event on. Traces, counters and the figures of `weave demo` all
+//! come from here, so they cannot disagree. With no hook and no recording an
+//! event costs a relaxed counter bump and one load and branch.
 //!
-//! Every layer emits into it, so it names nothing above `thread/id.rs`.
+//! - `mod.rs` (this file): the events, `emit`, the counters, the hook;
+//! - `record.rs`: recording to a file through per-thread rings;
+//! - `ring.rs`: one thread's ring, a bounded single-producer,
+//!   single-consumer queue (loom-checked);
+//! - `format.rs`: the file format, written by `record.rs` and read back by
+//!   [`format::read`] (the `weave trace` command, tests).
+//!
+//! Every layer emits into it, so it names nothing above `thread/id.rs`
+//! and `time/clock.rs` (the timestamps).
 //!
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,8 +35,16 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::thread::id::{BlockReason, ThreadId};
+
+pub mod format;
+mod record;
+mod ring;
+
+pub(crate) use record::set_namer;
+pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
 /// `None` on a plain OS thread.
@@ -43,8 +61,14 @@ pub enum Event {
         lwp: usize,
         reason: BlockReason,
     },
-    /// A blocked ULT became runnable.
-    Wake { ult: ThreadId, lwp: Option<usize> },
+    /// A blocked ULT became runnable. `waker` is the ULT that woke it,
+    /// when a ULT did and a hook or recording asked for it (`None` for a
+    /// timer, the reactor, an OS thread, or when nobody listens).
+    Wake {
+        ult: ThreadId,
+        lwp: Option<usize>,
+        waker: Option<ThreadId>,
+    },
     /// An LWP took a not-yet-started ULT queued on another LWP.
     Steal {
         ult: ThreadId,
@@ -59,6 +83,18 @@ pub enum Event {
     LwpStart { lwp: usize, bound: bool },
     /// An LWP retired.
     LwpExit { lwp: usize },
+    /// An LWP found nothing to run and goes to sleep in the kernel.
+    LwpIdle { lwp: usize },
+    /// An LWP woke from its idle sleep.
+    LwpBusy { lwp: usize },
+    /// The monitor found an LWP blocked in the kernel (a blocking system
+    /// call made by `ult`) while other work waits.
+    KernelBlocked { lwp: usize, ult: Option<ThreadId> },
+    /// The reactor saw a file descriptor ready and wakes `ult`, which waits
+    /// on it.
+    IoReady { ult: ThreadId, lwp: Option<usize> },
+    /// A timer (a sleep or a timed wait) of `ult` fired on LWP `lwp`.
+    TimerFired { ult: ThreadId, lwp: usize },
 }
 
 /// A function that receives every event. It runs on the thread where the
@@ -66,20 +102,60 @@ pub enum Event {
 /// must not call back into weave.
 pub type Hook = fn(&Event);
 
-/// The hook, on a cache line of its own: it is read on every event and
-/// written almost never.
+/// The function `emit` calls, on a cache line of its own: it is read on
+/// every event and written almost never. It is the user's hook, or while
+/// a trace is recorded, `record::on_event` (which calls the user's hook
+/// too): one load and branch in `emit` whichever listens.
 #[repr(align(128))]
 struct HookCell(AtomicPtr<()>);
 
 static HOOK_CELL: HookCell = HookCell(AtomicPtr::new(std::ptr::null_mut()));
 static HOOK: &AtomicPtr<()> = &HOOK_CELL.0;
 
-/// Installs (or with `None` removes) the event hook.
+/// The user's hook (null when none), and whether a recording listens; the
+/// lock serialises changes of either, so `HOOK` always reflects both.
+static LISTENERS: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+/// The user's hook as `record::on_event` reads it.
+static USER_HOOK: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Installs (or with `None` removes) the event hook. A recording in
+/// progress ([`record`]) keeps recording; the hook is called as well.
 pub fn set_hook(hook: Option<Hook>) {
     let p = hook.map_or(std::ptr::null_mut(), |f| f as *mut ());
+    let mut l = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+    l.0 = p as usize;
+    publish_listeners(&l);
+}
+
+/// Turns the recorder's listening on or off (from `record.rs`).
+fn set_recording(on: bool) {
+    let mut l = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+    l.1 = on;
+    publish_listeners(&l);
+}
+
+fn publish_listeners(l: &(usize, bool)) {
+    let user = l.0 as *mut ();
+    // Release pairs with the Acquire load in `record::on_event`.
+    USER_HOOK.store(user, Ordering::Release);
+    let hook = if l.1 {
+        record::on_event as Hook as *mut ()
+    } else {
+        user
+    };
     // Release pairs with the Acquire load in `emit`: a hook sees the
     // runtime's state as it was when it was installed.
-    HOOK.store(p, Ordering::Release);
+    HOOK.store(hook, Ordering::Release);
+}
+
+/// Calls the user's hook, if one is installed (from `record::on_event`).
+#[inline]
+fn call_user(e: &Event) {
+    let user = USER_HOOK.load(Ordering::Acquire);
+    if !user.is_null() {
+        call(user, e);
+    }
 }
 
 /// Counters of the whole runtime since it started.
@@ -207,7 +283,13 @@ pub(crate) fn emit(e: Event) {
         Event::Steal { .. } => Some(STEALS),
         Event::Preempt { .. } => Some(PREEMPTS),
         Event::Exit { .. } => Some(EXITS),
-        Event::LwpStart { .. } | Event::LwpExit { .. } => None,
+        Event::LwpStart { .. }
+        | Event::LwpExit { .. }
+        | Event::LwpIdle { .. }
+        | Event::LwpBusy { .. }
+        | Event::KernelBlocked { .. }
+        | Event::IoReady { .. }
+        | Event::TimerFired { .. } => None,
     };
     if let Some(k) = kind {
         count(k, 1);
@@ -232,7 +314,8 @@ pub(crate) fn add_runs(runs: u64) {
 
 #[cold]
 fn call(hook: *mut (), e: &Event) {
-    // SAFETY: `HOOK` only ever holds null or a `Hook` stored by `set_hook`.
+    // SAFETY: `HOOK` and `USER_HOOK` only ever hold null (checked by the
+    // callers) or a `Hook` stored by `publish_listeners`.
     let f: Hook = unsafe { std::mem::transmute::<*mut (), Hook>(hook) };
     f(e);
 }

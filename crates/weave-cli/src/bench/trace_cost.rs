@@ -1,0 +1,67 @@
+//! `weave bench --trace-cost`: what recording a trace costs. Each selected
+//! workload (by default `spawn_join` and `channel_pingpong`) runs in pairs,
+//! once with tracing off and once recording (`weave::trace::record` to a
+//! temporary file), alternating so that a machine's drift hits both; the
+//! table shows the medians of weave's figure and their ratio.
+
+use super::{Opts, Workload, WORKLOADS};
+
+/// The workloads measured when none is named.
+const DEFAULT: [&str; 2] = ["spawn_join", "channel_pingpong"];
+
+pub(super) fn run(opts: &Opts, names: &[String]) -> Result<(), String> {
+    let names: Vec<&str> = if names.is_empty() {
+        DEFAULT.to_vec()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    let pairs = if opts.quick { 3 } else { 7 };
+    let path = std::env::temp_dir().join(format!("weave-bench-{}.trace", std::process::id()));
+    println!(
+        "weave bench --trace-cost: weave with tracing off and on, alternating, median of {pairs} pairs"
+    );
+    println!(
+        "{:<16} {:>6} {:>12} {:>12} {:>9}   note",
+        "workload", "unit", "off", "on", "on/off"
+    );
+    for name in names {
+        let w: &Workload = WORKLOADS
+            .iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| format!("bench: no workload '{name}'"))?;
+        let (mut off, mut on) = (Vec::new(), Vec::new());
+        let mut dropped = 0;
+        for _ in 0..pairs {
+            off.push((w.run)(opts).map_err(|e| format!("bench {name}: {e}"))?);
+            weave::trace::record(&path).map_err(|e| format!("bench {name}: {e}"))?;
+            let m = (w.run)(opts);
+            let stats = weave::trace::stop().map_err(|e| format!("bench {name}: {e}"))?;
+            dropped += stats.map_or(0, |s| s.dropped);
+            on.push(m.map_err(|e| format!("bench {name}: {e}"))?);
+        }
+        std::fs::remove_file(&path).ok();
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        let unit = off[0].unit;
+        let (o, n) = (
+            median(&mut off.iter().map(|m| m.weave).collect()),
+            median(&mut on.iter().map(|m| m.weave).collect()),
+        );
+        println!(
+            "{:<16} {:>6} {:>12.1} {:>12.1} {:>8.2}x   {}",
+            name,
+            unit,
+            o,
+            n,
+            n / o,
+            if dropped > 0 {
+                format!("{dropped} events dropped while on")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Stacks of parked ULTs, for the thread dump and the deadlock report.
+//!
+//! A parked ULT is not running anywhere: its registers were saved by the
+//! switch (`context`), and its stack is memory of our pool. As it switches
+//! out, `lwp::switch_out` stores its frame pointer in the TCB
+//! (`Tcb::parked_fp`, the low 32 bits: the TCB's size is pinned). With frame pointers kept, each frame starts with
+//! the caller's frame pointer and the return address:
+//!
+//! ```text
+//!   higher addresses (stack base)
+//!   │ ...                     │
+//!   │ return address into C   │  fp2 + 8
+//!   │ saved fp (C's frame)    │◀ fp2
+//!   │ ... B's locals ...      │
+//!   │ return address into B   │  fp1 + 8
+//!   │ saved fp = fp2          │◀ fp1
+//!   │ ... A's locals ...      │
+//!   │ return address into A   │  fp0 + 8
+//!   │ saved fp = fp1          │◀ fp0 = parked_fp (switch_out's frame)
+//!   lower addresses (stack limit, then the guard page)
+//! ```
+//!
+//! [`walk`] follows that chain, reading only inside the ULT's own stack
+//! (its bounds are in the TCB's overflow info) and only upwards, so a
+//! register that held something else than a frame pointer ends the walk
+//! instead of faulting. The state word is read before and after: if the
+//! ULT ran meanwhile, the stack is thrown away.
+//!
+//! **Limits.** The walk needs frame pointers in every frame between the
+//! ULT's entry and the switch: functions compiled without them (Rust's
+//! release profile omits them on x86_64 unless `-C force-frame-pointers=yes`)
+//! end the chain early, at the first such frame. The workspace's
+//! `.cargo/config.toml` keeps them for every build of weave, which costs
+//! nothing measurable here (see `docs/ARCHITECTURE.md`); a program built
+//! without them gets a short or empty stack, never a wrong one beyond the
+//! frame where the chain broke. A ULT running on another LWP has no saved
+//! frame and gets no stack; the calling thread's own stack comes from the
+//! `backtrace` crate's unwinder.
+//!
+//! Reads only; the `backtrace` crate symbolises the addresses.
+
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use crate::thread::state;
+use crate::thread::tcb::Tcb;
+
+/// Yields a dump waits for a ULT that is switching out to be switched
+/// out: its LWP finishes the switch in well under a microsecond unless it
+/// is descheduled; a thousand yields cover that on a busy machine.
+const BLOCKING_WAIT: usize = 1000;
+
+/// The deepest stack a dump shows.
+pub(crate) const MAX_FRAMES: usize = 64;
+
+/// One frame of a stack, symbolised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The return address (or, for the innermost frame of the calling
+    /// thread, the instruction pointer).
+    pub ip: usize,
+    /// The function, demangled, without its hash; `None` when the address
+    /// has no symbol.
+    pub function: Option<String>,
+    /// The source file and line, when debug info has them.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.function {
+            Some(func) => write!(f, "{func}")?,
+            None => write!(f, "{:#x} (no symbol)", self.ip)?,
+        }
+        if let Some(file) = &self.file {
+            write!(f, "\n          at {file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The return addresses of a parked ULT's stack, innermost first, or
+/// `None` if it is not parked (never ran, runs now, or ran during the
+/// walk).
+pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
+    // BLOCKING: the ULT is switching out, its frame pointer maybe not
+    // stored yet; its LWP makes it BLOCKED right after the switch. Wait
+    // for that a bounded while (a dump is not a hot path).
+    let mut before = tcb.state.load();
+    for _ in 0..BLOCKING_WAIT {
+        if before.run() != state::BLOCKING {
+            break;
+        }
+        std::thread::yield_now();
+        before = tcb.state.load();
+    }
+    if !matches!(before.run(), state::BLOCKED | state::RUNNABLE) {
+        return None;
+    }
+    let low = tcb.parked_fp.load(Relaxed);
+    // SAFETY: the overflow info is written at spawn, before the TCB is
+    // published, and not again while the thread lives.
+    let info = unsafe { *tcb.overflow.get() };
+    if low == 0 || info.stack_size == 0 {
+        return None;
+    }
+    let (lo, hi) = (info.guard_hi, info.guard_hi + info.stack_size);
+    // The TCB keeps the low 32 bits: a stack is under 4 GiB, so the offset
+    // from the stack's limit gives the whole pointer (or one outside the
+    // stack, which the loop refuses, if the register held something else).
+    let fp0 = lo.wrapping_add(low.wrapping_sub(lo as u32) as usize);
+    let mut out = Vec::new();
+    let mut fp = fp0;
+    while out.len() < MAX_FRAMES && fp % std::mem::align_of::<usize>() == 0 {
+        if fp < lo || fp + 16 > hi {
+            break;
+        }
+        // SAFETY: `fp .. fp + 16` lies inside the ULT's stack (checked
+        // above), which stays mapped for the life of the process (the
+        // pool never unmaps). The ULT is parked, so nobody writes these
+        // words now; if it was woken and ran meanwhile, the state check
+        // below throws the result away. Volatile: they belong to another
+        // thread's stack, and the compiler must not assume anything.
+        let (next, ra) = unsafe {
+            (
+                std::ptr::read_volatile(fp as *const usize),
+                std::ptr::read_volatile((fp + 8) as *const usize),
+            )
+        };
+        if ra == 0 {
+            break;
+        }
+        out.push(ra);
+        if next <= fp {
+            break; // the chain must go up the stack
+        }
+        fp = next;
+    }
+    // SeqCst: read after the walk's loads (pairs with nothing; a fence
+    // against the loads above being moved past this check).
+    std::sync::atomic::fence(SeqCst);
+    let after = tcb.state.load();
+    (after.epoch() == before.epoch()
+        && after.run() == before.run()
+        && tcb.parked_fp.load(Relaxed) == low)
+        .then_some(out)
+}
+
+/// Symbolises return addresses, and ends the stack at the ULT's entry
+/// (the `__rust_begin_short_backtrace` frame, where std's panic report
+/// ends it too): what lies below is weave's and corosensei's start-up. A
+/// return address points after the call: one byte back is inside the
+/// call instruction, whose line is the one a reader expects.
+pub(crate) fn symbolise(ips: &[usize]) -> Vec<Frame> {
+    let mut frames = symbolise_all(ips);
+    if let Some(i) = frames.iter().position(|f| {
+        f.function
+            .as_deref()
+            .is_some_and(|n| n.ends_with("__rust_begin_short_backtrace"))
+    }) {
+        frames.truncate(i);
+    }
+    frames
+}
+
+fn symbolise_all(ips: &[usize]) -> Vec<Frame> {
+    ips.iter()
+        .map(|&ip| {
+            let mut frame = Frame {
+                ip,
+                function: None,
+                file: None,
+                line: None,
+            };
+            backtrace::resolve(ip.saturating_sub(1) as *mut std::ffi::c_void, |s| {
+                if frame.function.is_none() {
+                    frame.function = s.name().map(|n| format!("{n:#}"));
+                    frame.file = s.filename().map(|p| p.display().to_string());
+                    frame.line = s.lineno();
+                }
+            });
+            frame
+        })
+        .collect()
+}
+
+/// The calling thread's own stack, symbolised, without the frames of the
+/// dump itself.
+pub(crate) fn here() -> Vec<Frame> {
+    let mut ips = Vec::new();
+    backtrace::trace(|f| {
+        ips.push(f.ip() as usize);
+        ips.len() < MAX_FRAMES + 8
+    });
+    let mut frames = symbolise(&ips);
+    // Drop the frames of the unwinder and of the dump.
+    if let Some(i) = frames.iter().rposition(|f| {
+        f.function
+            .as_deref()
+            .is_some_and(|n| n.starts_with("weave::inspect::") || n.starts_with("backtrace::"))
+    }) {
+        frames.drain(..=i);
+    }
+    frames.truncate(MAX_FRAMES);
+    frames
+}
