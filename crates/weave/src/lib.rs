@@ -123,6 +123,8 @@ mod runtime;
 #[cfg(not(loom))]
 mod sched;
 #[cfg(not(loom))]
+pub mod signal;
+#[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
 mod start;
@@ -245,6 +247,13 @@ mod sched {
 #[cfg(loom)]
 mod reactor {
     pub(crate) mod readiness;
+}
+// The signal layer's lock-free records (the per-signal ring, the stash).
+#[cfg(loom)]
+#[allow(dead_code)]
+mod signal {
+    pub(crate) mod ring;
+    pub(crate) mod stash;
 }
 // The channel module and the locks' core build under loom: their only ways
 // out to the runtime are `sync/mpmc/context.rs` and `sync/block.rs`, which

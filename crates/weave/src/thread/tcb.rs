@@ -114,6 +114,9 @@ pub(crate) struct Tcb {
     /// freed when it finishes; owned like `ctx`.
     #[cfg(feature = "tls-per-ult")]
     pub(crate) tls: UnsafeCell<Option<crate::context::tls::Block>>,
+    /// Signal mask, pending signals and flags (`signal/state.rs` says who
+    /// writes which).
+    pub(crate) sig: crate::signal::state::TcbSignals,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -152,6 +155,7 @@ impl Tcb {
             parked_sp: AtomicU32::new(0),
             #[cfg(feature = "tls-per-ult")]
             tls: UnsafeCell::new(None),
+            sig: crate::signal::state::TcbSignals::new(),
         }
     }
 
@@ -178,6 +182,8 @@ impl Tcb {
         self.switches.store(0, Relaxed);
         self.run_ticks.store(0, Relaxed);
         self.parked_sp.store(0, Relaxed);
+        // Called on the creating thread: the new thread inherits its mask.
+        self.sig.reset(crate::signal::state::inherited_mask());
     }
 
     /// The thread's kind. Written at spawn before the TCB is published;

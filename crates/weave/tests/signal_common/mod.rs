@@ -1,0 +1,114 @@
+//! Shared by the `signal_*` tests. Each scenario installs process-wide
+//! handlers, so it runs in a child process of the test binary (the test
+//! re-runs itself with `--exact NAME` and an environment variable), where
+//! nothing else shares its signals; a watchdog turns a hang into a failure.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const CHILD: &str = "WEAVE_SIGNAL_TEST_CHILD";
+
+/// In the test process: runs test `name` in a child and asserts that it
+/// passed; returns false. In that child: starts a watchdog and returns true
+/// (the caller runs the scenario).
+pub fn in_child(name: &str) -> bool {
+    if let Ok(n) = std::env::var(CHILD) {
+        if n != name {
+            return false;
+        }
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_secs(60));
+            eprintln!("watchdog: the scenario hung for 60 s");
+            std::process::exit(3);
+        });
+        return true;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child scenario {name} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
+}
+
+/// The kernel thread id of LWP `index`.
+pub fn lwp_tid(index: usize) -> i32 {
+    weave::lwps()
+        .into_iter()
+        .find(|l| l.index == index)
+        .map(|l| l.tid)
+        .expect("the LWP exists")
+}
+
+/// Sends `sig` to one kernel thread of this process.
+pub fn tgkill(tid: i32, sig: i32) {
+    // SAFETY: tgkill to a thread of our own process.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    assert_eq!(rc, 0, "tgkill failed");
+}
+
+/// Sends `sig` with `value` to this process (`sigqueue`).
+pub fn sigqueue_self(sig: i32, value: usize) {
+    // SAFETY: sigqueue to our own process with a valid sigval.
+    let rc = unsafe {
+        libc::sigqueue(
+            libc::getpid(),
+            sig,
+            libc::sigval {
+                sival_ptr: value as *mut libc::c_void,
+            },
+        )
+    };
+    assert_eq!(rc, 0, "sigqueue failed");
+}
+
+/// Spins (yielding the CPU) until `flag` is set; panics after 30 s.
+pub fn wait_for(flag: &AtomicBool) {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(30), "waited 30 s");
+        if weave::thread::current_lwp().is_some() {
+            weave::thread::yield_now();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Polls `cond` (sleeping between looks) until it holds; panics after 30 s.
+pub fn wait_until(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(30), "waited 30 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `sig` is pending for the calling OS thread or the process.
+pub fn pending_here(sig: i32) -> bool {
+    // SAFETY: a zeroed sigset_t is a valid out-value for sigpending.
+    let mut s: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `s` is a valid out-pointer.
+    unsafe { libc::sigpending(&mut s) };
+    // SAFETY: `s` is a valid set.
+    unsafe { libc::sigismember(&s, sig) == 1 }
+}
+
+/// Spins on the CPU, never yielding the LWP, until `flag` is set (so that
+/// the ULT stays the one its LWP runs); panics after 30 s.
+pub fn spin_for(flag: &AtomicBool) {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(30), "spun 30 s");
+        std::hint::spin_loop();
+    }
+}
