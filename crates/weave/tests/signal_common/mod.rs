@@ -112,3 +112,27 @@ pub fn spin_for(flag: &AtomicBool) {
         std::hint::spin_loop();
     }
 }
+
+/// Runs test `name` in a child (as [`in_child`]) and returns its status and
+/// output, for scenarios whose end is the child's death.
+pub fn child_output(name: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap()
+}
+
+/// Whether this process is the child running test `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD).is_ok_and(|n| n == name)
+}
+
+/// Waits until thread `id` is blocked inside weave (in the thread table).
+pub fn wait_blocked(id: weave::thread::ThreadId) {
+    wait_until(|| {
+        weave::thread::threads()
+            .iter()
+            .any(|t| t.id == id && matches!(t.state, weave::thread::ThreadState::Blocked(_)))
+    });
+}
