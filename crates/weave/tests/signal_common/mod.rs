@@ -37,6 +37,10 @@ pub fn in_child(name: &str) -> bool {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran no scenario named {name}"
+    );
     false
 }
 
