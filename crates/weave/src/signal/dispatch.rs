@@ -325,6 +325,14 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
         if tcb.sig.pending.fetch_and(!bit(sig), Relaxed) & bit(sig) == 0 {
             continue;
         }
+        if HANDLED.load(Relaxed) & bit(sig) == 0 {
+            // Not handled through weave: the kernel's action, as
+            // `pthread_kill` would get it.
+            while take_queued(me, sig).is_some() {}
+            // SAFETY: kill to our own process.
+            unsafe { libc::kill(libc::getpid(), sig) };
+            continue;
+        }
         let queued: Vec<Record> = {
             let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
             q.as_mut()

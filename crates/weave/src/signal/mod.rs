@@ -647,8 +647,9 @@ impl crate::thread::Thread {
     /// safe point with it unblocked; a ULT waiting inside weave (sleep, a
     /// lock, a channel, a socket) is woken for it and then goes back to its
     /// wait ([`take_interrupted`] says it happened). To an OS thread it is
-    /// `pthread_kill`. A signal not handled through weave gets the kernel's
-    /// action for the process, as with `pthread_kill`.
+    /// `pthread_kill`. A signal not handled through weave when it is
+    /// delivered gets the kernel's action for the process (for most
+    /// signals, the end of it), as with `pthread_kill`.
     pub fn kill(&self, sig: i32) -> Result<(), SignalError> {
         send_to(self.id(), sig, None)
     }
@@ -680,12 +681,6 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
             // SAFETY: tgkill to a thread of our own process.
             None => unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) },
         };
-        return Ok(());
-    }
-    if HANDLED.load(Relaxed) & bit(sig) == 0 {
-        // Not handled through weave: the kernel's action, for the process.
-        // SAFETY: kill to our own process.
-        unsafe { libc::kill(pid, sig) };
         return Ok(());
     }
     let me_id = tcb.id().as_u64().get();
