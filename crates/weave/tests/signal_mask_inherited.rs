@@ -51,8 +51,9 @@ fn mask_changes_on_a_ult_leave_the_kernel_mask_alone() {
     signal::handle(libc::SIGUSR1, |_| {}).unwrap();
     let (kernel_before, kernel_after, user_blocked) = thread::spawn(move || {
         let kernel = || {
-            // SAFETY: reading the LWP's kernel mask.
+            // SAFETY: a zeroed sigset_t is a valid out-value.
             let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+            // SAFETY: a null new set only reads the LWP's kernel mask.
             unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut old) };
             SigSet::from_sigset_t(&old)
         };

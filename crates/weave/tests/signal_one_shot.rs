@@ -32,8 +32,9 @@ fn one_shot_handler_runs_once_then_the_default_action_applies() {
         // SAFETY: kill to our own process.
         unsafe { libc::kill(libc::getpid(), SIG) };
         wait_until(|| runs.load(SeqCst) == 1);
-        // SAFETY: reading the current action.
+        // SAFETY: a zeroed sigaction is a valid out-value.
         let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only reads the current one.
         unsafe { libc::sigaction(SIG, std::ptr::null(), &mut act) };
         assert_eq!(act.sa_sigaction, libc::SIG_DFL, "reset to the default");
         println!("handled once");
