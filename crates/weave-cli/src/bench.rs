@@ -18,6 +18,7 @@
 mod common;
 mod io;
 mod trim;
+mod signal;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -108,6 +109,16 @@ const WORKLOADS: &[Workload] = &[
         name: "sleepers",
         about: "100,000 threads each sleeping 1 ms 10 times (std: 10,000): CPU ns per sleep; wall time against the ideal 10 ms",
         run: io::sleepers,
+    },
+    Workload {
+        name: "sigmask",
+        about: "a ULT blocking and unblocking one signal, against pthread_sigmask on an OS thread (ns per change)",
+        run: signal::sigmask,
+    },
+    Workload {
+        name: "signal_latency",
+        about: "sigqueue from another process to the handler: weave's handler thread vs a plain sigaction handler (ns, median; p99 in the note)",
+        run: signal::signal_latency,
     },
 ];
 
@@ -652,6 +663,9 @@ fn child(args: &[String]) -> Result<(), String> {
     let n: usize = n.parse().map_err(|_| "bad N")?;
     if lib.starts_with("trim-") {
         return trim::child(lib, n);
+    }
+    if lib.starts_with("signal-sender:") {
+        return signal::sender(lib, n);
     }
     let (per, secs) = match lib.as_str() {
         "weave" => {

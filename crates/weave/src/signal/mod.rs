@@ -455,12 +455,15 @@ fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
         How::SetMask => set,
     };
     if new != old {
-        // SeqCst, and the SeqCst load of `pending` after it: a Dekker pair
-        // with `send_to`'s "set pending; read mask" (either the sender sees
-        // the signal unblocked and kicks us, or we see it pending here).
-        t.sig.mask.swap(new, SeqCst);
+        // Plain stores and loads, no fence: the common case is two loads and
+        // a store. A `Thread::kill` racing with an unblock may read the old
+        // mask and not kick us while we read `pending` before its bit lands;
+        // the signal then waits for this ULT's next switch, where the
+        // switch-in hook and the LWP's check after a block both look at
+        // `pending` (with SeqCst): delayed to the next safe point, never lost.
+        t.sig.mask.store(new, Relaxed);
         let opened = old & !new;
-        if opened != 0 && opened & (KBLOCKED_ANY.load(Relaxed) | t.sig.pending.load(SeqCst)) != 0 {
+        if opened != 0 && opened & (KBLOCKED_ANY.load(Relaxed) | t.sig.pending.load(Relaxed)) != 0 {
             unmask_slow(t, opened);
         }
     }
@@ -700,8 +703,9 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
 /// the caller; woken if it waits inside weave; at its next safe point if it
 /// runs elsewhere; as it is switched in if it is runnable.
 fn kick(tcb: &'static Tcb, b: u64) {
-    // SeqCst pairs with `mask_ult` (see there).
-    if tcb.sig.mask.load(SeqCst) & b != 0 {
+    // A stale mask here delays the delivery to the ULT's next switch (see
+    // `mask_ult`).
+    if tcb.sig.mask.load(Relaxed) & b != 0 {
         return;
     }
     if crate::thread::current::running().is_some_and(|t| std::ptr::eq(t, tcb)) {
