@@ -8,7 +8,9 @@ mod signal_common;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use signal_common::{in_child, lwp_tid, pending_here, spin_for, tgkill, wait_for, wait_until};
+use signal_common::{
+    bound_spinner, in_child, lwp_tid, pending_here, spin_for, tgkill, wait_for, wait_until,
+};
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread;
 
@@ -35,24 +37,9 @@ fn case1_running_ult_that_unblocks_it_takes_it() {
         return;
     }
     let got = record();
-    let (started, stop) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
-    let (s, st, l) = (started.clone(), stop.clone(), lwp.clone());
-    let a = thread::Builder::new()
-        .bound()
-        .spawn(move || {
-            signal::mask(How::Unblock, &SigSet::of(&[SIG]));
-            l.store(thread::current_lwp().unwrap(), SeqCst);
-            s.store(true, SeqCst);
-            spin_for(&st);
-            thread::current().id()
-        })
-        .unwrap();
-    wait_for(&started);
-    tgkill(lwp_tid(lwp.load(SeqCst)), SIG);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (a, lwp) = bound_spinner(How::Unblock, SigSet::of(&[SIG]), &stop);
+    tgkill(lwp_tid(lwp), SIG);
     wait_until(|| deliveries(&got) == 1);
     stop.store(true, SeqCst);
     let a_id = a.join().unwrap();
@@ -116,26 +103,8 @@ fn case3_ult_running_on_another_lwp_takes_it() {
     }
     let got = record();
     let stop = Arc::new(AtomicBool::new(false));
-    let spawn_spinner = |blocks: bool| {
-        let (started, st) = (Arc::new(AtomicBool::new(false)), stop.clone());
-        let lwp = Arc::new(AtomicUsize::new(usize::MAX));
-        let (s, l) = (started.clone(), lwp.clone());
-        let h = thread::Builder::new()
-            .bound()
-            .spawn(move || {
-                let how = if blocks { How::Block } else { How::Unblock };
-                signal::mask(how, &SigSet::of(&[SIG]));
-                l.store(thread::current_lwp().unwrap(), SeqCst);
-                s.store(true, SeqCst);
-                spin_for(&st);
-                thread::current().id()
-            })
-            .unwrap();
-        wait_for(&started);
-        (h, lwp.load(SeqCst))
-    };
-    let (a, _) = spawn_spinner(false);
-    let (b, b_lwp) = spawn_spinner(true);
+    let (a, _) = bound_spinner(How::Unblock, SigSet::of(&[SIG]), &stop);
+    let (b, b_lwp) = bound_spinner(How::Block, SigSet::of(&[SIG]), &stop);
     // The kernel gives it to B's LWP; B blocks it; A runs elsewhere.
     tgkill(lwp_tid(b_lwp), SIG);
     wait_until(|| deliveries(&got) == 1);

@@ -4,10 +4,10 @@
 
 mod signal_common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use signal_common::{in_child, lwp_tid, spin_for, tgkill, wait_for, wait_until};
+use signal_common::{bound_spinner, in_child, lwp_tid, tgkill, wait_for, wait_until};
 use weave::signal::{self, How, SigInfo, SigSet};
 use weave::thread;
 
@@ -22,21 +22,8 @@ fn record(sig: i32) -> Arc<StdMutex<Vec<SigInfo>>> {
 }
 
 /// A bound ULT that takes `sig`, running until `stop`; returns its LWP.
-fn taker(sig: i32, stop: &Arc<AtomicBool>) -> (thread::JoinHandle<()>, usize) {
-    let started = Arc::new(AtomicBool::new(false));
-    let lwp = Arc::new(AtomicUsize::new(0));
-    let (s, l, st) = (started.clone(), lwp.clone(), stop.clone());
-    let h = thread::Builder::new()
-        .bound()
-        .spawn(move || {
-            signal::mask(How::Unblock, &SigSet::of(&[sig]));
-            l.store(thread::current_lwp().unwrap(), SeqCst);
-            s.store(true, SeqCst);
-            spin_for(&st);
-        })
-        .unwrap();
-    wait_for(&started);
-    (h, lwp.load(SeqCst))
+fn taker(sig: i32, stop: &Arc<AtomicBool>) -> (thread::JoinHandle<thread::ThreadId>, usize) {
+    bound_spinner(How::Unblock, SigSet::of(&[sig]), stop)
 }
 
 #[test]

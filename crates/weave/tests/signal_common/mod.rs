@@ -140,3 +140,30 @@ pub fn wait_blocked(id: weave::thread::ThreadId) {
             .any(|t| t.id == id && matches!(t.state, weave::thread::ThreadState::Blocked(_)))
     });
 }
+
+/// A bound ULT that changes its mask (`how` `set`), then runs on its own
+/// LWP, never yielding it, until `stop`; returns its handle (joining gives
+/// its id) and the index of its LWP, once it runs.
+pub fn bound_spinner(
+    how: weave::signal::How,
+    set: weave::signal::SigSet,
+    stop: &std::sync::Arc<AtomicBool>,
+) -> (weave::thread::JoinHandle<weave::thread::ThreadId>, usize) {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    let started = Arc::new(AtomicBool::new(false));
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (s, l, st) = (started.clone(), lwp.clone(), stop.clone());
+    let h = weave::thread::Builder::new()
+        .bound()
+        .spawn(move || {
+            weave::signal::mask(how, &set);
+            l.store(weave::thread::current_lwp().unwrap(), Ordering::SeqCst);
+            s.store(true, Ordering::SeqCst);
+            spin_for(&st);
+            weave::thread::current().id()
+        })
+        .unwrap();
+    wait_for(&started);
+    (h, lwp.load(Ordering::SeqCst))
+}
