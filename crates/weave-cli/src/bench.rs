@@ -17,8 +17,8 @@
 
 mod common;
 mod io;
-mod trim;
 mod signal;
+mod trim;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
