@@ -194,6 +194,9 @@ pub(crate) fn route(rec: Record) {
         return;
     }
     let a = &actions()[rec.signo as usize];
+    if a.on_target.load(Relaxed) && to_target(&rec) {
+        return;
+    }
     {
         let mut lane = a.lane.lock().unwrap_or_else(|e| e.into_inner());
         // A standard signal already queued and not yet handled: coalesce.
@@ -234,6 +237,46 @@ pub(crate) fn route_to_waiter(rec: &Record) -> bool {
         }
     }
     false
+}
+
+/// For a handler that runs on its target: makes the record pending on the
+/// target ULT and kicks it (as `Thread::kill` does). False if the target
+/// is not a live ULT (an OS thread took it, or it has exited).
+fn to_target(rec: &Record) -> bool {
+    let Some(id) = crate::thread::id::ThreadId::from_u64(rec.target) else {
+        return false;
+    };
+    let Ok(tcb) = crate::thread::table::table().lookup(id) else {
+        return false;
+    };
+    if tcb.kind() == crate::thread::tcb::Kind::External {
+        return false;
+    }
+    {
+        let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+        let v = q
+            .get_or_insert_with(HashMap::new)
+            .entry((rec.target, rec.signo))
+            .or_default();
+        // A standard signal already pending on the target coalesces.
+        if is_realtime(rec.signo) || v.is_empty() {
+            v.push_back(*rec);
+        }
+    }
+    tcb.sig
+        .pending
+        .fetch_or(bit(rec.signo), std::sync::atomic::Ordering::SeqCst);
+    super::kick(tcb, bit(rec.signo));
+    true
+}
+
+/// Runs `sig`'s handler on the calling ULT `tcb`, with `sig` blocked in its
+/// mask meanwhile (as `sa_mask` does), then its receivers.
+fn run_on_target(tcb: &'static Tcb, rec: &Record) {
+    let old = tcb.sig.mask.load(Relaxed);
+    tcb.sig.mask.store(old | bit(rec.signo), Relaxed);
+    run_handlers(rec);
+    tcb.sig.mask.store(old, Relaxed);
 }
 
 /// Runs the handlers of `sig`'s lane until it is empty, unless another
@@ -340,10 +383,10 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
                 .map(Vec::from)
                 .unwrap_or_default()
         };
-        if queued.is_empty() {
+        let queued = if queued.is_empty() {
             // SAFETY: getpid/getuid have no preconditions.
             let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
-            route(Record {
+            vec![Record {
                 signo: sig,
                 code: libc::SI_TKILL,
                 pid,
@@ -351,9 +394,15 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
                 value: 0,
                 target: me,
                 route: Route::Thread,
-            });
+            }]
         } else {
-            for r in queued {
+            queued
+        };
+        let here = actions()[sig as usize].on_target.load(Relaxed);
+        for r in queued {
+            if here && !route_to_waiter(&r) {
+                run_on_target(tcb, &r);
+            } else if !here {
                 route(r);
             }
         }

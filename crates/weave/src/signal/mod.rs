@@ -30,6 +30,12 @@
 //! runs the handler, so it may lock a [`crate::sync::Mutex`], block and
 //! allocate, even a mutex held by the thread the signal interrupted. One
 //! signal's handlers run one at a time, in the order the signals came.
+//! Use it by default. A handler installed with [`handle_on_target`] runs
+//! instead on the ULT that took the signal, at its next safe point, on its
+//! own stack, with the signal blocked meanwhile: use it when the handler
+//! must act as that thread (its `thread_local!`s, its identity) and needs
+//! no lock that thread holds. The third way of the C world, a handler run
+//! immediately in signal context, is not offered (yet).
 //! Standard signals raised while one is pending coalesce (1..=n runs for n
 //! raises); real-time signals (`SIGRTMIN..=SIGRTMAX`) are queued, each with
 //! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
@@ -95,6 +101,9 @@ pub(crate) struct Action {
     handler: Mutex<Option<Handler>>,
     /// One-shot handler still armed (`SA_RESETHAND`).
     pub(crate) once: AtomicBool,
+    /// The handler runs on the ULT that took the signal, at its next safe
+    /// point (`handle_on_target`), not on the pool.
+    pub(crate) on_target: AtomicBool,
     /// `channel` receivers, each with an id so that a closed one can be
     /// forgotten.
     subscribers: Mutex<Vec<(u64, mpsc::Sender<SigInfo>)>>,
@@ -111,6 +120,7 @@ impl Action {
         Action {
             handler: Mutex::new(None),
             once: AtomicBool::new(false),
+            on_target: AtomicBool::new(false),
             subscribers: Mutex::new(Vec::new()),
             waiters: Mutex::new(Vec::new()),
             waiting: AtomicU32::new(0),
@@ -374,8 +384,26 @@ where
     set_handler(sig, Arc::new(f), true)
 }
 
+/// As [`handle`], but `f` runs on the ULT that took the signal (the target
+/// the four cases chose, or the one a `Thread::kill` named), at its next
+/// safe point, on its own stack, with `sig` added to its mask while `f`
+/// runs: POSIX's per-thread handler, without the async-signal-safety
+/// burden (`f` may lock and block; it must not need a lock the target holds
+/// across that safe point). A ULT waiting inside weave is woken for it and
+/// then waits on. A signal taken by an OS thread, or whose target has
+/// exited, runs on a pool ULT instead.
+pub fn handle_on_target<F>(sig: i32, f: F) -> Result<(), SignalError>
+where
+    F: Fn(&SigInfo) + Send + Sync + 'static,
+{
+    set_handler(sig, Arc::new(f), false)?;
+    ACTIONS[sig as usize].on_target.store(true, Relaxed);
+    Ok(())
+}
+
 fn set_handler(sig: i32, f: Handler, once: bool) -> Result<(), SignalError> {
     check(sig)?;
+    ACTIONS[sig as usize].on_target.store(false, Relaxed);
     *ACTIONS[sig as usize]
         .handler
         .lock()
@@ -391,6 +419,7 @@ pub fn reset(sig: i32) -> Result<(), SignalError> {
     let a = &ACTIONS[sig as usize];
     let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     a.once.store(false, Relaxed);
+    a.on_target.store(false, Relaxed);
     *a.handler.lock().unwrap_or_else(|e| e.into_inner()) = None;
     a.subscribers
         .lock()
@@ -702,7 +731,7 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
 /// Makes a ULT with `b` pending and unblocked deliver it soon: now if it is
 /// the caller; woken if it waits inside weave; at its next safe point if it
 /// runs elsewhere; as it is switched in if it is runnable.
-fn kick(tcb: &'static Tcb, b: u64) {
+pub(crate) fn kick(tcb: &'static Tcb, b: u64) {
     // A stale mask here delays the delivery to the ULT's next switch (see
     // `mask_ult`).
     if tcb.sig.mask.load(Relaxed) & b != 0 {

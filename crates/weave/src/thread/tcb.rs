@@ -233,15 +233,17 @@ impl Tcb {
 mod tests {
     /// A TCB is paid by every thread, parked ones included (`weave bench
     /// idle_memory`): this pins its size, so that a field added here is a
-    /// decision, not an accident.
+    /// decision, not an accident. 232 bytes, plus 24 for the signal mask,
+    /// the pending set and the signal flags (issue 12): a few bytes against
+    /// the KiBs of a parked ULT's stack.
     #[test]
-    fn tcb_is_at_most_232_bytes() {
+    fn tcb_is_at_most_256_bytes() {
         let size = std::mem::size_of::<super::Tcb>();
         // The tls-per-ult spike adds the pointer to the ULT's TLS block.
         let limit = if cfg!(feature = "tls-per-ult") {
-            240
+            264
         } else {
-            232
+            256
         };
         assert!(size <= limit, "the TCB grew to {size} bytes");
     }
