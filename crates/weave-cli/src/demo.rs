@@ -1559,13 +1559,14 @@ fn signals_child() -> Result<(), String> {
         .name("late".into())
         .bound()
         .spawn(move || {
-            signal::mask(How::Block, &SigSet::of(&[sig]));
-            l.store(thread::current_lwp().unwrap_or(usize::MAX), SeqCst);
             let set = SigSet::of(&[sig]);
+            signal::mask(How::Block, &set);
             for _ in 0..100_000 {
                 signal::mask(How::Unblock, &set);
                 signal::mask(How::Block, &set);
             }
+            // Only now, with the signal blocked for good, is it sent.
+            l.store(thread::current_lwp().unwrap_or(usize::MAX), SeqCst);
             while !u.load(SeqCst) {
                 std::hint::spin_loop();
             }
@@ -1639,10 +1640,11 @@ fn signals_child() -> Result<(), String> {
     go.store(true, SeqCst);
     target.join().map_err(|_| "a ULT panicked")?;
     let t = Instant::now();
-    while counts[0].load(SeqCst) < 20 && t.elapsed() < Duration::from_secs(10) {
+    while (counts[0].load(SeqCst) < 20 || counts[1].load(SeqCst) < 1)
+        && t.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(1));
     }
-    std::thread::sleep(Duration::from_millis(20));
     println!(
         "20 x SIGRTMIN+1 (queued): {} deliveries; 20 x SIGUSR2 (standard): {} (coalesced)",
         counts[0].load(SeqCst),

@@ -325,6 +325,9 @@ fn install(sig: i32) -> Result<&'static Action, SignalError> {
     // The LWPs start (with the caller's kernel mask) before the signal
     // counts as handled.
     crate::start::rt();
+    // The top half reads the thread table: make it here, not there (its
+    // first use allocates).
+    table();
     let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     if stash().is_none() {
         let s = Box::into_raw(Box::new(stash::Stash::new(STASH_SLOTS)));
