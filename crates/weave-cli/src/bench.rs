@@ -19,6 +19,7 @@
 mod c;
 mod common;
 mod io;
+mod signal;
 mod trace_cost;
 mod trim;
 
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use weave::thread as wt;
 
-use common::{in_child, on_one_lwp, rounds, rss, Measurement, Opts};
+use common::{in_child, median_p99, on_one_lwp, rounds, rss, Measurement, Opts};
 
 struct Workload {
     name: &'static str,
@@ -121,6 +122,16 @@ const WORKLOADS: &[Workload] = &[
         name: "sleepers",
         about: "100,000 threads each sleeping 1 ms 10 times (std: 10,000): CPU ns per sleep; wall time against the ideal 10 ms",
         run: io::sleepers,
+    },
+    Workload {
+        name: "sigmask",
+        about: "a ULT blocking and unblocking one signal, against pthread_sigmask on an OS thread (ns per change)",
+        run: signal::sigmask,
+    },
+    Workload {
+        name: "signal_latency",
+        about: "sigqueue from another process to the handler: weave's handler thread vs a plain sigaction handler (ns, median; p99 in the note)",
+        run: signal::signal_latency,
     },
 ];
 
@@ -673,6 +684,9 @@ fn child(args: &[String]) -> Result<(), String> {
     if lib.starts_with("trim-") {
         return trim::child(lib, n);
     }
+    if lib.starts_with("signal-sender:") {
+        return signal::sender(lib, n);
+    }
     let (per, secs) = match lib.as_str() {
         "weave" => {
             // Start the runtime before the baseline is read.
@@ -882,13 +896,6 @@ const HOG_NICE: libc::c_int = 19;
 /// to get its CPU back after the woken thread parks again, so that each
 /// wake finds a hog running rather than an idle CPU.
 const WAKE_GAP: Duration = Duration::from_micros(200);
-
-/// Median and 99th percentile of samples in ns.
-fn median_p99(mut v: Vec<u64>) -> (f64, f64) {
-    v.sort_unstable();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
-    (at(0.5), at(0.99))
-}
 
 /// What the waker and the woken thread of `preempt_latency` share: when
 /// the last wake was issued (ns since `base`), and how many samples the

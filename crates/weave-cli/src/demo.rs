@@ -5,8 +5,10 @@
 //! run: the M:N mapping of ULTs onto LWPs, the thread table and its stale
 //! ids, death row, `set_concurrency`, priorities and safe points, the
 //! lecture's T1/T2/T3 scenario (an unlock on one LWP preempting another),
-//! and a stack overflow caught by a red zone (in a child process, since it
-//! aborts).
+//! a stack overflow caught by a red zone (in a child process, since it
+//! aborts), and signals: the four delivery cases, the lazy mask, queued
+//! against coalesced signals, a handler thread (in a child process, since
+//! handlers are process-wide).
 //!
 //! What it must not do: print a figure it did not measure, leave the
 //! runtime changed behind it (the event hook is removed and the concurrency
@@ -46,6 +48,9 @@ pub fn run() -> Result<(), String> {
     if std::env::var_os(OVERFLOW_ENV).is_some() {
         return overflow_child();
     }
+    if std::env::var_os(SIGNALS_ENV).is_some() {
+        return signals_child();
+    }
     let started = Instant::now();
     let why = match weave::requested_concurrency() {
         0 => "automatic: one per CPU this process may use".to_owned(),
@@ -62,6 +67,7 @@ pub fn run() -> Result<(), String> {
     priorities()?;
     multi_cpu()?;
     overflow()?;
+    signals()?;
     println!();
     println!("tour done in {}", fmt_duration(started.elapsed()));
     Ok(())
@@ -1367,4 +1373,320 @@ fn list(prios: &[u8]) -> String {
         .map(u8::to_string)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+// ---------------------------------------------------------------------------
+// Step 8: signals (in a child process: handlers are process-wide)
+
+/// Set in the environment of the child process of step 8: `run` then
+/// shows signal delivery instead of giving the tour.
+const SIGNALS_ENV: &str = "WEAVE_DEMO_SIGNALS";
+
+fn signals() -> Result<(), String> {
+    heading(
+        8,
+        "Signals: per-ULT masks, the four delivery cases, handlers as threads",
+    );
+    para(
+        "Each ULT has its own signal mask, kept in its TCB: changing it is a store, \
+         and the kernel mask of an LWP changes only when a signal arrives that no \
+         ULT takes (the lecture's lazy mask). weave's handler in the kernel's table \
+         picks who takes each signal; the handler itself runs on a ULT of a small \
+         pool. Handlers are process-wide, so this step runs in a child process \
+         (WEAVE_DEMO_SIGNALS=1):",
+    );
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let out = Command::new(&exe)
+        .arg("demo")
+        .env(SIGNALS_ENV, "1")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("  | {line}");
+    }
+    if !out.status.success() {
+        return Err(format!(
+            "the signals child failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// A bound ULT named `name` that sets its mask for SIGUSR1 (`blocks`),
+/// then runs (never yielding its LWP) until `stop`. Returns it and its LWP.
+fn spinner(
+    name: &str,
+    blocks: bool,
+    stop: &Arc<AtomicBool>,
+) -> Result<(JoinHandle<()>, usize), String> {
+    use weave::signal::{How, SigSet};
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (l, st) = (lwp.clone(), stop.clone());
+    let h = Builder::new()
+        .name(name.into())
+        .bound()
+        .spawn(move || {
+            let how = if blocks { How::Block } else { How::Unblock };
+            weave::signal::mask(how, &SigSet::of(&[libc::SIGUSR1]));
+            l.store(thread::current_lwp().unwrap_or(usize::MAX), SeqCst);
+            while !st.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    while lwp.load(SeqCst) == usize::MAX {
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err(format!("{name} did not start"));
+        }
+        std::thread::yield_now();
+    }
+    Ok((h, lwp.load(SeqCst)))
+}
+
+fn tgkill_lwp(lwp: usize, sig: i32) -> Result<(), String> {
+    let tid = weave::lwps()
+        .into_iter()
+        .find(|l| l.index == lwp)
+        .map(|l| l.tid)
+        .ok_or("no such LWP")?;
+    // SAFETY: tgkill to a thread of our own process.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    if rc != 0 {
+        return Err(format!("tgkill: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Waits (up to 10 s) until `got` has `n` entries.
+fn wait_deliveries<T>(got: &std::sync::Mutex<Vec<T>>, n: usize) -> Result<(), String> {
+    let t = Instant::now();
+    while got.lock().map_err(|e| e.to_string())?.len() < n {
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err("a signal was not delivered within 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// The child of step 8: each case happening, then the lazy mask, queued
+/// against coalesced signals, and a handler locking a held mutex.
+fn signals_child() -> Result<(), String> {
+    use weave::signal::{self, How, SigInfo, SigSet};
+    let sig = libc::SIGUSR1;
+    let got: Arc<std::sync::Mutex<Vec<SigInfo>>> = Arc::default();
+    let g = got.clone();
+    signal::handle(sig, move |i| g.lock().unwrap().push(*i)).map_err(|e| e.to_string())?;
+    // The main thread (an OS thread) blocks it: only ULTs take it here.
+    signal::mask(How::Block, &SigSet::of(&[sig]));
+    // The ULTs' names by id, kept here: a ULT may exit before its line is
+    // printed, and then the thread table no longer names it.
+    let known: Arc<std::sync::Mutex<Vec<(thread::ThreadId, String)>>> = Arc::default();
+    let name_of = |i: &SigInfo| {
+        known
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(id, _)| Some(*id) == i.target)
+            .map_or_else(|| "?".to_owned(), |(_, n)| n.clone())
+    };
+    let remember = |h: &thread::Thread| {
+        known
+            .lock()
+            .unwrap()
+            .push((h.id(), h.name().unwrap_or("?").to_owned()));
+    };
+    let show = |case: &str, sent_to: usize, n: usize| -> Result<(), String> {
+        wait_deliveries(&got, n)?;
+        let i = got.lock().unwrap()[n - 1];
+        println!(
+            "{case:<44} kernel chose LWP {sent_to}; taken by '{}' ({:?})",
+            name_of(&i),
+            i.route
+        );
+        Ok(())
+    };
+    // Case 1 and 3: two running ULTs, one blocking the signal.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (open, open_lwp) = spinner("open", false, &stop)?;
+    let (closed, closed_lwp) = spinner("closed", true, &stop)?;
+    remember(open.thread());
+    remember(closed.thread());
+    tgkill_lwp(open_lwp, sig)?;
+    show("case 1: the running ULT does not block it", open_lwp, 1)?;
+    tgkill_lwp(closed_lwp, sig)?;
+    show(
+        "case 3: it blocks it, one on another LWP not",
+        closed_lwp,
+        2,
+    )?;
+    stop.store(true, SeqCst);
+    open.join().map_err(|_| "a ULT panicked")?;
+    closed.join().map_err(|_| "a ULT panicked")?;
+    // Case 2: a waiting ULT of the LWP that runs one blocking it.
+    let (tx, rx) = weave::sync::mpsc::channel::<()>();
+    let waiter = Builder::new()
+        .name("waiter".into())
+        .spawn(move || {
+            signal::mask(How::Unblock, &SigSet::of(&[sig]));
+            let _ = rx.recv();
+        })
+        .map_err(|e| e.to_string())?;
+    remember(waiter.thread());
+    while !matches!(
+        state_of(waiter.thread().id()),
+        Some(ThreadState::Blocked(_))
+    ) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (closed, closed_lwp) = spinner("closed-2", true, &stop)?;
+    tgkill_lwp(closed_lwp, sig)?;
+    show("case 2: it blocks it, a ULT not running not", closed_lwp, 3)?;
+    stop.store(true, SeqCst);
+    closed.join().map_err(|_| "a ULT panicked")?;
+    drop(tx);
+    waiter.join().map_err(|_| "a ULT panicked")?;
+    // Case 4: everyone blocks it, then one ULT unblocks it.
+    let before = signal::kernel_mask_changes();
+    let unblock = Arc::new(AtomicBool::new(false));
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (u, l) = (unblock.clone(), lwp.clone());
+    let late = Builder::new()
+        .name("late".into())
+        .bound()
+        .spawn(move || {
+            let set = SigSet::of(&[sig]);
+            signal::mask(How::Block, &set);
+            for _ in 0..100_000 {
+                signal::mask(How::Unblock, &set);
+                signal::mask(How::Block, &set);
+            }
+            // Only now, with the signal blocked for good, is it sent.
+            l.store(thread::current_lwp().unwrap_or(usize::MAX), SeqCst);
+            while !u.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+            signal::mask(How::Unblock, &set);
+        })
+        .map_err(|e| e.to_string())?;
+    remember(late.thread());
+    while lwp.load(SeqCst) == usize::MAX {
+        std::thread::yield_now();
+    }
+    let late_lwp = lwp.load(SeqCst);
+    tgkill_lwp(late_lwp, sig)?;
+    let t = Instant::now();
+    loop {
+        // SAFETY: a zeroed sigset_t is a valid out-value for sigpending.
+        let mut p: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `p` is a valid out-pointer; `p` a valid set.
+        if unsafe { libc::sigpending(&mut p) == 0 && libc::sigismember(&p, sig) == 1 } {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err("the signal did not become pending".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "case 4: every ULT blocks it: pending in the kernel, {} deliveries meanwhile",
+        got.lock().unwrap().len() - 3
+    );
+    unblock.store(true, SeqCst);
+    show("  ... until 'late' unblocks it", late_lwp, 4)?;
+    late.join().map_err(|_| "a ULT panicked")?;
+    println!(
+        "lazy mask: 'late' changed its mask 200,002 times; kernel mask changes: {}",
+        signal::kernel_mask_changes() - before
+    );
+    // Queued against coalesced: 20 sends each to a ULT that blocks both.
+    let rt = signal::sigrtmin() + 1;
+    let counts: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    for (k, s) in [(0, rt), (1, libc::SIGUSR2)] {
+        let c = counts.clone();
+        signal::handle(s, move |_| {
+            c[k].fetch_add(1, SeqCst);
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    let both = SigSet::of(&[rt, libc::SIGUSR2]);
+    let (ready, go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (r, gg) = (ready.clone(), go.clone());
+    let target = thread::spawn(move || {
+        signal::mask(How::Block, &both);
+        r.store(true, SeqCst);
+        while !gg.load(SeqCst) {
+            thread::yield_now();
+        }
+        signal::mask(How::Unblock, &both);
+    });
+    while !ready.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    for v in 0..20 {
+        target.thread().sigqueue(rt, v).map_err(|e| e.to_string())?;
+        target
+            .thread()
+            .kill(libc::SIGUSR2)
+            .map_err(|e| e.to_string())?;
+    }
+    go.store(true, SeqCst);
+    target.join().map_err(|_| "a ULT panicked")?;
+    let t = Instant::now();
+    while (counts[0].load(SeqCst) < 20 || counts[1].load(SeqCst) < 1)
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "20 x SIGRTMIN+1 (queued): {} deliveries; 20 x SIGUSR2 (standard): {} (coalesced)",
+        counts[0].load(SeqCst),
+        counts[1].load(SeqCst)
+    );
+    // A handler thread that locks a mutex held by the thread it interrupted.
+    let m = Arc::new(weave::sync::Mutex::new(0u32));
+    let entered = Arc::new(AtomicBool::new(false));
+    let (hm, he) = (m.clone(), entered.clone());
+    signal::handle(sig, move |_| {
+        he.store(true, SeqCst);
+        *hm.lock().unwrap() += 1;
+    })
+    .map_err(|e| e.to_string())?;
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (am, ae, l) = (m.clone(), entered.clone(), lwp.clone());
+    let holder = Builder::new()
+        .name("holder".into())
+        .bound()
+        .spawn(move || {
+            signal::mask(How::Unblock, &SigSet::of(&[sig]));
+            let g = am.lock().unwrap();
+            l.store(thread::current_lwp().unwrap_or(usize::MAX), SeqCst);
+            while !ae.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+            drop(g);
+        })
+        .map_err(|e| e.to_string())?;
+    while lwp.load(SeqCst) == usize::MAX {
+        std::thread::yield_now();
+    }
+    tgkill_lwp(lwp.load(SeqCst), sig)?;
+    holder.join().map_err(|_| "a ULT panicked")?;
+    let t = Instant::now();
+    while *m.lock().unwrap() == 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "handler thread: locked the mutex 'holder' held when interrupted; \
+         waited, then got it ({})",
+        *m.lock().unwrap()
+    );
+    Ok(())
 }

@@ -55,13 +55,16 @@ fn every_step_has_its_heading_and_the_tour_ends() {
         "5. Priorities",
         "6. T1/T2/T3: an unlock on one LWP preempts another",
         "7. A stack overflow",
+        "8. Signals",
     ] {
         assert!(out.contains(heading), "missing '{heading}':\n{out}");
     }
     assert!(out.contains("tour done in"), "{out}");
     let lines = out.lines().count();
+    // 120 for steps 1-7, and step 8 (signals: four cases, the lazy mask,
+    // queued against coalesced, a handler thread) prints 17.
     assert!(
-        lines <= 120,
+        lines <= 140,
         "the tour should stay short, has {lines} lines"
     );
 }

@@ -49,7 +49,9 @@
 //!    `monitor` (time slices, blocked LWPs, deadlocks, the reaper),
 //!    [`blocking`].
 //! 5. **The public API**: [`thread`], [`sync`], [`time`], [`net`],
-//!    [`os::unix::net`], [`fs`], [`io`], [`process`].
+//!    [`os::unix::net`], [`fs`], [`io`], [`process`], [`signal`] (whose
+//!    `signal::state` and top half sit low, beside the TCB: the engine's
+//!    hooks name only those).
 //!
 //! ## What blocks what
 //!
@@ -70,6 +72,8 @@
 //! | [`fs`] calls, [`time::Interval::tick`] | blocks the ULT only (`fs` runs on the blocking pool) | blocks the OS thread |
 //! | [`io`]: `stdin`, `stdout`, `stderr` reads and writes | blocks the ULT only (a pipe, terminal or socket is waited for in the reactor without `O_NONBLOCK`; a regular file's reads, and writes over 512 bytes, run on the blocking pool) | blocks the OS thread |
 //! | [`process`]: `Child::wait`, `Command::{status, output}`, `Child::wait_with_output`, reads and writes of the child's pipes | blocks the ULT only (a pidfd and the pipes wait in the reactor; without `pidfd_open`, `wait` runs on the blocking pool); `spawn` waits for the exec handshake in place | blocks the OS thread |
+//! | [`signal::wait`], a [`signal::channel`] receiver's `recv` | blocks the ULT only | blocks the OS thread |
+//! | [`signal::mask`] | a store in the TCB (a system call only to reopen a kernel mask after case 4) | `pthread_sigmask` |
 //! | [`blocking`]`(f)` | blocks the ULT only; `f` runs on a kernel thread of the blocking pool | runs `f` right there |
 //! | `std::thread::sleep`, `std::sync::Mutex::lock`, `std::sync::mpsc::recv`, blocking syscalls | **blocks the LWP**: every ULT placed on it waits | blocks the OS thread |
 //!
@@ -128,6 +132,8 @@ mod reactor;
 mod runtime;
 #[cfg(not(loom))]
 mod sched;
+#[cfg(not(loom))]
+pub mod signal;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
@@ -255,6 +261,13 @@ mod reactor {
 #[cfg(loom)]
 mod trace {
     pub(crate) mod ring;
+}
+// The signal layer's lock-free records (the per-signal ring, the stash).
+#[cfg(loom)]
+#[allow(dead_code)]
+mod signal {
+    pub(crate) mod ring;
+    pub(crate) mod stash;
 }
 // The channel module and the locks' core build under loom: their only ways
 // out to the runtime are `sync/mpmc/context.rs` and `sync/block.rs`, which

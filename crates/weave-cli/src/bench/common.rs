@@ -106,3 +106,10 @@ pub(super) fn in_child(args: &[&str]) -> Result<Vec<f64>, String> {
         .map(|v| v.parse::<f64>().map_err(|e| e.to_string()))
         .collect()
 }
+
+/// Median and 99th percentile of samples in ns.
+pub(super) fn median_p99(mut v: Vec<u64>) -> (f64, f64) {
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
+    (at(0.5), at(0.99))
+}

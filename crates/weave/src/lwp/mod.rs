@@ -395,6 +395,7 @@ impl Lwp {
     /// The scheduler loop of this LWP's OS thread.
     fn run(&'static self) {
         stack::install_overflow_handler();
+        crate::signal::state::lwp_started();
         CURRENT.with(|c| c.set(self));
         self.local().last_tick = 0;
         // SAFETY: gettid has no preconditions.
@@ -622,9 +623,24 @@ impl Lwp {
                     if !t.state.commit_block() {
                         // Woken while switching out: it is RUNNABLE again.
                         self.requeue(t);
+                    } else if crate::signal::state::blocked_with_pending(t) {
+                        self.interrupt_wait(t);
                     }
                 }
             },
+        }
+    }
+
+    /// A signal the ULT does not block came while it was blocking: end the
+    /// wait so that it delivers the signal (`signal/state.rs`).
+    #[cold]
+    fn interrupt_wait(&self, t: &'static Tcb) {
+        crate::signal::state::mark_interrupted(t);
+        let token = WakeToken {
+            epoch: t.state.load().epoch(),
+        };
+        if t.state.wake(token) == Wake::Enqueue {
+            self.requeue(t);
         }
     }
 
@@ -924,6 +940,8 @@ fn switch_out(tcb: &'static Tcb) {
     // SAFETY: the yielder was stored by the ULT's entry and is live while
     // the ULT runs; we are that ULT.
     unsafe { context::suspend(*tcb.yielder.get()) };
+    // Back on the ULT: a safe point to deliver signals pending on it.
+    crate::signal::state::switched_in(tcb);
 }
 
 /// One row of the LWP table.

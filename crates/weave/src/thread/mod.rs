@@ -352,7 +352,14 @@ fn sleep_until_inner(deadline: Instant, zero: bool) {
     }
     // Only the timer holds the token of a Sleep wait, and it fires at or
     // after the deadline: no spurious wake-up, so no clock read after it.
-    sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
+    // Only a signal handler may end it early; then it sleeps on (restart).
+    loop {
+        sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
+        let restart = current::running().is_some_and(crate::signal::state::take_restart);
+        if !restart || Instant::now() >= deadline {
+            break;
+        }
+    }
 }
 
 /// Blocks until the thread's token is made available by `unpark`, as

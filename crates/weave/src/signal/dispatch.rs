@@ -1,0 +1,429 @@
+//! The bottom half: the dispatcher thread, the handler pool, and delivery
+//! of thread-directed signals at a ULT's safe points.
+//!
+//! The top half (`wrapper.rs`) leaves records in each signal's ring and
+//! wakes the **dispatcher**, one OS thread that blocks every signal and
+//! sleeps on a futex. It drains the rings in order and routes each record:
+//! to a `signal::wait` caller if one waits for it, else to the signal's
+//! **lane** (a queue per signal, so that one signal's handlers run one at a
+//! time and in order, as the kernel runs a handler with its own signal
+//! blocked), and wakes a ULT of the **handler pool**. The pool's ULTs are
+//! made by the dispatcher ahead of time (two, growing to
+//! [`MAX_POOL`] while every one is busy): no spawn on a signal's way, and a
+//! handler is a plain ULT that may lock a `weave::sync::Mutex`, block and
+//! allocate. They block every signal and are never a signal's target.
+//!
+//! Thread-directed signals (`Thread::kill`) are pending on their ULT
+//! (`TcbSignals::pending`) and are routed here by the ULT itself, at its
+//! next safe point with the signal unblocked ([`at_safe_point`]).
+//!
+//! Must not touch the engine's queues: it wakes threads only through
+//! weave's public blocking primitives (channels) and `Waiter`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::ring::{Pop, Record, Route};
+use super::set::{bit, SigSet};
+use super::state::{HANDLED, HANDLER};
+use super::wrapper::DISPATCH_SEQ;
+use super::{actions, is_realtime, SigInfo};
+use crate::sync::{mpmc, mpsc};
+use crate::thread::tcb::Tcb;
+
+/// Most handler ULTs the pool grows to while all of them are busy (each
+/// blocked in a handler): enough for handlers of different signals to
+/// wait on one another's locks, few enough that a flood of signals whose
+/// handlers all block cannot spawn without bound.
+pub(crate) const MAX_POOL: usize = 16;
+/// Handler ULTs made when the first handler is installed.
+const FIRST_POOL: usize = 2;
+
+/// One signal's queue of records waiting for its handler.
+pub(crate) struct Lane {
+    pub(crate) queue: VecDeque<Record>,
+    /// A pool ULT is running this signal's handlers now.
+    pub(crate) running: bool,
+    /// Records nobody handles (the signal is only waited for): kept for the
+    /// next `signal::wait`, as the kernel keeps a pending signal.
+    pub(crate) unclaimed: VecDeque<Record>,
+}
+
+impl Lane {
+    pub(crate) const fn new() -> Lane {
+        Lane {
+            queue: VecDeque::new(),
+            running: false,
+            unclaimed: VecDeque::new(),
+        }
+    }
+}
+
+/// A `signal::wait` caller.
+pub(crate) struct Waiter {
+    /// Its `ThreadId` bits: a thread-directed signal goes only to its own
+    /// target's wait.
+    pub(crate) me: u64,
+    /// Set by whoever hands it a signal: a caller waiting for several
+    /// signals takes one.
+    pub(crate) taken: Arc<AtomicBool>,
+    pub(crate) tx: mpsc::Sender<SigInfo>,
+}
+
+struct Pool {
+    tx: mpmc::Sender<i32>,
+    rx: mpmc::Receiver<i32>,
+    idle: AtomicUsize,
+    size: AtomicUsize,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+/// Real-time records sent with `Thread::sigqueue`/`kill`, pending on their
+/// target ULT, by (target id bits, signal).
+type KillQueues = HashMap<(u64, i32), VecDeque<Record>>;
+static KILLQ: Mutex<Option<KillQueues>> = Mutex::new(None);
+
+/// Starts the dispatcher thread (once).
+pub(crate) fn start() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let (tx, rx) = mpmc::unbounded();
+        let _ = POOL.set(Pool {
+            tx,
+            rx,
+            idle: AtomicUsize::new(0),
+            size: AtomicUsize::new(0),
+        });
+        super::state::set_deliver_hook(at_safe_point);
+        std::thread::Builder::new()
+            .name("weave-signal".into())
+            .spawn(dispatcher)
+            .unwrap_or_else(|e| crate::fatal(&format!("cannot start weave's signal thread: {e}")));
+    });
+}
+
+fn dispatcher() {
+    // This thread never takes a signal: its kernel mask blocks them all, and
+    // the handler ULTs it spawns inherit that mask as their ULT mask.
+    let all = SigSet::FULL.to_sigset_t();
+    // SAFETY: blocking a valid set on the calling thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut()) };
+    for _ in 0..FIRST_POOL {
+        grow_pool();
+    }
+    loop {
+        // Acquire pairs with the Release increment in `wake_dispatcher`.
+        let seen = DISPATCH_SEQ.load(Acquire);
+        let mut busy = false;
+        for sig in SigSet::from_bits(HANDLED.load(Acquire)).iter() {
+            // Acquire pairs with the Release store that published the ring.
+            let ring = actions()[sig as usize].ring.load(Acquire);
+            if ring.is_null() {
+                continue;
+            }
+            // SAFETY: rings are leaked when published and never freed.
+            let ring = unsafe { &*ring };
+            loop {
+                match ring.pop() {
+                    Pop::Item(r) => route(r),
+                    Pop::Empty => break,
+                    Pop::Busy => {
+                        busy = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if busy {
+            // A push was interrupted between its claim and its publication;
+            // it finishes as soon as its thread returns from the handler.
+            std::thread::sleep(std::time::Duration::from_micros(20));
+            continue;
+        }
+        // SAFETY: FUTEX_WAIT on a valid, static word; returns at once if it
+        // no longer holds `seen`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                DISPATCH_SEQ.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                seen,
+                std::ptr::null::<libc::timespec>(),
+            )
+        };
+    }
+}
+
+fn grow_pool() {
+    let pool = POOL.get().expect("the pool is made before the dispatcher");
+    if pool.size.fetch_add(1, Relaxed) >= MAX_POOL {
+        pool.size.fetch_sub(1, Relaxed);
+        return;
+    }
+    let rx = pool.rx.clone();
+    let spawned = crate::thread::Builder::new()
+        .name("weave-signal-handler".into())
+        .spawn(move || handler_ult(rx));
+    if spawned.is_err() {
+        pool.size.fetch_sub(1, Relaxed);
+    }
+}
+
+fn handler_ult(rx: mpmc::Receiver<i32>) {
+    let me = crate::thread::current::current_tcb();
+    me.sig.flags.fetch_or(HANDLER, Relaxed);
+    me.sig.mask.store(u64::MAX, Relaxed);
+    let pool = POOL.get().expect("the pool exists before its ULTs");
+    loop {
+        pool.idle.fetch_add(1, Relaxed);
+        let got = rx.recv();
+        pool.idle.fetch_sub(1, Relaxed);
+        match got {
+            Ok(sig) => run_lane(sig),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Routes one record: to a waiting `signal::wait` caller, or to its lane.
+pub(crate) fn route(rec: Record) {
+    if route_to_waiter(&rec) {
+        return;
+    }
+    let a = &actions()[rec.signo as usize];
+    if a.on_target.load(Relaxed) && to_target(&rec) {
+        return;
+    }
+    {
+        let mut lane = a.lane.lock().unwrap_or_else(|e| e.into_inner());
+        // A standard signal already queued and not yet handled: coalesce.
+        if !is_realtime(rec.signo) && lane.queue.iter().any(|r| r.signo == rec.signo) {
+            return;
+        }
+        lane.queue.push_back(rec);
+    }
+    let pool = POOL.get().expect("handlers are installed after the pool");
+    if pool.idle.load(Relaxed) == 0 {
+        grow_pool();
+    }
+    let _ = pool.tx.send(rec.signo);
+}
+
+pub(crate) fn route_to_waiter(rec: &Record) -> bool {
+    let a = &actions()[rec.signo as usize];
+    if a.waiting.load(Relaxed) == 0 {
+        return false;
+    }
+    let mut ws = a.waiters.lock().unwrap_or_else(|e| e.into_inner());
+    let directed = rec.route == Route::Thread;
+    let mut i = 0;
+    while i < ws.len() {
+        if directed && ws[i].me != rec.target {
+            i += 1;
+            continue;
+        }
+        let w = ws.remove(i);
+        if !w.taken.swap(true, Relaxed) {
+            let mut info = SigInfo::from_record(rec);
+            if !directed {
+                info.route = Route::Waited;
+            }
+            drop(ws);
+            let _ = w.tx.send(info);
+            return true;
+        }
+    }
+    false
+}
+
+/// For a handler that runs on its target: makes the record pending on the
+/// target ULT and kicks it (as `Thread::kill` does). False if the target
+/// is not a live ULT (an OS thread took it, or it has exited).
+fn to_target(rec: &Record) -> bool {
+    let Some(id) = crate::thread::id::ThreadId::from_u64(rec.target) else {
+        return false;
+    };
+    let Ok(tcb) = crate::thread::table::table().lookup(id) else {
+        return false;
+    };
+    if tcb.kind() == crate::thread::tcb::Kind::External {
+        return false;
+    }
+    {
+        let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+        let v = q
+            .get_or_insert_with(HashMap::new)
+            .entry((rec.target, rec.signo))
+            .or_default();
+        // A standard signal already pending on the target coalesces.
+        if is_realtime(rec.signo) || v.is_empty() {
+            v.push_back(*rec);
+        }
+    }
+    tcb.sig
+        .pending
+        .fetch_or(bit(rec.signo), std::sync::atomic::Ordering::SeqCst);
+    super::kick(tcb, bit(rec.signo));
+    true
+}
+
+/// Runs `sig`'s handler on the calling ULT `tcb`, with `sig` blocked in its
+/// mask meanwhile (as `sa_mask` does), then its receivers.
+fn run_on_target(tcb: &'static Tcb, rec: &Record) {
+    let old = tcb.sig.mask.load(Relaxed);
+    tcb.sig.mask.store(old | bit(rec.signo), Relaxed);
+    run_handlers(rec);
+    tcb.sig.mask.store(old, Relaxed);
+}
+
+/// Runs the handlers of `sig`'s lane until it is empty, unless another
+/// pool ULT is at it already.
+fn run_lane(sig: i32) {
+    let a = &actions()[sig as usize];
+    {
+        let mut lane = a.lane.lock().unwrap_or_else(|e| e.into_inner());
+        if lane.running {
+            return;
+        }
+        lane.running = true;
+    }
+    loop {
+        let rec = {
+            let mut lane = a.lane.lock().unwrap_or_else(|e| e.into_inner());
+            match lane.queue.pop_front() {
+                Some(r) => r,
+                None => {
+                    lane.running = false;
+                    return;
+                }
+            }
+        };
+        run_handlers(&rec);
+    }
+}
+
+fn run_handlers(rec: &Record) {
+    let a = &actions()[rec.signo as usize];
+    let info = SigInfo::from_record(rec);
+    let handler = a.handler.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let subs: Vec<(u64, mpsc::Sender<SigInfo>)> = a
+        .subscribers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if handler.is_none() && subs.is_empty() {
+        // Only waited for: to a `wait` caller that came meanwhile, else
+        // kept for the next one. The lane lock is held across both, and
+        // `wait` looks at `unclaimed` after registering, so none is missed.
+        let mut lane = a.lane.lock().unwrap_or_else(|e| e.into_inner());
+        if route_to_waiter(rec) {
+            return;
+        }
+        if is_realtime(rec.signo) || lane.unclaimed.is_empty() {
+            lane.unclaimed.push_back(*rec);
+        }
+        return;
+    }
+    if let Some(h) = handler {
+        // A panicking handler is reported by the panic hook like any panic
+        // on a ULT; the pool ULT lives on for the next signal.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&info)));
+    }
+    let closed: Vec<u64> = subs
+        .iter()
+        .filter(|(_, s)| s.send(info).is_err())
+        .map(|(id, _)| *id)
+        .collect();
+    if !closed.is_empty() {
+        // Receivers dropped: forget their senders (Go's signal.Stop).
+        a.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| !closed.contains(id));
+    }
+}
+
+/// Queues a thread-directed real-time record on its target.
+pub(crate) fn queue_for_thread(rec: Record) {
+    let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+    q.get_or_insert_with(HashMap::new)
+        .entry((rec.target, rec.signo))
+        .or_default()
+        .push_back(rec);
+}
+
+/// Delivers the signals pending on `tcb` that it does not block: called on
+/// the ULT itself at a safe point (switched back in, unblocking, sending to
+/// itself). Each is routed as a record naming `tcb` (route `Thread`).
+pub(crate) fn at_safe_point(tcb: &'static Tcb) {
+    let d = tcb.sig.deliverable();
+    if d == 0 {
+        return;
+    }
+    let me = tcb.id().as_u64().get();
+    for sig in SigSet::from_bits(d).iter() {
+        if tcb.sig.pending.fetch_and(!bit(sig), Relaxed) & bit(sig) == 0 {
+            continue;
+        }
+        if HANDLED.load(Relaxed) & bit(sig) == 0 {
+            // Not handled through weave: the kernel's action, as
+            // `pthread_kill` would get it.
+            while take_queued(me, sig).is_some() {}
+            // SAFETY: kill to our own process.
+            unsafe { libc::kill(libc::getpid(), sig) };
+            continue;
+        }
+        let queued: Vec<Record> = {
+            let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+            q.as_mut()
+                .and_then(|m| m.remove(&(me, sig)))
+                .map(Vec::from)
+                .unwrap_or_default()
+        };
+        let queued = if queued.is_empty() {
+            // SAFETY: getpid/getuid have no preconditions.
+            let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
+            vec![Record {
+                signo: sig,
+                code: libc::SI_TKILL,
+                pid,
+                uid,
+                value: 0,
+                target: me,
+                route: Route::Thread,
+            }]
+        } else {
+            queued
+        };
+        let here = actions()[sig as usize].on_target.load(Relaxed);
+        for r in queued {
+            if here && !route_to_waiter(&r) {
+                run_on_target(tcb, &r);
+            } else if !here {
+                route(r);
+            }
+        }
+    }
+}
+
+/// Forgets real-time records queued on a thread (its pending bit was
+/// cleared without delivery: `signal::wait` took it).
+pub(crate) fn take_queued(me: u64, sig: i32) -> Option<Record> {
+    let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+    let m = q.as_mut()?;
+    let v = m.get_mut(&(me, sig))?;
+    let r = v.pop_front();
+    if v.is_empty() {
+        m.remove(&(me, sig));
+    }
+    r
+}
+
+/// Whether more real-time records wait on `me` for `sig`.
+pub(crate) fn take_queued_peek(me: u64, sig: i32) -> bool {
+    let q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+    q.as_ref().is_some_and(|m| m.contains_key(&(me, sig)))
+}

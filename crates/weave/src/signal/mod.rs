@@ -1,0 +1,765 @@
+//! Signals: per-ULT masks kept at user level, weave's wrapper handler, the
+//! four delivery cases, one-shot and queued signals, handlers run as
+//! threads.
+//!
+//! Each thread has a signal mask. A ULT's lives in its TCB and changing it
+//! ([`mask`]) is a store, not a system call; a new ULT inherits its
+//! creator's. Plain OS threads keep the kernel's mask (they are 1:1
+//! already), and [`mask`] on one is `pthread_sigmask`. For every signal a
+//! program handles through weave ([`handle`], [`handle_once`], [`channel`],
+//! [`wait`]) the kernel's table holds weave's own handler, which looks at
+//! the ULT masks and picks the thread the signal goes to:
+//!
+//! 1. the ULT running on the interrupted LWP, if it does not block it;
+//! 2. else a ULT of that LWP that is not running (runnable, or waiting
+//!    inside weave) and does not block it;
+//! 3. else a ULT running on another LWP that does not block it: the signal
+//!    is sent on to that LWP (`tgkill`), where case 1 applies;
+//! 4. else nobody takes it: it is blocked in this LWP's kernel mask and
+//!    raised again for the process, until it waits pending in the kernel;
+//!    the first ULT to unblock it then unblocks it in its own LWP's kernel
+//!    mask (one system call), and it is delivered there.
+//!
+//! A ULT not running on another LWP is also a candidate when no ULT runs
+//! with the signal unblocked. [`SigInfo::route`] says which case delivered
+//! a signal and [`SigInfo::target`] which thread took it.
+//!
+//! **How handlers run.** A handler installed with [`handle`] runs as a
+//! thread (the lecture's "interrupts as threads"): the kernel-level handler
+//! only records the signal, and a ULT of a small pool made ahead of time
+//! runs the handler, so it may lock a [`crate::sync::Mutex`], block and
+//! allocate, even a mutex held by the thread the signal interrupted. One
+//! signal's handlers run one at a time, in the order the signals came.
+//! Use it by default. A handler installed with [`handle_on_target`] runs
+//! instead on the ULT that took the signal, at its next safe point, on its
+//! own stack, with the signal blocked meanwhile: use it when the handler
+//! must act as that thread (its `thread_local!`s, its identity) and needs
+//! no lock that thread holds. The third way of the C world, a handler run
+//! immediately in signal context, is not offered (yet).
+//! Standard signals raised while one is pending coalesce (1..=n runs for n
+//! raises); real-time signals (`SIGRTMIN..=SIGRTMAX`) are queued, each with
+//! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
+//! `sigwait`; both block only the calling ULT.
+//!
+//! **Thread-directed signals.** [`Thread::kill`](crate::thread::Thread::kill)
+//! (`pthread_kill`) and [`Thread::sigqueue`](crate::thread::Thread::sigqueue)
+//! make a signal pending on one ULT; it is delivered at the ULT's next safe
+//! point with the signal unblocked. A ULT waiting inside weave (sleep, a
+//! lock, a channel, a socket) is woken for it, and goes back to its wait
+//! (`SA_RESTART`); [`take_interrupted`] tells it that happened (`EINTR`).
+//!
+//! The design note (states, numbered steps, why the kernel mask is lazy)
+//! is `README.md` in this folder. What this layer must not touch: the
+//! engine's run queues (it wakes threads only through `Waiter` and
+//! channels) and the overflow handler's `SIGSEGV`/`SIGBUS`, which are
+//! refused here.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use weave::signal::{self, How, SigSet};
+//! use weave::sync::Mutex;
+//!
+//! let log = Arc::new(Mutex::new(Vec::new()));
+//! let l = log.clone();
+//! // Runs on a handler ULT: locking is fine, even if the interrupted
+//! // thread holds this very mutex.
+//! signal::handle(libc::SIGUSR1, move |info| l.lock().unwrap().push(info.signo)).unwrap();
+//! let old = signal::mask(How::Block, &SigSet::of(&[libc::SIGUSR1])); // no system call on a ULT
+//! signal::mask(How::SetMask, &old);
+//! ```
+
+pub(crate) mod dispatch;
+pub(crate) mod ring;
+mod set;
+pub(crate) mod stash;
+pub(crate) mod state;
+mod wrapper;
+
+use std::fmt;
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+pub use ring::Route;
+pub use set::{SigSet, MAX_SIGNAL};
+
+use ring::Record;
+use set::bit;
+use state::{ACTIVE, HANDLED, INTERRUPTED, KBLOCKED, KBLOCKED_ANY};
+
+use crate::sync::mpsc;
+use crate::thread::id::ThreadId;
+use crate::thread::state::{WakeToken, BLOCKED, RUNNING};
+use crate::thread::table::table;
+use crate::thread::tcb::{Kind, Tcb, NO_LWP};
+
+/// A handler installed through weave.
+type Handler = Arc<dyn Fn(&SigInfo) + Send + Sync>;
+
+/// What weave keeps per signal number.
+pub(crate) struct Action {
+    handler: Mutex<Option<Handler>>,
+    /// One-shot handler still armed (`SA_RESETHAND`).
+    pub(crate) once: AtomicBool,
+    /// The handler runs on the ULT that took the signal, at its next safe
+    /// point (`handle_on_target`), not on the pool.
+    pub(crate) on_target: AtomicBool,
+    /// `channel` receivers, each with an id so that a closed one can be
+    /// forgotten.
+    subscribers: Mutex<Vec<(u64, mpsc::Sender<SigInfo>)>>,
+    /// `wait` callers, and their count for the top half.
+    pub(crate) waiters: Mutex<Vec<dispatch::Waiter>>,
+    pub(crate) waiting: AtomicU32,
+    /// The ring the top half leaves records in (leaked, never freed).
+    pub(crate) ring: AtomicPtr<ring::Ring>,
+    pub(crate) lane: Mutex<dispatch::Lane>,
+}
+
+impl Action {
+    const fn new() -> Action {
+        Action {
+            handler: Mutex::new(None),
+            once: AtomicBool::new(false),
+            on_target: AtomicBool::new(false),
+            subscribers: Mutex::new(Vec::new()),
+            waiters: Mutex::new(Vec::new()),
+            waiting: AtomicU32::new(0),
+            ring: AtomicPtr::new(std::ptr::null_mut()),
+            lane: Mutex::new(dispatch::Lane::new()),
+        }
+    }
+}
+
+static ACTIONS: [Action; MAX_SIGNAL as usize + 1] =
+    [const { Action::new() }; MAX_SIGNAL as usize + 1];
+
+#[inline]
+pub(crate) fn actions() -> &'static [Action; MAX_SIGNAL as usize + 1] {
+    &ACTIONS
+}
+
+static STASH: AtomicPtr<stash::Stash> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Slots for signals in flight between LWPs (cases 3 and 4): as many as a
+/// burst of real-time signals blocked everywhere can need before they are
+/// re-sent without it (then a `kill`'s sender pid is lost, nothing else).
+const STASH_SLOTS: usize = 4096;
+
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn stash() -> Option<&'static stash::Stash> {
+    // Acquire pairs with the Release store in `install`.
+    let p = STASH.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: the stash is leaked when published and never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Kernel mask changes weave made for ULTs (case 4 unblocks); the cost of
+/// the lazy mask, for `weave demo` and `weave bench`.
+static KERNEL_CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// `SIGRTMIN` as the C library defines it (glibc keeps the first two
+/// real-time signals for itself).
+pub fn sigrtmin() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// `SIGRTMAX`.
+pub fn sigrtmax() -> i32 {
+    libc::SIGRTMAX()
+}
+
+/// Whether `sig` is a real-time (queued) signal.
+#[inline]
+pub(crate) fn is_realtime(sig: i32) -> bool {
+    sig >= 32
+}
+
+/// How [`mask`] changes the mask, as `pthread_sigmask`'s `how`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    /// Adds the set (`SIG_BLOCK`).
+    Block,
+    /// Removes the set (`SIG_UNBLOCK`).
+    Unblock,
+    /// Replaces the mask (`SIG_SETMASK`).
+    SetMask,
+}
+
+/// A signal as a handler, a [`channel`] or [`wait`] gets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SigInfo {
+    /// The signal number.
+    pub signo: i32,
+    /// `si_code`: `SI_USER` for `kill`, `SI_QUEUE` for `sigqueue`,
+    /// `SI_TKILL` for a thread-directed signal, ...
+    pub code: i32,
+    /// The sending process (for `kill`, `sigqueue`, and thread-directed).
+    pub pid: i32,
+    /// The sender's real user id.
+    pub uid: u32,
+    /// The `sigqueue` value (`si_value`), 0 otherwise.
+    pub value: usize,
+    /// The thread that took the signal (a ULT whose mask let it through, or
+    /// an OS thread whose kernel mask did); `None` when a `wait` caller took
+    /// it regardless of masks.
+    pub target: Option<ThreadId>,
+    /// Which delivery case brought it there.
+    pub route: Route,
+}
+
+impl SigInfo {
+    pub(crate) fn from_record(r: &Record) -> SigInfo {
+        SigInfo {
+            signo: r.signo,
+            code: r.code,
+            pid: r.pid,
+            uid: r.uid,
+            value: r.value as usize,
+            target: ThreadId::from_u64(r.target),
+            route: r.route,
+        }
+    }
+}
+
+/// Why a signal call was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// Not a signal number (1..=64).
+    Invalid { sig: i32 },
+    /// A signal weave, the C library or the kernel keeps for itself.
+    Reserved { sig: i32, why: &'static str },
+    /// The thread a signal was sent to has exited (or never existed).
+    NoThread { id: ThreadId },
+}
+
+impl fmt::Display for SignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignalError::Invalid { sig } => write!(
+                f,
+                "{sig} is not a signal number: Linux signals are 1..={MAX_SIGNAL}"
+            ),
+            SignalError::Reserved { sig, why } => write!(
+                f,
+                "{} ({sig}) is not available to programs on weave: {why}",
+                name(*sig)
+            ),
+            SignalError::NoThread { id } => write!(
+                f,
+                "cannot send a signal to thread {id:?}: it has exited; \
+                 keep its JoinHandle and check is_finished() first"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SignalError {}
+
+/// The name of a signal (`SIGINT`, `SIGRTMIN+3`), for messages.
+pub fn name(sig: i32) -> String {
+    let known = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGWINCH => "SIGWINCH",
+        libc::SIGURG => "SIGURG",
+        libc::SIGSYS => "SIGSYS",
+        _ => "",
+    };
+    if !known.is_empty() {
+        known.to_owned()
+    } else if sig >= sigrtmin() && sig <= sigrtmax() {
+        format!("SIGRTMIN+{}", sig - sigrtmin())
+    } else {
+        format!("signal {sig}")
+    }
+}
+
+/// Refuses what a program cannot handle through weave.
+fn check(sig: i32) -> Result<(), SignalError> {
+    if !(1..=MAX_SIGNAL).contains(&sig) {
+        return Err(SignalError::Invalid { sig });
+    }
+    let why = match sig {
+        libc::SIGKILL | libc::SIGSTOP => "the kernel never lets a program catch or block it",
+        libc::SIGSEGV | libc::SIGBUS => {
+            "weave's stack-overflow handler uses it (guard-page hits are reported there; \
+             other faults go to the handler installed before weave's)"
+        }
+        libc::SIGFPE | libc::SIGILL | libc::SIGTRAP | libc::SIGSYS => {
+            "it is synchronous (raised by the faulting instruction), and weave does not \
+             route faults to ULTs yet; install a sigaction handler directly"
+        }
+        s if s >= 32 && s < sigrtmin() => {
+            "the C library keeps it (thread cancellation and setxid); use SIGRTMIN..=SIGRTMAX"
+        }
+        _ => return Ok(()),
+    };
+    Err(SignalError::Reserved { sig, why })
+}
+
+/// Serialises installs (the table's rings, the kernel's action).
+static INSTALL: Mutex<()> = Mutex::new(());
+
+/// Puts weave's wrapper in the kernel's table for `sig`, with everything
+/// its top half needs made first.
+fn install(sig: i32) -> Result<&'static Action, SignalError> {
+    check(sig)?;
+    // The LWPs start (with the caller's kernel mask) before the signal
+    // counts as handled.
+    crate::start::rt();
+    // The top half reads the thread table: make it here, not there (its
+    // first use allocates).
+    table();
+    let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if stash().is_none() {
+        let s = Box::into_raw(Box::new(stash::Stash::new(STASH_SLOTS)));
+        // Release pairs with the Acquire load in `stash`.
+        STASH.store(s, Release);
+    }
+    let a = &ACTIONS[sig as usize];
+    if a.ring.load(Relaxed).is_null() {
+        // Real-time signals queue: room for a burst while the dispatcher
+        // is off the CPU. Standard ones coalesce: a few are plenty.
+        let cap = if is_realtime(sig) { 1024 } else { 64 };
+        let r = Box::into_raw(Box::new(ring::Ring::new(cap)));
+        // Release pairs with the Acquire loads in the top half and the
+        // dispatcher.
+        a.ring.store(r, Release);
+    }
+    dispatch::start();
+    ACTIVE.store(1, Relaxed);
+    // Release pairs with the dispatcher's Acquire load of HANDLED.
+    HANDLED.fetch_or(bit(sig), Release);
+    // SAFETY: a zeroed sigaction is valid to fill in.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = wrapper::wrapper as *const () as usize;
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
+    // SAFETY: `sa_mask` is a valid sigset_t to clear.
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    // SAFETY: `sig` passed `check`: catchable; the handler is
+    // async-signal-safe (wrapper.rs).
+    let rc = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
+    debug_assert_eq!(rc, 0, "sigaction for a checked signal cannot fail");
+    Ok(a)
+}
+
+/// Runs `f` for each `sig` the process gets, on a handler ULT (see the
+/// module doc), until [`reset`]. Replaces an earlier handler of `sig`.
+///
+/// ```no_run
+/// weave::signal::handle(libc::SIGTERM, |info| {
+///     eprintln!("SIGTERM from pid {}", info.pid);
+/// })
+/// .unwrap();
+/// ```
+pub fn handle<F>(sig: i32, f: F) -> Result<(), SignalError>
+where
+    F: Fn(&SigInfo) + Send + Sync + 'static,
+{
+    set_handler(sig, Arc::new(f), false)
+}
+
+/// As [`handle`], for one delivery: the signal's action goes back to the
+/// default as that delivery is taken (`SA_RESETHAND`), so a second one gets
+/// the default action (for most signals, the end of the process).
+pub fn handle_once<F>(sig: i32, f: F) -> Result<(), SignalError>
+where
+    F: Fn(&SigInfo) + Send + Sync + 'static,
+{
+    set_handler(sig, Arc::new(f), true)
+}
+
+/// As [`handle`], but `f` runs on the ULT that took the signal (the target
+/// the four cases chose, or the one a `Thread::kill` named), at its next
+/// safe point, on its own stack, with `sig` added to its mask while `f`
+/// runs: POSIX's per-thread handler, without the async-signal-safety
+/// burden (`f` may lock and block; it must not need a lock the target holds
+/// across that safe point). A ULT waiting inside weave is woken for it and
+/// then waits on. A signal taken by an OS thread, or whose target has
+/// exited, runs on a pool ULT instead.
+pub fn handle_on_target<F>(sig: i32, f: F) -> Result<(), SignalError>
+where
+    F: Fn(&SigInfo) + Send + Sync + 'static,
+{
+    set_handler(sig, Arc::new(f), false)?;
+    ACTIONS[sig as usize].on_target.store(true, Relaxed);
+    Ok(())
+}
+
+fn set_handler(sig: i32, f: Handler, once: bool) -> Result<(), SignalError> {
+    check(sig)?;
+    ACTIONS[sig as usize].on_target.store(false, Relaxed);
+    *ACTIONS[sig as usize]
+        .handler
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(f);
+    ACTIONS[sig as usize].once.store(once, Relaxed);
+    install(sig).map(|_| ())
+}
+
+/// Gives `sig` back its default action and forgets its handler and
+/// receivers (`signal(sig, SIG_DFL)`).
+pub fn reset(sig: i32) -> Result<(), SignalError> {
+    check(sig)?;
+    let a = &ACTIONS[sig as usize];
+    let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    a.once.store(false, Relaxed);
+    a.on_target.store(false, Relaxed);
+    *a.handler.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    a.subscribers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    // SAFETY: a zeroed sigaction with SIG_DFL is valid; resetting a
+    // catchable signal cannot fail.
+    let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    dfl.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: as above.
+    unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
+    Ok(())
+}
+
+/// A receiver of every later delivery of `sigs` (Go's `signal.Notify`).
+/// Dropping the receiver stops the deliveries to it. Works alongside a
+/// [`handle`] handler of the same signal (both get it).
+///
+/// ```no_run
+/// let rx = weave::signal::channel(&[libc::SIGINT, libc::SIGTERM]).unwrap();
+/// let info = rx.recv().unwrap(); // blocks only this ULT
+/// println!("stopping on {}", weave::signal::name(info.signo));
+/// ```
+pub fn channel(sigs: &[i32]) -> Result<mpsc::Receiver<SigInfo>, SignalError> {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    for &s in sigs {
+        check(s)?;
+    }
+    let (tx, rx) = mpsc::channel();
+    let id = NEXT.fetch_add(1, Relaxed);
+    for &s in sigs {
+        ACTIONS[s as usize]
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, tx.clone()));
+        install(s)?;
+    }
+    Ok(rx)
+}
+
+/// Changes the calling thread's signal mask as `how` says and returns the
+/// old one, as `pthread_sigmask`. On a ULT it is a store into its TCB, with
+/// no system call unless it unblocks a signal that case 4 left blocked in
+/// its LWP's kernel mask (then one). On an OS thread it is
+/// `pthread_sigmask`. `SIGKILL` and `SIGSTOP` are never blocked.
+#[inline]
+pub fn mask(how: How, set: &SigSet) -> SigSet {
+    let set = set.bits() & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP));
+    match crate::thread::current::running() {
+        Some(t) => mask_ult(t, how, set),
+        None => mask_os(how, set),
+    }
+}
+
+#[inline]
+fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
+    let old = t.sig.mask.load(Relaxed);
+    let new = match how {
+        How::Block => old | set,
+        How::Unblock => old & !set,
+        How::SetMask => set,
+    };
+    if new != old {
+        // Plain stores and loads, no fence: the common case is two loads and
+        // a store. A `Thread::kill` racing with an unblock may read the old
+        // mask and not kick us while we read `pending` before its bit lands;
+        // the signal then waits for this ULT's next switch, where the
+        // switch-in hook and the LWP's check after a block both look at
+        // `pending` (with SeqCst): delayed to the next safe point, never lost.
+        t.sig.mask.store(new, Relaxed);
+        let opened = old & !new;
+        if opened != 0 && opened & (KBLOCKED_ANY.load(Relaxed) | t.sig.pending.load(Relaxed)) != 0 {
+            unmask_slow(t, opened);
+        }
+    }
+    SigSet::from_bits(old)
+}
+
+/// Case 4's second half: this ULT unblocks a signal that its LWP's kernel
+/// mask blocks because nobody took it: unblock it there, and a pending one
+/// is delivered to us on the way out of the system call. Then deliver what
+/// was pending on this ULT.
+#[cold]
+fn unmask_slow(t: &'static Tcb, opened: u64) {
+    let kb = KBLOCKED.with(|k| k.load(Relaxed)) & opened;
+    if kb != 0 {
+        KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
+        KERNEL_CHANGES.fetch_add(1, Relaxed);
+        let set = SigSet::from_bits(kb).to_sigset_t();
+        wrapper::IN_UNMASK.with(|c| c.set(true));
+        // SAFETY: unblocking a valid set on the calling thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+        wrapper::IN_UNMASK.with(|c| c.set(false));
+    }
+    if t.sig.deliverable() != 0 {
+        dispatch::at_safe_point(t);
+    }
+}
+
+fn mask_os(how: How, set: u64) -> SigSet {
+    ACTIVE.store(1, Relaxed);
+    let how = match how {
+        How::Block => libc::SIG_BLOCK,
+        How::Unblock => libc::SIG_UNBLOCK,
+        How::SetMask => libc::SIG_SETMASK,
+    };
+    let new = SigSet::from_bits(set).to_sigset_t();
+    // SAFETY: a zeroed sigset_t is a valid out-value.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sets, `how` one of the three values.
+    let rc = unsafe { libc::pthread_sigmask(how, &new, &mut old) };
+    debug_assert_eq!(rc, 0);
+    SigSet::from_sigset_t(&old)
+}
+
+/// The calling thread's signal mask.
+pub fn current_mask() -> SigSet {
+    match crate::thread::current::running() {
+        Some(t) => SigSet::from_bits(t.sig.mask.load(Relaxed)),
+        None => state::kernel_mask(),
+    }
+}
+
+/// Kernel mask changes weave has made for ULTs so far (each a system call
+/// that case 4 made necessary); every other mask change of a ULT cost none.
+pub fn kernel_mask_changes() -> u64 {
+    KERNEL_CHANGES.load(Relaxed)
+}
+
+/// Whether a signal handler ran while the calling thread waited inside
+/// weave since the last call (the wait went on: `SA_RESTART`); clears it.
+/// The `EINTR` of a C caller that asks for it.
+pub fn take_interrupted() -> bool {
+    let t = crate::thread::current::current_tcb();
+    t.sig.flags.fetch_and(!INTERRUPTED, Relaxed) & INTERRUPTED != 0
+}
+
+/// Blocks the calling thread (only the ULT, on a ULT) until one of `set`
+/// arrives, and takes it, as `sigwait`: the caller gets it whatever its
+/// mask says (block the set first, as with `sigwait`, so that no handler
+/// takes it meanwhile). A signal already pending on the caller, or taken
+/// earlier with nobody to handle it, is returned at once.
+pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
+    for s in set.iter() {
+        check(s)?;
+    }
+    for s in set.iter() {
+        install(s)?;
+    }
+    let me = crate::thread::current::current_tcb();
+    let me_id = me.id().as_u64().get();
+    if let Some(i) = take_pending(me, me_id, set) {
+        return Ok(i);
+    }
+    if let Some(i) = take_unclaimed(set) {
+        return Ok(i);
+    }
+    let (tx, rx) = mpsc::channel();
+    let taken = Arc::new(AtomicBool::new(false));
+    for s in set.iter() {
+        let a = &ACTIONS[s as usize];
+        a.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dispatch::Waiter {
+                me: me_id,
+                taken: taken.clone(),
+                tx: tx.clone(),
+            });
+        a.waiting.fetch_add(1, SeqCst);
+    }
+    drop(tx);
+    // What arrived between the first look and the registration.
+    let early = take_pending(me, me_id, set)
+        .or_else(|| take_unclaimed(set))
+        .filter(|_| !taken.swap(true, Relaxed));
+    let info = match early {
+        Some(i) => i,
+        None => {
+            // Signals nobody took may wait in the kernel, blocked in this
+            // LWP's mask (case 4): let them in; the top half sees a waiter.
+            let kb = KBLOCKED.with(|k| k.load(Relaxed)) & set.bits();
+            if kb != 0 && crate::thread::current::running().is_some() {
+                KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
+                KERNEL_CHANGES.fetch_add(1, Relaxed);
+                let ks = SigSet::from_bits(kb).to_sigset_t();
+                // SAFETY: unblocking a valid set on the calling thread.
+                unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &ks, std::ptr::null_mut()) };
+            }
+            rx.recv()
+                .expect("a waiter's sender lives in the signal table")
+        }
+    };
+    for s in set.iter() {
+        let a = &ACTIONS[s as usize];
+        a.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| !Arc::ptr_eq(&w.taken, &taken));
+        a.waiting.fetch_sub(1, SeqCst);
+    }
+    Ok(info)
+}
+
+fn take_pending(me: &Tcb, me_id: u64, set: &SigSet) -> Option<SigInfo> {
+    for s in set.iter() {
+        if me.sig.pending.fetch_and(!bit(s), SeqCst) & bit(s) != 0 {
+            let rec =
+                dispatch::take_queued(me_id, s).unwrap_or_else(|| thread_record(s, me_id, None));
+            if is_realtime(s) && dispatch::take_queued_peek(me_id, s) {
+                // More queued for this ULT: it stays pending.
+                me.sig.pending.fetch_or(bit(s), SeqCst);
+            }
+            return Some(SigInfo::from_record(&rec));
+        }
+    }
+    None
+}
+
+fn take_unclaimed(set: &SigSet) -> Option<SigInfo> {
+    for s in set.iter() {
+        let mut lane = ACTIONS[s as usize]
+            .lane
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = lane.unclaimed.pop_front() {
+            let mut i = SigInfo::from_record(&r);
+            i.route = Route::Waited;
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn thread_record(sig: i32, target: u64, value: Option<usize>) -> Record {
+    // SAFETY: getpid/getuid have no preconditions.
+    let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
+    Record {
+        signo: sig,
+        code: if value.is_some() {
+            libc::SI_QUEUE
+        } else {
+            libc::SI_TKILL
+        },
+        pid,
+        uid,
+        value: value.unwrap_or(0) as u64,
+        target,
+        route: Route::Thread,
+    }
+}
+
+impl crate::thread::Thread {
+    /// Sends `sig` to this thread, as `pthread_kill`. To a ULT, the signal
+    /// is pending while the ULT blocks it and is delivered at its next
+    /// safe point with it unblocked; a ULT waiting inside weave (sleep, a
+    /// lock, a channel, a socket) is woken for it and then goes back to its
+    /// wait ([`take_interrupted`] says it happened). To an OS thread it is
+    /// `pthread_kill`. A signal not handled through weave when it is
+    /// delivered gets the kernel's action for the process (for most
+    /// signals, the end of it), as with `pthread_kill`.
+    pub fn kill(&self, sig: i32) -> Result<(), SignalError> {
+        send_to(self.id(), sig, None)
+    }
+
+    /// Sends a real-time (or standard) signal with a value to this thread,
+    /// as `pthread_sigqueue`. Real-time signals queue on the thread, each
+    /// with its value, in order; standard ones coalesce.
+    pub fn sigqueue(&self, sig: i32, value: usize) -> Result<(), SignalError> {
+        send_to(self.id(), sig, Some(value))
+    }
+}
+
+fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalError> {
+    check(sig)?;
+    let tcb = table()
+        .lookup(id)
+        .map_err(|_| SignalError::NoThread { id })?;
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    if tcb.kind() == Kind::External {
+        let tid = tcb.os_tid.load(Relaxed) as i32;
+        match value {
+            Some(v) => {
+                // SAFETY: getuid has no preconditions.
+                let k = wrapper::KernelInfo::queued(sig, pid, unsafe { libc::getuid() }, v as u64);
+                // SAFETY: a valid siginfo with SI_QUEUE, to a thread of ours.
+                unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, &k as *const _) }
+            }
+            // SAFETY: tgkill to a thread of our own process.
+            None => unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) },
+        };
+        return Ok(());
+    }
+    let me_id = tcb.id().as_u64().get();
+    let rec = thread_record(sig, me_id, value);
+    if ACTIONS[sig as usize].waiting.load(SeqCst) > 0 && dispatch::route_to_waiter(&rec) {
+        return Ok(());
+    }
+    if is_realtime(sig) {
+        dispatch::queue_for_thread(rec);
+    }
+    tcb.sig.pending.fetch_or(bit(sig), SeqCst);
+    kick(tcb, bit(sig));
+    Ok(())
+}
+
+/// Makes a ULT with `b` pending and unblocked deliver it soon: now if it is
+/// the caller; woken if it waits inside weave; at its next safe point if it
+/// runs elsewhere; as it is switched in if it is runnable.
+pub(crate) fn kick(tcb: &'static Tcb, b: u64) {
+    // A stale mask here delays the delivery to the ULT's next switch (see
+    // `mask_ult`).
+    if tcb.sig.mask.load(Relaxed) & b != 0 {
+        return;
+    }
+    if crate::thread::current::running().is_some_and(|t| std::ptr::eq(t, tcb)) {
+        dispatch::at_safe_point(tcb);
+        return;
+    }
+    // Pairs with the LWP's commit of the block and its SeqCst load of
+    // `pending` (`state::blocked_with_pending`): either we see BLOCKED here
+    // or the LWP sees the bit and ends the wait itself.
+    fence(SeqCst);
+    let w = tcb.state.load();
+    match w.run() {
+        BLOCKED => {
+            state::mark_interrupted(tcb);
+            crate::sched::Waiter::Ult(tcb, WakeToken { epoch: w.epoch() }).wake();
+        }
+        RUNNING => {
+            let home = tcb.home.load(Relaxed);
+            if home != NO_LWP {
+                crate::runtime::rt().lwp(home as usize).request_preempt();
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,167 @@
+//! The stash: where the top half keeps the `siginfo` of a signal it sends
+//! on (case 3, to another LWP) or raises again (case 4, for the process).
+//!
+//! The kernel does not let a thread re-send a signal with its original
+//! `siginfo` when that says "from `kill`" (`si_code >= 0`, or `SI_TKILL`):
+//! only the main thread may, to its own process. So the top half puts the
+//! original record here and re-sends the signal as a `sigqueue` whose value
+//! is a token naming the slot (tag, generation, index); the top half that
+//! takes it there swaps the original back in. The sender's pid, the value
+//! of a real-time signal and the case it went through survive the trip.
+//!
+//! A fixed array of slots, atomics only (async-signal-safe, re-entrant):
+//!
+//! | `state` | meaning                                   | moved by               |
+//! |---------|-------------------------------------------|------------------------|
+//! | `FREE`  | unused                                    | `put` (CAS to `BUSY`)  |
+//! | `BUSY`  | being written or being read               | its owner              |
+//! | `FULL`  | holds a record for the token's generation | `take` (CAS to `BUSY`) |
+//!
+//! The generation, bumped at each `take`, makes a stale or forged token
+//! (a user's own `sigqueue` value that happens to carry the tag) find
+//! nothing. Names nothing of weave's but the atomics facade.
+
+use super::ring::{Record, Words};
+use crate::loom::{AtomicU32, AtomicUsize};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+const FREE: u32 = 0;
+const BUSY: u32 = 1;
+const FULL: u32 = 2;
+
+/// High bits of a stash token: a `sigqueue` value weave made.
+const TAG: u64 = 0x5753_0000_0000_0000; // "WS"
+const TAG_MASK: u64 = 0xffff_0000_0000_0000;
+
+struct Slot {
+    state: AtomicU32,
+    generation: AtomicU32,
+    words: Words,
+}
+
+pub(crate) struct Stash {
+    slots: Box<[Slot]>,
+    /// Where the next `put` starts looking (spreads the slots in use).
+    hint: AtomicUsize,
+}
+
+impl Stash {
+    pub(crate) fn new(n: usize) -> Stash {
+        assert!(n <= u16::MAX as usize);
+        Stash {
+            slots: (0..n)
+                .map(|_| Slot {
+                    state: AtomicU32::new(FREE),
+                    generation: AtomicU32::new(0),
+                    words: Words::new(),
+                })
+                .collect(),
+            hint: AtomicUsize::new(0),
+        }
+    }
+
+    /// Keeps `r`; returns the token to send as the signal's value, or
+    /// `None` if every slot is in use.
+    // ASYNC-SIGNAL-SAFE: atomics only.
+    pub(crate) fn put(&self, r: &Record) -> Option<u64> {
+        let n = self.slots.len();
+        let start = self.hint.fetch_add(1, Relaxed) % n;
+        for k in 0..n {
+            let i = (start + k) % n;
+            let s = &self.slots[i];
+            // Acquire pairs with the Release in `take` that freed it: the
+            // taker's reads are done before we overwrite.
+            if s.state
+                .compare_exchange(FREE, BUSY, Acquire, Relaxed)
+                .is_ok()
+            {
+                s.words.write(r);
+                let g = s.generation.load(Relaxed);
+                // Release pairs with the Acquire CAS in `take`.
+                s.state.store(FULL, Release);
+                return Some(TAG | u64::from(g) << 16 | i as u64);
+            }
+        }
+        None
+    }
+
+    /// The record behind `token`, if it is a live token of this stash;
+    /// frees its slot.
+    // ASYNC-SIGNAL-SAFE: atomics only.
+    pub(crate) fn take(&self, token: u64) -> Option<Record> {
+        if token & TAG_MASK != TAG {
+            return None;
+        }
+        let i = (token & 0xffff) as usize;
+        let g = (token >> 16) as u32;
+        let s = self.slots.get(i)?;
+        // Acquire pairs with the Release store of FULL in `put`.
+        if s.state
+            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        if s.generation.load(Relaxed) != g {
+            // Not our generation: leave the slot to its real token.
+            s.state.store(FULL, Release);
+            return None;
+        }
+        let r = s.words.read();
+        s.generation.store(g.wrapping_add(1), Relaxed);
+        // Release pairs with the Acquire CAS of the next `put`.
+        s.state.store(FREE, Release);
+        Some(r)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::super::ring::sample;
+    use super::*;
+
+    #[test]
+    fn a_token_gives_its_record_back_once() {
+        let st = Stash::new(2);
+        let t = st.put(&sample(10, 5)).unwrap();
+        assert_eq!(st.take(t), Some(sample(10, 5)));
+        assert_eq!(st.take(t), None, "a used token is stale");
+    }
+
+    #[test]
+    fn foreign_values_and_full_stash_are_refused() {
+        let st = Stash::new(1);
+        assert_eq!(st.take(12345), None);
+        let t = st.put(&sample(10, 1)).unwrap();
+        assert_eq!(st.put(&sample(10, 2)), None, "one slot, in use");
+        assert_eq!(st.take(t ^ (1 << 16)), None, "another generation");
+        assert_eq!(st.take(t), Some(sample(10, 1)));
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::super::ring::sample;
+    use super::*;
+    use loom::sync::Arc;
+
+    /// Two concurrent puts into a two-slot stash never share a slot, and
+    /// each token gives back exactly its own record.
+    #[test]
+    fn stash_puts_do_not_collide() {
+        loom::model(|| {
+            let st = Arc::new(Stash::new(2));
+            let hs: Vec<_> = (0..2u64)
+                .map(|v| {
+                    let st = st.clone();
+                    loom::thread::spawn(move || st.put(&sample(34, v)).unwrap())
+                })
+                .collect();
+            let toks: Vec<u64> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_ne!(toks[0], toks[1]);
+            for (v, t) in toks.into_iter().enumerate() {
+                assert_eq!(st.take(t), Some(sample(34, v as u64)));
+            }
+        });
+    }
+}

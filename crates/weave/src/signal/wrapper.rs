@@ -1,0 +1,361 @@
+//! The top half: weave's handler in the kernel's table for every signal a
+//! program handles through weave. It runs in signal context, on whichever
+//! thread the kernel picked, and decides where the signal goes (the four
+//! cases of `README.md` in this folder); it then leaves a record in the
+//! signal's ring and wakes the dispatcher, sends the signal on, or blocks
+//! it here and raises it again.
+//!
+//! ASYNC-SIGNAL-SAFE, all of it: atomics, thread-local `Cell`s with const
+//! initialisers, reads of the never-freed thread and LWP tables, and the
+//! system calls `futex`, `tgkill`/`rt_tgsigqueueinfo`, `rt_sigqueueinfo`,
+//! `sigaction`, `getpid`, `getuid`, `sched_yield`. No lock, no allocation,
+//! no unwinding; `errno` is saved and restored.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicUsize};
+
+use super::ring::{Record, Route};
+use super::set::bit;
+use super::state::{HANDLER, KBLOCKED, KBLOCKED_ANY};
+use super::{actions, is_realtime, stash};
+use crate::lwp;
+use crate::runtime::try_rt;
+use crate::thread::state::{BLOCKED, BLOCKING, EXITED, FREE, RUNNABLE, RUNNING};
+use crate::thread::table::table;
+use crate::thread::tcb::{Kind, Tcb};
+
+/// `siginfo_t` as the kernel lays it out for `kill`, `tgkill` and
+/// `sigqueue` (the same on x86-64 and aarch64): 128 bytes.
+#[repr(C)]
+pub(crate) struct KernelInfo {
+    pub(crate) signo: i32,
+    pub(crate) errno: i32,
+    pub(crate) code: i32,
+    _pad: i32,
+    pub(crate) pid: i32,
+    pub(crate) uid: u32,
+    pub(crate) value: u64,
+    _rest: [u8; 96],
+}
+
+const _: () = assert!(std::mem::size_of::<KernelInfo>() == 128);
+
+impl KernelInfo {
+    pub(crate) fn queued(signo: i32, pid: i32, uid: u32, value: u64) -> KernelInfo {
+        KernelInfo {
+            signo,
+            errno: 0,
+            code: libc::SI_QUEUE,
+            _pad: 0,
+            pid,
+            uid,
+            value,
+            _rest: [0; 96],
+        }
+    }
+}
+
+/// Bumped by every record pushed; the dispatcher sleeps on it (futex).
+pub(crate) static DISPATCH_SEQ: AtomicU32 = AtomicU32::new(0);
+/// Where the scan for a target starts (spreads the choice among ULTs).
+static SCAN_FROM: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Set while a ULT unblocks, in its LWP's kernel mask, a signal that
+    /// case 4 left blocked there: what arrives then is a case-4 delivery.
+    pub(crate) static IN_UNMASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The handler weave installs (`SA_SIGINFO | SA_RESTART | SA_ONSTACK`).
+// ASYNC-SIGNAL-SAFE (see the module doc).
+pub(crate) extern "C" fn wrapper(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    uc: *mut libc::c_void,
+) {
+    // SAFETY: errno is thread-local; reading and restoring it is what
+    // every handler that makes system calls must do.
+    let errno = unsafe { *libc::__errno_location() };
+    // SAFETY: the kernel passes a valid siginfo of at least 128 bytes to an
+    // SA_SIGINFO handler; we read only the fields every kind carries or
+    // those of kill/sigqueue, which are plain integers for any kind.
+    let k = unsafe { &*(info as *const KernelInfo) };
+    let mut rec = Record {
+        signo: sig,
+        code: k.code,
+        pid: k.pid,
+        uid: k.uid,
+        value: k.value,
+        target: 0,
+        route: Route::Running,
+    };
+    let mut forwarded = None;
+    // SAFETY: getpid has no preconditions.
+    if k.code == libc::SI_QUEUE && k.pid == unsafe { libc::getpid() } {
+        if let Some(orig) = stash().and_then(|s| s.take(k.value)) {
+            forwarded = Some(orig.route);
+            rec = orig;
+        }
+    }
+    if IN_UNMASK.with(|c| c.get()) {
+        forwarded = Some(Route::Unblocked);
+    }
+    top_half(sig, rec, forwarded, uc);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Whether `t` may be charged with `sig`: a ULT (OS threads keep their
+/// kernel masks), not of the handler pool, alive, not blocking it.
+// ASYNC-SIGNAL-SAFE
+#[inline]
+fn takes(t: &Tcb, sig: i32) -> bool {
+    t.kind() != Kind::External
+        && t.sig.flags.load(Relaxed) & HANDLER == 0
+        && t.sig.mask.load(Relaxed) & bit(sig) == 0
+}
+
+// ASYNC-SIGNAL-SAFE
+fn top_half(sig: i32, mut rec: Record, forwarded: Option<Route>, uc: *mut libc::c_void) {
+    let a = &actions()[sig as usize];
+    // A `signal::wait` caller takes it whatever the masks say (sigwait).
+    if a.waiting.load(Relaxed) > 0 {
+        rec.route = Route::Waited;
+        deliver(sig, rec);
+        return;
+    }
+    let here = lwp::current();
+    if here.is_some() {
+        // Case 1: the ULT this LWP runs does not block it.
+        if let Some(t) = crate::thread::current::running() {
+            if takes(t, sig) {
+                rec.route = forwarded.unwrap_or(Route::Running);
+                rec.target = t.id().as_u64().get();
+                deliver(sig, rec);
+                return;
+            }
+        }
+    } else if let Some(t) = crate::thread::current::external() {
+        // A plain OS thread that uses weave: its kernel mask let it in.
+        rec.route = Route::OsThread;
+        rec.target = t.id().as_u64().get();
+        deliver(sig, rec);
+        return;
+    }
+    route_elsewhere(sig, rec, here.map(|l| l.index()), uc);
+}
+
+/// Cases 2, 3 and 4: the interrupted thread does not take the signal.
+// ASYNC-SIGNAL-SAFE
+fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc::c_void) {
+    let Some(rt) = try_rt() else {
+        return block_and_raise_again(sig, rec, here.is_some(), uc);
+    };
+    let n = table().carved();
+    // Case 2: a ULT of this LWP that is not running (runnable, or waiting
+    // inside weave) and does not block it. Remember a ULT of another LWP in
+    // the same state, in case nobody runs with it unblocked (case 3).
+    let mut other: Option<&'static Tcb> = None;
+    if n > 0 {
+        let from = SCAN_FROM.fetch_add(1, Relaxed) % n;
+        for k in 0..n {
+            let t = table().slot(((from + k) % n) as u32);
+            let run = t.state.load().run();
+            if matches!(run, FREE | EXITED | RUNNING) || !takes(t, sig) {
+                continue;
+            }
+            debug_assert!(matches!(run, RUNNABLE | BLOCKING | BLOCKED));
+            let home = t.home.load(Relaxed);
+            if here.is_some_and(|h| home as usize == h) {
+                rec.route = Route::Switched;
+                rec.target = t.id().as_u64().get();
+                deliver(sig, rec);
+                return;
+            }
+            if other.is_none() {
+                other = Some(t);
+            }
+        }
+    }
+    // Case 3: a ULT running on another LWP does not block it: send the
+    // signal there, where the wrapper will find it running (case 1).
+    for l in rt.lwps() {
+        if Some(l.index()) == here || !l.is_alive() {
+            continue;
+        }
+        let Some(i) = lwp::running_ult(l.running.load(Relaxed)) else {
+            continue;
+        };
+        if takes(table().slot(i), sig) && l.tid() != 0 {
+            rec.route = Route::Directed;
+            send_to_lwp(sig, &rec, l.tid());
+            return;
+        }
+    }
+    // A ULT of another LWP, not running, that does not block it.
+    if let Some(t) = other {
+        rec.route = Route::Switched;
+        rec.target = t.id().as_u64().get();
+        deliver(sig, rec);
+        return;
+    }
+    // Case 4: nobody takes it.
+    block_and_raise_again(sig, rec, here.is_some(), uc);
+}
+
+/// Leaves the record for the dispatcher and wakes it. A standard signal
+/// whose ring is full is already pending there: it coalesces (delivered at
+/// least once). A real-time one waits for room: it must not be lost.
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn deliver(sig: i32, rec: Record) {
+    let a = &actions()[sig as usize];
+    if a.once.load(Relaxed) {
+        // One-shot (SA_RESETHAND): the first delivery disarms it and puts
+        // the default action back; later ones get that default.
+        if a.once.swap(false, Relaxed) {
+            set_default(sig);
+        } else {
+            // SAFETY: kill to our own process; the default action applies
+            // (the signal stays blocked until this handler returns).
+            unsafe { libc::kill(libc::getpid(), sig) };
+            return;
+        }
+    }
+    // Acquire pairs with the Release store that published the ring.
+    let ring = a.ring.load(Acquire);
+    if ring.is_null() {
+        return;
+    }
+    // SAFETY: rings are leaked when published and never freed.
+    let ring = unsafe { &*ring };
+    while !ring.push(&rec) {
+        if !is_realtime(sig) {
+            return;
+        }
+        // SAFETY: sched_yield has no preconditions; the dispatcher, another
+        // thread that blocks every signal, makes room.
+        unsafe { libc::sched_yield() };
+    }
+    wake_dispatcher();
+}
+
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn wake_dispatcher() {
+    // Release pairs with the dispatcher's Acquire load before it sleeps:
+    // either it sees the new value (and does not sleep) or our wake comes
+    // after its futex wait started.
+    DISPATCH_SEQ.fetch_add(1, Release);
+    // SAFETY: FUTEX_WAKE on a valid, static word.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            DISPATCH_SEQ.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        )
+    };
+}
+
+// ASYNC-SIGNAL-SAFE
+fn set_default(sig: i32) {
+    // SAFETY: a zeroed sigaction with SIG_DFL is valid; resetting a signal
+    // to its default is always allowed.
+    let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    dfl.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: as above.
+    unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
+}
+
+/// The siginfo to re-send `rec` with: a stash token if a slot is free, else
+/// the original when the kernel lets us re-send it (`si_code < 0`).
+// ASYNC-SIGNAL-SAFE
+fn resend_info(sig: i32, rec: &Record) -> Option<KernelInfo> {
+    // SAFETY: getpid/getuid have no preconditions.
+    let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
+    if let Some(token) = stash().and_then(|s| s.put(rec)) {
+        return Some(KernelInfo::queued(sig, pid, uid, token));
+    }
+    if rec.code < 0 && rec.code != libc::SI_TKILL {
+        let mut k = KernelInfo::queued(sig, rec.pid, rec.uid, rec.value);
+        k.code = rec.code;
+        return Some(k);
+    }
+    None
+}
+
+/// Case 3: sends the signal on to the LWP with kernel thread id `tid`.
+// ASYNC-SIGNAL-SAFE
+fn send_to_lwp(sig: i32, rec: &Record, tid: i32) {
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    match resend_info(sig, rec) {
+        // SAFETY: `k` is a valid 128-byte siginfo; the target is a thread
+        // of our own process.
+        Some(k) => unsafe {
+            libc::syscall(
+                libc::SYS_rt_tgsigqueueinfo,
+                pid,
+                tid,
+                sig,
+                &k as *const KernelInfo,
+            )
+        },
+        // SAFETY: tgkill to a thread of our own process.
+        None => unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) },
+    };
+}
+
+/// Case 4: blocks the signal in this thread's kernel mask (in the mask the
+/// kernel restores when the handler returns) and raises it again for the
+/// process, so that the kernel tries another thread; once every LWP blocks
+/// it, it waits pending in the kernel until a ULT unblocks it.
+// ASYNC-SIGNAL-SAFE
+fn block_and_raise_again(sig: i32, mut rec: Record, on_lwp: bool, uc: *mut libc::c_void) {
+    // SAFETY: `uc` is the ucontext_t the kernel passed to this SA_SIGINFO
+    // handler; its signal mask is restored on return from the handler.
+    unsafe { libc::sigaddset(&mut (*(uc as *mut libc::ucontext_t)).uc_sigmask, sig) };
+    KBLOCKED.with(|k| k.fetch_or(bit(sig), Relaxed));
+    if on_lwp {
+        KBLOCKED_ANY.fetch_or(bit(sig), Relaxed);
+    }
+    rec.route = Route::Unblocked;
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    match resend_info(sig, &rec) {
+        // SAFETY: `k` is a valid siginfo; the target is our own process.
+        Some(k) => unsafe {
+            libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, &k as *const KernelInfo)
+        },
+        // SAFETY: kill to our own process.
+        None => unsafe { libc::syscall(libc::SYS_kill, pid, sig) },
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_info_fields_sit_where_the_kernel_puts_them() {
+        // SAFETY: zeroed siginfo_t is valid plain data.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let k = KernelInfo::queued(10, 1234, 56, 0xabcd);
+        // SAFETY: both are 128 bytes of plain data.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                &k as *const KernelInfo as *const u8,
+                &mut si as *mut libc::siginfo_t as *mut u8,
+                128,
+            )
+        };
+        assert_eq!(si.si_signo, 10);
+        assert_eq!(si.si_code, libc::SI_QUEUE);
+        // SAFETY: a SI_QUEUE siginfo has pid, uid and value.
+        unsafe {
+            assert_eq!(si.si_pid(), 1234);
+            assert_eq!(si.si_uid(), 56);
+            assert_eq!(si.si_value().sival_ptr as u64, 0xabcd);
+        }
+    }
+}

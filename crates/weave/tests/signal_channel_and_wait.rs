@@ -1,0 +1,104 @@
+//! The ways Rust programs take signals besides a handler: a receiver
+//! (`signal::channel`, Go's `signal.Notify`) and `signal::wait` (sigwait),
+//! both blocking only the calling ULT.
+
+mod signal_common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+
+use signal_common::{in_child, pending_here, sigqueue_self, wait_for, wait_until};
+use weave::signal::{self, How, Route, SigSet};
+use weave::thread;
+
+#[test]
+fn channel_receives_each_signal_it_was_made_for() {
+    if !in_child("channel_receives_each_signal_it_was_made_for") {
+        return;
+    }
+    let rx = signal::channel(&[libc::SIGUSR1, libc::SIGUSR2]).unwrap();
+    // A ULT takes them; this OS thread blocks them.
+    signal::mask(How::Block, &SigSet::of(&[libc::SIGUSR1, libc::SIGUSR2]));
+    let (tx, stop) = weave::sync::mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        signal::mask(How::SetMask, &SigSet::empty());
+        let _ = stop.recv();
+    });
+    for sig in [libc::SIGUSR1, libc::SIGUSR2] {
+        // SAFETY: kill to our own process.
+        unsafe { libc::kill(libc::getpid(), sig) };
+        let info = rx.recv().unwrap();
+        assert_eq!(info.signo, sig);
+        assert_eq!(info.code, libc::SI_USER);
+        // SAFETY: getpid has no preconditions.
+        assert_eq!(info.pid, unsafe { libc::getpid() });
+    }
+    drop(tx);
+    t.join().unwrap();
+}
+
+#[test]
+fn wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult() {
+    if !in_child("wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult") {
+        return;
+    }
+    weave::set_concurrency(1).unwrap();
+    let sig = signal::sigrtmin();
+    let set = SigSet::of(&[sig]);
+    signal::mask(How::Block, &set);
+    let ticks = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tk, st) = (ticks.clone(), stop.clone());
+    // On the same (only) LWP: keeps running while the waiter waits.
+    let other = thread::spawn(move || {
+        while !st.load(SeqCst) {
+            tk.fetch_add(1, SeqCst);
+            thread::yield_now();
+        }
+    });
+    let waiter = thread::spawn(move || {
+        signal::mask(How::Block, &set);
+        signal::wait(&set).unwrap()
+    });
+    signal_common::wait_blocked(waiter.thread().id());
+    let t0 = ticks.load(SeqCst);
+    wait_until(|| ticks.load(SeqCst) > t0 + 100);
+    sigqueue_self(sig, 77);
+    let info = waiter.join().unwrap();
+    stop.store(true, SeqCst);
+    other.join().unwrap();
+    assert_eq!(
+        (info.signo, info.value, info.route),
+        (sig, 77, Route::Waited)
+    );
+    assert!(!pending_here(sig), "taken, not left pending");
+}
+
+#[test]
+fn wait_returns_a_signal_already_pending_on_the_ult() {
+    if !in_child("wait_returns_a_signal_already_pending_on_the_ult") {
+        return;
+    }
+    let sig = libc::SIGUSR2;
+    let set = SigSet::of(&[sig]);
+    let (masked, sent) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (m, s) = (masked.clone(), sent.clone());
+    let t = thread::spawn(move || {
+        signal::mask(How::Block, &set);
+        m.store(true, SeqCst);
+        wait_for(&s);
+        signal::wait(&set).unwrap()
+    });
+    wait_for(&masked);
+    t.thread().kill(sig).unwrap();
+    sent.store(true, SeqCst);
+    let id = t.thread().id();
+    let info = t.join().unwrap();
+    assert_eq!(
+        (info.signo, info.route, info.target),
+        (sig, Route::Thread, Some(id))
+    );
+}

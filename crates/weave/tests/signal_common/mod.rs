@@ -1,0 +1,169 @@
+//! Shared by the `signal_*` tests. Each scenario installs process-wide
+//! handlers, so it runs in a child process of the test binary (the test
+//! re-runs itself with `--exact NAME` and an environment variable), where
+//! nothing else shares its signals; a watchdog turns a hang into a failure.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const CHILD: &str = "WEAVE_SIGNAL_TEST_CHILD";
+
+/// In the test process: runs test `name` in a child and asserts that it
+/// passed; returns false. In that child: starts a watchdog and returns true
+/// (the caller runs the scenario).
+pub fn in_child(name: &str) -> bool {
+    if let Ok(n) = std::env::var(CHILD) {
+        if n != name {
+            return false;
+        }
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_secs(60));
+            eprintln!("watchdog: the scenario hung for 60 s");
+            std::process::exit(3);
+        });
+        return true;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child scenario {name} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran no scenario named {name}"
+    );
+    false
+}
+
+/// The kernel thread id of LWP `index`.
+pub fn lwp_tid(index: usize) -> i32 {
+    weave::lwps()
+        .into_iter()
+        .find(|l| l.index == index)
+        .map(|l| l.tid)
+        .expect("the LWP exists")
+}
+
+/// Sends `sig` to one kernel thread of this process.
+pub fn tgkill(tid: i32, sig: i32) {
+    // SAFETY: tgkill to a thread of our own process.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    assert_eq!(rc, 0, "tgkill failed");
+}
+
+/// Sends `sig` with `value` to this process (`sigqueue`).
+pub fn sigqueue_self(sig: i32, value: usize) {
+    // SAFETY: sigqueue to our own process with a valid sigval.
+    let rc = unsafe {
+        libc::sigqueue(
+            libc::getpid(),
+            sig,
+            libc::sigval {
+                sival_ptr: value as *mut libc::c_void,
+            },
+        )
+    };
+    assert_eq!(rc, 0, "sigqueue failed");
+}
+
+/// Spins (yielding the CPU) until `flag` is set; panics after 30 s.
+pub fn wait_for(flag: &AtomicBool) {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(30), "waited 30 s");
+        if weave::thread::current_lwp().is_some() {
+            weave::thread::yield_now();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Polls `cond` (sleeping between looks) until it holds; panics after 30 s.
+pub fn wait_until(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(30), "waited 30 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `sig` is pending for the calling OS thread or the process.
+pub fn pending_here(sig: i32) -> bool {
+    // SAFETY: a zeroed sigset_t is a valid out-value for sigpending.
+    let mut s: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `s` is a valid out-pointer.
+    unsafe { libc::sigpending(&mut s) };
+    // SAFETY: `s` is a valid set.
+    unsafe { libc::sigismember(&s, sig) == 1 }
+}
+
+/// Spins on the CPU, never yielding the LWP, until `flag` is set (so that
+/// the ULT stays the one its LWP runs); panics after 30 s.
+pub fn spin_for(flag: &AtomicBool) {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(30), "spun 30 s");
+        std::hint::spin_loop();
+    }
+}
+
+/// Runs test `name` in a child (as [`in_child`]) and returns its status and
+/// output, for scenarios whose end is the child's death.
+pub fn child_output(name: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap()
+}
+
+/// Whether this process is the child running test `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD).is_ok_and(|n| n == name)
+}
+
+/// Waits until thread `id` is blocked inside weave (in the thread table).
+pub fn wait_blocked(id: weave::thread::ThreadId) {
+    wait_until(|| {
+        weave::thread::threads()
+            .iter()
+            .any(|t| t.id == id && matches!(t.state, weave::thread::ThreadState::Blocked(_)))
+    });
+}
+
+/// A bound ULT that changes its mask (`how` `set`), then runs on its own
+/// LWP, never yielding it, until `stop`; returns its handle (joining gives
+/// its id) and the index of its LWP, once it runs.
+pub fn bound_spinner(
+    how: weave::signal::How,
+    set: weave::signal::SigSet,
+    stop: &std::sync::Arc<AtomicBool>,
+) -> (weave::thread::JoinHandle<weave::thread::ThreadId>, usize) {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    let started = Arc::new(AtomicBool::new(false));
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (s, l, st) = (started.clone(), lwp.clone(), stop.clone());
+    let h = weave::thread::Builder::new()
+        .bound()
+        .spawn(move || {
+            weave::signal::mask(how, &set);
+            l.store(weave::thread::current_lwp().unwrap(), Ordering::SeqCst);
+            s.store(true, Ordering::SeqCst);
+            spin_for(&st);
+            weave::thread::current().id()
+        })
+        .unwrap();
+    wait_for(&started);
+    (h, lwp.load(Ordering::SeqCst))
+}

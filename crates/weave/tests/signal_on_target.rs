@@ -1,0 +1,99 @@
+//! `handle_on_target`: the handler runs on the ULT that took the signal, at
+//! its next safe point, with the signal blocked while it runs.
+
+mod signal_common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use signal_common::{in_child, lwp_tid, tgkill, wait_blocked, wait_for, wait_until};
+use weave::signal::{self, How, Route, SigInfo, SigSet};
+use weave::thread::{self, ThreadId};
+
+const SIG: i32 = libc::SIGUSR1;
+
+/// What the handler saw: the thread it ran on, the signal, and whether the
+/// signal was blocked in that thread's mask meanwhile.
+type Seen = Arc<StdMutex<Vec<(ThreadId, SigInfo, bool)>>>;
+
+fn record() -> Seen {
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    signal::handle_on_target(SIG, move |i| {
+        let blocked = signal::current_mask().contains(SIG);
+        s.lock()
+            .unwrap()
+            .push((thread::current().id(), *i, blocked));
+    })
+    .unwrap();
+    seen
+}
+
+#[test]
+fn process_signal_handler_runs_on_the_ult_that_took_it() {
+    if !in_child("process_signal_handler_runs_on_the_ult_that_took_it") {
+        return;
+    }
+    let seen = record();
+    signal::mask(How::Block, &SigSet::of(&[SIG]));
+    let (started, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (s, st, l) = (started.clone(), stop.clone(), lwp.clone());
+    // A bound ULT that does not block SIG and passes safe points.
+    let a = thread::Builder::new()
+        .bound()
+        .spawn(move || {
+            signal::mask(How::Unblock, &SigSet::of(&[SIG]));
+            l.store(thread::current_lwp().unwrap(), SeqCst);
+            s.store(true, SeqCst);
+            while !st.load(SeqCst) {
+                thread::yield_now();
+            }
+            (thread::current().id(), signal::current_mask().contains(SIG))
+        })
+        .unwrap();
+    wait_for(&started);
+    tgkill(lwp_tid(lwp.load(SeqCst)), SIG);
+    wait_until(|| !seen.lock().unwrap().is_empty());
+    stop.store(true, SeqCst);
+    let (a_id, blocked_after) = a.join().unwrap();
+    let (ran_on, info, blocked) = seen.lock().unwrap()[0];
+    assert_eq!(ran_on, a_id, "the handler ran on the target");
+    assert_eq!(info.target, Some(a_id));
+    assert!(
+        matches!(info.route, Route::Running | Route::Switched),
+        "{:?}",
+        info.route
+    );
+    assert!(blocked, "the signal was blocked while its handler ran");
+    assert!(!blocked_after, "and unblocked again afterwards");
+}
+
+#[test]
+fn kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on() {
+    if !in_child("kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on") {
+        return;
+    }
+    let seen = record();
+    let t = thread::spawn(|| {
+        let start = Instant::now();
+        thread::sleep(Duration::from_millis(200));
+        start.elapsed()
+    });
+    let id = t.thread().id();
+    wait_blocked(id);
+    t.thread().kill(SIG).unwrap();
+    wait_until(|| !seen.lock().unwrap().is_empty());
+    let slept = t.join().unwrap();
+    let (ran_on, info, blocked) = seen.lock().unwrap()[0];
+    assert_eq!(
+        (ran_on, info.target, info.route),
+        (id, Some(id), Route::Thread)
+    );
+    assert!(blocked);
+    assert!(slept >= Duration::from_millis(200), "slept on: {slept:?}");
+}
