@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,6 +197,14 @@ void weave_uncovered_pthread_testcancel(void) WEAVE__UNCOVERED(pthread_testcance
 int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
 int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
     WEAVE__UNCOVERED(pthread_timedjoin_np);
+/* A weave thread id handed to glibc's pthread_kill would be read as a
+ * glibc thread descriptor: refused until the C API maps it onto
+ * weave::signal (the Rust side has Thread::kill and Thread::sigqueue). */
+int weave_uncovered_pthread_kill(pthread_t, int) WEAVE__UNCOVERED(pthread_kill);
+int weave_uncovered_pthread_sigqueue(pthread_t, int, const union sigval)
+    WEAVE__UNCOVERED(pthread_sigqueue);
+#define pthread_kill weave_uncovered_pthread_kill
+#define pthread_sigqueue weave_uncovered_pthread_sigqueue
 #define pthread_cancel weave_uncovered_pthread_cancel
 #define pthread_setcancelstate weave_uncovered_pthread_setcancelstate
 #define pthread_setcanceltype weave_uncovered_pthread_setcanceltype

@@ -212,3 +212,34 @@ fn pthread_exit_in_a_fork_child_waits_only_for_the_childs_threads() {
     let out = passes("fork_then_exit_from_main");
     assert_eq!(out, "child thread done\nparent done\n");
 }
+
+/// A call that would hand a weave thread id to glibc (which reads it as a
+/// pointer to its own descriptor) does not compile through the header: a
+/// clear error at build time instead of a crash at run time.
+#[test]
+fn pthread_kill_is_refused_at_compile_time_until_weave_covers_it() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-refused");
+    std::fs::create_dir_all(&dir).expect("create the output directory");
+    let src = dir.join("kill.c");
+    std::fs::write(
+        &src,
+        "int main(void) { return pthread_kill(pthread_self(), 0); }\n",
+    )
+    .expect("write the program");
+    let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-std=gnu11", "-D_GNU_SOURCE", "-O1", "-c"])
+        .arg("-I")
+        .arg(crate_dir().join("../../include"))
+        .args(["-include", "weave/pthread.h"])
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.join("kill.o"))
+        .output()
+        .expect("run the C compiler (is `cc` installed?)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "pthread_kill compiled");
+    assert!(
+        err.contains("pthread_kill is not covered by weave's C API yet"),
+        "unexpected compiler output: {err}"
+    );
+}
