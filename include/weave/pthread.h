@@ -19,8 +19,9 @@
  *
  * Not covered (see README, "From C"): cancellation (pthread_cancel and
  * friends fail to compile through this header rather than hand a weave
- * thread id to the system), signals (pthread_kill, pthread_sigmask,
- * sigwait), named semaphores (the system's, which block the LWP),
+ * thread id to the system), signals (pthread_kill and pthread_sigqueue
+ * fail to compile likewise; pthread_sigmask and sigwait are the system's
+ * and act on the LWP), named semaphores (the system's, which block the LWP),
  * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
  * a user-provided stack (pthread_attr_setstack is stored, pthread_create
  * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
