@@ -166,25 +166,32 @@ pub(crate) fn symbolise(ips: &[usize]) -> Vec<Frame> {
     frames
 }
 
+/// One frame per function: an address inside inlined code resolves to
+/// the inlined functions first, then the function they were inlined into,
+/// and each is listed (as std's backtraces do), so that a release build's
+/// stack still names the caller that a lock or a wait was inlined into.
 fn symbolise_all(ips: &[usize]) -> Vec<Frame> {
-    ips.iter()
-        .map(|&ip| {
-            let mut frame = Frame {
+    let mut frames = Vec::new();
+    for &ip in ips {
+        let before = frames.len();
+        backtrace::resolve(ip.saturating_sub(1) as *mut std::ffi::c_void, |s| {
+            frames.push(Frame {
+                ip,
+                function: s.name().map(|n| format!("{n:#}")),
+                file: s.filename().map(|p| p.display().to_string()),
+                line: s.lineno(),
+            });
+        });
+        if frames.len() == before {
+            frames.push(Frame {
                 ip,
                 function: None,
                 file: None,
                 line: None,
-            };
-            backtrace::resolve(ip.saturating_sub(1) as *mut std::ffi::c_void, |s| {
-                if frame.function.is_none() {
-                    frame.function = s.name().map(|n| format!("{n:#}"));
-                    frame.file = s.filename().map(|p| p.display().to_string());
-                    frame.line = s.lineno();
-                }
             });
-            frame
-        })
-        .collect()
+        }
+    }
+    frames
 }
 
 /// The calling thread's own stack, symbolised, without the frames of the
