@@ -184,14 +184,23 @@ impl RawCondvar {
 
     /// Wakes every waiter; returns how many there were.
     pub(crate) fn notify_all(&self) -> usize {
-        // Pop all under one hold of the queue lock (a waiter that queues
-        // after this notify is not woken by it), wake them after.
+        self.notify_all_as(NOTIFIED, |_| {})
+    }
+
+    /// Pops every waiter with `result` left in its node, runs `popped(n)`
+    /// under the queue lock once they are all unlinked (a waker that must
+    /// publish something for exactly those `n`, as the rwlock's hand-off
+    /// to readers, does it there), and wakes them after the lock is
+    /// released. A waiter that queues after this call is not woken by it.
+    /// Returns `n`.
+    pub(crate) fn notify_all_as(&self, result: u32, popped: impl FnOnce(usize)) -> usize {
         let mut woken = Vec::new();
         {
             let mut q = self.queue.lock();
-            while let Some(p) = q.pop(NOTIFIED) {
+            while let Some(p) = q.pop(result) {
                 woken.push(p.waiter);
             }
+            popped(woken.len());
         }
         let n = woken.len();
         for w in woken {

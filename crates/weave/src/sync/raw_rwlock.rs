@@ -9,13 +9,17 @@
 //! | `state / READER`    | readers holding the lock                 | a reader's CAS (only while no writer holds or waits); its unlock |
 //! | `writers_waiting`   | writers inside `write` that do not hold it yet | the writer, on entry and once it holds the lock |
 //!
-//! **Writer preference**: a reader does not enter while `writers_waiting`
-//! is non-zero, so a stream of readers cannot starve a writer, and among
-//! writers priority order is bounded by age with hand-off (step 1), so no
-//! writer starves. (A stream of writers that never lets
-//! `writers_waiting` fall to zero can still starve readers; and a thread
-//! that holds a read lock and asks for another may deadlock behind a
-//! waiting writer, as std warns.)
+//! **Phases, so that neither side starves.** A reader does not enter
+//! while `writers_waiting` is non-zero, so a stream of readers cannot
+//! starve a writer. A writer's unlock hands the lock to **every reader
+//! queued at that moment** (step 1), so a stream of writers cannot starve
+//! readers either: readers and writers alternate in phases, as Go's
+//! `RWMutex` and Java's fair `ReentrantReadWriteLock` do. Among writers,
+//! priority order is bounded by age with hand-off: a writer that has
+//! starved is handed the lock by the unlock that ends the phase before it
+//! (steps 1 and 2), so no barging writer keeps it out. Each side waits at
+//! most one phase of the other. (A thread that holds a read lock and asks
+//! for another may still deadlock behind a waiting writer, as std warns.)
 //!
 //! ## Who wakes whom, and why nobody sleeps forever
 //!
@@ -25,19 +29,30 @@
 //! between a waiter's check and its block is impossible (proof in
 //! `raw_condvar.rs`).
 //!
-//! 1. A **writer unlock**, under the writers' queue lock, picks the next
-//!    writer (priority bounded by age, as the mutex: queue.rs). If that
-//!    writer is overdue or has waited past `STARVE_NS` since it first
-//!    queued, the lock is **handed** to it: `state` stays `WRITER` and the
-//!    writer, popped with `HANDED`, owns it, so no barging writer can
-//!    starve it. Otherwise it stores `state = 0` and wakes that writer to
-//!    retry; with no writer queued it stores `state = 0` and wakes every
-//!    reader. Readers left waiting wait for `writers_waiting`, which
-//!    counts that queued writer: it will get the lock, and its unlock
-//!    comes back here. A woken writer that loses the retry queues again
-//!    at the front of its class with its first arrival time.
-//! 2. A **read unlock** that takes the reader count to zero wakes one
-//!    queued writer, if any.
+//! 1. A **writer unlock** makes two choices, each under one queue lock,
+//!    taken one after the other (never nested):
+//!    - (a) under the readers' queue lock, if readers are queued it pops
+//!      them all with `HANDED` and stores `state = n * READER` before it
+//!      lets go of that lock: the word never passes through 0, so no
+//!      writer barges in, and each popped reader owns one count. Queued
+//!      writers keep waiting; the last of those readers wakes one (2);
+//!    - (b) else, under the writers' queue lock, it picks the next writer
+//!      (priority bounded by age, as the mutex: queue.rs). If that
+//!      writer is overdue or has waited past `STARVE_NS` since it first
+//!      queued, the lock is **handed** to it: `state` stays `WRITER` and
+//!      the writer, popped with `HANDED`, owns it. Otherwise it stores
+//!      `state = 0` and wakes that writer to retry; with no writer queued
+//!      it stores `state = 0` and wakes every reader. A reader that
+//!      queued after (a) looked waits for `writers_waiting`, which counts
+//!      that queued writer: its unlock comes back here and lets the
+//!      reader in at (a). A woken writer that loses the retry queues
+//!      again at the front of its class with its first arrival time.
+//! 2. A **read unlock** that takes the reader count to zero picks a
+//!    queued writer the same way, under the writers' queue lock. A
+//!    starving one is handed the lock if the word is still free (a CAS
+//!    `0 -> WRITER` on its behalf; a barger that got in within that window
+//!    leaves it to retry, and the barger's unlock comes back to step 1);
+//!    any other is woken to retry.
 //! 3. `writers_waiting` falls only when a writer holds the lock, so a
 //!    reader blocked on it is released by that writer's unlock (step 1).
 //!
@@ -54,7 +69,7 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use super::block::{self, BlockReason};
-use super::queue::Node;
+use super::queue::{Choice, Node};
 use super::raw_condvar::{RawCondvar, NOTIFIED};
 use super::raw_mutex::STARVE_NS;
 use crate::loom::AtomicUsize;
@@ -62,7 +77,9 @@ use crate::loom::AtomicUsize;
 const WRITER: usize = 1;
 const READER: usize = 2;
 
-/// Writers' node result: the unlocker handed the write lock over.
+/// Node result, in either queue: the unlocker handed the lock over (the
+/// write lock to a writer; one read count, already in `state`, to a
+/// reader).
 const HANDED: u32 = 2;
 
 pub(crate) struct RawRwLock {
@@ -113,6 +130,13 @@ impl RawRwLock {
         limit
     }
 
+    /// Whether the writer `c` has waited past the starvation bound, or was
+    /// picked over a higher priority by age.
+    #[inline]
+    fn starving(&self, c: &Choice, now: u64) -> bool {
+        c.overdue || now.saturating_sub(c.since) >= self.starve_limit()
+    }
+
     /// Takes a read lock if no writer holds or waits for the lock.
     #[inline]
     pub(crate) fn try_read(&self) -> bool {
@@ -142,13 +166,22 @@ impl RawRwLock {
 
     #[cold]
     fn read_slow(&self) {
+        let me = block::me();
         while !self.try_read() {
-            self.readers
-                .wait_unless_done(BlockReason::RwLock, None, || {
+            let node = Node::new(me.priority, me.id, 0);
+            let result = self
+                .readers
+                .wait_node(BlockReason::RwLock, None, &node, false, |_| {
                     // Under the readers' queue lock (protocol step 1, 3).
                     self.state.load(Relaxed) & WRITER != 0
                         || self.writers_waiting.load(Relaxed) != 0
                 });
+            if result == HANDED {
+                // Step 1a: a writer's unlock counted us in `state` and
+                // popped us under the queue lock we took to unlink: what
+                // it wrote is visible to us through that lock.
+                return;
+            }
         }
     }
 
@@ -162,10 +195,24 @@ impl RawRwLock {
         );
         if prev == READER {
             // Step 2: stored before the notify, under the writers' lock.
-            // The writer to retry is chosen by priority bounded by age; no
-            // hand-off here (the word is already free, a barger may be in).
-            self.writers
-                .notify_chosen(self.starve_limit(), |_, _| Some(NOTIFIED), || {});
+            // The writer is chosen by priority bounded by age; a starving
+            // one is handed the lock if the word is still free.
+            self.writers.notify_chosen(
+                self.starve_limit(),
+                |c, now| {
+                    // Acquire, on the writer's behalf, pairs with the
+                    // Release of every earlier unlock (ours included); the
+                    // writer, popped under this queue lock, sees it all
+                    // through that lock.
+                    let handed = self.starving(c, now)
+                        && self
+                            .state
+                            .compare_exchange(0, WRITER, Acquire, Relaxed)
+                            .is_ok();
+                    Some(if handed { HANDED } else { NOTIFIED })
+                },
+                || {},
+            );
         }
     }
 
@@ -223,7 +270,18 @@ impl RawRwLock {
             WRITER,
             "write unlock without the write lock"
         );
-        // Step 1, decided under the writers' queue lock: hand over to a
+        // Step 1a: the readers' phase. The store happens under the
+        // readers' queue lock, before any of them is woken; Release pairs
+        // with the Acquire CAS of a writer that later finds the word free.
+        let handed_readers = self.readers.notify_all_as(HANDED, |n| {
+            if n > 0 {
+                self.state.store(n * READER, Release);
+            }
+        });
+        if handed_readers > 0 {
+            return;
+        }
+        // Step 1b, decided under the writers' queue lock: hand over to a
         // starving writer (the word never passes through 0, so nobody
         // barges in), or free the word and wake one writer to retry, or
         // free it and wake the readers. Release pairs with the next
@@ -234,7 +292,7 @@ impl RawRwLock {
             .notify_chosen(
                 limit,
                 |c, now| {
-                    if c.overdue || now.saturating_sub(c.since) >= limit {
+                    if self.starving(c, now) {
                         Some(HANDED)
                     } else {
                         self.state.store(0, Release);
@@ -331,6 +389,65 @@ mod loom_tests {
             };
             write(&s);
             w.join().unwrap();
+            assert_eq!(read(&s), 2);
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
+    }
+
+    /// Step 1a: a writer unlock with a reader and a writer waiting (or
+    /// arriving) hands the reader its phase or lets it in later; either
+    /// way readers and writers exclude each other, the counts balance
+    /// and nobody is left waiting.
+    #[test]
+    fn a_writer_unlock_hands_a_queued_reader_its_phase() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared();
+            s.l.write();
+            let r = {
+                let s = s.clone();
+                loom::thread::spawn(move || read(&s))
+            };
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            // SAFETY: the write lock is held.
+            s.n.with_mut(|p| unsafe { *p = 10 });
+            s.l.write_unlock();
+            let seen = r.join().unwrap();
+            w.join().unwrap();
+            assert!(seen == 10 || seen == 11, "{seen}");
+            assert_eq!(read(&s), 11);
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
+    }
+
+    /// Step 2 with hand-off forced (bound 0): the last reader's unlock
+    /// hands a queued writer the lock through the CAS on its behalf, or
+    /// wakes it to retry when a barger got in first; writers exclude each
+    /// other and both writes land.
+    #[test]
+    fn the_last_reader_hands_a_starving_writer_the_lock() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared_starving(0);
+            s.l.read();
+            let w1 = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let w2 = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            s.l.read_unlock();
+            w1.join().unwrap();
+            w2.join().unwrap();
             assert_eq!(read(&s), 2);
             assert_eq!(s.l.state.load(Relaxed), 0);
             assert_eq!(s.l.writers_waiting.load(Relaxed), 0);

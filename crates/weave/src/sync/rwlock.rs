@@ -1,5 +1,6 @@
 //! [`RwLock`]: `std::sync::RwLock`'s shape on weave's reader-writer word
-//! (`raw_rwlock.rs` has its table and protocol), with writer preference.
+//! (`raw_rwlock.rs` has its table and protocol), with readers and writers
+//! in alternating phases.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -15,10 +16,13 @@ use super::raw_rwlock::RawRwLock;
 /// A reader-writer lock that blocks the calling ULT, not its LWP.
 ///
 /// Same API and poisoning as [`std::sync::RwLock`] (a writer that panics
-/// poisons it; a reader does not). Writers are preferred: once a writer
-/// waits, new readers wait behind it, so readers cannot starve writers.
-/// As with std, a thread that already holds a read lock and asks for
-/// another may therefore deadlock behind a waiting writer.
+/// poisons it; a reader does not). Readers and writers take turns in
+/// phases: once a writer waits, new readers wait behind it, so readers
+/// cannot starve writers; and a writer's unlock lets in every reader
+/// waiting at that moment before the next writer, so writers cannot
+/// starve readers (std's lock on Linux, writer-preferring, can). As with
+/// std, a thread that already holds a read lock and asks for another may
+/// deadlock behind a waiting writer.
 ///
 /// ```
 /// use std::sync::Arc;
