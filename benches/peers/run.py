@@ -54,6 +54,7 @@ JOBS = [
     ("mutex", 2, None),
     ("idle_memory", 2, None),
     ("wake_busy", 2, None),
+    ("sleepers", 2, None),
     ("http", 2, 100),
     ("http", 2, 1000),
 ]
@@ -74,6 +75,7 @@ ROWS = [
     ("memory per parked thread", ("idle_memory", 2, None), "bytes", "bytes", False),
     ("wake with a busy waker, p50", ("wake_busy", 2, None), "p50", "ns", False),
     ("wake with a busy waker, p90", ("wake_busy", 2, None), "p90", "ns", False),
+    ("100k threads x 10 sleeps of 1 ms, wall / ideal", ("sleepers", 2, None), "x_ideal", "x", False),
     ("HTTP hello, wrk 100 conns", ("http", 2, 100), "rps", "req/s", True),
     ("HTTP hello, wrk 100 conns, p99", ("http", 2, 100), "p99_ms", "ms", False),
     ("HTTP hello, wrk 1000 conns", ("http", 2, 1000), "rps", "req/s", True),

@@ -28,11 +28,13 @@ const (
 	batch       = 1000
 	mutexProcs  = 1000
 	wakerBusy   = 100 * time.Microsecond
+	sleeps      = 10
+	nap         = time.Millisecond
 	runtimeName = "go"
 )
 
 var workloads = []string{"spawn_join", "spawn_batch", "yield", "pingpong_rendezvous",
-	"pingpong_bounded1", "os_pingpong", "mutex", "idle_memory", "wake_busy", "http"}
+	"pingpong_bounded1", "os_pingpong", "mutex", "idle_memory", "wake_busy", "sleepers", "http"}
 
 type args struct {
 	workload string
@@ -269,6 +271,31 @@ func idleMemory(a *args) {
 		"RSS growth per goroutine parked on a channel receive")
 }
 
+func sleepers(a *args) {
+	n := a.size(100000, 20000)
+	gate := make(chan struct{})
+	var arrived, done sync.WaitGroup
+	arrived.Add(n)
+	done.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			arrived.Done()
+			<-gate
+			for s := 0; s < sleeps; s++ {
+				time.Sleep(nap)
+			}
+			done.Done()
+		}()
+	}
+	arrived.Wait()
+	t := time.Now()
+	close(gate)
+	done.Wait()
+	wall := time.Since(t)
+	emit(a, n, []metric{{"x_ideal", float64(wall) / float64(sleeps*nap)}},
+		"wall time from the common start to the last of n goroutines done, each sleeping 10 x 1 ms, over the ideal 10 ms")
+}
+
 func wakeBusy(a *args) {
 	wakes := a.size(2000, 500)
 	ch := make(chan time.Time, 1)
@@ -369,6 +396,8 @@ func main() {
 		idleMemory(a)
 	case "wake_busy":
 		wakeBusy(a)
+	case "sleepers":
+		sleepers(a)
 	case "http":
 		httpServe(a)
 	}

@@ -30,6 +30,7 @@ fn main() {
         "mutex" => mutex(&a),
         "idle_memory" => idle_memory(&a),
         "wake_busy" => wake_busy(&a),
+        "sleepers" => sleepers(&a),
         "http" => http(&a),
         _ => unreachable!("Args::parse checks the workload"),
     }
@@ -226,6 +227,39 @@ fn idle_memory(a: &Args) {
         n,
         &[("bytes", bytes)],
         "RSS growth per thread parked in Barrier::wait",
+    );
+}
+
+fn sleepers(a: &Args) {
+    let n = pick(a, size::SLEEPERS, size::SLEEPERS_STD);
+    let wall = on_runtime(move || {
+        let gate = Arc::new(sync::Barrier::new(n + 1));
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let gate = gate.clone();
+                thread::spawn(move || {
+                    gate.wait();
+                    for _ in 0..size::SLEEPS {
+                        thread::sleep(size::NAP);
+                    }
+                })
+            })
+            .collect();
+        gate.wait();
+        let t = Instant::now();
+        for h in hs {
+            h.join().unwrap();
+        }
+        t.elapsed()
+    });
+    let ideal = size::NAP * size::SLEEPS;
+    emit(
+        RUNTIME,
+        a,
+        n,
+        &[("x_ideal", wall.as_secs_f64() / ideal.as_secs_f64())],
+        "wall time from the common start to the last of n threads done, each sleeping 10 x 1 ms, \
+         over the ideal 10 ms",
     );
 }
 

@@ -33,6 +33,7 @@ pub const WORKLOADS: &[&str] = &[
     "mutex",
     "idle_memory",
     "wake_busy",
+    "sleepers",
     "http",
 ];
 
@@ -121,6 +122,13 @@ pub mod size {
     /// Wakes sampled, and how long the waker stays busy after each.
     pub const WAKES: (usize, usize) = (2_000, 500);
     pub const WAKER_BUSY: std::time::Duration = std::time::Duration::from_micros(100);
+    /// Threads that each sleep `SLEEPS` times `NAP` in `sleepers`: the
+    /// figure is the wall time from their common start to the last one's
+    /// end, against the ideal `SLEEPS * NAP` (10 ms).
+    pub const SLEEPERS: (usize, usize) = (100_000, 20_000);
+    pub const SLEEPERS_STD: (usize, usize) = (10_000, 5_000);
+    pub const SLEEPS: u32 = 10;
+    pub const NAP: std::time::Duration = std::time::Duration::from_millis(1);
 }
 
 /// A measured value, named.

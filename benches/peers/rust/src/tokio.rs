@@ -45,6 +45,7 @@ fn main() {
         "mutex" => mutex(&rt, &a),
         "idle_memory" => idle_memory(&rt, &a),
         "wake_busy" => wake_busy(&rt, &a),
+        "sleepers" => sleepers(&rt, &a),
         "http" => http(&rt, &a),
         _ => unreachable!("Args::parse checks the workload"),
     }
@@ -267,6 +268,39 @@ fn idle_memory(rt: &Runtime, a: &Args) {
         n,
         &[("bytes", bytes)],
         "RSS growth per task parked in Barrier::wait",
+    );
+}
+
+fn sleepers(rt: &Runtime, a: &Args) {
+    let n = a.size(size::SLEEPERS.0, size::SLEEPERS.1);
+    let wall = on_runtime(rt, async move {
+        let gate = Arc::new(tokio::sync::Barrier::new(n + 1));
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    for _ in 0..size::SLEEPS {
+                        tokio::time::sleep(size::NAP).await;
+                    }
+                })
+            })
+            .collect();
+        gate.wait().await;
+        let t = Instant::now();
+        for h in hs {
+            h.await.unwrap();
+        }
+        t.elapsed()
+    });
+    let ideal = size::NAP * size::SLEEPS;
+    emit(
+        RUNTIME,
+        a,
+        n,
+        &[("x_ideal", wall.as_secs_f64() / ideal.as_secs_f64())],
+        "wall time from the common start to the last of n tasks done, each sleeping 10 x 1 ms \
+         (tokio::time::sleep), over the ideal 10 ms",
     );
 }
 
