@@ -1,0 +1,392 @@
+//! Compaction of long-idle stacks (`WEAVE_COMPACT`): the live part of a
+//! long-parked ULT's stack is copied into a heap record, and its pages are
+//! released and guarded (`MADV_GUARD_INSTALL`: every access faults, and no
+//! VMA is split). The bytes go back to the same addresses before the ULT
+//! runs again ([`restore`], by its home LWP) or when any other thread
+//! touches them ([`on_fault`], from the SIGSEGV handler of `overflow.rs`),
+//! so every pointer into the stack stays valid.
+//!
+//! The design note, with what may point into a parked stack and how each
+//! case stays correct, is `docs/design/compaction.md`.
+//!
+//! Owns the records and the compaction lock. It knows nothing of threads
+//! or waits: `lwp/trim.rs` chooses whom to compact and checks that the
+//! thread cannot run meanwhile; `Lwp::dispatch` decides when to restore.
+//!
+//! **The lock** guards the records and every change to a compacted range.
+//! It is a spin lock holding the holder's kernel thread id, because the
+//! fault handler takes it: a handler may not wait on a futex, and a fault
+//! taken by the holder itself (which nothing weave does can cause) must be
+//! told from a wait, to crash instead of hanging. Held for a few system
+//! calls at most.
+
+use std::cell::{Cell, UnsafeCell};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Acquire};
+use std::sync::OnceLock;
+
+use super::PAGE;
+
+/// `MADV_GUARD_INSTALL` and `MADV_GUARD_REMOVE` from `<linux/mman.h>`
+/// (Linux 6.13); the libc crate does not carry them yet.
+const MADV_GUARD_INSTALL: libc::c_int = super::MADV_GUARD_INSTALL;
+const MADV_GUARD_REMOVE: libc::c_int = 103;
+
+/// One compacted stack: its live bytes, which belong at `lo..top`.
+struct Record {
+    /// The first byte copied: the ULT's saved stack pointer. The guarded
+    /// range starts at its page.
+    lo: usize,
+    bytes: Box<[u8]>,
+    /// Already put back by a fault on another thread; the home LWP frees
+    /// the record when the ULT next runs (the handler never frees).
+    restored: bool,
+}
+
+impl Record {
+    fn page_lo(&self) -> usize {
+        self.lo & !(PAGE - 1)
+    }
+}
+
+struct Registry {
+    /// 0 when free, else the kernel thread id of the holder.
+    holder: AtomicI32,
+    /// Keyed by the stack's top: a record covers `page_lo..top`.
+    map: UnsafeCell<BTreeMap<usize, Record>>,
+}
+
+// SAFETY: `map` is touched only by the holder of `holder` (see `lock`).
+unsafe impl Sync for Registry {}
+
+static REG: Registry = Registry {
+    holder: AtomicI32::new(0),
+    map: UnsafeCell::new(BTreeMap::new()),
+};
+
+/// A stack was ever compacted: until then the fault handler need not look.
+static EVER: AtomicBool = AtomicBool::new(false);
+/// Records held now, and the bytes they hold.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Compactions so far, and restores made by faults of other threads.
+static COMPACTIONS: AtomicUsize = AtomicUsize::new(0);
+static FAULT_RESTORES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's kernel id, once asked (the lock's owner mark).
+    static TID: Cell<i32> = const { Cell::new(0) };
+    /// The address whose fault this thread last retried without finding a
+    /// record (see `on_fault`).
+    static RETRIED: Cell<usize> = const { Cell::new(0) };
+}
+
+// ASYNC-SIGNAL-SAFE: a const thread-local and gettid(2).
+fn tid() -> i32 {
+    TID.with(|t| {
+        if t.get() == 0 {
+            // SAFETY: gettid has no preconditions.
+            t.set(unsafe { libc::gettid() });
+        }
+        t.get()
+    })
+}
+
+/// The lock held; releases on drop.
+struct Locked(());
+
+impl Locked {
+    #[allow(clippy::mut_from_ref)]
+    fn map(&mut self) -> &mut BTreeMap<usize, Record> {
+        // SAFETY: we hold the lock, the one licence to touch the map.
+        unsafe { &mut *REG.map.get() }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // Release pairs with the Acquire CAS in `lock`: the next holder
+        // sees the map and the ranges as we left them.
+        REG.holder.store(0, Release);
+    }
+}
+
+// ASYNC-SIGNAL-SAFE: atomics, spin_loop and sched_yield(2).
+/// Takes the lock; `None` if this thread holds it already.
+fn lock() -> Option<Locked> {
+    let me = tid();
+    let mut spins = 0u32;
+    loop {
+        // Acquire pairs with the Release store in `Locked::drop`.
+        match REG.holder.compare_exchange_weak(0, me, Acquire, Relaxed) {
+            Ok(_) => return Some(Locked(())),
+            Err(h) if h == me => return None,
+            Err(_) => {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    // SAFETY: no preconditions.
+                    unsafe { libc::sched_yield() };
+                }
+            }
+        }
+    }
+}
+
+/// Whether this kernel can compact stacks: `Ok`, or why not (a probe of
+/// `MADV_GUARD_INSTALL` on a scratch page, made once).
+pub fn compaction_support() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            // SAFETY: a fresh anonymous mapping aliases nothing.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(format!(
+                    "no page to probe MADV_GUARD_INSTALL with: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            // SAFETY: `p` is the page just mapped, ours alone.
+            let rc = unsafe { libc::madvise(p, PAGE, MADV_GUARD_INSTALL) };
+            let err = std::io::Error::last_os_error();
+            // SAFETY: unmapping the page we mapped.
+            unsafe { libc::munmap(p, PAGE) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "this kernel lacks MADV_GUARD_INSTALL (Linux 6.13+), without which each \
+                     compacted stack would cost VMAs of its own ({err})"
+                ))
+            }
+        })
+        .clone()
+}
+
+/// Compacts the stack whose live part is `sp..top`: copies it, releases
+/// and guards the pages from `sp`'s page to `top`. Returns the bytes kept
+/// (0: not compacted, the stack is as it was).
+///
+/// # Safety
+///
+/// `sp..top` is the live part of the stack of a ULT that cannot run until
+/// the caller (its home LWP, in its scheduler loop) lets it, and
+/// `sp`'s page .. `top` lies inside that stack; `top` is page-aligned.
+pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
+    debug_assert!(sp < top && top % PAGE == 0);
+    let page_lo = sp & !(PAGE - 1);
+    let len = top - page_lo;
+    // Allocated before the lock: nothing under it but the map's own nodes.
+    let mut bytes = vec![0u8; top - sp].into_boxed_slice();
+    let Some(mut g) = lock() else {
+        return 0;
+    };
+    if g.map().contains_key(&top) {
+        return 0;
+    }
+    // Read-only first, so that a write by another thread between the copy
+    // and the guard faults (and waits for the lock) instead of being lost.
+    // SAFETY: `page_lo..top` is stack memory of ours (the caller's
+    // guarantee); making it read-only for a moment only delays writers.
+    if unsafe { libc::mprotect(page_lo as *mut _, len, libc::PROT_READ) } != 0 {
+        return 0;
+    }
+    // SAFETY: `sp..top` is readable and `bytes` has room for it.
+    unsafe { std::ptr::copy_nonoverlapping(sp as *const u8, bytes.as_mut_ptr(), bytes.len()) };
+    // SAFETY: as above; the ULT cannot run, and any other access now
+    // faults into `on_fault`, which waits for this lock.
+    let guarded = unsafe { libc::madvise(page_lo as *mut _, len, MADV_GUARD_INSTALL) } == 0;
+    // SAFETY: back to the stack's own protection; the VMA merges again.
+    if unsafe { libc::mprotect(page_lo as *mut _, len, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+        crate::fatal(
+            "cannot make a compacted stack writable again (mprotect failed); \
+             run with WEAVE_COMPACT=0",
+        );
+    }
+    if !guarded {
+        return 0;
+    }
+    let n = bytes.len();
+    g.map().insert(
+        top,
+        Record {
+            lo: sp,
+            bytes,
+            restored: false,
+        },
+    );
+    drop(g);
+    EVER.store(true, Relaxed);
+    HELD.fetch_add(1, Relaxed);
+    HELD_BYTES.fetch_add(n, Relaxed);
+    COMPACTIONS.fetch_add(1, Relaxed);
+    n
+}
+
+// ASYNC-SIGNAL-SAFE: madvise(2), a copy, and `fatal` (write + abort).
+/// Puts `rec`'s bytes back below `top`. The lock is held.
+fn put_back(rec: &Record, top: usize) {
+    let page_lo = rec.page_lo();
+    // SAFETY: `page_lo..top` is the range `compact` guarded, ours.
+    if unsafe { libc::madvise(page_lo as *mut _, top - page_lo, MADV_GUARD_REMOVE) } != 0 {
+        crate::fatal("cannot remove the guard of a compacted stack (madvise failed)");
+    }
+    // SAFETY: the range is plain stack memory again (zero-fill on first
+    // touch), and the record holds exactly `rec.lo..top`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(rec.bytes.as_ptr(), rec.lo as *mut u8, rec.bytes.len())
+    };
+}
+
+/// Before a ULT runs: puts back its stack, whose top is `top`, if it is
+/// compacted, and frees the record. Returns whether there was one.
+///
+/// # Safety
+///
+/// The stack is that of a ULT which the caller, its home LWP, is about to
+/// resume: it cannot run until this returns.
+pub(crate) unsafe fn restore(top: usize) -> bool {
+    let rec = {
+        let Some(mut g) = lock() else {
+            crate::fatal("an LWP restoring a stack already held the compaction lock");
+        };
+        let Some(rec) = g.map().remove(&top) else {
+            return false;
+        };
+        if !rec.restored {
+            put_back(&rec, top);
+        }
+        rec
+    };
+    HELD.fetch_sub(1, Relaxed);
+    HELD_BYTES.fetch_sub(rec.bytes.len(), Relaxed);
+    true
+}
+
+// ASYNC-SIGNAL-SAFE: the lock, a BTreeMap lookup (no allocation),
+// `put_back`, const thread-locals.
+/// From the SIGSEGV/SIGBUS handler: a fault at `addr`. Returns true when
+/// the faulting access may simply run again: `addr` lay in a compacted
+/// stack (now put back), or in one that no record covers any more (put
+/// back between the fault and this look: retried once per address).
+pub(crate) fn on_fault(addr: usize) -> bool {
+    if !EVER.load(Relaxed) {
+        return false;
+    }
+    let Some(mut g) = lock() else {
+        return false;
+    };
+    let found = match g.map().range_mut(addr + 1..).next() {
+        Some((&top, rec)) if addr >= rec.page_lo() => {
+            if !rec.restored {
+                put_back(rec, top);
+                rec.restored = true;
+                FAULT_RESTORES.fetch_add(1, Relaxed);
+            }
+            true
+        }
+        _ => false,
+    };
+    drop(g);
+    RETRIED.with(|r| {
+        if found {
+            r.set(0);
+            true
+        } else if r.get() == addr {
+            r.set(0);
+            false
+        } else {
+            r.set(addr);
+            true
+        }
+    })
+}
+
+/// Figures for `StackStats`: records held, bytes they hold, compactions
+/// so far, restores made by other threads' faults.
+pub(crate) fn figures() -> (usize, usize, usize, usize) {
+    (
+        HELD.load(Relaxed),
+        HELD_BYTES.load(Relaxed),
+        COMPACTIONS.load(Relaxed),
+        FAULT_RESTORES.load(Relaxed),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A private mapping standing in for a stack: `pages` pages.
+    fn scratch(pages: usize) -> usize {
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                pages * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        p as usize
+    }
+
+    #[test]
+    fn compact_then_restore_gives_back_the_same_bytes() {
+        if compaction_support().is_err() {
+            return;
+        }
+        let base = scratch(4);
+        let top = base + 4 * PAGE;
+        let sp = top - PAGE - 200;
+        for a in sp..top {
+            // SAFETY: inside the scratch mapping.
+            unsafe { *(a as *mut u8) = a as u8 };
+        }
+        // SAFETY: nothing runs on the scratch "stack".
+        let kept = unsafe { compact(sp, top) };
+        assert_eq!(kept, top - sp);
+        let mut resident = [0u8; 2];
+        // SAFETY: `resident` has a byte per page of the range.
+        unsafe { libc::mincore((top - 2 * PAGE) as *mut _, 2 * PAGE, resident.as_mut_ptr()) };
+        assert_eq!(resident, [0, 0], "the compacted pages are released");
+        // SAFETY: as above.
+        assert!(unsafe { restore(top) });
+        for a in sp..top {
+            // SAFETY: put back, readable.
+            assert_eq!(unsafe { *(a as *const u8) }, a as u8);
+        }
+        // SAFETY: as above; nothing is compacted any more.
+        assert!(!unsafe { restore(top) });
+    }
+
+    #[test]
+    fn a_range_already_compacted_is_not_compacted_twice() {
+        if compaction_support().is_err() {
+            return;
+        }
+        let base = scratch(2);
+        let top = base + 2 * PAGE;
+        // SAFETY: nothing runs on the scratch "stack".
+        unsafe {
+            assert!(compact(top - 64, top) > 0);
+            assert_eq!(compact(top - 64, top), 0);
+            assert!(restore(top));
+        }
+    }
+}
