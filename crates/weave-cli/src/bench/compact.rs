@@ -84,7 +84,9 @@ fn weave_child(n: usize) -> Result<(), String> {
     // Read once, when the runtime starts: set before it does.
     std::env::set_var("WEAVE_COMPACT", AFTER);
     std::env::set_var("WEAVE_TRIM", AFTER);
-    wt::spawn(|| ()).join().map_err(|_| "the first ULT panicked")?;
+    wt::spawn(|| ())
+        .join()
+        .map_err(|_| "the first ULT panicked")?;
     let probes = PROBES.min(n);
     let shared = SHARED.min(n - probes).max(1);
     let bind = || weave::net::UdpSocket::bind("127.0.0.1:0").map(Arc::new);
@@ -149,7 +151,10 @@ fn weave_child(n: usize) -> Result<(), String> {
     for h in hs {
         h.join().map_err(|_| "a ULT panicked")?;
     }
-    println!("RESULT {after} {before} {} {} {kept} {secs}", per[0], per[1]);
+    println!(
+        "RESULT {after} {before} {} {} {kept} {secs}",
+        per[0], per[1]
+    );
     Ok(())
 }
 

@@ -14,18 +14,19 @@
 //! thread cannot run meanwhile; `Lwp::dispatch` decides when to restore.
 //!
 //! **The lock** guards the records and every change to a compacted range.
-//! It is a spin lock holding the holder's kernel thread id, because the
-//! fault handler takes it: a handler may not wait on a futex, and a fault
-//! taken by the holder itself (which nothing weave does can cause) must be
-//! told from a wait, to crash instead of hanging. Held for a few system
-//! calls at most.
+//! It is an `OwnerLock` (`owner_lock.rs`: a spin lock that knows its
+//! holder), because the fault handler takes it: a handler may not wait on
+//! a futex, and a fault taken by the holder itself (which nothing weave
+//! does can cause) must be told from a wait, to crash instead of hanging.
+//! Held for a few system calls at most.
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering::{Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Acquire};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::OnceLock;
 
+use super::owner_lock::{Held, OwnerLock};
 use super::PAGE;
 
 /// `MADV_GUARD_INSTALL` and `MADV_GUARD_REMOVE` from `<linux/mman.h>`
@@ -51,17 +52,16 @@ impl Record {
 }
 
 struct Registry {
-    /// 0 when free, else the kernel thread id of the holder.
-    holder: AtomicI32,
+    lock: OwnerLock,
     /// Keyed by the stack's top: a record covers `page_lo..top`.
     map: UnsafeCell<BTreeMap<usize, Record>>,
 }
 
-// SAFETY: `map` is touched only by the holder of `holder` (see `lock`).
+// SAFETY: `map` is touched only by the holder of `lock` (see `Locked`).
 unsafe impl Sync for Registry {}
 
 static REG: Registry = Registry {
-    holder: AtomicI32::new(0),
+    lock: OwnerLock::new(),
     map: UnsafeCell::new(BTreeMap::new()),
 };
 
@@ -93,46 +93,21 @@ fn tid() -> i32 {
     })
 }
 
-/// The lock held; releases on drop.
-struct Locked(());
+/// The lock held: the licence to touch the map.
+struct Locked(#[allow(dead_code)] Held<'static>);
 
 impl Locked {
-    #[allow(clippy::mut_from_ref)]
     fn map(&mut self) -> &mut BTreeMap<usize, Record> {
-        // SAFETY: we hold the lock, the one licence to touch the map.
+        // SAFETY: we hold the lock, the one licence to touch the map, and
+        // `&mut self` makes this the only borrow through it.
         unsafe { &mut *REG.map.get() }
     }
 }
 
-impl Drop for Locked {
-    fn drop(&mut self) {
-        // Release pairs with the Acquire CAS in `lock`: the next holder
-        // sees the map and the ranges as we left them.
-        REG.holder.store(0, Release);
-    }
-}
-
-// ASYNC-SIGNAL-SAFE: atomics, spin_loop and sched_yield(2).
+// ASYNC-SIGNAL-SAFE: see `OwnerLock::lock`.
 /// Takes the lock; `None` if this thread holds it already.
 fn lock() -> Option<Locked> {
-    let me = tid();
-    let mut spins = 0u32;
-    loop {
-        // Acquire pairs with the Release store in `Locked::drop`.
-        match REG.holder.compare_exchange_weak(0, me, Acquire, Relaxed) {
-            Ok(_) => return Some(Locked(())),
-            Err(h) if h == me => return None,
-            Err(_) => {
-                spins += 1;
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    // SAFETY: no preconditions.
-                    unsafe { libc::sched_yield() };
-                }
-            }
-        }
-    }
+    REG.lock.lock(tid()).map(Locked)
 }
 
 /// Whether this kernel can compact stacks: `Ok`, or why not (a probe of

@@ -32,6 +32,7 @@
 
 pub(crate) mod compact;
 mod overflow;
+pub(crate) mod owner_lock;
 
 pub use compact::compaction_support;
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
