@@ -54,14 +54,15 @@ pub(super) fn idle_compact(o: &Opts) -> Result<Measurement, String> {
             "{n} ULTs parked in UdpSocket::recv, all compacted after {:.2} s \
              (WEAVE_COMPACT={AFTER}); {:.0} B/thread before; live stack kept {:.0} B/thread; \
              first resume after compaction {:.0} ns, the next {:.0} ns (median from a datagram's \
-             send to its reader running, {PROBES} readers woken one by one); std: {sn} OS \
-             threads at 16 KiB stacks, resume {:.0} ns",
-            w[5], w[1], w[4], w[2], w[3], s[1]
+             send to its reader running, {PROBES} readers woken one by one), of which the \
+             restore {:.0} ns; std: {sn} OS threads at 16 KiB stacks, resume {:.0} ns",
+            w[5], w[1], w[4], w[2], w[3], w[6], s[1]
         )),
         extra: vec![
             ("before_compact_bytes", w[1]),
             ("first_resume_ns", w[2]),
             ("next_resume_ns", w[3]),
+            ("restore_ns", w[6]),
             ("kept_stack_bytes", w[4]),
             ("seconds_to_compact", w[5]),
             ("std_resume_ns", s[1]),
@@ -70,7 +71,7 @@ pub(super) fn idle_compact(o: &Opts) -> Result<Measurement, String> {
 }
 
 /// Child side: prints `RESULT <after> <before> <first resume ns> <next
-/// resume ns> <kept bytes> <seconds>` (weave) or `RESULT <bytes> <resume
+/// resume ns> <kept bytes> <seconds> <restore ns>` (weave) or `RESULT <bytes> <resume
 /// ns>` (std).
 pub(super) fn child(lib: &str, n: usize) -> Result<(), String> {
     match lib {
@@ -138,10 +139,14 @@ fn weave_child(n: usize) -> Result<(), String> {
     debug_assert!(st.compactions - compactions0 >= n);
     // Two rounds of one datagram per probe: the first restores.
     let mut per = [0.0; 2];
+    let r0 = weave::stack_stats();
     for p in per.iter_mut() {
         *p = wake_one_by_one(&client, &addrs[..probes], &got)?;
         wait(|| parked_in_net() >= n)?;
     }
+    let r1 = weave::stack_stats();
+    let restore =
+        (r1.restore_ns - r0.restore_ns) as f64 / (r1.restores - r0.restores).max(1) as f64;
     // Everyone out: one `q` per reader of each socket.
     for i in 0..n {
         client
@@ -152,7 +157,7 @@ fn weave_child(n: usize) -> Result<(), String> {
         h.join().map_err(|_| "a ULT panicked")?;
     }
     println!(
-        "RESULT {after} {before} {} {} {kept} {secs}",
+        "RESULT {after} {before} {} {} {kept} {secs} {restore}",
         per[0], per[1]
     );
     Ok(())

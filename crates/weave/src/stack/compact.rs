@@ -73,6 +73,9 @@ static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// Compactions so far, and restores made by faults of other threads.
 static COMPACTIONS: AtomicUsize = AtomicUsize::new(0);
 static FAULT_RESTORES: AtomicUsize = AtomicUsize::new(0);
+/// Restores by home LWPs at switch-in, and the time they took in all (ns).
+static RESTORES: AtomicUsize = AtomicUsize::new(0);
+static RESTORE_NS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's kernel id, once asked (the lock's owner mark).
@@ -233,6 +236,7 @@ fn put_back(rec: &Record, top: usize) {
 /// The stack is that of a ULT which the caller, its home LWP, is about to
 /// resume: it cannot run until this returns.
 pub(crate) unsafe fn restore(top: usize) -> bool {
+    let t = std::time::Instant::now();
     let rec = {
         let Some(mut g) = lock() else {
             crate::fatal("an LWP restoring a stack already held the compaction lock");
@@ -247,6 +251,9 @@ pub(crate) unsafe fn restore(top: usize) -> bool {
     };
     HELD.fetch_sub(1, Relaxed);
     HELD_BYTES.fetch_sub(rec.bytes.len(), Relaxed);
+    drop(rec);
+    RESTORES.fetch_add(1, Relaxed);
+    RESTORE_NS.fetch_add(t.elapsed().as_nanos() as usize, Relaxed);
     true
 }
 
@@ -290,14 +297,17 @@ pub(crate) fn on_fault(addr: usize) -> bool {
 }
 
 /// Figures for `StackStats`: records held, bytes they hold, compactions
-/// so far, restores made by other threads' faults.
-pub(crate) fn figures() -> (usize, usize, usize, usize) {
-    (
+/// so far, restores made by other threads' faults, restores made at
+/// switch-in and the nanoseconds they took.
+pub(crate) fn figures() -> [usize; 6] {
+    [
         HELD.load(Relaxed),
         HELD_BYTES.load(Relaxed),
         COMPACTIONS.load(Relaxed),
         FAULT_RESTORES.load(Relaxed),
-    )
+        RESTORES.load(Relaxed),
+        RESTORE_NS.load(Relaxed),
+    ]
 }
 
 #[cfg(test)]

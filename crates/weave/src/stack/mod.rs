@@ -214,6 +214,11 @@ pub struct StackStats {
     pub compactions: usize,
     /// Compacted stacks put back because another thread touched them.
     pub fault_restores: usize,
+    /// Compacted stacks put back by their LWP as their ULT was resumed.
+    pub restores: usize,
+    /// The nanoseconds those restores took in all (on top of the resume
+    /// itself).
+    pub restore_ns: usize,
 }
 
 /// The process-wide stack pool.
@@ -261,10 +266,22 @@ impl Pool {
             released: self.released.load(Relaxed),
             trimmed: self.trimmed.load(Relaxed),
             trimmed_bytes: self.trimmed_bytes.load(Relaxed),
-            compacted: compact::figures().0,
-            compacted_bytes: compact::figures().1,
-            compactions: compact::figures().2,
-            fault_restores: compact::figures().3,
+            ..self.compaction_stats()
+        }
+    }
+
+    /// The compaction figures alone (`stack::compact`).
+    fn compaction_stats(&self) -> StackStats {
+        let [compacted, compacted_bytes, compactions, fault_restores, restores, restore_ns] =
+            compact::figures();
+        StackStats {
+            compacted,
+            compacted_bytes,
+            compactions,
+            fault_restores,
+            restores,
+            restore_ns,
+            ..StackStats::default()
         }
     }
 
