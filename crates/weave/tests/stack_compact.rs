@@ -312,3 +312,68 @@ fn a_wait_not_on_the_list_is_never_compacted() {
     parked.thread().unpark();
     parked.join().unwrap();
 }
+
+#[test]
+fn ults_woken_and_written_to_around_compactions_lose_nothing() {
+    if !setup() {
+        return;
+    }
+    // Each ULT parks on its own channel with a frame full of a pattern and
+    // one cell that the test writes from an OS thread before waking it.
+    // Some rounds wait until compactions happened, others write and wake at
+    // once, racing the monitor's requests and the LWPs' compactions (a
+    // write inside a compaction's copy window must fault, not be lost).
+    const ULTS: usize = 24;
+    const ROUNDS: u64 = 8;
+    let (ready_tx, ready_rx) = mpmc::unbounded::<(usize, FramePtr)>();
+    let mut wakers = Vec::new();
+    let mut handles = Vec::new();
+    for u in 0..ULTS {
+        let (wake_tx, wake_rx) = mpmc::bounded::<()>(1);
+        wakers.push(wake_tx);
+        let ready_tx = ready_tx.clone();
+        handles.push(wt::spawn(move || {
+            let mut bad = 0;
+            for r in 0..ROUNDS {
+                let seed = (u as u64) << 32 | r;
+                let mut frame: [u64; 64] = std::array::from_fn(|i| seed ^ pattern(i));
+                ready_tx.send((u, FramePtr(frame.as_mut_ptr()))).unwrap();
+                wake_rx.recv().unwrap();
+                let f = black_box(&frame);
+                for (i, v) in f.iter().enumerate() {
+                    let want = if i == 63 { !seed } else { seed ^ pattern(i) };
+                    if *v != want {
+                        bad += 1;
+                    }
+                }
+            }
+            bad
+        }));
+    }
+    for r in 0..ROUNDS {
+        let mut ptrs = Vec::new();
+        for _ in 0..ULTS {
+            ptrs.push(ready_rx.recv().unwrap());
+        }
+        if r % 2 == 0 {
+            let before = weave::stack_stats().compactions;
+            wait_until("a compaction", || weave::stack_stats().compactions > before);
+        }
+        std::thread::spawn(move || {
+            for (u, p) in ptrs {
+                // SAFETY: ULT `u` is parked (or about to park) in its
+                // receive with `frame` live; it reads the frame only after
+                // its wake, below, which this write happens before.
+                unsafe { p.0.add(63).write_volatile(!((u as u64) << 32 | r)) };
+            }
+        })
+        .join()
+        .unwrap();
+        for w in &wakers {
+            w.send(()).unwrap();
+        }
+    }
+    for (u, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), 0, "ULT {u} saw a changed word");
+    }
+}
