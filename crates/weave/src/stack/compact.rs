@@ -34,12 +34,13 @@ use super::PAGE;
 const MADV_GUARD_INSTALL: libc::c_int = super::MADV_GUARD_INSTALL;
 const MADV_GUARD_REMOVE: libc::c_int = 103;
 
-/// One compacted stack: its live bytes, which belong at `lo..top`.
+/// One compacted stack: its live words, which belong at `lo..top`.
 struct Record {
-    /// The first byte copied: the ULT's saved stack pointer. The guarded
-    /// range starts at its page.
+    /// The first byte copied: the ULT's saved stack pointer (word-aligned).
+    /// The guarded range starts at its page.
     lo: usize,
-    bytes: Box<[u8]>,
+    /// The words of `lo..top`, packed (see [`pack`]).
+    packed: Box<[u64]>,
     /// Already put back by a fault on another thread; the home LWP frees
     /// the record when the ULT next runs (the handler never frees).
     restored: bool,
@@ -164,10 +165,11 @@ pub fn compaction_support() -> Result<(), String> {
 /// `sp`'s page .. `top` lies inside that stack; `top` is page-aligned.
 pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     debug_assert!(sp < top && top % PAGE == 0);
+    debug_assert!(sp % 8 == 0);
     let page_lo = sp & !(PAGE - 1);
     let len = top - page_lo;
-    // Allocated before the lock: nothing under it but the map's own nodes.
-    let mut bytes = vec![0u8; top - sp].into_boxed_slice();
+    // Allocated before the lock.
+    let mut raw = vec![0u64; (top - sp) / 8];
     let Some(mut g) = lock() else {
         return 0;
     };
@@ -181,8 +183,9 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     if unsafe { libc::mprotect(page_lo as *mut _, len, libc::PROT_READ) } != 0 {
         return 0;
     }
-    // SAFETY: `sp..top` is readable and `bytes` has room for it.
-    unsafe { std::ptr::copy_nonoverlapping(sp as *const u8, bytes.as_mut_ptr(), bytes.len()) };
+    // SAFETY: `sp..top` is readable, word-aligned, and `raw` has room for
+    // its words.
+    unsafe { std::ptr::copy_nonoverlapping(sp as *const u64, raw.as_mut_ptr(), raw.len()) };
     // SAFETY: as above; the ULT cannot run, and any other access now
     // faults into `on_fault`, which waits for this lock.
     let guarded = unsafe { libc::madvise(page_lo as *mut _, len, MADV_GUARD_INSTALL) } == 0;
@@ -196,12 +199,15 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     if !guarded {
         return 0;
     }
-    let n = bytes.len();
+    // Packed under the lock: until the record is in the map, a fault on
+    // the range would find nothing to restore.
+    let packed = pack(&raw);
+    let n = packed.len() * 8;
     g.map().insert(
         top,
         Record {
             lo: sp,
-            bytes,
+            packed,
             restored: false,
         },
     );
@@ -221,11 +227,46 @@ fn put_back(rec: &Record, top: usize) {
     if unsafe { libc::madvise(page_lo as *mut _, top - page_lo, MADV_GUARD_REMOVE) } != 0 {
         crate::fatal("cannot remove the guard of a compacted stack (madvise failed)");
     }
-    // SAFETY: the range is plain stack memory again (zero-fill on first
-    // touch), and the record holds exactly `rec.lo..top`.
-    unsafe {
-        std::ptr::copy_nonoverlapping(rec.bytes.as_ptr(), rec.lo as *mut u8, rec.bytes.len())
-    };
+    // SAFETY: the range is plain stack memory again, all zero (zero-fill
+    // on first touch), and the record holds exactly the words of
+    // `rec.lo..top`.
+    unsafe { unpack(&rec.packed, rec.lo as *mut u64, (top - rec.lo) / 8) };
+}
+
+/// The words `raw` without their zero words: a bitmap (a bit per word, set
+/// for a non-zero one), then the non-zero words in order. About 30% of a
+/// parked stack's live words are zero.
+fn pack(raw: &[u64]) -> Box<[u64]> {
+    let map = raw.len().div_ceil(64);
+    let non_zero = raw.iter().filter(|&&w| w != 0).count();
+    let mut out = vec![0u64; map + non_zero].into_boxed_slice();
+    let mut k = map;
+    for (i, &w) in raw.iter().enumerate() {
+        if w != 0 {
+            out[i / 64] |= 1 << (i % 64);
+            out[k] = w;
+            k += 1;
+        }
+    }
+    out
+}
+
+// ASYNC-SIGNAL-SAFE: plain loads and stores.
+/// Writes the `n` words `packed` holds (see [`pack`]) to `dst`, skipping
+/// the zero ones.
+///
+/// # Safety
+///
+/// `dst` is valid for `n` word writes and reads as zero already.
+unsafe fn unpack(packed: &[u64], dst: *mut u64, n: usize) {
+    let mut k = n.div_ceil(64);
+    for i in 0..n {
+        if packed[i / 64] >> (i % 64) & 1 != 0 {
+            // SAFETY: `i < n` (the caller's guarantee for `dst`).
+            unsafe { dst.add(i).write(packed[k]) };
+            k += 1;
+        }
+    }
 }
 
 /// Before a ULT runs: puts back its stack, whose top is `top`, if it is
@@ -250,7 +291,7 @@ pub(crate) unsafe fn restore(top: usize) -> bool {
         rec
     };
     HELD.fetch_sub(1, Relaxed);
-    HELD_BYTES.fetch_sub(rec.bytes.len(), Relaxed);
+    HELD_BYTES.fetch_sub(rec.packed.len() * 8, Relaxed);
     drop(rec);
     RESTORES.fetch_add(1, Relaxed);
     RESTORE_NS.fetch_add(t.elapsed().as_nanos() as usize, Relaxed);
@@ -345,7 +386,9 @@ mod tests {
         }
         // SAFETY: nothing runs on the scratch "stack".
         let kept = unsafe { compact(sp, top) };
-        assert_eq!(kept, top - sp);
+        // Every word non-zero but a few: the words and their bitmap.
+        let bitmap = (top - sp).div_ceil(8 * 64) * 8;
+        assert!(kept > 0 && kept <= top - sp + bitmap, "{kept} bytes kept");
         let mut resident = [0u8; 2];
         // SAFETY: `resident` has a byte per page of the range.
         unsafe { libc::mincore((top - 2 * PAGE) as *mut _, 2 * PAGE, resident.as_mut_ptr()) };
@@ -358,6 +401,23 @@ mod tests {
         }
         // SAFETY: as above; nothing is compacted any more.
         assert!(!unsafe { restore(top) });
+    }
+
+    #[test]
+    fn pack_keeps_only_non_zero_words_and_unpack_puts_them_back() {
+        let raw: Vec<u64> = (0..150u64)
+            .map(|i| if i % 3 == 0 { 0 } else { i << 40 | i })
+            .collect();
+        let packed = pack(&raw);
+        assert_eq!(
+            packed.len(),
+            3 + 100,
+            "a 3-word bitmap and the 100 non-zero words"
+        );
+        let mut back = vec![0u64; raw.len()];
+        // SAFETY: `back` has room for every word and is all zero.
+        unsafe { unpack(&packed, back.as_mut_ptr(), raw.len()) };
+        assert_eq!(back, raw);
     }
 
     #[test]
