@@ -14,10 +14,13 @@ use std::hint::black_box;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Once};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weave::sync::mpmc;
 use weave::thread as wt;
+
+mod stack_common;
+use stack_common::{deep, wait_until};
 
 fn setup() -> bool {
     static ONCE: Once = Once::new();
@@ -31,17 +34,6 @@ fn setup() -> bool {
             eprintln!("compaction unsupported here, test skipped: {why}");
             false
         }
-    }
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "watchdog: {what} did not happen"
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -65,22 +57,6 @@ unsafe impl Send for FramePtr {}
 
 fn pattern(i: usize) -> u64 {
     0xc0de_0000_0000 + i as u64 * 3
-}
-
-/// Recurses `depth` frames of 4 KiB each, writing and then checking a
-/// pattern in every frame; returns a checksum.
-#[inline(never)]
-fn deep(depth: usize, seed: u64) -> u64 {
-    let mut frame = [0u64; 512];
-    for (i, v) in frame.iter_mut().enumerate() {
-        *v = seed ^ (i as u64) ^ (depth as u64) << 32;
-    }
-    let below = if depth > 1 { deep(depth - 1, seed) } else { 0 };
-    let frame = black_box(&frame);
-    for (i, v) in frame.iter().enumerate() {
-        assert_eq!(*v, seed ^ (i as u64) ^ (depth as u64) << 32);
-    }
-    below.wrapping_add(frame[7])
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! The sockets are made before the baseline resident set is read: the
 //! figures are per thread, not per socket.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,17 +91,9 @@ fn weave_child(n: usize) -> Result<(), String> {
         .map_err(|_| "the first ULT panicked")?;
     let probes = PROBES.min(n);
     let shared = SHARED.min(n - probes).max(1);
-    let bind = || weave::net::UdpSocket::bind("127.0.0.1:0").map(Arc::new);
-    let socks: Vec<_> = (0..probes + shared)
-        .map(|_| bind())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("idle_compact: cannot bind a UDP socket: {e}"))?;
-    let addrs: Vec<_> = socks
-        .iter()
-        .map(|s| s.local_addr())
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let client = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let (socks, addrs, client) = sockets(probes + shared, |a| {
+        weave::net::UdpSocket::bind(a).map(Arc::new)
+    })?;
     let base = rss()?;
     let compactions0 = weave::stack_stats().compactions;
     let got = Arc::new(AtomicUsize::new(0));
@@ -164,16 +157,7 @@ fn weave_child(n: usize) -> Result<(), String> {
 }
 
 fn std_child(n: usize) -> Result<(), String> {
-    let socks: Vec<_> = (0..n)
-        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("idle_compact: cannot bind a UDP socket: {e}"))?;
-    let addrs: Vec<_> = socks
-        .iter()
-        .map(|s| s.local_addr())
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let client = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let (socks, addrs, client) = sockets(n, |a| std::net::UdpSocket::bind(a))?;
     let base = rss()?;
     let (started, got) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let hs: Vec<_> = socks
@@ -213,12 +197,51 @@ fn std_child(n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// `n` UDP sockets made by `bind` on loopback, their addresses, and a
+/// std socket to send to them from.
+fn sockets<S>(
+    n: usize,
+    bind: impl Fn(&str) -> std::io::Result<S>,
+) -> Result<(Vec<S>, Vec<SocketAddr>, std::net::UdpSocket), String>
+where
+    S: LocalAddr,
+{
+    let socks: Vec<S> = (0..n)
+        .map(|_| bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("idle_compact: cannot bind a UDP socket: {e}"))?;
+    let addrs = socks
+        .iter()
+        .map(LocalAddr::addr)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok((socks, addrs, client))
+}
+
+/// A socket's own address, for weave's sockets and std's alike.
+trait LocalAddr {
+    fn addr(&self) -> std::io::Result<SocketAddr>;
+}
+
+impl LocalAddr for Arc<weave::net::UdpSocket> {
+    fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.local_addr()
+    }
+}
+
+impl LocalAddr for std::net::UdpSocket {
+    fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.local_addr()
+    }
+}
+
 /// Sends a datagram to each of `addrs` in turn, each once the reader of
 /// the one before has counted itself in `got`: returns the median time
 /// from a send to its reader's count, in ns.
 fn wake_one_by_one(
     client: &std::net::UdpSocket,
-    addrs: &[std::net::SocketAddr],
+    addrs: &[SocketAddr],
     got: &AtomicUsize,
 ) -> Result<f64, String> {
     let mut times = Vec::with_capacity(addrs.len());
