@@ -59,22 +59,33 @@ fn pattern(i: usize) -> u64 {
     0xc0de_0000_0000 + i as u64 * 3
 }
 
-#[test]
-fn a_ult_compacted_in_a_channel_receive_resumes_with_its_locals_intact() {
-    if !setup() {
-        return;
-    }
+/// Spawns a ULT that fills 48 locals with `pattern`, then waits in a
+/// channel receive; returns once it is compacted, with a pointer to its
+/// locals, the sender that wakes it (with a number it gets), and its
+/// handle. Woken, it returns `then` of the number and its locals.
+fn compacted_receiver<R: Send + 'static>(
+    then: impl FnOnce(u64, &[u64; 48]) -> R + Send + 'static,
+) -> (FramePtr, mpmc::Sender<u64>, wt::JoinHandle<R>) {
     let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
     let (go_tx, go_rx) = mpmc::bounded::<u64>(1);
     let h = wt::spawn(move || {
         let mut locals: [u64; 48] = std::array::from_fn(pattern);
         ptr_tx.send(FramePtr(locals.as_mut_ptr())).unwrap();
         let got = go_rx.recv().unwrap();
-        let locals = black_box(&locals);
-        (0..48).all(|i| locals[i] == pattern(i)) && got == 7
+        then(got, black_box(&locals))
     });
     let p = ptr_rx.recv().unwrap();
     wait_until("the receiver's compaction", || !resident(p.0 as usize));
+    (p, go_tx, h)
+}
+
+#[test]
+fn a_ult_compacted_in_a_channel_receive_resumes_with_its_locals_intact() {
+    if !setup() {
+        return;
+    }
+    let (_, go_tx, h) =
+        compacted_receiver(|got, locals| (0..48).all(|i| locals[i] == pattern(i)) && got == 7);
     go_tx.send(7).unwrap();
     assert!(h.join().unwrap(), "a local changed across the compaction");
 }
@@ -84,16 +95,7 @@ fn a_pointer_into_a_compacted_stack_reads_right_from_another_thread() {
     if !setup() {
         return;
     }
-    let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
-    let (go_tx, go_rx) = mpmc::bounded::<()>(1);
-    let h = wt::spawn(move || {
-        let mut locals: [u64; 48] = std::array::from_fn(pattern);
-        ptr_tx.send(FramePtr(locals.as_mut_ptr())).unwrap();
-        go_rx.recv().unwrap();
-        black_box(&locals)[0]
-    });
-    let p = ptr_rx.recv().unwrap();
-    wait_until("the compaction", || !resident(p.0 as usize));
+    let (p, go_tx, h) = compacted_receiver(|_, locals| locals[0]);
     let reader = std::thread::spawn(move || {
         let p = p;
         (0..48)
@@ -103,7 +105,7 @@ fn a_pointer_into_a_compacted_stack_reads_right_from_another_thread() {
     });
     let seen = reader.join().unwrap();
     assert_eq!(seen, (0..48).map(pattern).collect::<Vec<_>>());
-    go_tx.send(()).unwrap();
+    go_tx.send(0).unwrap();
     assert_eq!(h.join().unwrap(), pattern(0));
 }
 
@@ -112,16 +114,7 @@ fn a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult() {
     if !setup() {
         return;
     }
-    let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
-    let (go_tx, go_rx) = mpmc::bounded::<()>(1);
-    let h = wt::spawn(move || {
-        let mut locals: [u64; 48] = std::array::from_fn(pattern);
-        ptr_tx.send(FramePtr(locals.as_mut_ptr())).unwrap();
-        go_rx.recv().unwrap();
-        *black_box(&locals)
-    });
-    let p = ptr_rx.recv().unwrap();
-    wait_until("the compaction", || !resident(p.0 as usize));
+    let (p, go_tx, h) = compacted_receiver(|_, locals| *locals);
     std::thread::spawn(move || {
         let p = p;
         // SAFETY: the ULT is parked with `locals` live, and reads them
@@ -130,7 +123,7 @@ fn a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult() {
     })
     .join()
     .unwrap();
-    go_tx.send(()).unwrap();
+    go_tx.send(0).unwrap();
     let locals = h.join().unwrap();
     for (i, v) in locals.iter().enumerate() {
         let want = if i == 5 { 0x5eed } else { pattern(i) };

@@ -108,16 +108,7 @@ fn weave_child(n: usize) -> Result<(), String> {
     let hs: Vec<_> = (0..n)
         .map(|i| {
             let (s, g) = (socks[sock_of(i)].clone(), got.clone());
-            wt::spawn(move || {
-                let mut buf = [0u8; 16];
-                loop {
-                    let k = s.recv(&mut buf).expect("recv on a bound UDP socket");
-                    g.fetch_add(1, Ordering::Release);
-                    if k > 0 && buf[0] == b'q' {
-                        break;
-                    }
-                }
-            })
+            wt::spawn(move || read_until_quit(|b| s.recv(b), &g))
         })
         .collect();
     drop(socks);
@@ -168,14 +159,7 @@ fn std_child(n: usize) -> Result<(), String> {
                 .stack_size(STD_STACK)
                 .spawn(move || {
                     st.fetch_add(1, Ordering::Release);
-                    let mut buf = [0u8; 16];
-                    loop {
-                        let k = s.recv(&mut buf).expect("recv on a bound UDP socket");
-                        g.fetch_add(1, Ordering::Release);
-                        if k > 0 && buf[0] == b'q' {
-                            break;
-                        }
-                    }
+                    read_until_quit(|b| s.recv(b), &g);
                 })
         })
         .collect::<Result<_, _>>()
@@ -195,6 +179,19 @@ fn std_child(n: usize) -> Result<(), String> {
     }
     println!("RESULT {per} {resume}");
     Ok(())
+}
+
+/// A reader's life: receives datagrams, counting each in `got`, until one
+/// says `q`.
+fn read_until_quit(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize>, got: &AtomicUsize) {
+    let mut buf = [0u8; 16];
+    loop {
+        let k = recv(&mut buf).expect("recv on a bound UDP socket");
+        got.fetch_add(1, Ordering::Release);
+        if k > 0 && buf[0] == b'q' {
+            break;
+        }
+    }
 }
 
 /// `n` UDP sockets made by `bind` on loopback, their addresses, and a
