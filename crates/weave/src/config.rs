@@ -226,7 +226,7 @@ const VARIABLES: &[Variable] = &[
         },
         default: "0",
         meaning: "copy out and release the whole stack of a ULT parked this long in a socket wait, \
-                  sleep or channel send/recv (docs/design/compaction.md); 0 (default) turns it off; \
+                  sleep, channel send/recv or select! (docs/design/compaction.md); 0 (default) turns it off; \
                   for programs that lend no stack memory to other threads' system calls; \
                   off on kernels without MADV_GUARD_INSTALL (Linux 6.13+)",
     },

@@ -237,6 +237,34 @@ fn a_ult_compacted_while_sending_delivers_its_value() {
 }
 
 #[test]
+fn a_ult_compacted_in_select_takes_the_value_sent_after() {
+    if !setup() {
+        return;
+    }
+    let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
+    let (_tx1, rx1) = mpmc::bounded::<u64>(0);
+    let (tx2, rx2) = mpmc::bounded::<u64>(0);
+    let h = wt::spawn(move || {
+        let mut locals: [u64; 16] = std::array::from_fn(pattern);
+        ptr_tx.send(FramePtr(locals.as_mut_ptr())).unwrap();
+        let got = mpmc::select! {
+            recv(rx1) -> _m => unreachable!("nobody sends on rx1"),
+            recv(rx2) -> m => m.unwrap(),
+        };
+        (got, *black_box(&locals))
+    });
+    let p = ptr_rx.recv().unwrap();
+    wait_until("the selecting ULT's compaction", || !resident(p.0 as usize));
+    // From an OS thread: it hands the value into the compacted stack.
+    std::thread::spawn(move || tx2.send(41).unwrap())
+        .join()
+        .unwrap();
+    let (got, locals) = h.join().unwrap();
+    assert_eq!(got, 41);
+    assert_eq!(locals, std::array::from_fn(pattern));
+}
+
+#[test]
 fn a_wait_not_on_the_list_is_never_compacted() {
     if !setup() {
         return;

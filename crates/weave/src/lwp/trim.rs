@@ -77,11 +77,18 @@ pub(crate) const COMPACTED: u32 = 1;
 
 /// The waits whose ULTs may be compacted (`docs/design/compaction.md`
 /// says why these and no others): a socket readiness wait, a sleep, a
-/// plain channel send or receive. `reason` is the state word's (the timed
-/// bit ignored).
+/// channel send or receive, a `select!` over channels. `reason` is the
+/// state word's (the timed bit ignored).
 pub(crate) fn compactable(reason: u8) -> bool {
     let r = reason & !state::TIMED;
-    r == BlockReason::Net as u8 || r == BlockReason::Sleep as u8 || r == BlockReason::Channel as u8
+    [
+        BlockReason::Net,
+        BlockReason::Sleep,
+        BlockReason::Channel,
+        BlockReason::Select,
+    ]
+    .iter()
+    .any(|&b| b as u8 == r)
 }
 
 /// An LWP's pending trim requests.
