@@ -22,7 +22,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::OnceLock;
 
@@ -176,6 +176,11 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     if g.map().contains_key(&top) {
         return 0;
     }
+    // Before any page of this range can fault: a fault handler that read
+    // `EVER` as false would pass the fault on as a crash. SeqCst: ordered
+    // before the page-table changes below, which the faulting thread's
+    // access follows (pairs with the SeqCst load in `on_fault`).
+    EVER.store(true, SeqCst);
     // Read-only first, so that a write by another thread between the copy
     // and the guard faults (and waits for the lock) instead of being lost.
     // SAFETY: `page_lo..top` is stack memory of ours (the caller's
@@ -212,7 +217,6 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
         },
     );
     drop(g);
-    EVER.store(true, Relaxed);
     HELD.fetch_add(1, Relaxed);
     HELD_BYTES.fetch_add(n, Relaxed);
     COMPACTIONS.fetch_add(1, Relaxed);
@@ -305,7 +309,8 @@ pub(crate) unsafe fn restore(top: usize) -> bool {
 /// stack (now put back), or in one that no record covers any more (put
 /// back between the fault and this look: retried once per address).
 pub(crate) fn on_fault(addr: usize) -> bool {
-    if !EVER.load(Relaxed) {
+    // SeqCst pairs with the store in `compact`, made before any guard.
+    if !EVER.load(SeqCst) {
         return false;
     }
     let Some(mut g) = lock() else {
