@@ -18,6 +18,7 @@
 
 mod c;
 mod common;
+mod compact;
 mod io;
 mod signal;
 mod trace_cost;
@@ -107,6 +108,11 @@ const WORKLOADS: &[Workload] = &[
         name: "idle_trim",
         about: "10,000 threads that ran 200 KiB deep once, then parked: RSS per thread once weave has trimmed them",
         run: trim::idle_trim,
+    },
+    Workload {
+        name: "idle_compact",
+        about: "100,000 threads parked on socket reads, compacted (WEAVE_COMPACT): RSS per thread, and the first resume's cost",
+        run: compact::idle_compact,
     },
     Workload {
         name: "c_create_join",
@@ -683,6 +689,9 @@ fn child(args: &[String]) -> Result<(), String> {
     let n: usize = n.parse().map_err(|_| "bad N")?;
     if lib.starts_with("trim-") {
         return trim::child(lib, n);
+    }
+    if lib.starts_with("compact-") {
+        return compact::child(lib, n);
     }
     if lib.starts_with("signal-sender:") {
         return signal::sender(lib, n);

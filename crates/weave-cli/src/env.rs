@@ -19,6 +19,11 @@ pub fn run() -> Result<(), String> {
         println!("{:<width$}  accepts {}", "", v.accepted());
         println!("{:<width$}  {}", "", state(v, &mut invalid));
     }
+    println!();
+    match weave::stack::compaction_support() {
+        Ok(()) => println!("Compaction of idle stacks (WEAVE_COMPACT): this kernel supports it"),
+        Err(why) => println!("Compaction of idle stacks (WEAVE_COMPACT): off here: {why}"),
+    }
     match invalid {
         0 => Ok(()),
         1 => Err("1 variable has a value the runtime refuses (see above)".into()),

@@ -108,3 +108,18 @@ fn env_flags_an_invalid_value_and_fails() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn env_says_whether_this_kernel_can_compact_idle_stacks() {
+    let out = weave(&["env"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("Compaction of idle stacks (WEAVE_COMPACT)"))
+        .unwrap_or_else(|| panic!("no compaction line in:\n{listing}"));
+    match weave::stack::compaction_support() {
+        Ok(()) => assert!(line.ends_with("this kernel supports it"), "{line}"),
+        Err(why) => assert!(line.contains("off here") && line.contains(&why), "{line}"),
+    }
+}

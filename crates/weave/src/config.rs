@@ -218,6 +218,18 @@ const VARIABLES: &[Variable] = &[
         default: "1s",
         meaning: "give back the stack pages below a ULT parked this long (1 to 2 periods); 0 turns it off",
     },
+    Variable {
+        name: "WEAVE_COMPACT",
+        kind: Kind::Duration {
+            bare: TimeUnit::Millis,
+            min: Duration::ZERO,
+        },
+        default: "0",
+        meaning: "copy out and release the whole stack of a ULT parked this long in a socket wait, \
+                  sleep, channel send/recv or select! (docs/design/compaction.md); 0 (default) turns it off; \
+                  for programs that lend no stack memory to other threads' system calls; \
+                  off on kernels without MADV_GUARD_INSTALL (Linux 6.13+)",
+    },
 ];
 
 /// Every `WEAVE_*` variable the runtime reads, in a stable order.
@@ -365,6 +377,17 @@ pub(crate) fn trim_after() -> Option<Duration> {
         Value::Duration(d) if d.is_zero() => None,
         Value::Duration(d) => Some(d),
         other => crate::fatal(&format!("WEAVE_TRIM is a duration, not {other}")),
+    }
+}
+
+/// `WEAVE_COMPACT`, or `None` when it is 0 (compaction off). Whether
+/// this kernel can compact is the caller's to check
+/// (`stack::compaction_support`).
+pub(crate) fn compact_after() -> Option<Duration> {
+    match get("WEAVE_COMPACT") {
+        Value::Duration(d) if d.is_zero() => None,
+        Value::Duration(d) => Some(d),
+        other => crate::fatal(&format!("WEAVE_COMPACT is a duration, not {other}")),
     }
 }
 

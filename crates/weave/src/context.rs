@@ -56,6 +56,41 @@ impl Context {
         }
     }
 
+    /// The stack pointer a suspended ULT was switched out with, if it can
+    /// be told: its lowest live byte (the switch's own saved registers and
+    /// return address are above it). `limit..base` is the ULT's stack.
+    ///
+    /// corosensei keeps that pointer in the coroutine and does not show
+    /// it. The coroutine holds, besides it, the stack (`Stack`: its base
+    /// and class, two whole words with no padding), the initial stack
+    /// pointer (just below the base) and a function pointer (code, never
+    /// inside a stack). So the lowest word of the context that lies
+    /// strictly inside the stack is the saved pointer. A layout that ever
+    /// breaks that gives `None` (no word inside the stack, or one above
+    /// `below`, the stack pointer the ULT noted as it blocked), and the
+    /// caller then leaves the stack alone: compaction fails safe.
+    pub(crate) fn saved_stack_pointer(
+        &self,
+        limit: usize,
+        base: usize,
+        below: usize,
+    ) -> Option<usize> {
+        const WORD: usize = std::mem::size_of::<usize>();
+        let words = std::mem::size_of::<Context>() / WORD;
+        let p = (self as *const Context).cast::<usize>();
+        let mut lowest = None;
+        for i in 0..words {
+            // SAFETY: `self` is a live `Context` of `words` whole words,
+            // every one an initialised integer or pointer (no padding: see
+            // above and `Stack`), aligned as a `usize`.
+            let w = unsafe { p.add(i).read() };
+            if w > limit && w < base {
+                lowest = Some(lowest.map_or(w, |l: usize| l.min(w)));
+            }
+        }
+        lowest.filter(|&sp| sp <= below && sp % WORD == 0)
+    }
+
     /// The stack back, once the ULT has finished.
     pub(crate) fn into_stack(self) -> Stack {
         debug_assert!(self.0.done());

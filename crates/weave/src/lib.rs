@@ -262,6 +262,11 @@ mod reactor {
 mod trace {
     pub(crate) mod ring;
 }
+// The compaction lock (`stack/owner_lock.rs`).
+#[cfg(loom)]
+mod stack {
+    pub(crate) mod owner_lock;
+}
 // The signal layer's lock-free records (the per-signal ring, the stash).
 #[cfg(loom)]
 #[allow(dead_code)]

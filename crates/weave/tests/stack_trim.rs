@@ -7,45 +7,17 @@
 
 use std::hint::black_box;
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weave::sync::mpmc;
 use weave::thread as wt;
 
+mod stack_common;
+use stack_common::{deep, wait_until};
+
 fn setup() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| std::env::set_var("WEAVE_TRIM", "20ms"));
-}
-
-/// Recurses `depth` frames of 4 KiB each, writing and then checking a
-/// pattern in every frame; returns a checksum.
-#[inline(never)]
-fn deep(depth: usize, seed: u64) -> u64 {
-    let mut frame = [0u64; 512];
-    for (i, v) in frame.iter_mut().enumerate() {
-        *v = seed ^ (i as u64) ^ (depth as u64) << 32;
-    }
-    let below = if depth > 1 { deep(depth - 1, seed) } else { 0 };
-    let frame = black_box(&frame);
-    for (i, v) in frame.iter().enumerate() {
-        assert_eq!(
-            *v,
-            seed ^ (i as u64) ^ (depth as u64) << 32,
-            "frame {depth} changed"
-        );
-    }
-    below.wrapping_add(frame[7])
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "watchdog: {what} did not happen"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// A raw pointer into a parked ULT's frame, sent to another thread.

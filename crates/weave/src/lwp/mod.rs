@@ -94,6 +94,9 @@ pub(crate) struct Local {
     runs: u64,
     /// Part of `runs` already added to the shared counters.
     flushed: u64,
+    /// ULTs placed here whose stacks are compacted (`lwp/trim.rs`): while
+    /// 0, a switch-in looks no further.
+    compacted: usize,
 }
 
 pub(crate) struct Lwp {
@@ -203,6 +206,7 @@ impl Lwp {
                 last_tick: 0,
                 runs: 0,
                 flushed: 0,
+                compacted: 0,
             }),
         }
     }
@@ -377,7 +381,8 @@ impl Lwp {
     /// LWP's scheduler loop only.
     fn trim_if_due(&self) {
         if let Some(reqs) = self.trims.take() {
-            trim::trim_all(reqs, self.index, &rt().stacks);
+            let compacted = trim::trim_all(reqs, self.index, &rt().stacks);
+            self.local().compacted += compacted;
         }
     }
 
@@ -565,6 +570,10 @@ impl Lwp {
             let l = self.local();
             // Until the ULT says otherwise (a yield), it blocked or exited.
             l.switch = Switch::Block;
+            // Compacted stacks come back before their ULT runs.
+            if l.compacted != 0 && trim::restore_compacted(t) {
+                l.compacted -= 1;
+            }
             l.runs += 1;
             if l.runs - l.flushed >= 1024 {
                 self.flush_runs();

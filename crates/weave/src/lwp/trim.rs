@@ -33,12 +33,20 @@
 //! What is given back: from the stack's limit up to the recorded stack
 //! pointer less [`MARGIN`] (the frames of the switch itself sit below the
 //! recorded point, and x86_64's 128-byte red zone below those).
+//!
+//! **Compaction** (`WEAVE_COMPACT`, `docs/design/compaction.md`) is the
+//! next step of the same request: a request marked `compact`, for a ULT
+//! parked long enough in a wait of the list ([`compactable`]), also has
+//! the live part of its stack copied out and its pages guarded
+//! (`stack::compact`), under the same checks (same thread, same wait, not
+//! woken). [`restore_compacted`] puts it back as its LWP switches to it.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Mutex;
 
-use crate::stack::{Pool, PAGE};
+use crate::stack::{compact, Pool, PAGE};
+use crate::thread::id::BlockReason;
 use crate::thread::state;
 use crate::thread::table::table;
 use crate::thread::tcb::{Kind, Tcb};
@@ -57,6 +65,30 @@ pub(crate) struct Request {
     pub(crate) index: u32,
     pub(crate) generation: u32,
     pub(crate) epoch: u64,
+    /// Compact the stack too (the ULT has been parked past
+    /// `WEAVE_COMPACT` in a wait of the list).
+    pub(crate) compact: bool,
+}
+
+/// `parked_fp`'s bit 0 while the stack is compacted: a frame pointer is
+/// 16-byte aligned, so the bit is otherwise clear (and a dump's walk, which
+/// needs an aligned pointer, stops before reading a compacted stack).
+pub(crate) const COMPACTED: u32 = 1;
+
+/// The waits whose ULTs may be compacted (`docs/design/compaction.md`
+/// says why these and no others): a socket readiness wait, a sleep, a
+/// channel send or receive, a `select!` over channels. `reason` is the
+/// state word's (the timed bit ignored).
+pub(crate) fn compactable(reason: u8) -> bool {
+    let r = reason & !state::TIMED;
+    [
+        BlockReason::Net,
+        BlockReason::Sleep,
+        BlockReason::Channel,
+        BlockReason::Select,
+    ]
+    .iter()
+    .any(|&b| b as u8 == r)
 }
 
 /// An LWP's pending trim requests.
@@ -116,9 +148,11 @@ impl Requests {
 }
 
 /// Step 3: trims each ULT of `reqs` that is still the thread named, placed
-/// on LWP `home`, and switched out. Called by LWP `home`'s scheduler loop
-/// only (never from a ULT), so that none of its ULTs can run meanwhile.
-pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) {
+/// on LWP `home`, and switched out, and compacts those asked for. Called by
+/// LWP `home`'s scheduler loop only (never from a ULT), so that none of its
+/// ULTs can run meanwhile. Returns the number compacted.
+pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) -> usize {
+    let mut compacted = 0;
     for r in reqs {
         let t = table().slot(r.index);
         if !may_trim(t, r, home) {
@@ -142,7 +176,62 @@ pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) {
             // LWP returns to picking (`may_trim`).
             unsafe { pool.trim(lo, hi) };
         }
+        if r.compact && compactable(t.state.load().reason()) {
+            // SAFETY: as above: `t` is switched out, blocked in the wait
+            // named, and cannot run until this LWP picks it.
+            if unsafe { compact_one(t, limit, size, pool) } {
+                compacted += 1;
+            }
+        }
     }
+    compacted
+}
+
+/// Compacts `t`'s stack (`limit`, `size` bytes): the pages below its saved
+/// stack pointer are trimmed, the live part goes to a record.
+///
+/// # Safety
+///
+/// As in `trim_all`: `t` passed `may_trim` for the calling LWP.
+unsafe fn compact_one(t: &Tcb, limit: usize, size: usize, pool: &Pool) -> bool {
+    let top = limit + size;
+    let noted = limit + room_below(t.parked_sp.load(Relaxed), limit);
+    // SAFETY: `t` is switched out and pinned to the caller: its context is
+    // not in use, and only the caller could resume it.
+    let Some(ctx) = (unsafe { (*t.ctx.get()).as_ref() }) else {
+        return false;
+    };
+    let Some(sp) = ctx.saved_stack_pointer(limit, top, noted) else {
+        return false;
+    };
+    let page_lo = sp & !(PAGE - 1);
+    if page_lo > limit {
+        // SAFETY: page-aligned, inside the stack, below the live part.
+        unsafe { pool.trim(limit, page_lo) };
+    }
+    // SAFETY: `sp..top` is the live part of a stack that cannot run until
+    // the caller picks it; `top` is page-aligned (a stack's base).
+    if unsafe { compact::compact(sp, top) } == 0 {
+        return false;
+    }
+    t.parked_fp.fetch_or(COMPACTED, Relaxed);
+    true
+}
+
+/// At switch-in, on an LWP holding compacted ULTs: puts `t`'s stack back
+/// if it is compacted. Returns whether it was (the LWP's count drops).
+#[cold]
+#[inline(never)]
+pub(crate) fn restore_compacted(t: &Tcb) -> bool {
+    if t.parked_fp.load(Relaxed) & COMPACTED == 0 {
+        return false;
+    }
+    t.parked_fp.fetch_and(!COMPACTED, Relaxed);
+    // SAFETY: the overflow record is written at spawn and stable while the
+    // thread lives; the caller (its home LWP) is about to resume it.
+    let (limit, size) = unsafe { ((*t.overflow.get()).guard_hi, (*t.overflow.get()).stack_size) };
+    // SAFETY: `t` cannot run until the caller resumes it, after this.
+    unsafe { compact::restore(limit + size) }
 }
 
 /// Whether `t` is still the thread `r` named, placed on LWP `home`, and

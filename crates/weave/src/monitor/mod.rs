@@ -106,7 +106,9 @@ pub(crate) fn run(rt: &'static Runtime) {
     let mut futex_warned: HashSet<u64> = HashSet::new();
     let mut cap_warned = false;
     let mut last_reap = Instant::now();
-    let mut trimmer = trim::Trimmer::new(crate::config::trim_after(), last_reap);
+    let compact =
+        crate::config::compact_after().filter(|_| crate::stack::compaction_support().is_ok());
+    let mut trimmer = trim::Trimmer::new(crate::config::trim_after(), compact, last_reap);
     loop {
         if m.deadlock_check.swap(false, SeqCst) {
             deadlock::check(rt);

@@ -5,7 +5,14 @@
 //! ULT's stack pointer. A ULT is so trimmed between one and two periods
 //! after it parked, once per wait.
 //!
-//! Memory: one `u32` per table slot, made on the first pass. Cost: a pass
+//! With `WEAVE_COMPACT` on (`docs/design/compaction.md`), the same pass
+//! counts how many passes each ULT has stayed in its wait, and hands one
+//! parked past the compaction threshold in a wait of the list
+//! (`lwp::trim::compactable`) over with its request marked `compact`. The
+//! pass period is then the shorter of the two settings.
+//!
+//! Memory: one `u32` per table slot, made on the first pass (and a `u16`
+//! more with compaction on). Cost: a pass
 //! reads three words per slot (~1 ms per 100,000 threads); while nothing
 //! is left to trim, and no LWP runs, the monitor sleeps as before.
 //!
@@ -15,7 +22,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::lwp::trim::Request;
+use crate::lwp::trim::{compactable, Request};
 use crate::runtime::Runtime;
 use crate::thread::state;
 use crate::thread::table::table;
@@ -23,10 +30,23 @@ use crate::thread::tcb::NO_LWP;
 
 /// Marks a slot's wait as already handed over.
 const DONE: u32 = 1 << 31;
+/// Marks a slot's wait as already handed over for compaction.
+const COMPACT_ASKED: u32 = 1 << 30;
+/// The flag bits of a `seen` entry; the rest is the wait's digest.
+const FLAGS: u32 = DONE | COMPACT_ASKED;
 
 /// What the monitor remembers between passes.
 pub(super) struct Trimmer {
+    /// The pass period: the trim period, the compaction threshold, or the
+    /// shorter of the two.
     period: Option<Duration>,
+    /// Passes a wait must last before its trim (0: trimming off).
+    trim_passes: u32,
+    /// Passes a wait must last before its compaction (`None`: off).
+    compact_passes: Option<u32>,
+    /// Per table slot, with compaction on: passes that have seen it in
+    /// its current wait (saturating).
+    age: Vec<u16>,
     next: Instant,
     /// Per table slot: the wait the last pass saw it parked in (a digest
     /// of generation and block epoch, never 0), 0 if it was not parked,
@@ -45,14 +65,31 @@ pub(super) struct Trimmer {
 /// early or be skipped, never unsafe (the LWP re-checks the thread).
 fn digest(generation: u32, epoch: u64) -> u32 {
     let k = generation.wrapping_mul(0x9e37_79b9) ^ (epoch as u32);
-    (k & !DONE).max(1)
+    (k & !FLAGS).max(1)
+}
+
+/// Whole passes of `period` in `d`, at least 1.
+fn passes(d: Duration, period: Duration) -> u32 {
+    let n = d.as_nanos().div_ceil(period.as_nanos().max(1));
+    n.clamp(1, u128::from(u16::MAX)) as u32
 }
 
 impl Trimmer {
-    /// `period`: `None` turns trimming off.
-    pub(super) fn new(period: Option<Duration>, now: Instant) -> Trimmer {
+    /// `trim`: the trim period, `None` turning trimming off; `compact`:
+    /// the compaction threshold, `None` turning compaction off.
+    pub(super) fn new(trim: Option<Duration>, compact: Option<Duration>, now: Instant) -> Trimmer {
+        let period = match (trim, compact) {
+            (Some(t), Some(c)) => Some(t.min(c)),
+            (t, c) => t.or(c),
+        };
         Trimmer {
             period,
+            trim_passes: match (trim, period) {
+                (Some(t), Some(p)) => passes(t, p),
+                _ => 0,
+            },
+            compact_passes: compact.zip(period).map(|(c, p)| passes(c, p)),
+            age: Vec::new(),
             next: period.map_or(now, |p| now + p),
             seen: Vec::new(),
             waiting: false,
@@ -88,6 +125,9 @@ impl Trimmer {
         let t = table();
         let n = t.carved();
         self.seen.resize(n, 0);
+        if self.compact_passes.is_some() {
+            self.age.resize(n, 0);
+        }
         self.waiting = false;
         self.active = false;
         let mut asks: HashMap<usize, Vec<Request>> = HashMap::new();
@@ -95,23 +135,48 @@ impl Trimmer {
             let tcb = t.slot(i as u32);
             let w = tcb.state.load();
             let home = tcb.home.load(std::sync::atomic::Ordering::Relaxed);
+            let age = self.age.get_mut(i);
             if w.run() != state::BLOCKED || home == NO_LWP {
                 *seen = 0;
                 continue;
             }
             let generation = tcb.generation.load(std::sync::atomic::Ordering::Relaxed);
             let k = digest(generation, w.epoch());
-            if *seen & !DONE != k {
+            if *seen & !FLAGS != k {
                 // Newly parked (or in a new wait): hand over next pass.
                 *seen = k;
+                if let Some(a) = age {
+                    *a = 0;
+                }
                 self.waiting = true;
-            } else if *seen & DONE == 0 {
-                *seen = k | DONE;
+                continue;
+            }
+            // Seen in this wait by the previous pass too.
+            let passes = match age {
+                Some(a) => {
+                    *a = a.saturating_add(1);
+                    u32::from(*a)
+                }
+                None => 1,
+            };
+            let trim = self.trim_passes != 0 && *seen & DONE == 0;
+            let compact = self
+                .compact_passes
+                .is_some_and(|_| *seen & COMPACT_ASKED == 0 && compactable(w.reason()));
+            let trim_due = trim && passes >= self.trim_passes;
+            let compact_due = compact && self.compact_passes.is_some_and(|c| passes >= c);
+            if trim_due || compact_due {
+                // A compaction trims too.
+                *seen |= DONE | if compact_due { COMPACT_ASKED } else { 0 };
                 asks.entry(home as usize).or_default().push(Request {
                     index: i as u32,
                     generation,
                     epoch: w.epoch(),
+                    compact: compact_due,
                 });
+            }
+            if (trim && !trim_due) || (compact && !compact_due) {
+                self.waiting = true;
             }
         }
         let mut handed = 0;
@@ -132,14 +197,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digest_is_never_zero_nor_done() {
+    fn digest_is_never_zero_nor_a_flag() {
         for g in [0, 1, 2, u32::MAX] {
             for e in [0, 1, 0x9e37_79b9, u64::MAX] {
                 let d = digest(g, e);
                 assert_ne!(d, 0);
-                assert_eq!(d & DONE, 0);
+                assert_eq!(d & FLAGS, 0);
             }
         }
+    }
+
+    #[test]
+    fn the_pass_period_is_the_shorter_setting() {
+        let now = Instant::now();
+        let t = Trimmer::new(
+            Some(Duration::from_secs(1)),
+            Some(Duration::from_millis(2500)),
+            now,
+        );
+        assert_eq!(t.period, Some(Duration::from_secs(1)));
+        assert_eq!((t.trim_passes, t.compact_passes), (1, Some(3)));
+        let c = Trimmer::new(None, Some(Duration::from_millis(300)), now);
+        assert_eq!(c.period, Some(Duration::from_millis(300)));
+        assert_eq!((c.trim_passes, c.compact_passes), (0, Some(1)));
     }
 
     #[test]
@@ -150,7 +230,7 @@ mod tests {
     #[test]
     fn off_never_asks_to_wake() {
         let now = Instant::now();
-        let mut t = Trimmer::new(None, now);
+        let mut t = Trimmer::new(None, None, now);
         t.waiting = true;
         t.saw_activity();
         assert_eq!(t.wake_at(), None);
@@ -159,7 +239,7 @@ mod tests {
     #[test]
     fn activity_asks_for_a_pass_at_the_period() {
         let now = Instant::now();
-        let mut t = Trimmer::new(Some(Duration::from_secs(1)), now);
+        let mut t = Trimmer::new(Some(Duration::from_secs(1)), None, now);
         assert_eq!(t.wake_at(), None, "nothing ran: nothing to trim");
         t.saw_activity();
         assert_eq!(t.wake_at(), Some(now + Duration::from_secs(1)));

@@ -30,8 +30,11 @@
 //! set follows the number of live threads. A stack's address space is never
 //! unmapped: a later spawn reuses it.
 
+pub(crate) mod compact;
 mod overflow;
+pub(crate) mod owner_lock;
 
+pub use compact::compaction_support;
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
 
 use std::io;
@@ -118,12 +121,15 @@ impl StackSizeError {
 #[derive(Debug)]
 pub(crate) struct Stack {
     base: usize,
-    class: u8,
+    /// The size class, in a whole word: a `Stack` has no padding, so that
+    /// the words of a context holding one can be read as integers
+    /// (`Context::saved_stack_pointer`, for compaction).
+    class: usize,
 }
 
 impl Stack {
     pub(crate) fn size(&self) -> usize {
-        class_size(self.class)
+        class_size(self.class as u8)
     }
 
     pub(crate) fn limit_addr(&self) -> usize {
@@ -199,6 +205,20 @@ pub struct StackStats {
     pub trimmed: usize,
     /// Resident bytes those trims gave back.
     pub trimmed_bytes: usize,
+    /// Stacks compacted now (`WEAVE_COMPACT`, docs/design/compaction.md):
+    /// their live bytes sit in a record and their pages are released.
+    pub compacted: usize,
+    /// Bytes those records hold.
+    pub compacted_bytes: usize,
+    /// Compactions so far.
+    pub compactions: usize,
+    /// Compacted stacks put back because another thread touched them.
+    pub fault_restores: usize,
+    /// Compacted stacks put back by their LWP as their ULT was resumed.
+    pub restores: usize,
+    /// The nanoseconds those restores took in all (on top of the resume
+    /// itself).
+    pub restore_ns: usize,
 }
 
 /// The process-wide stack pool.
@@ -246,6 +266,22 @@ impl Pool {
             released: self.released.load(Relaxed),
             trimmed: self.trimmed.load(Relaxed),
             trimmed_bytes: self.trimmed_bytes.load(Relaxed),
+            ..self.compaction_stats()
+        }
+    }
+
+    /// The compaction figures alone (`stack::compact`).
+    fn compaction_stats(&self) -> StackStats {
+        let [compacted, compacted_bytes, compactions, fault_restores, restores, restore_ns] =
+            compact::figures();
+        StackStats {
+            compacted,
+            compacted_bytes,
+            compactions,
+            fault_restores,
+            restores,
+            restore_ns,
+            ..StackStats::default()
         }
     }
 
@@ -313,7 +349,10 @@ impl Pool {
             let Some(base) = c.dirty.pop().or_else(|| c.clean.pop()) else {
                 break;
             };
-            cache.stacks.push(Stack { base, class });
+            cache.stacks.push(Stack {
+                base,
+                class: class.into(),
+            });
             moved += 1;
         }
         c.dirty_old = c.dirty_old.min(c.dirty.len());
@@ -345,7 +384,7 @@ impl Pool {
         ));
         Ok(Stack {
             base: guard + span,
-            class,
+            class: class.into(),
         })
     }
 
@@ -365,7 +404,7 @@ impl Pool {
 
     /// Gives a stack straight to the pool's dirty list.
     pub(crate) fn give_to_pool(&self, stack: Stack) {
-        let mut c = self.classes[stack.class as usize]
+        let mut c = self.classes[stack.class]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         c.dirty.push(stack.base);
@@ -497,7 +536,10 @@ pub(crate) struct Cache {
 
 impl Cache {
     fn pop(&mut self, class: u8) -> Option<Stack> {
-        let i = self.stacks.iter().rposition(|s| s.class == class)?;
+        let i = self
+            .stacks
+            .iter()
+            .rposition(|s| s.class == usize::from(class))?;
         Some(self.stacks.swap_remove(i))
     }
 

@@ -8,7 +8,9 @@
 //! `thread 'name' (ULT 1234) has overflowed its stack of 256 KiB` to stderr
 //! and aborts. Any other fault goes to the handler that was installed before
 //! weave's (std's own overflow handler for OS threads, or the default
-//! action), so every other SIGSEGV keeps its normal behaviour.
+//! action), so every other SIGSEGV keeps its normal behaviour. A fault in
+//! a compacted stack (`compact.rs`) puts that stack back and runs the
+//! access again.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -117,7 +119,8 @@ fn ensure_altstack() {
 }
 
 // ASYNC-SIGNAL-SAFE: reads a Copy thread-local, formats into a stack buffer,
-// and calls only write(2), abort(3) and sigaction(2).
+// and calls only write(2), abort(3) and sigaction(2); `compact::on_fault` is
+// async-signal-safe too.
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
@@ -133,6 +136,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         report(&running);
         // SAFETY: abort is async-signal-safe and does not return.
         unsafe { libc::abort() };
+    }
+    // A compacted stack touched from another thread: put back, run again.
+    if super::compact::on_fault(addr) {
+        return;
     }
     chain(sig, info, ctx);
 }

@@ -1,0 +1,442 @@
+//! Compaction of long-idle stacks (`WEAVE_COMPACT`): the live part of a
+//! long-parked ULT's stack is copied into a heap record, and its pages are
+//! released and guarded (`MADV_GUARD_INSTALL`: every access faults, and no
+//! VMA is split). The bytes go back to the same addresses before the ULT
+//! runs again ([`restore`], by its home LWP) or when any other thread
+//! touches them ([`on_fault`], from the SIGSEGV handler of `overflow.rs`),
+//! so every pointer into the stack stays valid.
+//!
+//! The design note, with what may point into a parked stack and how each
+//! case stays correct, is `docs/design/compaction.md`.
+//!
+//! Owns the records and the compaction lock. It knows nothing of threads
+//! or waits: `lwp/trim.rs` chooses whom to compact and checks that the
+//! thread cannot run meanwhile; `Lwp::dispatch` decides when to restore.
+//!
+//! **The lock** guards the records and every change to a compacted range.
+//! It is an `OwnerLock` (`owner_lock.rs`: a spin lock that knows its
+//! holder), because the fault handler takes it: a handler may not wait on
+//! a futex, and a fault taken by the holder itself (which nothing weave
+//! does can cause) must be told from a wait, to crash instead of hanging.
+//! Held for a few system calls at most.
+
+use std::cell::{Cell, UnsafeCell};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::OnceLock;
+
+use super::owner_lock::{Held, OwnerLock};
+use super::PAGE;
+
+/// `MADV_GUARD_INSTALL` and `MADV_GUARD_REMOVE` from `<linux/mman.h>`
+/// (Linux 6.13); the libc crate does not carry them yet.
+const MADV_GUARD_INSTALL: libc::c_int = super::MADV_GUARD_INSTALL;
+const MADV_GUARD_REMOVE: libc::c_int = 103;
+
+/// One compacted stack: its live words, which belong at `lo..top`.
+struct Record {
+    /// The first byte copied: the ULT's saved stack pointer (word-aligned).
+    /// The guarded range starts at its page.
+    lo: usize,
+    /// The words of `lo..top`, packed (see [`pack`]).
+    packed: Box<[u64]>,
+    /// Already put back by a fault on another thread; the home LWP frees
+    /// the record when the ULT next runs (the handler never frees).
+    restored: bool,
+}
+
+impl Record {
+    fn page_lo(&self) -> usize {
+        self.lo & !(PAGE - 1)
+    }
+}
+
+struct Registry {
+    lock: OwnerLock,
+    /// Keyed by the stack's top: a record covers `page_lo..top`.
+    map: UnsafeCell<BTreeMap<usize, Record>>,
+}
+
+// SAFETY: `map` is touched only by the holder of `lock` (see `Locked`).
+unsafe impl Sync for Registry {}
+
+static REG: Registry = Registry {
+    lock: OwnerLock::new(),
+    map: UnsafeCell::new(BTreeMap::new()),
+};
+
+/// A stack was ever compacted: until then the fault handler need not look.
+static EVER: AtomicBool = AtomicBool::new(false);
+/// Records held now, and the bytes they hold.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Compactions so far, and restores made by faults of other threads.
+static COMPACTIONS: AtomicUsize = AtomicUsize::new(0);
+static FAULT_RESTORES: AtomicUsize = AtomicUsize::new(0);
+/// Restores by home LWPs at switch-in, and the time they took in all (ns).
+static RESTORES: AtomicUsize = AtomicUsize::new(0);
+static RESTORE_NS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's kernel id, once asked (the lock's owner mark).
+    static TID: Cell<i32> = const { Cell::new(0) };
+    /// The address whose fault this thread last retried without finding a
+    /// record (see `on_fault`).
+    static RETRIED: Cell<usize> = const { Cell::new(0) };
+}
+
+// ASYNC-SIGNAL-SAFE: a const thread-local and gettid(2).
+fn tid() -> i32 {
+    TID.with(|t| {
+        if t.get() == 0 {
+            // SAFETY: gettid has no preconditions.
+            t.set(unsafe { libc::gettid() });
+        }
+        t.get()
+    })
+}
+
+/// The lock held: the licence to touch the map.
+struct Locked(#[allow(dead_code)] Held<'static>);
+
+impl Locked {
+    fn map(&mut self) -> &mut BTreeMap<usize, Record> {
+        // SAFETY: we hold the lock, the one licence to touch the map, and
+        // `&mut self` makes this the only borrow through it.
+        unsafe { &mut *REG.map.get() }
+    }
+}
+
+// ASYNC-SIGNAL-SAFE: see `OwnerLock::lock`.
+/// Takes the lock; `None` if this thread holds it already.
+fn lock() -> Option<Locked> {
+    REG.lock.lock(tid()).map(Locked)
+}
+
+/// Whether this kernel can compact stacks: `Ok`, or why not (a probe of
+/// `MADV_GUARD_INSTALL` on a scratch page, made once).
+pub fn compaction_support() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            // SAFETY: a fresh anonymous mapping aliases nothing.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(format!(
+                    "no page to probe MADV_GUARD_INSTALL with: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            // SAFETY: `p` is the page just mapped, ours alone.
+            let rc = unsafe { libc::madvise(p, PAGE, MADV_GUARD_INSTALL) };
+            let err = std::io::Error::last_os_error();
+            // SAFETY: unmapping the page we mapped.
+            unsafe { libc::munmap(p, PAGE) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "this kernel lacks MADV_GUARD_INSTALL (Linux 6.13+), without which each \
+                     compacted stack would cost VMAs of its own ({err})"
+                ))
+            }
+        })
+        .clone()
+}
+
+/// Compacts the stack whose live part is `sp..top`: copies it, releases
+/// and guards the pages from `sp`'s page to `top`. Returns the bytes kept
+/// (0: not compacted, the stack is as it was).
+///
+/// # Safety
+///
+/// `sp..top` is the live part of the stack of a ULT that cannot run until
+/// the caller (its home LWP, in its scheduler loop) lets it, and
+/// `sp`'s page .. `top` lies inside that stack; `top` is page-aligned.
+pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
+    debug_assert!(sp < top && top % PAGE == 0);
+    debug_assert!(sp % 8 == 0);
+    let page_lo = sp & !(PAGE - 1);
+    let len = top - page_lo;
+    // Allocated before the lock.
+    let mut raw = vec![0u64; (top - sp) / 8];
+    let Some(mut g) = lock() else {
+        return 0;
+    };
+    if g.map().contains_key(&top) {
+        return 0;
+    }
+    // Before any page of this range can fault: a fault handler that read
+    // `EVER` as false would pass the fault on as a crash. SeqCst: ordered
+    // before the page-table changes below, which the faulting thread's
+    // access follows (pairs with the SeqCst load in `on_fault`).
+    EVER.store(true, SeqCst);
+    // Read-only first, so that a write by another thread between the copy
+    // and the guard faults (and waits for the lock) instead of being lost.
+    // SAFETY: `page_lo..top` is stack memory of ours (the caller's
+    // guarantee); making it read-only for a moment only delays writers.
+    if unsafe { libc::mprotect(page_lo as *mut _, len, libc::PROT_READ) } != 0 {
+        return 0;
+    }
+    // SAFETY: `sp..top` is readable, word-aligned, and `raw` has room for
+    // its words.
+    unsafe { std::ptr::copy_nonoverlapping(sp as *const u64, raw.as_mut_ptr(), raw.len()) };
+    // SAFETY: as above; the ULT cannot run, and any other access now
+    // faults into `on_fault`, which waits for this lock.
+    let guarded = unsafe { libc::madvise(page_lo as *mut _, len, MADV_GUARD_INSTALL) } == 0;
+    // SAFETY: back to the stack's own protection; the VMA merges again.
+    if unsafe { libc::mprotect(page_lo as *mut _, len, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+        crate::fatal(
+            "cannot make a compacted stack writable again (mprotect failed); \
+             run with WEAVE_COMPACT=0",
+        );
+    }
+    if !guarded {
+        return 0;
+    }
+    // Packed under the lock: until the record is in the map, a fault on
+    // the range would find nothing to restore.
+    let packed = pack(&raw);
+    let n = packed.len() * 8;
+    g.map().insert(
+        top,
+        Record {
+            lo: sp,
+            packed,
+            restored: false,
+        },
+    );
+    drop(g);
+    HELD.fetch_add(1, Relaxed);
+    HELD_BYTES.fetch_add(n, Relaxed);
+    COMPACTIONS.fetch_add(1, Relaxed);
+    n
+}
+
+// ASYNC-SIGNAL-SAFE: madvise(2), a copy, and `fatal` (write + abort).
+/// Puts `rec`'s bytes back below `top`. The lock is held.
+fn put_back(rec: &Record, top: usize) {
+    let page_lo = rec.page_lo();
+    // SAFETY: `page_lo..top` is the range `compact` guarded, ours.
+    if unsafe { libc::madvise(page_lo as *mut _, top - page_lo, MADV_GUARD_REMOVE) } != 0 {
+        crate::fatal("cannot remove the guard of a compacted stack (madvise failed)");
+    }
+    // SAFETY: the range is plain stack memory again, all zero (zero-fill
+    // on first touch), and the record holds exactly the words of
+    // `rec.lo..top`.
+    unsafe { unpack(&rec.packed, rec.lo as *mut u64, (top - rec.lo) / 8) };
+}
+
+/// The words `raw` without their zero words: a bitmap (a bit per word, set
+/// for a non-zero one), then the non-zero words in order. About 30% of a
+/// parked stack's live words are zero.
+fn pack(raw: &[u64]) -> Box<[u64]> {
+    let map = raw.len().div_ceil(64);
+    let non_zero = raw.iter().filter(|&&w| w != 0).count();
+    let mut out = vec![0u64; map + non_zero].into_boxed_slice();
+    let mut k = map;
+    for (i, &w) in raw.iter().enumerate() {
+        if w != 0 {
+            out[i / 64] |= 1 << (i % 64);
+            out[k] = w;
+            k += 1;
+        }
+    }
+    out
+}
+
+// ASYNC-SIGNAL-SAFE: plain loads and stores.
+/// Writes the `n` words `packed` holds (see [`pack`]) to `dst`, skipping
+/// the zero ones.
+///
+/// # Safety
+///
+/// `dst` is valid for `n` word writes and reads as zero already.
+unsafe fn unpack(packed: &[u64], dst: *mut u64, n: usize) {
+    let mut k = n.div_ceil(64);
+    for i in 0..n {
+        if packed[i / 64] >> (i % 64) & 1 != 0 {
+            // SAFETY: `i < n` (the caller's guarantee for `dst`).
+            unsafe { dst.add(i).write(packed[k]) };
+            k += 1;
+        }
+    }
+}
+
+/// Before a ULT runs: puts back its stack, whose top is `top`, if it is
+/// compacted, and frees the record. Returns whether there was one.
+///
+/// # Safety
+///
+/// The stack is that of a ULT which the caller, its home LWP, is about to
+/// resume: it cannot run until this returns.
+pub(crate) unsafe fn restore(top: usize) -> bool {
+    let t = std::time::Instant::now();
+    let rec = {
+        let Some(mut g) = lock() else {
+            crate::fatal("an LWP restoring a stack already held the compaction lock");
+        };
+        let Some(rec) = g.map().remove(&top) else {
+            return false;
+        };
+        if !rec.restored {
+            put_back(&rec, top);
+        }
+        rec
+    };
+    HELD.fetch_sub(1, Relaxed);
+    HELD_BYTES.fetch_sub(rec.packed.len() * 8, Relaxed);
+    drop(rec);
+    RESTORES.fetch_add(1, Relaxed);
+    RESTORE_NS.fetch_add(t.elapsed().as_nanos() as usize, Relaxed);
+    true
+}
+
+// ASYNC-SIGNAL-SAFE: the lock, a BTreeMap lookup (no allocation),
+// `put_back`, const thread-locals.
+/// From the SIGSEGV/SIGBUS handler: a fault at `addr`. Returns true when
+/// the faulting access may simply run again: `addr` lay in a compacted
+/// stack (now put back), or in one that no record covers any more (put
+/// back between the fault and this look: retried once per address).
+pub(crate) fn on_fault(addr: usize) -> bool {
+    // SeqCst pairs with the store in `compact`, made before any guard.
+    if !EVER.load(SeqCst) {
+        return false;
+    }
+    let Some(mut g) = lock() else {
+        return false;
+    };
+    let found = match g.map().range_mut(addr + 1..).next() {
+        Some((&top, rec)) if addr >= rec.page_lo() => {
+            if !rec.restored {
+                put_back(rec, top);
+                rec.restored = true;
+                FAULT_RESTORES.fetch_add(1, Relaxed);
+            }
+            true
+        }
+        _ => false,
+    };
+    drop(g);
+    RETRIED.with(|r| {
+        if found {
+            r.set(0);
+            true
+        } else if r.get() == addr {
+            r.set(0);
+            false
+        } else {
+            r.set(addr);
+            true
+        }
+    })
+}
+
+/// Figures for `StackStats`: records held, bytes they hold, compactions
+/// so far, restores made by other threads' faults, restores made at
+/// switch-in and the nanoseconds they took.
+pub(crate) fn figures() -> [usize; 6] {
+    [
+        HELD.load(Relaxed),
+        HELD_BYTES.load(Relaxed),
+        COMPACTIONS.load(Relaxed),
+        FAULT_RESTORES.load(Relaxed),
+        RESTORES.load(Relaxed),
+        RESTORE_NS.load(Relaxed),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A private mapping standing in for a stack: `pages` pages.
+    fn scratch(pages: usize) -> usize {
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                pages * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        p as usize
+    }
+
+    #[test]
+    fn compact_then_restore_gives_back_the_same_bytes() {
+        if compaction_support().is_err() {
+            return;
+        }
+        let base = scratch(4);
+        let top = base + 4 * PAGE;
+        let sp = top - PAGE - 200;
+        for a in sp..top {
+            // SAFETY: inside the scratch mapping.
+            unsafe { *(a as *mut u8) = a as u8 };
+        }
+        // SAFETY: nothing runs on the scratch "stack".
+        let kept = unsafe { compact(sp, top) };
+        // Every word non-zero but a few: the words and their bitmap.
+        let bitmap = (top - sp).div_ceil(8 * 64) * 8;
+        assert!(kept > 0 && kept <= top - sp + bitmap, "{kept} bytes kept");
+        let mut resident = [0u8; 2];
+        // SAFETY: `resident` has a byte per page of the range.
+        unsafe { libc::mincore((top - 2 * PAGE) as *mut _, 2 * PAGE, resident.as_mut_ptr()) };
+        assert_eq!(resident, [0, 0], "the compacted pages are released");
+        // SAFETY: as above.
+        assert!(unsafe { restore(top) });
+        for a in sp..top {
+            // SAFETY: put back, readable.
+            assert_eq!(unsafe { *(a as *const u8) }, a as u8);
+        }
+        // SAFETY: as above; nothing is compacted any more.
+        assert!(!unsafe { restore(top) });
+    }
+
+    #[test]
+    fn pack_keeps_only_non_zero_words_and_unpack_puts_them_back() {
+        let raw: Vec<u64> = (0..150u64)
+            .map(|i| if i % 3 == 0 { 0 } else { i << 40 | i })
+            .collect();
+        let packed = pack(&raw);
+        assert_eq!(
+            packed.len(),
+            3 + 100,
+            "a 3-word bitmap and the 100 non-zero words"
+        );
+        let mut back = vec![0u64; raw.len()];
+        // SAFETY: `back` has room for every word and is all zero.
+        unsafe { unpack(&packed, back.as_mut_ptr(), raw.len()) };
+        assert_eq!(back, raw);
+    }
+
+    #[test]
+    fn a_range_already_compacted_is_not_compacted_twice() {
+        if compaction_support().is_err() {
+            return;
+        }
+        let base = scratch(2);
+        let top = base + 2 * PAGE;
+        // SAFETY: nothing runs on the scratch "stack".
+        unsafe {
+            assert!(compact(top - 64, top) > 0);
+            assert_eq!(compact(top - 64, top), 0);
+            assert!(restore(top));
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! What the stack tests share (`stack_trim.rs`, `stack_compact.rs`): a
+//! recursion that writes and checks a pattern in every 4 KiB frame, and a
+//! watchdog wait.
+
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Recurses `depth` frames of 4 KiB each, writing and then checking a
+/// pattern in every frame; returns a checksum.
+#[inline(never)]
+pub fn deep(depth: usize, seed: u64) -> u64 {
+    let mut frame = [0u64; 512];
+    for (i, v) in frame.iter_mut().enumerate() {
+        *v = seed ^ (i as u64) ^ (depth as u64) << 32;
+    }
+    let below = if depth > 1 { deep(depth - 1, seed) } else { 0 };
+    let frame = black_box(&frame);
+    for (i, v) in frame.iter().enumerate() {
+        assert_eq!(
+            *v,
+            seed ^ (i as u64) ^ (depth as u64) << 32,
+            "frame {depth} changed"
+        );
+    }
+    below.wrapping_add(frame[7])
+}
+
+/// Waits until `ok`, polling; a minute without it fails the test (a
+/// watchdog, not a timing).
+pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "watchdog: {what} did not happen"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
