@@ -312,6 +312,17 @@ pub(crate) fn add_runs(runs: u64) {
     count(RUNS, runs);
 }
 
+/// Adds blocks and wakes counted by an LWP (while no hook listens; see
+/// `Lwp::flush_runs`).
+pub(crate) fn add_blocks_wakes(blocks: u64, wakes: u64) {
+    if blocks != 0 {
+        count(BLOCKS, blocks);
+    }
+    if wakes != 0 {
+        count(WAKES, wakes);
+    }
+}
+
 #[cold]
 fn call(hook: *mut (), e: &Event) {
     // SAFETY: `HOOK` and `USER_HOOK` only ever hold null (checked by the
