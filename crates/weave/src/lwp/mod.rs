@@ -323,11 +323,12 @@ impl Lwp {
         }
     }
 
-    /// A ULT placed here became runnable; called on this LWP.
+    /// A ULT placed here became runnable; called on this LWP. At the front
+    /// of its level if its waker asked (`Tcb::run_next`).
     #[inline]
     pub(crate) fn push_local(&self, tcb: &'static Tcb) {
         let p = tcb.priority();
-        self.local().ready.push(tcb);
+        self.local().ready.push_woken(tcb);
         self.request_preempt_below(p);
     }
 
@@ -466,7 +467,7 @@ impl Lwp {
         }
         if !self.inbox.is_empty() {
             let l = self.local();
-            self.inbox.take_all(|t| l.ready.push(t));
+            self.inbox.take_all(|t| l.ready.push_woken(t));
         }
         let new_work = self.takes_new_work();
         let l = self.local();

@@ -76,6 +76,30 @@ impl Waiter {
         }
     }
 
+    /// Ends the wait, and asks the woken ULT's LWP to run it before the
+    /// others of its priority (`Tcb::run_next`): for a waiter that was just
+    /// handed a lock, which every other thread of that LWP would otherwise
+    /// find held and block on, one after the other, while it waits its turn
+    /// behind them.
+    pub(crate) fn wake_next(self) {
+        match self {
+            Waiter::Ult(tcb, token) => {
+                if tcb.state.wake(token) == Wake::Enqueue {
+                    // Relaxed: read by the LWP that takes the ULT from its
+                    // inbox, which the inbox push and take order (Release,
+                    // Acquire), or by this thread (`push_local`).
+                    // (A migratable ULT goes to the injector: no mark.)
+                    if tcb.kind() != Kind::Migratable {
+                        tcb.run_next
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    enqueue_woken(tcb);
+                }
+            }
+            os => os.wake(),
+        }
+    }
+
     /// Whether both name the same wait of the same thread.
     pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
         match (self, other) {
