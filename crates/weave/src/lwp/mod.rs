@@ -469,9 +469,15 @@ impl Lwp {
             let l = self.local();
             self.inbox.take_all(|t| l.ready.push_woken(t));
         }
-        let new_work = self.takes_new_work();
         let l = self.local();
         l.picks = l.picks.wrapping_add(1);
+        // The common pick: no new work anywhere, so the rule below would
+        // take from `ready` (the plan of an empty `fresh` and injector).
+        if l.fresh.is_empty() && rt().global_top() == pick::NONE {
+            l.deferring = None;
+            return l.ready.pop();
+        }
+        let new_work = self.takes_new_work();
         let ready = l.ready.top().map_or(pick::NONE, i32::from);
         let fresh = if new_work && !l.fresh.is_empty() {
             i32::from(DEFAULT_PRIORITY)
