@@ -99,11 +99,12 @@ pub(crate) struct Local {
     /// ULTs placed here whose stacks are compacted (`lwp/trim.rs`): while
     /// 0, a switch-in looks no further.
     compacted: usize,
-    /// Blocks and wakes on this LWP not yet added to the trace counters
-    /// (counted here, with `runs`, while no trace hook listens: a
+    /// Blocks, wakes and exits on this LWP not yet added to the trace
+    /// counters (counted here, with `runs`, while no trace hook listens: a
     /// thread-local counter per event cost ~10 instructions per switch).
     blocks: u64,
     wakes: u64,
+    exits: u64,
 }
 
 pub(crate) struct Lwp {
@@ -217,6 +218,7 @@ impl Lwp {
                 compacted: 0,
                 blocks: 0,
                 wakes: 0,
+                exits: 0,
             }),
         }
     }
@@ -462,7 +464,9 @@ impl Lwp {
     #[inline]
     fn pick(&self) -> Option<&'static Tcb> {
         let l = self.local();
-        if pick::look_at_timers(l.picks, l.ready.is_empty()) {
+        if pick::look_at_timers(l.picks, l.ready.is_empty())
+            && (!l.timers.is_empty() || pick::poll_io(l.picks))
+        {
             self.housekeeping();
         }
         if !self.inbox.is_empty() {
@@ -740,10 +744,14 @@ impl Lwp {
         if t.kind() != Kind::Migratable {
             self.placed.fetch_sub(1, Relaxed);
         }
-        trace::emit(Event::Exit {
-            ult: t.id(),
-            lwp: self.index,
-        });
+        if trace::hooked() {
+            trace::emit(Event::Exit {
+                ult: t.id(),
+                lwp: self.index,
+            });
+        } else {
+            self.local().exits += 1;
+        }
         table().release(t, &mut self.local().slots);
     }
 
@@ -755,7 +763,11 @@ impl Lwp {
         let n = l.runs - l.flushed;
         l.flushed = l.runs;
         trace::add_runs(n);
-        trace::add_blocks_wakes(std::mem::take(&mut l.blocks), std::mem::take(&mut l.wakes));
+        trace::add_lwp_counts(
+            std::mem::take(&mut l.blocks),
+            std::mem::take(&mut l.wakes),
+            std::mem::take(&mut l.exits),
+        );
         trace::publish();
         self.runs.fetch_add(n, Relaxed);
     }

@@ -312,14 +312,13 @@ pub(crate) fn add_runs(runs: u64) {
     count(RUNS, runs);
 }
 
-/// Adds blocks and wakes counted by an LWP (while no hook listens; see
-/// `Lwp::flush_runs`).
-pub(crate) fn add_blocks_wakes(blocks: u64, wakes: u64) {
-    if blocks != 0 {
-        count(BLOCKS, blocks);
-    }
-    if wakes != 0 {
-        count(WAKES, wakes);
+/// Adds blocks, wakes and exits counted by an LWP (while no hook
+/// listens; see `Lwp::flush_runs`).
+pub(crate) fn add_lwp_counts(blocks: u64, wakes: u64, exits: u64) {
+    for (kind, n) in [(BLOCKS, blocks), (WAKES, wakes), (EXITS, exits)] {
+        if n != 0 {
+            count(kind, n);
+        }
     }
 }
 
