@@ -91,12 +91,20 @@ pub(crate) struct Local {
     /// took stock): one clock read per switch serves as the end of one run
     /// and the start of the next.
     last_tick: u64,
+    /// Switch sequence number last published in `Lwp::running`.
+    seq: u64,
     runs: u64,
     /// Part of `runs` already added to the shared counters.
     flushed: u64,
     /// ULTs placed here whose stacks are compacted (`lwp/trim.rs`): while
     /// 0, a switch-in looks no further.
     compacted: usize,
+    /// Blocks, wakes and exits on this LWP not yet added to the trace
+    /// counters (counted here, with `runs`, while no trace hook listens: a
+    /// thread-local counter per event cost ~10 instructions per switch).
+    blocks: u64,
+    wakes: u64,
+    exits: u64,
 }
 
 pub(crate) struct Lwp {
@@ -204,9 +212,13 @@ impl Lwp {
                 picks: 0,
                 deferring: None,
                 last_tick: 0,
+                seq: 0,
                 runs: 0,
                 flushed: 0,
                 compacted: 0,
+                blocks: 0,
+                wakes: 0,
+                exits: 0,
             }),
         }
     }
@@ -313,10 +325,12 @@ impl Lwp {
         }
     }
 
-    /// A ULT placed here became runnable; called on this LWP.
+    /// A ULT placed here became runnable; called on this LWP. At the front
+    /// of its level if its waker asked (`Tcb::run_next`).
+    #[inline]
     pub(crate) fn push_local(&self, tcb: &'static Tcb) {
         let p = tcb.priority();
-        self.local().ready.push(tcb);
+        self.local().ready.push_woken(tcb);
         self.request_preempt_below(p);
     }
 
@@ -345,14 +359,25 @@ impl Lwp {
 
     /// Switches the running ULT out as blocked (its state is BLOCKING).
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
-        trace::emit(Event::Block {
-            ult: tcb.id(),
-            lwp: self.index,
-            reason,
-        });
+        if trace::hooked() {
+            trace::emit(Event::Block {
+                ult: tcb.id(),
+                lwp: self.index,
+                reason,
+            });
+        } else {
+            self.local().blocks += 1;
+        }
         self.local().switch = Switch::Block;
         trim::note_parked(tcb);
         switch_out(tcb);
+    }
+
+    /// Counts a wake made on this LWP (`sched::enqueue_woken`, while no
+    /// trace hook listens; `flush_runs` adds it to the trace counters).
+    #[inline]
+    pub(crate) fn count_wake(&self) {
+        self.local().wakes += 1;
     }
 
     /// Switches the running ULT out as runnable.
@@ -414,6 +439,7 @@ impl Lwp {
                 self.dispatch(t);
                 continue;
             }
+            self.show_idle();
             if self.should_leave() {
                 break;
             }
@@ -438,20 +464,24 @@ impl Lwp {
     #[inline]
     fn pick(&self) -> Option<&'static Tcb> {
         let l = self.local();
-        if !l.timers.is_empty() && pick::look_at_timers(l.picks, l.ready.is_empty()) {
-            self.fire_timers();
-        }
-        if pick::poll_io(self.local().picks) {
-            self.poll_io_now();
-            self.trim_if_due();
+        if pick::look_at_timers(l.picks, l.ready.is_empty())
+            && (!l.timers.is_empty() || pick::poll_io(l.picks))
+        {
+            self.housekeeping();
         }
         if !self.inbox.is_empty() {
             let l = self.local();
-            self.inbox.take_all(|t| l.ready.push(t));
+            self.inbox.take_all(|t| l.ready.push_woken(t));
         }
-        let new_work = self.takes_new_work();
         let l = self.local();
         l.picks = l.picks.wrapping_add(1);
+        // The common pick: no new work anywhere, so the rule below would
+        // take from `ready` (the plan of an empty `fresh` and injector).
+        if l.fresh.is_empty() && rt().global_top() == pick::NONE {
+            l.deferring = None;
+            return l.ready.pop();
+        }
+        let new_work = self.takes_new_work();
         let ready = l.ready.top().map_or(pick::NONE, i32::from);
         let fresh = if new_work && !l.fresh.is_empty() {
             i32::from(DEFAULT_PRIORITY)
@@ -468,7 +498,7 @@ impl Lwp {
             if place::defer_new_work(self, ready as u8, &mut l.deferring) {
                 new_first = false;
             }
-        } else {
+        } else if l.deferring.is_some() {
             l.deferring = None;
         }
         let plan = pick::plan(ready, fresh, global, new_first);
@@ -486,6 +516,37 @@ impl Lwp {
             }
         }
         self.local().ready.pop()
+    }
+
+    /// The pick's less frequent looks (`sched::pick`): due timers, and on
+    /// its own cadence io and the monitor's trim requests. Shows the LWP
+    /// idle first: what follows may take a while (system calls), and must
+    /// not be charged to the ULT that ran last.
+    #[cold]
+    #[inline(never)]
+    fn housekeeping(&self) {
+        self.show_idle();
+        let l = self.local();
+        let io = pick::poll_io(l.picks);
+        if !l.timers.is_empty() {
+            self.fire_timers();
+        }
+        if io {
+            self.poll_io_now();
+            self.trim_if_due();
+        }
+    }
+
+    /// Shows that no ULT runs here (for the monitor, the deadlock detector
+    /// and the signal router, which read `running`; for wakers, which read
+    /// `running_prio`). A switch from one ULT straight to the next skips
+    /// this: `dispatch` overwrites both words, and the loop's own steps in
+    /// between take a few nanoseconds and make no system call. Everything
+    /// slower (housekeeping, idling, a ULT's exit) comes here first.
+    #[inline]
+    fn show_idle(&self) {
+        self.running_prio.store(IDLE, Relaxed);
+        self.running.store(self.local().seq << 32, Relaxed);
     }
 
     /// A not-yet-started ULT this LWP just took: keeps it, unless the LWP
@@ -562,12 +623,12 @@ impl Lwp {
         if !self.inbox.is_empty() {
             self.preempt.store(true, Relaxed);
         }
-        let seq = (self.running.load(Relaxed) >> 32).wrapping_add(1);
-        self.running
-            .store(seq << 32 | u64::from(t.index + 1), Relaxed);
         crate::thread::current::set_running(Some(t));
         {
             let l = self.local();
+            l.seq = l.seq.wrapping_add(1) & u64::from(u32::MAX);
+            self.running
+                .store(l.seq << 32 | u64::from(t.index + 1), Relaxed);
             // Until the ULT says otherwise (a yield), it blocked or exited.
             l.switch = Switch::Block;
             // Compacted stacks come back before their ULT runs.
@@ -620,12 +681,15 @@ impl Lwp {
         } else {
             self.local().last_tick = 0;
         }
-        self.running_prio.store(IDLE, Relaxed);
-        self.running.store(seq << 32, Relaxed);
+        // `running` and `running_prio` still name `t`: the next dispatch or
+        // `show_idle` overwrites them (see there).
         crate::thread::current::set_running(None);
         let switch = self.local().switch;
         match outcome {
-            Resumed::Finished => self.finish(t),
+            Resumed::Finished => {
+                self.show_idle();
+                self.finish(t)
+            }
             Resumed::Suspended => match switch {
                 Switch::Yield => self.requeue(t),
                 Switch::Block => {
@@ -680,10 +744,14 @@ impl Lwp {
         if t.kind() != Kind::Migratable {
             self.placed.fetch_sub(1, Relaxed);
         }
-        trace::emit(Event::Exit {
-            ult: t.id(),
-            lwp: self.index,
-        });
+        if trace::hooked() {
+            trace::emit(Event::Exit {
+                ult: t.id(),
+                lwp: self.index,
+            });
+        } else {
+            self.local().exits += 1;
+        }
         table().release(t, &mut self.local().slots);
     }
 
@@ -695,6 +763,11 @@ impl Lwp {
         let n = l.runs - l.flushed;
         l.flushed = l.runs;
         trace::add_runs(n);
+        trace::add_lwp_counts(
+            std::mem::take(&mut l.blocks),
+            std::mem::take(&mut l.wakes),
+            std::mem::take(&mut l.exits),
+        );
         trace::publish();
         self.runs.fetch_add(n, Relaxed);
     }

@@ -76,6 +76,30 @@ impl Waiter {
         }
     }
 
+    /// Ends the wait, and asks the woken ULT's LWP to run it before the
+    /// others of its priority (`Tcb::run_next`): for a waiter that was just
+    /// handed a lock, which every other thread of that LWP would otherwise
+    /// find held and block on, one after the other, while it waits its turn
+    /// behind them.
+    pub(crate) fn wake_next(self) {
+        match self {
+            Waiter::Ult(tcb, token) => {
+                if tcb.state.wake(token) == Wake::Enqueue {
+                    // Relaxed: read by the LWP that takes the ULT from its
+                    // inbox, which the inbox push and take order (Release,
+                    // Acquire), or by this thread (`push_local`).
+                    // (A migratable ULT goes to the injector: no mark.)
+                    if tcb.kind() != Kind::Migratable {
+                        tcb.run_next
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    enqueue_woken(tcb);
+                }
+            }
+            os => os.wake(),
+        }
+    }
+
     /// Whether both name the same wait of the same thread.
     pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
         match (self, other) {
@@ -90,16 +114,20 @@ impl Waiter {
 /// LWP (or, if migratable, anywhere).
 pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
     let here = lwp::current();
-    trace::emit(Event::Wake {
-        ult: tcb.id(),
-        lwp: here.map(|l| l.index),
-        // Who woke it costs a thread-local read: only when someone listens.
-        waker: if trace::hooked() {
-            crate::thread::current::running().map(|t| t.id())
-        } else {
-            None
-        },
-    });
+    match here {
+        // Counted in bulk by the LWP while nobody listens.
+        Some(l) if !trace::hooked() => l.count_wake(),
+        _ => trace::emit(Event::Wake {
+            ult: tcb.id(),
+            lwp: here.map(|l| l.index),
+            // Who woke it costs a thread-local read: only when someone listens.
+            waker: if trace::hooked() {
+                crate::thread::current::running().map(|t| t.id())
+            } else {
+                None
+            },
+        }),
+    }
     if tcb.kind() == Kind::Migratable {
         rt().push_global(tcb);
         return;

@@ -14,7 +14,9 @@
 //!   level to a better-placed sibling for a while (`place::defer_new_work`).
 //!
 //! Between picks the LWP looks at its timers every [`TIMERS_EVERY`]th pick
-//! (or when nothing is ready) and polls io every [`IO_EVERY`]th.
+//! (or when nothing is ready) and polls io every [`IO_EVERY`]th; both in
+//! one branch, so that the common pick reads the ready queue's bitmap, the
+//! inbox, the `fresh` deque and the injector's bitmap, and nothing else.
 //!
 //! This file is the rule alone, as functions of levels and counters; the
 //! LWP's loop (`lwp/mod.rs`) does what it says. It names nothing of weave's.
@@ -32,9 +34,15 @@ pub(crate) const NEW_FIRST_EVERY: u32 = 16;
 pub(crate) const TIMERS_EVERY: u32 = 8;
 
 /// A busy LWP never sleeps in the reactor: it polls io now and then
-/// (tokio's interval), so that readiness does not wait for an LWP to idle
-/// or for the monitor's tick.
-pub(crate) const IO_EVERY: u32 = 61;
+/// (about tokio's interval, 61), so that readiness does not wait for an LWP
+/// to idle or for the monitor's tick. A multiple of [`TIMERS_EVERY`], so
+/// that the common pick tests one counter for both (`look_at_timers` is
+/// true whenever `poll_io` is), and powers of two, so that the tests are
+/// masks.
+pub(crate) const IO_EVERY: u32 = 64;
+
+const _: () = assert!(IO_EVERY % TIMERS_EVERY == 0 && IO_EVERY.is_power_of_two());
+const _: () = assert!(TIMERS_EVERY.is_power_of_two() && NEW_FIRST_EVERY.is_power_of_two());
 
 /// Whether to look for due timers before this pick.
 #[inline]
@@ -125,7 +133,11 @@ mod tests {
         assert!(look_at_timers(8, false));
         assert!(!look_at_timers(9, false));
         assert!(look_at_timers(9, true));
-        assert!(poll_io(122));
-        assert!(!poll_io(121));
+        assert!(poll_io(128));
+        assert!(!poll_io(127));
+        // An io poll always falls on a pick that looks at timers too.
+        assert!((0..1024)
+            .filter(|&p| poll_io(p))
+            .all(|p| look_at_timers(p, false)));
     }
 }

@@ -56,6 +56,34 @@ impl ReadyQueue {
         self.len += 1;
     }
 
+    /// Puts `t` first at its priority level: it runs next among its
+    /// equals (a ULT handed a lock, which everyone else on this LWP would
+    /// otherwise block on while it waits behind them).
+    #[inline]
+    pub(crate) fn push_front(&mut self, t: &'static Tcb) {
+        let p = t.priority().min(PRIORITY_LEVELS - 1) as usize;
+        let l = &mut self.lists[p];
+        t.next.store(l.head as *mut Tcb, Relaxed);
+        if l.head.is_null() {
+            l.tail = t;
+        }
+        l.head = t;
+        self.bits |= 1 << p;
+        self.len += 1;
+    }
+
+    /// Queues `t` as its waker asked: at the front if it was handed a lock
+    /// (`Tcb::run_next`, cleared here), else at the back.
+    #[inline]
+    pub(crate) fn push_woken(&mut self, t: &'static Tcb) {
+        if t.run_next.load(Relaxed) {
+            t.run_next.store(false, Relaxed);
+            self.push_front(t);
+        } else {
+            self.push(t);
+        }
+    }
+
     /// The highest non-empty level.
     #[inline]
     pub(crate) fn top(&self) -> Option<u8> {
@@ -111,5 +139,24 @@ mod tests {
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
         assert_eq!(order, vec![d.index, b.index, a.index, c.index]);
         assert!(q.is_empty() && q.top().is_none());
+    }
+
+    #[test]
+    fn a_ult_pushed_to_the_front_runs_before_its_equals_but_not_before_higher_levels() {
+        let mut q = ReadyQueue::default();
+        let (a, b, hi, first) = (tcb(5), tcb(5), tcb(9), tcb(5));
+        for t in [a, b, hi] {
+            q.push(t);
+        }
+        first.run_next.store(true, Relaxed);
+        q.push_woken(first);
+        assert!(!first.run_next.load(Relaxed), "the mark is used up");
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
+        assert_eq!(order, vec![hi.index, first.index, a.index, b.index]);
+        // Into an empty level, a front push is also its tail.
+        q.push_front(a);
+        q.push(b);
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
+        assert_eq!(order, vec![a.index, b.index]);
     }
 }

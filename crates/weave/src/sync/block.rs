@@ -171,6 +171,11 @@ mod loom_imp {
             let Waiter::Os(t) = self;
             t.unpark();
         }
+
+        /// No run queues under loom: as `wake`.
+        pub(crate) fn wake_next(self) {
+            self.wake();
+        }
     }
 
     /// As `sched::block_on`; a deadline means "time out as soon as the

@@ -23,6 +23,7 @@ impl Flag {
 
     /// Relaxed: the flag is read and written under the lock it belongs to,
     /// whose own orderings publish it.
+    #[inline]
     pub(crate) fn get(&self) -> bool {
         self.0.load(Relaxed)
     }
@@ -31,12 +32,14 @@ impl Flag {
         self.0.store(false, Relaxed);
     }
 
+    #[inline]
     pub(crate) fn guard(&self) -> Guard {
         Guard {
             panicking: std::thread::panicking(),
         }
     }
 
+    #[inline]
     pub(crate) fn done(&self, guard: &Guard) {
         if !guard.panicking && std::thread::panicking() {
             self.0.store(true, Relaxed);

@@ -55,6 +55,9 @@ pub(crate) struct Node {
     since: u64,
     /// What the waiter asks for (a semaphore: permits), 0 if nothing.
     need: usize,
+    /// The waiter queues again after a wake that did not get it what it
+    /// waited for (a mutex waiter that lost the lock to a barger).
+    retried: bool,
     links: UnsafeCell<Links>,
 }
 
@@ -84,6 +87,7 @@ impl Node {
             id,
             since,
             need: 0,
+            retried: false,
             links: UnsafeCell::new(Links {
                 prev: ptr::null(),
                 next: ptr::null(),
@@ -94,6 +98,13 @@ impl Node {
                 result: PENDING,
             }),
         }
+    }
+
+    /// The same node, marked as queueing again after a wake-up that did not
+    /// serve it (see [`Choice::retried`]).
+    pub(crate) fn retried(mut self, retried: bool) -> Node {
+        self.retried = retried;
+        self
     }
 
     /// The same node, asking for `need` (a semaphore's permits).
@@ -148,6 +159,8 @@ pub(crate) struct Choice {
     pub(crate) need: usize,
     /// Picked by age over a higher priority (module doc).
     pub(crate) overdue: bool,
+    /// It queued again after a wake-up that did not serve it.
+    pub(crate) retried: bool,
 }
 
 /// The queue, locked.
@@ -211,6 +224,7 @@ impl Locked<'_> {
             since: n.since,
             need: n.need,
             overdue,
+            retried: n.retried,
         })
     }
 

@@ -41,12 +41,15 @@
 //!    the oldest waiter has been passed over for [`STARVE_NS`], in which
 //!    case the oldest, whatever its priority (queue.rs: priority bounded
 //!    by age). If it was chosen by age, or has waited longer than
-//!    [`STARVE_NS`] since it first queued, the lock is **handed** to it: the
-//!    word goes straight to `LOCKED | its id` and nobody can barge in
-//!    (Go's starvation mode). Otherwise the lock is released with `WOKEN`
-//!    set and the waiter retries, competing with newcomers; if it loses it
-//!    queues again at the front of its priority class, keeping its original
-//!    arrival time, so it starves for at most `STARVE_NS`.
+//!    [`STARVE_NS`] since it first queued *and* has lost a retry to a
+//!    barger before, the lock is **handed** to it: the word goes straight
+//!    to `LOCKED | its id`, nobody can barge in (Go's starvation mode), and
+//!    if it is placed on an LWP it runs there before the others of its
+//!    priority (`Waiter::wake_next`). Otherwise the lock is released with
+//!    `WOKEN` set and the waiter retries, competing with newcomers; if it
+//!    loses it queues again at the front of its priority class, keeping its
+//!    original arrival time, so it starves for at most `STARVE_NS` after
+//!    its first wake-up.
 //! 5. A waiter that gives up (a timed lock) after being woken clears
 //!    `WOKEN` and passes the wake on, so the queue is never left waiting on
 //!    a free lock. One that finds the lock handed to it as it times out owns
@@ -139,6 +142,19 @@ impl RawMutex {
         #[cfg(not(loom))]
         let limit = STARVE_NS;
         limit
+    }
+
+    /// Under loom, a model made with a bound of 0 asks for a hand-off at
+    /// every wake, whether or not the waiter lost a retry (two lockers
+    /// that lock once each never make one lose), so that the hand-off
+    /// paths of the word stay explored. Never outside loom.
+    #[inline]
+    fn forced_handoff(&self) -> bool {
+        #[cfg(loom)]
+        let forced = self.starve_ns == 0;
+        #[cfg(not(loom))]
+        let forced = false;
+        forced
     }
 
     /// Takes the lock for owner `me` (from [`block::me_id`]).
@@ -240,7 +256,8 @@ impl RawMutex {
                 return false;
             }
             let requeue = since.is_some();
-            let node = Node::new(me.priority, me_id, *since.get_or_insert_with(block::now_ns));
+            let node = Node::new(me.priority, me_id, *since.get_or_insert_with(block::now_ns))
+                .retried(requeue);
             let mut queued = false;
             block::note_waits_for(owner_of(cur));
             block::block_on(BlockReason::Mutex, deadline, |w| {
@@ -375,9 +392,20 @@ impl RawMutex {
                     None
                 }
                 Some(c) => {
-                    // Overdue (chosen by age over a higher priority) or
-                    // queued for longer than the bound: hand it the lock.
-                    let handoff = c.overdue || now.saturating_sub(c.since) >= limit;
+                    // Overdue (chosen by age over a higher priority), or
+                    // starved: queued for longer than the bound and already
+                    // beaten once by a barger after a wake. Hand it the lock.
+                    // A waiter that only queued long (behind others, or
+                    // behind a holder whose LWP the kernel descheduled) is
+                    // woken to retry instead: handing it the lock would
+                    // stop every running thread until its LWP runs it, the
+                    // next waiter would be as old, and the hand-offs went
+                    // on for the rest of the run (the bimodal
+                    // `mutex_contended`: thousands of hand-offs and blocks
+                    // in the slow processes, none in the fast ones).
+                    let handoff = c.overdue
+                        || ((c.retried || self.forced_handoff())
+                            && now.saturating_sub(c.since) >= limit);
                     let p = q.pop_choice(c, if handoff { HANDED } else { WOKEN_TO_RETRY }, now);
                     let parked = if q.is_empty() { 0 } else { PARKED };
                     let next = if handoff {
@@ -395,8 +423,12 @@ impl RawMutex {
         if let Some((p, handoff)) = popped {
             if handoff {
                 block::note_handoff();
+                // It owns the lock now: let it run before the threads of its
+                // LWP that would each find the lock held and block.
+                p.waiter.wake_next();
+            } else {
+                p.waiter.wake();
             }
-            p.waiter.wake();
         }
     }
 }

@@ -364,8 +364,11 @@ fn lend_out(tcb: &Tcb) {
 #[inline]
 pub(crate) fn switch_in(tcb: &Tcb) {
     // SAFETY: as in `lend_out`: the LWP about to resume the ULT owns it.
-    let n = unsafe { std::mem::take(&mut (*tcb.locals.get()).panics) };
+    // Read first, written only when set: a switch in costs one load.
+    let n = unsafe { (*tcb.locals.get()).panics };
     if n != 0 {
+        // SAFETY: as above.
+        unsafe { (*tcb.locals.get()).panics = 0 };
         give_back(n);
     }
 }

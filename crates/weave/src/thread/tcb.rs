@@ -19,7 +19,7 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use crate::context::Context;
@@ -74,6 +74,11 @@ pub(crate) struct Tcb {
     kind: AtomicU8,
     /// Stack size class.
     pub(crate) class: UnsafeCell<u8>,
+    /// Set by a waker that handed this ULT a lock (`sched::enqueue_next`):
+    /// its LWP queues it at the front of its level, so that it runs next.
+    /// Cleared by that LWP as it queues it. Fits in padding: the TCB's
+    /// size is unchanged.
+    pub(crate) run_next: AtomicBool,
     /// Intrusive link: in at most one run queue or inbox at a time.
     pub(crate) next: AtomicPtr<Tcb>,
     pub(crate) job: UnsafeCell<Option<JobRef>>,
@@ -144,6 +149,7 @@ impl Tcb {
             home: AtomicU32::new(NO_LWP),
             kind: AtomicU8::new(Kind::Pooled as u8),
             class: UnsafeCell::new(0),
+            run_next: AtomicBool::new(false),
             next: AtomicPtr::new(std::ptr::null_mut()),
             job: UnsafeCell::new(None),
             ctx: UnsafeCell::new(None),

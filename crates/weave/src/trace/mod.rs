@@ -312,6 +312,16 @@ pub(crate) fn add_runs(runs: u64) {
     count(RUNS, runs);
 }
 
+/// Adds blocks, wakes and exits counted by an LWP (while no hook
+/// listens; see `Lwp::flush_runs`).
+pub(crate) fn add_lwp_counts(blocks: u64, wakes: u64, exits: u64) {
+    for (kind, n) in [(BLOCKS, blocks), (WAKES, wakes), (EXITS, exits)] {
+        if n != 0 {
+            count(kind, n);
+        }
+    }
+}
+
 #[cold]
 fn call(hook: *mut (), e: &Event) {
     // SAFETY: `HOOK` and `USER_HOOK` only ever hold null (checked by the

@@ -507,11 +507,12 @@ impl<T> Chan<T> {
                 slot,
                 lazy: false,
             });
-            let mut wake = Vec::new();
             if g.senders.is_empty() {
-                // The common case: nobody to call over.
+                // The common case: nobody to call over (and no vector to
+                // drop on the way out: that drop was a call per receive).
                 return true;
             }
+            let mut wake = Vec::new();
             g.senders.retain(|e| {
                 if e.ctx == ctx {
                     return true;
