@@ -234,6 +234,26 @@ int weave_pthread_barrierattr_setpshared(pthread_barrierattr_t *a, int pshared);
 // `pthread_barrierattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_barrierattr_getpshared(const pthread_barrierattr_t *a, int *pshared);
 
+// `pthread_cancel`: asks `thread` to end at its next cancellation point
+// (module doc); a thread blocked in one is woken. `ESRCH` for an id that
+// names no live thread (stale or made up). A thread with cancellation
+// disabled keeps the request until it enables it.
+int weave_pthread_cancel(pthread_t thread);
+
+// `pthread_setcancelstate`: `PTHREAD_CANCEL_ENABLE` or `_DISABLE`; the
+// old state into `oldstate` (may be null). `EINVAL` for another value.
+// Enabling with the asynchronous type and a request pending acts on it.
+int weave_pthread_setcancelstate(int state, int *oldstate);
+
+// `pthread_setcanceltype`: `PTHREAD_CANCEL_DEFERRED` or
+// `_ASYNCHRONOUS` (module doc: what weave does with the latter); the old
+// type into `oldtype` (may be null). `EINVAL` for another value.
+int weave_pthread_setcanceltype(int kind, int *oldtype);
+
+// `pthread_testcancel`: acts on a pending request if cancellation is
+// enabled; otherwise returns.
+void weave_pthread_testcancel(void);
+
 // Pushes `routine(arg)` as the calling thread's newest cleanup handler,
 // in the record `rec` (in the caller's frame). What
 // `pthread_cleanup_push` expands to.
@@ -251,7 +271,8 @@ int weave_pthread_cond_destroy(pthread_cond_t *c);
 
 // `pthread_cond_wait`: releases `m` and blocks the calling ULT until
 // signalled, then holds `m` again. `EPERM` if the caller does not hold
-// `m`. Spurious wake-ups are possible, as POSIX allows.
+// `m`. Spurious wake-ups are possible, as POSIX allows. A cancellation
+// point (`pthread_cancel`): the cleanup handlers then run with `m` held.
 int weave_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 
 // `pthread_cond_timedwait`: as wait, until `abstime` on the condition
@@ -432,14 +453,15 @@ int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
-// posted.
+// posted. A cancellation point (`pthread_cancel`).
 int weave_sem_wait(sem_t *s);
 
 // `sem_trywait`: `EAGAIN` if no permit is free.
 int weave_sem_trywait(sem_t *s);
 
 // `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block.
+// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
+// cancellation point.
 int weave_sem_timedwait(sem_t *s, const struct timespec *abstime);
 
 // `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.
@@ -509,10 +531,12 @@ int weave_pthread_create(pthread_t *thread,
                          void *(*start)(void*),
                          void *arg);
 
-// `pthread_join`: waits for the thread and stores its exit value.
-// `ESRCH` for an id that names no live or unjoined thread (a made-up or
-// stale one, or one already joined), `EINVAL` for a detached thread or
-// one another thread is joining, `EDEADLK` for the caller itself.
+// `pthread_join`: waits for the thread and stores its exit value
+// (`PTHREAD_CANCELED` for a cancelled thread). `ESRCH` for an id that
+// names no live or unjoined thread (a made-up or stale one, or one
+// already joined), `EINVAL` for a detached thread or one another thread
+// is joining, `EDEADLK` for the caller itself. A cancellation point: a
+// joiner cancelled while it waits leaves the thread joinable.
 int weave_pthread_join(pthread_t thread, void **retval);
 
 // `pthread_detach`: the thread's storage is reclaimed when it ends.
@@ -592,15 +616,18 @@ int weave_thread_create(pthread_t *thread,
                         void *(*start)(void*),
                         void *arg);
 
-// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0.
+// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0. A
+// cancellation point.
 unsigned int weave_sleep(unsigned int seconds);
 
-// `usleep`: the calling ULT sleeps for `usec` microseconds.
+// `usleep`: the calling ULT sleeps for `usec` microseconds. A
+// cancellation point.
 int weave_usleep(useconds_t usec);
 
 // `nanosleep`: the calling ULT sleeps; `-1` with `errno` `EINVAL` for a
 // `tv_nsec` outside `0..1e9` or a negative time, `EFAULT` for null.
-// `rem`, if given, is set to zero (weave's sleeps are not interrupted).
+// `rem`, if given, is set to zero (weave's sleeps are not interrupted by
+// signals). A cancellation point.
 int weave_nanosleep(const struct timespec *req, struct timespec *rem);
 
 #ifdef __cplusplus

@@ -15,11 +15,10 @@
  * barriers, spinlocks, thread-specific data, once, unnamed semaphores,
  * sleep/usleep/nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
+ * cancellation (pthread_cancel and friends, see below),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1.
  *
- * Not covered (see README, "From C"): cancellation (pthread_cancel and
- * friends fail to compile through this header rather than hand a weave
- * thread id to the system), signals (pthread_kill and pthread_sigqueue
+ * Not covered (see README, "From C"): signals (pthread_kill and pthread_sigqueue
  * fail to compile likewise; pthread_sigmask and sigwait are the system's
  * and act on the LWP), named semaphores (the system's, which block the LWP),
  * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
@@ -171,6 +170,21 @@
 
 #define sysconf weave_sysconf
 
+/* Cancellation: deferred, acted on at pthread_testcancel and at the
+ * cancellation points weave implements (pthread_join, pthread_cond_wait
+ * and timedwait, sem_wait and timedwait, sleep, usleep, nanosleep, and the
+ * socket calls below); a thread blocked in one is woken by pthread_cancel.
+ * PTHREAD_CANCEL_ASYNCHRONOUS is accepted: a request is then acted on at
+ * once when the thread cancels itself or enables cancellation with one
+ * pending, and otherwise at the next cancellation point (weave does not
+ * stop a ULT at an arbitrary instruction). Acting on a request runs the
+ * cleanup handlers, then the key destructors; a join gets
+ * PTHREAD_CANCELED. */
+#define pthread_cancel weave_pthread_cancel
+#define pthread_setcancelstate weave_pthread_setcancelstate
+#define pthread_setcanceltype weave_pthread_setcanceltype
+#define pthread_testcancel weave_pthread_testcancel
+
 /* Cleanup handlers: weave's records, which pthread_exit runs. The record
  * lives in the block that the pair opens and closes (POSIX: push and pop
  * in the same lexical scope). */
@@ -191,10 +205,6 @@
 #define WEAVE__UNCOVERED(name)                                               \
     __attribute__((error(#name " is not covered by weave's C API yet "      \
                          "(see README, From C)")))
-int weave_uncovered_pthread_cancel(pthread_t) WEAVE__UNCOVERED(pthread_cancel);
-int weave_uncovered_pthread_setcancelstate(int, int *) WEAVE__UNCOVERED(pthread_setcancelstate);
-int weave_uncovered_pthread_setcanceltype(int, int *) WEAVE__UNCOVERED(pthread_setcanceltype);
-void weave_uncovered_pthread_testcancel(void) WEAVE__UNCOVERED(pthread_testcancel);
 int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
 int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
     WEAVE__UNCOVERED(pthread_timedjoin_np);
@@ -206,10 +216,6 @@ int weave_uncovered_pthread_sigqueue(pthread_t, int, const union sigval)
     WEAVE__UNCOVERED(pthread_sigqueue);
 #define pthread_kill weave_uncovered_pthread_kill
 #define pthread_sigqueue weave_uncovered_pthread_sigqueue
-#define pthread_cancel weave_uncovered_pthread_cancel
-#define pthread_setcancelstate weave_uncovered_pthread_setcancelstate
-#define pthread_setcanceltype weave_uncovered_pthread_setcanceltype
-#define pthread_testcancel weave_uncovered_pthread_testcancel
 #define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
 #define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
 

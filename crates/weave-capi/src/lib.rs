@@ -19,6 +19,7 @@
 //! |-----------|------|
 //! | `object`  | the lazily initialised C objects (mutex, cond, rwlock, ...) inside glibc-sized storage |
 //! | `thread`  | create, join, detach, exit (the landing pad), self, once, names, scheduling, concurrency |
+//! | `cancel`  | `pthread_cancel`, cancelability, and when a cancellation point acts on a request |
 //! | `cleanup` | `pthread_cleanup_push/pop`'s records, run by `pthread_exit` |
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
@@ -40,6 +41,7 @@
 
 mod attr;
 mod barrier;
+mod cancel;
 mod cleanup;
 mod cond;
 mod key;
@@ -55,6 +57,7 @@ mod word_attr;
 
 pub use attr::*;
 pub use barrier::*;
+pub use cancel::*;
 pub use cleanup::*;
 pub use cond::*;
 pub use key::*;

@@ -12,15 +12,20 @@ use std::time::Instant;
 use libc::{sem_t, timespec};
 use weave_rt::sync::Semaphore;
 
-use crate::guard_errno;
 use crate::object::{slot, Slot};
 use crate::time::{deadline, Clock};
+use crate::{cancel, guard, guard_errno};
 
 /// glibc's `SEM_VALUE_MAX`.
 const VALUE_MAX: usize = i32::MAX as usize;
 
 fn with_sem(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
-    guard_errno(name, libc::EINVAL, || {
+    errno_result(with_sem_code(name, s, f))
+}
+
+/// As [`with_sem`], returning the error number (0 for success).
+fn with_sem_code(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
+    guard(name, libc::EINVAL, || {
         // SAFETY: the program's semaphore.
         let sl: &Slot<Semaphore> = match unsafe { slot(s) } {
             Ok(sl) => sl,
@@ -33,6 +38,15 @@ fn with_sem(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c
             Err(e) => e,
         }
     })
+}
+
+/// The semaphore calls' convention: 0, or -1 with `errno` set.
+fn errno_result(e: c_int) -> c_int {
+    if e == 0 {
+        return 0;
+    }
+    crate::set_errno(e);
+    -1
 }
 
 /// `sem_init`: `value` permits. `EINVAL` above `SEM_VALUE_MAX`, `ENOSYS`
@@ -70,13 +84,27 @@ pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
 }
 
 /// `sem_wait`: takes a permit, blocking the calling ULT until one is
-/// posted.
+/// posted. A cancellation point (`pthread_cancel`).
 #[no_mangle]
-pub unsafe extern "C" fn weave_sem_wait(s: *mut sem_t) -> c_int {
-    with_sem("sem_wait", s, |sem| {
-        sem.acquire().forget();
-        0
-    })
+pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
+    errno_result(cancel::finish(with_sem_code("sem_wait", s, |sem| {
+        take(sem, None)
+    })))
+}
+
+/// Takes a permit, until `until` if given, as a cancellation point: 0,
+/// `ETIMEDOUT`, or `cancel::ACT` when a cancellation request is to be
+/// acted on (a permit that was taken is kept: the request waits for the
+/// next point).
+fn take(sem: &Semaphore, until: Option<Instant>) -> c_int {
+    match cancel::point(|| sem.acquire_cancellable(until)) {
+        Ok((Some(p), _)) => {
+            p.forget();
+            0
+        }
+        Ok((None, false)) => libc::ETIMEDOUT,
+        Ok((None, true)) | Err(()) => cancel::ACT,
+    }
 }
 
 /// `sem_trywait`: `EAGAIN` if no permit is free.
@@ -92,26 +120,23 @@ pub unsafe extern "C" fn weave_sem_trywait(s: *mut sem_t) -> c_int {
 }
 
 /// `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-/// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block.
+/// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
+/// cancellation point.
 #[no_mangle]
-pub unsafe extern "C" fn weave_sem_timedwait(s: *mut sem_t, abstime: *const timespec) -> c_int {
-    with_sem("sem_timedwait", s, |sem| {
+pub unsafe extern "C-unwind" fn weave_sem_timedwait(
+    s: *mut sem_t,
+    abstime: *const timespec,
+) -> c_int {
+    errno_result(cancel::finish(with_sem_code("sem_timedwait", s, |sem| {
         if let Some(p) = sem.try_acquire() {
             p.forget();
             return 0;
         }
-        let until = match deadline(Clock::Realtime, abstime) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
-        match sem.acquire_timeout(until.saturating_duration_since(Instant::now())) {
-            Some(p) => {
-                p.forget();
-                0
-            }
-            None => libc::ETIMEDOUT,
+        match deadline(Clock::Realtime, abstime) {
+            Ok(until) => take(sem, Some(until)),
+            Err(e) => e,
         }
-    })
+    })))
 }
 
 /// `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.

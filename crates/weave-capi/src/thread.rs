@@ -334,12 +334,22 @@ fn spawn_held(
     Ok((id, shared, thread))
 }
 
-/// `pthread_join`: waits for the thread and stores its exit value.
-/// `ESRCH` for an id that names no live or unjoined thread (a made-up or
-/// stale one, or one already joined), `EINVAL` for a detached thread or
-/// one another thread is joining, `EDEADLK` for the caller itself.
+/// `pthread_join`: waits for the thread and stores its exit value
+/// (`PTHREAD_CANCELED` for a cancelled thread). `ESRCH` for an id that
+/// names no live or unjoined thread (a made-up or stale one, or one
+/// already joined), `EINVAL` for a detached thread or one another thread
+/// is joining, `EDEADLK` for the caller itself. A cancellation point: a
+/// joiner cancelled while it waits leaves the thread joinable.
 #[no_mangle]
-pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
+pub unsafe extern "C-unwind" fn weave_pthread_join(
+    thread: pthread_t,
+    retval: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    crate::cancel::finish(unsafe { join(thread, retval) })
+}
+
+unsafe fn join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
     guard("pthread_join", libc::EINVAL, || {
         let id = match thread_id(thread) {
             Ok(id) => id,
@@ -364,6 +374,14 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
                 },
             }
         };
+        let finished = crate::cancel::point(|| handle.wait_cancellable());
+        if !matches!(finished, Ok((true, _))) {
+            // Cancelled while waiting: the thread stays joinable.
+            if let Some(e) = registry(thread).get_mut(&thread) {
+                e.handle = Some(handle);
+            }
+            return crate::cancel::ACT;
+        }
         let value = match handle.join() {
             Ok(v) => v as *mut c_void,
             Err(_) => crate::glibc::PTHREAD_CANCELED,

@@ -178,6 +178,14 @@ c_tests! {
     weave_own_api_creates_lists_and_blocks => "weave_api",
     cleanup_handlers_run_on_pop_and_on_exit_before_destructors => "cleanup_handlers",
     fork_gives_a_child_whose_threads_work => "fork_child_runs_threads",
+    deferred_cancel_acts_at_testcancel_and_join_gets_canceled => "cancel_testcancel",
+    cancel_disabled_stays_pending_until_enabled => "cancel_disabled_until_enabled",
+    cancel_runs_cleanup_handlers_newest_first_then_destructors => "cancel_cleanup_then_destructors",
+    cancel_wakes_cond_wait_and_handlers_hold_the_mutex => "cancel_wakes_cond_wait",
+    cancel_wakes_sem_wait_without_taking_a_permit => "cancel_wakes_sem_wait",
+    cancel_wakes_sleep_usleep_nanosleep => "cancel_wakes_sleeps",
+    cancel_wakes_join_and_the_target_stays_joinable => "cancel_wakes_join",
+    cancel_of_stale_id_is_esrch_and_async_self_cancel_acts_at_once => "cancel_errors_and_async",
 }
 
 #[test]

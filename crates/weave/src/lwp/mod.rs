@@ -698,6 +698,8 @@ impl Lwp {
                         self.requeue(t);
                     } else if crate::signal::state::blocked_with_pending(t) {
                         self.interrupt_wait(t);
+                    } else {
+                        crate::thread::cancel::after_block(t);
                     }
                 }
             },

@@ -37,6 +37,7 @@
 //! weave::thread::spawn(move || *rc).join().unwrap();
 //! ```
 
+pub(crate) mod cancel;
 pub(crate) mod current;
 pub(crate) mod fork;
 pub(crate) mod id;
@@ -56,6 +57,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use cancel::{cancel_requested, cancellation_point};
 pub use id::{BlockReason, ThreadId};
 pub use local::{AccessError, LocalKey};
 pub use names::available_parallelism;
