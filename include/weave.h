@@ -16,6 +16,15 @@
  *   0 to 31, default 16), weave_thread_table and weave_lwp_table
  *   (snapshots of the thread and LWP tables), weave_blocking (run a call
  *   that blocks in the kernel on weave's blocking pool).
+ * - weave_read, weave_write, weave_recv, weave_send, weave_accept,
+ *   weave_connect: the system's calls, except that on a socket in
+ *   blocking mode only the calling ULT waits.
+ * - Cancellation (weave_pthread_cancel): deferred; acted on at
+ *   pthread_testcancel and at the cancellation points weave implements
+ *   (join, condition and semaphore waits, sleeps, the socket calls), and
+ *   a thread blocked in one is woken. PTHREAD_CANCEL_ASYNCHRONOUS acts at
+ *   once only on a self-cancel or when enabling with a request pending;
+ *   otherwise at the next cancellation point.
  *
  * Scheduling: sched_priority maps onto weave's levels: SCHED_OTHER and
  * SCHED_BATCH (priority 0) are 16, SCHED_IDLE (0) is 0, SCHED_FIFO and
@@ -35,6 +44,7 @@
 #include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +75,10 @@
 
 // `weave_thread_info::block_reason`: in a semaphore wait.
 #define WEAVE_BLOCK_SEMAPHORE 10
+
+// `weave_thread_info::block_reason`: waiting for a socket (a `read`,
+// `write`, `accept`... that would block).
+#define WEAVE_BLOCK_NET 15
 
 // One cleanup handler, declared by `pthread_cleanup_push` in the
 // caller's frame. Its fields are weave's; C code does not touch them.
@@ -305,6 +319,34 @@ int weave_pthread_condattr_setpshared(pthread_condattr_t *a, int pshared);
 
 // `pthread_condattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_condattr_getpshared(const pthread_condattr_t *a, int *pshared);
+
+// `read`: on a socket, blocks only the ULT (module doc); on anything
+// else, the system's `read`. A cancellation point.
+ssize_t weave_read(int fd, void *buf, size_t count);
+
+// `write`: on a socket, blocks only the ULT and writes everything (as a
+// blocking stream write does) unless an error or timeout stops it after
+// part; on anything else, the system's `write`. A cancellation point.
+ssize_t weave_write(int fd, const void *buf, size_t count);
+
+// `recv`: as `read` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
+// meaning (no wait).
+ssize_t weave_recv(int fd, void *buf, size_t len, int flags);
+
+// `send`: as `write` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
+// meaning.
+ssize_t weave_send(int fd, const void *buf, size_t len, int flags);
+
+// `accept`: on a listening socket in blocking mode, the ULT waits until a
+// connection is pending, then takes it. (Two threads accepting on one
+// blocking listener may race for one connection; the loser then waits in
+// the kernel, blocking its LWP, until the next.) A cancellation point.
+int weave_accept(int fd, struct sockaddr *addr, socklen_t *len);
+
+// `connect`: on a socket in blocking mode, the ULT waits for the
+// connection to be made (the socket is non-blocking meanwhile); the
+// result is the connection's (`SO_ERROR`). A cancellation point.
+int weave_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
 // with an optional destructor run at thread exit. `EAGAIN` when all

@@ -15,17 +15,20 @@
  * barriers, spinlocks, thread-specific data, once, unnamed semaphores,
  * sleep/usleep/nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
- * cancellation (pthread_cancel and friends, see below),
+ * cancellation (pthread_cancel and friends, see below), socket
+ * read/write/recv/send/accept/connect (ULT waits: define WEAVE_NO_IO to
+ * keep the system's),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1.
  *
  * Not covered (see README, "From C"): signals (pthread_kill and pthread_sigqueue
- * fail to compile likewise; pthread_sigmask and sigwait are the system's
+ * fail to compile rather than hand a weave thread id to the system; pthread_sigmask and sigwait are the system's
  * and act on the LWP), named semaphores (the system's, which block the LWP),
  * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
  * a user-provided stack (pthread_attr_setstack is stored, pthread_create
  * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
- * run when popped with a non-zero argument and on pthread_exit. Sockets and files: their read/write block the LWP; use
- * weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
+ * run when popped with a non-zero argument, on pthread_exit and on
+ * cancellation. Files, pipes and terminals: their read/write block the
+ * LWP; use weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
  */
 #ifndef WEAVE_PTHREAD_H
 #define WEAVE_PTHREAD_H
@@ -34,6 +37,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,6 +173,23 @@
 #endif
 
 #define sysconf weave_sysconf
+
+/* Sockets block the ULT, not the LWP: read, write, recv, send, accept and
+ * connect on a socket in blocking mode wait in weave's reactor (the
+ * socket's SO_RCVTIMEO/SO_SNDTIMEO still apply; a non-blocking socket
+ * still gets EAGAIN). On anything that is not a socket, and on a plain OS
+ * thread, they are the system's calls. Function-like, so that a struct
+ * member or a function pointer named `read` is left alone. Define
+ * WEAVE_NO_IO before the include to keep the system's calls, which block
+ * the LWP. */
+#ifndef WEAVE_NO_IO
+#define read(fd, buf, n) weave_read(fd, buf, n)
+#define write(fd, buf, n) weave_write(fd, buf, n)
+#define recv(fd, buf, n, flags) weave_recv(fd, buf, n, flags)
+#define send(fd, buf, n, flags) weave_send(fd, buf, n, flags)
+#define accept(fd, addr, len) weave_accept(fd, addr, len)
+#define connect(fd, addr, len) weave_connect(fd, addr, len)
+#endif
 
 /* Cancellation: deferred, acted on at pthread_testcancel and at the
  * cancellation points weave implements (pthread_join, pthread_cond_wait

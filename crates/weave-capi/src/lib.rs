@@ -23,6 +23,7 @@
 //! | `cleanup` | `pthread_cleanup_push/pop`'s records, run by `pthread_exit` |
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
+//! | `io`      | `read`, `write`, `recv`, `send`, `accept`, `connect` that block only the ULT on sockets |
 //! | `time`    | sleeps and the clock conversions of the timed waits |
 //! | `word_attr` | the attribute objects with no state but "initialised" (rwlock, barrier) |
 //! | `tables`  | weave's own API: options for create, the thread and LWP tables, `weave_blocking` |
@@ -44,6 +45,7 @@ mod barrier;
 mod cancel;
 mod cleanup;
 mod cond;
+mod io;
 mod key;
 mod mutex;
 mod object;
@@ -60,6 +62,7 @@ pub use barrier::*;
 pub use cancel::*;
 pub use cleanup::*;
 pub use cond::*;
+pub use io::*;
 pub use key::*;
 pub use mutex::*;
 pub use rwlock::*;

@@ -86,6 +86,9 @@ pub const WEAVE_BLOCK_MUTEX: c_int = 8;
 pub const WEAVE_BLOCK_CONDVAR: c_int = 9;
 /// `weave_thread_info::block_reason`: in a semaphore wait.
 pub const WEAVE_BLOCK_SEMAPHORE: c_int = 10;
+/// `weave_thread_info::block_reason`: waiting for a socket (a `read`,
+/// `write`, `accept`... that would block).
+pub const WEAVE_BLOCK_NET: c_int = 15;
 
 /// One row of the thread table.
 #[repr(C)]

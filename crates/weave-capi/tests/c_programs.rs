@@ -98,9 +98,15 @@ fn compile_file(src: &Path, static_link: bool) -> PathBuf {
 
 /// Runs a program with a watchdog; its output.
 fn run(exe: &Path) -> Output {
+    run_cmd(&mut Command::new(exe))
+}
+
+/// As [`run`], for a command with arguments or environment of its own.
+fn run_cmd(cmd: &mut Command) -> Output {
+    let exe = PathBuf::from(cmd.get_program());
     // cargo points LD_LIBRARY_PATH at its target directories, which would
     // win over the program's rpath.
-    let mut child = Command::new(exe)
+    let mut child = cmd
         .env_remove("LD_LIBRARY_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -186,6 +192,9 @@ c_tests! {
     cancel_wakes_sleep_usleep_nanosleep => "cancel_wakes_sleeps",
     cancel_wakes_join_and_the_target_stays_joinable => "cancel_wakes_join",
     cancel_of_stale_id_is_esrch_and_async_self_cancel_acts_at_once => "cancel_errors_and_async",
+    cancel_wakes_a_socket_read => "cancel_wakes_socket_read",
+    socket_read_blocks_only_the_ult => "socket_read_blocks_only_the_ult",
+    socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
 }
 
 #[test]
@@ -213,6 +222,28 @@ fn producer_consumer_example_checks_itself() {
         String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("18000 items"));
+}
+
+/// The echo server's self-check on one LWP: if a socket read blocked the
+/// LWP instead of the ULT, the first client's read would stop everything
+/// (the server thread could never run) and the watchdog would fail it.
+#[test]
+fn echo_server_example_checks_itself_on_one_lwp() {
+    let exe = compile_file(&crate_dir().join("examples/c/echo_server.c"), false);
+    let out = run_cmd(
+        Command::new(&exe)
+            .env("WEAVE_LWPS", "1")
+            .args(["check", "50", "200"]),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "50 clients, 10000 of 10000 messages echoed\n"
+    );
 }
 
 #[test]
