@@ -21,11 +21,10 @@
 //! Then the closure goes on as after a return: key destructors run, the
 //! registry is updated, and the value becomes the join result.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
 use std::sync::{Arc, LazyLock};
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
@@ -39,24 +38,36 @@ pub(crate) type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
 
 extern "C" {
     /// `src/landing.c`: calls `start(arg)` after a `setjmp`, handing the
-    /// jump buffer to `publish`; returns the start routine's value, or the
-    /// one given to `weave__land`.
+    /// jump buffer to `publish(ctx, pad)`; returns the start routine's
+    /// value, or the one given to `weave__land`.
     fn weave__run_landing(
         start: StartRoutine,
         arg: *mut c_void,
-        publish: extern "C" fn(*mut c_void),
+        publish: extern "C" fn(*const c_void, *mut c_void),
+        ctx: *const c_void,
     ) -> *mut c_void;
     /// `src/landing.c`: stores `value` and `longjmp`s to `landing`.
     fn weave__land(landing: *mut c_void, value: *mut c_void) -> !;
 }
 
-weave_rt::thread_local! {
-    /// The running C thread's landing pad (null outside its start routine).
-    static LANDING: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+/// Stores the landing pad in the thread's `Shared` (`ctx`). Kept there
+/// rather than in a weave `thread_local!`: a C thread's first thread-local
+/// costs it a table of its own (three allocations), a third of what
+/// `pthread_create` + `join` cost.
+extern "C" fn publish_landing(ctx: *const c_void, landing: *mut c_void) {
+    // SAFETY: `ctx` is the `Shared` that `run_c_thread` passed, alive (its
+    // Arc is held by that frame) for the whole call.
+    let shared = unsafe { &*ctx.cast::<Shared>() };
+    shared.landing.store(landing, Relaxed);
 }
 
-extern "C" fn publish_landing(landing: *mut c_void) {
-    LANDING.set(landing);
+/// The calling thread's landing pad, if it is a C thread inside its start
+/// routine (null otherwise).
+fn current_landing() -> *mut c_void {
+    let me = weave_rt::thread::current_id().as_u64().get();
+    registry(me)
+        .get(&me)
+        .map_or(std::ptr::null_mut(), |e| e.shared.landing.load(Relaxed))
 }
 
 /// How a thread was asked for: by `pthread_attr_t` or weave's options.
@@ -81,6 +92,9 @@ pub(crate) struct Spec {
 /// | `FINISHED` | the child, after its start routine and key destructors | |
 struct Shared {
     state: AtomicU8,
+    /// The landing pad while the start routine runs (null before and
+    /// after); written and read only by the thread itself.
+    landing: AtomicPtr<c_void>,
 }
 
 const READY: u8 = 1;
@@ -145,7 +159,7 @@ static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
 static FORKER_IS_C: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn before_fork() {
-    FORKER_IS_C.store(!LANDING.get().is_null(), Relaxed);
+    FORKER_IS_C.store(!current_landing().is_null(), Relaxed);
 }
 
 /// In a child of `fork`, only the forking thread exists: the live count
@@ -227,8 +241,15 @@ fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
     // SAFETY: `weave__run_landing` calls `start(arg)` as the program asked
     // in pthread_create; the landing pad it publishes lives in its frame,
     // which is below this one until it returns.
-    let ret = unsafe { weave__run_landing(start, arg as *mut c_void, publish_landing) };
-    LANDING.set(std::ptr::null_mut());
+    let ret = unsafe {
+        weave__run_landing(
+            start,
+            arg as *mut c_void,
+            publish_landing,
+            Arc::as_ptr(&shared).cast(),
+        )
+    };
+    shared.landing.store(std::ptr::null_mut(), Relaxed);
     key::run_destructors();
     // AcqRel: pairs with `pthread_detach`'s fetch_or; whoever sets the
     // second of DETACHED and FINISHED removes the entry.
@@ -307,6 +328,7 @@ fn spawn_held(
     let detached = spec.detached;
     let shared = Arc::new(Shared {
         state: AtomicU8::new(if detached { DETACHED } else { 0 }),
+        landing: AtomicPtr::new(std::ptr::null_mut()),
     });
     let child = shared.clone();
     let arg = arg as usize;
@@ -456,7 +478,7 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // `value` is handed on as the join result, never read
 pub extern "C-unwind" fn weave_pthread_exit(value: *mut c_void) -> ! {
     crate::cleanup::run_all();
-    let landing = LANDING.get();
+    let landing = current_landing();
     if !landing.is_null() {
         // SAFETY: the landing pad is live: it is in `weave__run_landing`'s
         // frame, below this one on the same stack. No value with a
