@@ -66,7 +66,9 @@ weave_rt::thread_local! {
 /// Whether a request pending on the calling thread is to be acted on at a
 /// cancellation point now.
 pub(crate) fn due() -> bool {
-    STATE.get() == ENABLE && weave_rt::thread::cancel_requested()
+    // The request first: one load in the TCB, while the state is a weave
+    // thread_local (a lookup).
+    weave_rt::thread::cancel_requested() && STATE.get() == ENABLE
 }
 
 /// Runs the wait `f` as a cancellation point. `Err(())` means the request

@@ -396,8 +396,17 @@ unsafe fn join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
                 },
             }
         };
-        let finished = crate::cancel::point(|| handle.wait_cancellable());
-        if !matches!(finished, Ok((true, _))) {
+        // A cancellation point: acted on before the join takes anything.
+        // For a thread that has already finished, the cheap check alone.
+        let cancelled = if handle.is_finished() {
+            crate::cancel::due()
+        } else {
+            !matches!(
+                crate::cancel::point(|| handle.wait_cancellable()),
+                Ok((true, _))
+            )
+        };
+        if cancelled {
             // Cancelled while waiting: the thread stays joinable.
             if let Some(e) = registry(thread).get_mut(&thread) {
                 e.handle = Some(handle);
