@@ -185,6 +185,15 @@ int weave_pthread_attr_setstack(pthread_attr_t *a, void *addr, size_t size);
 // `pthread_attr_getstack`.
 int weave_pthread_attr_getstack(const pthread_attr_t *a, void **addr, size_t *size);
 
+// `pthread_attr_setstackaddr` (obsolescent): stored and returned as the
+// stack's address, and refused by `pthread_create` as a stack of
+// `pthread_attr_setstack` is (`sysconf(_SC_THREAD_ATTR_STACKADDR)` is
+// -1). `EINVAL` for null.
+int weave_pthread_attr_setstackaddr(pthread_attr_t *a, void *addr);
+
+// `pthread_attr_getstackaddr` (obsolescent).
+int weave_pthread_attr_getstackaddr(const pthread_attr_t *a, void **addr);
+
 // `pthread_attr_setguardsize`: stored and returned (weave's stacks have
 // a guard page of their own).
 int weave_pthread_attr_setguardsize(pthread_attr_t *a, size_t size);
@@ -295,6 +304,14 @@ int weave_pthread_cond_timedwait(pthread_cond_t *c,
                                  pthread_mutex_t *m,
                                  const struct timespec *abstime);
 
+// `pthread_cond_clockwait`: as timedwait, with `abstime` on `clock`
+// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another) instead
+// of the condition variable's own. A cancellation point.
+int weave_pthread_cond_clockwait(pthread_cond_t *c,
+                                 pthread_mutex_t *m,
+                                 clockid_t clock,
+                                 const struct timespec *abstime);
+
 // `pthread_cond_signal`: wakes one waiter, if any.
 int weave_pthread_cond_signal(pthread_cond_t *c);
 
@@ -385,6 +402,12 @@ int weave_pthread_mutex_trylock(pthread_mutex_t *m);
 // `CLOCK_REALTIME`; `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when
 // the mutex is not free.
 int weave_pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime);
+
+// `pthread_mutex_clocklock`: as timedlock, with `abstime` on `clock`
+// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+int weave_pthread_mutex_clocklock(pthread_mutex_t *m,
+                                  clockid_t clock,
+                                  const struct timespec *abstime);
 
 // `pthread_mutex_unlock`: `EPERM` if the caller does not hold it.
 int weave_pthread_mutex_unlock(pthread_mutex_t *m);
@@ -506,6 +529,11 @@ int weave_sem_trywait(sem_t *s);
 // cancellation point.
 int weave_sem_timedwait(sem_t *s, const struct timespec *abstime);
 
+// `sem_clockwait`: as timedwait, with `abstime` on `clock`
+// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another). A
+// cancellation point.
+int weave_sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime);
+
 // `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.
 int weave_sem_post(sem_t *s);
 
@@ -557,9 +585,12 @@ size_t weave_lwp_table(struct weave_lwp_info *rows, size_t cap);
 // not call `pthread_exit`.
 void *weave_blocking(void *(*f)(void*), void *arg);
 
-// `sysconf`, with weave's answers where they differ from the system's:
-// `_SC_THREAD_PROCESS_SHARED` is -1 (process-shared objects are refused
-// with `ENOTSUP`). Everything else is the system's.
+// `sysconf`, with weave's answers where they differ from the system's,
+// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
+// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
+// (robust mutexes likewise) and `_SC_THREAD_ATTR_STACKADDR` (a stack the
+// program provides is refused by `pthread_create`) are -1. Everything
+// else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s

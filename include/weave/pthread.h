@@ -71,6 +71,8 @@
 #define pthread_attr_getstacksize weave_pthread_attr_getstacksize
 #define pthread_attr_setstack weave_pthread_attr_setstack
 #define pthread_attr_getstack weave_pthread_attr_getstack
+#define pthread_attr_setstackaddr weave_pthread_attr_setstackaddr
+#define pthread_attr_getstackaddr weave_pthread_attr_getstackaddr
 #define pthread_attr_setguardsize weave_pthread_attr_setguardsize
 #define pthread_attr_getguardsize weave_pthread_attr_getguardsize
 #define pthread_attr_setscope weave_pthread_attr_setscope
@@ -88,6 +90,7 @@
 #define pthread_mutex_lock weave_pthread_mutex_lock
 #define pthread_mutex_trylock weave_pthread_mutex_trylock
 #define pthread_mutex_timedlock weave_pthread_mutex_timedlock
+#define pthread_mutex_clocklock weave_pthread_mutex_clocklock
 #define pthread_mutex_unlock weave_pthread_mutex_unlock
 #define pthread_mutex_getprioceiling weave_pthread_mutex_getprioceiling
 #define pthread_mutex_setprioceiling weave_pthread_mutex_setprioceiling
@@ -110,6 +113,7 @@
 #define pthread_cond_destroy weave_pthread_cond_destroy
 #define pthread_cond_wait weave_pthread_cond_wait
 #define pthread_cond_timedwait weave_pthread_cond_timedwait
+#define pthread_cond_clockwait weave_pthread_cond_clockwait
 #define pthread_cond_signal weave_pthread_cond_signal
 #define pthread_cond_broadcast weave_pthread_cond_broadcast
 #define pthread_condattr_init weave_pthread_condattr_init
@@ -162,6 +166,7 @@
 #define sem_wait weave_sem_wait
 #define sem_trywait weave_sem_trywait
 #define sem_timedwait weave_sem_timedwait
+#define sem_clockwait weave_sem_clockwait
 #define sem_post weave_sem_post
 #define sem_getvalue weave_sem_getvalue
 
@@ -239,5 +244,34 @@ int weave_uncovered_pthread_sigqueue(pthread_t, int, const union sigval)
 #define pthread_sigqueue weave_uncovered_pthread_sigqueue
 #define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
 #define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
+
+/* More calls that would hand a weave thread id or a weave-initialised
+ * object to the system's threads library: refused at compile time too. */
+int weave_uncovered_pthread_clockjoin_np(pthread_t, void **, clockid_t, const struct timespec *)
+    WEAVE__UNCOVERED(pthread_clockjoin_np);
+int weave_uncovered_pthread_rwlock_clockrdlock(pthread_rwlock_t *, clockid_t,
+                                               const struct timespec *)
+    WEAVE__UNCOVERED(pthread_rwlock_clockrdlock);
+int weave_uncovered_pthread_rwlock_clockwrlock(pthread_rwlock_t *, clockid_t,
+                                               const struct timespec *)
+    WEAVE__UNCOVERED(pthread_rwlock_clockwrlock);
+int weave_uncovered_pthread_getcpuclockid(pthread_t, clockid_t *)
+    WEAVE__UNCOVERED(pthread_getcpuclockid);
+int weave_uncovered_pthread_setaffinity_np(pthread_t, size_t, const cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_setaffinity_np);
+int weave_uncovered_pthread_getaffinity_np(pthread_t, size_t, cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_getaffinity_np);
+int weave_uncovered_pthread_attr_setaffinity_np(pthread_attr_t *, size_t, const cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_attr_setaffinity_np);
+int weave_uncovered_pthread_attr_getaffinity_np(const pthread_attr_t *, size_t, cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_attr_getaffinity_np);
+#define pthread_clockjoin_np weave_uncovered_pthread_clockjoin_np
+#define pthread_rwlock_clockrdlock weave_uncovered_pthread_rwlock_clockrdlock
+#define pthread_rwlock_clockwrlock weave_uncovered_pthread_rwlock_clockwrlock
+#define pthread_getcpuclockid weave_uncovered_pthread_getcpuclockid
+#define pthread_setaffinity_np weave_uncovered_pthread_setaffinity_np
+#define pthread_getaffinity_np weave_uncovered_pthread_getaffinity_np
+#define pthread_attr_setaffinity_np weave_uncovered_pthread_attr_setaffinity_np
+#define pthread_attr_getaffinity_np weave_uncovered_pthread_attr_getaffinity_np
 
 #endif /* WEAVE_PTHREAD_H */

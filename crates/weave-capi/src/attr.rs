@@ -267,6 +267,38 @@ pub unsafe extern "C" fn weave_pthread_attr_getstack(
     })
 }
 
+/// `pthread_attr_setstackaddr` (obsolescent): stored and returned as the
+/// stack's address, and refused by `pthread_create` as a stack of
+/// `pthread_attr_setstack` is (`sysconf(_SC_THREAD_ATTR_STACKADDR)` is
+/// -1). `EINVAL` for null.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_attr_setstackaddr(
+    a: *mut pthread_attr_t,
+    addr: *mut c_void,
+) -> c_int {
+    with_attr("pthread_attr_setstackaddr", a, |at| {
+        if addr.is_null() {
+            return libc::EINVAL;
+        }
+        at.stack_addr = addr;
+        0
+    })
+}
+
+/// `pthread_attr_getstackaddr` (obsolescent).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_attr_getstackaddr(
+    a: *const pthread_attr_t,
+    addr: *mut *mut c_void,
+) -> c_int {
+    with_attr("pthread_attr_getstackaddr", a, |at| {
+        if addr.is_null() {
+            return libc::EINVAL;
+        }
+        put(addr, at.stack_addr)
+    })
+}
+
 /// `pthread_attr_setguardsize`: stored and returned (weave's stacks have
 /// a guard page of their own).
 #[no_mangle]

@@ -165,14 +165,42 @@ pub unsafe extern "C-unwind" fn weave_pthread_cond_timedwait(
     cancel::finish(timedwait(c, m, abstime))
 }
 
+/// `pthread_cond_clockwait`: as timedwait, with `abstime` on `clock`
+/// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another) instead
+/// of the condition variable's own. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_pthread_cond_clockwait(
+    c: *mut pthread_cond_t,
+    m: *mut pthread_mutex_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return libc::EINVAL;
+    };
+    cancel::finish(timedwait_on(c, m, Some(clock), abstime))
+}
+
 fn timedwait(c: *mut pthread_cond_t, m: *mut pthread_mutex_t, abstime: *const timespec) -> c_int {
+    timedwait_on(c, m, None, abstime)
+}
+
+/// A timed wait with `abstime` on `clock`, or on the condition variable's
+/// clock if `None`.
+fn timedwait_on(
+    c: *mut pthread_cond_t,
+    m: *mut pthread_mutex_t,
+    clock: Option<Clock>,
+    abstime: *const timespec,
+) -> c_int {
     with_cond("pthread_cond_timedwait", c, |cc| {
-        let until = match deadline(cc.clock, abstime) {
+        let clock = clock.unwrap_or(cc.clock);
+        let until = match deadline(clock, abstime) {
             Ok(d) => d,
             Err(e) => return e,
         };
         match wait(cc, m, Some(until)) {
-            Ok(true) if passed(cc.clock, abstime) => libc::ETIMEDOUT,
+            Ok(true) if passed(clock, abstime) => libc::ETIMEDOUT,
             Ok(_) => 0,
             Err(e) => e,
         }

@@ -127,16 +127,35 @@ pub unsafe extern "C-unwind" fn weave_sem_timedwait(
     s: *mut sem_t,
     abstime: *const timespec,
 ) -> c_int {
-    errno_result(cancel::finish(with_sem_code("sem_timedwait", s, |sem| {
+    errno_result(cancel::finish(timed(s, Clock::Realtime, abstime)))
+}
+
+/// `sem_clockwait`: as timedwait, with `abstime` on `clock`
+/// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another). A
+/// cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_sem_clockwait(
+    s: *mut sem_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return errno_result(libc::EINVAL);
+    };
+    errno_result(cancel::finish(timed(s, clock, abstime)))
+}
+
+fn timed(s: *mut sem_t, clock: Clock, abstime: *const timespec) -> c_int {
+    with_sem_code("sem_timedwait", s, |sem| {
         if let Some(p) = sem.try_acquire() {
             p.forget();
             return 0;
         }
-        match deadline(Clock::Realtime, abstime) {
+        match deadline(clock, abstime) {
             Ok(until) => take(sem, Some(until)),
             Err(e) => e,
         }
-    })))
+    })
 }
 
 /// `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.

@@ -228,12 +228,21 @@ pub extern "C" fn weave_blocking(
     weave_rt::blocking(move || f(arg as *mut c_void) as usize) as *mut c_void
 }
 
-/// `sysconf`, with weave's answers where they differ from the system's:
-/// `_SC_THREAD_PROCESS_SHARED` is -1 (process-shared objects are refused
-/// with `ENOTSUP`). Everything else is the system's.
+/// `sysconf`, with weave's answers where they differ from the system's,
+/// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
+/// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
+/// (robust mutexes likewise) and `_SC_THREAD_ATTR_STACKADDR` (a stack the
+/// program provides is refused by `pthread_create`) are -1. Everything
+/// else is the system's.
 #[no_mangle]
 pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
-    if name == libc::_SC_THREAD_PROCESS_SHARED {
+    if matches!(
+        name,
+        libc::_SC_THREAD_PROCESS_SHARED
+            | libc::_SC_THREAD_ROBUST_PRIO_INHERIT
+            | libc::_SC_THREAD_ROBUST_PRIO_PROTECT
+            | libc::_SC_THREAD_ATTR_STACKADDR
+    ) {
         return -1;
     }
     // SAFETY: a plain query.
@@ -254,5 +263,6 @@ mod tests {
         assert_eq!(WEAVE_BLOCK_MUTEX, BlockReason::Mutex as c_int);
         assert_eq!(WEAVE_BLOCK_CONDVAR, BlockReason::Condvar as c_int);
         assert_eq!(WEAVE_BLOCK_SEMAPHORE, BlockReason::Semaphore as c_int);
+        assert_eq!(WEAVE_BLOCK_NET, BlockReason::Net as c_int);
     }
 }

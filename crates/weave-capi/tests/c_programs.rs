@@ -194,6 +194,7 @@ c_tests! {
     cancel_of_stale_id_is_esrch_and_async_self_cancel_acts_at_once => "cancel_errors_and_async",
     cancel_wakes_a_socket_read => "cancel_wakes_socket_read",
     socket_read_blocks_only_the_ult => "socket_read_blocks_only_the_ult",
+    clock_waits_time_out_on_the_clock_given_and_refuse_others => "clock_waits",
     socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
 }
 
@@ -281,4 +282,46 @@ fn pthread_kill_is_refused_at_compile_time_until_weave_covers_it() {
         err.contains("pthread_kill is not covered by weave's C API yet"),
         "unexpected compiler output: {err}"
     );
+}
+
+/// Other calls that would hand a weave thread id or a weave-initialised
+/// object to glibc are refused at compile time as well.
+#[test]
+fn affinity_and_clockjoin_are_refused_at_compile_time() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-refused");
+    std::fs::create_dir_all(&dir).expect("create the output directory");
+    for (name, call) in [
+        (
+            "pthread_clockjoin_np",
+            "pthread_clockjoin_np(pthread_self(), 0, CLOCK_MONOTONIC, 0)",
+        ),
+        (
+            "pthread_setaffinity_np",
+            "pthread_setaffinity_np(pthread_self(), 0, 0)",
+        ),
+        (
+            "pthread_getcpuclockid",
+            "pthread_getcpuclockid(pthread_self(), 0)",
+        ),
+    ] {
+        let src = dir.join(format!("{name}.c"));
+        std::fs::write(&src, format!("int main(void) {{ return {call}; }}\n"))
+            .expect("write the program");
+        let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-std=gnu11", "-D_GNU_SOURCE", "-O1", "-c"])
+            .arg("-I")
+            .arg(crate_dir().join("../../include"))
+            .args(["-include", "weave/pthread.h"])
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.join(format!("{name}.o")))
+            .output()
+            .expect("run the C compiler (is `cc` installed?)");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} compiled");
+        assert!(
+            err.contains(&format!("{name} is not covered by weave's C API yet")),
+            "unexpected compiler output for {name}: {err}"
+        );
+    }
 }
