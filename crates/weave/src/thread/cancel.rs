@@ -2,7 +2,8 @@
 //! cancellation point, and a wait at such a point ends early for it. The
 //! engine half of the C API's `pthread_cancel`.
 //!
-//! Owns the TCB's `cancel` byte and nothing else. It decides nothing about
+//! Owns the TCB's `cancel` byte (its protocol is `cancel_word.rs`, with
+//! its loom model) and nothing else. It decides nothing about
 //! *what* a cancelled thread does (the C API runs its cleanup handlers and
 //! ends it); it only records the request and ends the wait the thread is
 //! in, through the same wake-up by epoch that ends a wait for a
@@ -34,18 +35,14 @@
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
-use super::state::{BLOCKED, BLOCKING};
+use super::cancel_word::{self, REQUESTED};
+use super::state::Wake;
 use super::table::table;
 use super::tcb::{Kind, Tcb};
 use super::{JoinHandle, Thread};
 use crate::sched::{self, Waiter};
 use crate::thread::id::BlockReason;
 use crate::thread::state::WakeToken;
-
-/// A cancellation request is pending on the thread.
-pub(crate) const REQUESTED: u8 = 1;
-/// The thread is in a wait at a cancellation point.
-pub(crate) const POINT: u8 = 2;
 
 impl Thread {
     /// Asks this thread to stop at its next cancellation point (the C
@@ -57,9 +54,7 @@ impl Thread {
         let Ok(tcb) = table().lookup(self.id()) else {
             return false;
         };
-        // SeqCst: one total order with the thread's fetch_or of POINT (see
-        // the module doc).
-        if tcb.cancel.fetch_or(REQUESTED, SeqCst) & POINT != 0 {
+        if cancel_word::request(&tcb.cancel) {
             end_wait(tcb);
         }
         true
@@ -82,16 +77,14 @@ pub fn cancel_requested() -> bool {
 /// tell a request from an ordinary return.
 pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
     let tcb = crate::thread::current::current_tcb();
-    // SeqCst: pairs with the requester's fetch_or (module doc).
-    if tcb.cancel.fetch_or(POINT, SeqCst) & REQUESTED != 0 {
-        tcb.cancel.fetch_and(!POINT, Relaxed);
+    if !cancel_word::enter(&tcb.cancel) {
         return None;
     }
     // Cleared even if `f` unwinds: a later ordinary wait must not end early.
     struct Leave(&'static Tcb);
     impl Drop for Leave {
         fn drop(&mut self) {
-            self.0.cancel.fetch_and(!POINT, Relaxed);
+            cancel_word::leave(&self.0.cancel);
         }
     }
     let _leave = Leave(tcb);
@@ -102,7 +95,7 @@ pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
 /// pending: the primitives that loop on spurious wake-ups stop looping.
 #[inline]
 pub(crate) fn wait_cancelled() -> bool {
-    crate::thread::current::current_tcb().cancel.load(Relaxed) == REQUESTED | POINT
+    cancel_word::due(&crate::thread::current::current_tcb().cancel, Relaxed)
 }
 
 /// The LWP's check after it committed `t`'s block: a request that came
@@ -111,7 +104,7 @@ pub(crate) fn wait_cancelled() -> bool {
 #[inline]
 pub(crate) fn after_block(t: &'static Tcb) {
     // SeqCst: pairs with the requester's fetch_or then state load.
-    if t.cancel.load(SeqCst) == REQUESTED | POINT {
+    if cancel_word::due(&t.cancel, SeqCst) {
         end_wait(t);
     }
 }
@@ -119,9 +112,10 @@ pub(crate) fn after_block(t: &'static Tcb) {
 /// Ends whatever weave wait `tcb` is in (harmless if it is in none).
 #[cold]
 fn end_wait(tcb: &'static Tcb) {
-    let w = tcb.state.load();
-    let token = WakeToken { epoch: w.epoch() };
     if tcb.kind() == Kind::External {
+        let token = WakeToken {
+            epoch: tcb.state.load().epoch(),
+        };
         tcb.state.wake_os(token);
         let os = tcb.os.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(t) = os {
@@ -129,8 +123,8 @@ fn end_wait(tcb: &'static Tcb) {
         }
         return;
     }
-    if matches!(w.run(), BLOCKING | BLOCKED) {
-        Waiter::Ult(tcb, token).wake();
+    if tcb.state.wake_any() == Wake::Enqueue {
+        sched::enqueue_woken(tcb);
     }
 }
 

@@ -38,6 +38,7 @@
 //! ```
 
 pub(crate) mod cancel;
+pub(crate) mod cancel_word;
 pub(crate) mod current;
 pub(crate) mod fork;
 pub(crate) mod id;
