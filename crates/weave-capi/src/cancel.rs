@@ -97,9 +97,12 @@ pub(crate) fn finish(r: c_int) -> c_int {
     r
 }
 
-/// Acts on the request: `pthread_exit(PTHREAD_CANCELED)`.
+/// Acts on the request: `pthread_exit(PTHREAD_CANCELED)`, with
+/// cancelability disabled first, so that a cleanup handler or key
+/// destructor that reaches a cancellation point runs to its end.
 #[cold]
 pub(crate) fn act() -> ! {
+    STATE.set(DISABLE);
     crate::thread::weave_pthread_exit(glibc::PTHREAD_CANCELED)
 }
 

@@ -193,6 +193,7 @@ c_tests! {
     cancel_wakes_join_and_the_target_stays_joinable => "cancel_wakes_join",
     cancel_of_stale_id_is_esrch_and_async_self_cancel_acts_at_once => "cancel_errors_and_async",
     cancel_wakes_a_socket_read => "cancel_wakes_socket_read",
+    cleanup_handlers_of_a_cancelled_thread_run_to_their_end => "cancel_handlers_run_to_their_end",
     socket_read_blocks_only_the_ult => "socket_read_blocks_only_the_ult",
     clock_waits_time_out_on_the_clock_given_and_refuse_others => "clock_waits",
     socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
