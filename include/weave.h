@@ -76,6 +76,10 @@
 // `weave_thread_info::block_reason`: in a semaphore wait.
 #define WEAVE_BLOCK_SEMAPHORE 10
 
+// `weave_thread_info::block_reason`: waiting for a call that runs on
+// weave's blocking pool (`weave_blocking`, a named semaphore's wait).
+#define WEAVE_BLOCK_IO 5
+
 // `weave_thread_info::block_reason`: waiting for a socket (a `read`,
 // `write`, `accept`... that would block).
 #define WEAVE_BLOCK_NET 15
@@ -466,6 +470,15 @@ int weave_pthread_mutexattr_setrobust(pthread_mutexattr_t *a, int robust);
 
 // `pthread_mutexattr_getrobust`: always `PTHREAD_MUTEX_STALLED`.
 int weave_pthread_mutexattr_getrobust(const pthread_mutexattr_t *a, int *robust);
+
+extern int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime);
+
+// What the header's `sem_open` wraps the system's with: records the
+// semaphore it returned (unless `SEM_FAILED`) and returns it.
+sem_t *weave_sem_opened(sem_t *s);
+
+// `sem_close`: the system's, after forgetting the semaphore.
+int weave_sem_close(sem_t *s);
 
 // `pthread_rwlock_init` (attributes: only process-private).
 int weave_pthread_rwlock_init(pthread_rwlock_t *r, const pthread_rwlockattr_t *attr);

@@ -13,6 +13,8 @@
  *
  * Covered: threads, attributes, mutexes, condition variables, rwlocks,
  * barriers, spinlocks, thread-specific data, once, unnamed semaphores,
+ * named semaphores (the system's, handed on; their waits run on weave's
+ * blocking pool, so only the ULT waits),
  * sleep/usleep/nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
  * cancellation (pthread_cancel and friends, see below), socket
@@ -22,7 +24,7 @@
  *
  * Not covered (see README, "From C"): signals (pthread_kill and pthread_sigqueue
  * fail to compile rather than hand a weave thread id to the system; pthread_sigmask and sigwait are the system's
- * and act on the LWP), named semaphores (the system's, which block the LWP),
+ * and act on the LWP),
  * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
  * a user-provided stack (pthread_attr_setstack is stored, pthread_create
  * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
@@ -169,6 +171,11 @@
 #define sem_clockwait weave_sem_clockwait
 #define sem_post weave_sem_post
 #define sem_getvalue weave_sem_getvalue
+/* Named semaphores are the system's: sem_open's result is recorded so
+ * that the calls above hand it on (a wait runs on weave's blocking pool:
+ * only the ULT waits). */
+#define sem_open(...) weave_sem_opened(sem_open(__VA_ARGS__))
+#define sem_close weave_sem_close
 
 /* Sleeps block the ULT, not the LWP */
 #ifndef WEAVE_NO_SLEEP

@@ -24,6 +24,7 @@
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
 //! | `io`      | `read`, `write`, `recv`, `send`, `accept`, `connect` that block only the ULT on sockets |
+//! | `named_sem` | named semaphores: the system's, told apart from weave's and handed on |
 //! | `time`    | sleeps and the clock conversions of the timed waits |
 //! | `word_attr` | the attribute objects with no state but "initialised" (rwlock, barrier) |
 //! | `tables`  | weave's own API: options for create, the thread and LWP tables, `weave_blocking` |
@@ -48,6 +49,7 @@ mod cond;
 mod io;
 mod key;
 mod mutex;
+mod named_sem;
 mod object;
 mod rwlock;
 mod sem;
@@ -65,6 +67,7 @@ pub use cond::*;
 pub use io::*;
 pub use key::*;
 pub use mutex::*;
+pub use named_sem::*;
 pub use rwlock::*;
 pub use sem::*;
 pub use spin::*;

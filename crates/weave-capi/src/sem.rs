@@ -5,6 +5,8 @@
 //! initialiser: a `sem_t` that `sem_init` did not make is `EINVAL`).
 //! Process-shared semaphores (`pshared` != 0) are `ENOSYS`. `EINTR` from
 //! a signal handler is not given: signals are not in the C API yet.
+//! Named semaphores (`sem_open`) are the system's: every call here hands
+//! them on (`named_sem.rs`).
 
 use std::ffi::{c_int, c_uint};
 use std::time::Instant;
@@ -12,6 +14,7 @@ use std::time::Instant;
 use libc::{sem_t, timespec};
 use weave_rt::sync::Semaphore;
 
+use crate::named_sem::{self, Op};
 use crate::object::{slot, Slot};
 use crate::time::{deadline, Clock};
 use crate::{cancel, guard, guard_errno};
@@ -19,12 +22,19 @@ use crate::{cancel, guard, guard_errno};
 /// glibc's `SEM_VALUE_MAX`.
 const VALUE_MAX: usize = i32::MAX as usize;
 
-fn with_sem(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
-    errno_result(with_sem_code(name, s, f))
+fn with_sem(name: &str, s: *mut sem_t, named: Op, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
+    errno_result(with_sem_code(name, s, named, f))
 }
 
-/// As [`with_sem`], returning the error number (0 for success).
-fn with_sem_code(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
+/// As [`with_sem`], returning the error number (0 for success). A
+/// `sem_t` that is not weave's but a named semaphore the program opened
+/// gets `named`, done by the system (`named_sem.rs`).
+fn with_sem_code(
+    name: &str,
+    s: *mut sem_t,
+    named: Op,
+    f: impl FnOnce(&Semaphore) -> c_int,
+) -> c_int {
     guard(name, libc::EINVAL, || {
         // SAFETY: the program's semaphore.
         let sl: &Slot<Semaphore> = match unsafe { slot(s) } {
@@ -35,6 +45,7 @@ fn with_sem_code(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int)
             unreachable!("semaphores have no static initialiser")
         }) {
             Ok(sem) => f(sem),
+            Err(_) if named_sem::is_named(s) => named_sem::call(s, named),
             Err(e) => e,
         }
     })
@@ -87,9 +98,12 @@ pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
 /// posted. A cancellation point (`pthread_cancel`).
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
-    errno_result(cancel::finish(with_sem_code("sem_wait", s, |sem| {
-        take(sem, None)
-    })))
+    errno_result(cancel::finish(with_sem_code(
+        "sem_wait",
+        s,
+        Op::Wait,
+        |sem| take(sem, None),
+    )))
 }
 
 /// Takes a permit, until `until` if given, as a cancellation point: 0,
@@ -110,12 +124,14 @@ fn take(sem: &Semaphore, until: Option<Instant>) -> c_int {
 /// `sem_trywait`: `EAGAIN` if no permit is free.
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_trywait(s: *mut sem_t) -> c_int {
-    with_sem("sem_trywait", s, |sem| match sem.try_acquire() {
-        Some(p) => {
-            p.forget();
-            0
+    with_sem("sem_trywait", s, Op::TryWait, |sem| {
+        match sem.try_acquire() {
+            Some(p) => {
+                p.forget();
+                0
+            }
+            None => libc::EAGAIN,
         }
-        None => libc::EAGAIN,
     })
 }
 
@@ -146,22 +162,27 @@ pub unsafe extern "C-unwind" fn weave_sem_clockwait(
 }
 
 fn timed(s: *mut sem_t, clock: Clock, abstime: *const timespec) -> c_int {
-    with_sem_code("sem_timedwait", s, |sem| {
-        if let Some(p) = sem.try_acquire() {
-            p.forget();
-            return 0;
-        }
-        match deadline(clock, abstime) {
-            Ok(until) => take(sem, Some(until)),
-            Err(e) => e,
-        }
-    })
+    with_sem_code(
+        "sem_timedwait",
+        s,
+        Op::TimedWait(clock.id(), abstime),
+        |sem| {
+            if let Some(p) = sem.try_acquire() {
+                p.forget();
+                return 0;
+            }
+            match deadline(clock, abstime) {
+                Ok(until) => take(sem, Some(until)),
+                Err(e) => e,
+            }
+        },
+    )
 }
 
 /// `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_post(s: *mut sem_t) -> c_int {
-    with_sem("sem_post", s, |sem| {
+    with_sem("sem_post", s, Op::Post, |sem| {
         if sem.available_permits() >= VALUE_MAX {
             return libc::EOVERFLOW;
         }
@@ -173,7 +194,7 @@ pub unsafe extern "C" fn weave_sem_post(s: *mut sem_t) -> c_int {
 /// `sem_getvalue`: the free permits (never negative).
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_getvalue(s: *mut sem_t, value: *mut c_int) -> c_int {
-    with_sem("sem_getvalue", s, |sem| {
+    with_sem("sem_getvalue", s, Op::GetValue(value), |sem| {
         if value.is_null() {
             return libc::EINVAL;
         }

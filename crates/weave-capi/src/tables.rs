@@ -86,6 +86,9 @@ pub const WEAVE_BLOCK_MUTEX: c_int = 8;
 pub const WEAVE_BLOCK_CONDVAR: c_int = 9;
 /// `weave_thread_info::block_reason`: in a semaphore wait.
 pub const WEAVE_BLOCK_SEMAPHORE: c_int = 10;
+/// `weave_thread_info::block_reason`: waiting for a call that runs on
+/// weave's blocking pool (`weave_blocking`, a named semaphore's wait).
+pub const WEAVE_BLOCK_IO: c_int = 5;
 /// `weave_thread_info::block_reason`: waiting for a socket (a `read`,
 /// `write`, `accept`... that would block).
 pub const WEAVE_BLOCK_NET: c_int = 15;
@@ -264,5 +267,6 @@ mod tests {
         assert_eq!(WEAVE_BLOCK_CONDVAR, BlockReason::Condvar as c_int);
         assert_eq!(WEAVE_BLOCK_SEMAPHORE, BlockReason::Semaphore as c_int);
         assert_eq!(WEAVE_BLOCK_NET, BlockReason::Net as c_int);
+        assert_eq!(WEAVE_BLOCK_IO, BlockReason::Io as c_int);
     }
 }

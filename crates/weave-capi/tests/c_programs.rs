@@ -196,6 +196,7 @@ c_tests! {
     cleanup_handlers_of_a_cancelled_thread_run_to_their_end => "cancel_handlers_run_to_their_end",
     socket_read_blocks_only_the_ult => "socket_read_blocks_only_the_ult",
     clock_waits_time_out_on_the_clock_given_and_refuse_others => "clock_waits",
+    named_semaphores_are_the_systems_and_block_only_the_ult => "named_semaphores",
     socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
 }
 
