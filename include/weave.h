@@ -180,19 +180,20 @@ int weave_pthread_attr_setstacksize(pthread_attr_t *a, size_t size);
 // `pthread_attr_getstacksize`.
 int weave_pthread_attr_getstacksize(const pthread_attr_t *a, size_t *size);
 
-// `pthread_attr_setstack`: stored and returned (`EINVAL` for a size below
-// `PTHREAD_STACK_MIN` or a null address), but `pthread_create` refuses
-// attributes with a stack of the program's with `EINVAL`: weave runs
-// ULTs on its own stacks only.
+// `pthread_attr_setstack`: the thread runs on `size` bytes of the
+// program's memory at `addr` (`EINVAL` for a size below
+// `PTHREAD_STACK_MIN` or a null address). weave puts no guard page below
+// it and never recycles it: once the thread is joined (or, detached, has
+// ended) the memory is the program's again. A thread made from the same
+// attributes twice would share the stack: POSIX leaves that undefined.
 int weave_pthread_attr_setstack(pthread_attr_t *a, void *addr, size_t size);
 
 // `pthread_attr_getstack`.
 int weave_pthread_attr_getstack(const pthread_attr_t *a, void **addr, size_t *size);
 
-// `pthread_attr_setstackaddr` (obsolescent): stored and returned as the
-// stack's address, and refused by `pthread_create` as a stack of
-// `pthread_attr_setstack` is (`sysconf(_SC_THREAD_ATTR_STACKADDR)` is
-// -1). `EINVAL` for null.
+// `pthread_attr_setstackaddr` (obsolescent): the top of a stack of the
+// program's, of the attributes' stack size, as glibc reads it (the
+// stack grows down). `EINVAL` for null.
 int weave_pthread_attr_setstackaddr(pthread_attr_t *a, void *addr);
 
 // `pthread_attr_getstackaddr` (obsolescent).
@@ -600,18 +601,16 @@ void *weave_blocking(void *(*f)(void*), void *arg);
 
 // `sysconf`, with weave's answers where they differ from the system's,
 // for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-// (robust mutexes likewise) and `_SC_THREAD_ATTR_STACKADDR` (a stack the
-// program provides is refused by `pthread_create`) are -1. Everything
-// else is the system's.
+// shared objects are refused with `ENOTSUP`) and `_SC_THREAD_ROBUST_PRIO_*`
+// (robust mutexes likewise) are -1. Everything else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
 // detach state, stack size, scope (`PTHREAD_SCOPE_SYSTEM` = a bound
-// thread) and scheduling. `EINVAL` for a null `thread` or `start`, an
-// uninitialised `attr`, or a user-provided stack (`pthread_attr_setstack`:
-// weave runs ULTs on its own stacks); `EAGAIN` when weave cannot get a
-// stack or a thread table slot.
+// thread), a stack of the program's (`pthread_attr_setstack`) and
+// scheduling. `EINVAL` for a null `thread` or `start` or an
+// uninitialised `attr`; `EAGAIN` when weave cannot get a stack or a
+// thread table slot.
 int weave_pthread_create(pthread_t *thread,
                          const pthread_attr_t *attr,
                          void *(*start)(void*),

@@ -25,9 +25,9 @@
  * Not covered (see README, "From C"): signals (pthread_kill and pthread_sigqueue
  * fail to compile rather than hand a weave thread id to the system; pthread_sigmask and sigwait are the system's
  * and act on the LWP),
- * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
- * a user-provided stack (pthread_attr_setstack is stored, pthread_create
- * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
+ * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
+ * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
+ * thread, with no guard page of weave's. pthread_cleanup_push/pop are weave's macros: handlers
  * run when popped with a non-zero argument, on pthread_exit and on
  * cancellation. Files, pipes and terminals: their read/write block the
  * LWP; use weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).

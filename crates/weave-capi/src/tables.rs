@@ -233,10 +233,8 @@ pub extern "C" fn weave_blocking(
 
 /// `sysconf`, with weave's answers where they differ from the system's,
 /// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-/// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-/// (robust mutexes likewise) and `_SC_THREAD_ATTR_STACKADDR` (a stack the
-/// program provides is refused by `pthread_create`) are -1. Everything
-/// else is the system's.
+/// shared objects are refused with `ENOTSUP`) and `_SC_THREAD_ROBUST_PRIO_*`
+/// (robust mutexes likewise) are -1. Everything else is the system's.
 #[no_mangle]
 pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
     if matches!(
@@ -244,7 +242,6 @@ pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
         libc::_SC_THREAD_PROCESS_SHARED
             | libc::_SC_THREAD_ROBUST_PRIO_INHERIT
             | libc::_SC_THREAD_ROBUST_PRIO_PROTECT
-            | libc::_SC_THREAD_ATTR_STACKADDR
     ) {
         return -1;
     }

@@ -75,6 +75,8 @@ fn current_landing() -> *mut c_void {
 pub(crate) struct Spec {
     pub(crate) name: Option<String>,
     pub(crate) stack_size: Option<usize>,
+    /// A stack of the program's: its lowest address and size.
+    pub(crate) user_stack: Option<(usize, usize)>,
     pub(crate) guard_size: Option<usize>,
     pub(crate) priority: Option<u8>,
     pub(crate) bound: bool,
@@ -263,10 +265,10 @@ fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
 
 /// `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
 /// detach state, stack size, scope (`PTHREAD_SCOPE_SYSTEM` = a bound
-/// thread) and scheduling. `EINVAL` for a null `thread` or `start`, an
-/// uninitialised `attr`, or a user-provided stack (`pthread_attr_setstack`:
-/// weave runs ULTs on its own stacks); `EAGAIN` when weave cannot get a
-/// stack or a thread table slot.
+/// thread), a stack of the program's (`pthread_attr_setstack`) and
+/// scheduling. `EINVAL` for a null `thread` or `start` or an
+/// uninitialised `attr`; `EAGAIN` when weave cannot get a stack or a
+/// thread table slot.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_create(
     thread: *mut pthread_t,
@@ -318,6 +320,12 @@ fn spawn_held(
     }
     if let Some(s) = spec.stack_size {
         b = b.stack_size(s);
+    }
+    if let Some((lo, size)) = spec.user_stack {
+        // SAFETY: the program gave this memory as the thread's stack
+        // (`pthread_attr_setstack`), which POSIX makes its promise that
+        // nothing else uses it while the thread runs.
+        b = unsafe { b.stack(lo as *mut u8, size) };
     }
     if let Some(p) = spec.priority {
         b = b.priority(p);

@@ -197,6 +197,7 @@ c_tests! {
     socket_read_blocks_only_the_ult => "socket_read_blocks_only_the_ult",
     clock_waits_time_out_on_the_clock_given_and_refuse_others => "clock_waits",
     named_semaphores_are_the_systems_and_block_only_the_ult => "named_semaphores",
+    setstack_runs_the_thread_on_the_programs_memory => "attr_setstack_runs_on_the_given_stack",
     socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
 }
 

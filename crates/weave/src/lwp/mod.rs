@@ -736,7 +736,8 @@ impl Lwp {
         #[cfg(feature = "tls-per-ult")]
         drop(unsafe { (*t.tls.get()).take() });
         let l = self.local();
-        if rt().stacks.give(stack, &mut l.stacks) {
+        // A stack of the program's (`Stack::user`) is the program's again.
+        if !stack.is_user() && rt().stacks.give(stack, &mut l.stacks) {
             rt().monitor.wake();
         }
         // Pinned ULTs finish where they were placed; a migratable one was

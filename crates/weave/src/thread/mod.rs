@@ -424,6 +424,8 @@ pub struct Builder {
     bound: bool,
     cpus: Option<Vec<usize>>,
     migratable: bool,
+    /// A stack of the caller's (`lo`, `hi`): [`Builder::stack`].
+    user_stack: Option<(usize, usize)>,
 }
 
 impl Builder {
@@ -484,6 +486,23 @@ impl Builder {
         self
     }
 
+    /// Runs the thread on `size` bytes of the caller's memory at `addr`
+    /// instead of a stack of weave's pool (the C API's
+    /// `pthread_attr_setstack`); the stack size set otherwise is ignored.
+    /// weave puts no guard page below it, and does not recycle or trim it:
+    /// once the thread has finished (a join returned), the memory is the
+    /// caller's again. Spawn fails with `InvalidInput` if `size` is below
+    /// [`crate::stack::MIN_STACK_SIZE`].
+    ///
+    /// # Safety
+    ///
+    /// `addr..addr + size` is writable memory that nothing else reads or
+    /// writes until the thread has finished.
+    pub unsafe fn stack(mut self, addr: *mut u8, size: usize) -> Builder {
+        self.user_stack = Some((addr as usize, (addr as usize).saturating_add(size)));
+        self
+    }
+
     /// Spawns the thread, or says why it cannot be: the stack size, the
     /// priority, memory, address space, or the thread table.
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
@@ -533,10 +552,19 @@ impl Builder {
             })?;
         }
         let size = self.stack_size.unwrap_or(rt.default_stack);
-        let class = stack::class_of(size).map_err(|e| e.into_io(&label))?;
+        let class = match self.user_stack {
+            Some(_) => stack::USER_CLASS,
+            None => stack::class_of(size).map_err(|e| e.into_io(&label))?,
+        };
         let (tcb, stack) = with_caches(|stacks, slots| {
             let tcb = table().alloc(slots)?;
-            match rt.stacks.take(class, stacks) {
+            let taken = match self.user_stack {
+                // SAFETY: the caller of `Builder::stack` vouched for it.
+                Some((lo, hi)) => Ok(unsafe { stack::Stack::user(lo, hi) })
+                    .and_then(|s| user_stack_fits(s, lo, hi)),
+                None => rt.stacks.take(class, stacks),
+            };
+            match taken {
                 Ok(s) => Ok((tcb, s)),
                 Err(e) => {
                     table().release(tcb, slots);
@@ -601,6 +629,22 @@ impl Builder {
         preempt_point();
         Ok((join, thread))
     }
+}
+
+/// A stack of the caller's, if it is large enough to run a ULT.
+fn user_stack_fits(s: stack::Stack, lo: usize, hi: usize) -> io::Result<stack::Stack> {
+    if s.size() < stack::MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the stack given ({} bytes at {lo:#x}..{hi:#x}) is below weave's minimum of {} \
+                 bytes; give a larger one",
+                s.size(),
+                stack::MIN_STACK_SIZE
+            ),
+        ));
+    }
+    Ok(s)
 }
 
 /// Runs `f` with the spawning thread's caches: its LWP's death row, or the
