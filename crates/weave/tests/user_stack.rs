@@ -36,3 +36,43 @@ fn a_stack_below_the_minimum_is_refused() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("below weave's minimum"), "{e}");
 }
+
+#[test]
+fn the_stack_may_be_unmapped_as_soon_as_join_returns() {
+    const SIZE: usize = 64 * 1024;
+    for _ in 0..300 {
+        // SAFETY: a fresh private anonymous mapping.
+        let mem = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(mem, libc::MAP_FAILED);
+        // SAFETY: the mapping is the thread's until the join below.
+        let h = unsafe { Builder::new().stack(mem.cast(), SIZE) }
+            .spawn(a_local)
+            .unwrap();
+        h.join().unwrap();
+        // SAFETY: ours again once join returned; a thread still on it
+        // would fault here or later.
+        assert_eq!(unsafe { libc::munmap(mem, SIZE) }, 0);
+    }
+}
+
+#[test]
+fn a_scoped_thread_on_the_callers_stack_is_refused() {
+    let mut mem = vec![0u8; 64 * 1024];
+    weave::thread::scope(|s| {
+        // SAFETY: the spawn fails; nothing runs on `mem`.
+        let r = unsafe { Builder::new().stack(mem.as_mut_ptr(), mem.len()) }.spawn_scoped(s, || ());
+        let e = r
+            .err()
+            .expect("a scoped thread on a caller's stack was spawned");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    });
+}

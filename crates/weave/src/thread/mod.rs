@@ -490,9 +490,11 @@ impl Builder {
     /// instead of a stack of weave's pool (the C API's
     /// `pthread_attr_setstack`); the stack size set otherwise is ignored.
     /// weave puts no guard page below it, and does not recycle or trim it:
-    /// once the thread has finished (a join returned), the memory is the
+    /// once [`JoinHandle::join`] has returned (it waits until the thread's
+    /// LWP is off the stack, not only for the result), the memory is the
     /// caller's again. Spawn fails with `InvalidInput` if `size` is below
-    /// [`crate::stack::MIN_STACK_SIZE`].
+    /// [`crate::stack::MIN_STACK_SIZE`], and for a scoped thread (a scope
+    /// waits for results, not stacks).
     ///
     /// # Safety
     ///
@@ -510,9 +512,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         let (join, thread) = unsafe { self.spawn_unchecked(f, None)? };
-        Ok(JoinHandle { join, thread })
+        Ok(JoinHandle {
+            join,
+            thread,
+            user_stack,
+        })
     }
 
     /// # Safety
@@ -530,6 +537,15 @@ impl Builder {
     {
         if let Some(n) = &self.name {
             names::check_name(n);
+        }
+        if self.user_stack.is_some() && scope.is_some() {
+            // A scope waits for its threads' results, not for their
+            // stacks: the caller's memory could be freed under them.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a scoped thread cannot run on a stack of the caller's \
+                 (Builder::stack): spawn it unscoped and join it",
+            ));
         }
         let rt = rt();
         let label = self
@@ -631,6 +647,20 @@ impl Builder {
     }
 }
 
+/// Waits until the finished thread `id` no longer runs on its stack: its
+/// result is stored before its last frames return, and its LWP releases
+/// the slot (a new generation) only once off the stack. For a stack of the
+/// caller's, which is the caller's again when `join` returns. A few
+/// yields: the LWP does this right after the thread's last switch.
+fn wait_off_stack(id: ThreadId) {
+    let tcb = table().slot(id.index());
+    // Acquire: pairs with the Release store of the new generation in
+    // `Table::release`, which follows the LWP's last use of the stack.
+    while tcb.generation.load(std::sync::atomic::Ordering::Acquire) == id.generation() {
+        yield_now();
+    }
+}
+
 /// A stack of the caller's, if it is large enough to run a ULT.
 fn user_stack_fits(s: stack::Stack, lo: usize, hi: usize) -> io::Result<stack::Stack> {
     if s.size() < stack::MIN_STACK_SIZE {
@@ -715,6 +745,9 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
 pub struct JoinHandle<T> {
     join: JoinRef<T>,
     thread: Thread,
+    /// The thread runs on a stack of the caller's (`Builder::stack`): a
+    /// join returns only once its LWP is off that stack.
+    user_stack: bool,
 }
 
 impl<T> JoinHandle<T> {
@@ -729,6 +762,9 @@ impl<T> JoinHandle<T> {
             sched::note_waits_for(self.thread.id.index() + 1);
         }
         wait_for(&self.join);
+        if self.user_stack {
+            wait_off_stack(self.thread.id);
+        }
         self.join.take()
     }
 
