@@ -70,9 +70,9 @@ fn a_scoped_thread_on_the_callers_stack_is_refused() {
     weave::thread::scope(|s| {
         // SAFETY: the spawn fails; nothing runs on `mem`.
         let r = unsafe { Builder::new().stack(mem.as_mut_ptr(), mem.len()) }.spawn_scoped(s, || ());
-        let e = r
-            .err()
-            .expect("a scoped thread on a caller's stack was spawned");
+        let Err(e) = r else {
+            panic!("a scoped thread on a caller's stack was spawned");
+        };
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     });
 }
