@@ -20,7 +20,7 @@
 //! at any time.
 
 use std::ffi::{c_int, c_void};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use libc::{sockaddr, socklen_t, ssize_t};
 use weave_rt::os::fd::Interest;
@@ -43,29 +43,10 @@ fn nonblocking(fd: c_int) -> bool {
     fl >= 0 && fl & libc::O_NONBLOCK != 0
 }
 
-/// When the socket's own timeout for `opt` (`SO_RCVTIMEO`/`SO_SNDTIMEO`)
-/// passes, counted from now; `None` if it has none.
-fn socket_deadline(fd: c_int, opt: c_int) -> Option<Instant> {
-    let mut tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 0,
-    };
-    let mut len = std::mem::size_of::<libc::timeval>() as socklen_t;
-    // SAFETY: a timeval-sized out-value for a timeval option.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            opt,
-            (&mut tv as *mut libc::timeval).cast(),
-            &mut len,
-        )
-    };
-    if r != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
-        return None;
-    }
-    let d = Duration::new(tv.tv_sec as u64, (tv.tv_usec as u32).saturating_mul(1000));
-    Instant::now().checked_add(d)
+/// When the socket's own timeout for `interest` (`SO_RCVTIMEO` /
+/// `SO_SNDTIMEO`) passes, counted from now; `None` if it has none.
+fn socket_deadline(fd: c_int, interest: Interest) -> Option<Instant> {
+    weave_rt::os::fd::socket_timeout(fd, interest).and_then(|d| Instant::now().checked_add(d))
 }
 
 /// How a wait for readiness ended.
@@ -99,10 +80,6 @@ fn transfer(
     all: bool,
     mut attempt: impl FnMut(usize) -> ssize_t,
 ) -> Option<ssize_t> {
-    let opt = match interest {
-        Interest::Read => libc::SO_RCVTIMEO,
-        Interest::Write => libc::SO_SNDTIMEO,
-    };
     let mut done = 0usize;
     let mut deadline = None;
     let mut first_wait = true;
@@ -123,7 +100,7 @@ fn transfer(
             if nonblocking(fd) {
                 return Some(if done > 0 { done as ssize_t } else { -1 });
             }
-            deadline = socket_deadline(fd, opt);
+            deadline = socket_deadline(fd, interest);
             first_wait = false;
         }
         match wait(fd, interest, deadline) {
@@ -152,25 +129,40 @@ fn finish(r: Option<ssize_t>) -> ssize_t {
     }
 }
 
-/// `read`: on a socket, blocks only the ULT (module doc); on anything
-/// else, the system's `read`. A cancellation point.
-#[no_mangle]
-pub unsafe extern "C-unwind" fn weave_read(fd: c_int, buf: *mut c_void, count: usize) -> ssize_t {
+/// The start of `read` and `write`: acts on a due cancellation request,
+/// then makes the call without blocking (`nonblocking`) on a ULT, which
+/// also tells a socket from anything else. `Err(result)` is the whole
+/// answer: the system's call (`plain`), made as is on an OS thread or on
+/// what is not a socket. `Ok(result)` is the first try on a socket.
+fn socket_first_try(
+    plain: impl FnOnce() -> ssize_t,
+    nonblocking: impl FnOnce() -> ssize_t,
+) -> Result<ssize_t, ssize_t> {
     if cancel::due() {
         cancel::act();
     }
     if !on_ult() {
-        // SAFETY: the program's buffer of `count` bytes.
-        return unsafe { libc::read(fd, buf, count) };
+        return Err(plain());
     }
-    // The first try tells a socket from anything else.
-    // SAFETY: the program's buffer of `count` bytes.
-    let first = unsafe { libc::recv(fd, buf, count, libc::MSG_DONTWAIT) };
+    let first = nonblocking();
     if first < 0 && errno() == libc::ENOTSOCK {
-        // Not a socket: the system's read, as without the header.
-        // SAFETY: as above.
-        return unsafe { libc::read(fd, buf, count) };
+        return Err(plain());
     }
+    Ok(first)
+}
+
+/// `read`: on a socket, blocks only the ULT (module doc); on anything
+/// else, the system's `read`. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_read(fd: c_int, buf: *mut c_void, count: usize) -> ssize_t {
+    // SAFETY: the program's buffer of `count` bytes.
+    let plain = || unsafe { libc::read(fd, buf, count) };
+    // SAFETY: as above.
+    let nonblocking = || unsafe { libc::recv(fd, buf, count, libc::MSG_DONTWAIT) };
+    let first = match socket_first_try(plain, nonblocking) {
+        Ok(first) => first,
+        Err(r) => return r,
+    };
     let mut pending = Some(first);
     finish(transfer(fd, Interest::Read, count, false, |_| {
         // SAFETY: as above.
@@ -189,20 +181,14 @@ pub unsafe extern "C-unwind" fn weave_write(
     buf: *const c_void,
     count: usize,
 ) -> ssize_t {
-    if cancel::due() {
-        cancel::act();
-    }
-    if !on_ult() {
-        // SAFETY: the program's buffer of `count` bytes.
-        return unsafe { libc::write(fd, buf, count) };
-    }
-    // The first try tells a socket from anything else.
     // SAFETY: the program's buffer of `count` bytes.
-    let first = unsafe { libc::send(fd, buf, count, libc::MSG_DONTWAIT) };
-    if first < 0 && errno() == libc::ENOTSOCK {
-        // SAFETY: as above.
-        return unsafe { libc::write(fd, buf, count) };
-    }
+    let plain = || unsafe { libc::write(fd, buf, count) };
+    // SAFETY: as above.
+    let nonblocking = || unsafe { libc::send(fd, buf, count, libc::MSG_DONTWAIT) };
+    let first = match socket_first_try(plain, nonblocking) {
+        Ok(first) => first,
+        Err(r) => return r,
+    };
     let mut pending = Some(first);
     finish(transfer(fd, Interest::Write, count, true, |done| {
         if let Some(r) = pending.take() {
@@ -293,7 +279,7 @@ pub unsafe extern "C-unwind" fn weave_accept(
         cancel::act();
     }
     if on_ult() && !nonblocking(fd) {
-        let deadline = socket_deadline(fd, libc::SO_RCVTIMEO);
+        let deadline = socket_deadline(fd, Interest::Read);
         loop {
             let mut p = libc::pollfd {
                 fd,
@@ -349,7 +335,7 @@ pub unsafe extern "C-unwind" fn weave_connect(
         crate::set_errno(e);
         return r;
     }
-    match wait(fd, Interest::Write, socket_deadline(fd, libc::SO_SNDTIMEO)) {
+    match wait(fd, Interest::Write, socket_deadline(fd, Interest::Write)) {
         Waited::Ready => {}
         Waited::Cancel => cancel::act(),
         Waited::TimedOut => {

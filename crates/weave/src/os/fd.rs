@@ -10,7 +10,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::reactor::{self, Dir};
 
@@ -63,6 +63,17 @@ pub fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Res
         }
         Err(e) => Err(e),
     }
+}
+
+/// The socket's own timeout for `interest` (`SO_RCVTIMEO` or
+/// `SO_SNDTIMEO`), which a blocking call on it would honour; `None` if it
+/// has none (or `fd` is not a socket).
+pub fn socket_timeout(fd: RawFd, interest: Interest) -> Option<Duration> {
+    let opt = match interest {
+        Interest::Read => libc::SO_RCVTIMEO,
+        Interest::Write => libc::SO_SNDTIMEO,
+    };
+    crate::net::kernel_timeout(fd, opt)
 }
 
 /// A new registration assumes the fd ready (the reactor's rule for a handle
