@@ -16,6 +16,15 @@
  *   0 to 31, default 16), weave_thread_table and weave_lwp_table
  *   (snapshots of the thread and LWP tables), weave_blocking (run a call
  *   that blocks in the kernel on weave's blocking pool).
+ * - weave_read, weave_write, weave_recv, weave_send, weave_accept,
+ *   weave_connect: the system's calls, except that on a socket in
+ *   blocking mode only the calling ULT waits.
+ * - Cancellation (weave_pthread_cancel): deferred; acted on at
+ *   pthread_testcancel and at the cancellation points weave implements
+ *   (join, condition and semaphore waits, sleeps, the socket calls), and
+ *   a thread blocked in one is woken. PTHREAD_CANCEL_ASYNCHRONOUS acts at
+ *   once only on a self-cancel or when enabling with a request pending;
+ *   otherwise at the next cancellation point.
  *
  * Scheduling: sched_priority maps onto weave's levels: SCHED_OTHER and
  * SCHED_BATCH (priority 0) are 16, SCHED_IDLE (0) is 0, SCHED_FIFO and
@@ -35,6 +44,7 @@
 #include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +75,14 @@
 
 // `weave_thread_info::block_reason`: in a semaphore wait.
 #define WEAVE_BLOCK_SEMAPHORE 10
+
+// `weave_thread_info::block_reason`: waiting for a call that runs on
+// weave's blocking pool (`weave_blocking`, a named semaphore's wait).
+#define WEAVE_BLOCK_IO 5
+
+// `weave_thread_info::block_reason`: waiting for a socket (a `read`,
+// `write`, `accept`... that would block).
+#define WEAVE_BLOCK_NET 15
 
 // One cleanup handler, declared by `pthread_cleanup_push` in the
 // caller's frame. Its fields are weave's; C code does not touch them.
@@ -162,14 +180,24 @@ int weave_pthread_attr_setstacksize(pthread_attr_t *a, size_t size);
 // `pthread_attr_getstacksize`.
 int weave_pthread_attr_getstacksize(const pthread_attr_t *a, size_t *size);
 
-// `pthread_attr_setstack`: stored and returned (`EINVAL` for a size below
-// `PTHREAD_STACK_MIN` or a null address), but `pthread_create` refuses
-// attributes with a stack of the program's with `EINVAL`: weave runs
-// ULTs on its own stacks only.
+// `pthread_attr_setstack`: the thread runs on `size` bytes of the
+// program's memory at `addr` (`EINVAL` for a size below
+// `PTHREAD_STACK_MIN` or a null address). weave puts no guard page below
+// it and never recycles it: once the thread is joined (or, detached, has
+// ended) the memory is the program's again. A thread made from the same
+// attributes twice would share the stack: POSIX leaves that undefined.
 int weave_pthread_attr_setstack(pthread_attr_t *a, void *addr, size_t size);
 
 // `pthread_attr_getstack`.
 int weave_pthread_attr_getstack(const pthread_attr_t *a, void **addr, size_t *size);
+
+// `pthread_attr_setstackaddr` (obsolescent): the top of a stack of the
+// program's, of the attributes' stack size, as glibc reads it (the
+// stack grows down). `EINVAL` for null.
+int weave_pthread_attr_setstackaddr(pthread_attr_t *a, void *addr);
+
+// `pthread_attr_getstackaddr` (obsolescent).
+int weave_pthread_attr_getstackaddr(const pthread_attr_t *a, void **addr);
 
 // `pthread_attr_setguardsize`: stored and returned (weave's stacks have
 // a guard page of their own).
@@ -234,6 +262,26 @@ int weave_pthread_barrierattr_setpshared(pthread_barrierattr_t *a, int pshared);
 // `pthread_barrierattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_barrierattr_getpshared(const pthread_barrierattr_t *a, int *pshared);
 
+// `pthread_cancel`: asks `thread` to end at its next cancellation point
+// (module doc); a thread blocked in one is woken. `ESRCH` for an id that
+// names no live thread (stale or made up). A thread with cancellation
+// disabled keeps the request until it enables it.
+int weave_pthread_cancel(pthread_t thread);
+
+// `pthread_setcancelstate`: `PTHREAD_CANCEL_ENABLE` or `_DISABLE`; the
+// old state into `oldstate` (may be null). `EINVAL` for another value.
+// Enabling with the asynchronous type and a request pending acts on it.
+int weave_pthread_setcancelstate(int state, int *oldstate);
+
+// `pthread_setcanceltype`: `PTHREAD_CANCEL_DEFERRED` or
+// `_ASYNCHRONOUS` (module doc: what weave does with the latter); the old
+// type into `oldtype` (may be null). `EINVAL` for another value.
+int weave_pthread_setcanceltype(int kind, int *oldtype);
+
+// `pthread_testcancel`: acts on a pending request if cancellation is
+// enabled; otherwise returns.
+void weave_pthread_testcancel(void);
+
 // Pushes `routine(arg)` as the calling thread's newest cleanup handler,
 // in the record `rec` (in the caller's frame). What
 // `pthread_cleanup_push` expands to.
@@ -251,13 +299,22 @@ int weave_pthread_cond_destroy(pthread_cond_t *c);
 
 // `pthread_cond_wait`: releases `m` and blocks the calling ULT until
 // signalled, then holds `m` again. `EPERM` if the caller does not hold
-// `m`. Spurious wake-ups are possible, as POSIX allows.
+// `m`. Spurious wake-ups are possible, as POSIX allows. A cancellation
+// point (`pthread_cancel`): the cleanup handlers then run with `m` held.
 int weave_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 
 // `pthread_cond_timedwait`: as wait, until `abstime` on the condition
 // variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`.
 int weave_pthread_cond_timedwait(pthread_cond_t *c,
                                  pthread_mutex_t *m,
+                                 const struct timespec *abstime);
+
+// `pthread_cond_clockwait`: as timedwait, with `abstime` on `clock`
+// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another) instead
+// of the condition variable's own. A cancellation point.
+int weave_pthread_cond_clockwait(pthread_cond_t *c,
+                                 pthread_mutex_t *m,
+                                 clockid_t clock,
                                  const struct timespec *abstime);
 
 // `pthread_cond_signal`: wakes one waiter, if any.
@@ -284,6 +341,34 @@ int weave_pthread_condattr_setpshared(pthread_condattr_t *a, int pshared);
 
 // `pthread_condattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_condattr_getpshared(const pthread_condattr_t *a, int *pshared);
+
+// `read`: on a socket, blocks only the ULT (module doc); on anything
+// else, the system's `read`. A cancellation point.
+ssize_t weave_read(int fd, void *buf, size_t count);
+
+// `write`: on a socket, blocks only the ULT and writes everything (as a
+// blocking stream write does) unless an error or timeout stops it after
+// part; on anything else, the system's `write`. A cancellation point.
+ssize_t weave_write(int fd, const void *buf, size_t count);
+
+// `recv`: as `read` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
+// meaning (no wait).
+ssize_t weave_recv(int fd, void *buf, size_t len, int flags);
+
+// `send`: as `write` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
+// meaning.
+ssize_t weave_send(int fd, const void *buf, size_t len, int flags);
+
+// `accept`: on a listening socket in blocking mode, the ULT waits until a
+// connection is pending, then takes it. (Two threads accepting on one
+// blocking listener may race for one connection; the loser then waits in
+// the kernel, blocking its LWP, until the next.) A cancellation point.
+int weave_accept(int fd, struct sockaddr *addr, socklen_t *len);
+
+// `connect`: on a socket in blocking mode, the ULT waits for the
+// connection to be made (the socket is non-blocking meanwhile); the
+// result is the connection's (`SO_ERROR`). A cancellation point.
+int weave_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
 // with an optional destructor run at thread exit. `EAGAIN` when all
@@ -322,6 +407,12 @@ int weave_pthread_mutex_trylock(pthread_mutex_t *m);
 // `CLOCK_REALTIME`; `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when
 // the mutex is not free.
 int weave_pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime);
+
+// `pthread_mutex_clocklock`: as timedlock, with `abstime` on `clock`
+// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+int weave_pthread_mutex_clocklock(pthread_mutex_t *m,
+                                  clockid_t clock,
+                                  const struct timespec *abstime);
 
 // `pthread_mutex_unlock`: `EPERM` if the caller does not hold it.
 int weave_pthread_mutex_unlock(pthread_mutex_t *m);
@@ -381,6 +472,15 @@ int weave_pthread_mutexattr_setrobust(pthread_mutexattr_t *a, int robust);
 // `pthread_mutexattr_getrobust`: always `PTHREAD_MUTEX_STALLED`.
 int weave_pthread_mutexattr_getrobust(const pthread_mutexattr_t *a, int *robust);
 
+extern int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime);
+
+// What the header's `sem_open` wraps the system's with: records the
+// semaphore it returned (unless `SEM_FAILED`) and returns it.
+sem_t *weave_sem_opened(sem_t *s);
+
+// `sem_close`: the system's, after forgetting the semaphore.
+int weave_sem_close(sem_t *s);
+
 // `pthread_rwlock_init` (attributes: only process-private).
 int weave_pthread_rwlock_init(pthread_rwlock_t *r, const pthread_rwlockattr_t *attr);
 
@@ -432,15 +532,21 @@ int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
-// posted.
+// posted. A cancellation point (`pthread_cancel`).
 int weave_sem_wait(sem_t *s);
 
 // `sem_trywait`: `EAGAIN` if no permit is free.
 int weave_sem_trywait(sem_t *s);
 
 // `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block.
+// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
+// cancellation point.
 int weave_sem_timedwait(sem_t *s, const struct timespec *abstime);
+
+// `sem_clockwait`: as timedwait, with `abstime` on `clock`
+// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another). A
+// cancellation point.
+int weave_sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime);
 
 // `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.
 int weave_sem_post(sem_t *s);
@@ -493,26 +599,29 @@ size_t weave_lwp_table(struct weave_lwp_info *rows, size_t cap);
 // not call `pthread_exit`.
 void *weave_blocking(void *(*f)(void*), void *arg);
 
-// `sysconf`, with weave's answers where they differ from the system's:
-// `_SC_THREAD_PROCESS_SHARED` is -1 (process-shared objects are refused
-// with `ENOTSUP`). Everything else is the system's.
+// `sysconf`, with weave's answers where they differ from the system's,
+// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
+// shared objects are refused with `ENOTSUP`) and `_SC_THREAD_ROBUST_PRIO_*`
+// (robust mutexes likewise) are -1. Everything else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
 // detach state, stack size, scope (`PTHREAD_SCOPE_SYSTEM` = a bound
-// thread) and scheduling. `EINVAL` for a null `thread` or `start`, an
-// uninitialised `attr`, or a user-provided stack (`pthread_attr_setstack`:
-// weave runs ULTs on its own stacks); `EAGAIN` when weave cannot get a
-// stack or a thread table slot.
+// thread), a stack of the program's (`pthread_attr_setstack`) and
+// scheduling. `EINVAL` for a null `thread` or `start` or an
+// uninitialised `attr`; `EAGAIN` when weave cannot get a stack or a
+// thread table slot.
 int weave_pthread_create(pthread_t *thread,
                          const pthread_attr_t *attr,
                          void *(*start)(void*),
                          void *arg);
 
-// `pthread_join`: waits for the thread and stores its exit value.
-// `ESRCH` for an id that names no live or unjoined thread (a made-up or
-// stale one, or one already joined), `EINVAL` for a detached thread or
-// one another thread is joining, `EDEADLK` for the caller itself.
+// `pthread_join`: waits for the thread and stores its exit value
+// (`PTHREAD_CANCELED` for a cancelled thread). `ESRCH` for an id that
+// names no live or unjoined thread (a made-up or stale one, or one
+// already joined), `EINVAL` for a detached thread or one another thread
+// is joining, `EDEADLK` for the caller itself. A cancellation point: a
+// joiner cancelled while it waits leaves the thread joinable.
 int weave_pthread_join(pthread_t thread, void **retval);
 
 // `pthread_detach`: the thread's storage is reclaimed when it ends.
@@ -592,15 +701,18 @@ int weave_thread_create(pthread_t *thread,
                         void *(*start)(void*),
                         void *arg);
 
-// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0.
+// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0. A
+// cancellation point.
 unsigned int weave_sleep(unsigned int seconds);
 
-// `usleep`: the calling ULT sleeps for `usec` microseconds.
+// `usleep`: the calling ULT sleeps for `usec` microseconds. A
+// cancellation point.
 int weave_usleep(useconds_t usec);
 
 // `nanosleep`: the calling ULT sleeps; `-1` with `errno` `EINVAL` for a
 // `tv_nsec` outside `0..1e9` or a negative time, `EFAULT` for null.
-// `rem`, if given, is set to zero (weave's sleeps are not interrupted).
+// `rem`, if given, is set to zero (weave's sleeps are not interrupted by
+// signals). A cancellation point.
 int weave_nanosleep(const struct timespec *req, struct timespec *rem);
 
 #ifdef __cplusplus

@@ -13,20 +13,24 @@
  *
  * Covered: threads, attributes, mutexes, condition variables, rwlocks,
  * barriers, spinlocks, thread-specific data, once, unnamed semaphores,
+ * named semaphores (the system's, handed on; their waits run on weave's
+ * blocking pool, so only the ULT waits),
  * sleep/usleep/nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
+ * cancellation (pthread_cancel and friends, see below), socket
+ * read/write/recv/send/accept/connect (ULT waits: define WEAVE_NO_IO to
+ * keep the system's),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1.
  *
- * Not covered (see README, "From C"): cancellation (pthread_cancel and
- * friends fail to compile through this header rather than hand a weave
- * thread id to the system), signals (pthread_kill and pthread_sigqueue
- * fail to compile likewise; pthread_sigmask and sigwait are the system's
- * and act on the LWP), named semaphores (the system's, which block the LWP),
- * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's),
- * a user-provided stack (pthread_attr_setstack is stored, pthread_create
- * then fails with EINVAL). pthread_cleanup_push/pop are weave's macros: handlers
- * run when popped with a non-zero argument and on pthread_exit. Sockets and files: their read/write block the LWP; use
- * weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
+ * Not covered (see README, "From C"): signals (pthread_kill and pthread_sigqueue
+ * fail to compile rather than hand a weave thread id to the system; pthread_sigmask and sigwait are the system's
+ * and act on the LWP),
+ * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
+ * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
+ * thread, with no guard page of weave's. pthread_cleanup_push/pop are weave's macros: handlers
+ * run when popped with a non-zero argument, on pthread_exit and on
+ * cancellation. Files, pipes and terminals: their read/write block the
+ * LWP; use weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
  */
 #ifndef WEAVE_PTHREAD_H
 #define WEAVE_PTHREAD_H
@@ -35,6 +39,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +73,8 @@
 #define pthread_attr_getstacksize weave_pthread_attr_getstacksize
 #define pthread_attr_setstack weave_pthread_attr_setstack
 #define pthread_attr_getstack weave_pthread_attr_getstack
+#define pthread_attr_setstackaddr weave_pthread_attr_setstackaddr
+#define pthread_attr_getstackaddr weave_pthread_attr_getstackaddr
 #define pthread_attr_setguardsize weave_pthread_attr_setguardsize
 #define pthread_attr_getguardsize weave_pthread_attr_getguardsize
 #define pthread_attr_setscope weave_pthread_attr_setscope
@@ -85,6 +92,7 @@
 #define pthread_mutex_lock weave_pthread_mutex_lock
 #define pthread_mutex_trylock weave_pthread_mutex_trylock
 #define pthread_mutex_timedlock weave_pthread_mutex_timedlock
+#define pthread_mutex_clocklock weave_pthread_mutex_clocklock
 #define pthread_mutex_unlock weave_pthread_mutex_unlock
 #define pthread_mutex_getprioceiling weave_pthread_mutex_getprioceiling
 #define pthread_mutex_setprioceiling weave_pthread_mutex_setprioceiling
@@ -107,6 +115,7 @@
 #define pthread_cond_destroy weave_pthread_cond_destroy
 #define pthread_cond_wait weave_pthread_cond_wait
 #define pthread_cond_timedwait weave_pthread_cond_timedwait
+#define pthread_cond_clockwait weave_pthread_cond_clockwait
 #define pthread_cond_signal weave_pthread_cond_signal
 #define pthread_cond_broadcast weave_pthread_cond_broadcast
 #define pthread_condattr_init weave_pthread_condattr_init
@@ -159,8 +168,14 @@
 #define sem_wait weave_sem_wait
 #define sem_trywait weave_sem_trywait
 #define sem_timedwait weave_sem_timedwait
+#define sem_clockwait weave_sem_clockwait
 #define sem_post weave_sem_post
 #define sem_getvalue weave_sem_getvalue
+/* Named semaphores are the system's: sem_open's result is recorded so
+ * that the calls above hand it on (a wait runs on weave's blocking pool:
+ * only the ULT waits). */
+#define sem_open(...) weave_sem_opened(sem_open(__VA_ARGS__))
+#define sem_close weave_sem_close
 
 /* Sleeps block the ULT, not the LWP */
 #ifndef WEAVE_NO_SLEEP
@@ -170,6 +185,38 @@
 #endif
 
 #define sysconf weave_sysconf
+
+/* Sockets block the ULT, not the LWP: read, write, recv, send, accept and
+ * connect on a socket in blocking mode wait in weave's reactor (the
+ * socket's SO_RCVTIMEO/SO_SNDTIMEO still apply; a non-blocking socket
+ * still gets EAGAIN). On anything that is not a socket, and on a plain OS
+ * thread, they are the system's calls. Function-like, so that a struct
+ * member or a function pointer named `read` is left alone. Define
+ * WEAVE_NO_IO before the include to keep the system's calls, which block
+ * the LWP. */
+#ifndef WEAVE_NO_IO
+#define read(fd, buf, n) weave_read(fd, buf, n)
+#define write(fd, buf, n) weave_write(fd, buf, n)
+#define recv(fd, buf, n, flags) weave_recv(fd, buf, n, flags)
+#define send(fd, buf, n, flags) weave_send(fd, buf, n, flags)
+#define accept(fd, addr, len) weave_accept(fd, addr, len)
+#define connect(fd, addr, len) weave_connect(fd, addr, len)
+#endif
+
+/* Cancellation: deferred, acted on at pthread_testcancel and at the
+ * cancellation points weave implements (pthread_join, pthread_cond_wait
+ * and timedwait, sem_wait and timedwait, sleep, usleep, nanosleep, and the
+ * socket calls below); a thread blocked in one is woken by pthread_cancel.
+ * PTHREAD_CANCEL_ASYNCHRONOUS is accepted: a request is then acted on at
+ * once when the thread cancels itself or enables cancellation with one
+ * pending, and otherwise at the next cancellation point (weave does not
+ * stop a ULT at an arbitrary instruction). Acting on a request runs the
+ * cleanup handlers, then the key destructors; a join gets
+ * PTHREAD_CANCELED. */
+#define pthread_cancel weave_pthread_cancel
+#define pthread_setcancelstate weave_pthread_setcancelstate
+#define pthread_setcanceltype weave_pthread_setcanceltype
+#define pthread_testcancel weave_pthread_testcancel
 
 /* Cleanup handlers: weave's records, which pthread_exit runs. The record
  * lives in the block that the pair opens and closes (POSIX: push and pop
@@ -191,10 +238,6 @@
 #define WEAVE__UNCOVERED(name)                                               \
     __attribute__((error(#name " is not covered by weave's C API yet "      \
                          "(see README, From C)")))
-int weave_uncovered_pthread_cancel(pthread_t) WEAVE__UNCOVERED(pthread_cancel);
-int weave_uncovered_pthread_setcancelstate(int, int *) WEAVE__UNCOVERED(pthread_setcancelstate);
-int weave_uncovered_pthread_setcanceltype(int, int *) WEAVE__UNCOVERED(pthread_setcanceltype);
-void weave_uncovered_pthread_testcancel(void) WEAVE__UNCOVERED(pthread_testcancel);
 int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
 int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
     WEAVE__UNCOVERED(pthread_timedjoin_np);
@@ -206,11 +249,36 @@ int weave_uncovered_pthread_sigqueue(pthread_t, int, const union sigval)
     WEAVE__UNCOVERED(pthread_sigqueue);
 #define pthread_kill weave_uncovered_pthread_kill
 #define pthread_sigqueue weave_uncovered_pthread_sigqueue
-#define pthread_cancel weave_uncovered_pthread_cancel
-#define pthread_setcancelstate weave_uncovered_pthread_setcancelstate
-#define pthread_setcanceltype weave_uncovered_pthread_setcanceltype
-#define pthread_testcancel weave_uncovered_pthread_testcancel
 #define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
 #define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
+
+/* More calls that would hand a weave thread id or a weave-initialised
+ * object to the system's threads library: refused at compile time too. */
+int weave_uncovered_pthread_clockjoin_np(pthread_t, void **, clockid_t, const struct timespec *)
+    WEAVE__UNCOVERED(pthread_clockjoin_np);
+int weave_uncovered_pthread_rwlock_clockrdlock(pthread_rwlock_t *, clockid_t,
+                                               const struct timespec *)
+    WEAVE__UNCOVERED(pthread_rwlock_clockrdlock);
+int weave_uncovered_pthread_rwlock_clockwrlock(pthread_rwlock_t *, clockid_t,
+                                               const struct timespec *)
+    WEAVE__UNCOVERED(pthread_rwlock_clockwrlock);
+int weave_uncovered_pthread_getcpuclockid(pthread_t, clockid_t *)
+    WEAVE__UNCOVERED(pthread_getcpuclockid);
+int weave_uncovered_pthread_setaffinity_np(pthread_t, size_t, const cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_setaffinity_np);
+int weave_uncovered_pthread_getaffinity_np(pthread_t, size_t, cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_getaffinity_np);
+int weave_uncovered_pthread_attr_setaffinity_np(pthread_attr_t *, size_t, const cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_attr_setaffinity_np);
+int weave_uncovered_pthread_attr_getaffinity_np(const pthread_attr_t *, size_t, cpu_set_t *)
+    WEAVE__UNCOVERED(pthread_attr_getaffinity_np);
+#define pthread_clockjoin_np weave_uncovered_pthread_clockjoin_np
+#define pthread_rwlock_clockrdlock weave_uncovered_pthread_rwlock_clockrdlock
+#define pthread_rwlock_clockwrlock weave_uncovered_pthread_rwlock_clockwrlock
+#define pthread_getcpuclockid weave_uncovered_pthread_getcpuclockid
+#define pthread_setaffinity_np weave_uncovered_pthread_setaffinity_np
+#define pthread_getaffinity_np weave_uncovered_pthread_getaffinity_np
+#define pthread_attr_setaffinity_np weave_uncovered_pthread_attr_setaffinity_np
+#define pthread_attr_getaffinity_np weave_uncovered_pthread_attr_getaffinity_np
 
 #endif /* WEAVE_PTHREAD_H */

@@ -8,7 +8,7 @@
 //! |-----------|-------|
 //! | detach state | joinable or detached C thread |
 //! | stack size | the ULT's stack size (at least `PTHREAD_STACK_MIN`) |
-//! | stack (`setstack`) | stored and returned, but `pthread_create` refuses it with `EINVAL`: weave runs ULTs only on its own stacks |
+//! | stack (`setstack`, `setstackaddr`) | the ULT runs on the program's memory (no guard page, never recycled) |
 //! | guard size | stored and returned; weave's stacks have their own guard page |
 //! | scope | `PTHREAD_SCOPE_SYSTEM` = a bound thread (an LWP of its own), `PTHREAD_SCOPE_PROCESS` (default) = a ULT on the pool |
 //! | inherit-sched | `PTHREAD_EXPLICIT_SCHED` applies the policy and priority; `PTHREAD_INHERIT_SCHED` (default) ignores them |
@@ -37,7 +37,10 @@ struct Attr {
     policy: c_int,
     sched_priority: c_int,
     stack_size: usize,
-    stack_addr: *mut c_void,
+    /// The top (highest address) of a stack of the program's, or null:
+    /// glibc's model, in which `setstackaddr` gives the top and `setstack`
+    /// the bottom and size.
+    stack_top: *mut c_void,
     guard_size: usize,
 }
 
@@ -78,13 +81,15 @@ pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Spec, c_int> {
     }
     // SAFETY: the caller's contract.
     let at = unsafe { attr(a) }?;
-    if !at.stack_addr.is_null() {
-        return Err(libc::EINVAL);
-    }
+    let user_stack = (!at.stack_top.is_null()).then(|| {
+        let top = at.stack_top as usize;
+        (top.saturating_sub(at.stack_size), at.stack_size)
+    });
     let explicit = at.inherit == libc::PTHREAD_EXPLICIT_SCHED;
     Ok(Spec {
         name: None,
         stack_size: Some(at.stack_size),
+        user_stack,
         guard_size: Some(at.guard_size),
         priority: if explicit {
             Some(weave_priority(at.policy, at.sched_priority)?)
@@ -123,8 +128,14 @@ pub(crate) unsafe fn fill(a: *mut pthread_attr_t, s: &Spec) {
         inherit: libc::PTHREAD_EXPLICIT_SCHED,
         policy: s.policy,
         sched_priority: s.sched_priority,
-        stack_size: s.stack_size.unwrap_or_else(default_stack_size),
-        stack_addr: std::ptr::null_mut(),
+        stack_size: s
+            .user_stack
+            .map(|(_, size)| size)
+            .or(s.stack_size)
+            .unwrap_or_else(default_stack_size),
+        stack_top: s.user_stack.map_or(std::ptr::null_mut(), |(lo, size)| {
+            (lo + size) as *mut c_void
+        }),
         guard_size: s.guard_size.unwrap_or_else(page_size),
     };
     // SAFETY: the caller's contract; Attr fits.
@@ -231,10 +242,12 @@ pub unsafe extern "C" fn weave_pthread_attr_getstacksize(
     })
 }
 
-/// `pthread_attr_setstack`: stored and returned (`EINVAL` for a size below
-/// `PTHREAD_STACK_MIN` or a null address), but `pthread_create` refuses
-/// attributes with a stack of the program's with `EINVAL`: weave runs
-/// ULTs on its own stacks only.
+/// `pthread_attr_setstack`: the thread runs on `size` bytes of the
+/// program's memory at `addr` (`EINVAL` for a size below
+/// `PTHREAD_STACK_MIN` or a null address). weave puts no guard page below
+/// it and never recycles it: once the thread is joined (or, detached, has
+/// ended) the memory is the program's again. A thread made from the same
+/// attributes twice would share the stack: POSIX leaves that undefined.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_attr_setstack(
     a: *mut pthread_attr_t,
@@ -245,7 +258,7 @@ pub unsafe extern "C" fn weave_pthread_attr_setstack(
         if size < STACK_MIN || addr.is_null() {
             return libc::EINVAL;
         }
-        at.stack_addr = addr;
+        at.stack_top = (addr as usize + size) as *mut c_void;
         at.stack_size = size;
         0
     })
@@ -262,8 +275,44 @@ pub unsafe extern "C" fn weave_pthread_attr_getstack(
         if addr.is_null() || size.is_null() {
             return libc::EINVAL;
         }
-        put(addr, at.stack_addr);
+        let lo = if at.stack_top.is_null() {
+            std::ptr::null_mut()
+        } else {
+            (at.stack_top as usize).saturating_sub(at.stack_size) as *mut c_void
+        };
+        put(addr, lo);
         put(size, at.stack_size)
+    })
+}
+
+/// `pthread_attr_setstackaddr` (obsolescent): the top of a stack of the
+/// program's, of the attributes' stack size, as glibc reads it (the
+/// stack grows down). `EINVAL` for null.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_attr_setstackaddr(
+    a: *mut pthread_attr_t,
+    addr: *mut c_void,
+) -> c_int {
+    with_attr("pthread_attr_setstackaddr", a, |at| {
+        if addr.is_null() {
+            return libc::EINVAL;
+        }
+        at.stack_top = addr;
+        0
+    })
+}
+
+/// `pthread_attr_getstackaddr` (obsolescent).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_attr_getstackaddr(
+    a: *const pthread_attr_t,
+    addr: *mut *mut c_void,
+) -> c_int {
+    with_attr("pthread_attr_getstackaddr", a, |at| {
+        if addr.is_null() {
+            return libc::EINVAL;
+        }
+        put(addr, at.stack_top)
     })
 }
 

@@ -14,10 +14,10 @@ use std::time::Instant;
 use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
 use weave_rt::sync::Condvar;
 
-use crate::guard;
 use crate::mutex::{cmutex, me};
 use crate::object::{slot, Slot};
 use crate::time::{deadline, passed, Clock};
+use crate::{cancel, guard};
 
 struct CCond {
     cv: Condvar,
@@ -47,7 +47,10 @@ fn with_cond(name: &str, c: *const pthread_cond_t, f: impl FnOnce(&CCond) -> c_i
 }
 
 /// Waits on `cc` with the mutex `m`, which the caller must hold (`EPERM`
-/// otherwise), until notified or `until`; true if the wait timed out.
+/// otherwise), until notified or `until`; true if the wait timed out. A
+/// cancellation point: `Err(ACT)` when a cancellation request is to be
+/// acted on, with the mutex held again (POSIX) and a notify this waiter
+/// may have taken passed on to another.
 fn wait(cc: &CCond, m: *const pthread_mutex_t, until: Option<Instant>) -> Result<bool, c_int> {
     // SAFETY: the program's mutex.
     let cm = unsafe { cmutex(m) }?;
@@ -55,19 +58,37 @@ fn wait(cc: &CCond, m: *const pthread_mutex_t, until: Option<Instant>) -> Result
     if !cm.is_owner(me) {
         return Err(libc::EPERM);
     }
+    if cancel::due() {
+        return Err(cancel::ACT);
+    }
     let (g, count) = cm.release(me);
-    let (g, timed_out) = match until {
-        None => (cc.cv.wait(g).unwrap_or_else(|e| e.into_inner()), false),
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            let (g, r) = cc
-                .cv
-                .wait_timeout(g, left)
-                .unwrap_or_else(|e| e.into_inner());
-            (g, r.timed_out())
+    // The guard stays here if the point does not run the wait.
+    let mut held = Some(g);
+    let waited = cancel::point(|| {
+        let g = held.take().expect("the wait runs once");
+        match until {
+            None => (cc.cv.wait(g).unwrap_or_else(|e| e.into_inner()), false),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                let (g, r) = cc
+                    .cv
+                    .wait_timeout(g, left)
+                    .unwrap_or_else(|e| e.into_inner());
+                (g, r.timed_out())
+            }
         }
+    });
+    let (g, timed_out, act) = match waited {
+        Ok(((g, t), due)) => (g, t, due),
+        Err(()) => (held.take().expect("the wait did not run"), false, true),
     };
     cm.reacquire(g, count, me);
+    if act {
+        // The wake-up may have been a notify meant for a waiter that
+        // stays: hand it on (a spurious wake-up at worst).
+        cc.cv.notify_one();
+        return Err(cancel::ACT);
+    }
     Ok(timed_out)
 }
 
@@ -118,33 +139,68 @@ pub unsafe extern "C" fn weave_pthread_cond_destroy(c: *mut pthread_cond_t) -> c
 
 /// `pthread_cond_wait`: releases `m` and blocks the calling ULT until
 /// signalled, then holds `m` again. `EPERM` if the caller does not hold
-/// `m`. Spurious wake-ups are possible, as POSIX allows.
+/// `m`. Spurious wake-ups are possible, as POSIX allows. A cancellation
+/// point (`pthread_cancel`): the cleanup handlers then run with `m` held.
 #[no_mangle]
-pub unsafe extern "C" fn weave_pthread_cond_wait(
+pub unsafe extern "C-unwind" fn weave_pthread_cond_wait(
     c: *mut pthread_cond_t,
     m: *mut pthread_mutex_t,
 ) -> c_int {
-    with_cond("pthread_cond_wait", c, |cc| match wait(cc, m, None) {
-        Ok(_) => 0,
-        Err(e) => e,
-    })
+    cancel::finish(with_cond("pthread_cond_wait", c, |cc| {
+        match wait(cc, m, None) {
+            Ok(_) => 0,
+            Err(e) => e,
+        }
+    }))
 }
 
 /// `pthread_cond_timedwait`: as wait, until `abstime` on the condition
 /// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`.
 #[no_mangle]
-pub unsafe extern "C" fn weave_pthread_cond_timedwait(
+pub unsafe extern "C-unwind" fn weave_pthread_cond_timedwait(
     c: *mut pthread_cond_t,
     m: *mut pthread_mutex_t,
     abstime: *const timespec,
 ) -> c_int {
+    cancel::finish(timedwait(c, m, abstime))
+}
+
+/// `pthread_cond_clockwait`: as timedwait, with `abstime` on `clock`
+/// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another) instead
+/// of the condition variable's own. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_pthread_cond_clockwait(
+    c: *mut pthread_cond_t,
+    m: *mut pthread_mutex_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return libc::EINVAL;
+    };
+    cancel::finish(timedwait_on(c, m, Some(clock), abstime))
+}
+
+fn timedwait(c: *mut pthread_cond_t, m: *mut pthread_mutex_t, abstime: *const timespec) -> c_int {
+    timedwait_on(c, m, None, abstime)
+}
+
+/// A timed wait with `abstime` on `clock`, or on the condition variable's
+/// clock if `None`.
+fn timedwait_on(
+    c: *mut pthread_cond_t,
+    m: *mut pthread_mutex_t,
+    clock: Option<Clock>,
+    abstime: *const timespec,
+) -> c_int {
     with_cond("pthread_cond_timedwait", c, |cc| {
-        let until = match deadline(cc.clock, abstime) {
+        let clock = clock.unwrap_or(cc.clock);
+        let until = match deadline(clock, abstime) {
             Ok(d) => d,
             Err(e) => return e,
         };
         match wait(cc, m, Some(until)) {
-            Ok(true) if passed(cc.clock, abstime) => libc::ETIMEDOUT,
+            Ok(true) if passed(clock, abstime) => libc::ETIMEDOUT,
             Ok(_) => 0,
             Err(e) => e,
         }

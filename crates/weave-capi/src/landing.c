@@ -11,15 +11,16 @@ struct weave_landing {
     void *value;
 };
 
-/* Calls start(arg) with a landing pad set; hands the pad to publish first
- * (the Rust side keeps it per ULT). Returns start's value, or the value
- * given to weave__land. */
+/* Calls start(arg) with a landing pad set; hands the pad to
+ * publish(ctx, pad) first (the Rust side keeps it with the thread's
+ * registry entry). Returns start's value, or the value given to
+ * weave__land. */
 void *weave__run_landing(void *(*start)(void *), void *arg,
-                         void (*publish)(void *)) {
+                         void (*publish)(void *, void *), void *ctx) {
     struct weave_landing landing;
     landing.value = NULL;
     if (setjmp(landing.env) == 0) {
-        publish(&landing);
+        publish(ctx, &landing);
         return start(arg);
     }
     /* Back from weave__land: `landing` is in memory (its address

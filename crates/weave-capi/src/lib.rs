@@ -19,9 +19,12 @@
 //! |-----------|------|
 //! | `object`  | the lazily initialised C objects (mutex, cond, rwlock, ...) inside glibc-sized storage |
 //! | `thread`  | create, join, detach, exit (the landing pad), self, once, names, scheduling, concurrency |
+//! | `cancel`  | `pthread_cancel`, cancelability, and when a cancellation point acts on a request |
 //! | `cleanup` | `pthread_cleanup_push/pop`'s records, run by `pthread_exit` |
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
+//! | `io`      | `read`, `write`, `recv`, `send`, `accept`, `connect` that block only the ULT on sockets |
+//! | `named_sem` | named semaphores: the system's, told apart from weave's and handed on |
 //! | `time`    | sleeps and the clock conversions of the timed waits |
 //! | `word_attr` | the attribute objects with no state but "initialised" (rwlock, barrier) |
 //! | `tables`  | weave's own API: options for create, the thread and LWP tables, `weave_blocking` |
@@ -40,10 +43,13 @@
 
 mod attr;
 mod barrier;
+mod cancel;
 mod cleanup;
 mod cond;
+mod io;
 mod key;
 mod mutex;
+mod named_sem;
 mod object;
 mod rwlock;
 mod sem;
@@ -55,10 +61,13 @@ mod word_attr;
 
 pub use attr::*;
 pub use barrier::*;
+pub use cancel::*;
 pub use cleanup::*;
 pub use cond::*;
+pub use io::*;
 pub use key::*;
 pub use mutex::*;
+pub use named_sem::*;
 pub use rwlock::*;
 pub use sem::*;
 pub use spin::*;

@@ -129,7 +129,7 @@ impl CMutex {
         }
     }
 
-    fn lock_until(&self, me: u64, abstime: *const timespec) -> c_int {
+    fn lock_until(&self, me: u64, clock: Clock, abstime: *const timespec) -> c_int {
         if let Some(r) = self.relock(me) {
             return r;
         }
@@ -137,7 +137,7 @@ impl CMutex {
             self.took(g, me);
             return 0;
         }
-        let until = match deadline(Clock::Realtime, abstime) {
+        let until = match deadline(clock, abstime) {
             Ok(d) => d,
             Err(e) => return e,
         };
@@ -302,7 +302,23 @@ pub unsafe extern "C" fn weave_pthread_mutex_timedlock(
     abstime: *const timespec,
 ) -> c_int {
     with_mutex("pthread_mutex_timedlock", m, |cm, me| {
-        cm.lock_until(me, abstime)
+        cm.lock_until(me, Clock::Realtime, abstime)
+    })
+}
+
+/// `pthread_mutex_clocklock`: as timedlock, with `abstime` on `clock`
+/// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_mutex_clocklock(
+    m: *mut pthread_mutex_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return libc::EINVAL;
+    };
+    with_mutex("pthread_mutex_clocklock", m, |cm, me| {
+        cm.lock_until(me, clock, abstime)
     })
 }
 

@@ -5,6 +5,8 @@
 //! initialiser: a `sem_t` that `sem_init` did not make is `EINVAL`).
 //! Process-shared semaphores (`pshared` != 0) are `ENOSYS`. `EINTR` from
 //! a signal handler is not given: signals are not in the C API yet.
+//! Named semaphores (`sem_open`) are the system's: every call here hands
+//! them on (`named_sem.rs`).
 
 use std::ffi::{c_int, c_uint};
 use std::time::Instant;
@@ -12,15 +14,28 @@ use std::time::Instant;
 use libc::{sem_t, timespec};
 use weave_rt::sync::Semaphore;
 
-use crate::guard_errno;
+use crate::named_sem::{self, Op};
 use crate::object::{slot, Slot};
 use crate::time::{deadline, Clock};
+use crate::{cancel, guard, guard_errno};
 
 /// glibc's `SEM_VALUE_MAX`.
 const VALUE_MAX: usize = i32::MAX as usize;
 
-fn with_sem(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
-    guard_errno(name, libc::EINVAL, || {
+fn with_sem(name: &str, s: *mut sem_t, named: Op, f: impl FnOnce(&Semaphore) -> c_int) -> c_int {
+    errno_result(with_sem_code(name, s, named, f))
+}
+
+/// As [`with_sem`], returning the error number (0 for success). A
+/// `sem_t` that is not weave's but a named semaphore the program opened
+/// gets `named`, done by the system (`named_sem.rs`).
+fn with_sem_code(
+    name: &str,
+    s: *mut sem_t,
+    named: Op,
+    f: impl FnOnce(&Semaphore) -> c_int,
+) -> c_int {
+    guard(name, libc::EINVAL, || {
         // SAFETY: the program's semaphore.
         let sl: &Slot<Semaphore> = match unsafe { slot(s) } {
             Ok(sl) => sl,
@@ -30,9 +45,19 @@ fn with_sem(name: &str, s: *mut sem_t, f: impl FnOnce(&Semaphore) -> c_int) -> c
             unreachable!("semaphores have no static initialiser")
         }) {
             Ok(sem) => f(sem),
+            Err(_) if named_sem::is_named(s) => named_sem::call(s, named),
             Err(e) => e,
         }
     })
+}
+
+/// The semaphore calls' convention: 0, or -1 with `errno` set.
+fn errno_result(e: c_int) -> c_int {
+    if e == 0 {
+        return 0;
+    }
+    crate::set_errno(e);
+    -1
 }
 
 /// `sem_init`: `value` permits. `EINVAL` above `SEM_VALUE_MAX`, `ENOSYS`
@@ -70,54 +95,94 @@ pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
 }
 
 /// `sem_wait`: takes a permit, blocking the calling ULT until one is
-/// posted.
+/// posted. A cancellation point (`pthread_cancel`).
 #[no_mangle]
-pub unsafe extern "C" fn weave_sem_wait(s: *mut sem_t) -> c_int {
-    with_sem("sem_wait", s, |sem| {
-        sem.acquire().forget();
-        0
-    })
+pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
+    errno_result(cancel::finish(with_sem_code(
+        "sem_wait",
+        s,
+        Op::Wait,
+        |sem| take(sem, None),
+    )))
+}
+
+/// Takes a permit, until `until` if given, as a cancellation point: 0,
+/// `ETIMEDOUT`, or `cancel::ACT` when a cancellation request is to be
+/// acted on (a permit that was taken is kept: the request waits for the
+/// next point).
+fn take(sem: &Semaphore, until: Option<Instant>) -> c_int {
+    match cancel::point(|| sem.acquire_cancellable(until)) {
+        Ok((Some(p), _)) => {
+            p.forget();
+            0
+        }
+        Ok((None, false)) => libc::ETIMEDOUT,
+        Ok((None, true)) | Err(()) => cancel::ACT,
+    }
 }
 
 /// `sem_trywait`: `EAGAIN` if no permit is free.
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_trywait(s: *mut sem_t) -> c_int {
-    with_sem("sem_trywait", s, |sem| match sem.try_acquire() {
-        Some(p) => {
-            p.forget();
-            0
-        }
-        None => libc::EAGAIN,
-    })
-}
-
-/// `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-/// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block.
-#[no_mangle]
-pub unsafe extern "C" fn weave_sem_timedwait(s: *mut sem_t, abstime: *const timespec) -> c_int {
-    with_sem("sem_timedwait", s, |sem| {
-        if let Some(p) = sem.try_acquire() {
-            p.forget();
-            return 0;
-        }
-        let until = match deadline(Clock::Realtime, abstime) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
-        match sem.acquire_timeout(until.saturating_duration_since(Instant::now())) {
+    with_sem("sem_trywait", s, Op::TryWait, |sem| {
+        match sem.try_acquire() {
             Some(p) => {
                 p.forget();
                 0
             }
-            None => libc::ETIMEDOUT,
+            None => libc::EAGAIN,
         }
     })
+}
+
+/// `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
+/// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
+/// cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_sem_timedwait(
+    s: *mut sem_t,
+    abstime: *const timespec,
+) -> c_int {
+    errno_result(cancel::finish(timed(s, Clock::Realtime, abstime)))
+}
+
+/// `sem_clockwait`: as timedwait, with `abstime` on `clock`
+/// (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another). A
+/// cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_sem_clockwait(
+    s: *mut sem_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return errno_result(libc::EINVAL);
+    };
+    errno_result(cancel::finish(timed(s, clock, abstime)))
+}
+
+fn timed(s: *mut sem_t, clock: Clock, abstime: *const timespec) -> c_int {
+    with_sem_code(
+        "sem_timedwait",
+        s,
+        Op::TimedWait(clock.id(), abstime),
+        |sem| {
+            if let Some(p) = sem.try_acquire() {
+                p.forget();
+                return 0;
+            }
+            match deadline(clock, abstime) {
+                Ok(until) => take(sem, Some(until)),
+                Err(e) => e,
+            }
+        },
+    )
 }
 
 /// `sem_post`: gives a permit back; `EOVERFLOW` at `SEM_VALUE_MAX`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_post(s: *mut sem_t) -> c_int {
-    with_sem("sem_post", s, |sem| {
+    with_sem("sem_post", s, Op::Post, |sem| {
         if sem.available_permits() >= VALUE_MAX {
             return libc::EOVERFLOW;
         }
@@ -129,7 +194,7 @@ pub unsafe extern "C" fn weave_sem_post(s: *mut sem_t) -> c_int {
 /// `sem_getvalue`: the free permits (never negative).
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_getvalue(s: *mut sem_t, value: *mut c_int) -> c_int {
-    with_sem("sem_getvalue", s, |sem| {
+    with_sem("sem_getvalue", s, Op::GetValue(value), |sem| {
         if value.is_null() {
             return libc::EINVAL;
         }

@@ -86,6 +86,12 @@ pub const WEAVE_BLOCK_MUTEX: c_int = 8;
 pub const WEAVE_BLOCK_CONDVAR: c_int = 9;
 /// `weave_thread_info::block_reason`: in a semaphore wait.
 pub const WEAVE_BLOCK_SEMAPHORE: c_int = 10;
+/// `weave_thread_info::block_reason`: waiting for a call that runs on
+/// weave's blocking pool (`weave_blocking`, a named semaphore's wait).
+pub const WEAVE_BLOCK_IO: c_int = 5;
+/// `weave_thread_info::block_reason`: waiting for a socket (a `read`,
+/// `write`, `accept`... that would block).
+pub const WEAVE_BLOCK_NET: c_int = 15;
 
 /// One row of the thread table.
 #[repr(C)]
@@ -225,12 +231,18 @@ pub extern "C" fn weave_blocking(
     weave_rt::blocking(move || f(arg as *mut c_void) as usize) as *mut c_void
 }
 
-/// `sysconf`, with weave's answers where they differ from the system's:
-/// `_SC_THREAD_PROCESS_SHARED` is -1 (process-shared objects are refused
-/// with `ENOTSUP`). Everything else is the system's.
+/// `sysconf`, with weave's answers where they differ from the system's,
+/// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
+/// shared objects are refused with `ENOTSUP`) and `_SC_THREAD_ROBUST_PRIO_*`
+/// (robust mutexes likewise) are -1. Everything else is the system's.
 #[no_mangle]
 pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
-    if name == libc::_SC_THREAD_PROCESS_SHARED {
+    if matches!(
+        name,
+        libc::_SC_THREAD_PROCESS_SHARED
+            | libc::_SC_THREAD_ROBUST_PRIO_INHERIT
+            | libc::_SC_THREAD_ROBUST_PRIO_PROTECT
+    ) {
         return -1;
     }
     // SAFETY: a plain query.
@@ -251,5 +263,7 @@ mod tests {
         assert_eq!(WEAVE_BLOCK_MUTEX, BlockReason::Mutex as c_int);
         assert_eq!(WEAVE_BLOCK_CONDVAR, BlockReason::Condvar as c_int);
         assert_eq!(WEAVE_BLOCK_SEMAPHORE, BlockReason::Semaphore as c_int);
+        assert_eq!(WEAVE_BLOCK_NET, BlockReason::Net as c_int);
+        assert_eq!(WEAVE_BLOCK_IO, BlockReason::Io as c_int);
     }
 }

@@ -21,11 +21,10 @@
 //! Then the closure goes on as after a return: key destructors run, the
 //! registry is updated, and the value becomes the join result.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
 use std::sync::{Arc, LazyLock};
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
@@ -39,24 +38,36 @@ pub(crate) type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
 
 extern "C" {
     /// `src/landing.c`: calls `start(arg)` after a `setjmp`, handing the
-    /// jump buffer to `publish`; returns the start routine's value, or the
-    /// one given to `weave__land`.
+    /// jump buffer to `publish(ctx, pad)`; returns the start routine's
+    /// value, or the one given to `weave__land`.
     fn weave__run_landing(
         start: StartRoutine,
         arg: *mut c_void,
-        publish: extern "C" fn(*mut c_void),
+        publish: extern "C" fn(*const c_void, *mut c_void),
+        ctx: *const c_void,
     ) -> *mut c_void;
     /// `src/landing.c`: stores `value` and `longjmp`s to `landing`.
     fn weave__land(landing: *mut c_void, value: *mut c_void) -> !;
 }
 
-weave_rt::thread_local! {
-    /// The running C thread's landing pad (null outside its start routine).
-    static LANDING: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+/// Stores the landing pad in the thread's `Shared` (`ctx`). Kept there
+/// rather than in a weave `thread_local!`: a C thread's first thread-local
+/// costs it a table of its own (three allocations), a third of what
+/// `pthread_create` + `join` cost.
+extern "C" fn publish_landing(ctx: *const c_void, landing: *mut c_void) {
+    // SAFETY: `ctx` is the `Shared` that `run_c_thread` passed, alive (its
+    // Arc is held by that frame) for the whole call.
+    let shared = unsafe { &*ctx.cast::<Shared>() };
+    shared.landing.store(landing, Relaxed);
 }
 
-extern "C" fn publish_landing(landing: *mut c_void) {
-    LANDING.set(landing);
+/// The calling thread's landing pad, if it is a C thread inside its start
+/// routine (null otherwise).
+fn current_landing() -> *mut c_void {
+    let me = weave_rt::thread::current_id().as_u64().get();
+    registry(me)
+        .get(&me)
+        .map_or(std::ptr::null_mut(), |e| e.shared.landing.load(Relaxed))
 }
 
 /// How a thread was asked for: by `pthread_attr_t` or weave's options.
@@ -64,6 +75,8 @@ extern "C" fn publish_landing(landing: *mut c_void) {
 pub(crate) struct Spec {
     pub(crate) name: Option<String>,
     pub(crate) stack_size: Option<usize>,
+    /// A stack of the program's: its lowest address and size.
+    pub(crate) user_stack: Option<(usize, usize)>,
     pub(crate) guard_size: Option<usize>,
     pub(crate) priority: Option<u8>,
     pub(crate) bound: bool,
@@ -81,6 +94,9 @@ pub(crate) struct Spec {
 /// | `FINISHED` | the child, after its start routine and key destructors | |
 struct Shared {
     state: AtomicU8,
+    /// The landing pad while the start routine runs (null before and
+    /// after); written and read only by the thread itself.
+    landing: AtomicPtr<c_void>,
 }
 
 const READY: u8 = 1;
@@ -145,7 +161,7 @@ static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
 static FORKER_IS_C: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn before_fork() {
-    FORKER_IS_C.store(!LANDING.get().is_null(), Relaxed);
+    FORKER_IS_C.store(!current_landing().is_null(), Relaxed);
 }
 
 /// In a child of `fork`, only the forking thread exists: the live count
@@ -227,8 +243,15 @@ fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
     // SAFETY: `weave__run_landing` calls `start(arg)` as the program asked
     // in pthread_create; the landing pad it publishes lives in its frame,
     // which is below this one until it returns.
-    let ret = unsafe { weave__run_landing(start, arg as *mut c_void, publish_landing) };
-    LANDING.set(std::ptr::null_mut());
+    let ret = unsafe {
+        weave__run_landing(
+            start,
+            arg as *mut c_void,
+            publish_landing,
+            Arc::as_ptr(&shared).cast(),
+        )
+    };
+    shared.landing.store(std::ptr::null_mut(), Relaxed);
     key::run_destructors();
     // AcqRel: pairs with `pthread_detach`'s fetch_or; whoever sets the
     // second of DETACHED and FINISHED removes the entry.
@@ -242,10 +265,10 @@ fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
 
 /// `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
 /// detach state, stack size, scope (`PTHREAD_SCOPE_SYSTEM` = a bound
-/// thread) and scheduling. `EINVAL` for a null `thread` or `start`, an
-/// uninitialised `attr`, or a user-provided stack (`pthread_attr_setstack`:
-/// weave runs ULTs on its own stacks); `EAGAIN` when weave cannot get a
-/// stack or a thread table slot.
+/// thread), a stack of the program's (`pthread_attr_setstack`) and
+/// scheduling. `EINVAL` for a null `thread` or `start` or an
+/// uninitialised `attr`; `EAGAIN` when weave cannot get a stack or a
+/// thread table slot.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_create(
     thread: *mut pthread_t,
@@ -298,6 +321,12 @@ fn spawn_held(
     if let Some(s) = spec.stack_size {
         b = b.stack_size(s);
     }
+    if let Some((lo, size)) = spec.user_stack {
+        // SAFETY: the program gave this memory as the thread's stack
+        // (`pthread_attr_setstack`), which POSIX makes its promise that
+        // nothing else uses it while the thread runs.
+        b = unsafe { b.stack(lo as *mut u8, size) };
+    }
     if let Some(p) = spec.priority {
         b = b.priority(p);
     }
@@ -307,6 +336,7 @@ fn spawn_held(
     let detached = spec.detached;
     let shared = Arc::new(Shared {
         state: AtomicU8::new(if detached { DETACHED } else { 0 }),
+        landing: AtomicPtr::new(std::ptr::null_mut()),
     });
     let child = shared.clone();
     let arg = arg as usize;
@@ -334,12 +364,22 @@ fn spawn_held(
     Ok((id, shared, thread))
 }
 
-/// `pthread_join`: waits for the thread and stores its exit value.
-/// `ESRCH` for an id that names no live or unjoined thread (a made-up or
-/// stale one, or one already joined), `EINVAL` for a detached thread or
-/// one another thread is joining, `EDEADLK` for the caller itself.
+/// `pthread_join`: waits for the thread and stores its exit value
+/// (`PTHREAD_CANCELED` for a cancelled thread). `ESRCH` for an id that
+/// names no live or unjoined thread (a made-up or stale one, or one
+/// already joined), `EINVAL` for a detached thread or one another thread
+/// is joining, `EDEADLK` for the caller itself. A cancellation point: a
+/// joiner cancelled while it waits leaves the thread joinable.
 #[no_mangle]
-pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
+pub unsafe extern "C-unwind" fn weave_pthread_join(
+    thread: pthread_t,
+    retval: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    crate::cancel::finish(unsafe { join(thread, retval) })
+}
+
+unsafe fn join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
     guard("pthread_join", libc::EINVAL, || {
         let id = match thread_id(thread) {
             Ok(id) => id,
@@ -364,6 +404,23 @@ pub unsafe extern "C" fn weave_pthread_join(thread: pthread_t, retval: *mut *mut
                 },
             }
         };
+        // A cancellation point: acted on before the join takes anything.
+        // For a thread that has already finished, the cheap check alone.
+        let cancelled = if handle.is_finished() {
+            crate::cancel::due()
+        } else {
+            !matches!(
+                crate::cancel::point(|| handle.wait_cancellable()),
+                Ok((true, _))
+            )
+        };
+        if cancelled {
+            // Cancelled while waiting: the thread stays joinable.
+            if let Some(e) = registry(thread).get_mut(&thread) {
+                e.handle = Some(handle);
+            }
+            return crate::cancel::ACT;
+        }
         let value = match handle.join() {
             Ok(v) => v as *mut c_void,
             Err(_) => crate::glibc::PTHREAD_CANCELED,
@@ -438,7 +495,7 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // `value` is handed on as the join result, never read
 pub extern "C-unwind" fn weave_pthread_exit(value: *mut c_void) -> ! {
     crate::cleanup::run_all();
-    let landing = LANDING.get();
+    let landing = current_landing();
     if !landing.is_null() {
         // SAFETY: the landing pad is live: it is in `weave__run_landing`'s
         // frame, below this one on the same stack. No value with a

@@ -71,26 +71,52 @@ pub(crate) fn passed(clock: Clock, abstime: *const timespec) -> bool {
     deadline(clock, abstime).is_ok_and(|d| d <= Instant::now())
 }
 
-/// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0.
+/// Sleeps for `dur` as a cancellation point: 0, or `cancel::ACT` when a
+/// cancellation request is to be acted on (it ends the sleep early).
+fn sleep_for(dur: Duration) -> c_int {
+    let now = Instant::now();
+    let until = now
+        .checked_add(dur)
+        .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)));
+    loop {
+        match crate::cancel::point(|| weave_rt::thread::sleep_until(until)) {
+            Ok(((), false)) => {}
+            Ok(((), true)) | Err(()) => return crate::cancel::ACT,
+        }
+        if Instant::now() >= until {
+            return 0;
+        }
+    }
+}
+
+/// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0. A
+/// cancellation point.
 #[no_mangle]
-pub extern "C" fn weave_sleep(seconds: c_uint) -> c_uint {
-    weave_rt::thread::sleep(Duration::from_secs(u64::from(seconds)));
+pub extern "C-unwind" fn weave_sleep(seconds: c_uint) -> c_uint {
+    crate::cancel::finish(sleep_for(Duration::from_secs(u64::from(seconds))));
     0
 }
 
-/// `usleep`: the calling ULT sleeps for `usec` microseconds.
+/// `usleep`: the calling ULT sleeps for `usec` microseconds. A
+/// cancellation point.
 #[no_mangle]
-pub extern "C" fn weave_usleep(usec: libc::useconds_t) -> c_int {
-    weave_rt::thread::sleep(Duration::from_micros(u64::from(usec)));
-    0
+pub extern "C-unwind" fn weave_usleep(usec: libc::useconds_t) -> c_int {
+    crate::cancel::finish(sleep_for(Duration::from_micros(u64::from(usec))))
 }
 
 /// `nanosleep`: the calling ULT sleeps; `-1` with `errno` `EINVAL` for a
 /// `tv_nsec` outside `0..1e9` or a negative time, `EFAULT` for null.
-/// `rem`, if given, is set to zero (weave's sleeps are not interrupted).
+/// `rem`, if given, is set to zero (weave's sleeps are not interrupted by
+/// signals). A cancellation point.
 #[no_mangle]
-pub unsafe extern "C" fn weave_nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
-    guard_errno("nanosleep", libc::EINVAL, || {
+pub unsafe extern "C-unwind" fn weave_nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    crate::cancel::finish(unsafe { nanosleep(req, rem) })
+}
+
+unsafe fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
+    let mut act = false;
+    let r = guard_errno("nanosleep", libc::EINVAL, || {
         // SAFETY: null or the program's timespec.
         let Some(r) = (unsafe { req.as_ref() }) else {
             return libc::EFAULT;
@@ -98,14 +124,22 @@ pub unsafe extern "C" fn weave_nanosleep(req: *const timespec, rem: *mut timespe
         if !valid(r) {
             return libc::EINVAL;
         }
-        weave_rt::thread::sleep(Duration::new(r.tv_sec as u64, r.tv_nsec as u32));
+        if sleep_for(Duration::new(r.tv_sec as u64, r.tv_nsec as u32)) != 0 {
+            act = true;
+            return 0;
+        }
         // SAFETY: null or the program's timespec.
         if let Some(rem) = unsafe { rem.as_mut() } {
             rem.tv_sec = 0;
             rem.tv_nsec = 0;
         }
         0
-    })
+    });
+    if act {
+        crate::cancel::ACT
+    } else {
+        r
+    }
 }
 
 #[cfg(test)]

@@ -98,9 +98,15 @@ fn compile_file(src: &Path, static_link: bool) -> PathBuf {
 
 /// Runs a program with a watchdog; its output.
 fn run(exe: &Path) -> Output {
+    run_cmd(&mut Command::new(exe))
+}
+
+/// As [`run`], for a command with arguments or environment of its own.
+fn run_cmd(cmd: &mut Command) -> Output {
+    let exe = PathBuf::from(cmd.get_program());
     // cargo points LD_LIBRARY_PATH at its target directories, which would
     // win over the program's rpath.
-    let mut child = Command::new(exe)
+    let mut child = cmd
         .env_remove("LD_LIBRARY_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -178,6 +184,21 @@ c_tests! {
     weave_own_api_creates_lists_and_blocks => "weave_api",
     cleanup_handlers_run_on_pop_and_on_exit_before_destructors => "cleanup_handlers",
     fork_gives_a_child_whose_threads_work => "fork_child_runs_threads",
+    deferred_cancel_acts_at_testcancel_and_join_gets_canceled => "cancel_testcancel",
+    cancel_disabled_stays_pending_until_enabled => "cancel_disabled_until_enabled",
+    cancel_runs_cleanup_handlers_newest_first_then_destructors => "cancel_cleanup_then_destructors",
+    cancel_wakes_cond_wait_and_handlers_hold_the_mutex => "cancel_wakes_cond_wait",
+    cancel_wakes_sem_wait_without_taking_a_permit => "cancel_wakes_sem_wait",
+    cancel_wakes_sleep_usleep_nanosleep => "cancel_wakes_sleeps",
+    cancel_wakes_join_and_the_target_stays_joinable => "cancel_wakes_join",
+    cancel_of_stale_id_is_esrch_and_async_self_cancel_acts_at_once => "cancel_errors_and_async",
+    cancel_wakes_a_socket_read => "cancel_wakes_socket_read",
+    cleanup_handlers_of_a_cancelled_thread_run_to_their_end => "cancel_handlers_run_to_their_end",
+    socket_read_blocks_only_the_ult => "socket_read_blocks_only_the_ult",
+    clock_waits_time_out_on_the_clock_given_and_refuse_others => "clock_waits",
+    named_semaphores_are_the_systems_and_block_only_the_ult => "named_semaphores",
+    setstack_runs_the_thread_on_the_programs_memory => "attr_setstack_runs_on_the_given_stack",
+    socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
 }
 
 #[test]
@@ -205,6 +226,28 @@ fn producer_consumer_example_checks_itself() {
         String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("18000 items"));
+}
+
+/// The echo server's self-check on one LWP: if a socket read blocked the
+/// LWP instead of the ULT, the first client's read would stop everything
+/// (the server thread could never run) and the watchdog would fail it.
+#[test]
+fn echo_server_example_checks_itself_on_one_lwp() {
+    let exe = compile_file(&crate_dir().join("examples/c/echo_server.c"), false);
+    let out = run_cmd(
+        Command::new(&exe)
+            .env("WEAVE_LWPS", "1")
+            .args(["check", "50", "200"]),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "50 clients, 10000 of 10000 messages echoed\n"
+    );
 }
 
 #[test]
@@ -242,4 +285,46 @@ fn pthread_kill_is_refused_at_compile_time_until_weave_covers_it() {
         err.contains("pthread_kill is not covered by weave's C API yet"),
         "unexpected compiler output: {err}"
     );
+}
+
+/// Other calls that would hand a weave thread id or a weave-initialised
+/// object to glibc are refused at compile time as well.
+#[test]
+fn affinity_and_clockjoin_are_refused_at_compile_time() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-refused");
+    std::fs::create_dir_all(&dir).expect("create the output directory");
+    for (name, call) in [
+        (
+            "pthread_clockjoin_np",
+            "pthread_clockjoin_np(pthread_self(), 0, CLOCK_MONOTONIC, 0)",
+        ),
+        (
+            "pthread_setaffinity_np",
+            "pthread_setaffinity_np(pthread_self(), 0, 0)",
+        ),
+        (
+            "pthread_getcpuclockid",
+            "pthread_getcpuclockid(pthread_self(), 0)",
+        ),
+    ] {
+        let src = dir.join(format!("{name}.c"));
+        std::fs::write(&src, format!("int main(void) {{ return {call}; }}\n"))
+            .expect("write the program");
+        let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-std=gnu11", "-D_GNU_SOURCE", "-O1", "-c"])
+            .arg("-I")
+            .arg(crate_dir().join("../../include"))
+            .args(["-include", "weave/pthread.h"])
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.join(format!("{name}.o")))
+            .output()
+            .expect("run the C compiler (is `cc` installed?)");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} compiled");
+        assert!(
+            err.contains(&format!("{name} is not covered by weave's C API yet")),
+            "unexpected compiler output for {name}: {err}"
+        );
+    }
 }

@@ -246,6 +246,7 @@ pub(crate) fn fatal(msg: &str) -> ! {
 // model tests: `RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`.
 #[cfg(loom)]
 mod thread {
+    pub(crate) mod cancel_word;
     pub(crate) mod join_state;
     pub(crate) mod state;
 }

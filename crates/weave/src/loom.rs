@@ -8,12 +8,16 @@
 //! of a copy.
 
 #[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicU8;
+#[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
 };
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicU8;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,

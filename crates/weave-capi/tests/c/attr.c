@@ -62,14 +62,21 @@ int main(void) {
     EQ(pthread_attr_setschedparam(&a, &p), 0);
     EQ(pthread_create(&t, &a, noop, NULL), EINVAL);
 
-    /* A user stack is stored and returned, and refused by create. */
+    /* A user stack is stored and returned (setstack gives its bottom,
+     * setstackaddr its top, as glibc reads them). */
     static char stack[1 << 16];
     void *addr;
     EQ(pthread_attr_setstack(&a, stack, PTHREAD_STACK_MIN - 1), EINVAL);
     EQ(pthread_attr_setstack(&a, stack, sizeof stack), 0);
     EQ(pthread_attr_getstack(&a, &addr, &sz), 0);
     CHECK(addr == (void *)stack && sz == sizeof stack);
-    EQ(pthread_create(&t, &a, noop, NULL), EINVAL);
+    EQ(pthread_attr_getstackaddr(&a, &addr), 0);
+    CHECK(addr == (void *)(stack + sizeof stack));
+    EQ(pthread_attr_setstackaddr(&a, NULL), EINVAL);
+    EQ(pthread_attr_setstackaddr(&a, stack + sizeof stack), 0);
+    EQ(pthread_attr_getstack(&a, &addr, &sz), 0);
+    CHECK(addr == (void *)stack && sz == sizeof stack);
+    CHECK(sysconf(_SC_THREAD_ATTR_STACKADDR) > 0);
 
     EQ(pthread_attr_destroy(&a), 0);
     EQ(pthread_attr_getdetachstate(&a, &v), EINVAL);

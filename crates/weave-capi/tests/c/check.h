@@ -43,4 +43,19 @@ static inline struct timespec after_ms(clockid_t clock, long ms) {
     return t;
 }
 
+/* Waits (yielding) until weave's thread table shows `t` blocked with
+ * `reason` (a WEAVE_BLOCK_* value): the test then knows the thread is
+ * inside that wait, not on its way to it. */
+static inline void wait_blocked_in(pthread_t t, int reason) {
+    static weave_thread_info rows[4096];
+    for (;;) {
+        size_t n = weave_thread_table(rows, 4096);
+        for (size_t i = 0; i < n && i < 4096; i++)
+            if (pthread_equal(rows[i].id, t) && rows[i].state == WEAVE_THREAD_BLOCKED &&
+                rows[i].block_reason == reason)
+                return;
+        sched_yield();
+    }
+}
+
 #endif

@@ -55,5 +55,7 @@ int main(void) {
     EQ(pthread_mutexattr_settype(&a, PTHREAD_MUTEX_NORMAL), EINVAL);
     EQ(pthread_mutex_init(&c, &a), EINVAL);
     EQ(sysconf(_SC_THREAD_PROCESS_SHARED), -1);
+    EQ(sysconf(_SC_THREAD_ROBUST_PRIO_INHERIT), -1);
+    EQ(sysconf(_SC_THREAD_ROBUST_PRIO_PROTECT), -1);
     return 0;
 }

@@ -698,6 +698,8 @@ impl Lwp {
                         self.requeue(t);
                     } else if crate::signal::state::blocked_with_pending(t) {
                         self.interrupt_wait(t);
+                    } else {
+                        crate::thread::cancel::after_block(t);
                     }
                 }
             },
@@ -734,7 +736,8 @@ impl Lwp {
         #[cfg(feature = "tls-per-ult")]
         drop(unsafe { (*t.tls.get()).take() });
         let l = self.local();
-        if rt().stacks.give(stack, &mut l.stacks) {
+        // A stack of the program's (`Stack::user`) is the program's again.
+        if !stack.is_user() && rt().stacks.give(stack, &mut l.stacks) {
             rt().monitor.wake();
         }
         // Pinned ULTs finish where they were placed; a migratable one was

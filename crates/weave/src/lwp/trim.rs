@@ -155,7 +155,10 @@ pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) -> usize {
     let mut compacted = 0;
     for r in reqs {
         let t = table().slot(r.index);
-        if !may_trim(t, r, home) {
+        // SAFETY: `class` is written at spawn, before the TCB is
+        // published, and not again while the thread lives.
+        if !may_trim(t, r, home) || unsafe { *t.class.get() } == crate::stack::USER_CLASS {
+            // Not ours to trim or compact: a stack of the program's.
             continue;
         }
         // SAFETY: `t` is switched out and pinned to the calling LWP

@@ -31,6 +31,7 @@ mod evented;
 mod tcp;
 mod udp;
 
+pub(crate) use evented::kernel_timeout;
 pub(crate) use evented::Evented;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;

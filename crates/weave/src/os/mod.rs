@@ -1,3 +1,4 @@
 //! Platform-specific parts, as `std::os`.
 
+pub mod fd;
 pub mod unix;

@@ -116,6 +116,10 @@ impl StackSizeError {
     }
 }
 
+/// The class of a stack the program provided ([`Stack::user`]): not the
+/// pool's, never recycled, no guard page of weave's.
+pub(crate) const USER_CLASS: u8 = u8::MAX;
+
 /// One ULT stack: `limit..base` is usable, the page below `limit` is its
 /// guard. Owned by exactly one ULT, LWP cache or pool list at a time.
 #[derive(Debug)]
@@ -128,7 +132,37 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
+    /// The program's memory `lo..hi` as a ULT's stack (the C API's
+    /// `pthread_attr_setstack`), trimmed to 16-byte alignment at both
+    /// ends. It has no guard page (the program did not ask weave for one),
+    /// and when the ULT finishes it goes back to nobody: it is the
+    /// program's again.
+    ///
+    /// # Safety
+    ///
+    /// `lo..hi` is writable memory that nothing else uses until the ULT
+    /// running on it has finished.
+    pub(crate) unsafe fn user(lo: usize, hi: usize) -> Stack {
+        let base = hi & !15;
+        let limit = (lo + 15) & !15;
+        let size = base.saturating_sub(limit);
+        Stack {
+            base,
+            // The size rides above the class byte: a `Stack` keeps its two
+            // words and no padding (compaction reads them as integers).
+            class: size << 8 | usize::from(USER_CLASS),
+        }
+    }
+
+    /// Whether the program provided this stack.
+    pub(crate) fn is_user(&self) -> bool {
+        self.class & 0xff == usize::from(USER_CLASS)
+    }
+
     pub(crate) fn size(&self) -> usize {
+        if self.is_user() {
+            return self.class >> 8;
+        }
         class_size(self.class as u8)
     }
 
@@ -141,8 +175,12 @@ impl Stack {
         self.base
     }
 
-    /// The guard page below this stack.
+    /// The guard page below this stack (empty for a stack of the
+    /// program's, which has none).
     pub(crate) fn guard_range(&self) -> (usize, usize) {
+        if self.is_user() {
+            return (self.limit_addr(), self.limit_addr());
+        }
         (self.limit_addr() - PAGE, self.limit_addr())
     }
 }

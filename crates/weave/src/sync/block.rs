@@ -111,6 +111,13 @@ mod imp {
         Instant::now() >= deadline
     }
 
+    /// Whether a cancellation request ends the caller's wait (it waits at a
+    /// cancellation point: `thread/cancel.rs`).
+    #[inline]
+    pub(crate) fn wait_cancelled() -> bool {
+        crate::thread::cancel::wait_cancelled()
+    }
+
     /// Whether this call may spin at all (loom says no).
     pub(crate) const SPIN: bool = true;
 
@@ -233,6 +240,10 @@ mod loom_imp {
 
     pub(crate) fn expired(_deadline: Instant) -> bool {
         TIMED_OUT.with(|t| t.get())
+    }
+
+    pub(crate) fn wait_cancelled() -> bool {
+        false
     }
 
     pub(crate) const SPIN: bool = false;

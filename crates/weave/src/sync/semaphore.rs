@@ -185,6 +185,13 @@ impl Semaphore {
         self.acquire_until(1, Instant::now().checked_add(timeout))
     }
 
+    /// Takes one permit, giving up (`None`) at `deadline` (if any) or, at a
+    /// [`cancellation_point`](crate::thread::cancellation_point), when a
+    /// cancellation request for the caller ends the wait.
+    pub fn acquire_cancellable(&self, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
+        self.acquire_until(1, deadline)
+    }
+
     /// Takes `n` permits, giving up (`None`) after `timeout`.
     pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.acquire_until(n, Instant::now().checked_add(timeout))
@@ -200,7 +207,7 @@ impl Semaphore {
         let me = block::me();
         let mut since: Option<u64> = None;
         loop {
-            if deadline.is_some_and(block::expired) {
+            if deadline.is_some_and(block::expired) || block::wait_cancelled() {
                 return None;
             }
             let requeue = since.is_some();

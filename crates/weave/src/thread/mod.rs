@@ -37,6 +37,8 @@
 //! weave::thread::spawn(move || *rc).join().unwrap();
 //! ```
 
+pub(crate) mod cancel;
+pub(crate) mod cancel_word;
 pub(crate) mod current;
 pub(crate) mod fork;
 pub(crate) mod id;
@@ -56,6 +58,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use cancel::{cancel_requested, cancellation_point};
 pub use id::{BlockReason, ThreadId};
 pub use local::{AccessError, LocalKey};
 pub use names::available_parallelism;
@@ -421,6 +424,8 @@ pub struct Builder {
     bound: bool,
     cpus: Option<Vec<usize>>,
     migratable: bool,
+    /// A stack of the caller's (`lo`, `hi`): [`Builder::stack`].
+    user_stack: Option<(usize, usize)>,
 }
 
 impl Builder {
@@ -481,6 +486,25 @@ impl Builder {
         self
     }
 
+    /// Runs the thread on `size` bytes of the caller's memory at `addr`
+    /// instead of a stack of weave's pool (the C API's
+    /// `pthread_attr_setstack`); the stack size set otherwise is ignored.
+    /// weave puts no guard page below it, and does not recycle or trim it:
+    /// once [`JoinHandle::join`] has returned (it waits until the thread's
+    /// LWP is off the stack, not only for the result), the memory is the
+    /// caller's again. Spawn fails with `InvalidInput` if `size` is below
+    /// [`crate::stack::MIN_STACK_SIZE`], and for a scoped thread (a scope
+    /// waits for results, not stacks).
+    ///
+    /// # Safety
+    ///
+    /// `addr..addr + size` is writable memory that nothing else reads or
+    /// writes until the thread has finished.
+    pub unsafe fn stack(mut self, addr: *mut u8, size: usize) -> Builder {
+        self.user_stack = Some((addr as usize, (addr as usize).saturating_add(size)));
+        self
+    }
+
     /// Spawns the thread, or says why it cannot be: the stack size, the
     /// priority, memory, address space, or the thread table.
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
@@ -488,9 +512,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         let (join, thread) = unsafe { self.spawn_unchecked(f, None)? };
-        Ok(JoinHandle { join, thread })
+        Ok(JoinHandle {
+            join,
+            thread,
+            user_stack,
+        })
     }
 
     /// # Safety
@@ -508,6 +537,15 @@ impl Builder {
     {
         if let Some(n) = &self.name {
             names::check_name(n);
+        }
+        if self.user_stack.is_some() && scope.is_some() {
+            // A scope waits for its threads' results, not for their
+            // stacks: the caller's memory could be freed under them.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a scoped thread cannot run on a stack of the caller's \
+                 (Builder::stack): spawn it unscoped and join it",
+            ));
         }
         let rt = rt();
         let label = self
@@ -530,10 +568,19 @@ impl Builder {
             })?;
         }
         let size = self.stack_size.unwrap_or(rt.default_stack);
-        let class = stack::class_of(size).map_err(|e| e.into_io(&label))?;
+        let class = match self.user_stack {
+            Some(_) => stack::USER_CLASS,
+            None => stack::class_of(size).map_err(|e| e.into_io(&label))?,
+        };
         let (tcb, stack) = with_caches(|stacks, slots| {
             let tcb = table().alloc(slots)?;
-            match rt.stacks.take(class, stacks) {
+            let taken = match self.user_stack {
+                // SAFETY: the caller of `Builder::stack` vouched for it.
+                Some((lo, hi)) => Ok(unsafe { stack::Stack::user(lo, hi) })
+                    .and_then(|s| user_stack_fits(s, lo, hi)),
+                None => rt.stacks.take(class, stacks),
+            };
+            match taken {
                 Ok(s) => Ok((tcb, s)),
                 Err(e) => {
                     table().release(tcb, slots);
@@ -598,6 +645,36 @@ impl Builder {
         preempt_point();
         Ok((join, thread))
     }
+}
+
+/// Waits until the finished thread `id` no longer runs on its stack: its
+/// result is stored before its last frames return, and its LWP releases
+/// the slot (a new generation) only once off the stack. For a stack of the
+/// caller's, which is the caller's again when `join` returns. A few
+/// yields: the LWP does this right after the thread's last switch.
+fn wait_off_stack(id: ThreadId) {
+    let tcb = table().slot(id.index());
+    // Acquire: pairs with the Release store of the new generation in
+    // `Table::release`, which follows the LWP's last use of the stack.
+    while tcb.generation.load(std::sync::atomic::Ordering::Acquire) == id.generation() {
+        yield_now();
+    }
+}
+
+/// A stack of the caller's, if it is large enough to run a ULT.
+fn user_stack_fits(s: stack::Stack, lo: usize, hi: usize) -> io::Result<stack::Stack> {
+    if s.size() < stack::MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the stack given ({} bytes at {lo:#x}..{hi:#x}) is below weave's minimum of {} \
+                 bytes; give a larger one",
+                s.size(),
+                stack::MIN_STACK_SIZE
+            ),
+        ));
+    }
+    Ok(s)
 }
 
 /// Runs `f` with the spawning thread's caches: its LWP's death row, or the
@@ -668,6 +745,9 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
 pub struct JoinHandle<T> {
     join: JoinRef<T>,
     thread: Thread,
+    /// The thread runs on a stack of the caller's (`Builder::stack`): a
+    /// join returns only once its LWP is off that stack.
+    user_stack: bool,
 }
 
 impl<T> JoinHandle<T> {
@@ -682,6 +762,9 @@ impl<T> JoinHandle<T> {
             sched::note_waits_for(self.thread.id.index() + 1);
         }
         wait_for(&self.join);
+        if self.user_stack {
+            wait_off_stack(self.thread.id);
+        }
         self.join.take()
     }
 

@@ -184,6 +184,13 @@ impl State {
         self.wake_if(|w| w.reason() == reason)
     }
 
+    /// Ends whatever wait is in progress (a cancellation request, which
+    /// holds no token: `thread/cancel.rs`). Its first load is SeqCst, the
+    /// requester's half of a Dekker pair with the LWP's commit.
+    pub(crate) fn wake_any(&self) -> Wake {
+        self.wake_if(|_| true)
+    }
+
     fn wake_if(&self, matches: impl Fn(Word) -> bool) -> Wake {
         let mut cur = Word(self.0.load(SeqCst));
         loop {

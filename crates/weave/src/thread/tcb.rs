@@ -127,6 +127,10 @@ pub(crate) struct Tcb {
     /// Signal mask, pending signals and flags (`signal/state.rs` says who
     /// writes which).
     pub(crate) sig: crate::signal::state::TcbSignals,
+    /// Cancellation request and "at a cancellation point" bits
+    /// (`thread/cancel.rs`). A byte in what was padding: the TCB stays at
+    /// its size.
+    pub(crate) cancel: AtomicU8,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -168,6 +172,7 @@ impl Tcb {
             tls: UnsafeCell::new(None),
             parked_fp: AtomicU32::new(0),
             sig: crate::signal::state::TcbSignals::new(),
+            cancel: AtomicU8::new(0),
         }
     }
 
@@ -195,6 +200,7 @@ impl Tcb {
         self.run_ticks.store(0, Relaxed);
         self.parked_sp.store(0, Relaxed);
         self.parked_fp.store(0, Relaxed);
+        self.cancel.store(0, Relaxed);
         // Called on the creating thread: the new thread inherits its mask.
         self.sig.reset(crate::signal::state::inherited_mask());
     }

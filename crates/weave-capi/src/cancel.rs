@@ -1,0 +1,189 @@
+//! Cancellation: `pthread_cancel`, `pthread_setcancelstate`,
+//! `pthread_setcanceltype`, `pthread_testcancel`, and the cancellation
+//! points of the C API.
+//!
+//! Owns each C thread's cancelability (state and type, per ULT) and the
+//! rule of when a pending request is acted on. The request itself is
+//! weave's (`Thread::request_cancel`), and so is ending a wait for it
+//! (`weave::thread::cancellation_point`: the wake-up by epoch that
+//! thread-directed signals use). Acting on a request is `pthread_exit
+//! (PTHREAD_CANCELED)`: the cleanup handlers run, newest first, then the
+//! key destructors, and a join gets `PTHREAD_CANCELED`.
+//!
+//! **Where a request is acted on** (deferred type, the default): at
+//! `pthread_testcancel`, and in the waits weave implements that POSIX
+//! names as cancellation points: `pthread_join`, `pthread_cond_wait` and
+//! `timedwait`, `sem_wait` and `sem_timedwait`, `sleep`, `usleep`,
+//! `nanosleep`, and the socket calls of the header (`read`, `write`,
+//! `recv`, `send`, `accept`, `connect`). A thread blocked in one of them is
+//! woken by the request. A wait that completed (a permit taken, a thread
+//! joined, data read) returns its result; the request is then acted on at
+//! the next point, so that nothing is consumed and lost. A condition
+//! variable wait that acts on a request holds the mutex again first, as
+//! POSIX requires, and passes a signal it may have taken on to another
+//! waiter.
+//!
+//! **`PTHREAD_CANCEL_ASYNCHRONOUS`** is accepted and reported back, and a
+//! request is then acted on at once where weave can do so safely: when the
+//! thread cancels itself, and when it enables cancellation or switches to
+//! the asynchronous type with a request pending. A request from another
+//! thread is acted on at the target's next cancellation point, as if
+//! deferred: weave does not stop a ULT at an arbitrary instruction (that
+//! would need a signal-context jump out of any code, which POSIX allows
+//! only in async-cancel-safe code anyway).
+//!
+//! It must not touch the thread registry (`thread.rs` owns it) beyond the
+//! hook `pthread_join` calls.
+
+use std::cell::Cell;
+use std::ffi::c_int;
+
+use libc::pthread_t;
+
+use crate::thread::live;
+use crate::{glibc, guard};
+
+/// `PTHREAD_CANCEL_ENABLE` / `PTHREAD_CANCEL_DISABLE` (glibc's values).
+pub(crate) const ENABLE: c_int = 0;
+pub(crate) const DISABLE: c_int = 1;
+/// `PTHREAD_CANCEL_DEFERRED` / `PTHREAD_CANCEL_ASYNCHRONOUS`.
+pub(crate) const DEFERRED: c_int = 0;
+pub(crate) const ASYNCHRONOUS: c_int = 1;
+
+/// What a cancellation point returns, instead of its result, when the
+/// request is to be acted on: the exported function, once every Rust frame
+/// of the call has returned, turns it into `pthread_exit(PTHREAD_CANCELED)`
+/// ([`finish`]). No POSIX error number has this value.
+pub(crate) const ACT: c_int = c_int::MIN;
+
+weave_rt::thread_local! {
+    /// The calling thread's cancelability state and type; a new thread
+    /// starts enabled and deferred (POSIX).
+    static STATE: Cell<c_int> = const { Cell::new(ENABLE) };
+    static TYPE: Cell<c_int> = const { Cell::new(DEFERRED) };
+}
+
+/// Whether a request pending on the calling thread is to be acted on at a
+/// cancellation point now.
+pub(crate) fn due() -> bool {
+    // The request first: one load in the TCB, while the state is a weave
+    // thread_local (a lookup).
+    weave_rt::thread::cancel_requested() && STATE.get() == ENABLE
+}
+
+/// Runs the wait `f` as a cancellation point. `Err(())` means the request
+/// is to be acted on and `f` did not run; `Ok((r, due))` gives `f`'s
+/// result and whether a request is due now (the caller decides: a wait
+/// that completed keeps its result). With cancellation disabled, `f` is an
+/// ordinary wait that no request ends.
+pub(crate) fn point<R>(f: impl FnOnce() -> R) -> Result<(R, bool), ()> {
+    if STATE.get() != ENABLE {
+        return Ok((f(), false));
+    }
+    match weave_rt::thread::cancellation_point(f) {
+        None => Err(()),
+        Some(r) => Ok((r, weave_rt::thread::cancel_requested())),
+    }
+}
+
+/// The last step of an exported cancellation point, in its own frame once
+/// every Rust frame of the call has returned: [`ACT`] ends the thread as
+/// cancelled, anything else is returned.
+#[inline]
+pub(crate) fn finish(r: c_int) -> c_int {
+    if r == ACT {
+        act()
+    }
+    r
+}
+
+/// Acts on the request: `pthread_exit(PTHREAD_CANCELED)`, with
+/// cancelability disabled first, so that a cleanup handler or key
+/// destructor that reaches a cancellation point runs to its end.
+#[cold]
+pub(crate) fn act() -> ! {
+    STATE.set(DISABLE);
+    crate::thread::weave_pthread_exit(glibc::PTHREAD_CANCELED)
+}
+
+/// `pthread_cancel`: asks `thread` to end at its next cancellation point
+/// (module doc); a thread blocked in one is woken. `ESRCH` for an id that
+/// names no live thread (stale or made up). A thread with cancellation
+/// disabled keeps the request until it enables it.
+#[no_mangle]
+pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
+    let r = guard("pthread_cancel", libc::ESRCH, || {
+        let t = match live(thread) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        if !t.request_cancel() {
+            return libc::ESRCH;
+        }
+        let me = weave_rt::thread::current_id();
+        if t.id() == me && TYPE.get() == ASYNCHRONOUS && STATE.get() == ENABLE {
+            return ACT;
+        }
+        0
+    });
+    finish(r)
+}
+
+/// `pthread_setcancelstate`: `PTHREAD_CANCEL_ENABLE` or `_DISABLE`; the
+/// old state into `oldstate` (may be null). `EINVAL` for another value.
+/// Enabling with the asynchronous type and a request pending acts on it.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_pthread_setcancelstate(
+    state: c_int,
+    oldstate: *mut c_int,
+) -> c_int {
+    let r = guard("pthread_setcancelstate", libc::EINVAL, || {
+        if state != ENABLE && state != DISABLE {
+            return libc::EINVAL;
+        }
+        let old = STATE.replace(state);
+        // SAFETY: null or the program's int.
+        if let Some(o) = unsafe { oldstate.as_mut() } {
+            *o = old;
+        }
+        if TYPE.get() == ASYNCHRONOUS && due() {
+            return ACT;
+        }
+        0
+    });
+    finish(r)
+}
+
+/// `pthread_setcanceltype`: `PTHREAD_CANCEL_DEFERRED` or
+/// `_ASYNCHRONOUS` (module doc: what weave does with the latter); the old
+/// type into `oldtype` (may be null). `EINVAL` for another value.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_pthread_setcanceltype(
+    kind: c_int,
+    oldtype: *mut c_int,
+) -> c_int {
+    let r = guard("pthread_setcanceltype", libc::EINVAL, || {
+        if kind != DEFERRED && kind != ASYNCHRONOUS {
+            return libc::EINVAL;
+        }
+        let old = TYPE.replace(kind);
+        // SAFETY: null or the program's int.
+        if let Some(o) = unsafe { oldtype.as_mut() } {
+            *o = old;
+        }
+        if kind == ASYNCHRONOUS && due() {
+            return ACT;
+        }
+        0
+    });
+    finish(r)
+}
+
+/// `pthread_testcancel`: acts on a pending request if cancellation is
+/// enabled; otherwise returns.
+#[no_mangle]
+pub extern "C-unwind" fn weave_pthread_testcancel() {
+    if due() {
+        act()
+    }
+}

@@ -1,0 +1,367 @@
+//! Socket calls that block only the ULT: `read`, `write`, `recv`, `send`,
+//! `accept`, `connect` as the compatibility header maps them (opt out with
+//! `WEAVE_NO_IO`).
+//!
+//! Owns the choice of how each call waits; the waiting is weave's
+//! (`weave::os::fd::wait`, the reactor). On a ULT, a call on a socket in
+//! blocking mode is made without blocking (`MSG_DONTWAIT`, or the socket
+//! briefly non-blocking for `connect`); if it would block, the ULT waits
+//! for readiness and tries again, honouring the socket's `SO_RCVTIMEO` /
+//! `SO_SNDTIMEO` (`EAGAIN` when they pass, as the kernel says). A socket
+//! the program made non-blocking gets its `EAGAIN` as before. Anything
+//! that is not a socket (files, pipes, terminals), and every call from a
+//! plain OS thread, goes to the system unchanged: a pipe read there still
+//! blocks the LWP (use `weave_blocking` or a bound thread).
+//!
+//! Each call is a cancellation point (`cancel.rs`): a ULT waiting in one
+//! is woken by `pthread_cancel`.
+//!
+//! It must not keep state about fds: the program may close and reuse them
+//! at any time.
+
+use std::ffi::{c_int, c_void};
+use std::time::Instant;
+
+use libc::{sockaddr, socklen_t, ssize_t};
+use weave_rt::os::fd::Interest;
+
+use crate::cancel;
+
+fn errno() -> c_int {
+    // SAFETY: the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+fn on_ult() -> bool {
+    weave_rt::thread::current_lwp().is_some()
+}
+
+/// Whether the program made `fd` non-blocking.
+fn nonblocking(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads flags; a bad fd is an error.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_NONBLOCK != 0
+}
+
+/// When the socket's own timeout for `interest` (`SO_RCVTIMEO` /
+/// `SO_SNDTIMEO`) passes, counted from now; `None` if it has none.
+fn socket_deadline(fd: c_int, interest: Interest) -> Option<Instant> {
+    weave_rt::os::fd::socket_timeout(fd, interest).and_then(|d| Instant::now().checked_add(d))
+}
+
+/// How a wait for readiness ended.
+enum Waited {
+    Ready,
+    /// The socket's timeout passed: `EAGAIN`.
+    TimedOut,
+    /// The wait failed: this errno.
+    Failed(c_int),
+    /// A cancellation request is to be acted on.
+    Cancel,
+}
+
+fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
+    match cancel::point(|| weave_rt::os::fd::wait(fd, interest, deadline)) {
+        Err(()) | Ok((_, true)) => Waited::Cancel,
+        Ok((Ok(true), false)) => Waited::Ready,
+        Ok((Ok(false), false)) => Waited::TimedOut,
+        Ok((Err(e), false)) => Waited::Failed(e.raw_os_error().unwrap_or(libc::EIO)),
+    }
+}
+
+/// A call that transfers data, made without blocking by `attempt` (which
+/// returns the system call's result, errno set on -1); `None` when a
+/// cancellation request is to be acted on. `all`: keep going after a
+/// partial transfer until `len` is done (a blocking stream write).
+fn transfer(
+    fd: c_int,
+    interest: Interest,
+    len: usize,
+    all: bool,
+    mut attempt: impl FnMut(usize) -> ssize_t,
+) -> Option<ssize_t> {
+    let mut done = 0usize;
+    let mut deadline = None;
+    let mut first_wait = true;
+    loop {
+        let r = attempt(done);
+        if r >= 0 {
+            done += r as usize;
+            if !all || done >= len || r == 0 {
+                return Some(done as ssize_t);
+            }
+            continue;
+        }
+        let e = errno();
+        if e != libc::EAGAIN && e != libc::EWOULDBLOCK {
+            return Some(if done > 0 { done as ssize_t } else { -1 });
+        }
+        if first_wait {
+            if nonblocking(fd) {
+                return Some(if done > 0 { done as ssize_t } else { -1 });
+            }
+            deadline = socket_deadline(fd, interest);
+            first_wait = false;
+        }
+        match wait(fd, interest, deadline) {
+            Waited::Ready => {}
+            Waited::Cancel if done == 0 => return None,
+            Waited::Cancel => return Some(done as ssize_t),
+            Waited::TimedOut | Waited::Failed(_) if done > 0 => return Some(done as ssize_t),
+            Waited::TimedOut => {
+                crate::set_errno(libc::EAGAIN);
+                return Some(-1);
+            }
+            Waited::Failed(e) => {
+                crate::set_errno(e);
+                return Some(-1);
+            }
+        }
+    }
+}
+
+/// The end of every exported call: act on a cancellation request (`None`)
+/// once the Rust frames of the call have returned.
+fn finish(r: Option<ssize_t>) -> ssize_t {
+    match r {
+        Some(r) => r,
+        None => cancel::act(),
+    }
+}
+
+/// The start of `read` and `write`: acts on a due cancellation request,
+/// then makes the call without blocking (`nonblocking`) on a ULT, which
+/// also tells a socket from anything else. `Err(result)` is the whole
+/// answer: the system's call (`plain`), made as is on an OS thread or on
+/// what is not a socket. `Ok(result)` is the first try on a socket.
+fn socket_first_try(
+    plain: impl FnOnce() -> ssize_t,
+    nonblocking: impl FnOnce() -> ssize_t,
+) -> Result<ssize_t, ssize_t> {
+    if cancel::due() {
+        cancel::act();
+    }
+    if !on_ult() {
+        return Err(plain());
+    }
+    let first = nonblocking();
+    if first < 0 && errno() == libc::ENOTSOCK {
+        return Err(plain());
+    }
+    Ok(first)
+}
+
+/// `read`: on a socket, blocks only the ULT (module doc); on anything
+/// else, the system's `read`. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_read(fd: c_int, buf: *mut c_void, count: usize) -> ssize_t {
+    // SAFETY: the program's buffer of `count` bytes.
+    let plain = || unsafe { libc::read(fd, buf, count) };
+    // SAFETY: as above.
+    let nonblocking = || unsafe { libc::recv(fd, buf, count, libc::MSG_DONTWAIT) };
+    let first = match socket_first_try(plain, nonblocking) {
+        Ok(first) => first,
+        Err(r) => return r,
+    };
+    let mut pending = Some(first);
+    finish(transfer(fd, Interest::Read, count, false, |_| {
+        // SAFETY: as above.
+        pending
+            .take()
+            .unwrap_or_else(|| unsafe { libc::recv(fd, buf, count, libc::MSG_DONTWAIT) })
+    }))
+}
+
+/// `write`: on a socket, blocks only the ULT and writes everything (as a
+/// blocking stream write does) unless an error or timeout stops it after
+/// part; on anything else, the system's `write`. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_write(
+    fd: c_int,
+    buf: *const c_void,
+    count: usize,
+) -> ssize_t {
+    // SAFETY: the program's buffer of `count` bytes.
+    let plain = || unsafe { libc::write(fd, buf, count) };
+    // SAFETY: as above.
+    let nonblocking = || unsafe { libc::send(fd, buf, count, libc::MSG_DONTWAIT) };
+    let first = match socket_first_try(plain, nonblocking) {
+        Ok(first) => first,
+        Err(r) => return r,
+    };
+    let mut pending = Some(first);
+    finish(transfer(fd, Interest::Write, count, true, |done| {
+        if let Some(r) = pending.take() {
+            return r;
+        }
+        // SAFETY: `done <= count`: the rest of the program's buffer.
+        unsafe {
+            libc::send(
+                fd,
+                buf.cast::<u8>().add(done).cast(),
+                count - done,
+                libc::MSG_DONTWAIT,
+            )
+        }
+    }))
+}
+
+/// `recv`: as `read` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
+/// meaning (no wait).
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_recv(
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    flags: c_int,
+) -> ssize_t {
+    if cancel::due() {
+        cancel::act();
+    }
+    if !on_ult() || flags & libc::MSG_DONTWAIT != 0 {
+        // SAFETY: the program's buffer of `len` bytes.
+        return unsafe { libc::recv(fd, buf, len, flags) };
+    }
+    let all = flags & libc::MSG_WAITALL != 0;
+    finish(transfer(fd, Interest::Read, len, all, |done| {
+        // SAFETY: `done <= len`: the rest of the program's buffer.
+        unsafe {
+            libc::recv(
+                fd,
+                buf.cast::<u8>().add(done).cast(),
+                len - done,
+                (flags & !libc::MSG_WAITALL) | libc::MSG_DONTWAIT,
+            )
+        }
+    }))
+}
+
+/// `send`: as `write` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
+/// meaning.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_send(
+    fd: c_int,
+    buf: *const c_void,
+    len: usize,
+    flags: c_int,
+) -> ssize_t {
+    if cancel::due() {
+        cancel::act();
+    }
+    if !on_ult() || flags & libc::MSG_DONTWAIT != 0 {
+        // SAFETY: the program's buffer of `len` bytes.
+        return unsafe { libc::send(fd, buf, len, flags) };
+    }
+    finish(transfer(fd, Interest::Write, len, true, |done| {
+        // SAFETY: `done <= len`: the rest of the program's buffer.
+        unsafe {
+            libc::send(
+                fd,
+                buf.cast::<u8>().add(done).cast(),
+                len - done,
+                flags | libc::MSG_DONTWAIT,
+            )
+        }
+    }))
+}
+
+/// `accept`: on a listening socket in blocking mode, the ULT waits until a
+/// connection is pending, then takes it. (Two threads accepting on one
+/// blocking listener may race for one connection; the loser then waits in
+/// the kernel, blocking its LWP, until the next.) A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_accept(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
+    if cancel::due() {
+        cancel::act();
+    }
+    if on_ult() && !nonblocking(fd) {
+        let deadline = socket_deadline(fd, Interest::Read);
+        loop {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, no wait.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            if n != 0 {
+                break; // pending, or an error the accept reports
+            }
+            match wait(fd, Interest::Read, deadline) {
+                Waited::Ready => {}
+                Waited::Cancel => cancel::act(),
+                Waited::TimedOut => {
+                    crate::set_errno(libc::EAGAIN);
+                    return -1;
+                }
+                Waited::Failed(_) => break, // let the accept report it
+            }
+        }
+    }
+    // SAFETY: the program's arguments, as it passed them.
+    unsafe { libc::accept(fd, addr, len) }
+}
+
+/// `connect`: on a socket in blocking mode, the ULT waits for the
+/// connection to be made (the socket is non-blocking meanwhile); the
+/// result is the connection's (`SO_ERROR`). A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_connect(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> c_int {
+    if cancel::due() {
+        cancel::act();
+    }
+    // SAFETY: F_GETFL reads flags.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if !on_ult() || fl < 0 || fl & libc::O_NONBLOCK != 0 {
+        // SAFETY: the program's arguments.
+        return unsafe { libc::connect(fd, addr, len) };
+    }
+    // SAFETY: setting flags on the program's socket; restored below.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    // SAFETY: the program's arguments.
+    let r = unsafe { libc::connect(fd, addr, len) };
+    let e = errno();
+    // SAFETY: back to the program's flags.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
+    if r == 0 || e != libc::EINPROGRESS {
+        crate::set_errno(e);
+        return r;
+    }
+    match wait(fd, Interest::Write, socket_deadline(fd, Interest::Write)) {
+        Waited::Ready => {}
+        Waited::Cancel => cancel::act(),
+        Waited::TimedOut => {
+            crate::set_errno(libc::ETIMEDOUT);
+            return -1;
+        }
+        Waited::Failed(e) => {
+            crate::set_errno(e);
+            return -1;
+        }
+    }
+    let mut err: c_int = 0;
+    let mut elen = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: an int-sized out-value for SO_ERROR.
+    unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut c_int).cast(),
+            &mut elen,
+        )
+    };
+    if err != 0 {
+        crate::set_errno(err);
+        return -1;
+    }
+    0
+}

@@ -1,0 +1,153 @@
+//! Cancellation requests: one thread asks another to stop at its next
+//! cancellation point, and a wait at such a point ends early for it. The
+//! engine half of the C API's `pthread_cancel`.
+//!
+//! Owns the TCB's `cancel` byte (its protocol is `cancel_word.rs`, with
+//! its loom model) and nothing else. It decides nothing about
+//! *what* a cancelled thread does (the C API runs its cleanup handlers and
+//! ends it); it only records the request and ends the wait the thread is
+//! in, through the same wake-up by epoch that ends a wait for a
+//! thread-directed signal (`signal::kick`), but without the signal layer's
+//! restart: the wait returns as from a spurious wake-up, and the
+//! primitives that loop on spurious wake-ups (a semaphore's acquire, a
+//! join, a sleep) return early when [`wait_cancelled`] says so.
+//!
+//! ## The byte
+//!
+//! | bit         | set by                              | cleared by |
+//! |-------------|-------------------------------------|------------|
+//! | `REQUESTED` | [`Thread::request_cancel`]          | never (the thread ends; a new thread in the slot starts at 0) |
+//! | `POINT`     | the thread itself, around a wait at a cancellation point ([`cancellation_point`]) | the thread itself |
+//!
+//! **Why no request is lost.** Both sides change the byte with one
+//! read-modify-write, so one of them sees the other's bit. If the thread
+//! sets `POINT` second, it sees the request and does not wait at all. If
+//! the requester sets `REQUESTED` second, it sees `POINT` and ends the
+//! current wait: a ULT that is blocking (`BLOCKING`) or blocked is woken by
+//! its epoch; a ULT that has not reached its block yet is caught by its
+//! LWP, which reads the byte after committing every block (a Dekker pair:
+//! "request; read state" against "commit block; read byte", all SeqCst).
+//! A registered OS thread (`main`) is unparked: std keeps the unpark token,
+//! so a park it has not reached yet returns at once.
+//!
+//! Nothing here runs unless some thread sets `POINT`: Rust code that never
+//! asks for cancellation points never has a wait ended by a request.
+
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use super::cancel_word::{self, REQUESTED};
+use super::state::Wake;
+use super::table::table;
+use super::tcb::{Kind, Tcb};
+use super::{JoinHandle, Thread};
+use crate::sched::{self, Waiter};
+use crate::thread::id::BlockReason;
+use crate::thread::state::WakeToken;
+
+impl Thread {
+    /// Asks this thread to stop at its next cancellation point (the C
+    /// API's `pthread_cancel`): from now on [`cancel_requested`] is true
+    /// on it, and a wait it makes inside [`cancellation_point`] ends early
+    /// (or does not start). The request stays for the rest of the thread's
+    /// life. Returns false if the thread has exited.
+    pub fn request_cancel(&self) -> bool {
+        let Ok(tcb) = table().lookup(self.id()) else {
+            return false;
+        };
+        if cancel_word::request(&tcb.cancel) {
+            end_wait(tcb);
+        }
+        true
+    }
+}
+
+/// Whether a cancellation request ([`Thread::request_cancel`]) is pending
+/// on the calling thread.
+pub fn cancel_requested() -> bool {
+    crate::thread::current::current_tcb().cancel.load(SeqCst) & REQUESTED != 0
+}
+
+/// Runs `f`, a wait, as a cancellation point: while it runs, a
+/// cancellation request for the calling thread ends the weave wait it is
+/// in, as a spurious wake-up would (a condition variable returns, a sleep
+/// or a timed wait returns early, [`JoinHandle::wait_cancellable`] and
+/// [`crate::sync::Semaphore::acquire_cancellable`] return without their
+/// result). Returns `None`, without running `f`, if a request is already
+/// pending; the caller looks at [`cancel_requested`] after `f` returns to
+/// tell a request from an ordinary return.
+pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
+    let tcb = crate::thread::current::current_tcb();
+    if !cancel_word::enter(&tcb.cancel) {
+        return None;
+    }
+    // Cleared even if `f` unwinds: a later ordinary wait must not end early.
+    struct Leave(&'static Tcb);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            cancel_word::leave(&self.0.cancel);
+        }
+    }
+    let _leave = Leave(tcb);
+    Some(f())
+}
+
+/// Whether the calling thread waits at a cancellation point with a request
+/// pending: the primitives that loop on spurious wake-ups stop looping.
+#[inline]
+pub(crate) fn wait_cancelled() -> bool {
+    cancel_word::due(&crate::thread::current::current_tcb().cancel, Relaxed)
+}
+
+/// The LWP's check after it committed `t`'s block: a request that came
+/// while the ULT was on its way to the block, which the requester could not
+/// wake (module doc). One load when nothing is pending.
+#[inline]
+pub(crate) fn after_block(t: &'static Tcb) {
+    // SeqCst: pairs with the requester's fetch_or then state load.
+    if cancel_word::due(&t.cancel, SeqCst) {
+        end_wait(t);
+    }
+}
+
+/// Ends whatever weave wait `tcb` is in (harmless if it is in none).
+#[cold]
+fn end_wait(tcb: &'static Tcb) {
+    if tcb.kind() == Kind::External {
+        let token = WakeToken {
+            epoch: tcb.state.load().epoch(),
+        };
+        tcb.state.wake_os(token);
+        let os = tcb.os.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(t) = os {
+            t.unpark();
+        }
+        return;
+    }
+    if tcb.state.wake_any() == Wake::Enqueue {
+        sched::enqueue_woken(tcb);
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish without taking its result (call
+    /// [`join`](JoinHandle::join) after): true once it has finished, false
+    /// if a cancellation request ended the wait (inside
+    /// [`cancellation_point`]). The handle stays usable either way.
+    pub fn wait_cancellable(&self) -> bool {
+        if !self.join.is_finished() {
+            sched::note_waits_for(self.thread.id.index() + 1);
+        }
+        while !self.join.is_finished() {
+            if wait_cancelled() {
+                return false;
+            }
+            sched::block_on(BlockReason::Join, None, |w: Waiter| self.join.register(w));
+            if !self.join.is_finished() {
+                // Woken before the end (a request, or a spurious OS-thread
+                // wake-up): withdraw, then look again.
+                self.join.unregister();
+            }
+        }
+        true
+    }
+}
