@@ -112,6 +112,10 @@ pub(crate) fn run(rt: &'static Runtime) {
     loop {
         if m.deadlock_check.swap(false, SeqCst) {
             deadlock::check(rt);
+            // The LWP that asked went idle after running ULTs, and LWPs
+            // that ran meanwhile found us busy, not parked, so they did
+            // not wake us: ULTs may have parked that no trim pass has seen.
+            trimmer.saw_activity();
         }
         if !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst) {
             let mut w = m.wanted.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,6 +140,8 @@ pub(crate) fn run(rt: &'static Runtime) {
             }
             *w = false;
             m.parked.store(false, SeqCst);
+            // Woken: an LWP ran (or is about to).
+            trimmer.saw_activity();
             watches.clear();
             last_reap = Instant::now();
         }

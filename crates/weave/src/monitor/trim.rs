@@ -103,7 +103,9 @@ impl Trimmer {
         (self.period.is_some() && (self.waiting || self.active)).then_some(self.next)
     }
 
-    /// The monitor is watching running LWPs (called once per tick).
+    /// LWPs ran, or may have, since the monitor last looked: once per tick
+    /// while it watches running LWPs, after a deadlock check (asked for by
+    /// the last LWP to go idle) and when it is woken from its park.
     pub(super) fn saw_activity(&mut self) {
         self.active = true;
     }
