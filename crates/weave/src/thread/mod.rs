@@ -619,6 +619,9 @@ impl Builder {
             ult: id,
             lwp: here.map(|l| l.index),
         });
+        if (name.is_some() || priority != DEFAULT_PRIORITY) && trace::hooked() {
+            trace::name_thread(id, name.as_deref(), priority);
+        }
         let thread = Thread { id, name };
 
         if kind == Kind::Bound {
@@ -879,12 +882,4 @@ pub fn threads() -> Vec<ThreadInfo> {
         }
     }
     rows
-}
-
-/// A thread's name and priority for a trace's NAME record (installed as
-/// the trace's namer at start-up): the spawning thread calls it right
-/// after the spawn, before the new thread can have exited.
-pub(crate) fn name_for_trace(id: ThreadId) -> Option<(Option<Arc<str>>, u8)> {
-    let tcb = table().lookup(id).ok()?;
-    Some((tcb.name_of(id.generation()), tcb.priority()))
 }
