@@ -293,7 +293,7 @@ impl fmt::Display for Dump {
 }
 
 /// `s` as a JSON string literal.
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
@@ -313,7 +313,7 @@ fn json_str(s: &str) -> String {
     o
 }
 
-fn json_opt(s: Option<&str>) -> String {
+pub(super) fn json_opt(s: Option<&str>) -> String {
     s.map_or("null".into(), json_str)
 }
 

@@ -1,8 +1,8 @@
 //! inspect: seeing inside a running program. The thread dump
 //! ([`dump`](crate::dump()), with each parked ULT's stack), the dump on a
 //! signal (`WEAVE_DUMP_SIGNAL`), the live one-line-per-interval view
-//! (`WEAVE_SCHEDTRACE`), and the start of a trace recording for a whole run
-//! (`WEAVE_TRACE`).
+//! (`WEAVE_SCHEDTRACE`), the socket `weave top` reads (`WEAVE_TOP`), and
+//! the start of a trace recording for a whole run (`WEAVE_TRACE`).
 //!
 //! Above the engine, beside the monitor: it reads the thread and LWP
 //! tables and the trace counters; it never changes a queue or a TCB.
@@ -11,6 +11,7 @@ pub(crate) mod dump;
 pub(crate) mod schedtrace;
 mod signal;
 pub(crate) mod stacks;
+pub(crate) mod top;
 
 /// Starts what the environment asks for, once, as the runtime starts.
 pub(crate) fn start_from_env() {
@@ -27,6 +28,17 @@ pub(crate) fn start_from_env() {
     if let Some(raw) = std::env::var_os("WEAVE_DUMP_SIGNAL").filter(|p| !p.is_empty()) {
         if let Err(e) = signal::install(&raw.to_string_lossy()) {
             eprintln!("weave: WEAVE_DUMP_SIGNAL: {e}");
+        }
+    }
+    if let Some(raw) = std::env::var_os("WEAVE_TOP").filter(|p| !p.is_empty()) {
+        match top::wanted(&raw.to_string_lossy()) {
+            Ok(true) => {
+                if let Err(e) = top::start() {
+                    eprintln!("weave: WEAVE_TOP: cannot open the socket for weave top: {e}");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => eprintln!("weave: WEAVE_TOP: {e}"),
         }
     }
     if let Some(raw) = std::env::var_os("WEAVE_SCHEDTRACE").filter(|p| !p.is_empty()) {
