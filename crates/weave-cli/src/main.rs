@@ -12,6 +12,8 @@
 
 mod bench;
 mod demo;
+mod demo_steps;
+mod demo_text;
 mod env;
 mod lab;
 mod port;
