@@ -15,7 +15,11 @@ pub(crate) mod top;
 
 /// Starts what the environment asks for, once, as the runtime starts.
 pub(crate) fn start_from_env() {
-    if let Some(path) = std::env::var_os("WEAVE_TRACE").filter(|p| !p.is_empty()) {
+    let given = |name: &str| {
+        std::env::var_os(name)
+            .filter(|p| !p.is_empty() && p.to_str().map(str::trim) != Some("none"))
+    };
+    if let Some(path) = given("WEAVE_TRACE") {
         match crate::trace::record(&path) {
             Ok(()) => {
                 // SAFETY: `stop_trace_at_exit` is a plain extern "C" fn
@@ -25,25 +29,29 @@ pub(crate) fn start_from_env() {
             Err(e) => eprintln!("weave: WEAVE_TRACE: {e}"),
         }
     }
-    if let Some(raw) = std::env::var_os("WEAVE_DUMP_SIGNAL").filter(|p| !p.is_empty()) {
+    if let Some(raw) = given("WEAVE_DUMP_SIGNAL") {
         if let Err(e) = signal::install(&raw.to_string_lossy()) {
             eprintln!("weave: WEAVE_DUMP_SIGNAL: {e}");
         }
     }
-    if let Some(raw) = std::env::var_os("WEAVE_TOP").filter(|p| !p.is_empty()) {
-        match top::wanted(&raw.to_string_lossy()) {
-            Ok(true) => {
+    if let Some(raw) = given("WEAVE_TOP") {
+        match crate::config::parse_switch(&raw.to_string_lossy()) {
+            Some(true) => {
                 if let Err(e) = top::start() {
                     eprintln!("weave: WEAVE_TOP: cannot open the socket for weave top: {e}");
                 }
             }
-            Ok(false) => {}
-            Err(e) => eprintln!("weave: WEAVE_TOP: {e}"),
+            Some(false) => {}
+            None => eprintln!(
+                "weave: WEAVE_TOP={:?} is not a switch: expected 1 or 0",
+                raw.to_string_lossy()
+            ),
         }
     }
-    if let Some(raw) = std::env::var_os("WEAVE_SCHEDTRACE").filter(|p| !p.is_empty()) {
+    if let Some(raw) = given("WEAVE_SCHEDTRACE") {
         match schedtrace::parse_interval(&raw.to_string_lossy()) {
-            Ok(every) => schedtrace::start(every),
+            Ok(Some(every)) => schedtrace::start(every),
+            Ok(None) => {}
             Err(e) => eprintln!("weave: WEAVE_SCHEDTRACE: {e}"),
         }
     }

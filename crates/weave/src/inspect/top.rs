@@ -40,15 +40,6 @@ pub fn socket_name(pid: u32) -> String {
     format!("weave-top-{pid}")
 }
 
-/// Whether `WEAVE_TOP` asks for the view: `1`, `on`, `true` or `yes`.
-pub(crate) fn wanted(raw: &str) -> Result<bool, String> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "on" | "true" | "yes" => Ok(true),
-        "0" | "off" | "false" | "no" => Ok(false),
-        other => Err(format!("{other:?} is not a switch: expected 1 or 0")),
-    }
-}
-
 /// Opens the socket and starts the thread that answers on it.
 pub(crate) fn start() -> io::Result<()> {
     let addr = SocketAddr::from_abstract_name(socket_name(std::process::id()).as_bytes())?;
@@ -144,17 +135,4 @@ pub(crate) fn frame(born: Instant) -> String {
     }
     o.push_str("]}");
     o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_switch_takes_one_or_zero_and_refuses_the_rest() {
-        assert_eq!(wanted("1"), Ok(true));
-        assert_eq!(wanted(" on "), Ok(true));
-        assert_eq!(wanted("0"), Ok(false));
-        assert!(wanted("sometimes").unwrap_err().contains("expected 1 or 0"));
-    }
 }
