@@ -313,6 +313,16 @@ pub(super) fn json_str(s: &str) -> String {
     o
 }
 
+/// One row of the LWP table as a JSON object, appended to `o` (the dump's
+/// and `weave top`'s frames share it).
+pub(super) fn lwp_json(o: &mut String, l: &LwpInfo) {
+    let _ = write!(
+        o,
+        "{{\"index\":{},\"tid\":{},\"bound\":{},\"idle\":{},\"placed\":{},\"switches\":{}}}",
+        l.index, l.tid, l.bound, l.sleeping, l.placed, l.runs
+    );
+}
+
 pub(super) fn json_opt(s: Option<&str>) -> String {
     s.map_or("null".into(), json_str)
 }
@@ -329,17 +339,10 @@ impl Dump {
             std::process::id()
         );
         for (i, l) in self.lwps.iter().enumerate() {
-            let _ = write!(
-                o,
-                "{}{{\"index\":{},\"tid\":{},\"bound\":{},\"idle\":{},\"placed\":{},\"switches\":{}}}",
-                if i > 0 { "," } else { "" },
-                l.index,
-                l.tid,
-                l.bound,
-                l.sleeping,
-                l.placed,
-                l.runs
-            );
+            if i > 0 {
+                o.push(',');
+            }
+            lwp_json(&mut o, l);
         }
         o.push_str("],\"threads\":[");
         for (i, t) in self.threads.iter().enumerate() {

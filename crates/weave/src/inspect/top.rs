@@ -27,7 +27,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::time::Instant;
 
-use super::dump::{json_opt, json_str};
+use super::dump::{json_opt, json_str, lwp_json};
 use crate::thread::{threads, ThreadState};
 
 /// Threads listed in one frame at most.
@@ -78,17 +78,10 @@ pub(crate) fn frame(born: Instant) -> String {
     );
     let lwps = crate::lwps();
     for (i, l) in lwps.iter().filter(|l| l.alive).enumerate() {
-        let _ = write!(
-            o,
-            "{}{{\"index\":{},\"tid\":{},\"bound\":{},\"idle\":{},\"placed\":{},\"switches\":{}}}",
-            if i > 0 { "," } else { "" },
-            l.index,
-            l.tid,
-            l.bound,
-            l.sleeping,
-            l.placed,
-            l.runs
-        );
+        if i > 0 {
+            o.push(',');
+        }
+        lwp_json(&mut o, l);
     }
     let mut rows = threads();
     let (mut running, mut runnable, mut blocked) = (0, 0, 0);
