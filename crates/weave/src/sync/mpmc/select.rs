@@ -379,7 +379,10 @@ fn run_inner(
             .min();
         let ctx = Context::new();
         let mut published = 0;
-        note_wait_on(ops[start].wait_object());
+        // A select of only a timeout has no operation to name.
+        if let Some(op) = ops.get(start) {
+            note_wait_on(op.wait_object());
+        }
         block_on(reason, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
