@@ -188,7 +188,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     let (quick, json, names) = (args.quick, args.json, &args.workloads);
     let opts = Opts { quick };
     if args.trace_cost {
-        return trace_cost::run(&opts, names);
+        return trace_cost::run(&opts, names, |name| {
+            WORKLOADS.iter().find(|w| w.name == name).map(|w| w.run)
+        });
     }
     let selected: Vec<&Workload> = WORKLOADS
         .iter()

@@ -8,7 +8,9 @@
 //! a stack overflow caught by a red zone (in a child process, since it
 //! aborts), and signals: the four delivery cases, the lazy mask, queued
 //! against coalesced signals, a handler thread (in a child process, since
-//! handlers are process-wide).
+//! handlers are process-wide). Steps 9 and 10, which answer the seed notes'
+//! own questions, and the trace the tour records of itself are in
+//! `demo_steps.rs`; the text helpers in `demo_text.rs`.
 //!
 //! What it must not do: print a figure it did not measure, leave the
 //! runtime changed behind it (the event hook is removed and the concurrency
@@ -29,6 +31,8 @@ use weave::thread::{self, Builder, JoinHandle, ThreadError, ThreadInfo, ThreadSt
 use weave::trace::{self, Event};
 use weave::LwpInfo;
 
+use crate::demo_text::{fmt_duration, group, heading, para};
+
 /// Set in the environment of the child process of step 7: `run` then
 /// overflows a ULT's stack instead of giving the tour.
 const OVERFLOW_ENV: &str = "WEAVE_DEMO_OVERFLOW";
@@ -38,10 +42,6 @@ const OVERFLOW_THREAD: &str = "runaway-recursion";
 
 /// The signal `abort` raises (6 on every Linux architecture).
 const SIGABRT: i32 = 6;
-
-/// Width the explanations are wrapped to: fits an 80-column terminal with
-/// the two-space indent.
-const TEXT_WIDTH: usize = 76;
 
 /// Runs the tour, or, in the child process of step 7, the overflow.
 pub fn run() -> Result<(), String> {
@@ -60,14 +60,24 @@ pub fn run() -> Result<(), String> {
         "weave demo: a pool of {} LWPs ({why})",
         weave::concurrency()
     );
-    mapping()?;
-    thread_table()?;
-    death_row()?;
-    concurrency()?;
-    priorities()?;
-    multi_cpu()?;
-    overflow()?;
-    signals()?;
+    // The tour records a trace of itself (`demo_steps.rs`), stopped on
+    // every path.
+    let recording = crate::demo_steps::SelfTrace::start();
+    let steps = (|| {
+        mapping()?;
+        thread_table()?;
+        death_row()?;
+        concurrency()?;
+        priorities()?;
+        multi_cpu()?;
+        overflow()?;
+        signals()?;
+        crate::demo_steps::aiohttp()?;
+        crate::demo_steps::popup_vs_pool()
+    })();
+    let traced = recording.map_or(Ok(()), |r| r.finish());
+    steps?;
+    traced?;
     println!();
     println!("tour done in {}", fmt_duration(started.elapsed()));
     Ok(())
@@ -1277,29 +1287,6 @@ fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-fn heading(step: u32, title: &str) {
-    println!();
-    println!("{step}. {title}");
-}
-
-/// Prints `text` wrapped to [`TEXT_WIDTH`], indented by two spaces.
-fn para(text: &str) {
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.len() + 1 + word.len() > TEXT_WIDTH {
-            println!("  {line}");
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        println!("  {line}");
-    }
-}
-
 /// Most rows an LWP table shows: enough for the 2 to 4 LWPs of the tour
 /// on a small machine, while a machine with many CPUs still gets a short
 /// tour.
@@ -1322,37 +1309,6 @@ fn some_rows<T>(rows: &[T], notable: impl Fn(&T) -> bool) -> (Vec<&T>, usize) {
     shown.truncate(MAX_LWP_ROWS);
     let omitted = rows.len() - shown.len();
     (shown, omitted)
-}
-
-/// `12345678` as `12,345,678`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A duration with three significant figures or so: `850 ns`, `6.6 µs`,
-/// `150 ms`, `1.16 s`.
-fn fmt_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns < 1_000 {
-        return format!("{ns} ns");
-    }
-    let (value, unit) = if ns < 1_000_000 {
-        (format!("{:.1}", ns as f64 / 1e3), "µs")
-    } else if ns < 1_000_000_000 {
-        (format!("{:.1}", ns as f64 / 1e6), "ms")
-    } else {
-        (format!("{:.2}", d.as_secs_f64()), "s")
-    };
-    let value = value.strip_suffix(".0").unwrap_or(&value);
-    format!("{value} {unit}")
 }
 
 fn fmt_bytes(n: usize) -> String {

@@ -1,7 +1,9 @@
 //! The `weave` command: a tour of the runtime (`demo`), its benchmarks
 //! against the 1:1 baseline (`bench`), the mutual-exclusion lab (`lab`),
 //! the runtime's environment variables (`env`), and a porting aid that
-//! finds the std items a crate should take from weave instead (`port`).
+//! finds the std items a crate should take from weave instead (`port`),
+//! recorded traces turned into timelines (`trace`), and a live view of a
+//! running program (`top`).
 //! No logic of its own beyond presenting what the library does, except
 //! `port`, which reads Rust sources.
 //!
@@ -10,9 +12,12 @@
 
 mod bench;
 mod demo;
+mod demo_steps;
+mod demo_text;
 mod env;
 mod lab;
 mod port;
+mod top;
 mod trace;
 
 use std::process::ExitCode;
@@ -46,6 +51,9 @@ enum Command {
     /// Turn a recorded trace (WEAVE_TRACE=FILE) into an HTML timeline or
     /// a Chrome/Perfetto trace
     Trace(trace::Args),
+    /// Show a running weave program's LWPs and threads, refreshed (the
+    /// program must run with WEAVE_TOP=1)
+    Top(top::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,7 @@ fn main() -> ExitCode {
         Command::Env => env::run(),
         Command::Port(args) => port::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Top(args) => top::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -123,3 +123,46 @@ fn env_says_whether_this_kernel_can_compact_idle_stacks() {
         Err(why) => assert!(line.contains("off here") && line.contains(&why), "{line}"),
     }
 }
+
+#[test]
+fn env_lists_the_inspection_variables_and_checks_their_values() {
+    let out = weave(
+        &["env"],
+        &[
+            ("WEAVE_SCHEDTRACE", "250ms"),
+            ("WEAVE_TOP", "1"),
+            ("WEAVE_TRACE", "run.trace"),
+            ("WEAVE_DUMP_SIGNAL", "SIGKILL"),
+        ],
+    );
+    let listing = text(&out.stdout);
+    for name in [
+        "WEAVE_TRACE",
+        "WEAVE_DUMP_SIGNAL",
+        "WEAVE_SCHEDTRACE",
+        "WEAVE_TOP",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.starts_with(name)),
+            "{name}:\n{listing}"
+        );
+    }
+    assert!(
+        listing.contains("set here to \"250ms\": valid, 250ms"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("set here to \"1\": valid, on"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("set here to \"run.trace\": valid, written to that file"),
+        "{listing}"
+    );
+    // SIGKILL cannot be caught: the runtime refuses it, and so does env.
+    assert!(
+        listing.contains("set here to \"SIGKILL\": NOT VALID"),
+        "{listing}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

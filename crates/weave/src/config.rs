@@ -15,6 +15,8 @@
 //! | count | a whole number: `4` |
 //! | size | bytes, or a whole number with a unit: `k`, `KiB`, `KB` (all 1024), `m`, `MiB`, `MB`, `g`, `GiB`, `GB`: `512k`, `8 MiB` |
 //! | duration | a number with a unit: `ns`, `us` (or `µs`), `ms`, `s`: `500us`, `2.5ms`; a bare number is in the variable's own unit |
+//! | path | any text: a file to write; `none` for none |
+//! | signal | `SIGQUIT`, `SIGUSR1`, `SIGUSR2` (the `SIG` may be left out); `off` |
 //!
 //! An empty value counts as unset. A value that does not parse, or lies
 //! outside the variable's range, is not fatal (a typo must not take a
@@ -56,6 +58,10 @@ pub enum Kind {
         /// The shortest value accepted.
         min: Duration,
     },
+    /// A file to write (`none`: none).
+    Path,
+    /// A signal the runtime takes over (`off`: none).
+    Signal,
 }
 
 /// The unit of a bare number given to a [`Kind::Duration`] variable.
@@ -118,6 +124,10 @@ pub enum Value {
     Size(usize),
     /// Of a [`Kind::Duration`].
     Duration(Duration),
+    /// Of a [`Kind::Path`]: whether a path is given (`none` is not).
+    Path(bool),
+    /// Of a [`Kind::Signal`]: the signal's number, 0 for `off`.
+    Signal(i32),
 }
 
 impl fmt::Display for Value {
@@ -134,6 +144,13 @@ impl fmt::Display for Value {
                 write!(f, "{n} bytes")
             }
             Value::Duration(d) => write!(f, "{d:?}"),
+            Value::Path(given) => f.write_str(if given {
+                "written to that file"
+            } else {
+                "none"
+            }),
+            Value::Signal(0) => f.write_str("off"),
+            Value::Signal(n) => write!(f, "signal {n}"),
         }
     }
 }
@@ -230,6 +247,33 @@ const VARIABLES: &[Variable] = &[
                   for programs that lend no stack memory to other threads' system calls; \
                   off on kernels without MADV_GUARD_INSTALL (Linux 6.13+)",
     },
+    Variable {
+        name: "WEAVE_TRACE",
+        kind: Kind::Path,
+        default: "none",
+        meaning: "record a trace of the whole run to this file (see it with weave trace view)",
+    },
+    Variable {
+        name: "WEAVE_DUMP_SIGNAL",
+        kind: Kind::Signal,
+        default: "off",
+        meaning: "print a thread dump, stacks included, to stderr on this signal",
+    },
+    Variable {
+        name: "WEAVE_SCHEDTRACE",
+        kind: Kind::Duration {
+            bare: TimeUnit::Millis,
+            min: Duration::ZERO,
+        },
+        default: "0",
+        meaning: "print a line per interval on stderr: LWPs, run queues, threads, rates; 0 turns it off, at least 1ms",
+    },
+    Variable {
+        name: "WEAVE_TOP",
+        kind: Kind::Switch,
+        default: "off",
+        meaning: "open the socket weave top PID reads (Linux abstract namespace, @weave-top-PID)",
+    },
 ];
 
 /// Every `WEAVE_*` variable the runtime reads, in a stable order.
@@ -252,6 +296,8 @@ impl Variable {
             Kind::Duration { bare, min } => parse_duration(raw, bare)
                 .filter(|&d| d >= min)
                 .map(Value::Duration),
+            Kind::Path => Some(Value::Path(!raw.trim().eq_ignore_ascii_case("none"))),
+            Kind::Signal => parse_signal(raw).map(Value::Signal),
         };
         value.ok_or_else(|| self.invalid(raw))
     }
@@ -306,6 +352,8 @@ impl Variable {
                 "a duration of at least {min:?}: a number with ns, us, ms or s ({} if bare)",
                 bare.symbol()
             ),
+            Kind::Path => "a file path, or none".to_owned(),
+            Kind::Signal => "SIGQUIT, SIGUSR1, SIGUSR2 (SIG may be left out), or off".to_owned(),
         }
     }
 
@@ -392,7 +440,19 @@ pub(crate) fn compact_after() -> Option<Duration> {
 }
 
 /// `1`, `on`, `true`, `yes` / `0`, `off`, `false`, `no`, any case.
-fn parse_switch(raw: &str) -> Option<bool> {
+/// The number of a signal as `WEAVE_DUMP_SIGNAL` names it; 0 for `off`.
+pub(crate) fn parse_signal(raw: &str) -> Option<i32> {
+    let n = raw.trim().to_ascii_uppercase();
+    match n.strip_prefix("SIG").unwrap_or(&n) {
+        "OFF" | "NONE" => Some(0),
+        "QUIT" => Some(libc::SIGQUIT),
+        "USR1" => Some(libc::SIGUSR1),
+        "USR2" => Some(libc::SIGUSR2),
+        _ => None,
+    }
+}
+
+pub(crate) fn parse_switch(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "1" | "on" | "true" | "yes" => Some(true),
         "0" | "off" | "false" | "no" => Some(false),
@@ -578,6 +638,16 @@ mod tests {
             assert_eq!(parse_duration(bad, ms), None, "{bad}");
         }
         assert_eq!(parse_duration("99999999999999999999999s", ms), None);
+    }
+
+    #[test]
+    fn signal_names_take_the_sig_prefix_or_not_in_any_case() {
+        let parse = parse_signal;
+        assert_eq!(parse("SIGQUIT"), Some(libc::SIGQUIT));
+        assert_eq!(parse("quit"), Some(libc::SIGQUIT));
+        assert_eq!(parse("SigUsr1"), Some(libc::SIGUSR1));
+        assert_eq!(parse("off"), Some(0));
+        assert_eq!(parse("SIGKILL"), None);
     }
 
     #[test]

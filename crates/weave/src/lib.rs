@@ -115,6 +115,8 @@ pub use inspect::dump::{dump, Dump, DumpedThread};
 #[cfg(not(loom))]
 pub use inspect::stacks::Frame;
 #[cfg(not(loom))]
+pub use inspect::top::socket_name as top_socket_name;
+#[cfg(not(loom))]
 pub mod io;
 #[cfg(not(loom))]
 mod lwp;

@@ -32,7 +32,6 @@ fn start(rt: &'static Runtime) {
     if crate::config::accounting() {
         crate::time::clock::set_accounting(true);
     }
-    crate::trace::set_namer(crate::thread::name_for_trace);
     crate::inspect::start_from_env();
     let n = crate::config::lwps();
     if let Err(e) = crate::lwp::pool::set_concurrency_in(rt, n) {

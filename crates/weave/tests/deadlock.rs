@@ -176,7 +176,8 @@ fn a_two_mutex_deadlock_is_reported() -> Result<(), String> {
     let ok = code == Some(2)
         && err.contains("all threads are blocked: deadlock")
         && err.contains("thread 'left'")
-        && err.contains("waits for a Mutex, held by thread 'right'")
+        && err.contains("waits for a Mutex 0x")
+        && err.contains(", held by thread 'right'")
         && err.contains("held by thread 'left'")
         && err.contains("OS thread) waits to join thread 'left'");
     ok.then_some(())

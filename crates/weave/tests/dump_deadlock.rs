@@ -83,6 +83,31 @@ fn the_deadlock_report_shows_each_threads_stack() {
         after("thread 'right'").contains("right_takes_a_while_holding_b"),
         "{err}"
     );
+    the_deadlock_report_names_the_mutex_each_thread_waits_for(&err);
+}
+
+/// The report names the mutex each thread waits for: the two threads of a
+/// lock-order deadlock wait for two different mutexes.
+fn the_deadlock_report_names_the_mutex_each_thread_waits_for(err: &str) {
+    let mutex_of = |who: &str| {
+        let line = err
+            .lines()
+            .find(|l| l.trim_start().starts_with(who))
+            .unwrap_or_else(|| panic!("{who} not in:\n{err}"));
+        let i = line
+            .find("waits for a Mutex 0x")
+            .unwrap_or_else(|| panic!("no mutex address in: {line}"));
+        line[i + "waits for a Mutex ".len()..]
+            .split([',', ' '])
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(
+        mutex_of("thread 'left'"),
+        mutex_of("thread 'right'"),
+        "{err}"
+    );
 }
 
 fn main() {
@@ -91,5 +116,5 @@ fn main() {
         return;
     }
     the_deadlock_report_shows_each_threads_stack();
-    println!("dump_deadlock: 1 check passed");
+    println!("dump_deadlock: 2 checks passed");
 }

@@ -135,3 +135,158 @@ fn the_json_dump_names_each_thread_with_its_state_and_stack() {
     }
     assert_eq!(depth, 0);
 }
+
+/// The dump row of the thread named `name`.
+fn row<'a>(d: &'a weave::Dump, name: &str) -> &'a weave::DumpedThread {
+    d.threads
+        .iter()
+        .find(|t| t.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in\n{d}"))
+}
+
+fn line_of(text: &str, name: &str) -> String {
+    let head = format!("thread '{name}'");
+    text.lines()
+        .find(|l| l.starts_with(&head))
+        .unwrap_or_else(|| panic!("{head} not in\n{text}"))
+        .to_string()
+}
+
+#[test]
+fn threads_waiting_on_the_same_mutex_show_its_address_and_another_mutex_differs() {
+    let (m1, m2) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let (g1, g2) = (m1.lock().unwrap(), m2.lock().unwrap());
+    let spawn = |name: &str, m: &Arc<Mutex<i32>>| {
+        let m = m.clone();
+        thread::Builder::new()
+            .name(name.into())
+            .spawn(move || *m.lock().unwrap() += 1)
+            .unwrap()
+    };
+    let hs = [spawn("m1-a", &m1), spawn("m1-b", &m1), spawn("m2-a", &m2)];
+    for h in &hs {
+        wait_until_blocked(h.thread().id());
+    }
+    let d = weave::dump();
+    drop((g1, g2));
+    for h in hs {
+        h.join().unwrap();
+    }
+    let on = |name: &str| match row(&d, name).waits_on {
+        Some(weave::thread::WaitOn::Object(a)) => a,
+        other => panic!("{name} waits on {other:?}\n{d}"),
+    };
+    assert_eq!(on("m1-a"), on("m1-b"));
+    assert_ne!(on("m1-a"), on("m2-a"));
+    let text = d.to_string();
+    assert!(
+        line_of(&text, "m1-a").contains(&format!("waiting for a Mutex {:#x}", on("m1-a"))),
+        "{text}"
+    );
+    let json = d.to_json();
+    assert!(
+        json.contains(&format!("\"waitsOn\":{{\"object\":\"{:#x}\"}}", on("m2-a"))),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_thread_blocked_on_a_channel_shows_which_channel() {
+    let (_tx1, rx1) = weave::sync::mpmc::bounded::<u8>(1);
+    let (_tx2, rx2) = weave::sync::mpmc::bounded::<u8>(1);
+    let r1 = rx1.clone();
+    let a = thread::Builder::new()
+        .name("recv-1a".into())
+        .spawn(move || r1.recv().ok())
+        .unwrap();
+    let b = thread::Builder::new()
+        .name("recv-1b".into())
+        .spawn(move || rx1.recv().ok())
+        .unwrap();
+    let c = thread::Builder::new()
+        .name("recv-2".into())
+        .spawn(move || rx2.recv().ok())
+        .unwrap();
+    for h in [&a, &b, &c] {
+        wait_until_blocked(h.thread().id());
+    }
+    let d = weave::dump();
+    drop((_tx1, _tx2));
+    for h in [a, b, c] {
+        assert_eq!(h.join().unwrap(), None);
+    }
+    let (x, y, z) = (
+        row(&d, "recv-1a").waits_on,
+        row(&d, "recv-1b").waits_on,
+        row(&d, "recv-2").waits_on,
+    );
+    assert!(matches!(x, Some(weave::thread::WaitOn::Object(_))), "{x:?}");
+    assert_eq!(x, y, "two receivers of one channel");
+    assert_ne!(x, z, "another channel");
+    assert!(
+        line_of(&d.to_string(), "recv-2").contains("waiting on a channel (channel 0x"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_thread_waiting_for_a_socket_shows_its_fd() {
+    use std::os::fd::AsRawFd;
+    let l = weave::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let client = weave::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = l.accept().unwrap();
+    let fd = server.as_raw_fd();
+    let h = thread::Builder::new()
+        .name("reader".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut server = server;
+            let mut b = [0u8; 1];
+            server.read(&mut b).unwrap()
+        })
+        .unwrap();
+    wait_until_blocked(h.thread().id());
+    let d = weave::dump();
+    drop(client);
+    assert_eq!(h.join().unwrap(), 0);
+    assert_eq!(
+        row(&d, "reader").waits_on,
+        Some(weave::thread::WaitOn::Fd(fd))
+    );
+    assert!(
+        line_of(&d.to_string(), "reader").contains(&format!("(fd {fd})")),
+        "{d}"
+    );
+    assert!(d
+        .to_json()
+        .contains(&format!("\"waitsOn\":{{\"fd\":{fd}}}")));
+}
+
+#[test]
+fn a_sleeping_thread_shows_its_deadline() {
+    let h = thread::Builder::new()
+        .name("sleeper".into())
+        .spawn(|| thread::sleep(std::time::Duration::from_secs(3600)))
+        .unwrap();
+    wait_until_blocked(h.thread().id());
+    let before = std::time::Instant::now();
+    let d = weave::dump();
+    let at = match row(&d, "sleeper").waits_on {
+        Some(weave::thread::WaitOn::Deadline(at)) => at,
+        other => panic!("{other:?}\n{d}"),
+    };
+    // The sleep began before `before`, and lasts an hour.
+    let left = at - before;
+    assert!(left <= std::time::Duration::from_secs(3600), "{left:?}");
+    assert!(left > std::time::Duration::from_secs(3000), "{left:?}");
+    assert!(
+        line_of(&d.to_string(), "sleeper").contains("sleeping (until"),
+        "{d}"
+    );
+    assert!(
+        d.to_json().contains("\"waitsOn\":{\"deadlineInMs\":"),
+        "{d}"
+    );
+    // Not joined: the sleeper stays asleep until the test process exits.
+}

@@ -205,6 +205,62 @@ fn the_file_holds_as_many_events_of_each_kind_as_were_emitted() {
 }
 
 #[test]
+fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
+    // The Run that completes a switch takes the timestamp of the Block
+    // before it on the same LWP: a ping-pong switches that way every time.
+    // In time order, each ULT that blocked must still be woken before it
+    // runs again.
+    let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    let path = temp("switch");
+    trace::record(&path).unwrap();
+    trace::set_hook(Some(count_hook));
+    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
+    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
+    let b = thread::spawn(move || {
+        for v in from_a.iter() {
+            to_a.send(v + 1).unwrap();
+        }
+    });
+    let a = thread::spawn(move || {
+        for i in 0..2000 {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+        }
+    });
+    let ids = [a.thread().id(), b.thread().id()];
+    a.join().unwrap();
+    b.join().unwrap();
+    for &id in &ids {
+        wait_until_gone(id);
+    }
+    trace::set_hook(None);
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(tr.dropped_total(), 0);
+    for id in ids {
+        let (mut blocked, mut woken, mut runs) = (false, false, 0);
+        for e in &tr.entries {
+            match e.event {
+                Event::Block { ult, .. } if ult == id => blocked = true,
+                Event::Wake { ult, .. } if ult == id => woken = true,
+                Event::Run { ult, .. } if ult == id => {
+                    assert!(
+                        !blocked || woken,
+                        "{id:?} ran at {} ns, after a block and before its wake",
+                        e.ns
+                    );
+                    (blocked, woken) = (false, false);
+                    runs += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(runs > 1000, "{id:?} ran {runs} times");
+    }
+}
+
+#[test]
 fn a_full_ring_drops_events_and_the_file_says_how_many() {
     let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
     let path = temp("drops");

@@ -2,14 +2,23 @@
 //! workload (by default `spawn_join` and `channel_pingpong`) runs in pairs,
 //! once with tracing off and once recording (`weave::trace::record` to a
 //! temporary file), alternating so that a machine's drift hits both; the
-//! table shows the medians of weave's figure and their ratio.
+//! table shows the medians of weave's figure and their ratio. The caller
+//! (`bench.rs`) hands in the lookup of a workload by name, so that this
+//! file names only `common.rs`.
 
-use super::{Opts, Workload, WORKLOADS};
+use super::common::{Measurement, Opts};
+
+/// How a workload is run: `bench.rs`'s table gives one by name.
+pub(super) type RunFn = fn(&Opts) -> Result<Measurement, String>;
 
 /// The workloads measured when none is named.
 const DEFAULT: [&str; 2] = ["spawn_join", "channel_pingpong"];
 
-pub(super) fn run(opts: &Opts, names: &[String]) -> Result<(), String> {
+pub(super) fn run(
+    opts: &Opts,
+    names: &[String],
+    workload: impl Fn(&str) -> Option<RunFn>,
+) -> Result<(), String> {
     let names: Vec<&str> = if names.is_empty() {
         DEFAULT.to_vec()
     } else {
@@ -25,16 +34,13 @@ pub(super) fn run(opts: &Opts, names: &[String]) -> Result<(), String> {
         "workload", "unit", "off", "on", "on/off"
     );
     for name in names {
-        let w: &Workload = WORKLOADS
-            .iter()
-            .find(|w| w.name == name)
-            .ok_or_else(|| format!("bench: no workload '{name}'"))?;
+        let run = workload(name).ok_or_else(|| format!("bench: no workload '{name}'"))?;
         let (mut off, mut on) = (Vec::new(), Vec::new());
         let mut dropped = 0;
         for _ in 0..pairs {
-            off.push((w.run)(opts).map_err(|e| format!("bench {name}: {e}"))?);
+            off.push(run(opts).map_err(|e| format!("bench {name}: {e}"))?);
             weave::trace::record(&path).map_err(|e| format!("bench {name}: {e}"))?;
-            let m = (w.run)(opts);
+            let m = run(opts);
             let stats = weave::trace::stop().map_err(|e| format!("bench {name}: {e}"))?;
             dropped += stats.map_or(0, |s| s.dropped);
             on.push(m.map_err(|e| format!("bench {name}: {e}"))?);

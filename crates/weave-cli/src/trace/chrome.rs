@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use super::html::js_str;
-use super::{MarkKind, Timeline};
+use super::timeline::{MarkKind, Timeline};
 
 fn us(ns: u64) -> String {
     format!("{}.{:03}", ns / 1000, ns % 1000)
@@ -95,7 +95,7 @@ pub(super) fn json(tl: &Timeline) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::small;
+    use super::super::timeline::small;
     use super::*;
 
     #[test]

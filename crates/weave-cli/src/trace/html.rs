@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use super::{MarkKind, Timeline};
+use super::timeline::{MarkKind, Timeline};
 
 /// History entries kept per ULT (the latest ones): a ULT that switched a
 /// million times would otherwise make the page as large as the trace.
@@ -179,7 +179,7 @@ fn data(tl: &Timeline) -> String {
                 .keys()
                 .copied()
                 .chain(u.history.iter().filter_map(|(_, s)| match s {
-                    super::Step::Blocks(r) => Some(*r),
+                    super::timeline::Step::Blocks(r) => Some(*r),
                     _ => None,
                 }))
         })
@@ -306,7 +306,7 @@ pub(super) fn page(tl: &Timeline, source: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::small;
+    use super::super::timeline::small;
     use super::*;
 
     #[test]

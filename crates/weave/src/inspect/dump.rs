@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use super::stacks::{self, Frame};
 use crate::lwp::LwpInfo;
-use crate::thread::id::{BlockReason, ThreadId};
+use crate::thread::id::{BlockReason, ThreadId, WaitOn};
 use crate::thread::state::{self, TIMED};
 use crate::thread::table::table;
 use crate::thread::tcb::{Kind, NO_LWP};
@@ -38,6 +38,9 @@ pub struct DumpedThread {
     /// Whom it waits for, when weave knows: a mutex's holder, or the thread
     /// it joins.
     pub waits_for: Option<(ThreadId, Option<String>)>,
+    /// What it waits on, when blocked and weave knows: the address of the
+    /// mutex, queue or channel, the fd, or the sleep's deadline.
+    pub waits_on: Option<WaitOn>,
     pub priority: u8,
     /// The LWP it is placed on, once it has run.
     pub lwp: Option<usize>,
@@ -103,6 +106,9 @@ pub fn dump() -> Dump {
             let hid = h.id();
             (hid, h.name_of(hid.generation()).map(|n| n.to_string()))
         });
+        let waits_on = reason
+            .filter(|&r| WaitOn::recorded_for(r))
+            .and_then(|_| WaitOn::from_word(tcb.wait_on.load(Relaxed)));
         let home = tcb.home.load(Relaxed);
         let (stack, note) = if me == Some(i as u32) {
             (stacks::here(), None)
@@ -132,6 +138,7 @@ pub fn dump() -> Dump {
             reason,
             timed: reason.is_some() && w.reason() & TIMED != 0,
             waits_for,
+            waits_on,
             priority: tcb.priority(),
             lwp: (home != NO_LWP).then_some(home as usize),
             stack,
@@ -168,6 +175,38 @@ fn waits_on(r: BlockReason) -> &'static str {
     }
 }
 
+/// The object of a wait, in words: "0x7f..a0" for an object (after the
+/// reason's words, e.g. "waiting for a Mutex 0x7f..a0"), "(fd 7)", or
+/// "(until 1.250 s from now)".
+fn wait_object_text(r: BlockReason, on: WaitOn) -> String {
+    match on {
+        WaitOn::Object(a) => match r {
+            BlockReason::Channel | BlockReason::Select => format!("(channel {a:#x})"),
+            _ => format!("{a:#x}"),
+        },
+        WaitOn::Fd(fd) => format!("(fd {fd})"),
+        WaitOn::Deadline(at) => match at.checked_duration_since(std::time::Instant::now()) {
+            Some(d) => format!("(until {:.3} s from now)", d.as_secs_f64()),
+            None => "(deadline passed, waking)".into(),
+        },
+    }
+}
+
+/// What a wait is on, as a JSON value.
+fn wait_object_json(on: Option<WaitOn>) -> String {
+    match on {
+        None => "null".into(),
+        Some(WaitOn::Object(a)) => format!("{{\"object\":\"{a:#x}\"}}"),
+        Some(WaitOn::Fd(fd)) => format!("{{\"fd\":{fd}}}"),
+        Some(WaitOn::Deadline(at)) => {
+            let ms = at
+                .checked_duration_since(std::time::Instant::now())
+                .map_or(0, |d| d.as_millis());
+            format!("{{\"deadlineInMs\":{ms}}}")
+        }
+    }
+}
+
 fn who(id: ThreadId, name: Option<&str>) -> String {
     match name {
         Some(n) => format!("'{n}' ({id})"),
@@ -191,6 +230,9 @@ impl DumpedThread {
         match self.reason {
             Some(r) => {
                 s.push_str(waits_on(r));
+                if let Some(on) = self.waits_on {
+                    let _ = write!(s, " {}", wait_object_text(r, on));
+                }
                 if let Some((h, n)) = &self.waits_for {
                     if r == BlockReason::Join {
                         let _ = write!(s, " {}", who(*h, n.as_deref()));
@@ -251,7 +293,7 @@ impl fmt::Display for Dump {
 }
 
 /// `s` as a JSON string literal.
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
@@ -271,7 +313,17 @@ fn json_str(s: &str) -> String {
     o
 }
 
-fn json_opt(s: Option<&str>) -> String {
+/// One row of the LWP table as a JSON object, appended to `o` (the dump's
+/// and `weave top`'s frames share it).
+pub(super) fn lwp_json(o: &mut String, l: &LwpInfo) {
+    let _ = write!(
+        o,
+        "{{\"index\":{},\"tid\":{},\"bound\":{},\"idle\":{},\"placed\":{},\"switches\":{}}}",
+        l.index, l.tid, l.bound, l.sleeping, l.placed, l.runs
+    );
+}
+
+pub(super) fn json_opt(s: Option<&str>) -> String {
     s.map_or("null".into(), json_str)
 }
 
@@ -287,17 +339,10 @@ impl Dump {
             std::process::id()
         );
         for (i, l) in self.lwps.iter().enumerate() {
-            let _ = write!(
-                o,
-                "{}{{\"index\":{},\"tid\":{},\"bound\":{},\"idle\":{},\"placed\":{},\"switches\":{}}}",
-                if i > 0 { "," } else { "" },
-                l.index,
-                l.tid,
-                l.bound,
-                l.sleeping,
-                l.placed,
-                l.runs
-            );
+            if i > 0 {
+                o.push(',');
+            }
+            lwp_json(&mut o, l);
         }
         o.push_str("],\"threads\":[");
         for (i, t) in self.threads.iter().enumerate() {
@@ -312,7 +357,8 @@ impl Dump {
             let _ = write!(
                 o,
                 "{}{{\"tid\":{},\"index\":{},\"name\":{},\"kind\":{},\"state\":{},\"reason\":{},\
-                 \"timed\":{},\"waitsFor\":{},\"priority\":{},\"lwp\":{},\"note\":{},\"stack\":[",
+                 \"timed\":{},\"waitsFor\":{},\"waitsOn\":{},\"priority\":{},\"lwp\":{},\"note\":{},\
+                 \"stack\":[",
                 if i > 0 { "," } else { "" },
                 t.id.as_u64(),
                 t.id.index(),
@@ -322,6 +368,7 @@ impl Dump {
                 json_opt(t.reason.map(|r| format!("{r:?}")).as_deref()),
                 t.timed,
                 waits_for,
+                wait_object_json(t.waits_on),
                 t.priority,
                 t.lwp.map_or("null".into(), |l| l.to_string()),
                 json_opt(t.note),
@@ -342,6 +389,20 @@ impl Dump {
         o.push_str("]}}");
         o
     }
+}
+
+/// What the blocked thread at table index `index` waits on, as the dump
+/// words it after the reason (" 0x7f..a0", " (fd 7)"), for the deadlock
+/// report; empty if weave does not know. `reason` is the state word's.
+pub(crate) fn wait_object_of(index: u32, reason: u8) -> String {
+    let Some(r) = BlockReason::from_u8(reason & !TIMED) else {
+        return String::new();
+    };
+    if !WaitOn::recorded_for(r) {
+        return String::new();
+    }
+    WaitOn::from_word(table().slot(index).wait_on.load(Relaxed))
+        .map_or(String::new(), |on| format!(" {}", wait_object_text(r, on)))
 }
 
 /// The stack of the thread at table index `index`, as text indented by

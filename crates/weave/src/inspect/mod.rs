@@ -1,8 +1,8 @@
 //! inspect: seeing inside a running program. The thread dump
 //! ([`dump`](crate::dump()), with each parked ULT's stack), the dump on a
 //! signal (`WEAVE_DUMP_SIGNAL`), the live one-line-per-interval view
-//! (`WEAVE_SCHEDTRACE`), and the start of a trace recording for a whole run
-//! (`WEAVE_TRACE`).
+//! (`WEAVE_SCHEDTRACE`), the socket `weave top` reads (`WEAVE_TOP`), and
+//! the start of a trace recording for a whole run (`WEAVE_TRACE`).
 //!
 //! Above the engine, beside the monitor: it reads the thread and LWP
 //! tables and the trace counters; it never changes a queue or a TCB.
@@ -11,10 +11,15 @@ pub(crate) mod dump;
 pub(crate) mod schedtrace;
 mod signal;
 pub(crate) mod stacks;
+pub(crate) mod top;
 
 /// Starts what the environment asks for, once, as the runtime starts.
 pub(crate) fn start_from_env() {
-    if let Some(path) = std::env::var_os("WEAVE_TRACE").filter(|p| !p.is_empty()) {
+    let given = |name: &str| {
+        std::env::var_os(name)
+            .filter(|p| !p.is_empty() && p.to_str().map(str::trim) != Some("none"))
+    };
+    if let Some(path) = given("WEAVE_TRACE") {
         match crate::trace::record(&path) {
             Ok(()) => {
                 // SAFETY: `stop_trace_at_exit` is a plain extern "C" fn
@@ -24,14 +29,29 @@ pub(crate) fn start_from_env() {
             Err(e) => eprintln!("weave: WEAVE_TRACE: {e}"),
         }
     }
-    if let Some(raw) = std::env::var_os("WEAVE_DUMP_SIGNAL").filter(|p| !p.is_empty()) {
+    if let Some(raw) = given("WEAVE_DUMP_SIGNAL") {
         if let Err(e) = signal::install(&raw.to_string_lossy()) {
             eprintln!("weave: WEAVE_DUMP_SIGNAL: {e}");
         }
     }
-    if let Some(raw) = std::env::var_os("WEAVE_SCHEDTRACE").filter(|p| !p.is_empty()) {
+    if let Some(raw) = given("WEAVE_TOP") {
+        match crate::config::parse_switch(&raw.to_string_lossy()) {
+            Some(true) => {
+                if let Err(e) = top::start() {
+                    eprintln!("weave: WEAVE_TOP: cannot open the socket for weave top: {e}");
+                }
+            }
+            Some(false) => {}
+            None => eprintln!(
+                "weave: WEAVE_TOP={:?} is not a switch: expected 1 or 0",
+                raw.to_string_lossy()
+            ),
+        }
+    }
+    if let Some(raw) = given("WEAVE_SCHEDTRACE") {
         match schedtrace::parse_interval(&raw.to_string_lossy()) {
-            Ok(every) => schedtrace::start(every),
+            Ok(Some(every)) => schedtrace::start(every),
+            Ok(None) => {}
             Err(e) => eprintln!("weave: WEAVE_SCHEDTRACE: {e}"),
         }
     }

@@ -26,27 +26,19 @@ use crate::thread::table::table;
 use crate::thread::tcb::NO_LWP;
 use crate::trace::{counters, Counters};
 
-/// The interval of `WEAVE_SCHEDTRACE`: `1s`, `250ms`, `500us`, or a bare
-/// number of milliseconds; at least 1 ms.
-pub(crate) fn parse_interval(raw: &str) -> Result<Duration, String> {
-    let s = raw.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{raw:?} is not an interval: expected e.g. 1s, 250ms or 500us"))?;
-    let d = match unit.trim() {
-        "" | "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "us" => Duration::from_micros(n),
-        other => return Err(format!("{other:?} is not a unit: expected s, ms or us")),
-    };
-    if d < Duration::from_millis(1) {
-        return Err(format!(
+/// The interval of `WEAVE_SCHEDTRACE`, parsed as `weave env` checks it
+/// (`config`: `1s`, `250ms`, `500us`, a bare number of milliseconds);
+/// `None` for 0 (off). At least 1 ms.
+pub(crate) fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
+    let var = crate::config::variable("WEAVE_SCHEDTRACE").expect("in the table");
+    match var.parse(raw).map_err(|e| e.to_string())? {
+        crate::config::Value::Duration(d) if d.is_zero() => Ok(None),
+        crate::config::Value::Duration(d) if d < Duration::from_millis(1) => Err(format!(
             "{raw:?} is shorter than 1ms: a line per interval would flood stderr"
-        ));
+        )),
+        crate::config::Value::Duration(d) => Ok(Some(d)),
+        other => Err(format!("{raw:?} read as {other}, not an interval")),
     }
-    Ok(d)
 }
 
 /// Starts the thread that prints a line every `every`.
@@ -145,15 +137,19 @@ mod tests {
 
     #[test]
     fn intervals_take_s_ms_us_or_bare_milliseconds() {
-        assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
-        assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_interval("20"), Ok(Duration::from_millis(20)));
-        assert_eq!(parse_interval("2000us"), Ok(Duration::from_millis(2)));
+        assert_eq!(parse_interval("1s"), Ok(Some(Duration::from_secs(1))));
+        assert_eq!(
+            parse_interval("250ms"),
+            Ok(Some(Duration::from_millis(250)))
+        );
+        assert_eq!(parse_interval("20"), Ok(Some(Duration::from_millis(20))));
+        assert_eq!(parse_interval("2000us"), Ok(Some(Duration::from_millis(2))));
+        assert_eq!(parse_interval("0"), Ok(None));
         assert!(parse_interval("10us")
             .unwrap_err()
             .contains("shorter than 1ms"));
         assert!(parse_interval("fast")
             .unwrap_err()
-            .contains("expected e.g. 1s"));
+            .contains("expected a duration"));
     }
 }

@@ -1,7 +1,8 @@
 //! `WEAVE_DUMP_SIGNAL`: a thread dump on a signal, as the JVM's on SIGQUIT.
 //!
 //! Opt-in: the variable names the signal (`SIGQUIT`, `QUIT`, `SIGUSR1`,
-//! `USR1`, `SIGUSR2`, `USR2`). A plain `sigaction` handler is the top
+//! `USR1`, `SIGUSR2`, `USR2`; `off`, the default, for none), as
+//! `config::parse_signal` reads it. A plain `sigaction` handler is the top
 //! half: it only sets a flag and writes one byte to a pipe, both
 //! async-signal-safe. The bottom half is a small thread (`weave-dump`)
 //! that sleeps on the pipe's read end, takes the dump and prints it to
@@ -11,7 +12,7 @@
 //! through its own wrapper once it lands; until then this handler owns the
 //! signal it is given.
 //!
-//! Names only `inspect::dump`.
+//! Names only `inspect::dump` and `config`.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -22,23 +23,15 @@ static WANTED: AtomicBool = AtomicBool::new(false);
 /// The pipe's write end (-1 before `install`).
 static PIPE_W: AtomicI32 = AtomicI32::new(-1);
 
-/// The signal number of a name as `WEAVE_DUMP_SIGNAL` takes it.
-fn parse(name: &str) -> Option<libc::c_int> {
-    let n = name.trim().to_ascii_uppercase();
-    match n.strip_prefix("SIG").unwrap_or(&n) {
-        "QUIT" => Some(libc::SIGQUIT),
-        "USR1" => Some(libc::SIGUSR1),
-        "USR2" => Some(libc::SIGUSR2),
-        _ => None,
-    }
-}
-
 /// Installs the handler for the signal named `name`, and the thread that
 /// prints the dumps.
 pub(super) fn install(name: &str) -> Result<(), String> {
-    let sig = parse(name).ok_or_else(|| {
+    let sig = crate::config::parse_signal(name).ok_or_else(|| {
         format!("{name:?} is not a signal weave dumps on: expected SIGQUIT, SIGUSR1 or SIGUSR2")
     })?;
+    if sig == 0 {
+        return Ok(()); // off
+    }
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -98,18 +91,5 @@ fn bottom_half(fd: RawFd) {
             let d = super::dump::dump();
             eprintln!("{d}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signal_names_take_the_sig_prefix_or_not_in_any_case() {
-        assert_eq!(parse("SIGQUIT"), Some(libc::SIGQUIT));
-        assert_eq!(parse("quit"), Some(libc::SIGQUIT));
-        assert_eq!(parse("SigUsr1"), Some(libc::SIGUSR1));
-        assert_eq!(parse("SIGKILL"), None);
     }
 }

@@ -567,6 +567,7 @@ impl Lwp {
     #[cold]
     #[inline(never)]
     fn poll_io_now(&self) -> usize {
+        trace::end_switch();
         match crate::reactor::try_get() {
             Some(r) if r.waiters() > 0 && r.try_claim() => {
                 let n = r.poll(Some(Instant::now()));
@@ -790,6 +791,8 @@ impl Lwp {
     #[cold]
     #[inline(never)]
     fn idle(&self) -> Option<&'static Tcb> {
+        // The next Run is no longer the other half of the last switch.
+        trace::end_switch();
         let rt = rt();
         self.trim_if_due();
         if self.retiring.load(Acquire) {

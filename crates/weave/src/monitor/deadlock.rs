@@ -279,5 +279,6 @@ fn describe(index: u32, reason: u8) -> String {
         (Some(BlockReason::Join), h) => format!(" {}", who(h - 1)),
         (_, h) => format!(", held by {}", who(h - 1)),
     };
-    format!("{} {what}{by}", who(index))
+    let on = crate::inspect::dump::wait_object_of(index, reason);
+    format!("{} {what}{on}{by}", who(index))
 }

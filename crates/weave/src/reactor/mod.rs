@@ -509,6 +509,7 @@ impl Registration {
         let rec = self.record();
         let mut me = None;
         self.reactor.waiters.fetch_add(1, Relaxed);
+        sched::note_wait_on(crate::thread::id::WaitOn::Fd(self.fd));
         sched::block_on(BlockReason::Net, deadline, |w| {
             let mut g = rec.lock();
             if rec.is_ready(dir) {

@@ -221,6 +221,16 @@ pub(crate) fn note_waits_for(holder: u32) {
         .store(holder, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Records, for the thread dump, what the calling thread is about to wait
+/// on (`WaitOn::word`). One store; the wait paths that call it are listed
+/// by `WaitOn::recorded_for`.
+#[inline]
+pub(crate) fn note_wait_on(on: crate::thread::id::WaitOn) {
+    let tcb = crate::thread::current::current_tcb();
+    tcb.wait_on
+        .store(on.word(), std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Whether the current LWP has been asked to switch; the safe-point check.
 /// A request stays pending while the running ULT holds preemption off.
 #[inline]

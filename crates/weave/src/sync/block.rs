@@ -97,6 +97,15 @@ mod imp {
         crate::sched::note_waits_for(id);
     }
 
+    /// Records, for the thread dump, the object the caller is about to
+    /// wait on (its address; 0: none to name).
+    #[inline]
+    pub(crate) fn note_wait_on(object: usize) {
+        if object != 0 {
+            crate::sched::note_wait_on(crate::thread::id::WaitOn::Object(object));
+        }
+    }
+
     /// Monotonic nanoseconds since the first call: the stamp a waiter
     /// carries so that an unlocker can tell how long it has waited.
     #[inline]
@@ -157,6 +166,10 @@ mod loom_imp {
     /// No deadlock detector under loom: nothing to record.
     #[inline]
     pub(crate) fn note_waits_for(_id: u32) {}
+
+    /// No thread dump under loom: nothing to record.
+    #[inline]
+    pub(crate) fn note_wait_on(_object: usize) {}
 
     /// The reasons the loom-checked code blocks for.
     #[derive(Clone, Copy, Debug)]

@@ -74,6 +74,7 @@ impl RawCondvar {
         // `since` is for mutex starvation; the condvar does not use it.
         let node = Node::new(me.priority, owner, 0);
         let mut released = false;
+        block::note_wait_on(self as *const Self as usize);
         block::block_on(reason, deadline, |w| {
             {
                 let mut q = self.queue.lock();
@@ -124,6 +125,7 @@ impl RawCondvar {
         requeue: bool,
         still_waiting: impl FnOnce(&mut Locked<'_>) -> bool,
     ) -> u32 {
+        block::note_wait_on(self as *const Self as usize);
         block::block_on(reason, deadline, |w| {
             let mut q = self.queue.lock();
             if !still_waiting(&mut q) {

@@ -260,6 +260,7 @@ impl RawMutex {
                 .retried(requeue);
             let mut queued = false;
             block::note_waits_for(owner_of(cur));
+            block::note_wait_on(&self.word as *const _ as usize);
             block::block_on(BlockReason::Mutex, deadline, |w| {
                 let mut q = self.queue.lock();
                 let mut cur = self.word.load(Relaxed);

@@ -1,6 +1,7 @@
-//! Thread ids and block reasons: the two names every layer uses for a
-//! thread and for why it waits (the trace, the reactor, the scheduler, the
-//! deadlock report). Plain values: this file imports nothing of weave's.
+//! Thread ids, block reasons and wait objects: the names every layer uses
+//! for a thread, for why it waits and for what it waits on (the trace, the
+//! reactor, the scheduler, the thread dump, the deadlock report). Plain
+//! values: this file imports nothing of weave's.
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -110,5 +111,91 @@ impl BlockReason {
             15 => BlockReason::Net,
             _ => return None,
         })
+    }
+}
+
+/// What a blocked thread waits on, beside its [`BlockReason`]: kept in one
+/// word of its TCB, written by the thread as it blocks
+/// (`sched::note_wait_on`), read by the thread dump and the deadlock
+/// report. Only the reasons whose wait paths write it show it (see
+/// [`WaitOn::recorded_for`]): for the others the word may be left over
+/// from an earlier wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitOn {
+    /// The object at this address: a `Mutex`'s lock word, the wait queue of
+    /// a `Condvar`, `RwLock`, `Semaphore`, `Barrier`, `WaitGroup` or `Once`,
+    /// or a channel (the first one a `select!` waits on).
+    Object(usize),
+    /// A file descriptor, for readiness.
+    Fd(i32),
+    /// A deadline: a sleep ends then.
+    Deadline(std::time::Instant),
+}
+
+/// The word's tag, in its low two bits (objects are at least 4-aligned).
+const WAIT_OBJECT: u64 = 1;
+const WAIT_FD: u64 = 2;
+const WAIT_DEADLINE: u64 = 3;
+
+/// Deadlines are stored as nanoseconds after this instant (the first one
+/// stored): 62 bits of them last 146 years.
+fn deadline_base() -> std::time::Instant {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(std::time::Instant::now)
+}
+
+impl WaitOn {
+    /// The TCB word for this wait.
+    #[inline]
+    pub(crate) fn word(self) -> u64 {
+        match self {
+            WaitOn::Object(a) => (a as u64 & !3) | WAIT_OBJECT,
+            WaitOn::Fd(fd) => u64::from(fd as u32) << 2 | WAIT_FD,
+            WaitOn::Deadline(at) => {
+                let ns = at.saturating_duration_since(deadline_base()).as_nanos() as u64;
+                ns.min(u64::MAX >> 2) << 2 | WAIT_DEADLINE
+            }
+        }
+    }
+
+    /// The wait a TCB word describes; `None` for 0 (nothing recorded).
+    pub(crate) fn from_word(w: u64) -> Option<WaitOn> {
+        Some(match w & 3 {
+            WAIT_OBJECT => WaitOn::Object((w & !3) as usize),
+            WAIT_FD => WaitOn::Fd((w >> 2) as u32 as i32),
+            WAIT_DEADLINE => {
+                WaitOn::Deadline(deadline_base() + std::time::Duration::from_nanos(w >> 2))
+            }
+            _ => return None,
+        })
+    }
+
+    /// Whether every wait for `reason` records what it waits on (so the
+    /// word is this wait's, not an earlier one's).
+    pub(crate) fn recorded_for(reason: BlockReason) -> bool {
+        !matches!(
+            reason,
+            BlockReason::Park | BlockReason::Join | BlockReason::Sync | BlockReason::Io
+        )
+    }
+}
+
+#[cfg(test)]
+mod wait_on_tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_wait_survives_its_word() {
+        let at = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+        let x = 7u64;
+        for w in [
+            WaitOn::Object(&x as *const u64 as usize),
+            WaitOn::Fd(42),
+            WaitOn::Deadline(at),
+        ] {
+            assert_eq!(WaitOn::from_word(w.word()), Some(w));
+        }
+        assert_eq!(WaitOn::from_word(0), None);
     }
 }

@@ -59,7 +59,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cancel::{cancel_requested, cancellation_point};
-pub use id::{BlockReason, ThreadId};
+pub use id::{BlockReason, ThreadId, WaitOn};
 pub use local::{AccessError, LocalKey};
 pub use names::available_parallelism;
 pub use panic::panicking;
@@ -356,6 +356,7 @@ fn sleep_until_inner(deadline: Instant, zero: bool) {
     // Only the timer holds the token of a Sleep wait, and it fires at or
     // after the deadline: no spurious wake-up, so no clock read after it.
     // Only a signal handler may end it early; then it sleeps on (restart).
+    sched::note_wait_on(id::WaitOn::Deadline(deadline));
     loop {
         sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
         let restart = current::running().is_some_and(crate::signal::state::take_restart);
@@ -619,6 +620,9 @@ impl Builder {
             ult: id,
             lwp: here.map(|l| l.index),
         });
+        if (name.is_some() || priority != DEFAULT_PRIORITY) && trace::hooked() {
+            trace::name_thread(id, name.as_deref(), priority);
+        }
         let thread = Thread { id, name };
 
         if kind == Kind::Bound {
@@ -879,12 +883,4 @@ pub fn threads() -> Vec<ThreadInfo> {
         }
     }
     rows
-}
-
-/// A thread's name and priority for a trace's NAME record (installed as
-/// the trace's namer at start-up): the spawning thread calls it right
-/// after the spawn, before the new thread can have exited.
-pub(crate) fn name_for_trace(id: ThreadId) -> Option<(Option<Arc<str>>, u8)> {
-    let tcb = table().lookup(id).ok()?;
-    Some((tcb.name_of(id.generation()), tcb.priority()))
 }

@@ -99,6 +99,11 @@ pub(crate) struct Tcb {
     /// 0 when unknown (a channel) or not waiting. Written by the thread
     /// itself before it blocks.
     pub(crate) waits_for: AtomicU32,
+    /// What the thread waits on while blocked (`id::WaitOn::word`: a
+    /// mutex's or a queue's address, an fd, a sleep's deadline; 0: none
+    /// recorded). Written by the thread itself before it blocks, read by
+    /// the thread dump and the deadlock report.
+    pub(crate) wait_on: AtomicU64,
     /// For an `External` TCB: the kernel thread id, to match the threads
     /// of the process (`/proc/self/task`) with their TCBs.
     pub(crate) os_tid: AtomicU32,
@@ -163,6 +168,7 @@ impl Tcb {
             name: Mutex::new((0, None)),
             os: Mutex::new(None),
             waits_for: AtomicU32::new(0),
+            wait_on: AtomicU64::new(0),
             os_tid: AtomicU32::new(0),
             no_preempt: AtomicU32::new(0),
             switches: AtomicU64::new(0),
@@ -195,6 +201,7 @@ impl Tcb {
         self.home.store(NO_LWP, Relaxed);
         self.permit.store(PERMIT_EMPTY, Relaxed);
         self.waits_for.store(0, Relaxed);
+        self.wait_on.store(0, Relaxed);
         self.no_preempt.store(0, Relaxed);
         self.switches.store(0, Relaxed);
         self.run_ticks.store(0, Relaxed);
@@ -255,15 +262,19 @@ mod tests {
     /// decision, not an accident. 232 bytes, plus 8 for `parked_fp` (a
     /// thread dump walks a parked ULT's stack from it) and 24 for the signal
     /// mask, the pending set and the signal flags (issue 12): a few bytes
-    /// against the KiBs of a parked ULT's stack.
+    /// against the KiBs of a parked ULT's stack. Plus 8 for `wait_on`
+    /// (issue 15): the thread dump and the deadlock report name the mutex,
+    /// queue, channel, fd or deadline each blocked thread waits on, which
+    /// nothing else in the TCB can hold (`waits_for` is the holder, a
+    /// 32-bit table index; an address needs 64 bits).
     #[test]
-    fn tcb_is_at_most_264_bytes() {
+    fn tcb_is_at_most_272_bytes() {
         let size = std::mem::size_of::<super::Tcb>();
         // The tls-per-ult spike adds the pointer to the ULT's TLS block.
         let limit = if cfg!(feature = "tls-per-ult") {
-            272
+            280
         } else {
-            264
+            272
         };
         assert!(size <= limit, "the TCB grew to {size} bytes");
     }

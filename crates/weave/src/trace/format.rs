@@ -61,6 +61,7 @@ const TIMER_FIRED: u8 = 14;
 const NAME: u8 = 15;
 const DROPPED: u8 = 16;
 
+#[inline(always)]
 fn word1(kind: u8, aux: u8, lwp: Option<usize>, aux32: u32) -> u64 {
     let lwp = lwp.map_or(NO_LWP, |l| (l as u64).min(NO_LWP - 1));
     u64::from(kind) | u64::from(aux) << 8 | lwp << 16 | u64::from(aux32) << 32
@@ -70,7 +71,9 @@ fn id(t: Option<ThreadId>) -> u64 {
     t.map_or(0, |t| t.as_u64().get())
 }
 
-/// The slot of an event at `ts` ticks.
+/// The slot of an event at `ts` ticks. Inlined into the recorder's hook,
+/// where the event's kind is a jump away.
+#[inline(always)]
 pub(crate) fn encode(ts: u64, e: &Event) -> Slot {
     let (w1, ult, arg) = match *e {
         Event::Spawn { ult, lwp } => (word1(SPAWN, 0, lwp, 0), Some(ult), 0),
@@ -91,6 +94,13 @@ pub(crate) fn encode(ts: u64, e: &Event) -> Slot {
         Event::TimerFired { ult, lwp } => (word1(TIMER_FIRED, 0, Some(lwp), 0), Some(ult), 0),
     };
     [ts, w1, id(ult), arg]
+}
+
+/// The LWP a slot names, if any.
+#[inline]
+pub(crate) fn slot_lwp(s: &Slot) -> Option<usize> {
+    let l = (s[1] >> 16) & 0xffff;
+    (l != NO_LWP).then_some(l as usize)
 }
 
 /// The slots of a NAME record: the thread's name (cut to `MAX_NAME`
@@ -143,6 +153,21 @@ pub(crate) fn slot_bytes(s: &Slot) -> [u8; SLOT] {
         b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
     b
+}
+
+/// Writes slots as the bytes of the file: on a little-endian machine
+/// their memory is the file's bytes, written in one call.
+pub(crate) fn write_slots(out: &mut impl std::io::Write, slots: &[Slot]) -> std::io::Result<()> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: a slice of `[u64; 4]` is `size_of_val` initialised bytes
+        // with no padding; `u8` has alignment 1 and no invalid values.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(slots.as_ptr().cast::<u8>(), std::mem::size_of_val(slots))
+        };
+        out.write_all(bytes)
+    } else {
+        slots.iter().try_for_each(|s| out.write_all(&slot_bytes(s)))
+    }
 }
 
 /// One event of a trace and when it happened.

@@ -43,7 +43,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::set_namer;
+pub(crate) use record::{end_switch, name_thread};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or

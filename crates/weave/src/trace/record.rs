@@ -19,15 +19,15 @@
 //! where (and returns the figures).
 //!
 //! Part of `trace`: names nothing above `thread/id.rs` and `time/clock.rs`.
-//! Thread names come through a function the start-up installs
-//! ([`set_namer`]), so this file does not name the thread table.
+//! Thread names come from the spawn ([`name_thread`]), so this file does
+//! not name the thread table.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -48,29 +48,6 @@ pub const DEFAULT_RING: usize = 1 << 16;
 /// How often the writer thread empties the rings.
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
 
-/// A function that gives a thread's name and priority at spawn: installed
-/// by the runtime's start-up (the thread table is above this layer).
-pub(crate) type Namer = fn(ThreadId) -> Option<(Option<Arc<str>>, u8)>;
-
-static NAMER: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
-
-/// Installs the function that names threads in a trace.
-pub(crate) fn set_namer(f: Namer) {
-    // Release pairs with the Acquire load in `name_of`.
-    NAMER.store(f as *mut (), Release);
-}
-
-fn name_of(id: ThreadId) -> Option<(Option<Arc<str>>, u8)> {
-    let p = NAMER.load(Acquire);
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: `NAMER` only holds null (checked) or a `Namer` stored by
-    // `set_namer`.
-    let f: Namer = unsafe { std::mem::transmute::<*mut (), Namer>(p) };
-    f(id)
-}
-
 /// The LWP of a ring's thread's last event, for the drop report.
 fn lwp_of_ring(r: &Ring) -> Option<usize> {
     let l = r.lwp.load(Relaxed);
@@ -78,7 +55,7 @@ fn lwp_of_ring(r: &Ring) -> Option<usize> {
 }
 
 fn drain_into(r: &Ring, out: &mut impl Write) -> io::Result<usize> {
-    r.drain(|s| out.write_all(&format::slot_bytes(s)))
+    r.drain_runs(|run| format::write_slots(out, run))
 }
 
 /// A recording in progress.
@@ -98,11 +75,6 @@ static RECORDER: Mutex<Option<Arc<Recorder>>> = Mutex::new(None);
 /// The epoch of the recording in progress; 0 when none.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
-
-std::thread_local! {
-    /// This thread's ring and the epoch it belongs to.
-    static MINE: RefCell<Option<(u64, Arc<Ring>)>> = const { RefCell::new(None) };
-}
 
 /// What a recording wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,34 +223,108 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
     }
 }
 
+/// A thread's view of the recording, read on every event: the epoch its
+/// ring belongs to, the ring, and the timestamp of the switch in progress.
+/// `Copy` and without `Drop`, in a `const` thread-local: reading it is one
+/// TLS access, with no lazy registration and no borrow flag (the `RefCell`
+/// of `MINE` cost ~40 instructions an event).
+#[derive(Clone, Copy)]
+struct Fast {
+    /// 0: no ring yet (or `MINE` was destroyed with the thread).
+    epoch: u64,
+    /// Kept alive by the `Arc` in `MINE` while `epoch` is non-zero.
+    ring: *const Ring,
+    /// The timestamp of this thread's last Block, Exit or LwpBusy, for
+    /// the Run that completes the switch; 0 when none is pending.
+    stamp: u64,
+}
+
+const NO_FAST: Fast = Fast {
+    epoch: 0,
+    ring: std::ptr::null(),
+    stamp: 0,
+};
+
+std::thread_local! {
+    static FAST: Cell<Fast> = const { Cell::new(NO_FAST) };
+}
+
+/// Owns this thread's ring; clears `FAST` when the thread's locals are
+/// destroyed, so that `FAST` never points at a freed ring.
+struct Mine(Option<(u64, Arc<Ring>)>);
+
+impl Drop for Mine {
+    fn drop(&mut self) {
+        let _ = FAST.try_with(|f| f.set(NO_FAST));
+    }
+}
+
+std::thread_local! {
+    /// This thread's ring and the epoch it belongs to.
+    static MINE: RefCell<Mine> = const { RefCell::new(Mine(None)) };
+}
+
+/// Ends the switch in progress on this thread without a Run: the LWP went
+/// looking for work (polling, trimming, searching, sleeping), so the next
+/// Run takes a timestamp of its own instead of the Block's. One TLS write.
+#[inline]
+pub(crate) fn end_switch() {
+    let _ = FAST.try_with(|f| {
+        let mut s = f.get();
+        s.stamp = 0;
+        f.set(s);
+    });
+}
+
 /// The hook `emit` calls while a recording runs: the event into this
 /// thread's ring, then the user's hook. Runs in the middle of switches:
 /// no lock and no allocation except the first event of a thread (which
 /// creates its ring).
+///
+/// One clock read per event, except for a Run that completes a switch: it
+/// takes the timestamp of the Block or Exit just before it on the same
+/// LWP (or of the LwpBusy that ended an idle sleep), because the switch
+/// between them is one moment of the timeline (tens of ns). The clock read
+/// is most of an event's cost on a VM (~20 ns for `rdtsc`), and a ping-pong
+/// switches after every Block. `end_switch` breaks the pair when the LWP
+/// does anything slow in between.
 pub(super) fn on_event(e: &Event) {
-    let ts = clock::ticks();
     let epoch = EPOCH.load(Acquire);
     if epoch != 0 {
-        let _ = MINE.try_with(|m| {
-            let mut m = m.borrow_mut();
-            let ring = match &*m {
-                Some((ep, r)) if *ep == epoch => r,
-                _ => match new_ring(epoch) {
-                    Some(r) => &m.insert((epoch, r)).1,
+        let _ = FAST.try_with(|f| {
+            let mut s = f.get();
+            if s.epoch != epoch {
+                match attach(epoch) {
+                    Some(ring) => {
+                        s = Fast {
+                            epoch,
+                            ring,
+                            stamp: 0,
+                        }
+                    }
                     None => return,
-                },
-            };
-            if let Some(l) = lwp_of(e) {
-                ring.lwp.store(l as u32, Relaxed);
+                }
             }
-            let lwp = lwp_of_ring(ring);
-            let mark = |n| format::encode_dropped(ts, lwp, n);
-            ring.push(&[format::encode(ts, e)], mark);
-            if let Event::Spawn { ult, .. } = *e {
-                if let Some((name, prio)) = name_of(ult) {
-                    let (slots, n) =
-                        format::encode_name(ts, ult, name.as_deref().unwrap_or(""), prio);
-                    ring.push(&slots[..n], mark);
+            let ts = match (e, s.stamp) {
+                (Event::Run { .. }, stamp) if stamp != 0 => stamp,
+                _ => clock::ticks(),
+            };
+            s.stamp = match e {
+                Event::Block { .. } | Event::Exit { .. } | Event::LwpBusy { .. } => ts,
+                _ => 0,
+            };
+            f.set(s);
+            // SAFETY: `s.ring` was set with `s.epoch` by `attach`, from the
+            // `Arc` that `MINE` holds until this thread attaches to another
+            // recording (which rewrites `FAST` first) or its locals are
+            // destroyed (`Mine::drop` clears `FAST`).
+            let ring = unsafe { &*s.ring };
+            let slot = format::encode(ts, e);
+            let lwp = format::slot_lwp(&slot);
+            if !ring.push(&[slot], |n| format::encode_dropped(ts, lwp, n)) {
+                if let Some(l) = lwp {
+                    // For the drop report (`stop`): which LWP lost events.
+                    ring.lwp.store(l as u32, Relaxed);
                 }
             }
         });
@@ -286,21 +332,38 @@ pub(super) fn on_event(e: &Event) {
     call_user(e);
 }
 
-/// The LWP an event happened on, if it says.
-fn lwp_of(e: &Event) -> Option<usize> {
-    match *e {
-        Event::Run { lwp, .. }
-        | Event::Block { lwp, .. }
-        | Event::Exit { lwp, .. }
-        | Event::Preempt { lwp }
-        | Event::LwpStart { lwp, .. }
-        | Event::LwpExit { lwp }
-        | Event::LwpIdle { lwp }
-        | Event::LwpBusy { lwp }
-        | Event::TimerFired { lwp, .. } => Some(lwp),
-        Event::Steal { to, .. } => Some(to),
-        _ => None,
+/// Records the name and priority of the thread `ult` just spawned, if a
+/// recording runs (the spawn calls it, after its Spawn event, for a thread
+/// with a name or a priority other than the default: the reader assumes
+/// the default for the others).
+pub(crate) fn name_thread(ult: ThreadId, name: Option<&str>, priority: u8) {
+    if EPOCH.load(Relaxed) == 0 {
+        return;
     }
+    let _ = FAST.try_with(|f| {
+        let s = f.get();
+        // Only into a ring this thread already has: its Spawn event, just
+        // before, attached it.
+        if s.epoch == 0 || s.epoch != EPOCH.load(Acquire) {
+            return;
+        }
+        let ts = clock::ticks();
+        let (slots, n) = format::encode_name(ts, ult, name.unwrap_or(""), priority);
+        // SAFETY: as in `on_event`: `MINE` holds the ring of `s.epoch`.
+        let ring = unsafe { &*s.ring };
+        ring.push(&slots[..n], |c| format::encode_dropped(ts, None, c));
+    });
+}
+
+/// Gives the calling thread a ring in the recording of `epoch`; returns
+/// it, or `None` if that recording ended or the thread's locals are gone.
+#[cold]
+fn attach(epoch: u64) -> Option<*const Ring> {
+    let ring = new_ring(epoch)?;
+    let p = Arc::as_ptr(&ring);
+    MINE.try_with(|m| m.borrow_mut().0 = Some((epoch, ring)))
+        .ok()?;
+    Some(p)
 }
 
 /// A ring for the calling thread in the recording of `epoch`.

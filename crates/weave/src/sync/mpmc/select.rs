@@ -34,7 +34,7 @@ use super::chan::{Chan, Permit};
 use super::context::Context;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::Flavor;
-use crate::sync::block::{block_on, BlockReason};
+use crate::sync::block::{block_on, note_wait_on, BlockReason};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
 /// result stays in the operation until the caller takes it.
@@ -67,6 +67,13 @@ pub trait Operation {
     #[doc(hidden)]
     fn deadline(&self) -> Option<Instant> {
         None
+    }
+
+    /// The address of the channel it waits on, for the thread dump (0:
+    /// none, as for a time channel).
+    #[doc(hidden)]
+    fn wait_object(&self) -> usize {
+        0
     }
 
     /// Whether it would complete now, without completing it.
@@ -105,6 +112,13 @@ impl<'a, T> RecvOp<'a, T> {
 }
 
 impl<T> Operation for RecvOp<'_, T> {
+    fn wait_object(&self) -> usize {
+        match self.flavor {
+            Flavor::Chan(chan) => std::sync::Arc::as_ptr(chan) as usize,
+            _ => 0,
+        }
+    }
+
     fn try_complete(&mut self) -> bool {
         let got = match self.flavor {
             Flavor::Chan(chan) => chan.try_recv(),
@@ -236,6 +250,10 @@ impl<T> Drop for SendOp<'_, T> {
 }
 
 impl<T> Operation for SendOp<'_, T> {
+    fn wait_object(&self) -> usize {
+        self.chan as *const Chan<T> as usize
+    }
+
     fn try_complete(&mut self) -> bool {
         if self.lazy {
             self.permit = self.chan.try_permit();
@@ -361,6 +379,10 @@ fn run_inner(
             .min();
         let ctx = Context::new();
         let mut published = 0;
+        // A select of only a timeout has no operation to name.
+        if let Some(op) = ops.get(start) {
+            note_wait_on(op.wait_object());
+        }
         block_on(reason, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
