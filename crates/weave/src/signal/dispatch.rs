@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet};
 use super::state::{HANDLED, HANDLER};
-use super::wrapper::DISPATCH_SEQ;
-use super::{actions, is_realtime, SigInfo};
+use super::wrapper::{claim_once, DISPATCH_SEQ};
+use super::{actions, immediate, is_realtime, SigInfo};
 use crate::sync::{mpmc, mpsc};
 use crate::thread::tcb::Tcb;
 
@@ -194,7 +194,8 @@ pub(crate) fn route(rec: Record) {
         return;
     }
     let a = &actions()[rec.signo as usize];
-    if a.on_target.load(Relaxed) && to_target(&rec) {
+    let here = a.on_target.load(Relaxed) || immediate::lookup(rec.signo).is_some();
+    if here && to_target(&rec) {
         return;
     }
     {
@@ -307,6 +308,11 @@ fn run_lane(sig: i32) {
 
 fn run_handlers(rec: &Record) {
     let a = &actions()[rec.signo as usize];
+    if let Some(imm) = immediate::lookup(rec.signo) {
+        // Its target has exited: a pool ULT stands in.
+        immediate::run_at_safe_point(imm, None, rec);
+        return;
+    }
     let info = SigInfo::from_record(rec);
     let handler = a.handler.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let subs: Vec<(u64, mpsc::Sender<SigInfo>)> = a
@@ -368,12 +374,17 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
         if tcb.sig.pending.fetch_and(!bit(sig), Relaxed) & bit(sig) == 0 {
             continue;
         }
-        if HANDLED.load(Relaxed) & bit(sig) == 0 {
-            // Not handled through weave: the kernel's action, as
-            // `pthread_kill` would get it.
+        let disposition = super::disposition(sig).unwrap_or(super::Disposition::Default);
+        if HANDLED.load(Relaxed) & bit(sig) == 0 || disposition == super::Disposition::Default {
+            // Not handled through weave (or reset since): the kernel's
+            // action, as `pthread_kill` would get it.
             while take_queued(me, sig).is_some() {}
             // SAFETY: kill to our own process.
             unsafe { libc::kill(libc::getpid(), sig) };
+            continue;
+        }
+        if disposition == super::Disposition::Ignore {
+            while take_queued(me, sig).is_some() {}
             continue;
         }
         let queued: Vec<Record> = {
@@ -400,7 +411,18 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
         };
         let here = actions()[sig as usize].on_target.load(Relaxed);
         for r in queued {
-            if here && !route_to_waiter(&r) {
+            if let Some(imm) = immediate::lookup(sig) {
+                // Its immediate handler runs here, on the target's stack: a
+                // thread-directed one is a delivery a one-shot handler
+                // takes now; a process-directed one was taken as the top
+                // half recorded it.
+                if route_to_waiter(&r) {
+                    continue;
+                }
+                if r.route != Route::Thread || claim_once(sig, None) {
+                    immediate::run_at_safe_point(imm, Some(tcb), &r);
+                }
+            } else if here && !route_to_waiter(&r) {
                 run_on_target(tcb, &r);
             } else if !here {
                 route(r);
