@@ -73,6 +73,19 @@ const WAITGROUP_WAIT: BlockReason = BlockReason::Condvar;
 /// Node result: the permits were taken for this waiter.
 const GRANTED: u32 = 1;
 
+/// A wait a signal handler interrupted
+/// ([`Semaphore::acquire_interruptible`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the wait was interrupted by a signal handler")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// A counting semaphore whose waits block the calling ULT, not its LWP.
 ///
 /// ```
@@ -197,7 +210,31 @@ impl Semaphore {
         self.acquire_until(n, Instant::now().checked_add(timeout))
     }
 
+    /// Takes one permit, blocking until one is free or until a signal
+    /// handler runs for the calling ULT while it waits (`Err`: POSIX's
+    /// `EINTR` of `sem_wait`; the other waits of weave wait on after a
+    /// handler, as with `SA_RESTART`).
+    pub fn acquire_interruptible(&self) -> Result<SemaphorePermit<'_>, Interrupted> {
+        if let Some(p) = self.try_acquire_many(1) {
+            return Ok(p);
+        }
+        // An interruption of an earlier wait is not this one's.
+        block::take_signal_interrupt();
+        self.acquire_until_or(1, None, true).ok_or(Interrupted)
+    }
+
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
+        self.acquire_until_or(n, deadline, false)
+    }
+
+    /// As `acquire_until`; `interruptible`: a signal that ends the wait
+    /// ends the call too (`None`).
+    fn acquire_until_or(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        interruptible: bool,
+    ) -> Option<SemaphorePermit<'_>> {
         if let Some(p) = self.try_acquire_many(n) {
             return Some(p);
         }
@@ -246,6 +283,9 @@ impl Semaphore {
             // Timed out or woken spuriously: our node is gone, which may
             // let the next waiter fit (step 4).
             self.grant();
+            if interruptible && block::take_signal_interrupt() {
+                return None;
+            }
         }
     }
 
