@@ -88,7 +88,7 @@ pub use set::{SigSet, MAX_SIGNAL};
 
 use ring::Record;
 use set::bit;
-use state::{ACTIVE, HANDLED, INTERRUPTED, KBLOCKED, KBLOCKED_ANY};
+use state::{ACTIVE, HANDLED, INHERITED_BLOCKED, INTERRUPTED, KBLOCKED_ANY};
 
 use crate::sync::mpsc;
 use crate::thread::id::ThreadId;
@@ -364,8 +364,17 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
     }
     dispatch::start();
     ACTIVE.store(1, Relaxed);
-    // Release pairs with the dispatcher's Acquire load of HANDLED.
-    HANDLED.fetch_or(bit(sig), Release);
+    // SeqCst: Release for the dispatcher's Acquire load of HANDLED, and
+    // the Dekker pair with `state::lwp_started` (set HANDLED, read
+    // INHERITED_BLOCKED there the other way round).
+    if HANDLED.fetch_or(bit(sig), SeqCst) & bit(sig) == 0
+        && INHERITED_BLOCKED.load(SeqCst) & bit(sig) != 0
+    {
+        // The LWPs already running may block it in the kernel mask they
+        // inherited: the first ULT to unblock it (or wait for it) opens
+        // its own LWP's (`state::kernel_blocked`), as after case 4.
+        KBLOCKED_ANY.fetch_or(bit(sig), Relaxed);
+    }
     // SAFETY: a zeroed sigaction is valid to fill in.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     act.sa_sigaction = wrapper::wrapper as *const () as usize;
@@ -641,9 +650,8 @@ fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
 /// was pending on this ULT.
 #[cold]
 fn unmask_slow(t: &'static Tcb, opened: u64) {
-    let kb = KBLOCKED.with(|k| k.load(Relaxed)) & opened;
+    let kb = state::kernel_blocked(opened);
     if kb != 0 {
-        KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
         KERNEL_CHANGES.fetch_add(1, Relaxed);
         let set = SigSet::from_bits(kb).to_sigset_t();
         wrapper::IN_UNMASK.with(|c| c.set(true));
@@ -738,9 +746,12 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
         None => {
             // Signals nobody took may wait in the kernel, blocked in this
             // LWP's mask (case 4): let them in; the top half sees a waiter.
-            let kb = KBLOCKED.with(|k| k.load(Relaxed)) & set.bits();
-            if kb != 0 && crate::thread::current::running().is_some() {
-                KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
+            let kb = if crate::thread::current::running().is_some() {
+                state::kernel_blocked(set.bits())
+            } else {
+                0
+            };
+            if kb != 0 {
                 KERNEL_CHANGES.fetch_add(1, Relaxed);
                 let ks = SigSet::from_bits(kb).to_sigset_t();
                 // SAFETY: unblocking a valid set on the calling thread.
