@@ -187,11 +187,25 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
         for k in 0..n {
             let t = table().slot(((from + k) % n) as u32);
             let run = t.state.load().run();
-            if matches!(run, FREE | EXITED | RUNNING) || !takes(t, sig) {
+            if matches!(run, FREE | EXITED) || !takes(t, sig) {
+                continue;
+            }
+            let home = t.home.load(Relaxed);
+            if run == RUNNING {
+                // Running on this LWP, yet not `running()`: the signal came
+                // in the middle of its switch (in or out). It is this LWP's
+                // ULT: it takes it. Left to case 4, this LWP's kernel mask
+                // would block the signal, and case 3 on another LWP would
+                // then send it here, where it would wait for good.
+                if here.is_some_and(|h| home as usize == h) {
+                    rec.route = Route::Switched;
+                    rec.target = t.id().as_u64().get();
+                    deliver(sig, rec);
+                    return;
+                }
                 continue;
             }
             debug_assert!(matches!(run, RUNNABLE | BLOCKING | BLOCKED));
-            let home = t.home.load(Relaxed);
             if here.is_some_and(|h| home as usize == h) {
                 rec.route = Route::Switched;
                 rec.target = t.id().as_u64().get();
