@@ -255,10 +255,9 @@ fn to_target(rec: &Record) -> bool {
     }
     {
         let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
-        let v = q
-            .get_or_insert_with(HashMap::new)
-            .entry((rec.target, rec.signo))
-            .or_default();
+        let m = q.get_or_insert_with(HashMap::new);
+        sweep_exited(m);
+        let v = m.entry((rec.target, rec.signo)).or_default();
         // A standard signal already pending on the target coalesces.
         if is_realtime(rec.signo) || v.is_empty() {
             v.push_back(*rec);
@@ -355,10 +354,33 @@ fn run_handlers(rec: &Record) {
 /// Queues a thread-directed real-time record on its target.
 pub(crate) fn queue_for_thread(rec: Record) {
     let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
-    q.get_or_insert_with(HashMap::new)
-        .entry((rec.target, rec.signo))
-        .or_default()
-        .push_back(rec);
+    let m = q.get_or_insert_with(HashMap::new);
+    sweep_exited(m);
+    m.entry((rec.target, rec.signo)).or_default().push_back(rec);
+}
+
+/// The table size at which [`sweep_exited`] next looks for exited targets.
+static SWEEP_AT: AtomicUsize = AtomicUsize::new(64);
+
+/// Drops the records queued on ULTs that have exited without taking them
+/// (their ids no longer name a live thread), once the table has doubled
+/// since the last look: what exited ULTs leave costs at most as much as
+/// what live ones hold.
+fn sweep_exited(m: &mut KillQueues) {
+    if m.len() < SWEEP_AT.load(Relaxed) {
+        return;
+    }
+    m.retain(|&(target, _), _| {
+        crate::thread::id::ThreadId::from_u64(target)
+            .is_some_and(|id| crate::thread::table::table().lookup(id).is_ok())
+    });
+    SWEEP_AT.store((2 * m.len()).max(64), Relaxed);
+}
+
+/// How many (thread, signal) queues of thread-directed records are kept.
+pub(crate) fn queued_targets() -> usize {
+    let q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+    q.as_ref().map_or(0, HashMap::len)
 }
 
 /// Delivers the signals pending on `tcb` that it does not block: called on

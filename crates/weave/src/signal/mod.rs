@@ -24,18 +24,31 @@
 //! with the signal unblocked. [`SigInfo::route`] says which case delivered
 //! a signal and [`SigInfo::target`] which thread took it.
 //!
-//! **How handlers run.** A handler installed with [`handle`] runs as a
-//! thread (the lecture's "interrupts as threads"): the kernel-level handler
-//! only records the signal, and a ULT of a small pool made ahead of time
-//! runs the handler, so it may lock a [`crate::sync::Mutex`], block and
-//! allocate, even a mutex held by the thread the signal interrupted. One
-//! signal's handlers run one at a time, in the order the signals came.
-//! Use it by default. A handler installed with [`handle_on_target`] runs
-//! instead on the ULT that took the signal, at its next safe point, on its
-//! own stack, with the signal blocked meanwhile: use it when the handler
-//! must act as that thread (its `thread_local!`s, its identity) and needs
-//! no lock that thread holds. The third way of the C world, a handler run
-//! immediately in signal context, is not offered (yet).
+//! **How handlers run**, three ways:
+//!
+//! - *as a thread* ([`handle`], [`handle_once`]; the default): the
+//!   kernel-level handler only records the signal, and a ULT of a small
+//!   pool made ahead of time runs the handler, so it may lock a
+//!   [`crate::sync::Mutex`], block and allocate, even a mutex held by the
+//!   thread the signal interrupted. One signal's handlers run one at a
+//!   time, in the order the signals came. Use it unless one of the next
+//!   two is needed: it costs two cross-thread wake-ups more than a C
+//!   handler (`weave bench signal_latency`).
+//! - *on the target* ([`handle_on_target`]): on the ULT that took the
+//!   signal, at its next safe point, on its own stack, with the signal
+//!   blocked meanwhile. Use it when the handler must act as that thread
+//!   (its `thread_local!`s, its identity) and needs no lock that thread
+//!   holds.
+//! - *immediately, in signal context* ([`handle_immediate`], `unsafe`):
+//!   on the stack of the interrupted ULT when that ULT takes the signal
+//!   (cases 1 and 3), else on the target's stack as it is switched in
+//!   (case 2) or, for a thread-directed signal, as it unblocks it or is
+//!   next switched in; async-signal-safe code only. Use it for C's
+//!   `sigaction` handlers (the C API maps them here), for the synchronous
+//!   signals (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`, which go to the
+//!   faulting ULT and take no other kind of handler), and when the lowest
+//!   latency matters more than what the handler may do.
+//!
 //! Standard signals raised while one is pending coalesce (1..=n runs for n
 //! raises); real-time signals (`SIGRTMIN..=SIGRTMAX`) are queued, each with
 //! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
@@ -51,8 +64,9 @@
 //! The design note (states, numbered steps, why the kernel mask is lazy)
 //! is `README.md` in this folder. What this layer must not touch: the
 //! engine's run queues (it wakes threads only through `Waiter` and
-//! channels) and the overflow handler's `SIGSEGV`/`SIGBUS`, which are
-//! refused here.
+//! channels) and the kernel's action for `SIGSEGV`/`SIGBUS`, which stays
+//! the overflow handler's (it hands faults outside a guard page to
+//! `fault.rs`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -692,6 +706,15 @@ pub fn current_mask() -> SigSet {
 /// that case 4 made necessary); every other mask change of a ULT cost none.
 pub fn kernel_mask_changes() -> u64 {
     KERNEL_CHANGES.load(Relaxed)
+}
+
+/// How many (thread, signal) queues of real-time records sent with
+/// `Thread::sigqueue` wait for their ULT: records left by a ULT that exited
+/// without taking them are dropped as the table grows. For tests and
+/// `weave demo`.
+#[doc(hidden)]
+pub fn queued_for_threads() -> usize {
+    dispatch::queued_targets()
 }
 
 /// Whether a signal handler ran while the calling thread waited inside
