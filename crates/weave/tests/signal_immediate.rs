@@ -269,6 +269,9 @@ fn immediate_handler_on_an_os_thread_runs_before_raise_returns() {
         return;
     }
     install();
+    // An OS thread that uses weave (weave's own threads never run a
+    // program's handler).
+    let _ = thread::current();
     signal::mask(How::Unblock, &SigSet::of(&[SIG]));
     // SAFETY: raising a signal whose handler is installed.
     assert_eq!(unsafe { libc::raise(SIG) }, 0);
@@ -288,6 +291,7 @@ fn one_shot_immediate_handler_runs_once_then_the_default_is_back() {
     };
     // SAFETY: `record` is async-signal-safe (see `install`).
     unsafe { signal::handle_immediate(SIG, imm) }.unwrap();
+    let _ = thread::current(); // this OS thread uses weave
     assert_eq!(
         signal::disposition(SIG).unwrap(),
         Disposition::Immediate(imm)

@@ -155,7 +155,8 @@ fn send_from_child(sig: i32, n: usize) -> Result<(), String> {
 enum Taker {
     /// A ULT waiting on a channel (case 2 or 3: not running).
     Waiting,
-    /// A bound ULT spinning on its LWP (case 1 or 3: running).
+    /// A bound ULT spinning on its LWP (case 1 or 3: running; the signal
+    /// usually lands on an idle LWP and is sent on, case 3).
     Running,
 }
 
@@ -185,7 +186,10 @@ fn weave_run(
             .spawn(move || {
                 signal::mask(How::SetMask, &SigSet::empty());
                 while !st.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
+                    // The kernel's yield, not weave's: the ULT stays the
+                    // one its LWP runs, and on a busy machine the other
+                    // threads (the sender's) get the CPU.
+                    std::thread::yield_now();
                 }
             })
             .map_err(|e| e.to_string())?,

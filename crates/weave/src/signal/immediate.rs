@@ -4,8 +4,8 @@
 //!
 //! - **in the top half** ([`run_in_signal_context`]), on the interrupted
 //!   thread's own stack, when that thread takes the signal: the ULT running
-//!   on the interrupted LWP (cases 1 and 3, and case 4's unblock), or a
-//!   plain OS thread whose kernel mask let the signal in;
+//!   on the interrupted LWP (cases 1 and 3, and case 4's unblock), or an
+//!   OS thread that uses weave whose kernel mask let the signal in;
 //! - **at the target's safe point** ([`run_at_safe_point`]), on the target
 //!   ULT's stack as it is switched in or unblocks the signal: case 2 (a ULT
 //!   that was not running) and thread-directed signals (`Thread::kill`).

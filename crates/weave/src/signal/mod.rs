@@ -453,8 +453,8 @@ where
 /// Installs `action` as `sig`'s handler, run **immediately, in signal
 /// context**, as a C `sigaction` handler is: on the stack of the thread the
 /// signal interrupted when that thread takes it (the running ULT of cases 1
-/// and 3, the ULT that unblocks it in case 4, or an OS thread whose kernel
-/// mask let it in), and otherwise on the target ULT's stack as it is
+/// and 3, the ULT that unblocks it in case 4, or an OS thread that uses
+/// weave whose kernel mask let it in), and otherwise on the target ULT's stack as it is
 /// switched in (case 2) or, for a thread-directed signal
 /// ([`Thread::kill`](crate::thread::Thread::kill)), when it unblocks the
 /// signal or is next switched in. While it runs, `action.mask` and the

@@ -159,14 +159,6 @@ fn top_half(
         rec.target = t.id().as_u64().get();
         take_here(sig, rec, None, info, uc);
         return;
-    } else if let Some(imm) = immediate::lookup(sig) {
-        // Any other OS thread whose kernel mask let it in takes an
-        // immediate handler's signal, as with a plain sigaction handler.
-        rec.route = Route::OsThread;
-        if claim_once(sig, Some(imm)) {
-            immediate::run_in_signal_context(imm, None, &rec, info, uc);
-        }
-        return;
     }
     route_elsewhere(sig, rec, here.map(|l| l.index()), uc);
 }
