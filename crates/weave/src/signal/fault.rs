@@ -41,16 +41,9 @@ pub(crate) fn install() {
             (libc::SIGFPE, &raw mut PREVIOUS_FPE),
             (libc::SIGILL, &raw mut PREVIOUS_ILL),
         ] {
-            // SAFETY: a zeroed sigaction is valid to fill in.
-            let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-            act.sa_sigaction = handler as *const () as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-            // SAFETY: `sa_mask` is a valid sigset_t to clear.
-            unsafe { libc::sigemptyset(&mut act.sa_mask) };
             // SAFETY: `prev` is static storage written once here, inside
             // `call_once`, before the handler can run and read it.
-            let rc = unsafe { libc::sigaction(sig, &act, (*prev).as_mut_ptr()) };
-            debug_assert_eq!(rc, 0, "sigaction for a valid signal cannot fail");
+            unsafe { crate::stack::take_over(sig, handler, prev) };
         }
     });
 }
