@@ -22,8 +22,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+use std::sync::{Arc, Mutex};
 
 use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet};
@@ -79,30 +79,79 @@ struct Pool {
     size: AtomicUsize,
 }
 
-static POOL: OnceLock<Pool> = OnceLock::new();
+/// The handler pool: made with the dispatcher, made again in the child of
+/// a fork (the parent's pool ULTs are gone there). Leaked, never freed.
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The current pool (made before any handler is installed).
+fn pool() -> &'static Pool {
+    // Acquire pairs with the Release store in `new_pool`.
+    let p = POOL.load(Acquire);
+    assert!(!p.is_null(), "the signal pool is made before handlers");
+    // SAFETY: pools are leaked when published and never freed.
+    unsafe { &*p }
+}
+
+fn new_pool() {
+    let (tx, rx) = mpmc::unbounded();
+    let p = Box::into_raw(Box::new(Pool {
+        tx,
+        rx,
+        idle: AtomicUsize::new(0),
+        size: AtomicUsize::new(0),
+    }));
+    // Release pairs with the Acquire load in `pool`.
+    POOL.store(p, std::sync::atomic::Ordering::Release);
+}
+
+/// Whether the dispatcher was started (in this process or the parent).
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// Real-time records sent with `Thread::sigqueue`/`kill`, pending on their
 /// target ULT, by (target id bits, signal).
 type KillQueues = HashMap<(u64, i32), VecDeque<Record>>;
 static KILLQ: Mutex<Option<KillQueues>> = Mutex::new(None);
 
-/// Starts the dispatcher thread (once).
+/// Starts the dispatcher thread (once; callers hold `signal::INSTALL`).
 pub(crate) fn start() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        let (tx, rx) = mpmc::unbounded();
-        let _ = POOL.set(Pool {
-            tx,
-            rx,
-            idle: AtomicUsize::new(0),
-            size: AtomicUsize::new(0),
-        });
-        super::state::set_deliver_hook(at_safe_point);
-        std::thread::Builder::new()
-            .name("weave-signal".into())
-            .spawn(dispatcher)
-            .unwrap_or_else(|e| crate::fatal(&format!("cannot start weave's signal thread: {e}")));
-    });
+    if STARTED.swap(true, Relaxed) {
+        return;
+    }
+    new_pool();
+    super::state::set_deliver_hook(at_safe_point);
+    spawn_dispatcher();
+}
+
+fn spawn_dispatcher() {
+    std::thread::Builder::new()
+        .name("weave-signal".into())
+        .spawn(dispatcher)
+        .unwrap_or_else(|e| crate::fatal(&format!("cannot start weave's signal thread: {e}")));
+}
+
+/// In the child of a fork (single-threaded, the C library's locks reset):
+/// the dispatcher and the pool ULTs stayed in the parent. Forgets the
+/// parent's pool, its `signal::wait` callers and its running lanes, and
+/// starts a new dispatcher, which makes a new pool in the child's runtime,
+/// so that handlers installed before the fork run in the child.
+pub(crate) fn after_fork_in_child() {
+    if !STARTED.load(Relaxed) {
+        return;
+    }
+    new_pool();
+    for a in actions().iter() {
+        a.waiting.store(0, Relaxed);
+        // A lock another thread of the parent held at the fork stays held
+        // (as every lock does): that signal's waiters and lane are then
+        // left as they were.
+        if let Ok(mut w) = a.waiters.try_lock() {
+            w.clear();
+        }
+        if let Ok(mut l) = a.lane.try_lock() {
+            l.running = false;
+        }
+    }
+    spawn_dispatcher();
 }
 
 fn dispatcher() {
@@ -158,7 +207,7 @@ fn dispatcher() {
 }
 
 fn grow_pool() {
-    let pool = POOL.get().expect("the pool is made before the dispatcher");
+    let pool = pool();
     if pool.size.fetch_add(1, Relaxed) >= MAX_POOL {
         pool.size.fetch_sub(1, Relaxed);
         return;
@@ -166,17 +215,16 @@ fn grow_pool() {
     let rx = pool.rx.clone();
     let spawned = crate::thread::Builder::new()
         .name("weave-signal-handler".into())
-        .spawn(move || handler_ult(rx));
+        .spawn(move || handler_ult(rx, pool));
     if spawned.is_err() {
         pool.size.fetch_sub(1, Relaxed);
     }
 }
 
-fn handler_ult(rx: mpmc::Receiver<i32>) {
+fn handler_ult(rx: mpmc::Receiver<i32>, pool: &'static Pool) {
     let me = crate::thread::current::current_tcb();
     me.sig.flags.fetch_or(HANDLER, Relaxed);
     me.sig.mask.store(u64::MAX, Relaxed);
-    let pool = POOL.get().expect("the pool exists before its ULTs");
     loop {
         pool.idle.fetch_add(1, Relaxed);
         let got = rx.recv();
@@ -206,7 +254,7 @@ pub(crate) fn route(rec: Record) {
         }
         lane.queue.push_back(rec);
     }
-    let pool = POOL.get().expect("handlers are installed after the pool");
+    let pool = pool();
     if pool.idle.load(Relaxed) == 0 {
         grow_pool();
     }
