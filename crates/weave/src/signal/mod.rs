@@ -386,8 +386,16 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
     {
         // The LWPs already running may block it in the kernel mask they
         // inherited: the first ULT to unblock it (or wait for it) opens
-        // its own LWP's (`state::kernel_blocked`), as after case 4.
+        // its own LWP's (`state::kernel_blocked`), as after case 4, and
+        // each LWP opens its own as it next goes idle (`state::lwp_idle`):
+        // wake them all for it.
         KBLOCKED_ANY.fetch_or(bit(sig), Relaxed);
+        if crate::lwp::current().is_some() {
+            state::lwp_idle();
+        }
+        for l in crate::runtime::rt().lwps() {
+            l.parker.unpark();
+        }
     }
     // SAFETY: a zeroed sigaction is valid to fill in.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };

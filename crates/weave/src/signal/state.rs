@@ -88,7 +88,31 @@ thread_local! {
     /// ([`lwp_started`]) and those it opened since ([`kernel_blocked`]).
     /// A signal handled later may still be blocked there by the mask the
     /// LWP inherited. Never read in signal context.
-    static KSYNCED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static KSYNCED: AtomicU64 = const { AtomicU64::new(0) };
+}
+
+/// Called by an LWP as it goes idle (a cold path): opens its kernel mask
+/// for the signals handled since it started that it may still block from
+/// the mask it inherited (not those case 4 blocked here). One load when
+/// there are none.
+#[inline]
+pub(crate) fn lwp_idle() {
+    let stale = HANDLED.load(Relaxed) & !KSYNCED.with(|c| c.load(Relaxed));
+    if stale != 0 {
+        open_inherited(stale);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn open_inherited(stale: u64) {
+    let open = stale & !KBLOCKED.with(|k| k.load(Relaxed));
+    if open != 0 {
+        KSYNCED.with(|c| c.fetch_or(open, Relaxed));
+        let set = SigSet::from_bits(open).to_sigset_t();
+        // SAFETY: unblocking a valid set on the calling thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    }
 }
 
 /// Of `set`, the handled signals the calling thread's kernel mask may
@@ -98,8 +122,8 @@ thread_local! {
 pub(crate) fn kernel_blocked(set: u64) -> u64 {
     let mut kb = KBLOCKED.with(|k| k.load(Relaxed)) & set;
     if crate::lwp::current().is_some() {
-        let stale = HANDLED.load(Relaxed) & !KSYNCED.with(|c| c.get()) & set;
-        KSYNCED.with(|c| c.set(c.get() | stale));
+        let stale = HANDLED.load(Relaxed) & !KSYNCED.with(|c| c.load(Relaxed)) & set;
+        KSYNCED.with(|c| c.fetch_or(stale, Relaxed));
         kb |= stale;
     }
     if kb != 0 {
@@ -136,7 +160,7 @@ pub(crate) fn kernel_mask() -> SigSet {
 /// from the thread that created it); weave decides from the ULT masks.
 pub(crate) fn lwp_started() {
     let h = HANDLED.load(Relaxed);
-    KSYNCED.with(|c| c.set(h));
+    KSYNCED.with(|c| c.store(h, Relaxed));
     let inherited = kernel_mask().bits() & !h;
     if inherited != 0 {
         // SeqCst pairs with `signal::install`'s SeqCst "set HANDLED; read
