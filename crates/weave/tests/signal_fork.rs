@@ -23,12 +23,17 @@ fn handler_installed_before_fork_runs_in_the_child() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        // A ULT of the child's runtime takes the signal (this OS thread,
+        // which weave does not know, leaves it to the ULTs).
+        let taker = weave::thread::spawn(|| {
+            let start = std::time::Instant::now();
+            while !RAN.load(SeqCst) && start.elapsed() < std::time::Duration::from_secs(20) {
+                weave::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
         // SAFETY: kill to our own process.
         unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
-        let start = std::time::Instant::now();
-        while !RAN.load(SeqCst) && start.elapsed() < std::time::Duration::from_secs(20) {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        let _ = taker.join();
         // SAFETY: _exit ends the child without running the parent's
         // test harness.
         unsafe { libc::_exit(if RAN.load(SeqCst) { 0 } else { 7 }) };
