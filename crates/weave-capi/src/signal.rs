@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use libc::{pthread_t, sigset_t};
 use weave_rt::signal::{self, Disposition, How, Immediate, ImmediateFn, SigSet, SignalError};
 
-use crate::thread::live;
+use crate::thread::{ended_unjoined, live};
 use crate::{guard, guard_errno};
 
 /// A C handler: `void (*)(int)`.
@@ -99,7 +99,8 @@ pub unsafe extern "C" fn weave_sigprocmask(
 }
 
 /// Sends to thread `t`: `value` for `pthread_sigqueue`. Signal 0 checks
-/// only that `t` lives. `SIGKILL` and `SIGSTOP` act on the process, as
+/// only that `t` is a valid id (a thread that has ended but is not joined
+/// yet still is: the signal then goes nowhere). `SIGKILL` and `SIGSTOP` act on the process, as
 /// POSIX says.
 fn send(name: &str, t: pthread_t, sig: c_int, value: Option<usize>) -> c_int {
     guard(name, libc::EINVAL, || {
@@ -108,6 +109,9 @@ fn send(name: &str, t: pthread_t, sig: c_int, value: Option<usize>) -> c_int {
         }
         let th = match live(t) {
             Ok(th) => th,
+            // Ended but not joined: the id is valid, the signal has no
+            // thread to go to (as glibc does).
+            Err(_) if ended_unjoined(t) => return 0,
             Err(e) => return e,
         };
         if sig == 0 {

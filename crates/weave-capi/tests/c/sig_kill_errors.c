@@ -1,6 +1,7 @@
 /* pthread_kill and pthread_sigqueue (POSIX, Linux): signal 0 checks that
- * the thread exists; an id of a thread that has been joined is ESRCH; an
- * invalid signal number is EINVAL. */
+ * the thread id is valid, which it stays after the thread ended until it
+ * is joined; an id of a thread that has been joined is ESRCH; an invalid
+ * signal number is EINVAL. */
 #include "check.h"
 
 static void *nothing(void *arg) {
@@ -11,6 +12,8 @@ int main(void) {
     EQ(pthread_kill(pthread_self(), 0), 0);
     pthread_t t;
     EQ(pthread_create(&t, NULL, nothing, NULL), 0);
+    EQ(pthread_kill(t, 0), 0); /* running or ended: not joined yet */
+    usleep(20000);
     EQ(pthread_kill(t, 0), 0);
     EQ(pthread_join(t, NULL), 0);
     EQ(pthread_kill(t, 0), ESRCH);

@@ -378,6 +378,25 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
     }
     dispatch::start();
     ACTIVE.store(1, Relaxed);
+    // SAFETY: a zeroed sigaction is valid to fill in.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = wrapper::wrapper as *const () as usize;
+    // No SA_ONSTACK: an immediate handler runs on the interrupted ULT's
+    // own stack, as a C handler expects (the alternate stack is for the
+    // overflow handler, whose ULT stack is exhausted).
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    if nodefer {
+        act.sa_flags |= libc::SA_NODEFER;
+    }
+    act.sa_mask = mask.to_sigset_t();
+    // SAFETY: `sig` passed `check`: catchable; the handler is
+    // async-signal-safe (wrapper.rs).
+    let rc = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
+    debug_assert_eq!(rc, 0, "sigaction for a checked signal cannot fail");
+    // Only now, with the wrapper in the kernel's table, may a thread open
+    // its kernel mask for the signal (LWPs do for HANDLED ones): one that
+    // is pending would otherwise get the old action (for most signals, the
+    // end of the process).
     // SeqCst: Release for the dispatcher's Acquire load of HANDLED, and
     // the Dekker pair with `state::lwp_started` (set HANDLED, read
     // INHERITED_BLOCKED there the other way round).
@@ -397,21 +416,9 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
             l.parker.unpark();
         }
     }
-    // SAFETY: a zeroed sigaction is valid to fill in.
-    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-    act.sa_sigaction = wrapper::wrapper as *const () as usize;
-    // No SA_ONSTACK: an immediate handler runs on the interrupted ULT's
-    // own stack, as a C handler expects (the alternate stack is for the
-    // overflow handler, whose ULT stack is exhausted).
-    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-    if nodefer {
-        act.sa_flags |= libc::SA_NODEFER;
-    }
-    act.sa_mask = mask.to_sigset_t();
-    // SAFETY: `sig` passed `check`: catchable; the handler is
-    // async-signal-safe (wrapper.rs).
-    let rc = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
-    debug_assert_eq!(rc, 0, "sigaction for a checked signal cannot fail");
+    // A record the top half left before HANDLED had the bit: the
+    // dispatcher drains only handled signals' rings.
+    wrapper::wake_dispatcher();
     Ok(a)
 }
 
