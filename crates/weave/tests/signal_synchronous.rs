@@ -166,3 +166,36 @@ fault_tests! {
     unhandled_sigill_kills_the_process_naming_the_ult,
     sigill_runs_the_faulting_ults_immediate_handler => libc::SIGILL, ill;
 }
+
+static SENT_RAN_ON: AtomicU64 = AtomicU64::new(0);
+
+fn on_sent(info: &SigInfo) {
+    let me = signal::running_thread().map_or(0, |t| t.as_u64().get());
+    if info.code <= 0 {
+        SENT_RAN_ON.store(me, SeqCst);
+    }
+}
+
+#[test]
+fn kill_with_a_synchronous_signal_runs_the_targets_immediate_handler() {
+    if !signal_common::in_child("kill_with_a_synchronous_signal_runs_the_targets_immediate_handler")
+    {
+        return;
+    }
+    // SAFETY: `on_sent` stores to an atomic.
+    unsafe { signal::handle_immediate(libc::SIGFPE, Immediate::new(ImmediateFn::Rust(on_sent))) }
+        .unwrap();
+    let t = thread::spawn(|| {
+        while SENT_RAN_ON.load(SeqCst) == 0 {
+            thread::yield_now();
+        }
+        thread::current().id().as_u64().get()
+    });
+    t.thread().kill(libc::SIGFPE).unwrap();
+    let id = t.join().unwrap();
+    assert_eq!(
+        SENT_RAN_ON.load(SeqCst),
+        id,
+        "ran on the ULT it was sent to"
+    );
+}

@@ -445,7 +445,10 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
             continue;
         }
         let disposition = super::disposition(sig).unwrap_or(super::Disposition::Default);
-        if HANDLED.load(Relaxed) & bit(sig) == 0 || disposition == super::Disposition::Default {
+        let immediate = matches!(disposition, super::Disposition::Immediate(_));
+        if (HANDLED.load(Relaxed) & bit(sig) == 0 && !immediate)
+            || disposition == super::Disposition::Default
+        {
             // Not handled through weave (or reset since): the kernel's
             // action, as `pthread_kill` would get it.
             while take_queued(me, sig).is_some() {}

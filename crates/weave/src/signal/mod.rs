@@ -504,8 +504,10 @@ pub unsafe fn handle_immediate(sig: i32, action: Immediate) -> Result<(), Signal
     a.once.store(action.once, Relaxed);
     if fault::is_synchronous(sig) {
         // weave's fault handler is in the kernel's table from the first
-        // LWP on, and looks the immediate handler up itself.
+        // LWP on, and looks the immediate handler up itself; one sent with
+        // `Thread::kill` is run by its target at a safe point.
         crate::start::rt();
+        state::set_deliver_hook(dispatch::at_safe_point);
         return Ok(());
     }
     install_with(sig, action.mask, action.nodefer).map(|_| ())
@@ -880,7 +882,9 @@ impl crate::thread::Thread {
 }
 
 fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalError> {
-    check(sig)?;
+    // A synchronous signal may be sent too (not raised by a fault then): it
+    // goes to the thread's immediate handler, or has the default action.
+    check_immediate(sig)?;
     let tcb = table()
         .lookup(id)
         .map_err(|_| SignalError::NoThread { id })?;
