@@ -42,6 +42,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -94,6 +95,9 @@ typedef struct weave_cleanup_record {
   // The record pushed before this one, or NULL.
   struct weave_cleanup_record *prev;
 } weave_cleanup_record;
+
+// A C handler: `void (*)(int)`.
+typedef void (*weave_sighandler)(int);
 
 // One row of the thread table.
 typedef struct weave_thread_info {
@@ -532,7 +536,8 @@ int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
-// posted. A cancellation point (`pthread_cancel`).
+// posted; `EINTR` if a signal handler ran for it meanwhile. A
+// cancellation point (`pthread_cancel`).
 int weave_sem_wait(sem_t *s);
 
 // `sem_trywait`: `EAGAIN` if no permit is free.
@@ -553,6 +558,50 @@ int weave_sem_post(sem_t *s);
 
 // `sem_getvalue`: the free permits (never negative).
 int weave_sem_getvalue(sem_t *s, int *value);
+
+// `pthread_sigmask`: changes the calling thread's mask. On a ULT the mask
+// is weave's (no system call); on an OS thread, the kernel's. `EINVAL`
+// for a bad `how` when `set` is given.
+int weave_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
+
+// `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with
+// `-1` and `errno`.
+int weave_sigprocmask(int how, const sigset_t *set, sigset_t *old);
+
+// `pthread_kill`: sends `sig` to thread `t` (a ULT: pending on it until
+// it unblocks the signal; woken from a weave wait to take it). `ESRCH`
+// for a stale or made-up id, `EINVAL` for a bad signal number.
+int weave_pthread_kill(pthread_t t, int sig);
+
+// `pthread_sigqueue`: as `pthread_kill`, with a value; real-time signals
+// queue on the thread in order, each with its value.
+int weave_pthread_sigqueue(pthread_t t, int sig, union sigval value);
+
+// `raise`: `pthread_kill(pthread_self(), sig)`; a handler of an unblocked
+// signal has run when it returns. Non-zero and `errno` on error.
+int weave_raise(int sig);
+
+// `sigwait`: blocks the calling ULT until a signal of `set` is pending
+// for it or the process, takes it and stores its number in `*sig`.
+// `EINVAL` for a null or empty set or an unusable signal in it.
+int weave_sigwait(const sigset_t *set, int *sig);
+
+// `sigwaitinfo`: as `sigwait`, returning the signal number and filling
+// `*info` (number, code, sender, value); `-1` and `errno` on error.
+int weave_sigwaitinfo(const sigset_t *set, siginfo_t *info);
+
+// `sigaction`: `act`'s handler becomes a weave immediate handler (run in
+// signal context, on the stack of the thread that takes the signal, with
+// `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
+// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured;
+// weave's waits always restart after a handler (`SA_RESTART`), except
+// `sem_wait`, which fails with `EINTR`. `EINVAL` for a bad signal number,
+// for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
+int weave_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+// `signal`: glibc's (BSD) semantics, `sigaction` with `SA_RESTART` and
+// an empty mask; returns the old handler, or `SIG_ERR` and `errno`.
+weave_sighandler weave_signal(int sig, weave_sighandler handler);
 
 // `pthread_spin_init`: unlocked. `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
 int weave_pthread_spin_init(pthread_spinlock_t *s, int pshared);

@@ -20,12 +20,27 @@
  * cancellation (pthread_cancel and friends, see below), socket
  * read/write/recv/send/accept/connect (ULT waits: define WEAVE_NO_IO to
  * keep the system's),
- * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1.
+ * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1, and
+ * signals (below).
  *
- * Not covered (see README, "From C"): signals (pthread_kill and pthread_sigqueue
- * fail to compile rather than hand a weave thread id to the system; pthread_sigmask and sigwait are the system's
- * and act on the LWP),
- * process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
+ * Signals: pthread_sigmask and sigprocmask change the calling thread's
+ * mask (a ULT's is kept by weave: no system call); pthread_kill,
+ * pthread_sigqueue and raise send to a ULT (pending while it blocks the
+ * signal, delivered when it unblocks it or is next switched in; ESRCH for
+ * a stale id); sigwait and sigwaitinfo block only the ULT; sigaction and
+ * signal install the C handler as weave's immediate handler: it runs in
+ * signal context on the stack of the thread that takes the signal, with
+ * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
+ * SA_RESETHAND, SA_NODEFER honoured; weave's waits restart after a
+ * handler as with SA_RESTART, except sem_wait and sem_timedwait, which
+ * fail with EINTR). Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
+ * go to the faulting thread's handler. Handlers must be async-signal-safe,
+ * and weave's own calls are not (sem_post included): set a volatile
+ * sig_atomic_t or write() to a pipe instead. sigsuspend and pause are the
+ * system's and block the LWP; use sigwait. Reserved: signals 32 and 33
+ * (glibc's).
+ *
+ * Not covered (see README, "From C"): process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
  * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
  * thread, with no guard page of weave's. pthread_cleanup_push/pop are weave's macros: handlers
  * run when popped with a non-zero argument, on pthread_exit and on
@@ -218,6 +233,18 @@
 #define pthread_setcanceltype weave_pthread_setcanceltype
 #define pthread_testcancel weave_pthread_testcancel
 
+/* Signals: per-ULT masks, signals to ULTs, C handlers as weave's
+ * immediate handlers (see the header comment). */
+#define pthread_sigmask weave_pthread_sigmask
+#define sigprocmask weave_sigprocmask
+#define pthread_kill weave_pthread_kill
+#define pthread_sigqueue weave_pthread_sigqueue
+#define raise(sig) weave_raise(sig)
+#define sigwait weave_sigwait
+#define sigwaitinfo weave_sigwaitinfo
+#define sigaction(sig, act, oact) weave_sigaction((sig), (act), (oact))
+#define signal(sig, handler) weave_signal((sig), (handler))
+
 /* Cleanup handlers: weave's records, which pthread_exit runs. The record
  * lives in the block that the pair opens and closes (POSIX: push and pop
  * in the same lexical scope). */
@@ -241,14 +268,6 @@
 int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
 int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
     WEAVE__UNCOVERED(pthread_timedjoin_np);
-/* A weave thread id handed to glibc's pthread_kill would be read as a
- * glibc thread descriptor: refused until the C API maps it onto
- * weave::signal (the Rust side has Thread::kill and Thread::sigqueue). */
-int weave_uncovered_pthread_kill(pthread_t, int) WEAVE__UNCOVERED(pthread_kill);
-int weave_uncovered_pthread_sigqueue(pthread_t, int, const union sigval)
-    WEAVE__UNCOVERED(pthread_sigqueue);
-#define pthread_kill weave_uncovered_pthread_kill
-#define pthread_sigqueue weave_uncovered_pthread_sigqueue
 #define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
 #define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
 

@@ -25,6 +25,7 @@
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
 //! | `io`      | `read`, `write`, `recv`, `send`, `accept`, `connect` that block only the ULT on sockets |
 //! | `named_sem` | named semaphores: the system's, told apart from weave's and handed on |
+//! | `signal`  | masks, `pthread_kill`/`sigqueue`/`raise`, `sigwait`, `sigaction`/`signal` as weave's immediate handlers |
 //! | `time`    | sleeps and the clock conversions of the timed waits |
 //! | `word_attr` | the attribute objects with no state but "initialised" (rwlock, barrier) |
 //! | `tables`  | weave's own API: options for create, the thread and LWP tables, `weave_blocking` |
@@ -53,6 +54,7 @@ mod named_sem;
 mod object;
 mod rwlock;
 mod sem;
+mod signal;
 mod spin;
 mod tables;
 mod thread;
@@ -70,6 +72,7 @@ pub use mutex::*;
 pub use named_sem::*;
 pub use rwlock::*;
 pub use sem::*;
+pub use signal::*;
 pub use spin::*;
 pub use tables::*;
 pub use thread::*;

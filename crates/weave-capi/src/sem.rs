@@ -3,8 +3,9 @@
 //!
 //! Owns the conversion only; storage is `object::Slot` (no static
 //! initialiser: a `sem_t` that `sem_init` did not make is `EINVAL`).
-//! Process-shared semaphores (`pshared` != 0) are `ENOSYS`. `EINTR` from
-//! a signal handler is not given: signals are not in the C API yet.
+//! Process-shared semaphores (`pshared` != 0) are `ENOSYS`. `sem_wait`
+//! and `sem_timedwait` fail with `EINTR` when a signal handler runs for
+//! the waiting thread.
 //! Named semaphores (`sem_open`) are the system's: every call here hands
 //! them on (`named_sem.rs`).
 
@@ -95,7 +96,8 @@ pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
 }
 
 /// `sem_wait`: takes a permit, blocking the calling ULT until one is
-/// posted. A cancellation point (`pthread_cancel`).
+/// posted; `EINTR` if a signal handler ran for it meanwhile. A
+/// cancellation point (`pthread_cancel`).
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
     errno_result(cancel::finish(with_sem_code(
@@ -107,17 +109,19 @@ pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
 }
 
 /// Takes a permit, until `until` if given, as a cancellation point: 0,
-/// `ETIMEDOUT`, or `cancel::ACT` when a cancellation request is to be
+/// `ETIMEDOUT`, `EINTR` (a signal handler ran), or `cancel::ACT` when a cancellation request is to be
 /// acted on (a permit that was taken is kept: the request waits for the
 /// next point).
 fn take(sem: &Semaphore, until: Option<Instant>) -> c_int {
-    match cancel::point(|| sem.acquire_cancellable(until)) {
-        Ok((Some(p), _)) => {
+    match cancel::point(|| sem.acquire_cancellable_interruptible(until)) {
+        Ok((Ok(Some(p)), _)) => {
             p.forget();
             0
         }
-        Ok((None, false)) => libc::ETIMEDOUT,
-        Ok((None, true)) | Err(()) => cancel::ACT,
+        Ok((Ok(None), false)) => libc::ETIMEDOUT,
+        // A signal handler ran for the caller meanwhile.
+        Ok((Err(_), false)) => libc::EINTR,
+        Ok((_, true)) | Err(()) => cancel::ACT,
     }
 }
 

@@ -218,6 +218,12 @@ pub(crate) fn live(t: pthread_t) -> Result<weave_rt::thread::Thread, c_int> {
     weave_rt::thread::find(thread_id(t)?).map_err(|_| libc::ESRCH)
 }
 
+/// Whether `t` names a C thread that has ended but whose id is still
+/// valid (joinable, not yet joined: POSIX keeps the id alive until then).
+pub(crate) fn ended_unjoined(t: pthread_t) -> bool {
+    registry(t).get(&t).is_some_and(|e| !e.detached())
+}
+
 /// The default stack size: `WEAVE_STACK_SIZE` or weave's default.
 pub(crate) fn default_stack_size() -> usize {
     match weave_rt::config::variable("WEAVE_STACK_SIZE").map(|v| v.get()) {

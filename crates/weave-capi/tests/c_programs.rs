@@ -256,35 +256,22 @@ fn pthread_exit_in_a_fork_child_waits_only_for_the_childs_threads() {
     assert_eq!(out, "child thread done\nparent done\n");
 }
 
-/// A call that would hand a weave thread id to glibc (which reads it as a
-/// pointer to its own descriptor) does not compile through the header: a
-/// clear error at build time instead of a crash at run time.
-#[test]
-fn pthread_kill_is_refused_at_compile_time_until_weave_covers_it() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-refused");
-    std::fs::create_dir_all(&dir).expect("create the output directory");
-    let src = dir.join("kill.c");
-    std::fs::write(
-        &src,
-        "int main(void) { return pthread_kill(pthread_self(), 0); }\n",
-    )
-    .expect("write the program");
-    let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-std=gnu11", "-D_GNU_SOURCE", "-O1", "-c"])
-        .arg("-I")
-        .arg(crate_dir().join("../../include"))
-        .args(["-include", "weave/pthread.h"])
-        .arg(&src)
-        .arg("-o")
-        .arg(dir.join("kill.o"))
-        .output()
-        .expect("run the C compiler (is `cc` installed?)");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "pthread_kill compiled");
-    assert!(
-        err.contains("pthread_kill is not covered by weave's C API yet"),
-        "unexpected compiler output: {err}"
-    );
+// Signals: masks, pthread_kill/sigqueue/raise, sigwait, sigaction handlers
+// as weave's immediate handlers, sem_wait's EINTR.
+c_tests! {
+    sigmask_is_per_thread_inherited_and_checks_how => "sig_mask_per_thread",
+    pthread_kill_runs_the_handler_on_the_target_thread => "sig_kill_runs_handler_on_target",
+    pthread_kill_is_esrch_for_a_joined_thread_and_einval_for_a_bad_signal => "sig_kill_errors",
+    pthread_kill_stays_pending_until_the_target_unblocks_it => "sig_kill_pending_until_unblocked",
+    pthread_sigqueue_realtime_signals_arrive_in_order_with_values => "sig_sigqueue_realtime_in_order",
+    sigwait_takes_a_directed_and_a_process_signal => "sig_sigwait_takes_directed_and_process_signals",
+    sigaction_applies_sa_mask_and_nodefer_reports_oact_and_refuses_sigkill => "sig_sigaction_mask_flags_and_errors",
+    sigaction_resethand_runs_once_then_default => "sig_sigaction_resethand",
+    sa_siginfo_handler_gets_the_sigqueue_fields => "sig_siginfo_of_sigqueue",
+    process_signal_goes_to_the_one_thread_that_unblocks_it => "sig_process_signal_goes_to_the_unblocking_thread",
+    sem_wait_fails_with_eintr_after_a_handler => "sig_sem_wait_eintr",
+    signal_returns_the_old_handler_and_raise_runs_it_before_returning => "sig_signal_and_raise",
+    segv_handler_runs_on_the_faulting_thread_and_the_access_is_retried => "sig_segv_handler_on_faulting_thread",
 }
 
 /// Other calls that would hand a weave thread id or a weave-initialised

@@ -136,7 +136,7 @@ const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "signal_latency",
-        about: "sigqueue from another process to the handler: weave's handler thread vs a plain sigaction handler (ns, median; p99 in the note)",
+        about: "sigqueue from another process to the handler: each of weave's handler modes (as a thread, on target, immediate) vs a plain sigaction handler (ns, median; p99 in the note)",
         run: signal::signal_latency,
     },
 ];

@@ -113,3 +113,30 @@ fn standard_signals_raised_n_times_arrive_between_once_and_n_times() {
     let n = got.lock().unwrap().len();
     assert!((1..=N).contains(&n), "{n} deliveries for {N} raises");
 }
+
+#[test]
+fn records_queued_on_ults_that_exited_are_dropped() {
+    if !signal_common::in_child("records_queued_on_ults_that_exited_are_dropped") {
+        return;
+    }
+    let sig = signal::sigrtmin() + 2;
+    signal::handle(sig, |_| {}).unwrap();
+    // 100 ULTs each get a record while they block the signal, and exit
+    // without taking it.
+    for i in 0..100 {
+        let (tx, rx) = weave::sync::mpsc::channel::<()>();
+        let t = weave::thread::spawn(move || {
+            signal::mask(signal::How::Block, &signal::SigSet::of(&[sig]));
+            let _ = rx.recv();
+        });
+        signal_common::wait_blocked(t.thread().id());
+        t.thread().sigqueue(sig, i).unwrap();
+        drop(tx);
+        t.join().unwrap();
+    }
+    assert!(
+        signal::queued_for_threads() < 100,
+        "{} queues kept for 100 exited ULTs",
+        signal::queued_for_threads()
+    );
+}

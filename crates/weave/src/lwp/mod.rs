@@ -793,6 +793,7 @@ impl Lwp {
     fn idle(&self) -> Option<&'static Tcb> {
         // The next Run is no longer the other half of the last switch.
         trace::end_switch();
+        crate::signal::state::lwp_idle();
         let rt = rt();
         self.trim_if_due();
         if self.retiring.load(Acquire) {

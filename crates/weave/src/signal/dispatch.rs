@@ -22,14 +22,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+use std::sync::{Arc, Mutex};
 
 use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet};
 use super::state::{HANDLED, HANDLER};
-use super::wrapper::DISPATCH_SEQ;
-use super::{actions, is_realtime, SigInfo};
+use super::wrapper::{claim_once, DISPATCH_SEQ};
+use super::{actions, immediate, is_realtime, SigInfo};
 use crate::sync::{mpmc, mpsc};
 use crate::thread::tcb::Tcb;
 
@@ -79,30 +79,79 @@ struct Pool {
     size: AtomicUsize,
 }
 
-static POOL: OnceLock<Pool> = OnceLock::new();
+/// The handler pool: made with the dispatcher, made again in the child of
+/// a fork (the parent's pool ULTs are gone there). Leaked, never freed.
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The current pool (made before any handler is installed).
+fn pool() -> &'static Pool {
+    // Acquire pairs with the Release store in `new_pool`.
+    let p = POOL.load(Acquire);
+    assert!(!p.is_null(), "the signal pool is made before handlers");
+    // SAFETY: pools are leaked when published and never freed.
+    unsafe { &*p }
+}
+
+fn new_pool() {
+    let (tx, rx) = mpmc::unbounded();
+    let p = Box::into_raw(Box::new(Pool {
+        tx,
+        rx,
+        idle: AtomicUsize::new(0),
+        size: AtomicUsize::new(0),
+    }));
+    // Release pairs with the Acquire load in `pool`.
+    POOL.store(p, std::sync::atomic::Ordering::Release);
+}
+
+/// Whether the dispatcher was started (in this process or the parent).
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// Real-time records sent with `Thread::sigqueue`/`kill`, pending on their
 /// target ULT, by (target id bits, signal).
 type KillQueues = HashMap<(u64, i32), VecDeque<Record>>;
 static KILLQ: Mutex<Option<KillQueues>> = Mutex::new(None);
 
-/// Starts the dispatcher thread (once).
+/// Starts the dispatcher thread (once; callers hold `signal::INSTALL`).
 pub(crate) fn start() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        let (tx, rx) = mpmc::unbounded();
-        let _ = POOL.set(Pool {
-            tx,
-            rx,
-            idle: AtomicUsize::new(0),
-            size: AtomicUsize::new(0),
-        });
-        super::state::set_deliver_hook(at_safe_point);
-        std::thread::Builder::new()
-            .name("weave-signal".into())
-            .spawn(dispatcher)
-            .unwrap_or_else(|e| crate::fatal(&format!("cannot start weave's signal thread: {e}")));
-    });
+    if STARTED.swap(true, Relaxed) {
+        return;
+    }
+    new_pool();
+    super::state::set_deliver_hook(at_safe_point);
+    spawn_dispatcher();
+}
+
+fn spawn_dispatcher() {
+    std::thread::Builder::new()
+        .name("weave-signal".into())
+        .spawn(dispatcher)
+        .unwrap_or_else(|e| crate::fatal(&format!("cannot start weave's signal thread: {e}")));
+}
+
+/// In the child of a fork (single-threaded, the C library's locks reset):
+/// the dispatcher and the pool ULTs stayed in the parent. Forgets the
+/// parent's pool, its `signal::wait` callers and its running lanes, and
+/// starts a new dispatcher, which makes a new pool in the child's runtime,
+/// so that handlers installed before the fork run in the child.
+pub(crate) fn after_fork_in_child() {
+    if !STARTED.load(Relaxed) {
+        return;
+    }
+    new_pool();
+    for a in actions().iter() {
+        a.waiting.store(0, Relaxed);
+        // A lock another thread of the parent held at the fork stays held
+        // (as every lock does): that signal's waiters and lane are then
+        // left as they were.
+        if let Ok(mut w) = a.waiters.try_lock() {
+            w.clear();
+        }
+        if let Ok(mut l) = a.lane.try_lock() {
+            l.running = false;
+        }
+    }
+    spawn_dispatcher();
 }
 
 fn dispatcher() {
@@ -158,7 +207,7 @@ fn dispatcher() {
 }
 
 fn grow_pool() {
-    let pool = POOL.get().expect("the pool is made before the dispatcher");
+    let pool = pool();
     if pool.size.fetch_add(1, Relaxed) >= MAX_POOL {
         pool.size.fetch_sub(1, Relaxed);
         return;
@@ -166,17 +215,16 @@ fn grow_pool() {
     let rx = pool.rx.clone();
     let spawned = crate::thread::Builder::new()
         .name("weave-signal-handler".into())
-        .spawn(move || handler_ult(rx));
+        .spawn(move || handler_ult(rx, pool));
     if spawned.is_err() {
         pool.size.fetch_sub(1, Relaxed);
     }
 }
 
-fn handler_ult(rx: mpmc::Receiver<i32>) {
+fn handler_ult(rx: mpmc::Receiver<i32>, pool: &'static Pool) {
     let me = crate::thread::current::current_tcb();
     me.sig.flags.fetch_or(HANDLER, Relaxed);
     me.sig.mask.store(u64::MAX, Relaxed);
-    let pool = POOL.get().expect("the pool exists before its ULTs");
     loop {
         pool.idle.fetch_add(1, Relaxed);
         let got = rx.recv();
@@ -194,7 +242,8 @@ pub(crate) fn route(rec: Record) {
         return;
     }
     let a = &actions()[rec.signo as usize];
-    if a.on_target.load(Relaxed) && to_target(&rec) {
+    let here = a.on_target.load(Relaxed) || immediate::lookup(rec.signo).is_some();
+    if here && to_target(&rec) {
         return;
     }
     {
@@ -205,7 +254,7 @@ pub(crate) fn route(rec: Record) {
         }
         lane.queue.push_back(rec);
     }
-    let pool = POOL.get().expect("handlers are installed after the pool");
+    let pool = pool();
     if pool.idle.load(Relaxed) == 0 {
         grow_pool();
     }
@@ -254,10 +303,9 @@ fn to_target(rec: &Record) -> bool {
     }
     {
         let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
-        let v = q
-            .get_or_insert_with(HashMap::new)
-            .entry((rec.target, rec.signo))
-            .or_default();
+        let m = q.get_or_insert_with(HashMap::new);
+        sweep_exited(m);
+        let v = m.entry((rec.target, rec.signo)).or_default();
         // A standard signal already pending on the target coalesces.
         if is_realtime(rec.signo) || v.is_empty() {
             v.push_back(*rec);
@@ -307,6 +355,11 @@ fn run_lane(sig: i32) {
 
 fn run_handlers(rec: &Record) {
     let a = &actions()[rec.signo as usize];
+    if let Some(imm) = immediate::lookup(rec.signo) {
+        // Its target has exited: a pool ULT stands in.
+        immediate::run_at_safe_point(imm, None, rec);
+        return;
+    }
     let info = SigInfo::from_record(rec);
     let handler = a.handler.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let subs: Vec<(u64, mpsc::Sender<SigInfo>)> = a
@@ -349,10 +402,33 @@ fn run_handlers(rec: &Record) {
 /// Queues a thread-directed real-time record on its target.
 pub(crate) fn queue_for_thread(rec: Record) {
     let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
-    q.get_or_insert_with(HashMap::new)
-        .entry((rec.target, rec.signo))
-        .or_default()
-        .push_back(rec);
+    let m = q.get_or_insert_with(HashMap::new);
+    sweep_exited(m);
+    m.entry((rec.target, rec.signo)).or_default().push_back(rec);
+}
+
+/// The table size at which [`sweep_exited`] next looks for exited targets.
+static SWEEP_AT: AtomicUsize = AtomicUsize::new(64);
+
+/// Drops the records queued on ULTs that have exited without taking them
+/// (their ids no longer name a live thread), once the table has doubled
+/// since the last look: what exited ULTs leave costs at most as much as
+/// what live ones hold.
+fn sweep_exited(m: &mut KillQueues) {
+    if m.len() < SWEEP_AT.load(Relaxed) {
+        return;
+    }
+    m.retain(|&(target, _), _| {
+        crate::thread::id::ThreadId::from_u64(target)
+            .is_some_and(|id| crate::thread::table::table().lookup(id).is_ok())
+    });
+    SWEEP_AT.store((2 * m.len()).max(64), Relaxed);
+}
+
+/// How many (thread, signal) queues of thread-directed records are kept.
+pub(crate) fn queued_targets() -> usize {
+    let q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+    q.as_ref().map_or(0, HashMap::len)
 }
 
 /// Delivers the signals pending on `tcb` that it does not block: called on
@@ -368,12 +444,20 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
         if tcb.sig.pending.fetch_and(!bit(sig), Relaxed) & bit(sig) == 0 {
             continue;
         }
-        if HANDLED.load(Relaxed) & bit(sig) == 0 {
-            // Not handled through weave: the kernel's action, as
-            // `pthread_kill` would get it.
+        let disposition = super::disposition(sig).unwrap_or(super::Disposition::Default);
+        let immediate = matches!(disposition, super::Disposition::Immediate(_));
+        if (HANDLED.load(Relaxed) & bit(sig) == 0 && !immediate)
+            || disposition == super::Disposition::Default
+        {
+            // Not handled through weave (or reset since): the kernel's
+            // action, as `pthread_kill` would get it.
             while take_queued(me, sig).is_some() {}
             // SAFETY: kill to our own process.
             unsafe { libc::kill(libc::getpid(), sig) };
+            continue;
+        }
+        if disposition == super::Disposition::Ignore {
+            while take_queued(me, sig).is_some() {}
             continue;
         }
         let queued: Vec<Record> = {
@@ -400,7 +484,18 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
         };
         let here = actions()[sig as usize].on_target.load(Relaxed);
         for r in queued {
-            if here && !route_to_waiter(&r) {
+            if let Some(imm) = immediate::lookup(sig) {
+                // Its immediate handler runs here, on the target's stack: a
+                // thread-directed one is a delivery a one-shot handler
+                // takes now; a process-directed one was taken as the top
+                // half recorded it.
+                if route_to_waiter(&r) {
+                    continue;
+                }
+                if r.route != Route::Thread || claim_once(sig, None) {
+                    immediate::run_at_safe_point(imm, Some(tcb), &r);
+                }
+            } else if here && !route_to_waiter(&r) {
                 run_on_target(tcb, &r);
             } else if !here {
                 route(r);

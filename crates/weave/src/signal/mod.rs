@@ -24,18 +24,31 @@
 //! with the signal unblocked. [`SigInfo::route`] says which case delivered
 //! a signal and [`SigInfo::target`] which thread took it.
 //!
-//! **How handlers run.** A handler installed with [`handle`] runs as a
-//! thread (the lecture's "interrupts as threads"): the kernel-level handler
-//! only records the signal, and a ULT of a small pool made ahead of time
-//! runs the handler, so it may lock a [`crate::sync::Mutex`], block and
-//! allocate, even a mutex held by the thread the signal interrupted. One
-//! signal's handlers run one at a time, in the order the signals came.
-//! Use it by default. A handler installed with [`handle_on_target`] runs
-//! instead on the ULT that took the signal, at its next safe point, on its
-//! own stack, with the signal blocked meanwhile: use it when the handler
-//! must act as that thread (its `thread_local!`s, its identity) and needs
-//! no lock that thread holds. The third way of the C world, a handler run
-//! immediately in signal context, is not offered (yet).
+//! **How handlers run**, three ways:
+//!
+//! - *as a thread* ([`handle`], [`handle_once`]; the default): the
+//!   kernel-level handler only records the signal, and a ULT of a small
+//!   pool made ahead of time runs the handler, so it may lock a
+//!   [`crate::sync::Mutex`], block and allocate, even a mutex held by the
+//!   thread the signal interrupted. One signal's handlers run one at a
+//!   time, in the order the signals came. Use it unless one of the next
+//!   two is needed: it costs two cross-thread wake-ups more than a C
+//!   handler (`weave bench signal_latency`).
+//! - *on the target* ([`handle_on_target`]): on the ULT that took the
+//!   signal, at its next safe point, on its own stack, with the signal
+//!   blocked meanwhile. Use it when the handler must act as that thread
+//!   (its `thread_local!`s, its identity) and needs no lock that thread
+//!   holds.
+//! - *immediately, in signal context* ([`handle_immediate`], `unsafe`):
+//!   on the stack of the interrupted ULT when that ULT takes the signal
+//!   (cases 1 and 3), else on the target's stack as it is switched in
+//!   (case 2) or, for a thread-directed signal, as it unblocks it or is
+//!   next switched in; async-signal-safe code only. Use it for C's
+//!   `sigaction` handlers (the C API maps them here), for the synchronous
+//!   signals (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`, which go to the
+//!   faulting ULT and take no other kind of handler), and when the lowest
+//!   latency matters more than what the handler may do.
+//!
 //! Standard signals raised while one is pending coalesce (1..=n runs for n
 //! raises); real-time signals (`SIGRTMIN..=SIGRTMAX`) are queued, each with
 //! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
@@ -51,8 +64,9 @@
 //! The design note (states, numbered steps, why the kernel mask is lazy)
 //! is `README.md` in this folder. What this layer must not touch: the
 //! engine's run queues (it wakes threads only through `Waiter` and
-//! channels) and the overflow handler's `SIGSEGV`/`SIGBUS`, which are
-//! refused here.
+//! channels) and the kernel's action for `SIGSEGV`/`SIGBUS`, which stays
+//! the overflow handler's (it hands faults outside a guard page to
+//! `fault.rs`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -69,6 +83,8 @@
 //! ```
 
 pub(crate) mod dispatch;
+pub(crate) mod fault;
+pub(crate) mod immediate;
 pub(crate) mod ring;
 mod set;
 pub(crate) mod stash;
@@ -80,12 +96,13 @@ use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 
+pub use immediate::{Immediate, ImmediateFn};
 pub use ring::Route;
 pub use set::{SigSet, MAX_SIGNAL};
 
 use ring::Record;
 use set::bit;
-use state::{ACTIVE, HANDLED, INTERRUPTED, KBLOCKED, KBLOCKED_ANY};
+use state::{ACTIVE, HANDLED, INHERITED_BLOCKED, INTERRUPTED, KBLOCKED_ANY};
 
 use crate::sync::mpsc;
 use crate::thread::id::ThreadId;
@@ -104,6 +121,9 @@ pub(crate) struct Action {
     /// The handler runs on the ULT that took the signal, at its next safe
     /// point (`handle_on_target`), not on the pool.
     pub(crate) on_target: AtomicBool,
+    /// The handler that runs in signal context (`handle_immediate`), an
+    /// interned `immediate::Immediate`; null when the signal has none.
+    pub(crate) immediate: AtomicPtr<immediate::Immediate>,
     /// `channel` receivers, each with an id so that a closed one can be
     /// forgotten.
     subscribers: Mutex<Vec<(u64, mpsc::Sender<SigInfo>)>>,
@@ -121,6 +141,7 @@ impl Action {
             handler: Mutex::new(None),
             once: AtomicBool::new(false),
             on_target: AtomicBool::new(false),
+            immediate: AtomicPtr::new(std::ptr::null_mut()),
             subscribers: Mutex::new(Vec::new()),
             waiters: Mutex::new(Vec::new()),
             waiting: AtomicU32::new(0),
@@ -299,13 +320,9 @@ fn check(sig: i32) -> Result<(), SignalError> {
     }
     let why = match sig {
         libc::SIGKILL | libc::SIGSTOP => "the kernel never lets a program catch or block it",
-        libc::SIGSEGV | libc::SIGBUS => {
-            "weave's stack-overflow handler uses it (guard-page hits are reported there; \
-             other faults go to the handler installed before weave's)"
-        }
-        libc::SIGFPE | libc::SIGILL | libc::SIGTRAP | libc::SIGSYS => {
-            "it is synchronous (raised by the faulting instruction), and weave does not \
-             route faults to ULTs yet; install a sigaction handler directly"
+        s if fault::is_synchronous(s) => {
+            "it is synchronous (raised by the faulting instruction, which runs again when \
+             the handler returns): only an immediate handler (handle_immediate) can take it"
         }
         s if s >= 32 && s < sigrtmin() => {
             "the C library keeps it (thread cancellation and setxid); use SIGRTMIN..=SIGRTMAX"
@@ -315,12 +332,27 @@ fn check(sig: i32) -> Result<(), SignalError> {
     Err(SignalError::Reserved { sig, why })
 }
 
+/// As [`check`], for an immediate handler and the dispositions: the
+/// synchronous signals are allowed.
+fn check_immediate(sig: i32) -> Result<(), SignalError> {
+    match check(sig) {
+        Err(SignalError::Reserved { sig, .. }) if fault::is_synchronous(sig) => Ok(()),
+        r => r,
+    }
+}
+
 /// Serialises installs (the table's rings, the kernel's action).
 static INSTALL: Mutex<()> = Mutex::new(());
 
 /// Puts weave's wrapper in the kernel's table for `sig`, with everything
 /// its top half needs made first.
 fn install(sig: i32) -> Result<&'static Action, SignalError> {
+    install_with(sig, SigSet::EMPTY, false)
+}
+
+/// As [`install`], with the kernel blocking `mask` (and `sig` itself unless
+/// `nodefer`) while the wrapper runs: an immediate handler's `sa_mask`.
+fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action, SignalError> {
     check(sig)?;
     // The LWPs start (with the caller's kernel mask) before the signal
     // counts as handled.
@@ -346,18 +378,47 @@ fn install(sig: i32) -> Result<&'static Action, SignalError> {
     }
     dispatch::start();
     ACTIVE.store(1, Relaxed);
-    // Release pairs with the dispatcher's Acquire load of HANDLED.
-    HANDLED.fetch_or(bit(sig), Release);
     // SAFETY: a zeroed sigaction is valid to fill in.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     act.sa_sigaction = wrapper::wrapper as *const () as usize;
-    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
-    // SAFETY: `sa_mask` is a valid sigset_t to clear.
-    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    // No SA_ONSTACK: an immediate handler runs on the interrupted ULT's
+    // own stack, as a C handler expects (the alternate stack is for the
+    // overflow handler, whose ULT stack is exhausted).
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    if nodefer {
+        act.sa_flags |= libc::SA_NODEFER;
+    }
+    act.sa_mask = mask.to_sigset_t();
     // SAFETY: `sig` passed `check`: catchable; the handler is
     // async-signal-safe (wrapper.rs).
     let rc = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
     debug_assert_eq!(rc, 0, "sigaction for a checked signal cannot fail");
+    // Only now, with the wrapper in the kernel's table, may a thread open
+    // its kernel mask for the signal (LWPs do for HANDLED ones): one that
+    // is pending would otherwise get the old action (for most signals, the
+    // end of the process).
+    // SeqCst: Release for the dispatcher's Acquire load of HANDLED, and
+    // the Dekker pair with `state::lwp_started` (set HANDLED, read
+    // INHERITED_BLOCKED there the other way round).
+    if HANDLED.fetch_or(bit(sig), SeqCst) & bit(sig) == 0
+        && INHERITED_BLOCKED.load(SeqCst) & bit(sig) != 0
+    {
+        // The LWPs already running may block it in the kernel mask they
+        // inherited: the first ULT to unblock it (or wait for it) opens
+        // its own LWP's (`state::kernel_blocked`), as after case 4, and
+        // each LWP opens its own as it next goes idle (`state::lwp_idle`):
+        // wake them all for it.
+        KBLOCKED_ANY.fetch_or(bit(sig), Relaxed);
+        if crate::lwp::current().is_some() {
+            state::lwp_idle();
+        }
+        for l in crate::runtime::rt().lwps() {
+            l.parker.unpark();
+        }
+    }
+    // A record the top half left before HANDLED had the bit: the
+    // dispatcher drains only handled signals' rings.
+    wrapper::wake_dispatcher();
     Ok(a)
 }
 
@@ -404,9 +465,111 @@ where
     Ok(())
 }
 
+/// Installs `action` as `sig`'s handler, run **immediately, in signal
+/// context**, as a C `sigaction` handler is: on the stack of the thread the
+/// signal interrupted when that thread takes it (the running ULT of cases 1
+/// and 3, the ULT that unblocks it in case 4, or an OS thread that uses
+/// weave whose kernel mask let it in), and otherwise on the target ULT's stack as it is
+/// switched in (case 2) or, for a thread-directed signal
+/// ([`Thread::kill`](crate::thread::Thread::kill)), when it unblocks the
+/// signal or is next switched in. While it runs, `action.mask` and the
+/// signal (unless `nodefer`) are blocked in that thread's mask.
+/// [`ImmediateFn::Rust`] handlers get a [`SigInfo`] whose `target` names
+/// the thread it runs on.
+///
+/// For synchronous signals (`SIGSEGV` outside a guard page, `SIGBUS`,
+/// `SIGFPE`, `SIGILL`, `SIGTRAP`, `SIGSYS`) this is the only kind of
+/// handler weave takes: it runs on the faulting thread, on the LWP's
+/// alternate signal stack for `SIGSEGV` and `SIGBUS`; returning re-runs the
+/// faulting instruction, so such a handler fixes the cause (e.g.
+/// `mprotect`) or ends the process (`_exit`).
+///
+/// Use it for code written for `sigaction` (the C API maps `sigaction` and
+/// `signal` here) and for the synchronous signals; prefer [`handle`] (a
+/// handler that may lock, block and allocate) or [`handle_on_target`]
+/// otherwise.
+///
+/// # Safety
+///
+/// The handler interrupts arbitrary code, weave's own included: it must be
+/// async-signal-safe (POSIX's list: no lock, no allocation, no weave call
+/// other than [`running_thread`]; `write`, atomics, `_exit` are fine) and
+/// must not unwind.
+pub unsafe fn handle_immediate(sig: i32, action: Immediate) -> Result<(), SignalError> {
+    check_immediate(sig)?;
+    let a = &ACTIONS[sig as usize];
+    a.on_target.store(false, Relaxed);
+    *a.handler.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    immediate::set(sig, Some(immediate::intern(action)));
+    a.once.store(action.once, Relaxed);
+    if fault::is_synchronous(sig) {
+        // weave's fault handler is in the kernel's table from the first
+        // LWP on, and looks the immediate handler up itself; one sent with
+        // `Thread::kill` is run by its target at a safe point.
+        crate::start::rt();
+        state::set_deliver_hook(dispatch::at_safe_point);
+        return Ok(());
+    }
+    install_with(sig, action.mask, action.nodefer).map(|_| ())
+}
+
+/// Makes the process ignore `sig` (`SIG_IGN`): its handler and receivers
+/// are forgotten, and a pending one is discarded by the kernel.
+pub fn ignore(sig: i32) -> Result<(), SignalError> {
+    check_immediate(sig)?;
+    forget(sig, libc::SIG_IGN);
+    Ok(())
+}
+
+/// What happens to `sig` now, as `sigaction`'s old action reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// The default action (`SIG_DFL`).
+    Default,
+    /// Ignored (`SIG_IGN`).
+    Ignore,
+    /// An immediate handler ([`handle_immediate`]).
+    Immediate(Immediate),
+    /// A handler run as a thread or on its target, or only receivers and
+    /// waiters ([`handle`], [`handle_once`], [`handle_on_target`],
+    /// [`channel`], [`wait`]).
+    Weave,
+}
+
+/// `sig`'s current disposition. A handler installed outside weave (with
+/// the system's `sigaction`) shows as `Weave` if it is not `SIG_DFL` or
+/// `SIG_IGN`.
+pub fn disposition(sig: i32) -> Result<Disposition, SignalError> {
+    check_immediate(sig)?;
+    if let Some(imm) = immediate::lookup(sig) {
+        return Ok(Disposition::Immediate(*imm));
+    }
+    if fault::is_synchronous(sig) {
+        return Ok(Disposition::Default);
+    }
+    // SAFETY: a zeroed sigaction is a valid out-value.
+    let mut cur: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only reads the current one.
+    unsafe { libc::sigaction(sig, std::ptr::null(), &mut cur) };
+    Ok(match cur.sa_sigaction {
+        libc::SIG_DFL => Disposition::Default,
+        libc::SIG_IGN => Disposition::Ignore,
+        _ => Disposition::Weave,
+    })
+}
+
+/// The ULT the calling LWP runs, as an immediate handler asks "who am
+/// I?": `None` on an OS thread. Async-signal-safe.
+// ASYNC-SIGNAL-SAFE
+pub fn running_thread() -> Option<ThreadId> {
+    crate::thread::current::running().map(|t| t.id())
+}
+
 fn set_handler(sig: i32, f: Handler, once: bool) -> Result<(), SignalError> {
     check(sig)?;
     ACTIONS[sig as usize].on_target.store(false, Relaxed);
+    immediate::set(sig, None);
     *ACTIONS[sig as usize]
         .handler
         .lock()
@@ -418,23 +581,33 @@ fn set_handler(sig: i32, f: Handler, once: bool) -> Result<(), SignalError> {
 /// Gives `sig` back its default action and forgets its handler and
 /// receivers (`signal(sig, SIG_DFL)`).
 pub fn reset(sig: i32) -> Result<(), SignalError> {
-    check(sig)?;
+    check_immediate(sig)?;
+    forget(sig, libc::SIG_DFL);
+    Ok(())
+}
+
+/// Forgets `sig`'s handlers and receivers and puts `action` (`SIG_DFL` or
+/// `SIG_IGN`) in the kernel's table (for a synchronous signal weave's
+/// fault handler stays there and applies the default itself).
+fn forget(sig: i32, action: libc::sighandler_t) {
     let a = &ACTIONS[sig as usize];
     let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     a.once.store(false, Relaxed);
     a.on_target.store(false, Relaxed);
+    immediate::set(sig, None);
     *a.handler.lock().unwrap_or_else(|e| e.into_inner()) = None;
     a.subscribers
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clear();
-    // SAFETY: a zeroed sigaction with SIG_DFL is valid; resetting a
-    // catchable signal cannot fail.
-    let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
-    dfl.sa_sigaction = libc::SIG_DFL;
-    // SAFETY: as above.
-    unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
-    Ok(())
+    if fault::is_synchronous(sig) && action == libc::SIG_DFL {
+        return;
+    }
+    // SAFETY: a zeroed sigaction with SIG_DFL or SIG_IGN is valid.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = action;
+    // SAFETY: `sig` passed `check_immediate`: it may be caught or ignored.
+    unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
 }
 
 /// A receiver of every later delivery of `sigs` (Go's `signal.Notify`).
@@ -508,9 +681,8 @@ fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
 /// was pending on this ULT.
 #[cold]
 fn unmask_slow(t: &'static Tcb, opened: u64) {
-    let kb = KBLOCKED.with(|k| k.load(Relaxed)) & opened;
+    let kb = state::kernel_blocked(opened);
     if kb != 0 {
-        KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
         KERNEL_CHANGES.fetch_add(1, Relaxed);
         let set = SigSet::from_bits(kb).to_sigset_t();
         wrapper::IN_UNMASK.with(|c| c.set(true));
@@ -551,6 +723,15 @@ pub fn current_mask() -> SigSet {
 /// that case 4 made necessary); every other mask change of a ULT cost none.
 pub fn kernel_mask_changes() -> u64 {
     KERNEL_CHANGES.load(Relaxed)
+}
+
+/// How many (thread, signal) queues of real-time records sent with
+/// `Thread::sigqueue` wait for their ULT: records left by a ULT that exited
+/// without taking them are dropped as the table grows. For tests and
+/// `weave demo`.
+#[doc(hidden)]
+pub fn queued_for_threads() -> usize {
+    dispatch::queued_targets()
 }
 
 /// Whether a signal handler ran while the calling thread waited inside
@@ -605,9 +786,12 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
         None => {
             // Signals nobody took may wait in the kernel, blocked in this
             // LWP's mask (case 4): let them in; the top half sees a waiter.
-            let kb = KBLOCKED.with(|k| k.load(Relaxed)) & set.bits();
-            if kb != 0 && crate::thread::current::running().is_some() {
-                KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
+            let kb = if crate::thread::current::running().is_some() {
+                state::kernel_blocked(set.bits())
+            } else {
+                0
+            };
+            if kb != 0 {
                 KERNEL_CHANGES.fetch_add(1, Relaxed);
                 let ks = SigSet::from_bits(kb).to_sigset_t();
                 // SAFETY: unblocking a valid set on the calling thread.
@@ -698,7 +882,9 @@ impl crate::thread::Thread {
 }
 
 fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalError> {
-    check(sig)?;
+    // A synchronous signal may be sent too (not raised by a fault then): it
+    // goes to the thread's immediate handler, or has the default action.
+    check_immediate(sig)?;
     let tcb = table()
         .lookup(id)
         .map_err(|_| SignalError::NoThread { id })?;

@@ -72,12 +72,64 @@ pub(crate) static HANDLED: AtomicU64 = AtomicU64::new(0);
 /// there): the filter that keeps an unmask free of system calls until then.
 pub(crate) static KBLOCKED_ANY: AtomicU64 = AtomicU64::new(0);
 
+/// Signals some LWP's kernel mask blocked as it started (inherited from
+/// the thread that made it) and weave did not handle yet: if one becomes
+/// handled, those LWPs may still block it (`signal::install`).
+pub(crate) static INHERITED_BLOCKED: AtomicU64 = AtomicU64::new(0);
+
 thread_local! {
     /// Signals the calling OS thread's kernel mask blocks because weave
     /// blocked them there (case 4). An atomic although thread-local: the
     /// top half, on this same thread, may update it in the middle of an
     /// update by the code it interrupted.
     pub(crate) static KBLOCKED: AtomicU64 = const { AtomicU64::new(0) };
+    /// On an LWP: the handled signals (`HANDLED` bits) its kernel mask is
+    /// known to let through: those handled when it started
+    /// ([`lwp_started`]) and those it opened since ([`kernel_blocked`]).
+    /// A signal handled later may still be blocked there by the mask the
+    /// LWP inherited. Never read in signal context.
+    static KSYNCED: AtomicU64 = const { AtomicU64::new(0) };
+}
+
+/// Called by an LWP as it goes idle (a cold path): opens its kernel mask
+/// for the signals handled since it started that it may still block from
+/// the mask it inherited (not those case 4 blocked here). One load when
+/// there are none.
+#[inline]
+pub(crate) fn lwp_idle() {
+    let stale = HANDLED.load(Relaxed) & !KSYNCED.with(|c| c.load(Relaxed));
+    if stale != 0 {
+        open_inherited(stale);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn open_inherited(stale: u64) {
+    let open = stale & !KBLOCKED.with(|k| k.load(Relaxed));
+    if open != 0 {
+        KSYNCED.with(|c| c.fetch_or(open, Relaxed));
+        let set = SigSet::from_bits(open).to_sigset_t();
+        // SAFETY: unblocking a valid set on the calling thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    }
+}
+
+/// Of `set`, the handled signals the calling thread's kernel mask may
+/// block: those case 4 blocked here (`KBLOCKED`), and, on an LWP, those
+/// first handled after it started (its inherited mask may block them).
+/// The caller is about to unblock them: they are forgotten here.
+pub(crate) fn kernel_blocked(set: u64) -> u64 {
+    let mut kb = KBLOCKED.with(|k| k.load(Relaxed)) & set;
+    if crate::lwp::current().is_some() {
+        let stale = HANDLED.load(Relaxed) & !KSYNCED.with(|c| c.load(Relaxed)) & set;
+        KSYNCED.with(|c| c.fetch_or(stale, Relaxed));
+        kb |= stale;
+    }
+    if kb != 0 {
+        KBLOCKED.with(|k| k.fetch_and(!kb, Relaxed));
+    }
+    kb
 }
 
 /// The mask a thread spawned by the caller starts with: the running ULT's,
@@ -108,6 +160,18 @@ pub(crate) fn kernel_mask() -> SigSet {
 /// from the thread that created it); weave decides from the ULT masks.
 pub(crate) fn lwp_started() {
     let h = HANDLED.load(Relaxed);
+    KSYNCED.with(|c| c.store(h, Relaxed));
+    let inherited = kernel_mask().bits() & !h;
+    if inherited != 0 {
+        // SeqCst pairs with `signal::install`'s SeqCst "set HANDLED; read
+        // INHERITED_BLOCKED" (a Dekker pair): a signal handled meanwhile is
+        // seen by one of the two, which marks it in KBLOCKED_ANY.
+        INHERITED_BLOCKED.fetch_or(inherited, SeqCst);
+        let late = HANDLED.load(SeqCst) & !h & inherited;
+        if late != 0 {
+            KBLOCKED_ANY.fetch_or(late, Relaxed);
+        }
+    }
     if h != 0 {
         let set = SigSet::from_bits(h).to_sigset_t();
         // SAFETY: unblocking a valid set on the calling thread.

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize};
 use super::ring::{Record, Route};
 use super::set::bit;
 use super::state::{HANDLER, KBLOCKED, KBLOCKED_ANY};
-use super::{actions, is_realtime, stash};
+use super::{actions, immediate, is_realtime, stash};
 use crate::lwp;
 use crate::runtime::try_rt;
 use crate::thread::state::{BLOCKED, BLOCKING, EXITED, FREE, RUNNABLE, RUNNING};
@@ -53,6 +53,17 @@ impl KernelInfo {
             value,
             _rest: [0; 96],
         }
+    }
+
+    /// Puts `rec`'s fields (the signal's original ones, when weave sent it
+    /// on) where the kernel keeps them.
+    // ASYNC-SIGNAL-SAFE
+    pub(crate) fn set_from(&mut self, rec: &Record) {
+        self.signo = rec.signo;
+        self.code = rec.code;
+        self.pid = rec.pid;
+        self.uid = rec.uid;
+        self.value = rec.value;
     }
 }
 
@@ -101,7 +112,7 @@ pub(crate) extern "C" fn wrapper(
     if IN_UNMASK.with(|c| c.get()) {
         forwarded = Some(Route::Unblocked);
     }
-    top_half(sig, rec, forwarded, uc);
+    top_half(sig, rec, forwarded, info, uc);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
 }
@@ -117,7 +128,13 @@ fn takes(t: &Tcb, sig: i32) -> bool {
 }
 
 // ASYNC-SIGNAL-SAFE
-fn top_half(sig: i32, mut rec: Record, forwarded: Option<Route>, uc: *mut libc::c_void) {
+fn top_half(
+    sig: i32,
+    mut rec: Record,
+    forwarded: Option<Route>,
+    info: *const libc::siginfo_t,
+    uc: *mut libc::c_void,
+) {
     let a = &actions()[sig as usize];
     // A `signal::wait` caller takes it whatever the masks say (sigwait).
     if a.waiting.load(Relaxed) > 0 {
@@ -132,7 +149,7 @@ fn top_half(sig: i32, mut rec: Record, forwarded: Option<Route>, uc: *mut libc::
             if takes(t, sig) {
                 rec.route = forwarded.unwrap_or(Route::Running);
                 rec.target = t.id().as_u64().get();
-                deliver(sig, rec);
+                take_here(sig, rec, Some(t), info, uc);
                 return;
             }
         }
@@ -140,7 +157,7 @@ fn top_half(sig: i32, mut rec: Record, forwarded: Option<Route>, uc: *mut libc::
         // A plain OS thread that uses weave: its kernel mask let it in.
         rec.route = Route::OsThread;
         rec.target = t.id().as_u64().get();
-        deliver(sig, rec);
+        take_here(sig, rec, None, info, uc);
         return;
     }
     route_elsewhere(sig, rec, here.map(|l| l.index()), uc);
@@ -162,11 +179,25 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
         for k in 0..n {
             let t = table().slot(((from + k) % n) as u32);
             let run = t.state.load().run();
-            if matches!(run, FREE | EXITED | RUNNING) || !takes(t, sig) {
+            if matches!(run, FREE | EXITED) || !takes(t, sig) {
+                continue;
+            }
+            let home = t.home.load(Relaxed);
+            if run == RUNNING {
+                // Running on this LWP, yet not `running()`: the signal came
+                // in the middle of its switch (in or out). It is this LWP's
+                // ULT: it takes it. Left to case 4, this LWP's kernel mask
+                // would block the signal, and case 3 on another LWP would
+                // then send it here, where it would wait for good.
+                if here.is_some_and(|h| home as usize == h) {
+                    rec.route = Route::Switched;
+                    rec.target = t.id().as_u64().get();
+                    deliver(sig, rec);
+                    return;
+                }
                 continue;
             }
             debug_assert!(matches!(run, RUNNABLE | BLOCKING | BLOCKED));
-            let home = t.home.load(Relaxed);
             if here.is_some_and(|h| home as usize == h) {
                 rec.route = Route::Switched;
                 rec.target = t.id().as_u64().get();
@@ -204,23 +235,62 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
     block_and_raise_again(sig, rec, here.is_some(), uc);
 }
 
+/// The interrupted thread takes the signal (case 1, or an OS thread): an
+/// immediate handler runs right here, on its stack; any other kind of
+/// handler gets a record.
+// ASYNC-SIGNAL-SAFE
+fn take_here(
+    sig: i32,
+    rec: Record,
+    ult: Option<&'static Tcb>,
+    info: *const libc::siginfo_t,
+    uc: *mut libc::c_void,
+) {
+    match immediate::lookup(sig) {
+        Some(imm) => {
+            if claim_once(sig, Some(imm)) {
+                immediate::run_in_signal_context(imm, ult, &rec, info, uc);
+            }
+        }
+        None => deliver(sig, rec),
+    }
+}
+
+/// For a one-shot handler (`SA_RESETHAND`): whether this delivery is the
+/// one it takes. The first disarms it and puts the default action back (an
+/// immediate handler run here is forgotten now; one that runs later, on
+/// its target, as it runs); a later one was raised again with the default
+/// action, and is done.
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn claim_once(sig: i32, run_now: Option<&'static immediate::Immediate>) -> bool {
+    let a = &actions()[sig as usize];
+    if !a.once.load(Relaxed) {
+        return true;
+    }
+    if a.once.swap(false, Relaxed) {
+        if let Some(imm) = run_now {
+            immediate::forget_if(sig, imm);
+        }
+        set_default(sig);
+        true
+    } else {
+        // SAFETY: kill to our own process; the default action applies
+        // (the signal stays blocked until this handler returns).
+        unsafe { libc::kill(libc::getpid(), sig) };
+        false
+    }
+}
+
 /// Leaves the record for the dispatcher and wakes it. A standard signal
 /// whose ring is full is already pending there: it coalesces (delivered at
 /// least once). A real-time one waits for room: it must not be lost.
 // ASYNC-SIGNAL-SAFE
 pub(crate) fn deliver(sig: i32, rec: Record) {
     let a = &actions()[sig as usize];
-    if a.once.load(Relaxed) {
-        // One-shot (SA_RESETHAND): the first delivery disarms it and puts
-        // the default action back; later ones get that default.
-        if a.once.swap(false, Relaxed) {
-            set_default(sig);
-        } else {
-            // SAFETY: kill to our own process; the default action applies
-            // (the signal stays blocked until this handler returns).
-            unsafe { libc::kill(libc::getpid(), sig) };
-            return;
-        }
+    // One-shot (SA_RESETHAND): the first delivery disarms it and puts the
+    // default action back; later ones get that default.
+    if !claim_once(sig, None) {
+        return;
     }
     // Acquire pairs with the Release store that published the ring.
     let ring = a.ring.load(Acquire);

@@ -6,11 +6,12 @@
 //! the scheduler fills in before it resumes a ULT: when the fault address
 //! lies in the running ULT's guard page, it writes
 //! `thread 'name' (ULT 1234) has overflowed its stack of 256 KiB` to stderr
-//! and aborts. Any other fault goes to the handler that was installed before
-//! weave's (std's own overflow handler for OS threads, or the default
-//! action), so every other SIGSEGV keeps its normal behaviour. A fault in
-//! a compacted stack (`compact.rs`) puts that stack back and runs the
-//! access again.
+//! and aborts. A fault in a compacted stack (`compact.rs`) puts that stack
+//! back and runs the access again. Any other fault goes to the signal layer
+//! (`signal::fault`): the faulting ULT's immediate handler if the program
+//! installed one, else the handler that was installed before weave's (std's
+//! own overflow handler for OS threads, or the default action), so every
+//! other SIGSEGV keeps its normal behaviour.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -68,20 +69,40 @@ pub(crate) fn install_overflow_handler() {
             (libc::SIGSEGV, &raw mut PREVIOUS_SEGV),
             (libc::SIGBUS, &raw mut PREVIOUS_BUS),
         ] {
-            // SAFETY: a zeroed sigaction is a valid value to fill in; we set
-            // the handler, flags and an empty mask before passing it on.
-            let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-            act.sa_sigaction = handler as *const () as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-            // SAFETY: `act.sa_mask` is a valid sigset_t to clear.
-            unsafe { libc::sigemptyset(&mut act.sa_mask) };
-            // SAFETY: `prev` points to static storage written once here,
-            // inside `call_once`, before the handler can run and read it.
-            let rc = unsafe { libc::sigaction(sig, &act, (*prev).as_mut_ptr()) };
-            debug_assert_eq!(rc, 0, "sigaction for a valid signal cannot fail");
+            // SAFETY: `prev` is static storage written once here, inside
+            // `call_once`, before the handler can run and read it.
+            unsafe { take_over(sig, handler, prev) };
         }
+        crate::signal::fault::install();
     });
     ensure_altstack();
+}
+
+/// A fault handler's signature (`SA_SIGINFO`).
+pub(crate) type FaultHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Puts `handler` in the kernel's table for `sig` (`SA_SIGINFO |
+/// SA_ONSTACK`, empty mask) and the action it replaces in `*prev`.
+///
+/// # Safety
+///
+/// `prev` is valid for writes and not read until this returns (the
+/// handler, which reads it, may run from then on).
+pub(crate) unsafe fn take_over(
+    sig: libc::c_int,
+    handler: FaultHandler,
+    prev: *mut MaybeUninit<libc::sigaction>,
+) {
+    // SAFETY: a zeroed sigaction is a valid value to fill in; we set the
+    // handler, flags and an empty mask before passing it on.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = handler as *const () as usize;
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    // SAFETY: `act.sa_mask` is a valid sigset_t to clear.
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    // SAFETY: `prev` is valid for writes (the caller's contract).
+    let rc = unsafe { libc::sigaction(sig, &act, (*prev).as_mut_ptr()) };
+    debug_assert_eq!(rc, 0, "sigaction for a valid signal cannot fail");
 }
 
 fn ensure_altstack() {
@@ -118,20 +139,27 @@ fn ensure_altstack() {
     debug_assert_eq!(rc, 0);
 }
 
-// ASYNC-SIGNAL-SAFE: reads a Copy thread-local, formats into a stack buffer,
-// and calls only write(2), abort(3) and sigaction(2); `compact::on_fault` is
-// async-signal-safe too.
-extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
-    let addr = unsafe { (*info).si_addr() } as usize;
+/// What this LWP last recorded about the ULT it runs (`NONE` on an OS
+/// thread or in the scheduler loop).
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn running_info() -> OverflowInfo {
     let p = RUNNING.with(|r| r.get());
-    let running = if p.is_null() {
+    if p.is_null() {
         OverflowInfo::NONE
     } else {
         // SAFETY: a TCB's overflow info; TCBs are never freed, and the info
         // of the running ULT is not written while it runs.
         unsafe { *p }
-    };
+    }
+}
+
+// ASYNC-SIGNAL-SAFE: reads a Copy thread-local, formats into a stack buffer,
+// and calls only write(2), abort(3) and sigaction(2); `compact::on_fault` and
+// `signal::fault::fault` are async-signal-safe too.
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let running = running_info();
     if running.guard_hi != 0 && addr >= running.guard_lo && addr < running.guard_hi {
         report(&running);
         // SAFETY: abort is async-signal-safe and does not return.
@@ -141,7 +169,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     if super::compact::on_fault(addr) {
         return;
     }
-    chain(sig, info, ctx);
+    crate::signal::fault::fault(sig, info, ctx, chain);
 }
 
 // ASYNC-SIGNAL-SAFE
@@ -153,7 +181,20 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     };
     // SAFETY: written once in `install_overflow_handler` before this handler
     // was installed.
-    let prev = unsafe { (*prev).assume_init_ref() };
+    chain_to(unsafe { (*prev).assume_init_ref() }, sig, info, ctx);
+}
+
+/// Hands a signal to `prev`, the action that was in the kernel's table
+/// before weave's: calls its handler, or for `SIG_DFL`/`SIG_IGN` puts the
+/// default action back and returns (a fault then re-runs its instruction
+/// and the kernel applies the default).
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn chain_to(
+    prev: &libc::sigaction,
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
     let h = prev.sa_sigaction;
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
         // Restore the default action and return: the faulting instruction
@@ -203,26 +244,27 @@ fn report(r: &OverflowInfo) {
     unsafe { libc::write(2, buf.bytes.as_ptr().cast(), buf.len) };
 }
 
-struct Buf {
-    bytes: [u8; 512],
-    len: usize,
+/// A line built without allocating, for signal handlers.
+pub(crate) struct Buf {
+    pub(crate) bytes: [u8; 512],
+    pub(crate) len: usize,
 }
 
 impl Buf {
-    fn new() -> Buf {
+    pub(crate) fn new() -> Buf {
         Buf {
             bytes: [0; 512],
             len: 0,
         }
     }
 
-    fn push(&mut self, s: &[u8]) {
+    pub(crate) fn push(&mut self, s: &[u8]) {
         let n = s.len().min(self.bytes.len() - self.len);
         self.bytes[self.len..self.len + n].copy_from_slice(&s[..n]);
         self.len += n;
     }
 
-    fn push_num(&mut self, mut v: u64) {
+    pub(crate) fn push_num(&mut self, mut v: u64) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
         loop {

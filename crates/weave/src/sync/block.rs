@@ -155,6 +155,14 @@ mod imp {
     pub(crate) fn note_handoff() {
         crate::trace::count(crate::trace::LOCK_HANDOFFS, 1);
     }
+
+    /// Whether a signal ended the calling ULT's wait since the last call
+    /// (a handler ran meanwhile); clears it. For the waits that report
+    /// `EINTR` instead of waiting on. False on an OS thread.
+    #[inline]
+    pub(crate) fn take_signal_interrupt() -> bool {
+        crate::thread::current::running().is_some_and(crate::signal::state::take_restart)
+    }
 }
 
 #[cfg(loom)]
@@ -273,4 +281,9 @@ mod loom_imp {
     pub(crate) fn note_spin_acquired() {}
 
     pub(crate) fn note_handoff() {}
+
+    /// No signals under loom.
+    pub(crate) fn take_signal_interrupt() -> bool {
+        false
+    }
 }

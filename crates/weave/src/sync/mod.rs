@@ -53,5 +53,6 @@ pub use lazy_lock::LazyLock;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::Interrupted;
 pub use semaphore::{Semaphore, SemaphorePermit, WaitGroup};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

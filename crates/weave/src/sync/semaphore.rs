@@ -73,6 +73,19 @@ const WAITGROUP_WAIT: BlockReason = BlockReason::Condvar;
 /// Node result: the permits were taken for this waiter.
 const GRANTED: u32 = 1;
 
+/// A wait a signal handler interrupted
+/// ([`Semaphore::acquire_interruptible`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the wait was interrupted by a signal handler")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// A counting semaphore whose waits block the calling ULT, not its LWP.
 ///
 /// ```
@@ -197,9 +210,51 @@ impl Semaphore {
         self.acquire_until(n, Instant::now().checked_add(timeout))
     }
 
+    /// Takes one permit, blocking until one is free or until a signal
+    /// handler runs for the calling ULT while it waits (`Err`: POSIX's
+    /// `EINTR` of `sem_wait`; the other waits of weave wait on after a
+    /// handler, as with `SA_RESTART`).
+    pub fn acquire_interruptible(&self) -> Result<SemaphorePermit<'_>, Interrupted> {
+        if let Some(p) = self.try_acquire_many(1) {
+            return Ok(p);
+        }
+        // An interruption of an earlier wait is not this one's.
+        block::take_signal_interrupt();
+        match self.acquire_until_or(1, None, true) {
+            Ok(Some(p)) => Ok(p),
+            _ => Err(Interrupted),
+        }
+    }
+
+    /// As [`acquire_cancellable`](Self::acquire_cancellable), and a signal
+    /// handler run for the caller while it waits ends the wait too
+    /// (`Err(Interrupted)`: `sem_wait`'s and `sem_timedwait`'s `EINTR`).
+    pub fn acquire_cancellable_interruptible(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<SemaphorePermit<'_>>, Interrupted> {
+        if let Some(p) = self.try_acquire_many(1) {
+            return Ok(Some(p));
+        }
+        // An interruption of an earlier wait is not this one's.
+        block::take_signal_interrupt();
+        self.acquire_until_or(1, deadline, true)
+    }
+
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
+        self.acquire_until_or(n, deadline, false).ok().flatten()
+    }
+
+    /// As `acquire_until`; `interruptible`: a signal that ends the wait
+    /// ends the call too (`Err`).
+    fn acquire_until_or(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        interruptible: bool,
+    ) -> Result<Option<SemaphorePermit<'_>>, Interrupted> {
         if let Some(p) = self.try_acquire_many(n) {
-            return Some(p);
+            return Ok(Some(p));
         }
         // More than the semaphore can ever hold: wait for the deadline,
         // as for any request that cannot be met.
@@ -208,7 +263,7 @@ impl Semaphore {
         let mut since: Option<u64> = None;
         loop {
             if deadline.is_some_and(block::expired) || block::wait_cancelled() {
-                return None;
+                return Ok(None);
             }
             let requeue = since.is_some();
             let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns))
@@ -241,11 +296,14 @@ impl Semaphore {
             if took || result == GRANTED {
                 // Granted under the queue lock, which we took to unlink:
                 // the releaser's writes are visible to us.
-                return Some(SemaphorePermit { sem: self, n });
+                return Ok(Some(SemaphorePermit { sem: self, n }));
             }
             // Timed out or woken spuriously: our node is gone, which may
             // let the next waiter fit (step 4).
             self.grant();
+            if interruptible && block::take_signal_interrupt() {
+                return Err(Interrupted);
+            }
         }
     }
 

@@ -1,0 +1,379 @@
+//! The POSIX signal calls, mapped onto `weave::signal`: per-ULT masks
+//! (`pthread_sigmask`, a store on a ULT, no system call), thread-directed
+//! signals to a ULT (`pthread_kill`, `pthread_sigqueue`, `raise`),
+//! `sigwait`/`sigwaitinfo` blocking only the ULT, and `sigaction`/`signal`
+//! whose C handlers are weave's *immediate* handlers (run in signal
+//! context, on the stack of the thread that takes the signal).
+//!
+//! Owns the conversion only (C types to `weave::signal`'s, weave's errors
+//! to POSIX numbers) and one piece of bookkeeping: the `sa_flags` a
+//! program gave, so that `sigaction`'s old action reports them back.
+
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
+
+use libc::{pthread_t, sigset_t};
+use weave_rt::signal::{self, Disposition, How, Immediate, ImmediateFn, SigSet, SignalError};
+
+use crate::thread::{ended_unjoined, live};
+use crate::{guard, guard_errno};
+
+/// A C handler: `void (*)(int)`.
+#[allow(non_camel_case_types)]
+pub type weave_sighandler = Option<extern "C" fn(c_int)>;
+
+/// The `sa_flags` of the last `sigaction` that installed a handler, per
+/// signal (reported back as the old action's flags).
+static FLAGS: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
+
+/// glibc's own signals (thread cancellation and setxid), which a mask or
+/// a wait set silently leaves out, as glibc's calls do.
+fn without_reserved(s: SigSet) -> SigSet {
+    let mut s = s;
+    for sig in 32..signal::sigrtmin() {
+        s.remove(sig);
+    }
+    s
+}
+
+fn errno_of(e: &SignalError) -> c_int {
+    match e {
+        SignalError::NoThread { .. } => libc::ESRCH,
+        _ => libc::EINVAL,
+    }
+}
+
+fn how_of(how: c_int) -> Option<How> {
+    match how {
+        libc::SIG_BLOCK => Some(How::Block),
+        libc::SIG_UNBLOCK => Some(How::Unblock),
+        libc::SIG_SETMASK => Some(How::SetMask),
+        _ => None,
+    }
+}
+
+/// `pthread_sigmask`: changes the calling thread's mask. On a ULT the mask
+/// is weave's (no system call); on an OS thread, the kernel's. `EINVAL`
+/// for a bad `how` when `set` is given.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_sigmask(
+    how: c_int,
+    set: *const sigset_t,
+    old: *mut sigset_t,
+) -> c_int {
+    guard("pthread_sigmask", libc::EINVAL, || {
+        let before = if set.is_null() {
+            signal::current_mask()
+        } else {
+            let Some(how) = how_of(how) else {
+                return libc::EINVAL;
+            };
+            // SAFETY: non-null; the program's set.
+            let s = without_reserved(SigSet::from_sigset_t(unsafe { &*set }));
+            signal::mask(how, &s)
+        };
+        if !old.is_null() {
+            // SAFETY: non-null; the program's set.
+            unsafe { old.write(before.to_sigset_t()) };
+        }
+        0
+    })
+}
+
+/// `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with
+/// `-1` and `errno`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigprocmask(
+    how: c_int,
+    set: *const sigset_t,
+    old: *mut sigset_t,
+) -> c_int {
+    // SAFETY: the caller's contract is sigprocmask's, the same.
+    match unsafe { weave_pthread_sigmask(how, set, old) } {
+        0 => 0,
+        e => {
+            crate::set_errno(e);
+            -1
+        }
+    }
+}
+
+/// Sends to thread `t`: `value` for `pthread_sigqueue`. Signal 0 checks
+/// only that `t` is a valid id (a thread that has ended but is not joined
+/// yet still is: the signal then goes nowhere). `SIGKILL` and `SIGSTOP` act on the process, as
+/// POSIX says.
+fn send(name: &str, t: pthread_t, sig: c_int, value: Option<usize>) -> c_int {
+    guard(name, libc::EINVAL, || {
+        if !(0..=signal::MAX_SIGNAL).contains(&sig) {
+            return libc::EINVAL;
+        }
+        let th = match live(t) {
+            Ok(th) => th,
+            // Ended but not joined: the id is valid, the signal has no
+            // thread to go to (as glibc does).
+            Err(_) if ended_unjoined(t) => return 0,
+            Err(e) => return e,
+        };
+        if sig == 0 {
+            return 0;
+        }
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            // SAFETY: kill to our own process.
+            unsafe { libc::kill(libc::getpid(), sig) };
+            return 0;
+        }
+        let r = match value {
+            Some(v) => th.sigqueue(sig, v),
+            None => th.kill(sig),
+        };
+        match r {
+            Ok(()) => 0,
+            Err(e) => errno_of(&e),
+        }
+    })
+}
+
+/// `pthread_kill`: sends `sig` to thread `t` (a ULT: pending on it until
+/// it unblocks the signal; woken from a weave wait to take it). `ESRCH`
+/// for a stale or made-up id, `EINVAL` for a bad signal number.
+#[no_mangle]
+pub extern "C" fn weave_pthread_kill(t: pthread_t, sig: c_int) -> c_int {
+    send("pthread_kill", t, sig, None)
+}
+
+/// `pthread_sigqueue`: as `pthread_kill`, with a value; real-time signals
+/// queue on the thread in order, each with its value.
+#[no_mangle]
+pub extern "C" fn weave_pthread_sigqueue(t: pthread_t, sig: c_int, value: libc::sigval) -> c_int {
+    send("pthread_sigqueue", t, sig, Some(value.sival_ptr as usize))
+}
+
+/// `raise`: `pthread_kill(pthread_self(), sig)`; a handler of an unblocked
+/// signal has run when it returns. Non-zero and `errno` on error.
+#[no_mangle]
+pub extern "C" fn weave_raise(sig: c_int) -> c_int {
+    match weave_pthread_kill(crate::thread::weave_pthread_self(), sig) {
+        0 => 0,
+        e => {
+            crate::set_errno(e);
+            -1
+        }
+    }
+}
+
+/// The wait set of `sigwait`: glibc's own signals and the uncatchable ones
+/// left out; `None` if nothing is left or `set` is null.
+///
+/// # Safety
+/// `set` is null or a valid `sigset_t`.
+unsafe fn wait_set(set: *const sigset_t) -> Option<SigSet> {
+    if set.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, per the contract.
+    let mut s = without_reserved(SigSet::from_sigset_t(unsafe { &*set }));
+    s.remove(libc::SIGKILL);
+    s.remove(libc::SIGSTOP);
+    (!s.is_empty()).then_some(s)
+}
+
+/// `sigwait`: blocks the calling ULT until a signal of `set` is pending
+/// for it or the process, takes it and stores its number in `*sig`.
+/// `EINVAL` for a null or empty set or an unusable signal in it.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigwait(set: *const sigset_t, sig: *mut c_int) -> c_int {
+    guard("sigwait", libc::EINVAL, || {
+        // SAFETY: the program's set (or null).
+        let Some(s) = (unsafe { wait_set(set) }) else {
+            return libc::EINVAL;
+        };
+        match signal::wait(&s) {
+            Ok(info) => {
+                if !sig.is_null() {
+                    // SAFETY: non-null; the program's int.
+                    unsafe { sig.write(info.signo) };
+                }
+                0
+            }
+            Err(e) => errno_of(&e),
+        }
+    })
+}
+
+/// `siginfo_t`'s first fields as the kernel lays them out for `kill` and
+/// `sigqueue` (the `libc` crate reads but does not write them).
+#[repr(C)]
+struct InfoHead {
+    signo: c_int,
+    errno: c_int,
+    code: c_int,
+    _pad: c_int,
+    pid: libc::pid_t,
+    uid: libc::uid_t,
+    value: usize,
+}
+
+/// `sigwaitinfo`: as `sigwait`, returning the signal number and filling
+/// `*info` (number, code, sender, value); `-1` and `errno` on error.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigwaitinfo(
+    set: *const sigset_t,
+    info: *mut libc::siginfo_t,
+) -> c_int {
+    let mut signo = 0;
+    let mut got = None;
+    let r = guard_errno("sigwaitinfo", libc::EINVAL, || {
+        // SAFETY: the program's set (or null).
+        let Some(s) = (unsafe { wait_set(set) }) else {
+            return libc::EINVAL;
+        };
+        match signal::wait(&s) {
+            Ok(i) => {
+                signo = i.signo;
+                got = Some(i);
+                0
+            }
+            Err(e) => errno_of(&e),
+        }
+    });
+    if r != 0 {
+        return r;
+    }
+    if let (Some(i), false) = (got, info.is_null()) {
+        // SAFETY: non-null; the program's siginfo_t (128 bytes), which
+        // starts with these fields.
+        unsafe {
+            std::ptr::write_bytes(info as *mut u8, 0, std::mem::size_of::<libc::siginfo_t>());
+            (info as *mut InfoHead).write(InfoHead {
+                signo: i.signo,
+                errno: 0,
+                code: i.code,
+                _pad: 0,
+                pid: i.pid,
+                uid: i.uid,
+                value: i.value,
+            });
+        }
+    }
+    signo
+}
+
+/// The old action, as `sigaction` reports it.
+fn current_action(sig: c_int) -> Result<libc::sigaction, c_int> {
+    let d = if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        Disposition::Default
+    } else {
+        signal::disposition(sig).map_err(|e| errno_of(&e))?
+    };
+    // SAFETY: a zeroed sigaction is valid plain data.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    match d {
+        Disposition::Ignore => act.sa_sigaction = libc::SIG_IGN,
+        Disposition::Immediate(imm) => {
+            act.sa_flags = FLAGS[sig as usize].load(Relaxed);
+            act.sa_mask = imm.mask.to_sigset_t();
+            act.sa_sigaction = match imm.handler {
+                ImmediateFn::Plain(f) => f as usize,
+                ImmediateFn::Info(f) => f as usize,
+                ImmediateFn::Rust(f) => f as usize,
+            };
+        }
+        // A Rust handler (run as a thread) has no C function to show: it
+        // reads as the default.
+        _ => act.sa_sigaction = libc::SIG_DFL,
+    }
+    Ok(act)
+}
+
+/// Installs `act` for `sig`: `SIG_DFL`, `SIG_IGN`, or a C handler as an
+/// immediate handler with its `sa_mask`, `SA_SIGINFO`, `SA_RESETHAND` and
+/// `SA_NODEFER`.
+fn set_action(sig: c_int, act: &libc::sigaction) -> Result<(), c_int> {
+    let r = match act.sa_sigaction {
+        libc::SIG_DFL => signal::reset(sig),
+        libc::SIG_IGN => signal::ignore(sig),
+        h => {
+            let handler = if act.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: with SA_SIGINFO the program gave a three-argument
+                // handler.
+                ImmediateFn::Info(unsafe {
+                    std::mem::transmute::<
+                        usize,
+                        extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void),
+                    >(h)
+                })
+            } else {
+                // SAFETY: without it, a one-argument handler.
+                ImmediateFn::Plain(unsafe { std::mem::transmute::<usize, extern "C" fn(c_int)>(h) })
+            };
+            let imm = Immediate {
+                handler,
+                mask: without_reserved(SigSet::from_sigset_t(&act.sa_mask)),
+                once: act.sa_flags & libc::SA_RESETHAND != 0,
+                nodefer: act.sa_flags & libc::SA_NODEFER != 0,
+            };
+            FLAGS[sig as usize].store(act.sa_flags, Relaxed);
+            // SAFETY: a C signal handler is the program's promise that it
+            // is async-signal-safe, which is handle_immediate's contract.
+            unsafe { signal::handle_immediate(sig, imm) }
+        }
+    };
+    r.map_err(|e| errno_of(&e))
+}
+
+/// `sigaction`: `act`'s handler becomes a weave immediate handler (run in
+/// signal context, on the stack of the thread that takes the signal, with
+/// `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
+/// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured;
+/// weave's waits always restart after a handler (`SA_RESTART`), except
+/// `sem_wait`, which fails with `EINTR`. `EINVAL` for a bad signal number,
+/// for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
+    guard_errno("sigaction", libc::EINVAL, || {
+        if !act.is_null() && (sig == libc::SIGKILL || sig == libc::SIGSTOP) {
+            return libc::EINVAL;
+        }
+        let before = match current_action(sig) {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        if !act.is_null() {
+            // SAFETY: non-null; the program's action.
+            if let Err(e) = set_action(sig, unsafe { &*act }) {
+                return e;
+            }
+        }
+        if !old.is_null() {
+            // SAFETY: non-null; the program's out-value.
+            unsafe { old.write(before) };
+        }
+        0
+    })
+}
+
+/// `signal`: glibc's (BSD) semantics, `sigaction` with `SA_RESTART` and
+/// an empty mask; returns the old handler, or `SIG_ERR` and `errno`.
+#[no_mangle]
+pub extern "C" fn weave_signal(sig: c_int, handler: weave_sighandler) -> weave_sighandler {
+    // SAFETY: a zeroed sigaction is valid plain data.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = handler.map_or(libc::SIG_DFL, |f| f as usize);
+    act.sa_flags = libc::SA_RESTART;
+    // SAFETY: a zeroed sigaction is valid plain data.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: both point to valid actions.
+    let r = unsafe { weave_sigaction(sig, &act, &mut old) };
+    let out = if r == 0 {
+        old.sa_sigaction
+    } else {
+        libc::SIG_ERR
+    };
+    // SAFETY: sighandler_t values (SIG_DFL is 0: None; SIG_IGN and SIG_ERR
+    // are never called through the result) have a function pointer's size.
+    unsafe { std::mem::transmute::<usize, weave_sighandler>(out) }
+}
