@@ -118,7 +118,7 @@ impl BlockReason {
 /// word of its TCB, written by the thread as it blocks
 /// (`sched::note_wait_on`), read by the thread dump and the deadlock
 /// report. Only the reasons whose wait paths write it show it (see
-/// [`WaitOn::recorded_for`]): for the others the word may be left over
+/// `WaitOn::recorded_for`): for the others the word may be left over
 /// from an earlier wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
