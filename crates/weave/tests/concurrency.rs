@@ -193,7 +193,11 @@ fn shrinking_the_pool_hands_queued_work_to_the_lwps_that_stay() {
             std::thread::sleep(Duration::from_secs(30));
             let now = p.load(Ordering::SeqCst);
             if now == last && !d.load(Ordering::SeqCst) {
-                eprintln!("stalled at round {now}: {:#?}", weave::lwps());
+                eprintln!(
+                    "stalled at round {now}: {:#?}\n{}",
+                    weave::lwps(),
+                    weave::dump()
+                );
                 std::process::abort();
             }
             last = now;
