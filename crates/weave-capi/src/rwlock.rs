@@ -1,5 +1,5 @@
 //! `pthread_rwlock_t` and `pthread_rwlockattr_t` over
-//! `weave::sync::RwLock` (writer-preferring).
+//! `weave::sync::RwLock` (readers and writers in alternating phases).
 //!
 //! Owns which guard a C unlock drops: the writer's, kept with its owner,
 //! or one of the read guards (all alike), kept in a list. It must not
@@ -8,7 +8,7 @@
 //! The timed calls try, then wait in short ULT sleeps (1 ms) until the
 //! deadline: weave's `RwLock` has no timed acquire. A read lock taken
 //! again by a thread that holds one can wait behind a queued writer
-//! (weave prefers writers), which POSIX allows.
+//! (new readers wait behind a waiting writer), which POSIX allows.
 
 use std::ffi::c_int;
 use std::sync::atomic::AtomicU64;
