@@ -699,8 +699,11 @@ impl Lwp {
                         self.requeue(t);
                     } else if crate::signal::state::blocked_with_pending(t) {
                         self.interrupt_wait(t);
-                    } else {
-                        crate::thread::cancel::after_block(t);
+                    } else if crate::thread::cancel_word::due(&t.cancel, SeqCst) {
+                        // A cancellation request came while it was on its
+                        // way to the block (`thread/cancel.rs`, module doc):
+                        // the requester could not wake it; we do.
+                        self.end_wait(t);
                     }
                 }
             },
@@ -712,6 +715,12 @@ impl Lwp {
     #[cold]
     fn interrupt_wait(&self, t: &'static Tcb) {
         crate::signal::state::mark_interrupted(t);
+        self.end_wait(t);
+    }
+
+    /// Ends the wait `t` has just committed to, making it runnable here.
+    #[cold]
+    fn end_wait(&self, t: &'static Tcb) {
         let token = WakeToken {
             epoch: t.state.load().epoch(),
         };

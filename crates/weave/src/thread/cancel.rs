@@ -98,17 +98,6 @@ pub(crate) fn wait_cancelled() -> bool {
     cancel_word::due(&crate::thread::current::current_tcb().cancel, Relaxed)
 }
 
-/// The LWP's check after it committed `t`'s block: a request that came
-/// while the ULT was on its way to the block, which the requester could not
-/// wake (module doc). One load when nothing is pending.
-#[inline]
-pub(crate) fn after_block(t: &'static Tcb) {
-    // SeqCst: pairs with the requester's fetch_or then state load.
-    if cancel_word::due(&t.cancel, SeqCst) {
-        end_wait(t);
-    }
-}
-
 /// Ends whatever weave wait `tcb` is in (harmless if it is in none).
 #[cold]
 fn end_wait(tcb: &'static Tcb) {
