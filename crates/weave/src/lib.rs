@@ -107,6 +107,8 @@ pub mod config;
 #[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
+mod fork;
+#[cfg(not(loom))]
 pub mod fs;
 #[cfg(not(loom))]
 mod inspect;

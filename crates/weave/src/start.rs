@@ -27,7 +27,10 @@ fn start_once(r: &'static Runtime) {
 }
 
 fn start(rt: &'static Runtime) {
-    crate::thread::fork::install();
+    crate::fork::install();
+    // Faults that are not stack overflows go to the faulting ULT's
+    // immediate handler (the signal layer's top half).
+    crate::signal::fault::install();
     crate::thread::panic::install_hook();
     if crate::config::accounting() {
         crate::time::clock::set_accounting(true);

@@ -28,7 +28,7 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::time::Instant;
 
 use super::dump::{json_opt, json_str, lwp_json};
-use crate::thread::{threads, ThreadState};
+use crate::thread::snapshot::{threads, ThreadState};
 
 /// Threads listed in one frame at most.
 pub(crate) const MAX_ROWS: usize = 500;

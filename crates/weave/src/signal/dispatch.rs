@@ -27,9 +27,10 @@ use std::sync::{Arc, Mutex};
 
 use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet};
+use super::slot::{is_realtime, slot, slots};
 use super::state::{HANDLED, HANDLER};
 use super::wrapper::{claim_once, DISPATCH_SEQ};
-use super::{actions, immediate, is_realtime, SigInfo};
+use super::{actions, immediate, SigInfo};
 use crate::sync::{mpmc, mpsc};
 use crate::thread::tcb::Tcb;
 
@@ -119,6 +120,7 @@ pub(crate) fn start() {
     }
     new_pool();
     super::state::set_deliver_hook(at_safe_point);
+    crate::fork::at_child(after_fork_in_child);
     spawn_dispatcher();
 }
 
@@ -139,8 +141,10 @@ pub(crate) fn after_fork_in_child() {
         return;
     }
     new_pool();
+    for s in slots().iter() {
+        s.waiting.store(0, Relaxed);
+    }
     for a in actions().iter() {
-        a.waiting.store(0, Relaxed);
         // A lock another thread of the parent held at the fork stays held
         // (as every lock does): that signal's waiters and lane are then
         // left as they were.
@@ -169,7 +173,7 @@ fn dispatcher() {
         let mut busy = false;
         for sig in SigSet::from_bits(HANDLED.load(Acquire)).iter() {
             // Acquire pairs with the Release store that published the ring.
-            let ring = actions()[sig as usize].ring.load(Acquire);
+            let ring = slot(sig).ring.load(Acquire);
             if ring.is_null() {
                 continue;
             }
@@ -242,7 +246,7 @@ pub(crate) fn route(rec: Record) {
         return;
     }
     let a = &actions()[rec.signo as usize];
-    let here = a.on_target.load(Relaxed) || immediate::lookup(rec.signo).is_some();
+    let here = slot(rec.signo).on_target.load(Relaxed) || immediate::lookup(rec.signo).is_some();
     if here && to_target(&rec) {
         return;
     }
@@ -263,7 +267,7 @@ pub(crate) fn route(rec: Record) {
 
 pub(crate) fn route_to_waiter(rec: &Record) -> bool {
     let a = &actions()[rec.signo as usize];
-    if a.waiting.load(Relaxed) == 0 {
+    if slot(rec.signo).waiting.load(Relaxed) == 0 {
         return false;
     }
     let mut ws = a.waiters.lock().unwrap_or_else(|e| e.into_inner());
@@ -482,7 +486,7 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
         } else {
             queued
         };
-        let here = actions()[sig as usize].on_target.load(Relaxed);
+        let here = slot(sig).on_target.load(Relaxed);
         for r in queued {
             if let Some(imm) = immediate::lookup(sig) {
                 // Its immediate handler runs here, on the target's stack: a

@@ -6,9 +6,16 @@
 //!
 //! `SIGSEGV` and `SIGBUS` reach [`fault`] from the stack-overflow handler
 //! (`stack/overflow.rs`, on the alternate signal stack) when the address is
-//! not a guard page; `SIGFPE` and `SIGILL` from weave's own handler, which
-//! [`install`] puts in the kernel's table as the first LWP starts (keeping
-//! the action installed before it, to hand on to).
+//! not a guard page; `SIGFPE` and `SIGILL` from weave's own handler. The
+//! runtime's start (`start.rs`, before the first LWP) calls [`install`],
+//! which registers [`fault`] as the overflow handler's router and puts the
+//! `SIGFPE`/`SIGILL` handler in the kernel's table (keeping the action
+//! installed before it, to hand on to).
+//!
+//! This file, `wrapper.rs`, `immediate.rs` and `slot.rs` are the signal
+//! layer's top half: they name the thread table, the LWPs and the stack
+//! layer, never the thread-side half (`signal/mod.rs`, `dispatch.rs`), so
+//! the runtime's start may call [`install`].
 //!
 //! ASYNC-SIGNAL-SAFE, all of it. Must not touch the engine or allocate.
 
@@ -32,11 +39,12 @@ static INSTALL: Once = Once::new();
 static mut PREVIOUS_FPE: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
 static mut PREVIOUS_ILL: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
 
-/// Puts weave's handler for `SIGFPE` and `SIGILL` in the kernel's table
-/// (once; the overflow handler, already there, covers `SIGSEGV` and
-/// `SIGBUS`).
+/// Registers [`fault`] as the overflow handler's router (which covers
+/// `SIGSEGV` and `SIGBUS`) and puts weave's handler for `SIGFPE` and
+/// `SIGILL` in the kernel's table; once.
 pub(crate) fn install() {
     INSTALL.call_once(|| {
+        crate::stack::set_fault_router(fault);
         for (sig, prev) in [
             (libc::SIGFPE, &raw mut PREVIOUS_FPE),
             (libc::SIGILL, &raw mut PREVIOUS_ILL),
@@ -75,7 +83,7 @@ pub(crate) fn fault(
     sig: libc::c_int,
     info: *mut libc::siginfo_t,
     ctx: *mut libc::c_void,
-    chain: fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void),
+    chain: crate::stack::Chain,
 ) {
     // SAFETY: errno is thread-local; a handler that makes system calls
     // saves and restores it.

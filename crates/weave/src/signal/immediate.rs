@@ -21,10 +21,11 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Mutex;
 
+use super::info::SigInfo;
 use super::ring::Record;
 use super::set::{bit, SigSet};
+use super::slot::slot;
 use super::wrapper::KernelInfo;
-use super::{actions, SigInfo};
 use crate::thread::tcb::Tcb;
 
 /// The function an immediate handler calls.
@@ -116,7 +117,7 @@ pub(crate) fn set(sig: i32, imm: Option<&'static Immediate>) {
         i as *const Immediate as *mut Immediate
     });
     // Release pairs with the Acquire load in `lookup`.
-    actions()[sig as usize].immediate.store(p, Release);
+    slot(sig).immediate.store(p, Release);
 }
 
 /// `sig`'s immediate handler, if it has one.
@@ -124,7 +125,7 @@ pub(crate) fn set(sig: i32, imm: Option<&'static Immediate>) {
 #[inline]
 pub(crate) fn lookup(sig: i32) -> Option<&'static Immediate> {
     // Acquire pairs with the Release store in `set`.
-    let p = actions()[sig as usize].immediate.load(Acquire);
+    let p = slot(sig).immediate.load(Acquire);
     // SAFETY: only `set` stores here, pointers from `intern`, never freed.
     (!p.is_null()).then(|| unsafe { &*p })
 }
@@ -134,12 +135,9 @@ pub(crate) fn lookup(sig: i32) -> Option<&'static Immediate> {
 // ASYNC-SIGNAL-SAFE
 pub(crate) fn forget_if(sig: i32, imm: &'static Immediate) {
     let p = imm as *const Immediate as *mut Immediate;
-    let _ = actions()[sig as usize].immediate.compare_exchange(
-        p,
-        std::ptr::null_mut(),
-        Relaxed,
-        Relaxed,
-    );
+    let _ = slot(sig)
+        .immediate
+        .compare_exchange(p, std::ptr::null_mut(), Relaxed, Relaxed);
 }
 
 /// Calls the handler: `info` is a full kernel `siginfo_t` whose fields

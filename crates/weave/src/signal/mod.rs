@@ -85,23 +85,27 @@
 pub(crate) mod dispatch;
 pub(crate) mod fault;
 pub(crate) mod immediate;
+mod info;
 pub(crate) mod ring;
 mod set;
+pub(crate) mod slot;
 pub(crate) mod stash;
 pub(crate) mod state;
 mod wrapper;
 
 use std::fmt;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 pub use immediate::{Immediate, ImmediateFn};
+pub use info::SigInfo;
 pub use ring::Route;
 pub use set::{SigSet, MAX_SIGNAL};
 
 use ring::Record;
 use set::bit;
+use slot::{is_realtime, slot};
 use state::{ACTIVE, HANDLED, INHERITED_BLOCKED, INTERRUPTED, KBLOCKED_ANY};
 
 use crate::sync::mpsc;
@@ -113,25 +117,15 @@ use crate::thread::tcb::{Kind, Tcb, NO_LWP};
 /// A handler installed through weave.
 type Handler = Arc<dyn Fn(&SigInfo) + Send + Sync>;
 
-/// What weave keeps per signal number.
+/// What weave keeps per signal number on the thread side (the top half's
+/// part is [`slot::Slot`]).
 pub(crate) struct Action {
     handler: Mutex<Option<Handler>>,
-    /// One-shot handler still armed (`SA_RESETHAND`).
-    pub(crate) once: AtomicBool,
-    /// The handler runs on the ULT that took the signal, at its next safe
-    /// point (`handle_on_target`), not on the pool.
-    pub(crate) on_target: AtomicBool,
-    /// The handler that runs in signal context (`handle_immediate`), an
-    /// interned `immediate::Immediate`; null when the signal has none.
-    pub(crate) immediate: AtomicPtr<immediate::Immediate>,
     /// `channel` receivers, each with an id so that a closed one can be
     /// forgotten.
     subscribers: Mutex<Vec<(u64, mpsc::Sender<SigInfo>)>>,
-    /// `wait` callers, and their count for the top half.
+    /// `wait` callers (their count for the top half is `Slot::waiting`).
     pub(crate) waiters: Mutex<Vec<dispatch::Waiter>>,
-    pub(crate) waiting: AtomicU32,
-    /// The ring the top half leaves records in (leaked, never freed).
-    pub(crate) ring: AtomicPtr<ring::Ring>,
     pub(crate) lane: Mutex<dispatch::Lane>,
 }
 
@@ -139,13 +133,8 @@ impl Action {
     const fn new() -> Action {
         Action {
             handler: Mutex::new(None),
-            once: AtomicBool::new(false),
-            on_target: AtomicBool::new(false),
-            immediate: AtomicPtr::new(std::ptr::null_mut()),
             subscribers: Mutex::new(Vec::new()),
             waiters: Mutex::new(Vec::new()),
-            waiting: AtomicU32::new(0),
-            ring: AtomicPtr::new(std::ptr::null_mut()),
             lane: Mutex::new(dispatch::Lane::new()),
         }
     }
@@ -157,21 +146,6 @@ static ACTIONS: [Action; MAX_SIGNAL as usize + 1] =
 #[inline]
 pub(crate) fn actions() -> &'static [Action; MAX_SIGNAL as usize + 1] {
     &ACTIONS
-}
-
-static STASH: AtomicPtr<stash::Stash> = AtomicPtr::new(std::ptr::null_mut());
-
-/// Slots for signals in flight between LWPs (cases 3 and 4): as many as a
-/// burst of real-time signals blocked everywhere can need before they are
-/// re-sent without it (then a `kill`'s sender pid is lost, nothing else).
-const STASH_SLOTS: usize = 4096;
-
-// ASYNC-SIGNAL-SAFE
-pub(crate) fn stash() -> Option<&'static stash::Stash> {
-    // Acquire pairs with the Release store in `install`.
-    let p = STASH.load(std::sync::atomic::Ordering::Acquire);
-    // SAFETY: the stash is leaked when published and never freed.
-    (!p.is_null()).then(|| unsafe { &*p })
 }
 
 /// Kernel mask changes weave made for ULTs (case 4 unblocks); the cost of
@@ -189,12 +163,6 @@ pub fn sigrtmax() -> i32 {
     libc::SIGRTMAX()
 }
 
-/// Whether `sig` is a real-time (queued) signal.
-#[inline]
-pub(crate) fn is_realtime(sig: i32) -> bool {
-    sig >= 32
-}
-
 /// How [`mask`] changes the mask, as `pthread_sigmask`'s `how`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum How {
@@ -204,42 +172,6 @@ pub enum How {
     Unblock,
     /// Replaces the mask (`SIG_SETMASK`).
     SetMask,
-}
-
-/// A signal as a handler, a [`channel`] or [`wait`] gets it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SigInfo {
-    /// The signal number.
-    pub signo: i32,
-    /// `si_code`: `SI_USER` for `kill`, `SI_QUEUE` for `sigqueue`,
-    /// `SI_TKILL` for a thread-directed signal, ...
-    pub code: i32,
-    /// The sending process (for `kill`, `sigqueue`, and thread-directed).
-    pub pid: i32,
-    /// The sender's real user id.
-    pub uid: u32,
-    /// The `sigqueue` value (`si_value`), 0 otherwise.
-    pub value: usize,
-    /// The thread that took the signal (a ULT whose mask let it through, or
-    /// an OS thread whose kernel mask did); `None` when a `wait` caller took
-    /// it regardless of masks.
-    pub target: Option<ThreadId>,
-    /// Which delivery case brought it there.
-    pub route: Route,
-}
-
-impl SigInfo {
-    pub(crate) fn from_record(r: &Record) -> SigInfo {
-        SigInfo {
-            signo: r.signo,
-            code: r.code,
-            pid: r.pid,
-            uid: r.uid,
-            value: r.value as usize,
-            target: ThreadId::from_u64(r.target),
-            route: r.route,
-        }
-    }
 }
 
 /// Why a signal call was refused.
@@ -361,20 +293,16 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
     // first use allocates).
     table();
     let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if stash().is_none() {
-        let s = Box::into_raw(Box::new(stash::Stash::new(STASH_SLOTS)));
-        // Release pairs with the Acquire load in `stash`.
-        STASH.store(s, Release);
-    }
-    let a = &ACTIONS[sig as usize];
-    if a.ring.load(Relaxed).is_null() {
+    slot::make_stash();
+    let sl = slot(sig);
+    if sl.ring.load(Relaxed).is_null() {
         // Real-time signals queue: room for a burst while the dispatcher
         // is off the CPU. Standard ones coalesce: a few are plenty.
         let cap = if is_realtime(sig) { 1024 } else { 64 };
         let r = Box::into_raw(Box::new(ring::Ring::new(cap)));
         // Release pairs with the Acquire loads in the top half and the
         // dispatcher.
-        a.ring.store(r, Release);
+        sl.ring.store(r, Release);
     }
     dispatch::start();
     ACTIVE.store(1, Relaxed);
@@ -419,7 +347,7 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
     // A record the top half left before HANDLED had the bit: the
     // dispatcher drains only handled signals' rings.
     wrapper::wake_dispatcher();
-    Ok(a)
+    Ok(&actions()[sig as usize])
 }
 
 /// Runs `f` for each `sig` the process gets, on a handler ULT (see the
@@ -461,7 +389,7 @@ where
     F: Fn(&SigInfo) + Send + Sync + 'static,
 {
     set_handler(sig, Arc::new(f), false)?;
-    ACTIONS[sig as usize].on_target.store(true, Relaxed);
+    slot(sig).on_target.store(true, Relaxed);
     Ok(())
 }
 
@@ -498,10 +426,10 @@ where
 pub unsafe fn handle_immediate(sig: i32, action: Immediate) -> Result<(), SignalError> {
     check_immediate(sig)?;
     let a = &ACTIONS[sig as usize];
-    a.on_target.store(false, Relaxed);
+    slot(sig).on_target.store(false, Relaxed);
     *a.handler.lock().unwrap_or_else(|e| e.into_inner()) = None;
     immediate::set(sig, Some(immediate::intern(action)));
-    a.once.store(action.once, Relaxed);
+    slot(sig).once.store(action.once, Relaxed);
     if fault::is_synchronous(sig) {
         // weave's fault handler is in the kernel's table from the first
         // LWP on, and looks the immediate handler up itself; one sent with
@@ -568,13 +496,13 @@ pub fn running_thread() -> Option<ThreadId> {
 
 fn set_handler(sig: i32, f: Handler, once: bool) -> Result<(), SignalError> {
     check(sig)?;
-    ACTIONS[sig as usize].on_target.store(false, Relaxed);
+    slot(sig).on_target.store(false, Relaxed);
     immediate::set(sig, None);
     *ACTIONS[sig as usize]
         .handler
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Some(f);
-    ACTIONS[sig as usize].once.store(once, Relaxed);
+    slot(sig).once.store(once, Relaxed);
     install(sig).map(|_| ())
 }
 
@@ -592,8 +520,8 @@ pub fn reset(sig: i32) -> Result<(), SignalError> {
 fn forget(sig: i32, action: libc::sighandler_t) {
     let a = &ACTIONS[sig as usize];
     let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    a.once.store(false, Relaxed);
-    a.on_target.store(false, Relaxed);
+    slot(sig).once.store(false, Relaxed);
+    slot(sig).on_target.store(false, Relaxed);
     immediate::set(sig, None);
     *a.handler.lock().unwrap_or_else(|e| e.into_inner()) = None;
     a.subscribers
@@ -681,7 +609,7 @@ fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
 /// was pending on this ULT.
 #[cold]
 fn unmask_slow(t: &'static Tcb, opened: u64) {
-    let kb = state::kernel_blocked(opened);
+    let kb = state::kernel_blocked(opened, crate::lwp::current().is_some());
     if kb != 0 {
         KERNEL_CHANGES.fetch_add(1, Relaxed);
         let set = SigSet::from_bits(kb).to_sigset_t();
@@ -774,7 +702,7 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
                 taken: taken.clone(),
                 tx: tx.clone(),
             });
-        a.waiting.fetch_add(1, SeqCst);
+        slot(s).waiting.fetch_add(1, SeqCst);
     }
     drop(tx);
     // What arrived between the first look and the registration.
@@ -787,7 +715,7 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
             // Signals nobody took may wait in the kernel, blocked in this
             // LWP's mask (case 4): let them in; the top half sees a waiter.
             let kb = if crate::thread::current::running().is_some() {
-                state::kernel_blocked(set.bits())
+                state::kernel_blocked(set.bits(), crate::lwp::current().is_some())
             } else {
                 0
             };
@@ -807,7 +735,7 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|w| !Arc::ptr_eq(&w.taken, &taken));
-        a.waiting.fetch_sub(1, SeqCst);
+        slot(s).waiting.fetch_sub(1, SeqCst);
     }
     Ok(info)
 }
@@ -906,7 +834,7 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
     }
     let me_id = tcb.id().as_u64().get();
     let rec = thread_record(sig, me_id, value);
-    if ACTIONS[sig as usize].waiting.load(SeqCst) > 0 && dispatch::route_to_waiter(&rec) {
+    if slot(sig).waiting.load(SeqCst) > 0 && dispatch::route_to_waiter(&rec) {
         return Ok(());
     }
     if is_realtime(sig) {

@@ -118,10 +118,12 @@ fn open_inherited(stale: u64) {
 /// Of `set`, the handled signals the calling thread's kernel mask may
 /// block: those case 4 blocked here (`KBLOCKED`), and, on an LWP, those
 /// first handled after it started (its inherited mask may block them).
-/// The caller is about to unblock them: they are forgotten here.
-pub(crate) fn kernel_blocked(set: u64) -> u64 {
+/// The caller is about to unblock them: they are forgotten here. `on_lwp`:
+/// whether the calling OS thread is an LWP (the caller knows; this file
+/// sits below the LWPs and does not ask them).
+pub(crate) fn kernel_blocked(set: u64, on_lwp: bool) -> u64 {
     let mut kb = KBLOCKED.with(|k| k.load(Relaxed)) & set;
-    if crate::lwp::current().is_some() {
+    if on_lwp {
         let stale = HANDLED.load(Relaxed) & !KSYNCED.with(|c| c.load(Relaxed)) & set;
         KSYNCED.with(|c| c.fetch_or(stale, Relaxed));
         kb |= stale;

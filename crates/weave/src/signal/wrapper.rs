@@ -15,10 +15,11 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicUsize};
 
+use super::immediate;
 use super::ring::{Record, Route};
 use super::set::bit;
+use super::slot::{is_realtime, slot, stash};
 use super::state::{HANDLER, KBLOCKED, KBLOCKED_ANY};
-use super::{actions, immediate, is_realtime, stash};
 use crate::lwp;
 use crate::runtime::try_rt;
 use crate::thread::state::{BLOCKED, BLOCKING, EXITED, FREE, RUNNABLE, RUNNING};
@@ -135,7 +136,7 @@ fn top_half(
     info: *const libc::siginfo_t,
     uc: *mut libc::c_void,
 ) {
-    let a = &actions()[sig as usize];
+    let a = slot(sig);
     // A `signal::wait` caller takes it whatever the masks say (sigwait).
     if a.waiting.load(Relaxed) > 0 {
         rec.route = Route::Waited;
@@ -263,7 +264,7 @@ fn take_here(
 /// action, and is done.
 // ASYNC-SIGNAL-SAFE
 pub(crate) fn claim_once(sig: i32, run_now: Option<&'static immediate::Immediate>) -> bool {
-    let a = &actions()[sig as usize];
+    let a = slot(sig);
     if !a.once.load(Relaxed) {
         return true;
     }
@@ -286,7 +287,7 @@ pub(crate) fn claim_once(sig: i32, run_now: Option<&'static immediate::Immediate
 /// least once). A real-time one waits for room: it must not be lost.
 // ASYNC-SIGNAL-SAFE
 pub(crate) fn deliver(sig: i32, rec: Record) {
-    let a = &actions()[sig as usize];
+    let a = slot(sig);
     // One-shot (SA_RESETHAND): the first delivery disarms it and puts the
     // default action back; later ones get that default.
     if !claim_once(sig, None) {

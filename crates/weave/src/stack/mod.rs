@@ -35,7 +35,7 @@ mod overflow;
 pub(crate) mod owner_lock;
 
 pub use compact::compaction_support;
-pub(crate) use overflow::{chain_to, running_info, take_over, Buf};
+pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
 
 use std::io;

@@ -7,14 +7,20 @@
 //! lies in the running ULT's guard page, it writes
 //! `thread 'name' (ULT 1234) has overflowed its stack of 256 KiB` to stderr
 //! and aborts. A fault in a compacted stack (`compact.rs`) puts that stack
-//! back and runs the access again. Any other fault goes to the signal layer
-//! (`signal::fault`): the faulting ULT's immediate handler if the program
-//! installed one, else the handler that was installed before weave's (std's
-//! own overflow handler for OS threads, or the default action), so every
-//! other SIGSEGV keeps its normal behaviour.
+//! back and runs the access again. Any other fault goes to the fault router
+//! the signal layer registers ([`set_fault_router`], done by
+//! `signal::fault::install` as the runtime starts): the faulting ULT's
+//! immediate handler if the program installed one, else the handler that
+//! was installed before weave's (std's own overflow handler for OS threads,
+//! or the default action), so every other SIGSEGV keeps its normal
+//! behaviour. With no router registered, the fault goes straight to that
+//! earlier handler. This layer names nothing above it: the router is a
+//! plain function pointer.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::Once;
 
 /// What the overflow handler needs to know about the ULT running on this
@@ -73,9 +79,26 @@ pub(crate) fn install_overflow_handler() {
             // `call_once`, before the handler can run and read it.
             unsafe { take_over(sig, handler, prev) };
         }
-        crate::signal::fault::install();
     });
     ensure_altstack();
+}
+
+/// Hands a fault to the handler that was in the kernel's table before
+/// weave's (the last argument of a [`FaultRouter`]).
+pub(crate) type Chain = fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Where a `SIGSEGV`/`SIGBUS` outside a guard page and outside a compacted
+/// stack goes: `(sig, info, ctx, chain)`. Must be async-signal-safe.
+pub(crate) type FaultRouter = fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void, Chain);
+
+/// The registered [`FaultRouter`], null until one is.
+static ROUTER: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Registers where faults that are not overflows go (the signal layer's
+/// `fault`, registered by `signal::fault::install` as the runtime starts).
+pub(crate) fn set_fault_router(f: FaultRouter) {
+    // Release pairs with the Acquire load in `handler`.
+    ROUTER.store(f as *mut (), Release);
 }
 
 /// A fault handler's signature (`SA_SIGINFO`).
@@ -155,7 +178,7 @@ pub(crate) fn running_info() -> OverflowInfo {
 
 // ASYNC-SIGNAL-SAFE: reads a Copy thread-local, formats into a stack buffer,
 // and calls only write(2), abort(3) and sigaction(2); `compact::on_fault` and
-// `signal::fault::fault` are async-signal-safe too.
+// the router are async-signal-safe too.
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
@@ -169,7 +192,15 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     if super::compact::on_fault(addr) {
         return;
     }
-    crate::signal::fault::fault(sig, info, ctx, chain);
+    // Acquire pairs with the Release store in `set_fault_router`.
+    let router = ROUTER.load(Acquire);
+    if router.is_null() {
+        chain(sig, info, ctx);
+    } else {
+        // SAFETY: only `set_fault_router` stores here, a `FaultRouter`.
+        let router = unsafe { std::mem::transmute::<*mut (), FaultRouter>(router) };
+        router(sig, info, ctx, chain);
+    }
 }
 
 // ASYNC-SIGNAL-SAFE

@@ -40,7 +40,6 @@
 pub(crate) mod cancel;
 pub(crate) mod cancel_word;
 pub(crate) mod current;
-pub(crate) mod fork;
 pub(crate) mod id;
 mod join_state;
 pub(crate) mod local;
@@ -48,6 +47,7 @@ mod names;
 pub(crate) mod packet;
 pub(crate) mod panic;
 pub(crate) mod scoped;
+pub(crate) mod snapshot;
 pub(crate) mod state;
 pub(crate) mod table;
 pub(crate) mod tcb;
@@ -64,6 +64,7 @@ pub use local::{AccessError, LocalKey};
 pub use names::available_parallelism;
 pub use panic::panicking;
 pub use scoped::{scope, Scope, ScopedJoinHandle};
+pub use snapshot::{threads, ThreadInfo, ThreadState};
 pub use table::MAX_THREADS;
 pub use tcb::{DEFAULT_PRIORITY, PRIORITY_LEVELS};
 
@@ -76,7 +77,7 @@ use crate::trace::{self, Event};
 use packet::JoinRef;
 use scoped::ScopeData;
 use table::{table, Lookup, SlotCache};
-use tcb::{Kind, Tcb, NO_LWP, PERMIT_EMPTY, PERMIT_NOTIFIED};
+use tcb::{Kind, Tcb, PERMIT_EMPTY, PERMIT_NOTIFIED};
 
 /// An error about a thread: it exited, or a value was out of range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -711,7 +712,20 @@ impl Drop for OsCaches {
 }
 
 thread_local! {
-    static OS_CACHES: std::cell::RefCell<OsCaches> = std::cell::RefCell::new(OsCaches::default());
+    static OS_CACHES: std::cell::RefCell<OsCaches> = {
+        crate::fork::at_child(forget_os_caches);
+        std::cell::RefCell::new(OsCaches::default())
+    };
+}
+
+/// In the child of a fork: the forking thread's cached stacks belong to the
+/// parent's pool, which the child forgot (see `fork.rs`); forget them too.
+fn forget_os_caches() {
+    let _ = OS_CACHES.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            std::mem::forget(std::mem::take(&mut c.stacks));
+        }
+    });
 }
 
 /// The first function on every ULT's stack.
@@ -741,7 +755,7 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
         }
         tcb.state.exit();
     });
-    fork::ult_returned(tcb);
+    crate::fork::ult_returned(tcb);
 }
 
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.
@@ -813,74 +827,4 @@ pub(crate) fn wait_for<T>(join: &JoinRef<T>) {
             join.unregister();
         }
     }
-}
-
-/// One row of the thread table.
-#[derive(Clone, Debug)]
-pub struct ThreadInfo {
-    pub id: ThreadId,
-    pub name: Option<Arc<str>>,
-    pub state: ThreadState,
-    pub priority: u8,
-    /// The LWP the ULT is placed on, once it has run.
-    pub lwp: Option<usize>,
-    /// Runs a single bound ULT.
-    pub bound: bool,
-    /// A plain OS thread registered with weave.
-    pub os_thread: bool,
-    /// Times an LWP switched to it (the current run included).
-    pub switches: u64,
-    /// Time spent running on an LWP, finished runs only; `None` while run
-    /// time is not measured (see [`crate::set_accounting`]) and for
-    /// registered OS threads.
-    pub run_time: Option<Duration>,
-}
-
-/// A thread's scheduling state, as the table shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ThreadState {
-    Runnable,
-    Running,
-    Blocked(BlockReason),
-}
-
-/// A snapshot of the thread table: every live thread, ULT or registered
-/// OS thread. Rows are read one at a time, not atomically as a whole.
-pub fn threads() -> Vec<ThreadInfo> {
-    let t = table();
-    let mut rows = Vec::new();
-    for i in 0..t.carved() {
-        let tcb = t.slot(i as u32);
-        let g = tcb.generation.load(SeqCst);
-        let w = tcb.state.load();
-        let st = match w.run() {
-            state::RUNNABLE => ThreadState::Runnable,
-            state::RUNNING => ThreadState::Running,
-            state::BLOCKING | state::BLOCKED => ThreadState::Blocked(
-                BlockReason::from_u8(w.reason() & !state::TIMED).unwrap_or(BlockReason::Sync),
-            ),
-            // EXITED: on its way to death row; not a live thread any more.
-            _ => continue,
-        };
-        let home = tcb.home.load(Relaxed);
-        let kind = tcb.kind();
-        let row = ThreadInfo {
-            id: ThreadId::new(i as u32, g),
-            name: tcb.name_of(g),
-            state: st,
-            priority: tcb.priority(),
-            lwp: (home != NO_LWP).then_some(home as usize),
-            bound: kind == Kind::Bound,
-            os_thread: kind == Kind::External,
-            switches: tcb.switches.load(Relaxed),
-            run_time: (crate::time::clock::accounting() && kind != Kind::External).then(|| {
-                Duration::from_nanos(crate::time::clock::ticks_to_ns(tcb.run_ticks.load(Relaxed)))
-            }),
-        };
-        // Keep the row only if the slot still holds the same thread.
-        if tcb.generation.load(SeqCst) == g {
-            rows.push(row);
-        }
-    }
-    rows
 }

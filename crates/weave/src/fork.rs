@@ -9,7 +9,7 @@
 //! | the runtime (`runtime::RT`): LWP table, run queues, injector, stack pool, monitor | its LWPs and monitor are gone; a spawn would queue work nobody runs (the hang this module removes) | forgotten (leaked): the next use starts a new runtime, new LWPs, new monitor |
 //! | the thread table's TCBs of every ULT and registered OS thread | threads that will never run again, some RUNNING or RUNNABLE (they would stop the deadlock detector, and show in `threads()`) | marked exited; their slots are not reused |
 //! | the forking thread's own TCB (an OS thread) | the same thread                               | kept                                             |
-//! | the forking thread's cache of stacks       | stacks of the old runtime's pool              | forgotten (their pages stay mapped, unused)      |
+//! | the forking thread's cache of stacks       | stacks of the old runtime's pool              | forgotten (their pages stay mapped, unused), by the thread layer's hook |
 //! | the reactor's epoll fd and eventfd         | the *parent's* epoll instance: polling it would take the parent's events | fresh ones `dup2`ed onto the same numbers; poller role and waiter count reset |
 //! | the blocking pool's queue and counts       | its threads are gone                          | emptied (jobs forgotten, not run or dropped)     |
 //! | the signal dispatcher thread and the pool of handler ULTs | gone: handlers installed before the fork would not run | a new pool and dispatcher (`signal::dispatch::after_fork_in_child`); the parent's `signal::wait` callers forgotten |
@@ -40,15 +40,20 @@
 //!
 //! Owns the fork handlers only; the state they reset belongs to the
 //! modules named above, each of which offers the one call used here.
+//!
+//! Sits beside `start.rs`, above the pool, the reactor and the blocking
+//! pool, whose calls it makes; the layers above it (the thread API's
+//! per-OS-thread caches, the signal dispatcher) register what they reset
+//! with [`at_child`], so that this file names nothing above it.
 
 use std::cell::RefCell;
-use std::sync::atomic::AtomicU32;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicPtr, AtomicU32};
 use std::sync::Once;
 
-use super::state;
-use super::table::table;
-use super::tcb::Tcb;
+use crate::thread::state;
+use crate::thread::table::table;
+use crate::thread::tcb::Tcb;
 use crate::{blocking, lwp, reactor, runtime};
 
 /// What the `prepare` handler holds until `parent` or `child` runs: each
@@ -63,6 +68,29 @@ thread_local! {
 
 /// In the child of a fork made on a ULT: that ULT's table index + 1.
 static FORKED_ULT: AtomicU32 = AtomicU32::new(0);
+
+/// What layers above this one reset in the child, in the order they
+/// registered (each registers at most once): the thread API's per-OS-thread
+/// caches and the signal dispatcher, so far.
+static CHILD_HOOKS: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 4];
+
+/// Registers `f` to run in the child of a fork, after the runtime has been
+/// forgotten and the locks released (once per `f`; a second registration of
+/// the same function is ignored).
+pub(crate) fn at_child(f: fn()) {
+    let p = f as *mut ();
+    for h in &CHILD_HOOKS {
+        // AcqRel/Acquire pairs with the Acquire loads in `child` and with
+        // other registrations.
+        match h.compare_exchange(std::ptr::null_mut(), p, Release, Acquire) {
+            Ok(_) => return,
+            Err(q) if q == p => return,
+            Err(_) => continue,
+        }
+    }
+    // Four slots for two callers in this crate: a fifth is a bug here.
+    crate::fatal("more fork hooks than the fork module has room for");
+}
 
 /// Installs the fork handlers, once per process (a child inherits them).
 pub(crate) fn install() {
@@ -103,11 +131,11 @@ extern "C" fn parent() {
 /// After the fork, in the child: leaves the parent's runtime behind (see
 /// the module doc), then releases the locks.
 extern "C" fn child() {
-    if let Some(me) = super::current::running() {
+    if let Some(me) = crate::thread::current::running() {
         FORKED_ULT.store(me.index + 1, Relaxed);
         lwp::forget_current();
     }
-    let own: Option<&'static Tcb> = super::current::external();
+    let own: Option<&'static Tcb> = crate::thread::current::external();
     let t = table();
     for i in 0..t.carved() {
         let tcb = t.slot(i as u32);
@@ -118,15 +146,18 @@ extern "C" fn child() {
             tcb.state.exit();
         }
     }
-    let _ = super::OS_CACHES.try_with(|c| {
-        if let Ok(mut c) = c.try_borrow_mut() {
-            std::mem::forget(std::mem::take(&mut c.stacks));
-        }
-    });
     runtime::forget_after_fork();
     release(true);
-    // Handlers installed before the fork run in the child too.
-    crate::signal::dispatch::after_fork_in_child();
+    for h in &CHILD_HOOKS {
+        // Acquire pairs with the Release in `at_child`.
+        let p = h.load(Acquire);
+        if p.is_null() {
+            break;
+        }
+        // SAFETY: only `at_child` stores here, a `fn()`.
+        let f = unsafe { std::mem::transmute::<*mut (), fn()>(p) };
+        f();
+    }
 }
 
 fn release(in_child: bool) {
@@ -142,5 +173,21 @@ fn release(in_child: bool) {
 pub(crate) fn ult_returned(tcb: &Tcb) {
     if FORKED_ULT.load(Relaxed) == tcb.index + 1 {
         std::process::exit(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reset_nothing() {}
+
+    #[test]
+    fn a_child_hook_registered_twice_is_kept_once() {
+        at_child(reset_nothing);
+        at_child(reset_nothing);
+        let f = reset_nothing as fn() as *mut ();
+        let n = CHILD_HOOKS.iter().filter(|h| h.load(Acquire) == f).count();
+        assert_eq!(n, 1);
     }
 }
