@@ -440,6 +440,30 @@ fn std_pool(n: usize) -> Result<Duration, String> {
 // ---------------------------------------------------------------------------
 // The trace of the tour
 
+/// Removes the trace and timeline files (`weave-demo-PID.trace`, `.html`,
+/// ~20 MB a tour) that earlier tours left in `dir`, once the process that
+/// wrote them has ended: each run leaves only its own, and a tour running
+/// at the same time keeps its files.
+fn remove_finished_tours(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("weave-demo-"))
+            .and_then(|n| n.strip_suffix(".trace").or_else(|| n.strip_suffix(".html")))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Events each thread's ring holds: the tour's bursts (10,000 spawns in
 /// step 1, 1,000 connections in step 9) fill the default 64 Ki between two
 /// drains; 256 Ki (8 MiB a thread) keeps them.
@@ -454,6 +478,7 @@ impl SelfTrace {
     /// Starts recording the tour into the temporary directory. `None` (and
     /// a line saying why) if it cannot: the tour goes on without.
     pub(crate) fn start() -> Option<SelfTrace> {
+        remove_finished_tours(&std::env::temp_dir());
         let path = std::env::temp_dir().join(format!("weave-demo-{}.trace", std::process::id()));
         match trace::record_with(&path, RING) {
             Ok(()) => Some(SelfTrace { path }),
@@ -479,5 +504,30 @@ impl SelfTrace {
         println!("  its timeline ({summary}):");
         println!("  {}", html.display());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remove_finished_tours;
+
+    #[test]
+    fn an_ended_tours_files_are_removed_and_a_running_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("weave-demo-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // No process has pid 0x7fff_fff0 (above the kernel's pid_max).
+        let ended = ["weave-demo-2147483632.trace", "weave-demo-2147483632.html"];
+        let running = format!("weave-demo-{}.trace", std::process::id());
+        let other = "weave-demo-notes.txt";
+        for f in ended.iter().copied().chain([running.as_str(), other]) {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        remove_finished_tours(&dir);
+        for f in ended {
+            assert!(!dir.join(f).exists(), "{f} should be gone");
+        }
+        assert!(dir.join(&running).exists());
+        assert!(dir.join(other).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
