@@ -439,7 +439,16 @@ pub(crate) fn compact_after() -> Option<Duration> {
     }
 }
 
-/// `1`, `on`, `true`, `yes` / `0`, `off`, `false`, `no`, any case.
+/// The signal `WEAVE_DUMP_SIGNAL` asks thread dumps on (0: none, or a value
+/// weave does not read as a signal). Read from the environment each time:
+/// only signal installs ask, to refuse the signal the dump owns.
+pub(crate) fn dump_signal() -> i32 {
+    std::env::var("WEAVE_DUMP_SIGNAL")
+        .ok()
+        .and_then(|v| parse_signal(&v))
+        .unwrap_or(0)
+}
+
 /// The number of a signal as `WEAVE_DUMP_SIGNAL` names it; 0 for `off`.
 pub(crate) fn parse_signal(raw: &str) -> Option<i32> {
     let n = raw.trim().to_ascii_uppercase();
@@ -452,6 +461,7 @@ pub(crate) fn parse_signal(raw: &str) -> Option<i32> {
     }
 }
 
+/// `1`, `on`, `true`, `yes` / `0`, `off`, `false`, `no`, any case.
 pub(crate) fn parse_switch(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "1" | "on" | "true" | "yes" => Some(true),

@@ -99,3 +99,37 @@ fn sigquit_prints_a_dump_with_the_parked_ults_stack() {
         panic!("{e}:\n{}", seen.join("\n"));
     }
 }
+
+const REFUSE_CHILD: &str = "WEAVE_DUMP_SIGNAL_REFUSE_CHILD";
+
+/// The child: tries to handle the signal the dump owns, prints the error.
+#[test]
+fn refuse_child() {
+    if std::env::var_os(REFUSE_CHILD).is_none() {
+        return;
+    }
+    match weave::signal::handle(libc::SIGUSR2, |_| {}) {
+        Ok(()) => println!("accepted"),
+        Err(e) => println!("refused: {e}"),
+    }
+    match weave::signal::handle(libc::SIGUSR1, |_| {}) {
+        Ok(()) => println!("other accepted"),
+        Err(e) => println!("other refused: {e}"),
+    }
+}
+
+#[test]
+fn handling_the_dump_signal_is_refused_with_the_variable_named() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "refuse_child", "--nocapture", "--test-threads=1"])
+        .env(REFUSE_CHILD, "1")
+        .env("WEAVE_DUMP_SIGNAL", "usr2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("refused: SIGUSR2 (12) is not available to programs on weave: WEAVE_DUMP_SIGNAL takes it"),
+        "child said: {stdout}"
+    );
+    assert!(stdout.contains("other accepted"), "child said: {stdout}");
+}

@@ -8,9 +8,11 @@
 //! that sleeps on the pipe's read end, takes the dump and prints it to
 //! stderr. Not the monitor: the monitor parks when nothing runs, and a
 //! program that is stuck, the one a user wants a dump of, is exactly one
-//! where nothing runs. The signals layer (issue 12) will route this
-//! through its own wrapper once it lands; until then this handler owns the
-//! signal it is given.
+//! where nothing runs. Not through `weave::signal` either: its handler
+//! threads are ULTs, which need a free LWP, and its routing follows ULT
+//! masks, which must not hold back a dump of the whole process. This
+//! handler owns the signal it is given, and `weave::signal` refuses
+//! handlers for it (`signal::check` reads `config::dump_signal`).
 //!
 //! Names only `inspect::dump` and `config`.
 

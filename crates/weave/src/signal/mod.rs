@@ -259,6 +259,10 @@ fn check(sig: i32) -> Result<(), SignalError> {
         s if s >= 32 && s < sigrtmin() => {
             "the C library keeps it (thread cancellation and setxid); use SIGRTMIN..=SIGRTMAX"
         }
+        s if s == crate::config::dump_signal() => {
+            "WEAVE_DUMP_SIGNAL takes it for thread dumps; unset WEAVE_DUMP_SIGNAL or \
+             set it to another signal (SIGQUIT, SIGUSR1, SIGUSR2)"
+        }
         _ => return Ok(()),
     };
     Err(SignalError::Reserved { sig, why })
