@@ -590,6 +590,12 @@ int weave_sigwait(const sigset_t *set, int *sig);
 // `*info` (number, code, sender, value); `-1` and `errno` on error.
 int weave_sigwaitinfo(const sigset_t *set, siginfo_t *info);
 
+// `sigtimedwait`: as `sigwaitinfo`, giving up after `*timeout` (a
+// relative time; null waits for ever): `-1` with `errno` `EAGAIN` when no
+// signal of `set` came, `EINVAL` for a `tv_nsec` outside `0..1e9` or a
+// negative time.
+int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
+
 // `sigaction`: `act`'s handler becomes a weave immediate handler (run in
 // signal context, on the stack of the thread that takes the signal, with
 // `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
@@ -763,6 +769,21 @@ int weave_usleep(useconds_t usec);
 // `rem`, if given, is set to zero (weave's sleeps are not interrupted by
 // signals). A cancellation point.
 int weave_nanosleep(const struct timespec *req, struct timespec *rem);
+
+// `clock_nanosleep`: the calling ULT sleeps for `*req` on `clock`, or
+// until `*req` on it with `TIMER_ABSTIME`. Returns the error number
+// itself, as POSIX says (not `-1` and `errno`): `EINVAL` for a `tv_nsec`
+// outside `0..1e9`, a negative relative time, other flags, or
+// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. On
+// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
+// (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
+// system's call on weave's blocking pool, so that the LWP does not wait
+// either. `rem` is left alone (weave's sleeps are not interrupted by
+// signals). A cancellation point.
+int weave_clock_nanosleep(clockid_t clock,
+                          int flags,
+                          const struct timespec *req,
+                          struct timespec *rem);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,7 +15,7 @@
  * barriers, spinlocks, thread-specific data, once, unnamed semaphores,
  * named semaphores (the system's, handed on; their waits run on weave's
  * blocking pool, so only the ULT waits),
- * sleep/usleep/nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
+ * sleep/usleep/nanosleep/clock_nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
  * cancellation (pthread_cancel and friends, see below), socket
  * read/write/recv/send/accept/connect (ULT waits: define WEAVE_NO_IO to
@@ -27,7 +27,7 @@
  * mask (a ULT's is kept by weave: no system call); pthread_kill,
  * pthread_sigqueue and raise send to a ULT (pending while it blocks the
  * signal, delivered when it unblocks it or is next switched in; ESRCH for
- * a stale id); sigwait and sigwaitinfo block only the ULT; sigaction and
+ * a stale id); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
  * signal install the C handler as weave's immediate handler: it runs in
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
@@ -197,6 +197,7 @@
 #define sleep weave_sleep
 #define usleep weave_usleep
 #define nanosleep weave_nanosleep
+#define clock_nanosleep weave_clock_nanosleep
 #endif
 
 #define sysconf weave_sysconf
@@ -220,7 +221,8 @@
 
 /* Cancellation: deferred, acted on at pthread_testcancel and at the
  * cancellation points weave implements (pthread_join, pthread_cond_wait
- * and timedwait, sem_wait and timedwait, sleep, usleep, nanosleep, and the
+ * and timedwait, sem_wait and timedwait, sleep, usleep, nanosleep,
+ * clock_nanosleep, and the
  * socket calls below); a thread blocked in one is woken by pthread_cancel.
  * PTHREAD_CANCEL_ASYNCHRONOUS is accepted: a request is then acted on at
  * once when the thread cancels itself or enables cancellation with one
@@ -242,6 +244,7 @@
 #define raise(sig) weave_raise(sig)
 #define sigwait weave_sigwait
 #define sigwaitinfo weave_sigwaitinfo
+#define sigtimedwait weave_sigtimedwait
 #define sigaction(sig, act, oact) weave_sigaction((sig), (act), (oact))
 #define signal(sig, handler) weave_signal((sig), (handler))
 

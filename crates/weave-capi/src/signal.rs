@@ -220,19 +220,64 @@ pub unsafe extern "C" fn weave_sigwaitinfo(
     set: *const sigset_t,
     info: *mut libc::siginfo_t,
 ) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { wait_info("sigwaitinfo", set, info, None) }
+}
+
+/// `sigtimedwait`: as `sigwaitinfo`, giving up after `*timeout` (a
+/// relative time; null waits for ever): `-1` with `errno` `EAGAIN` when no
+/// signal of `set` came, `EINVAL` for a `tv_nsec` outside `0..1e9` or a
+/// negative time.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigtimedwait(
+    set: *const sigset_t,
+    info: *mut libc::siginfo_t,
+    timeout: *const libc::timespec,
+) -> c_int {
+    // SAFETY: null or the program's timespec.
+    let limit = match unsafe { timeout.as_ref() } {
+        None => None,
+        Some(t) if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) => {
+            crate::set_errno(libc::EINVAL);
+            return -1;
+        }
+        Some(t) => Some(std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)),
+    };
+    // SAFETY: the caller's contract, passed on.
+    unsafe { wait_info("sigtimedwait", set, info, Some(limit)) }
+}
+
+/// The body of `sigwaitinfo` (`limit` None) and `sigtimedwait` (`limit`
+/// Some: its timeout, None for none).
+///
+/// # Safety
+///
+/// `set` is null or a valid `sigset_t`; `info` is null or valid for
+/// writes of a `siginfo_t`.
+unsafe fn wait_info(
+    call: &'static str,
+    set: *const sigset_t,
+    info: *mut libc::siginfo_t,
+    limit: Option<Option<std::time::Duration>>,
+) -> c_int {
     let mut signo = 0;
     let mut got = None;
-    let r = guard_errno("sigwaitinfo", libc::EINVAL, || {
+    let r = guard_errno(call, libc::EINVAL, || {
         // SAFETY: the program's set (or null).
         let Some(s) = (unsafe { wait_set(set) }) else {
             return libc::EINVAL;
         };
-        match signal::wait(&s) {
-            Ok(i) => {
+        let waited = match limit {
+            None | Some(None) => signal::wait(&s).map(Some),
+            Some(Some(d)) => signal::wait_timeout(&s, d),
+        };
+        match waited {
+            Ok(Some(i)) => {
                 signo = i.signo;
                 got = Some(i);
                 0
             }
+            Ok(None) => libc::EAGAIN,
             Err(e) => errno_of(&e),
         }
     });

@@ -1,6 +1,6 @@
 //! Time: the deadlines of the timed waits (`abstime` on a POSIX clock
-//! turned into a weave `Instant`) and `sleep`, `usleep`, `nanosleep` as
-//! ULT sleeps.
+//! turned into a weave `Instant`) and `sleep`, `usleep`, `nanosleep`,
+//! `clock_nanosleep` as ULT sleeps.
 //!
 //! Owns the clock conversion; it must not wait itself (weave's timed
 //! calls do).
@@ -140,6 +140,67 @@ unsafe fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
     } else {
         r
     }
+}
+
+/// `clock_nanosleep`: the calling ULT sleeps for `*req` on `clock`, or
+/// until `*req` on it with `TIMER_ABSTIME`. Returns the error number
+/// itself, as POSIX says (not `-1` and `errno`): `EINVAL` for a `tv_nsec`
+/// outside `0..1e9`, a negative relative time, other flags, or
+/// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. On
+/// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
+/// (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
+/// system's call on weave's blocking pool, so that the LWP does not wait
+/// either. `rem` is left alone (weave's sleeps are not interrupted by
+/// signals). A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    crate::cancel::finish(unsafe { clock_nanosleep(clock, flags, req, rem) })
+}
+
+unsafe fn clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
+    crate::guard("clock_nanosleep", libc::EINVAL, || {
+        // SAFETY: null or the program's timespec.
+        let Some(r) = (unsafe { req.as_ref() }) else {
+            return libc::EFAULT;
+        };
+        let absolute = flags == libc::TIMER_ABSTIME;
+        if (flags != 0 && !absolute)
+            || !(0..1_000_000_000).contains(&r.tv_nsec)
+            || (!absolute && r.tv_sec < 0)
+            || clock == libc::CLOCK_THREAD_CPUTIME_ID
+        {
+            return libc::EINVAL;
+        }
+        let Some(c) = Clock::from_id(clock) else {
+            let (r, rem) = (*r, rem as usize);
+            // Another clock: the system's call, off the LWP.
+            return weave_rt::blocking(move || {
+                // SAFETY: `r` is a copy; `rem` is null or the program's
+                // timespec, which the program keeps while it waits.
+                unsafe { libc::clock_nanosleep(clock, flags, &r, rem as *mut timespec) }
+            });
+        };
+        let dur = if absolute {
+            match deadline(c, r) {
+                Ok(at) => at.saturating_duration_since(Instant::now()),
+                Err(e) => return e,
+            }
+        } else {
+            Duration::new(r.tv_sec as u64, r.tv_nsec as u32)
+        };
+        sleep_for(dur)
+    })
 }
 
 #[cfg(test)]

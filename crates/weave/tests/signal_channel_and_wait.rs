@@ -102,3 +102,53 @@ fn wait_returns_a_signal_already_pending_on_the_ult() {
         (sig, Route::Thread, Some(id))
     );
 }
+
+#[test]
+fn wait_timeout_gives_none_when_nothing_comes_and_the_next_signal_is_not_lost() {
+    if !in_child("wait_timeout_gives_none_when_nothing_comes_and_the_next_signal_is_not_lost") {
+        return;
+    }
+    let sig = signal::sigrtmin() + 1;
+    let set = SigSet::of(&[sig]);
+    let got = thread::spawn(move || {
+        signal::mask(How::Block, &set);
+        let first = signal::wait_timeout(&set, std::time::Duration::from_millis(30)).unwrap();
+        // The timed-out wait left nothing registered: this signal waits
+        // for the next wait, blocked in the ULT's mask.
+        sigqueue_self(sig, 5);
+        let second = signal::wait_timeout(&set, std::time::Duration::from_secs(60)).unwrap();
+        (first, second)
+    })
+    .join()
+    .unwrap();
+    assert!(
+        got.0.is_none(),
+        "nothing was sent before the first deadline"
+    );
+    let info = got.1.expect("the signal sent between the two waits");
+    assert_eq!((info.signo, info.value), (sig, 5));
+}
+
+#[test]
+fn wait_timeout_returns_a_signal_that_comes_before_the_deadline() {
+    if !in_child("wait_timeout_returns_a_signal_that_comes_before_the_deadline") {
+        return;
+    }
+    let sig = signal::sigrtmin() + 2;
+    let set = SigSet::of(&[sig]);
+    signal::mask(How::Block, &set);
+    let waiter = thread::spawn(move || {
+        signal::mask(How::Block, &set);
+        signal::wait_timeout(&set, std::time::Duration::from_secs(60)).unwrap()
+    });
+    signal_common::wait_blocked(waiter.thread().id());
+    sigqueue_self(sig, 9);
+    let info = waiter
+        .join()
+        .unwrap()
+        .expect("sent long before the deadline");
+    assert_eq!(
+        (info.signo, info.value, info.route),
+        (sig, 9, Route::Waited)
+    );
+}

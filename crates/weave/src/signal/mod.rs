@@ -52,7 +52,8 @@
 //! Standard signals raised while one is pending coalesce (1..=n runs for n
 //! raises); real-time signals (`SIGRTMIN..=SIGRTMAX`) are queued, each with
 //! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
-//! `sigwait`; both block only the calling ULT.
+//! `sigwait` ([`wait_timeout`] `sigtimedwait`); all block only the calling
+//! ULT.
 //!
 //! **Thread-directed signals.** [`Thread::kill`](crate::thread::Thread::kill)
 //! (`pthread_kill`) and [`Thread::sigqueue`](crate::thread::Thread::sigqueue)
@@ -97,6 +98,7 @@ use std::fmt;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use immediate::{Immediate, ImmediateFn};
 pub use info::SigInfo;
@@ -680,6 +682,26 @@ pub fn take_interrupted() -> bool {
 /// takes it meanwhile). A signal already pending on the caller, or taken
 /// earlier with nobody to handle it, is returned at once.
 pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
+    wait_until(set, None).map(|i| i.expect("a wait without a deadline ends with a signal"))
+}
+
+/// As [`wait`], giving up after `timeout`: `Ok(None)` if no signal of
+/// `set` came (`sigtimedwait`'s `EAGAIN`).
+pub fn wait_timeout(set: &SigSet, timeout: Duration) -> Result<Option<SigInfo>, SignalError> {
+    let now = Instant::now();
+    wait_until(set, Some(now.checked_add(timeout).unwrap_or(now + FAR)))
+}
+
+/// As [`wait`], giving up at `deadline`: `Ok(None)` if no signal of `set`
+/// came by then.
+pub fn wait_deadline(set: &SigSet, deadline: Instant) -> Result<Option<SigInfo>, SignalError> {
+    wait_until(set, Some(deadline))
+}
+
+/// A deadline that does not come (a timeout too long for an `Instant`).
+const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+fn wait_until(set: &SigSet, deadline: Option<Instant>) -> Result<Option<SigInfo>, SignalError> {
     for s in set.iter() {
         check(s)?;
     }
@@ -689,10 +711,10 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
     let me = crate::thread::current::current_tcb();
     let me_id = me.id().as_u64().get();
     if let Some(i) = take_pending(me, me_id, set) {
-        return Ok(i);
+        return Ok(Some(i));
     }
     if let Some(i) = take_unclaimed(set) {
-        return Ok(i);
+        return Ok(Some(i));
     }
     let (tx, rx) = mpsc::channel();
     let taken = Arc::new(AtomicBool::new(false));
@@ -709,12 +731,20 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
         slot(s).waiting.fetch_add(1, SeqCst);
     }
     drop(tx);
+    const SENT: &str = "a router that claimed a wait sends it the signal";
     // What arrived between the first look and the registration.
-    let early = take_pending(me, me_id, set)
-        .or_else(|| take_unclaimed(set))
-        .filter(|_| !taken.swap(true, Relaxed));
+    let early = match take_pending(me, me_id, set).or_else(|| take_unclaimed(set)) {
+        // A router claimed this wait meanwhile and is sending its signal:
+        // this wait returns the one it found, and leaves the routed one
+        // for the next wait rather than lose it.
+        Some(i) if taken.swap(true, Relaxed) => {
+            leave_unclaimed(&rx.recv().expect(SENT));
+            Some(i)
+        }
+        e => e,
+    };
     let info = match early {
-        Some(i) => i,
+        Some(i) => Some(i),
         None => {
             // Signals nobody took may wait in the kernel, blocked in this
             // LWP's mask (case 4): let them in; the top half sees a waiter.
@@ -729,8 +759,16 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
                 // SAFETY: unblocking a valid set on the calling thread.
                 unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &ks, std::ptr::null_mut()) };
             }
-            rx.recv()
-                .expect("a waiter's sender lives in the signal table")
+            match deadline {
+                None => Some(rx.recv().expect(SENT)),
+                Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(i) => Some(i),
+                    // Time is up: withdraw the claim, unless a router made
+                    // it first (then its signal is on the way: take it).
+                    Err(_) if taken.swap(true, Relaxed) => Some(rx.recv().expect(SENT)),
+                    Err(_) => None,
+                },
+            }
         }
     };
     for s in set.iter() {
@@ -742,6 +780,26 @@ pub fn wait(set: &SigSet) -> Result<SigInfo, SignalError> {
         slot(s).waiting.fetch_sub(1, SeqCst);
     }
     Ok(info)
+}
+
+/// Puts a signal a `wait` was given but does not return back where the
+/// next `wait` for it looks first (`take_unclaimed`).
+fn leave_unclaimed(i: &SigInfo) {
+    let rec = Record {
+        signo: i.signo,
+        code: i.code,
+        pid: i.pid,
+        uid: i.uid,
+        value: i.value as u64,
+        target: i.target.map_or(0, |t| t.as_u64().get()),
+        route: Route::Waited,
+    };
+    ACTIONS[i.signo as usize]
+        .lane
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unclaimed
+        .push_front(rec);
 }
 
 fn take_pending(me: &Tcb, me_id: u64, set: &SigSet) -> Option<SigInfo> {
