@@ -564,6 +564,17 @@ int weave_sem_getvalue(sem_t *s, int *value);
 // for a bad `how` when `set` is given.
 int weave_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
 
+// `sigsuspend`: the calling thread waits with `*mask` as its mask until a
+// handler has run on it (the C handlers of `sigaction` and `signal` do),
+// then gets its old mask back; always `-1` with `errno` `EINTR`, or
+// `EFAULT` for a null mask. On a ULT only the ULT waits.
+int weave_sigsuspend(const sigset_t *mask);
+
+// `pause`: waits until a handler has run on the calling thread (as
+// `sigsuspend` with the thread's own mask); always `-1` with `errno`
+// `EINTR`.
+int weave_pause(void);
+
 // `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with
 // `-1` and `errno`.
 int weave_sigprocmask(int how, const sigset_t *set, sigset_t *old);

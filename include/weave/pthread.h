@@ -36,9 +36,9 @@
  * fail with EINTR). Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
  * go to the faulting thread's handler. Handlers must be async-signal-safe,
  * and weave's own calls are not (sem_post included): set a volatile
- * sig_atomic_t or write() to a pipe instead. sigsuspend and pause are the
- * system's and block the LWP; use sigwait. Reserved: signals 32 and 33
- * (glibc's).
+ * sig_atomic_t or write() to a pipe instead. sigsuspend and pause wait
+ * only the ULT, until a handler has run on it (they are not cancellation
+ * points here). Reserved: signals 32 and 33 (glibc's).
  *
  * Not covered (see README, "From C"): process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
  * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
@@ -245,6 +245,8 @@
 #define sigwait weave_sigwait
 #define sigwaitinfo weave_sigwaitinfo
 #define sigtimedwait weave_sigtimedwait
+#define sigsuspend weave_sigsuspend
+#define pause() weave_pause()
 #define sigaction(sig, act, oact) weave_sigaction((sig), (act), (oact))
 #define signal(sig, handler) weave_signal((sig), (handler))
 

@@ -80,6 +80,35 @@ pub unsafe extern "C" fn weave_pthread_sigmask(
     })
 }
 
+/// `sigsuspend`: the calling thread waits with `*mask` as its mask until a
+/// handler has run on it (the C handlers of `sigaction` and `signal` do),
+/// then gets its old mask back; always `-1` with `errno` `EINTR`, or
+/// `EFAULT` for a null mask. On a ULT only the ULT waits.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigsuspend(mask: *const sigset_t) -> c_int {
+    let r = guard_errno("sigsuspend", libc::EINVAL, || {
+        // SAFETY: null or the program's set.
+        let Some(m) = (unsafe { mask.as_ref() }) else {
+            return libc::EFAULT;
+        };
+        signal::suspend(&without_reserved(SigSet::from_sigset_t(m)));
+        libc::EINTR
+    });
+    debug_assert_eq!(r, -1);
+    r
+}
+
+/// `pause`: waits until a handler has run on the calling thread (as
+/// `sigsuspend` with the thread's own mask); always `-1` with `errno`
+/// `EINTR`.
+#[no_mangle]
+pub extern "C" fn weave_pause() -> c_int {
+    guard_errno("pause", libc::EINVAL, || {
+        signal::suspend(&signal::current_mask());
+        libc::EINTR
+    })
+}
+
 /// `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with
 /// `-1` and `errno`.
 #[no_mangle]

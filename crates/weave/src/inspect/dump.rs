@@ -172,6 +172,7 @@ fn waits_on(r: BlockReason) -> &'static str {
         BlockReason::Once => "waiting for a Once to finish",
         BlockReason::RwLock => "waiting for an RwLock",
         BlockReason::Net => "waiting for a socket or fd to be ready",
+        BlockReason::Signal => "waiting for a signal handler to run on it (sigsuspend)",
     }
 }
 

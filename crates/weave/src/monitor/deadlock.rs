@@ -271,6 +271,7 @@ fn describe(index: u32, reason: u8) -> String {
         Some(BlockReason::Once) => "waits for a Once to finish",
         Some(BlockReason::WaitGroup) => "waits on a WaitGroup",
         Some(BlockReason::Net) => "waits for a socket",
+        Some(BlockReason::Signal) => "waits for a signal handler to run on it (sigsuspend)",
         Some(BlockReason::Sync) | None => "waits",
     };
     let holder = tcb.waits_for.load(Relaxed);

@@ -329,6 +329,7 @@ fn run_on_target(tcb: &'static Tcb, rec: &Record) {
     tcb.sig.mask.store(old | bit(rec.signo), Relaxed);
     run_handlers(rec);
     tcb.sig.mask.store(old, Relaxed);
+    super::state::handler_ran(tcb);
 }
 
 /// Runs the handlers of `sig`'s lane until it is empty, unless another

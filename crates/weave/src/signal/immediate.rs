@@ -216,6 +216,7 @@ fn with_mask(t: Option<&'static Tcb>, add: u64, f: impl FnOnce()) {
             t.sig.mask.store(old | add, Relaxed);
             f();
             t.sig.mask.store(old, Relaxed);
+            super::state::handler_ran(t);
         }
         None => f(),
     }

@@ -676,6 +676,42 @@ pub fn take_interrupted() -> bool {
     t.sig.flags.fetch_and(!INTERRUPTED, Relaxed) & INTERRUPTED != 0
 }
 
+/// `sigsuspend`: replaces the calling thread's mask with `set` until a
+/// signal handler has run on this thread, then puts the old mask back and
+/// returns (C's `sigsuspend` then fails with `EINTR`). On a ULT only the
+/// ULT waits. The handlers that count are the ones that run *on* the
+/// thread: immediate handlers ([`handle_immediate`], C's `sigaction`) and
+/// [`handle_on_target`] ones; a handler run by the pool ([`handle`]) runs
+/// on another thread and does not end the suspend (wait for those signals
+/// with [`wait`] or a [`channel`]). A signal pending on the thread that
+/// `set` lets through is delivered at once, and the call returns. With
+/// `set` the current mask, this is `pause`. On an OS thread it is the
+/// system's `sigsuspend` on the kernel mask. `SIGKILL` and `SIGSTOP` are
+/// never blocked.
+pub fn suspend(set: &SigSet) {
+    let Some(t) = crate::thread::current::running() else {
+        let ks = SigSet::from_bits(set.bits() & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP)));
+        // SAFETY: a valid set; sigsuspend returns after a handler ran.
+        unsafe { libc::sigsuspend(&ks.to_sigset_t()) };
+        return;
+    };
+    t.sig.flags.fetch_and(!state::RAN, SeqCst);
+    t.sig.flags.fetch_or(state::SUSPENDING, SeqCst);
+    // Opening the mask delivers what is pending and now let through.
+    let old = mask(How::SetMask, set);
+    while t.sig.flags.load(SeqCst) & state::RAN == 0 {
+        // `handler_ran` ends this wait if a handler runs on this ULT while
+        // it gets ready to block (the register below saw no RAN yet).
+        crate::sched::block_on(crate::thread::id::BlockReason::Signal, None, |_| {
+            t.sig.flags.load(SeqCst) & state::RAN == 0
+        });
+    }
+    t.sig
+        .flags
+        .fetch_and(!(state::SUSPENDING | state::RAN), SeqCst);
+    mask(How::SetMask, &old);
+}
+
 /// Blocks the calling thread (only the ULT, on a ULT) until one of `set`
 /// arrives, and takes it, as `sigwait`: the caller gets it whatever its
 /// mask says (block the set first, as with `sigwait`, so that no handler

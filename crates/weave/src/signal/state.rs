@@ -29,6 +29,11 @@ pub(crate) const INTERRUPTED: u32 = 1;
 pub(crate) const RESTART: u32 = 2;
 /// A ULT of the handler pool: never chosen as a signal's target.
 pub(crate) const HANDLER: u32 = 4;
+/// Set while the ULT is in `signal::suspend` (`sigsuspend`).
+pub(crate) const SUSPENDING: u32 = 8;
+/// Set when a handler ran on the ULT while it was `SUSPENDING`: the end of
+/// its suspend.
+pub(crate) const RAN: u32 = 16;
 
 /// The signal fields of a TCB.
 pub(crate) struct TcbSignals {
@@ -222,6 +227,24 @@ fn deliver_now(tcb: &'static crate::thread::tcb::Tcb) {
 #[inline]
 pub(crate) fn blocked_with_pending(tcb: &crate::thread::tcb::Tcb) -> bool {
     tcb.sig.pending.load(SeqCst) != 0 && tcb.sig.deliverable() != 0
+}
+
+/// Called after a handler ran on `tcb`, on `tcb` itself (in signal
+/// context, or at a safe point as it was switched in): if it is in
+/// `signal::suspend`, marks [`RAN`] and ends the wait it may be entering.
+/// It cannot be BLOCKED (the handler runs on it); a wait it is preparing
+/// (BLOCKING) is ended by a CAS, and its LWP requeues it. The SeqCst
+/// store and the state word's SeqCst load pair with the suspend's
+/// `prepare_block` and load of `RAN` (a Dekker pair: one sees the other).
+// ASYNC-SIGNAL-SAFE
+#[inline]
+pub(crate) fn handler_ran(tcb: &crate::thread::tcb::Tcb) {
+    if tcb.sig.flags.load(Relaxed) & SUSPENDING != 0 {
+        tcb.sig.flags.fetch_or(RAN, SeqCst);
+        let _ = tcb
+            .state
+            .wake_reason(crate::thread::id::BlockReason::Signal as u8);
+    }
 }
 
 /// Marks that a signal ended the ULT's wait (see [`RESTART`]).

@@ -89,6 +89,9 @@ pub enum BlockReason {
     RwLock = 14,
     /// Waiting for a socket (or other fd) to become readable or writable.
     Net = 15,
+    /// In `signal::suspend` (`sigsuspend`, `pause`): waiting for a handler
+    /// to run on it.
+    Signal = 16,
 }
 
 impl BlockReason {
@@ -108,6 +111,7 @@ impl BlockReason {
             12 => BlockReason::Barrier,
             13 => BlockReason::Once,
             14 => BlockReason::RwLock,
+            16 => BlockReason::Signal,
             15 => BlockReason::Net,
             _ => return None,
         })
