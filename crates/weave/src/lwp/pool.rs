@@ -159,7 +159,9 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
     let stays = pool.members.first().copied();
     drop(pool);
     // New work queued for the LWPs that just retired must reach one that
-    // stays: they may have been the searchers that pushers relied on.
+    // stays: they may have been the searchers that pushers relied on. (One
+    // that is still searching hands over again when its search ends:
+    // `sched/idle.rs`, step 2.)
     if let Some(i) = stays {
         rt.lwp(i).hand_over_new_work(rt);
     }
