@@ -10,11 +10,11 @@
 //! ## Retiring (`set_concurrency` lowered)
 //! A retiring LWP stops taking new work at once: its not-yet-started ULTs go
 //! to the global injector when it next goes idle (meanwhile siblings may
-//! steal them), and it no longer steals or polls the injector. Pushers
-//! that saw it searching woke nobody, so whoever retires it hands queued
-//! new work over to a pool LWP, and so does the LWP itself if it was the
-//! last searcher when its search ended, however it ended (`sched/idle.rs`,
-//! step 2). It leaves when no started ULT is placed on it
+//! steal them, heavier or not), and it no longer steals or polls the
+//! injector. Pushers that saw it searching woke nobody, so whoever retires
+//! it hands queued new work over to a pool LWP, and so does the LWP itself
+//! if it was the last searcher when its search ended, however it ended
+//! (`sched/idle.rs`, step 2). It leaves when no started ULT is placed on it
 //! any more (they finish there: moving a started ULT would break DESIGN.md
 //! decision 3). Raising the level again first revives retiring LWPs, then
 //! starts new ones.
@@ -1124,5 +1124,22 @@ pub(crate) fn running_ult(word: u64) -> Option<u32> {
     match word as u32 {
         0 => None,
         i => Some(i - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_much_heavier_lwp_steals_the_new_work_of_a_retiring_one() {
+        let thief = Lwp::new(0, false);
+        let victim = Lwp::new(1, false);
+        thief.placed.store(40, Relaxed);
+        // The rule applies to an awake pool sibling...
+        assert!(place::refuses_to_steal(&thief, &victim));
+        // ...not to one that will never run its own new work.
+        victim.retiring.store(true, Relaxed);
+        assert!(!place::refuses_to_steal(&thief, &victim));
     }
 }
