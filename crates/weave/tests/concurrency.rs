@@ -295,3 +295,28 @@ fn resizing_the_pool_up_and_down_runs_every_queued_thread() {
     drop(watchdog);
     weave::set_concurrency(0).unwrap();
 }
+
+#[test]
+fn growing_the_pool_right_after_shrinking_it_keeps_the_new_level() {
+    let _g = serial();
+    // Raising the level revives retiring LWPs first; one that was already
+    // on its way out must not take its place in the pool with it.
+    for _ in 0..300 {
+        weave::set_concurrency(4).unwrap();
+        let workers: Vec<_> = (0..8).map(|_| short_sleeper()).collect();
+        weave::set_concurrency(1).unwrap();
+        for w in workers {
+            w.join().unwrap();
+        }
+        weave::set_concurrency(4).unwrap();
+        // Whatever was leaving has left after a while; the level stays.
+        let t = Instant::now();
+        while weave::lwps().iter().any(|l| l.alive && l.retiring) {
+            assert!(t.elapsed() < Duration::from_secs(20), "{:?}", weave::lwps());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(weave::concurrency(), 4, "{:?}", weave::lwps());
+        assert!(alive_pool_lwps() >= 4, "{:?}", weave::lwps());
+    }
+    weave::set_concurrency(0).unwrap();
+}

@@ -16,8 +16,9 @@
 //! if it was the last searcher when its search ended, however it ended
 //! (`sched/idle.rs`, step 2). It leaves when no started ULT is placed on it
 //! any more (they finish there: moving a started ULT would break DESIGN.md
-//! decision 3). Raising the level again first revives retiring LWPs, then
-//! starts new ones.
+//! decision 3), committing to it under the pool lock (`pool::commit_leave`).
+//! Raising the level again first revives retiring LWPs that have not
+//! committed, then starts new ones.
 //!
 //! What the LWP does follows rules kept elsewhere, beside their
 //! descriptions: which ULT to run next (`sched/pick.rs`), where new work
@@ -128,6 +129,9 @@ pub(crate) struct Lwp {
     bound: AtomicBool,
     alive: AtomicBool,
     retiring: AtomicBool,
+    /// Committed to leaving (set under the pool lock, `pool::commit_leave`):
+    /// `set_concurrency` no longer revives it.
+    leaving: AtomicBool,
     /// Set while asleep (or about to be) and unclaimed; see `sched/idle.rs`.
     sleeping: SleepFlag,
     pub(crate) inbox: Inbox<Tcb>,
@@ -204,6 +208,7 @@ impl Lwp {
             bound: AtomicBool::new(bound),
             alive: AtomicBool::new(true),
             retiring: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
             sleeping: SleepFlag::new(),
             inbox: Inbox::new(),
             parker: Parker::new(),
@@ -286,6 +291,7 @@ impl Lwp {
             *self.stealer.get() = stealer;
         }
         self.retiring.store(false, Relaxed);
+        self.leaving.store(false, Relaxed);
         self.sleeping.reset_dead();
         self.preempt.store(false, Relaxed);
         self.running_prio.store(IDLE, Relaxed);
@@ -456,7 +462,7 @@ impl Lwp {
                 continue;
             }
             self.show_idle();
-            if self.should_leave() {
+            if self.should_leave() && (self.is_bound() || pool::commit_leave(self)) {
                 break;
             }
             let found = self.idle();
