@@ -228,6 +228,25 @@ fn short_sleeper() -> thread::JoinHandle<()> {
     })
 }
 
+/// Runs `round` `n` times under a [`Watchdog`], each round starting from a
+/// pool of 4 LWPs, then puts the level back to automatic.
+fn rounds_from_four_lwps(n: usize, round: impl Fn(usize)) {
+    let watchdog = Watchdog::start();
+    for i in 0..n {
+        weave::set_concurrency(4).unwrap();
+        round(i);
+        watchdog.round_done();
+    }
+    drop(watchdog);
+    weave::set_concurrency(0).unwrap();
+}
+
+fn join_all(handles: Vec<thread::JoinHandle<()>>) {
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
 #[test]
 fn shrinking_the_pool_hands_queued_work_to_the_lwps_that_stay() {
     let _g = serial();
@@ -235,18 +254,11 @@ fn shrinking_the_pool_hands_queued_work_to_the_lwps_that_stay() {
     // must reach the LWP that stays, even if it sleeps. A retiring LWP that
     // stopped searching because a timer of its own came due used to leave
     // them unseen: 11 stalls in 32 runs of four copies at once.
-    let watchdog = Watchdog::start();
-    for _ in 0..300 {
-        weave::set_concurrency(4).unwrap();
-        let workers: Vec<_> = (0..16).map(|_| short_sleeper()).collect();
+    rounds_from_four_lwps(300, |_| {
+        let workers = (0..16).map(|_| short_sleeper()).collect();
         weave::set_concurrency(1).unwrap();
-        for w in workers {
-            w.join().unwrap();
-        }
-        watchdog.round_done();
-    }
-    drop(watchdog);
-    weave::set_concurrency(0).unwrap();
+        join_all(workers);
+    });
 }
 
 #[test]
@@ -254,46 +266,25 @@ fn shrinking_the_pool_while_ults_spawn_runs_every_child() {
     let _g = serial();
     // Children spawned on LWPs go to their stealable queues, not the
     // injector: the retiring LWPs' queues must reach the LWP that stays.
-    let watchdog = Watchdog::start();
-    for _ in 0..200 {
-        weave::set_concurrency(4).unwrap();
-        let spawners: Vec<_> = (0..4)
-            .map(|_| {
-                thread::spawn(|| {
-                    let children: Vec<_> = (0..8).map(|_| short_sleeper()).collect();
-                    for c in children {
-                        c.join().unwrap();
-                    }
-                })
-            })
+    rounds_from_four_lwps(200, |_| {
+        let spawners = (0..4)
+            .map(|_| thread::spawn(|| join_all((0..8).map(|_| short_sleeper()).collect())))
             .collect();
         weave::set_concurrency(1).unwrap();
-        for s in spawners {
-            s.join().unwrap();
-        }
-        watchdog.round_done();
-    }
-    drop(watchdog);
-    weave::set_concurrency(0).unwrap();
+        join_all(spawners);
+    });
 }
 
 #[test]
 fn resizing_the_pool_up_and_down_runs_every_queued_thread() {
     let _g = serial();
-    let watchdog = Watchdog::start();
-    for round in 0..200 {
-        weave::set_concurrency(4).unwrap();
-        let workers: Vec<_> = (0..16).map(|_| short_sleeper()).collect();
+    rounds_from_four_lwps(200, |round| {
+        let workers = (0..16).map(|_| short_sleeper()).collect();
         weave::set_concurrency(2).unwrap();
         weave::set_concurrency(3 + round % 2).unwrap();
         weave::set_concurrency(1).unwrap();
-        for w in workers {
-            w.join().unwrap();
-        }
-        watchdog.round_done();
-    }
-    drop(watchdog);
-    weave::set_concurrency(0).unwrap();
+        join_all(workers);
+    });
 }
 
 #[test]
@@ -303,11 +294,9 @@ fn growing_the_pool_right_after_shrinking_it_keeps_the_new_level() {
     // on its way out must not take its place in the pool with it.
     for _ in 0..300 {
         weave::set_concurrency(4).unwrap();
-        let workers: Vec<_> = (0..8).map(|_| short_sleeper()).collect();
+        let workers = (0..8).map(|_| short_sleeper()).collect();
         weave::set_concurrency(1).unwrap();
-        for w in workers {
-            w.join().unwrap();
-        }
+        join_all(workers);
         weave::set_concurrency(4).unwrap();
         // Whatever was leaving has left after a while; the level stays.
         let t = Instant::now();
