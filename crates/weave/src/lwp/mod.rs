@@ -990,9 +990,11 @@ impl Lwp {
     /// an argument: `set_concurrency_in` runs while the runtime starts,
     /// when `rt()` would re-enter its initialisation.
     pub(crate) fn hand_over_new_work(&self, rt: &Runtime) {
-        // Pairs with the fence of a pusher that saw this LWP searching and
-        // so woke nobody (`sched/idle.rs`, step 2): after it, the looks
-        // below see that push.
+        // Two pairings (`sched/idle.rs`, step 2). From a retired searcher:
+        // with the fence of a pusher that saw it searching and so woke
+        // nobody; after it, the looks below see that push. From a retirer
+        // (`pool.rs`): it stands between marking an LWP retiring and
+        // `should_wake`, and pairs with the fence in `Idle::end_search`.
         fence(SeqCst);
         let top = rt.global_top();
         if top >= 0 || rt.lwps().any(|l| l.has_fresh_work()) {
