@@ -9,10 +9,16 @@
 //!
 //! ## Retiring (`set_concurrency` lowered)
 //! A retiring LWP stops taking new work at once: its not-yet-started ULTs go
-//! to the global injector, and it no longer steals or polls the injector.
-//! It leaves when no started ULT is placed on it any more (they finish
-//! there: moving a started ULT would break DESIGN.md decision 3). Raising
-//! the level again first revives retiring LWPs, then starts new ones.
+//! to the global injector when it next goes idle (meanwhile siblings may
+//! steal them, heavier or not), and it no longer steals or polls the
+//! injector. Pushers that saw it searching woke nobody, so whoever retires
+//! it hands queued new work over to a pool LWP, and so does the LWP itself
+//! if it was the last searcher when its search ended, however it ended
+//! (`sched/idle.rs`, step 2). It leaves when no started ULT is placed on it
+//! any more (they finish there: moving a started ULT would break DESIGN.md
+//! decision 3), committing to it under the pool lock (`pool::commit_leave`).
+//! Raising the level again first revives retiring LWPs that have not
+//! committed, then starts new ones.
 //!
 //! What the LWP does follows rules kept elsewhere, beside their
 //! descriptions: which ULT to run next (`sched/pick.rs`), where new work
@@ -42,7 +48,7 @@ pub(crate) use parker::Parker;
 
 use crate::context::{self, Resumed};
 use crate::runtime::{rt, Runtime};
-use crate::sched::idle::SleepFlag;
+use crate::sched::idle::{SearchEnd, SleepFlag};
 use crate::sched::inbox::Inbox;
 use crate::sched::ready::ReadyQueue;
 use crate::sched::{pick, place, Task};
@@ -66,6 +72,17 @@ const SEARCH_ROUNDS: u32 = 32;
 
 /// `pause` instructions between two search rounds (~20 ns each here).
 const SEARCH_SPINS: u32 = 16;
+
+/// How a search for new work ended (`Lwp::search`).
+#[derive(Clone, Copy)]
+enum Search {
+    /// It took this not-yet-started ULT.
+    Found(&'static Tcb),
+    /// A ULT of this LWP's own became runnable (inbox or due timer).
+    OwnWork,
+    /// It found nothing, or the LWP began retiring.
+    Nothing,
+}
 
 /// What the running ULT asked for when it switched out.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,6 +129,9 @@ pub(crate) struct Lwp {
     bound: AtomicBool,
     alive: AtomicBool,
     retiring: AtomicBool,
+    /// Committed to leaving (set under the pool lock, `pool::commit_leave`):
+    /// `set_concurrency` no longer revives it.
+    leaving: AtomicBool,
     /// Set while asleep (or about to be) and unclaimed; see `sched/idle.rs`.
     sleeping: SleepFlag,
     pub(crate) inbox: Inbox<Tcb>,
@@ -188,6 +208,7 @@ impl Lwp {
             bound: AtomicBool::new(bound),
             alive: AtomicBool::new(true),
             retiring: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
             sleeping: SleepFlag::new(),
             inbox: Inbox::new(),
             parker: Parker::new(),
@@ -270,6 +291,7 @@ impl Lwp {
             *self.stealer.get() = stealer;
         }
         self.retiring.store(false, Relaxed);
+        self.leaving.store(false, Relaxed);
         self.sleeping.reset_dead();
         self.preempt.store(false, Relaxed);
         self.running_prio.store(IDLE, Relaxed);
@@ -440,7 +462,7 @@ impl Lwp {
                 continue;
             }
             self.show_idle();
-            if self.should_leave() {
+            if self.should_leave() && (self.is_bound() || pool::commit_leave(self)) {
                 break;
             }
             let found = self.idle();
@@ -820,33 +842,31 @@ impl Lwp {
         // the CPU from the threads that make the work, and one searcher is
         // enough to pick up a burst (it wakes the next when it finds work).
         if self.takes_new_work() && rt.idle.try_start_search() {
-            for _ in 0..SEARCH_ROUNDS {
-                // Retirement may come mid-search: from then on, no new work.
-                if !self.takes_new_work() {
-                    break;
+            let search = self.search();
+            let found = match search {
+                Search::Found(t) => Some(t),
+                Search::OwnWork | Search::Nothing => None,
+            };
+            // We counted as a searcher, so pushers woke nobody for the work
+            // they queued meanwhile: settle that whichever way the search
+            // ended (`sched/idle.rs`, step 2).
+            match rt
+                .idle
+                .end_search(found.is_some(), || self.takes_new_work())
+            {
+                SearchEnd::Settled => {}
+                // The last searcher: let another look for the rest of the
+                // burst.
+                SearchEnd::WakeAnother => {
+                    rt.notify_work(found.map_or(DEFAULT_PRIORITY, |t| t.priority()))
                 }
-                if let Some(t) = self.find_new_work().and_then(|t| self.keep_new(t)) {
-                    if rt.idle.end_search() {
-                        // We were the last searcher: let another look for
-                        // the rest of the burst.
-                        rt.notify_work(t.priority());
-                    }
-                    return Some(t);
-                }
-                if !self.inbox.is_empty() || self.timer_due() {
-                    rt.idle.end_search();
-                    return None;
-                }
-                for _ in 0..SEARCH_SPINS {
-                    std::hint::spin_loop();
-                }
+                // Retired mid-search: we will not look at new work again.
+                SearchEnd::HandOver => self.hand_over_new_work(rt),
             }
-            rt.idle.end_search();
-            if !self.takes_new_work() {
-                // Retired mid-search: we counted as the searcher, so pushers
-                // did not wake anyone for the new work queued meanwhile.
-                // Hand the search over to a pool LWP.
-                self.hand_over_new_work(rt);
+            match search {
+                Search::Found(t) => return Some(t),
+                Search::OwnWork => return None,
+                Search::Nothing => {}
             }
         }
         // Announce the sleep, then look one last time (Dekker with the
@@ -895,6 +915,29 @@ impl Lwp {
             rt.idle.leave_idle();
         }
         found
+    }
+
+    /// Step 2 of `sched/idle.rs` (the caller counts as a searcher): up to
+    /// `SEARCH_ROUNDS` looks at the injector and the siblings' new work.
+    /// Stops early when work of its own comes (a wake in the inbox, a due
+    /// timer) or when the LWP begins retiring.
+    fn search(&self) -> Search {
+        for _ in 0..SEARCH_ROUNDS {
+            // Retirement may come mid-search: from then on, no new work.
+            if !self.takes_new_work() {
+                return Search::Nothing;
+            }
+            if let Some(t) = self.find_new_work().and_then(|t| self.keep_new(t)) {
+                return Search::Found(t);
+            }
+            if !self.inbox.is_empty() || self.timer_due() {
+                return Search::OwnWork;
+            }
+            for _ in 0..SEARCH_SPINS {
+                std::hint::spin_loop();
+            }
+        }
+        Search::Nothing
     }
 
     fn timer_due(&self) -> bool {
@@ -947,6 +990,12 @@ impl Lwp {
     /// an argument: `set_concurrency_in` runs while the runtime starts,
     /// when `rt()` would re-enter its initialisation.
     pub(crate) fn hand_over_new_work(&self, rt: &Runtime) {
+        // Two pairings (`sched/idle.rs`, step 2). From a retired searcher:
+        // with the fence of a pusher that saw it searching and so woke
+        // nobody; after it, the looks below see that push. From a retirer
+        // (`pool.rs`): it stands between marking an LWP retiring and
+        // `should_wake`, and pairs with the fence in `Idle::end_search`.
+        fence(SeqCst);
         let top = rt.global_top();
         if top >= 0 || rt.lwps().any(|l| l.has_fresh_work()) {
             rt.notify_work(top.max(0) as u8);
@@ -1083,5 +1132,22 @@ pub(crate) fn running_ult(word: u64) -> Option<u32> {
     match word as u32 {
         0 => None,
         i => Some(i - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_much_heavier_lwp_steals_the_new_work_of_a_retiring_one() {
+        let thief = Lwp::new(0, false);
+        let victim = Lwp::new(1, false);
+        thief.placed.store(40, Relaxed);
+        // The rule applies to an awake pool sibling...
+        assert!(place::refuses_to_steal(&thief, &victim));
+        // ...not to one that will never run its own new work.
+        victim.retiring.store(true, Relaxed);
+        assert!(!place::refuses_to_steal(&thief, &victim));
     }
 }

@@ -125,7 +125,10 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
             if pool.members.len() >= target {
                 break;
             }
-            if l.is_alive() && !l.is_bound() && l.retiring.load(Relaxed) {
+            // Not one that committed to leaving: it would be counted
+            // after it left (`commit_leave`).
+            if l.is_alive() && !l.is_bound() && l.retiring.load(Relaxed) && !l.leaving.load(Relaxed)
+            {
                 l.retiring.store(false, Release);
                 pool.members.push(l.index);
             }
@@ -159,7 +162,9 @@ pub(crate) fn set_concurrency_in(rt: &'static Runtime, n: usize) -> io::Result<(
     let stays = pool.members.first().copied();
     drop(pool);
     // New work queued for the LWPs that just retired must reach one that
-    // stays: they may have been the searchers that pushers relied on.
+    // stays: they may have been the searchers that pushers relied on. (One
+    // that is still searching hands over again when its search ends:
+    // `sched/idle.rs`, step 2.)
     if let Some(i) = stays {
         rt.lwp(i).hand_over_new_work(rt);
     }
@@ -203,6 +208,20 @@ pub(crate) fn retire_lwp(rt: &'static Runtime, l: &'static Lwp) {
     l.parker.unpark();
     drop(pool);
     l.hand_over_new_work(rt);
+}
+
+/// A retiring pool LWP with nothing left to run commits to leaving, from
+/// its own thread: under the pool lock, so that `set_concurrency` either
+/// revived it before (false: it stays, a member again) or sees it leaving
+/// and revives or starts another. Without the lock, a level raised just as
+/// the LWP decided to leave counted it as a member after it was gone.
+pub(crate) fn commit_leave(l: &Lwp) -> bool {
+    let _pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
+    if !l.retiring.load(Relaxed) {
+        return false;
+    }
+    l.leaving.store(true, Relaxed);
+    true
 }
 
 /// An LWP leaves for good, from its own thread at the end of its loop: off

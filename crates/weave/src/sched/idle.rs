@@ -19,9 +19,20 @@
 //!    it [`claim`](Idle::claim) one sleeper's flag and unpark it.
 //! 2. An LWP with nothing to run first searches ([`Idle::try_start_search`],
 //!    at most half of the busy LWPs at once, Go's rule: on a 2-CPU machine
-//!    spinners would take the CPU from the thread making the work); when it
-//!    finds work as the last searcher ([`Idle::end_search`] says so) it
-//!    wakes another (step 1), so that a burst fans out one LWP at a time.
+//!    spinners would take the CPU from the thread making the work). A
+//!    pusher that saw a searcher woke nobody, so the search ends with a
+//!    debt ([`Idle::end_search`], however the search ended): the last
+//!    searcher that found work wakes another (step 1), so that a burst
+//!    fans out one LWP at a time; the last searcher that found nothing and
+//!    no longer takes new work (it began retiring) hands what is queued
+//!    over to a pool LWP ([`SearchEnd::HandOver`]); any other searcher
+//!    leaves the debt to the searchers still counted, or looks at new work
+//!    itself next. (Without the hand-over, a retiring searcher that stopped
+//!    because a ULT of its own woke left queued ULTs unseen while the
+//!    pool's one remaining LWP slept.) The retirer's fence, after it marks
+//!    the LWP retiring and before its own hand-over, pairs with the fence
+//!    in `end_search` (Dekker again): either the retirer sees no searcher
+//!    and wakes a sleeper itself, or the searcher sees that it retired.
 //! 3. Before sleeping it sets its flag and counts itself
 //!    ([`Idle::announce_sleep`], which ends with a SeqCst fence), then
 //!    checks every source of work once more. After the sleep (or instead of
@@ -30,7 +41,8 @@
 //! The fences of 1 and 3 pair (Dekker): either the pusher sees the sleeper,
 //! or the sleeper's last check sees the work. No wake-up is lost, and a
 //! busy runtime makes no wake-up syscalls at all. `loom_tests` below checks
-//! both the pair and the claim (a sleeper is woken at most once per sleep).
+//! the pair, the claim (a sleeper is woken at most once per sleep) and the
+//! retired searcher's hand-over.
 //!
 //! This file names no LWP, queue or runtime: the callers bring the work
 //! checks and the unparking; it only counts.
@@ -38,6 +50,22 @@
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use crate::loom::{fence, AtomicBool, AtomicUsize};
+
+/// What an LWP that ends its search owes the pushers that saw it searching
+/// and so woke nobody (step 2 of the module doc).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SearchEnd {
+    /// Nothing: another searcher still counts, or the caller looks at new
+    /// work itself next (its pick, or its last check before sleeping).
+    Settled,
+    /// It found work as the last searcher: wake another LWP for the rest of
+    /// a burst.
+    WakeAnother,
+    /// It was the last searcher, found nothing, and no longer takes new
+    /// work (it retires): it will not look at what the pushers queued, so
+    /// it must wake a pool LWP if any new work is queued.
+    HandOver,
+}
 
 /// The protocol's shared counters (see the module doc).
 pub(crate) struct Idle {
@@ -125,11 +153,33 @@ impl Idle {
         }
     }
 
-    /// Ends a search: true if the caller was the last searcher, and so
-    /// must wake another LWP if it found work (step 2).
-    pub(crate) fn end_search(&self) -> bool {
+    /// Ends a search (step 2), however it ended: `found` if it found work
+    /// to run. `takes_new_work` says whether the caller still takes new
+    /// work; it is asked only of a last searcher that found nothing, after
+    /// a SeqCst fence that pairs with the one a retirer issues between
+    /// marking the LWP retiring and its hand-over's `should_wake`: either
+    /// that hand-over sees no searcher and wakes a sleeper itself, or this
+    /// reads the retirement and answers [`SearchEnd::HandOver`]. (One that
+    /// found work wakes another anyway, which serves as the hand-over.)
+    pub(crate) fn end_search(
+        &self,
+        found: bool,
+        takes_new_work: impl FnOnce() -> bool,
+    ) -> SearchEnd {
         // SeqCst: pairs with `should_wake`, as in `try_start_search`.
-        self.searching.fetch_sub(1, SeqCst) == 1
+        if self.searching.fetch_sub(1, SeqCst) != 1 {
+            // A searcher still counts: the debt passes to it.
+            return SearchEnd::Settled;
+        }
+        if found {
+            return SearchEnd::WakeAnother;
+        }
+        fence(SeqCst);
+        if takes_new_work() {
+            SearchEnd::Settled
+        } else {
+            SearchEnd::HandOver
+        }
     }
 
     /// Step 3: the LWP owning `flag` is about to sleep; `member` if it is a
@@ -194,6 +244,45 @@ impl Idle {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_searcher_that_retired_hands_over() {
+        let idle = Idle::new();
+        idle.set_members(&[0, 1]);
+        assert!(idle.try_start_search());
+        assert_eq!(idle.end_search(false, || false), SearchEnd::HandOver);
+    }
+
+    #[test]
+    fn the_last_searcher_that_found_work_wakes_another_even_if_retired() {
+        let idle = Idle::new();
+        idle.set_members(&[0, 1]);
+        assert!(idle.try_start_search());
+        assert_eq!(idle.end_search(true, || false), SearchEnd::WakeAnother);
+    }
+
+    #[test]
+    fn a_retired_searcher_leaves_the_hand_over_to_one_still_searching() {
+        let idle = Idle::new();
+        idle.set_members(&[0, 1, 2, 3]);
+        assert!(idle.try_start_search());
+        assert!(idle.try_start_search());
+        assert_eq!(idle.end_search(false, || false), SearchEnd::Settled);
+        assert_eq!(idle.end_search(false, || false), SearchEnd::HandOver);
+    }
+
+    #[test]
+    fn the_last_searcher_of_the_pool_that_found_nothing_owes_nothing() {
+        let idle = Idle::new();
+        idle.set_members(&[0, 1]);
+        assert!(idle.try_start_search());
+        assert_eq!(idle.end_search(false, || true), SearchEnd::Settled);
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
@@ -250,6 +339,56 @@ mod loom_tests {
         });
     }
 
+    /// Step 2 with a retirement: a pusher queues work while an LWP counts
+    /// as a searcher, the LWP is retired and stops searching without taking
+    /// the work (a ULT of its own woke), and the pool's remaining LWP goes
+    /// to sleep. Either the sleeper's last check sees the work, or the
+    /// pusher or the retired searcher's hand-over claims the sleeper.
+    #[test]
+    fn a_retired_searcher_hands_the_work_over() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new());
+            idle.set_members(&[0]);
+            let member = Arc::new(SleepFlag::new());
+            let work = Arc::new(AtomicBool::new(false));
+            let retiring = Arc::new(AtomicBool::new(false));
+            assert!(idle.try_start_search());
+            let searcher = {
+                let (idle, member, work, retiring) =
+                    (idle.clone(), member.clone(), work.clone(), retiring.clone());
+                loom::thread::spawn(move || {
+                    match idle.end_search(false, || !retiring.load(Relaxed)) {
+                        // `Lwp::hand_over_new_work`: fence, look, wake.
+                        SearchEnd::HandOver => {
+                            fence(SeqCst);
+                            work.load(Relaxed) && idle.should_wake() && idle.claim(&member)
+                        }
+                        _ => false,
+                    }
+                })
+            };
+            let pusher = {
+                let (idle, member, work, retiring) =
+                    (idle.clone(), member.clone(), work.clone(), retiring.clone());
+                loom::thread::spawn(move || {
+                    // `set_concurrency` retires the searcher; work is queued
+                    // (its own push-back, or the injector's), then notified.
+                    retiring.store(true, Relaxed);
+                    work.store(true, Relaxed);
+                    fence(SeqCst);
+                    idle.should_wake() && idle.claim(&member)
+                })
+            };
+            idle.announce_sleep(&member, true);
+            let saw_work = work.load(Relaxed);
+            let handed_over = searcher.join().unwrap();
+            let pushed = pusher.join().unwrap();
+            idle.end_sleep(&member);
+            idle.leave_idle();
+            assert!(saw_work || handed_over || pushed, "queued work left unseen");
+        });
+    }
+
     /// A searcher that finds the work as the last searcher says so (and
     /// would wake another); a pusher that saw the search did not wake.
     #[test]
@@ -262,10 +401,10 @@ mod loom_tests {
                 let idle = idle.clone();
                 loom::thread::spawn(move || {
                     let searched = idle.try_start_search();
-                    searched && idle.end_search()
+                    searched && idle.end_search(true, || true) == SearchEnd::WakeAnother
                 })
             };
-            let mine_last = idle.end_search();
+            let mine_last = idle.end_search(true, || true) == SearchEnd::WakeAnother;
             let theirs_last = other.join().unwrap();
             // Exactly one of the searches that started ended last.
             assert!(mine_last || theirs_last);
