@@ -1,6 +1,9 @@
 //! `weave bench` selects workloads by name, lists them, and runs the io
-//! workloads to the end with the fields a reader of `--json` needs. No
-//! figure is checked: the machine running the tests decides those.
+//! workloads to the end with the fields a reader of `--json` needs; on a
+//! terminal (a pseudo terminal opened here) the table run shows its
+//! progress on stderr, and `--json` or a stderr that is not a terminal
+//! gets none. No figure is checked: the machine running the tests decides
+//! those.
 
 use std::process::{Command, Output};
 
@@ -85,4 +88,100 @@ fn io_workloads_run_and_say_which_way_is_better() {
     for bad in [":NaN", ":inf", ":-inf"] {
         assert!(!json.contains(bad), "{bad} in {json}");
     }
+}
+
+/// Runs `weave ARGS` with stderr on the slave side of a new pseudo
+/// terminal and stdout on a pipe; returns (stdout, what the terminal got).
+fn weave_with_terminal_stderr(args: &[&str]) -> (String, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    // SAFETY: posix_openpt has no preconditions; the result is checked.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
+    assert!(
+        master >= 0,
+        "posix_openpt: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `master` is an open pseudo-terminal master we own.
+    assert_eq!(unsafe { libc::grantpt(master) }, 0);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::unlockpt(master) }, 0);
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: `name` is writable for its whole length, which is passed.
+    let named = unsafe { libc::ptsname_r(master, name.as_mut_ptr(), name.len()) };
+    assert_eq!(named, 0);
+    // SAFETY: ptsname_r wrote a NUL-terminated path into `name`.
+    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.to_str().unwrap())
+        .unwrap();
+    // SAFETY: `master` is open and owned by nothing else from here on.
+    let mut master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
+    let child = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .args(args)
+        .env_remove("WEAVE_LWPS")
+        .stdout(Stdio::piped())
+        .stderr(slave)
+        .spawn()
+        .expect("the weave binary runs");
+    // Drain the terminal while the child runs, so that it never blocks on
+    // a full terminal buffer; reading ends with EIO once the child (the
+    // slave's last holder) has exited.
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        reader.join().unwrap(),
+    )
+}
+
+#[test]
+fn on_a_terminal_the_table_run_shows_the_workload_and_round() {
+    let (stdout, terminal) = weave_with_terminal_stderr(&["bench", "--quick", "yield"]);
+    assert!(
+        terminal.contains("bench 1/1 yield: round 1/3"),
+        "{terminal:?}"
+    );
+    // The baseline's rounds are a second pass.
+    assert!(
+        terminal.contains("bench 1/1 yield, pass 2: round 1/3"),
+        "{terminal:?}"
+    );
+    // The line is wiped once the run is over.
+    assert!(terminal.ends_with("\r\x1b[K"), "{terminal:?}");
+    assert!(
+        !stdout.contains('\r'),
+        "the progress stays off stdout: {stdout:?}"
+    );
+}
+
+#[test]
+fn with_json_a_terminal_gets_no_progress() {
+    let (stdout, terminal) = weave_with_terminal_stderr(&["bench", "--quick", "--json", "yield"]);
+    assert!(!terminal.contains("bench 1/1"), "{terminal:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON object");
+    assert_eq!(v["workloads"][0]["name"], "yield");
+}
+
+#[test]
+fn stderr_not_a_terminal_gets_no_progress() {
+    let out = weave(&["bench", "--quick", "yield"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains('\r'), "{err:?}");
+    assert!(!err.contains("round"), "{err:?}");
 }
