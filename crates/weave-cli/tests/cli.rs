@@ -1,7 +1,7 @@
 //! The command line as a whole: the help lists every subcommand and each
 //! has its own, `lab --json` is JSON, a bad option is refused with status
-//! 2, and `weave env` reports the
-//! variables of the library's table with their state here.
+//! 2, and `weave env` reports the variables of the library's table with
+//! their state here.
 
 use std::process::{Command, Output};
 
