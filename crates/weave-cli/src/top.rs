@@ -5,13 +5,19 @@
 //! (switches per second, per LWP and per thread) come from two frames in a
 //! row, so `--once` shows totals only.
 //!
-//! The view is redrawn with two ANSI sequences (cursor home, clear) and
-//! plain lines: a table that refreshes needs no terminal UI crate, and
-//! Ctrl-C ends it (nothing of the terminal's state is changed).
+//! The view is redrawn in place with plain lines and three ANSI
+//! sequences: cursor home, then each line followed by "clear to the end
+//! of the line", then "clear below". The screen is never blanked between
+//! two frames, so nothing flickers however the terminal splits the
+//! write, and the frame is cut to the terminal's height (the thread rows
+//! go first) so that it never scrolls. Ctrl-C ends it: nothing of the
+//! terminal's state (raw mode, alternate screen) is changed, so nothing
+//! needs restoring. Why no terminal UI crate (ratatui, measured): see
+//! `docs/DEPENDENCIES.md`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::time::{Duration, Instant};
@@ -48,15 +54,74 @@ pub fn run(args: &Args) -> Result<(), String> {
         };
         let now = Instant::now();
         let prev = last.as_ref().map(|(at, f)| (now - *at, f));
-        let text = render(&frame, prev, args.rows);
         if args.once {
-            print!("{text}");
+            print!("{}", render(&frame, prev, args.rows));
             return Ok(());
         }
-        print!("\x1b[H\x1b[2J{text}");
+        let height = terminal_height();
+        let listed = frame["threads"].as_array().map_or(0, Vec::len);
+        let text = fit(height, args.rows, listed, |rows| render(&frame, prev, rows));
+        let mut out = std::io::stdout().lock();
+        out.write_all(redraw(&text).as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("writing the view: {e}"))?;
+        drop(out);
         last = Some((now, frame));
         std::thread::sleep(Duration::from_millis(args.interval));
     }
+}
+
+/// The rows of the terminal on stdout, when stdout is one.
+fn terminal_height() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which
+    // points to a local of that type; a bad fd only makes it fail.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_row > 0).then_some(usize::from(ws.ws_row))
+}
+
+/// The frame `render(rows)` gives with as many of its `rows` thread rows
+/// (at most the `listed` threads of the frame) as fit in `height` lines,
+/// all of them when the height is unknown; cut to `height` lines if even
+/// the tables without threads do not fit.
+fn fit(
+    height: Option<usize>,
+    rows: usize,
+    listed: usize,
+    render: impl Fn(usize) -> String,
+) -> String {
+    let mut rows = rows.min(listed);
+    let mut text = render(rows);
+    let Some(h) = height else { return text };
+    // Each pass drops as many rows as lines overflow; leaving threads out
+    // adds the one "... more threads" line, so this ends within a few.
+    loop {
+        let over = text.lines().count().saturating_sub(h);
+        if over == 0 || rows == 0 {
+            break;
+        }
+        rows = rows.saturating_sub(over);
+        text = render(rows);
+    }
+    text.lines().take(h).collect::<Vec<_>>().join("\n")
+}
+
+/// The bytes that replace the previous frame with `text` in place: cursor
+/// home, each line then "clear to the end of the line", then "clear
+/// below". No "clear screen": the old frame stays until each line is
+/// overwritten.
+fn redraw(text: &str) -> String {
+    let mut o = String::from("\x1b[H");
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            o.push('\n');
+        }
+        o.push_str(line);
+        o.push_str("\x1b[K");
+    }
+    o.push_str("\x1b[J");
+    o
 }
 
 /// One frame of process `pid`.
@@ -233,6 +298,34 @@ mod tests {
         let quiet = text.find("quiet").unwrap();
         assert!(busy < quiet, "{text}");
         assert!(text.contains("blocked(Park)"), "{text}");
+    }
+
+    #[test]
+    fn a_redraw_overwrites_in_place_and_never_blanks_the_screen() {
+        let bytes = redraw("first\nsecond");
+        assert_eq!(bytes, "\x1b[Hfirst\x1b[K\nsecond\x1b[K\x1b[J");
+        assert!(!bytes.contains("\x1b[2J"));
+    }
+
+    #[test]
+    fn a_short_terminal_gets_fewer_thread_rows_not_a_scroll() {
+        let f = frame(100);
+        let full = render(&f, None, 10);
+        let lines = full.lines().count();
+        // One line short: dropping one row adds the "more threads" line,
+        // so both rows go, and that line says so.
+        let text = fit(Some(lines - 1), 10, 2, |rows| render(&f, None, rows));
+        assert_eq!(text.lines().count(), lines - 1, "{text}");
+        assert!(text.ends_with("... 2 more threads"), "{text}");
+    }
+
+    #[test]
+    fn without_a_terminal_height_every_row_is_kept() {
+        let f = frame(100);
+        assert_eq!(
+            fit(None, 10, 2, |rows| render(&f, None, rows)),
+            render(&f, None, 10)
+        );
     }
 
     #[test]
