@@ -5,6 +5,8 @@
 //! gets none. No figure is checked: the machine running the tests decides
 //! those.
 
+mod pty;
+
 use std::process::{Command, Output};
 
 fn weave(args: &[&str]) -> Output {
@@ -93,59 +95,20 @@ fn io_workloads_run_and_say_which_way_is_better() {
 /// Runs `weave ARGS` with stderr on the slave side of a new pseudo
 /// terminal and stdout on a pipe; returns (stdout, what the terminal got).
 fn weave_with_terminal_stderr(args: &[&str]) -> (String, String) {
-    use std::io::Read;
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::process::Stdio;
-    // SAFETY: posix_openpt has no preconditions; the result is checked.
-    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
-    assert!(
-        master >= 0,
-        "posix_openpt: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: `master` is an open pseudo-terminal master we own.
-    assert_eq!(unsafe { libc::grantpt(master) }, 0);
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::unlockpt(master) }, 0);
-    let mut name = [0 as libc::c_char; 128];
-    // SAFETY: `name` is writable for its whole length, which is passed.
-    let named = unsafe { libc::ptsname_r(master, name.as_mut_ptr(), name.len()) };
-    assert_eq!(named, 0);
-    // SAFETY: ptsname_r wrote a NUL-terminated path into `name`.
-    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path.to_str().unwrap())
-        .unwrap();
-    // SAFETY: `master` is open and owned by nothing else from here on.
-    let mut master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
+    let pty = pty::open(24, 80);
     let child = Command::new(env!("CARGO_BIN_EXE_weave"))
         .args(args)
         .env_remove("WEAVE_LWPS")
-        .stdout(Stdio::piped())
-        .stderr(slave)
+        .stdout(std::process::Stdio::piped())
+        .stderr(pty.slave)
         .spawn()
         .expect("the weave binary runs");
-    // Drain the terminal while the child runs, so that it never blocks on
-    // a full terminal buffer; reading ends with EIO once the child (the
-    // slave's last holder) has exited.
-    let reader = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&got).into_owned()
-    });
+    let terminal = pty::Drain::start(pty.master);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
-        reader.join().unwrap(),
+        terminal.finish(),
     )
 }
 
