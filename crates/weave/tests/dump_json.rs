@@ -3,29 +3,35 @@
 //! the rustdoc promises, and a thread's name comes back exactly, whatever
 //! characters it holds.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
-use weave::thread::{self, ThreadId, ThreadState};
+use weave::thread;
 
-fn wait_until_blocked(id: ThreadId) {
-    while !matches!(
-        thread::threads()
-            .iter()
-            .find(|t| t.id == id)
-            .map(|t| t.state),
-        Some(ThreadState::Blocked(_))
-    ) {
-        thread::yield_now();
-    }
-}
-
-/// The parsed JSON dump taken while a ULT named `name` is parked.
+/// The parsed JSON dump taken while a ULT named `name` is parked: dumps
+/// are taken until one shows it blocked with its stack walked (a thread
+/// that is still switching out shows blocked without a stack).
 fn dump_with_parked(name: &str) -> Value {
     let h = thread::Builder::new()
         .name(name.into())
         .spawn(thread::park)
         .unwrap();
-    wait_until_blocked(h.thread().id());
-    let json = weave::dump().to_json();
+    // A watchdog turns a stack that never shows into a failure.
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    let json = loop {
+        let d = weave::dump();
+        let parked = d.threads.iter().any(|t| {
+            t.name.as_deref() == Some(name) && t.state == "blocked" && !t.stack.is_empty()
+        });
+        if parked {
+            break d.to_json();
+        }
+        assert!(
+            Instant::now() < watchdog,
+            "{name} never showed parked:\n{d}"
+        );
+        thread::yield_now();
+    };
     h.thread().unpark();
     h.join().unwrap();
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"))

@@ -160,17 +160,29 @@ mod tests {
         assert!(!wanted(false, false), "stderr not a terminal");
     }
 
-    #[test]
-    fn the_line_names_the_workload_its_place_and_the_round() {
-        let l = Line {
-            workload: "channel_pingpong",
-            at: 3,
-            of: 20,
-            round: Some((2, 7)),
-            passes: 1,
+    /// The line of the `at`-th of `of` workloads, in round `round` of
+    /// its `passes`-th pass.
+    fn line(
+        workload: &'static str,
+        at: usize,
+        of: usize,
+        round: (usize, usize),
+        passes: usize,
+    ) -> Line {
+        Line {
+            workload,
+            at,
+            of,
+            round: Some(round),
+            passes,
             started: Instant::now(),
             shown: false,
-        };
+        }
+    }
+
+    #[test]
+    fn the_line_names_the_workload_its_place_and_the_round() {
+        let l = line("channel_pingpong", 3, 20, (2, 7), 1);
         assert_eq!(
             text(&l, Duration::from_millis(4_200)),
             "bench 3/20 channel_pingpong: round 2/7, 4 s"
@@ -179,15 +191,7 @@ mod tests {
 
     #[test]
     fn a_second_pass_of_rounds_is_numbered() {
-        let l = Line {
-            workload: "yield",
-            at: 1,
-            of: 1,
-            round: Some((1, 3)),
-            passes: 2,
-            started: Instant::now(),
-            shown: false,
-        };
+        let l = line("yield", 1, 1, (1, 3), 2);
         assert_eq!(
             text(&l, Duration::ZERO),
             "bench 1/1 yield, pass 2: round 1/3, 0 s"
