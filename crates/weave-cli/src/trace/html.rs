@@ -13,9 +13,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use serde::ser::{SerializeTuple, Serializer};
 use serde::Serialize;
 
-use super::timeline::{MarkKind, Timeline};
+use super::timeline::{MarkKind, Timeline, Ult};
 
 /// History entries kept per ULT (the latest ones): a ULT that switched a
 /// million times would otherwise make the page as large as the trace.
@@ -66,17 +67,60 @@ struct Data<'a> {
     /// which is which).
     mark_colors: [&'static str; 6],
     flows: Vec<i64>,
-    ults: Vec<UltRow>,
+    ults: Ults<'a>,
     names: BTreeMap<usize, &'a str>,
     reasons: BTreeMap<u8, String>,
+}
+
+/// The ULTs, each serialised as its turn comes (a trace may hold a
+/// million: building every row first would hold them all at once).
+struct Ults<'a>(&'a [Ult]);
+
+impl Serialize for Ults<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(UltRow))
+    }
 }
 
 /// One ULT, as an array: index, generation, priority, run ns, runs, ready
 /// ns, then its waits (`[reason code, ns, ...]`), its latest history
 /// (`[time, step code, argument, ...]`, steps as `Step::code`), and how
 /// many older steps were left out.
-#[derive(Serialize)]
-struct UltRow(u32, u32, u8, u64, u64, u64, Vec<u64>, Vec<i64>, usize);
+struct UltRow<'a>(&'a Ult);
+
+impl Serialize for UltRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.0;
+        let (index, generation) = u.id.map_or((0, 0), |id| (id.index(), id.generation()));
+        let mut waits: Vec<_> = u.waits.iter().collect();
+        waits.sort_by_key(|(r, _)| **r as u8);
+        let waits: Vec<u64> = waits
+            .iter()
+            .flat_map(|(r, ns)| [**r as u64, **ns])
+            .collect();
+        let skip = u.history.len().saturating_sub(HISTORY);
+        let history: Vec<i64> = u
+            .history
+            .iter()
+            .skip(skip)
+            .flat_map(|(t, step)| {
+                let (code, arg) = step.code();
+                [*t as i64, i64::from(code), arg]
+            })
+            .collect();
+        let mut row = s.serialize_tuple(9)?;
+        row.serialize_element(&index)?;
+        row.serialize_element(&generation)?;
+        row.serialize_element(&u.priority)?;
+        row.serialize_element(&u.run_ns)?;
+        row.serialize_element(&u.runs)?;
+        row.serialize_element(&u.ready_ns)?;
+        row.serialize_element(&waits)?;
+        row.serialize_element(&history)?;
+        row.serialize_element(&skip)?;
+        row.end()
+    }
+}
 
 /// Rows of `(lane, numbers)` gathered into one flat array per lane; a
 /// row of a lane the timeline does not have is dropped.
@@ -96,37 +140,6 @@ fn per_lane(
 
 fn data(tl: &Timeline) -> String {
     let n = tl.lanes.len();
-    let ults = tl
-        .ults
-        .iter()
-        .map(|u| {
-            let (index, generation) = u.id.map_or((0, 0), |id| (id.index(), id.generation()));
-            let mut waits: Vec<_> = u.waits.iter().collect();
-            waits.sort_by_key(|(r, _)| **r as u8);
-            let skip = u.history.len().saturating_sub(HISTORY);
-            UltRow(
-                index,
-                generation,
-                u.priority,
-                u.run_ns,
-                u.runs,
-                u.ready_ns,
-                waits
-                    .iter()
-                    .flat_map(|(r, ns)| [**r as u64, **ns])
-                    .collect(),
-                u.history
-                    .iter()
-                    .skip(skip)
-                    .flat_map(|(t, step)| {
-                        let (code, arg) = step.code();
-                        [*t as i64, i64::from(code), arg]
-                    })
-                    .collect(),
-                skip,
-            )
-        })
-        .collect();
     // The names of the block reasons that occur, by code.
     let reasons = tl
         .ults
@@ -176,7 +189,7 @@ fn data(tl: &Timeline) -> String {
                 ]
             })
             .collect(),
-        ults,
+        ults: Ults(&tl.ults),
         names: tl
             .ults
             .iter()
