@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 /// What the line shows.
 struct Line {
     workload: &'static str,
-    /// 1-based position of the workload among those selected, and their count.
+    /// 1-based position of the workload among those selected, and their
+    /// count; `at` is 0 between workloads, when nothing is drawn.
     at: usize,
     of: usize,
     /// The round running, 1-based, and the rounds of this pass.
@@ -32,6 +33,8 @@ struct Line {
     started: Instant,
     /// The line is drawn (something to wipe before a row is printed).
     shown: bool,
+    /// Where the control sequences and words go: stderr, but for tests.
+    out: fn(&str),
 }
 
 /// `None` while progress is off.
@@ -45,8 +48,15 @@ pub(super) fn wanted(json: bool, stderr_is_terminal: bool) -> bool {
     !json && stderr_is_terminal
 }
 
-/// Turns the line on, for `of` workloads, and starts its ticker.
+/// Turns the line on, on stderr, for `of` workloads, and starts its
+/// ticker.
 pub(super) fn start(of: usize) {
+    start_on(of, |s| {
+        let _ = std::io::stderr().write_all(s.as_bytes());
+    });
+}
+
+fn start_on(of: usize, out: fn(&str)) {
     *lock() = Some(Line {
         workload: "",
         at: 0,
@@ -55,6 +65,7 @@ pub(super) fn start(of: usize) {
         passes: 0,
         started: Instant::now(),
         shown: false,
+        out,
     });
     // The ticker ends on its own once `finish` has turned the line off.
     // Without a ticker (no thread to be had) the line still moves at each
@@ -97,11 +108,13 @@ pub(super) fn round(k: usize, n: usize) {
     }
 }
 
-/// Wipes the line, so that stdout can print a row where it was; the next
-/// `workload` or `round` draws it again.
+/// Wipes the line, so that stdout can print a row where it was, and
+/// keeps it wiped (the ticker too) until the next `workload` draws it:
+/// a redraw between the wipe and the row would put the row after it.
 pub(super) fn clear() {
     if let Some(l) = lock().as_mut() {
         wipe(l);
+        l.at = 0;
     }
 }
 
@@ -121,17 +134,13 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Line>> {
 
 fn wipe(l: &mut Line) {
     if l.shown {
-        let _ = write!(std::io::stderr(), "\r\x1b[K");
+        (l.out)("\r\x1b[K");
         l.shown = false;
     }
 }
 
 fn draw(l: &mut Line) {
-    let _ = write!(
-        std::io::stderr(),
-        "\r\x1b[K{}",
-        text(l, l.started.elapsed())
-    );
+    (l.out)(&format!("\r\x1b[K{}", text(l, l.started.elapsed())));
     l.shown = true;
 }
 
@@ -177,7 +186,28 @@ mod tests {
             passes,
             started: Instant::now(),
             shown: false,
+            out: |_| {},
         }
+    }
+
+    #[test]
+    fn after_a_clear_nothing_is_drawn_until_the_next_workload() {
+        // The one test in this binary that turns the global line on.
+        static WRITTEN: Mutex<String> = Mutex::new(String::new());
+        start_on(2, |s| WRITTEN.lock().unwrap().push_str(s));
+        workload("yield", 1);
+        clear();
+        round(1, 3);
+        // Longer than a tick: the ticker must not draw either.
+        std::thread::sleep(TICK * 3);
+        let written = WRITTEN.lock().unwrap().clone();
+        finish();
+        assert!(
+            written.starts_with("\r\x1b[Kbench 1/2 yield"),
+            "{written:?}"
+        );
+        assert!(written.ends_with("\r\x1b[K"), "{written:?}");
+        assert_eq!(written.matches("bench 1/2").count(), 1, "{written:?}");
     }
 
     #[test]
