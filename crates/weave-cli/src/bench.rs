@@ -13,17 +13,22 @@
 //! and its ratio is weave/std. Either way a ratio above 1 means weave is
 //! ahead. The io workloads (sockets, sleeps) live in `bench/io.rs`, the
 //! trim of parked stacks in `bench/trim.rs`, and what they all share in
-//! `bench/common.rs`. `--trace-cost` (what recording a trace costs) is in
+//! `bench/common.rs`. `--json` is written in `bench/json.rs`; the
+//! progress line a terminal shows during a run in `bench/progress.rs`.
+//! `--trace-cost` (what recording a trace costs) is in
 //! `bench/trace_cost.rs`.
 
 mod c;
 mod common;
 mod compact;
 mod io;
+mod json;
+mod progress;
 mod signal;
 mod trace_cost;
 mod trim;
 
+use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -209,16 +214,26 @@ pub fn run(args: &Args) -> Result<(), String> {
             "workload", "unit", "weave", "std::thread", "ratio"
         );
     }
+    let show_progress = progress::wanted(json, std::io::stderr().is_terminal());
+    if show_progress {
+        progress::start(selected.len());
+    }
     let mut results = Vec::new();
-    for w in selected {
-        let m = (w.run)(&opts).map_err(|e| format!("bench {}: {e}", w.name))?;
+    for (i, w) in selected.iter().enumerate() {
+        progress::workload(w.name, i + 1);
+        let m = (w.run)(&opts).map_err(|e| {
+            progress::finish();
+            format!("bench {}: {e}", w.name)
+        })?;
+        progress::clear();
         if !json {
             print_row(&m);
         }
         results.push(m);
     }
+    progress::finish();
     if json {
-        println!("{}", to_json(&results));
+        println!("{}", json::to_json(&results));
     }
     Ok(())
 }
@@ -237,36 +252,6 @@ fn print_row(m: &Measurement) {
         "{:<16} {:>6} {:>14.1} {:>14} {:>9}   n={} {}",
         m.name, m.unit, m.weave, base, ratio, m.n, note
     );
-}
-
-fn to_json(results: &[Measurement]) -> String {
-    let rows: Vec<String> = results
-        .iter()
-        .map(|m| {
-            let mut s = format!(
-                "{{\"name\":\"{}\",\"unit\":\"{}\",\"weave\":{:.1},\"baseline\":{},\"baseline_name\":\"std::thread\",\"n\":{}",
-                m.name,
-                m.unit,
-                m.weave,
-                m.baseline.map_or("null".to_owned(), |b| format!("{b:.1}")),
-                m.n
-            );
-            if let Some(r) = m.ratio() {
-                s.push_str(&format!(",\"ratio\":{r:.2}"));
-            }
-            let better = if m.is_rate() { "higher" } else { "lower" };
-            s.push_str(&format!(",\"better\":\"{better}\""));
-            if let Some(note) = &m.note {
-                s.push_str(&format!(",\"note\":\"{}\"", note.replace('"', "'")));
-            }
-            for (k, v) in &m.extra {
-                s.push_str(&format!(",\"{k}\":{v:.3}"));
-            }
-            s.push('}');
-            s
-        })
-        .collect();
-    format!("{{\"workloads\":[{}]}}", rows.join(","))
 }
 
 fn spawn_join(o: &Opts) -> Result<Measurement, String> {

@@ -1,6 +1,11 @@
 //! `weave bench` selects workloads by name, lists them, and runs the io
-//! workloads to the end with the fields a reader of `--json` needs. No
-//! figure is checked: the machine running the tests decides those.
+//! workloads to the end with the fields a reader of `--json` needs; on a
+//! terminal (a pseudo terminal opened here) the table run shows its
+//! progress on stderr, and `--json` or a stderr that is not a terminal
+//! gets none. No figure is checked: the machine running the tests decides
+//! those.
+
+mod pty;
 
 use std::process::{Command, Output};
 
@@ -85,4 +90,61 @@ fn io_workloads_run_and_say_which_way_is_better() {
     for bad in [":NaN", ":inf", ":-inf"] {
         assert!(!json.contains(bad), "{bad} in {json}");
     }
+}
+
+/// Runs `weave ARGS` with stderr on the slave side of a new pseudo
+/// terminal and stdout on a pipe; returns (stdout, what the terminal got).
+fn weave_with_terminal_stderr(args: &[&str]) -> (String, String) {
+    let pty = pty::open(24, 80);
+    let child = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .args(args)
+        .env_remove("WEAVE_LWPS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(pty.slave)
+        .spawn()
+        .expect("the weave binary runs");
+    let terminal = pty::Drain::start(pty.master);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        terminal.finish(),
+    )
+}
+
+#[test]
+fn on_a_terminal_the_table_run_shows_the_workload_and_round() {
+    let (stdout, terminal) = weave_with_terminal_stderr(&["bench", "--quick", "yield"]);
+    assert!(
+        terminal.contains("bench 1/1 yield: round 1/3"),
+        "{terminal:?}"
+    );
+    // The baseline's rounds are a second pass.
+    assert!(
+        terminal.contains("bench 1/1 yield, pass 2: round 1/3"),
+        "{terminal:?}"
+    );
+    // The line is wiped once the run is over.
+    assert!(terminal.ends_with("\r\x1b[K"), "{terminal:?}");
+    assert!(
+        !stdout.contains('\r'),
+        "the progress stays off stdout: {stdout:?}"
+    );
+}
+
+#[test]
+fn with_json_a_terminal_gets_no_progress() {
+    let (stdout, terminal) = weave_with_terminal_stderr(&["bench", "--quick", "--json", "yield"]);
+    assert!(!terminal.contains("bench 1/1"), "{terminal:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON object");
+    assert_eq!(v["workloads"][0]["name"], "yield");
+}
+
+#[test]
+fn stderr_not_a_terminal_gets_no_progress() {
+    let out = weave(&["bench", "--quick", "yield"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains('\r'), "{err:?}");
+    assert!(!err.contains("round"), "{err:?}");
 }

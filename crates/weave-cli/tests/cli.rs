@@ -1,6 +1,7 @@
-//! The command line as a whole: the help lists every subcommand, a bad
-//! option is refused with status 2, and `weave env` reports the
-//! variables of the library's table with their state here.
+//! The command line as a whole: the help lists every subcommand and each
+//! has its own, `lab --json` is JSON, a bad option is refused with status
+//! 2, and `weave env` reports the variables of the library's table with
+//! their state here.
 
 use std::process::{Command, Output};
 
@@ -31,6 +32,45 @@ fn help_lists_every_subcommand() {
             "{cmd} missing:\n{help}"
         );
     }
+}
+
+#[test]
+fn every_subcommand_answers_help_with_its_own_usage() {
+    for cmd in [
+        "demo",
+        "bench",
+        "lab",
+        "env",
+        "port",
+        "trace",
+        "trace view",
+        "trace export",
+        "top",
+    ] {
+        let mut args: Vec<&str> = cmd.split(' ').collect();
+        args.push("--help");
+        let out = weave(&args, &[]);
+        assert!(out.status.success(), "{cmd} --help: {:?}", out.status);
+        let help = text(&out.stdout);
+        assert!(
+            help.contains(&format!("Usage: weave {cmd}")),
+            "{cmd}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn lab_json_parses_with_a_row_per_algorithm() {
+    let out = weave(&["lab", "--quick", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("one JSON object");
+    let rows = v["algorithms"].as_array().expect("an algorithms array");
+    assert!(rows.iter().any(|r| r["name"] == "Peterson"), "{v}");
+    for r in rows {
+        assert!(r["progress"] == "ok" || r["progress"] == "stalled", "{r}");
+        assert!(r["entries"].is_u64(), "{r}");
+    }
+    assert!(v["options"]["duration_ns"].is_u64(), "{v}");
 }
 
 #[test]

@@ -1,10 +1,14 @@
 //! `weave top PID`: a program started with `WEAVE_TOP=1` answers on its
 //! socket, and `weave top --once` prints one frame of its LWP and thread
-//! tables; a program without it is refused with the fix in the message.
+//! tables; on a terminal (a pseudo terminal opened here) the view redraws
+//! in place within the terminal's height; a program without
+//! `WEAVE_TOP=1` is refused with the fix in the message.
 //!
 //! The program is this test binary, re-run with `WEAVE_TOP_TEST_CHILD`
 //! set: `top_child` parks a named ULT, says "ready" and waits for its
 //! stdin to close.
+
+mod pty;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -35,8 +39,10 @@ fn top_child() {
     parked.join().unwrap();
 }
 
-#[test]
-fn weave_top_once_prints_the_tables_of_a_running_program() {
+/// Starts `top_child` with `WEAVE_TOP=1` and waits until its ULT is
+/// parked; the child runs until its stdin is closed. Its stdout comes
+/// back too, to be kept open until it ends (libtest writes to it last).
+fn start_watched_program() -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["top_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
@@ -57,6 +63,47 @@ fn weave_top_once_prints_the_tables_of_a_running_program() {
         );
         assert!(Instant::now() < watchdog, "the child never got ready");
     }
+    (child, out)
+}
+
+#[test]
+fn weave_top_on_a_terminal_redraws_in_place_within_its_height() {
+    let (mut child, _out) = start_watched_program();
+    let pty = pty::open(8, 120);
+    let mut top = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .args(["top", &child.id().to_string(), "--interval", "50"])
+        .stdout(pty.slave)
+        .spawn()
+        .unwrap();
+    let terminal = pty::Drain::start(pty.master);
+    // Three frame starts mean two whole frames; the watchdog turns a view
+    // that never refreshes into a failure.
+    let watchdog = Instant::now() + Duration::from_secs(120);
+    while terminal.so_far().matches("\x1b[H").count() < 3 {
+        assert!(
+            Instant::now() < watchdog,
+            "no refresh: {:?}",
+            terminal.so_far()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    top.kill().unwrap();
+    top.wait().unwrap();
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    let got = terminal.finish();
+    assert!(!got.contains("\x1b[2J"), "the screen was blanked: {got:?}");
+    let second = got.split("\x1b[H").nth(2).unwrap();
+    assert!(second.ends_with("\x1b[J"), "{second:?}");
+    // The terminal turns each \n into \r\n; 8 rows hold 8 lines (the
+    // frame without a limit has more: two tables, their headers, threads).
+    assert!(second.lines().count() <= 8, "{second:?}");
+    assert!(second.starts_with("weave top: pid"), "{second:?}");
+}
+
+#[test]
+fn weave_top_once_prints_the_tables_of_a_running_program() {
+    let (mut child, _out) = start_watched_program();
     let top = Command::new(env!("CARGO_BIN_EXE_weave"))
         .args(["top", &child.id().to_string(), "--once"])
         .output()

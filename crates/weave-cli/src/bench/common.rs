@@ -53,9 +53,17 @@ pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs `f` `rounds` times and returns the median of what it returns.
+/// Runs `f` `rounds` times and returns the median of what it returns;
+/// the progress line (on a terminal) shows the round running.
 pub(super) fn rounds(n: usize, mut f: impl FnMut() -> f64) -> f64 {
-    median((0..n).map(|_| f()).collect())
+    median(
+        (0..n)
+            .map(|k| {
+                super::progress::round(k + 1, n);
+                f()
+            })
+            .collect(),
+    )
 }
 
 /// Runs `f` on a pool of one LWP, restoring automatic concurrency after.

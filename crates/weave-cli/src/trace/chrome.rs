@@ -1,112 +1,240 @@
 //! `weave trace export`: the Chrome trace event format (the JSON object
 //! form, `{"traceEvents": [...]}`), which Perfetto and `chrome://tracing`
-//! open.
+//! open, written through serde.
 //!
 //! One process ("weave"), one track per LWP (`tid` = LWP index + 1, named
 //! by `thread_name` metadata): each run is a complete event (`ph: "X"`)
 //! named after its ULT, each idle span an `idle` complete event, each
 //! wake-up a flow (`ph: "s"` on the waker's LWP, `ph: "f"` bound to the
 //! run it led to), each mark an instant event (`ph: "i"`). Times are in
-//! microseconds, as the format wants, with ns precision kept in the
-//! fraction.
+//! microseconds, as the format wants, with the nanoseconds in the
+//! fraction. Each event is on a line of its own, so that a large export
+//! can still be read with line tools.
 
-use std::fmt::Write as _;
+use serde::Serialize;
 
-use super::html::js_str;
 use super::timeline::{MarkKind, Timeline};
 
-fn us(ns: u64) -> String {
-    format!("{}.{:03}", ns / 1000, ns % 1000)
+/// The whole file.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChromeTrace {
+    trace_events: Vec<Event>,
+    display_time_unit: &'static str,
+}
+
+/// One trace event; a key that is `None` is left out. The field order is
+/// the key order of the output.
+#[derive(Serialize)]
+struct Event {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cat: Option<&'static str>,
+    ph: &'static str,
+    /// A flow end's binding point: "e", the enclosing slice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bp: Option<&'static str>,
+    /// An instant event's scope: "t", its thread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<&'static str>,
+    /// A flow's id, shared by its start and its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dur: Option<f64>,
+    pid: u32,
+    tid: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<Args>,
+}
+
+/// The `args` of an event, by the kind of event.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Args {
+    /// Metadata: the process's or the track's name.
+    Name {
+        name: String,
+    },
+    /// A run: the ULT's id and priority.
+    Run {
+        id: String,
+        priority: u8,
+    },
+    Steal {
+        from_lwp: usize,
+    },
+    Lost {
+        count: u64,
+    },
+    Nothing {},
+}
+
+impl Event {
+    /// An event of phase `ph` on track `tid`, with every optional key absent.
+    fn new(name: impl Into<String>, ph: &'static str, tid: usize) -> Event {
+        Event {
+            name: name.into(),
+            cat: None,
+            ph,
+            bp: None,
+            s: None,
+            id: None,
+            ts: None,
+            dur: None,
+            pid: 1,
+            tid,
+            args: None,
+        }
+    }
+}
+
+/// Nanoseconds as the format's microseconds.
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+/// serde_json's compact output with a line break before each element of
+/// an array: the export's only array is `traceEvents`, so each event gets
+/// a line of its own.
+struct EventPerLine;
+
+impl serde_json::ser::Formatter for EventPerLine {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })
+    }
 }
 
 pub(super) fn json(tl: &Timeline) -> String {
-    let mut ev: Vec<String> = Vec::new();
-    ev.push(
-        "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"weave\"}}"
-            .into(),
-    );
+    let mut ev: Vec<Event> = Vec::new();
+    ev.push(Event {
+        args: Some(Args::Name {
+            name: "weave".into(),
+        }),
+        ..Event::new("process_name", "M", 0)
+    });
     for (i, l) in tl.lanes.iter().enumerate() {
-        ev.push(format!(
-            "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":{}}}}}",
-            i + 1,
-            js_str(&format!(
-                "LWP {}{}",
-                l.lwp,
-                if l.bound { " (bound)" } else { "" }
-            ))
-        ));
+        let name = format!("LWP {}{}", l.lwp, if l.bound { " (bound)" } else { "" });
+        ev.push(Event {
+            args: Some(Args::Name { name }),
+            ..Event::new("thread_name", "M", i + 1)
+        });
     }
     for s in &tl.slices {
         let u = &tl.ults[s.ult];
-        ev.push(format!(
-            "{{\"name\":{},\"cat\":\"run\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{},\
-             \"args\":{{\"id\":{},\"priority\":{}}}}}",
-            js_str(&u.label()),
-            us(s.start),
-            us(s.end - s.start),
-            s.lane + 1,
-            js_str(&u.id.map_or("?".into(), |id| format!("{id:?}"))),
-            u.priority
-        ));
+        ev.push(Event {
+            cat: Some("run"),
+            ts: Some(us(s.start)),
+            dur: Some(us(s.end - s.start)),
+            args: Some(Args::Run {
+                id: u.id.map_or("?".into(), |id| format!("{id:?}")),
+                priority: u.priority,
+            }),
+            ..Event::new(u.label(), "X", s.lane + 1)
+        });
     }
     for s in &tl.idle {
-        ev.push(format!(
-            "{{\"name\":\"idle\",\"cat\":\"idle\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{}}}",
-            us(s.start),
-            us(s.end - s.start),
-            s.lane + 1
-        ));
+        ev.push(Event {
+            cat: Some("idle"),
+            ts: Some(us(s.start)),
+            dur: Some(us(s.end - s.start)),
+            ..Event::new("idle", "X", s.lane + 1)
+        });
     }
     for (i, f) in tl.flows.iter().enumerate() {
         let from = f.from_lane.unwrap_or(f.to_lane);
-        ev.push(format!(
-            "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{i},\"ts\":{},\"pid\":1,\"tid\":{}}}",
-            us(f.at),
-            from + 1
-        ));
-        ev.push(format!(
-            "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{i},\"ts\":{},\"pid\":1,\"tid\":{}}}",
-            us(f.run_at),
-            f.to_lane + 1
-        ));
+        ev.push(Event {
+            cat: Some("wake"),
+            id: Some(i),
+            ts: Some(us(f.at)),
+            ..Event::new("wake", "s", from + 1)
+        });
+        ev.push(Event {
+            cat: Some("wake"),
+            bp: Some("e"),
+            id: Some(i),
+            ts: Some(us(f.run_at)),
+            ..Event::new("wake", "f", f.to_lane + 1)
+        });
     }
     for m in &tl.marks {
         let (name, args) = match m.kind {
-            MarkKind::Steal { from } => ("steal", format!("{{\"from_lwp\":{from}}}")),
-            MarkKind::Preempt => ("preempt", "{}".into()),
-            MarkKind::KernelBlocked => ("blocked in the kernel", "{}".into()),
-            MarkKind::LwpStart => ("LWP started", "{}".into()),
-            MarkKind::LwpExit => ("LWP retired", "{}".into()),
-            MarkKind::Dropped { count } => ("events lost", format!("{{\"count\":{count}}}")),
+            MarkKind::Steal { from } => ("steal", Args::Steal { from_lwp: from }),
+            MarkKind::Preempt => ("preempt", Args::Nothing {}),
+            MarkKind::KernelBlocked => ("blocked in the kernel", Args::Nothing {}),
+            MarkKind::LwpStart => ("LWP started", Args::Nothing {}),
+            MarkKind::LwpExit => ("LWP retired", Args::Nothing {}),
+            MarkKind::Dropped { count } => ("events lost", Args::Lost { count }),
         };
-        ev.push(format!(
-            "{{\"name\":\"{name}\",\"cat\":\"mark\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{},\"pid\":1,\"tid\":{},\"args\":{args}}}",
-            us(m.at),
-            m.lane + 1
-        ));
+        ev.push(Event {
+            cat: Some("mark"),
+            s: Some("t"),
+            ts: Some(us(m.at)),
+            args: Some(args),
+            ..Event::new(name, "i", m.lane + 1)
+        });
     }
-    let mut o = String::from("{\"traceEvents\":[\n");
-    for (i, e) in ev.iter().enumerate() {
-        let _ = writeln!(o, "{}{e}", if i > 0 { "," } else { "" });
-    }
-    o.push_str("],\"displayTimeUnit\":\"ns\"}\n");
-    o
+    let trace = ChromeTrace {
+        trace_events: ev,
+        display_time_unit: "ns",
+    };
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, EventPerLine);
+    trace
+        .serialize(&mut ser)
+        .expect("a trace export serialises: its keys are strings");
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::timeline::small;
     use super::*;
+    use serde_json::{json, Value};
+
+    fn events() -> Vec<Value> {
+        let v: Value = serde_json::from_str(&json(&Timeline::build(&small()))).unwrap();
+        v["traceEvents"].as_array().unwrap().clone()
+    }
 
     #[test]
     fn runs_are_complete_events_on_their_lwps_track() {
-        let j = json(&Timeline::build(&small()));
-        assert!(j.contains(
-            "{\"name\":\"sleeper (ULT 1)\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":0.020,\"dur\":0.030,\"pid\":1,\"tid\":1,"
-        ), "{j}");
-        assert!(
-            j.contains("\"ph\":\"f\",\"bp\":\"e\",\"id\":0,\"ts\":0.100,\"pid\":1,\"tid\":1"),
-            "{j}"
+        let run = events()
+            .into_iter()
+            .find(|e| e["name"] == "sleeper (ULT 1)" && e["ph"] == "X")
+            .expect("the sleeper's run");
+        assert_eq!(
+            run,
+            json!({"name": "sleeper (ULT 1)", "cat": "run", "ph": "X", "ts": 0.02,
+                   "dur": 0.03, "pid": 1, "tid": 1, "args": run["args"].clone()})
         );
+        assert_eq!(run["args"]["priority"].as_u64(), Some(16), "{run}");
+    }
+
+    #[test]
+    fn a_wake_ends_as_a_flow_bound_to_the_run_it_led_to() {
+        let end = events()
+            .into_iter()
+            .find(|e| e["ph"] == "f")
+            .expect("a flow end");
+        assert_eq!(
+            end,
+            json!({"name": "wake", "cat": "wake", "ph": "f", "bp": "e", "id": 0,
+                   "ts": 0.1, "pid": 1, "tid": 1})
+        );
+    }
+
+    #[test]
+    fn each_event_is_on_a_line_of_its_own() {
+        let text = json(&Timeline::build(&small()));
+        let lines = text.lines().filter(|l| l.contains("\"ph\":")).count();
+        assert_eq!(lines, events().len(), "{text}");
     }
 }

@@ -10,9 +10,13 @@
 //! LWP and per ULT. The drawing is `view.js`'s; this file writes the data
 //! and the static parts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::timeline::{MarkKind, Timeline};
+use serde::ser::{SerializeTuple, Serializer};
+use serde::Serialize;
+
+use super::timeline::{MarkKind, Timeline, Ult};
 
 /// History entries kept per ULT (the latest ones): a ULT that switched a
 /// million times would otherwise make the page as large as the trace.
@@ -20,26 +24,6 @@ const HISTORY: usize = 100;
 
 /// ULTs listed in the summary table (those that ran longest).
 const ULT_ROWS: usize = 500;
-
-/// A string as a JavaScript (JSON) string literal, safe inside `<script>`.
-pub(super) fn js_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '<' => o.push_str("\\u003c"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -63,115 +47,101 @@ fn mark_code(k: MarkKind) -> (u8, u64) {
     }
 }
 
-/// The data object `D` that `view.js` draws.
-fn data(tl: &Timeline) -> String {
-    let n = tl.lanes.len();
-    let mut o = String::from("{");
-    let _ = write!(o, "\"end\":{},\"lanes\":[", tl.end_ns);
-    for (i, l) in tl.lanes.iter().enumerate() {
-        let _ = write!(o, "{}{}", if i > 0 { "," } else { "" }, l.lwp);
+/// The data object `D` that `view.js` draws, compact because a trace may
+/// hold a million runs and a million threads: per lane, flat arrays of
+/// numbers (`slices`: start, end, ULT; `idle`: start, end; `marks`: time,
+/// kind as `mark_code`, argument); `flows` flat (from lane or -1, time,
+/// to lane, run time, ULT); per ULT one array (see [`UltRow`]); names
+/// only for the named ULTs, by index; the names of the block reasons that
+/// occur, by code. Keys in this order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Data<'a> {
+    end: u64,
+    lanes: Vec<usize>,
+    bound: Vec<u8>,
+    slices: Vec<Vec<u64>>,
+    idle: Vec<Vec<u64>>,
+    marks: Vec<Vec<u64>>,
+    /// The colours of the mark kinds, by code (the key in the page says
+    /// which is which).
+    mark_colors: [&'static str; 6],
+    flows: Vec<i64>,
+    ults: Ults<'a>,
+    names: BTreeMap<usize, &'a str>,
+    reasons: BTreeMap<u8, String>,
+}
+
+/// The ULTs, each serialised as its turn comes (a trace may hold a
+/// million: building every row first would hold them all at once).
+struct Ults<'a>(&'a [Ult]);
+
+impl Serialize for Ults<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(UltRow))
     }
-    o.push_str("],\"bound\":[");
-    for (i, l) in tl.lanes.iter().enumerate() {
-        let _ = write!(o, "{}{}", if i > 0 { "," } else { "" }, u8::from(l.bound));
-    }
-    o.push(']');
-    let per_lane = |o: &mut String, key: &str, rows: &mut dyn Iterator<Item = (usize, String)>| {
-        let mut lanes: Vec<String> = vec![String::new(); n];
-        for (l, row) in rows {
-            if let Some(s) = lanes.get_mut(l) {
-                if !s.is_empty() {
-                    s.push(',');
-                }
-                s.push_str(&row);
-            }
-        }
-        let _ = write!(o, ",\"{key}\":[");
-        for (i, s) in lanes.iter().enumerate() {
-            let _ = write!(o, "{}[{s}]", if i > 0 { "," } else { "" });
-        }
-        o.push(']');
-    };
-    per_lane(
-        &mut o,
-        "slices",
-        &mut tl
-            .slices
-            .iter()
-            .map(|s| (s.lane, format!("{},{},{}", s.start, s.end, s.ult))),
-    );
-    per_lane(
-        &mut o,
-        "idle",
-        &mut tl
-            .idle
-            .iter()
-            .map(|s| (s.lane, format!("{},{}", s.start, s.end))),
-    );
-    per_lane(
-        &mut o,
-        "marks",
-        &mut tl.marks.iter().map(|m| {
-            let (k, arg) = mark_code(m.kind);
-            (m.lane, format!("{},{k},{arg}", m.at))
-        }),
-    );
-    o.push_str(
-        ",\"markColors\":[\"#2a6fdb\",\"#e8890c\",\"#d0021b\",\"#2e9d3a\",\"#222\",\"#c0c\"]",
-    );
-    o.push_str(",\"flows\":[");
-    for (i, f) in tl.flows.iter().enumerate() {
-        let _ = write!(
-            o,
-            "{}{},{},{},{},{}",
-            if i > 0 { "," } else { "" },
-            f.from_lane.map_or(-1, |l| l as i64),
-            f.at,
-            f.to_lane,
-            f.run_at,
-            f.ult
-        );
-    }
-    // Per ULT, compact (a trace may hold a million threads): index,
-    // generation, priority, run ns, runs, ready ns, then the waits
-    // ([reason, ns] pairs) and the history ([time, step, arg] triples,
-    // steps as `Step::code`), and how many older steps were left out.
-    // Names separately, only for the named.
-    o.push_str("],\"ults\":[");
-    for (i, u) in tl.ults.iter().enumerate() {
+}
+
+/// One ULT, as an array: index, generation, priority, run ns, runs, ready
+/// ns, then its waits (`[reason code, ns, ...]`), its latest history
+/// (`[time, step code, argument, ...]`, steps as `Step::code`), and how
+/// many older steps were left out.
+struct UltRow<'a>(&'a Ult);
+
+impl Serialize for UltRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.0;
         let (index, generation) = u.id.map_or((0, 0), |id| (id.index(), id.generation()));
         let mut waits: Vec<_> = u.waits.iter().collect();
         waits.sort_by_key(|(r, _)| **r as u8);
-        let _ = write!(
-            o,
-            "{}[{index},{generation},{},{},{},{},[",
-            if i > 0 { "," } else { "" },
-            u.priority,
-            u.run_ns,
-            u.runs,
-            u.ready_ns,
-        );
-        for (k, (r, ns)) in waits.iter().enumerate() {
-            let _ = write!(o, "{}{},{ns}", if k > 0 { "," } else { "" }, **r as u8);
-        }
-        o.push_str("],[");
+        let waits: Vec<u64> = waits
+            .iter()
+            .flat_map(|(r, ns)| [**r as u64, **ns])
+            .collect();
         let skip = u.history.len().saturating_sub(HISTORY);
-        for (k, (t, step)) in u.history.iter().skip(skip).enumerate() {
-            let (code, arg) = step.code();
-            let _ = write!(o, "{}{t},{code},{arg}", if k > 0 { "," } else { "" });
-        }
-        let _ = write!(o, "],{skip}]");
+        let history: Vec<i64> = u
+            .history
+            .iter()
+            .skip(skip)
+            .flat_map(|(t, step)| {
+                let (code, arg) = step.code();
+                [*t as i64, i64::from(code), arg]
+            })
+            .collect();
+        let mut row = s.serialize_tuple(9)?;
+        row.serialize_element(&index)?;
+        row.serialize_element(&generation)?;
+        row.serialize_element(&u.priority)?;
+        row.serialize_element(&u.run_ns)?;
+        row.serialize_element(&u.runs)?;
+        row.serialize_element(&u.ready_ns)?;
+        row.serialize_element(&waits)?;
+        row.serialize_element(&history)?;
+        row.serialize_element(&skip)?;
+        row.end()
     }
-    o.push_str("],\"names\":{");
-    let mut first = true;
-    for (i, u) in tl.ults.iter().enumerate() {
-        if let Some(n) = &u.name {
-            let _ = write!(o, "{}\"{i}\":{}", if first { "" } else { "," }, js_str(n));
-            first = false;
+}
+
+/// Rows of `(lane, numbers)` gathered into one flat array per lane; a
+/// row of a lane the timeline does not have is dropped.
+fn per_lane(
+    lanes: usize,
+    rows: impl Iterator<Item = (usize, [u64; 3])>,
+    width: usize,
+) -> Vec<Vec<u64>> {
+    let mut out = vec![Vec::new(); lanes];
+    for (l, row) in rows {
+        if let Some(v) = out.get_mut(l) {
+            v.extend_from_slice(&row[..width]);
         }
     }
+    out
+}
+
+fn data(tl: &Timeline) -> String {
+    let n = tl.lanes.len();
     // The names of the block reasons that occur, by code.
-    let mut reasons: Vec<weave::thread::BlockReason> = tl
+    let reasons = tl
         .ults
         .iter()
         .flat_map(|u| {
@@ -183,20 +153,60 @@ fn data(tl: &Timeline) -> String {
                     _ => None,
                 }))
         })
+        .map(|r| (r as u8, format!("{r:?}")))
         .collect();
-    reasons.sort_by_key(|r| *r as u8);
-    reasons.dedup();
-    o.push_str("},\"reasons\":{");
-    for (k, r) in reasons.iter().enumerate() {
-        let _ = write!(
-            o,
-            "{}\"{}\":\"{r:?}\"",
-            if k > 0 { "," } else { "" },
-            *r as u8
-        );
+    let d = Data {
+        end: tl.end_ns,
+        lanes: tl.lanes.iter().map(|l| l.lwp).collect(),
+        bound: tl.lanes.iter().map(|l| u8::from(l.bound)).collect(),
+        slices: per_lane(
+            n,
+            tl.slices
+                .iter()
+                .map(|s| (s.lane, [s.start, s.end, s.ult as u64])),
+            3,
+        ),
+        idle: per_lane(n, tl.idle.iter().map(|s| (s.lane, [s.start, s.end, 0])), 2),
+        marks: per_lane(
+            n,
+            tl.marks.iter().map(|m| {
+                let (k, arg) = mark_code(m.kind);
+                (m.lane, [m.at, u64::from(k), arg])
+            }),
+            3,
+        ),
+        mark_colors: ["#2a6fdb", "#e8890c", "#d0021b", "#2e9d3a", "#222", "#c0c"],
+        flows: tl
+            .flows
+            .iter()
+            .flat_map(|f| {
+                [
+                    f.from_lane.map_or(-1, |l| l as i64),
+                    f.at as i64,
+                    f.to_lane as i64,
+                    f.run_at as i64,
+                    f.ult as i64,
+                ]
+            })
+            .collect(),
+        ults: Ults(&tl.ults),
+        names: tl
+            .ults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| u.name.as_deref().map(|n| (i, n)))
+            .collect(),
+        reasons,
+    };
+    let json = serde_json::to_string(&d).expect("the page's data serialises: its keys are strings");
+    // Inside <script>, "</script>" in a thread's name would end the
+    // element. '<' only occurs inside strings in JSON, where \u003c is the
+    // same character: escaping every one keeps the value and the page.
+    if json.contains('<') {
+        json.replace('<', "\\u003c")
+    } else {
+        json
     }
-    o.push_str("}}");
-    o
 }
 
 /// The summary tables, per LWP and per ULT.
@@ -332,7 +342,21 @@ mod tests {
 
     #[test]
     fn names_cannot_close_the_script_element() {
-        assert_eq!(js_str("</script>"), "\"\\u003c/script>\"");
+        let mut trace = small();
+        for name in trace.names.values_mut() {
+            *name = "</script><b>".into();
+        }
+        let d = data(&Timeline::build(&trace));
+        assert!(!d.contains('<'), "{d}");
+        let v: serde_json::Value = serde_json::from_str(&d).unwrap();
+        assert!(
+            v["names"]
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|n| n == "</script><b>"),
+            "{v}"
+        );
     }
 
     #[test]

@@ -332,6 +332,32 @@ impl Dump {
     /// The dump as JSON, in the shape of the JVM's
     /// `jcmd Thread.dump_to_file -format=json`: an object with the
     /// process id, the LWPs, and the threads with their stacks.
+    ///
+    /// ```text
+    /// {"threadDump": {
+    ///   "processId": 4242,
+    ///   "lwps": [{"index", "tid", "placed", "switches": numbers,
+    ///             "bound", "idle": booleans}, ...],
+    ///   "threads": [{
+    ///     "tid": ThreadId::as_u64, "index": table slot,
+    ///     "name": string or null, "kind": "ult" | "bound ult" |
+    ///     "migratable ult" | "os thread",
+    ///     "state": "runnable" | "running" | "blocked",
+    ///     "reason": the BlockReason's name ("Park", "Mutex", ...) or null,
+    ///     "timed": boolean,
+    ///     "waitsFor": {"tid", "name"} or null,
+    ///     "waitsOn": {"object": "0x..."} | {"fd": n} |
+    ///                {"deadlineInMs": n} | null,
+    ///     "priority": number, "lwp": number or null,
+    ///     "note": why there is no stack, or null,
+    ///     "stack": [{"ip": "0x...", "function", "file": string or null,
+    ///                "line": number or null}, ...]   (innermost first)
+    ///   }, ...]}}
+    /// ```
+    ///
+    /// Written without a serialisation crate (weave depends on none; see
+    /// `docs/DEPENDENCIES.md`); `tests/dump_json.rs` reads it back with a
+    /// JSON parser.
     pub fn to_json(&self) -> String {
         let mut o = String::new();
         let _ = write!(
