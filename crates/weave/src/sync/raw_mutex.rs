@@ -212,6 +212,40 @@ impl RawMutex {
         }
     }
 
+    /// As [`unlock`](Self::unlock), for a caller that may not hold the
+    /// lock (the C API's unlock, which answers `EPERM` then): false, and
+    /// the word untouched, unless `me` holds it.
+    #[inline]
+    pub(crate) fn unlock_if_held(&self, me: u32) -> bool {
+        // Release: as in `unlock`.
+        if self
+            .word
+            .compare_exchange(locked_by(me), 0, Release, Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        if self.holder() != me {
+            return false;
+        }
+        self.unlock_slow(me);
+        true
+    }
+
+    /// The owner id of the holder, or 0 if the lock is free. Relaxed: the
+    /// owner field changes only by its holder's unlock or a locker's CAS
+    /// from free, so it reads `me` exactly when `me` holds the lock, and a
+    /// reader that does not hold it learns only a moment's state.
+    #[inline]
+    pub(crate) fn holder(&self) -> u32 {
+        let w = self.word.load(Relaxed);
+        if w & LOCKED != 0 {
+            owner_of(w)
+        } else {
+            0
+        }
+    }
+
     #[cold]
     fn lock_slow(&self, me_id: u32, deadline: Option<Instant>) -> bool {
         let me = block::me();
