@@ -690,6 +690,25 @@ int weave_pthread_create(pthread_t *thread,
 // joiner cancelled while it waits leaves the thread joinable.
 int weave_pthread_join(pthread_t thread, void **retval);
 
+// `pthread_tryjoin_np` (a GNU extension): as `pthread_join` for a thread
+// that has finished; `EBUSY` at once for one that has not, which stays
+// joinable. Not a cancellation point.
+int weave_pthread_tryjoin_np(pthread_t thread, void **retval);
+
+// `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
+// at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
+// joinable); `EINVAL` for a bad `abstime` when the thread has not
+// finished. A cancellation point.
+int weave_pthread_timedjoin_np(pthread_t thread, void **retval, const struct timespec *abstime);
+
+// `pthread_clockjoin_np` (a GNU extension): as `pthread_timedjoin_np`,
+// with `abstime` on `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`;
+// `EINVAL` for another). A cancellation point.
+int weave_pthread_clockjoin_np(pthread_t thread,
+                               void **retval,
+                               clockid_t clock,
+                               const struct timespec *abstime);
+
 // `pthread_detach`: the thread's storage is reclaimed when it ends.
 // `ESRCH` for a stale or made-up id, `EINVAL` for a thread that is not
 // joinable (already detached, being joined, or not a C thread).

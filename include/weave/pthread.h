@@ -64,6 +64,9 @@
 #define pthread_create weave_pthread_create
 #define pthread_exit weave_pthread_exit
 #define pthread_join weave_pthread_join
+#define pthread_tryjoin_np weave_pthread_tryjoin_np
+#define pthread_timedjoin_np weave_pthread_timedjoin_np
+#define pthread_clockjoin_np weave_pthread_clockjoin_np
 #define pthread_detach weave_pthread_detach
 #define pthread_self weave_pthread_self
 #define pthread_equal weave_pthread_equal
@@ -265,21 +268,12 @@
         weave_cleanup_pop(&weave__cleanup, (execute));                       \
     } while (0)
 
-/* Calls that would hand a weave thread id to the system's threads
- * library: refused at compile time until weave covers them. */
+/* Calls that would hand a weave thread id or a weave-initialised object
+ * to the system's threads library: refused at compile time until weave
+ * covers them. */
 #define WEAVE__UNCOVERED(name)                                               \
     __attribute__((error(#name " is not covered by weave's C API yet "      \
                          "(see README, From C)")))
-int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
-int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
-    WEAVE__UNCOVERED(pthread_timedjoin_np);
-#define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
-#define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
-
-/* More calls that would hand a weave thread id or a weave-initialised
- * object to the system's threads library: refused at compile time too. */
-int weave_uncovered_pthread_clockjoin_np(pthread_t, void **, clockid_t, const struct timespec *)
-    WEAVE__UNCOVERED(pthread_clockjoin_np);
 int weave_uncovered_pthread_rwlock_clockrdlock(pthread_rwlock_t *, clockid_t,
                                                const struct timespec *)
     WEAVE__UNCOVERED(pthread_rwlock_clockrdlock);
@@ -296,7 +290,6 @@ int weave_uncovered_pthread_attr_setaffinity_np(pthread_attr_t *, size_t, const 
     WEAVE__UNCOVERED(pthread_attr_setaffinity_np);
 int weave_uncovered_pthread_attr_getaffinity_np(const pthread_attr_t *, size_t, cpu_set_t *)
     WEAVE__UNCOVERED(pthread_attr_getaffinity_np);
-#define pthread_clockjoin_np weave_uncovered_pthread_clockjoin_np
 #define pthread_rwlock_clockrdlock weave_uncovered_pthread_rwlock_clockrdlock
 #define pthread_rwlock_clockwrlock weave_uncovered_pthread_rwlock_clockwrlock
 #define pthread_getcpuclockid weave_uncovered_pthread_getcpuclockid
