@@ -364,15 +364,22 @@ ssize_t weave_recv(int fd, void *buf, size_t len, int flags);
 ssize_t weave_send(int fd, const void *buf, size_t len, int flags);
 
 // `accept`: on a listening socket in blocking mode, the ULT waits until a
-// connection is pending, then takes it. (Two threads accepting on one
-// blocking listener may race for one connection; the loser then waits in
-// the kernel, blocking its LWP, until the next.) A cancellation point.
+// connection is pending, then takes it. Threads accepting on one
+// listener take turns (`accept_lock`), so none blocks its LWP in the
+// kernel for a connection another took. A cancellation point, waiting
+// for its turn included.
 int weave_accept(int fd, struct sockaddr *addr, socklen_t *len);
 
 // `connect`: on a socket in blocking mode, the ULT waits for the
 // connection to be made (the socket is non-blocking meanwhile); the
 // result is the connection's (`SO_ERROR`). A cancellation point.
 int weave_connect(int fd, const struct sockaddr *addr, socklen_t len);
+
+// `close`: closes `fd`, first waking the ULTs that wait on it in the
+// socket calls here (module doc: they see the socket shut down), so that
+// the fd's number is safe to reuse at once. A cancellation point: a due
+// request is acted on before the fd is closed.
+int weave_close(int fd);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
 // with an optional destructor run at thread exit. `EAGAIN` when all

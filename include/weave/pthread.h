@@ -18,7 +18,7 @@
  * sleep/usleep/nanosleep/clock_nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
  * cancellation (pthread_cancel and friends, see below), socket
- * read/write/recv/send/accept/connect (ULT waits: define WEAVE_NO_IO to
+ * read/write/recv/send/accept/connect, and close (ULT waits: define WEAVE_NO_IO to
  * keep the system's),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1, and
  * signals (below).
@@ -220,6 +220,10 @@
 #define send(fd, buf, n, flags) weave_send(fd, buf, n, flags)
 #define accept(fd, addr, len) weave_accept(fd, addr, len)
 #define connect(fd, addr, len) weave_connect(fd, addr, len)
+/* close: a cancellation point; closing a socket that another thread
+ * waits on in read/recv/accept wakes it first (it sees the socket shut
+ * down for reading), so that the fd number is safe to reuse at once. */
+#define close(fd) weave_close(fd)
 #endif
 
 /* Cancellation: deferred, acted on at pthread_testcancel and at the

@@ -202,6 +202,10 @@ c_tests! {
     socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
     tryjoin_is_ebusy_until_the_thread_ends_then_joins => "thread_tryjoin",
     timedjoin_and_clockjoin_time_out_on_their_clock_and_leave_the_thread_joinable => "thread_timedjoin",
+    closed_fd_numbers_are_reused_and_sockets_there_work => "close_reuses_fd_numbers",
+    close_wakes_a_blocked_reader_and_the_number_is_safe_to_reuse => "close_wakes_a_blocked_reader",
+    close_is_a_cancellation_point => "cancel_at_close",
+    two_threads_accepting_on_one_listener_do_not_block_the_lwp => "accept_two_threads_one_listener",
 }
 
 #[test]
