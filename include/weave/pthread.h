@@ -191,7 +191,7 @@
 #define sem_getvalue weave_sem_getvalue
 /* Named semaphores are the system's: sem_open's result is recorded so
  * that the calls above hand it on (a wait runs on weave's blocking pool:
- * only the ULT waits). */
+ * only the ULT waits; a cancellation request is acted on within 50 ms). */
 #define sem_open(...) weave_sem_opened(sem_open(__VA_ARGS__))
 #define sem_close weave_sem_close
 

@@ -206,6 +206,7 @@ c_tests! {
     close_wakes_a_blocked_reader_and_the_number_is_safe_to_reuse => "close_wakes_a_blocked_reader",
     close_is_a_cancellation_point => "cancel_at_close",
     two_threads_accepting_on_one_listener_do_not_block_the_lwp => "accept_two_threads_one_listener",
+    cancel_wakes_a_wait_on_a_named_semaphore_without_taking_a_permit => "cancel_wakes_named_sem_wait",
 }
 
 #[test]
