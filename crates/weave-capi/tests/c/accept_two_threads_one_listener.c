@@ -33,19 +33,6 @@ static void *connects(void *arg) {
     return (void *)(intptr_t)s;
 }
 
-/* Whether weave's thread table shows `t` blocked (for any reason). */
-static int blocked(pthread_t t) {
-    static weave_thread_info rows[4096];
-    size_t n = weave_thread_table(rows, 4096);
-    for (size_t i = 0; i < n && i < 4096; i++)
-        if (pthread_equal(rows[i].id, t)) return rows[i].state == WEAVE_THREAD_BLOCKED;
-    return 0;
-}
-
-static void wait_blocked(pthread_t t) {
-    while (!blocked(t)) sched_yield();
-}
-
 int main(void) {
     EQ(pthread_setconcurrency(2), 0);
     listener = socket(AF_INET, SOCK_STREAM, 0);

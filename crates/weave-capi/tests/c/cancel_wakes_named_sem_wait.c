@@ -21,15 +21,6 @@ static void *waits_timed(void *arg) {
     return (void *)1;
 }
 
-/* Whether weave's thread table shows `t` blocked (for any reason). */
-static int blocked(pthread_t t) {
-    static weave_thread_info rows[4096];
-    size_t n = weave_thread_table(rows, 4096);
-    for (size_t i = 0; i < n && i < 4096; i++)
-        if (pthread_equal(rows[i].id, t)) return rows[i].state == WEAVE_THREAD_BLOCKED;
-    return 0;
-}
-
 int main(void) {
     char name[64];
     snprintf(name, sizeof name, "/weave-cancel-named-%d", (int)getpid());
@@ -41,7 +32,7 @@ int main(void) {
     for (int i = 0; i < 2; i++) {
         pthread_t t;
         EQ(pthread_create(&t, NULL, bodies[i], NULL), 0);
-        while (!blocked(t)) sched_yield();
+        wait_blocked(t);
         EQ(pthread_cancel(t), 0);
         void *r;
         EQ(pthread_join(t, &r), 0);

@@ -8,18 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct reader {
-    int fd;
-    char got[8];
-    ssize_t n;
-};
-
-static void *reads(void *arg) {
-    struct reader *r = arg;
-    r->n = read(r->fd, r->got, sizeof r->got);
-    return NULL;
-}
-
 int main(void) {
     int first[2];
     EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, first), 0);

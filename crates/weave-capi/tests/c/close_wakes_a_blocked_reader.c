@@ -9,18 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct reader {
-    int fd;
-    char got[8];
-    ssize_t n;
-};
-
-static void *reads(void *arg) {
-    struct reader *r = arg;
-    r->n = read(r->fd, r->got, sizeof r->got);
-    return NULL;
-}
-
 static void *accepts(void *arg) {
     int *fd = arg;
     return (void *)(intptr_t)accept(*fd, NULL, NULL);

@@ -543,6 +543,34 @@ mod loom_tests {
         });
     }
 
+    /// `unlock_if_held` (the C API's unlock): a thread that does not hold
+    /// the lock is refused while the holder has it, whatever waiters do,
+    /// and the holder's own unlock through it, racing a waiter that
+    /// queues (PARKED set, so the fast CAS fails), still wakes it.
+    #[test]
+    fn unlock_if_held_refuses_a_non_holder_and_wakes_a_waiter() {
+        loom::model(|| {
+            let s = shared(u64::MAX);
+            let me = block::me_id();
+            s.m.lock(me);
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let other = block::me_id();
+                    let refused = !s.m.unlock_if_held(other);
+                    s.m.lock(other);
+                    // SAFETY: the mutex is held: no other access overlaps.
+                    s.n.with_mut(|p| unsafe { *p += 1 });
+                    assert!(s.m.unlock_if_held(other));
+                    refused
+                })
+            };
+            assert!(s.m.unlock_if_held(me));
+            assert!(t.join().unwrap(), "a non-holder's unlock went through");
+            assert_eq!(s.m.word.load(Relaxed), 0, "left locked or flagged");
+        });
+    }
+
     fn check_unlock_racing_timeout(starve_ns: u64) {
         loom::model(move || {
             let s = shared(starve_ns);
