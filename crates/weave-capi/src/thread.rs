@@ -71,12 +71,10 @@ type LandingChunk = [AtomicPtr<c_void>; LANDING_CHUNK];
 /// weave table index (null outside). An index belongs to one live thread
 /// at a time and only that thread reads or writes its pad, so the slots
 /// need no lock and Relaxed is enough. Chunks are made on first use and
-/// never freed; the directory is address space until touched.
-static LANDINGS: LazyLock<Box<[AtomicPtr<LandingChunk>]>> = LazyLock::new(|| {
-    (0..weave_rt::thread::MAX_THREADS / LANDING_CHUNK)
-        .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-        .collect()
-});
+/// never freed; the directory is zeroed static memory (512 KiB of address
+/// space, touched only as far as thread indices go).
+static LANDINGS: [AtomicPtr<LandingChunk>; weave_rt::thread::MAX_THREADS / LANDING_CHUNK] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; weave_rt::thread::MAX_THREADS / LANDING_CHUNK];
 
 /// The calling thread's landing-pad slot.
 fn landing_slot() -> &'static AtomicPtr<c_void> {
