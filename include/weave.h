@@ -364,15 +364,22 @@ ssize_t weave_recv(int fd, void *buf, size_t len, int flags);
 ssize_t weave_send(int fd, const void *buf, size_t len, int flags);
 
 // `accept`: on a listening socket in blocking mode, the ULT waits until a
-// connection is pending, then takes it. (Two threads accepting on one
-// blocking listener may race for one connection; the loser then waits in
-// the kernel, blocking its LWP, until the next.) A cancellation point.
+// connection is pending, then takes it. Threads accepting on one
+// listener take turns (`accept_lock`), so none blocks its LWP in the
+// kernel for a connection another took. A cancellation point, waiting
+// for its turn included.
 int weave_accept(int fd, struct sockaddr *addr, socklen_t *len);
 
 // `connect`: on a socket in blocking mode, the ULT waits for the
 // connection to be made (the socket is non-blocking meanwhile); the
 // result is the connection's (`SO_ERROR`). A cancellation point.
 int weave_connect(int fd, const struct sockaddr *addr, socklen_t len);
+
+// `close`: closes `fd`, first waking the ULTs that wait on it in the
+// socket calls here (module doc: they see the socket shut down), so that
+// the fd's number is safe to reuse at once. A cancellation point: a due
+// request is acted on before the fd is closed.
+int weave_close(int fd);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
 // with an optional destructor run at thread exit. `EAGAIN` when all
@@ -689,6 +696,25 @@ int weave_pthread_create(pthread_t *thread,
 // is joining, `EDEADLK` for the caller itself. A cancellation point: a
 // joiner cancelled while it waits leaves the thread joinable.
 int weave_pthread_join(pthread_t thread, void **retval);
+
+// `pthread_tryjoin_np` (a GNU extension): as `pthread_join` for a thread
+// that has finished; `EBUSY` at once for one that has not, which stays
+// joinable. Not a cancellation point.
+int weave_pthread_tryjoin_np(pthread_t thread, void **retval);
+
+// `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
+// at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
+// joinable); `EINVAL` for a bad `abstime` when the thread has not
+// finished. A cancellation point.
+int weave_pthread_timedjoin_np(pthread_t thread, void **retval, const struct timespec *abstime);
+
+// `pthread_clockjoin_np` (a GNU extension): as `pthread_timedjoin_np`,
+// with `abstime` on `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`;
+// `EINVAL` for another). A cancellation point.
+int weave_pthread_clockjoin_np(pthread_t thread,
+                               void **retval,
+                               clockid_t clock,
+                               const struct timespec *abstime);
 
 // `pthread_detach`: the thread's storage is reclaimed when it ends.
 // `ESRCH` for a stale or made-up id, `EINVAL` for a thread that is not

@@ -18,7 +18,7 @@
  * sleep/usleep/nanosleep/clock_nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
  * cancellation (pthread_cancel and friends, see below), socket
- * read/write/recv/send/accept/connect (ULT waits: define WEAVE_NO_IO to
+ * read/write/recv/send/accept/connect, and close (ULT waits: define WEAVE_NO_IO to
  * keep the system's),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1, and
  * signals (below).
@@ -64,6 +64,9 @@
 #define pthread_create weave_pthread_create
 #define pthread_exit weave_pthread_exit
 #define pthread_join weave_pthread_join
+#define pthread_tryjoin_np weave_pthread_tryjoin_np
+#define pthread_timedjoin_np weave_pthread_timedjoin_np
+#define pthread_clockjoin_np weave_pthread_clockjoin_np
 #define pthread_detach weave_pthread_detach
 #define pthread_self weave_pthread_self
 #define pthread_equal weave_pthread_equal
@@ -188,7 +191,7 @@
 #define sem_getvalue weave_sem_getvalue
 /* Named semaphores are the system's: sem_open's result is recorded so
  * that the calls above hand it on (a wait runs on weave's blocking pool:
- * only the ULT waits). */
+ * only the ULT waits; a cancellation request is acted on within 50 ms). */
 #define sem_open(...) weave_sem_opened(sem_open(__VA_ARGS__))
 #define sem_close weave_sem_close
 
@@ -217,6 +220,10 @@
 #define send(fd, buf, n, flags) weave_send(fd, buf, n, flags)
 #define accept(fd, addr, len) weave_accept(fd, addr, len)
 #define connect(fd, addr, len) weave_connect(fd, addr, len)
+/* close: a cancellation point; closing a socket that another thread
+ * waits on in read/recv/accept wakes it first (it sees the socket shut
+ * down for reading), so that the fd number is safe to reuse at once. */
+#define close(fd) weave_close(fd)
 #endif
 
 /* Cancellation: deferred, acted on at pthread_testcancel and at the
@@ -265,21 +272,12 @@
         weave_cleanup_pop(&weave__cleanup, (execute));                       \
     } while (0)
 
-/* Calls that would hand a weave thread id to the system's threads
- * library: refused at compile time until weave covers them. */
+/* Calls that would hand a weave thread id or a weave-initialised object
+ * to the system's threads library: refused at compile time until weave
+ * covers them. */
 #define WEAVE__UNCOVERED(name)                                               \
     __attribute__((error(#name " is not covered by weave's C API yet "      \
                          "(see README, From C)")))
-int weave_uncovered_pthread_tryjoin_np(pthread_t, void **) WEAVE__UNCOVERED(pthread_tryjoin_np);
-int weave_uncovered_pthread_timedjoin_np(pthread_t, void **, const struct timespec *)
-    WEAVE__UNCOVERED(pthread_timedjoin_np);
-#define pthread_tryjoin_np weave_uncovered_pthread_tryjoin_np
-#define pthread_timedjoin_np weave_uncovered_pthread_timedjoin_np
-
-/* More calls that would hand a weave thread id or a weave-initialised
- * object to the system's threads library: refused at compile time too. */
-int weave_uncovered_pthread_clockjoin_np(pthread_t, void **, clockid_t, const struct timespec *)
-    WEAVE__UNCOVERED(pthread_clockjoin_np);
 int weave_uncovered_pthread_rwlock_clockrdlock(pthread_rwlock_t *, clockid_t,
                                                const struct timespec *)
     WEAVE__UNCOVERED(pthread_rwlock_clockrdlock);
@@ -296,7 +294,6 @@ int weave_uncovered_pthread_attr_setaffinity_np(pthread_attr_t *, size_t, const 
     WEAVE__UNCOVERED(pthread_attr_setaffinity_np);
 int weave_uncovered_pthread_attr_getaffinity_np(const pthread_attr_t *, size_t, cpu_set_t *)
     WEAVE__UNCOVERED(pthread_attr_getaffinity_np);
-#define pthread_clockjoin_np weave_uncovered_pthread_clockjoin_np
 #define pthread_rwlock_clockrdlock weave_uncovered_pthread_rwlock_clockrdlock
 #define pthread_rwlock_clockwrlock weave_uncovered_pthread_rwlock_clockwrlock
 #define pthread_getcpuclockid weave_uncovered_pthread_getcpuclockid

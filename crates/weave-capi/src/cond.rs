@@ -14,7 +14,7 @@ use std::time::Instant;
 use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
 use weave_rt::sync::Condvar;
 
-use crate::mutex::{cmutex, me};
+use crate::mutex::cmutex;
 use crate::object::{slot, Slot};
 use crate::time::{deadline, passed, Clock};
 use crate::{cancel, guard};
@@ -54,42 +54,22 @@ fn with_cond(name: &str, c: *const pthread_cond_t, f: impl FnOnce(&CCond) -> c_i
 fn wait(cc: &CCond, m: *const pthread_mutex_t, until: Option<Instant>) -> Result<bool, c_int> {
     // SAFETY: the program's mutex.
     let cm = unsafe { cmutex(m) }?;
-    let me = me();
-    if !cm.is_owner(me) {
+    if !cm.is_owner() {
         return Err(libc::EPERM);
     }
-    if cancel::due() {
-        return Err(cancel::ACT);
-    }
-    let (g, count) = cm.release(me);
-    // The guard stays here if the point does not run the wait.
-    let mut held = Some(g);
-    let waited = cancel::point(|| {
-        let g = held.take().expect("the wait runs once");
-        match until {
-            None => (cc.cv.wait(g).unwrap_or_else(|e| e.into_inner()), false),
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                let (g, r) = cc
-                    .cv
-                    .wait_timeout(g, left)
-                    .unwrap_or_else(|e| e.into_inner());
-                (g, r.timed_out())
-            }
+    // A point that does not run the wait (a request is due) returns with
+    // the mutex still held; one that runs it, with the mutex held again.
+    let waited = cancel::point(|| cm.wait_on(&cc.cv, until));
+    match waited {
+        Ok((timed_out, false)) => Ok(timed_out),
+        Ok((_, true)) => {
+            // The wake-up may have been a notify meant for a waiter that
+            // stays: hand it on (a spurious wake-up at worst).
+            cc.cv.notify_one();
+            Err(cancel::ACT)
         }
-    });
-    let (g, timed_out, act) = match waited {
-        Ok(((g, t), due)) => (g, t, due),
-        Err(()) => (held.take().expect("the wait did not run"), false, true),
-    };
-    cm.reacquire(g, count, me);
-    if act {
-        // The wake-up may have been a notify meant for a waiter that
-        // stays: hand it on (a spurious wake-up at worst).
-        cc.cv.notify_one();
-        return Err(cancel::ACT);
+        Err(()) => Err(cancel::ACT),
     }
-    Ok(timed_out)
 }
 
 /// `pthread_cond_init`: with `attr`'s clock (null: `CLOCK_REALTIME`).

@@ -16,14 +16,38 @@
 //! Each call is a cancellation point (`cancel.rs`): a ULT waiting in one
 //! is woken by `pthread_cancel`.
 //!
-//! It must not keep state about fds: the program may close and reuse them
-//! at any time.
+//! `close` is mapped too. It is a cancellation point (POSIX), and it keeps
+//! a closed fd's number safe to reuse: a ULT waiting here on an fd is
+//! registered with weave's reactor under the fd's number until its wait
+//! ends, so closing the fd under it would leave that registration to be
+//! taken out later, by number, from whatever file then has the number.
+//! So `close` of an fd with waiters here first shuts the socket down for
+//! reading (`shutdown(SHUT_RD)`), which wakes its readers (a read then
+//! sees end of file, an accept `EINVAL`, a connect its error, as they
+//! would on a socket shut down by another thread), lets them leave their
+//! waits, and only then closes it. A writer waiting for room is not woken
+//! (shutting writing down would raise `SIGPIPE` in it): `close` gives the
+//! waiters a second, then closes anyway, and such a writer waits on as it
+//! would on Linux. Linux
+//! itself leaves a thread blocked in a socket call on a closed fd blocked
+//! (the call holds the file open); here the file really closes, and a
+//! waiter left waiting would never wake. That shutdown reaches every copy
+//! of the socket (a `dup`, a forked child's), which the system's `close`
+//! would not: it happens only when a thread of the program waits on the
+//! very fd being closed.
+//!
+//! The one piece of state about fds: how many ULTs wait here on each fd
+//! number (`WAITING`), so that `close` knows whether it must do the above.
+//! It holds no fd open and is right whatever the program closes or reuses.
 
 use std::ffi::{c_int, c_void};
-use std::time::Instant;
+use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+use std::sync::atomic::{AtomicPtr, AtomicU32};
+use std::time::{Duration, Instant};
 
 use libc::{sockaddr, socklen_t, ssize_t};
 use weave_rt::os::fd::Interest;
+use weave_rt::sync::RawLock;
 
 use crate::cancel;
 
@@ -60,8 +84,32 @@ enum Waited {
     Cancel,
 }
 
+/// Fd numbers below this have a count of waiters in `WAITING`: the
+/// default limit on open files is 1,024, and a raised one rarely passes
+/// 65,536. An fd above it is closed without the shutdown of a waiter
+/// (module doc).
+const TRACKED_FDS: usize = 65_536;
+
+/// How many ULTs wait here, in weave's reactor, on each fd number. 256 KiB
+/// of zeroes, touched only as far as fd numbers go.
+static WAITING: [AtomicU32; TRACKED_FDS] = [const { AtomicU32::new(0) }; TRACKED_FDS];
+
+fn waiting(fd: c_int) -> Option<&'static AtomicU32> {
+    usize::try_from(fd).ok().and_then(|i| WAITING.get(i))
+}
+
 fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
-    match cancel::point(|| weave_rt::os::fd::wait(fd, interest, deadline)) {
+    let count = waiting(fd);
+    // SeqCst, with the load in `close`: a close that misses this
+    // increment runs before the wait registers, which then fails on the
+    // closed fd (or, reused, waits on the new file: the program's race,
+    // as on Linux).
+    count.map(|c| c.fetch_add(1, SeqCst));
+    let r = cancel::point(|| weave_rt::os::fd::wait(fd, interest, deadline));
+    // SeqCst: pairs with the load in `close`; the registration is gone by
+    // now (the wait drops it before it returns).
+    count.map(|c| c.fetch_sub(1, SeqCst));
+    match r {
         Err(()) | Ok((_, true)) => Waited::Cancel,
         Ok((Ok(true), false)) => Waited::Ready,
         Ok((Ok(false), false)) => Waited::TimedOut,
@@ -266,9 +314,10 @@ pub unsafe extern "C-unwind" fn weave_send(
 }
 
 /// `accept`: on a listening socket in blocking mode, the ULT waits until a
-/// connection is pending, then takes it. (Two threads accepting on one
-/// blocking listener may race for one connection; the loser then waits in
-/// the kernel, blocking its LWP, until the next.) A cancellation point.
+/// connection is pending, then takes it. Threads accepting on one
+/// listener take turns (`accept_lock`), so none blocks its LWP in the
+/// kernel for a connection another took. A cancellation point, waiting
+/// for its turn included.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_accept(
     fd: c_int,
@@ -278,32 +327,96 @@ pub unsafe extern "C-unwind" fn weave_accept(
     if cancel::due() {
         cancel::act();
     }
-    if on_ult() && !nonblocking(fd) {
-        let deadline = socket_deadline(fd, Interest::Read);
-        loop {
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd, no wait.
-            let n = unsafe { libc::poll(&mut p, 1, 0) };
-            if n != 0 {
-                break; // pending, or an error the accept reports
+    if !on_ult() || nonblocking(fd) {
+        // SAFETY: the program's arguments, as it passed them.
+        return unsafe { libc::accept(fd, addr, len) };
+    }
+    let Some(lock) = accept_lock(fd) else {
+        // Beyond the tracked numbers: waits as before, unserialised.
+        return match accept_when_ready(fd, addr, len) {
+            Some(r) => r,
+            None => cancel::act(),
+        };
+    };
+    // One accepter of this fd at a time polls and accepts (module doc of
+    // `accept_lock`); the others wait for the lock, a cancellation point.
+    while !lock.lock_until(Instant::now() + ACCEPT_LOCK_CHECK) {
+        if cancel::due() {
+            cancel::act();
+        }
+    }
+    let r = accept_when_ready(fd, addr, len);
+    lock.unlock();
+    match r {
+        Some(r) => r,
+        None => cancel::act(),
+    }
+}
+
+/// How often a thread waiting for another's accept on the same fd looks
+/// for a cancellation request (the lock wait itself is not a cancellation
+/// point): rare enough to cost nothing, soon enough for a cancel.
+const ACCEPT_LOCK_CHECK: Duration = Duration::from_millis(10);
+
+/// The accepts of one listening fd, serialised: `accept` waits for a
+/// pending connection (poll, then the reactor) and then calls the
+/// system's blocking `accept`, which cannot block if the connection is
+/// still there. Two ULTs doing that at once on one fd would both see it
+/// pending, and the one that lost the race would block its LWP in the
+/// kernel. So the look and the accept are made under a lock per fd
+/// number (a weave lock: the others wait as ULTs). Made on first use,
+/// never freed: at most one per fd number below `TRACKED_FDS`.
+fn accept_lock(fd: c_int) -> Option<&'static RawLock> {
+    static LOCKS: [AtomicPtr<RawLock>; TRACKED_FDS] =
+        [const { AtomicPtr::new(std::ptr::null_mut()) }; TRACKED_FDS];
+    let slot = LOCKS.get(usize::try_from(fd).ok()?)?;
+    // Acquire: pairs with the Release of the CAS that published the lock.
+    let mut p = slot.load(Acquire);
+    if p.is_null() {
+        let fresh = Box::into_raw(Box::new(RawLock::new()));
+        // Release (success): the lock is initialised before it is seen;
+        // Acquire (failure): pairs with the winner's Release.
+        p = match slot.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
+            Ok(_) => fresh,
+            Err(won) => {
+                // SAFETY: `fresh` was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                won
             }
-            match wait(fd, Interest::Read, deadline) {
-                Waited::Ready => {}
-                Waited::Cancel => cancel::act(),
-                Waited::TimedOut => {
-                    crate::set_errno(libc::EAGAIN);
-                    return -1;
-                }
-                Waited::Failed(_) => break, // let the accept report it
+        };
+    }
+    // SAFETY: published locks are never freed.
+    Some(unsafe { &*p })
+}
+
+/// Waits (the ULT only) until a connection is pending on `fd` or an error
+/// is, then accepts it; `None` when a cancellation request is to be acted
+/// on (the caller acts, once it holds no lock).
+fn accept_when_ready(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> Option<c_int> {
+    let deadline = socket_deadline(fd, Interest::Read);
+    loop {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        if n != 0 {
+            break; // pending, or an error the accept reports
+        }
+        match wait(fd, Interest::Read, deadline) {
+            Waited::Ready => {}
+            Waited::Cancel => return None,
+            Waited::TimedOut => {
+                crate::set_errno(libc::EAGAIN);
+                return Some(-1);
             }
+            Waited::Failed(_) => break, // let the accept report it
         }
     }
     // SAFETY: the program's arguments, as it passed them.
-    unsafe { libc::accept(fd, addr, len) }
+    Some(unsafe { libc::accept(fd, addr, len) })
 }
 
 /// `connect`: on a socket in blocking mode, the ULT waits for the
@@ -364,4 +477,41 @@ pub unsafe extern "C-unwind" fn weave_connect(
         return -1;
     }
     0
+}
+
+/// `close`: closes `fd`, first waking the ULTs that wait on it in the
+/// socket calls here (module doc: they see the socket shut down), so that
+/// the fd's number is safe to reuse at once. A cancellation point: a due
+/// request is acted on before the fd is closed.
+#[no_mangle]
+pub extern "C-unwind" fn weave_close(fd: c_int) -> c_int {
+    if cancel::due() {
+        cancel::act();
+    }
+    if let Some(c) = waiting(fd) {
+        // SeqCst: pairs with the increments and decrements in `wait`.
+        if c.load(SeqCst) > 0 {
+            wake_waiters(fd, c);
+        }
+    }
+    // SAFETY: the system's close, with the program's fd.
+    unsafe { libc::close(fd) }
+}
+
+/// How long `close` lets the waiters it woke leave their waits: they only
+/// need their LWP to run them once, so a second is generous; past it the
+/// fd is closed anyway rather than `close` hanging.
+const WAKE_GRACE: Duration = Duration::from_secs(1);
+
+#[cold]
+fn wake_waiters(fd: c_int, count: &AtomicU32) {
+    // SAFETY: a plain system call; on anything but a socket it fails
+    // (ENOTSOCK) and nobody waits here on such an fd anyway.
+    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+    let until = Instant::now() + WAKE_GRACE;
+    // SeqCst: pairs with the decrement in `wait`, which follows the end
+    // of the waiter's registration.
+    while count.load(SeqCst) > 0 && Instant::now() < until {
+        weave_rt::thread::yield_now();
+    }
 }

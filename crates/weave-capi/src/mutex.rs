@@ -1,9 +1,13 @@
-//! `pthread_mutex_t` and `pthread_mutexattr_t` over `weave::sync::Mutex`.
+//! `pthread_mutex_t` and `pthread_mutexattr_t` over `weave::sync::RawLock`,
+//! the lock word of weave's `Mutex` without a guard.
 //!
 //! Owns the kinds (normal, error-checking, recursive) as POSIX defines
-//! them: the owner and the recursion count beside a weave mutex, whose
-//! guard is kept while the mutex is held. It must not implement locking
-//! itself: blocking, queueing and hand-off are weave's.
+//! them: the recursion count beside weave's lock word, which itself records
+//! the owner. It must not implement locking itself: blocking, queueing and
+//! hand-off are weave's.
+//!
+//! A normal (= default) mutex's lock and unlock are one branch on the kind
+//! and then weave's lock word: nothing else is on their uncontended path.
 //!
 //! Storage: `object::Slot` (module doc there), so that
 //! `PTHREAD_MUTEX_INITIALIZER` (all zero) is an unlocked mutex of the
@@ -18,180 +22,153 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::c_int;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::AtomicI32;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 use libc::{pthread_mutex_t, pthread_mutexattr_t, timespec};
-use weave_rt::sync::{Mutex, MutexGuard, TryLockError};
+use weave_rt::sync::{Condvar, RawLock};
 
 use crate::guard;
 use crate::object::{slot, Slot};
 use crate::time::{deadline, Clock};
 
-pub(crate) type Guard = MutexGuard<'static, ()>;
-
-/// A C mutex: weave's mutex and what POSIX's kinds need beside it.
+/// A C mutex: weave's lock word and what POSIX's kinds need beside it.
 pub(crate) struct CMutex {
-    m: Mutex<()>,
-    /// The guard while locked; written and taken only by the owner.
-    guard: UnsafeCell<Option<Guard>>,
-    /// The owner's thread id, 0 when unlocked. Relaxed: only compared
-    /// with the caller's own id, which only the caller itself stores.
-    owner: AtomicU64,
-    /// Extra locks of a recursive mutex; only the owner touches it.
+    lock: RawLock,
+    /// Extra locks of a recursive mutex; only the holder touches it, and
+    /// it is 0 whenever the mutex is free.
     count: UnsafeCell<u32>,
     kind: c_int,
-    ceiling: std::sync::atomic::AtomicI32,
+    ceiling: AtomicI32,
 }
 
-// SAFETY: the cells are touched only by the thread that holds `m` (the
-// owner), which the weave mutex makes unique; a ULT does not change OS
-// thread while it holds the guard (weave keeps a ULT on its LWP).
+// SAFETY: `count` is touched only by the thread that holds `lock` (the
+// lock word records it and lets no other in).
 unsafe impl Sync for CMutex {}
 // SAFETY: as above; the object is created and freed by whichever thread
-// calls init or destroy, with no guard inside.
+// calls init or destroy, while nobody holds it.
 unsafe impl Send for CMutex {}
 
 impl CMutex {
     fn new(kind: c_int, ceiling: c_int) -> CMutex {
         CMutex {
-            m: Mutex::new(()),
-            guard: UnsafeCell::new(None),
-            owner: AtomicU64::new(0),
+            lock: RawLock::new(),
             count: UnsafeCell::new(0),
             kind,
-            ceiling: std::sync::atomic::AtomicI32::new(ceiling),
+            ceiling: AtomicI32::new(ceiling),
         }
-    }
-
-    fn owned_by(&self, me: u64) -> bool {
-        self.owner.load(Relaxed) == me
-    }
-
-    /// Records the caller as owner after it got the weave lock.
-    fn took(&self, g: MutexGuard<'_, ()>, me: u64) {
-        // SAFETY: the CMutex lives in a box until destroy, which POSIX
-        // forbids while it is locked, so the guard cannot outlive it.
-        let g: Guard = unsafe { std::mem::transmute::<MutexGuard<'_, ()>, Guard>(g) };
-        // SAFETY: the caller holds the lock: these cells are its own.
-        unsafe {
-            *self.guard.get() = Some(g);
-            *self.count.get() = 0;
-        }
-        self.owner.store(me, Relaxed);
     }
 
     /// The relock of its owner: `Some(result)` if the kind decides it.
-    fn relock(&self, me: u64) -> Option<c_int> {
-        if !self.owned_by(me) {
-            return None;
+    fn relock(&self) -> Option<c_int> {
+        if self.kind == libc::PTHREAD_MUTEX_NORMAL || !self.lock.is_held_by_current() {
+            return None; // normal: deadlocks below, as POSIX says
         }
-        match self.kind {
-            libc::PTHREAD_MUTEX_RECURSIVE => {
-                // SAFETY: the caller owns the mutex.
-                let c = unsafe { &mut *self.count.get() };
-                Some(match c.checked_add(1) {
-                    Some(n) => {
-                        *c = n;
-                        0
-                    }
-                    None => libc::EAGAIN,
-                })
+        if self.kind == libc::PTHREAD_MUTEX_ERRORCHECK {
+            return Some(libc::EDEADLK);
+        }
+        // SAFETY: the caller holds the mutex.
+        let c = unsafe { &mut *self.count.get() };
+        Some(match c.checked_add(1) {
+            Some(n) => {
+                *c = n;
+                0
             }
-            libc::PTHREAD_MUTEX_ERRORCHECK => Some(libc::EDEADLK),
-            _ => None, // normal: deadlocks below, as POSIX says
-        }
+            None => libc::EAGAIN,
+        })
     }
 
-    pub(crate) fn lock(&self, me: u64) -> c_int {
-        if let Some(r) = self.relock(me) {
+    #[inline]
+    pub(crate) fn lock(&self) -> c_int {
+        if self.kind == libc::PTHREAD_MUTEX_NORMAL {
+            self.lock.lock();
+            return 0;
+        }
+        self.lock_kind()
+    }
+
+    #[cold]
+    fn lock_kind(&self) -> c_int {
+        if let Some(r) = self.relock() {
             return r;
         }
-        let g = self.m.lock().unwrap_or_else(|e| e.into_inner());
-        self.took(g, me);
+        self.lock.lock();
         0
     }
 
-    fn try_lock(&self, me: u64) -> c_int {
-        if let Some(r) = self.relock(me) {
+    fn try_lock(&self) -> c_int {
+        if let Some(r) = self.relock() {
             return if r == libc::EDEADLK { libc::EBUSY } else { r };
         }
-        match self.m.try_lock() {
-            Ok(g) => {
-                self.took(g, me);
-                0
-            }
-            Err(TryLockError::Poisoned(p)) => {
-                self.took(p.into_inner(), me);
-                0
-            }
-            Err(TryLockError::WouldBlock) => libc::EBUSY,
+        if self.lock.try_lock() {
+            0
+        } else {
+            libc::EBUSY
         }
     }
 
-    fn lock_until(&self, me: u64, clock: Clock, abstime: *const timespec) -> c_int {
-        if let Some(r) = self.relock(me) {
+    fn lock_until(&self, clock: Clock, abstime: *const timespec) -> c_int {
+        if let Some(r) = self.relock() {
             return r;
         }
-        if let Ok(g) = self.m.try_lock() {
-            self.took(g, me);
+        if self.lock.try_lock() {
             return 0;
         }
         let until = match deadline(clock, abstime) {
             Ok(d) => d,
             Err(e) => return e,
         };
-        match self.m.try_lock_until(until) {
-            Ok(g) => {
-                self.took(g, me);
-                0
-            }
-            Err(TryLockError::Poisoned(p)) => {
-                self.took(p.into_inner(), me);
-                0
-            }
-            Err(TryLockError::WouldBlock) => libc::ETIMEDOUT,
+        if self.lock.lock_until(until) {
+            0
+        } else {
+            libc::ETIMEDOUT
         }
     }
 
-    fn unlock(&self, me: u64) -> c_int {
-        if !self.owned_by(me) {
+    #[inline]
+    pub(crate) fn unlock(&self) -> c_int {
+        if self.kind == libc::PTHREAD_MUTEX_RECURSIVE {
+            return self.unlock_recursive();
+        }
+        if self.lock.unlock() {
+            0
+        } else {
+            libc::EPERM
+        }
+    }
+
+    #[cold]
+    fn unlock_recursive(&self) -> c_int {
+        if !self.lock.is_held_by_current() {
             return libc::EPERM;
         }
-        // SAFETY: the caller owns the mutex.
+        // SAFETY: the caller holds the mutex.
         let c = unsafe { &mut *self.count.get() };
         if *c > 0 {
             *c -= 1;
             return 0;
         }
-        drop(self.release(me));
+        self.lock.unlock();
         0
     }
 
-    /// Gives up ownership and returns the guard, for the caller to drop
-    /// or to hand to a condition variable. The caller owns the mutex.
-    pub(crate) fn release(&self, _me: u64) -> (Guard, u32) {
-        self.owner.store(0, Relaxed);
-        // SAFETY: the caller owns the mutex (checked by every caller).
-        unsafe {
-            let count = std::mem::take(&mut *self.count.get());
-            let g = (*self.guard.get())
-                .take()
-                .expect("a locked C mutex keeps its guard");
-            (g, count)
-        }
-    }
-
-    /// Takes ownership back with a guard a condition variable returned.
-    pub(crate) fn reacquire(&self, g: Guard, count: u32, me: u64) {
-        self.took(g, me);
-        // SAFETY: the caller owns the mutex again.
-        unsafe { *self.count.get() = count };
-    }
-
     /// Whether the caller may wait on a condition variable with it.
-    pub(crate) fn is_owner(&self, me: u64) -> bool {
-        self.owned_by(me)
+    pub(crate) fn is_owner(&self) -> bool {
+        self.lock.is_held_by_current()
+    }
+
+    /// Waits on `cv` with this mutex, which the caller holds (checked by
+    /// `is_owner`): released while waiting, held again (with its recursion
+    /// count) on return. True if `until` passed first.
+    pub(crate) fn wait_on(&self, cv: &Condvar, until: Option<Instant>) -> bool {
+        // SAFETY: the caller holds the mutex: the count is its own, and 0
+        // whenever the mutex is free, as another holder expects.
+        let count = unsafe { std::mem::take(&mut *self.count.get()) };
+        let r = cv.wait_raw(&self.lock, until);
+        // SAFETY: held again.
+        unsafe { *self.count.get() = count };
+        r.timed_out()
     }
 }
 
@@ -218,21 +195,19 @@ pub(crate) unsafe fn cmutex<'a>(m: *const pthread_mutex_t) -> Result<&'a CMutex,
     s.get(true, |k| CMutex::new(kind_of(k), 0))
 }
 
-fn with_mutex(
-    name: &str,
-    m: *const pthread_mutex_t,
-    f: impl FnOnce(&CMutex, u64) -> c_int,
-) -> c_int {
+#[inline]
+fn with_mutex(name: &str, m: *const pthread_mutex_t, f: impl FnOnce(&CMutex) -> c_int) -> c_int {
     guard(name, libc::EINVAL, || {
         // SAFETY: the program passes its own mutex.
         match unsafe { cmutex(m) } {
-            Ok(cm) => f(cm, me()),
+            Ok(cm) => f(cm),
             Err(e) => e,
         }
     })
 }
 
-/// The caller's id as mutex owner.
+/// The caller's id as an owner of the C objects that record one (the
+/// rwlock's writer).
 pub(crate) fn me() -> u64 {
     weave_rt::thread::current_id().as_u64().get()
 }
@@ -272,7 +247,7 @@ pub unsafe extern "C" fn weave_pthread_mutex_destroy(m: *mut pthread_mutex_t) ->
     guard("pthread_mutex_destroy", libc::EINVAL, || {
         // SAFETY: the program's mutex.
         match unsafe { slot::<_, CMutex>(m) } {
-            Ok(s) => s.destroy(|cm| cm.owner.load(Relaxed) != 0),
+            Ok(s) => s.destroy(|cm| cm.lock.is_locked()),
             Err(e) => e,
         }
     })
@@ -283,14 +258,14 @@ pub unsafe extern "C" fn weave_pthread_mutex_destroy(m: *mut pthread_mutex_t) ->
 /// past 2^32 recursive locks.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_lock(m: *mut pthread_mutex_t) -> c_int {
-    with_mutex("pthread_mutex_lock", m, |cm, me| cm.lock(me))
+    with_mutex("pthread_mutex_lock", m, CMutex::lock)
 }
 
 /// `pthread_mutex_trylock`: `EBUSY` if another thread holds it (or the
 /// caller holds a non-recursive one).
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_trylock(m: *mut pthread_mutex_t) -> c_int {
-    with_mutex("pthread_mutex_trylock", m, |cm, me| cm.try_lock(me))
+    with_mutex("pthread_mutex_trylock", m, CMutex::try_lock)
 }
 
 /// `pthread_mutex_timedlock`: as lock, until `abstime` on
@@ -301,8 +276,8 @@ pub unsafe extern "C" fn weave_pthread_mutex_timedlock(
     m: *mut pthread_mutex_t,
     abstime: *const timespec,
 ) -> c_int {
-    with_mutex("pthread_mutex_timedlock", m, |cm, me| {
-        cm.lock_until(me, Clock::Realtime, abstime)
+    with_mutex("pthread_mutex_timedlock", m, |cm| {
+        cm.lock_until(Clock::Realtime, abstime)
     })
 }
 
@@ -317,15 +292,15 @@ pub unsafe extern "C" fn weave_pthread_mutex_clocklock(
     let Some(clock) = Clock::from_id(clock) else {
         return libc::EINVAL;
     };
-    with_mutex("pthread_mutex_clocklock", m, |cm, me| {
-        cm.lock_until(me, clock, abstime)
+    with_mutex("pthread_mutex_clocklock", m, |cm| {
+        cm.lock_until(clock, abstime)
     })
 }
 
 /// `pthread_mutex_unlock`: `EPERM` if the caller does not hold it.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_unlock(m: *mut pthread_mutex_t) -> c_int {
-    with_mutex("pthread_mutex_unlock", m, |cm, me| cm.unlock(me))
+    with_mutex("pthread_mutex_unlock", m, CMutex::unlock)
 }
 
 /// `pthread_mutex_getprioceiling`: the ceiling stored (weave does not
@@ -335,7 +310,7 @@ pub unsafe extern "C" fn weave_pthread_mutex_getprioceiling(
     m: *const pthread_mutex_t,
     ceiling: *mut c_int,
 ) -> c_int {
-    with_mutex("pthread_mutex_getprioceiling", m, |cm, _| {
+    with_mutex("pthread_mutex_getprioceiling", m, |cm| {
         if ceiling.is_null() {
             return libc::EINVAL;
         }
@@ -353,11 +328,11 @@ pub unsafe extern "C" fn weave_pthread_mutex_setprioceiling(
     ceiling: c_int,
     old: *mut c_int,
 ) -> c_int {
-    with_mutex("pthread_mutex_setprioceiling", m, |cm, me| {
+    with_mutex("pthread_mutex_setprioceiling", m, |cm| {
         if !(0..=99).contains(&ceiling) {
             return libc::EINVAL;
         }
-        let r = cm.lock(me);
+        let r = cm.lock();
         if r != 0 {
             return r;
         }
@@ -366,7 +341,7 @@ pub unsafe extern "C" fn weave_pthread_mutex_setprioceiling(
             // SAFETY: non-null; the program's int.
             unsafe { old.write(prev) };
         }
-        cm.unlock(me)
+        cm.unlock()
     })
 }
 
@@ -374,7 +349,7 @@ pub unsafe extern "C" fn weave_pthread_mutex_setprioceiling(
 /// (weave has no robust mutexes).
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_consistent(m: *mut pthread_mutex_t) -> c_int {
-    with_mutex("pthread_mutex_consistent", m, |_, _| libc::EINVAL)
+    with_mutex("pthread_mutex_consistent", m, |_| libc::EINVAL)
 }
 
 // ---- pthread_mutexattr_t: one int ----

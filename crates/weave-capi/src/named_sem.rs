@@ -7,8 +7,10 @@
 //! processes), so weave cannot mark it: the set is consulted only when a
 //! `sem_t` is not one of weave's (its slot is not initialised), which
 //! keeps the unnamed semaphores' calls free of it. A wait on a named
-//! semaphore runs on weave's blocking pool: only the ULT waits (it is not
-//! a cancellation point). It must not touch weave's semaphores.
+//! semaphore runs on weave's blocking pool, in slices: only
+//! the ULT waits, and between slices it looks for a cancellation request,
+//! so `sem_wait` and `sem_timedwait` are cancellation points here too
+//! (acted on within a slice, `SLICE_NS`). It must not touch weave's semaphores.
 
 use std::collections::HashSet;
 use std::ffi::c_int;
@@ -84,29 +86,72 @@ pub(crate) enum Op {
 /// Does `op` on the named semaphore `s`: its error number.
 pub(crate) fn call(s: *mut sem_t, op: Op) -> c_int {
     // The pointers cross to the pool's thread as numbers.
-    let (sp, addr) = (s as usize, |p: usize| p as *mut sem_t);
+    let sp = s as usize;
     match op {
         // SAFETY: a semaphore `sem_open` returned that the program has not
         // closed (it is in the set).
-        Op::Wait => on_pool(move || unsafe { libc::sem_wait(addr(sp)) }),
+        Op::Wait => wait_sliced(sp, libc::CLOCK_REALTIME, None),
         // SAFETY: as above.
         Op::TryWait => code(unsafe { libc::sem_trywait(s) }),
         Op::TimedWait(clock, at) => {
-            let at = at as usize;
-            // SAFETY: as above; `at` is the program's timespec, which it
-            // keeps while the call runs (the ULT waits for it).
-            on_pool(move || unsafe {
-                let at = at as *const timespec;
-                if clock == libc::CLOCK_REALTIME {
-                    libc::sem_timedwait(addr(sp), at)
-                } else {
-                    sem_clockwait(addr(sp), clock, at)
+            // SAFETY: null or the program's timespec.
+            match unsafe { at.as_ref() } {
+                Some(at) if (0..1_000_000_000).contains(&at.tv_nsec) => {
+                    wait_sliced(sp, clock, Some(*at))
                 }
-            })
+                _ => libc::EINVAL,
+            }
         }
         // SAFETY: as for `Wait`.
         Op::Post => code(unsafe { libc::sem_post(s) }),
         // SAFETY: as for `Wait`; `v` is the program's int.
         Op::GetValue(v) => code(unsafe { libc::sem_getvalue(s, v) }),
+    }
+}
+
+/// How long one wait on the pool lasts before the ULT looks for a
+/// cancellation request: the longest a request waits to be acted on; each
+/// slice costs a hand-off to the pool and back, so 50 ms makes that cost
+/// nothing next to the wait.
+const SLICE_NS: i64 = 50_000_000;
+
+/// Waits for a permit of the named semaphore at `sp` on the pool, until
+/// `until` on `clock` if given, in slices of `SLICE_NS`, as a
+/// cancellation point: 0, the system's error number (`ETIMEDOUT` at
+/// `until`), or `cancel::ACT` for a request to act on (no permit taken).
+fn wait_sliced(sp: usize, clock: libc::clockid_t, until: Option<timespec>) -> c_int {
+    loop {
+        if crate::cancel::due() {
+            return crate::cancel::ACT;
+        }
+        let mut now = timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a clock the caller checked, and a timespec to write.
+        unsafe { libc::clock_gettime(clock, &mut now) };
+        let mut slice_end = now;
+        slice_end.tv_nsec += SLICE_NS;
+        if slice_end.tv_nsec >= 1_000_000_000 {
+            slice_end.tv_sec += 1;
+            slice_end.tv_nsec -= 1_000_000_000;
+        }
+        let (end, last) = match until {
+            Some(u) if (u.tv_sec, u.tv_nsec) <= (slice_end.tv_sec, slice_end.tv_nsec) => (u, true),
+            _ => (slice_end, false),
+        };
+        let (end_s, end_ns) = (end.tv_sec, end.tv_nsec);
+        let r = on_pool(move || {
+            let end = timespec {
+                tv_sec: end_s,
+                tv_nsec: end_ns,
+            };
+            // SAFETY: a semaphore `sem_open` returned that the program has
+            // not closed (it is in the set); the ULT waits for the call.
+            unsafe { sem_clockwait(sp as *mut sem_t, clock, &end) }
+        });
+        if r != libc::ETIMEDOUT || last {
+            return r;
+        }
     }
 }

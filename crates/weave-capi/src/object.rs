@@ -81,18 +81,30 @@ pub(crate) unsafe fn slot<'a, C, T>(p: *const C) -> Result<&'a Slot<T>, c_int> {
 impl<T> Slot<T> {
     /// The object, created on first use if the storage holds a static
     /// initialiser and `lazy` allows it (`make` gets the kind word).
+    #[inline]
     pub(crate) fn get(&self, lazy: bool, make: impl FnOnce(c_int) -> T) -> Result<&T, c_int> {
         // Acquire: pairs with the Release store of READY in `publish`, so
         // the pointer and the object behind it are visible.
-        match self.state.load(Acquire) {
-            READY => Ok(self.object()),
-            STATIC if lazy => self.get_slow(make),
-            BUSY if lazy => self.get_slow(make),
+        let state = self.state.load(Acquire);
+        if state == READY {
+            return Ok(self.object());
+        }
+        self.get_unready(state, lazy, make)
+    }
+
+    #[cold]
+    fn get_unready(
+        &self,
+        state: u32,
+        lazy: bool,
+        make: impl FnOnce(c_int) -> T,
+    ) -> Result<&T, c_int> {
+        match state {
+            STATIC | BUSY if lazy => self.get_slow(make),
             _ => Err(libc::EINVAL),
         }
     }
 
-    #[cold]
     fn get_slow(&self, make: impl FnOnce(c_int) -> T) -> Result<&T, c_int> {
         // Acquire on success or failure: as in `get`.
         match self.state.compare_exchange(STATIC, BUSY, Acquire, Acquire) {

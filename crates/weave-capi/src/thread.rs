@@ -2,13 +2,24 @@
 //! `once`, `yield`, concurrency, names and scheduling parameters, and
 //! weave's own `weave_thread_create`.
 //!
-//! Owns the registry of C threads (join handles, detach state, the
+//! Owns the registry of joinable C threads (join handles and the
 //! scheduling parameters as the program set them) and the landing pad that
 //! `pthread_exit` jumps to. It must not touch a thread's stack or TCB: a C
 //! thread is an ordinary weave ULT whose closure calls the start routine.
 //!
 //! A `pthread_t` is the weave `ThreadId` as a number (table index and
 //! generation), so a stale or made-up one is `ESRCH`, never a crash.
+//!
+//! **What a create and a join cost.** `pthread_create` is one weave spawn
+//! (one allocation: weave's join packet, which also carries the start
+//! routine's value back) whose handle is recorded, together with
+//! `*thread`, before the ULT can run (`Builder::spawn_published`), so the
+//! child needs no handshake with its creator. The registry holds joinable
+//! threads only, from create to join: one insert per create, a take and a
+//! remove per join, and the child never touches it. A detached thread is
+//! not in it at all (its handle is dropped: weave frees the packet when it
+//! ends). The landing pad sits in a table indexed by the ULT's table
+//! index, which only the thread itself reads and writes.
 //!
 //! **How `pthread_exit` ends a ULT without unwinding C frames.** The
 //! closure calls the start routine through `weave__run_landing`
@@ -24,13 +35,14 @@
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
-use std::sync::{Arc, LazyLock};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+use std::sync::LazyLock;
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
 use weave_rt::sync::{Condvar, Mutex};
 use weave_rt::thread::{Builder, JoinHandle, ThreadId};
 
+use crate::time::Clock;
 use crate::{attr, guard, key};
 
 /// A C start routine.
@@ -50,28 +62,66 @@ extern "C" {
     fn weave__land(landing: *mut c_void, value: *mut c_void) -> !;
 }
 
-/// Stores the landing pad in the thread's `Shared` (`ctx`). Kept there
-/// rather than in a weave `thread_local!`: a C thread's first thread-local
-/// costs it a table of its own (three allocations), a third of what
-/// `pthread_create` + `join` cost.
+/// Landing pads per chunk of the table below (8 KiB a chunk).
+const LANDING_CHUNK: usize = 1024;
+
+type LandingChunk = [AtomicPtr<c_void>; LANDING_CHUNK];
+
+/// The landing pad of each C thread inside its start routine, by its
+/// weave table index (null outside). An index belongs to one live thread
+/// at a time and only that thread reads or writes its pad, so the slots
+/// need no lock and Relaxed is enough. Chunks are made on first use and
+/// never freed; the directory is zeroed static memory (512 KiB of address
+/// space, touched only as far as thread indices go).
+static LANDINGS: [AtomicPtr<LandingChunk>; weave_rt::thread::MAX_THREADS / LANDING_CHUNK] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; weave_rt::thread::MAX_THREADS / LANDING_CHUNK];
+
+/// The calling thread's landing-pad slot.
+fn landing_slot() -> &'static AtomicPtr<c_void> {
+    let i = weave_rt::thread::current_id().index() as usize;
+    let dir = &LANDINGS[i / LANDING_CHUNK];
+    // Acquire: pairs with the Release of the CAS that published the chunk.
+    let mut chunk = dir.load(Acquire);
+    if chunk.is_null() {
+        chunk = new_landing_chunk(dir);
+    }
+    // SAFETY: chunks are never freed; `i % LANDING_CHUNK` is in bounds.
+    unsafe { &(*chunk)[i % LANDING_CHUNK] }
+}
+
+#[cold]
+fn new_landing_chunk(dir: &AtomicPtr<LandingChunk>) -> *mut LandingChunk {
+    let fresh = Box::into_raw(Box::new(
+        [const { AtomicPtr::new(std::ptr::null_mut()) }; LANDING_CHUNK],
+    ));
+    // Release (success): the chunk's zeroes are visible to whoever loads
+    // the pointer; Acquire (failure): pairs with the winner's Release.
+    match dir.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
+        Ok(_) => fresh,
+        Err(won) => {
+            // SAFETY: `fresh` was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+            won
+        }
+    }
+}
+
+/// Stores the landing pad in the thread's slot (`ctx`).
 extern "C" fn publish_landing(ctx: *const c_void, landing: *mut c_void) {
-    // SAFETY: `ctx` is the `Shared` that `run_c_thread` passed, alive (its
-    // Arc is held by that frame) for the whole call.
-    let shared = unsafe { &*ctx.cast::<Shared>() };
-    shared.landing.store(landing, Relaxed);
+    // SAFETY: `ctx` is the calling thread's landing slot, passed by
+    // `run_c_thread`; slots are never freed.
+    let slot = unsafe { &*ctx.cast::<AtomicPtr<c_void>>() };
+    slot.store(landing, Relaxed);
 }
 
 /// The calling thread's landing pad, if it is a C thread inside its start
 /// routine (null otherwise).
 fn current_landing() -> *mut c_void {
-    let me = weave_rt::thread::current_id().as_u64().get();
-    registry(me)
-        .get(&me)
-        .map_or(std::ptr::null_mut(), |e| e.shared.landing.load(Relaxed))
+    landing_slot().load(Relaxed)
 }
 
 /// How a thread was asked for: by `pthread_attr_t` or weave's options.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Spec {
     pub(crate) name: Option<String>,
     pub(crate) stack_size: Option<usize>,
@@ -85,36 +135,13 @@ pub(crate) struct Spec {
     pub(crate) sched_priority: c_int,
 }
 
-/// A C thread's state word, shared by its registry entry and its closure.
-///
-/// | bit | set by | meaning |
-/// |-----|--------|---------|
-/// | `READY` | the creator, once the entry is registered and `*thread` written | the child may run C code |
-/// | `DETACHED` | `pthread_detach`, or create with the detached attribute | not joinable; whoever sets the second of `DETACHED` and `FINISHED` removes the entry |
-/// | `FINISHED` | the child, after its start routine and key destructors | |
-struct Shared {
-    state: AtomicU8,
-    /// The landing pad while the start routine runs (null before and
-    /// after); written and read only by the thread itself.
-    landing: AtomicPtr<c_void>,
-}
-
-const READY: u8 = 1;
-const DETACHED: u8 = 2;
-const FINISHED: u8 = 4;
-
-/// A live C thread, as the registry keeps it.
+/// A joinable C thread, as the registry keeps it.
 struct Entry {
-    /// `None` once detached or while a join is under way.
+    /// `None` while a join is under way.
     handle: Option<JoinHandle<usize>>,
-    shared: Arc<Shared>,
-    spec: Spec,
-}
-
-impl Entry {
-    fn detached(&self) -> bool {
-        self.shared.state.load(Acquire) & DETACHED != 0
-    }
+    /// How it was asked for, if not with the defaults (no allocation for
+    /// a create with a null `attr`).
+    spec: Option<Box<Spec>>,
 }
 
 /// Hashes a thread id (index and generation, already well spread) as
@@ -146,7 +173,7 @@ type Map = HashMap<u64, Entry, std::hash::BuildHasherDefault<IdHasher>>;
 /// finishing threads on different LWPs rarely meet on one lock.
 const SHARDS: usize = 64;
 
-/// The C threads not yet joined (or, detached, not yet finished), by id.
+/// The joinable C threads not yet joined, by id.
 static REGISTRY: LazyLock<Vec<Mutex<Map>>> =
     LazyLock::new(|| (0..SHARDS).map(|_| Mutex::new(Map::default())).collect());
 
@@ -221,7 +248,7 @@ pub(crate) fn live(t: pthread_t) -> Result<weave_rt::thread::Thread, c_int> {
 /// Whether `t` names a C thread that has ended but whose id is still
 /// valid (joinable, not yet joined: POSIX keeps the id alive until then).
 pub(crate) fn ended_unjoined(t: pthread_t) -> bool {
-    registry(t).get(&t).is_some_and(|e| !e.detached())
+    registry(t).contains_key(&t)
 }
 
 /// The default stack size: `WEAVE_STACK_SIZE` or weave's default.
@@ -232,20 +259,9 @@ pub(crate) fn default_stack_size() -> usize {
     }
 }
 
-fn publish_spawn(id: u64, shared: Arc<Shared>, thread: weave_rt::thread::Thread) -> u64 {
-    // Release: pairs with the child's Acquire load; it sees the registry
-    // entry and `*thread`.
-    shared.state.fetch_or(READY, Release);
-    thread.unpark();
-    id
-}
-
 /// The body of every C thread, on its ULT.
-fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
-    // Acquire: pairs with the Release in `publish_spawn`.
-    while shared.state.load(Acquire) & READY == 0 {
-        weave_rt::thread::park();
-    }
+fn run_c_thread(start: StartRoutine, arg: usize) -> usize {
+    let slot = landing_slot();
     // SAFETY: `weave__run_landing` calls `start(arg)` as the program asked
     // in pthread_create; the landing pad it publishes lives in its frame,
     // which is below this one until it returns.
@@ -254,17 +270,11 @@ fn run_c_thread(start: StartRoutine, arg: usize, shared: Arc<Shared>) -> usize {
             start,
             arg as *mut c_void,
             publish_landing,
-            Arc::as_ptr(&shared).cast(),
+            std::ptr::from_ref(slot).cast(),
         )
     };
-    shared.landing.store(std::ptr::null_mut(), Relaxed);
+    slot.store(std::ptr::null_mut(), Relaxed);
     key::run_destructors();
-    // AcqRel: pairs with `pthread_detach`'s fetch_or; whoever sets the
-    // second of DETACHED and FINISHED removes the entry.
-    if shared.state.fetch_or(FINISHED, AcqRel) & DETACHED != 0 {
-        let me = weave_rt::thread::current_id().as_u64().get();
-        registry(me).remove(&me);
-    }
     live_done();
     ret as usize
 }
@@ -299,27 +309,6 @@ pub unsafe extern "C" fn weave_pthread_create(
 }
 
 fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mut c_void) -> c_int {
-    // The id must be in `*thread` before the child runs C code: spawn
-    // (the child waits), write the id, then let the child go.
-    match spawn_held(spec, start, arg) {
-        Ok((id, shared, t)) => {
-            // SAFETY: checked non-null by the caller; the program's storage.
-            unsafe { thread.write(id as pthread_t) };
-            publish_spawn(id, shared, t);
-            0
-        }
-        Err(e) => e,
-    }
-}
-
-/// Spawns a C thread and registers it; the child waits until the caller
-/// publishes it (`publish_spawn`), so that the registry and `*thread` are
-/// written before it runs C code. Its id, or the POSIX error.
-fn spawn_held(
-    spec: Spec,
-    start: StartRoutine,
-    arg: *mut c_void,
-) -> Result<(u64, Arc<Shared>, weave_rt::thread::Thread), c_int> {
     let mut b = Builder::new();
     if let Some(n) = &spec.name {
         b = b.name(n.clone());
@@ -339,35 +328,46 @@ fn spawn_held(
     if spec.bound {
         b = b.bound();
     }
-    let detached = spec.detached;
-    let shared = Arc::new(Shared {
-        state: AtomicU8::new(if detached { DETACHED } else { 0 }),
-        landing: AtomicPtr::new(std::ptr::null_mut()),
-    });
-    let child = shared.clone();
     let arg = arg as usize;
+    let detached = spec.detached;
+    let spec = (spec != Spec::default()).then(|| Box::new(spec));
     fork_handlers();
     LIVE.fetch_add(1, Relaxed);
-    let handle = b
-        .spawn(move || run_c_thread(start, arg, child))
-        .map_err(|e| {
+    let mut id = 0;
+    // `*thread` and the registry entry are written before the child runs
+    // a line of C (POSIX: the id is stored on return, and the child may
+    // use it at once, to detach itself say).
+    let spawned = b.spawn_published(
+        move || run_c_thread(start, arg),
+        |handle: JoinHandle<usize>| {
+            id = handle.thread().id().as_u64().get();
+            // SAFETY: checked non-null by the caller; the program's storage.
+            unsafe { thread.write(id as pthread_t) };
+            if !detached {
+                registry(id).insert(
+                    id,
+                    Entry {
+                        handle: Some(handle),
+                        spec,
+                    },
+                );
+            }
+            // Detached: dropping the handle detaches the weave thread.
+        },
+    );
+    match spawned {
+        Ok(()) => 0,
+        Err(e) => {
+            if id != 0 {
+                registry(id).remove(&id);
+            }
             live_done();
             match e.kind() {
                 std::io::ErrorKind::InvalidInput => libc::EINVAL,
                 _ => libc::EAGAIN,
             }
-        })?;
-    let thread = handle.thread().clone();
-    let id = thread.id().as_u64().get();
-    registry(id).insert(
-        id,
-        Entry {
-            handle: (!detached).then_some(handle),
-            shared: shared.clone(),
-            spec,
-        },
-    );
-    Ok((id, shared, thread))
+        }
+    }
 }
 
 /// `pthread_join`: waits for the thread and stores its exit value
@@ -387,57 +387,132 @@ pub unsafe extern "C-unwind" fn weave_pthread_join(
 
 unsafe fn join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
     guard("pthread_join", libc::EINVAL, || {
-        let id = match thread_id(thread) {
-            Ok(id) => id,
-            Err(e) => return e,
-        };
-        if id == weave_rt::thread::current_id() {
-            return libc::EDEADLK;
-        }
-        let handle = {
-            let mut reg = registry(thread);
-            match reg.get_mut(&thread) {
-                None => {
-                    return match live(thread) {
-                        Ok(_) => libc::EINVAL, // not a C thread, or detached and running
-                        Err(e) => e,
-                    };
-                }
-                Some(e) if e.detached() => return libc::EINVAL,
-                Some(e) => match e.handle.take() {
-                    Some(h) => h,
-                    None => return libc::EINVAL, // another join is under way
-                },
+        join_with(thread, retval, Wait::Block)
+    })
+}
+
+/// How long a join waits for a thread that has not finished.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Until it finishes (`pthread_join`).
+    Block,
+    /// Not at all: `EBUSY` (`pthread_tryjoin_np`).
+    Not,
+    /// Until `abstime` on the clock (`pthread_timedjoin_np`,
+    /// `pthread_clockjoin_np`): `ETIMEDOUT` then.
+    Until(Clock, *const libc::timespec),
+}
+
+/// The joins: the checks every join makes (`ESRCH`, `EDEADLK`, `EINVAL`),
+/// then the wait `how` asks for. A thread that a join did not take (busy,
+/// timed out, or the joiner cancelled) stays joinable.
+fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
+    let id = match thread_id(thread) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
+    if id == weave_rt::thread::current_id() {
+        return libc::EDEADLK;
+    }
+    let handle = {
+        let mut reg = registry(thread);
+        match reg.get_mut(&thread) {
+            None => {
+                drop(reg);
+                return match live(thread) {
+                    Ok(_) => libc::EINVAL, // not a C thread, or detached
+                    Err(e) => e,
+                };
             }
+            Some(e) => match e.handle.take() {
+                Some(h) => h,
+                None => return libc::EINVAL, // another join is under way
+            },
+        }
+    };
+    let give_back = |handle, r| {
+        if let Some(e) = registry(thread).get_mut(&thread) {
+            e.handle = Some(handle);
+        }
+        r
+    };
+    if handle.is_finished() {
+        // A cancellation point even so (not tryjoin): the cheap check.
+        if !matches!(how, Wait::Not) && crate::cancel::due() {
+            return give_back(handle, crate::cancel::ACT);
+        }
+    } else {
+        let until = match how {
+            Wait::Not => return give_back(handle, libc::EBUSY),
+            Wait::Block => None,
+            Wait::Until(clock, abstime) => match crate::time::deadline(clock, abstime) {
+                Ok(d) => Some(d),
+                Err(e) => return give_back(handle, e),
+            },
         };
         // A cancellation point: acted on before the join takes anything.
-        // For a thread that has already finished, the cheap check alone.
-        let cancelled = if handle.is_finished() {
-            crate::cancel::due()
-        } else {
-            !matches!(
-                crate::cancel::point(|| handle.wait_cancellable()),
-                Ok((true, _))
-            )
-        };
-        if cancelled {
-            // Cancelled while waiting: the thread stays joinable.
-            if let Some(e) = registry(thread).get_mut(&thread) {
-                e.handle = Some(handle);
-            }
-            return crate::cancel::ACT;
+        match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
+            Ok((true, _)) => {}
+            Ok((false, false)) => return give_back(handle, libc::ETIMEDOUT),
+            Ok((false, true)) | Err(()) => return give_back(handle, crate::cancel::ACT),
         }
-        let value = match handle.join() {
-            Ok(v) => v as *mut c_void,
-            Err(_) => crate::glibc::PTHREAD_CANCELED,
-        };
-        registry(thread).remove(&thread);
-        if !retval.is_null() {
-            // SAFETY: non-null; the program's `void *` to store into.
-            unsafe { retval.write(value) };
-        }
-        0
+    }
+    let value = match handle.join() {
+        Ok(v) => v as *mut c_void,
+        Err(_) => crate::glibc::PTHREAD_CANCELED,
+    };
+    registry(thread).remove(&thread);
+    if !retval.is_null() {
+        // SAFETY: non-null; the program's `void *` to store into.
+        unsafe { retval.write(value) };
+    }
+    0
+}
+
+/// `pthread_tryjoin_np` (a GNU extension): as `pthread_join` for a thread
+/// that has finished; `EBUSY` at once for one that has not, which stays
+/// joinable. Not a cancellation point.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_tryjoin_np(
+    thread: pthread_t,
+    retval: *mut *mut c_void,
+) -> c_int {
+    guard("pthread_tryjoin_np", libc::EINVAL, || {
+        join_with(thread, retval, Wait::Not)
     })
+}
+
+/// `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
+/// at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
+/// joinable); `EINVAL` for a bad `abstime` when the thread has not
+/// finished. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_pthread_timedjoin_np(
+    thread: pthread_t,
+    retval: *mut *mut c_void,
+    abstime: *const libc::timespec,
+) -> c_int {
+    crate::cancel::finish(guard("pthread_timedjoin_np", libc::EINVAL, || {
+        join_with(thread, retval, Wait::Until(Clock::Realtime, abstime))
+    }))
+}
+
+/// `pthread_clockjoin_np` (a GNU extension): as `pthread_timedjoin_np`,
+/// with `abstime` on `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`;
+/// `EINVAL` for another). A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_pthread_clockjoin_np(
+    thread: pthread_t,
+    retval: *mut *mut c_void,
+    clock: libc::clockid_t,
+    abstime: *const libc::timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return libc::EINVAL;
+    };
+    crate::cancel::finish(guard("pthread_clockjoin_np", libc::EINVAL, || {
+        join_with(thread, retval, Wait::Until(clock, abstime))
+    }))
 }
 
 /// `pthread_detach`: the thread's storage is reclaimed when it ends.
@@ -447,26 +522,24 @@ unsafe fn join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
 pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
     guard("pthread_detach", libc::EINVAL, || {
         let mut reg = registry(thread);
-        let remove = match reg.get_mut(&thread) {
+        match reg.get(&thread) {
             None => {
                 drop(reg);
-                return match live(thread) {
-                    Ok(_) => libc::EINVAL,
+                match live(thread) {
+                    Ok(_) => libc::EINVAL, // detached already, or not a C thread
                     Err(e) => e,
-                };
+                }
             }
-            Some(e) if e.detached() || e.handle.is_none() => return libc::EINVAL,
-            Some(e) => {
-                // Dropping the handle detaches the weave thread.
-                drop(e.handle.take());
-                // AcqRel: pairs with the child's fetch_or of FINISHED.
-                e.shared.state.fetch_or(DETACHED, AcqRel) & FINISHED != 0
+            Some(e) if e.handle.is_none() => libc::EINVAL, // being joined
+            Some(_) => {
+                let e = reg.remove(&thread);
+                drop(reg);
+                // Dropping the handle detaches the weave thread: weave
+                // frees its packet when it ends.
+                drop(e);
+                0
             }
-        };
-        if remove {
-            reg.remove(&thread);
         }
-        0
     })
 }
 
@@ -735,8 +808,9 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
         return libc::ESRCH;
     }
     if let Some(e) = registry(thread).get_mut(&thread) {
-        e.spec.policy = policy;
-        e.spec.sched_priority = sched_priority;
+        let spec = e.spec.get_or_insert_with(Box::default);
+        spec.policy = policy;
+        spec.sched_priority = sched_priority;
     }
     0
 }
@@ -748,7 +822,8 @@ pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> 
     guard("pthread_setschedprio", libc::EINVAL, || {
         let policy = registry(thread)
             .get(&thread)
-            .map_or(libc::SCHED_OTHER, |e| e.spec.policy);
+            .and_then(|e| e.spec.as_ref().map(|s| s.policy))
+            .unwrap_or(libc::SCHED_OTHER);
         set_sched(thread, policy, prio)
     })
 }
@@ -771,7 +846,9 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
         let (p, prio) = registry(thread)
             .get(&thread)
             .map_or((libc::SCHED_OTHER, 0), |e| {
-                (e.spec.policy, e.spec.sched_priority)
+                e.spec
+                    .as_ref()
+                    .map_or((libc::SCHED_OTHER, 0), |s| (s.policy, s.sched_priority))
             });
         // SAFETY: both checked non-null; the program's storage.
         unsafe {
@@ -800,15 +877,17 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         };
         let spec = registry(thread)
             .get(&thread)
-            .map(|e| {
-                let mut s = e.spec.clone();
-                s.detached = e.detached();
-                s
-            })
-            .unwrap_or_else(|| Spec {
-                bound: weave_rt::thread::current_lwp().is_none()
-                    && t.id() == weave_rt::thread::current_id(),
-                ..Spec::default()
+            .map(|e| e.spec.as_deref().cloned().unwrap_or_default())
+            .unwrap_or_else(|| {
+                // Not a joinable C thread: a detached one, or an OS thread
+                // (the caller's own, registered) or a Rust ULT.
+                let os_self = weave_rt::thread::current_lwp().is_none()
+                    && t.id() == weave_rt::thread::current_id();
+                Spec {
+                    bound: os_self,
+                    detached: !os_self,
+                    ..Spec::default()
+                }
             });
         // SAFETY: non-null; the program's pthread_attr_t.
         unsafe { attr::fill(attr, &spec) };

@@ -200,6 +200,13 @@ c_tests! {
     named_semaphores_are_the_systems_and_block_only_the_ult => "named_semaphores",
     setstack_runs_the_thread_on_the_programs_memory => "attr_setstack_runs_on_the_given_stack",
     socket_calls_keep_nonblocking_timeouts_and_pass_other_fds_through => "socket_io_semantics",
+    tryjoin_is_ebusy_until_the_thread_ends_then_joins => "thread_tryjoin",
+    timedjoin_and_clockjoin_time_out_on_their_clock_and_leave_the_thread_joinable => "thread_timedjoin",
+    closed_fd_numbers_are_reused_and_sockets_there_work => "close_reuses_fd_numbers",
+    close_wakes_a_blocked_reader_and_the_number_is_safe_to_reuse => "close_wakes_a_blocked_reader",
+    close_is_a_cancellation_point => "cancel_at_close",
+    two_threads_accepting_on_one_listener_do_not_block_the_lwp => "accept_two_threads_one_listener",
+    cancel_wakes_a_wait_on_a_named_semaphore_without_taking_a_permit => "cancel_wakes_named_sem_wait",
 }
 
 #[test]
@@ -280,13 +287,13 @@ c_tests! {
 /// Other calls that would hand a weave thread id or a weave-initialised
 /// object to glibc are refused at compile time as well.
 #[test]
-fn affinity_and_clockjoin_are_refused_at_compile_time() {
+fn affinity_cpuclock_and_rwlock_clock_calls_are_refused_at_compile_time() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-refused");
     std::fs::create_dir_all(&dir).expect("create the output directory");
     for (name, call) in [
         (
-            "pthread_clockjoin_np",
-            "pthread_clockjoin_np(pthread_self(), 0, CLOCK_MONOTONIC, 0)",
+            "pthread_rwlock_clockrdlock",
+            "pthread_rwlock_clockrdlock(0, CLOCK_MONOTONIC, 0)",
         ),
         (
             "pthread_setaffinity_np",

@@ -58,4 +58,30 @@ static inline void wait_blocked_in(pthread_t t, int reason) {
     }
 }
 
+/* Waits (yielding) until weave's thread table shows `t` blocked, for
+ * whatever reason. */
+static inline void wait_blocked(pthread_t t) {
+    static weave_thread_info rows[4096];
+    for (;;) {
+        size_t n = weave_thread_table(rows, 4096);
+        for (size_t i = 0; i < n && i < 4096; i++)
+            if (pthread_equal(rows[i].id, t) && rows[i].state == WEAVE_THREAD_BLOCKED) return;
+        sched_yield();
+    }
+}
+
+/* A thread body that reads once from `fd` into `got` (for tests of
+ * socket reads): `n` is read's result. */
+struct reader {
+    int fd;
+    char got[8];
+    ssize_t n;
+};
+
+static inline void *reads(void *arg) {
+    struct reader *r = arg;
+    r->n = read(r->fd, r->got, sizeof r->got);
+    return NULL;
+}
+
 #endif

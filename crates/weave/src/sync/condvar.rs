@@ -10,7 +10,7 @@ use std::sync::LockResult;
 use std::time::{Duration, Instant};
 
 use super::block::BlockReason;
-use super::mutex::MutexGuard;
+use super::mutex::{MutexGuard, RawLock};
 use super::poison::map_result;
 use super::raw_condvar::RawCondvar;
 
@@ -142,6 +142,26 @@ impl Condvar {
                 )));
             }
         }
+    }
+
+    /// As [`wait_timeout`](Self::wait_timeout), with a [`RawLock`] the
+    /// caller holds instead of a guard, and a deadline (`None`: no limit).
+    /// The lock is released once the caller is queued and held again when
+    /// this returns. May return spuriously.
+    ///
+    /// # Panics
+    ///
+    /// If the caller does not hold `lock`.
+    pub fn wait_raw(&self, lock: &RawLock, deadline: Option<Instant>) -> WaitTimeoutResult {
+        let me = super::block::me_id();
+        assert!(
+            lock.raw().holder() == me,
+            "Condvar::wait_raw: the caller does not hold the lock"
+        );
+        let notified = self
+            .raw
+            .wait(lock.raw(), me, deadline, BlockReason::Condvar);
+        WaitTimeoutResult(!notified && deadline.is_some_and(|d| Instant::now() >= d))
     }
 
     /// Wakes one waiter (the highest-priority, longest-waiting one), if any.

@@ -11,7 +11,7 @@
 //! | `block`      | the one seam to the scheduler (locks and channels): block, wake, owner information |
 //! | `queue`      | the wait queue the locks park in (priority, then FIFO, bounded by age) |
 //! | `raw_mutex`  | the adaptive mutex word and its protocol (table there)       |
-//! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning                         |
+//! | `mutex`      | [`Mutex`], [`MutexGuard`], poisoning; [`RawLock`], the same lock without guard or data |
 //! | `raw_condvar`| the wait/notify hand-over every other primitive blocks through |
 //! | `condvar`    | [`Condvar`]                                                  |
 //! | `barrier`    | [`Barrier`], generations on Mutex + Condvar                  |
@@ -50,7 +50,7 @@ mod semaphore;
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use lazy_lock::LazyLock;
-pub use mutex::{Mutex, MutexGuard};
+pub use mutex::{Mutex, MutexGuard, RawLock};
 pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Interrupted;

@@ -167,6 +167,95 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+/// The lock of a [`Mutex`] with no data, no guard and no poisoning: the
+/// same word and protocol (adaptive spin, queue, hand-off), locked and
+/// unlocked by separate calls. For callers whose lock and unlock are not
+/// one Rust scope, such as the C API's `pthread_mutex_lock` and
+/// `pthread_mutex_unlock`; Rust code should use [`Mutex`].
+///
+/// The holder is the thread that locked it: [`unlock`](Self::unlock) from
+/// any other thread does nothing and says so.
+///
+/// ```
+/// use weave::sync::RawLock;
+///
+/// let lock = RawLock::new();
+/// lock.lock();
+/// assert!(lock.is_held_by_current());
+/// assert!(!lock.try_lock());
+/// assert!(lock.unlock());
+/// assert!(!lock.unlock()); // not held any more
+/// ```
+pub struct RawLock {
+    raw: RawMutex,
+}
+
+impl RawLock {
+    /// A new unlocked lock; usable in a `static`.
+    #[must_use]
+    pub const fn new() -> RawLock {
+        RawLock {
+            raw: RawMutex::new(),
+        }
+    }
+
+    /// Blocks (the ULT, or the OS thread) until the lock is the caller's.
+    /// Not reentrant: locking it again on the thread that holds it
+    /// deadlocks (debug builds catch it in the slow path).
+    #[inline]
+    pub fn lock(&self) {
+        self.raw.lock(block::me_id());
+    }
+
+    /// Takes the lock if nobody holds it, without blocking.
+    #[inline]
+    pub fn try_lock(&self) -> bool {
+        self.raw.try_lock(block::me_id())
+    }
+
+    /// As [`lock`](Self::lock), giving up at `deadline`; true if taken.
+    pub fn lock_until(&self, deadline: Instant) -> bool {
+        self.raw.lock_until(block::me_id(), deadline)
+    }
+
+    /// Releases the lock if the caller holds it, waking a waiter if any;
+    /// false (and nothing changes) if the caller does not hold it.
+    #[inline]
+    pub fn unlock(&self) -> bool {
+        self.raw.unlock_if_held(block::me_id())
+    }
+
+    /// Whether the calling thread holds the lock.
+    #[inline]
+    pub fn is_held_by_current(&self) -> bool {
+        self.raw.holder() == block::me_id()
+    }
+
+    /// Whether some thread holds the lock (a moment's answer).
+    pub fn is_locked(&self) -> bool {
+        self.raw.holder() != 0
+    }
+
+    /// The word, for the condvar's wait.
+    pub(super) fn raw(&self) -> &RawMutex {
+        &self.raw
+    }
+}
+
+impl Default for RawLock {
+    fn default() -> Self {
+        RawLock::new()
+    }
+}
+
+impl fmt::Debug for RawLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawLock")
+            .field("locked", &self.is_locked())
+            .finish()
+    }
+}
+
 impl<T: Default> Default for Mutex<T> {
     fn default() -> Self {
         Mutex::new(T::default())

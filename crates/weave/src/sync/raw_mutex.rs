@@ -212,6 +212,40 @@ impl RawMutex {
         }
     }
 
+    /// As [`unlock`](Self::unlock), for a caller that may not hold the
+    /// lock (the C API's unlock, which answers `EPERM` then): false, and
+    /// the word untouched, unless `me` holds it.
+    #[inline]
+    pub(crate) fn unlock_if_held(&self, me: u32) -> bool {
+        // Release: as in `unlock`.
+        if self
+            .word
+            .compare_exchange(locked_by(me), 0, Release, Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        if self.holder() != me {
+            return false;
+        }
+        self.unlock_slow(me);
+        true
+    }
+
+    /// The owner id of the holder, or 0 if the lock is free. Relaxed: the
+    /// owner field changes only by its holder's unlock or a locker's CAS
+    /// from free, so it reads `me` exactly when `me` holds the lock, and a
+    /// reader that does not hold it learns only a moment's state.
+    #[inline]
+    pub(crate) fn holder(&self) -> u32 {
+        let w = self.word.load(Relaxed);
+        if w & LOCKED != 0 {
+            owner_of(w)
+        } else {
+            0
+        }
+    }
+
     #[cold]
     fn lock_slow(&self, me_id: u32, deadline: Option<Instant>) -> bool {
         let me = block::me();
@@ -506,6 +540,34 @@ mod loom_tests {
             s.m.unlock(me);
             t.join().unwrap();
             assert_eq!(s.m.word.load(Relaxed), 0);
+        });
+    }
+
+    /// `unlock_if_held` (the C API's unlock): a thread that does not hold
+    /// the lock is refused while the holder has it, whatever waiters do,
+    /// and the holder's own unlock through it, racing a waiter that
+    /// queues (PARKED set, so the fast CAS fails), still wakes it.
+    #[test]
+    fn unlock_if_held_refuses_a_non_holder_and_wakes_a_waiter() {
+        loom::model(|| {
+            let s = shared(u64::MAX);
+            let me = block::me_id();
+            s.m.lock(me);
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let other = block::me_id();
+                    let refused = !s.m.unlock_if_held(other);
+                    s.m.lock(other);
+                    // SAFETY: the mutex is held: no other access overlaps.
+                    s.n.with_mut(|p| unsafe { *p += 1 });
+                    assert!(s.m.unlock_if_held(other));
+                    refused
+                })
+            };
+            assert!(s.m.unlock_if_held(me));
+            assert!(t.join().unwrap(), "a non-holder's unlock went through");
+            assert_eq!(s.m.word.load(Relaxed), 0, "left locked or flagged");
         });
     }
 

@@ -123,14 +123,25 @@ impl<T> JoinHandle<T> {
     /// if a cancellation request ended the wait (inside
     /// [`cancellation_point`]). The handle stays usable either way.
     pub fn wait_cancellable(&self) -> bool {
+        self.wait_cancellable_until(None)
+    }
+
+    /// As [`wait_cancellable`](JoinHandle::wait_cancellable), giving up at
+    /// `deadline` (`None`: never): false if time ran out or a cancellation
+    /// request ended the wait ([`is_finished`](JoinHandle::is_finished) and
+    /// [`cancel_requested`] tell which). The C API's
+    /// `pthread_timedjoin_np`.
+    pub fn wait_cancellable_until(&self, deadline: Option<std::time::Instant>) -> bool {
         if !self.join.is_finished() {
             sched::note_waits_for(self.thread.id.index() + 1);
         }
         while !self.join.is_finished() {
-            if wait_cancelled() {
+            if wait_cancelled() || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return false;
             }
-            sched::block_on(BlockReason::Join, None, |w: Waiter| self.join.register(w));
+            sched::block_on(BlockReason::Join, deadline, |w: Waiter| {
+                self.join.register(w)
+            });
             if !self.join.is_finished() {
                 // Woken before the end (a request, or a spurious OS-thread
                 // wake-up): withdraw, then look again.

@@ -524,6 +524,32 @@ impl Builder {
         })
     }
 
+    /// As [`spawn`](Self::spawn), but hands the thread's handle to
+    /// `publish` on the calling thread before the new thread can run, and
+    /// returns nothing more: for APIs that must record the thread (its id,
+    /// its handle) before it runs a line, as `pthread_create` stores
+    /// `*thread` first. `publish` must not wait for the new thread. If the
+    /// spawn then fails (a bound thread whose LWP cannot start), the
+    /// thread never runs, its handle says so to nobody, and the error is
+    /// returned: undo whatever `publish` recorded.
+    pub fn spawn_published<F, T>(self, f: F, publish: impl FnOnce(JoinHandle<T>)) -> io::Result<()>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let user_stack = self.user_stack.is_some();
+        // SAFETY: F and T are 'static, so nothing borrowed can dangle.
+        unsafe {
+            self.spawn_then(f, None, |join, thread| {
+                publish(JoinHandle {
+                    join,
+                    thread,
+                    user_stack,
+                });
+            })
+        }
+    }
+
     /// # Safety
     ///
     /// Whatever `f` and its result borrow must outlive the thread: the
@@ -533,6 +559,27 @@ impl Builder {
         f: F,
         scope: Option<Arc<ScopeData>>,
     ) -> io::Result<(JoinRef<T>, Thread)>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.spawn_then(f, scope, |join, thread| (join, thread)) }
+    }
+
+    /// The spawn itself: `publish` gets the join side and the handle once
+    /// the thread is set up, before it is placed on an LWP (so before it
+    /// can run), and its result is returned.
+    ///
+    /// # Safety
+    ///
+    /// As [`spawn_unchecked`](Self::spawn_unchecked).
+    unsafe fn spawn_then<F, T, R>(
+        self,
+        f: F,
+        scope: Option<Arc<ScopeData>>,
+        publish: impl FnOnce(JoinRef<T>, Thread) -> R,
+    ) -> io::Result<R>
     where
         F: FnOnce() -> T + Send,
         T: Send,
@@ -550,10 +597,10 @@ impl Builder {
             ));
         }
         let rt = rt();
-        let label = self
-            .name
-            .as_deref()
-            .map_or_else(|| "(unnamed)".to_owned(), |n| format!("'{n}'"));
+        // The name as errors show it, formatted only if one is reported:
+        // a spawn that succeeds allocates nothing for it.
+        let name: Option<Arc<str>> = self.name.map(Arc::from);
+        let label = SpawnLabel(name.clone());
         let priority = self.priority.unwrap_or(DEFAULT_PRIORITY);
         if priority >= PRIORITY_LEVELS {
             return Err(io::Error::new(
@@ -572,7 +619,7 @@ impl Builder {
         let size = self.stack_size.unwrap_or(rt.default_stack);
         let class = match self.user_stack {
             Some(_) => stack::USER_CLASS,
-            None => stack::class_of(size).map_err(|e| e.into_io(&label))?,
+            None => stack::class_of(size).map_err(|e| e.into_io(&label.to_string()))?,
         };
         let (tcb, stack) = with_caches(|stacks, slots| {
             let tcb = table().alloc(slots)?;
@@ -592,7 +639,6 @@ impl Builder {
         })
         .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}")))?;
 
-        let name: Option<Arc<str>> = self.name.map(Arc::from);
         let kind = if self.bound {
             Kind::Bound
         } else if self.migratable {
@@ -624,7 +670,7 @@ impl Builder {
         if (name.is_some() || priority != DEFAULT_PRIORITY) && trace::hooked() {
             trace::name_thread(id, name.as_deref(), priority);
         }
-        let thread = Thread { id, name };
+        let published = publish(join, Thread { id, name });
 
         if kind == Kind::Bound {
             if let Err(e) = lwp::pool::start_bound(tcb, self.cpus) {
@@ -648,7 +694,19 @@ impl Builder {
         // Spawning is a safe point: a child of higher priority than the
         // spawner runs first.
         preempt_point();
-        Ok((join, thread))
+        Ok(published)
+    }
+}
+
+/// A thread's name as spawn errors show it: `'name'` or `(unnamed)`.
+struct SpawnLabel(Option<Arc<str>>);
+
+impl fmt::Display for SpawnLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(n) => write!(f, "'{n}'"),
+            None => f.write_str("(unnamed)"),
+        }
     }
 }
 
