@@ -263,7 +263,26 @@ pub(crate) fn run(rt: &'static Runtime) {
             if rt.stacks.has_dirty() {
                 rt.stacks.reap();
             }
+            release_table_pages();
         }
+    }
+}
+
+/// The reaper's second job: the pages of thread-table slots left free by
+/// a burst of threads that is gone (`Table::release_free_pages`). Once a
+/// burst's slots went back, so did most of its heap (join packets,
+/// closures), scattered between the survivors' blocks where the allocator
+/// keeps it: `malloc_trim` gives back the free pages inside its heaps,
+/// once per burst, not per period.
+fn release_table_pages() {
+    if table().release_free_pages() == 0 {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it
+    // takes the allocator's own locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
