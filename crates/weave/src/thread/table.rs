@@ -12,8 +12,8 @@
 //! A burst of a million threads carves a million slots (272 MiB); once the
 //! burst is gone the slots are free but their pages would stay resident.
 //! So the reaper calls [`Table::release_free_pages`] once per reap period:
-//! when the global free list was not drawn from for a whole period, every
-//! run of consecutive free slots on it that covers whole pages leaves the
+//! of the slots that sat on the global free list for a whole period, every
+//! run of consecutive ones that covers whole pages leaves the
 //! list for the *released* list, and the pages it covers go back to the
 //! kernel (`MADV_DONTNEED`; chunks are their own `mmap`s, page-aligned, for
 //! this). The slots stay where they are, so a `&'static Tcb` stays valid:
@@ -82,9 +82,10 @@ struct Free {
     /// Per chunk: the highest generation and state epoch a slot of it had
     /// when it was released (zero for a chunk never released from).
     floor: Vec<(u32, u64)>,
-    /// `list` was drawn from since the last `release_free_pages`: slots
-    /// are in use, not left over.
-    drawn: bool,
+    /// How many of the oldest entries of `list` (its bottom: it is used
+    /// as a stack) have been there since the last `release_free_pages`:
+    /// only those are left over, the rest may be reused any moment.
+    aged: usize,
 }
 
 /// Why a lookup failed.
@@ -150,7 +151,7 @@ impl Table {
             let mut g = self.free.lock().unwrap_or_else(|e| e.into_inner());
             let n = g.list.len().min(BATCH);
             let at = g.list.len() - n;
-            g.drawn |= n > 0;
+            g.aged = g.aged.min(at);
             let Free { list, .. } = &mut *g;
             cache.free.extend(list.drain(at..));
             if n == 0 && !g.released.is_empty() {
@@ -262,13 +263,17 @@ impl Table {
     }
 
     /// Gives back the pages of runs of free slots that sat on the global
-    /// free list for a whole reap period (module doc, steps 1 and 2).
+    /// free list since the previous call, a reap period ago (module doc,
+    /// steps 1 and 2).
     /// Returns the bytes released. Called by the reaper.
     pub(crate) fn release_free_pages(&self) -> usize {
         let mut g = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        if std::mem::take(&mut g.drawn) || g.list.len() < MIN_RUN {
+        let len = g.list.len();
+        let aged = std::mem::replace(&mut g.aged, len);
+        if aged < MIN_RUN {
             return 0;
         }
+        let young = g.list.split_off(aged);
         let mut list = std::mem::take(&mut g.list);
         list.sort_unstable();
         let size = std::mem::size_of::<Tcb>();
@@ -308,7 +313,9 @@ impl Table {
             ranges.push((base + first_page * PAGE, (end_page - first_page) * PAGE));
             start = end;
         }
+        keep.extend_from_slice(&young);
         keep.shrink_to_fit();
+        g.aged = keep.len();
         g.list = keep;
         let _pages = RELEASING.write().unwrap_or_else(|e| e.into_inner());
         let mut bytes = 0;
@@ -422,6 +429,7 @@ mod tests {
         let bytes = CHUNK * std::mem::size_of::<Tcb>();
         let base = t.chunk_ptr(0) as usize;
         assert_eq!(resident_pages(base, bytes), bytes / PAGE);
+        assert_eq!(t.release_free_pages(), 0, "freed this period: kept");
         assert_eq!(t.release_free_pages(), bytes);
         assert_eq!(resident_pages(base, bytes), 0);
     }
@@ -430,6 +438,7 @@ mod tests {
     fn a_released_slot_still_says_its_thread_exited() {
         let t = Table::new();
         let ids = burst(&t);
+        t.release_free_pages();
         assert!(t.release_free_pages() > 0);
         for id in [ids[0], ids[CHUNK / 2], ids[CHUNK - 1]] {
             assert!(matches!(t.lookup(id), Err(Lookup::Exited { name: None })));
@@ -441,6 +450,7 @@ mod tests {
         let t = Table::new();
         let ids = burst(&t);
         let old_epoch = t.slot(ids[0].index()).state.load().epoch();
+        t.release_free_pages();
         assert!(t.release_free_pages() > 0);
         let mut cache = SlotCache::default();
         let mut seen = std::collections::HashSet::new();
@@ -467,15 +477,27 @@ mod tests {
     }
 
     #[test]
-    fn slots_drawn_from_in_the_last_period_keep_their_pages() {
+    fn slots_reused_within_a_period_keep_their_pages() {
         let t = Table::new();
         burst(&t);
+        t.release_free_pages();
+        // Draw the whole list and give it back: every slot is young again.
         let mut cache = SlotCache::default();
-        t.alloc(&mut cache).unwrap();
-        assert_eq!(t.release_free_pages(), 0, "the list was drawn from");
+        let taken: Vec<_> = (0..CHUNK).map(|_| t.alloc(&mut cache).unwrap()).collect();
+        for tcb in taken {
+            tcb.state.spawn();
+            tcb.state.exit();
+            t.release(tcb, &mut cache);
+        }
+        t.drain(&mut cache);
+        assert_eq!(
+            t.release_free_pages(),
+            0,
+            "the slots were in use this period"
+        );
         assert!(
             t.release_free_pages() > 0,
-            "a whole period later it was not"
+            "a whole period later they were not"
         );
     }
 }
