@@ -32,7 +32,9 @@
 //!   `monitor/deadlock.rs`). It looks again when a registered OS thread
 //!   exits, since that thread may have been the one that could end a wait.
 //! - **The reaper.** Every `REAP_PERIOD` while stacks sit on the pool's
-//!   dirty list, it gives their pages back (see `stack`).
+//!   dirty list, it gives their pages back (see `stack`); while free
+//!   thread-table slots arrived on the table's free list, it gives back the
+//!   pages of those left over for a whole period (see `thread/table.rs`).
 //!
 //! The monitor parks when no LWP runs a ULT and nothing waits to be reaped:
 //! an idle runtime uses no CPU. An LWP that leaves its idle sleep, and a
@@ -301,6 +303,7 @@ fn os_thread_exits(tid: i32) {
 /// calling `Monitor::wake`.
 fn anything_to_watch(rt: &Runtime) -> bool {
     rt.stacks.has_dirty()
+        || table().has_young_free()
         || rt
             .lwps()
             .any(|l| l.is_alive() && !l.is_bound() && !l.is_sleeping())

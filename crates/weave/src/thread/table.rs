@@ -262,6 +262,15 @@ impl Table {
         self.dir[index as usize / CHUNK].load(Ordering::Acquire)
     }
 
+    /// True when slots arrived on the global free list since the last
+    /// `release_free_pages`: the reaper must look once more (a period from
+    /// now) before the monitor sleeps, or a burst's last slots would keep
+    /// their pages for as long as the program stays idle.
+    pub(crate) fn has_young_free(&self) -> bool {
+        let g = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        g.list.len() > g.aged
+    }
+
     /// Gives back the pages of runs of free slots that sat on the global
     /// free list since the previous call, a reap period ago (module doc,
     /// steps 1 and 2).
