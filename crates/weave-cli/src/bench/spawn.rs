@@ -108,20 +108,13 @@ pub(super) fn burst_child(spec: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A thread that counts itself started, then parks until `release`.
+/// A thread that counts itself started, then parks until `release` (the
+/// parked thread of the other memory workloads).
 fn parked(
     started: &Arc<AtomicUsize>,
     release: &Arc<AtomicBool>,
 ) -> Result<wt::JoinHandle<()>, String> {
-    let (s, r) = (started.clone(), release.clone());
-    wt::Builder::new()
-        .spawn(move || {
-            s.fetch_add(1, Ordering::Release);
-            while !r.load(Ordering::Acquire) {
-                wt::park();
-            }
-        })
-        .map_err(|e| e.to_string())
+    <wt::JoinHandle<()> as super::Parkable>::spawn_parked(started.clone(), release.clone())
 }
 
 /// Spawns `n` parked threads from one ULT; returns the ns per spawn of the

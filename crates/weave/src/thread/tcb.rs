@@ -271,22 +271,12 @@ impl Tcb {
         let t = unsafe { &*p };
         t.generation.store(generation, Relaxed);
         t.state.revive(epoch);
-        t.permit.store(PERMIT_EMPTY, Relaxed);
-        t.priority.store(DEFAULT_PRIORITY, Relaxed);
-        t.home.store(NO_LWP, Relaxed);
-        t.kind.store(Kind::Pooled as u8, Relaxed);
         t.run_next.store(false, Relaxed);
         t.next.store(std::ptr::null_mut(), Relaxed);
-        t.waits_for.store(0, Relaxed);
-        t.wait_on.store(0, Relaxed);
         t.os_tid.store(0, Relaxed);
-        t.no_preempt.store(0, Relaxed);
-        t.switches.store(0, Relaxed);
-        t.run_ticks.store(0, Relaxed);
-        t.parked_sp.store(0, Relaxed);
-        t.parked_fp.store(0, Relaxed);
-        t.sig.reset(0);
-        t.cancel.store(0, Relaxed);
+        // SAFETY: FREE and the caller's; spawn resets it again for its
+        // thread (this one gives the rest of the atomics their values).
+        unsafe { t.reset(Kind::Pooled, DEFAULT_PRIORITY) };
     }
 
     /// The thread's kind. Written at spawn before the TCB is published;
