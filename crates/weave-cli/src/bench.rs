@@ -25,6 +25,7 @@ mod io;
 mod json;
 mod progress;
 mod signal;
+mod spawn;
 mod trace_cost;
 mod trim;
 
@@ -143,6 +144,16 @@ const WORKLOADS: &[Workload] = &[
         name: "signal_latency",
         about: "sigqueue from another process to the handler: each of weave's handler modes (as a thread, on target, immediate) vs a plain sigaction handler (ns, median; p99 in the note)",
         run: signal::signal_latency,
+    },
+    Workload {
+        name: "spawn_live",
+        about: "300,000 threads that park, spawned from one ULT: ns per spawn with 300,000 live, against 10,000 live in the note",
+        run: spawn::spawn_live,
+    },
+    Workload {
+        name: "burst_rss",
+        about: "1,000,000 parked threads of which 1,000 stay: RSS once the rest exited, against a process that only had the 1,000",
+        run: spawn::burst_rss,
     },
 ];
 
@@ -673,12 +684,18 @@ fn child(args: &[String]) -> Result<(), String> {
     let [lib, n] = args else {
         return Err("bench --child takes LIB N".into());
     };
+    if lib == "burst" {
+        return spawn::burst_child(n);
+    }
     let n: usize = n.parse().map_err(|_| "bad N")?;
     if lib.starts_with("trim-") {
         return trim::child(lib, n);
     }
     if lib.starts_with("compact-") {
         return compact::child(lib, n);
+    }
+    if lib == "spawn-live" {
+        return spawn::child(lib, n);
     }
     if lib.starts_with("signal-sender:") {
         return signal::sender(lib, n);

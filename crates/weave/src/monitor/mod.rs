@@ -32,7 +32,9 @@
 //!   `monitor/deadlock.rs`). It looks again when a registered OS thread
 //!   exits, since that thread may have been the one that could end a wait.
 //! - **The reaper.** Every `REAP_PERIOD` while stacks sit on the pool's
-//!   dirty list, it gives their pages back (see `stack`).
+//!   dirty list, it gives their pages back (see `stack`); while free
+//!   thread-table slots arrived on the table's free list, it gives back the
+//!   pages of those left over for a whole period (see `thread/table.rs`).
 //!
 //! The monitor parks when no LWP runs a ULT and nothing waits to be reaped:
 //! an idle runtime uses no CPU. An LWP that leaves its idle sleep, and a
@@ -263,7 +265,26 @@ pub(crate) fn run(rt: &'static Runtime) {
             if rt.stacks.has_dirty() {
                 rt.stacks.reap();
             }
+            release_table_pages();
         }
+    }
+}
+
+/// The reaper's second job: the pages of thread-table slots left free by
+/// a burst of threads that is gone (`Table::release_free_pages`). Once a
+/// burst's slots went back, so did most of its heap (join packets,
+/// closures), scattered between the survivors' blocks where the allocator
+/// keeps it: `malloc_trim` gives back the free pages inside its heaps,
+/// once per burst, not per period.
+fn release_table_pages() {
+    if table().release_free_pages() == 0 {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it
+    // takes the allocator's own locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -282,6 +303,7 @@ fn os_thread_exits(tid: i32) {
 /// calling `Monitor::wake`.
 fn anything_to_watch(rt: &Runtime) -> bool {
     rt.stacks.has_dirty()
+        || table().has_young_free()
         || rt
             .lwps()
             .any(|l| l.is_alive() && !l.is_bound() && !l.is_sleeping())

@@ -261,6 +261,15 @@ impl State {
         let w = Word(self.0.load(Relaxed));
         self.0.store(pack(FREE, 0, w.epoch() + 1), Release);
     }
+
+    /// FREE at `epoch`, for a slot whose page the thread table gave back
+    /// to the kernel (it read back as zero, epoch 0): `epoch` is past every
+    /// epoch its earlier threads reached, so that a wake token one of them
+    /// handed out can never match a later thread of the slot. Relaxed: the
+    /// table's lock orders it before the slot is handed out.
+    pub(crate) fn revive(&self, epoch: u64) {
+        self.0.store(pack(FREE, 0, epoch), Relaxed);
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -20,13 +20,20 @@
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::context::Context;
 use crate::loom::AtomicPtr;
 use crate::stack::OverflowInfo;
 use crate::thread::local::Locals;
 use crate::thread::state::State;
+
+/// Held for reading by whoever reads a TCB's name through a reference
+/// that may be stale (`name`, `name_of`), and for writing by the thread
+/// table while it gives back the pages of free slots (`table.rs`,
+/// "Giving back the pages of free slots"): the kernel zeroes those pages,
+/// name lock included, and a reader must not be inside the lock then.
+pub(crate) static RELEASING: RwLock<()> = RwLock::new(());
 
 /// `home` of a ULT that has not been placed on an LWP yet.
 pub(crate) const NO_LWP: u32 = u32::MAX;
@@ -212,6 +219,66 @@ impl Tcb {
         self.sig.reset(crate::signal::state::inherited_mask());
     }
 
+    /// Readies a FREE slot for the release of its page (`table.rs`): the
+    /// name, the OS thread's handle and the per-ULT storage are dropped
+    /// now, so that nothing leaks when the page reads back as zeroes, and
+    /// the two mutexes are left unlocked, holding `(0, None)` and `None`,
+    /// which a zeroed page reads as. Returns the slot's generation and
+    /// state epoch, which its next thread must pass ([`Tcb::revive`]).
+    ///
+    /// # Safety
+    ///
+    /// The slot is FREE and the caller's (taken off every free list), so
+    /// that no LWP touches its per-ULT storage.
+    pub(crate) unsafe fn prepare_release(&self) -> (u32, u64) {
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (0, None);
+        *self.os.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // SAFETY: the caller owns the FREE slot; no ULT uses its storage.
+        unsafe { *self.locals.get() = Locals::default() };
+        (self.generation.load(Relaxed), self.state.load().epoch())
+    }
+
+    /// Makes the slot at `p`, whose page the table gave back (it may read
+    /// as zeroes, which is not a TCB), a FREE TCB again: every field that
+    /// [`Tcb::new`] sets, with `generation` and the state's `epoch` past
+    /// those of the slot's earlier threads. The two mutexes are not
+    /// written: [`Tcb::prepare_release`] left them as a zeroed page reads
+    /// them, and a stale reader may be taking them ([`RELEASING`]).
+    ///
+    /// # Safety
+    ///
+    /// `p` points to a slot of the table's that is FREE and the caller's,
+    /// and that went through `prepare_release` before its page was
+    /// released. Other threads may hold a `&Tcb` to it, but read only its
+    /// atomics and its name, never the plain fields written here.
+    pub(crate) unsafe fn revive(p: *mut Tcb, index: u32, generation: u32, epoch: u64) {
+        // SAFETY: the caller's slot; the plain fields are read only by
+        // its owner, which it has none yet, and `p` carries the chunk's
+        // write permission (the table's own pointer).
+        unsafe {
+            std::ptr::addr_of_mut!((*p).index).write(index);
+            (*p).class.get().write(0);
+            (*p).job.get().write(None);
+            (*p).ctx.get().write(None);
+            (*p).yielder.get().write(std::ptr::null());
+            (*p).locals.get().write(Locals::default());
+            (*p).overflow.get().write(OverflowInfo::NONE);
+            #[cfg(feature = "tls-per-ult")]
+            (*p).tls.get().write(None);
+        }
+        // SAFETY: the fields are initialised now (above, or atomics, for
+        // which every bit pattern, zero included, is valid).
+        let t = unsafe { &*p };
+        t.generation.store(generation, Relaxed);
+        t.state.revive(epoch);
+        t.run_next.store(false, Relaxed);
+        t.next.store(std::ptr::null_mut(), Relaxed);
+        t.os_tid.store(0, Relaxed);
+        // SAFETY: FREE and the caller's; spawn resets it again for its
+        // thread (this one gives the rest of the atomics their values).
+        unsafe { t.reset(Kind::Pooled, DEFAULT_PRIORITY) };
+    }
+
     /// The thread's kind. Written at spawn before the TCB is published;
     /// a reader that has not seen that publication (a scan of the table
     /// racing a spawn) may get the slot's previous kind, never a torn one.
@@ -226,6 +293,7 @@ impl Tcb {
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {
+        let _pages = RELEASING.read().unwrap_or_else(|e| e.into_inner());
         self.name
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -236,6 +304,7 @@ impl Tcb {
     /// The name of the thread of generation `generation`, if this slot
     /// still remembers it.
     pub(crate) fn name_of(&self, generation: u32) -> Option<Arc<str>> {
+        let _pages = RELEASING.read().unwrap_or_else(|e| e.into_inner());
         let n = self.name.lock().unwrap_or_else(|e| e.into_inner());
         if n.0 == generation {
             n.1.clone()
