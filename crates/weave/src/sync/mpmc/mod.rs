@@ -67,12 +67,15 @@
 //! [`BlockReason::Channel`]: crate::thread::id::BlockReason::Channel
 //! [`BlockReason::Select`]: crate::thread::id::BlockReason::Select
 
+mod array;
 mod builder;
 pub(crate) mod chan;
 pub(crate) mod context;
 pub(crate) mod error;
+mod locked;
 pub(crate) mod select;
 mod timer;
+mod waiters;
 
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -155,6 +155,13 @@ impl<T> Operation for RecvOp<'_, T> {
                 self.result = Some(Ok(v));
                 true
             }
+            // Notified, not served (`chan::Chan::hands_over`): retry this
+            // operation before any other, so that the notification is not
+            // spent on another arm while a receiver that could take the
+            // message sleeps.
+            None if matches!(self.flavor, Flavor::Chan(c) if !c.hands_over()) => {
+                self.try_complete()
+            }
             None => false,
         }
     }
@@ -283,6 +290,10 @@ impl<T> Operation for SendOp<'_, T> {
     }
 
     fn claimed(&mut self) -> bool {
+        if !self.chan.hands_over() {
+            // Notified, not served: retry first, as `RecvOp::claimed`.
+            return self.try_complete();
+        }
         debug_assert!(self.slot.is_none(), "a claimed send still has its value");
         if self.lazy {
             // A lazy send is claimed only to be granted a buffer place.
