@@ -654,6 +654,29 @@ fn channel_throughput(o: &Opts) -> Result<Measurement, String> {
         assert_eq!(got, per * SIDES);
         t.elapsed().as_nanos() as f64 / (per * SIDES) as f64
     });
+    // The lock-free channel people pick on OS threads: the bar weave's
+    // channel is held to (issue 14), measured in the same run.
+    let crossbeam = rounds(o.rounds().min(3), || {
+        let (tx, rx) = crossbeam_channel::bounded::<usize>(CAP);
+        let t = Instant::now();
+        let producers: Vec<_> = (0..SIDES)
+            .map(|_| {
+                let tx = tx.clone();
+                std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+            })
+            .collect();
+        drop(tx);
+        let consumers: Vec<_> = (0..SIDES)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || rx.iter().count())
+            })
+            .collect();
+        producers.into_iter().for_each(|h| h.join().unwrap());
+        let got: usize = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(got, per * SIDES);
+        t.elapsed().as_nanos() as f64 / (per * SIDES) as f64
+    });
     Ok(Measurement {
         name: "channel_throughput",
         unit: "ns",
@@ -661,9 +684,11 @@ fn channel_throughput(o: &Opts) -> Result<Measurement, String> {
         baseline: Some(baseline),
         n: per * SIDES,
         note: Some(format!(
-            "8 ULTs on the pool; std: 8 OS threads, sync_channel({CAP}), receiver shared behind a Mutex"
+            "8 ULTs on the pool; std: 8 OS threads, sync_channel({CAP}), receiver shared behind a Mutex; \
+             crossbeam-channel bounded({CAP}) on 8 OS threads {crossbeam:.1} ns (weave {:.2}x)",
+            crossbeam / weave
         )),
-        extra: vec![],
+        extra: vec![("crossbeam_os_ns", crossbeam)],
     })
 }
 

@@ -16,7 +16,9 @@
 //!    - it fails: a partner claimed operation `i`; withdraw the other
 //!      entries, wait for the partner's release (`context.rs`) and return
 //!      `i` (or, if the partner gave its permit back without a value, go
-//!      back to 1);
+//!      back to 1). On an array channel the partner only notified `i`:
+//!      retry `i` alone first, and go back to 1 if someone else took what
+//!      the notification was for;
 //!    - it succeeds: nobody can claim any entry now; withdraw them all and
 //!      go back to 1 (the deadline, if any, is checked there).
 //!
@@ -59,7 +61,8 @@ pub trait Operation {
     fn unregister(&mut self, ctx: &Context);
 
     /// A partner claimed this operation and released it: record the
-    /// result. False if the partner gave its claim back (no value came).
+    /// result (on an array channel, retry the operation now). False if
+    /// it did not complete (no value came, or the retry found nothing).
     #[doc(hidden)]
     fn claimed(&mut self) -> bool;
 
