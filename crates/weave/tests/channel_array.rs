@@ -64,3 +64,28 @@ fn a_bound_above_the_array_limit_is_still_a_bound() {
     tx.send(1).unwrap();
     assert_eq!(rx.recv(), Ok(1));
 }
+
+#[test]
+fn dropping_the_receiver_while_holding_a_chosen_send_fails_that_send() {
+    let h = thread::spawn(|| {
+        let (tx, rx) = mpmc::bounded::<u32>(2);
+        tx.send(1).unwrap();
+        let mut sel = Select::new();
+        sel.send(&tx);
+        let oper = sel.try_select().unwrap();
+        // The same thread drops the last receiver while its own send holds
+        // a reserved place: the drain must not wait for that place.
+        drop(rx);
+        oper.send(&tx, 2)
+    });
+    // A watchdog, generous, turns a drain that waits forever into a failure.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !h.is_finished() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "dropping the receiver waited for the dropping thread's own send"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(h.join().unwrap(), Err(mpmc::SendError(2)));
+}

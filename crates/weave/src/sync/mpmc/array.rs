@@ -235,9 +235,12 @@ impl<T> Array<T> {
         self.receivers.notify();
     }
 
-    /// Takes the message at `head`, skipping holes.
+    /// Takes the message at `head`, skipping holes. A slot reserved and
+    /// not yet written is waited for if `WAIT` (a receive), else taken as
+    /// the end (the last receiver's drain: the slot's sender may be the
+    /// very thread that drains, holding a `select` permit).
     #[inline]
-    fn take(&self) -> Take<T> {
+    fn take<const WAIT: bool>(&self) -> Take<T> {
         let mut backoff = Backoff::new();
         let mut head = self.head.0.load(Relaxed);
         loop {
@@ -294,6 +297,9 @@ impl<T> Array<T> {
                         Take::Empty
                     };
                 }
+                if !WAIT {
+                    return Take::Empty;
+                }
                 backoff.snooze();
                 head = self.head.0.load(Relaxed);
             } else {
@@ -320,7 +326,7 @@ impl<T> Array<T> {
     /// Receives without waiting.
     #[inline]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        match self.take() {
+        match self.take::<true>() {
             Take::Msg(v) => Ok(v),
             Take::Empty => Err(TryRecvError::Empty),
             Take::Disconnected => Err(TryRecvError::Disconnected),
@@ -341,7 +347,7 @@ impl<T> Array<T> {
     pub(crate) fn complete(&self, token: Token, v: T) -> Result<(), SendError<T>> {
         if self.is_disconnected() {
             // The last receiver left after the permit: nobody could ever
-            // take the value. Its drain waits for this slot: give it back.
+            // take the value. Give the slot back (as a hole).
             self.write(token, None);
             return Err(SendError(v));
         }
@@ -471,11 +477,13 @@ impl<T> Array<T> {
 
     /// Every receiver handle is gone: wake the waiting senders, then drop
     /// the buffered messages (as std's receiver does). The mark stops new
-    /// sends; a send that reserved a slot before it is waited for.
+    /// sends. A send that reserved a slot before it and has not written it
+    /// yet is not waited for: from that slot on, what is written is
+    /// dropped with the channel (a permit's send fails instead).
     pub(crate) fn disconnect_receivers(&self) {
         self.disconnect();
         let mut buffered = Vec::new();
-        while let Take::Msg(v) = self.take() {
+        while let Take::Msg(v) = self.take::<false>() {
             buffered.push(v);
         }
         // User code: a panicking `Drop` does not stop the others (a
@@ -486,9 +494,9 @@ impl<T> Array<T> {
 
 impl<T> Drop for Array<T> {
     fn drop(&mut self) {
-        // Messages left when every handle is gone without the receivers'
-        // drain (the senders went last): drop them with the channel.
-        while let Take::Msg(v) = self.take() {
+        // Messages the last receiver's drain did not reach (written after
+        // it): every sender is gone, so every reserved slot is written.
+        while let Take::Msg(v) = self.take::<true>() {
             drop(v);
         }
     }
