@@ -640,30 +640,29 @@ fn channel_throughput(o: &Opts) -> Result<Measurement, String> {
     let baseline = rounds(o.rounds().min(3), || {
         let (tx, rx) = std::sync::mpsc::sync_channel::<usize>(CAP);
         let rx = Arc::new(std::sync::Mutex::new(rx));
-        let t = Instant::now();
-        let producers: Vec<_> = (0..SIDES)
-            .map(|_| {
-                let tx = tx.clone();
-                std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
-            })
-            .collect();
-        drop(tx);
-        let consumers: Vec<_> = (0..SIDES)
-            .map(|_| {
-                let rx = rx.clone();
-                std::thread::spawn(move || {
-                    let mut k = 0;
-                    while rx.lock().unwrap().recv().is_ok() {
-                        k += 1;
-                    }
-                    k
-                })
-            })
-            .collect();
-        producers.into_iter().for_each(|h| h.join().unwrap());
-        let got: usize = consumers.into_iter().map(|h| h.join().unwrap()).sum();
-        assert_eq!(got, per * SIDES);
-        t.elapsed().as_nanos() as f64 / (per * SIDES) as f64
+        os_throughput(
+            SIDES,
+            per,
+            move |i| tx.send(i).unwrap(),
+            move || {
+                let mut k = 0;
+                while rx.lock().unwrap().recv().is_ok() {
+                    k += 1;
+                }
+                k
+            },
+        )
+    });
+    // The lock-free channel people pick on OS threads: the bar weave's
+    // channel is held to (issue 14), measured in the same run.
+    let crossbeam = rounds(o.rounds().min(3), || {
+        let (tx, rx) = crossbeam_channel::bounded::<usize>(CAP);
+        os_throughput(
+            SIDES,
+            per,
+            move |i| tx.send(i).unwrap(),
+            move || rx.iter().count(),
+        )
     });
     Ok(Measurement {
         name: "channel_throughput",
@@ -672,10 +671,41 @@ fn channel_throughput(o: &Opts) -> Result<Measurement, String> {
         baseline: Some(baseline),
         n: per * SIDES,
         note: Some(format!(
-            "8 ULTs on the pool; std: 8 OS threads, sync_channel({CAP}), receiver shared behind a Mutex"
+            "8 ULTs on the pool; std: 8 OS threads, sync_channel({CAP}), receiver shared behind a Mutex; \
+             crossbeam-channel bounded({CAP}) on 8 OS threads {crossbeam:.1} ns (weave {:.2}x)",
+            crossbeam / weave
         )),
-        extra: vec![],
+        extra: vec![("crossbeam_os_ns", crossbeam)],
     })
+}
+
+/// `sides` OS-thread producers sending `per` messages each with `send`,
+/// and `sides` consumers each receiving with `recv` until disconnection
+/// (it returns its count); ns per message, from the first spawn to the
+/// last join. The channel disconnects when the last clone of `send` (which
+/// owns the sender) is dropped.
+fn os_throughput(
+    sides: usize,
+    per: usize,
+    send: impl Fn(usize) + Clone + Send + 'static,
+    recv: impl Fn() -> usize + Clone + Send + 'static,
+) -> f64 {
+    let t = Instant::now();
+    let producers: Vec<_> = (0..sides)
+        .map(|_| {
+            let send = send.clone();
+            std::thread::spawn(move || (0..per).for_each(&send))
+        })
+        .collect();
+    drop(send);
+    let consumers: Vec<_> = (0..sides)
+        .map(|_| std::thread::spawn(recv.clone()))
+        .collect();
+    drop(recv);
+    producers.into_iter().for_each(|h| h.join().unwrap());
+    let got: usize = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(got, per * sides);
+    t.elapsed().as_nanos() as f64 / (per * sides) as f64
 }
 
 /// Child side: parks `n` threads of `lib`, prints

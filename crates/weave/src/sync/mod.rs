@@ -23,8 +23,9 @@
 //! | [`mpsc`]     | `std::sync::mpsc`'s channels (`channel`, `sync_channel`)     |
 //! | [`mpmc`]     | crossbeam-channel-shaped channels, [`select!`](crate::select), `Select`, `after`/`tick`/`never` |
 //!
-//! The channels rest on one core (`mpmc/chan.rs`) and the wait protocol of
-//! `mpmc/context.rs`. Nothing here touches run queues or LWPs: a blocked
+//! The channels rest on one core (`mpmc/chan.rs`: a lock-free array for
+//! bounded channels, one short lock for the others) and the wait protocol
+//! of `mpmc/context.rs`. Nothing here touches run queues or LWPs: a blocked
 //! operation, like a lock, goes through `block::block_on` (the one seam to
 //! `sched::block_on`) and wakes through its `Waiter`.
 //!

@@ -3,9 +3,10 @@
 //! blocks the caller.
 //!
 //! A `Context` lives on the stack of the thread that waits. The channel
-//! queues hold raw pointers to it (in `chan::Entry`), so its owner must not
-//! return before every entry naming it is gone from every queue; `chan.rs`
-//! states how each path ensures that. It does not know about channels or
+//! queues hold raw pointers to it (in `locked::Entry` and `waiters.rs`'s
+//! entries), so its owner must not return before every entry naming it is
+//! gone from every queue; `locked.rs` and `waiters.rs` state how each path
+//! ensures that. It does not know about channels or
 //! values: it only decides *who* completes the wait.
 //!
 //! `state` is the per-select "claimed" flag:

@@ -175,3 +175,79 @@ fn a_select_send_and_a_plain_send_share_a_rendezvous_receiver() {
         b.join().unwrap();
     });
 }
+
+// The array flavour (`array.rs`, `waiters.rs`): `bounded(n)` with n >= 1.
+// Its message cells are loom's checked cells, so a receive that the stamp
+// does not order after its send is reported; a lost notification shows as
+// every thread parked.
+
+#[test]
+fn array_messages_arrive_whole_and_in_order() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(2);
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+            tx.send(3).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        assert_eq!(rx.recv(), Ok(3));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn array_full_buffer_wakes_its_waiting_sender() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(1).unwrap();
+        let t = thread::spawn(move || tx.send(2).unwrap());
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn array_two_receivers_share_two_messages() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || rx2.recv().unwrap());
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        let mine = rx.recv().unwrap();
+        let theirs = t.join().unwrap();
+        assert_eq!(mine + theirs, 3, "a message was lost or duplicated");
+    });
+}
+
+#[test]
+fn array_cancelled_permit_is_skipped_by_the_receiver() {
+    model(|| {
+        let chan = std::sync::Arc::new(super::chan::Chan::<u32>::new(2));
+        let permit = chan.try_permit().expect("an empty buffer has room");
+        let c = chan.clone();
+        // Sends after the permit's slot: the receiver must skip the hole
+        // the cancelled permit leaves (or the undone reservation).
+        let t = thread::spawn(move || c.try_send(7).is_ok());
+        chan.cancel_permit(permit);
+        let sent = t.join().unwrap();
+        assert_eq!(chan.try_recv().ok(), sent.then_some(7));
+        assert!(chan.try_recv().is_err());
+        // Every place is free again.
+        assert!(chan.try_send(1).is_ok() && chan.try_send(2).is_ok());
+    });
+}
+
+#[test]
+fn array_dropping_the_receiver_releases_a_waiting_sender() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(1).unwrap();
+        let t = thread::spawn(move || tx.send(2));
+        drop(rx);
+        assert_eq!(t.join().unwrap(), Err(SendError(2)));
+    });
+}

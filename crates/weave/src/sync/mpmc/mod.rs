@@ -45,16 +45,24 @@
 //!
 //! ## How it works
 //!
-//! One internal core (`chan.rs`) serves every flavour: a buffer (capacity
-//! 0 for rendezvous, unbounded for [`unbounded`]) and two FIFO queues of
-//! waiting operations under one short lock, with direct hand-off to a
-//! waiting partner, as Go's `chan.go`. A blocked operation is an entry
-//! naming a per-call context on the waiter's stack; a partner completes it
-//! by claiming the context with one CAS, so exactly one operation of a
-//! `select!` completes, then moving the value and releasing the context
+//! One internal core (`chan.rs`) picks a flavour by capacity. [`bounded`]
+//! channels of capacity 1 to 2^20 (and `sync_channel`'s) are an array of
+//! stamped slots (`array.rs`, crossbeam-channel's design): a send and a
+//! receive each claim a slot with one CAS, without a lock; the lock of a
+//! list of waiters (`waiters.rs`) is taken only when someone waits, and a
+//! woken operation retries. Rendezvous (`bounded(0)`), [`unbounded`] and
+//! larger bounds use the locked flavour (`locked.rs`): a buffer and two
+//! FIFO queues of waiting operations under one short lock, with direct
+//! hand-off to a waiting partner, as Go's `chan.go`. Either way a blocked
+//! operation is an entry naming a per-call context on the waiter's stack;
+//! a partner claims the context with one CAS, so exactly one operation of
+//! a `select!` completes, then moves the value (locked) or leaves the
+//! woken operation to retry (array), and releases the context
 //! (`context.rs`, `select.rs`). A `select!` send arm first secures a
-//! permit (a buffer place or a waiting receiver) and evaluates its value
-//! only then. The time channels (`timer.rs`) are receiver flavors with no
+//! permit (a buffer place, a reserved slot, or a waiting receiver) and
+//! evaluates its value only then; on an array channel a receiver that
+//! reaches a slot reserved that way waits (spinning, then yielding) until
+//! the value is written, as in crossbeam. The time channels (`timer.rs`) are receiver flavors with no
 //! queue: their deadline joins the wait's. The dynamic [`Select`]
 //! (`builder.rs`) runs the same wait. Everything blocks through
 //! `sync/block.rs`, the seam the locks use. A blocked ULT shows
@@ -67,12 +75,15 @@
 //! [`BlockReason::Channel`]: crate::thread::id::BlockReason::Channel
 //! [`BlockReason::Select`]: crate::thread::id::BlockReason::Select
 
+mod array;
 mod builder;
 pub(crate) mod chan;
 pub(crate) mod context;
 pub(crate) mod error;
+mod locked;
 pub(crate) mod select;
 mod timer;
+mod waiters;
 
 #[cfg(all(test, loom))]
 mod loom_tests;

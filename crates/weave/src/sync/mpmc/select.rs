@@ -16,7 +16,9 @@
 //!    - it fails: a partner claimed operation `i`; withdraw the other
 //!      entries, wait for the partner's release (`context.rs`) and return
 //!      `i` (or, if the partner gave its permit back without a value, go
-//!      back to 1);
+//!      back to 1). On an array channel the partner only notified `i`:
+//!      retry `i` alone first, and go back to 1 if someone else took what
+//!      the notification was for;
 //!    - it succeeds: nobody can claim any entry now; withdraw them all and
 //!      go back to 1 (the deadline, if any, is checked there).
 //!
@@ -59,7 +61,8 @@ pub trait Operation {
     fn unregister(&mut self, ctx: &Context);
 
     /// A partner claimed this operation and released it: record the
-    /// result. False if the partner gave its claim back (no value came).
+    /// result (on an array channel, retry the operation now). False if
+    /// it did not complete (no value came, or the retry found nothing).
     #[doc(hidden)]
     fn claimed(&mut self) -> bool;
 
@@ -154,6 +157,13 @@ impl<T> Operation for RecvOp<'_, T> {
             Some(v) => {
                 self.result = Some(Ok(v));
                 true
+            }
+            // Notified, not served (`chan::Chan::hands_over`): retry this
+            // operation before any other, so that the notification is not
+            // spent on another arm while a receiver that could take the
+            // message sleeps.
+            None if matches!(self.flavor, Flavor::Chan(c) if !c.hands_over()) => {
+                self.try_complete()
             }
             None => false,
         }
@@ -283,6 +293,10 @@ impl<T> Operation for SendOp<'_, T> {
     }
 
     fn claimed(&mut self) -> bool {
+        if !self.chan.hands_over() {
+            // Notified, not served: retry first, as `RecvOp::claimed`.
+            return self.try_complete();
+        }
         debug_assert!(self.slot.is_none(), "a claimed send still has its value");
         if self.lazy {
             // A lazy send is claimed only to be granted a buffer place.

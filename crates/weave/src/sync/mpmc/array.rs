@@ -1,0 +1,567 @@
+//! The array flavour of the channel core: a bounded buffer of stamped
+//! slots that senders and receivers claim with one CAS each, without a
+//! lock (the design of crossbeam-channel's array flavour and of Vyukov's
+//! bounded MPMC queue). It backs `bounded(n)` for `n >= 1`; `chan.rs`
+//! chooses. It owns the slots, the two indices and the two lists of
+//! waiting operations ([`Waiters`]); it blocks nobody (`select.rs` does)
+//! and counts no handles (`chan.rs` does).
+//!
+//! ## Indices and stamps
+//!
+//! `head` and `tail` are `lap | index` with `index < cap` in the low bits;
+//! a lap is `one_lap` (twice `mark_bit`, the power of two above `cap`).
+//! `tail`'s `mark_bit` is the disconnection mark, set by the last handle of
+//! either side: a sender sees it as "no receivers", a receiver (once the
+//! buffer is empty) as "no senders", since a side cannot ask about itself.
+//! Each slot's `stamp` says what the slot holds:
+//!
+//! | stamp                       | slot                                         | next step                  |
+//! |-----------------------------|----------------------------------------------|----------------------------|
+//! | `tail` (for this lap)       | free                                         | a sender CASes `tail` on   |
+//! | `tail + 1`                  | a message of this lap                        | a receiver CASes `head` on |
+//! | `tail + 1 \| mark_bit`      | a hole: a place a cancelled permit gave back | a receiver skips it        |
+//! | `head + one_lap`            | free for the next lap (set by the receiver)  |                            |
+//!
+//! A sender CASes `tail` past a free slot, writes the message, then stores
+//! `tail + 1` (Release, pairs with the receiver's Acquire load of the
+//! stamp). A receiver CASes `head` past a written slot, reads the message,
+//! then stores `head + one_lap` (Release, pairs with the next sender's
+//! Acquire load). `mark_bit` never occurs in a written stamp otherwise
+//! (`index + 1 <= cap < mark_bit`), so it can mark holes.
+//!
+//! ## Waiting
+//!
+//! A sender that finds the buffer full (a receiver that finds it empty)
+//! publishes its context in `senders` (`receivers`), then checks again;
+//! every message written notifies `receivers`, every slot freed notifies
+//! `senders` (`waiters.rs` has the no-lost-wake-up argument: the index
+//! CAS is the partner's `SeqCst` half). A woken operation has been
+//! *notified*, not served: it retries, and the select around it retries the
+//! notified operation first (`select.rs`).
+//!
+//! ## A `select!` send arm (a permit)
+//!
+//! The arm secures a slot first (the `tail` CAS: [`Token`]) and writes its
+//! value only once the value expression has run. Until then the slot is
+//! reserved but not written, and receivers that reach it wait for it
+//! (spinning, then yielding), as in crossbeam. A permit given back (the
+//! value expression panicked) undoes its `tail` CAS if nobody reserved
+//! after it; else it writes a hole, which the next receiver skips.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+
+use super::context::Context;
+use super::error::{SendError, TryRecvError, TrySendError};
+use super::waiters::Waiters;
+use crate::loom::{fence, AtomicUsize};
+
+/// The largest capacity served by this flavour: the buffer is allocated
+/// whole at creation, so a bound far above what a program keeps in flight
+/// would only cost memory. Larger bounds use the locked flavour, which
+/// grows its buffer as messages come. 2^20 slots of a word each are 16 MiB.
+pub(crate) const MAX_CAP: usize = 1 << 20;
+
+/// One place of the buffer.
+struct Slot<T> {
+    /// What the slot holds (module doc).
+    stamp: AtomicUsize,
+    msg: Cell<MaybeUninit<T>>,
+}
+
+/// A slot a sender has reserved (moved `tail` past) and not yet written.
+pub(crate) struct Token {
+    index: usize,
+    /// `tail` when it was reserved.
+    tail: usize,
+    /// `tail` right after the reservation, to undo it.
+    next: usize,
+}
+
+/// An index (`head` or `tail`) alone on its cache line, so that senders and
+/// receivers do not invalidate each other's line on every CAS. 128 bytes:
+/// the spatial prefetcher of recent x86 cores pulls lines in pairs.
+#[repr(align(128))]
+struct Padded(AtomicUsize);
+
+/// A bounded channel of stamped slots; see the module doc.
+pub(crate) struct Array<T> {
+    head: Padded,
+    tail: Padded,
+    slots: Box<[Slot<T>]>,
+    cap: usize,
+    one_lap: usize,
+    mark_bit: usize,
+    /// Waiting senders (the buffer was full).
+    senders: Waiters,
+    /// Waiting receivers (the buffer was empty).
+    receivers: Waiters,
+}
+
+// SAFETY: messages move between threads through the slots (`T: Send`);
+// a slot's message is accessed only by the one thread that won the index
+// CAS for it, ordered by the stamp's Release/Acquire (module doc).
+unsafe impl<T: Send> Send for Array<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for Array<T> {}
+
+/// What [`Array::reserve`] found.
+enum Reserve {
+    Slot(Token),
+    Full,
+    Disconnected,
+}
+
+/// What [`Array::take`] found.
+enum Take<T> {
+    Msg(T),
+    Empty,
+    Disconnected,
+}
+
+impl<T> Array<T> {
+    /// An empty channel of `cap` places, `1 <= cap <= MAX_CAP`.
+    pub(crate) fn new(cap: usize) -> Array<T> {
+        debug_assert!((1..=MAX_CAP).contains(&cap));
+        let mark_bit = (cap + 1).next_power_of_two();
+        Array {
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            // Slot `i` starts free for lap 0: stamp `0 | i`.
+            slots: (0..cap)
+                .map(|i| Slot {
+                    stamp: AtomicUsize::new(i),
+                    msg: Cell::new(MaybeUninit::uninit()),
+                })
+                .collect(),
+            cap,
+            one_lap: mark_bit * 2,
+            mark_bit,
+            senders: Waiters::new(),
+            receivers: Waiters::new(),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// The index after `i` (`head` or `tail`): the next slot, or slot 0 of
+    /// the next lap.
+    #[inline]
+    fn advance(&self, i: usize) -> usize {
+        let index = i & (self.mark_bit - 1);
+        if index + 1 < self.cap {
+            i + 1
+        } else {
+            (i & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// Moves `tail` past a free slot.
+    #[inline]
+    fn reserve(&self) -> Reserve {
+        let mut backoff = Backoff::new();
+        let mut tail = self.tail.0.load(Relaxed);
+        loop {
+            if tail & self.mark_bit != 0 {
+                return Reserve::Disconnected;
+            }
+            let index = tail & (self.mark_bit - 1);
+            let slot = &self.slots[index];
+            // Acquire pairs with the Release store of the receiver that
+            // freed the slot: its read of the old message is done.
+            let stamp = slot.stamp.load(Acquire);
+            if stamp == tail {
+                let next = self.advance(tail);
+                // SeqCst: the partner's half of the Dekker pair with a
+                // waiting receiver (`waiters.rs`).
+                match self
+                    .tail
+                    .0
+                    .compare_exchange_weak(tail, next, SeqCst, Relaxed)
+                {
+                    Ok(_) => return Reserve::Slot(Token { index, tail, next }),
+                    Err(t) => {
+                        tail = t;
+                        backoff.spin();
+                    }
+                }
+            } else if (stamp & !self.mark_bit).wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds the previous lap's message (or
+                // hole): full, unless a receiver has taken it and is
+                // reading it now.
+                // SeqCst: orders the stamp load before the head load, as
+                // the receiver's head CAS comes before its stamp store.
+                fence(SeqCst);
+                let head = self.head.0.load(Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return Reserve::Full;
+                }
+                backoff.snooze();
+                tail = self.tail.0.load(Relaxed);
+            } else if stamp.wrapping_add(self.one_lap) == tail {
+                // Reserved in the previous lap and not written yet (a
+                // permit whose value is being evaluated): `head` cannot
+                // pass it, so every place is taken. Stamps only move
+                // forward, so this held when the stamp was loaded.
+                return Reserve::Full;
+            } else {
+                // Another sender moved `tail` meanwhile.
+                backoff.spin();
+                tail = self.tail.0.load(Relaxed);
+            }
+        }
+    }
+
+    /// Writes `v` into a reserved slot (`hole`: gives the place back
+    /// instead), and tells a waiting receiver.
+    #[inline]
+    fn write(&self, token: Token, v: Option<T>) {
+        let slot = &self.slots[token.index];
+        let stamp = match v {
+            Some(v) => {
+                // SAFETY: the `tail` CAS gave this slot to us alone until
+                // the stamp store below publishes it.
+                slot.msg
+                    .with_mut(|p| unsafe { p.write(MaybeUninit::new(v)) });
+                token.tail + 1
+            }
+            None => (token.tail + 1) | self.mark_bit,
+        };
+        // Release pairs with the Acquire stamp load in `take`: the message
+        // is written before a receiver may read it.
+        slot.stamp.store(stamp, Release);
+        self.receivers.notify();
+    }
+
+    /// Takes the message at `head`, skipping holes. A slot reserved and
+    /// not yet written is waited for if `WAIT` (a receive), else taken as
+    /// the end (the last receiver's drain: the slot's sender may be the
+    /// very thread that drains, holding a `select` permit).
+    #[inline]
+    fn take<const WAIT: bool>(&self) -> Take<T> {
+        let mut backoff = Backoff::new();
+        let mut head = self.head.0.load(Relaxed);
+        loop {
+            let index = head & (self.mark_bit - 1);
+            let slot = &self.slots[index];
+            // Acquire pairs with the Release stamp store in `write`.
+            let stamp = slot.stamp.load(Acquire);
+            if stamp & !self.mark_bit == head + 1 {
+                let next = self.advance(head);
+                // SeqCst: the partner's half of the Dekker pair with a
+                // waiting sender (`waiters.rs`).
+                match self
+                    .head
+                    .0
+                    .compare_exchange_weak(head, next, SeqCst, Relaxed)
+                {
+                    Ok(_) => {
+                        let msg = (stamp & self.mark_bit == 0).then(|| {
+                            // SAFETY: the stamp says written, and the `head`
+                            // CAS gave the slot to us alone until the store
+                            // below frees it.
+                            slot.msg.with(|p| unsafe { p.read().assume_init() })
+                        });
+                        // Release pairs with the Acquire stamp load in
+                        // `reserve`: our read is done before the slot is
+                        // written again.
+                        slot.stamp.store(head.wrapping_add(self.one_lap), Release);
+                        self.senders.notify();
+                        match msg {
+                            Some(v) => return Take::Msg(v),
+                            None => {
+                                head = next;
+                                continue;
+                            }
+                        }
+                    }
+                    Err(h) => {
+                        head = h;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp == head {
+                // Not written for this lap: empty, unless a sender has
+                // reserved it and is writing it now (or, for a permit, has
+                // yet to evaluate its value).
+                // SeqCst: orders the stamp load before the tail load, as
+                // the sender's tail CAS comes before its stamp store.
+                fence(SeqCst);
+                let tail = self.tail.0.load(Relaxed);
+                if tail & !self.mark_bit == head {
+                    return if tail & self.mark_bit != 0 {
+                        Take::Disconnected
+                    } else {
+                        Take::Empty
+                    };
+                }
+                if !WAIT {
+                    return Take::Empty;
+                }
+                backoff.snooze();
+                head = self.head.0.load(Relaxed);
+            } else {
+                // Another receiver moved `head` meanwhile.
+                backoff.spin();
+                head = self.head.0.load(Relaxed);
+            }
+        }
+    }
+
+    /// Sends without waiting.
+    #[inline]
+    pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        match self.reserve() {
+            Reserve::Slot(token) => {
+                self.write(token, Some(v));
+                Ok(())
+            }
+            Reserve::Full => Err(TrySendError::Full(v)),
+            Reserve::Disconnected => Err(TrySendError::Disconnected(v)),
+        }
+    }
+
+    /// Receives without waiting.
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.take::<true>() {
+            Take::Msg(v) => Ok(v),
+            Take::Empty => Err(TryRecvError::Empty),
+            Take::Disconnected => Err(TryRecvError::Disconnected),
+        }
+    }
+
+    /// Secures a slot for a send whose value does not exist yet. `None` if
+    /// full; `Some(None)` if disconnected.
+    pub(crate) fn try_permit(&self) -> Option<Option<Token>> {
+        match self.reserve() {
+            Reserve::Slot(token) => Some(Some(token)),
+            Reserve::Full => None,
+            Reserve::Disconnected => Some(None),
+        }
+    }
+
+    /// Completes a permit's send with its value now.
+    pub(crate) fn complete(&self, token: Token, v: T) -> Result<(), SendError<T>> {
+        if self.is_disconnected() {
+            // The last receiver left after the permit: nobody could ever
+            // take the value. Give the slot back (as a hole).
+            self.write(token, None);
+            return Err(SendError(v));
+        }
+        self.write(token, Some(v));
+        Ok(())
+    }
+
+    /// Gives a permit's slot back: undoes the reservation if `tail` has not
+    /// moved since, else leaves a hole.
+    pub(crate) fn cancel(&self, token: Token) {
+        // SeqCst: it moves `tail` as the reservation did, and a waiting
+        // sender's check reads `tail` (`waiters.rs`); on failure the hole
+        // is published by `write`'s Release.
+        if self
+            .tail
+            .0
+            .compare_exchange(token.next, token.tail, SeqCst, Relaxed)
+            .is_ok()
+        {
+            // The place is free again: a sender may be waiting for it.
+            self.senders.notify();
+        } else {
+            self.write(token, None);
+        }
+    }
+
+    /// Messages in the buffer (holes and reserved slots count).
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.0.load(SeqCst);
+            let head = self.head.0.load(SeqCst);
+            // A consistent pair: `tail` did not move while `head` was read.
+            if self.tail.0.load(SeqCst) == tail {
+                let hix = head & (self.mark_bit - 1);
+                let tix = tail & (self.mark_bit - 1);
+                return if hix < tix {
+                    tix - hix
+                } else if hix > tix {
+                    self.cap - hix + tix
+                } else if tail & !self.mark_bit == head {
+                    0
+                } else {
+                    self.cap
+                };
+            }
+        }
+    }
+
+    pub(crate) fn is_disconnected(&self) -> bool {
+        self.tail.0.load(SeqCst) & self.mark_bit != 0
+    }
+
+    /// Whether a receive would not wait now: a message is there (or being
+    /// written), or the channel is disconnected.
+    pub(crate) fn recv_ready(&self) -> bool {
+        let tail = self.tail.0.load(SeqCst);
+        tail & self.mark_bit != 0 || tail != self.head.0.load(SeqCst)
+    }
+
+    /// Whether a send would not wait now: a place is free (or being
+    /// freed), or the channel is disconnected.
+    pub(crate) fn send_ready(&self) -> bool {
+        let tail = self.tail.0.load(SeqCst);
+        let head = self.head.0.load(SeqCst);
+        tail & self.mark_bit != 0 || head.wrapping_add(self.one_lap) != tail
+    }
+
+    /// Publishes a waiting sender; false (withdrawn) if a send could go
+    /// ahead now.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Waiters::register`].
+    pub(crate) unsafe fn register_send(&self, ctx: &Context, op: usize) -> bool {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.senders.register(ctx, op) };
+        // The waiter's check after its fence (`waiters.rs`): `send_ready`
+        // loads `head`, which a receiver's CAS moves before it notifies.
+        if self.send_ready() {
+            self.senders.unregister(ctx);
+            return false;
+        }
+        true
+    }
+
+    /// Publishes a waiting receiver; false (withdrawn) if a receive could
+    /// go ahead now.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Waiters::register`].
+    pub(crate) unsafe fn register_recv(&self, ctx: &Context, op: usize) -> bool {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.receivers.register(ctx, op) };
+        // As in `register_send`, with `tail`.
+        if self.recv_ready() {
+            self.receivers.unregister(ctx);
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn unregister_send(&self, ctx: &Context) {
+        self.senders.unregister(ctx);
+    }
+
+    pub(crate) fn unregister_recv(&self, ctx: &Context) {
+        self.receivers.unregister(ctx);
+    }
+
+    /// Marks the channel disconnected and wakes every waiter; true if this
+    /// call set the mark.
+    fn disconnect(&self) -> bool {
+        // SeqCst: a waiter that registers after this sees the mark in its
+        // check; one that registered before is in the list `disconnect`
+        // drains under its lock.
+        let tail = self.tail.0.fetch_or(self.mark_bit, SeqCst);
+        self.senders.disconnect();
+        self.receivers.disconnect();
+        tail & self.mark_bit == 0
+    }
+
+    /// Every sender handle is gone.
+    pub(crate) fn disconnect_senders(&self) {
+        self.disconnect();
+    }
+
+    /// Every receiver handle is gone: wake the waiting senders, then drop
+    /// the buffered messages (as std's receiver does). The mark stops new
+    /// sends. A send that reserved a slot before it and has not written it
+    /// yet is not waited for: from that slot on, what is written is
+    /// dropped with the channel (a permit's send fails instead).
+    pub(crate) fn disconnect_receivers(&self) {
+        self.disconnect();
+        let mut buffered = Vec::new();
+        while let Take::Msg(v) = self.take::<false>() {
+            buffered.push(v);
+        }
+        // User code: a panicking `Drop` does not stop the others (a
+        // slice's drop goes on), and every waiter was woken before.
+        drop(buffered);
+    }
+}
+
+impl<T> Drop for Array<T> {
+    fn drop(&mut self) {
+        // Messages the last receiver's drain did not reach (written after
+        // it): every sender is gone, so every reserved slot is written.
+        while let Take::Msg(v) = self.take::<true>() {
+            drop(v);
+        }
+    }
+}
+
+/// Spin, then yield: for the short waits on a partner between its index
+/// CAS and its stamp store. A partner is never switched out there by
+/// weave (no safe point), but an OS thread may be descheduled, and a
+/// permit's holder runs user code there.
+struct Backoff(u32);
+
+impl Backoff {
+    /// Spins double up to `2^SPIN_LIMIT` pauses, about the cost of a
+    /// cache miss or two: a CAS lost to a partner is retried soon.
+    const SPIN_LIMIT: u32 = 6;
+
+    fn new() -> Backoff {
+        Backoff(0)
+    }
+
+    /// After a lost CAS: the partner is running and will be done soon.
+    #[inline]
+    fn spin(&mut self) {
+        for _ in 0..1u32 << self.0.min(Self::SPIN_LIMIT) {
+            crate::loom::spin_hint();
+        }
+        if self.0 <= Self::SPIN_LIMIT {
+            self.0 += 1;
+        }
+    }
+
+    /// Waiting for a partner to finish a step: spin a little, then let
+    /// other threads (the partner, if it shares our LWP) run.
+    #[cold]
+    fn snooze(&mut self) {
+        if self.0 <= Self::SPIN_LIMIT {
+            self.spin();
+        } else {
+            crate::sync::block::yield_now();
+        }
+    }
+}
+
+/// The message cell of a slot: loom's checked `UnsafeCell` under
+/// `--cfg loom` (which reports a read that the stamp does not order after
+/// its write), a plain one otherwise, with the same two calls.
+#[cfg(loom)]
+use loom::cell::UnsafeCell as Cell;
+
+#[cfg(not(loom))]
+struct Cell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> Cell<T> {
+    fn new(v: T) -> Cell<T> {
+        Cell(std::cell::UnsafeCell::new(v))
+    }
+
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline]
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}

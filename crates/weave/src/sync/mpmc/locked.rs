@@ -1,0 +1,557 @@
+//! The locked flavour of the channel core: a buffer and the queues of
+//! waiting senders and receivers under one short lock, with direct
+//! hand-off between them. It backs the rendezvous (`bounded(0)`) and the
+//! unbounded channels, and bounded ones too large for the array flavour
+//! (`chan.rs` chooses); it does not block anyone itself (`select.rs` does,
+//! with a [`Context`](super::context::Context)), and it does not count
+//! handles (`chan.rs` does, and calls the `disconnect_*` here).
+//!
+//! Everything is under one short internal lock (`crate::loom::Mutex`). A
+//! ULT is only switched out at weave calls, never inside this lock, and no
+//! user code (no `Drop` of a `T`, no wake-up) runs while it is held, so it
+//! is held for a few dozen instructions.
+//!
+//! ## Protocol (as Go's `chan.go`, with crossbeam's claimed flag)
+//!
+//! - **send**: a waiting receiver is served first: the value goes straight
+//!   into its slot and it is claimed; else the value goes into the buffer
+//!   if there is room; else the sender publishes an entry (its context, its
+//!   op index, a pointer to its slot holding the value) and waits.
+//! - **recv**: a buffered value is taken first, and then one waiting
+//!   sender's value moves into the freed place (FIFO order holds); with an
+//!   empty buffer (always, at capacity 0) a waiting sender's value is taken
+//!   straight from its slot; else the receiver publishes an entry and waits.
+//! - **claiming** an entry: CAS the waiter's context `WAITING ->
+//!   claimed(op)`; if the CAS fails (the waiter timed out, or another of its
+//!   select's operations won) drop the entry. On success move the value,
+//!   then release the context (`context.rs`). The waker copies the waiter
+//!   out *before* the claim and wakes it after releasing the lock: once
+//!   released, the context may be gone.
+//! - **permits** (a `select!` send arm, whose value is evaluated only once
+//!   the arm is chosen): a send first obtains a [`Permit`] under the lock
+//!   (a place in the buffer, counted in `reserved`; or a waiting receiver,
+//!   claimed but not yet released; or "disconnected"), evaluates its value
+//!   outside the lock, and completes ([`Chan::complete_send`]) or gives the
+//!   permit back ([`Chan::cancel_permit`], when the value expression
+//!   panicked). A waiting send arm publishes a *lazy* entry (no value):
+//!   a receiver that frees a place grants it the place (claim + `reserved`);
+//!   on a rendezvous, a receiver that starts waiting wakes the lazy senders
+//!   unclaimed, so they retry and take it as their permit.
+//! - **user code** (`Drop` of a `T`) never runs under the lock, and a
+//!   disconnection wakes its waiters before dropping buffered values, so a
+//!   panicking `Drop` neither poisons the channel nor strands a waiter.
+//! - **disconnection**: the last sender (receiver) sets a flag and wakes
+//!   every waiting receiver (sender) *without* claiming it; each sees its
+//!   context still `WAITING`, withdraws, retries, and finds the flag. The
+//!   last receiver also drops the buffered values, as std does.
+//!
+//! ## Why the raw pointers in `Entry` are valid
+//!
+//! An entry points into the stack of a thread blocked in `select::run`.
+//! That thread leaves `run` only after (a) it was claimed, the claimer
+//! removed that entry before claiming, and released the context, and (b)
+//! it removed every other entry naming its context, each under its
+//! channel's lock. Every access through
+//! an entry happens under the lock of the queue holding it. So an entry in
+//! a queue always points to a live context and slot.
+
+use super::chan::Permit;
+use super::context::{Context, Waiter};
+use super::error::{SendError, TryRecvError, TrySendError};
+use crate::loom::{Mutex, MutexGuard};
+use std::collections::VecDeque;
+
+/// A waiting operation, published in a channel queue.
+pub(crate) struct Entry<T> {
+    ctx: *const Context,
+    op: usize,
+    /// A waiting sender's slot holds its value (none if `lazy`); a waiting
+    /// receiver's slot is empty until a sender claims it.
+    slot: *mut Option<T>,
+    /// A send arm of a `select!` that has no value yet: it can be granted a
+    /// buffer place, never asked for its value.
+    lazy: bool,
+}
+
+// SAFETY: an entry is only used under its channel's lock, and moves a `T`
+// between threads, which `T: Send` allows; the context is `Sync` in use
+// (its shared parts are atomics and a field written only while no entry
+// names it).
+unsafe impl<T: Send> Send for Entry<T> {}
+
+impl<T> Entry<T> {
+    /// The waiter of the entry's context.
+    ///
+    /// # Safety
+    ///
+    /// The entry is (or was, under the lock still held) in a queue.
+    unsafe fn waiter(&self) -> Waiter {
+        // SAFETY: the caller holds the lock of the queue (module doc).
+        match unsafe { (*self.ctx).waiter() } {
+            Some(w) => w,
+            None => crate::fatal("channel: a published wait has no waiter"),
+        }
+    }
+
+    /// Claims the entry's context for its operation; `Some(waiter)` if won.
+    ///
+    /// # Safety
+    ///
+    /// As for [`waiter`](Self::waiter).
+    unsafe fn claim(&self) -> Option<Waiter> {
+        // SAFETY: as for `waiter`.
+        let w = unsafe { self.waiter() };
+        // SAFETY: the context is alive (module doc).
+        unsafe { (*self.ctx).try_claim(self.op) }.then_some(w)
+    }
+
+    /// Releases a context this caller claimed.
+    ///
+    /// # Safety
+    ///
+    /// The caller won [`claim`](Self::claim) on this entry and has not
+    /// released it yet; the entry is not used afterwards.
+    unsafe fn release(&self) {
+        // SAFETY: the caller's guarantee; the owner stays until released.
+        unsafe { (*self.ctx).release() };
+    }
+
+    /// Gives `v` to this waiting receiver. `Err(v)` if it was no longer
+    /// waiting. On `Ok`, wake the waiter once the lock is released.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the queue the entry was just taken from.
+    unsafe fn offer(&self, v: T) -> Result<Waiter, T> {
+        // SAFETY: the caller's guarantee.
+        let Some(w) = (unsafe { self.claim() }) else {
+            return Err(v);
+        };
+        // SAFETY: claimed and not released: the owner does not read the
+        // slot until we release, and it stays alive until then.
+        unsafe {
+            *self.slot = Some(v);
+            self.release();
+        }
+        Ok(w)
+    }
+
+    /// Takes the value of this waiting (not lazy) sender. `None` if it was
+    /// no longer waiting (its value stays with it).
+    ///
+    /// # Safety
+    ///
+    /// As for [`offer`](Self::offer).
+    unsafe fn take(&self) -> Option<(T, Waiter)> {
+        debug_assert!(!self.lazy, "took a value from a lazy send");
+        // SAFETY: the caller's guarantee.
+        let w = unsafe { self.claim() }?;
+        // SAFETY: as in `offer`.
+        let v = unsafe { (*self.slot).take() };
+        // SAFETY: as in `offer`.
+        unsafe { self.release() };
+        match v {
+            Some(v) => Some((v, w)),
+            None => crate::fatal("channel: a waiting sender has no value"),
+        }
+    }
+
+    /// Grants this waiting lazy sender a buffer place (the caller counts
+    /// it in `reserved`). `None` if it was no longer waiting.
+    ///
+    /// # Safety
+    ///
+    /// As for [`offer`](Self::offer).
+    unsafe fn grant(&self) -> Option<Waiter> {
+        // SAFETY: the caller's guarantee.
+        let w = unsafe { self.claim() }?;
+        // SAFETY: claimed just now; nothing to move: the slot stays empty.
+        unsafe { self.release() };
+        Some(w)
+    }
+}
+
+/// A waiting receiver that a permit holds: claimed, not yet released.
+pub(crate) struct Reserved<T> {
+    ctx: *const Context,
+    slot: *mut Option<T>,
+    waiter: Waiter,
+}
+
+// SAFETY: as for `Entry`: the receiver behind it waits (alive) until the
+// holder releases it, and only a `T` moves through it.
+unsafe impl<T: Send> Send for Reserved<T> {}
+
+impl<T> Reserved<T> {
+    /// Hands `v` to the receiver (or, with `None`, tells it to try again)
+    /// and wakes it.
+    pub(crate) fn finish(self, v: Option<T>) {
+        // SAFETY: we claimed the context and have not released it, so the
+        // owner waits (its slot alive) and does not read the slot until
+        // `release` below, after which we do not touch it.
+        unsafe {
+            *self.slot = v;
+            (*self.ctx).release();
+        }
+        self.waiter.wake();
+    }
+}
+
+struct Inner<T> {
+    buf: VecDeque<T>,
+    /// Buffer places promised to permits whose value is not in yet.
+    reserved: usize,
+    /// Waiting senders, oldest first.
+    senders: VecDeque<Entry<T>>,
+    /// Waiting receivers, oldest first.
+    receivers: VecDeque<Entry<T>>,
+    /// Every sender handle is gone.
+    senders_gone: bool,
+    /// Every receiver handle is gone.
+    receivers_gone: bool,
+}
+
+/// The shared state of one channel of the locked flavour.
+pub(crate) struct Locked<T> {
+    inner: Mutex<Inner<T>>,
+    /// Buffer capacity: 0 is a rendezvous, `usize::MAX` unbounded.
+    cap: usize,
+}
+
+impl<T> Inner<T> {
+    /// Whether a send may take a buffer place now.
+    fn has_room(&self, cap: usize) -> bool {
+        self.buf.len() + self.reserved < cap
+    }
+
+    /// A buffer place just freed up: the oldest waiting sender gets it (an
+    /// eager one's value moves in; a lazy one is granted the place).
+    /// Returns whom to wake once the lock is released.
+    fn fill_freed_place(&mut self) -> Option<Waiter> {
+        while let Some(e) = self.senders.pop_front() {
+            if e.lazy {
+                // SAFETY: just taken from our queue, under our lock.
+                if let Some(w) = unsafe { e.grant() } {
+                    self.reserved += 1;
+                    return Some(w);
+                }
+            // SAFETY: just taken from our queue, under our lock.
+            } else if let Some((v, w)) = unsafe { e.take() } {
+                self.buf.push_back(v);
+                return Some(w);
+            }
+        }
+        None
+    }
+
+    /// Gives `v` to the oldest receiver still waiting; `Err(v)` if none.
+    fn offer_to_receivers(&mut self, mut v: T) -> Result<Waiter, T> {
+        while let Some(e) = self.receivers.pop_front() {
+            // SAFETY: just taken from our queue, under our lock.
+            match unsafe { e.offer(v) } {
+                Ok(w) => return Ok(w),
+                Err(back) => v = back,
+            }
+        }
+        Err(v)
+    }
+}
+
+impl<T> Locked<T> {
+    /// An empty channel of capacity `cap`.
+    pub(crate) fn new(cap: usize) -> Locked<T> {
+        Locked {
+            inner: Mutex::new(Inner {
+                buf: VecDeque::new(),
+                reserved: 0,
+                senders: VecDeque::new(),
+                receivers: VecDeque::new(),
+                senders_gone: false,
+                receivers_gone: false,
+            }),
+            cap,
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> MutexGuardOf<'_, T> {
+        // No user code runs under the lock, so it cannot be poisoned by a
+        // panic that left `Inner` half-updated; take it either way.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Messages in the buffer now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().buf.len()
+    }
+
+    /// Sends without waiting.
+    pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        let mut g = self.lock();
+        if g.receivers_gone {
+            return Err(TrySendError::Disconnected(v));
+        }
+        let v = match g.offer_to_receivers(v) {
+            Ok(w) => {
+                drop(g);
+                w.wake();
+                return Ok(());
+            }
+            Err(v) => v,
+        };
+        if g.has_room(self.cap) {
+            g.buf.push_back(v);
+            return Ok(());
+        }
+        Err(TrySendError::Full(v))
+    }
+
+    /// Secures a send whose value does not exist yet; `None` if a send
+    /// would have to wait. See [`Permit`].
+    pub(crate) fn try_permit(&self) -> Option<Permit<T>> {
+        let mut g = self.lock();
+        if g.receivers_gone {
+            return Some(Permit::Disconnected);
+        }
+        while let Some(e) = g.receivers.pop_front() {
+            // SAFETY: just taken from our queue, under our lock.
+            if let Some(waiter) = unsafe { e.claim() } {
+                return Some(Permit::Receiver(Reserved {
+                    ctx: e.ctx,
+                    slot: e.slot,
+                    waiter,
+                }));
+            }
+        }
+        if g.has_room(self.cap) {
+            g.reserved += 1;
+            return Some(Permit::Place);
+        }
+        None
+    }
+
+    /// Completes a send that holds a [`Permit::Place`], with its value now.
+    pub(crate) fn complete_place(&self, v: T) -> Result<(), SendError<T>> {
+        let mut g = self.lock();
+        g.reserved -= 1;
+        if g.receivers_gone {
+            // The last receiver left between the permit and now: nobody
+            // could ever take the value.
+            return Err(SendError(v));
+        }
+        match g.offer_to_receivers(v) {
+            Ok(w) => {
+                drop(g);
+                w.wake();
+            }
+            Err(v) => g.buf.push_back(v),
+        }
+        Ok(())
+    }
+
+    /// Gives back a [`Permit::Place`] that will not be used (its value
+    /// expression panicked, or a `SelectedOperation` was dropped).
+    pub(crate) fn cancel_place(&self) {
+        let wake = {
+            let mut g = self.lock();
+            g.reserved -= 1;
+            g.fill_freed_place()
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Receives without waiting.
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut g = self.lock();
+        if let Some(v) = g.buf.pop_front() {
+            let wake = g.fill_freed_place();
+            drop(g);
+            if let Some(w) = wake {
+                w.wake();
+            }
+            return Ok(v);
+        }
+        // A rendezvous (or a buffer kept empty by permits): take a waiting
+        // sender's value. Lazy senders have none; they stay queued.
+        let mut i = 0;
+        while i < g.senders.len() {
+            if g.senders[i].lazy {
+                i += 1;
+                continue;
+            }
+            let e = g.senders.remove(i).expect("index checked");
+            // SAFETY: just taken from our queue, under our lock.
+            if let Some((v, w)) = unsafe { e.take() } {
+                drop(g);
+                w.wake();
+                return Ok(v);
+            }
+        }
+        if g.senders_gone {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Whether a receive would complete now (a value, or disconnected).
+    pub(crate) fn recv_ready(&self) -> bool {
+        let g = self.lock();
+        !g.buf.is_empty() || g.senders_gone || g.senders.iter().any(|e| !e.lazy)
+    }
+
+    /// Whether a send would complete now (room, a receiver, or
+    /// disconnected).
+    pub(crate) fn send_ready(&self) -> bool {
+        let g = self.lock();
+        g.receivers_gone || g.has_room(self.cap) || !g.receivers.is_empty()
+    }
+
+    /// Publishes a waiting sender whose value is in `*slot` (or, `lazy`,
+    /// that has none yet). Returns false, publishing nothing, if a send
+    /// could make progress now (room, a waiting receiver of another
+    /// context, or no receivers at all).
+    ///
+    /// # Safety
+    ///
+    /// `ctx` is armed and `slot` valid until the caller has withdrawn the
+    /// entry ([`unregister_send`](Self::unregister_send)) or been claimed
+    /// and released.
+    pub(crate) unsafe fn register_send(
+        &self,
+        ctx: &Context,
+        op: usize,
+        slot: *mut Option<T>,
+        lazy: bool,
+    ) -> bool {
+        let ctx: *const Context = ctx;
+        let mut g = self.lock();
+        if g.receivers_gone || g.has_room(self.cap) || g.receivers.iter().any(|e| e.ctx != ctx) {
+            return false;
+        }
+        g.senders.push_back(Entry {
+            ctx,
+            op,
+            slot,
+            lazy,
+        });
+        true
+    }
+
+    /// Publishes a waiting receiver with the empty `*slot`. Returns false,
+    /// publishing nothing, if a receive could make progress now. Lazy
+    /// senders of other contexts are woken (unclaimed) to come and take
+    /// this receiver as their permit.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_send`](Self::register_send).
+    pub(crate) unsafe fn register_recv(
+        &self,
+        ctx: &Context,
+        op: usize,
+        slot: *mut Option<T>,
+    ) -> bool {
+        let ctx: *const Context = ctx;
+        let wake = {
+            let mut g = self.lock();
+            if !g.buf.is_empty()
+                || g.senders_gone
+                || g.senders.iter().any(|e| e.ctx != ctx && !e.lazy)
+            {
+                return false;
+            }
+            g.receivers.push_back(Entry {
+                ctx,
+                op,
+                slot,
+                lazy: false,
+            });
+            if g.senders.is_empty() {
+                // The common case: nobody to call over (and no vector to
+                // drop on the way out: that drop was a call per receive).
+                return true;
+            }
+            let mut wake = Vec::new();
+            g.senders.retain(|e| {
+                if e.ctx == ctx {
+                    return true;
+                }
+                // SAFETY: `e` is in our queue and we hold its lock.
+                wake.push(unsafe { e.waiter() });
+                false
+            });
+            wake
+        };
+        wake.into_iter().for_each(Waiter::wake);
+        true
+    }
+
+    /// Withdraws every waiting-sender entry of `ctx`.
+    pub(crate) fn unregister_send(&self, ctx: &Context) {
+        let ctx: *const Context = ctx;
+        self.lock().senders.retain(|e| e.ctx != ctx);
+    }
+
+    /// Withdraws every waiting-receiver entry of `ctx`.
+    pub(crate) fn unregister_recv(&self, ctx: &Context) {
+        let ctx: *const Context = ctx;
+        self.lock().receivers.retain(|e| e.ctx != ctx);
+    }
+
+    /// Whether every receiver handle is gone.
+    pub(crate) fn receivers_gone(&self) -> bool {
+        self.lock().receivers_gone
+    }
+
+    /// Whether every sender handle is gone.
+    pub(crate) fn senders_gone(&self) -> bool {
+        self.lock().senders_gone
+    }
+
+    /// Every sender handle is gone: wake the waiting receivers.
+    pub(crate) fn disconnect_senders(&self) {
+        let waiting = {
+            let mut g = self.lock();
+            g.senders_gone = true;
+            Self::take_waiters(&mut g.receivers)
+        };
+        waiting.into_iter().for_each(Waiter::wake);
+    }
+
+    /// Every receiver handle is gone: wake the waiting senders and drop
+    /// the buffered values.
+    pub(crate) fn disconnect_receivers(&self) {
+        let (waiting, buffered) = {
+            let mut g = self.lock();
+            g.receivers_gone = true;
+            let waiting = Self::take_waiters(&mut g.senders);
+            (waiting, std::mem::take(&mut g.buf))
+        };
+        // Wake first: the values' `Drop` is user code and may panic, and a
+        // panic must not strand the waiting senders. A panicking value does
+        // not stop the others from dropping (`VecDeque`'s drop goes on).
+        waiting.into_iter().for_each(Waiter::wake);
+        drop(buffered);
+    }
+
+    /// Empties `queue` and copies out its waiters, to wake once the lock
+    /// is released. They are woken without being claimed: each owner
+    /// withdraws, retries, and finds the channel disconnected.
+    fn take_waiters(queue: &mut VecDeque<Entry<T>>) -> Vec<Waiter> {
+        queue
+            .drain(..)
+            // SAFETY: each entry was in the queue whose lock the caller
+            // holds (`queue` is borrowed from the guard).
+            .map(|e| unsafe { e.waiter() })
+            .collect()
+    }
+}
+
+type MutexGuardOf<'a, T> = MutexGuard<'a, Inner<T>>;
