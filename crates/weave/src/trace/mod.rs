@@ -34,7 +34,7 @@
 //! ```
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::thread::id::{BlockReason, ThreadId};
@@ -106,11 +106,15 @@ pub type Hook = fn(&Event);
 /// every event and written almost never. It is the user's hook, or while
 /// a trace is recorded, `record::on_event` (which calls the user's hook
 /// too): one load and branch in `emit` whichever listens.
+/// Beside it, whether the hook is the recorder's: then `emit` records the
+/// event inline (`record::on_event`), without the call through the
+/// pointer.
 #[repr(align(128))]
-struct HookCell(AtomicPtr<()>);
+struct HookCell(AtomicPtr<()>, AtomicBool);
 
-static HOOK_CELL: HookCell = HookCell(AtomicPtr::new(std::ptr::null_mut()));
+static HOOK_CELL: HookCell = HookCell(AtomicPtr::new(std::ptr::null_mut()), AtomicBool::new(false));
 static HOOK: &AtomicPtr<()> = &HOOK_CELL.0;
+static RECORDING: &AtomicBool = &HOOK_CELL.1;
 
 /// The user's hook (null when none), and whether a recording listens; the
 /// lock serialises changes of either, so `HOOK` always reflects both.
@@ -140,10 +144,14 @@ fn publish_listeners(l: &(usize, bool)) {
     // Release pairs with the Acquire load in `record::on_event`.
     USER_HOOK.store(user, Ordering::Release);
     let hook = if l.1 {
-        record::on_event as Hook as *mut ()
+        record::on_event_hook as Hook as *mut ()
     } else {
         user
     };
+    // Ordered before `HOOK` by its Release store: an `emit` that sees the
+    // new hook sees this too. One that reads an old hook with the new flag
+    // still works: the recorder's hook is a `Hook` like any other.
+    RECORDING.store(l.1, Ordering::Relaxed);
     // Release pairs with the Acquire load in `emit`: a hook sees the
     // runtime's state as it was when it was installed.
     HOOK.store(hook, Ordering::Release);
@@ -273,7 +281,12 @@ pub(crate) fn publish() {
 /// Records an event: counts it, and hands it to the hook if one is
 /// installed. `Run` (once per switch) is counted by the LWP in bulk and
 /// only emitted when a hook is installed.
-#[inline]
+///
+/// Inlined at every call (`inline(always)`): the event's kind is known
+/// there, so the counting, the match and the recorder's encoding fold into
+/// a few instructions of that kind (an `emit` called with a kind known
+/// only at run time cost ~40 instructions more an event).
+#[inline(always)]
 pub(crate) fn emit(e: Event) {
     let kind = match e {
         Event::Spawn { .. } => Some(SPAWNS),
@@ -296,7 +309,11 @@ pub(crate) fn emit(e: Event) {
     }
     let hook = HOOK.load(Ordering::Acquire);
     if !hook.is_null() {
-        call(hook, &e);
+        if RECORDING.load(Ordering::Relaxed) {
+            record::on_event(&e);
+        } else {
+            call(hook, &e);
+        }
     }
 }
 
