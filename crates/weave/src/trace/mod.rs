@@ -43,7 +43,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::{end_switch, name_thread};
+pub(crate) use record::{end_switch, name_thread, switch_stamp};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
@@ -307,6 +307,16 @@ pub(crate) fn emit(e: Event) {
     if let Some(k) = kind {
         count(k, 1);
     }
+    listen(e);
+}
+
+/// Hands an event to the recorder or the hook, if one listens, without
+/// counting it: for the events an LWP counts in bulk whether or not
+/// anyone listens (Block, Exit, a Wake made on an LWP; see
+/// `Lwp::flush_runs`), which would otherwise pay for `count` as well while
+/// a trace is recorded. Inlined as `emit` is.
+#[inline(always)]
+pub(crate) fn listen(e: Event) {
     let hook = HOOK.load(Ordering::Acquire);
     if !hook.is_null() {
         if RECORDING.load(Ordering::Relaxed) {
@@ -329,8 +339,9 @@ pub(crate) fn add_runs(runs: u64) {
     count(RUNS, runs);
 }
 
-/// Adds blocks, wakes and exits counted by an LWP (while no hook
-/// listens; see `Lwp::flush_runs`).
+/// Adds blocks, wakes and exits counted by an LWP (the LWP counts them
+/// whether or not a hook listens, and hands them to [`listen`]; see
+/// `Lwp::flush_runs`).
 pub(crate) fn add_lwp_counts(blocks: u64, wakes: u64, exits: u64) {
     for (kind, n) in [(BLOCKS, blocks), (WAKES, wakes), (EXITS, exits)] {
         if n != 0 {

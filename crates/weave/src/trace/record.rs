@@ -56,6 +56,10 @@ use crate::time::clock;
 /// rings cost memory per LWP.
 pub const DEFAULT_RING: usize = 1 << 16;
 
+/// The writer's buffer. `BufWriter` hands a write at least this long
+/// straight to the file: the runs of a busy ring skip the copy.
+const WRITE_BUFFER: usize = 64 << 10;
+
 /// How often the writer thread empties the rings.
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
 
@@ -134,7 +138,9 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
             format!("cannot record a trace to {}: {e}", path.display()),
         )
     })?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // A small buffer: it gathers chunk heads and short runs, and a run of
+    // 64 KiB or more goes to the file as it is, without a copy into it.
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
     // Calibrating the scale takes ~10 ms once: before the first event.
     let scale = clock::ticks_to_ns(1 << 20);
     let ring = ring.next_power_of_two().max(4);
@@ -312,6 +318,22 @@ pub(crate) fn end_switch() {
     if let Some(f) = fast() {
         f.stamp = 0;
     }
+}
+
+/// The timestamp of the switch in progress on this thread, if a recording
+/// runs and the event just before it (a Block) read the clock: the LWP's
+/// run-time accounting takes it instead of a clock read of its own, so
+/// that the Block, the accounting and the Run of one switch share one
+/// read. `None` (read the clock) while nothing is recorded: then it costs
+/// one load and branch.
+#[inline]
+pub(crate) fn switch_stamp() -> Option<u64> {
+    if !super::hooked() {
+        return None;
+    }
+    let s = fast()?;
+    // A stamp of an earlier recording is stale: only this one's counts.
+    (s.stamp != 0 && s.epoch == EPOCH.load(Relaxed)).then_some(s.stamp)
 }
 
 /// The hook `emit` calls while a recording runs, when it reached it through
