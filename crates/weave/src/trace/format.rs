@@ -437,14 +437,131 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
         }
         i += 1 + n;
     }
-    t.entries.sort_by_key(|e| e.ns);
+    put_in_time_order(&mut t.entries);
     t.dropped.sort_by_key(|d| d.ns);
     Ok(t)
+}
+
+/// Sorts `entries` by time (stably), then moves each Run that a shared
+/// switch stamp put before its own Wake to the Wake's time, just after it.
+///
+/// A Run that completes a switch carries the timestamp of the Block just
+/// before it on the same LWP (see `record.rs`): one clock read for the
+/// pair. When the ULT it runs was woken by another LWP after that Block
+/// was stamped (and before the pick), the stamp is older than the Wake,
+/// though the run came after it: a waker emits the Wake before it queues
+/// the thread. The Run really happened between the Wake and the LWP's next
+/// event, so the reader places it at the Wake: every blocked ULT is woken
+/// before it runs again, in the file's order too.
+fn put_in_time_order(entries: &mut [Entry]) {
+    entries.sort_by_key(|e| e.ns);
+    // Per ULT: blocked and not yet woken, and then the index of a Run seen
+    // in that state, waiting for its Wake.
+    let mut blocked: HashMap<ThreadId, Option<usize>> = HashMap::new();
+    let mut lifted = false;
+    let mut lift = vec![false; entries.len()];
+    for i in 0..entries.len() {
+        match entries[i].event {
+            Event::Block { ult, .. } => {
+                blocked.insert(ult, None);
+            }
+            Event::Run { ult, .. } => {
+                if let Some(early @ None) = blocked.get_mut(&ult) {
+                    *early = Some(i);
+                }
+            }
+            Event::Wake { ult, .. } => {
+                if let Some(Some(run)) = blocked.remove(&ult) {
+                    entries[run].ns = entries[i].ns;
+                    lift[run] = true;
+                    lifted = true;
+                }
+            }
+            // The thread ran again on its own without a Wake being
+            // recorded (the reason needs none, or the Wake was dropped
+            // with a full ring): its Run stays where it was stamped.
+            Event::Exit { ult, .. } => {
+                blocked.remove(&ult);
+            }
+            _ => {}
+        }
+    }
+    if lifted {
+        let mut order: Vec<(u64, bool, usize)> = (0..entries.len())
+            .map(|i| (entries[i].ns, lift[i], i))
+            .collect();
+        order.sort_unstable();
+        let old = entries.to_vec();
+        for (slot, (_, _, i)) in entries.iter_mut().zip(order) {
+            *slot = old[i];
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(ns: u64, event: Event) -> Entry {
+        Entry { ns, event }
+    }
+
+    #[test]
+    fn a_run_stamped_before_its_wake_moves_just_after_the_wake() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let block = |ult, lwp| Event::Block {
+            ult,
+            lwp,
+            reason: BlockReason::Park,
+        };
+        // LWP 0: `a` blocks at 10 and `b` runs with the same stamp; LWP 1
+        // woke `b` at 12, after the stamp and before the pick.
+        let mut es = vec![
+            at(5, block(b, 0)),
+            at(10, block(a, 0)),
+            at(10, Event::Run { ult: b, lwp: 0 }),
+            at(
+                12,
+                Event::Wake {
+                    ult: b,
+                    lwp: Some(1),
+                    waker: None,
+                },
+            ),
+            at(20, block(b, 0)),
+        ];
+        put_in_time_order(&mut es);
+        assert!(matches!(es[2].event, Event::Wake { ult, .. } if ult == b));
+        assert_eq!((es[3].ns, es[3].event), (12, Event::Run { ult: b, lwp: 0 }));
+        assert!(matches!(es[4].event, Event::Block { ult, .. } if ult == b));
+    }
+
+    #[test]
+    fn a_run_after_a_block_with_no_wake_recorded_keeps_its_stamp() {
+        let a = ThreadId::new(1, 1);
+        let mut es = vec![
+            at(
+                5,
+                Event::Block {
+                    ult: a,
+                    lwp: 0,
+                    reason: BlockReason::Park,
+                },
+            ),
+            at(9, Event::Run { ult: a, lwp: 0 }),
+            at(
+                30,
+                Event::Wake {
+                    ult: ThreadId::new(2, 1),
+                    lwp: None,
+                    waker: None,
+                },
+            ),
+        ];
+        let before = es.clone();
+        put_in_time_order(&mut es);
+        assert_eq!(es, before);
+    }
 
     /// A file of one chunk of ring 0 holding `recs`, each given its delta.
     fn file(recs: &[(u32, Vec<u64>)]) -> Vec<u8> {

@@ -19,7 +19,9 @@
 //! callgrind on the same workloads): see docs/PERFORMANCE.md. Most of it
 //! is the clock read on a VM, so a switch reads the clock once: the Run
 //! that completes a switch takes the timestamp of the Block, Exit or
-//! LwpBusy just before it on the same LWP.
+//! LwpBusy just before it on the same LWP. That stamp can be older than
+//! the Wake of the ULT it runs (woken by another LWP after the Block was
+//! stamped); the reader (`format::read`) then places the Run at its Wake.
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
