@@ -64,9 +64,9 @@ extern "C" fn stop_trace_at_exit() {
         Ok(Some(s)) => {
             if let Some(path) = std::env::var_os("WEAVE_TRACE") {
                 eprintln!(
-                    "weave: trace written to {} ({} records); see it with: weave trace view {} -o trace.html",
+                    "weave: trace written to {} ({} KiB of events); see it with: weave trace view {} -o trace.html",
                     path.to_string_lossy(),
-                    s.slots,
+                    s.bytes / 1024,
                     path.to_string_lossy()
                 );
             }

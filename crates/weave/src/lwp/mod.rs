@@ -381,22 +381,22 @@ impl Lwp {
 
     /// Switches the running ULT out as blocked (its state is BLOCKING).
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
+        // Counted in bulk, listened to or not (`trace::listen`).
+        self.local().blocks += 1;
         if trace::hooked() {
-            trace::emit(Event::Block {
+            trace::listen(Event::Block {
                 ult: tcb.id(),
                 lwp: self.index,
                 reason,
             });
-        } else {
-            self.local().blocks += 1;
         }
         self.local().switch = Switch::Block;
         trim::note_parked(tcb);
         switch_out(tcb);
     }
 
-    /// Counts a wake made on this LWP (`sched::enqueue_woken`, while no
-    /// trace hook listens; `flush_runs` adds it to the trace counters).
+    /// Counts a wake made on this LWP (`sched::enqueue_woken`, whether or
+    /// not a trace hook listens; `flush_runs` adds it to the trace counters).
     #[inline]
     pub(crate) fn count_wake(&self) {
         self.local().wakes += 1;
@@ -692,8 +692,10 @@ impl Lwp {
         if clock::accounting() {
             // One clock read per switch: the end of this run is the start of
             // the next. (`last_tick` is 0 right after accounting is turned
-            // on: that first run is not charged.)
-            let now = clock::ticks();
+            // on: that first run is not charged.) While a trace is
+            // recorded, the Block just before this switch read the clock
+            // already: its timestamp serves here too (`trace::switch_stamp`).
+            let now = trace::switch_stamp().unwrap_or_else(clock::ticks);
             let l = self.local();
             if l.last_tick != 0 {
                 let spent = now.wrapping_sub(l.last_tick);
@@ -779,13 +781,12 @@ impl Lwp {
         if t.kind() != Kind::Migratable {
             self.placed.fetch_sub(1, Relaxed);
         }
+        self.local().exits += 1;
         if trace::hooked() {
-            trace::emit(Event::Exit {
+            trace::listen(Event::Exit {
                 ult: t.id(),
                 lwp: self.index,
             });
-        } else {
-            self.local().exits += 1;
         }
         table().release(t, &mut self.local().slots);
     }

@@ -114,19 +114,25 @@ impl Waiter {
 /// LWP (or, if migratable, anywhere).
 pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
     let here = lwp::current();
+    let wake = |lwp| Event::Wake {
+        ult: tcb.id(),
+        lwp,
+        // Who woke it costs a thread-local read: only when someone listens.
+        waker: if trace::hooked() {
+            crate::thread::current::running().map(|t| t.id())
+        } else {
+            None
+        },
+    };
     match here {
-        // Counted in bulk by the LWP while nobody listens.
-        Some(l) if !trace::hooked() => l.count_wake(),
-        _ => trace::emit(Event::Wake {
-            ult: tcb.id(),
-            lwp: here.map(|l| l.index),
-            // Who woke it costs a thread-local read: only when someone listens.
-            waker: if trace::hooked() {
-                crate::thread::current::running().map(|t| t.id())
-            } else {
-                None
-            },
-        }),
+        // Counted in bulk by the LWP, listened to or not.
+        Some(l) => {
+            l.count_wake();
+            if trace::hooked() {
+                trace::listen(wake(Some(l.index)));
+            }
+        }
+        None => trace::emit(wake(None)),
     }
     if tcb.kind() == Kind::Migratable {
         rt().push_global(tcb);

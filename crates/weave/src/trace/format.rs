@@ -1,26 +1,38 @@
 //! The trace file format: what `record.rs` writes and [`read`] reads back.
 //!
-//! A file is a 64-byte header followed by 32-byte slots, little-endian:
+//! A file is a 64-byte header followed by chunks of 8-byte words,
+//! little-endian:
 //!
 //! ```text
-//! header  0: magic "WEAVETRC"        8: version (u32)   12: slot size (u32, 32)
+//! header  0: magic "WEAVETRC"        8: version (u32, 2) 12: word size (u32, 8)
 //!        16: ns per 2^20 ticks (u64) 24: ticks at start (u64)
-//!        32: process id (u32)        36: ring slots per thread (u32)
+//!        32: process id (u32)        36: ring per thread, in 16-byte events (u32)
 //!        40: wall clock at start, ns since the Unix epoch (u64)   48: zero
 //!
-//! slot    0: timestamp, ticks (u64)
-//!         8: kind (u8) | aux (u8) | lwp (u16, 0xffff: none) | aux32 (u32)
-//!        16: ULT id (u64, 0: none)
-//!        24: arg (u64)
+//! chunk   0: ring (u32) | words that follow (u32)
+//!         8: the ring's records, whole, oldest first
+//!
+//! record  0: kind (u8) | aux (u8) | lwp (u16, 0xffff: none) | ticks since
+//!            the ring's previous record (u32)
+//!         8: ULT id (u64, 0: none)
+//!        16: arg (u64): only WAKE_BY (the waker's id), STEAL (the LWP it
+//!            was taken from) and DROPPED (how many)
 //! ```
 //!
-//! Timestamps are TSC ticks on x86_64 (`time::clock::ticks`, a few ns and
-//! no system call, which matters at one read per event), the monotonic
-//! clock in ns elsewhere; the header's scale turns them into ns. A NAME
-//! record of a name longer than 8 bytes takes one more slot for the rest
-//! (up to [`MAX_NAME`] bytes). The slots of one thread's ring are in time
-//! order; the writer appends the rings' batches one after the other, so
-//! [`read`] sorts by time (stably).
+//! A ring is one thread's (each LWP has one); its chunks come in order, so
+//! a reader keeps one clock per ring: it starts at the header's ticks and
+//! each record adds its delta. A gap of 2^32 ticks or more (a second or
+//! two) is written as a TIME record first (word 1: the absolute ticks).
+//! A NAME record (lwp field: the name's length) is followed by the name's
+//! bytes, in words. Most events take 16 bytes, half of version 1's 32:
+//! the writer's copy, the file and the rings' cache footprint all halve.
+//!
+//! Timestamps are TSC ticks on x86_64 (`time::clock::ticks`, no system
+//! call, which matters at one read per event), the monotonic clock in ns
+//! elsewhere; the header's scale turns them into ns. The writer appends
+//! the rings' chunks one after the other, so [`read`] sorts by time
+//! (stably). A reader refuses any other version with a message naming
+//! both.
 //!
 //! Names nothing of weave's but the events and the ids.
 
@@ -32,14 +44,13 @@ use super::Event;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub(crate) const MAGIC: &[u8; 8] = b"WEAVETRC";
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 pub(crate) const HEADER: usize = 64;
-pub(crate) const SLOT: usize = 32;
+/// The unit of rings and records: one 8-byte word.
+pub(crate) const WORD: usize = 8;
 
 /// The longest thread name a trace keeps (longer ones are cut).
 pub const MAX_NAME: usize = 40;
-
-pub(crate) use super::ring::Slot;
 
 const NO_LWP: u64 = 0xffff;
 
@@ -60,73 +71,107 @@ const IO_READY: u8 = 13;
 const TIMER_FIRED: u8 = 14;
 const NAME: u8 = 15;
 const DROPPED: u8 = 16;
+/// A Wake with its waker (3 words).
+const WAKE_BY: u8 = 17;
+/// The ring's clock set to word 1 (a gap of 2^32 ticks or more).
+const TIME: u8 = 18;
 
+/// Word 0 of a record, delta 0 (the recorder adds it).
 #[inline(always)]
-fn word1(kind: u8, aux: u8, lwp: Option<usize>, aux32: u32) -> u64 {
+fn word0(kind: u8, aux: u8, lwp: Option<usize>) -> u64 {
     let lwp = lwp.map_or(NO_LWP, |l| (l as u64).min(NO_LWP - 1));
-    u64::from(kind) | u64::from(aux) << 8 | lwp << 16 | u64::from(aux32) << 32
+    u64::from(kind) | u64::from(aux) << 8 | lwp << 16
+}
+
+/// Sets the delta of a word 0.
+#[inline(always)]
+pub(crate) fn with_delta(w0: u64, delta: u32) -> u64 {
+    w0 | u64::from(delta) << 32
 }
 
 fn id(t: Option<ThreadId>) -> u64 {
     t.map_or(0, |t| t.as_u64().get())
 }
 
-/// The slot of an event at `ts` ticks. Inlined into the recorder's hook,
-/// where the event's kind is a jump away.
-#[inline(always)]
-pub(crate) fn encode(ts: u64, e: &Event) -> Slot {
-    let (w1, ult, arg) = match *e {
-        Event::Spawn { ult, lwp } => (word1(SPAWN, 0, lwp, 0), Some(ult), 0),
-        Event::Run { ult, lwp } => (word1(RUN, 0, Some(lwp), 0), Some(ult), 0),
-        Event::Block { ult, lwp, reason } => {
-            (word1(BLOCK, reason as u8, Some(lwp), 0), Some(ult), 0)
-        }
-        Event::Wake { ult, lwp, waker } => (word1(WAKE, 0, lwp, 0), Some(ult), id(waker)),
-        Event::Steal { ult, from, to } => (word1(STEAL, 0, Some(to), from as u32), Some(ult), 0),
-        Event::Preempt { lwp } => (word1(PREEMPT, 0, Some(lwp), 0), None, 0),
-        Event::Exit { ult, lwp } => (word1(EXIT, 0, Some(lwp), 0), Some(ult), 0),
-        Event::LwpStart { lwp, bound } => (word1(LWP_START, bound as u8, Some(lwp), 0), None, 0),
-        Event::LwpExit { lwp } => (word1(LWP_EXIT, 0, Some(lwp), 0), None, 0),
-        Event::LwpIdle { lwp } => (word1(LWP_IDLE, 0, Some(lwp), 0), None, 0),
-        Event::LwpBusy { lwp } => (word1(LWP_BUSY, 0, Some(lwp), 0), None, 0),
-        Event::KernelBlocked { lwp, ult } => (word1(KERNEL_BLOCKED, 0, Some(lwp), 0), ult, 0),
-        Event::IoReady { ult, lwp } => (word1(IO_READY, 0, lwp, 0), Some(ult), 0),
-        Event::TimerFired { ult, lwp } => (word1(TIMER_FIRED, 0, Some(lwp), 0), Some(ult), 0),
-    };
-    [ts, w1, id(ult), arg]
+/// A record, delta 0: two words, or three for the events with an arg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rec {
+    Two([u64; 2]),
+    Three([u64; 3]),
 }
 
-/// The LWP a slot names, if any.
-#[inline]
-pub(crate) fn slot_lwp(s: &Slot) -> Option<usize> {
-    let l = (s[1] >> 16) & 0xffff;
+/// The record of an event. Inlined into the recorder, where the event's
+/// kind is known at each `emit` and the match folds away.
+#[inline(always)]
+pub(crate) fn encode(e: &Event) -> Rec {
+    let two = |w0, ult| Rec::Two([w0, id(ult)]);
+    match *e {
+        Event::Spawn { ult, lwp } => two(word0(SPAWN, 0, lwp), Some(ult)),
+        Event::Run { ult, lwp } => two(word0(RUN, 0, Some(lwp)), Some(ult)),
+        Event::Block { ult, lwp, reason } => two(word0(BLOCK, reason as u8, Some(lwp)), Some(ult)),
+        Event::Wake {
+            ult,
+            lwp,
+            waker: None,
+        } => two(word0(WAKE, 0, lwp), Some(ult)),
+        Event::Wake {
+            ult,
+            lwp,
+            waker: Some(w),
+        } => Rec::Three([word0(WAKE_BY, 0, lwp), id(Some(ult)), id(Some(w))]),
+        Event::Steal { ult, from, to } => {
+            Rec::Three([word0(STEAL, 0, Some(to)), id(Some(ult)), from as u64])
+        }
+        Event::Preempt { lwp } => two(word0(PREEMPT, 0, Some(lwp)), None),
+        Event::Exit { ult, lwp } => two(word0(EXIT, 0, Some(lwp)), Some(ult)),
+        Event::LwpStart { lwp, bound } => two(word0(LWP_START, bound as u8, Some(lwp)), None),
+        Event::LwpExit { lwp } => two(word0(LWP_EXIT, 0, Some(lwp)), None),
+        Event::LwpIdle { lwp } => two(word0(LWP_IDLE, 0, Some(lwp)), None),
+        Event::LwpBusy { lwp } => two(word0(LWP_BUSY, 0, Some(lwp)), None),
+        Event::KernelBlocked { lwp, ult } => two(word0(KERNEL_BLOCKED, 0, Some(lwp)), ult),
+        Event::IoReady { ult, lwp } => two(word0(IO_READY, 0, lwp), Some(ult)),
+        Event::TimerFired { ult, lwp } => two(word0(TIMER_FIRED, 0, Some(lwp)), Some(ult)),
+    }
+}
+
+/// The LWP an event names (the one it happened on), if any.
+pub(crate) fn event_lwp(e: &Event) -> Option<usize> {
+    let w0 = match encode(e) {
+        Rec::Two(r) => r[0],
+        Rec::Three(r) => r[0],
+    };
+    let l = (w0 >> 16) & 0xffff;
     (l != NO_LWP).then_some(l as usize)
 }
 
-/// The slots of a NAME record: the thread's name (cut to `MAX_NAME`
-/// bytes at a character boundary) and priority. One or two slots.
-pub(crate) fn encode_name(ts: u64, ult: ThreadId, name: &str, priority: u8) -> ([Slot; 2], usize) {
+/// The TIME record that sets a ring's clock to `ticks`.
+pub(crate) fn encode_time(ticks: u64) -> [u64; 2] {
+    [word0(TIME, 0, None), ticks]
+}
+
+/// The words of a NAME record, delta 0: the thread's name (cut to
+/// `MAX_NAME` bytes at a character boundary) and priority. Returns the
+/// words and how many of them are used (2 to 7).
+pub(crate) fn encode_name(ult: ThreadId, name: &str, priority: u8) -> ([u64; 7], usize) {
     let mut end = name.len().min(MAX_NAME);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
     let mut bytes = [0u8; MAX_NAME];
     bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
-    let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
-    let first = [
-        ts,
-        word1(NAME, priority, None, end as u32),
-        id(Some(ult)),
-        word(0),
-    ];
-    let rest = [word(1), word(2), word(3), word(4)];
-    ([first, rest], if end > 8 { 2 } else { 1 })
+    let mut w = [0u64; 7];
+    w[0] = u64::from(NAME) | u64::from(priority) << 8 | (end as u64) << 16;
+    w[1] = id(Some(ult));
+    for (k, chunk) in bytes.chunks(8).enumerate() {
+        w[2 + k] = u64::from_le_bytes(chunk.try_into().unwrap());
+    }
+    (w, 2 + end.div_ceil(8))
 }
 
-/// The slot saying that `count` events of this thread's ring were dropped
-/// (the ring was full) before `ts`.
-pub(crate) fn encode_dropped(ts: u64, lwp: Option<usize>, count: u64) -> Slot {
-    [ts, word1(DROPPED, 0, lwp, 0), 0, count]
+/// The record saying that `count` events of this thread's ring were
+/// dropped (the ring was full) before it, delta 0.
+pub(crate) fn encode_dropped(lwp: Option<usize>, count: u64) -> [u64; 3] {
+    [word0(DROPPED, 0, lwp), 0, count]
 }
 
 /// The header of a new file.
@@ -134,7 +179,7 @@ pub(crate) fn header(ns_per_mega_tick: u64, start_ticks: u64, ring: usize) -> [u
     let mut h = [0u8; HEADER];
     h[0..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    h[12..16].copy_from_slice(&(SLOT as u32).to_le_bytes());
+    h[12..16].copy_from_slice(&(WORD as u32).to_le_bytes());
     h[16..24].copy_from_slice(&ns_per_mega_tick.to_le_bytes());
     h[24..32].copy_from_slice(&start_ticks.to_le_bytes());
     h[32..36].copy_from_slice(&std::process::id().to_le_bytes());
@@ -146,28 +191,33 @@ pub(crate) fn header(ns_per_mega_tick: u64, start_ticks: u64, ring: usize) -> [u
     h
 }
 
-/// A slot as the bytes of the file.
-pub(crate) fn slot_bytes(s: &Slot) -> [u8; SLOT] {
-    let mut b = [0u8; SLOT];
-    for (i, w) in s.iter().enumerate() {
-        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+/// Writes one chunk of ring `ring`: its header word, then the words of
+/// `runs` (a ring's contents before and after the wrap). On a
+/// little-endian machine the words' memory is the file's bytes, written
+/// as it is.
+pub(crate) fn write_chunk(
+    out: &mut impl std::io::Write,
+    ring: u32,
+    runs: [&[u64]; 2],
+) -> std::io::Result<()> {
+    let n = runs[0].len() + runs[1].len();
+    let head = u64::from(ring) | (n as u64) << 32;
+    out.write_all(&head.to_le_bytes())?;
+    for run in runs {
+        if cfg!(target_endian = "little") {
+            // SAFETY: a slice of `u64` is `size_of_val` initialised bytes;
+            // `u8` has alignment 1 and no invalid values.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(run.as_ptr().cast::<u8>(), std::mem::size_of_val(run))
+            };
+            out.write_all(bytes)?;
+        } else {
+            for w in run {
+                out.write_all(&w.to_le_bytes())?;
+            }
+        }
     }
-    b
-}
-
-/// Writes slots as the bytes of the file: on a little-endian machine
-/// their memory is the file's bytes, written in one call.
-pub(crate) fn write_slots(out: &mut impl std::io::Write, slots: &[Slot]) -> std::io::Result<()> {
-    if cfg!(target_endian = "little") {
-        // SAFETY: a slice of `[u64; 4]` is `size_of_val` initialised bytes
-        // with no padding; `u8` has alignment 1 and no invalid values.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(slots.as_ptr().cast::<u8>(), std::mem::size_of_val(slots))
-        };
-        out.write_all(bytes)
-    } else {
-        slots.iter().try_for_each(|s| out.write_all(&slot_bytes(s)))
-    }
+    Ok(())
 }
 
 /// One event of a trace and when it happened.
@@ -249,15 +299,16 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 }
 
 /// Parses the bytes of a trace file. A file cut short at the end (the
-/// process died while writing) keeps its whole slots.
+/// process died while writing) keeps its whole records.
 pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
     if b.len() < HEADER || &b[0..8] != MAGIC {
         return Err(FormatError("it does not start with \"WEAVETRC\"".into()));
     }
     let version = u32_at(b, 8);
-    if version != VERSION || u32_at(b, 12) as usize != SLOT {
+    if version != VERSION || u32_at(b, 12) as usize != WORD {
         return Err(FormatError(format!(
-            "version {version}; this weave reads version {VERSION}"
+            "it is a trace of format version {version}, and this weave reads version \
+             {VERSION} only: read it with the weave that recorded it, or record it again"
         )));
     }
     let scale = u64_at(b, 16);
@@ -271,126 +322,265 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
     let ns =
         |ticks: u64| ((u128::from(ticks.saturating_sub(start)) * u128::from(scale)) >> 20) as u64;
     let body = &b[HEADER..];
-    let n = body.len() / SLOT;
-    let slot = |i: usize| -> Slot {
-        let o = i * SLOT;
-        [
-            u64_at(body, o),
-            u64_at(body, o + 8),
-            u64_at(body, o + 16),
-            u64_at(body, o + 24),
-        ]
-    };
+    let words = body.len() / WORD;
+    let word = |i: usize| u64_at(body, i * WORD);
+    // Each ring's clock: the ticks of its last record.
+    let mut clocks: HashMap<u32, u64> = HashMap::new();
     let mut i = 0;
-    while i < n {
-        let [ts, w1, ult, arg] = slot(i);
-        i += 1;
-        let kind = w1 as u8;
-        let aux = (w1 >> 8) as u8;
-        let lwp_raw = (w1 >> 16) & 0xffff;
-        let lwp = (lwp_raw != NO_LWP).then_some(lwp_raw as usize);
-        let aux32 = (w1 >> 32) as u32;
-        let ult = ThreadId::from_u64(ult);
-        let at = i - 1;
-        let bad = |what: &str| FormatError(format!("slot {at}: {what}"));
-        let need_ult = || ult.ok_or_else(|| bad("an event without its thread"));
-        let need_lwp = || lwp.ok_or_else(|| bad("an event without its LWP"));
-        let event = match kind {
-            SPAWN => Event::Spawn {
-                ult: need_ult()?,
-                lwp,
-            },
-            RUN => Event::Run {
-                ult: need_ult()?,
-                lwp: need_lwp()?,
-            },
-            BLOCK => Event::Block {
-                ult: need_ult()?,
-                lwp: need_lwp()?,
-                reason: BlockReason::from_u8(aux).unwrap_or(BlockReason::Sync),
-            },
-            WAKE => Event::Wake {
-                ult: need_ult()?,
-                lwp,
-                waker: ThreadId::from_u64(arg),
-            },
-            STEAL => Event::Steal {
-                ult: need_ult()?,
-                from: aux32 as usize,
-                to: need_lwp()?,
-            },
-            PREEMPT => Event::Preempt { lwp: need_lwp()? },
-            EXIT => Event::Exit {
-                ult: need_ult()?,
-                lwp: need_lwp()?,
-            },
-            LWP_START => Event::LwpStart {
-                lwp: need_lwp()?,
-                bound: aux != 0,
-            },
-            LWP_EXIT => Event::LwpExit { lwp: need_lwp()? },
-            LWP_IDLE => Event::LwpIdle { lwp: need_lwp()? },
-            LWP_BUSY => Event::LwpBusy { lwp: need_lwp()? },
-            KERNEL_BLOCKED => Event::KernelBlocked {
-                lwp: need_lwp()?,
-                ult,
-            },
-            IO_READY => Event::IoReady {
-                ult: need_ult()?,
-                lwp,
-            },
-            TIMER_FIRED => Event::TimerFired {
-                ult: need_ult()?,
-                lwp: need_lwp()?,
-            },
-            NAME => {
-                let len = (aux32 as usize).min(MAX_NAME);
-                let mut bytes = [0u8; MAX_NAME];
-                bytes[..8].copy_from_slice(&arg.to_le_bytes());
-                if len > 8 {
-                    if i >= n {
-                        break; // cut short
-                    }
-                    for (k, w) in slot(i).iter().enumerate() {
-                        bytes[8 + k * 8..16 + k * 8].copy_from_slice(&w.to_le_bytes());
-                    }
-                    i += 1;
-                }
-                let ult = need_ult()?;
-                let name = String::from_utf8_lossy(&bytes[..len]).into_owned();
-                if !name.is_empty() {
-                    t.names.insert(ult, name);
-                }
-                t.priorities.insert(ult, aux);
-                continue;
+    while i < words {
+        let head = word(i);
+        let (ring, n) = (head as u32, (head >> 32) as usize);
+        let end = (i + 1 + n).min(words);
+        let clock = clocks.entry(ring).or_insert(start);
+        let mut j = i + 1;
+        while j < end {
+            let w0 = word(j);
+            let kind = w0 as u8;
+            let aux = (w0 >> 8) as u8;
+            let lwp_raw = (w0 >> 16) & 0xffff;
+            let len = match kind {
+                WAKE_BY | STEAL | DROPPED => 3,
+                NAME => 2 + (lwp_raw as usize).min(MAX_NAME).div_ceil(WORD),
+                _ => 2,
+            };
+            if j + len > end {
+                break; // cut short
             }
-            DROPPED => {
-                t.dropped.push(Dropped {
-                    ns: ns(ts),
+            *clock += w0 >> 32;
+            let ts = *clock;
+            let w1 = word(j + 1);
+            let arg = if len == 3 { word(j + 2) } else { 0 };
+            let at = j;
+            j += len;
+            let lwp = (lwp_raw != NO_LWP).then_some(lwp_raw as usize);
+            let ult = ThreadId::from_u64(w1);
+            let bad = |what: &str| FormatError(format!("word {at}: {what}"));
+            let need_ult = || ult.ok_or_else(|| bad("an event without its thread"));
+            let need_lwp = || lwp.ok_or_else(|| bad("an event without its LWP"));
+            let event = match kind {
+                SPAWN => Event::Spawn {
+                    ult: need_ult()?,
                     lwp,
-                    count: arg,
-                });
-                continue;
-            }
-            k => return Err(bad(&format!("unknown record kind {k}"))),
-        };
-        t.entries.push(Entry { ns: ns(ts), event });
+                },
+                RUN => Event::Run {
+                    ult: need_ult()?,
+                    lwp: need_lwp()?,
+                },
+                BLOCK => Event::Block {
+                    ult: need_ult()?,
+                    lwp: need_lwp()?,
+                    reason: BlockReason::from_u8(aux).unwrap_or(BlockReason::Sync),
+                },
+                WAKE | WAKE_BY => Event::Wake {
+                    ult: need_ult()?,
+                    lwp,
+                    waker: ThreadId::from_u64(arg),
+                },
+                STEAL => Event::Steal {
+                    ult: need_ult()?,
+                    from: arg as usize,
+                    to: need_lwp()?,
+                },
+                PREEMPT => Event::Preempt { lwp: need_lwp()? },
+                EXIT => Event::Exit {
+                    ult: need_ult()?,
+                    lwp: need_lwp()?,
+                },
+                LWP_START => Event::LwpStart {
+                    lwp: need_lwp()?,
+                    bound: aux != 0,
+                },
+                LWP_EXIT => Event::LwpExit { lwp: need_lwp()? },
+                LWP_IDLE => Event::LwpIdle { lwp: need_lwp()? },
+                LWP_BUSY => Event::LwpBusy { lwp: need_lwp()? },
+                KERNEL_BLOCKED => Event::KernelBlocked {
+                    lwp: need_lwp()?,
+                    ult,
+                },
+                IO_READY => Event::IoReady {
+                    ult: need_ult()?,
+                    lwp,
+                },
+                TIMER_FIRED => Event::TimerFired {
+                    ult: need_ult()?,
+                    lwp: need_lwp()?,
+                },
+                NAME => {
+                    let len = (lwp_raw as usize).min(MAX_NAME);
+                    let mut bytes = Vec::with_capacity(len.div_ceil(WORD) * WORD);
+                    for k in at + 2..at + 2 + len.div_ceil(WORD) {
+                        bytes.extend_from_slice(&word(k).to_le_bytes());
+                    }
+                    let ult = need_ult()?;
+                    let name = String::from_utf8_lossy(&bytes[..len]).into_owned();
+                    if !name.is_empty() {
+                        t.names.insert(ult, name);
+                    }
+                    t.priorities.insert(ult, aux);
+                    continue;
+                }
+                DROPPED => {
+                    t.dropped.push(Dropped {
+                        ns: ns(ts),
+                        lwp,
+                        count: arg,
+                    });
+                    continue;
+                }
+                TIME => {
+                    *clock = w1;
+                    continue;
+                }
+                k => return Err(bad(&format!("unknown record kind {k}"))),
+            };
+            t.entries.push(Entry { ns: ns(ts), event });
+        }
+        i += 1 + n;
     }
-    t.entries.sort_by_key(|e| e.ns);
+    put_in_time_order(&mut t.entries);
     t.dropped.sort_by_key(|d| d.ns);
     Ok(t)
+}
+
+/// Sorts `entries` by time (stably), then moves each Run that a shared
+/// switch stamp put before its own Wake to the Wake's time, just after it.
+///
+/// A Run that completes a switch carries the timestamp of the Block just
+/// before it on the same LWP (see `record.rs`): one clock read for the
+/// pair. When the ULT it runs was woken by another LWP after that Block
+/// was stamped (and before the pick), the stamp is older than the Wake,
+/// though the run came after it: a waker emits the Wake before it queues
+/// the thread. The Run really happened between the Wake and the LWP's next
+/// event, so the reader places it at the Wake: every blocked ULT is woken
+/// before it runs again, in the file's order too.
+fn put_in_time_order(entries: &mut [Entry]) {
+    entries.sort_by_key(|e| e.ns);
+    // Per ULT: blocked and not yet woken, and then the index of a Run seen
+    // in that state, waiting for its Wake.
+    let mut blocked: HashMap<ThreadId, Option<usize>> = HashMap::new();
+    let mut lifted = false;
+    let mut lift = vec![false; entries.len()];
+    for i in 0..entries.len() {
+        match entries[i].event {
+            Event::Block { ult, .. } => {
+                blocked.insert(ult, None);
+            }
+            Event::Run { ult, .. } => {
+                if let Some(early @ None) = blocked.get_mut(&ult) {
+                    *early = Some(i);
+                }
+            }
+            Event::Wake { ult, .. } => {
+                if let Some(Some(run)) = blocked.remove(&ult) {
+                    entries[run].ns = entries[i].ns;
+                    lift[run] = true;
+                    lifted = true;
+                }
+            }
+            // The thread ran again on its own without a Wake being
+            // recorded (the reason needs none, or the Wake was dropped
+            // with a full ring): its Run stays where it was stamped.
+            Event::Exit { ult, .. } => {
+                blocked.remove(&ult);
+            }
+            _ => {}
+        }
+    }
+    if lifted {
+        let mut order: Vec<(u64, bool, usize)> = (0..entries.len())
+            .map(|i| (entries[i].ns, lift[i], i))
+            .collect();
+        order.sort_unstable();
+        let old = entries.to_vec();
+        for (slot, (_, _, i)) in entries.iter_mut().zip(order) {
+            *slot = old[i];
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn file(slots: &[Slot]) -> Vec<u8> {
-        let mut b = header(1 << 20, 100, 8).to_vec();
-        for s in slots {
-            b.extend_from_slice(&slot_bytes(s));
+    fn at(ns: u64, event: Event) -> Entry {
+        Entry { ns, event }
+    }
+
+    #[test]
+    fn a_run_stamped_before_its_wake_moves_just_after_the_wake() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let block = |ult, lwp| Event::Block {
+            ult,
+            lwp,
+            reason: BlockReason::Park,
+        };
+        // LWP 0: `a` blocks at 10 and `b` runs with the same stamp; LWP 1
+        // woke `b` at 12, after the stamp and before the pick.
+        let mut es = vec![
+            at(5, block(b, 0)),
+            at(10, block(a, 0)),
+            at(10, Event::Run { ult: b, lwp: 0 }),
+            at(
+                12,
+                Event::Wake {
+                    ult: b,
+                    lwp: Some(1),
+                    waker: None,
+                },
+            ),
+            at(20, block(b, 0)),
+        ];
+        put_in_time_order(&mut es);
+        assert!(matches!(es[2].event, Event::Wake { ult, .. } if ult == b));
+        assert_eq!((es[3].ns, es[3].event), (12, Event::Run { ult: b, lwp: 0 }));
+        assert!(matches!(es[4].event, Event::Block { ult, .. } if ult == b));
+    }
+
+    #[test]
+    fn a_run_after_a_block_with_no_wake_recorded_keeps_its_stamp() {
+        let a = ThreadId::new(1, 1);
+        let mut es = vec![
+            at(
+                5,
+                Event::Block {
+                    ult: a,
+                    lwp: 0,
+                    reason: BlockReason::Park,
+                },
+            ),
+            at(9, Event::Run { ult: a, lwp: 0 }),
+            at(
+                30,
+                Event::Wake {
+                    ult: ThreadId::new(2, 1),
+                    lwp: None,
+                    waker: None,
+                },
+            ),
+        ];
+        let before = es.clone();
+        put_in_time_order(&mut es);
+        assert_eq!(es, before);
+    }
+
+    /// A file of one chunk of ring 0 holding `recs`, each given its delta.
+    fn file(recs: &[(u32, Vec<u64>)]) -> Vec<u8> {
+        let mut words = Vec::new();
+        for (delta, r) in recs {
+            let mut r = r.clone();
+            r[0] = with_delta(r[0], *delta);
+            words.extend(r);
         }
+        let mut b = header(1 << 20, 100, 8).to_vec();
+        write_chunk(&mut b, 0, [&words, &[]]).unwrap();
         b
+    }
+
+    fn words(r: Rec) -> Vec<u64> {
+        match r {
+            Rec::Two(w) => w.to_vec(),
+            Rec::Three(w) => w.to_vec(),
+        }
     }
 
     #[test]
@@ -409,6 +599,11 @@ mod tests {
                 ult: a,
                 lwp: Some(0),
                 waker: Some(b),
+            },
+            Event::Wake {
+                ult: b,
+                lwp: None,
+                waker: None,
             },
             Event::Steal {
                 ult: b,
@@ -431,37 +626,79 @@ mod tests {
             Event::IoReady { ult: b, lwp: None },
             Event::TimerFired { ult: b, lwp: 0 },
         ];
-        let slots: Vec<Slot> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| encode(100 + i as u64, e))
-            .collect();
-        let t = parse(&file(&slots)).unwrap();
+        let recs: Vec<_> = events.iter().map(|e| (1, words(encode(e)))).collect();
+        let t = parse(&file(&recs)).unwrap();
         let got: Vec<Event> = t.entries.iter().map(|e| e.event).collect();
         assert_eq!(got, events);
-        assert_eq!(t.entries[3].ns, 3);
+        assert_eq!(t.entries[3].ns, 4, "each record adds its delta");
     }
 
     #[test]
-    fn a_long_name_takes_two_slots_and_is_cut_at_max_name() {
+    fn a_time_record_sets_the_rings_clock() {
+        let a = ThreadId::new(1, 1);
+        let run = words(encode(&Event::Run { ult: a, lwp: 0 }));
+        let t = parse(&file(&[
+            (5, run.clone()),
+            (0, encode_time(100 + (1 << 40)).to_vec()),
+            (3, run),
+        ]))
+        .unwrap();
+        assert_eq!(t.entries[0].ns, 5);
+        assert_eq!(t.entries[1].ns, (1 << 40) + 3);
+    }
+
+    #[test]
+    fn a_long_name_takes_more_words_and_is_cut_at_max_name() {
         let a = ThreadId::new(1, 1);
         let long = "x".repeat(MAX_NAME + 10);
-        let (s, n) = encode_name(5, a, &long, 7);
-        assert_eq!(n, 2);
-        let t = parse(&file(&s[..n])).unwrap();
+        let (w, n) = encode_name(a, &long, 7);
+        assert_eq!(n, 2 + MAX_NAME / 8);
+        let t = parse(&file(&[(0, w[..n].to_vec())])).unwrap();
         assert_eq!(t.names[&a], "x".repeat(MAX_NAME));
         assert_eq!(t.priorities[&a], 7);
-        let (s, n) = encode_name(5, a, "short", 16);
-        assert_eq!(n, 1);
-        assert_eq!(parse(&file(&s[..n])).unwrap().names[&a], "short");
+        let (w, n) = encode_name(a, "short", 16);
+        assert_eq!(n, 3);
+        assert_eq!(
+            parse(&file(&[(0, w[..n].to_vec())])).unwrap().names[&a],
+            "short"
+        );
     }
 
     #[test]
     fn dropped_records_are_listed_not_taken_for_events() {
-        let t = parse(&file(&[encode_dropped(200, Some(1), 42)])).unwrap();
+        let t = parse(&file(&[(200, encode_dropped(Some(1), 42).to_vec())])).unwrap();
         assert!(t.entries.is_empty());
         assert_eq!(t.dropped_total(), 42);
         assert_eq!(t.dropped[0].lwp, Some(1));
+    }
+
+    #[test]
+    fn rings_keep_clocks_of_their_own() {
+        let a = ThreadId::new(1, 1);
+        let run = |d| with_delta(words(encode(&Event::Run { ult: a, lwp: 0 }))[0], d);
+        let mut b = header(1 << 20, 100, 8).to_vec();
+        write_chunk(&mut b, 0, [&[run(10), a.as_u64().get()], &[]]).unwrap();
+        write_chunk(&mut b, 1, [&[run(4), a.as_u64().get()], &[]]).unwrap();
+        write_chunk(&mut b, 0, [&[run(1), a.as_u64().get()], &[]]).unwrap();
+        let ns: Vec<u64> = parse(&b).unwrap().entries.iter().map(|e| e.ns).collect();
+        assert_eq!(ns, [4, 10, 11]);
+    }
+
+    #[test]
+    fn a_file_cut_short_keeps_its_whole_records() {
+        let a = ThreadId::new(1, 1);
+        let run = words(encode(&Event::Run { ult: a, lwp: 0 }));
+        let mut b = file(&[(1, run.clone()), (1, run)]);
+        b.truncate(b.len() - 3);
+        assert_eq!(parse(&b).unwrap().entries.len(), 1);
+    }
+
+    #[test]
+    fn a_file_of_another_version_is_refused_naming_both_versions() {
+        let mut b = file(&[]);
+        b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let e = parse(&b).unwrap_err().to_string();
+        assert!(e.contains("version 1") && e.contains("version 2"), "{e}");
     }
 
     #[test]

@@ -7,11 +7,16 @@
 //! installed with [`set_hook`] or a trace is being recorded ([`record`]),
 //! hands the event on. Traces, counters and the figures of `weave demo` all
 //! come from here, so they cannot disagree. With no hook and no recording an
-//! event costs a relaxed counter bump and one load and branch.
+//! event costs a relaxed counter bump and one load and branch. While a
+//! trace is recorded, `emit` (inlined at every call) writes the event into
+//! the thread's ring itself, without a call through the hook pointer: a
+//! clock read (shared by the Block and the Run of one switch), a
+//! comparison, two or three stores and one Release store.
 //!
-//! - `mod.rs` (this file): the events, `emit`, the counters, the hook;
+//! - `mod.rs` (this file): the events, `emit` and `listen`, the counters,
+//!   the hook;
 //! - `record.rs`: recording to a file through per-thread rings;
-//! - `ring.rs`: one thread's ring, a bounded single-producer,
+//! - `ring.rs`: one thread's ring of words, a bounded single-producer,
 //!   single-consumer queue (loom-checked);
 //! - `format.rs`: the file format, written by `record.rs` and read back by
 //!   [`format::read`] (the `weave trace` command, tests).
@@ -34,7 +39,7 @@
 //! ```
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::thread::id::{BlockReason, ThreadId};
@@ -43,7 +48,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::{end_switch, name_thread};
+pub(crate) use record::{end_switch, name_thread, switch_stamp};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
@@ -106,11 +111,15 @@ pub type Hook = fn(&Event);
 /// every event and written almost never. It is the user's hook, or while
 /// a trace is recorded, `record::on_event` (which calls the user's hook
 /// too): one load and branch in `emit` whichever listens.
+/// Beside it, whether the hook is the recorder's: then `emit` records the
+/// event inline (`record::on_event`), without the call through the
+/// pointer.
 #[repr(align(128))]
-struct HookCell(AtomicPtr<()>);
+struct HookCell(AtomicPtr<()>, AtomicBool);
 
-static HOOK_CELL: HookCell = HookCell(AtomicPtr::new(std::ptr::null_mut()));
+static HOOK_CELL: HookCell = HookCell(AtomicPtr::new(std::ptr::null_mut()), AtomicBool::new(false));
 static HOOK: &AtomicPtr<()> = &HOOK_CELL.0;
+static RECORDING: &AtomicBool = &HOOK_CELL.1;
 
 /// The user's hook (null when none), and whether a recording listens; the
 /// lock serialises changes of either, so `HOOK` always reflects both.
@@ -140,10 +149,14 @@ fn publish_listeners(l: &(usize, bool)) {
     // Release pairs with the Acquire load in `record::on_event`.
     USER_HOOK.store(user, Ordering::Release);
     let hook = if l.1 {
-        record::on_event as Hook as *mut ()
+        record::on_event_hook as Hook as *mut ()
     } else {
         user
     };
+    // Ordered before `HOOK` by its Release store: an `emit` that sees the
+    // new hook sees this too. One that reads an old hook with the new flag
+    // still works: the recorder's hook is a `Hook` like any other.
+    RECORDING.store(l.1, Ordering::Relaxed);
     // Release pairs with the Acquire load in `emit`: a hook sees the
     // runtime's state as it was when it was installed.
     HOOK.store(hook, Ordering::Release);
@@ -273,7 +286,12 @@ pub(crate) fn publish() {
 /// Records an event: counts it, and hands it to the hook if one is
 /// installed. `Run` (once per switch) is counted by the LWP in bulk and
 /// only emitted when a hook is installed.
-#[inline]
+///
+/// Inlined at every call (`inline(always)`): the event's kind is known
+/// there, so the counting, the match and the recorder's encoding fold into
+/// a few instructions of that kind (an `emit` called with a kind known
+/// only at run time cost ~40 instructions more an event).
+#[inline(always)]
 pub(crate) fn emit(e: Event) {
     let kind = match e {
         Event::Spawn { .. } => Some(SPAWNS),
@@ -294,9 +312,23 @@ pub(crate) fn emit(e: Event) {
     if let Some(k) = kind {
         count(k, 1);
     }
+    listen(e);
+}
+
+/// Hands an event to the recorder or the hook, if one listens, without
+/// counting it: for the events an LWP counts in bulk whether or not
+/// anyone listens (Block, Exit, a Wake made on an LWP; see
+/// `Lwp::flush_runs`), which would otherwise pay for `count` as well while
+/// a trace is recorded. Inlined as `emit` is.
+#[inline(always)]
+pub(crate) fn listen(e: Event) {
     let hook = HOOK.load(Ordering::Acquire);
     if !hook.is_null() {
-        call(hook, &e);
+        if RECORDING.load(Ordering::Relaxed) {
+            record::on_event(&e);
+        } else {
+            call(hook, &e);
+        }
     }
 }
 
@@ -312,8 +344,9 @@ pub(crate) fn add_runs(runs: u64) {
     count(RUNS, runs);
 }
 
-/// Adds blocks, wakes and exits counted by an LWP (while no hook
-/// listens; see `Lwp::flush_runs`).
+/// Adds blocks, wakes and exits counted by an LWP (the LWP counts them
+/// whether or not a hook listens, and hands them to [`listen`]; see
+/// `Lwp::flush_runs`).
 pub(crate) fn add_lwp_counts(blocks: u64, wakes: u64, exits: u64) {
     for (kind, n) in [(BLOCKS, blocks), (WAKES, wakes), (EXITS, exits)] {
         if n != 0 {

@@ -1,15 +1,27 @@
 //! Recording a trace: every event into a per-thread ring, and one
 //! background thread that empties the rings into a file.
 //!
-//! `record(path)` (or `WEAVE_TRACE=path`) starts a recording: `emit`'s hook
-//! becomes [`on_event`], which stamps the event (`time::clock::ticks`: the
-//! TSC on x86_64, a few ns without a system call) and pushes its 32-byte
-//! slot (see `format.rs`) into the calling thread's ring. Each OS thread
-//! (so each LWP) has its own ring: a single-producer, single-consumer
-//! queue, so that pushing is a few stores and one Release, with no lock
-//! and no cache line shared with another LWP. The writer thread (named
-//! `weave-trace`) wakes every `DRAIN_EVERY` and copies what each ring holds
-//! into the file. [`stop`] drains the rings one last time and closes it.
+//! `record(path)` (or `WEAVE_TRACE=path`) starts a recording: `emit`
+//! hands each event to [`on_event`], inlined at every `emit`, which stamps
+//! it (`time::clock::ticks`: the TSC on x86_64, no system call) and pushes
+//! its record (16 bytes for most events, see `format.rs`) into the calling
+//! thread's ring. Each OS thread (so each LWP) has its own ring: a
+//! single-producer, single-consumer queue, so that pushing is one
+//! comparison, two or three plain stores and one Release store (a plain
+//! store on x86_64), with no lock, no read-modify-write and no cache line
+//! shared with another LWP. Everything else (the file's framing, the
+//! system calls, the drop report) is the writer's: a background thread
+//! (named `weave-trace`) that wakes every `DRAIN_EVERY` and copies what
+//! each ring holds into the file, one chunk per ring. [`stop`] drains the
+//! rings one last time and closes it.
+//!
+//! What an event costs, measured (`weave bench --trace-cost`, and
+//! callgrind on the same workloads): see docs/PERFORMANCE.md. Most of it
+//! is the clock read on a VM, so a switch reads the clock once: the Run
+//! that completes a switch takes the timestamp of the Block, Exit or
+//! LwpBusy just before it on the same LWP. That stamp can be older than
+//! the Wake of the ULT it runs (woken by another LWP after the Block was
+//! stamped); the reader (`format::read`) then places the Run at its Wake.
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -22,7 +34,7 @@
 //! Thread names come from the spawn ([`name_thread`]), so this file does
 //! not name the thread table.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{RefCell, UnsafeCell};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -32,18 +44,23 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::format;
-use super::ring::{self, Ring};
+use super::format::{self, Rec};
+use super::ring::{self, Cursor, Ring};
 use super::{call_user, set_recording, Event};
 use crate::thread::id::ThreadId;
 use crate::time::clock;
 
-/// Events per thread's ring by default: 64 Ki slots of 32 bytes, 2 MiB a
-/// thread. The writer drains every `DRAIN_EVERY` (5 ms); an LWP switching
-/// every 100 ns makes ~4 events per switch at most, 200,000 in 5 ms at
-/// worst: rings this size hold a quarter of that burst, and ordinary
-/// programs never fill them. Bigger rings cost memory per LWP.
+/// Events per thread's ring by default: 64 Ki events of 16 bytes (a
+/// Wake with its waker takes 24), 1 MiB a thread. The writer drains every
+/// `DRAIN_EVERY` (5 ms); an LWP switching every 100 ns makes ~3 events per
+/// switch at most, 150,000 in 5 ms at worst: rings this size hold almost
+/// half of that burst, and ordinary programs never fill them. Bigger
+/// rings cost memory per LWP.
 pub const DEFAULT_RING: usize = 1 << 16;
+
+/// The writer's buffer. `BufWriter` hands a write at least this long
+/// straight to the file: the runs of a busy ring skip the copy.
+const WRITE_BUFFER: usize = 64 << 10;
 
 /// How often the writer thread empties the rings.
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
@@ -54,8 +71,8 @@ fn lwp_of_ring(r: &Ring) -> Option<usize> {
     (l != ring::NO_LWP).then_some(l as usize)
 }
 
-fn drain_into(r: &Ring, out: &mut impl Write) -> io::Result<usize> {
-    r.drain_runs(|run| format::write_slots(out, run))
+fn drain_into(index: u32, r: &Ring, out: &mut impl Write) -> io::Result<usize> {
+    r.drain_runs(|_, a, b| format::write_chunk(out, index, [a, b]))
 }
 
 /// A recording in progress.
@@ -67,6 +84,8 @@ struct Recorder {
     stopping: AtomicBool,
     writer: Mutex<Option<JoinHandle<io::Result<u64>>>>,
     path: String,
+    /// The ticks in the file's header: every ring's clock starts there.
+    start: u64,
 }
 
 /// The recording, if one runs.
@@ -79,8 +98,9 @@ static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 /// What a recording wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
-    /// Slots written to the file (events, names, drop marks).
-    pub slots: u64,
+    /// Bytes of records written to the file (events, names, drop
+    /// marks; 16 bytes for most events).
+    pub bytes: u64,
     /// Events lost because a ring was full.
     pub dropped: u64,
     /// Rings (threads that emitted events).
@@ -120,11 +140,14 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
             format!("cannot record a trace to {}: {e}", path.display()),
         )
     })?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // A small buffer: it gathers chunk heads and short runs, and a run of
+    // 64 KiB or more goes to the file as it is, without a copy into it.
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
     // Calibrating the scale takes ~10 ms once: before the first event.
     let scale = clock::ticks_to_ns(1 << 20);
     let ring = ring.next_power_of_two().max(4);
-    out.write_all(&format::header(scale, clock::ticks(), ring))?;
+    let start = clock::ticks();
+    out.write_all(&format::header(scale, start, ring))?;
     let rec = Arc::new(Recorder {
         epoch: NEXT_EPOCH.fetch_add(1, Relaxed),
         ring,
@@ -132,6 +155,7 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
         stopping: AtomicBool::new(false),
         writer: Mutex::new(None),
         path: path.display().to_string(),
+        start,
     });
     let r2 = rec.clone();
     let writer = std::thread::Builder::new()
@@ -158,7 +182,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
     EPOCH.store(0, Relaxed);
     rec.stopping.store(true, Relaxed);
     let writer = rec.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let slots = match writer.map(|w| w.join()) {
+    let words = match writer.map(|w| w.join()) {
         Some(Ok(r)) => r?,
         Some(Err(_)) => return Err(io::Error::other("the trace writer thread panicked")),
         None => 0,
@@ -181,7 +205,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
         );
     }
     Ok(Some(Stats {
-        slots,
+        bytes: words * format::WORD as u64,
         dropped,
         rings: rings.len(),
     }))
@@ -189,7 +213,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
 
 /// The writer thread: drains every ring every `DRAIN_EVERY` until told to
 /// stop, then once more, then adds a DROPPED record for the losses that
-/// no later event announced.
+/// no later event announced. Returns the words of records written.
 fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
     let mut written = 0u64;
     loop {
@@ -200,20 +224,16 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
             std::thread::sleep(Duration::from_millis(1));
         }
         let rings: Vec<Arc<Ring>> = rec.rings.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for r in &rings {
-            written += drain_into(r, &mut out)? as u64;
+        for (i, r) in rings.iter().enumerate() {
+            written += drain_into(i as u32, r, &mut out)? as u64;
         }
         if last {
-            let now = clock::ticks();
-            for r in &rings {
+            for (i, r) in rings.iter().enumerate() {
                 let n = r.unmarked.swap(0, Relaxed);
                 if n != 0 {
-                    out.write_all(&format::slot_bytes(&format::encode_dropped(
-                        now,
-                        lwp_of_ring(r),
-                        n,
-                    )))?;
-                    written += 1;
+                    let mark = format::encode_dropped(lwp_of_ring(r), n);
+                    format::write_chunk(&mut out, i as u32, [&mark, &[]])?;
+                    written += mark.len() as u64;
                 }
             }
             out.flush()?;
@@ -224,16 +244,20 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
 }
 
 /// A thread's view of the recording, read on every event: the epoch its
-/// ring belongs to, the ring, and the timestamp of the switch in progress.
-/// `Copy` and without `Drop`, in a `const` thread-local: reading it is one
-/// TLS access, with no lazy registration and no borrow flag (the `RefCell`
-/// of `MINE` cost ~40 instructions an event).
+/// ring belongs to, the ring and the producer's cursor in it, the ring's
+/// clock, and the timestamp of the switch in progress. Without `Drop`, in
+/// a `const` thread-local: reaching it is one TLS address, with no lazy
+/// registration and no borrow flag.
 #[derive(Clone, Copy)]
 struct Fast {
     /// 0: no ring yet (or `MINE` was destroyed with the thread).
     epoch: u64,
     /// Kept alive by the `Arc` in `MINE` while `epoch` is non-zero.
     ring: *const Ring,
+    cur: Cursor,
+    /// The ticks of the ring's last record: each record holds the ticks
+    /// since (see `format.rs`).
+    last: u64,
     /// The timestamp of this thread's last Block, Exit or LwpBusy, for
     /// the Run that completes the switch; 0 when none is pending.
     stamp: u64,
@@ -242,11 +266,33 @@ struct Fast {
 const NO_FAST: Fast = Fast {
     epoch: 0,
     ring: std::ptr::null(),
+    cur: Cursor { tail: 0, limit: 0 },
+    last: 0,
     stamp: 0,
 };
 
 std::thread_local! {
-    static FAST: Cell<Fast> = const { Cell::new(NO_FAST) };
+    static FAST: UnsafeCell<Fast> = const { UnsafeCell::new(NO_FAST) };
+}
+
+/// This thread's `Fast`, if the thread's locals still exist. The
+/// caller must not call `fast` again while it holds the reference (nothing
+/// the recorder calls emits an event: `attach` allocates and locks,
+/// neither emits).
+///
+/// The closure given to `try_with` only takes the address: a closure that
+/// did the work inside `try_with` (or inside any closure) was compiled
+/// once for every kind of event, out of line, matching the kind at run
+/// time (~40 instructions an event); this way the work is inlined where
+/// the kind is known.
+#[inline(always)]
+fn fast<'a>() -> Option<&'a mut Fast> {
+    let p = FAST.try_with(UnsafeCell::get).ok()?;
+    // SAFETY: `FAST` is this thread's, `const`-initialised and without
+    // `Drop`: its storage lives as long as the thread. The only `&mut` to
+    // it is this one (the caller's promise, above; a signal handler does
+    // not emit trace events).
+    Some(unsafe { &mut *p })
 }
 
 /// Owns this thread's ring; clears `FAST` when the thread's locals are
@@ -255,7 +301,9 @@ struct Mine(Option<(u64, Arc<Ring>)>);
 
 impl Drop for Mine {
     fn drop(&mut self) {
-        let _ = FAST.try_with(|f| f.set(NO_FAST));
+        if let Some(f) = fast() {
+            *f = NO_FAST;
+        }
     }
 }
 
@@ -269,67 +317,124 @@ std::thread_local! {
 /// Run takes a timestamp of its own instead of the Block's. One TLS write.
 #[inline]
 pub(crate) fn end_switch() {
-    let _ = FAST.try_with(|f| {
-        let mut s = f.get();
-        s.stamp = 0;
-        f.set(s);
-    });
+    if let Some(f) = fast() {
+        f.stamp = 0;
+    }
 }
 
-/// The hook `emit` calls while a recording runs: the event into this
-/// thread's ring, then the user's hook. Runs in the middle of switches:
-/// no lock and no allocation except the first event of a thread (which
-/// creates its ring).
+/// The timestamp of the switch in progress on this thread, if a recording
+/// runs and the event just before it (a Block) read the clock: the LWP's
+/// run-time accounting takes it instead of a clock read of its own, so
+/// that the Block, the accounting and the Run of one switch share one
+/// read. `None` (read the clock) while nothing is recorded: then it costs
+/// one load and branch.
+#[inline]
+pub(crate) fn switch_stamp() -> Option<u64> {
+    if !super::hooked() {
+        return None;
+    }
+    let s = fast()?;
+    // A stamp of an earlier recording is stale: only this one's counts.
+    (s.stamp != 0 && s.epoch == EPOCH.load(Relaxed)).then_some(s.stamp)
+}
+
+/// The hook `emit` calls while a recording runs, when it reached it through
+/// the hook pointer (a recording that stopped as `emit` read it): the
+/// event into this thread's ring, then the user's hook.
+pub(super) fn on_event_hook(e: &Event) {
+    on_event(e);
+}
+
+/// The event into this thread's ring, then the user's hook. Inlined at
+/// every `emit` (the event's kind is known there, so the encoding is a few
+/// constant words); runs in the middle of switches: no lock and no
+/// allocation except the first event of a thread (which creates its
+/// ring).
 ///
 /// One clock read per event, except for a Run that completes a switch: it
 /// takes the timestamp of the Block or Exit just before it on the same
 /// LWP (or of the LwpBusy that ended an idle sleep), because the switch
 /// between them is one moment of the timeline (tens of ns). The clock read
-/// is most of an event's cost on a VM (~20 ns for `rdtsc`), and a ping-pong
-/// switches after every Block. `end_switch` breaks the pair when the LWP
-/// does anything slow in between.
+/// is most of an event's cost on a VM (10 to 30 ns for `rdtsc`), and a
+/// ping-pong switches after every Block. `end_switch` breaks the pair when
+/// the LWP does anything slow in between.
+#[inline(always)]
 pub(super) fn on_event(e: &Event) {
     let epoch = EPOCH.load(Acquire);
     if epoch != 0 {
-        let _ = FAST.try_with(|f| {
-            let mut s = f.get();
-            if s.epoch != epoch {
-                match attach(epoch) {
-                    Some(ring) => {
-                        s = Fast {
-                            epoch,
-                            ring,
-                            stamp: 0,
-                        }
-                    }
-                    None => return,
-                }
-            }
-            let ts = match (e, s.stamp) {
-                (Event::Run { .. }, stamp) if stamp != 0 => stamp,
-                _ => clock::ticks(),
-            };
-            s.stamp = match e {
-                Event::Block { .. } | Event::Exit { .. } | Event::LwpBusy { .. } => ts,
-                _ => 0,
-            };
-            f.set(s);
-            // SAFETY: `s.ring` was set with `s.epoch` by `attach`, from the
-            // `Arc` that `MINE` holds until this thread attaches to another
-            // recording (which rewrites `FAST` first) or its locals are
-            // destroyed (`Mine::drop` clears `FAST`).
-            let ring = unsafe { &*s.ring };
-            let slot = format::encode(ts, e);
-            let lwp = format::slot_lwp(&slot);
-            if !ring.push(&[slot], |n| format::encode_dropped(ts, lwp, n)) {
-                if let Some(l) = lwp {
-                    // For the drop report (`stop`): which LWP lost events.
-                    ring.lwp.store(l as u32, Relaxed);
-                }
-            }
-        });
+        record_into(epoch, e);
     }
     call_user(e);
+}
+
+/// The event into this thread's ring of the recording `epoch` (the fast
+/// path of `on_event`).
+#[inline(always)]
+fn record_into(epoch: u64, e: &Event) {
+    let Some(s) = fast() else { return };
+    if s.epoch != epoch && !attach(s, epoch) {
+        return;
+    }
+    let ts = match (e, s.stamp) {
+        (Event::Run { .. }, stamp) if stamp != 0 => stamp,
+        _ => clock::ticks(),
+    };
+    s.stamp = match e {
+        Event::Block { .. } | Event::Exit { .. } | Event::LwpBusy { .. } => ts,
+        _ => 0,
+    };
+    // SAFETY: `s.ring` was set with `s.epoch` by `attach`, from the
+    // `Arc` that `MINE` holds until this thread attaches to another
+    // recording (which rewrites `FAST` first) or its locals are
+    // destroyed (`Mine::drop` clears `FAST`).
+    let ring = unsafe { &*s.ring };
+    let rec = format::encode(e);
+    let delta = ts.saturating_sub(s.last);
+    let pushed = delta <= u64::from(u32::MAX)
+        && match rec {
+            Rec::Two([w0, w1]) => {
+                ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
+            }
+            Rec::Three([w0, w1, w2]) => {
+                ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1, w2])
+            }
+        };
+    if pushed {
+        s.last += delta;
+    } else {
+        push_slow(s, ring, ts, rec, e);
+    }
+}
+
+/// The push of an event that the fast path refused: the ring's clock
+/// jumped 2^32 ticks or more (a TIME record goes first), the ring looked
+/// full, or earlier drops wait to be announced.
+#[cold]
+#[inline(never)]
+fn push_slow(s: &mut Fast, ring: &Ring, ts: u64, rec: Rec, e: &Event) {
+    let mut words = [0u64; 5];
+    let mut n = 0;
+    let mut delta = ts.saturating_sub(s.last);
+    let mut last = s.last + delta;
+    if delta > u64::from(u32::MAX) {
+        words[..2].copy_from_slice(&format::encode_time(ts));
+        (n, delta, last) = (2, 0, ts);
+    }
+    let r: &[u64] = match &rec {
+        Rec::Two(r) => r,
+        Rec::Three(r) => r,
+    };
+    words[n..n + r.len()].copy_from_slice(r);
+    words[n] = format::with_delta(words[n], delta as u32);
+    n += r.len();
+    let lwp = format::event_lwp(e);
+    // A mark has delta 0: the drops came after the ring's last record.
+    if ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(lwp, c)) {
+        s.last = last;
+    } else if let Some(l) = lwp {
+        // For the drop report (`stop`): which LWP lost events.
+        ring.lwp.store(l as u32, Relaxed);
+    }
 }
 
 /// Records the name and priority of the thread `ult` just spawned, if a
@@ -340,41 +445,57 @@ pub(crate) fn name_thread(ult: ThreadId, name: Option<&str>, priority: u8) {
     if EPOCH.load(Relaxed) == 0 {
         return;
     }
-    let _ = FAST.try_with(|f| {
-        let s = f.get();
+    if let Some(s) = fast() {
         // Only into a ring this thread already has: its Spawn event, just
         // before, attached it.
         if s.epoch == 0 || s.epoch != EPOCH.load(Acquire) {
             return;
         }
-        let ts = clock::ticks();
-        let (slots, n) = format::encode_name(ts, ult, name.unwrap_or(""), priority);
+        let (words, n) = format::encode_name(ult, name.unwrap_or(""), priority);
         // SAFETY: as in `on_event`: `MINE` holds the ring of `s.epoch`.
         let ring = unsafe { &*s.ring };
-        ring.push(&slots[..n], |c| format::encode_dropped(ts, None, c));
-    });
+        // Delta 0: named at its Spawn's time.
+        ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(None, c));
+    }
 }
 
-/// Gives the calling thread a ring in the recording of `epoch`; returns
-/// it, or `None` if that recording ended or the thread's locals are gone.
+/// Gives the calling thread a ring in the recording of `epoch` and points
+/// `s` at it; returns false if that recording ended or the thread's
+/// locals are gone.
 #[cold]
-fn attach(epoch: u64) -> Option<*const Ring> {
-    let ring = new_ring(epoch)?;
+#[inline(never)]
+fn attach(s: &mut Fast, epoch: u64) -> bool {
+    let Some((ring, start)) = new_ring(epoch) else {
+        return false;
+    };
     let p = Arc::as_ptr(&ring);
-    MINE.try_with(|m| m.borrow_mut().0 = Some((epoch, ring)))
-        .ok()?;
-    Some(p)
+    if MINE
+        .try_with(|m| m.borrow_mut().0 = Some((epoch, ring)))
+        .is_err()
+    {
+        return false;
+    }
+    *s = Fast {
+        epoch,
+        ring: p,
+        // Limit 0: the first push loads `head` (the slow path).
+        cur: Cursor::default(),
+        last: start,
+        stamp: 0,
+    };
+    true
 }
 
-/// A ring for the calling thread in the recording of `epoch`.
+/// A ring for the calling thread in the recording of `epoch`, and the
+/// recording's start (the ring's clock before its first record).
 #[cold]
-fn new_ring(epoch: u64) -> Option<Arc<Ring>> {
+fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64)> {
     let cur = RECORDER.lock().unwrap_or_else(|e| e.into_inner());
     let rec = cur.as_ref().filter(|r| r.epoch == epoch)?;
-    let ring = Arc::new(Ring::new(rec.ring));
+    let ring = Arc::new(Ring::new(rec.ring * 2));
     rec.rings
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(ring.clone());
-    Some(ring)
+    Some((ring, rec.start))
 }

@@ -1,25 +1,32 @@
-//! One thread's ring of trace slots: a bounded single-producer,
-//! single-consumer queue. The producer is the thread that emits events
-//! (an LWP, or any OS thread), the consumer the recorder's writer thread.
+//! One thread's ring of trace words: a bounded single-producer,
+//! single-consumer queue of 8-byte words, holding whole records of two or
+//! more words (see `format.rs`). The producer is the thread that emits
+//! events (an LWP, or any OS thread), the consumer the recorder's writer
+//! thread.
 //!
 //! ```text
-//!   slots:  [ . . x x x x . . ]      x: written, not yet drained
-//!                 ^head   ^tail      (positions grow forever; slot = pos & mask)
+//!   words:  [ . . x x x x . . ]      x: written, not yet drained
+//!                 ^head   ^tail      (positions grow forever; word = pos & mask)
 //! ```
 //!
-//! 1. The producer owns `tail` and the free slots `tail .. head + capacity`:
-//!    it writes slots there, then publishes them with a Release store of
-//!    `tail`.
-//! 2. The consumer owns `head` and the slots `head .. tail`: after an
+//! 1. The producer owns `tail` and the free words `tail .. head + capacity`:
+//!    it writes a record's words there, then publishes them with a Release
+//!    store of `tail` (on x86_64 a plain store: the only shared write of a
+//!    push).
+//! 2. The consumer owns `head` and the words `head .. tail`: after an
 //!    Acquire load of `tail` it reads them, then frees them with a Release
 //!    store of `head`.
 //! 3. The producer's Acquire load of `head` before it writes makes the
-//!    consumer's reads of those slots happen before the overwrite.
+//!    consumer's reads of those words happen before the overwrite. The
+//!    producer keeps `head + capacity` in its [`Cursor`] and loads `head`
+//!    again only when a record does not fit below it: one comparison per
+//!    push, and the consumer's cache line is read once per lap, not once
+//!    per event.
 //!
 //! A push that does not fit is dropped and counted (`dropped`, and
-//! `unmarked` until a DROPPED slot announces it): the producer never
+//! `unmarked` until a DROPPED record announces it): the producer never
 //! waits, it may be in the middle of a switch. The loom model below checks
-//! that whatever the interleaving, the consumer sees pushed slots whole,
+//! that whatever the interleaving, the consumer sees pushed records whole,
 //! in order, each once, and that every push is either seen or counted as
 //! dropped.
 //!
@@ -29,36 +36,46 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::loom::{AtomicU32, AtomicU64, AtomicUsize};
 
-/// One slot: four words (see `format.rs`).
-pub(crate) type Slot = [u64; 4];
-
-/// The cell of a slot: loom's checked cell under loom, a plain one
+/// The cell of a word: loom's checked cell under loom, a plain one
 /// otherwise (same `with`/`with_mut` shape).
 #[cfg(loom)]
-use loom::cell::UnsafeCell as UnsafeSlot;
+use loom::cell::UnsafeCell as UnsafeWord;
 
 #[cfg(not(loom))]
 #[repr(transparent)]
-struct UnsafeSlot<T>(std::cell::UnsafeCell<T>);
+struct UnsafeWord<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]
-impl<T> UnsafeSlot<T> {
+impl<T> UnsafeWord<T> {
     #[cfg(test)]
     fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
 
+    #[inline(always)]
     fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
 }
 
+/// The producer's private view of its ring, kept by the producing thread
+/// (the recorder keeps it in a thread-local): where the next record goes,
+/// and how far it may write before it must look at `head` again.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cursor {
+    /// The next word to write (the ring's `tail` as the producer knows it).
+    pub(crate) tail: usize,
+    /// `head + capacity` as last loaded: words below it are free. Set to
+    /// 0 to send the next push to [`Ring::push_slow`].
+    pub(crate) limit: usize,
+}
+
 pub(crate) struct Ring {
-    slots: Box<[UnsafeSlot<Slot>]>,
+    words: Box<[UnsafeWord<u64>]>,
     mask: usize,
-    /// Next slot the consumer reads. Written by the consumer only.
+    /// Next word the consumer reads. Written by the consumer only.
     head: AtomicUsize,
-    /// Next slot the producer writes. Written by the producer only.
+    /// Next word the producer writes. Written by the producer only.
     tail: AtomicUsize,
     /// Pushes dropped in all (the producer adds, anyone reads).
     pub(crate) dropped: AtomicU64,
@@ -71,20 +88,20 @@ pub(crate) struct Ring {
 
 pub(crate) const NO_LWP: u32 = u32::MAX;
 
-// SAFETY: a slot is written only by the producer while it lies in
+// SAFETY: a word is written only by the producer while it lies in
 // `tail .. head + capacity`, and read only by the consumer while it lies in
 // `head .. tail`; the Release/Acquire pairs on `tail` and `head` (steps 1
-// to 3 of the module doc) hand each slot from one to the other.
+// to 3 of the module doc) hand each word from one to the other.
 unsafe impl Sync for Ring {}
 // SAFETY: as above.
 unsafe impl Send for Ring {}
 
 impl Ring {
-    /// A ring of `capacity` slots (rounded up to a power of two, at least 2).
+    /// A ring of `capacity` words (rounded up to a power of two, at least 8).
     pub(crate) fn new(capacity: usize) -> Ring {
-        let capacity = capacity.next_power_of_two().max(2);
+        let capacity = capacity.next_power_of_two().max(8);
         Ring {
-            slots: cells(capacity),
+            words: cells(capacity),
             mask: capacity - 1,
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
@@ -98,53 +115,92 @@ impl Ring {
         self.mask + 1
     }
 
-    /// Pushes `slots` whole, preceded by `mark(n)` if `n` earlier pushes
-    /// were dropped and not announced yet; or drops them all (counted as
-    /// one dropped push). Producer only. Returns whether they were pushed.
-    #[inline]
-    pub(crate) fn push(&self, slots: &[Slot], mark: impl FnOnce(u64) -> Slot) -> bool {
-        let tail = self.tail.load(Relaxed);
+    /// Pushes the record `rec` if it fits below `c.limit`; returns false
+    /// (having written nothing) if it does not, or if the cursor asks for
+    /// the slow path. Producer only, with this ring's cursor. The fast
+    /// path of every event: one comparison, `N` stores, one Release store.
+    #[inline(always)]
+    pub(crate) fn try_push<const N: usize>(&self, c: &mut Cursor, rec: [u64; N]) -> bool {
+        if c.tail + N > c.limit {
+            return false;
+        }
+        // In locals: stores through the cells could alias the fields, and
+        // the compiler would load them again before every store.
+        let (words, mask) = (&*self.words, self.mask);
+        for (k, w) in rec.into_iter().enumerate() {
+            // SAFETY: masked below the length, `mask + 1`.
+            let cell = unsafe { words.get_unchecked((c.tail + k) & mask) };
+            cell.with_mut(|p| {
+                // SAFETY: the word lies in `tail .. head + capacity` (the
+                // check above): the consumer does not read it until `tail`
+                // passes it (module doc).
+                unsafe { *p = w }
+            });
+        }
+        c.tail += N;
+        // Release pairs with the consumer's Acquire load of `tail` (step 1).
+        self.tail.store(c.tail, Release);
+        true
+    }
+
+    /// Pushes `rec` whole, preceded by `mark(n)` if `n` earlier pushes
+    /// were dropped and not announced yet; or drops it (counted). Loads
+    /// `head` again first (step 3). Producer only, with this ring's
+    /// cursor. Returns whether it was pushed.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn push_slow(
+        &self,
+        c: &mut Cursor,
+        rec: &[u64],
+        mark: impl FnOnce(u64) -> [u64; 3],
+    ) -> bool {
         // Acquire pairs with the consumer's Release store of `head` (step
-        // 3): the slots it has read are ours to overwrite.
-        let head = self.head.load(Acquire);
+        // 3): the words it has read are ours to overwrite.
+        c.limit = self.head.load(Acquire) + self.capacity();
         let unmarked = self.unmarked.load(Relaxed);
-        let extra = usize::from(unmarked != 0);
-        if tail.wrapping_sub(head) + slots.len() + extra > self.capacity() {
+        let extra = if unmarked != 0 { 3 } else { 0 };
+        if c.tail + rec.len() + extra > c.limit {
             self.dropped.fetch_add(1, Relaxed);
             self.unmarked.fetch_add(1, Relaxed);
             return false;
         }
-        let mut t = tail;
         if unmarked != 0 {
             self.unmarked.fetch_sub(unmarked, Relaxed);
-            self.write(t, mark(unmarked));
-            t = t.wrapping_add(1);
+            for (k, w) in mark(unmarked).into_iter().enumerate() {
+                self.write(c.tail + k, w);
+            }
+            c.tail += 3;
         }
-        for s in slots {
-            self.write(t, *s);
-            t = t.wrapping_add(1);
+        for (k, &w) in rec.iter().enumerate() {
+            self.write(c.tail + k, w);
         }
+        c.tail += rec.len();
         // Release pairs with the consumer's Acquire load of `tail` (step 1).
-        self.tail.store(t, Release);
+        self.tail.store(c.tail, Release);
+        // The next push takes the fast path only if nothing is left to
+        // announce (a mark that did not fit stays counted in `unmarked`).
+        if self.unmarked.load(Relaxed) != 0 {
+            c.limit = 0;
+        }
         true
     }
 
-    #[inline]
-    fn write(&self, pos: usize, s: Slot) {
-        self.slots[pos & self.mask].with_mut(|p| {
+    #[inline(always)]
+    fn write(&self, pos: usize, w: u64) {
+        // SAFETY: `pos & mask` is below the length, `mask + 1`.
+        let cell = unsafe { self.words.get_unchecked(pos & self.mask) };
+        cell.with_mut(|p| {
             // SAFETY: `pos` lies in `tail .. head + capacity`: the consumer
-            // does not read this slot until `tail` passes it (module doc).
-            unsafe { *p = s }
+            // does not read this word until `tail` passes it (module doc).
+            unsafe { *p = w }
         });
     }
 
-    /// Hands each slot the ring holds to `each`, oldest first, then frees
+    /// Hands each word the ring holds to `each`, oldest first, then frees
     /// them. Consumer only. Returns how many there were.
     #[cfg(any(test, loom))]
-    pub(crate) fn drain<E>(
-        &self,
-        mut each: impl FnMut(&Slot) -> Result<(), E>,
-    ) -> Result<usize, E> {
+    pub(crate) fn drain<E>(&self, mut each: impl FnMut(u64) -> Result<(), E>) -> Result<usize, E> {
         let head = self.head.load(Relaxed);
         // Acquire pairs with the producer's Release store of `tail`.
         let tail = self.tail.load(Acquire);
@@ -152,8 +208,8 @@ impl Ring {
         while pos != tail {
             // SAFETY: `pos` lies in `head .. tail`: written and published
             // by the producer, not overwritten until `head` moves past it.
-            let s = self.slots[pos & self.mask].with(|p| unsafe { *p });
-            each(&s)?;
+            let w = self.words[pos & self.mask].with(|p| unsafe { *p });
+            each(w)?;
             pos = pos.wrapping_add(1);
         }
         // Release pairs with the producer's Acquire load of `head`.
@@ -163,77 +219,79 @@ impl Ring {
 }
 
 impl Ring {
-    /// [`drain`](Ring::drain) in runs: hands the slots the ring holds to
+    /// [`drain`](Ring::drain) in runs: hands the words the ring holds to
     /// `each` as at most two contiguous slices (before and after the wrap),
-    /// oldest first, then frees them. Consumer only. Returns how many
-    /// there were. The writer copies each run to the file in one call
-    /// (one call per slot cost it ~20 instructions a slot).
+    /// oldest first, with the total, then frees them. Consumer only.
+    /// Returns how many there were. The writer copies each run to the file
+    /// in one call.
     #[cfg(not(loom))]
     pub(crate) fn drain_runs<E>(
         &self,
-        mut each: impl FnMut(&[Slot]) -> Result<(), E>,
+        each: impl FnOnce(usize, &[u64], &[u64]) -> Result<(), E>,
     ) -> Result<usize, E> {
         let head = self.head.load(Relaxed);
         // Acquire pairs with the producer's Release store of `tail`.
         let tail = self.tail.load(Acquire);
         let n = tail.wrapping_sub(head);
+        if n == 0 {
+            return Ok(0);
+        }
         let start = head & self.mask;
         let first = n.min(self.capacity() - start);
-        let base = self.slots.as_ptr().cast::<Slot>();
-        // SAFETY: `UnsafeSlot<Slot>` has the layout of `Slot` (transparent
-        // over `UnsafeCell`); the slots `head .. tail` (these two runs) are
+        let base = self.words.as_ptr().cast::<u64>();
+        // SAFETY: `UnsafeWord<u64>` has the layout of `u64` (transparent
+        // over `UnsafeCell`); the words `head .. tail` (these two runs) are
         // written and published by the producer and not overwritten until
         // `head` moves past them (module doc, steps 1 and 3).
-        each(unsafe { std::slice::from_raw_parts(base.add(start), first) })?;
-        if n > first {
-            // SAFETY: as above; the run after the wrap starts at slot 0.
-            each(unsafe { std::slice::from_raw_parts(base, n - first) })?;
-        }
+        let (a, b) = unsafe {
+            (
+                std::slice::from_raw_parts(base.add(start), first),
+                std::slice::from_raw_parts(base, n - first),
+            )
+        };
+        each(n, a, b)?;
         // Release pairs with the producer's Acquire load of `head`.
         self.head.store(tail, Release);
         Ok(n)
-    }
-
-    /// Under loom the cells are loom's: one run per slot.
-    #[cfg(loom)]
-    pub(crate) fn drain_runs<E>(
-        &self,
-        mut each: impl FnMut(&[Slot]) -> Result<(), E>,
-    ) -> Result<usize, E> {
-        self.drain(|s| each(std::slice::from_ref(s)))
     }
 }
 
 /// `n` zeroed cells. Outside loom, zeroed memory straight from the
 /// allocator (`vec!` of zeros asks for it): the pages are touched only as
 /// events fill them, so a thread's first event does not pay for writing
-/// its whole ring (2 MiB by default; 10 ms in a debug build).
+/// its whole ring (1 MiB by default; 10 ms in a debug build).
 #[cfg(not(loom))]
-fn cells(n: usize) -> Box<[UnsafeSlot<Slot>]> {
-    let zeros: Box<[Slot]> = vec![[0u64; 4]; n].into_boxed_slice();
-    // SAFETY: `UnsafeSlot<T>` is `repr(transparent)` over `UnsafeCell<T>`, which
+fn cells(n: usize) -> Box<[UnsafeWord<u64>]> {
+    let zeros: Box<[u64]> = vec![0u64; n].into_boxed_slice();
+    // SAFETY: `UnsafeWord<T>` is `repr(transparent)` over `UnsafeCell<T>`, which
     // has the layout of `T`: the slice's pointer and length describe the
     // same allocation as a slice of cells.
-    unsafe { Box::from_raw(Box::into_raw(zeros) as *mut [UnsafeSlot<Slot>]) }
+    unsafe { Box::from_raw(Box::into_raw(zeros) as *mut [UnsafeWord<u64>]) }
 }
 
 #[cfg(loom)]
-fn cells(n: usize) -> Box<[UnsafeSlot<Slot>]> {
-    (0..n).map(|_| UnsafeSlot::new([0; 4])).collect()
+fn cells(n: usize) -> Box<[UnsafeWord<u64>]> {
+    (0..n).map(|_| UnsafeWord::new(0)).collect()
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
-    fn slot(i: u64) -> Slot {
-        [i, 2, 0, 0]
+    const MARK: u64 = 99;
+
+    fn mark(n: u64) -> [u64; 3] {
+        [MARK, 0, n]
     }
 
-    fn drained(r: &Ring) -> Vec<Slot> {
+    fn push(r: &Ring, c: &mut Cursor, rec: [u64; 2]) -> bool {
+        r.try_push(c, rec) || r.push_slow(c, &rec, mark)
+    }
+
+    fn drained(r: &Ring) -> Vec<u64> {
         let mut v = Vec::new();
-        r.drain(|s| {
-            v.push(*s);
+        r.drain(|w| {
+            v.push(w);
             Ok::<(), ()>(())
         })
         .unwrap();
@@ -242,46 +300,60 @@ mod tests {
 
     #[test]
     fn a_full_ring_drops_and_announces_the_count_before_the_next_push() {
-        let r = Ring::new(4);
+        let r = Ring::new(8);
+        let mut c = Cursor::default();
         for i in 0..6 {
-            r.push(&[slot(i)], |n| [0, 16, 0, n]);
+            push(&r, &mut c, [i, i]);
         }
         assert_eq!(r.dropped.load(Relaxed), 2);
-        assert_eq!(drained(&r).len(), 4);
-        r.push(&[slot(9)], |n| [0, 16, 0, n]);
-        assert_eq!(drained(&r), [[0, 16, 0, 2], slot(9)]);
+        assert_eq!(drained(&r).len(), 8);
+        push(&r, &mut c, [9, 9]);
+        assert_eq!(drained(&r), [MARK, 0, 2, 9, 9]);
+        assert_eq!(r.unmarked.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn the_fast_path_refuses_what_it_has_not_seen_room_for() {
+        let r = Ring::new(8);
+        let mut c = Cursor::default();
+        assert!(!r.try_push(&mut c, [1, 1]), "a new cursor has no room yet");
+        assert!(r.push_slow(&mut c, &[1, 1], mark));
+        assert!(r.try_push(&mut c, [2, 2]), "room was seen by the slow path");
+        assert_eq!(drained(&r), [1, 1, 2, 2]);
     }
 
     #[test]
     fn drain_runs_splits_at_the_wrap_and_keeps_the_order() {
-        let r = Ring::new(4);
+        let r = Ring::new(8);
+        let mut c = Cursor::default();
         for i in 0..3 {
-            r.push(&[slot(i)], |_| unreachable!());
+            push(&r, &mut c, [i, i]);
         }
         drained(&r);
         for i in 3..6 {
-            r.push(&[slot(i)], |_| unreachable!());
+            push(&r, &mut c, [i, i]);
         }
         let mut runs = Vec::new();
         let n = r
-            .drain_runs(|run| {
-                runs.push(run.to_vec());
+            .drain_runs(|n, a, b| {
+                runs.push((n, a.to_vec(), b.to_vec()));
                 Ok::<(), ()>(())
             })
             .unwrap();
-        assert_eq!(n, 3);
-        assert_eq!(runs, [vec![slot(3)], vec![slot(4), slot(5)]]);
+        assert_eq!(n, 6);
+        assert_eq!(runs, [(6, vec![3, 3], vec![4, 4, 5, 5])]);
         assert!(drained(&r).is_empty());
     }
 
     #[test]
     fn a_drained_ring_takes_pushes_again_across_the_wrap() {
-        let r = Ring::new(4);
+        let r = Ring::new(8);
+        let mut c = Cursor::default();
         for round in 0..5u64 {
             for i in 0..3 {
-                r.push(&[slot(round * 10 + i)], |_| unreachable!());
+                push(&r, &mut c, [round * 10 + i, 0]);
             }
-            assert_eq!(drained(&r)[2], slot(round * 10 + 2));
+            assert_eq!(drained(&r)[4], round * 10 + 2);
         }
         assert_eq!(r.dropped.load(Relaxed), 0);
     }
@@ -294,32 +366,39 @@ mod loom_tests {
     #[test]
     fn every_push_is_drained_whole_once_in_order_or_counted_as_dropped() {
         loom::model(|| {
-            let ring: &'static Ring = Box::leak(Box::new(Ring::new(2)));
+            // Room for four records of two words: the producer's five
+            // pushes (and a mark) must overrun it unless the consumer
+            // frees words in between.
+            let ring: &'static Ring = Box::leak(Box::new(Ring::new(8)));
             let producer = loom::thread::spawn(move || {
-                for i in 1..=3u64 {
-                    ring.push(&[[i, i, i, i]], |n| [0, 0, 0, 100 + n]);
+                let mut c = Cursor::default();
+                for i in 1..=5u64 {
+                    if !ring.try_push(&mut c, [i, i]) {
+                        ring.push_slow(&mut c, &[i, i], |n| [0, 0, 100 + n]);
+                    }
                 }
             });
             let mut seen = Vec::new();
-            let mut take = |s: &Slot| {
-                seen.push(*s);
+            let mut take = |w: u64| {
+                seen.push(w);
                 Ok::<(), ()>(())
             };
             ring.drain(&mut take).unwrap();
             producer.join().unwrap();
             ring.drain(&mut take).unwrap();
-            let mut last = 0;
-            let mut got = 0;
-            for s in &seen {
-                if s[0] == 0 {
-                    continue; // a mark
+            let (mut last, mut got, mut i) = (0, 0, 0);
+            while i < seen.len() {
+                if seen[i] == 0 {
+                    i += 3; // a mark
+                    continue;
                 }
-                assert!(s.iter().all(|&w| w == s[0]), "a torn slot: {seen:?}");
-                assert!(s[0] > last, "out of order or twice: {seen:?}");
-                last = s[0];
+                assert_eq!(seen[i], seen[i + 1], "a torn record: {seen:?}");
+                assert!(seen[i] > last, "out of order or twice: {seen:?}");
+                last = seen[i];
                 got += 1;
+                i += 2;
             }
-            assert_eq!(got + ring.dropped.load(Relaxed), 3, "{seen:?}");
+            assert_eq!(got + ring.dropped.load(Relaxed), 5, "{seen:?}");
         });
     }
 }
