@@ -94,3 +94,26 @@ fn a_process_signal_goes_to_the_suspended_ult_whose_mask_lets_it_through() {
     unsafe { libc::kill(libc::getpid(), sig) };
     assert_eq!(waiter.join().unwrap(), sig as u32);
 }
+
+#[test]
+fn a_process_signal_sent_while_every_thread_blocks_it_reaches_a_later_suspend() {
+    if !in_child("a_process_signal_sent_while_every_thread_blocks_it_reaches_a_later_suspend") {
+        return;
+    }
+    let sig = signal::sigrtmin() + 5;
+    install(sig);
+    signal::mask(How::Block, &SigSet::of(&[sig]));
+    let (go_tx, go_rx) = weave::sync::mpmc::bounded::<()>(1);
+    let waiter = thread::spawn(move || {
+        signal::mask(How::Block, &SigSet::of(&[sig]));
+        go_rx.recv().unwrap();
+        signal::suspend(&SigSet::empty());
+        RAN_ON.load(SeqCst)
+    });
+    wait_blocked(waiter.thread().id());
+    // SAFETY: kill to our own process.
+    unsafe { libc::kill(libc::getpid(), sig) };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    go_tx.send(()).unwrap();
+    assert_eq!(waiter.join().unwrap(), sig as u32);
+}
