@@ -447,8 +447,12 @@ impl Lwp {
     /// The scheduler loop of this LWP's OS thread.
     fn run(&'static self) {
         stack::install_overflow_handler();
-        crate::signal::state::lwp_started();
+        // This thread is an LWP before its kernel mask opens: a signal
+        // that comes in between must find `lwp::current()` set, or case 4
+        // of the signal wrapper would block it here without telling the
+        // ULTs (`KBLOCKED_ANY`), and no unblock would ever open it again.
         CURRENT.with(|c| c.set(self));
+        crate::signal::state::lwp_started();
         self.local().last_tick = 0;
         // SAFETY: gettid has no preconditions.
         self.tid.store(unsafe { libc::gettid() }, Relaxed);

@@ -310,8 +310,15 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
         // dispatcher.
         sl.ring.store(r, Release);
     }
-    dispatch::start();
+    // Before the dispatcher exists: the handler ULTs it spawns inherit its
+    // kernel mask (every signal blocked) only once signals count as in use
+    // (`state::inherited_mask`). Spawned with an open mask, one that has not
+    // run yet (and so has not marked itself a handler) looks to the signal
+    // wrapper like a ULT that takes any signal, and a signal routed to it
+    // is lost. The spawn of the dispatcher's thread orders this store
+    // before its loads.
     ACTIVE.store(1, Relaxed);
+    dispatch::start();
     // SAFETY: a zeroed sigaction is valid to fill in.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     act.sa_sigaction = wrapper::wrapper as *const () as usize;
