@@ -1,8 +1,9 @@
-/* close(2) of a socket that another thread is blocked reading: weave wakes
- * the reader (it sees the socket shut down for reading: end of file), so
- * that it does not wait for ever on a file that is gone, and the fd number
- * is safe to reuse at once: a new socket at that number, read by a new
- * blocked thread, gets its data. Same for a thread blocked in accept. */
+/* close(2) of a socket that another thread is blocked reading: weave ends
+ * the reader's call with -1 and EBADF (the fd is no longer a valid file
+ * descriptor open for reading), so that it does not wait for ever on a
+ * file that is gone, and the fd number is safe to reuse at once: a new
+ * socket at that number, read by a new blocked thread, gets its data.
+ * Same for a thread blocked in accept. */
 #include "check.h"
 
 #include <netinet/in.h>
@@ -24,7 +25,7 @@ int main(void) {
         wait_blocked_in(t, WEAVE_BLOCK_NET);
         EQ(close(sv[0]), 0);
         EQ(pthread_join(t, NULL), 0);
-        EQ(old.n, 0);
+        EQ(old.n, -1);
 
         /* The number comes back, and a reader blocked on the new socket
          * there is woken by its data. */
