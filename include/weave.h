@@ -375,10 +375,10 @@ int weave_accept(int fd, struct sockaddr *addr, socklen_t *len);
 // result is the connection's (`SO_ERROR`). A cancellation point.
 int weave_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
-// `close`: closes `fd`, first waking the ULTs that wait on it in the
-// socket calls here (module doc: they see the socket shut down), so that
-// the fd's number is safe to reuse at once. A cancellation point: a due
-// request is acted on before the fd is closed.
+// `close`: closes `fd`, first ending the waits of the ULTs blocked on it
+// in the socket calls here (they fail with `EBADF`: module doc). A
+// cancellation point: a due request is acted on before the fd is
+// closed. `-1` and `errno` as the system's `close`.
 int weave_close(int fd);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
@@ -574,12 +574,13 @@ int weave_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
 // `sigsuspend`: the calling thread waits with `*mask` as its mask until a
 // handler has run on it (the C handlers of `sigaction` and `signal` do),
 // then gets its old mask back; always `-1` with `errno` `EINTR`, or
-// `EFAULT` for a null mask. On a ULT only the ULT waits.
+// `EFAULT` for a null mask. On a ULT only the ULT waits. A cancellation
+// point: a request ends the wait (the old mask back) and is acted on.
 int weave_sigsuspend(const sigset_t *mask);
 
 // `pause`: waits until a handler has run on the calling thread (as
 // `sigsuspend` with the thread's own mask); always `-1` with `errno`
-// `EINTR`.
+// `EINTR`. A cancellation point.
 int weave_pause(void);
 
 // `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with

@@ -216,6 +216,7 @@ c_tests! {
     close_ends_only_the_calls_on_the_fd_it_closes => "close_leaves_other_copies_alone",
     a_reused_fd_number_belongs_to_the_new_file_only => "close_then_reuse_does_not_reach_the_new_file",
     high_fd_numbers_block_only_the_ult_and_close_ends_their_waits => "close_wakes_waiters_on_high_fds",
+    cancel_ends_sigsuspend_and_pause => "cancel_wakes_sigsuspend_and_pause",
 }
 
 #[test]
