@@ -28,7 +28,7 @@ static FLAGS: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
 
 /// glibc's own signals (thread cancellation and setxid), which a mask or
 /// a wait set silently leaves out, as glibc's calls do.
-fn without_reserved(s: SigSet) -> SigSet {
+pub(crate) fn without_reserved(s: SigSet) -> SigSet {
     let mut s = s;
     for sig in 32..signal::sigrtmin() {
         s.remove(sig);
@@ -126,6 +126,36 @@ fn suspend_point(set: &SigSet) -> bool {
         Err(()) | Ok(((), true)) => true,
         Ok(((), false)) => false,
     }
+}
+
+/// A create with a signal mask in its attributes
+/// (`pthread_attr_setsigmask_np`): while it lives, the creating thread
+/// blocks every signal, so the child, which inherits that, takes none
+/// before its first step sets the attributes' mask ([`set_start_mask`]).
+/// Dropped after the spawn: the creator's own mask is back (a signal
+/// that came for it meanwhile is delivered then). The recipe glibc's
+/// manual gives for creating a thread with a chosen mask.
+pub(crate) struct SpawnMasked {
+    old: SigSet,
+}
+
+impl SpawnMasked {
+    pub(crate) fn new() -> SpawnMasked {
+        SpawnMasked {
+            old: signal::mask(How::SetMask, &without_reserved(SigSet::full())),
+        }
+    }
+}
+
+impl Drop for SpawnMasked {
+    fn drop(&mut self) {
+        signal::mask(How::SetMask, &self.old);
+    }
+}
+
+/// A new C thread's first step when its attributes have a signal mask.
+pub(crate) fn set_start_mask(mask: u64) {
+    signal::mask(How::SetMask, &SigSet::from_bits(mask));
 }
 
 /// `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with

@@ -217,6 +217,10 @@ c_tests! {
     a_reused_fd_number_belongs_to_the_new_file_only => "close_then_reuse_does_not_reach_the_new_file",
     high_fd_numbers_block_only_the_ult_and_close_ends_their_waits => "close_wakes_waiters_on_high_fds",
     cancel_ends_sigsuspend_and_pause => "cancel_wakes_sigsuspend_and_pause",
+    a_thread_starts_with_the_attributes_signal_mask => "attr_sigmask_np",
+    setattr_default_np_sets_what_a_null_attr_create_makes => "attr_default_np",
+    rwlock_kind_is_stored_and_writers_are_preferred => "rwlockattr_kind_np",
+    getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
 }
 
 #[test]
