@@ -745,7 +745,9 @@ int weave_pthread_tryjoin_np(pthread_t thread, void **retval);
 // `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
 // at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
 // joinable); `EINVAL` for a bad `abstime` when the thread has not
-// finished. A cancellation point.
+// finished. The wait follows the realtime clock if it is set meanwhile
+// (read again at least once a second, `time::REALTIME_STEP`). A
+// cancellation point.
 int weave_pthread_timedjoin_np(pthread_t thread, void **retval, const struct timespec *abstime);
 
 // `pthread_clockjoin_np` (a GNU extension): as `pthread_timedjoin_np`,

@@ -460,16 +460,29 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
         let until = match how {
             Wait::Not => return give_back(handle, libc::EBUSY),
             Wait::Block => None,
-            Wait::Until(clock, abstime) => match crate::time::deadline(clock, abstime) {
-                Ok(d) => Some(d),
+            Wait::Until(clock, abstime) => match crate::time::wait_step(clock, abstime) {
+                Ok(Some(d)) => Some(d),
+                Ok(None) => return give_back(handle, libc::ETIMEDOUT),
                 Err(e) => return give_back(handle, e),
             },
         };
         // A cancellation point: acted on before the join takes anything.
-        match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
-            Ok((true, _)) => {}
-            Ok((false, false)) => return give_back(handle, libc::ETIMEDOUT),
-            Ok((false, true)) | Err(()) => return give_back(handle, crate::cancel::ACT),
+        let mut until = until;
+        loop {
+            match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
+                Ok((true, _)) => break,
+                // A step's end: on CLOCK_REALTIME the clock is read again
+                // (it may have been set), and the wait goes on until
+                // `abstime` has passed on it (`time::wait_step`).
+                Ok((false, false)) => match how {
+                    Wait::Until(clock, abstime) => match crate::time::wait_step(clock, abstime) {
+                        Ok(Some(d)) => until = Some(d),
+                        _ => return give_back(handle, libc::ETIMEDOUT),
+                    },
+                    _ => return give_back(handle, libc::ETIMEDOUT),
+                },
+                Ok((false, true)) | Err(()) => return give_back(handle, crate::cancel::ACT),
+            }
         }
     }
     let value = match handle.join() {
@@ -500,7 +513,9 @@ pub unsafe extern "C" fn weave_pthread_tryjoin_np(
 /// `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
 /// at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
 /// joinable); `EINVAL` for a bad `abstime` when the thread has not
-/// finished. A cancellation point.
+/// finished. The wait follows the realtime clock if it is set meanwhile
+/// (read again at least once a second, `time::REALTIME_STEP`). A
+/// cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_pthread_timedjoin_np(
     thread: pthread_t,

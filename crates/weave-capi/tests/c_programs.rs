@@ -221,6 +221,7 @@ c_tests! {
     setattr_default_np_sets_what_a_null_attr_create_makes => "attr_default_np",
     rwlock_kind_is_stored_and_writers_are_preferred => "rwlockattr_kind_np",
     getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
+    realtime_timed_joins_wait_in_steps_until_abstime_passes_on_that_clock => "timedjoin_realtime_in_steps",
 }
 
 #[test]
