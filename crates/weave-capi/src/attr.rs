@@ -112,12 +112,23 @@ static DEFAULTS: RwLock<Option<Defaults>> = RwLock::new(None);
 /// # Safety
 ///
 /// As [`attr`].
+#[inline]
 pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Spec, c_int> {
+    // Acquire: pairs with the Release store in `setattr_default_np`.
+    if a.is_null() && !DEFAULTS_SET.load(Acquire) {
+        return Ok(Spec::default());
+    }
+    // SAFETY: the caller's contract.
+    unsafe { spec_of_given(a) }
+}
+
+/// [`spec_of`] for attributes given, or defaults set.
+///
+/// # Safety
+///
+/// As [`attr`].
+unsafe fn spec_of_given(a: *const pthread_attr_t) -> Result<Spec, c_int> {
     if a.is_null() {
-        // Acquire: pairs with the Release store in `setattr_default_np`.
-        if !DEFAULTS_SET.load(Acquire) {
-            return Ok(Spec::default());
-        }
         let d = DEFAULTS.read().unwrap_or_else(|e| e.into_inner());
         return match d.as_ref() {
             Some(d) => spec_of_attr(&d.0),
