@@ -23,7 +23,7 @@ use weave_rt::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockEr
 use crate::guard;
 use crate::mutex::me;
 use crate::object::{slot, Slot};
-use crate::time::{deadline, Clock};
+use crate::time::{wait_step, Clock};
 use crate::word_attr::WordAttr;
 
 type ReadGuard = RwLockReadGuard<'static, ()>;
@@ -120,22 +120,26 @@ impl CRwLock {
         0
     }
 
-    /// Retries `attempt` in 1 ms ULT sleeps until `abstime`.
+    /// Retries `attempt` in 1 ms ULT sleeps until `abstime` has passed on
+    /// `CLOCK_REALTIME`, read again at each step (`time::wait_step`: the
+    /// wait follows the clock if it is set).
     fn timed(&self, abstime: *const timespec, attempt: impl Fn() -> c_int) -> c_int {
         match attempt() {
             libc::EBUSY => {}
             r => return r,
         }
-        let until = match deadline(Clock::Realtime, abstime) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
         loop {
+            let until = match wait_step(Clock::Realtime, abstime) {
+                Ok(Some(d)) => d,
+                Ok(None) => return libc::ETIMEDOUT,
+                Err(e) => return e,
+            };
             let now = Instant::now();
-            if now >= until {
-                return libc::ETIMEDOUT;
-            }
-            weave_rt::thread::sleep((until - now).min(Duration::from_millis(1)));
+            weave_rt::thread::sleep(
+                until
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(1)),
+            );
             match attempt() {
                 libc::EBUSY => {}
                 r => return r,
