@@ -222,6 +222,7 @@ c_tests! {
     rwlock_kind_is_stored_and_writers_are_preferred => "rwlockattr_kind_np",
     getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
     realtime_timed_joins_wait_in_steps_until_abstime_passes_on_that_clock => "timedjoin_realtime_in_steps",
+    close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",
 }
 
 #[test]

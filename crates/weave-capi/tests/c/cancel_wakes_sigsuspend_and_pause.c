@@ -56,21 +56,16 @@ int main(void) {
 
     pthread_t t;
     void *r;
-    EQ(pthread_create(&t, NULL, suspends, NULL), 0);
-    wait_blocked(t);
-    EQ(pthread_cancel(t), 0);
-    EQ(pthread_join(t, &r), 0);
-    CHECK(r == PTHREAD_CANCELED);
-    EQ(cleaned, 1);
-    EQ(caught, 0);
-
-    EQ(pthread_create(&t, NULL, pauses, NULL), 0);
-    wait_blocked(t);
-    EQ(pthread_cancel(t), 0);
-    EQ(pthread_join(t, &r), 0);
-    CHECK(r == PTHREAD_CANCELED);
-    EQ(cleaned, 2);
-    EQ(caught, 0);
+    void *(*waits[])(void *) = {suspends, pauses};
+    for (int i = 0; i < 2; i++) {
+        EQ(pthread_create(&t, NULL, waits[i], NULL), 0);
+        wait_blocked(t);
+        EQ(pthread_cancel(t), 0);
+        EQ(pthread_join(t, &r), 0);
+        CHECK(r == PTHREAD_CANCELED);
+        EQ(cleaned, i + 1);
+        EQ(caught, 0);
+    }
 
     EQ(pthread_create(&t, NULL, suspends_disabled, NULL), 0);
     wait_blocked(t);

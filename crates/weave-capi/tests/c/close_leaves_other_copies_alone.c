@@ -8,31 +8,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct blocked_read {
-    int fd;
-    char got[8];
-    ssize_t n;
-    int err;
-};
-
-static void *reads_errno(void *arg) {
-    struct blocked_read *r = arg;
-    r->n = read(r->fd, r->got, sizeof r->got);
-    r->err = errno;
-    return NULL;
-}
-
 int main(void) {
     int sv[2];
     EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     int copy = dup(sv[0]);
     CHECK(copy >= 0);
 
-    struct blocked_read on_closed = {sv[0], {0}, -2, 0};
-    struct blocked_read on_copy = {copy, {0}, -2, 0};
+    struct reader on_closed = {sv[0], {0}, -2, 0};
+    struct reader on_copy = {copy, {0}, -2, 0};
     pthread_t a, b;
-    EQ(pthread_create(&a, NULL, reads_errno, &on_closed), 0);
-    EQ(pthread_create(&b, NULL, reads_errno, &on_copy), 0);
+    EQ(pthread_create(&a, NULL, reads, &on_closed), 0);
+    EQ(pthread_create(&b, NULL, reads, &on_copy), 0);
     wait_blocked_in(a, WEAVE_BLOCK_NET);
     wait_blocked_in(b, WEAVE_BLOCK_NET);
 

@@ -11,29 +11,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct blocked_read {
-    int fd;
-    char got[8];
-    ssize_t n;
-    int err;
-};
-
-static void *reads_errno(void *arg) {
-    struct blocked_read *r = arg;
-    r->n = read(r->fd, r->got, sizeof r->got);
-    r->err = errno;
-    return NULL;
-}
-
 int main(void) {
     for (int round = 0; round < 50; round++) {
         int old[2];
         EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, old), 0);
         int keep = dup(old[0]); /* the old file stays open */
         CHECK(keep >= 0);
-        struct blocked_read first = {old[0], {0}, -2, 0};
+        struct reader first = {old[0], {0}, -2, 0};
         pthread_t a;
-        EQ(pthread_create(&a, NULL, reads_errno, &first), 0);
+        EQ(pthread_create(&a, NULL, reads, &first), 0);
         wait_blocked_in(a, WEAVE_BLOCK_NET);
         int number = old[0];
         EQ(close(old[0]), 0);
@@ -44,9 +30,9 @@ int main(void) {
         int now[2];
         EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, now), 0);
         EQ(now[0], number);
-        struct blocked_read second = {now[0], {0}, -2, 0};
+        struct reader second = {now[0], {0}, -2, 0};
         pthread_t b;
-        EQ(pthread_create(&b, NULL, reads_errno, &second), 0);
+        EQ(pthread_create(&b, NULL, reads, &second), 0);
         wait_blocked_in(b, WEAVE_BLOCK_NET);
         /* The old file becomes readable: not the new one's business. */
         EQ(write(old[1], "old!", 4), 4);

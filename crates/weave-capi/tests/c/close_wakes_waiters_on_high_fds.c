@@ -11,20 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct blocked_read {
-    int fd;
-    char got[8];
-    ssize_t n;
-    int err;
-};
-
-static void *reads_errno(void *arg) {
-    struct blocked_read *r = arg;
-    r->n = read(r->fd, r->got, sizeof r->got);
-    r->err = errno;
-    return NULL;
-}
-
 static int peer;
 
 static void *writes_later(void *arg) {
@@ -55,9 +41,9 @@ int main(void) {
     peer = sv[1];
 
     /* Blocks only the ULT: the writer runs on the same LWP. */
-    struct blocked_read r = {high, {0}, -2, 0};
+    struct reader r = {high, {0}, -2, 0};
     pthread_t rd, wr;
-    EQ(pthread_create(&rd, NULL, reads_errno, &r), 0);
+    EQ(pthread_create(&rd, NULL, reads, &r), 0);
     EQ(pthread_create(&wr, NULL, writes_later, &rd), 0);
     EQ(pthread_join(rd, NULL), 0);
     EQ(pthread_join(wr, NULL), 0);
@@ -65,8 +51,8 @@ int main(void) {
     CHECK(memcmp(r.got, "high", 4) == 0);
 
     /* close ends a read blocked there. */
-    struct blocked_read c = {high, {0}, -2, 0};
-    EQ(pthread_create(&rd, NULL, reads_errno, &c), 0);
+    struct reader c = {high, {0}, -2, 0};
+    EQ(pthread_create(&rd, NULL, reads, &c), 0);
     wait_blocked_in(rd, WEAVE_BLOCK_NET);
     EQ(close(high), 0);
     EQ(pthread_join(rd, NULL), 0);

@@ -27,7 +27,8 @@
 //! is kept once the last wait on a number ends. A wait adds itself under
 //! its shard's lock in the same critical section as its `dup`; `close`
 //! looks under that lock before its `close(2)`: a wait that got its copy
-//! before is found, one after finds the fd closed (`EBADF`).
+//! before is found, one after finds the fd closed (`EBADF`). The child of
+//! a `fork` starts with an empty table (`fork::at_child`).
 //!
 //! At the limit of open files, where the duplicate cannot be made, a wait
 //! falls back to polling the fd in short ULT sleeps (`poll(2)`, no
@@ -36,8 +37,8 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicPtr, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -58,17 +59,59 @@ const SHARDS: usize = 64;
 
 type Shard = Mutex<BTreeMap<RawFd, Vec<Token>>>;
 
-/// The waits in progress in [`wait`], by fd number (module doc).
-static WAITS: [Shard; SHARDS] = [const { Mutex::new(BTreeMap::new()) }; SHARDS];
+type Table = [Shard; SHARDS];
+
+/// The waits in progress in [`wait`], by fd number (module doc): made on
+/// first use, and made afresh in the child of a `fork` ([`after_fork`]),
+/// where a shard may have been locked by a thread that is not there.
+static WAITS: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
 
 /// How many waits are in [`wait`] now: `close` skips the table while none
 /// is.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
+fn new_table() -> *mut Table {
+    Box::into_raw(Box::new([const { Mutex::new(BTreeMap::new()) }; SHARDS]))
+}
+
 fn shard(fd: RawFd) -> MutexGuard<'static, BTreeMap<RawFd, Vec<Token>>> {
-    WAITS[fd.unsigned_abs() as usize % SHARDS]
+    // Acquire: pairs with the Release of the CAS (or the child's store)
+    // that published the table.
+    let mut t = WAITS.load(Acquire);
+    if t.is_null() {
+        t = first_table();
+    }
+    // SAFETY: tables are never freed (a child's old one is leaked).
+    unsafe { &(*t)[fd.unsigned_abs() as usize % SHARDS] }
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+}
+
+#[cold]
+fn first_table() -> *mut Table {
+    let fresh = new_table();
+    // Release (success): the table is initialised before it is seen;
+    // Acquire (failure): pairs with the winner's Release.
+    match WAITS.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
+        Ok(_) => {
+            crate::fork::at_child(after_fork);
+            fresh
+        }
+        Err(won) => {
+            // SAFETY: `fresh` was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+            won
+        }
+    }
+}
+
+/// In the child of a `fork`: the parent's waiters are not there, and one
+/// of them may have held a shard's lock; start from an empty table (the
+/// old one is leaked: a few KiB once per fork that used this module).
+fn after_fork() {
+    // Release: pairs with the Acquire load in `shard`.
+    WAITS.store(new_table(), Release);
+    WAITING.store(0, Relaxed);
 }
 
 /// Blocks the calling thread until `fd` may be ready for `interest`, or
