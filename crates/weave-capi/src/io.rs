@@ -32,9 +32,9 @@
 //! one listening fd take turns (`accept_lock`), made on first use for any
 //! fd number.
 
-use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
-use std::sync::RwLock;
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::{Duration, Instant};
 
 use libc::{sockaddr, socklen_t, ssize_t};
@@ -328,24 +328,55 @@ const ACCEPT_LOCK_CHECK: Duration = Duration::from_millis(10);
 /// pending, and the one that lost the race would block its LWP in the
 /// kernel. So the look and the accept are made under a lock per fd
 /// number (a weave lock: the others wait as ULTs). Made on first use for
-/// any fd number, never freed: one per number a program ever accepted on
-/// from two ULTs or one, a few bytes each. Looked up under a read lock
-/// (shared by accepters), written once per number.
+/// any fd number, never freed: one per number a program ever accepted on.
+///
+/// Found without a lock (so a `fork` never leaves one held in the child):
+/// a directory of chunks of [`ACCEPT_CHUNK`] slots by fd number, each
+/// chunk and each lock published by a CAS. The directory covers every
+/// non-negative `int`: 4 MiB of zeroed static memory, touched only as far
+/// as fd numbers go.
 fn accept_lock(fd: c_int) -> &'static RawLock {
-    static LOCKS: RwLock<Option<HashMap<c_int, &'static RawLock>>> = RwLock::new(None);
-    let known = LOCKS
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .and_then(|m| m.get(&fd).copied());
-    if let Some(lock) = known {
-        return lock;
+    static DIR: [AtomicPtr<AcceptChunk>; ACCEPT_DIR] =
+        [const { AtomicPtr::new(std::ptr::null_mut()) }; ACCEPT_DIR];
+    let i = fd.unsigned_abs() as usize;
+    let chunk = publish(&DIR[i / ACCEPT_CHUNK], || {
+        (0..ACCEPT_CHUNK)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect::<Box<[_]>>()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("ACCEPT_CHUNK slots were made"))
+    });
+    publish(&chunk[i % ACCEPT_CHUNK], || Box::new(RawLock::new()))
+}
+
+/// Slots of a chunk of the accept-lock directory (32 KiB a chunk).
+const ACCEPT_CHUNK: usize = 4096;
+/// Chunks in the directory: `ACCEPT_CHUNK * ACCEPT_DIR` is 2^31, every
+/// fd number.
+const ACCEPT_DIR: usize = (1 << 31) / ACCEPT_CHUNK;
+
+type AcceptChunk = [AtomicPtr<RawLock>; ACCEPT_CHUNK];
+
+/// The value behind `slot`, made by `make` and published there if there
+/// is none yet (never freed).
+fn publish<T>(slot: &AtomicPtr<T>, make: impl FnOnce() -> Box<T>) -> &'static T {
+    // Acquire: pairs with the Release of the CAS that published the value.
+    let mut p = slot.load(Acquire);
+    if p.is_null() {
+        let fresh = Box::into_raw(make());
+        // Release (success): the value is initialised before it is seen;
+        // Acquire (failure): pairs with the winner's Release.
+        p = match slot.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
+            Ok(_) => fresh,
+            Err(won) => {
+                // SAFETY: `fresh` was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                won
+            }
+        };
     }
-    let mut locks = LOCKS.write().unwrap_or_else(|e| e.into_inner());
-    locks
-        .get_or_insert_with(HashMap::new)
-        .entry(fd)
-        .or_insert_with(|| Box::leak(Box::new(RawLock::new())))
+    // SAFETY: published values are never freed.
+    unsafe { &*p }
 }
 
 /// Waits (the ULT only) until a connection is pending on `fd` or an error

@@ -1,17 +1,23 @@
 /* Socket calls on fd numbers past 65,536 (a process may raise its limit of
  * open files, getrlimit(RLIMIT_NOFILE), that far and further) behave as on
  * low ones: a read there blocks only the ULT (one LWP runs the reader and
- * the thread that writes to it), and close(2) of the fd ends a read blocked
- * on it with EBADF. The soft limit is raised to the hard one; if the hard
+ * the thread that writes to it), an accept there waits as a ULT for the
+ * connection, and close(2) of the fd ends a read blocked on it with EBADF. The soft limit is raised to the hard one; if the hard
  * limit does not allow a number past 65,536, the test runs at the highest
  * number it allows and says so. */
 #include "check.h"
 
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static int peer;
+
+static void *accepts(void *arg) {
+    int fd = *(int *)arg;
+    return (void *)(intptr_t)accept(fd, NULL, NULL);
+}
 
 static void *writes_later(void *arg) {
     pthread_t reader = *(pthread_t *)arg;
@@ -50,14 +56,39 @@ int main(void) {
     EQ(r.n, 4);
     CHECK(memcmp(r.got, "high", 4) == 0);
 
+    /* An accept on a listener at a high number. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(l >= 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EQ(bind(l, (struct sockaddr *)&addr, sizeof addr), 0);
+    EQ(listen(l, 4), 0);
+    socklen_t alen = sizeof addr;
+    EQ(getsockname(l, (struct sockaddr *)&addr, &alen), 0);
+    int high_l = high - 1;
+    EQ(dup2(l, high_l), high_l);
+    EQ(close(l), 0);
+    pthread_t ac;
+    EQ(pthread_create(&ac, NULL, accepts, &high_l), 0);
+    wait_blocked_in(ac, WEAVE_BLOCK_NET);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    EQ(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+    void *got;
+    EQ(pthread_join(ac, &got), 0);
+    CHECK((intptr_t)got >= 0);
+    EQ(close((int)(intptr_t)got), 0);
+    EQ(close(c), 0);
+    EQ(close(high_l), 0);
+
     /* close ends a read blocked there. */
-    struct reader c = {high, {0}, -2, 0};
-    EQ(pthread_create(&rd, NULL, reads, &c), 0);
+    struct reader blocked = {high, {0}, -2, 0};
+    EQ(pthread_create(&rd, NULL, reads, &blocked), 0);
     wait_blocked_in(rd, WEAVE_BLOCK_NET);
     EQ(close(high), 0);
     EQ(pthread_join(rd, NULL), 0);
-    EQ(c.n, -1);
-    EQ(c.err, EBADF);
+    EQ(blocked.n, -1);
+    EQ(blocked.err, EBADF);
     EQ(close(sv[1]), 0);
     return 0;
 }
