@@ -240,6 +240,31 @@ int weave_pthread_attr_setschedparam(pthread_attr_t *a, const struct sched_param
 // `pthread_attr_getschedparam`.
 int weave_pthread_attr_getschedparam(const pthread_attr_t *a, struct sched_param *param);
 
+// `pthread_attr_setsigmask_np` (a GNU extension): a thread created with
+// `a` starts with `*sigmask` as its signal mask (glibc's and weave's own
+// signals left out, as `pthread_sigmask` does); null unsets it, and the
+// thread then inherits its creator's mask. `EINVAL` for uninitialised
+// attributes.
+int weave_pthread_attr_setsigmask_np(pthread_attr_t *a, const sigset_t *sigmask);
+
+// `pthread_attr_getsigmask_np` (a GNU extension): the signal mask set in
+// `a` into `*sigmask`, and 0; `PTHREAD_ATTR_NO_SIGMASK_NP` (with an empty
+// set) if none is. `EINVAL` for uninitialised attributes or a null
+// `sigmask`.
+int weave_pthread_attr_getsigmask_np(const pthread_attr_t *a, sigset_t *sigmask);
+
+// `pthread_setattr_default_np` (a GNU extension): the attributes a
+// `pthread_create` with a null `attr` uses from now on (detach state,
+// stack size, guard size, scope, scheduling, signal mask). A stack size
+// of 0 keeps the default one. `EINVAL` for uninitialised attributes or
+// ones with a stack address (`pthread_attr_setstack`).
+int weave_pthread_setattr_default_np(const pthread_attr_t *a);
+
+// `pthread_getattr_default_np` (a GNU extension): initialises `a` with
+// the attributes a `pthread_create` with a null `attr` uses. `EINVAL`
+// for null.
+int weave_pthread_getattr_default_np(pthread_attr_t *a);
+
 // `pthread_barrier_init`: a barrier for `count` threads; `EINVAL` for a
 // count of 0 or an uninitialised `attr`.
 int weave_pthread_barrier_init(pthread_barrier_t *b,
@@ -375,10 +400,10 @@ int weave_accept(int fd, struct sockaddr *addr, socklen_t *len);
 // result is the connection's (`SO_ERROR`). A cancellation point.
 int weave_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
-// `close`: closes `fd`, first waking the ULTs that wait on it in the
-// socket calls here (module doc: they see the socket shut down), so that
-// the fd's number is safe to reuse at once. A cancellation point: a due
-// request is acted on before the fd is closed.
+// `close`: closes `fd`, first ending the waits of the ULTs blocked on it
+// in the socket calls here (they fail with `EBADF`: module doc). A
+// cancellation point: a due request is acted on before the fd is
+// closed. `-1` and `errno` as the system's `close`.
 int weave_close(int fd);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
@@ -523,8 +548,22 @@ int weave_pthread_rwlock_timedwrlock(pthread_rwlock_t *r, const struct timespec 
 // lock; `EPERM` if it is not held.
 int weave_pthread_rwlock_unlock(pthread_rwlock_t *r);
 
-// `pthread_rwlockattr_init`.
+// `pthread_rwlockattr_init`: process-private, `PREFER_READER_NP`.
 int weave_pthread_rwlockattr_init(pthread_rwlockattr_t *a);
+
+// `pthread_rwlockattr_setkind_np` (a GNU extension): the lock kind,
+// stored and returned by `getkind_np`. What weave's lock does is always
+// the writer preference of `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`
+// (a reader waits behind a queued writer, so a writer is not starved);
+// `PREFER_READER_NP`, glibc's default, is stored but not honoured (a
+// reader that already holds the lock can wait behind a queued writer: do
+// not take a read lock recursively while writers may wait). `EINVAL` for
+// another value or uninitialised attributes.
+int weave_pthread_rwlockattr_setkind_np(pthread_rwlockattr_t *a, int pref);
+
+// `pthread_rwlockattr_getkind_np` (a GNU extension): the kind stored.
+// `EINVAL` for uninitialised attributes or a null `pref`.
+int weave_pthread_rwlockattr_getkind_np(const pthread_rwlockattr_t *a, int *pref);
 
 // `pthread_rwlockattr_destroy`.
 int weave_pthread_rwlockattr_destroy(pthread_rwlockattr_t *a);
@@ -574,12 +613,13 @@ int weave_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
 // `sigsuspend`: the calling thread waits with `*mask` as its mask until a
 // handler has run on it (the C handlers of `sigaction` and `signal` do),
 // then gets its old mask back; always `-1` with `errno` `EINTR`, or
-// `EFAULT` for a null mask. On a ULT only the ULT waits.
+// `EFAULT` for a null mask. On a ULT only the ULT waits. A cancellation
+// point: a request ends the wait (the old mask back) and is acted on.
 int weave_sigsuspend(const sigset_t *mask);
 
 // `pause`: waits until a handler has run on the calling thread (as
 // `sigsuspend` with the thread's own mask); always `-1` with `errno`
-// `EINTR`.
+// `EINTR`. A cancellation point.
 int weave_pause(void);
 
 // `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with
@@ -705,7 +745,9 @@ int weave_pthread_tryjoin_np(pthread_t thread, void **retval);
 // `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
 // at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
 // joinable); `EINVAL` for a bad `abstime` when the thread has not
-// finished. A cancellation point.
+// finished. The wait follows the realtime clock if it is set meanwhile
+// (read again at least once a second, `time::REALTIME_STEP`). A
+// cancellation point.
 int weave_pthread_timedjoin_np(pthread_t thread, void **retval, const struct timespec *abstime);
 
 // `pthread_clockjoin_np` (a GNU extension): as `pthread_timedjoin_np`,

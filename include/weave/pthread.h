@@ -220,9 +220,9 @@
 #define send(fd, buf, n, flags) weave_send(fd, buf, n, flags)
 #define accept(fd, addr, len) weave_accept(fd, addr, len)
 #define connect(fd, addr, len) weave_connect(fd, addr, len)
-/* close: a cancellation point; closing a socket that another thread
- * waits on in read/recv/accept wakes it first (it sees the socket shut
- * down for reading), so that the fd number is safe to reuse at once. */
+/* close: a cancellation point; a thread blocked in one of the calls above
+ * on the fd being closed fails with EBADF at once (threads blocked on a
+ * dup of it wait on), and the fd number is safe to reuse at once. */
 #define close(fd) weave_close(fd)
 #endif
 
@@ -271,6 +271,17 @@
         }                                                                    \
         weave_cleanup_pop(&weave__cleanup, (execute));                       \
     } while (0)
+
+/* GNU extensions: the default attributes of a create with a null attr,
+ * the signal mask a new thread starts with, and the read-write lock kind
+ * (stored and returned; weave's read-write locks always prefer a waiting
+ * writer, as PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP asks). */
+#define pthread_getattr_default_np weave_pthread_getattr_default_np
+#define pthread_setattr_default_np weave_pthread_setattr_default_np
+#define pthread_attr_setsigmask_np weave_pthread_attr_setsigmask_np
+#define pthread_attr_getsigmask_np weave_pthread_attr_getsigmask_np
+#define pthread_rwlockattr_setkind_np weave_pthread_rwlockattr_setkind_np
+#define pthread_rwlockattr_getkind_np weave_pthread_rwlockattr_getkind_np
 
 /* Calls that would hand a weave thread id or a weave-initialised object
  * to the system's threads library: refused at compile time until weave

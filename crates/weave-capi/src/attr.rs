@@ -13,10 +13,21 @@
 //! | scope | `PTHREAD_SCOPE_SYSTEM` = a bound thread (an LWP of its own), `PTHREAD_SCOPE_PROCESS` (default) = a ULT on the pool |
 //! | inherit-sched | `PTHREAD_EXPLICIT_SCHED` applies the policy and priority; `PTHREAD_INHERIT_SCHED` (default) ignores them |
 //! | policy, param | stored and returned; `sched_priority` maps to a weave priority (`thread::weave_priority`) |
+//! | signal mask (`setsigmask_np`) | the new ULT starts with it (blocked for everything until its first instruction sets it); unset, it inherits its creator's |
+//!
+//! Also the process's default attributes (`pthread_setattr_default_np`),
+//! which a create with a null `attr` uses, and the attributes of detached
+//! threads, kept for `pthread_getattr_np` (the registry of `thread` holds
+//! only joinable ones).
 
+use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::{Mutex, RwLock};
 
-use libc::{pthread_attr_t, sched_param};
+use libc::{pthread_attr_t, pthread_t, sched_param, sigset_t};
+use weave_rt::signal::SigSet;
 
 use crate::guard;
 use crate::thread::{default_stack_size, weave_priority, Spec};
@@ -28,12 +39,20 @@ const MAGIC: u32 = 0x5756_4154;
 /// smallest stack.
 const STACK_MIN: usize = 16 * 1024;
 
+/// The attributes, inside the program's `pthread_attr_t` (56 bytes on
+/// x86-64 and aarch64: this takes 48).
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct Attr {
     magic: u32,
-    detach: c_int,
-    scope: c_int,
-    inherit: c_int,
+    /// `PTHREAD_CREATE_JOINABLE` or `_DETACHED` (0 or 1).
+    detach: u8,
+    /// `PTHREAD_SCOPE_SYSTEM` or `_PROCESS` (0 or 1).
+    scope: u8,
+    /// `PTHREAD_INHERIT_SCHED` or `_EXPLICIT_SCHED` (0 or 1).
+    inherit: u8,
+    /// Whether `sigmask` was set (`pthread_attr_setsigmask_np`).
+    has_sigmask: u8,
     policy: c_int,
     sched_priority: c_int,
     stack_size: usize,
@@ -42,6 +61,8 @@ struct Attr {
     /// the bottom and size.
     stack_top: *mut c_void,
     guard_size: usize,
+    /// The new thread's signal mask (signals 1 to 64), if `has_sigmask`.
+    sigmask: u64,
 }
 
 const _: () = {
@@ -70,22 +91,60 @@ unsafe fn attr<'a>(a: *const pthread_attr_t) -> Result<&'a mut Attr, c_int> {
     }
 }
 
-/// The spawn a `pthread_attr_t` asks for (null: the defaults).
+/// The default attributes of `pthread_setattr_default_np`, whose stack
+/// address is always null (it refuses one).
+struct Defaults(Attr);
+
+// SAFETY: the one pointer in `Attr`, `stack_top`, is null in the defaults
+// (`pthread_setattr_default_np` refuses a stack), so nothing is shared.
+unsafe impl Send for Defaults {}
+// SAFETY: as above.
+unsafe impl Sync for Defaults {}
+
+/// Whether `pthread_setattr_default_np` set defaults (then in
+/// `DEFAULTS`): a create with a null `attr` reads one flag until then.
+static DEFAULTS_SET: AtomicBool = AtomicBool::new(false);
+static DEFAULTS: RwLock<Option<Defaults>> = RwLock::new(None);
+
+/// The spawn a `pthread_attr_t` asks for (null: the defaults, weave's or
+/// those of `pthread_setattr_default_np`).
 ///
 /// # Safety
 ///
 /// As [`attr`].
+#[inline]
 pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Spec, c_int> {
-    if a.is_null() {
+    // Acquire: pairs with the Release store in `setattr_default_np`.
+    if a.is_null() && !DEFAULTS_SET.load(Acquire) {
         return Ok(Spec::default());
     }
     // SAFETY: the caller's contract.
-    let at = unsafe { attr(a) }?;
+    unsafe { spec_of_given(a) }
+}
+
+/// [`spec_of`] for attributes given, or defaults set.
+///
+/// # Safety
+///
+/// As [`attr`].
+unsafe fn spec_of_given(a: *const pthread_attr_t) -> Result<Spec, c_int> {
+    if a.is_null() {
+        let d = DEFAULTS.read().unwrap_or_else(|e| e.into_inner());
+        return match d.as_ref() {
+            Some(d) => spec_of_attr(&d.0),
+            None => Ok(Spec::default()),
+        };
+    }
+    // SAFETY: the caller's contract.
+    spec_of_attr(unsafe { attr(a) }?)
+}
+
+fn spec_of_attr(at: &Attr) -> Result<Spec, c_int> {
     let user_stack = (!at.stack_top.is_null()).then(|| {
         let top = at.stack_top as usize;
         (top.saturating_sub(at.stack_size), at.stack_size)
     });
-    let explicit = at.inherit == libc::PTHREAD_EXPLICIT_SCHED;
+    let explicit = c_int::from(at.inherit) == libc::PTHREAD_EXPLICIT_SCHED;
     Ok(Spec {
         name: None,
         stack_size: Some(at.stack_size),
@@ -96,14 +155,15 @@ pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Spec, c_int> {
         } else {
             None
         },
-        bound: at.scope == crate::glibc::PTHREAD_SCOPE_SYSTEM,
-        detached: at.detach == libc::PTHREAD_CREATE_DETACHED,
+        bound: c_int::from(at.scope) == crate::glibc::PTHREAD_SCOPE_SYSTEM,
+        detached: c_int::from(at.detach) == libc::PTHREAD_CREATE_DETACHED,
         policy: if explicit {
             at.policy
         } else {
             libc::SCHED_OTHER
         },
         sched_priority: if explicit { at.sched_priority } else { 0 },
+        sigmask: (at.has_sigmask != 0).then_some(at.sigmask),
     })
 }
 
@@ -113,19 +173,27 @@ pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Spec, c_int> {
 ///
 /// `a` points to a `pthread_attr_t` of the program.
 pub(crate) unsafe fn fill(a: *mut pthread_attr_t, s: &Spec) {
-    let at = Attr {
+    // SAFETY: the caller's contract; Attr fits.
+    unsafe { a.cast::<Attr>().write(attr_of_spec(s)) };
+}
+
+/// The attributes that describe `s` (scheduling explicit, no signal mask:
+/// a running thread's mask is its own business).
+fn attr_of_spec(s: &Spec) -> Attr {
+    Attr {
         magic: MAGIC,
-        detach: if s.detached {
+        detach: small(if s.detached {
             libc::PTHREAD_CREATE_DETACHED
         } else {
             libc::PTHREAD_CREATE_JOINABLE
-        },
-        scope: if s.bound {
+        }),
+        scope: small(if s.bound {
             crate::glibc::PTHREAD_SCOPE_SYSTEM
         } else {
             crate::glibc::PTHREAD_SCOPE_PROCESS
-        },
-        inherit: libc::PTHREAD_EXPLICIT_SCHED,
+        }),
+        inherit: small(libc::PTHREAD_EXPLICIT_SCHED),
+        has_sigmask: 0,
         policy: s.policy,
         sched_priority: s.sched_priority,
         stack_size: s
@@ -137,9 +205,47 @@ pub(crate) unsafe fn fill(a: *mut pthread_attr_t, s: &Spec) {
             (lo + size) as *mut c_void
         }),
         guard_size: s.guard_size.unwrap_or_else(page_size),
-    };
-    // SAFETY: the caller's contract; Attr fits.
-    unsafe { a.cast::<Attr>().write(at) };
+        sigmask: 0,
+    }
+}
+
+/// One of the two-valued attribute constants (0 or 1 in glibc), as the
+/// byte `Attr` keeps it; the setters check the value first.
+fn small(v: c_int) -> u8 {
+    u8::try_from(v).unwrap_or(u8::MAX)
+}
+
+/// The attributes of the detached C threads that were not made with the
+/// defaults, by id, for `pthread_getattr_np`. An entry whose thread has
+/// ended is dropped when the map has doubled since it was last swept.
+struct DetachedSpecs {
+    map: HashMap<pthread_t, Spec>,
+    swept_at: usize,
+}
+
+static DETACHED: Mutex<Option<DetachedSpecs>> = Mutex::new(None);
+
+/// Keeps the attributes of detached thread `id` (`pthread_create` with a
+/// detached `attr`, `pthread_detach`).
+pub(crate) fn keep_detached(id: pthread_t, mut spec: Spec) {
+    spec.detached = true;
+    let mut g = DETACHED.lock().unwrap_or_else(|e| e.into_inner());
+    let d = g.get_or_insert_with(|| DetachedSpecs {
+        map: HashMap::new(),
+        swept_at: 0,
+    });
+    if d.map.len() >= 2 * d.swept_at + 64 {
+        d.map.retain(|&t, _| crate::thread::live(t).is_ok());
+        d.swept_at = d.map.len();
+    }
+    d.map.insert(id, spec);
+}
+
+/// The attributes kept for detached thread `id` (which the caller found
+/// alive), if it was not made with the defaults.
+pub(crate) fn detached_spec(id: pthread_t) -> Option<Spec> {
+    let g = DETACHED.lock().unwrap_or_else(|e| e.into_inner());
+    g.as_ref().and_then(|d| d.map.get(&id).cloned())
 }
 
 /// Runs `f` on the initialised attributes, or returns `EINVAL`.
@@ -176,7 +282,7 @@ pub unsafe extern "C" fn weave_pthread_attr_init(a: *mut pthread_attr_t) -> c_in
         // SAFETY: non-null; the program's attribute object.
         unsafe { fill(a, &s) };
         // SAFETY: as above; `fill` wrote an Attr.
-        unsafe { (*a.cast::<Attr>()).inherit = libc::PTHREAD_INHERIT_SCHED };
+        unsafe { (*a.cast::<Attr>()).inherit = small(libc::PTHREAD_INHERIT_SCHED) };
         0
     })
 }
@@ -201,7 +307,7 @@ pub unsafe extern "C" fn weave_pthread_attr_setdetachstate(
         if state != libc::PTHREAD_CREATE_JOINABLE && state != libc::PTHREAD_CREATE_DETACHED {
             return libc::EINVAL;
         }
-        at.detach = state;
+        at.detach = small(state);
         0
     })
 }
@@ -212,7 +318,9 @@ pub unsafe extern "C" fn weave_pthread_attr_getdetachstate(
     a: *const pthread_attr_t,
     state: *mut c_int,
 ) -> c_int {
-    with_attr("pthread_attr_getdetachstate", a, |at| put(state, at.detach))
+    with_attr("pthread_attr_getdetachstate", a, |at| {
+        put(state, c_int::from(at.detach))
+    })
 }
 
 /// `pthread_attr_setstacksize`: `EINVAL` below `PTHREAD_STACK_MIN` or
@@ -354,7 +462,7 @@ pub unsafe extern "C" fn weave_pthread_attr_setscope(
         {
             return libc::EINVAL;
         }
-        at.scope = scope;
+        at.scope = small(scope);
         0
     })
 }
@@ -365,7 +473,9 @@ pub unsafe extern "C" fn weave_pthread_attr_getscope(
     a: *const pthread_attr_t,
     scope: *mut c_int,
 ) -> c_int {
-    with_attr("pthread_attr_getscope", a, |at| put(scope, at.scope))
+    with_attr("pthread_attr_getscope", a, |at| {
+        put(scope, c_int::from(at.scope))
+    })
 }
 
 /// `pthread_attr_setinheritsched`: `PTHREAD_INHERIT_SCHED` or
@@ -379,7 +489,7 @@ pub unsafe extern "C" fn weave_pthread_attr_setinheritsched(
         if inherit != libc::PTHREAD_INHERIT_SCHED && inherit != libc::PTHREAD_EXPLICIT_SCHED {
             return libc::EINVAL;
         }
-        at.inherit = inherit;
+        at.inherit = small(inherit);
         0
     })
 }
@@ -391,7 +501,7 @@ pub unsafe extern "C" fn weave_pthread_attr_getinheritsched(
     inherit: *mut c_int,
 ) -> c_int {
     with_attr("pthread_attr_getinheritsched", a, |at| {
-        put(inherit, at.inherit)
+        put(inherit, c_int::from(at.inherit))
     })
 }
 
@@ -460,5 +570,112 @@ pub unsafe extern "C" fn weave_pthread_attr_getschedparam(
         // SAFETY: non-null; the program's sched_param.
         unsafe { (*param).sched_priority = at.sched_priority };
         0
+    })
+}
+
+/// glibc's `PTHREAD_ATTR_NO_SIGMASK_NP`: `pthread_attr_getsigmask_np`'s
+/// answer for attributes with no signal mask set.
+const NO_SIGMASK: c_int = -1;
+
+/// `pthread_attr_setsigmask_np` (a GNU extension): a thread created with
+/// `a` starts with `*sigmask` as its signal mask (glibc's and weave's own
+/// signals left out, as `pthread_sigmask` does); null unsets it, and the
+/// thread then inherits its creator's mask. `EINVAL` for uninitialised
+/// attributes.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_attr_setsigmask_np(
+    a: *mut pthread_attr_t,
+    sigmask: *const sigset_t,
+) -> c_int {
+    with_attr("pthread_attr_setsigmask_np", a, |at| {
+        // SAFETY: null or the program's set.
+        match unsafe { sigmask.as_ref() } {
+            None => {
+                at.has_sigmask = 0;
+                at.sigmask = 0;
+            }
+            Some(m) => {
+                at.has_sigmask = 1;
+                at.sigmask = crate::signal::without_reserved(SigSet::from_sigset_t(m)).bits();
+            }
+        }
+        0
+    })
+}
+
+/// `pthread_attr_getsigmask_np` (a GNU extension): the signal mask set in
+/// `a` into `*sigmask`, and 0; `PTHREAD_ATTR_NO_SIGMASK_NP` (with an empty
+/// set) if none is. `EINVAL` for uninitialised attributes or a null
+/// `sigmask`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_attr_getsigmask_np(
+    a: *const pthread_attr_t,
+    sigmask: *mut sigset_t,
+) -> c_int {
+    with_attr("pthread_attr_getsigmask_np", a, |at| {
+        if sigmask.is_null() {
+            return libc::EINVAL;
+        }
+        let set = SigSet::from_bits(if at.has_sigmask != 0 { at.sigmask } else { 0 });
+        // SAFETY: non-null; the program's set.
+        unsafe { sigmask.write(set.to_sigset_t()) };
+        if at.has_sigmask != 0 {
+            0
+        } else {
+            NO_SIGMASK
+        }
+    })
+}
+
+/// `pthread_setattr_default_np` (a GNU extension): the attributes a
+/// `pthread_create` with a null `attr` uses from now on (detach state,
+/// stack size, guard size, scope, scheduling, signal mask). A stack size
+/// of 0 keeps the default one. `EINVAL` for uninitialised attributes or
+/// ones with a stack address (`pthread_attr_setstack`).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_setattr_default_np(a: *const pthread_attr_t) -> c_int {
+    with_attr("pthread_setattr_default_np", a, |at| {
+        if !at.stack_top.is_null() {
+            return libc::EINVAL;
+        }
+        let mut d = *at;
+        if d.stack_size == 0 {
+            d.stack_size = default_stack_size();
+        }
+        if c_int::from(d.inherit) == libc::PTHREAD_EXPLICIT_SCHED {
+            if let Err(e) = weave_priority(d.policy, d.sched_priority) {
+                return e;
+            }
+        }
+        *DEFAULTS.write().unwrap_or_else(|e| e.into_inner()) = Some(Defaults(d));
+        // Release: pairs with the Acquire load in `spec_of`.
+        DEFAULTS_SET.store(true, Release);
+        0
+    })
+}
+
+/// `pthread_getattr_default_np` (a GNU extension): initialises `a` with
+/// the attributes a `pthread_create` with a null `attr` uses. `EINVAL`
+/// for null.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_getattr_default_np(a: *mut pthread_attr_t) -> c_int {
+    guard("pthread_getattr_default_np", libc::EINVAL, || {
+        if a.is_null() {
+            return libc::EINVAL;
+        }
+        let stored = DEFAULTS
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|d| d.0);
+        match stored {
+            Some(d) => {
+                // SAFETY: non-null; the program's attribute object.
+                unsafe { a.cast::<Attr>().write(d) };
+                0
+            }
+            // SAFETY: as above.
+            None => unsafe { weave_pthread_attr_init(a) },
+        }
     })
 }

@@ -14,8 +14,8 @@
 //! `pthread_testcancel`, and in the waits weave implements that POSIX
 //! names as cancellation points: `pthread_join`, `pthread_cond_wait` and
 //! `timedwait`, `sem_wait` and `sem_timedwait`, `sleep`, `usleep`,
-//! `nanosleep`, and the socket calls of the header (`read`, `write`,
-//! `recv`, `send`, `accept`, `connect`). A thread blocked in one of them is
+//! `nanosleep`, `sigsuspend` and `pause`, and the socket calls of the
+//! header (`read`, `write`, `recv`, `send`, `accept`, `connect`, `close`). A thread blocked in one of them is
 //! woken by the request. A wait that completed (a permit taken, a thread
 //! joined, data read) returns its result; the request is then acted on at
 //! the next point, so that nothing is consumed and lost. A condition

@@ -16,33 +16,25 @@
 //! Each call is a cancellation point (`cancel.rs`): a ULT waiting in one
 //! is woken by `pthread_cancel`.
 //!
-//! `close` is mapped too. It is a cancellation point (POSIX), and it keeps
-//! a closed fd's number safe to reuse: a ULT waiting here on an fd is
-//! registered with weave's reactor under the fd's number until its wait
-//! ends, so closing the fd under it would leave that registration to be
-//! taken out later, by number, from whatever file then has the number.
-//! So `close` of an fd with waiters here first shuts the socket down for
-//! reading (`shutdown(SHUT_RD)`), which wakes its readers (a read then
-//! sees end of file, an accept `EINVAL`, a connect its error, as they
-//! would on a socket shut down by another thread), lets them leave their
-//! waits, and only then closes it. A writer waiting for room is not woken
-//! (shutting writing down would raise `SIGPIPE` in it): `close` gives the
-//! waiters a second, then closes anyway, and such a writer waits on as it
-//! would on Linux. Linux
-//! itself leaves a thread blocked in a socket call on a closed fd blocked
-//! (the call holds the file open); here the file really closes, and a
-//! waiter left waiting would never wake. That shutdown reaches every copy
-//! of the socket (a `dup`, a forked child's), which the system's `close`
-//! would not: it happens only when a thread of the program waits on the
-//! very fd being closed.
+//! `close` is mapped too (`weave::os::fd::close`). It is a cancellation
+//! point (POSIX), and it ends the waits of the ULTs blocked here on the
+//! fd: each such call returns `-1` with `errno` `EBADF` at once (a
+//! writer that had sent part returns that count), as some systems do for
+//! a call blocked on an fd that another thread closes. Linux itself keeps
+//! such a call blocked, holding the file open; on a ULT that would keep a
+//! socket open that the program believes closed. Other copies of the
+//! socket (a `dup`, a forked child's) and the ULTs waiting on them are
+//! untouched: the file is closed only when its last copy is, as always.
+//! Each wait registers a private copy of the fd with weave's reactor, so a
+//! closed fd's number is safe to reuse at once.
 //!
-//! The one piece of state about fds: how many ULTs wait here on each fd
-//! number (`WAITING`), so that `close` knows whether it must do the above.
-//! It holds no fd open and is right whatever the program closes or reuses.
+//! The one piece of state about fds here: the lock by which accepters of
+//! one listening fd take turns (`accept_lock`), made on first use for any
+//! fd number.
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
-use std::sync::atomic::{AtomicPtr, AtomicU32};
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::{Duration, Instant};
 
 use libc::{sockaddr, socklen_t, ssize_t};
@@ -84,31 +76,8 @@ enum Waited {
     Cancel,
 }
 
-/// Fd numbers below this have a count of waiters in `WAITING`: the
-/// default limit on open files is 1,024, and a raised one rarely passes
-/// 65,536. An fd above it is closed without the shutdown of a waiter
-/// (module doc).
-const TRACKED_FDS: usize = 65_536;
-
-/// How many ULTs wait here, in weave's reactor, on each fd number. 256 KiB
-/// of zeroes, touched only as far as fd numbers go.
-static WAITING: [AtomicU32; TRACKED_FDS] = [const { AtomicU32::new(0) }; TRACKED_FDS];
-
-fn waiting(fd: c_int) -> Option<&'static AtomicU32> {
-    usize::try_from(fd).ok().and_then(|i| WAITING.get(i))
-}
-
 fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
-    let count = waiting(fd);
-    // SeqCst, with the load in `close`: a close that misses this
-    // increment runs before the wait registers, which then fails on the
-    // closed fd (or, reused, waits on the new file: the program's race,
-    // as on Linux).
-    count.map(|c| c.fetch_add(1, SeqCst));
     let r = cancel::point(|| weave_rt::os::fd::wait(fd, interest, deadline));
-    // SeqCst: pairs with the load in `close`; the registration is gone by
-    // now (the wait drops it before it returns).
-    count.map(|c| c.fetch_sub(1, SeqCst));
     match r {
         Err(()) | Ok((_, true)) => Waited::Cancel,
         Ok((Ok(true), false)) => Waited::Ready,
@@ -331,13 +300,7 @@ pub unsafe extern "C-unwind" fn weave_accept(
         // SAFETY: the program's arguments, as it passed them.
         return unsafe { libc::accept(fd, addr, len) };
     }
-    let Some(lock) = accept_lock(fd) else {
-        // Beyond the tracked numbers: waits as before, unserialised.
-        return match accept_when_ready(fd, addr, len) {
-            Some(r) => r,
-            None => cancel::act(),
-        };
-    };
+    let lock = accept_lock(fd);
     // One accepter of this fd at a time polls and accepts (module doc of
     // `accept_lock`); the others wait for the lock, a cancellation point.
     while !lock.lock_until(Instant::now() + ACCEPT_LOCK_CHECK) {
@@ -364,17 +327,44 @@ const ACCEPT_LOCK_CHECK: Duration = Duration::from_millis(10);
 /// still there. Two ULTs doing that at once on one fd would both see it
 /// pending, and the one that lost the race would block its LWP in the
 /// kernel. So the look and the accept are made under a lock per fd
-/// number (a weave lock: the others wait as ULTs). Made on first use,
-/// never freed: at most one per fd number below `TRACKED_FDS`.
-fn accept_lock(fd: c_int) -> Option<&'static RawLock> {
-    static LOCKS: [AtomicPtr<RawLock>; TRACKED_FDS] =
-        [const { AtomicPtr::new(std::ptr::null_mut()) }; TRACKED_FDS];
-    let slot = LOCKS.get(usize::try_from(fd).ok()?)?;
-    // Acquire: pairs with the Release of the CAS that published the lock.
+/// number (a weave lock: the others wait as ULTs). Made on first use for
+/// any fd number, never freed: one per number a program ever accepted on.
+///
+/// Found without a lock (so a `fork` never leaves one held in the child):
+/// a directory of chunks of [`ACCEPT_CHUNK`] slots by fd number, each
+/// chunk and each lock published by a CAS. The directory covers every
+/// non-negative `int`: 4 MiB of zeroed static memory, touched only as far
+/// as fd numbers go.
+fn accept_lock(fd: c_int) -> &'static RawLock {
+    static DIR: [AtomicPtr<AcceptChunk>; ACCEPT_DIR] =
+        [const { AtomicPtr::new(std::ptr::null_mut()) }; ACCEPT_DIR];
+    let i = fd.unsigned_abs() as usize;
+    let chunk = publish(&DIR[i / ACCEPT_CHUNK], || {
+        (0..ACCEPT_CHUNK)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect::<Box<[_]>>()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("ACCEPT_CHUNK slots were made"))
+    });
+    publish(&chunk[i % ACCEPT_CHUNK], || Box::new(RawLock::new()))
+}
+
+/// Slots of a chunk of the accept-lock directory (32 KiB a chunk).
+const ACCEPT_CHUNK: usize = 4096;
+/// Chunks in the directory: `ACCEPT_CHUNK * ACCEPT_DIR` is 2^31, every
+/// fd number.
+const ACCEPT_DIR: usize = (1 << 31) / ACCEPT_CHUNK;
+
+type AcceptChunk = [AtomicPtr<RawLock>; ACCEPT_CHUNK];
+
+/// The value behind `slot`, made by `make` and published there if there
+/// is none yet (never freed).
+fn publish<T>(slot: &AtomicPtr<T>, make: impl FnOnce() -> Box<T>) -> &'static T {
+    // Acquire: pairs with the Release of the CAS that published the value.
     let mut p = slot.load(Acquire);
     if p.is_null() {
-        let fresh = Box::into_raw(Box::new(RawLock::new()));
-        // Release (success): the lock is initialised before it is seen;
+        let fresh = Box::into_raw(make());
+        // Release (success): the value is initialised before it is seen;
         // Acquire (failure): pairs with the winner's Release.
         p = match slot.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
             Ok(_) => fresh,
@@ -385,8 +375,8 @@ fn accept_lock(fd: c_int) -> Option<&'static RawLock> {
             }
         };
     }
-    // SAFETY: published locks are never freed.
-    Some(unsafe { &*p })
+    // SAFETY: published values are never freed.
+    unsafe { &*p }
 }
 
 /// Waits (the ULT only) until a connection is pending on `fd` or an error
@@ -410,6 +400,11 @@ fn accept_when_ready(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> Opt
             Waited::Cancel => return None,
             Waited::TimedOut => {
                 crate::set_errno(libc::EAGAIN);
+                return Some(-1);
+            }
+            // Closed under us: the number may name another file now.
+            Waited::Failed(libc::EBADF) => {
+                crate::set_errno(libc::EBADF);
                 return Some(-1);
             }
             Waited::Failed(_) => break, // let the accept report it
@@ -479,39 +474,22 @@ pub unsafe extern "C-unwind" fn weave_connect(
     0
 }
 
-/// `close`: closes `fd`, first waking the ULTs that wait on it in the
-/// socket calls here (module doc: they see the socket shut down), so that
-/// the fd's number is safe to reuse at once. A cancellation point: a due
-/// request is acted on before the fd is closed.
+/// `close`: closes `fd`, first ending the waits of the ULTs blocked on it
+/// in the socket calls here (they fail with `EBADF`: module doc). A
+/// cancellation point: a due request is acted on before the fd is
+/// closed. `-1` and `errno` as the system's `close`.
 #[no_mangle]
 pub extern "C-unwind" fn weave_close(fd: c_int) -> c_int {
     if cancel::due() {
         cancel::act();
     }
-    if let Some(c) = waiting(fd) {
-        // SeqCst: pairs with the increments and decrements in `wait`.
-        if c.load(SeqCst) > 0 {
-            wake_waiters(fd, c);
+    // SAFETY: the program's fd, which it closes: the system's close with
+    // the waits on it ended first.
+    match unsafe { weave_rt::os::fd::close(fd) } {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::set_errno(e.raw_os_error().unwrap_or(libc::EIO));
+            -1
         }
-    }
-    // SAFETY: the system's close, with the program's fd.
-    unsafe { libc::close(fd) }
-}
-
-/// How long `close` lets the waiters it woke leave their waits: they only
-/// need their LWP to run them once, so a second is generous; past it the
-/// fd is closed anyway rather than `close` hanging.
-const WAKE_GRACE: Duration = Duration::from_secs(1);
-
-#[cold]
-fn wake_waiters(fd: c_int, count: &AtomicU32) {
-    // SAFETY: a plain system call; on anything but a socket it fails
-    // (ENOTSOCK) and nobody waits here on such an fd anyway.
-    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
-    let until = Instant::now() + WAKE_GRACE;
-    // SeqCst: pairs with the decrement in `wait`, which follows the end
-    // of the waiter's registration.
-    while count.load(SeqCst) > 0 && Instant::now() < until {
-        weave_rt::thread::yield_now();
     }
 }

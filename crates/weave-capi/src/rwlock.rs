@@ -8,7 +8,9 @@
 //! The timed calls try, then wait in short ULT sleeps (1 ms) until the
 //! deadline: weave's `RwLock` has no timed acquire. A read lock taken
 //! again by a thread that holds one can wait behind a queued writer
-//! (new readers wait behind a waiting writer), which POSIX allows.
+//! (new readers wait behind a waiting writer), which POSIX allows: every
+//! lock prefers writers, whatever kind `pthread_rwlockattr_setkind_np`
+//! stored (it is kept and returned, see there).
 
 use std::ffi::c_int;
 use std::sync::atomic::AtomicU64;
@@ -21,7 +23,7 @@ use weave_rt::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockEr
 use crate::guard;
 use crate::mutex::me;
 use crate::object::{slot, Slot};
-use crate::time::{deadline, Clock};
+use crate::time::{wait_step, Clock};
 use crate::word_attr::WordAttr;
 
 type ReadGuard = RwLockReadGuard<'static, ()>;
@@ -118,22 +120,26 @@ impl CRwLock {
         0
     }
 
-    /// Retries `attempt` in 1 ms ULT sleeps until `abstime`.
+    /// Retries `attempt` in 1 ms ULT sleeps until `abstime` has passed on
+    /// `CLOCK_REALTIME`, read again at each step (`time::wait_step`: the
+    /// wait follows the clock if it is set).
     fn timed(&self, abstime: *const timespec, attempt: impl Fn() -> c_int) -> c_int {
         match attempt() {
             libc::EBUSY => {}
             r => return r,
         }
-        let until = match deadline(Clock::Realtime, abstime) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
         loop {
+            let until = match wait_step(Clock::Realtime, abstime) {
+                Ok(Some(d)) => d,
+                Ok(None) => return libc::ETIMEDOUT,
+                Err(e) => return e,
+            };
             let now = Instant::now();
-            if now >= until {
-                return libc::ETIMEDOUT;
-            }
-            weave_rt::thread::sleep((until - now).min(Duration::from_millis(1)));
+            weave_rt::thread::sleep(
+                until
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(1)),
+            );
             match attempt() {
                 libc::EBUSY => {}
                 r => return r,
@@ -261,14 +267,76 @@ pub unsafe extern "C" fn weave_pthread_rwlock_unlock(r: *mut pthread_rwlock_t) -
     })
 }
 
-/// `pthread_rwlockattr_t`: initialised, process-private; nothing else.
+/// `pthread_rwlockattr_t`: initialised, process-private, and the lock
+/// kind of `pthread_rwlockattr_setkind_np` in its second `int`.
 const RWLOCKATTR: WordAttr = WordAttr(0xA7 << 24);
 
-/// `pthread_rwlockattr_init`.
+/// glibc's lock kinds: `PTHREAD_RWLOCK_PREFER_READER_NP` (the default),
+/// `_PREFER_WRITER_NP`, `_PREFER_WRITER_NONRECURSIVE_NP`.
+const PREFER_READER: c_int = 0;
+const PREFER_WRITER_NONRECURSIVE: c_int = 2;
+
+/// The lock kind inside an initialised `pthread_rwlockattr_t` (8 bytes:
+/// the magic, then the kind).
+///
+/// # Safety
+///
+/// `a` is the program's initialised attribute object.
+unsafe fn kind_slot(a: *const pthread_rwlockattr_t) -> *mut c_int {
+    const _: () = assert!(std::mem::size_of::<pthread_rwlockattr_t>() >= 8);
+    // SAFETY: the object has room for two ints (checked above).
+    unsafe { a.cast::<c_int>().cast_mut().add(1) }
+}
+
+/// `pthread_rwlockattr_init`: process-private, `PREFER_READER_NP`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlockattr_init(a: *mut pthread_rwlockattr_t) -> c_int {
     // SAFETY: the program's attribute object.
-    unsafe { RWLOCKATTR.init(a) }
+    let r = unsafe { RWLOCKATTR.init(a) };
+    if r == 0 {
+        // SAFETY: initialised just now.
+        unsafe { kind_slot(a).write(PREFER_READER) };
+    }
+    r
+}
+
+/// `pthread_rwlockattr_setkind_np` (a GNU extension): the lock kind,
+/// stored and returned by `getkind_np`. What weave's lock does is always
+/// the writer preference of `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`
+/// (a reader waits behind a queued writer, so a writer is not starved);
+/// `PREFER_READER_NP`, glibc's default, is stored but not honoured (a
+/// reader that already holds the lock can wait behind a queued writer: do
+/// not take a read lock recursively while writers may wait). `EINVAL` for
+/// another value or uninitialised attributes.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlockattr_setkind_np(
+    a: *mut pthread_rwlockattr_t,
+    pref: c_int,
+) -> c_int {
+    // SAFETY: the program's attribute object.
+    if !unsafe { RWLOCKATTR.ok(a) } || !(PREFER_READER..=PREFER_WRITER_NONRECURSIVE).contains(&pref)
+    {
+        return libc::EINVAL;
+    }
+    // SAFETY: initialised (checked).
+    unsafe { kind_slot(a).write(pref) };
+    0
+}
+
+/// `pthread_rwlockattr_getkind_np` (a GNU extension): the kind stored.
+/// `EINVAL` for uninitialised attributes or a null `pref`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlockattr_getkind_np(
+    a: *const pthread_rwlockattr_t,
+    pref: *mut c_int,
+) -> c_int {
+    // SAFETY: the program's attribute object.
+    if pref.is_null() || !unsafe { RWLOCKATTR.ok(a) } {
+        return libc::EINVAL;
+    }
+    // SAFETY: initialised (checked); `pref` non-null, the program's int.
+    unsafe { pref.write(kind_slot(a).read()) };
+    0
 }
 
 /// `pthread_rwlockattr_destroy`.

@@ -28,7 +28,7 @@ static FLAGS: [AtomicI32; 65] = [const { AtomicI32::new(0) }; 65];
 
 /// glibc's own signals (thread cancellation and setxid), which a mask or
 /// a wait set silently leaves out, as glibc's calls do.
-fn without_reserved(s: SigSet) -> SigSet {
+pub(crate) fn without_reserved(s: SigSet) -> SigSet {
     let mut s = s;
     for sig in 32..signal::sigrtmin() {
         s.remove(sig);
@@ -83,30 +83,79 @@ pub unsafe extern "C" fn weave_pthread_sigmask(
 /// `sigsuspend`: the calling thread waits with `*mask` as its mask until a
 /// handler has run on it (the C handlers of `sigaction` and `signal` do),
 /// then gets its old mask back; always `-1` with `errno` `EINTR`, or
-/// `EFAULT` for a null mask. On a ULT only the ULT waits.
+/// `EFAULT` for a null mask. On a ULT only the ULT waits. A cancellation
+/// point: a request ends the wait (the old mask back) and is acted on.
 #[no_mangle]
-pub unsafe extern "C" fn weave_sigsuspend(mask: *const sigset_t) -> c_int {
+pub unsafe extern "C-unwind" fn weave_sigsuspend(mask: *const sigset_t) -> c_int {
+    let mut act = false;
     let r = guard_errno("sigsuspend", libc::EINVAL, || {
         // SAFETY: null or the program's set.
         let Some(m) = (unsafe { mask.as_ref() }) else {
             return libc::EFAULT;
         };
-        signal::suspend(&without_reserved(SigSet::from_sigset_t(m)));
+        act = suspend_point(&without_reserved(SigSet::from_sigset_t(m)));
         libc::EINTR
     });
+    if act {
+        crate::cancel::act();
+    }
     debug_assert_eq!(r, -1);
     r
 }
 
 /// `pause`: waits until a handler has run on the calling thread (as
 /// `sigsuspend` with the thread's own mask); always `-1` with `errno`
-/// `EINTR`.
+/// `EINTR`. A cancellation point.
 #[no_mangle]
-pub extern "C" fn weave_pause() -> c_int {
-    guard_errno("pause", libc::EINVAL, || {
-        signal::suspend(&signal::current_mask());
+pub extern "C-unwind" fn weave_pause() -> c_int {
+    let mut act = false;
+    let r = guard_errno("pause", libc::EINVAL, || {
+        act = suspend_point(&signal::current_mask());
         libc::EINTR
-    })
+    });
+    if act {
+        crate::cancel::act();
+    }
+    r
+}
+
+/// `signal::suspend(set)` as a cancellation point: whether a request is
+/// to be acted on (then the wait ended for it, or never began).
+fn suspend_point(set: &SigSet) -> bool {
+    match crate::cancel::point(|| signal::suspend(set)) {
+        Err(()) | Ok(((), true)) => true,
+        Ok(((), false)) => false,
+    }
+}
+
+/// A create with a signal mask in its attributes
+/// (`pthread_attr_setsigmask_np`): while it lives, the creating thread
+/// blocks every signal, so the child, which inherits that, takes none
+/// before its first step sets the attributes' mask ([`set_start_mask`]).
+/// Dropped after the spawn: the creator's own mask is back (a signal
+/// that came for it meanwhile is delivered then). The recipe glibc's
+/// manual gives for creating a thread with a chosen mask.
+pub(crate) struct SpawnMasked {
+    old: SigSet,
+}
+
+impl SpawnMasked {
+    pub(crate) fn new() -> SpawnMasked {
+        SpawnMasked {
+            old: signal::mask(How::SetMask, &without_reserved(SigSet::full())),
+        }
+    }
+}
+
+impl Drop for SpawnMasked {
+    fn drop(&mut self) {
+        signal::mask(How::SetMask, &self.old);
+    }
+}
+
+/// A new C thread's first step when its attributes have a signal mask.
+pub(crate) fn set_start_mask(mask: u64) {
+    signal::mask(How::SetMask, &SigSet::from_bits(mask));
 }
 
 /// `sigprocmask`: as `pthread_sigmask` (the calling thread's mask), with

@@ -133,6 +133,9 @@ pub(crate) struct Spec {
     pub(crate) detached: bool,
     pub(crate) policy: c_int,
     pub(crate) sched_priority: c_int,
+    /// The signal mask the thread starts with (`pthread_attr_setsigmask_np`;
+    /// none: its creator's).
+    pub(crate) sigmask: Option<u64>,
 }
 
 /// A joinable C thread, as the registry keeps it.
@@ -330,6 +333,10 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
     }
     let arg = arg as usize;
     let detached = spec.detached;
+    // A signal mask of the attributes' (`signal.rs`): blocked for everything
+    // until the child's first step sets it.
+    let sigmask = spec.sigmask;
+    let _spawning = sigmask.map(|_| crate::signal::SpawnMasked::new());
     let spec = (spec != Spec::default()).then(|| Box::new(spec));
     fork_handlers();
     LIVE.fetch_add(1, Relaxed);
@@ -338,7 +345,12 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
     // a line of C (POSIX: the id is stored on return, and the child may
     // use it at once, to detach itself say).
     let spawned = b.spawn_published(
-        move || run_c_thread(start, arg),
+        move || {
+            if let Some(m) = sigmask {
+                crate::signal::set_start_mask(m);
+            }
+            run_c_thread(start, arg)
+        },
         |handle: JoinHandle<usize>| {
             id = handle.thread().id().as_u64().get();
             // SAFETY: checked non-null by the caller; the program's storage.
@@ -351,6 +363,9 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
                         spec,
                     },
                 );
+            } else if let Some(spec) = spec {
+                // For `pthread_getattr_np`.
+                attr::keep_detached(id as pthread_t, *spec);
             }
             // Detached: dropping the handle detaches the weave thread.
         },
@@ -445,16 +460,29 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
         let until = match how {
             Wait::Not => return give_back(handle, libc::EBUSY),
             Wait::Block => None,
-            Wait::Until(clock, abstime) => match crate::time::deadline(clock, abstime) {
-                Ok(d) => Some(d),
+            Wait::Until(clock, abstime) => match crate::time::wait_step(clock, abstime) {
+                Ok(Some(d)) => Some(d),
+                Ok(None) => return give_back(handle, libc::ETIMEDOUT),
                 Err(e) => return give_back(handle, e),
             },
         };
         // A cancellation point: acted on before the join takes anything.
-        match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
-            Ok((true, _)) => {}
-            Ok((false, false)) => return give_back(handle, libc::ETIMEDOUT),
-            Ok((false, true)) | Err(()) => return give_back(handle, crate::cancel::ACT),
+        let mut until = until;
+        loop {
+            match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
+                Ok((true, _)) => break,
+                // A step's end: on CLOCK_REALTIME the clock is read again
+                // (it may have been set), and the wait goes on until
+                // `abstime` has passed on it (`time::wait_step`).
+                Ok((false, false)) => match how {
+                    Wait::Until(clock, abstime) => match crate::time::wait_step(clock, abstime) {
+                        Ok(Some(d)) => until = Some(d),
+                        _ => return give_back(handle, libc::ETIMEDOUT),
+                    },
+                    _ => return give_back(handle, libc::ETIMEDOUT),
+                },
+                Ok((false, true)) | Err(()) => return give_back(handle, crate::cancel::ACT),
+            }
         }
     }
     let value = match handle.join() {
@@ -485,7 +513,9 @@ pub unsafe extern "C" fn weave_pthread_tryjoin_np(
 /// `pthread_timedjoin_np` (a GNU extension): as `pthread_join`, giving up
 /// at `abstime` on `CLOCK_REALTIME` with `ETIMEDOUT` (the thread stays
 /// joinable); `EINVAL` for a bad `abstime` when the thread has not
-/// finished. A cancellation point.
+/// finished. The wait follows the realtime clock if it is set meanwhile
+/// (read again at least once a second, `time::REALTIME_STEP`). A
+/// cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_pthread_timedjoin_np(
     thread: pthread_t,
@@ -534,6 +564,10 @@ pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
             Some(_) => {
                 let e = reg.remove(&thread);
                 drop(reg);
+                if let Some(spec) = e.as_ref().and_then(|e| e.spec.as_deref()) {
+                    // For `pthread_getattr_np`.
+                    attr::keep_detached(thread, spec.clone());
+                }
                 // Dropping the handle detaches the weave thread: weave
                 // frees its packet when it ends.
                 drop(e);
@@ -878,9 +912,11 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         let spec = registry(thread)
             .get(&thread)
             .map(|e| e.spec.as_deref().cloned().unwrap_or_default())
+            .or_else(|| attr::detached_spec(thread))
             .unwrap_or_else(|| {
-                // Not a joinable C thread: a detached one, or an OS thread
-                // (the caller's own, registered) or a Rust ULT.
+                // Not a joinable C thread: a detached one made with the
+                // defaults, or an OS thread (the caller's own, registered)
+                // or a Rust ULT.
                 let os_self = weave_rt::thread::current_lwp().is_none()
                     && t.id() == weave_rt::thread::current_id();
                 Spec {

@@ -66,6 +66,31 @@ pub(crate) fn deadline(clock: Clock, abstime: *const timespec) -> Result<Instant
         .unwrap_or_else(|| start + Duration::from_secs(u64::from(u32::MAX))))
 }
 
+/// How long a wait for an `abstime` on `CLOCK_REALTIME` waits before it
+/// reads that clock again ([`wait_step`]): weave's timers run on the
+/// monotonic clock, so a step of the system clock (`clock_settime`, NTP)
+/// reaches such a wait at its next reading. A second keeps the cost to
+/// one wake-up a second of a long wait, and the lateness after a step
+/// forward under a second; a step back never ends a wait early.
+pub(crate) const REALTIME_STEP: Duration = Duration::from_secs(1);
+
+/// The `Instant` a wait for `abstime` (on `clock`) waits until next, or
+/// `None` once `abstime` has passed on that clock: the deadline itself on
+/// `CLOCK_MONOTONIC`, at most [`REALTIME_STEP`] away on `CLOCK_REALTIME`,
+/// after which the waiter calls this again (so the wait follows the
+/// realtime clock as it is set). `EINVAL` as [`deadline`].
+pub(crate) fn wait_step(clock: Clock, abstime: *const timespec) -> Result<Option<Instant>, c_int> {
+    let d = deadline(clock, abstime)?;
+    let now = Instant::now();
+    if d <= now {
+        return Ok(None);
+    }
+    Ok(Some(match clock {
+        Clock::Realtime => d.min(now + REALTIME_STEP),
+        Clock::Monotonic => d,
+    }))
+}
+
 /// Whether `abstime` (on `clock`) has passed.
 pub(crate) fn passed(clock: Clock, abstime: *const timespec) -> bool {
     deadline(clock, abstime).is_ok_and(|d| d <= Instant::now())
@@ -218,6 +243,33 @@ mod tests {
             deadline(Clock::Monotonic, std::ptr::null()),
             Err(libc::EINVAL)
         );
+    }
+
+    #[test]
+    fn a_realtime_wait_steps_a_second_at_most_and_a_monotonic_one_does_not() {
+        for clock in [Clock::Realtime, Clock::Monotonic] {
+            let mut now = timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: a valid clock id and a timespec to write.
+            unsafe { libc::clock_gettime(clock.id(), &mut now) };
+            let hour = timespec {
+                tv_sec: now.tv_sec + 3600,
+                tv_nsec: now.tv_nsec,
+            };
+            let before = Instant::now();
+            let step = wait_step(clock, &hour).unwrap().unwrap();
+            match clock {
+                Clock::Realtime => assert!(step <= Instant::now() + REALTIME_STEP),
+                Clock::Monotonic => assert!(step >= before + Duration::from_secs(3599)),
+            }
+            let past = timespec {
+                tv_sec: now.tv_sec - 1,
+                tv_nsec: 0,
+            };
+            assert_eq!(wait_step(clock, &past), Ok(None));
+        }
     }
 
     #[test]

@@ -209,6 +209,22 @@ c_tests! {
     cancel_wakes_a_wait_on_a_named_semaphore_without_taking_a_permit => "cancel_wakes_named_sem_wait",
 }
 
+// The limits of #13 lifted: close under a waiter, high fds, reused
+// numbers, cancellation in sigsuspend/pause, the GNU _np calls.
+c_tests! {
+    close_ends_a_blocked_write_with_ebadf => "close_wakes_a_blocked_writer",
+    close_ends_only_the_calls_on_the_fd_it_closes => "close_leaves_other_copies_alone",
+    a_reused_fd_number_belongs_to_the_new_file_only => "close_then_reuse_does_not_reach_the_new_file",
+    high_fd_numbers_block_only_the_ult_and_close_ends_their_waits => "close_wakes_waiters_on_high_fds",
+    cancel_ends_sigsuspend_and_pause => "cancel_wakes_sigsuspend_and_pause",
+    a_thread_starts_with_the_attributes_signal_mask => "attr_sigmask_np",
+    setattr_default_np_sets_what_a_null_attr_create_makes => "attr_default_np",
+    rwlock_kind_is_stored_and_writers_are_preferred => "rwlockattr_kind_np",
+    getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
+    realtime_timed_joins_wait_in_steps_until_abstime_passes_on_that_clock => "timedjoin_realtime_in_steps",
+    close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",
+}
+
 #[test]
 fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
     let out = passes("exit_from_main");

@@ -71,7 +71,7 @@ static FORKED_ULT: AtomicU32 = AtomicU32::new(0);
 
 /// What layers above this one reset in the child, in the order they
 /// registered (each registers at most once): the thread API's per-OS-thread
-/// caches and the signal dispatcher, so far.
+/// caches, the signal dispatcher and `os::fd`'s table of waits, so far.
 static CHILD_HOOKS: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 4];
 
 /// Registers `f` to run in the child of a fork, after the runtime has been
@@ -88,7 +88,7 @@ pub(crate) fn at_child(f: fn()) {
             Err(_) => continue,
         }
     }
-    // Four slots for two callers in this crate: a fifth is a bug here.
+    // Four slots for three callers in this crate: a fifth is a bug here.
     crate::fatal("more fork hooks than the fork module has room for");
 }
 

@@ -71,16 +71,18 @@ static inline void wait_blocked(pthread_t t) {
 }
 
 /* A thread body that reads once from `fd` into `got` (for tests of
- * socket reads): `n` is read's result. */
+ * socket reads): `n` is read's result, `err` errno after it. */
 struct reader {
     int fd;
     char got[8];
     ssize_t n;
+    int err;
 };
 
 static inline void *reads(void *arg) {
     struct reader *r = arg;
     r->n = read(r->fd, r->got, sizeof r->got);
+    r->err = errno;
     return NULL;
 }
 

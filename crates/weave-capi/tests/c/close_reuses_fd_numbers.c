@@ -19,7 +19,7 @@ int main(void) {
         /* The numbers just closed are the lowest free ones. */
         EQ(sv[0], first[0]);
         EQ(sv[1], first[1]);
-        struct reader r = {sv[0], {0}, -2};
+        struct reader r = {sv[0], {0}, -2, 0};
         pthread_t t;
         EQ(pthread_create(&t, NULL, reads, &r), 0);
         /* Inside its wait (registered with weave's reactor) before the

@@ -1,8 +1,9 @@
-/* close(2) of a socket that another thread is blocked reading: weave wakes
- * the reader (it sees the socket shut down for reading: end of file), so
- * that it does not wait for ever on a file that is gone, and the fd number
- * is safe to reuse at once: a new socket at that number, read by a new
- * blocked thread, gets its data. Same for a thread blocked in accept. */
+/* close(2) of a socket that another thread is blocked reading: weave ends
+ * the reader's call with -1 and EBADF (the fd is no longer a valid file
+ * descriptor open for reading), so that it does not wait for ever on a
+ * file that is gone, and the fd number is safe to reuse at once: a new
+ * socket at that number, read by a new blocked thread, gets its data.
+ * Same for a thread blocked in accept. */
 #include "check.h"
 
 #include <netinet/in.h>
@@ -18,20 +19,21 @@ int main(void) {
     for (int round = 0; round < 20; round++) {
         int sv[2];
         EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-        struct reader old = {sv[0], {0}, -2};
+        struct reader old = {sv[0], {0}, -2, 0};
         pthread_t t;
         EQ(pthread_create(&t, NULL, reads, &old), 0);
         wait_blocked_in(t, WEAVE_BLOCK_NET);
         EQ(close(sv[0]), 0);
         EQ(pthread_join(t, NULL), 0);
-        EQ(old.n, 0);
+        EQ(old.n, -1);
+        EQ(old.err, EBADF);
 
         /* The number comes back, and a reader blocked on the new socket
          * there is woken by its data. */
         int nv[2];
         EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, nv), 0);
         EQ(nv[0], sv[0]);
-        struct reader now = {nv[0], {0}, -2};
+        struct reader now = {nv[0], {0}, -2, 0};
         EQ(pthread_create(&t, NULL, reads, &now), 0);
         wait_blocked_in(t, WEAVE_BLOCK_NET);
         EQ(write(nv[1], "pong", 4), 4);

@@ -1,18 +1,48 @@
 //! Waiting for a raw file descriptor that weave did not open: the seam the
 //! C API's socket calls (`read`, `write`, `accept`, ... on a socket the
-//! program made) block the ULT through.
+//! program made) block the ULT through, and the `close` that ends those
+//! waits.
 //!
-//! Owns nothing: each wait registers the fd with the reactor for its
-//! length and takes it out again, so weave keeps no state about fds it
-//! does not own (the program may close or reuse them at any time). Two
-//! syscalls a wait, paid only by a call that would block. It must not
-//! change the fd's flags.
+//! Owns the table of the waits in progress here, by fd number, and
+//! nothing about the fds themselves: each wait registers a private
+//! duplicate of the fd with the reactor for its length
+//! (`Reactor::register_copy`) and takes it out again, so the program may
+//! close or reuse the number at any time without the wait's deregistration
+//! reaching another file. It must not change the fd's flags.
+//!
+//! **Closing under a waiter.** [`close`] ends every wait here on the fd
+//! before it closes it: each waiter returns `EBADF` at once (it must not
+//! retry its call on a number that may already name another file). That is
+//! what some systems do for a thread blocked in a call on an fd another
+//! thread closes; Linux instead keeps such a call blocked, holding the
+//! file open, which on a ULT would hold the socket open with nobody to
+//! notice. Other copies of the file (a `dup`, a forked child's) and their
+//! waiters are untouched. A wait that *starts* while `close` runs may miss
+//! it and wait on its private copy, as a call that overlaps a `close` on
+//! Linux does; the program's next call on the number gets `EBADF`.
+//!
+//! **The table.** Sharded by fd number, each shard a map from number to
+//! the waits' registration tokens: sparse, so any fd number (a process may
+//! raise its limit of open files far past 65,536) is tracked, and nothing
+//! is kept once the last wait on a number ends. A wait adds itself under
+//! its shard's lock in the same critical section as its `dup`; `close`
+//! looks under that lock before its `close(2)`: a wait that got its copy
+//! before is found, one after finds the fd closed (`EBADF`). The child of
+//! a `fork` starts with an empty table (`fork::at_child`).
+//!
+//! At the limit of open files, where the duplicate cannot be made, a wait
+//! falls back to polling the fd in short ULT sleeps (`poll(2)`, no
+//! registration).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicPtr, AtomicUsize};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::reactor::{self, Dir};
+use crate::reactor::{self, Dir, Registration, Token};
 
 /// What to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +53,67 @@ pub enum Interest {
     Write,
 }
 
+/// Shards of the table of waits: waits on different fds rarely meet on a
+/// lock; 64 keeps the table small for a program that waits on few fds.
+const SHARDS: usize = 64;
+
+type Shard = Mutex<BTreeMap<RawFd, Vec<Token>>>;
+
+type Table = [Shard; SHARDS];
+
+/// The waits in progress in [`wait`], by fd number (module doc): made on
+/// first use, and made afresh in the child of a `fork` ([`after_fork`]),
+/// where a shard may have been locked by a thread that is not there.
+static WAITS: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
+
+/// How many waits are in [`wait`] now: `close` skips the table while none
+/// is.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+fn new_table() -> *mut Table {
+    Box::into_raw(Box::new([const { Mutex::new(BTreeMap::new()) }; SHARDS]))
+}
+
+fn shard(fd: RawFd) -> MutexGuard<'static, BTreeMap<RawFd, Vec<Token>>> {
+    // Acquire: pairs with the Release of the CAS (or the child's store)
+    // that published the table.
+    let mut t = WAITS.load(Acquire);
+    if t.is_null() {
+        t = first_table();
+    }
+    // SAFETY: tables are never freed (a child's old one is leaked).
+    unsafe { &(*t)[fd.unsigned_abs() as usize % SHARDS] }
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+#[cold]
+fn first_table() -> *mut Table {
+    let fresh = new_table();
+    // Release (success): the table is initialised before it is seen;
+    // Acquire (failure): pairs with the winner's Release.
+    match WAITS.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
+        Ok(_) => {
+            crate::fork::at_child(after_fork);
+            fresh
+        }
+        Err(won) => {
+            // SAFETY: `fresh` was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+            won
+        }
+    }
+}
+
+/// In the child of a `fork`: the parent's waiters are not there, and one
+/// of them may have held a shard's lock; start from an empty table (the
+/// old one is leaked: a few KiB once per fork that used this module).
+fn after_fork() {
+    // Release: pairs with the Acquire load in `shard`.
+    WAITS.store(new_table(), Release);
+    WAITING.store(0, Relaxed);
+}
+
 /// Blocks the calling thread until `fd` may be ready for `interest`, or
 /// until `deadline`: `Ok(false)` when the deadline passed. On a ULT only
 /// the ULT waits (the reactor wakes it); on an OS thread, `poll(2)`. The
@@ -31,8 +122,10 @@ pub enum Interest {
 /// [`cancellation_point`](crate::thread::cancellation_point), a
 /// cancellation request ends the wait (`Ok(true)`).
 ///
-/// Errors: those of `epoll_ctl` for an fd epoll cannot watch (`EPERM`
-/// for a regular file, `EBADF` for a closed fd).
+/// Errors: `EBADF` for an fd that is not open, or that [`close`] closed
+/// during the wait (do not retry the call then: the number may name
+/// another file by now); those of `epoll_ctl` for an fd epoll cannot watch
+/// (`EPERM` for a regular file).
 pub fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<bool> {
     let dir = match interest {
         Interest::Read => Dir::Read,
@@ -42,27 +135,86 @@ pub fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Res
         return reactor::poll_fd(fd, dir, deadline);
     }
     let r = reactor::get()?;
-    match r.register(fd) {
-        Ok(reg) => wait_registered(&reg, fd, dir, deadline),
-        // Another thread waits on this very fd number (a reader and a
-        // writer of one socket): watch a duplicate of it, which epoll
-        // tells apart, for this wait.
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            // SAFETY: dup of an fd the caller holds open; the copy is
-            // closed below, after its registration is dropped.
-            let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-            if copy < 0 {
-                return Err(io::Error::last_os_error());
+    // SeqCst: pairs with the load in `close` (module doc: a close that
+    // reads 0 runs before this wait's copy exists, or overlaps it).
+    WAITING.fetch_add(1, SeqCst);
+    let _counted = Counted;
+    let tracked = {
+        let mut waits = shard(fd);
+        let reg = match r.register_copy(fd) {
+            Ok(reg) => reg,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                drop(waits);
+                return wait_polling(fd, dir, deadline);
             }
-            let ready = r
-                .register(copy)
-                .and_then(|reg| wait_registered(&reg, copy, dir, deadline));
-            // SAFETY: our own copy, no longer registered.
-            unsafe { libc::close(copy) };
-            ready
-        }
-        Err(e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        waits.entry(fd).or_default().push(reg.token());
+        Tracked { fd, reg }
+    };
+    let ready = wait_registered(&tracked.reg, dir, deadline);
+    if tracked.reg.record().closed() {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
+    ready
+}
+
+/// Counts a wait in [`WAITING`] until it drops.
+struct Counted;
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        // SeqCst: as the increment in `wait`.
+        WAITING.fetch_sub(1, SeqCst);
+    }
+}
+
+/// A wait's registration, listed in the table under `fd` until it drops:
+/// it leaves the table first (under the shard's lock, so that a `close`
+/// holding that lock never sees a registration being dropped), then the
+/// registration drops and closes its copy.
+struct Tracked {
+    fd: RawFd,
+    reg: Registration,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let mut waits = shard(self.fd);
+        let token = self.reg.token();
+        if let Some(list) = waits.get_mut(&self.fd) {
+            list.retain(|t| *t != token);
+            if list.is_empty() {
+                waits.remove(&self.fd);
+            }
+        }
+    }
+}
+
+/// Closes `fd` (the system's `close(2)`, whose result this is), first
+/// ending every [`wait`] on it: those return `EBADF` (module doc). Costs
+/// one load more than `close(2)` while no thread waits in [`wait`].
+///
+/// # Safety
+///
+/// `fd` is not owned by anything that will close or use it as its own
+/// (an `OwnedFd`, a `File`, a weave socket): the caller owns the number,
+/// as with `libc::close`.
+pub unsafe fn close(fd: RawFd) -> io::Result<()> {
+    // SeqCst: pairs with the increment in `wait`.
+    if WAITING.load(SeqCst) > 0 {
+        let mut waits = shard(fd);
+        if let (Some(list), Some(r)) = (waits.remove(&fd), reactor::try_get()) {
+            for token in list {
+                r.close_waits(token);
+            }
+        }
+    }
+    // SAFETY: the caller owns `fd` (the contract above).
+    if unsafe { libc::close(fd) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The socket's own timeout for `interest` (`SO_RCVTIMEO` or
@@ -79,16 +231,43 @@ pub fn socket_timeout(fd: RawFd, interest: Interest) -> Option<Duration> {
 /// A new registration assumes the fd ready (the reactor's rule for a handle
 /// that has made no call yet): check once with `poll(2)`, after a snapshot,
 /// and clear that assumption unless an event came since; then wait.
-fn wait_registered(
-    reg: &reactor::Registration,
-    fd: RawFd,
-    dir: Dir,
-    deadline: Option<Instant>,
-) -> io::Result<bool> {
+fn wait_registered(reg: &Registration, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
     let snap = reg.record().snapshot();
-    if reactor::ready_now(fd, dir)? {
+    if reactor::ready_now(reg.fd(), dir)? {
         return Ok(true);
     }
     reg.record().clear(snap, dir);
     Ok(reg.wait(dir, deadline))
+}
+
+/// The longest sleep between two polls of [`wait_polling`]: a reader at
+/// the limit of open files sees its data at most this late.
+const POLL_SLICE_MAX: Duration = Duration::from_millis(20);
+
+/// The wait without a registration, for when no fd is left for the copy:
+/// `poll(2)` without blocking, then a ULT sleep (1 ms, doubling to
+/// [`POLL_SLICE_MAX`]), until ready, the deadline, or a cancellation
+/// request. A closed fd is "ready" (`POLLNVAL`): the caller's retry reports
+/// `EBADF`.
+#[cold]
+fn wait_polling(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+    let mut slice = Duration::from_millis(1);
+    loop {
+        if reactor::ready_now(fd, dir)? {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        let mut until = now + slice;
+        if let Some(d) = deadline {
+            if now >= d {
+                return Ok(false);
+            }
+            until = until.min(d);
+        }
+        crate::thread::sleep_until(until);
+        if crate::thread::cancel::wait_cancelled() {
+            return Ok(true);
+        }
+        slice = (slice * 2).min(POLL_SLICE_MAX);
+    }
 }

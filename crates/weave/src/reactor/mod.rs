@@ -34,6 +34,20 @@
 //! already collected by some thread for a closed fd finds a different
 //! generation and is dropped.
 //!
+//! ## Deregistering by registration
+//! epoll keys an entry by fd number *and* open file, but `EPOLL_CTL_DEL`
+//! names only the number, and finds whatever file has it now. So a
+//! registration is only ever made on an fd number that its owner keeps
+//! open until the registration is dropped: a weave handle's own fd (the
+//! handle closes it after dropping its registration), or, for an fd weave
+//! does not own (`os::fd::wait`), a private duplicate that the
+//! registration holds ([`Reactor::register_copy`]) and closes after its
+//! `EPOLL_CTL_DEL`. The program may close and reuse the number it waited
+//! on meanwhile: the delete still names the registration's own entry, never
+//! a later file's. A registration's [`Token`] (index and generation) names
+//! it for [`Reactor::close_waits`], which ends its waits when the
+//! program closes the fd it was made for.
+//!
 //! Part of the engine (an idle LWP sleeps in it): it wakes ULTs only
 //! through `sched::Waiter` and must not name run queues, the monitor's
 //! loop or the public API.
@@ -52,7 +66,7 @@ mod readiness;
 
 pub(crate) use readiness::Dir;
 pub(crate) use readiness::Readiness;
-use readiness::{ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use readiness::{CLOSED, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 
 fn poll_events(dir: Dir) -> libc::c_short {
     match dir {
@@ -123,6 +137,11 @@ impl Record {
         self.state.clear(snap, dir);
     }
 
+    /// Whether the fd's waits were ended by a close ([`Reactor::close_waits`]).
+    pub(crate) fn closed(&self) -> bool {
+        self.state.is_closed()
+    }
+
     /// Applies an event from epoll and wakes the waiters it concerns.
     fn on_event(&self, events: u32) {
         let mut bits = 0;
@@ -141,6 +160,11 @@ impl Record {
         if events & libc::EPOLLERR as u32 != 0 {
             bits |= ERROR;
         }
+        self.apply(bits);
+    }
+
+    /// Sets `bits` and wakes the waiters they end.
+    fn apply(&self, bits: u32) {
         // Bits first, then the waiters: one that queues after we took the
         // list sees the bits under the lock.
         self.state.set(bits);
@@ -279,7 +303,52 @@ impl Reactor {
     }
 
     /// Adds `fd` to the epoll set, edge-triggered for both directions.
+    /// The caller keeps `fd` open, under this number, until the
+    /// registration is dropped (module doc: deregistering by registration).
     pub(crate) fn register(&'static self, fd: RawFd) -> io::Result<Registration> {
+        self.register_owned(fd, fd, None)
+    }
+
+    /// Registers a private duplicate of `fd`, an fd weave does not own:
+    /// the registration holds the copy and closes it after taking it out of
+    /// the set, so the program may close or reuse `fd` meanwhile. Errors:
+    /// `fcntl`'s (`EBADF`, `EMFILE` at the limit of open files) and
+    /// `epoll_ctl`'s.
+    pub(crate) fn register_copy(&'static self, fd: RawFd) -> io::Result<Registration> {
+        // SAFETY: `F_DUPFD_CLOEXEC` only reads `fd`; a bad one is an error.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if copy < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new fd that nothing else owns.
+        let copy = unsafe { OwnedFd::from_raw_fd(copy) };
+        self.register_owned(copy.as_raw_fd(), fd, Some(copy))
+    }
+
+    /// Ends every wait of the registration `token` names, now and to come
+    /// (its record's [`CLOSED`] bit): the program closed the fd it was made
+    /// for. Nothing if the registration is gone. The caller keeps the
+    /// registration from being dropped meanwhile (`os::fd` holds the lock
+    /// of the table it is listed in), so the record cannot be reused under
+    /// the bit.
+    pub(crate) fn close_waits(&self, token: Token) {
+        if token.index >= self.carved.load(Acquire) {
+            return;
+        }
+        let rec = self.record(token.index);
+        if rec.generation.load(Acquire) == token.generation {
+            rec.apply(CLOSED);
+        }
+    }
+
+    /// Registers `fd`, which `copy` owns if given; `shown` is the number
+    /// the thread table shows a waiter waiting on.
+    fn register_owned(
+        &'static self,
+        fd: RawFd,
+        shown: RawFd,
+        copy: Option<OwnedFd>,
+    ) -> io::Result<Registration> {
         let index = self.alloc()?;
         let rec = self.record(index);
         let generation = rec.generation.load(Acquire);
@@ -305,7 +374,10 @@ impl Reactor {
         Ok(Registration {
             reactor: self,
             index,
+            generation,
             fd,
+            shown,
+            _copy: copy,
         })
     }
 
@@ -489,10 +561,41 @@ fn cannot(what: &str) -> io::Error {
 pub(crate) struct Registration {
     reactor: &'static Reactor,
     index: u32,
+    generation: u32,
+    /// The number registered: the owner's fd, or `_copy`'s.
     fd: RawFd,
+    /// The fd a waiter waits on, as the thread table shows it (the
+    /// program's, for a copy).
+    shown: RawFd,
+    /// The private duplicate of [`Reactor::register_copy`], closed when the
+    /// registration drops (a field: it drops after `Drop::drop` has taken
+    /// it out of the epoll set).
+    _copy: Option<OwnedFd>,
+}
+
+/// Names one registration (not an fd number): its record and the
+/// record's generation while it is registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    index: u32,
+    generation: u32,
 }
 
 impl Registration {
+    /// This registration's name, for [`Reactor::close_waits`].
+    pub(crate) fn token(&self) -> Token {
+        Token {
+            index: self.index,
+            generation: self.generation,
+        }
+    }
+
+    /// The fd number registered (a private copy's, for
+    /// [`Reactor::register_copy`]).
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd
+    }
+
     pub(crate) fn record(&self) -> &Record {
         self.reactor.record(self.index)
     }
@@ -509,7 +612,7 @@ impl Registration {
         let rec = self.record();
         let mut me = None;
         self.reactor.waiters.fetch_add(1, Relaxed);
-        sched::note_wait_on(crate::thread::id::WaitOn::Fd(self.fd));
+        sched::note_wait_on(crate::thread::id::WaitOn::Fd(self.shown));
         sched::block_on(BlockReason::Net, deadline, |w| {
             let mut g = rec.lock();
             if rec.is_ready(dir) {
@@ -534,9 +637,9 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // The fd is still open (its owner closes it after us): take it out
-        // of the set, then retire the record so that events already
-        // collected for it are dropped.
+        // The fd is still open under this number (its owner, or `_copy`,
+        // closes it after us): take it out of the set, then retire the
+        // record so that events already collected for it are dropped.
         // SAFETY: EPOLL_CTL_DEL ignores the event argument; a bad fd is an
         // error, not UB.
         unsafe {

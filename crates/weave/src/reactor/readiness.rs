@@ -17,6 +17,10 @@ pub(crate) const WRITABLE: u32 = 2;
 pub(crate) const READ_CLOSED: u32 = 4;
 pub(crate) const WRITE_CLOSED: u32 = 8;
 pub(crate) const ERROR: u32 = 16;
+/// The fd was closed under its waiters (`os::fd::close`): every wait on
+/// the registration ends, and stays ended until the record is reused.
+/// Never cleared by a would-block result.
+pub(crate) const CLOSED: u32 = 32;
 
 /// Which way a caller waits.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,8 +33,8 @@ impl Dir {
     /// The bits that end a wait in this direction.
     pub(crate) fn ready_mask(self) -> u32 {
         match self {
-            Dir::Read => READABLE | READ_CLOSED | ERROR,
-            Dir::Write => WRITABLE | WRITE_CLOSED | ERROR,
+            Dir::Read => READABLE | READ_CLOSED | ERROR | CLOSED,
+            Dir::Write => WRITABLE | WRITE_CLOSED | ERROR | CLOSED,
         }
     }
 
@@ -74,6 +78,12 @@ impl Readiness {
     #[inline]
     pub(crate) fn snapshot(&self) -> u64 {
         self.0.load(Acquire)
+    }
+
+    /// Whether the [`CLOSED`] bit is set.
+    #[cfg(not(loom))]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.load(Acquire) as u32 & CLOSED != 0
     }
 
     pub(crate) fn is_ready(&self, dir: Dir) -> bool {

@@ -694,7 +694,10 @@ pub fn take_interrupted() -> bool {
 /// `set` lets through is delivered at once, and the call returns. With
 /// `set` the current mask, this is `pause`. On an OS thread it is the
 /// system's `sigsuspend` on the kernel mask. `SIGKILL` and `SIGSTOP` are
-/// never blocked.
+/// never blocked. Inside a
+/// [`cancellation_point`](crate::thread::cancellation_point), a
+/// cancellation request ends the wait too (POSIX lists `sigsuspend` and
+/// `pause` as cancellation points); the old mask is back when it returns.
 pub fn suspend(set: &SigSet) {
     let Some(t) = crate::thread::current::running() else {
         let ks = SigSet::from_bits(set.bits() & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP)));
@@ -706,7 +709,7 @@ pub fn suspend(set: &SigSet) {
     t.sig.flags.fetch_or(state::SUSPENDING, SeqCst);
     // Opening the mask delivers what is pending and now let through.
     let old = mask(How::SetMask, set);
-    while t.sig.flags.load(SeqCst) & state::RAN == 0 {
+    while t.sig.flags.load(SeqCst) & state::RAN == 0 && !crate::thread::cancel::wait_cancelled() {
         // `handler_ran` ends this wait if a handler runs on this ULT while
         // it gets ready to block (the register below saw no RAN yet).
         crate::sched::block_on(crate::thread::id::BlockReason::Signal, None, |_| {
