@@ -39,31 +39,70 @@ struct Record {
     /// The first byte copied: the ULT's saved stack pointer (word-aligned).
     /// The guarded range starts at its page.
     lo: usize,
-    /// The words of `lo..top`, packed (see [`pack`]).
-    packed: Box<[u64]>,
+    /// The words of `lo..top`.
+    body: Body,
     /// Already put back by a fault on another thread; the home LWP frees
     /// the record when the ULT next runs (the handler never frees).
     restored: bool,
+}
+
+/// How a record keeps its words.
+enum Body {
+    /// Its differences from the [`Shape`] of its length (see [`encode`]).
+    Against(Box<[u8]>),
+    /// Its own words, packed (see [`pack`]): a stack unlike the shape of
+    /// its length, whose differences would take more room.
+    Packed(Box<[u64]>),
 }
 
 impl Record {
     fn page_lo(&self) -> usize {
         self.lo & !(PAGE - 1)
     }
+
+    /// Bytes held for this record's words (not counting its shape).
+    fn bytes(&self) -> usize {
+        match &self.body {
+            Body::Against(code) => code.len(),
+            Body::Packed(words) => words.len() * 8,
+        }
+    }
+}
+
+/// The reference stack of one length: the first stack of that many live
+/// words to be compacted, kept while any record is written against it.
+///
+/// ULTs parked in the same wait went through the same frames, so their
+/// live stacks are the same words but for a few: pointers into their own
+/// stacks (the same once moved by the distance between the two tops),
+/// and pointers to their TCB, their sockets, their closures' captures
+/// (a small distance from the reference's word, often the same distance
+/// for several words). A record against a shape keeps only those.
+struct Shape {
+    /// The stack top the words were copied below.
+    top: usize,
+    /// Its words, packed (see [`pack`]).
+    words: Box<[u64]>,
+    /// Records written against it (including the one it was made from).
+    users: usize,
 }
 
 struct Registry {
     lock: OwnerLock,
     /// Keyed by the stack's top: a record covers `page_lo..top`.
     map: UnsafeCell<BTreeMap<usize, Record>>,
+    /// Keyed by the number of live words.
+    shapes: UnsafeCell<BTreeMap<usize, Shape>>,
 }
 
-// SAFETY: `map` is touched only by the holder of `lock` (see `Locked`).
+// SAFETY: `map` and `shapes` are touched only by the holder of `lock`
+// (see `Locked`).
 unsafe impl Sync for Registry {}
 
 static REG: Registry = Registry {
     lock: OwnerLock::new(),
     map: UnsafeCell::new(BTreeMap::new()),
+    shapes: UnsafeCell::new(BTreeMap::new()),
 };
 
 /// A stack was ever compacted: until then the fault handler need not look.
@@ -105,6 +144,12 @@ impl Locked {
         // SAFETY: we hold the lock, the one licence to touch the map, and
         // `&mut self` makes this the only borrow through it.
         unsafe { &mut *REG.map.get() }
+    }
+
+    /// The records and the shapes at once.
+    fn both(&mut self) -> (&mut BTreeMap<usize, Record>, &mut BTreeMap<usize, Shape>) {
+        // SAFETY: as in `map`; the two maps are distinct objects.
+        unsafe { (&mut *REG.map.get(), &mut *REG.shapes.get()) }
     }
 }
 
@@ -204,18 +249,33 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     if !guarded {
         return 0;
     }
-    // Packed under the lock: until the record is in the map, a fault on
+    // Written under the lock: until the record is in the map, a fault on
     // the range would find nothing to restore.
-    let packed = pack(&raw);
-    let n = packed.len() * 8;
-    g.map().insert(
-        top,
-        Record {
-            lo: sp,
-            packed,
-            restored: false,
-        },
-    );
+    let (map, shapes) = g.both();
+    let mut n = 0;
+    let shape = shapes.entry(raw.len()).or_insert_with(|| {
+        let words = pack(&raw);
+        n += words.len() * 8;
+        Shape {
+            top,
+            words,
+            users: 0,
+        }
+    });
+    let code = encode(&raw, top, shape);
+    let body = if code.len() <= packed_len(&raw) * 8 {
+        shape.users += 1;
+        Body::Against(code)
+    } else {
+        Body::Packed(pack(&raw))
+    };
+    let rec = Record {
+        lo: sp,
+        body,
+        restored: false,
+    };
+    n += rec.bytes();
+    map.insert(top, rec);
     drop(g);
     HELD.fetch_add(1, Relaxed);
     HELD_BYTES.fetch_add(n, Relaxed);
@@ -223,18 +283,168 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     n
 }
 
-// ASYNC-SIGNAL-SAFE: madvise(2), a copy, and `fatal` (write + abort).
-/// Puts `rec`'s bytes back below `top`. The lock is held.
-fn put_back(rec: &Record, top: usize) {
+// ASYNC-SIGNAL-SAFE: madvise(2), a BTreeMap lookup, a decode, and
+// `fatal` (write + abort).
+/// Puts `rec`'s bytes back below `top`. The lock is held (`shapes` is its
+/// map of shapes).
+fn put_back(rec: &Record, top: usize, shapes: &BTreeMap<usize, Shape>) {
     let page_lo = rec.page_lo();
     // SAFETY: `page_lo..top` is the range `compact` guarded, ours.
     if unsafe { libc::madvise(page_lo as *mut _, top - page_lo, MADV_GUARD_REMOVE) } != 0 {
         crate::fatal("cannot remove the guard of a compacted stack (madvise failed)");
     }
-    // SAFETY: the range is plain stack memory again, all zero (zero-fill
-    // on first touch), and the record holds exactly the words of
-    // `rec.lo..top`.
-    unsafe { unpack(&rec.packed, rec.lo as *mut u64, (top - rec.lo) / 8) };
+    let (dst, n) = (rec.lo as *mut u64, (top - rec.lo) / 8);
+    match &rec.body {
+        Body::Packed(words) => {
+            // SAFETY: the range is plain stack memory again, all zero
+            // (zero-fill on first touch), and the record holds exactly the
+            // words of `rec.lo..top`.
+            unsafe { unpack(words, dst, n) }
+        }
+        Body::Against(code) => {
+            let Some(shape) = shapes.get(&n) else {
+                crate::fatal("a compacted stack's shape is gone (weave bug)");
+            };
+            // SAFETY: as above; `code` was written against `shape` for a
+            // stack of `n` words below `top`.
+            unsafe { decode(code, shape, top, dst, n) }
+        }
+    }
+}
+
+/// Bytes of the code's tag section for `n` words: two bits a word.
+fn tag_bytes(n: usize) -> usize {
+    n.div_ceil(4)
+}
+
+/// Deltas a code remembers: a thread's own values (its TCB, its socket,
+/// its closure's captures) recur in several frames, each at the same
+/// distance from the shape's word. Four cover the stacks of the socket
+/// reads measured (`docs/design/compaction.md`); an index fits a byte.
+const RECENT: usize = 4;
+/// The tag byte of a delta not among the recent ones: a varint follows.
+const NEW_DELTA: u8 = RECENT as u8;
+
+/// Word tags (two bits each, in the code's first `tag_bytes(n)` bytes).
+const SAME: u8 = 0;
+/// The shape's word moved by the distance between the two stacks' tops
+/// (a pointer into the stack itself).
+const MOVED: u8 = 1;
+const ZERO: u8 = 2;
+/// A delta from the shape's word, in the byte stream after the tags.
+const DELTA: u8 = 3;
+
+/// Calls `each(i, word)` for the `n` words of a packed stack, in order.
+// ASYNC-SIGNAL-SAFE: plain loads.
+fn for_each_packed(packed: &[u64], n: usize, mut each: impl FnMut(usize, u64)) {
+    let mut k = n.div_ceil(64);
+    for i in 0..n {
+        let w = if packed[i / 64] >> (i % 64) & 1 != 0 {
+            k += 1;
+            packed[k - 1]
+        } else {
+            0
+        };
+        each(i, w);
+    }
+}
+
+/// The words of `raw` (a stack whose top is `top`) as their differences
+/// from `shape`: a tag of two bits a word (the shape's word, the shape's
+/// word moved by the distance between the tops, zero, or a delta), then,
+/// for each delta in order, a byte naming one of the [`RECENT`] deltas
+/// used last, or [`NEW_DELTA`] and the delta as a zigzag LEB128 varint.
+fn encode(raw: &[u64], top: usize, shape: &Shape) -> Box<[u8]> {
+    let n = raw.len();
+    let mut out = vec![0u8; tag_bytes(n)];
+    let mut recent = [0u64; RECENT];
+    let moved = (top as u64).wrapping_sub(shape.top as u64);
+    for_each_packed(&shape.words, n, |i, s| {
+        let w = raw[i];
+        let tag = if w == s {
+            SAME
+        } else if w == s.wrapping_add(moved) {
+            MOVED
+        } else if w == 0 {
+            ZERO
+        } else {
+            let d = w.wrapping_sub(s);
+            match recent.iter().position(|&r| r == d) {
+                Some(j) => {
+                    out.push(j as u8);
+                    recent[..=j].rotate_right(1);
+                }
+                None => {
+                    out.push(NEW_DELTA);
+                    let mut z = d << 1 ^ ((d as i64) >> 63) as u64;
+                    while z >= 0x80 {
+                        out.push(z as u8 | 0x80);
+                        z >>= 7;
+                    }
+                    out.push(z as u8);
+                    recent.rotate_right(1);
+                }
+            }
+            recent[0] = d;
+            DELTA
+        };
+        out[i / 4] |= tag << (i % 4 * 2);
+    });
+    out.into_boxed_slice()
+}
+
+// ASYNC-SIGNAL-SAFE: plain loads and stores.
+/// Writes the `n` words that `code` (see [`encode`]) holds against
+/// `shape`, for a stack whose top is `top`, to `dst`, skipping zeros.
+///
+/// # Safety
+///
+/// `dst` is valid for `n` word writes and reads as zero already.
+unsafe fn decode(code: &[u8], shape: &Shape, top: usize, dst: *mut u64, n: usize) {
+    let mut recent = [0u64; RECENT];
+    let mut at = tag_bytes(n);
+    let moved = (top as u64).wrapping_sub(shape.top as u64);
+    for_each_packed(&shape.words, n, |i, s| {
+        let w = match code[i / 4] >> (i % 4 * 2) & 3 {
+            SAME => s,
+            MOVED => s.wrapping_add(moved),
+            ZERO => 0,
+            _ => {
+                let b = code[at];
+                at += 1;
+                let d = if b == NEW_DELTA {
+                    let (mut z, mut shift) = (0u64, 0);
+                    loop {
+                        let c = code[at];
+                        at += 1;
+                        z |= u64::from(c & 0x7f) << shift;
+                        shift += 7;
+                        if c < 0x80 {
+                            break;
+                        }
+                    }
+                    recent.rotate_right(1);
+                    z >> 1 ^ (z & 1).wrapping_neg()
+                } else {
+                    let j = b as usize;
+                    let d = recent[j];
+                    recent[..=j].rotate_right(1);
+                    d
+                };
+                recent[0] = d;
+                s.wrapping_add(d)
+            }
+        };
+        if w != 0 {
+            // SAFETY: `i < n` (the caller's guarantee for `dst`).
+            unsafe { dst.add(i).write(w) };
+        }
+    });
+}
+
+/// Words [`pack`] would make of `raw`.
+fn packed_len(raw: &[u64]) -> usize {
+    raw.len().div_ceil(64) + raw.iter().filter(|&&w| w != 0).count()
 }
 
 /// The words `raw` without their zero words: a bitmap (a bit per word, set
@@ -242,8 +452,7 @@ fn put_back(rec: &Record, top: usize) {
 /// parked stack's live words are zero.
 fn pack(raw: &[u64]) -> Box<[u64]> {
     let map = raw.len().div_ceil(64);
-    let non_zero = raw.iter().filter(|&&w| w != 0).count();
-    let mut out = vec![0u64; map + non_zero].into_boxed_slice();
+    let mut out = vec![0u64; packed_len(raw)].into_boxed_slice();
     let mut k = map;
     for (i, &w) in raw.iter().enumerate() {
         if w != 0 {
@@ -282,27 +491,41 @@ unsafe fn unpack(packed: &[u64], dst: *mut u64, n: usize) {
 /// resume: it cannot run until this returns.
 pub(crate) unsafe fn restore(top: usize) -> bool {
     let t = std::time::Instant::now();
-    let rec = {
+    let (rec, shape) = {
         let Some(mut g) = lock() else {
             crate::fatal("an LWP restoring a stack already held the compaction lock");
         };
-        let Some(rec) = g.map().remove(&top) else {
+        let (map, shapes) = g.both();
+        let Some(rec) = map.remove(&top) else {
             return false;
         };
         if !rec.restored {
-            put_back(&rec, top);
+            put_back(&rec, top, shapes);
         }
-        rec
+        // The last record written against its shape takes the shape along.
+        let mut shape = None;
+        if let Body::Against(_) = rec.body {
+            let n = (top - rec.lo) / 8;
+            if let Some(s) = shapes.get_mut(&n) {
+                s.users -= 1;
+                if s.users == 0 {
+                    shape = shapes.remove(&n);
+                }
+            }
+        }
+        (rec, shape)
     };
     HELD.fetch_sub(1, Relaxed);
-    HELD_BYTES.fetch_sub(rec.packed.len() * 8, Relaxed);
-    drop(rec);
+    let freed = rec.bytes() + shape.as_ref().map_or(0, |s| s.words.len() * 8);
+    HELD_BYTES.fetch_sub(freed, Relaxed);
+    // Freed after the lock: the fault handler never waits on a free.
+    drop((rec, shape));
     RESTORES.fetch_add(1, Relaxed);
     RESTORE_NS.fetch_add(t.elapsed().as_nanos() as usize, Relaxed);
     true
 }
 
-// ASYNC-SIGNAL-SAFE: the lock, a BTreeMap lookup (no allocation),
+// ASYNC-SIGNAL-SAFE: the lock, BTreeMap lookups (no allocation),
 // `put_back`, const thread-locals.
 /// From the SIGSEGV/SIGBUS handler: a fault at `addr`. Returns true when
 /// the faulting access may simply run again: `addr` lay in a compacted
@@ -316,10 +539,11 @@ pub(crate) fn on_fault(addr: usize) -> bool {
     let Some(mut g) = lock() else {
         return false;
     };
-    let found = match g.map().range_mut(addr + 1..).next() {
+    let (map, shapes) = g.both();
+    let found = match map.range_mut(addr + 1..).next() {
         Some((&top, rec)) if addr >= rec.page_lo() => {
             if !rec.restored {
-                put_back(rec, top);
+                put_back(rec, top, shapes);
                 rec.restored = true;
                 FAULT_RESTORES.fetch_add(1, Relaxed);
             }
