@@ -615,9 +615,15 @@ mod tests {
         }
         // SAFETY: nothing runs on the scratch "stack".
         let kept = unsafe { compact(sp, top) };
-        // Every word non-zero but a few: the words and their bitmap.
-        let bitmap = (top - sp).div_ceil(8 * 64) * 8;
-        assert!(kept > 0 && kept <= top - sp + bitmap, "{kept} bytes kept");
+        // Every word non-zero but a few, and the first stack of its length:
+        // the words and their bitmap (its shape), and two bits a word (its
+        // code against its shape).
+        let words = (top - sp) / 8;
+        let bitmap = words.div_ceil(64) * 8;
+        assert!(
+            kept > 0 && kept <= top - sp + bitmap + tag_bytes(words),
+            "{kept} bytes kept"
+        );
         let mut resident = [0u8; 2];
         // SAFETY: `resident` has a byte per page of the range.
         unsafe { libc::mincore((top - 2 * PAGE) as *mut _, 2 * PAGE, resident.as_mut_ptr()) };
@@ -661,6 +667,110 @@ mod tests {
             assert!(compact(top - 64, top) > 0);
             assert_eq!(compact(top - 64, top), 0);
             assert!(restore(top));
+        }
+    }
+
+    /// A stack of `n` words below `top` as a ULT parked in a socket read
+    /// leaves it: return addresses and constants (the same in every such
+    /// stack), pointers into the stack itself (`top` less a fixed
+    /// offset), zeros, and a few values of its own (`own`: its TCB, its
+    /// socket), each in several frames.
+    fn parked_like(n: usize, top: usize, own: [u64; 2]) -> Vec<u64> {
+        (0..n)
+            .map(|i| match i % 7 {
+                0 => 0x5555_0000_1000 + i as u64,
+                1 => (top - 64 * (n - i)) as u64,
+                2 => 0,
+                3 => own[0],
+                4 => own[1] + 8 * (i as u64 % 3),
+                5 => 1 << (i % 40),
+                _ => 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stack_encoded_against_another_of_its_shape_decodes_to_its_words() {
+        let n = 203;
+        let (top_a, top_b) = (0x7f00_0010_0000, 0x7f00_3450_0000);
+        let a = parked_like(n, top_a, [0x7f00_9000_0110, 0x5555_8000_0000]);
+        let b = parked_like(n, top_b, [0x7f00_9000_f330, 0x5555_7fff_e0c0]);
+        let shape = Shape {
+            top: top_a,
+            words: pack(&a),
+            users: 1,
+        };
+        let code = encode(&b, top_b, &shape);
+        // Two bits a word, then one byte per own value after the first
+        // time each is seen (the first two with their varints).
+        assert!(
+            code.len() < tag_bytes(n) + 2 * n / 7 + 16,
+            "{} bytes for {n} words",
+            code.len()
+        );
+        let mut back = vec![0u64; n];
+        // SAFETY: `back` has room for `n` words, all zero.
+        unsafe { decode(&code, &shape, top_b, back.as_mut_ptr(), n) };
+        assert_eq!(back, b);
+    }
+
+    #[test]
+    fn a_stack_unlike_its_shape_decodes_to_its_words() {
+        let n = 77;
+        let shape_words: Vec<u64> = (0..n as u64).map(|i| i * 0x1_0000_0001).collect();
+        let raw: Vec<u64> = (0..n as u64)
+            .map(|i| match i % 4 {
+                0 => u64::MAX - i,
+                1 => 0,
+                2 => i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                _ => i * 0x1_0000_0001 - 5,
+            })
+            .collect();
+        let shape = Shape {
+            top: 0x1000,
+            words: pack(&shape_words),
+            users: 1,
+        };
+        let code = encode(&raw, 0x9000, &shape);
+        let mut back = vec![0u64; n];
+        // SAFETY: `back` has room for `n` words, all zero.
+        unsafe { decode(&code, &shape, 0x9000, back.as_mut_ptr(), n) };
+        assert_eq!(back, raw);
+    }
+
+    #[test]
+    fn a_shape_stays_while_a_stack_written_against_it_is_compacted() {
+        if compaction_support().is_err() {
+            return;
+        }
+        // 1,000 live bytes: a length no other test here compacts.
+        let (a, b) = (scratch(2) + 2 * PAGE, scratch(2) + 2 * PAGE);
+        let n = 125;
+        let fill = |top: usize, own: u64| {
+            for (i, w) in parked_like(n, top, [own, own + 0x40]).iter().enumerate() {
+                // SAFETY: inside the scratch mapping.
+                unsafe { ((top - 8 * n) as *mut u64).add(i).write(*w) };
+            }
+        };
+        fill(a, 0x7f00_0000_1000);
+        fill(b, 0x7f00_0000_2220);
+        let shapes = || lock().unwrap().both().1.contains_key(&n);
+        // SAFETY: nothing runs on the scratch "stacks".
+        unsafe {
+            let kept_a = compact(a - 8 * n, a);
+            let kept_b = compact(b - 8 * n, b);
+            assert!(kept_b < kept_a / 4, "{kept_b} bytes kept against {kept_a}");
+            assert!(restore(a));
+            assert!(shapes(), "the shape went with its first stack");
+            assert!(restore(b));
+        }
+        assert!(!shapes(), "the shape outlived its last stack");
+        for (top, own) in [(a, 0x7f00_0000_1000), (b, 0x7f00_0000_2220)] {
+            let want = parked_like(n, top, [own, own + 0x40]);
+            for (i, w) in want.iter().enumerate() {
+                // SAFETY: put back, readable.
+                assert_eq!(unsafe { ((top - 8 * n) as *const u64).add(i).read() }, *w);
+            }
         }
     }
 }
