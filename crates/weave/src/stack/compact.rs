@@ -34,38 +34,191 @@ use super::PAGE;
 const MADV_GUARD_INSTALL: libc::c_int = super::MADV_GUARD_INSTALL;
 const MADV_GUARD_REMOVE: libc::c_int = 103;
 
-/// One compacted stack: its live words, which belong at `lo..top`.
-struct Record {
+/// One compacted stack, as read from its block in the [`Arena`]: its live
+/// words, which belong at `lo..top`.
+struct Record<'a> {
     /// The first byte copied: the ULT's saved stack pointer (word-aligned).
     /// The guarded range starts at its page.
     lo: usize,
     /// The words of `lo..top`.
-    body: Body,
+    body: Body<'a>,
     /// Already put back by a fault on another thread; the home LWP frees
     /// the record when the ULT next runs (the handler never frees).
     restored: bool,
 }
 
 /// How a record keeps its words.
-enum Body {
+enum Body<'a> {
     /// Its differences from the [`Shape`] of its length (see [`encode`]).
-    Against(Box<[u8]>),
+    Against(&'a [u8]),
     /// Its own words, packed (see [`pack`]): a stack unlike the shape of
     /// its length, whose differences would take more room.
-    Packed(Box<[u64]>),
+    Packed(&'a [u64]),
 }
 
-impl Record {
+impl Record<'_> {
     fn page_lo(&self) -> usize {
         self.lo & !(PAGE - 1)
     }
+}
 
-    /// Bytes held for this record's words (not counting its shape).
-    fn bytes(&self) -> usize {
-        match &self.body {
-            Body::Against(code) => code.len(),
-            Body::Packed(words) => words.len() * 8,
+/// Where a record's block lies in the [`Arena`]: its chunk, and its first
+/// word there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Loc {
+    chunk: u32,
+    at: u32,
+}
+
+impl Loc {
+    fn word(self) -> u64 {
+        u64::from(self.chunk) << 32 | u64::from(self.at)
+    }
+
+    fn of(w: u64) -> Loc {
+        Loc {
+            chunk: (w >> 32) as u32,
+            at: w as u32,
         }
+    }
+}
+
+/// Words of an arena chunk: 256 KiB, ~1,800 blocks of a socket reader's
+/// record, so that a chunk is a rare allocation and the tail a block does
+/// not fit in (a block never spans two chunks) wastes little.
+const CHUNK_WORDS: usize = 1 << 15;
+
+/// A block's header word: the span `top - lo` in bytes (bits 0-31; a
+/// stack is at most 1 GiB), [`RESTORED`], [`PACKED`], and the payload's
+/// length in bytes (from bit 34).
+const RESTORED: u64 = 1 << 32;
+/// The payload is packed words (`Body::Packed`), not a code.
+const PACKED: u64 = 1 << 33;
+const LEN_SHIFT: u32 = 34;
+/// End of a free list.
+const NONE: u64 = u64::MAX;
+
+/// Where the records live: chunks of words carved into blocks, one per
+/// record (a header word, then the code or the packed words), rounded up
+/// to an even number of words (16 bytes). A freed block waits on the free
+/// list of its size for the next record of that size; when the last
+/// record goes, the chunks go too. Each record so costs its block and,
+/// in the map, a key and a [`Loc`], instead of an allocation and a
+/// record in the map.
+struct Arena {
+    chunks: Vec<Box<[u64]>>,
+    /// The next free word of the last chunk.
+    bump: usize,
+    /// Per block size in words: its first free block (`NONE`: none); a
+    /// free block's first word holds the next one's [`Loc`].
+    free: Vec<u64>,
+}
+
+impl Arena {
+    const fn new() -> Arena {
+        Arena {
+            chunks: Vec::new(),
+            bump: 0,
+            free: Vec::new(),
+        }
+    }
+
+    /// Words of the block that holds a payload of `bytes`.
+    fn block_words(bytes: usize) -> usize {
+        (1 + bytes.div_ceil(8)).next_multiple_of(2)
+    }
+
+    /// A block of `words` (from [`Arena::block_words`]): a freed one of
+    /// that size if there is one, else carved from the last chunk (a
+    /// new one if the block does not fit, of its own size if larger than
+    /// a chunk).
+    fn alloc(&mut self, words: usize) -> Loc {
+        if let Some(head) = self.free.get(words).copied().filter(|&h| h != NONE) {
+            let loc = Loc::of(head);
+            self.free[words] = self.chunks[loc.chunk as usize][loc.at as usize];
+            return loc;
+        }
+        let room = self.chunks.last().map_or(0, |c| c.len());
+        if self.bump + words > room {
+            self.chunks
+                .push(vec![0u64; words.max(CHUNK_WORDS)].into_boxed_slice());
+            self.bump = 0;
+        }
+        let loc = Loc {
+            chunk: (self.chunks.len() - 1) as u32,
+            at: self.bump as u32,
+        };
+        self.bump += words;
+        loc
+    }
+
+    /// Stores a record of `span` bytes (`top - lo`) holding `body`.
+    fn put(&mut self, span: usize, body: &Body) -> Loc {
+        let (payload, flags) = match body {
+            Body::Against(code) => (code.len(), 0),
+            Body::Packed(words) => (words.len() * 8, PACKED),
+        };
+        let words = Arena::block_words(payload);
+        let loc = self.alloc(words);
+        let block = &mut self.chunks[loc.chunk as usize][loc.at as usize..][..words];
+        block[0] = span as u64 | flags | (payload as u64) << LEN_SHIFT;
+        let rest = &mut block[1..];
+        match body {
+            Body::Against(code) => {
+                // SAFETY: `rest` is `words - 1` words, at least
+                // `code.len()` bytes, and any byte is a valid `u8`.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(rest.as_mut_ptr().cast::<u8>(), code.len())
+                };
+                bytes.copy_from_slice(code);
+            }
+            Body::Packed(packed) => rest[..packed.len()].copy_from_slice(packed),
+        }
+        loc
+    }
+
+    // ASYNC-SIGNAL-SAFE: plain loads.
+    /// The record at `loc`, whose stack's top is `top`.
+    fn get(&self, loc: Loc, top: usize) -> Record<'_> {
+        let block = &self.chunks[loc.chunk as usize][loc.at as usize..];
+        let h = block[0];
+        let payload = (h >> LEN_SHIFT) as usize;
+        let rest = &block[1..1 + payload.div_ceil(8)];
+        let body = if h & PACKED != 0 {
+            Body::Packed(rest)
+        } else {
+            // SAFETY: `rest` holds at least `payload` bytes, written by
+            // `put` as the code's bytes.
+            Body::Against(unsafe {
+                std::slice::from_raw_parts(rest.as_ptr().cast::<u8>(), payload)
+            })
+        };
+        Record {
+            lo: top - (h as u32) as usize,
+            body,
+            restored: h & RESTORED != 0,
+        }
+    }
+
+    // ASYNC-SIGNAL-SAFE: a plain store.
+    fn set_restored(&mut self, loc: Loc) {
+        self.chunks[loc.chunk as usize][loc.at as usize] |= RESTORED;
+    }
+
+    /// Bytes the block at `loc` takes.
+    fn bytes(&self, loc: Loc) -> usize {
+        let h = self.chunks[loc.chunk as usize][loc.at as usize];
+        Arena::block_words((h >> LEN_SHIFT) as usize) * 8
+    }
+
+    /// Puts the block at `loc` on its size's free list.
+    fn free(&mut self, loc: Loc) {
+        let words = self.bytes(loc) / 8;
+        if self.free.len() <= words {
+            self.free.resize(words + 1, NONE);
+        }
+        self.chunks[loc.chunk as usize][loc.at as usize] = self.free[words];
+        self.free[words] = loc.word();
     }
 }
 
@@ -90,19 +243,22 @@ struct Shape {
 struct Registry {
     lock: OwnerLock,
     /// Keyed by the stack's top: a record covers `page_lo..top`.
-    map: UnsafeCell<BTreeMap<usize, Record>>,
+    map: UnsafeCell<BTreeMap<usize, Loc>>,
     /// Keyed by the number of live words.
     shapes: UnsafeCell<BTreeMap<usize, Shape>>,
+    /// The records' blocks.
+    arena: UnsafeCell<Arena>,
 }
 
-// SAFETY: `map` and `shapes` are touched only by the holder of `lock`
-// (see `Locked`).
+// SAFETY: `map`, `shapes` and `arena` are touched only by the holder of
+// `lock` (see `Locked`).
 unsafe impl Sync for Registry {}
 
 static REG: Registry = Registry {
     lock: OwnerLock::new(),
     map: UnsafeCell::new(BTreeMap::new()),
     shapes: UnsafeCell::new(BTreeMap::new()),
+    arena: UnsafeCell::new(Arena::new()),
 };
 
 /// A stack was ever compacted: until then the fault handler need not look.
@@ -139,17 +295,25 @@ fn tid() -> i32 {
 /// The lock held: the licence to touch the map.
 struct Locked(#[allow(dead_code)] Held<'static>);
 
-impl Locked {
-    fn map(&mut self) -> &mut BTreeMap<usize, Record> {
-        // SAFETY: we hold the lock, the one licence to touch the map, and
-        // `&mut self` makes this the only borrow through it.
-        unsafe { &mut *REG.map.get() }
-    }
+/// What the lock guards, borrowed at once.
+struct Parts<'a> {
+    map: &'a mut BTreeMap<usize, Loc>,
+    shapes: &'a mut BTreeMap<usize, Shape>,
+    arena: &'a mut Arena,
+}
 
-    /// The records and the shapes at once.
-    fn both(&mut self) -> (&mut BTreeMap<usize, Record>, &mut BTreeMap<usize, Shape>) {
-        // SAFETY: as in `map`; the two maps are distinct objects.
-        unsafe { (&mut *REG.map.get(), &mut *REG.shapes.get()) }
+impl Locked {
+    fn parts(&mut self) -> Parts<'_> {
+        // SAFETY: we hold the lock, the one licence to touch these, and
+        // `&mut self` makes this the only borrow through it; the three
+        // are distinct objects.
+        unsafe {
+            Parts {
+                map: &mut *REG.map.get(),
+                shapes: &mut *REG.shapes.get(),
+                arena: &mut *REG.arena.get(),
+            }
+        }
     }
 }
 
@@ -218,7 +382,7 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     let Some(mut g) = lock() else {
         return 0;
     };
-    if g.map().contains_key(&top) {
+    if g.parts().map.contains_key(&top) {
         return 0;
     }
     // Before any page of this range can fault: a fault handler that read
@@ -251,7 +415,7 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     }
     // Written under the lock: until the record is in the map, a fault on
     // the range would find nothing to restore.
-    let (map, shapes) = g.both();
+    let Parts { map, shapes, arena } = g.parts();
     let mut n = 0;
     let shape = shapes.entry(raw.len()).or_insert_with(|| {
         let words = pack(&raw);
@@ -263,19 +427,14 @@ pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
         }
     });
     let code = encode(&raw, top, shape);
-    let body = if code.len() <= packed_len(&raw) * 8 {
+    let loc = if code.len() <= packed_len(&raw) * 8 {
         shape.users += 1;
-        Body::Against(code)
+        arena.put(top - sp, &Body::Against(&code))
     } else {
-        Body::Packed(pack(&raw))
+        arena.put(top - sp, &Body::Packed(&pack(&raw)))
     };
-    let rec = Record {
-        lo: sp,
-        body,
-        restored: false,
-    };
-    n += rec.bytes();
-    map.insert(top, rec);
+    n += arena.bytes(loc);
+    map.insert(top, loc);
     drop(g);
     HELD.fetch_add(1, Relaxed);
     HELD_BYTES.fetch_add(n, Relaxed);
@@ -491,14 +650,15 @@ unsafe fn unpack(packed: &[u64], dst: *mut u64, n: usize) {
 /// resume: it cannot run until this returns.
 pub(crate) unsafe fn restore(top: usize) -> bool {
     let t = std::time::Instant::now();
-    let (rec, shape) = {
+    let (freed, shape, arena) = {
         let Some(mut g) = lock() else {
             crate::fatal("an LWP restoring a stack already held the compaction lock");
         };
-        let (map, shapes) = g.both();
-        let Some(rec) = map.remove(&top) else {
+        let Parts { map, shapes, arena } = g.parts();
+        let Some(loc) = map.remove(&top) else {
             return false;
         };
+        let rec = arena.get(loc, top);
         if !rec.restored {
             put_back(&rec, top, shapes);
         }
@@ -513,13 +673,19 @@ pub(crate) unsafe fn restore(top: usize) -> bool {
                 }
             }
         }
-        (rec, shape)
+        let freed = arena.bytes(loc);
+        arena.free(loc);
+        // The last record takes the chunks along (freed below, unlocked).
+        let emptied = map
+            .is_empty()
+            .then(|| std::mem::replace(arena, Arena::new()));
+        (freed, shape, emptied)
     };
     HELD.fetch_sub(1, Relaxed);
-    let freed = rec.bytes() + shape.as_ref().map_or(0, |s| s.words.len() * 8);
+    let freed = freed + shape.as_ref().map_or(0, |s| s.words.len() * 8);
     HELD_BYTES.fetch_sub(freed, Relaxed);
     // Freed after the lock: the fault handler never waits on a free.
-    drop((rec, shape));
+    drop((shape, arena));
     RESTORES.fetch_add(1, Relaxed);
     RESTORE_NS.fetch_add(t.elapsed().as_nanos() as usize, Relaxed);
     true
@@ -539,12 +705,12 @@ pub(crate) fn on_fault(addr: usize) -> bool {
     let Some(mut g) = lock() else {
         return false;
     };
-    let (map, shapes) = g.both();
-    let found = match map.range_mut(addr + 1..).next() {
-        Some((&top, rec)) if addr >= rec.page_lo() => {
-            if !rec.restored {
-                put_back(rec, top, shapes);
-                rec.restored = true;
+    let Parts { map, shapes, arena } = g.parts();
+    let found = match map.range(addr + 1..).next() {
+        Some((&top, &loc)) if addr >= arena.get(loc, top).page_lo() => {
+            if !arena.get(loc, top).restored {
+                put_back(&arena.get(loc, top), top, shapes);
+                arena.set_restored(loc);
                 FAULT_RESTORES.fetch_add(1, Relaxed);
             }
             true
@@ -617,11 +783,12 @@ mod tests {
         let kept = unsafe { compact(sp, top) };
         // Every word non-zero but a few, and the first stack of its length:
         // the words and their bitmap (its shape), and two bits a word (its
-        // code against its shape).
+        // code against its shape) in a block with a header word, rounded
+        // up to 16 bytes.
         let words = (top - sp) / 8;
         let bitmap = words.div_ceil(64) * 8;
         assert!(
-            kept > 0 && kept <= top - sp + bitmap + tag_bytes(words),
+            kept > 0 && kept <= top - sp + bitmap + tag_bytes(words) + 16,
             "{kept} bytes kept"
         );
         let mut resident = [0u8; 2];
@@ -754,7 +921,7 @@ mod tests {
         };
         fill(a, 0x7f00_0000_1000);
         fill(b, 0x7f00_0000_2220);
-        let shapes = || lock().unwrap().both().1.contains_key(&n);
+        let shapes = || lock().unwrap().parts().shapes.contains_key(&n);
         // SAFETY: nothing runs on the scratch "stacks".
         unsafe {
             let kept_a = compact(a - 8 * n, a);
@@ -771,6 +938,76 @@ mod tests {
                 // SAFETY: put back, readable.
                 assert_eq!(unsafe { ((top - 8 * n) as *const u64).add(i).read() }, *w);
             }
+        }
+    }
+
+    #[test]
+    fn a_freed_block_is_reused_by_the_next_record_of_its_size() {
+        let mut arena = Arena::new();
+        let code = [7u8; 40];
+        let a = arena.put(4000, &Body::Against(&code));
+        let b = arena.put(4000, &Body::Against(&[1u8; 90]));
+        arena.free(a);
+        let c = arena.put(2000, &Body::Against(&[9u8; 33]));
+        assert_eq!(c, a, "a 33-byte code takes the 40-byte one's block");
+        let r = arena.get(c, 0x10_0000);
+        assert_eq!(r.lo, 0x10_0000 - 2000);
+        assert!(matches!(r.body, Body::Against(bytes) if bytes == [9u8; 33]));
+        assert!(matches!(arena.get(b, 0x10_0000).body, Body::Against(bytes) if bytes == [1u8; 90]));
+    }
+
+    #[test]
+    fn a_record_larger_than_a_chunk_gets_a_chunk_of_its_own() {
+        let mut arena = Arena::new();
+        let small = arena.put(64, &Body::Packed(&[1, 2, 3]));
+        let words: Vec<u64> = (1..=CHUNK_WORDS as u64 + 5).collect();
+        let big = arena.put(8 * words.len(), &Body::Packed(&words));
+        assert_ne!(big.chunk, small.chunk);
+        let after = arena.put(64, &Body::Packed(&[4, 5]));
+        assert!(matches!(arena.get(big, 1 << 40).body, Body::Packed(w) if w == &words[..]));
+        assert!(matches!(arena.get(small, 1 << 40).body, Body::Packed(w) if w == [1, 2, 3]));
+        assert!(matches!(arena.get(after, 1 << 40).body, Body::Packed(w) if w == [4, 5]));
+    }
+
+    #[test]
+    fn a_stack_compacted_after_another_resumed_takes_its_block() {
+        if compaction_support().is_err() {
+            return;
+        }
+        // A record kept throughout, so that the arena is not given back
+        // between the two; 2,008 bytes live, a length no other test here
+        // compacts (so no other record takes the block meanwhile).
+        let keep = scratch(1) + PAGE;
+        let (a, b) = (scratch(1) + PAGE, scratch(1) + PAGE);
+        let n = 251;
+        for top in [a, b] {
+            for i in 0..n {
+                // SAFETY: inside the scratch mapping.
+                unsafe { ((top - 8 * n) as *mut u64).add(i).write(i as u64 * 3 + 1) };
+            }
+        }
+        let loc = |top| lock().unwrap().parts().map.get(&top).copied();
+        // SAFETY: nothing runs on the scratch "stacks".
+        unsafe {
+            assert!(compact(keep - 64, keep) > 0);
+            assert!(compact(a - 8 * n, a) > 0);
+            let was = loc(a).unwrap();
+            assert!(restore(a));
+            assert!(compact(b - 8 * n, b) > 0);
+            assert_eq!(
+                loc(b),
+                Some(was),
+                "the resumed stack's block was not reused"
+            );
+            assert!(restore(b));
+            assert!(restore(keep));
+        }
+        for i in 0..n {
+            // SAFETY: put back, readable.
+            assert_eq!(
+                unsafe { ((b - 8 * n) as *const u64).add(i).read() },
+                i as u64 * 3 + 1
+            );
         }
     }
 }
