@@ -6,10 +6,15 @@
 //! touches them ([`on_fault`], from the SIGSEGV handler of `overflow.rs`),
 //! so every pointer into the stack stays valid.
 //!
+//! A record keeps the stack as its differences from the *shape* of its
+//! length (the first stack of that many live words, kept while any record
+//! uses it: [`Shape`], [`encode`]), in a block of an [`Arena`]: a socket
+//! reader's 1,096 live bytes take ~150.
+//!
 //! The design note, with what may point into a parked stack and how each
 //! case stays correct, is `docs/design/compaction.md`.
 //!
-//! Owns the records and the compaction lock. It knows nothing of threads
+//! Owns the records, their shapes and arena, and the compaction lock. It knows nothing of threads
 //! or waits: `lwp/trim.rs` chooses whom to compact and checks that the
 //! thread cannot run meanwhile; `Lwp::dispatch` decides when to restore.
 //!
@@ -1004,10 +1009,8 @@ mod tests {
         }
         for i in 0..n {
             // SAFETY: put back, readable.
-            assert_eq!(
-                unsafe { ((b - 8 * n) as *const u64).add(i).read() },
-                i as u64 * 3 + 1
-            );
+            let w = unsafe { ((b - 8 * n) as *const u64).add(i).read() };
+            assert_eq!(w, i as u64 * 3 + 1);
         }
     }
 }
