@@ -14,9 +14,10 @@
 //! The design note, with what may point into a parked stack and how each
 //! case stays correct, is `docs/design/compaction.md`.
 //!
-//! Owns the records, their shapes and arena, and the compaction lock. It knows nothing of threads
-//! or waits: `lwp/trim.rs` chooses whom to compact and checks that the
-//! thread cannot run meanwhile; `Lwp::dispatch` decides when to restore.
+//! Owns the records, their shapes and arena, and the compaction lock. It
+//! knows nothing of threads or waits: `lwp/trim.rs` chooses whom to
+//! compact and checks that the thread cannot run meanwhile;
+//! `Lwp::dispatch` decides when to restore.
 //!
 //! **The lock** guards the records and every change to a compacted range.
 //! It is an `OwnerLock` (`owner_lock.rs`: a spin lock that knows its
@@ -100,6 +101,10 @@ const RESTORED: u64 = 1 << 32;
 /// The payload is packed words (`Body::Packed`), not a code.
 const PACKED: u64 = 1 << 33;
 const LEN_SHIFT: u32 = 34;
+/// Live bytes from which a stack is not compacted: a block's header holds
+/// the payload's length in 30 bits (1 GiB), and the packed words of a
+/// live part this large, with their bitmap, stay below that.
+const MAX_LIVE: usize = 1 << 29;
 /// End of a free list.
 const NONE: u64 = u64::MAX;
 
@@ -380,6 +385,9 @@ pub fn compaction_support() -> Result<(), String> {
 pub(crate) unsafe fn compact(sp: usize, top: usize) -> usize {
     debug_assert!(sp < top && top % PAGE == 0);
     debug_assert!(sp % 8 == 0);
+    if top - sp >= MAX_LIVE {
+        return 0;
+    }
     let page_lo = sp & !(PAGE - 1);
     let len = top - page_lo;
     // Allocated before the lock.
