@@ -109,6 +109,40 @@ fn a_pointer_into_a_compacted_stack_reads_right_from_another_thread() {
     assert_eq!(h.join().unwrap(), pattern(0));
 }
 
+/// Woken, a receiver of `compacted_receiver` returns its first local.
+fn first_local(_: u64, locals: &[u64; 48]) -> u64 {
+    locals[0]
+}
+
+#[test]
+fn a_stack_kept_against_an_earlier_ones_shape_reads_right_from_another_thread() {
+    if !setup() {
+        return;
+    }
+    // Two ULTs parked in the same frames: the second is kept as its
+    // differences from the first (the shape of its length). The first
+    // resumes, then another thread reads the second's locals: the fault
+    // puts them back from the shape the first left behind.
+    let (_, go1, h1) = compacted_receiver(first_local);
+    let (p, go2, h2) = compacted_receiver(first_local);
+    go1.send(0).unwrap();
+    assert_eq!(h1.join().unwrap(), pattern(0));
+    assert!(!resident(p.0 as usize), "the second ULT was woken too");
+    let reader = std::thread::spawn(move || {
+        let p = p;
+        (0..48)
+            // SAFETY: the second ULT is parked with `locals` live.
+            .map(|i| unsafe { p.0.add(i).read_volatile() })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        reader.join().unwrap(),
+        (0..48).map(pattern).collect::<Vec<_>>()
+    );
+    go2.send(0).unwrap();
+    assert_eq!(h2.join().unwrap(), pattern(0));
+}
+
 #[test]
 fn a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult() {
     if !setup() {
