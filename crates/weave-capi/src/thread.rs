@@ -113,15 +113,19 @@ fn cslot(i: u32, make: bool) -> Option<&'static CSlot> {
 
 #[cold]
 fn new_chunk(dir: &AtomicPtr<Chunk>) -> *mut Chunk {
-    let fresh = Box::into_raw(Box::new(
-        [const {
-            CSlot {
-                landing: AtomicPtr::new(std::ptr::null_mut()),
-                lock: AtomicBool::new(false),
-                joinable: UnsafeCell::new(None),
-            }
-        }; CHUNK],
-    ));
+    // Built in place: an array of this size made on the stack and moved
+    // into a box costs a copy of it (80 KiB).
+    let slots: Box<[CSlot]> = (0..CHUNK)
+        .map(|_| CSlot {
+            landing: AtomicPtr::new(std::ptr::null_mut()),
+            lock: AtomicBool::new(false),
+            joinable: UnsafeCell::new(None),
+        })
+        .collect();
+    let fresh: Box<Chunk> = slots
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("the iterator made CHUNK slots"));
+    let fresh = Box::into_raw(fresh);
     // Release (success): the chunk's contents are visible to whoever loads
     // the pointer; Acquire (failure): pairs with the winner's Release.
     match dir.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
