@@ -666,9 +666,9 @@ impl Builder {
         } else {
             Kind::Pooled
         };
+        let hold = self.hold_id && scope.is_none();
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
-        let hold = self.hold_id && scope.is_none();
         let (job, join) = packet::new(f, scope);
         lwp::overflow_info_for(tcb, name.as_deref(), stack.size(), stack.guard_range());
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
