@@ -15,11 +15,15 @@
 //! routine's value back) whose handle is recorded, together with
 //! `*thread`, before the ULT can run (`Builder::spawn_published`), so the
 //! child needs no handshake with its creator. The registry holds joinable
-//! threads only, from create to join: one insert per create, a take and a
-//! remove per join, and the child never touches it. A detached thread is
+//! threads only, from create to join, in a table indexed by the thread's
+//! weave table index (no map, no hashing): a joinable thread is spawned
+//! with its id held (`Builder::hold_id`), so that its index names no other
+//! thread until the join (or detach) drops its handle, and one entry per
+//! index, under a lock of its own, is enough. One store per create, a
+//! take per join, and the child never touches it. A detached thread is
 //! not in it at all (its handle is dropped: weave frees the packet when it
-//! ends). The landing pad sits in a table indexed by the ULT's table
-//! index, which only the thread itself reads and writes.
+//! ends, and its index is free for reuse at once). The landing pad sits in
+//! the same table, which only the thread itself reads and writes.
 //!
 //! **How `pthread_exit` ends a ULT without unwinding C frames.** The
 //! closure calls the start routine through `weave__run_landing`
@@ -32,7 +36,7 @@
 //! Then the closure goes on as after a return: key destructors run, the
 //! registry is updated, and the value becomes the join result.
 
-use std::collections::HashMap;
+use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
@@ -62,39 +66,67 @@ extern "C" {
     fn weave__land(landing: *mut c_void, value: *mut c_void) -> !;
 }
 
-/// Landing pads per chunk of the table below (8 KiB a chunk).
-const LANDING_CHUNK: usize = 1024;
+/// Slots per chunk of the table below.
+const CHUNK: usize = 1024;
 
-type LandingChunk = [AtomicPtr<c_void>; LANDING_CHUNK];
+/// What the C layer keeps per weave table index: the landing pad of the
+/// C thread running there, and the registry entry of the joinable C
+/// thread whose id has that index.
+struct CSlot {
+    /// The landing pad of the C thread at this index while inside its
+    /// start routine (null outside). Only that thread reads or writes it,
+    /// so Relaxed is enough.
+    landing: AtomicPtr<c_void>,
+    /// Guards `joinable` (a few instructions at a time; never held across
+    /// a wait).
+    lock: AtomicBool,
+    joinable: UnsafeCell<Option<Entry>>,
+}
 
-/// The landing pad of each C thread inside its start routine, by its
-/// weave table index (null outside). An index belongs to one live thread
-/// at a time and only that thread reads or writes its pad, so the slots
-/// need no lock and Relaxed is enough. Chunks are made on first use and
-/// never freed; the directory is zeroed static memory (512 KiB of address
-/// space, touched only as far as thread indices go).
-static LANDINGS: [AtomicPtr<LandingChunk>; weave_rt::thread::MAX_THREADS / LANDING_CHUNK] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; weave_rt::thread::MAX_THREADS / LANDING_CHUNK];
+type Chunk = [CSlot; CHUNK];
 
-/// The calling thread's landing-pad slot.
-fn landing_slot() -> &'static AtomicPtr<c_void> {
-    let i = weave_rt::thread::current_id().index() as usize;
-    let dir = &LANDINGS[i / LANDING_CHUNK];
+/// The slots by weave table index. A joinable C thread's id is held
+/// (`Builder::hold_id`) until it is joined or detached, so its index names
+/// no other thread meanwhile and one entry per index is enough. Chunks are
+/// made on first use and never freed; the directory is zeroed static
+/// memory (512 KiB of address space, touched only as far as thread
+/// indices go).
+static SLOTS: [AtomicPtr<Chunk>; weave_rt::thread::MAX_THREADS / CHUNK] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; weave_rt::thread::MAX_THREADS / CHUNK];
+
+/// The slot of table index `i`, made if `make` (else `None` if its chunk
+/// was never made: no C thread ever had that index).
+#[inline]
+fn cslot(i: u32, make: bool) -> Option<&'static CSlot> {
+    let dir = SLOTS.get(i as usize / CHUNK)?;
     // Acquire: pairs with the Release of the CAS that published the chunk.
     let mut chunk = dir.load(Acquire);
     if chunk.is_null() {
-        chunk = new_landing_chunk(dir);
+        if !make {
+            return None;
+        }
+        chunk = new_chunk(dir);
     }
-    // SAFETY: chunks are never freed; `i % LANDING_CHUNK` is in bounds.
-    unsafe { &(*chunk)[i % LANDING_CHUNK] }
+    // SAFETY: chunks are never freed; `i % CHUNK` is in bounds.
+    Some(unsafe { &(*chunk)[i as usize % CHUNK] })
 }
 
 #[cold]
-fn new_landing_chunk(dir: &AtomicPtr<LandingChunk>) -> *mut LandingChunk {
-    let fresh = Box::into_raw(Box::new(
-        [const { AtomicPtr::new(std::ptr::null_mut()) }; LANDING_CHUNK],
-    ));
-    // Release (success): the chunk's zeroes are visible to whoever loads
+fn new_chunk(dir: &AtomicPtr<Chunk>) -> *mut Chunk {
+    // Built in place: an array of this size made on the stack and moved
+    // into a box costs a copy of it (80 KiB).
+    let slots: Box<[CSlot]> = (0..CHUNK)
+        .map(|_| CSlot {
+            landing: AtomicPtr::new(std::ptr::null_mut()),
+            lock: AtomicBool::new(false),
+            joinable: UnsafeCell::new(None),
+        })
+        .collect();
+    let fresh: Box<Chunk> = slots
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("the iterator made CHUNK slots"));
+    let fresh = Box::into_raw(fresh);
+    // Release (success): the chunk's contents are visible to whoever loads
     // the pointer; Acquire (failure): pairs with the winner's Release.
     match dir.compare_exchange(std::ptr::null_mut(), fresh, Release, Acquire) {
         Ok(_) => fresh,
@@ -104,6 +136,89 @@ fn new_landing_chunk(dir: &AtomicPtr<LandingChunk>) -> *mut LandingChunk {
             won
         }
     }
+}
+
+// SAFETY: `joinable` is touched only under `lock` (`Joinable`); the other
+// fields are atomics.
+unsafe impl Sync for CSlot {}
+
+/// The registry entry of one index, locked.
+struct Joinable(&'static CSlot);
+
+impl Joinable {
+    fn lock(s: &'static CSlot) -> Joinable {
+        // Acquire: pairs with the Release in `drop`, so the last holder's
+        // writes to the entry are seen.
+        if s.lock
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            Self::lock_contended(s);
+        }
+        Joinable(s)
+    }
+
+    #[cold]
+    fn lock_contended(s: &'static CSlot) {
+        let mut spins = 0u32;
+        // Acquire: as in `lock`.
+        while s
+            .lock
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            // The holder copies a few words out and lets go; if its LWP was
+            // descheduled meanwhile, let this one do something else.
+            if spins < 64 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                weave_rt::thread::yield_now();
+            }
+        }
+    }
+
+    /// The entry if it is `t`'s.
+    fn of(&mut self, t: pthread_t) -> Option<&mut Entry> {
+        // SAFETY: we hold the lock.
+        unsafe { &mut *self.0.joinable.get() }
+            .as_mut()
+            .filter(|e| e.id == t)
+    }
+
+    /// Takes `t`'s entry out.
+    fn take(&mut self, t: pthread_t) -> Option<Entry> {
+        self.of(t)?;
+        // SAFETY: we hold the lock.
+        unsafe { &mut *self.0.joinable.get() }.take()
+    }
+
+    fn put(&mut self, e: Entry) {
+        // SAFETY: we hold the lock.
+        let old = unsafe { &mut *self.0.joinable.get() }.replace(e);
+        debug_assert!(old.is_none(), "a held index names one joinable thread");
+    }
+}
+
+impl Drop for Joinable {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire in `lock`.
+        self.0.lock.store(false, Release);
+    }
+}
+
+/// The registry entry of `t`'s index, locked (`None` if no C thread ever
+/// had that index).
+fn registry(t: pthread_t) -> Option<Joinable> {
+    cslot(t as u32, false).map(Joinable::lock)
+}
+
+/// The calling thread's landing-pad slot.
+fn landing_slot() -> &'static AtomicPtr<c_void> {
+    let i = weave_rt::thread::current_id().index();
+    &cslot(i, true)
+        .expect("a thread index is below MAX_THREADS")
+        .landing
 }
 
 /// Stores the landing pad in the thread's slot (`ctx`).
@@ -140,45 +255,13 @@ pub(crate) struct Spec {
 
 /// A joinable C thread, as the registry keeps it.
 struct Entry {
+    id: pthread_t,
     /// `None` while a join is under way.
     handle: Option<JoinHandle<usize>>,
     /// How it was asked for, if not with the defaults (no allocation for
     /// a create with a null `attr`).
     spec: Option<Box<Spec>>,
 }
-
-/// Hashes a thread id (index and generation, already well spread) as
-/// itself: the registry's maps need no SipHash.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        // Spread the index bits over the whole word (Fibonacci hashing,
-        // then the high half folded down: the shard already fixed the low
-        // index bits, and hashbrown picks buckets by the low bits).
-        let x = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        x ^ (x >> 32)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-type Map = HashMap<u64, Entry, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// Shards of the registry, by thread index: creators, joiners and
-/// finishing threads on different LWPs rarely meet on one lock.
-const SHARDS: usize = 64;
-
-/// The joinable C threads not yet joined, by id.
-static REGISTRY: LazyLock<Vec<Mutex<Map>>> =
-    LazyLock::new(|| (0..SHARDS).map(|_| Mutex::new(Map::default())).collect());
 
 /// The C threads that have not finished: `pthread_exit` in `main` waits
 /// for them (on `LIVE_DONE`) before the process exits.
@@ -191,7 +274,11 @@ static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
 static FORKER_IS_C: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn before_fork() {
-    FORKER_IS_C.store(!current_landing().is_null(), Relaxed);
+    // Only a ULT can be a C thread. Asked first: an OS thread's id would
+    // register it with weave, which must not happen here (weave's own
+    // fork handler holds the thread table's locks by now).
+    let c = weave_rt::thread::current_lwp().is_some() && !current_landing().is_null();
+    FORKER_IS_C.store(c, Relaxed);
 }
 
 /// In a child of `fork`, only the forking thread exists: the live count
@@ -231,13 +318,6 @@ fn wait_all_finished() {
     }
 }
 
-/// The registry shard of thread `t`, locked.
-fn registry(t: pthread_t) -> weave_rt::sync::MutexGuard<'static, Map> {
-    REGISTRY[(t as u32 as usize) % SHARDS]
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
 /// The thread id a `pthread_t` holds, or `ESRCH`.
 pub(crate) fn thread_id(t: pthread_t) -> Result<ThreadId, c_int> {
     ThreadId::from_u64(t).ok_or(libc::ESRCH)
@@ -251,7 +331,7 @@ pub(crate) fn live(t: pthread_t) -> Result<weave_rt::thread::Thread, c_int> {
 /// Whether `t` names a C thread that has ended but whose id is still
 /// valid (joinable, not yet joined: POSIX keeps the id alive until then).
 pub(crate) fn ended_unjoined(t: pthread_t) -> bool {
-    registry(t).contains_key(&t)
+    registry(t).is_some_and(|mut r| r.of(t).is_some())
 }
 
 /// The default stack size: `WEAVE_STACK_SIZE` or weave's default.
@@ -344,6 +424,11 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
     // `*thread` and the registry entry are written before the child runs
     // a line of C (POSIX: the id is stored on return, and the child may
     // use it at once, to detach itself say).
+    if !detached {
+        // Its index names it until it is joined or detached: the key of
+        // its registry entry.
+        b = b.hold_id();
+    }
     let spawned = b.spawn_published(
         move || {
             if let Some(m) = sigmask {
@@ -356,13 +441,12 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
             // SAFETY: checked non-null by the caller; the program's storage.
             unsafe { thread.write(id as pthread_t) };
             if !detached {
-                registry(id).insert(
+                let slot = cslot(id as u32, true).expect("a thread index is below MAX_THREADS");
+                Joinable::lock(slot).put(Entry {
                     id,
-                    Entry {
-                        handle: Some(handle),
-                        spec,
-                    },
-                );
+                    handle: Some(handle),
+                    spec,
+                });
             } else if let Some(spec) = spec {
                 // For `pthread_getattr_np`.
                 attr::keep_detached(id as pthread_t, *spec);
@@ -373,9 +457,8 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
     match spawned {
         Ok(()) => 0,
         Err(e) => {
-            if id != 0 {
-                registry(id).remove(&id);
-            }
+            let entry = registry(id).and_then(|mut r| r.take(id));
+            drop(entry);
             live_done();
             match e.kind() {
                 std::io::ErrorKind::InvalidInput => libc::EINVAL,
@@ -431,7 +514,7 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
     }
     let handle = {
         let mut reg = registry(thread);
-        match reg.get_mut(&thread) {
+        match reg.as_mut().and_then(|r| r.of(thread)) {
             None => {
                 drop(reg);
                 return match live(thread) {
@@ -446,7 +529,7 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
         }
     };
     let give_back = |handle, r| {
-        if let Some(e) = registry(thread).get_mut(&thread) {
+        if let Some(e) = registry(thread).as_mut().and_then(|r| r.of(thread)) {
             e.handle = Some(handle);
         }
         r
@@ -485,11 +568,14 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
             }
         }
     }
+    // The entry goes before the join lets go of the id (which another
+    // thread's entry may then take).
+    let entry = registry(thread).and_then(|mut r| r.take(thread));
+    drop(entry);
     let value = match handle.join() {
         Ok(v) => v as *mut c_void,
         Err(_) => crate::glibc::PTHREAD_CANCELED,
     };
-    registry(thread).remove(&thread);
     if !retval.is_null() {
         // SAFETY: non-null; the program's `void *` to store into.
         unsafe { retval.write(value) };
@@ -552,7 +638,7 @@ pub unsafe extern "C-unwind" fn weave_pthread_clockjoin_np(
 pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
     guard("pthread_detach", libc::EINVAL, || {
         let mut reg = registry(thread);
-        match reg.get(&thread) {
+        match reg.as_mut().and_then(|r| r.of(thread)) {
             None => {
                 drop(reg);
                 match live(thread) {
@@ -562,14 +648,14 @@ pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
             }
             Some(e) if e.handle.is_none() => libc::EINVAL, // being joined
             Some(_) => {
-                let e = reg.remove(&thread);
+                let e = reg.as_mut().and_then(|r| r.take(thread));
                 drop(reg);
                 if let Some(spec) = e.as_ref().and_then(|e| e.spec.as_deref()) {
                     // For `pthread_getattr_np`.
                     attr::keep_detached(thread, spec.clone());
                 }
-                // Dropping the handle detaches the weave thread: weave
-                // frees its packet when it ends.
+                // Dropping the handle detaches the weave thread (weave
+                // frees its packet when it ends) and lets go of its id.
                 drop(e);
                 0
             }
@@ -841,7 +927,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
     if t.set_priority(p).is_err() {
         return libc::ESRCH;
     }
-    if let Some(e) = registry(thread).get_mut(&thread) {
+    if let Some(e) = registry(thread).as_mut().and_then(|r| r.of(thread)) {
         let spec = e.spec.get_or_insert_with(Box::default);
         spec.policy = policy;
         spec.sched_priority = sched_priority;
@@ -855,7 +941,8 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
 pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> c_int {
     guard("pthread_setschedprio", libc::EINVAL, || {
         let policy = registry(thread)
-            .get(&thread)
+            .as_mut()
+            .and_then(|r| r.of(thread))
             .and_then(|e| e.spec.as_ref().map(|s| s.policy))
             .unwrap_or(libc::SCHED_OTHER);
         set_sched(thread, policy, prio)
@@ -877,13 +964,14 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
         if let Err(e) = live(thread) {
             return e;
         }
-        let (p, prio) = registry(thread)
-            .get(&thread)
-            .map_or((libc::SCHED_OTHER, 0), |e| {
+        let (p, prio) = registry(thread).as_mut().and_then(|r| r.of(thread)).map_or(
+            (libc::SCHED_OTHER, 0),
+            |e| {
                 e.spec
                     .as_ref()
                     .map_or((libc::SCHED_OTHER, 0), |s| (s.policy, s.sched_priority))
-            });
+            },
+        );
         // SAFETY: both checked non-null; the program's storage.
         unsafe {
             policy.write(p);
@@ -910,7 +998,8 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
             Err(e) => return e,
         };
         let spec = registry(thread)
-            .get(&thread)
+            .as_mut()
+            .and_then(|r| r.of(thread))
             .map(|e| e.spec.as_deref().cloned().unwrap_or_default())
             .or_else(|| attr::detached_spec(thread))
             .unwrap_or_else(|| {

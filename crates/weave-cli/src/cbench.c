@@ -49,14 +49,30 @@ double CBENCH(create_join)(int n) {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 static long counter, per_thread;
+/* When the first thread passed the barrier and when the last one finished,
+ * in ns (0: not yet). The clock runs between the two, not from when main
+ * passes the barrier to when it has joined them all: on a loaded machine
+ * main (an OS thread the barrier wakes) may run long after the threads
+ * started, even after they finished, which made the figure too small. */
+static long long first_start, last_end;
+
+/* Stores `now` in `*at` if `*at` is 0 or `now` comes before (`earliest`)
+ * or after it. */
+static void note(long long *at, int earliest) {
+    long long now = (long long)now_ns(), seen = 0;
+    while (!__atomic_compare_exchange_n(at, &seen, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        if (earliest ? seen <= now : seen >= now) break;
+}
 
 static void *hammer(void *arg) {
     pthread_barrier_wait(&start);
+    note(&first_start, 1);
     for (long i = 0; i < per_thread; i++) {
         pthread_mutex_lock(&lock);
         counter++;
         pthread_mutex_unlock(&lock);
     }
+    note(&last_end, 0);
     return arg;
 }
 
@@ -67,13 +83,13 @@ double CBENCH(mutex)(int threads, long per) {
     if (!t) return -1;
     counter = 0;
     per_thread = per;
+    first_start = last_end = 0;
     if (pthread_barrier_init(&start, NULL, (unsigned)threads + 1) != 0) return -1;
     for (int i = 0; i < threads; i++)
         if (pthread_create(&t[i], NULL, hammer, NULL) != 0) return -1;
     pthread_barrier_wait(&start);
-    double t0 = now_ns();
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-    double ns = (now_ns() - t0) / ((double)threads * (double)per);
+    double ns = (double)(last_end - first_start) / ((double)threads * (double)per);
     pthread_barrier_destroy(&start);
     free(t);
     return counter == threads * per ? ns : -1;

@@ -40,6 +40,7 @@
 pub(crate) mod cancel;
 pub(crate) mod cancel_word;
 pub(crate) mod current;
+mod hold;
 pub(crate) mod id;
 mod join_state;
 pub(crate) mod local;
@@ -428,6 +429,8 @@ pub struct Builder {
     migratable: bool,
     /// A stack of the caller's (`lo`, `hi`): [`Builder::stack`].
     user_stack: Option<(usize, usize)>,
+    /// [`Builder::hold_id`].
+    hold_id: bool,
 }
 
 impl Builder {
@@ -507,6 +510,18 @@ impl Builder {
         self
     }
 
+    /// Keeps the thread's [`ThreadId`] its own after the thread ends,
+    /// until its [`JoinHandle`] is joined or dropped: until then no other
+    /// thread gets the id, and [`find`] says the thread has exited. For
+    /// APIs whose ids name a thread until it is joined, as POSIX's
+    /// `pthread_t` does (the C API keys its joinable threads by table
+    /// index). The thread's table slot (not its stack) stays taken
+    /// meanwhile. Not for scoped threads (ignored there).
+    pub fn hold_id(mut self) -> Builder {
+        self.hold_id = true;
+        self
+    }
+
     /// Spawns the thread, or says why it cannot be: the stack size, the
     /// priority, memory, address space, or the thread table.
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
@@ -516,12 +531,14 @@ impl Builder {
     {
         let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
-        let (join, thread) = unsafe { self.spawn_unchecked(f, None)? };
-        Ok(JoinHandle {
-            join,
-            thread,
-            user_stack,
-        })
+        unsafe {
+            self.spawn_then(f, None, |join, thread, hold| JoinHandle {
+                hold,
+                join,
+                thread,
+                user_stack,
+            })
+        }
     }
 
     /// As [`spawn`](Self::spawn), but hands the thread's handle to
@@ -540,8 +557,9 @@ impl Builder {
         let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
-            self.spawn_then(f, None, |join, thread| {
+            self.spawn_then(f, None, |join, thread, hold| {
                 publish(JoinHandle {
+                    hold,
                     join,
                     thread,
                     user_stack,
@@ -564,12 +582,14 @@ impl Builder {
         T: Send,
     {
         // SAFETY: the caller's contract, passed on.
-        unsafe { self.spawn_then(f, scope, |join, thread| (join, thread)) }
+        // A scoped thread's id is never held: the guard is empty.
+        unsafe { self.spawn_then(f, scope, |join, thread, _| (join, thread)) }
     }
 
-    /// The spawn itself: `publish` gets the join side and the handle once
-    /// the thread is set up, before it is placed on an LWP (so before it
-    /// can run), and its result is returned.
+    /// The spawn itself: `publish` gets the join side, the handle and the
+    /// hold on the id (`hold_id`; empty otherwise) once the thread is set
+    /// up, before it is placed on an LWP (so before it can run), and its
+    /// result is returned.
     ///
     /// # Safety
     ///
@@ -578,7 +598,7 @@ impl Builder {
         self,
         f: F,
         scope: Option<Arc<ScopeData>>,
-        publish: impl FnOnce(JoinRef<T>, Thread) -> R,
+        publish: impl FnOnce(JoinRef<T>, Thread, HoldGuard) -> R,
     ) -> io::Result<R>
     where
         F: FnOnce() -> T + Send,
@@ -646,6 +666,7 @@ impl Builder {
         } else {
             Kind::Pooled
         };
+        let hold = self.hold_id && scope.is_none();
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
         let (job, join) = packet::new(f, scope);
@@ -656,6 +677,9 @@ impl Builder {
             *tcb.class.get() = class;
             *tcb.job.get() = Some(job);
             *tcb.ctx.get() = Some(Context::new(stack, move |y| entry(tcb, y)));
+        }
+        if hold {
+            tcb.hold.hold();
         }
         if name.is_some() {
             tcb.set_name(name.clone());
@@ -670,7 +694,7 @@ impl Builder {
         if (name.is_some() || priority != DEFAULT_PRIORITY) && trace::hooked() {
             trace::name_thread(id, name.as_deref(), priority);
         }
-        let published = publish(join, Thread { id, name });
+        let published = publish(join, Thread { id, name }, HoldGuard(hold.then_some(tcb)));
 
         if kind == Kind::Bound {
             if let Err(e) = lwp::pool::start_bound(tcb, self.cpus) {
@@ -819,6 +843,8 @@ fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.
 /// Dropping it detaches the thread.
 pub struct JoinHandle<T> {
+    /// Lets go of the thread's id when the handle goes (`hold_id`).
+    hold: HoldGuard,
     join: JoinRef<T>,
     thread: Thread,
     /// The thread runs on a stack of the caller's (`Builder::stack`): a
@@ -838,6 +864,9 @@ impl<T> JoinHandle<T> {
             sched::note_waits_for(self.thread.id.index() + 1);
         }
         wait_for(&self.join);
+        // Before waiting off the stack: a held slot changes generation
+        // only once let go.
+        drop(self.hold);
         if self.user_stack {
             wait_off_stack(self.thread.id);
         }
@@ -860,6 +889,18 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("thread", &self.thread)
             .finish()
+    }
+}
+
+/// The hold on a joinable thread's id (`Builder::hold_id`): lets go of it
+/// when dropped, with the handle or at its join.
+struct HoldGuard(Option<&'static Tcb>);
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        if let Some(tcb) = self.0 {
+            with_caches(|_, slots| table().release_held(tcb, slots));
+        }
     }
 }
 

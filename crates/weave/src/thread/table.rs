@@ -165,8 +165,26 @@ impl Table {
         Ok(self.slot(index))
     }
 
-    /// Returns `tcb`'s slot to `cache` once its thread is gone for good.
+    /// Returns `tcb`'s slot to `cache` once its thread is gone for good,
+    /// unless its join handle holds the id (`thread/hold.rs`): then
+    /// [`release_held`](Self::release_held) frees it.
+    #[inline]
     pub(crate) fn release(&self, tcb: &Tcb, cache: &mut SlotCache) {
+        if tcb.hold.ended() {
+            self.free_slot(tcb, cache);
+        }
+    }
+
+    /// The join handle of a thread spawned with its id held lets go: frees
+    /// the slot into `cache` if the thread has ended (else its LWP will).
+    pub(crate) fn release_held(&self, tcb: &Tcb, cache: &mut SlotCache) {
+        if tcb.hold.release() {
+            self.free_slot(tcb, cache);
+        }
+    }
+
+    #[inline]
+    fn free_slot(&self, tcb: &Tcb, cache: &mut SlotCache) {
         // The generation moves first, so that a lookup racing with reuse
         // sees a mismatch rather than the next thread.
         let g = tcb.generation.load(Ordering::Relaxed);

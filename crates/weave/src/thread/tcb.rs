@@ -143,6 +143,9 @@ pub(crate) struct Tcb {
     /// (`thread/cancel.rs`). A byte in what was padding: the TCB stays at
     /// its size.
     pub(crate) cancel: AtomicU8,
+    /// Whether the thread's id is held after it ends (`thread/hold.rs`).
+    /// A byte in what was padding: the TCB stays at its size.
+    pub(crate) hold: crate::thread::hold::Hold,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -186,6 +189,7 @@ impl Tcb {
             parked_fp: AtomicU32::new(0),
             sig: crate::signal::state::TcbSignals::new(),
             cancel: AtomicU8::new(0),
+            hold: crate::thread::hold::Hold::new(),
         }
     }
 
@@ -215,6 +219,7 @@ impl Tcb {
         self.parked_sp.store(0, Relaxed);
         self.parked_fp.store(0, Relaxed);
         self.cancel.store(0, Relaxed);
+        self.hold.reset();
         // Called on the creating thread: the new thread inherits its mask.
         self.sig.reset(crate::signal::state::inherited_mask());
     }
