@@ -88,3 +88,26 @@ fn a_handed_message_does_not_overtake_a_buffered_one() {
         assert_eq!(got, (0..20_000).collect::<Vec<_>>(), "cap {cap}");
     }
 }
+
+#[test]
+fn rendezvous_pingpong_between_ults_keeps_every_value() {
+    let got = pingpong(20_000, || mpmc::bounded(0), false);
+    assert_eq!(got, (0..20_000).map(|i| i * 2 + 1).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_rendezvous_receiver_that_timed_out_takes_no_value() {
+    let (tx, rx) = mpmc::bounded::<u32>(0);
+    let rx = thread::spawn(move || {
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(mpmc::RecvTimeoutError::Timeout)
+        );
+        rx
+    })
+    .join()
+    .unwrap();
+    // Nobody waits to receive: a send that does not wait has no taker.
+    assert_eq!(tx.try_send(7), Err(mpmc::TrySendError::Full(7)));
+    drop(rx);
+}

@@ -427,3 +427,32 @@ fn fast_slot_waiting_sender_is_woken_by_a_receive() {
         }
     });
 }
+
+#[test]
+fn rendezvous_fast_receiver_timeout_racing_a_send_loses_nothing() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        // The receiver waits alone (the fast slot) and gives up at once;
+        // the sender, which waits as long as it takes, may take it from
+        // the slot before or after that.
+        let t = thread::spawn(move || (tx.send(4), tx));
+        match rx.recv_deadline(Instant::now()) {
+            Ok(v) => assert_eq!(v, 4),
+            // The value stayed with the sender: the next receive gets it.
+            Err(RecvTimeoutError::Timeout) => assert_eq!(rx.recv(), Ok(4)),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        let (sent, _tx) = t.join().unwrap();
+        assert_eq!(sent, Ok(()));
+    });
+}
+
+#[test]
+fn rendezvous_fast_receiver_is_woken_by_the_last_sender_leaving() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || drop(tx));
+        assert!(rx.recv().is_err());
+        t.join().unwrap();
+    });
+}

@@ -61,10 +61,164 @@
 //! entry is dropped), so an entry in the list always names a live context.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{AcqRel, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Relaxed, SeqCst};
 
 use super::context::{Context, Fast, Waiter};
 use crate::loom::{fence, AtomicBool, AtomicPtr, Mutex};
+
+/// The one-word entry of a lone single-operation waiter (module doc). The
+/// lock-free flavours keep one per side in [`Waiters`]; the locked one
+/// keeps one for rendezvous receivers (`locked.rs`).
+pub(crate) struct FastSlot {
+    /// The waiter's context, or null.
+    word: AtomicPtr<Context>,
+}
+
+// SAFETY: the context behind the word is touched only by the one thread
+// that took it (swap) until it releases or lets go (`context.rs`).
+unsafe impl Send for FastSlot {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for FastSlot {}
+
+impl FastSlot {
+    pub(crate) fn new() -> FastSlot {
+        FastSlot {
+            word: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Whether a waiter is there now (SeqCst: a partner's half of the
+    /// Dekker pair in [`Waiters::notify`]).
+    #[inline]
+    pub(crate) fn occupied(&self) -> bool {
+        !self.word.load(SeqCst).is_null()
+    }
+
+    /// As [`occupied`](Self::occupied), for a look that a later one
+    /// (under a lock, or SeqCst) backs up.
+    #[inline]
+    pub(crate) fn occupied_relaxed(&self) -> bool {
+        !self.word.load(Relaxed).is_null()
+    }
+
+    /// Publishes single-operation `ctx`, with its value slot, if the slot
+    /// is free. The caller fences or holds a lock as its protocol needs.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Waiters::register`], and `ctx.is_single()`.
+    pub(crate) unsafe fn publish(&self, ctx: &Context, slot: *mut ()) -> bool {
+        debug_assert!(ctx.is_single(), "a select in a fast slot");
+        // SAFETY: the caller owns `ctx`, which is in no fast slot yet.
+        unsafe { ctx.set_slot(slot) };
+        let me = ctx as *const Context as *mut Context;
+        // SeqCst: the waiter's half of the Dekker pair (module doc); its
+        // Release publishes `arm` and `set_slot` to the taker's swap.
+        let ok = self
+            .word
+            .compare_exchange(std::ptr::null_mut(), me, SeqCst, Relaxed)
+            .is_ok();
+        if ok {
+            ctx.set_fast(Fast::Published);
+        }
+        ok
+    }
+
+    /// The owner withdraws `ctx`, which it published here: true if it was
+    /// still there; false if a partner took it (recorded as `Fast::Taken`:
+    /// the owner then waits for the taker's release or let-go).
+    pub(crate) fn withdraw(&self, ctx: &Context) -> bool {
+        if ctx.fast() != Fast::Published {
+            return false;
+        }
+        let me = ctx as *const Context as *mut Context;
+        // Relaxed: on success nobody ever saw the entry gone; on failure
+        // the owner waits for the taker's Release (`wait_released`).
+        let withdrawn = self
+            .word
+            .compare_exchange(me, std::ptr::null_mut(), Relaxed, Relaxed)
+            .is_ok();
+        ctx.set_fast(if withdrawn { Fast::No } else { Fast::Taken });
+        withdrawn
+    }
+
+    /// Takes the waiter, if any: the caller then claims it or lets go.
+    #[inline]
+    fn take(&self) -> Option<&Context> {
+        // AcqRel: Acquire pairs with the owner's publishing CAS (the armed
+        // context and its slot); Release keeps the swap in the order of the
+        // word's RMWs.
+        let p = self.word.swap(std::ptr::null_mut(), AcqRel);
+        // SAFETY: taken: the owner does not leave before we release or let
+        // go (`context.rs`).
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// Takes and claims the waiter that can still act, letting go of any
+    /// that cannot; the caller finishes it (`Context::release`, then wake).
+    pub(crate) fn claim(&self) -> Option<(&Context, Waiter)> {
+        while let Some(ctx) = self.take() {
+            // SAFETY: taken, not let go: the owner is not rewriting it.
+            let Some(w) = (unsafe { ctx.waiter() }) else {
+                crate::fatal("channel: a published wait has no waiter");
+            };
+            if ctx.try_claim(0) {
+                return Some((ctx, w));
+            }
+            // SAFETY: taken, not claimed (its owner gave up).
+            unsafe { ctx.let_go() };
+        }
+        None
+    }
+
+    /// Gives `v` to the waiter, if one can take it; `Err(v)` otherwise.
+    ///
+    /// # Safety
+    ///
+    /// Every slot published here is an `Option<T>`.
+    #[cold]
+    pub(crate) unsafe fn hand_off<T>(&self, v: T) -> Result<(), T> {
+        let Some((ctx, w)) = self.claim() else {
+            return Err(v);
+        };
+        // SAFETY: claimed, not released: the owner reads its slot only
+        // after the release; the slot is an `Option<T>` (the caller's
+        // guarantee).
+        unsafe {
+            *ctx.slot().cast::<Option<T>>() = Some(v);
+            ctx.release();
+        }
+        w.wake();
+        Ok(())
+    }
+
+    /// Claims and wakes the waiter (it retries: no value moves); false if
+    /// none could act.
+    #[cold]
+    pub(crate) fn notify(&self) -> bool {
+        let Some((ctx, w)) = self.claim() else {
+            return false;
+        };
+        // SAFETY: claimed just now; release at once.
+        unsafe { ctx.release() };
+        w.wake();
+        true
+    }
+
+    /// Wakes the waiter unclaimed (disconnection: it withdraws, retries
+    /// and finds it).
+    pub(crate) fn disconnect(&self) {
+        if let Some(ctx) = self.take() {
+            // SAFETY: taken, not let go.
+            let w = unsafe { ctx.waiter() };
+            // SAFETY: taken and not claimed; the waiter is copied out.
+            unsafe { ctx.let_go() };
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
+    }
+}
 
 /// One waiting operation: its context and its index in the wait.
 struct Entry {
@@ -74,9 +228,8 @@ struct Entry {
 
 /// The waiting operations of one side of a channel; see the module doc.
 pub(crate) struct Waiters {
-    /// A lone single-operation waiter, published without the lock; null
-    /// if none (module doc).
-    fast: AtomicPtr<Context>,
+    /// A lone single-operation waiter, published without the lock.
+    fast: FastSlot,
     list: Mutex<VecDeque<Entry>>,
     /// True while the list is empty; written under the list's lock, read
     /// without it by [`notify`](Self::notify).
@@ -93,7 +246,7 @@ unsafe impl Sync for Waiters {}
 impl Waiters {
     pub(crate) fn new() -> Waiters {
         Waiters {
-            fast: AtomicPtr::new(std::ptr::null_mut()),
+            fast: FastSlot::new(),
             list: Mutex::new(VecDeque::new()),
             empty: AtomicBool::new(true),
         }
@@ -119,28 +272,11 @@ impl Waiters {
         // Relaxed `empty`: a stale answer only sends this waiter to the
         // list, or lets it take the free slot beside a listed waiter
         // (served first: a small unfairness, never a lost wake-up).
-        if ctx.is_single() && self.empty.load(std::sync::atomic::Ordering::Relaxed) {
-            // SAFETY: the caller owns `ctx`, which is in no fast slot yet.
-            unsafe { ctx.set_slot(slot) };
-            let me = ctx as *const Context as *mut Context;
-            // SeqCst: the waiter's half of the Dekker pair (module doc);
-            // its Release publishes `arm` and `set_slot` to the taker's
-            // Acquire swap.
-            if self
-                .fast
-                .compare_exchange(
-                    std::ptr::null_mut(),
-                    me,
-                    SeqCst,
-                    std::sync::atomic::Ordering::Relaxed,
-                )
-                .is_ok()
-            {
-                ctx.set_fast(Fast::Published);
-                // Pairs with `notify`'s SeqCst loads (and its loom fence).
-                fence(SeqCst);
-                return;
-            }
+        // SAFETY: the caller's guarantee.
+        if ctx.is_single() && self.empty.load(Relaxed) && unsafe { self.fast.publish(ctx, slot) } {
+            // Pairs with `notify`'s SeqCst loads (and its loom fence).
+            fence(SeqCst);
+            return;
         }
         let mut list = self.lock();
         list.push_back(Entry { ctx, op });
@@ -157,26 +293,8 @@ impl Waiters {
     /// published). A fast entry found taken is recorded in the context
     /// (`Fast::Taken`): its owner then waits for the taker's release.
     pub(crate) fn unregister(&self, ctx: &Context) -> bool {
-        match ctx.fast() {
-            Fast::Published => {
-                let me = ctx as *const Context as *mut Context;
-                // Relaxed: on success nobody ever saw the entry gone;
-                // on failure the owner waits for the taker's Release
-                // (`Context::wait_released`).
-                let withdrawn = self
-                    .fast
-                    .compare_exchange(
-                        me,
-                        std::ptr::null_mut(),
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
-                    )
-                    .is_ok();
-                ctx.set_fast(if withdrawn { Fast::No } else { Fast::Taken });
-                return withdrawn;
-            }
-            Fast::Taken => return false,
-            Fast::No => {}
+        if ctx.fast() != Fast::No {
+            return self.fast.withdraw(ctx);
         }
         let ctx: *const Context = ctx;
         let mut list = self.lock();
@@ -185,20 +303,8 @@ impl Waiters {
         let removed = list.len() != before;
         // Relaxed: a stale `false` only costs a partner a look under the
         // lock; `true` is published to it by this lock or the next fence.
-        self.empty
-            .store(list.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        self.empty.store(list.is_empty(), Relaxed);
         removed
-    }
-
-    /// Takes the fast slot's waiter, if any: the caller then claims it
-    /// or lets go of it (`context.rs`).
-    #[inline]
-    fn take_fast(&self) -> Option<*const Context> {
-        // AcqRel: Acquire pairs with the owner's publishing CAS (the armed
-        // context and its slot); Release keeps the swap in the total order
-        // of the slot's RMWs.
-        let p = self.fast.swap(std::ptr::null_mut(), AcqRel);
-        (!p.is_null()).then_some(p as *const Context)
     }
 
     /// Gives `v` to the lone waiter of the fast slot, if there is one and
@@ -214,46 +320,11 @@ impl Waiters {
     pub(crate) unsafe fn hand_off<T>(&self, v: T, empty: impl Fn() -> bool) -> Result<(), T> {
         // Relaxed: a lone receiver missed here is found by the `notify`
         // after the send's write (SeqCst there).
-        if self
-            .fast
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .is_null()
-            || !empty()
-        {
+        if !self.fast.occupied_relaxed() || !empty() {
             return Err(v);
         }
         // SAFETY: the caller's guarantee.
-        unsafe { self.hand_off_slow(v) }
-    }
-
-    /// # Safety
-    ///
-    /// As for [`hand_off`](Self::hand_off).
-    #[cold]
-    unsafe fn hand_off_slow<T>(&self, v: T) -> Result<(), T> {
-        while let Some(ctx) = self.take_fast() {
-            // SAFETY: taken from the fast slot: alive until we release or
-            // let go, and the owner is not rewriting its fields.
-            let ctx = unsafe { &*ctx };
-            // SAFETY: as above.
-            let Some(w) = (unsafe { ctx.waiter() }) else {
-                crate::fatal("channel: a published wait has no waiter");
-            };
-            if ctx.try_claim(0) {
-                // SAFETY: claimed, not released: the owner reads its slot
-                // only after the release below; the slot is an
-                // `Option<T>` (the caller's guarantee).
-                unsafe {
-                    *ctx.slot().cast::<Option<T>>() = Some(v);
-                    ctx.release();
-                }
-                w.wake();
-                return Ok(());
-            }
-            // SAFETY: taken, not claimed (its owner gave up).
-            unsafe { ctx.let_go() };
-        }
-        Err(v)
+        unsafe { self.fast.hand_off(v) }
     }
 
     /// A message (or a place) appeared: claim and wake the oldest waiter
@@ -265,8 +336,8 @@ impl Waiters {
         // (module doc). Pairs with the fence of `register`.
         #[cfg(loom)]
         fence(SeqCst);
-        // SeqCst: the partner's half of the Dekker pair (module doc).
-        if !self.fast.load(SeqCst).is_null() && self.notify_fast() {
+        // SeqCst (in `occupied`): the partner's half of the Dekker pair.
+        if self.fast.occupied() && self.fast.notify() {
             return;
         }
         // SeqCst: as above.
@@ -274,31 +345,6 @@ impl Waiters {
             return;
         }
         self.notify_slow();
-    }
-
-    /// Claims and wakes the fast slot's waiter; false if there was none
-    /// that could still act.
-    #[cold]
-    fn notify_fast(&self) -> bool {
-        while let Some(ctx) = self.take_fast() {
-            // SAFETY: taken from the fast slot: alive until we release or
-            // let go, and the owner is not rewriting its fields.
-            let ctx = unsafe { &*ctx };
-            // SAFETY: as above.
-            let Some(w) = (unsafe { ctx.waiter() }) else {
-                crate::fatal("channel: a published wait has no waiter");
-            };
-            if ctx.try_claim(0) {
-                // SAFETY: claimed just now; no value moves (the woken
-                // operation retries): release at once.
-                unsafe { ctx.release() };
-                w.wake();
-                return true;
-            }
-            // SAFETY: taken, not claimed (its owner gave up).
-            unsafe { ctx.let_go() };
-        }
-        false
     }
 
     #[cold]
@@ -324,8 +370,7 @@ impl Waiters {
                 }
             }
             // Relaxed: as in `unregister`.
-            self.empty
-                .store(list.is_empty(), std::sync::atomic::Ordering::Relaxed);
+            self.empty.store(list.is_empty(), Relaxed);
             woken
         };
         if let Some(w) = woken {
@@ -336,17 +381,7 @@ impl Waiters {
     /// The channel is disconnected: wake every waiter, unclaimed (each
     /// withdraws, retries, and finds the disconnection).
     pub(crate) fn disconnect(&self) {
-        if let Some(ctx) = self.take_fast() {
-            // SAFETY: taken from the fast slot: alive until we let go.
-            let ctx = unsafe { &*ctx };
-            // SAFETY: as above.
-            let w = unsafe { ctx.waiter() };
-            // SAFETY: taken and not claimed; the waiter is copied out.
-            unsafe { ctx.let_go() };
-            if let Some(w) = w {
-                w.wake();
-            }
-        }
+        self.fast.disconnect();
         let woken: Vec<Waiter> = {
             let mut list = self.lock();
             let woken = list
@@ -354,7 +389,7 @@ impl Waiters {
                 // SAFETY: each entry was in the list, under its lock.
                 .filter_map(|e| unsafe { (*e.ctx).waiter() })
                 .collect();
-            self.empty.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.empty.store(true, Relaxed);
             woken
         };
         woken.into_iter().for_each(Waiter::wake);
