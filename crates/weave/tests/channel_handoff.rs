@@ -45,6 +45,18 @@ fn pingpong(
     got
 }
 
+/// Lets a receive on `rx` (alone on an empty channel: the fast slot) time
+/// out on a ULT, and gives the receiver back.
+fn wait_out(rx: mpmc::Receiver<u32>) -> mpmc::Receiver<u32> {
+    thread::spawn(move || {
+        let r = rx.recv_timeout(Duration::from_millis(5));
+        assert_eq!(r, Err(mpmc::RecvTimeoutError::Timeout));
+        rx
+    })
+    .join()
+    .unwrap()
+}
+
 #[test]
 fn bounded_one_pingpong_between_ults_keeps_every_value() {
     let got = pingpong(20_000, || mpmc::bounded(1), false);
@@ -60,15 +72,7 @@ fn unbounded_pingpong_with_an_os_thread_keeps_every_value() {
 #[test]
 fn a_receiver_that_timed_out_is_not_handed_a_later_message() {
     let (tx, rx) = mpmc::bounded::<u32>(1);
-    let rx = thread::spawn(move || {
-        assert_eq!(
-            rx.recv_timeout(Duration::from_millis(5)),
-            Err(mpmc::RecvTimeoutError::Timeout)
-        );
-        rx
-    })
-    .join()
-    .unwrap();
+    let rx = wait_out(rx);
     // The receiver's wait is over: the message goes into the buffer.
     tx.send(7).unwrap();
     assert_eq!(rx.len(), 1);
@@ -98,15 +102,7 @@ fn rendezvous_pingpong_between_ults_keeps_every_value() {
 #[test]
 fn a_rendezvous_receiver_that_timed_out_takes_no_value() {
     let (tx, rx) = mpmc::bounded::<u32>(0);
-    let rx = thread::spawn(move || {
-        assert_eq!(
-            rx.recv_timeout(Duration::from_millis(5)),
-            Err(mpmc::RecvTimeoutError::Timeout)
-        );
-        rx
-    })
-    .join()
-    .unwrap();
+    let rx = wait_out(rx);
     // Nobody waits to receive: a send that does not wait has no taker.
     assert_eq!(tx.try_send(7), Err(mpmc::TrySendError::Full(7)));
     drop(rx);
