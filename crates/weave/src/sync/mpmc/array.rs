@@ -158,8 +158,10 @@ impl<T> Array<T> {
         }
     }
 
-    /// Moves `tail` past a free slot.
-    #[inline]
+    /// Moves `tail` past a free slot. Forced inline: with three flavours
+    /// behind `Chan::try_send` the compiler stopped inlining it, and the
+    /// call cost `channel_throughput` ~40 instructions a message.
+    #[inline(always)]
     fn reserve(&self) -> Reserve {
         let mut backoff = Backoff::new();
         let mut tail = self.tail.0.load(Relaxed);

@@ -111,14 +111,16 @@ impl<T> Chan<T> {
         each!(self, len)
     }
 
-    /// Sends without waiting.
-    #[inline]
+    /// Sends without waiting. Forced inline into `send` (see
+    /// `Array::reserve`).
+    #[inline(always)]
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         each!(self, try_send, v)
     }
 
-    /// Receives without waiting.
-    #[inline]
+    /// Receives without waiting. Forced inline into `recv` (see
+    /// `Array::reserve`).
+    #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         each!(self, try_recv)
     }
