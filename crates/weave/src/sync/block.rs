@@ -189,15 +189,32 @@ mod loom_imp {
         Select,
     }
 
+    /// A loom thread and the state of its wait: `WAITING`, `WOKEN`, or
+    /// `PARKED` (the thread parks or is about to). Loom drops an `unpark`
+    /// that reaches a thread blocked on something else (a loom `Mutex`, a
+    /// join) instead of keeping it for the next `park` as the real one
+    /// does, and a late one trips loom's join; so a waker unparks only a
+    /// thread that said it parks, and a model reports neither a deadlock
+    /// nor a stray wake-up that cannot happen.
     #[derive(Clone)]
     pub(crate) enum Waiter {
-        Os(loom::thread::Thread),
+        Os(
+            loom::thread::Thread,
+            std::sync::Arc<loom::sync::atomic::AtomicUsize>,
+        ),
     }
+
+    const WAITING: usize = 0;
+    const WOKEN: usize = 1;
+    const PARKED: usize = 2;
 
     impl Waiter {
         pub(crate) fn wake(self) {
-            let Waiter::Os(t) = self;
-            t.unpark();
+            let Waiter::Os(t, state) = self;
+            // AcqRel pairs with the owner's CAS to PARKED and its load.
+            if state.swap(WOKEN, std::sync::atomic::Ordering::AcqRel) == PARKED {
+                t.unpark();
+            }
         }
 
         /// No run queues under loom: as `wake`.
@@ -213,14 +230,22 @@ mod loom_imp {
         deadline: Option<Instant>,
         register: impl FnOnce(Waiter) -> bool,
     ) {
-        if !register(Waiter::Os(loom::thread::current())) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        let state = std::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(WAITING));
+        if !register(Waiter::Os(loom::thread::current(), state.clone())) {
             return;
         }
         if deadline.is_some() {
             loom::thread::yield_now();
             TIMED_OUT.with(|t| t.set(true));
-        } else {
-            loom::thread::park();
+        } else if state
+            .compare_exchange(WAITING, PARKED, AcqRel, Acquire)
+            .is_ok()
+        {
+            // Acquire pairs with the waker's swap.
+            while state.load(Acquire) != WOKEN {
+                loom::thread::park();
+            }
         }
     }
 

@@ -5,20 +5,24 @@
 //!
 //! | flavour          | serves                                  | message path                     | waiting                          |
 //! |------------------|-----------------------------------------|----------------------------------|----------------------------------|
-//! | `array.rs`       | `bounded(n)`, `1 <= n <= 2^20`          | one CAS per send or receive, no lock | `waiters.rs`: notified, then retry |
-//! | `locked.rs`      | `bounded(0)` (rendezvous), `unbounded()`, larger bounds | one short lock | queues under the lock, direct hand-off |
+//! | `array.rs`       | `bounded(n)`, `1 <= n <= 2^20`          | one CAS per send or receive, no lock | `waiters.rs`: notified, then retry; a lone receiver is handed the message |
+//! | `list.rs`        | `unbounded()`                           | one CAS per send or receive, no lock | as `array.rs` (receivers only: a send never waits) |
+//! | `locked.rs`      | `bounded(0)` (rendezvous), larger bounds | one short lock | queues under the lock, direct hand-off |
 //!
-//! Both speak the same wait protocol (`context.rs`): a waiting operation
+//! All speak the same wait protocol (`context.rs`): a waiting operation
 //! publishes an entry naming its context, and a partner claims the
 //! context with one CAS. The locked flavour *serves* the waiter it claims
-//! (moves the value into or out of its slot); the array flavour only
-//! *notifies* it, and the woken operation retries ([`Chan::hands_over`]).
+//! (moves the value into or out of its slot); the lock-free flavours
+//! mostly *notify* it, and the woken operation retries
+//! ([`Chan::hands_over`]), except that a lone receiver waiting on an empty
+//! buffer is handed the message (`waiters.rs`).
 
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 
 use super::array::{self, Array};
 use super::context::Context;
 use super::error::{SendError, TryRecvError, TrySendError};
+use super::list::{self, List};
 use super::locked::{Locked, Reserved};
 use crate::loom::AtomicUsize;
 
@@ -37,6 +41,8 @@ pub(crate) enum Permit<T> {
     Receiver(Reserved<T>),
     /// A slot of an array channel, reserved and not yet written.
     Slot(array::Token),
+    /// A slot of a list channel, reserved and not yet written.
+    ListSlot(list::Token<T>),
 }
 
 // The array flavour is larger (its indices have a cache line pair each);
@@ -45,6 +51,7 @@ pub(crate) enum Permit<T> {
 #[allow(clippy::large_enum_variant)]
 enum Flavor<T> {
     Array(Array<T>),
+    List(List<T>),
     Locked(Locked<T>),
 }
 
@@ -62,6 +69,7 @@ macro_rules! each {
     ($self:ident, $f:ident $(, $arg:expr)*) => {
         match &$self.flavor {
             Flavor::Array(c) => c.$f($($arg),*),
+            Flavor::List(c) => c.$f($($arg),*),
             Flavor::Locked(c) => c.$f($($arg),*),
         }
     };
@@ -73,6 +81,8 @@ impl<T> Chan<T> {
     pub(crate) fn new(cap: usize) -> Chan<T> {
         let flavor = if (1..=array::MAX_CAP).contains(&cap) {
             Flavor::Array(Array::new(cap))
+        } else if cap == UNBOUNDED {
+            Flavor::List(List::new())
         } else {
             Flavor::Locked(Locked::new(cap))
         };
@@ -83,8 +93,10 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Whether a partner that claims a waiting operation also completes it
-    /// (locked flavour), rather than only waking it to retry (array).
+    /// Whether a partner that claims a waiting operation always completes
+    /// it (locked flavour), rather than waking it to retry (array, list:
+    /// there a claimed receive finds a value in its slot only if it was
+    /// handed one).
     #[inline]
     pub(crate) fn hands_over(&self) -> bool {
         matches!(self.flavor, Flavor::Locked(_))
@@ -99,14 +111,16 @@ impl<T> Chan<T> {
         each!(self, len)
     }
 
-    /// Sends without waiting.
-    #[inline]
+    /// Sends without waiting. Forced inline into `send` (see
+    /// `Array::reserve`).
+    #[inline(always)]
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         each!(self, try_send, v)
     }
 
-    /// Receives without waiting.
-    #[inline]
+    /// Receives without waiting. Forced inline into `recv` (see
+    /// `Array::reserve`).
+    #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         each!(self, try_recv)
     }
@@ -117,6 +131,10 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(c) => c.try_permit().map(|t| match t {
                 Some(token) => Permit::Slot(token),
+                None => Permit::Disconnected,
+            }),
+            Flavor::List(c) => Some(match c.try_permit() {
+                Some(token) => Permit::ListSlot(token),
                 None => Permit::Disconnected,
             }),
             Flavor::Locked(c) => c.try_permit(),
@@ -133,6 +151,7 @@ impl<T> Chan<T> {
             }
             (Permit::Place, Flavor::Locked(c)) => c.complete_place(v),
             (Permit::Slot(token), Flavor::Array(c)) => c.complete(token, v),
+            (Permit::ListSlot(token), Flavor::List(c)) => c.complete(token, v),
             _ => crate::fatal("channel: a permit of another flavour"),
         }
     }
@@ -146,6 +165,7 @@ impl<T> Chan<T> {
             (Permit::Receiver(r), _) => r.finish(None),
             (Permit::Place, Flavor::Locked(c)) => c.cancel_place(),
             (Permit::Slot(token), Flavor::Array(c)) => c.cancel(token),
+            (Permit::ListSlot(token), Flavor::List(c)) => c.cancel(token),
             _ => crate::fatal("channel: a permit of another flavour"),
         }
     }
@@ -181,6 +201,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             // SAFETY: the caller's guarantee.
             Flavor::Array(c) => unsafe { c.register_send(ctx, op) },
+            Flavor::List(c) => c.register_send(ctx, op),
             // SAFETY: the caller's guarantee.
             Flavor::Locked(c) => unsafe { c.register_send(ctx, op, slot, lazy) },
         }
@@ -200,7 +221,9 @@ impl<T> Chan<T> {
     ) -> bool {
         match &self.flavor {
             // SAFETY: the caller's guarantee.
-            Flavor::Array(c) => unsafe { c.register_recv(ctx, op) },
+            Flavor::Array(c) => unsafe { c.register_recv(ctx, op, slot) },
+            // SAFETY: the caller's guarantee.
+            Flavor::List(c) => unsafe { c.register_recv(ctx, op, slot) },
             // SAFETY: the caller's guarantee.
             Flavor::Locked(c) => unsafe { c.register_recv(ctx, op, slot) },
         }
@@ -221,6 +244,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             // The mark means "the other side is gone" to whoever asks.
             Flavor::Array(c) => c.is_disconnected(),
+            Flavor::List(c) => c.is_disconnected(),
             Flavor::Locked(c) => c.receivers_gone(),
         }
     }
@@ -229,6 +253,7 @@ impl<T> Chan<T> {
     pub(crate) fn senders_gone(&self) -> bool {
         match &self.flavor {
             Flavor::Array(c) => c.is_disconnected(),
+            Flavor::List(c) => c.is_disconnected(),
             Flavor::Locked(c) => c.senders_gone(),
         }
     }

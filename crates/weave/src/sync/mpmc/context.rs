@@ -27,13 +27,28 @@
 //! The owner normally sleeps through the gap (the partner wakes it after
 //! the release); an owner woken early (its deadline) yields until it.
 //!
+//! ## A lone waiter's one-word entry (`waiters.rs`)
+//!
+//! A wait of a single operation (a plain `send` or `recv`) may publish
+//! itself as the context's address in one word (the *fast slot* of the
+//! waiting side), without a lock; the context then also carries the
+//! address of the operation's value slot, written before publishing. A
+//! partner *takes* the word (swaps it to null) and so holds the context
+//! with nobody else knowing: it claims it and releases it as above, or,
+//! if the claim fails (the owner gave up) or it only wakes it unclaimed
+//! (disconnection), *lets go* (`released` too, the same store). The owner
+//! whose withdrawal finds its word taken (`fast == TAKEN`) waits for that
+//! store before it leaves or re-arms, as a claimed owner does. A context
+//! is in at most one fast slot (it has one operation), so `released` has
+//! one writer per round.
+//!
 //! Blocking goes through `sync/block.rs`, the one seam between `sync` and
 //! the scheduler that the locks use too; under `--cfg loom` that seam parks
 //! a loom thread, and a deadline times out once the thread has yielded,
 //! which races a timeout with every possible wake.
 
 use crate::loom::AtomicUsize;
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
 /// Entries published, nobody has claimed or withdrawn the wait.
@@ -42,6 +57,17 @@ pub(crate) const WAITING: usize = 0;
 pub(crate) const ABORTED: usize = 1;
 /// Claimed states are `CLAIMED_BASE + op`.
 const CLAIMED_BASE: usize = 2;
+
+/// Where the owner's one operation is published (`fast`, owner-only).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Fast {
+    /// Not in a fast slot (in a list, or not published).
+    No,
+    /// Its address is in a fast slot.
+    Published,
+    /// A partner took it out of the fast slot: it will release or let go.
+    Taken,
+}
 
 /// One blocking call's wait record. See the module doc. Public only so
 /// that `select!` can name it through `Operation`; it has no public API.
@@ -52,15 +78,94 @@ pub struct Context {
     /// Written by the owner only while no entry names this context; read
     /// (cloned) by partners under a channel lock while an entry does.
     waiter: UnsafeCell<Option<Waiter>>,
+    /// The wait has one operation: it may use a fast slot (module doc).
+    single: bool,
+    /// That operation's value slot (an `Option<T>`), for a partner that
+    /// took the context from a fast slot; written by the owner before it
+    /// publishes.
+    slot: UnsafeCell<*mut ()>,
+    /// Where the operation is published; read and written by the owner
+    /// only.
+    fast: Cell<Fast>,
 }
 
 impl Context {
-    pub(crate) fn new() -> Context {
+    /// A context for one round of waiting on `single` (true) or several
+    /// operations.
+    pub(crate) fn new(single: bool) -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
             released: AtomicUsize::new(0),
             waiter: UnsafeCell::new(None),
+            single,
+            slot: UnsafeCell::new(std::ptr::null_mut()),
+            fast: Cell::new(Fast::No),
         }
+    }
+
+    /// Whether the wait has one operation (it may use a fast slot).
+    #[inline]
+    pub(crate) fn is_single(&self) -> bool {
+        self.single
+    }
+
+    /// Records the operation's value slot, for a partner that takes the
+    /// context from a fast slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the context, which is in no fast slot now.
+    #[inline]
+    pub(crate) unsafe fn set_slot(&self, slot: *mut ()) {
+        // SAFETY: no partner reads `slot` unless it took the context from a
+        // fast slot, where it is not (the caller's guarantee).
+        unsafe { *self.slot.get() = slot };
+    }
+
+    /// The operation's value slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller took the context from a fast slot and has not let go.
+    #[inline]
+    pub(crate) unsafe fn slot(&self) -> *mut () {
+        // SAFETY: written before the publication the caller's take
+        // acquired, and not rewritten while it holds the context.
+        unsafe { *self.slot.get() }
+    }
+
+    /// Where the operation is published (owner only).
+    #[inline]
+    pub(crate) fn fast(&self) -> Fast {
+        self.fast.get()
+    }
+
+    /// Records where the operation is published (owner only).
+    #[inline]
+    pub(crate) fn set_fast(&self, f: Fast) {
+        self.fast.set(f);
+    }
+
+    /// A partner that took the context from a fast slot and will not
+    /// claim it (its claim failed, or it only wakes the owner) is done
+    /// with it. The context may be gone as soon as this returns.
+    ///
+    /// # Safety
+    ///
+    /// The caller took the context from a fast slot, did not win
+    /// [`try_claim`](Self::try_claim), and has not let go yet.
+    #[inline]
+    pub(crate) unsafe fn let_go(&self) {
+        // Release pairs with the Acquire load in `wait_released`: the
+        // partner's reads of the context are done.
+        self.released.store(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the owner, before it leaves this round, must wait for a
+    /// partner's release: it was claimed, or its fast entry was taken.
+    #[inline]
+    pub(crate) fn must_wait_release(&self, claimed: bool) -> bool {
+        claimed || self.fast.get() == Fast::Taken
     }
 
     /// Prepares a new round of waiting: no entry may name `self` now.
@@ -73,7 +178,8 @@ impl Context {
         // SAFETY: no entry names the context, so nobody else reads `waiter`.
         unsafe { *self.waiter.get() = Some(waiter) };
         // Relaxed: published to partners by the channel lock taken to push
-        // the entries.
+        // the entries, or by the Release of a fast slot's publishing CAS.
+        self.fast.set(Fast::No);
         self.state
             .store(WAITING, std::sync::atomic::Ordering::Relaxed);
         self.released.store(0, std::sync::atomic::Ordering::Relaxed);
@@ -84,7 +190,8 @@ impl Context {
     /// # Safety
     ///
     /// The caller holds the lock of a channel whose queue holds an entry
-    /// naming this context (so the owner is not rewriting `waiter`).
+    /// naming this context, or took the context from a fast slot and has
+    /// not let go (so the owner is not rewriting `waiter`).
     pub(crate) unsafe fn waiter(&self) -> Option<Waiter> {
         // SAFETY: the caller's guarantee: `arm` cannot run concurrently.
         unsafe { (*self.waiter.get()).clone() }
@@ -137,6 +244,22 @@ impl Context {
                 debug_assert!(s >= CLAIMED_BASE, "a context aborted twice");
                 Err(s - CLAIMED_BASE)
             }
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // The invariant that keeps a partner from touching a dead context:
+        // an owner leaves only after whoever claimed it, or took it from a
+        // fast slot, has released or let go. Checked where it is cheap to
+        // (debug builds, loom models).
+        if cfg!(any(debug_assertions, loom)) {
+            let held = self.state.load(Acquire) >= CLAIMED_BASE || self.fast.get() == Fast::Taken;
+            assert!(
+                !held || self.released.load(Acquire) == 1,
+                "channel: a wait record left while a partner still held it"
+            );
         }
     }
 }

@@ -45,6 +45,19 @@
 //!   context still `WAITING`, withdraws, retries, and finds the flag. The
 //!   last receiver also drops the buffered values, as std does.
 //!
+//! ## A rendezvous receiver's fast slot
+//!
+//! On a rendezvous (`cap == 0`) a lone single-operation receiver is
+//! published in one word (`recv_fast`, `waiters.rs`' [`FastSlot`]) instead
+//! of the `receivers` queue, still under the lock (so that publishing and
+//! the check for waiting senders stay one step), when no other receiver
+//! is queued. A sender then takes it *without* the lock: the value goes
+//! straight into the receiver's slot, and the one lock of that direction
+//! is the receiver's. Every path that looks for a waiting receiver looks
+//! at `recv_fast` first, under the lock or not; the receiver withdraws
+//! with a CAS (`FastSlot::withdraw`), and one found taken waits for its
+//! taker (`context.rs`).
+//!
 //! ## Why the raw pointers in `Entry` are valid
 //!
 //! An entry points into the stack of a thread blocked in `select::run`.
@@ -56,8 +69,9 @@
 //! a queue always points to a live context and slot.
 
 use super::chan::Permit;
-use super::context::{Context, Waiter};
+use super::context::{Context, Fast, Waiter};
 use super::error::{SendError, TryRecvError, TrySendError};
+use super::waiters::FastSlot;
 use crate::loom::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 
@@ -214,6 +228,9 @@ struct Inner<T> {
 /// The shared state of one channel of the locked flavour.
 pub(crate) struct Locked<T> {
     inner: Mutex<Inner<T>>,
+    /// A lone waiting receiver of a rendezvous (module doc); published
+    /// under the lock, taken with or without it.
+    recv_fast: FastSlot,
     /// Buffer capacity: 0 is a rendezvous, `usize::MAX` unbounded.
     cap: usize,
 }
@@ -269,6 +286,7 @@ impl<T> Locked<T> {
                 senders_gone: false,
                 receivers_gone: false,
             }),
+            recv_fast: FastSlot::new(),
             cap,
         }
     }
@@ -289,12 +307,34 @@ impl<T> Locked<T> {
         self.lock().buf.len()
     }
 
-    /// Sends without waiting.
+    /// Gives `v` to the fast slot's receiver, if any (module doc).
+    #[inline]
+    fn hand_off(&self, v: T) -> Result<(), T> {
+        // Relaxed: a receiver missed here is found again under the lock,
+        // where it was published.
+        if !self.recv_fast.occupied_relaxed() {
+            return Err(v);
+        }
+        // SAFETY: only receive slots (`Option<T>`) are published there.
+        unsafe { self.recv_fast.hand_off(v) }
+    }
+
+    /// Sends without waiting: on a rendezvous, straight to a receiver
+    /// waiting in the fast slot without the lock.
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        let v = match self.hand_off(v) {
+            Ok(()) => return Ok(()),
+            Err(v) => v,
+        };
         let mut g = self.lock();
         if g.receivers_gone {
             return Err(TrySendError::Disconnected(v));
         }
+        // A receiver published since the look above.
+        let v = match self.hand_off(v) {
+            Ok(()) => return Ok(()),
+            Err(v) => v,
+        };
         let v = match g.offer_to_receivers(v) {
             Ok(w) => {
                 drop(g);
@@ -316,6 +356,15 @@ impl<T> Locked<T> {
         let mut g = self.lock();
         if g.receivers_gone {
             return Some(Permit::Disconnected);
+        }
+        if let Some((ctx, waiter)) = self.recv_fast.claim() {
+            return Some(Permit::Receiver(Reserved {
+                ctx,
+                // SAFETY: claimed, not released: its slot, an `Option<T>`,
+                // is ours to fill.
+                slot: unsafe { ctx.slot() }.cast(),
+                waiter,
+            }));
         }
         while let Some(e) = g.receivers.pop_front() {
             // SAFETY: just taken from our queue, under our lock.
@@ -343,6 +392,10 @@ impl<T> Locked<T> {
             // could ever take the value.
             return Err(SendError(v));
         }
+        let v = match self.hand_off(v) {
+            Ok(()) => return Ok(()),
+            Err(v) => v,
+        };
         match g.offer_to_receivers(v) {
             Ok(w) => {
                 drop(g);
@@ -410,7 +463,10 @@ impl<T> Locked<T> {
     /// disconnected).
     pub(crate) fn send_ready(&self) -> bool {
         let g = self.lock();
-        g.receivers_gone || g.has_room(self.cap) || !g.receivers.is_empty()
+        g.receivers_gone
+            || g.has_room(self.cap)
+            || !g.receivers.is_empty()
+            || self.recv_fast.occupied()
     }
 
     /// Publishes a waiting sender whose value is in `*slot` (or, `lazy`,
@@ -432,7 +488,12 @@ impl<T> Locked<T> {
     ) -> bool {
         let ctx: *const Context = ctx;
         let mut g = self.lock();
-        if g.receivers_gone || g.has_room(self.cap) || g.receivers.iter().any(|e| e.ctx != ctx) {
+        // A receiver in the fast slot has one operation: never ours.
+        if g.receivers_gone
+            || g.has_room(self.cap)
+            || g.receivers.iter().any(|e| e.ctx != ctx)
+            || self.recv_fast.occupied()
+        {
             return false;
         }
         g.senders.push_back(Entry {
@@ -467,12 +528,19 @@ impl<T> Locked<T> {
             {
                 return false;
             }
-            g.receivers.push_back(Entry {
-                ctx,
-                op,
-                slot,
-                lazy: false,
-            });
+            // SAFETY: the caller's guarantee; `ctx` is single (checked).
+            let fast = self.cap == 0
+                && g.receivers.is_empty()
+                && unsafe { &*ctx }.is_single()
+                && unsafe { self.recv_fast.publish(&*ctx, slot.cast()) };
+            if !fast {
+                g.receivers.push_back(Entry {
+                    ctx,
+                    op,
+                    slot,
+                    lazy: false,
+                });
+            }
             if g.senders.is_empty() {
                 // The common case: nobody to call over (and no vector to
                 // drop on the way out: that drop was a call per receive).
@@ -501,6 +569,12 @@ impl<T> Locked<T> {
 
     /// Withdraws every waiting-receiver entry of `ctx`.
     pub(crate) fn unregister_recv(&self, ctx: &Context) {
+        if ctx.fast() != Fast::No {
+            // Published in the fast slot, not the queue: withdraw without
+            // the lock (a taken entry is waited for by the owner).
+            self.recv_fast.withdraw(ctx);
+            return;
+        }
         let ctx: *const Context = ctx;
         self.lock().receivers.retain(|e| e.ctx != ctx);
     }
@@ -522,6 +596,9 @@ impl<T> Locked<T> {
             g.senders_gone = true;
             Self::take_waiters(&mut g.receivers)
         };
+        // Published under the lock: a receiver that comes after the flag
+        // sees it and does not publish.
+        self.recv_fast.disconnect();
         waiting.into_iter().for_each(Waiter::wake);
     }
 

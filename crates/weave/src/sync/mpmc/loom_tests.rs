@@ -226,7 +226,7 @@ fn array_two_receivers_share_two_messages() {
 #[test]
 fn array_cancelled_permit_is_skipped_by_the_receiver() {
     model(|| {
-        let chan = std::sync::Arc::new(super::chan::Chan::<u32>::new(2));
+        let chan = loom::sync::Arc::new(super::chan::Chan::<u32>::new(2));
         let permit = chan.try_permit().expect("an empty buffer has room");
         let c = chan.clone();
         // Sends after the permit's slot: the receiver must skip the hole
@@ -249,5 +249,194 @@ fn array_dropping_the_receiver_releases_a_waiting_sender() {
         let t = thread::spawn(move || tx.send(2));
         drop(rx);
         assert_eq!(t.join().unwrap(), Err(SendError(2)));
+    });
+}
+
+// The list flavour (`list.rs`): `unbounded()`, with two slots a block
+// under loom, so that three messages cross a block's end (the install of
+// the next block, the step of `head` over it, the freeing of the first).
+
+#[test]
+fn list_messages_cross_a_block_end_in_order() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let t = thread::spawn(move || {
+            for i in 1..=3 {
+                tx.send(i).unwrap();
+            }
+        });
+        for i in 1..=3 {
+            assert_eq!(rx.recv(), Ok(i));
+        }
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn list_two_receivers_free_a_block_once() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        // Fills the first block: whichever receiver takes its last slot
+        // frees it, possibly while the other still reads the first slot.
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || rx2.recv().unwrap());
+        let mine = rx.recv().unwrap();
+        let theirs = t.join().unwrap();
+        assert_eq!(mine + theirs, 3, "a message was lost or duplicated");
+        drop(tx);
+        assert!(rx.recv().is_err());
+    });
+}
+
+#[test]
+fn list_senders_race_for_the_next_block() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        tx.send(1).unwrap();
+        let tx2 = tx.clone();
+        // Both race for the first block's last slot and the step over
+        // the block's end; one of them installs the next block.
+        let a = thread::spawn(move || tx.send(2).unwrap());
+        let b = thread::spawn(move || tx2.send(3).unwrap());
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(rx.recv(), Ok(1));
+        let mut rest = [rx.recv().unwrap(), rx.recv().unwrap()];
+        rest.sort_unstable();
+        assert_eq!(rest, [2, 3]);
+        assert!(rx.recv().is_err(), "every sender is gone");
+    });
+}
+
+#[test]
+fn list_last_sender_leaves_the_messages_to_drain() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            drop(tx);
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert!(rx.recv().is_err());
+        t.join().unwrap();
+    });
+}
+
+/// Counts its drops, so that a model sees each message dropped once.
+struct Counted(std::sync::Arc<loom::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn list_last_receiver_drops_each_message_once() {
+    model(|| {
+        let drops = std::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = unbounded::<Counted>();
+        let d = drops.clone();
+        // Sends race the last receiver's drain: a message is dropped by
+        // the drain, by the channel's own drop, or given back (and dropped
+        // here) - once each way, never twice or never.
+        let t = thread::spawn(move || {
+            for _ in 0..3 {
+                let _ = tx.send(Counted(d.clone()));
+            }
+        });
+        drop(rx);
+        t.join().unwrap();
+        assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 3);
+    });
+}
+
+#[test]
+fn list_cancelled_permit_is_skipped_by_the_receiver() {
+    model(|| {
+        let chan = loom::sync::Arc::new(super::chan::Chan::<u32>::new(super::chan::UNBOUNDED));
+        let permit = chan.try_permit().expect("an unbounded channel has room");
+        let c = chan.clone();
+        let t = thread::spawn(move || c.try_send(7).is_ok());
+        chan.cancel_permit(permit);
+        assert!(t.join().unwrap());
+        assert_eq!(chan.try_recv().ok(), Some(7));
+        assert!(chan.try_recv().is_err());
+    });
+}
+
+// The fast slot (`waiters.rs`): a lone receiver or sender waits in one
+// word; a sender that finds a receiver there with an empty buffer hands it
+// the message.
+
+#[test]
+fn fast_slot_timeout_racing_a_hand_off_loses_nothing() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        // The sender keeps its handle alive across the race, so the only
+        // way for the receive to fail is its timeout.
+        let t = thread::spawn(move || {
+            tx.send(5).unwrap();
+            tx
+        });
+        let got = rx.recv_deadline(Instant::now());
+        let _tx = t.join().unwrap();
+        match got {
+            // Handed over, or taken from the queue: not queued as well.
+            Ok(5) => assert!(rx.try_recv().is_err(), "delivered twice"),
+            // Timed out (a sender that took the entry let go of it): the
+            // message is in the queue.
+            Err(RecvTimeoutError::Timeout) => assert_eq!(rx.try_recv(), Ok(5)),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn fast_slot_waiting_sender_is_woken_by_a_receive() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(1).unwrap();
+        let t = thread::spawn(move || {
+            tx.send_deadline(2, Instant::now())
+                .map_err(|e| e.into_inner())
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        match t.join().unwrap() {
+            Ok(()) => assert_eq!(rx.recv(), Ok(2)),
+            Err(2) => assert!(rx.try_recv().is_err()),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn rendezvous_fast_receiver_timeout_racing_a_send_loses_nothing() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        // The receiver waits alone (the fast slot) and gives up at once;
+        // the sender, which waits as long as it takes, may take it from
+        // the slot before or after that.
+        let t = thread::spawn(move || (tx.send(4), tx));
+        match rx.recv_deadline(Instant::now()) {
+            Ok(v) => assert_eq!(v, 4),
+            // The value stayed with the sender: the next receive gets it.
+            Err(RecvTimeoutError::Timeout) => assert_eq!(rx.recv(), Ok(4)),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        let (sent, _tx) = t.join().unwrap();
+        assert_eq!(sent, Ok(()));
+    });
+}
+
+#[test]
+fn rendezvous_fast_receiver_is_woken_by_the_last_sender_leaving() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || drop(tx));
+        assert!(rx.recv().is_err());
+        t.join().unwrap();
     });
 }

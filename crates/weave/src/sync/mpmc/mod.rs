@@ -47,10 +47,14 @@
 //!
 //! One internal core (`chan.rs`) picks a flavour by capacity. [`bounded`]
 //! channels of capacity 1 to 2^20 (and `sync_channel`'s) are an array of
-//! stamped slots (`array.rs`, crossbeam-channel's design): a send and a
-//! receive each claim a slot with one CAS, without a lock; the lock of a
-//! list of waiters (`waiters.rs`) is taken only when someone waits, and a
-//! woken operation retries. Rendezvous (`bounded(0)`), [`unbounded`] and
+//! stamped slots (`array.rs`, crossbeam-channel's design), [`unbounded`]
+//! ones (and `mpsc::channel`'s) a list of blocks of slots (`list.rs`,
+//! likewise): a send and a receive each claim a slot with one CAS,
+//! without a lock. A lone waiting `send` or `recv` publishes itself in one
+//! word (`waiters.rs`' fast slot), and a sender that finds a receiver
+//! there while the buffer is empty hands it the message; other waiters
+//! queue in a list under a lock taken only when someone waits, and a
+//! woken operation retries. Rendezvous (`bounded(0)`) and
 //! larger bounds use the locked flavour (`locked.rs`): a buffer and two
 //! FIFO queues of waiting operations under one short lock, with direct
 //! hand-off to a waiting partner, as Go's `chan.go`. Either way a blocked
@@ -80,6 +84,7 @@ mod builder;
 pub(crate) mod chan;
 pub(crate) mod context;
 pub(crate) mod error;
+mod list;
 mod locked;
 pub(crate) mod select;
 mod timer;
@@ -89,6 +94,12 @@ mod waiters;
 mod loom_tests;
 
 use std::fmt;
+// Under loom the channel's own reference count is a checked one too: the
+// last handle's drop of the core (`list.rs`, `array.rs`) must see every
+// other handle's work, which loom only knows through its own atomics.
+#[cfg(loom)]
+use loom::sync::Arc;
+#[cfg(not(loom))]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -36,7 +36,7 @@ use super::chan::{Chan, Permit};
 use super::context::Context;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::Flavor;
-use crate::sync::block::{block_on, note_wait_on, BlockReason};
+use crate::sync::block::{block_on, expired, note_wait_on, BlockReason};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
 /// result stays in the operation until the caller takes it.
@@ -117,7 +117,7 @@ impl<'a, T> RecvOp<'a, T> {
 impl<T> Operation for RecvOp<'_, T> {
     fn wait_object(&self) -> usize {
         match self.flavor {
-            Flavor::Chan(chan) => std::sync::Arc::as_ptr(chan) as usize,
+            Flavor::Chan(chan) => super::Arc::as_ptr(chan) as usize,
             _ => 0,
         }
     }
@@ -382,7 +382,9 @@ fn run_inner(
         tried = false;
         match wait {
             Wait::Never => return None,
-            Wait::Until(at) if Instant::now() >= at => return None,
+            // Through the seam: under loom a deadline passes only once the
+            // thread has blocked on it, so that models race the timeout.
+            Wait::Until(at) if expired(at) => return None,
             _ => {}
         }
         // The earliest of the caller's deadline and the time channels'.
@@ -391,7 +393,7 @@ fn run_inner(
             .filter_map(|op| op.deadline())
             .chain(wait_deadline)
             .min();
-        let ctx = Context::new();
+        let ctx = Context::new(n == 1);
         let mut published = 0;
         // A select of only a timeout has no operation to name.
         if let Some(op) = ops.get(start) {
@@ -418,8 +420,12 @@ fn run_inner(
                 ops[i].unregister(&ctx);
             }
         }
-        if let Some(i) = claimed {
+        if ctx.must_wait_release(claimed.is_some()) {
+            // A claimer, or a partner that took our fast entry and will
+            // let go (`context.rs`), is not done with the context yet.
             ctx.wait_released();
+        }
+        if let Some(i) = claimed {
             if ops[i].claimed() {
                 return Some(i);
             }
