@@ -409,6 +409,7 @@ impl Lwp {
     /// Switches the running ULT out as runnable: straight to the next ULT
     /// of this LWP when the pick would be a plain one (`direct_yield_pick`),
     /// else through the loop.
+    #[inline(never)]
     pub(crate) fn yield_current(&self, tcb: &'static Tcb) {
         tcb.state.set_runnable();
         if let Some(next) = self.direct_yield_pick(tcb) {
@@ -459,7 +460,9 @@ impl Lwp {
             return None;
         }
         l.picks = l.picks.wrapping_add(1);
-        l.deferring = None;
+        if l.deferring.is_some() {
+            l.deferring = None;
+        }
         l.ready.push(tcb);
         Some(next)
     }
@@ -467,8 +470,11 @@ impl Lwp {
     /// The symmetric switch: from the running ULT `from`, already queued,
     /// straight to `to`, which `direct_yield_pick` took for it. Does the
     /// loop's duties of both halves: `from`'s run is charged, `to`
-    /// switches in. Never inlined, as `switch_out`.
-    #[inline(never)]
+    /// switches in. Inlined into `yield_current`, which is not inlined
+    /// anywhere (one prologue for the whole yield); `from` is pooled, so
+    /// it comes back on this OS thread, and thread-local addresses the
+    /// compiler kept across the switch stay right.
+    #[inline(always)]
     fn yield_to(&self, from: &'static Tcb, to: &'static Tcb) {
         // Where a thread dump starts walking `from`'s stack while it is out.
         from.parked_fp
