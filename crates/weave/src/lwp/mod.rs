@@ -27,6 +27,16 @@
 //! `lwp/pool.rs`. Part of the engine: it must not name the monitor's loop,
 //! the start-up or the public API (`thread`, `sync`, `net`).
 //!
+//! ## The direct yield
+//! A yielding ULT whose LWP would plainly run the next started ULT of its
+//! ready queue switches to it itself (`yield_current`, `direct_yield_pick`):
+//! it queues itself, does the loop's per-switch duties for both (`charge`
+//! and `switch_in`, shared with `dispatch`) and calls `context::switch_to`.
+//! The loop's `resume` then returns when some ULT of the chain goes back to
+//! it, and `dispatch` files that one (`thread::current` names it). Anything
+//! the loop's pick would do besides popping `ready` (timers, io, new work,
+//! panics to move, a TLS block to install) sends the yield through the loop.
+//!
 //! ## Owner-only state
 //! [`Local`] belongs to the LWP's OS thread: the scheduler loop and the ULT
 //! it runs, never both at once. Every access is a short borrow through
