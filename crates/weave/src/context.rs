@@ -1,114 +1,69 @@
-//! context: switching between a ULT and its LWP's scheduler loop.
+//! context: switching between ULTs and their LWP's scheduler loop.
 //!
-//! A ULT's context is a `corosensei` coroutine over a stack from our pool
-//! (the setjmp/longjmp of the seeds, done properly: callee-saved registers
-//! and the stack pointer are swapped in a few instructions). The switch is
-//! asymmetric: the LWP's scheduler loop resumes a ULT, and the ULT suspends
-//! back to it; the loop then decides what runs next. Nothing here knows
-//! about queues or states.
+//! A ULT's context is its stack from our pool and, while it is switched
+//! out, the stack pointer it was switched out with (the setjmp/longjmp of
+//! the seeds, done properly: the callee-saved registers and the return
+//! address sit on the ULT's own stack, below that pointer). Nothing here
+//! knows about queues or states.
+//!
+//! Three moves, one shape on every architecture:
 //!
 //! ```text
-//!   LWP scheduler loop (OS thread stack)       ULT (pool stack)
-//!   ───────────────────────────────────        ─────────────────
-//!   ctx.resume()  ───────────────────────────▶ runs ...
-//!                                              suspend(yielder)
-//!   returns Suspended ◀──────────────────────
-//!   ... picks the next ULT ...
-//!   ctx.resume()  ───────────────────────────▶ returns from suspend
-//!                                              closure returns
+//!   LWP scheduler loop (OS thread stack)      ULT A            ULT B
+//!   ───────────────────────────────────      ──────           ──────
+//!   ctx_a.resume(&home)  ───────────────────▶ runs ...
+//!                                            switch_to(a, b) ─▶ returns from its
+//!                                                               last switch out
+//!                                                               ...
+//!   returns Suspended ◀──────────────────────────────────────── suspend(b)
+//!   ... the loop files whoever came back (B), picks the next ...
+//!   ctx_a.resume(&home)  ───────────────────▶ returns from switch_to
+//!                                            closure returns
 //!   returns Finished  ◀──────────────────────
 //! ```
+//!
+//! `resume` runs a ULT from the loop; `suspend` goes back to the loop of
+//! the LWP it runs on (its [`Home`]); `switch_to` goes from one ULT
+//! straight to another (the symmetric switch), and the loop later hears
+//! from whichever ULT goes back to it: a resume's answer is about the ULT
+//! that suspended or finished, not necessarily the one it resumed (the
+//! caller knows which from `thread::current`).
+//!
+//! Two backends, chosen here by one `cfg`:
+//! - `context/x86_64.rs` (x86_64 Linux): weave's own switch, a dozen
+//!   instructions of assembly; the saved stack pointer is a field, so
+//!   [`Context::saved_stack_pointer`] is exact.
+//! - `context/portable.rs` (everything else): a `corosensei` coroutine per
+//!   ULT. Its coroutines always return to their resumer, so `switch_to`
+//!   goes through the `resume` that runs the loop's side (the loop does
+//!   not see it: `resume` switches on and returns only when a ULT suspends
+//!   or finishes); its saved stack pointer is not shown, so compaction
+//!   declines there. Unit tests build it on x86_64 too.
 
 #[cfg(feature = "tls-per-ult")]
 pub(crate) mod tls;
 
-use corosensei::{Coroutine, CoroutineResult};
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[path = "context/x86_64.rs"]
+mod backend;
 
-use crate::stack::Stack;
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[path = "context/portable.rs"]
+mod backend;
 
-/// The handle a ULT uses to switch back to its LWP.
-pub(crate) type Yielder = corosensei::Yielder<(), ()>;
+// The portable backend under test on x86_64, so that it stays built.
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+#[path = "context/portable.rs"]
+mod portable;
 
-/// A ULT's saved execution context and its stack.
-pub(crate) struct Context(Coroutine<(), (), (), Stack>);
+pub(crate) use backend::{suspend, switch_to, Context, Home};
 
-/// What a resume came back with.
+/// What a resume came back with: the ULT that went back to the loop
+/// suspended (it will run again) or finished (its stack may be reused).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Resumed {
     Suspended,
     Finished,
-}
-
-impl Context {
-    /// A context that will run `entry` on `stack` when first resumed.
-    pub(crate) fn new(stack: Stack, entry: impl FnOnce(&Yielder) + 'static) -> Context {
-        Context(Coroutine::with_stack(stack, move |y: &Yielder, ()| {
-            entry(y)
-        }))
-    }
-
-    /// Runs the ULT until it suspends or finishes.
-    #[inline]
-    pub(crate) fn resume(&mut self) -> Resumed {
-        match self.0.resume(()) {
-            CoroutineResult::Yield(()) => Resumed::Suspended,
-            CoroutineResult::Return(()) => Resumed::Finished,
-        }
-    }
-
-    /// The stack pointer a suspended ULT was switched out with, if it can
-    /// be told: its lowest live byte (the switch's own saved registers and
-    /// return address are above it). `limit..base` is the ULT's stack.
-    ///
-    /// corosensei keeps that pointer in the coroutine and does not show
-    /// it. The coroutine holds, besides it, the stack (`Stack`: its base
-    /// and class, two whole words with no padding), the initial stack
-    /// pointer (just below the base) and a function pointer (code, never
-    /// inside a stack). So the lowest word of the context that lies
-    /// strictly inside the stack is the saved pointer. A layout that ever
-    /// breaks that gives `None` (no word inside the stack, or one above
-    /// `below`, the stack pointer the ULT noted as it blocked), and the
-    /// caller then leaves the stack alone: compaction fails safe.
-    pub(crate) fn saved_stack_pointer(
-        &self,
-        limit: usize,
-        base: usize,
-        below: usize,
-    ) -> Option<usize> {
-        const WORD: usize = std::mem::size_of::<usize>();
-        let words = std::mem::size_of::<Context>() / WORD;
-        let p = (self as *const Context).cast::<usize>();
-        let mut lowest = None;
-        for i in 0..words {
-            // SAFETY: `self` is a live `Context` of `words` whole words,
-            // every one an initialised integer or pointer (no padding: see
-            // above and `Stack`), aligned as a `usize`.
-            let w = unsafe { p.add(i).read() };
-            if w > limit && w < base {
-                lowest = Some(lowest.map_or(w, |l: usize| l.min(w)));
-            }
-        }
-        lowest.filter(|&sp| sp <= below && sp % WORD == 0)
-    }
-
-    /// The stack back, once the ULT has finished.
-    pub(crate) fn into_stack(self) -> Stack {
-        debug_assert!(self.0.done());
-        self.0.into_stack()
-    }
-}
-
-/// Switches from the running ULT back to its LWP's scheduler loop.
-///
-/// # Safety
-///
-/// `yielder` must be the yielder of the ULT running on this OS thread, as
-/// stored by its entry function.
-#[inline]
-pub(crate) unsafe fn suspend(yielder: *const Yielder) {
-    // SAFETY: the caller guarantees `yielder` is the live yielder of the
-    // current coroutine, which lives on that coroutine's stack.
-    unsafe { (*yielder).suspend(()) }
 }
 
 /// The caller's frame pointer (`rbp` on x86_64, `x29` on aarch64): with
@@ -134,4 +89,164 @@ pub(crate) fn frame_address() -> usize {
         fp = 0;
     }
     fp
+}
+
+/// Tests of the shape every backend has; `backend_tests!(path)` runs them
+/// against one.
+#[cfg(all(test, not(loom)))]
+macro_rules! backend_tests {
+    ($b:path) => {
+        use std::cell::Cell;
+        use std::rc::Rc;
+
+        use crate::context::Resumed;
+        use crate::stack::Stack;
+        use $b as b;
+
+        /// A stack of the test's own (the pool's belong to the runtime).
+        fn stack() -> (Stack, Vec<u128>) {
+            let mut mem = vec![0u128; 64 * 1024 / 16];
+            let lo = mem.as_mut_ptr() as usize;
+            let hi = lo + mem.len() * 16;
+            // SAFETY: `mem` is returned with the stack and outlives it.
+            (unsafe { Stack::user(lo, hi) }, mem)
+        }
+
+        fn ctx_limits(mem: &[u128]) -> (usize, usize) {
+            let lo = mem.as_ptr() as usize;
+            (lo, lo + mem.len() * 16)
+        }
+
+        #[test]
+        fn resume_runs_to_each_suspend_then_to_the_end() {
+            let home = b::Home::new();
+            let (s, _mem) = stack();
+            let seen = Rc::new(Cell::new(0));
+            let me: Rc<Cell<*const b::Context>> = Rc::new(Cell::new(std::ptr::null()));
+            let (seen2, me2) = (seen.clone(), me.clone());
+            let ctx = b::Context::new(s, move || {
+                // A value on the ULT's own stack survives its switches.
+                let mine = [7u64; 4];
+                for i in 1..=3 {
+                    seen2.set(i);
+                    // SAFETY: we are the ULT of `me`, run by `resume`.
+                    unsafe { b::suspend(&*me2.get()) };
+                }
+                assert_eq!(std::hint::black_box(mine), [7u64; 4]);
+                seen2.set(10);
+            });
+            me.set(&ctx);
+            let (lo, hi) = (ctx_limits(&_mem).0, ctx_limits(&_mem).1);
+            for i in 1..=3 {
+                // SAFETY: this thread runs the ULT; nobody else does.
+                assert_eq!(unsafe { ctx.resume(&home) }, Resumed::Suspended);
+                assert_eq!(seen.get(), i);
+                // Where it was switched out, if the backend can tell.
+                if let Some(sp) = ctx.saved_stack_pointer() {
+                    assert!(lo < sp && sp < hi, "{sp:#x} outside {lo:#x}..{hi:#x}");
+                }
+            }
+            // SAFETY: as above.
+            assert_eq!(unsafe { ctx.resume(&home) }, Resumed::Finished);
+            assert_eq!(seen.get(), 10);
+            assert_eq!(ctx.into_stack().size(), 64 * 1024, "the stack comes back");
+        }
+
+        #[test]
+        fn switch_to_runs_the_other_context_and_the_loop_hears_from_it() {
+            let home = b::Home::new();
+            let ((sa, _ma), (sb, _mb)) = (stack(), stack());
+            let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+            let a_ptr: Rc<Cell<*const b::Context>> = Rc::new(Cell::new(std::ptr::null()));
+            let b_ptr: Rc<Cell<*const b::Context>> = Rc::new(Cell::new(std::ptr::null()));
+            let (la, pa, pb) = (log.clone(), a_ptr.clone(), b_ptr.clone());
+            let a = b::Context::new(sa, move || {
+                la.borrow_mut().push("a1");
+                // SAFETY: we are `a`, running; `b` is switched out.
+                unsafe { b::switch_to(&*pa.get(), &*pb.get()) };
+                la.borrow_mut().push("a2");
+            });
+            let (lb, pb2) = (log.clone(), b_ptr.clone());
+            let bb = b::Context::new(sb, move || {
+                lb.borrow_mut().push("b1");
+                // SAFETY: we are `b`, running.
+                unsafe { b::suspend(&*pb2.get()) };
+                lb.borrow_mut().push("b2");
+            });
+            a_ptr.set(&a);
+            b_ptr.set(&bb);
+            // A runs, switches straight to B (fresh), which suspends: the
+            // loop hears from B.
+            // SAFETY: this thread runs both; nobody else does.
+            assert_eq!(unsafe { a.resume(&home) }, Resumed::Suspended);
+            assert_eq!(*log.borrow(), ["a1", "b1"]);
+            // SAFETY: as above.
+            assert_eq!(unsafe { a.resume(&home) }, Resumed::Finished);
+            // SAFETY: as above.
+            assert_eq!(unsafe { bb.resume(&home) }, Resumed::Finished);
+            assert_eq!(*log.borrow(), ["a1", "b1", "a2", "b2"]);
+            assert_eq!(
+                a.into_stack().size() + bb.into_stack().size(),
+                2 * 64 * 1024
+            );
+        }
+    };
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    backend_tests!(super::backend);
+}
+
+#[cfg(all(test, not(loom), target_arch = "x86_64", target_os = "linux"))]
+mod portable_tests {
+    backend_tests!(super::portable);
+}
+
+#[cfg(all(test, not(loom), target_arch = "x86_64", target_os = "linux"))]
+mod exact_sp_tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::backend::{suspend, Context, Home};
+    use crate::stack::Stack;
+
+    /// weave's own switch knows where a ULT was switched out: just below
+    /// the frame that called `suspend` (the six saved registers and the
+    /// return address, and that frame's own spill slots).
+    #[test]
+    fn saved_stack_pointer_is_just_below_the_suspending_frame() {
+        let mut mem = vec![0u128; 64 * 1024 / 16];
+        let lo = mem.as_mut_ptr() as usize;
+        // SAFETY: `mem` outlives the context.
+        let s = unsafe { Stack::user(lo, lo + mem.len() * 16) };
+        let here = Rc::new(Cell::new(0usize));
+        let me: Rc<Cell<*const Context>> = Rc::new(Cell::new(std::ptr::null()));
+        let (h, m) = (here.clone(), me.clone());
+        let ctx = Context::new(s, move || {
+            let local = 0u8;
+            h.set(std::hint::black_box(&local) as *const u8 as usize);
+            // SAFETY: we are the ULT of `m`, run by `resume`.
+            unsafe { suspend(&*m.get()) };
+        });
+        me.set(&ctx);
+        let home = Home::new();
+        // SAFETY: this thread runs the ULT; nobody else does.
+        unsafe { ctx.resume(&home) };
+        let sp = ctx.saved_stack_pointer().expect("switched out");
+        assert!(
+            sp < here.get() && here.get() - sp < 512,
+            "{sp:#x} vs {:#x}",
+            here.get()
+        );
+        assert_eq!(
+            sp % 16,
+            8,
+            "a call leaves the stack pointer at 16n + 8; six pushes keep it there"
+        );
+        // SAFETY: as above.
+        unsafe { ctx.resume(&home) };
+        assert_eq!(ctx.saved_stack_pointer(), None, "finished");
+        assert_eq!(ctx.into_stack().size(), 64 * 1024, "the stack comes back");
+    }
 }

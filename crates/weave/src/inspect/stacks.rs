@@ -2,7 +2,7 @@
 //!
 //! A parked ULT is not running anywhere: its registers were saved by the
 //! switch (`context`), and its stack is memory of our pool. As it switches
-//! out, `lwp::switch_out` stores its frame pointer in the TCB
+//! out, `lwp::switch_out` (or the direct yield) stores its frame pointer in the TCB
 //! (`Tcb::parked_fp`, the low 32 bits: the TCB's size is pinned). With frame pointers kept, each frame starts with
 //! the caller's frame pointer and the return address:
 //!
@@ -151,7 +151,8 @@ pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
 
 /// Symbolises return addresses, and ends the stack at the ULT's entry
 /// (the `__rust_begin_short_backtrace` frame, where std's panic report
-/// ends it too): what lies below is weave's and corosensei's start-up. A
+/// ends it too): what lies below is weave's start-up (the context's first
+/// frame, whose saved frame pointer is 0, ends the walk itself). A
 /// return address points after the call: one byte back is inside the
 /// call instruction, whose line is the one a reader expects.
 pub(crate) fn symbolise(ips: &[usize]) -> Vec<Frame> {

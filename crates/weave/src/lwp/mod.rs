@@ -27,6 +27,16 @@
 //! `lwp/pool.rs`. Part of the engine: it must not name the monitor's loop,
 //! the start-up or the public API (`thread`, `sync`, `net`).
 //!
+//! ## The direct yield
+//! A yielding ULT whose LWP would plainly run the next started ULT of its
+//! ready queue switches to it itself (`yield_current`, `direct_yield_pick`):
+//! it queues itself, does the loop's per-switch duties for both (`charge`
+//! and `switch_in`, shared with `dispatch`) and calls `context::switch_to`.
+//! The loop's `resume` then returns when some ULT of the chain goes back to
+//! it, and `dispatch` files that one (`thread::current` names it). Anything
+//! the loop's pick would do besides popping `ready` (timers, io, new work,
+//! panics to move, a TLS block to install) sends the yield through the loop.
+//!
 //! ## Owner-only state
 //! [`Local`] belongs to the LWP's OS thread: the scheduler loop and the ULT
 //! it runs, never both at once. Every access is a short borrow through
@@ -160,6 +170,9 @@ pub(crate) struct Lwp {
     /// ULTs the monitor asked this LWP to trim (`lwp/trim.rs`).
     trims: trim::Requests,
     local: UnsafeCell<Local>,
+    /// The loop's side of the context switch: where the ULTs it runs go
+    /// back to. Owner-only, like `local`.
+    home: context::Home,
 }
 
 const IDLE: u8 = u8::MAX;
@@ -241,6 +254,7 @@ impl Lwp {
                 wakes: 0,
                 exits: 0,
             }),
+            home: context::Home::new(),
         }
     }
 
@@ -402,11 +416,88 @@ impl Lwp {
         self.local().wakes += 1;
     }
 
-    /// Switches the running ULT out as runnable.
+    /// Switches the running ULT out as runnable: straight to the next ULT
+    /// of this LWP when the pick would be a plain one (`direct_yield_pick`),
+    /// else through the loop.
+    #[inline(never)]
     pub(crate) fn yield_current(&self, tcb: &'static Tcb) {
         tcb.state.set_runnable();
+        if let Some(next) = self.direct_yield_pick(tcb) {
+            self.yield_to(tcb, next);
+            return;
+        }
         self.local().switch = Switch::Yield;
         switch_out(tcb);
+    }
+
+    /// The symmetric switch's pick, on the yielding ULT `tcb`'s side: the
+    /// ULT the loop would run next, taken from `ready` (and `tcb` queued
+    /// behind its equals, as the loop's requeue does), when the loop's
+    /// `pick` would do nothing else. `None` sends the yield through the
+    /// loop: a pick that looks at timers or io, new work (fresh or global,
+    /// which the loop weighs against started work), a ULT that is not
+    /// pooled (a migratable one is requeued globally), nothing of `tcb`'s
+    /// level or above to run (the loop would run `tcb` again), panics in
+    /// flight on either side (`thread/panic.rs` moves them in the loop),
+    /// and a per-ULT TLS block to install (`tls-per-ult`).
+    #[inline]
+    fn direct_yield_pick(&self, tcb: &'static Tcb) -> Option<&'static Tcb> {
+        if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
+            return None;
+        }
+        let l = self.local();
+        // The loop's pick, step by step (see `pick`).
+        if pick::look_at_timers(l.picks, l.ready.is_empty())
+            && (!l.timers.is_empty() || pick::poll_io(l.picks))
+        {
+            return None;
+        }
+        if !self.inbox.is_empty() {
+            self.inbox.take_all(|t| l.ready.push_woken(t));
+        }
+        if !l.fresh.is_empty() || rt().global_top() != pick::NONE {
+            return None;
+        }
+        if l.ready.top().map_or(true, |p| p < tcb.priority()) || std::thread::panicking() {
+            return None;
+        }
+        let next = l.ready.pop()?;
+        // New ULTs go to `fresh` or the injector, never to `ready`: what is
+        // here was placed (`dispatch`) when it first ran.
+        debug_assert!(next.home.load(Relaxed) != NO_LWP);
+        if crate::thread::panic::has_share(next) {
+            l.ready.push_front(next);
+            return None;
+        }
+        l.picks = l.picks.wrapping_add(1);
+        if l.deferring.is_some() {
+            l.deferring = None;
+        }
+        l.ready.push(tcb);
+        Some(next)
+    }
+
+    /// The symmetric switch: from the running ULT `from`, already queued,
+    /// straight to `to`, which `direct_yield_pick` took for it. Does the
+    /// loop's duties of both halves: `from`'s run is charged, `to`
+    /// switches in. Inlined into `yield_current`, which is not inlined
+    /// anywhere (one prologue for the whole yield); `from` is pooled, so
+    /// it comes back on this OS thread, and thread-local addresses the
+    /// compiler kept across the switch stay right.
+    #[inline(always)]
+    fn yield_to(&self, from: &'static Tcb, to: &'static Tcb) {
+        // Where a thread dump starts walking `from`'s stack while it is out.
+        from.parked_fp
+            .store(context::frame_address() as u32, Relaxed);
+        self.charge(from);
+        to.state.set_running();
+        self.switch_in(to);
+        // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
+        // taken from its ready queue: both contexts are its, `to`'s
+        // switched out (it was queued only once off its stack).
+        unsafe { context::switch_to(ult_context(from), ult_context(to)) };
+        // Back on `from`: a safe point to deliver signals pending on it.
+        crate::signal::state::switched_in(from);
     }
 
     /// The monitor asks this LWP to trim `reqs`, ULTs placed here (step 2
@@ -629,7 +720,8 @@ impl Lwp {
         self.local().due = due;
     }
 
-    /// Runs `t` until it switches out, then files it.
+    /// Runs `t` until a ULT goes back to the loop (`t`, or one it switched
+    /// to directly), then files that one.
     fn dispatch(&'static self, t: &'static Tcb) {
         t.state.set_running();
         if t.home.load(Relaxed) == NO_LWP {
@@ -639,6 +731,65 @@ impl Lwp {
                 self.placed.fetch_add(1, Relaxed);
             }
         }
+        self.switch_in(t);
+        #[cfg(feature = "tls-per-ult")]
+        let own_tp = self.enter_ult_tls(t);
+        // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us);
+        // we are its loop, and `home` is ours.
+        let outcome = unsafe {
+            (*t.ctx.get())
+                .as_ref()
+                .expect("a runnable ULT has a context")
+                .resume(&self.home)
+        };
+        // SAFETY: the LWP's own thread pointer, taken by `enter_ult_tls`.
+        #[cfg(feature = "tls-per-ult")]
+        unsafe {
+            context::tls::install(own_tp)
+        };
+        // The ULT that came back: `t`, or the last of a chain of direct
+        // switches (`yield_to`), which each named the ULT switched to.
+        let t = crate::thread::current::running().unwrap_or(t);
+        if outcome == Resumed::Suspended {
+            // Before anything else runs here: the ULT's panics go with it.
+            crate::thread::panic::switch_out(t);
+        }
+        self.charge(t);
+        // `running` and `running_prio` still name `t`: the next dispatch or
+        // `show_idle` overwrites them (see there).
+        crate::thread::current::set_running(None);
+        let switch = self.local().switch;
+        match outcome {
+            Resumed::Finished => {
+                self.show_idle();
+                self.finish(t)
+            }
+            Resumed::Suspended => match switch {
+                Switch::Yield => self.requeue(t),
+                Switch::Block => {
+                    if !t.state.commit_block() {
+                        // Woken while switching out: it is RUNNABLE again.
+                        self.requeue(t);
+                    } else if crate::signal::state::blocked_with_pending(t) {
+                        self.interrupt_wait(t);
+                    } else if crate::thread::cancel_word::due(&t.cancel, SeqCst) {
+                        // A cancellation request came while it was on its
+                        // way to the block (`thread/cancel.rs`, module doc):
+                        // the requester could not wake it; we do.
+                        self.end_wait(t);
+                    }
+                }
+            },
+        }
+    }
+
+    /// The per-switch duties as `t` (RUNNING, placed) switches in: on the
+    /// loop's side (`dispatch`) or, for a direct switch, on the side of the
+    /// ULT switching to it (`yield_to`). The monitor's word, the preemption
+    /// flag and priority, the running thread-locals, the counts, the trace
+    /// event and `t`'s share of the panic count.
+    #[inline(always)]
+    fn switch_in(&self, t: &'static Tcb) {
         // Clear an old request first, then publish the new priority with
         // Release: a requester that reads the new priority (Acquire, in
         // `request_preempt_below`) raises the flag after our clear, so its
@@ -677,22 +828,11 @@ impl Lwp {
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // The ULT's share of std's panic count comes back with it.
         crate::thread::panic::switch_in(t);
-        #[cfg(feature = "tls-per-ult")]
-        let own_tp = self.enter_ult_tls(t);
-        // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us),
-        // and no other borrow of it exists during the resume.
-        let outcome = unsafe { (*t.ctx.get()).as_mut() }
-            .expect("a runnable ULT has a context")
-            .resume();
-        // SAFETY: the LWP's own thread pointer, taken by `enter_ult_tls`.
-        #[cfg(feature = "tls-per-ult")]
-        unsafe {
-            context::tls::install(own_tp)
-        };
-        if outcome == Resumed::Suspended {
-            // Before anything else runs here: the ULT's panics go with it.
-            crate::thread::panic::switch_out(t);
-        }
+    }
+
+    /// Charges the run that ends now to `t` (with accounting on).
+    #[inline(always)]
+    fn charge(&self, t: &'static Tcb) {
         if clock::accounting() {
             // One clock read per switch: the end of this run is the start of
             // the next. (`last_tick` is 0 right after accounting is turned
@@ -709,32 +849,6 @@ impl Lwp {
             l.last_tick = now;
         } else {
             self.local().last_tick = 0;
-        }
-        // `running` and `running_prio` still name `t`: the next dispatch or
-        // `show_idle` overwrites them (see there).
-        crate::thread::current::set_running(None);
-        let switch = self.local().switch;
-        match outcome {
-            Resumed::Finished => {
-                self.show_idle();
-                self.finish(t)
-            }
-            Resumed::Suspended => match switch {
-                Switch::Yield => self.requeue(t),
-                Switch::Block => {
-                    if !t.state.commit_block() {
-                        // Woken while switching out: it is RUNNABLE again.
-                        self.requeue(t);
-                    } else if crate::signal::state::blocked_with_pending(t) {
-                        self.interrupt_wait(t);
-                    } else if crate::thread::cancel_word::due(&t.cancel, SeqCst) {
-                        // A cancellation request came while it was on its
-                        // way to the block (`thread/cancel.rs`, module doc):
-                        // the requester could not wake it; we do.
-                        self.end_wait(t);
-                    }
-                }
-            },
         }
     }
 
@@ -1089,11 +1203,27 @@ fn switch_out(tcb: &'static Tcb) {
     // Where a thread dump starts walking this ULT's stack while it is out.
     tcb.parked_fp
         .store(context::frame_address() as u32, Relaxed);
-    // SAFETY: the yielder was stored by the ULT's entry and is live while
-    // the ULT runs; we are that ULT.
-    unsafe { context::suspend(*tcb.yielder.get()) };
+    // SAFETY: the running ULT's context is its LWP's, which is running
+    // it: us. We are that ULT.
+    unsafe { context::suspend(ult_context(tcb)) };
     // Back on the ULT: a safe point to deliver signals pending on it.
     crate::signal::state::switched_in(tcb);
+}
+
+/// The context of `tcb`, a ULT that has one (started, not finished).
+///
+/// # Safety
+///
+/// The caller's LWP holds `tcb` (it runs it, or holds it RUNNABLE), so
+/// that the context is not taken meanwhile.
+#[inline]
+unsafe fn ult_context(tcb: &Tcb) -> &context::Context {
+    // SAFETY: the caller's contract; a started ULT keeps its context until
+    // its LWP takes it in `finish`.
+    match unsafe { (*tcb.ctx.get()).as_ref() } {
+        Some(c) => c,
+        None => crate::fatal("a running ULT has no context"),
+    }
 }
 
 /// One row of the LWP table.

@@ -204,7 +204,12 @@ unsafe fn compact_one(t: &Tcb, limit: usize, size: usize, pool: &Pool) -> bool {
     let Some(ctx) = (unsafe { (*t.ctx.get()).as_ref() }) else {
         return false;
     };
-    let Some(sp) = ctx.saved_stack_pointer(limit, top, noted) else {
+    // Exact (weave's own switch keeps it); inside the stack, below what
+    // the ULT noted as it blocked, or something is off: leave it alone.
+    let Some(sp) = ctx
+        .saved_stack_pointer()
+        .filter(|&sp| sp > limit && sp <= noted && sp % 8 == 0)
+    else {
         return false;
     };
     let page_lo = sp & !(PAGE - 1);

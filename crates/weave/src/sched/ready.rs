@@ -39,8 +39,9 @@ impl Default for ReadyQueue {
 }
 
 impl ReadyQueue {
-    /// Appends `t` at its priority level.
-    #[inline]
+    /// Appends `t` at its priority level. Always inlined: it is half of
+    /// every yield (the loop's requeue, the direct switch's).
+    #[inline(always)]
     pub(crate) fn push(&mut self, t: &'static Tcb) {
         let p = t.priority().min(PRIORITY_LEVELS - 1) as usize;
         t.next.store(ptr::null_mut(), Relaxed);

@@ -126,9 +126,7 @@ pub(crate) const USER_CLASS: u8 = u8::MAX;
 #[derive(Debug)]
 pub(crate) struct Stack {
     base: usize,
-    /// The size class, in a whole word: a `Stack` has no padding, so that
-    /// the words of a context holding one can be read as integers
-    /// (`Context::saved_stack_pointer`, for compaction).
+    /// The size class (and, for a stack of the program's, its size).
     class: usize,
 }
 
@@ -149,8 +147,7 @@ impl Stack {
         let size = base.saturating_sub(limit);
         Stack {
             base,
-            // The size rides above the class byte: a `Stack` keeps its two
-            // words and no padding (compaction reads them as integers).
+            // The size rides above the class byte.
             class: size << 8 | usize::from(USER_CLASS),
         }
     }
@@ -189,6 +186,8 @@ impl Stack {
 // SAFETY: `limit..base` is a mapped, writable range owned by this `Stack`
 // alone (the pool hands each slot to one owner at a time), and it stays
 // mapped for the life of the process: chunks are never unmapped.
+// For the portable context backend (`context/portable.rs`).
+#[cfg(any(test, not(all(target_arch = "x86_64", target_os = "linux"))))]
 unsafe impl corosensei::stack::Stack for Stack {
     #[inline]
     fn base(&self) -> corosensei::stack::StackPointer {

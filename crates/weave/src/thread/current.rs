@@ -2,7 +2,9 @@
 //!
 //! Two thread-locals answer it. `RUNNING` names the ULT an LWP is running
 //! now; the LWP's loop sets it as it switches a ULT in and clears it as the
-//! ULT switches out ([`set_running`]), so on a ULT it is that ULT's TCB. A
+//! ULT switches out ([`set_running`]), and a ULT that yields straight to
+//! another sets it to that one, so on a ULT it is that ULT's TCB (and the
+//! loop learns from it which ULT came back). A
 //! plain OS thread (`main`, a `std::thread`) that uses weave gets a TCB of
 //! its own on first use, `EXTERNAL`, released when the thread exits; that
 //! registration is what gives it an id, lets `unpark` reach it, and shows
@@ -35,7 +37,7 @@ pub(crate) fn running() -> Option<&'static Tcb> {
 }
 
 /// Records the ULT the calling LWP switches to (`None`: back in its loop).
-/// Only an LWP's scheduler loop calls this.
+/// Only an LWP's per-switch duties call this (its loop, or a direct yield).
 #[inline]
 pub(crate) fn set_running(t: Option<&'static Tcb>) {
     RUNNING.with(|r| r.set(t));

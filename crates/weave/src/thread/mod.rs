@@ -676,7 +676,7 @@ impl Builder {
             tcb.reset(kind, priority);
             *tcb.class.get() = class;
             *tcb.job.get() = Some(job);
-            *tcb.ctx.get() = Some(Context::new(stack, move |y| entry(tcb, y)));
+            *tcb.ctx.get() = Some(Context::new(stack, move || entry(tcb)));
         }
         if hold {
             tcb.hold.hold();
@@ -703,7 +703,11 @@ impl Builder {
                 // SAFETY: as above.
                 drop(unsafe { (*tcb.job.get()).take() });
                 if let Some(ctx) = ctx {
-                    std::mem::forget(ctx); // never started: nothing on it to drop
+                    // Never started: nothing on it to drop. (Only the
+                    // portable context has a destructor, which would try
+                    // to unwind a coroutine that never ran.)
+                    #[allow(clippy::forget_non_drop)]
+                    std::mem::forget(ctx);
                 }
                 tcb.state.exit();
                 table().release(tcb, &mut SlotCache::default());
@@ -811,9 +815,7 @@ fn forget_os_caches() {
 }
 
 /// The first function on every ULT's stack.
-fn entry(tcb: &'static Tcb, y: &crate::context::Yielder) {
-    // SAFETY: the running ULT owns these fields (module doc of `tcb`).
-    unsafe { *tcb.yielder.get() = y };
+fn entry(tcb: &'static Tcb) {
     // A recycled TCB starts with an empty table of per-ULT values.
     local::reset(tcb);
     // SAFETY: as above; the job was stored at spawn and is taken once.

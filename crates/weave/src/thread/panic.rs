@@ -373,6 +373,14 @@ pub(crate) fn switch_in(tcb: &Tcb) {
     }
 }
 
+/// Whether `tcb` has a share of the panic count to get back as it
+/// switches in (the symmetric switch leaves such a switch to the loop).
+#[inline]
+pub(crate) fn has_share(tcb: &Tcb) -> bool {
+    // SAFETY: as in `switch_in`: the LWP about to resume the ULT owns it.
+    unsafe { (*tcb.locals.get()).panics != 0 }
+}
+
 #[cold]
 fn give_back(n: u16) {
     for _ in 0..n {

@@ -9,7 +9,7 @@
 //!   state word): `class`, `name`, `job`, and `kind` (an atomic all the
 //!   same: the monitor's table scans read it from slots being reused);
 //! - owned by the LWP that runs the ULT (see `state.rs`: only one party can
-//!   hold a RUNNABLE or RUNNING TCB): `ctx`, `yielder`, `locals`, `next`
+//!   hold a RUNNABLE or RUNNING TCB): `ctx`, `locals`, `next`
 //!   while in a local queue, `overflow`;
 //! - atomics anyone may read: `state`, `permit`, `priority`, `home`,
 //!   `generation`, the counters.
@@ -90,7 +90,6 @@ pub(crate) struct Tcb {
     pub(crate) next: AtomicPtr<Tcb>,
     pub(crate) job: UnsafeCell<Option<JobRef>>,
     pub(crate) ctx: UnsafeCell<Option<Context>>,
-    pub(crate) yielder: UnsafeCell<*const crate::context::Yielder>,
     pub(crate) locals: UnsafeCell<Locals>,
     pub(crate) overflow: UnsafeCell<OverflowInfo>,
     /// Name, shared with every `Thread` handle. Behind a lock because the
@@ -172,7 +171,6 @@ impl Tcb {
             next: AtomicPtr::new(std::ptr::null_mut()),
             job: UnsafeCell::new(None),
             ctx: UnsafeCell::new(None),
-            yielder: UnsafeCell::new(std::ptr::null()),
             locals: UnsafeCell::new(Locals::default()),
             overflow: UnsafeCell::new(OverflowInfo::NONE),
             name: Mutex::new((0, None)),
@@ -265,7 +263,6 @@ impl Tcb {
             (*p).class.get().write(0);
             (*p).job.get().write(None);
             (*p).ctx.get().write(None);
-            (*p).yielder.get().write(std::ptr::null());
             (*p).locals.get().write(Locals::default());
             (*p).overflow.get().write(OverflowInfo::NONE);
             #[cfg(feature = "tls-per-ult")]
