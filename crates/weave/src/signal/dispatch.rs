@@ -22,7 +22,8 @@
 //! here, as the kernel holds a pending signal, until a ULT does not block
 //! the signal (`held.rs`): a ULT that unblocks it takes them
 //! ([`take_held`]), and the dispatcher looks for one that already lets it
-//! through ([`place_held`]) as each is held and every 2 ms while any is.
+//! through ([`place_held`]) as each is held and, while any is, after
+//! each wake-up and at growing intervals (2 ms doubling to 256 ms).
 //!
 //! Must not touch the engine's queues: it wakes threads only through
 //! weave's public blocking primitives (channels) and `Waiter`.
@@ -126,13 +127,15 @@ fn held() -> &'static Held {
     static HELD: OnceLock<Held> = OnceLock::new();
     HELD.get_or_init(Held::new)
 }
-/// How long the dispatcher sleeps while it holds records before it looks
-/// again for a ULT that lets one through (a mask opened other than by
-/// `signal::mask`: a new ULT, the end of a handler run on its target).
-const HELD_LOOK: libc::timespec = libc::timespec {
-    tv_sec: 0,
-    tv_nsec: 2_000_000,
-};
+/// How long the dispatcher first sleeps while it holds records before it
+/// looks again for a ULT that lets one through (a mask opened other than
+/// by `signal::mask`: a new ULT, the end of a handler run on its target);
+/// each look that finds nobody doubles it, up to [`HELD_LOOK_MAX_NS`], so
+/// that a signal every ULT keeps blocked costs few scans; a wake-up (a new
+/// record) starts again from here.
+const HELD_LOOK_NS: i64 = 2_000_000;
+/// The longest sleep between two such looks.
+const HELD_LOOK_MAX_NS: i64 = 256_000_000;
 
 /// Starts the dispatcher thread (once; callers hold `signal::INSTALL`).
 pub(crate) fn start() {
@@ -190,6 +193,7 @@ fn dispatcher() {
     for _ in 0..FIRST_POOL {
         grow_pool();
     }
+    let mut look_ns = HELD_LOOK_NS;
     loop {
         // Acquire pairs with the Release increment in `wake_dispatcher`.
         let seen = DISPATCH_SEQ.load(Acquire);
@@ -223,8 +227,12 @@ fn dispatcher() {
             std::thread::sleep(std::time::Duration::from_micros(20));
             continue;
         }
+        let look = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: look_ns,
+        };
         let timeout = if held {
-            &HELD_LOOK as *const libc::timespec
+            &look as *const libc::timespec
         } else {
             std::ptr::null()
         };
@@ -238,6 +246,11 @@ fn dispatcher() {
                 seen,
                 timeout,
             )
+        };
+        look_ns = if held && DISPATCH_SEQ.load(Relaxed) == seen {
+            (look_ns * 2).min(HELD_LOOK_MAX_NS)
+        } else {
+            HELD_LOOK_NS
         };
     }
 }
