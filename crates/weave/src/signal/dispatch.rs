@@ -348,7 +348,7 @@ fn hold(rec: Record) {
     // Unmasking ULTs filter on KBLOCKED_ANY before they look at the held
     // signals: it names the signal before `place_held`'s fence and scan.
     KBLOCKED_ANY.fetch_or(bit(rec.signo), Relaxed);
-    held().hold(rec, false);
+    held().hold(rec, false, !is_realtime(rec.signo));
     place_held();
 }
 
@@ -375,7 +375,7 @@ pub(crate) fn place_held() {
                     route(r);
                 }
                 // Its `wait` caller took another signal meanwhile.
-                None => held().hold(r, true),
+                None => held().hold(r, true, !is_realtime(sig)),
             }
         }
     }

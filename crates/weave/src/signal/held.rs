@@ -20,7 +20,6 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use super::ring::Record;
 use super::set::bit;
-use super::slot::is_realtime;
 use crate::loom::{fence, AtomicU64, Mutex};
 
 /// The held records, oldest first, and their signals.
@@ -40,10 +39,11 @@ impl Held {
     }
 
     /// Holds `rec` (at the back, or at the front if `again`: it was taken
-    /// out and nobody took it). A standard signal already held coalesces.
-    pub(crate) fn hold(&self, rec: Record, again: bool) {
+    /// out and nobody took it). With `coalesce` (a standard signal), not if
+    /// a record of its signal is held already.
+    pub(crate) fn hold(&self, rec: Record, again: bool, coalesce: bool) {
         let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
-        if !is_realtime(rec.signo) && l.iter().any(|r| r.signo == rec.signo) {
+        if coalesce && l.iter().any(|r| r.signo == rec.signo) {
             return;
         }
         if again {
@@ -108,9 +108,9 @@ mod tests {
     fn held_records_leave_once_by_signal_in_order() {
         let h = Held::new();
         let rt = crate::signal::sigrtmin();
-        h.hold(sample(rt, 1), false);
-        h.hold(sample(10, 2), false);
-        h.hold(sample(rt, 3), false);
+        h.hold(sample(rt, 1), false, false);
+        h.hold(sample(10, 2), false, true);
+        h.hold(sample(rt, 3), false, false);
         assert_eq!(h.signals(), bit(rt) | bit(10));
         let got = h.take_of(bit(rt), true).unwrap();
         assert_eq!(got, vec![sample(rt, 1), sample(rt, 3)]);
@@ -121,8 +121,8 @@ mod tests {
     #[test]
     fn a_held_standard_signal_coalesces() {
         let h = Held::new();
-        h.hold(sample(10, 1), false);
-        h.hold(sample(10, 2), false);
+        h.hold(sample(10, 1), false, true);
+        h.hold(sample(10, 2), false, true);
         assert_eq!(h.take_of(bit(10), true).unwrap(), vec![sample(10, 1)]);
     }
 }
@@ -155,7 +155,7 @@ mod loom_tests {
                     None => (0, true),
                 }
             });
-            h.hold(sample(S, 1), false);
+            h.hold(sample(S, 1), false, false);
             pair_fence();
             let mut n = 0;
             if mask.load(Relaxed) & bit(S) == 0 {
