@@ -272,11 +272,14 @@ mod trace {
 mod stack {
     pub(crate) mod owner_lock;
 }
-// The signal layer's lock-free records (the per-signal ring, the stash).
+// The signal layer's lock-free records (the per-signal ring, the stash,
+// the held records' hand-off).
 #[cfg(loom)]
 #[allow(dead_code)]
 mod signal {
+    pub(crate) mod held;
     pub(crate) mod ring;
+    pub(crate) mod set;
     pub(crate) mod stash;
 }
 // The channel module and the locks' core build under loom: their only ways

@@ -17,19 +17,28 @@
 //! (`TcbSignals::pending`) and are routed here by the ULT itself, at its
 //! next safe point with the signal unblocked ([`at_safe_point`]).
 //!
+//! Process-directed records the kernel refused to queue again (case 4
+//! with `RLIMIT_SIGPENDING` reached: [`Record::is_held`]) are **held**
+//! here, as the kernel holds a pending signal, until a ULT does not block
+//! the signal (`held.rs`): a ULT that unblocks it takes them
+//! ([`take_held`]), and the dispatcher looks for one that already lets it
+//! through ([`place_held`]) as each is held and, while any is, after
+//! each wake-up and at growing intervals (2 ms doubling to 256 ms).
+//!
 //! Must not touch the engine's queues: it wakes threads only through
 //! weave's public blocking primitives (channels) and `Waiter`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use super::held::{pair_fence, Held};
 use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet};
 use super::slot::{is_realtime, slot, slots};
-use super::state::{HANDLED, HANDLER};
-use super::wrapper::{claim_once, DISPATCH_SEQ};
+use super::state::{HANDLED, HANDLER, KBLOCKED_ANY};
+use super::wrapper::{claim_once, takes, DISPATCH_SEQ};
 use super::{actions, immediate, SigInfo};
 use crate::sync::{mpmc, mpsc};
 use crate::thread::tcb::Tcb;
@@ -113,6 +122,21 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 type KillQueues = HashMap<(u64, i32), VecDeque<Record>>;
 static KILLQ: Mutex<Option<KillQueues>> = Mutex::new(None);
 
+/// Held records (see the module doc; `held.rs`).
+fn held() -> &'static Held {
+    static HELD: OnceLock<Held> = OnceLock::new();
+    HELD.get_or_init(Held::new)
+}
+/// How long the dispatcher first sleeps while it holds records before it
+/// looks again for a ULT that lets one through (a mask opened other than
+/// by `signal::mask`: a new ULT, the end of a handler run on its target);
+/// each look that finds nobody doubles it, up to [`HELD_LOOK_MAX_NS`], so
+/// that a signal every ULT keeps blocked costs few scans; a wake-up (a new
+/// record) starts again from here.
+const HELD_LOOK_NS: i64 = 2_000_000;
+/// The longest sleep between two such looks.
+const HELD_LOOK_MAX_NS: i64 = 256_000_000;
+
 /// Starts the dispatcher thread (once; callers hold `signal::INSTALL`).
 pub(crate) fn start() {
     if STARTED.swap(true, Relaxed) {
@@ -144,6 +168,8 @@ pub(crate) fn after_fork_in_child() {
     for s in slots().iter() {
         s.waiting.store(0, Relaxed);
     }
+    // Signals pending for the parent are not the child's (POSIX `fork`).
+    held().clear();
     for a in actions().iter() {
         // A lock another thread of the parent held at the fork stays held
         // (as every lock does): that signal's waiters and lane are then
@@ -167,6 +193,7 @@ fn dispatcher() {
     for _ in 0..FIRST_POOL {
         grow_pool();
     }
+    let mut look_ns = HELD_LOOK_NS;
     loop {
         // Acquire pairs with the Release increment in `wake_dispatcher`.
         let seen = DISPATCH_SEQ.load(Acquire);
@@ -190,22 +217,40 @@ fn dispatcher() {
                 }
             }
         }
+        let held = held().signals() != 0;
+        if held {
+            place_held();
+        }
         if busy {
             // A push was interrupted between its claim and its publication;
             // it finishes as soon as its thread returns from the handler.
             std::thread::sleep(std::time::Duration::from_micros(20));
             continue;
         }
+        let look = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: look_ns,
+        };
+        let timeout = if held {
+            &look as *const libc::timespec
+        } else {
+            std::ptr::null()
+        };
         // SAFETY: FUTEX_WAIT on a valid, static word; returns at once if it
-        // no longer holds `seen`.
+        // no longer holds `seen`, or after `timeout` (a valid timespec).
         unsafe {
             libc::syscall(
                 libc::SYS_futex,
                 DISPATCH_SEQ.as_ptr(),
                 libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
                 seen,
-                std::ptr::null::<libc::timespec>(),
+                timeout,
             )
+        };
+        look_ns = if held && DISPATCH_SEQ.load(Relaxed) == seen {
+            (look_ns * 2).min(HELD_LOOK_MAX_NS)
+        } else {
+            HELD_LOOK_NS
         };
     }
 }
@@ -240,9 +285,14 @@ fn handler_ult(rx: mpmc::Receiver<i32>, pool: &'static Pool) {
     }
 }
 
-/// Routes one record: to a waiting `signal::wait` caller, or to its lane.
+/// Routes one record: to a waiting `signal::wait` caller, or to its lane
+/// (a held one is held).
 pub(crate) fn route(rec: Record) {
     if route_to_waiter(&rec) {
+        return;
+    }
+    if rec.is_held() {
+        hold(rec);
         return;
     }
     let a = &actions()[rec.signo as usize];
@@ -290,6 +340,78 @@ pub(crate) fn route_to_waiter(rec: &Record) -> bool {
         }
     }
     false
+}
+
+/// Holds a record nobody took (see the module doc) and looks for a ULT
+/// that takes it.
+fn hold(rec: Record) {
+    // Unmasking ULTs filter on KBLOCKED_ANY before they look at the held
+    // signals: it names the signal before `place_held`'s fence and scan.
+    KBLOCKED_ANY.fetch_or(bit(rec.signo), Relaxed);
+    held().hold(rec, false, !is_realtime(rec.signo));
+    place_held();
+}
+
+/// Called by the dispatcher: hands each held signal to a `signal::wait`
+/// caller, or to a live ULT that does not block it (one pass over the
+/// thread table per signal), as the kernel delivers a pending signal.
+pub(crate) fn place_held() {
+    // One side of the fence pair (`held.rs`): either an unblocking ULT sees
+    // the held signal, or the scan below sees its open mask.
+    pair_fence();
+    for sig in SigSet::from_bits(held().signals()).iter() {
+        let waited = slot(sig).waiting.load(Relaxed) > 0;
+        let taker = if waited { None } else { find_taker(sig) };
+        if !waited && taker.is_none() {
+            continue;
+        }
+        for mut r in held().take_of(bit(sig), true).unwrap_or_default() {
+            if route_to_waiter(&r) {
+                continue;
+            }
+            match taker.or_else(|| find_taker(sig)) {
+                Some(t) => {
+                    r.target = t.id().as_u64().get();
+                    route(r);
+                }
+                // Its `wait` caller took another signal meanwhile.
+                None => held().hold(r, true, !is_realtime(sig)),
+            }
+        }
+    }
+}
+
+/// A live ULT that does not block `sig` (running or not), if any.
+fn find_taker(sig: i32) -> Option<&'static Tcb> {
+    use crate::thread::state::{EXITED, FREE};
+    let table = crate::thread::table::table();
+    (0..table.carved()).map(|k| table.slot(k as u32)).find(|t| {
+        let run = t.state.load().run();
+        !matches!(run, FREE | EXITED) && takes(t, sig)
+    })
+}
+
+/// Called by a ULT that opened its mask for `opened` (thread context,
+/// after the mask store): it takes the held records of those signals, as
+/// POSIX delivers pending signals on an unblock, each routed naming it. If
+/// the lock is busy (this may run in a handler that interrupted its
+/// holder), the dispatcher is woken: its scan finds this ULT's open mask.
+pub(crate) fn take_held(tcb: &'static Tcb, opened: u64) {
+    // The other side of the fence pair (`held.rs`).
+    pair_fence();
+    let sigs = opened & held().signals();
+    if sigs == 0 {
+        return;
+    }
+    match held().take_of(sigs, false) {
+        Some(recs) => {
+            for mut r in recs {
+                r.target = tcb.id().as_u64().get();
+                route(r);
+            }
+        }
+        None => super::wrapper::wake_dispatcher(),
+    }
 }
 
 /// For a handler that runs on its target: makes the record pending on the

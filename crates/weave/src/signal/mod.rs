@@ -85,6 +85,7 @@
 
 pub(crate) mod dispatch;
 pub(crate) mod fault;
+mod held;
 pub(crate) mod immediate;
 mod info;
 pub(crate) mod ring;
@@ -631,6 +632,8 @@ fn unmask_slow(t: &'static Tcb, opened: u64) {
         unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
         wrapper::IN_UNMASK.with(|c| c.set(false));
     }
+    // Records the kernel refused to queue again (case 4): ours now.
+    dispatch::take_held(t, opened);
     if t.sig.deliverable() != 0 {
         dispatch::at_safe_point(t);
     }

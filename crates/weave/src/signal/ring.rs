@@ -88,6 +88,14 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// A process-directed record nobody took and the kernel refused to
+    /// queue again (case 4 with `RLIMIT_SIGPENDING` reached): it names no
+    /// target yet, and the dispatcher holds it until a ULT takes it.
+    // ASYNC-SIGNAL-SAFE
+    pub(crate) fn is_held(&self) -> bool {
+        self.route == Route::Unblocked && self.target == 0
+    }
+
     fn pack(&self) -> [u64; 4] {
         [
             u64::from(self.signo as u8)

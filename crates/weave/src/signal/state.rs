@@ -74,7 +74,8 @@ pub(crate) static ACTIVE: AtomicU32 = AtomicU32::new(0);
 /// Signals whose kernel action is weave's wrapper.
 pub(crate) static HANDLED: AtomicU64 = AtomicU64::new(0);
 /// Signals that some LWP's kernel mask may block (case 4 blocked them
-/// there): the filter that keeps an unmask free of system calls until then.
+/// there), or that weave holds (`held.rs`): the filter that keeps an
+/// unmask free of system calls until then.
 pub(crate) static KBLOCKED_ANY: AtomicU64 = AtomicU64::new(0);
 
 /// Signals some LWP's kernel mask blocked as it started (inherited from

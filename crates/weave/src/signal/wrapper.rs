@@ -3,7 +3,9 @@
 //! thread the kernel picked, and decides where the signal goes (the four
 //! cases of `README.md` in this folder); it then leaves a record in the
 //! signal's ring and wakes the dispatcher, sends the signal on, or blocks
-//! it here and raises it again.
+//! it here and raises it again. A send the kernel refuses (`EAGAIN`, the
+//! queue of pending signals full) ends in a record too: for the ULT case 3
+//! chose, or, for case 4, one the dispatcher holds (`held.rs`).
 //!
 //! ASYNC-SIGNAL-SAFE, all of it: atomics, thread-local `Cell`s with const
 //! initialisers, reads of the never-freed thread and LWP tables, and the
@@ -122,7 +124,7 @@ pub(crate) extern "C" fn wrapper(
 /// kernel masks), not of the handler pool, alive, not blocking it.
 // ASYNC-SIGNAL-SAFE
 #[inline]
-fn takes(t: &Tcb, sig: i32) -> bool {
+pub(crate) fn takes(t: &Tcb, sig: i32) -> bool {
     t.kind() != Kind::External
         && t.sig.flags.load(Relaxed) & HANDLER == 0
         && t.sig.mask.load(Relaxed) & bit(sig) == 0
@@ -221,7 +223,7 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
         };
         if takes(table().slot(i), sig) && l.tid() != 0 {
             rec.route = Route::Directed;
-            send_to_lwp(sig, &rec, l.tid());
+            send_to_lwp(sig, rec, l.tid(), table().slot(i));
             return;
         }
     }
@@ -339,31 +341,40 @@ fn set_default(sig: i32) {
 }
 
 /// The siginfo to re-send `rec` with: a stash token if a slot is free, else
-/// the original when the kernel lets us re-send it (`si_code < 0`).
+/// the original when the kernel lets us re-send it (`si_code < 0`). The
+/// token, if any, comes back too: a refused re-send takes its record back.
 // ASYNC-SIGNAL-SAFE
-fn resend_info(sig: i32, rec: &Record) -> Option<KernelInfo> {
+fn resend_info(sig: i32, rec: &Record) -> (Option<KernelInfo>, Option<u64>) {
     // SAFETY: getpid/getuid have no preconditions.
     let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
     if let Some(token) = stash().and_then(|s| s.put(rec)) {
-        return Some(KernelInfo::queued(sig, pid, uid, token));
+        return (Some(KernelInfo::queued(sig, pid, uid, token)), Some(token));
     }
     if rec.code < 0 && rec.code != libc::SI_TKILL {
         let mut k = KernelInfo::queued(sig, rec.pid, rec.uid, rec.value);
         k.code = rec.code;
-        return Some(k);
+        return (Some(k), None);
     }
-    None
+    (None, None)
 }
 
-/// Case 3: sends the signal on to the LWP with kernel thread id `tid`.
+/// Sends `sig` on, to thread `tid` of this process or (`tid` 0) to the
+/// process, with `rec` behind a stash token. False when the kernel refused
+/// it (`EAGAIN`: the queue of pending signals, `RLIMIT_SIGPENDING`, is
+/// full); the stash slot is then free again and `rec` is the caller's.
 // ASYNC-SIGNAL-SAFE
-fn send_to_lwp(sig: i32, rec: &Record, tid: i32) {
+fn resend(sig: i32, rec: &Record, tid: i32) -> bool {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
-    match resend_info(sig, rec) {
+    let (info, token) = resend_info(sig, rec);
+    let rc = match (info, tid) {
         // SAFETY: `k` is a valid 128-byte siginfo; the target is a thread
         // of our own process.
-        Some(k) => unsafe {
+        (Some(k), 0) => unsafe {
+            libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, &k as *const KernelInfo)
+        },
+        // SAFETY: as above, to one thread of our own process.
+        (Some(k), _) => unsafe {
             libc::syscall(
                 libc::SYS_rt_tgsigqueueinfo,
                 pid,
@@ -372,15 +383,41 @@ fn send_to_lwp(sig: i32, rec: &Record, tid: i32) {
                 &k as *const KernelInfo,
             )
         },
+        // SAFETY: kill to our own process.
+        (None, 0) => unsafe { libc::syscall(libc::SYS_kill, pid, sig) },
         // SAFETY: tgkill to a thread of our own process.
-        None => unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) },
+        (None, _) => unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) },
     };
+    if rc == 0 {
+        return true;
+    }
+    if let Some(t) = token {
+        // Nobody else knows the token: the slot is ours to free.
+        let _ = stash().and_then(|s| s.take(t));
+    }
+    false
+}
+
+/// Case 3: sends the signal on to the LWP with kernel thread id `tid`,
+/// which runs `ult` with it unblocked. If the kernel refuses to queue it
+/// (`RLIMIT_SIGPENDING`), `ult` takes it now, as read: the record goes to
+/// the dispatcher naming it (`Route::Directed`), as case 2 does for a ULT
+/// that is not running.
+// ASYNC-SIGNAL-SAFE
+fn send_to_lwp(sig: i32, mut rec: Record, tid: i32, ult: &Tcb) {
+    if !resend(sig, &rec, tid) {
+        rec.target = ult.id().as_u64().get();
+        deliver(sig, rec);
+    }
 }
 
 /// Case 4: blocks the signal in this thread's kernel mask (in the mask the
 /// kernel restores when the handler returns) and raises it again for the
 /// process, so that the kernel tries another thread; once every LWP blocks
-/// it, it waits pending in the kernel until a ULT unblocks it.
+/// it, it waits pending in the kernel until a ULT unblocks it. If the
+/// kernel refuses to queue it again (`RLIMIT_SIGPENDING` reached), weave
+/// keeps it instead: the record goes to the dispatcher with no target
+/// ([`Record::is_held`]), which holds it until a ULT does not block it.
 // ASYNC-SIGNAL-SAFE
 fn block_and_raise_again(sig: i32, mut rec: Record, on_lwp: bool, uc: *mut libc::c_void) {
     // SAFETY: `uc` is the ucontext_t the kernel passed to this SA_SIGINFO
@@ -391,16 +428,10 @@ fn block_and_raise_again(sig: i32, mut rec: Record, on_lwp: bool, uc: *mut libc:
         KBLOCKED_ANY.fetch_or(bit(sig), Relaxed);
     }
     rec.route = Route::Unblocked;
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() };
-    match resend_info(sig, &rec) {
-        // SAFETY: `k` is a valid siginfo; the target is our own process.
-        Some(k) => unsafe {
-            libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, &k as *const KernelInfo)
-        },
-        // SAFETY: kill to our own process.
-        None => unsafe { libc::syscall(libc::SYS_kill, pid, sig) },
-    };
+    if !resend(sig, &rec, 0) {
+        rec.target = 0;
+        deliver(sig, rec);
+    }
 }
 
 #[cfg(test)]
