@@ -438,17 +438,14 @@ impl<T> Array<T> {
     ///
     /// As for [`Waiters::register`].
     pub(crate) unsafe fn register_send(&self, ctx: &Context, op: usize) -> bool {
-        // SAFETY: the caller's guarantee; a sender is only notified, so no
-        // value slot is needed.
-        unsafe { self.senders.register(ctx, op, std::ptr::null_mut()) };
         // The waiter's check after its fence (`waiters.rs`): `send_ready`
         // loads `head`, which a receiver's CAS moves before it notifies.
-        if self.send_ready() {
-            // Withdrawn: retry. Not withdrawn: a partner took the entry and
-            // will wake us.
-            return !self.senders.unregister(ctx);
+        // SAFETY: the caller's guarantee; a sender is only notified, so no
+        // value slot is needed.
+        unsafe {
+            self.senders
+                .register_unless(ctx, op, std::ptr::null_mut(), || self.send_ready())
         }
-        true
     }
 
     /// Publishes a waiting receiver; false (withdrawn) if a receive could
@@ -464,13 +461,12 @@ impl<T> Array<T> {
         op: usize,
         slot: *mut Option<T>,
     ) -> bool {
-        // SAFETY: the caller's guarantee.
-        unsafe { self.receivers.register(ctx, op, slot.cast()) };
         // As in `register_send`, with `tail`.
-        if self.recv_ready() {
-            return !self.receivers.unregister(ctx);
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            self.receivers
+                .register_unless(ctx, op, slot.cast(), || self.recv_ready())
         }
-        true
     }
 
     pub(crate) fn unregister_send(&self, ctx: &Context) {

@@ -526,16 +526,13 @@ impl<T> List<T> {
         op: usize,
         slot: *mut Option<T>,
     ) -> bool {
-        // SAFETY: the caller's guarantee.
-        unsafe { self.receivers.register(ctx, op, slot.cast()) };
         // The waiter's check after its fence (`waiters.rs`): `recv_ready`
         // loads `tail`, which a sender's CAS moves before it notifies.
-        if self.recv_ready() {
-            // Withdrawn: retry. Not withdrawn: a sender took the entry and
-            // will wake us.
-            return !self.receivers.unregister(ctx);
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            self.receivers
+                .register_unless(ctx, op, slot.cast(), || self.recv_ready())
         }
-        true
     }
 
     pub(crate) fn unregister_send(&self, _ctx: &Context) {}

@@ -288,6 +288,30 @@ impl Waiters {
         fence(SeqCst);
     }
 
+    /// Step 2 of the module doc whole: publishes operation `op` of `ctx`
+    /// ([`register`](Self::register)), then asks `ready` (the channel's
+    /// look at its own indices, after the fence). True: the entry stands
+    /// and the caller may sleep. False: the operation could go ahead, and
+    /// the entry was withdrawn before any partner claimed it: retry. If a
+    /// partner had claimed it already, it stands (true): that partner
+    /// wakes the caller.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register`](Self::register).
+    #[inline]
+    pub(crate) unsafe fn register_unless(
+        &self,
+        ctx: &Context,
+        op: usize,
+        slot: *mut (),
+        ready: impl FnOnce() -> bool,
+    ) -> bool {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.register(ctx, op, slot) };
+        !(ready() && self.unregister(ctx))
+    }
+
     /// Withdraws every entry of `ctx`. True if one was still there (false:
     /// a partner claimed it, took it from the fast slot, or it was never
     /// published). A fast entry found taken is recorded in the context
