@@ -13,6 +13,7 @@
 //! | the reactor's epoll fd and eventfd         | the *parent's* epoll instance: polling it would take the parent's events | fresh ones `dup2`ed onto the same numbers; poller role and waiter count reset |
 //! | the blocking pool's queue and counts       | its threads are gone                          | emptied (jobs forgotten, not run or dropped)     |
 //! | the signal dispatcher thread and the pool of handler ULTs | gone: handlers installed before the fork would not run | a new pool and dispatcher (`signal::dispatch::after_fork_in_child`); the parent's `signal::wait` callers forgotten |
+//! | crossbeam-epoch's global collector (behind a `Once`, made on a thread's first steal) | a `Once` left running if another LWP was making it: the first steal waits for ever | made by `start.rs` before the first LWP starts, so it is never half-made |
 //! | locks held by other threads at the fork (LWP creation, the table's free list, the blocking pool, the reactor's records) | held for ever | taken by the `prepare` handler before the fork, so that no other thread holds them then, and released in both processes after it |
 //!
 //! The handlers are installed with `pthread_atfork` when the runtime first

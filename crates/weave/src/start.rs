@@ -36,6 +36,12 @@ fn start(rt: &'static Runtime) {
         crate::time::clock::set_accounting(true);
     }
     crate::inspect::start_from_env();
+    // crossbeam-epoch makes its global collector under a `Once` on the
+    // first steal of any thread. Made here, before any LWP exists, it is
+    // never half-made when a ULT forks: a child would inherit that `Once`
+    // running, with nobody to finish it, and its first steal would wait
+    // for ever.
+    crossbeam_epoch::default_collector();
     let n = crate::config::lwps();
     if let Err(e) = crate::lwp::pool::set_concurrency_in(rt, n) {
         // Not even one LWP: nothing can run. Say why and stop.
