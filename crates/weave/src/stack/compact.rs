@@ -763,6 +763,14 @@ pub(crate) fn figures() -> [usize; 6] {
 mod tests {
     use super::*;
 
+    /// The tests that compact into the process's one registry run one at
+    /// a time: a record another test frees meanwhile goes on the same free
+    /// lists, and would take the block a test expects back.
+    fn registry_to_myself() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A private mapping standing in for a stack: `pages` pages.
     fn scratch(pages: usize) -> usize {
         // SAFETY: a fresh anonymous mapping aliases nothing.
@@ -785,6 +793,7 @@ mod tests {
         if compaction_support().is_err() {
             return;
         }
+        let _serial = registry_to_myself();
         let base = scratch(4);
         let top = base + 4 * PAGE;
         let sp = top - PAGE - 200;
@@ -840,6 +849,7 @@ mod tests {
         if compaction_support().is_err() {
             return;
         }
+        let _serial = registry_to_myself();
         let base = scratch(2);
         let top = base + 2 * PAGE;
         // SAFETY: nothing runs on the scratch "stack".
@@ -923,7 +933,8 @@ mod tests {
         if compaction_support().is_err() {
             return;
         }
-        // 1,000 live bytes: a length no other test here compacts.
+        let _serial = registry_to_myself();
+        // 1,000 live bytes.
         let (a, b) = (scratch(2) + 2 * PAGE, scratch(2) + 2 * PAGE);
         let n = 125;
         let fill = |top: usize, own: u64| {
@@ -987,9 +998,9 @@ mod tests {
         if compaction_support().is_err() {
             return;
         }
+        let _serial = registry_to_myself();
         // A record kept throughout, so that the arena is not given back
-        // between the two; 2,008 bytes live, a length no other test here
-        // compacts (so no other record takes the block meanwhile).
+        // between the two.
         let keep = scratch(1) + PAGE;
         let (a, b) = (scratch(1) + PAGE, scratch(1) + PAGE);
         let n = 251;
