@@ -336,13 +336,24 @@ impl<T> Array<T> {
     }
 
     /// [`try_send`](Self::try_send) when a lone receiver was seen waiting.
+    ///
+    /// A send handed over takes no place of the buffer, and it may be the
+    /// retry of a sender that was notified of a free place (a waiting
+    /// sender is notified, not served): that place is still free, so the
+    /// notification goes on to the next waiting sender. Without this, the
+    /// other senders slept beside an empty buffer while every receiver
+    /// waited for them (4 + 4 threads on `bounded(1)`, two LWPs: about
+    /// one run in two hung).
     #[cold]
     #[inline(never)]
     fn try_send_handing_off(&self, v: T) -> Result<(), TrySendError<T>> {
         // SAFETY: every receiver registers its `Option<T>` slot
         // (`register_recv`).
         match unsafe { self.receivers.hand_off(v, || self.is_empty_now()) } {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.senders.notify();
+                Ok(())
+            }
             Err(v) => self.try_send_buffered(v),
         }
     }
