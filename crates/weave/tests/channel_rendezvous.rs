@@ -16,16 +16,8 @@ fn rendezvous_send_blocks_until_a_receiver_arrives() {
         tx.send(11).unwrap();
         d.store(true, Ordering::SeqCst);
     });
-    let id = s.thread().id();
     // The sender reaches the channel and blocks there...
-    while thread::threads()
-        .into_iter()
-        .find(|r| r.id == id)
-        .map(|r| r.state)
-        != Some(ThreadState::Blocked(BlockReason::Channel))
-    {
-        std::thread::yield_now();
-    }
+    wait_until_blocked_on_a_channel(s.thread().id());
     // ...and has not completed: nobody has received.
     assert!(!done.load(Ordering::SeqCst));
     assert_eq!(rx.recv(), Ok(11));
