@@ -71,6 +71,11 @@ const WORKLOADS: &[Workload] = &[
         run: channel_pingpong_2lwp,
     },
     Workload {
+        name: "channel_rendezvous",
+        about: "the same ping-pong through two rendezvous (bounded(0)) channels on one LWP (ns per round trip)",
+        run: channel_rendezvous,
+    },
+    Workload {
         name: "channel_throughput",
         about: "4 producers, 4 consumers, 1,000,000 messages through one bounded(128) channel (ns per message)",
         run: channel_throughput,
@@ -494,9 +499,14 @@ fn park_pingpong(o: &Opts) -> Result<Measurement, String> {
 /// is re-spawned until it first runs on another LWP than the first (a ULT
 /// stays where it first ran).
 fn channel_rounds_weave(n: usize, apart: bool) -> f64 {
+    channel_rounds_weave_cap(n, apart, 1)
+}
+
+/// As [`channel_rounds_weave`], through two channels of capacity `cap`.
+fn channel_rounds_weave_cap(n: usize, apart: bool, cap: usize) -> f64 {
     use weave::sync::mpmc;
-    let (to_b, from_a) = mpmc::bounded::<usize>(1);
-    let (to_a, from_b) = mpmc::bounded::<usize>(1);
+    let (to_b, from_a) = mpmc::bounded::<usize>(cap);
+    let (to_a, from_b) = mpmc::bounded::<usize>(cap);
     let (placed_tx, placed_rx) = mpmc::bounded::<Option<usize>>(1);
     let b = wt::spawn(move || {
         placed_tx.send(wt::current_lwp()).unwrap();
@@ -542,9 +552,14 @@ fn channel_rounds_weave(n: usize, apart: bool) -> f64 {
 
 /// The std baseline: two OS threads and two `sync_channel(1)`s.
 fn channel_rounds_std(n: usize) -> f64 {
+    channel_rounds_std_cap(n, 1)
+}
+
+/// As [`channel_rounds_std`], through two `sync_channel(cap)`s.
+fn channel_rounds_std_cap(n: usize, cap: usize) -> f64 {
     use std::sync::mpsc;
-    let (to_b, from_a) = mpsc::sync_channel::<usize>(1);
-    let (to_a, from_b) = mpsc::sync_channel::<usize>(1);
+    let (to_b, from_a) = mpsc::sync_channel::<usize>(cap);
+    let (to_a, from_b) = mpsc::sync_channel::<usize>(cap);
     let b = std::thread::spawn(move || {
         for v in from_a.iter() {
             if to_a.send(v + 1).is_err() {
@@ -578,6 +593,24 @@ fn channel_pingpong(o: &Opts) -> Result<Measurement, String> {
         n,
         note: Some(format!(
             "weave: 2 ULTs on one LWP; std: 2 OS threads, sync_channel(1), n={sn}"
+        )),
+        extra: vec![],
+    })
+}
+
+fn channel_rendezvous(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 100_000 } else { 500_000 };
+    let weave = on_one_lwp(|| rounds(o.rounds(), || channel_rounds_weave_cap(n, false, 0)))?;
+    let sn = n / 10;
+    let baseline = rounds(o.rounds().min(3), || channel_rounds_std_cap(sn, 0));
+    Ok(Measurement {
+        name: "channel_rendezvous",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some(format!(
+            "weave: 2 ULTs on one LWP; std: 2 OS threads, sync_channel(0), n={sn}"
         )),
         extra: vec![],
     })

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use weave::sync::mpsc;
 use weave::thread::{self, BlockReason, ThreadState};
@@ -16,16 +17,8 @@ fn rendezvous_send_blocks_until_a_receiver_arrives() {
         tx.send(11).unwrap();
         d.store(true, Ordering::SeqCst);
     });
-    let id = s.thread().id();
     // The sender reaches the channel and blocks there...
-    while thread::threads()
-        .into_iter()
-        .find(|r| r.id == id)
-        .map(|r| r.state)
-        != Some(ThreadState::Blocked(BlockReason::Channel))
-    {
-        std::thread::yield_now();
-    }
+    wait_until_blocked_on_a_channel(s.thread().id());
     // ...and has not completed: nobody has received.
     assert!(!done.load(Ordering::SeqCst));
     assert_eq!(rx.recv(), Ok(11));
@@ -46,4 +39,67 @@ fn try_send_on_a_rendezvous_needs_a_waiting_receiver() {
         }
     }
     assert_eq!(r.join().unwrap(), Ok(2));
+}
+
+/// Waits until the thread `id` is blocked on a channel.
+fn wait_until_blocked_on_a_channel(id: thread::ThreadId) {
+    while thread::threads()
+        .into_iter()
+        .find(|r| r.id == id)
+        .map(|r| r.state)
+        != Some(ThreadState::Blocked(BlockReason::Channel))
+    {
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn try_recv_on_a_rendezvous_takes_a_waiting_senders_value() {
+    let (tx, rx) = mpsc::sync_channel::<u32>(0);
+    assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));
+    let s = thread::spawn(move || tx.send(21));
+    // Polls only: the value can come from the waiting sender alone. (A
+    // thread shows as blocked a little before its entry is queued, so
+    // the first polls may still find nothing; the deadline only turns a
+    // sender that is never seen into a failure.)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let got = loop {
+        match rx.try_recv() {
+            Err(mpsc::TryRecvError::Empty) if Instant::now() < deadline => thread::yield_now(),
+            other => break other,
+        }
+    };
+    assert_eq!(got, Ok(21));
+    assert_eq!(s.join().unwrap(), Ok(()));
+}
+
+#[test]
+fn try_recv_on_a_rendezvous_without_senders_is_disconnected() {
+    let (tx, rx) = mpsc::sync_channel::<u32>(0);
+    drop(tx);
+    assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+}
+
+#[test]
+fn a_rendezvous_receiver_waiting_alone_gets_each_value_once_in_order() {
+    // One receiver waits (alone, so without the channel's lock) for each
+    // of many values from a sender that sometimes finds it waiting and
+    // sometimes has to wait for it.
+    let (tx, rx) = mpsc::sync_channel::<u32>(0);
+    let s = thread::spawn(move || {
+        for i in 0..10_000 {
+            tx.send(i).unwrap();
+            if i % 7 == 0 {
+                thread::yield_now();
+            }
+        }
+    });
+    for i in 0..10_000 {
+        assert_eq!(rx.recv(), Ok(i));
+        if i % 5 == 0 {
+            thread::yield_now();
+        }
+    }
+    s.join().unwrap();
+    assert_eq!(rx.recv(), Err(mpsc::RecvError));
 }

@@ -241,7 +241,7 @@ impl<T> Array<T> {
     /// not yet written is waited for if `WAIT` (a receive), else taken as
     /// the end (the last receiver's drain: the slot's sender may be the
     /// very thread that drains, holding a `select` permit).
-    #[inline]
+    #[inline(always)]
     fn take<const WAIT: bool>(&self) -> Take<T> {
         let mut backoff = Backoff::new();
         let mut head = self.head.0.load(Relaxed);
@@ -320,15 +320,47 @@ impl<T> Array<T> {
     }
 
     /// Sends without waiting: straight to a lone waiting receiver if the
-    /// buffer is empty (`Waiters::hand_off`), else into the buffer.
-    #[inline]
+    /// buffer is empty (`Waiters::hand_off`), else into the buffer. The
+    /// look for that receiver is one load and a branch here; the hand-off
+    /// itself is out of line, so that a send nobody waits for costs what
+    /// it cost before hand-offs (the value, the `Result` around it and the
+    /// registers the hand-off needs stay off the common path). Forced
+    /// inline, with [`try_recv`](Self::try_recv): called, each paid ~15
+    /// instructions of prologue and epilogue a message.
+    #[inline(always)]
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        if self.receivers.lone_waiter() {
+            return self.try_send_handing_off(v);
+        }
+        self.try_send_buffered(v)
+    }
+
+    /// [`try_send`](Self::try_send) when a lone receiver was seen waiting.
+    ///
+    /// A send handed over takes no place of the buffer, and it may be the
+    /// retry of a sender that was notified of a free place (a waiting
+    /// sender is notified, not served): that place is still free, so the
+    /// notification goes on to the next waiting sender. Without this, the
+    /// other senders slept beside an empty buffer while every receiver
+    /// waited for them (4 + 4 threads on `bounded(1)`, two LWPs: about
+    /// one run in two hung).
+    #[cold]
+    #[inline(never)]
+    fn try_send_handing_off(&self, v: T) -> Result<(), TrySendError<T>> {
         // SAFETY: every receiver registers its `Option<T>` slot
         // (`register_recv`).
-        let v = match unsafe { self.receivers.hand_off(v, || self.is_empty_now()) } {
-            Ok(()) => return Ok(()),
-            Err(v) => v,
-        };
+        match unsafe { self.receivers.hand_off(v, || self.is_empty_now()) } {
+            Ok(()) => {
+                self.senders.notify();
+                Ok(())
+            }
+            Err(v) => self.try_send_buffered(v),
+        }
+    }
+
+    /// Sends into the buffer without waiting.
+    #[inline(always)]
+    fn try_send_buffered(&self, v: T) -> Result<(), TrySendError<T>> {
         match self.reserve() {
             Reserve::Slot(token) => {
                 self.write(token, Some(v));
@@ -339,8 +371,8 @@ impl<T> Array<T> {
         }
     }
 
-    /// Receives without waiting.
-    #[inline]
+    /// Receives without waiting (forced inline: see `try_send`).
+    #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.take::<true>() {
             Take::Msg(v) => Ok(v),

@@ -7,7 +7,7 @@
 //! |------------------|-----------------------------------------|----------------------------------|----------------------------------|
 //! | `array.rs`       | `bounded(n)`, `1 <= n <= 2^20`          | one CAS per send or receive, no lock | `waiters.rs`: notified, then retry; a lone receiver is handed the message |
 //! | `list.rs`        | `unbounded()`                           | one CAS per send or receive, no lock | as `array.rs` (receivers only: a send never waits) |
-//! | `locked.rs`      | `bounded(0)` (rendezvous), larger bounds | one short lock | queues under the lock, direct hand-off |
+//! | `locked.rs`      | `bounded(0)` (rendezvous), larger bounds | one short lock; a send to a lone waiting rendezvous receiver, none | queues under the lock, direct hand-off; a lone rendezvous receiver in one word, without the lock while no sender waits |
 //!
 //! All speak the same wait protocol (`context.rs`): a waiting operation
 //! publishes an entry naming its context, and a partner claims the

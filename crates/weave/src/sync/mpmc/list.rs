@@ -426,15 +426,31 @@ impl<T> List<T> {
     }
 
     /// Sends without waiting (an unbounded channel never waits): straight
-    /// to a lone waiting receiver if the queue is empty, else queued.
+    /// to a lone waiting receiver if the queue is empty, else queued. The
+    /// hand-off is out of line, as in `Array::try_send`.
     #[inline]
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        if self.receivers.lone_waiter() {
+            return self.try_send_handing_off(v);
+        }
+        self.try_send_queued(v)
+    }
+
+    /// [`try_send`](Self::try_send) when a lone receiver was seen waiting.
+    #[cold]
+    #[inline(never)]
+    fn try_send_handing_off(&self, v: T) -> Result<(), TrySendError<T>> {
         // SAFETY: a waiting receiver's slot is an `Option<T>` of this
         // channel's `T` (`register_recv`).
-        let v = match unsafe { self.receivers.hand_off(v, || self.is_empty_now()) } {
-            Ok(()) => return Ok(()),
-            Err(v) => v,
-        };
+        match unsafe { self.receivers.hand_off(v, || self.is_empty_now()) } {
+            Ok(()) => Ok(()),
+            Err(v) => self.try_send_queued(v),
+        }
+    }
+
+    /// Queues `v` without waiting.
+    #[inline(always)]
+    fn try_send_queued(&self, v: T) -> Result<(), TrySendError<T>> {
         match self.reserve() {
             Some(token) => {
                 self.write(token, Some(v));

@@ -45,18 +45,38 @@
 //!   context still `WAITING`, withdraws, retries, and finds the flag. The
 //!   last receiver also drops the buffered values, as std does.
 //!
-//! ## A rendezvous receiver's fast slot
+//! ## A rendezvous receiver: no lock while nobody else waits
 //!
 //! On a rendezvous (`cap == 0`) a lone single-operation receiver is
 //! published in one word (`recv_fast`, `waiters.rs`' [`FastSlot`]) instead
-//! of the `receivers` queue, still under the lock (so that publishing and
-//! the check for waiting senders stay one step), when no other receiver
-//! is queued. A sender then takes it *without* the lock: the value goes
-//! straight into the receiver's slot, and the one lock of that direction
-//! is the receiver's. Every path that looks for a waiting receiver looks
-//! at `recv_fast` first, under the lock or not; the receiver withdraws
-//! with a CAS (`FastSlot::withdraw`), and one found taken waits for its
-//! taker (`context.rs`).
+//! of the `receivers` queue, when no other receiver is queued. A sender
+//! takes it *without* the lock: the value goes straight into the
+//! receiver's slot. Every path that looks for a waiting receiver looks at
+//! `recv_fast` first, under the lock or not; the receiver withdraws with a
+//! CAS (`FastSlot::withdraw`), and one found taken waits for its taker
+//! (`context.rs`).
+//!
+//! The receiver takes no lock either while no sender waits: a failed
+//! `try_recv` reads `senders_queued` (the length of `senders`) and the
+//! `senders_gone` flag, and the wait publishes itself in `recv_fast`
+//! with a CAS and then reads them again (Dekker, against a sender that
+//! starts to wait):
+//!
+//! | receiver (lock-free `register_recv`)             | sender (`register_send`, under the lock)          |
+//! |--------------------------------------------------|---------------------------------------------------|
+//! | 1. CAS `recv_fast` null -> its context (`SeqCst`) | 1. push its entry, store `senders_queued` (`SeqCst`) |
+//! | 2. `fence(SeqCst)`                               | 2. `fence(SeqCst)`                                |
+//! | 3. load `senders_queued`, `senders_gone` (`SeqCst`) | 3. load `recv_fast` (`SeqCst`)                  |
+//! | 4. a sender queued (or none left)? withdraw, and wait the locked way | 4. a receiver there? withdraw, retry (`try_send` takes it) |
+//!
+//! One of the two sees the other. Only the receiver's step 4 can meet the
+//! sender's: the receiver then redoes its registration under the lock,
+//! where the sender's entry (or its absence) is certain, so the two never
+//! withdraw and retry against each other for ever. The last sender's
+//! handle sets `senders_gone` before it takes `recv_fast` (with a fence
+//! between, as step 2), so a receiver publishing meanwhile either sees
+//! the flag or is woken by it. A sender that finds no receiver waits
+//! under the lock, as before.
 //!
 //! ## Why the raw pointers in `Entry` are valid
 //!
@@ -72,8 +92,9 @@ use super::chan::Permit;
 use super::context::{Context, Fast, Waiter};
 use super::error::{SendError, TryRecvError, TrySendError};
 use super::waiters::FastSlot;
-use crate::loom::{Mutex, MutexGuard};
+use crate::loom::{fence, AtomicBool, AtomicUsize, Mutex, MutexGuard};
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 /// A waiting operation, published in a channel queue.
 pub(crate) struct Entry<T> {
@@ -229,8 +250,16 @@ struct Inner<T> {
 pub(crate) struct Locked<T> {
     inner: Mutex<Inner<T>>,
     /// A lone waiting receiver of a rendezvous (module doc); published
-    /// under the lock, taken with or without it.
+    /// and taken with or without the lock.
     recv_fast: FastSlot,
+    /// `senders.len()`, written under the lock, read without it by a
+    /// rendezvous receiver (module doc).
+    senders_queued: AtomicUsize,
+    /// `receivers.len()`, written under the lock; a hint for a rendezvous
+    /// receiver that would publish in `recv_fast` ahead of queued ones.
+    receivers_queued: AtomicUsize,
+    /// `Inner::senders_gone`, for a rendezvous receiver without the lock.
+    senders_gone: AtomicBool,
     /// Buffer capacity: 0 is a rendezvous, `usize::MAX` unbounded.
     cap: usize,
 }
@@ -287,7 +316,23 @@ impl<T> Locked<T> {
                 receivers_gone: false,
             }),
             recv_fast: FastSlot::new(),
+            senders_queued: AtomicUsize::new(0),
+            receivers_queued: AtomicUsize::new(0),
+            senders_gone: AtomicBool::new(false),
             cap,
+        }
+    }
+
+    /// Publishes the queue lengths after a change under the lock `g`.
+    /// Relaxed: a stale count only sends a rendezvous receiver the locked
+    /// way (or, for `receivers_queued`, lets it take the free fast slot
+    /// beside a queued receiver: a small unfairness); the one store that
+    /// must be `SeqCst` is `register_send`'s.
+    #[inline]
+    fn publish_counts(&self, g: &Inner<T>) {
+        if self.cap == 0 {
+            self.senders_queued.store(g.senders.len(), Relaxed);
+            self.receivers_queued.store(g.receivers.len(), Relaxed);
         }
     }
 
@@ -335,7 +380,9 @@ impl<T> Locked<T> {
             Ok(()) => return Ok(()),
             Err(v) => v,
         };
-        let v = match g.offer_to_receivers(v) {
+        let offered = g.offer_to_receivers(v);
+        self.publish_counts(&g);
+        let v = match offered {
             Ok(w) => {
                 drop(g);
                 w.wake();
@@ -367,6 +414,7 @@ impl<T> Locked<T> {
             }));
         }
         while let Some(e) = g.receivers.pop_front() {
+            self.publish_counts(&g);
             // SAFETY: just taken from our queue, under our lock.
             if let Some(waiter) = unsafe { e.claim() } {
                 return Some(Permit::Receiver(Reserved {
@@ -396,7 +444,9 @@ impl<T> Locked<T> {
             Ok(()) => return Ok(()),
             Err(v) => v,
         };
-        match g.offer_to_receivers(v) {
+        let offered = g.offer_to_receivers(v);
+        self.publish_counts(&g);
+        match offered {
             Ok(w) => {
                 drop(g);
                 w.wake();
@@ -412,18 +462,31 @@ impl<T> Locked<T> {
         let wake = {
             let mut g = self.lock();
             g.reserved -= 1;
-            g.fill_freed_place()
+            let wake = g.fill_freed_place();
+            self.publish_counts(&g);
+            wake
         };
         if let Some(w) = wake {
             w.wake();
         }
     }
 
-    /// Receives without waiting.
+    /// Receives without waiting. On a rendezvous with no sender queued,
+    /// without the lock (module doc).
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        // SeqCst: as the receiver's step 3 in the module doc (a rendezvous
+        // has no buffer, so a queued sender is the only value there is).
+        if self.cap == 0 && self.senders_queued.load(SeqCst) == 0 {
+            return Err(if self.senders_gone.load(SeqCst) {
+                TryRecvError::Disconnected
+            } else {
+                TryRecvError::Empty
+            });
+        }
         let mut g = self.lock();
         if let Some(v) = g.buf.pop_front() {
             let wake = g.fill_freed_place();
+            self.publish_counts(&g);
             drop(g);
             if let Some(w) = wake {
                 w.wake();
@@ -439,6 +502,7 @@ impl<T> Locked<T> {
                 continue;
             }
             let e = g.senders.remove(i).expect("index checked");
+            self.publish_counts(&g);
             // SAFETY: just taken from our queue, under our lock.
             if let Some((v, w)) = unsafe { e.take() } {
                 drop(g);
@@ -488,12 +552,7 @@ impl<T> Locked<T> {
     ) -> bool {
         let ctx: *const Context = ctx;
         let mut g = self.lock();
-        // A receiver in the fast slot has one operation: never ours.
-        if g.receivers_gone
-            || g.has_room(self.cap)
-            || g.receivers.iter().any(|e| e.ctx != ctx)
-            || self.recv_fast.occupied()
-        {
+        if g.receivers_gone || g.has_room(self.cap) || g.receivers.iter().any(|e| e.ctx != ctx) {
             return false;
         }
         g.senders.push_back(Entry {
@@ -502,6 +561,20 @@ impl<T> Locked<T> {
             slot,
             lazy,
         });
+        if self.cap == 0 {
+            // SeqCst, then the fence: the sender's steps 1 and 2 of the
+            // module doc; they pair with the lock-free receiver's.
+            self.senders_queued.store(g.senders.len(), SeqCst);
+            fence(SeqCst);
+        }
+        // Step 3. A receiver in the fast slot has one operation: never
+        // ours. It may have published without the lock: withdraw, and let
+        // the retry (`try_send`) take it.
+        if self.recv_fast.occupied() {
+            g.senders.pop_back();
+            self.publish_counts(&g);
+            return false;
+        }
         true
     }
 
@@ -519,6 +592,10 @@ impl<T> Locked<T> {
         op: usize,
         slot: *mut Option<T>,
     ) -> bool {
+        // SAFETY: the caller's guarantee.
+        if self.cap == 0 && unsafe { self.register_recv_lock_free(ctx, slot) } {
+            return true;
+        }
         let ctx: *const Context = ctx;
         let wake = {
             let mut g = self.lock();
@@ -540,6 +617,7 @@ impl<T> Locked<T> {
                     slot,
                     lazy: false,
                 });
+                self.publish_counts(&g);
             }
             if g.senders.is_empty() {
                 // The common case: nobody to call over (and no vector to
@@ -555,16 +633,50 @@ impl<T> Locked<T> {
                 wake.push(unsafe { e.waiter() });
                 false
             });
+            self.publish_counts(&g);
             wake
         };
         wake.into_iter().for_each(Waiter::wake);
         true
     }
 
+    /// The receiver's steps 1 to 4 of the module doc: publishes the lone
+    /// single-operation `ctx` of a rendezvous in `recv_fast` without the
+    /// lock. True: it waits there. False: it is not published (a
+    /// receiver is queued, the slot is taken, a sender waits, or none is
+    /// left): the caller registers under the lock, which decides.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_recv`](Self::register_recv).
+    #[inline]
+    unsafe fn register_recv_lock_free(&self, ctx: &Context, slot: *mut Option<T>) -> bool {
+        // Relaxed: a hint (`publish_counts`).
+        if !ctx.is_single() || self.receivers_queued.load(Relaxed) != 0 {
+            return false;
+        }
+        // SAFETY: the caller's guarantee; `ctx` is single (checked).
+        if !unsafe { self.recv_fast.publish(ctx, slot.cast()) } {
+            return false;
+        }
+        // Step 2: pairs with the fence of `register_send` (and of
+        // `disconnect_senders`).
+        fence(SeqCst);
+        // Step 3 (SeqCst: the loads of the Dekker pair).
+        if self.senders_queued.load(SeqCst) == 0 && !self.senders_gone.load(SeqCst) {
+            return true;
+        }
+        // Step 4: withdraw, unless a sender took the entry already (then
+        // it serves us, or lets go and we retry: the entry stands).
+        !self.recv_fast.withdraw(ctx)
+    }
+
     /// Withdraws every waiting-sender entry of `ctx`.
     pub(crate) fn unregister_send(&self, ctx: &Context) {
         let ctx: *const Context = ctx;
-        self.lock().senders.retain(|e| e.ctx != ctx);
+        let mut g = self.lock();
+        g.senders.retain(|e| e.ctx != ctx);
+        self.publish_counts(&g);
     }
 
     /// Withdraws every waiting-receiver entry of `ctx`.
@@ -576,7 +688,9 @@ impl<T> Locked<T> {
             return;
         }
         let ctx: *const Context = ctx;
-        self.lock().receivers.retain(|e| e.ctx != ctx);
+        let mut g = self.lock();
+        g.receivers.retain(|e| e.ctx != ctx);
+        self.publish_counts(&g);
     }
 
     /// Whether every receiver handle is gone.
@@ -594,10 +708,16 @@ impl<T> Locked<T> {
         let waiting = {
             let mut g = self.lock();
             g.senders_gone = true;
-            Self::take_waiters(&mut g.receivers)
+            // SeqCst: the lock-free receiver's step 3 reads it (module doc).
+            self.senders_gone.store(true, SeqCst);
+            let waiting = Self::take_waiters(&mut g.receivers);
+            self.publish_counts(&g);
+            waiting
         };
-        // Published under the lock: a receiver that comes after the flag
-        // sees it and does not publish.
+        // Pairs with the lock-free receiver's fence: it sees the flag, or
+        // this take finds it (a receiver under the lock sees the flag
+        // there and does not publish).
+        fence(SeqCst);
         self.recv_fast.disconnect();
         waiting.into_iter().for_each(Waiter::wake);
     }
@@ -609,6 +729,7 @@ impl<T> Locked<T> {
             let mut g = self.lock();
             g.receivers_gone = true;
             let waiting = Self::take_waiters(&mut g.senders);
+            self.publish_counts(&g);
             (waiting, std::mem::take(&mut g.buf))
         };
         // Wake first: the values' `Drop` is user code and may panic, and a

@@ -440,3 +440,42 @@ fn rendezvous_fast_receiver_is_woken_by_the_last_sender_leaving() {
         t.join().unwrap();
     });
 }
+
+// The rendezvous receiver that waits without the lock (`locked.rs`, "A
+// rendezvous receiver: no lock while nobody else waits"): its Dekker pair
+// with a sender that starts to wait, and its lock-free failed `try_recv`.
+
+#[test]
+fn rendezvous_lock_free_receiver_meets_a_sender_that_starts_waiting() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        // The second send finds no receiver unless the first receive's
+        // successor is already published: it queues under the lock while
+        // the receiver publishes without it.
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn rendezvous_lock_free_try_recv_finds_a_waiting_sender() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || tx.send(3));
+        // Polls without ever waiting: only a queued sender can give the
+        // value, so the count the poll reads must show it.
+        let v = loop {
+            match rx.try_recv() {
+                Ok(v) => break v,
+                Err(_) => thread::yield_now(),
+            }
+        };
+        assert_eq!(v, 3);
+        assert_eq!(t.join().unwrap(), Ok(()));
+    });
+}

@@ -57,7 +57,9 @@
 //! woken operation retries. Rendezvous (`bounded(0)`) and
 //! larger bounds use the locked flavour (`locked.rs`): a buffer and two
 //! FIFO queues of waiting operations under one short lock, with direct
-//! hand-off to a waiting partner, as Go's `chan.go`. Either way a blocked
+//! hand-off to a waiting partner, as Go's `chan.go`; on a rendezvous a
+//! lone receiver waits in one word, and a failed `try_recv` returns,
+//! without that lock while no sender waits. Either way a blocked
 //! operation is an entry naming a per-call context on the waiter's stack;
 //! a partner claims the context with one CAS, so exactly one operation of
 //! a `select!` completes, then moves the value (locked) or leaves the

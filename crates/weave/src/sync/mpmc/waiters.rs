@@ -331,6 +331,13 @@ impl Waiters {
         removed
     }
 
+    /// Whether a lone waiter is in the fast slot now (Relaxed: a look that
+    /// [`hand_off`](Self::hand_off) and [`notify`](Self::notify) back up).
+    #[inline]
+    pub(crate) fn lone_waiter(&self) -> bool {
+        self.fast.occupied_relaxed()
+    }
+
     /// Gives `v` to the lone waiter of the fast slot, if there is one and
     /// `empty()` (the buffer has nothing, so no message is older than
     /// `v`) says so; `Err(v)` otherwise. On success the receiver is woken
