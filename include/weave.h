@@ -333,7 +333,9 @@ int weave_pthread_cond_destroy(pthread_cond_t *c);
 int weave_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 
 // `pthread_cond_timedwait`: as wait, until `abstime` on the condition
-// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`.
+// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`. On
+// `CLOCK_REALTIME` the wait follows the clock if it is set meanwhile
+// (read again at least once a second, `time::REALTIME_STEP`).
 int weave_pthread_cond_timedwait(pthread_cond_t *c,
                                  pthread_mutex_t *m,
                                  const struct timespec *abstime);
@@ -441,7 +443,8 @@ int weave_pthread_mutex_trylock(pthread_mutex_t *m);
 
 // `pthread_mutex_timedlock`: as lock, until `abstime` on
 // `CLOCK_REALTIME`; `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when
-// the mutex is not free.
+// the mutex is not free. The wait follows the realtime clock if it is set
+// meanwhile (read again at least once a second, `time::REALTIME_STEP`).
 int weave_pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime);
 
 // `pthread_mutex_clocklock`: as timedlock, with `abstime` on `clock`
@@ -590,8 +593,9 @@ int weave_sem_wait(sem_t *s);
 int weave_sem_trywait(sem_t *s);
 
 // `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
-// cancellation point.
+// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. The
+// wait follows the realtime clock if it is set meanwhile (read again at
+// least once a second, `time::REALTIME_STEP`). A cancellation point.
 int weave_sem_timedwait(sem_t *s, const struct timespec *abstime);
 
 // `sem_clockwait`: as timedwait, with `abstime` on `clock`

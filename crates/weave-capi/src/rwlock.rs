@@ -23,7 +23,7 @@ use weave_rt::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockEr
 use crate::guard;
 use crate::mutex::me;
 use crate::object::{slot, Slot};
-use crate::time::{wait_step, Clock};
+use crate::time::{wait_until, Clock};
 use crate::word_attr::WordAttr;
 
 type ReadGuard = RwLockReadGuard<'static, ()>;
@@ -121,19 +121,14 @@ impl CRwLock {
     }
 
     /// Retries `attempt` in 1 ms ULT sleeps until `abstime` has passed on
-    /// `CLOCK_REALTIME`, read again at each step (`time::wait_step`: the
+    /// `CLOCK_REALTIME`, read again at each step (`time::wait_until`: the
     /// wait follows the clock if it is set).
     fn timed(&self, abstime: *const timespec, attempt: impl Fn() -> c_int) -> c_int {
         match attempt() {
             libc::EBUSY => {}
             r => return r,
         }
-        loop {
-            let until = match wait_step(Clock::Realtime, abstime) {
-                Ok(Some(d)) => d,
-                Ok(None) => return libc::ETIMEDOUT,
-                Err(e) => return e,
-            };
+        let r = wait_until(Clock::Realtime, abstime, |until| {
             let now = Instant::now();
             weave_rt::thread::sleep(
                 until
@@ -141,10 +136,11 @@ impl CRwLock {
                     .min(Duration::from_millis(1)),
             );
             match attempt() {
-                libc::EBUSY => {}
-                r => return r,
+                libc::EBUSY => None,
+                r => Some(r),
             }
-        }
+        });
+        r.unwrap_or_else(|e| e)
     }
 }
 

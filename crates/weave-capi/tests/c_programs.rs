@@ -225,6 +225,14 @@ c_tests! {
     close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",
 }
 
+// Realtime timed waits that follow the clock (`time::wait_until`), as the
+// joins above do.
+c_tests! {
+    realtime_timedlock_waits_in_steps_until_abstime_passes_on_that_clock => "mutex_timedlock_realtime_in_steps",
+    realtime_cond_timedwait_waits_in_steps_until_abstime_passes_on_that_clock => "cond_timedwait_realtime_in_steps",
+    realtime_sem_timedwait_waits_in_steps_until_abstime_passes_on_that_clock => "sem_timedwait_realtime_in_steps",
+}
+
 #[test]
 fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
     let out = passes("exit_from_main");
