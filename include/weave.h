@@ -333,7 +333,9 @@ int weave_pthread_cond_destroy(pthread_cond_t *c);
 int weave_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 
 // `pthread_cond_timedwait`: as wait, until `abstime` on the condition
-// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`.
+// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`. On
+// `CLOCK_REALTIME` the wait follows the clock if it is set meanwhile
+// (read again at least once a second, `time::REALTIME_STEP`).
 int weave_pthread_cond_timedwait(pthread_cond_t *c,
                                  pthread_mutex_t *m,
                                  const struct timespec *abstime);
@@ -441,7 +443,8 @@ int weave_pthread_mutex_trylock(pthread_mutex_t *m);
 
 // `pthread_mutex_timedlock`: as lock, until `abstime` on
 // `CLOCK_REALTIME`; `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when
-// the mutex is not free.
+// the mutex is not free. The wait follows the realtime clock if it is set
+// meanwhile (read again at least once a second, `time::REALTIME_STEP`).
 int weave_pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime);
 
 // `pthread_mutex_clocklock`: as timedlock, with `abstime` on `clock`
@@ -526,7 +529,8 @@ int weave_pthread_rwlock_destroy(pthread_rwlock_t *r);
 // `pthread_rwlock_rdlock`: `EDEADLK` if the caller holds it for writing.
 int weave_pthread_rwlock_rdlock(pthread_rwlock_t *r);
 
-// `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds or waits for it.
+// `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds it (or, for a
+// writer-preferring kind, waits for it).
 int weave_pthread_rwlock_tryrdlock(pthread_rwlock_t *r);
 
 // `pthread_rwlock_timedrdlock`: until `abstime` (`CLOCK_REALTIME`);
@@ -551,13 +555,12 @@ int weave_pthread_rwlock_unlock(pthread_rwlock_t *r);
 // `pthread_rwlockattr_init`: process-private, `PREFER_READER_NP`.
 int weave_pthread_rwlockattr_init(pthread_rwlockattr_t *a);
 
-// `pthread_rwlockattr_setkind_np` (a GNU extension): the lock kind,
-// stored and returned by `getkind_np`. What weave's lock does is always
-// the writer preference of `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`
-// (a reader waits behind a queued writer, so a writer is not starved);
-// `PREFER_READER_NP`, glibc's default, is stored but not honoured (a
-// reader that already holds the lock can wait behind a queued writer: do
-// not take a read lock recursively while writers may wait). `EINVAL` for
+// `pthread_rwlockattr_setkind_np` (a GNU extension): the lock kind of
+// the rwlocks initialised with these attributes, returned by
+// `getkind_np`. `PREFER_READER_NP` (the default) and `PREFER_WRITER_NP`
+// (as in glibc, which ignores it) let a reader in while readers hold the
+// lock even if a writer waits; `PREFER_WRITER_NONRECURSIVE_NP` makes new
+// readers wait behind a waiting writer (module doc). `EINVAL` for
 // another value or uninitialised attributes.
 int weave_pthread_rwlockattr_setkind_np(pthread_rwlockattr_t *a, int pref);
 
@@ -590,8 +593,9 @@ int weave_sem_wait(sem_t *s);
 int weave_sem_trywait(sem_t *s);
 
 // `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
-// cancellation point.
+// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. The
+// wait follows the realtime clock if it is set meanwhile (read again at
+// least once a second, `time::REALTIME_STEP`). A cancellation point.
 int weave_sem_timedwait(sem_t *s, const struct timespec *abstime);
 
 // `sem_clockwait`: as timedwait, with `abstime` on `clock`

@@ -274,8 +274,8 @@
 
 /* GNU extensions: the default attributes of a create with a null attr,
  * the signal mask a new thread starts with, and the read-write lock kind
- * (stored and returned; weave's read-write locks always prefer a waiting
- * writer, as PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP asks). */
+ * (glibc's: PREFER_READER_NP, the default, and PREFER_WRITER_NP let
+ * readers in while a writer waits; PREFER_WRITER_NONRECURSIVE_NP does not). */
 #define pthread_getattr_default_np weave_pthread_getattr_default_np
 #define pthread_setattr_default_np weave_pthread_setattr_default_np
 #define pthread_attr_setsigmask_np weave_pthread_attr_setsigmask_np

@@ -16,7 +16,7 @@ use weave_rt::sync::Condvar;
 
 use crate::mutex::cmutex;
 use crate::object::{slot, Slot};
-use crate::time::{deadline, passed, Clock};
+use crate::time::{wait_until, Clock};
 use crate::{cancel, guard};
 
 struct CCond {
@@ -135,7 +135,9 @@ pub unsafe extern "C-unwind" fn weave_pthread_cond_wait(
 }
 
 /// `pthread_cond_timedwait`: as wait, until `abstime` on the condition
-/// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`.
+/// variable's clock; `ETIMEDOUT` then, `EINVAL` for a bad `abstime`. On
+/// `CLOCK_REALTIME` the wait follows the clock if it is set meanwhile
+/// (read again at least once a second, `time::REALTIME_STEP`).
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_pthread_cond_timedwait(
     c: *mut pthread_cond_t,
@@ -174,16 +176,17 @@ fn timedwait_on(
     abstime: *const timespec,
 ) -> c_int {
     with_cond("pthread_cond_timedwait", c, |cc| {
-        let clock = clock.unwrap_or(cc.clock);
-        let until = match deadline(clock, abstime) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
-        match wait(cc, m, Some(until)) {
-            Ok(true) if passed(clock, abstime) => libc::ETIMEDOUT,
-            Ok(_) => 0,
-            Err(e) => e,
-        }
+        // Each step that times out holds the mutex again and waits on;
+        // the wait ends when `abstime` has passed on the clock as it reads
+        // then (`time::wait_until`).
+        let r = wait_until(clock.unwrap_or(cc.clock), abstime, |until| {
+            match wait(cc, m, Some(until)) {
+                Ok(true) => None,
+                Ok(false) => Some(0),
+                Err(e) => Some(e),
+            }
+        });
+        r.unwrap_or_else(|e| e)
     })
 }
 

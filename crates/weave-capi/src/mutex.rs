@@ -31,7 +31,7 @@ use weave_rt::sync::{Condvar, RawLock};
 
 use crate::guard;
 use crate::object::{slot, Slot};
-use crate::time::{deadline, Clock};
+use crate::time::{wait_until, Clock};
 
 /// A C mutex: weave's lock word and what POSIX's kinds need beside it.
 pub(crate) struct CMutex {
@@ -115,15 +115,12 @@ impl CMutex {
         if self.lock.try_lock() {
             return 0;
         }
-        let until = match deadline(clock, abstime) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
-        if self.lock.lock_until(until) {
-            0
-        } else {
-            libc::ETIMEDOUT
-        }
+        // The lock is taken in steps on CLOCK_REALTIME, which is read
+        // again after each (`time::wait_until`).
+        wait_until(clock, abstime, |until| {
+            self.lock.lock_until(until).then_some(0)
+        })
+        .unwrap_or_else(|e| e)
     }
 
     #[inline]
@@ -270,7 +267,8 @@ pub unsafe extern "C" fn weave_pthread_mutex_trylock(m: *mut pthread_mutex_t) ->
 
 /// `pthread_mutex_timedlock`: as lock, until `abstime` on
 /// `CLOCK_REALTIME`; `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when
-/// the mutex is not free.
+/// the mutex is not free. The wait follows the realtime clock if it is set
+/// meanwhile (read again at least once a second, `time::REALTIME_STEP`).
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_timedlock(
     m: *mut pthread_mutex_t,

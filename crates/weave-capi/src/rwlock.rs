@@ -6,11 +6,18 @@
 //! queue readers or writers itself.
 //!
 //! The timed calls try, then wait in short ULT sleeps (1 ms) until the
-//! deadline: weave's `RwLock` has no timed acquire. A read lock taken
-//! again by a thread that holds one can wait behind a queued writer
-//! (new readers wait behind a waiting writer), which POSIX allows: every
-//! lock prefers writers, whatever kind `pthread_rwlockattr_setkind_np`
-//! stored (it is kept and returned, see there).
+//! deadline: weave's `RwLock` has no timed acquire.
+//!
+//! The lock kind is glibc's: `PTHREAD_RWLOCK_PREFER_READER_NP` (the
+//! default, and what `PTHREAD_RWLOCK_INITIALIZER` and a null `attr` give)
+//! and `PTHREAD_RWLOCK_PREFER_WRITER_NP` (which glibc treats as the
+//! former) prefer readers: a reader gets in whenever no writer holds the
+//! lock, waiting writers or not (`RwLock::read_preferring`), so a thread
+//! may take a read lock it holds again, and writers may starve.
+//! `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP` (or its static
+//! initialiser) prefers writers: a new reader waits behind a waiting
+//! writer, so a read lock taken again while a writer waits can deadlock,
+//! as glibc warns.
 
 use std::ffi::c_int;
 use std::sync::atomic::AtomicU64;
@@ -23,7 +30,7 @@ use weave_rt::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockEr
 use crate::guard;
 use crate::mutex::me;
 use crate::object::{slot, Slot};
-use crate::time::{wait_step, Clock};
+use crate::time::{wait_until, Clock};
 use crate::word_attr::WordAttr;
 
 type ReadGuard = RwLockReadGuard<'static, ()>;
@@ -36,6 +43,8 @@ struct CRwLock {
     writer: AtomicU64,
     wguard: Mutex<Option<WriteGuard>>,
     rguards: Mutex<Vec<ReadGuard>>,
+    /// Readers get in while writers wait (the kind, module doc).
+    prefer_readers: bool,
 }
 
 // SAFETY: the guards are kept behind weave mutexes and dropped by a thread
@@ -51,15 +60,42 @@ unsafe impl Send for CRwLock {}
 unsafe fn crw<'a>(r: *const pthread_rwlock_t) -> Result<&'a CRwLock, c_int> {
     // SAFETY: the caller's contract.
     let s: &Slot<CRwLock> = unsafe { slot(r) }?;
-    s.get(true, |_| new_rw())
+    // SAFETY: as above: the program's rwlock, read only while it still
+    // holds a static initialiser (glibc's, which sets `__flags` alone).
+    s.get(true, |_| new_rw(unsafe { static_kind(r) }))
 }
 
-fn new_rw() -> CRwLock {
+/// Where glibc keeps a rwlock's kind (`__data.__flags`), which its static
+/// initialisers set: `PTHREAD_RWLOCK_INITIALIZER` 0 (prefer readers),
+/// `PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP` 2. Outside weave's
+/// `Slot`, which ends at byte 20.
+const GLIBC_FLAGS_OFFSET: usize = 48;
+const _: () = assert!(GLIBC_FLAGS_OFFSET + 4 <= std::mem::size_of::<pthread_rwlock_t>());
+
+/// The kind a statically initialised rwlock asks for.
+///
+/// # Safety
+///
+/// `r` is the program's (non-null) `pthread_rwlock_t`.
+unsafe fn static_kind(r: *const pthread_rwlock_t) -> c_int {
+    // SAFETY: within the object (checked above); an int-aligned offset of
+    // an 8-aligned object.
+    unsafe {
+        r.cast::<u8>()
+            .add(GLIBC_FLAGS_OFFSET)
+            .cast::<c_int>()
+            .read()
+    }
+}
+
+/// A fresh rwlock of glibc's `kind` (`PTHREAD_RWLOCK_PREFER_*_NP`).
+fn new_rw(kind: c_int) -> CRwLock {
     CRwLock {
         rw: RwLock::new(()),
         writer: AtomicU64::new(0),
         wguard: Mutex::new(None),
         rguards: Mutex::new(Vec::new()),
+        prefer_readers: kind != PREFER_WRITER_NONRECURSIVE,
     }
 }
 
@@ -100,7 +136,12 @@ impl CRwLock {
         if self.writer.load(Relaxed) == me {
             return libc::EDEADLK;
         }
-        match self.rw.try_read() {
+        let r = if self.prefer_readers {
+            self.rw.try_read_preferring()
+        } else {
+            self.rw.try_read()
+        };
+        match r {
             Ok(g) => self.keep_read(g),
             Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner()),
             Err(TryLockError::WouldBlock) => return libc::EBUSY,
@@ -121,19 +162,14 @@ impl CRwLock {
     }
 
     /// Retries `attempt` in 1 ms ULT sleeps until `abstime` has passed on
-    /// `CLOCK_REALTIME`, read again at each step (`time::wait_step`: the
+    /// `CLOCK_REALTIME`, read again at each step (`time::wait_until`: the
     /// wait follows the clock if it is set).
     fn timed(&self, abstime: *const timespec, attempt: impl Fn() -> c_int) -> c_int {
         match attempt() {
             libc::EBUSY => {}
             r => return r,
         }
-        loop {
-            let until = match wait_step(Clock::Realtime, abstime) {
-                Ok(Some(d)) => d,
-                Ok(None) => return libc::ETIMEDOUT,
-                Err(e) => return e,
-            };
+        let r = wait_until(Clock::Realtime, abstime, |until| {
             let now = Instant::now();
             weave_rt::thread::sleep(
                 until
@@ -141,10 +177,11 @@ impl CRwLock {
                     .min(Duration::from_millis(1)),
             );
             match attempt() {
-                libc::EBUSY => {}
-                r => return r,
+                libc::EBUSY => None,
+                r => Some(r),
             }
-        }
+        });
+        r.unwrap_or_else(|e| e)
     }
 }
 
@@ -155,14 +192,19 @@ pub unsafe extern "C" fn weave_pthread_rwlock_init(
     attr: *const pthread_rwlockattr_t,
 ) -> c_int {
     guard("pthread_rwlock_init", libc::ENOMEM, || {
-        // SAFETY: null or the program's rwlockattr.
-        if !attr.is_null() && !unsafe { RWLOCKATTR.ok(attr) } {
+        let kind = if attr.is_null() {
+            PREFER_READER
+        // SAFETY: the program's rwlockattr.
+        } else if unsafe { RWLOCKATTR.ok(attr) } {
+            // SAFETY: initialised (checked).
+            unsafe { kind_slot(attr).read() }
+        } else {
             return libc::EINVAL;
-        }
+        };
         // SAFETY: the program's rwlock.
         match unsafe { slot::<_, CRwLock>(r) } {
             Ok(s) => {
-                s.init(0, new_rw());
+                s.init(0, new_rw(kind));
                 0
             }
             Err(e) => e,
@@ -189,13 +231,18 @@ pub unsafe extern "C" fn weave_pthread_rwlock_rdlock(r: *mut pthread_rwlock_t) -
         if rw.writer.load(Relaxed) == me {
             return libc::EDEADLK;
         }
-        let g = rw.rw.read().unwrap_or_else(|e| e.into_inner());
-        rw.keep_read(g);
+        let g = if rw.prefer_readers {
+            rw.rw.read_preferring()
+        } else {
+            rw.rw.read()
+        };
+        rw.keep_read(g.unwrap_or_else(|e| e.into_inner()));
         0
     })
 }
 
-/// `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds or waits for it.
+/// `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds it (or, for a
+/// writer-preferring kind, waits for it).
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlock_tryrdlock(r: *mut pthread_rwlock_t) -> c_int {
     with_rw("pthread_rwlock_tryrdlock", r, |rw, me| rw.try_read(me))
@@ -300,13 +347,12 @@ pub unsafe extern "C" fn weave_pthread_rwlockattr_init(a: *mut pthread_rwlockatt
     r
 }
 
-/// `pthread_rwlockattr_setkind_np` (a GNU extension): the lock kind,
-/// stored and returned by `getkind_np`. What weave's lock does is always
-/// the writer preference of `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`
-/// (a reader waits behind a queued writer, so a writer is not starved);
-/// `PREFER_READER_NP`, glibc's default, is stored but not honoured (a
-/// reader that already holds the lock can wait behind a queued writer: do
-/// not take a read lock recursively while writers may wait). `EINVAL` for
+/// `pthread_rwlockattr_setkind_np` (a GNU extension): the lock kind of
+/// the rwlocks initialised with these attributes, returned by
+/// `getkind_np`. `PREFER_READER_NP` (the default) and `PREFER_WRITER_NP`
+/// (as in glibc, which ignores it) let a reader in while readers hold the
+/// lock even if a writer waits; `PREFER_WRITER_NONRECURSIVE_NP` makes new
+/// readers wait behind a waiting writer (module doc). `EINVAL` for
 /// another value or uninitialised attributes.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlockattr_setkind_np(

@@ -17,7 +17,7 @@ use weave_rt::sync::Semaphore;
 
 use crate::named_sem::{self, Op};
 use crate::object::{slot, Slot};
-use crate::time::{deadline, Clock};
+use crate::time::{wait_until, Clock};
 use crate::{cancel, guard, guard_errno};
 
 /// glibc's `SEM_VALUE_MAX`.
@@ -140,8 +140,9 @@ pub unsafe extern "C" fn weave_sem_trywait(s: *mut sem_t) -> c_int {
 }
 
 /// `sem_timedwait`: as wait, until `abstime` (`CLOCK_REALTIME`);
-/// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. A
-/// cancellation point.
+/// `ETIMEDOUT` then, `EINVAL` for a bad `abstime` when it would block. The
+/// wait follows the realtime clock if it is set meanwhile (read again at
+/// least once a second, `time::REALTIME_STEP`). A cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_sem_timedwait(
     s: *mut sem_t,
@@ -175,10 +176,13 @@ fn timed(s: *mut sem_t, clock: Clock, abstime: *const timespec) -> c_int {
                 p.forget();
                 return 0;
             }
-            match deadline(clock, abstime) {
-                Ok(until) => take(sem, Some(until)),
-                Err(e) => e,
-            }
+            // In steps on CLOCK_REALTIME, read again after each
+            // (`time::wait_until`).
+            let r = wait_until(clock, abstime, |until| match take(sem, Some(until)) {
+                libc::ETIMEDOUT => None,
+                r => Some(r),
+            });
+            r.unwrap_or_else(|e| e)
         },
     )
 }

@@ -540,32 +540,26 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
             return give_back(handle, crate::cancel::ACT);
         }
     } else {
-        let until = match how {
-            Wait::Not => return give_back(handle, libc::EBUSY),
-            Wait::Block => None,
-            Wait::Until(clock, abstime) => match crate::time::wait_step(clock, abstime) {
-                Ok(Some(d)) => Some(d),
-                Ok(None) => return give_back(handle, libc::ETIMEDOUT),
-                Err(e) => return give_back(handle, e),
-            },
+        // One wait (a cancellation point: acted on before the join takes
+        // anything): joined `Some(0)`, a cancellation `Some(ACT)`, or
+        // `until` passed `None`.
+        let wait = |until| match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
+            Ok((true, _)) => Some(0),
+            Ok((false, false)) => None,
+            Ok((false, true)) | Err(()) => Some(crate::cancel::ACT),
         };
-        // A cancellation point: acted on before the join takes anything.
-        let mut until = until;
-        loop {
-            match crate::cancel::point(|| handle.wait_cancellable_until(until)) {
-                Ok((true, _)) => break,
-                // A step's end: on CLOCK_REALTIME the clock is read again
-                // (it may have been set), and the wait goes on until
-                // `abstime` has passed on it (`time::wait_step`).
-                Ok((false, false)) => match how {
-                    Wait::Until(clock, abstime) => match crate::time::wait_step(clock, abstime) {
-                        Ok(Some(d)) => until = Some(d),
-                        _ => return give_back(handle, libc::ETIMEDOUT),
-                    },
-                    _ => return give_back(handle, libc::ETIMEDOUT),
-                },
-                Ok((false, true)) | Err(()) => return give_back(handle, crate::cancel::ACT),
+        let r = match how {
+            Wait::Not => libc::EBUSY,
+            Wait::Block => wait(None).unwrap_or(libc::ETIMEDOUT),
+            // On CLOCK_REALTIME in steps, the clock read again after each
+            // (it may have been set): `time::wait_until`.
+            Wait::Until(clock, abstime) => {
+                crate::time::wait_until(clock, abstime, |until| wait(Some(until)))
+                    .unwrap_or_else(|e| e)
             }
+        };
+        if r != 0 {
+            return give_back(handle, r);
         }
     }
     // The entry goes before the join lets go of the id (which another

@@ -43,18 +43,50 @@ fn valid(ts: &timespec) -> bool {
 /// The `Instant` at which `abstime` (on `clock`) passes: now, if it has.
 /// `EINVAL` for null or a `tv_nsec` outside `0..1e9` (POSIX).
 pub(crate) fn deadline(clock: Clock, abstime: *const timespec) -> Result<Instant, c_int> {
+    deadline_on(&SystemClocks, clock, abstime)
+}
+
+/// Reads the POSIX clocks and weave's monotonic `Instant` together: the
+/// system's ([`SystemClocks`]), or a test's that it sets.
+pub(crate) trait Clocks {
+    /// `clock`'s current time.
+    fn read(&self, clock: Clock) -> timespec;
+    /// The `Instant` of the same moment.
+    fn instant(&self) -> Instant;
+}
+
+/// The system's clocks.
+pub(crate) struct SystemClocks;
+
+impl Clocks for SystemClocks {
+    fn read(&self, clock: Clock) -> timespec {
+        let mut now = timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid clock id and a timespec to write.
+        unsafe { libc::clock_gettime(clock.id(), &mut now) };
+        now
+    }
+
+    fn instant(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// [`deadline`] on `clocks`.
+fn deadline_on(
+    clocks: &impl Clocks,
+    clock: Clock,
+    abstime: *const timespec,
+) -> Result<Instant, c_int> {
     // SAFETY: null or the program's timespec.
     let at = unsafe { abstime.as_ref() }.ok_or(libc::EINVAL)?;
     if !(0..1_000_000_000).contains(&at.tv_nsec) {
         return Err(libc::EINVAL);
     }
-    let mut now = timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    let start = Instant::now();
-    // SAFETY: a valid clock id and a timespec to write.
-    unsafe { libc::clock_gettime(clock.id(), &mut now) };
+    let start = clocks.instant();
+    let now = clocks.read(clock);
     let ns = |t: &timespec| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
     let left = ns(at) - ns(&now);
     if left <= 0 {
@@ -67,21 +99,26 @@ pub(crate) fn deadline(clock: Clock, abstime: *const timespec) -> Result<Instant
 }
 
 /// How long a wait for an `abstime` on `CLOCK_REALTIME` waits before it
-/// reads that clock again ([`wait_step`]): weave's timers run on the
+/// reads that clock again ([`wait_until`]): weave's timers run on the
 /// monotonic clock, so a step of the system clock (`clock_settime`, NTP)
 /// reaches such a wait at its next reading. A second keeps the cost to
 /// one wake-up a second of a long wait, and the lateness after a step
 /// forward under a second; a step back never ends a wait early.
 pub(crate) const REALTIME_STEP: Duration = Duration::from_secs(1);
 
-/// The `Instant` a wait for `abstime` (on `clock`) waits until next, or
-/// `None` once `abstime` has passed on that clock: the deadline itself on
-/// `CLOCK_MONOTONIC`, at most [`REALTIME_STEP`] away on `CLOCK_REALTIME`,
-/// after which the waiter calls this again (so the wait follows the
-/// realtime clock as it is set). `EINVAL` as [`deadline`].
-pub(crate) fn wait_step(clock: Clock, abstime: *const timespec) -> Result<Option<Instant>, c_int> {
-    let d = deadline(clock, abstime)?;
-    let now = Instant::now();
+/// The `Instant` a wait for `abstime` (on `clock`, read from `clocks`)
+/// waits until next, or `None` once `abstime` has passed on that clock:
+/// the deadline itself on `CLOCK_MONOTONIC`, at most [`REALTIME_STEP`]
+/// away on `CLOCK_REALTIME`, after which the waiter calls this again (so
+/// the wait follows the realtime clock as it is set). `EINVAL` as
+/// [`deadline`].
+fn wait_step(
+    clocks: &impl Clocks,
+    clock: Clock,
+    abstime: *const timespec,
+) -> Result<Option<Instant>, c_int> {
+    let d = deadline_on(clocks, clock, abstime)?;
+    let now = clocks.instant();
     if d <= now {
         return Ok(None);
     }
@@ -91,9 +128,39 @@ pub(crate) fn wait_step(clock: Clock, abstime: *const timespec) -> Result<Option
     }))
 }
 
-/// Whether `abstime` (on `clock`) has passed.
-pub(crate) fn passed(clock: Clock, abstime: *const timespec) -> bool {
-    deadline(clock, abstime).is_ok_and(|d| d <= Instant::now())
+/// A timed wait for `abstime` on `clock`, as POSIX has it: over when
+/// `abstime` has passed on that clock, even if the clock was set
+/// meanwhile. Calls `wait` with the end of each step ([`wait_step`]: the
+/// deadline itself on `CLOCK_MONOTONIC`, at most [`REALTIME_STEP`] ahead
+/// on `CLOCK_REALTIME`); `wait` returns `Some(result)` when the wait is
+/// over for another reason (the lock taken, a wake-up, a cancellation),
+/// `None` when the step ended. `Err(ETIMEDOUT)` once `abstime` has
+/// passed, `Err(EINVAL)` for a bad `abstime` (before `wait` runs). Every
+/// realtime timed wait of the C API (joins, mutexes, condition variables,
+/// semaphores, rwlocks) goes through here.
+pub(crate) fn wait_until<T>(
+    clock: Clock,
+    abstime: *const timespec,
+    wait: impl FnMut(Instant) -> Option<T>,
+) -> Result<T, c_int> {
+    wait_until_on(&SystemClocks, clock, abstime, wait)
+}
+
+/// [`wait_until`] on `clocks`.
+fn wait_until_on<T>(
+    clocks: &impl Clocks,
+    clock: Clock,
+    abstime: *const timespec,
+    mut wait: impl FnMut(Instant) -> Option<T>,
+) -> Result<T, c_int> {
+    loop {
+        let Some(until) = wait_step(clocks, clock, abstime)? else {
+            return Err(libc::ETIMEDOUT);
+        };
+        if let Some(r) = wait(until) {
+            return Ok(r);
+        }
+    }
 }
 
 /// Sleeps for `dur` as a cancellation point: 0, or `cancel::ACT` when a
@@ -259,7 +326,7 @@ mod tests {
                 tv_nsec: now.tv_nsec,
             };
             let before = Instant::now();
-            let step = wait_step(clock, &hour).unwrap().unwrap();
+            let step = wait_step(&SystemClocks, clock, &hour).unwrap().unwrap();
             match clock {
                 Clock::Realtime => assert!(step <= Instant::now() + REALTIME_STEP),
                 Clock::Monotonic => assert!(step >= before + Duration::from_secs(3599)),
@@ -268,7 +335,7 @@ mod tests {
                 tv_sec: now.tv_sec - 1,
                 tv_nsec: 0,
             };
-            assert_eq!(wait_step(clock, &past), Ok(None));
+            assert_eq!(wait_step(&SystemClocks, clock, &past), Ok(None));
         }
     }
 
@@ -281,6 +348,105 @@ mod tests {
         let before = Instant::now();
         let d = deadline(Clock::Realtime, &past).unwrap();
         assert!(d >= before && d <= Instant::now());
-        assert!(passed(Clock::Realtime, &past));
+    }
+
+    /// Clocks a test sets: `Instant`s from a fixed base plus the time that
+    /// has "passed", and a realtime clock that also moves when "set".
+    struct TestClocks {
+        base: Instant,
+        passed: std::cell::Cell<Duration>,
+        realtime_ns: std::cell::Cell<i128>,
+    }
+
+    impl TestClocks {
+        fn new(realtime_s: i64) -> TestClocks {
+            TestClocks {
+                base: Instant::now(),
+                passed: std::cell::Cell::new(Duration::ZERO),
+                realtime_ns: std::cell::Cell::new(i128::from(realtime_s) * 1_000_000_000),
+            }
+        }
+        /// Lets time pass until `until`: both clocks move by as much.
+        fn pass_until(&self, until: Instant) {
+            let d = until.saturating_duration_since(self.instant());
+            self.passed.set(self.passed.get() + d);
+            self.set_realtime_by(d.as_nanos() as i128);
+        }
+        /// `clock_settime`: the realtime clock alone moves.
+        fn set_realtime_by(&self, ns: i128) {
+            self.realtime_ns.set(self.realtime_ns.get() + ns);
+        }
+    }
+
+    impl Clocks for TestClocks {
+        fn read(&self, clock: Clock) -> timespec {
+            assert_eq!(clock, Clock::Realtime);
+            let ns = self.realtime_ns.get();
+            timespec {
+                tv_sec: (ns / 1_000_000_000) as libc::time_t,
+                tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+            }
+        }
+        fn instant(&self) -> Instant {
+            self.base + self.passed.get()
+        }
+    }
+
+    const AT_100: timespec = timespec {
+        tv_sec: 100,
+        tv_nsec: 0,
+    };
+
+    #[test]
+    fn a_realtime_wait_ends_soon_after_the_clock_is_set_past_its_abstime() {
+        // At realtime 0, a wait for 100 s; after the first step the clock
+        // is set forward to 150.
+        let clocks = TestClocks::new(0);
+        let mut steps = 0;
+        let r: Result<(), c_int> = wait_until_on(&clocks, Clock::Realtime, &AT_100, |until| {
+            steps += 1;
+            assert!(until <= clocks.instant() + REALTIME_STEP);
+            clocks.pass_until(until);
+            if steps == 1 {
+                clocks.set_realtime_by(149 * 1_000_000_000);
+            }
+            None
+        });
+        assert_eq!(r, Err(libc::ETIMEDOUT));
+        assert_eq!(steps, 1, "waited on past its abstime");
+        assert_eq!(clocks.passed.get(), REALTIME_STEP);
+    }
+
+    #[test]
+    fn a_realtime_wait_goes_on_while_the_clock_is_set_back() {
+        // At realtime 99, a wait for 100 s; after the first step the clock
+        // is set back by 10 s: it must wait the 10 s more, in steps.
+        let clocks = TestClocks::new(99);
+        let mut steps = 0;
+        let r: Result<(), c_int> = wait_until_on(&clocks, Clock::Realtime, &AT_100, |until| {
+            steps += 1;
+            clocks.pass_until(until);
+            if steps == 1 {
+                clocks.set_realtime_by(-10 * 1_000_000_000);
+            }
+            None
+        });
+        assert_eq!(r, Err(libc::ETIMEDOUT));
+        assert_eq!(steps, 11);
+        assert_eq!(clocks.passed.get(), Duration::from_secs(11));
+    }
+
+    #[test]
+    fn a_timed_wait_returns_what_ended_it_and_einval_before_waiting() {
+        let clocks = TestClocks::new(0);
+        let r = wait_until_on(&clocks, Clock::Realtime, &AT_100, |_| Some(7));
+        assert_eq!(r, Ok(7));
+        let bad = timespec {
+            tv_sec: 100,
+            tv_nsec: -1,
+        };
+        let r: Result<(), c_int> =
+            wait_until_on(&clocks, Clock::Realtime, &bad, |_| panic!("waited"));
+        assert_eq!(r, Err(libc::EINVAL));
     }
 }

@@ -220,9 +220,18 @@ c_tests! {
     a_thread_starts_with_the_attributes_signal_mask => "attr_sigmask_np",
     setattr_default_np_sets_what_a_null_attr_create_makes => "attr_default_np",
     rwlock_kind_is_stored_and_writers_are_preferred => "rwlockattr_kind_np",
+    prefer_reader_kinds_and_the_default_let_readers_pass_a_waiting_writer => "rwlock_prefer_reader_np",
     getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
     realtime_timed_joins_wait_in_steps_until_abstime_passes_on_that_clock => "timedjoin_realtime_in_steps",
     close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",
+}
+
+// Realtime timed waits that follow the clock (`time::wait_until`), as the
+// joins above do.
+c_tests! {
+    realtime_timedlock_waits_in_steps_until_abstime_passes_on_that_clock => "mutex_timedlock_realtime_in_steps",
+    realtime_cond_timedwait_waits_in_steps_until_abstime_passes_on_that_clock => "cond_timedwait_realtime_in_steps",
+    realtime_sem_timedwait_waits_in_steps_until_abstime_passes_on_that_clock => "sem_timedwait_realtime_in_steps",
 }
 
 #[test]

@@ -21,6 +21,16 @@
 //! most one phase of the other. (A thread that holds a read lock and asks
 //! for another may still deadlock behind a waiting writer, as std warns.)
 //!
+//! **Reader preference on request.** `read_preferring` (glibc's
+//! `PTHREAD_RWLOCK_PREFER_READER_NP`, the C layer's default) skips the
+//! writer gate: such a reader gets in whenever no writer *holds* the lock,
+//! even while writers wait, and blocks only on `state & WRITER`. A stream
+//! of such readers can starve writers; that is what the caller asked for.
+//! It is woken as any reader is: a writer holds the lock while it waits,
+//! and that writer's unlock reaches step 1a (or its 1b wakes the readers),
+//! so it waits at most one writer phase longer than it needs to (when it
+//! queued between 1a and 1b's store).
+//!
 //! ## Who wakes whom, and why nobody sleeps forever
 //!
 //! Both waits go through `RawCondvar::wait_unless_done`: the waiter checks
@@ -157,24 +167,59 @@ impl RawRwLock {
         }
     }
 
+    /// Takes a read lock if no writer holds it, writers waiting or not
+    /// (reader preference, module doc).
+    #[inline]
+    pub(crate) fn try_read_preferring(&self) -> bool {
+        let mut cur = self.state.load(Relaxed);
+        loop {
+            if cur & WRITER != 0 {
+                return false;
+            }
+            let new = cur.checked_add(READER).expect("RwLock: too many readers");
+            // Acquire: as in `try_read`.
+            match self.state.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn read(&self) {
         if !self.try_read() {
-            self.read_slow();
+            self.read_slow(false);
+        }
+    }
+
+    /// Blocks until no writer holds the lock, then takes a read lock
+    /// (reader preference, module doc).
+    #[inline]
+    pub(crate) fn read_preferring(&self) {
+        if !self.try_read_preferring() {
+            self.read_slow(true);
         }
     }
 
     #[cold]
-    fn read_slow(&self) {
+    fn read_slow(&self, preferring: bool) {
         let me = block::me();
-        while !self.try_read() {
+        let try_read = || {
+            if preferring {
+                self.try_read_preferring()
+            } else {
+                self.try_read()
+            }
+        };
+        while !try_read() {
             let node = Node::new(me.priority, me.id, 0);
             let result = self
                 .readers
                 .wait_node(BlockReason::RwLock, None, &node, false, |_| {
-                    // Under the readers' queue lock (protocol step 1, 3).
+                    // Under the readers' queue lock (protocol step 1, 3);
+                    // a preferring reader waits only for a holding writer.
                     self.state.load(Relaxed) & WRITER != 0
-                        || self.writers_waiting.load(Relaxed) != 0
+                        || (!preferring && self.writers_waiting.load(Relaxed) != 0)
                 });
             if result == HANDED {
                 // Step 1a: a writer's unlock counted us in `state` and
@@ -486,6 +531,64 @@ mod loom_tests {
             assert_eq!(read(&s), 1);
             assert_eq!(s.l.state.load(Relaxed), 0);
             assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
+    }
+
+    /// Reader preference: a preferring reader gets in beside a reader
+    /// that holds the lock while a writer waits (or arrives), and then all
+    /// three finish: nobody sleeps for ever, the write lands once.
+    #[test]
+    fn a_preferring_reader_passes_a_waiting_writer_and_all_finish() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared();
+            s.l.read();
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let r = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    s.l.read_preferring();
+                    // SAFETY: a read lock is held: only reads overlap.
+                    let v = s.n.with(|p| unsafe { *p });
+                    s.l.read_unlock();
+                    v
+                })
+            };
+            s.l.read_unlock();
+            assert!(r.join().unwrap() <= 1);
+            w.join().unwrap();
+            assert_eq!(read(&s), 1);
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
+    }
+
+    /// A preferring reader that blocks on a holding writer is woken by
+    /// that writer's unlock even with a second writer queued (the window
+    /// between step 1a and 1b's store).
+    #[test]
+    fn a_preferring_reader_behind_two_writers_is_woken() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared();
+            let w1 = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let w2 = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            s.l.read_preferring();
+            s.l.read_unlock();
+            w1.join().unwrap();
+            w2.join().unwrap();
+            assert_eq!(read(&s), 2);
         });
     }
 

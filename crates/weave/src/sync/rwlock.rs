@@ -110,6 +110,29 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
+    /// As [`read`](Self::read), preferring readers: gets in whenever no
+    /// writer *holds* the lock, even while writers wait, so a thread that
+    /// already holds a read lock can take another without deadlocking
+    /// behind a waiting writer. A stream of such readers can starve
+    /// writers (glibc's `PTHREAD_RWLOCK_PREFER_READER_NP`, which the C
+    /// layer's rwlocks use by default). `Err` (holding the guard) if
+    /// poisoned.
+    pub fn read_preferring(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        self.raw.read_preferring();
+        self.read_guard()
+    }
+
+    /// As [`try_read`](Self::try_read), preferring readers: fails only
+    /// if a writer holds the lock (see
+    /// [`read_preferring`](Self::read_preferring)).
+    pub fn try_read_preferring(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        if self.raw.try_read_preferring() {
+            Ok(self.read_guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
     /// Blocks until the lock is free, then takes it exclusively. `Err`
     /// (holding the guard) if poisoned.
     #[inline]
