@@ -146,13 +146,16 @@ fn signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unb
 
     let old = limit_and_fill(filler);
 
-    // `kill` still gets through (without its siginfo), but weave's raise
+    // `kill` still gets through (with its siginfo), but weave's raise
     // again (case 4, `rt_sigqueueinfo`) is refused. Send until every
-    // thread blocks it in its kernel mask (the last may wait there).
+    // thread blocks it in its kernel mask (the last may wait there), at
+    // least once: a thread just made may block every signal until it
+    // first runs, and an LWP keeps the mask it inherited until it goes
+    // idle.
     let mut sent = 0;
     loop {
         let (pending, all_block) = kernel_state(sig);
-        if all_block {
+        if all_block && sent > 0 {
             break;
         }
         if !pending {

@@ -226,23 +226,23 @@ mod loom_tests {
                 assert!(sp3.put(&sample(34, 1)));
                 assert!(sp3.put(&sample(34, 2)));
             });
+            let ours = |out: &[Record]| -> Vec<u64> {
+                out.iter()
+                    .filter(|r| r.signo == 34)
+                    .map(|r| r.value)
+                    .collect()
+            };
             let mut out = Vec::new();
             sp.take_all(&mut out);
-            let ours: Vec<u64> = out
-                .iter()
-                .filter(|r| r.signo == 34)
-                .map(|r| r.value)
-                .collect();
-            assert!(ours == [] || ours == [1] || ours == [1, 2], "{ours:?}");
+            let first = ours(&out);
+            assert!(
+                first.is_empty() || first == [1] || first == [1, 2],
+                "{first:?}"
+            );
             t.join().unwrap();
             other.join().unwrap();
             sp.take_all(&mut out);
-            let ours: Vec<u64> = out
-                .iter()
-                .filter(|r| r.signo == 34)
-                .map(|r| r.value)
-                .collect();
-            assert_eq!(ours, [1, 2]);
+            assert_eq!(ours(&out), [1, 2]);
             assert_eq!(out.len(), 3);
             assert!(sp.is_empty());
         });

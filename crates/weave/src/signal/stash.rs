@@ -103,6 +103,26 @@ impl Stash {
     /// module doc): if one is kept, `r` replaces it behind its token.
     // ASYNC-SIGNAL-SAFE: atomics only.
     pub(crate) fn put_keyed(&self, r: &Record, key: u64) -> Option<u64> {
+        let Some((i, s)) = self.claim_key(key) else {
+            return self.put_with(r, key);
+        };
+        s.words.write(r);
+        let g = s.generation.load(Relaxed);
+        // Release pairs with the Acquire CAS in `take`/`claim_key`.
+        s.state.store(FULL, Release);
+        Some(self.tag | u64::from(g) << 16 | i as u64)
+    }
+
+    /// The record kept for `key`, if any; frees its slot.
+    // ASYNC-SIGNAL-SAFE: atomics only.
+    pub(crate) fn take_key(&self, key: u64) -> Option<Record> {
+        self.claim_key(key).map(|(_, s)| Self::take_held(s))
+    }
+
+    /// The slot holding the record kept for `key`, moved to `BUSY` (the
+    /// caller's until it stores `FULL` or frees it), and its index.
+    // ASYNC-SIGNAL-SAFE: atomics only.
+    fn claim_key(&self, key: u64) -> Option<(usize, &Slot)> {
         for (i, s) in self.slots.iter().enumerate() {
             if s.key.load(Relaxed) != key {
                 continue;
@@ -114,45 +134,15 @@ impl Stash {
             {
                 continue;
             }
-            if s.key.load(Relaxed) != key {
-                // Taken and used again for another key meanwhile.
-                s.state.store(FULL, Release);
-                continue;
+            if s.key.load(Relaxed) == key {
+                return Some((i, s));
             }
-            s.words.write(r);
-            let g = s.generation.load(Relaxed);
-            // Release pairs with the Acquire CAS in `take`/`take_key`.
+            // Taken and used again for another key meanwhile.
             s.state.store(FULL, Release);
-            return Some(self.tag | u64::from(g) << 16 | i as u64);
-        }
-        self.put_with(r, key)
-    }
-
-    /// The record kept for `key`, if any; frees its slot.
-    // ASYNC-SIGNAL-SAFE: atomics only.
-    pub(crate) fn take_key(&self, key: u64) -> Option<Record> {
-        for s in self.slots.iter() {
-            if s.key.load(Relaxed) != key {
-                continue;
-            }
-            // Acquire pairs with the Release store of FULL in `put`.
-            if s.state
-                .compare_exchange(FULL, BUSY, Acquire, Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            if s.key.load(Relaxed) != key {
-                s.state.store(FULL, Release);
-                continue;
-            }
-            return Some(Self::take_held(s));
         }
         None
     }
 
-    /// Keeps `r`; returns the token to send as the signal's value, or
-    /// `None` if every slot is in use.
     // ASYNC-SIGNAL-SAFE: atomics only.
     pub(crate) fn put(&self, r: &Record) -> Option<u64> {
         self.put_with(r, 0)
