@@ -44,13 +44,19 @@ pub fn in_child(name: &str) -> bool {
     false
 }
 
-/// The kernel thread id of LWP `index`.
+/// The kernel thread id of LWP `index`, once it has one: an LWP's thread
+/// says its id as it first runs, which under load may come after the
+/// runtime lists it (with id 0, which `tgkill` refuses: `EINVAL`).
 pub fn lwp_tid(index: usize) -> i32 {
-    weave::lwps()
-        .into_iter()
-        .find(|l| l.index == index)
-        .map(|l| l.tid)
-        .expect("the LWP exists")
+    let tid = || {
+        weave::lwps()
+            .into_iter()
+            .find(|l| l.index == index)
+            .map(|l| l.tid)
+            .expect("the LWP exists")
+    };
+    wait_until(|| tid() > 0);
+    tid()
 }
 
 /// Sends `sig` to one kernel thread of this process.
