@@ -280,6 +280,7 @@ mod signal {
     pub(crate) mod held;
     pub(crate) mod ring;
     pub(crate) mod set;
+    pub(crate) mod spill;
     pub(crate) mod stash;
 }
 // The channel module and the locks' core build under loom: their only ways

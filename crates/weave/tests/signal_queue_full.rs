@@ -1,7 +1,9 @@
 //! The kernel's queue of pending signals is full (`RLIMIT_SIGPENDING`):
 //! when nobody takes a process-directed signal, weave cannot raise it
 //! again to the process, and keeps it itself. It is still delivered, once,
-//! to a ULT that takes it when one unblocks it.
+//! to a ULT that takes it when one unblocks it. A standard signal weave
+//! sends on to another thread keeps its siginfo, although the kernel
+//! queues it without.
 
 mod signal_common;
 
@@ -83,6 +85,29 @@ fn queue_on_me(sig: i32, value: usize) -> bool {
     rc == 0
 }
 
+/// Lowers `RLIMIT_SIGPENDING` to [`LIMIT`] and fills the queue: `filler`
+/// values wait on this thread, which blocks it. Returns the old limit.
+fn limit_and_fill(filler: i32) -> libc::rlimit {
+    // SAFETY: a zeroed rlimit is a valid out-value.
+    let mut old: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut old) };
+    assert_eq!(rc, 0);
+    let limit = libc::rlimit {
+        rlim_cur: LIMIT,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: a valid rlimit; lowering a limit is always allowed.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &limit) };
+    assert_eq!(rc, 0);
+    let mut filled = 0;
+    while queue_on_me(filler, filled) {
+        filled += 1;
+        assert!(filled <= 64, "RLIMIT_SIGPENDING did not limit the queue");
+    }
+    old
+}
+
 #[test]
 fn signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unblock() {
     let name = "signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unblock";
@@ -119,32 +144,18 @@ fn signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unb
         .collect();
     let ids: Vec<_> = ults.iter().map(|h| h.thread().id()).collect();
 
-    // Fill the queue: `filler` values wait on this thread, which blocks it.
-    // SAFETY: a zeroed rlimit is a valid out-value.
-    let mut old: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid out-pointer.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut old) };
-    assert_eq!(rc, 0);
-    let limit = libc::rlimit {
-        rlim_cur: LIMIT,
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: a valid rlimit; lowering a limit is always allowed.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &limit) };
-    assert_eq!(rc, 0);
-    let mut filled = 0;
-    while queue_on_me(filler, filled) {
-        filled += 1;
-        assert!(filled <= 64, "RLIMIT_SIGPENDING did not limit the queue");
-    }
+    let old = limit_and_fill(filler);
 
-    // `kill` still gets through (without its siginfo), but weave's raise
+    // `kill` still gets through (with its siginfo), but weave's raise
     // again (case 4, `rt_sigqueueinfo`) is refused. Send until every
-    // thread blocks it in its kernel mask (the last may wait there).
+    // thread blocks it in its kernel mask (the last may wait there), at
+    // least once: a thread just made may block every signal until it
+    // first runs, and an LWP keeps the mask it inherited until it goes
+    // idle.
     let mut sent = 0;
     loop {
         let (pending, all_block) = kernel_state(sig);
-        if all_block {
+        if all_block && sent > 0 {
             break;
         }
         if !pending {
@@ -191,4 +202,54 @@ fn signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unb
         );
         assert!(i.target.is_some_and(|t| ids.contains(&t)), "{i:?}");
     }
+}
+
+/// Rounds of the standard-signal test: enough that the kernel picks a
+/// thread that does not take the signal (weave then sends it on) many
+/// times.
+const ROUNDS: usize = 60;
+
+#[test]
+fn standard_signals_sent_on_while_the_kernel_queue_is_full_keep_their_siginfo_and_free_their_slot()
+{
+    let name = "standard_signals_sent_on_while_the_kernel_queue_is_full_keep_their_siginfo_and_free_their_slot";
+    if !in_child(name) {
+        return;
+    }
+    let sig = libc::SIGUSR1;
+    let filler = signal::sigrtmin() + 6;
+    let got: Arc<StdMutex<Vec<SigInfo>>> = Arc::new(StdMutex::new(Vec::new()));
+    let g = got.clone();
+    signal::handle(sig, move |i| g.lock().unwrap().push(*i)).unwrap();
+    // Only a bound ULT takes it: the kernel's other picks (idle LWPs, the
+    // watchdog thread) make weave send it on there (case 3).
+    signal::mask(How::Block, &SigSet::of(&[sig]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (h, _) = signal_common::bound_spinner(How::Unblock, SigSet::of(&[sig]), &stop);
+    let fill = SigSet::of(&[filler]).to_sigset_t();
+    // SAFETY: blocking a valid set on the calling thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &fill, std::ptr::null_mut()) };
+    limit_and_fill(filler);
+
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    for n in 1..=ROUNDS {
+        // `kill` gets through a full queue (with its siginfo); weave's send
+        // on (`rt_tgsigqueueinfo`) is queued without it.
+        // SAFETY: kill to our own process.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+        wait_until(|| got.lock().unwrap().len() >= n);
+    }
+    stop.store(true, SeqCst);
+    h.join().unwrap();
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), ROUNDS, "one at a time: none merged");
+    assert!(
+        got.iter().any(|i| i.route == Route::Directed),
+        "the kernel never picked another thread: {got:?}"
+    );
+    for i in got.iter() {
+        assert_eq!((i.pid, i.code), (pid, libc::SI_USER), "{i:?}");
+    }
+    assert_eq!(signal::stashed_in_flight(), 0, "every stash slot is free");
 }

@@ -46,9 +46,15 @@ fn realtime_signals_from_the_kernel_arrive_n_times_in_order_with_values() {
         info[2] = pid as u32 as u64 | (uid as u64) << 32;
         info[3] = v as u64 + 1000;
         // SAFETY: a valid 128-byte siginfo to a thread of our own process.
-        let rc =
-            unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, info.as_ptr()) };
-        assert_eq!(rc, 0);
+        while unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, info.as_ptr()) }
+            != 0
+        {
+            // The queue of pending signals is full (`RLIMIT_SIGPENDING`
+            // counts every process of the user): try again.
+            let e = std::io::Error::last_os_error().raw_os_error();
+            assert_eq!(e, Some(libc::EAGAIN));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
     wait_until(|| got.lock().unwrap().len() >= N);
     stop.store(true, SeqCst);

@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::held::{pair_fence, Held};
 use super::ring::{Pop, Record, Route};
-use super::set::{bit, SigSet};
-use super::slot::{is_realtime, slot, slots};
+use super::set::{bit, SigSet, MAX_SIGNAL};
+use super::slot::{is_realtime, slot, slots, spill};
 use super::state::{HANDLED, HANDLER, KBLOCKED_ANY};
 use super::wrapper::{claim_once, takes, DISPATCH_SEQ};
 use super::{actions, immediate, SigInfo};
@@ -170,6 +170,15 @@ pub(crate) fn after_fork_in_child() {
     }
     // Signals pending for the parent are not the child's (POSIX `fork`).
     held().clear();
+    // The spill's records are the child's, as the rings' are; the ones the
+    // parent's dispatcher had taken out went with it.
+    if let Some(sp) = spill() {
+        let mut counts = [0u32; MAX_SIGNAL as usize + 1];
+        sp.after_fork(&mut counts);
+        for (s, c) in slots().iter().zip(counts) {
+            s.spilled.store(c, Relaxed);
+        }
+    }
     for a in actions().iter() {
         // A lock another thread of the parent held at the fork stays held
         // (as every lock does): that signal's waiters and lane are then
@@ -194,9 +203,16 @@ fn dispatcher() {
         grow_pool();
     }
     let mut look_ns = HELD_LOOK_NS;
+    let mut spilled = Vec::new();
     loop {
         // Acquire pairs with the Release increment in `wake_dispatcher`.
         let seen = DISPATCH_SEQ.load(Acquire);
+        // Spilled records first, then the rings: a ring record a thread
+        // pushed before it spilled is then seen (the spill's Acquire), and
+        // routed first, below.
+        if let Some(sp) = spill().filter(|sp| !sp.is_empty()) {
+            sp.take_all(&mut spilled);
+        }
         let mut busy = false;
         for sig in SigSet::from_bits(HANDLED.load(Acquire)).iter() {
             // Acquire pairs with the Release store that published the ring.
@@ -216,6 +232,12 @@ fn dispatcher() {
                     }
                 }
             }
+        }
+        for r in spilled.drain(..) {
+            route(r);
+            // After the route: until then the top half spills this
+            // signal's next records behind it.
+            slot(r.signo).spilled.fetch_sub(1, Relaxed);
         }
         let held = held().signals() != 0;
         if held {
@@ -648,4 +670,104 @@ pub(crate) fn take_queued(me: u64, sig: i32) -> Option<Record> {
 pub(crate) fn take_queued_peek(me: u64, sig: i32) -> bool {
     let q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
     q.as_ref().is_some_and(|m| m.contains_key(&(me, sig)))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::signal::{How, SigSet};
+    use std::time::{Duration, Instant};
+
+    const CHILD: &str = "WEAVE_DISPATCH_TEST_CHILD";
+
+    /// Runs unit test `name` again in a child process (signals are
+    /// process-wide), with a watchdog there that turns a hang into a
+    /// failure; true in that child, false (after asserting that it passed)
+    /// in the parent.
+    fn in_child(name: &str) -> bool {
+        if std::env::var(CHILD).is_ok_and(|n| n == name) {
+            std::thread::spawn(|| {
+                std::thread::sleep(Duration::from_secs(60));
+                eprintln!("watchdog: the scenario hung for 60 s");
+                std::process::exit(3);
+            });
+            return true;
+        }
+        let path = format!("signal::dispatch::tests::{name}");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", &path, "--nocapture", "--test-threads=1"])
+            .env(CHILD, name)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child {name}: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        false
+    }
+
+    /// Queues `sig` with `value` on the calling kernel thread; false if the
+    /// kernel refused (`EAGAIN`: its queue, shared by the user, is full).
+    fn queue_on_me(sig: i32, value: usize) -> bool {
+        // SAFETY: getpid/gettid/getuid have no preconditions.
+        let (pid, tid, uid) = unsafe { (libc::getpid(), libc::gettid(), libc::getuid()) };
+        // siginfo_t: signo, errno, code, pad, pid, uid, value.
+        let mut info = [0u64; 16];
+        info[0] = sig as u32 as u64;
+        info[1] = libc::SI_QUEUE as u32 as u64;
+        info[2] = pid as u32 as u64 | u64::from(uid) << 32;
+        info[3] = value as u64;
+        // SAFETY: a valid 128-byte siginfo, to a thread of our own process.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, info.as_ptr()) };
+        rc == 0
+    }
+
+    /// The ULT that takes every signal holds the lock the dispatcher needs
+    /// to route them (the signal's lane) while it queues them on its own
+    /// LWP: each runs the top half at once, on that ULT, which cannot give
+    /// the lock back until the top half returns. The ring (1,024) fills;
+    /// the rest must not wait for the dispatcher.
+    #[test]
+    fn a_full_realtime_ring_does_not_wait_for_a_dispatcher_stuck_on_the_interrupted_code() {
+        if !in_child(
+            "a_full_realtime_ring_does_not_wait_for_a_dispatcher_stuck_on_the_interrupted_code",
+        ) {
+            return;
+        }
+        const N: usize = 3000;
+        let sig = crate::signal::sigrtmin() + 5;
+        let got: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        crate::signal::handle(sig, move |i| g.lock().unwrap().push(i.value)).unwrap();
+        crate::signal::mask(How::Block, &SigSet::of(&[sig]));
+        let h = crate::thread::Builder::new()
+            .bound()
+            .spawn(move || {
+                crate::signal::mask(How::Unblock, &SigSet::of(&[sig]));
+                let lane = actions()[sig as usize].lane.lock().unwrap();
+                for v in 0..N {
+                    while !queue_on_me(sig, v) {
+                        std::thread::yield_now();
+                    }
+                }
+                drop(lane);
+            })
+            .unwrap();
+        h.join().unwrap();
+        let start = Instant::now();
+        while got.lock().unwrap().len() < N {
+            assert!(start.elapsed() < Duration::from_secs(30), "waited 30 s");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), N, "each signal once");
+        let first_wrong = got.iter().enumerate().find(|(k, v)| k != *v);
+        assert_eq!(first_wrong, None, "in the order queued");
+        assert!(spill().unwrap().is_empty());
+        assert_eq!(slot(sig).spilled.load(Relaxed), 0);
+    }
 }

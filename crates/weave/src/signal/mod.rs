@@ -91,6 +91,7 @@ mod info;
 pub(crate) mod ring;
 mod set;
 pub(crate) mod slot;
+pub(crate) mod spill;
 pub(crate) mod stash;
 pub(crate) mod state;
 mod wrapper;
@@ -676,6 +677,18 @@ pub fn kernel_mask_changes() -> u64 {
 #[doc(hidden)]
 pub fn queued_for_threads() -> usize {
     dispatch::queued_targets()
+}
+
+/// How many signals weave sent on (to another LWP, or raised again) keep
+/// their `siginfo` in its stashes now, waiting for the kernel to deliver
+/// them: 0 once every one has arrived. For tests.
+#[doc(hidden)]
+pub fn stashed_in_flight() -> usize {
+    [slot::stash(), slot::keyed_stash()]
+        .into_iter()
+        .flatten()
+        .map(stash::Stash::in_use)
+        .sum()
 }
 
 /// Whether a signal handler ran while the calling thread waited inside

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 use super::immediate::Immediate;
 use super::ring::Ring;
 use super::set::MAX_SIGNAL;
+use super::spill::Spill;
 use super::stash::Stash;
 
 /// The part of a signal's action the top half reads.
@@ -34,6 +35,11 @@ pub(crate) struct Slot {
     pub(crate) waiting: AtomicU32,
     /// The ring the top half leaves records in (leaked, never freed).
     pub(crate) ring: AtomicPtr<Ring>,
+    /// Records of this (real-time) signal in the spill, or on their way
+    /// there, not yet routed by the dispatcher: while there are any, the
+    /// top half spills the next ones too, so that none passes them in the
+    /// ring.
+    pub(crate) spilled: AtomicU32,
 }
 
 impl Slot {
@@ -44,6 +50,7 @@ impl Slot {
             immediate: AtomicPtr::new(std::ptr::null_mut()),
             waiting: AtomicU32::new(0),
             ring: AtomicPtr::new(std::ptr::null_mut()),
+            spilled: AtomicU32::new(0),
         }
     }
 }
@@ -84,12 +91,54 @@ pub(crate) fn stash() -> Option<&'static Stash> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
-/// Makes the stash if there is none (callers hold `signal::INSTALL`, so
-/// only one is ever made).
+/// Makes the stash and the spill if there are none (callers hold
+/// `signal::INSTALL`, so only one of each is ever made).
 pub(crate) fn make_stash() {
     if stash().is_none() {
-        let s = Box::into_raw(Box::new(Stash::new(STASH_SLOTS)));
+        let s = Box::into_raw(Box::new(Stash::new(STASH_SLOTS, super::stash::TAG)));
         // Release pairs with the Acquire load in `stash`.
         STASH.store(s, Release);
     }
+    if keyed_stash().is_none() {
+        let s = Box::into_raw(Box::new(Stash::new(KEYED_SLOTS, super::stash::KEYED_TAG)));
+        // Release pairs with the Acquire load in `keyed_stash`.
+        KEYED_STASH.store(s, Release);
+    }
+    if spill().is_none() {
+        let s = Box::into_raw(Box::new(Spill::new(SPILL_SLOTS)));
+        // Release pairs with the Acquire load in `spill`.
+        SPILL.store(s, Release);
+    }
+}
+
+static KEYED_STASH: AtomicPtr<Stash> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Slots for standard signals in flight (one per signal and thread sent
+/// to, `stash.rs`): a few per LWP; scanned whole by each look up by key,
+/// so kept small. Past that a signal is re-sent without its `siginfo`.
+const KEYED_SLOTS: usize = 256;
+
+/// The stash of standard signals (one record per signal and destination).
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn keyed_stash() -> Option<&'static Stash> {
+    // Acquire pairs with the Release store in `make_stash`.
+    let p = KEYED_STASH.load(Acquire);
+    // SAFETY: the stash is leaked when published and never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+static SPILL: AtomicPtr<Spill> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Real-time records the top half can leave while their rings are full
+/// (1,024 each) and the dispatcher cannot empty them: four rings' worth,
+/// 48 bytes each (192 KiB, made with the first handler). Past that the top
+/// half waits for room (`wrapper::deliver`).
+const SPILL_SLOTS: usize = 4096;
+
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn spill() -> Option<&'static Spill> {
+    // Acquire pairs with the Release store in `make_stash`.
+    let p = SPILL.load(Acquire);
+    // SAFETY: the spill is leaked when published and never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
 }

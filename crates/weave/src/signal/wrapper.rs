@@ -5,7 +5,9 @@
 //! signal's ring and wakes the dispatcher, sends the signal on, or blocks
 //! it here and raises it again. A send the kernel refuses (`EAGAIN`, the
 //! queue of pending signals full) ends in a record too: for the ULT case 3
-//! chose, or, for case 4, one the dispatcher holds (`held.rs`).
+//! chose, or, for case 4, one the dispatcher holds (`held.rs`). It never
+//! waits for the dispatcher while there is room in the spill (`spill.rs`).
+//! The dispatcher may wait for a lock the interrupted code holds.
 //!
 //! ASYNC-SIGNAL-SAFE, all of it: atomics, thread-local `Cell`s with const
 //! initialisers, reads of the never-freed thread and LWP tables, and the
@@ -18,9 +20,9 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicUsize};
 
 use super::immediate;
-use super::ring::{Record, Route};
+use super::ring::{Record, Ring, Route};
 use super::set::bit;
-use super::slot::{is_realtime, slot, stash};
+use super::slot::{is_realtime, keyed_stash, slot, spill, stash};
 use super::state::{HANDLER, KBLOCKED, KBLOCKED_ANY};
 use crate::lwp;
 use crate::runtime::try_rt;
@@ -106,8 +108,14 @@ pub(crate) extern "C" fn wrapper(
     };
     let mut forwarded = None;
     // SAFETY: getpid has no preconditions.
-    if k.code == libc::SI_QUEUE && k.pid == unsafe { libc::getpid() } {
+    let ours = k.code == libc::SI_QUEUE && k.pid == unsafe { libc::getpid() };
+    if ours && stash().is_some_and(|s| s.owns(k.value)) {
         if let Some(orig) = stash().and_then(|s| s.take(k.value)) {
+            forwarded = Some(orig.route);
+            rec = orig;
+        }
+    } else if !is_realtime(sig) {
+        if let Some(orig) = restore_standard(sig, k, ours) {
             forwarded = Some(orig.route);
             rec = orig;
         }
@@ -118,6 +126,53 @@ pub(crate) extern "C" fn wrapper(
     top_half(sig, rec, forwarded, info, uc);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
+}
+
+/// The key a standard signal sent on to thread `tid` (0: the process) is
+/// kept under in the keyed stash.
+// ASYNC-SIGNAL-SAFE
+fn std_key(sig: i32, tid: i32) -> u64 {
+    (sig as u64) << 32 | u64::from(tid as u32)
+}
+
+/// For a standard signal: the record weave kept when it sent this signal
+/// on, if the kernel delivered it without weave's token (a stale token:
+/// another delivery it merged with took the record; or the kernel's
+/// `siginfo`-less delivery, `SI_USER` from pid 0, at `RLIMIT_SIGPENDING`).
+/// The kernel delivers a thread's own pending signals before the
+/// process's: so is the record looked up. A signal someone else sent, with
+/// its `siginfo`, is left alone.
+// ASYNC-SIGNAL-SAFE
+fn restore_standard(sig: i32, k: &KernelInfo, ours: bool) -> Option<Record> {
+    let st = keyed_stash()?;
+    let token = ours && st.owns(k.value);
+    if token {
+        if let Some(r) = st.take(k.value) {
+            return Some(r);
+        }
+    } else if !(k.code == libc::SI_USER && k.pid == 0 && k.uid == 0) {
+        return None;
+    }
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let kept = st
+        .take_key(std_key(sig, tid))
+        .or_else(|| st.take_key(std_key(sig, 0)));
+    match kept {
+        Some(r) => Some(r),
+        // Our stale token and nothing kept: what the kernel gives when it
+        // dropped the siginfo, rather than the token.
+        None if token => Some(Record {
+            signo: sig,
+            code: libc::SI_USER,
+            pid: 0,
+            uid: 0,
+            value: 0,
+            target: 0,
+            route: Route::Running,
+        }),
+        None => None,
+    }
 }
 
 /// Whether `t` may be charged with `sig`: a ULT (OS threads keep their
@@ -286,7 +341,11 @@ pub(crate) fn claim_once(sig: i32, run_now: Option<&'static immediate::Immediate
 
 /// Leaves the record for the dispatcher and wakes it. A standard signal
 /// whose ring is full is already pending there: it coalesces (delivered at
-/// least once). A real-time one waits for room: it must not be lost.
+/// least once). A real-time one must not be lost, nor wait for the
+/// dispatcher (which may wait for a lock the code this handler interrupted
+/// holds): it goes to the spill (`spill.rs`), as do the next ones of its
+/// signal until the dispatcher has routed the spilled ones, so that none
+/// passes them. Only with the spill full too does it wait for room.
 // ASYNC-SIGNAL-SAFE
 pub(crate) fn deliver(sig: i32, rec: Record) {
     let a = slot(sig);
@@ -302,15 +361,41 @@ pub(crate) fn deliver(sig: i32, rec: Record) {
     }
     // SAFETY: rings are leaked when published and never freed.
     let ring = unsafe { &*ring };
-    while !ring.push(&rec) {
+    while !push_or_spill(sig, ring, &rec) {
         if !is_realtime(sig) {
             return;
         }
-        // SAFETY: sched_yield has no preconditions; the dispatcher, another
-        // thread that blocks every signal, makes room.
+        // SAFETY: sched_yield has no preconditions. The ring and the spill
+        // are full (thousands of records the dispatcher has not taken):
+        // the dispatcher, another thread that blocks every signal, makes
+        // room, unless it waits for a lock the interrupted code holds.
         unsafe { libc::sched_yield() };
     }
     wake_dispatcher();
+}
+
+/// The ring, or for a real-time signal whose ring is full or whose earlier
+/// records wait in the spill, the spill. False if neither has room.
+// ASYNC-SIGNAL-SAFE
+fn push_or_spill(sig: i32, ring: &Ring, rec: &Record) -> bool {
+    let a = slot(sig);
+    if a.spilled.load(Relaxed) == 0 && ring.push(rec) {
+        return true;
+    }
+    if !is_realtime(sig) {
+        return false;
+    }
+    let Some(sp) = spill() else {
+        return false;
+    };
+    // Counted before the record lands: the dispatcher uncounts it only
+    // after routing it, so a later record of this thread sees the count.
+    a.spilled.fetch_add(1, Relaxed);
+    if sp.put(rec) {
+        return true;
+    }
+    a.spilled.fetch_sub(1, Relaxed);
+    false
 }
 
 // ASYNC-SIGNAL-SAFE
@@ -340,14 +425,21 @@ fn set_default(sig: i32) {
     unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
 }
 
-/// The siginfo to re-send `rec` with: a stash token if a slot is free, else
-/// the original when the kernel lets us re-send it (`si_code < 0`). The
-/// token, if any, comes back too: a refused re-send takes its record back.
+/// The siginfo to re-send `rec` to thread `tid` (0: the process) with: a
+/// stash token if a slot is free (a standard signal's in the keyed stash,
+/// under its signal and `tid`), else the original when the kernel lets us
+/// re-send it (`si_code < 0`). The token, if any, comes back too: a
+/// refused re-send takes its record back.
 // ASYNC-SIGNAL-SAFE
-fn resend_info(sig: i32, rec: &Record) -> (Option<KernelInfo>, Option<u64>) {
+fn resend_info(sig: i32, rec: &Record, tid: i32) -> (Option<KernelInfo>, Option<u64>) {
     // SAFETY: getpid/getuid have no preconditions.
     let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
-    if let Some(token) = stash().and_then(|s| s.put(rec)) {
+    let token = if is_realtime(sig) {
+        stash().and_then(|s| s.put(rec))
+    } else {
+        keyed_stash().and_then(|s| s.put_keyed(rec, std_key(sig, tid)))
+    };
+    if let Some(token) = token {
         return (Some(KernelInfo::queued(sig, pid, uid, token)), Some(token));
     }
     if rec.code < 0 && rec.code != libc::SI_TKILL {
@@ -366,7 +458,7 @@ fn resend_info(sig: i32, rec: &Record) -> (Option<KernelInfo>, Option<u64>) {
 fn resend(sig: i32, rec: &Record, tid: i32) -> bool {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
-    let (info, token) = resend_info(sig, rec);
+    let (info, token) = resend_info(sig, rec, tid);
     let rc = match (info, tid) {
         // SAFETY: `k` is a valid 128-byte siginfo; the target is a thread
         // of our own process.
@@ -392,8 +484,16 @@ fn resend(sig: i32, rec: &Record, tid: i32) -> bool {
         return true;
     }
     if let Some(t) = token {
-        // Nobody else knows the token: the slot is ours to free.
-        let _ = stash().and_then(|s| s.take(t));
+        // Nobody else knows the token: the slot is ours to free (a keyed
+        // one may be shared with an earlier send of the signal to the same
+        // thread; the kernel refuses a standard signal only if that thread
+        // is gone).
+        let st = if is_realtime(sig) {
+            stash()
+        } else {
+            keyed_stash()
+        };
+        let _ = st.and_then(|s| s.take(t));
     }
     false
 }

@@ -44,26 +44,33 @@ pub fn in_child(name: &str) -> bool {
     false
 }
 
-/// The kernel thread id of LWP `index`.
+/// The kernel thread id of LWP `index`, once it has one: an LWP's thread
+/// says its id as it first runs, which under load may come after the
+/// runtime lists it (with id 0, which `tgkill` refuses: `EINVAL`).
 pub fn lwp_tid(index: usize) -> i32 {
-    weave::lwps()
-        .into_iter()
-        .find(|l| l.index == index)
-        .map(|l| l.tid)
-        .expect("the LWP exists")
+    let tid = || {
+        weave::lwps()
+            .into_iter()
+            .find(|l| l.index == index)
+            .map(|l| l.tid)
+            .expect("the LWP exists")
+    };
+    wait_until(|| tid() > 0);
+    tid()
 }
 
 /// Sends `sig` to one kernel thread of this process.
 pub fn tgkill(tid: i32, sig: i32) {
     // SAFETY: tgkill to a thread of our own process.
-    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
-    assert_eq!(rc, 0, "tgkill failed");
+    until_queued("tgkill", || unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) as i32
+    });
 }
 
 /// Sends `sig` with `value` to this process (`sigqueue`).
 pub fn sigqueue_self(sig: i32, value: usize) {
     // SAFETY: sigqueue to our own process with a valid sigval.
-    let rc = unsafe {
+    until_queued("sigqueue", || unsafe {
         libc::sigqueue(
             libc::getpid(),
             sig,
@@ -71,8 +78,24 @@ pub fn sigqueue_self(sig: i32, value: usize) {
                 sival_ptr: value as *mut libc::c_void,
             },
         )
-    };
-    assert_eq!(rc, 0, "sigqueue failed");
+    });
+}
+
+/// Makes a send (`send` returns 0 or -1 with `errno`) until the kernel
+/// queues it. `EAGAIN` is the kernel's queue of pending signals full: the
+/// limit (`RLIMIT_SIGPENDING`) counts every process of the user, and other
+/// tests may fill it for a while. Panics on any other error, or after 30 s.
+fn until_queued(what: &str, mut send: impl FnMut() -> i32) {
+    let start = Instant::now();
+    while send() != 0 {
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{what} failed: {e}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: queue full for 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Spins (yielding the CPU) until `flag` is set; panics after 30 s.
