@@ -24,6 +24,16 @@ fn overflow_child() {
     if mode == "big" {
         b = b.stack_size(1 << 20);
     }
+    if mode == "batch" {
+        // Enough live threads that fresh stacks are carved in batches,
+        // their guards installed together: the next is one of a batch.
+        let live: Vec<_> = (0..3000)
+            .map(|_| weave::thread::spawn(weave::thread::park))
+            .collect();
+        std::mem::forget(live);
+        let stats = weave::stack_stats();
+        assert!(stats.carved >= 3000, "{stats:?}");
+    }
     let h = b.spawn(|| recurse(0)).unwrap();
     let _ = h.join();
     unreachable!("the overflow must abort the process");
@@ -69,6 +79,23 @@ fn the_report_gives_the_thread_s_own_stack_size() {
     assert!(!status.success());
     assert!(
         stderr.contains("has overflowed its stack of 1 MiB"),
+        "stderr was:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_stack_carved_in_a_batch_is_guarded_too() {
+    let (status, stderr) = run_child("batch");
+    assert!(!status.success());
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(libc_sigabrt()),
+        "aborted: {status:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("thread 'deep-recursion' (ULT ")
+            && stderr.contains("has overflowed its stack of 256 KiB"),
         "stderr was:\n{stderr}"
     );
 }
