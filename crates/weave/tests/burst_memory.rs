@@ -11,21 +11,13 @@ use std::time::{Duration, Instant};
 
 use weave::thread;
 
+mod stack_common;
+use stack_common::vm_rss;
+
 const CHILD: &str = "WEAVE_TEST_BURST_CHILD";
 
 /// Threads in the burst: 100,000 TCBs are 27 MB of table.
 const BURST: usize = 100_000;
-
-fn vm_rss() -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 1024
-}
 
 #[test]
 fn burst_child() {
