@@ -151,6 +151,11 @@ const WORKLOADS: &[Workload] = &[
         run: signal::signal_latency,
     },
     Workload {
+        name: "spawn_cold",
+        about: "100,000 threads spawned then joined on one LWP, twice in a fresh process: the first (cold) round, and its ratio to the second (warm) one",
+        run: spawn::spawn_cold,
+    },
+    Workload {
         name: "spawn_live",
         about: "300,000 threads that park, spawned from one ULT: ns per spawn with 300,000 live, against 10,000 live in the note",
         run: spawn::spawn_live,
@@ -757,7 +762,7 @@ fn child(args: &[String]) -> Result<(), String> {
     if lib.starts_with("compact-") {
         return compact::child(lib, n);
     }
-    if lib == "spawn-live" {
+    if lib == "spawn-live" || lib == "spawn-cold" {
         return spawn::child(lib, n);
     }
     if lib.starts_with("signal-sender:") {

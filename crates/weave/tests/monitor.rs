@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weave::thread;
 
+mod stack_common;
+use stack_common::vm_rss;
+
 static ONE_LWP: Mutex<()> = Mutex::new(());
 
 #[test]
@@ -187,17 +190,6 @@ fn warnings_can_be_silenced() {
         .unwrap();
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("has blocked LWP"));
-}
-
-fn vm_rss() -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 1024
 }
 
 #[test]

@@ -24,6 +24,16 @@ fn overflow_child() {
     if mode == "big" {
         b = b.stack_size(1 << 20);
     }
+    if mode == "batch" {
+        // Enough live threads that fresh stacks are carved in batches,
+        // their guards installed together: the next is one of a batch.
+        let live: Vec<_> = (0..3000)
+            .map(|_| weave::thread::spawn(weave::thread::park))
+            .collect();
+        std::mem::forget(live);
+        let stats = weave::stack_stats();
+        assert!(stats.carved >= 3000, "{stats:?}");
+    }
     let h = b.spawn(|| recurse(0)).unwrap();
     let _ = h.join();
     unreachable!("the overflow must abort the process");
@@ -46,9 +56,10 @@ fn run_child(mode: &str) -> (std::process::ExitStatus, String) {
     )
 }
 
-#[test]
-fn stack_overflow_prints_the_thread_name_and_aborts() {
-    let (status, stderr) = run_child("default");
+/// Runs the child in `mode` and checks that it aborted with the
+/// overflow report of a 256 KiB stack.
+fn assert_overflow_reported(mode: &str) {
+    let (status, stderr) = run_child(mode);
     assert!(!status.success());
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
@@ -64,6 +75,11 @@ fn stack_overflow_prints_the_thread_name_and_aborts() {
 }
 
 #[test]
+fn stack_overflow_prints_the_thread_name_and_aborts() {
+    assert_overflow_reported("default");
+}
+
+#[test]
 fn the_report_gives_the_thread_s_own_stack_size() {
     let (status, stderr) = run_child("big");
     assert!(!status.success());
@@ -71,6 +87,11 @@ fn the_report_gives_the_thread_s_own_stack_size() {
         stderr.contains("has overflowed its stack of 1 MiB"),
         "stderr was:\n{stderr}"
     );
+}
+
+#[test]
+fn a_stack_carved_in_a_batch_is_guarded_too() {
+    assert_overflow_reported("batch");
 }
 
 #[test]

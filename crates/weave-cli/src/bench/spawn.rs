@@ -1,6 +1,12 @@
-//! `spawn_live` and `burst_rss`: what spawning costs as the number of live
-//! threads grows, and what a process keeps once a burst of threads is gone.
+//! `spawn_cold`, `spawn_live` and `burst_rss`: what spawning costs in a
+//! fresh process and as the number of live threads grows, and what a
+//! process keeps once a burst of threads is gone.
 //!
+//! - `spawn_cold` spawns 100,000 threads from one ULT on one LWP (all live:
+//!   the spawner never blocks), joins them, and does it again: the first
+//!   round in a fresh process (cold: every stack and TCB is new memory)
+//!   against the second (warm: they come back from death row). Issue 14's
+//!   target is a cold round at most 2x the warm one.
 //! - `spawn_live` parks N threads, spawned from one ULT, and times each
 //!   window of `WINDOW` spawns: a spawn should cost the same with 10,000
 //!   threads alive as with 300,000 (issue 14's "spawn flat in the number of
@@ -20,6 +26,9 @@ use std::time::{Duration, Instant};
 use weave::thread as wt;
 
 use super::common::{in_child, rss, Measurement, Opts};
+
+/// Threads per round of `spawn_cold`: the peers' `spawn_join` workload.
+const COLD_N: usize = 100_000;
 
 /// Spawns per timed window of `spawn_live`.
 const WINDOW: usize = 10_000;
@@ -58,6 +67,46 @@ pub(super) fn spawn_live(o: &Opts) -> Result<Measurement, String> {
     })
 }
 
+pub(super) fn spawn_cold(o: &Opts) -> Result<Measurement, String> {
+    let runs = if o.quick { 3 } else { 5 };
+    let (mut cold, mut warm, mut ratio, mut faults, mut cpu) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        let r = in_child(&["spawn-cold", &COLD_N.to_string()])?;
+        cold.push(r[0]);
+        warm.push(r[1]);
+        ratio.push(r[0] / r[1]);
+        faults.push(r[2]);
+        cpu.push(r[3] / r[4]);
+    }
+    let median = super::common::median;
+    let (cold, warm, ratio, faults, cpu) = (
+        median(cold),
+        median(warm),
+        median(ratio),
+        median(faults),
+        median(cpu),
+    );
+    Ok(Measurement {
+        name: "spawn_cold",
+        unit: "ns",
+        weave: cold,
+        baseline: None,
+        n: COLD_N,
+        note: Some(format!(
+            "ns per spawn+join, {COLD_N} live on one LWP, first round of a fresh process; \
+             second round {warm:.0} ns; cold/warm {ratio:.2}x (target <= 2); \
+             in CPU time (user and system) {cpu:.2}x; {faults:.2} page faults per thread in \
+             the cold round; median of {runs} processes"
+        )),
+        extra: vec![
+            ("warm_ns", warm),
+            ("cold_over_warm", ratio),
+            ("cpu_cold_over_warm", cpu),
+        ],
+    })
+}
+
 pub(super) fn burst_rss(o: &Opts) -> Result<Measurement, String> {
     let n = if o.quick { 200_000 } else { 1_000_000 };
     let survivors = 1_000;
@@ -80,13 +129,33 @@ pub(super) fn burst_rss(o: &Opts) -> Result<Measurement, String> {
     })
 }
 
-/// Child side of both workloads: `spawn-live N` prints `RESULT <ns per
-/// spawn at 10k live> <ns per spawn at N live>`; `burst N:S` prints
-/// `RESULT <resident bytes after settling> <resident bytes at the peak>`.
+/// Child side of the workloads: `spawn-cold N` prints `RESULT <ns per
+/// thread, first round> <ns, second round> <page faults per thread, first
+/// round> <CPU ns per thread, first round> <CPU ns, second round>`;
+/// `spawn-live N` prints `RESULT <ns per spawn at 10k live> <ns per spawn
+/// at N live>`; `burst N:S` prints `RESULT <resident bytes after
+/// settling> <resident bytes at the peak>`.
 pub(super) fn child(lib: &str, n: usize) -> Result<(), String> {
+    if lib == "spawn-cold" {
+        weave::set_concurrency(1).map_err(|e| e.to_string())?;
+    }
     // Start the runtime before anything is measured.
     wt::spawn(|| ()).join().unwrap();
     match lib {
+        "spawn-cold" => {
+            let r = wt::spawn(move || {
+                let (f0, c0) = usage();
+                let cold = spawn_round(n);
+                let (f1, c1) = usage();
+                let warm = spawn_round(n);
+                let (_, c2) = usage();
+                let per = |d: f64| d / n as f64;
+                [cold, warm, per(f1 - f0), per(c1 - c0), per(c2 - c1)]
+            })
+            .join()
+            .unwrap();
+            println!("RESULT {} {} {} {} {}", r[0], r[1], r[2], r[3], r[4]);
+        }
         "spawn-live" => {
             let (low, high) = live_windows(n)?;
             println!("RESULT {low} {high}");
@@ -106,6 +175,29 @@ pub(super) fn burst_child(spec: &str) -> Result<(), String> {
     let (after, peak) = burst(n, s.clamp(1, n))?;
     println!("RESULT {after} {peak}");
     Ok(())
+}
+
+/// Spawns `n` threads that return at once, all before the first join;
+/// ns per thread.
+fn spawn_round(n: usize) -> f64 {
+    let t = Instant::now();
+    let hs: Vec<_> = (0..n).map(|i| wt::spawn(move || i)).collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Minor page faults of this process so far, and the CPU time (user and
+/// system, all its threads) it used, in ns: on a loaded machine the CPU
+/// time of a round says more than its wall time.
+fn usage() -> (f64, f64) {
+    // SAFETY: `getrusage` fills the zeroed struct we pass and nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_SELF is always valid.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let ns = |t: libc::timeval| t.tv_sec as f64 * 1e9 + t.tv_usec as f64 * 1e3;
+    (u.ru_minflt as f64, ns(u.ru_utime) + ns(u.ru_stime))
 }
 
 /// A thread that counts itself started, then parks until `release` (the

@@ -11,9 +11,12 @@
 //! (`lwp::trim::compactable`) over with its request marked `compact`. The
 //! pass period is then the shorter of the two settings.
 //!
-//! Memory: one `u32` per table slot, made on the first pass (and a `u16`
-//! more with compaction on). Cost: a pass
-//! reads three words per slot (~1 ms per 100,000 threads); while nothing
+//! Memory: two `u32`s per ULT parked at the last pass (its slot and its
+//! wait's digest; and a `u16` more with compaction on), kept sorted by
+//! slot, so that it follows the parked count rather than the slots ever
+//! carved (a burst of a million threads that is gone leaves nothing
+//! here). Cost: a pass reads three words per slot (~1 ms per 100,000
+//! threads) and merges the previous pass's list as it goes; while nothing
 //! is left to trim, and no LWP runs, the monitor sleeps as before.
 //!
 //! Above the engine, as the rest of the monitor: it reads TCB atomics only
@@ -44,20 +47,50 @@ pub(super) struct Trimmer {
     trim_passes: u32,
     /// Passes a wait must last before its compaction (`None`: off).
     compact_passes: Option<u32>,
-    /// Per table slot, with compaction on: passes that have seen it in
-    /// its current wait (saturating).
-    age: Vec<u16>,
     next: Instant,
-    /// Per table slot: the wait the last pass saw it parked in (a digest
-    /// of generation and block epoch, never 0), 0 if it was not parked,
-    /// with `DONE` once handed over.
-    seen: Vec<u32>,
+    /// The ULTs the last pass saw parked.
+    seen: Seen,
     /// The last pass saw a wait it has not handed over yet: the next pass
     /// may, so the monitor must not sleep through it.
     waiting: bool,
     /// LWPs ran since the last pass: ULTs may have parked that no pass
     /// has seen.
     active: bool,
+}
+
+/// The ULTs a pass saw parked, by slot, in increasing slot order.
+#[derive(Default)]
+struct Seen {
+    slot: Vec<u32>,
+    /// The wait each was parked in (a digest of generation and block
+    /// epoch, never 0), with `DONE` once handed over.
+    wait: Vec<u32>,
+    /// With compaction on: passes that have seen each in its current wait
+    /// (saturating). Empty otherwise.
+    age: Vec<u16>,
+}
+
+impl Seen {
+    /// What the list says of `slot`, moving `at` (a cursor, only ever
+    /// forward: slots are asked for in increasing order): `(wait, age)`,
+    /// zeros if the slot was not parked.
+    fn find(&self, slot: u32, at: &mut usize) -> (u32, u16) {
+        while *at < self.slot.len() && self.slot[*at] < slot {
+            *at += 1;
+        }
+        match self.slot.get(*at) {
+            Some(&s) if s == slot => (self.wait[*at], self.age.get(*at).copied().unwrap_or(0)),
+            _ => (0, 0),
+        }
+    }
+
+    fn push(&mut self, slot: u32, wait: u32, age: Option<u16>) {
+        self.slot.push(slot);
+        self.wait.push(wait);
+        if let Some(a) = age {
+            self.age.push(a);
+        }
+    }
 }
 
 /// A wait's digest: its thread's generation and its block epoch, which
@@ -89,9 +122,8 @@ impl Trimmer {
                 _ => 0,
             },
             compact_passes: compact.zip(period).map(|(c, p)| passes(c, p)),
-            age: Vec::new(),
             next: period.map_or(now, |p| now + p),
-            seen: Vec::new(),
+            seen: Seen::default(),
             waiting: false,
             active: false,
         }
@@ -126,52 +158,48 @@ impl Trimmer {
     fn pass(&mut self, rt: &Runtime) -> usize {
         let t = table();
         let n = t.carved();
-        self.seen.resize(n, 0);
-        if self.compact_passes.is_some() {
-            self.age.resize(n, 0);
-        }
+        let compacting = self.compact_passes.is_some();
+        let last = std::mem::take(&mut self.seen);
+        let mut now = Seen::default();
+        let mut at = 0;
         self.waiting = false;
         self.active = false;
         let mut asks: HashMap<usize, Vec<Request>> = HashMap::new();
-        for (i, seen) in self.seen.iter_mut().enumerate() {
-            let tcb = t.slot(i as u32);
+        for i in 0..n as u32 {
+            let tcb = t.slot(i);
             let w = tcb.state.load();
             let home = tcb.home.load(std::sync::atomic::Ordering::Relaxed);
-            let age = self.age.get_mut(i);
             if w.run() != state::BLOCKED || home == NO_LWP {
-                *seen = 0;
+                // Not parked: off the list.
                 continue;
             }
+            let (mut seen, mut age) = last.find(i, &mut at);
             let generation = tcb.generation.load(std::sync::atomic::Ordering::Relaxed);
             let k = digest(generation, w.epoch());
-            if *seen & !FLAGS != k {
+            if seen & !FLAGS != k {
                 // Newly parked (or in a new wait): hand over next pass.
-                *seen = k;
-                if let Some(a) = age {
-                    *a = 0;
-                }
+                now.push(i, k, compacting.then_some(0));
                 self.waiting = true;
                 continue;
             }
             // Seen in this wait by the previous pass too.
-            let passes = match age {
-                Some(a) => {
-                    *a = a.saturating_add(1);
-                    u32::from(*a)
-                }
-                None => 1,
+            let passes = if compacting {
+                age = age.saturating_add(1);
+                u32::from(age)
+            } else {
+                1
             };
-            let trim = self.trim_passes != 0 && *seen & DONE == 0;
+            let trim = self.trim_passes != 0 && seen & DONE == 0;
             let compact = self
                 .compact_passes
-                .is_some_and(|_| *seen & COMPACT_ASKED == 0 && compactable(w.reason()));
+                .is_some_and(|_| seen & COMPACT_ASKED == 0 && compactable(w.reason()));
             let trim_due = trim && passes >= self.trim_passes;
             let compact_due = compact && self.compact_passes.is_some_and(|c| passes >= c);
             if trim_due || compact_due {
                 // A compaction trims too.
-                *seen |= DONE | if compact_due { COMPACT_ASKED } else { 0 };
+                seen |= DONE | if compact_due { COMPACT_ASKED } else { 0 };
                 asks.entry(home as usize).or_default().push(Request {
-                    index: i as u32,
+                    index: i,
                     generation,
                     epoch: w.epoch(),
                     compact: compact_due,
@@ -180,7 +208,9 @@ impl Trimmer {
             if (trim && !trim_due) || (compact && !compact_due) {
                 self.waiting = true;
             }
+            now.push(i, seen, compacting.then_some(age));
         }
+        self.seen = now;
         let mut handed = 0;
         for l in rt.lwps() {
             if let Some(reqs) = asks.remove(&l.index) {
@@ -222,6 +252,21 @@ mod tests {
         let c = Trimmer::new(None, Some(Duration::from_millis(300)), now);
         assert_eq!(c.period, Some(Duration::from_millis(300)));
         assert_eq!((c.trim_passes, c.compact_passes), (0, Some(1)));
+    }
+
+    #[test]
+    fn the_list_answers_slots_asked_in_order_and_forgets_the_rest() {
+        let mut seen = Seen::default();
+        seen.push(3, 30, Some(1));
+        seen.push(900_000, 9, Some(7));
+        let mut at = 0;
+        assert_eq!(seen.find(0, &mut at), (0, 0));
+        assert_eq!(seen.find(3, &mut at), (30, 1));
+        assert_eq!(seen.find(4, &mut at), (0, 0), "not parked last pass");
+        assert_eq!(seen.find(900_000, &mut at), (9, 7));
+        assert_eq!(seen.find(900_001, &mut at), (0, 0));
+        // Two parked threads of a million slots: two entries, not a million.
+        assert_eq!(seen.wait.len(), 2);
     }
 
     #[test]

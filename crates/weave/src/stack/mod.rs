@@ -21,6 +21,15 @@
 //! which costs two VMAs a stack; when the map count runs out, spawn fails
 //! with an error that says so.
 //!
+//! Fresh stacks are carved in batches once spawns come in bulk (up to
+//! `BATCH` at a time, growing with the stacks carved so far): their guards
+//! go in with one `process_madvise` and their top pages, which a ULT's
+//! first frame is written to, are faulted in with another (`advise.rs`),
+//! instead of a system call and a page-fault trap per stack. Stacks that
+//! come back from the pool's clean list (released by the reaper) get their
+//! top pages faulted in the same way. On kernels without `process_madvise`
+//! on one's own memory, it is one `madvise` per page, as before.
+//!
 //! Death row has two levels. Each LWP keeps up to `HOT_CACHE` stacks of
 //! its exited ULTs (`Cache`): the next spawn on that LWP reuses one whose
 //! pages are already touched, so spawn-and-exit churn never faults. Stacks
@@ -30,6 +39,7 @@
 //! set follows the number of live threads. A stack's address space is never
 //! unmapped: a later spawn reuses it.
 
+mod advise;
 pub(crate) mod compact;
 mod overflow;
 pub(crate) mod owner_lock;
@@ -385,10 +395,20 @@ impl Pool {
         // more than it reaps (an OS thread, a producer ULT) takes this lock
         // once per BATCH spawns, not once per spawn. Newest dirty stacks
         // first: their pages are the likeliest to be resident.
+        // Clean stacks' top pages are not resident: they are faulted in
+        // together, once the lock is dropped (`carve` says why).
         let mut moved = 0;
+        let mut clean_tops = Vec::new();
         while moved < BATCH {
-            let Some(base) = c.dirty.pop().or_else(|| pop_run(&mut c.clean, class)) else {
-                break;
+            let base = match c.dirty.pop() {
+                Some(base) => base,
+                None => match pop_run(&mut c.clean, class) {
+                    Some(base) => {
+                        clean_tops.push(base - PAGE);
+                        base
+                    }
+                    None => break,
+                },
             };
             cache.stacks.push(Stack {
                 base,
@@ -399,11 +419,35 @@ impl Pool {
         c.dirty_old = c.dirty_old.min(c.dirty.len());
         if moved > 0 {
             drop(c);
+            // SAFETY: the top pages of stacks now in `cache`, ours alone.
+            unsafe { advise::each_page(&clean_tops, libc::MADV_POPULATE_WRITE) };
             self.reused_pool.fetch_add(moved, Relaxed);
             self.reused_hot.fetch_add(1, Relaxed);
             return Ok(cache.pop(class).expect("just refilled"));
         }
-        let span = class_size(class) + PAGE;
+        self.carve(class, c, cache)
+    }
+
+    /// Carves fresh stacks of `class` (the pool's lists being empty): a
+    /// batch, growing with the stacks carved so far (one at first, so a
+    /// program of ten threads carves ten; up to `BATCH` once spawns come in
+    /// bulk), whose guards go in with one system call and whose top pages
+    /// are faulted in with one more (`advise.rs`). The batch goes into
+    /// `cache`; one of it is returned.
+    ///
+    /// The guards are installed under the class lock, so that a failure
+    /// can give the unguarded rest of the batch back to the chunk; the
+    /// top pages are populated after it (best effort: a page that fails
+    /// faults in when the ULT first runs, as it would have).
+    #[cold]
+    fn carve(
+        &self,
+        class: u8,
+        mut c: std::sync::MutexGuard<'_, Class>,
+        cache: &mut Cache,
+    ) -> io::Result<Stack> {
+        let size = class_size(class);
+        let span = size + PAGE;
         if c.end - c.next < span {
             let bytes = CHUNK_BYTES.max(span);
             let start = reserve(bytes)?;
@@ -411,20 +455,60 @@ impl Pool {
             c.next = start;
             c.end = start + bytes;
         }
-        let guard = c.next;
-        self.install_guard(guard)?;
-        c.next += span;
-        self.carved.fetch_add(1, Relaxed);
-        // Tell valgrind (if it runs us) that this range is a stack, so that
-        // switching onto it is not reported as a wild stack change. Stacks
-        // are never unmapped, so the registration is kept for good. Outside
-        // valgrind this is a few no-op instructions, once per stack carved.
-        std::mem::forget(corosensei::stack::valgrind::ValgrindStackRegistration::new(
-            (guard + PAGE) as *mut u8,
-            class_size(class),
-        ));
+        let batched = self.guard_mode() == Some(GuardMode::Madvise);
+        let want = if batched {
+            (self.carved.load(Relaxed) / 8).clamp(1, BATCH)
+        } else {
+            // The first carve finds the guard mode; `mprotect` guards
+            // cost two mappings each, and a failure part-way through a
+            // batch (the map count ran out) would strand the rest.
+            1
+        };
+        let n = want.min((c.end - c.next) / span);
+        let guards: Vec<usize> = (0..n).map(|k| c.next + k * span).collect();
+        let installed = if batched {
+            // SAFETY: each guard page lies in a reservation of ours that no
+            // stack uses yet (past `c.next`, under the class lock).
+            let installed = unsafe { advise::each_page(&guards, MADV_GUARD_INSTALL) };
+            if installed == 0 {
+                let err = io::Error::last_os_error();
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("cannot install the guard page of a new stack: {err}"),
+                ));
+            }
+            installed
+        } else {
+            self.install_guard(guards[0])?;
+            1
+        };
+        // Stacks past the first failure were not guarded: the chunk keeps
+        // them for the next carve.
+        c.next += installed * span;
+        drop(c);
+        self.carved.fetch_add(installed, Relaxed);
+        let tops: Vec<usize> = guards[..installed].iter().map(|g| g + size).collect();
+        // SAFETY: the top page of each stack just carved, ours alone.
+        unsafe { advise::each_page(&tops, libc::MADV_POPULATE_WRITE) };
+        for &guard in &guards[..installed] {
+            // Tell valgrind (if it runs us) that this range is a stack, so
+            // that switching onto it is not reported as a wild stack change.
+            // Stacks are never unmapped, so the registration is kept for
+            // good. Outside valgrind this is a few no-op instructions, once
+            // per stack carved.
+            std::mem::forget(corosensei::stack::valgrind::ValgrindStackRegistration::new(
+                (guard + PAGE) as *mut u8,
+                size,
+            ));
+        }
+        for &guard in guards[1..installed].iter().rev() {
+            cache.stacks.push(Stack {
+                base: guard + span,
+                class: class.into(),
+            });
+        }
         Ok(Stack {
-            base: guard + span,
+            base: guards[0] + span,
             class: class.into(),
         })
     }
@@ -685,6 +769,37 @@ mod tests {
         // The guard page does not overlap the neighbour's stack.
         let (glo, ghi) = b.guard_range();
         assert!(ghi <= b.limit_addr() && glo >= a.base_addr().min(glo));
+    }
+
+    #[test]
+    fn fresh_stacks_come_in_batches_with_their_top_page_resident() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        let stacks: Vec<Stack> = (0..300)
+            .map(|_| pool.take(0, &mut cache).unwrap())
+            .collect();
+        let mut bases: Vec<usize> = stacks.iter().map(Stack::base_addr).collect();
+        bases.sort_unstable();
+        bases.dedup();
+        assert_eq!(bases.len(), 300, "a stack handed out twice");
+        let stats = pool.stats();
+        assert!(
+            stats.reused_hot > 200,
+            "most fresh stacks come from a batch in the cache: {stats:?}"
+        );
+        for s in &stacks {
+            let mut v = [0u8; 1];
+            // SAFETY: the stack's top page is mapped; `v` has a byte for it.
+            let rc =
+                unsafe { libc::mincore((s.base_addr() - PAGE) as *mut _, PAGE, v.as_mut_ptr()) };
+            assert_eq!(rc, 0);
+            assert_eq!(
+                v[0] & 1,
+                1,
+                "the top page of {:#x} is not resident",
+                s.base_addr()
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! What the stack tests share (`stack_trim.rs`, `stack_compact.rs`): a
-//! recursion that writes and checks a pattern in every 4 KiB frame, and a
-//! watchdog wait.
+//! What the stack tests share (`stack_trim.rs`, `stack_compact.rs`,
+//! `burst_memory.rs`, `monitor.rs`): a recursion that writes and checks a
+//! pattern in every 4 KiB frame, a watchdog wait, and the resident set.
 
 // Each test binary that includes this module uses a part of it.
 #![allow(dead_code)]
@@ -39,4 +39,16 @@ pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The resident set of this process, in bytes.
+pub fn vm_rss() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 1024
 }
