@@ -406,3 +406,60 @@ fn weave_trace_records_a_whole_run_and_the_output_is_the_same() {
     let err = String::from_utf8_lossy(&on.stderr);
     assert!(err.contains("weave: trace written to"), "{err}");
 }
+
+#[test]
+fn without_a_hook_each_wake_names_its_waker_and_falls_between_block_and_run() {
+    // No hook: the recorder alone listens, takes the waker from its ring
+    // (the ULT it saw run) and records most wakes without a clock read;
+    // the reader places each one after the block it ends.
+    let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    let path = temp("nohook");
+    trace::record(&path).unwrap();
+    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
+    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
+    let b = thread::spawn(move || {
+        for v in from_a.iter() {
+            to_a.send(v + 1).unwrap();
+        }
+    });
+    let a = thread::spawn(move || {
+        for i in 0..2000 {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+        }
+    });
+    let (ia, ib) = (a.thread().id(), b.thread().id());
+    a.join().unwrap();
+    b.join().unwrap();
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(tr.dropped_total(), 0);
+    for (id, other) in [(ia, ib), (ib, ia)] {
+        let (mut blocked, mut woken, mut runs, mut wakes) = (false, false, 0, 0);
+        for e in &tr.entries {
+            match e.event {
+                Event::Block { ult, .. } if ult == id => (blocked, woken) = (true, false),
+                Event::Wake { ult, waker, .. } if ult == id => {
+                    assert_eq!(waker, Some(other), "at {} ns", e.ns);
+                    woken = true;
+                    wakes += 1;
+                }
+                Event::Run { ult, .. } if ult == id => {
+                    assert!(
+                        !blocked || woken,
+                        "{id:?} ran at {} ns, after a block and before its wake",
+                        e.ns
+                    );
+                    (blocked, woken) = (false, false);
+                    runs += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            runs > 1000 && wakes > 1000,
+            "{id:?}: {runs} runs, {wakes} wakes"
+        );
+    }
+}

@@ -34,7 +34,7 @@ use crate::runtime::rt;
 use crate::thread::id::BlockReason;
 use crate::thread::state::{Wake, WakeToken};
 use crate::thread::tcb::{Kind, Tcb};
-use crate::trace::{self, Event};
+use crate::trace;
 
 /// A ULT or OS thread, as a queue entry of the crossbeam deques.
 #[derive(Clone, Copy)]
@@ -114,25 +114,19 @@ impl Waiter {
 /// LWP (or, if migratable, anywhere).
 pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
     let here = lwp::current();
-    let wake = |lwp| Event::Wake {
-        ult: tcb.id(),
-        lwp,
-        // Who woke it costs a thread-local read: only when someone listens.
-        waker: if trace::hooked() {
-            crate::thread::current::running().map(|t| t.id())
-        } else {
-            None
-        },
-    };
+    // Who woke it costs a thread-local read: only for a user's hook (a
+    // recording finds the waker in its own ring, `trace::listen_wake`).
+    let waker = || crate::thread::current::running().map(|t| t.id());
     match here {
         // Counted in bulk by the LWP, listened to or not.
         Some(l) => {
             l.count_wake();
-            if trace::hooked() {
-                trace::listen(wake(Some(l.index)));
-            }
+            trace::listen_wake(|| tcb.id(), Some(l.index), waker);
         }
-        None => trace::emit(wake(None)),
+        None => {
+            trace::count_wake();
+            trace::listen_wake(|| tcb.id(), None, waker);
+        }
     }
     if tcb.kind() == Kind::Migratable {
         rt().push_global(tcb);

@@ -4,7 +4,7 @@
 //! little-endian:
 //!
 //! ```text
-//! header  0: magic "WEAVETRC"        8: version (u32, 2) 12: word size (u32, 8)
+//! header  0: magic "WEAVETRC"        8: version (u32, 3) 12: word size (u32, 8)
 //!        16: ns per 2^20 ticks (u64) 24: ticks at start (u64)
 //!        32: process id (u32)        36: ring per thread, in 16-byte events (u32)
 //!        40: wall clock at start, ns since the Unix epoch (u64)   48: zero
@@ -27,6 +27,20 @@
 //! bytes, in words. Most events take 16 bytes, half of version 1's 32:
 //! the writer's copy, the file and the rings' cache footprint all halve.
 //!
+//! A BLOCK_RUN or EXIT_RUN record (version 3) is a Block or Exit and the
+//! Run that completed the switch on the same LWP at the same time (the
+//! Run shares the Block's clock read), in 3 words: word 2 is the ULT
+//! that runs.
+//!
+//! A WAKE_RUN record (version 3) is a wake made by the ULT the ring ran
+//! last, recorded without a clock read: its waker is that ULT (the reader
+//! keeps the ring's running ULT as the recorder does: a Run sets it;
+//! a Block, Exit, TimerFired, IoReady, an LWP's own events and a DROPPED
+//! mark clear it; see [`sets_running`]), and its time lies between the
+//! ring's previous record and its next stamped one. The reader places it
+//! at the earliest moment in that window that comes after the block of
+//! the woken ULT it ends (see `place_wakes_by_running`).
+//!
 //! Timestamps are TSC ticks on x86_64 (`time::clock::ticks`, no system
 //! call, which matters at one read per event), the monotonic clock in ns
 //! elsewhere; the header's scale turns them into ns. The writer appends
@@ -44,7 +58,9 @@ use super::Event;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub(crate) const MAGIC: &[u8; 8] = b"WEAVETRC";
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
+/// The oldest version [`read`] still reads: version 3 only added a kind.
+const OLDEST: u32 = 2;
 pub(crate) const HEADER: usize = 64;
 /// The unit of rings and records: one 8-byte word.
 pub(crate) const WORD: usize = 8;
@@ -75,11 +91,21 @@ const DROPPED: u8 = 16;
 const WAKE_BY: u8 = 17;
 /// The ring's clock set to word 1 (a gap of 2^32 ticks or more).
 const TIME: u8 = 18;
+/// A Wake made by the ring's running ULT, not stamped (module doc).
+const WAKE_RUN: u8 = 19;
+/// Added to BLOCK or EXIT: the record is that event and the Run that
+/// completes its switch, at the same time on the same LWP (3 words; word
+/// 2: the ULT that runs).
+const SWITCHED: u8 = 0x40;
+const BLOCK_RUN: u8 = BLOCK | SWITCHED;
+const EXIT_RUN: u8 = EXIT | SWITCHED;
 
-/// Word 0 of a record, delta 0 (the recorder adds it).
+/// Word 0 of a record, delta 0 (the recorder adds it). An LWP's index
+/// fits the 16 bits: the runtime has at most 16,384 LWPs.
 #[inline(always)]
 fn word0(kind: u8, aux: u8, lwp: Option<usize>) -> u64 {
-    let lwp = lwp.map_or(NO_LWP, |l| (l as u64).min(NO_LWP - 1));
+    debug_assert!(!matches!(lwp, Some(l) if l as u64 >= NO_LWP));
+    let lwp = lwp.map_or(NO_LWP, |l| l as u64 & NO_LWP);
     u64::from(kind) | u64::from(aux) << 8 | lwp << 16
 }
 
@@ -134,12 +160,47 @@ pub(crate) fn encode(e: &Event) -> Rec {
     }
 }
 
-/// The LWP an event names (the one it happened on), if any.
-pub(crate) fn event_lwp(e: &Event) -> Option<usize> {
-    let w0 = match encode(e) {
-        Rec::Two(r) => r[0],
-        Rec::Three(r) => r[0],
-    };
+/// The record of a wake of `ult` made by the ULT the ring ran last, with
+/// no clock read of its own (module doc), delta 0.
+#[inline(always)]
+pub(crate) fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>) -> Rec {
+    Rec::Two([word0(WAKE_RUN, 0, lwp), id(Some(ult))])
+}
+
+/// Word 0 of a BLOCK_RUN or EXIT_RUN record, from that of the Block or
+/// Exit (word 1: the same; word 2: the ULT of the Run, 0 if none came).
+#[inline(always)]
+pub(crate) fn switch_of(w0: u64) -> u64 {
+    w0 | u64::from(SWITCHED)
+}
+
+/// What an event does to a ring's running ULT (the waker of a WAKE_RUN
+/// record): `Some(id)` sets it (0: clears it), `None` leaves it. The
+/// recorder and the reader apply the same rule. The LWP loop's own events
+/// clear it: a wake made there (a timer, the reactor) is not the last
+/// ULT's, and each such wake follows a TimerFired or IoReady.
+#[inline(always)]
+pub(crate) fn sets_running(e: &Event) -> Option<u64> {
+    match *e {
+        Event::Run { ult, .. } => Some(ult.as_u64().get()),
+        Event::Block { .. }
+        | Event::Exit { .. }
+        | Event::TimerFired { .. }
+        | Event::IoReady { .. }
+        | Event::LwpStart { .. }
+        | Event::LwpExit { .. }
+        | Event::LwpIdle { .. }
+        | Event::LwpBusy { .. } => Some(0),
+        Event::Spawn { .. }
+        | Event::Wake { .. }
+        | Event::Steal { .. }
+        | Event::Preempt { .. }
+        | Event::KernelBlocked { .. } => None,
+    }
+}
+
+/// The LWP a record's word 0 names (the one it happened on), if any.
+pub(crate) fn record_lwp(w0: u64) -> Option<usize> {
     let l = (w0 >> 16) & 0xffff;
     (l != NO_LWP).then_some(l as usize)
 }
@@ -305,10 +366,11 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
         return Err(FormatError("it does not start with \"WEAVETRC\"".into()));
     }
     let version = u32_at(b, 8);
-    if version != VERSION || u32_at(b, 12) as usize != WORD {
+    if !(OLDEST..=VERSION).contains(&version) || u32_at(b, 12) as usize != WORD {
         return Err(FormatError(format!(
-            "it is a trace of format version {version}, and this weave reads version \
-             {VERSION} only: read it with the weave that recorded it, or record it again"
+            "it is a trace of format version {version}, and this weave reads format \
+             version {OLDEST} to version {VERSION} only: read it with the weave that recorded \
+             it, or record it again"
         )));
     }
     let scale = u64_at(b, 16);
@@ -324,14 +386,21 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
     let body = &b[HEADER..];
     let words = body.len() / WORD;
     let word = |i: usize| u64_at(body, i * WORD);
-    // Each ring's clock: the ticks of its last record.
-    let mut clocks: HashMap<u32, u64> = HashMap::new();
+    // Each ring's clock (the ticks of its last record), running ULT and
+    // WAKE_RUN records waiting for the ring's next stamp.
+    let mut rings: HashMap<u32, RingState> = HashMap::new();
+    // The WAKE_RUN entries: index, and the window of ns they lie in.
+    let mut windows: Vec<(usize, u64, u64)> = Vec::new();
     let mut i = 0;
     while i < words {
         let head = word(i);
         let (ring, n) = (head as u32, (head >> 32) as usize);
         let end = (i + 1 + n).min(words);
-        let clock = clocks.entry(ring).or_insert(start);
+        let st = rings.entry(ring).or_insert(RingState {
+            clock: start,
+            running: 0,
+            waiting: Vec::new(),
+        });
         let mut j = i + 1;
         while j < end {
             let w0 = word(j);
@@ -339,15 +408,15 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             let aux = (w0 >> 8) as u8;
             let lwp_raw = (w0 >> 16) & 0xffff;
             let len = match kind {
-                WAKE_BY | STEAL | DROPPED => 3,
+                WAKE_BY | STEAL | DROPPED | BLOCK_RUN | EXIT_RUN => 3,
                 NAME => 2 + (lwp_raw as usize).min(MAX_NAME).div_ceil(WORD),
                 _ => 2,
             };
             if j + len > end {
                 break; // cut short
             }
-            *clock += w0 >> 32;
-            let ts = *clock;
+            st.clock += w0 >> 32;
+            let ts = st.clock;
             let w1 = word(j + 1);
             let arg = if len == 3 { word(j + 2) } else { 0 };
             let at = j;
@@ -376,6 +445,41 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     lwp,
                     waker: ThreadId::from_u64(arg),
                 },
+                BLOCK_RUN | EXIT_RUN => {
+                    let stopped = need_ult()?;
+                    let lwp = need_lwp()?;
+                    let first = if kind == BLOCK_RUN {
+                        Event::Block {
+                            ult: stopped,
+                            lwp,
+                            reason: BlockReason::from_u8(aux).unwrap_or(BlockReason::Sync),
+                        }
+                    } else {
+                        Event::Exit { ult: stopped, lwp }
+                    };
+                    // Word 2 is 0 when the switch ended without a Run.
+                    let run = ThreadId::from_u64(arg).map(|ult| Event::Run { ult, lwp });
+                    for event in std::iter::once(first).chain(run) {
+                        for (k, lo) in st.waiting.drain(..) {
+                            windows.push((k, lo, ns(ts)));
+                        }
+                        if let Some(r) = sets_running(&event) {
+                            st.running = r;
+                        }
+                        t.entries.push(Entry { ns: ns(ts), event });
+                    }
+                    continue;
+                }
+                WAKE_RUN => {
+                    let event = Event::Wake {
+                        ult: need_ult()?,
+                        lwp,
+                        waker: ThreadId::from_u64(st.running),
+                    };
+                    st.waiting.push((t.entries.len(), ns(ts)));
+                    t.entries.push(Entry { ns: ns(ts), event });
+                    continue;
+                }
                 STEAL => Event::Steal {
                     ult: need_ult()?,
                     from: arg as usize,
@@ -420,6 +524,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     continue;
                 }
                 DROPPED => {
+                    st.running = 0;
                     t.dropped.push(Dropped {
                         ns: ns(ts),
                         lwp,
@@ -428,18 +533,101 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     continue;
                 }
                 TIME => {
-                    *clock = w1;
+                    st.clock = w1;
                     continue;
                 }
                 k => return Err(bad(&format!("unknown record kind {k}"))),
             };
+            for (k, lo) in st.waiting.drain(..) {
+                windows.push((k, lo, ns(ts)));
+            }
+            if let Some(r) = sets_running(&event) {
+                st.running = r;
+            }
             t.entries.push(Entry { ns: ns(ts), event });
         }
         i += 1 + n;
     }
+    // Wakes the ring's last stamp came before: their window ends there.
+    for st in rings.values_mut() {
+        let end = ns(st.clock);
+        windows.extend(st.waiting.drain(..).map(|(k, lo)| (k, lo, end)));
+    }
+    place_wakes_by_running(&mut t.entries, &windows);
     put_in_time_order(&mut t.entries);
     t.dropped.sort_by_key(|d| d.ns);
     Ok(t)
+}
+
+/// A ring's state while it is read.
+struct RingState {
+    clock: u64,
+    /// The id of the ULT the ring ran last (0: none), as the recorder kept
+    /// it ([`sets_running`]).
+    running: u64,
+    /// WAKE_RUN entries not yet followed by a stamped record: index, and
+    /// the ns they follow.
+    waiting: Vec<(usize, u64)>,
+}
+
+/// Gives each WAKE_RUN entry (`windows`: index, earliest and latest ns)
+/// a time: the earliest in its window that comes after the block of the
+/// woken ULT it ends (1 ns after it). Per ULT, its wakes in the order of their latest
+/// times are matched with its blocks in time order: a wake ends the
+/// first block not yet matched that came before the wake's latest time
+/// (a wake always follows its block's record). A wake that ends no block
+/// (its Block was dropped, or recorded before the recording started)
+/// takes the start of its window. Stamped wakes keep their stamps; they
+/// take part in the matching with a window of one point.
+fn place_wakes_by_running(entries: &mut [Entry], windows: &[(usize, u64, u64)]) {
+    if windows.is_empty() {
+        return;
+    }
+    let window: HashMap<usize, (u64, u64)> =
+        windows.iter().map(|&(k, lo, hi)| (k, (lo, hi))).collect();
+    // Per ULT: its blocks' times, and its wakes (latest, index, earliest,
+    // whether the time is to be placed).
+    type Wakes = Vec<(u64, usize, u64, bool)>;
+    let mut per: HashMap<ThreadId, (Vec<u64>, Wakes)> = HashMap::new();
+    for (k, e) in entries.iter().enumerate() {
+        match e.event {
+            Event::Block { ult, .. } => per.entry(ult).or_default().0.push(e.ns),
+            Event::Wake { ult, .. } => {
+                let (lo, hi, placed) = window
+                    .get(&k)
+                    .map_or((e.ns, e.ns, false), |&(lo, hi)| (lo, hi, true));
+                per.entry(ult).or_default().1.push((hi, k, lo, placed));
+            }
+            _ => {}
+        }
+    }
+    for (mut blocks, mut wakes) in per.into_values() {
+        if !wakes.iter().any(|w| w.3) {
+            continue;
+        }
+        blocks.sort_unstable();
+        wakes.sort_unstable();
+        let mut next = 0;
+        for (hi, k, lo, placed) in wakes {
+            // A block followed by another before this wake's earliest time
+            // was ended by a wake not recorded: the ULT ran in between.
+            while next + 1 < blocks.len() && blocks[next + 1] <= lo {
+                next += 1;
+            }
+            // Blocks after this wake's latest time are not its.
+            let block = match blocks.get(next) {
+                Some(&at) if at <= hi => {
+                    next += 1;
+                    Some(at)
+                }
+                _ => None,
+            };
+            if placed {
+                // Just after the block (1 ns: in time order, after it).
+                entries[k].ns = block.map_or(lo, |at| lo.max(at + 1));
+            }
+        }
+    }
 }
 
 /// Sorts `entries` by time (stably), then moves each Run that a shared
@@ -634,6 +822,70 @@ mod tests {
     }
 
     #[test]
+    fn a_switch_record_is_read_as_its_block_and_its_run_at_one_time() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let block = Event::Block {
+            ult: a,
+            lwp: 3,
+            reason: BlockReason::Channel,
+        };
+        let Rec::Two([w0, _]) = encode(&block) else {
+            unreachable!()
+        };
+        let rec = |run: Option<ThreadId>| (7, vec![switch_of(w0), id(Some(a)), id(run)]);
+        let t = parse(&file(&[rec(Some(b))])).unwrap();
+        let got: Vec<(u64, Event)> = t.entries.iter().map(|e| (e.ns, e.event)).collect();
+        assert_eq!(got, [(7, block), (7, Event::Run { ult: b, lwp: 3 })]);
+        let t = parse(&file(&[rec(None)])).unwrap();
+        let got: Vec<Event> = t.entries.iter().map(|e| e.event).collect();
+        assert_eq!(got, [block], "word 2 zero: the switch had no Run");
+    }
+
+    #[test]
+    fn a_wake_by_the_running_ult_names_it_and_follows_the_block_it_ends() {
+        let (a, c) = (ThreadId::new(1, 1), ThreadId::new(3, 1));
+        let on = |e: &Event| words(encode(e));
+        // Ring 0: `a` runs at 10 and wakes `c` (no clock read), then
+        // blocks at 50. Ring 1: `c` blocked at 30, inside `a`'s window.
+        let mut f = header(1 << 20, 100, 8).to_vec();
+        let mut r0 = on(&Event::Run { ult: a, lwp: 0 });
+        r0[0] = with_delta(r0[0], 10);
+        r0.extend(words(encode_wake_by_running(c, Some(0))));
+        let mut blk = on(&Event::Block {
+            ult: a,
+            lwp: 0,
+            reason: BlockReason::Park,
+        });
+        blk[0] = with_delta(blk[0], 40);
+        r0.extend(blk);
+        let mut r1 = on(&Event::Block {
+            ult: c,
+            lwp: 1,
+            reason: BlockReason::Park,
+        });
+        r1[0] = with_delta(r1[0], 30);
+        write_chunk(&mut f, 0, [&r0, &[]]).unwrap();
+        write_chunk(&mut f, 1, [&r1, &[]]).unwrap();
+        let t = parse(&f).unwrap();
+        let wake = t
+            .entries
+            .iter()
+            .find(|e| matches!(e.event, Event::Wake { .. }))
+            .unwrap();
+        assert_eq!(
+            (wake.ns, wake.event),
+            (
+                31,
+                Event::Wake {
+                    ult: c,
+                    lwp: Some(0),
+                    waker: Some(a)
+                }
+            )
+        );
+    }
+
+    #[test]
     fn a_time_record_sets_the_rings_clock() {
         let a = ThreadId::new(1, 1);
         let run = words(encode(&Event::Run { ult: a, lwp: 0 }));
@@ -698,7 +950,10 @@ mod tests {
         let mut b = file(&[]);
         b[8..12].copy_from_slice(&1u32.to_le_bytes());
         let e = parse(&b).unwrap_err().to_string();
-        assert!(e.contains("version 1") && e.contains("version 2"), "{e}");
+        assert!(
+            e.contains("version 1") && e.contains("version 2 to version 3"),
+            "{e}"
+        );
     }
 
     #[test]
