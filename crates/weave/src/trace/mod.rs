@@ -7,11 +7,12 @@
 //! installed with [`set_hook`] or a trace is being recorded ([`record`]),
 //! hands the event on. Traces, counters and the figures of `weave demo` all
 //! come from here, so they cannot disagree. With no hook and no recording an
-//! event costs a relaxed counter bump and one load and branch. While a
-//! trace is recorded, `emit` (inlined at every call) writes the event into
-//! the thread's ring itself, without a call through the hook pointer: a
-//! clock read (shared by the Block and the Run of one switch), a
-//! comparison, two or three stores and one Release store.
+//! event costs a relaxed counter bump and one load and branch (`STATE`).
+//! While only a trace is recorded, `emit` (inlined at every call) writes
+//! the event into the thread's ring itself: at most one clock read (a
+//! switch's Block and Run share one record and one read; a wake made by
+//! a running ULT takes none), a comparison, two or three stores and one
+//! Release store. A user's hook takes the cold way (`listen_slow`).
 //!
 //! - `mod.rs` (this file): the events, `emit` and `listen`, the counters,
 //!   the hook;

@@ -16,12 +16,15 @@
 //! rings one last time and closes it.
 //!
 //! What an event costs, measured (`weave bench --trace-cost`, and
-//! callgrind on the same workloads): see docs/PERFORMANCE.md. Most of it
+//! callgrind on the same workloads): see docs/PERFORMANCE.md. Much of it
 //! is the clock read on a VM, so a switch reads the clock once: the Run
 //! that completes a switch takes the timestamp of the Block, Exit or
-//! LwpBusy just before it on the same LWP. That stamp can be older than
-//! the Wake of the ULT it runs (woken by another LWP after the Block was
-//! stamped); the reader (`format::read`) then places the Run at its Wake.
+//! LwpBusy just before it on the same LWP (after a Block or Exit, in the
+//! same record: it is written open and the Run fills in its last word).
+//! That stamp can be older than the Wake of the ULT it runs (woken by
+//! another LWP after the Block was stamped); the reader (`format::read`)
+//! then places the Run at its Wake. A wake made by the ULT the ring ran
+//! last reads no clock (`on_wake`); the reader places it.
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
