@@ -214,22 +214,7 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
     let path = temp("switch");
     trace::record(&path).unwrap();
     trace::set_hook(Some(count_hook));
-    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
-    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
-    let b = thread::spawn(move || {
-        for v in from_a.iter() {
-            to_a.send(v + 1).unwrap();
-        }
-    });
-    let a = thread::spawn(move || {
-        for i in 0..2000 {
-            to_b.send(i).unwrap();
-            assert_eq!(from_b.recv().unwrap(), i + 1);
-        }
-    });
-    let ids = [a.thread().id(), b.thread().id()];
-    a.join().unwrap();
-    b.join().unwrap();
+    let ids = ping_pong(2000);
     for &id in &ids {
         wait_until_gone(id);
     }
@@ -258,6 +243,28 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
         }
         assert!(runs > 1000, "{id:?} ran {runs} times");
     }
+}
+
+/// Two ULTs bouncing a value `n` times through two bounded channels;
+/// returns their ids once both have returned.
+fn ping_pong(n: u32) -> [ThreadId; 2] {
+    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
+    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
+    let b = thread::spawn(move || {
+        for v in from_a.iter() {
+            to_a.send(v + 1).unwrap();
+        }
+    });
+    let a = thread::spawn(move || {
+        for i in 0..n {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+        }
+    });
+    let ids = [a.thread().id(), b.thread().id()];
+    a.join().unwrap();
+    b.join().unwrap();
+    ids
 }
 
 #[test]
@@ -415,22 +422,7 @@ fn without_a_hook_each_wake_names_its_waker_and_falls_between_block_and_run() {
     let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
     let path = temp("nohook");
     trace::record(&path).unwrap();
-    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
-    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
-    let b = thread::spawn(move || {
-        for v in from_a.iter() {
-            to_a.send(v + 1).unwrap();
-        }
-    });
-    let a = thread::spawn(move || {
-        for i in 0..2000 {
-            to_b.send(i).unwrap();
-            assert_eq!(from_b.recv().unwrap(), i + 1);
-        }
-    });
-    let (ia, ib) = (a.thread().id(), b.thread().id());
-    a.join().unwrap();
-    b.join().unwrap();
+    let [ia, ib] = ping_pong(2000);
     trace::stop().unwrap().expect("a recording was running");
     let tr = format::read(&path).unwrap();
     std::fs::remove_file(&path).ok();

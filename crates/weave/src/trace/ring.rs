@@ -121,25 +121,10 @@ impl Ring {
     /// path of every event: one comparison, `N` stores, one Release store.
     #[inline(always)]
     pub(crate) fn try_push<const N: usize>(&self, c: &mut Cursor, rec: [u64; N]) -> bool {
-        if c.tail + N > c.limit {
+        if !self.try_write(c, rec, 0) {
             return false;
         }
-        // In locals: stores through the cells could alias the fields, and
-        // the compiler would load them again before every store.
-        let (words, mask) = (&*self.words, self.mask);
-        for (k, w) in rec.into_iter().enumerate() {
-            // SAFETY: masked below the length, `mask + 1`.
-            let cell = unsafe { words.get_unchecked((c.tail + k) & mask) };
-            cell.with_mut(|p| {
-                // SAFETY: the word lies in `tail .. head + capacity` (the
-                // check above): the consumer does not read it until `tail`
-                // passes it (module doc).
-                unsafe { *p = w }
-            });
-        }
-        c.tail += N;
-        // Release pairs with the consumer's Acquire load of `tail` (step 1).
-        self.tail.store(c.tail, Release);
+        self.publish(c);
         true
     }
 
@@ -158,6 +143,8 @@ impl Ring {
         if c.tail + N + open > c.limit {
             return false;
         }
+        // In locals: stores through the cells could alias the fields, and
+        // the compiler would load them again before every store.
         let (words, mask) = (&*self.words, self.mask);
         for (k, w) in rec.into_iter().enumerate() {
             // SAFETY: masked below the length, `mask + 1`.
