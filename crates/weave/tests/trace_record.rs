@@ -428,22 +428,31 @@ fn without_a_hook_each_wake_names_its_waker_and_falls_between_block_and_run() {
     std::fs::remove_file(&path).ok();
     assert_eq!(tr.dropped_total(), 0);
     for (id, other) in [(ia, ib), (ib, ia)] {
-        let (mut blocked, mut woken, mut runs, mut wakes) = (false, false, 0, 0);
+        let (mut blocked, mut woken, mut runs, mut wakes) = (None, false, 0, 0);
         for e in &tr.entries {
             match e.event {
-                Event::Block { ult, .. } if ult == id => (blocked, woken) = (true, false),
-                Event::Wake { ult, waker, .. } if ult == id => {
+                Event::Block { ult, wait, .. } if ult == id => {
+                    (blocked, woken) = (Some(wait), false)
+                }
+                Event::Wake {
+                    ult, waker, wait, ..
+                } if ult == id => {
                     assert_eq!(waker, Some(other), "at {} ns", e.ns);
+                    // (A wake may also end a wait that never blocked: the
+                    // ULT saw its condition before it switched out.)
+                    if let Some(b) = blocked {
+                        assert_eq!(b, wait, "the wake at {} ns ends its block", e.ns);
+                    }
                     woken = true;
                     wakes += 1;
                 }
                 Event::Run { ult, .. } if ult == id => {
                     assert!(
-                        !blocked || woken,
+                        blocked.is_none() || woken,
                         "{id:?} ran at {} ns, after a block and before its wake",
                         e.ns
                     );
-                    (blocked, woken) = (false, false);
+                    (blocked, woken) = (None, false);
                     runs += 1;
                 }
                 _ => {}

@@ -240,6 +240,7 @@ impl Timeline {
                     ult: id,
                     lwp,
                     reason,
+                    ..
                 } => {
                     let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     let u = ult(&mut tl, id);
@@ -254,6 +255,7 @@ impl Timeline {
                     ult: id,
                     lwp,
                     waker,
+                    ..
                 } => {
                     let from = lwp.map(|l| lane(&mut tl, &mut lane_of, &mut open, l));
                     let u = ult(&mut tl, id);
@@ -437,6 +439,7 @@ pub(super) fn small() -> Trace {
                 ult: a,
                 lwp: 0,
                 reason: BlockReason::Park,
+                wait: 1,
             },
         ),
         (55, Event::LwpIdle { lwp: 0 }),
@@ -448,6 +451,7 @@ pub(super) fn small() -> Trace {
                 ult: a,
                 lwp: Some(1),
                 waker: Some(b),
+                wait: 1,
             },
         ),
         (85, Event::Exit { ult: b, lwp: 1 }),

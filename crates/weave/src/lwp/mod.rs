@@ -401,6 +401,9 @@ impl Lwp {
             ult: tcb.id(),
             lwp: self.index,
             reason,
+            // BLOCKING with the wait's epoch, set by this ULT (a waker's
+            // CAS keeps the epoch): its Wake names the same.
+            wait: tcb.state.load().epoch() as u8,
         });
         self.local().switch = Switch::Block;
         trim::note_parked(tcb);

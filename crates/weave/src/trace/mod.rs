@@ -61,19 +61,29 @@ pub enum Event {
     Spawn { ult: ThreadId, lwp: Option<usize> },
     /// An LWP switched to a ULT.
     Run { ult: ThreadId, lwp: usize },
-    /// A ULT blocked.
+    /// A ULT blocked. `wait` is the low byte of the wait's number (each
+    /// wait of a thread gets the next one): the Wake that ends this block
+    /// carries the same.
     Block {
         ult: ThreadId,
         lwp: usize,
         reason: BlockReason,
+        wait: u8,
     },
     /// A blocked ULT became runnable. `waker` is the ULT that woke it,
     /// when a ULT did and a hook or recording asked for it (`None` for a
-    /// timer, the reactor, an OS thread, or when nobody listens).
+    /// timer, the reactor, an OS thread, or when nobody listens). `wait`
+    /// names the wait it ends, as the Block's does. A wake that comes while
+    /// the ULT is still switching out (before its LWP has finished the
+    /// block) is emitted too: it may come before that Block, or end a wait
+    /// that never blocked (the ULT saw its condition before it switched
+    /// out, and recorded no Block); `wait` says which block it ends, if
+    /// any.
     Wake {
         ult: ThreadId,
         lwp: Option<usize>,
         waker: Option<ThreadId>,
+        wait: u8,
     },
     /// An LWP took a not-yet-started ULT queued on another LWP.
     Steal {
@@ -355,28 +365,31 @@ pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
     }
 }
 
-/// A wake: the ULT `ult()` became runnable, on LWP `lwp` (`None`: on an
-/// OS thread). The caller has counted it; `ult` is called only if someone
-/// listens. While only a recording listens, the recorder names the waker
-/// itself (the ULT its ring saw run last on this thread) and `waker` is
-/// not called; a user's hook gets `waker()`.
+/// A wake: the ULT `woken().0` became runnable, ending its wait
+/// `woken().1` (the low byte of the wait's number), on LWP `lwp` (`None`:
+/// on an OS thread). The caller has counted it; `woken` is called only if
+/// someone listens. While only a recording listens, the recorder names
+/// the waker itself (the ULT its ring saw run last on this thread) and
+/// `waker` is not called; a user's hook gets `waker()`.
 #[inline(always)]
 pub(crate) fn listen_wake(
-    ult: impl FnOnce() -> ThreadId,
+    woken: impl FnOnce() -> (ThreadId, u8),
     lwp: Option<usize>,
     waker: impl FnOnce() -> Option<ThreadId>,
 ) {
     let st = STATE.load(Ordering::Acquire);
     if st != 0 {
+        let (ult, wait) = woken();
         if st & USER == 0 {
-            record::on_wake(st, ult(), lwp);
+            record::on_wake(st, ult, lwp, wait);
         } else {
             listen_slow(
                 st,
                 Event::Wake {
-                    ult: ult(),
+                    ult,
                     lwp,
                     waker: waker(),
+                    wait,
                 },
             );
         }

@@ -407,10 +407,11 @@ pub(super) fn on_event(key: u64, e: &Event) {
         ult,
         lwp,
         waker: Some(w),
+        wait,
     } = *e
     {
         if w.as_u64().get() == s.running && s.unstamped < UNSTAMPED {
-            return wake_by_running(s, ult, lwp);
+            return wake_by_running(s, ult, lwp, wait);
         }
     }
     match *e {
@@ -480,16 +481,21 @@ pub(super) fn on_event(key: u64, e: &Event) {
 /// with no ULT running (the LWP's timers, an OS thread) is stamped and
 /// names no waker.
 #[inline(always)]
-pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>) {
+pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
     let Some(s) = fast() else { return };
     if s.key != key && !attach(s, key) {
         return;
     }
     if s.running != 0 && s.unstamped < UNSTAMPED {
-        wake_by_running(s, ult, lwp);
+        wake_by_running(s, ult, lwp, wait);
     } else {
         let waker = ThreadId::from_u64(s.running);
-        let e = Event::Wake { ult, lwp, waker };
+        let e = Event::Wake {
+            ult,
+            lwp,
+            waker,
+            wait,
+        };
         let ts = clock::ticks();
         s.stamp = 0;
         push(s, ts, format::encode(&e));
@@ -499,10 +505,10 @@ pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>) {
 /// The record of a wake made by the ring's running ULT: no clock read,
 /// delta 0.
 #[inline(always)]
-fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>) {
+fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
     let ts = s.last;
     s.unstamped += 1;
-    push(s, ts, format::encode_wake_by_running(ult, lwp));
+    push(s, ts, format::encode_wake_by_running(ult, lwp, wait));
 }
 
 /// Pushes `rec` stamped `ts` into the ring of `s`: the fast path is a
