@@ -22,6 +22,7 @@
 //! A Block's kind byte is 0x80 and its reason (below 0x40); its aux, as a
 //! Wake's, is the low byte of the wait's number (`Event::Block::wait`):
 //! a Wake names the block it ends whatever its time says (version 4).
+//! A Signal or SignalHandler record's aux is the signal's number.
 //!
 //! A ring is one thread's (each LWP has one); its chunks come in order, so
 //! a reader keeps one clock per ring: it starts at the header's ticks and
@@ -105,6 +106,11 @@ const WAKE_BY: u8 = 17;
 const TIME: u8 = 18;
 /// A Wake made by the ring's running ULT, not stamped (module doc).
 const WAKE_RUN: u8 = 19;
+/// A signal routed (aux: the signal; word 1: the thread it is directed
+/// to, 0: the process).
+const SIGNAL: u8 = 20;
+/// A signal's handler run (aux: the signal; word 1: the ULT).
+const SIGNAL_HANDLER: u8 = 21;
 /// Added to BLOCK or EXIT: the record is that event and the Run that
 /// completes its switch, at the same time on the same LWP (3 words; word
 /// 2: the ULT that runs).
@@ -178,6 +184,8 @@ pub(crate) fn encode(e: &Event) -> Rec {
         Event::KernelBlocked { lwp, ult } => two(word0(KERNEL_BLOCKED, 0, Some(lwp)), ult),
         Event::IoReady { ult, lwp } => two(word0(IO_READY, 0, lwp), Some(ult)),
         Event::TimerFired { ult, lwp } => two(word0(TIMER_FIRED, 0, Some(lwp)), Some(ult)),
+        Event::Signal { sig, to, lwp } => two(word0(SIGNAL, sig, lwp), to),
+        Event::SignalHandler { sig, ult, lwp } => two(word0(SIGNAL_HANDLER, sig, lwp), Some(ult)),
     }
 }
 
@@ -216,7 +224,9 @@ pub(crate) fn sets_running(e: &Event) -> Option<u64> {
         | Event::Wake { .. }
         | Event::Steal { .. }
         | Event::Preempt { .. }
-        | Event::KernelBlocked { .. } => None,
+        | Event::KernelBlocked { .. }
+        | Event::Signal { .. }
+        | Event::SignalHandler { .. } => None,
     }
 }
 
@@ -539,6 +549,16 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                 TIMER_FIRED => Event::TimerFired {
                     ult: need_ult()?,
                     lwp: need_lwp()?,
+                },
+                SIGNAL => Event::Signal {
+                    sig: aux,
+                    to: ult,
+                    lwp,
+                },
+                SIGNAL_HANDLER => Event::SignalHandler {
+                    sig: aux,
+                    ult: need_ult()?,
+                    lwp,
                 },
                 NAME => {
                     let len = (lwp_raw as usize).min(MAX_NAME);
@@ -983,6 +1003,21 @@ mod tests {
             },
             Event::IoReady { ult: b, lwp: None },
             Event::TimerFired { ult: b, lwp: 0 },
+            Event::Signal {
+                sig: 10,
+                to: None,
+                lwp: None,
+            },
+            Event::Signal {
+                sig: 34,
+                to: Some(a),
+                lwp: Some(1),
+            },
+            Event::SignalHandler {
+                sig: 10,
+                ult: b,
+                lwp: Some(0),
+            },
         ];
         let recs: Vec<_> = events.iter().map(|e| (1, words(encode(e)))).collect();
         let t = parse(&file(&recs)).unwrap();

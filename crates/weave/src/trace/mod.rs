@@ -111,6 +111,26 @@ pub enum Event {
     IoReady { ult: ThreadId, lwp: Option<usize> },
     /// A timer (a sleep or a timed wait) of `ult` fired on LWP `lwp`.
     TimerFired { ult: ThreadId, lwp: usize },
+    /// Signal `sig` reached the signal layer's thread side and is routed:
+    /// by the dispatcher (`lwp` `None`), or by the ULT it was sent to at a
+    /// safe point. `to`: the thread it is charged to (the ULT the kernel's
+    /// delivery found not blocking it, the target of `Thread::kill`, the
+    /// one a held signal was given to), `None` if none. Never emitted in
+    /// signal context (the handler weave installs only records the signal;
+    /// this comes after, on a thread).
+    Signal {
+        sig: u8,
+        to: Option<ThreadId>,
+        lwp: Option<usize>,
+    },
+    /// The handler of signal `sig` (and its `signal::channel` receivers)
+    /// runs on ULT `ult` (a handler pool ULT, or the target of a
+    /// `handle_on_target` handler), on LWP `lwp`.
+    SignalHandler {
+        sig: u8,
+        ult: ThreadId,
+        lwp: Option<usize>,
+    },
 }
 
 /// A function that receives every event. It runs on the thread where the
@@ -324,7 +344,9 @@ pub(crate) fn emit(e: Event) {
         | Event::LwpBusy { .. }
         | Event::KernelBlocked { .. }
         | Event::IoReady { .. }
-        | Event::TimerFired { .. } => None,
+        | Event::TimerFired { .. }
+        | Event::Signal { .. }
+        | Event::SignalHandler { .. } => None,
     };
     if let Some(k) = kind {
         count(k, 1);
