@@ -214,22 +214,7 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
     let path = temp("switch");
     trace::record(&path).unwrap();
     trace::set_hook(Some(count_hook));
-    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
-    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
-    let b = thread::spawn(move || {
-        for v in from_a.iter() {
-            to_a.send(v + 1).unwrap();
-        }
-    });
-    let a = thread::spawn(move || {
-        for i in 0..2000 {
-            to_b.send(i).unwrap();
-            assert_eq!(from_b.recv().unwrap(), i + 1);
-        }
-    });
-    let ids = [a.thread().id(), b.thread().id()];
-    a.join().unwrap();
-    b.join().unwrap();
+    let ids = ping_pong(2000);
     for &id in &ids {
         wait_until_gone(id);
     }
@@ -258,6 +243,28 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
         }
         assert!(runs > 1000, "{id:?} ran {runs} times");
     }
+}
+
+/// Two ULTs bouncing a value `n` times through two bounded channels;
+/// returns their ids once both have returned.
+fn ping_pong(n: u32) -> [ThreadId; 2] {
+    let (to_b, from_a) = weave::sync::mpmc::bounded::<u32>(1);
+    let (to_a, from_b) = weave::sync::mpmc::bounded::<u32>(1);
+    let b = thread::spawn(move || {
+        for v in from_a.iter() {
+            to_a.send(v + 1).unwrap();
+        }
+    });
+    let a = thread::spawn(move || {
+        for i in 0..n {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+        }
+    });
+    let ids = [a.thread().id(), b.thread().id()];
+    a.join().unwrap();
+    b.join().unwrap();
+    ids
 }
 
 #[test]
@@ -405,4 +412,55 @@ fn weave_trace_records_a_whole_run_and_the_output_is_the_same() {
         .any(|e| matches!(e.event, Event::LwpStart { .. })));
     let err = String::from_utf8_lossy(&on.stderr);
     assert!(err.contains("weave: trace written to"), "{err}");
+}
+
+#[test]
+fn without_a_hook_each_wake_names_its_waker_and_falls_between_block_and_run() {
+    // No hook: the recorder alone listens, takes the waker from its ring
+    // (the ULT it saw run) and records most wakes without a clock read;
+    // the reader places each one after the block it ends.
+    let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    let path = temp("nohook");
+    trace::record(&path).unwrap();
+    let [ia, ib] = ping_pong(2000);
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(tr.dropped_total(), 0);
+    for (id, other) in [(ia, ib), (ib, ia)] {
+        let (mut blocked, mut woken, mut runs, mut wakes) = (None, false, 0, 0);
+        for e in &tr.entries {
+            match e.event {
+                Event::Block { ult, wait, .. } if ult == id => {
+                    (blocked, woken) = (Some(wait), false)
+                }
+                Event::Wake {
+                    ult, waker, wait, ..
+                } if ult == id => {
+                    assert_eq!(waker, Some(other), "at {} ns", e.ns);
+                    // (A wake may also end a wait that never blocked: the
+                    // ULT saw its condition before it switched out.)
+                    if let Some(b) = blocked {
+                        assert_eq!(b, wait, "the wake at {} ns ends its block", e.ns);
+                    }
+                    woken = true;
+                    wakes += 1;
+                }
+                Event::Run { ult, .. } if ult == id => {
+                    assert!(
+                        blocked.is_none() || woken,
+                        "{id:?} ran at {} ns, after a block and before its wake",
+                        e.ns
+                    );
+                    (blocked, woken) = (None, false);
+                    runs += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            runs > 1000 && wakes > 1000,
+            "{id:?}: {runs} runs, {wakes} wakes"
+        );
+    }
 }

@@ -66,6 +66,9 @@ enum Args {
     Steal {
         from_lwp: usize,
     },
+    Signal {
+        signal: u8,
+    },
     Lost {
         count: u64,
     },
@@ -171,6 +174,10 @@ pub(super) fn json(tl: &Timeline) -> String {
             MarkKind::LwpStart => ("LWP started", Args::Nothing {}),
             MarkKind::LwpExit => ("LWP retired", Args::Nothing {}),
             MarkKind::Dropped { count } => ("events lost", Args::Lost { count }),
+            MarkKind::Signal { sig } => ("signal routed", Args::Signal { signal: sig }),
+            MarkKind::SignalHandler { sig } => {
+                ("signal handler runs", Args::Signal { signal: sig })
+            }
         };
         ev.push(Event {
             cat: Some("mark"),
@@ -195,7 +202,7 @@ pub(super) fn json(tl: &Timeline) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::timeline::small;
+    use super::super::timeline::{signalled, small};
     use super::*;
     use serde_json::{json, Value};
 
@@ -236,5 +243,29 @@ mod tests {
         let text = json(&Timeline::build(&small()));
         let lines = text.lines().filter(|l| l.contains("\"ph\":")).count();
         assert_eq!(lines, events().len(), "{text}");
+    }
+
+    #[test]
+    fn a_signal_and_its_handler_are_instant_events_naming_the_signal() {
+        let v: Value = serde_json::from_str(&json(&Timeline::build(&signalled()))).unwrap();
+        let names: Vec<(String, u64)> = v["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] == "i")
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_string(),
+                    e["args"]["signal"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("signal routed".to_string(), 10),
+                ("signal handler runs".to_string(), 10)
+            ]
+        );
     }
 }

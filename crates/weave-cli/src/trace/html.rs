@@ -44,6 +44,8 @@ fn mark_code(k: MarkKind) -> (u8, u64) {
         MarkKind::LwpStart => (3, 0),
         MarkKind::LwpExit => (4, 0),
         MarkKind::Dropped { count } => (5, count),
+        MarkKind::Signal { sig } => (6, u64::from(sig)),
+        MarkKind::SignalHandler { sig } => (7, u64::from(sig)),
     }
 }
 
@@ -65,7 +67,7 @@ struct Data<'a> {
     marks: Vec<Vec<u64>>,
     /// The colours of the mark kinds, by code (the key in the page says
     /// which is which).
-    mark_colors: [&'static str; 6],
+    mark_colors: [&'static str; 8],
     flows: Vec<i64>,
     ults: Ults<'a>,
     names: BTreeMap<usize, &'a str>,
@@ -175,7 +177,9 @@ fn data(tl: &Timeline) -> String {
             }),
             3,
         ),
-        mark_colors: ["#2a6fdb", "#e8890c", "#d0021b", "#2e9d3a", "#222", "#c0c"],
+        mark_colors: [
+            "#2a6fdb", "#e8890c", "#d0021b", "#2e9d3a", "#222", "#c0c", "#0aa", "#066",
+        ],
         flows: tl
             .flows
             .iter()
@@ -290,6 +294,8 @@ pub(super) fn page(tl: &Timeline, source: &str) -> String {
          <span class=\"sw\" style=\"background:#2e9d3a\"></span>LWP started\
          <span class=\"sw\" style=\"background:#222\"></span>LWP retired\
          <span class=\"sw\" style=\"background:#c0c\"></span>events lost\
+         <span class=\"sw\" style=\"background:#0aa\"></span>signal routed\
+         <span class=\"sw\" style=\"background:#066\"></span>signal handler runs\
          <span class=\"sw\" style=\"background:#ddd\"></span>idle\
          <span class=\"sw\" style=\"background:rgba(40,40,160,.6)\"></span>wake-up (to the run it led to) \
          <span id=\"flownote\"></span></p>\

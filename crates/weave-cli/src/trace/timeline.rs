@@ -33,12 +33,24 @@ pub struct Flow {
 /// A point event on a lane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarkKind {
-    Steal { from: usize },
+    Steal {
+        from: usize,
+    },
     Preempt,
     KernelBlocked,
     LwpStart,
     LwpExit,
-    Dropped { count: u64 },
+    Dropped {
+        count: u64,
+    },
+    /// A signal routed (by the dispatcher: on LWP 0's lane).
+    Signal {
+        sig: u8,
+    },
+    /// A signal's handler started on a ULT of this lane.
+    SignalHandler {
+        sig: u8,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +77,10 @@ pub enum Step {
     BlocksLwpInKernel(usize),
     FdReady,
     TimerFires,
+    /// A signal was routed to it.
+    Signalled(u8),
+    /// It runs a signal's handler.
+    RunsHandler(u8),
 }
 
 impl Step {
@@ -82,6 +98,8 @@ impl Step {
             Step::BlocksLwpInKernel(l) => (6, l as i64),
             Step::FdReady => (7, 0),
             Step::TimerFires => (8, 0),
+            Step::Signalled(sig) => (9, i64::from(sig)),
+            Step::RunsHandler(sig) => (10, i64::from(sig)),
         }
     }
 }
@@ -240,6 +258,7 @@ impl Timeline {
                     ult: id,
                     lwp,
                     reason,
+                    ..
                 } => {
                     let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     let u = ult(&mut tl, id);
@@ -254,6 +273,7 @@ impl Timeline {
                     ult: id,
                     lwp,
                     waker,
+                    ..
                 } => {
                     let from = lwp.map(|l| lane(&mut tl, &mut lane_of, &mut open, l));
                     let u = ult(&mut tl, id);
@@ -348,6 +368,28 @@ impl Timeline {
                     let u = ult(&mut tl, id);
                     tl.ults[u].history.push((at, Step::TimerFires));
                 }
+                Event::Signal { sig, to, lwp } => {
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp.unwrap_or(0));
+                    tl.marks.push(Mark {
+                        lane: l,
+                        at,
+                        kind: MarkKind::Signal { sig },
+                    });
+                    if let Some(id) = to {
+                        let u = ult(&mut tl, id);
+                        tl.ults[u].history.push((at, Step::Signalled(sig)));
+                    }
+                }
+                Event::SignalHandler { sig, ult: id, lwp } => {
+                    let l = lane(&mut tl, &mut lane_of, &mut open, lwp.unwrap_or(0));
+                    tl.marks.push(Mark {
+                        lane: l,
+                        at,
+                        kind: MarkKind::SignalHandler { sig },
+                    });
+                    let u = ult(&mut tl, id);
+                    tl.ults[u].history.push((at, Step::RunsHandler(sig)));
+                }
                 _ => {}
             }
         }
@@ -437,6 +479,7 @@ pub(super) fn small() -> Trace {
                 ult: a,
                 lwp: 0,
                 reason: BlockReason::Park,
+                wait: 1,
             },
         ),
         (55, Event::LwpIdle { lwp: 0 }),
@@ -448,6 +491,7 @@ pub(super) fn small() -> Trace {
                 ult: a,
                 lwp: Some(1),
                 waker: Some(b),
+                wait: 1,
             },
         ),
         (85, Event::Exit { ult: b, lwp: 1 }),
@@ -462,6 +506,37 @@ pub(super) fn small() -> Trace {
     };
     t.names.insert(a, "sleeper".into());
     t
+}
+
+/// A test trace of a signal: routed by the dispatcher (no LWP) to ULT 1,
+/// its handler run by ULT 2 on LWP 1.
+#[cfg(test)]
+pub(super) fn signalled() -> Trace {
+    use weave::trace::format::Entry;
+    let (a, b) = (test_id(1), test_id(2));
+    let ev = [
+        (10, Event::Run { ult: a, lwp: 0 }),
+        (
+            20,
+            Event::Signal {
+                sig: 10,
+                to: Some(a),
+                lwp: None,
+            },
+        ),
+        (
+            30,
+            Event::SignalHandler {
+                sig: 10,
+                ult: b,
+                lwp: Some(1),
+            },
+        ),
+    ];
+    Trace {
+        entries: ev.iter().map(|&(ns, event)| Entry { ns, event }).collect(),
+        ..Trace::default()
+    }
 }
 
 #[cfg(test)]
@@ -504,5 +579,26 @@ mod tests {
         assert_eq!(tl.lanes[0].busy_ns, 60);
         assert_eq!(tl.lanes[0].idle_ns, 35);
         assert!(a.history.contains(&(80, Step::WokenBy(Some(1)))));
+    }
+
+    #[test]
+    fn a_signal_and_its_handler_are_marks_and_steps_of_their_threads() {
+        let tl = Timeline::build(&signalled());
+        let lane_of = |lwp: usize| tl.lanes.iter().position(|l| l.lwp == lwp).unwrap();
+        let marks: Vec<(usize, u64, MarkKind)> =
+            tl.marks.iter().map(|m| (m.lane, m.at, m.kind)).collect();
+        assert_eq!(
+            marks,
+            [
+                (lane_of(0), 20, MarkKind::Signal { sig: 10 }),
+                (lane_of(1), 30, MarkKind::SignalHandler { sig: 10 })
+            ]
+        );
+        let hist = |id| {
+            let u = tl.ults.iter().position(|u| u.id == Some(id)).unwrap();
+            tl.ults[u].history.clone()
+        };
+        assert!(hist(test_id(1)).contains(&(20, Step::Signalled(10))));
+        assert_eq!(hist(test_id(2)), [(30, Step::RunsHandler(10))]);
     }
 }

@@ -165,6 +165,8 @@ window.onerror = function (msg, src, line) {
       case 6: return "blocks LWP " + arg + " in the kernel";
       case 7: return "its fd is ready";
       case 8: return "its timer fires";
+      case 9: return "signal " + arg + " routed to it";
+      case 10: return "runs the handler of signal " + arg;
     }
     return "step " + code;
   }

@@ -397,13 +397,14 @@ impl Lwp {
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
         // Counted in bulk, listened to or not (`trace::listen`).
         self.local().blocks += 1;
-        if trace::hooked() {
-            trace::listen(Event::Block {
-                ult: tcb.id(),
-                lwp: self.index,
-                reason,
-            });
-        }
+        trace::listen_with(|| Event::Block {
+            ult: tcb.id(),
+            lwp: self.index,
+            reason,
+            // BLOCKING with the wait's epoch, set by this ULT (a waker's
+            // CAS keeps the epoch): its Wake names the same.
+            wait: tcb.state.load().epoch() as u8,
+        });
         self.local().switch = Switch::Block;
         trim::note_parked(tcb);
         switch_out(tcb);
@@ -819,12 +820,10 @@ impl Lwp {
             }
         }
         stack::set_running_info(t.overflow.get());
-        if trace::hooked() {
-            trace::emit(Event::Run {
-                ult: t.id(),
-                lwp: self.index,
-            });
-        }
+        trace::listen_with(|| Event::Run {
+            ult: t.id(),
+            lwp: self.index,
+        });
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // The ULT's share of std's panic count comes back with it.
         crate::thread::panic::switch_in(t);
@@ -900,12 +899,10 @@ impl Lwp {
             self.placed.fetch_sub(1, Relaxed);
         }
         self.local().exits += 1;
-        if trace::hooked() {
-            trace::listen(Event::Exit {
-                ult: t.id(),
-                lwp: self.index,
-            });
-        }
+        trace::listen_with(|| Event::Exit {
+            ult: t.id(),
+            lwp: self.index,
+        });
         table().release(t, &mut self.local().slots);
     }
 

@@ -34,7 +34,7 @@ use crate::runtime::rt;
 use crate::thread::id::BlockReason;
 use crate::thread::state::{Wake, WakeToken};
 use crate::thread::tcb::{Kind, Tcb};
-use crate::trace::{self, Event};
+use crate::trace;
 
 /// A ULT or OS thread, as a queue entry of the crossbeam deques.
 #[derive(Clone, Copy)]
@@ -64,11 +64,13 @@ impl Waiter {
     /// Ends the wait. Harmless if it already ended.
     pub(crate) fn wake(self) {
         match self {
-            Waiter::Ult(tcb, token) => {
-                if tcb.state.wake(token) == Wake::Enqueue {
-                    enqueue_woken(tcb);
+            Waiter::Ult(tcb, token) => match tcb.state.wake(token) {
+                Wake::Enqueue => enqueue_woken(tcb),
+                Wake::LwpRequeues => {
+                    note_wake(tcb, || token.epoch);
                 }
-            }
+                Wake::Stale => {}
+            },
             Waiter::Os(t, tcb, token) => {
                 tcb.state.wake_os(token);
                 t.unpark();
@@ -83,8 +85,8 @@ impl Waiter {
     /// behind them.
     pub(crate) fn wake_next(self) {
         match self {
-            Waiter::Ult(tcb, token) => {
-                if tcb.state.wake(token) == Wake::Enqueue {
+            Waiter::Ult(tcb, token) => match tcb.state.wake(token) {
+                Wake::Enqueue => {
                     // Relaxed: read by the LWP that takes the ULT from its
                     // inbox, which the inbox push and take order (Release,
                     // Acquire), or by this thread (`push_local`).
@@ -95,7 +97,11 @@ impl Waiter {
                     }
                     enqueue_woken(tcb);
                 }
-            }
+                Wake::LwpRequeues => {
+                    note_wake(tcb, || token.epoch);
+                }
+                Wake::Stale => {}
+            },
             os => os.wake(),
         }
     }
@@ -113,27 +119,9 @@ impl Waiter {
 /// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its
 /// LWP (or, if migratable, anywhere).
 pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
-    let here = lwp::current();
-    let wake = |lwp| Event::Wake {
-        ult: tcb.id(),
-        lwp,
-        // Who woke it costs a thread-local read: only when someone listens.
-        waker: if trace::hooked() {
-            crate::thread::current::running().map(|t| t.id())
-        } else {
-            None
-        },
-    };
-    match here {
-        // Counted in bulk by the LWP, listened to or not.
-        Some(l) => {
-            l.count_wake();
-            if trace::hooked() {
-                trace::listen(wake(Some(l.index)));
-            }
-        }
-        None => trace::emit(wake(None)),
-    }
+    // The waker's CAS left the word RUNNABLE with the wait's epoch, and
+    // nothing changes it before the push below.
+    let here = note_wake(tcb, || tcb.state.load().epoch());
     if tcb.kind() == Kind::Migratable {
         rt().push_global(tcb);
         return;
@@ -143,6 +131,33 @@ pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
         Some(l) if std::ptr::eq(l, home) => l.push_local(tcb),
         _ => home.push_remote(tcb),
     }
+}
+
+/// Counts and emits the wake of `tcb` that ends its wait `epoch()`
+/// (called only if someone listens), made by the calling thread: by
+/// `enqueue_woken`, and by a waker that found the ULT still switching out
+/// (its LWP requeues it; the Block and this Wake name the same wait, so
+/// a trace puts them in order whatever their times). Returns the
+/// calling LWP.
+#[inline(always)]
+fn note_wake(tcb: &'static Tcb, epoch: impl FnOnce() -> u64) -> Option<&'static Lwp> {
+    let here = lwp::current();
+    // Who woke it costs a thread-local read: only for a user's hook (a
+    // recording finds the waker in its own ring, `trace::listen_wake`).
+    let waker = || crate::thread::current::running().map(|t| t.id());
+    let woken = || (tcb.id(), epoch() as u8);
+    match here {
+        // Counted in bulk by the LWP, listened to or not.
+        Some(l) => {
+            l.count_wake();
+            trace::listen_wake(woken, Some(l.index), waker);
+        }
+        None => {
+            trace::count_wake();
+            trace::listen_wake(woken, None, waker);
+        }
+    }
+    here
 }
 
 /// Blocks the calling thread until woken, or until `deadline`.

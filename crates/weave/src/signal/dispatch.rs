@@ -310,6 +310,12 @@ fn handler_ult(rx: mpmc::Receiver<i32>, pool: &'static Pool) {
 /// Routes one record: to a waiting `signal::wait` caller, or to its lane
 /// (a held one is held).
 pub(crate) fn route(rec: Record) {
+    // The trace's Signal event: here, on a thread, never in the handler.
+    crate::trace::listen_with(|| crate::trace::Event::Signal {
+        sig: rec.signo as u8,
+        to: crate::thread::id::ThreadId::from_u64(rec.target),
+        lwp: crate::lwp::current().map(|l| l.index),
+    });
     if route_to_waiter(&rec) {
         return;
     }
@@ -529,6 +535,12 @@ fn run_handlers(rec: &Record) {
         }
         return;
     }
+    // The trace's SignalHandler event: on the ULT that runs them.
+    crate::trace::listen_with(|| crate::trace::Event::SignalHandler {
+        sig: rec.signo as u8,
+        ult: crate::thread::current::current_tcb().id(),
+        lwp: crate::lwp::current().map(|l| l.index),
+    });
     if let Some(h) = handler {
         // A panicking handler is reported by the panic hook like any panic
         // on a ULT; the pool ULT lives on for the next signal.

@@ -4,7 +4,7 @@
 //! little-endian:
 //!
 //! ```text
-//! header  0: magic "WEAVETRC"        8: version (u32, 2) 12: word size (u32, 8)
+//! header  0: magic "WEAVETRC"        8: version (u32, 4) 12: word size (u32, 8)
 //!        16: ns per 2^20 ticks (u64) 24: ticks at start (u64)
 //!        32: process id (u32)        36: ring per thread, in 16-byte events (u32)
 //!        40: wall clock at start, ns since the Unix epoch (u64)   48: zero
@@ -19,6 +19,11 @@
 //!            was taken from) and DROPPED (how many)
 //! ```
 //!
+//! A Block's kind byte is 0x80 and its reason (below 0x40); its aux, as a
+//! Wake's, is the low byte of the wait's number (`Event::Block::wait`):
+//! a Wake names the block it ends whatever its time says (version 4).
+//! A Signal or SignalHandler record's aux is the signal's number.
+//!
 //! A ring is one thread's (each LWP has one); its chunks come in order, so
 //! a reader keeps one clock per ring: it starts at the header's ticks and
 //! each record adds its delta. A gap of 2^32 ticks or more (a second or
@@ -26,6 +31,25 @@
 //! A NAME record (lwp field: the name's length) is followed by the name's
 //! bytes, in words. Most events take 16 bytes, half of version 1's 32:
 //! the writer's copy, the file and the rings' cache footprint all halve.
+//!
+//! A BLOCK_RUN or EXIT_RUN record (kind | 0x40) is a Block or Exit and the
+//! Run that completed the switch on the same LWP at the same time (the
+//! Run shares the Block's clock read), in 3 words: word 2 is the ULT
+//! that runs.
+//!
+//! A WAKE_RUN record is a wake made by the ULT the ring ran
+//! last, recorded without a clock read: its waker is that ULT (the reader
+//! keeps the ring's running ULT as the recorder does: a Run sets it;
+//! a Block, Exit, TimerFired, IoReady, an LWP's own events and a DROPPED
+//! mark clear it; see [`sets_running`]), and its time lies between the
+//! ring's previous record and its next stamped one.
+//!
+//! The reader puts every Wake between the Block it ends (named by `wait`)
+//! and the woken ULT's next Run, whatever the clocks say (see
+//! `put_in_order`): a clock-less wake's window, another CPU's clock, a
+//! wake that came while its ULT was still switching out (before its
+//! Block was recorded) and a Run that shares an older Block's stamp all
+//! stay in that order.
 //!
 //! Timestamps are TSC ticks on x86_64 (`time::clock::ticks`, no system
 //! call, which matters at one read per event), the monotonic clock in ns
@@ -44,7 +68,10 @@ use super::Event;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub(crate) const MAGIC: &[u8; 8] = b"WEAVETRC";
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 4;
+/// The oldest version [`read`] still reads (version 4 moved the Block's
+/// reason into its kind, to name the wait in its aux).
+const OLDEST: u32 = 4;
 pub(crate) const HEADER: usize = 64;
 /// The unit of rings and records: one 8-byte word.
 pub(crate) const WORD: usize = 8;
@@ -57,7 +84,9 @@ const NO_LWP: u64 = 0xffff;
 // Record kinds. Stable: they are the file format.
 const SPAWN: u8 = 1;
 const RUN: u8 = 2;
-const BLOCK: u8 = 3;
+/// A Block: this bit, and the reason in the low 6 bits.
+const BLOCK: u8 = 0x80;
+const REASON: u8 = 0x3f;
 const WAKE: u8 = 4;
 const STEAL: u8 = 5;
 const PREEMPT: u8 = 6;
@@ -75,11 +104,25 @@ const DROPPED: u8 = 16;
 const WAKE_BY: u8 = 17;
 /// The ring's clock set to word 1 (a gap of 2^32 ticks or more).
 const TIME: u8 = 18;
+/// A Wake made by the ring's running ULT, not stamped (module doc).
+const WAKE_RUN: u8 = 19;
+/// A signal routed (aux: the signal; word 1: the thread it is directed
+/// to, 0: the process).
+const SIGNAL: u8 = 20;
+/// A signal's handler run (aux: the signal; word 1: the ULT).
+const SIGNAL_HANDLER: u8 = 21;
+/// Added to BLOCK or EXIT: the record is that event and the Run that
+/// completes its switch, at the same time on the same LWP (3 words; word
+/// 2: the ULT that runs).
+const SWITCHED: u8 = 0x40;
+const EXIT_RUN: u8 = EXIT | SWITCHED;
 
-/// Word 0 of a record, delta 0 (the recorder adds it).
+/// Word 0 of a record, delta 0 (the recorder adds it). An LWP's index
+/// fits the 16 bits: the runtime has at most 16,384 LWPs.
 #[inline(always)]
 fn word0(kind: u8, aux: u8, lwp: Option<usize>) -> u64 {
-    let lwp = lwp.map_or(NO_LWP, |l| (l as u64).min(NO_LWP - 1));
+    debug_assert!(!matches!(lwp, Some(l) if l as u64 >= NO_LWP));
+    let lwp = lwp.map_or(NO_LWP, |l| l as u64 & NO_LWP);
     u64::from(kind) | u64::from(aux) << 8 | lwp << 16
 }
 
@@ -108,17 +151,27 @@ pub(crate) fn encode(e: &Event) -> Rec {
     match *e {
         Event::Spawn { ult, lwp } => two(word0(SPAWN, 0, lwp), Some(ult)),
         Event::Run { ult, lwp } => two(word0(RUN, 0, Some(lwp)), Some(ult)),
-        Event::Block { ult, lwp, reason } => two(word0(BLOCK, reason as u8, Some(lwp)), Some(ult)),
+        Event::Block {
+            ult,
+            lwp,
+            reason,
+            wait,
+        } => two(
+            word0(BLOCK | (reason as u8 & REASON), wait, Some(lwp)),
+            Some(ult),
+        ),
         Event::Wake {
             ult,
             lwp,
             waker: None,
-        } => two(word0(WAKE, 0, lwp), Some(ult)),
+            wait,
+        } => two(word0(WAKE, wait, lwp), Some(ult)),
         Event::Wake {
             ult,
             lwp,
             waker: Some(w),
-        } => Rec::Three([word0(WAKE_BY, 0, lwp), id(Some(ult)), id(Some(w))]),
+            wait,
+        } => Rec::Three([word0(WAKE_BY, wait, lwp), id(Some(ult)), id(Some(w))]),
         Event::Steal { ult, from, to } => {
             Rec::Three([word0(STEAL, 0, Some(to)), id(Some(ult)), from as u64])
         }
@@ -131,15 +184,54 @@ pub(crate) fn encode(e: &Event) -> Rec {
         Event::KernelBlocked { lwp, ult } => two(word0(KERNEL_BLOCKED, 0, Some(lwp)), ult),
         Event::IoReady { ult, lwp } => two(word0(IO_READY, 0, lwp), Some(ult)),
         Event::TimerFired { ult, lwp } => two(word0(TIMER_FIRED, 0, Some(lwp)), Some(ult)),
+        Event::Signal { sig, to, lwp } => two(word0(SIGNAL, sig, lwp), to),
+        Event::SignalHandler { sig, ult, lwp } => two(word0(SIGNAL_HANDLER, sig, lwp), Some(ult)),
     }
 }
 
-/// The LWP an event names (the one it happened on), if any.
-pub(crate) fn event_lwp(e: &Event) -> Option<usize> {
-    let w0 = match encode(e) {
-        Rec::Two(r) => r[0],
-        Rec::Three(r) => r[0],
-    };
+/// The record of a wake of `ult` made by the ULT the ring ran last, with
+/// no clock read of its own (module doc), delta 0.
+#[inline(always)]
+pub(crate) fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>, wait: u8) -> Rec {
+    Rec::Two([word0(WAKE_RUN, wait, lwp), id(Some(ult))])
+}
+
+/// Word 0 of a BLOCK_RUN or EXIT_RUN record, from that of the Block or
+/// Exit (word 1: the same; word 2: the ULT of the Run, 0 if none came).
+#[inline(always)]
+pub(crate) fn switch_of(w0: u64) -> u64 {
+    w0 | u64::from(SWITCHED)
+}
+
+/// What an event does to a ring's running ULT (the waker of a WAKE_RUN
+/// record): `Some(id)` sets it (0: clears it), `None` leaves it. The
+/// recorder and the reader apply the same rule. The LWP loop's own events
+/// clear it: a wake made there (a timer, the reactor) is not the last
+/// ULT's, and each such wake follows a TimerFired or IoReady.
+#[inline(always)]
+pub(crate) fn sets_running(e: &Event) -> Option<u64> {
+    match *e {
+        Event::Run { ult, .. } => Some(ult.as_u64().get()),
+        Event::Block { .. }
+        | Event::Exit { .. }
+        | Event::TimerFired { .. }
+        | Event::IoReady { .. }
+        | Event::LwpStart { .. }
+        | Event::LwpExit { .. }
+        | Event::LwpIdle { .. }
+        | Event::LwpBusy { .. } => Some(0),
+        Event::Spawn { .. }
+        | Event::Wake { .. }
+        | Event::Steal { .. }
+        | Event::Preempt { .. }
+        | Event::KernelBlocked { .. }
+        | Event::Signal { .. }
+        | Event::SignalHandler { .. } => None,
+    }
+}
+
+/// The LWP a record's word 0 names (the one it happened on), if any.
+pub(crate) fn record_lwp(w0: u64) -> Option<usize> {
     let l = (w0 >> 16) & 0xffff;
     (l != NO_LWP).then_some(l as usize)
 }
@@ -305,10 +397,15 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
         return Err(FormatError("it does not start with \"WEAVETRC\"".into()));
     }
     let version = u32_at(b, 8);
-    if version != VERSION || u32_at(b, 12) as usize != WORD {
+    if !(OLDEST..=VERSION).contains(&version) || u32_at(b, 12) as usize != WORD {
+        let reads = if OLDEST == VERSION {
+            format!("version {VERSION}")
+        } else {
+            format!("version {OLDEST} to version {VERSION}")
+        };
         return Err(FormatError(format!(
-            "it is a trace of format version {version}, and this weave reads version \
-             {VERSION} only: read it with the weave that recorded it, or record it again"
+            "it is a trace of format version {version}, and this weave reads format \
+             {reads} only: read it with the weave that recorded it, or record it again"
         )));
     }
     let scale = u64_at(b, 16);
@@ -324,14 +421,21 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
     let body = &b[HEADER..];
     let words = body.len() / WORD;
     let word = |i: usize| u64_at(body, i * WORD);
-    // Each ring's clock: the ticks of its last record.
-    let mut clocks: HashMap<u32, u64> = HashMap::new();
+    // Each ring's clock (the ticks of its last record), running ULT and
+    // WAKE_RUN records waiting for the ring's next stamp.
+    let mut rings: HashMap<u32, RingState> = HashMap::new();
+    // The WAKE_RUN entries: index, and the window of ns they lie in.
+    let mut windows: Vec<(usize, u64, u64)> = Vec::new();
     let mut i = 0;
     while i < words {
         let head = word(i);
         let (ring, n) = (head as u32, (head >> 32) as usize);
         let end = (i + 1 + n).min(words);
-        let clock = clocks.entry(ring).or_insert(start);
+        let st = rings.entry(ring).or_insert(RingState {
+            clock: start,
+            running: 0,
+            waiting: Vec::new(),
+        });
         let mut j = i + 1;
         while j < end {
             let w0 = word(j);
@@ -339,15 +443,16 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             let aux = (w0 >> 8) as u8;
             let lwp_raw = (w0 >> 16) & 0xffff;
             let len = match kind {
-                WAKE_BY | STEAL | DROPPED => 3,
+                k if k & BLOCK != 0 && k & SWITCHED != 0 => 3,
+                WAKE_BY | STEAL | DROPPED | EXIT_RUN => 3,
                 NAME => 2 + (lwp_raw as usize).min(MAX_NAME).div_ceil(WORD),
                 _ => 2,
             };
             if j + len > end {
                 break; // cut short
             }
-            *clock += w0 >> 32;
-            let ts = *clock;
+            st.clock += w0 >> 32;
+            let ts = st.clock;
             let w1 = word(j + 1);
             let arg = if len == 3 { word(j + 2) } else { 0 };
             let at = j;
@@ -357,6 +462,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             let bad = |what: &str| FormatError(format!("word {at}: {what}"));
             let need_ult = || ult.ok_or_else(|| bad("an event without its thread"));
             let need_lwp = || lwp.ok_or_else(|| bad("an event without its LWP"));
+            let reason = || BlockReason::from_u8(kind & REASON).unwrap_or(BlockReason::Sync);
             let event = match kind {
                 SPAWN => Event::Spawn {
                     ult: need_ult()?,
@@ -366,16 +472,55 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     ult: need_ult()?,
                     lwp: need_lwp()?,
                 },
-                BLOCK => Event::Block {
+                k if k & BLOCK != 0 && k & SWITCHED == 0 => Event::Block {
                     ult: need_ult()?,
                     lwp: need_lwp()?,
-                    reason: BlockReason::from_u8(aux).unwrap_or(BlockReason::Sync),
+                    reason: reason(),
+                    wait: aux,
                 },
                 WAKE | WAKE_BY => Event::Wake {
                     ult: need_ult()?,
                     lwp,
                     waker: ThreadId::from_u64(arg),
+                    wait: aux,
                 },
+                k if k == EXIT_RUN || k & BLOCK != 0 => {
+                    let stopped = need_ult()?;
+                    let lwp = need_lwp()?;
+                    let first = if k & BLOCK != 0 {
+                        Event::Block {
+                            ult: stopped,
+                            lwp,
+                            reason: reason(),
+                            wait: aux,
+                        }
+                    } else {
+                        Event::Exit { ult: stopped, lwp }
+                    };
+                    // Word 2 is 0 when the switch ended without a Run.
+                    let run = ThreadId::from_u64(arg).map(|ult| Event::Run { ult, lwp });
+                    for event in std::iter::once(first).chain(run) {
+                        for (k, lo) in st.waiting.drain(..) {
+                            windows.push((k, lo, ns(ts)));
+                        }
+                        if let Some(r) = sets_running(&event) {
+                            st.running = r;
+                        }
+                        t.entries.push(Entry { ns: ns(ts), event });
+                    }
+                    continue;
+                }
+                WAKE_RUN => {
+                    let event = Event::Wake {
+                        ult: need_ult()?,
+                        lwp,
+                        waker: ThreadId::from_u64(st.running),
+                        wait: aux,
+                    };
+                    st.waiting.push((t.entries.len(), ns(ts)));
+                    t.entries.push(Entry { ns: ns(ts), event });
+                    continue;
+                }
                 STEAL => Event::Steal {
                     ult: need_ult()?,
                     from: arg as usize,
@@ -405,6 +550,16 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     ult: need_ult()?,
                     lwp: need_lwp()?,
                 },
+                SIGNAL => Event::Signal {
+                    sig: aux,
+                    to: ult,
+                    lwp,
+                },
+                SIGNAL_HANDLER => Event::SignalHandler {
+                    sig: aux,
+                    ult: need_ult()?,
+                    lwp,
+                },
                 NAME => {
                     let len = (lwp_raw as usize).min(MAX_NAME);
                     let mut bytes = Vec::with_capacity(len.div_ceil(WORD) * WORD);
@@ -420,6 +575,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     continue;
                 }
                 DROPPED => {
+                    st.running = 0;
                     t.dropped.push(Dropped {
                         ns: ns(ts),
                         lwp,
@@ -428,74 +584,188 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     continue;
                 }
                 TIME => {
-                    *clock = w1;
+                    st.clock = w1;
                     continue;
                 }
                 k => return Err(bad(&format!("unknown record kind {k}"))),
             };
+            for (k, lo) in st.waiting.drain(..) {
+                windows.push((k, lo, ns(ts)));
+            }
+            if let Some(r) = sets_running(&event) {
+                st.running = r;
+            }
             t.entries.push(Entry { ns: ns(ts), event });
         }
         i += 1 + n;
     }
-    put_in_time_order(&mut t.entries);
+    // Wakes the ring's last stamp came before: their window ends there.
+    for st in rings.values_mut() {
+        let end = ns(st.clock);
+        windows.extend(st.waiting.drain(..).map(|(k, lo)| (k, lo, end)));
+    }
+    put_in_order(&mut t.entries, &windows);
     t.dropped.sort_by_key(|d| d.ns);
     Ok(t)
 }
 
-/// Sorts `entries` by time (stably), then moves each Run that a shared
-/// switch stamp put before its own Wake to the Wake's time, just after it.
+/// A ring's state while it is read.
+struct RingState {
+    clock: u64,
+    /// The id of the ULT the ring ran last (0: none), as the recorder kept
+    /// it ([`sets_running`]).
+    running: u64,
+    /// WAKE_RUN entries not yet followed by a stamped record: index, and
+    /// the ns they follow.
+    waiting: Vec<(usize, u64)>,
+}
+
+/// Puts `entries` in time order (stably), each Wake between the Block it
+/// ends and the woken ULT's next Run. `windows` gives each WAKE_RUN entry
+/// (no clock read of its own) its index and the earliest and latest ns it
+/// may have happened at; a stamped Wake's window is its stamp.
 ///
-/// A Run that completes a switch carries the timestamp of the Block just
-/// before it on the same LWP (see `record.rs`): one clock read for the
-/// pair. When the ULT it runs was woken by another LWP after that Block
-/// was stamped (and before the pick), the stamp is older than the Wake,
-/// though the run came after it: a waker emits the Wake before it queues
-/// the thread. The Run really happened between the Wake and the LWP's next
-/// event, so the reader places it at the Wake: every blocked ULT is woken
-/// before it runs again, in the file's order too.
-fn put_in_time_order(entries: &mut [Entry]) {
-    entries.sort_by_key(|e| e.ns);
-    // Per ULT: blocked and not yet woken, and then the index of a Run seen
-    // in that state, waiting for its Wake.
-    let mut blocked: HashMap<ThreadId, Option<usize>> = HashMap::new();
-    let mut lifted = false;
-    let mut lift = vec![false; entries.len()];
-    for i in 0..entries.len() {
-        match entries[i].event {
-            Event::Block { ult, .. } => {
-                blocked.insert(ult, None);
+/// Which block a Wake ends is not read from the clocks: both name the
+/// wait (`wait`, the low byte of the wait's number, which only grows), so
+/// a Wake ends the Block of its ULT with the same `wait`; among several
+/// (256 waits apart) the one whose time from the Block to the ULT's next
+/// Run is nearest the Wake's window. The Wake is then given the earliest
+/// time in its window that is not before that Block; if that is after
+/// the ULT's next Run, the Run moves to the Wake (a Run shares the stamp
+/// of an older Block of its LWP, `record.rs`), unless that would carry it
+/// past the ULT's next event, and then the Wake goes just before the Run
+/// instead (two CPUs' clocks that disagree by more than a whole run).
+/// Ties in time keep Block, Wake, Run in that order. A Wake that ends no
+/// recorded Block (it came before the recording, its Block was dropped, or
+/// its ULT found it need not block after all) keeps its time.
+fn put_in_order(entries: &mut Vec<Entry>, windows: &[(usize, u64, u64)]) {
+    let n = entries.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| entries[i].ns);
+    let mut pos = vec![0usize; n];
+    for (p, &i) in order.iter().enumerate() {
+        pos[i] = p;
+    }
+    let window: HashMap<usize, (u64, u64)> =
+        windows.iter().map(|&(k, lo, hi)| (k, (lo, hi))).collect();
+    // Each ULT's Blocks by wait, in time order: the Block's entry and the
+    // ULT's next Run's (if any), and the event of the ULT after that Run.
+    #[derive(Clone, Copy)]
+    struct Span {
+        /// The ULT's event before the Block (its Run, mostly).
+        before: Option<usize>,
+        block: usize,
+        run: Option<usize>,
+        after_run: Option<usize>,
+    }
+    let mut spans: HashMap<(ThreadId, u8), Vec<Span>> = HashMap::new();
+    // Per ULT: the span waiting for its Run (its wait and index), and the
+    // one whose Run waits for the ULT's next event.
+    let mut open: HashMap<ThreadId, (u8, usize)> = HashMap::new();
+    let mut last_run: HashMap<ThreadId, (u8, usize)> = HashMap::new();
+    let mut last: HashMap<ThreadId, usize> = HashMap::new();
+    for &i in &order {
+        let (ult, block) = match entries[i].event {
+            Event::Block { ult, wait, .. } => (ult, Some(wait)),
+            Event::Run { ult, .. } | Event::Exit { ult, .. } => (ult, None),
+            _ => continue,
+        };
+        // The event after a Run closes the span that Run ended.
+        if let Some((wait, k)) = last_run.remove(&ult) {
+            if let Some(s) = spans.get_mut(&(ult, wait)).and_then(|v| v.get_mut(k)) {
+                s.after_run = Some(i);
             }
-            Event::Run { ult, .. } => {
-                if let Some(early @ None) = blocked.get_mut(&ult) {
-                    *early = Some(i);
+        }
+        let before = last.insert(ult, i);
+        match (entries[i].event, block) {
+            (Event::Block { .. }, Some(wait)) => {
+                let v = spans.entry((ult, wait)).or_default();
+                v.push(Span {
+                    before,
+                    block: i,
+                    run: None,
+                    after_run: None,
+                });
+                open.insert(ult, (wait, v.len() - 1));
+            }
+            (Event::Run { .. }, _) => {
+                if let Some((wait, k)) = open.remove(&ult) {
+                    spans.get_mut(&(ult, wait)).unwrap()[k].run = Some(i);
+                    last_run.insert(ult, (wait, k));
                 }
             }
-            Event::Wake { ult, .. } => {
-                if let Some(Some(run)) = blocked.remove(&ult) {
-                    entries[run].ns = entries[i].ns;
-                    lift[run] = true;
-                    lifted = true;
+            _ => {
+                open.remove(&ult);
+            }
+        }
+    }
+    // The sort key of each entry: its time, then the position of the
+    // entry it is placed after (its own, if none) and how far after.
+    let mut key: Vec<(u64, usize, u32)> = (0..n).map(|i| (entries[i].ns, pos[i], 1)).collect();
+    let mut moved = false;
+    for k in 0..n {
+        let Event::Wake { ult, wait, .. } = entries[k].event else {
+            continue;
+        };
+        let (lo, hi) = window
+            .get(&k)
+            .copied()
+            .unwrap_or((entries[k].ns, entries[k].ns));
+        let Some(cands) = spans.get(&(ult, wait)) else {
+            continue;
+        };
+        let run_ns = |s: &Span| s.run.map_or(u64::MAX, |r| entries[r].ns);
+        let distance = |s: &Span| {
+            let b = entries[s.block].ns;
+            b.saturating_sub(hi).max(lo.saturating_sub(run_ns(s)))
+        };
+        // Spans are disjoint and in time order: the nearest is the first
+        // whose Run is not before `lo`, or the one before it.
+        let q = cands.partition_point(|s| run_ns(s) < lo);
+        let best = [q.checked_sub(1), Some(q)]
+            .into_iter()
+            .flatten()
+            .filter_map(|j| cands.get(j))
+            .min_by_key(|s| (distance(s), std::cmp::Reverse(s.block)));
+        let Some(span) = best.copied() else { continue };
+        // A wake of a wait that never blocked (the ULT saw its condition
+        // before it switched out) has no Block: a Block of the same `wait`
+        // byte 256 waits away is not its, and lies outside the ULT's
+        // events around it.
+        let from = span.before.map_or(0, |x| entries[x].ns);
+        let to = span.after_run.map_or(u64::MAX, |x| entries[x].ns);
+        if hi < from || lo > to {
+            continue;
+        }
+        let b = entries[span.block].ns;
+        let mut at = lo.max(b);
+        let mut wkey = if at == b && b >= lo {
+            (b, pos[span.block], 2)
+        } else {
+            (at, pos[k], 1)
+        };
+        if let Some(r) = span.run {
+            let r_ns = entries[r].ns;
+            if at > r_ns || (at == r_ns && wkey > key[r]) {
+                let limit = span.after_run.map_or(u64::MAX, |x| entries[x].ns);
+                if at < limit {
+                    entries[r].ns = at;
+                    key[r] = (wkey.0, wkey.1, wkey.2 + 1);
+                } else {
+                    at = r_ns;
+                    wkey = (key[r].0, key[r].1, key[r].2 - 1);
                 }
             }
-            // The thread ran again on its own without a Wake being
-            // recorded (the reason needs none, or the Wake was dropped
-            // with a full ring): its Run stays where it was stamped.
-            Event::Exit { ult, .. } => {
-                blocked.remove(&ult);
-            }
-            _ => {}
         }
+        entries[k].ns = at;
+        key[k] = wkey;
+        moved = true;
     }
-    if lifted {
-        let mut order: Vec<(u64, bool, usize)> = (0..entries.len())
-            .map(|i| (entries[i].ns, lift[i], i))
-            .collect();
-        order.sort_unstable();
-        let old = entries.to_vec();
-        for (slot, (_, _, i)) in entries.iter_mut().zip(order) {
-            *slot = old[i];
-        }
+    if moved {
+        order.sort_by_key(|&i| key[i]);
     }
+    let old = std::mem::take(entries);
+    *entries = order.into_iter().map(|i| old[i]).collect();
 }
 
 #[cfg(test)]
@@ -506,31 +776,42 @@ mod tests {
         Entry { ns, event }
     }
 
-    #[test]
-    fn a_run_stamped_before_its_wake_moves_just_after_the_wake() {
-        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
-        let block = |ult, lwp| Event::Block {
+    fn block(ult: ThreadId, lwp: usize, wait: u8) -> Event {
+        Event::Block {
             ult,
             lwp,
             reason: BlockReason::Park,
-        };
+            wait,
+        }
+    }
+
+    fn wake(ult: ThreadId, lwp: usize, waker: Option<ThreadId>, wait: u8) -> Event {
+        Event::Wake {
+            ult,
+            lwp: Some(lwp),
+            waker,
+            wait,
+        }
+    }
+
+    /// The ns and event of each entry, in order.
+    fn timeline(es: &[Entry]) -> Vec<(u64, Event)> {
+        es.iter().map(|e| (e.ns, e.event)).collect()
+    }
+
+    #[test]
+    fn a_run_stamped_before_its_wake_moves_just_after_the_wake() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
         // LWP 0: `a` blocks at 10 and `b` runs with the same stamp; LWP 1
         // woke `b` at 12, after the stamp and before the pick.
         let mut es = vec![
-            at(5, block(b, 0)),
-            at(10, block(a, 0)),
+            at(5, block(b, 0, 1)),
+            at(10, block(a, 0, 1)),
             at(10, Event::Run { ult: b, lwp: 0 }),
-            at(
-                12,
-                Event::Wake {
-                    ult: b,
-                    lwp: Some(1),
-                    waker: None,
-                },
-            ),
-            at(20, block(b, 0)),
+            at(12, wake(b, 1, None, 1)),
+            at(20, block(b, 0, 2)),
         ];
-        put_in_time_order(&mut es);
+        put_in_order(&mut es, &[]);
         assert!(matches!(es[2].event, Event::Wake { ult, .. } if ult == b));
         assert_eq!((es[3].ns, es[3].event), (12, Event::Run { ult: b, lwp: 0 }));
         assert!(matches!(es[4].event, Event::Block { ult, .. } if ult == b));
@@ -540,27 +821,121 @@ mod tests {
     fn a_run_after_a_block_with_no_wake_recorded_keeps_its_stamp() {
         let a = ThreadId::new(1, 1);
         let mut es = vec![
-            at(
-                5,
-                Event::Block {
-                    ult: a,
-                    lwp: 0,
-                    reason: BlockReason::Park,
-                },
-            ),
+            at(5, block(a, 0, 3)),
             at(9, Event::Run { ult: a, lwp: 0 }),
-            at(
-                30,
-                Event::Wake {
-                    ult: ThreadId::new(2, 1),
-                    lwp: None,
-                    waker: None,
-                },
-            ),
+            at(30, wake(ThreadId::new(2, 1), 1, None, 3)),
         ];
         let before = es.clone();
-        put_in_time_order(&mut es);
+        put_in_order(&mut es, &[]);
         assert_eq!(es, before);
+    }
+
+    /// The order seen under load (`trace_record`'s ping-pong): `b` decided
+    /// to block, `a` woke it before `b`'s LWP recorded the Block (so the
+    /// LWP requeued `b` and ran it at once, in one record with the
+    /// Block's stamp), and `a`'s wake took no clock read: its window
+    /// (from `a`'s Run at 40 to its Block at 60) ends before the Block's
+    /// stamp at 90. By the clocks, the Wake comes first; by the wait it
+    /// names, it ends the Block at 90, and goes between it and the Run.
+    #[test]
+    fn a_wake_before_the_block_it_ends_is_put_after_it_and_before_the_run() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let mut es = vec![
+            at(10, Event::Run { ult: b, lwp: 1 }),
+            at(40, Event::Run { ult: a, lwp: 0 }),
+            at(40, wake(b, 0, Some(a), 9)),
+            at(60, block(a, 0, 4)),
+            at(90, block(b, 1, 9)),
+            at(90, Event::Run { ult: b, lwp: 1 }),
+            at(95, wake(a, 1, Some(b), 4)),
+            at(120, Event::Run { ult: a, lwp: 0 }),
+        ];
+        put_in_order(&mut es, &[(2, 40, 60)]);
+        let got = timeline(&es);
+        assert_eq!(
+            got[3..6],
+            [
+                (90, block(b, 1, 9)),
+                (90, wake(b, 0, Some(a), 9)),
+                (90, Event::Run { ult: b, lwp: 1 })
+            ]
+        );
+        assert_eq!(got[6], (95, wake(a, 1, Some(b), 4)));
+    }
+
+    #[test]
+    fn a_stamped_wake_behind_its_blocks_clock_goes_between_block_and_run() {
+        // LWP 1's clock runs 30 ns behind LWP 0's: its stamped wake of `b`
+        // reads 70, before the Block (LWP 0) it ends at 80.
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let mut es = vec![
+            at(70, wake(b, 1, Some(a), 200)),
+            at(80, block(b, 0, 200)),
+            at(85, Event::Run { ult: b, lwp: 0 }),
+        ];
+        put_in_order(&mut es, &[]);
+        let kinds: Vec<&str> = es
+            .iter()
+            .map(|e| match e.event {
+                Event::Block { .. } => "block",
+                Event::Wake { .. } => "wake",
+                _ => "run",
+            })
+            .collect();
+        assert_eq!(kinds, ["block", "wake", "run"]);
+        assert_eq!(es[1].ns, 80);
+    }
+
+    #[test]
+    fn a_wake_late_by_a_whole_run_goes_before_the_run_not_past_the_next_block() {
+        // The Wake's window starts at 40, when `b`, which ran at 20,
+        // blocked again: moving the Run to 40 would put it at (or past)
+        // the next Block; the Wake goes just before the Run instead.
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let mut es = vec![
+            at(10, block(b, 0, 5)),
+            at(20, Event::Run { ult: b, lwp: 0 }),
+            at(40, block(b, 0, 6)),
+            at(40, wake(b, 1, Some(a), 5)),
+        ];
+        put_in_order(&mut es, &[(3, 40, 60)]);
+        assert_eq!(
+            timeline(&es),
+            [
+                (10, block(b, 0, 5)),
+                (20, wake(b, 1, Some(a), 5)),
+                (20, Event::Run { ult: b, lwp: 0 }),
+                (40, block(b, 0, 6)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wake_of_a_wait_that_never_blocked_is_not_taken_for_an_older_block() {
+        // `b`'s wait 7 blocked at 10; 256 waits later, wait 7 (again the
+        // same byte) ended before it blocked: its wake at 5,000 ends no
+        // recorded Block, and stays where it is.
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let mut es = vec![
+            at(10, block(b, 0, 7)),
+            at(12, wake(b, 1, Some(a), 7)),
+            at(20, Event::Run { ult: b, lwp: 0 }),
+            at(4_000, block(b, 0, 6)),
+            at(4_100, Event::Run { ult: b, lwp: 0 }),
+            at(5_000, wake(b, 1, Some(a), 7)),
+        ];
+        let before = es.clone();
+        put_in_order(&mut es, &[]);
+        assert_eq!(es, before);
+    }
+
+    #[test]
+    fn every_block_reason_fits_the_six_bits_of_its_kind() {
+        for v in 0..=u8::MAX {
+            if BlockReason::from_u8(v).is_some() {
+                assert!(v & !REASON == 0, "reason {v} does not fit a Block's kind");
+            }
+        }
     }
 
     /// A file of one chunk of ring 0 holding `recs`, each given its delta.
@@ -594,16 +969,19 @@ mod tests {
                 ult: a,
                 lwp: 1,
                 reason: BlockReason::Mutex,
+                wait: 200,
             },
             Event::Wake {
                 ult: a,
                 lwp: Some(0),
                 waker: Some(b),
+                wait: 200,
             },
             Event::Wake {
                 ult: b,
                 lwp: None,
                 waker: None,
+                wait: 9,
             },
             Event::Steal {
                 ult: b,
@@ -625,12 +1003,73 @@ mod tests {
             },
             Event::IoReady { ult: b, lwp: None },
             Event::TimerFired { ult: b, lwp: 0 },
+            Event::Signal {
+                sig: 10,
+                to: None,
+                lwp: None,
+            },
+            Event::Signal {
+                sig: 34,
+                to: Some(a),
+                lwp: Some(1),
+            },
+            Event::SignalHandler {
+                sig: 10,
+                ult: b,
+                lwp: Some(0),
+            },
         ];
         let recs: Vec<_> = events.iter().map(|e| (1, words(encode(e)))).collect();
         let t = parse(&file(&recs)).unwrap();
         let got: Vec<Event> = t.entries.iter().map(|e| e.event).collect();
         assert_eq!(got, events);
         assert_eq!(t.entries[3].ns, 4, "each record adds its delta");
+    }
+
+    #[test]
+    fn a_switch_record_is_read_as_its_block_and_its_run_at_one_time() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let block = Event::Block {
+            ult: a,
+            lwp: 3,
+            reason: BlockReason::Channel,
+            wait: 1,
+        };
+        let Rec::Two([w0, _]) = encode(&block) else {
+            unreachable!()
+        };
+        let rec = |run: Option<ThreadId>| (7, vec![switch_of(w0), id(Some(a)), id(run)]);
+        let t = parse(&file(&[rec(Some(b))])).unwrap();
+        let got: Vec<(u64, Event)> = t.entries.iter().map(|e| (e.ns, e.event)).collect();
+        assert_eq!(got, [(7, block), (7, Event::Run { ult: b, lwp: 3 })]);
+        let t = parse(&file(&[rec(None)])).unwrap();
+        let got: Vec<Event> = t.entries.iter().map(|e| e.event).collect();
+        assert_eq!(got, [block], "word 2 zero: the switch had no Run");
+    }
+
+    #[test]
+    fn a_wake_by_the_running_ult_names_it_and_follows_the_block_it_ends() {
+        let (a, c) = (ThreadId::new(1, 1), ThreadId::new(3, 1));
+        let on = |e: &Event| words(encode(e));
+        // Ring 0: `a` runs at 10 and wakes `c` (no clock read), then
+        // blocks at 50. Ring 1: `c` blocked at 30, inside `a`'s window.
+        let mut f = header(1 << 20, 100, 8).to_vec();
+        let mut r0 = on(&Event::Run { ult: a, lwp: 0 });
+        r0[0] = with_delta(r0[0], 10);
+        r0.extend(words(encode_wake_by_running(c, Some(0), 3)));
+        let mut blk = on(&block(a, 0, 1));
+        blk[0] = with_delta(blk[0], 40);
+        r0.extend(blk);
+        let mut r1 = on(&block(c, 1, 3));
+        r1[0] = with_delta(r1[0], 30);
+        write_chunk(&mut f, 0, [&r0, &[]]).unwrap();
+        write_chunk(&mut f, 1, [&r1, &[]]).unwrap();
+        let t = parse(&f).unwrap();
+        // Just after the Block, at its time.
+        assert_eq!(
+            timeline(&t.entries)[1..3],
+            [(30, block(c, 1, 3)), (30, wake(c, 0, Some(a), 3))]
+        );
     }
 
     #[test]
@@ -696,9 +1135,12 @@ mod tests {
     #[test]
     fn a_file_of_another_version_is_refused_naming_both_versions() {
         let mut b = file(&[]);
-        b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        b[8..12].copy_from_slice(&3u32.to_le_bytes());
         let e = parse(&b).unwrap_err().to_string();
-        assert!(e.contains("version 1") && e.contains("version 2"), "{e}");
+        assert!(
+            e.contains("format version 3,") && e.contains("format version 4 only"),
+            "{e}"
+        );
     }
 
     #[test]

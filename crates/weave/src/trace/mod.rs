@@ -7,11 +7,12 @@
 //! installed with [`set_hook`] or a trace is being recorded ([`record`]),
 //! hands the event on. Traces, counters and the figures of `weave demo` all
 //! come from here, so they cannot disagree. With no hook and no recording an
-//! event costs a relaxed counter bump and one load and branch. While a
-//! trace is recorded, `emit` (inlined at every call) writes the event into
-//! the thread's ring itself, without a call through the hook pointer: a
-//! clock read (shared by the Block and the Run of one switch), a
-//! comparison, two or three stores and one Release store.
+//! event costs a relaxed counter bump and one load and branch (`STATE`).
+//! While only a trace is recorded, `emit` (inlined at every call) writes
+//! the event into the thread's ring itself: at most one clock read (a
+//! switch's Block and Run share one record and one read; a wake made by
+//! a running ULT takes none), a comparison, two or three stores and one
+//! Release store. A user's hook takes the cold way (`listen_slow`).
 //!
 //! - `mod.rs` (this file): the events, `emit` and `listen`, the counters,
 //!   the hook;
@@ -39,7 +40,7 @@
 //! ```
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::thread::id::{BlockReason, ThreadId};
@@ -60,19 +61,29 @@ pub enum Event {
     Spawn { ult: ThreadId, lwp: Option<usize> },
     /// An LWP switched to a ULT.
     Run { ult: ThreadId, lwp: usize },
-    /// A ULT blocked.
+    /// A ULT blocked. `wait` is the low byte of the wait's number (each
+    /// wait of a thread gets the next one): the Wake that ends this block
+    /// carries the same.
     Block {
         ult: ThreadId,
         lwp: usize,
         reason: BlockReason,
+        wait: u8,
     },
     /// A blocked ULT became runnable. `waker` is the ULT that woke it,
     /// when a ULT did and a hook or recording asked for it (`None` for a
-    /// timer, the reactor, an OS thread, or when nobody listens).
+    /// timer, the reactor, an OS thread, or when nobody listens). `wait`
+    /// names the wait it ends, as the Block's does. A wake that comes while
+    /// the ULT is still switching out (before its LWP has finished the
+    /// block) is emitted too: it may come before that Block, or end a wait
+    /// that never blocked (the ULT saw its condition before it switched
+    /// out, and recorded no Block); `wait` says which block it ends, if
+    /// any.
     Wake {
         ult: ThreadId,
         lwp: Option<usize>,
         waker: Option<ThreadId>,
+        wait: u8,
     },
     /// An LWP took a not-yet-started ULT queued on another LWP.
     Steal {
@@ -100,6 +111,26 @@ pub enum Event {
     IoReady { ult: ThreadId, lwp: Option<usize> },
     /// A timer (a sleep or a timed wait) of `ult` fired on LWP `lwp`.
     TimerFired { ult: ThreadId, lwp: usize },
+    /// Signal `sig` reached the signal layer's thread side and is routed:
+    /// by the dispatcher (`lwp` `None`), or by the ULT it was sent to at a
+    /// safe point. `to`: the thread it is charged to (the ULT the kernel's
+    /// delivery found not blocking it, the target of `Thread::kill`, the
+    /// one a held signal was given to), `None` if none. Never emitted in
+    /// signal context (the handler weave installs only records the signal;
+    /// this comes after, on a thread).
+    Signal {
+        sig: u8,
+        to: Option<ThreadId>,
+        lwp: Option<usize>,
+    },
+    /// The handler of signal `sig` (and its `signal::channel` receivers)
+    /// runs on ULT `ult` (a handler pool ULT, or the target of a
+    /// `handle_on_target` handler), on LWP `lwp`.
+    SignalHandler {
+        sig: u8,
+        ult: ThreadId,
+        lwp: Option<usize>,
+    },
 }
 
 /// A function that receives every event. It runs on the thread where the
@@ -107,26 +138,31 @@ pub enum Event {
 /// must not call back into weave.
 pub type Hook = fn(&Event);
 
-/// The function `emit` calls, on a cache line of its own: it is read on
-/// every event and written almost never. It is the user's hook, or while
-/// a trace is recorded, `record::on_event` (which calls the user's hook
-/// too): one load and branch in `emit` whichever listens.
-/// Beside it, whether the hook is the recorder's: then `emit` records the
-/// event inline (`record::on_event`), without the call through the
-/// pointer.
+/// What listens, in one word read by every event: `(epoch << 1) | USER`,
+/// where `epoch` is the recording in progress (0: none, see `record.rs`)
+/// and `USER` says a hook of the user's is installed. 0: nobody listens,
+/// one load and branch. A recording alone is an even, non-zero word: the
+/// recorder compares it with its thread's ring's key (`record::Fast`)
+/// and records inline (`record::on_event`); with a user hook as well the
+/// event goes the cold way (`listen_slow`: the recorder, then the hook).
+/// On a cache line of its own: it is read on every event and written
+/// almost never.
 #[repr(align(128))]
-struct HookCell(AtomicPtr<()>, AtomicBool);
+struct StateCell(AtomicU64);
 
-static HOOK_CELL: HookCell = HookCell(AtomicPtr::new(std::ptr::null_mut()), AtomicBool::new(false));
-static HOOK: &AtomicPtr<()> = &HOOK_CELL.0;
-static RECORDING: &AtomicBool = &HOOK_CELL.1;
+static STATE_CELL: StateCell = StateCell(AtomicU64::new(0));
+static STATE: &AtomicU64 = &STATE_CELL.0;
 
-/// The user's hook (null when none), and whether a recording listens; the
-/// lock serialises changes of either, so `HOOK` always reflects both.
-static LISTENERS: Mutex<(usize, bool)> = Mutex::new((0, false));
+/// The bit of `STATE` that says a user hook is installed.
+const USER: u64 = 1;
 
-/// The user's hook as `record::on_event` reads it.
-static USER_HOOK: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+/// The user's hook (null when none). Read only when `STATE` has `USER`.
+static HOOK: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The user's hook (as a `usize`, 0 when none) and the recording's epoch
+/// (0 when none); the lock serialises changes of either, so `STATE`
+/// always reflects both.
+static LISTENERS: Mutex<(usize, u64)> = Mutex::new((0, 0));
 
 /// Installs (or with `None` removes) the event hook. A recording in
 /// progress ([`record`]) keeps recording; the hook is called as well.
@@ -137,35 +173,36 @@ pub fn set_hook(hook: Option<Hook>) {
     publish_listeners(&l);
 }
 
-/// Turns the recorder's listening on or off (from `record.rs`).
-fn set_recording(on: bool) {
+/// Sets the recording that listens (from `record.rs`): its epoch, or 0
+/// when the recording stops.
+fn set_recording(epoch: u64) {
     let mut l = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
-    l.1 = on;
+    l.1 = epoch;
     publish_listeners(&l);
 }
 
-fn publish_listeners(l: &(usize, bool)) {
+fn publish_listeners(l: &(usize, u64)) {
     let user = l.0 as *mut ();
-    // Release pairs with the Acquire load in `record::on_event`.
-    USER_HOOK.store(user, Ordering::Release);
-    let hook = if l.1 {
-        record::on_event_hook as Hook as *mut ()
-    } else {
-        user
-    };
-    // Ordered before `HOOK` by its Release store: an `emit` that sees the
-    // new hook sees this too. One that reads an old hook with the new flag
-    // still works: the recorder's hook is a `Hook` like any other.
-    RECORDING.store(l.1, Ordering::Relaxed);
-    // Release pairs with the Acquire load in `emit`: a hook sees the
-    // runtime's state as it was when it was installed.
-    HOOK.store(hook, Ordering::Release);
+    // Ordered before `STATE` by its Release store: an event that sees
+    // `USER` in the new state sees this hook.
+    HOOK.store(user, Ordering::Relaxed);
+    let state = l.1 << 1 | u64::from(!user.is_null());
+    // Release pairs with the Acquire loads in `listen` and `listen_wake`:
+    // a listener sees the runtime's state as it was when it was
+    // installed, and the hook above.
+    STATE.store(state, Ordering::Release);
 }
 
-/// Calls the user's hook, if one is installed (from `record::on_event`).
+/// The key of a recording in `STATE` (and in a ring's `record::Fast`).
+#[inline(always)]
+fn key(epoch: u64) -> u64 {
+    epoch << 1
+}
+
+/// Calls the user's hook, if one is installed.
 #[inline]
 fn call_user(e: &Event) {
-    let user = USER_HOOK.load(Ordering::Acquire);
+    let user = HOOK.load(Ordering::Relaxed);
     if !user.is_null() {
         call(user, e);
     }
@@ -307,7 +344,9 @@ pub(crate) fn emit(e: Event) {
         | Event::LwpBusy { .. }
         | Event::KernelBlocked { .. }
         | Event::IoReady { .. }
-        | Event::TimerFired { .. } => None,
+        | Event::TimerFired { .. }
+        | Event::Signal { .. }
+        | Event::SignalHandler { .. } => None,
     };
     if let Some(k) = kind {
         count(k, 1);
@@ -319,24 +358,88 @@ pub(crate) fn emit(e: Event) {
 /// counting it: for the events an LWP counts in bulk whether or not
 /// anyone listens (Block, Exit, a Wake made on an LWP; see
 /// `Lwp::flush_runs`), which would otherwise pay for `count` as well while
-/// a trace is recorded. Inlined as `emit` is.
+/// a trace is recorded. Inlined as `emit` is: while only a recording
+/// listens, the event goes into the thread's ring right here.
 #[inline(always)]
 pub(crate) fn listen(e: Event) {
-    let hook = HOOK.load(Ordering::Acquire);
-    if !hook.is_null() {
-        if RECORDING.load(Ordering::Relaxed) {
-            record::on_event(&e);
+    let st = STATE.load(Ordering::Acquire);
+    if st != 0 {
+        if st & USER == 0 {
+            record::on_event(st, &e);
         } else {
-            call(hook, &e);
+            listen_slow(st, e);
         }
     }
 }
 
-/// Whether a hook is installed: lets the hottest event (`Run`, once per
-/// switch) skip building the event when nobody listens.
+/// [`listen`] with the event built only if someone listens: one load and
+/// branch while nobody does, and no second load of `STATE` at the call
+/// (`if hooked() { listen(..) }` reads it twice).
+#[inline(always)]
+pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
+    let st = STATE.load(Ordering::Acquire);
+    if st != 0 {
+        if st & USER == 0 {
+            record::on_event(st, &e());
+        } else {
+            listen_slow(st, e());
+        }
+    }
+}
+
+/// A wake: the ULT `woken().0` became runnable, ending its wait
+/// `woken().1` (the low byte of the wait's number), on LWP `lwp` (`None`:
+/// on an OS thread). The caller has counted it; `woken` is called only if
+/// someone listens. While only a recording listens, the recorder names
+/// the waker itself (the ULT its ring saw run last on this thread) and
+/// `waker` is not called; a user's hook gets `waker()`.
+#[inline(always)]
+pub(crate) fn listen_wake(
+    woken: impl FnOnce() -> (ThreadId, u8),
+    lwp: Option<usize>,
+    waker: impl FnOnce() -> Option<ThreadId>,
+) {
+    let st = STATE.load(Ordering::Acquire);
+    if st != 0 {
+        let (ult, wait) = woken();
+        if st & USER == 0 {
+            record::on_wake(st, ult, lwp, wait);
+        } else {
+            listen_slow(
+                st,
+                Event::Wake {
+                    ult,
+                    lwp,
+                    waker: waker(),
+                    wait,
+                },
+            );
+        }
+    }
+}
+
+/// An event while a user hook is installed: into the recording, if one
+/// runs, then to the hook.
+#[cold]
+#[inline(never)]
+fn listen_slow(st: u64, e: Event) {
+    if st >> 1 != 0 {
+        record::on_event(st & !USER, &e);
+    }
+    call_user(&e);
+}
+
+/// Whether a hook is installed or a trace recorded: lets the hottest
+/// events skip building the event when nobody listens.
 #[inline]
 pub(crate) fn hooked() -> bool {
-    !HOOK.load(Ordering::Relaxed).is_null()
+    STATE.load(Ordering::Relaxed) != 0
+}
+
+/// Counts a wake made on an OS thread (an LWP counts its own in bulk).
+#[inline]
+pub(crate) fn count_wake() {
+    count(WAKES, 1);
 }
 
 /// Adds `runs` switches counted by an LWP.
@@ -357,8 +460,8 @@ pub(crate) fn add_lwp_counts(blocks: u64, wakes: u64, exits: u64) {
 
 #[cold]
 fn call(hook: *mut (), e: &Event) {
-    // SAFETY: `HOOK` and `USER_HOOK` only ever hold null (checked by the
-    // callers) or a `Hook` stored by `publish_listeners`.
+    // SAFETY: `HOOK` only ever holds null (checked by the caller) or a
+    // `Hook` stored by `publish_listeners`.
     let f: Hook = unsafe { std::mem::transmute::<*mut (), Hook>(hook) };
     f(e);
 }

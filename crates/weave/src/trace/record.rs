@@ -16,12 +16,15 @@
 //! rings one last time and closes it.
 //!
 //! What an event costs, measured (`weave bench --trace-cost`, and
-//! callgrind on the same workloads): see docs/PERFORMANCE.md. Most of it
+//! callgrind on the same workloads): see docs/PERFORMANCE.md. Much of it
 //! is the clock read on a VM, so a switch reads the clock once: the Run
 //! that completes a switch takes the timestamp of the Block, Exit or
-//! LwpBusy just before it on the same LWP. That stamp can be older than
-//! the Wake of the ULT it runs (woken by another LWP after the Block was
-//! stamped); the reader (`format::read`) then places the Run at its Wake.
+//! LwpBusy just before it on the same LWP (after a Block or Exit, in the
+//! same record: it is written open and the Run fills in its last word).
+//! That stamp can be older than the Wake of the ULT it runs (woken by
+//! another LWP after the Block was stamped); the reader (`format::read`)
+//! then places the Run at its Wake. A wake made by the ULT the ring ran
+//! last reads no clock (`on_wake`); the reader places it.
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -46,7 +49,7 @@ use std::time::Duration;
 
 use super::format::{self, Rec};
 use super::ring::{self, Cursor, Ring};
-use super::{call_user, set_recording, Event};
+use super::{key, set_recording, Event};
 use crate::thread::id::ThreadId;
 use crate::time::clock;
 
@@ -162,12 +165,13 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
         .name("weave-trace".into())
         .spawn(move || write_loop(&r2, out))?;
     *rec.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
-    // Release pairs with the Acquire load in `on_event`: a thread that
+    // Release pairs with the Acquire load in `name_thread`: a thread that
     // sees the epoch finds the recorder in `RECORDER`.
     EPOCH.store(rec.epoch, Release);
+    let epoch = rec.epoch;
     *cur = Some(rec);
     drop(cur);
-    set_recording(true);
+    set_recording(epoch);
     Ok(())
 }
 
@@ -178,7 +182,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
     let Some(rec) = RECORDER.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return Ok(None);
     };
-    set_recording(false);
+    set_recording(0);
     EPOCH.store(0, Relaxed);
     rec.stopping.store(true, Relaxed);
     let writer = rec.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -243,15 +247,17 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
     }
 }
 
-/// A thread's view of the recording, read on every event: the epoch its
-/// ring belongs to, the ring and the producer's cursor in it, the ring's
-/// clock, and the timestamp of the switch in progress. Without `Drop`, in
-/// a `const` thread-local: reaching it is one TLS address, with no lazy
-/// registration and no borrow flag.
+/// A thread's view of the recording, read on every event: the recording
+/// its ring belongs to, the ring and the producer's cursor in it, the
+/// ring's clock, the timestamp of the switch in progress and the ULT
+/// running. Without `Drop`, in a `const` thread-local: reaching it is one
+/// TLS address, with no lazy registration and no borrow flag.
 #[derive(Clone, Copy)]
 struct Fast {
-    /// 0: no ring yet (or `MINE` was destroyed with the thread).
-    epoch: u64,
+    /// The recording's key as `trace::STATE` holds it (`key(epoch)`): an
+    /// event compares the two in one instruction. 0: no ring yet (or
+    /// `MINE` was destroyed with the thread).
+    key: u64,
     /// Kept alive by the `Arc` in `MINE` while `epoch` is non-zero.
     ring: *const Ring,
     cur: Cursor,
@@ -261,14 +267,40 @@ struct Fast {
     /// The timestamp of this thread's last Block, Exit or LwpBusy, for
     /// the Run that completes the switch; 0 when none is pending.
     stamp: u64,
+    /// The id of the ULT this ring last recorded a Run of, until its
+    /// Block or Exit (or an event of the LWP itself, see
+    /// `format::sets_running`);
+    /// 0: none. A wake made while it is set was made by that ULT: the
+    /// record says so in its kind (`format::encode_wake_by_running`), and
+    /// the reader keeps the same state per ring. Cleared when an event is
+    /// dropped (the reader clears it at the DROPPED mark).
+    running: u64,
+    /// Wakes recorded without a clock read since the ring's last Run; at
+    /// `UNSTAMPED` the next ones read the clock, so that a burst of wakes
+    /// (a `notify_all`) is placed within tens of events.
+    unstamped: u32,
+    /// A Block or Exit written and not yet published, waiting for the
+    /// Run that completes its switch: the cursor's position after it
+    /// (0: none). Its record has room for the Run's ULT (a BLOCK_RUN or
+    /// EXIT_RUN, word 2 zero: no Run); the Run writes its ULT there and
+    /// publishes the record (`Ring::patch_last`), one push for the two
+    /// events. Any other push publishes it as it is (with no Run) and
+    /// clears this.
+    open: usize,
 }
 
+/// Wakes in a row that may go without a clock read (see `on_wake`).
+const UNSTAMPED: u32 = 16;
+
 const NO_FAST: Fast = Fast {
-    epoch: 0,
+    key: 0,
     ring: std::ptr::null(),
     cur: Cursor { tail: 0, limit: 0 },
     last: 0,
     stamp: 0,
+    running: 0,
+    unstamped: 0,
+    open: 0,
 };
 
 std::thread_local! {
@@ -319,6 +351,18 @@ std::thread_local! {
 pub(crate) fn end_switch() {
     if let Some(f) = fast() {
         f.stamp = 0;
+        close(f);
+    }
+}
+
+/// Publishes the open Block or Exit (`Fast::open`) with no Run (word 2
+/// zero).
+#[inline(always)]
+fn close(s: &mut Fast) {
+    if s.open != 0 {
+        s.open = 0;
+        // SAFETY: as in `push`.
+        unsafe { &*s.ring }.patch_last(&s.cur, 0);
     }
 }
 
@@ -335,18 +379,12 @@ pub(crate) fn switch_stamp() -> Option<u64> {
     }
     let s = fast()?;
     // A stamp of an earlier recording is stale: only this one's counts.
-    (s.stamp != 0 && s.epoch == EPOCH.load(Relaxed)).then_some(s.stamp)
+    (s.stamp != 0 && s.key == key(EPOCH.load(Relaxed))).then_some(s.stamp)
 }
 
-/// The hook `emit` calls while a recording runs, when it reached it through
-/// the hook pointer (a recording that stopped as `emit` read it): the
-/// event into this thread's ring, then the user's hook.
-pub(super) fn on_event_hook(e: &Event) {
-    on_event(e);
-}
-
-/// The event into this thread's ring, then the user's hook. Inlined at
-/// every `emit` (the event's kind is known there, so the encoding is a few
+/// The event into this thread's ring of the recording `key` (the value of
+/// `trace::STATE` while only a recording listens). Inlined at every
+/// `emit` (the event's kind is known there, so the encoding is a few
 /// constant words); runs in the middle of switches: no lock and no
 /// allocation except the first event of a thread (which creates its
 /// ring).
@@ -355,54 +393,155 @@ pub(super) fn on_event_hook(e: &Event) {
 /// takes the timestamp of the Block or Exit just before it on the same
 /// LWP (or of the LwpBusy that ended an idle sleep), because the switch
 /// between them is one moment of the timeline (tens of ns). The clock read
-/// is most of an event's cost on a VM (10 to 30 ns for `rdtsc`), and a
+/// is most of an event's cost on a VM (10 to 35 ns for `rdtsc`), and a
 /// ping-pong switches after every Block. `end_switch` breaks the pair when
-/// the LWP does anything slow in between.
+/// the LWP does anything slow in between. A wake made by a running ULT
+/// does not read the clock either ([`on_wake`]).
 #[inline(always)]
-pub(super) fn on_event(e: &Event) {
-    let epoch = EPOCH.load(Acquire);
-    if epoch != 0 {
-        record_into(epoch, e);
-    }
-    call_user(e);
-}
-
-/// The event into this thread's ring of the recording `epoch` (the fast
-/// path of `on_event`).
-#[inline(always)]
-fn record_into(epoch: u64, e: &Event) {
+pub(super) fn on_event(key: u64, e: &Event) {
     let Some(s) = fast() else { return };
-    if s.epoch != epoch && !attach(s, epoch) {
+    if s.key != key && !attach(s, key) {
         return;
+    }
+    if let Event::Wake {
+        ult,
+        lwp,
+        waker: Some(w),
+        wait,
+    } = *e
+    {
+        if w.as_u64().get() == s.running && s.unstamped < UNSTAMPED {
+            return wake_by_running(s, ult, lwp, wait);
+        }
+    }
+    match *e {
+        Event::Block { .. } | Event::Exit { .. } => {
+            // Written with room for the Run of the switch, and left open.
+            close(s);
+            let ts = clock::ticks();
+            s.stamp = ts;
+            s.running = 0;
+            let Rec::Two([w0, w1]) = format::encode(e) else {
+                unreachable!("a Block or an Exit is two words")
+            };
+            let delta = ts.wrapping_sub(s.last);
+            // SAFETY: as in `push`.
+            let ring = unsafe { &*s.ring };
+            // Word 2 is left unwritten: the Run writes it, or `close`
+            // zeroes it (no Run).
+            if delta >> 32 == 0
+                && ring.try_write(
+                    &mut s.cur,
+                    [format::with_delta(format::switch_of(w0), delta as u32), w1],
+                    1,
+                )
+            {
+                s.last = ts;
+                s.open = s.cur.tail;
+            } else {
+                push(s, ts, Rec::Two([w0, w1]));
+            }
+            return;
+        }
+        Event::Run { ult, .. } if s.open != 0 => {
+            // The switch's second half, into the open record.
+            s.open = 0;
+            s.stamp = 0;
+            s.running = ult.as_u64().get();
+            s.unstamped = 0;
+            // SAFETY: as in `push`.
+            unsafe { &*s.ring }.patch_last(&s.cur, ult.as_u64().get());
+            return;
+        }
+        _ => {}
     }
     let ts = match (e, s.stamp) {
         (Event::Run { .. }, stamp) if stamp != 0 => stamp,
         _ => clock::ticks(),
     };
     s.stamp = match e {
-        Event::Block { .. } | Event::Exit { .. } | Event::LwpBusy { .. } => ts,
+        Event::LwpBusy { .. } => ts,
         _ => 0,
     };
-    // SAFETY: `s.ring` was set with `s.epoch` by `attach`, from the
+    if let Some(r) = format::sets_running(e) {
+        s.running = r;
+        if let Event::Run { .. } = e {
+            s.unstamped = 0;
+        }
+    }
+    push(s, ts, format::encode(e));
+}
+
+/// A wake of `ult` into this thread's ring of the recording `key`, while
+/// only the recording listens (`trace::listen_wake`). Made by the ULT the
+/// ring saw run last (`Fast::running`), it takes no clock read: the
+/// record says "by the running ULT, between the ring's last stamp and its
+/// next one", and the reader places it at the earliest moment that agrees
+/// with the woken ULT's own events (after the block it ends). A wake made
+/// with no ULT running (the LWP's timers, an OS thread) is stamped and
+/// names no waker.
+#[inline(always)]
+pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    let Some(s) = fast() else { return };
+    if s.key != key && !attach(s, key) {
+        return;
+    }
+    if s.running != 0 && s.unstamped < UNSTAMPED {
+        wake_by_running(s, ult, lwp, wait);
+    } else {
+        let waker = ThreadId::from_u64(s.running);
+        let e = Event::Wake {
+            ult,
+            lwp,
+            waker,
+            wait,
+        };
+        let ts = clock::ticks();
+        s.stamp = 0;
+        push(s, ts, format::encode(&e));
+    }
+}
+
+/// The record of a wake made by the ring's running ULT: no clock read,
+/// delta 0.
+#[inline(always)]
+fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    let ts = s.last;
+    s.unstamped += 1;
+    push(s, ts, format::encode_wake_by_running(ult, lwp, wait));
+}
+
+/// Pushes `rec` stamped `ts` into the ring of `s`: the fast path is a
+/// subtraction, two comparisons, the record's stores and the ring's
+/// Release store.
+#[inline(always)]
+fn push(s: &mut Fast, ts: u64, rec: Rec) {
+    // An open record goes first, with no Run.
+    close(s);
+    // SAFETY: `s.ring` was set with `s.key` by `attach`, from the
     // `Arc` that `MINE` holds until this thread attaches to another
     // recording (which rewrites `FAST` first) or its locals are
     // destroyed (`Mine::drop` clears `FAST`).
     let ring = unsafe { &*s.ring };
-    let rec = format::encode(e);
-    let delta = ts.saturating_sub(s.last);
-    let pushed = delta <= u64::from(u32::MAX)
-        && match rec {
-            Rec::Two([w0, w1]) => {
-                ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
-            }
-            Rec::Three([w0, w1, w2]) => {
-                ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1, w2])
-            }
+    // A clock that went back (another CPU's TSC) makes a huge delta: the
+    // slow path writes a TIME record.
+    let delta = ts.wrapping_sub(s.last);
+    // The record's words as scalars: the slow path takes them in
+    // registers, so the fast path stores nothing for it.
+    let (w0, w1, w2, n) = match rec {
+        Rec::Two([w0, w1]) => (w0, w1, 0, 2),
+        Rec::Three([w0, w1, w2]) => (w0, w1, w2, 3),
+    };
+    let pushed = delta >> 32 == 0
+        && if n == 2 {
+            ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
+        } else {
+            ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1, w2])
         };
     if pushed {
-        s.last += delta;
+        s.last = ts;
     } else {
-        push_slow(s, ring, ts, rec, e);
+        push_slow(s, ts, w0, w1, w2, n);
     }
 }
 
@@ -411,29 +550,34 @@ fn record_into(epoch: u64, e: &Event) {
 /// full, or earlier drops wait to be announced.
 #[cold]
 #[inline(never)]
-fn push_slow(s: &mut Fast, ring: &Ring, ts: u64, rec: Rec, e: &Event) {
+fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) {
+    // SAFETY: as in `push`.
+    let ring = unsafe { &*s.ring };
+    let rec = [w0, w1, w2];
+    let lwp = format::record_lwp(w0);
     let mut words = [0u64; 5];
     let mut n = 0;
-    let mut delta = ts.saturating_sub(s.last);
-    let mut last = s.last + delta;
+    let mut delta = ts.wrapping_sub(s.last);
+    let mut last = ts;
     if delta > u64::from(u32::MAX) {
         words[..2].copy_from_slice(&format::encode_time(ts));
         (n, delta, last) = (2, 0, ts);
     }
-    let r: &[u64] = match &rec {
-        Rec::Two(r) => r,
-        Rec::Three(r) => r,
-    };
+    let r = &rec[..len];
     words[n..n + r.len()].copy_from_slice(r);
     words[n] = format::with_delta(words[n], delta as u32);
     n += r.len();
-    let lwp = format::event_lwp(e);
     // A mark has delta 0: the drops came after the ring's last record.
     if ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(lwp, c)) {
         s.last = last;
-    } else if let Some(l) = lwp {
-        // For the drop report (`stop`): which LWP lost events.
-        ring.lwp.store(l as u32, Relaxed);
+    } else {
+        // The reader forgets the running ULT at the DROPPED mark that
+        // announces this loss: so does the ring.
+        s.running = 0;
+        if let Some(l) = lwp {
+            // For the drop report (`stop`): which LWP lost events.
+            ring.lwp.store(l as u32, Relaxed);
+        }
     }
 }
 
@@ -448,23 +592,32 @@ pub(crate) fn name_thread(ult: ThreadId, name: Option<&str>, priority: u8) {
     if let Some(s) = fast() {
         // Only into a ring this thread already has: its Spawn event, just
         // before, attached it.
-        if s.epoch == 0 || s.epoch != EPOCH.load(Acquire) {
+        if s.key == 0 || s.key != key(EPOCH.load(Acquire)) {
             return;
         }
+        close(s);
         let (words, n) = format::encode_name(ult, name.unwrap_or(""), priority);
         // SAFETY: as in `on_event`: `MINE` holds the ring of `s.epoch`.
         let ring = unsafe { &*s.ring };
         // Delta 0: named at its Spawn's time.
-        ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(None, c));
+        if !ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(None, c)) {
+            s.running = 0;
+        }
     }
 }
 
-/// Gives the calling thread a ring in the recording of `epoch` and points
+/// Gives the calling thread a ring in the recording of `key` and points
 /// `s` at it; returns false if that recording ended or the thread's
 /// locals are gone.
 #[cold]
 #[inline(never)]
-fn attach(s: &mut Fast, epoch: u64) -> bool {
+fn attach(s: &mut Fast, key: u64) -> bool {
+    if s.key != 0 {
+        // Into the ring of the recording it belongs to, still held by
+        // `MINE`.
+        close(s);
+    }
+    let epoch = key >> 1;
     let Some((ring, start)) = new_ring(epoch) else {
         return false;
     };
@@ -476,12 +629,15 @@ fn attach(s: &mut Fast, epoch: u64) -> bool {
         return false;
     }
     *s = Fast {
-        epoch,
+        key,
         ring: p,
         // Limit 0: the first push loads `head` (the slow path).
         cur: Cursor::default(),
         last: start,
         stamp: 0,
+        running: 0,
+        unstamped: 0,
+        open: 0,
     };
     true
 }

@@ -121,7 +121,26 @@ impl Ring {
     /// path of every event: one comparison, `N` stores, one Release store.
     #[inline(always)]
     pub(crate) fn try_push<const N: usize>(&self, c: &mut Cursor, rec: [u64; N]) -> bool {
-        if c.tail + N > c.limit {
+        if !self.try_write(c, rec, 0) {
+            return false;
+        }
+        self.publish(c);
+        true
+    }
+
+    /// Writes the record `rec` followed by `open` words left unwritten,
+    /// like [`try_push`](Ring::try_push) but without publishing it: the
+    /// producer writes the last of them later
+    /// ([`patch_last`](Ring::patch_last), which publishes the record).
+    /// Producer only.
+    #[inline(always)]
+    pub(crate) fn try_write<const N: usize>(
+        &self,
+        c: &mut Cursor,
+        rec: [u64; N],
+        open: usize,
+    ) -> bool {
+        if c.tail + N + open > c.limit {
             return false;
         }
         // In locals: stores through the cells could alias the fields, and
@@ -137,10 +156,23 @@ impl Ring {
                 unsafe { *p = w }
             });
         }
-        c.tail += N;
+        c.tail += N + open;
+        true
+    }
+
+    /// Sets the last word of the record that [`try_write`](Ring::try_write)
+    /// left open to `w`, and publishes it. Producer only.
+    #[inline(always)]
+    pub(crate) fn patch_last(&self, c: &Cursor, w: u64) {
+        self.write(c.tail.wrapping_sub(1), w);
+        self.publish(c);
+    }
+
+    /// Publishes the words written up to the cursor. Producer only.
+    #[inline(always)]
+    fn publish(&self, c: &Cursor) {
         // Release pairs with the consumer's Acquire load of `tail` (step 1).
         self.tail.store(c.tail, Release);
-        true
     }
 
     /// Pushes `rec` whole, preceded by `mark(n)` if `n` earlier pushes
@@ -191,8 +223,9 @@ impl Ring {
         // SAFETY: `pos & mask` is below the length, `mask + 1`.
         let cell = unsafe { self.words.get_unchecked(pos & self.mask) };
         cell.with_mut(|p| {
-            // SAFETY: `pos` lies in `tail .. head + capacity`: the consumer
-            // does not read this word until `tail` passes it (module doc).
+            // SAFETY: `pos` lies in `tail .. head + capacity` (the published
+            // `tail`): the consumer does not read this word until `tail`
+            // passes it (module doc).
             unsafe { *p = w }
         });
     }
@@ -346,6 +379,17 @@ mod tests {
     }
 
     #[test]
+    fn a_written_record_is_unseen_until_patched_and_published() {
+        let r = Ring::new(8);
+        let mut c = Cursor::default();
+        push(&r, &mut c, [1, 1]);
+        assert!(r.try_write(&mut c, [2, 2], 1));
+        assert_eq!(drained(&r), [1, 1], "not published yet");
+        r.patch_last(&c, 7);
+        assert_eq!(drained(&r), [2, 2, 7]);
+    }
+
+    #[test]
     fn a_drained_ring_takes_pushes_again_across_the_wrap() {
         let r = Ring::new(8);
         let mut c = Cursor::default();
@@ -399,6 +443,29 @@ mod loom_tests {
                 i += 2;
             }
             assert_eq!(got + ring.dropped.load(Relaxed), 5, "{seen:?}");
+        });
+    }
+
+    #[test]
+    fn a_record_written_open_is_drained_only_with_its_patched_word() {
+        loom::model(|| {
+            let ring: &'static Ring = Box::leak(Box::new(Ring::new(8)));
+            let producer = loom::thread::spawn(move || {
+                let mut c = Cursor::default();
+                ring.push_slow(&mut c, &[1, 1], |n| [0, 0, n]);
+                if ring.try_write(&mut c, [2, 2], 1) {
+                    ring.patch_last(&c, 2);
+                }
+            });
+            let mut seen = Vec::new();
+            let mut take = |w: u64| {
+                seen.push(w);
+                Ok::<(), ()>(())
+            };
+            ring.drain(&mut take).unwrap();
+            producer.join().unwrap();
+            ring.drain(&mut take).unwrap();
+            assert_eq!(seen, [1, 1, 2, 2, 2], "a torn or unpatched record");
         });
     }
 }
