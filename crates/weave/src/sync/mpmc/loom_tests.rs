@@ -479,23 +479,3 @@ fn rendezvous_lock_free_try_recv_finds_a_waiting_sender() {
         assert_eq!(t.join().unwrap(), Ok(()));
     });
 }
-
-/// A sender woken because a place was freed, that then finds the
-/// receiver waiting alone on the empty buffer, passes the place's
-/// notification on to the other waiting sender: else that one would sleep
-/// beside a free place for good, and the third receive wait for ever
-/// (`Array::try_send_handing_off`).
-#[test]
-fn a_sender_woken_for_a_place_leaves_no_other_sender_asleep_beside_it() {
-    model(|| {
-        let (tx, rx) = bounded::<u32>(1);
-        tx.send(1).unwrap();
-        let tx2 = tx.clone();
-        let a = thread::spawn(move || tx.send(2).unwrap());
-        let b = thread::spawn(move || tx2.send(3).unwrap());
-        let sum = rx.recv().unwrap() + rx.recv().unwrap() + rx.recv().unwrap();
-        a.join().unwrap();
-        b.join().unwrap();
-        assert_eq!(sum, 6);
-    });
-}
