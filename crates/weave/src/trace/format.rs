@@ -41,7 +41,7 @@
 //! last, recorded without a clock read: its waker is that ULT (the reader
 //! keeps the ring's running ULT as the recorder does: a Run sets it;
 //! a Block, Exit, TimerFired, IoReady, an LWP's own events and a DROPPED
-//! mark clear it; see [`sets_running`]), and its time lies between the
+//! mark clear it; see `sets_running`), and its time lies between the
 //! ring's previous record and its next stamped one.
 //!
 //! The reader puts every Wake between the Block it ends (named by `wait`)
