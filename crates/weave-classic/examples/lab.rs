@@ -1,7 +1,7 @@
 //! Runs the lab and prints its table, as `weave lab` does.
 //!
 //! ```text
-//! cargo run --release -p weave-classic --example lab [-- --quick] [--json]
+//! cargo run --release -p weave-classic --features json --example lab [-- --quick] [--json]
 //! ```
 
 #[cfg(not(loom))]

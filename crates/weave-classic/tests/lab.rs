@@ -72,6 +72,7 @@ fn lab_reports_every_algorithm_with_what_must_hold() {
     }
 }
 
+#[cfg(feature = "json")]
 #[test]
 fn lab_report_prints_a_table_and_json_naming_every_algorithm() {
     let report = short_run();

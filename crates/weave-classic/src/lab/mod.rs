@@ -1,8 +1,8 @@
 //! The lab: every algorithm on real OS threads for a moment, measured.
 //!
 //! [`run`] takes each algorithm in turn through two phases and returns a
-//! [`LabReport`], which prints as a table (`Display`) or as JSON
-//! ([`LabReport::to_json`]):
+//! [`LabReport`], which prints as a table (`Display`) or, with the crate's
+//! `json` feature, as JSON (`LabReport::to_json`):
 //!
 //! 1. **Contention.** Its threads (2 for the two-thread algorithms,
 //!    [`LabOptions::threads`] for the others) enter and leave the critical

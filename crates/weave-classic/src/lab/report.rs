@@ -1,7 +1,7 @@
 //! What the lab saw, as data, as a table and as JSON.
 
 use super::{LabOptions, PROBE_ENTRIES};
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::time::Duration;
 
 /// Everything [`run`](super::run) measured, one row per algorithm.
@@ -88,75 +88,103 @@ impl LabReport {
         self.rows.iter().find(|r| r.name == name)
     }
 
-    /// The report as one JSON object: `options`, and `algorithms` with one
-    /// object per row. Durations are in nanoseconds.
+    /// The report as one JSON object: `options`, then `algorithms` with one
+    /// object per row. Durations are in nanoseconds (`duration_ns`,
+    /// `patience_ns`, `max_wait_ns`, `elapsed_ns`); the progress probe is
+    /// `progress` (`"ok"` or `"stalled"`) with `progress_entered` and
+    /// `progress_wanted`; `entries_per_second` is a whole number.
+    ///
+    /// Only with the crate's `json` feature, which brings `serde` and
+    /// `serde_json`; the locks themselves need neither.
+    #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
-        let o = &self.options;
-        let mut out = String::new();
-        out.push_str("{\"options\":{");
-        let _ = write!(
-            out,
-            "\"duration_ns\":{},\"threads\":{},\"lock_variable_window\":{},\
-             \"critical_work\":{},\"noncritical_work\":{},\"patience_ns\":{}",
-            o.duration.as_nanos(),
-            o.threads,
-            o.lock_variable_window,
-            o.critical_work,
-            o.noncritical_work,
-            o.patience.as_nanos()
-        );
-        out.push_str("},\"algorithms\":[");
-        for (i, r) in self.rows.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"name\":");
-            json_string(&mut out, r.name);
-            out.push_str(",\"note\":");
-            json_string(&mut out, r.note);
-            let (progress, entered, wanted) = match r.progress {
-                Progress::Ok => ("ok", PROBE_ENTRIES, PROBE_ENTRIES),
-                Progress::Stalled { entered, wanted } => ("stalled", entered, wanted),
-            };
-            let _ = write!(
-                out,
-                ",\"threads\":{},\"entries\":{},\"violations\":{},\"lost_updates\":{},\
-                 \"progress\":\"{}\",\"progress_entered\":{},\"progress_wanted\":{},\
-                 \"min_thread_entries\":{},\"max_wait_ns\":{},\"max_overtakes\":{},\
-                 \"elapsed_ns\":{},\"entries_per_second\":{:.0}}}",
-                r.threads,
-                r.entries,
-                r.violations,
-                r.lost_updates,
-                progress,
-                entered,
-                wanted,
-                r.min_thread_entries,
-                r.max_wait.as_nanos(),
-                r.max_overtakes,
-                r.elapsed.as_nanos(),
-                r.throughput()
-            );
-        }
-        out.push_str("]}");
-        out
+        serde_json::to_string(&json::Report::of(self))
+            .expect("a lab report serialises: its keys are strings and its figures integers")
     }
 }
 
-/// Appends `s` as a JSON string literal.
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+/// The shape of [`LabReport::to_json`]: one struct per JSON object, so the
+/// keys and their order are declarations, not format strings.
+#[cfg(feature = "json")]
+mod json {
+    use super::{AlgorithmReport, LabReport, Progress, PROBE_ENTRIES};
+    use serde::Serialize;
+
+    #[derive(Serialize)]
+    pub(super) struct Report<'a> {
+        options: Options,
+        algorithms: Vec<Row<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct Options {
+        duration_ns: u128,
+        threads: usize,
+        lock_variable_window: u32,
+        critical_work: u32,
+        noncritical_work: u32,
+        patience_ns: u128,
+    }
+
+    #[derive(Serialize)]
+    struct Row<'a> {
+        name: &'a str,
+        note: &'a str,
+        threads: usize,
+        entries: u64,
+        violations: u64,
+        lost_updates: u64,
+        progress: &'static str,
+        progress_entered: u32,
+        progress_wanted: u32,
+        min_thread_entries: u64,
+        max_wait_ns: u128,
+        max_overtakes: u64,
+        elapsed_ns: u128,
+        entries_per_second: u64,
+    }
+
+    impl<'a> Report<'a> {
+        pub(super) fn of(report: &'a LabReport) -> Self {
+            let o = &report.options;
+            Report {
+                options: Options {
+                    duration_ns: o.duration.as_nanos(),
+                    threads: o.threads,
+                    lock_variable_window: o.lock_variable_window,
+                    critical_work: o.critical_work,
+                    noncritical_work: o.noncritical_work,
+                    patience_ns: o.patience.as_nanos(),
+                },
+                algorithms: report.rows.iter().map(Row::of).collect(),
             }
-            c => out.push(c),
         }
     }
-    out.push('"');
+
+    impl<'a> Row<'a> {
+        fn of(r: &'a AlgorithmReport) -> Self {
+            let (progress, progress_entered, progress_wanted) = match r.progress {
+                Progress::Ok => ("ok", PROBE_ENTRIES, PROBE_ENTRIES),
+                Progress::Stalled { entered, wanted } => ("stalled", entered, wanted),
+            };
+            Row {
+                name: r.name,
+                note: r.note,
+                threads: r.threads,
+                entries: r.entries,
+                violations: r.violations,
+                lost_updates: r.lost_updates,
+                progress,
+                progress_entered,
+                progress_wanted,
+                min_thread_entries: r.min_thread_entries,
+                max_wait_ns: r.max_wait.as_nanos(),
+                max_overtakes: r.max_overtakes,
+                elapsed_ns: r.elapsed.as_nanos(),
+                entries_per_second: r.throughput().round() as u64,
+            }
+        }
+    }
 }
 
 impl fmt::Display for Progress {
@@ -265,11 +293,63 @@ fn human_rate(per_sec: f64) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "json")]
+    fn report() -> LabReport {
+        let row = |name, progress| AlgorithmReport {
+            name,
+            note: "a \"quoted\" note\twith a tab \\ and a backslash",
+            threads: 4,
+            entries: 1_000,
+            violations: 3,
+            lost_updates: 2,
+            progress,
+            min_thread_entries: 200,
+            max_wait: Duration::from_micros(1_500),
+            max_overtakes: 7,
+            elapsed: Duration::from_millis(3),
+        };
+        LabReport {
+            options: LabOptions::quick(),
+            rows: vec![
+                row("Peterson", Progress::Ok),
+                row(
+                    "strict alternation",
+                    Progress::Stalled {
+                        entered: 1,
+                        wanted: 3,
+                    },
+                ),
+            ],
+        }
+    }
+
+    #[cfg(feature = "json")]
     #[test]
-    fn json_strings_escape_quotes_backslashes_and_controls() {
-        let mut out = String::new();
-        json_string(&mut out, "a \"b\" \\ c\n");
-        assert_eq!(out, r#""a \"b\" \\ c\u000a""#);
+    fn json_notes_keep_their_quotes_tabs_and_backslashes() {
+        let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        assert_eq!(
+            v["algorithms"][0]["note"],
+            "a \"quoted\" note\twith a tab \\ and a backslash"
+        );
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_of_a_stalled_probe_says_how_far_it_got() {
+        let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        let ok = &v["algorithms"][0];
+        assert_eq!(ok["progress"], "ok");
+        assert_eq!(ok["progress_entered"], PROBE_ENTRIES);
+        let row = &v["algorithms"][1];
+        assert_eq!(row["progress"], "stalled");
+        assert_eq!(row["progress_entered"], 1);
+        assert_eq!(row["progress_wanted"], 3);
+        assert_eq!(row["max_wait_ns"], 1_500_000);
+        assert_eq!(row["entries_per_second"], 333_333);
+        assert_eq!(
+            v["options"]["duration_ns"],
+            LabOptions::quick().duration.as_nanos() as u64
+        );
     }
 
     #[test]
