@@ -77,6 +77,10 @@
 // `weave_thread_info::block_reason`: in a semaphore wait.
 #define WEAVE_BLOCK_SEMAPHORE 10
 
+// `weave_thread_info::block_reason`: waiting for a read-write lock
+// (`pthread_rwlock_rdlock`, `wrlock` and their timed forms).
+#define WEAVE_BLOCK_RWLOCK 14
+
 // `weave_thread_info::block_reason`: waiting for a call that runs on
 // weave's blocking pool (`weave_blocking`, a named semaphore's wait).
 #define WEAVE_BLOCK_IO 5

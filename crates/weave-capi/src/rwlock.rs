@@ -5,8 +5,8 @@
 //! or one of the read guards (all alike), kept in a list. It must not
 //! queue readers or writers itself.
 //!
-//! The timed calls try, then wait in short ULT sleeps (1 ms) until the
-//! deadline: weave's `RwLock` has no timed acquire.
+//! The timed calls block in `RwLock`'s timed acquires, in steps that
+//! follow `CLOCK_REALTIME` (`time::wait_until`).
 //!
 //! The lock kind is glibc's: `PTHREAD_RWLOCK_PREFER_READER_NP` (the
 //! default, and what `PTHREAD_RWLOCK_INITIALIZER` and a null `attr` give)
@@ -22,7 +22,6 @@
 use std::ffi::c_int;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
 
 use libc::{pthread_rwlock_t, pthread_rwlockattr_t, timespec};
 use weave_rt::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
@@ -161,25 +160,47 @@ impl CRwLock {
         0
     }
 
-    /// Retries `attempt` in 1 ms ULT sleeps until `abstime` has passed on
-    /// `CLOCK_REALTIME`, read again at each step (`time::wait_until`: the
-    /// wait follows the clock if it is set).
-    fn timed(&self, abstime: *const timespec, attempt: impl Fn() -> c_int) -> c_int {
-        match attempt() {
+    /// `pthread_rwlock_timedrdlock`'s wait: tries at once (POSIX: a lock
+    /// that can be had at once is taken even with a bad `abstime`), then
+    /// blocks in `RwLock::try_read_until` (or its reader-preferring twin)
+    /// in the steps of `time::wait_until`, which reads `CLOCK_REALTIME`
+    /// again at each one (the wait follows the clock if it is set).
+    fn timed_read(&self, me: u64, abstime: *const timespec) -> c_int {
+        match self.try_read(me) {
             libc::EBUSY => {}
             r => return r,
         }
         let r = wait_until(Clock::Realtime, abstime, |until| {
-            let now = Instant::now();
-            weave_rt::thread::sleep(
-                until
-                    .saturating_duration_since(now)
-                    .min(Duration::from_millis(1)),
-            );
-            match attempt() {
-                libc::EBUSY => None,
-                r => Some(r),
+            let r = if self.prefer_readers {
+                self.rw.try_read_preferring_until(until)
+            } else {
+                self.rw.try_read_until(until)
+            };
+            match r {
+                Ok(g) => self.keep_read(g),
+                Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner()),
+                Err(TryLockError::WouldBlock) => return None,
             }
+            Some(0)
+        });
+        r.unwrap_or_else(|e| e)
+    }
+
+    /// `pthread_rwlock_timedwrlock`'s wait, as [`timed_read`](Self::timed_read)
+    /// through `RwLock::try_write_until`. A writer that times out no longer
+    /// holds back the readers that queued behind it.
+    fn timed_write(&self, me: u64, abstime: *const timespec) -> c_int {
+        match self.try_write(me) {
+            libc::EBUSY => {}
+            r => return r,
+        }
+        let r = wait_until(Clock::Realtime, abstime, |until| {
+            match self.rw.try_write_until(until) {
+                Ok(g) => self.keep_write(g, me),
+                Err(TryLockError::Poisoned(p)) => self.keep_write(p.into_inner(), me),
+                Err(TryLockError::WouldBlock) => return None,
+            }
+            Some(0)
         });
         r.unwrap_or_else(|e| e)
     }
@@ -256,7 +277,7 @@ pub unsafe extern "C" fn weave_pthread_rwlock_timedrdlock(
     abstime: *const timespec,
 ) -> c_int {
     with_rw("pthread_rwlock_timedrdlock", r, |rw, me| {
-        rw.timed(abstime, || rw.try_read(me))
+        rw.timed_read(me, abstime)
     })
 }
 
@@ -288,7 +309,7 @@ pub unsafe extern "C" fn weave_pthread_rwlock_timedwrlock(
     abstime: *const timespec,
 ) -> c_int {
     with_rw("pthread_rwlock_timedwrlock", r, |rw, me| {
-        rw.timed(abstime, || rw.try_write(me))
+        rw.timed_write(me, abstime)
     })
 }
 

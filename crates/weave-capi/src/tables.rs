@@ -86,6 +86,9 @@ pub const WEAVE_BLOCK_MUTEX: c_int = 8;
 pub const WEAVE_BLOCK_CONDVAR: c_int = 9;
 /// `weave_thread_info::block_reason`: in a semaphore wait.
 pub const WEAVE_BLOCK_SEMAPHORE: c_int = 10;
+/// `weave_thread_info::block_reason`: waiting for a read-write lock
+/// (`pthread_rwlock_rdlock`, `wrlock` and their timed forms).
+pub const WEAVE_BLOCK_RWLOCK: c_int = 14;
 /// `weave_thread_info::block_reason`: waiting for a call that runs on
 /// weave's blocking pool (`weave_blocking`, a named semaphore's wait).
 pub const WEAVE_BLOCK_IO: c_int = 5;
@@ -263,6 +266,7 @@ mod tests {
         assert_eq!(WEAVE_BLOCK_MUTEX, BlockReason::Mutex as c_int);
         assert_eq!(WEAVE_BLOCK_CONDVAR, BlockReason::Condvar as c_int);
         assert_eq!(WEAVE_BLOCK_SEMAPHORE, BlockReason::Semaphore as c_int);
+        assert_eq!(WEAVE_BLOCK_RWLOCK, BlockReason::RwLock as c_int);
         assert_eq!(WEAVE_BLOCK_NET, BlockReason::Net as c_int);
         assert_eq!(WEAVE_BLOCK_IO, BlockReason::Io as c_int);
     }

@@ -221,6 +221,7 @@ c_tests! {
     setattr_default_np_sets_what_a_null_attr_create_makes => "attr_default_np",
     rwlock_kind_is_stored_and_writers_are_preferred => "rwlockattr_kind_np",
     prefer_reader_kinds_and_the_default_let_readers_pass_a_waiting_writer => "rwlock_prefer_reader_np",
+    timed_rwlock_waits_block_in_the_lock_and_a_timed_out_writer_lets_readers_in => "rwlock_timed_waits_in_the_lock",
     getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
     realtime_timed_joins_wait_in_steps_until_abstime_passes_on_that_clock => "timedjoin_realtime_in_steps",
     close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",

@@ -69,6 +69,18 @@
 //! 4. A **downgrade** stores `state = READER` (never 0, so no writer gets
 //!    in between) and then wakes the readers.
 //!
+//! 5. A **timed writer that gives up** (`write_until`) takes itself out
+//!    of `writers_waiting` and wakes every queued reader to look again:
+//!    readers may be queued behind its count (3), waiting for an unlock
+//!    of its that will never come. It owes the other writers nothing: a
+//!    writer woken to retry (1b, 2) always retries before it looks at
+//!    its deadline, and a retry that fails means another thread holds the
+//!    lock, whose unlock wakes the next writer. A timed reader that gives
+//!    up owes nothing either: readers are only ever woken all at once.
+//!    Either kind keeps a hand-off that raced its timeout (the unlink
+//!    finds the node `HANDED`: the lock, or its read count, is already
+//!    its own).
+//!
 //! Neither unlock decides from `writers_waiting`: an unlocker reading that
 //! count while a writer increments it and reads `state` is a store-buffer
 //! (Dekker) race in which each can miss the other's write, and the writer
@@ -83,6 +95,7 @@ use super::queue::{Choice, Node};
 use super::raw_condvar::{RawCondvar, NOTIFIED};
 use super::raw_mutex::STARVE_NS;
 use crate::loom::AtomicUsize;
+use std::time::Instant;
 
 const WRITER: usize = 1;
 const READER: usize = 2;
@@ -188,7 +201,7 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn read(&self) {
         if !self.try_read() {
-            self.read_slow(false);
+            self.read_slow(false, None);
         }
     }
 
@@ -197,12 +210,27 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn read_preferring(&self) {
         if !self.try_read_preferring() {
-            self.read_slow(true);
+            self.read_slow(true, None);
         }
     }
 
+    /// As [`read`](Self::read) (or [`read_preferring`](Self::read_preferring)
+    /// if `preferring`), giving up at `deadline`; true if the read lock was
+    /// taken. A reader that gives up leaves nothing to pass on: readers
+    /// are woken all together (steps 1 and 4), never one on another's
+    /// behalf, and a hand-off that raced the timeout is kept (step 1a's
+    /// count is ours once the unlink finds the node `HANDED`).
+    pub(crate) fn read_until(&self, preferring: bool, deadline: Instant) -> bool {
+        let fast = if preferring {
+            self.try_read_preferring()
+        } else {
+            self.try_read()
+        };
+        fast || self.read_slow(preferring, Some(deadline))
+    }
+
     #[cold]
-    fn read_slow(&self, preferring: bool) {
+    fn read_slow(&self, preferring: bool, deadline: Option<Instant>) -> bool {
         let me = block::me();
         let try_read = || {
             if preferring {
@@ -212,22 +240,26 @@ impl RawRwLock {
             }
         };
         while !try_read() {
+            if deadline.is_some_and(block::expired) {
+                return false;
+            }
             let node = Node::new(me.priority, me.id, 0);
-            let result = self
-                .readers
-                .wait_node(BlockReason::RwLock, None, &node, false, |_| {
-                    // Under the readers' queue lock (protocol step 1, 3);
-                    // a preferring reader waits only for a holding writer.
-                    self.state.load(Relaxed) & WRITER != 0
-                        || (!preferring && self.writers_waiting.load(Relaxed) != 0)
-                });
+            let result =
+                self.readers
+                    .wait_node(BlockReason::RwLock, deadline, &node, false, |_| {
+                        // Under the readers' queue lock (protocol step 1, 3);
+                        // a preferring reader waits only for a holding writer.
+                        self.state.load(Relaxed) & WRITER != 0
+                            || (!preferring && self.writers_waiting.load(Relaxed) != 0)
+                    });
             if result == HANDED {
                 // Step 1a: a writer's unlock counted us in `state` and
                 // popped us under the queue lock we took to unlink: what
                 // it wrote is visible to us through that lock.
-                return;
+                return true;
             }
         }
+        true
     }
 
     pub(crate) fn read_unlock(&self) {
@@ -273,12 +305,19 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn write(&self) {
         if !self.try_write() {
-            self.write_slow();
+            self.write_slow(None);
         }
     }
 
+    /// As [`write`](Self::write), giving up at `deadline`; true if the
+    /// write lock was taken (step 5 of the module doc: what a writer that
+    /// gives up owes the others).
+    pub(crate) fn write_until(&self, deadline: Instant) -> bool {
+        self.try_write() || self.write_slow(Some(deadline))
+    }
+
     #[cold]
-    fn write_slow(&self) {
+    fn write_slow(&self, deadline: Option<Instant>) -> bool {
         // Relaxed: readers read it as a gate under their queue lock, after
         // the unlock that matters took that lock (step 3), or as a
         // preference on their fast path.
@@ -288,15 +327,19 @@ impl RawRwLock {
         // that has waited past the bound (step 1).
         let mut since: Option<u64> = None;
         while !self.try_write() {
+            if deadline.is_some_and(block::expired) {
+                self.give_up_writing();
+                return false;
+            }
             let requeue = since.is_some();
             let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns));
-            let result = self
-                .writers
-                .wait_node(BlockReason::RwLock, None, &node, requeue, |_| {
-                    // Relaxed: under the writers' queue lock, which every
-                    // unlock takes after (or for) its store (steps 1, 2).
-                    self.state.load(Relaxed) != 0
-                });
+            let result =
+                self.writers
+                    .wait_node(BlockReason::RwLock, deadline, &node, requeue, |_| {
+                        // Relaxed: under the writers' queue lock, which every
+                        // unlock takes after (or for) its store (steps 1, 2).
+                        self.state.load(Relaxed) != 0
+                    });
             if result == HANDED {
                 // The unlocker kept `state == WRITER` for us and popped us
                 // under the queue lock we took to unlink: what it wrote
@@ -307,6 +350,20 @@ impl RawRwLock {
         // Relaxed: we hold the lock, readers are shut out by WRITER, and
         // our own unlock reads this after it (same thread).
         self.writers_waiting.fetch_sub(1, Relaxed);
+        true
+    }
+
+    /// Step 5: a timed writer leaves without the lock. It no longer
+    /// counts in `writers_waiting`, so readers that queued behind it
+    /// (gated by the count, step 3) would wait for an unlock of ours that
+    /// never comes: wake them to look again (one that still finds a writer
+    /// holding or waiting queues again).
+    #[cold]
+    fn give_up_writing(&self) {
+        // Relaxed: the readers read the count under their queue lock,
+        // which the `notify_all` below takes after this decrement.
+        self.writers_waiting.fetch_sub(1, Relaxed);
+        self.readers.notify_all();
     }
 
     pub(crate) fn write_unlock(&self) {
@@ -589,6 +646,89 @@ mod loom_tests {
             w1.join().unwrap();
             w2.join().unwrap();
             assert_eq!(read(&s), 2);
+        });
+    }
+
+    /// Step 5: a timed writer gives up while a reader holds the lock
+    /// (under loom a deadline passes once the thread has blocked); a
+    /// reader that queued behind its count gets in beside the holder
+    /// instead of waiting for an unlock that never comes (without the
+    /// wake in `give_up_writing` this model deadlocks).
+    #[test]
+    fn a_timed_writer_that_gives_up_lets_the_readers_behind_it_in() {
+        loom::model(|| {
+            let s = shared();
+            s.l.read();
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || s.l.write_until(Instant::now()))
+            };
+            let r = {
+                let s = s.clone();
+                loom::thread::spawn(move || read(&s))
+            };
+            assert!(
+                !w.join().unwrap(),
+                "the writer got in past a held read lock"
+            );
+            assert_eq!(r.join().unwrap(), 0);
+            s.l.read_unlock();
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
+        });
+    }
+
+    /// A timed reader whose deadline races a writer's unlock that hands
+    /// it a read count (step 1a) keeps that count: it reports the lock
+    /// taken, and once it lets go the word is free (a count dropped on
+    /// the floor would leave it read-locked for ever).
+    #[test]
+    fn a_timed_reader_keeps_a_hand_off_that_races_its_deadline() {
+        loom::model(|| {
+            let s = shared();
+            s.l.write();
+            let r = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let got = s.l.read_until(false, Instant::now());
+                    if got {
+                        s.l.read_unlock();
+                    }
+                    got
+                })
+            };
+            s.l.write_unlock();
+            let _ = r.join().unwrap();
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(read(&s), 0);
+        });
+    }
+
+    /// A timed writer whose deadline races an unlock that hands it the
+    /// lock (bound 0: every queued writer is starving) keeps it, and a
+    /// timed writer that gives up leaves no count behind.
+    #[test]
+    fn a_timed_writer_keeps_a_hand_off_that_races_its_deadline() {
+        loom::model(|| {
+            let s = shared_starving(0);
+            s.l.write();
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let got = s.l.write_until(Instant::now());
+                    if got {
+                        // SAFETY: the write lock is held.
+                        s.n.with_mut(|p| unsafe { *p += 1 });
+                        s.l.write_unlock();
+                    }
+                    got
+                })
+            };
+            s.l.write_unlock();
+            let got = w.join().unwrap();
+            assert_eq!(read(&s), u32::from(got));
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            assert_eq!(s.l.writers_waiting.load(Relaxed), 0);
         });
     }
 

@@ -9,6 +9,7 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::{LockResult, TryLockError, TryLockResult};
+use std::time::{Duration, Instant};
 
 use super::poison::{self, map_result};
 use super::raw_rwlock::RawRwLock;
@@ -144,6 +145,60 @@ impl<T: ?Sized> RwLock<T> {
     /// Takes the exclusive lock if nobody holds the lock.
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         if self.raw.try_write() {
+            Ok(self.write_guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    /// As [`read`](Self::read), but gives up after `timeout`
+    /// (`WouldBlock`). A weave extension, as
+    /// [`Mutex::try_lock_for`](super::Mutex::try_lock_for): std's RwLock
+    /// has no timed lock. On a ULT only the ULT waits; the wait is a block,
+    /// not a poll.
+    pub fn try_read_for(&self, timeout: Duration) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_read_until(deadline),
+            None => Ok(self.read()?),
+        }
+    }
+
+    /// As [`try_read_for`](Self::try_read_for), with a deadline.
+    pub fn try_read_until(&self, deadline: Instant) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        if self.raw.read_until(false, deadline) {
+            Ok(self.read_guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    /// As [`try_read_until`](Self::try_read_until), preferring readers
+    /// (see [`read_preferring`](Self::read_preferring)): it waits only
+    /// while a writer holds the lock.
+    pub fn try_read_preferring_until(
+        &self,
+        deadline: Instant,
+    ) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        if self.raw.read_until(true, deadline) {
+            Ok(self.read_guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    /// As [`write`](Self::write), but gives up after `timeout`
+    /// (`WouldBlock`). A writer that gives up lets the readers queued
+    /// behind it in, as if it had never asked.
+    pub fn try_write_for(&self, timeout: Duration) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_write_until(deadline),
+            None => Ok(self.write()?),
+        }
+    }
+
+    /// As [`try_write_for`](Self::try_write_for), with a deadline.
+    pub fn try_write_until(&self, deadline: Instant) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        if self.raw.write_until(deadline) {
             Ok(self.write_guard()?)
         } else {
             Err(TryLockError::WouldBlock)
