@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use signal_common::{
-    bound_spinner, in_child, lwp_tid, pending_here, spin_for, tgkill, wait_for, wait_until,
+    blocked_by_every_thread, bound_spinner, in_child, lwp_tid, pending_here, spin_for, tgkill,
+    wait_for, wait_until,
 };
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread;
@@ -151,8 +152,11 @@ fn case4_blocked_everywhere_waits_in_kernel_until_a_ult_unblocks_it() {
     let changes_before = signal::kernel_mask_changes();
     tgkill(lwp_tid(lwp.load(SeqCst)), SIG);
     // Raised again until every thread's kernel mask blocks it: pending for
-    // the process, delivered to nobody.
-    wait_until(|| pending_here(SIG));
+    // the process, delivered to nobody. (Pending alone comes first: a
+    // thread the kernel picked, an LWP or one of the harness's, may not
+    // have blocked it yet; it would route it while A unblocks, and after
+    // A has ended find nobody to take it.)
+    wait_until(|| pending_here(SIG) && blocked_by_every_thread(SIG));
     assert_eq!(
         deliveries(&got),
         0,

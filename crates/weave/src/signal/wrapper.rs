@@ -218,7 +218,39 @@ fn top_half(
         take_here(sig, rec, None, info, uc);
         return;
     }
+    // Sent here by case 3 for the ULT this LWP ran, which no longer runs
+    // here: that ULT took it when case 3 chose it, and keeps it if it has
+    // ended or still lets it through. Routed afresh instead, a signal whose
+    // ULT unblocked it and then ended would be blocked everywhere (case 4)
+    // with nobody left to unblock it.
+    if forwarded == Some(Route::Directed) && directed_target_keeps(&rec, sig) {
+        rec.route = Route::Directed;
+        deliver(sig, rec);
+        return;
+    }
     route_elsewhere(sig, rec, here.map(|l| l.index()), uc);
+}
+
+/// Whether the ULT case 3 named in `rec` (`Record::target`, set by
+/// [`send_to_lwp`]) still takes `sig`: it has ended (its slot exited,
+/// freed or reused since), or it is alive and does not block `sig`. False
+/// when no ULT is named, or the named one blocks `sig` now.
+// ASYNC-SIGNAL-SAFE: atomics of the never-freed thread table.
+fn directed_target_keeps(rec: &Record, sig: i32) -> bool {
+    let Some(id) = crate::thread::id::ThreadId::from_u64(rec.target) else {
+        return false;
+    };
+    if id.index() as usize >= table().carved() {
+        return false;
+    }
+    let t = table().slot(id.index());
+    // Relaxed, as every read of the table here: a slot reused under us
+    // (its generation and state read apart) is at worst taken for the
+    // ended ULT it held, whose signal then goes to the pool, as for any
+    // target that ended.
+    let same = t.generation.load(Relaxed) == id.generation();
+    let run = t.state.load().run();
+    !same || matches!(run, FREE | EXITED) || takes(t, sig)
 }
 
 /// Cases 2, 3 and 4: the interrupted thread does not take the signal.
@@ -505,8 +537,10 @@ fn resend(sig: i32, rec: &Record, tid: i32) -> bool {
 /// that is not running.
 // ASYNC-SIGNAL-SAFE
 fn send_to_lwp(sig: i32, mut rec: Record, tid: i32, ult: &Tcb) {
+    // Named in the stashed record: if `ult` no longer runs there when the
+    // signal lands, it still takes it (`directed_target_keeps`).
+    rec.target = ult.id().as_u64().get();
     if !resend(sig, &rec, tid) {
-        rec.target = ult.id().as_u64().get();
         deliver(sig, rec);
     }
 }
@@ -528,8 +562,8 @@ fn block_and_raise_again(sig: i32, mut rec: Record, on_lwp: bool, uc: *mut libc:
         KBLOCKED_ANY.fetch_or(bit(sig), Relaxed);
     }
     rec.route = Route::Unblocked;
+    rec.target = 0;
     if !resend(sig, &rec, 0) {
-        rec.target = 0;
         deliver(sig, rec);
     }
 }

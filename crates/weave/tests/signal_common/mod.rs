@@ -130,6 +130,30 @@ pub fn pending_here(sig: i32) -> bool {
     unsafe { libc::sigismember(&s, sig) == 1 }
 }
 
+/// Whether every kernel thread of the process blocks `sig` now (`SigBlk`
+/// in its `/proc` status): LWPs, and threads weave does not know (the
+/// test harness's, the watchdog's), which case 4 blocks as it passes.
+/// Then a signal pending for the process can reach none of them, and
+/// case 4 has settled. Merely pending (`pending_here`) is not enough: the
+/// kernel may have picked a thread that has not yet run the handler that
+/// blocks it there, and that thread would route it as a ULT unblocks.
+pub fn blocked_by_every_thread(sig: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            // The thread has ended.
+            return true;
+        };
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("SigBlk:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+    })
+}
+
 /// Spins on the CPU, never yielding the LWP, until `flag` is set (so that
 /// the ULT stays the one its LWP runs); panics after 30 s.
 pub fn spin_for(flag: &AtomicBool) {
