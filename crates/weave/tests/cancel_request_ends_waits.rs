@@ -7,6 +7,9 @@
 //! A hang is the failure: each test waits for the cancelled thread with a
 //! watchdog.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use weave::os::fd;
 use weave::sync::Semaphore;
-use weave::thread::{self, BlockReason, ThreadId, ThreadState};
+use weave::thread::{self, BlockReason};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -29,18 +32,6 @@ fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
     rx.recv_timeout(Duration::from_secs(60))
         .expect("the cancelled thread did not end its wait within a minute")
         .expect("the thread panicked")
-}
-
-/// Waits until the table shows `id` blocked for `reason`.
-fn wait_blocked(id: ThreadId, reason: BlockReason) {
-    let start = Instant::now();
-    while !thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(reason))
-    {
-        assert!(start.elapsed() < Duration::from_secs(60), "never blocked");
-        std::thread::yield_now();
-    }
 }
 
 #[test]

@@ -1,25 +1,19 @@
 //! `notify_one` wakes the highest-priority waiter first, and the longest
 //! waiting among equals.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::Arc;
 use std::time::Duration;
 use weave::sync::{Condvar, Mutex};
-use weave::thread::{BlockReason, ThreadId, ThreadState};
+use weave::thread::BlockReason;
 
 #[derive(Default)]
 struct State {
     /// Tokens handed out by the test, one per notify.
     tokens: u32,
     order: Vec<&'static str>,
-}
-
-fn wait_blocked_on_condvar(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::Condvar))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]
@@ -38,7 +32,7 @@ fn notify_one_picks_by_priority_then_arrival() {
                 g.order.push(tag);
             })
             .unwrap();
-        wait_blocked_on_condvar(h.thread().id());
+        wait_blocked(h.thread().id(), BlockReason::Condvar);
         h
     };
     let hs = [

@@ -6,14 +6,17 @@
 //!
 //! A hang is the failure: each waiter is joined under a watchdog.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::io::Write;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weave::os::fd::{self, Interest};
-use weave::thread::{self, BlockReason, ThreadId, ThreadState};
+use weave::thread::{self, BlockReason};
 
 /// Joins `h` within a minute or fails the test.
 fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
@@ -24,18 +27,6 @@ fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
     rx.recv_timeout(Duration::from_secs(60))
         .expect("the waiter did not end its wait within a minute")
         .expect("the waiter panicked")
-}
-
-/// Waits until the table shows `id` blocked for `reason`.
-fn wait_blocked(id: ThreadId, reason: BlockReason) {
-    let start = Instant::now();
-    while !thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(reason))
-    {
-        assert!(start.elapsed() < Duration::from_secs(60), "never blocked");
-        std::thread::yield_now();
-    }
 }
 
 /// A ULT waiting on `fd` for reading, blocked in the reactor when this

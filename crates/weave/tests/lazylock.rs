@@ -3,21 +3,14 @@
 //! the initialiser panics, `DerefMut`/`force_mut` for unique access, and
 //! the function or the value dropped exactly once.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::Duration;
 use weave::sync::{LazyLock, Semaphore};
-use weave::thread::{BlockReason, ThreadId, ThreadState};
-
-fn wait_until_blocked(id: ThreadId, reason: BlockReason) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(reason))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use weave::thread::BlockReason;
 
 fn panic_message(e: Box<dyn std::any::Any + Send>) -> String {
     match e.downcast::<String>() {
@@ -57,10 +50,10 @@ fn a_thread_arriving_during_initialisation_blocks_until_the_value_is_there() {
     }));
     let l1 = lazy.clone();
     let first = weave::thread::spawn(move || *LazyLock::force(&l1));
-    wait_until_blocked(first.thread().id(), BlockReason::Semaphore);
+    wait_blocked(first.thread().id(), BlockReason::Semaphore);
     let l2 = lazy.clone();
     let second = weave::thread::spawn(move || *LazyLock::force(&l2));
-    wait_until_blocked(second.thread().id(), BlockReason::Once);
+    wait_blocked(second.thread().id(), BlockReason::Once);
     assert_eq!(LazyLock::get(&lazy), None);
     go.release(1);
     assert_eq!(first.join().unwrap(), 7);

@@ -4,24 +4,18 @@
 //! lock. The watchdog only turns a starvation into a failure; nothing here
 //! asserts a time.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weave::sync::{Mutex, RwLock};
-use weave::thread::{BlockReason, ThreadId, ThreadState};
+use weave::thread::BlockReason;
 
 /// Anything held for its drop: a lock guard of either kind.
 trait Held {}
 impl<T> Held for T {}
-
-fn wait_blocked(id: ThreadId, reason: BlockReason) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(reason))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// Runs the scenario: `hold()` takes the lock and returns a guard-like
 /// value; the low-priority thread queues first, then eight high-priority

@@ -2,24 +2,14 @@
 //! waiter that has waited too long and lost a retry to a barger gets the
 //! lock handed to it; one that only waited long is woken to retry.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, TryLockError};
 use std::time::Duration;
 use weave::sync::Mutex;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
-
-/// Polls the thread table until `id` is blocked on a mutex.
-fn wait_blocked_on_mutex(id: ThreadId) {
-    loop {
-        let blocked = weave::thread::threads()
-            .iter()
-            .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::Mutex));
-        if blocked {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use weave::thread::{BlockReason, ThreadState};
 
 #[test]
 fn a_higher_priority_waiter_is_woken_first() {
@@ -33,9 +23,9 @@ fn a_higher_priority_waiter_is_woken_first() {
             .unwrap()
     };
     let low = spawn(4, "low");
-    wait_blocked_on_mutex(low.thread().id());
+    wait_blocked(low.thread().id(), BlockReason::Mutex);
     let high = spawn(28, "high");
-    wait_blocked_on_mutex(high.thread().id());
+    wait_blocked(high.thread().id(), BlockReason::Mutex);
     drop(g);
     low.join().unwrap();
     high.join().unwrap();
@@ -81,7 +71,7 @@ fn holder_relocks_after_a_waiter_queued_long(beat_the_waiter_once: bool) -> bool
     let waiter = weave::thread::spawn(move || {
         *m2.lock().unwrap() += 1;
     });
-    wait_blocked_on_mutex(waiter.thread().id());
+    wait_blocked(waiter.thread().id(), BlockReason::Mutex);
     go.store(true, SeqCst);
     holder.thread().unpark();
     let barged = holder.join().unwrap();
@@ -155,7 +145,7 @@ fn a_waiter_handed_the_lock_runs_before_the_others_of_its_lwp() {
         let _g = m2.lock().unwrap();
         log(&order2, "waiter");
     });
-    wait_blocked_on_mutex(waiter.thread().id());
+    wait_blocked(waiter.thread().id(), BlockReason::Mutex);
     while !weave::thread::threads()
         .iter()
         .any(|t| t.id == other.thread().id() && t.state == ThreadState::Blocked(BlockReason::Park))

@@ -2,20 +2,13 @@
 //! that arrive block their ULTs (shown as `BlockReason::Once`) and their
 //! LWP runs other threads; the initialiser runs exactly once.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::Duration;
 use weave::sync::{Once, OnceLock, Semaphore};
-use weave::thread::{BlockReason, ThreadId, ThreadState};
-
-fn wait_until_blocked_on_once(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::Once))
-    {
-        weave::thread::sleep(Duration::from_millis(1));
-    }
-}
+use weave::thread::BlockReason;
 
 /// On one LWP: the initialiser waits for a go-ahead that only a third ULT,
 /// placed on the same LWP, can give, after a second caller has blocked on
@@ -38,7 +31,7 @@ fn a_caller_waiting_for_the_initialiser_leaves_the_lwp_to_others() {
         };
         let first = weave::thread::spawn(caller(once.clone(), go.clone(), runs.clone()));
         let second = weave::thread::spawn(caller(once.clone(), go.clone(), runs.clone()));
-        wait_until_blocked_on_once(second.thread().id());
+        wait_blocked(second.thread().id(), BlockReason::Once);
         let go2 = go.clone();
         weave::thread::spawn(move || go2.release(1)).join().unwrap();
         first.join().unwrap();

@@ -3,21 +3,14 @@
 //! and can complete it; `wait` blocks the ULT until another call
 //! completes it and panics on poison; `wait_force` waits through poison.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::Duration;
 use weave::sync::Once;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
-
-fn wait_until_blocked_on_once(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::Once))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use weave::thread::BlockReason;
 
 fn poisoned_once() -> Once {
     let once = Once::new();
@@ -84,7 +77,7 @@ fn wait_blocks_the_ult_until_another_thread_completes_the_once() {
         assert!(o.is_completed());
         d.load(SeqCst)
     });
-    wait_until_blocked_on_once(waiter.thread().id());
+    wait_blocked(waiter.thread().id(), BlockReason::Once);
     once.call_once(|| done.store(true, SeqCst));
     assert!(
         waiter.join().unwrap(),
@@ -110,7 +103,7 @@ fn wait_force_waits_through_poison_until_a_forced_call_completes() {
         o.wait_force();
         o.is_completed()
     });
-    wait_until_blocked_on_once(waiter.thread().id());
+    wait_blocked(waiter.thread().id(), BlockReason::Once);
     once.call_once_force(|s| assert!(s.is_poisoned()));
     assert!(waiter.join().unwrap());
 }

@@ -2,11 +2,13 @@
 //! that were waiting, panic, as std's) but leaves a `OnceLock` empty for
 //! the next caller to retry (as std's).
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Duration;
 use weave::sync::{Once, OnceLock, Semaphore};
-use weave::thread::{BlockReason, ThreadId, ThreadState};
+use weave::thread::BlockReason;
 
 #[test]
 fn a_panic_in_call_once_poisons_the_once() {
@@ -22,15 +24,6 @@ fn a_panic_in_call_once_poisons_the_once() {
     assert!(!ran, "a poisoned Once ran a second initialiser");
 }
 
-fn wait_until_blocked(id: ThreadId, reason: BlockReason) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(reason))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn a_ult_waiting_on_a_once_whose_initialiser_panics_panics_too() {
     let once = Arc::new(Once::new());
@@ -43,10 +36,10 @@ fn a_ult_waiting_on_a_once_whose_initialiser_panics_panics_too() {
         })
     });
     // The initialiser holds the Once, waiting for `go`.
-    wait_until_blocked(init.thread().id(), BlockReason::Semaphore);
+    wait_blocked(init.thread().id(), BlockReason::Semaphore);
     let o2 = once.clone();
     let waiter = weave::thread::spawn(move || o2.call_once(|| {}));
-    wait_until_blocked(waiter.thread().id(), BlockReason::Once);
+    wait_blocked(waiter.thread().id(), BlockReason::Once);
     go.release(1);
     assert!(init.join().is_err());
     assert!(waiter.join().is_err(), "the waiter did not see the poison");

@@ -2,12 +2,15 @@
 //! wherever that happens: a `Drop` that blocks (a lock, a channel, a sleep,
 //! a join) works, and `thread::scope` returns only after those drops ran.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weave::sync::{mpsc, Mutex};
-use weave::thread::{self, BlockReason, ThreadId, ThreadState};
+use weave::thread::{self, BlockReason};
 
 /// Turns a hang into a failure: runs `f` on an OS thread and waits for it
 /// for a generous time.
@@ -18,23 +21,6 @@ fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static)
     });
     rx.recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| panic!("{what}: still not done after 60 s"))
-}
-
-/// Waits until thread `id` is blocked for `reason` (a watchdog turns a
-/// thread that never blocks into a failure).
-fn wait_until_blocked(id: ThreadId, reason: BlockReason) {
-    let start = Instant::now();
-    loop {
-        let st = thread::threads().into_iter().find(|t| t.id == id);
-        if matches!(st, Some(ref t) if t.state == ThreadState::Blocked(reason)) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "thread {id:?} never blocked on {reason:?}: {st:?}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// A result whose drop blocks: it waits for a go-ahead on a channel, takes
@@ -69,9 +55,9 @@ fn detach_and_drive<T>(
     drop(h); // detached before it finishes: the ULT drops its own value
     let held = lock.lock().unwrap();
     start_tx.send(()).unwrap();
-    wait_until_blocked(id, BlockReason::Channel);
+    wait_blocked(id, BlockReason::Channel);
     gate_tx.send(()).unwrap();
-    wait_until_blocked(id, BlockReason::Mutex);
+    wait_blocked(id, BlockReason::Mutex);
     drop(held);
     done_rx
         .recv_timeout(Duration::from_secs(60))

@@ -3,20 +3,14 @@
 //! of writers cannot starve readers (as a stream of readers cannot starve
 //! a writer: rwlock_writer_preference.rs).
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use weave::sync::RwLock;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
-
-fn wait_blocked_on_rwlock(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::RwLock))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use weave::thread::BlockReason;
 
 #[test]
 fn a_writer_unlock_lets_the_queued_readers_in_before_the_next_writer() {
@@ -26,13 +20,13 @@ fn a_writer_unlock_lets_the_queued_readers_in_before_the_next_writer() {
         .map(|_| {
             let l = l.clone();
             let r = weave::thread::spawn(move || l.read().unwrap().clone());
-            wait_blocked_on_rwlock(r.thread().id());
+            wait_blocked(r.thread().id(), BlockReason::RwLock);
             r
         })
         .collect();
     let l2 = l.clone();
     let writer = weave::thread::spawn(move || l2.write().unwrap().push("second"));
-    wait_blocked_on_rwlock(writer.thread().id());
+    wait_blocked(writer.thread().id(), BlockReason::RwLock);
     held.push("by the holder");
     drop(held);
     for r in readers {

@@ -3,19 +3,12 @@
 //! writer waits, and one blocked by a holding writer gets in when that
 //! writer lets go.
 
-use std::sync::Arc;
-use std::time::Duration;
-use weave::sync::RwLock;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
+mod wait_common;
+use wait_common::wait_blocked;
 
-fn wait_blocked_on_rwlock(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::RwLock))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use std::sync::Arc;
+use weave::sync::RwLock;
+use weave::thread::BlockReason;
 
 #[test]
 fn a_preferring_reader_gets_in_beside_a_reader_while_a_writer_waits() {
@@ -23,7 +16,7 @@ fn a_preferring_reader_gets_in_beside_a_reader_while_a_writer_waits() {
     let first_read = l.read().unwrap();
     let l2 = l.clone();
     let writer = weave::thread::spawn(move || l2.write().unwrap().push("writer"));
-    wait_blocked_on_rwlock(writer.thread().id());
+    wait_blocked(writer.thread().id(), BlockReason::RwLock);
     // A writer waits: an ordinary reader is held back, a preferring one
     // is not, in either form.
     assert!(l.try_read().is_err());
@@ -49,7 +42,7 @@ fn a_preferring_reader_waits_for_a_holding_writer_and_sees_its_write() {
     assert!(l.try_read_preferring().is_err());
     let l2 = l.clone();
     let reader = weave::thread::spawn(move || *l2.read_preferring().unwrap());
-    wait_blocked_on_rwlock(reader.thread().id());
+    wait_blocked(reader.thread().id(), BlockReason::RwLock);
     *w = 7;
     drop(w);
     assert_eq!(reader.join().unwrap(), 7);

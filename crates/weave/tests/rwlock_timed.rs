@@ -5,19 +5,13 @@
 //! and a writer that gives up no longer holds back the readers that queued
 //! behind it.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 use weave::sync::RwLock;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
-
-fn wait_blocked_on_rwlock(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::RwLock))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use weave::thread::BlockReason;
 
 #[test]
 fn a_timed_writer_waits_in_the_lock_and_gives_up_with_would_block() {
@@ -30,7 +24,7 @@ fn a_timed_writer_waits_in_the_lock_and_gives_up_with_would_block() {
             Err(TryLockError::WouldBlock)
         )
     });
-    wait_blocked_on_rwlock(writer.thread().id());
+    wait_blocked(writer.thread().id(), BlockReason::RwLock);
     assert!(writer.join().unwrap(), "the writer got in past a read lock");
     drop(held);
     *l.try_write().expect("free once the reader left") += 1;
@@ -43,12 +37,12 @@ fn a_writer_that_gives_up_lets_the_readers_queued_behind_it_in() {
     let held = l.read().unwrap();
     let l2 = l.clone();
     let writer = weave::thread::spawn(move || l2.try_write_for(Duration::from_millis(300)).is_ok());
-    wait_blocked_on_rwlock(writer.thread().id());
+    wait_blocked(writer.thread().id(), BlockReason::RwLock);
     // While the writer waits, new readers queue behind it.
     assert!(matches!(l.try_read(), Err(TryLockError::WouldBlock)));
     let l3 = l.clone();
     let reader = weave::thread::spawn(move || drop(l3.read().unwrap()));
-    wait_blocked_on_rwlock(reader.thread().id());
+    wait_blocked(reader.thread().id(), BlockReason::RwLock);
     assert!(!writer.join().unwrap());
     // `held` is still ours: the reader can only have got in beside it.
     reader.join().unwrap();
@@ -64,7 +58,7 @@ fn a_timed_reader_gets_in_when_the_writer_leaves_in_time() {
         *l2.try_read_for(Duration::from_secs(60))
             .expect("the writer leaves long before the deadline")
     });
-    wait_blocked_on_rwlock(reader.thread().id());
+    wait_blocked(reader.thread().id(), BlockReason::RwLock);
     *w = 7;
     drop(w);
     assert_eq!(reader.join().unwrap(), 7);
@@ -92,7 +86,7 @@ fn a_preferring_timed_reader_passes_a_waiting_writer() {
     let held = l.read().unwrap();
     let l2 = l.clone();
     let writer = weave::thread::spawn(move || drop(l2.write().unwrap()));
-    wait_blocked_on_rwlock(writer.thread().id());
+    wait_blocked(writer.thread().id(), BlockReason::RwLock);
     let deadline = Instant::now() + Duration::from_secs(60);
     let again = l
         .try_read_preferring_until(deadline)

@@ -2,19 +2,12 @@
 //! the lock before a reader that arrived after it, and while it waits the
 //! thread table shows `BlockReason::RwLock`.
 
-use std::sync::{Arc, TryLockError};
-use std::time::Duration;
-use weave::sync::RwLock;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
+mod wait_common;
+use wait_common::wait_blocked;
 
-fn wait_blocked_on_rwlock(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::RwLock))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use std::sync::{Arc, TryLockError};
+use weave::sync::RwLock;
+use weave::thread::BlockReason;
 
 #[test]
 fn a_waiting_writer_goes_before_a_later_reader() {
@@ -22,7 +15,7 @@ fn a_waiting_writer_goes_before_a_later_reader() {
     let first_read = l.read().unwrap();
     let l2 = l.clone();
     let writer = weave::thread::spawn(move || l2.write().unwrap().push("writer"));
-    wait_blocked_on_rwlock(writer.thread().id());
+    wait_blocked(writer.thread().id(), BlockReason::RwLock);
     // The writer waits for us: new readers must wait for it.
     assert!(matches!(l.try_read(), Err(TryLockError::WouldBlock)));
     let l3 = l.clone();
@@ -30,7 +23,7 @@ fn a_waiting_writer_goes_before_a_later_reader() {
         let g = l3.read().unwrap();
         g.clone()
     });
-    wait_blocked_on_rwlock(reader.thread().id());
+    wait_blocked(reader.thread().id(), BlockReason::RwLock);
     drop(first_read);
     writer.join().unwrap();
     assert_eq!(

@@ -2,19 +2,12 @@
 //! thread that arrives while others wait queues behind them even if
 //! permits are free for it (no barging past a waiter).
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use weave::sync::Semaphore;
-use weave::thread::{BlockReason, ThreadId, ThreadState};
+mod wait_common;
+use wait_common::wait_blocked;
 
-fn wait_blocked_on_semaphore(id: ThreadId) {
-    while !weave::thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(BlockReason::Semaphore))
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use std::sync::{Arc, Mutex};
+use weave::sync::Semaphore;
+use weave::thread::BlockReason;
 
 #[test]
 fn equal_priority_waiters_get_permits_in_arrival_order() {
@@ -27,7 +20,7 @@ fn equal_priority_waiters_get_permits_in_arrival_order() {
                 let _p = sem.acquire();
                 order.lock().unwrap().push(i);
             });
-            wait_blocked_on_semaphore(h.thread().id());
+            wait_blocked(h.thread().id(), BlockReason::Semaphore);
             h
         })
         .collect();
@@ -47,7 +40,7 @@ fn a_waiter_for_many_permits_is_not_overtaken_by_a_later_small_request() {
         let p = s.acquire_many(3);
         p.num_permits()
     });
-    wait_blocked_on_semaphore(big.thread().id());
+    wait_blocked(big.thread().id(), BlockReason::Semaphore);
     assert!(
         sem.try_acquire().is_none(),
         "a try_acquire took a free permit past a waiter"
