@@ -1,22 +1,13 @@
 //! `weave::dump()`: every thread with what it waits on and for whom, and
 //! the stack of each parked ULT, as text and JSON.
 
+mod wait_common;
+use wait_common::wait_blocked_any;
+
 use std::sync::Arc;
 
 use weave::sync::{Barrier, Mutex};
-use weave::thread::{self, ThreadId, ThreadState};
-
-fn wait_until_blocked(id: ThreadId) {
-    while !matches!(
-        thread::threads()
-            .iter()
-            .find(|t| t.id == id)
-            .map(|t| t.state),
-        Some(ThreadState::Blocked(_))
-    ) {
-        thread::yield_now();
-    }
-}
+use weave::thread::{self};
 
 /// The function whose frame the dump must show.
 #[inline(never)]
@@ -31,7 +22,7 @@ fn a_parked_ults_stack_names_the_function_that_parked_it() {
         .name("parker".into())
         .spawn(parks_here_for_the_dump)
         .unwrap();
-    wait_until_blocked(h.thread().id());
+    wait_blocked_any(h.thread().id());
     let d = weave::dump();
     h.thread().unpark();
     h.join().unwrap();
@@ -78,7 +69,7 @@ fn a_thread_blocked_on_a_mutex_is_listed_with_the_owner_named() {
             .spawn(move || *m.lock().unwrap() += 1)
             .unwrap()
     };
-    wait_until_blocked(waiter.thread().id());
+    wait_blocked_any(waiter.thread().id());
     let owner_id = owner.thread().id();
     let d = weave::dump();
     release.wait();
@@ -105,7 +96,7 @@ fn the_json_dump_names_each_thread_with_its_state_and_stack() {
         .name("json \"quoted\"".into())
         .spawn(parks_here_for_the_dump)
         .unwrap();
-    wait_until_blocked(h.thread().id());
+    wait_blocked_any(h.thread().id());
     let json = weave::dump().to_json();
     h.thread().unpark();
     h.join().unwrap();
@@ -165,7 +156,7 @@ fn threads_waiting_on_the_same_mutex_show_its_address_and_another_mutex_differs(
     };
     let hs = [spawn("m1-a", &m1), spawn("m1-b", &m1), spawn("m2-a", &m2)];
     for h in &hs {
-        wait_until_blocked(h.thread().id());
+        wait_blocked_any(h.thread().id());
     }
     let d = weave::dump();
     drop((g1, g2));
@@ -208,7 +199,7 @@ fn a_thread_blocked_on_a_channel_shows_which_channel() {
         .spawn(move || rx2.recv().ok())
         .unwrap();
     for h in [&a, &b, &c] {
-        wait_until_blocked(h.thread().id());
+        wait_blocked_any(h.thread().id());
     }
     let d = weave::dump();
     drop((_tx1, _tx2));
@@ -246,7 +237,7 @@ fn a_thread_waiting_for_a_socket_shows_its_fd() {
             server.read(&mut b).unwrap()
         })
         .unwrap();
-    wait_until_blocked(h.thread().id());
+    wait_blocked_any(h.thread().id());
     let d = weave::dump();
     drop(client);
     assert_eq!(h.join().unwrap(), 0);
@@ -269,7 +260,7 @@ fn a_sleeping_thread_shows_its_deadline() {
         .name("sleeper".into())
         .spawn(|| thread::sleep(std::time::Duration::from_secs(3600)))
         .unwrap();
-    wait_until_blocked(h.thread().id());
+    wait_blocked_any(h.thread().id());
     let before = std::time::Instant::now();
     let d = weave::dump();
     let at = match row(&d, "sleeper").waits_on {

@@ -4,7 +4,7 @@
 //! From a ULT it yields between looks, so that the thread it waits for
 //! can run on the same LWP; from an OS thread it sleeps 1 ms. A thread
 //! that never blocks fails the test after 60 s, naming it.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test file uses the waits it needs
 
 use std::time::{Duration, Instant};
 use weave::thread::{self, BlockReason, ThreadId, ThreadState};
