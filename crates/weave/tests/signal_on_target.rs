@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use signal_common::{in_child, lwp_tid, tgkill, wait_blocked, wait_for, wait_until};
+use signal_common::{
+    blocked_by_every_thread, in_child, lwp_tid, pending_here, tgkill, wait_blocked, wait_for,
+    wait_until,
+};
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread::{self, ThreadId};
 
@@ -96,4 +99,59 @@ fn kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on() {
     );
     assert!(blocked);
     assert!(slept >= Duration::from_millis(200), "slept on: {slept:?}");
+}
+
+/// A second signal that comes while the first one's handler runs on its
+/// target (SIG blocked there meanwhile), and that every other thread
+/// blocks, waits in the kernel (case 4); when the handler returns and the
+/// target's mask opens again, it is let in and the handler runs again on
+/// the target, as POSIX's return from a handler lets in what became
+/// pending while it ran.
+#[test]
+fn a_signal_that_came_while_the_handler_ran_runs_it_again_after() {
+    if !in_child("a_signal_that_came_while_the_handler_ran_runs_it_again_after") {
+        return;
+    }
+    let ran: Arc<StdMutex<Vec<ThreadId>>> = Arc::default();
+    let r = ran.clone();
+    signal::handle_on_target(SIG, move |_| {
+        let first = {
+            let mut ran = r.lock().unwrap();
+            ran.push(thread::current().id());
+            ran.len() == 1
+        };
+        if first {
+            // SAFETY: kill to our own process.
+            unsafe { libc::kill(libc::getpid(), SIG) };
+            // Nobody can take it now: this ULT runs the handler with SIG
+            // blocked, every other thread blocks it.
+            wait_until(|| pending_here(SIG) && blocked_by_every_thread(SIG));
+        }
+    })
+    .unwrap();
+    signal::mask(How::Block, &SigSet::of(&[SIG]));
+    let (started, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
+    let (s, st, l) = (started.clone(), stop.clone(), lwp.clone());
+    let a = thread::Builder::new()
+        .bound()
+        .spawn(move || {
+            signal::mask(How::Unblock, &SigSet::of(&[SIG]));
+            l.store(thread::current_lwp().unwrap(), SeqCst);
+            s.store(true, SeqCst);
+            while !st.load(SeqCst) {
+                thread::yield_now();
+            }
+            thread::current().id()
+        })
+        .unwrap();
+    wait_for(&started);
+    tgkill(lwp_tid(lwp.load(SeqCst)), SIG);
+    wait_until(|| ran.lock().unwrap().len() == 2);
+    stop.store(true, SeqCst);
+    let a_id = a.join().unwrap();
+    assert_eq!(*ran.lock().unwrap(), [a_id, a_id], "both ran on the target");
 }

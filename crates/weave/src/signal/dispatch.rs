@@ -478,7 +478,7 @@ fn run_on_target(tcb: &'static Tcb, rec: &Record) {
     let old = tcb.sig.mask.load(Relaxed);
     tcb.sig.mask.store(old | bit(rec.signo), Relaxed);
     run_handlers(rec);
-    tcb.sig.mask.store(old, Relaxed);
+    super::restore_after_handler(tcb, old);
     super::state::handler_ran(tcb);
 }
 

@@ -618,6 +618,16 @@ fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
     SigSet::from_bits(old)
 }
 
+/// Puts `t`'s mask back to `mask` after a handler ran on it with more
+/// blocked (`dispatch::run_on_target`; `t` is the calling ULT): as
+/// [`mask`] with `SetMask` does, so that a signal that came meanwhile,
+/// found every ULT blocking it and was left blocked in the kernel (case 4)
+/// is let in now, as POSIX's return from a handler lets in what became
+/// pending while it ran.
+pub(super) fn restore_after_handler(t: &'static Tcb, mask: u64) {
+    mask_ult(t, How::SetMask, mask);
+}
+
 /// Case 4's second half: this ULT unblocks a signal that its LWP's kernel
 /// mask blocks because nobody took it: unblock it there, and a pending one
 /// is delivered to us on the way out of the system call. Then deliver what
