@@ -55,6 +55,7 @@ mod advise;
 pub(crate) mod compact;
 mod overflow;
 pub(crate) mod owner_lock;
+mod room;
 
 pub use compact::compaction_support;
 pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
@@ -63,7 +64,7 @@ pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowIn
 use std::io;
 use std::sync::Mutex;
 
-use std::sync::atomic::{AtomicIsize, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// Page size of the platform. x86_64 and aarch64 Linux with 4 KiB pages are
 /// the supported targets; `init` checks it against `sysconf`.
@@ -307,11 +308,9 @@ pub(crate) struct Pool {
     trimmed_bytes: AtomicUsize,
     /// Per class: the stacks that can still be carved from address space
     /// reserved already (the current chunk's rest and the chunks `ahead`),
-    /// less the promises outstanding ([`Pool::promise`]). Below zero only
-    /// while a promiser is reserving more (`promise_slow`), under the class
-    /// lock. Relaxed: it counts; the address space it stands for is handed
-    /// out under the class lock.
-    room: [AtomicIsize; CLASSES],
+    /// less the promises outstanding ([`Pool::promise`]; the steps and why
+    /// they hold are in `room.rs`).
+    room: [room::Room; CLASSES],
     /// The guard mode as a byte (`MODE_*`), readable without the lock: the
     /// spawn path asks it whether stacks may wait for the first run.
     mode_byte: AtomicU8,
@@ -355,7 +354,7 @@ impl Pool {
             released: AtomicUsize::new(0),
             trimmed: AtomicUsize::new(0),
             trimmed_bytes: AtomicUsize::new(0),
-            room: std::array::from_fn(|_| AtomicIsize::new(0)),
+            room: std::array::from_fn(|_| room::Room::new()),
             mode_byte: AtomicU8::new(MODE_UNKNOWN),
         }
     }
@@ -382,42 +381,34 @@ impl Pool {
     /// cannot be reserved.
     #[inline]
     pub(crate) fn promise(&self, class: u8) -> io::Result<()> {
-        if self.room[class as usize].fetch_sub(1, Relaxed) > 0 {
+        if self.room[class as usize].promise() {
             return Ok(());
         }
         self.promise_slow(class)
     }
 
+    /// Step 2 of `room.rs`: reserves chunks ahead until the room covers
+    /// the promise, or withdraws it if the address space is not there.
     #[cold]
     fn promise_slow(&self, class: u8) -> io::Result<()> {
-        let room = &self.room[class as usize];
         let mut c = self.classes[class as usize]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        // Another promiser may have reserved enough for us meanwhile.
-        while room.load(Relaxed) < 0 {
+        self.room[class as usize].cover(|| {
             let span = class_size(class) + PAGE;
             let bytes = CHUNK_BYTES.max(span);
-            match reserve(bytes) {
-                Ok(start) => {
-                    self.reserved.fetch_add(bytes, Relaxed);
-                    c.ahead.push((start, start + bytes));
-                    c.carvable += bytes / span;
-                    room.fetch_add((bytes / span) as isize, Relaxed);
-                }
-                Err(e) => {
-                    room.fetch_add(1, Relaxed);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
+            let start = reserve(bytes)?;
+            self.reserved.fetch_add(bytes, Relaxed);
+            c.ahead.push((start, start + bytes));
+            c.carvable += bytes / span;
+            Ok(bytes / span)
+        })
     }
 
     /// Gives back the promise of a ULT that will never run (a bound
     /// thread whose LWP could not start).
     pub(crate) fn forget_promise(&self, class: u8) {
-        self.room[class as usize].fetch_add(1, Relaxed);
+        self.room[class as usize].give(1);
     }
 
     /// Keeps a promise: the stack of `class` for a ULT's first run, from
@@ -452,7 +443,7 @@ impl Pool {
         let mut n = 0;
         for (slot, room) in self.classes.iter().zip(&self.room) {
             let c = slot.lock().unwrap_or_else(|e| e.into_inner());
-            n += (c.carvable as isize - room.load(Relaxed)).max(0) as usize;
+            n += (c.carvable as isize - room.get()).max(0) as usize;
         }
         n
     }
@@ -528,7 +519,7 @@ impl Pool {
     /// the promise's room back; a carve spends it (`carve`).
     fn take_for_promise(&self, class: u8, cache: &mut Cache) -> io::Result<Stack> {
         if let Some(stack) = cache.pop(class) {
-            self.room[class as usize].fetch_add(1, Relaxed);
+            self.room[class as usize].give(1);
             self.reused_hot.fetch_add(1, Relaxed);
             return Ok(stack);
         }
@@ -563,7 +554,7 @@ impl Pool {
         c.dirty_old = c.dirty_old.min(c.dirty.len());
         if moved > 0 {
             drop(c);
-            self.room[class as usize].fetch_add(1, Relaxed);
+            self.room[class as usize].give(1);
             // SAFETY: the top pages of stacks now in `cache`, ours alone.
             unsafe { advise::each_page(&clean_tops, libc::MADV_POPULATE_WRITE) };
             self.reused_pool.fetch_add(moved, Relaxed);
@@ -606,7 +597,7 @@ impl Pool {
                     let start = reserve(bytes)?;
                     self.reserved.fetch_add(bytes, Relaxed);
                     c.carvable += bytes / span;
-                    room.fetch_add((bytes / span) as isize, Relaxed);
+                    room.give(bytes / span);
                     (start, start + bytes)
                 }
             };
@@ -625,19 +616,7 @@ impl Pool {
         // The caller's stack is its promise's; the rest of the batch takes
         // room no other promise holds (none, if promisers are waiting for
         // a chunk).
-        let want_extra = want.min((c.end - c.next) / span) - 1;
-        let mut extra = 0;
-        let mut r = room.load(Relaxed);
-        while want_extra > 0 && r > 0 {
-            let k = want_extra.min(r as usize);
-            match room.compare_exchange_weak(r, r - k as isize, Relaxed, Relaxed) {
-                Ok(_) => {
-                    extra = k;
-                    break;
-                }
-                Err(now) => r = now,
-            }
-        }
+        let extra = room.claim(want.min((c.end - c.next) / span) - 1);
         let n = 1 + extra;
         let guards: Vec<usize> = (0..n).map(|k| c.next + k * span).collect();
         let installed = if batched {
@@ -646,7 +625,7 @@ impl Pool {
             let installed = unsafe { advise::each_page(&guards, MADV_GUARD_INSTALL) };
             // The room of the stacks not carved goes back (the caller's
             // own promise too, on an error: `take_promised`).
-            room.fetch_add((n - installed.max(1)) as isize, Relaxed);
+            room.give(n - installed.max(1));
             if installed == 0 {
                 let err = io::Error::last_os_error();
                 return Err(io::Error::new(
@@ -980,6 +959,28 @@ mod tests {
                 s.base_addr()
             );
         }
+    }
+
+    #[test]
+    fn a_promise_is_outstanding_until_kept_or_forgotten() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        pool.promise(0).unwrap();
+        pool.promise(0).unwrap();
+        assert_eq!(pool.stats().promised, 2);
+        assert!(pool.stats().reserved > 0, "the promises reserved room");
+        assert_eq!(pool.stats().carved, 0, "nothing carved for a promise");
+        let s = pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(pool.stats().promised, 1);
+        pool.forget_promise(0);
+        assert_eq!(pool.stats().promised, 0);
+        // A promise kept from death row leaves the count as it was.
+        pool.give(s, &mut cache);
+        let carved = pool.stats().carved;
+        pool.promise(0).unwrap();
+        pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(pool.stats().promised, 0);
+        assert_eq!(pool.stats().carved, carved);
     }
 
     #[test]
