@@ -31,8 +31,8 @@
 //! on one's own memory, it is one `madvise` per page, as before.
 //!
 //! A pooled ULT gets its stack when it first runs, not at spawn
-//! ([`Pool::promise`] at spawn, [`Pool::take_promised`] at the first
-//! run): a spawned ULT that has not run yet holds no stack, so a burst of
+//! (`Pool::promise` at spawn, `Pool::take_promised` at the first run,
+//! `thread/first_run.rs`): a spawned ULT that has not run yet holds no stack, so a burst of
 //! 100,000 spawns on one LWP whose children run and end one after another
 //! touches the few stacks of death row, not 100,000 fresh ones. A promise
 //! is address space: the pool keeps enough reserved (uncarved, untouched)
@@ -43,13 +43,13 @@
 //! run out at any carve), stacks are taken at spawn as before.
 //!
 //! Death row has two levels. Each LWP keeps up to `HOT_CACHE` stacks of
-//! its exited ULTs (`Cache`): the next spawn on that LWP reuses one whose
-//! pages are already touched, so spawn-and-exit churn never faults. Stacks
-//! beyond that bound go to the pool's *dirty* lists, which any LWP may take
-//! from; the reaper hands the pages of dirty stacks that sat unused for a
-//! whole reap period back to the kernel (`MADV_DONTNEED`), so the resident
-//! set follows the number of live threads. A stack's address space is never
-//! unmapped: a later spawn reuses it.
+//! its exited ULTs (`Cache`): the next ULT to run first there reuses one
+//! whose pages are already touched, so spawn-and-exit churn never faults.
+//! Stacks beyond that bound go to the pool's *dirty* lists, which any LWP
+//! may take from; the reaper hands the pages of dirty stacks that sat
+//! unused for a whole reap period back to the kernel (`MADV_DONTNEED`), so
+//! the resident set follows the number of live threads. A stack's address
+//! space is never unmapped: a later ULT reuses it.
 
 mod advise;
 pub(crate) mod compact;
