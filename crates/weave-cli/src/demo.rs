@@ -494,7 +494,8 @@ fn death_row() -> Result<(), String> {
     heading(3, "Death row: exited threads' stacks and TCBs are reused");
     para(&format!(
         "An exited ULT's stack and TCB are not freed: they wait on death row, and \
-         the next spawn takes them; a reaper gives the pages of stacks left \
+         the next spawn takes the TCB and the next ULT to start the stack; a \
+         reaper gives the pages of stacks left \
          unused for a while back to the kernel. {} spawns and joins in waves \
          of {}, from a ULT:",
         group((DEATH_ROW_WAVES * DEATH_ROW_WAVE) as u64),

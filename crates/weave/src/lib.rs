@@ -267,10 +267,12 @@ mod reactor {
 mod trace {
     pub(crate) mod ring;
 }
-// The compaction lock (`stack/owner_lock.rs`).
+// The compaction lock (`stack/owner_lock.rs`) and the count behind stack
+// promises (`stack/room.rs`).
 #[cfg(loom)]
 mod stack {
     pub(crate) mod owner_lock;
+    pub(crate) mod room;
 }
 // The signal layer's lock-free records (the per-signal ring, the stash,
 // the held records' hand-off).

@@ -27,12 +27,47 @@ fn overflow_child() {
     if mode == "batch" {
         // Enough live threads that fresh stacks are carved in batches,
         // their guards installed together: the next is one of a batch.
+        // They get their stacks as they first run: wait for that.
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let live: Vec<_> = (0..3000)
-            .map(|_| weave::thread::spawn(weave::thread::park))
+            .map(|_| {
+                let s = started.clone();
+                weave::thread::spawn(move || {
+                    s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    weave::thread::park();
+                })
+            })
             .collect();
         std::mem::forget(live);
+        while started.load(std::sync::atomic::Ordering::SeqCst) < 3000 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let stats = weave::stack_stats();
         assert!(stats.carved >= 3000, "{stats:?}");
+    }
+    if mode == "first_run" {
+        // On one LWP, from a ULT of the highest priority, the recursing
+        // thread (the lowest) cannot run before the spawner blocks in the
+        // join: it is spawned holding a promise, and its stack (and guard)
+        // is taken when it first runs.
+        weave::set_concurrency(1).unwrap();
+        let promised = weave::thread::Builder::new()
+            .priority(31)
+            .spawn(|| {
+                let h = weave::thread::Builder::new()
+                    .name("deep-recursion".into())
+                    .priority(0)
+                    .spawn(|| recurse(0))
+                    .unwrap();
+                let promised = weave::stack_stats().promised;
+                eprintln!("promised at spawn: {promised}");
+                let _ = h.join();
+                promised
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        unreachable!("the overflow must abort the process ({promised} promised)");
     }
     let h = b.spawn(|| recurse(0)).unwrap();
     let _ = h.join();
@@ -57,8 +92,8 @@ fn run_child(mode: &str) -> (std::process::ExitStatus, String) {
 }
 
 /// Runs the child in `mode` and checks that it aborted with the
-/// overflow report of a 256 KiB stack.
-fn assert_overflow_reported(mode: &str) {
+/// overflow report of a 256 KiB stack; returns its stderr.
+fn assert_overflow_reported(mode: &str) -> String {
     let (status, stderr) = run_child(mode);
     assert!(!status.success());
     use std::os::unix::process::ExitStatusExt;
@@ -72,6 +107,7 @@ fn assert_overflow_reported(mode: &str) {
             && stderr.contains("has overflowed its stack of 256 KiB"),
         "stderr was:\n{stderr}"
     );
+    stderr
 }
 
 #[test]
@@ -92,6 +128,16 @@ fn the_report_gives_the_thread_s_own_stack_size() {
 #[test]
 fn a_stack_carved_in_a_batch_is_guarded_too() {
     assert_overflow_reported("batch");
+}
+
+#[test]
+fn a_stack_taken_at_the_first_run_is_guarded_too() {
+    let stderr = assert_overflow_reported("first_run");
+    assert!(
+        !stderr.contains("promised at spawn: 0"),
+        "the thread had its stack before it ran:\n{stderr}"
+    );
+    assert!(stderr.contains("promised at spawn: "), "{stderr}");
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //!
 //! - `spawn_cold` spawns 100,000 threads from one ULT on one LWP (all live:
 //!   the spawner never blocks), joins them, and does it again: the first
-//!   round in a fresh process (cold: every stack and TCB is new memory)
+//!   round in a fresh process (cold: every TCB and join packet is new
+//!   memory, and so were the stacks while they were taken at spawn; taken
+//!   at the first run, the children share the few stacks of death row)
 //!   against the second (warm: they come back from death row). Issue 14's
 //!   target is a cold round at most 2x the warm one.
 //! - `spawn_live` parks N threads, spawned from one ULT, and times each

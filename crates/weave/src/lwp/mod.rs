@@ -733,16 +733,19 @@ impl Lwp {
             }
         }
         self.switch_in(t);
+        // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us).
+        let ctx = match unsafe { (*t.ctx.get()).as_ref() } {
+            Some(ctx) => ctx,
+            // Its first run: the stack promised at spawn is taken now
+            // (`thread/first_run.rs`), before a TLS block of the ULT's
+            // is installed.
+            None => self.give_stack(t),
+        };
         #[cfg(feature = "tls-per-ult")]
         let own_tp = self.enter_ult_tls(t);
-        // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us);
-        // we are its loop, and `home` is ours.
-        let outcome = unsafe {
-            (*t.ctx.get())
-                .as_ref()
-                .expect("a runnable ULT has a context")
-                .resume(&self.home)
-        };
+        // SAFETY: we are the loop of the LWP holding the ULT RUNNING, and
+        // `home` is ours.
+        let outcome = unsafe { ctx.resume(&self.home) };
         // SAFETY: the LWP's own thread pointer, taken by `enter_ult_tls`.
         #[cfg(feature = "tls-per-ult")]
         unsafe {
@@ -782,6 +785,15 @@ impl Lwp {
                 }
             },
         }
+    }
+
+    /// `t`'s first run: its stack, from this LWP's death row first.
+    #[cold]
+    #[inline(never)]
+    fn give_stack(&self, t: &'static Tcb) -> &'static context::Context {
+        // SAFETY: we hold `t` RUNNING and it has no context yet (its first
+        // run); the borrow of our caches ends with the call.
+        unsafe { crate::thread::first_run::give_stack(t, &rt().stacks, &mut self.local().stacks) }
     }
 
     /// The per-switch duties as `t` (RUNNING, placed) switches in: on the

@@ -30,19 +30,32 @@
 //! top pages faulted in the same way. On kernels without `process_madvise`
 //! on one's own memory, it is one `madvise` per page, as before.
 //!
+//! A pooled ULT gets its stack when it first runs, not at spawn
+//! (`Pool::promise` at spawn, `Pool::take_promised` at the first run,
+//! `thread/first_run.rs`): a spawned ULT that has not run yet holds no stack, so a burst of
+//! 100,000 spawns on one LWP whose children run and end one after another
+//! touches the few stacks of death row, not 100,000 fresh ones. A promise
+//! is address space: the pool keeps enough reserved (uncarved, untouched)
+//! for every promise outstanding, so that running out of address space
+//! still fails the spawn, with an error, and never the first run. Until
+//! the guard mode is known to be `MADV_GUARD_INSTALL` (the first carve
+//! finds out), and for good under `mprotect` guards (whose map count can
+//! run out at any carve), stacks are taken at spawn as before.
+//!
 //! Death row has two levels. Each LWP keeps up to `HOT_CACHE` stacks of
-//! its exited ULTs (`Cache`): the next spawn on that LWP reuses one whose
-//! pages are already touched, so spawn-and-exit churn never faults. Stacks
-//! beyond that bound go to the pool's *dirty* lists, which any LWP may take
-//! from; the reaper hands the pages of dirty stacks that sat unused for a
-//! whole reap period back to the kernel (`MADV_DONTNEED`), so the resident
-//! set follows the number of live threads. A stack's address space is never
-//! unmapped: a later spawn reuses it.
+//! its exited ULTs (`Cache`): the next ULT to run first there reuses one
+//! whose pages are already touched, so spawn-and-exit churn never faults.
+//! Stacks beyond that bound go to the pool's *dirty* lists, which any LWP
+//! may take from; the reaper hands the pages of dirty stacks that sat
+//! unused for a whole reap period back to the kernel (`MADV_DONTNEED`), so
+//! the resident set follows the number of live threads. A stack's address
+//! space is never unmapped: a later ULT reuses it.
 
 mod advise;
 pub(crate) mod compact;
 mod overflow;
 pub(crate) mod owner_lock;
+mod room;
 
 pub use compact::compaction_support;
 pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
@@ -51,7 +64,7 @@ pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowIn
 use std::io;
 use std::sync::Mutex;
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// Page size of the platform. x86_64 and aarch64 Linux with 4 KiB pages are
 /// the supported targets; `init` checks it against `sysconf`.
@@ -233,6 +246,13 @@ struct Class {
     /// Uncarved part of the current chunk.
     next: usize,
     end: usize,
+    /// Chunks reserved ahead of need for promised stacks (`Pool::promise`),
+    /// whole and untouched; the current chunk moves to the next of these
+    /// before it reserves anew.
+    ahead: Vec<(usize, usize)>,
+    /// Stacks that can still be carved from `next..end` and `ahead` (the
+    /// room of `Pool::room` before the promises are taken off it).
+    carvable: usize,
 }
 
 /// Figures of the pool, for `weave demo` and `weave bench`.
@@ -250,6 +270,9 @@ pub struct StackStats {
     pub reused_pool: usize,
     /// Stacks whose pages the reaper gave back to the kernel.
     pub released: usize,
+    /// Spawned ULTs that have not run yet, each holding the promise of a
+    /// stack (taken at its first run) rather than a stack.
+    pub promised: usize,
     /// Times the pages below a long-parked ULT's stack pointer were given
     /// back (see `Pool::trim`): a ULT that once ran deep keeps only what
     /// its parked frames use.
@@ -283,6 +306,30 @@ pub(crate) struct Pool {
     released: AtomicUsize,
     trimmed: AtomicUsize,
     trimmed_bytes: AtomicUsize,
+    /// Per class: the stacks that can still be carved from address space
+    /// reserved already (the current chunk's rest and the chunks `ahead`),
+    /// less the promises outstanding ([`Pool::promise`]; the steps and why
+    /// they hold are in `room.rs`).
+    room: [room::Room; CLASSES],
+    /// The guard mode as a byte (`MODE_*`), readable without the lock: the
+    /// spawn path asks it whether stacks may wait for the first run.
+    mode_byte: AtomicU8,
+}
+
+const MODE_UNKNOWN: u8 = 0;
+const MODE_MADVISE: u8 = 1;
+const MODE_MPROTECT: u8 = 2;
+
+/// The stack a ULT has before its first run, and what it will get then.
+#[derive(Debug)]
+pub(crate) enum Reserved {
+    /// A stack already (a stack of the program's, or one taken at spawn
+    /// because the guard mode does not allow waiting).
+    Now(Stack),
+    /// A promise of a stack of the class asked for ([`Pool::promise`]),
+    /// to be kept by [`Pool::take_promised`] at the first run or given
+    /// back with [`Pool::forget_promise`].
+    Promised,
 }
 
 impl Pool {
@@ -295,6 +342,8 @@ impl Pool {
                     dirty_old: 0,
                     next: 0,
                     end: 0,
+                    ahead: Vec::new(),
+                    carvable: 0,
                 })
             }),
             mode: Mutex::new(None),
@@ -305,7 +354,72 @@ impl Pool {
             released: AtomicUsize::new(0),
             trimmed: AtomicUsize::new(0),
             trimmed_bytes: AtomicUsize::new(0),
+            room: std::array::from_fn(|_| room::Room::new()),
+            mode_byte: AtomicU8::new(MODE_UNKNOWN),
         }
+    }
+
+    /// What a ULT spawned now gets for its stack: a promise of one of
+    /// `class` when stacks may wait for the first run (guards by
+    /// `MADV_GUARD_INSTALL`), else a stack from `cache` or the pool now
+    /// (the guard mode is not known yet, or guards are `mprotect`s, whose
+    /// map count may run out at any carve: that must fail the spawn, not
+    /// the first run).
+    pub(crate) fn reserve_for_spawn(&self, class: u8, cache: &mut Cache) -> io::Result<Reserved> {
+        if self.mode_byte.load(Relaxed) == MODE_MADVISE {
+            self.promise(class)?;
+            return Ok(Reserved::Promised);
+        }
+        self.take(class, cache).map(Reserved::Now)
+    }
+
+    /// Promises a stack of `class` to a ULT that has not run yet: makes
+    /// sure that address space for it is reserved (one `mmap` of a chunk
+    /// per ~4,000 default stacks, nothing touched), so that
+    /// [`take_promised`](Self::take_promised) at its first run cannot run
+    /// out of it. Fails, as a carve would have, when the address space
+    /// cannot be reserved.
+    #[inline]
+    pub(crate) fn promise(&self, class: u8) -> io::Result<()> {
+        if self.room[class as usize].promise() {
+            return Ok(());
+        }
+        self.promise_slow(class)
+    }
+
+    /// Step 2 of `room.rs`: reserves chunks ahead until the room covers
+    /// the promise, or withdraws it if the address space is not there.
+    #[cold]
+    fn promise_slow(&self, class: u8) -> io::Result<()> {
+        let mut c = self.classes[class as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.room[class as usize].cover(|| {
+            let span = class_size(class) + PAGE;
+            let bytes = CHUNK_BYTES.max(span);
+            let start = reserve(bytes)?;
+            self.reserved.fetch_add(bytes, Relaxed);
+            c.ahead.push((start, start + bytes));
+            c.carvable += bytes / span;
+            Ok(bytes / span)
+        })
+    }
+
+    /// Gives back the promise of a ULT that will never run (a bound
+    /// thread whose LWP could not start).
+    pub(crate) fn forget_promise(&self, class: u8) {
+        self.room[class as usize].give(1);
+    }
+
+    /// Keeps a promise: the stack of `class` for a ULT's first run, from
+    /// `cache` (the LWP's death row) first, then the pool's lists, then a
+    /// fresh slot of the address space the promise reserved.
+    pub(crate) fn take_promised(&self, class: u8, cache: &mut Cache) -> io::Result<Stack> {
+        let r = self.take_for_promise(class, cache);
+        if r.is_err() {
+            self.forget_promise(class);
+        }
+        r
     }
 
     pub(crate) fn stats(&self) -> StackStats {
@@ -317,8 +431,21 @@ impl Pool {
             released: self.released.load(Relaxed),
             trimmed: self.trimmed.load(Relaxed),
             trimmed_bytes: self.trimmed_bytes.load(Relaxed),
+            promised: self.promised(),
             ..self.compaction_stats()
         }
+    }
+
+    /// Promises outstanding: per class, the stacks its reserved address
+    /// space can still give less the room left (a snapshot; a spawn or a
+    /// first run racing it may be counted or not).
+    fn promised(&self) -> usize {
+        let mut n = 0;
+        for (slot, room) in self.classes.iter().zip(&self.room) {
+            let c = slot.lock().unwrap_or_else(|e| e.into_inner());
+            n += (c.carvable as isize - room.get()).max(0) as usize;
+        }
+        n
     }
 
     /// The compaction figures alone (`stack::compact`).
@@ -381,10 +508,18 @@ impl Pool {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A stack of `class`: from `cache` (an LWP's death row) first, then the
-    /// pool's dirty and clean lists, then a fresh slot.
+    /// A stack of `class` now: from `cache` (an LWP's death row) first,
+    /// then the pool's dirty and clean lists, then a fresh slot.
     pub(crate) fn take(&self, class: u8, cache: &mut Cache) -> io::Result<Stack> {
+        self.promise(class)?;
+        self.take_promised(class, cache)
+    }
+
+    /// `take_promised`'s search. A stack that is not a fresh slot gives
+    /// the promise's room back; a carve spends it (`carve`).
+    fn take_for_promise(&self, class: u8, cache: &mut Cache) -> io::Result<Stack> {
         if let Some(stack) = cache.pop(class) {
+            self.room[class as usize].give(1);
             self.reused_hot.fetch_add(1, Relaxed);
             return Ok(stack);
         }
@@ -419,6 +554,7 @@ impl Pool {
         c.dirty_old = c.dirty_old.min(c.dirty.len());
         if moved > 0 {
             drop(c);
+            self.room[class as usize].give(1);
             // SAFETY: the top pages of stacks now in `cache`, ours alone.
             unsafe { advise::each_page(&clean_tops, libc::MADV_POPULATE_WRITE) };
             self.reused_pool.fetch_add(moved, Relaxed);
@@ -448,12 +584,25 @@ impl Pool {
     ) -> io::Result<Stack> {
         let size = class_size(class);
         let span = size + PAGE;
+        let room = &self.room[class as usize];
         if c.end - c.next < span {
-            let bytes = CHUNK_BYTES.max(span);
-            let start = reserve(bytes)?;
-            self.reserved.fetch_add(bytes, Relaxed);
+            // The caller's promise reserved room in a chunk ahead (or in
+            // what is left of this one, which it is not).
+            let (start, end) = match c.ahead.pop() {
+                Some(chunk) => chunk,
+                None => {
+                    // Not reached while promises are kept (the room says
+                    // so); reserve all the same rather than fail.
+                    let bytes = CHUNK_BYTES.max(span);
+                    let start = reserve(bytes)?;
+                    self.reserved.fetch_add(bytes, Relaxed);
+                    c.carvable += bytes / span;
+                    room.give(bytes / span);
+                    (start, start + bytes)
+                }
+            };
             c.next = start;
-            c.end = start + bytes;
+            c.end = end;
         }
         let batched = self.guard_mode() == Some(GuardMode::Madvise);
         let want = if batched {
@@ -464,12 +613,19 @@ impl Pool {
             // batch (the map count ran out) would strand the rest.
             1
         };
-        let n = want.min((c.end - c.next) / span);
+        // The caller's stack is its promise's; the rest of the batch takes
+        // room no other promise holds (none, if promisers are waiting for
+        // a chunk).
+        let extra = room.claim(want.min((c.end - c.next) / span) - 1);
+        let n = 1 + extra;
         let guards: Vec<usize> = (0..n).map(|k| c.next + k * span).collect();
         let installed = if batched {
             // SAFETY: each guard page lies in a reservation of ours that no
             // stack uses yet (past `c.next`, under the class lock).
             let installed = unsafe { advise::each_page(&guards, MADV_GUARD_INSTALL) };
+            // The room of the stacks not carved goes back (the caller's
+            // own promise too, on an error: `take_promised`).
+            room.give(n - installed.max(1));
             if installed == 0 {
                 let err = io::Error::last_os_error();
                 return Err(io::Error::new(
@@ -485,6 +641,7 @@ impl Pool {
         // Stacks past the first failure were not guarded: the chunk keeps
         // them for the next carve.
         c.next += installed * span;
+        c.carvable -= installed;
         drop(c);
         self.carved.fetch_add(installed, Relaxed);
         let tops: Vec<usize> = guards[..installed].iter().map(|g| g + size).collect();
@@ -612,6 +769,7 @@ impl Pool {
             let rc = unsafe { libc::madvise(addr as *mut _, PAGE, MADV_GUARD_INSTALL) };
             if rc == 0 {
                 *mode = Some(GuardMode::Madvise);
+                self.mode_byte.store(MODE_MADVISE, Relaxed);
                 return Ok(());
             }
             let err = io::Error::last_os_error();
@@ -623,6 +781,7 @@ impl Pool {
             }
             // EINVAL on the first try: this kernel predates Linux 6.13.
             *mode = Some(GuardMode::Mprotect);
+            self.mode_byte.store(MODE_MPROTECT, Relaxed);
         }
         // SAFETY: as above; PROT_NONE on an unused page of our reservation.
         let rc = unsafe { libc::mprotect(addr as *mut _, PAGE, libc::PROT_NONE) };
@@ -800,6 +959,28 @@ mod tests {
                 s.base_addr()
             );
         }
+    }
+
+    #[test]
+    fn a_promise_is_outstanding_until_kept_or_forgotten() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        pool.promise(0).unwrap();
+        pool.promise(0).unwrap();
+        assert_eq!(pool.stats().promised, 2);
+        assert!(pool.stats().reserved > 0, "the promises reserved room");
+        assert_eq!(pool.stats().carved, 0, "nothing carved for a promise");
+        let s = pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(pool.stats().promised, 1);
+        pool.forget_promise(0);
+        assert_eq!(pool.stats().promised, 0);
+        // A promise kept from death row leaves the count as it was.
+        pool.give(s, &mut cache);
+        let carved = pool.stats().carved;
+        pool.promise(0).unwrap();
+        pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(pool.stats().promised, 0);
+        assert_eq!(pool.stats().carved, carved);
     }
 
     #[test]

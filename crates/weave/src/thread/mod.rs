@@ -40,6 +40,7 @@
 pub(crate) mod cancel;
 pub(crate) mod cancel_word;
 pub(crate) mod current;
+pub(crate) mod first_run;
 mod hold;
 pub(crate) mod id;
 mod join_state;
@@ -641,13 +642,16 @@ impl Builder {
             Some(_) => stack::USER_CLASS,
             None => stack::class_of(size).map_err(|e| e.into_io(&label.to_string()))?,
         };
-        let (tcb, stack) = with_caches(|stacks, slots| {
+        let (tcb, reserved) = with_caches(|stacks, slots| {
             let tcb = table().alloc(slots)?;
             let taken = match self.user_stack {
                 // SAFETY: the caller of `Builder::stack` vouched for it.
                 Some((lo, hi)) => Ok(unsafe { stack::Stack::user(lo, hi) })
-                    .and_then(|s| user_stack_fits(s, lo, hi)),
-                None => rt.stacks.take(class, stacks),
+                    .and_then(|s| user_stack_fits(s, lo, hi))
+                    .map(stack::Reserved::Now),
+                // A promise, kept at the first run (`first_run.rs`), where
+                // the guard mode allows; a stack now otherwise.
+                None => rt.stacks.reserve_for_spawn(class, stacks),
             };
             match taken {
                 Ok(s) => Ok((tcb, s)),
@@ -670,13 +674,25 @@ impl Builder {
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
         let (job, join) = packet::new(f, scope);
-        lwp::overflow_info_for(tcb, name.as_deref(), stack.size(), stack.guard_range());
+        first_run::register_entry(entry);
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
             tcb.reset(kind, priority);
             *tcb.class.get() = class;
             *tcb.job.get() = Some(job);
-            *tcb.ctx.get() = Some(Context::new(stack, move || entry(tcb)));
+        }
+        match reserved {
+            stack::Reserved::Now(stack) => {
+                lwp::overflow_info_for(tcb, name.as_deref(), stack.size(), stack.guard_range());
+                // SAFETY: as above.
+                unsafe { *tcb.ctx.get() = Some(Context::new(stack, move || entry(tcb))) };
+            }
+            stack::Reserved::Promised => {
+                // No stack yet: size 0 until the first run gives one.
+                lwp::overflow_info_for(tcb, name.as_deref(), 0, (0, 0));
+                // SAFETY: as above.
+                unsafe { *tcb.ctx.get() = None };
+            }
         }
         if hold {
             tcb.hold.hold();
@@ -702,12 +718,14 @@ impl Builder {
                 let ctx = unsafe { (*tcb.ctx.get()).take() };
                 // SAFETY: as above.
                 drop(unsafe { (*tcb.job.get()).take() });
-                if let Some(ctx) = ctx {
+                match ctx {
                     // Never started: nothing on it to drop. (Only the
                     // portable context has a destructor, which would try
                     // to unwind a coroutine that never ran.)
                     #[allow(clippy::forget_non_drop)]
-                    std::mem::forget(ctx);
+                    Some(ctx) => std::mem::forget(ctx),
+                    // Its stack was promised, not taken: the room goes back.
+                    None => rt.stacks.forget_promise(class),
                 }
                 tcb.state.exit();
                 table().release(tcb, &mut SlotCache::default());
