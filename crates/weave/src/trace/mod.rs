@@ -150,8 +150,9 @@ pub type Hook = fn(&Event);
 #[repr(align(128))]
 struct StateCell(AtomicU64);
 
-static STATE_CELL: StateCell = StateCell(AtomicU64::new(0));
-static STATE: &AtomicU64 = &STATE_CELL.0;
+// Read as `STATE.0` (a field of the static, one RIP-relative load), not
+// through a `&'static AtomicU64` static, which cost a second load an event.
+static STATE: StateCell = StateCell(AtomicU64::new(0));
 
 /// The bit of `STATE` that says a user hook is installed.
 const USER: u64 = 1;
@@ -190,7 +191,7 @@ fn publish_listeners(l: &(usize, u64)) {
     // Release pairs with the Acquire loads in `listen` and `listen_wake`:
     // a listener sees the runtime's state as it was when it was
     // installed, and the hook above.
-    STATE.store(state, Ordering::Release);
+    STATE.0.store(state, Ordering::Release);
 }
 
 /// The key of a recording in `STATE` (and in a ring's `record::Fast`).
@@ -362,7 +363,7 @@ pub(crate) fn emit(e: Event) {
 /// listens, the event goes into the thread's ring right here.
 #[inline(always)]
 pub(crate) fn listen(e: Event) {
-    let st = STATE.load(Ordering::Acquire);
+    let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         if st & USER == 0 {
             record::on_event(st, &e);
@@ -377,7 +378,7 @@ pub(crate) fn listen(e: Event) {
 /// (`if hooked() { listen(..) }` reads it twice).
 #[inline(always)]
 pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
-    let st = STATE.load(Ordering::Acquire);
+    let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         if st & USER == 0 {
             record::on_event(st, &e());
@@ -399,7 +400,7 @@ pub(crate) fn listen_wake(
     lwp: Option<usize>,
     waker: impl FnOnce() -> Option<ThreadId>,
 ) {
-    let st = STATE.load(Ordering::Acquire);
+    let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         let (ult, wait) = woken();
         if st & USER == 0 {
@@ -433,7 +434,7 @@ fn listen_slow(st: u64, e: Event) {
 /// events skip building the event when nobody listens.
 #[inline]
 pub(crate) fn hooked() -> bool {
-    STATE.load(Ordering::Relaxed) != 0
+    STATE.0.load(Ordering::Relaxed) != 0
 }
 
 /// Counts a wake made on an OS thread (an LWP counts its own in bulk).
