@@ -217,9 +217,7 @@ fn unpark_tcb(tcb: &'static Tcb) {
     if tcb.permit.swap(PERMIT_NOTIFIED, SeqCst) == PERMIT_NOTIFIED {
         return; // Already pending: the park it is for will see it.
     }
-    if tcb.state.wake_reason(BlockReason::Park as u8) == state::Wake::Enqueue {
-        sched::enqueue_woken(tcb);
-    }
+    sched::woken(tcb, tcb.state.wake_reason(BlockReason::Park as u8));
 }
 
 pub(crate) use current::current_tcb;

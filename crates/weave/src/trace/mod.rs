@@ -124,8 +124,10 @@ pub enum Event {
         lwp: Option<usize>,
     },
     /// The handler of signal `sig` (and its `signal::channel` receivers)
-    /// runs on ULT `ult` (a handler pool ULT, or the target of a
-    /// `handle_on_target` handler), on LWP `lwp`.
+    /// runs on ULT `ult` (a handler pool ULT, the target of a
+    /// `handle_on_target` handler, or the ULT that runs an immediate
+    /// handler at a safe point), on LWP `lwp`. An immediate handler run in
+    /// signal context records none.
     SignalHandler {
         sig: u8,
         ult: ThreadId,
