@@ -146,6 +146,9 @@ pub(crate) fn with_delta(w0: u64, delta: u32) -> u64 {
     w0 | u64::from(delta) << 32
 }
 
+// Inlined: a call per record (the Spawn's, a stamped wake's) showed in
+// `spawn_join`'s profile.
+#[inline(always)]
 fn id(t: Option<ThreadId>) -> u64 {
     t.map_or(0, |t| t.as_u64().get())
 }

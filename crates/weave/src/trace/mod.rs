@@ -144,9 +144,11 @@ pub type Hook = fn(&Event);
 /// where `epoch` is the recording in progress (0: none, see `record.rs`)
 /// and `USER` says a hook of the user's is installed. 0: nobody listens,
 /// one load and branch. A recording alone is an even, non-zero word: the
-/// recorder compares it with its thread's ring's key (`record::Fast`)
-/// and records inline (`record::on_event`); with a user hook as well the
-/// event goes the cold way (`listen_slow`: the recorder, then the hook).
+/// recorder compares it with its thread's ring's key (`record::Fast`,
+/// even too) and records inline (`record::on_event`); with a user hook as
+/// well the word is odd, that comparison fails, and the event goes the
+/// cold way (`listen_slow`: the recorder, then the hook). One comparison
+/// answers both "is my ring this recording's" and "is there a hook".
 /// On a cache line of its own: it is read on every event and written
 /// almost never.
 #[repr(align(128))]
@@ -366,12 +368,8 @@ pub(crate) fn emit(e: Event) {
 #[inline(always)]
 pub(crate) fn listen(e: Event) {
     let st = STATE.0.load(Ordering::Acquire);
-    if st != 0 {
-        if st & USER == 0 {
-            record::on_event(st, &e);
-        } else {
-            listen_slow(st, e);
-        }
+    if st != 0 && !record::on_event(st, &e) {
+        listen_slow(st, e);
     }
 }
 
@@ -382,10 +380,9 @@ pub(crate) fn listen(e: Event) {
 pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
     let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
-        if st & USER == 0 {
-            record::on_event(st, &e());
-        } else {
-            listen_slow(st, e());
+        let e = e();
+        if !record::on_event(st, &e) {
+            listen_slow(st, e);
         }
     }
 }
@@ -405,31 +402,53 @@ pub(crate) fn listen_wake(
     let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         let (ult, wait) = woken();
-        if st & USER == 0 {
-            record::on_wake(st, ult, lwp, wait);
-        } else {
-            listen_slow(
-                st,
-                Event::Wake {
-                    ult,
-                    lwp,
-                    waker: waker(),
-                    wait,
-                },
-            );
+        if !record::on_wake(st, ult, lwp, wait) {
+            listen_wake_slow(st, ult, lwp, wait, waker);
         }
     }
 }
 
-/// An event while a user hook is installed: into the recording, if one
-/// runs, then to the hook.
+/// An event the recorder's inline path did not take (`record::on_event`
+/// compares `STATE` with its ring's key, which is even: a user hook's bit
+/// or a thread without a ring of this recording yet comes here): into the
+/// recording, if one runs (attaching the thread to it), then to the hook,
+/// if one is installed.
 #[cold]
 #[inline(never)]
 fn listen_slow(st: u64, e: Event) {
     if st >> 1 != 0 {
-        record::on_event(st & !USER, &e);
+        record::on_event_attaching(st & !USER, &e);
     }
-    call_user(&e);
+    if st & USER != 0 {
+        call_user(&e);
+    }
+}
+
+/// [`listen_slow`] for a wake: the recorder names the waker itself when
+/// only it listens; a user's hook gets `waker()`.
+#[cold]
+#[inline(never)]
+fn listen_wake_slow(
+    st: u64,
+    ult: ThreadId,
+    lwp: Option<usize>,
+    wait: u8,
+    waker: impl FnOnce() -> Option<ThreadId>,
+) {
+    if st & USER == 0 {
+        record::on_wake_attaching(st, ult, lwp, wait);
+    } else {
+        let waker = waker();
+        listen_slow(
+            st,
+            Event::Wake {
+                ult,
+                lwp,
+                waker,
+                wait,
+            },
+        );
+    }
 }
 
 /// Whether a hook is installed or a trace recorded: lets the hottest

@@ -24,7 +24,12 @@
 //! That stamp can be older than the Wake of the ULT it runs (woken by
 //! another LWP after the Block was stamped); the reader (`format::read`)
 //! then places the Run at its Wake. A wake made by the ULT the ring ran
-//! last reads no clock (`on_wake`); the reader places it.
+//! last reads no clock (`on_wake`); the reader places it. It is not even
+//! pushed: it waits for that ULT's next Block or Exit and goes into the
+//! same record (a ping-pong's wake, block and run: one push, one clock
+//! read). The price: a ULT still running when the recording stops, on
+//! another thread than [`stop`]'s, has its last wake left out of the
+//! file (a thread that ends, and `stop`'s own, write theirs).
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -440,11 +445,16 @@ pub(crate) fn switch_stamp() -> Option<u64> {
 /// the LWP does anything slow in between. A wake made by a running ULT
 /// does not read the clock either, and waits for the running ULT's Block
 /// or Exit to be written with it ([`on_wake`]).
+///
+/// Returns false, having done nothing, if this thread's ring is not the
+/// recording `key`'s (none yet, an older recording's, or `key` is odd: a
+/// user hook listens as well): the caller goes the cold way
+/// (`trace::listen_slow`, then [`on_event_attaching`]).
 #[inline(always)]
-pub(super) fn on_event(key: u64, e: &Event) {
-    let Some(s) = fast() else { return };
-    if s.key != key && !attach(s, key) {
-        return;
+pub(super) fn on_event(key: u64, e: &Event) -> bool {
+    let Some(s) = fast() else { return true };
+    if s.key != key {
+        return false;
     }
     if let Event::Wake {
         ult,
@@ -454,7 +464,8 @@ pub(super) fn on_event(key: u64, e: &Event) {
     } = *e
     {
         if w.as_u64().get() == s.running {
-            return wake_by_running(s, ult, lwp, wait);
+            wake_by_running(s, ult, lwp, wait);
+            return true;
         }
     }
     match *e {
@@ -462,7 +473,8 @@ pub(super) fn on_event(key: u64, e: &Event) {
             let Rec::Two([w0, w1]) = format::encode(e) else {
                 unreachable!("a Block or an Exit is two words")
             };
-            return switch_out(s, w0, w1);
+            switch_out(s, w0, w1);
+            return true;
         }
         Event::Run { ult, .. } if s.switch > STAMPED => {
             // The switch's second half, into the open record.
@@ -471,7 +483,7 @@ pub(super) fn on_event(key: u64, e: &Event) {
             s.running = id;
             // SAFETY: as in `push`.
             unsafe { &*s.ring }.patch_last(&s.cur, id);
-            return;
+            return true;
         }
         _ => {}
     }
@@ -484,6 +496,17 @@ pub(super) fn on_event(key: u64, e: &Event) {
     }
     if push(s, ts, format::encode(e)) && matches!(e, Event::LwpBusy { .. }) {
         s.switch = STAMPED;
+    }
+    true
+}
+
+/// [`on_event`] for the recording `key` (even), giving the calling thread
+/// a ring in it first if it has none.
+pub(super) fn on_event_attaching(key: u64, e: &Event) {
+    if let Some(s) = fast() {
+        if s.key == key || attach(s, key) {
+            on_event(key, e);
+        }
     }
 }
 
@@ -544,11 +567,13 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
 /// the window between the ring's stamps around it. A wake made with no
 /// ULT running (the LWP's timers, an OS thread) is stamped and names no
 /// waker.
+/// Returns false, as [`on_event`] does, if this thread's ring is not the
+/// recording `key`'s.
 #[inline(always)]
-pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
-    let Some(s) = fast() else { return };
-    if s.key != key && !attach(s, key) {
-        return;
+pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) -> bool {
+    let Some(s) = fast() else { return true };
+    if s.key != key {
+        return false;
     }
     if s.running != 0 {
         wake_by_running(s, ult, lwp, wait);
@@ -562,6 +587,17 @@ pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
         };
         let ts = clock::ticks();
         push(s, ts, format::encode(&e));
+    }
+    true
+}
+
+/// [`on_wake`] for the recording `key` (even), giving the calling thread a
+/// ring in it first if it has none.
+pub(super) fn on_wake_attaching(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    if let Some(s) = fast() {
+        if s.key == key || attach(s, key) {
+            on_wake(key, ult, lwp, wait);
+        }
     }
 }
 
