@@ -130,10 +130,11 @@ fn block_wake_run(tr: &format::Trace, t: ThreadId) -> (usize, usize, usize) {
     (block, wake, run)
 }
 
-#[test]
-fn an_unpark_during_switch_out_is_recorded_between_the_block_and_the_run() {
+/// Records a park ended `by` during its switch-out and checks where its
+/// wake landed.
+fn check_the_wake_is_between_the_block_and_the_run(by: By, name: &str) {
     let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-    let (tr, t) = trace_a_park_ended_during_its_switch_out(By::Unpark, "unpark");
+    let (tr, t) = trace_a_park_ended_during_its_switch_out(by, name);
     let (block, wake, run) = block_wake_run(&tr, t);
     assert!(
         block < wake && wake < run,
@@ -142,12 +143,11 @@ fn an_unpark_during_switch_out_is_recorded_between_the_block_and_the_run() {
 }
 
 #[test]
+fn an_unpark_during_switch_out_is_recorded_between_the_block_and_the_run() {
+    check_the_wake_is_between_the_block_and_the_run(By::Unpark, "unpark");
+}
+
+#[test]
 fn a_cancellation_during_switch_out_is_recorded_between_the_block_and_the_run() {
-    let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-    let (tr, t) = trace_a_park_ended_during_its_switch_out(By::Cancel, "cancel");
-    let (block, wake, run) = block_wake_run(&tr, t);
-    assert!(
-        block < wake && wake < run,
-        "Block at {block}, Wake at {wake}, Run at {run}"
-    );
+    check_the_wake_is_between_the_block_and_the_run(By::Cancel, "cancel");
 }
