@@ -21,7 +21,10 @@
 //!    producer keeps `head + capacity` in its [`Cursor`] and loads `head`
 //!    again only when a record does not fit below it: one comparison per
 //!    push, and the consumer's cache line is read once per lap, not once
-//!    per event.
+//!    per event. The same limit stops at the end of the producer's lap, so
+//!    a record the fast path writes lies in one piece of memory (one index,
+//!    no mask per word); the one that would cross the end goes the slow
+//!    way, which masks each word.
 //!
 //! A push that does not fit is dropped and counted (`dropped`, and
 //! `unmarked` until a DROPPED record announces it): the producer never
