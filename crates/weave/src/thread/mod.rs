@@ -846,6 +846,9 @@ fn entry(tcb: &'static Tcb) {
         // data is destroyed (as std does before join returns), then the
         // thread is marked exited, so its id no longer resolves.
         local::destroy_current(tcb);
+        // The trace's last wake of this ULT, if one waits for its next
+        // record: written now, before the joiner can stop the recording.
+        crate::trace::flush_wake();
         // With a TLS block per ULT: std's and C++'s thread-local
         // destructors, and the trace counts kept in the block.
         #[cfg(feature = "tls-per-ult")]

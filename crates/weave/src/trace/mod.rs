@@ -49,7 +49,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::{end_switch, name_thread, switch_stamp};
+pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or

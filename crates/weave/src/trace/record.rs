@@ -29,7 +29,9 @@
 //! same record (a ping-pong's wake, block and run: one push, one clock
 //! read). The price: a ULT still running when the recording stops, on
 //! another thread than [`stop`]'s, has its last wake left out of the
-//! file (a thread that ends, and `stop`'s own, write theirs).
+//! file (`stop`'s own thread writes its own; a ULT writes its own as its
+//! closure returns, `flush_wake`, before its joiner can return: only
+//! the wake of the joiner itself then rides in the Exit).
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -381,6 +383,18 @@ pub(crate) fn end_switch() {
         if f.key != 0 {
             close(f);
         }
+    }
+}
+
+/// Writes this thread's wake not yet written (`Fast::wake`), if a trace is
+/// recorded: called by a ULT as its closure returns, before its joiner can
+/// return (and stop the recording) ahead of the LWP's Exit record, which
+/// would otherwise carry it. One load and branch while nothing is
+/// recorded.
+#[inline]
+pub(crate) fn flush_wake() {
+    if super::hooked() {
+        end_switch();
     }
 }
 
