@@ -2,16 +2,17 @@
 //! handler run it starts is an event (`Event::Signal`,
 //! `Event::SignalHandler`), emitted on a thread after the signal was taken
 //! (never in signal context), and the file holds as many of each as were
-//! emitted. The scenario installs a process-wide handler, so it runs in a
-//! child process (`signal_common::in_child`).
+//! emitted; an immediate handler run at its target's safe point is a
+//! SignalHandler event on that ULT. Each scenario installs a process-wide
+//! handler, so it runs in a child process (`signal_common::in_child`).
 
 mod signal_common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use signal_common::{in_child, wait_for, wait_until};
-use weave::signal::{self, How, SigSet};
+use signal_common::{in_child, wait_blocked, wait_for, wait_until};
+use weave::signal::{self, How, Immediate, ImmediateFn, SigInfo, SigSet};
 use weave::thread;
 use weave::trace::{self, format, Event};
 
@@ -90,5 +91,57 @@ fn the_file_holds_every_signal_and_handler_run_that_was_emitted() {
             Event::Signal { sig, to: Some(to), .. } if i32::from(sig) == libc::SIGUSR1 && to == target
         )),
         "the signal sent to {target:?} is routed naming it"
+    );
+}
+
+static IMMEDIATE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_run(_: &SigInfo) {
+    IMMEDIATE_RUNS.fetch_add(1, SeqCst);
+}
+
+#[test]
+fn an_immediate_handler_run_at_a_safe_point_is_a_handler_event_on_its_ult() {
+    if !in_child("an_immediate_handler_run_at_a_safe_point_is_a_handler_event_on_its_ult") {
+        return;
+    }
+    let sig = libc::SIGUSR2;
+    // SAFETY: `count_run` only adds to an atomic.
+    unsafe { signal::handle_immediate(sig, Immediate::new(ImmediateFn::Rust(count_run))) }.unwrap();
+    // Only the ULT below lets it through.
+    signal::mask(How::Block, &SigSet::of(&[sig]));
+    let path = std::env::temp_dir().join(format!(
+        "weave-trace-immediate-{}.trace",
+        std::process::id()
+    ));
+    trace::record(&path).unwrap();
+    let (tx, rx) = weave::sync::mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        signal::mask(How::Unblock, &SigSet::of(&[libc::SIGUSR2]));
+        let _ = rx.recv();
+    });
+    let target = t.thread().id();
+    // Sent to the ULT while it waits: the wait ends and the handler runs
+    // on it as it is switched in, at a safe point, not in signal context.
+    wait_blocked(target);
+    t.thread().kill(sig).unwrap();
+    wait_until(|| IMMEDIATE_RUNS.load(SeqCst) == 1);
+    drop(tx);
+    t.join().unwrap();
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let on_target: Vec<_> = tr
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(e.event, Event::SignalHandler { sig: s, ult, .. }
+                if i32::from(s) == sig && ult == target)
+        })
+        .collect();
+    assert_eq!(
+        on_target.len(),
+        1,
+        "handler runs on {target:?}: {on_target:?}"
     );
 }

@@ -133,6 +133,22 @@ pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
     }
 }
 
+/// What a waker without a token (`unpark`, a cancellation request) does
+/// after its `State::wake_reason` or `wake_any` returned `outcome` for the
+/// wait `epoch` of `tcb`: enqueues the ULT if it was BLOCKED; if it was
+/// still switching out, its LWP requeues it, and the wake is emitted here
+/// (naming that wait, so that a trace puts it between the Block and the
+/// Run, as `Waiter::wake` does for the same case).
+pub(crate) fn woken(tcb: &'static Tcb, (outcome, epoch): (Wake, u64)) {
+    match outcome {
+        Wake::Enqueue => enqueue_woken(tcb),
+        Wake::LwpRequeues => {
+            note_wake(tcb, || epoch);
+        }
+        Wake::Stale => {}
+    }
+}
+
 /// Counts and emits the wake of `tcb` that ends its wait `epoch()`
 /// (called only if someone listens), made by the calling thread: by
 /// `enqueue_woken`, and by a waker that found the ULT still switching out

@@ -508,10 +508,22 @@ fn run_lane(sig: i32) {
     }
 }
 
+/// The trace's SignalHandler event: `sig`'s handler (or its receivers)
+/// starts on the calling ULT. On a thread, never in signal context: an
+/// immediate handler run by the top half records none.
+fn note_handler(sig: i32) {
+    crate::trace::listen_with(|| crate::trace::Event::SignalHandler {
+        sig: sig as u8,
+        ult: crate::thread::current::current_tcb().id(),
+        lwp: crate::lwp::current().map(|l| l.index),
+    });
+}
+
 fn run_handlers(rec: &Record) {
     let a = &actions()[rec.signo as usize];
     if let Some(imm) = immediate::lookup(rec.signo) {
         // Its target has exited: a pool ULT stands in.
+        note_handler(rec.signo);
         immediate::run_at_safe_point(imm, None, rec);
         return;
     }
@@ -535,12 +547,7 @@ fn run_handlers(rec: &Record) {
         }
         return;
     }
-    // The trace's SignalHandler event: on the ULT that runs them.
-    crate::trace::listen_with(|| crate::trace::Event::SignalHandler {
-        sig: rec.signo as u8,
-        ult: crate::thread::current::current_tcb().id(),
-        lwp: crate::lwp::current().map(|l| l.index),
-    });
+    note_handler(rec.signo);
     if let Some(h) = handler {
         // A panicking handler is reported by the panic hook like any panic
         // on a ULT; the pool ULT lives on for the next signal.
@@ -654,6 +661,7 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
                     continue;
                 }
                 if r.route != Route::Thread || claim_once(sig, None) {
+                    note_handler(sig);
                     immediate::run_at_safe_point(imm, Some(tcb), &r);
                 }
             } else if here && !route_to_waiter(&r) {

@@ -36,7 +36,6 @@
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use super::cancel_word::{self, REQUESTED};
-use super::state::Wake;
 use super::table::table;
 use super::tcb::{Kind, Tcb};
 use super::{JoinHandle, Thread};
@@ -112,9 +111,7 @@ fn end_wait(tcb: &'static Tcb) {
         }
         return;
     }
-    if tcb.state.wake_any() == Wake::Enqueue {
-        sched::enqueue_woken(tcb);
-    }
+    sched::woken(tcb, tcb.state.wake_any());
 }
 
 impl<T> JoinHandle<T> {

@@ -217,9 +217,7 @@ fn unpark_tcb(tcb: &'static Tcb) {
     if tcb.permit.swap(PERMIT_NOTIFIED, SeqCst) == PERMIT_NOTIFIED {
         return; // Already pending: the park it is for will see it.
     }
-    if tcb.state.wake_reason(BlockReason::Park as u8) == state::Wake::Enqueue {
-        sched::enqueue_woken(tcb);
-    }
+    sched::woken(tcb, tcb.state.wake_reason(BlockReason::Park as u8));
 }
 
 pub(crate) use current::current_tcb;
@@ -848,6 +846,9 @@ fn entry(tcb: &'static Tcb) {
         // data is destroyed (as std does before join returns), then the
         // thread is marked exited, so its id no longer resolves.
         local::destroy_current(tcb);
+        // The trace's last wake of this ULT, if one waits for its next
+        // record: written now, before the joiner can stop the recording.
+        crate::trace::flush_wake();
         // With a TLS block per ULT: std's and C++'s thread-local
         // destructors, and the trace counts kept in the block.
         #[cfg(feature = "tls-per-ult")]

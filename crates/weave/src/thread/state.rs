@@ -175,38 +175,41 @@ impl State {
 
     /// Ends the wait identified by `token`, if it is still going on.
     pub(crate) fn wake(&self, token: WakeToken) -> Wake {
-        self.wake_if(|w| w.epoch() == token.epoch)
+        self.wake_if(|w| w.epoch() == token.epoch).0
     }
 
     /// Ends the current wait if it is for `reason` (used by `unpark`, which
-    /// has no token: it ends whatever park is in progress).
-    pub(crate) fn wake_reason(&self, reason: u8) -> Wake {
+    /// has no token: it ends whatever park is in progress). Returns the
+    /// outcome and the epoch of the wait it ended (the trace's Wake names
+    /// it).
+    pub(crate) fn wake_reason(&self, reason: u8) -> (Wake, u64) {
         self.wake_if(|w| w.reason() == reason)
     }
 
     /// Ends whatever wait is in progress (a cancellation request, which
     /// holds no token: `thread/cancel.rs`). Its first load is SeqCst, the
-    /// requester's half of a Dekker pair with the LWP's commit.
-    pub(crate) fn wake_any(&self) -> Wake {
+    /// requester's half of a Dekker pair with the LWP's commit. Returns
+    /// the outcome and the epoch of the wait it ended.
+    pub(crate) fn wake_any(&self) -> (Wake, u64) {
         self.wake_if(|_| true)
     }
 
-    fn wake_if(&self, matches: impl Fn(Word) -> bool) -> Wake {
+    fn wake_if(&self, matches: impl Fn(Word) -> bool) -> (Wake, u64) {
         let mut cur = Word(self.0.load(SeqCst));
         loop {
             if !matches(cur) {
-                return Wake::Stale;
+                return (Wake::Stale, cur.epoch());
             }
             let outcome = match cur.run() {
                 BLOCKING => Wake::LwpRequeues,
                 BLOCKED => Wake::Enqueue,
-                _ => return Wake::Stale,
+                _ => return (Wake::Stale, cur.epoch()),
             };
             let next = pack(RUNNABLE, 0, cur.epoch());
             // SeqCst pairs with `prepare_block` (Dekker, see there) and with
             // `commit_block`: exactly one of us leaves BLOCKING.
             match self.0.compare_exchange(cur.0, next, SeqCst, SeqCst) {
-                Ok(_) => return outcome,
+                Ok(_) => return (outcome, cur.epoch()),
                 Err(actual) => cur = Word(actual),
             }
         }
@@ -323,8 +326,8 @@ mod tests {
         let s = running();
         let _t = s.prepare_block(3);
         assert!(s.commit_block());
-        assert_eq!(s.wake_reason(4), Wake::Stale);
-        assert_eq!(s.wake_reason(3), Wake::Enqueue);
+        assert_eq!(s.wake_reason(4).0, Wake::Stale);
+        assert_eq!(s.wake_reason(3).0, Wake::Enqueue);
     }
 
     #[test]
@@ -415,7 +418,7 @@ mod loom_tests {
                     if permit.swap(NOTIFIED, SeqCst) == NOTIFIED {
                         return false;
                     }
-                    s.wake_reason(PARK) == Wake::Enqueue
+                    s.wake_reason(PARK).0 == Wake::Enqueue
                 })
             };
             // park(): prepare, re-check the permit, else switch out.

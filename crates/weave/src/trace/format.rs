@@ -4,7 +4,7 @@
 //! little-endian:
 //!
 //! ```text
-//! header  0: magic "WEAVETRC"        8: version (u32, 4) 12: word size (u32, 8)
+//! header  0: magic "WEAVETRC"        8: version (u32, 5) 12: word size (u32, 8)
 //!        16: ns per 2^20 ticks (u64) 24: ticks at start (u64)
 //!        32: process id (u32)        36: ring per thread, in 16-byte events (u32)
 //!        40: wall clock at start, ns since the Unix epoch (u64)   48: zero
@@ -19,7 +19,7 @@
 //!            was taken from) and DROPPED (how many)
 //! ```
 //!
-//! A Block's kind byte is 0x80 and its reason (below 0x40); its aux, as a
+//! A Block's kind byte is 0x80 and its reason (below 0x20); its aux, as a
 //! Wake's, is the low byte of the wait's number (`Event::Block::wait`):
 //! a Wake names the block it ends whatever its time says (version 4).
 //! A Signal or SignalHandler record's aux is the signal's number.
@@ -43,6 +43,14 @@
 //! a Block, Exit, TimerFired, IoReady, an LWP's own events and a DROPPED
 //! mark clear it; see `sets_running`), and its time lies between the
 //! ring's previous record and its next stamped one.
+//!
+//! A BLOCK_RUN or EXIT_RUN record with the WITH_WAKE bit (0x20; version
+//! 5) carries the last wake its ULT made before it stopped, a WAKE_RUN
+//! record, in words 2 and 3, and the Run in word 4: 5 words for a switch
+//! and a wake, one push and one clock read for the three events (a
+//! ping-pong's every switch). The wake came after the ring's previous
+//! record and before this one's stamp. A Block's reason takes the low 5
+//! bits of its kind.
 //!
 //! The reader puts every Wake between the Block it ends (named by `wait`)
 //! and the woken ULT's next Run, whatever the clocks say (see
@@ -68,9 +76,10 @@ use super::Event;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub(crate) const MAGIC: &[u8; 8] = b"WEAVETRC";
-pub(crate) const VERSION: u32 = 4;
+pub(crate) const VERSION: u32 = 5;
 /// The oldest version [`read`] still reads (version 4 moved the Block's
-/// reason into its kind, to name the wait in its aux).
+/// reason into its kind, to name the wait in its aux; version 5 only adds
+/// the records with a wake, whose bit no version 4 record has).
 const OLDEST: u32 = 4;
 pub(crate) const HEADER: usize = 64;
 /// The unit of rings and records: one 8-byte word.
@@ -84,9 +93,9 @@ const NO_LWP: u64 = 0xffff;
 // Record kinds. Stable: they are the file format.
 const SPAWN: u8 = 1;
 const RUN: u8 = 2;
-/// A Block: this bit, and the reason in the low 6 bits.
+/// A Block: this bit, and the reason in the low 5 bits.
 const BLOCK: u8 = 0x80;
-const REASON: u8 = 0x3f;
+const REASON: u8 = 0x1f;
 const WAKE: u8 = 4;
 const STEAL: u8 = 5;
 const PREEMPT: u8 = 6;
@@ -116,6 +125,11 @@ const SIGNAL_HANDLER: u8 = 21;
 /// 2: the ULT that runs).
 const SWITCHED: u8 = 0x40;
 const EXIT_RUN: u8 = EXIT | SWITCHED;
+/// Added to a BLOCK_RUN or EXIT_RUN: the record carries, before the Run's
+/// word, a WAKE_RUN record made by the stopping ULT just before its Block
+/// or Exit (5 words: the Block or Exit, the wake's two, the Run).
+const WITH_WAKE: u8 = 0x20;
+const EXIT_WAKE_RUN: u8 = EXIT_RUN | WITH_WAKE;
 
 /// Word 0 of a record, delta 0 (the recorder adds it). An LWP's index
 /// fits the 16 bits: the runtime has at most 16,384 LWPs.
@@ -132,6 +146,9 @@ pub(crate) fn with_delta(w0: u64, delta: u32) -> u64 {
     w0 | u64::from(delta) << 32
 }
 
+// Inlined: a call per record (the Spawn's, a stamped wake's) showed in
+// `spawn_join`'s profile.
+#[inline(always)]
 fn id(t: Option<ThreadId>) -> u64 {
     t.map_or(0, |t| t.as_u64().get())
 }
@@ -192,8 +209,8 @@ pub(crate) fn encode(e: &Event) -> Rec {
 /// The record of a wake of `ult` made by the ULT the ring ran last, with
 /// no clock read of its own (module doc), delta 0.
 #[inline(always)]
-pub(crate) fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>, wait: u8) -> Rec {
-    Rec::Two([word0(WAKE_RUN, wait, lwp), id(Some(ult))])
+pub(crate) fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>, wait: u8) -> [u64; 2] {
+    [word0(WAKE_RUN, wait, lwp), id(Some(ult))]
 }
 
 /// Word 0 of a BLOCK_RUN or EXIT_RUN record, from that of the Block or
@@ -201,6 +218,14 @@ pub(crate) fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>, wait: u8
 #[inline(always)]
 pub(crate) fn switch_of(w0: u64) -> u64 {
     w0 | u64::from(SWITCHED)
+}
+
+/// Word 0 of a BLOCK_RUN or EXIT_RUN record that carries a wake, from that
+/// of the Block or Exit (words 2 and 3: the WAKE_RUN record; word 4: the
+/// ULT of the Run, 0 if none came).
+#[inline(always)]
+pub(crate) fn with_wake(w0: u64) -> u64 {
+    w0 | u64::from(SWITCHED | WITH_WAKE)
 }
 
 /// What an event does to a ring's running ULT (the waker of a WAKE_RUN
@@ -443,14 +468,16 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             let aux = (w0 >> 8) as u8;
             let lwp_raw = (w0 >> 16) & 0xffff;
             let len = match kind {
-                k if k & BLOCK != 0 && k & SWITCHED != 0 => 3,
-                WAKE_BY | STEAL | DROPPED | EXIT_RUN => 3,
+                k if is_switch(k) && k & WITH_WAKE != 0 => 5,
+                k if is_switch(k) => 3,
+                WAKE_BY | STEAL | DROPPED => 3,
                 NAME => 2 + (lwp_raw as usize).min(MAX_NAME).div_ceil(WORD),
                 _ => 2,
             };
             if j + len > end {
                 break; // cut short
             }
+            let before = st.clock;
             st.clock += w0 >> 32;
             let ts = st.clock;
             let w1 = word(j + 1);
@@ -472,7 +499,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     ult: need_ult()?,
                     lwp: need_lwp()?,
                 },
-                k if k & BLOCK != 0 && k & SWITCHED == 0 => Event::Block {
+                k if k & BLOCK != 0 && !is_switch(k) => Event::Block {
                     ult: need_ult()?,
                     lwp: need_lwp()?,
                     reason: reason(),
@@ -484,9 +511,29 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     waker: ThreadId::from_u64(arg),
                     wait: aux,
                 },
-                k if k == EXIT_RUN || k & BLOCK != 0 => {
+                k if is_switch(k) => {
                     let stopped = need_ult()?;
                     let lwp = need_lwp()?;
+                    if k & WITH_WAKE != 0 {
+                        // The stopping ULT's last wake, a WAKE_RUN record
+                        // in words 2 and 3, made since the ring's previous
+                        // record: its window ends at this record's stamp.
+                        let ww0 = word(at + 2);
+                        let woken = ThreadId::from_u64(word(at + 3))
+                            .ok_or_else(|| bad("a wake without its thread"))?;
+                        let event = Event::Wake {
+                            ult: woken,
+                            lwp: record_lwp(ww0),
+                            waker: ThreadId::from_u64(st.running),
+                            wait: (ww0 >> 8) as u8,
+                        };
+                        st.waiting.push((t.entries.len(), ns(before)));
+                        t.entries.push(Entry {
+                            ns: ns(before),
+                            event,
+                        });
+                    }
+                    let arg = word(at + len - 1);
                     let first = if k & BLOCK != 0 {
                         Event::Block {
                             ult: stopped,
@@ -607,6 +654,12 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
     put_in_order(&mut t.entries, &windows);
     t.dropped.sort_by_key(|d| d.ns);
     Ok(t)
+}
+
+/// Whether a record of kind `k` is a BLOCK_RUN or EXIT_RUN (with or
+/// without a wake): a Block or Exit and the Run of its switch.
+fn is_switch(k: u8) -> bool {
+    k == EXIT_RUN || k == EXIT_WAKE_RUN || (k & BLOCK != 0 && k & SWITCHED != 0)
 }
 
 /// A ring's state while it is read.
@@ -930,7 +983,7 @@ mod tests {
     }
 
     #[test]
-    fn every_block_reason_fits_the_six_bits_of_its_kind() {
+    fn every_block_reason_fits_the_five_bits_of_its_kind() {
         for v in 0..=u8::MAX {
             if BlockReason::from_u8(v).is_some() {
                 assert!(v & !REASON == 0, "reason {v} does not fit a Block's kind");
@@ -1056,7 +1109,7 @@ mod tests {
         let mut f = header(1 << 20, 100, 8).to_vec();
         let mut r0 = on(&Event::Run { ult: a, lwp: 0 });
         r0[0] = with_delta(r0[0], 10);
-        r0.extend(words(encode_wake_by_running(c, Some(0), 3)));
+        r0.extend(encode_wake_by_running(c, Some(0), 3));
         let mut blk = on(&block(a, 0, 1));
         blk[0] = with_delta(blk[0], 40);
         r0.extend(blk);
@@ -1070,6 +1123,75 @@ mod tests {
             timeline(&t.entries)[1..3],
             [(30, block(c, 1, 3)), (30, wake(c, 0, Some(a), 3))]
         );
+    }
+
+    #[test]
+    fn a_switch_record_with_a_wake_is_read_as_wake_block_and_run_in_that_order() {
+        let (a, b, c) = (
+            ThreadId::new(1, 1),
+            ThreadId::new(2, 1),
+            ThreadId::new(3, 1),
+        );
+        // Ring 0: `a` runs at 10, wakes `c` (wait 4), blocks at 50 (wait
+        // 9) and `b` runs: the wake travels in the Block's record.
+        let mut r0 = words(encode(&Event::Run { ult: a, lwp: 0 }));
+        r0[0] = with_delta(r0[0], 10);
+        let Rec::Two([w0, w1]) = encode(&block(a, 0, 9)) else {
+            unreachable!()
+        };
+        r0.extend([with_delta(with_wake(w0), 40), w1]);
+        r0.extend(encode_wake_by_running(c, Some(0), 4));
+        r0.push(id(Some(b)));
+        // Ring 1: `c` blocked at 30, inside the wake's window (10 to 50).
+        let mut r1 = words(encode(&block(c, 1, 4)));
+        r1[0] = with_delta(r1[0], 30);
+        let mut f = header(1 << 20, 100, 8).to_vec();
+        write_chunk(&mut f, 0, [&r0, &[]]).unwrap();
+        write_chunk(&mut f, 1, [&r1, &[]]).unwrap();
+        let t = parse(&f).unwrap();
+        assert_eq!(
+            timeline(&t.entries),
+            [
+                (10, Event::Run { ult: a, lwp: 0 }),
+                (30, block(c, 1, 4)),
+                (30, wake(c, 0, Some(a), 4)),
+                (50, block(a, 0, 9)),
+                (50, Event::Run { ult: b, lwp: 0 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_exit_record_with_a_wake_and_no_run_is_read_as_wake_and_exit() {
+        let (a, c) = (ThreadId::new(1, 1), ThreadId::new(3, 1));
+        let mut r0 = words(encode(&Event::Run { ult: a, lwp: 2 }));
+        r0[0] = with_delta(r0[0], 10);
+        let Rec::Two([w0, w1]) = encode(&Event::Exit { ult: a, lwp: 2 }) else {
+            unreachable!()
+        };
+        r0.extend([with_delta(with_wake(w0), 5), w1]);
+        r0.extend(encode_wake_by_running(c, Some(2), 0));
+        r0.push(0);
+        let mut f = header(1 << 20, 100, 8).to_vec();
+        write_chunk(&mut f, 0, [&r0, &[]]).unwrap();
+        let t = parse(&f).unwrap();
+        assert_eq!(
+            timeline(&t.entries),
+            [
+                (10, Event::Run { ult: a, lwp: 2 }),
+                (10, wake(c, 2, Some(a), 0)),
+                (15, Event::Exit { ult: a, lwp: 2 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_version_4_file_is_still_read() {
+        let a = ThreadId::new(1, 1);
+        let mut b = file(&[(3, words(encode(&block(a, 0, 2))))]);
+        b[8..12].copy_from_slice(&4u32.to_le_bytes());
+        let t = parse(&b).unwrap();
+        assert_eq!(timeline(&t.entries), [(3, block(a, 0, 2))]);
     }
 
     #[test]
@@ -1138,7 +1260,7 @@ mod tests {
         b[8..12].copy_from_slice(&3u32.to_le_bytes());
         let e = parse(&b).unwrap_err().to_string();
         assert!(
-            e.contains("format version 3,") && e.contains("format version 4 only"),
+            e.contains("format version 3,") && e.contains("format version 4 to version 5 only"),
             "{e}"
         );
     }

@@ -49,7 +49,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::{end_switch, name_thread, switch_stamp};
+pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
@@ -124,8 +124,10 @@ pub enum Event {
         lwp: Option<usize>,
     },
     /// The handler of signal `sig` (and its `signal::channel` receivers)
-    /// runs on ULT `ult` (a handler pool ULT, or the target of a
-    /// `handle_on_target` handler), on LWP `lwp`.
+    /// runs on ULT `ult` (a handler pool ULT, the target of a
+    /// `handle_on_target` handler, or the ULT that runs an immediate
+    /// handler at a safe point), on LWP `lwp`. An immediate handler run in
+    /// signal context records none.
     SignalHandler {
         sig: u8,
         ult: ThreadId,
@@ -142,16 +144,19 @@ pub type Hook = fn(&Event);
 /// where `epoch` is the recording in progress (0: none, see `record.rs`)
 /// and `USER` says a hook of the user's is installed. 0: nobody listens,
 /// one load and branch. A recording alone is an even, non-zero word: the
-/// recorder compares it with its thread's ring's key (`record::Fast`)
-/// and records inline (`record::on_event`); with a user hook as well the
-/// event goes the cold way (`listen_slow`: the recorder, then the hook).
+/// recorder compares it with its thread's ring's key (`record::Fast`,
+/// even too) and records inline (`record::on_event`); with a user hook as
+/// well the word is odd, that comparison fails, and the event goes the
+/// cold way (`listen_slow`: the recorder, then the hook). One comparison
+/// answers both "is my ring this recording's" and "is there a hook".
 /// On a cache line of its own: it is read on every event and written
 /// almost never.
 #[repr(align(128))]
 struct StateCell(AtomicU64);
 
-static STATE_CELL: StateCell = StateCell(AtomicU64::new(0));
-static STATE: &AtomicU64 = &STATE_CELL.0;
+// Read as `STATE.0` (a field of the static, one RIP-relative load), not
+// through a `&'static AtomicU64` static, which cost a second load an event.
+static STATE: StateCell = StateCell(AtomicU64::new(0));
 
 /// The bit of `STATE` that says a user hook is installed.
 const USER: u64 = 1;
@@ -190,7 +195,7 @@ fn publish_listeners(l: &(usize, u64)) {
     // Release pairs with the Acquire loads in `listen` and `listen_wake`:
     // a listener sees the runtime's state as it was when it was
     // installed, and the hook above.
-    STATE.store(state, Ordering::Release);
+    STATE.0.store(state, Ordering::Release);
 }
 
 /// The key of a recording in `STATE` (and in a ring's `record::Fast`).
@@ -362,13 +367,9 @@ pub(crate) fn emit(e: Event) {
 /// listens, the event goes into the thread's ring right here.
 #[inline(always)]
 pub(crate) fn listen(e: Event) {
-    let st = STATE.load(Ordering::Acquire);
-    if st != 0 {
-        if st & USER == 0 {
-            record::on_event(st, &e);
-        } else {
-            listen_slow(st, e);
-        }
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0 && !record::on_event(st, &e) {
+        listen_slow(st, e);
     }
 }
 
@@ -377,12 +378,11 @@ pub(crate) fn listen(e: Event) {
 /// (`if hooked() { listen(..) }` reads it twice).
 #[inline(always)]
 pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
-    let st = STATE.load(Ordering::Acquire);
+    let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
-        if st & USER == 0 {
-            record::on_event(st, &e());
-        } else {
-            listen_slow(st, e());
+        let e = e();
+        if !record::on_event(st, &e) {
+            listen_slow(st, e);
         }
     }
 }
@@ -399,41 +399,63 @@ pub(crate) fn listen_wake(
     lwp: Option<usize>,
     waker: impl FnOnce() -> Option<ThreadId>,
 ) {
-    let st = STATE.load(Ordering::Acquire);
+    let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         let (ult, wait) = woken();
-        if st & USER == 0 {
-            record::on_wake(st, ult, lwp, wait);
-        } else {
-            listen_slow(
-                st,
-                Event::Wake {
-                    ult,
-                    lwp,
-                    waker: waker(),
-                    wait,
-                },
-            );
+        if !record::on_wake(st, ult, lwp, wait) {
+            listen_wake_slow(st, ult, lwp, wait, waker);
         }
     }
 }
 
-/// An event while a user hook is installed: into the recording, if one
-/// runs, then to the hook.
+/// An event the recorder's inline path did not take (`record::on_event`
+/// compares `STATE` with its ring's key, which is even: a user hook's bit
+/// or a thread without a ring of this recording yet comes here): into the
+/// recording, if one runs (attaching the thread to it), then to the hook,
+/// if one is installed.
 #[cold]
 #[inline(never)]
 fn listen_slow(st: u64, e: Event) {
     if st >> 1 != 0 {
-        record::on_event(st & !USER, &e);
+        record::on_event_attaching(st & !USER, &e);
     }
-    call_user(&e);
+    if st & USER != 0 {
+        call_user(&e);
+    }
+}
+
+/// [`listen_slow`] for a wake: the recorder names the waker itself when
+/// only it listens; a user's hook gets `waker()`.
+#[cold]
+#[inline(never)]
+fn listen_wake_slow(
+    st: u64,
+    ult: ThreadId,
+    lwp: Option<usize>,
+    wait: u8,
+    waker: impl FnOnce() -> Option<ThreadId>,
+) {
+    if st & USER == 0 {
+        record::on_wake_attaching(st, ult, lwp, wait);
+    } else {
+        let waker = waker();
+        listen_slow(
+            st,
+            Event::Wake {
+                ult,
+                lwp,
+                waker,
+                wait,
+            },
+        );
+    }
 }
 
 /// Whether a hook is installed or a trace recorded: lets the hottest
 /// events skip building the event when nobody listens.
 #[inline]
 pub(crate) fn hooked() -> bool {
-    STATE.load(Ordering::Relaxed) != 0
+    STATE.0.load(Ordering::Relaxed) != 0
 }
 
 /// Counts a wake made on an OS thread (an LWP counts its own in bulk).

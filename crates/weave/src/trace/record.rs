@@ -24,7 +24,14 @@
 //! That stamp can be older than the Wake of the ULT it runs (woken by
 //! another LWP after the Block was stamped); the reader (`format::read`)
 //! then places the Run at its Wake. A wake made by the ULT the ring ran
-//! last reads no clock (`on_wake`); the reader places it.
+//! last reads no clock (`on_wake`); the reader places it. It is not even
+//! pushed: it waits for that ULT's next Block or Exit and goes into the
+//! same record (a ping-pong's wake, block and run: one push, one clock
+//! read). The price: a ULT still running when the recording stops, on
+//! another thread than [`stop`]'s, has its last wake left out of the
+//! file (`stop`'s own thread writes its own; a ULT writes its own as its
+//! closure returns, `flush_wake`, before its joiner can return: only
+//! the wake of the joiner itself then rides in the Exit).
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -182,6 +189,9 @@ pub fn stop() -> io::Result<Option<Stats>> {
     let Some(rec) = RECORDER.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return Ok(None);
     };
+    // This thread's wake not yet written (`Fast::wake`) goes in now: the
+    // caller's own events are all in the file.
+    end_switch();
     set_recording(0);
     EPOCH.store(0, Relaxed);
     rec.stopping.store(true, Relaxed);
@@ -249,9 +259,9 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
 
 /// A thread's view of the recording, read on every event: the recording
 /// its ring belongs to, the ring and the producer's cursor in it, the
-/// ring's clock, the timestamp of the switch in progress and the ULT
-/// running. Without `Drop`, in a `const` thread-local: reaching it is one
-/// TLS address, with no lazy registration and no borrow flag.
+/// ring's clock, the switch in progress, the ULT running and a wake not
+/// yet written. Without `Drop`, in a `const` thread-local: reaching it is
+/// one TLS address, with no lazy registration and no borrow flag.
 #[derive(Clone, Copy)]
 struct Fast {
     /// The recording's key as `trace::STATE` holds it (`key(epoch)`): an
@@ -264,9 +274,19 @@ struct Fast {
     /// The ticks of the ring's last record: each record holds the ticks
     /// since (see `format.rs`).
     last: u64,
-    /// The timestamp of this thread's last Block, Exit or LwpBusy, for
-    /// the Run that completes the switch; 0 when none is pending.
-    stamp: u64,
+    /// The switch in progress on this thread, for its Run:
+    ///
+    /// | value     | meaning                                            |
+    /// |-----------|----------------------------------------------------|
+    /// | 0         | none: a Run reads the clock                        |
+    /// | `STAMPED` | the ring's last record (a Block, Exit or LwpBusy) was stamped `last` and its switch's Run has not come: the Run takes `last` |
+    /// | any other | a Block or Exit written open (BLOCK_RUN/EXIT_RUN, word 2 unwritten, not published), the cursor's position after it: the Run writes its ULT there and publishes the record (`Ring::patch_last`), one push for both events |
+    ///
+    /// Set by a Block, Exit or LwpBusy, cleared by the Run, by
+    /// `end_switch` and by any other push (an open record is then
+    /// published with no Run: word 2 zero). One field for both, so that a
+    /// Block and a Run each store it once.
+    switch: usize,
     /// The id of the ULT this ring last recorded a Run of, until its
     /// Block or Exit (or an event of the LWP itself, see
     /// `format::sets_running`);
@@ -275,21 +295,26 @@ struct Fast {
     /// the reader keeps the same state per ring. Cleared when an event is
     /// dropped (the reader clears it at the DROPPED mark).
     running: u64,
-    /// Wakes recorded without a clock read since the ring's last Run; at
-    /// `UNSTAMPED` the next ones read the clock, so that a burst of wakes
-    /// (a `notify_all`) is placed within tens of events.
+    /// Wakes written as WAKE_RUN records of their own (a second wake of
+    /// the running ULT's before its next record, `wake_after_wake`), for
+    /// ever: every `UNSTAMPED`th of them reads the clock instead, so that
+    /// a burst of wakes (a `notify_all`) is placed within tens of events.
+    /// Only that cold path touches it.
     unstamped: u32,
-    /// A Block or Exit written and not yet published, waiting for the
-    /// Run that completes its switch: the cursor's position after it
-    /// (0: none). Its record has room for the Run's ULT (a BLOCK_RUN or
-    /// EXIT_RUN, word 2 zero: no Run); the Run writes its ULT there and
-    /// publishes the record (`Ring::patch_last`), one push for the two
-    /// events. Any other push publishes it as it is (with no Run) and
-    /// clears this.
-    open: usize,
+    /// The last wake made by the running ULT, not written yet (its
+    /// WAKE_RUN record, delta 0: word 0 and the woken ULT; word 1 zero:
+    /// none). The running ULT's Block or Exit carries it in its own record
+    /// (`format::with_wake`: one push, one clock read for both, and the
+    /// reader's window for the wake ends at that Block's stamp as it would
+    /// for a WAKE_RUN record); any other push writes it first as a WAKE_RUN
+    /// record of its own (`close`), so the ring's order is kept.
+    wake: [u64; 2],
 }
 
-/// Wakes in a row that may go without a clock read (see `on_wake`).
+/// `Fast::switch`: the ring's last stamp is the switch's (see there).
+const STAMPED: usize = 1;
+
+/// Wakes in a row that may go without a clock read (`wake_after_wake`).
 const UNSTAMPED: u32 = 16;
 
 const NO_FAST: Fast = Fast {
@@ -297,10 +322,10 @@ const NO_FAST: Fast = Fast {
     ring: std::ptr::null(),
     cur: Cursor { tail: 0, limit: 0 },
     last: 0,
-    stamp: 0,
+    switch: 0,
     running: 0,
     unstamped: 0,
-    open: 0,
+    wake: [0; 2],
 };
 
 std::thread_local! {
@@ -334,6 +359,11 @@ struct Mine(Option<(u64, Arc<Ring>)>);
 impl Drop for Mine {
     fn drop(&mut self) {
         if let Some(f) = fast() {
+            if f.key != 0 {
+                // The ring is still ours (`self` holds it): what waits to
+                // be written goes in first.
+                close(f);
+            }
             *f = NO_FAST;
         }
     }
@@ -346,23 +376,54 @@ std::thread_local! {
 
 /// Ends the switch in progress on this thread without a Run: the LWP went
 /// looking for work (polling, trimming, searching, sleeping), so the next
-/// Run takes a timestamp of its own instead of the Block's. One TLS write.
+/// Run takes a timestamp of its own instead of the Block's.
 #[inline]
 pub(crate) fn end_switch() {
     if let Some(f) = fast() {
-        f.stamp = 0;
-        close(f);
+        if f.key != 0 {
+            close(f);
+        }
     }
 }
 
-/// Publishes the open Block or Exit (`Fast::open`) with no Run (word 2
-/// zero).
+/// Writes this thread's wake not yet written (`Fast::wake`), if a trace is
+/// recorded: called by a ULT as its closure returns, before its joiner can
+/// return (and stop the recording) ahead of the LWP's Exit record, which
+/// would otherwise carry it. One load and branch while nothing is
+/// recorded.
+#[inline]
+pub(crate) fn flush_wake() {
+    if super::hooked() {
+        end_switch();
+    }
+}
+
+/// Writes what waits in `s` before another record goes in: publishes the
+/// open Block or Exit with no Run (word 2 zero), ends the switch, and
+/// writes the wake not yet written as a WAKE_RUN record.
 #[inline(always)]
 fn close(s: &mut Fast) {
-    if s.open != 0 {
-        s.open = 0;
-        // SAFETY: as in `push`.
-        unsafe { &*s.ring }.patch_last(&s.cur, 0);
+    if s.switch != 0 {
+        if s.switch != STAMPED {
+            // SAFETY: as in `push`.
+            unsafe { &*s.ring }.patch_last(&s.cur, 0);
+        }
+        s.switch = 0;
+    }
+    if s.wake[1] != 0 {
+        write_wake(s);
+    }
+}
+
+/// Writes the wake waiting in `s.wake` as a WAKE_RUN record of its own, at
+/// the ring's last stamp (delta 0).
+#[cold]
+#[inline(never)]
+fn write_wake(s: &mut Fast) {
+    let [w0, w1] = std::mem::take(&mut s.wake);
+    // SAFETY: as in `push`.
+    if !unsafe { &*s.ring }.try_push(&mut s.cur, [w0, w1]) {
+        push_slow(s, s.last, w0, w1, 0, 2);
     }
 }
 
@@ -379,7 +440,7 @@ pub(crate) fn switch_stamp() -> Option<u64> {
     }
     let s = fast()?;
     // A stamp of an earlier recording is stale: only this one's counts.
-    (s.stamp != 0 && s.key == key(EPOCH.load(Relaxed))).then_some(s.stamp)
+    (s.switch != 0 && s.key == key(EPOCH.load(Relaxed))).then_some(s.last)
 }
 
 /// The event into this thread's ring of the recording `key` (the value of
@@ -396,12 +457,18 @@ pub(crate) fn switch_stamp() -> Option<u64> {
 /// is most of an event's cost on a VM (10 to 35 ns for `rdtsc`), and a
 /// ping-pong switches after every Block. `end_switch` breaks the pair when
 /// the LWP does anything slow in between. A wake made by a running ULT
-/// does not read the clock either ([`on_wake`]).
+/// does not read the clock either, and waits for the running ULT's Block
+/// or Exit to be written with it ([`on_wake`]).
+///
+/// Returns false, having done nothing, if this thread's ring is not the
+/// recording `key`'s (none yet, an older recording's, or `key` is odd: a
+/// user hook listens as well): the caller goes the cold way
+/// (`trace::listen_slow`, then [`on_event_attaching`]).
 #[inline(always)]
-pub(super) fn on_event(key: u64, e: &Event) {
-    let Some(s) = fast() else { return };
-    if s.key != key && !attach(s, key) {
-        return;
+pub(super) fn on_event(key: u64, e: &Event) -> bool {
+    let Some(s) = fast() else { return true };
+    if s.key != key {
+        return false;
     }
     if let Event::Wake {
         ult,
@@ -410,83 +477,119 @@ pub(super) fn on_event(key: u64, e: &Event) {
         wait,
     } = *e
     {
-        if w.as_u64().get() == s.running && s.unstamped < UNSTAMPED {
-            return wake_by_running(s, ult, lwp, wait);
+        if w.as_u64().get() == s.running {
+            wake_by_running(s, ult, lwp, wait);
+            return true;
         }
     }
     match *e {
         Event::Block { .. } | Event::Exit { .. } => {
-            // Written with room for the Run of the switch, and left open.
-            close(s);
-            let ts = clock::ticks();
-            s.stamp = ts;
-            s.running = 0;
             let Rec::Two([w0, w1]) = format::encode(e) else {
                 unreachable!("a Block or an Exit is two words")
             };
-            let delta = ts.wrapping_sub(s.last);
-            // SAFETY: as in `push`.
-            let ring = unsafe { &*s.ring };
-            // Word 2 is left unwritten: the Run writes it, or `close`
-            // zeroes it (no Run).
-            if delta >> 32 == 0
-                && ring.try_write(
-                    &mut s.cur,
-                    [format::with_delta(format::switch_of(w0), delta as u32), w1],
-                    1,
-                )
-            {
-                s.last = ts;
-                s.open = s.cur.tail;
-            } else {
-                push(s, ts, Rec::Two([w0, w1]));
-            }
-            return;
+            switch_out(s, w0, w1);
+            return true;
         }
-        Event::Run { ult, .. } if s.open != 0 => {
+        Event::Run { ult, .. } if s.switch > STAMPED => {
             // The switch's second half, into the open record.
-            s.open = 0;
-            s.stamp = 0;
-            s.running = ult.as_u64().get();
-            s.unstamped = 0;
+            let id = ult.as_u64().get();
+            s.switch = 0;
+            s.running = id;
             // SAFETY: as in `push`.
-            unsafe { &*s.ring }.patch_last(&s.cur, ult.as_u64().get());
-            return;
+            unsafe { &*s.ring }.patch_last(&s.cur, id);
+            return true;
         }
         _ => {}
     }
-    let ts = match (e, s.stamp) {
-        (Event::Run { .. }, stamp) if stamp != 0 => stamp,
+    let ts = match e {
+        Event::Run { .. } if s.switch == STAMPED => s.last,
         _ => clock::ticks(),
-    };
-    s.stamp = match e {
-        Event::LwpBusy { .. } => ts,
-        _ => 0,
     };
     if let Some(r) = format::sets_running(e) {
         s.running = r;
-        if let Event::Run { .. } = e {
-            s.unstamped = 0;
+    }
+    if push(s, ts, format::encode(e)) && matches!(e, Event::LwpBusy { .. }) {
+        s.switch = STAMPED;
+    }
+    true
+}
+
+/// [`on_event`] for the recording `key` (even), giving the calling thread
+/// a ring in it first if it has none.
+pub(super) fn on_event_attaching(key: u64, e: &Event) {
+    if let Some(s) = fast() {
+        if s.key == key || attach(s, key) {
+            on_event(key, e);
         }
     }
-    push(s, ts, format::encode(e));
+}
+
+/// A Block or Exit (its record `w0`, `w1`): stamped, and written open with
+/// room for the Run that completes its switch (and, before that room, the
+/// wake its ULT made last, if that waits in `s.wake`).
+#[inline(always)]
+fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
+    if s.switch != 0 {
+        close(s);
+    }
+    let ts = clock::ticks();
+    s.running = 0;
+    let delta = ts.wrapping_sub(s.last);
+    // SAFETY: as in `push`.
+    let ring = unsafe { &*s.ring };
+    // Word 2 (or 4, after the wake) is left unwritten: the Run writes it,
+    // or `close` zeroes it (no Run).
+    let written = delta >> 32 == 0
+        && if s.wake[1] == 0 {
+            ring.try_write(
+                &mut s.cur,
+                [format::with_delta(format::switch_of(w0), delta as u32), w1],
+                1,
+            )
+        } else if ring.try_write(
+            &mut s.cur,
+            [
+                format::with_delta(format::with_wake(w0), delta as u32),
+                w1,
+                s.wake[0],
+                s.wake[1],
+            ],
+            1,
+        ) {
+            s.wake[1] = 0;
+            true
+        } else {
+            false
+        };
+    if written {
+        s.last = ts;
+        s.switch = s.cur.tail;
+    } else if push(s, ts, Rec::Two([w0, w1])) {
+        // The slow way (a TIME record, a full ring): a record of its own,
+        // after the wake's; the Run still takes its stamp.
+        s.switch = STAMPED;
+    }
 }
 
 /// A wake of `ult` into this thread's ring of the recording `key`, while
 /// only the recording listens (`trace::listen_wake`). Made by the ULT the
-/// ring saw run last (`Fast::running`), it takes no clock read: the
-/// record says "by the running ULT, between the ring's last stamp and its
-/// next one", and the reader places it at the earliest moment that agrees
-/// with the woken ULT's own events (after the block it ends). A wake made
-/// with no ULT running (the LWP's timers, an OS thread) is stamped and
-/// names no waker.
+/// ring saw run last (`Fast::running`), it takes no clock read and is not
+/// written yet: it waits in `Fast::wake` for that ULT's Block or Exit,
+/// which carries it (one record for both), or for any other push, which
+/// writes it first. The reader places it at the earliest moment that
+/// agrees with the woken ULT's own events (after the block it ends), in
+/// the window between the ring's stamps around it. A wake made with no
+/// ULT running (the LWP's timers, an OS thread) is stamped and names no
+/// waker.
+/// Returns false, as [`on_event`] does, if this thread's ring is not the
+/// recording `key`'s.
 #[inline(always)]
-pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
-    let Some(s) = fast() else { return };
-    if s.key != key && !attach(s, key) {
-        return;
+pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) -> bool {
+    let Some(s) = fast() else { return true };
+    if s.key != key {
+        return false;
     }
-    if s.running != 0 && s.unstamped < UNSTAMPED {
+    if s.running != 0 {
         wake_by_running(s, ult, lwp, wait);
     } else {
         let waker = ThreadId::from_u64(s.running);
@@ -497,25 +600,60 @@ pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
             wait,
         };
         let ts = clock::ticks();
-        s.stamp = 0;
         push(s, ts, format::encode(&e));
+    }
+    true
+}
+
+/// [`on_wake`] for the recording `key` (even), giving the calling thread a
+/// ring in it first if it has none.
+pub(super) fn on_wake_attaching(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    if let Some(s) = fast() {
+        if s.key == key || attach(s, key) {
+            on_wake(key, ult, lwp, wait);
+        }
     }
 }
 
-/// The record of a wake made by the ring's running ULT: no clock read,
-/// delta 0.
+/// A wake made by the ring's running ULT: no clock read; kept in
+/// `s.wake` until the ULT's next record.
 #[inline(always)]
 fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
-    let ts = s.last;
-    s.unstamped += 1;
-    push(s, ts, format::encode_wake_by_running(ult, lwp, wait));
+    if s.wake[1] != 0 {
+        return wake_after_wake(s, ult, lwp, wait);
+    }
+    s.wake = format::encode_wake_by_running(ult, lwp, wait);
 }
 
-/// Pushes `rec` stamped `ts` into the ring of `s`: the fast path is a
-/// subtraction, two comparisons, the record's stores and the ring's
-/// Release store.
+/// A second wake of the running ULT's before its next record (a
+/// `notify_all`, a ULT waking several): the one waiting in `s.wake` is
+/// written as a record of its own, and this one takes its place; every
+/// `UNSTAMPED`th such wake reads the clock instead, so that a burst of
+/// wakes is placed within tens of records.
+#[cold]
+#[inline(never)]
+fn wake_after_wake(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    write_wake(s);
+    s.unstamped += 1;
+    if s.unstamped % UNSTAMPED != 0 {
+        s.wake = format::encode_wake_by_running(ult, lwp, wait);
+    } else {
+        let e = Event::Wake {
+            ult,
+            lwp,
+            waker: ThreadId::from_u64(s.running),
+            wait,
+        };
+        push(s, clock::ticks(), format::encode(&e));
+    }
+}
+
+/// Pushes `rec` stamped `ts` into the ring of `s` (what waits there goes
+/// first, `close`): the fast path is a subtraction, two comparisons, the
+/// record's stores and the ring's Release store. Returns whether it was
+/// pushed (false: dropped, counted).
 #[inline(always)]
-fn push(s: &mut Fast, ts: u64, rec: Rec) {
+fn push(s: &mut Fast, ts: u64, rec: Rec) -> bool {
     // An open record goes first, with no Run.
     close(s);
     // SAFETY: `s.ring` was set with `s.key` by `attach`, from the
@@ -540,8 +678,9 @@ fn push(s: &mut Fast, ts: u64, rec: Rec) {
         };
     if pushed {
         s.last = ts;
+        true
     } else {
-        push_slow(s, ts, w0, w1, w2, n);
+        push_slow(s, ts, w0, w1, w2, n)
     }
 }
 
@@ -550,7 +689,7 @@ fn push(s: &mut Fast, ts: u64, rec: Rec) {
 /// full, or earlier drops wait to be announced.
 #[cold]
 #[inline(never)]
-fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) {
+fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bool {
     // SAFETY: as in `push`.
     let ring = unsafe { &*s.ring };
     let rec = [w0, w1, w2];
@@ -570,6 +709,7 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) {
     // A mark has delta 0: the drops came after the ring's last record.
     if ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(lwp, c)) {
         s.last = last;
+        true
     } else {
         // The reader forgets the running ULT at the DROPPED mark that
         // announces this loss: so does the ring.
@@ -578,6 +718,7 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) {
             // For the drop report (`stop`): which LWP lost events.
             ring.lwp.store(l as u32, Relaxed);
         }
+        false
     }
 }
 
@@ -634,10 +775,10 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         // Limit 0: the first push loads `head` (the slow path).
         cur: Cursor::default(),
         last: start,
-        stamp: 0,
+        switch: 0,
         running: 0,
         unstamped: 0,
-        open: 0,
+        wake: [0; 2],
     };
     true
 }

@@ -21,7 +21,10 @@
 //!    producer keeps `head + capacity` in its [`Cursor`] and loads `head`
 //!    again only when a record does not fit below it: one comparison per
 //!    push, and the consumer's cache line is read once per lap, not once
-//!    per event.
+//!    per event. The same limit stops at the end of the producer's lap, so
+//!    a record the fast path writes lies in one piece of memory (one index,
+//!    no mask per word); the one that would cross the end goes the slow
+//!    way, which masks each word.
 //!
 //! A push that does not fit is dropped and counted (`dropped`, and
 //! `unmarked` until a DROPPED record announces it): the producer never
@@ -65,8 +68,11 @@ impl<T> UnsafeWord<T> {
 pub(crate) struct Cursor {
     /// The next word to write (the ring's `tail` as the producer knows it).
     pub(crate) tail: usize,
-    /// `head + capacity` as last loaded: words below it are free. Set to
-    /// 0 to send the next push to [`Ring::push_slow`].
+    /// `head + capacity` as last loaded (words below it are free), or the
+    /// end of the lap `tail` is in if that comes first: a record below it
+    /// lies in one piece of the ring's memory, so the fast path writes its
+    /// words at one index plus constants, without a mask each. Set to 0 to
+    /// send the next push to [`Ring::push_slow`].
     pub(crate) limit: usize,
 }
 
@@ -145,10 +151,12 @@ impl Ring {
         }
         // In locals: stores through the cells could alias the fields, and
         // the compiler would load them again before every store.
-        let (words, mask) = (&*self.words, self.mask);
+        let (words, at) = (&*self.words, c.tail & self.mask);
         for (k, w) in rec.into_iter().enumerate() {
-            // SAFETY: masked below the length, `mask + 1`.
-            let cell = unsafe { words.get_unchecked((c.tail + k) & mask) };
+            // SAFETY: `at + k` is below the length, `mask + 1`: the check
+            // above keeps the record below `c.limit`, which is never past
+            // the end of the lap `c.tail` is in (`push_slow`).
+            let cell = unsafe { words.get_unchecked(at + k) };
             cell.with_mut(|p| {
                 // SAFETY: the word lies in `tail .. head + capacity` (the
                 // check above): the consumer does not read it until `tail`
@@ -189,12 +197,13 @@ impl Ring {
     ) -> bool {
         // Acquire pairs with the consumer's Release store of `head` (step
         // 3): the words it has read are ours to overwrite.
-        c.limit = self.head.load(Acquire) + self.capacity();
+        let free = self.head.load(Acquire) + self.capacity();
         let unmarked = self.unmarked.load(Relaxed);
         let extra = if unmarked != 0 { 3 } else { 0 };
-        if c.tail + rec.len() + extra > c.limit {
+        if c.tail + rec.len() + extra > free {
             self.dropped.fetch_add(1, Relaxed);
             self.unmarked.fetch_add(1, Relaxed);
+            c.limit = self.fast_limit(free, c.tail);
             return false;
         }
         if unmarked != 0 {
@@ -212,10 +221,21 @@ impl Ring {
         self.tail.store(c.tail, Release);
         // The next push takes the fast path only if nothing is left to
         // announce (a mark that did not fit stays counted in `unmarked`).
-        if self.unmarked.load(Relaxed) != 0 {
-            c.limit = 0;
-        }
+        c.limit = if self.unmarked.load(Relaxed) != 0 {
+            0
+        } else {
+            self.fast_limit(free, c.tail)
+        };
         true
+    }
+
+    /// The fast path's limit for a producer at `tail` with the words below
+    /// `free` free: `free`, or the end of `tail`'s lap if that comes first
+    /// (a record that would cross it takes the slow path, which masks each
+    /// word).
+    #[inline]
+    fn fast_limit(&self, free: usize, tail: usize) -> usize {
+        free.min((tail | self.mask) + 1)
     }
 
     #[inline(always)]
@@ -387,6 +407,26 @@ mod tests {
         assert_eq!(drained(&r), [1, 1], "not published yet");
         r.patch_last(&c, 7);
         assert_eq!(drained(&r), [2, 2, 7]);
+    }
+
+    #[test]
+    fn a_record_across_the_end_of_the_ring_goes_the_slow_way_and_comes_out_whole() {
+        let r = Ring::new(8);
+        let mut c = Cursor::default();
+        for i in 0..3 {
+            push(&r, &mut c, [i, i]);
+        }
+        drained(&r);
+        assert!(
+            !r.try_push(&mut c, [4, 4, 4]),
+            "words 6, 7 and 0: across the end"
+        );
+        assert!(r.push_slow(&mut c, &[4, 4, 4], mark));
+        assert!(
+            r.try_push(&mut c, [5, 5]),
+            "back in one piece: the fast path"
+        );
+        assert_eq!(drained(&r), [4, 4, 4, 5, 5]);
     }
 
     #[test]
