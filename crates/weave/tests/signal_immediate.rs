@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 use signal_common::{
-    bound_spinner, in_child, lwp_tid, spin_for, tgkill, wait_blocked, wait_for, wait_until,
+    blocked_by_every_thread, bound_spinner, in_child, lwp_tid, pending_here, spin_for, tgkill,
+    wait_blocked, wait_for, wait_until,
 };
 use weave::signal::{self, Disposition, How, Immediate, ImmediateFn, Route, SigInfo, SigSet};
 use weave::thread::{self, ThreadId};
@@ -300,4 +301,43 @@ fn one_shot_immediate_handler_runs_once_then_the_default_is_back() {
     unsafe { libc::raise(SIG) };
     assert_eq!(RUNS.load(SeqCst), 1);
     assert_eq!(signal::disposition(SIG).unwrap(), Disposition::Default);
+}
+
+/// Runs of `again`.
+static AGAIN_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// On its first run (at a safe point, not in signal context, so it may
+/// wait): raises SIG for the process and waits until every thread blocks
+/// it, the handler's own ULT included (SIG is blocked there while it runs).
+/// Later runs (in signal context) only count.
+fn again(_: &SigInfo) {
+    if AGAIN_RUNS.fetch_add(1, SeqCst) == 0 {
+        // SAFETY: kill to our own process.
+        unsafe { libc::kill(libc::getpid(), SIG) };
+        wait_until(|| pending_here(SIG) && blocked_by_every_thread(SIG));
+    }
+}
+
+/// A signal that came while an immediate handler ran at a safe point,
+/// and that every thread blocked (case 4), is let in as the handler
+/// returns and the ULT's mask opens again: the handler runs a second time.
+#[test]
+fn a_signal_that_came_while_a_safe_point_handler_ran_runs_it_again_after() {
+    if !in_child("a_signal_that_came_while_a_safe_point_handler_ran_runs_it_again_after") {
+        return;
+    }
+    // SAFETY: `again` waits only on its first run, which `Thread::kill`
+    // makes run at a safe point; its other runs only store to an atomic.
+    unsafe { signal::handle_immediate(SIG, Immediate::new(ImmediateFn::Rust(again))) }.unwrap();
+    signal::mask(How::Block, &SigSet::of(&[SIG]));
+    let (tx, rx) = weave::sync::mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        signal::mask(How::Unblock, &SigSet::of(&[SIG]));
+        let _ = rx.recv();
+    });
+    wait_blocked(t.thread().id());
+    t.thread().kill(SIG).unwrap();
+    wait_until(|| AGAIN_RUNS.load(SeqCst) == 2);
+    drop(tx);
+    t.join().unwrap();
 }

@@ -524,7 +524,7 @@ fn run_handlers(rec: &Record) {
     if let Some(imm) = immediate::lookup(rec.signo) {
         // Its target has exited: a pool ULT stands in.
         note_handler(rec.signo);
-        immediate::run_at_safe_point(imm, None, rec);
+        immediate::run_at_safe_point(imm, None, rec, super::restore_after_handler);
         return;
     }
     let info = SigInfo::from_record(rec);
@@ -662,7 +662,7 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
                 }
                 if r.route != Route::Thread || claim_once(sig, None) {
                     note_handler(sig);
-                    immediate::run_at_safe_point(imm, Some(tcb), &r);
+                    immediate::run_at_safe_point(imm, Some(tcb), &r, super::restore_after_handler);
                 }
             } else if here && !route_to_waiter(&r) {
                 run_on_target(tcb, &r);

@@ -172,15 +172,28 @@ pub(crate) fn run_in_signal_context(
     // SA_SIGINFO handler; KernelInfo is 128 bytes of plain data.
     let mut info: KernelInfo = unsafe { std::ptr::read(kinfo as *const KernelInfo) };
     info.set_from(rec);
-    with_mask(t, imm.blocks(rec.signo), || call(imm, rec, &mut info, uc));
+    with_mask(
+        t,
+        imm.blocks(rec.signo),
+        || call(imm, rec, &mut info, uc),
+        |t, old| t.sig.mask.store(old, Relaxed),
+    );
 }
 
 /// Runs `imm` for `rec` on the ULT `t` (the caller) at a safe point: as it
 /// is switched in, or as it unblocks the signal. Not in signal context, but
 /// the handler was written for it, and gets a `siginfo_t` and a
 /// `ucontext_t` as a `sigaction` handler would. `t` is `None` when the
-/// target has exited and a pool ULT stands in.
-pub(crate) fn run_at_safe_point(imm: &'static Immediate, t: Option<&'static Tcb>, rec: &Record) {
+/// target has exited and a pool ULT stands in. `restore` puts `t`'s mask
+/// back afterwards: the thread side's, which also lets in a signal that
+/// came meanwhile and that case 4 left blocked in the kernel (a plain
+/// store would leave it there).
+pub(crate) fn run_at_safe_point(
+    imm: &'static Immediate,
+    t: Option<&'static Tcb>,
+    rec: &Record,
+    restore: fn(&'static Tcb, u64),
+) {
     let mut info = KernelInfo::queued(rec.signo, rec.pid, rec.uid, rec.value);
     info.set_from(rec);
     // SAFETY: a zeroed ucontext_t is valid plain data for getcontext to
@@ -192,30 +205,41 @@ pub(crate) fn run_at_safe_point(imm: &'static Immediate, t: Option<&'static Tcb>
         // The mask the handler "returns to" is the ULT's, not the LWP's.
         uc.uc_sigmask = SigSet::from_bits(t.sig.mask.load(Relaxed)).to_sigset_t();
     }
-    with_mask(t, imm.blocks(rec.signo), || {
-        call(
-            imm,
-            rec,
-            &mut info,
-            &mut uc as *mut libc::ucontext_t as *mut libc::c_void,
-        )
-    });
+    with_mask(
+        t,
+        imm.blocks(rec.signo),
+        || {
+            call(
+                imm,
+                rec,
+                &mut info,
+                &mut uc as *mut libc::ucontext_t as *mut libc::c_void,
+            )
+        },
+        restore,
+    );
     if imm.once {
         forget_if(rec.signo, imm);
     }
 }
 
 /// Runs `f` with `add` blocked in `t`'s mask, then puts the mask back as
-/// it was. The code `f` interrupted may be in the middle of changing that
-/// mask (load, store): it stores after we restore, so its change stands.
-// ASYNC-SIGNAL-SAFE
-fn with_mask(t: Option<&'static Tcb>, add: u64, f: impl FnOnce()) {
+/// it was, through `restore`. The code `f` interrupted may be in the
+/// middle of changing that mask (load, store): it stores after we restore,
+/// so its change stands.
+// ASYNC-SIGNAL-SAFE when `restore` is.
+fn with_mask(
+    t: Option<&'static Tcb>,
+    add: u64,
+    f: impl FnOnce(),
+    restore: impl FnOnce(&'static Tcb, u64),
+) {
     match t {
         Some(t) => {
             let old = t.sig.mask.load(Relaxed);
             t.sig.mask.store(old | add, Relaxed);
             f();
-            t.sig.mask.store(old, Relaxed);
+            restore(t, old);
             super::state::handler_ran(t);
         }
         None => f(),
