@@ -15,6 +15,13 @@
 //!    weave wait without a deadline. Any other thread, running or asleep
 //!    in the kernel, could still unlock, send or unpark: not a deadlock.
 //!
+//! Step 4 is looked at first, from the registered OS threads' own slots
+//! (`Table::externals`): while an OS thread is outside a weave wait the
+//! check ends there, without the walk of every slot that steps 3 needs (a
+//! check is asked for whenever the last LWP goes idle, which a burst of a
+//! million parked threads does again and again). A snapshot keeps a few
+//! words per blocked thread and puts them into words only for a report.
+//!
 //! The monitor takes two such snapshots 50 ms apart (500 ms when an LWP is
 //! in a futex wait: a std lock may just be contended) and reports only if
 //! both hold and every wait is the same one (same epoch, same switch of

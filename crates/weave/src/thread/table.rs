@@ -13,7 +13,9 @@
 //! burst is gone the slots are free but their pages would stay resident.
 //! So the reaper calls [`Table::release_free_pages`] once per reap period:
 //! of the slots that sat on the global free list for a whole period, every
-//! run of consecutive ones that covers whole pages leaves the
+//! run of consecutive ones that covers whole pages (counting the released
+//! slots beside it, so that a page two runs share goes back once both are
+//! free) leaves the
 //! list for the *released* list, and the pages it covers go back to the
 //! kernel (`MADV_DONTNEED`; chunks are their own `mmap`s, page-aligned, for
 //! this). The slots stay where they are, so a `&'static Tcb` stays valid:
