@@ -129,6 +129,8 @@ pub mod net;
 #[cfg(not(loom))]
 pub mod os;
 #[cfg(not(loom))]
+mod pagevec;
+#[cfg(not(loom))]
 pub mod process;
 #[cfg(not(loom))]
 mod reactor;

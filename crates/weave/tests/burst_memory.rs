@@ -4,7 +4,6 @@
 //! follows the live count. Runs in a child process, whose resident set no
 //! other test moves.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,12 +11,15 @@ use std::time::{Duration, Instant};
 use weave::thread;
 
 mod stack_common;
-use stack_common::vm_rss;
+use stack_common::{child_number, vm_rss};
 
 const CHILD: &str = "WEAVE_TEST_BURST_CHILD";
 
 /// Threads in the burst: 100,000 TCBs are 27 MB of table.
 const BURST: usize = 100_000;
+
+/// The burst's TCBs' bytes (272 a TCB).
+const TCBS: usize = BURST * 272;
 
 #[test]
 fn burst_child() {
@@ -52,14 +54,14 @@ fn burst_child() {
     // of the burst must be less than its TCBs' pages, so those pages went
     // back too (the heap keeps some MB of its own: the handles, the join
     // packets). The watchdog only turns a hang into a failure.
-    let tcbs = BURST * 272;
+    let tcbs = TCBS;
     let watchdog = Instant::now();
     let mut left = vm_rss().saturating_sub(base);
     while left >= tcbs && watchdog.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
         left = vm_rss().saturating_sub(base);
     }
-    println!("LEFT {left} of {tcbs}");
+    println!("LEFT {left}");
 }
 
 #[test]
@@ -67,23 +69,7 @@ fn a_burst_s_table_pages_go_back_once_its_threads_end() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "burst_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("LEFT ").map(|(_, v)| v))
-        .unwrap_or_else(|| panic!("no LEFT line: {stdout}"));
-    let mut it = line.split(" of ").map(|v| v.parse::<usize>().unwrap());
-    let (left, tcbs) = (it.next().unwrap(), it.next().unwrap());
+    let (left, tcbs) = (child_number("burst_child", CHILD, "LEFT "), TCBS);
     assert!(
         left < tcbs,
         "{left} bytes of the burst stayed resident, more than its {tcbs} \

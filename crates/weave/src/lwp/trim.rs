@@ -45,6 +45,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Mutex;
 
+use crate::pagevec::PageVec;
 use crate::stack::{compact, Pool, PAGE};
 use crate::thread::id::BlockReason;
 use crate::thread::state;
@@ -94,7 +95,9 @@ pub(crate) fn compactable(reason: u8) -> bool {
 /// An LWP's pending trim requests.
 #[derive(Default)]
 pub(crate) struct Requests {
-    list: Mutex<Vec<Request>>,
+    /// A mapping of its own (`PageVec`): the first pass after a burst
+    /// parks asks for every ULT of it at once.
+    list: Mutex<PageVec<Request>>,
     /// `list` is not empty: the one word the LWP's loop reads.
     due: AtomicBool,
 }
@@ -136,7 +139,7 @@ impl Requests {
     }
 
     /// The requests, if any came since the last take.
-    pub(crate) fn take(&self) -> Option<Vec<Request>> {
+    pub(crate) fn take(&self) -> Option<PageVec<Request>> {
         // Acquire pairs with the Release store in `push`.
         if !self.due.load(Relaxed) || !self.due.swap(false, Acquire) {
             return None;
@@ -151,9 +154,9 @@ impl Requests {
 /// on LWP `home`, and switched out, and compacts those asked for. Called by
 /// LWP `home`'s scheduler loop only (never from a ULT), so that none of its
 /// ULTs can run meanwhile. Returns the number compacted.
-pub(crate) fn trim_all(reqs: Vec<Request>, home: usize, pool: &Pool) -> usize {
+pub(crate) fn trim_all(reqs: PageVec<Request>, home: usize, pool: &Pool) -> usize {
     let mut compacted = 0;
-    for r in reqs {
+    for &r in reqs.iter() {
         let t = table().slot(r.index);
         // SAFETY: `class` is written at spawn, before the TCB is
         // published, and not again while the thread lives.

@@ -15,6 +15,13 @@
 //!    weave wait without a deadline. Any other thread, running or asleep
 //!    in the kernel, could still unlock, send or unpark: not a deadlock.
 //!
+//! Step 4 is looked at first, from the registered OS threads' own slots
+//! (`Table::externals`): while an OS thread is outside a weave wait the
+//! check ends there, without the walk of every slot that steps 3 needs (a
+//! check is asked for whenever the last LWP goes idle, which a burst of a
+//! million parked threads does again and again). A snapshot keeps a few
+//! words per blocked thread and puts them into words only for a report.
+//!
 //! The monitor takes two such snapshots 50 ms apart (500 ms when an LWP is
 //! in a futex wait: a std lock may just be contended) and reports only if
 //! both hold and every wait is the same one (same epoch, same switch of
@@ -39,11 +46,26 @@ use crate::thread::state::{self, TIMED};
 use crate::thread::table::table;
 use crate::thread::tcb::Kind;
 
-/// One blocked thread in the report.
+/// One blocked thread in the report: what it waits in, kept as a few
+/// words and put into words only for the report (a snapshot of a million
+/// parked threads must not format a million lines to find that the main
+/// thread is still running).
 struct Row {
     index: u32,
     epoch: u64,
-    line: String,
+    why: Why,
+}
+
+/// Why a thread of a row cannot run.
+#[derive(Clone, Copy)]
+enum Why {
+    /// Blocked in a weave wait (`BlockReason`, the TIMED bit clear); the
+    /// LWP it is placed on, if that one is stuck.
+    Blocked { reason: u8, on_stuck: Option<usize> },
+    /// It is the ULT that holds LWP `.0` in a futex wait.
+    HoldsLwp(usize),
+    /// Runnable, placed on stuck LWP `.0`.
+    Behind(usize),
 }
 
 /// What a snapshot found: the threads that wait, and the LWPs stuck in the
@@ -92,7 +114,7 @@ pub(super) fn check(rt: &Runtime) {
     }
     let mut report = String::from("\nweave: all threads are blocked: deadlock!\n\n");
     for r in &second.rows {
-        let _ = writeln!(report, "  {}", r.line);
+        let _ = writeln!(report, "  {}", line(rt, r));
         // Each thread's stack, as the thread dump shows it.
         report.push_str(&crate::inspect::dump::stack_of(r.index, 6));
     }
@@ -174,18 +196,44 @@ fn snapshot(rt: &Runtime) -> Option<Snapshot> {
     // SAFETY: gettid has no preconditions (we are the monitor thread).
     ours.insert(unsafe { libc::gettid() });
 
-    // 3. and 4. The threads weave knows: blocked, or held up by a stuck
-    //    LWP (the ULT that blocks it, and the runnable ones placed on it).
+    // 4, first: every other OS thread must be weave's own or a registered
+    //    one blocked in a weave wait without a deadline. The registered
+    //    threads are a few slots of their own; looking at them before the
+    //    walk below means that a program whose main thread spawns (or does
+    //    anything outside weave) while every LWP idles costs this check a
+    //    few reads, not a walk of every slot (a million parked threads took
+    //    ~1 s and ~80 MB of the monitor's heap per check).
     let t = table();
-    let mut rows = Vec::new();
     let mut registered: HashSet<i32> = HashSet::new();
+    for i in t.externals() {
+        let tcb = t.slot(i);
+        let w = tcb.state.load();
+        if tcb.kind() != Kind::External || w.run() != state::BLOCKED {
+            continue; // gone, or not waiting inside weave: not excused
+        }
+        if w.reason() & TIMED != 0 || w.reason() & !TIMED == BlockReason::Net as u8 {
+            return None; // its deadline, or a peer, may end the wait
+        }
+        registered.insert(tcb.os_tid.load(Relaxed) as i32);
+    }
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    for task in tasks.flatten() {
+        let tid: i32 = task.file_name().to_str()?.parse().ok()?;
+        if !ours.contains(&tid) && !registered.contains(&tid) {
+            return None;
+        }
+    }
+
+    // 3. The threads weave knows: blocked, or held up by a stuck LWP (the
+    //    ULT that blocks it, and the runnable ones placed on it).
+    let mut rows = Vec::new();
     let stuck_on = |home: u32| stuck.iter().find(|&&(l, _)| l == home as usize);
     for i in 0..t.carved() {
         let tcb = t.slot(i as u32);
         let w = tcb.state.load();
         let external = tcb.kind() == Kind::External;
         let home = tcb.home.load(Relaxed);
-        let line = match w.run() {
+        let why = match w.run() {
             state::FREE | state::EXITED => continue,
             state::BLOCKED => {
                 if w.reason() & !TIMED == BlockReason::Net as u8 {
@@ -195,29 +243,23 @@ fn snapshot(rt: &Runtime) -> Option<Snapshot> {
                     if w.reason() & TIMED != 0 {
                         return None; // its deadline will end the wait
                     }
-                    registered.insert(tcb.os_tid.load(Relaxed) as i32);
+                    if !registered.contains(&(tcb.os_tid.load(Relaxed) as i32)) {
+                        return None; // it began waiting after step 4: look again
+                    }
                 }
-                let line = describe(i as u32, w.reason() & !TIMED);
-                match stuck_on(home) {
+                Why::Blocked {
+                    reason: w.reason() & !TIMED,
                     // Its wake-up (a timer, say) needs that LWP.
-                    Some(&(l, _)) if !external => format!("{line}, placed on stuck LWP {l}"),
-                    _ => line,
+                    on_stuck: stuck_on(home).filter(|_| !external).map(|&(l, _)| l),
                 }
             }
             state::RUNNING if !external => match stuck_on(home) {
-                Some(&(l, word)) if lwp::running_ult(word) == Some(i as u32) => {
-                    let behind = trap::stuck_behind(rt.lwp(l));
-                    format!(
-                        "{} blocks LWP {l} in the kernel in a futex wait; {behind} runnable \
-                         thread(s) placed on LWP {l} are stuck behind it",
-                        who(i as u32)
-                    )
-                }
+                Some(&(l, word)) if lwp::running_ult(word) == Some(i as u32) => Why::HoldsLwp(l),
                 _ => return None,
             },
             state::RUNNABLE if !external && tcb.kind() != Kind::Migratable => {
                 match stuck_on(home) {
-                    Some(&(l, _)) => format!("{} is runnable, stuck behind LWP {l}", who(i as u32)),
+                    Some(&(l, _)) => Why::Behind(l),
                     None => return None,
                 }
             }
@@ -226,18 +268,32 @@ fn snapshot(rt: &Runtime) -> Option<Snapshot> {
         rows.push(Row {
             index: i as u32,
             epoch: w.epoch(),
-            line,
+            why,
         });
     }
-    // 4. Every other OS thread must be weave's own or a registered one.
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    for task in tasks.flatten() {
-        let tid: i32 = task.file_name().to_str()?.parse().ok()?;
-        if !ours.contains(&tid) && !registered.contains(&tid) {
-            return None;
-        }
-    }
     (!rows.is_empty()).then_some(Snapshot { rows, stuck })
+}
+
+/// The report's line for `r`.
+fn line(rt: &Runtime, r: &Row) -> String {
+    match r.why {
+        Why::Blocked { reason, on_stuck } => {
+            let line = describe(r.index, reason);
+            match on_stuck {
+                Some(l) => format!("{line}, placed on stuck LWP {l}"),
+                None => line,
+            }
+        }
+        Why::HoldsLwp(l) => {
+            let behind = trap::stuck_behind(rt.lwp(l));
+            format!(
+                "{} blocks LWP {l} in the kernel in a futex wait; {behind} runnable \
+                 thread(s) placed on LWP {l} are stuck behind it",
+                who(r.index)
+            )
+        }
+        Why::Behind(l) => format!("{} is runnable, stuck behind LWP {l}", who(r.index)),
+    }
 }
 
 fn who(index: u32) -> String {

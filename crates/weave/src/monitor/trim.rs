@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::lwp::trim::{compactable, Request};
+use crate::pagevec::PageVec;
 use crate::runtime::Runtime;
 use crate::thread::state;
 use crate::thread::table::table;
@@ -59,15 +60,19 @@ pub(super) struct Trimmer {
 }
 
 /// The ULTs a pass saw parked, by slot, in increasing slot order.
+///
+/// Each list is a mapping of its own (`PageVec`), not a heap block: after
+/// a burst it shrinks to the parked count and its pages go back to the
+/// kernel (a heap block left the monitor's malloc arena resident).
 #[derive(Default)]
 struct Seen {
-    slot: Vec<u32>,
+    slot: PageVec<u32>,
     /// The wait each was parked in (a digest of generation and block
     /// epoch, never 0), with `DONE` once handed over.
-    wait: Vec<u32>,
+    wait: PageVec<u32>,
     /// With compaction on: passes that have seen each in its current wait
     /// (saturating). Empty otherwise.
-    age: Vec<u16>,
+    age: PageVec<u16>,
 }
 
 impl Seen {
@@ -164,7 +169,7 @@ impl Trimmer {
         let mut at = 0;
         self.waiting = false;
         self.active = false;
-        let mut asks: HashMap<usize, Vec<Request>> = HashMap::new();
+        let mut asks: HashMap<usize, PageVec<Request>> = HashMap::new();
         for i in 0..n as u32 {
             let tcb = t.slot(i);
             let w = tcb.state.load();

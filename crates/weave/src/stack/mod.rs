@@ -64,6 +64,7 @@ pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowIn
 use std::io;
 use std::sync::Mutex;
 
+use crate::pagevec::PageVec;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// Page size of the platform. x86_64 and aarch64 Linux with 4 KiB pages are
@@ -238,8 +239,10 @@ struct Class {
     /// `class_size + PAGE` higher. A burst of a million stacks reaped
     /// comes back as a few runs, not 8 MiB of addresses.
     clean: Vec<(usize, usize)>,
-    /// Stacks given back recently, pages still resident. Newest last.
-    dirty: Vec<usize>,
+    /// Stacks given back recently, pages still resident. Newest last. A
+    /// mapping of its own (`PageVec`): it grows with a burst's exits, and
+    /// a heap block would stay resident in the exiting LWP's malloc arena.
+    dirty: PageVec<usize>,
     /// How many of the oldest entries of `dirty` were already there at the
     /// last reap: the next reap releases them.
     dirty_old: usize,
@@ -338,7 +341,7 @@ impl Pool {
             classes: std::array::from_fn(|_| {
                 Mutex::new(Class {
                     clean: Vec::new(),
-                    dirty: Vec::new(),
+                    dirty: PageVec::new(),
                     dirty_old: 0,
                     next: 0,
                     end: 0,
@@ -710,10 +713,12 @@ impl Pool {
         let mut total = 0;
         let whole_runs = self.guard_mode() == Some(GuardMode::Madvise);
         for (class, slot) in self.classes.iter().enumerate() {
-            let mut old: Vec<usize> = {
+            let mut old = {
                 let mut c = slot.lock().unwrap_or_else(|e| e.into_inner());
                 let n = c.dirty_old;
-                let old = c.dirty.drain(..n).collect();
+                let mut old = PageVec::new();
+                old.extend_from_slice(&c.dirty[..n]);
+                c.dirty.remove_front(n);
                 c.dirty_old = c.dirty.len();
                 if c.dirty.capacity() > 4 * c.dirty.len().max(HOT_CACHE) {
                     // A burst's worth of capacity, touched, that no round

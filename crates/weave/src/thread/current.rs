@@ -64,6 +64,7 @@ impl Drop for ExternalGuard {
         if let Ok(Some(tcb)) = EXTERNAL.try_with(|e| e.take()) {
             *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = None;
             let tid = tcb.os_tid.load(Relaxed) as i32;
+            table().forget_external(tcb);
             tcb.state.exit();
             table().release(tcb, &mut SlotCache::default());
             // Acquire pairs with the Release in `on_external_exit`.
@@ -111,6 +112,7 @@ fn register_external() -> &'static Tcb {
     tcb.os_tid.store(unsafe { libc::gettid() } as u32, Relaxed);
     tcb.state.spawn();
     tcb.state.set_running();
+    table().note_external(tcb);
     EXTERNAL.with(|e| e.set(Some(tcb)));
     // Registers the guard's destructor for this thread.
     EXTERNAL_GUARD.with(|_| ());

@@ -13,7 +13,9 @@
 //! burst is gone the slots are free but their pages would stay resident.
 //! So the reaper calls [`Table::release_free_pages`] once per reap period:
 //! of the slots that sat on the global free list for a whole period, every
-//! run of consecutive ones that covers whole pages leaves the
+//! run of consecutive ones that covers whole pages (counting the released
+//! slots beside it, so that a page two runs share goes back once both are
+//! free) leaves the
 //! list for the *released* list, and the pages it covers go back to the
 //! kernel (`MADV_DONTNEED`; chunks are their own `mmap`s, page-aligned, for
 //! this). The slots stay where they are, so a `&'static Tcb` stays valid:
@@ -68,6 +70,10 @@ pub(crate) struct Table {
     carved: AtomicUsize,
     free: Mutex<Free>,
     grow: Mutex<()>,
+    /// The slots of the OS threads registered with weave (`current.rs`),
+    /// so that the deadlock check can look at those few threads without a
+    /// walk of every slot ever carved.
+    external: Mutex<Vec<u32>>,
 }
 
 /// The table's free slots that no cache holds.
@@ -118,6 +124,7 @@ impl Table {
             carved: AtomicUsize::new(0),
             free: Mutex::new(Free::default()),
             grow: Mutex::new(()),
+            external: Mutex::new(Vec::new()),
         }
     }
 
@@ -142,7 +149,30 @@ impl Table {
         // Nobody may be reading a name either: the child would inherit the
         // read lock from a thread it does not have, and never revive a slot.
         let pages = RELEASING.write().unwrap_or_else(|e| e.into_inner());
-        (grow, free, pages)
+        let external = self.external.lock().unwrap_or_else(|e| e.into_inner());
+        (grow, free, pages, external)
+    }
+
+    /// Lists `tcb` among the registered OS threads (`current.rs`, as it
+    /// registers one), until [`forget_external`](Self::forget_external).
+    pub(crate) fn note_external(&self, tcb: &Tcb) {
+        let mut e = self.external.lock().unwrap_or_else(|e| e.into_inner());
+        e.push(tcb.index);
+    }
+
+    /// Takes `tcb` off the list of registered OS threads (its thread exits).
+    pub(crate) fn forget_external(&self, tcb: &Tcb) {
+        let mut e = self.external.lock().unwrap_or_else(|e| e.into_inner());
+        e.retain(|&i| i != tcb.index);
+    }
+
+    /// The slots of the registered OS threads: a few, however many ULTs
+    /// the table holds.
+    pub(crate) fn externals(&self) -> Vec<u32> {
+        self.external
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Takes a free slot, growing the table if needed.
@@ -303,6 +333,15 @@ impl Table {
         let young = g.list.split_off(aged);
         let mut list = std::mem::take(&mut g.list);
         list.sort_unstable();
+        // The runs released before, by first slot: a page is free once
+        // every slot on it is, whichever pass released each (a run that
+        // ends mid-page leaves that page to the run beside it).
+        let mut before = g.released.clone();
+        before.sort_unstable();
+        let released_at = |i: u32| {
+            let k = before.partition_point(|&(f, _)| f <= i);
+            k > 0 && i < before[k - 1].0 + before[k - 1].1
+        };
         let size = std::mem::size_of::<Tcb>();
         let mut ranges = Vec::new();
         let mut keep = Vec::new();
@@ -317,10 +356,25 @@ impl Table {
                 end += 1;
             }
             let run = &list[start..end];
-            let (a, b) = (run[0] as usize % CHUNK, run[run.len() - 1] as usize % CHUNK);
+            let (mut a, mut b) = (run[0] as usize % CHUNK, run[run.len() - 1] as usize % CHUNK);
+            // Stretched over released neighbours in the chunk, for the
+            // pages only: the slots of a page a neighbour shares are free.
+            let base = run[0] - a as u32;
+            let beside = a > 0 && released_at(base + a as u32 - 1)
+                || b + 1 < CHUNK && released_at(base + b as u32 + 1);
+            let (lo_page, hi_page) = (
+                a * size / PAGE * PAGE,
+                ((b + 1) * size).div_ceil(PAGE) * PAGE,
+            );
+            while a > 0 && a * size > lo_page && released_at(base + a as u32 - 1) {
+                a -= 1;
+            }
+            while b + 1 < CHUNK && (b + 1) * size < hi_page && released_at(base + b as u32 + 1) {
+                b += 1;
+            }
             let first_page = (a * size).div_ceil(PAGE);
             let end_page = (b + 1) * size / PAGE;
-            if run.len() < MIN_RUN || end_page <= first_page {
+            if (run.len() < MIN_RUN && !beside) || end_page <= first_page {
                 keep.extend_from_slice(run);
                 start = end;
                 continue;
@@ -459,6 +513,42 @@ mod tests {
         assert_eq!(t.release_free_pages(), 0, "freed this period: kept");
         assert_eq!(t.release_free_pages(), bytes);
         assert_eq!(resident_pages(base, bytes), 0);
+    }
+
+    #[test]
+    fn a_page_two_runs_share_goes_back_once_both_are_free() {
+        let t = Table::new();
+        let mut cache = SlotCache::default();
+        let tcbs: Vec<_> = (0..CHUNK)
+            .map(|_| {
+                let tcb = t.alloc(&mut cache).unwrap();
+                tcb.state.spawn();
+                tcb
+            })
+            .collect();
+        // A split that falls inside a page: the first run leaves that page
+        // to the second, released a period later.
+        let split = CHUNK / 2 - 12;
+        assert_ne!(split * std::mem::size_of::<Tcb>() % PAGE, 0);
+        let free = |range: std::ops::Range<usize>, cache: &mut SlotCache| {
+            for tcb in &tcbs[range] {
+                tcb.state.exit();
+                t.release(tcb, cache);
+            }
+            t.drain(cache);
+        };
+        free(0..split, &mut cache);
+        t.release_free_pages();
+        assert!(t.release_free_pages() > 0);
+        free(split..CHUNK, &mut cache);
+        t.release_free_pages();
+        assert!(t.release_free_pages() > 0);
+        let bytes = CHUNK * std::mem::size_of::<Tcb>();
+        assert_eq!(
+            resident_pages(t.chunk_ptr(0) as usize, bytes),
+            0,
+            "the page both runs share stayed resident"
+        );
     }
 
     #[test]

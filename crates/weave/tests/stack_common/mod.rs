@@ -52,3 +52,26 @@ pub fn vm_rss() -> usize {
         .unwrap()
         * 1024
 }
+
+/// Runs the test `child` of this test binary alone in a child process with
+/// `env` set (the memory tests measure a resident set no other test
+/// moves), checks that it passed, and returns the number it printed after
+/// `tag` (the harness's own output may share a line with it).
+pub fn child_number(child: &str, env: &str, tag: &str) -> usize {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child, "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.split_once(tag).map(|(_, v)| v.trim().to_owned()))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {tag} line: {stdout}"))
+}
