@@ -97,6 +97,9 @@ struct Watch {
     stuck_check_at: Option<Instant>,
     /// This blocking episode is in the trace already.
     traced: bool,
+    /// When the LWP was first seen in the futex wait it is in now (one
+    /// wait: no voluntary switch since); see [`FUTEX_BLOCKED_AFTER`].
+    futex_since: Option<Instant>,
 }
 
 /// The monitor thread's loop.
@@ -178,6 +181,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 asleep_since: None,
                 stuck_check_at: None,
                 traced: false,
+                futex_since: None,
             });
             w.asleep_since = if l.is_sleeping() {
                 w.asleep_since.or(Some(now))
@@ -192,6 +196,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                 w.switches = None;
                 w.stuck_check_at = None;
                 w.traced = false;
+                w.futex_since = None;
                 continue;
             }
             let ran = now.duration_since(w.since);
@@ -211,12 +216,15 @@ pub(crate) fn run(rt: &'static Runtime) {
             // non-blocking calls sleeps now and then for an instant (on a
             // socket lock held by another LWP, say), and one sample that
             // caught it asleep made false warnings and extra LWPs.
-            let blocked = ran >= BLOCKED_AFTER && !l.is_bound() && {
+            let asleep = ran >= BLOCKED_AFTER && !l.is_bound() && {
                 let now_switches = voluntary_switches(l);
                 let still = now_switches.is_some() && now_switches == w.switches;
                 w.switches = now_switches;
                 still && blocked_in_kernel(l)
             };
+            let call = if asleep { trap::current_call(l) } else { None };
+            let futex = matches!(call, Some(trap::Call::Futex(_)));
+            let blocked = asleep && futex_wait_counts(&mut w.futex_since, futex, now);
             if blocked {
                 blocked_lwps += 1;
                 if !w.traced {
@@ -226,7 +234,6 @@ pub(crate) fn run(rt: &'static Runtime) {
                         ult: lwp::running_ult(word).map(|i| table().slot(i).id()),
                     });
                 }
-                let call = trap::current_call(l);
                 if let Some(trap::Call::Futex(futex)) = call {
                     on_futex_wait(
                         rt,
@@ -331,6 +338,29 @@ fn voluntary_switches(l: &Lwp) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// How long one futex wait must last before it counts as an LWP blocked
+/// in the kernel. A futex wait is most often a lock that another thread
+/// holds for a moment: glibc's malloc arena lock, held by an LWP that
+/// spawns a burst of threads (each spawn allocates), kept other LWPs
+/// waiting 6-25 ms, which at [`BLOCKED_AFTER`] made false warnings that
+/// blamed the waiting ULT and extra LWPs nobody needed. A ULT stuck on a
+/// `std::sync` lock (the porting trap) waits far longer, and is still
+/// found, 45 ms later.
+const FUTEX_BLOCKED_AFTER: Duration = Duration::from_millis(50);
+
+/// Whether an LWP asleep in the kernel now counts as blocked: any call
+/// but a futex wait at once; a futex wait once it has lasted
+/// [`FUTEX_BLOCKED_AFTER`]. `since` remembers when this wait was first
+/// seen (cleared when the LWP is not in one).
+fn futex_wait_counts(since: &mut Option<Instant>, in_futex_wait: bool, now: Instant) -> bool {
+    if !in_futex_wait {
+        *since = None;
+        return true;
+    }
+    let first = *since.get_or_insert(now);
+    now.duration_since(first) >= FUTEX_BLOCKED_AFTER
 }
 
 /// Whether work is waiting that another LWP could run.
@@ -473,5 +503,41 @@ fn retire_surplus(
     });
     if let Some(l) = idle_extra {
         lwp::pool::retire_lwp(rt, l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_other_than_a_futex_wait_counts_as_blocked_at_once() {
+        let now = Instant::now();
+        let mut since = Some(now);
+        assert!(futex_wait_counts(&mut since, false, now));
+        assert_eq!(since, None, "the futex wait seen before is over");
+    }
+
+    #[test]
+    fn a_futex_wait_counts_only_once_it_has_lasted_the_grace_period() {
+        let start = Instant::now();
+        let mut since = None;
+        assert!(!futex_wait_counts(&mut since, true, start));
+        assert_eq!(since, Some(start));
+        let almost = start + FUTEX_BLOCKED_AFTER - Duration::from_millis(1);
+        assert!(!futex_wait_counts(&mut since, true, almost));
+        assert!(futex_wait_counts(
+            &mut since,
+            true,
+            start + FUTEX_BLOCKED_AFTER
+        ));
+        // A new wait after the LWP woke starts its own grace period.
+        assert!(futex_wait_counts(
+            &mut since,
+            false,
+            start + FUTEX_BLOCKED_AFTER
+        ));
+        let later = start + 2 * FUTEX_BLOCKED_AFTER;
+        assert!(!futex_wait_counts(&mut since, true, later));
     }
 }
