@@ -466,7 +466,11 @@ impl Lwp {
         // New ULTs go to `fresh` or the injector, or come through the inbox
         // with their home set (`adopt_new`): what is here was placed.
         debug_assert!(next.home.load(Relaxed) != NO_LWP);
-        if crate::thread::panic::has_share(next) {
+        // A new ULT handed over by a sibling (`adopt_new`) has no stack
+        // until its first run, which the loop's `dispatch` makes.
+        // SAFETY: `next` is RUNNABLE in this LWP's ready queue: its
+        // context is this LWP's to read.
+        if crate::thread::panic::has_share(next) || unsafe { (*next.ctx.get()).is_none() } {
             l.ready.push_front(next);
             return None;
         }
