@@ -9,6 +9,8 @@
 //! `weave-httpbench` crate's, shared with `http_hello_tokio`, the same
 //! server on tokio; `docs/PERFORMANCE.md` compares the two.
 //!
+//! With `--lwp-stats`, it prints the ULTs placed on each LWP once a second.
+//!
 //! With `--self-test N`, the example listens on a free port, starts N
 //! client ULTs that each make a few keep-alive requests (some pipelined),
 //! end with `Connection: close` and check every answer, plus one client
@@ -149,6 +151,20 @@ fn self_test(addr: SocketAddr, n: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// `--lwp-stats`: once a second, how many ULTs are placed on each LWP
+/// (the connections' ULTs stay on the LWP they first ran on).
+fn lwp_stats() {
+    loop {
+        weave::thread::sleep(std::time::Duration::from_secs(1));
+        let placed: Vec<String> = weave::lwps()
+            .iter()
+            .filter(|l| l.alive)
+            .map(|l| format!("{}:{}", l.index, l.placed))
+            .collect();
+        eprintln!("http_hello: ULTs placed per LWP {}", placed.join(" "));
+    }
+}
+
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let self_test_n = args
@@ -169,6 +185,9 @@ fn main() -> io::Result<()> {
         weave::concurrency()
     );
     weave::thread::spawn(move || accept_loop(listener));
+    if args.iter().any(|a| a == "--lwp-stats") {
+        weave::thread::spawn(lwp_stats);
+    }
     match self_test_n {
         Some(n) => self_test(local, n),
         None => loop {

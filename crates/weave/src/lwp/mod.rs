@@ -463,10 +463,14 @@ impl Lwp {
             return None;
         }
         let next = l.ready.pop()?;
-        // New ULTs go to `fresh` or the injector, never to `ready`: what is
-        // here was placed (`dispatch`) when it first ran.
+        // New ULTs go to `fresh` or the injector, or come through the inbox
+        // with their home set (`adopt_new`): what is here was placed.
         debug_assert!(next.home.load(Relaxed) != NO_LWP);
-        if crate::thread::panic::has_share(next) {
+        // A new ULT handed over by a sibling (`adopt_new`) has no stack
+        // until its first run, which the loop's `dispatch` makes.
+        // SAFETY: `next` is RUNNABLE in this LWP's ready queue: its
+        // context is this LWP's to read.
+        if crate::thread::panic::has_share(next) || unsafe { (*next.ctx.get()).is_none() } {
             l.ready.push_front(next);
             return None;
         }
@@ -529,6 +533,34 @@ impl Lwp {
     /// LWP's idle siblings can steal it (`sched::place::place_new` decides).
     pub(crate) fn push_fresh(&self, tcb: &'static Tcb) {
         self.local().fresh.push(Task(tcb));
+    }
+
+    /// Rule 5 of `sched/place.rs`: makes this LWP the home of `tcb`, a new
+    /// ULT that a much heavier sibling was about to start, and queues it
+    /// here, to start as woken work does. False if this LWP is no longer a
+    /// pool member (the caller starts the ULT itself). The count and the
+    /// push happen under the pool lock, where `pool::commit_leave` looks at
+    /// both again: an LWP that decided to leave just before stays.
+    pub(crate) fn adopt_new(&self, tcb: &'static Tcb) -> bool {
+        let _pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.is_pool_member() {
+            return false;
+        }
+        tcb.home.store(self.index as u32, Relaxed);
+        self.placed.fetch_add(1, Relaxed);
+        trace::emit(Event::Steal {
+            ult: tcb.id(),
+            from: current().map_or(self.index, |l| l.index),
+            to: self.index,
+        });
+        self.push_remote(tcb);
+        true
+    }
+
+    /// Work placed here that keeps a retiring LWP from leaving: started
+    /// ULTs, or ULTs queued in its inbox (`pool::commit_leave`).
+    pub(crate) fn has_placed_work(&self) -> bool {
+        self.placed.load(Relaxed) != 0 || !self.inbox.is_empty()
     }
 
     /// Can new work be placed here? (Not bound, not retiring.)
@@ -626,11 +658,14 @@ impl Lwp {
             }
         }
         if plan.fresh {
-            if let Some(t) = self.local().fresh.pop() {
+            while let Some(t) = self.local().fresh.pop() {
                 if !self.local().fresh.is_empty() && place::wake_lighter_sibling(self) {
                     rt().notify_work(DEFAULT_PRIORITY);
                 }
-                return self.keep_new(t.0).or_else(|| self.local().ready.pop());
+                match place::lighter_home(self) {
+                    Some(home) if home.adopt_new(t.0) => continue,
+                    _ => return self.keep_new(t.0).or_else(|| self.local().ready.pop()),
+                }
             }
         }
         self.local().ready.pop()

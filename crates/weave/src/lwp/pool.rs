@@ -217,7 +217,9 @@ pub(crate) fn retire_lwp(rt: &'static Runtime, l: &'static Lwp) {
 /// the LWP decided to leave counted it as a member after it was gone.
 pub(crate) fn commit_leave(l: &Lwp) -> bool {
     let _pool = rt().pool.lock().unwrap_or_else(|e| e.into_inner());
-    if !l.retiring.load(Relaxed) {
+    // A sibling may have handed it a new ULT since it last looked
+    // (`Lwp::adopt_new`, which counts and queues it under this lock).
+    if !l.retiring.load(Relaxed) || l.has_placed_work() {
         return false;
     }
     l.leaving.store(true, Relaxed);

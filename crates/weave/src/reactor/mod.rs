@@ -55,7 +55,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,7 @@ use crate::sched::{self, Waiter};
 use crate::thread::id::BlockReason;
 
 mod readiness;
+mod waiting;
 
 pub(crate) use readiness::Dir;
 pub(crate) use readiness::Readiness;
@@ -105,6 +106,43 @@ impl Waiters {
             Dir::Read => &mut self.readers,
             Dir::Write => &mut self.writers,
         }
+    }
+}
+
+/// The waiters an event ends, taken out of a record's list under its lock.
+/// Most events end one wait: that waiter is popped, and the list keeps its
+/// allocation for the next wait (taking the whole list made a `malloc` at
+/// the next wait and a `free` after the wake, ~2% of `http_hello`'s
+/// samples).
+#[derive(Default)]
+enum Taken {
+    #[default]
+    None,
+    One(Waiter),
+    Many(Vec<Waiter>),
+}
+
+impl Taken {
+    fn from(list: &mut Vec<Waiter>) -> Taken {
+        match list.len() {
+            0 => Taken::None,
+            1 => list.pop().map_or(Taken::None, Taken::One),
+            _ => Taken::Many(std::mem::take(list)),
+        }
+    }
+}
+
+impl IntoIterator for Taken {
+    type Item = Waiter;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Waiter>, std::vec::IntoIter<Waiter>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            Taken::None => (None, Vec::new()),
+            Taken::One(w) => (Some(w), Vec::new()),
+            Taken::Many(v) => (None, v),
+        };
+        one.into_iter().chain(many)
     }
 }
 
@@ -171,14 +209,14 @@ impl Record {
         let (readers, writers) = {
             let mut w = self.lock();
             let r = if bits & Dir::Read.ready_mask() != 0 {
-                std::mem::take(&mut w.readers)
+                Taken::from(&mut w.readers)
             } else {
-                Vec::new()
+                Taken::default()
             };
             let wr = if bits & Dir::Write.ready_mask() != 0 {
-                std::mem::take(&mut w.writers)
+                Taken::from(&mut w.writers)
             } else {
-                Vec::new()
+                Taken::default()
             };
             (r, wr)
         };
@@ -204,7 +242,7 @@ pub(crate) struct Reactor {
     /// Held by the thread polling (blocking or not); see the module doc.
     polling: AtomicBool,
     /// ULTs blocked on io readiness right now.
-    waiters: AtomicUsize,
+    waiters: waiting::Waiting,
     pages: Box<[AtomicPtr<Record>]>,
     /// Records carved from pages so far.
     carved: AtomicU32,
@@ -258,7 +296,7 @@ impl Reactor {
             epoll,
             waker,
             polling: AtomicBool::new(false),
-            waiters: AtomicUsize::new(0),
+            waiters: waiting::Waiting::new(),
             pages: (0..PAGES)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
@@ -418,7 +456,7 @@ impl Reactor {
         drop(fresh);
         // The poller and the waiters were threads of the parent.
         self.polling.store(false, Relaxed);
-        self.waiters.store(0, Relaxed);
+        self.waiters.reset();
     }
 
     /// Wakes the thread sleeping in `epoll_wait`, if any.
@@ -446,7 +484,7 @@ impl Reactor {
 
     /// ULTs waiting for io now.
     pub(crate) fn waiters(&self) -> usize {
-        self.waiters.load(Relaxed)
+        self.waiters.count()
     }
 
     /// Waits for events until `deadline` (`None`: forever; in the past:
@@ -611,7 +649,10 @@ impl Registration {
         }
         let rec = self.record();
         let mut me = None;
-        self.reactor.waiters.fetch_add(1, Relaxed);
+        let shard = self
+            .reactor
+            .waiters
+            .enter(crate::lwp::current().map_or(0, |l| l.index()));
         sched::note_wait_on(crate::thread::id::WaitOn::Fd(self.shown));
         sched::block_on(BlockReason::Net, deadline, |w| {
             let mut g = rec.lock();
@@ -622,7 +663,7 @@ impl Registration {
             me = Some(w);
             true
         });
-        self.reactor.waiters.fetch_sub(1, Relaxed);
+        self.reactor.waiters.leave(shard);
         if rec.is_ready(dir) {
             return true;
         }

@@ -5,7 +5,7 @@
 //! | queue                  | holds                                  | pushed by        | taken by                 |
 //! |------------------------|----------------------------------------|------------------|--------------------------|
 //! | LWP `ready`            | started ULTs placed on the LWP          | the LWP itself   | the LWP                  |
-//! | LWP `inbox`            | started ULTs woken from elsewhere       | anyone           | the LWP, into `ready`    |
+//! | LWP `inbox`            | started ULTs woken from elsewhere; new ULTs handed over (`place.rs`, rule 5) | anyone | the LWP, into `ready` |
 //! | LWP `fresh` (deque)    | not-yet-started ULTs of default priority spawned there | the LWP | the LWP, or a thief |
 //! | global injector (×32)  | not-yet-started ULTs from OS threads or of other priorities; migratable ULTs | anyone | any pool LWP |
 //!

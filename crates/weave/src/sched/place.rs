@@ -19,10 +19,21 @@
 //! 4. **Sharing** ([`wake_lighter_sibling`]): an LWP that takes its own new
 //!    work while more is queued wakes a much lighter sleeping sibling.
 //!
+//! 5. **Hand-off at first run** ([`lighter_home`]): an LWP about to start
+//!    a new ULT of its own `fresh` deque while it is much heavier than a
+//!    pool sibling (rule 3's measure) makes the lightest sibling the ULT's
+//!    home instead, and queues it there (`Lwp::adopt_new`): the ULT has
+//!    not run, so nothing of it is tied to a kernel thread yet.
+//!
 //! Without rules 3 and 4 the LWP that is idle while another runs an accept
 //! loop took nearly every connection (70% on one of two LWPs in
-//! `tcp_echo_1k`); with them, 51%. Migratable ULTs are not counted as
-//! placed anywhere. Figures and the rules we tried: `docs/PERFORMANCE.md`.
+//! `tcp_echo_1k`); with them, 51%. But a sibling takes new work only by
+//! stealing, when it is idle: one that is asleep when a burst comes wakes
+//! too late (the accepting LWP has started the burst's ULTs by then), and
+//! one that is busy never steals. `http_hello` had 66-81% of its
+//! connections on one of two LWPs until rule 5. Migratable ULTs are not
+//! counted as placed anywhere. Figures and the rules we tried:
+//! `docs/PERFORMANCE.md`.
 
 use std::time::{Duration, Instant};
 
@@ -65,8 +76,13 @@ pub(crate) fn place_new(here: Option<&Lwp>, tcb: &'static Tcb) {
 /// work of `b`'s should stay with `b`.
 pub(crate) fn heavier_than(a: &Lwp, b: &Lwp) -> bool {
     let (mine, theirs) = (a.placed(), b.placed());
-    mine > theirs.saturating_add((theirs / 8).max(16))
+    mine > theirs.saturating_add((theirs / 8).max(MIN_MARGIN))
 }
+
+/// The least difference in placed ULTs that rule 3 calls "much heavier":
+/// a few ULTs more or less on an LWP is noise that moving work would not
+/// repay.
+const MIN_MARGIN: usize = 16;
 
 /// Whether `thief` leaves `victim`'s new work alone: it is much heavier,
 /// and the victim is awake to run that work itself once its current ULT
@@ -79,6 +95,19 @@ pub(crate) fn heavier_than(a: &Lwp, b: &Lwp) -> bool {
 /// LWP, against 1.7-1.9x and 51% when the refuser keeps looking.
 pub(crate) fn refuses_to_steal(thief: &Lwp, victim: &Lwp) -> bool {
     heavier_than(thief, victim) && !victim.is_sleeping() && victim.takes_new_work()
+}
+
+/// Rule 5: the pool sibling that should be the home of the new ULT `me`
+/// is about to start: the lightest one, if `me` is much heavier than it.
+/// An LWP that is not heavier than the margin reads only its own count.
+pub(crate) fn lighter_home(me: &Lwp) -> Option<&'static Lwp> {
+    if me.placed() <= MIN_MARGIN {
+        return None;
+    }
+    rt().lwps()
+        .filter(|l| !std::ptr::eq(*l, me) && l.is_pool_member())
+        .min_by_key(|l| l.placed())
+        .filter(|l| heavier_than(me, l))
 }
 
 /// Whether some pool LWP other than `from` would take new work from it.
