@@ -91,8 +91,25 @@ fn close_leaves_the_waits_on_another_copy_of_the_file() {
 #[test]
 fn close_of_an_fd_nobody_waits_on_is_the_systems_close() {
     let (a, _peer) = UnixStream::pair().unwrap();
-    let number = a.into_raw_fd();
-    // SAFETY: the number is ours (taken out of `a`).
+    // The highest number the process may have: the kernel gives each new
+    // file the lowest free one, so no other test of this process is given
+    // it between the two closes (the second would close that test's file,
+    // and its own close would then abort on a closed fd).
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let top = libc::c_int::try_from(limit.rlim_cur.min(1 << 20) - 1).unwrap();
+    // SAFETY: duplicates our own open fd onto a number nothing else uses.
+    let number = unsafe { libc::dup2(a.as_raw_fd(), top) };
+    assert_eq!(number, top, "dup2: {}", std::io::Error::last_os_error());
+    drop(a);
+    // SAFETY: the number is ours (made by the dup2 above).
     unsafe { fd::close(number) }.unwrap();
     // SAFETY: closing a number that is no longer open is an error.
     let again = unsafe { fd::close(number) }.unwrap_err();
