@@ -100,10 +100,8 @@ fn close_of_an_fd_nobody_waits_on_is_the_systems_close() {
         rlim_max: 0,
     };
     // SAFETY: a valid out-pointer.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0);
     let top = libc::c_int::try_from(limit.rlim_cur.min(1 << 20) - 1).unwrap();
     // SAFETY: duplicates our own open fd onto a number nothing else uses.
     let number = unsafe { libc::dup2(a.as_raw_fd(), top) };
