@@ -72,16 +72,16 @@ impl<R: Blocks> Handoff<R> {
     /// switching out, and the caller's LWP must requeue it).
     #[inline(always)]
     pub(crate) fn commit(&self) -> Option<(R, bool)> {
-        let prev = self.0.take()?;
+        // A load and a branch when nothing was handed on (every switch-in
+        // pays it): `take` would store `None` back every time.
+        let prev = self.0.get()?;
+        self.0.set(None);
         let blocked = prev.block_state().commit_block();
         Some((prev, blocked))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        let v = self.0.take();
-        let empty = v.is_none();
-        self.0.set(v);
-        empty
+        self.0.get().is_none()
     }
 }
 
