@@ -469,9 +469,19 @@ impl Lwp {
 
     /// Step 2 of `lwp/handoff.rs`, first thing on a ULT that has just
     /// switched in: commits the block of the ULT that switched to it, if
-    /// that one was blocking.
+    /// that one was blocking. Only the look is inlined: with the commit's
+    /// code inlined too, a direct yield (which never finds a block here
+    /// unless a blocking ULT switched to it) ran ~2 instructions more
+    /// (callgrind), for ~5 saved on each direct block.
     #[inline(always)]
     fn commit_handed(&self) {
+        if !self.handoff.is_empty() {
+            self.commit_handed_now();
+        }
+    }
+
+    #[inline(never)]
+    fn commit_handed_now(&self) {
         if let Some((t, blocked)) = self.handoff.commit() {
             self.after_commit(t, blocked);
         }
