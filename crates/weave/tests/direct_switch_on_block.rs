@@ -11,14 +11,16 @@
 //! into one.
 
 mod signal_common;
+mod wait_common;
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
 use signal_common::in_child;
+use wait_common::wait_blocked;
 use weave::sync::{mpmc, Semaphore};
-use weave::thread::{self, BlockReason, ThreadId, ThreadState};
+use weave::thread::{self, BlockReason};
 
 /// Joins `h` within a minute or fails the test.
 fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
@@ -29,16 +31,6 @@ fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
     rx.recv_timeout(Duration::from_secs(60))
         .expect("the ULTs did not finish within a minute (a lost wake-up)")
         .expect("a ULT panicked")
-}
-
-/// Waits until the table shows `id` blocked for `reason`.
-fn wait_blocked(id: ThreadId, reason: BlockReason) {
-    while !thread::threads()
-        .iter()
-        .any(|t| t.id == id && t.state == ThreadState::Blocked(reason))
-    {
-        thread::yield_now();
-    }
 }
 
 /// `n` round trips between the calling ULT and a ULT it spawns, over two
