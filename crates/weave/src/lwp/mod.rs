@@ -443,18 +443,26 @@ impl Lwp {
         switch_out(tcb);
     }
 
-    /// The direct block: from the running ULT `from`, `BLOCKING`, straight
-    /// to `to`, which `direct_pick` took for it. As `yield_to`, with the
-    /// commit of `from`'s block handed to `to` (`lwp/handoff.rs`). Inlined
-    /// into `block_current`.
+    /// The loop's duties of both halves of a direct switch, on `from`'s
+    /// side before it switches to `to` (`yield_to`, `block_to`): `from`'s
+    /// run is charged, `to` switches in.
     #[inline(always)]
-    fn block_to(&self, from: &'static Tcb, to: &'static Tcb) {
+    fn hand_over(&self, from: &'static Tcb, to: &'static Tcb) {
         // Where a thread dump starts walking `from`'s stack while it is out.
         from.parked_fp
             .store(context::frame_address() as u32, Relaxed);
         self.charge(from);
         to.state.set_running();
         self.switch_in(to);
+    }
+
+    /// The direct block: from the running ULT `from`, `BLOCKING`, straight
+    /// to `to`, which `direct_pick` took for it. As `yield_to`, with the
+    /// commit of `from`'s block handed to `to` (`lwp/handoff.rs`). Inlined
+    /// into `block_current`.
+    #[inline(always)]
+    fn block_to(&self, from: &'static Tcb, to: &'static Tcb) {
+        self.hand_over(from, to);
         self.handoff.switch_blocking(from, || {
             // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
             // taken from its ready queue: both contexts are its, `to`'s
@@ -570,12 +578,7 @@ impl Lwp {
     /// compiler kept across the switch stay right.
     #[inline(always)]
     fn yield_to(&self, from: &'static Tcb, to: &'static Tcb) {
-        // Where a thread dump starts walking `from`'s stack while it is out.
-        from.parked_fp
-            .store(context::frame_address() as u32, Relaxed);
-        self.charge(from);
-        to.state.set_running();
-        self.switch_in(to);
+        self.hand_over(from, to);
         // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
         // taken from its ready queue: both contexts are its, `to`'s
         // switched out (it was queued only once off its stack).
