@@ -421,7 +421,10 @@ impl Lwp {
     /// Switches the running ULT out as blocked (its state is BLOCKING):
     /// straight to the next ULT of this LWP when the pick would be a plain
     /// one (`direct_pick`), else through the loop. Not inlined: one
-    /// prologue for the whole block, as `yield_current`.
+    /// prologue for the whole block, as `yield_current`. The helpers of
+    /// both are forced inline in optimised builds only: unoptimised, each
+    /// inlined body keeps its own stack slots, and this frame grew to
+    /// ~20 KiB, more than a small ULT stack (16 KiB in `burst_memory`).
     #[inline(never)]
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
         // Counted in bulk, listened to or not (`trace::listen`).
@@ -446,7 +449,7 @@ impl Lwp {
     /// The loop's duties of both halves of a direct switch, on `from`'s
     /// side before it switches to `to` (`yield_to`, `block_to`): `from`'s
     /// run is charged, `to` switches in.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn hand_over(&self, from: &'static Tcb, to: &'static Tcb) {
         // Where a thread dump starts walking `from`'s stack while it is out.
         from.parked_fp
@@ -460,7 +463,7 @@ impl Lwp {
     /// to `to`, which `direct_pick` took for it. As `yield_to`, with the
     /// commit of `from`'s block handed to `to` (`lwp/handoff.rs`). Inlined
     /// into `block_current`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn block_to(&self, from: &'static Tcb, to: &'static Tcb) {
         self.hand_over(from, to);
         self.handoff.switch_blocking(from, || {
@@ -481,7 +484,7 @@ impl Lwp {
     /// code inlined too, a direct yield (which never finds a block here
     /// unless a blocking ULT switched to it) ran ~2 instructions more
     /// (callgrind), for ~5 saved on each direct block.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn commit_handed(&self) {
         if !self.handoff.is_empty() {
             self.commit_handed_now();
@@ -529,7 +532,7 @@ impl Lwp {
     /// either side (`thread/panic.rs` moves them in the loop), and a per-ULT
     /// TLS block to install (`tls-per-ult`, whose install is the loop's).
     /// A yielding caller queues `tcb` itself.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn direct_pick(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
         if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
             return None;
@@ -576,7 +579,7 @@ impl Lwp {
     /// anywhere (one prologue for the whole yield); `from` is pooled, so
     /// it comes back on this OS thread, and thread-local addresses the
     /// compiler kept across the switch stay right.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn yield_to(&self, from: &'static Tcb, to: &'static Tcb) {
         self.hand_over(from, to);
         // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
@@ -910,7 +913,7 @@ impl Lwp {
 
     /// After the commit of `t`'s block (by the loop, or by the ULT a direct
     /// block switched to): `blocked` is the commit's answer.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn after_commit(&self, t: &'static Tcb, blocked: bool) {
         if !blocked {
             // Woken while switching out: it is RUNNABLE again.
@@ -930,7 +933,7 @@ impl Lwp {
     /// ULT switching to it (`yield_to`). The monitor's word, the preemption
     /// flag and priority, the running thread-locals, the counts, the trace
     /// event and `t`'s share of the panic count.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn switch_in(&self, t: &'static Tcb) {
         // Clear an old request first, then publish the new priority with
         // Release: a requester that reads the new priority (Acquire, in
@@ -971,7 +974,7 @@ impl Lwp {
     }
 
     /// Charges the run that ends now to `t` (with accounting on).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn charge(&self, t: &'static Tcb) {
         if clock::accounting() {
             // One clock read per switch: the end of this run is the start of
