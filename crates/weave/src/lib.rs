@@ -261,6 +261,11 @@ mod sched {
     pub(crate) mod idle;
     pub(crate) mod inbox;
 }
+// The block a direct switch hands on (`lwp/handoff.rs`).
+#[cfg(loom)]
+mod lwp {
+    pub(crate) mod handoff;
+}
 #[cfg(loom)]
 mod reactor {
     pub(crate) mod readiness;

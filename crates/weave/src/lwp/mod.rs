@@ -29,7 +29,7 @@
 //!
 //! ## The direct yield
 //! A yielding ULT whose LWP would plainly run the next started ULT of its
-//! ready queue switches to it itself (`yield_current`, `direct_yield_pick`):
+//! ready queue switches to it itself (`yield_current`, `direct_pick`):
 //! it queues itself, does the loop's per-switch duties for both (`charge`
 //! and `switch_in`, shared with `dispatch`) and calls `context::switch_to`.
 //! The loop's `resume` then returns when some ULT of the chain goes back to
@@ -37,12 +37,25 @@
 //! the loop's pick would do besides popping `ready` (timers, io, new work,
 //! panics to move, a TLS block to install) sends the yield through the loop.
 //!
+//! ## The direct block
+//! A blocking ULT whose LWP would plainly run the next started ULT of its
+//! ready queue (the same pick, `direct_pick`; in a ping-pong, the ULT it has
+//! just woken) switches to it itself too (`block_current`, `block_to`). Its
+//! block is not committed yet (it is `BLOCKING` until off its stack): it
+//! leaves the commit in the LWP's [`Handoff`](handoff::Handoff), and every
+//! ULT coming back from a switch commits what it finds there first
+//! (`commit_handed`), with the signal and cancellation checks `dispatch`
+//! makes after its own commits (`after_commit`). `lwp/handoff.rs` has the
+//! steps, why a wake from another LWP in between is safe, and the loom
+//! model.
+//!
 //! ## Owner-only state
 //! [`Local`] belongs to the LWP's OS thread: the scheduler loop and the ULT
 //! it runs, never both at once. Every access is a short borrow through
 //! [`Lwp::local`] that ends before any switch or any call that could reach
 //! `local` again.
 
+mod handoff;
 mod parker;
 pub(crate) mod pool;
 pub(crate) mod trim;
@@ -173,12 +186,23 @@ pub(crate) struct Lwp {
     /// The loop's side of the context switch: where the ULTs it runs go
     /// back to. Owner-only, like `local`.
     home: context::Home,
+    /// A block handed on by a direct switch, for the ULT switched in to
+    /// commit (`lwp/handoff.rs`). Owner-only, like `local`; outside it so
+    /// that no borrow of `local` is held across the switch.
+    handoff: handoff::Handoff<&'static Tcb>,
+}
+
+impl handoff::Blocks for &'static Tcb {
+    #[inline(always)]
+    fn block_state(&self) -> &crate::thread::state::State {
+        &self.state
+    }
 }
 
 const IDLE: u8 = u8::MAX;
 
-// SAFETY: `local` and `stealer` follow the owner-only discipline of the
-// module doc (`stealer` is written only while the LWP is dead, under
+// SAFETY: `local`, `handoff` and `stealer` follow the owner-only
+// discipline of the module doc (`stealer` is written only while the LWP is dead, under
 // the pool lock, before `alive` is published with Release); every other
 // field is atomic or behind a Mutex.
 unsafe impl Sync for Lwp {}
@@ -255,6 +279,7 @@ impl Lwp {
                 exits: 0,
             }),
             home: context::Home::new(),
+            handoff: handoff::Handoff::new(),
         }
     }
 
@@ -393,7 +418,14 @@ impl Lwp {
         self.timers_pending.load(Relaxed)
     }
 
-    /// Switches the running ULT out as blocked (its state is BLOCKING).
+    /// Switches the running ULT out as blocked (its state is BLOCKING):
+    /// straight to the next ULT of this LWP when the pick would be a plain
+    /// one (`direct_pick`), else through the loop. Not inlined: one
+    /// prologue for the whole block, as `yield_current`. The helpers of
+    /// both are forced inline in optimised builds only: unoptimised, each
+    /// inlined body keeps its own stack slots, and this frame grew to
+    /// ~20 KiB, more than a small ULT stack (16 KiB in `burst_memory`).
+    #[inline(never)]
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
         // Counted in bulk, listened to or not (`trace::listen`).
         self.local().blocks += 1;
@@ -405,9 +437,65 @@ impl Lwp {
             // CAS keeps the epoch): its Wake names the same.
             wait: tcb.state.load().epoch() as u8,
         });
-        self.local().switch = Switch::Block;
         trim::note_parked(tcb);
+        if let Some(next) = self.direct_pick(tcb, 0) {
+            self.block_to(tcb, next);
+            return;
+        }
+        self.local().switch = Switch::Block;
         switch_out(tcb);
+    }
+
+    /// The loop's duties of both halves of a direct switch, on `from`'s
+    /// side before it switches to `to` (`yield_to`, `block_to`): `from`'s
+    /// run is charged, `to` switches in.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn hand_over(&self, from: &'static Tcb, to: &'static Tcb) {
+        // Where a thread dump starts walking `from`'s stack while it is out.
+        from.parked_fp
+            .store(context::frame_address() as u32, Relaxed);
+        self.charge(from);
+        to.state.set_running();
+        self.switch_in(to);
+    }
+
+    /// The direct block: from the running ULT `from`, `BLOCKING`, straight
+    /// to `to`, which `direct_pick` took for it. As `yield_to`, with the
+    /// commit of `from`'s block handed to `to` (`lwp/handoff.rs`). Inlined
+    /// into `block_current`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn block_to(&self, from: &'static Tcb, to: &'static Tcb) {
+        self.hand_over(from, to);
+        self.handoff.switch_blocking(from, || {
+            // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
+            // taken from its ready queue: both contexts are its, `to`'s
+            // switched out (it was queued only once off its stack). `from`
+            // is BLOCKING: nobody else resumes it before `to` commits it.
+            unsafe { context::switch_to(ult_context(from), ult_context(to)) }
+        });
+        // Back on `from` (pooled: on this LWP): woken and run again.
+        self.commit_handed();
+        crate::signal::state::switched_in(from);
+    }
+
+    /// Step 2 of `lwp/handoff.rs`, first thing on a ULT that has just
+    /// switched in: commits the block of the ULT that switched to it, if
+    /// that one was blocking. Only the look is inlined: with the commit's
+    /// code inlined too, a direct yield (which never finds a block here
+    /// unless a blocking ULT switched to it) ran ~2 instructions more
+    /// (callgrind), for ~5 saved on each direct block.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn commit_handed(&self) {
+        if !self.handoff.is_empty() {
+            self.commit_handed_now();
+        }
+    }
+
+    #[inline(never)]
+    fn commit_handed_now(&self) {
+        if let Some((t, blocked)) = self.handoff.commit() {
+            self.after_commit(t, blocked);
+        }
     }
 
     /// Counts a wake made on this LWP (`sched::enqueue_woken`, whether or
@@ -418,12 +506,14 @@ impl Lwp {
     }
 
     /// Switches the running ULT out as runnable: straight to the next ULT
-    /// of this LWP when the pick would be a plain one (`direct_yield_pick`),
+    /// of this LWP when the pick would be a plain one (`direct_pick`),
     /// else through the loop.
     #[inline(never)]
     pub(crate) fn yield_current(&self, tcb: &'static Tcb) {
         tcb.state.set_runnable();
-        if let Some(next) = self.direct_yield_pick(tcb) {
+        if let Some(next) = self.direct_pick(tcb, tcb.priority()) {
+            // Behind its equals, as the loop's requeue puts it.
+            self.local().ready.push(tcb);
             self.yield_to(tcb, next);
             return;
         }
@@ -431,18 +521,19 @@ impl Lwp {
         switch_out(tcb);
     }
 
-    /// The symmetric switch's pick, on the yielding ULT `tcb`'s side: the
-    /// ULT the loop would run next, taken from `ready` (and `tcb` queued
-    /// behind its equals, as the loop's requeue does), when the loop's
-    /// `pick` would do nothing else. `None` sends the yield through the
-    /// loop: a pick that looks at timers or io, new work (fresh or global,
-    /// which the loop weighs against started work), a ULT that is not
-    /// pooled (a migratable one is requeued globally), nothing of `tcb`'s
-    /// level or above to run (the loop would run `tcb` again), panics in
-    /// flight on either side (`thread/panic.rs` moves them in the loop),
-    /// and a per-ULT TLS block to install (`tls-per-ult`).
-    #[inline]
-    fn direct_yield_pick(&self, tcb: &'static Tcb) -> Option<&'static Tcb> {
+    /// The symmetric switch's pick, on the side of `tcb`, the running ULT
+    /// that yields or blocks: the ULT the loop would run next, taken from
+    /// `ready`, when the loop's `pick` would do nothing else. `None` sends
+    /// the switch through the loop: a pick that looks at timers or io, new
+    /// work (fresh or global, which the loop weighs against started work),
+    /// a ULT that is not pooled (a migratable one may come back on another
+    /// LWP), nothing at `floor` or above to run (a yielding `tcb` passes its
+    /// own priority: the loop would run it again), panics in flight on
+    /// either side (`thread/panic.rs` moves them in the loop), and a per-ULT
+    /// TLS block to install (`tls-per-ult`, whose install is the loop's).
+    /// A yielding caller queues `tcb` itself.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn direct_pick(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
         if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
             return None;
         }
@@ -459,7 +550,7 @@ impl Lwp {
         if !l.fresh.is_empty() || rt().global_top() != pick::NONE {
             return None;
         }
-        if l.ready.top().map_or(true, |p| p < tcb.priority()) || std::thread::panicking() {
+        if l.ready.top().map_or(true, |p| p < floor) || std::thread::panicking() {
             return None;
         }
         let next = l.ready.pop()?;
@@ -478,30 +569,26 @@ impl Lwp {
         if l.deferring.is_some() {
             l.deferring = None;
         }
-        l.ready.push(tcb);
         Some(next)
     }
 
     /// The symmetric switch: from the running ULT `from`, already queued,
-    /// straight to `to`, which `direct_yield_pick` took for it. Does the
+    /// straight to `to`, which `direct_pick` took for it. Does the
     /// loop's duties of both halves: `from`'s run is charged, `to`
     /// switches in. Inlined into `yield_current`, which is not inlined
     /// anywhere (one prologue for the whole yield); `from` is pooled, so
     /// it comes back on this OS thread, and thread-local addresses the
     /// compiler kept across the switch stay right.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn yield_to(&self, from: &'static Tcb, to: &'static Tcb) {
-        // Where a thread dump starts walking `from`'s stack while it is out.
-        from.parked_fp
-            .store(context::frame_address() as u32, Relaxed);
-        self.charge(from);
-        to.state.set_running();
-        self.switch_in(to);
+        self.hand_over(from, to);
         // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
         // taken from its ready queue: both contexts are its, `to`'s
         // switched out (it was queued only once off its stack).
         unsafe { context::switch_to(ult_context(from), ult_context(to)) };
-        // Back on `from`: a safe point to deliver signals pending on it.
+        // Back on `from`: first a block handed to it, then a safe point to
+        // deliver signals pending on it.
+        self.commit_handed();
         crate::signal::state::switched_in(from);
     }
 
@@ -789,6 +876,11 @@ impl Lwp {
         // The ULT that came back: `t`, or the last of a chain of direct
         // switches (`yield_to`), which each named the ULT switched to.
         let t = crate::thread::current::running().unwrap_or(t);
+        // Every ULT commits a block handed to it as it switches in.
+        debug_assert!(
+            self.handoff.is_empty(),
+            "a handed-on block was not committed"
+        );
         if outcome == Resumed::Suspended {
             // Before anything else runs here: the ULT's panics go with it.
             crate::thread::panic::switch_out(t);
@@ -805,19 +897,7 @@ impl Lwp {
             }
             Resumed::Suspended => match switch {
                 Switch::Yield => self.requeue(t),
-                Switch::Block => {
-                    if !t.state.commit_block() {
-                        // Woken while switching out: it is RUNNABLE again.
-                        self.requeue(t);
-                    } else if crate::signal::state::blocked_with_pending(t) {
-                        self.interrupt_wait(t);
-                    } else if crate::thread::cancel_word::due(&t.cancel, SeqCst) {
-                        // A cancellation request came while it was on its
-                        // way to the block (`thread/cancel.rs`, module doc):
-                        // the requester could not wake it; we do.
-                        self.end_wait(t);
-                    }
-                }
+                Switch::Block => self.after_commit(t, t.state.commit_block()),
             },
         }
     }
@@ -831,12 +911,29 @@ impl Lwp {
         unsafe { crate::thread::first_run::give_stack(t, &rt().stacks, &mut self.local().stacks) }
     }
 
+    /// After the commit of `t`'s block (by the loop, or by the ULT a direct
+    /// block switched to): `blocked` is the commit's answer.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn after_commit(&self, t: &'static Tcb, blocked: bool) {
+        if !blocked {
+            // Woken while switching out: it is RUNNABLE again.
+            self.requeue(t);
+        } else if crate::signal::state::blocked_with_pending(t) {
+            self.interrupt_wait(t);
+        } else if crate::thread::cancel_word::due(&t.cancel, SeqCst) {
+            // A cancellation request came while it was on its way to the
+            // block (`thread/cancel.rs`, module doc): the requester could
+            // not wake it; we do.
+            self.end_wait(t);
+        }
+    }
+
     /// The per-switch duties as `t` (RUNNING, placed) switches in: on the
     /// loop's side (`dispatch`) or, for a direct switch, on the side of the
     /// ULT switching to it (`yield_to`). The monitor's word, the preemption
     /// flag and priority, the running thread-locals, the counts, the trace
     /// event and `t`'s share of the panic count.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn switch_in(&self, t: &'static Tcb) {
         // Clear an old request first, then publish the new priority with
         // Release: a requester that reads the new priority (Acquire, in
@@ -877,7 +974,7 @@ impl Lwp {
     }
 
     /// Charges the run that ends now to `t` (with accounting on).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn charge(&self, t: &'static Tcb) {
         if clock::accounting() {
             // One clock read per switch: the end of this run is the start of
@@ -1250,7 +1347,13 @@ fn switch_out(tcb: &'static Tcb) {
     // SAFETY: the running ULT's context is its LWP's, which is running
     // it: us. We are that ULT.
     unsafe { context::suspend(ult_context(tcb)) };
-    // Back on the ULT: a safe point to deliver signals pending on it.
+    // Back on the ULT, resumed by its LWP's loop or switched to by a ULT
+    // that blocked (then its block is ours to commit, first), on the LWP
+    // that runs it now (a migratable ULT may have moved).
+    if let Some(l) = current() {
+        l.commit_handed();
+    }
+    // A safe point to deliver signals pending on it.
     crate::signal::state::switched_in(tcb);
 }
 

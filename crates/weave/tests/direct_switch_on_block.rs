@@ -1,0 +1,254 @@
+//! A ULT that wakes a ULT of its own LWP and then blocks switches straight
+//! to it (the direct block): its block is committed by the ULT it switched
+//! to. What must still hold: every message of a ping-pong arrives, in
+//! order; a wake from another LWP that comes while the blocking ULT is
+//! still switching out is not lost; a signal and a cancellation request
+//! still reach a ULT that blocked that way or was switched to that way.
+//!
+//! The pool has one LWP (so that the two sides of a ping-pong share it, and
+//! the direct block is what runs); a waker "on another LWP" is a bound ULT,
+//! which has an LWP of its own. A hang is the failure: watchdogs turn it
+//! into one.
+
+mod signal_common;
+mod wait_common;
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Duration;
+
+use signal_common::in_child;
+use wait_common::wait_blocked;
+use weave::sync::{mpmc, Semaphore};
+use weave::thread::{self, BlockReason};
+
+/// Joins `h` within a minute or fails the test.
+fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
+    let (tx, rx) = std_mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(h.join());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the ULTs did not finish within a minute (a lost wake-up)")
+        .expect("a ULT panicked")
+}
+
+/// `n` round trips between the calling ULT and a ULT it spawns, over two
+/// channels of capacity `cap`: the reply is the value plus one.
+fn ping_pong(cap: usize, n: u64) {
+    let (to_b, from_a) = mpmc::bounded::<u64>(cap);
+    let (to_a, from_b) = mpmc::bounded::<u64>(cap);
+    let b = thread::spawn(move || {
+        let mut seen = 0;
+        for v in from_a.iter() {
+            assert_eq!(v, seen, "B got a value out of order");
+            seen += 1;
+            to_a.send(v + 1).unwrap();
+        }
+        seen
+    });
+    let here = thread::current_lwp();
+    for i in 0..n {
+        to_b.send(i).unwrap();
+        assert_eq!(from_b.recv().unwrap(), i + 1);
+        assert_eq!(thread::current_lwp(), here, "moved off its LWP");
+    }
+    drop(to_b);
+    assert_eq!(b.join().unwrap(), n);
+}
+
+#[test]
+fn a_bounded_one_ping_pong_on_one_lwp_passes_every_value_in_order() {
+    weave::set_concurrency(1).unwrap();
+    join_or_fail(thread::spawn(|| ping_pong(1, 20_000)));
+}
+
+#[test]
+fn a_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() {
+    weave::set_concurrency(1).unwrap();
+    join_or_fail(thread::spawn(|| ping_pong(0, 20_000)));
+}
+
+/// A and B ping-pong on the pool's one LWP; each time A blocks it switches
+/// straight to B. A bound ULT on its own LWP sends to A on a second channel
+/// meanwhile, so that some of its wakes find A still switching out
+/// (BLOCKING): B's commit of A's block then fails and B's LWP requeues A.
+/// Every message of both must arrive.
+#[test]
+fn a_wake_from_another_lwp_while_a_direct_block_switches_out_is_not_lost() {
+    const ROUNDS: u64 = 20_000;
+    const SIDE: u64 = 5_000;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(|| {
+        let (to_b, from_a) = mpmc::bounded::<u64>(1);
+        let (to_a, from_b) = mpmc::bounded::<u64>(1);
+        let (side_tx, side_rx) = mpmc::unbounded::<u64>();
+        let b = thread::spawn(move || {
+            for v in from_a.iter() {
+                to_a.send(v + 1).unwrap();
+            }
+        });
+        let side = thread::Builder::new()
+            .bound()
+            .spawn(move || {
+                for i in 0..SIDE {
+                    side_tx.send(i).unwrap();
+                    if i % 8 == 0 {
+                        thread::yield_now();
+                    }
+                }
+            })
+            .unwrap();
+        let (mut next_side, mut rounds) = (0, 0);
+        let reply = |v: u64, rounds: &mut u64| {
+            *rounds += 1;
+            assert_eq!(v, *rounds);
+            if *rounds < ROUNDS {
+                to_b.send(*rounds).unwrap();
+            }
+        };
+        to_b.send(0).unwrap();
+        // Both while the side sends (its channel disconnects once it has
+        // sent all and they are taken), then the rest of the round trips.
+        while next_side < SIDE {
+            weave::select! {
+                recv(from_b) -> v => reply(v.unwrap(), &mut rounds),
+                recv(side_rx) -> v => {
+                    assert_eq!(v.unwrap(), next_side, "a side message lost or reordered");
+                    next_side += 1;
+                }
+            }
+        }
+        while rounds < ROUNDS {
+            reply(from_b.recv().unwrap(), &mut rounds);
+        }
+        drop(to_b);
+        b.join().unwrap();
+        side.join().unwrap();
+        (rounds, next_side)
+    });
+    assert_eq!(join_or_fail(a), (ROUNDS, SIDE));
+}
+
+const SIG: i32 = libc::SIGUSR2;
+
+/// B is woken by a signal while blocked in a ping-pong with A on one LWP;
+/// it gets the CPU back when A blocks and switches straight to it, and
+/// must run its handler then (and go back to its wait: SA_RESTART).
+#[test]
+fn a_signal_reaches_a_ult_that_a_direct_block_switches_to() {
+    if !in_child("a_signal_reaches_a_ult_that_a_direct_block_switches_to") {
+        return;
+    }
+    weave::set_concurrency(1).unwrap();
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    weave::signal::handle(SIG, move |i| g.lock().unwrap().push(i.target)).unwrap();
+    let (b_id_tx, b_id_rx) = std_mpsc::channel();
+    let a = thread::spawn(move || {
+        let (to_b, from_a) = mpmc::bounded::<u64>(1);
+        let (to_a, from_b) = mpmc::bounded::<u64>(1);
+        let b = thread::spawn(move || {
+            for v in from_a.iter() {
+                to_a.send(v + 1).unwrap();
+            }
+        });
+        b_id_tx.send(b.thread().clone()).unwrap();
+        let mut i = 0;
+        // Until the handler has run on B, and a while after.
+        let mut after = 0;
+        while after < 1_000 {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+            i += 1;
+            if !got.lock().unwrap().is_empty() {
+                after += 1;
+            }
+            if i % 64 == 0 {
+                // Let the test thread's kill through now and then.
+                thread::sleep(Duration::from_micros(50));
+            }
+        }
+        drop(to_b);
+        b.join().unwrap();
+        got.lock().unwrap().clone()
+    });
+    let b = b_id_rx.recv().unwrap();
+    b.kill(SIG).unwrap();
+    let targets = join_or_fail(a);
+    assert_eq!(targets, vec![Some(b.id())], "one delivery, to B");
+}
+
+/// A wakes B on one LWP and then waits inside a cancellation point, so that
+/// it blocks by switching straight to B; B's request must end that wait.
+#[test]
+fn a_cancellation_request_ends_a_wait_entered_by_a_direct_block() {
+    weave::set_concurrency(1).unwrap();
+    let sem = Arc::new(Semaphore::new(0));
+    let a = thread::spawn(move || {
+        let (go_tx, go_rx) = mpmc::bounded::<thread::Thread>(1);
+        let b = thread::spawn(move || {
+            let a = go_rx.recv().unwrap();
+            // A is blocked now: its block was committed by B's switch-in.
+            wait_blocked(a.id(), BlockReason::Semaphore);
+            a.request_cancel()
+        });
+        // B waits for A's word (a started ULT, in the ready queue once woken).
+        wait_blocked(b.thread().id(), BlockReason::Channel);
+        // Wakes B onto this LWP's ready queue...
+        go_tx.send(thread::current()).unwrap();
+        // ...and blocks, switching straight to it.
+        let acquired = thread::cancellation_point(|| sem.acquire_cancellable(None).is_some());
+        (acquired, thread::cancel_requested(), b.join().unwrap())
+    });
+    let (acquired, requested, was_alive) = join_or_fail(a);
+    assert!(was_alive, "A was alive when B asked");
+    assert!(requested);
+    assert_eq!(acquired, Some(false), "the wait ended without a permit");
+}
+
+/// A bound ULT on its own LWP requests the cancellation of A the moment A
+/// says it enters its wait, which A enters by switching straight to B: the
+/// request may come after A's cancellation point began and before its
+/// block did, when only the check that follows the commit of its block
+/// (made by B) can see it. Every round must end.
+#[test]
+fn a_cancellation_request_racing_a_direct_block_is_never_lost() {
+    const ROUNDS: usize = 500;
+    weave::set_concurrency(1).unwrap();
+    for _ in 0..ROUNDS {
+        let requester_ready = Arc::new(AtomicBool::new(false));
+        let entering = Arc::new(AtomicBool::new(false));
+        let (a_tx, a_rx) = std_mpsc::channel::<thread::Thread>();
+        let (ready, enter) = (requester_ready.clone(), entering.clone());
+        let a = thread::spawn(move || {
+            let sem = Semaphore::new(0);
+            let (go_tx, go_rx) = mpmc::bounded::<()>(1);
+            let b = thread::spawn(move || go_rx.recv().unwrap());
+            wait_blocked(b.thread().id(), BlockReason::Channel);
+            a_tx.send(thread::current()).unwrap();
+            while !ready.load(SeqCst) {
+                thread::yield_now();
+            }
+            // B to the ready queue, then the wait, entered by a direct block.
+            go_tx.send(()).unwrap();
+            enter.store(true, SeqCst);
+            let _ = thread::cancellation_point(|| sem.acquire_cancellable(None).is_some());
+            b.join().unwrap();
+            thread::cancel_requested()
+        });
+        let target = a_rx.recv().unwrap();
+        let requester = thread::Builder::new()
+            .bound()
+            .spawn(move || {
+                requester_ready.store(true, SeqCst);
+                while !entering.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+                target.request_cancel()
+            })
+            .unwrap();
+        assert!(join_or_fail(a), "the request was seen");
+        assert!(requester.join().unwrap());
+    }
+}
