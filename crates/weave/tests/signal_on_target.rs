@@ -33,20 +33,13 @@ fn record() -> Seen {
     seen
 }
 
-#[test]
-fn process_signal_handler_runs_on_the_ult_that_took_it() {
-    if !in_child("process_signal_handler_runs_on_the_ult_that_took_it") {
-        return;
-    }
-    let seen = record();
-    signal::mask(How::Block, &SigSet::of(&[SIG]));
-    let (started, stop) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
+/// A bound ULT that does not block SIG and passes safe points (it yields)
+/// until `stop`, and its LWP's index once it runs. It returns its id and
+/// whether SIG was blocked in its mask at the end.
+fn bound_yielder(stop: &Arc<AtomicBool>) -> (thread::JoinHandle<(ThreadId, bool)>, usize) {
+    let started = Arc::new(AtomicBool::new(false));
     let lwp = Arc::new(AtomicUsize::new(usize::MAX));
     let (s, st, l) = (started.clone(), stop.clone(), lwp.clone());
-    // A bound ULT that does not block SIG and passes safe points.
     let a = thread::Builder::new()
         .bound()
         .spawn(move || {
@@ -60,7 +53,19 @@ fn process_signal_handler_runs_on_the_ult_that_took_it() {
         })
         .unwrap();
     wait_for(&started);
-    tgkill(lwp_tid(lwp.load(SeqCst)), SIG);
+    (a, lwp.load(SeqCst))
+}
+
+#[test]
+fn process_signal_handler_runs_on_the_ult_that_took_it() {
+    if !in_child("process_signal_handler_runs_on_the_ult_that_took_it") {
+        return;
+    }
+    let seen = record();
+    signal::mask(How::Block, &SigSet::of(&[SIG]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (a, lwp) = bound_yielder(&stop);
+    tgkill(lwp_tid(lwp), SIG);
     wait_until(|| !seen.lock().unwrap().is_empty());
     stop.store(true, SeqCst);
     let (a_id, blocked_after) = a.join().unwrap();
@@ -130,28 +135,11 @@ fn a_signal_that_came_while_the_handler_ran_runs_it_again_after() {
     })
     .unwrap();
     signal::mask(How::Block, &SigSet::of(&[SIG]));
-    let (started, stop) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let lwp = Arc::new(AtomicUsize::new(usize::MAX));
-    let (s, st, l) = (started.clone(), stop.clone(), lwp.clone());
-    let a = thread::Builder::new()
-        .bound()
-        .spawn(move || {
-            signal::mask(How::Unblock, &SigSet::of(&[SIG]));
-            l.store(thread::current_lwp().unwrap(), SeqCst);
-            s.store(true, SeqCst);
-            while !st.load(SeqCst) {
-                thread::yield_now();
-            }
-            thread::current().id()
-        })
-        .unwrap();
-    wait_for(&started);
-    tgkill(lwp_tid(lwp.load(SeqCst)), SIG);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (a, lwp) = bound_yielder(&stop);
+    tgkill(lwp_tid(lwp), SIG);
     wait_until(|| ran.lock().unwrap().len() == 2);
     stop.store(true, SeqCst);
-    let a_id = a.join().unwrap();
+    let (a_id, _) = a.join().unwrap();
     assert_eq!(*ran.lock().unwrap(), [a_id, a_id], "both ran on the target");
 }
