@@ -1,19 +1,11 @@
 //! Disconnection is reported like std's, both ways, and a failed send
 //! gives its value back.
 
-use weave::sync::{mpmc, mpsc};
-use weave::thread::{self, BlockReason, ThreadState};
+mod wait_common;
+use wait_common::wait_blocked;
 
-fn wait_until_blocked(id: thread::ThreadId) {
-    while thread::threads()
-        .into_iter()
-        .find(|r| r.id == id)
-        .map(|r| r.state)
-        != Some(ThreadState::Blocked(BlockReason::Channel))
-    {
-        std::thread::yield_now();
-    }
-}
+use weave::sync::{mpmc, mpsc};
+use weave::thread::{self, BlockReason};
 
 #[test]
 fn send_to_a_dropped_receiver_returns_the_value() {
@@ -44,7 +36,7 @@ fn dropping_the_last_sender_wakes_a_blocked_receiver() {
     let (tx, rx) = mpmc::bounded::<u32>(0);
     let tx2 = tx.clone();
     let r = thread::spawn(move || rx.recv());
-    wait_until_blocked(r.thread().id());
+    wait_blocked(r.thread().id(), BlockReason::Channel);
     drop(tx);
     // One sender remains: the receiver must still be waiting.
     assert!(
@@ -58,7 +50,7 @@ fn dropping_the_last_sender_wakes_a_blocked_receiver() {
 fn a_blocked_receiver_sees_recv_error_when_senders_go() {
     let (tx, rx) = mpmc::unbounded::<u32>();
     let r = thread::spawn(move || rx.recv());
-    wait_until_blocked(r.thread().id());
+    wait_blocked(r.thread().id(), BlockReason::Channel);
     drop(tx);
     assert_eq!(r.join().unwrap(), Err(mpmc::RecvError));
 }
@@ -68,7 +60,7 @@ fn a_blocked_sender_gets_its_value_back_when_receivers_go() {
     let (tx, rx) = mpmc::bounded::<Vec<u8>>(0);
     let rx2 = rx.clone();
     let s = thread::spawn(move || tx.send(vec![1, 2, 3]));
-    wait_until_blocked(s.thread().id());
+    wait_blocked(s.thread().id(), BlockReason::Channel);
     drop(rx);
     drop(rx2);
     assert_eq!(s.join().unwrap(), Err(mpmc::SendError(vec![1, 2, 3])));

@@ -3,22 +3,13 @@
 //! instead, the place stays free, and the next waiting sender must hear of
 //! it. One LWP, so that the woken sender runs only once the receiver waits.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::time::Duration;
 
 use weave::sync::mpmc;
-use weave::thread::{self, BlockReason, ThreadId, ThreadState};
-
-/// Waits until the thread `id` is blocked on a channel.
-fn wait_until_blocked_on_a_channel(id: ThreadId) {
-    while thread::threads()
-        .into_iter()
-        .find(|r| r.id == id)
-        .map(|r| r.state)
-        != Some(ThreadState::Blocked(BlockReason::Channel))
-    {
-        thread::yield_now();
-    }
-}
+use weave::thread::{self, BlockReason};
 
 #[test]
 fn a_woken_sender_that_hands_off_passes_the_free_place_on() {
@@ -35,7 +26,7 @@ fn a_woken_sender_that_hands_off_passes_the_free_place_on() {
             })
             .collect();
         for s in &senders {
-            wait_until_blocked_on_a_channel(s.thread().id());
+            wait_blocked(s.thread().id(), BlockReason::Channel);
         }
         // Frees the place: one sender is woken to retry...
         assert_eq!(rx.recv(), Ok(0));

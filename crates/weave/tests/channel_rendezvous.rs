@@ -1,12 +1,15 @@
 //! A rendezvous send waits for a receiver: it completes only once the
 //! value is taken.
 
+mod wait_common;
+use wait_common::wait_blocked;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weave::sync::mpsc;
-use weave::thread::{self, BlockReason, ThreadState};
+use weave::thread::{self, BlockReason};
 
 #[test]
 fn rendezvous_send_blocks_until_a_receiver_arrives() {
@@ -18,7 +21,7 @@ fn rendezvous_send_blocks_until_a_receiver_arrives() {
         d.store(true, Ordering::SeqCst);
     });
     // The sender reaches the channel and blocks there...
-    wait_until_blocked_on_a_channel(s.thread().id());
+    wait_blocked(s.thread().id(), BlockReason::Channel);
     // ...and has not completed: nobody has received.
     assert!(!done.load(Ordering::SeqCst));
     assert_eq!(rx.recv(), Ok(11));
@@ -39,18 +42,6 @@ fn try_send_on_a_rendezvous_needs_a_waiting_receiver() {
         }
     }
     assert_eq!(r.join().unwrap(), Ok(2));
-}
-
-/// Waits until the thread `id` is blocked on a channel.
-fn wait_until_blocked_on_a_channel(id: thread::ThreadId) {
-    while thread::threads()
-        .into_iter()
-        .find(|r| r.id == id)
-        .map(|r| r.state)
-        != Some(ThreadState::Blocked(BlockReason::Channel))
-    {
-        std::thread::yield_now();
-    }
 }
 
 #[test]
