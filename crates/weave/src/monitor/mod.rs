@@ -224,7 +224,11 @@ pub(crate) fn run(rt: &'static Runtime) {
             };
             let call = if asleep { trap::current_call(l) } else { None };
             let futex = matches!(call, Some(trap::Call::Futex(_)));
-            let blocked = asleep && futex_wait_counts(&mut w.futex_since, futex, now);
+            // Called at every tick, asleep or not, so that a tick out of
+            // the wait forgets when it began: the next wait starts its own
+            // grace period.
+            let counts = futex_wait_counts(&mut w.futex_since, futex, now);
+            let blocked = asleep && counts;
             if blocked {
                 blocked_lwps += 1;
                 if !w.traced {
