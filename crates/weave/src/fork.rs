@@ -14,6 +14,7 @@
 //! | the blocking pool's queue and counts       | its threads are gone                          | emptied (jobs forgotten, not run or dropped)     |
 //! | the signal dispatcher thread and the pool of handler ULTs | gone: handlers installed before the fork would not run | a new pool and dispatcher (`signal::dispatch::after_fork_in_child`); the parent's `signal::wait` callers forgotten |
 //! | crossbeam-epoch's global collector (behind a `Once`, made on a thread's first steal) | a `Once` left running if another LWP was making it: the first steal waits for ever | made by `start.rs` before the first LWP starts, so it is never half-made |
+//! | the runtime's singletons made on first use by any thread (the reactor, the signal layer's held records, `io::stdin`'s buffer, the compaction probe) | a `OnceLock` another thread was making would stay "being made": the child's first use waits for ever | `Published` cells (`published.rs`): empty or whole, never half made |
 //! | locks held by other threads at the fork (LWP creation, the table's free list, the blocking pool, the reactor's records) | held for ever | taken by the `prepare` handler before the fork, so that no other thread holds them then, and released in both processes after it |
 //!
 //! The handlers are installed with `pthread_atfork` when the runtime first

@@ -82,13 +82,13 @@
 //! On a plain OS thread every call is std's (or, for stdin, a plain
 //! `read`), made in place.
 
+use crate::published::Published;
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU32, AtomicU64};
-use std::sync::OnceLock;
 
 pub use std::io::{
     copy, empty, repeat, sink, BufRead, BufReader, BufWriter, Bytes, Chain, Cursor, Empty, Error,
@@ -234,9 +234,10 @@ pub struct StdinLock<'a> {
 
 /// The process's standard input. Every handle shares one buffer, as std's.
 pub fn stdin() -> Stdin {
-    static STDIN: OnceLock<Mutex<BufReader<RawStdin>>> = OnceLock::new();
+    // A `Published`, not a `OnceLock`: a fork never finds it half made.
+    static STDIN: Published<Mutex<BufReader<RawStdin>>> = Published::new();
     Stdin {
-        inner: STDIN.get_or_init(|| {
+        inner: STDIN.get_or_make(|| {
             Mutex::new(BufReader::with_capacity(
                 STDIN_BUF,
                 RawStdin {

@@ -130,8 +130,11 @@ pub mod net;
 pub mod os;
 #[cfg(not(loom))]
 mod pagevec;
+// Built under loom too: its publication has a model.
 #[cfg(not(loom))]
 pub mod process;
+#[allow(dead_code)]
+mod published;
 #[cfg(not(loom))]
 mod reactor;
 #[cfg(not(loom))]

@@ -52,11 +52,12 @@
 //! through `sched::Waiter` and must not name run queues, the monitor's
 //! loop or the public API.
 
+use crate::published::Published;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::sched::{self, Waiter};
@@ -251,15 +252,12 @@ pub(crate) struct Reactor {
     pwait2: AtomicBool,
 }
 
-static REACTOR: OnceLock<Reactor> = OnceLock::new();
+/// A `Published`, not a `OnceLock`: a fork never finds it half made.
+static REACTOR: Published<Reactor> = Published::new();
 
 /// The reactor, created on the first registration.
 pub(crate) fn get() -> io::Result<&'static Reactor> {
-    if let Some(r) = REACTOR.get() {
-        return Ok(r);
-    }
-    let r = Reactor::new()?;
-    Ok(REACTOR.get_or_init(|| r))
+    REACTOR.get_or_try_make(Reactor::new)
 }
 
 /// The reactor if some fd was ever registered.

@@ -28,10 +28,11 @@
 //! Must not touch the engine's queues: it wakes threads only through
 //! weave's public blocking primitives (channels) and `Waiter`.
 
+use crate::published::Published;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use super::held::{pair_fence, Held};
 use super::ring::{Pop, Record, Route};
@@ -124,8 +125,9 @@ static KILLQ: Mutex<Option<KillQueues>> = Mutex::new(None);
 
 /// Held records (see the module doc; `held.rs`).
 fn held() -> &'static Held {
-    static HELD: OnceLock<Held> = OnceLock::new();
-    HELD.get_or_init(Held::new)
+    // A `Published`, not a `OnceLock`: a fork never finds it half made.
+    static HELD: Published<Held> = Published::new();
+    HELD.get_or_make(Held::new)
 }
 /// How long the dispatcher first sleeps while it holds records before it
 /// looks again for a ULT that lets one through (a mask opened other than

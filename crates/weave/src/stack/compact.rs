@@ -26,11 +26,11 @@
 //! does can cause) must be told from a wait, to crash instead of hanging.
 //! Held for a few system calls at most.
 
+use crate::published::Published;
 use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::OnceLock;
 
 use super::owner_lock::{Held, OwnerLock};
 use super::PAGE;
@@ -336,9 +336,10 @@ fn lock() -> Option<Locked> {
 /// Whether this kernel can compact stacks: `Ok`, or why not (a probe of
 /// `MADV_GUARD_INSTALL` on a scratch page, made once).
 pub fn compaction_support() -> Result<(), String> {
-    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    // A `Published`, not a `OnceLock`: a fork never finds it half made.
+    static PROBE: Published<Result<(), String>> = Published::new();
     PROBE
-        .get_or_init(|| {
+        .get_or_make(|| {
             // SAFETY: a fresh anonymous mapping aliases nothing.
             let p = unsafe {
                 libc::mmap(
