@@ -8,12 +8,11 @@
 //! watchdog.
 
 mod wait_common;
-use wait_common::wait_blocked;
+use wait_common::{join_or_fail, wait_blocked};
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,17 +22,6 @@ use weave::thread::{self, BlockReason};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Joins `h` within a minute or fails the test.
-fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
-    let (tx, rx) = std_mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(h.join());
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the cancelled thread did not end its wait within a minute")
-        .expect("the thread panicked")
-}
-
 #[test]
 fn request_ends_a_sleep_inside_a_cancellation_point() {
     let t = thread::spawn(|| {
@@ -42,7 +30,7 @@ fn request_ends_a_sleep_inside_a_cancellation_point() {
     });
     wait_blocked(t.thread().id(), BlockReason::Sleep);
     assert!(t.thread().request_cancel());
-    assert_eq!(join_or_fail(t), (true, true));
+    assert_eq!(join_or_fail(t, "the cancelled thread"), (true, true));
 }
 
 #[test]
@@ -51,7 +39,7 @@ fn a_pending_request_skips_the_wait() {
         thread::current().request_cancel();
         thread::cancellation_point(|| thread::sleep(HOUR)).is_none()
     });
-    assert!(join_or_fail(t));
+    assert!(join_or_fail(t, "the cancelled thread"));
 }
 
 #[test]
@@ -63,7 +51,7 @@ fn a_sleep_outside_a_cancellation_point_runs_to_its_end() {
     });
     wait_blocked(t.thread().id(), BlockReason::Sleep);
     t.thread().request_cancel();
-    assert!(join_or_fail(t) >= Duration::from_millis(50));
+    assert!(join_or_fail(t, "the cancelled thread") >= Duration::from_millis(50));
 }
 
 #[test]
@@ -77,7 +65,7 @@ fn acquire_cancellable_gives_up_on_a_request_without_a_permit() {
     });
     wait_blocked(t.thread().id(), BlockReason::Semaphore);
     t.thread().request_cancel();
-    assert!(join_or_fail(t));
+    assert!(join_or_fail(t, "the cancelled thread"));
     sem.release(1);
     assert!(
         sem.try_acquire().is_some(),
@@ -99,10 +87,10 @@ fn wait_cancellable_gives_up_and_the_handle_still_joins() {
     });
     wait_blocked(joiner.thread().id(), BlockReason::Join);
     joiner.thread().request_cancel();
-    let (done, target) = join_or_fail(joiner);
+    let (done, target) = join_or_fail(joiner, "the cancelled thread");
     assert_eq!(done, Some(false));
     gate.release(1);
-    assert_eq!(join_or_fail(target), 7);
+    assert_eq!(join_or_fail(target, "the cancelled thread"), 7);
 }
 
 #[test]
@@ -112,7 +100,7 @@ fn fd_wait_returns_when_the_fd_becomes_readable() {
     let t = thread::spawn(move || fd::wait(fd, fd::Interest::Read, None).unwrap());
     wait_blocked(t.thread().id(), BlockReason::Net);
     (&b).write_all(b"x").unwrap();
-    assert!(join_or_fail(t));
+    assert!(join_or_fail(t, "the cancelled thread"));
     drop((a, b));
 }
 
@@ -126,6 +114,6 @@ fn fd_wait_inside_a_cancellation_point_ends_on_a_request() {
     });
     wait_blocked(t.thread().id(), BlockReason::Net);
     t.thread().request_cancel();
-    assert_eq!(join_or_fail(t), (Some(true), true));
+    assert_eq!(join_or_fail(t, "the cancelled thread"), (Some(true), true));
     drop((a, b));
 }

@@ -18,20 +18,9 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
 use signal_common::in_child;
-use wait_common::wait_blocked;
+use wait_common::{join_or_fail, wait_blocked};
 use weave::sync::{mpmc, Semaphore};
 use weave::thread::{self, BlockReason};
-
-/// Joins `h` within a minute or fails the test.
-fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
-    let (tx, rx) = std_mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(h.join());
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the ULTs did not finish within a minute (a lost wake-up)")
-        .expect("a ULT panicked")
-}
 
 /// `n` round trips between the calling ULT and a ULT it spawns, over two
 /// channels of capacity `cap`: the reply is the value plus one.
@@ -60,13 +49,13 @@ fn ping_pong(cap: usize, n: u64) {
 #[test]
 fn a_bounded_one_ping_pong_on_one_lwp_passes_every_value_in_order() {
     weave::set_concurrency(1).unwrap();
-    join_or_fail(thread::spawn(|| ping_pong(1, 20_000)));
+    join_or_fail(thread::spawn(|| ping_pong(1, 20_000)), "a ULT of the test");
 }
 
 #[test]
 fn a_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() {
     weave::set_concurrency(1).unwrap();
-    join_or_fail(thread::spawn(|| ping_pong(0, 20_000)));
+    join_or_fail(thread::spawn(|| ping_pong(0, 20_000)), "a ULT of the test");
 }
 
 /// A and B ping-pong on the pool's one LWP; each time A blocks it switches
@@ -127,7 +116,7 @@ fn a_wake_from_another_lwp_while_a_direct_block_switches_out_is_not_lost() {
         side.join().unwrap();
         (rounds, next_side)
     });
-    assert_eq!(join_or_fail(a), (ROUNDS, SIDE));
+    assert_eq!(join_or_fail(a, "a ULT of the test"), (ROUNDS, SIDE));
 }
 
 const SIG: i32 = libc::SIGUSR2;
@@ -175,7 +164,7 @@ fn a_signal_reaches_a_ult_that_a_direct_block_switches_to() {
     });
     let b = b_id_rx.recv().unwrap();
     b.kill(SIG).unwrap();
-    let targets = join_or_fail(a);
+    let targets = join_or_fail(a, "a ULT of the test");
     assert_eq!(targets, vec![Some(b.id())], "one delivery, to B");
 }
 
@@ -201,7 +190,7 @@ fn a_cancellation_request_ends_a_wait_entered_by_a_direct_block() {
         let acquired = thread::cancellation_point(|| sem.acquire_cancellable(None).is_some());
         (acquired, thread::cancel_requested(), b.join().unwrap())
     });
-    let (acquired, requested, was_alive) = join_or_fail(a);
+    let (acquired, requested, was_alive) = join_or_fail(a, "a ULT of the test");
     assert!(was_alive, "A was alive when B asked");
     assert!(requested);
     assert_eq!(acquired, Some(false), "the wait ended without a permit");
@@ -248,7 +237,7 @@ fn a_cancellation_request_racing_a_direct_block_is_never_lost() {
                 target.request_cancel()
             })
             .unwrap();
-        assert!(join_or_fail(a), "the request was seen");
+        assert!(join_or_fail(a, "a ULT of the test"), "the request was seen");
         assert!(requester.join().unwrap());
     }
 }

@@ -7,27 +7,14 @@
 //! A hang is the failure: each waiter is joined under a watchdog.
 
 mod wait_common;
-use wait_common::wait_blocked;
+use wait_common::{join_or_fail, wait_blocked};
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
 
 use weave::os::fd::{self, Interest};
 use weave::thread::{self, BlockReason};
-
-/// Joins `h` within a minute or fails the test.
-fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>) -> T {
-    let (tx, rx) = std_mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(h.join());
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the waiter did not end its wait within a minute")
-        .expect("the waiter panicked")
-}
 
 /// A ULT waiting on `fd` for reading, blocked in the reactor when this
 /// returns; its result is the wait's (as an errno on error).
@@ -54,10 +41,10 @@ fn a_replaced_fd_number_keeps_the_new_files_waiter() {
     let second = blocked_reader(number);
     // The first wait ends on its file's event and deregisters...
     old_peer.write_all(b"old").unwrap();
-    assert_eq!(join_or_fail(first), Ok(true));
+    assert_eq!(join_or_fail(first, "the waiter"), Ok(true));
     // ...which must not have taken the second wait's registration along.
     new_peer.write_all(b"new").unwrap();
-    assert_eq!(join_or_fail(second), Ok(true));
+    assert_eq!(join_or_fail(second, "the waiter"), Ok(true));
     // SAFETY: the number now holds a copy of `new`'s file, ours to close.
     unsafe { libc::close(number) };
     drop(old_copy);
@@ -70,7 +57,7 @@ fn close_ends_the_waits_on_the_fd_with_ebadf() {
     let reader = blocked_reader(number);
     // SAFETY: the number is ours (taken out of `a`).
     unsafe { fd::close(number) }.unwrap();
-    assert_eq!(join_or_fail(reader), Err(libc::EBADF));
+    assert_eq!(join_or_fail(reader, "the waiter"), Err(libc::EBADF));
 }
 
 #[test]
@@ -82,10 +69,10 @@ fn close_leaves_the_waits_on_another_copy_of_the_file() {
     let on_copy = blocked_reader(copy.as_raw_fd());
     // SAFETY: the number is ours (taken out of `a`).
     unsafe { fd::close(number) }.unwrap();
-    assert_eq!(join_or_fail(on_closed), Err(libc::EBADF));
+    assert_eq!(join_or_fail(on_closed, "the waiter"), Err(libc::EBADF));
     wait_blocked(on_copy.thread().id(), BlockReason::Net);
     peer.write_all(b"x").unwrap();
-    assert_eq!(join_or_fail(on_copy), Ok(true));
+    assert_eq!(join_or_fail(on_copy, "the waiter"), Ok(true));
 }
 
 #[test]

@@ -39,3 +39,17 @@ fn wait_state(id: ThreadId, what: &str, done: impl Fn(ThreadState) -> bool) {
         }
     }
 }
+
+/// Joins `h`, failing the test, with `what` in the message, if it has not
+/// ended within 60 s (a lost wake-up) or if it panicked.
+pub fn join_or_fail<T: Send + 'static>(h: thread::JoinHandle<T>, what: &str) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(h.join());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(_)) => panic!("{what} panicked"),
+        Err(_) => panic!("{what} did not end within a minute (a lost wake-up?)"),
+    }
+}
