@@ -36,8 +36,10 @@ fn a_wait_with_no_fd_number_left_still_ends_when_the_fd_is_ready() {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
     let mut fillers = Vec::new();
     // A number another thread of the process holds for a moment while the
-    // numbers are taken (weave's monitor reads `/proc`) comes free after:
-    // the wait then registers a copy and waits in the reactor, which is not
+    // numbers are taken comes free after: weave's monitor lists
+    // `/proc/self/task` in its deadlock check, which runs when every LWP
+    // has gone idle, as they do right after the joins of this test. Then
+    // the wait registers a copy and waits in the reactor, which is not
     // the case under test. Such a try is ended and the numbers taken again.
     let mut tries = 0;
     let got = loop {
