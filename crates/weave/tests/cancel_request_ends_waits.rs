@@ -44,13 +44,25 @@ fn a_pending_request_skips_the_wait() {
 
 #[test]
 fn a_sleep_outside_a_cancellation_point_runs_to_its_end() {
-    let t = thread::spawn(|| {
-        let start = Instant::now();
-        thread::sleep(Duration::from_millis(50));
-        start.elapsed()
+    // Sleeps until the request has been made, so that the test cannot miss
+    // the sleep (one sleep of 50 ms ended before a descheduled test thread
+    // looked); every sleep, the one the request lands in included, lasts.
+    let requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = requested.clone();
+    let t = thread::spawn(move || {
+        let mut shortest = Duration::MAX;
+        loop {
+            let start = Instant::now();
+            thread::sleep(Duration::from_millis(50));
+            shortest = shortest.min(start.elapsed());
+            if seen.load(std::sync::atomic::Ordering::SeqCst) {
+                return shortest;
+            }
+        }
     });
     wait_blocked(t.thread().id(), BlockReason::Sleep);
     t.thread().request_cancel();
+    requested.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(join_or_fail(t, "the cancelled thread") >= Duration::from_millis(50));
 }
 
