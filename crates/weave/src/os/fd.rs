@@ -229,14 +229,16 @@ pub fn socket_timeout(fd: RawFd, interest: Interest) -> Option<Duration> {
 }
 
 /// A new registration assumes the fd ready (the reactor's rule for a handle
-/// that has made no call yet): check once with `poll(2)`, after a snapshot,
-/// and clear that assumption unless an event came since; then wait.
+/// that has made no call yet): check with `poll(2)` and clear that
+/// assumption (`Readiness::settle`, which looks again if an event raced
+/// the clear); then wait.
 fn wait_registered(reg: &Registration, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-    let snap = reg.record().snapshot();
-    if reactor::ready_now(reg.fd(), dir)? {
+    if reg
+        .record()
+        .settle(dir, || reactor::ready_now(reg.fd(), dir))?
+    {
         return Ok(true);
     }
-    reg.record().clear(snap, dir);
     Ok(reg.wait(dir, deadline))
 }
 

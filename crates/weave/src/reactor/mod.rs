@@ -176,6 +176,16 @@ impl Record {
         self.state.clear(snap, dir);
     }
 
+    /// A new registration's first look, without a call of the caller's own
+    /// ([`Readiness::settle`]).
+    pub(crate) fn settle(
+        &self,
+        dir: Dir,
+        ready_now: impl FnMut() -> io::Result<bool>,
+    ) -> io::Result<bool> {
+        self.state.settle(dir, ready_now)
+    }
+
     /// Whether the fd's waits were ended by a close ([`Reactor::close_waits`]).
     pub(crate) fn closed(&self) -> bool {
         self.state.is_closed()

@@ -91,13 +91,39 @@ impl Readiness {
     }
 
     /// A call made after `snap` would block: clear the readiness it
-    /// assumed, unless an event came in since.
-    pub(crate) fn clear(&self, snap: u64, dir: Dir) {
+    /// assumed, unless an event came in since. False when an event came
+    /// (the bits stay as they are: look again).
+    pub(crate) fn clear(&self, snap: u64, dir: Dir) -> bool {
         let bits = snap as u32 & dir.clear_mask();
-        if bits != 0 {
-            let _ = self
+        bits == 0
+            || self
                 .0
-                .compare_exchange(snap, snap & !u64::from(bits), AcqRel, Relaxed);
+                .compare_exchange(snap, snap & !u64::from(bits), AcqRel, Relaxed)
+                .is_ok()
+    }
+
+    /// A look without a system call of the caller's own (`os::fd::wait`
+    /// on a new registration): whether `ready_now` (a `poll(2)`) says the
+    /// fd is ready in `dir`; if not, the readiness assumed for `dir` is
+    /// cleared, so that a wait blocks. An event between the look and the
+    /// clear fails the clear whichever way it went (the tick moved), and
+    /// a new registration gets one at once on a writable fd (epoll reports
+    /// the writable edge of an `EPOLL_CTL_ADD`): then look again rather
+    /// than leave the assumed bit set, which would end a read wait at once
+    /// with nothing to read.
+    pub(crate) fn settle<E>(
+        &self,
+        dir: Dir,
+        mut ready_now: impl FnMut() -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        loop {
+            let snap = self.snapshot();
+            if ready_now()? {
+                return Ok(true);
+            }
+            if self.clear(snap, dir) {
+                return Ok(false);
+            }
         }
     }
 
@@ -108,6 +134,36 @@ impl Readiness {
             let tick = (s >> 32).wrapping_add(1);
             Some(tick << 32 | u64::from(s as u32 | bits))
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_of_the_other_direction_during_settle_leaves_no_read_readiness() {
+        let r = Readiness::new();
+        r.reset(); // a new registration: both ways assumed ready
+        let mut looks = 0;
+        let ready = r.settle(Dir::Read, || {
+            looks += 1;
+            if looks == 1 {
+                r.set(WRITABLE); // epoll's writable edge, between look and clear
+            }
+            Ok::<_, ()>(false)
+        });
+        assert_eq!(ready, Ok(false));
+        assert!(!r.is_ready(Dir::Read), "a read wait would end at once");
+        assert_eq!(looks, 2, "the raced clear looked again");
+    }
+
+    #[test]
+    fn settle_reports_a_ready_fd_and_keeps_its_bit() {
+        let r = Readiness::new();
+        r.reset();
+        assert_eq!(r.settle(Dir::Read, || Ok::<_, ()>(true)), Ok(true));
+        assert!(r.is_ready(Dir::Read));
     }
 }
 
@@ -168,7 +224,35 @@ mod loom_tests {
 
     #[test]
     fn a_would_block_never_erases_a_later_event() {
-        reader_and_event(|r, snap, dir| r.clear(snap, dir));
+        reader_and_event(|r, snap, dir| {
+            r.clear(snap, dir);
+        });
+    }
+
+    /// `settle` against the poller: the fd's data arrives and epoll
+    /// reports it while the reader settles a new registration. Either the
+    /// settle saw the data, or the read bit is set afterwards: a wait then
+    /// ends (it is never asleep with the data there).
+    #[test]
+    fn settle_never_erases_an_event_that_raced_it() {
+        loom::model(|| {
+            let r = Arc::new(Readiness::new());
+            r.0.store(u64::from(READABLE | WRITABLE), SeqCst);
+            let data = Arc::new(AtomicBool::new(false));
+            let poller = {
+                let (r, data) = (r.clone(), data.clone());
+                loom::thread::spawn(move || {
+                    r.set(WRITABLE); // the registration's writable edge
+                    data.store(true, SeqCst); // the peer's write arrives
+                    r.set(READABLE); // epoll reports it
+                })
+            };
+            let ready = r
+                .settle(Dir::Read, || Ok::<_, ()>(data.load(SeqCst)))
+                .unwrap();
+            poller.join().unwrap();
+            assert!(ready || r.is_ready(Dir::Read), "the event was erased");
+        });
     }
 
     /// The mutation the tick is there for: clearing with a plain store

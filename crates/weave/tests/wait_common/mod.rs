@@ -28,10 +28,12 @@ fn wait_state(id: ThreadId, what: &str, done: impl Fn(ThreadState) -> bool) {
         if row.as_ref().is_some_and(|t| done(t.state)) {
             return;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "thread {id:?} was not {what} within 60 s: {row:?}"
-        );
+        if start.elapsed() >= Duration::from_secs(60) {
+            panic!(
+                "thread {id:?} was not {what} within 60 s: {row:?}; the process's threads:\n{}",
+                weave::dump()
+            );
+        }
         if thread::current_lwp().is_some() {
             thread::yield_now();
         } else {
