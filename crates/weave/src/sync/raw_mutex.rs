@@ -302,8 +302,6 @@ impl RawMutex {
     /// the bits `lock_bits` returns, or `None` if `deadline` passed.
     #[cold]
     fn lock_slow(&self, me_id: u32, mut cur: u64, deadline: Option<Instant>) -> Option<u64> {
-        let me = block::me();
-        debug_assert_eq!(me.id, me_id);
         let mine = locked_by(me_id);
         let mut spins = 0u32;
         // We were woken by an unlocker and owe it our retry (WOKEN is ours
@@ -344,6 +342,10 @@ impl RawMutex {
                 return None;
             }
             let requeue = since.is_some();
+            // Read only here: most slow-path locks find the word free
+            // (waiters' bits set) and never queue.
+            let me = block::me();
+            debug_assert_eq!(me.id, me_id);
             let node = Node::new(me.priority, me_id, *since.get_or_insert_with(block::now_ns))
                 .retried(requeue);
             let mut queued = false;
