@@ -903,6 +903,9 @@ fn mutex_contended(o: &Opts) -> Result<Measurement, String> {
     let per = if o.quick { 200 } else { 1000 };
     let n = threads * per;
     weave::set_concurrency(2).map_err(|e| e.to_string())?;
+    // What the contended locks did (spin or block), per 1,000 locks over
+    // every round: the figures that tell a slow process from a fast one.
+    let (c0, locks) = (weave::trace::counters(), (o.rounds() * n) as f64);
     let weave = rounds(o.rounds(), || {
         let m = Arc::new(weave::sync::Mutex::new(0u64));
         // Spawned from a ULT so that the start barrier is a weave one: all
@@ -930,6 +933,20 @@ fn mutex_contended(o: &Opts) -> Result<Measurement, String> {
         assert_eq!(*m.lock().unwrap(), n as u64);
         d.as_nanos() as f64 / n as f64
     });
+    let c1 = weave::trace::counters();
+    let per_1k = |a: u64, b: u64| (b - a) as f64 * 1000.0 / locks;
+    let contention = vec![
+        (
+            "slow_path_per_1k",
+            per_1k(c0.lock_contended, c1.lock_contended),
+        ),
+        ("spin_wins_per_1k", per_1k(c0.lock_spins, c1.lock_spins)),
+        ("blocks_per_1k", per_1k(c0.lock_blocks, c1.lock_blocks)),
+        (
+            "handoffs_per_1k",
+            per_1k(c0.lock_handoffs, c1.lock_handoffs),
+        ),
+    ];
     weave::set_concurrency(0).map_err(|e| e.to_string())?;
     let baseline = rounds(o.rounds().min(3), || {
         let m = Arc::new(std::sync::Mutex::new(0u64));
@@ -960,7 +977,7 @@ fn mutex_contended(o: &Opts) -> Result<Measurement, String> {
         baseline: Some(baseline),
         n,
         note: Some("weave: 2 LWPs; std: 1,000 OS threads with std::sync::Mutex".to_owned()),
-        extra: vec![],
+        extra: contention,
     })
 }
 

@@ -156,6 +156,18 @@ mod imp {
         crate::trace::count(crate::trace::LOCK_HANDOFFS, 1);
     }
 
+    /// Counts a lock that took the slow path (`trace::Counters`).
+    #[inline]
+    pub(crate) fn note_contended() {
+        crate::trace::count(crate::trace::LOCK_CONTENDED, 1);
+    }
+
+    /// Counts a locker that queued and blocked (`trace::Counters`).
+    #[inline]
+    pub(crate) fn note_lock_block() {
+        crate::trace::count(crate::trace::LOCK_BLOCKS, 1);
+    }
+
     /// Whether a signal ended the calling ULT's wait since the last call
     /// (a handler ran meanwhile); clears it. For the waits that report
     /// `EINTR` instead of waiting on. False on an OS thread.
@@ -306,6 +318,10 @@ mod loom_imp {
     pub(crate) fn note_spin_acquired() {}
 
     pub(crate) fn note_handoff() {}
+
+    pub(crate) fn note_contended() {}
+
+    pub(crate) fn note_lock_block() {}
 
     /// No signals under loom.
     pub(crate) fn take_signal_interrupt() -> bool {

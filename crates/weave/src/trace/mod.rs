@@ -228,6 +228,12 @@ pub struct Counters {
     pub lock_spins: u64,
     /// `sync::Mutex` unlocks that handed the lock to a starving waiter.
     pub lock_handoffs: u64,
+    /// `sync::Mutex` locks that took the slow path: the lock was held, or
+    /// waiters were queued (its word then has their bits set).
+    pub lock_contended: u64,
+    /// Times a `sync::Mutex` locker queued and blocked (a spin that gave
+    /// up, or an owner that was not running).
+    pub lock_blocks: u64,
 }
 
 /// Index of each counted event in the per-thread and shared arrays.
@@ -240,7 +246,9 @@ const PREEMPTS: usize = 5;
 const EXITS: usize = 6;
 pub(crate) const LOCK_SPINS: usize = 7;
 pub(crate) const LOCK_HANDOFFS: usize = 8;
-const KINDS: usize = 9;
+pub(crate) const LOCK_CONTENDED: usize = 9;
+pub(crate) const LOCK_BLOCKS: usize = 10;
+const KINDS: usize = 11;
 
 /// Events a thread counts before it adds them to the shared counters: a
 /// shared counter bumped on every spawn and exit by every LWP is a cache
@@ -289,6 +297,8 @@ pub fn counters() -> Counters {
         exits: c(EXITS),
         lock_spins: c(LOCK_SPINS),
         lock_handoffs: c(LOCK_HANDOFFS),
+        lock_contended: c(LOCK_CONTENDED),
+        lock_blocks: c(LOCK_BLOCKS),
     }
 }
 
