@@ -245,6 +245,44 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
     }
 }
 
+#[test]
+fn a_hook_beside_a_recording_gets_every_run_the_file_holds() {
+    // A switch's Run goes into its Block's open record without a look at
+    // who listens; with a user's hook as well, the record is closed at the
+    // Block so that the Run reaches the hook too.
+    let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    let path = temp("hookruns");
+    trace::record(&path).unwrap();
+    trace::set_hook(Some(count_hook));
+    let ids = ping_pong(500);
+    for &id in &ids {
+        wait_until_gone(id);
+    }
+    trace::set_hook(None);
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(tr.dropped_total(), 0);
+    for id in ids {
+        let recorded = tr
+            .entries
+            .iter()
+            .filter(|e| matches!(e.event, Event::Run { ult, .. } if ult == id))
+            .count();
+        let seen = SEEN
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|&&(u, k)| u == id && k == 1)
+            .count();
+        assert!(recorded >= 500, "{id:?} ran {recorded} times in the file");
+        assert_eq!(
+            seen, recorded,
+            "{id:?}: runs the hook saw, runs in the file"
+        );
+    }
+}
+
 /// Two ULTs bouncing a value `n` times through two bounded channels;
 /// returns their ids once both have returned.
 fn ping_pong(n: u32) -> [ThreadId; 2] {

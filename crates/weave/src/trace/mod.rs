@@ -49,7 +49,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp};
+pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp, Tracer};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
@@ -387,6 +387,48 @@ pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
     }
 }
 
+/// [`listen_with`] on an LWP, into the ring of `tr` (its thread's, held
+/// by the LWP: no thread-local lookup, see [`Tracer`]).
+#[inline(always)]
+pub(crate) fn listen_with_in(tr: Tracer, e: impl FnOnce() -> Event) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0 {
+        let e = e();
+        if !record::on_event_in(tr.fast(), st, &e) {
+            listen_slow(st, e);
+        }
+    }
+}
+
+/// The Run of `ult()` on LWP `lwp`, whose thread's ring `tr` is: into the
+/// record of the Block or Exit that began its switch, if that is open
+/// (no look at `STATE` then, see `record::run_in`), else as
+/// [`listen_with_in`]. `ult` may be called twice.
+#[inline(always)]
+pub(crate) fn listen_run(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
+    if !record::run_in(tr.fast(), &ult) {
+        listen_with_in(tr, || Event::Run { ult: ult(), lwp });
+    }
+}
+
+/// [`listen_wake`] on LWP `lwp`, into the ring of `tr` (see
+/// [`listen_with_in`]).
+#[inline(always)]
+pub(crate) fn listen_wake_in(
+    tr: Tracer,
+    woken: impl FnOnce() -> (ThreadId, u8),
+    lwp: usize,
+    waker: impl FnOnce() -> Option<ThreadId>,
+) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0 {
+        let (ult, wait) = woken();
+        if !record::on_wake_in(tr.fast(), st, ult, Some(lwp), wait) {
+            listen_wake_slow(st, ult, Some(lwp), wait, waker);
+        }
+    }
+}
+
 /// A wake: the ULT `woken().0` became runnable, ending its wait
 /// `woken().1` (the low byte of the wait's number), on LWP `lwp` (`None`:
 /// on an OS thread). The caller has counted it; `woken` is called only if
@@ -418,6 +460,10 @@ pub(crate) fn listen_wake(
 fn listen_slow(st: u64, e: Event) {
     if st >> 1 != 0 {
         record::on_event_attaching(st & !USER, &e);
+        if st & USER != 0 {
+            // The Run goes this way too, to the hook (`record::run_in`).
+            record::seal();
+        }
     }
     if st & USER != 0 {
         call_user(&e);
