@@ -317,7 +317,7 @@ const UNSTAMPED: u32 = 16;
 const NO_FAST: Fast = Fast {
     key: 0,
     ring: std::ptr::null(),
-    cur: Cursor { tail: 0, limit: 0 },
+    cur: Cursor::NEW,
     last: 0,
     switch: 0,
     running: 0,
