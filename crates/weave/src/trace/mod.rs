@@ -12,7 +12,11 @@
 //! the event into the thread's ring itself: at most one clock read (a
 //! switch's Block and Run share one record and one read; a wake made by
 //! a running ULT takes none), a comparison, two or three stores and one
-//! Release store. A user's hook takes the cold way (`listen_slow`).
+//! Release store. A user's hook takes the cold way (`listen_slow`). The
+//! events of a switch (Block, Run, Exit, a wake made on an LWP) come with
+//! the thread's recorder state in hand, which the LWP keeps ([`Tracer`]):
+//! no thread-local lookup (`listen_with_in`, `listen_run`,
+//! `listen_wake_in`).
 //!
 //! - `mod.rs` (this file): the events, `emit` and `listen`, the counters,
 //!   the hook;
