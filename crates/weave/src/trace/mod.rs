@@ -14,7 +14,7 @@
 //! a running ULT takes none), a comparison, two or three stores and one
 //! Release store. A user's hook takes the cold way (`listen_slow`). The
 //! events of a switch (Block, Run, Exit, a wake made on an LWP) come with
-//! the thread's recorder state in hand, which the LWP keeps ([`Tracer`]):
+//! the thread's recorder state in hand, which the LWP keeps (`Tracer`):
 //! no thread-local lookup (`listen_with_in`, `listen_run`,
 //! `listen_wake_in`).
 //!
