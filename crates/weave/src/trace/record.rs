@@ -587,9 +587,10 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
         }
         _ => {}
     }
+    // Read by `push`, once it knows the record fits (`None`).
     let ts = match e {
-        Event::Run { .. } if s.switch == STAMPED => s.last,
-        _ => clock::ticks(),
+        Event::Run { .. } if s.switch == STAMPED => Some(s.last),
+        _ => None,
     };
     if let Some(r) = format::sets_running(e) {
         s.running = r;
@@ -650,7 +651,7 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
     if written {
         s.last = ts;
         s.switch = s.cur.tail;
-    } else if push(s, ts, Rec::Two([w0, w1])) {
+    } else if push(s, Some(ts), Rec::Two([w0, w1])) {
         // The slow way (a TIME record, a full ring): a record of its own,
         // after the wake's; the Run still takes its stamp.
         s.switch = STAMPED;
@@ -699,8 +700,7 @@ pub(super) fn on_wake_in(
             waker,
             wait,
         };
-        let ts = clock::ticks();
-        push(s, ts, format::encode(&e));
+        push(s, None, format::encode(&e));
     }
     true
 }
@@ -744,16 +744,18 @@ fn wake_after_wake(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
             waker: ThreadId::from_u64(s.running),
             wait,
         };
-        push(s, clock::ticks(), format::encode(&e));
+        push(s, None, format::encode(&e));
     }
 }
 
 /// Pushes `rec` stamped `ts` into the ring of `s` (what waits there goes
 /// first, `close`): the fast path is a subtraction, two comparisons, the
-/// record's stores and the ring's Release store. Returns whether it was
-/// pushed (false: dropped, counted).
+/// record's stores and the ring's Release store. `ts` `None`: the clock,
+/// read only once the record is known to fit, so that a full ring's
+/// dropped events (a writer that falls behind) read no clock. Returns
+/// whether it was pushed (false: dropped, counted).
 #[inline(always)]
-fn push(s: &mut Fast, ts: u64, rec: Rec) -> bool {
+fn push(s: &mut Fast, ts: Option<u64>, rec: Rec) -> bool {
     // An open record goes first, with no Run.
     close(s);
     // SAFETY: `s.ring` was set with `s.key` by `attach`, from the
@@ -761,15 +763,23 @@ fn push(s: &mut Fast, ts: u64, rec: Rec) -> bool {
     // recording (which rewrites `FAST` first) or its locals are
     // destroyed (`Mine::drop` clears `FAST`).
     let ring = unsafe { &*s.ring };
-    // A clock that went back (another CPU's TSC) makes a huge delta: the
-    // slow path writes a TIME record.
-    let delta = ts.wrapping_sub(s.last);
     // The record's words as scalars: the slow path takes them in
     // registers, so the fast path stores nothing for it.
     let (w0, w1, w2, n) = match rec {
         Rec::Two([w0, w1]) => (w0, w1, 0, 2),
         Rec::Three([w0, w1, w2]) => (w0, w1, w2, 3),
     };
+    // The fast path's own check (`try_push`), first: a record that does
+    // not fit below the limit asks the ring (cold), and is dropped there
+    // before its clock read if there is no room.
+    if s.cur.tail + n > s.cur.limit && ring.reserve(&mut s.cur, n).is_none() {
+        forget_running(s, w0);
+        return false;
+    }
+    let ts = ts.unwrap_or_else(clock::ticks);
+    // A clock that went back (another CPU's TSC) makes a huge delta: the
+    // slow path writes a TIME record.
+    let delta = ts.wrapping_sub(s.last);
     let pushed = delta >> 32 == 0
         && if n == 2 {
             ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
@@ -811,14 +821,20 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
         s.last = last;
         true
     } else {
-        // The reader forgets the running ULT at the DROPPED mark that
-        // announces this loss: so does the ring.
-        s.running = 0;
-        if let Some(l) = lwp {
-            // For the drop report (`stop`): which LWP lost events.
-            ring.lwp.store(l as u32, Relaxed);
-        }
+        forget_running(s, w0);
         false
+    }
+}
+
+/// After a dropped record whose first word is `w0`: the reader forgets the
+/// running ULT at the DROPPED mark that announces the loss, so does the
+/// ring; and the drop report (`stop`) learns which LWP lost events.
+#[cold]
+fn forget_running(s: &mut Fast, w0: u64) {
+    s.running = 0;
+    if let Some(l) = format::record_lwp(w0) {
+        // SAFETY: as in `push`.
+        unsafe { &*s.ring }.lwp.store(l as u32, Relaxed);
     }
 }
 

@@ -238,17 +238,10 @@ impl Ring {
         rec: &[u64],
         mark: impl FnOnce(u64) -> [u64; 3],
     ) -> bool {
-        // Acquire pairs with the consumer's Release store of `head` (step
-        // 3): the words it has read are ours to overwrite.
-        let free = self.head.load(Acquire) + self.capacity();
-        let unmarked = self.unmarked.load(Relaxed);
-        let extra = if unmarked != 0 { 3 } else { 0 };
-        if c.tail + rec.len() + extra > free {
-            self.dropped.fetch_add(1, Relaxed);
-            self.unmarked.fetch_add(1, Relaxed);
-            self.set_limit(c, self.fast_limit(free, c.tail));
+        let Some(free) = self.reserve(c, rec.len()) else {
             return false;
-        }
+        };
+        let unmarked = self.unmarked.load(Relaxed);
         if unmarked != 0 {
             self.unmarked.fetch_sub(unmarked, Relaxed);
             for (k, w) in mark(unmarked).into_iter().enumerate() {
@@ -277,6 +270,33 @@ impl Ring {
     /// `free` free: `free`, or the end of `tail`'s lap if that comes first
     /// (a record that would cross it takes the slow path, which masks each
     /// word).
+    /// Whether a record of `len` words (and the DROPPED mark that must go
+    /// before it, if drops wait to be announced) fits now: loads `head`
+    /// again (step 3) and returns `head + capacity`; or, if it does not
+    /// fit, counts it as dropped and returns `None`. Producer only, with
+    /// this ring's cursor. The first half of [`push_slow`](Ring::push_slow),
+    /// also asked before a record is built, so that one that will be
+    /// dropped costs nothing more (its clock read).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn reserve(&self, c: &mut Cursor, len: usize) -> Option<usize> {
+        // Acquire pairs with the consumer's Release store of `head` (step
+        // 3): the words it has read are ours to overwrite.
+        let free = self.head.load(Acquire) + self.capacity();
+        let extra = if self.unmarked.load(Relaxed) != 0 {
+            3
+        } else {
+            0
+        };
+        if c.tail + len + extra > free {
+            self.dropped.fetch_add(1, Relaxed);
+            self.unmarked.fetch_add(1, Relaxed);
+            self.set_limit(c, self.fast_limit(free, c.tail));
+            return None;
+        }
+        Some(free)
+    }
+
     /// Sets the cursor's fast-path `limit`, and its `base` for the lap its
     /// tail is in (the lap `fast_limit` keeps the limit in).
     fn set_limit(&self, c: &mut Cursor, limit: usize) {
