@@ -211,18 +211,7 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
     // In time order, each ULT that blocked must still be woken before it
     // runs again.
     let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-    let path = temp("switch");
-    trace::record(&path).unwrap();
-    trace::set_hook(Some(count_hook));
-    let ids = ping_pong(2000);
-    for &id in &ids {
-        wait_until_gone(id);
-    }
-    trace::set_hook(None);
-    trace::stop().unwrap().expect("a recording was running");
-    let tr = format::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    assert_eq!(tr.dropped_total(), 0);
+    let (ids, tr) = recorded_ping_pong("switch", 2000);
     for id in ids {
         let (mut blocked, mut woken, mut runs) = (false, false, 0);
         for e in &tr.entries {
@@ -251,18 +240,7 @@ fn a_hook_beside_a_recording_gets_every_run_the_file_holds() {
     // who listens; with a user's hook as well, the record is closed at the
     // Block so that the Run reaches the hook too.
     let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-    let path = temp("hookruns");
-    trace::record(&path).unwrap();
-    trace::set_hook(Some(count_hook));
-    let ids = ping_pong(500);
-    for &id in &ids {
-        wait_until_gone(id);
-    }
-    trace::set_hook(None);
-    trace::stop().unwrap().expect("a recording was running");
-    let tr = format::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    assert_eq!(tr.dropped_total(), 0);
+    let (ids, tr) = recorded_ping_pong("hookruns", 500);
     for id in ids {
         let recorded = tr
             .entries
@@ -281,6 +259,25 @@ fn a_hook_beside_a_recording_gets_every_run_the_file_holds() {
             "{id:?}: runs the hook saw, runs in the file"
         );
     }
+}
+
+/// `ping_pong(n)` recorded (to a file named after `name`, read back and
+/// removed), with `count_hook` installed as well: the two ULTs' ids and
+/// the trace, which dropped nothing. The caller holds `ONE_RECORDING`.
+fn recorded_ping_pong(name: &str, n: u32) -> ([ThreadId; 2], format::Trace) {
+    let path = temp(name);
+    trace::record(&path).unwrap();
+    trace::set_hook(Some(count_hook));
+    let ids = ping_pong(n);
+    for &id in &ids {
+        wait_until_gone(id);
+    }
+    trace::set_hook(None);
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(tr.dropped_total(), 0);
+    (ids, tr)
 }
 
 /// Two ULTs bouncing a value `n` times through two bounded channels;
