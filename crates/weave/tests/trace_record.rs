@@ -174,15 +174,7 @@ fn the_file_holds_as_many_events_of_each_kind_as_were_emitted() {
         p.join().unwrap();
     }
     assert_eq!(consumer.join().unwrap(), 400);
-    for &id in &ids {
-        wait_until_gone(id);
-    }
-    trace::set_hook(None);
-    trace::stop().unwrap().expect("a recording was running");
-
-    let tr = format::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    assert_eq!(tr.dropped_total(), 0);
+    let tr = finish_hooked(&path, &ids);
     // The hook was installed after the recording began and removed after
     // the program's ULTs had all exited: for them, the file and the hook
     // must agree event for event.
@@ -269,15 +261,23 @@ fn recorded_ping_pong(name: &str, n: u32) -> ([ThreadId; 2], format::Trace) {
     trace::record(&path).unwrap();
     trace::set_hook(Some(count_hook));
     let ids = ping_pong(n);
-    for &id in &ids {
+    let tr = finish_hooked(&path, &ids);
+    (ids, tr)
+}
+
+/// Ends a recording to `path` made with `count_hook` installed, once the
+/// ULTs `ids` are gone: the hook removed, the file read back (it dropped
+/// nothing) and removed.
+fn finish_hooked(path: &std::path::Path, ids: &[ThreadId]) -> format::Trace {
+    for &id in ids {
         wait_until_gone(id);
     }
     trace::set_hook(None);
     trace::stop().unwrap().expect("a recording was running");
-    let tr = format::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
+    let tr = format::read(path).unwrap();
+    std::fs::remove_file(path).ok();
     assert_eq!(tr.dropped_total(), 0);
-    (ids, tr)
+    tr
 }
 
 /// Two ULTs bouncing a value `n` times through two bounded channels;
