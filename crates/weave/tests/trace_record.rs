@@ -174,15 +174,7 @@ fn the_file_holds_as_many_events_of_each_kind_as_were_emitted() {
         p.join().unwrap();
     }
     assert_eq!(consumer.join().unwrap(), 400);
-    for &id in &ids {
-        wait_until_gone(id);
-    }
-    trace::set_hook(None);
-    trace::stop().unwrap().expect("a recording was running");
-
-    let tr = format::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    assert_eq!(tr.dropped_total(), 0);
+    let tr = finish_hooked(&path, &ids);
     // The hook was installed after the recording began and removed after
     // the program's ULTs had all exited: for them, the file and the hook
     // must agree event for event.
@@ -211,18 +203,7 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
     // In time order, each ULT that blocked must still be woken before it
     // runs again.
     let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-    let path = temp("switch");
-    trace::record(&path).unwrap();
-    trace::set_hook(Some(count_hook));
-    let ids = ping_pong(2000);
-    for &id in &ids {
-        wait_until_gone(id);
-    }
-    trace::set_hook(None);
-    trace::stop().unwrap().expect("a recording was running");
-    let tr = format::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    assert_eq!(tr.dropped_total(), 0);
+    let (ids, tr) = recorded_ping_pong("switch", 2000);
     for id in ids {
         let (mut blocked, mut woken, mut runs) = (false, false, 0);
         for e in &tr.entries {
@@ -243,6 +224,60 @@ fn a_run_that_shares_its_switchs_timestamp_never_comes_before_its_wake() {
         }
         assert!(runs > 1000, "{id:?} ran {runs} times");
     }
+}
+
+#[test]
+fn a_hook_beside_a_recording_gets_every_run_the_file_holds() {
+    // A switch's Run goes into its Block's open record without a look at
+    // who listens; with a user's hook as well, the record is closed at the
+    // Block so that the Run reaches the hook too.
+    let _one = ONE_RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    let (ids, tr) = recorded_ping_pong("hookruns", 500);
+    for id in ids {
+        let recorded = tr
+            .entries
+            .iter()
+            .filter(|e| matches!(e.event, Event::Run { ult, .. } if ult == id))
+            .count();
+        let seen = SEEN
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|&&(u, k)| u == id && k == 1)
+            .count();
+        assert!(recorded >= 500, "{id:?} ran {recorded} times in the file");
+        assert_eq!(
+            seen, recorded,
+            "{id:?}: runs the hook saw, runs in the file"
+        );
+    }
+}
+
+/// `ping_pong(n)` recorded (to a file named after `name`, read back and
+/// removed), with `count_hook` installed as well: the two ULTs' ids and
+/// the trace, which dropped nothing. The caller holds `ONE_RECORDING`.
+fn recorded_ping_pong(name: &str, n: u32) -> ([ThreadId; 2], format::Trace) {
+    let path = temp(name);
+    trace::record(&path).unwrap();
+    trace::set_hook(Some(count_hook));
+    let ids = ping_pong(n);
+    let tr = finish_hooked(&path, &ids);
+    (ids, tr)
+}
+
+/// Ends a recording to `path` made with `count_hook` installed, once the
+/// ULTs `ids` are gone: the hook removed, the file read back (it dropped
+/// nothing) and removed.
+fn finish_hooked(path: &std::path::Path, ids: &[ThreadId]) -> format::Trace {
+    for &id in ids {
+        wait_until_gone(id);
+    }
+    trace::set_hook(None);
+    trace::stop().unwrap().expect("a recording was running");
+    let tr = format::read(path).unwrap();
+    std::fs::remove_file(path).ok();
+    assert_eq!(tr.dropped_total(), 0);
+    tr
 }
 
 /// Two ULTs bouncing a value `n` times through two bounded channels;

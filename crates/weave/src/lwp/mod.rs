@@ -145,6 +145,9 @@ pub(crate) struct Local {
     blocks: u64,
     wakes: u64,
     exits: u64,
+    /// This LWP's thread's trace recorder (`trace::Tracer`), set as the
+    /// thread starts: the switch's events reach it without a thread-local.
+    tracer: trace::Tracer,
 }
 
 pub(crate) struct Lwp {
@@ -277,6 +280,7 @@ impl Lwp {
                 blocks: 0,
                 wakes: 0,
                 exits: 0,
+                tracer: trace::Tracer::NONE,
             }),
             home: context::Home::new(),
             handoff: handoff::Handoff::new(),
@@ -429,7 +433,7 @@ impl Lwp {
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
         // Counted in bulk, listened to or not (`trace::listen`).
         self.local().blocks += 1;
-        trace::listen_with(|| Event::Block {
+        trace::listen_with_in(self.local().tracer, || Event::Block {
             ult: tcb.id(),
             lwp: self.index,
             reason,
@@ -496,6 +500,13 @@ impl Lwp {
         if let Some((t, blocked)) = self.handoff.commit() {
             self.after_commit(t, blocked);
         }
+    }
+
+    /// This LWP's trace recorder (its thread's; `trace::listen_wake_in`).
+    /// Called on the LWP's thread only, as `local`.
+    #[inline]
+    pub(crate) fn tracer(&self) -> trace::Tracer {
+        self.local().tracer
     }
 
     /// Counts a wake made on this LWP (`sched::enqueue_woken`, whether or
@@ -663,6 +674,7 @@ impl Lwp {
         // of the signal wrapper would block it here without telling the
         // ULTs (`KBLOCKED_ANY`), and no unblock would ever open it again.
         CURRENT.with(|c| c.set(self));
+        self.local().tracer = trace::Tracer::this_thread();
         crate::signal::state::lwp_started();
         self.local().last_tick = 0;
         // SAFETY: gettid has no preconditions.
@@ -964,10 +976,7 @@ impl Lwp {
             }
         }
         stack::set_running_info(t.overflow.get());
-        trace::listen_with(|| Event::Run {
-            ult: t.id(),
-            lwp: self.index,
-        });
+        trace::listen_run(self.local().tracer, || t.id(), self.index);
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // The ULT's share of std's panic count comes back with it.
         crate::thread::panic::switch_in(t);
@@ -1043,7 +1052,7 @@ impl Lwp {
             self.placed.fetch_sub(1, Relaxed);
         }
         self.local().exits += 1;
-        trace::listen_with(|| Event::Exit {
+        trace::listen_with_in(self.local().tracer, || Event::Exit {
             ult: t.id(),
             lwp: self.index,
         });
@@ -1276,6 +1285,7 @@ impl Lwp {
         l.stacks.drain_into(&rt().stacks);
         table().drain(&mut l.slots);
         trace::emit(Event::LwpExit { lwp: self.index });
+        self.local().tracer = trace::Tracer::NONE;
         CURRENT.with(|c| c.set(std::ptr::null()));
         rt().monitor.wake();
         pool::leave(self);

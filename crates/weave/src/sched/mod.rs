@@ -166,7 +166,7 @@ fn note_wake(tcb: &'static Tcb, epoch: impl FnOnce() -> u64) -> Option<&'static 
         // Counted in bulk by the LWP, listened to or not.
         Some(l) => {
             l.count_wake();
-            trace::listen_wake(woken, Some(l.index), waker);
+            trace::listen_wake_in(l.tracer(), woken, l.index, waker);
         }
         None => {
             trace::count_wake();

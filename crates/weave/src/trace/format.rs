@@ -310,29 +310,52 @@ pub(crate) fn header(ns_per_mega_tick: u64, start_ticks: u64, ring: usize) -> [u
 
 /// Writes one chunk of ring `ring`: its header word, then the words of
 /// `runs` (a ring's contents before and after the wrap). On a
-/// little-endian machine the words' memory is the file's bytes, written
-/// as it is.
+/// little-endian machine the words' memory is the file's bytes, handed to
+/// `out` as it is, in one vectored write (one `writev` on a file, usually:
+/// the recorder writes to the file unbuffered, so a ring's words are
+/// copied once, by the kernel).
 pub(crate) fn write_chunk(
     out: &mut impl std::io::Write,
     ring: u32,
     runs: [&[u64]; 2],
 ) -> std::io::Result<()> {
     let n = runs[0].len() + runs[1].len();
-    let head = u64::from(ring) | (n as u64) << 32;
-    out.write_all(&head.to_le_bytes())?;
-    for run in runs {
-        if cfg!(target_endian = "little") {
-            // SAFETY: a slice of `u64` is `size_of_val` initialised bytes;
-            // `u8` has alignment 1 and no invalid values.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(run.as_ptr().cast::<u8>(), std::mem::size_of_val(run))
-            };
-            out.write_all(bytes)?;
-        } else {
-            for w in run {
-                out.write_all(&w.to_le_bytes())?;
-            }
+    let head = (u64::from(ring) | (n as u64) << 32).to_le_bytes();
+    if cfg!(target_endian = "little") {
+        // SAFETY: a slice of `u64` is `size_of_val` initialised bytes;
+        // `u8` has alignment 1 and no invalid values.
+        let bytes = |run: &[u64]| unsafe {
+            std::slice::from_raw_parts(run.as_ptr().cast::<u8>(), std::mem::size_of_val(run))
+        };
+        write_parts(out, [&head, bytes(runs[0]), bytes(runs[1])])
+    } else {
+        out.write_all(&head)?;
+        for w in runs.iter().flat_map(|r| r.iter()) {
+            out.write_all(&w.to_le_bytes())?;
         }
+        Ok(())
+    }
+}
+
+/// Writes `parts` whole, in order: one vectored write, then what it left
+/// (a short write, an interruption) part by part.
+fn write_parts(out: &mut impl std::io::Write, parts: [&[u8]; 3]) -> std::io::Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut done = match out.write_vectored(&parts.map(std::io::IoSlice::new)) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+        Err(e) => return Err(e),
+    };
+    if done == total {
+        return Ok(());
+    }
+    for p in parts {
+        if done >= p.len() {
+            done -= p.len();
+            continue;
+        }
+        out.write_all(&p[done..])?;
+        done = 0;
     }
     Ok(())
 }
@@ -1009,6 +1032,49 @@ mod tests {
             Rec::Two(w) => w.to_vec(),
             Rec::Three(w) => w.to_vec(),
         }
+    }
+
+    /// A writer that takes at most `max` bytes a call, and fails the
+    /// first call with `Interrupted`.
+    struct Short {
+        out: Vec<u8>,
+        max: usize,
+        interrupted: bool,
+    }
+
+    impl std::io::Write for Short {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if !self.interrupted {
+                self.interrupted = true;
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = b.len().min(self.max);
+            self.out.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_chunk_written_through_short_writes_arrives_whole() {
+        let (a, b) = ([1u64, 2, 3], [4u64, 5]);
+        let mut whole = Vec::new();
+        write_chunk(&mut whole, 7, [&a, &b]).unwrap();
+        for max in [1, 5, 8, 13, 64] {
+            let mut short = Short {
+                out: Vec::new(),
+                max,
+                interrupted: false,
+            };
+            write_chunk(&mut short, 7, [&a, &b]).unwrap();
+            assert_eq!(short.out, whole, "{max} bytes a write");
+        }
+        assert_eq!(whole.len(), 8 * 6);
+        assert_eq!(whole[..8], (7u64 | 5 << 32).to_le_bytes());
+        assert_eq!(whole[40..], 5u64.to_le_bytes());
     }
 
     #[test]

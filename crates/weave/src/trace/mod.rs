@@ -12,7 +12,11 @@
 //! the event into the thread's ring itself: at most one clock read (a
 //! switch's Block and Run share one record and one read; a wake made by
 //! a running ULT takes none), a comparison, two or three stores and one
-//! Release store. A user's hook takes the cold way (`listen_slow`).
+//! Release store. A user's hook takes the cold way (`listen_slow`). The
+//! events of a switch (Block, Run, Exit, a wake made on an LWP) come with
+//! the thread's recorder state in hand, which the LWP keeps (`Tracer`):
+//! no thread-local lookup (`listen_with_in`, `listen_run`,
+//! `listen_wake_in`).
 //!
 //! - `mod.rs` (this file): the events, `emit` and `listen`, the counters,
 //!   the hook;
@@ -49,7 +53,7 @@ pub mod format;
 mod record;
 mod ring;
 
-pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp};
+pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp, Tracer};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
 /// A scheduling event. `lwp` is the index of the LWP it happened on, or
@@ -397,6 +401,48 @@ pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
     }
 }
 
+/// [`listen_with`] on an LWP, into the ring of `tr` (its thread's, held
+/// by the LWP: no thread-local lookup, see [`Tracer`]).
+#[inline(always)]
+pub(crate) fn listen_with_in(tr: Tracer, e: impl FnOnce() -> Event) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0 {
+        let e = e();
+        if !record::on_event_in(tr.fast(), st, &e) {
+            listen_slow(st, e);
+        }
+    }
+}
+
+/// The Run of `ult()` on LWP `lwp`, whose thread's ring `tr` is: into the
+/// record of the Block or Exit that began its switch, if that is open
+/// (no look at `STATE` then, see `record::run_in`), else as
+/// [`listen_with_in`]. `ult` may be called twice.
+#[inline(always)]
+pub(crate) fn listen_run(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
+    if !record::run_in(tr.fast(), &ult) {
+        listen_with_in(tr, || Event::Run { ult: ult(), lwp });
+    }
+}
+
+/// [`listen_wake`] on LWP `lwp`, into the ring of `tr` (see
+/// [`listen_with_in`]).
+#[inline(always)]
+pub(crate) fn listen_wake_in(
+    tr: Tracer,
+    woken: impl FnOnce() -> (ThreadId, u8),
+    lwp: usize,
+    waker: impl FnOnce() -> Option<ThreadId>,
+) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0 {
+        let (ult, wait) = woken();
+        if !record::on_wake_in(tr.fast(), st, ult, Some(lwp), wait) {
+            listen_wake_slow(st, ult, Some(lwp), wait, waker);
+        }
+    }
+}
+
 /// A wake: the ULT `woken().0` became runnable, ending its wait
 /// `woken().1` (the low byte of the wait's number), on LWP `lwp` (`None`:
 /// on an OS thread). The caller has counted it; `woken` is called only if
@@ -428,6 +474,10 @@ pub(crate) fn listen_wake(
 fn listen_slow(st: u64, e: Event) {
     if st >> 1 != 0 {
         record::on_event_attaching(st & !USER, &e);
+        if st & USER != 0 {
+            // The Run goes this way too, to the hook (`record::run_in`).
+            record::seal();
+        }
     }
     if st & USER != 0 {
         call_user(&e);

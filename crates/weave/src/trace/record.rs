@@ -11,8 +11,9 @@
 //! store on x86_64), with no lock, no read-modify-write and no cache line
 //! shared with another LWP. Everything else (the file's framing, the
 //! system calls, the drop report) is the writer's: a background thread
-//! (named `weave-trace`) that wakes every `DRAIN_EVERY` and copies what
-//! each ring holds into the file, one chunk per ring. [`stop`] drains the
+//! (named `weave-trace`) that wakes every `DRAIN_EVERY` and writes what
+//! each ring holds into the file, one chunk per ring, straight from the
+//! ring's memory (one vectored write each, no buffer). [`stop`] drains the
 //! rings one last time and closes it.
 //!
 //! What an event costs, measured (`weave bench --trace-cost`, and
@@ -46,7 +47,7 @@
 
 use std::cell::{RefCell, UnsafeCell};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -67,10 +68,6 @@ use crate::time::clock;
 /// half of that burst, and ordinary programs never fill them. Bigger
 /// rings cost memory per LWP.
 pub const DEFAULT_RING: usize = 1 << 16;
-
-/// The writer's buffer. `BufWriter` hands a write at least this long
-/// straight to the file: the runs of a busy ring skip the copy.
-const WRITE_BUFFER: usize = 64 << 10;
 
 /// How often the writer thread empties the rings.
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
@@ -150,9 +147,9 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
             format!("cannot record a trace to {}: {e}", path.display()),
         )
     })?;
-    // A small buffer: it gathers chunk heads and short runs, and a run of
-    // 64 KiB or more goes to the file as it is, without a copy into it.
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+    // Unbuffered: each chunk is one vectored write of the ring's own
+    // memory (`format::write_chunk`), with no copy into a buffer first.
+    let mut out = file;
     // Calibrating the scale takes ~10 ms once: before the first event.
     let scale = clock::ticks_to_ns(1 << 20);
     let ring = ring.next_power_of_two().max(4);
@@ -228,7 +225,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
 /// The writer thread: drains every ring every `DRAIN_EVERY` until told to
 /// stop, then once more, then adds a DROPPED record for the losses that
 /// no later event announced. Returns the words of records written.
-fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
+fn write_loop(rec: &Recorder, mut out: File) -> io::Result<u64> {
     let mut written = 0u64;
     loop {
         let last = rec.stopping.load(Relaxed);
@@ -263,7 +260,7 @@ fn write_loop(rec: &Recorder, mut out: BufWriter<File>) -> io::Result<u64> {
 /// yet written. Without `Drop`, in a `const` thread-local: reaching it is
 /// one TLS address, with no lazy registration and no borrow flag.
 #[derive(Clone, Copy)]
-struct Fast {
+pub(super) struct Fast {
     /// The recording's key as `trace::STATE` holds it (`key(epoch)`): an
     /// event compares the two in one instruction. 0: no ring yet (or
     /// `MINE` was destroyed with the thread).
@@ -320,7 +317,7 @@ const UNSTAMPED: u32 = 16;
 const NO_FAST: Fast = Fast {
     key: 0,
     ring: std::ptr::null(),
-    cur: Cursor { tail: 0, limit: 0 },
+    cur: Cursor::NEW,
     last: 0,
     switch: 0,
     running: 0,
@@ -350,6 +347,86 @@ fn fast<'a>() -> Option<&'a mut Fast> {
     // it is this one (the caller's promise, above; a signal handler does
     // not emit trace events).
     Some(unsafe { &mut *p })
+}
+
+/// A thread's `Fast` as its LWP holds it (`Lwp::tracer`), so that the
+/// events of a switch reach the ring without the thread-local: `FAST` is
+/// compiled as a general-dynamic TLS access (the crate cannot know it ends
+/// up in an executable), a call as far as the register allocator knows,
+/// so every register live across it was spilled and reloaded around each
+/// event of `block_current`, `switch_in` and a wake. A field of the LWP
+/// is one load from a register the caller holds already.
+///
+/// Made by [`Tracer::this_thread`] on the LWP's thread when it starts, and
+/// used only on that thread (a raw pointer: neither `Send` nor `Sync`; the
+/// LWP keeps it in its owner-only state) while the thread lives (`FAST` is
+/// `const`, without `Drop`: its storage lasts as long as the thread).
+#[derive(Clone, Copy)]
+pub(crate) struct Tracer(*mut Fast);
+
+impl Tracer {
+    /// None yet: an LWP's until its thread starts.
+    pub(crate) const NONE: Tracer = Tracer(std::ptr::null_mut());
+
+    /// The calling thread's (`NONE` if its locals are gone).
+    pub(crate) fn this_thread() -> Tracer {
+        Tracer(
+            FAST.try_with(UnsafeCell::get)
+                .unwrap_or(std::ptr::null_mut()),
+        )
+    }
+
+    /// The `Fast` it points at. The caller must not hold another reference
+    /// to it (as for [`fast`]).
+    #[inline(always)]
+    pub(super) fn fast<'a>(self) -> &'a mut Fast {
+        debug_assert!(!self.0.is_null(), "a Tracer used before its thread set it");
+        // SAFETY: made by `this_thread` on the calling thread (the LWP
+        // sets it first thing on its thread and uses it only there, see
+        // the type's doc), so it points at this thread's live `FAST`; the
+        // only `&mut` to it is this one (the caller's promise).
+        unsafe { &mut *self.0 }
+    }
+}
+
+/// The Run of the ULT `ult()` that completes the switch whose Block or Exit
+/// the ring of `s` holds open (`Fast::switch`): its id goes into that
+/// record, which is published. Returns false, having done nothing, if no
+/// record is open (the caller goes the ordinary way, `trace::listen`).
+///
+/// Needs no look at `trace::STATE`: a record is open only while a
+/// recording alone listened when it was written (`seal` closes one
+/// written while a user hook listens, so that the hook gets the Run), and
+/// the ring it lies in is this thread's until the thread attaches to
+/// another recording, which closes it first. A Run whose recording
+/// stopped between the Block and the Run still goes into its record,
+/// which the writer never reads (stopped), and a hook installed in that
+/// moment misses that one Run.
+#[inline(always)]
+pub(super) fn run_in(s: &mut Fast, ult: impl FnOnce() -> ThreadId) -> bool {
+    if s.switch <= STAMPED {
+        return false;
+    }
+    let id = ult().as_u64().get();
+    s.switch = 0;
+    s.running = id;
+    // SAFETY: as in `push`.
+    unsafe { &*s.ring }.patch_last(&s.cur, id);
+    true
+}
+
+/// Publishes the record this thread's ring holds open, if any, with no Run
+/// in it (its Run then comes as a record of its own, at the same stamp):
+/// after an event written while a user hook listens as well, so that the
+/// Run goes the way that calls the hook (see [`run_in`]).
+pub(super) fn seal() {
+    if let Some(s) = fast() {
+        if s.switch > STAMPED {
+            // SAFETY: as in `push`.
+            unsafe { &*s.ring }.patch_last(&s.cur, 0);
+            s.switch = STAMPED;
+        }
+    }
 }
 
 /// Owns this thread's ring; clears `FAST` when the thread's locals are
@@ -466,7 +543,16 @@ pub(crate) fn switch_stamp() -> Option<u64> {
 /// (`trace::listen_slow`, then [`on_event_attaching`]).
 #[inline(always)]
 pub(super) fn on_event(key: u64, e: &Event) -> bool {
-    let Some(s) = fast() else { return true };
+    match fast() {
+        Some(s) => on_event_in(s, key, e),
+        None => true,
+    }
+}
+
+/// [`on_event`] into `s`, this thread's `Fast` (from the thread-local, or
+/// from the LWP that holds it: [`Tracer`]).
+#[inline(always)]
+pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
     if s.key != key {
         return false;
     }
@@ -501,9 +587,10 @@ pub(super) fn on_event(key: u64, e: &Event) -> bool {
         }
         _ => {}
     }
+    // Read by `push`, once it knows the record fits (`None`).
     let ts = match e {
-        Event::Run { .. } if s.switch == STAMPED => s.last,
-        _ => clock::ticks(),
+        Event::Run { .. } if s.switch == STAMPED => Some(s.last),
+        _ => None,
     };
     if let Some(r) = format::sets_running(e) {
         s.running = r;
@@ -564,7 +651,7 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
     if written {
         s.last = ts;
         s.switch = s.cur.tail;
-    } else if push(s, ts, Rec::Two([w0, w1])) {
+    } else if push(s, Some(ts), Rec::Two([w0, w1])) {
         // The slow way (a TIME record, a full ring): a record of its own,
         // after the wake's; the Run still takes its stamp.
         s.switch = STAMPED;
@@ -585,7 +672,21 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
 /// recording `key`'s.
 #[inline(always)]
 pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) -> bool {
-    let Some(s) = fast() else { return true };
+    match fast() {
+        Some(s) => on_wake_in(s, key, ult, lwp, wait),
+        None => true,
+    }
+}
+
+/// [`on_wake`] into `s`, this thread's `Fast` (see [`on_event_in`]).
+#[inline(always)]
+pub(super) fn on_wake_in(
+    s: &mut Fast,
+    key: u64,
+    ult: ThreadId,
+    lwp: Option<usize>,
+    wait: u8,
+) -> bool {
     if s.key != key {
         return false;
     }
@@ -599,8 +700,7 @@ pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) -> 
             waker,
             wait,
         };
-        let ts = clock::ticks();
-        push(s, ts, format::encode(&e));
+        push(s, None, format::encode(&e));
     }
     true
 }
@@ -644,16 +744,18 @@ fn wake_after_wake(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
             waker: ThreadId::from_u64(s.running),
             wait,
         };
-        push(s, clock::ticks(), format::encode(&e));
+        push(s, None, format::encode(&e));
     }
 }
 
 /// Pushes `rec` stamped `ts` into the ring of `s` (what waits there goes
 /// first, `close`): the fast path is a subtraction, two comparisons, the
-/// record's stores and the ring's Release store. Returns whether it was
-/// pushed (false: dropped, counted).
+/// record's stores and the ring's Release store. `ts` `None`: the clock,
+/// read only once the record is known to fit, so that a full ring's
+/// dropped events (a writer that falls behind) read no clock. Returns
+/// whether it was pushed (false: dropped, counted).
 #[inline(always)]
-fn push(s: &mut Fast, ts: u64, rec: Rec) -> bool {
+fn push(s: &mut Fast, ts: Option<u64>, rec: Rec) -> bool {
     // An open record goes first, with no Run.
     close(s);
     // SAFETY: `s.ring` was set with `s.key` by `attach`, from the
@@ -661,15 +763,23 @@ fn push(s: &mut Fast, ts: u64, rec: Rec) -> bool {
     // recording (which rewrites `FAST` first) or its locals are
     // destroyed (`Mine::drop` clears `FAST`).
     let ring = unsafe { &*s.ring };
-    // A clock that went back (another CPU's TSC) makes a huge delta: the
-    // slow path writes a TIME record.
-    let delta = ts.wrapping_sub(s.last);
     // The record's words as scalars: the slow path takes them in
     // registers, so the fast path stores nothing for it.
     let (w0, w1, w2, n) = match rec {
         Rec::Two([w0, w1]) => (w0, w1, 0, 2),
         Rec::Three([w0, w1, w2]) => (w0, w1, w2, 3),
     };
+    // The fast path's own check (`try_push`), first: a record that does
+    // not fit below the limit asks the ring (cold), and is dropped there
+    // before its clock read if there is no room.
+    if s.cur.tail + n > s.cur.limit && ring.reserve(&mut s.cur, n).is_none() {
+        forget_running(s, w0);
+        return false;
+    }
+    let ts = ts.unwrap_or_else(clock::ticks);
+    // A clock that went back (another CPU's TSC) makes a huge delta: the
+    // slow path writes a TIME record.
+    let delta = ts.wrapping_sub(s.last);
     let pushed = delta >> 32 == 0
         && if n == 2 {
             ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
@@ -711,14 +821,20 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
         s.last = last;
         true
     } else {
-        // The reader forgets the running ULT at the DROPPED mark that
-        // announces this loss: so does the ring.
-        s.running = 0;
-        if let Some(l) = lwp {
-            // For the drop report (`stop`): which LWP lost events.
-            ring.lwp.store(l as u32, Relaxed);
-        }
+        forget_running(s, w0);
         false
+    }
+}
+
+/// After a dropped record whose first word is `w0`: the reader forgets the
+/// running ULT at the DROPPED mark that announces the loss, so does the
+/// ring; and the drop report (`stop`) learns which LWP lost events.
+#[cold]
+fn forget_running(s: &mut Fast, w0: u64) {
+    s.running = 0;
+    if let Some(l) = format::record_lwp(w0) {
+        // SAFETY: as in `push`.
+        unsafe { &*s.ring }.lwp.store(l as u32, Relaxed);
     }
 }
 

@@ -64,7 +64,7 @@ impl<T> UnsafeWord<T> {
 /// The producer's private view of its ring, kept by the producing thread
 /// (the recorder keeps it in a thread-local): where the next record goes,
 /// and how far it may write before it must look at `head` again.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Cursor {
     /// The next word to write (the ring's `tail` as the producer knows it).
     pub(crate) tail: usize,
@@ -74,6 +74,42 @@ pub(crate) struct Cursor {
     /// words at one index plus constants, without a mask each. Set to 0 to
     /// send the next push to [`Ring::push_slow`].
     pub(crate) limit: usize,
+    /// The ring's words as seen from the lap `limit` was set in: word
+    /// `pos` of that lap is at `base + pos` (the words' address less the
+    /// lap's first position, wrapping), so that the fast path finds a
+    /// word with one load from the cursor, not through the ring's fields
+    /// and its mask. Set with `limit` ([`Ring::push_slow`]); not used
+    /// while `limit` is 0.
+    base: *const UnsafeWord<u64>,
+}
+
+impl Cursor {
+    /// A cursor whose first push takes the slow path (which loads `head`).
+    pub(crate) const NEW: Cursor = Cursor {
+        tail: 0,
+        limit: 0,
+        base: std::ptr::null(),
+    };
+
+    /// The word at `pos`, a position below `limit` in the lap `limit` was
+    /// set in (the record `try_write` writes, or the open one it wrote).
+    ///
+    /// # Safety
+    ///
+    /// `pos` must lie in that lap and below `limit`: `base + pos` is then
+    /// one of the ring's words.
+    #[inline(always)]
+    unsafe fn word<'a>(&self, pos: usize) -> &'a UnsafeWord<u64> {
+        // SAFETY: the caller's promise; the ring outlives its producer's
+        // use of the cursor.
+        unsafe { &*self.base.wrapping_add(pos) }
+    }
+}
+
+impl Default for Cursor {
+    fn default() -> Cursor {
+        Cursor::NEW
+    }
 }
 
 pub(crate) struct Ring {
@@ -149,14 +185,12 @@ impl Ring {
         if c.tail + N + open > c.limit {
             return false;
         }
-        // In locals: stores through the cells could alias the fields, and
-        // the compiler would load them again before every store.
-        let (words, at) = (&*self.words, c.tail & self.mask);
+        let at = c.tail;
         for (k, w) in rec.into_iter().enumerate() {
-            // SAFETY: `at + k` is below the length, `mask + 1`: the check
-            // above keeps the record below `c.limit`, which is never past
-            // the end of the lap `c.tail` is in (`push_slow`).
-            let cell = unsafe { words.get_unchecked(at + k) };
+            // SAFETY: the check above keeps the record below `c.limit`,
+            // which is never past the end of the lap it was set in, the
+            // lap `c.tail` is in (`push_slow`).
+            let cell = unsafe { c.word(at + k) };
             cell.with_mut(|p| {
                 // SAFETY: the word lies in `tail .. head + capacity` (the
                 // check above): the consumer does not read it until `tail`
@@ -172,7 +206,16 @@ impl Ring {
     /// left open to `w`, and publishes it. Producer only.
     #[inline(always)]
     pub(crate) fn patch_last(&self, c: &Cursor, w: u64) {
-        self.write(c.tail.wrapping_sub(1), w);
+        // SAFETY: the open word is the last of a record `try_write` wrote
+        // below `c.limit`, in its lap; nothing was written since (the
+        // producer patches or closes an open record before anything else).
+        let cell = unsafe { c.word(c.tail.wrapping_sub(1)) };
+        cell.with_mut(|p| {
+            // SAFETY: the word lies below `tail + 1`, in `tail .. head +
+            // capacity` as the published `tail` stands: the consumer does
+            // not read it until the store below (module doc).
+            unsafe { *p = w }
+        });
         self.publish(c);
     }
 
@@ -195,17 +238,10 @@ impl Ring {
         rec: &[u64],
         mark: impl FnOnce(u64) -> [u64; 3],
     ) -> bool {
-        // Acquire pairs with the consumer's Release store of `head` (step
-        // 3): the words it has read are ours to overwrite.
-        let free = self.head.load(Acquire) + self.capacity();
-        let unmarked = self.unmarked.load(Relaxed);
-        let extra = if unmarked != 0 { 3 } else { 0 };
-        if c.tail + rec.len() + extra > free {
-            self.dropped.fetch_add(1, Relaxed);
-            self.unmarked.fetch_add(1, Relaxed);
-            c.limit = self.fast_limit(free, c.tail);
+        let Some(free) = self.reserve(c, rec.len()) else {
             return false;
-        }
+        };
+        let unmarked = self.unmarked.load(Relaxed);
         if unmarked != 0 {
             self.unmarked.fetch_sub(unmarked, Relaxed);
             for (k, w) in mark(unmarked).into_iter().enumerate() {
@@ -221,11 +257,12 @@ impl Ring {
         self.tail.store(c.tail, Release);
         // The next push takes the fast path only if nothing is left to
         // announce (a mark that did not fit stays counted in `unmarked`).
-        c.limit = if self.unmarked.load(Relaxed) != 0 {
+        let limit = if self.unmarked.load(Relaxed) != 0 {
             0
         } else {
             self.fast_limit(free, c.tail)
         };
+        self.set_limit(c, limit);
         true
     }
 
@@ -233,6 +270,40 @@ impl Ring {
     /// `free` free: `free`, or the end of `tail`'s lap if that comes first
     /// (a record that would cross it takes the slow path, which masks each
     /// word).
+    /// Whether a record of `len` words (and the DROPPED mark that must go
+    /// before it, if drops wait to be announced) fits now: loads `head`
+    /// again (step 3) and returns `head + capacity`; or, if it does not
+    /// fit, counts it as dropped and returns `None`. Producer only, with
+    /// this ring's cursor. The first half of [`push_slow`](Ring::push_slow),
+    /// also asked before a record is built, so that one that will be
+    /// dropped costs nothing more (its clock read).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn reserve(&self, c: &mut Cursor, len: usize) -> Option<usize> {
+        // Acquire pairs with the consumer's Release store of `head` (step
+        // 3): the words it has read are ours to overwrite.
+        let free = self.head.load(Acquire) + self.capacity();
+        let extra = if self.unmarked.load(Relaxed) != 0 {
+            3
+        } else {
+            0
+        };
+        if c.tail + len + extra > free {
+            self.dropped.fetch_add(1, Relaxed);
+            self.unmarked.fetch_add(1, Relaxed);
+            self.set_limit(c, self.fast_limit(free, c.tail));
+            return None;
+        }
+        Some(free)
+    }
+
+    /// Sets the cursor's fast-path `limit`, and its `base` for the lap its
+    /// tail is in (the lap `fast_limit` keeps the limit in).
+    fn set_limit(&self, c: &mut Cursor, limit: usize) {
+        c.limit = limit;
+        c.base = self.words.as_ptr().wrapping_sub(c.tail & !self.mask);
+    }
+
     #[inline]
     fn fast_limit(&self, free: usize, tail: usize) -> usize {
         free.min((tail | self.mask) + 1)
