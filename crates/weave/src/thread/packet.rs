@@ -410,6 +410,7 @@ impl<T> JoinRef<T> {
         unsafe { &self.0.as_ref().header }
     }
 
+    #[inline]
     pub(crate) fn is_finished(&self) -> bool {
         self.header().state.is_done()
     }
@@ -446,6 +447,16 @@ impl<T> JoinRef<T> {
         // SAFETY: DONE was observed with Acquire, so the result is written
         // and the ULT no longer touches it.
         let r = unsafe { (*self.0.as_ref().result.get()).take() };
+        // The handle's drop, less its drop of the result, which was just
+        // taken: DONE comes after HANDED (`run_then`, `abandon`), so
+        // `detach` reports the result ours, and there is nothing to drop.
+        let h = self.0.cast::<Header>();
+        let handed = self.header().state.detach();
+        debug_assert!(handed, "a finished thread handed its result over");
+        std::mem::forget(self);
+        // SAFETY: we held the handle's reference (`forget` keeps `drop`
+        // from releasing it a second time).
+        unsafe { release(h) };
         r.unwrap_or_else(|| Err(Box::new(LOST) as Box<dyn Any + Send>))
     }
 }
