@@ -11,8 +11,9 @@
 //! generation), so a stale or made-up one is `ESRCH`, never a crash.
 //!
 //! **What a create and a join cost.** `pthread_create` is one weave spawn
-//! (one allocation: weave's join packet, which also carries the start
-//! routine's value back) whose handle is recorded, together with
+//! (no allocation: weave's join packet, which also carries the start
+//! routine's value back, lives in storage of the held thread's index;
+//! `attr` null gives no `Spec` at all) whose handle is recorded, together with
 //! `*thread`, before the ULT can run (`Builder::spawn_published`), so the
 //! child needs no handshake with its creator. The registry holds joinable
 //! threads only, from create to join, in a table indexed by the thread's
