@@ -885,8 +885,10 @@ impl<T> JoinHandle<T> {
     /// Panics, as std does (`pthread_join`'s `EDEADLK`), if the thread is
     /// the calling one: it would wait for itself for ever.
     pub fn join(self) -> std::thread::Result<T> {
-        refuse_self_join(self.thread.id);
+        // A finished thread is not the calling one: only a wait needs the
+        // check (a C join waited already, and gets here finished).
         if !self.join.is_finished() {
+            refuse_self_join(self.thread.id);
             sched::note_waits_for(self.thread.id.index() + 1);
         }
         wait_for(&self.join);
