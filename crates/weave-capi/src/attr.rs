@@ -107,19 +107,21 @@ static DEFAULTS_SET: AtomicBool = AtomicBool::new(false);
 static DEFAULTS: RwLock<Option<Defaults>> = RwLock::new(None);
 
 /// The spawn a `pthread_attr_t` asks for (null: the defaults, weave's or
-/// those of `pthread_setattr_default_np`).
+/// those of `pthread_setattr_default_np`); `None` for weave's defaults
+/// asked for with a null `attr` (the common create: no `Spec` to build,
+/// move or compare).
 ///
 /// # Safety
 ///
 /// As [`attr`].
 #[inline]
-pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Spec, c_int> {
+pub(crate) unsafe fn spec_of(a: *const pthread_attr_t) -> Result<Option<Spec>, c_int> {
     // Acquire: pairs with the Release store in `setattr_default_np`.
     if a.is_null() && !DEFAULTS_SET.load(Acquire) {
-        return Ok(Spec::default());
+        return Ok(None);
     }
     // SAFETY: the caller's contract.
-    unsafe { spec_of_given(a) }
+    unsafe { spec_of_given(a) }.map(Some)
 }
 
 /// [`spec_of`] for attributes given, or defaults set.

@@ -37,6 +37,7 @@
 
 use std::cell::Cell;
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use libc::pthread_t;
 
@@ -63,12 +64,37 @@ weave_rt::thread_local! {
     static TYPE: Cell<c_int> = const { Cell::new(DEFERRED) };
 }
 
+/// Whether any thread of the process has ever disabled cancellation.
+/// Until one does, every thread's state is `ENABLE`, and a cancellation
+/// point (every `pthread_join` that waits) need not look its own up: the
+/// state is a weave thread_local, a lookup of ~70 instructions.
+static EVER_DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the calling thread's cancelability state is `ENABLE`.
+#[inline]
+fn enabled() -> bool {
+    // Relaxed: a thread's state is its own, and the thread that disables
+    // its own sets the flag first ([`set_state`]): its later reads see the
+    // flag in program order. Another thread's flag tells it nothing
+    // about its own state, which is still ENABLE.
+    !EVER_DISABLED.load(Relaxed) || STATE.get() == ENABLE
+}
+
+/// Sets the calling thread's cancelability state; returns the old one.
+fn set_state(state: c_int) -> c_int {
+    if state != ENABLE {
+        // Relaxed: see `enabled`.
+        EVER_DISABLED.store(true, Relaxed);
+    }
+    STATE.replace(state)
+}
+
 /// Whether a request pending on the calling thread is to be acted on at a
 /// cancellation point now.
 pub(crate) fn due() -> bool {
-    // The request first: one load in the TCB, while the state is a weave
-    // thread_local (a lookup).
-    weave_rt::thread::cancel_requested() && STATE.get() == ENABLE
+    // The request first: one load in the TCB, while the state may need a
+    // lookup (`enabled`).
+    weave_rt::thread::cancel_requested() && enabled()
 }
 
 /// Runs the wait `f` as a cancellation point. `Err(())` means the request
@@ -77,7 +103,7 @@ pub(crate) fn due() -> bool {
 /// that completed keeps its result). With cancellation disabled, `f` is an
 /// ordinary wait that no request ends.
 pub(crate) fn point<R>(f: impl FnOnce() -> R) -> Result<(R, bool), ()> {
-    if STATE.get() != ENABLE {
+    if !enabled() {
         return Ok((f(), false));
     }
     match weave_rt::thread::cancellation_point(f) {
@@ -102,7 +128,7 @@ pub(crate) fn finish(r: c_int) -> c_int {
 /// destructor that reaches a cancellation point runs to its end.
 #[cold]
 pub(crate) fn act() -> ! {
-    STATE.set(DISABLE);
+    set_state(DISABLE);
     crate::thread::weave_pthread_exit(glibc::PTHREAD_CANCELED)
 }
 
@@ -121,7 +147,7 @@ pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
             return libc::ESRCH;
         }
         let me = weave_rt::thread::current_id();
-        if t.id() == me && TYPE.get() == ASYNCHRONOUS && STATE.get() == ENABLE {
+        if t.id() == me && TYPE.get() == ASYNCHRONOUS && enabled() {
             return ACT;
         }
         0
@@ -141,7 +167,7 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcancelstate(
         if state != ENABLE && state != DISABLE {
             return libc::EINVAL;
         }
-        let old = STATE.replace(state);
+        let old = set_state(state);
         // SAFETY: null or the program's int.
         if let Some(o) = unsafe { oldstate.as_mut() } {
             *o = old;

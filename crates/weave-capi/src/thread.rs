@@ -11,8 +11,9 @@
 //! generation), so a stale or made-up one is `ESRCH`, never a crash.
 //!
 //! **What a create and a join cost.** `pthread_create` is one weave spawn
-//! (one allocation: weave's join packet, which also carries the start
-//! routine's value back) whose handle is recorded, together with
+//! (no allocation: weave's join packet, which also carries the start
+//! routine's value back, lives in storage of the held thread's index;
+//! `attr` null gives no `Spec` at all) whose handle is recorded, together with
 //! `*thread`, before the ULT can run (`Builder::spawn_published`), so the
 //! child needs no handshake with its creator. The registry holds joinable
 //! threads only, from create to join, in a table indexed by the thread's
@@ -391,8 +392,8 @@ pub unsafe extern "C" fn weave_pthread_create(
     })
 }
 
-fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mut c_void) -> c_int {
-    let mut b = Builder::new();
+/// `b` set up as `spec` asks: name, stack, priority, scope.
+fn spec_builder(mut b: Builder, spec: &Spec) -> Builder {
     if let Some(n) = &spec.name {
         b = b.name(n.clone());
     }
@@ -411,13 +412,28 @@ fn create_with(thread: *mut pthread_t, spec: Spec, start: StartRoutine, arg: *mu
     if spec.bound {
         b = b.bound();
     }
+    b
+}
+
+/// The create itself, for `spec` (`None`: weave's defaults).
+fn create_with(
+    thread: *mut pthread_t,
+    spec: Option<Spec>,
+    start: StartRoutine,
+    arg: *mut c_void,
+) -> c_int {
+    let mut b = Builder::new();
+    if let Some(spec) = &spec {
+        b = spec_builder(b, spec);
+    }
     let arg = arg as usize;
-    let detached = spec.detached;
+    let detached = spec.as_ref().is_some_and(|s| s.detached);
     // A signal mask of the attributes' (`signal.rs`): blocked for everything
     // until the child's first step sets it.
-    let sigmask = spec.sigmask;
+    let sigmask = spec.as_ref().and_then(|s| s.sigmask);
     let _spawning = sigmask.map(|_| crate::signal::SpawnMasked::new());
-    let spec = (spec != Spec::default()).then(|| Box::new(spec));
+    // Kept for `pthread_getattr_np` only if it is not the defaults.
+    let spec = spec.filter(|s| *s != Spec::default()).map(Box::new);
     fork_handlers();
     LIVE.fetch_add(1, Relaxed);
     let mut id = 0;
@@ -1071,7 +1087,7 @@ pub unsafe extern "C" fn weave_thread_create(
             spec.bound = o.bound != 0;
             spec.detached = o.detached != 0;
         }
-        create_with(thread, spec, start, arg)
+        create_with(thread, Some(spec), start, arg)
     })
 }
 

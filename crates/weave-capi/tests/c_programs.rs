@@ -187,6 +187,7 @@ c_tests! {
     fork_gives_a_child_whose_threads_work => "fork_child_runs_threads",
     deferred_cancel_acts_at_testcancel_and_join_gets_canceled => "cancel_testcancel",
     cancel_disabled_stays_pending_until_enabled => "cancel_disabled_until_enabled",
+    cancel_disabled_join_completes_and_the_request_waits => "cancel_disabled_join_completes",
     cancel_runs_cleanup_handlers_newest_first_then_destructors => "cancel_cleanup_then_destructors",
     cancel_wakes_cond_wait_and_handlers_hold_the_mutex => "cancel_wakes_cond_wait",
     cancel_wakes_sem_wait_without_taking_a_permit => "cancel_wakes_sem_wait",

@@ -86,6 +86,7 @@ impl JoinState {
     }
 
     /// Whether the result is published (the thread has exited).
+    #[inline]
     pub(crate) fn is_done(&self) -> bool {
         // Acquire pairs with the Release of `finish` / `abandon`.
         self.0.load(Acquire) & DONE != 0

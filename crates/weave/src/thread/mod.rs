@@ -671,7 +671,9 @@ impl Builder {
         let hold = self.hold_id && scope.is_none();
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
-        let (job, join) = packet::new(f, scope);
+        // A held thread's packet may live in its index's room: the slot,
+        // and so the room, stays its own until both halves let go.
+        let (job, join) = packet::new(f, scope, hold.then_some(tcb.index));
         first_run::register_entry(entry);
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
@@ -864,9 +866,12 @@ fn entry(tcb: &'static Tcb) {
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.
 /// Dropping it detaches the thread.
 pub struct JoinHandle<T> {
+    /// Dropped before `hold`: a held thread's packet may live in its
+    /// index's room (`packet.rs`), which is the next thread's once the
+    /// hold goes.
+    join: JoinRef<T>,
     /// Lets go of the thread's id when the handle goes (`hold_id`).
     hold: HoldGuard,
-    join: JoinRef<T>,
     thread: Thread,
     /// The thread runs on a stack of the caller's (`Builder::stack`): a
     /// join returns only once its LWP is off that stack.
@@ -880,18 +885,22 @@ impl<T> JoinHandle<T> {
     /// Panics, as std does (`pthread_join`'s `EDEADLK`), if the thread is
     /// the calling one: it would wait for itself for ever.
     pub fn join(self) -> std::thread::Result<T> {
-        refuse_self_join(self.thread.id);
+        // A finished thread is not the calling one: only a wait needs the
+        // check (a C join waited already, and gets here finished).
         if !self.join.is_finished() {
+            refuse_self_join(self.thread.id);
             sched::note_waits_for(self.thread.id.index() + 1);
         }
         wait_for(&self.join);
-        // Before waiting off the stack: a held slot changes generation
-        // only once let go.
+        // The packet is let go of before the hold (its room, if it is in
+        // one, is the next thread's then), and the hold before waiting off
+        // the stack: a held slot changes generation only once let go.
+        let result = self.join.take();
         drop(self.hold);
         if self.user_stack {
             wait_off_stack(self.thread.id);
         }
-        self.join.take()
+        result
     }
 
     /// The thread's handle.

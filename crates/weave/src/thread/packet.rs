@@ -1,5 +1,9 @@
-//! The join packet: one allocation per spawn, holding the closure until the
-//! ULT runs it and its result until `join` takes it.
+//! The join packet: holds the closure until the ULT runs it and its
+//! result until `join` takes it. One allocation per spawn, except for a
+//! thread whose id is held (`Builder::hold_id`, the C API's joinable
+//! threads) and whose packet is small: that one lives in the room its
+//! table index has here ("Rooms", below), and a spawn and join allocate
+//! nothing for it.
 //!
 //! ```text
 //!  #[repr(C)] Job<F, T>
@@ -43,13 +47,25 @@
 //! A scope counts a thread as finished when the packet is freed, which is
 //! after the result was dropped by one of the two: `scope` returns only
 //! after every result's `Drop` ran (std's guarantee).
+//!
+//! **Rooms.** A held thread's table slot stays its own until the later of
+//! its end (the ULT lets go of its reference before that) and its handle's
+//! release of the hold (the handle lets go of its reference before that:
+//! `JoinHandle` drops its `JoinRef` first). So a packet that is done with
+//! by then can live in storage keyed by the slot's index: the next thread
+//! of the index comes only after both. [`ROOMS`] has one [`ROOM`]-byte
+//! cell per index, in chunks of 1,024 made on first use and kept (as the
+//! table's directory is); a packet in a room is dropped in place, not
+//! freed. This saves a `malloc` and a `free` a thread (~400 instructions
+//! of a C create+join, with thousands of packets live, more than glibc's
+//! per-thread cache holds) and the heap those packets would pin.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::join_state::JoinState;
@@ -59,15 +75,20 @@ use crate::thread::scoped::ScopeData;
 struct VTable {
     /// Runs the closure and stores its result.
     run: unsafe fn(NonNull<Header>),
+    /// Drops the closure of a job that never ran.
+    drop_func: unsafe fn(NonNull<Header>),
     /// Drops the result, if it is still there.
     drop_result: unsafe fn(NonNull<Header>),
-    /// Frees the allocation (dropping a closure that never ran).
+    /// Frees the allocation (the closure already ran or was dropped).
     dealloc: unsafe fn(NonNull<Header>),
 }
 
 #[repr(C)]
 pub(crate) struct Header {
-    refs: AtomicUsize,
+    /// Two at most (the TCB's and the handle's): 32 bits, beside the
+    /// 32-bit state, keep the packet of a small closure within 120 bytes,
+    /// a size glibc's allocator keeps in its fast bins.
+    refs: AtomicU32,
     state: JoinState,
     waiter: UnsafeCell<Option<Waiter>>,
     scope: Option<Arc<ScopeData>>,
@@ -83,8 +104,8 @@ pub(crate) struct Slot<T> {
 #[repr(C)]
 struct Job<F, T> {
     slot: Slot<T>,
+    /// Taken by `run`, or dropped by `drop_func` if the job never runs.
     func: UnsafeCell<ManuallyDrop<F>>,
-    ran: std::cell::Cell<bool>,
 }
 
 pub(crate) use crate::thread::tcb::JobRef;
@@ -101,8 +122,85 @@ unsafe impl<T: Send> Send for JoinRef<T> {}
 // SAFETY: a `&JoinRef` only allows `is_finished`, an atomic load.
 unsafe impl<T: Send> Sync for JoinRef<T> {}
 
-/// Allocates the packet for `f`: returns the TCB's and the handle's halves.
-pub(crate) fn new<F, T>(f: F, scope: Option<Arc<ScopeData>>) -> (JobRef, JoinRef<T>)
+/// Bytes of a room: the packet of a closure of up to four words with a
+/// word-sized result (the C API's start routine, its argument and a signal
+/// mask; `void *`) fits.
+pub(crate) const ROOM: usize = 112;
+/// Rooms per chunk of [`ROOMS`].
+const ROOM_CHUNK: usize = 1024;
+
+/// One packet's storage.
+#[repr(C, align(16))]
+struct Room(UnsafeCell<std::mem::MaybeUninit<[u8; ROOM]>>);
+
+type RoomChunk = [Room; ROOM_CHUNK];
+
+/// The rooms by thread-table index ("Rooms" in the module doc). Chunks are
+/// made on first use and never freed; the directory is zeroed static
+/// memory, touched only as far as held threads' indices go.
+/// (std's atomic, not the loom shim's: a static, which no loom model
+/// reaches.)
+static ROOMS: [std::sync::atomic::AtomicPtr<RoomChunk>; crate::thread::MAX_THREADS / ROOM_CHUNK] =
+    [const { std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()) };
+        crate::thread::MAX_THREADS / ROOM_CHUNK];
+
+// SAFETY: a room is written only by the one packet living in it, which the
+// hold on its index makes the only one (module doc, "Rooms").
+unsafe impl Sync for Room {}
+
+/// The room of table index `index`, its chunk made if need be.
+fn room(index: u32) -> NonNull<Room> {
+    let dir = &ROOMS[index as usize / ROOM_CHUNK];
+    // Acquire: pairs with the Release of the CAS that published the chunk.
+    let mut chunk = dir.load(Ordering::Acquire);
+    if chunk.is_null() {
+        chunk = new_room_chunk(dir);
+    }
+    // SAFETY: chunks are never freed; the index is in bounds.
+    NonNull::from(unsafe { &(*chunk)[index as usize % ROOM_CHUNK] })
+}
+
+#[cold]
+fn new_room_chunk(dir: &std::sync::atomic::AtomicPtr<RoomChunk>) -> *mut RoomChunk {
+    let layout = std::alloc::Layout::new::<RoomChunk>();
+    // SAFETY: the layout is not zero-sized. A room needs no initial value
+    // (`MaybeUninit`): plain `alloc` touches no page.
+    let fresh = unsafe { std::alloc::alloc(layout) }.cast::<RoomChunk>();
+    if fresh.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // Release (success): pairs with the Acquire in `room`; Acquire
+    // (failure): pairs with the winner's Release.
+    match dir.compare_exchange(
+        std::ptr::null_mut(),
+        fresh,
+        Ordering::Release,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => fresh,
+        Err(won) => {
+            // SAFETY: `fresh` was never shared; allocated above with `layout`.
+            unsafe { std::alloc::dealloc(fresh.cast(), layout) };
+            won
+        }
+    }
+}
+
+/// Whether a `Job<F, T>` fits in a room.
+const fn fits_room<F, T>() -> bool {
+    std::mem::size_of::<Job<F, T>>() <= ROOM
+        && std::mem::align_of::<Job<F, T>>() <= std::mem::align_of::<Room>()
+}
+
+/// Makes the packet for `f`: returns the TCB's and the handle's halves.
+/// `held` is the table index of a thread spawned with its id held: its
+/// packet goes in that index's room if it fits (module doc, "Rooms");
+/// otherwise, and for `None`, it is allocated.
+pub(crate) fn new<F, T>(
+    f: F,
+    scope: Option<Arc<ScopeData>>,
+    held: Option<u32>,
+) -> (JobRef, JoinRef<T>)
 where
     F: FnOnce() -> T + Send,
     T: Send,
@@ -110,31 +208,49 @@ where
     if let Some(s) = &scope {
         s.started();
     }
-    let job = Box::new(Job::<F, T> {
+    let in_room = fits_room::<F, T>() && held.is_some() && scope.is_none();
+    let job = Job::<F, T> {
         slot: Slot {
             header: Header {
-                refs: AtomicUsize::new(2),
+                refs: AtomicU32::new(2),
                 state: JoinState::new(),
                 waiter: UnsafeCell::new(None),
                 scope,
-                vtable: &VTableOf::<F, T>::VTABLE,
+                vtable: if in_room {
+                    &VTableOf::<F, T>::IN_ROOM
+                } else {
+                    &VTableOf::<F, T>::BOXED
+                },
             },
             result: UnsafeCell::new(None),
         },
         func: UnsafeCell::new(ManuallyDrop::new(f)),
-        ran: std::cell::Cell::new(false),
-    });
-    let p = NonNull::from(Box::leak(job));
+    };
+    let p = match held {
+        Some(index) if in_room => {
+            let p = room(index).cast::<Job<F, T>>();
+            // SAFETY: the room is free (the hold on its index: module doc)
+            // and large and aligned enough (`fits_room`).
+            unsafe { p.as_ptr().write(job) };
+            p
+        }
+        _ => NonNull::from(Box::leak(Box::new(job))),
+    };
     (JobRef(p.cast()), JoinRef(p.cast()))
 }
 
 struct VTableOf<F, T>(std::marker::PhantomData<(F, T)>);
 
 impl<F: FnOnce() -> T, T> VTableOf<F, T> {
-    const VTABLE: VTable = VTable {
+    const BOXED: VTable = VTable {
         run: run::<F, T>,
+        drop_func: drop_func::<F, T>,
         drop_result: drop_result::<T>,
         dealloc: dealloc::<F, T>,
+    };
+    const IN_ROOM: VTable = VTable {
+        dealloc: vacate::<F, T>,
+        ..Self::BOXED
     };
 }
 
@@ -146,7 +262,6 @@ unsafe fn run<F: FnOnce() -> T, T>(h: NonNull<Header>) {
     // SAFETY: the caller guarantees a live Job<F, T>; only the TCB's JobRef
     // reaches here, once.
     let job = unsafe { job.as_ref() };
-    job.ran.set(true);
     // SAFETY: the closure is taken exactly once, here.
     let f = unsafe { ManuallyDrop::take(&mut *job.func.get()) };
     // The marker frame ends the short backtrace of a panic in `f`.
@@ -155,6 +270,17 @@ unsafe fn run<F: FnOnce() -> T, T>(h: NonNull<Header>) {
     }));
     // SAFETY: until DONE is published nobody else touches `result`.
     unsafe { *job.slot.result.get() = Some(result) };
+}
+
+/// # Safety
+///
+/// `h` must be the header of a live `Job<F, T>` whose closure has not run
+/// and never will (its TCB's reference is being dropped).
+unsafe fn drop_func<F, T>(h: NonNull<Header>) {
+    let job = h.cast::<Job<F, T>>();
+    // SAFETY: the caller guarantees a live Job<F, T> whose closure is still
+    // there and is not taken by anyone else: this drops it exactly once.
+    unsafe { ManuallyDrop::drop(&mut *job.as_ref().func.get()) };
 }
 
 /// # Safety
@@ -182,11 +308,9 @@ unsafe fn drop_result<T>(h: NonNull<Header>) {
 unsafe fn dealloc<F, T>(h: NonNull<Header>) {
     let p = h.cast::<Job<F, T>>().as_ptr();
     // SAFETY: the last reference is gone; the Box was leaked in `new`.
+    // Its closure ran (`run` took it) or was dropped (`drop_func`): the
+    // `ManuallyDrop` leaves it alone here.
     let mut job = unsafe { Box::from_raw(p) };
-    if !job.ran.get() {
-        // SAFETY: the closure never ran, so it is still there to drop.
-        unsafe { ManuallyDrop::drop(job.func.get_mut()) };
-    }
     // Normally dropped already by the ULT or the handle; a job that never
     // ran has none. Dropped before telling the scope: it may borrow from it.
     // SAFETY: no references are left, so the result is ours.
@@ -194,6 +318,19 @@ unsafe fn dealloc<F, T>(h: NonNull<Header>) {
     if let Some(scope) = job.slot.header.scope.take() {
         scope.finished();
     }
+}
+
+/// # Safety
+///
+/// `h` must be the header of a `Job<F, T>` in a room, with no references
+/// left.
+unsafe fn vacate<F, T>(h: NonNull<Header>) {
+    // SAFETY: no references are left, so the result is ours.
+    unsafe { drop_result::<T>(h) };
+    // SAFETY: as above; the closure ran or was dropped, and `func` is a
+    // `ManuallyDrop`, so this drops the header's fields only. The room is
+    // free for the index's next thread once the hold lets go.
+    unsafe { std::ptr::drop_in_place(h.cast::<Job<F, T>>().as_ptr()) };
 }
 
 /// Drops one reference; frees the packet with the last one.
@@ -256,8 +393,13 @@ impl Drop for JobRef {
         let h = self.header_ptr();
         // SAFETY: we hold the TCB's reference.
         let header = unsafe { h.as_ref() };
+        // The closure goes before the joiner can see DONE, as it would
+        // have gone had it run.
+        // SAFETY: the closure never ran (`run_then` consumes the JobRef
+        // without this drop), and only the TCB's reference reaches it.
+        unsafe { (header.vtable.drop_func)(h) };
         header.state.abandon(); // there is no result
-                                // SAFETY: as above.
+                                // SAFETY: we hold the TCB's reference.
         unsafe { release(h) };
     }
 }
@@ -268,6 +410,7 @@ impl<T> JoinRef<T> {
         unsafe { &self.0.as_ref().header }
     }
 
+    #[inline]
     pub(crate) fn is_finished(&self) -> bool {
         self.header().state.is_done()
     }
@@ -304,6 +447,16 @@ impl<T> JoinRef<T> {
         // SAFETY: DONE was observed with Acquire, so the result is written
         // and the ULT no longer touches it.
         let r = unsafe { (*self.0.as_ref().result.get()).take() };
+        // The handle's drop, less its drop of the result, which was just
+        // taken: DONE comes after HANDED (`run_then`, `abandon`), so
+        // `detach` reports the result ours, and there is nothing to drop.
+        let h = self.0.cast::<Header>();
+        let handed = self.header().state.detach();
+        debug_assert!(handed, "a finished thread handed its result over");
+        std::mem::forget(self);
+        // SAFETY: we held the handle's reference (`forget` keeps `drop`
+        // from releasing it a second time).
+        unsafe { release(h) };
         r.unwrap_or_else(|| Err(Box::new(LOST) as Box<dyn Any + Send>))
     }
 }
@@ -325,5 +478,27 @@ impl<T> Drop for JoinRef<T> {
         }
         // SAFETY: we hold the handle's reference.
         unsafe { release(h) };
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The C API's thread closure (a start routine, its argument and an
+    /// optional signal mask: four words) with a `void *` result must fit
+    /// a room, or every C create+join allocates again.
+    #[test]
+    fn a_four_word_closures_packet_fits_a_room() {
+        fn fits<F: FnOnce() -> usize>(_: &F) -> bool {
+            fits_room::<F, usize>()
+        }
+        let four = [1usize; 4];
+        assert!(fits(&move || four.iter().sum()));
+        let five = [1usize; 5];
+        assert!(
+            !fits(&move || five.iter().sum()),
+            "a larger one goes to the heap"
+        );
     }
 }
