@@ -25,16 +25,33 @@ fn blocks_wakes_and_exits_made_on_lwps_reach_the_counters() {
         })
         .collect();
     let threads: Vec<_> = sleepers.iter().map(|h| h.thread().clone()).collect();
+    let before_blocks = before.blocks;
     weave::thread::spawn(move || {
-        // Let every sleeper reach its park first, then wake them all.
-        while weave::thread::threads()
-            .iter()
-            .filter(|t| threads.iter().any(|s| s.id() == t.id))
-            .any(|t| {
-                t.state != weave::thread::ThreadState::Blocked(weave::thread::BlockReason::Park)
-            })
-        {
-            weave::thread::yield_now();
+        // Let every sleeper block in its park first, then wake them all.
+        // A thread the table shows parked may still be on its way out of
+        // its LWP (BLOCKING), where an unpark cancels the block: so wait
+        // until the counters hold a block for each sleeper too (the LWPs
+        // publish when they go idle, as they do while this thread sleeps;
+        // its own sleeps are blocks as well).
+        let mut own = 0;
+        let watchdog = Instant::now() + Duration::from_secs(60);
+        loop {
+            let parked = weave::thread::threads()
+                .iter()
+                .filter(|t| threads.iter().any(|s| s.id() == t.id))
+                .all(|t| {
+                    t.state == weave::thread::ThreadState::Blocked(weave::thread::BlockReason::Park)
+                });
+            let blocks = weave::trace::counters().blocks - before_blocks;
+            if parked && blocks >= N + own {
+                break;
+            }
+            assert!(
+                Instant::now() < watchdog,
+                "the sleepers did not all block: {blocks} blocks counted, {own} of them the waker's"
+            );
+            weave::thread::sleep(Duration::from_millis(1));
+            own += 1;
         }
         go.store(true, SeqCst);
         for t in &threads {
