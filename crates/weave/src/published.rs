@@ -161,14 +161,29 @@ mod loom_tests {
     use loom::cell::UnsafeCell;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+    /// Values made and dropped, per test (tests run in parallel).
+    struct Counts {
+        made: AtomicUsize,
+        drops: AtomicUsize,
+    }
+
+    impl Counts {
+        const fn new() -> Counts {
+            Counts {
+                made: AtomicUsize::new(0),
+                drops: AtomicUsize::new(0),
+            }
+        }
+    }
+
     /// A value whose field its maker writes after making it, as a real
     /// value's constructor does: loom reports a read of it that the
     /// publication does not order after that write.
-    struct Made(UnsafeCell<usize>);
+    struct Made(UnsafeCell<usize>, &'static Counts);
 
-    fn make(v: usize) -> Made {
-        MADE.fetch_add(1, Relaxed);
-        let m = Made(UnsafeCell::new(0));
+    fn make(v: usize, counts: &'static Counts) -> Made {
+        counts.made.fetch_add(1, Relaxed);
+        let m = Made(UnsafeCell::new(0), counts);
         // SAFETY: nobody else can see `m` yet.
         m.0.with_mut(|p| unsafe { *p = v });
         m
@@ -179,12 +194,9 @@ mod loom_tests {
         m.0.with(|p| unsafe { *p })
     }
 
-    static MADE: AtomicUsize = AtomicUsize::new(0);
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
-
     impl Drop for Made {
         fn drop(&mut self) {
-            DROPS.fetch_add(1, Relaxed);
+            self.1.drops.fetch_add(1, Relaxed);
         }
     }
 
@@ -193,15 +205,16 @@ mod loom_tests {
     /// survives.
     #[test]
     fn racing_offers_publish_one_whole_value() {
+        static COUNTS: Counts = Counts::new();
         loom::model(|| {
-            DROPS.store(0, Relaxed);
-            MADE.store(0, Relaxed);
+            COUNTS.made.store(0, Relaxed);
+            COUNTS.drops.store(0, Relaxed);
             let cell: &'static Published<Made> = Box::leak(Box::new(Published::new()));
-            let t = loom::thread::spawn(move || read(cell.get_or_make(|| make(1))));
-            let mine = read(cell.get_or_make(|| make(2)));
+            let t = loom::thread::spawn(move || read(cell.get_or_make(|| make(1, &COUNTS))));
+            let mine = read(cell.get_or_make(|| make(2, &COUNTS)));
             let theirs = t.join().unwrap();
             assert_eq!(mine, theirs);
-            assert_eq!(DROPS.load(Relaxed), MADE.load(Relaxed) - 1);
+            assert_eq!(COUNTS.drops.load(Relaxed), COUNTS.made.load(Relaxed) - 1);
             // Nothing else holds the cell: free the published value.
             let p = cell.ptr.load(Acquire);
             // SAFETY: the published box; no reference to it is left.
@@ -213,10 +226,11 @@ mod loom_tests {
     /// sees nothing or the whole value.
     #[test]
     fn a_reader_sees_nothing_or_the_whole_value() {
+        static COUNTS: Counts = Counts::new();
         loom::model(|| {
             let cell: &'static Published<Made> = Box::leak(Box::new(Published::new()));
             let t = loom::thread::spawn(move || cell.get().map(read));
-            assert_eq!(read(cell.get_or_make(|| make(5))), 5);
+            assert_eq!(read(cell.get_or_make(|| make(5, &COUNTS))), 5);
             assert!(matches!(t.join().unwrap(), None | Some(5)));
             let p = cell.ptr.load(Acquire);
             // SAFETY: the published box; no reference to it is left.
