@@ -12,7 +12,9 @@
 //!    The wait's deadline is the earliest of the caller's and of the time
 //!    channels' (`after`, `tick`) among the operations.
 //! 3. After waking (claimed, timed out, disconnected, spuriously, or not
-//!    blocked at all), try to withdraw with `Context::try_abort`:
+//!    blocked at all), try to withdraw with `Context::try_abort` (a lone
+//!    operation in a fast slot withdraws its word instead, and was claimed
+//!    if a partner took it: `Context::end_fast`):
 //!    - it fails: a partner claimed operation `i`; withdraw the other
 //!      entries, wait for the partner's release (`context.rs`) and return
 //!      `i` (or, if the partner gave its permit back without a value, go
@@ -33,7 +35,7 @@
 use std::time::Instant;
 
 use super::chan::{Chan, Permit};
-use super::context::Context;
+use super::context::{Context, Fast};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::Flavor;
 use crate::sync::block::{block_on, expired, note_wait_on, BlockReason};
@@ -417,18 +419,26 @@ fn run_inner<O: Operation + ?Sized>(
             }
             true
         });
-        let claimed = ctx.try_abort().err();
-        for k in 0..published {
-            let i = at(start, k);
-            if Some(i) != claimed {
-                ops[i].unregister(&ctx);
+        let claimed = if ctx.fast() != Fast::No {
+            // One operation, in a fast slot: its word decided, not the
+            // context's state (`context.rs`).
+            let op = &mut ops[start];
+            ctx.end_fast(|| op.unregister(&ctx)).then_some(start)
+        } else {
+            let claimed = ctx.try_abort().err();
+            for k in 0..published {
+                let i = at(start, k);
+                if Some(i) != claimed {
+                    ops[i].unregister(&ctx);
+                }
             }
-        }
-        if ctx.must_wait_release(claimed.is_some()) {
-            // A claimer, or a partner that took our fast entry and will
-            // let go (`context.rs`), is not done with the context yet.
-            ctx.wait_released();
-        }
+            if ctx.must_wait_release(claimed.is_some()) {
+                // A claimer, or a partner that took our fast entry and
+                // will let go (`context.rs`), is not done with it yet.
+                ctx.wait_released();
+            }
+            claimed
+        };
         if let Some(i) = claimed {
             if ops[i].claimed() {
                 return Some(i);
