@@ -191,6 +191,7 @@ impl<T> Chan<T> {
     /// `ctx` is armed and `slot` valid until the caller has withdrawn the
     /// entry ([`unregister_send`](Self::unregister_send)) or been claimed
     /// and released.
+    #[inline]
     pub(crate) unsafe fn register_send(
         &self,
         ctx: &Context,
@@ -213,6 +214,7 @@ impl<T> Chan<T> {
     /// # Safety
     ///
     /// As for [`register_send`](Self::register_send).
+    #[inline]
     pub(crate) unsafe fn register_recv(
         &self,
         ctx: &Context,

@@ -214,22 +214,27 @@ impl Context {
         r == SERVED
     }
 
-    /// Prepares a new round of waiting: no entry may name `self` now.
+    /// Gives a fresh context (one round of waiting: `select.rs` makes a
+    /// new one per round) its waiter, before any entry names it. Only the
+    /// waiter is written: `new` set the rest, and nothing has changed it.
     ///
     /// # Safety
     ///
-    /// The caller owns the context and has removed every entry naming it
-    /// from every channel queue (under each queue's lock).
+    /// The caller owns the context, made by [`new`](Self::new) and not
+    /// armed or published yet.
+    #[inline]
     pub(crate) unsafe fn arm(&self, waiter: Waiter) {
-        // SAFETY: no entry names the context, so nobody else reads `waiter`.
-        unsafe { *self.waiter.get() = Some(waiter) };
-        // Relaxed: published to partners by the channel lock taken to push
-        // the entries, or by the Release of a fast slot's publishing CAS.
-        self.fast.set(Fast::No);
-        self.state
-            .store(WAITING, std::sync::atomic::Ordering::Relaxed);
-        self.released
-            .store(HELD, std::sync::atomic::Ordering::Relaxed);
+        debug_assert!(
+            self.fast.get() == Fast::No
+                && self.state.load(Acquire) == WAITING
+                && self.released.load(Acquire) == HELD,
+            "a context armed twice"
+        );
+        // SAFETY: no entry names the context, so nobody else reads
+        // `waiter`; it holds `None`, which has nothing to drop. Published
+        // to partners by the channel lock taken to push the entries, or by
+        // the Release of a fast slot's publishing CAS.
+        unsafe { self.waiter.get().write(Some(waiter)) };
     }
 
     /// A copy of the waiter, to wake after letting go of the context.

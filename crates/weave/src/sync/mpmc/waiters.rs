@@ -115,6 +115,7 @@ impl FastSlot {
     /// # Safety
     ///
     /// As for [`Waiters::register`], and `ctx.is_single()`.
+    #[inline]
     pub(crate) unsafe fn publish(&self, ctx: &Context, slot: *mut ()) -> bool {
         debug_assert!(ctx.is_single(), "a select in a fast slot");
         // SAFETY: the caller owns `ctx`, which is in no fast slot yet.
@@ -272,6 +273,7 @@ impl Waiters {
     /// `ctx` is armed, and stays alive (and `slot` valid) until the caller
     /// has withdrawn the entry ([`unregister`](Self::unregister)) or been
     /// claimed and released (or let go: `context.rs`).
+    #[inline]
     pub(crate) unsafe fn register(&self, ctx: &Context, op: usize, slot: *mut ()) {
         // Relaxed `empty`: a stale answer only sends this waiter to the
         // list, or lets it take the free slot beside a listed waiter
@@ -285,6 +287,19 @@ impl Waiters {
             fence(SeqCst);
             return;
         }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.register_listed(ctx, op) };
+    }
+
+    /// [`register`](Self::register) in the list: a select, or a waiter
+    /// that found the fast slot taken.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register`](Self::register).
+    #[cold]
+    #[inline(never)]
+    unsafe fn register_listed(&self, ctx: &Context, op: usize) {
         let mut list = self.lock();
         list.push_back(Entry { ctx, op });
         // SeqCst: the waiter's half of the Dekker pair with `notify`'s
