@@ -170,6 +170,20 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Whether the buffer looks empty at a glance, without a fence: true
+    /// only for an array channel (the others answer false: try them).
+    /// A receive that would wait without a deadline skips its first
+    /// `try_recv` on it, whose failure costs a fence: the wait's
+    /// registration looks at the channel again (`SeqCst`, `waiters.rs`)
+    /// and withdraws, to retry, if a message came meanwhile.
+    #[inline(always)]
+    pub(crate) fn recv_looks_empty(&self) -> bool {
+        match &self.flavor {
+            Flavor::Array(c) => c.looks_empty(),
+            _ => false,
+        }
+    }
+
     /// Whether a receive would complete now (a value, or disconnected).
     pub(crate) fn recv_ready(&self) -> bool {
         each!(self, recv_ready)

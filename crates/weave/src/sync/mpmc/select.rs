@@ -339,9 +339,11 @@ pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Opt
 }
 
 /// As [`run`], for a caller that has just tried its one operation itself
-/// (the fast path of `send` and `recv`) and found it not ready: the first
-/// round starts at "wait". Equivalent to [`run`] with one operation (that
-/// first try is the one `run` would have made), written for one: no
+/// (the fast path of `send` and `recv`) and found it not ready, or, with
+/// [`Wait::Forever`], seen at a glance that it is not (`recv`): the first
+/// round starts at "wait", whose registration looks again. Equivalent to
+/// [`run`] with one operation (that first try is the one `run` would
+/// have made), written for one: no
 /// rotation, no loops over operations, no count of published entries
 /// (the general loop, even built for one operation, cost a wait ~40
 /// instructions more).
