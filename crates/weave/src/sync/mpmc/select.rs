@@ -38,7 +38,7 @@ use super::chan::{Chan, Permit};
 use super::context::{Context, Fast};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::Flavor;
-use crate::sync::block::{block_on, expired, note_wait_on, BlockReason};
+use crate::sync::block::{block_on_handed, expired, note_wait_on, BlockReason};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
 /// result stays in the operation until the caller takes it.
@@ -138,6 +138,7 @@ impl<T> Operation for RecvOp<'_, T> {
         true
     }
 
+    #[inline]
     unsafe fn register(&mut self, ctx: &Context, op: usize) -> bool {
         match self.flavor {
             // SAFETY: the caller keeps `self` (so the slot) in place while
@@ -285,6 +286,7 @@ impl<T> Operation for SendOp<'_, T> {
         true
     }
 
+    #[inline]
     unsafe fn register(&mut self, ctx: &Context, op: usize) -> bool {
         // SAFETY: as in `RecvOp::register`.
         unsafe { self.chan.register_send(ctx, op, &mut self.slot, self.lazy) }
@@ -367,7 +369,8 @@ pub(crate) fn run_tried<O: Operation>(op: &mut O, wait: Wait) -> Option<usize> {
         let ctx = Context::new(true);
         note_wait_on(op.wait_object());
         let mut published = false;
-        block_on(BlockReason::Channel, deadline, |w| {
+        // Handed, as in `run_inner`.
+        block_on_handed(BlockReason::Channel, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             // SAFETY: `op` is borrowed for the whole call, and its entry
@@ -441,7 +444,9 @@ fn run_inner<O: Operation + ?Sized>(ops: &mut [&mut O], wait: Wait, biased: bool
         if let Some(op) = ops.get(start) {
             note_wait_on(op.wait_object());
         }
-        block_on(reason, deadline, |w| {
+        // Handed: the waiter goes out in the context, published by a
+        // Release RMW or under a lock.
+        block_on_handed(reason, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             for k in 0..n {

@@ -177,11 +177,13 @@ impl FastSlot {
     }
 
     /// Gives `v` to the waiter, if one can take it; `Err(v)` otherwise.
+    /// Inlined: its callers see a waiter first (the send that saw a lone
+    /// receiver, `Array::try_send_handing_off`, is out of line itself).
     ///
     /// # Safety
     ///
     /// Every slot published here is an `Option<T>`.
-    #[cold]
+    #[inline]
     pub(crate) unsafe fn hand_off<T>(&self, v: T) -> Result<(), T> {
         let Some((ctx, w)) = self.claim() else {
             return Err(v);
