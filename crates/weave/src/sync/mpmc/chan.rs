@@ -122,7 +122,21 @@ impl<T> Chan<T> {
     /// `Array::reserve`).
     #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        each!(self, try_recv)
+        self.try_recv_glance(false)
+    }
+
+    /// As [`try_recv`](Self::try_recv); `glance` (a receive without a
+    /// deadline, which waits next if this finds nothing): on an array
+    /// channel an unwritten slot is `Empty` without a fence
+    /// (`Array::try_recv_glance`; the wait looks again). Forced inline, as
+    /// `try_recv`.
+    #[inline(always)]
+    pub(crate) fn try_recv_glance(&self, glance: bool) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Array(c) => c.try_recv_glance(glance),
+            Flavor::List(c) => c.try_recv(),
+            Flavor::Locked(c) => c.try_recv(),
+        }
     }
 
     /// Secures a send whose value does not exist yet; `None` if a send
@@ -167,20 +181,6 @@ impl<T> Chan<T> {
             (Permit::Slot(token), Flavor::Array(c)) => c.cancel(token),
             (Permit::ListSlot(token), Flavor::List(c)) => c.cancel(token),
             _ => crate::fatal("channel: a permit of another flavour"),
-        }
-    }
-
-    /// Whether the buffer looks empty at a glance, without a fence: true
-    /// only for an array channel (the others answer false: try them).
-    /// A receive that would wait without a deadline skips its first
-    /// `try_recv` on it, whose failure costs a fence: the wait's
-    /// registration looks at the channel again (`SeqCst`, `waiters.rs`)
-    /// and withdraws, to retry, if a message came meanwhile.
-    #[inline(always)]
-    pub(crate) fn recv_looks_empty(&self) -> bool {
-        match &self.flavor {
-            Flavor::Array(c) => c.looks_empty(),
-            _ => false,
         }
     }
 

@@ -343,17 +343,17 @@ impl<T> Receiver<T> {
     }
 
     fn recv_with(&self, wait: Wait) -> Result<T, RecvTimeoutError> {
-        // The common case first, as in `Sender::send_with`; but a receive
-        // without a deadline that finds an array buffer empty at a glance
-        // goes straight to its wait (`Chan::recv_looks_empty`).
-        let skip = matches!(wait, Wait::Forever)
-            && matches!(&self.flavor, Flavor::Chan(c) if c.recv_looks_empty());
-        if !skip {
-            match self.try_recv() {
-                Ok(v) => return Ok(v),
-                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
-                Err(TryRecvError::Empty) => {}
-            }
+        // The common case first, as in `Sender::send_with`; a receive
+        // without a deadline, which waits next if this fails, takes an
+        // unwritten slot as empty without a fence (`Chan::try_recv_glance`).
+        let got = match &self.flavor {
+            Flavor::Chan(chan) => chan.try_recv_glance(matches!(wait, Wait::Forever)),
+            _ => self.try_recv(),
+        };
+        match got {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
         }
         let mut op = RecvOp::new(&self.flavor);
         match run_tried(&mut op, wait) {
