@@ -210,6 +210,39 @@ pub(crate) fn block_ult(
     register: impl FnOnce(Waiter) -> bool,
 ) {
     let token = tcb.state.prepare_block(reason as u8);
+    block_prepared(l, tcb, token, reason, deadline, register);
+}
+
+/// As [`block_on`], for a `register` that hands the [`Waiter`] out only
+/// through a Release that follows it (a channel's wait record, published
+/// by a Release RMW or under a lock): the ULT's BLOCKING is a plain store
+/// (`State::prepare_block_handed`), not the locked one that a wait whose
+/// waker sets a condition and then looks at the state word needs (`park`).
+#[inline]
+pub(crate) fn block_on_handed(
+    reason: BlockReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Waiter) -> bool,
+) {
+    match lwp::current_ult() {
+        Some((l, tcb)) => {
+            let token = tcb.state.prepare_block_handed(reason as u8);
+            block_prepared(l, tcb, token, reason, deadline, register);
+        }
+        None => block_os(reason, deadline, register),
+    }
+}
+
+/// The rest of [`block_ult`] once the state word says BLOCKING with `token`.
+#[inline(always)]
+fn block_prepared(
+    l: &'static Lwp,
+    tcb: &'static Tcb,
+    token: WakeToken,
+    reason: BlockReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Waiter) -> bool,
+) {
     if !register(Waiter::Ult(tcb, token)) {
         tcb.state.cancel_block();
         return;

@@ -52,6 +52,18 @@ mod imp {
         crate::sched::block_on(reason, deadline, register)
     }
 
+    /// As [`block_on`], for a `register` that hands its waiter out only
+    /// through a Release after it (see `sched::block_on_handed`).
+    #[inline]
+    pub(crate) fn block_on_handed(
+        reason: BlockReason,
+        deadline: Option<Instant>,
+        register: impl FnOnce(Waiter) -> bool,
+    ) {
+        crate::start::rt();
+        crate::sched::block_on_handed(reason, deadline, register)
+    }
+
     /// The calling thread, ULT or OS thread (registered on first use).
     #[inline]
     pub(crate) fn me() -> Me {
@@ -259,6 +271,15 @@ mod loom_imp {
                 loom::thread::park();
             }
         }
+    }
+
+    /// As `block_on`: loom threads have no state word.
+    pub(crate) fn block_on_handed(
+        reason: BlockReason,
+        deadline: Option<Instant>,
+        register: impl FnOnce(Waiter) -> bool,
+    ) {
+        block_on(reason, deadline, register)
     }
 
     loom::thread_local! {

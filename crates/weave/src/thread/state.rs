@@ -150,6 +150,24 @@ impl State {
         WakeToken { epoch }
     }
 
+    /// As [`prepare_block`](Self::prepare_block), for a wait whose token
+    /// reaches its waker only through a Release that comes after this
+    /// store (a channel's wait record, published by a Release RMW or
+    /// under a lock): that waker's Acquire orders its look at the state
+    /// after BLOCKING, so no Dekker pair with the state word is needed,
+    /// and the store is Relaxed (a plain store, where `prepare_block`'s
+    /// SeqCst one is a locked instruction on x86). A cancellation or a
+    /// signal, which hold no token, meet the LWP's SeqCst commit as with
+    /// `prepare_block`.
+    #[inline]
+    pub(crate) fn prepare_block_handed(&self, reason: u8) -> WakeToken {
+        let w = Word(self.0.load(Relaxed));
+        debug_assert_eq!(w.run(), RUNNING);
+        let epoch = w.epoch() + 1;
+        self.0.store(pack(BLOCKING, reason, epoch), Relaxed);
+        WakeToken { epoch }
+    }
+
     /// BLOCKING -> RUNNING when the ULT finds it need not block after all.
     /// A waker may have made it RUNNABLE meanwhile; it did not enqueue it
     /// (case 1), so the ULT simply goes on running.
@@ -377,6 +395,43 @@ mod loom_tests {
                 "requeued {lwp_requeues}, enqueued {waker_enqueues}"
             );
             assert_eq!(s.load().run(), RUNNABLE);
+        });
+    }
+
+    /// A wait whose token is handed out by a Release RMW after a Relaxed
+    /// BLOCKING (`prepare_block_handed`, the channels' waits): the waker
+    /// that takes the token never finds the wait not begun, and exactly
+    /// one of it and the LWP's commit requeues the ULT.
+    #[test]
+    fn a_handed_token_is_never_stale_to_its_taker() {
+        use loom::sync::atomic::AtomicU64;
+        use std::sync::atomic::Ordering::AcqRel;
+        const NONE: u64 = u64::MAX;
+        loom::model(|| {
+            let s = Arc::new(running());
+            let slot = Arc::new(AtomicU64::new(NONE));
+            let w = {
+                let (s, slot) = (s.clone(), slot.clone());
+                loom::thread::spawn(move || {
+                    // Acquire pairs with the publishing swap's Release.
+                    match slot.swap(NONE, AcqRel) {
+                        NONE => None,
+                        epoch => Some(s.wake(WakeToken { epoch })),
+                    }
+                })
+            };
+            let token = s.prepare_block_handed(1);
+            // Release: orders the Relaxed BLOCKING before the token.
+            slot.swap(token.epoch, AcqRel);
+            let lwp_requeues = !s.commit_block();
+            match w.join().unwrap() {
+                Some(outcome) => {
+                    assert_ne!(outcome, Wake::Stale, "the taker found the wait not begun");
+                    assert!(lwp_requeues ^ (outcome == Wake::Enqueue));
+                }
+                // Not taken: the wait goes on, committed.
+                None => assert!(!lwp_requeues && s.load().run() == BLOCKED),
+            }
         });
     }
 

@@ -240,9 +240,13 @@ impl<T> Array<T> {
     /// Takes the message at `head`, skipping holes. A slot reserved and
     /// not yet written is waited for if `WAIT` (a receive), else taken as
     /// the end (the last receiver's drain: the slot's sender may be the
-    /// very thread that drains, holding a `select` permit).
+    /// very thread that drains, holding a `select` permit). `glance`: a
+    /// slot not written for this lap is `Empty` at once, without the fence
+    /// and the look at `tail` that tell "empty" from "being written" and
+    /// "disconnected", for a receive that waits next, whose registration
+    /// looks at both (`try_recv_glance`).
     #[inline(always)]
-    fn take<const WAIT: bool>(&self) -> Take<T> {
+    fn take<const WAIT: bool>(&self, glance: bool) -> Take<T> {
         let mut backoff = Backoff::new();
         let mut head = self.head.0.load(Relaxed);
         loop {
@@ -285,6 +289,9 @@ impl<T> Array<T> {
                     }
                 }
             } else if stamp == head {
+                if glance {
+                    return Take::Empty;
+                }
                 // Not written for this lap: empty, unless a sender has
                 // reserved it and is writing it now (or, for a permit, has
                 // yet to evaluate its value).
@@ -371,10 +378,16 @@ impl<T> Array<T> {
         }
     }
 
-    /// Receives without waiting (forced inline: see `try_send`).
+    /// Receives without waiting (forced inline: see `try_send`). With
+    /// `glance`, for a receive without a deadline that waits if this
+    /// fails, a slot not yet written is `Empty` without the fence that
+    /// would tell it from one being written (`take`): the wait's
+    /// registration looks at the indices again (`SeqCst`, `waiters.rs`)
+    /// and withdraws, to retry, if a message is there or being written,
+    /// or the channel is disconnected.
     #[inline(always)]
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        match self.take::<true>() {
+    pub(crate) fn try_recv_glance(&self, glance: bool) -> Result<T, TryRecvError> {
+        match self.take::<true>(glance) {
             Take::Msg(v) => Ok(v),
             Take::Empty => Err(TryRecvError::Empty),
             Take::Disconnected => Err(TryRecvError::Disconnected),
@@ -534,7 +547,7 @@ impl<T> Array<T> {
     pub(crate) fn disconnect_receivers(&self) {
         self.disconnect();
         let mut buffered = Vec::new();
-        while let Take::Msg(v) = self.take::<false>() {
+        while let Take::Msg(v) = self.take::<false>(false) {
             buffered.push(v);
         }
         // User code: a panicking `Drop` does not stop the others (a
@@ -547,7 +560,7 @@ impl<T> Drop for Array<T> {
     fn drop(&mut self) {
         // Messages the last receiver's drain did not reach (written after
         // it): every sender is gone, so every reserved slot is written.
-        while let Take::Msg(v) = self.take::<true>() {
+        while let Take::Msg(v) = self.take::<true>(false) {
             drop(v);
         }
     }

@@ -122,7 +122,21 @@ impl<T> Chan<T> {
     /// `Array::reserve`).
     #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        each!(self, try_recv)
+        self.try_recv_glance(false)
+    }
+
+    /// As [`try_recv`](Self::try_recv); `glance` (a receive without a
+    /// deadline, which waits next if this finds nothing): on an array
+    /// channel an unwritten slot is `Empty` without a fence
+    /// (`Array::try_recv_glance`; the wait looks again). Forced inline, as
+    /// `try_recv`.
+    #[inline(always)]
+    pub(crate) fn try_recv_glance(&self, glance: bool) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Array(c) => c.try_recv_glance(glance),
+            Flavor::List(c) => c.try_recv(),
+            Flavor::Locked(c) => c.try_recv(),
+        }
     }
 
     /// Secures a send whose value does not exist yet; `None` if a send
@@ -191,6 +205,7 @@ impl<T> Chan<T> {
     /// `ctx` is armed and `slot` valid until the caller has withdrawn the
     /// entry ([`unregister_send`](Self::unregister_send)) or been claimed
     /// and released.
+    #[inline]
     pub(crate) unsafe fn register_send(
         &self,
         ctx: &Context,
@@ -213,6 +228,7 @@ impl<T> Chan<T> {
     /// # Safety
     ///
     /// As for [`register_send`](Self::register_send).
+    #[inline]
     pub(crate) unsafe fn register_recv(
         &self,
         ctx: &Context,

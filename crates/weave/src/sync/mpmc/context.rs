@@ -22,7 +22,7 @@
 //! was. A partner that wins then finishes with the owner's slot (moves the
 //! value in or out; for a `select!` send arm it may first have to evaluate
 //! the value, which is user code) and *releases* the context
-//! (`released`: 0 -> 1). The owner reads its slot only after it has seen
+//! (`released`: `HELD` -> `SERVED`). The owner reads its slot only after it has seen
 //! the release; a partner never touches the context after releasing it.
 //! The owner normally sleeps through the gap (the partner wakes it after
 //! the release); an owner woken early (its deadline) yields until it.
@@ -32,15 +32,20 @@
 //! A wait of a single operation (a plain `send` or `recv`) may publish
 //! itself as the context's address in one word (the *fast slot* of the
 //! waiting side), without a lock; the context then also carries the
-//! address of the operation's value slot, written before publishing. A
-//! partner *takes* the word (swaps it to null) and so holds the context
-//! with nobody else knowing: it claims it and releases it as above, or,
-//! if the claim fails (the owner gave up) or it only wakes it unclaimed
-//! (disconnection), *lets go* (`released` too, the same store). The owner
-//! whose withdrawal finds its word taken (`fast == TAKEN`) waits for that
-//! store before it leaves or re-arms, as a claimed owner does. A context
-//! is in at most one fast slot (it has one operation), so `released` has
-//! one writer per round.
+//! address of the operation's value slot, written before publishing. There
+//! the word decides who completes the wait, not `state`: a partner *takes*
+//! the word (swaps it to null), and that take is the claim, as the owner
+//! can give up only by withdrawing the word (its CAS back to null, which
+//! fails once the word is taken). The taker then finishes with the slot
+//! and releases (`released = SERVED`), or, when it only wakes the owner
+//! unclaimed (disconnection), *lets go* (`released = LET_GO`). The owner
+//! ends its round ([`Context::end_fast`]) by reading `released`: set, it
+//! was taken and the value says how; still 0, it withdraws, and if that
+//! finds its word taken (`fast == TAKEN`) it waits for the store before it
+//! leaves, as a claimed owner does. So a wait served through the fast slot
+//! costs one RMW on each side (the publish and the take), not the four of
+//! a claim (publish, take, claim, abort). A context is in at most one fast
+//! slot (it has one operation), so `released` has one writer per round.
 //!
 //! Blocking goes through `sync/block.rs`, the one seam between `sync` and
 //! the scheduler that the locks use too; under `--cfg loom` that seam parks
@@ -58,6 +63,14 @@ pub(crate) const ABORTED: usize = 1;
 /// Claimed states are `CLAIMED_BASE + op`.
 const CLAIMED_BASE: usize = 2;
 
+/// `released`: the partner still holds the context (or nobody took it).
+const HELD: usize = 0;
+/// `released`: a taker of the fast slot woke the owner without claiming
+/// it (disconnection): nothing moved, the owner retries.
+const LET_GO: usize = 1;
+/// `released`: the claiming partner is done with the owner's slot.
+const SERVED: usize = 2;
+
 /// Where the owner's one operation is published (`fast`, owner-only).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Fast {
@@ -73,7 +86,9 @@ pub(crate) enum Fast {
 /// that `select!` can name it through `Operation`; it has no public API.
 pub struct Context {
     state: AtomicUsize,
-    /// 1 once the claiming partner is done with the owner's slot.
+    /// [`SERVED`] once the claiming partner is done with the owner's
+    /// slot, [`LET_GO`] once a taker that did not claim is done with the
+    /// context; [`HELD`] before.
     released: AtomicUsize,
     /// Written by the owner only while no entry names this context; read
     /// (cloned) by partners under a channel lock while an entry does.
@@ -95,7 +110,7 @@ impl Context {
     pub(crate) fn new(single: bool) -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
-            released: AtomicUsize::new(0),
+            released: AtomicUsize::new(HELD),
             waiter: UnsafeCell::new(None),
             single,
             slot: UnsafeCell::new(std::ptr::null_mut()),
@@ -146,19 +161,20 @@ impl Context {
         self.fast.set(f);
     }
 
-    /// A partner that took the context from a fast slot and will not
-    /// claim it (its claim failed, or it only wakes the owner) is done
-    /// with it. The context may be gone as soon as this returns.
+    /// A partner that took the context from a fast slot and does not
+    /// serve it (it only wakes the owner: disconnection) is done with it.
+    /// The context may be gone as soon as this returns.
     ///
     /// # Safety
     ///
-    /// The caller took the context from a fast slot, did not win
-    /// [`try_claim`](Self::try_claim), and has not let go yet.
+    /// The caller took the context from a fast slot and has neither
+    /// released nor let go yet.
     #[inline]
     pub(crate) unsafe fn let_go(&self) {
-        // Release pairs with the Acquire load in `wait_released`: the
-        // partner's reads of the context are done.
-        self.released.store(1, std::sync::atomic::Ordering::Release);
+        // Release pairs with the Acquire loads of `end_fast` and
+        // `wait_released`: the partner's reads of the context are done.
+        self.released
+            .store(LET_GO, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether the owner, before it leaves this round, must wait for a
@@ -168,21 +184,57 @@ impl Context {
         claimed || self.fast.get() == Fast::Taken
     }
 
-    /// Prepares a new round of waiting: no entry may name `self` now.
+    /// The owner of a context published in a fast slot (`fast() != No`)
+    /// ends its round (module doc): true if a partner took it and served
+    /// it (a value is in its slot, or, on an array channel, it was
+    /// notified and retries), false if it withdrew its entry first or was
+    /// let go. `withdraw` withdraws the entry (the flavour's `unregister`,
+    /// which records `Fast::No` or `Fast::Taken`). No RMW when a partner
+    /// took it, the common case: one load.
+    #[inline]
+    pub(crate) fn end_fast(&self, withdraw: impl FnOnce()) -> bool {
+        debug_assert!(self.fast.get() != Fast::No, "not in a fast slot");
+        // Acquire pairs with the Release store of `release` or `let_go`:
+        // a set value means the word was taken (only a taker stores it)
+        // and the taker is done, its writes to the slot visible.
+        let mut r = self.released.load(Acquire);
+        if r == HELD {
+            if self.fast.get() == Fast::Published {
+                withdraw();
+                if self.fast.get() == Fast::No {
+                    // Withdrawn before anyone took it: nobody can now.
+                    return false;
+                }
+            }
+            // Taken: the taker is between its swap and its store.
+            r = self.wait_released();
+        }
+        // For the check in `drop`: the word was taken.
+        self.fast.set(Fast::Taken);
+        r == SERVED
+    }
+
+    /// Gives a fresh context (one round of waiting: `select.rs` makes a
+    /// new one per round) its waiter, before any entry names it. Only the
+    /// waiter is written: `new` set the rest, and nothing has changed it.
     ///
     /// # Safety
     ///
-    /// The caller owns the context and has removed every entry naming it
-    /// from every channel queue (under each queue's lock).
+    /// The caller owns the context, made by [`new`](Self::new) and not
+    /// armed or published yet.
+    #[inline]
     pub(crate) unsafe fn arm(&self, waiter: Waiter) {
-        // SAFETY: no entry names the context, so nobody else reads `waiter`.
-        unsafe { *self.waiter.get() = Some(waiter) };
-        // Relaxed: published to partners by the channel lock taken to push
-        // the entries, or by the Release of a fast slot's publishing CAS.
-        self.fast.set(Fast::No);
-        self.state
-            .store(WAITING, std::sync::atomic::Ordering::Relaxed);
-        self.released.store(0, std::sync::atomic::Ordering::Relaxed);
+        debug_assert!(
+            self.fast.get() == Fast::No
+                && self.state.load(Acquire) == WAITING
+                && self.released.load(Acquire) == HELD,
+            "a context armed twice"
+        );
+        // SAFETY: no entry names the context, so nobody else reads
+        // `waiter`; it holds `None`, which has nothing to drop. Published
+        // to partners by the channel lock taken to push the entries, or by
+        // the Release of a fast slot's publishing CAS.
+        unsafe { self.waiter.get().write(Some(waiter)) };
     }
 
     /// A copy of the waiter, to wake after letting go of the context.
@@ -199,7 +251,8 @@ impl Context {
 
     /// A partner completes operation `op`: true if it won. On success the
     /// partner finishes with the owner's slot and then calls
-    /// [`release`](Self::release), its last touch of the context.
+    /// [`release`](Self::release), its last touch of the context. Not for
+    /// a context taken from a fast slot: the take claimed it (module doc).
     pub(crate) fn try_claim(&self, op: usize) -> bool {
         // AcqRel: Acquire pairs with the lock that published the entry (the
         // owner's `arm`); Release orders the claim before the owner's failed
@@ -214,18 +267,25 @@ impl Context {
     ///
     /// # Safety
     ///
-    /// The caller won [`try_claim`](Self::try_claim) and has not released.
+    /// The caller won [`try_claim`](Self::try_claim), or took the context
+    /// from a fast slot, and has not released (nor let go).
     pub(crate) unsafe fn release(&self) {
         // Release publishes the partner's writes to the owner's slot; pairs
-        // with the Acquire load in `wait_released`.
-        self.released.store(1, std::sync::atomic::Ordering::Release);
+        // with the Acquire loads in `wait_released` and `end_fast`.
+        self.released
+            .store(SERVED, std::sync::atomic::Ordering::Release);
     }
 
-    /// The owner, claimed, waits until the partner has released: normally
-    /// at once (the partner wakes the owner only after releasing).
-    pub(crate) fn wait_released(&self) {
-        // Acquire pairs with the Release store in `release`.
-        while self.released.load(Acquire) == 0 {
+    /// The owner, claimed or taken, waits until the partner has released
+    /// or let go, and returns which: normally at once (the partner wakes
+    /// the owner only after that store).
+    pub(crate) fn wait_released(&self) -> usize {
+        loop {
+            // Acquire pairs with the Release store in `release`/`let_go`.
+            let r = self.released.load(Acquire);
+            if r != HELD {
+                return r;
+            }
             crate::sync::block::yield_now();
         }
     }
@@ -257,7 +317,7 @@ impl Drop for Context {
         if cfg!(any(debug_assertions, loom)) {
             let held = self.state.load(Acquire) >= CLAIMED_BASE || self.fast.get() == Fast::Taken;
             assert!(
-                !held || self.released.load(Acquire) == 1,
+                !held || self.released.load(Acquire) != HELD,
                 "channel: a wait record left while a partner still held it"
             );
         }

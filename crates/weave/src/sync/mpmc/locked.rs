@@ -65,11 +65,13 @@
 //! | receiver (lock-free `register_recv`)             | sender (`register_send`, under the lock)          |
 //! |--------------------------------------------------|---------------------------------------------------|
 //! | 1. CAS `recv_fast` null -> its context (`SeqCst`) | 1. push its entry, store `senders_queued` (`SeqCst`) |
-//! | 2. `fence(SeqCst)`                               | 2. `fence(SeqCst)`                                |
+//! | 2. (under loom: `fence(SeqCst)`)                 | 2. `fence(SeqCst)`                                |
 //! | 3. load `senders_queued`, `senders_gone` (`SeqCst`) | 3. load `recv_fast` (`SeqCst`)                  |
 //! | 4. a sender queued (or none left)? withdraw, and wait the locked way | 4. a receiver there? withdraw, retry (`try_send` takes it) |
 //!
-//! One of the two sees the other. Only the receiver's step 4 can meet the
+//! One of the two sees the other (the receiver's steps 1 and 3 are both
+//! `SeqCst`, which orders them without a fence: `waiters.rs`, "No lost
+//! wake-up"). Only the receiver's step 4 can meet the
 //! sender's: the receiver then redoes its registration under the lock,
 //! where the sender's entry (or its absence) is certain, so the two never
 //! withdraw and retry against each other for ever. The last sender's
@@ -659,8 +661,10 @@ impl<T> Locked<T> {
         if !unsafe { self.recv_fast.publish(ctx, slot.cast()) } {
             return false;
         }
-        // Step 2: pairs with the fence of `register_send` (and of
-        // `disconnect_senders`).
+        // Step 2, under loom only (the CAS above and the loads below are
+        // SeqCst: module doc): pairs with the fence of `register_send`
+        // (and of `disconnect_senders`).
+        #[cfg(loom)]
         fence(SeqCst);
         // Step 3 (SeqCst: the loads of the Dekker pair).
         if self.senders_queued.load(SeqCst) == 0 && !self.senders_gone.load(SeqCst) {

@@ -394,6 +394,39 @@ fn fast_slot_timeout_racing_a_hand_off_loses_nothing() {
     });
 }
 
+// The take is the claim (`context.rs`): a receiver in an array's fast
+// slot whose deadline races the sender's swap either withdraws first (the
+// value goes to the buffer) or is served; and one let go by the last
+// sender's leaving retries and finds the disconnection.
+
+#[test]
+fn fast_slot_array_timeout_racing_the_take_delivers_once() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let t = thread::spawn(move || {
+            tx.send(6).unwrap();
+            tx
+        });
+        let got = rx.recv_deadline(Instant::now());
+        let _tx = t.join().unwrap();
+        match got {
+            Ok(6) => assert!(rx.try_recv().is_err(), "delivered twice"),
+            Err(RecvTimeoutError::Timeout) => assert_eq!(rx.try_recv(), Ok(6)),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn fast_slot_array_receiver_let_go_by_the_last_sender_sees_disconnection() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let t = thread::spawn(move || drop(tx));
+        assert!(rx.recv().is_err());
+        t.join().unwrap();
+    });
+}
+
 #[test]
 fn fast_slot_waiting_sender_is_woken_by_a_receive() {
     model(|| {

@@ -343,8 +343,14 @@ impl<T> Receiver<T> {
     }
 
     fn recv_with(&self, wait: Wait) -> Result<T, RecvTimeoutError> {
-        // The common case first, as in `Sender::send_with`.
-        match self.try_recv() {
+        // The common case first, as in `Sender::send_with`; a receive
+        // without a deadline, which waits next if this fails, takes an
+        // unwritten slot as empty without a fence (`Chan::try_recv_glance`).
+        let got = match &self.flavor {
+            Flavor::Chan(chan) => chan.try_recv_glance(matches!(wait, Wait::Forever)),
+            _ => self.try_recv(),
+        };
+        match got {
             Ok(v) => return Ok(v),
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {}

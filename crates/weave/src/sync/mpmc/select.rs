@@ -12,7 +12,9 @@
 //!    The wait's deadline is the earliest of the caller's and of the time
 //!    channels' (`after`, `tick`) among the operations.
 //! 3. After waking (claimed, timed out, disconnected, spuriously, or not
-//!    blocked at all), try to withdraw with `Context::try_abort`:
+//!    blocked at all), try to withdraw with `Context::try_abort` (a lone
+//!    operation in a fast slot withdraws its word instead, and was claimed
+//!    if a partner took it: `Context::end_fast`):
 //!    - it fails: a partner claimed operation `i`; withdraw the other
 //!      entries, wait for the partner's release (`context.rs`) and return
 //!      `i` (or, if the partner gave its permit back without a value, go
@@ -33,10 +35,10 @@
 use std::time::Instant;
 
 use super::chan::{Chan, Permit};
-use super::context::Context;
+use super::context::{Context, Fast};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::Flavor;
-use crate::sync::block::{block_on, expired, note_wait_on, BlockReason};
+use crate::sync::block::{block_on_handed, expired, note_wait_on, BlockReason};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
 /// result stays in the operation until the caller takes it.
@@ -136,6 +138,7 @@ impl<T> Operation for RecvOp<'_, T> {
         true
     }
 
+    #[inline]
     unsafe fn register(&mut self, ctx: &Context, op: usize) -> bool {
         match self.flavor {
             // SAFETY: the caller keeps `self` (so the slot) in place while
@@ -283,6 +286,7 @@ impl<T> Operation for SendOp<'_, T> {
         true
     }
 
+    #[inline]
     unsafe fn register(&mut self, ctx: &Context, op: usize) -> bool {
         // SAFETY: as in `RecvOp::register`.
         unsafe { self.chan.register_send(ctx, op, &mut self.slot, self.lazy) }
@@ -333,27 +337,67 @@ pub fn run(ops: &mut [&mut dyn Operation], wait: Wait) -> Option<usize> {
 /// As [`run`]; `biased` tries the operations in order, so the first ready
 /// one wins (`select_biased!`, `Select::new_biased`).
 pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Option<usize> {
-    run_inner(ops, wait, biased, false)
+    run_inner(ops, wait, biased)
 }
 
 /// As [`run`], for a caller that has just tried its one operation itself
-/// (the fast path of `send` and `recv`) and found it not ready: the first
-/// round starts at "wait". Equivalent to [`run`]: that first try is the
-/// one `run` would have made. Generic over the operation, so that the loop
-/// is built for it: one operation, known calls, no rotation (a dynamic
-/// call per step and the loops over `ops` cost a wait ~50 instructions).
+/// (the fast path of `send` and `recv`) and found it not ready, or, with
+/// [`Wait::Forever`], seen at a glance that it is not (`recv`): the first
+/// round starts at "wait", whose registration looks again. Equivalent to
+/// [`run`] with one operation (that first try is the one `run` would
+/// have made), written for one: no
+/// rotation, no loops over operations, no count of published entries
+/// (the general loop, even built for one operation, cost a wait ~40
+/// instructions more).
 #[inline]
 pub(crate) fn run_tried<O: Operation>(op: &mut O, wait: Wait) -> Option<usize> {
-    run_inner(&mut [op], wait, true, true)
+    let wait_deadline = match wait {
+        Wait::Until(at) => Some(at),
+        _ => None,
+    };
+    loop {
+        match wait {
+            Wait::Never => return None,
+            // Through the seam, as in `run_inner`.
+            Wait::Until(at) if expired(at) => return None,
+            _ => {}
+        }
+        let deadline = match (op.deadline(), wait_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let ctx = Context::new(true);
+        note_wait_on(op.wait_object());
+        let mut published = false;
+        // Handed, as in `run_inner`.
+        block_on_handed(BlockReason::Channel, deadline, |w| {
+            // SAFETY: a fresh context: nothing names it yet.
+            unsafe { ctx.arm(w) };
+            // SAFETY: `op` is borrowed for the whole call, and its entry
+            // is withdrawn or claimed before it returns.
+            published = unsafe { op.register(&ctx, 0) };
+            published
+        });
+        // Step 3 of the module doc, for one operation.
+        let claimed = if ctx.fast() != Fast::No {
+            ctx.end_fast(|| op.unregister(&ctx))
+        } else {
+            let claimed = ctx.try_abort().is_err();
+            if claimed {
+                ctx.wait_released();
+            } else if published {
+                op.unregister(&ctx);
+            }
+            claimed
+        };
+        if (claimed && op.claimed()) || op.try_complete() {
+            return Some(0);
+        }
+    }
 }
 
 #[inline]
-fn run_inner<O: Operation + ?Sized>(
-    ops: &mut [&mut O],
-    wait: Wait,
-    biased: bool,
-    mut tried: bool,
-) -> Option<usize> {
+fn run_inner<O: Operation + ?Sized>(ops: &mut [&mut O], wait: Wait, biased: bool) -> Option<usize> {
     let n = ops.len();
     let reason = if n == 1 {
         BlockReason::Channel
@@ -375,15 +419,12 @@ fn run_inner<O: Operation + ?Sized>(
     };
     loop {
         let start = if n > 1 && !biased { rotate(n) } else { 0 };
-        if !tried {
-            for k in 0..n {
-                let i = at(start, k);
-                if ops[i].try_complete() {
-                    return Some(i);
-                }
+        for k in 0..n {
+            let i = at(start, k);
+            if ops[i].try_complete() {
+                return Some(i);
             }
         }
-        tried = false;
         match wait {
             Wait::Never => return None,
             // Through the seam: under loom a deadline passes only once the
@@ -403,7 +444,9 @@ fn run_inner<O: Operation + ?Sized>(
         if let Some(op) = ops.get(start) {
             note_wait_on(op.wait_object());
         }
-        block_on(reason, deadline, |w| {
+        // Handed: the waiter goes out in the context, published by a
+        // Release RMW or under a lock.
+        block_on_handed(reason, deadline, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             for k in 0..n {
@@ -417,18 +460,26 @@ fn run_inner<O: Operation + ?Sized>(
             }
             true
         });
-        let claimed = ctx.try_abort().err();
-        for k in 0..published {
-            let i = at(start, k);
-            if Some(i) != claimed {
-                ops[i].unregister(&ctx);
+        let claimed = if ctx.fast() != Fast::No {
+            // One operation, in a fast slot: its word decided, not the
+            // context's state (`context.rs`).
+            let op = &mut ops[start];
+            ctx.end_fast(|| op.unregister(&ctx)).then_some(start)
+        } else {
+            let claimed = ctx.try_abort().err();
+            for k in 0..published {
+                let i = at(start, k);
+                if Some(i) != claimed {
+                    ops[i].unregister(&ctx);
+                }
             }
-        }
-        if ctx.must_wait_release(claimed.is_some()) {
-            // A claimer, or a partner that took our fast entry and will
-            // let go (`context.rs`), is not done with the context yet.
-            ctx.wait_released();
-        }
+            if ctx.must_wait_release(claimed.is_some()) {
+                // A claimer, or a partner that took our fast entry and
+                // will let go (`context.rs`), is not done with it yet.
+                ctx.wait_released();
+            }
+            claimed
+        };
         if let Some(i) = claimed {
             if ops[i].claimed() {
                 return Some(i);

@@ -10,11 +10,12 @@
 //! publishes its context's address in `fast` with one CAS from null, if
 //! the slot is free and the list empty (so that the slot's waiter is never
 //! younger than a listed one, and takers serve it first); anything else
-//! goes to the list. A partner *takes* the word with a swap to null, then
-//! claims the context as below or lets go of it (`context.rs`: the owner
-//! whose withdrawing CAS finds its word gone waits for that). While
-//! channels ping-pong, each side waits alone, so a round trip publishes,
-//! takes and claims without a lock. A receiver found there while the
+//! goes to the list. A partner *takes* the word with a swap to null, and
+//! the take is the claim (`context.rs`): the owner can give up only by
+//! withdrawing the word, a CAS that fails once it is taken, and it then
+//! waits for the taker's release (or let-go, on disconnection). While
+//! channels ping-pong, each side waits alone, so a round trip publishes
+//! and takes without a lock, one RMW a side. A receiver found there while the
 //! buffer is empty gets the message itself ([`Waiters::hand_off`]): no
 //! slot of the buffer is written or read, and the woken receiver does not
 //! retry.
@@ -41,18 +42,25 @@
 //! | waiter (`register`, then the caller's check)        | partner (`notify`)                                     |
 //! |------------------------------------------------------|--------------------------------------------------------|
 //! | 1. CAS `fast` (`SeqCst`), or push its entry and set `empty = false` (`SeqCst`, under the lock) | 1. move the channel's index (a `SeqCst` RMW) |
-//! | 2. `fence(SeqCst)` ([`Waiters::register`] ends so)   | 2. load `fast`, then `empty` (`SeqCst`)               |
+//! | 2. (list, and under loom: `fence(SeqCst)`; [`Waiters::register`] ends so) | 2. load `fast`, then `empty` (`SeqCst`) |
 //! | 3. load the index (`SeqCst`): ready? withdraw        | 3. if either shows a waiter: take or lock, claim, wake |
 //!
 //! In the single total order of `SeqCst` operations either the waiter's
 //! load (3) comes after the partner's RMW (1) and sees it, or the partner's
-//! loads (2) come after the waiter's fence and see its publication (or
+//! loads (2) come after the waiter's publication (1) and see it (or
 //! another partner took it from there, and that one wakes it): one of the
-//! two acts. A waiter whose withdrawal (3) finds its fast entry already
-//! taken stays published: the taker claims it (and wakes it) or lets go. Loom treats `SeqCst` accesses as `AcqRel` (it models
-//! only `SeqCst` fences), so under `--cfg loom` `notify` adds the fence it
-//! would otherwise lack; the model (`loom_tests.rs`) loses a wake-up when
-//! either fence is removed.
+//! two acts. Both of the waiter's steps are `SeqCst` operations, so their
+//! order in program order is their order in that total order, and the fast
+//! path needs no fence (on x86 the CAS is a full barrier; the fence was a
+//! second locked instruction a wait). A waiter whose withdrawal (3) finds
+//! its fast entry already taken stays published: the taker serves it (and
+//! wakes it) or lets go. Loom treats `SeqCst` accesses as `AcqRel` (it
+//! models only `SeqCst` fences), so under `--cfg loom` both sides add the
+//! fence they would otherwise lack; the model (`loom_tests.rs`) loses a
+//! wake-up when either fence is removed. The disconnection's take of the
+//! word is a swap, an RMW: whichever of it and the waiter's CAS comes
+//! second in the word's order reads the first (Release, Acquire), so the
+//! waiter that publishes after it sees the mark set before it.
 //!
 //! Entries name a [`Context`] on the waiter's stack. They are read only
 //! under the list's lock, and the owner leaves its wait only after it has
@@ -107,6 +115,7 @@ impl FastSlot {
     /// # Safety
     ///
     /// As for [`Waiters::register`], and `ctx.is_single()`.
+    #[inline]
     pub(crate) unsafe fn publish(&self, ctx: &Context, slot: *mut ()) -> bool {
         debug_assert!(ctx.is_single(), "a select in a fast slot");
         // SAFETY: the caller owns `ctx`, which is in no fast slot yet.
@@ -142,7 +151,7 @@ impl FastSlot {
         withdrawn
     }
 
-    /// Takes the waiter, if any: the caller then claims it or lets go.
+    /// Takes the waiter, if any: the caller then serves it or lets go.
     #[inline]
     fn take(&self) -> Option<&Context> {
         // AcqRel: Acquire pairs with the owner's publishing CAS (the armed
@@ -154,29 +163,27 @@ impl FastSlot {
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
-    /// Takes and claims the waiter that can still act, letting go of any
-    /// that cannot; the caller finishes it (`Context::release`, then wake).
+    /// Takes the waiter, if any, which claims it (module doc): its owner
+    /// can no longer give up. The caller finishes it (`Context::release`,
+    /// then wake).
+    #[inline]
     pub(crate) fn claim(&self) -> Option<(&Context, Waiter)> {
-        while let Some(ctx) = self.take() {
-            // SAFETY: taken, not let go: the owner is not rewriting it.
-            let Some(w) = (unsafe { ctx.waiter() }) else {
-                crate::fatal("channel: a published wait has no waiter");
-            };
-            if ctx.try_claim(0) {
-                return Some((ctx, w));
-            }
-            // SAFETY: taken, not claimed (its owner gave up).
-            unsafe { ctx.let_go() };
-        }
-        None
+        let ctx = self.take()?;
+        // SAFETY: taken, not let go: the owner is not rewriting it.
+        let Some(w) = (unsafe { ctx.waiter() }) else {
+            crate::fatal("channel: a published wait has no waiter");
+        };
+        Some((ctx, w))
     }
 
     /// Gives `v` to the waiter, if one can take it; `Err(v)` otherwise.
+    /// Inlined: its callers see a waiter first (the send that saw a lone
+    /// receiver, `Array::try_send_handing_off`, is out of line itself).
     ///
     /// # Safety
     ///
     /// Every slot published here is an `Option<T>`.
-    #[cold]
+    #[inline]
     pub(crate) unsafe fn hand_off<T>(&self, v: T) -> Result<(), T> {
         let Some((ctx, w)) = self.claim() else {
             return Err(v);
@@ -258,9 +265,9 @@ impl Waiters {
     }
 
     /// Publishes operation `op` of `ctx` (in the fast slot if it is a
-    /// lone single-operation wait, else in the list), then fences: the
-    /// caller checks the channel next, and withdraws if the operation is
-    /// ready (module doc, step 2). `slot` is the operation's value slot,
+    /// lone single-operation wait, else in the list) in the `SeqCst` order
+    /// (module doc, step 2): the caller checks the channel next, and
+    /// withdraws if the operation is ready. `slot` is the operation's value slot,
     /// for [`hand_off`](Self::hand_off).
     ///
     /// # Safety
@@ -268,16 +275,33 @@ impl Waiters {
     /// `ctx` is armed, and stays alive (and `slot` valid) until the caller
     /// has withdrawn the entry ([`unregister`](Self::unregister)) or been
     /// claimed and released (or let go: `context.rs`).
+    #[inline]
     pub(crate) unsafe fn register(&self, ctx: &Context, op: usize, slot: *mut ()) {
         // Relaxed `empty`: a stale answer only sends this waiter to the
         // list, or lets it take the free slot beside a listed waiter
         // (served first: a small unfairness, never a lost wake-up).
         // SAFETY: the caller's guarantee.
         if ctx.is_single() && self.empty.load(Relaxed) && unsafe { self.fast.publish(ctx, slot) } {
-            // Pairs with `notify`'s SeqCst loads (and its loom fence).
+            // The publishing CAS is SeqCst, as the caller's next load: no
+            // fence (module doc), but under loom, which does not order
+            // SeqCst accesses. Pairs with `notify`'s loom fence.
+            #[cfg(loom)]
             fence(SeqCst);
             return;
         }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.register_listed(ctx, op) };
+    }
+
+    /// [`register`](Self::register) in the list: a select, or a waiter
+    /// that found the fast slot taken.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register`](Self::register).
+    #[cold]
+    #[inline(never)]
+    unsafe fn register_listed(&self, ctx: &Context, op: usize) {
         let mut list = self.lock();
         list.push_back(Entry { ctx, op });
         // SeqCst: the waiter's half of the Dekker pair with `notify`'s
