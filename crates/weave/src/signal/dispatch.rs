@@ -1,14 +1,18 @@
-//! The bottom half: the dispatcher thread, the handler pool, and delivery
+//! The bottom half: the dispatcher (a drainer and a router thread), the handler pool, and delivery
 //! of thread-directed signals at a ULT's safe points.
 //!
 //! The top half (`wrapper.rs`) leaves records in each signal's ring and
-//! wakes the **dispatcher**, one OS thread that blocks every signal and
-//! sleeps on a futex. It drains the rings in order and routes each record:
+//! wakes the **dispatcher**: two OS threads that block every signal. The
+//! **drainer** sleeps on a futex, drains the rings (and the spill) in order
+//! and passes each record to the **router** through a channel; it takes no
+//! lock, so that a top half waiting for room (a full ring and spill) never
+//! waits for code it interrupted. The router may wait for locks such code
+//! holds; it routes each record:
 //! to a `signal::wait` caller if one waits for it, else to the signal's
 //! **lane** (a queue per signal, so that one signal's handlers run one at a
 //! time and in order, as the kernel runs a handler with its own signal
 //! blocked), and wakes a ULT of the **handler pool**. The pool's ULTs are
-//! made by the dispatcher ahead of time (two, growing to
+//! made by the router ahead of time (two, growing to
 //! [`MAX_POOL`] while every one is busy): no spawn on a signal's way, and a
 //! handler is a plain ULT that may lock a `weave::sync::Mutex`, block and
 //! allocate. They block every signal and are never a signal's target.
@@ -129,7 +133,7 @@ fn held() -> &'static Held {
     static HELD: Published<Held> = Published::new();
     HELD.get_or_make(Held::new)
 }
-/// How long the dispatcher first sleeps while it holds records before it
+/// How long the router first sleeps while it holds records before it
 /// looks again for a ULT that lets one through (a mask opened other than
 /// by `signal::mask`: a new ULT, the end of a handler run on its target);
 /// each look that finds nobody doubles it, up to [`HELD_LOOK_MAX_NS`], so
@@ -139,7 +143,7 @@ const HELD_LOOK_NS: i64 = 2_000_000;
 /// The longest sleep between two such looks.
 const HELD_LOOK_MAX_NS: i64 = 256_000_000;
 
-/// Starts the dispatcher thread (once; callers hold `signal::INSTALL`).
+/// Starts the dispatcher (once; callers hold `signal::INSTALL`).
 pub(crate) fn start() {
     if STARTED.swap(true, Relaxed) {
         return;
@@ -150,11 +154,28 @@ pub(crate) fn start() {
     spawn_dispatcher();
 }
 
+/// Starts the dispatcher's two threads, joined by a channel of records.
 fn spawn_dispatcher() {
+    let (tx, rx) = std::sync::mpsc::channel::<Pass>();
+    spawn_os_thread("weave-signal-route", move || router(rx));
+    spawn_os_thread("weave-signal", move || drainer(tx));
+}
+
+fn spawn_os_thread(name: &str, f: impl FnOnce() + Send + 'static) {
     std::thread::Builder::new()
-        .name("weave-signal".into())
-        .spawn(dispatcher)
-        .unwrap_or_else(|e| crate::fatal(&format!("cannot start weave's signal thread: {e}")));
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| {
+            crate::fatal(&format!("cannot start weave's signal thread {name}: {e}"))
+        });
+}
+
+/// Blocks every signal in the calling OS thread's kernel mask: the
+/// dispatcher's threads never take one.
+fn block_every_signal() {
+    let all = SigSet::FULL.to_sigset_t();
+    // SAFETY: blocking a valid set on the calling thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut()) };
 }
 
 /// In the child of a fork (single-threaded, the C library's locks reset):
@@ -195,23 +216,22 @@ pub(crate) fn after_fork_in_child() {
     spawn_dispatcher();
 }
 
-fn dispatcher() {
-    // This thread never takes a signal: its kernel mask blocks them all, and
-    // the handler ULTs it spawns inherit that mask as their ULT mask.
-    let all = SigSet::FULL.to_sigset_t();
-    // SAFETY: blocking a valid set on the calling thread.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut()) };
-    for _ in 0..FIRST_POOL {
-        grow_pool();
-    }
-    let mut look_ns = HELD_LOOK_NS;
+/// The drainer: the thread the top half wakes, and the only one it ever
+/// waits for (when a ring and the spill are both full). It takes the
+/// records out of the rings and the spill and passes them, in order, to
+/// the router, and does nothing else: no lock of weave's or the program's,
+/// so that it cannot wait for code a signal interrupted (which may be
+/// waiting for it, in the top half). The channel is unbounded: a flood
+/// whose router is stuck grows it in memory instead of filling the spill.
+fn drainer(tx: std::sync::mpsc::Sender<Pass>) {
+    block_every_signal();
     let mut spilled = Vec::new();
     loop {
         // Acquire pairs with the Release increment in `wake_dispatcher`.
         let seen = DISPATCH_SEQ.load(Acquire);
         // Spilled records first, then the rings: a ring record a thread
         // pushed before it spilled is then seen (the spill's Acquire), and
-        // routed first, below.
+        // passed on first, below.
         if let Some(sp) = spill().filter(|sp| !sp.is_empty()) {
             sp.take_all(&mut spilled);
         }
@@ -226,7 +246,7 @@ fn dispatcher() {
             let ring = unsafe { &*ring };
             loop {
                 match ring.pop() {
-                    Pop::Item(r) => route(r),
+                    Pop::Item(r) => pass_on(&tx, r),
                     Pop::Empty => break,
                     Pop::Busy => {
                         busy = true;
@@ -236,14 +256,16 @@ fn dispatcher() {
             }
         }
         for r in spilled.drain(..) {
-            route(r);
-            // After the route: until then the top half spills this
-            // signal's next records behind it.
+            pass_on(&tx, r);
+            // After it is in the channel, behind every record of its signal
+            // before it: until then the top half spills this signal's next
+            // records behind it.
             slot(r.signo).spilled.fetch_sub(1, Relaxed);
         }
-        let held = held().signals() != 0;
-        if held {
-            place_held();
+        // A ULT that opened its mask may have found the held records' lock
+        // busy and woken us (`take_held`): the router looks again.
+        if held().signals() != 0 {
+            let _ = tx.send(Pass::Look);
         }
         if busy {
             // A push was interrupted between its claim and its publication;
@@ -251,31 +273,73 @@ fn dispatcher() {
             std::thread::sleep(std::time::Duration::from_micros(20));
             continue;
         }
-        let look = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: look_ns,
-        };
-        let timeout = if held {
-            &look as *const libc::timespec
-        } else {
-            std::ptr::null()
-        };
         // SAFETY: FUTEX_WAIT on a valid, static word; returns at once if it
-        // no longer holds `seen`, or after `timeout` (a valid timespec).
+        // no longer holds `seen`.
         unsafe {
             libc::syscall(
                 libc::SYS_futex,
                 DISPATCH_SEQ.as_ptr(),
                 libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
                 seen,
-                timeout,
+                std::ptr::null::<libc::timespec>(),
             )
         };
-        look_ns = if held && DISPATCH_SEQ.load(Relaxed) == seen {
-            (look_ns * 2).min(HELD_LOOK_MAX_NS)
+    }
+}
+
+/// What the drainer passes to the router.
+enum Pass {
+    /// A record, to route.
+    Record(Record),
+    /// Held records wait: look for a ULT that takes them.
+    Look,
+}
+
+fn pass_on(tx: &std::sync::mpsc::Sender<Pass>, r: Record) {
+    // The router never leaves while the drainer lives (both loop for
+    // ever): a send cannot fail.
+    let _ = tx.send(Pass::Record(r));
+}
+
+/// The router: routes each record the drainer passes on, in order (to a
+/// `wait` caller, a lane and the handler pool, a target ULT, or the held
+/// records), and looks for a taker of held records while any is. It may
+/// wait for locks that code a signal interrupted holds (a lane's while a
+/// pool ULT takes a record from it, the `wait` callers', the queues of
+/// thread-directed records, the runtime's as it spawns a pool ULT): the top
+/// half never waits for it.
+fn router(rx: std::sync::mpsc::Receiver<Pass>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    // The handler ULTs this thread spawns inherit its kernel mask, which
+    // blocks every signal, as their ULT mask.
+    block_every_signal();
+    for _ in 0..FIRST_POOL {
+        grow_pool();
+    }
+    let mut look_ns = HELD_LOOK_NS;
+    loop {
+        let got = if held().signals() != 0 {
+            rx.recv_timeout(std::time::Duration::from_nanos(look_ns as u64))
         } else {
-            HELD_LOOK_NS
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
         };
+        match got {
+            Ok(first) => {
+                let mut next = Some(first);
+                while let Some(p) = next {
+                    if let Pass::Record(r) = p {
+                        route(r);
+                    }
+                    next = rx.try_recv().ok();
+                }
+                look_ns = HELD_LOOK_NS;
+            }
+            Err(RecvTimeoutError::Timeout) => look_ns = (look_ns * 2).min(HELD_LOOK_MAX_NS),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if held().signals() != 0 {
+            place_held();
+        }
     }
 }
 
@@ -382,7 +446,7 @@ fn hold(rec: Record) {
     place_held();
 }
 
-/// Called by the dispatcher: hands each held signal to a `signal::wait`
+/// Called by the router: hands each held signal to a `signal::wait`
 /// caller, or to a live ULT that does not block it (one pass over the
 /// thread table per signal), as the kernel delivers a pending signal.
 pub(crate) fn place_held() {
@@ -425,7 +489,7 @@ fn find_taker(sig: i32) -> Option<&'static Tcb> {
 /// after the mask store): it takes the held records of those signals, as
 /// POSIX delivers pending signals on an unblock, each routed naming it. If
 /// the lock is busy (this may run in a handler that interrupted its
-/// holder), the dispatcher is woken: its scan finds this ULT's open mask.
+/// holder), the dispatcher is woken (its drainer tells the router to look): the scan finds this ULT's open mask.
 pub(crate) fn take_held(tcb: &'static Tcb, opened: u64) {
     // The other side of the fence pair (`held.rs`).
     pair_fence();
@@ -748,11 +812,11 @@ mod tests {
         rc == 0
     }
 
-    /// The ULT that takes every signal holds the lock the dispatcher needs
-    /// to route them (the signal's lane) while it queues them on its own
-    /// LWP: each runs the top half at once, on that ULT, which cannot give
-    /// the lock back until the top half returns. The ring (1,024) fills;
-    /// the rest must not wait for the dispatcher.
+    /// The ULT that takes every signal holds the lock the router needs to
+    /// route them (the signal's lane) while it queues them on its own LWP:
+    /// each runs the top half at once, on that ULT, which cannot give the
+    /// lock back until the top half returns. The ring (1,024) and the
+    /// spill (4,096) fill; the rest must not wait for the stuck router.
     #[test]
     fn a_full_realtime_ring_does_not_wait_for_a_dispatcher_stuck_on_the_interrupted_code() {
         if !in_child(
@@ -760,7 +824,7 @@ mod tests {
         ) {
             return;
         }
-        const N: usize = 3000;
+        const N: usize = 12_000;
         let sig = crate::signal::sigrtmin() + 5;
         let got: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();

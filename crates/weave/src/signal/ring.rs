@@ -1,6 +1,6 @@
 //! The per-signal record ring: where the top half (the kernel-level
 //! handler, in signal context) leaves each signal it took, for the
-//! dispatcher thread (the bottom half's trigger) to pick up.
+//! dispatcher's drainer thread (the bottom half's trigger) to pick up.
 //!
 //! A bounded multi-producer, single-consumer queue (Vyukov's), one per
 //! handled signal, made of atomics only, so that a push is

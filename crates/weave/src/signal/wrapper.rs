@@ -6,8 +6,9 @@
 //! it here and raises it again. A send the kernel refuses (`EAGAIN`, the
 //! queue of pending signals full) ends in a record too: for the ULT case 3
 //! chose, or, for case 4, one the dispatcher holds (`held.rs`). It never
-//! waits for the dispatcher while there is room in the spill (`spill.rs`).
-//! The dispatcher may wait for a lock the interrupted code holds.
+//! waits for the dispatcher while there is room in the spill (`spill.rs`),
+//! and then only for its drainer, which takes no lock: the router, which
+//! may wait for a lock the interrupted code holds, it never waits for.
 //!
 //! ASYNC-SIGNAL-SAFE, all of it: atomics, thread-local `Cell`s with const
 //! initialisers, reads of the never-freed thread and LWP tables, and the
