@@ -297,6 +297,12 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
             }
             if other.is_none() {
                 other = Some(t);
+                // Off an LWP, case 2 cannot apply: the first such ULT is all
+                // the scan can find (a thread table of 100,000 ULTs would
+                // otherwise be read whole for each signal).
+                if here.is_none() {
+                    break;
+                }
             }
         }
     }
