@@ -198,8 +198,10 @@ const fn fits_room<F, T>() -> bool {
 
 /// Whether a `Job<F, T>` fits in a block of `thread/blocks.rs`.
 const fn fits_block<F, T>() -> bool {
-    std::mem::size_of::<Job<F, T>>() <= blocks::BLOCK
-        && std::mem::align_of::<Job<F, T>>() <= blocks::ALIGN
+    blocks::fits(
+        std::mem::size_of::<Job<F, T>>(),
+        std::mem::align_of::<Job<F, T>>(),
+    )
 }
 
 /// Makes the packet for `f`: returns the TCB's and the handle's halves.
@@ -248,7 +250,7 @@ where
             p
         }
         _ if in_block => {
-            let p = take_block().cast::<Job<F, T>>();
+            let p = take_block(std::mem::size_of::<Job<F, T>>()).cast::<Job<F, T>>();
             // SAFETY: the block is free (just taken) and large and aligned
             // enough (`fits_block`).
             unsafe { p.as_ptr().write(job) };
@@ -364,21 +366,23 @@ unsafe fn vacate<F, T>(h: NonNull<Header>) {
 unsafe fn give_back<F, T>(h: NonNull<Header>) {
     // SAFETY: the caller's contract is `vacate`'s.
     unsafe { vacate::<F, T>(h) };
-    let p = h.cast::<u8>();
+    let (p, size) = (h.cast::<u8>(), std::mem::size_of::<Job<F, T>>());
     match crate::lwp::current() {
-        // SAFETY: the packet is dropped: nothing uses its block any more,
-        // and it is given back once (this is the last reference's drop).
-        Some(l) => unsafe { l.local().packets.give(p) },
+        // SAFETY: the packet is dropped: nothing uses its block (of the
+        // packet's size) any more, and it is given back once (this is the
+        // last reference's drop).
+        Some(l) => unsafe { l.local().packets.give(p, size) },
         // SAFETY: as above.
-        None => unsafe { blocks::free(p) },
+        None => unsafe { blocks::free(p, size) },
     }
 }
 
-/// A block for a packet: from the calling LWP's cache if it runs on one.
-fn take_block() -> NonNull<u8> {
+/// A block of `size` bytes for a packet: from the calling LWP's cache if
+/// it runs on one.
+fn take_block(size: usize) -> NonNull<u8> {
     match crate::lwp::current() {
-        Some(l) => l.local().packets.take(),
-        None => blocks::alloc(),
+        Some(l) => l.local().packets.take(size),
+        None => blocks::alloc(size),
     }
 }
 
