@@ -123,6 +123,8 @@ pub(crate) struct Local {
     due: Vec<(&'static Tcb, WakeToken)>,
     pub(crate) stacks: stack::Cache,
     pub(crate) slots: SlotCache,
+    /// Free blocks for join packets (`thread/blocks.rs`).
+    pub(crate) packets: crate::thread::blocks::Blocks,
     switch: Switch,
     picks: u32,
     /// Since when this LWP has left new work to idle siblings (see `pick`).
@@ -269,6 +271,7 @@ impl Lwp {
                 due: Vec::new(),
                 stacks: stack::Cache::default(),
                 slots: SlotCache::default(),
+                packets: crate::thread::blocks::Blocks::default(),
                 switch: Switch::Yield,
                 picks: 0,
                 deferring: None,
@@ -1284,6 +1287,7 @@ impl Lwp {
         let l = self.local();
         l.stacks.drain_into(&rt().stacks);
         table().drain(&mut l.slots);
+        l.packets.clear();
         trace::emit(Event::LwpExit { lwp: self.index });
         self.local().tracer = trace::Tracer::NONE;
         CURRENT.with(|c| c.set(std::ptr::null()));

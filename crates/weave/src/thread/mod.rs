@@ -37,6 +37,7 @@
 //! weave::thread::spawn(move || *rc).join().unwrap();
 //! ```
 
+pub(crate) mod blocks;
 pub(crate) mod cancel;
 pub(crate) mod cancel_word;
 pub(crate) mod current;

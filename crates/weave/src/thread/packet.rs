@@ -1,9 +1,12 @@
 //! The join packet: holds the closure until the ULT runs it and its
-//! result until `join` takes it. One allocation per spawn, except for a
-//! thread whose id is held (`Builder::hold_id`, the C API's joinable
-//! threads) and whose packet is small: that one lives in the room its
-//! table index has here ("Rooms", below), and a spawn and join allocate
-//! nothing for it.
+//! result until `join` takes it. A small packet (a closure of up to four
+//! words with a word-sized result) costs no allocation: a thread whose id
+//! is held (`Builder::hold_id`, the C API's joinable threads) has it in
+//! the room its table index has here ("Rooms", below); another unscoped
+//! thread has it in a block of the spawning LWP's cache
+//! (`thread/blocks.rs`), which goes back to the cache of the LWP that
+//! lets go of the packet last. A larger packet, a scoped thread's, and
+//! one made or let go of on an OS thread use the heap.
 //!
 //! ```text
 //!  #[repr(C)] Job<F, T>
@@ -68,6 +71,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use super::blocks;
 use super::join_state::JoinState;
 use crate::sched::Waiter;
 use crate::thread::scoped::ScopeData;
@@ -192,6 +196,14 @@ const fn fits_room<F, T>() -> bool {
         && std::mem::align_of::<Job<F, T>>() <= std::mem::align_of::<Room>()
 }
 
+/// Whether a `Job<F, T>` fits in a block of `thread/blocks.rs`.
+const fn fits_block<F, T>() -> bool {
+    blocks::fits(
+        std::mem::size_of::<Job<F, T>>(),
+        std::mem::align_of::<Job<F, T>>(),
+    )
+}
+
 /// Makes the packet for `f`: returns the TCB's and the handle's halves.
 /// `held` is the table index of a thread spawned with its id held: its
 /// packet goes in that index's room if it fits (module doc, "Rooms");
@@ -209,6 +221,7 @@ where
         s.started();
     }
     let in_room = fits_room::<F, T>() && held.is_some() && scope.is_none();
+    let in_block = !in_room && fits_block::<F, T>() && scope.is_none();
     let job = Job::<F, T> {
         slot: Slot {
             header: Header {
@@ -218,6 +231,8 @@ where
                 scope,
                 vtable: if in_room {
                     &VTableOf::<F, T>::IN_ROOM
+                } else if in_block {
+                    &VTableOf::<F, T>::IN_BLOCK
                 } else {
                     &VTableOf::<F, T>::BOXED
                 },
@@ -231,6 +246,13 @@ where
             let p = room(index).cast::<Job<F, T>>();
             // SAFETY: the room is free (the hold on its index: module doc)
             // and large and aligned enough (`fits_room`).
+            unsafe { p.as_ptr().write(job) };
+            p
+        }
+        _ if in_block => {
+            let p = take_block(std::mem::size_of::<Job<F, T>>()).cast::<Job<F, T>>();
+            // SAFETY: the block is free (just taken) and large and aligned
+            // enough (`fits_block`).
             unsafe { p.as_ptr().write(job) };
             p
         }
@@ -250,6 +272,10 @@ impl<F: FnOnce() -> T, T> VTableOf<F, T> {
     };
     const IN_ROOM: VTable = VTable {
         dealloc: vacate::<F, T>,
+        ..Self::BOXED
+    };
+    const IN_BLOCK: VTable = VTable {
+        dealloc: give_back::<F, T>,
         ..Self::BOXED
     };
 }
@@ -322,8 +348,8 @@ unsafe fn dealloc<F, T>(h: NonNull<Header>) {
 
 /// # Safety
 ///
-/// `h` must be the header of a `Job<F, T>` in a room, with no references
-/// left.
+/// `h` must be the header of a `Job<F, T>` in a room or a block, with no
+/// references left.
 unsafe fn vacate<F, T>(h: NonNull<Header>) {
     // SAFETY: no references are left, so the result is ours.
     unsafe { drop_result::<T>(h) };
@@ -331,6 +357,33 @@ unsafe fn vacate<F, T>(h: NonNull<Header>) {
     // `ManuallyDrop`, so this drops the header's fields only. The room is
     // free for the index's next thread once the hold lets go.
     unsafe { std::ptr::drop_in_place(h.cast::<Job<F, T>>().as_ptr()) };
+}
+
+/// # Safety
+///
+/// `h` must be the header of a `Job<F, T>` in a block of
+/// `thread/blocks.rs`, with no references left.
+unsafe fn give_back<F, T>(h: NonNull<Header>) {
+    // SAFETY: the caller's contract is `vacate`'s.
+    unsafe { vacate::<F, T>(h) };
+    let (p, size) = (h.cast::<u8>(), std::mem::size_of::<Job<F, T>>());
+    match crate::lwp::current() {
+        // SAFETY: the packet is dropped: nothing uses its block (of the
+        // packet's size) any more, and it is given back once (this is the
+        // last reference's drop).
+        Some(l) => unsafe { l.local().packets.give(p, size) },
+        // SAFETY: as above.
+        None => unsafe { blocks::free(p, size) },
+    }
+}
+
+/// A block of `size` bytes for a packet: from the calling LWP's cache if
+/// it runs on one.
+fn take_block(size: usize) -> NonNull<u8> {
+    match crate::lwp::current() {
+        Some(l) => l.local().packets.take(size),
+        None => blocks::alloc(size),
+    }
 }
 
 /// Drops one reference; frees the packet with the last one.

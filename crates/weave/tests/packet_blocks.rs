@@ -1,0 +1,133 @@
+//! Join packets of small closures live in blocks each LWP keeps and
+//! reuses (`thread/blocks.rs`): a batch of spawns after a first one takes
+//! its packets from there, not from the heap, and a reused block carries
+//! nothing of the thread that had it before. The pool is set to one LWP,
+//! and the tests of this file run one at a time.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use weave::thread;
+
+/// Counts the heap allocations of the whole process.
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: the caller's contract is System's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn one_lwp() -> std::sync::MutexGuard<'static, ()> {
+    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    weave::set_concurrency(1).unwrap();
+    g
+}
+
+const BATCH: usize = 1000;
+
+/// Spawns `BATCH` threads, then joins them, checking each result.
+fn batch(hs: &mut Vec<thread::JoinHandle<usize>>) {
+    hs.extend((0..BATCH).map(|i| thread::spawn(move || i)));
+    for (i, h) in hs.drain(..).enumerate() {
+        assert_eq!(h.join().unwrap(), i);
+    }
+}
+
+#[test]
+fn a_batch_after_a_first_one_takes_no_packet_from_the_heap() {
+    let _g = one_lwp();
+    let allocs = thread::spawn(|| {
+        let mut hs = Vec::with_capacity(BATCH);
+        batch(&mut hs);
+        let before = ALLOCS.load(Relaxed);
+        batch(&mut hs);
+        ALLOCS.load(Relaxed) - before
+    })
+    .join()
+    .unwrap();
+    // One packet a thread came from the heap before the blocks: 1,000.
+    // What is left is the queues' growth and other threads' allocations.
+    assert!(
+        allocs < BATCH / 10,
+        "{allocs} heap allocations for {BATCH} spawns and joins after a first batch"
+    );
+}
+
+/// A result that counts its drops.
+struct Tracked(usize);
+
+static MADE: AtomicUsize = AtomicUsize::new(0);
+static DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+impl Tracked {
+    fn new(i: usize) -> Tracked {
+        MADE.fetch_add(1, Relaxed);
+        Tracked(i)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        DROPPED.fetch_add(1, Relaxed);
+    }
+}
+
+#[test]
+fn a_reused_block_holds_only_its_own_threads_result() {
+    let _g = one_lwp();
+    thread::spawn(|| {
+        for round in 0..4 {
+            // Joined, detached before they run (their ULT drops the
+            // result), and panicking threads, mixed, so that each block
+            // serves every kind in turn.
+            let mut joined = Vec::new();
+            for i in 0..300 {
+                match i % 3 {
+                    0 => joined.push((i, thread::spawn(move || Tracked::new(i)))),
+                    1 => drop(thread::spawn(move || Tracked::new(i))),
+                    _ => joined.push((
+                        i,
+                        thread::spawn(move || -> Tracked { std::panic::panic_any(i) }),
+                    )),
+                }
+            }
+            for (i, h) in joined {
+                match h.join() {
+                    Ok(t) => assert_eq!(t.0, i, "round {round}: another thread's result"),
+                    Err(p) => assert_eq!(
+                        p.downcast_ref::<usize>(),
+                        Some(&i),
+                        "round {round}: another thread's panic"
+                    ),
+                }
+            }
+        }
+    })
+    .join()
+    .unwrap();
+    // Every result made is dropped once the detached threads have ended
+    // (the watchdog only turns a missing drop into a failure); a result
+    // dropped twice shows as more drops than results.
+    assert_eq!(MADE.load(Relaxed), 4 * 100 * 2);
+    let watchdog = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while DROPPED.load(Relaxed) < MADE.load(Relaxed) && std::time::Instant::now() < watchdog {
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(DROPPED.load(Relaxed), MADE.load(Relaxed));
+}
