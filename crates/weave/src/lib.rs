@@ -38,7 +38,7 @@
 //!    state word, the thread table, "who am I"), `thread::local` (per-ULT
 //!    storage), [`trace`] (the event hook), `time::{clock, timers}`,
 //!    `sched::{idle, pick, inbox, ready}` (the LWP sleep/wake protocol, the
-//!    pick rule, the queues), `reactor::readiness`, `monitor::doorbell`.
+//!    pick rule, the queues), `reactor::{readiness, role}`, `monitor::doorbell`.
 //! 3. **The engine**, one unit that may call within itself: `runtime` (the
 //!    pool's shared state), `lwp` (the LWPs, their scheduler loops, pool
 //!    membership), `sched` (blocking and waking, placement) and `reactor`
@@ -272,6 +272,7 @@ mod lwp {
 #[cfg(loom)]
 mod reactor {
     pub(crate) mod readiness;
+    pub(crate) mod role;
 }
 #[cfg(loom)]
 mod trace {

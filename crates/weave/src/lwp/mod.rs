@@ -826,7 +826,11 @@ impl Lwp {
         match crate::reactor::try_get() {
             Some(r) if r.waiters() > 0 && r.try_claim() => {
                 let n = r.poll(Some(Instant::now()));
-                r.release();
+                // An LWP that went idle meanwhile sleeps on its futex, and
+                // we go back to running ULTs: hand it the role.
+                if r.release() {
+                    pool::wake_to_poll(rt(), Some(self.index));
+                }
                 n
             }
             _ => 0,
@@ -1164,10 +1168,16 @@ impl Lwp {
             trace::emit(Event::LwpIdle { lwp: self.index });
             // Sleep in the reactor if nobody else does: io readiness, our
             // timers and new work then all end the sleep (see `reactor`).
+            // If another thread holds the role while ULTs wait for io,
+            // leave a note: its release wakes us (or another sleeper) to
+            // take the role, rather than leaving io to the busy LWPs'
+            // polls between picks and the monitor's tick.
             match crate::reactor::try_get() {
-                Some(r) if r.try_claim() => {
+                Some(r) if r.try_claim() || (r.waiters() > 0 && r.claim_or_note_miss()) => {
                     self.parker.park_polling(deadline, r);
-                    r.release();
+                    if r.release() {
+                        pool::wake_to_poll(rt, Some(self.index));
+                    }
                 }
                 _ => self.parker.park(deadline),
             }

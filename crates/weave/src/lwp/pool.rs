@@ -33,6 +33,22 @@ impl PoolState {
     }
 }
 
+/// Wakes one pool LWP asleep on its futex, other than `except`, so that it
+/// takes the reactor's poller role when it idles again: for a thread that
+/// let go of the role and learnt that an idle LWP missed it
+/// (`reactor/role.rs`), or the monitor after polling in nobody's place.
+pub(crate) fn wake_to_poll(rt: &Runtime, except: Option<usize>) {
+    let sleeper = rt.lwps().find(|l| {
+        Some(l.index) != except
+            && l.is_pool_member()
+            && !l.parker.is_polling()
+            && l.claim_sleeping()
+    });
+    if let Some(l) = sleeper {
+        l.parker.unpark();
+    }
+}
+
 /// Serialises the creation of LWPs: bound ones with the pool's.
 static SPAWN: Mutex<()> = Mutex::new(());
 

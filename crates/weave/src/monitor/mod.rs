@@ -154,13 +154,11 @@ pub(crate) fn run(rt: &'static Runtime) {
         if let Some(r) = crate::reactor::try_get() {
             // Every LWP may be busy, none in the reactor: collect io events
             // for the ULTs waiting on sockets (Go's sysmon does the same).
-            if r.poll_unattended() && r.waiters() > 0 {
+            if r.poll_unattended() {
                 // Nobody sleeps in the reactor while ULTs wait for io: an
                 // LWP that went to sleep while we held the poller role sleeps
                 // on its futex. Wake one; idle again, it takes the role.
-                if let Some(l) = rt.lwps().find(|l| l.is_pool_member() && l.claim_sleeping()) {
-                    l.parker.unpark();
-                }
+                lwp::pool::wake_to_poll(rt, None);
             }
         }
         let now = Instant::now();

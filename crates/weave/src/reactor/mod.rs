@@ -15,9 +15,14 @@
 //! its earliest timer; an eventfd in the epoll set is how `unpark` reaches
 //! it (see `lwp::parker`). So io readiness, timers and new work all wake an
 //! idle LWP through one call. The other idle LWPs sleep on their futexes.
-//! When every LWP is busy, nobody sleeps in the reactor: the monitor polls
-//! it without blocking on its 1 ms tick if ULTs wait for io. (Why one
-//! shared epoll and not one per LWP: `docs/ARCHITECTURE.md`.)
+//! An idle LWP that finds the role held while ULTs wait for io leaves a
+//! note, and the holder, letting go, wakes a sleeping LWP to take the role
+//! (`role.rs`): a busy LWP's poll between picks lasts an instant, and the
+//! LWP that missed it would otherwise sleep with nobody in the reactor.
+//! When every LWP is busy, nobody sleeps in the reactor: busy LWPs poll
+//! without blocking every 64 picks, and the monitor on its 1 ms tick if
+//! ULTs wait for io. (Why one shared epoll and not one per LWP:
+//! `docs/ARCHITECTURE.md`.)
 //!
 //! ## Lost wake-ups
 //! A record's `state` word holds the readiness bits and a tick that every
@@ -64,6 +69,7 @@ use crate::sched::{self, Waiter};
 use crate::thread::id::BlockReason;
 
 mod readiness;
+mod role;
 mod waiting;
 
 pub(crate) use readiness::Dir;
@@ -250,8 +256,9 @@ pub(crate) struct Reactor {
     epoll: OwnedFd,
     /// An eventfd in the epoll set: writing to it ends the poller's wait.
     waker: OwnedFd,
-    /// Held by the thread polling (blocking or not); see the module doc.
-    polling: AtomicBool,
+    /// Held by the thread polling (blocking or not), with the note of an
+    /// idle LWP that found it held; see the module doc and `role.rs`.
+    role: role::Role,
     /// ULTs blocked on io readiness right now.
     waiters: waiting::Waiting,
     pages: Box<[AtomicPtr<Record>]>,
@@ -303,7 +310,7 @@ impl Reactor {
         Ok(Reactor {
             epoll,
             waker,
-            polling: AtomicBool::new(false),
+            role: role::Role::new(),
             waiters: waiting::Waiting::new(),
             pages: (0..PAGES)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
@@ -463,7 +470,7 @@ impl Reactor {
         // `waker` number now shares that description.
         drop(fresh);
         // The poller and the waiters were threads of the parent.
-        self.polling.store(false, Relaxed);
+        self.role.reset();
         self.waiters.reset();
     }
 
@@ -479,15 +486,23 @@ impl Reactor {
     /// Claims the poller role; false if another thread holds it.
     #[inline]
     pub(crate) fn try_claim(&self) -> bool {
-        !self.polling.load(Relaxed)
-            && self
-                .polling
-                .compare_exchange(false, true, Acquire, Relaxed)
-                .is_ok()
+        self.role.try_claim()
     }
 
-    pub(crate) fn release(&self) {
-        self.polling.store(false, Release);
+    /// For an idle LWP about to sleep, which found the role held: claims
+    /// it if it came free, or leaves a note that the holder's
+    /// [`release`](Reactor::release) reports (`role.rs`).
+    pub(crate) fn claim_or_note_miss(&self) -> bool {
+        self.role.claim_or_note_miss()
+    }
+
+    /// Gives the poller role up. True if an idle LWP found it held
+    /// meanwhile and may be asleep on its futex with nobody polling: the
+    /// caller must then wake a sleeping LWP, which takes the role when it
+    /// idles again.
+    #[must_use = "a true result asks the caller to wake a sleeping LWP"]
+    pub(crate) fn release(&self) -> bool {
+        self.role.release()
     }
 
     /// ULTs waiting for io now.
@@ -580,18 +595,19 @@ impl Reactor {
     }
 
     /// Polls without blocking if ULTs wait for io and nobody else polls:
-    /// the monitor's fallback while every LWP is busy. Returns whether it
-    /// polled (then no LWP was in the reactor).
+    /// the monitor's fallback while every LWP is busy. Returns whether the
+    /// caller should wake a sleeping LWP to take the role: it polled (then
+    /// no LWP was in the reactor) and ULTs still wait for io, or an idle
+    /// LWP missed the role meanwhile.
     pub(crate) fn poll_unattended(&self) -> bool {
         if self.waiters() > 0 && self.try_claim() {
             self.poll(Some(Instant::now()));
-            self.release();
-            // Pairs with the fence an idle LWP issues between setting its
-            // `sleeping` flag and trying to claim the poller role: either
-            // it claimed the role after our release, or our caller sees it
-            // asleep and can wake it to take the role.
-            std::sync::atomic::fence(SeqCst);
-            true
+            // `release`'s fence also pairs with the fence an idle LWP
+            // issues between setting its `sleeping` flag and trying to
+            // claim the poller role: either it claimed the role after our
+            // release, or our caller sees it asleep and can wake it.
+            let missed = self.release();
+            missed || self.waiters() > 0
         } else {
             false
         }
