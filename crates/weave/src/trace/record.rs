@@ -69,8 +69,26 @@ use crate::time::clock;
 /// rings cost memory per LWP.
 pub const DEFAULT_RING: usize = 1 << 16;
 
-/// How often the writer thread empties the rings.
+/// How often the writer thread empties the rings at least: a producer
+/// whose ring is half full wakes it sooner (`wake_writer`).
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
+
+/// The writer thread of the recording in progress, for `wake_writer`.
+static WRITER: Mutex<Option<std::thread::Thread>> = Mutex::new(None);
+
+/// Wakes the writer thread early: a ring is half full (seen once a
+/// quarter lap, `Ring::used`) or dropping. Never waits: if the lock is
+/// held (a recording starting or stopping) the writer's own timer serves.
+/// An unpark costs a system call only when the writer sleeps.
+#[cold]
+#[inline(never)]
+fn wake_writer() {
+    if let Ok(w) = WRITER.try_lock() {
+        if let Some(t) = w.as_ref() {
+            t.unpark();
+        }
+    }
+}
 
 /// The LWP of a ring's thread's last event, for the drop report.
 fn lwp_of_ring(r: &Ring) -> Option<usize> {
@@ -93,6 +111,8 @@ struct Recorder {
     path: String,
     /// The ticks in the file's header: every ring's clock starts there.
     start: u64,
+    /// `FAST_SWITCH_NS` in ticks (`Fast::fast`).
+    fast: u64,
 }
 
 /// The recording, if one runs.
@@ -163,11 +183,13 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
         writer: Mutex::new(None),
         path: path.display().to_string(),
         start,
+        fast: FAST_SWITCH_NS * (1 << 20) / scale.max(1),
     });
     let r2 = rec.clone();
     let writer = std::thread::Builder::new()
         .name("weave-trace".into())
         .spawn(move || write_loop(&r2, out))?;
+    *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer.thread().clone());
     *rec.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
     // Release pairs with the Acquire load in `name_thread`: a thread that
     // sees the epoch finds the recorder in `RECORDER`.
@@ -193,6 +215,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
     EPOCH.store(0, Relaxed);
     rec.stopping.store(true, Relaxed);
     let writer = rec.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+    *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let words = match writer.map(|w| w.join()) {
         Some(Ok(r)) => r?,
         Some(Err(_)) => return Err(io::Error::other("the trace writer thread panicked")),
@@ -250,7 +273,7 @@ fn write_loop(rec: &Recorder, mut out: File) -> io::Result<u64> {
             out.flush()?;
             return Ok(written);
         }
-        std::thread::sleep(DRAIN_EVERY);
+        std::thread::park_timeout(DRAIN_EVERY);
     }
 }
 
@@ -306,10 +329,56 @@ pub(super) struct Fast {
     /// for a WAKE_RUN record); any other push writes it first as a WAKE_RUN
     /// record of its own (`close`), so the ring's order is kept.
     wake: [u64; 2],
+    /// Switches that may still go without a clock read (`switch_out`):
+    /// set to `granted` at a stamped switch, counted down by each switch
+    /// written UNSTAMPED. Equal to `granted` right after a stamped switch
+    /// only (`switch_stamp` serves only then).
+    skip: u32,
+    /// What the last stamped switch granted (`unstamped_budget`: all of
+    /// `UNSTAMPED_RUN` if the switches since the ring's stamp before it
+    /// came fast, else 0): the next stamped switch comes `granted + 1`
+    /// switches after it.
+    granted: u32,
+    /// The stamp of the last stamped switch: the pace is measured from
+    /// there (not from `last`, which any stamped event moves).
+    switch_at: u64,
+    /// Ticks a switch may take on average for the switches after it to go
+    /// unstamped (the recording's `Recorder::fast`, ~1 us).
+    fast: u64,
 }
 
 /// `Fast::switch`: the ring's last stamp is the switch's (see there).
 const STAMPED: usize = 1;
+
+/// The most switches in a row written without a clock read after a
+/// stamped one (`unstamped_budget`): one clock read per 32 switches while
+/// switches come faster than one a microsecond (a ping-pong's, ~50 ns).
+/// A clock read on a VM costs as much as a whole switch (`rdtsc` is
+/// emulated: 30 to 100 ns measured).
+const UNSTAMPED_RUN: u32 = 31;
+
+/// How fast switches must come for the next ones to go unstamped: at
+/// most this many ns each, on average, since the last stamped switch. It
+/// bounds the window the reader spreads an unstamped run over while the
+/// pace holds (32 switches: 32 us at most).
+const FAST_SWITCH_NS: u64 = 1_000;
+
+/// How many switches may go unstamped after a stamped switch that came
+/// `elapsed` ticks after the stamped switch before it, with `switches`
+/// switches (itself and the unstamped ones between) in that time: all of
+/// `UNSTAMPED_RUN` if they averaged under `fast` ticks each, none
+/// otherwise (a slow switch: stamp every one until the pace is fast
+/// again). A ULT that computes for long inside an unstamped run is
+/// placed wrongly by the reader, within that run only: the stamp that
+/// ends it sees the slow average and stops the next one.
+#[inline(always)]
+fn unstamped_budget(elapsed: u64, switches: u32, fast: u64) -> u32 {
+    if elapsed < u64::from(switches) * fast {
+        UNSTAMPED_RUN
+    } else {
+        0
+    }
+}
 
 /// Wakes in a row that may go without a clock read (`wake_after_wake`).
 const UNSTAMPED: u32 = 16;
@@ -323,6 +392,10 @@ const NO_FAST: Fast = Fast {
     running: 0,
     unstamped: 0,
     wake: [0; 2],
+    skip: 0,
+    granted: 0,
+    switch_at: 0,
+    fast: 0,
 };
 
 std::thread_local! {
@@ -517,7 +590,8 @@ pub(crate) fn switch_stamp() -> Option<u64> {
     }
     let s = fast()?;
     // A stamp of an earlier recording is stale: only this one's counts.
-    (s.switch != 0 && s.key == key(EPOCH.load(Relaxed))).then_some(s.last)
+    // An unstamped switch (`skip` below `granted`) has no stamp of its own.
+    (s.switch != 0 && s.skip == s.granted && s.key == key(EPOCH.load(Relaxed))).then_some(s.last)
 }
 
 /// The event into this thread's ring of the recording `key` (the value of
@@ -619,9 +693,29 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
     if s.switch != 0 {
         close(s);
     }
-    let ts = clock::ticks();
     s.running = 0;
-    let delta = ts.wrapping_sub(s.last);
+    // One switch in `UNSTAMPED_RUN + 1` reads the clock while switches
+    // come fast; the others are written UNSTAMPED (the reader spreads
+    // them between the stamps around them) and keep the ring's clock.
+    let (ts, delta) = if s.skip != 0 {
+        s.skip -= 1;
+        (s.last, u64::from(format::UNSTAMPED))
+    } else {
+        let ts = clock::ticks();
+        let d = ts.wrapping_sub(s.last);
+        s.granted = unstamped_budget(ts.wrapping_sub(s.switch_at), s.granted + 1, s.fast);
+        s.skip = s.granted;
+        s.switch_at = ts;
+        // A delta that would read as UNSTAMPED goes the slow way (TIME).
+        (
+            ts,
+            if d < u64::from(format::UNSTAMPED) {
+                d
+            } else {
+                u64::MAX
+            },
+        )
+    };
     // SAFETY: as in `push`.
     let ring = unsafe { &*s.ring };
     // Word 2 (or 4, after the wake) is left unwritten: the Run writes it,
@@ -780,7 +874,7 @@ fn push(s: &mut Fast, ts: Option<u64>, rec: Rec) -> bool {
     // A clock that went back (another CPU's TSC) makes a huge delta: the
     // slow path writes a TIME record.
     let delta = ts.wrapping_sub(s.last);
-    let pushed = delta >> 32 == 0
+    let pushed = delta < u64::from(format::UNSTAMPED)
         && if n == 2 {
             ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
         } else {
@@ -808,7 +902,7 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
     let mut n = 0;
     let mut delta = ts.wrapping_sub(s.last);
     let mut last = ts;
-    if delta > u64::from(u32::MAX) {
+    if delta >= u64::from(format::UNSTAMPED) {
         words[..2].copy_from_slice(&format::encode_time(ts));
         (n, delta, last) = (2, 0, ts);
     }
@@ -819,6 +913,9 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
     // A mark has delta 0: the drops came after the ring's last record.
     if ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(lwp, c)) {
         s.last = last;
+        if ring.used(&s.cur) >= ring.capacity() / 2 {
+            wake_writer();
+        }
         true
     } else {
         forget_running(s, w0);
@@ -832,6 +929,7 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
 #[cold]
 fn forget_running(s: &mut Fast, w0: u64) {
     s.running = 0;
+    wake_writer();
     if let Some(l) = format::record_lwp(w0) {
         // SAFETY: as in `push`.
         unsafe { &*s.ring }.lwp.store(l as u32, Relaxed);
@@ -875,7 +973,7 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         close(s);
     }
     let epoch = key >> 1;
-    let Some((ring, start)) = new_ring(epoch) else {
+    let Some((ring, start, fast)) = new_ring(epoch) else {
         return false;
     };
     let p = Arc::as_ptr(&ring);
@@ -895,14 +993,19 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         running: 0,
         unstamped: 0,
         wake: [0; 2],
+        skip: 0,
+        granted: 0,
+        switch_at: start,
+        fast,
     };
     true
 }
 
-/// A ring for the calling thread in the recording of `epoch`, and the
-/// recording's start (the ring's clock before its first record).
+/// A ring for the calling thread in the recording of `epoch`, the
+/// recording's start (the ring's clock before its first record) and its
+/// `Recorder::fast`.
 #[cold]
-fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64)> {
+fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64, u64)> {
     let cur = RECORDER.lock().unwrap_or_else(|e| e.into_inner());
     let rec = cur.as_ref().filter(|r| r.epoch == epoch)?;
     let ring = Arc::new(Ring::new(rec.ring * 2));
@@ -910,5 +1013,23 @@ fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64)> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(ring.clone());
-    Some((ring, rec.start))
+    Some((ring, rec.start, rec.fast))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_faster_than_the_pace_let_the_next_run_go_unstamped() {
+        assert_eq!(unstamped_budget(31, 1, 32), UNSTAMPED_RUN);
+        assert_eq!(unstamped_budget(32 * 32 - 1, 32, 32), UNSTAMPED_RUN);
+    }
+
+    #[test]
+    fn a_slow_switch_stamps_every_switch_after_it() {
+        assert_eq!(unstamped_budget(32, 1, 32), 0);
+        assert_eq!(unstamped_budget(u64::MAX, 32, 32), 0);
+        assert_eq!(unstamped_budget(0, 1, 0), 0, "no pace: always stamp");
+    }
 }
