@@ -526,7 +526,13 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                 if kind != WAKE_RUN {
                     // A stamp: the unstamped run before it lies between
                     // the ring's previous stamp and this one.
-                    spread(&mut t.entries, &mut st.unstamped, ns(before), ns(st.clock));
+                    spread(
+                        &mut t.entries,
+                        &mut st.waiting,
+                        &mut st.unstamped,
+                        ns(before),
+                        ns(st.clock),
+                    );
                 }
             }
             let ts = st.clock;
@@ -707,7 +713,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
     // and an unstamped run after it is put at it.
     for st in rings.values_mut() {
         let end = ns(st.clock);
-        spread(&mut t.entries, &mut st.unstamped, end, end);
+        spread(&mut t.entries, &mut st.waiting, &mut st.unstamped, end, end);
         windows.extend(st.waiting.drain(..).map(|(k, lo)| (k, lo, end)));
     }
     put_in_order(&mut t.entries, &windows);
@@ -726,8 +732,18 @@ fn is_switch(k: u8) -> bool {
 /// one's to the end of `entries`) times spread evenly between `lo` and
 /// `hi`, the ns of the ring's stamps before and after them, in order; and
 /// empties `run`.
-fn spread(entries: &mut [Entry], run: &mut Vec<usize>, lo: u64, hi: u64) {
+/// A wake those records carry (in `waiting`, not yet given its window)
+/// is known to come after the record before its own: its window starts
+/// there.
+fn spread(
+    entries: &mut [Entry],
+    waiting: &mut [(usize, u64)],
+    run: &mut Vec<usize>,
+    lo: u64,
+    hi: u64,
+) {
     let m = run.len() as u64;
+    let mut before = lo;
     for (k, &from) in run.iter().enumerate() {
         let to = run.get(k + 1).copied().unwrap_or(entries.len());
         let at =
@@ -735,6 +751,10 @@ fn spread(entries: &mut [Entry], run: &mut Vec<usize>, lo: u64, hi: u64) {
         for e in &mut entries[from..to] {
             e.ns = at;
         }
+        for w in waiting.iter_mut().filter(|w| (from..to).contains(&w.0)) {
+            w.1 = before;
+        }
+        before = at;
     }
     run.clear();
 }

@@ -11,7 +11,8 @@
 //! store on x86_64), with no lock, no read-modify-write and no cache line
 //! shared with another LWP. Everything else (the file's framing, the
 //! system calls, the drop report) is the writer's: a background thread
-//! (named `weave-trace`) that wakes every `DRAIN_EVERY` and writes what
+//! (named `weave-trace`) that wakes every `DRAIN_EVERY`, or sooner when a
+//! producer finds its ring half full (it looks once a quarter lap), and writes what
 //! each ring holds into the file, one chunk per ring, straight from the
 //! ring's memory (one vectored write each, no buffer). [`stop`] drains the
 //! rings one last time and closes it.
@@ -33,6 +34,16 @@
 //! file (`stop`'s own thread writes its own; a ULT writes its own as its
 //! closure returns, `flush_wake`, before its joiner can return: only
 //! the wake of the joiner itself then rides in the Exit).
+//!
+//! While switches come faster than one a microsecond, only one in 32
+//! reads the clock at all: the others are written UNSTAMPED and the
+//! reader spreads them evenly between the stamps around them
+//! (`switch_out`, `unstamped_budget`). On a VM, where `rdtsc` is emulated,
+//! one read costs as much as a whole ping-pong round trip. The price: a
+//! ULT that computes for long inside such a run of 32 switches is drawn
+//! shorter than it ran, and the ones after it longer; the stamp that ends
+//! the run sees the slow pace and stamps every switch until the pace is
+//! fast again.
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -61,13 +72,16 @@ use super::{key, set_recording, Event};
 use crate::thread::id::ThreadId;
 use crate::time::clock;
 
-/// Events per thread's ring by default: 64 Ki events of 16 bytes (a
-/// Wake with its waker takes 24), 1 MiB a thread. The writer drains every
-/// `DRAIN_EVERY` (5 ms); an LWP switching every 100 ns makes ~3 events per
-/// switch at most, 150,000 in 5 ms at worst: rings this size hold almost
-/// half of that burst, and ordinary programs never fill them. Bigger
-/// rings cost memory per LWP.
-pub const DEFAULT_RING: usize = 1 << 16;
+/// Events per thread's ring by default: 256 Ki events of 16 bytes (a
+/// switch with its wake and Run takes 40 for three events), 4 MiB of
+/// address space a thread that records, its pages touched as events fill
+/// them (a thread that never fills its ring never touches all of it). The
+/// writer drains when a ring is half full (`wake_writer`) and every
+/// `DRAIN_EVERY` (5 ms) in any case; an LWP in a ping-pong writes ~700 MB/s
+/// of records, so a ring of this size gives the writer ~3 ms to come
+/// (1 ms at the 64 Ki of format version 5, which dropped events whenever
+/// the machine was loaded). Ordinary programs never fill it.
+pub const DEFAULT_RING: usize = 1 << 18;
 
 /// How often the writer thread empties the rings at least: a producer
 /// whose ring is half full wakes it sooner (`wake_writer`).
@@ -1024,6 +1038,95 @@ mod tests {
     fn switches_faster_than_the_pace_let_the_next_run_go_unstamped() {
         assert_eq!(unstamped_budget(31, 1, 32), UNSTAMPED_RUN);
         assert_eq!(unstamped_budget(32 * 32 - 1, 32, 32), UNSTAMPED_RUN);
+    }
+
+    /// A ring's records as a trace file, read back.
+    fn read_back(ring: &Ring) -> format::Trace {
+        let mut b = format::header(1 << 20, 0, ring.capacity()).to_vec();
+        ring.drain_runs(|_, x, y| format::write_chunk(&mut b, 0, [x, y]))
+            .unwrap();
+        format::parse(&b).unwrap()
+    }
+
+    #[test]
+    fn a_fast_ping_pong_recorded_mostly_unstamped_reads_back_event_for_event() {
+        use crate::thread::id::BlockReason;
+        let ring = Ring::new(1 << 14);
+        let now = clock::ticks();
+        let k = key(1);
+        let mut s = Fast {
+            key: k,
+            ring: &ring,
+            last: now,
+            switch_at: now,
+            // Any pace counts as fast.
+            fast: u64::MAX / 64,
+            ..NO_FAST
+        };
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let block = |ult, wait| Event::Block {
+            ult,
+            lwp: 0,
+            reason: BlockReason::Park,
+            wait,
+        };
+        let run = |ult| Event::Run { ult, lwp: 0 };
+        let mut emitted = Vec::new();
+        let mut event = |s: &mut Fast, e: Event| {
+            emitted.push(e);
+            match e {
+                Event::Wake { ult, lwp, wait, .. } => assert!(on_wake_in(s, k, ult, lwp, wait)),
+                e => assert!(on_event_in(s, k, &e)),
+            }
+        };
+        event(&mut s, run(b));
+        event(&mut s, block(b, 0));
+        event(&mut s, run(a));
+        for w in 0..100u8 {
+            for (me, other, next) in [(a, b, w), (b, a, w.wrapping_add(1))] {
+                let wake = Event::Wake {
+                    ult: other,
+                    lwp: Some(0),
+                    waker: Some(me),
+                    wait: w,
+                };
+                event(&mut s, wake);
+                event(&mut s, block(me, if me == a { w } else { next }));
+                event(&mut s, run(other));
+            }
+        }
+        assert_eq!(s.granted, UNSTAMPED_RUN, "the switches went unstamped");
+        close(&mut s);
+        assert_eq!(ring.dropped.load(Relaxed), 0);
+        let t = read_back(&ring);
+        let elapsed = clock::ticks() - now;
+        assert_eq!(t.entries.len(), emitted.len());
+        // The header's scale is 1: ns are the ticks since `now`. An
+        // unstamped switch adds nothing to the ring's clock.
+        assert!(t.entries.iter().all(|e| e.ns <= elapsed), "past the end");
+        // Each ULT's own events (its Runs, Blocks and the Wakes of it) in
+        // the order they were emitted; a wake's place among the other
+        // ULT's events is the reader's (just after the Block it ends).
+        for u in [a, b] {
+            let of = |es: &mut dyn Iterator<Item = Event>| -> Vec<Event> {
+                es.filter(|e| match *e {
+                    Event::Run { ult, .. } | Event::Block { ult, .. } | Event::Wake { ult, .. } => {
+                        ult == u
+                    }
+                    _ => false,
+                })
+                .collect()
+            };
+            let got = of(&mut t.entries.iter().map(|e| e.event));
+            assert!(
+                got == of(&mut emitted.iter().copied()),
+                "ULT {u:?}: {got:?}"
+            );
+        }
+        assert!(
+            t.entries.windows(2).all(|p| p[0].ns <= p[1].ns),
+            "times out of order"
+        );
     }
 
     #[test]

@@ -402,7 +402,7 @@ impl Ring {
 /// `n` zeroed cells. Outside loom, zeroed memory straight from the
 /// allocator (`vec!` of zeros asks for it): the pages are touched only as
 /// events fill them, so a thread's first event does not pay for writing
-/// its whole ring (1 MiB by default; 10 ms in a debug build).
+/// its whole ring (4 MiB by default; tens of ms in a debug build).
 #[cfg(not(loom))]
 fn cells(n: usize) -> Box<[UnsafeWord<u64>]> {
     let zeros: Box<[u64]> = vec![0u64; n].into_boxed_slice();
