@@ -1243,15 +1243,19 @@ mod tests {
         assert_eq!(got, [block], "word 2 zero: the switch had no Run");
     }
 
+    fn two_words(r: Rec) -> [u64; 2] {
+        match r {
+            Rec::Two(w) => w,
+            Rec::Three(w) => panic!("a record of three words: {w:?}"),
+        }
+    }
+
     #[test]
     fn unstamped_switches_are_spread_evenly_between_the_stamps_around_them() {
         let ids: Vec<ThreadId> = (1..=4).map(|i| ThreadId::new(i, 1)).collect();
         let run = |u: ThreadId| words(encode(&Event::Run { ult: u, lwp: 0 }));
         let switch = |from: ThreadId, to: ThreadId| {
-            let [w0, w1] = match encode(&block(from, 0, 1)) {
-                Rec::Two(w) => w,
-                Rec::Three(_) => unreachable!(),
-            };
+            let [w0, w1] = two_words(encode(&block(from, 0, 1)));
             vec![switch_of(w0), w1, id(Some(to))]
         };
         // Stamped Run at 10; three unstamped switches; a stamped switch
@@ -1287,10 +1291,7 @@ mod tests {
     #[test]
     fn an_unstamped_run_at_the_end_of_a_ring_keeps_its_last_stamp() {
         let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
-        let [w0, w1] = match encode(&block(a, 0, 1)) {
-            Rec::Two(w) => w,
-            Rec::Three(_) => unreachable!(),
-        };
+        let [w0, w1] = two_words(encode(&block(a, 0, 1)));
         let t = parse(&file(&[
             (10, words(encode(&Event::Run { ult: a, lwp: 0 }))),
             (UNSTAMPED, vec![switch_of(w0), w1, id(Some(b))]),
@@ -1309,10 +1310,7 @@ mod tests {
     #[test]
     fn the_largest_delta_of_a_version_5_file_is_a_delta() {
         let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
-        let [w0, w1] = match encode(&block(a, 0, 1)) {
-            Rec::Two(w) => w,
-            Rec::Three(_) => unreachable!(),
-        };
+        let [w0, w1] = two_words(encode(&block(a, 0, 1)));
         let mut f = file(&[
             (UNSTAMPED, vec![switch_of(w0), w1, id(Some(b))]),
             (1, words(encode(&Event::Spawn { ult: a, lwp: None }))),
