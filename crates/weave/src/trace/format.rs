@@ -4,7 +4,7 @@
 //! little-endian:
 //!
 //! ```text
-//! header  0: magic "WEAVETRC"        8: version (u32, 5) 12: word size (u32, 8)
+//! header  0: magic "WEAVETRC"        8: version (u32, 6) 12: word size (u32, 8)
 //!        16: ns per 2^20 ticks (u64) 24: ticks at start (u64)
 //!        32: process id (u32)        36: ring per thread, in 16-byte events (u32)
 //!        40: wall clock at start, ns since the Unix epoch (u64)   48: zero
@@ -59,6 +59,15 @@
 //! Block was recorded) and a Run that shares an older Block's stamp all
 //! stay in that order.
 //!
+//! A switch record (BLOCK_RUN or EXIT_RUN, with or without a wake) whose
+//! delta is UNSTAMPED (0xffff_ffff; version 6) was written without a clock
+//! read: while switches come fast the recorder reads the clock for one
+//! switch in 32 (`record.rs`, `unstamped_budget`). Such a record keeps the
+//! ring's clock; the reader gives each run of them times spread evenly
+//! between the ring's stamped records before and after the run (in the
+//! order written), and a wake it carries the window up to that later
+//! stamp. A gap of 0xffff_ffff ticks or more is a TIME record.
+//!
 //! Timestamps are TSC ticks on x86_64 (`time::clock::ticks`, no system
 //! call, which matters at one read per event), the monotonic clock in ns
 //! elsewhere; the header's scale turns them into ns. The writer appends
@@ -76,12 +85,20 @@ use super::Event;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub(crate) const MAGIC: &[u8; 8] = b"WEAVETRC";
-pub(crate) const VERSION: u32 = 5;
+pub(crate) const VERSION: u32 = 6;
 /// The oldest version [`read`] still reads (version 4 moved the Block's
 /// reason into its kind, to name the wait in its aux; version 5 only adds
 /// the records with a wake, whose bit no version 4 record has).
 const OLDEST: u32 = 4;
 pub(crate) const HEADER: usize = 64;
+/// The delta of a record written without a clock read (version 6; a
+/// switch record only): the ring's clock stays, and the reader spreads
+/// the record between the ring's stamps around it (module doc). A gap of
+/// this many ticks or more is written as a TIME record.
+pub(crate) const UNSTAMPED: u32 = u32::MAX;
+/// The first version with UNSTAMPED records (before it, that delta was a
+/// delta).
+const UNSTAMPED_SINCE: u32 = 6;
 /// The unit of rings and records: one 8-byte word.
 pub(crate) const WORD: usize = 8;
 
@@ -483,6 +500,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             clock: start,
             running: 0,
             waiting: Vec::new(),
+            unstamped: Vec::new(),
         });
         let mut j = i + 1;
         while j < end {
@@ -501,7 +519,22 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                 break; // cut short
             }
             let before = st.clock;
-            st.clock += w0 >> 32;
+            let unstamped =
+                version >= UNSTAMPED_SINCE && (w0 >> 32) as u32 == UNSTAMPED && is_switch(kind);
+            if !unstamped {
+                st.clock += w0 >> 32;
+                if kind != WAKE_RUN {
+                    // A stamp: the unstamped run before it lies between
+                    // the ring's previous stamp and this one.
+                    spread(
+                        &mut t.entries,
+                        &mut st.waiting,
+                        &mut st.unstamped,
+                        ns(before),
+                        ns(st.clock),
+                    );
+                }
+            }
             let ts = st.clock;
             let w1 = word(j + 1);
             let arg = if len == 3 { word(j + 2) } else { 0 };
@@ -569,9 +602,16 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     };
                     // Word 2 is 0 when the switch ended without a Run.
                     let run = ThreadId::from_u64(arg).map(|ult| Event::Run { ult, lwp });
+                    if unstamped {
+                        // Its entries, from the wake's if it carries one.
+                        let from = t.entries.len() - usize::from(k & WITH_WAKE != 0);
+                        st.unstamped.push(from);
+                    }
                     for event in std::iter::once(first).chain(run) {
-                        for (k, lo) in st.waiting.drain(..) {
-                            windows.push((k, lo, ns(ts)));
+                        if !unstamped {
+                            for (k, lo) in st.waiting.drain(..) {
+                                windows.push((k, lo, ns(ts)));
+                            }
                         }
                         if let Some(r) = sets_running(&event) {
                             st.running = r;
@@ -669,9 +709,11 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
         }
         i += 1 + n;
     }
-    // Wakes the ring's last stamp came before: their window ends there.
+    // Wakes the ring's last stamp came before: their window ends there,
+    // and an unstamped run after it is put at it.
     for st in rings.values_mut() {
         let end = ns(st.clock);
+        spread(&mut t.entries, &mut st.waiting, &mut st.unstamped, end, end);
         windows.extend(st.waiting.drain(..).map(|(k, lo)| (k, lo, end)));
     }
     put_in_order(&mut t.entries, &windows);
@@ -685,6 +727,38 @@ fn is_switch(k: u8) -> bool {
     k == EXIT_RUN || k == EXIT_WAKE_RUN || (k & BLOCK != 0 && k & SWITCHED != 0)
 }
 
+/// Gives the unstamped switch records of a ring (`run`: the index of each
+/// one's first entry; a record's entries run to the next one's, the last
+/// one's to the end of `entries`) times spread evenly between `lo` and
+/// `hi`, the ns of the ring's stamps before and after them, in order; and
+/// empties `run`.
+/// A wake those records carry (in `waiting`, not yet given its window)
+/// is known to come after the record before its own: its window starts
+/// there.
+fn spread(
+    entries: &mut [Entry],
+    waiting: &mut [(usize, u64)],
+    run: &mut Vec<usize>,
+    lo: u64,
+    hi: u64,
+) {
+    let m = run.len() as u64;
+    let mut before = lo;
+    for (k, &from) in run.iter().enumerate() {
+        let to = run.get(k + 1).copied().unwrap_or(entries.len());
+        let at =
+            lo + ((u128::from(hi.saturating_sub(lo)) * (k as u128 + 1)) / u128::from(m + 1)) as u64;
+        for e in &mut entries[from..to] {
+            e.ns = at;
+        }
+        for w in waiting.iter_mut().filter(|w| (from..to).contains(&w.0)) {
+            w.1 = before;
+        }
+        before = at;
+    }
+    run.clear();
+}
+
 /// A ring's state while it is read.
 struct RingState {
     clock: u64,
@@ -694,6 +768,9 @@ struct RingState {
     /// WAKE_RUN entries not yet followed by a stamped record: index, and
     /// the ns they follow.
     waiting: Vec<(usize, u64)>,
+    /// The UNSTAMPED switch records since the ring's last stamp: the index
+    /// of each one's first entry (see [`spread`]).
+    unstamped: Vec<usize>,
 }
 
 /// Puts `entries` in time order (stably), each Wake between the Block it
@@ -1166,6 +1243,85 @@ mod tests {
         assert_eq!(got, [block], "word 2 zero: the switch had no Run");
     }
 
+    fn two_words(r: Rec) -> [u64; 2] {
+        match r {
+            Rec::Two(w) => w,
+            Rec::Three(w) => panic!("a record of three words: {w:?}"),
+        }
+    }
+
+    #[test]
+    fn unstamped_switches_are_spread_evenly_between_the_stamps_around_them() {
+        let ids: Vec<ThreadId> = (1..=4).map(|i| ThreadId::new(i, 1)).collect();
+        let run = |u: ThreadId| words(encode(&Event::Run { ult: u, lwp: 0 }));
+        let switch = |from: ThreadId, to: ThreadId| {
+            let [w0, w1] = two_words(encode(&block(from, 0, 1)));
+            vec![switch_of(w0), w1, id(Some(to))]
+        };
+        // Stamped Run at 10; three unstamped switches; a stamped switch
+        // 40 ticks later: the three go at 20, 30 and 40, in their order.
+        let t = parse(&file(&[
+            (10, run(ids[0])),
+            (UNSTAMPED, switch(ids[0], ids[1])),
+            (UNSTAMPED, switch(ids[1], ids[2])),
+            (UNSTAMPED, switch(ids[2], ids[3])),
+            (40, switch(ids[3], ids[0])),
+        ]))
+        .unwrap();
+        let at: Vec<(u64, ThreadId)> = t
+            .entries
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::Run { ult, .. } => Some((e.ns, ult)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (10, ids[0]),
+                (20, ids[1]),
+                (30, ids[2]),
+                (40, ids[3]),
+                (50, ids[0])
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unstamped_run_at_the_end_of_a_ring_keeps_its_last_stamp() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let [w0, w1] = two_words(encode(&block(a, 0, 1)));
+        let t = parse(&file(&[
+            (10, words(encode(&Event::Run { ult: a, lwp: 0 }))),
+            (UNSTAMPED, vec![switch_of(w0), w1, id(Some(b))]),
+        ]))
+        .unwrap();
+        assert_eq!(
+            timeline(&t.entries),
+            [
+                (10, Event::Run { ult: a, lwp: 0 }),
+                (10, block(a, 0, 1)),
+                (10, Event::Run { ult: b, lwp: 0 })
+            ]
+        );
+    }
+
+    #[test]
+    fn the_largest_delta_of_a_version_5_file_is_a_delta() {
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let [w0, w1] = two_words(encode(&block(a, 0, 1)));
+        let mut f = file(&[
+            (UNSTAMPED, vec![switch_of(w0), w1, id(Some(b))]),
+            (1, words(encode(&Event::Spawn { ult: a, lwp: None }))),
+        ]);
+        f[8..12].copy_from_slice(&5u32.to_le_bytes());
+        let t = parse(&f).unwrap();
+        let ns: Vec<u64> = t.entries.iter().map(|e| e.ns).collect();
+        let max = u64::from(UNSTAMPED);
+        assert_eq!(ns, [max, max, max + 1]);
+    }
+
     #[test]
     fn a_wake_by_the_running_ult_names_it_and_follows_the_block_it_ends() {
         let (a, c) = (ThreadId::new(1, 1), ThreadId::new(3, 1));
@@ -1326,7 +1482,7 @@ mod tests {
         b[8..12].copy_from_slice(&3u32.to_le_bytes());
         let e = parse(&b).unwrap_err().to_string();
         assert!(
-            e.contains("format version 3,") && e.contains("format version 4 to version 5 only"),
+            e.contains("format version 3,") && e.contains("format version 4 to version 6 only"),
             "{e}"
         );
     }

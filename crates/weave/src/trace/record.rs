@@ -11,7 +11,8 @@
 //! store on x86_64), with no lock, no read-modify-write and no cache line
 //! shared with another LWP. Everything else (the file's framing, the
 //! system calls, the drop report) is the writer's: a background thread
-//! (named `weave-trace`) that wakes every `DRAIN_EVERY` and writes what
+//! (named `weave-trace`) that wakes every `DRAIN_EVERY`, or sooner when a
+//! producer finds its ring half full (it looks once a quarter lap), and writes what
 //! each ring holds into the file, one chunk per ring, straight from the
 //! ring's memory (one vectored write each, no buffer). [`stop`] drains the
 //! rings one last time and closes it.
@@ -33,6 +34,16 @@
 //! file (`stop`'s own thread writes its own; a ULT writes its own as its
 //! closure returns, `flush_wake`, before its joiner can return: only
 //! the wake of the joiner itself then rides in the Exit).
+//!
+//! While switches come faster than one a microsecond, only one in 32
+//! reads the clock at all: the others are written UNSTAMPED and the
+//! reader spreads them evenly between the stamps around them
+//! (`switch_out`, `unstamped_budget`). On a VM, where `rdtsc` is emulated,
+//! one read costs as much as a whole ping-pong round trip. The price: a
+//! ULT that computes for long inside such a run of 32 switches is drawn
+//! shorter than it ran, and the ones after it longer; the stamp that ends
+//! the run sees the slow pace and stamps every switch until the pace is
+//! fast again.
 //!
 //! A ring is bounded (`DEFAULT_RING` events unless [`record_with`] says
 //! otherwise): when the writer falls behind and a ring is full, new events
@@ -61,16 +72,37 @@ use super::{key, set_recording, Event};
 use crate::thread::id::ThreadId;
 use crate::time::clock;
 
-/// Events per thread's ring by default: 64 Ki events of 16 bytes (a
-/// Wake with its waker takes 24), 1 MiB a thread. The writer drains every
-/// `DRAIN_EVERY` (5 ms); an LWP switching every 100 ns makes ~3 events per
-/// switch at most, 150,000 in 5 ms at worst: rings this size hold almost
-/// half of that burst, and ordinary programs never fill them. Bigger
-/// rings cost memory per LWP.
-pub const DEFAULT_RING: usize = 1 << 16;
+/// Events per thread's ring by default: 256 Ki events of 16 bytes (a
+/// switch with its wake and Run takes 40 for three events), 4 MiB of
+/// address space a thread that records, its pages touched as events fill
+/// them (a thread that never fills its ring never touches all of it). The
+/// writer drains when a ring is half full (`wake_writer`) and every
+/// `DRAIN_EVERY` (5 ms) in any case; an LWP in a ping-pong writes ~700 MB/s
+/// of records, so a ring of this size gives the writer ~3 ms to come
+/// (1 ms at the 64 Ki of format version 5, which dropped events whenever
+/// the machine was loaded). Ordinary programs never fill it.
+pub const DEFAULT_RING: usize = 1 << 18;
 
-/// How often the writer thread empties the rings.
+/// How often the writer thread empties the rings at least: a producer
+/// whose ring is half full wakes it sooner (`wake_writer`).
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
+
+/// The writer thread of the recording in progress, for `wake_writer`.
+static WRITER: Mutex<Option<std::thread::Thread>> = Mutex::new(None);
+
+/// Wakes the writer thread early: a ring is half full (seen once a
+/// quarter lap, `Ring::used`) or dropping. Never waits: if the lock is
+/// held (a recording starting or stopping) the writer's own timer serves.
+/// An unpark costs a system call only when the writer sleeps.
+#[cold]
+#[inline(never)]
+fn wake_writer() {
+    if let Ok(w) = WRITER.try_lock() {
+        if let Some(t) = w.as_ref() {
+            t.unpark();
+        }
+    }
+}
 
 /// The LWP of a ring's thread's last event, for the drop report.
 fn lwp_of_ring(r: &Ring) -> Option<usize> {
@@ -93,6 +125,8 @@ struct Recorder {
     path: String,
     /// The ticks in the file's header: every ring's clock starts there.
     start: u64,
+    /// `FAST_SWITCH_NS` in ticks (`Fast::fast`).
+    fast: u64,
 }
 
 /// The recording, if one runs.
@@ -163,11 +197,13 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
         writer: Mutex::new(None),
         path: path.display().to_string(),
         start,
+        fast: FAST_SWITCH_NS * (1 << 20) / scale.max(1),
     });
     let r2 = rec.clone();
     let writer = std::thread::Builder::new()
         .name("weave-trace".into())
         .spawn(move || write_loop(&r2, out))?;
+    *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer.thread().clone());
     *rec.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
     // Release pairs with the Acquire load in `name_thread`: a thread that
     // sees the epoch finds the recorder in `RECORDER`.
@@ -193,6 +229,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
     EPOCH.store(0, Relaxed);
     rec.stopping.store(true, Relaxed);
     let writer = rec.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+    *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let words = match writer.map(|w| w.join()) {
         Some(Ok(r)) => r?,
         Some(Err(_)) => return Err(io::Error::other("the trace writer thread panicked")),
@@ -250,7 +287,7 @@ fn write_loop(rec: &Recorder, mut out: File) -> io::Result<u64> {
             out.flush()?;
             return Ok(written);
         }
-        std::thread::sleep(DRAIN_EVERY);
+        std::thread::park_timeout(DRAIN_EVERY);
     }
 }
 
@@ -306,10 +343,56 @@ pub(super) struct Fast {
     /// for a WAKE_RUN record); any other push writes it first as a WAKE_RUN
     /// record of its own (`close`), so the ring's order is kept.
     wake: [u64; 2],
+    /// Switches that may still go without a clock read (`switch_out`):
+    /// set to `granted` at a stamped switch, counted down by each switch
+    /// written UNSTAMPED. Equal to `granted` right after a stamped switch
+    /// only (`switch_stamp` serves only then).
+    skip: u32,
+    /// What the last stamped switch granted (`unstamped_budget`: all of
+    /// `UNSTAMPED_RUN` if the switches since the ring's stamp before it
+    /// came fast, else 0): the next stamped switch comes `granted + 1`
+    /// switches after it.
+    granted: u32,
+    /// The stamp of the last stamped switch: the pace is measured from
+    /// there (not from `last`, which any stamped event moves).
+    switch_at: u64,
+    /// Ticks a switch may take on average for the switches after it to go
+    /// unstamped (the recording's `Recorder::fast`, ~1 us).
+    fast: u64,
 }
 
 /// `Fast::switch`: the ring's last stamp is the switch's (see there).
 const STAMPED: usize = 1;
+
+/// The most switches in a row written without a clock read after a
+/// stamped one (`unstamped_budget`): one clock read per 32 switches while
+/// switches come faster than one a microsecond (a ping-pong's, ~50 ns).
+/// A clock read on a VM costs as much as a whole switch (`rdtsc` is
+/// emulated: 30 to 100 ns measured).
+const UNSTAMPED_RUN: u32 = 31;
+
+/// How fast switches must come for the next ones to go unstamped: at
+/// most this many ns each, on average, since the last stamped switch. It
+/// bounds the window the reader spreads an unstamped run over while the
+/// pace holds (32 switches: 32 us at most).
+const FAST_SWITCH_NS: u64 = 1_000;
+
+/// How many switches may go unstamped after a stamped switch that came
+/// `elapsed` ticks after the stamped switch before it, with `switches`
+/// switches (itself and the unstamped ones between) in that time: all of
+/// `UNSTAMPED_RUN` if they averaged under `fast` ticks each, none
+/// otherwise (a slow switch: stamp every one until the pace is fast
+/// again). A ULT that computes for long inside an unstamped run is
+/// placed wrongly by the reader, within that run only: the stamp that
+/// ends it sees the slow average and stops the next one.
+#[inline(always)]
+fn unstamped_budget(elapsed: u64, switches: u32, fast: u64) -> u32 {
+    if elapsed < u64::from(switches) * fast {
+        UNSTAMPED_RUN
+    } else {
+        0
+    }
+}
 
 /// Wakes in a row that may go without a clock read (`wake_after_wake`).
 const UNSTAMPED: u32 = 16;
@@ -323,6 +406,10 @@ const NO_FAST: Fast = Fast {
     running: 0,
     unstamped: 0,
     wake: [0; 2],
+    skip: 0,
+    granted: 0,
+    switch_at: 0,
+    fast: 0,
 };
 
 std::thread_local! {
@@ -517,7 +604,8 @@ pub(crate) fn switch_stamp() -> Option<u64> {
     }
     let s = fast()?;
     // A stamp of an earlier recording is stale: only this one's counts.
-    (s.switch != 0 && s.key == key(EPOCH.load(Relaxed))).then_some(s.last)
+    // An unstamped switch (`skip` below `granted`) has no stamp of its own.
+    (s.switch != 0 && s.skip == s.granted && s.key == key(EPOCH.load(Relaxed))).then_some(s.last)
 }
 
 /// The event into this thread's ring of the recording `key` (the value of
@@ -619,9 +707,29 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
     if s.switch != 0 {
         close(s);
     }
-    let ts = clock::ticks();
     s.running = 0;
-    let delta = ts.wrapping_sub(s.last);
+    // One switch in `UNSTAMPED_RUN + 1` reads the clock while switches
+    // come fast; the others are written UNSTAMPED (the reader spreads
+    // them between the stamps around them) and keep the ring's clock.
+    let (ts, delta) = if s.skip != 0 {
+        s.skip -= 1;
+        (s.last, u64::from(format::UNSTAMPED))
+    } else {
+        let ts = clock::ticks();
+        let d = ts.wrapping_sub(s.last);
+        s.granted = unstamped_budget(ts.wrapping_sub(s.switch_at), s.granted + 1, s.fast);
+        s.skip = s.granted;
+        s.switch_at = ts;
+        // A delta that would read as UNSTAMPED goes the slow way (TIME).
+        (
+            ts,
+            if d < u64::from(format::UNSTAMPED) {
+                d
+            } else {
+                u64::MAX
+            },
+        )
+    };
     // SAFETY: as in `push`.
     let ring = unsafe { &*s.ring };
     // Word 2 (or 4, after the wake) is left unwritten: the Run writes it,
@@ -780,7 +888,7 @@ fn push(s: &mut Fast, ts: Option<u64>, rec: Rec) -> bool {
     // A clock that went back (another CPU's TSC) makes a huge delta: the
     // slow path writes a TIME record.
     let delta = ts.wrapping_sub(s.last);
-    let pushed = delta >> 32 == 0
+    let pushed = delta < u64::from(format::UNSTAMPED)
         && if n == 2 {
             ring.try_push(&mut s.cur, [format::with_delta(w0, delta as u32), w1])
         } else {
@@ -808,7 +916,7 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
     let mut n = 0;
     let mut delta = ts.wrapping_sub(s.last);
     let mut last = ts;
-    if delta > u64::from(u32::MAX) {
+    if delta >= u64::from(format::UNSTAMPED) {
         words[..2].copy_from_slice(&format::encode_time(ts));
         (n, delta, last) = (2, 0, ts);
     }
@@ -819,6 +927,9 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
     // A mark has delta 0: the drops came after the ring's last record.
     if ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(lwp, c)) {
         s.last = last;
+        if ring.used(&s.cur) >= ring.capacity() / 2 {
+            wake_writer();
+        }
         true
     } else {
         forget_running(s, w0);
@@ -832,6 +943,7 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
 #[cold]
 fn forget_running(s: &mut Fast, w0: u64) {
     s.running = 0;
+    wake_writer();
     if let Some(l) = format::record_lwp(w0) {
         // SAFETY: as in `push`.
         unsafe { &*s.ring }.lwp.store(l as u32, Relaxed);
@@ -875,7 +987,7 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         close(s);
     }
     let epoch = key >> 1;
-    let Some((ring, start)) = new_ring(epoch) else {
+    let Some((ring, start, fast)) = new_ring(epoch) else {
         return false;
     };
     let p = Arc::as_ptr(&ring);
@@ -895,14 +1007,19 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         running: 0,
         unstamped: 0,
         wake: [0; 2],
+        skip: 0,
+        granted: 0,
+        switch_at: start,
+        fast,
     };
     true
 }
 
-/// A ring for the calling thread in the recording of `epoch`, and the
-/// recording's start (the ring's clock before its first record).
+/// A ring for the calling thread in the recording of `epoch`, the
+/// recording's start (the ring's clock before its first record) and its
+/// `Recorder::fast`.
 #[cold]
-fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64)> {
+fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64, u64)> {
     let cur = RECORDER.lock().unwrap_or_else(|e| e.into_inner());
     let rec = cur.as_ref().filter(|r| r.epoch == epoch)?;
     let ring = Arc::new(Ring::new(rec.ring * 2));
@@ -910,5 +1027,112 @@ fn new_ring(epoch: u64) -> Option<(Arc<Ring>, u64)> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(ring.clone());
-    Some((ring, rec.start))
+    Some((ring, rec.start, rec.fast))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_faster_than_the_pace_let_the_next_run_go_unstamped() {
+        assert_eq!(unstamped_budget(31, 1, 32), UNSTAMPED_RUN);
+        assert_eq!(unstamped_budget(32 * 32 - 1, 32, 32), UNSTAMPED_RUN);
+    }
+
+    /// A ring's records as a trace file, read back.
+    fn read_back(ring: &Ring) -> format::Trace {
+        let mut b = format::header(1 << 20, 0, ring.capacity()).to_vec();
+        ring.drain_runs(|_, x, y| format::write_chunk(&mut b, 0, [x, y]))
+            .unwrap();
+        format::parse(&b).unwrap()
+    }
+
+    #[test]
+    fn a_fast_ping_pong_recorded_mostly_unstamped_reads_back_event_for_event() {
+        use crate::thread::id::BlockReason;
+        let ring = Ring::new(1 << 14);
+        let now = clock::ticks();
+        let k = key(1);
+        let mut s = Fast {
+            key: k,
+            ring: &ring,
+            last: now,
+            switch_at: now,
+            // Any pace counts as fast.
+            fast: u64::MAX / 64,
+            ..NO_FAST
+        };
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let block = |ult, wait| Event::Block {
+            ult,
+            lwp: 0,
+            reason: BlockReason::Park,
+            wait,
+        };
+        let run = |ult| Event::Run { ult, lwp: 0 };
+        let mut emitted = Vec::new();
+        let mut event = |s: &mut Fast, e: Event| {
+            emitted.push(e);
+            match e {
+                Event::Wake { ult, lwp, wait, .. } => assert!(on_wake_in(s, k, ult, lwp, wait)),
+                e => assert!(on_event_in(s, k, &e)),
+            }
+        };
+        event(&mut s, run(b));
+        event(&mut s, block(b, 0));
+        event(&mut s, run(a));
+        for w in 0..100u8 {
+            for (me, other, next) in [(a, b, w), (b, a, w.wrapping_add(1))] {
+                let wake = Event::Wake {
+                    ult: other,
+                    lwp: Some(0),
+                    waker: Some(me),
+                    wait: w,
+                };
+                event(&mut s, wake);
+                event(&mut s, block(me, if me == a { w } else { next }));
+                event(&mut s, run(other));
+            }
+        }
+        assert_eq!(s.granted, UNSTAMPED_RUN, "the switches went unstamped");
+        close(&mut s);
+        assert_eq!(ring.dropped.load(Relaxed), 0);
+        let t = read_back(&ring);
+        let elapsed = clock::ticks() - now;
+        assert_eq!(t.entries.len(), emitted.len());
+        // The header's scale is 1: ns are the ticks since `now`. An
+        // unstamped switch adds nothing to the ring's clock.
+        assert!(t.entries.iter().all(|e| e.ns <= elapsed), "past the end");
+        // Each ULT's own events (its Runs, Blocks and the Wakes of it) in
+        // the order they were emitted; a wake's place among the other
+        // ULT's events is the reader's (just after the Block it ends).
+        for u in [a, b] {
+            let of = |es: &mut dyn Iterator<Item = Event>| -> Vec<Event> {
+                es.filter(|e| match *e {
+                    Event::Run { ult, .. } | Event::Block { ult, .. } | Event::Wake { ult, .. } => {
+                        ult == u
+                    }
+                    _ => false,
+                })
+                .collect()
+            };
+            let got = of(&mut t.entries.iter().map(|e| e.event));
+            assert!(
+                got == of(&mut emitted.iter().copied()),
+                "ULT {u:?}: {got:?}"
+            );
+        }
+        assert!(
+            t.entries.windows(2).all(|p| p[0].ns <= p[1].ns),
+            "times out of order"
+        );
+    }
+
+    #[test]
+    fn a_slow_switch_stamps_every_switch_after_it() {
+        assert_eq!(unstamped_budget(32, 1, 32), 0);
+        assert_eq!(unstamped_budget(u64::MAX, 32, 32), 0);
+        assert_eq!(unstamped_budget(0, 1, 0), 0, "no pace: always stamp");
+    }
 }

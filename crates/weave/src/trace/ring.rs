@@ -115,6 +115,9 @@ impl Default for Cursor {
 pub(crate) struct Ring {
     words: Box<[UnsafeWord<u64>]>,
     mask: usize,
+    /// The mask of the stretch the fast path stays in (`fast_limit`): a
+    /// quarter lap, or the whole lap in rings of fewer than 64 words.
+    stretch: usize,
     /// Next word the consumer reads. Written by the consumer only.
     head: AtomicUsize,
     /// Next word the producer writes. Written by the producer only.
@@ -145,6 +148,11 @@ impl Ring {
         Ring {
             words: cells(capacity),
             mask: capacity - 1,
+            stretch: if capacity >= 64 {
+                capacity / 4 - 1
+            } else {
+                capacity - 1
+            },
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
@@ -266,10 +274,6 @@ impl Ring {
         true
     }
 
-    /// The fast path's limit for a producer at `tail` with the words below
-    /// `free` free: `free`, or the end of `tail`'s lap if that comes first
-    /// (a record that would cross it takes the slow path, which masks each
-    /// word).
     /// Whether a record of `len` words (and the DROPPED mark that must go
     /// before it, if drops wait to be announced) fits now: loads `head`
     /// again (step 3) and returns `head + capacity`; or, if it does not
@@ -297,16 +301,31 @@ impl Ring {
         Some(free)
     }
 
-    /// Sets the cursor's fast-path `limit`, and its `base` for the lap its
+    /// Sets the cursor's fast-path `limit` ([`fast_limit`](Ring::fast_limit)
+    /// or 0), and its `base` for the lap its
     /// tail is in (the lap `fast_limit` keeps the limit in).
     fn set_limit(&self, c: &mut Cursor, limit: usize) {
         c.limit = limit;
         c.base = self.words.as_ptr().wrapping_sub(c.tail & !self.mask);
     }
 
+    /// The fast path's limit for a producer at `tail` with the words below
+    /// `free` free: `free`, or the end of `tail`'s quarter of the lap (of
+    /// the lap, in a ring of fewer than 64 words) if that comes first. A record that would cross the end of the lap takes
+    /// the slow path, which masks each word; and the producer takes it
+    /// once a quarter lap at least, where the recorder looks at how full
+    /// the ring is ([`used`](Ring::used)) and wakes the consumer if it is
+    /// half full.
     #[inline]
     fn fast_limit(&self, free: usize, tail: usize) -> usize {
-        free.min((tail | self.mask) + 1)
+        free.min((tail | self.stretch) + 1)
+    }
+
+    /// The words the consumer has not freed, as the producer at cursor
+    /// `c` sees them (its own `tail`, the consumer's `head` now). Producer
+    /// only; cold (a load of the consumer's line).
+    pub(crate) fn used(&self, c: &Cursor) -> usize {
+        c.tail.wrapping_sub(self.head.load(Relaxed))
     }
 
     #[inline(always)]
@@ -383,7 +402,7 @@ impl Ring {
 /// `n` zeroed cells. Outside loom, zeroed memory straight from the
 /// allocator (`vec!` of zeros asks for it): the pages are touched only as
 /// events fill them, so a thread's first event does not pay for writing
-/// its whole ring (1 MiB by default; 10 ms in a debug build).
+/// its whole ring (4 MiB by default; tens of ms in a debug build).
 #[cfg(not(loom))]
 fn cells(n: usize) -> Box<[UnsafeWord<u64>]> {
     let zeros: Box<[u64]> = vec![0u64; n].into_boxed_slice();
@@ -498,6 +517,25 @@ mod tests {
             "back in one piece: the fast path"
         );
         assert_eq!(drained(&r), [4, 4, 4, 5, 5]);
+    }
+
+    #[test]
+    fn the_fast_path_stops_at_each_quarter_lap_of_a_large_ring() {
+        let r = Ring::new(64);
+        let mut c = Cursor::default();
+        assert!(r.push_slow(&mut c, &[1, 1], mark));
+        for i in 0..7 {
+            assert!(r.try_push(&mut c, [i, i]), "inside the first quarter");
+        }
+        assert_eq!(r.used(&c), 16);
+        assert!(
+            !r.try_push(&mut c, [8, 8]),
+            "the quarter's end: the slow way"
+        );
+        assert!(r.push_slow(&mut c, &[8, 8], mark));
+        assert!(r.try_push(&mut c, [9, 9]), "the next quarter");
+        assert_eq!(r.dropped.load(Relaxed), 0);
+        assert_eq!(drained(&r).len(), 20);
     }
 
     #[test]
