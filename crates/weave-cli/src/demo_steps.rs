@@ -465,9 +465,9 @@ fn remove_finished_tours(dir: &std::path::Path) {
 }
 
 /// Events each thread's ring holds: the tour's bursts (10,000 spawns in
-/// step 1, 1,000 connections in step 9) fill the default 64 Ki between two
-/// drains; 256 Ki (8 MiB a thread) keeps them.
-const RING: usize = 1 << 18;
+/// step 1, 1,000 connections in step 9) fit in the default 256 Ki (4 MiB of
+/// addresses a thread) between two drains.
+const RING: usize = weave::trace::DEFAULT_RING;
 
 /// The recording of the tour, from its first step to its last.
 pub(crate) struct SelfTrace {
