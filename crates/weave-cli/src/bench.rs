@@ -520,24 +520,10 @@ fn channel_rounds_weave_cap(n: usize, apart: bool, cap: usize) -> f64 {
     let (placed_tx, placed_rx) = mpmc::bounded::<Option<usize>>(1);
     let b = wt::spawn(move || {
         placed_tx.send(wt::current_lwp()).unwrap();
-        for v in from_a.iter() {
-            if to_a.send(v + 1).is_err() {
-                break;
-            }
-        }
+        echo(&from_a, &to_a);
     });
     let b_lwp = placed_rx.recv().unwrap();
-    let ping = move || {
-        // One warm-up trip, outside the timed loop.
-        to_b.send(0).unwrap();
-        from_b.recv().unwrap();
-        let t = Instant::now();
-        for i in 0..n {
-            to_b.send(i).unwrap();
-            assert_eq!(from_b.recv().unwrap(), i + 1);
-        }
-        t.elapsed()
-    };
+    let ping = move || timed_trips(&to_b, &from_b, n);
     let d = if apart {
         let ping = Arc::new(std::sync::Mutex::new(Some(ping)));
         loop {
@@ -558,6 +544,32 @@ fn channel_rounds_weave_cap(n: usize, apart: bool, cap: usize) -> f64 {
     };
     b.join().unwrap();
     d.as_nanos() as f64 / n as f64
+}
+
+/// The echo side of a ping-pong: sends back each value plus one, until
+/// either channel disconnects.
+fn echo(from_a: &weave::sync::mpmc::Receiver<usize>, to_a: &weave::sync::mpmc::Sender<usize>) {
+    for v in from_a.iter() {
+        if to_a.send(v + 1).is_err() {
+            break;
+        }
+    }
+}
+
+/// The pinging side: one warm-up trip, then `n` timed round trips.
+fn timed_trips(
+    to_b: &weave::sync::mpmc::Sender<usize>,
+    from_b: &weave::sync::mpmc::Receiver<usize>,
+    n: usize,
+) -> std::time::Duration {
+    to_b.send(0).unwrap();
+    from_b.recv().unwrap();
+    let t = Instant::now();
+    for i in 0..n {
+        to_b.send(i).unwrap();
+        assert_eq!(from_b.recv().unwrap(), i + 1);
+    }
+    t.elapsed()
 }
 
 /// The std baseline: two OS threads and two `sync_channel(1)`s.
@@ -635,21 +647,8 @@ fn channel_rounds_weave_sender_first(n: usize) -> f64 {
     wt::spawn(move || {
         let (to_b, from_a) = mpmc::bounded::<usize>(0);
         let (to_a, from_b) = mpmc::bounded::<usize>(0);
-        let b = wt::spawn(move || {
-            for v in from_a.iter() {
-                if to_a.send(v + 1).is_err() {
-                    break;
-                }
-            }
-        });
-        to_b.send(0).unwrap();
-        from_b.recv().unwrap();
-        let t = Instant::now();
-        for i in 0..n {
-            to_b.send(i).unwrap();
-            assert_eq!(from_b.recv().unwrap(), i + 1);
-        }
-        let d = t.elapsed();
+        let b = wt::spawn(move || echo(&from_a, &to_a));
+        let d = timed_trips(&to_b, &from_b, n);
         drop(to_b);
         b.join().unwrap();
         d.as_nanos() as f64 / n as f64
