@@ -76,6 +76,11 @@ const WORKLOADS: &[Workload] = &[
         run: channel_rendezvous,
     },
     Workload {
+        name: "channel_rendezvous_sender_first",
+        about: "the rendezvous ping-pong with the first send made before the echo thread runs, so a sender waits first (ns per round trip)",
+        run: channel_rendezvous_sender_first,
+    },
+    Workload {
         name: "channel_throughput",
         about: "4 producers, 4 consumers, 1,000,000 messages through one bounded(128) channel (ns per message)",
         run: channel_throughput,
@@ -515,24 +520,10 @@ fn channel_rounds_weave_cap(n: usize, apart: bool, cap: usize) -> f64 {
     let (placed_tx, placed_rx) = mpmc::bounded::<Option<usize>>(1);
     let b = wt::spawn(move || {
         placed_tx.send(wt::current_lwp()).unwrap();
-        for v in from_a.iter() {
-            if to_a.send(v + 1).is_err() {
-                break;
-            }
-        }
+        echo(&from_a, &to_a);
     });
     let b_lwp = placed_rx.recv().unwrap();
-    let ping = move || {
-        // One warm-up trip, outside the timed loop.
-        to_b.send(0).unwrap();
-        from_b.recv().unwrap();
-        let t = Instant::now();
-        for i in 0..n {
-            to_b.send(i).unwrap();
-            assert_eq!(from_b.recv().unwrap(), i + 1);
-        }
-        t.elapsed()
-    };
+    let ping = move || timed_trips(&to_b, &from_b, n);
     let d = if apart {
         let ping = Arc::new(std::sync::Mutex::new(Some(ping)));
         loop {
@@ -553,6 +544,32 @@ fn channel_rounds_weave_cap(n: usize, apart: bool, cap: usize) -> f64 {
     };
     b.join().unwrap();
     d.as_nanos() as f64 / n as f64
+}
+
+/// The echo side of a ping-pong: sends back each value plus one, until
+/// either channel disconnects.
+fn echo(from_a: &weave::sync::mpmc::Receiver<usize>, to_a: &weave::sync::mpmc::Sender<usize>) {
+    for v in from_a.iter() {
+        if to_a.send(v + 1).is_err() {
+            break;
+        }
+    }
+}
+
+/// The pinging side: one warm-up trip, then `n` timed round trips.
+fn timed_trips(
+    to_b: &weave::sync::mpmc::Sender<usize>,
+    from_b: &weave::sync::mpmc::Receiver<usize>,
+    n: usize,
+) -> std::time::Duration {
+    to_b.send(0).unwrap();
+    from_b.recv().unwrap();
+    let t = Instant::now();
+    for i in 0..n {
+        to_b.send(i).unwrap();
+        assert_eq!(from_b.recv().unwrap(), i + 1);
+    }
+    t.elapsed()
 }
 
 /// The std baseline: two OS threads and two `sync_channel(1)`s.
@@ -616,6 +633,43 @@ fn channel_rendezvous(o: &Opts) -> Result<Measurement, String> {
         n,
         note: Some(format!(
             "weave: 2 ULTs on one LWP; std: 2 OS threads, sync_channel(0), n={sn}"
+        )),
+        extra: vec![],
+    })
+}
+
+/// `n` round trips through two rendezvous channels, the echo thread
+/// spawned by the pinging one, which sends at once: the first send waits
+/// for a receiver (the echo has not run), as in the peers' workload, and
+/// each later hand-off starts from whichever side waited first.
+fn channel_rounds_weave_sender_first(n: usize) -> f64 {
+    use weave::sync::mpmc;
+    wt::spawn(move || {
+        let (to_b, from_a) = mpmc::bounded::<usize>(0);
+        let (to_a, from_b) = mpmc::bounded::<usize>(0);
+        let b = wt::spawn(move || echo(&from_a, &to_a));
+        let d = timed_trips(&to_b, &from_b, n);
+        drop(to_b);
+        b.join().unwrap();
+        d.as_nanos() as f64 / n as f64
+    })
+    .join()
+    .unwrap()
+}
+
+fn channel_rendezvous_sender_first(o: &Opts) -> Result<Measurement, String> {
+    let n = if o.quick { 100_000 } else { 500_000 };
+    let weave = on_one_lwp(|| rounds(o.rounds(), || channel_rounds_weave_sender_first(n)))?;
+    let sn = n / 10;
+    let baseline = rounds(o.rounds().min(3), || channel_rounds_std_cap(sn, 0));
+    Ok(Measurement {
+        name: "channel_rendezvous_sender_first",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some(format!(
+            "weave: 2 ULTs on one LWP, the first send before the echo runs; std: 2 OS threads, sync_channel(0), n={sn}"
         )),
         extra: vec![],
     })

@@ -5,6 +5,13 @@
 //! still switching out is not lost; a signal and a cancellation request
 //! still reach a ULT that blocked that way or was switched to that way.
 //!
+//! A blocking rendezvous receive that takes the value of a waiting sender
+//! of its LWP switches straight to that sender (the receiver runs next).
+//! What must still hold: a rendezvous send returns only once a receiver
+//! took its value (on one LWP and across two), a value handed to a
+//! receiver that timed out is neither lost nor delivered twice, and
+//! waiting senders and receivers are served in the order they came.
+//!
 //! The pool has one LWP (so that the two sides of a ping-pong share it, and
 //! the direct block is what runs); a waker "on another LWP" is a bound ULT,
 //! which has an LWP of its own. A hang is the failure: watchdogs turn it
@@ -240,4 +247,173 @@ fn a_cancellation_request_racing_a_direct_block_is_never_lost() {
         assert!(join_or_fail(a, "a ULT of the test"), "the request was seen");
         assert!(requester.join().unwrap());
     }
+}
+
+/// The ping-pong of `ping_pong` with its first send made before the echo
+/// side has run, so that a sender waits first (as the peers' workload
+/// does): the receiver that takes a waiting sender's value switches to it.
+fn sender_first_ping_pong(n: u64) {
+    let (to_b, from_a) = mpmc::bounded::<u64>(0);
+    let (to_a, from_b) = mpmc::bounded::<u64>(0);
+    let b = thread::spawn(move || {
+        let mut seen = 0;
+        for v in from_a.iter() {
+            assert_eq!(v, seen, "B got a value out of order");
+            seen += 1;
+            to_a.send(v + 1).unwrap();
+        }
+        seen
+    });
+    for i in 0..n {
+        to_b.send(i).unwrap();
+        assert_eq!(from_b.recv().unwrap(), i + 1);
+    }
+    drop(to_b);
+    assert_eq!(b.join().unwrap(), n);
+}
+
+#[test]
+fn a_sender_first_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() {
+    weave::set_concurrency(1).unwrap();
+    join_or_fail(
+        thread::spawn(|| sender_first_ping_pong(20_000)),
+        "a ULT of the test",
+    );
+}
+
+/// A rendezvous send that waits for a receiver: it has not returned while
+/// it waits, and has once the receiver took the value. `bound_sender`
+/// puts the sender on an LWP of its own.
+fn send_returns_after_the_take(bound_sender: bool) {
+    weave::set_concurrency(1).unwrap();
+    let r = thread::spawn(move || {
+        let (tx, rx) = mpmc::bounded::<u32>(0);
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let send = move || {
+            tx.send(7).unwrap();
+            d.store(true, SeqCst);
+        };
+        let s = if bound_sender {
+            thread::Builder::new().bound().spawn(send).unwrap()
+        } else {
+            thread::spawn(send)
+        };
+        wait_blocked(s.thread().id(), BlockReason::Channel);
+        assert!(!done.load(SeqCst), "the send returned before any receive");
+        assert_eq!(rx.recv(), Ok(7));
+        s.join().unwrap();
+        done.load(SeqCst)
+    });
+    assert!(join_or_fail(r, "the receiver"), "the send did not return");
+}
+
+#[test]
+fn a_rendezvous_send_returns_only_after_a_receiver_took_the_value_on_one_lwp() {
+    send_returns_after_the_take(false);
+}
+
+#[test]
+fn a_rendezvous_send_returns_only_after_a_receiver_took_the_value_across_two_lwps() {
+    send_returns_after_the_take(true);
+}
+
+/// A receiver that keeps timing out races a sender of `n` values; every
+/// value arrives once, in order. `bound_sender` as above.
+fn timed_out_receives_lose_nothing(bound_sender: bool) {
+    const N: u32 = 3_000;
+    weave::set_concurrency(1).unwrap();
+    let r = thread::spawn(move || {
+        let (tx, rx) = mpmc::bounded::<u32>(0);
+        let send = move || {
+            for i in 0..N {
+                tx.send(i).unwrap();
+                if i % 3 == 0 {
+                    thread::yield_now();
+                }
+            }
+        };
+        let s = if bound_sender {
+            thread::Builder::new().bound().spawn(send).unwrap()
+        } else {
+            thread::spawn(send)
+        };
+        let (mut got, mut timeouts) = (Vec::new(), 0u32);
+        loop {
+            match rx.recv_timeout(Duration::from_micros(20)) {
+                Ok(v) => got.push(v),
+                Err(mpmc::RecvTimeoutError::Timeout) => timeouts += 1,
+                Err(mpmc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        s.join().unwrap();
+        (got, timeouts)
+    });
+    let (got, _timeouts) = join_or_fail(r, "the receiver");
+    assert_eq!(
+        got,
+        (0..N).collect::<Vec<_>>(),
+        "a value lost, repeated or reordered"
+    );
+}
+
+#[test]
+fn values_handed_to_receivers_that_time_out_are_never_lost_on_one_lwp() {
+    timed_out_receives_lose_nothing(false);
+}
+
+#[test]
+fn values_handed_to_receivers_that_time_out_are_never_lost_across_two_lwps() {
+    timed_out_receives_lose_nothing(true);
+}
+
+/// Senders that wait on a rendezvous, one after the other, are taken in
+/// that order by blocking receives, each of which switches to the sender
+/// it took from.
+#[test]
+fn waiting_rendezvous_senders_are_taken_in_the_order_they_came() {
+    const K: u32 = 6;
+    weave::set_concurrency(1).unwrap();
+    let r = thread::spawn(|| {
+        let (tx, rx) = mpmc::bounded::<u32>(0);
+        let senders: Vec<_> = (0..K)
+            .map(|i| {
+                let tx = tx.clone();
+                let s = thread::spawn(move || tx.send(i).unwrap());
+                wait_blocked(s.thread().id(), BlockReason::Channel);
+                s
+            })
+            .collect();
+        let got: Vec<u32> = (0..K).map(|_| rx.recv().unwrap()).collect();
+        senders.into_iter().for_each(|s| s.join().unwrap());
+        got
+    });
+    assert_eq!(join_or_fail(r, "the receiver"), (0..K).collect::<Vec<_>>());
+}
+
+/// Receivers that wait on a rendezvous, one after the other, get the
+/// values of one sender in that order.
+#[test]
+fn waiting_rendezvous_receivers_are_served_in_the_order_they_came() {
+    const K: u32 = 6;
+    weave::set_concurrency(1).unwrap();
+    let r = thread::spawn(|| {
+        let (tx, rx) = mpmc::bounded::<u32>(0);
+        let receivers: Vec<_> = (0..K)
+            .map(|_| {
+                let rx = rx.clone();
+                let r = thread::spawn(move || rx.recv().unwrap());
+                wait_blocked(r.thread().id(), BlockReason::Channel);
+                r
+            })
+            .collect();
+        for i in 0..K {
+            tx.send(i).unwrap();
+        }
+        receivers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .collect::<Vec<u32>>()
+    });
+    assert_eq!(join_or_fail(r, "the sender"), (0..K).collect::<Vec<_>>());
 }

@@ -49,6 +49,17 @@
 //! steps, why a wake from another LWP in between is safe, and the loom
 //! model.
 //!
+//! ## The switch to a woken ULT
+//! A ULT that has just woken a ULT of its own LWP and would rather it ran
+//! now (a rendezvous receiver that took a waiting sender's value) calls
+//! `yield_to_woken`: the woken ULT, not queued yet, switches in through
+//! `yield_to`, and the caller goes first in its level of the ready queue,
+//! to run again as soon as the other one stops. It takes no queue pop and
+//! no pick; when the loop must pick (timers or io due, a ULT that is not
+//! pooled, a lower priority, a panic in flight), the woken ULT is queued as
+//! any other. It is the general primitive: "switch to this ready ULT of
+//! mine".
+//!
 //! ## Owner-only state
 //! [`Local`] belongs to the LWP's OS thread: the scheduler loop and the ULT
 //! it runs, never both at once. Every access is a short borrow through
@@ -604,6 +615,54 @@ impl Lwp {
         // deliver signals pending on it.
         self.commit_handed();
         crate::signal::state::switched_in(from);
+    }
+
+    /// The switch to a given ULT: the running ULT `from` lets `to`, a ULT
+    /// placed on this LWP that a wake it made just now moved to RUNNABLE
+    /// and that no queue holds yet, run at once, and runs again next
+    /// itself (first of its level: it gave its turn to `to`, it did not
+    /// ask to wait behind its equals). True once `from` runs again after
+    /// the switch; false, with `to` queued as any woken ULT
+    /// (`push_local`), when the loop must pick instead: either side not
+    /// pooled, `to` below `from`'s priority (the switch would invert
+    /// them), a panic in flight on either side, or the loop's look at
+    /// timers and io due at this pick (`pick.rs`'s cadence, which a chain
+    /// of direct switches would otherwise skip). A rendezvous receiver
+    /// that took a waiting sender's value hands its LWP to that sender
+    /// (`sched::Waiter::wake_and_switch`); anything that wakes a ULT of
+    /// its LWP and would rather it ran now can do the same.
+    #[inline(never)]
+    pub(crate) fn yield_to_woken(&self, from: &'static Tcb, to: &'static Tcb) -> bool {
+        debug_assert!(to.home.load(Relaxed) as usize == self.index);
+        let due = {
+            let l = self.local();
+            pick::look_at_timers(l.picks, false) && (!l.timers.is_empty() || pick::poll_io(l.picks))
+        };
+        if cfg!(feature = "tls-per-ult")
+            || from.kind() != Kind::Pooled
+            || to.kind() != Kind::Pooled
+            || to.priority() < from.priority()
+            || due
+            || std::thread::panicking()
+            || crate::thread::panic::has_share(to)
+        {
+            self.push_local(to);
+            return false;
+        }
+        // SAFETY: `to` blocked, so it ran and has its context; it is
+        // RUNNABLE in no queue (the caller's wake did not queue it).
+        debug_assert!(unsafe { (*to.ctx.get()).is_some() });
+        {
+            let l = self.local();
+            l.picks = l.picks.wrapping_add(1);
+            if l.deferring.is_some() {
+                l.deferring = None;
+            }
+            from.state.set_runnable();
+            l.ready.push_front(from);
+        }
+        self.yield_to(from, to);
+        true
     }
 
     /// The monitor asks this LWP to trim `reqs`, ULTs placed here (step 2

@@ -106,6 +106,37 @@ impl Waiter {
         }
     }
 
+    /// Ends the wait and, when the woken thread is a ULT placed on the
+    /// calling ULT's LWP, switches to it at once: the caller runs again
+    /// next on that LWP (`Lwp::yield_to_woken`, which says when it queues
+    /// the woken ULT instead). Elsewhere, as [`wake`](Self::wake). For a
+    /// waker whose partner is what should run next: a rendezvous receiver
+    /// that took a waiting sender's value.
+    pub(crate) fn wake_and_switch(self) {
+        let Waiter::Ult(tcb, token) = &self else {
+            return self.wake();
+        };
+        let (tcb, token) = (*tcb, *token);
+        let Some((l, me)) = lwp::current_ult() else {
+            return self.wake();
+        };
+        if tcb.kind() == Kind::Migratable
+            || tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize != l.index
+        {
+            return self.wake();
+        }
+        match tcb.state.wake(token) {
+            Wake::Enqueue => {
+                note_wake(tcb, || token.epoch);
+                l.yield_to_woken(me, tcb);
+            }
+            Wake::LwpRequeues => {
+                note_wake(tcb, || token.epoch);
+            }
+            Wake::Stale => {}
+        }
+    }
+
     /// Whether both name the same wait of the same thread.
     pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
         match (self, other) {

@@ -245,6 +245,11 @@ mod loom_imp {
         pub(crate) fn wake_next(self) {
             self.wake();
         }
+
+        /// No LWPs under loom: as `wake`.
+        pub(crate) fn wake_and_switch(self) {
+            self.wake();
+        }
     }
 
     /// As `sched::block_on`; a deadline means "time out as soon as the

@@ -128,14 +128,15 @@ impl<T> Chan<T> {
     /// As [`try_recv`](Self::try_recv); `glance` (a receive without a
     /// deadline, which waits next if this finds nothing): on an array
     /// channel an unwritten slot is `Empty` without a fence
-    /// (`Array::try_recv_glance`; the wait looks again). Forced inline, as
-    /// `try_recv`.
+    /// (`Array::try_recv_glance`; the wait looks again); on a locked one,
+    /// a waiting sender whose value it takes gets this LWP at once
+    /// (`Locked::try_recv`). Forced inline, as `try_recv`.
     #[inline(always)]
     pub(crate) fn try_recv_glance(&self, glance: bool) -> Result<T, TryRecvError> {
         match &self.flavor {
             Flavor::Array(c) => c.try_recv_glance(glance),
             Flavor::List(c) => c.try_recv(),
-            Flavor::Locked(c) => c.try_recv(),
+            Flavor::Locked(c) => c.try_recv(glance),
         }
     }
 

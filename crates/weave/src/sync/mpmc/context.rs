@@ -177,13 +177,6 @@ impl Context {
             .store(LET_GO, std::sync::atomic::Ordering::Release);
     }
 
-    /// Whether the owner, before it leaves this round, must wait for a
-    /// partner's release: it was claimed, or its fast entry was taken.
-    #[inline]
-    pub(crate) fn must_wait_release(&self, claimed: bool) -> bool {
-        claimed || self.fast.get() == Fast::Taken
-    }
-
     /// The owner of a context published in a fast slot (`fast() != No`)
     /// ends its round (module doc): true if a partner took it and served
     /// it (a value is in its slot, or, on an array channel, it was

@@ -80,6 +80,26 @@
 //! the flag or is woken by it. A sender that finds no receiver waits
 //! under the lock, as before.
 //!
+//! ## The receiver's switch to the sender
+//!
+//! A blocking receive (`recv` without a deadline) that takes the value of
+//! a waiting sender wakes it with `Waiter::wake_and_switch`: a sender that
+//! is a ULT of the receiver's LWP runs at once, the receiver next
+//! (`Lwp::yield_to_woken`, which queues the sender instead when the loop
+//! must pick). Its send is complete (the value is taken), and what it does
+//! next is, in a ping-pong, to wait for the reply: it then waits as a
+//! *receiver*, alone, in `recv_fast`, and the reply goes to it without the
+//! lock. Without the switch, a ping-pong that started with a sender
+//! waiting (the first send made before the echo side ran) stayed in that
+//! phase for good: each message a sender queued under the lock and a
+//! receiver took under the lock (~580 instructions a round trip more than
+//! the phase where receivers wait). The sender's side does not switch to
+//! the receiver it hands a value to: that receiver would run while the
+//! sender is not yet waiting for the reply, and the reply's sender would
+//! queue under the lock: the slow phase again. The value moves under the
+//! lock as before; the switch comes after the lock is released, when the
+//! wake would have queued the sender.
+//!
 //! ## Why the raw pointers in `Entry` are valid
 //!
 //! An entry points into the stack of a thread blocked in `select::run`.
@@ -474,8 +494,11 @@ impl<T> Locked<T> {
     }
 
     /// Receives without waiting. On a rendezvous with no sender queued,
-    /// without the lock (module doc).
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    /// without the lock (module doc). `switch` (a blocking receive, which
+    /// is a safe point anyway) switches straight to a waiting sender whose
+    /// value it took, when that sender is a ULT of this LWP (module doc,
+    /// "The receiver's switch to the sender").
+    pub(crate) fn try_recv(&self, switch: bool) -> Result<T, TryRecvError> {
         // SeqCst: as the receiver's step 3 in the module doc (a rendezvous
         // has no buffer, so a queued sender is the only value there is).
         if self.cap == 0 && self.senders_queued.load(SeqCst) == 0 {
@@ -508,7 +531,11 @@ impl<T> Locked<T> {
             // SAFETY: just taken from our queue, under our lock.
             if let Some((v, w)) = unsafe { e.take() } {
                 drop(g);
-                w.wake();
+                if switch {
+                    w.wake_and_switch();
+                } else {
+                    w.wake();
+                }
                 return Ok(v);
             }
         }

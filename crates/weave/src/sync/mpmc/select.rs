@@ -473,9 +473,13 @@ fn run_inner<O: Operation + ?Sized>(ops: &mut [&mut O], wait: Wait, biased: bool
                     ops[i].unregister(&ctx);
                 }
             }
-            if ctx.must_wait_release(claimed.is_some()) {
-                // A claimer, or a partner that took our fast entry and
-                // will let go (`context.rs`), is not done with it yet.
+            // Never in a fast slot on this path: `fast` was `No` above,
+            // and only `publish` (in `register`, done) sets it from `No`;
+            // the `unregister`s' withdraws act on a published entry only.
+            // So only a claimer can still hold the context.
+            debug_assert!(ctx.fast() == Fast::No, "a fast entry on the claim path");
+            if claimed.is_some() {
+                // The claimer is not done with it yet (`context.rs`).
                 ctx.wait_released();
             }
             claimed
