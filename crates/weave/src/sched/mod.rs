@@ -106,6 +106,36 @@ impl Waiter {
         }
     }
 
+    /// Ends the wait, for a ULT that is about to end (its join packet's
+    /// waiter, woken once its result is published): a woken joiner that is
+    /// a pooled ULT of the caller's LWP is returned instead of queued, for
+    /// the caller to switch to as it ends or to queue (`Lwp::exit_to`,
+    /// the join's hand-off). Otherwise as [`Waiter::wake`].
+    pub(crate) fn wake_on_exit(self) -> Option<&'static Tcb> {
+        if let Waiter::Ult(tcb, token) = &self {
+            let (tcb, token) = (*tcb, *token);
+            if tcb.kind() == Kind::Pooled {
+                if let Some(l) = lwp::current() {
+                    if tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == l.index {
+                        return match tcb.state.wake(token) {
+                            Wake::Enqueue => {
+                                note_wake(tcb, || token.epoch);
+                                Some(tcb)
+                            }
+                            Wake::LwpRequeues => {
+                                note_wake(tcb, || token.epoch);
+                                None
+                            }
+                            Wake::Stale => None,
+                        };
+                    }
+                }
+            }
+        }
+        self.wake();
+        None
+    }
+
     /// Whether both name the same wait of the same thread.
     pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
         match (self, other) {
