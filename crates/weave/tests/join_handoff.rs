@@ -7,6 +7,9 @@
 //! handing the LWP over; every exit is still filed (its LWP's count of
 //! placed threads comes back to zero).
 //!
+//! A ULT that blocks while its LWP has new ULTs and nothing started to run
+//! starts the next one directly, which commits its block.
+//!
 //! The pool has one LWP, so that joiner and children share it. A hang is
 //! the failure: watchdogs turn it into one.
 
@@ -82,6 +85,40 @@ fn a_joiner_switched_to_by_an_exit_blocks_and_wakes_normally_after() {
             }
         }),
         "the joiner",
+    );
+    join_or_fail(sender, "the bound sender");
+}
+
+/// A ULT that blocks while new ULTs wait on its LWP starts one directly,
+/// which commits its block: a bound ULT (its own LWP) that wakes it
+/// meanwhile, sometimes while it is still switching out, must not lose
+/// the wake, and every new ULT still runs.
+#[test]
+fn a_wake_from_another_lwp_while_a_block_starts_new_work_is_not_lost() {
+    const N: u64 = 2_000;
+    weave::set_concurrency(1).unwrap();
+    let (tx, rx) = mpmc::bounded::<u64>(0);
+    let (ask_tx, ask_rx) = mpmc::bounded::<u64>(0);
+    let sender = thread::Builder::new()
+        .bound()
+        .spawn(move || {
+            for i in ask_rx.iter() {
+                tx.send(i).unwrap();
+            }
+        })
+        .unwrap();
+    join_or_fail(
+        thread::spawn(move || {
+            for i in 0..N {
+                let hs: Vec<_> = (0..3u64).map(|k| thread::spawn(move || i + k)).collect();
+                ask_tx.send(i).unwrap();
+                assert_eq!(rx.recv().unwrap(), i, "a message out of turn");
+                for (k, h) in hs.into_iter().enumerate() {
+                    assert_eq!(h.join().unwrap(), i + k as u64);
+                }
+            }
+        }),
+        "the blocking ULT",
     );
     join_or_fail(sender, "the bound sender");
 }
