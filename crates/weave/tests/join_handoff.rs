@@ -23,6 +23,26 @@ use wait_common::join_or_fail;
 use weave::sync::mpmc;
 use weave::thread;
 
+/// A bound ULT (on an LWP of its own) that sends back each value it is
+/// sent: the asking side, the answering side and its handle.
+fn bound_echo() -> (
+    mpmc::Sender<u64>,
+    mpmc::Receiver<u64>,
+    thread::JoinHandle<()>,
+) {
+    let (tx, rx) = mpmc::bounded::<u64>(0);
+    let (ask_tx, ask_rx) = mpmc::bounded::<u64>(0);
+    let sender = thread::Builder::new()
+        .bound()
+        .spawn(move || {
+            for i in ask_rx.iter() {
+                tx.send(i).unwrap();
+            }
+        })
+        .unwrap();
+    (ask_tx, rx, sender)
+}
+
 #[test]
 fn joins_on_one_lwp_return_each_childs_value_or_panic() {
     weave::set_concurrency(1).unwrap();
@@ -65,16 +85,7 @@ fn joins_on_one_lwp_return_each_childs_value_or_panic() {
 fn a_joiner_switched_to_by_an_exit_blocks_and_wakes_normally_after() {
     const N: u64 = 2_000;
     weave::set_concurrency(1).unwrap();
-    let (tx, rx) = mpmc::bounded::<u64>(0);
-    let (ask_tx, ask_rx) = mpmc::bounded::<u64>(0);
-    let sender = thread::Builder::new()
-        .bound()
-        .spawn(move || {
-            for i in ask_rx.iter() {
-                tx.send(i).unwrap();
-            }
-        })
-        .unwrap();
+    let (ask_tx, rx, sender) = bound_echo();
     join_or_fail(
         thread::spawn(move || {
             for i in 0..N {
@@ -97,16 +108,7 @@ fn a_joiner_switched_to_by_an_exit_blocks_and_wakes_normally_after() {
 fn a_wake_from_another_lwp_while_a_block_starts_new_work_is_not_lost() {
     const N: u64 = 2_000;
     weave::set_concurrency(1).unwrap();
-    let (tx, rx) = mpmc::bounded::<u64>(0);
-    let (ask_tx, ask_rx) = mpmc::bounded::<u64>(0);
-    let sender = thread::Builder::new()
-        .bound()
-        .spawn(move || {
-            for i in ask_rx.iter() {
-                tx.send(i).unwrap();
-            }
-        })
-        .unwrap();
+    let (ask_tx, rx, sender) = bound_echo();
     join_or_fail(
         thread::spawn(move || {
             for i in 0..N {

@@ -483,7 +483,10 @@ impl Lwp {
             return None;
         }
         let l = self.local();
+        // The new ULT's stack is taken on ours (`give_stack`).
+        let probe = 0u8;
         if l.fresh.is_empty()
+            || !has_handoff_room(tcb, std::ptr::addr_of!(probe) as usize)
             || !l.ready.is_empty()
             || !self.inbox.is_empty()
             || (pick::look_at_timers(l.picks, true)
@@ -572,7 +575,14 @@ impl Lwp {
     /// loop. Does not return when it switches.
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     pub(crate) fn exit_to(&self, from: &'static Tcb, to: &'static Tcb) {
-        if !self.exit_pick(from, to) {
+        // The joiner files the exit on its own stack, below where it
+        // switched out.
+        // SAFETY: `to` is switched out and held by this LWP (woken by us,
+        // in no queue): its context is this LWP's to read.
+        let room = unsafe { ult_context(to) }
+            .saved_stack_pointer()
+            .is_some_and(|sp| has_handoff_room(to, sp));
+        if !room || !self.exit_pick(from, to) {
             self.push_local(to);
             return;
         }
@@ -617,17 +627,7 @@ impl Lwp {
             return false;
         }
         let picks = l.picks.wrapping_add(1);
-        let new_work = self.takes_new_work();
-        let fresh = if new_work && !l.fresh.is_empty() {
-            i32::from(DEFAULT_PRIORITY)
-        } else {
-            pick::NONE
-        };
-        let global = if new_work {
-            rt().global_top()
-        } else {
-            pick::NONE
-        };
+        let (fresh, global) = self.new_work_levels(l.fresh.is_empty());
         let plan = pick::plan(
             i32::from(to.priority()),
             fresh,
@@ -873,18 +873,8 @@ impl Lwp {
             l.deferring = None;
             return l.ready.pop();
         }
-        let new_work = self.takes_new_work();
         let ready = l.ready.top().map_or(pick::NONE, i32::from);
-        let fresh = if new_work && !l.fresh.is_empty() {
-            i32::from(DEFAULT_PRIORITY)
-        } else {
-            pick::NONE
-        };
-        let global = if new_work {
-            rt().global_top()
-        } else {
-            pick::NONE
-        };
+        let (fresh, global) = self.new_work_levels(l.fresh.is_empty());
         let mut new_first = pick::new_first(l.switch == Switch::Yield, l.picks);
         if ready > pick::NONE && ready == fresh.max(global) {
             if place::defer_new_work(self, ready as u8, &mut l.deferring) {
@@ -905,6 +895,22 @@ impl Lwp {
             }
         }
         self.local().ready.pop()
+    }
+
+    /// The top levels of new work this LWP may take, for `pick::plan`:
+    /// `fresh`'s (the caller says if it is empty) and the injector's
+    /// ([`pick::NONE`] if empty, or if the LWP takes no new work).
+    #[inline]
+    fn new_work_levels(&self, fresh_empty: bool) -> (i32, i32) {
+        if !self.takes_new_work() {
+            return (pick::NONE, pick::NONE);
+        }
+        let fresh = if fresh_empty {
+            pick::NONE
+        } else {
+            i32::from(DEFAULT_PRIORITY)
+        };
+        (fresh, rt().global_top())
     }
 
     /// The pick's step into `fresh`: the first new ULT that stays here (a
@@ -1521,6 +1527,25 @@ fn publish_in_ult_tls(lwp: &'static Lwp, t: &'static Tcb) {
     CURRENT.with(|c| c.set(lwp));
     crate::thread::current::set_running(Some(t));
     stack::set_running_info(t.overflow.get());
+}
+
+/// Free stack the join's hand-off needs on a ULT's stack where it does the
+/// loop's work there (`give_stack` in `direct_new`, on the blocking ULT's
+/// stack; `file_exit` on the joiner's, after `exit_to`): unoptimised
+/// frames are several times larger (a 16 KiB stack overflowed).
+const HANDOFF_ROOM: usize = if cfg!(debug_assertions) {
+    64 * 1024
+} else {
+    8 * 1024
+};
+
+/// Whether `t`'s stack has [`HANDOFF_ROOM`] free below `sp`, an address on
+/// it. False when the stack's lowest byte is not recorded.
+fn has_handoff_room(t: &Tcb, sp: usize) -> bool {
+    // SAFETY: written at the ULT's first run, before it ran; read by the
+    // LWP that holds it (runs it, or holds it switched out).
+    let lowest = unsafe { (*t.overflow.get()).guard_hi };
+    lowest != 0 && sp > lowest && sp - lowest >= HANDOFF_ROOM
 }
 
 /// Switches from the running ULT `tcb` to its LWP's loop. Never inlined:
