@@ -449,24 +449,36 @@ impl Lwp {
             self.block_to(tcb, next);
             return;
         }
-        if let Some(new) = self.direct_new(tcb) {
-            // Its first run, as `dispatch` starts one: placed here, its
-            // stack taken now. It commits our block as it starts
-            // (`commit_handed_at_start`).
-            if new.home.load(Relaxed) == NO_LWP {
-                new.home.store(self.index as u32, Relaxed);
-                self.placed.fetch_add(1, Relaxed);
-            }
-            // SAFETY: `new` is not started; `ctx` is ours to read (we took
-            // it from `fresh`, so this LWP holds it).
-            if unsafe { (*new.ctx.get()).is_none() } {
-                self.give_stack(new);
-            }
-            self.block_to(tcb, new);
+        if self.block_to_new(tcb) {
             return;
         }
         self.local().switch = Switch::Block;
         switch_out(tcb);
+    }
+
+    /// The direct block to new work (`direct_new`), if it applies: starts
+    /// the new ULT as `dispatch` would (placed here, its stack taken now),
+    /// and it commits our block as it starts (`commit_handed_at_start`).
+    /// True once `tcb` is back from that block. Apart from
+    /// `block_current` unoptimised, where its locals would grow every
+    /// block's frame (a 16 KiB stack overflowed).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
+    fn block_to_new(&self, tcb: &'static Tcb) -> bool {
+        let Some(new) = self.direct_new(tcb) else {
+            return false;
+        };
+        if new.home.load(Relaxed) == NO_LWP {
+            new.home.store(self.index as u32, Relaxed);
+            self.placed.fetch_add(1, Relaxed);
+        }
+        // SAFETY: `new` is not started; `ctx` is ours to read (we took it
+        // from `fresh`, so this LWP holds it).
+        if unsafe { (*new.ctx.get()).is_none() } {
+            self.give_stack(new);
+        }
+        self.block_to(tcb, new);
+        true
     }
 
     /// The direct block's pick of new work (the join's hand-off: a joiner

@@ -117,17 +117,7 @@ impl Waiter {
             if tcb.kind() == Kind::Pooled {
                 if let Some(l) = lwp::current() {
                     if tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == l.index {
-                        return match tcb.state.wake(token) {
-                            Wake::Enqueue => {
-                                note_wake(tcb, || token.epoch);
-                                Some(tcb)
-                            }
-                            Wake::LwpRequeues => {
-                                note_wake(tcb, || token.epoch);
-                                None
-                            }
-                            Wake::Stale => None,
-                        };
+                        return wake_held(tcb, token);
                     }
                 }
             }
@@ -144,6 +134,20 @@ impl Waiter {
             _ => false,
         }
     }
+}
+
+/// The wake of [`Waiter::wake_on_exit`]'s joiner: ends its wait and returns
+/// it, RUNNABLE and in no queue, if it was BLOCKED (one `note_wake`: each
+/// inlined copy is ~8 KiB of an unoptimised frame, and this runs on the
+/// ending ULT's stack).
+#[cfg_attr(debug_assertions, inline(never))]
+fn wake_held(tcb: &'static Tcb, token: WakeToken) -> Option<&'static Tcb> {
+    let outcome = tcb.state.wake(token);
+    if outcome == Wake::Stale {
+        return None;
+    }
+    note_wake(tcb, || token.epoch);
+    (outcome == Wake::Enqueue).then_some(tcb)
 }
 
 /// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its
