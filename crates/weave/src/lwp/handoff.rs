@@ -34,6 +34,19 @@
 //! requeues A, and nobody does. The loom model below fails in both cases
 //! (both were tried by editing [`Handoff`]).
 //!
+//! ## An exit handed on
+//!
+//! A ULT that ends and has just woken its joiner on this LWP may switch
+//! straight to the joiner (`Lwp::exit_to`, the join's hand-off) instead of
+//! going back to the loop, which would file the exit and then pick the
+//! joiner. The exited ULT leaves itself in the slot
+//! ([`Handoff::switch_exiting`]) and the joiner, switched in, hands it to
+//! its LWP's `finish` (its stack to death row, its slot to the table).
+//! No state word is involved: the exited ULT is no longer in any queue or
+//! wait, and its stack, whose last use is the switch, is taken only by the
+//! side switched in, after the switch (the same owner-only order as a
+//! handed block; nothing here is shared with another thread).
+//!
 //! The slot is owner-only state of one LWP (one OS thread): a `Cell`, read
 //! and written only by the ULTs of that LWP, one at a time. Names only the
 //! state word of `thread/state.rs`.
@@ -47,9 +60,20 @@ pub(crate) trait Blocks: Copy {
     fn block_state(&self) -> &State;
 }
 
-/// The ULT whose block the next ULT to switch in on this LWP commits (see
-/// the module doc). Empty except between the two steps.
-pub(crate) struct Handoff<R>(Cell<Option<R>>);
+/// The ULT whose block the next ULT to switch in on this LWP commits, or
+/// whose exit it files (see the module doc), with `true` for an exit.
+/// Empty except between the two steps.
+pub(crate) struct Handoff<R>(Cell<Option<(R, bool)>>);
+
+/// What the ULT just switched in found in the slot.
+pub(crate) enum Handed<R> {
+    /// A block, and whether it committed (false: a waker ended the wait
+    /// while the ULT was switching out, and the caller's LWP must requeue
+    /// it).
+    Block(R, bool),
+    /// An exited ULT, off its stack for good: the caller's LWP files it.
+    Exit(R),
+}
 
 impl<R: Blocks> Handoff<R> {
     pub(crate) const fn new() -> Handoff<R> {
@@ -62,22 +86,33 @@ impl<R: Blocks> Handoff<R> {
     #[inline(always)]
     pub(crate) fn switch_blocking(&self, from: R, switch: impl FnOnce()) {
         debug_assert!(self.is_empty(), "a block handed on twice");
-        self.0.set(Some(from));
+        self.0.set(Some((from, false)));
+        switch();
+    }
+
+    /// The exit hand-off, on the ending ULT `from`: leaves its filing to
+    /// the side switched to, then makes the switch, which never returns
+    /// (nothing switches to an exited ULT).
+    #[inline(always)]
+    pub(crate) fn switch_exiting(&self, from: R, switch: impl FnOnce()) {
+        debug_assert!(self.is_empty(), "an exit handed on over another");
+        self.0.set(Some((from, true)));
         switch();
     }
 
     /// Step 2, on the ULT just switched in, before anything else: commits
-    /// the block handed here, if one was. Returns that ULT and whether its
-    /// block committed (false: a waker ended the wait while it was
-    /// switching out, and the caller's LWP must requeue it).
+    /// the block handed here, if one was, or returns the exited ULT.
     #[inline(always)]
-    pub(crate) fn commit(&self) -> Option<(R, bool)> {
+    pub(crate) fn commit(&self) -> Option<Handed<R>> {
         // A load and a branch when nothing was handed on (every switch-in
         // pays it): `take` would store `None` back every time.
-        let prev = self.0.get()?;
+        let (prev, exited) = self.0.get()?;
         self.0.set(None);
+        if exited {
+            return Some(Handed::Exit(prev));
+        }
         let blocked = prev.block_state().commit_block();
-        Some((prev, blocked))
+        Some(Handed::Block(prev, blocked))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -154,7 +189,9 @@ mod loom_tests {
                 a.stack.with_mut(|s| unsafe { *s += 1 })
             });
             // B, switched in, commits A's block first thing.
-            let (prev, blocked) = handoff.commit().expect("a block was handed on");
+            let Some(Handed::Block(prev, blocked)) = handoff.commit() else {
+                panic!("a block was handed on");
+            };
             assert!(std::ptr::eq(prev, &*a));
             if !blocked {
                 // Woken while switching out: this LWP requeues and runs it.

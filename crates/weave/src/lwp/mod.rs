@@ -460,8 +460,77 @@ impl Lwp {
             self.block_to(tcb, next);
             return;
         }
+        if self.block_to_new(tcb) {
+            return;
+        }
         self.local().switch = Switch::Block;
         switch_out(tcb);
+    }
+
+    /// The direct block to new work (`direct_new`), if it applies: starts
+    /// the new ULT as `dispatch` would (placed here, its stack taken now),
+    /// and it commits our block as it starts (`commit_handed_at_start`).
+    /// True once `tcb` is back from that block. Apart from
+    /// `block_current` unoptimised, where its locals would grow every
+    /// block's frame (a 16 KiB stack overflowed).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
+    fn block_to_new(&self, tcb: &'static Tcb) -> bool {
+        let Some(new) = self.direct_new(tcb) else {
+            return false;
+        };
+        if new.home.load(Relaxed) == NO_LWP {
+            new.home.store(self.index as u32, Relaxed);
+            self.placed.fetch_add(1, Relaxed);
+        }
+        // SAFETY: `new` is not started; `ctx` is ours to read (we took it
+        // from `fresh`, so this LWP holds it).
+        if unsafe { (*new.ctx.get()).is_none() } {
+            self.give_stack(new);
+        }
+        self.block_to(tcb, new);
+        true
+    }
+
+    /// The direct block's pick of new work (the join's hand-off: a joiner
+    /// that blocks on a child not started yet runs the next new ULT
+    /// without going through the loop): when nothing started is ready
+    /// here, the loop's pick would take from `fresh`, and would do nothing
+    /// else first. `None` sends the block through the loop: a pick that
+    /// looks at timers or io, anything in `ready`, the inbox or the
+    /// injector, an LWP that takes no new work, a ULT that is not pooled,
+    /// a panic in flight, a per-ULT TLS block.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn direct_new(&self, tcb: &'static Tcb) -> Option<&'static Tcb> {
+        if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
+            return None;
+        }
+        let l = self.local();
+        // The new ULT's stack is taken on ours (`give_stack`).
+        let probe = 0u8;
+        if l.fresh.is_empty()
+            || !has_handoff_room(tcb, std::ptr::addr_of!(probe) as usize)
+            || !l.ready.is_empty()
+            || !self.inbox.is_empty()
+            || (pick::look_at_timers(l.picks, true)
+                && (!l.timers.is_empty() || pick::poll_io(l.picks)))
+            || rt().global_top() != pick::NONE
+            || !self.takes_new_work()
+            || std::thread::panicking()
+        {
+            return None;
+        }
+        l.picks = l.picks.wrapping_add(1);
+        l.deferring = None;
+        self.take_fresh()
+    }
+
+    /// First thing on a ULT's first run: commits the block of the ULT that
+    /// switched to it (`direct_new`), if one did.
+    pub(crate) fn commit_handed_at_start() {
+        if let Some(l) = current() {
+            l.commit_handed();
+        }
     }
 
     /// The loop's duties of both halves of a direct switch, on `from`'s
@@ -511,9 +580,92 @@ impl Lwp {
 
     #[inline(never)]
     fn commit_handed_now(&self) {
-        if let Some((t, blocked)) = self.handoff.commit() {
-            self.after_commit(t, blocked);
+        match self.handoff.commit() {
+            Some(handoff::Handed::Block(t, blocked)) => self.after_commit(t, blocked),
+            // An exit handed on (`exit_to`): filed as the loop files one.
+            Some(handoff::Handed::Exit(t)) => self.file_exit(t),
+            None => {}
         }
+    }
+
+    /// The join's hand-off (`lwp/handoff.rs`, "An exit handed on"): `from`,
+    /// the running ULT, has ended (its result is published, nothing of it
+    /// runs again) and woke its joiner `to`, a ULT of this LWP that its
+    /// wake made RUNNABLE and that no queue holds (`sched::Waiter::
+    /// wake_on_exit`). Switches straight to `to` when the loop, having
+    /// filed the exit, would pick `to` next (`exit_pick`); else queues `to`
+    /// as the wake would have and returns, and `from` ends through the
+    /// loop. Does not return when it switches.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub(crate) fn exit_to(&self, from: &'static Tcb, to: &'static Tcb) {
+        // The joiner files the exit on its own stack, below where it
+        // switched out.
+        // SAFETY: `to` is switched out and held by this LWP (woken by us,
+        // in no queue): its context is this LWP's to read.
+        let room = unsafe { ult_context(to) }
+            .saved_stack_pointer()
+            .is_some_and(|sp| has_handoff_room(to, sp));
+        if !room || !self.exit_pick(from, to) {
+            self.push_local(to);
+            return;
+        }
+        self.note_exit(from);
+        self.hand_over(from, to);
+        self.handoff.switch_exiting(from, || {
+            // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, woken
+            // by us and in no queue: both contexts are its, `to`'s switched
+            // out (it blocked). The x86_64 backend's switch leaves `from`'s
+            // stack as it is, to be taken by `finish` on `to`'s side.
+            unsafe { context::switch_to(ult_context(from), ult_context(to)) }
+        });
+        crate::fatal("an exited ULT was switched to")
+    }
+
+    /// On the portable backend a coroutine abandoned mid-switch could not
+    /// give its stack back: the exit goes through the loop.
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    pub(crate) fn exit_to(&self, _from: &'static Tcb, to: &'static Tcb) {
+        self.push_local(to);
+    }
+
+    /// Whether the loop, once it filed the exit of `from`, would run `to`
+    /// (just woken, of this LWP, not queued) next, with nothing else to do
+    /// first: the pick of `pick` with `to` alone in `ready`. Counts the
+    /// pick when it says yes. Declines (the loop decides) when timers or
+    /// io are due, when anything else is ready or in the inbox, when new
+    /// work would win this pick (`pick::plan`), when either side is not
+    /// pooled, and when panics are in flight on either side.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn exit_pick(&self, from: &'static Tcb, to: &'static Tcb) -> bool {
+        if cfg!(feature = "tls-per-ult") || from.kind() != Kind::Pooled || to.kind() != Kind::Pooled
+        {
+            return false;
+        }
+        let l = self.local();
+        if (pick::look_at_timers(l.picks, false)
+            && (!l.timers.is_empty() || pick::poll_io(l.picks)))
+            || !l.ready.is_empty()
+            || !self.inbox.is_empty()
+        {
+            return false;
+        }
+        let picks = l.picks.wrapping_add(1);
+        let (fresh, global) = self.new_work_levels(l.fresh.is_empty());
+        let plan = pick::plan(
+            i32::from(to.priority()),
+            fresh,
+            global,
+            pick::new_first(false, picks),
+        );
+        if plan.fresh
+            || plan.global_floor.is_some()
+            || std::thread::panicking()
+            || crate::thread::panic::has_share(to)
+        {
+            return false;
+        }
+        l.picks = picks;
+        true
     }
 
     /// This LWP's trace recorder (its thread's; `trace::listen_wake_in`).
@@ -792,18 +944,8 @@ impl Lwp {
             l.deferring = None;
             return l.ready.pop();
         }
-        let new_work = self.takes_new_work();
         let ready = l.ready.top().map_or(pick::NONE, i32::from);
-        let fresh = if new_work && !l.fresh.is_empty() {
-            i32::from(DEFAULT_PRIORITY)
-        } else {
-            pick::NONE
-        };
-        let global = if new_work {
-            rt().global_top()
-        } else {
-            pick::NONE
-        };
+        let (fresh, global) = self.new_work_levels(l.fresh.is_empty());
         let mut new_first = pick::new_first(l.switch == Switch::Yield, l.picks);
         if ready > pick::NONE && ready == fresh.max(global) {
             if place::defer_new_work(self, ready as u8, &mut l.deferring) {
@@ -819,17 +961,44 @@ impl Lwp {
             }
         }
         if plan.fresh {
-            while let Some(t) = self.local().fresh.pop() {
-                if !self.local().fresh.is_empty() && place::wake_lighter_sibling(self) {
-                    rt().notify_work(DEFAULT_PRIORITY);
-                }
-                match place::lighter_home(self) {
-                    Some(home) if home.adopt_new(t.0) => continue,
-                    _ => return self.keep_new(t.0).or_else(|| self.local().ready.pop()),
-                }
+            if let Some(t) = self.take_fresh() {
+                return Some(t);
             }
         }
         self.local().ready.pop()
+    }
+
+    /// The top levels of new work this LWP may take, for `pick::plan`:
+    /// `fresh`'s (the caller says if it is empty) and the injector's
+    /// ([`pick::NONE`] if empty, or if the LWP takes no new work).
+    #[inline]
+    fn new_work_levels(&self, fresh_empty: bool) -> (i32, i32) {
+        if !self.takes_new_work() {
+            return (pick::NONE, pick::NONE);
+        }
+        let fresh = if fresh_empty {
+            pick::NONE
+        } else {
+            i32::from(DEFAULT_PRIORITY)
+        };
+        (fresh, rt().global_top())
+    }
+
+    /// The pick's step into `fresh`: the first new ULT that stays here (a
+    /// much lighter sibling adopts one, `place::lighter_home`), waking a
+    /// lighter sibling for the rest. `None` if none stays.
+    #[inline]
+    fn take_fresh(&self) -> Option<&'static Tcb> {
+        while let Some(t) = self.local().fresh.pop() {
+            if !self.local().fresh.is_empty() && place::wake_lighter_sibling(self) {
+                rt().notify_work(DEFAULT_PRIORITY);
+            }
+            match place::lighter_home(self) {
+                Some(home) if home.adopt_new(t.0) => continue,
+                _ => return self.keep_new(t.0),
+            }
+        }
+        None
     }
 
     /// The pick's less frequent looks (`sched::pick`): due timers, and on
@@ -1099,6 +1268,22 @@ impl Lwp {
 
     /// Recycles an exited ULT: its stack and TCB go to this LWP's death row.
     fn finish(&self, t: &'static Tcb) {
+        self.note_exit(t);
+        self.file_exit(t);
+    }
+
+    /// Counts and emits the exit of `t` (before the next Run on this LWP:
+    /// `exit_to` does it before its switch).
+    fn note_exit(&self, t: &'static Tcb) {
+        self.local().exits += 1;
+        trace::listen_with_in(self.local().tracer, || Event::Exit {
+            ult: t.id(),
+            lwp: self.index,
+        });
+    }
+
+    /// The rest of `finish`, once `t` is off its stack for good.
+    fn file_exit(&self, t: &'static Tcb) {
         // SAFETY: the ULT has finished; its context is ours to take.
         let ctx = unsafe { (*t.ctx.get()).take() }.expect("a finished ULT has a context");
         let stack = ctx.into_stack();
@@ -1117,11 +1302,6 @@ impl Lwp {
         if t.kind() != Kind::Migratable {
             self.placed.fetch_sub(1, Relaxed);
         }
-        self.local().exits += 1;
-        trace::listen_with_in(self.local().tracer, || Event::Exit {
-            ult: t.id(),
-            lwp: self.index,
-        });
         table().release(t, &mut self.local().slots);
     }
 
@@ -1418,6 +1598,25 @@ fn publish_in_ult_tls(lwp: &'static Lwp, t: &'static Tcb) {
     CURRENT.with(|c| c.set(lwp));
     crate::thread::current::set_running(Some(t));
     stack::set_running_info(t.overflow.get());
+}
+
+/// Free stack the join's hand-off needs on a ULT's stack where it does the
+/// loop's work there (`give_stack` in `direct_new`, on the blocking ULT's
+/// stack; `file_exit` on the joiner's, after `exit_to`): unoptimised
+/// frames are several times larger (a 16 KiB stack overflowed).
+const HANDOFF_ROOM: usize = if cfg!(debug_assertions) {
+    64 * 1024
+} else {
+    8 * 1024
+};
+
+/// Whether `t`'s stack has [`HANDOFF_ROOM`] free below `sp`, an address on
+/// it. False when the stack's lowest byte is not recorded.
+fn has_handoff_room(t: &Tcb, sp: usize) -> bool {
+    // SAFETY: written at the ULT's first run, before it ran; read by the
+    // LWP that holds it (runs it, or holds it switched out).
+    let lowest = unsafe { (*t.overflow.get()).guard_hi };
+    lowest != 0 && sp > lowest && sp - lowest >= HANDOFF_ROOM
 }
 
 /// Switches from the running ULT `tcb` to its LWP's loop. Never inlined:

@@ -137,6 +137,26 @@ impl Waiter {
         }
     }
 
+    /// Ends the wait, for a ULT that is about to end (its join packet's
+    /// waiter, woken once its result is published): a woken joiner that is
+    /// a pooled ULT of the caller's LWP is returned instead of queued, for
+    /// the caller to switch to as it ends or to queue (`Lwp::exit_to`,
+    /// the join's hand-off). Otherwise as [`Waiter::wake`].
+    pub(crate) fn wake_on_exit(self) -> Option<&'static Tcb> {
+        if let Waiter::Ult(tcb, token) = &self {
+            let (tcb, token) = (*tcb, *token);
+            if tcb.kind() == Kind::Pooled {
+                if let Some(l) = lwp::current() {
+                    if tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == l.index {
+                        return wake_held(tcb, token);
+                    }
+                }
+            }
+        }
+        self.wake();
+        None
+    }
+
     /// Whether both name the same wait of the same thread.
     pub(crate) fn same_wait(&self, other: &Waiter) -> bool {
         match (self, other) {
@@ -145,6 +165,20 @@ impl Waiter {
             _ => false,
         }
     }
+}
+
+/// The wake of [`Waiter::wake_on_exit`]'s joiner: ends its wait and returns
+/// it, RUNNABLE and in no queue, if it was BLOCKED (one `note_wake`: each
+/// inlined copy is ~8 KiB of an unoptimised frame, and this runs on the
+/// ending ULT's stack).
+#[cfg_attr(debug_assertions, inline(never))]
+fn wake_held(tcb: &'static Tcb, token: WakeToken) -> Option<&'static Tcb> {
+    let outcome = tcb.state.wake(token);
+    if outcome == Wake::Stale {
+        return None;
+    }
+    note_wake(tcb, || token.epoch);
+    (outcome == Wake::Enqueue).then_some(tcb)
 }
 
 /// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its

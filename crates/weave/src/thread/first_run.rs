@@ -20,9 +20,10 @@
 //!
 //! Readers of a ULT's stack that see one that has not run: the overflow
 //! record says size 0 (`inspect/stacks.rs` walks nothing), `parked_sp` is
-//! 0 (no trim, no compaction), `ctx` is `None` (a direct switch never
-//! targets a ULT that has not run: those wait in `fresh` or the injector,
-//! and only placed ULTs are in a ready queue).
+//! 0 (no trim, no compaction), `ctx` is `None` (a direct switch targets a
+//! ULT that has not run only after its LWP took it from `fresh` and gave
+//! it its stack, `Lwp::direct_new`: those wait in `fresh` or the
+//! injector, and only placed ULTs are in a ready queue).
 
 use std::sync::OnceLock;
 

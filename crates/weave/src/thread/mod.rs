@@ -835,6 +835,9 @@ fn forget_os_caches() {
 
 /// The first function on every ULT's stack.
 fn entry(tcb: &'static Tcb) {
+    // Started by a blocking ULT's direct switch (the join's hand-off), the
+    // block it handed on is ours to commit before anything else.
+    lwp::Lwp::commit_handed_at_start();
     // A recycled TCB starts with an empty table of per-ULT values.
     local::reset(tcb);
     // SAFETY: as above; the job was stored at spawn and is taken once.
@@ -844,7 +847,7 @@ fn entry(tcb: &'static Tcb) {
             names::name_os_thread(&n);
         }
     }
-    job.run_then(|| {
+    let joiner = job.run_then(|| {
         // After the closure and before the joiner may return: per-thread
         // data is destroyed (as std does before join returns), then the
         // thread is marked exited, so its id no longer resolves.
@@ -862,6 +865,15 @@ fn entry(tcb: &'static Tcb) {
         tcb.state.exit();
     });
     crate::fork::ult_returned(tcb);
+    // A joiner of this LWP that the exit woke: the LWP goes straight to it
+    // when the loop would run it next (the join's hand-off), else it is
+    // queued and this ULT ends through the loop.
+    if let Some(joiner) = joiner {
+        match lwp::current() {
+            Some(l) => l.exit_to(tcb, joiner),
+            None => crate::fatal("an ending ULT has no LWP"),
+        }
+    }
 }
 
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.

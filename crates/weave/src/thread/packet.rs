@@ -75,6 +75,7 @@ use super::blocks;
 use super::join_state::JoinState;
 use crate::sched::Waiter;
 use crate::thread::scoped::ScopeData;
+use crate::thread::tcb::Tcb;
 
 struct VTable {
     /// Runs the closure and stores its result.
@@ -411,8 +412,12 @@ impl JobRef {
 
     /// Runs the closure (catching a panic into the result), then
     /// `before_publish`, then publishes the result and wakes the joiner.
-    /// Called on the ULT's own stack.
-    pub(crate) fn run_then(self, before_publish: impl FnOnce()) {
+    /// Called on the ULT's own stack. Returns the joiner if it is a ULT of
+    /// this LWP that the wake made runnable without queuing it
+    /// (`Waiter::wake_on_exit`): the caller must switch to it or queue it
+    /// (`Lwp::exit_to`), and must not block before.
+    #[must_use]
+    pub(crate) fn run_then(self, before_publish: impl FnOnce()) -> Option<&'static Tcb> {
         let h = self.header_ptr();
         // SAFETY: a JobRef always points to a live packet whose closure has
         // not run (this consumes the JobRef).
@@ -427,16 +432,20 @@ impl JobRef {
             unsafe { (header.vtable.drop_result)(h) };
         }
         before_publish();
+        let mut joiner = None;
         if header.state.finish() {
             // SAFETY: the joiner wrote `waiter` before it set WAITING and
             // never touches it once DONE is set; we are the only reader now.
             if let Some(w) = unsafe { (*header.waiter.get()).take() } {
-                w.wake();
+                joiner = w.wake_on_exit();
             }
         }
         std::mem::forget(self);
-        // SAFETY: we held the TCB's reference.
+        // SAFETY: we held the TCB's reference. The joiner, if any, holds the
+        // handle's until it runs: this is not the last one, and no result is
+        // dropped here (nothing that could block).
         unsafe { release(h) };
+        joiner
     }
 }
 
