@@ -161,21 +161,25 @@ fn spawn_dispatcher() {
     spawn_os_thread("weave-signal", move || drainer(tx));
 }
 
+/// Starts an OS thread of the dispatcher with every signal blocked from
+/// its first instruction: the creator blocks them all around the spawn (a
+/// new thread starts with its creator's kernel mask) and then puts its own
+/// mask back. Blocked only once the thread ran, a signal that came while
+/// it started (the C library's and std's setup, which may take long on a
+/// busy machine) ran the top half there, and with the ring and the spill
+/// full it waited for the drainer: itself.
 fn spawn_os_thread(name: &str, f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .unwrap_or_else(|e| {
-            crate::fatal(&format!("cannot start weave's signal thread {name}: {e}"))
-        });
-}
-
-/// Blocks every signal in the calling OS thread's kernel mask: the
-/// dispatcher's threads never take one.
-fn block_every_signal() {
     let all = SigSet::FULL.to_sigset_t();
-    // SAFETY: blocking a valid set on the calling thread.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut()) };
+    // SAFETY: a zeroed sigset_t is a valid out-value.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sets, on the calling thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) };
+    let spawned = std::thread::Builder::new().name(name.into()).spawn(f);
+    // SAFETY: `old` is the mask read above, put back on the same thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    if let Err(e) = spawned {
+        crate::fatal(&format!("cannot start weave's signal thread {name}: {e}"));
+    }
 }
 
 /// In the child of a fork (single-threaded, the C library's locks reset):
@@ -224,7 +228,6 @@ pub(crate) fn after_fork_in_child() {
 /// waiting for it, in the top half). The channel is unbounded: a flood
 /// whose router is stuck grows it in memory instead of filling the spill.
 fn drainer(tx: std::sync::mpsc::Sender<Pass>) {
-    block_every_signal();
     let mut spilled = Vec::new();
     loop {
         // Acquire pairs with the Release increment in `wake_dispatcher`.
@@ -312,7 +315,6 @@ fn router(rx: std::sync::mpsc::Receiver<Pass>) {
     use std::sync::mpsc::RecvTimeoutError;
     // The handler ULTs this thread spawns inherit its kernel mask, which
     // blocks every signal, as their ULT mask.
-    block_every_signal();
     for _ in 0..FIRST_POOL {
         grow_pool();
     }
