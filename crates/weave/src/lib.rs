@@ -286,10 +286,11 @@ mod stack {
     pub(crate) mod room;
 }
 // The signal layer's lock-free records (the per-signal ring, the stash,
-// the held records' hand-off).
+// the held records' hand-off) and the drainer's doorbell.
 #[cfg(loom)]
 #[allow(dead_code)]
 mod signal {
+    pub(crate) mod bell;
     pub(crate) mod held;
     pub(crate) mod ring;
     pub(crate) mod set;

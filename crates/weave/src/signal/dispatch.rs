@@ -43,7 +43,7 @@ use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet, MAX_SIGNAL};
 use super::slot::{is_realtime, slot, slots, spill};
 use super::state::{HANDLED, HANDLER, KBLOCKED_ANY};
-use super::wrapper::{claim_once, takes, DISPATCH_SEQ};
+use super::wrapper::{claim_once, takes, BELL};
 use super::{actions, immediate, SigInfo};
 use crate::sync::{mpmc, mpsc};
 use crate::thread::tcb::Tcb;
@@ -230,8 +230,7 @@ pub(crate) fn after_fork_in_child() {
 fn drainer(tx: std::sync::mpsc::Sender<Pass>) {
     let mut spilled = Vec::new();
     loop {
-        // Acquire pairs with the Release increment in `wake_dispatcher`.
-        let seen = DISPATCH_SEQ.load(Acquire);
+        let seen = BELL.ticket();
         // Spilled records first, then the rings: a ring record a thread
         // pushed before it spilled is then seen (the spill's Acquire), and
         // passed on first, below.
@@ -276,17 +275,7 @@ fn drainer(tx: std::sync::mpsc::Sender<Pass>) {
             std::thread::sleep(std::time::Duration::from_micros(20));
             continue;
         }
-        // SAFETY: FUTEX_WAIT on a valid, static word; returns at once if it
-        // no longer holds `seen`.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                DISPATCH_SEQ.as_ptr(),
-                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                seen,
-                std::ptr::null::<libc::timespec>(),
-            )
-        };
+        BELL.wait(seen);
     }
 }
 

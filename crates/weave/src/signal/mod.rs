@@ -83,6 +83,7 @@
 //! signal::mask(How::SetMask, &old);
 //! ```
 
+mod bell;
 pub(crate) mod dispatch;
 pub(crate) mod fault;
 mod held;

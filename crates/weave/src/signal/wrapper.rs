@@ -17,9 +17,10 @@
 //! no unwinding; `errno` is saved and restored.
 
 use std::cell::Cell;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicU32, AtomicUsize};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
+use super::bell::Bell;
 use super::immediate;
 use super::ring::{Record, Ring, Route};
 use super::set::bit;
@@ -73,8 +74,8 @@ impl KernelInfo {
     }
 }
 
-/// Bumped by every record pushed; the dispatcher sleeps on it (futex).
-pub(crate) static DISPATCH_SEQ: AtomicU32 = AtomicU32::new(0);
+/// Rung after every record pushed; the drainer sleeps on it (`bell.rs`).
+pub(crate) static BELL: Bell = Bell::new();
 /// Where the scan for a target starts (spreads the choice among ULTs).
 static SCAN_FROM: AtomicUsize = AtomicUsize::new(0);
 
@@ -439,19 +440,7 @@ fn push_or_spill(sig: i32, ring: &Ring, rec: &Record) -> bool {
 
 // ASYNC-SIGNAL-SAFE
 pub(crate) fn wake_dispatcher() {
-    // Release pairs with the dispatcher's Acquire load before it sleeps:
-    // either it sees the new value (and does not sleep) or our wake comes
-    // after its futex wait started.
-    DISPATCH_SEQ.fetch_add(1, Release);
-    // SAFETY: FUTEX_WAKE on a valid, static word.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            DISPATCH_SEQ.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        )
-    };
+    BELL.ring();
 }
 
 // ASYNC-SIGNAL-SAFE
