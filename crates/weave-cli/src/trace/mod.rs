@@ -4,7 +4,10 @@
 //! - `weave trace view FILE -o OUT.html`: one self-contained HTML page, a
 //!   timeline with a lane per LWP (`html.rs`);
 //! - `weave trace export FILE -o OUT.json`: the Chrome trace event format,
-//!   which Perfetto and `chrome://tracing` open (`chrome.rs`).
+//!   which Perfetto and `chrome://tracing` open (`chrome.rs`);
+//! - `weave trace wakes FILE`: how long woken ULTs waited for their run, by
+//!   the path the wake took (same LWP, another LWP while theirs slept or
+//!   ran, off the pool): a table (`wakes.rs`).
 //!
 //! Both read the file with `weave::trace::format::read` and start from the
 //! [`Timeline`] that `timeline.rs` builds: which ULT ran on which LWP when, the
@@ -16,6 +19,7 @@
 mod chrome;
 mod html;
 mod timeline;
+mod wakes;
 
 use std::path::{Path, PathBuf};
 
@@ -50,12 +54,24 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Print how long woken ULTs waited for their run, by the path of the
+    /// wake: on their own LWP, from another LWP while theirs slept or ran,
+    /// or off the LWPs (p50, p90, p99, max)
+    Wakes {
+        /// The trace file (from WEAVE_TRACE=FILE or weave::trace::record)
+        trace: PathBuf,
+    },
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
     let (input, output, html) = match &args.command {
         Command::View { trace, output } => (trace, output, true),
         Command::Export { trace, output } => (trace, output, false),
+        Command::Wakes { trace } => {
+            let t = format::read(trace).map_err(|e| format!("cannot read the trace: {e}"))?;
+            print!("{}", wakes::table(&Timeline::build(&t)));
+            return Ok(());
+        }
     };
     println!("weave trace: {}", write(input, output, html)?);
     Ok(())
