@@ -320,18 +320,31 @@ pub(crate) fn block_ult(
 /// by a Release RMW or under a lock): the ULT's BLOCKING is a plain store
 /// (`State::prepare_block_handed`), not the locked one that a wait whose
 /// waker sets a condition and then looks at the state word needs (`park`).
+/// `on`, if any, is what the thread dump shows it waiting on
+/// ([`note_wait_on`], made here with the TCB already at hand: a channel
+/// wait's own look-up of its TCB cost a thread-local read a wait).
 #[inline]
 pub(crate) fn block_on_handed(
     reason: BlockReason,
     deadline: Option<Instant>,
+    on: Option<crate::thread::id::WaitOn>,
     register: impl FnOnce(Waiter) -> bool,
 ) {
     match lwp::current_ult() {
         Some((l, tcb)) => {
+            if let Some(on) = on {
+                tcb.wait_on
+                    .store(on.word(), std::sync::atomic::Ordering::Relaxed);
+            }
             let token = tcb.state.prepare_block_handed(reason as u8);
             block_prepared(l, tcb, token, reason, deadline, register);
         }
-        None => block_os(reason, deadline, register),
+        None => {
+            if let Some(on) = on {
+                note_wait_on(on);
+            }
+            block_os(reason, deadline, register)
+        }
     }
 }
 
