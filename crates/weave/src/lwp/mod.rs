@@ -395,11 +395,22 @@ impl Lwp {
         }
     }
 
-    /// Raises `preempt` if the running ULT has a priority below `p`.
+    /// Raises `preempt` if the running ULT has a priority below `p`. The
+    /// look is inlined (a wake's common case: nothing below `p` runs); the
+    /// request is not.
+    #[inline]
     pub(crate) fn request_preempt_below(&self, p: u8) {
-        // Acquire pairs with the Release store in `dispatch`.
+        // Acquire pairs with the Release store in `switch_in`.
         let running = self.running_prio.load(Acquire);
-        if running != IDLE && running < p && !self.preempt.swap(true, Relaxed) {
+        if running != IDLE && running < p {
+            self.raise_preempt();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn raise_preempt(&self) {
+        if !self.preempt.swap(true, Relaxed) {
             trace::emit(Event::Preempt { lwp: self.index });
         }
     }

@@ -61,20 +61,15 @@ pub(crate) enum Waiter {
 }
 
 impl Waiter {
-    /// Ends the wait. Harmless if it already ended.
+    /// Ends the wait. Harmless if it already ended. Inlined: the match
+    /// is all there is here, and each half is one call (an out-of-line
+    /// `wake` paid its own prologue and the OS half's drop code on every
+    /// ULT's wake).
+    #[inline]
     pub(crate) fn wake(self) {
         match self {
-            Waiter::Ult(tcb, token) => match tcb.state.wake(token) {
-                Wake::Enqueue => enqueue_woken(tcb),
-                Wake::LwpRequeues => {
-                    note_wake(tcb, || token.epoch);
-                }
-                Wake::Stale => {}
-            },
-            Waiter::Os(t, tcb, token) => {
-                tcb.state.wake_os(token);
-                t.unpark();
-            }
+            Waiter::Ult(tcb, token) => wake_ult(tcb, token),
+            Waiter::Os(t, tcb, token) => wake_os(t, tcb, token),
         }
     }
 
@@ -181,21 +176,63 @@ fn wake_held(tcb: &'static Tcb, token: WakeToken) -> Option<&'static Tcb> {
     (outcome == Wake::Enqueue).then_some(tcb)
 }
 
+/// [`Waiter::wake`] of a ULT: the state word's CAS and, if it was BLOCKED,
+/// the queueing, in one frame.
+#[inline(never)]
+fn wake_ult(tcb: &'static Tcb, token: WakeToken) {
+    match tcb.state.wake(token) {
+        Wake::Enqueue => enqueue_woken_inline(tcb),
+        Wake::LwpRequeues => {
+            note_wake(tcb, || token.epoch);
+        }
+        Wake::Stale => {}
+    }
+}
+
+/// [`Waiter::wake`] of an OS thread.
+#[cold]
+#[inline(never)]
+fn wake_os(t: std::thread::Thread, tcb: &'static Tcb, token: WakeToken) {
+    tcb.state.wake_os(token);
+    t.unpark();
+}
+
 /// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its
 /// LWP (or, if migratable, anywhere).
 pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
+    enqueue_woken_inline(tcb);
+}
+
+/// [`enqueue_woken`]'s body. The wake of a ULT placed on the waker's own
+/// LWP (a ping-pong's every wake) is a push on that LWP's ready queue: it
+/// is told from the others by the home index, without the runtime's table
+/// of LWPs; the rest is out of line.
+#[inline(always)]
+fn enqueue_woken_inline(tcb: &'static Tcb) {
     // The waker's CAS left the word RUNNABLE with the wait's epoch, and
     // nothing changes it before the push below.
     let here = note_wake(tcb, || tcb.state.load().epoch());
+    if let Some(l) = here {
+        if tcb.kind() != Kind::Migratable
+            && tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == l.index
+        {
+            l.push_local(tcb);
+            return;
+        }
+    }
+    enqueue_elsewhere(tcb);
+}
+
+/// [`enqueue_woken`] for a ULT that is migratable or placed on another LWP
+/// than the caller's (or a caller that is not an LWP).
+#[inline(never)]
+fn enqueue_elsewhere(tcb: &'static Tcb) {
     if tcb.kind() == Kind::Migratable {
         rt().push_global(tcb);
         return;
     }
-    let home = rt().lwp(tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize);
-    match here {
-        Some(l) if std::ptr::eq(l, home) => l.push_local(tcb),
-        _ => home.push_remote(tcb),
-    }
+    rt().lwp(tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize)
+        .push_remote(tcb);
 }
 
 /// What a waker without a token (`unpark`, a cancellation request) does
@@ -283,18 +320,31 @@ pub(crate) fn block_ult(
 /// by a Release RMW or under a lock): the ULT's BLOCKING is a plain store
 /// (`State::prepare_block_handed`), not the locked one that a wait whose
 /// waker sets a condition and then looks at the state word needs (`park`).
+/// `on`, if any, is what the thread dump shows it waiting on
+/// ([`note_wait_on`], made here with the TCB already at hand: a channel
+/// wait's own look-up of its TCB cost a thread-local read a wait).
 #[inline]
 pub(crate) fn block_on_handed(
     reason: BlockReason,
     deadline: Option<Instant>,
+    on: Option<crate::thread::id::WaitOn>,
     register: impl FnOnce(Waiter) -> bool,
 ) {
     match lwp::current_ult() {
         Some((l, tcb)) => {
+            if let Some(on) = on {
+                tcb.wait_on
+                    .store(on.word(), std::sync::atomic::Ordering::Relaxed);
+            }
             let token = tcb.state.prepare_block_handed(reason as u8);
             block_prepared(l, tcb, token, reason, deadline, register);
         }
-        None => block_os(reason, deadline, register),
+        None => {
+            if let Some(on) = on {
+                note_wait_on(on);
+            }
+            block_os(reason, deadline, register)
+        }
     }
 }
 

@@ -53,15 +53,18 @@ mod imp {
     }
 
     /// As [`block_on`], for a `register` that hands its waiter out only
-    /// through a Release after it (see `sched::block_on_handed`).
+    /// through a Release after it (see `sched::block_on_handed`). `object`
+    /// is recorded as by [`note_wait_on`] (0: none to name).
     #[inline]
     pub(crate) fn block_on_handed(
         reason: BlockReason,
         deadline: Option<Instant>,
+        object: usize,
         register: impl FnOnce(Waiter) -> bool,
     ) {
         crate::start::rt();
-        crate::sched::block_on_handed(reason, deadline, register)
+        let on = (object != 0).then_some(crate::thread::id::WaitOn::Object(object));
+        crate::sched::block_on_handed(reason, deadline, on, register)
     }
 
     /// The calling thread, ULT or OS thread (registered on first use).
@@ -278,10 +281,11 @@ mod loom_imp {
         }
     }
 
-    /// As `block_on`: loom threads have no state word.
+    /// As `block_on`: loom threads have no state word (nor a thread dump).
     pub(crate) fn block_on_handed(
         reason: BlockReason,
         deadline: Option<Instant>,
+        _object: usize,
         register: impl FnOnce(Waiter) -> bool,
     ) {
         block_on(reason, deadline, register)

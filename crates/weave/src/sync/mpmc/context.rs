@@ -262,6 +262,7 @@ impl Context {
     ///
     /// The caller won [`try_claim`](Self::try_claim), or took the context
     /// from a fast slot, and has not released (nor let go).
+    #[inline]
     pub(crate) unsafe fn release(&self) {
         // Release publishes the partner's writes to the owner's slot; pairs
         // with the Acquire loads in `wait_released` and `end_fast`.

@@ -38,7 +38,7 @@ use super::chan::{Chan, Permit};
 use super::context::{Context, Fast};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::Flavor;
-use crate::sync::block::{block_on_handed, expired, note_wait_on, BlockReason};
+use crate::sync::block::{block_on_handed, expired, BlockReason};
 
 /// One operation of a select. Implemented by [`RecvOp`] and [`SendOp`]; the
 /// result stays in the operation until the caller takes it.
@@ -367,10 +367,9 @@ pub(crate) fn run_tried<O: Operation>(op: &mut O, wait: Wait) -> Option<usize> {
             (a, b) => a.or(b),
         };
         let ctx = Context::new(true);
-        note_wait_on(op.wait_object());
         let mut published = false;
         // Handed, as in `run_inner`.
-        block_on_handed(BlockReason::Channel, deadline, |w| {
+        block_on_handed(BlockReason::Channel, deadline, op.wait_object(), |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             // SAFETY: `op` is borrowed for the whole call, and its entry
@@ -441,12 +440,10 @@ fn run_inner<O: Operation + ?Sized>(ops: &mut [&mut O], wait: Wait, biased: bool
         let ctx = Context::new(n == 1);
         let mut published = 0;
         // A select of only a timeout has no operation to name.
-        if let Some(op) = ops.get(start) {
-            note_wait_on(op.wait_object());
-        }
+        let object = ops.get(start).map_or(0, |op| op.wait_object());
         // Handed: the waiter goes out in the context, published by a
         // Release RMW or under a lock.
-        block_on_handed(reason, deadline, |w| {
+        block_on_handed(reason, deadline, object, |w| {
             // SAFETY: a fresh context: nothing names it yet.
             unsafe { ctx.arm(w) };
             for k in 0..n {
