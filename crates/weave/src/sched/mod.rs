@@ -193,8 +193,11 @@ fn wake_ult(tcb: &'static Tcb, token: WakeToken) {
 #[cold]
 #[inline(never)]
 fn wake_os(t: std::thread::Thread, tcb: &'static Tcb, token: WakeToken) {
-    tcb.state.wake_os(token);
-    t.unpark();
+    // Only a thread that stopped spinning needs the kernel
+    // (`thread/state.rs`, "An OS thread's wait").
+    if tcb.state.wake_os(token) {
+        t.unpark();
+    }
 }
 
 /// Puts a ULT that a waker moved BLOCKED -> RUNNABLE back in line: on its
@@ -384,18 +387,80 @@ fn block_os(reason: BlockReason, deadline: Option<Instant>, register: impl FnOnc
         tcb.state.set_os_running();
         return;
     }
-    crate::runtime::rt().monitor.check_deadlock_soon();
-    match deadline {
-        Some(at) => {
-            let now = Instant::now();
-            if at > now {
-                std::thread::park_timeout(at - now);
+    // Spin first, then announce the park (`thread/state.rs`, "An OS
+    // thread's wait"): a waker that comes while we spin makes no system
+    // call, and neither do we.
+    if !os_spin(tcb, token) && tcb.state.announce_os_park(token) {
+        // Only a thread that really sleeps needs the deadlock detector.
+        crate::runtime::rt().monitor.check_deadlock_soon();
+        match deadline {
+            Some(at) => {
+                let now = Instant::now();
+                if at > now {
+                    std::thread::park_timeout(at - now);
+                }
             }
+            None => std::thread::park(),
         }
-        None => std::thread::park(),
     }
     tcb.state.set_os_running();
     tcb.waits_for.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Reads of the state word an OS thread makes, a pause apart, before it
+/// parks: ~2.5 µs here (a pause is ~40 ns on the Xeons we measure on, a
+/// read of a line the waker writes a few more). A futex wait and its wake
+/// cost about as much in system time alone, plus the wake-up latency of
+/// the sleeper (several µs under virtualisation), so a spin this long
+/// costs at most what the sleep would have, and a partner on another CPU
+/// answering within it (a ping-pong with a ULT: a few hundred ns) takes
+/// the kernel out of the round trip.
+const OS_SPINS: u32 = 64;
+
+/// Spins in a row that ended in a park after which an OS thread stops
+/// spinning, and the period of its probes from then on (it spins on one
+/// wait in `OS_PROBE_EVERY`, and on every wait again once one succeeds).
+/// A spin fails every time when the partner cannot run meanwhile: on a
+/// loaded 2-CPU machine the kernel often puts a woken OS thread on its
+/// waker's CPU, and each spin then only delays the LWP it waits for by
+/// its full length (the ping-pong's threads, sampled, sat on one CPU).
+/// Four misses cost ~10 µs; a probe every 32 waits ~0.1 µs a wait.
+const OS_MISSES_BEFORE_BACKOFF: u32 = 4;
+const OS_PROBE_EVERY: u32 = 32;
+
+std::thread_local! {
+    /// The calling OS thread's waits since its last spin that ended its
+    /// wait (saturating): whether it spins at all (`os_spin`).
+    static OS_SPIN_MISSES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether an OS thread that has missed `misses` waits in a row spins on
+/// this one.
+#[inline]
+fn os_spins_now(misses: u32) -> bool {
+    misses < OS_MISSES_BEFORE_BACKOFF || misses % OS_PROBE_EVERY == 0
+}
+
+/// The spin of an OS thread's wait (`thread/state.rs`, "An OS thread's
+/// wait", step 1): true if a waker ended the wait `token` meanwhile.
+/// Skipped while this thread's recent spins all failed (see
+/// `OS_MISSES_BEFORE_BACKOFF`).
+fn os_spin(tcb: &Tcb, token: WakeToken) -> bool {
+    let misses = OS_SPIN_MISSES.try_with(|m| m.get()).unwrap_or(0);
+    let ended = os_spins_now(misses) && {
+        let mut ended = false;
+        for _ in 0..OS_SPINS {
+            if !tcb.state.os_waiting(token) {
+                ended = true;
+                break;
+            }
+            crate::loom::spin_hint();
+        }
+        ended
+    };
+    let misses = if ended { 0 } else { misses.saturating_add(1) };
+    let _ = OS_SPIN_MISSES.try_with(|m| m.set(misses));
+    ended
 }
 
 /// Records, for the deadlock report, that the calling thread is about to
@@ -429,6 +494,19 @@ pub(crate) fn preempt_requested(l: &Lwp) -> bool {
 mod tests {
     use super::*;
     use crate::thread::state;
+
+    /// An OS thread spins on every wait until 4 spins in a row failed,
+    /// then on one wait in 32 only (a probe), and again on every wait once
+    /// one succeeds (its miss count is reset).
+    #[test]
+    fn os_spin_backs_off_after_four_misses_and_probes() {
+        assert!((0..OS_MISSES_BEFORE_BACKOFF).all(os_spins_now));
+        let later: Vec<u32> = (OS_MISSES_BEFORE_BACKOFF..200)
+            .filter(|&m| os_spins_now(m))
+            .collect();
+        assert_eq!(later, [32, 64, 96, 128, 160, 192]);
+        assert_eq!(os_spins_now(u32::MAX), u32::MAX % OS_PROBE_EVERY == 0);
+    }
 
     /// The deadlock detector reads the thread table: an OS thread woken
     /// inside a weave wait must not look blocked while the kernel has yet

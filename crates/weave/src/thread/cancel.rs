@@ -104,6 +104,8 @@ fn end_wait(tcb: &'static Tcb) {
         let token = WakeToken {
             epoch: tcb.state.load().epoch(),
         };
+        // Unparked whether or not it parks yet: the request has no
+        // token of the wait, and a spurious return is allowed.
         tcb.state.wake_os(token);
         let os = tcb.os.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(t) = os {

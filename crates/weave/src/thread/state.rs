@@ -38,6 +38,28 @@
 //! fires after an `unpark` already ended the wait) harmless. 48 bits of
 //! epoch do not wrap in the life of a process (2^48 blocks of one thread).
 //!
+//! ## An OS thread's wait
+//!
+//! A registered OS thread (`main`, a `std::thread`) that waits inside weave
+//! has no LWP to switch to: it spins briefly, then parks in the kernel
+//! (`sched::block_os`). Its word goes RUNNING -> BLOCKED
+//! ([`State::set_os_blocked`]) before its waiter is published, and then:
+//!
+//! 1. It spins, reading the word ([`State::os_waiting`]): a waker's
+//!    [`State::wake_os`] CAS (BLOCKED -> RUNNING) ends the wait, and that
+//!    CAS is the whole wake-up (a partner on another CPU answers within a
+//!    few hundred ns in a ping-pong: no system call on either side).
+//! 2. Spun out, it sets [`PARKS`] in the word with a CAS
+//!    ([`State::announce_os_park`]), then parks (`std::thread::park`).
+//!    If the CAS finds the wait over instead, it goes on: that waker saw
+//!    no `PARKS`, so no unpark is on its way.
+//! 3. A waker whose CAS replaced a word with `PARKS` unparks the thread
+//!    (one `futex_wake`); one that replaced a word without it does not.
+//!
+//! Steps 2 and 3 are RMWs of the same word, so one comes first and the
+//! other sees it: no wake-up is lost and none is made for a thread that
+//! does not sleep. `loom_tests` checks both.
+//!
 //! Plain atomics under the `crate::loom` facade: it names nothing else of
 //! weave's.
 
@@ -55,6 +77,13 @@ const RUN_MASK: u64 = 0xff;
 /// In the reason byte of a registered OS thread's BLOCKED word: the wait
 /// has a deadline (so a timer of the kernel will end it).
 pub(crate) const TIMED: u8 = 0x80;
+/// In the reason byte of a registered OS thread's BLOCKED word: the thread
+/// has stopped spinning on the word and parks in the kernel (or is about
+/// to), so its waker must unpark it. While it is clear the thread still
+/// spins, and the waker's CAS alone ends the wait: no system call on
+/// either side (see "An OS thread's wait" above). Never set in a ULT's
+/// word; [`Word::reason`] leaves it out.
+pub(crate) const PARKS: u8 = 0x40;
 const REASON_SHIFT: u32 = 8;
 const EPOCH_SHIFT: u32 = 16;
 
@@ -72,9 +101,16 @@ impl Word {
     pub(crate) fn run(self) -> u64 {
         self.0 & RUN_MASK
     }
+    /// The reason byte: a `BlockReason`, with [`TIMED`] for an OS thread's
+    /// timed wait ([`PARKS`] left out).
     #[inline]
     pub(crate) fn reason(self) -> u8 {
-        (self.0 >> REASON_SHIFT) as u8
+        (self.0 >> REASON_SHIFT) as u8 & !PARKS
+    }
+    /// An OS thread's BLOCKED word whose thread parks (or is about to).
+    #[inline]
+    pub(crate) fn parks(self) -> bool {
+        (self.0 >> REASON_SHIFT) as u8 & PARKS != 0
     }
     #[inline]
     pub(crate) fn epoch(self) -> u64 {
@@ -251,18 +287,62 @@ impl State {
     /// A waker ends the OS thread's wait `token` in the word (BLOCKED ->
     /// RUNNING), before it unparks the thread: from then on nobody looking
     /// at the table (the deadlock detector) takes a woken thread that the
-    /// kernel has not run yet for a blocked one. Does nothing if that wait
+    /// kernel has not run yet for a blocked one. Returns whether the
+    /// thread must be unparked: it had announced its park
+    /// ([`announce_os_park`](Self::announce_os_park)); while it spins,
+    /// this CAS is the whole wake-up. Does nothing (false) if that wait
     /// is over.
-    pub(crate) fn wake_os(&self, token: WakeToken) {
-        let cur = Word(self.0.load(SeqCst));
-        if cur.run() != BLOCKED || cur.epoch() != token.epoch {
-            return;
+    pub(crate) fn wake_os(&self, token: WakeToken) -> bool {
+        let mut cur = Word(self.0.load(SeqCst));
+        loop {
+            if cur.run() != BLOCKED || cur.epoch() != token.epoch {
+                // Over: woken by another, timed out, or a later wait.
+                return false;
+            }
+            // SeqCst, as the thread's own stores. Release: what the waker
+            // wrote before (the value it handed over) is visible to the
+            // spinning thread's Acquire load that sees RUNNING. A failed
+            // exchange is the thread announcing its park (or moving on):
+            // look again.
+            match self
+                .0
+                .compare_exchange(cur.0, pack(RUNNING, 0, cur.epoch()), SeqCst, SeqCst)
+            {
+                Ok(_) => return cur.parks(),
+                Err(actual) => cur = Word(actual),
+            }
         }
-        // SeqCst: as the thread's own stores. A failed exchange means the
-        // thread moved on by itself (woken by another, or timed out).
-        let _ = self
-            .0
-            .compare_exchange(cur.0, pack(RUNNING, 0, cur.epoch()), SeqCst, SeqCst);
+    }
+
+    /// The OS thread, done spinning on its wait `token`, announces that it
+    /// parks: BLOCKED -> BLOCKED with [`PARKS`]. False if a waker ended the
+    /// wait first: the thread must not park (no unpark comes for this
+    /// wait, since that waker saw no `PARKS`). Both this and `wake_os` are
+    /// RMWs of the one word, so one of them sees the other: either the
+    /// waker finds `PARKS` and unparks, or this finds the wait over.
+    pub(crate) fn announce_os_park(&self, token: WakeToken) -> bool {
+        let mut cur = Word(self.0.load(Relaxed));
+        loop {
+            if cur.run() != BLOCKED || cur.epoch() != token.epoch {
+                return false;
+            }
+            let parks = cur.0 | (PARKS as u64) << REASON_SHIFT;
+            // SeqCst as `wake_os`; Acquire on failure pairs with the
+            // waker's Release, as the spinning load does.
+            match self.0.compare_exchange(cur.0, parks, SeqCst, Acquire) {
+                Ok(_) => return true,
+                Err(actual) => cur = Word(actual),
+            }
+        }
+    }
+
+    /// Whether the OS thread's wait `token` is still going on (nobody has
+    /// woken it): what its spin looks at. Acquire pairs with `wake_os`'s
+    /// Release.
+    #[inline]
+    pub(crate) fn os_waiting(&self, token: WakeToken) -> bool {
+        let w = self.load();
+        w.run() == BLOCKED && w.epoch() == token.epoch
     }
 
     /// The OS thread is back from its weave wait.
@@ -346,6 +426,47 @@ mod tests {
         assert!(s.commit_block());
         assert_eq!(s.wake_reason(4).0, Wake::Stale);
         assert_eq!(s.wake_reason(3).0, Wake::Enqueue);
+    }
+
+    fn os_running() -> State {
+        let s = State::new();
+        s.set_os_running();
+        s
+    }
+
+    #[test]
+    fn a_wake_while_the_os_thread_spins_needs_no_unpark() {
+        let s = os_running();
+        let t = s.set_os_blocked(6, false);
+        assert!(s.os_waiting(t));
+        assert!(!s.wake_os(t), "unparked a thread that never parked");
+        assert!(!s.os_waiting(t));
+        assert!(!s.announce_os_park(t), "parked after the wake");
+    }
+
+    #[test]
+    fn a_wake_after_the_announced_park_unparks_once() {
+        let s = os_running();
+        let t = s.set_os_blocked(6, true);
+        assert!(s.announce_os_park(t));
+        // The reason stays readable, and TIMED with it.
+        assert_eq!(s.load().reason(), 6 | TIMED);
+        assert!(s.load().parks());
+        assert!(s.wake_os(t));
+        assert!(!s.wake_os(t), "a second waker unparked too");
+        assert_eq!(s.load().run(), RUNNING);
+    }
+
+    #[test]
+    fn a_stale_os_token_neither_wakes_nor_unparks() {
+        let s = os_running();
+        let first = s.set_os_blocked(6, false);
+        s.set_os_running();
+        let second = s.set_os_blocked(6, false);
+        assert!(s.announce_os_park(second));
+        assert!(!s.wake_os(first));
+        assert!(s.os_waiting(second));
+        assert!(!s.announce_os_park(first));
     }
 
     #[test]
@@ -454,6 +575,47 @@ mod loom_tests {
                 .filter(|o| *o == Wake::Enqueue)
                 .count();
             assert_eq!(enqueues, 1);
+        });
+    }
+
+    /// An OS thread's wait ("An OS thread's wait" in the module doc): the
+    /// thread spins on its word, then announces its park and parks, while
+    /// a waker ends the wait. The waker unparks exactly when the thread
+    /// parks: never a lost wake-up (loom reports the thread parked for
+    /// good as a deadlock), never a `futex_wake` for a thread that did not
+    /// sleep.
+    #[test]
+    fn an_os_wait_is_woken_once_and_only_if_it_parks() {
+        use loom::sync::atomic::AtomicBool;
+        loom::model(|| {
+            let s = Arc::new(State::new());
+            s.set_os_running();
+            let token = s.set_os_blocked(6, false);
+            let unparked = Arc::new(AtomicBool::new(false));
+            let me = loom::thread::current();
+            let w = {
+                let (s, unparked) = (s.clone(), unparked.clone());
+                loom::thread::spawn(move || {
+                    if s.wake_os(token) {
+                        unparked.store(true, SeqCst);
+                        me.unpark();
+                    }
+                })
+            };
+            // One read of the spin, then the announcement.
+            let parks = s.os_waiting(token) && s.announce_os_park(token);
+            if parks {
+                while s.os_waiting(token) {
+                    loom::thread::park();
+                }
+            }
+            w.join().unwrap();
+            assert_eq!(
+                unparked.load(SeqCst),
+                parks,
+                "an unpark without a park, or none for one"
+            );
+            assert!(!s.os_waiting(token));
         });
     }
 
