@@ -663,14 +663,14 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                         (
                             ThreadId::from_u64(st.running)
                                 .ok_or_else(|| bad("a lean switch with no running ULT"))?,
-                            st.lwp.ok_or_else(|| bad("a lean switch on a ring with no LWP"))?,
+                            st.lwp
+                                .ok_or_else(|| bad("a lean switch on a ring with no LWP"))?,
                         )
                     } else {
                         (need_ult()?, need_lwp()?)
                     };
                     if lean && k & LEAN_WOKE != 0 {
-                        let woken =
-                            ult.ok_or_else(|| bad("a wake without its thread"))?;
+                        let woken = ult.ok_or_else(|| bad("a wake without its thread"))?;
                         let event = Event::Wake {
                             ult: woken,
                             lwp: Some(lwp),

@@ -704,12 +704,11 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
             switch_out(s, ult.as_u64().get(), format::LEAN_EXIT_WORD, lwp);
             return true;
         }
-        Event::Run { ult, .. } if s.switch > STAMPED => {
-            // The switch's second half, into the open record (unless that
-            // expects another ULT: it is closed, and this Run goes below).
-            if run_in(s, || ult) {
-                return true;
-            }
+        // The switch's second half, into the open record (unless that
+        // expects another ULT: `run_in` closes it, and this Run goes
+        // below).
+        Event::Run { ult, .. } if s.switch > STAMPED && run_in(s, || ult) => {
+            return true;
         }
         Event::Spawn { .. } if s.skip != 0 => {
             // Spawns in a row share the switches' budget of clock reads.
@@ -840,7 +839,14 @@ fn switch_out_full(s: &mut Fast, id: u64, lean: u64, lwp: usize, ts: u64, delta:
             let d = ts.wrapping_sub(s.last);
             // A delta that would read as UNSTAMPED goes the slow way
             // (TIME).
-            (ts, if d < u64::from(format::UNSTAMPED) { d } else { u64::MAX })
+            (
+                ts,
+                if d < u64::from(format::UNSTAMPED) {
+                    d
+                } else {
+                    u64::MAX
+                },
+            )
         }
     };
     // SAFETY: as in `push`.
@@ -1293,7 +1299,9 @@ mod tests {
         ];
         for e in emitted {
             match e {
-                Event::Wake { ult, lwp, wait, .. } => assert!(on_wake_in(&mut s, k, ult, lwp, wait)),
+                Event::Wake { ult, lwp, wait, .. } => {
+                    assert!(on_wake_in(&mut s, k, ult, lwp, wait))
+                }
                 e => assert!(on_event_in(&mut s, k, &e)),
             }
         }
