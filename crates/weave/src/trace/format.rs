@@ -4,7 +4,7 @@
 //! little-endian:
 //!
 //! ```text
-//! header  0: magic "WEAVETRC"        8: version (u32, 6) 12: word size (u32, 8)
+//! header  0: magic "WEAVETRC"        8: version (u32, 7) 12: word size (u32, 8)
 //!        16: ns per 2^20 ticks (u64) 24: ticks at start (u64)
 //!        32: process id (u32)        36: ring per thread, in 16-byte events (u32)
 //!        40: wall clock at start, ns since the Unix epoch (u64)   48: zero
@@ -68,6 +68,31 @@
 //! order written), and a wake it carries the window up to that later
 //! stamp. A gap of 0xffff_ffff ticks or more is a TIME record.
 //!
+//! A LEAN switch record (kinds 0x30 to 0x37; version 7) is a switch of
+//! the ring's running ULT in 2 words, 16 bytes where BLOCK_RUN takes 24
+//! and a BLOCK_RUN with a wake 40 (a ping-pong's every switch):
+//!
+//! ```text
+//! word 0: kind (u8) | the Block's wait (u8) | the wake's wait (u8) |
+//!         the Block's reason (u8) | ticks since the previous record (u32)
+//! word 1: the ULT that runs next (0: none), which is also the one woken
+//!         if the kind has LEAN_WOKE
+//! kind:   0x30 | LEAN_EXIT (1: an Exit, not a Block)
+//!              | LEAN_WOKE (2: the ULT woke word 1's ULT on this LWP
+//!                just before it stopped, as a WAKE_RUN record would say)
+//!              | LEAN_NORUN (4: with LEAN_WOKE, no Run followed: word 1
+//!                is only the woken ULT)
+//! ```
+//!
+//! The ULT that stops is the ring's running ULT and the LWP the ring's
+//! (the LWP of the last Run the ring recorded): the recorder writes a
+//! LEAN record only then, else the BLOCK_RUN or EXIT_RUN above. An
+//! UNSTAMPED delta is read as for the other switch records.
+//!
+//! A SPAWN record may be UNSTAMPED too (version 7): spawns in a row
+//! share the switches' budget of clock reads (`record.rs`), and the
+//! reader spreads them as it spreads unstamped switches.
+//!
 //! Timestamps are TSC ticks on x86_64 (`time::clock::ticks`, no system
 //! call, which matters at one read per event), the monotonic clock in ns
 //! elsewhere; the header's scale turns them into ns. The writer appends
@@ -85,7 +110,7 @@ use super::Event;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub(crate) const MAGIC: &[u8; 8] = b"WEAVETRC";
-pub(crate) const VERSION: u32 = 6;
+pub(crate) const VERSION: u32 = 7;
 /// The oldest version [`read`] still reads (version 4 moved the Block's
 /// reason into its kind, to name the wait in its aux; version 5 only adds
 /// the records with a wake, whose bit no version 4 record has).
@@ -99,6 +124,8 @@ pub(crate) const UNSTAMPED: u32 = u32::MAX;
 /// The first version with UNSTAMPED records (before it, that delta was a
 /// delta).
 const UNSTAMPED_SINCE: u32 = 6;
+/// The first version with UNSTAMPED SPAWN records.
+const UNSTAMPED_SPAWN_SINCE: u32 = 7;
 /// The unit of rings and records: one 8-byte word.
 pub(crate) const WORD: usize = 8;
 
@@ -147,6 +174,17 @@ const EXIT_RUN: u8 = EXIT | SWITCHED;
 /// or Exit (5 words: the Block or Exit, the wake's two, the Run).
 const WITH_WAKE: u8 = 0x20;
 const EXIT_WAKE_RUN: u8 = EXIT_RUN | WITH_WAKE;
+/// A LEAN switch record (module doc): the running ULT's Block, with
+/// these bits added.
+const LEAN: u8 = 0x30;
+/// A LEAN record of an Exit.
+const LEAN_EXIT: u8 = 1;
+/// A LEAN record whose ULT woke word 1's just before it stopped.
+pub(crate) const LEAN_WOKE: u8 = 2;
+/// A LEAN_WOKE record with no Run after it.
+pub(crate) const LEAN_NORUN: u8 = 4;
+/// The bits of word 0 that name the LWP.
+pub(crate) const LWP_BITS: u64 = NO_LWP << 16;
 
 /// Word 0 of a record, delta 0 (the recorder adds it). An LWP's index
 /// fits the 16 bits: the runtime has at most 16,384 LWPs.
@@ -243,6 +281,54 @@ pub(crate) fn switch_of(w0: u64) -> u64 {
 #[inline(always)]
 pub(crate) fn with_wake(w0: u64) -> u64 {
     w0 | u64::from(SWITCHED | WITH_WAKE)
+}
+
+/// Word 0 of a LEAN record of a Block, delta 0 (word 1: the ULT that
+/// runs next, 0 if none came).
+#[inline(always)]
+pub(crate) fn lean_block(reason: BlockReason, wait: u8) -> u64 {
+    u64::from(LEAN) | u64::from(wait) << 8 | u64::from(reason as u8 & REASON) << 24
+}
+
+/// Word 0 of a LEAN record of an Exit, delta 0.
+pub(crate) const LEAN_EXIT_WORD: u64 = (LEAN | LEAN_EXIT) as u64;
+
+/// Word 0 of a LEAN record, from that of a Block or Exit.
+#[cfg(test)]
+fn lean_of(w0: u64) -> u64 {
+    let k = w0 as u8;
+    if k == EXIT {
+        LEAN_EXIT_WORD | (w0 & 0xff00)
+    } else {
+        u64::from(LEAN) | (w0 & 0xff00) | u64::from(k & REASON) << 24
+    }
+}
+
+/// The LWP bits (`LWP_BITS`) of a word 0 of an event on LWP `lwp`: a
+/// wake made on the same LWP as a Block has the same.
+#[inline(always)]
+pub(crate) fn lwp_bits(lwp: usize) -> u64 {
+    word0(0, 0, Some(lwp))
+}
+
+/// Word 0 of the Block or Exit on LWP `lwp` whose LEAN word 0 is `lean`
+/// (for the BLOCK_RUN or EXIT_RUN record written instead).
+pub(crate) fn full_of_lean(lean: u64, lwp: usize) -> u64 {
+    let k = lean as u8;
+    let aux = (lean >> 8) as u8;
+    if k & LEAN_EXIT != 0 {
+        word0(EXIT, aux, Some(lwp))
+    } else {
+        word0(BLOCK | ((lean >> 24) as u8 & REASON), aux, Some(lwp))
+    }
+}
+
+/// Word 0 of a LEAN_WOKE record: the LEAN word `lean` and the wake whose
+/// WAKE_RUN word 0 is `wake` (same LWP: the caller checks). Word 1: the
+/// woken ULT, which is expected to run next.
+#[inline(always)]
+pub(crate) fn lean_woke(lean: u64, wake: u64) -> u64 {
+    lean | u64::from(LEAN_WOKE) | (wake & 0xff00) << 8
 }
 
 /// What an event does to a ring's running ULT (the waker of a WAKE_RUN
@@ -501,6 +587,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             running: 0,
             waiting: Vec::new(),
             unstamped: Vec::new(),
+            lwp: None,
         });
         let mut j = i + 1;
         while j < end {
@@ -511,6 +598,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
             let len = match kind {
                 k if is_switch(k) && k & WITH_WAKE != 0 => 5,
                 k if is_switch(k) => 3,
+                k if is_lean(k) => 2,
                 WAKE_BY | STEAL | DROPPED => 3,
                 NAME => 2 + (lwp_raw as usize).min(MAX_NAME).div_ceil(WORD),
                 _ => 2,
@@ -519,8 +607,9 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                 break; // cut short
             }
             let before = st.clock;
-            let unstamped =
-                version >= UNSTAMPED_SINCE && (w0 >> 32) as u32 == UNSTAMPED && is_switch(kind);
+            let unstamped = (w0 >> 32) as u32 == UNSTAMPED
+                && ((version >= UNSTAMPED_SINCE && (is_switch(kind) || is_lean(kind)))
+                    || (version >= UNSTAMPED_SPAWN_SINCE && kind == SPAWN));
             if !unstamped {
                 st.clock += w0 >> 32;
                 if kind != WAKE_RUN {
@@ -567,10 +656,33 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     waker: ThreadId::from_u64(arg),
                     wait: aux,
                 },
-                k if is_switch(k) => {
-                    let stopped = need_ult()?;
-                    let lwp = need_lwp()?;
-                    if k & WITH_WAKE != 0 {
+                k if is_switch(k) || is_lean(k) => {
+                    let lean = is_lean(k);
+                    let (stopped, lwp) = if lean {
+                        // The ring's running ULT, on the ring's LWP.
+                        (
+                            ThreadId::from_u64(st.running)
+                                .ok_or_else(|| bad("a lean switch with no running ULT"))?,
+                            st.lwp
+                                .ok_or_else(|| bad("a lean switch on a ring with no LWP"))?,
+                        )
+                    } else {
+                        (need_ult()?, need_lwp()?)
+                    };
+                    if lean && k & LEAN_WOKE != 0 {
+                        let woken = ult.ok_or_else(|| bad("a wake without its thread"))?;
+                        let event = Event::Wake {
+                            ult: woken,
+                            lwp: Some(lwp),
+                            waker: Some(stopped),
+                            wait: (w0 >> 16) as u8,
+                        };
+                        st.waiting.push((t.entries.len(), ns(before)));
+                        t.entries.push(Entry {
+                            ns: ns(before),
+                            event,
+                        });
+                    } else if !lean && k & WITH_WAKE != 0 {
                         // The stopping ULT's last wake, a WAKE_RUN record
                         // in words 2 and 3, made since the ring's previous
                         // record: its window ends at this record's stamp.
@@ -590,7 +702,15 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                         });
                     }
                     let arg = word(at + len - 1);
-                    let first = if k & BLOCK != 0 {
+                    let first = if lean && k & LEAN_EXIT == 0 {
+                        Event::Block {
+                            ult: stopped,
+                            lwp,
+                            reason: BlockReason::from_u8((w0 >> 24) as u8)
+                                .unwrap_or(BlockReason::Sync),
+                            wait: aux,
+                        }
+                    } else if !lean && k & BLOCK != 0 {
                         Event::Block {
                             ult: stopped,
                             lwp,
@@ -600,12 +720,23 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                     } else {
                         Event::Exit { ult: stopped, lwp }
                     };
-                    // Word 2 is 0 when the switch ended without a Run.
-                    let run = ThreadId::from_u64(arg).map(|ult| Event::Run { ult, lwp });
+                    // The last word is 0 when the switch ended without a
+                    // Run (or LEAN_NORUN says so).
+                    let run = ThreadId::from_u64(arg)
+                        .filter(|_| !lean || k & LEAN_NORUN == 0)
+                        .map(|ult| Event::Run { ult, lwp });
+                    let woke = if lean {
+                        k & LEAN_WOKE != 0
+                    } else {
+                        k & WITH_WAKE != 0
+                    };
                     if unstamped {
                         // Its entries, from the wake's if it carries one.
-                        let from = t.entries.len() - usize::from(k & WITH_WAKE != 0);
+                        let from = t.entries.len() - usize::from(woke);
                         st.unstamped.push(from);
+                    }
+                    if run.is_some() {
+                        st.lwp = Some(lwp);
                     }
                     for event in std::iter::once(first).chain(run) {
                         if !unstamped {
@@ -699,8 +830,16 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                 }
                 k => return Err(bad(&format!("unknown record kind {k}"))),
             };
-            for (k, lo) in st.waiting.drain(..) {
-                windows.push((k, lo, ns(ts)));
+            if unstamped {
+                // A spawn without a clock read: spread as the switches are.
+                st.unstamped.push(t.entries.len());
+            } else {
+                for (k, lo) in st.waiting.drain(..) {
+                    windows.push((k, lo, ns(ts)));
+                }
+            }
+            if let Event::Run { lwp, .. } = event {
+                st.lwp = Some(lwp);
             }
             if let Some(r) = sets_running(&event) {
                 st.running = r;
@@ -725,6 +864,11 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
 /// without a wake): a Block or Exit and the Run of its switch.
 fn is_switch(k: u8) -> bool {
     k == EXIT_RUN || k == EXIT_WAKE_RUN || (k & BLOCK != 0 && k & SWITCHED != 0)
+}
+
+/// Whether a record of kind `k` is a LEAN switch record (version 7).
+fn is_lean(k: u8) -> bool {
+    k & !(LEAN_EXIT | LEAN_WOKE | LEAN_NORUN) == LEAN
 }
 
 /// Gives the unstamped switch records of a ring (`run`: the index of each
@@ -771,6 +915,8 @@ struct RingState {
     /// The UNSTAMPED switch records since the ring's last stamp: the index
     /// of each one's first entry (see [`spread`]).
     unstamped: Vec<usize>,
+    /// The LWP of the ring's last Run: a LEAN record's.
+    lwp: Option<usize>,
 }
 
 /// Puts `entries` in time order (stably), each Wake between the Block it
@@ -1289,6 +1435,88 @@ mod tests {
     }
 
     #[test]
+    fn lean_switch_records_name_the_rings_running_ult_and_lwp() {
+        let (a, b, c) = (
+            ThreadId::new(1, 1),
+            ThreadId::new(2, 1),
+            ThreadId::new(3, 1),
+        );
+        let [blk, _] = two_words(encode(&Event::Block {
+            ult: a,
+            lwp: 5,
+            reason: BlockReason::Channel,
+            wait: 9,
+        }));
+        let [wake_b, _] = encode_wake_by_running(b, Some(5), 4);
+        let [exit, _] = two_words(encode(&Event::Exit { ult: b, lwp: 5 }));
+        let lean = lean_of(blk);
+        // `a` runs on LWP 5; wakes `b` (wait 4), blocks (wait 9) and `b`
+        // runs; `b` exits and `a` runs; `a` wakes `c` and blocks, with no
+        // Run after; then `a` blocks again (after a Run of `a` stamped
+        // apart, with nothing woken) and `c` runs.
+        let t = parse(&file(&[
+            (10, words(encode(&Event::Run { ult: a, lwp: 5 }))),
+            (5, vec![lean_woke(lean, wake_b), id(Some(b))]),
+            (5, vec![lean_of(exit), id(Some(a))]),
+            (
+                5,
+                vec![
+                    lean_woke(lean, encode_wake_by_running(c, Some(5), 1)[0])
+                        | u64::from(LEAN_NORUN),
+                    id(Some(c)),
+                ],
+            ),
+            (5, words(encode(&Event::Run { ult: a, lwp: 5 }))),
+            (5, vec![lean, id(Some(c))]),
+        ]))
+        .unwrap();
+        let block_a = Event::Block {
+            ult: a,
+            lwp: 5,
+            reason: BlockReason::Channel,
+            wait: 9,
+        };
+        assert_eq!(
+            timeline(&t.entries),
+            [
+                (10, Event::Run { ult: a, lwp: 5 }),
+                (10, wake(b, 5, Some(a), 4)),
+                (15, block_a),
+                (15, Event::Run { ult: b, lwp: 5 }),
+                (20, Event::Exit { ult: b, lwp: 5 }),
+                (20, Event::Run { ult: a, lwp: 5 }),
+                (20, wake(c, 5, Some(a), 1)),
+                (25, block_a),
+                (30, Event::Run { ult: a, lwp: 5 }),
+                (35, block_a),
+                (35, Event::Run { ult: c, lwp: 5 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lean_record_with_no_running_ult_is_refused() {
+        let [blk, _] = two_words(encode(&block(ThreadId::new(1, 1), 0, 1)));
+        let e = parse(&file(&[(5, vec![lean_of(blk), 0])])).unwrap_err();
+        assert!(e.to_string().contains("no running ULT"), "{e}");
+    }
+
+    #[test]
+    fn unstamped_spawns_are_spread_between_the_stamps_around_them() {
+        let ids: Vec<ThreadId> = (1..=4).map(|i| ThreadId::new(i, 1)).collect();
+        let spawn = |u: ThreadId| words(encode(&Event::Spawn { ult: u, lwp: None }));
+        let t = parse(&file(&[
+            (10, spawn(ids[0])),
+            (UNSTAMPED, spawn(ids[1])),
+            (UNSTAMPED, spawn(ids[2])),
+            (30, spawn(ids[3])),
+        ]))
+        .unwrap();
+        let ns: Vec<u64> = t.entries.iter().map(|e| e.ns).collect();
+        assert_eq!(ns, [10, 20, 30, 40]);
+    }
+
+    #[test]
     fn an_unstamped_run_at_the_end_of_a_ring_keeps_its_last_stamp() {
         let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
         let [w0, w1] = two_words(encode(&block(a, 0, 1)));
@@ -1482,7 +1710,7 @@ mod tests {
         b[8..12].copy_from_slice(&3u32.to_le_bytes());
         let e = parse(&b).unwrap_err().to_string();
         assert!(
-            e.contains("format version 3,") && e.contains("format version 4 to version 6 only"),
+            e.contains("format version 3,") && e.contains("format version 4 to version 7 only"),
             "{e}"
         );
     }

@@ -29,14 +29,16 @@
 //! last reads no clock (`on_wake`); the reader places it. It is not even
 //! pushed: it waits for that ULT's next Block or Exit and goes into the
 //! same record (a ping-pong's wake, block and run: one push, one clock
-//! read). The price: a ULT still running when the recording stops, on
+//! read; and when the ULT that stops is the one the ring ran last, a
+//! LEAN record of 16 bytes for the three events, which names neither
+//! that ULT nor the LWP, see `format.rs`). The price: a ULT still running when the recording stops, on
 //! another thread than [`stop`]'s, has its last wake left out of the
 //! file (`stop`'s own thread writes its own; a ULT writes its own as its
 //! closure returns, `flush_wake`, before its joiner can return: only
 //! the wake of the joiner itself then rides in the Exit).
 //!
-//! While switches come faster than one a microsecond, only one in 32
-//! reads the clock at all: the others are written UNSTAMPED and the
+//! While switches (and spawns) come faster than one a microsecond, only
+//! one in 32 reads the clock at all: the others are written UNSTAMPED and the
 //! reader spreads them evenly between the stamps around them
 //! (`switch_out`, `unstamped_budget`). On a VM, where `rdtsc` is emulated,
 //! one read costs as much as a whole ping-pong round trip. The price: a
@@ -73,7 +75,8 @@ use crate::thread::id::ThreadId;
 use crate::time::clock;
 
 /// Events per thread's ring by default: 256 Ki events of 16 bytes (a
-/// switch with its wake and Run takes 40 for three events), 4 MiB of
+/// switch of the running ULT with its wake and Run takes 16 for three
+/// events, a LEAN record, `format.rs`), 4 MiB of
 /// address space a thread that records, its pages touched as events fill
 /// them (a thread that never fills its ring never touches all of it). The
 /// writer drains when a ring is half full (`wake_writer`) and every
@@ -314,7 +317,7 @@ pub(super) struct Fast {
     /// |-----------|----------------------------------------------------|
     /// | 0         | none: a Run reads the clock                        |
     /// | `STAMPED` | the ring's last record (a Block, Exit or LwpBusy) was stamped `last` and its switch's Run has not come: the Run takes `last` |
-    /// | any other | a Block or Exit written open (BLOCK_RUN/EXIT_RUN, word 2 unwritten, not published), the cursor's position after it: the Run writes its ULT there and publishes the record (`Ring::patch_last`), one push for both events |
+    /// | any other | a Block or Exit written open (BLOCK_RUN/EXIT_RUN, or LEAN, its last word unwritten, not published; a LEAN_WOKE record's written, see `expect`), the cursor's position after it: the Run writes its ULT there and publishes the record (`Ring::patch_last`), one push for both events |
     ///
     /// Set by a Block, Exit or LwpBusy, cleared by the Run, by
     /// `end_switch` and by any other push (an open record is then
@@ -343,6 +346,12 @@ pub(super) struct Fast {
     /// for a WAKE_RUN record); any other push writes it first as a WAKE_RUN
     /// record of its own (`close`), so the ring's order is kept.
     wake: [u64; 2],
+    /// The ULT the record left open (`switch`) names in its last word
+    /// already, if it is a LEAN_WOKE record (`format.rs`: the woken ULT,
+    /// expected to run next); 0 for any other open record. A Run of
+    /// another ULT closes it with LEAN_NORUN and goes as a record of its
+    /// own.
+    expect: u64,
     /// Switches that may still go without a clock read (`switch_out`):
     /// set to `granted` at a stamped switch, counted down by each switch
     /// written UNSTAMPED. Equal to `granted` right after a stamped switch
@@ -406,6 +415,7 @@ const NO_FAST: Fast = Fast {
     running: 0,
     unstamped: 0,
     wake: [0; 2],
+    expect: 0,
     skip: 0,
     granted: 0,
     switch_at: 0,
@@ -495,10 +505,21 @@ pub(super) fn run_in(s: &mut Fast, ult: impl FnOnce() -> ThreadId) -> bool {
         return false;
     }
     let id = ult().as_u64().get();
+    // SAFETY: as in `push`.
+    let ring = unsafe { &*s.ring };
+    if id == s.expect {
+        // A LEAN_WOKE record that names this ULT already.
+        ring.publish(&s.cur);
+    } else if s.expect == 0 {
+        ring.patch_last(&s.cur, id);
+    } else {
+        // A LEAN_WOKE record that names another ULT: it goes without its
+        // Run, and this Run as a record of its own.
+        close(s);
+        return false;
+    }
     s.switch = 0;
     s.running = id;
-    // SAFETY: as in `push`.
-    unsafe { &*s.ring }.patch_last(&s.cur, id);
     true
 }
 
@@ -509,8 +530,7 @@ pub(super) fn run_in(s: &mut Fast, ult: impl FnOnce() -> ThreadId) -> bool {
 pub(super) fn seal() {
     if let Some(s) = fast() {
         if s.switch > STAMPED {
-            // SAFETY: as in `push`.
-            unsafe { &*s.ring }.patch_last(&s.cur, 0);
+            publish_open(s);
             s.switch = STAMPED;
         }
     }
@@ -569,13 +589,27 @@ pub(crate) fn flush_wake() {
 fn close(s: &mut Fast) {
     if s.switch != 0 {
         if s.switch != STAMPED {
-            // SAFETY: as in `push`.
-            unsafe { &*s.ring }.patch_last(&s.cur, 0);
+            publish_open(s);
         }
         s.switch = 0;
     }
     if s.wake[1] != 0 {
         write_wake(s);
+    }
+}
+
+/// Publishes the record left open by a Block or Exit with no Run in it:
+/// its last word zero, or, in a LEAN_WOKE record (whose last word names
+/// the woken ULT), the LEAN_NORUN bit.
+#[inline(always)]
+fn publish_open(s: &mut Fast) {
+    // SAFETY: as in `push`.
+    let ring = unsafe { &*s.ring };
+    if s.expect != 0 {
+        s.expect = 0;
+        ring.or_back(&s.cur, 2, u64::from(format::LEAN_NORUN));
+    } else {
+        ring.patch_last(&s.cur, 0);
     }
 }
 
@@ -657,27 +691,46 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
         }
     }
     match *e {
-        Event::Block { .. } | Event::Exit { .. } => {
-            let Rec::Two([w0, w1]) = format::encode(e) else {
-                unreachable!("a Block or an Exit is two words")
-            };
-            switch_out(s, w0, w1);
+        Event::Block {
+            ult,
+            reason,
+            wait,
+            lwp,
+        } => {
+            switch_out(s, ult.as_u64().get(), format::lean_block(reason, wait), lwp);
             return true;
         }
-        Event::Run { ult, .. } if s.switch > STAMPED => {
-            // The switch's second half, into the open record.
-            let id = ult.as_u64().get();
-            s.switch = 0;
-            s.running = id;
-            // SAFETY: as in `push`.
-            unsafe { &*s.ring }.patch_last(&s.cur, id);
+        Event::Exit { ult, lwp } => {
+            switch_out(s, ult.as_u64().get(), format::LEAN_EXIT_WORD, lwp);
             return true;
+        }
+        // The switch's second half, into the open record (unless that
+        // expects another ULT: `run_in` closes it, and this Run goes
+        // below).
+        Event::Run { ult, .. } if s.switch > STAMPED && run_in(s, || ult) => {
+            return true;
+        }
+        Event::Spawn { .. } if s.skip != 0 => {
+            // Spawns in a row share the switches' budget of clock reads.
+            let Rec::Two([w0, w1]) = format::encode(e) else {
+                unreachable!("a Spawn is two words")
+            };
+            close(s);
+            // SAFETY: as in `push`.
+            let ring = unsafe { &*s.ring };
+            if ring.try_push(&mut s.cur, [format::with_delta(w0, format::UNSTAMPED), w1]) {
+                s.skip -= 1;
+                return true;
+            }
         }
         _ => {}
     }
     // Read by `push`, once it knows the record fits (`None`).
     let ts = match e {
         Event::Run { .. } if s.switch == STAMPED => Some(s.last),
+        // A stamped spawn grants the next ones their budget, as a stamped
+        // switch does.
+        Event::Spawn { .. } if s.skip == 0 => Some(stamp(s)),
         _ => None,
     };
     if let Some(r) = format::sets_running(e) {
@@ -699,36 +752,102 @@ pub(super) fn on_event_attaching(key: u64, e: &Event) {
     }
 }
 
-/// A Block or Exit (its record `w0`, `w1`): stamped, and written open with
-/// room for the Run that completes its switch (and, before that room, the
-/// wake its ULT made last, if that waits in `s.wake`).
+/// A Block or Exit of the ULT `id`, whose LEAN record's word 0 is `lean`
+/// (delta 0; `format::lean_of`): the fast path of every switch. The ULT
+/// that stops is the ring's running one (a ping-pong's, a join's): its
+/// LEAN record names neither it nor the LWP, and carries the wake that
+/// waits in `s.wake` (then its last word, the woken ULT, is written now
+/// and the Run that names it only publishes it; `Fast::expect`), or
+/// leaves its last word for the Run. Anything else (no running ULT, a
+/// record open, a wake made on another LWP, no room, a clock that
+/// jumped) goes the cold way, [`switch_out_full`].
 #[inline(always)]
-fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
-    if s.switch != 0 {
-        close(s);
+fn switch_out(s: &mut Fast, id: u64, lean: u64, lwp: usize) {
+    if s.running != id || s.switch != 0 {
+        return switch_out_full(s, id, lean, lwp, 0, CHOOSE);
     }
-    s.running = 0;
     // One switch in `UNSTAMPED_RUN + 1` reads the clock while switches
     // come fast; the others are written UNSTAMPED (the reader spreads
     // them between the stamps around them) and keep the ring's clock.
     let (ts, delta) = if s.skip != 0 {
         s.skip -= 1;
-        (s.last, u64::from(format::UNSTAMPED))
+        (s.last, format::UNSTAMPED)
     } else {
-        let ts = clock::ticks();
+        let ts = stamp(s);
         let d = ts.wrapping_sub(s.last);
-        s.granted = unstamped_budget(ts.wrapping_sub(s.switch_at), s.granted + 1, s.fast);
-        s.skip = s.granted;
-        s.switch_at = ts;
-        // A delta that would read as UNSTAMPED goes the slow way (TIME).
-        (
-            ts,
-            if d < u64::from(format::UNSTAMPED) {
-                d
-            } else {
-                u64::MAX
-            },
-        )
+        if d >= u64::from(format::UNSTAMPED) {
+            // The slow way (a TIME record).
+            return switch_out_full(s, id, lean, lwp, ts, u64::MAX);
+        }
+        (ts, d as u32)
+    };
+    // SAFETY: as in `push`.
+    let ring = unsafe { &*s.ring };
+    let lean = format::with_delta(lean, delta);
+    let [wake0, woken] = s.wake;
+    let written = if woken == 0 {
+        s.expect = 0;
+        ring.try_write(&mut s.cur, [lean], 1)
+    } else {
+        // A wake waits in `s.wake` only while a ULT runs on this ring's
+        // LWP, and only that LWP's own wakes come here (`listen_wake_in`
+        // with its index; an OS thread's ring never has a running ULT):
+        // the wake was made on the LWP the LEAN record implies.
+        debug_assert_eq!((wake0 ^ format::lwp_bits(lwp)) & format::LWP_BITS, 0);
+        ring.try_write(&mut s.cur, [format::lean_woke(lean, wake0), woken], 0)
+    };
+    if !written {
+        return switch_out_full(s, id, lean, lwp, ts, u64::from(delta));
+    }
+    if woken != 0 {
+        s.expect = woken;
+        s.wake[1] = 0;
+    }
+    s.running = 0;
+    s.last = ts;
+    s.switch = s.cur.tail;
+}
+
+/// `switch_out_full`'s `delta` when the fast path chose no stamp.
+const CHOOSE: u64 = u64::MAX - 1;
+
+/// [`switch_out`]'s cold way: the Block or Exit of `id` on LWP `lwp`
+/// (its LEAN word `lean`) as a BLOCK_RUN or EXIT_RUN record (with the
+/// wake that waits in `s.wake`, if any), written open with room for the
+/// Run that completes its switch; with the stamp `ts` and `delta` the
+/// fast path chose already (and counted in the budget), unless `delta`
+/// is `CHOOSE` (a delta of 2^32 or more: a TIME record first). Takes the
+/// event's fields, not the event: a reference to it would have every
+/// block build it in memory for this cold call.
+#[cold]
+#[inline(never)]
+fn switch_out_full(s: &mut Fast, id: u64, lean: u64, lwp: usize, ts: u64, delta: u64) {
+    let (w0, w1) = (format::full_of_lean(lean, lwp), id);
+    if s.switch != 0 {
+        close(s);
+    }
+    s.running = 0;
+    s.expect = 0;
+    let (ts, delta) = match (ts, delta) {
+        (ts, delta) if delta != CHOOSE => (ts, delta),
+        _ if s.skip != 0 => {
+            s.skip -= 1;
+            (s.last, u64::from(format::UNSTAMPED))
+        }
+        _ => {
+            let ts = stamp(s);
+            let d = ts.wrapping_sub(s.last);
+            // A delta that would read as UNSTAMPED goes the slow way
+            // (TIME).
+            (
+                ts,
+                if d < u64::from(format::UNSTAMPED) {
+                    d
+                } else {
+                    u64::MAX
+                },
+            )
+        }
     };
     // SAFETY: as in `push`.
     let ring = unsafe { &*s.ring };
@@ -764,6 +883,18 @@ fn switch_out(s: &mut Fast, w0: u64, w1: u64) {
         // after the wake's; the Run still takes its stamp.
         s.switch = STAMPED;
     }
+}
+
+/// Reads the clock for a stamped switch or spawn, and grants the ones
+/// after it their budget of unstamped ones (`unstamped_budget`, from the
+/// pace since the stamped one before).
+#[inline(always)]
+fn stamp(s: &mut Fast) -> u64 {
+    let ts = clock::ticks();
+    s.granted = unstamped_budget(ts.wrapping_sub(s.switch_at), s.granted + 1, s.fast);
+    s.skip = s.granted;
+    s.switch_at = ts;
+    ts
 }
 
 /// A wake of `ult` into this thread's ring of the recording `key`, while
@@ -1007,6 +1138,7 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         running: 0,
         unstamped: 0,
         wake: [0; 2],
+        expect: 0,
         skip: 0,
         granted: 0,
         switch_at: start,
@@ -1127,6 +1259,84 @@ mod tests {
             t.entries.windows(2).all(|p| p[0].ns <= p[1].ns),
             "times out of order"
         );
+    }
+
+    #[test]
+    fn a_run_of_another_ult_than_the_woken_one_is_recorded_on_its_own() {
+        use crate::thread::id::BlockReason;
+        let ring = Ring::new(1 << 10);
+        let now = clock::ticks();
+        let k = key(1);
+        let mut s = Fast {
+            key: k,
+            ring: &ring,
+            last: now,
+            switch_at: now,
+            ..NO_FAST
+        };
+        let (a, b, c) = (
+            ThreadId::new(1, 1),
+            ThreadId::new(2, 1),
+            ThreadId::new(3, 1),
+        );
+        let emitted = [
+            Event::Run { ult: a, lwp: 0 },
+            Event::Wake {
+                ult: b,
+                lwp: Some(0),
+                waker: Some(a),
+                wait: 2,
+            },
+            Event::Block {
+                ult: a,
+                lwp: 0,
+                reason: BlockReason::Park,
+                wait: 1,
+            },
+            // Not `b`, which `a` woke: the LEAN_WOKE record goes without
+            // its Run.
+            Event::Run { ult: c, lwp: 0 },
+        ];
+        for e in emitted {
+            match e {
+                Event::Wake { ult, lwp, wait, .. } => {
+                    assert!(on_wake_in(&mut s, k, ult, lwp, wait))
+                }
+                e => assert!(on_event_in(&mut s, k, &e)),
+            }
+        }
+        close(&mut s);
+        let got: Vec<Event> = read_back(&ring).entries.iter().map(|e| e.event).collect();
+        assert_eq!(got, emitted);
+    }
+
+    #[test]
+    fn spawns_in_a_row_take_the_budget_of_clock_reads() {
+        let ring = Ring::new(1 << 10);
+        let now = clock::ticks();
+        let k = key(1);
+        let mut s = Fast {
+            key: k,
+            ring: &ring,
+            last: now,
+            switch_at: now,
+            fast: u64::MAX / 64,
+            ..NO_FAST
+        };
+        let spawns: Vec<Event> = (1..=40)
+            .map(|i| Event::Spawn {
+                ult: ThreadId::new(i, 1),
+                lwp: None,
+            })
+            .collect();
+        for e in &spawns {
+            assert!(on_event_in(&mut s, k, e));
+        }
+        assert_eq!(s.granted, UNSTAMPED_RUN, "the spawns went unstamped");
+        let t = read_back(&ring);
+        let got: Vec<Event> = t.entries.iter().map(|e| e.event).collect();
+        assert_eq!(got, spawns);
+        assert!(t.entries.windows(2).all(|p| p[0].ns <= p[1].ns));
     }
 
     #[test]

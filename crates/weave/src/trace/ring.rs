@@ -227,9 +227,25 @@ impl Ring {
         self.publish(c);
     }
 
+    /// ORs `bits` into the word `back` words before the cursor (1: the
+    /// last) of the record [`try_write`](Ring::try_write) wrote and left
+    /// unpublished, and publishes it. Producer only.
+    #[inline]
+    pub(crate) fn or_back(&self, c: &Cursor, back: usize, bits: u64) {
+        // SAFETY: as in `patch_last`: the word is one of the unpublished
+        // record's, below `c.limit` in its lap.
+        let cell = unsafe { c.word(c.tail.wrapping_sub(back)) };
+        cell.with_mut(|p| {
+            // SAFETY: as in `patch_last`: the consumer does not read it
+            // until the store below.
+            unsafe { *p |= bits }
+        });
+        self.publish(c);
+    }
+
     /// Publishes the words written up to the cursor. Producer only.
     #[inline(always)]
-    fn publish(&self, c: &Cursor) {
+    pub(crate) fn publish(&self, c: &Cursor) {
         // Release pairs with the consumer's Acquire load of `tail` (step 1).
         self.tail.store(c.tail, Release);
     }
