@@ -1128,7 +1128,11 @@ mod tests {
         pool.take_promised(0, &mut cache).unwrap();
         assert_eq!(cache.credit[0], 1);
         assert_eq!(pool.stats_with(&cache).promised, 0);
-        assert_eq!(pool.stats().promised, 1, "the pool counts credit as promised");
+        assert_eq!(
+            pool.stats().promised,
+            1,
+            "the pool counts credit as promised"
+        );
         cache.drain_into(&pool);
         assert_eq!(pool.stats().promised, 0);
         assert_eq!(cache.credit[0], 0);
