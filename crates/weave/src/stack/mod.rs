@@ -550,10 +550,11 @@ impl Pool {
             // The promise's room was not needed: the cache keeps it for
             // its next spawn (`Cache::credit`), and counts the hit.
             cache.keep_credit(self, class);
-            cache.hot += 1;
             return Ok(stack);
         }
-        cache.flush_counts(self);
+        if cache.hot != 0 {
+            cache.flush_counts(self);
+        }
         let mut c = self.classes[class as usize]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
@@ -940,21 +941,33 @@ impl Cache {
         true
     }
 
-    /// Keeps the room of a promise that a stack of this cache kept.
+    /// Keeps the room of a promise that a stack of this cache kept, and
+    /// counts the hit. The rare settling out of line, so that the hit
+    /// stays small enough to inline into the first run.
     #[inline]
     fn keep_credit(&mut self, pool: &Pool, class: u8) {
         let c = &mut self.credit[usize::from(class)];
         *c += 1;
+        self.hot += 1;
+        if *c > CREDIT_MAX || self.hot >= CREDIT_MAX as usize {
+            self.settle(pool, class);
+        }
+    }
+
+    /// Gives back credit beyond [`CREDIT_MAX`] and adds the hits in.
+    #[cold]
+    #[inline(never)]
+    fn settle(&mut self, pool: &Pool, class: u8) {
+        let c = &mut self.credit[usize::from(class)];
         if *c > CREDIT_MAX {
             pool.room[usize::from(class)].give((CREDIT_MAX / 2) as usize);
             *c -= CREDIT_MAX / 2;
         }
-        if self.hot >= CREDIT_MAX as usize {
-            self.flush_counts(pool);
-        }
+        self.flush_counts(pool);
     }
 
     /// Adds the hits counted here to the pool's figure.
+    #[cold]
     pub(crate) fn flush_counts(&mut self, pool: &Pool) {
         if self.hot != 0 {
             pool.reused_hot.fetch_add(self.hot, Relaxed);
