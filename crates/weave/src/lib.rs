@@ -230,7 +230,7 @@ pub fn lwps() -> Vec<LwpInfo> {
 /// given back by the reaper.
 #[cfg(not(loom))]
 pub fn stack_stats() -> stack::StackStats {
-    start::rt().stacks.stats()
+    thread::stack_stats_here()
 }
 
 /// How guard pages are installed on this kernel, once a stack exists.

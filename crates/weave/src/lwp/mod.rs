@@ -191,8 +191,18 @@ pub(crate) struct Lwp {
     /// detector (a pending timer can still wake a ULT).
     timers_pending: AtomicUsize,
     stealer: UnsafeCell<Stealer<Task>>,
-    /// Started ULTs placed here that have not exited.
+    /// Started ULTs placed here that have not exited, as far as this
+    /// LWP counted them: written only by this LWP's thread (a load and a
+    /// store, not a read-modify-write: a spawn+join on one LWP made two of
+    /// those on this word), read by anyone. With `adopted`, the count
+    /// ([`placed`](Self::placed)).
     placed: AtomicUsize,
+    /// New ULTs that siblings made this LWP the home of (`adopt_new`,
+    /// under the pool lock), not yet folded into `placed`: this LWP folds
+    /// them in at its next exit (`fold_adopted`), where the exiting ULT
+    /// may be one of them. Added to before the ULT is queued here, so by
+    /// the time it runs (and so before it can exit) this LWP sees it.
+    adopted: AtomicUsize,
     /// Kernel thread id, for the LWP table and directed signals.
     tid: AtomicI32,
     runs: AtomicU64,
@@ -272,6 +282,7 @@ impl Lwp {
             timers_pending: AtomicUsize::new(0),
             stealer: UnsafeCell::new(stealer),
             placed: AtomicUsize::new(0),
+            adopted: AtomicUsize::new(0),
             tid: AtomicI32::new(0),
             runs: AtomicU64::new(0),
             trims: trim::Requests::default(),
@@ -355,6 +366,7 @@ impl Lwp {
         self.running.store(0, Relaxed);
         self.extra.store(false, Relaxed);
         self.placed.store(0, Relaxed);
+        self.adopted.store(0, Relaxed);
         // Release pairs with Acquire in `is_alive`.
         self.alive.store(true, Release);
         true
@@ -374,8 +386,42 @@ impl Lwp {
         self.tid.load(Relaxed)
     }
 
+    /// Started ULTs placed here that have not exited (a snapshot).
     pub(crate) fn placed(&self) -> usize {
-        self.placed.load(Relaxed)
+        // Acquire: pairs with the Release of `fold_adopted`'s fetch_sub, so
+        // that a reader that sees the fold's subtraction also sees its
+        // addition to `placed`: the sum may count a fold twice for a
+        // moment, never miss it.
+        let adopted = self.adopted.load(Acquire);
+        self.placed.load(Relaxed).wrapping_add(adopted)
+    }
+
+    /// Counts a ULT as placed here; on this LWP's thread only.
+    #[inline]
+    fn count_placed(&self) {
+        let p = self.placed.load(Relaxed);
+        self.placed.store(p + 1, Relaxed);
+    }
+
+    /// Counts a ULT placed here as exited; on this LWP's thread only.
+    #[inline]
+    fn count_exited(&self) {
+        if self.adopted.load(Relaxed) != 0 {
+            self.fold_adopted();
+        }
+        let p = self.placed.load(Relaxed);
+        debug_assert!(p > 0, "an exit on LWP {} with no ULT placed", self.index);
+        self.placed.store(p.wrapping_sub(1), Relaxed);
+    }
+
+    /// Moves the siblings' adoptions into `placed` (this LWP's thread).
+    #[cold]
+    fn fold_adopted(&self) {
+        let a = self.adopted.load(Relaxed);
+        self.placed.store(self.placed.load(Relaxed) + a, Relaxed);
+        // Release: pairs with the Acquire in `placed`: the addition above
+        // is seen by whoever sees this subtraction.
+        self.adopted.fetch_sub(a, Release);
     }
 
     pub(crate) fn is_extra(&self) -> bool {
@@ -492,7 +538,7 @@ impl Lwp {
         };
         if new.home.load(Relaxed) == NO_LWP {
             new.home.store(self.index as u32, Relaxed);
-            self.placed.fetch_add(1, Relaxed);
+            self.count_placed();
         }
         // SAFETY: `new` is not started; `ctx` is ours to read (we took it
         // from `fresh`, so this LWP holds it).
@@ -870,7 +916,7 @@ impl Lwp {
             return false;
         }
         tcb.home.store(self.index as u32, Relaxed);
-        self.placed.fetch_add(1, Relaxed);
+        self.adopted.fetch_add(1, Relaxed);
         trace::emit(Event::Steal {
             ult: tcb.id(),
             from: current().map_or(self.index, |l| l.index),
@@ -883,7 +929,7 @@ impl Lwp {
     /// Work placed here that keeps a retiring LWP from leaving: started
     /// ULTs, or ULTs queued in its inbox (`pool::commit_leave`).
     pub(crate) fn has_placed_work(&self) -> bool {
-        self.placed.load(Relaxed) != 0 || !self.inbox.is_empty()
+        self.placed() != 0 || !self.inbox.is_empty()
     }
 
     /// Can new work be placed here? (Not bound, not retiring.)
@@ -1109,7 +1155,7 @@ impl Lwp {
             t.home.store(self.index as u32, Relaxed);
             // A migratable ULT is not placed: it may finish elsewhere.
             if t.kind() != Kind::Migratable {
-                self.placed.fetch_add(1, Relaxed);
+                self.count_placed();
             }
         }
         self.switch_in(t);
@@ -1311,7 +1357,7 @@ impl Lwp {
         // counting it wrapped that LWP's count below zero: a retiring LWP
         // then never left, and balancing read it as the busiest LWP).
         if t.kind() != Kind::Migratable {
-            self.placed.fetch_sub(1, Relaxed);
+            self.count_exited();
         }
         table().release(t, &mut self.local().slots);
     }
@@ -1336,7 +1382,7 @@ impl Lwp {
     fn should_leave(&self) -> bool {
         let l = self.local();
         let empty = l.ready.is_empty() && l.timers.is_empty() && self.inbox.is_empty();
-        if !empty || self.placed.load(Relaxed) != 0 {
+        if !empty || self.placed() != 0 {
             return false;
         }
         // A bound LWP leaves once its ULT has exited (`placed` was 1 from
@@ -1569,7 +1615,7 @@ impl Lwp {
             alive: self.is_alive(),
             retiring: self.retiring.load(Relaxed),
             sleeping: self.sleeping.peek(),
-            placed: self.placed.load(Relaxed),
+            placed: self.placed(),
             runs: self.runs.load(Relaxed),
         }
     }
@@ -1724,5 +1770,25 @@ mod tests {
         // ...not to one that will never run its own new work.
         victim.retiring.store(true, Relaxed);
         assert!(!place::refuses_to_steal(&thief, &victim));
+    }
+
+    #[test]
+    fn adopted_ults_count_as_placed_and_fold_in_at_an_exit() {
+        let l = Lwp::new(0, false);
+        l.count_placed();
+        // A sibling's adoption (`adopt_new`) counts at once, before the
+        // adopted ULT runs.
+        l.adopted.fetch_add(2, Relaxed);
+        assert_eq!(l.placed(), 3);
+        assert!(l.has_placed_work());
+        // The first exit here folds the adoptions into the owner's count.
+        l.count_exited();
+        assert_eq!(l.adopted.load(Relaxed), 0);
+        assert_eq!(l.placed.load(Relaxed), 2);
+        assert_eq!(l.placed(), 2);
+        l.count_exited();
+        l.count_exited();
+        assert_eq!(l.placed(), 0);
+        assert!(!l.has_placed_work());
     }
 }

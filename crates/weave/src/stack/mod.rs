@@ -274,7 +274,9 @@ pub struct StackStats {
     /// Stacks whose pages the reaper gave back to the kernel.
     pub released: usize,
     /// Spawned ULTs that have not run yet, each holding the promise of a
-    /// stack (taken at its first run) rather than a stack.
+    /// stack (taken at its first run) rather than a stack. Room that other
+    /// LWPs' caches hold as credit (`room.rs`, step 5) counts here too,
+    /// up to 64 a class and LWP; the calling thread's own does not.
     pub promised: usize,
     /// Times the pages below a long-parked ULT's stack pointer were given
     /// back (see `Pool::trim`): a ULT that once ran deep keeps only what
@@ -370,7 +372,18 @@ impl Pool {
     /// the first run).
     pub(crate) fn reserve_for_spawn(&self, class: u8, cache: &mut Cache) -> io::Result<Reserved> {
         if self.mode_byte.load(Relaxed) == MODE_MADVISE {
-            self.promise(class)?;
+            // A unit of room that this cache holds (`Cache::credit`) is a
+            // promise's already: no RMW on the pool's count. Without one,
+            // a batch of units while the room has them (one CAS for
+            // `CREDIT_BATCH` spawns), else the promise's own steps.
+            if !cache.take_credit(class) {
+                let k = self.room[usize::from(class)].claim(CREDIT_BATCH as usize);
+                if k == 0 {
+                    self.promise(class)?;
+                } else {
+                    cache.credit[usize::from(class)] += k as u32 - 1;
+                }
+            }
             return Ok(Reserved::Promised);
         }
         self.take(class, cache).map(Reserved::Now)
@@ -437,6 +450,18 @@ impl Pool {
             promised: self.promised(),
             ..self.compaction_stats()
         }
+    }
+
+    /// [`stats`](Self::stats) as a thread whose cache is `cache` sees
+    /// them: its hits not yet added in, and its credit (room it holds,
+    /// which the pool counts as promised) not counted as promises. Other
+    /// caches' credit still is.
+    pub(crate) fn stats_with(&self, cache: &Cache) -> StackStats {
+        let mut s = self.stats();
+        let credit: usize = cache.credit.iter().map(|&c| c as usize).sum();
+        s.promised = s.promised.saturating_sub(credit);
+        s.reused_hot += cache.hot;
+        s
     }
 
     /// Promises outstanding: per class, the stacks its reserved address
@@ -522,9 +547,13 @@ impl Pool {
     /// the promise's room back; a carve spends it (`carve`).
     fn take_for_promise(&self, class: u8, cache: &mut Cache) -> io::Result<Stack> {
         if let Some(stack) = cache.pop(class) {
-            self.room[class as usize].give(1);
-            self.reused_hot.fetch_add(1, Relaxed);
+            // The promise's room was not needed: the cache keeps it for
+            // its next spawn (`Cache::credit`), and counts the hit.
+            cache.keep_credit(self, class);
             return Ok(stack);
+        }
+        if cache.hot != 0 {
+            cache.flush_counts(self);
         }
         let mut c = self.classes[class as usize]
             .lock()
@@ -869,12 +898,83 @@ fn reserve(bytes: usize) -> io::Result<usize> {
 
 /// An LWP's death row: warm stacks of ULTs that exited there. Owned by one
 /// LWP; not shared.
+///
+/// It also holds *credit*: units of a class's room (`room.rs`) that a
+/// promise kept from this cache did not need. The next spawn here takes
+/// its promise from the credit, so that a spawn and a first run that both
+/// find what they need on one LWP make no read-modify-write on the
+/// pool's shared count (two a thread before). A unit of credit is room
+/// taken out of the count and not yet used, as an outstanding promise is:
+/// the count only looks smaller than it is, never larger, so the room's
+/// argument holds. Credit above [`CREDIT_MAX`] goes back to the pool, and
+/// all of it when the cache is drained. The hits (`reused_hot`) are
+/// counted here too and added to the pool's figure on the cache's next
+/// miss or drain, or every [`CREDIT_MAX`] hits.
 #[derive(Default)]
 pub(crate) struct Cache {
     stacks: Vec<Stack>,
+    credit: [u32; CLASSES],
+    /// Hits not yet added to `Pool::reused_hot`.
+    hot: usize,
 }
 
+/// Credit a cache keeps per class before it gives half back: a cache's
+/// worth of stacks (so that a burst of exits followed by as many spawns
+/// makes no RMW), bounded so that an LWP that only runs what others spawn
+/// does not sit on the room of many promises.
+const CREDIT_MAX: u32 = HOT_CACHE as u32;
+
+/// Units of room a cache without credit takes at once for a spawn: half
+/// of [`CREDIT_MAX`], so that a burst of spawns on one LWP (whose first
+/// runs come after the burst) makes one RMW on the count per this many.
+const CREDIT_BATCH: u32 = CREDIT_MAX / 2;
+
 impl Cache {
+    /// Takes a unit of `class`'s room from the credit, if there is one.
+    #[inline]
+    fn take_credit(&mut self, class: u8) -> bool {
+        let c = &mut self.credit[usize::from(class)];
+        if *c == 0 {
+            return false;
+        }
+        *c -= 1;
+        true
+    }
+
+    /// Keeps the room of a promise that a stack of this cache kept, and
+    /// counts the hit. The rare settling out of line, so that the hit
+    /// stays small enough to inline into the first run.
+    #[inline]
+    fn keep_credit(&mut self, pool: &Pool, class: u8) {
+        let c = &mut self.credit[usize::from(class)];
+        *c += 1;
+        self.hot += 1;
+        if *c > CREDIT_MAX || self.hot >= CREDIT_MAX as usize {
+            self.settle(pool, class);
+        }
+    }
+
+    /// Gives back credit beyond [`CREDIT_MAX`] and adds the hits in.
+    #[cold]
+    #[inline(never)]
+    fn settle(&mut self, pool: &Pool, class: u8) {
+        let c = &mut self.credit[usize::from(class)];
+        if *c > CREDIT_MAX {
+            pool.room[usize::from(class)].give((CREDIT_MAX / 2) as usize);
+            *c -= CREDIT_MAX / 2;
+        }
+        self.flush_counts(pool);
+    }
+
+    /// Adds the hits counted here to the pool's figure.
+    #[cold]
+    pub(crate) fn flush_counts(&mut self, pool: &Pool) {
+        if self.hot != 0 {
+            pool.reused_hot.fetch_add(self.hot, Relaxed);
+            self.hot = 0;
+        }
+    }
+
     fn pop(&mut self, class: u8) -> Option<Stack> {
         let i = self
             .stacks
@@ -883,11 +983,19 @@ impl Cache {
         Some(self.stacks.swap_remove(i))
     }
 
-    /// Empties the cache into the pool (when an LWP retires).
+    /// Empties the cache into the pool (when an LWP retires), credit and
+    /// counts included.
     pub(crate) fn drain_into(&mut self, pool: &Pool) {
         for stack in self.stacks.drain(..) {
             pool.give_to_pool(stack);
         }
+        for (class, c) in self.credit.iter_mut().enumerate() {
+            if *c != 0 {
+                pool.room[class].give(*c as usize);
+                *c = 0;
+            }
+        }
+        self.flush_counts(pool);
     }
 
     #[cfg(test)]
@@ -946,7 +1054,7 @@ mod tests {
         bases.sort_unstable();
         bases.dedup();
         assert_eq!(bases.len(), 300, "a stack handed out twice");
-        let stats = pool.stats();
+        let stats = pool.stats_with(&cache);
         assert!(
             stats.reused_hot > 200,
             "most fresh stacks come from a batch in the cache: {stats:?}"
@@ -972,20 +1080,75 @@ mod tests {
         let mut cache = Cache::default();
         pool.promise(0).unwrap();
         pool.promise(0).unwrap();
-        assert_eq!(pool.stats().promised, 2);
-        assert!(pool.stats().reserved > 0, "the promises reserved room");
-        assert_eq!(pool.stats().carved, 0, "nothing carved for a promise");
+        assert_eq!(pool.stats_with(&cache).promised, 2);
+        assert!(
+            pool.stats_with(&cache).reserved > 0,
+            "the promises reserved room"
+        );
+        assert_eq!(
+            pool.stats_with(&cache).carved,
+            0,
+            "nothing carved for a promise"
+        );
         let s = pool.take_promised(0, &mut cache).unwrap();
-        assert_eq!(pool.stats().promised, 1);
+        assert_eq!(pool.stats_with(&cache).promised, 1);
         pool.forget_promise(0);
-        assert_eq!(pool.stats().promised, 0);
+        assert_eq!(pool.stats_with(&cache).promised, 0);
         // A promise kept from death row leaves the count as it was.
         pool.give(s, &mut cache);
-        let carved = pool.stats().carved;
+        let carved = pool.stats_with(&cache).carved;
         pool.promise(0).unwrap();
         pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(pool.stats_with(&cache).promised, 0);
+        assert_eq!(pool.stats_with(&cache).carved, carved);
+    }
+
+    /// The room of a promise kept from death row stays with the cache as
+    /// credit, the next spawn's promise comes out of it without touching
+    /// the pool's count, and a drain gives it all back.
+    #[test]
+    fn a_promise_kept_from_the_cache_becomes_credit_for_the_next_spawn() {
+        let pool = Pool::new();
+        let mut cache = Cache::default();
+        let s = pool.take(0, &mut cache).unwrap();
+        pool.give(s, &mut cache);
+        pool.mode_byte.store(MODE_MADVISE, Relaxed);
+        let room = pool.room[0].get();
+        assert!(matches!(
+            pool.reserve_for_spawn(0, &mut cache),
+            Ok(Reserved::Promised)
+        ));
+        // A batch of room taken for this spawn and the next ones.
+        let batch = room - pool.room[0].get();
+        assert!(batch >= 1, "the spawn took room: {batch}");
+        assert_eq!(cache.credit[0] as isize, batch - 1);
+        let s = pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(cache.credit[0] as isize, batch, "the kept promise's room");
+        let before = pool.room[0].get();
+        for _ in 0..batch {
+            assert!(matches!(
+                pool.reserve_for_spawn(0, &mut cache),
+                Ok(Reserved::Promised)
+            ));
+        }
+        assert_eq!(pool.room[0].get(), before, "promises out of the credit");
+        assert_eq!(cache.credit[0], 0);
+        for _ in 0..batch {
+            pool.forget_promise(0);
+        }
+        pool.give(s, &mut cache);
+        pool.promise(0).unwrap();
+        pool.take_promised(0, &mut cache).unwrap();
+        assert_eq!(cache.credit[0], 1);
+        assert_eq!(pool.stats_with(&cache).promised, 0);
+        assert_eq!(
+            pool.stats().promised,
+            1,
+            "the pool counts credit as promised"
+        );
+        cache.drain_into(&pool);
         assert_eq!(pool.stats().promised, 0);
-        assert_eq!(pool.stats().carved, carved);
+        assert_eq!(cache.credit[0], 0);
     }
 
     #[test]
@@ -998,7 +1161,7 @@ mod tests {
         assert_eq!(cache.len(), 1);
         let again = pool.take(4, &mut cache).unwrap();
         assert_eq!(again.base_addr(), base);
-        assert_eq!(pool.stats().reused_hot, 1);
+        assert_eq!(pool.stats_with(&cache).reused_hot, 1);
     }
 
     #[test]

@@ -24,6 +24,13 @@
 //!    unchanged); the batch's extra stacks must *claim* room (`room -= j`
 //!    for some `j` with room staying at least 0), then `carvable -= 1 + j`.
 //!
+//! 5. **credit** (a spawner, no lock): a thread's stack cache may take
+//!    room ahead for its next spawns, by step 4's claim (never below 0),
+//!    and keeps the room of promises that its cached stacks kept instead
+//!    of giving it back (step 3); it gives back what it holds beyond a
+//!    bound, and all of it when drained (`Cache` in `stack/mod.rs`). Room
+//!    held so counts as promised: the count is only ever smaller for it.
+//!
 //! Why a carve never goes past the reserved space: room below 0 means
 //! promisers are in step 2, not yet covered, so a claim takes nothing; a
 //! covered promise had `room >= 0` after it, so `carvable >= promised`
@@ -89,8 +96,9 @@ impl Room {
         self.n.fetch_add(k, Relaxed);
     }
 
-    /// Step 4's claim, under the class lock: takes up to `want` without
-    /// taking the room below 0; returns how many.
+    /// Step 4's claim (under the class lock) and step 5's (a spawner's,
+    /// without it): takes up to `want` without taking the room below 0;
+    /// returns how many.
     pub(crate) fn claim(&self, want: usize) -> usize {
         let mut r = self.get();
         while want > 0 && r > 0 {

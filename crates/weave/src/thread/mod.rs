@@ -787,6 +787,13 @@ fn user_stack_fits(s: stack::Stack, lo: usize, hi: usize) -> io::Result<stack::S
     Ok(s)
 }
 
+/// The stack pool's figures as the calling thread sees them
+/// (`stack::Pool::stats_with` its own cache).
+pub(crate) fn stack_stats_here() -> stack::StackStats {
+    let rt = rt();
+    with_caches(|stacks, _| rt.stacks.stats_with(stacks))
+}
+
 /// Runs `f` with the spawning thread's caches: its LWP's death row, or the
 /// OS thread's own.
 fn with_caches<R>(f: impl FnOnce(&mut stack::Cache, &mut SlotCache) -> R) -> R {
