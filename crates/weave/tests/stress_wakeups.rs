@@ -14,16 +14,26 @@ use std::time::Duration;
 use weave::thread;
 
 fn watchdog(name: &'static str, done: Arc<AtomicBool>, progress: Arc<AtomicUsize>) {
+    // A lost wake-up stops the token for good, so the window can be long.
+    // With a 500 ms window a debug build aborted once on a machine at load
+    // ~13 (beside a profiler and compilers) and passed the 32 reruns: a
+    // window that short fails on the machine's load, not on weave.
+    const TICK: Duration = Duration::from_millis(500);
+    const STALLED_TICKS: u32 = 20;
     std::thread::spawn(move || {
-        let mut last = usize::MAX;
-        for _ in 0..120 {
-            std::thread::sleep(Duration::from_millis(500));
+        let (mut last, mut still) = (usize::MAX, 0);
+        for _ in 0..1200 {
+            std::thread::sleep(TICK);
             if done.load(Ordering::SeqCst) {
                 return;
             }
             let now = progress.load(Ordering::SeqCst);
-            if now == last {
-                eprintln!("{name}: no progress for 500 ms at step {now}: a wake-up was lost");
+            still = if now == last { still + 1 } else { 0 };
+            if still == STALLED_TICKS {
+                eprintln!(
+                    "{name}: no progress for {:?} at step {now}: a wake-up was lost",
+                    TICK * STALLED_TICKS
+                );
                 eprintln!("{:#?}", weave::thread::threads());
                 std::process::abort();
             }
