@@ -264,10 +264,12 @@ mod sched {
     pub(crate) mod idle;
     pub(crate) mod inbox;
 }
-// The block a direct switch hands on (`lwp/handoff.rs`).
+// The block a direct switch hands on (`lwp/handoff.rs`) and the count of
+// ULTs placed on an LWP (`lwp/placed.rs`).
 #[cfg(loom)]
 mod lwp {
     pub(crate) mod handoff;
+    pub(crate) mod placed;
 }
 #[cfg(loom)]
 mod reactor {

@@ -68,6 +68,7 @@
 
 mod handoff;
 mod parker;
+mod placed;
 pub(crate) mod pool;
 pub(crate) mod trim;
 
@@ -94,6 +95,7 @@ use crate::thread::tcb::{Kind, Tcb, DEFAULT_PRIORITY, NO_LWP};
 use crate::time::clock;
 use crate::time::timers::{self, Timers};
 use crate::trace::{self, Event};
+use placed::Placed;
 
 /// Rounds an idle LWP spends stealing and polling before it sleeps. Each
 /// round is a pass over the other LWPs and the injector plus SEARCH_SPINS
@@ -191,18 +193,8 @@ pub(crate) struct Lwp {
     /// detector (a pending timer can still wake a ULT).
     timers_pending: AtomicUsize,
     stealer: UnsafeCell<Stealer<Task>>,
-    /// Started ULTs placed here that have not exited, as far as this
-    /// LWP counted them: written only by this LWP's thread (a load and a
-    /// store, not a read-modify-write: a spawn+join on one LWP made two of
-    /// those on this word), read by anyone. With `adopted`, the count
-    /// ([`placed`](Self::placed)).
-    placed: AtomicUsize,
-    /// New ULTs that siblings made this LWP the home of (`adopt_new`,
-    /// under the pool lock), not yet folded into `placed`: this LWP folds
-    /// them in at its next exit (`fold_adopted`), where the exiting ULT
-    /// may be one of them. Added to before the ULT is queued here, so by
-    /// the time it runs (and so before it can exit) this LWP sees it.
-    adopted: AtomicUsize,
+    /// Started ULTs placed here that have not exited (`placed.rs`).
+    placed: Placed,
     /// Kernel thread id, for the LWP table and directed signals.
     tid: AtomicI32,
     runs: AtomicU64,
@@ -281,8 +273,7 @@ impl Lwp {
             extra: AtomicBool::new(false),
             timers_pending: AtomicUsize::new(0),
             stealer: UnsafeCell::new(stealer),
-            placed: AtomicUsize::new(0),
-            adopted: AtomicUsize::new(0),
+            placed: Placed::new(),
             tid: AtomicI32::new(0),
             runs: AtomicU64::new(0),
             trims: trim::Requests::default(),
@@ -365,8 +356,7 @@ impl Lwp {
         self.running_prio.store(IDLE, Relaxed);
         self.running.store(0, Relaxed);
         self.extra.store(false, Relaxed);
-        self.placed.store(0, Relaxed);
-        self.adopted.store(0, Relaxed);
+        self.placed.reset();
         // Release pairs with Acquire in `is_alive`.
         self.alive.store(true, Release);
         true
@@ -388,40 +378,7 @@ impl Lwp {
 
     /// Started ULTs placed here that have not exited (a snapshot).
     pub(crate) fn placed(&self) -> usize {
-        // Acquire: pairs with the Release of `fold_adopted`'s fetch_sub, so
-        // that a reader that sees the fold's subtraction also sees its
-        // addition to `placed`: the sum may count a fold twice for a
-        // moment, never miss it.
-        let adopted = self.adopted.load(Acquire);
-        self.placed.load(Relaxed).wrapping_add(adopted)
-    }
-
-    /// Counts a ULT as placed here; on this LWP's thread only.
-    #[inline]
-    fn count_placed(&self) {
-        let p = self.placed.load(Relaxed);
-        self.placed.store(p + 1, Relaxed);
-    }
-
-    /// Counts a ULT placed here as exited; on this LWP's thread only.
-    #[inline]
-    fn count_exited(&self) {
-        if self.adopted.load(Relaxed) != 0 {
-            self.fold_adopted();
-        }
-        let p = self.placed.load(Relaxed);
-        debug_assert!(p > 0, "an exit on LWP {} with no ULT placed", self.index);
-        self.placed.store(p.wrapping_sub(1), Relaxed);
-    }
-
-    /// Moves the siblings' adoptions into `placed` (this LWP's thread).
-    #[cold]
-    fn fold_adopted(&self) {
-        let a = self.adopted.load(Relaxed);
-        self.placed.store(self.placed.load(Relaxed) + a, Relaxed);
-        // Release: pairs with the Acquire in `placed`: the addition above
-        // is seen by whoever sees this subtraction.
-        self.adopted.fetch_sub(a, Release);
+        self.placed.get()
     }
 
     pub(crate) fn is_extra(&self) -> bool {
@@ -538,7 +495,7 @@ impl Lwp {
         };
         if new.home.load(Relaxed) == NO_LWP {
             new.home.store(self.index as u32, Relaxed);
-            self.count_placed();
+            self.placed.count_started();
         }
         // SAFETY: `new` is not started; `ctx` is ours to read (we took it
         // from `fresh`, so this LWP holds it).
@@ -916,7 +873,7 @@ impl Lwp {
             return false;
         }
         tcb.home.store(self.index as u32, Relaxed);
-        self.adopted.fetch_add(1, Relaxed);
+        self.placed.adopt();
         trace::emit(Event::Steal {
             ult: tcb.id(),
             from: current().map_or(self.index, |l| l.index),
@@ -1155,7 +1112,7 @@ impl Lwp {
             t.home.store(self.index as u32, Relaxed);
             // A migratable ULT is not placed: it may finish elsewhere.
             if t.kind() != Kind::Migratable {
-                self.count_placed();
+                self.placed.count_started();
             }
         }
         self.switch_in(t);
@@ -1357,7 +1314,7 @@ impl Lwp {
         // counting it wrapped that LWP's count below zero: a retiring LWP
         // then never left, and balancing read it as the busiest LWP).
         if t.kind() != Kind::Migratable {
-            self.count_exited();
+            self.placed.count_exited(self.index);
         }
         table().release(t, &mut self.local().slots);
     }
@@ -1764,31 +1721,13 @@ mod tests {
     fn a_much_heavier_lwp_steals_the_new_work_of_a_retiring_one() {
         let thief = Lwp::new(0, false);
         let victim = Lwp::new(1, false);
-        thief.placed.store(40, Relaxed);
+        for _ in 0..40 {
+            thief.placed.count_started();
+        }
         // The rule applies to an awake pool sibling...
         assert!(place::refuses_to_steal(&thief, &victim));
         // ...not to one that will never run its own new work.
         victim.retiring.store(true, Relaxed);
         assert!(!place::refuses_to_steal(&thief, &victim));
-    }
-
-    #[test]
-    fn adopted_ults_count_as_placed_and_fold_in_at_an_exit() {
-        let l = Lwp::new(0, false);
-        l.count_placed();
-        // A sibling's adoption (`adopt_new`) counts at once, before the
-        // adopted ULT runs.
-        l.adopted.fetch_add(2, Relaxed);
-        assert_eq!(l.placed(), 3);
-        assert!(l.has_placed_work());
-        // The first exit here folds the adoptions into the owner's count.
-        l.count_exited();
-        assert_eq!(l.adopted.load(Relaxed), 0);
-        assert_eq!(l.placed.load(Relaxed), 2);
-        assert_eq!(l.placed(), 2);
-        l.count_exited();
-        l.count_exited();
-        assert_eq!(l.placed(), 0);
-        assert!(!l.has_placed_work());
     }
 }

@@ -89,7 +89,7 @@ fn start_lwp(
     lwp.extra.store(matches!(role, Role::Extra), Relaxed);
     if let Role::Bound(tcb) = role {
         tcb.home.store(lwp.index as u32, Relaxed);
-        lwp.placed.fetch_add(1, Relaxed);
+        lwp.placed.adopt();
         lwp.inbox.push(tcb);
     }
     if let Err(e) = spawn_os_thread(lwp, cpus) {
