@@ -135,12 +135,16 @@ fn death_row_serves_most_spawns_without_new_stacks() {
     };
     let carved = this_step("stacks carved");
     // Every spawn takes a stack: a new one, or one from the spawning
-    // thread's cache (its LWP's death row, or a batch from the pool).
+    // thread's cache (its LWP's death row, or a batch from the pool). A
+    // cache adds its hits to the figure every 64 (`StackStats::reused_hot`),
+    // so the other LWPs' last ones may be missing: up to 64 an LWP, and the
+    // pool may have grown to a few LWPs per CPU.
     let reused = this_step("taken from a thread's cache");
-    assert_eq!(
-        carved + reused,
-        100_001,
-        "every spawn took a stack:\n{text}"
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let unflushed = 64 * 4 * cpus;
+    assert!(
+        carved + reused <= 100_001 && carved + reused + unflushed >= 100_001,
+        "every spawn took a stack (up to {unflushed} not yet counted):\n{text}"
     );
     assert!(carved < 10_000, "most spawns should reuse a stack:\n{text}");
     assert!(text.contains("Red zones by "), "{text}");

@@ -267,6 +267,9 @@ pub struct StackStats {
     pub carved: usize,
     /// Spawns served from the spawning thread's own stack cache: an LWP's
     /// death row, or a batch it (or an OS thread) took from the pool.
+    /// Each cache adds its hits in at its next miss, or every 64 hits, so
+    /// a snapshot lacks up to 64 hits of each other thread's cache (the
+    /// calling thread's own are counted).
     pub reused_hot: usize,
     /// Stacks moved from the pool's lists (stacks given back beyond an
     /// LWP's death row, or reaped) into a thread's cache, in batches.
