@@ -137,14 +137,15 @@ fn death_row_serves_most_spawns_without_new_stacks() {
     // Every spawn takes a stack: a new one, or one from the spawning
     // thread's cache (its LWP's death row, or a batch from the pool). A
     // cache adds its hits to the figure every 64 (`StackStats::reused_hot`),
-    // so the other LWPs' last ones may be missing: up to 64 an LWP, and the
-    // pool may have grown to a few LWPs per CPU.
+    // so either snapshot, before or after the step, may lack the other
+    // LWPs' last ones: up to 64 an LWP, and the pool may have grown to a
+    // few LWPs per CPU. The step's figure is off by at most that much.
     let reused = this_step("taken from a thread's cache");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let unflushed = 64 * 4 * cpus;
     assert!(
-        carved + reused <= 100_001 && carved + reused + unflushed >= 100_001,
-        "every spawn took a stack (up to {unflushed} not yet counted):\n{text}"
+        (carved + reused).abs_diff(100_001) <= unflushed,
+        "every spawn took a stack (give or take {unflushed} not yet counted):\n{text}"
     );
     assert!(carved < 10_000, "most spawns should reuse a stack:\n{text}");
     assert!(text.contains("Red zones by "), "{text}");
