@@ -1172,6 +1172,21 @@ mod tests {
         assert_eq!(unstamped_budget(32 * 32 - 1, 32, 32), UNSTAMPED_RUN);
     }
 
+    /// A thread's state recording into `ring` under key `k`, its clock
+    /// read now; `fast`: the pace under which a switch counts as fast
+    /// (`u64::MAX / 64`: any).
+    fn recording_into(ring: &Ring, k: u64, fast: u64) -> Fast {
+        let now = clock::ticks();
+        Fast {
+            key: k,
+            ring,
+            last: now,
+            switch_at: now,
+            fast,
+            ..NO_FAST
+        }
+    }
+
     /// A ring's records as a trace file, read back.
     fn read_back(ring: &Ring) -> format::Trace {
         let mut b = format::header(1 << 20, 0, ring.capacity()).to_vec();
@@ -1184,17 +1199,10 @@ mod tests {
     fn a_fast_ping_pong_recorded_mostly_unstamped_reads_back_event_for_event() {
         use crate::thread::id::BlockReason;
         let ring = Ring::new(1 << 14);
-        let now = clock::ticks();
         let k = key(1);
-        let mut s = Fast {
-            key: k,
-            ring: &ring,
-            last: now,
-            switch_at: now,
-            // Any pace counts as fast.
-            fast: u64::MAX / 64,
-            ..NO_FAST
-        };
+        // Any pace counts as fast.
+        let mut s = recording_into(&ring, k, u64::MAX / 64);
+        let now = s.last;
         let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
         let block = |ult, wait| Event::Block {
             ult,
@@ -1265,15 +1273,8 @@ mod tests {
     fn a_run_of_another_ult_than_the_woken_one_is_recorded_on_its_own() {
         use crate::thread::id::BlockReason;
         let ring = Ring::new(1 << 10);
-        let now = clock::ticks();
         let k = key(1);
-        let mut s = Fast {
-            key: k,
-            ring: &ring,
-            last: now,
-            switch_at: now,
-            ..NO_FAST
-        };
+        let mut s = recording_into(&ring, k, NO_FAST.fast);
         let (a, b, c) = (
             ThreadId::new(1, 1),
             ThreadId::new(2, 1),
@@ -1313,16 +1314,8 @@ mod tests {
     #[test]
     fn spawns_in_a_row_take_the_budget_of_clock_reads() {
         let ring = Ring::new(1 << 10);
-        let now = clock::ticks();
         let k = key(1);
-        let mut s = Fast {
-            key: k,
-            ring: &ring,
-            last: now,
-            switch_at: now,
-            fast: u64::MAX / 64,
-            ..NO_FAST
-        };
+        let mut s = recording_into(&ring, k, u64::MAX / 64);
         let spawns: Vec<Event> = (1..=40)
             .map(|i| Event::Spawn {
                 ult: ThreadId::new(i, 1),
