@@ -8,7 +8,7 @@
 //! |--------------------------------------------|-----------------------------------------------|--------------------------------------------------|
 //! | the runtime (`runtime::RT`): LWP table, run queues, injector, stack pool, monitor | its LWPs and monitor are gone; a spawn would queue work nobody runs (the hang this module removes) | forgotten (leaked): the next use starts a new runtime, new LWPs, new monitor |
 //! | the thread table's TCBs of every ULT and registered OS thread | threads that will never run again, some RUNNING or RUNNABLE (they would stop the deadlock detector, and show in `threads()`) | marked exited; their slots are not reused |
-//! | the forking thread's own TCB (an OS thread) | the same thread                               | kept                                             |
+//! | the forking thread's own TCB (an OS thread) | the same thread, under the child's thread id  | kept, with the new id (the deadlock check and signals find it by it) |
 //! | the forking thread's cache of stacks       | stacks of the old runtime's pool              | forgotten (their pages stay mapped, unused), by the thread layer's hook |
 //! | the reactor's epoll fd and eventfd         | the *parent's* epoll instance: polling it would take the parent's events | fresh ones `dup2`ed onto the same numbers; poller role and waiter count reset |
 //! | the blocking pool's queue and counts       | its threads are gone                          | emptied (jobs forgotten, not run or dropped)     |
@@ -73,8 +73,9 @@ static FORKED_ULT: AtomicU32 = AtomicU32::new(0);
 
 /// What layers above this one reset in the child, in the order they
 /// registered (each registers at most once): the thread API's per-OS-thread
-/// caches, the signal dispatcher and `os::fd`'s table of waits, so far.
-static CHILD_HOOKS: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 4];
+/// caches, the signal dispatcher, `os::fd`'s table of waits and the
+/// monitor's open list of the process's threads, so far.
+static CHILD_HOOKS: [AtomicPtr<()>; 6] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 6];
 
 /// Registers `f` to run in the child of a fork, after the runtime has been
 /// forgotten and the locks released (once per `f`; a second registration of
@@ -90,7 +91,7 @@ pub(crate) fn at_child(f: fn()) {
             Err(_) => continue,
         }
     }
-    // Four slots for three callers in this crate: a fifth is a bug here.
+    // Six slots for four callers in this crate: a seventh is a bug here.
     crate::fatal("more fork hooks than the fork module has room for");
 }
 
@@ -138,6 +139,12 @@ extern "C" fn child() {
         lwp::forget_current();
     }
     let own: Option<&'static Tcb> = crate::thread::current::external();
+    if let Some(o) = own {
+        // The same thread under another kernel id: the deadlock check finds
+        // it in the task list, and signals reach it, by this one.
+        // SAFETY: gettid has no preconditions.
+        o.os_tid.store(unsafe { libc::gettid() } as u32, Relaxed);
+    }
     let t = table();
     for i in 0..t.carved() {
         let tcb = t.slot(i as u32);
