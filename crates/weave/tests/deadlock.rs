@@ -141,6 +141,37 @@ fn std_mutex_across_a_weave_wait() {
     b.join().unwrap();
 }
 
+/// The parent lists its threads for a deadlock check first (a ULT waits
+/// on a plain OS thread while `main` joins it), then forks: the child's
+/// deadlock must be found by a check that lists the child's threads, not
+/// the parent's, whose list the monitor keeps open.
+fn deadlock_in_a_fork_child() {
+    wait_on_os_thread();
+    // SAFETY: the child only plays `two_channels`, which ends in the
+    // detector's exit (or is killed by the test as a hang).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        two_channels();
+        // SAFETY: _exit ends the child without the parent's handlers.
+        unsafe { libc::_exit(0) };
+    }
+    // A child that hangs is killed (it holds the test's pipes: the test
+    // would wait for ever).
+    let mut status = 0;
+    let start = std::time::Instant::now();
+    // SAFETY: waits for, and may kill, our own child.
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+        if start.elapsed() > Duration::from_secs(30) {
+            // SAFETY: our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    println!("fork child exited with {code:?}");
+}
+
 /// Runs a scenario in a child process; a child still running after a
 /// minute is killed (a hang is a failure, status `None`).
 fn run(scenario: &str) -> (Option<i32>, String, String) {
@@ -222,6 +253,16 @@ fn a_std_mutex_held_across_a_weave_wait_is_reported() -> Result<(), String> {
         .ok_or(format!("status {code:?}, stderr:\n{err}"))
 }
 
+fn a_deadlock_in_the_child_of_a_fork_is_reported() -> Result<(), String> {
+    let (code, out, err) = run("fork");
+    let ok = code == Some(0)
+        && out.contains("fork child exited with Some(2)")
+        && err.contains("all threads are blocked: deadlock")
+        && err.contains("thread 'ping'");
+    ok.then_some(())
+        .ok_or(format!("status {code:?}, stdout {out}, stderr:\n{err}"))
+}
+
 /// A check: its name, and whether it passed (with what it saw if not).
 type Check = (&'static str, fn() -> Result<(), String>);
 
@@ -241,10 +282,11 @@ fn main() {
         Ok("net-wait") => return wait_on_a_socket(),
         Ok("os-exit") => return os_thread_exits_holding_a_lock(),
         Ok("std-mutex") => return std_mutex_across_a_weave_wait(),
+        Ok("fork") => return deadlock_in_a_fork_child(),
         Ok(other) => panic!("no scenario {other:?}"),
         Err(_) => {}
     }
-    let checks: [Check; 6] = [
+    let checks: [Check; 7] = [
         (
             "a_two_mutex_deadlock_is_reported",
             a_two_mutex_deadlock_is_reported,
@@ -268,6 +310,10 @@ fn main() {
         (
             "a_std_mutex_held_across_a_weave_wait_is_reported",
             a_std_mutex_held_across_a_weave_wait_is_reported,
+        ),
+        (
+            "a_deadlock_in_the_child_of_a_fork_is_reported",
+            a_deadlock_in_the_child_of_a_fork_is_reported,
         ),
     ];
     let mut failed = 0;

@@ -19,7 +19,9 @@
 //! (`Table::externals`): while an OS thread is outside a weave wait the
 //! check ends there, without the walk of every slot that steps 3 needs (a
 //! check is asked for whenever the last LWP goes idle, which a burst of a
-//! million parked threads does again and again). A snapshot keeps a few
+//! million parked threads does again and again), and the count of threads
+//! waiting for io (`Reactor::waiters`) ends it before the task list is
+//! read (`monitor/tasks.rs`, one stream kept open). A snapshot keeps a few
 //! words per blocked thread and puts them into words only for a report.
 //!
 //! The monitor takes two such snapshots 50 ms apart (500 ms when an LWP is
@@ -192,6 +194,11 @@ fn snapshot(rt: &Runtime) -> Option<Snapshot> {
     if busy {
         return None;
     }
+    // A thread waiting for io: a peer may make its fd ready (step 3 would
+    // find it in the walk; the count answers before the task list is read).
+    if crate::reactor::try_get().is_some_and(|r| r.waiters() > 0) {
+        return None;
+    }
     ours.extend(pool_tids);
     // SAFETY: gettid has no preconditions (we are the monitor thread).
     ours.insert(unsafe { libc::gettid() });
@@ -216,12 +223,8 @@ fn snapshot(rt: &Runtime) -> Option<Snapshot> {
         }
         registered.insert(tcb.os_tid.load(Relaxed) as i32);
     }
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    for task in tasks.flatten() {
-        let tid: i32 = task.file_name().to_str()?.parse().ok()?;
-        if !ours.contains(&tid) && !registered.contains(&tid) {
-            return None;
-        }
+    if !super::tasks::every(|tid| ours.contains(&tid) || registered.contains(&tid))? {
+        return None;
     }
 
     // 3. The threads weave knows: blocked, or held up by a stuck LWP (the

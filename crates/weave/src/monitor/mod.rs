@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 mod deadlock;
 pub(crate) mod doorbell;
+mod tasks;
 mod trap;
 mod trim;
 
