@@ -461,14 +461,15 @@ impl Lwp {
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
         // Counted in bulk, listened to or not (`trace::listen`).
         self.local().blocks += 1;
-        trace::listen_with_in(self.local().tracer, || Event::Block {
-            ult: tcb.id(),
-            lwp: self.index,
+        trace::listen_block_in(
+            self.local().tracer,
+            || tcb.id(),
+            self.index,
             reason,
             // BLOCKING with the wait's epoch, set by this ULT (a waker's
             // CAS keeps the epoch): its Wake names the same.
-            wait: tcb.state.load().epoch() as u8,
-        });
+            || tcb.state.load().epoch() as u8,
+        );
         trim::note_parked(tcb);
         if let Some(next) = self.direct_pick(tcb, 0) {
             self.block_to(tcb, next);
@@ -1290,10 +1291,7 @@ impl Lwp {
     /// `exit_to` does it before its switch).
     fn note_exit(&self, t: &'static Tcb) {
         self.local().exits += 1;
-        trace::listen_with_in(self.local().tracer, || Event::Exit {
-            ult: t.id(),
-            lwp: self.index,
-        });
+        trace::listen_exit_in(self.local().tracer, || t.id(), self.index);
     }
 
     /// The rest of `finish`, once `t` is off its stack for good.

@@ -183,8 +183,6 @@ const LEAN_EXIT: u8 = 1;
 pub(crate) const LEAN_WOKE: u8 = 2;
 /// A LEAN_WOKE record with no Run after it.
 pub(crate) const LEAN_NORUN: u8 = 4;
-/// The bits of word 0 that name the LWP.
-pub(crate) const LWP_BITS: u64 = NO_LWP << 16;
 
 /// Word 0 of a record, delta 0 (the recorder adds it). An LWP's index
 /// fits the 16 bits: the runtime has at most 16,384 LWPs.
@@ -261,13 +259,6 @@ pub(crate) fn encode(e: &Event) -> Rec {
     }
 }
 
-/// The record of a wake of `ult` made by the ULT the ring ran last, with
-/// no clock read of its own (module doc), delta 0.
-#[inline(always)]
-pub(crate) fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>, wait: u8) -> [u64; 2] {
-    [word0(WAKE_RUN, wait, lwp), id(Some(ult))]
-}
-
 /// Word 0 of a BLOCK_RUN or EXIT_RUN record, from that of the Block or
 /// Exit (word 1: the same; word 2: the ULT of the Run, 0 if none came).
 #[inline(always)]
@@ -304,11 +295,20 @@ fn lean_of(w0: u64) -> u64 {
     }
 }
 
-/// The LWP bits (`LWP_BITS`) of a word 0 of an event on LWP `lwp`: a
-/// wake made on the same LWP as a Block has the same.
-#[inline(always)]
-pub(crate) fn lwp_bits(lwp: usize) -> u64 {
-    word0(0, 0, Some(lwp))
+/// The record of a wake of `ult` made by the ULT the ring ran last, with
+/// no clock read of its own (module doc), delta 0. (The recorder builds
+/// it from the wake it held, [`wake_run_of_held`].)
+#[cfg(test)]
+fn encode_wake_by_running(ult: ThreadId, lwp: Option<usize>, wait: u8) -> [u64; 2] {
+    [word0(WAKE_RUN, wait, lwp), id(Some(ult))]
+}
+
+/// Word 0 of a LEAN_WOKE record: the LEAN word `lean` and the wake whose
+/// WAKE_RUN word 0 is `wake`. (The recorder ORs in a held wake's low half,
+/// [`held_wake`].)
+#[cfg(test)]
+fn lean_woke(lean: u64, wake: u64) -> u64 {
+    lean | u64::from(LEAN_WOKE) | (wake & 0xff00) << 8
 }
 
 /// Word 0 of the Block or Exit on LWP `lwp` whose LEAN word 0 is `lean`
@@ -323,12 +323,32 @@ pub(crate) fn full_of_lean(lean: u64, lwp: usize) -> u64 {
     }
 }
 
-/// Word 0 of a LEAN_WOKE record: the LEAN word `lean` and the wake whose
-/// WAKE_RUN word 0 is `wake` (same LWP: the caller checks). Word 1: the
-/// woken ULT, which is expected to run next.
+/// A wake made by the ring's running ULT as the recorder holds it until
+/// that ULT's Block or Exit (`record.rs`, `Fast::wake`): the bits it adds
+/// to the LEAN word 0 of that switch (LEAN_WOKE, the wake's wait). The
+/// recorder keeps the wake's LWP beside it and compares it with the
+/// switch's before it writes a LEAN_WOKE record (which implies the LWP
+/// of the ring's last Run); one OR where building the LEAN_WOKE bits
+/// from a WAKE_RUN word took four instructions.
 #[inline(always)]
-pub(crate) fn lean_woke(lean: u64, wake: u64) -> u64 {
-    lean | u64::from(LEAN_WOKE) | (wake & 0xff00) << 8
+pub(crate) fn held_wake(wait: u8) -> u64 {
+    u64::from(LEAN_WOKE) | u64::from(wait) << 16
+}
+
+/// The LWP field of a word 0 (0xffff: none), as the recorder keeps a held
+/// wake's.
+#[inline(always)]
+pub(crate) fn lwp_field(lwp: Option<usize>) -> u32 {
+    lwp.map_or(NO_LWP, |l| l as u64 & NO_LWP) as u32
+}
+
+/// The WAKE_RUN word 0 (delta 0) of a wake held as `held` ([`held_wake`])
+/// that was made on the LWP whose field is `lwp` ([`lwp_field`]), for the
+/// records that carry it whole: a WAKE_RUN record of its own, or words 2
+/// and 3 of a BLOCK_RUN or EXIT_RUN record with WITH_WAKE.
+#[inline]
+pub(crate) fn wake_run_of_held(held: u64, lwp: u32) -> u64 {
+    u64::from(WAKE_RUN) | (held >> 8 & 0xff00) | u64::from(lwp) << 16
 }
 
 /// What an event does to a ring's running ULT (the waker of a WAKE_RUN
@@ -1432,6 +1452,24 @@ mod tests {
                 (50, ids[0])
             ]
         );
+    }
+
+    #[test]
+    fn a_held_wake_gives_its_lean_bits_and_its_wake_run_word() {
+        let b = ThreadId::new(2, 1);
+        for (lwp, wait) in [(Some(5), 4), (Some(0), 255), (None, 0), (Some(16_383), 7)] {
+            let held = held_wake(wait);
+            assert_eq!(
+                [wake_run_of_held(held, lwp_field(lwp)), id(Some(b))],
+                encode_wake_by_running(b, lwp, wait),
+                "{lwp:?} {wait}"
+            );
+            let lean = lean_of(two_words(encode(&Event::Exit { ult: b, lwp: 3 }))[0]);
+            assert_eq!(
+                lean | held,
+                lean_woke(lean, encode_wake_by_running(b, lwp, wait)[0])
+            );
+        }
     }
 
     #[test]

@@ -414,6 +414,60 @@ pub(crate) fn listen_with_in(tr: Tracer, e: impl FnOnce() -> Event) {
     }
 }
 
+/// A Block of the ULT `ult()` on LWP `lwp` (`reason`, and the wait
+/// `wait()`: see [`Event::Block`]), into the ring of `tr` (see
+/// [`listen_with_in`]). While only a recording listens and the ring saw
+/// that ULT's Run (a switch of the running ULT: a ping-pong's, a join's),
+/// its LEAN record is written without `ult` ever being called
+/// (`record::switch_out_in`): the id costs two loads and a check a
+/// switch, and the record does not name it.
+#[inline(always)]
+pub(crate) fn listen_block_in(
+    tr: Tracer,
+    ult: impl Fn() -> ThreadId,
+    lwp: usize,
+    reason: BlockReason,
+    wait: impl FnOnce() -> u8,
+) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0 {
+        let wait = wait();
+        let lean = format::lean_block(reason, wait);
+        if !record::switch_out_in(tr.fast(), st, || ult().as_u64().get(), lean, lwp) {
+            let e = Event::Block {
+                ult: ult(),
+                lwp,
+                reason,
+                wait,
+            };
+            if !record::on_event_in(tr.fast(), st, &e) {
+                listen_slow(st, e);
+            }
+        }
+    }
+}
+
+/// An Exit of the ULT `ult()` on LWP `lwp`, into the ring of `tr`, as
+/// [`listen_block_in`] writes a Block.
+#[inline(always)]
+pub(crate) fn listen_exit_in(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0
+        && !record::switch_out_in(
+            tr.fast(),
+            st,
+            || ult().as_u64().get(),
+            format::LEAN_EXIT_WORD,
+            lwp,
+        )
+    {
+        let e = Event::Exit { ult: ult(), lwp };
+        if !record::on_event_in(tr.fast(), st, &e) {
+            listen_slow(st, e);
+        }
+    }
+}
+
 /// The Run of `ult()` on LWP `lwp`, whose thread's ring `tr` is: into the
 /// record of the Block or Exit that began its switch, if that is open
 /// (no look at `STATE` then, see `record::run_in`), else as

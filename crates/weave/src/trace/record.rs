@@ -328,7 +328,7 @@ pub(super) struct Fast {
     /// Block or Exit (or an event of the LWP itself, see
     /// `format::sets_running`);
     /// 0: none. A wake made while it is set was made by that ULT: the
-    /// record says so in its kind (`format::encode_wake_by_running`), and
+    /// record says so in its kind (a WAKE_RUN or LEAN_WOKE record), and
     /// the reader keeps the same state per ring. Cleared when an event is
     /// dropped (the reader clears it at the DROPPED mark).
     running: u64,
@@ -338,14 +338,20 @@ pub(super) struct Fast {
     /// a burst of wakes (a `notify_all`) is placed within tens of events.
     /// Only that cold path touches it.
     unstamped: u32,
-    /// The last wake made by the running ULT, not written yet (its
-    /// WAKE_RUN record, delta 0: word 0 and the woken ULT; word 1 zero:
-    /// none). The running ULT's Block or Exit carries it in its own record
-    /// (`format::with_wake`: one push, one clock read for both, and the
+    /// The last wake made by the running ULT, not written yet: word 0 as
+    /// `format::held_wake` holds it (the LEAN_WOKE bits), word 1 the
+    /// woken ULT (0: none). The running ULT's Block or
+    /// Exit carries it in its own record (a LEAN_WOKE record if the wake
+    /// was made on the LWP of the switch, else `format::with_wake`, from
+    /// `format::wake_run_of_held`: one push, one clock read for both, and the
     /// reader's window for the wake ends at that Block's stamp as it would
     /// for a WAKE_RUN record); any other push writes it first as a WAKE_RUN
     /// record of its own (`close`), so the ring's order is kept.
     wake: [u64; 2],
+    /// The LWP the wake in `wake` was made on (`format::lwp_field`): a
+    /// LEAN_WOKE record implies the ring's LWP, so a wake made elsewhere
+    /// goes whole (`switch_out`).
+    wake_lwp: u32,
     /// The ULT the record left open (`switch`) names in its last word
     /// already, if it is a LEAN_WOKE record (`format.rs`: the woken ULT,
     /// expected to run next); 0 for any other open record. A Run of
@@ -415,6 +421,7 @@ const NO_FAST: Fast = Fast {
     running: 0,
     unstamped: 0,
     wake: [0; 2],
+    wake_lwp: 0,
     expect: 0,
     skip: 0,
     granted: 0,
@@ -618,7 +625,8 @@ fn publish_open(s: &mut Fast) {
 #[cold]
 #[inline(never)]
 fn write_wake(s: &mut Fast) {
-    let [w0, w1] = std::mem::take(&mut s.wake);
+    let [held, w1] = std::mem::take(&mut s.wake);
+    let w0 = format::wake_run_of_held(held, s.wake_lwp);
     // SAFETY: as in `push`.
     if !unsafe { &*s.ring }.try_push(&mut s.cur, [w0, w1]) {
         push_slow(s, s.last, w0, w1, 0, 2);
@@ -697,11 +705,11 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
             wait,
             lwp,
         } => {
-            switch_out(s, ult.as_u64().get(), format::lean_block(reason, wait), lwp);
+            switch_out_of(s, ult, format::lean_block(reason, wait), lwp);
             return true;
         }
         Event::Exit { ult, lwp } => {
-            switch_out(s, ult.as_u64().get(), format::LEAN_EXIT_WORD, lwp);
+            switch_out_of(s, ult, format::LEAN_EXIT_WORD, lwp);
             return true;
         }
         // The switch's second half, into the open record (unless that
@@ -742,6 +750,18 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
     true
 }
 
+/// A Block or Exit of `ult` (LEAN word 0 `lean`) that came as an event:
+/// [`switch_out`] if `ult` is the ring's running ULT, else the cold way.
+#[inline(always)]
+fn switch_out_of(s: &mut Fast, ult: ThreadId, lean: u64, lwp: usize) {
+    let id = ult.as_u64().get();
+    if s.running == id {
+        switch_out(s, || id, lean, lwp);
+    } else {
+        switch_out_full(s, id, lean, lwp, 0, CHOOSE);
+    }
+}
+
 /// [`on_event`] for the recording `key` (even), giving the calling thread
 /// a ring in it first if it has none.
 pub(super) fn on_event_attaching(key: u64, e: &Event) {
@@ -752,60 +772,109 @@ pub(super) fn on_event_attaching(key: u64, e: &Event) {
     }
 }
 
-/// A Block or Exit of the ULT `id`, whose LEAN record's word 0 is `lean`
-/// (delta 0; `format::lean_of`): the fast path of every switch. The ULT
-/// that stops is the ring's running one (a ping-pong's, a join's): its
-/// LEAN record names neither it nor the LWP, and carries the wake that
-/// waits in `s.wake` (then its last word, the woken ULT, is written now
-/// and the Run that names it only publishes it; `Fast::expect`), or
-/// leaves its last word for the Run. Anything else (no running ULT, a
-/// record open, a wake made on another LWP, no room, a clock that
-/// jumped) goes the cold way, [`switch_out_full`].
+/// A Block or Exit of the ring's running ULT on LWP `lwp`, whose LEAN
+/// record's word 0 is `lean` (delta 0), into `s`, this thread's ring of
+/// the recording `key` (`trace::listen_switch_out_in`): the fast path of
+/// every switch. Returns false, having done nothing, if the ring is not
+/// `key`'s or has no running ULT (the caller builds the event and goes
+/// the ordinary way, [`on_event_in`]). `id` (the stopping ULT's) is
+/// called only on the cold way: while the ring has a running ULT, that is
+/// the one that stops (a ULT blocks or exits only on the LWP that runs
+/// it, after the Run this ring recorded; every event that ends its run
+/// here, a dropped event too, clears `running`), so the hot path need not
+/// build the id to compare it.
 #[inline(always)]
-fn switch_out(s: &mut Fast, id: u64, lean: u64, lwp: usize) {
-    if s.running != id || s.switch != 0 {
-        return switch_out_full(s, id, lean, lwp, 0, CHOOSE);
+pub(super) fn switch_out_in(
+    s: &mut Fast,
+    key: u64,
+    id: impl Fn() -> u64,
+    lean: u64,
+    lwp: usize,
+) -> bool {
+    if s.key != key || s.running == 0 {
+        return false;
     }
+    debug_assert_eq!(s.running, id(), "a switch of a ULT the ring did not run");
+    switch_out(s, id, lean, lwp);
+    true
+}
+
+/// A Block or Exit of the ring's running ULT (`s.running`, whose id
+/// `id()` is), whose LEAN record's word 0 is `lean` (delta 0;
+/// `format::lean_of`). Its LEAN record names neither it nor the LWP, and
+/// carries the wake that waits in `s.wake` (then its last word, the woken
+/// ULT, is written now and the Run that names it only publishes it;
+/// `Fast::expect`), or leaves its last word for the Run. Anything else (a
+/// wake made on another LWP, no room, a clock that jumped) goes the cold
+/// way, [`switch_out_full`].
+#[inline(always)]
+fn switch_out(s: &mut Fast, id: impl Fn() -> u64, lean: u64, lwp: usize) {
+    // No record is open while a ULT runs (`s.switch` is 0): every write of
+    // `switch` other than 0 comes with `running` 0 (a Block, an Exit, an
+    // LwpBusy; `seal` only lowers it), and a Run clears `switch` before it
+    // sets `running`.
+    debug_assert!(s.switch == 0, "a record open while a ULT runs");
     // One switch in `UNSTAMPED_RUN + 1` reads the clock while switches
     // come fast; the others are written UNSTAMPED (the reader spreads
-    // them between the stamps around them) and keep the ring's clock.
-    let (ts, delta) = if s.skip != 0 {
+    // them between the stamps around them) and keep the ring's clock
+    // (`stamped` None: `last` is neither read nor written).
+    let (stamped, lean) = if s.skip != 0 {
         s.skip -= 1;
-        (s.last, format::UNSTAMPED)
+        (None, format::with_delta(lean, format::UNSTAMPED))
     } else {
         let ts = stamp(s);
         let d = ts.wrapping_sub(s.last);
         if d >= u64::from(format::UNSTAMPED) {
             // The slow way (a TIME record).
-            return switch_out_full(s, id, lean, lwp, ts, u64::MAX);
+            return switch_out_full(s, id(), lean, lwp, ts, u64::MAX);
         }
-        (ts, d as u32)
+        (Some(ts), format::with_delta(lean, d as u32))
     };
     // SAFETY: as in `push`.
     let ring = unsafe { &*s.ring };
-    let lean = format::with_delta(lean, delta);
-    let [wake0, woken] = s.wake;
+    let [held, woken] = s.wake;
     let written = if woken == 0 {
         s.expect = 0;
         ring.try_write(&mut s.cur, [lean], 1)
     } else {
-        // A wake waits in `s.wake` only while a ULT runs on this ring's
-        // LWP, and only that LWP's own wakes come here (`listen_wake_in`
-        // with its index; an OS thread's ring never has a running ULT):
-        // the wake was made on the LWP the LEAN record implies.
-        debug_assert_eq!((wake0 ^ format::lwp_bits(lwp)) & format::LWP_BITS, 0);
-        ring.try_write(&mut s.cur, [format::lean_woke(lean, wake0), woken], 0)
+        // The LEAN record implies the LWP of the ring's last Run, this
+        // switch's. A wake made on another LWP (not one an LWP makes: its
+        // wakes come with its own index, `listen_wake_in`, and only its
+        // thread's ring has a running ULT) goes the cold way, whole.
+        if s.wake_lwp != lwp as u32 {
+            return switch_out_full_at(s, id(), lean, lwp, stamped);
+        }
+        ring.try_write(&mut s.cur, [lean | held, woken], 0)
     };
     if !written {
-        return switch_out_full(s, id, lean, lwp, ts, u64::from(delta));
+        return switch_out_full_at(s, id(), lean, lwp, stamped);
     }
     if woken != 0 {
         s.expect = woken;
         s.wake[1] = 0;
     }
     s.running = 0;
-    s.last = ts;
+    if let Some(ts) = stamped {
+        s.last = ts;
+    }
     s.switch = s.cur.tail;
+}
+
+/// [`switch_out_full`] from [`switch_out`] once it chose the stamp:
+/// `lean` carries the delta it chose, and `stamped` the clock it read
+/// (`None`: UNSTAMPED, the ring's clock stays).
+#[cold]
+#[inline(never)]
+fn switch_out_full_at(s: &mut Fast, id: u64, lean: u64, lwp: usize, stamped: Option<u64>) {
+    let delta = lean >> 32;
+    switch_out_full(
+        s,
+        id,
+        lean & u64::from(u32::MAX),
+        lwp,
+        stamped.unwrap_or(s.last),
+        delta,
+    );
 }
 
 /// `switch_out_full`'s `delta` when the fast path chose no stamp.
@@ -865,7 +934,7 @@ fn switch_out_full(s: &mut Fast, id: u64, lean: u64, lwp: usize, ts: u64, delta:
             [
                 format::with_delta(format::with_wake(w0), delta as u32),
                 w1,
-                s.wake[0],
+                format::wake_run_of_held(s.wake[0], s.wake_lwp),
                 s.wake[1],
             ],
             1,
@@ -961,7 +1030,8 @@ fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
     if s.wake[1] != 0 {
         return wake_after_wake(s, ult, lwp, wait);
     }
-    s.wake = format::encode_wake_by_running(ult, lwp, wait);
+    s.wake = [format::held_wake(wait), ult.as_u64().get()];
+    s.wake_lwp = format::lwp_field(lwp);
 }
 
 /// A second wake of the running ULT's before its next record (a
@@ -975,7 +1045,8 @@ fn wake_after_wake(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
     write_wake(s);
     s.unstamped += 1;
     if s.unstamped % UNSTAMPED != 0 {
-        s.wake = format::encode_wake_by_running(ult, lwp, wait);
+        s.wake = [format::held_wake(wait), ult.as_u64().get()];
+        s.wake_lwp = format::lwp_field(lwp);
     } else {
         let e = Event::Wake {
             ult,
@@ -1138,6 +1209,7 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         running: 0,
         unstamped: 0,
         wake: [0; 2],
+        wake_lwp: 0,
         expect: 0,
         skip: 0,
         granted: 0,
@@ -1303,6 +1375,61 @@ mod tests {
                 Event::Wake { ult, lwp, wait, .. } => {
                     assert!(on_wake_in(&mut s, k, ult, lwp, wait))
                 }
+                e => assert!(on_event_in(&mut s, k, &e)),
+            }
+        }
+        close(&mut s);
+        let got: Vec<Event> = read_back(&ring).entries.iter().map(|e| e.event).collect();
+        assert_eq!(got, emitted);
+    }
+
+    #[test]
+    fn a_wake_made_on_another_lwp_than_the_switch_is_recorded_with_its_own() {
+        use crate::thread::id::BlockReason;
+        let ring = Ring::new(1 << 10);
+        let k = key(1);
+        let mut s = recording_into(&ring, k, NO_FAST.fast);
+        let (a, b) = (ThreadId::new(1, 1), ThreadId::new(2, 1));
+        let emitted = [
+            Event::Run { ult: a, lwp: 0 },
+            // Held for `a`'s Block, which a LEAN record would place on
+            // LWP 0, the ring's: it goes whole instead.
+            Event::Wake {
+                ult: b,
+                lwp: Some(1),
+                waker: Some(a),
+                wait: 2,
+            },
+            Event::Block {
+                ult: a,
+                lwp: 0,
+                reason: BlockReason::Park,
+                wait: 1,
+            },
+            Event::Run { ult: b, lwp: 0 },
+        ];
+        for e in emitted {
+            match e {
+                Event::Wake { ult, lwp, wait, .. } => {
+                    assert!(on_wake_in(&mut s, k, ult, lwp, wait))
+                }
+                Event::Run { ult, .. } => {
+                    if !run_in(&mut s, || ult) {
+                        assert!(on_event_in(&mut s, k, &e));
+                    }
+                }
+                Event::Block {
+                    ult,
+                    reason,
+                    wait,
+                    lwp,
+                } => assert!(switch_out_in(
+                    &mut s,
+                    k,
+                    || ult.as_u64().get(),
+                    format::lean_block(reason, wait),
+                    lwp
+                )),
                 e => assert!(on_event_in(&mut s, k, &e)),
             }
         }

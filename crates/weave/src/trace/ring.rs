@@ -31,7 +31,10 @@
 //! waits, it may be in the middle of a switch. The loom model below checks
 //! that whatever the interleaving, the consumer sees pushed records whole,
 //! in order, each once, and that every push is either seen or counted as
-//! dropped.
+//! dropped; and that a record written and left unpublished
+//! ([`try_write`](Ring::try_write)) is seen only as its producer finished
+//! it, with its open word filled ([`patch_last`](Ring::patch_last)) or
+//! bits ORed into one of its words ([`or_back`](Ring::or_back)).
 //!
 //! Names nothing of weave's but the atomics facade; built under loom.
 
@@ -631,6 +634,33 @@ mod loom_tests {
             producer.join().unwrap();
             ring.drain(&mut take).unwrap();
             assert_eq!(seen, [1, 1, 2, 2, 2], "a torn or unpatched record");
+        });
+    }
+
+    /// `or_back` changes a word of the record `try_write` wrote whole and
+    /// left unpublished (a LEAN_WOKE record marked LEAN_NORUN), as
+    /// `patch_last` fills its open word: the consumer sees the record
+    /// only with the bits in it.
+    #[test]
+    fn a_record_written_unpublished_is_drained_only_with_its_ored_bits() {
+        loom::model(|| {
+            let ring: &'static Ring = Box::leak(Box::new(Ring::new(8)));
+            let producer = loom::thread::spawn(move || {
+                let mut c = Cursor::default();
+                ring.push_slow(&mut c, &[1, 1], |n| [0, 0, n]);
+                if ring.try_write(&mut c, [2, 3], 0) {
+                    ring.or_back(&c, 2, 4);
+                }
+            });
+            let mut seen = Vec::new();
+            let mut take = |w: u64| {
+                seen.push(w);
+                Ok::<(), ()>(())
+            };
+            ring.drain(&mut take).unwrap();
+            producer.join().unwrap();
+            ring.drain(&mut take).unwrap();
+            assert_eq!(seen, [1, 1, 6, 3], "a torn record or one without its bits");
         });
     }
 }
