@@ -46,7 +46,8 @@ use crate::thread::tcb::Tcb;
 
 /// Yields a dump waits for a ULT that is switching out to be switched
 /// out: its LWP finishes the switch in well under a microsecond unless it
-/// is descheduled; a thousand yields cover that on a busy machine.
+/// is descheduled; a thousand yields cover that on a busy machine. (A
+/// block held by its LWP may stay `BLOCKING` longer: `walk`.)
 const BLOCKING_WAIT: usize = 1000;
 
 /// The deepest stack a dump shows.
@@ -86,9 +87,16 @@ impl std::fmt::Display for Frame {
 /// `None` if it is not parked (never ran, runs now, or ran during the
 /// walk).
 pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
+    // A block the caller's own LWP holds uncommitted (`lwp/handoff.rs`)
+    // would stay BLOCKING while we wait below: committed first.
+    crate::lwp::Lwp::commit_held_here();
     // BLOCKING: the ULT is switching out, its frame pointer maybe not
-    // stored yet; its LWP makes it BLOCKED right after the switch. Wait
-    // for that a bounded while (a dump is not a hot path).
+    // stored yet; or it is off its stack, its block held by its LWP while
+    // another ULT runs there (committed at that LWP's next switch). Wait
+    // a bounded while for the commit (a dump is not a hot path); one
+    // still BLOCKING in the same wait after that is held (a switch takes
+    // well under a microsecond) and is walked as parked. A walk that
+    // raced a switch anyway is thrown away by the checks at the end.
     let mut before = tcb.state.load();
     for _ in 0..BLOCKING_WAIT {
         if before.run() != state::BLOCKING {
@@ -97,7 +105,10 @@ pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
         std::thread::yield_now();
         before = tcb.state.load();
     }
-    if !matches!(before.run(), state::BLOCKED | state::RUNNABLE) {
+    if !matches!(
+        before.run(),
+        state::BLOCKED | state::RUNNABLE | state::BLOCKING
+    ) {
         return None;
     }
     let low = tcb.parked_fp.load(Relaxed);

@@ -1,4 +1,5 @@
-//! lwp/handoff: the block a direct switch hands to the ULT it switches to.
+//! lwp/handoff: the block a direct switch hands to the ULT it switches to,
+//! held uncommitted until its LWP switches again.
 //!
 //! A ULT that blocks is `BLOCKING` until someone off its stack commits the
 //! block (`BLOCKING -> BLOCKED`, `thread/state.rs`): a waker that finds it
@@ -6,33 +7,71 @@
 //! must come after the last write the switch makes on the blocking ULT's
 //! stack. Through the loop, the loop commits (`Lwp::dispatch`). A blocking
 //! ULT that switches straight to the next ULT of its LWP (`Lwp::block_to`)
-//! has no loop to do it: it leaves its block in this LWP's [`Handoff`], and
-//! the ULT switched in commits it before anything else, on every path a ULT
-//! comes back on (from a direct yield, a direct block, or the loop's
-//! resume: `Lwp::commit_handed`).
+//! has no loop to do it: it leaves its block in this LWP's [`Handoff`],
+//! which *holds* it, uncommitted, while the ULT switched in runs.
 //!
 //! ## The steps
 //!
-//! 1. The blocking ULT A (`BLOCKING`, its wake token published) puts itself
-//!    in the slot ([`Handoff::switch_blocking`]) and switches to B. The
-//!    switch saves A's registers on A's stack: A's last use of it.
-//! 2. B, back from its own switch, takes A from the slot and commits A's
-//!    block ([`Handoff::commit`]). If a waker on another LWP ended A's wait
-//!    in between (`BLOCKING -> RUNNABLE`, which does not enqueue), the
-//!    commit fails and B's LWP requeues A; otherwise A is `BLOCKED` and the
-//!    next waker enqueues it. Then B's LWP does what the loop does after a
-//!    commit: a pending signal or cancellation request that came while A
-//!    was `BLOCKING` ends the wait.
+//! 1. The blocking ULT A (`BLOCKING`, its wake token published; a pooled
+//!    ULT, which only this LWP runs) puts itself in the slot
+//!    ([`Handoff::switch_blocking`]) and switches to B. The switch saves
+//!    A's registers on A's stack: A's last use of it.
+//! 2. B runs; A stays `BLOCKING`, held. A waker on another thread that
+//!    ends A's wait meanwhile (`BLOCKING -> RUNNABLE`, a CAS) does not
+//!    enqueue it: that is left to this LWP, as for any `BLOCKING` ULT.
+//! 3. Whichever comes first on this LWP:
+//!    - **a wake of A with its token, made here** (B hands A a message and
+//!      wakes it: the common case of a ping-pong): [`Handoff::end_held`]
+//!      ends the wait with a plain store (`State::end_held`) and the waker
+//!      queues A, or requeues it if another waker ended the wait in step
+//!      2. The slot is empty again.
+//!    - **the LWP's next pick**: before a ULT of this LWP blocks
+//!      (`Lwp::block_current`, which then picks) and when a ULT goes back
+//!      to the loop (`Lwp::dispatch`), the held block is committed ([`Handoff::commit`]), as the loop commits its own: if
+//!      a waker ended A's wait in step 2 the commit fails and this LWP
+//!      requeues A; otherwise A is `BLOCKED` and the next waker enqueues it.
+//!      Then this LWP does what the loop does after a commit: a pending
+//!      signal or cancellation request that came while A was `BLOCKING`
+//!      ends the wait.
 //!
-//! **Why it is right.** Exactly one party leaves `BLOCKING` (the state
-//! word's CAS), so A is queued once. The commit's CAS is the release of
-//! step 1's stack writes, and the waker's CAS that finds `BLOCKED` is its
-//! acquire: whoever runs A after that wake sees A's stack as the switch left
-//! it. A commit made before the switch would let a waker enqueue A, and
-//! another ULT of its LWP run it, while the switch still writes A's stack;
-//! a skipped commit leaves a waker that found `BLOCKING` thinking the LWP
-//! requeues A, and nobody does. The loom model below fails in both cases
-//! (both were tried by editing [`Handoff`]).
+//! **Why it is right.** A can run again only on this LWP, and only after
+//! one of step 3's two: a waker elsewhere that finds `BLOCKING` does not
+//! queue it, and nothing else makes it `BLOCKED`. So the ULT is queued
+//! exactly once: by the wake of step 3 (no other waker queues a `BLOCKING`
+//! ULT, and every other waker's CAS writes the same `RUNNABLE` word the
+//! plain store writes: `State::end_held`), or by whichever of the failed
+//! commit and the waker that finds `BLOCKED` comes second (the state
+//! word's CAS, as before). Holding the block delays little: a waker
+//! elsewhere would only have put A in this LWP's queue (a started pooled
+//! ULT is never stolen), which the next block's pick reads after the
+//! commit; a direct yield's pick does not settle (one load a yield less),
+//! but a chain of yields goes through the loop within the pick's cadence
+//! of looks at timers and io (`sched/pick.rs`). Both of step 3's paths come after step 1's switch on
+//! this thread, so whoever runs A sees its stack as the switch left it.
+//!
+//! **Signals and cancellations.** `Thread::kill` and a cancellation
+//! request meet the LWP in a Dekker pair: "set pending; read the state
+//! word" against "commit; read pending" (`signal::kick`,
+//! `thread/cancel.rs`), so that a request that found the ULT not yet
+//! `BLOCKED` is acted on by the LWP. The held block keeps that pair: a
+//! block that is committed is committed with the same SeqCst CAS and
+//! followed by the same loads (step 3's second path). A block whose wait
+//! a wake ends without a commit (the first path) needs no such check: the
+//! ULT runs again, and it takes a pending signal at its switch-in
+//! (`signal::state::switched_in`) and a request at its next wait, as a
+//! running ULT does.
+//!
+//! **What else looks at a held ULT.** It reads `BLOCKING` for as long as
+//! B runs, where it used to be that only during the switch: the deadlock
+//! detector takes a `BLOCKING` ULT placed on an LWP stuck in the kernel
+//! for blocked (its LWP cannot be in the middle of a switch then), and a
+//! thread dump made on this LWP commits the block first
+//! (`Lwp::commit_held_here`).
+//!
+//! The loom model below runs both of step 3's paths against a waker on
+//! another thread, with A's token and without one (a cancellation), and
+//! checks that A runs again exactly once and never while the switch may
+//! still write its stack.
 //!
 //! ## An exit handed on
 //!
@@ -41,52 +80,65 @@
 //! going back to the loop, which would file the exit and then pick the
 //! joiner. The exited ULT leaves itself in the slot
 //! ([`Handoff::switch_exiting`]) and the joiner, switched in, hands it to
-//! its LWP's `finish` (its stack to death row, its slot to the table).
-//! No state word is involved: the exited ULT is no longer in any queue or
-//! wait, and its stack, whose last use is the switch, is taken only by the
-//! side switched in, after the switch (the same owner-only order as a
-//! handed block; nothing here is shared with another thread).
+//! its LWP's `finish` (its stack to death row, its slot to the table)
+//! before anything else ([`Handoff::take_exit`]). No state word is
+//! involved: the exited ULT is no longer in any queue or wait, and its
+//! stack, whose last use is the switch, is taken only by the side switched
+//! in, after the switch (the same owner-only order as a handed block;
+//! nothing here is shared with another thread).
 //!
-//! The slot is owner-only state of one LWP (one OS thread): a `Cell`, read
-//! and written only by the ULTs of that LWP, one at a time. Names only the
-//! state word of `thread/state.rs`.
+//! The slots are owner-only state of one LWP (one OS thread): `Cell`s,
+//! read and written only by that LWP and its ULTs, one at a time. Names
+//! only the state word of `thread/state.rs`.
 
 use std::cell::Cell;
 
-use crate::thread::state::State;
+use crate::thread::state::{State, WakeToken};
 
 /// Something that blocks with a state word: a TCB, or a model's ULT.
 pub(crate) trait Blocks: Copy {
     fn block_state(&self) -> &State;
+    /// Whether both name the same ULT.
+    fn same(self, other: Self) -> bool;
 }
 
-/// The ULT whose block the next ULT to switch in on this LWP commits, or
-/// whose exit it files (see the module doc), with `true` for an exit.
-/// Empty except between the two steps.
-pub(crate) struct Handoff<R>(Cell<Option<(R, bool)>>);
+/// The ULT whose block this LWP holds uncommitted, and the ULT whose exit
+/// the next ULT to switch in files (see the module doc). Each empty but
+/// between its steps.
+pub(crate) struct Handoff<R> {
+    held: Cell<Option<R>>,
+    exited: Cell<Option<R>>,
+}
 
-/// What the ULT just switched in found in the slot.
-pub(crate) enum Handed<R> {
-    /// A block, and whether it committed (false: a waker ended the wait
-    /// while the ULT was switching out, and the caller's LWP must requeue
-    /// it).
-    Block(R, bool),
-    /// An exited ULT, off its stack for good: the caller's LWP files it.
-    Exit(R),
+/// What [`Handoff::end_held`] did with a wake made on the LWP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndHeld {
+    /// The ULT's block is not held here: wake it as any other.
+    NotHeld,
+    /// Held, but the token is of another wait: nothing to do.
+    Stale,
+    /// The wait ended now: the caller queues the ULT (`Wake::Enqueue`).
+    Ended,
+    /// Another waker ended it while it was held (`BLOCKING -> RUNNABLE`),
+    /// leaving the queueing to this LWP: the caller requeues it.
+    EndedBefore,
 }
 
 impl<R: Blocks> Handoff<R> {
     pub(crate) const fn new() -> Handoff<R> {
-        Handoff(Cell::new(None))
+        Handoff {
+            held: Cell::new(None),
+            exited: Cell::new(None),
+        }
     }
 
-    /// Step 1, on the blocking ULT `from` (`BLOCKING`): leaves the commit of
-    /// its block to the side switched to, then makes the switch, which
-    /// returns once `from` runs again.
+    /// Step 1, on the blocking ULT `from` (`BLOCKING`): leaves its block
+    /// held here, then makes the switch, which returns once `from` runs
+    /// again. The caller settled any block held before (step 3).
     #[inline(always)]
     pub(crate) fn switch_blocking(&self, from: R, switch: impl FnOnce()) {
-        debug_assert!(self.is_empty(), "a block handed on twice");
-        self.0.set(Some((from, false)));
+        debug_assert!(self.held.get().is_none(), "a held block not settled");
+        self.held.set(Some(from));
         switch();
     }
 
@@ -95,28 +147,65 @@ impl<R: Blocks> Handoff<R> {
     /// (nothing switches to an exited ULT).
     #[inline(always)]
     pub(crate) fn switch_exiting(&self, from: R, switch: impl FnOnce()) {
-        debug_assert!(self.is_empty(), "an exit handed on over another");
-        self.0.set(Some((from, true)));
+        debug_assert!(
+            self.exited.get().is_none(),
+            "an exit handed on over another"
+        );
+        self.exited.set(Some(from));
         switch();
     }
 
-    /// Step 2, on the ULT just switched in, before anything else: commits
-    /// the block handed here, if one was, or returns the exited ULT.
+    /// On the ULT just switched in, before anything else: the exited ULT
+    /// handed on, if one was, for the caller's LWP to file.
     #[inline(always)]
-    pub(crate) fn commit(&self) -> Option<Handed<R>> {
+    pub(crate) fn take_exit(&self) -> Option<R> {
         // A load and a branch when nothing was handed on (every switch-in
         // pays it): `take` would store `None` back every time.
-        let (prev, exited) = self.0.get()?;
-        self.0.set(None);
-        if exited {
-            return Some(Handed::Exit(prev));
-        }
-        let blocked = prev.block_state().commit_block();
-        Some(Handed::Block(prev, blocked))
+        let t = self.exited.get()?;
+        self.exited.set(None);
+        Some(t)
     }
 
+    /// Whether a block is held (step 3's second path has work to do).
+    #[inline(always)]
+    pub(crate) fn holds_block(&self) -> bool {
+        self.held.get().is_some()
+    }
+
+    /// Step 3, the LWP's next pick: commits the block held, if any, and
+    /// says whether it committed (false: a waker ended the wait while it
+    /// was held, and the caller's LWP must requeue the ULT).
+    #[inline(always)]
+    pub(crate) fn commit(&self) -> Option<(R, bool)> {
+        let t = self.held.get()?;
+        self.held.set(None);
+        Some((t, t.block_state().commit_block()))
+    }
+
+    /// Step 3, a wake made on this LWP: if `t`'s block is the one held
+    /// here, ends its wait `token` without a read-modify-write.
+    #[inline(always)]
+    pub(crate) fn end_held(&self, t: R, token: WakeToken) -> EndHeld {
+        match self.held.get() {
+            Some(h) if h.same(t) => {}
+            _ => return EndHeld::NotHeld,
+        }
+        match t.block_state().end_held(token) {
+            None => EndHeld::Stale,
+            Some(ended) => {
+                self.held.set(None);
+                if ended {
+                    EndHeld::Ended
+                } else {
+                    EndHeld::EndedBefore
+                }
+            }
+        }
+    }
+
+    /// Whether both slots are empty.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.get().is_none()
+        self.held.get().is_none() && self.exited.get().is_none()
     }
 }
 
@@ -143,9 +232,23 @@ mod loom_tests {
         fn block_state(&self) -> &State {
             &self.state
         }
+        fn same(self, other: Self) -> bool {
+            std::ptr::eq(self, other)
+        }
     }
 
     impl Ult {
+        fn new() -> Ult {
+            let u = Ult {
+                state: State::new(),
+                stack: UnsafeCell::new(0),
+                resumed: AtomicUsize::new(0),
+            };
+            u.state.spawn();
+            u.state.set_running();
+            u
+        }
+
         /// Runs the ULT on the calling thread: its code writes its stack.
         fn run(&self) {
             self.resumed.fetch_add(1, SeqCst);
@@ -155,52 +258,115 @@ mod loom_tests {
         }
     }
 
-    /// The commit of a block handed on by a direct switch races a wake
-    /// from another LWP: the ULT runs again exactly once, and never while
-    /// the switch may still write its stack.
-    #[test]
-    fn a_wake_from_another_lwp_during_a_direct_switch_resumes_the_ult_once() {
-        loom::model(|| {
-            let a = Arc::new(Ult {
-                state: State::new(),
-                stack: UnsafeCell::new(0),
-                resumed: AtomicUsize::new(0),
-            });
-            a.state.spawn();
-            a.state.set_running();
-            // A decides to block (its token goes where its waker finds it:
-            // here, the waker thread).
-            let token = a.state.prepare_block(1);
+    /// How the LWP settles the held block (step 3).
+    #[derive(Clone, Copy)]
+    enum Settle {
+        /// The ULT switched in wakes A with A's token.
+        WakeHere,
+        /// The LWP's next pick commits it.
+        Commit,
+    }
+
+    /// How the waker on another thread ends A's wait.
+    #[derive(Clone, Copy)]
+    enum Elsewhere {
+        /// With A's token (a second holder of it: a timer, a select arm).
+        Token,
+        /// Without one (a cancellation request: `wake_any`).
+        Any,
+    }
+
+    /// A blocks and switches straight to B, which holds A's block while it
+    /// runs; a waker on another LWP ends A's wait at any moment, and this
+    /// LWP settles the block one way or the other. A runs again exactly
+    /// once, and never while the switch may still write its stack.
+    fn held_block_races_a_waker_elsewhere(settle: Settle, elsewhere: Elsewhere) {
+        loom::model(move || {
+            let a = Arc::new(Ult::new());
+            // A decides to block; its token goes where its wakers find it.
+            let token = a.state.prepare_block_handed(1);
             let waker = {
                 let a = a.clone();
                 loom::thread::spawn(move || {
-                    // Another LWP wakes A; an enqueue hands A to its LWP,
-                    // which may run it as soon as it takes it.
-                    if a.state.wake(token) == Wake::Enqueue {
+                    let outcome = match elsewhere {
+                        Elsewhere::Token => a.state.wake(token),
+                        Elsewhere::Any => a.state.wake_any().0,
+                    };
+                    // An enqueue hands A to its LWP, which may run it as
+                    // soon as it takes it.
+                    if outcome == Wake::Enqueue {
                         a.run();
                     }
                 })
             };
-            // This LWP: A switches straight to B, handing its block on.
+            // This LWP: A switches straight to B, its block held here.
             let handoff: Handoff<&Ult> = Handoff::new();
             handoff.switch_blocking(&*a, || {
                 // The switch saves A's registers on A's stack.
                 // SAFETY: as in `run`.
                 a.stack.with_mut(|s| unsafe { *s += 1 })
             });
-            // B, switched in, commits A's block first thing.
-            let Some(Handed::Block(prev, blocked)) = handoff.commit() else {
-                panic!("a block was handed on");
-            };
-            assert!(std::ptr::eq(prev, &*a));
-            if !blocked {
-                // Woken while switching out: this LWP requeues and runs it.
-                a.run();
+            // B runs, then settles A's block.
+            match settle {
+                Settle::WakeHere => match handoff.end_held(&*a, token) {
+                    // Queued by B's wake, or requeued as a failed commit
+                    // would be; this LWP runs it.
+                    EndHeld::Ended | EndHeld::EndedBefore => a.run(),
+                    other => panic!("the held block's own token: {other:?}"),
+                },
+                Settle::Commit => {
+                    let Some((prev, blocked)) = handoff.commit() else {
+                        panic!("a block was held");
+                    };
+                    assert!(std::ptr::eq(prev, &*a));
+                    if !blocked {
+                        // Woken while held: this LWP requeues and runs it.
+                        a.run();
+                    }
+                }
             }
-            waker.join().unwrap();
             assert!(handoff.is_empty());
+            waker.join().unwrap();
             assert_eq!(a.resumed.load(SeqCst), 1, "A ran again once");
             assert_eq!(a.state.load().run(), RUNNABLE);
+        });
+    }
+
+    #[test]
+    fn a_held_block_woken_here_races_a_token_waker_elsewhere() {
+        held_block_races_a_waker_elsewhere(Settle::WakeHere, Elsewhere::Token);
+    }
+
+    #[test]
+    fn a_held_block_woken_here_races_a_cancellation() {
+        held_block_races_a_waker_elsewhere(Settle::WakeHere, Elsewhere::Any);
+    }
+
+    #[test]
+    fn a_held_block_committed_races_a_token_waker_elsewhere() {
+        held_block_races_a_waker_elsewhere(Settle::Commit, Elsewhere::Token);
+    }
+
+    #[test]
+    fn a_held_block_committed_races_a_cancellation() {
+        held_block_races_a_waker_elsewhere(Settle::Commit, Elsewhere::Any);
+    }
+
+    /// A wake made here with a token of an earlier wait (a late timer)
+    /// leaves the held block alone.
+    #[test]
+    fn a_stale_token_leaves_the_held_block_held() {
+        loom::model(|| {
+            let a = Ult::new();
+            let old = a.state.prepare_block_handed(1);
+            a.state.cancel_block();
+            let token = a.state.prepare_block_handed(1);
+            let handoff: Handoff<&Ult> = Handoff::new();
+            handoff.switch_blocking(&a, || {});
+            assert_eq!(handoff.end_held(&a, old), EndHeld::Stale);
+            assert!(handoff.holds_block());
+            assert_eq!(handoff.end_held(&a, token), EndHeld::Ended);
+            assert!(handoff.is_empty());
         });
     }
 }

@@ -41,13 +41,17 @@
 //! A blocking ULT whose LWP would plainly run the next started ULT of its
 //! ready queue (the same pick, `direct_pick`; in a ping-pong, the ULT it has
 //! just woken) switches to it itself too (`block_current`, `block_to`). Its
-//! block is not committed yet (it is `BLOCKING` until off its stack): it
-//! leaves the commit in the LWP's [`Handoff`](handoff::Handoff), and every
-//! ULT coming back from a switch commits what it finds there first
-//! (`commit_handed`), with the signal and cancellation checks `dispatch`
-//! makes after its own commits (`after_commit`). `lwp/handoff.rs` has the
-//! steps, why a wake from another LWP in between is safe, and the loom
-//! model.
+//! block is not committed yet (it is `BLOCKING` until off its stack): the
+//! LWP's [`Handoff`](handoff::Handoff) holds it uncommitted while the ULT
+//! switched to runs. A wake of it made on this LWP with its token (in a
+//! ping-pong, the partner's next send) ends the wait with a plain store
+//! (`wake_here`); otherwise the LWP commits it before its next pick but a
+//! yield's (`settle_held`, at the top of `block_current`, and in
+//! `dispatch`), with the signal and cancellation checks `dispatch`
+//! makes after its own commits (`after_commit`). Either way no locked
+//! instruction is spent on a block that a wake on the same LWP ends.
+//! `lwp/handoff.rs` has the steps, why a wake from another LWP in between
+//! is safe, and the loom model.
 //!
 //! ## The switch to a woken ULT
 //! A ULT that has just woken a ULT of its own LWP and would rather it ran
@@ -211,6 +215,10 @@ pub(crate) struct Lwp {
 }
 
 impl handoff::Blocks for &'static Tcb {
+    #[inline(always)]
+    fn same(self, other: Self) -> bool {
+        std::ptr::eq(self, other)
+    }
     #[inline(always)]
     fn block_state(&self) -> &crate::thread::state::State {
         &self.state
@@ -459,6 +467,9 @@ impl Lwp {
     /// ~20 KiB, more than a small ULT stack (16 KiB in `burst_memory`).
     #[inline(never)]
     pub(crate) fn block_current(&self, tcb: &'static Tcb, reason: BlockReason) {
+        // Before the pick: a block held here is settled (`lwp/handoff.rs`,
+        // step 3), and may put its ULT back in `ready`.
+        self.settle_held();
         // Counted in bulk, listened to or not (`trace::listen`).
         self.local().blocks += 1;
         trace::listen_block_in(
@@ -484,7 +495,8 @@ impl Lwp {
 
     /// The direct block to new work (`direct_new`), if it applies: starts
     /// the new ULT as `dispatch` would (placed here, its stack taken now),
-    /// and it commits our block as it starts (`commit_handed_at_start`).
+    /// and our block is held while it runs (`lwp/handoff.rs`; no exit is
+    /// ever handed to a ULT's first run, `exit_to` switches to a joiner).
     /// True once `tcb` is back from that block. Apart from
     /// `block_current` unoptimised, where its locals would grow every
     /// block's frame (a 16 KiB stack overflowed).
@@ -540,14 +552,6 @@ impl Lwp {
         self.take_fresh()
     }
 
-    /// First thing on a ULT's first run: commits the block of the ULT that
-    /// switched to it (`direct_new`), if one did.
-    pub(crate) fn commit_handed_at_start() {
-        if let Some(l) = current() {
-            l.commit_handed();
-        }
-    }
-
     /// The loop's duties of both halves of a direct switch, on `from`'s
     /// side before it switches to `to` (`yield_to`, `block_to`): `from`'s
     /// run is charged, `to` switches in.
@@ -562,9 +566,9 @@ impl Lwp {
     }
 
     /// The direct block: from the running ULT `from`, `BLOCKING`, straight
-    /// to `to`, which `direct_pick` took for it. As `yield_to`, with the
-    /// commit of `from`'s block handed to `to` (`lwp/handoff.rs`). Inlined
-    /// into `block_current`.
+    /// to `to`, which `direct_pick` took for it. As `yield_to`, with
+    /// `from`'s block held uncommitted by this LWP while `to` runs
+    /// (`lwp/handoff.rs`). Inlined into `block_current`.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn block_to(&self, from: &'static Tcb, to: &'static Tcb) {
         self.hand_over(from, to);
@@ -572,7 +576,8 @@ impl Lwp {
             // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
             // taken from its ready queue: both contexts are its, `to`'s
             // switched out (it was queued only once off its stack). `from`
-            // is BLOCKING: nobody else resumes it before `to` commits it.
+            // is BLOCKING and held: only this LWP queues it, after the
+            // switch (`lwp/handoff.rs`, step 3).
             unsafe { context::switch_to(ult_context(from), ult_context(to)) }
         });
         // Back on `from` (pooled: on this LWP): woken and run again.
@@ -580,26 +585,65 @@ impl Lwp {
         crate::signal::state::switched_in(from);
     }
 
-    /// Step 2 of `lwp/handoff.rs`, first thing on a ULT that has just
-    /// switched in: commits the block of the ULT that switched to it, if
-    /// that one was blocking. Only the look is inlined: with the commit's
-    /// code inlined too, a direct yield (which never finds a block here
-    /// unless a blocking ULT switched to it) ran ~2 instructions more
-    /// (callgrind), for ~5 saved on each direct block.
+    /// First thing on a ULT that has just switched in: files the exit of
+    /// the ULT that switched to it, if that one ended (`exit_to`; filed as
+    /// the loop files one). A block handed on stays held (`lwp/handoff.rs`,
+    /// step 2). Only the look is inlined.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn commit_handed(&self) {
-        if !self.handoff.is_empty() {
-            self.commit_handed_now();
+        if let Some(t) = self.handoff.take_exit() {
+            self.file_handed_exit(t);
         }
     }
 
     #[inline(never)]
-    fn commit_handed_now(&self) {
-        match self.handoff.commit() {
-            Some(handoff::Handed::Block(t, blocked)) => self.after_commit(t, blocked),
-            // An exit handed on (`exit_to`): filed as the loop files one.
-            Some(handoff::Handed::Exit(t)) => self.file_exit(t),
-            None => {}
+    fn file_handed_exit(&self, t: &'static Tcb) {
+        self.file_exit(t);
+    }
+
+    /// Step 3 of `lwp/handoff.rs` before this LWP picks: commits the block
+    /// held here, if any, with the loop's checks after a commit. Only the
+    /// look is inlined.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn settle_held(&self) {
+        if self.handoff.holds_block() {
+            self.commit_held();
+        }
+    }
+
+    #[inline(never)]
+    fn commit_held(&self) {
+        if let Some((t, blocked)) = self.handoff.commit() {
+            self.after_commit(t, blocked);
+        }
+    }
+
+    /// Commits the block held by the calling ULT's LWP, if any: for a look
+    /// at the state words that must not find a held ULT `BLOCKING` (a
+    /// thread dump's walk of a parked stack). Nothing on an OS thread or
+    /// in an LWP's loop (which holds no block).
+    pub(crate) fn commit_held_here() {
+        if let Some((l, _)) = current_ult() {
+            l.settle_held();
+        }
+    }
+
+    /// `State::wake` for a wake made on this LWP (`sched`): a ULT whose
+    /// block this LWP holds has its wait ended by a plain store
+    /// (`lwp/handoff.rs`, step 3), any other by the state word's CAS.
+    /// Returns what `State::wake` would for the caller to act on; a ULT
+    /// that another waker ended while it was held is requeued here
+    /// (`Stale` to the caller, which then has nothing to do).
+    #[inline(always)]
+    pub(crate) fn wake_here(&self, tcb: &'static Tcb, token: WakeToken) -> Wake {
+        match self.handoff.end_held(tcb, token) {
+            handoff::EndHeld::NotHeld => tcb.state.wake(token),
+            handoff::EndHeld::Ended => Wake::Enqueue,
+            handoff::EndHeld::Stale => Wake::Stale,
+            handoff::EndHeld::EndedBefore => {
+                self.requeue(tcb);
+                Wake::Stale
+            }
         }
     }
 
@@ -702,6 +746,12 @@ impl Lwp {
     /// else through the loop.
     #[inline(never)]
     pub(crate) fn yield_current(&self, tcb: &'static Tcb) {
+        // No settling of a held block here (`block_current` settles before
+        // its pick): a yield's pick finds the same ULTs either way, and
+        // the held ULT, ended elsewhere, is requeued at the next block or
+        // turn of the loop, which a chain of yields reaches within the
+        // pick's cadence (`pick::look_at_timers`, `poll_io`). A load and
+        // a branch less a yield.
         tcb.state.set_runnable();
         if let Some(next) = self.direct_pick(tcb, tcb.priority()) {
             // Behind its equals, as the loop's requeue puts it.
@@ -1138,11 +1188,12 @@ impl Lwp {
         // The ULT that came back: `t`, or the last of a chain of direct
         // switches (`yield_to`), which each named the ULT switched to.
         let t = crate::thread::current::running().unwrap_or(t);
-        // Every ULT commits a block handed to it as it switches in.
-        debug_assert!(
-            self.handoff.is_empty(),
-            "a handed-on block was not committed"
-        );
+        // A block held since a direct switch (an exit handed on is filed
+        // as its ULT switches in) is settled before this loop picks; the
+        // ULT that came back blocked or yielded (and settled it then), or
+        // ended.
+        self.settle_held();
+        debug_assert!(self.handoff.is_empty(), "a handed-on exit was not filed");
         if outcome == Resumed::Suspended {
             // Before anything else runs here: the ULT's panics go with it.
             crate::thread::panic::switch_out(t);
@@ -1642,8 +1693,8 @@ fn switch_out(tcb: &'static Tcb) {
     // it: us. We are that ULT.
     unsafe { context::suspend(ult_context(tcb)) };
     // Back on the ULT, resumed by its LWP's loop or switched to by a ULT
-    // that blocked (then its block is ours to commit, first), on the LWP
-    // that runs it now (a migratable ULT may have moved).
+    // (one that ended: its exit is ours to file, first), on the LWP that
+    // runs it now (a migratable ULT may have moved).
     if let Some(l) = current() {
         l.commit_handed();
     }

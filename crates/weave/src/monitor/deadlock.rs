@@ -256,6 +256,14 @@ fn snapshot(rt: &Runtime) -> Option<Snapshot> {
                     on_stuck: stuck_on(home).filter(|_| !external).map(|&(l, _)| l),
                 }
             }
+            // A block held uncommitted by its LWP (`lwp/handoff.rs`) while
+            // that LWP's running ULT is stuck in the kernel: that LWP is
+            // not in the middle of a switch, so the block is as good as
+            // committed, and it is committed once the LWP gets back.
+            state::BLOCKING if !external && stuck_on(home).is_some() => Why::Blocked {
+                reason: w.reason(),
+                on_stuck: stuck_on(home).map(|&(l, _)| l),
+            },
             state::RUNNING if !external => match stuck_on(home) {
                 Some(&(l, word)) if lwp::running_ult(word) == Some(i as u32) => Why::HoldsLwp(l),
                 _ => return None,

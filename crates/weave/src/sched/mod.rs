@@ -80,7 +80,7 @@ impl Waiter {
     /// behind them.
     pub(crate) fn wake_next(self) {
         match self {
-            Waiter::Ult(tcb, token) => match tcb.state.wake(token) {
+            Waiter::Ult(tcb, token) => match end_wait(lwp::current(), tcb, token) {
                 Wake::Enqueue => {
                     // Relaxed: read by the LWP that takes the ULT from its
                     // inbox, which the inbox push and take order (Release,
@@ -120,7 +120,7 @@ impl Waiter {
         {
             return self.wake();
         }
-        match tcb.state.wake(token) {
+        match l.wake_here(tcb, token) {
             Wake::Enqueue => {
                 note_wake(tcb, || token.epoch);
                 l.yield_to_woken(me, tcb);
@@ -143,7 +143,7 @@ impl Waiter {
             if tcb.kind() == Kind::Pooled {
                 if let Some(l) = lwp::current() {
                     if tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == l.index {
-                        return wake_held(tcb, token);
+                        return wake_held(l, tcb, token);
                     }
                 }
             }
@@ -167,8 +167,8 @@ impl Waiter {
 /// inlined copy is ~8 KiB of an unoptimised frame, and this runs on the
 /// ending ULT's stack).
 #[cfg_attr(debug_assertions, inline(never))]
-fn wake_held(tcb: &'static Tcb, token: WakeToken) -> Option<&'static Tcb> {
-    let outcome = tcb.state.wake(token);
+fn wake_held(l: &'static Lwp, tcb: &'static Tcb, token: WakeToken) -> Option<&'static Tcb> {
+    let outcome = l.wake_here(tcb, token);
     if outcome == Wake::Stale {
         return None;
     }
@@ -176,11 +176,23 @@ fn wake_held(tcb: &'static Tcb, token: WakeToken) -> Option<&'static Tcb> {
     (outcome == Wake::Enqueue).then_some(tcb)
 }
 
-/// [`Waiter::wake`] of a ULT: the state word's CAS and, if it was BLOCKED,
-/// the queueing, in one frame.
+/// `State::wake` made by the calling thread, on LWP `here` if it is one:
+/// a ULT whose block `here` holds uncommitted (a direct switch's, while
+/// the ULT switched to runs: `lwp/handoff.rs`) has its wait ended by a
+/// plain store, any other by the state word's CAS (`Lwp::wake_here`).
+#[inline(always)]
+fn end_wait(here: Option<&'static Lwp>, tcb: &'static Tcb, token: WakeToken) -> Wake {
+    match here {
+        Some(l) => l.wake_here(tcb, token),
+        None => tcb.state.wake(token),
+    }
+}
+
+/// [`Waiter::wake`] of a ULT: the end of its wait and, if it was BLOCKED
+/// (or held: [`end_wait`]), the queueing, in one frame.
 #[inline(never)]
 fn wake_ult(tcb: &'static Tcb, token: WakeToken) {
-    match tcb.state.wake(token) {
+    match end_wait(lwp::current(), tcb, token) {
         Wake::Enqueue => enqueue_woken_inline(tcb),
         Wake::LwpRequeues => {
             note_wake(tcb, || token.epoch);
@@ -212,8 +224,8 @@ pub(crate) fn enqueue_woken(tcb: &'static Tcb) {
 /// of LWPs; the rest is out of line.
 #[inline(always)]
 fn enqueue_woken_inline(tcb: &'static Tcb) {
-    // The waker's CAS left the word RUNNABLE with the wait's epoch, and
-    // nothing changes it before the push below.
+    // The waker's CAS (or store, for a held block) left the word RUNNABLE
+    // with the wait's epoch, and nothing changes it before the push below.
     let here = note_wake(tcb, || tcb.state.load().epoch());
     if let Some(l) = here {
         if tcb.kind() != Kind::Migratable

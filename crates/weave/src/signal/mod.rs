@@ -995,7 +995,9 @@ pub(crate) fn kick(tcb: &'static Tcb, b: u64) {
     }
     // Pairs with the LWP's commit of the block and its SeqCst load of
     // `pending` (`state::blocked_with_pending`): either we see BLOCKED here
-    // or the LWP sees the bit and ends the wait itself.
+    // or the LWP sees the bit and ends the wait itself (or a wake made on
+    // the LWP that holds the block uncommitted ends the wait first, and
+    // the ULT takes the signal as it switches in: `lwp/handoff.rs`).
     fence(SeqCst);
     let w = tcb.state.load();
     match w.run() {

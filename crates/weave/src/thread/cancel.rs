@@ -27,6 +27,9 @@
 //! its epoch; a ULT that has not reached its block yet is caught by its
 //! LWP, which reads the byte after committing every block (a Dekker pair:
 //! "request; read state" against "commit block; read byte", all SeqCst).
+//! A block its LWP holds uncommitted and a wake there ends is never
+//! committed (`lwp/handoff.rs`): that wait is over anyway, and the next
+//! one is committed or ended the same way.
 //! A registered OS thread (`main`) is unparked: std keeps the unpark token,
 //! so a park it has not reached yet returns at once.
 //!

@@ -843,8 +843,8 @@ fn forget_os_caches() {
 /// The first function on every ULT's stack.
 fn entry(tcb: &'static Tcb) {
     // Started by a blocking ULT's direct switch (the join's hand-off), the
-    // block it handed on is ours to commit before anything else.
-    lwp::Lwp::commit_handed_at_start();
+    // block it handed on stays held by the LWP (`lwp/handoff.rs`): nothing
+    // to do for it here.
     // A recycled TCB starts with an empty table of per-ULT values.
     local::reset(tcb);
     // SAFETY: as above; the job was stored at spawn and is taken once.

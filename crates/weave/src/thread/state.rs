@@ -34,7 +34,12 @@
 //!
 //! Exactly one party moves a given epoch out of `BLOCKING`/`BLOCKED`, so a
 //! ULT is enqueued once per block however many wakers race, and never while
-//! it is still on its own stack. The epoch makes a late waker (a timer that
+//! it is still on its own stack.
+//!
+//! A block that a direct switch leaves to its LWP may stay `BLOCKING`,
+//! *held*, while the ULT switched to runs (`lwp/handoff.rs`); a wake of it
+//! made on that LWP ends it with a plain store ([`State::end_held`]),
+//! since no waker enqueues a `BLOCKING` ULT: only the holder can. The epoch makes a late waker (a timer that
 //! fires after an `unpark` already ended the wait) harmless. 48 bits of
 //! epoch do not wrap in the life of a process (2^48 blocks of one thread).
 //!
@@ -225,6 +230,42 @@ impl State {
         self.0
             .compare_exchange(w.0, pack(BLOCKED, w.reason(), w.epoch()), SeqCst, Acquire)
             .is_ok()
+    }
+
+    /// Ends the wait `token` of a ULT whose block its LWP *holds*
+    /// uncommitted (`lwp/handoff.rs`), on that LWP: no RMW. `None` if the
+    /// token is stale (the word is at another wait); `Some(true)` if this
+    /// call ended the wait (the caller queues the ULT, as for
+    /// [`Wake::Enqueue`]); `Some(false)` if another waker ended it while
+    /// it was `BLOCKING` (that waker left the queueing to the LWP: the
+    /// caller requeues it, as a failed commit does).
+    ///
+    /// A store is enough because nobody else moves a held block's word
+    /// anywhere but to `RUNNABLE` with the same epoch: the ULT cannot run
+    /// (only its LWP, which is the caller, would run it), only its LWP
+    /// commits, and every waker's CAS from `BLOCKING` writes exactly
+    /// `pack(RUNNABLE, 0, epoch)`, the value stored here. Whatever order
+    /// the store and such a CAS take, the word ends `RUNNABLE` at this
+    /// epoch, and only the caller queues the ULT (a waker that finds
+    /// `BLOCKING` never does). Acquire: a waker that ended the wait
+    /// before, and what it wrote before its CAS (a cancellation request),
+    /// are seen.
+    #[inline]
+    pub(crate) fn end_held(&self, token: WakeToken) -> Option<bool> {
+        let w = Word(self.0.load(Acquire));
+        if w.epoch() != token.epoch {
+            return None;
+        }
+        match w.run() {
+            BLOCKING => {
+                self.0.store(pack(RUNNABLE, 0, w.epoch()), Relaxed);
+                Some(true)
+            }
+            run => {
+                debug_assert_eq!(run, RUNNABLE, "a held block moved on");
+                Some(false)
+            }
+        }
     }
 
     /// Ends the wait identified by `token`, if it is still going on.
