@@ -138,13 +138,17 @@ impl<T> JoinHandle<T> {
             if wait_cancelled() || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return false;
             }
-            sched::block_on(BlockReason::Join, deadline, |w: Waiter| {
+            // The waiter reaches the ULT only through a Release RMW
+            // (`join_state.rs`): the block's state store need not be locked.
+            sched::block_on_handed(BlockReason::Join, deadline, None, |w: Waiter| {
                 self.join.register(w)
             });
-            if !self.join.is_finished() {
-                // Woken before the end (a request, or a spurious OS-thread
-                // wake-up): withdraw, then look again.
-                self.join.unregister();
+            if !self.join.is_finished() && !self.join.unregister() {
+                // Woken before the end (a request, a deadline, or a
+                // spurious OS-thread wake-up) while the thread finishes:
+                // its ULT has our waiter, and we may not store another.
+                // Look again after a yield (or give up, above).
+                crate::thread::yield_now();
             }
         }
         true
