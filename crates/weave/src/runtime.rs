@@ -43,6 +43,9 @@ pub(crate) struct Runtime {
     pub(crate) idle: Idle,
     pub(crate) stacks: stack::Pool,
     pub(crate) default_stack: usize,
+    /// `stack::class_of(default_stack)`, if that size is valid: a spawn
+    /// at the default size looks it up instead of computing it.
+    pub(crate) default_class: Option<u8>,
     pub(crate) monitor: crate::monitor::doorbell::Monitor,
     /// The LWPs and the monitor were started (`start.rs`); per runtime, so
     /// that the child of a fork starts its own.
@@ -133,6 +136,7 @@ impl Runtime {
             idle: Idle::new(),
             stacks: stack::Pool::new(),
             default_stack,
+            default_class: stack::class_of(default_stack).ok(),
             monitor: crate::monitor::doorbell::Monitor::new(),
             started: std::sync::Once::new(),
         }

@@ -363,6 +363,20 @@ pub(crate) fn block_on_handed(
     }
 }
 
+/// As [`block_on_handed`] with no deadline and nothing for the dump, for a
+/// caller that already holds its LWP and TCB (a join, which looked them
+/// up for its self-join check).
+#[inline]
+pub(crate) fn block_ult_handed(
+    l: &'static Lwp,
+    tcb: &'static Tcb,
+    reason: BlockReason,
+    register: impl FnOnce(Waiter) -> bool,
+) {
+    let token = tcb.state.prepare_block_handed(reason as u8);
+    block_prepared(l, tcb, token, reason, None, register);
+}
+
 /// The rest of [`block_ult`] once the state word says BLOCKING with `token`.
 #[inline(always)]
 fn block_prepared(

@@ -2,7 +2,7 @@
 //! cancellation point, and a wait at such a point ends early for it. The
 //! engine half of the C API's `pthread_cancel`.
 //!
-//! Owns the TCB's `cancel` byte (its protocol is `cancel_word.rs`, with
+//! Owns the TCB's `cancel` bytes (their protocol is `cancel_word.rs`, with
 //! its loom model) and nothing else. It decides nothing about
 //! *what* a cancelled thread does (the C API runs its cleanup handlers and
 //! ends it); it only records the request and ends the wait the thread is
@@ -12,17 +12,17 @@
 //! primitives that loop on spurious wake-ups (a semaphore's acquire, a
 //! join, a sleep) return early when [`wait_cancelled`] says so.
 //!
-//! ## The byte
+//! ## The bytes
 //!
-//! | bit         | set by                              | cleared by |
+//! | byte        | set by                              | cleared by |
 //! |-------------|-------------------------------------|------------|
-//! | `REQUESTED` | [`Thread::request_cancel`]          | never (the thread ends; a new thread in the slot starts at 0) |
-//! | `POINT`     | the thread itself, around a wait at a cancellation point ([`cancellation_point`]) | the thread itself |
+//! | `requested` | [`Thread::request_cancel`]          | never (the thread ends; a new thread in the slot starts at 0) |
+//! | `point`     | the thread itself, around a wait at a cancellation point ([`cancellation_point`]) | the thread itself |
 //!
-//! **Why no request is lost.** Both sides change the byte with one
-//! read-modify-write, so one of them sees the other's bit. If the thread
-//! sets `POINT` second, it sees the request and does not wait at all. If
-//! the requester sets `REQUESTED` second, it sees `POINT` and ends the
+//! **Why no request is lost.** Each side stores its byte, then reads the
+//! other's (SeqCst: a Dekker pair), so one of them sees the other's. If
+//! the thread marks `point` second, it sees the request and does not wait
+//! at all. If the requester sets `requested` second, it sees `point` and ends the
 //! current wait: a ULT that is blocking (`BLOCKING`) or blocked is woken by
 //! its epoch; a ULT that has not reached its block yet is caught by its
 //! LWP, which reads the byte after committing every block (a Dekker pair:
@@ -38,7 +38,7 @@
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
-use super::cancel_word::{self, REQUESTED};
+use super::cancel_word;
 use super::table::table;
 use super::tcb::{Kind, Tcb};
 use super::{JoinHandle, Thread};
@@ -66,7 +66,7 @@ impl Thread {
 /// Whether a cancellation request ([`Thread::request_cancel`]) is pending
 /// on the calling thread.
 pub fn cancel_requested() -> bool {
-    crate::thread::current::current_tcb().cancel.load(SeqCst) & REQUESTED != 0
+    cancel_word::requested(&crate::thread::current::current_tcb().cancel, SeqCst)
 }
 
 /// Runs `f`, a wait, as a cancellation point: while it runs, a
@@ -77,6 +77,7 @@ pub fn cancel_requested() -> bool {
 /// result). Returns `None`, without running `f`, if a request is already
 /// pending; the caller looks at [`cancel_requested`] after `f` returns to
 /// tell a request from an ordinary return.
+#[inline]
 pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
     let tcb = crate::thread::current::current_tcb();
     if !cancel_word::enter(&tcb.cancel) {
@@ -85,6 +86,7 @@ pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
     // Cleared even if `f` unwinds: a later ordinary wait must not end early.
     struct Leave(&'static Tcb);
     impl Drop for Leave {
+        #[inline]
         fn drop(&mut self) {
             cancel_word::leave(&self.0.cancel);
         }
@@ -141,13 +143,17 @@ impl<T> JoinHandle<T> {
             if wait_cancelled() || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return false;
             }
-            sched::block_on(BlockReason::Join, deadline, |w: Waiter| {
+            // The waiter reaches the ULT only through a Release RMW
+            // (`join_state.rs`): the block's state store need not be locked.
+            sched::block_on_handed(BlockReason::Join, deadline, None, |w: Waiter| {
                 self.join.register(w)
             });
-            if !self.join.is_finished() {
-                // Woken before the end (a request, or a spurious OS-thread
-                // wake-up): withdraw, then look again.
-                self.join.unregister();
+            if !self.join.is_finished() && !self.join.unregister() {
+                // Woken before the end (a request, a deadline, or a
+                // spurious OS-thread wake-up) while the thread finishes:
+                // its ULT has our waiter, and we may not store another.
+                // Look again after a yield (or give up, above).
+                crate::thread::yield_now();
             }
         }
         true

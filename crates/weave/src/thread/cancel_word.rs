@@ -1,55 +1,105 @@
-//! The cancellation byte of a TCB (`thread/cancel.rs` says what it is
-//! for): the two read-modify-writes that make a request and a wait at a
-//! cancellation point see each other, with its loom model.
+//! The cancellation bytes of a TCB (`thread/cancel.rs` says what they
+//! are for): the steps that make a request and a wait at a cancellation
+//! point see each other, with its loom model.
+//!
+//! Two bytes, one per writer: the requesters set `requested`, the thread
+//! alone sets and clears `point`. So the thread clears `point` after its
+//! wait with a plain store (one locked instruction less per wait than a
+//! shared byte's `fetch_and`, which had to keep a request made meanwhile).
+//! Each side stores its own byte and then reads the other's, SeqCst both:
+//! a Dekker pair, so at least one of the two sees the other.
 //!
 //! Plain atomics under the `crate::loom` facade; it names nothing else of
 //! weave's but the state word in its model.
 
-use std::sync::atomic::Ordering::{self, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{self, Relaxed, Release, SeqCst};
 
 use crate::loom::AtomicU8;
 
-/// A cancellation request is pending on the thread.
-pub(crate) const REQUESTED: u8 = 1;
-/// The thread is in a wait at a cancellation point.
-pub(crate) const POINT: u8 = 2;
-
-/// The requester's step: sets `REQUESTED`; true if the thread is at a
-/// cancellation point, so that the requester must end its wait.
-#[inline]
-pub(crate) fn request(b: &AtomicU8) -> bool {
-    // SeqCst: one total order with the thread's fetch_or in `enter`, and
-    // with the requester's next step, the SeqCst read of the state word in
-    // `State::wake_any` (a Dekker pair with the LWP's "commit the block;
-    // read this byte"; the model below fails if that read is Acquire).
-    b.fetch_or(REQUESTED, SeqCst) & POINT != 0
+/// A TCB's two cancellation bytes.
+pub(crate) struct CancelWord {
+    /// Non-zero once a cancellation request was made (never cleared: the
+    /// thread ends; a new thread in the slot starts at 0).
+    requested: AtomicU8,
+    /// Non-zero while the thread waits at a cancellation point.
+    point: AtomicU8,
 }
 
-/// The thread's step before its wait: sets `POINT`; false (and `POINT`
-/// left clear) if a request is already pending, so it must not wait.
+impl CancelWord {
+    pub(crate) fn new() -> CancelWord {
+        CancelWord {
+            requested: AtomicU8::new(0),
+            point: AtomicU8::new(0),
+        }
+    }
+
+    /// For a new thread in the slot (published with the rest of the TCB
+    /// by the spawn).
+    pub(crate) fn reset(&self) {
+        self.requested.store(0, Relaxed);
+        self.point.store(0, Relaxed);
+    }
+}
+
+/// Under loom, which regards SeqCst accesses as AcqRel (its README,
+/// "Unsupported features"), the store-then-load order of the Dekker pair
+/// is written as a SeqCst fence between the two, which loom models; the
+/// real code has it from the SeqCst store and load.
 #[inline]
-pub(crate) fn enter(b: &AtomicU8) -> bool {
+fn store_load_order() {
+    #[cfg(loom)]
+    crate::loom::fence(SeqCst);
+}
+
+/// The requester's step: records the request; true if the thread is at a
+/// cancellation point, so that the requester must end its wait.
+#[inline]
+pub(crate) fn request(c: &CancelWord) -> bool {
+    // SeqCst: one total order with the thread's store in `enter`, and
+    // with the requester's next step, the SeqCst read of the state word in
+    // `State::wake_any` (a Dekker pair with the LWP's "commit the block;
+    // read this word"; the model below fails if that read is Acquire).
+    c.requested.store(1, SeqCst);
+    store_load_order();
+    c.point.load(SeqCst) != 0
+}
+
+/// Whether a request was made.
+#[inline]
+pub(crate) fn requested(c: &CancelWord, order: Ordering) -> bool {
+    c.requested.load(order) != 0
+}
+
+/// The thread's step before its wait: marks it at a cancellation point;
+/// false (and the mark cleared) if a request is already pending, so it
+/// must not wait.
+#[inline]
+pub(crate) fn enter(c: &CancelWord) -> bool {
     // SeqCst: pairs with `request` (one of the two sees the other).
-    if b.fetch_or(POINT, SeqCst) & REQUESTED != 0 {
-        b.fetch_and(!POINT, Relaxed);
+    c.point.store(1, SeqCst);
+    store_load_order();
+    if c.requested.load(SeqCst) != 0 {
+        c.point.store(0, Relaxed);
         return false;
     }
     true
 }
 
-/// The thread's step after its wait.
+/// The thread's step after its wait: a plain store, the byte being the
+/// thread's alone.
 #[inline]
-pub(crate) fn leave(b: &AtomicU8) {
-    // Relaxed: only the thread itself reads POINT to act on it; a
-    // requester that still sees it ends a wait that is over (a no-op).
-    b.fetch_and(!POINT, Relaxed);
+pub(crate) fn leave(c: &CancelWord) {
+    // Release, no stronger: only the thread itself reads the mark to act
+    // on it; a requester that still sees it ends a wait that is over (a
+    // no-op).
+    c.point.store(0, Release);
 }
 
 /// Whether the thread waits at a cancellation point with a request
 /// pending: its wait must end.
 #[inline]
-pub(crate) fn due(b: &AtomicU8, order: Ordering) -> bool {
-    b.load(order) == REQUESTED | POINT
+pub(crate) fn due(c: &CancelWord, order: Ordering) -> bool {
+    c.point.load(order) != 0 && c.requested.load(order) != 0
 }
 
 #[cfg(all(test, loom))]
@@ -66,8 +116,8 @@ mod loom_tests {
     ///
     /// Loom regards SeqCst accesses as AcqRel (its README, "Unsupported
     /// features"), so the store-then-load order that the real code gets
-    /// from SeqCst (the requester's RMW then its read of the state word;
-    /// the LWP's commit CAS then its read of this byte) is written here as
+    /// from SeqCst (the requester's store then its read of the state word;
+    /// the LWP's commit CAS then its read of the bytes) is written here as
     /// a SeqCst fence between the two, which loom does model. Without the
     /// fences the model fails, as loom's AcqRel would.
     #[test]
@@ -76,7 +126,7 @@ mod loom_tests {
             let s = Arc::new(State::new());
             s.spawn();
             s.set_running();
-            let b = Arc::new(AtomicU8::new(0));
+            let b = Arc::new(CancelWord::new());
             let requester = {
                 let (s, b) = (s.clone(), b.clone());
                 loom::thread::spawn(move || {

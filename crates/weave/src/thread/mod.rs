@@ -636,10 +636,11 @@ impl Builder {
                 io::Error::new(e.kind(), format!("cannot spawn thread {label}: {e}"))
             })?;
         }
-        let size = self.stack_size.unwrap_or(rt.default_stack);
-        let class = match self.user_stack {
-            Some(_) => stack::USER_CLASS,
-            None => stack::class_of(size).map_err(|e| e.into_io(&label.to_string()))?,
+        let class = match (self.user_stack, self.stack_size, rt.default_class) {
+            (Some(_), _, _) => stack::USER_CLASS,
+            (None, None, Some(class)) => class,
+            (None, size, _) => stack::class_of(size.unwrap_or(rt.default_stack))
+                .map_err(|e| e.into_io(&label.to_string()))?,
         };
         let (tcb, reserved) = with_caches(|stacks, slots| {
             let tcb = table().alloc(slots)?;
@@ -908,8 +909,21 @@ impl<T> JoinHandle<T> {
         // A finished thread is not the calling one: only a wait needs the
         // check (a C join waited already, and gets here finished).
         if !self.join.is_finished() {
-            refuse_self_join(self.thread.id);
-            sched::note_waits_for(self.thread.id.index() + 1);
+            // One look-up of the caller serves the self-join check, the
+            // deadlock detector's note and the first block.
+            match lwp::current_ult() {
+                Some((l, me)) => {
+                    if me.id() == self.thread.id {
+                        refuse_self_join(self.thread.id);
+                    }
+                    me.waits_for.store(self.thread.id.index() + 1, Relaxed);
+                    sched::block_ult_handed(l, me, BlockReason::Join, |w: Waiter| {
+                        self.join.register(w)
+                    });
+                    after_join_wake(&self.join);
+                }
+                None => sched::note_waits_for(self.thread.id.index() + 1),
+            }
         }
         wait_for(&self.join);
         // The packet is let go of before the hold (its room, if it is in
@@ -970,10 +984,20 @@ pub(crate) fn refuse_self_join(id: ThreadId) {
 /// Blocks until the packet's result is in.
 pub(crate) fn wait_for<T>(join: &JoinRef<T>) {
     while !join.is_finished() {
-        sched::block_on(BlockReason::Join, None, |w: Waiter| join.register(w));
-        if !join.is_finished() {
-            // A spurious OS-thread wake-up: withdraw and try again.
-            join.unregister();
-        }
+        // The waiter reaches the ULT only through `set_waiting`'s Release
+        // (`join_state.rs`): the block's state store need not be locked.
+        sched::block_on_handed(BlockReason::Join, None, None, |w: Waiter| join.register(w));
+        after_join_wake(join);
+    }
+}
+
+/// After a join's block: a wake before the end (a spurious OS-thread
+/// wake-up) withdraws the waiter; if the thread is finishing, its ULT has
+/// the waiter and no other may be stored, and the caller waits by
+/// yielding (the thread is past its closure).
+#[inline]
+fn after_join_wake<T>(join: &JoinRef<T>) {
+    if !join.is_finished() && !join.unregister() {
+        yield_now();
     }
 }

@@ -11,29 +11,37 @@
 //! ```text
 //!  #[repr(C)] Job<F, T>
 //!  ┌─────────────────── Slot<T> ────────────────────┬──────────────┐
-//!  │ Header: refs, state, waiter, scope, vtable     │ result: T?   │ func: F │
+//!  │ Header: state, waiter, scope, vtable           │ result: T?   │ func: F │
 //!  └────────────────────────────────────────────────┴──────────────┴─────────┘
 //!   ▲ JobRef (the TCB's, type-erased: runs F)       ▲ JoinRef<T> (the handle's)
 //! ```
 //!
-//! Two references share it: the TCB's [`JobRef`], which knows only the
+//! Two halves share it: the TCB's [`JobRef`], which knows only the
 //! vtable, and the handle's [`JoinRef<T>`], which knows `T` but not `F`
-//! (`Slot<T>` is a `#[repr(C)]` prefix of `Job<F, T>`). The last one to let
-//! go frees it through the vtable, which knows the full layout.
+//! (`Slot<T>` is a `#[repr(C)]` prefix of `Job<F, T>`). The one that lets
+//! go last frees it through the vtable, which knows the full layout.
 //!
-//! Join protocol, on `Header::state` (independent bits; the steps and their
-//! loom model are in `join_state.rs`):
+//! Join protocol, on `Header::state` (the bits, the steps and their loom
+//! model are in `join_state.rs`):
 //!
-//! | bit        | set by                 | meaning                                      |
-//! |------------|------------------------|----------------------------------------------|
-//! | `WAITING`  | the joiner             | its waker is stored in `waiter`              |
-//! | `HANDED`   | the ULT, before exit   | the result belongs to the handle's side now  |
-//! | `DETACHED` | the handle, on drop    | nobody will take the result                  |
-//! | `DONE`     | the ULT, after exit    | the thread has exited; `join` may return     |
+//! | bit        | set by                       | meaning                                               |
+//! |------------|------------------------------|-------------------------------------------------------|
+//! | `WAITING`  | the joiner                   | its waiter is stored in `waiter`                      |
+//! | `HANDED`   | the ULT, before exit         | the result belongs to the handle's side now           |
+//! | `DETACHED` | the handle, on drop          | nobody will take the result                           |
+//! | `DONE`     | the ULT, after exit          | the thread has exited and let go of the packet        |
+//! | `GONE`     | the handle, after `DETACHED` | a handle that detached after `HANDED` let go, too     |
 //!
 //! The joiner writes `waiter`, then sets WAITING unless DONE is already
-//! set; the ULT sets DONE and wakes the waiter if it saw WAITING. Each side
-//! writes `waiter` only while it alone may.
+//! set; the ULT takes the waiter before it sets DONE, and wakes it after.
+//! Once HANDED is set the joiner no longer withdraws a stored waiter (nor
+//! stores another): it is the ULT's to take. Each side writes `waiter`
+//! only while it alone may.
+//!
+//! **Who frees.** There is no reference count. The ULT lets go of the
+//! packet with the RMW that sets DONE: a handle that sees DONE is its only
+//! user, so a join frees it (and `take`s the result) with no further
+//! atomic step. The ULT frees it instead when the handle let go first.
 //!
 //! **Who drops the result.** A result (or a panic payload) may have a
 //! `Drop` that blocks: it takes a lock, receives, sleeps, joins. Blocking
@@ -45,15 +53,16 @@
 //! - the ULT saw DETACHED: the handle is gone; the ULT drops the result
 //!   there and then, on its own stack, still RUNNING;
 //! - the handle saw HANDED: the result is the handle's; `join` takes it, or
-//!   the handle's drop drops it, on the dropping thread.
+//!   the handle's drop drops it, on the dropping thread (and then sets
+//!   GONE, unless it saw DONE too).
 //!
 //! A scope counts a thread as finished when the packet is freed, which is
 //! after the result was dropped by one of the two: `scope` returns only
 //! after every result's `Drop` ran (std's guarantee).
 //!
 //! **Rooms.** A held thread's table slot stays its own until the later of
-//! its end (the ULT lets go of its reference before that) and its handle's
-//! release of the hold (the handle lets go of its reference before that:
+//! its end (the ULT lets go of the packet before that) and its handle's
+//! release of the hold (the handle lets go of the packet before that:
 //! `JoinHandle` drops its `JoinRef` first). So a packet that is done with
 //! by then can live in storage keyed by the slot's index: the next thread
 //! of the index comes only after both. [`ROOMS`] has one [`ROOM`]-byte
@@ -68,11 +77,11 @@ use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::blocks;
-use super::join_state::JoinState;
+use super::join_state::{Detach, JoinState};
 use crate::sched::Waiter;
 use crate::thread::scoped::ScopeData;
 use crate::thread::tcb::Tcb;
@@ -90,10 +99,8 @@ struct VTable {
 
 #[repr(C)]
 pub(crate) struct Header {
-    /// Two at most (the TCB's and the handle's): 32 bits, beside the
-    /// 32-bit state, keep the packet of a small closure within 120 bytes,
-    /// a size glibc's allocator keeps in its fast bins.
-    refs: AtomicU32,
+    /// Who may touch the packet, its result and its waiter still
+    /// (`join_state.rs`).
     state: JoinState,
     waiter: UnsafeCell<Option<Waiter>>,
     scope: Option<Arc<ScopeData>>,
@@ -226,7 +233,6 @@ where
     let job = Job::<F, T> {
         slot: Slot {
             header: Header {
-                refs: AtomicU32::new(2),
                 state: JoinState::new(),
                 waiter: UnsafeCell::new(None),
                 scope,
@@ -387,21 +393,16 @@ fn take_block(size: usize) -> NonNull<u8> {
     }
 }
 
-/// Drops one reference; frees the packet with the last one.
+/// Frees the packet: the caller is its last user (`join_state.rs`).
 ///
 /// # Safety
 ///
-/// `h` must be a live header on which the caller holds a reference.
-unsafe fn release(h: NonNull<Header>) {
-    // SAFETY: the caller holds a reference, so the header is live.
-    let header = unsafe { h.as_ref() };
-    // AcqRel: the last releaser must see every write of the other side
-    // (Release on each decrement, Acquire on the final one).
-    if header.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let dealloc = header.vtable.dealloc;
-        // SAFETY: that was the last reference.
-        unsafe { dealloc(h) };
-    }
+/// `h` must be a live header that nobody else touches any more.
+unsafe fn free(h: NonNull<Header>) {
+    // SAFETY: the caller's contract.
+    let dealloc = unsafe { h.as_ref() }.vtable.dealloc;
+    // SAFETY: as above.
+    unsafe { dealloc(h) };
 }
 
 impl JobRef {
@@ -424,7 +425,8 @@ impl JobRef {
         let header = unsafe { h.as_ref() };
         // SAFETY: as above; `run` matches the packet's F and T.
         unsafe { (header.vtable.run)(h) };
-        if header.state.hand_over() {
+        let handle_gone = header.state.hand_over();
+        if handle_gone {
             // The handle is gone: the result is ours to drop, now, while
             // this ULT still runs and may block.
             // SAFETY: DETACHED was set before our HANDED, so the handle
@@ -432,20 +434,21 @@ impl JobRef {
             unsafe { (header.vtable.drop_result)(h) };
         }
         before_publish();
-        let mut joiner = None;
-        if header.state.finish() {
-            // SAFETY: the joiner wrote `waiter` before it set WAITING and
-            // never touches it once DONE is set; we are the only reader now.
-            if let Some(w) = unsafe { (*header.waiter.get()).take() } {
-                joiner = w.wake_on_exit();
-            }
-        }
+        let mut waiter = None;
+        let last = header.state.finish(handle_gone, || {
+            // SAFETY: `finish` calls this only while the slot is ours:
+            // WAITING seen after HANDED, before DONE.
+            waiter = unsafe { (*header.waiter.get()).take() }
+        });
         std::mem::forget(self);
-        // SAFETY: we held the TCB's reference. The joiner, if any, holds the
-        // handle's until it runs: this is not the last one, and no result is
-        // dropped here (nothing that could block).
-        unsafe { release(h) };
-        joiner
+        if last {
+            // SAFETY: the handle let go first: we are the last user. No
+            // result is dropped here (the handle left it to us, and we
+            // dropped it above), so nothing blocks.
+            unsafe { free(h) };
+        }
+        // Not the packet's any more (the handle may have freed it).
+        waiter.and_then(Waiter::wake_on_exit)
     }
 }
 
@@ -460,9 +463,11 @@ impl Drop for JobRef {
         // SAFETY: the closure never ran (`run_then` consumes the JobRef
         // without this drop), and only the TCB's reference reaches it.
         unsafe { (header.vtable.drop_func)(h) };
-        header.state.abandon(); // there is no result
-                                // SAFETY: we hold the TCB's reference.
-        unsafe { release(h) };
+        // There is no result.
+        if header.state.abandon() {
+            // SAFETY: the handle let go first: we are the last user.
+            unsafe { free(h) };
+        }
     }
 }
 
@@ -478,10 +483,12 @@ impl<T> JoinRef<T> {
     }
 
     /// Registers `waiter` to be woken when the result is stored. Returns
-    /// false if it already is (then nothing was registered).
+    /// false if it already is, or if the waiter of an earlier wait is
+    /// still stored (`unregister` refused it: the thread is finishing);
+    /// then nothing was registered.
     pub(crate) fn register(&self, waiter: Waiter) -> bool {
         let h = self.header();
-        if h.state.is_done() {
+        if !h.state.may_wait() {
             return false;
         }
         // SAFETY: while WAITING is clear only the joiner (us) writes
@@ -497,28 +504,28 @@ impl<T> JoinRef<T> {
         true
     }
 
-    /// Clears WAITING after a wake that came before DONE (a spurious one):
-    /// returns false if the result is there.
+    /// Withdraws the waiter after a wake that came before DONE (a
+    /// spurious one, a cancellation, a deadline). False if the ULT has
+    /// handed its result over or is done: the waiter stays stored, the
+    /// ULT's to take (and wake: that wake finds the wait over), no other
+    /// can be registered, and the thread is about to finish (a caller
+    /// that waits on yields, not blocks).
     pub(crate) fn unregister(&self) -> bool {
         self.header().state.clear_waiting()
     }
 
-    /// Takes the result. Call only once `is_finished()` is true.
+    /// Takes the result and frees the packet. Call only once
+    /// `is_finished()` is true.
     pub(crate) fn take(self) -> std::thread::Result<T> {
         debug_assert!(self.is_finished());
-        // SAFETY: DONE was observed with Acquire, so the result is written
-        // and the ULT no longer touches it.
+        // SAFETY: DONE was observed with Acquire, so the result is written,
+        // and the ULT, which let go of the packet with DONE, no longer
+        // touches it: we are its only user.
         let r = unsafe { (*self.0.as_ref().result.get()).take() };
-        // The handle's drop, less its drop of the result, which was just
-        // taken: DONE comes after HANDED (`run_then`, `abandon`), so
-        // `detach` reports the result ours, and there is nothing to drop.
         let h = self.0.cast::<Header>();
-        let handed = self.header().state.detach();
-        debug_assert!(handed, "a finished thread handed its result over");
         std::mem::forget(self);
-        // SAFETY: we held the handle's reference (`forget` keeps `drop`
-        // from releasing it a second time).
-        unsafe { release(h) };
+        // SAFETY: as above; `forget` keeps `drop` from freeing it again.
+        unsafe { free(h) };
         r.unwrap_or_else(|| Err(Box::new(LOST) as Box<dyn Any + Send>))
     }
 }
@@ -530,16 +537,32 @@ const LOST: &str = "the thread never ran: its runtime shut down first";
 impl<T> Drop for JoinRef<T> {
     fn drop(&mut self) {
         let h = self.0.cast::<Header>();
-        // See "Who drops the result".
-        if self.header().state.detach() {
-            // The ULT handed the result over before we let go: it is ours
-            // (already taken if this handle joined).
-            // SAFETY: HANDED was set before our DETACHED, so the ULT never
-            // touches the result again; we are its only owner.
-            unsafe { drop_result::<T>(h) };
+        // See "Who drops the result" and "Who frees".
+        let detach = if self.header().state.is_done() {
+            Detach::HandleFrees
+        } else {
+            self.header().state.detach()
+        };
+        match detach {
+            // The ULT drops the result and frees the packet.
+            Detach::UltOwns => {}
+            Detach::HandleOwns => {
+                // SAFETY: HANDED was set before our DETACHED, so the ULT
+                // never touches the result again; we are its only owner.
+                unsafe { drop_result::<T>(h) };
+                if self.header().state.gone() {
+                    // SAFETY: DONE: the ULT let go first.
+                    unsafe { free(h) };
+                }
+            }
+            Detach::HandleFrees => {
+                // SAFETY: DONE: the ULT let go; the result, handed over
+                // (DONE comes after HANDED), is ours, and so is the packet.
+                unsafe { drop_result::<T>(h) };
+                // SAFETY: as above.
+                unsafe { free(h) };
+            }
         }
-        // SAFETY: we hold the handle's reference.
-        unsafe { release(h) };
     }
 }
 

@@ -138,10 +138,10 @@ pub(crate) struct Tcb {
     /// Signal mask, pending signals and flags (`signal/state.rs` says who
     /// writes which).
     pub(crate) sig: crate::signal::state::TcbSignals,
-    /// Cancellation request and "at a cancellation point" bits
-    /// (`thread/cancel.rs`). A byte in what was padding: the TCB stays at
-    /// its size.
-    pub(crate) cancel: AtomicU8,
+    /// Cancellation request and "at a cancellation point" bytes
+    /// (`thread/cancel.rs`). Two bytes in what was padding: the TCB stays
+    /// at its size.
+    pub(crate) cancel: crate::thread::cancel_word::CancelWord,
     /// Whether the thread's id is held after it ends (`thread/hold.rs`).
     /// A byte in what was padding: the TCB stays at its size.
     pub(crate) hold: crate::thread::hold::Hold,
@@ -186,7 +186,7 @@ impl Tcb {
             tls: UnsafeCell::new(None),
             parked_fp: AtomicU32::new(0),
             sig: crate::signal::state::TcbSignals::new(),
-            cancel: AtomicU8::new(0),
+            cancel: crate::thread::cancel_word::CancelWord::new(),
             hold: crate::thread::hold::Hold::new(),
         }
     }
@@ -216,7 +216,7 @@ impl Tcb {
         self.run_ticks.store(0, Relaxed);
         self.parked_sp.store(0, Relaxed);
         self.parked_fp.store(0, Relaxed);
-        self.cancel.store(0, Relaxed);
+        self.cancel.reset();
         self.hold.reset();
         // Called on the creating thread: the new thread inherits its mask.
         self.sig.reset(crate::signal::state::inherited_mask());
