@@ -5,7 +5,7 @@
 //! One `AtomicU64` plus a [`WaitQueue`]:
 //!
 //! ```text
-//!  63                 32 31                 3   2        1        0
+//!  63                 32 31                          2   1        0
 //! ┌─────────────────────┬─────────────────────────────┬────────┬────────┐
 //! │ owner id            │ (zero)                      │ PARKED │ LOCKED │
 //! └─────────────────────┴─────────────────────────────┴────────┴────────┘
@@ -56,11 +56,12 @@
 //!    for at most `STARVE_NS` after its first wake-up.
 //! 5. **The woken waiter speaks for those it left queued**: as it leaves
 //!    the queue (under the queue lock) it notes whether others remain
-//!    (`more`); until it acts, unlocks wake nobody more (nobody else sets
-//!    PARKED unless it queues itself, and then its own PARKED covers it:
-//!    one woken waiter on its way, as Go's `mutexWoken` and this word's
-//!    former WOKEN bit gave, without a bit that fails the fast paths).
-//!    Then it either takes the lock, setting PARKED in the same CAS if
+//!    (`more`); until it acts, unlocks wake nobody else for those (one
+//!    wake per hand-over, not one per unlock, as Go's `mutexWoken` gives,
+//!    without a bit that fails the fast paths). A waiter that queues
+//!    meanwhile sets PARKED for itself, and the next unlock wakes one
+//!    more: each woken waiter speaks for those queued when it left, so
+//!    wakes stay at most one per queueing. Then it either takes the lock, setting PARKED in the same CAS if
 //!    `more`, so its own unlock wakes the next; or queues again, setting
 //!    PARKED; or (a timed lock) gives up and passes the wake on: under the
 //!    queue lock it wakes the next waiter if the lock is free, or sets
