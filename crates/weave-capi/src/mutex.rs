@@ -34,6 +34,9 @@ use crate::object::{slot, Slot};
 use crate::time::{wait_until, Clock};
 
 /// A C mutex: weave's lock word and what POSIX's kinds need beside it.
+/// Aligned to a cache line, so that where the allocator puts it does not
+/// decide which line (and which neighbours) its word shares.
+#[repr(align(64))]
 pub(crate) struct CMutex {
     lock: RawLock,
     /// Extra locks of a recursive mutex; only the holder touches it, and

@@ -137,7 +137,7 @@ const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "c_mutex",
-        about: "C: 4 threads x 200,000 pthread_mutex_lock/increment/unlock of one mutex, through weave/pthread.h against glibc's (ns per lock)",
+        about: "C: 4 threads x 200,000 pthread_mutex_lock/increment/unlock of one mutex, through weave/pthread.h against glibc's (CPU ns per lock; wall ns beside it)",
         run: c::c_mutex,
     },
     Workload {

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now_ns(void) {
+static double clock_ns(clockid_t c) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(c, &t);
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
+
+static double now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 static void *returns(void *arg) { return arg; }
 
@@ -55,24 +57,32 @@ static long counter, per_thread;
  * main (an OS thread the barrier wakes) may run long after the threads
  * started, even after they finished, which made the figure too small. */
 static long long first_start, last_end;
+/* The process's CPU time (all its threads) at the same two moments: the
+ * cost of the operations. The wall time between them is that CPU time
+ * divided by the share of a CPU the kernel gave the process meanwhile,
+ * which on a shared machine other processes decide. */
+static long long first_cpu, last_cpu;
+static double last_cpu_ns;
 
-/* Stores `now` in `*at` if `*at` is 0 or `now` comes before (`earliest`)
- * or after it. */
-static void note(long long *at, int earliest) {
-    long long now = (long long)now_ns(), seen = 0;
+/* Stores the clock `c` in `*at` if `*at` is 0 or it reads earlier
+ * (`earliest`) or later than `*at`. */
+static void note(long long *at, int earliest, clockid_t c) {
+    long long now = (long long)clock_ns(c), seen = 0;
     while (!__atomic_compare_exchange_n(at, &seen, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         if (earliest ? seen <= now : seen >= now) break;
 }
 
 static void *hammer(void *arg) {
     pthread_barrier_wait(&start);
-    note(&first_start, 1);
+    note(&first_start, 1, CLOCK_MONOTONIC);
+    note(&first_cpu, 1, CLOCK_PROCESS_CPUTIME_ID);
     for (long i = 0; i < per_thread; i++) {
         pthread_mutex_lock(&lock);
         counter++;
         pthread_mutex_unlock(&lock);
     }
-    note(&last_end, 0);
+    note(&last_cpu, 0, CLOCK_PROCESS_CPUTIME_ID);
+    note(&last_end, 0, CLOCK_MONOTONIC);
     return arg;
 }
 
@@ -83,14 +93,18 @@ double CBENCH(mutex)(int threads, long per) {
     if (!t) return -1;
     counter = 0;
     per_thread = per;
-    first_start = last_end = 0;
+    first_start = last_end = first_cpu = last_cpu = 0;
     if (pthread_barrier_init(&start, NULL, (unsigned)threads + 1) != 0) return -1;
     for (int i = 0; i < threads; i++)
         if (pthread_create(&t[i], NULL, hammer, NULL) != 0) return -1;
     pthread_barrier_wait(&start);
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
     double ns = (double)(last_end - first_start) / ((double)threads * (double)per);
+    last_cpu_ns = (double)(last_cpu - first_cpu) / ((double)threads * (double)per);
     pthread_barrier_destroy(&start);
     free(t);
     return counter == threads * per ? ns : -1;
 }
+
+/* The process's CPU time per operation in the last CBENCH(mutex) run. */
+double CBENCH(mutex_cpu)(void) { return last_cpu_ns; }

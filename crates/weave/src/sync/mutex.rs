@@ -70,10 +70,6 @@ pub struct MutexGuard<'a, T: ?Sized + 'a> {
     poison: poison::Guard,
     /// The owner id the lock word records for us.
     pub(crate) owner: u32,
-    /// The waiters' bits our lock left in the word (0: none, or not
-    /// known), the guess our unlock's CAS starts from
-    /// (`RawMutex::unlock_bits`).
-    bits: u64,
     /// `!Send`: the word records the locking thread as owner.
     _not_send: PhantomData<*const ()>,
 }
@@ -104,15 +100,15 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let me = block::me_id();
-        let bits = self.raw.lock_bits(me);
-        self.guard(me, bits)
+        self.raw.lock(me);
+        self.guard(me)
     }
 
     /// Takes the lock if nobody holds it, without blocking.
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         let me = block::me_id();
         if self.raw.try_lock(me) {
-            Ok(self.guard(me, 0)?)
+            Ok(self.guard(me)?)
         } else {
             Err(TryLockError::WouldBlock)
         }
@@ -132,18 +128,17 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock_until(&self, deadline: Instant) -> TryLockResult<MutexGuard<'_, T>> {
         let me = block::me_id();
         if self.raw.lock_until(me, deadline) {
-            Ok(self.guard(me, 0)?)
+            Ok(self.guard(me)?)
         } else {
             Err(TryLockError::WouldBlock)
         }
     }
 
-    fn guard(&self, owner: u32, bits: u64) -> LockResult<MutexGuard<'_, T>> {
+    fn guard(&self, owner: u32) -> LockResult<MutexGuard<'_, T>> {
         let guard = MutexGuard {
             lock: self,
             poison: self.poison.guard(),
             owner,
-            bits,
             _not_send: PhantomData,
         };
         map_result(self.poison.get(), guard)
@@ -305,7 +300,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         self.lock.poison.done(&self.poison);
-        self.lock.raw.unlock_bits(self.owner, self.bits);
+        self.lock.raw.unlock(self.owner);
     }
 }
 

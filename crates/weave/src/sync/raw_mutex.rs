@@ -5,32 +5,29 @@
 //! One `AtomicU64` plus a [`WaitQueue`]:
 //!
 //! ```text
-//!  63                 32 31                 3   2        1        0
-//! ┌─────────────────────┬────────────────────┬────────┬────────┬────────┐
-//! │ owner id            │ (zero)             │ WOKEN  │ PARKED │ LOCKED │
-//! └─────────────────────┴────────────────────┴────────┴────────┴────────┘
+//!  63                 32 31                          2   1        0
+//! ┌─────────────────────┬─────────────────────────────┬────────┬────────┐
+//! │ owner id            │ (zero)                      │ PARKED │ LOCKED │
+//! └─────────────────────┴─────────────────────────────┴────────┴────────┘
 //! ```
 //!
 //! | bit / field | set when                                     | set by                          | cleared by |
 //! |-------------|----------------------------------------------|---------------------------------|------------|
 //! | `LOCKED`    | somebody holds the lock                      | a locker's CAS, or an unlocker handing off | the holder's unlock |
 //! | owner id    | with `LOCKED`: the holder's thread-table index + 1 | the same CAS or hand-off    | the unlock |
-//! | `PARKED`    | the wait queue is not empty                  | a waiter, under the queue lock  | whoever empties the queue, under its lock |
-//! | `WOKEN`     | a waiter was woken and has not retried yet   | an unlocker, under the queue lock | that waiter's next acquire or queueing |
+//! | `PARKED`    | waiters are queued and nobody on their way owes them a wake (it may be set with nobody queued: that costs one slow unlock) | a waiter queueing, under the queue lock; a woken waiter's acquire, for those it left queued | an unlocker that wakes one or finds the queue empty, and whoever empties the queue, under its lock |
 //!
 //! ## Protocol
 //!
 //! 1. **Fast path** (`lock`): one CAS `0 -> LOCKED | me`. `unlock`: one CAS
-//!    `LOCKED | me -> 0`. Either fails whenever any other bit is set; the
-//!    slow path then starts from the word that CAS found, without reading
-//!    it again. A `Mutex` guard keeps the waiters' bits its lock left
-//!    (`lock_bits`) and its unlock CASes from them (`unlock_bits`), so
-//!    that while waiters' bits stay set (PARKED and WOKEN: waiters queued,
-//!    one woken and not yet run, which can last as long as its LWP runs
-//!    other threads first) a lock and an unlock cost three CASes, not
-//!    four CASes and two loads: the slow processes of `mutex_contended`
-//!    spent most of their locks there. A guess that needs a wake (PARKED
-//!    without WOKEN) is never used; a stale guess only fails its CAS.
+//!    `LOCKED | me -> 0`. Either fails whenever PARKED is set; the slow
+//!    path then starts from the word that CAS found, without reading it
+//!    again. The word carries no bit for a waiter that was woken and has
+//!    not run yet (which can last as long as its LWP runs other threads
+//!    first): such a bit stayed set for that long and sent every lock and
+//!    unlock down the slow path meanwhile, three or four CASes a
+//!    lock/unlock instead of two (the slow rounds of `c_mutex`, and of
+//!    `mutex_contended` before the guard guessed the bits).
 //! 2. **Spin** (`lock_slow`): while the word is locked by an owner that is
 //!    RUNNING on another LWP (or is an OS thread), the contender spins a
 //!    bounded number of rounds with exponential backoff and retries: the
@@ -43,10 +40,8 @@
 //!    blocks. Setting `PARKED` under the queue lock while the word is still
 //!    `LOCKED` is what makes the wake-up impossible to lose: the holder's
 //!    unlock CAS then fails and it takes the slow path.
-//! 4. **Unlock slow path**: if `WOKEN` is set, a woken waiter is already on
-//!    its way, so the lock is just released (Go's `mutexWoken`: one wake per
-//!    hand-over, not one per unlock). Otherwise, under the queue lock, the
-//!    next waiter is popped: the first by priority (then arrival), unless
+//! 4. **Unlock slow path** (PARKED set): under the queue lock, the next
+//!    waiter is popped: the first by priority (then arrival), unless
 //!    the oldest waiter has been passed over for [`STARVE_NS`], in which
 //!    case the oldest, whatever its priority (queue.rs: priority bounded
 //!    by age). If it was chosen by age, or has waited longer than
@@ -54,15 +49,25 @@
 //!    barger before, the lock is **handed** to it: the word goes straight
 //!    to `LOCKED | its id`, nobody can barge in (Go's starvation mode), and
 //!    if it is placed on an LWP it runs there before the others of its
-//!    priority (`Waiter::wake_next`). Otherwise the lock is released with
-//!    `WOKEN` set and the waiter retries, competing with newcomers; if it
-//!    loses it queues again at the front of its priority class, keeping its
-//!    original arrival time, so it starves for at most `STARVE_NS` after
-//!    its first wake-up.
-//! 5. A waiter that gives up (a timed lock) after being woken clears
-//!    `WOKEN` and passes the wake on, so the queue is never left waiting on
-//!    a free lock. One that finds the lock handed to it as it times out owns
-//!    it and says so.
+//!    priority (`Waiter::wake_next`). Otherwise the word goes to 0 (free,
+//!    PARKED clear even if others still wait) and the waiter retries,
+//!    competing with newcomers; if it loses it queues again at the front of
+//!    its priority class, keeping its original arrival time, so it starves
+//!    for at most `STARVE_NS` after its first wake-up.
+//! 5. **The woken waiter speaks for those it left queued**: as it leaves
+//!    the queue (under the queue lock) it notes whether others remain
+//!    (`more`); until it acts, unlocks wake nobody else for those (one
+//!    wake per hand-over, not one per unlock, as Go's `mutexWoken` gives,
+//!    without a bit that fails the fast paths). A waiter that queues
+//!    meanwhile sets PARKED for itself, and the next unlock wakes one
+//!    more: each woken waiter speaks for those queued when it left, so
+//!    wakes stay at most one per queueing. Then it either takes the lock, setting PARKED in the same CAS if
+//!    `more`, so its own unlock wakes the next; or queues again, setting
+//!    PARKED; or (a timed lock) gives up and passes the wake on: under the
+//!    queue lock it wakes the next waiter if the lock is free, or sets
+//!    PARKED for the holder's unlock to do it. So no queued waiter is left
+//!    behind a free lock with nobody owing it a wake. A waiter that finds
+//!    the lock handed to it as it times out owns it and says so.
 //!
 //! While a thread holds `LOCKED` and the queue lock, nobody else can change
 //! the word (every other writer either needs `LOCKED` clear or the queue
@@ -77,7 +82,6 @@ use crate::loom::{spin_hint, AtomicU64};
 
 const LOCKED: u64 = 1;
 const PARKED: u64 = 2;
-const WOKEN: u64 = 4;
 const OWNER_SHIFT: u32 = 32;
 
 /// Node results: the unlocker woke the waiter to retry, or handed it the
@@ -113,18 +117,6 @@ const fn locked_by(id: u32) -> u64 {
 #[inline]
 const fn owner_of(word: u64) -> u32 {
     (word >> OWNER_SHIFT) as u32
-}
-
-/// The waiters' bits of `word` that an unlock may guess (`unlock_bits`):
-/// all of them unless they call for a wake (PARKED without WOKEN).
-#[inline]
-const fn unlock_guess(word: u64) -> u64 {
-    let bits = word & (PARKED | WOKEN);
-    if bits == PARKED {
-        0
-    } else {
-        bits
-    }
 }
 
 pub(crate) struct RawMutex {
@@ -185,23 +177,13 @@ impl RawMutex {
     /// Takes the lock for owner `me` (from [`block::me_id`]).
     #[inline]
     pub(crate) fn lock(&self, me: u32) {
-        self.lock_bits(me);
-    }
-
-    /// As [`lock`](Self::lock), and returns the waiters' bits this call
-    /// left in the word, if they let an unlock release without waking
-    /// anyone (WOKEN set, or nothing): the guess
-    /// [`unlock_bits`](Self::unlock_bits) starts from. 0 on the fast path.
-    #[inline]
-    pub(crate) fn lock_bits(&self, me: u32) -> u64 {
         // Acquire pairs with the Release of the unlock that freed the word.
-        match self
+        if let Err(cur) = self
             .word
             .compare_exchange(0, locked_by(me), Acquire, Relaxed)
         {
-            Ok(_) => 0,
             // Without a deadline the slow path returns only with the lock.
-            Err(cur) => self.lock_slow(me, cur, None).unwrap_or(0),
+            self.lock_slow(me, cur, None);
         }
     }
 
@@ -213,7 +195,7 @@ impl RawMutex {
             .compare_exchange(0, locked_by(me), Acquire, Relaxed)
         {
             Ok(_) => true,
-            Err(cur) => self.lock_slow(me, cur, Some(deadline)).is_some(),
+            Err(cur) => self.lock_slow(me, cur, Some(deadline)),
         }
     }
 
@@ -225,7 +207,7 @@ impl RawMutex {
             if cur & LOCKED != 0 {
                 return false;
             }
-            // Acquire: as in `lock`. PARKED and WOKEN belong to the waiters.
+            // Acquire: as in `lock`. PARKED belongs to the waiters.
             match self
                 .word
                 .compare_exchange_weak(cur, cur | locked_by(me), Acquire, Relaxed)
@@ -239,25 +221,11 @@ impl RawMutex {
     /// Releases the lock held by `me`.
     #[inline]
     pub(crate) fn unlock(&self, me: u32) {
-        self.unlock_bits(me, 0);
-    }
-
-    /// As [`unlock`](Self::unlock), guessing that the waiters' bits are
-    /// still `bits`, what [`lock_bits`](Self::lock_bits) returned: while
-    /// waiters are queued (PARKED) and one of them was woken (WOKEN) every
-    /// unlock finds those bits, and a guess that has them releases in one
-    /// CAS instead of a failed one and a second. `lock_bits` never returns
-    /// bits that call for a wake (PARKED without WOKEN), so a CAS that
-    /// succeeds is an unlock that owes nobody a wake; a stale guess only
-    /// fails the CAS and the slow path decides.
-    #[inline]
-    pub(crate) fn unlock_bits(&self, me: u32, bits: u64) {
-        debug_assert_ne!(bits & (PARKED | WOKEN), PARKED, "a guess that owes a wake");
         // Release pairs with the Acquire CAS of the next locker: it sees
         // everything written under the lock.
         if let Err(cur) = self
             .word
-            .compare_exchange(locked_by(me) | bits, bits, Release, Relaxed)
+            .compare_exchange(locked_by(me), 0, Release, Relaxed)
         {
             self.unlock_slow(me, cur);
         }
@@ -269,19 +237,20 @@ impl RawMutex {
     #[inline]
     pub(crate) fn unlock_if_held(&self, me: u32) -> bool {
         // Release: as in `unlock`.
-        if self
+        match self
             .word
             .compare_exchange(locked_by(me), 0, Release, Relaxed)
-            .is_ok()
         {
-            return true;
+            Ok(_) => true,
+            // Only the holder's own unlock changes the owner field while
+            // LOCKED is set, so the word the CAS found says whether we hold
+            // it.
+            Err(cur) if cur & LOCKED != 0 && owner_of(cur) == me => {
+                self.unlock_slow(me, cur);
+                true
+            }
+            Err(_) => false,
         }
-        let cur = self.word.load(Relaxed);
-        if cur & LOCKED == 0 || owner_of(cur) != me {
-            return false;
-        }
-        self.unlock_slow(me, cur);
-        true
     }
 
     /// The owner id of the holder, or 0 if the lock is free. Relaxed: the
@@ -299,30 +268,28 @@ impl RawMutex {
     }
 
     /// The contended lock, from `cur`, the word the fast path's CAS found:
-    /// the bits `lock_bits` returns, or `None` if `deadline` passed.
+    /// true once the lock is ours, false if `deadline` passed first.
     #[cold]
-    fn lock_slow(&self, me_id: u32, mut cur: u64, deadline: Option<Instant>) -> Option<u64> {
+    fn lock_slow(&self, me_id: u32, mut cur: u64, deadline: Option<Instant>) -> bool {
         let mine = locked_by(me_id);
         let mut spins = 0u32;
-        // We were woken by an unlocker and owe it our retry (WOKEN is ours
-        // to clear).
-        let mut awoke = false;
+        // We were woken to retry and others were still queued when we left
+        // the queue: until we take the lock, queue again or give up, nobody
+        // else owes them a wake (step 5), so our acquire sets PARKED.
+        let mut more = false;
         // First time we queued: starvation counts from there.
         let mut since: Option<u64> = None;
         block::note_contended();
         loop {
             if cur & LOCKED == 0 {
-                let mut new = cur | mine;
-                if awoke {
-                    new &= !WOKEN;
-                }
+                let new = cur | mine | if more { PARKED } else { 0 };
                 // Acquire: as in `lock`.
                 match self.word.compare_exchange_weak(cur, new, Acquire, Relaxed) {
                     Ok(_) => {
                         if spins > 0 && since.is_none() {
                             block::note_spin_acquired();
                         }
-                        return Some(unlock_guess(new));
+                        return true;
                     }
                     Err(actual) => cur = actual,
                 }
@@ -338,12 +305,12 @@ impl RawMutex {
                 continue;
             }
             if deadline.is_some_and(block::expired) {
-                self.give_up(awoke);
-                return None;
+                self.give_up(more);
+                return false;
             }
             let requeue = since.is_some();
             // Read only here: most slow-path locks find the word free
-            // (waiters' bits set) and never queue.
+            // (PARKED set) and never queue.
             let me = block::me();
             debug_assert_eq!(me.id, me_id);
             let node = Node::new(me.priority, me_id, *since.get_or_insert_with(block::now_ns))
@@ -358,17 +325,17 @@ impl RawMutex {
                     if cur & LOCKED == 0 {
                         return false; // freed meanwhile: retry, don't block
                     }
-                    let mut new = cur | PARKED;
-                    if awoke {
-                        new &= !WOKEN;
-                    }
-                    if new == cur {
+                    if cur & PARKED != 0 {
                         break;
                     }
                     // Relaxed: the queue lock orders this against every
-                    // other writer of PARKED; the holder's unlock CAS reads
-                    // the word itself (step 3 of the protocol).
-                    match self.word.compare_exchange(cur, new, Relaxed, Relaxed) {
+                    // other writer of PARKED but a woken waiter's acquire,
+                    // which needs LOCKED clear; the holder's unlock CAS
+                    // reads the word itself (step 3 of the protocol).
+                    match self
+                        .word
+                        .compare_exchange(cur, cur | PARKED, Relaxed, Relaxed)
+                    {
                         Ok(_) => break,
                         Err(actual) => cur = actual,
                     }
@@ -380,25 +347,29 @@ impl RawMutex {
                 true
             });
             if queued {
-                awoke = false;
+                // Our PARKED speaks for everyone queued now.
+                more = false;
                 block::note_lock_block();
             }
-            let result = {
+            let (result, others) = {
                 let mut q = self.queue.lock();
                 let (was_linked, result) = q.remove(&node);
-                if was_linked && q.is_empty() {
+                let others = !q.is_empty();
+                if was_linked && !others {
                     // Relaxed: PARKED is ordered by the queue lock.
                     self.word.fetch_and(!PARKED, Relaxed);
                 }
-                result
+                (result, others)
             };
             match result {
                 // The unlocker wrote `LOCKED | me` before releasing the
                 // queue lock we just took: the lock, and what its last
                 // holder wrote, are ours.
-                HANDED => return Some(0),
+                HANDED => return true,
                 WOKEN_TO_RETRY => {
-                    awoke = true;
+                    // The unlocker cleared PARKED: those still queued are
+                    // ours to speak for (step 5).
+                    more = others;
                     spins = 0;
                 }
                 _ => debug_assert_eq!(result, PENDING),
@@ -407,22 +378,26 @@ impl RawMutex {
         }
     }
 
-    /// A timed lock gives up. If an unlocker woke us, the wake must not die
-    /// with us: clear WOKEN and, if the lock is free, wake the next waiter.
+    /// A timed lock gives up. If an unlocker woke us and others were left
+    /// queued (`more`), the wake must not die with us: wake the next
+    /// waiter if the lock is free, or set PARKED for its holder's unlock.
     #[cold]
-    fn give_up(&self, awoke: bool) {
-        if !awoke {
+    fn give_up(&self, more: bool) {
+        if !more {
             return;
         }
         let popped = {
             let mut q = self.queue.lock();
             let mut cur = self.word.load(Relaxed);
             loop {
-                if cur & LOCKED == 0 && !q.is_empty() {
-                    // The lock is free and others wait: the wake (and
-                    // WOKEN) passes to the next of them. A barger taking
-                    // the lock meanwhile is harmless: that waiter then
-                    // queues again and the barger's unlock wakes it.
+                if q.is_empty() {
+                    break None;
+                }
+                if cur & LOCKED == 0 {
+                    // The lock is free and others wait: the wake passes to
+                    // the next of them, which speaks for the rest. A barger
+                    // taking the lock meanwhile is harmless: that waiter
+                    // then queues again and sets PARKED.
                     let p = q.pop(WOKEN_TO_RETRY);
                     if q.is_empty() {
                         // Relaxed: PARKED is ordered by the queue lock.
@@ -430,13 +405,12 @@ impl RawMutex {
                     }
                     break p;
                 }
-                // A holder exists (its unlock, seeing PARKED without WOKEN,
-                // will wake someone) or nobody waits: drop WOKEN. A CAS, not
-                // a blind clear: if the holder releases between our look
-                // and our write, we must look again (loom found this).
+                // A holder exists: PARKED makes its unlock wake the next. A
+                // CAS, not a blind set: if the holder releases between our
+                // look and our write, we must look again.
                 match self
                     .word
-                    .compare_exchange(cur, cur & !WOKEN, Relaxed, Relaxed)
+                    .compare_exchange(cur, cur | PARKED, Relaxed, Relaxed)
                 {
                     Ok(_) => break None,
                     Err(actual) => cur = actual,
@@ -448,30 +422,11 @@ impl RawMutex {
         }
     }
 
-    /// The unlock that found other bits than its own in the word: `cur`,
-    /// as its CAS found it.
+    /// The unlock that found PARKED in the word: `cur`, as its CAS found
+    /// it.
     #[cold]
-    fn unlock_slow(&self, me: u32, mut cur: u64) {
-        loop {
-            debug_assert_eq!(
-                cur & !(PARKED | WOKEN),
-                locked_by(me),
-                "unlock by a non-owner"
-            );
-            if cur & PARKED == 0 || cur & WOKEN != 0 {
-                // Nobody to wake, or a woken waiter is already on its way.
-                // Release: as in `unlock`.
-                match self
-                    .word
-                    .compare_exchange_weak(cur, cur & (PARKED | WOKEN), Release, Relaxed)
-                {
-                    Ok(_) => return,
-                    Err(actual) => cur = actual,
-                }
-                continue;
-            }
-            break;
-        }
+    fn unlock_slow(&self, me: u32, cur: u64) {
+        debug_assert_eq!(cur, locked_by(me) | PARKED, "unlock by a non-owner");
         let popped = {
             let mut q = self.queue.lock();
             // We hold LOCKED and the queue lock: the word is ours to write
@@ -501,11 +456,15 @@ impl RawMutex {
                         || ((c.retried || self.forced_handoff())
                             && now.saturating_sub(c.since) >= limit);
                     let p = q.pop_choice(c, if handoff { HANDED } else { WOKEN_TO_RETRY }, now);
-                    let parked = if q.is_empty() { 0 } else { PARKED };
-                    let next = if handoff {
-                        locked_by(p.id) | parked
+                    // Woken to retry, it speaks for the others (step 5): the
+                    // word is left free and clean, so the fast paths work
+                    // until it runs.
+                    let next = if !handoff {
+                        0
+                    } else if q.is_empty() {
+                        locked_by(p.id)
                     } else {
-                        WOKEN | parked
+                        locked_by(p.id) | PARKED
                     };
                     // Release: as in `unlock`; for a hand-off the new owner
                     // also synchronises through the queue lock.
@@ -549,15 +508,14 @@ mod loom_tests {
         })
     }
 
-    /// One locked increment, as `Mutex`'s guard does it: the unlock
-    /// guesses the word its lock left.
+    /// One locked increment.
     fn increment(s: &Shared) {
         let me = block::me_id();
-        let bits = s.m.lock_bits(me);
+        s.m.lock(me);
         // SAFETY: the mutex is held, so no other access to `n` overlaps;
         // loom's UnsafeCell would panic if one did.
         s.n.with_mut(|p| unsafe { *p += 1 });
-        s.m.unlock_bits(me, bits);
+        s.m.unlock(me);
     }
 
     fn check_mutual_exclusion(starve_ns: u64) {
@@ -605,14 +563,15 @@ mod loom_tests {
     }
 
     /// Two waiters queue behind the holder, which unlocks and locks again:
-    /// its second lock can find the waiters' bits (PARKED, WOKEN) in a free
-    /// word, and its unlock then releases with that word as its guess. The
-    /// bits can change between that lock and that unlock (the woken waiter
-    /// queues again, clearing WOKEN; the queue empties, clearing PARKED):
-    /// the guess must then fail and the slow path wake whoever waits, so
-    /// that every locker finishes.
+    /// the unlock wakes one of them and leaves the word free and clean
+    /// (PARKED cleared while the other still waits), so the holder's second
+    /// lock and unlock can take the fast paths and wake nobody. The woken
+    /// waiter then speaks for the other (step 5): whether it takes the lock
+    /// (setting PARKED in the same CAS) or queues again (setting it under
+    /// the queue lock), the other must still be woken, so that every locker
+    /// finishes and the word ends clean.
     #[test]
-    fn an_unlock_that_guesses_the_waiters_bits_loses_no_wake_up() {
+    fn a_woken_waiter_speaks_for_those_it_left_queued() {
         let mut b = loom::model::Builder::new();
         b.preemption_bound = Some(2);
         b.check(|| {
@@ -683,7 +642,7 @@ mod loom_tests {
             s.m.unlock(me);
             let _ = t.join().unwrap();
             // Whether it timed out or was handed the lock, nothing is left
-            // behind: no owner, no queued node, no pending WOKEN.
+            // behind: no owner, no queued node, no PARKED left set.
             assert_eq!(s.m.word.load(Relaxed), 0);
             assert!(s.m.queue.lock().is_empty());
         });
