@@ -47,6 +47,7 @@ fn start(rt: &'static Runtime) {
         // Not even one LWP: nothing can run. Say why and stop.
         crate::fatal(&format!("cannot start the LWP pool: {e}"));
     }
+    crate::monitor::prepare();
     std::thread::Builder::new()
         .name("weave-monitor".into())
         .stack_size(256 * 1024)

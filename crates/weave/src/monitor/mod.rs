@@ -103,6 +103,13 @@ struct Watch {
     futex_since: Option<Instant>,
 }
 
+/// What the monitor needs made on the thread that starts the runtime,
+/// before the monitor thread exists: the open list of the process's
+/// threads (`tasks.rs`).
+pub(crate) fn prepare() {
+    tasks::open();
+}
+
 /// The monitor thread's loop.
 pub(crate) fn run(rt: &'static Runtime) {
     crate::thread::current::on_external_exit(os_thread_exits);

@@ -7,15 +7,17 @@
 //! two system calls more and took the lowest free fd number for a moment:
 //! a program that closes an fd and counts on its next `socket` or `open`
 //! getting that number back (POSIX: "the lowest numbered file descriptor
-//! not currently open") could get another one. The stream is opened at
-//! the first look, keeps its one number from then on, as the reactor's
-//! epoll fd does, and is rewound for every later look, which lists the
-//! threads afresh. The child of a `fork` closes its copy (it lists the
-//! parent's threads: `/proc/self` was resolved when it was opened) and
-//! opens its own at its first look.
+//! not currently open") could get another one. The stream is opened when
+//! the runtime starts, on the thread that starts it (inside the program's
+//! first call into weave, where the LWPs are made too, not at a moment of
+//! the monitor's choosing), keeps its one number from then on, and is
+//! rewound for every look, which lists the threads afresh. The child of a
+//! `fork` closes its copy (it lists the parent's threads: `/proc/self` was
+//! resolved when it was opened) and opens its own when its runtime starts.
 //!
-//! Only the monitor thread looks (the fork hook runs where no other thread
-//! is left), so the stream needs no lock.
+//! Only the monitor thread looks, after the thread that started the
+//! runtime opened the stream and spawned it (the fork hook runs where no
+//! other thread is left), so the stream needs no lock.
 
 use std::ffi::CStr;
 use std::sync::atomic::AtomicPtr;
@@ -49,6 +51,12 @@ pub(super) fn every(mut f: impl FnMut(i32) -> bool) -> Option<bool> {
             return Some(false);
         }
     }
+}
+
+/// Opens the stream, if it is not open: called as the runtime starts,
+/// before the monitor thread exists (module doc).
+pub(super) fn open() {
+    let _ = stream();
 }
 
 fn stream() -> Option<*mut libc::DIR> {
