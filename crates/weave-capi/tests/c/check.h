@@ -5,11 +5,14 @@
 #define WEAVE_TEST_CHECK_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CHECK(c)                                                             \
     do {                                                                     \
@@ -84,6 +87,28 @@ static inline void *reads(void *arg) {
     r->n = read(r->fd, r->got, sizeof r->got);
     r->err = errno;
     return NULL;
+}
+
+/* A new socket pair with one end at `number`, the lowest free fd, in
+ * sv[0] (tests of fd-number reuse). Another thread of the process (weave's
+ * monitor reads /proc now and then) may hold a lower number, or this one,
+ * for a moment: then the pair's other end may have it, or the pair goes
+ * back and is made again. A number that close did not free never comes
+ * back, and the check fails after 1,000 tries. */
+static inline void pair_with_end_at(int sv[2], int number) {
+    for (int tries = 0;; tries++) {
+        EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        if (sv[0] == number) return;
+        if (sv[1] == number) {
+            sv[1] = sv[0];
+            sv[0] = number;
+            return;
+        }
+        if (tries == 1000) EQ(sv[0], number);
+        EQ(close(sv[0]), 0);
+        EQ(close(sv[1]), 0);
+        sched_yield();
+    }
 }
 
 #endif

@@ -12,26 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A new socket pair with one end at `number`, the lowest free fd, in
- * now[0]. Another thread of the process (weave's monitor reads /proc now
- * and then) may hold a lower number, or this one, for a moment: then the
- * pair's other end may have it, or the pair goes back and is made again. */
-static void pair_with_end_at(int now[2], int number) {
-    for (int tries = 0;; tries++) {
-        EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, now), 0);
-        if (now[0] == number) return;
-        if (now[1] == number) {
-            now[1] = now[0];
-            now[0] = number;
-            return;
-        }
-        if (tries == 1000) EQ(now[0], number);
-        EQ(close(now[0]), 0);
-        EQ(close(now[1]), 0);
-        sched_yield();
-    }
-}
-
 int main(void) {
     for (int round = 0; round < 50; round++) {
         int old[2];

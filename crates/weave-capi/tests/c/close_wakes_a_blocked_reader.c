@@ -11,26 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A new socket pair with one end at `number`, the lowest free fd, in
- * nv[0]. Another thread of the process may hold a lower number, or this
- * one, for a moment: then the pair's other end may have it, or the pair
- * goes back and is made again. */
-static void pair_with_end_at(int nv[2], int number) {
-    for (int tries = 0;; tries++) {
-        EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, nv), 0);
-        if (nv[0] == number) return;
-        if (nv[1] == number) {
-            nv[1] = nv[0];
-            nv[0] = number;
-            return;
-        }
-        if (tries == 1000) EQ(nv[0], number);
-        EQ(close(nv[0]), 0);
-        EQ(close(nv[1]), 0);
-        sched_yield();
-    }
-}
-
 static void *accepts(void *arg) {
     int *fd = arg;
     return (void *)(intptr_t)accept(*fd, NULL, NULL);
