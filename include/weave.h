@@ -534,7 +534,9 @@ int weave_pthread_rwlock_destroy(pthread_rwlock_t *r);
 int weave_pthread_rwlock_rdlock(pthread_rwlock_t *r);
 
 // `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds it (or, for a
-// writer-preferring kind, waits for it).
+// writer-preferring kind, waits for it), the caller included: `EBUSY` is
+// the one error POSIX gives the try forms for a lock that is held
+// (`EDEADLK` is the blocking forms').
 int weave_pthread_rwlock_tryrdlock(pthread_rwlock_t *r);
 
 // `pthread_rwlock_timedrdlock`: until `abstime` (`CLOCK_REALTIME`);
@@ -545,7 +547,7 @@ int weave_pthread_rwlock_timedrdlock(pthread_rwlock_t *r, const struct timespec 
 // writing.
 int weave_pthread_rwlock_wrlock(pthread_rwlock_t *r);
 
-// `pthread_rwlock_trywrlock`: `EBUSY` if held.
+// `pthread_rwlock_trywrlock`: `EBUSY` if held, by the caller too.
 int weave_pthread_rwlock_trywrlock(pthread_rwlock_t *r);
 
 // `pthread_rwlock_timedwrlock`: until `abstime` (`CLOCK_REALTIME`);
@@ -811,7 +813,7 @@ int weave_pthread_getconcurrency(void);
 // or more, as glibc; `ESRCH` for a stale id; `EINVAL` for null.
 int weave_pthread_setname_np(pthread_t thread, const char *name);
 
-// `pthread_getname_np`: the thread's name ("" if it has none) into `buf`
+// `pthread_getname_np`: the thread's name (the process's if it has none) into `buf`
 // of `len` bytes. `ERANGE` if it does not fit with its NUL.
 int weave_pthread_getname_np(pthread_t thread, char *buf, size_t len);
 

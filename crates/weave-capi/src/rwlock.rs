@@ -263,10 +263,23 @@ pub unsafe extern "C" fn weave_pthread_rwlock_rdlock(r: *mut pthread_rwlock_t) -
 }
 
 /// `pthread_rwlock_tryrdlock`: `EBUSY` if a writer holds it (or, for a
-/// writer-preferring kind, waits for it).
+/// writer-preferring kind, waits for it), the caller included: `EBUSY` is
+/// the one error POSIX gives the try forms for a lock that is held
+/// (`EDEADLK` is the blocking forms').
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlock_tryrdlock(r: *mut pthread_rwlock_t) -> c_int {
-    with_rw("pthread_rwlock_tryrdlock", r, |rw, me| rw.try_read(me))
+    with_rw("pthread_rwlock_tryrdlock", r, |rw, me| {
+        busy(rw.try_read(me))
+    })
+}
+
+/// The try forms' answer for a lock the caller holds itself.
+fn busy(r: c_int) -> c_int {
+    if r == libc::EDEADLK {
+        libc::EBUSY
+    } else {
+        r
+    }
 }
 
 /// `pthread_rwlock_timedrdlock`: until `abstime` (`CLOCK_REALTIME`);
@@ -295,10 +308,12 @@ pub unsafe extern "C" fn weave_pthread_rwlock_wrlock(r: *mut pthread_rwlock_t) -
     })
 }
 
-/// `pthread_rwlock_trywrlock`: `EBUSY` if held.
+/// `pthread_rwlock_trywrlock`: `EBUSY` if held, by the caller too.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlock_trywrlock(r: *mut pthread_rwlock_t) -> c_int {
-    with_rw("pthread_rwlock_trywrlock", r, |rw, me| rw.try_write(me))
+    with_rw("pthread_rwlock_trywrlock", r, |rw, me| {
+        busy(rw.try_write(me))
+    })
 }
 
 /// `pthread_rwlock_timedwrlock`: until `abstime` (`CLOCK_REALTIME`);

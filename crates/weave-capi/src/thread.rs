@@ -859,7 +859,7 @@ pub unsafe extern "C" fn weave_pthread_setname_np(thread: pthread_t, name: *cons
     })
 }
 
-/// `pthread_getname_np`: the thread's name ("" if it has none) into `buf`
+/// `pthread_getname_np`: the thread's name (the process's if it has none) into `buf`
 /// of `len` bytes. `ERANGE` if it does not fit with its NUL.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_getname_np(
@@ -875,7 +875,14 @@ pub unsafe extern "C" fn weave_pthread_getname_np(
             Ok(t) => t,
             Err(e) => return e,
         };
-        let name = t.name().unwrap_or("").as_bytes();
+        let unnamed;
+        let name = match t.name() {
+            Some(n) => n.as_bytes(),
+            None => {
+                unnamed = process_name();
+                unnamed.as_slice()
+            }
+        };
         if name.len() + 1 > len {
             return libc::ERANGE;
         }
@@ -887,6 +894,17 @@ pub unsafe extern "C" fn weave_pthread_getname_np(
         }
         0
     })
+}
+
+/// The name of a thread the program never named: the process's (its
+/// main thread's `comm`), as on glibc, where every thread starts with the
+/// name of the thread that created it; empty if `/proc` cannot say.
+fn process_name() -> Vec<u8> {
+    let mut name = std::fs::read("/proc/self/comm").unwrap_or_default();
+    if name.last() == Some(&b'\n') {
+        name.pop();
+    }
+    name
 }
 
 /// Maps a POSIX policy and priority onto weave's 32 levels: `SCHED_OTHER`

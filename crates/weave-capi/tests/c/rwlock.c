@@ -73,6 +73,9 @@ int main(void) {
     EQ(pthread_rwlock_wrlock(&rw), 0);
     EQ(pthread_rwlock_wrlock(&rw), EDEADLK);
     EQ(pthread_rwlock_rdlock(&rw), EDEADLK);
+    /* The try forms' one error for a held lock is EBUSY, whoever holds it. */
+    EQ(pthread_rwlock_tryrdlock(&rw), EBUSY);
+    EQ(pthread_rwlock_trywrlock(&rw), EBUSY);
     EQ(pthread_rwlock_destroy(&rw), EBUSY);
     EQ(pthread_rwlock_unlock(&rw), 0);
     EQ(pthread_rwlock_unlock(&rw), EPERM);
