@@ -543,6 +543,12 @@ int weave_pthread_rwlock_tryrdlock(pthread_rwlock_t *r);
 // `ETIMEDOUT` then.
 int weave_pthread_rwlock_timedrdlock(pthread_rwlock_t *r, const struct timespec *abstime);
 
+// `pthread_rwlock_clockrdlock`: as timedrdlock, with `abstime` on
+// `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+int weave_pthread_rwlock_clockrdlock(pthread_rwlock_t *r,
+                                     clockid_t clock,
+                                     const struct timespec *abstime);
+
 // `pthread_rwlock_wrlock`: `EDEADLK` if the caller already holds it for
 // writing.
 int weave_pthread_rwlock_wrlock(pthread_rwlock_t *r);
@@ -553,6 +559,12 @@ int weave_pthread_rwlock_trywrlock(pthread_rwlock_t *r);
 // `pthread_rwlock_timedwrlock`: until `abstime` (`CLOCK_REALTIME`);
 // `ETIMEDOUT` then.
 int weave_pthread_rwlock_timedwrlock(pthread_rwlock_t *r, const struct timespec *abstime);
+
+// `pthread_rwlock_clockwrlock`: as timedwrlock, with `abstime` on
+// `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+int weave_pthread_rwlock_clockwrlock(pthread_rwlock_t *r,
+                                     clockid_t clock,
+                                     const struct timespec *abstime);
 
 // `pthread_rwlock_unlock`: releases the caller's write lock, or one read
 // lock; `EPERM` if it is not held.

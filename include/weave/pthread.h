@@ -149,9 +149,11 @@
 #define pthread_rwlock_rdlock weave_pthread_rwlock_rdlock
 #define pthread_rwlock_tryrdlock weave_pthread_rwlock_tryrdlock
 #define pthread_rwlock_timedrdlock weave_pthread_rwlock_timedrdlock
+#define pthread_rwlock_clockrdlock weave_pthread_rwlock_clockrdlock
 #define pthread_rwlock_wrlock weave_pthread_rwlock_wrlock
 #define pthread_rwlock_trywrlock weave_pthread_rwlock_trywrlock
 #define pthread_rwlock_timedwrlock weave_pthread_rwlock_timedwrlock
+#define pthread_rwlock_clockwrlock weave_pthread_rwlock_clockwrlock
 #define pthread_rwlock_unlock weave_pthread_rwlock_unlock
 #define pthread_rwlockattr_init weave_pthread_rwlockattr_init
 #define pthread_rwlockattr_destroy weave_pthread_rwlockattr_destroy
@@ -289,12 +291,6 @@
 #define WEAVE__UNCOVERED(name)                                               \
     __attribute__((error(#name " is not covered by weave's C API yet "      \
                          "(see README, From C)")))
-int weave_uncovered_pthread_rwlock_clockrdlock(pthread_rwlock_t *, clockid_t,
-                                               const struct timespec *)
-    WEAVE__UNCOVERED(pthread_rwlock_clockrdlock);
-int weave_uncovered_pthread_rwlock_clockwrlock(pthread_rwlock_t *, clockid_t,
-                                               const struct timespec *)
-    WEAVE__UNCOVERED(pthread_rwlock_clockwrlock);
 int weave_uncovered_pthread_getcpuclockid(pthread_t, clockid_t *)
     WEAVE__UNCOVERED(pthread_getcpuclockid);
 int weave_uncovered_pthread_setaffinity_np(pthread_t, size_t, const cpu_set_t *)
@@ -305,8 +301,6 @@ int weave_uncovered_pthread_attr_setaffinity_np(pthread_attr_t *, size_t, const 
     WEAVE__UNCOVERED(pthread_attr_setaffinity_np);
 int weave_uncovered_pthread_attr_getaffinity_np(const pthread_attr_t *, size_t, cpu_set_t *)
     WEAVE__UNCOVERED(pthread_attr_getaffinity_np);
-#define pthread_rwlock_clockrdlock weave_uncovered_pthread_rwlock_clockrdlock
-#define pthread_rwlock_clockwrlock weave_uncovered_pthread_rwlock_clockwrlock
 #define pthread_getcpuclockid weave_uncovered_pthread_getcpuclockid
 #define pthread_setaffinity_np weave_uncovered_pthread_setaffinity_np
 #define pthread_getaffinity_np weave_uncovered_pthread_getaffinity_np

@@ -164,13 +164,14 @@ impl CRwLock {
     /// that can be had at once is taken even with a bad `abstime`), then
     /// blocks in `RwLock::try_read_until` (or its reader-preferring twin)
     /// in the steps of `time::wait_until`, which reads `CLOCK_REALTIME`
-    /// again at each one (the wait follows the clock if it is set).
-    fn timed_read(&self, me: u64, abstime: *const timespec) -> c_int {
+    /// again at each one (the wait follows the clock if it is set), or
+    /// `CLOCK_MONOTONIC` for `pthread_rwlock_clockrdlock`.
+    fn timed_read(&self, me: u64, clock: Clock, abstime: *const timespec) -> c_int {
         match self.try_read(me) {
             libc::EBUSY => {}
             r => return r,
         }
-        let r = wait_until(Clock::Realtime, abstime, |until| {
+        let r = wait_until(clock, abstime, |until| {
             let r = if self.prefer_readers {
                 self.rw.try_read_preferring_until(until)
             } else {
@@ -189,12 +190,12 @@ impl CRwLock {
     /// `pthread_rwlock_timedwrlock`'s wait, as [`timed_read`](Self::timed_read)
     /// through `RwLock::try_write_until`. A writer that times out no longer
     /// holds back the readers that queued behind it.
-    fn timed_write(&self, me: u64, abstime: *const timespec) -> c_int {
+    fn timed_write(&self, me: u64, clock: Clock, abstime: *const timespec) -> c_int {
         match self.try_write(me) {
             libc::EBUSY => {}
             r => return r,
         }
-        let r = wait_until(Clock::Realtime, abstime, |until| {
+        let r = wait_until(clock, abstime, |until| {
             match self.rw.try_write_until(until) {
                 Ok(g) => self.keep_write(g, me),
                 Err(TryLockError::Poisoned(p)) => self.keep_write(p.into_inner(), me),
@@ -290,7 +291,23 @@ pub unsafe extern "C" fn weave_pthread_rwlock_timedrdlock(
     abstime: *const timespec,
 ) -> c_int {
     with_rw("pthread_rwlock_timedrdlock", r, |rw, me| {
-        rw.timed_read(me, abstime)
+        rw.timed_read(me, Clock::Realtime, abstime)
+    })
+}
+
+/// `pthread_rwlock_clockrdlock`: as timedrdlock, with `abstime` on
+/// `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_clockrdlock(
+    r: *mut pthread_rwlock_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return libc::EINVAL;
+    };
+    with_rw("pthread_rwlock_clockrdlock", r, |rw, me| {
+        rw.timed_read(me, clock, abstime)
     })
 }
 
@@ -324,7 +341,23 @@ pub unsafe extern "C" fn weave_pthread_rwlock_timedwrlock(
     abstime: *const timespec,
 ) -> c_int {
     with_rw("pthread_rwlock_timedwrlock", r, |rw, me| {
-        rw.timed_write(me, abstime)
+        rw.timed_write(me, Clock::Realtime, abstime)
+    })
+}
+
+/// `pthread_rwlock_clockwrlock`: as timedwrlock, with `abstime` on
+/// `clock` (`CLOCK_REALTIME` or `CLOCK_MONOTONIC`; `EINVAL` for another).
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_rwlock_clockwrlock(
+    r: *mut pthread_rwlock_t,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    let Some(clock) = Clock::from_id(clock) else {
+        return libc::EINVAL;
+    };
+    with_rw("pthread_rwlock_clockwrlock", r, |rw, me| {
+        rw.timed_write(me, clock, abstime)
     })
 }
 
