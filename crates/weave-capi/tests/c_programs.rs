@@ -301,6 +301,7 @@ c_tests! {
     pthread_kill_stays_pending_until_the_target_unblocks_it => "sig_kill_pending_until_unblocked",
     pthread_sigqueue_realtime_signals_arrive_in_order_with_values => "sig_sigqueue_realtime_in_order",
     sigwait_takes_a_directed_and_a_process_signal => "sig_sigwait_takes_directed_and_process_signals",
+    sigwait_on_the_main_os_thread_takes_signals_pending_before_and_sent_during_it => "sig_sigwait_on_the_main_thread",
     sigtimedwait_times_out_with_eagain_or_takes_the_signal => "sig_sigtimedwait",
     sigsuspend_and_pause_wait_only_the_ult_until_a_handler_ran => "sig_sigsuspend_and_pause",
     sigaction_applies_sa_mask_and_nodefer_reports_oact_and_refuses_sigkill => "sig_sigaction_mask_flags_and_errors",

@@ -152,3 +152,31 @@ fn wait_timeout_returns_a_signal_that_comes_before_the_deadline() {
         (sig, 9, Route::Waited)
     );
 }
+
+#[test]
+fn a_plain_os_thread_waits_for_a_signal_its_kernel_mask_blocks() {
+    if !in_child("a_plain_os_thread_waits_for_a_signal_its_kernel_mask_blocks") {
+        return;
+    }
+    // This test's thread is a plain OS thread: its mask is the kernel's.
+    let set = SigSet::of(&[libc::SIGUSR1]);
+    signal::mask(How::Block, &set);
+    // Sent to it before the wait: pending in the kernel, taken at once.
+    thread::current().kill(libc::SIGUSR1).unwrap();
+    assert_eq!(signal::wait(&set).unwrap().signo, libc::SIGUSR1);
+    // Sent by a ULT during the wait.
+    let me = thread::current();
+    let sender = thread::spawn(move || {
+        thread::sleep(std::time::Duration::from_millis(20));
+        me.kill(libc::SIGUSR1).unwrap();
+    });
+    assert_eq!(signal::wait(&set).unwrap().signo, libc::SIGUSR1);
+    sender.join().unwrap();
+    // The kernel mask still blocks it after the waits.
+    // SAFETY: a zeroed sigset_t is a valid out-value.
+    let mut now: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new set only reads the mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now) };
+    // SAFETY: a valid set, a valid signal number.
+    assert_eq!(unsafe { libc::sigismember(&now, libc::SIGUSR1) }, 1);
+}

@@ -816,15 +816,23 @@ fn wait_until(set: &SigSet, deadline: Option<Instant>) -> Result<Option<SigInfo>
         }
         e => e,
     };
+    // On a plain OS thread, the signals of `set` its own kernel mask
+    // blocks (a program blocks them before `sigwait`, as it should), let
+    // in for the wait and blocked again after it.
+    let mut os_opened = 0;
     let info = match early {
         Some(i) => Some(i),
         None => {
             // Signals nobody took may wait in the kernel, blocked in this
             // LWP's mask (case 4): let them in; the top half sees a waiter.
+            // A plain OS thread's: sent to it by `Thread::kill` (`tgkill`)
+            // or to the process, they wait in the kernel while its mask
+            // blocks them, and would never reach this wait.
             let kb = if crate::thread::current::running().is_some() {
                 state::kernel_blocked(set.bits(), crate::lwp::current().is_some())
             } else {
-                0
+                os_opened = state::kernel_mask().bits() & set.bits();
+                os_opened
             };
             if kb != 0 {
                 KERNEL_CHANGES.fetch_add(1, Relaxed);
@@ -844,6 +852,14 @@ fn wait_until(set: &SigSet, deadline: Option<Instant>) -> Result<Option<SigInfo>
             }
         }
     };
+    if os_opened != 0 {
+        // Blocked again while this wait is still registered: one that
+        // comes meanwhile is routed as for a waiter (the next `wait` finds
+        // it, or another waiter takes it), not run by a handler.
+        let ks = SigSet::from_bits(os_opened).to_sigset_t();
+        // SAFETY: blocking a valid set on the calling thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &ks, std::ptr::null_mut()) };
+    }
     for s in set.iter() {
         let a = &ACTIONS[s as usize];
         a.waiters
