@@ -736,8 +736,10 @@ void *weave_blocking(void *(*f)(void*), void *arg);
 
 // `sysconf`, with weave's answers where they differ from the system's,
 // for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-// shared objects are refused with `ENOTSUP`) and `_SC_THREAD_ROBUST_PRIO_*`
-// (robust mutexes likewise) are -1. Everything else is the system's.
+// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
+// (robust mutexes likewise) and `_SC_THREAD_CPUTIME` (a ULT that shares
+// LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
+// are -1. Everything else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
@@ -838,6 +840,15 @@ int weave_pthread_setschedparam(pthread_t thread, int policy, const struct sched
 // `pthread_setschedprio`: as `pthread_setschedparam` with the policy
 // in force.
 int weave_pthread_setschedprio(pthread_t thread, int prio);
+
+// `pthread_getcpuclockid`: the kernel's CPU-time clock of the thread's
+// kernel thread, for a thread that has one of its own for its whole life:
+// a plain OS thread (`main`) or a bound thread (`PTHREAD_SCOPE_SYSTEM`).
+// `ENOENT` for a ULT that shares LWPs ("per-thread CPU-time clocks are
+// not supported": the kernel thread under it runs other ULTs too, so its
+// clock would count their time; `sysconf(_SC_THREAD_CPUTIME)` is -1 to
+// match). `ESRCH` for a stale id, `EINVAL` for a null `clock_id`.
+int weave_pthread_getcpuclockid(pthread_t thread, clockid_t *clock_id);
 
 // `pthread_getschedparam`: the policy and priority last set
 // (`SCHED_OTHER`, 0 for a thread that never set them).

@@ -20,7 +20,9 @@
  * cancellation (pthread_cancel and friends, see below), socket
  * read/write/recv/send/accept/connect, and close (ULT waits: define WEAVE_NO_IO to
  * keep the system's),
- * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1, and
+ * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1,
+ * pthread_getcpuclockid (the main thread's and bound threads' kernel clocks;
+ * ENOENT for a ULT that shares LWPs, and sysconf(_SC_THREAD_CPUTIME) = -1), and
  * signals (below).
  *
  * Signals: pthread_sigmask and sigprocmask change the calling thread's
@@ -80,6 +82,7 @@
 #define pthread_getname_np weave_pthread_getname_np
 #define pthread_setschedparam weave_pthread_setschedparam
 #define pthread_getschedparam weave_pthread_getschedparam
+#define pthread_getcpuclockid weave_pthread_getcpuclockid
 #define pthread_setschedprio weave_pthread_setschedprio
 
 /* Thread attributes */
@@ -291,8 +294,6 @@
 #define WEAVE__UNCOVERED(name)                                               \
     __attribute__((error(#name " is not covered by weave's C API yet "      \
                          "(see README, From C)")))
-int weave_uncovered_pthread_getcpuclockid(pthread_t, clockid_t *)
-    WEAVE__UNCOVERED(pthread_getcpuclockid);
 int weave_uncovered_pthread_setaffinity_np(pthread_t, size_t, const cpu_set_t *)
     WEAVE__UNCOVERED(pthread_setaffinity_np);
 int weave_uncovered_pthread_getaffinity_np(pthread_t, size_t, cpu_set_t *)
@@ -301,7 +302,6 @@ int weave_uncovered_pthread_attr_setaffinity_np(pthread_attr_t *, size_t, const 
     WEAVE__UNCOVERED(pthread_attr_setaffinity_np);
 int weave_uncovered_pthread_attr_getaffinity_np(const pthread_attr_t *, size_t, cpu_set_t *)
     WEAVE__UNCOVERED(pthread_attr_getaffinity_np);
-#define pthread_getcpuclockid weave_uncovered_pthread_getcpuclockid
 #define pthread_setaffinity_np weave_uncovered_pthread_setaffinity_np
 #define pthread_getaffinity_np weave_uncovered_pthread_getaffinity_np
 #define pthread_attr_setaffinity_np weave_uncovered_pthread_attr_setaffinity_np

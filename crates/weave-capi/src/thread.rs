@@ -977,6 +977,45 @@ pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> 
     })
 }
 
+/// `pthread_getcpuclockid`: the kernel's CPU-time clock of the thread's
+/// kernel thread, for a thread that has one of its own for its whole life:
+/// a plain OS thread (`main`) or a bound thread (`PTHREAD_SCOPE_SYSTEM`).
+/// `ENOENT` for a ULT that shares LWPs ("per-thread CPU-time clocks are
+/// not supported": the kernel thread under it runs other ULTs too, so its
+/// clock would count their time; `sysconf(_SC_THREAD_CPUTIME)` is -1 to
+/// match). `ESRCH` for a stale id, `EINVAL` for a null `clock_id`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_pthread_getcpuclockid(
+    thread: pthread_t,
+    clock_id: *mut libc::clockid_t,
+) -> c_int {
+    guard("pthread_getcpuclockid", libc::EINVAL, || {
+        if clock_id.is_null() {
+            return libc::EINVAL;
+        }
+        let t = match live(thread) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        match t.kernel_tid() {
+            Ok(Some(tid)) => {
+                // SAFETY: non-null; the program's clockid_t.
+                unsafe { clock_id.write(thread_cpu_clock(tid)) };
+                0
+            }
+            Ok(None) => libc::ENOENT,
+            Err(_) => libc::ESRCH,
+        }
+    })
+}
+
+/// The kernel's id for the CPU-time clock of thread `tid` of this process
+/// (Linux's encoding, `clock_gettime(2)`: the complement of the id shifted
+/// left by 3, then "per thread" (4) and "scheduler time" (2)).
+fn thread_cpu_clock(tid: i32) -> libc::clockid_t {
+    (!tid << 3) | 4 | 2
+}
+
 /// `pthread_getschedparam`: the policy and priority last set
 /// (`SCHED_OTHER`, 0 for a thread that never set them).
 #[no_mangle]

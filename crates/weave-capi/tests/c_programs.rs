@@ -224,6 +224,7 @@ c_tests! {
     prefer_reader_kinds_and_the_default_let_readers_pass_a_waiting_writer => "rwlock_prefer_reader_np",
     timed_rwlock_waits_block_in_the_lock_and_a_timed_out_writer_lets_readers_in => "rwlock_timed_waits_in_the_lock",
     rwlock_clock_locks_wait_on_the_clock_given => "rwlock_clock_locks",
+    getcpuclockid_gives_kernel_clocks_to_os_and_bound_threads_and_enoent_to_ults => "getcpuclockid",
     getattr_np_describes_a_detached_thread_as_created => "thread_getattr_np_detached",
     realtime_timed_joins_wait_in_steps_until_abstime_passes_on_that_clock => "timedjoin_realtime_in_steps",
     close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",
@@ -316,7 +317,7 @@ c_tests! {
 /// Other calls that would hand a weave thread id or a weave-initialised
 /// object to glibc are refused at compile time as well.
 #[test]
-fn affinity_and_cpuclock_calls_are_refused_at_compile_time() {
+fn affinity_calls_are_refused_at_compile_time() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-refused");
     std::fs::create_dir_all(&dir).expect("create the output directory");
     for (name, call) in [
@@ -325,8 +326,12 @@ fn affinity_and_cpuclock_calls_are_refused_at_compile_time() {
             "pthread_setaffinity_np(pthread_self(), 0, 0)",
         ),
         (
-            "pthread_getcpuclockid",
-            "pthread_getcpuclockid(pthread_self(), 0)",
+            "pthread_getaffinity_np",
+            "pthread_getaffinity_np(pthread_self(), 0, 0)",
+        ),
+        (
+            "pthread_attr_setaffinity_np",
+            "pthread_attr_setaffinity_np(0, 0, 0)",
         ),
     ] {
         let src = dir.join(format!("{name}.c"));

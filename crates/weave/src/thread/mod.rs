@@ -174,6 +174,24 @@ impl Thread {
         Ok(())
     }
 
+    /// The kernel thread this thread runs on for its whole life, if it has
+    /// one: a plain OS thread's own id (`gettid`), a bound thread's LWP's
+    /// once it has one. `Ok(None)` for a ULT that shares LWPs: the kernel
+    /// thread under it is its LWP's, shared with the other ULTs placed
+    /// there (what `pthread_getcpuclockid` needs to know: a kernel CPU
+    /// clock measures a ULT only when it has a kernel thread of its own).
+    pub fn kernel_tid(&self) -> Result<Option<i32>, ThreadError> {
+        let tcb = lookup(self.id)?;
+        Ok(match tcb.kind() {
+            Kind::External => Some(tcb.os_tid.load(Relaxed) as i32),
+            Kind::Bound => {
+                let home = tcb.home.load(Relaxed);
+                (home != tcb::NO_LWP).then(|| rt().lwp(home as usize).tid())
+            }
+            _ => None,
+        })
+    }
+
     /// The thread's priority (0 lowest to 31 highest).
     pub fn priority(&self) -> Result<u8, ThreadError> {
         lookup(self.id).map(|t| t.priority())
