@@ -868,18 +868,21 @@ int weave_thread_create(pthread_t *thread,
                         void *(*start)(void*),
                         void *arg);
 
-// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0. A
-// cancellation point.
+// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0, or
+// the whole seconds left when a signal handler that ran on the thread
+// ended it. A cancellation point.
 unsigned int weave_sleep(unsigned int seconds);
 
-// `usleep`: the calling ULT sleeps for `usec` microseconds. A
-// cancellation point.
+// `usleep`: the calling ULT sleeps for `usec` microseconds; `-1` with
+// `errno` `EINTR` when a signal handler that ran on the thread ended it.
+// A cancellation point.
 int weave_usleep(useconds_t usec);
 
 // `nanosleep`: the calling ULT sleeps; `-1` with `errno` `EINVAL` for a
 // `tv_nsec` outside `0..1e9` or a negative time, `EFAULT` for null.
-// `rem`, if given, is set to zero (weave's sleeps are not interrupted by
-// signals). A cancellation point.
+// A signal handler that runs on the thread ends it with `-1` and `EINTR`,
+// the time left in `rem` if given (zero in `rem` after a whole sleep). A
+// cancellation point.
 int weave_nanosleep(const struct timespec *req, struct timespec *rem);
 
 // `clock_nanosleep`: the calling ULT sleeps for `*req` on `clock`, or
@@ -890,8 +893,9 @@ int weave_nanosleep(const struct timespec *req, struct timespec *rem);
 // `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
 // (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
 // system's call on weave's blocking pool, so that the LWP does not wait
-// either. `rem` is left alone (weave's sleeps are not interrupted by
-// signals). A cancellation point.
+// either. A signal handler that runs on the thread ends the sleep with
+// `EINTR`, and the time left in `rem` (if given) for a relative one. A
+// cancellation point.
 int weave_clock_nanosleep(clockid_t clock,
                           int flags,
                           const struct timespec *req,

@@ -34,8 +34,9 @@
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
  * SA_RESETHAND, SA_NODEFER honoured; weave's waits restart after a
- * handler as with SA_RESTART, except sem_wait and sem_timedwait, which
- * fail with EINTR). Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
+ * handler as with SA_RESTART, except sem_wait, sem_timedwait and the
+ * sleeps, which fail with EINTR, nanosleep and clock_nanosleep with the
+ * time left, sleep returning the seconds left). Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
  * go to the faulting thread's handler. Handlers must be async-signal-safe,
  * and weave's own calls are not (sem_post included): set a volatile
  * sig_atomic_t or write() to a pipe instead. sigsuspend and pause wait

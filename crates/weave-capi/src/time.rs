@@ -163,43 +163,98 @@ fn wait_until_on<T>(
     }
 }
 
-/// Sleeps for `dur` as a cancellation point: 0, or `cancel::ACT` when a
-/// cancellation request is to be acted on (it ends the sleep early).
-fn sleep_for(dur: Duration) -> c_int {
+/// How a sleep ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Slept {
+    /// The whole time passed.
+    Done,
+    /// A signal handler ran on the thread (`EINTR`), with this much left.
+    Interrupted(Duration),
+    /// A cancellation request is to be acted on (`cancel::ACT`).
+    Cancel,
+}
+
+/// Sleeps for `dur` as a cancellation point (a request ends the sleep
+/// early). A signal handler that runs on the thread ends it too, as the
+/// kernel's `nanosleep` is ended, whatever `SA_RESTART` says.
+fn sleep_for(dur: Duration) -> Slept {
     let now = Instant::now();
     let until = now
         .checked_add(dur)
         .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)));
     loop {
-        match crate::cancel::point(|| weave_rt::thread::sleep_until(until)) {
-            Ok(((), false)) => {}
-            Ok(((), true)) | Err(()) => return crate::cancel::ACT,
+        match crate::cancel::point(|| weave_rt::thread::sleep_until_interruptible(until)) {
+            Ok((Err(_), false)) => {
+                return Slept::Interrupted(until.saturating_duration_since(Instant::now()))
+            }
+            Ok((Ok(()), false)) => {}
+            Ok((_, true)) | Err(()) => return Slept::Cancel,
         }
         if Instant::now() >= until {
-            return 0;
+            return Slept::Done;
         }
     }
 }
 
-/// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0. A
-/// cancellation point.
-#[no_mangle]
-pub extern "C-unwind" fn weave_sleep(seconds: c_uint) -> c_uint {
-    crate::cancel::finish(sleep_for(Duration::from_secs(u64::from(seconds))));
-    0
+/// [`Slept`] as `usleep` and `clock_nanosleep` report it: 0, `EINTR`, or
+/// `cancel::ACT`.
+fn slept_code(s: Slept) -> c_int {
+    match s {
+        Slept::Done => 0,
+        Slept::Interrupted(_) => libc::EINTR,
+        Slept::Cancel => crate::cancel::ACT,
+    }
 }
 
-/// `usleep`: the calling ULT sleeps for `usec` microseconds. A
-/// cancellation point.
+/// Writes the time left into the program's `rem`, if it gave one.
+///
+/// # Safety
+/// `rem` is null or the program's timespec.
+unsafe fn write_rem(rem: *mut timespec, left: Duration) {
+    // SAFETY: the caller's contract.
+    if let Some(rem) = unsafe { rem.as_mut() } {
+        rem.tv_sec = left.as_secs().min(libc::time_t::MAX as u64) as libc::time_t;
+        rem.tv_nsec = left.subsec_nanos() as libc::c_long;
+    }
+}
+
+/// `sleep`: the calling ULT sleeps (its LWP runs others); returns 0, or
+/// the whole seconds left when a signal handler that ran on the thread
+/// ended it. A cancellation point.
+#[no_mangle]
+pub extern "C-unwind" fn weave_sleep(seconds: c_uint) -> c_uint {
+    match sleep_for(Duration::from_secs(u64::from(seconds))) {
+        Slept::Done => 0,
+        // The whole seconds not slept, as glibc's `sleep` counts them.
+        Slept::Interrupted(left) => c_uint::try_from(left.as_secs()).unwrap_or(c_uint::MAX),
+        Slept::Cancel => {
+            crate::cancel::finish(crate::cancel::ACT);
+            0
+        }
+    }
+}
+
+/// `usleep`: the calling ULT sleeps for `usec` microseconds; `-1` with
+/// `errno` `EINTR` when a signal handler that ran on the thread ended it.
+/// A cancellation point.
 #[no_mangle]
 pub extern "C-unwind" fn weave_usleep(usec: libc::useconds_t) -> c_int {
-    crate::cancel::finish(sleep_for(Duration::from_micros(u64::from(usec))))
+    match crate::cancel::finish(slept_code(sleep_for(Duration::from_micros(u64::from(
+        usec,
+    ))))) {
+        0 => 0,
+        e => {
+            crate::set_errno(e);
+            -1
+        }
+    }
 }
 
 /// `nanosleep`: the calling ULT sleeps; `-1` with `errno` `EINVAL` for a
 /// `tv_nsec` outside `0..1e9` or a negative time, `EFAULT` for null.
-/// `rem`, if given, is set to zero (weave's sleeps are not interrupted by
-/// signals). A cancellation point.
+/// A signal handler that runs on the thread ends it with `-1` and `EINTR`,
+/// the time left in `rem` if given (zero in `rem` after a whole sleep). A
+/// cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
     // SAFETY: the caller's contract, passed on.
@@ -216,16 +271,22 @@ unsafe fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
         if !valid(r) {
             return libc::EINVAL;
         }
-        if sleep_for(Duration::new(r.tv_sec as u64, r.tv_nsec as u32)) != 0 {
-            act = true;
-            return 0;
+        match sleep_for(Duration::new(r.tv_sec as u64, r.tv_nsec as u32)) {
+            Slept::Done => {
+                // SAFETY: null or the program's timespec.
+                unsafe { write_rem(rem, Duration::ZERO) };
+                0
+            }
+            Slept::Interrupted(left) => {
+                // SAFETY: null or the program's timespec.
+                unsafe { write_rem(rem, left) };
+                libc::EINTR
+            }
+            Slept::Cancel => {
+                act = true;
+                0
+            }
         }
-        // SAFETY: null or the program's timespec.
-        if let Some(rem) = unsafe { rem.as_mut() } {
-            rem.tv_sec = 0;
-            rem.tv_nsec = 0;
-        }
-        0
     });
     if act {
         crate::cancel::ACT
@@ -242,8 +303,9 @@ unsafe fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
 /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
 /// (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
 /// system's call on weave's blocking pool, so that the LWP does not wait
-/// either. `rem` is left alone (weave's sleeps are not interrupted by
-/// signals). A cancellation point.
+/// either. A signal handler that runs on the thread ends the sleep with
+/// `EINTR`, and the time left in `rem` (if given) for a relative one. A
+/// cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_clock_nanosleep(
     clock: libc::clockid_t,
@@ -291,7 +353,14 @@ unsafe fn clock_nanosleep(
         } else {
             Duration::new(r.tv_sec as u64, r.tv_nsec as u32)
         };
-        sleep_for(dur)
+        let slept = sleep_for(dur);
+        if let Slept::Interrupted(left) = slept {
+            if !absolute {
+                // SAFETY: null or the program's timespec.
+                unsafe { write_rem(rem, left) };
+            }
+        }
+        slept_code(slept)
     })
 }
 

@@ -996,6 +996,28 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
     Ok(())
 }
 
+/// A handler ran on the plain OS thread `t`, in the top half, on its own
+/// stack: if `t` waits inside weave, its wait ends as [`kick`] ends a
+/// ULT's, marked interrupted, so that the waits that report `EINTR`
+/// (`sem_wait`, C's sleeps) do and the others wait again. Without this
+/// the wait went on: weave's handler is installed with `SA_RESTART`, so
+/// the kernel restarts the futex wait the signal interrupted.
+// ASYNC-SIGNAL-SAFE: atomics of the thread's own TCB, and an unpark of
+// itself (an atomic swap and a futex wake) if it had announced a park;
+// the handle `std::thread::current` returns was made when the wait began.
+pub(crate) fn interrupt_os_wait(t: &'static Tcb) {
+    let w = t.state.load();
+    if w.run() != BLOCKED {
+        return;
+    }
+    state::mark_interrupted(t);
+    if t.state.wake_os(WakeToken { epoch: w.epoch() }) {
+        // Parked (or about to park) in `std::thread::park`: the park the
+        // kernel restarts after this handler finds the token and returns.
+        std::thread::current().unpark();
+    }
+}
+
 /// Makes a ULT with `b` pending and unblocked deliver it soon: now if it is
 /// the caller; woken if it waits inside weave; at its next safe point if it
 /// runs elsewhere; as it is switched in if it is runnable.

@@ -217,7 +217,9 @@ fn top_half(
         // A plain OS thread that uses weave: its kernel mask let it in.
         rec.route = Route::OsThread;
         rec.target = t.id().as_u64().get();
-        take_here(sig, rec, None, info, uc);
+        if take_here(sig, rec, None, info, uc) {
+            super::interrupt_os_wait(t);
+        }
         return;
     }
     // Sent here by case 3 for the ULT this LWP ran, which no longer runs
@@ -335,7 +337,7 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
 
 /// The interrupted thread takes the signal (case 1, or an OS thread): an
 /// immediate handler runs right here, on its stack; any other kind of
-/// handler gets a record.
+/// handler gets a record. Whether a handler ran here.
 // ASYNC-SIGNAL-SAFE
 fn take_here(
     sig: i32,
@@ -343,14 +345,19 @@ fn take_here(
     ult: Option<&'static Tcb>,
     info: *const libc::siginfo_t,
     uc: *mut libc::c_void,
-) {
+) -> bool {
     match immediate::lookup(sig) {
         Some(imm) => {
             if claim_once(sig, Some(imm)) {
                 immediate::run_in_signal_context(imm, ult, &rec, info, uc);
+                return true;
             }
+            false
         }
-        None => deliver(sig, rec),
+        None => {
+            deliver(sig, rec);
+            false
+        }
     }
 }
 

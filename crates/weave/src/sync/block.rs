@@ -185,10 +185,16 @@ mod imp {
 
     /// Whether a signal ended the calling ULT's wait since the last call
     /// (a handler ran meanwhile); clears it. For the waits that report
-    /// `EINTR` instead of waiting on. False on an OS thread.
+    /// `EINTR` instead of waiting on. On a plain OS thread, a handler that
+    /// ran on it while it waited (`signal::interrupt_os_wait`).
     #[inline]
     pub(crate) fn take_signal_interrupt() -> bool {
-        crate::thread::current::running().is_some_and(crate::signal::state::take_restart)
+        match crate::thread::current::running() {
+            Some(t) => crate::signal::state::take_restart(t),
+            None => {
+                crate::thread::current::external().is_some_and(crate::signal::state::take_restart)
+            }
+        }
     }
 }
 

@@ -362,6 +362,56 @@ pub fn sleep_until(deadline: Instant) {
     sleep_until_inner(deadline, false);
 }
 
+/// Blocks the calling thread until `deadline`, or until a signal handler
+/// runs on it: `Err(Interrupted)` then (C's `EINTR` of `nanosleep`, which a
+/// handler always interrupts, `SA_RESTART` or not). `Ok(())` when the
+/// sleep ended otherwise: the deadline passed, or, on a ULT, a wake-up
+/// that asks it to look up (a cancellation request, `cancellation_point`):
+/// the caller reads the clock to tell. On a ULT only the ULT sleeps; on a
+/// plain OS thread it is the kernel's `clock_nanosleep`.
+pub fn sleep_until_interruptible(deadline: Instant) -> Result<(), crate::sync::Interrupted> {
+    if lwp::current_ult().is_none() {
+        let now = Instant::now();
+        if deadline <= now {
+            return Ok(());
+        }
+        let left = deadline - now;
+        let req = libc::timespec {
+            tv_sec: left.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // Shown asleep in the thread table meanwhile, as a ULT's sleep is
+        // (dumps, and whoever waits to see the thread in its sleep). A
+        // handler that runs on it ends its state as it would end a wait
+        // inside weave (`signal::interrupt_os_wait`): the kernel's call
+        // says EINTR itself; the mark is dropped.
+        let tcb = current::current_tcb();
+        tcb.state.set_os_blocked(BlockReason::Sleep as u8, true);
+        // SAFETY: a valid relative time; no remainder asked for.
+        let r =
+            unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &req, std::ptr::null_mut()) };
+        tcb.state.set_os_running();
+        crate::signal::state::take_restart(tcb);
+        return if r == libc::EINTR {
+            Err(crate::sync::Interrupted)
+        } else {
+            Ok(())
+        };
+    }
+    // A handler that ran before this sleep is not this sleep's.
+    if let Some(t) = current::running() {
+        crate::signal::state::take_restart(t);
+    }
+    sched::note_wait_on(id::WaitOn::Deadline(deadline));
+    sched::block_on(BlockReason::Sleep, Some(deadline), |_| true);
+    if current::running().is_some_and(crate::signal::state::take_restart)
+        && Instant::now() < deadline
+    {
+        return Err(crate::sync::Interrupted);
+    }
+    Ok(())
+}
+
 fn sleep_until_inner(deadline: Instant, zero: bool) {
     if lwp::current_ult().is_none() {
         let now = Instant::now();
