@@ -808,7 +808,11 @@ int weave_pthread_equal(pthread_t a, pthread_t b);
 void weave_pthread_exit(void *value) __attribute__((noreturn));
 
 // `pthread_once`: runs `init` exactly once for `once`; every caller
-// returns after it has run. `EINVAL` for a null argument.
+// returns after it has run. `EINVAL` for a null argument. An `init`
+// that is cancelled (or calls `pthread_exit`) leaves `once` as if
+// `pthread_once` had never been called (POSIX): a cleanup record pushed
+// around it puts the state back and wakes the waiters, one of which then
+// runs `init` itself.
 int weave_pthread_once(pthread_once_t *once, void (*init)(void));
 
 // `sched_yield` and `pthread_yield`: lets the other ULTs of this LWP run.

@@ -756,7 +756,11 @@ static ONCE_WAIT: LazyLock<(Mutex<()>, Condvar)> =
     LazyLock::new(|| (Mutex::new(()), Condvar::new()));
 
 /// `pthread_once`: runs `init` exactly once for `once`; every caller
-/// returns after it has run. `EINVAL` for a null argument.
+/// returns after it has run. `EINVAL` for a null argument. An `init`
+/// that is cancelled (or calls `pthread_exit`) leaves `once` as if
+/// `pthread_once` had never been called (POSIX): a cleanup record pushed
+/// around it puts the state back and wakes the waiters, one of which then
+/// runs `init` itself.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_once(
     once: *mut pthread_once_t,
@@ -769,29 +773,59 @@ pub unsafe extern "C" fn weave_pthread_once(
         // SAFETY: a non-null pthread_once_t (an int) of the program, which
         // it shares only through these calls.
         let state = unsafe { std::sync::atomic::AtomicI32::from_ptr(once) };
-        // Acquire (either outcome): pairs with the Release store of DONE.
-        match state.compare_exchange(0, ONCE_RUNNING, Acquire, Acquire) {
-            Ok(_) => {
-                init();
-                let (m, cv) = &*ONCE_WAIT;
-                let _g = m.lock().unwrap_or_else(|e| e.into_inner());
-                // Release: pairs with the waiters' Acquire loads.
-                state.store(ONCE_DONE, Release);
-                cv.notify_all();
-            }
-            Err(ONCE_DONE) => {}
-            Err(_) => {
-                let (m, cv) = &*ONCE_WAIT;
-                let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-                // Acquire: as above. Checked under the lock that the
-                // finisher takes to notify, so no wake-up is lost.
-                while state.load(Acquire) == ONCE_RUNNING {
-                    g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        loop {
+            // Acquire (either outcome): pairs with the Release store of DONE.
+            match state.compare_exchange(0, ONCE_RUNNING, Acquire, Acquire) {
+                Ok(_) => {
+                    let mut rec = crate::cleanup::weave_cleanup_record {
+                        routine: Some(once_abandoned),
+                        arg: once.cast(),
+                        prev: std::ptr::null_mut(),
+                    };
+                    // SAFETY: `rec` lives in this frame until the pop below;
+                    // a cancellation or pthread_exit in `init` runs it while
+                    // this frame is still intact.
+                    unsafe { crate::cleanup::weave_cleanup_push(&mut rec, rec.routine, rec.arg) };
+                    init();
+                    // SAFETY: the record pushed above, not run.
+                    unsafe { crate::cleanup::weave_cleanup_pop(&mut rec, 0) };
+                    once_settle(state, ONCE_DONE);
+                    return 0;
+                }
+                Err(ONCE_DONE) => return 0,
+                Err(_) => {
+                    let (m, cv) = &*ONCE_WAIT;
+                    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+                    // Acquire: as above. Checked under the lock that the
+                    // finisher takes to notify, so no wake-up is lost.
+                    while state.load(Acquire) == ONCE_RUNNING {
+                        g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                    }
+                    // Done, or abandoned by a cancelled `init`: look again.
                 }
             }
         }
-        0
     })
+}
+
+/// Stores `to` (DONE, or 0 when `init` was abandoned) and wakes every
+/// thread waiting for this `pthread_once` to finish.
+fn once_settle(state: &std::sync::atomic::AtomicI32, to: c_int) {
+    let (m, cv) = &*ONCE_WAIT;
+    let _g = m.lock().unwrap_or_else(|e| e.into_inner());
+    // Release: pairs with the waiters' Acquire loads.
+    state.store(to, Release);
+    cv.notify_all();
+}
+
+/// The cleanup handler `pthread_once` pushes around `init`: `init` did not
+/// return (a cancellation, `pthread_exit`), so `once` goes back to
+/// `PTHREAD_ONCE_INIT`.
+extern "C" fn once_abandoned(once: *mut c_void) {
+    // SAFETY: the program's pthread_once_t, which `weave_pthread_once`
+    // pushed this handler for while it holds it RUNNING.
+    let state = unsafe { std::sync::atomic::AtomicI32::from_ptr(once.cast()) };
+    once_settle(state, 0);
 }
 
 /// `sched_yield` and `pthread_yield`: lets the other ULTs of this LWP run.
