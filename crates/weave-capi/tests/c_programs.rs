@@ -186,6 +186,7 @@ c_tests! {
     weave_own_api_creates_lists_and_blocks => "weave_api",
     cleanup_handlers_run_on_pop_and_on_exit_before_destructors => "cleanup_handlers",
     fork_gives_a_child_whose_threads_work => "fork_child_runs_threads",
+    fork_on_a_created_thread_keeps_that_thread_in_the_child => "fork_on_a_thread_keeps_it",
     deferred_cancel_acts_at_testcancel_and_join_gets_canceled => "cancel_testcancel",
     cancel_disabled_stays_pending_until_enabled => "cancel_disabled_until_enabled",
     cancel_disabled_join_completes_and_the_request_waits => "cancel_disabled_join_completes",

@@ -8,7 +8,7 @@
 //! |--------------------------------------------|-----------------------------------------------|--------------------------------------------------|
 //! | the runtime (`runtime::RT`): LWP table, run queues, injector, stack pool, monitor | its LWPs and monitor are gone; a spawn would queue work nobody runs (the hang this module removes) | forgotten (leaked): the next use starts a new runtime, new LWPs, new monitor |
 //! | the thread table's TCBs of every ULT and registered OS thread | threads that will never run again, some RUNNING or RUNNABLE (they would stop the deadlock detector, and show in `threads()`) | marked exited; their slots are not reused |
-//! | the forking thread's own TCB (an OS thread) | the same thread, under the child's thread id  | kept, with the new id (the deadlock check and signals find it by it) |
+//! | the forking thread's own TCB (an OS thread, or the ULT that forked) | the same thread, under the child's thread id  | kept, with the new id (the deadlock check and signals find it by it); a ULT's becomes the child's OS thread's, with the ULT's mask as its kernel mask |
 //! | the forking thread's cache of stacks       | stacks of the old runtime's pool              | forgotten (their pages stay mapped, unused), by the thread layer's hook |
 //! | the reactor's epoll fd and eventfd         | the *parent's* epoll instance: polling it would take the parent's events | fresh ones `dup2`ed onto the same numbers; poller role and waiter count reset |
 //! | the blocking pool's queue and counts       | its threads are gone                          | emptied (jobs forgotten, not run or dropped)     |
@@ -25,10 +25,14 @@
 //! **A fork from a ULT.** Then the child's one thread is an LWP of the old
 //! runtime, in the middle of a ULT, on the ULT's stack. The child handler
 //! makes weave forget that the thread is an LWP: from there on it is a
-//! plain OS thread to weave, as `main` is. Its weave calls take the OS
+//! plain OS thread to weave, as `main` is, and the ULT's TCB is that OS
+//! thread's own (`thread::current::adopt_after_fork`): the same id, name,
+//! per-thread values (`weave::thread_local!`, C's keys), and the locks it
+//! holds stay its own, so the child handler of `pthread_atfork` can
+//! unlock what the prepare handler locked. Its weave calls take the OS
 //! thread paths (spawning goes to the new runtime; joins, locks and
-//! channels park the kernel thread; `weave::thread_local!` starts empty),
-//! and it never switches back into the old LWP's scheduler loop, which
+//! channels park the kernel thread), and it never switches back into the
+//! old LWP's scheduler loop, which
 //! would run copies of the parent's ULTs. If the ULT's closure returns in
 //! the child, there is nothing to return to (the process has no other
 //! thread), so the child exits with status 0, as a process does when its
@@ -134,12 +138,13 @@ extern "C" fn parent() {
 /// After the fork, in the child: leaves the parent's runtime behind (see
 /// the module doc), then releases the locks.
 extern "C" fn child() {
-    if let Some(me) = crate::thread::current::running() {
+    let forked = crate::thread::current::running();
+    if let Some(me) = forked {
         FORKED_ULT.store(me.index + 1, Relaxed);
         lwp::forget_current();
     }
-    let own: Option<&'static Tcb> = crate::thread::current::external();
-    if let Some(o) = own {
+    let own: Option<&'static Tcb> = crate::thread::current::external().or(forked);
+    if let Some(o) = own.filter(|_| forked.is_none()) {
         // The same thread under another kernel id: the deadlock check finds
         // it in the task list, and signals reach it, by this one.
         // SAFETY: gettid has no preconditions.
@@ -157,6 +162,11 @@ extern "C" fn child() {
     }
     runtime::forget_after_fork();
     release(true);
+    if let Some(me) = forked {
+        // After `release`: it lists the thread among the registered OS
+        // threads, under the lock `prepare` held.
+        crate::thread::current::adopt_after_fork(me);
+    }
     for h in &CHILD_HOOKS {
         // Acquire pairs with the Release in `at_child`.
         let p = h.load(Acquire);

@@ -173,3 +173,56 @@ fn a_child_forked_from_a_ult_exits_0_when_the_ult_returns() {
     let out = run("ult-returns", "fork_child_ult_returns");
     assert!(out.contains("fork child exited with Some(0)"), "{out}");
 }
+
+weave::thread_local! {
+    static KEPT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Child test process: a ULT that holds a lock, has a thread-local value
+/// and an id forks; in the child its thread is the same thread.
+#[test]
+fn fork_child_from_ult_keeps_the_thread() {
+    if std::env::var(CHILD).as_deref() != Ok("ult-keeps") {
+        return;
+    }
+    let lock = std::sync::Arc::new(weave::sync::Mutex::new(0u32));
+    let l = lock.clone();
+    let status = thread::spawn(move || {
+        KEPT.with(|k| k.set(7));
+        let me = thread::current().id();
+        let mut guard = l.lock().unwrap();
+        // SAFETY: fork; the child ends in _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // The same id, its thread-local value, and the lock it holds,
+            // which it can use and let go of.
+            let code = if thread::current().id() != me {
+                2
+            } else if KEPT.with(|k| k.get()) != 7 {
+                3
+            } else {
+                *guard += 1;
+                drop(guard);
+                if l.try_lock().map(|g| *g == 1).unwrap_or(false) {
+                    42
+                } else {
+                    4
+                }
+            };
+            // SAFETY: ends the child without running the parent's tests.
+            unsafe { libc::_exit(code) };
+        }
+        drop(guard);
+        weave::blocking(move || wait_exit(pid))
+    })
+    .join()
+    .unwrap();
+    println!("fork child exited with {status:?}");
+}
+
+#[test]
+fn a_child_forked_from_a_ult_is_that_thread_with_its_id_values_and_locks() {
+    let out = run("ult-keeps", "fork_child_from_ult_keeps_the_thread");
+    assert!(out.contains("fork child exited with Some(42)"), "{out}");
+}

@@ -78,6 +78,41 @@ impl Drop for ExternalGuard {
     }
 }
 
+/// In the child of a fork made on a ULT (`fork.rs`): the child's one
+/// thread was that ULT and stays it. Its TCB becomes this OS thread's own,
+/// as if it had registered: a plain OS thread to weave from now on, with
+/// this kernel id, keeping its id, name, per-thread values and whatever
+/// it owns (a lock it held at the fork is still its own, so the child
+/// handler of `pthread_atfork` can unlock it, as POSIX has it for the
+/// thread that called `fork`).
+pub(crate) fn adopt_after_fork(tcb: &'static Tcb) {
+    tcb.set_kind(Kind::External);
+    *tcb.os.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
+    // SAFETY: gettid has no preconditions.
+    tcb.os_tid.store(unsafe { libc::gettid() } as u32, Relaxed);
+    table().note_external(tcb);
+    // An OS thread's mask is the kernel's: the ULT's mask becomes it (the
+    // LWP's, which this thread had, is weave's own); nothing is pending
+    // for the child (POSIX `fork`).
+    tcb.sig.pending.store(0, Relaxed);
+    let blocked = tcb.sig.mask.load(Relaxed);
+    // SAFETY: an empty set filled with valid signal numbers, then set as
+    // the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for n in 1..=64 {
+            if blocked & (1u64 << (n - 1)) != 0 {
+                libc::sigaddset(&mut set, n);
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    super::local::adopt_after_fork(tcb);
+    EXTERNAL.with(|e| e.set(Some(tcb)));
+    EXTERNAL_GUARD.with(|_| ());
+}
+
 /// The calling OS thread's own TCB, if it registered (not a ULT's).
 pub(crate) fn external() -> Option<&'static Tcb> {
     EXTERNAL.try_with(|e| e.get()).ok().flatten()

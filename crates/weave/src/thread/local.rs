@@ -461,6 +461,21 @@ fn os_locals() -> Option<*mut Locals> {
     Some(p)
 }
 
+/// In the child of a fork made on a ULT (`current::adopt_after_fork`):
+/// the ULT's values become those of its thread, now a plain OS thread, so
+/// that `with` finds them where an OS thread's are. The table the LWP's
+/// OS thread had (the parent's LWP's) is left behind, not destroyed: its
+/// values were never this thread's.
+pub(crate) fn adopt_after_fork(tcb: &Tcb) {
+    if OS_GUARD.try_with(|_| ()).is_err() || OS_LOCALS.with(Cell::get) == OS_DONE {
+        return;
+    }
+    // SAFETY: the ULT that owned the table is the caller, which runs as a
+    // ULT no more; no `with` of it is running.
+    let table = unsafe { std::mem::take(&mut *tcb.locals.get()) };
+    OS_LOCALS.with(|c| c.set(Box::into_raw(Box::new(table))));
+}
+
 /// Starts a new ULT's life in `tcb`: its table is empty and live. Runs at
 /// the ULT's entry, so that a recycled TCB never carries values over.
 pub(crate) fn reset(tcb: &Tcb) {

@@ -281,6 +281,13 @@ impl Tcb {
         unsafe { t.reset(Kind::Pooled, DEFAULT_PRIORITY) };
     }
 
+    /// Changes the thread's kind: only for the ULT that becomes the OS
+    /// thread of a fork's child (`current::adopt_after_fork`), which no
+    /// other thread of the child reads.
+    pub(crate) fn set_kind(&self, kind: Kind) {
+        self.kind.store(kind as u8, Relaxed);
+    }
+
     /// The thread's kind. Written at spawn before the TCB is published;
     /// a reader that has not seen that publication (a scan of the table
     /// racing a spawn) may get the slot's previous kind, never a torn one.
