@@ -4,6 +4,7 @@
 //! `EINVAL`.
 
 use std::ffi::{c_int, c_uint};
+use std::sync::Arc;
 
 use libc::{pthread_barrier_t, pthread_barrierattr_t};
 use weave_rt::sync::Barrier;
@@ -29,9 +30,9 @@ pub unsafe extern "C" fn weave_pthread_barrier_init(
             return libc::EINVAL;
         }
         // SAFETY: the program's barrier.
-        match unsafe { slot::<_, Barrier>(b) } {
+        match unsafe { slot::<_, Arc<Barrier>>(b) } {
             Ok(s) => {
-                s.init(0, Barrier::new(count as usize));
+                s.init(0, Arc::new(Barrier::new(count as usize)));
                 0
             }
             Err(e) => e,
@@ -44,7 +45,7 @@ pub unsafe extern "C" fn weave_pthread_barrier_init(
 pub unsafe extern "C" fn weave_pthread_barrier_destroy(b: *mut pthread_barrier_t) -> c_int {
     guard("pthread_barrier_destroy", libc::EINVAL, || {
         // SAFETY: the program's barrier.
-        match unsafe { slot::<_, Barrier>(b) } {
+        match unsafe { slot::<_, Arc<Barrier>>(b) } {
             Ok(s) => s.destroy(|_| false),
             Err(e) => e,
         }
@@ -58,14 +59,17 @@ pub unsafe extern "C" fn weave_pthread_barrier_destroy(b: *mut pthread_barrier_t
 pub unsafe extern "C" fn weave_pthread_barrier_wait(b: *mut pthread_barrier_t) -> c_int {
     guard("pthread_barrier_wait", libc::EINVAL, || {
         // SAFETY: the program's barrier.
-        let s: &Slot<Barrier> = match unsafe { slot(b) } {
+        let s: &Slot<Arc<Barrier>> = match unsafe { slot(b) } {
             Ok(s) => s,
             Err(e) => return e,
         };
         match s.get(false, |_| {
             unreachable!("barriers have no static initialiser")
         }) {
-            Ok(bar) if bar.wait().is_leader() => SERIAL_THREAD,
+            // A reference of its own while it waits: the thread that is
+            // let through first may destroy (and free) the barrier while
+            // the others are still leaving their wait.
+            Ok(bar) if Arc::clone(bar).wait().is_leader() => SERIAL_THREAD,
             Ok(_) => 0,
             Err(e) => e,
         }

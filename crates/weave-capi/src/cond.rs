@@ -6,9 +6,14 @@
 //! `CLOCK_MONOTONIC`). It must not queue waiters itself.
 //!
 //! Storage: `object::Slot`, so `PTHREAD_COND_INITIALIZER` (all zero) is a
-//! condition variable on `CLOCK_REALTIME`, created on first use.
+//! condition variable on `CLOCK_REALTIME`, created on first use. The slot
+//! holds an `Arc`, and every call holds a reference of its own while it
+//! runs: POSIX lets a program destroy (and free) a condition variable as
+//! soon as every waiter has been woken, while the woken waiters, and the
+//! thread that woke them, are still inside weave's calls on it.
 
 use std::ffi::c_int;
+use std::sync::Arc;
 use std::time::Instant;
 
 use libc::{pthread_cond_t, pthread_condattr_t, pthread_mutex_t, timespec};
@@ -27,20 +32,23 @@ struct CCond {
 /// # Safety
 ///
 /// `c` is null or the program's `pthread_cond_t`, alive while used.
-unsafe fn ccond<'a>(c: *const pthread_cond_t) -> Result<&'a CCond, c_int> {
+unsafe fn ccond(c: *const pthread_cond_t) -> Result<Arc<CCond>, c_int> {
     // SAFETY: the caller's contract.
-    let s: &Slot<CCond> = unsafe { slot(c) }?;
-    s.get(true, |_| CCond {
-        cv: Condvar::new(),
-        clock: Clock::Realtime,
+    let s: &Slot<Arc<CCond>> = unsafe { slot(c) }?;
+    s.get(true, |_| {
+        Arc::new(CCond {
+            cv: Condvar::new(),
+            clock: Clock::Realtime,
+        })
     })
+    .map(Arc::clone)
 }
 
 fn with_cond(name: &str, c: *const pthread_cond_t, f: impl FnOnce(&CCond) -> c_int) -> c_int {
     guard(name, libc::EINVAL, || {
         // SAFETY: the program's condition variable.
         match unsafe { ccond(c) } {
-            Ok(cc) => f(cc),
+            Ok(cc) => f(&cc),
             Err(e) => e,
         }
     })
@@ -89,14 +97,14 @@ pub unsafe extern "C" fn weave_pthread_cond_init(
             }
         };
         // SAFETY: the program's condition variable.
-        match unsafe { slot::<_, CCond>(c) } {
+        match unsafe { slot::<_, Arc<CCond>>(c) } {
             Ok(s) => {
                 s.init(
                     0,
-                    CCond {
+                    Arc::new(CCond {
                         cv: Condvar::new(),
                         clock,
-                    },
+                    }),
                 );
                 0
             }
@@ -110,7 +118,7 @@ pub unsafe extern "C" fn weave_pthread_cond_init(
 pub unsafe extern "C" fn weave_pthread_cond_destroy(c: *mut pthread_cond_t) -> c_int {
     guard("pthread_cond_destroy", libc::EINVAL, || {
         // SAFETY: the program's condition variable.
-        match unsafe { slot::<_, CCond>(c) } {
+        match unsafe { slot::<_, Arc<CCond>>(c) } {
             Ok(s) => s.destroy(|_| false),
             Err(e) => e,
         }

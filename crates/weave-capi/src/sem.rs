@@ -2,7 +2,11 @@
 //! return -1 and set `errno`, as POSIX's semaphore calls do.
 //!
 //! Owns the conversion only; storage is `object::Slot` (no static
-//! initialiser: a `sem_t` that `sem_init` did not make is `EINVAL`).
+//! initialiser: a `sem_t` that `sem_init` did not make is `EINVAL`),
+//! holding an `Arc`: every call holds a reference of its own while it
+//! runs, because POSIX lets a program destroy (and free) a semaphore as
+//! soon as no thread is blocked on it, while the thread that posted the
+//! permit a waiter just took may still be inside `sem_post`.
 //! Process-shared semaphores (`pshared` != 0) are `ENOSYS`. `sem_wait`
 //! and `sem_timedwait` fail with `EINTR` when a signal handler runs for
 //! the waiting thread.
@@ -10,6 +14,7 @@
 //! them on (`named_sem.rs`).
 
 use std::ffi::{c_int, c_uint};
+use std::sync::Arc;
 use std::time::Instant;
 
 use libc::{sem_t, timespec};
@@ -38,14 +43,14 @@ fn with_sem_code(
 ) -> c_int {
     guard(name, libc::EINVAL, || {
         // SAFETY: the program's semaphore.
-        let sl: &Slot<Semaphore> = match unsafe { slot(s) } {
+        let sl: &Slot<Arc<Semaphore>> = match unsafe { slot(s) } {
             Ok(sl) => sl,
             Err(e) => return e,
         };
         match sl.get(false, |_| {
             unreachable!("semaphores have no static initialiser")
         }) {
-            Ok(sem) => f(sem),
+            Ok(sem) => f(&Arc::clone(sem)),
             Err(_) if named_sem::is_named(s) => named_sem::call(s, named),
             Err(e) => e,
         }
@@ -73,9 +78,9 @@ pub unsafe extern "C" fn weave_sem_init(s: *mut sem_t, pshared: c_int, value: c_
             return libc::ENOSYS;
         }
         // SAFETY: the program's semaphore.
-        match unsafe { slot::<_, Semaphore>(s) } {
+        match unsafe { slot::<_, Arc<Semaphore>>(s) } {
             Ok(sl) => {
-                sl.init(0, Semaphore::new(value as usize));
+                sl.init(0, Arc::new(Semaphore::new(value as usize)));
                 0
             }
             Err(e) => e,
@@ -88,7 +93,7 @@ pub unsafe extern "C" fn weave_sem_init(s: *mut sem_t, pshared: c_int, value: c_
 pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
     guard_errno("sem_destroy", libc::EINVAL, || {
         // SAFETY: the program's semaphore.
-        match unsafe { slot::<_, Semaphore>(s) } {
+        match unsafe { slot::<_, Arc<Semaphore>>(s) } {
             Ok(sl) => sl.destroy(|_| false),
             Err(e) => e,
         }
