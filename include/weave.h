@@ -681,7 +681,9 @@ int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timesp
 // `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
 // kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured;
 // weave's waits always restart after a handler (`SA_RESTART`), except
-// `sem_wait`, which fails with `EINTR`. `EINVAL` for a bad signal number,
+// `sem_wait`, `sem_timedwait` and the sleeps, which fail with `EINTR` (as
+// the kernel's do whatever `SA_RESTART` says; the socket calls restart
+// even without it). `EINVAL` for a bad signal number,
 // for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
 int weave_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
