@@ -679,8 +679,10 @@ int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timesp
 // `sigaction`: `act`'s handler becomes a weave immediate handler (run in
 // signal context, on the stack of the thread that takes the signal, with
 // `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
-// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured;
-// weave's waits always restart after a handler (`SA_RESTART`), except
+// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured,
+// and `SA_RESTART` for the system's calls (without it, one a handler
+// interrupts fails with `EINTR`); weave's waits always restart after a
+// handler, except
 // `sem_wait`, `sem_timedwait` and the sleeps, which fail with `EINTR` (as
 // the kernel's do whatever `SA_RESTART` says; the socket calls restart
 // even without it). `EINVAL` for a bad signal number,

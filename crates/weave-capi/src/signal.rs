@@ -434,6 +434,7 @@ fn set_action(sig: c_int, act: &libc::sigaction) -> Result<(), c_int> {
                 mask: without_reserved(SigSet::from_sigset_t(&act.sa_mask)),
                 once: act.sa_flags & libc::SA_RESETHAND != 0,
                 nodefer: act.sa_flags & libc::SA_NODEFER != 0,
+                restart: act.sa_flags & libc::SA_RESTART != 0,
             };
             FLAGS[sig as usize].store(act.sa_flags, Relaxed);
             // SAFETY: a C signal handler is the program's promise that it
@@ -447,8 +448,10 @@ fn set_action(sig: c_int, act: &libc::sigaction) -> Result<(), c_int> {
 /// `sigaction`: `act`'s handler becomes a weave immediate handler (run in
 /// signal context, on the stack of the thread that takes the signal, with
 /// `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
-/// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured;
-/// weave's waits always restart after a handler (`SA_RESTART`), except
+/// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured,
+/// and `SA_RESTART` for the system's calls (without it, one a handler
+/// interrupts fails with `EINTR`); weave's waits always restart after a
+/// handler, except
 /// `sem_wait`, `sem_timedwait` and the sleeps, which fail with `EINTR` (as
 /// the kernel's do whatever `SA_RESTART` says; the socket calls restart
 /// even without it). `EINVAL` for a bad signal number,

@@ -75,6 +75,12 @@ pub struct Immediate {
     pub once: bool,
     /// The signal is not blocked while its own handler runs (`SA_NODEFER`).
     pub nodefer: bool,
+    /// A system call the signal interrupts on a thread's own kernel
+    /// thread is restarted by the kernel (`SA_RESTART`, the default here);
+    /// without it, such a call fails with `EINTR` (a plain OS thread's
+    /// `read` of a pipe, say). weave's own waits restart either way, but
+    /// for those that report `EINTR` (`signal::take_interrupted`).
+    pub restart: bool,
 }
 
 impl Immediate {
@@ -86,6 +92,7 @@ impl Immediate {
             mask: SigSet::EMPTY,
             once: false,
             nodefer: false,
+            restart: true,
         }
     }
 

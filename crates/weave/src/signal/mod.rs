@@ -288,12 +288,18 @@ static INSTALL: Mutex<()> = Mutex::new(());
 /// Puts weave's wrapper in the kernel's table for `sig`, with everything
 /// its top half needs made first.
 fn install(sig: i32) -> Result<&'static Action, SignalError> {
-    install_with(sig, SigSet::EMPTY, false)
+    install_with(sig, SigSet::EMPTY, false, true)
 }
 
 /// As [`install`], with the kernel blocking `mask` (and `sig` itself unless
-/// `nodefer`) while the wrapper runs: an immediate handler's `sa_mask`.
-fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action, SignalError> {
+/// `nodefer`) while the wrapper runs: an immediate handler's `sa_mask`;
+/// `restart`: its `SA_RESTART`.
+fn install_with(
+    sig: i32,
+    mask: SigSet,
+    nodefer: bool,
+    restart: bool,
+) -> Result<&'static Action, SignalError> {
     check(sig)?;
     // The LWPs start (with the caller's kernel mask) before the signal
     // counts as handled.
@@ -328,7 +334,13 @@ fn install_with(sig: i32, mask: SigSet, nodefer: bool) -> Result<&'static Action
     // No SA_ONSTACK: an immediate handler runs on the interrupted ULT's
     // own stack, as a C handler expects (the alternate stack is for the
     // overflow handler, whose ULT stack is exhausted).
-    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    // SA_RESTART unless an immediate handler asked for calls to fail with
+    // EINTR: weave's own blocking calls (the LWPs' parks, the reactor's
+    // epoll_wait, the monitor's reads) retry on EINTR either way.
+    act.sa_flags = libc::SA_SIGINFO;
+    if restart {
+        act.sa_flags |= libc::SA_RESTART;
+    }
     if nodefer {
         act.sa_flags |= libc::SA_NODEFER;
     }
@@ -454,7 +466,7 @@ pub unsafe fn handle_immediate(sig: i32, action: Immediate) -> Result<(), Signal
         state::set_deliver_hook(dispatch::at_safe_point);
         return Ok(());
     }
-    install_with(sig, action.mask, action.nodefer).map(|_| ())
+    install_with(sig, action.mask, action.nodefer, action.restart).map(|_| ())
 }
 
 /// Makes the process ignore `sig` (`SIG_IGN`): its handler and receivers
@@ -1000,8 +1012,8 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
 /// stack: if `t` waits inside weave, its wait ends as [`kick`] ends a
 /// ULT's, marked interrupted, so that the waits that report `EINTR`
 /// (`sem_wait`, C's sleeps) do and the others wait again. Without this
-/// the wait went on: weave's handler is installed with `SA_RESTART`, so
-/// the kernel restarts the futex wait the signal interrupted.
+/// the wait went on: the kernel restarts the futex wait the signal
+/// interrupted (`SA_RESTART`), or std's park waits again after `EINTR`.
 // ASYNC-SIGNAL-SAFE: atomics of the thread's own TCB, and an unpark of
 // itself (an atomic swap and a futex wake) if it had announced a park;
 // the handle `std::thread::current` returns was made when the wait began.

@@ -85,7 +85,8 @@ thread_local! {
     pub(crate) static IN_UNMASK: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The handler weave installs (`SA_SIGINFO | SA_RESTART | SA_ONSTACK`).
+/// The handler weave installs (`SA_SIGINFO`, `SA_RESTART` unless an
+/// immediate handler asked otherwise, see `install_with`).
 // ASYNC-SIGNAL-SAFE (see the module doc).
 pub(crate) extern "C" fn wrapper(
     sig: libc::c_int,
