@@ -13,6 +13,7 @@ may) and to std.
     benches/peers/run.py --quick      # 2 rounds, smaller sizes, 2-s wrk runs
     benches/peers/run.py --json       # one JSON object instead of the table
     benches/peers/run.py --only yield,mutex --rounds 3
+    benches/peers/run.py --only http --http-migratable   # weave's handlers migratable
 
 A ratio above 1 means weave is behind on that row (for rates, the ratio is
 best / weave, so the same reading holds).
@@ -166,10 +167,14 @@ def wrk_ms(text):
     return float(m.group(1)) * scale[m.group(2)] if m else None
 
 
-def run_http(rt, workers, conns, seconds):
+def run_http(rt, workers, conns, seconds, migratable=False):
     port = free_port()
+    env = dict(os.environ)
+    if migratable and rt == "weave":
+        # weave's server then spawns its connection handlers migratable.
+        env["WEAVE_PEERS_MIGRATABLE"] = "1"
     server = subprocess.Popen([binary(rt), "http", str(workers), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -257,7 +262,8 @@ def table(rows, runtimes, meta):
     out = [f"{meta['date']}; {meta['cpus']} CPUs, Linux {meta['kernel']}; {meta['rustc']}; "
            f"{meta['go']}; tokio {meta['tokio']}; may {meta['may']}; {meta['wrk']}; "
            f"{meta['rounds']} rounds, median (min-max); load average "
-           f"{meta['load_before'][0]:.1f} before, {meta['load_after'][0]:.1f} after",
+           f"{meta['load_before'][0]:.1f} before, {meta['load_after'][0]:.1f} after"
+           + ("; weave's HTTP handlers migratable" if meta.get("http_migratable") else ""),
            "",
            "| workload | workers | unit | " + " | ".join(runtimes)
            + " | weave / best peer | weave / best stackful | weave / std |",
@@ -301,6 +307,8 @@ def main():
     ap.add_argument("--only", help="comma-separated workloads (spawn_join,...,http)")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated runtimes")
     ap.add_argument("--http-seconds", type=int, help="wrk duration (default 5; 2 quick)")
+    ap.add_argument("--http-migratable", action="store_true",
+                    help="weave's HTTP server spawns its connection handlers migratable")
     ap.add_argument("--no-build", action="store_true", help="use the binaries as built")
     ap.add_argument("--table-from", metavar="FILE", help="print the table of a saved --json output")
     a = ap.parse_args()
@@ -335,7 +343,7 @@ def main():
             k = (rnd + j) % len(order)
             for rt in order[k:] + order[:k]:
                 if conns:
-                    r = run_http(rt, workers, conns, secs)
+                    r = run_http(rt, workers, conns, secs, a.http_migratable)
                 else:
                     r = run_once(rt, workload, workers, a.quick, 60 if a.quick else 180)
                 results.setdefault(job, {}).setdefault(rt, []).append(r)
@@ -345,7 +353,7 @@ def main():
     meta = versions()
     meta["load_before"] = load_before
     meta["load_after"] = os.getloadavg()
-    meta.update(rounds=rounds, quick=a.quick, http_seconds=secs)
+    meta.update(rounds=rounds, quick=a.quick, http_seconds=secs, http_migratable=a.http_migratable)
     rows = summarize(results, runtimes)
     if a.json:
         raw = [{"workload": w, "workers": k, "connections": c, "runtime": rt, "runs": rs}

@@ -186,3 +186,68 @@ fn a_migratable_ult_may_move_and_still_finishes_correctly() {
         n.join().unwrap();
     }
 }
+
+#[test]
+fn a_migratable_ult_woken_on_a_busy_lwp_runs_on_an_idle_one() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Instant;
+    const NONE: usize = usize::MAX;
+    weave::set_concurrency(2).unwrap();
+    // The waker's LWP, where the migratable ULT parks before its wake; the
+    // LWP it runs on after the wake.
+    let waker_lwp = Arc::new(AtomicUsize::new(NONE));
+    let after = Arc::new(AtomicUsize::new(NONE));
+    let parked_there = Arc::new(AtomicBool::new(false));
+    let go = Arc::new(AtomicBool::new(false));
+    let (w, a, p, g) = (
+        waker_lwp.clone(),
+        after.clone(),
+        parked_there.clone(),
+        go.clone(),
+    );
+    // SAFETY: the closure holds no !Send value and no std thread-local
+    // reference across its yields and parks.
+    let mover = unsafe { thread::Builder::new().name("mover".into()).migratable() }
+        .spawn(move || {
+            // Park on the waker's LWP, so that a wake that sent it back
+            // where it last ran would leave it behind the busy waker.
+            while w.load(SeqCst) == NONE || thread::current_lwp() != Some(w.load(SeqCst)) {
+                thread::yield_now();
+            }
+            p.store(true, SeqCst);
+            while !g.load(SeqCst) {
+                thread::park();
+            }
+            a.store(thread::current_lwp().unwrap(), SeqCst);
+        })
+        .unwrap();
+    let target = mover.thread().clone();
+    let (w, a) = (waker_lwp.clone(), after.clone());
+    let waker = thread::spawn(move || {
+        let me = thread::current_lwp().unwrap();
+        w.store(me, SeqCst);
+        while !parked_there.load(SeqCst) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        // Long enough for the mover to be parked, not just about to.
+        thread::sleep(Duration::from_millis(20));
+        go.store(true, SeqCst);
+        target.unpark();
+        // Hold this LWP without a safe point until the mover has run: only
+        // the other LWP can run it. (A guard, not a timing: a woken
+        // migratable ULT queued for this LWP alone would wait forever.)
+        let guard = Instant::now();
+        while a.load(SeqCst) == NONE {
+            assert!(
+                guard.elapsed() < Duration::from_secs(60),
+                "the woken ULT waited for its waker's busy LWP"
+            );
+            std::hint::spin_loop();
+        }
+        me
+    });
+    let me = waker.join().unwrap();
+    mover.join().unwrap();
+    assert_ne!(after.load(SeqCst), me, "it ran on the busy LWP");
+}

@@ -317,7 +317,7 @@ fn http(a: &Args) {
     weave_peers::listening(a.port);
     let accept = thread::spawn(move || {
         for s in l.incoming().flatten() {
-            thread::spawn(move || serve(s));
+            spawn_connection(move || serve(s));
         }
     });
     accept.join().unwrap();

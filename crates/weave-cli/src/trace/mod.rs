@@ -7,7 +7,8 @@
 //!   which Perfetto and `chrome://tracing` open (`chrome.rs`);
 //! - `weave trace wakes FILE`: how long woken ULTs waited for their run, by
 //!   the path the wake took (same LWP, another LWP while theirs slept or
-//!   ran, off the pool): a table (`wakes.rs`).
+//!   ran, off the pool): a table (`wakes.rs`), with the part of the waits
+//!   during which a sibling LWP slept, and each LWP's busy and asleep time.
 //!
 //! Both read the file with `weave::trace::format::read` and start from the
 //! [`Timeline`] that `timeline.rs` builds: which ULT ran on which LWP when, the
@@ -56,7 +57,8 @@ enum Command {
     },
     /// Print how long woken ULTs waited for their run, by the path of the
     /// wake: on their own LWP, from another LWP while theirs slept or ran,
-    /// or off the LWPs (p50, p90, p99, max)
+    /// or off the LWPs (p50, p90, p99, max); how much of those waits a
+    /// sibling LWP slept through; each LWP's busy and asleep time
     Wakes {
         /// The trace file (from WEAVE_TRACE=FILE or weave::trace::record)
         trace: PathBuf,

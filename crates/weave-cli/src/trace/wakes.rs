@@ -93,8 +93,99 @@ pub fn by_path(tl: &Timeline) -> Vec<(Path, Delays)> {
     out
 }
 
-/// The table `weave trace wakes` prints.
+/// How long lane `lane` slept in the kernel within `[from, to)` (`idle`
+/// sorted as [`asleep`] needs).
+fn idle_within(idle: &[Slice], lane: usize, from: u64, to: u64) -> u64 {
+    let mut i = idle.partition_point(|s| (s.lane, s.start) < (lane, from));
+    // The span that began before `from` may still be open at `from`.
+    if i > 0 && idle[i - 1].lane == lane {
+        i -= 1;
+    }
+    let mut sum = 0;
+    while i < idle.len() && idle[i].lane == lane && idle[i].start < to {
+        let (a, b) = (idle[i].start.max(from), idle[i].end.min(to));
+        sum += b.saturating_sub(a);
+        i += 1;
+    }
+    sum
+}
+
+/// What a woken ULT's wait could have been spared by another LWP: of
+/// every wake's wait for its run, the part during which a sibling LWP
+/// slept in the kernel (the longest such part over the siblings, which is
+/// the whole overlap with two LWPs). A started ULT runs only on its own
+/// LWP (DESIGN.md decision 3), so that is time in which an idle LWP could
+/// not take it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spare {
+    /// Wakes whose wait overlapped a sleeping sibling at all.
+    pub wakes: usize,
+    /// Wakes that waited over 1 ms, and of those, how many had a sibling
+    /// asleep for over half of the wait.
+    pub slow: usize,
+    pub slow_sibling_asleep: usize,
+    /// The waits' total, and the part of it with a sibling asleep, in ns.
+    pub wait_ns: u64,
+    pub sibling_asleep_ns: u64,
+}
+
+/// [`Spare`] over the trace's wakes.
+pub fn spare(tl: &Timeline) -> Spare {
+    let mut s = Spare::default();
+    for f in &tl.flows {
+        let wait = f.run_at.saturating_sub(f.at);
+        let over = tl
+            .lanes
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| *i != f.to_lane && !l.bound)
+            .map(|(i, _)| idle_within(&tl.idle, i, f.at, f.run_at))
+            .max()
+            .unwrap_or(0);
+        s.wait_ns += wait;
+        s.sibling_asleep_ns += over;
+        s.wakes += usize::from(over > 0);
+        if wait > 1_000_000 {
+            s.slow += 1;
+            s.slow_sibling_asleep += usize::from(over * 2 > wait);
+        }
+    }
+    s
+}
+
+/// The table `weave trace wakes` prints, and below it the LWPs' time and
+/// what a sleeping sibling could have taken ([`spare`]).
 pub fn table(tl: &Timeline) -> String {
+    let mut s = by_path_table(tl);
+    let sp = spare(tl);
+    let pct = |a: u64, b: u64| 100.0 * a as f64 / b.max(1) as f64;
+    s += &format!(
+        "\nwaits with a sibling LWP asleep: {} of {} wakes; {:.1}% of all wait time; \
+         {} of the {} waits over 1 ms had a sibling asleep for over half of it\n",
+        sp.wakes,
+        tl.flows.len(),
+        pct(sp.sibling_asleep_ns, sp.wait_ns),
+        sp.slow_sibling_asleep,
+        sp.slow,
+    );
+    s += "\n| LWP | busy ms | asleep ms | blocked in kernel ms | switches |\n|---:|---:|---:|---:|---:|\n";
+    let ms = |ns: u64| format!("{:.1}", ns as f64 / 1e6);
+    for l in &tl.lanes {
+        s += &format!(
+            "| {}{} | {} | {} | {} | {} |\n",
+            l.lwp,
+            if l.bound { " (bound)" } else { "" },
+            ms(l.busy_ns),
+            ms(l.idle_ns),
+            ms(l.kernel_ns),
+            l.switches
+        );
+    }
+    s
+}
+
+/// The per-path table.
+fn by_path_table(tl: &Timeline) -> String {
     let rows = by_path(tl);
     let total: usize = rows.iter().map(|(_, d)| d.0.len()).sum();
     let us = |ns: u64| format!("{:.1}", ns as f64 / 1000.0);
@@ -180,6 +271,25 @@ mod tests {
         assert_eq!(rows[0], (Path::SameLwp, Delays(vec![5])));
         assert_eq!(rows[2], (Path::OtherLwpAwake, Delays(vec![30])));
         assert_eq!(rows[3], (Path::OffPool, Delays(vec![2])));
+    }
+
+    #[test]
+    fn a_wait_while_a_sibling_sleeps_counts_as_spare() {
+        // A flow of our own over the small trace's idle span (LWP 0
+        // sleeps from 55 to 90): a ULT of LWP 1 waits from 50 to 70.
+        let mut tl = Timeline::build(&small());
+        tl.flows = vec![Flow {
+            from_lane: Some(0),
+            at: 50,
+            to_lane: 1,
+            run_at: 70,
+            ult: 0,
+        }];
+        let sp = spare(&tl);
+        assert_eq!((sp.wakes, sp.wait_ns, sp.sibling_asleep_ns), (1, 20, 15));
+        tl.flows[0].to_lane = 0;
+        let sp = spare(&tl);
+        assert_eq!((sp.wakes, sp.sibling_asleep_ns), (0, 0));
     }
 
     #[test]

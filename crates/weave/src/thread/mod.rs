@@ -544,7 +544,9 @@ impl Builder {
     }
 
     /// Lets the thread move between LWPs at safe points (when it yields or
-    /// is woken) instead of staying on the LWP where it first ran.
+    /// is woken) instead of staying on the LWP where it first ran: once
+    /// runnable, it runs on whichever pool LWP is free first, so it does
+    /// not wait for a busy one (a server's connection handler, say).
     ///
     /// # Safety
     ///

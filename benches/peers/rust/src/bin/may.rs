@@ -50,4 +50,9 @@ mod sync {
 
 use may::net;
 
+/// Spawns a connection's handler (`http`).
+fn spawn_connection(f: impl FnOnce() + Send + 'static) {
+    thread::spawn(f);
+}
+
 include!("../blocking.rs");

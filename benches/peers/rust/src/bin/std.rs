@@ -13,4 +13,9 @@ fn setup(workers: usize) {
     weave_peers::limit_cpus(workers);
 }
 
+/// Spawns a connection's handler (`http`).
+fn spawn_connection(f: impl FnOnce() + Send + 'static) {
+    thread::spawn(f);
+}
+
 include!("../blocking.rs");

@@ -12,4 +12,20 @@ fn setup(workers: usize) {
     weave::set_concurrency(workers).expect("set_concurrency");
 }
 
+/// Spawns a connection's handler (`http`). With `WEAVE_PEERS_MIGRATABLE`
+/// set, as a migratable ULT: a started handler may then run on whichever
+/// LWP is free, as a goroutine or a tokio task does.
+fn spawn_connection(f: impl FnOnce() + Send + 'static) {
+    if std::env::var_os("WEAVE_PEERS_MIGRATABLE").is_some() {
+        // SAFETY: the handler (`serve`) holds a `TcpStream`, a `Hello` and
+        // a byte buffer, all `Send`, touches no `std::thread_local!` and
+        // does not ask for its OS thread's id.
+        unsafe { thread::Builder::new().migratable() }
+            .spawn(f)
+            .expect("spawn");
+    } else {
+        thread::spawn(f);
+    }
+}
+
 include!("../blocking.rs");
