@@ -680,12 +680,11 @@ int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timesp
 // signal context, on the stack of the thread that takes the signal, with
 // `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
 // kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured,
-// and `SA_RESTART` for the system's calls (without it, one a handler
-// interrupts fails with `EINTR`); weave's waits always restart after a
-// handler, except
-// `sem_wait`, `sem_timedwait` and the sleeps, which fail with `EINTR` (as
-// the kernel's do whatever `SA_RESTART` says; the socket calls restart
-// even without it). `EINVAL` for a bad signal number,
+// and `SA_RESTART` for the system's calls and the socket calls (without
+// it, one a handler interrupts fails with `EINTR`); weave's other waits
+// always restart after a handler, except `sem_wait`, `sem_timedwait` and
+// the sleeps, which fail with `EINTR` (as the kernel's do whatever
+// `SA_RESTART` says). `EINVAL` for a bad signal number,
 // for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
 int weave_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 

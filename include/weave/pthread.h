@@ -34,9 +34,9 @@
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
  * SA_RESETHAND, SA_NODEFER honoured, and SA_RESTART for the system's
- * calls: without it one that a handler interrupts fails with EINTR, as
- * without weave; weave's waits restart after a handler as with
- * SA_RESTART, except sem_wait, sem_timedwait and the
+ * calls and the socket calls: without it one that a handler interrupts
+ * fails with EINTR, as without weave; weave's other waits restart after a
+ * handler as with SA_RESTART, except sem_wait, sem_timedwait and the
  * sleeps, which fail with EINTR, nanosleep and clock_nanosleep with the
  * time left, sleep returning the seconds left). Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
  * go to the faulting thread's handler. Handlers must be async-signal-safe,

@@ -14,7 +14,10 @@
 //! blocks the LWP (use `weave_blocking` or a bound thread).
 //!
 //! Each call is a cancellation point (`cancel.rs`): a ULT waiting in one
-//! is woken by `pthread_cancel`.
+//! is woken by `pthread_cancel`. A signal handler installed without
+//! `SA_RESTART` that runs on the waiting ULT ends the call with `EINTR` (or
+//! the count already transferred), as the kernel ends its own; with
+//! `SA_RESTART` the wait goes on.
 //!
 //! `close` is mapped too (`weave::os::fd::close`). It is a cancellation
 //! point (POSIX), and it ends the waits of the ULTs blocked here on the
@@ -74,12 +77,19 @@ enum Waited {
     Failed(c_int),
     /// A cancellation request is to be acted on.
     Cancel,
+    /// A handler installed without `SA_RESTART` ran on the thread: `EINTR`.
+    Interrupted,
 }
 
 fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
+    // A handler that ran before this wait is not this wait's.
+    weave_rt::signal::take_interrupted_without_restart();
     let r = cancel::point(|| weave_rt::os::fd::wait(fd, interest, deadline));
     match r {
         Err(()) | Ok((_, true)) => Waited::Cancel,
+        Ok((Ok(true), false)) if weave_rt::signal::take_interrupted_without_restart() => {
+            Waited::Interrupted
+        }
         Ok((Ok(true), false)) => Waited::Ready,
         Ok((Ok(false), false)) => Waited::TimedOut,
         Ok((Err(e), false)) => Waited::Failed(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -124,6 +134,12 @@ fn transfer(
             Waited::Ready => {}
             Waited::Cancel if done == 0 => return None,
             Waited::Cancel => return Some(done as ssize_t),
+            // Interrupted after part of the transfer: that part's count.
+            Waited::Interrupted if done > 0 => return Some(done as ssize_t),
+            Waited::Interrupted => {
+                crate::set_errno(libc::EINTR);
+                return Some(-1);
+            }
             Waited::TimedOut | Waited::Failed(_) if done > 0 => return Some(done as ssize_t),
             Waited::TimedOut => {
                 crate::set_errno(libc::EAGAIN);
@@ -402,6 +418,10 @@ fn accept_when_ready(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> Opt
                 crate::set_errno(libc::EAGAIN);
                 return Some(-1);
             }
+            Waited::Interrupted => {
+                crate::set_errno(libc::EINTR);
+                return Some(-1);
+            }
             // Closed under us: the number may name another file now.
             Waited::Failed(libc::EBADF) => {
                 crate::set_errno(libc::EBADF);
@@ -448,6 +468,11 @@ pub unsafe extern "C-unwind" fn weave_connect(
         Waited::Cancel => cancel::act(),
         Waited::TimedOut => {
             crate::set_errno(libc::ETIMEDOUT);
+            return -1;
+        }
+        // The connection goes on in the background, as the kernel's does.
+        Waited::Interrupted => {
+            crate::set_errno(libc::EINTR);
             return -1;
         }
         Waited::Failed(e) => {

@@ -314,6 +314,7 @@ c_tests! {
     process_signal_goes_to_the_one_thread_that_unblocks_it => "sig_process_signal_goes_to_the_unblocking_thread",
     sem_wait_fails_with_eintr_after_a_handler => "sig_sem_wait_eintr",
     sa_restart_decides_whether_an_interrupted_system_call_fails_with_eintr => "sig_restart_flag_on_system_calls",
+    sa_restart_decides_whether_a_threads_socket_call_fails_with_eintr => "sig_restart_flag_on_socket_calls",
     a_handler_interrupts_sleeps_and_sem_wait_on_a_ult_and_on_main => "sig_interrupts_sleeps_and_main_thread_waits",
     signal_returns_the_old_handler_and_raise_runs_it_before_returning => "sig_signal_and_raise",
     segv_handler_runs_on_the_faulting_thread_and_the_access_is_retried => "sig_segv_handler_on_faulting_thread",

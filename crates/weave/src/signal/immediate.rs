@@ -181,7 +181,8 @@ pub(crate) fn run_in_signal_context(
     info.set_from(rec);
     with_mask(
         t,
-        imm.blocks(rec.signo),
+        imm,
+        rec.signo,
         || call(imm, rec, &mut info, uc),
         |t, old| t.sig.mask.store(old, Relaxed),
     );
@@ -214,7 +215,8 @@ pub(crate) fn run_at_safe_point(
     }
     with_mask(
         t,
-        imm.blocks(rec.signo),
+        imm,
+        rec.signo,
         || {
             call(
                 imm,
@@ -237,16 +239,20 @@ pub(crate) fn run_at_safe_point(
 // ASYNC-SIGNAL-SAFE when `restore` is.
 fn with_mask(
     t: Option<&'static Tcb>,
-    add: u64,
+    imm: &Immediate,
+    sig: i32,
     f: impl FnOnce(),
     restore: impl FnOnce(&'static Tcb, u64),
 ) {
     match t {
         Some(t) => {
             let old = t.sig.mask.load(Relaxed);
-            t.sig.mask.store(old | add, Relaxed);
+            t.sig.mask.store(old | imm.blocks(sig), Relaxed);
             f();
             restore(t, old);
+            if !imm.restart {
+                t.sig.flags.fetch_or(super::state::NO_RESTART, Relaxed);
+            }
             super::state::handler_ran(t);
         }
         None => f(),

@@ -722,6 +722,18 @@ pub fn take_interrupted() -> bool {
     t.sig.flags.fetch_and(!INTERRUPTED, Relaxed) & INTERRUPTED != 0
 }
 
+/// Whether a handler installed without `SA_RESTART`
+/// ([`Immediate::restart`] false) ran on the calling ULT since the last
+/// call; clears it. The `EINTR` of C's socket calls, which a handler
+/// without `SA_RESTART` ends. False on a plain OS thread, whose system
+/// calls the kernel itself ends with `EINTR` then.
+pub fn take_interrupted_without_restart() -> bool {
+    match crate::thread::current::running() {
+        Some(t) => t.sig.flags.fetch_and(!state::NO_RESTART, Relaxed) & state::NO_RESTART != 0,
+        None => false,
+    }
+}
+
 /// `sigsuspend`: replaces the calling thread's mask with `set` until a
 /// signal handler has run on this thread, then puts the old mask back and
 /// returns (C's `sigsuspend` then fails with `EINTR`). On a ULT only the

@@ -34,6 +34,11 @@ pub(crate) const SUSPENDING: u32 = 8;
 /// Set when a handler ran on the ULT while it was `SUSPENDING`: the end of
 /// its suspend.
 pub(crate) const RAN: u32 = 16;
+/// Set when a handler installed without `SA_RESTART`
+/// (`Immediate::restart` false) ran on the ULT; cleared by
+/// `signal::take_interrupted_without_restart` (C's socket calls, which
+/// then fail with `EINTR`).
+pub(crate) const NO_RESTART: u32 = 32;
 
 /// The signal fields of a TCB.
 pub(crate) struct TcbSignals {
