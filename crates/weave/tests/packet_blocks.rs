@@ -1,8 +1,11 @@
-//! Join packets of small closures live in blocks each LWP keeps and
-//! reuses (`thread/blocks.rs`): a batch of spawns after a first one takes
-//! its packets from there, not from the heap, and a reused block carries
-//! nothing of the thread that had it before. The pool is set to one LWP,
-//! and the tests of this file run one at a time.
+//! Join packets of small closures live in the room of their thread's TCB
+//! (`thread/room.rs`), or, while that room still holds the packet of a
+//! thread whose handle outlived it, in blocks each LWP keeps and reuses
+//! (`thread/blocks.rs`): a batch of spawns after a first one takes its
+//! packets from neither the heap, a packet kept past its slot's reuse
+//! keeps its result, and a reused room or block carries nothing of the
+//! thread that had it before. The pool is set to one LWP, and the tests of
+//! this file run one at a time.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -134,4 +137,58 @@ fn a_reused_block_holds_only_its_own_threads_result() {
         thread::sleep(std::time::Duration::from_millis(1));
     }
     assert_eq!(DROPPED.load(Relaxed), MADE.load(Relaxed));
+}
+
+#[test]
+fn a_packet_kept_past_its_threads_end_survives_the_reuse_of_its_slot() {
+    let _g = one_lwp();
+    let (allocs, reused) = thread::spawn(|| {
+        // Ended threads whose handles are kept: their slots go back to the
+        // table while their packets stay in their rooms.
+        let kept: Vec<_> = (0..BATCH)
+            .map(|i| thread::spawn(move || [i, i + 1, i + 2]))
+            .collect();
+        while !kept.iter().all(|h| h.is_finished()) {
+            thread::yield_now();
+        }
+        // Let their LWP file the ends (the slots go back then).
+        for _ in 0..10 {
+            thread::yield_now();
+        }
+        let kept_slots: std::collections::HashSet<u32> =
+            kept.iter().map(|h| h.thread().id().index()).collect();
+        let mut hs = Vec::with_capacity(BATCH);
+        // The first batch takes the kept threads' slots, finds their rooms
+        // busy and makes blocks; the next ones reuse those blocks.
+        hs.extend((0..BATCH).map(|i| thread::spawn(move || i)));
+        let reused = hs
+            .iter()
+            .filter(|h| kept_slots.contains(&h.thread().id().index()))
+            .count();
+        for (i, h) in hs.drain(..).enumerate() {
+            assert_eq!(h.join().unwrap(), i);
+        }
+        let before = ALLOCS.load(Relaxed);
+        batch(&mut hs);
+        let allocs = ALLOCS.load(Relaxed) - before;
+        for (i, h) in kept.into_iter().enumerate() {
+            assert_eq!(
+                h.join().unwrap(),
+                [i, i + 1, i + 2],
+                "a kept result was overwritten"
+            );
+        }
+        (allocs, reused)
+    })
+    .join()
+    .unwrap();
+    assert!(
+        reused > BATCH / 2,
+        "only {reused} of the batch's threads reused a kept thread's slot: the test \
+         proves nothing"
+    );
+    assert!(
+        allocs < BATCH / 10,
+        "{allocs} heap allocations for {BATCH} spawns and joins beside busy rooms"
+    );
 }

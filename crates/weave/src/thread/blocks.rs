@@ -1,6 +1,8 @@
 //! Heap blocks for join packets, cached per LWP: a packet let go of on an
 //! LWP leaves its block in that LWP's [`Blocks`], and the next spawn there
 //! of a packet of the same size takes it back, with no `malloc` or `free`.
+//! A small packet lives in its TCB's room (`room.rs`) when it can: a block
+//! serves a spawn whose room still holds an earlier thread's packet.
 //!
 //! Owns the blocks' sizes and alignment, their allocation and the cache;
 //! what lives in a block is the packet module's (`packet.rs`, which puts a

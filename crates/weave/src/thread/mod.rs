@@ -49,6 +49,7 @@ pub(crate) mod local;
 mod names;
 pub(crate) mod packet;
 pub(crate) mod panic;
+mod room;
 pub(crate) mod scoped;
 pub(crate) mod snapshot;
 pub(crate) mod state;
@@ -743,9 +744,9 @@ impl Builder {
         let hold = self.hold_id && scope.is_none();
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
-        // A held thread's packet may live in its index's room: the slot,
-        // and so the room, stays its own until both halves let go.
-        let (job, join) = packet::new(f, scope, hold.then_some(tcb.index));
+        // A small packet lives in the slot's room if the room's last
+        // packet is gone (`room.rs`).
+        let (job, join) = packet::new(f, scope, &tcb.room);
         first_run::register_entry(entry);
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
@@ -957,9 +958,8 @@ fn entry(tcb: &'static Tcb) {
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.
 /// Dropping it detaches the thread.
 pub struct JoinHandle<T> {
-    /// Dropped before `hold`: a held thread's packet may live in its
-    /// index's room (`packet.rs`), which is the next thread's once the
-    /// hold goes.
+    /// Dropped before `hold`: the handle lets go of the packet before it
+    /// lets go of the id.
     join: JoinRef<T>,
     /// Lets go of the thread's id when the handle goes (`hold_id`).
     hold: HoldGuard,
@@ -996,9 +996,9 @@ impl<T> JoinHandle<T> {
             }
         }
         wait_for(&self.join);
-        // The packet is let go of before the hold (its room, if it is in
-        // one, is the next thread's then), and the hold before waiting off
-        // the stack: a held slot changes generation only once let go.
+        // The packet is let go of before the hold, and the hold before
+        // waiting off the stack: a held slot changes generation only once
+        // let go.
         let result = self.join.take();
         drop(self.hold);
         if self.user_stack {

@@ -1,12 +1,12 @@
 //! The join packet: holds the closure until the ULT runs it and its
 //! result until `join` takes it. A small packet (a closure of up to four
-//! words with a word-sized result) costs no allocation: a thread whose id
-//! is held (`Builder::hold_id`, the C API's joinable threads) has it in
-//! the room its table index has here ("Rooms", below); another unscoped
-//! thread has it in a block of the spawning LWP's cache
-//! (`thread/blocks.rs`), which goes back to the cache of the LWP that
-//! lets go of the packet last. A larger packet, a scoped thread's, and
-//! one made or let go of on an OS thread use the heap.
+//! words with a word-sized result) costs no allocation: it lives in the
+//! room of the thread's TCB ("Rooms", below), or, when that room still
+//! holds an earlier thread's packet, in a block of the spawning LWP's
+//! cache (`thread/blocks.rs`), which goes back to the cache of the LWP
+//! that lets go of the packet last. A larger packet, a scoped thread's,
+//! and one that finds its room busy and is made or let go of on an OS
+//! thread use the heap.
 //!
 //! ```text
 //!  #[repr(C)] Job<F, T>
@@ -60,28 +60,27 @@
 //! after the result was dropped by one of the two: `scope` returns only
 //! after every result's `Drop` ran (std's guarantee).
 //!
-//! **Rooms.** A held thread's table slot stays its own until the later of
-//! its end (the ULT lets go of the packet before that) and its handle's
-//! release of the hold (the handle lets go of the packet before that:
-//! `JoinHandle` drops its `JoinRef` first). So a packet that is done with
-//! by then can live in storage keyed by the slot's index: the next thread
-//! of the index comes only after both. [`ROOMS`] has one [`ROOM`]-byte
-//! cell per index, in chunks of 1,024 made on first use and kept (as the
-//! table's directory is); a packet in a room is dropped in place, not
-//! freed. This saves a `malloc` and a `free` a thread (~400 instructions
-//! of a C create+join, with thousands of packets live, more than glibc's
-//! per-thread cache holds) and the heap those packets would pin.
+//! **Rooms.** Each TCB has a room (`room.rs`): [`room::ROOM`] bytes for
+//! the packet of the thread spawned in its slot. A spawn puts a small
+//! unscoped packet there unless the room's last packet is still held (a
+//! join handle kept after its thread ended, while the slot went on to
+//! another spawn); the packet's last user vacates it after dropping the
+//! packet in place. So a spawn and its join take no allocation, and a
+//! burst's packets live in the table's pages, which are populated in bulk
+//! and given back with the slots' (a page holding a busy room is kept).
+//! A held thread (`Builder::hold_id`, the C API's joinable threads) always
+//! finds its room vacant: its slot stays its own until both halves let go.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::blocks;
 use super::join_state::{Detach, JoinState};
+use super::room::{self, Room};
 use crate::sched::Waiter;
 use crate::thread::scoped::ScopeData;
 use crate::thread::tcb::Tcb;
@@ -134,74 +133,10 @@ unsafe impl<T: Send> Send for JoinRef<T> {}
 // SAFETY: a `&JoinRef` only allows `is_finished`, an atomic load.
 unsafe impl<T: Send> Sync for JoinRef<T> {}
 
-/// Bytes of a room: the packet of a closure of up to four words with a
-/// word-sized result (the C API's start routine, its argument and a signal
-/// mask; `void *`) fits.
-pub(crate) const ROOM: usize = 112;
-/// Rooms per chunk of [`ROOMS`].
-const ROOM_CHUNK: usize = 1024;
-
-/// One packet's storage.
-#[repr(C, align(16))]
-struct Room(UnsafeCell<std::mem::MaybeUninit<[u8; ROOM]>>);
-
-type RoomChunk = [Room; ROOM_CHUNK];
-
-/// The rooms by thread-table index ("Rooms" in the module doc). Chunks are
-/// made on first use and never freed; the directory is zeroed static
-/// memory, touched only as far as held threads' indices go.
-/// (std's atomic, not the loom shim's: a static, which no loom model
-/// reaches.)
-static ROOMS: [std::sync::atomic::AtomicPtr<RoomChunk>; crate::thread::MAX_THREADS / ROOM_CHUNK] =
-    [const { std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()) };
-        crate::thread::MAX_THREADS / ROOM_CHUNK];
-
-// SAFETY: a room is written only by the one packet living in it, which the
-// hold on its index makes the only one (module doc, "Rooms").
-unsafe impl Sync for Room {}
-
-/// The room of table index `index`, its chunk made if need be.
-fn room(index: u32) -> NonNull<Room> {
-    let dir = &ROOMS[index as usize / ROOM_CHUNK];
-    // Acquire: pairs with the Release of the CAS that published the chunk.
-    let mut chunk = dir.load(Ordering::Acquire);
-    if chunk.is_null() {
-        chunk = new_room_chunk(dir);
-    }
-    // SAFETY: chunks are never freed; the index is in bounds.
-    NonNull::from(unsafe { &(*chunk)[index as usize % ROOM_CHUNK] })
-}
-
-#[cold]
-fn new_room_chunk(dir: &std::sync::atomic::AtomicPtr<RoomChunk>) -> *mut RoomChunk {
-    let layout = std::alloc::Layout::new::<RoomChunk>();
-    // SAFETY: the layout is not zero-sized. A room needs no initial value
-    // (`MaybeUninit`): plain `alloc` touches no page.
-    let fresh = unsafe { std::alloc::alloc(layout) }.cast::<RoomChunk>();
-    if fresh.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    // Release (success): pairs with the Acquire in `room`; Acquire
-    // (failure): pairs with the winner's Release.
-    match dir.compare_exchange(
-        std::ptr::null_mut(),
-        fresh,
-        Ordering::Release,
-        Ordering::Acquire,
-    ) {
-        Ok(_) => fresh,
-        Err(won) => {
-            // SAFETY: `fresh` was never shared; allocated above with `layout`.
-            unsafe { std::alloc::dealloc(fresh.cast(), layout) };
-            won
-        }
-    }
-}
-
 /// Whether a `Job<F, T>` fits in a room.
 const fn fits_room<F, T>() -> bool {
-    std::mem::size_of::<Job<F, T>>() <= ROOM
-        && std::mem::align_of::<Job<F, T>>() <= std::mem::align_of::<Room>()
+    std::mem::size_of::<Job<F, T>>() <= room::ROOM
+        && std::mem::align_of::<Job<F, T>>() <= room::ALIGN
 }
 
 /// Whether a `Job<F, T>` fits in a block of `thread/blocks.rs`.
@@ -213,14 +148,10 @@ const fn fits_block<F, T>() -> bool {
 }
 
 /// Makes the packet for `f`: returns the TCB's and the handle's halves.
-/// `held` is the table index of a thread spawned with its id held: its
-/// packet goes in that index's room if it fits (module doc, "Rooms");
-/// otherwise, and for `None`, it is allocated.
-pub(crate) fn new<F, T>(
-    f: F,
-    scope: Option<Arc<ScopeData>>,
-    held: Option<u32>,
-) -> (JobRef, JoinRef<T>)
+/// `room` is the room of the new thread's slot: the packet goes there if
+/// it fits and the room's last packet is gone (module doc, "Rooms");
+/// otherwise in a block, or on the heap.
+pub(crate) fn new<F, T>(f: F, scope: Option<Arc<ScopeData>>, room: &Room) -> (JobRef, JoinRef<T>)
 where
     F: FnOnce() -> T + Send,
     T: Send,
@@ -228,15 +159,18 @@ where
     if let Some(s) = &scope {
         s.started();
     }
-    let in_room = fits_room::<F, T>() && held.is_some() && scope.is_none();
-    let in_block = !in_room && fits_block::<F, T>() && scope.is_none();
+    let in_room = match fits_room::<F, T>() && scope.is_none() {
+        true => room.claim(),
+        false => None,
+    };
+    let in_block = in_room.is_none() && fits_block::<F, T>() && scope.is_none();
     let job = Job::<F, T> {
         slot: Slot {
             header: Header {
                 state: JoinState::new(),
                 waiter: UnsafeCell::new(None),
                 scope,
-                vtable: if in_room {
+                vtable: if in_room.is_some() {
                     &VTableOf::<F, T>::IN_ROOM
                 } else if in_block {
                     &VTableOf::<F, T>::IN_BLOCK
@@ -248,22 +182,22 @@ where
         },
         func: UnsafeCell::new(ManuallyDrop::new(f)),
     };
-    let p = match held {
-        Some(index) if in_room => {
-            let p = room(index).cast::<Job<F, T>>();
-            // SAFETY: the room is free (the hold on its index: module doc)
-            // and large and aligned enough (`fits_room`).
+    let p = match in_room {
+        Some(bytes) => {
+            let p = bytes.cast::<Job<F, T>>();
+            // SAFETY: the room is ours (claimed) and large and aligned
+            // enough (`fits_room`).
             unsafe { p.as_ptr().write(job) };
             p
         }
-        _ if in_block => {
+        None if in_block => {
             let p = take_block(std::mem::size_of::<Job<F, T>>()).cast::<Job<F, T>>();
             // SAFETY: the block is free (just taken) and large and aligned
             // enough (`fits_block`).
             unsafe { p.as_ptr().write(job) };
             p
         }
-        _ => NonNull::from(Box::leak(Box::new(job))),
+        None => NonNull::from(Box::leak(Box::new(job))),
     };
     (JobRef(p.cast()), JoinRef(p.cast()))
 }
@@ -278,7 +212,7 @@ impl<F: FnOnce() -> T, T> VTableOf<F, T> {
         dealloc: dealloc::<F, T>,
     };
     const IN_ROOM: VTable = VTable {
-        dealloc: vacate::<F, T>,
+        dealloc: leave_room::<F, T>,
         ..Self::BOXED
     };
     const IN_BLOCK: VTable = VTable {
@@ -361,9 +295,20 @@ unsafe fn vacate<F, T>(h: NonNull<Header>) {
     // SAFETY: no references are left, so the result is ours.
     unsafe { drop_result::<T>(h) };
     // SAFETY: as above; the closure ran or was dropped, and `func` is a
-    // `ManuallyDrop`, so this drops the header's fields only. The room is
-    // free for the index's next thread once the hold lets go.
+    // `ManuallyDrop`, so this drops the header's fields only.
     unsafe { std::ptr::drop_in_place(h.cast::<Job<F, T>>().as_ptr()) };
+}
+
+/// # Safety
+///
+/// `h` must be the header of a `Job<F, T>` in a room, with no references
+/// left.
+unsafe fn leave_room<F, T>(h: NonNull<Header>) {
+    // SAFETY: the caller's contract is `vacate`'s.
+    unsafe { vacate::<F, T>(h) };
+    // SAFETY: the packet was written at the room's claimed bytes (`new`),
+    // is dropped, and this is its last user's one call.
+    unsafe { Room::vacate_at(h.cast()) };
 }
 
 /// # Safety
@@ -580,10 +525,10 @@ mod tests {
         }
         let four = [1usize; 4];
         assert!(fits(&move || four.iter().sum()));
-        let five = [1usize; 5];
+        let eight = [1usize; 8];
         assert!(
-            !fits(&move || five.iter().sum()),
-            "a larger one goes to the heap"
+            !fits(&move || eight.iter().sum()),
+            "a larger one goes to a block or the heap"
         );
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! ## Giving back the pages of free slots
 //!
-//! A burst of a million threads carves a million slots (272 MiB); once the
+//! A burst of a million threads carves a million slots (384 MiB); once the
 //! burst is gone the slots are free but their pages would stay resident.
 //! So the reaper calls [`Table::release_free_pages`] once per reap period:
 //! of the slots that sat on the global free list for a whole period, every
@@ -24,6 +24,8 @@
 //!    (FREE, on no cache). `Tcb::prepare_release` drops their names and
 //!    storage, leaving the two mutexes as a zeroed page reads them, and
 //!    their generations and state epochs raise their chunk's *floor*.
+//!    A slot whose room (`room.rs`) still holds a join packet is in no
+//!    run: a handle that outlived its thread still reads it.
 //! 2. The pages are released with [`RELEASING`] held for writing, so that
 //!    no stale reader is inside a name lock as it turns to zeroes. What
 //!    else a stale reference reads is atomics: a zeroed slot reads as FREE,
@@ -46,7 +48,7 @@ use super::state;
 use super::tcb::{Tcb, RELEASING};
 use crate::stack::PAGE;
 
-/// TCBs per chunk: 1,024 TCBs of 272 bytes, 272 KiB (68 pages) a chunk.
+/// TCBs per chunk: 1,024 TCBs of 384 bytes, 384 KiB (96 pages) a chunk.
 const CHUNK: usize = 1024;
 /// Chunks in the directory: 65,536 × 1,024 = 64 M threads alive at once,
 /// far beyond what fits in memory; the directory itself is 512 KiB of
@@ -332,6 +334,16 @@ impl Table {
         }
         let young = g.list.split_off(aged);
         let mut list = std::mem::take(&mut g.list);
+        // A slot whose room still holds a packet (its handle outlived it)
+        // keeps its page: the kernel would zero the packet (`room.rs`).
+        let mut keep = Vec::new();
+        list.retain(|&i| {
+            let busy = self.slot(i).room.is_busy();
+            if busy {
+                keep.push(i);
+            }
+            !busy
+        });
         list.sort_unstable();
         // The runs released before, by first slot: a page is free once
         // every slot on it is, whichever pass released each (a run that
@@ -344,7 +356,6 @@ impl Table {
         };
         let size = std::mem::size_of::<Tcb>();
         let mut ranges = Vec::new();
-        let mut keep = Vec::new();
         let mut start = 0;
         while start < list.len() {
             // A run: consecutive indices within one chunk.
@@ -446,8 +457,8 @@ impl Table {
 /// Maps a chunk of the table: its own mapping, page-aligned, so that the
 /// pages of its free slots can be given back one by one. Populated at
 /// once (`MAP_POPULATE`): `carve` writes every TCB of the chunk right
-/// away, and one system call that faults its 68 pages in costs less than
-/// 68 page faults (the first round of a burst of spawns pays them).
+/// away, and one system call that faults its 96 pages in costs less than
+/// 96 page faults (the first round of a burst of spawns pays them).
 fn map_chunk() -> std::io::Result<*mut Tcb> {
     let bytes = (CHUNK * std::mem::size_of::<Tcb>()).next_multiple_of(PAGE);
     // SAFETY: an anonymous private mapping at an address of the kernel's
@@ -552,6 +563,33 @@ mod tests {
             0,
             "the page both runs share stayed resident"
         );
+    }
+
+    #[test]
+    fn a_free_slot_whose_room_holds_a_packet_keeps_its_page() {
+        let t = Table::new();
+        let mut cache = SlotCache::default();
+        let tcbs: Vec<_> = (0..CHUNK).map(|_| t.alloc(&mut cache).unwrap()).collect();
+        // A thread whose handle outlives it: its packet is in the room.
+        let held = tcbs[CHUNK / 2];
+        let room = held.room.claim().unwrap();
+        // SAFETY: the claimed bytes are ours; 8 of the room's 112.
+        unsafe { room.cast::<u64>().write(0x5eed) };
+        for tcb in tcbs {
+            tcb.state.spawn();
+            tcb.state.exit();
+            t.release(tcb, &mut cache);
+        }
+        t.drain(&mut cache);
+        t.release_free_pages();
+        assert!(t.release_free_pages() > 0, "the other slots' pages went");
+        let at = held as *const Tcb as usize / PAGE * PAGE;
+        assert_eq!(resident_pages(at, PAGE), 1, "the busy room's page stayed");
+        // SAFETY: still claimed, so still ours and resident.
+        assert_eq!(unsafe { room.cast::<u64>().read() }, 0x5eed);
+        // SAFETY: the claim above, vacated once; nothing uses the bytes.
+        unsafe { super::super::room::Room::vacate_at(room) };
+        assert!(!held.room.is_busy());
     }
 
     #[test]
