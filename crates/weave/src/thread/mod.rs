@@ -241,6 +241,7 @@ pub fn current_id() -> ThreadId {
 
 /// The index of the LWP the calling ULT runs on (see [`crate::lwps`]), or
 /// `None` on a plain OS thread.
+#[inline]
 pub fn current_lwp() -> Option<usize> {
     lwp::current_ult().map(|(l, _)| l.index())
 }
@@ -532,8 +533,7 @@ impl Builder {
         let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
-            self.spawn_then(f, None, |join, thread, hold| JoinHandle {
-                hold,
+            self.spawn_then(f, None, |join, thread| JoinHandle {
                 join,
                 thread,
                 user_stack,
@@ -557,9 +557,8 @@ impl Builder {
         let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
-            self.spawn_then(f, None, |join, thread, hold| {
+            self.spawn_then(f, None, |join, thread| {
                 publish(JoinHandle {
-                    hold,
                     join,
                     thread,
                     user_stack,
@@ -582,14 +581,14 @@ impl Builder {
         T: Send,
     {
         // SAFETY: the caller's contract, passed on.
-        // A scoped thread's id is never held: the guard is empty.
-        unsafe { self.spawn_then(f, scope, |join, thread, _| (join, thread)) }
+        // A scoped thread's id is never held.
+        unsafe { self.spawn_then(f, scope, |join, thread| (join, thread)) }
     }
 
-    /// The spawn itself: `publish` gets the join side, the handle and the
-    /// hold on the id (`hold_id`; empty otherwise) once the thread is set
-    /// up, before it is placed on an LWP (so before it can run), and its
-    /// result is returned.
+    /// The spawn itself: `publish` gets the join side (which holds the id,
+    /// with `hold_id`) and the handle once the thread is set up, before it
+    /// is placed on an LWP (so before it can run), and its result is
+    /// returned.
     ///
     /// # Safety
     ///
@@ -598,7 +597,7 @@ impl Builder {
         self,
         f: F,
         scope: Option<Arc<ScopeData>>,
-        publish: impl FnOnce(JoinRef<T>, Thread, HoldGuard) -> R,
+        publish: impl FnOnce(JoinRef<T>, Thread) -> R,
     ) -> io::Result<R>
     where
         F: FnOnce() -> T + Send,
@@ -675,7 +674,7 @@ impl Builder {
         // is Send, which is all the packet needs.
         // A held thread's packet may live in its index's room: the slot,
         // and so the room, stays its own until both halves let go.
-        let (job, join) = packet::new(f, scope, hold.then_some(tcb.index));
+        let (job, join) = packet::new(f, scope, hold.then_some(tcb));
         first_run::register_entry(entry);
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
@@ -712,14 +711,19 @@ impl Builder {
         if (name.is_some() || priority != DEFAULT_PRIORITY) && trace::hooked() {
             trace::name_thread(id, name.as_deref(), priority);
         }
-        let published = publish(join, Thread { id, name }, HoldGuard(hold.then_some(tcb)));
+        let published = publish(join, Thread { id, name });
 
         if kind == Kind::Bound {
             if let Err(e) = lwp::pool::start_bound(tcb, self.cpus) {
                 // SAFETY: the ULT never ran; its context and job are ours.
                 let ctx = unsafe { (*tcb.ctx.get()).take() };
                 // SAFETY: as above.
-                drop(unsafe { (*tcb.job.get()).take() });
+                if let Some(job) = unsafe { (*tcb.job.get()).take() } {
+                    if job.abandon() {
+                        // The handle let go first: the held id is ours.
+                        tcb.hold.let_go();
+                    }
+                }
                 match ctx {
                     // Never started: nothing on it to drop. (Only the
                     // portable context has a destructor, which would try
@@ -855,7 +859,7 @@ fn entry(tcb: &'static Tcb) {
             names::name_os_thread(&n);
         }
     }
-    let joiner = job.run_then(|| {
+    let (joiner, freed) = job.run_then(|| {
         // After the closure and before the joiner may return: per-thread
         // data is destroyed (as std does before join returns), then the
         // thread is marked exited, so its id no longer resolves.
@@ -872,6 +876,11 @@ fn entry(tcb: &'static Tcb) {
         }
         tcb.state.exit();
     });
+    if freed {
+        // The handle let go first: a held id goes with the slot, which
+        // the LWP frees as it files the exit (`thread/hold.rs`).
+        tcb.hold.let_go();
+    }
     crate::fork::ult_returned(tcb);
     // A joiner of this LWP that the exit woke: the LWP goes straight to it
     // when the loop would run it next (the join's hand-off), else it is
@@ -887,12 +896,9 @@ fn entry(tcb: &'static Tcb) {
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.
 /// Dropping it detaches the thread.
 pub struct JoinHandle<T> {
-    /// Dropped before `hold`: a held thread's packet may live in its
-    /// index's room (`packet.rs`), which is the next thread's once the
-    /// hold goes.
+    /// Holds the thread's id, with `hold_id`, until it lets go of the
+    /// packet (`thread/hold.rs`).
     join: JoinRef<T>,
-    /// Lets go of the thread's id when the handle goes (`hold_id`).
-    hold: HoldGuard,
     thread: Thread,
     /// The thread runs on a stack of the caller's (`Builder::stack`): a
     /// join returns only once its LWP is off that stack.
@@ -926,11 +932,11 @@ impl<T> JoinHandle<T> {
             }
         }
         wait_for(&self.join);
-        // The packet is let go of before the hold (its room, if it is in
-        // one, is the next thread's then), and the hold before waiting off
-        // the stack: a held slot changes generation only once let go.
+        // The packet is let go of before a held slot (its room, if it is
+        // in one, is the next thread's then), both by `take`, and the slot
+        // before waiting off the stack: a held slot changes generation
+        // only once let go.
         let result = self.join.take();
-        drop(self.hold);
         if self.user_stack {
             wait_off_stack(self.thread.id);
         }
@@ -956,16 +962,10 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// The hold on a joinable thread's id (`Builder::hold_id`): lets go of it
-/// when dropped, with the handle or at its join.
-struct HoldGuard(Option<&'static Tcb>);
-
-impl Drop for HoldGuard {
-    fn drop(&mut self) {
-        if let Some(tcb) = self.0 {
-            with_caches(|_, slots| table().release_held(tcb, slots));
-        }
-    }
+/// The join side of a held thread freed its packet: frees its slot once
+/// its LWP is done with it (`thread/hold.rs`).
+pub(crate) fn free_held(tcb: &'static Tcb) {
+    with_caches(|_, slots| table().free_held(tcb, slots));
 }
 
 /// Panics with std's message for a thread that joins itself, at once

@@ -60,12 +60,16 @@
 //! after the result was dropped by one of the two: `scope` returns only
 //! after every result's `Drop` ran (std's guarantee).
 //!
+//! **Who frees a held slot.** The same side: the ULT (its LWP frees the
+//! slot as it files the exit) or the handle (it frees the slot after the
+//! packet, once the LWP has filed the exit). `thread/hold.rs` has the
+//! steps; the hold costs no RMW of its own.
+//!
 //! **Rooms.** A held thread's table slot stays its own until the later of
 //! its end (the ULT lets go of the packet before that) and its handle's
-//! release of the hold (the handle lets go of the packet before that:
-//! `JoinHandle` drops its `JoinRef` first). So a packet that is done with
-//! by then can live in storage keyed by the slot's index: the next thread
-//! of the index comes only after both. [`ROOMS`] has one [`ROOM`]-byte
+//! last use of the packet (the slot is freed after the packet, above).
+//! So a packet that is done with by then can live in storage keyed by the
+//! slot's index: the next thread of the index comes only after both. [`ROOMS`] has one [`ROOM`]-byte
 //! cell per index, in chunks of 1,024 made on first use and kept (as the
 //! table's directory is); a packet in a room is dropped in place, not
 //! freed. This saves a `malloc` and a `free` a thread (~400 instructions
@@ -122,8 +126,15 @@ struct Job<F, T> {
 
 pub(crate) use crate::thread::tcb::JobRef;
 
-/// The join handle's reference: can wait for and take the result.
-pub(crate) struct JoinRef<T>(NonNull<Slot<T>>);
+/// The join handle's reference: can wait for and take the result. For a
+/// thread whose id is held (`Builder::hold_id`), it holds the id too: the
+/// side that frees the packet frees the thread's table slot
+/// (`thread/hold.rs`).
+pub(crate) struct JoinRef<T> {
+    slot: NonNull<Slot<T>>,
+    /// The held thread's TCB, if its id is held.
+    hold: Option<&'static Tcb>,
+}
 
 // SAFETY: the closure is `Send` (required by `new`), and the header is
 // shared through atomics; the TCB hands the JobRef to whichever LWP runs it.
@@ -213,13 +224,13 @@ const fn fits_block<F, T>() -> bool {
 }
 
 /// Makes the packet for `f`: returns the TCB's and the handle's halves.
-/// `held` is the table index of a thread spawned with its id held: its
-/// packet goes in that index's room if it fits (module doc, "Rooms");
-/// otherwise, and for `None`, it is allocated.
+/// `held` is the TCB of a thread spawned with its id held: its packet goes
+/// in that index's room if it fits (module doc, "Rooms"); otherwise, and
+/// for `None`, it is allocated. The handle's half holds the id then.
 pub(crate) fn new<F, T>(
     f: F,
     scope: Option<Arc<ScopeData>>,
-    held: Option<u32>,
+    held: Option<&'static Tcb>,
 ) -> (JobRef, JoinRef<T>)
 where
     F: FnOnce() -> T + Send,
@@ -249,8 +260,8 @@ where
         func: UnsafeCell::new(ManuallyDrop::new(f)),
     };
     let p = match held {
-        Some(index) if in_room => {
-            let p = room(index).cast::<Job<F, T>>();
+        Some(tcb) if in_room => {
+            let p = room(tcb.index).cast::<Job<F, T>>();
             // SAFETY: the room is free (the hold on its index: module doc)
             // and large and aligned enough (`fits_room`).
             unsafe { p.as_ptr().write(job) };
@@ -265,7 +276,13 @@ where
         }
         _ => NonNull::from(Box::leak(Box::new(job))),
     };
-    (JobRef(p.cast()), JoinRef(p.cast()))
+    (
+        JobRef(p.cast()),
+        JoinRef {
+            slot: p.cast(),
+            hold: held,
+        },
+    )
 }
 
 struct VTableOf<F, T>(std::marker::PhantomData<(F, T)>);
@@ -416,9 +433,11 @@ impl JobRef {
     /// Called on the ULT's own stack. Returns the joiner if it is a ULT of
     /// this LWP that the wake made runnable without queuing it
     /// (`Waiter::wake_on_exit`): the caller must switch to it or queue it
-    /// (`Lwp::exit_to`), and must not block before.
+    /// (`Lwp::exit_to`), and must not block before; and whether the ULT
+    /// freed the packet (the handle had let go first: a held id is then
+    /// the ULT's to let go of, `Hold::let_go`).
     #[must_use]
-    pub(crate) fn run_then(self, before_publish: impl FnOnce()) -> Option<&'static Tcb> {
+    pub(crate) fn run_then(self, before_publish: impl FnOnce()) -> (Option<&'static Tcb>, bool) {
         let h = self.header_ptr();
         // SAFETY: a JobRef always points to a live packet whose closure has
         // not run (this consumes the JobRef).
@@ -448,13 +467,18 @@ impl JobRef {
             unsafe { free(h) };
         }
         // Not the packet's any more (the handle may have freed it).
-        waiter.and_then(Waiter::wake_on_exit)
+        (waiter.and_then(Waiter::wake_on_exit), last)
     }
-}
 
-impl Drop for JobRef {
-    /// A job dropped without running (its runtime went away first).
-    fn drop(&mut self) {
+    /// Drops a job that never ran (a spawn that failed after its handle
+    /// was published). True if it freed the packet (the handle had let go
+    /// first: a held id is then the caller's to let go of, `Hold::let_go`).
+    pub(crate) fn abandon(self) -> bool {
+        let mut this = ManuallyDrop::new(self);
+        this.drop_unrun()
+    }
+
+    fn drop_unrun(&mut self) -> bool {
         let h = self.header_ptr();
         // SAFETY: we hold the TCB's reference.
         let header = unsafe { h.as_ref() };
@@ -464,17 +488,26 @@ impl Drop for JobRef {
         // without this drop), and only the TCB's reference reaches it.
         unsafe { (header.vtable.drop_func)(h) };
         // There is no result.
-        if header.state.abandon() {
+        let last = header.state.abandon();
+        if last {
             // SAFETY: the handle let go first: we are the last user.
             unsafe { free(h) };
         }
+        last
+    }
+}
+
+impl Drop for JobRef {
+    /// A job dropped without running (its runtime went away first).
+    fn drop(&mut self) {
+        self.drop_unrun();
     }
 }
 
 impl<T> JoinRef<T> {
     fn header(&self) -> &Header {
         // SAFETY: the handle's reference keeps the packet alive.
-        unsafe { &self.0.as_ref().header }
+        unsafe { &self.slot.as_ref().header }
     }
 
     #[inline]
@@ -514,18 +547,19 @@ impl<T> JoinRef<T> {
         self.header().state.clear_waiting()
     }
 
-    /// Takes the result and frees the packet. Call only once
-    /// `is_finished()` is true.
+    /// Takes the result and frees the packet (and a held id's slot).
+    /// Call only once `is_finished()` is true.
     pub(crate) fn take(self) -> std::thread::Result<T> {
         debug_assert!(self.is_finished());
         // SAFETY: DONE was observed with Acquire, so the result is written,
         // and the ULT, which let go of the packet with DONE, no longer
         // touches it: we are its only user.
-        let r = unsafe { (*self.0.as_ref().result.get()).take() };
-        let h = self.0.cast::<Header>();
+        let r = unsafe { (*self.slot.as_ref().result.get()).take() };
+        let (h, hold) = (self.slot.cast::<Header>(), self.hold);
         std::mem::forget(self);
         // SAFETY: as above; `forget` keeps `drop` from freeing it again.
         unsafe { free(h) };
+        free_held(hold);
         r.unwrap_or_else(|| Err(Box::new(LOST) as Box<dyn Any + Send>))
     }
 }
@@ -534,9 +568,19 @@ impl<T> JoinRef<T> {
 /// its runtime went away first.
 const LOST: &str = "the thread never ran: its runtime shut down first";
 
+/// The handle freed the packet: the held id's slot is its to free too,
+/// after the packet (which may live in the slot's room), once the
+/// thread's LWP is done with it (`thread/hold.rs`).
+#[inline]
+fn free_held(hold: Option<&'static Tcb>) {
+    if let Some(tcb) = hold {
+        crate::thread::free_held(tcb);
+    }
+}
+
 impl<T> Drop for JoinRef<T> {
     fn drop(&mut self) {
-        let h = self.0.cast::<Header>();
+        let h = self.slot.cast::<Header>();
         // See "Who drops the result" and "Who frees".
         let detach = if self.header().state.is_done() {
             Detach::HandleFrees
@@ -553,6 +597,7 @@ impl<T> Drop for JoinRef<T> {
                 if self.header().state.gone() {
                     // SAFETY: DONE: the ULT let go first.
                     unsafe { free(h) };
+                    free_held(self.hold);
                 }
             }
             Detach::HandleFrees => {
@@ -561,6 +606,7 @@ impl<T> Drop for JoinRef<T> {
                 unsafe { drop_result::<T>(h) };
                 // SAFETY: as above.
                 unsafe { free(h) };
+                free_held(self.hold);
             }
         }
     }
