@@ -19,6 +19,8 @@
 //! |-----------|------|
 //! | `object`  | the lazily initialised C objects (mutex, cond, rwlock, ...) inside glibc-sized storage |
 //! | `thread`  | create, join, detach, exit (the landing pad), self, once, names, scheduling, concurrency |
+//! | `joinable` | the state word of a joinable thread's registry entry: one claim (CAS) per join |
+//! | `live`    | the count of C threads not finished, which `pthread_exit` in `main` waits on |
 //! | `cancel`  | `pthread_cancel`, cancelability, and when a cancellation point acts on a request |
 //! | `cleanup` | `pthread_cleanup_push/pop`'s records, run by `pthread_exit` |
 //! | `attr`    | `pthread_attr_t` |
@@ -42,45 +44,89 @@
 // named in its doc.
 #![allow(clippy::missing_safety_doc)]
 
+// Under `--cfg loom` only the C layer's own lock-free parts are built (the
+// registry entry's word and the live counts), with their model tests:
+// `RUSTFLAGS="--cfg loom" cargo test -p weave-capi --lib --release`.
+#[cfg(not(loom))]
 mod attr;
+#[cfg(not(loom))]
 mod barrier;
+#[cfg(not(loom))]
 mod cancel;
+#[cfg(not(loom))]
 mod cleanup;
+#[cfg(not(loom))]
 mod cond;
+#[cfg(not(loom))]
 mod io;
+#[cfg_attr(loom, allow(dead_code))]
+mod joinable;
+#[cfg(not(loom))]
 mod key;
+#[cfg_attr(loom, allow(dead_code))]
+mod live;
+#[cfg(not(loom))]
 mod mutex;
+#[cfg(not(loom))]
 mod named_sem;
+#[cfg(not(loom))]
 mod object;
+#[cfg(not(loom))]
 mod rwlock;
+#[cfg(not(loom))]
 mod sem;
+#[cfg(not(loom))]
 mod signal;
+#[cfg(not(loom))]
 mod spin;
+#[cfg(not(loom))]
 mod tables;
+#[cfg(not(loom))]
 mod thread;
+#[cfg(not(loom))]
 mod time;
+#[cfg(not(loom))]
 mod word_attr;
 
+#[cfg(not(loom))]
 pub use attr::*;
+#[cfg(not(loom))]
 pub use barrier::*;
+#[cfg(not(loom))]
 pub use cancel::*;
+#[cfg(not(loom))]
 pub use cleanup::*;
+#[cfg(not(loom))]
 pub use cond::*;
+#[cfg(not(loom))]
 pub use io::*;
+#[cfg(not(loom))]
 pub use key::*;
+#[cfg(not(loom))]
 pub use mutex::*;
+#[cfg(not(loom))]
 pub use named_sem::*;
+#[cfg(not(loom))]
 pub use rwlock::*;
+#[cfg(not(loom))]
 pub use sem::*;
+#[cfg(not(loom))]
 pub use signal::*;
+#[cfg(not(loom))]
 pub use spin::*;
+#[cfg(not(loom))]
 pub use tables::*;
+#[cfg(not(loom))]
 pub use thread::*;
+#[cfg(not(loom))]
 pub use time::*;
 
+#[cfg(not(loom))]
 use std::ffi::{c_int, c_void};
+#[cfg(not(loom))]
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+#[cfg(not(loom))]
 /// Runs one C entry point's body: a panic (a bug in weave, or an allocation
 /// failure) is reported on stderr with the function's name and becomes
 /// `on_panic`, the POSIX error that fits best, instead of unwinding into C.
@@ -96,6 +142,7 @@ pub(crate) fn guard(name: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c
     }
 }
 
+#[cfg(not(loom))]
 #[cold]
 #[inline(never)]
 fn report_panic(name: &str, on_panic: c_int, p: Box<dyn std::any::Any + Send>) -> c_int {
@@ -108,6 +155,7 @@ fn report_panic(name: &str, on_panic: c_int, p: Box<dyn std::any::Any + Send>) -
     on_panic
 }
 
+#[cfg(not(loom))]
 /// As [`guard`], for the calls that return `-1` and set `errno`
 /// (semaphores, sleeps): `f` returns the error number or 0.
 pub(crate) fn guard_errno(name: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c_int {
@@ -120,6 +168,7 @@ pub(crate) fn guard_errno(name: &str, on_panic: c_int, f: impl FnOnce() -> c_int
     }
 }
 
+#[cfg(not(loom))]
 /// Sets the calling LWP's `errno`. A ULT does not move between LWPs
 /// unless it opted in, so the value is the one C reads after the call.
 pub(crate) fn set_errno(e: c_int) {
@@ -128,6 +177,7 @@ pub(crate) fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e };
 }
 
+#[cfg(not(loom))]
 /// Prints a fatal message and aborts: for the few calls whose POSIX page
 /// has no error to return (`pthread_exit`).
 pub(crate) fn fatal(msg: &str) -> ! {
@@ -135,6 +185,7 @@ pub(crate) fn fatal(msg: &str) -> ! {
     std::process::abort()
 }
 
+#[cfg(not(loom))]
 /// glibc's values of the POSIX constants that the `libc` crate lacks.
 pub(crate) mod glibc {
     use super::*;

@@ -20,8 +20,13 @@
 //! weave table index (no map, no hashing): a joinable thread is spawned
 //! with its id held (`Builder::hold_id`), so that its index names no other
 //! thread until the join (or detach) drops its handle, and one entry per
-//! index, under a lock of its own, is enough. One store per create, a
-//! take per join, and the child never touches it. A detached thread is
+//! index is enough. Its state word (`joinable.rs`) makes that one store
+//! per create and, per join, one CAS (the claim: a second join or a
+//! detach must lose) and a store; the child never touches it. The specs
+//! (`pthread_getattr_np`, the scheduling parameters) sit beside it under
+//! a spin lock of their own, which a create with a null `attr` does not
+//! take. The count of live C threads that `pthread_exit` in `main` waits
+//! on is kept per LWP without an RMW (`live.rs`). A detached thread is
 //! not in it at all (its handle is dropped: weave frees the packet when it
 //! ends, and its index is free for reuse at once). The landing pad sits in
 //! the same table, which only the thread itself reads and writes.
@@ -39,14 +44,17 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicPtr};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
 use weave_rt::sync::{Condvar, Mutex};
 use weave_rt::thread::{Builder, JoinHandle, ThreadId};
 
+use crate::joinable::{Joinable, Refused};
+use crate::live::Counts;
 use crate::time::Clock;
 use crate::{attr, guard, key};
 
@@ -78,10 +86,25 @@ struct CSlot {
     /// start routine (null outside). Only that thread reads or writes it,
     /// so Relaxed is enough.
     landing: AtomicPtr<c_void>,
-    /// Guards `joinable` (a few instructions at a time; never held across
-    /// a wait).
-    lock: AtomicBool,
-    joinable: UnsafeCell<Option<Entry>>,
+    /// Whose handle `handle` is, and whether a join has it out
+    /// (`joinable.rs`).
+    word: Joinable,
+    /// The joinable thread's handle: written by its creator before
+    /// `word.publish`, then moved only by whoever holds `word`'s claim.
+    handle: UnsafeCell<Option<JoinHandle<usize>>>,
+    /// Guards `spec` (a few instructions at a time; never held across a
+    /// wait). Taken only by calls about attributes and scheduling, and by
+    /// a create that has a spec to store or an old one to clear.
+    spec_lock: AtomicBool,
+    /// Whether `spec` may hold one: set under `spec_lock`, so that a
+    /// create with none to store skips the lock when there is none to
+    /// clear either.
+    has_spec: AtomicBool,
+    /// How the thread was asked for, if not with the defaults, and the
+    /// id it is for: a spec left by an earlier thread of the index (set
+    /// by `pthread_setschedparam` racing with that thread's join) names
+    /// that thread, so nobody takes it for the current one.
+    spec: UnsafeCell<Option<(pthread_t, Box<Spec>)>>,
 }
 
 type Chunk = [CSlot; CHUNK];
@@ -115,12 +138,15 @@ fn cslot(i: u32, make: bool) -> Option<&'static CSlot> {
 #[cold]
 fn new_chunk(dir: &AtomicPtr<Chunk>) -> *mut Chunk {
     // Built in place: an array of this size made on the stack and moved
-    // into a box costs a copy of it (80 KiB).
+    // into a box costs a copy of it.
     let slots: Box<[CSlot]> = (0..CHUNK)
         .map(|_| CSlot {
             landing: AtomicPtr::new(std::ptr::null_mut()),
-            lock: AtomicBool::new(false),
-            joinable: UnsafeCell::new(None),
+            word: Joinable::new(),
+            handle: UnsafeCell::new(None),
+            spec_lock: AtomicBool::new(false),
+            has_spec: AtomicBool::new(false),
+            spec: UnsafeCell::new(None),
         })
         .collect();
     let fresh: Box<Chunk> = slots
@@ -139,24 +165,46 @@ fn new_chunk(dir: &AtomicPtr<Chunk>) -> *mut Chunk {
     }
 }
 
-// SAFETY: `joinable` is touched only under `lock` (`Joinable`); the other
-// fields are atomics.
+// SAFETY: `handle` is touched only by the creator before `word.publish`
+// and by the holder of `word`'s claim (`joinable.rs`); `spec` only under
+// `spec_lock` (`Specs`); the other fields are atomics.
 unsafe impl Sync for CSlot {}
 
-/// The registry entry of one index, locked.
-struct Joinable(&'static CSlot);
+/// The slot of `t`'s index (`None` if no C thread ever had that index).
+#[inline]
+fn registry(t: pthread_t) -> Option<&'static CSlot> {
+    cslot(t as u32, false)
+}
 
-impl Joinable {
-    fn lock(s: &'static CSlot) -> Joinable {
+/// A claimed entry's handle (`word.claim` succeeded for it).
+fn take_handle(s: &CSlot) -> JoinHandle<usize> {
+    // SAFETY: the caller holds the claim: nobody else touches `handle`.
+    unsafe { &mut *s.handle.get() }
+        .take()
+        .expect("a claimed entry holds its handle")
+}
+
+/// Puts a claimed entry's handle back, and lets go of the claim.
+fn give_back_handle(s: &CSlot, t: pthread_t, h: JoinHandle<usize>) {
+    // SAFETY: the caller holds the claim, as above.
+    unsafe { *s.handle.get() = Some(h) };
+    s.word.unclaim(t);
+}
+
+/// The specs of one index, locked.
+struct Specs(&'static CSlot);
+
+impl Specs {
+    fn lock(s: &'static CSlot) -> Specs {
         // Acquire: pairs with the Release in `drop`, so the last holder's
-        // writes to the entry are seen.
-        if s.lock
+        // writes to the spec are seen.
+        if s.spec_lock
             .compare_exchange(false, true, Acquire, Relaxed)
             .is_err()
         {
             Self::lock_contended(s);
         }
-        Joinable(s)
+        Specs(s)
     }
 
     #[cold]
@@ -164,11 +212,11 @@ impl Joinable {
         let mut spins = 0u32;
         // Acquire: as in `lock`.
         while s
-            .lock
+            .spec_lock
             .compare_exchange_weak(false, true, Acquire, Relaxed)
             .is_err()
         {
-            // The holder copies a few words out and lets go; if its LWP was
+            // The holder copies a few words and lets go; if its LWP was
             // descheduled meanwhile, let this one do something else.
             if spins < 64 {
                 std::hint::spin_loop();
@@ -179,39 +227,67 @@ impl Joinable {
         }
     }
 
-    /// The entry if it is `t`'s.
-    fn of(&mut self, t: pthread_t) -> Option<&mut Entry> {
+    /// `t`'s spec, if it is a joinable C thread's (not yet joined or
+    /// detached) and was not made with the defaults.
+    fn of(&mut self, t: pthread_t) -> Option<&mut Spec> {
+        if !self.0.word.is(t) {
+            return None;
+        }
         // SAFETY: we hold the lock.
-        unsafe { &mut *self.0.joinable.get() }
-            .as_mut()
-            .filter(|e| e.id == t)
+        match unsafe { &mut *self.0.spec.get() } {
+            Some((id, s)) if *id == t => Some(s),
+            _ => None,
+        }
     }
 
-    /// Takes `t`'s entry out.
-    fn take(&mut self, t: pthread_t) -> Option<Entry> {
-        self.of(t)?;
+    /// `t`'s spec, made with the defaults if it has none; `None` if `t`
+    /// is not a joinable C thread.
+    fn of_or_default(&mut self, t: pthread_t) -> Option<&mut Spec> {
+        if !self.0.word.is(t) {
+            return None;
+        }
         // SAFETY: we hold the lock.
-        unsafe { &mut *self.0.joinable.get() }.take()
+        let cell = unsafe { &mut *self.0.spec.get() };
+        if !matches!(cell, Some((id, _)) if *id == t) {
+            *cell = Some((t, Box::default()));
+            self.0.has_spec.store(true, Relaxed);
+        }
+        cell.as_mut().map(|(_, s)| &mut **s)
     }
 
-    fn put(&mut self, e: Entry) {
+    /// Stores `spec` as `t`'s (`None`: the defaults), dropping an earlier
+    /// thread's.
+    fn set(&mut self, t: pthread_t, spec: Option<Box<Spec>>) -> Option<(pthread_t, Box<Spec>)> {
+        self.0.has_spec.store(spec.is_some(), Relaxed);
         // SAFETY: we hold the lock.
-        let old = unsafe { &mut *self.0.joinable.get() }.replace(e);
-        debug_assert!(old.is_none(), "a held index names one joinable thread");
+        std::mem::replace(unsafe { &mut *self.0.spec.get() }, spec.map(|s| (t, s)))
+    }
+
+    /// Takes `t`'s spec out, if it has one.
+    fn take(&mut self, t: pthread_t) -> Option<Box<Spec>> {
+        // SAFETY: we hold the lock.
+        let cell = unsafe { &mut *self.0.spec.get() };
+        match cell {
+            Some((id, _)) if *id == t => {
+                self.0.has_spec.store(false, Relaxed);
+                cell.take().map(|(_, s)| s)
+            }
+            _ => None,
+        }
     }
 }
 
-impl Drop for Joinable {
+impl Drop for Specs {
     fn drop(&mut self) {
         // Release: pairs with the Acquire in `lock`.
-        self.0.lock.store(false, Release);
+        self.0.spec_lock.store(false, Release);
     }
 }
 
-/// The registry entry of `t`'s index, locked (`None` if no C thread ever
-/// had that index).
-fn registry(t: pthread_t) -> Option<Joinable> {
-    cslot(t as u32, false).map(Joinable::lock)
+/// The specs of `t`'s index, locked (`None` if no C thread ever had that
+/// index).
+fn specs(t: pthread_t) -> Option<Specs> {
+    registry(t).map(Specs::lock)
 }
 
 /// The calling thread's landing-pad slot.
@@ -254,21 +330,23 @@ pub(crate) struct Spec {
     pub(crate) sigmask: Option<u64>,
 }
 
-/// A joinable C thread, as the registry keeps it.
-struct Entry {
-    id: pthread_t,
-    /// `None` while a join is under way.
-    handle: Option<JoinHandle<usize>>,
-    /// How it was asked for, if not with the defaults (no allocation for
-    /// a create with a null `attr`).
-    spec: Option<Box<Spec>>,
-}
-
-/// The C threads that have not finished: `pthread_exit` in `main` waits
-/// for them (on `LIVE_DONE`) before the process exits.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The C threads that have not finished (`live.rs`): `pthread_exit` in
+/// `main` waits for them (on `LIVE_DONE`) before the process exits.
+/// (Pool LWPs have the lowest indices; past `MAX_CONCURRENCY`, the
+/// shared pair.)
+#[cfg(not(loom))]
+static LIVE: Counts<{ weave_rt::MAX_CONCURRENCY }> = Counts::new();
+#[cfg(loom)]
+static LIVE: LazyLock<Counts<{ weave_rt::MAX_CONCURRENCY }>> = LazyLock::new(Counts::new);
 static LIVE_DONE: LazyLock<(Mutex<()>, Condvar)> =
     LazyLock::new(|| (Mutex::new(()), Condvar::new()));
+/// Set once `main` waits in `pthread_exit`: from then on each C thread
+/// that finishes wakes it to count again.
+static MAIN_WAITS: AtomicBool = AtomicBool::new(false);
+/// How long `main` waits before it counts again unwoken: the backstop for
+/// a wake lost to the race of `MAIN_WAITS`'s store with a thread's load
+/// of it (neither side fences; a lost wake costs `main` this much).
+const RECOUNT: Duration = Duration::from_millis(10);
 
 /// Whether the thread that is forking is a C thread (set by the
 /// `prepare` handler, read by the `child` one).
@@ -287,7 +365,8 @@ extern "C" fn before_fork() {
 /// `pthread_exit` in the child's `main` does not wait for the parent's
 /// threads.
 extern "C" fn in_fork_child() {
-    LIVE.store(usize::from(FORKER_IS_C.load(Relaxed)), Relaxed);
+    LIVE.reset(u64::from(FORKER_IS_C.load(Relaxed)));
+    MAIN_WAITS.store(false, Relaxed);
 }
 
 /// Installs the fork handlers above, once, before the first C thread.
@@ -300,9 +379,12 @@ fn fork_handlers() {
     });
 }
 
+/// The calling C thread has finished.
 fn live_done() {
-    // AcqRel: pairs with the waiter's Acquire load in `wait_all_finished`.
-    if LIVE.fetch_sub(1, AcqRel) == 1 {
+    LIVE.ended(weave_rt::thread::current_lwp());
+    if MAIN_WAITS.load(Relaxed) {
+        // Under the lock `main` counts under, so that a wake after its
+        // count is not lost.
         let (m, cv) = &*LIVE_DONE;
         let _g = m.lock().unwrap_or_else(|e| e.into_inner());
         cv.notify_all();
@@ -310,12 +392,14 @@ fn live_done() {
 }
 
 fn wait_all_finished() {
+    MAIN_WAITS.store(true, Relaxed);
     let (m, cv) = &*LIVE_DONE;
     let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-    // Acquire: pairs with `live_done`'s AcqRel; checked under the lock
-    // the last thread takes to notify, so the wake-up is not lost.
-    while LIVE.load(Acquire) != 0 {
-        g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+    while !LIVE.none_live() {
+        g = cv
+            .wait_timeout(g, RECOUNT)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
 }
 
@@ -332,7 +416,7 @@ pub(crate) fn live(t: pthread_t) -> Result<weave_rt::thread::Thread, c_int> {
 /// Whether `t` names a C thread that has ended but whose id is still
 /// valid (joinable, not yet joined: POSIX keeps the id alive until then).
 pub(crate) fn ended_unjoined(t: pthread_t) -> bool {
-    registry(t).is_some_and(|mut r| r.of(t).is_some())
+    registry(t).is_some_and(|s| s.word.is(t))
 }
 
 /// The default stack size: `WEAVE_STACK_SIZE` or weave's default.
@@ -435,7 +519,7 @@ fn create_with(
     // Kept for `pthread_getattr_np` only if it is not the defaults.
     let spec = spec.filter(|s| *s != Spec::default()).map(Box::new);
     fork_handlers();
-    LIVE.fetch_add(1, Relaxed);
+    LIVE.created(weave_rt::thread::current_lwp());
     let mut id = 0;
     // `*thread` and the registry entry are written before the child runs
     // a line of C (POSIX: the id is stored on return, and the child may
@@ -458,11 +542,16 @@ fn create_with(
             unsafe { thread.write(id as pthread_t) };
             if !detached {
                 let slot = cslot(id as u32, true).expect("a thread index is below MAX_THREADS");
-                Joinable::lock(slot).put(Entry {
-                    id,
-                    handle: Some(handle),
-                    spec,
-                });
+                if spec.is_some() || slot.has_spec.load(Relaxed) {
+                    // One to store, or an earlier thread's to clear.
+                    let old = Specs::lock(slot).set(id, spec);
+                    drop(old);
+                }
+                // SAFETY: the index's last entry was removed before its
+                // id was let go of, and nobody claims this one before the
+                // publish below.
+                unsafe { *slot.handle.get() = Some(handle) };
+                slot.word.publish(id);
             } else if let Some(spec) = spec {
                 // For `pthread_getattr_np`.
                 attr::keep_detached(id as pthread_t, *spec);
@@ -473,9 +562,16 @@ fn create_with(
     match spawned {
         Ok(()) => 0,
         Err(e) => {
-            let entry = registry(id).and_then(|mut r| r.take(id));
-            drop(entry);
-            live_done();
+            // The handle back out of the entry; dropping it lets go of
+            // the id.
+            if let Some(s) = registry(id) {
+                if s.word.claim(id).is_ok() {
+                    let h = take_handle(s);
+                    s.word.remove();
+                    drop(h);
+                }
+            }
+            LIVE.undo_created();
             match e.kind() {
                 std::io::ErrorKind::InvalidInput => libc::EINVAL,
                 _ => libc::EAGAIN,
@@ -528,26 +624,21 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
     if id == weave_rt::thread::current_id() {
         return libc::EDEADLK;
     }
-    let handle = {
-        let mut reg = registry(thread);
-        match reg.as_mut().and_then(|r| r.of(thread)) {
-            None => {
-                drop(reg);
-                return match live(thread) {
-                    Ok(_) => libc::EINVAL, // not a C thread, or detached
-                    Err(e) => e,
-                };
-            }
-            Some(e) => match e.handle.take() {
-                Some(h) => h,
-                None => return libc::EINVAL, // another join is under way
-            },
+    let slot = registry(thread);
+    match slot.map(|s| s.word.claim(thread)) {
+        Some(Ok(())) => {}
+        Some(Err(Refused::Claimed)) => return libc::EINVAL, // another join is under way
+        None | Some(Err(Refused::NotJoinable)) => {
+            return match live(thread) {
+                Ok(_) => libc::EINVAL, // not a C thread, or detached
+                Err(e) => e,
+            };
         }
-    };
+    }
+    let slot = slot.expect("claimed above");
+    let handle = take_handle(slot);
     let give_back = |handle, r| {
-        if let Some(e) = registry(thread).as_mut().and_then(|r| r.of(thread)) {
-            e.handle = Some(handle);
-        }
+        give_back_handle(slot, thread, handle);
         r
     };
     if handle.is_finished() {
@@ -579,9 +670,9 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
         }
     }
     // The entry goes before the join lets go of the id (which another
-    // thread's entry may then take).
-    let entry = registry(thread).and_then(|mut r| r.take(thread));
-    drop(entry);
+    // thread's entry may then take). Its spec, if any, stays, named for
+    // this thread, until the index's next create clears it.
+    slot.word.remove();
     let value = match handle.join() {
         Ok(v) => v as *mut c_void,
         Err(_) => crate::glibc::PTHREAD_CANCELED,
@@ -647,29 +738,33 @@ pub unsafe extern "C-unwind" fn weave_pthread_clockjoin_np(
 #[no_mangle]
 pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
     guard("pthread_detach", libc::EINVAL, || {
-        let mut reg = registry(thread);
-        match reg.as_mut().and_then(|r| r.of(thread)) {
-            None => {
-                drop(reg);
-                match live(thread) {
+        let slot = registry(thread);
+        match slot.map(|s| s.word.claim(thread)) {
+            Some(Ok(())) => {}
+            Some(Err(Refused::Claimed)) => return libc::EINVAL, // being joined
+            None | Some(Err(Refused::NotJoinable)) => {
+                return match live(thread) {
                     Ok(_) => libc::EINVAL, // detached already, or not a C thread
                     Err(e) => e,
-                }
-            }
-            Some(e) if e.handle.is_none() => libc::EINVAL, // being joined
-            Some(_) => {
-                let e = reg.as_mut().and_then(|r| r.take(thread));
-                drop(reg);
-                if let Some(spec) = e.as_ref().and_then(|e| e.spec.as_deref()) {
-                    // For `pthread_getattr_np`.
-                    attr::keep_detached(thread, spec.clone());
-                }
-                // Dropping the handle detaches the weave thread (weave
-                // frees its packet when it ends) and lets go of its id.
-                drop(e);
-                0
+                };
             }
         }
+        let slot = slot.expect("claimed above");
+        let handle = take_handle(slot);
+        let spec = slot
+            .has_spec
+            .load(Relaxed)
+            .then(|| Specs::lock(slot).take(thread))
+            .flatten();
+        slot.word.remove();
+        if let Some(spec) = spec {
+            // For `pthread_getattr_np`.
+            attr::keep_detached(thread, *spec);
+        }
+        // Dropping the handle detaches the weave thread (weave frees its
+        // packet when it ends) and lets go of its id.
+        drop(handle);
+        0
     })
 }
 
@@ -989,8 +1084,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
     if t.set_priority(p).is_err() {
         return libc::ESRCH;
     }
-    if let Some(e) = registry(thread).as_mut().and_then(|r| r.of(thread)) {
-        let spec = e.spec.get_or_insert_with(Box::default);
+    if let Some(spec) = specs(thread).as_mut().and_then(|r| r.of_or_default(thread)) {
         spec.policy = policy;
         spec.sched_priority = sched_priority;
     }
@@ -1002,10 +1096,9 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> c_int {
     guard("pthread_setschedprio", libc::EINVAL, || {
-        let policy = registry(thread)
+        let policy = specs(thread)
             .as_mut()
-            .and_then(|r| r.of(thread))
-            .and_then(|e| e.spec.as_ref().map(|s| s.policy))
+            .and_then(|r| r.of(thread).map(|s| s.policy))
             .unwrap_or(libc::SCHED_OTHER);
         set_sched(thread, policy, prio)
     })
@@ -1065,14 +1158,10 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
         if let Err(e) = live(thread) {
             return e;
         }
-        let (p, prio) = registry(thread).as_mut().and_then(|r| r.of(thread)).map_or(
-            (libc::SCHED_OTHER, 0),
-            |e| {
-                e.spec
-                    .as_ref()
-                    .map_or((libc::SCHED_OTHER, 0), |s| (s.policy, s.sched_priority))
-            },
-        );
+        let (p, prio) = specs(thread)
+            .as_mut()
+            .and_then(|r| r.of(thread).map(|s| (s.policy, s.sched_priority)))
+            .unwrap_or((libc::SCHED_OTHER, 0));
         // SAFETY: both checked non-null; the program's storage.
         unsafe {
             policy.write(p);
@@ -1099,9 +1188,12 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
             Err(e) => return e,
         };
         let spec = registry(thread)
-            .as_mut()
-            .and_then(|r| r.of(thread))
-            .map(|e| e.spec.as_deref().cloned().unwrap_or_default())
+            .is_some_and(|s| s.word.is(thread))
+            .then(|| {
+                specs(thread)
+                    .and_then(|mut r| r.of(thread).map(|s| s.clone()))
+                    .unwrap_or_default()
+            })
             .or_else(|| attr::detached_spec(thread))
             .unwrap_or_else(|| {
                 // Not a joinable C thread: a detached one made with the

@@ -254,8 +254,10 @@ pub(crate) fn fatal(msg: &str) -> ! {
 // Under `--cfg loom` only the lock-free protocols are built, with their
 // model tests: `RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release`.
 #[cfg(loom)]
+#[allow(dead_code)]
 mod thread {
     pub(crate) mod cancel_word;
+    pub(crate) mod hold;
     pub(crate) mod join_state;
     pub(crate) mod state;
 }

@@ -3,20 +3,36 @@
 //! thread ends, until its join handle lets go (`Builder::hold_id`).
 //!
 //! Owns one byte of the TCB and the rule of who frees a held slot; the
-//! freeing itself is the table's (`table.rs` calls [`Hold::ended`] and
-//! [`Hold::release`]). It must not name the LWPs or the scheduler.
+//! freeing itself is the table's (`table.rs` calls [`Hold::ended`], the
+//! handle's side [`Hold::wait_ended`]). It must not name the LWPs or the
+//! scheduler.
 //!
-//! | bit     | set by                                | cleared by |
-//! |---------|---------------------------------------|------------|
-//! | `HELD`  | the spawner, before the thread can run | the handle, when joined or dropped ([`Hold::release`]) |
-//! | `ENDED` | the thread's LWP, off its stack, when it would free the slot ([`Hold::ended`]) | the slot's next spawn ([`Hold::reset`]) |
+//! **Who frees a held slot: the side that frees the join packet.** The
+//! packet's state word (`join_state.rs`) already decides, with the RMWs
+//! both sides make anyway, which of the ULT and its handle lets go of the
+//! packet last. The slot follows it, so the hold needs no RMW of its own:
 //!
-//! Both sides are one RMW on the byte once a hold exists, so of the two
-//! exactly one sees the other's bit and frees the slot: the LWP if the hold
-//! was gone by then, the handle if the thread had ended. A slot nobody held
+//! - the ULT freed the packet (the handle had let go before the thread
+//!   finished): it clears `HELD` ([`Hold::let_go`]), a plain store, and its
+//!   LWP frees the slot when it files the exit, as for any thread;
+//! - the handle freed the packet (it saw DONE: every join): the ULT left
+//!   `HELD` set, so its LWP, filing the exit off the thread's stack, only
+//!   marks `ENDED` ([`Hold::ended`], a store); the handle waits for that
+//!   mark ([`Hold::wait_ended`]) and frees the slot. The wait is short:
+//!   the LWP files the exit right after the thread's last switch, and a
+//!   joiner woken on the same LWP runs only after (the join's hand-off
+//!   files it on the joiner's stack first).
+//!
+//! | bit     | set by                                  | cleared by |
+//! |---------|-----------------------------------------|------------|
+//! | `HELD`  | the spawner, before the thread can run   | the ULT, if it freed the packet ([`Hold::let_go`]) |
+//! | `ENDED` | the thread's LWP, off its stack, if still `HELD` ([`Hold::ended`]) | the slot's next spawn ([`Hold::reset`]) |
+//!
+//! Each write is made by the one side the packet's protocol lets touch
+//! the byte at that moment, so plain stores are enough. A slot nobody held
 //! costs the LWP one load.
 
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::loom::AtomicU8;
 
@@ -37,35 +53,65 @@ impl Hold {
     }
 
     /// The spawner, before the thread can run: its id stays reserved until
-    /// [`release`](Self::release).
+    /// the packet's last user lets go of it.
     pub(crate) fn hold(&self) {
         // Relaxed: published by the spawn's Release of the state word,
         // which the thread's LWP acquires before it runs (and ends) it.
         self.0.store(HELD, Relaxed);
     }
 
-    /// The ended thread's LWP, once off its stack: true if the slot may be
-    /// freed now; false if a hold defers that to [`release`](Self::release).
+    /// The ULT (or whoever drops a job that never ran), having freed the
+    /// packet because the handle had let go first: the slot is freed as
+    /// an unheld one. The handle touches the byte no more.
     #[inline]
-    pub(crate) fn ended(&self) -> bool {
-        // A clear HELD: never held (the common case: one load), or already
-        // released, whose `release` then saw no ENDED and left the freeing
-        // to us. Acquire pairs with `release`'s AcqRel.
-        if self.0.load(Acquire) & HELD == 0 {
-            return true;
-        }
-        // AcqRel pairs with `release`: the second of the two sees the
-        // first's bit. Release: our last use of the slot comes before the
-        // holder's freeing of it.
-        self.0.fetch_or(ENDED, AcqRel) & HELD == 0
+    pub(crate) fn let_go(&self) {
+        // Relaxed: read by this thread's LWP when it files the exit, after
+        // this in its own order; nobody else reads it.
+        self.0.store(0, Relaxed);
     }
 
-    /// The holder lets go: true if the thread has ended meanwhile, and the
-    /// caller must free the slot now. A second call (no hold left) is false.
-    pub(crate) fn release(&self) -> bool {
-        // AcqRel pairs with `ended`.
-        let before = self.0.fetch_and(!HELD, AcqRel);
-        before & HELD != 0 && before & ENDED != 0
+    /// The ended thread's LWP, once off its stack: true if the slot may be
+    /// freed now; false if the handle will free it ([`wait_ended`](Self::wait_ended)).
+    #[inline]
+    pub(crate) fn ended(&self) -> bool {
+        // Relaxed: the byte was last written by the spawner (published
+        // with the spawn) or by this thread's `let_go`, earlier on this LWP.
+        if self.0.load(Relaxed) & HELD == 0 {
+            return true;
+        }
+        // Release: pairs with `wait_ended`'s Acquire: our last use of the
+        // slot comes before the handle's freeing of it.
+        self.0.store(HELD | ENDED, Release);
+        false
+    }
+
+    /// The handle, having freed the packet (it saw DONE): waits until the
+    /// thread's LWP is done with the slot, which the caller then frees.
+    #[inline]
+    pub(crate) fn wait_ended(&self) {
+        // Acquire: pairs with `ended`'s Release.
+        if self.0.load(Acquire) & ENDED == 0 {
+            Self::wait_ended_slow(&self.0);
+        }
+    }
+
+    #[cold]
+    fn wait_ended_slow(b: &AtomicU8) {
+        let mut spins = 0u32;
+        // Acquire: as in `wait_ended`.
+        while b.load(Acquire) & ENDED == 0 {
+            // The LWP files the exit right after the thread's last switch:
+            // a few spins, then let it (and others) run.
+            if spins < 100 {
+                crate::loom::spin_hint();
+                spins += 1;
+            } else {
+                #[cfg(not(loom))]
+                crate::thread::yield_now();
+                #[cfg(loom)]
+                loom::thread::yield_now();
+            }
+        }
     }
 }
 
@@ -77,30 +123,29 @@ mod tests {
     fn an_unheld_slot_is_freed_by_its_lwp() {
         let h = Hold::new();
         assert!(h.ended());
-        assert!(!h.release(), "nothing was held");
     }
 
     #[test]
-    fn a_held_slot_that_ended_is_freed_by_the_release_once() {
+    fn a_held_slot_is_left_to_the_handle_which_sees_the_end() {
         let h = Hold::new();
         h.hold();
         assert!(!h.ended(), "the hold defers the freeing");
-        assert!(h.release());
-        assert!(!h.release(), "a second release frees nothing");
+        h.wait_ended();
     }
 
     #[test]
-    fn a_hold_released_before_the_end_leaves_the_freeing_to_the_lwp() {
+    fn a_hold_let_go_by_the_ult_leaves_the_freeing_to_the_lwp() {
         let h = Hold::new();
         h.hold();
-        assert!(!h.release());
+        h.let_go();
         assert!(h.ended());
     }
 }
 
-/// The LWP ending the thread races the handle letting go: exactly one of
-/// them frees the slot, and the freer sees the other's writes
-/// (`RUSTFLAGS="--cfg loom" cargo test -p weave --lib --release hold`).
+/// The LWP ending a held thread races the handle that freed its packet:
+/// the handle frees the slot only after the LWP's last use of it, and the
+/// LWP does not free it (`RUSTFLAGS="--cfg loom" cargo test -p weave --lib
+/// --release hold`).
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
@@ -108,7 +153,7 @@ mod loom_tests {
     use loom::sync::Arc;
 
     #[test]
-    fn exactly_one_side_frees_a_held_slot() {
+    fn the_handle_frees_a_held_slot_after_the_lwp_is_done() {
         loom::model(|| {
             let h = Arc::new(Hold::new());
             // The slot's other fields, written by whoever used it last.
@@ -117,6 +162,7 @@ mod loom_tests {
             let lwp = {
                 let (h, slot) = (h.clone(), slot.clone());
                 loom::thread::spawn(move || {
+                    // The ULT left HELD set: the handle saw DONE.
                     // SAFETY: the model checks that no access overlaps.
                     slot.with_mut(|p| unsafe { *p += 1 });
                     let frees = h.ended();
@@ -127,16 +173,10 @@ mod loom_tests {
                     frees
                 })
             };
-            let handle_frees = h.release();
-            if handle_frees {
-                // SAFETY: as above.
-                slot.with_mut(|p| unsafe { *p += 10 });
-            }
-            let lwp_frees = lwp.join().unwrap();
-            assert!(
-                lwp_frees ^ handle_frees,
-                "lwp {lwp_frees}, handle {handle_frees}"
-            );
+            h.wait_ended();
+            // SAFETY: as above.
+            slot.with_mut(|p| unsafe { *p += 10 });
+            assert!(!lwp.join().unwrap(), "only the handle frees");
             // SAFETY: both sides are done.
             assert_eq!(slot.with(|p| unsafe { *p }), 11);
         });

@@ -260,6 +260,7 @@ pub fn current_id() -> ThreadId {
 
 /// The index of the LWP the calling ULT runs on (see [`crate::lwps`]), or
 /// `None` on a plain OS thread.
+#[inline]
 pub fn current_lwp() -> Option<usize> {
     lwp::current_ult().map(|(l, _)| l.index())
 }
@@ -603,8 +604,7 @@ impl Builder {
         let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
-            self.spawn_then(f, None, |join, thread, hold| JoinHandle {
-                hold,
+            self.spawn_then(f, None, |join, thread| JoinHandle {
                 join,
                 thread,
                 user_stack,
@@ -628,9 +628,8 @@ impl Builder {
         let user_stack = self.user_stack.is_some();
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
-            self.spawn_then(f, None, |join, thread, hold| {
+            self.spawn_then(f, None, |join, thread| {
                 publish(JoinHandle {
-                    hold,
                     join,
                     thread,
                     user_stack,
@@ -653,14 +652,14 @@ impl Builder {
         T: Send,
     {
         // SAFETY: the caller's contract, passed on.
-        // A scoped thread's id is never held: the guard is empty.
-        unsafe { self.spawn_then(f, scope, |join, thread, _| (join, thread)) }
+        // A scoped thread's id is never held.
+        unsafe { self.spawn_then(f, scope, |join, thread| (join, thread)) }
     }
 
-    /// The spawn itself: `publish` gets the join side, the handle and the
-    /// hold on the id (`hold_id`; empty otherwise) once the thread is set
-    /// up, before it is placed on an LWP (so before it can run), and its
-    /// result is returned.
+    /// The spawn itself: `publish` gets the join side (which holds the id,
+    /// with `hold_id`) and the handle once the thread is set up, before it
+    /// is placed on an LWP (so before it can run), and its result is
+    /// returned.
     ///
     /// # Safety
     ///
@@ -669,7 +668,7 @@ impl Builder {
         self,
         f: F,
         scope: Option<Arc<ScopeData>>,
-        publish: impl FnOnce(JoinRef<T>, Thread, HoldGuard) -> R,
+        publish: impl FnOnce(JoinRef<T>, Thread) -> R,
     ) -> io::Result<R>
     where
         F: FnOnce() -> T + Send,
@@ -745,8 +744,9 @@ impl Builder {
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
         // A small packet lives in the slot's room if the room's last
-        // packet is gone (`room.rs`).
-        let (job, join) = packet::new(f, scope, &tcb.room);
+        // packet is gone (`room.rs`); a held thread's handle half holds its
+        // id (`hold.rs`).
+        let (job, join) = packet::new(f, scope, &tcb.room, hold.then_some(tcb));
         first_run::register_entry(entry);
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
@@ -783,14 +783,19 @@ impl Builder {
         if (name.is_some() || priority != DEFAULT_PRIORITY) && trace::hooked() {
             trace::name_thread(id, name.as_deref(), priority);
         }
-        let published = publish(join, Thread { id, name }, HoldGuard(hold.then_some(tcb)));
+        let published = publish(join, Thread { id, name });
 
         if kind == Kind::Bound {
             if let Err(e) = lwp::pool::start_bound(tcb, self.cpus) {
                 // SAFETY: the ULT never ran; its context and job are ours.
                 let ctx = unsafe { (*tcb.ctx.get()).take() };
                 // SAFETY: as above.
-                drop(unsafe { (*tcb.job.get()).take() });
+                if let Some(job) = unsafe { (*tcb.job.get()).take() } {
+                    if job.abandon() {
+                        // The handle let go first: the held id is ours.
+                        tcb.hold.let_go();
+                    }
+                }
                 match ctx {
                     // Never started: nothing on it to drop. (Only the
                     // portable context has a destructor, which would try
@@ -926,7 +931,7 @@ fn entry(tcb: &'static Tcb) {
             names::name_os_thread(&n);
         }
     }
-    let joiner = job.run_then(|| {
+    let (joiner, freed) = job.run_then(|| {
         // After the closure and before the joiner may return: per-thread
         // data is destroyed (as std does before join returns), then the
         // thread is marked exited, so its id no longer resolves.
@@ -943,6 +948,11 @@ fn entry(tcb: &'static Tcb) {
         }
         tcb.state.exit();
     });
+    if freed {
+        // The handle let go first: a held id goes with the slot, which
+        // the LWP frees as it files the exit (`thread/hold.rs`).
+        tcb.hold.let_go();
+    }
     crate::fork::ult_returned(tcb);
     // A joiner of this LWP that the exit woke: the LWP goes straight to it
     // when the loop would run it next (the join's hand-off), else it is
@@ -958,11 +968,9 @@ fn entry(tcb: &'static Tcb) {
 /// An owned permission to join a thread, as `std::thread::JoinHandle`.
 /// Dropping it detaches the thread.
 pub struct JoinHandle<T> {
-    /// Dropped before `hold`: the handle lets go of the packet before it
-    /// lets go of the id.
+    /// Holds the thread's id, with `hold_id`, until it lets go of the
+    /// packet (`thread/hold.rs`).
     join: JoinRef<T>,
-    /// Lets go of the thread's id when the handle goes (`hold_id`).
-    hold: HoldGuard,
     thread: Thread,
     /// The thread runs on a stack of the caller's (`Builder::stack`): a
     /// join returns only once its LWP is off that stack.
@@ -996,11 +1004,11 @@ impl<T> JoinHandle<T> {
             }
         }
         wait_for(&self.join);
-        // The packet is let go of before the hold, and the hold before
+        // The packet is let go of before a held slot (the slot's room is
+        // the next thread's then), both by `take`, and the slot before
         // waiting off the stack: a held slot changes generation only once
         // let go.
         let result = self.join.take();
-        drop(self.hold);
         if self.user_stack {
             wait_off_stack(self.thread.id);
         }
@@ -1026,16 +1034,10 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// The hold on a joinable thread's id (`Builder::hold_id`): lets go of it
-/// when dropped, with the handle or at its join.
-struct HoldGuard(Option<&'static Tcb>);
-
-impl Drop for HoldGuard {
-    fn drop(&mut self) {
-        if let Some(tcb) = self.0 {
-            with_caches(|_, slots| table().release_held(tcb, slots));
-        }
-    }
+/// The join side of a held thread freed its packet: frees its slot once
+/// its LWP is done with it (`thread/hold.rs`).
+pub(crate) fn free_held(tcb: &'static Tcb) {
+    with_caches(|_, slots| table().free_held(tcb, slots));
 }
 
 /// Panics with std's message for a thread that joins itself, at once

@@ -60,6 +60,11 @@
 //! after the result was dropped by one of the two: `scope` returns only
 //! after every result's `Drop` ran (std's guarantee).
 //!
+//! **Who frees a held slot.** The same side: the ULT (its LWP frees the
+//! slot as it files the exit) or the handle (it frees the slot after the
+//! packet, once the LWP has filed the exit). `thread/hold.rs` has the
+//! steps; the hold costs no RMW of its own.
+//!
 //! **Rooms.** Each TCB has a room (`room.rs`): [`room::ROOM`] bytes for
 //! the packet of the thread spawned in its slot. A spawn puts a small
 //! unscoped packet there unless the room's last packet is still held (a
@@ -121,8 +126,15 @@ struct Job<F, T> {
 
 pub(crate) use crate::thread::tcb::JobRef;
 
-/// The join handle's reference: can wait for and take the result.
-pub(crate) struct JoinRef<T>(NonNull<Slot<T>>);
+/// The join handle's reference: can wait for and take the result. For a
+/// thread whose id is held (`Builder::hold_id`), it holds the id too: the
+/// side that frees the packet frees the thread's table slot
+/// (`thread/hold.rs`).
+pub(crate) struct JoinRef<T> {
+    slot: NonNull<Slot<T>>,
+    /// The held thread's TCB, if its id is held.
+    hold: Option<&'static Tcb>,
+}
 
 // SAFETY: the closure is `Send` (required by `new`), and the header is
 // shared through atomics; the TCB hands the JobRef to whichever LWP runs it.
@@ -150,8 +162,14 @@ const fn fits_block<F, T>() -> bool {
 /// Makes the packet for `f`: returns the TCB's and the handle's halves.
 /// `room` is the room of the new thread's slot: the packet goes there if
 /// it fits and the room's last packet is gone (module doc, "Rooms");
-/// otherwise in a block, or on the heap.
-pub(crate) fn new<F, T>(f: F, scope: Option<Arc<ScopeData>>, room: &Room) -> (JobRef, JoinRef<T>)
+/// otherwise in a block, or on the heap. `held` is the TCB of a thread
+/// spawned with its id held: the handle's half holds the id then.
+pub(crate) fn new<F, T>(
+    f: F,
+    scope: Option<Arc<ScopeData>>,
+    room: &Room,
+    held: Option<&'static Tcb>,
+) -> (JobRef, JoinRef<T>)
 where
     F: FnOnce() -> T + Send,
     T: Send,
@@ -199,7 +217,13 @@ where
         }
         None => NonNull::from(Box::leak(Box::new(job))),
     };
-    (JobRef(p.cast()), JoinRef(p.cast()))
+    (
+        JobRef(p.cast()),
+        JoinRef {
+            slot: p.cast(),
+            hold: held,
+        },
+    )
 }
 
 struct VTableOf<F, T>(std::marker::PhantomData<(F, T)>);
@@ -361,9 +385,11 @@ impl JobRef {
     /// Called on the ULT's own stack. Returns the joiner if it is a ULT of
     /// this LWP that the wake made runnable without queuing it
     /// (`Waiter::wake_on_exit`): the caller must switch to it or queue it
-    /// (`Lwp::exit_to`), and must not block before.
+    /// (`Lwp::exit_to`), and must not block before; and whether the ULT
+    /// freed the packet (the handle had let go first: a held id is then
+    /// the ULT's to let go of, `Hold::let_go`).
     #[must_use]
-    pub(crate) fn run_then(self, before_publish: impl FnOnce()) -> Option<&'static Tcb> {
+    pub(crate) fn run_then(self, before_publish: impl FnOnce()) -> (Option<&'static Tcb>, bool) {
         let h = self.header_ptr();
         // SAFETY: a JobRef always points to a live packet whose closure has
         // not run (this consumes the JobRef).
@@ -393,13 +419,18 @@ impl JobRef {
             unsafe { free(h) };
         }
         // Not the packet's any more (the handle may have freed it).
-        waiter.and_then(Waiter::wake_on_exit)
+        (waiter.and_then(Waiter::wake_on_exit), last)
     }
-}
 
-impl Drop for JobRef {
-    /// A job dropped without running (its runtime went away first).
-    fn drop(&mut self) {
+    /// Drops a job that never ran (a spawn that failed after its handle
+    /// was published). True if it freed the packet (the handle had let go
+    /// first: a held id is then the caller's to let go of, `Hold::let_go`).
+    pub(crate) fn abandon(self) -> bool {
+        let mut this = ManuallyDrop::new(self);
+        this.drop_unrun()
+    }
+
+    fn drop_unrun(&mut self) -> bool {
         let h = self.header_ptr();
         // SAFETY: we hold the TCB's reference.
         let header = unsafe { h.as_ref() };
@@ -409,17 +440,26 @@ impl Drop for JobRef {
         // without this drop), and only the TCB's reference reaches it.
         unsafe { (header.vtable.drop_func)(h) };
         // There is no result.
-        if header.state.abandon() {
+        let last = header.state.abandon();
+        if last {
             // SAFETY: the handle let go first: we are the last user.
             unsafe { free(h) };
         }
+        last
+    }
+}
+
+impl Drop for JobRef {
+    /// A job dropped without running (its runtime went away first).
+    fn drop(&mut self) {
+        self.drop_unrun();
     }
 }
 
 impl<T> JoinRef<T> {
     fn header(&self) -> &Header {
         // SAFETY: the handle's reference keeps the packet alive.
-        unsafe { &self.0.as_ref().header }
+        unsafe { &self.slot.as_ref().header }
     }
 
     #[inline]
@@ -459,18 +499,19 @@ impl<T> JoinRef<T> {
         self.header().state.clear_waiting()
     }
 
-    /// Takes the result and frees the packet. Call only once
-    /// `is_finished()` is true.
+    /// Takes the result and frees the packet (and a held id's slot).
+    /// Call only once `is_finished()` is true.
     pub(crate) fn take(self) -> std::thread::Result<T> {
         debug_assert!(self.is_finished());
         // SAFETY: DONE was observed with Acquire, so the result is written,
         // and the ULT, which let go of the packet with DONE, no longer
         // touches it: we are its only user.
-        let r = unsafe { (*self.0.as_ref().result.get()).take() };
-        let h = self.0.cast::<Header>();
+        let r = unsafe { (*self.slot.as_ref().result.get()).take() };
+        let (h, hold) = (self.slot.cast::<Header>(), self.hold);
         std::mem::forget(self);
         // SAFETY: as above; `forget` keeps `drop` from freeing it again.
         unsafe { free(h) };
+        free_held(hold);
         r.unwrap_or_else(|| Err(Box::new(LOST) as Box<dyn Any + Send>))
     }
 }
@@ -479,9 +520,19 @@ impl<T> JoinRef<T> {
 /// its runtime went away first.
 const LOST: &str = "the thread never ran: its runtime shut down first";
 
+/// The handle freed the packet: the held id's slot is its to free too,
+/// after the packet (which may live in the slot's room), once the
+/// thread's LWP is done with it (`thread/hold.rs`).
+#[inline]
+fn free_held(hold: Option<&'static Tcb>) {
+    if let Some(tcb) = hold {
+        crate::thread::free_held(tcb);
+    }
+}
+
 impl<T> Drop for JoinRef<T> {
     fn drop(&mut self) {
-        let h = self.0.cast::<Header>();
+        let h = self.slot.cast::<Header>();
         // See "Who drops the result" and "Who frees".
         let detach = if self.header().state.is_done() {
             Detach::HandleFrees
@@ -498,6 +549,7 @@ impl<T> Drop for JoinRef<T> {
                 if self.header().state.gone() {
                     // SAFETY: DONE: the ULT let go first.
                     unsafe { free(h) };
+                    free_held(self.hold);
                 }
             }
             Detach::HandleFrees => {
@@ -506,6 +558,7 @@ impl<T> Drop for JoinRef<T> {
                 unsafe { drop_result::<T>(h) };
                 // SAFETY: as above.
                 unsafe { free(h) };
+                free_held(self.hold);
             }
         }
     }

@@ -198,8 +198,8 @@ impl Table {
     }
 
     /// Returns `tcb`'s slot to `cache` once its thread is gone for good,
-    /// unless its join handle holds the id (`thread/hold.rs`): then
-    /// [`release_held`](Self::release_held) frees it.
+    /// unless its join handle holds the id and freed the packet
+    /// (`thread/hold.rs`): then [`free_held`](Self::free_held) frees it.
     #[inline]
     pub(crate) fn release(&self, tcb: &Tcb, cache: &mut SlotCache) {
         if tcb.hold.ended() {
@@ -207,12 +207,12 @@ impl Table {
         }
     }
 
-    /// The join handle of a thread spawned with its id held lets go: frees
-    /// the slot into `cache` if the thread has ended (else its LWP will).
-    pub(crate) fn release_held(&self, tcb: &Tcb, cache: &mut SlotCache) {
-        if tcb.hold.release() {
-            self.free_slot(tcb, cache);
-        }
+    /// The join handle of a thread spawned with its id held, having freed
+    /// the thread's packet (it saw the thread finish): frees the slot into
+    /// `cache` once the thread's LWP is done with it.
+    pub(crate) fn free_held(&self, tcb: &Tcb, cache: &mut SlotCache) {
+        tcb.hold.wait_ended();
+        self.free_slot(tcb, cache);
     }
 
     #[inline]
