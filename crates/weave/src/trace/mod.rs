@@ -452,7 +452,11 @@ pub(crate) fn listen_block_in(
 /// listens and the switch goes unstamped, the Block and that Run are one
 /// record, published at once (`record::switch_to_in`), and
 /// [`listen_run`] finds the Run written; else as [`listen_block_in`].
-#[inline(always)]
+/// Out of line in unoptimised builds, where each inlined body keeps its
+/// own stack slots: `block_current`'s frame, which a parked ULT keeps on
+/// its stack, would not fit a 16 KiB stack (`burst_memory`) with it.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 pub(crate) fn listen_block_to_in(
     tr: Tracer,
     ult: impl Fn() -> ThreadId,
