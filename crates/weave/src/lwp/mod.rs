@@ -472,20 +472,20 @@ impl Lwp {
         self.settle_held();
         // Counted in bulk, listened to or not (`trace::listen`).
         self.local().blocks += 1;
-        trace::listen_block_in(
-            self.local().tracer,
-            || tcb.id(),
-            self.index,
-            reason,
-            // BLOCKING with the wait's epoch, set by this ULT (a waker's
-            // CAS keeps the epoch): its Wake names the same.
-            || tcb.state.load().epoch() as u8,
-        );
         trim::note_parked(tcb);
+        // BLOCKING with the wait's epoch, set by this ULT (a waker's CAS
+        // keeps the epoch): its Wake names the same.
+        let wait = || tcb.state.load().epoch() as u8;
+        // The Block is emitted once the pick is known (the pick emits
+        // nothing): a direct switch's Run can go into its record.
         if let Some(next) = self.direct_pick(tcb, 0) {
+            let tracer = self.local().tracer;
+            trace::listen_block_to_in(tracer, || tcb.id(), self.index, reason, wait, || next.id());
             self.block_to(tcb, next);
             return;
         }
+        let tracer = self.local().tracer;
+        trace::listen_block_in(tracer, || tcb.id(), self.index, reason, wait);
         if self.block_to_new(tcb) {
             return;
         }

@@ -447,6 +447,38 @@ pub(crate) fn listen_block_in(
     }
 }
 
+/// [`listen_block_in`] for a direct switch (`Lwp::block_to`): the LWP
+/// switches to `next()` straight after the Block. While only a recording
+/// listens and the switch goes unstamped, the Block and that Run are one
+/// record, published at once (`record::switch_to_in`), and
+/// [`listen_run`] finds the Run written; else as [`listen_block_in`].
+/// Out of line in unoptimised builds, where each inlined body keeps its
+/// own stack slots: `block_current`'s frame, which a parked ULT keeps on
+/// its stack, would not fit a 16 KiB stack (`burst_memory`) with it.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
+pub(crate) fn listen_block_to_in(
+    tr: Tracer,
+    ult: impl Fn() -> ThreadId,
+    lwp: usize,
+    reason: BlockReason,
+    wait: impl Fn() -> u8,
+    next: impl FnOnce() -> ThreadId,
+) {
+    let st = STATE.0.load(Ordering::Acquire);
+    if st != 0
+        && !record::switch_to_in(
+            tr.fast(),
+            st,
+            || format::lean_block(reason, wait()),
+            lwp,
+            || next().as_u64().get(),
+        )
+    {
+        listen_block_in(tr, ult, lwp, reason, wait);
+    }
+}
+
 /// An Exit of the ULT `ult()` on LWP `lwp`, into the ring of `tr`, as
 /// [`listen_block_in`] writes a Block.
 #[inline(always)]
@@ -469,8 +501,9 @@ pub(crate) fn listen_exit_in(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize)
 }
 
 /// The Run of `ult()` on LWP `lwp`, whose thread's ring `tr` is: into the
-/// record of the Block or Exit that began its switch, if that is open
-/// (no look at `STATE` then, see `record::run_in`), else as
+/// record of the Block or Exit that began its switch, if that is open,
+/// or nothing if that record has it already ([`listen_block_to_in`]; no
+/// look at `STATE` in either case, see `record::run_in`), else as
 /// [`listen_with_in`]. `ult` may be called twice.
 #[inline(always)]
 pub(crate) fn listen_run(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
@@ -491,7 +524,7 @@ pub(crate) fn listen_wake_in(
     let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         let (ult, wait) = woken();
-        if !record::on_wake_in(tr.fast(), st, ult, Some(lwp), wait) {
+        if !record::on_wake_here(tr.fast(), st, ult, lwp, wait) {
             listen_wake_slow(st, ult, Some(lwp), wait, waker);
         }
     }

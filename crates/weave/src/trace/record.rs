@@ -31,7 +31,13 @@
 //! same record (a ping-pong's wake, block and run: one push, one clock
 //! read; and when the ULT that stops is the one the ring ran last, a
 //! LEAN record of 16 bytes for the three events, which names neither
-//! that ULT nor the LWP, see `format.rs`). The price: a ULT still running when the recording stops, on
+//! that ULT nor the LWP, see `format.rs`). A direct switch, whose LWP
+//! knows the ULT it runs next before the Block is recorded
+//! (`Lwp::block_to`), writes that Run into the Block's record at once
+//! and publishes it whole (`switch_to_in`): the Run itself then records
+//! nothing. Only a wake made on the ring's own LWP waits so
+//! (`on_wake_here`); one made elsewhere is written at once. The price
+//! of holding wakes: a ULT still running when the recording stops, on
 //! another thread than [`stop`]'s, has its last wake left out of the
 //! file (`stop`'s own thread writes its own; a ULT writes its own as its
 //! closure returns, `flush_wake`, before its joiner can return: only
@@ -317,7 +323,8 @@ pub(super) struct Fast {
     /// |-----------|----------------------------------------------------|
     /// | 0         | none: a Run reads the clock                        |
     /// | `STAMPED` | the ring's last record (a Block, Exit or LwpBusy) was stamped `last` and its switch's Run has not come: the Run takes `last` |
-    /// | any other | a Block or Exit written open (BLOCK_RUN/EXIT_RUN, or LEAN, its last word unwritten, not published; a LEAN_WOKE record's written, see `expect`), the cursor's position after it: the Run writes its ULT there and publishes the record (`Ring::patch_last`), one push for both events |
+    /// | `RAN`     | a direct switch wrote its Block and its Run in one record, published (`switch_to_in`): the Run, which comes next, only clears this |
+    /// | `OPEN`    | a Block or Exit written open (BLOCK_RUN/EXIT_RUN, or LEAN, its last word unwritten, not published; a LEAN_WOKE record's written, see `expect`) just before the cursor: the Run writes its ULT there and publishes the record (`Ring::patch_last`), one push for both events |
     ///
     /// Set by a Block, Exit or LwpBusy, cleared by the Run, by
     /// `end_switch` and by any other push (an open record is then
@@ -378,6 +385,10 @@ pub(super) struct Fast {
 
 /// `Fast::switch`: the ring's last stamp is the switch's (see there).
 const STAMPED: usize = 1;
+/// `Fast::switch`: the switch's Run is in the ring already.
+const RAN: usize = 2;
+/// `Fast::switch`: the switch's record is open, waiting for its Run.
+const OPEN: usize = 3;
 
 /// The most switches in a row written without a clock read after a
 /// stamped one (`unstamped_budget`): one clock read per 32 switches while
@@ -495,7 +506,8 @@ impl Tracer {
 
 /// The Run of the ULT `ult()` that completes the switch whose Block or Exit
 /// the ring of `s` holds open (`Fast::switch`): its id goes into that
-/// record, which is published. Returns false, having done nothing, if no
+/// record, which is published; or that a direct switch wrote with its
+/// Block already (`RAN`, `switch_to_in`): nothing more. Returns false, having done nothing, if no
 /// record is open (the caller goes the ordinary way, `trace::listen`).
 ///
 /// Needs no look at `trace::STATE`: a record is open only while a
@@ -510,6 +522,11 @@ impl Tracer {
 pub(super) fn run_in(s: &mut Fast, ult: impl FnOnce() -> ThreadId) -> bool {
     if s.switch <= STAMPED {
         return false;
+    }
+    if s.switch == RAN {
+        // Written with its Block (`switch_to_in`).
+        s.switch = 0;
+        return true;
     }
     let id = ult().as_u64().get();
     // SAFETY: as in `push`.
@@ -536,7 +553,7 @@ pub(super) fn run_in(s: &mut Fast, ult: impl FnOnce() -> ThreadId) -> bool {
 /// Run goes the way that calls the hook (see [`run_in`]).
 pub(super) fn seal() {
     if let Some(s) = fast() {
-        if s.switch > STAMPED {
+        if s.switch == OPEN {
             publish_open(s);
             s.switch = STAMPED;
         }
@@ -595,7 +612,7 @@ pub(crate) fn flush_wake() {
 #[inline(always)]
 fn close(s: &mut Fast) {
     if s.switch != 0 {
-        if s.switch != STAMPED {
+        if s.switch == OPEN {
             publish_open(s);
         }
         s.switch = 0;
@@ -694,7 +711,7 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
     } = *e
     {
         if w.as_u64().get() == s.running {
-            wake_by_running(s, ult, lwp, wait);
+            wake_by_running_written(s, ult, lwp, wait);
             return true;
         }
     }
@@ -799,6 +816,58 @@ pub(super) fn switch_out_in(
     true
 }
 
+/// A direct switch (`Lwp::block_to`) on this thread's LWP `lwp`: the
+/// Block of the ring's running ULT, whose LEAN record's word 0 is
+/// `lean()` (delta 0), and the Run of the ULT `next()` straight after
+/// it, into `s`, this thread's ring of the recording `key`, as one LEAN
+/// record written whole and published at once (`RAN`: the Run that
+/// follows, [`run_in`], only clears it). Returns false, having done
+/// nothing, unless the switch is an unstamped one of the running ULT
+/// (31 in 32 while switches come fast, `switch_out`) whose held wake, if
+/// any, woke `next` on this LWP (a ping-pong's, a join's); the caller
+/// then records the Block the ordinary way ([`switch_out_in`], which
+/// leaves the record open for the Run).
+///
+/// Straight-line on purpose, with no clock, no budget to grant and no
+/// open record: the Block and the Run of a ping-pong's switch cost one
+/// record, one publishing store and no look at the Run's id.
+#[inline(always)]
+pub(super) fn switch_to_in(
+    s: &mut Fast,
+    key: u64,
+    lean: impl FnOnce() -> u64,
+    lwp: usize,
+    next: impl FnOnce() -> u64,
+) -> bool {
+    if s.key != key || s.running == 0 || s.skip == 0 {
+        return false;
+    }
+    debug_assert!(s.switch == 0, "a record open while a ULT runs");
+    let next = next();
+    let [held, woken] = s.wake;
+    // The held bits only with a held wake (word 0 is not cleared).
+    let held = if woken == 0 {
+        0
+    } else if woken == next {
+        // Made on this LWP, as every held wake (`on_wake_here`).
+        debug_assert_eq!(s.wake_lwp, lwp as u32, "a wake held for another LWP");
+        held
+    } else {
+        return false;
+    };
+    let w0 = format::with_delta(lean(), format::UNSTAMPED) | held;
+    // SAFETY: as in `push`.
+    let ring = unsafe { &*s.ring };
+    if !ring.try_push(&mut s.cur, [w0, next]) {
+        return false;
+    }
+    s.skip -= 1;
+    s.wake[1] = 0;
+    s.running = next;
+    s.switch = RAN;
+    true
+}
+
 /// A Block or Exit of the ring's running ULT (`s.running`, whose id
 /// `id()` is), whose LEAN record's word 0 is `lean` (delta 0;
 /// `format::lean_of`). Its LEAN record names neither it nor the LWP, and
@@ -838,12 +907,9 @@ fn switch_out(s: &mut Fast, id: impl Fn() -> u64, lean: u64, lwp: usize) {
         ring.try_write(&mut s.cur, [lean], 1)
     } else {
         // The LEAN record implies the LWP of the ring's last Run, this
-        // switch's. A wake made on another LWP (not one an LWP makes: its
-        // wakes come with its own index, `listen_wake_in`, and only its
-        // thread's ring has a running ULT) goes the cold way, whole.
-        if s.wake_lwp != lwp as u32 {
-            return switch_out_full_at(s, id(), lean, lwp, stamped);
-        }
+        // switch's: a held wake was made there (`on_wake_here`; a wake
+        // made anywhere else is written at once, `on_wake_in`).
+        debug_assert_eq!(s.wake_lwp, lwp as u32, "a wake held for another LWP");
         ring.try_write(&mut s.cur, [lean | held, woken], 0)
     };
     if !written {
@@ -857,7 +923,7 @@ fn switch_out(s: &mut Fast, id: impl Fn() -> u64, lean: u64, lwp: usize) {
     if let Some(ts) = stamped {
         s.last = ts;
     }
-    s.switch = s.cur.tail;
+    s.switch = OPEN;
 }
 
 /// [`switch_out_full`] from [`switch_out`] once it chose the stamp:
@@ -946,7 +1012,7 @@ fn switch_out_full(s: &mut Fast, id: u64, lean: u64, lwp: usize, ts: u64, delta:
         };
     if written {
         s.last = ts;
-        s.switch = s.cur.tail;
+        s.switch = OPEN;
     } else if push(s, Some(ts), Rec::Two([w0, w1])) {
         // The slow way (a TIME record, a full ring): a record of its own,
         // after the wake's; the Run still takes its stamp.
@@ -986,7 +1052,11 @@ pub(super) fn on_wake(key: u64, ult: ThreadId, lwp: Option<usize>, wait: u8) -> 
     }
 }
 
-/// [`on_wake`] into `s`, this thread's `Fast` (see [`on_event_in`]).
+/// [`on_wake`] into `s`, this thread's `Fast` (see [`on_event_in`]), for
+/// a wake made on any LWP or none: one made by the running ULT is written
+/// at once (`wake_by_running_written`), not held, since the LEAN record
+/// that would carry it implies the ring's LWP. An LWP's own wakes go
+/// through [`on_wake_here`].
 #[inline(always)]
 pub(super) fn on_wake_in(
     s: &mut Fast,
@@ -999,18 +1069,55 @@ pub(super) fn on_wake_in(
         return false;
     }
     if s.running != 0 {
-        wake_by_running(s, ult, lwp, wait);
+        wake_by_running_written(s, ult, lwp, wait);
     } else {
-        let waker = ThreadId::from_u64(s.running);
-        let e = Event::Wake {
-            ult,
-            lwp,
-            waker,
-            wait,
-        };
-        push(s, None, format::encode(&e));
+        on_wake_unstarted(s, ult, lwp, wait);
     }
     true
+}
+
+/// [`on_wake_in`] for a wake made on LWP `lwp`, the LWP whose thread this
+/// is (`trace::listen_wake_in`): a wake made by the running ULT waits in
+/// `s.wake` for that ULT's switch, which is on the same LWP, and goes
+/// into its LEAN record (the switch need not compare the LWPs).
+#[inline(always)]
+pub(super) fn on_wake_here(s: &mut Fast, key: u64, ult: ThreadId, lwp: usize, wait: u8) -> bool {
+    if s.key != key {
+        return false;
+    }
+    if s.running != 0 {
+        wake_by_running(s, ult, Some(lwp), wait);
+    } else {
+        on_wake_unstarted(s, ult, Some(lwp), wait);
+    }
+    true
+}
+
+/// A wake made with no ULT running on this thread (the LWP's timers, an
+/// OS thread): stamped, and naming no waker.
+#[inline(always)]
+fn on_wake_unstarted(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    let e = Event::Wake {
+        ult,
+        lwp,
+        waker: None,
+        wait,
+    };
+    push(s, None, format::encode(&e));
+}
+
+/// A wake made by the running ULT on another LWP than this thread's, or
+/// on none: written at once as a WAKE_RUN record (after the one held, if
+/// any), at the ring's last stamp.
+#[cold]
+#[inline(never)]
+fn wake_by_running_written(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
+    if s.wake[1] != 0 {
+        write_wake(s);
+    }
+    s.wake = [format::held_wake(wait), ult.as_u64().get()];
+    s.wake_lwp = format::lwp_field(lwp);
+    write_wake(s);
 }
 
 /// [`on_wake`] for the recording `key` (even), giving the calling thread a
@@ -1023,8 +1130,8 @@ pub(super) fn on_wake_attaching(key: u64, ult: ThreadId, lwp: Option<usize>, wai
     }
 }
 
-/// A wake made by the ring's running ULT: no clock read; kept in
-/// `s.wake` until the ULT's next record.
+/// A wake made by the ring's running ULT on this thread's LWP: no clock
+/// read; kept in `s.wake` until the ULT's next record.
 #[inline(always)]
 fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
     if s.wake[1] != 0 {
@@ -1287,7 +1394,12 @@ mod tests {
         let mut event = |s: &mut Fast, e: Event| {
             emitted.push(e);
             match e {
-                Event::Wake { ult, lwp, wait, .. } => assert!(on_wake_in(s, k, ult, lwp, wait)),
+                Event::Wake {
+                    ult,
+                    lwp: Some(l),
+                    wait,
+                    ..
+                } => assert!(on_wake_here(s, k, ult, l, wait)),
                 e => assert!(on_event_in(s, k, &e)),
             }
         };
@@ -1373,7 +1485,7 @@ mod tests {
         for e in emitted {
             match e {
                 Event::Wake { ult, lwp, wait, .. } => {
-                    assert!(on_wake_in(&mut s, k, ult, lwp, wait))
+                    assert!(on_wake_here(&mut s, k, ult, lwp.unwrap(), wait))
                 }
                 e => assert!(on_event_in(&mut s, k, &e)),
             }
@@ -1436,6 +1548,114 @@ mod tests {
         close(&mut s);
         let got: Vec<Event> = read_back(&ring).entries.iter().map(|e| e.event).collect();
         assert_eq!(got, emitted);
+    }
+
+    #[test]
+    fn a_direct_switch_writes_its_run_with_its_block() {
+        use crate::thread::id::BlockReason;
+        let ring = Ring::new(1 << 10);
+        let k = key(1);
+        // Any pace counts as fast: the switches after the first go
+        // unstamped.
+        let mut s = recording_into(&ring, k, u64::MAX / 64);
+        let (a, b, c) = (
+            ThreadId::new(1, 1),
+            ThreadId::new(2, 1),
+            ThreadId::new(3, 1),
+        );
+        let block = |ult, wait| Event::Block {
+            ult,
+            lwp: 0,
+            reason: BlockReason::Park,
+            wait,
+        };
+        let wake = |ult, waker, wait| Event::Wake {
+            ult,
+            lwp: Some(0),
+            waker: Some(waker),
+            wait,
+        };
+        let run = |ult| Event::Run { ult, lwp: 0 };
+        // (the event, the ULT a direct switch runs next)
+        let script = [
+            (run(a), None),
+            // Stamped (the first): the ordinary way, its record open.
+            (block(a, 1), Some(b)),
+            (run(b), None),
+            // A ping-pong's switch: the ULT it woke runs next.
+            (wake(a, b, 1), None),
+            (block(b, 1), Some(a)),
+            (run(a), None),
+            // No wake: the record's last word is the Run's.
+            (block(a, 2), Some(b)),
+            (run(b), None),
+            // A wake of another ULT than the next: the ordinary way (a
+            // LEAN_WOKE record without its Run, then the Run).
+            (wake(c, b, 7), None),
+            (block(b, 2), Some(a)),
+            (run(a), None),
+        ];
+        let mut emitted = Vec::new();
+        let mut switches = Vec::new();
+        for (e, next) in script {
+            emitted.push(e);
+            match e {
+                Event::Wake {
+                    ult,
+                    lwp: Some(l),
+                    wait,
+                    ..
+                } => assert!(on_wake_here(&mut s, k, ult, l, wait)),
+                Event::Block {
+                    ult,
+                    reason,
+                    wait,
+                    lwp,
+                } => {
+                    let lean = || format::lean_block(reason, wait);
+                    let next = next.map_or(0, |t: ThreadId| t.as_u64().get());
+                    let tail = s.cur.tail;
+                    if !switch_to_in(&mut s, k, lean, lwp, || next) {
+                        assert!(switch_out_in(&mut s, k, || ult.as_u64().get(), lean(), lwp));
+                    }
+                    switches.push((s.switch, s.cur.tail - tail));
+                }
+                Event::Run { ult, .. } => {
+                    if !run_in(&mut s, || ult) {
+                        assert!(on_event_in(&mut s, k, &e));
+                    }
+                    assert_eq!(s.switch, 0);
+                }
+                e => unreachable!("{e:?}"),
+            }
+        }
+        assert_eq!(
+            switches,
+            [(OPEN, 2), (RAN, 2), (RAN, 2), (OPEN, 2)],
+            "direct switches in one published 2-word record"
+        );
+        close(&mut s);
+        assert_eq!(ring.dropped.load(Relaxed), 0);
+        let t = read_back(&ring);
+        assert_eq!(t.entries.len(), emitted.len());
+        // Each ULT's own events in the order they were emitted (a wake's
+        // place among the other ULT's events is the reader's).
+        for u in [a, b, c] {
+            let of = |es: &mut dyn Iterator<Item = Event>| -> Vec<Event> {
+                es.filter(|e| match *e {
+                    Event::Run { ult, .. } | Event::Block { ult, .. } | Event::Wake { ult, .. } => {
+                        ult == u
+                    }
+                    _ => false,
+                })
+                .collect()
+            };
+            let got = of(&mut t.entries.iter().map(|e| e.event));
+            assert!(
+                got == of(&mut emitted.iter().copied()),
+                "ULT {u:?}: {got:?}"
+            );
+        }
     }
 
     #[test]
