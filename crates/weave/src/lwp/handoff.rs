@@ -307,11 +307,11 @@ impl<R: Blocks> Handoff<R> {
         self.commit_undeferred()
     }
 
-    /// [`commit`](Self::commit) when nothing is deferred here (a caller
-    /// that looked: its common path then makes no call).
+    /// [`commit`](Self::commit) when nothing the held ULT deferred is
+    /// here (a caller that looked: its common path then makes no call).
+    /// A wait deferred by the running ULT, about to block, may be.
     #[inline(always)]
     pub(crate) fn commit_undeferred(&self) -> Option<(R, bool)> {
-        debug_assert!(self.deferred.get().is_none(), "a deferred wait left");
         let t = self.held.get()?;
         self.held.set(None);
         Some((t, t.block_state().commit_block()))
