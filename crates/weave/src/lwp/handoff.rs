@@ -1,5 +1,6 @@
 //! lwp/handoff: the block a direct switch hands to the ULT it switches to,
-//! held uncommitted until its LWP switches again.
+//! held uncommitted until its LWP switches again; and a wait whose
+//! publication its ULT leaves to its LWP, made late or never.
 //!
 //! A ULT that blocks is `BLOCKING` until someone off its stack commits the
 //! block (`BLOCKING -> BLOCKED`, `thread/state.rs`): a waker that finds it
@@ -68,7 +69,7 @@
 //! thread dump made on this LWP commits the block first
 //! (`Lwp::commit_held_here`).
 //!
-//! The loom model below runs both of step 3's paths against a waker on
+//! The first loom model below runs both of step 3's paths against a waker on
 //! another thread, with A's token and without one (a cancellation), and
 //! checks that A runs again exactly once and never while the switch may
 //! still write its stack.
@@ -86,6 +87,54 @@
 //! stack, whose last use is the switch, is taken only by the side switched
 //! in, after the switch (the same owner-only order as a handed block;
 //! nothing here is shared with another thread).
+//!
+//! ## A wait published late
+//!
+//! A waiting side that publishes its wait with a read-modify-write (a
+//! channel receive's CAS into its channel's one-word waiter slot, which
+//! the sender that serves it takes with a swap: `sync/mpmc/waiters.rs`)
+//! may leave that publication to its LWP instead ([`Handoff::defer`]): a
+//! [`Deferred`] names the place (`key`), the wait's record and the call
+//! that publishes it. At most one wait is deferred per LWP, and only by
+//! a pooled ULT about to block (one that finds the slot taken publishes
+//! its own). Its ULT then blocks as any other, straight to the next ULT
+//! (its block held) or through the loop.
+//!
+//! 1. **Served here.** A waker running on this LWP that would serve a
+//!    wait at `key` takes the deferred record instead
+//!    ([`Handoff::take_deferred`], if its own check says it can serve it
+//!    now), serves the wait through its record, and wakes it with its
+//!    token, which ends a held block with a store ([`Handoff::end_held`]).
+//!    In a ping-pong on one LWP both sides' waits go so: no RMW at all.
+//! 2. **Published before the commit.** Otherwise, before the block is
+//!    committed (step 3's second path, [`Handoff::commit`], and the
+//!    loop's own commit of a block that went through it), the LWP makes
+//!    the publication the ULT would have made
+//!    ([`Handoff::publish_deferred`]): the same RMW and the same look
+//!    after it (the waiting side's half of its Dekker pair with wakers
+//!    elsewhere), and if what the wait waits for came meanwhile, it ends
+//!    the wait (the ULT retries). Then the commit as before.
+//!
+//! **Why it is right.** Until the publication, no waker elsewhere can find
+//! the wait, so none wakes it; but the ULT cannot run before its block is
+//! settled either (it is `BLOCKING`: held, or on its way to the loop), and
+//! every settle that leaves it blocked publishes first. So a waker
+//! elsewhere that came before the publication is seen by the publication's
+//! look (its RMW on the waited-for thing precedes that look in the SeqCst
+//! order, or it sees the published wait), exactly as if the ULT had
+//! published and looked itself before switching: the publication moved
+//! later on the same thread, before anyone else can see the ULT blocked.
+//! The waker here (1) and the publication (2) are on this LWP's thread,
+//! one after the other, and each takes the record first: a wait is served
+//! here or published, never both. A wait's record lives on its ULT's
+//! stack, which stays put while the ULT is blocked; the ULT runs again only
+//! after one of the two, so it never leaves its wait with a record still
+//! here (checked when the loop gets a ULT back).
+//!
+//! The loom model below runs both ways against a sender on another thread
+//! whose message may come before, during or after the publication: the
+//! waiting ULT runs again exactly once and no message is lost; with the
+//! publication left out of the commit it fails (the ULT is never woken).
 //!
 //! The slots are owner-only state of one LWP (one OS thread): `Cell`s,
 //! read and written only by that LWP and its ULTs, one at a time. Names
@@ -108,6 +157,28 @@ pub(crate) trait Blocks: Copy {
 pub(crate) struct Handoff<R> {
     held: Cell<Option<R>>,
     exited: Cell<Option<R>>,
+    /// A wait whose publication is deferred, and its ULT ("A wait
+    /// published late"): that ULT runs and has not switched yet, or its
+    /// block is `held`.
+    deferred: Cell<Option<(R, Deferred)>>,
+}
+
+/// A wait that its ULT did not publish where its wakers look: what this
+/// LWP needs to publish it before its block is committed, or to let a ULT
+/// of this LWP serve it ("A wait published late" in the module doc).
+/// Opaque here: the words belong to the waiting side.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deferred {
+    /// Names the place the wait would be published in (a local waker
+    /// matches it).
+    pub(crate) key: *const (),
+    /// What `publish` works on (the channel).
+    pub(crate) on: *const (),
+    /// The wait's own record (the waiting side's context).
+    pub(crate) wait: *const (),
+    /// Publishes the wait as its ULT would have, and ends the wait if
+    /// what it waits for came meanwhile.
+    pub(crate) publish: unsafe fn(on: *const (), wait: *const ()),
 }
 
 /// What [`Handoff::end_held`] did with a wake made on the LWP.
@@ -129,6 +200,54 @@ impl<R: Blocks> Handoff<R> {
         Handoff {
             held: Cell::new(None),
             exited: Cell::new(None),
+            deferred: Cell::new(None),
+        }
+    }
+
+    /// On the running ULT `owner`, about to block (`BLOCKING`): leaves the
+    /// publication of its wait to this LWP, if no other wait's is left
+    /// here (false: the caller publishes it itself).
+    #[inline(always)]
+    pub(crate) fn defer(&self, owner: R, d: Deferred) -> bool {
+        if self.deferred.get().is_some() {
+            return false;
+        }
+        self.deferred.set(Some((owner, d)));
+        true
+    }
+
+    /// For a waker running on this LWP: the record of the wait deferred
+    /// here under `key`, if one is and `serve` (asked only then) says the
+    /// waker can serve it now, taken (the caller serves it, then ends the
+    /// wait with its token).
+    #[inline(always)]
+    pub(crate) fn take_deferred(
+        &self,
+        key: *const (),
+        serve: impl FnOnce() -> bool,
+    ) -> Option<*const ()> {
+        match self.deferred.get() {
+            Some((_, d)) if d.key == key && serve() => {
+                self.deferred.set(None);
+                Some(d.wait)
+            }
+            _ => None,
+        }
+    }
+
+    /// Before `t`'s block is committed (by the loop, or step 3's second
+    /// path): publishes the wait deferred by `t`, if any. `publish` may
+    /// end the wait (it may wake `t` through this LWP: nothing of the slot
+    /// is borrowed across the call).
+    #[inline(always)]
+    pub(crate) fn publish_deferred(&self, t: R) {
+        if let Some((owner, d)) = self.deferred.get() {
+            if owner.same(t) {
+                self.deferred.set(None);
+                // SAFETY: the waiting side's contract (`Deferred`): its
+                // record stays alive while its ULT is blocked.
+                unsafe { (d.publish)(d.on, d.wait) };
+            }
         }
     }
 
@@ -178,6 +297,22 @@ impl<R: Blocks> Handoff<R> {
     #[inline(always)]
     pub(crate) fn commit(&self) -> Option<(R, bool)> {
         let t = self.held.get()?;
+        // Its wait is published first, if it was deferred; that may end
+        // the wait (`end_held`), and then there is nothing to commit. One
+        // load and a branch when nothing is deferred (a `park`'s block).
+        if self.deferred.get().is_some() {
+            self.publish_deferred(t);
+            self.held.get()?;
+        }
+        self.commit_undeferred()
+    }
+
+    /// [`commit`](Self::commit) when nothing the held ULT deferred is
+    /// here (a caller that looked: its common path then makes no call).
+    /// A wait deferred by the running ULT, about to block, may be.
+    #[inline(always)]
+    pub(crate) fn commit_undeferred(&self) -> Option<(R, bool)> {
+        let t = self.held.get()?;
         self.held.set(None);
         Some((t, t.block_state().commit_block()))
     }
@@ -190,6 +325,10 @@ impl<R: Blocks> Handoff<R> {
             Some(h) if h.same(t) => {}
             _ => return EndHeld::NotHeld,
         }
+        debug_assert!(
+            !matches!(self.deferred.get(), Some((o, _)) if o.same(t)),
+            "a wait ended before it was published or served"
+        );
         match t.block_state().end_held(token) {
             None => EndHeld::Stale,
             Some(ended) => {
@@ -203,9 +342,15 @@ impl<R: Blocks> Handoff<R> {
         }
     }
 
-    /// Whether both slots are empty.
+    /// Whether the held and exited slots are empty.
     pub(crate) fn is_empty(&self) -> bool {
         self.held.get().is_none() && self.exited.get().is_none()
+    }
+
+    /// Whether no wait is deferred here.
+    #[inline(always)]
+    pub(crate) fn defers_nothing(&self) -> bool {
+        self.deferred.get().is_none()
     }
 }
 
@@ -214,8 +359,8 @@ mod loom_tests {
     use super::*;
     use crate::thread::state::{Wake, RUNNABLE};
     use loom::cell::UnsafeCell;
-    use loom::sync::atomic::AtomicUsize;
     use loom::sync::atomic::Ordering::SeqCst;
+    use loom::sync::atomic::{fence, AtomicUsize};
     use loom::sync::Arc;
 
     /// A ULT of the model: its state word, and its stack, which the ULT
@@ -350,6 +495,193 @@ mod loom_tests {
     #[test]
     fn a_held_block_committed_races_a_cancellation() {
         held_block_races_a_waker_elsewhere(Settle::Commit, Elsewhere::Any);
+    }
+
+    /// The model's channel: a buffer of one message and the one-word
+    /// fast slot where a waiting receiver publishes itself (`waiters.rs`:
+    /// the waiter's SeqCst CAS then its load of the buffer, against the
+    /// sender's SeqCst RMW on the buffer then its load of the word).
+    struct Chan {
+        /// Messages in the buffer (the channel's index).
+        buffered: AtomicUsize,
+        /// 1 while A is published, 0 otherwise.
+        fast: AtomicUsize,
+    }
+
+    /// What A, its LWP and a sender on another thread share.
+    struct Shared {
+        a: Ult,
+        chan: Chan,
+        /// Messages A received: handed to it here, or taken by its retry.
+        got: AtomicUsize,
+    }
+
+    /// The LWP's side of the model, for the deferred publication to reach:
+    /// its hand-off slots and A's wait token.
+    struct Here<'a> {
+        handoff: &'a Handoff<&'a Ult>,
+        shared: &'a Shared,
+        token: WakeToken,
+    }
+
+    impl Here<'_> {
+        /// A wake of A made on this LWP (`Lwp::wake_here`): its held block
+        /// ended with a store, or, if not held, the state word's CAS; the
+        /// LWP runs A if the wake queues it.
+        fn wake_a(&self) {
+            let a = &self.shared.a;
+            let queued = match self.handoff.end_held(a, self.token) {
+                EndHeld::Ended | EndHeld::EndedBefore => true,
+                EndHeld::Stale => false,
+                EndHeld::NotHeld => a.state.wake(self.token) == Wake::Enqueue,
+            };
+            if queued {
+                self.run_a();
+            }
+        }
+
+        /// A runs on this LWP: it takes a buffered message, if it was not
+        /// handed one (its retry).
+        fn run_a(&self) {
+            self.shared.a.run();
+            let _ = self
+                .shared
+                .chan
+                .buffered
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .map(|_| self.shared.got.fetch_add(1, SeqCst));
+        }
+    }
+
+    /// `publish_deferred_recv` of the model: A's registration, made by
+    /// its LWP; if a message came meanwhile, A is withdrawn and woken to
+    /// retry.
+    unsafe fn publish_model(on: *const (), _wait: *const ()) {
+        // SAFETY: the model passes its `Here`, alive on this thread.
+        let here = unsafe { &*on.cast::<Here<'_>>() };
+        let chan = &here.shared.chan;
+        chan.fast.store(1, SeqCst);
+        // Loom orders SeqCst accesses as AcqRel: the fence stands in for
+        // the total order (as `Waiters::register` under loom).
+        fence(SeqCst);
+        if chan.buffered.load(SeqCst) == 0 {
+            return;
+        }
+        if chan.fast.compare_exchange(1, 0, SeqCst, SeqCst).is_ok() {
+            here.wake_a();
+        }
+    }
+
+    /// How the LWP settles A's deferred wait.
+    #[derive(Clone, Copy)]
+    enum Deferral {
+        /// B, on this LWP, sends to A: it serves the deferred wait if
+        /// the buffer is empty, else its pick publishes it.
+        ServedHere,
+        /// B blocks first: its pick publishes A's wait and commits.
+        Published,
+    }
+
+    /// A receive waits with its publication deferred to its LWP, and
+    /// switches straight to B (its block held); a sender on another
+    /// thread sends meanwhile. Whichever way the LWP settles the wait, A
+    /// runs again exactly once, never while the switch may still write
+    /// its stack, and no message is lost: A got one, or it stays buffered
+    /// for A's next receive.
+    fn deferred_wait_races_a_sender_elsewhere(how: Deferral) {
+        loom::model(move || {
+            let shared = Arc::new(Shared {
+                a: Ult::new(),
+                chan: Chan {
+                    buffered: AtomicUsize::new(0),
+                    fast: AtomicUsize::new(0),
+                },
+                got: AtomicUsize::new(0),
+            });
+            // A found the buffer empty and waits.
+            let token = shared.a.state.prepare_block_handed(1);
+            let sender = {
+                let shared = shared.clone();
+                loom::thread::spawn(move || {
+                    shared.chan.buffered.fetch_add(1, SeqCst);
+                    fence(SeqCst);
+                    if shared.chan.fast.load(SeqCst) == 1
+                        && shared
+                            .chan
+                            .fast
+                            .compare_exchange(1, 0, SeqCst, SeqCst)
+                            .is_ok()
+                        && shared.a.state.wake(token) == Wake::Enqueue
+                    {
+                        // Queued to A's LWP, which runs it (here, in the
+                        // model): its retry takes the message.
+                        shared.a.run();
+                        let _ = shared
+                            .chan
+                            .buffered
+                            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                            .map(|_| shared.got.fetch_add(1, SeqCst));
+                    }
+                })
+            };
+            let handoff: Handoff<&Ult> = Handoff::new();
+            let here = Here {
+                handoff: &handoff,
+                shared: &shared,
+                token,
+            };
+            let key = std::ptr::addr_of!(shared.chan).cast::<()>();
+            let d = Deferred {
+                key,
+                on: std::ptr::addr_of!(here).cast(),
+                wait: std::ptr::null(),
+                publish: publish_model,
+            };
+            assert!(handoff.defer(&shared.a, d));
+            handoff.switch_blocking(&shared.a, || {
+                // SAFETY: as in `Ult::run`.
+                shared.a.stack.with_mut(|s| unsafe { *s += 1 })
+            });
+            // B runs. Messages sent: the sender's, and B's if it served A.
+            let mut sent = 1;
+            if let Deferral::ServedHere = how {
+                let empty = || shared.chan.buffered.load(SeqCst) == 0;
+                if handoff.take_deferred(key, empty).is_some() {
+                    // B's message, handed to A's slot; then A's wake.
+                    sent += 1;
+                    shared.got.fetch_add(1, SeqCst);
+                    here.wake_a();
+                }
+            }
+            // B's pick settles whatever is left.
+            if let Some((_, blocked)) = handoff.commit() {
+                if !blocked {
+                    here.run_a();
+                }
+            }
+            assert!(handoff.is_empty() && handoff.defers_nothing());
+            sender.join().unwrap();
+            assert_eq!(shared.a.resumed.load(SeqCst), 1, "A ran again once");
+            // A woken by a failed commit may not see the sender's message
+            // yet (the commit's first look is Relaxed) and takes none: in
+            // the channel that is a retry that waits again, and its next
+            // registration sees the message. None is lost either way.
+            assert_eq!(
+                shared.got.load(SeqCst) + shared.chan.buffered.load(SeqCst),
+                sent,
+                "a message lost"
+            );
+        });
+    }
+
+    #[test]
+    fn a_deferred_wait_served_here_races_a_sender_elsewhere() {
+        deferred_wait_races_a_sender_elsewhere(Deferral::ServedHere);
+    }
+
+    #[test]
+    fn a_deferred_wait_published_at_the_pick_races_a_sender_elsewhere() {
+        deferred_wait_races_a_sender_elsewhere(Deferral::Published);
     }
 
     /// A wake made here with a token of an earlier wait (a late timer)

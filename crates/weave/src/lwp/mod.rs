@@ -51,7 +51,11 @@
 //! makes after its own commits (`after_commit`). Either way no locked
 //! instruction is spent on a block that a wake on the same LWP ends.
 //! `lwp/handoff.rs` has the steps, why a wake from another LWP in between
-//! is safe, and the loom model.
+//! is safe, and the loom model. The same file has a wait whose ULT leaves
+//! its publication to this LWP (`defer_publication`: a channel receive),
+//! served by a waker on this LWP (`take_deferred`) or published before
+//! the block is committed (`Handoff::commit`, and `dispatch` for a block
+//! through the loop).
 //!
 //! ## The switch to a woken ULT
 //! A ULT that has just woken a ULT of its own LWP and would rather it ran
@@ -70,7 +74,7 @@
 //! [`Lwp::local`] that ends before any switch or any call that could reach
 //! `local` again.
 
-mod handoff;
+pub(crate) mod handoff;
 mod parker;
 mod placed;
 pub(crate) mod pool;
@@ -613,6 +617,22 @@ impl Lwp {
 
     #[inline(never)]
     fn commit_held(&self) {
+        // A deferred wait to publish first goes apart: its call would
+        // cost every commit registers to save (`park`'s blocks).
+        if !self.handoff.defers_nothing() {
+            return self.commit_held_deferred();
+        }
+        if let Some((t, blocked)) = self.handoff.commit_undeferred() {
+            self.after_commit(t, blocked);
+        }
+    }
+
+    /// [`commit_held`](Self::commit_held) with a deferred wait here: the
+    /// held ULT's, published first (`Handoff::commit`), or another's,
+    /// left for its own commit.
+    #[cold]
+    #[inline(never)]
+    fn commit_held_deferred(&self) {
         if let Some((t, blocked)) = self.handoff.commit() {
             self.after_commit(t, blocked);
         }
@@ -645,6 +665,26 @@ impl Lwp {
                 Wake::Stale
             }
         }
+    }
+
+    /// Leaves the publication of the wait of `tcb`, the running ULT, about
+    /// to block, to this LWP (`lwp/handoff.rs`, "A wait published late"):
+    /// false if it cannot (another wait's is left here, or `tcb` is not
+    /// pooled), and the caller publishes it.
+    #[inline(always)]
+    pub(crate) fn defer_publication(&self, tcb: &'static Tcb, d: handoff::Deferred) -> bool {
+        tcb.kind() == Kind::Pooled && self.handoff.defer(tcb, d)
+    }
+
+    /// For a waker on this LWP: the record of the wait deferred here under
+    /// `key`, taken, if `serve` says the waker can serve it now.
+    #[inline(always)]
+    pub(crate) fn take_deferred(
+        &self,
+        key: *const (),
+        serve: impl FnOnce() -> bool,
+    ) -> Option<*const ()> {
+        self.handoff.take_deferred(key, serve)
     }
 
     /// The join's hand-off (`lwp/handoff.rs`, "An exit handed on"): `from`,
@@ -1210,9 +1250,21 @@ impl Lwp {
             }
             Resumed::Suspended => match switch {
                 Switch::Yield => self.requeue(t),
-                Switch::Block => self.after_commit(t, t.state.commit_block()),
+                Switch::Block => {
+                    // A wait `t` left for this LWP to publish is published
+                    // before the commit (`lwp/handoff.rs`, "A wait
+                    // published late").
+                    self.handoff.publish_deferred(t);
+                    self.after_commit(t, t.state.commit_block())
+                }
             },
         }
+        // Whatever wait was deferred was published by now (the held
+        // block's settle, or `t`'s own above).
+        debug_assert!(
+            self.handoff.defers_nothing(),
+            "a deferred wait outlived its block"
+        );
     }
 
     /// `t`'s first run: its stack, from this LWP's death row first.

@@ -67,6 +67,31 @@ mod imp {
         crate::sched::block_on_handed(reason, deadline, on, register)
     }
 
+    pub(crate) use crate::lwp::handoff::Deferred;
+
+    /// Leaves the publication of the wait that `w` (the caller's, handed
+    /// to its `register`) names to the caller's LWP, which publishes it
+    /// with `d.publish` before the block is committed, unless a waker on
+    /// that LWP serves it first (`take_deferred`). False: the caller
+    /// publishes it itself (an OS thread, a ULT that is not pooled, an
+    /// LWP that already holds a deferred wait). See `lwp/handoff.rs`, "A
+    /// wait published late".
+    #[inline]
+    pub(crate) fn defer_publication(w: &Waiter, d: Deferred) -> bool {
+        match w {
+            Waiter::Ult(tcb, _) => lwp::current().is_some_and(|l| l.defer_publication(tcb, d)),
+            Waiter::Os(..) => false,
+        }
+    }
+
+    /// The record of a wait deferred under `key` on the caller's LWP,
+    /// taken, if `serve` (asked only if one is there) says the caller can
+    /// serve it now: the caller then serves it and wakes its waiter.
+    #[inline]
+    pub(crate) fn take_deferred(key: *const (), serve: impl FnOnce() -> bool) -> Option<*const ()> {
+        lwp::current()?.take_deferred(key, serve)
+    }
+
     /// The calling thread, ULT or OS thread (registered on first use).
     #[inline]
     pub(crate) fn me() -> Me {
@@ -203,6 +228,24 @@ mod loom_imp {
     use std::time::Instant;
 
     use super::Me;
+
+    pub(crate) use crate::lwp::handoff::Deferred;
+
+    /// No LWPs under loom: every wait publishes itself (the deferred
+    /// publication has its model in `lwp/handoff.rs`).
+    #[inline]
+    pub(crate) fn defer_publication(_w: &Waiter, _d: Deferred) -> bool {
+        false
+    }
+
+    /// As `defer_publication`: nothing is deferred under loom.
+    #[inline]
+    pub(crate) fn take_deferred(
+        _key: *const (),
+        _serve: impl FnOnce() -> bool,
+    ) -> Option<*const ()> {
+        None
+    }
 
     /// No deadlock detector under loom: nothing to record.
     #[inline]

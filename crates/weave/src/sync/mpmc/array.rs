@@ -37,7 +37,10 @@
 //! `senders` (`waiters.rs` has the no-lost-wake-up argument: the index
 //! CAS is the partner's `SeqCst` half). A woken operation has been
 //! *notified*, not served: it retries, and the select around it retries the
-//! notified operation first (`select.rs`).
+//! notified operation first (`select.rs`). A lone receive of a pooled
+//! ULT without a deadline leaves its publication in `receivers` to its
+//! LWP, and a send on that LWP serves it without an RMW (`register_recv`,
+//! `try_send`; `waiters.rs`).
 //!
 //! ## A `select!` send arm (a permit)
 //!
@@ -51,10 +54,11 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
-use super::context::Context;
+use super::context::{Context, Fast};
 use super::error::{SendError, TryRecvError, TrySendError};
 use super::waiters::Waiters;
 use crate::loom::{fence, AtomicUsize};
+use crate::sync::block;
 
 /// The largest capacity served by this flavour: the buffer is allocated
 /// whole at creation, so a bound far above what a program keeps in flight
@@ -339,7 +343,51 @@ impl<T> Array<T> {
         if self.receivers.lone_waiter() {
             return self.try_send_handing_off(v);
         }
+        // A receiver of this LWP whose wait is not published yet (a wait
+        // published late, `register_recv`): served here, with the buffer
+        // empty (no message is older), without a read-modify-write.
+        if let Some(wait) = block::take_deferred(self.receivers_key(), || self.is_empty_now()) {
+            // SAFETY: taken from this LWP's deferral under our receivers'
+            // key: a receive's context of this channel (`register_recv`),
+            // its owner switched out until woken.
+            unsafe { self.serve_deferred(wait, v) };
+            return Ok(());
+        }
         self.try_send_buffered(v)
+    }
+
+    /// What names this channel's receivers in a deferral.
+    #[inline(always)]
+    fn receivers_key(&self) -> *const () {
+        std::ptr::addr_of!(self.receivers).cast()
+    }
+
+    /// Hands `v` to the receive whose context is `wait`, taken from its
+    /// deferral, and wakes it: as a hand-off from the fast slot
+    /// (`FastSlot::hand_off`), without the slot's swap.
+    ///
+    /// # Safety
+    ///
+    /// `wait` is the context of a receive of this channel, deferred by
+    /// `register_recv` and taken from the deferral by the caller.
+    #[inline]
+    unsafe fn serve_deferred(&self, wait: *const (), v: T) {
+        // SAFETY: the caller's guarantee: the context is alive (its owner
+        // is switched out in its wait) and nobody else holds it.
+        let ctx = unsafe { &*wait.cast::<Context>() };
+        // SAFETY: as above.
+        let Some(w) = (unsafe { ctx.waiter() }) else {
+            crate::fatal("channel: a deferred wait has no waiter");
+        };
+        // SAFETY: the receive's slot is an `Option<T>` (`register_recv`),
+        // read by its owner only after the release.
+        unsafe {
+            *ctx.slot().cast::<Option<T>>() = Some(v);
+            ctx.release();
+        }
+        w.wake();
+        // As `try_send_handing_off`: no place of the buffer was used.
+        self.senders.notify();
     }
 
     /// [`try_send`](Self::try_send) when a lone receiver was seen waiting.
@@ -500,18 +548,71 @@ impl<T> Array<T> {
     /// # Safety
     ///
     /// As for [`Waiters::register`].
+    #[inline(always)]
     pub(crate) unsafe fn register_recv(
         &self,
         ctx: &Context,
         op: usize,
         slot: *mut Option<T>,
     ) -> bool {
+        if ctx.is_deferrable() {
+            // SAFETY: the caller's guarantee.
+            if unsafe { self.defer_recv(ctx, slot) } {
+                return true;
+            }
+        }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.register_recv_now(ctx, op, slot) }
+    }
+
+    /// [`register_recv`](Self::register_recv) made now.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Waiters::register`].
+    #[inline(always)]
+    unsafe fn register_recv_now(&self, ctx: &Context, op: usize, slot: *mut Option<T>) -> bool {
         // As in `register_send`, with `tail`.
         // SAFETY: the caller's guarantee.
         unsafe {
             self.receivers
                 .register_unless(ctx, op, slot.cast(), || self.recv_ready())
         }
+    }
+
+    /// A wait published late: a lone receive without a deadline, on a
+    /// pooled ULT, leaves its publication to its LWP (`lwp/handoff.rs`,
+    /// "A wait published late"), which makes it (`publish_deferred_recv`)
+    /// before the ULT's block is committed, unless a sender running on
+    /// that LWP serves it first (`try_send`: no RMW on either side). True
+    /// if deferred; false: publish it now.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Waiters::register`]; `ctx` is single and armed.
+    #[inline(always)]
+    unsafe fn defer_recv(&self, ctx: &Context, slot: *mut Option<T>) -> bool {
+        // SAFETY: the caller owns `ctx`, armed and published nowhere.
+        let Some(w) = (unsafe { ctx.waiter_ref() }) else {
+            return false;
+        };
+        let d = block::Deferred {
+            key: self.receivers_key(),
+            on: (self as *const Array<T>).cast(),
+            wait: (ctx as *const Context).cast(),
+            publish: publish_deferred_recv::<T>,
+        };
+        // SAFETY: published nowhere yet; the slot is read by a taker of
+        // the deferral only (`serve_deferred`).
+        unsafe { ctx.set_slot(slot.cast()) };
+        // Its round ends as one in a fast slot (`Context::end_fast`): a
+        // server's release says served; a publication resets it.
+        ctx.set_fast(Fast::Published);
+        if block::defer_publication(w, d) {
+            return true;
+        }
+        ctx.set_fast(Fast::No);
+        false
     }
 
     pub(crate) fn unregister_send(&self, ctx: &Context) {
@@ -553,6 +654,34 @@ impl<T> Array<T> {
         // User code: a panicking `Drop` does not stop the others (a
         // slice's drop goes on), and every waiter was woken before.
         drop(buffered);
+    }
+}
+
+/// The LWP's publication of a receive deferred by `Array::register_recv`,
+/// before the receiving ULT's block is committed: the registration the
+/// receive would have made (the Dekker pair of `waiters.rs`, one side
+/// made by the LWP for the switched-out ULT); if a message came (or the
+/// channel was disconnected) meanwhile, the receive is woken to retry.
+///
+/// # Safety
+///
+/// `on` is the `Array<T>` and `wait` the context of the receive, whose
+/// owner is switched out in its wait, not published anywhere.
+unsafe fn publish_deferred_recv<T>(on: *const (), wait: *const ()) {
+    // SAFETY: the caller's guarantee: the receive borrows the channel and
+    // its context lives on the switched-out owner's stack.
+    let (chan, ctx) = unsafe { (&*on.cast::<Array<T>>(), &*wait.cast::<Context>()) };
+    ctx.set_fast(Fast::No);
+    // SAFETY: the receive's slot, recorded by `defer_recv`; the context is
+    // armed, and alive until its owner withdraws or is served.
+    if unsafe { chan.register_recv_now(ctx, 0, ctx.slot().cast()) } {
+        return;
+    }
+    // Withdrawn before anyone took it: a message is there, or the channel
+    // is disconnected. The receive retries.
+    // SAFETY: published nowhere now: nobody else reads the waiter.
+    if let Some(w) = unsafe { ctx.waiter() } {
+        w.wake();
     }
 }
 

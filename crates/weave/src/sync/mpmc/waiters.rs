@@ -25,6 +25,18 @@
 //! | null         | no lone waiter                            | a waiter's CAS (null -> its context)    |
 //! | a context    | that single-operation wait is published   | its owner's CAS back to null (withdrawn), or a partner's swap (taken) |
 //!
+//! ## A lone receive published late (array flavour)
+//!
+//! On a ULT of the pool, a plain `recv` without a deadline does not even
+//! make the fast slot's CAS: it leaves its publication to its LWP
+//! (`Array::register_recv`; the protocol is `lwp/handoff.rs`'s "A wait
+//! published late"). A sender running on that LWP with the buffer empty
+//! serves it from there (`Array::try_send`: the context's slot and its
+//! release as a taker of the fast slot would, no swap); otherwise the
+//! LWP publishes it here, with the CAS and the check of the table below
+//! made for the switched-out receiver, before its block is committed. A
+//! ping-pong on one LWP so makes no RMW on the channel.
+//!
 //! ## The list
 //!
 //! The message path never takes the list's lock while nobody waits: after

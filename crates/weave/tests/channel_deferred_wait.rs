@@ -1,0 +1,140 @@
+//! A blocking receive on a bounded channel, made by a pooled ULT without a
+//! deadline, leaves the publication of its wait to its LWP: a sender on
+//! the same LWP hands it the message without touching the channel's waiter
+//! word, and the LWP publishes the wait before it commits the block, so
+//! that senders elsewhere and a disconnection find it. What must hold: a
+//! message sent from another LWP while the wait is not yet published is
+//! received, every message of each sender arrives once and in its order,
+//! and the drop of the last sender on the receiver's own LWP ends the
+//! wait.
+//!
+//! The pool has one LWP (so that the two sides of a ping-pong share it);
+//! a sender "on another LWP" is a bound ULT, which has an LWP of its own.
+//! A hang is the failure: `join_or_fail` turns it into one.
+
+mod wait_common;
+
+use wait_common::{join_or_fail, wait_blocked};
+use weave::sync::mpmc;
+use weave::thread::{self, BlockReason};
+
+#[derive(Debug)]
+enum Msg {
+    /// The reply of B, on A's LWP, to A's ping.
+    Echo(u64),
+    /// A message of the sender on another LWP.
+    Side(u64),
+}
+
+/// A and B ping-pong on one LWP through `to_a`, which a bound ULT also
+/// sends on, on its own schedule: its messages come while A's wait is
+/// deferred (B runs, A is held), before it is published, or after.
+#[test]
+fn sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late() {
+    const ROUNDS: u64 = 20_000;
+    const SIDE: u64 = 5_000;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(|| {
+        let (to_b, from_a) = mpmc::bounded::<u64>(1);
+        let (to_a, from_b) = mpmc::bounded::<Msg>(1);
+        let side_tx = to_a.clone();
+        let b = thread::spawn(move || {
+            for v in from_a.iter() {
+                to_a.send(Msg::Echo(v)).unwrap();
+            }
+        });
+        let side = thread::Builder::new()
+            .bound()
+            .spawn(move || {
+                for i in 0..SIDE {
+                    side_tx.send(Msg::Side(i)).unwrap();
+                    if i % 8 == 0 {
+                        thread::yield_now();
+                    }
+                }
+            })
+            .unwrap();
+        let (mut echoes, mut sides) = (0, 0);
+        to_b.send(0).unwrap();
+        while echoes < ROUNDS || sides < SIDE {
+            match from_b.recv().unwrap() {
+                Msg::Echo(v) => {
+                    assert_eq!(v, echoes, "an echo lost or reordered");
+                    echoes += 1;
+                    if echoes < ROUNDS {
+                        to_b.send(echoes).unwrap();
+                    }
+                }
+                Msg::Side(i) => {
+                    assert_eq!(i, sides, "a side message lost or reordered");
+                    sides += 1;
+                }
+            }
+        }
+        drop(to_b);
+        b.join().unwrap();
+        side.join().unwrap();
+        (echoes, sides)
+    });
+    assert_eq!(join_or_fail(a, "a ULT of the test"), (ROUNDS, SIDE));
+}
+
+/// A waits on a channel whose only sender B holds, switching straight to
+/// B, which drops it and ends: nobody is published to wake, so only the
+/// LWP's publication of A's wait (before it commits A's block) can see
+/// the disconnection. `times` rounds, so that B's end goes both ways
+/// (through the loop, or handed to a joiner).
+#[test]
+fn the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late() {
+    const TIMES: usize = 200;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(|| {
+        for _ in 0..TIMES {
+            let (tx, rx) = mpmc::bounded::<u64>(1);
+            let (go_tx, go_rx) = mpmc::bounded::<()>(1);
+            let b = thread::spawn(move || {
+                go_rx.recv().unwrap();
+                drop(tx);
+            });
+            wait_blocked(b.thread().id(), BlockReason::Channel);
+            // B to the ready queue, then A's wait, entered by a direct
+            // block to B.
+            go_tx.send(()).unwrap();
+            assert_eq!(rx.recv(), Err(mpmc::RecvError));
+            b.join().unwrap();
+        }
+    });
+    join_or_fail(a, "a ULT of the test");
+}
+
+/// As above with a message: B sends one message and then blocks on
+/// something else for good; A gets the message (handed over by B on the
+/// LWP, or taken from the buffer once its wait is published), then the
+/// test ends B's wait.
+#[test]
+fn a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received() {
+    const TIMES: u64 = 200;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(|| {
+        for i in 0..TIMES {
+            let (tx, rx) = mpmc::bounded::<u64>(1);
+            let (go_tx, go_rx) = mpmc::bounded::<()>(1);
+            let (end_tx, end_rx) = mpmc::bounded::<()>(1);
+            let b = thread::spawn(move || {
+                go_rx.recv().unwrap();
+                tx.send(i).unwrap();
+                // A second message: the buffer of one place takes it
+                // while A has not run yet (or A took the first).
+                tx.send(i + 1).unwrap();
+                end_rx.recv().unwrap();
+            });
+            wait_blocked(b.thread().id(), BlockReason::Channel);
+            go_tx.send(()).unwrap();
+            assert_eq!(rx.recv(), Ok(i));
+            assert_eq!(rx.recv(), Ok(i + 1));
+            end_tx.send(()).unwrap();
+            b.join().unwrap();
+        }
+    });
+    join_or_fail(a, "a ULT of the test");
+}
