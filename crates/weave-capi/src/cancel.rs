@@ -85,6 +85,22 @@ weave_rt::thread_local! {
 /// state is a weave thread_local, a lookup of ~70 instructions.
 static EVER_DISABLED: AtomicBool = AtomicBool::new(false);
 
+/// Whether any thread of the process has ever set the asynchronous type.
+/// Until one does, no thread is armed, and the calls that disarm a thread
+/// as they enter (module doc) need not look it up: a thread-local access,
+/// ~20 instructions in the shared library, on every `sched_yield`, cleanup
+/// push and pop and thread end.
+static EVER_ASYNC: AtomicBool = AtomicBool::new(false);
+
+/// Disarms the calling thread as it enters weave (module doc); whether it
+/// was armed (then [`leave_weave`] as the call returns).
+#[inline]
+pub(crate) fn enter_weave() -> bool {
+    // Relaxed: a thread is armed only after it set the flag itself
+    // (`weave_pthread_setcanceltype`), and sees its own store.
+    EVER_ASYNC.load(Relaxed) && weave_rt::thread::disarm_async_cancel()
+}
+
 /// Whether the calling thread's cancelability state is `ENABLE`.
 #[inline]
 fn enabled() -> bool {
@@ -166,7 +182,10 @@ pub(crate) fn leave_weave() {
 /// while the pad is still live: the thread is ending, and no request stops
 /// it any more (the key destructors run after).
 pub(crate) extern "C" fn start_returned() {
-    weave_rt::thread::end_async_cancel();
+    // Relaxed: see `enter_weave`.
+    if EVER_ASYNC.load(Relaxed) {
+        weave_rt::thread::end_async_cancel();
+    }
 }
 
 /// `pthread_cancel`: asks `thread` to end at its next cancellation point,
@@ -176,7 +195,7 @@ pub(crate) extern "C" fn start_returned() {
 /// disabled keeps the request until it enables it.
 #[no_mangle]
 pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
-    let armed = weave_rt::thread::disarm_async_cancel();
+    let armed = enter_weave();
     let r = guard("pthread_cancel", libc::ESRCH, || {
         let t = match live(thread) {
             Ok(t) => t,
@@ -206,7 +225,7 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcancelstate(
     state: c_int,
     oldstate: *mut c_int,
 ) -> c_int {
-    weave_rt::thread::disarm_async_cancel();
+    enter_weave();
     let r = guard("pthread_setcancelstate", libc::EINVAL, || {
         if state != ENABLE && state != DISABLE {
             return libc::EINVAL;
@@ -232,12 +251,14 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcanceltype(
     kind: c_int,
     oldtype: *mut c_int,
 ) -> c_int {
-    weave_rt::thread::disarm_async_cancel();
+    enter_weave();
     let r = guard("pthread_setcanceltype", libc::EINVAL, || {
         if kind != DEFERRED && kind != ASYNCHRONOUS {
             return libc::EINVAL;
         }
         if kind == ASYNCHRONOUS {
+            // Relaxed: see `enter_weave`.
+            EVER_ASYNC.store(true, Relaxed);
             weave_rt::thread::set_async_cancel_hook(act);
         }
         let old = TYPE.replace(kind);
@@ -257,7 +278,7 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcanceltype(
 /// enabled; otherwise returns.
 #[no_mangle]
 pub extern "C-unwind" fn weave_pthread_testcancel() {
-    let armed = weave_rt::thread::disarm_async_cancel();
+    let armed = enter_weave();
     if due() {
         act()
     }

@@ -39,7 +39,7 @@ pub unsafe extern "C" fn weave_cleanup_push(
 ) {
     // A thread of the asynchronous cancel type may push: not stopped
     // half-way (`cancel`'s module doc).
-    let armed = weave_rt::thread::disarm_async_cancel();
+    let armed = crate::cancel::enter_weave();
     // SAFETY: null or the record the macro declared in the caller's frame,
     // which stays alive until the matching pop (POSIX: same scope).
     if let Some(r) = unsafe { rec.as_mut() } {
@@ -62,7 +62,7 @@ pub unsafe extern "C" fn weave_cleanup_pop(rec: *mut weave_cleanup_record, execu
     let Some(r) = (unsafe { rec.as_ref() }) else {
         return;
     };
-    let armed = weave_rt::thread::disarm_async_cancel();
+    let armed = crate::cancel::enter_weave();
     if TOP.get() == rec {
         TOP.set(r.prev);
     }

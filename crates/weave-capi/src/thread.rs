@@ -805,7 +805,7 @@ pub extern "C" fn weave_sched_yield() -> c_int {
     // A thread of the asynchronous cancel type may yield (POSIX does not
     // list the call as async-cancel-safe, but programs do it): weave's
     // switch is not stopped half-way; a request is acted on as it returns.
-    let armed = weave_rt::thread::disarm_async_cancel();
+    let armed = crate::cancel::enter_weave();
     let r = guard("sched_yield", 0, || {
         weave_rt::thread::yield_now();
         0

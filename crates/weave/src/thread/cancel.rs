@@ -115,7 +115,11 @@ pub fn arm_async_cancel() -> bool {
 /// again or reaches a cancellation point. Returns whether it was armed.
 #[inline]
 pub fn disarm_async_cancel() -> bool {
-    let tcb = crate::thread::current::current_tcb();
+    // Only a ULT is ever armed: an OS thread is not looked up (nor
+    // registered with weave by this call).
+    let Some(tcb) = crate::thread::current::running() else {
+        return false;
+    };
     let was = cancel_word::armed(&tcb.cancel);
     if was {
         cancel_word::disarm(&tcb.cancel, 0);
@@ -130,8 +134,9 @@ pub fn disarm_async_cancel() -> bool {
 /// exits): disarmed for good; [`arm_async_cancel`] arms it no more.
 #[inline]
 pub fn end_async_cancel() {
-    let tcb = crate::thread::current::current_tcb();
-    cancel_word::disarm(&tcb.cancel, cancel_word::DONE);
+    if let Some(tcb) = crate::thread::current::running() {
+        cancel_word::disarm(&tcb.cancel, cancel_word::DONE);
+    }
     std::sync::atomic::compiler_fence(SeqCst);
 }
 
