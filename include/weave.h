@@ -295,8 +295,9 @@ int weave_pthread_barrierattr_setpshared(pthread_barrierattr_t *a, int pshared);
 // `pthread_barrierattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_barrierattr_getpshared(const pthread_barrierattr_t *a, int *pshared);
 
-// `pthread_cancel`: asks `thread` to end at its next cancellation point
-// (module doc); a thread blocked in one is woken. `ESRCH` for an id that
+// `pthread_cancel`: asks `thread` to end at its next cancellation point,
+// or at once where it is if it has the asynchronous type (module doc); a
+// thread blocked in a cancellation point is woken. `ESRCH` for an id that
 // names no live thread (stale or made up). A thread with cancellation
 // disabled keeps the request until it enables it.
 int weave_pthread_cancel(pthread_t thread);

@@ -239,10 +239,14 @@
  * and timedwait, sem_wait and timedwait, sleep, usleep, nanosleep,
  * clock_nanosleep, and the
  * socket calls below); a thread blocked in one is woken by pthread_cancel.
- * PTHREAD_CANCEL_ASYNCHRONOUS is accepted: a request is then acted on at
- * once when the thread cancels itself or enables cancellation with one
- * pending, and otherwise at the next cancellation point (weave does not
- * stop a ULT at an arbitrary instruction). Acting on a request runs the
+ * With PTHREAD_CANCEL_ASYNCHRONOUS (and cancellation enabled), a request
+ * stops the thread wherever it is in its own code, a loop that calls
+ * nothing included (weave interrupts its LWP with the C library's own
+ * cancellation signal); inside pthread_cancel, pthread_setcancelstate,
+ * pthread_setcanceltype, pthread_testcancel, sched_yield, pthread_yield
+ * and the cleanup push/pop it acts as the call returns. Other calls are
+ * not async-cancel-safe (POSIX): not guarded. A plain OS thread (main)
+ * acts at its next cancellation point. Acting on a request runs the
  * cleanup handlers, then the key destructors; a join gets
  * PTHREAD_CANCELED. */
 #define pthread_cancel weave_pthread_cancel

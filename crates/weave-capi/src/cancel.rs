@@ -23,14 +23,29 @@
 //! POSIX requires, and passes a signal it may have taken on to another
 //! waiter.
 //!
-//! **`PTHREAD_CANCEL_ASYNCHRONOUS`** is accepted and reported back, and a
-//! request is then acted on at once where weave can do so safely: when the
-//! thread cancels itself, and when it enables cancellation or switches to
-//! the asynchronous type with a request pending. A request from another
-//! thread is acted on at the target's next cancellation point, as if
-//! deferred: weave does not stop a ULT at an arbitrary instruction (that
-//! would need a signal-context jump out of any code, which POSIX allows
-//! only in async-cancel-safe code anyway).
+//! **`PTHREAD_CANCEL_ASYNCHRONOUS`**: with cancellation enabled and the
+//! asynchronous type, a request stops the thread wherever it is in the
+//! program's own code (a loop that calls nothing is stopped too), and is
+//! acted on there, as `pthread_exit(PTHREAD_CANCELED)`: cleanup handlers,
+//! key destructors, `PTHREAD_CANCELED` for the join. weave's half is
+//! `weave::thread::arm_async_cancel` and its interrupt (weave's
+//! `signal/interrupt.rs`: the requester interrupts the LWP that runs the
+//! thread; the handler there leaves signal context and calls [`act`]).
+//! The thread is *armed* only while it runs its own code: the calls a
+//! program may make in that mode (`pthread_cancel`,
+//! `pthread_setcancelstate`, `pthread_setcanceltype`, which POSIX names
+//! async-cancel-safe, and `pthread_testcancel`, `sched_yield`/
+//! `pthread_yield`, `pthread_cleanup_push`/`pop`) disarm it as they
+//! enter and arm it again as they return ([`leave_weave`]), acting on a
+//! request that came meanwhile; so a request never stops weave's own code
+//! half-way. A thread not running when the request comes (it yielded)
+//! acts on it as that call returns. A thread that is ending (its start
+//! routine returned, or `pthread_exit` began) is never armed again. Other
+//! calls are not async-cancel-safe (POSIX leaves their use in this mode
+//! undefined), and weave does not disarm around them. An OS thread
+//! (`main`) is not interrupted: it acts at its next cancellation point, or
+//! at once when it cancels itself or enables cancellation with a request
+//! pending.
 //!
 //! It must not touch the thread registry (`thread.rs` owns it) beyond the
 //! hook `pthread_join` calls.
@@ -69,6 +84,22 @@ weave_rt::thread_local! {
 /// point (every `pthread_join` that waits) need not look its own up: the
 /// state is a weave thread_local, a lookup of ~70 instructions.
 static EVER_DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether any thread of the process has ever set the asynchronous type.
+/// Until one does, no thread is armed, and the calls that disarm a thread
+/// as they enter (module doc) need not look it up: a thread-local access,
+/// ~20 instructions in the shared library, on every `sched_yield`, cleanup
+/// push and pop and thread end.
+static EVER_ASYNC: AtomicBool = AtomicBool::new(false);
+
+/// Disarms the calling thread as it enters weave (module doc); whether it
+/// was armed (then [`leave_weave`] as the call returns).
+#[inline]
+pub(crate) fn enter_weave() -> bool {
+    // Relaxed: a thread is armed only after it set the flag itself
+    // (`weave_pthread_setcanceltype`), and sees its own store.
+    EVER_ASYNC.load(Relaxed) && weave_rt::thread::disarm_async_cancel()
+}
 
 /// Whether the calling thread's cancelability state is `ENABLE`.
 #[inline]
@@ -125,19 +156,46 @@ pub(crate) fn finish(r: c_int) -> c_int {
 
 /// Acts on the request: `pthread_exit(PTHREAD_CANCELED)`, with
 /// cancelability disabled first, so that a cleanup handler or key
-/// destructor that reaches a cancellation point runs to its end.
+/// destructor that reaches a cancellation point runs to its end. Also
+/// weave's hook for a request that stops an armed thread (module doc).
 #[cold]
 pub(crate) fn act() -> ! {
+    // First: no asynchronous cancellation stops the exit half-way.
+    weave_rt::thread::end_async_cancel();
     set_state(DISABLE);
     crate::thread::weave_pthread_exit(glibc::PTHREAD_CANCELED)
 }
 
-/// `pthread_cancel`: asks `thread` to end at its next cancellation point
-/// (module doc); a thread blocked in one is woken. `ESRCH` for an id that
+/// The last step of a call a thread may make with asynchronous
+/// cancellation in force, once the call has done its work: arms the
+/// thread again if it is enabled and asynchronous, and acts on a request
+/// pending by then (module doc). Called outside `guard`, with no frame of
+/// the call left that holds anything: from the arm on, a request may
+/// leave it at any instruction.
+pub(crate) fn leave_weave() {
+    if TYPE.get() == ASYNCHRONOUS && enabled() && weave_rt::thread::arm_async_cancel() {
+        act()
+    }
+}
+
+/// Called by the landing pad (`landing.c`) as the start routine returns,
+/// while the pad is still live: the thread is ending, and no request stops
+/// it any more (the key destructors run after).
+pub(crate) extern "C" fn start_returned() {
+    // Relaxed: see `enter_weave`.
+    if EVER_ASYNC.load(Relaxed) {
+        weave_rt::thread::end_async_cancel();
+    }
+}
+
+/// `pthread_cancel`: asks `thread` to end at its next cancellation point,
+/// or at once where it is if it has the asynchronous type (module doc); a
+/// thread blocked in a cancellation point is woken. `ESRCH` for an id that
 /// names no live thread (stale or made up). A thread with cancellation
 /// disabled keeps the request until it enables it.
 #[no_mangle]
 pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
+    let armed = enter_weave();
     let r = guard("pthread_cancel", libc::ESRCH, || {
         let t = match live(thread) {
             Ok(t) => t,
@@ -152,7 +210,11 @@ pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
         }
         0
     });
-    finish(r)
+    let r = finish(r);
+    if armed {
+        leave_weave();
+    }
+    r
 }
 
 /// `pthread_setcancelstate`: `PTHREAD_CANCEL_ENABLE` or `_DISABLE`; the
@@ -163,6 +225,7 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcancelstate(
     state: c_int,
     oldstate: *mut c_int,
 ) -> c_int {
+    enter_weave();
     let r = guard("pthread_setcancelstate", libc::EINVAL, || {
         if state != ENABLE && state != DISABLE {
             return libc::EINVAL;
@@ -172,12 +235,12 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcancelstate(
         if let Some(o) = unsafe { oldstate.as_mut() } {
             *o = old;
         }
-        if TYPE.get() == ASYNCHRONOUS && due() {
-            return ACT;
-        }
         0
     });
-    finish(r)
+    // Enabled with the asynchronous type: armed, and a pending request is
+    // acted on at once.
+    leave_weave();
+    r
 }
 
 /// `pthread_setcanceltype`: `PTHREAD_CANCEL_DEFERRED` or
@@ -188,28 +251,38 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcanceltype(
     kind: c_int,
     oldtype: *mut c_int,
 ) -> c_int {
+    enter_weave();
     let r = guard("pthread_setcanceltype", libc::EINVAL, || {
         if kind != DEFERRED && kind != ASYNCHRONOUS {
             return libc::EINVAL;
+        }
+        if kind == ASYNCHRONOUS {
+            // Relaxed: see `enter_weave`.
+            EVER_ASYNC.store(true, Relaxed);
+            weave_rt::thread::set_async_cancel_hook(act);
         }
         let old = TYPE.replace(kind);
         // SAFETY: null or the program's int.
         if let Some(o) = unsafe { oldtype.as_mut() } {
             *o = old;
         }
-        if kind == ASYNCHRONOUS && due() {
-            return ACT;
-        }
         0
     });
-    finish(r)
+    // Asynchronous and enabled: armed, and a pending request is acted on
+    // at once.
+    leave_weave();
+    r
 }
 
 /// `pthread_testcancel`: acts on a pending request if cancellation is
 /// enabled; otherwise returns.
 #[no_mangle]
 pub extern "C-unwind" fn weave_pthread_testcancel() {
+    let armed = enter_weave();
     if due() {
         act()
+    }
+    if armed {
+        leave_weave();
     }
 }

@@ -37,6 +37,9 @@ pub unsafe extern "C" fn weave_cleanup_push(
     routine: Option<extern "C" fn(*mut c_void)>,
     arg: *mut c_void,
 ) {
+    // A thread of the asynchronous cancel type may push: not stopped
+    // half-way (`cancel`'s module doc).
+    let armed = crate::cancel::enter_weave();
     // SAFETY: null or the record the macro declared in the caller's frame,
     // which stays alive until the matching pop (POSIX: same scope).
     if let Some(r) = unsafe { rec.as_mut() } {
@@ -44,6 +47,9 @@ pub unsafe extern "C" fn weave_cleanup_push(
         r.arg = arg;
         r.prev = TOP.get();
         TOP.set(rec);
+    }
+    if armed {
+        crate::cancel::leave_weave();
     }
 }
 
@@ -56,8 +62,13 @@ pub unsafe extern "C" fn weave_cleanup_pop(rec: *mut weave_cleanup_record, execu
     let Some(r) = (unsafe { rec.as_ref() }) else {
         return;
     };
+    let armed = crate::cancel::enter_weave();
     if TOP.get() == rec {
         TOP.set(r.prev);
+    }
+    // Armed again before the handler, the program's code, runs.
+    if armed {
+        crate::cancel::leave_weave();
     }
     if execute != 0 {
         if let Some(f) = r.routine {

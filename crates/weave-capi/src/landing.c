@@ -31,15 +31,19 @@ struct weave_landing {
 
 /* Calls start(arg) with a landing pad set; hands the pad to
  * publish(ctx, pad) first (the Rust side keeps it with the thread's
- * registry entry). Returns start's value, or the value given to
- * weave__land. */
+ * registry entry), and calls ended() when start returns, while the pad is
+ * still live (an asynchronous cancellation may jump to it until then).
+ * Returns start's value, or the value given to weave__land. */
 void *weave__run_landing(void *(*start)(void *), void *arg,
-                         void (*publish)(void *, void *), void *ctx) {
+                         void (*publish)(void *, void *), void *ctx,
+                         void (*ended)(void)) {
     struct weave_landing landing;
     landing.value = NULL;
     if (LANDING_SET(landing.env) == 0) {
         publish(ctx, &landing);
-        return start(arg);
+        void *ret = start(arg);
+        ended();
+        return ret;
     }
     /* Back from weave__land: `landing` is in memory (its address
      * escaped), so the value stored there is read back here. */

@@ -63,13 +63,15 @@ pub(crate) type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
 
 extern "C" {
     /// `src/landing.c`: calls `start(arg)` after a `setjmp`, handing the
-    /// jump buffer to `publish(ctx, pad)`; returns the start routine's
-    /// value, or the one given to `weave__land`.
+    /// jump buffer to `publish(ctx, pad)`, and calling `ended()` as the
+    /// start routine returns, before it leaves the pad's frame; returns the
+    /// start routine's value, or the one given to `weave__land`.
     fn weave__run_landing(
         start: StartRoutine,
         arg: *mut c_void,
         publish: extern "C" fn(*const c_void, *mut c_void),
         ctx: *const c_void,
+        ended: extern "C" fn(),
     ) -> *mut c_void;
     /// `src/landing.c`: stores `value` and `longjmp`s to `landing`.
     fn weave__land(landing: *mut c_void, value: *mut c_void) -> !;
@@ -439,6 +441,7 @@ fn run_c_thread(start: StartRoutine, arg: usize) -> usize {
             arg as *mut c_void,
             publish_landing,
             std::ptr::from_ref(slot).cast(),
+            crate::cancel::start_returned,
         )
     };
     slot.store(std::ptr::null_mut(), Relaxed);
@@ -798,6 +801,8 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 #[no_mangle]
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // `value` is handed on as the join result, never read
 pub extern "C-unwind" fn weave_pthread_exit(value: *mut c_void) -> ! {
+    // First: no asynchronous cancellation stops the exit half-way.
+    weave_rt::thread::end_async_cancel();
     crate::cleanup::run_all();
     let landing = current_landing();
     if !landing.is_null() {
@@ -926,10 +931,18 @@ extern "C" fn once_abandoned(once: *mut c_void) {
 /// `sched_yield` and `pthread_yield`: lets the other ULTs of this LWP run.
 #[no_mangle]
 pub extern "C" fn weave_sched_yield() -> c_int {
-    guard("sched_yield", 0, || {
+    // A thread of the asynchronous cancel type may yield (POSIX does not
+    // list the call as async-cancel-safe, but programs do it): weave's
+    // switch is not stopped half-way; a request is acted on as it returns.
+    let armed = crate::cancel::enter_weave();
+    let r = guard("sched_yield", 0, || {
         weave_rt::thread::yield_now();
         0
-    })
+    });
+    if armed {
+        crate::cancel::leave_weave();
+    }
+    r
 }
 
 /// `pthread_setconcurrency`: the number of LWPs in the pool; 0 means

@@ -241,6 +241,47 @@ c_tests! {
     realtime_sem_timedwait_waits_in_steps_until_abstime_passes_on_that_clock => "sem_timedwait_realtime_in_steps",
 }
 
+// Asynchronous cancellation: a request stops the thread in its own code.
+c_tests! {
+    async_cancel_stops_a_compute_loop_and_runs_handlers_then_destructors => "cancel_async_stops_a_compute_loop",
+    async_cancel_acts_at_once_when_enabled_or_made_asynchronous => "cancel_async_acts_when_enabled",
+    async_cancel_stops_a_thread_that_yields => "cancel_async_while_yielding",
+    async_cancel_in_the_middle_of_cleanup_push_and_pop_runs_each_handler_once => "cancel_async_during_push_and_pop",
+}
+
+/// Runs `tests/c/NAME.c` with `WEAVE_LWPS` set to each of `lwps`; each
+/// run must exit 0.
+fn passes_on_lwps(name: &str, lwps: &[&str]) {
+    let exe = compile(name, false);
+    for n in lwps {
+        let out = run_cmd(Command::new(&exe).env("WEAVE_LWPS", n));
+        assert!(
+            out.status.success(),
+            "{name} on {n} LWP(s) failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// On one LWP the canceller of a looping thread is a plain thread or a
+/// ULT that waits its turn; on two, the request interrupts another LWP.
+#[test]
+fn async_cancel_works_on_one_and_two_lwps() {
+    for name in [
+        "cancel_async_stops_a_compute_loop",
+        "cancel_async_while_yielding",
+        "cancel_async_during_push_and_pop",
+    ] {
+        passes_on_lwps(name, &["1", "2"]);
+    }
+}
+
+#[test]
+fn async_cancel_create_cancel_join_rounds_on_one_and_two_lwps() {
+    passes_on_lwps("cancel_async_rounds", &["1", "2"]);
+}
+
 #[test]
 fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
     let out = passes("exit_from_main");

@@ -89,6 +89,7 @@ pub(crate) mod fault;
 mod held;
 pub(crate) mod immediate;
 mod info;
+pub(crate) mod interrupt;
 pub(crate) mod ring;
 mod set;
 pub(crate) mod slot;
@@ -345,6 +346,9 @@ fn install_with(
         act.sa_flags |= libc::SA_NODEFER;
     }
     act.sa_mask = mask.to_sigset_t();
+    // The top half is weave's code: an asynchronous cancellation must not
+    // stop the ULT in it (`interrupt.rs`).
+    interrupt::block_in(&mut act.sa_mask);
     // SAFETY: `sig` passed `check`: catchable; the handler is
     // async-signal-safe (wrapper.rs).
     let rc = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };

@@ -18,6 +18,14 @@
 //! |-------------|-------------------------------------|------------|
 //! | `requested` | [`Thread::request_cancel`]          | never (the thread ends; a new thread in the slot starts at 0) |
 //! | `point`     | the thread itself, around a wait at a cancellation point ([`cancellation_point`]) | the thread itself |
+//! | `asynchronous` | the thread itself, as it goes back to its own code with asynchronous cancellation in force ([`arm_async_cancel`]) | the thread itself, as it enters weave ([`disarm_async_cancel`]), for good as it ends ([`end_async_cancel`]); the interrupt's handler as it acts |
+//!
+//! **Asynchronous cancellation.** A request for a thread whose
+//! `asynchronous` byte is armed interrupts the LWP it is placed on
+//! (`signal/interrupt.rs`), whose handler stops the thread where it is and
+//! runs the hook its user installed ([`set_async_cancel_hook`]). The byte
+//! and the request are a Dekker pair, as `point` and the request are: the
+//! thread sees the request as it arms, or the requester sees it armed.
 //!
 //! **Why no request is lost.** Each side stores its byte, then reads the
 //! other's (SeqCst: a Dekker pair), so one of them sees the other's. If
@@ -56,11 +64,80 @@ impl Thread {
         let Ok(tcb) = table().lookup(self.id()) else {
             return false;
         };
-        if cancel_word::request(&tcb.cancel) {
+        let r = cancel_word::request(&tcb.cancel);
+        if r.at_point {
             end_wait(tcb);
+        }
+        if r.armed {
+            crate::signal::interrupt::send(tcb);
         }
         true
     }
+}
+
+/// Has `act` run by a ULT that a request stops in its own code while it is
+/// armed for asynchronous cancellation ([`arm_async_cancel`]): on the
+/// ULT's stack, the signal context left behind. `act` must not return (the
+/// C API's `pthread_exit(PTHREAD_CANCELED)` jumps to the thread's landing
+/// pad). The first call installs; later ones change nothing. Until it is
+/// installed (and on platforms without the interrupt), no thread is ever
+/// armed.
+pub fn set_async_cancel_hook(act: fn() -> !) {
+    crate::signal::interrupt::install(act);
+}
+
+/// Arms asynchronous cancellation for the calling ULT as it goes back to
+/// its own code: from now until [`disarm_async_cancel`], a cancellation
+/// request stops it wherever it is (`signal/interrupt.rs`). Returns true
+/// if a request is already pending: the caller is then left disarmed and
+/// acts on it itself. Call it last, as nothing of weave's remains to be
+/// done for the thread: a request may stop it from here on. An OS thread,
+/// or a ULT that is ending ([`end_async_cancel`]), is not armed; the
+/// answer still says whether a request is pending.
+#[inline]
+pub fn arm_async_cancel() -> bool {
+    let tcb = crate::thread::current::current_tcb();
+    if tcb.kind() == Kind::External || !crate::signal::interrupt::ready() {
+        return cancel_word::requested(&tcb.cancel, SeqCst);
+    }
+    // Nothing of the caller's moves below the arm.
+    std::sync::atomic::compiler_fence(SeqCst);
+    let due = cancel_word::arm(&tcb.cancel);
+    if due {
+        cancel_word::disarm(&tcb.cancel, 0);
+        std::sync::atomic::compiler_fence(SeqCst);
+    }
+    due
+}
+
+/// Disarms asynchronous cancellation for the calling thread as it enters
+/// weave (or leaves the asynchronous type): a request waits until it arms
+/// again or reaches a cancellation point. Returns whether it was armed.
+#[inline]
+pub fn disarm_async_cancel() -> bool {
+    // Only a ULT is ever armed: an OS thread is not looked up (nor
+    // registered with weave by this call).
+    let Some(tcb) = crate::thread::current::running() else {
+        return false;
+    };
+    let was = cancel_word::armed(&tcb.cancel);
+    if was {
+        cancel_word::disarm(&tcb.cancel, 0);
+    }
+    // No access of weave's moves above the disarm: the handler, which runs
+    // on this thread, sees it before any of them.
+    std::sync::atomic::compiler_fence(SeqCst);
+    was
+}
+
+/// The calling thread is ending (its start routine returned, or it
+/// exits): disarmed for good; [`arm_async_cancel`] arms it no more.
+#[inline]
+pub fn end_async_cancel() {
+    if let Some(tcb) = crate::thread::current::running() {
+        cancel_word::disarm(&tcb.cancel, cancel_word::DONE);
+    }
+    std::sync::atomic::compiler_fence(SeqCst);
 }
 
 /// Whether a cancellation request ([`Thread::request_cancel`]) is pending

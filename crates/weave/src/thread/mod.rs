@@ -62,7 +62,10 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use cancel::{cancel_requested, cancellation_point};
+pub use cancel::{
+    arm_async_cancel, cancel_requested, cancellation_point, disarm_async_cancel, end_async_cancel,
+    set_async_cancel_hook,
+};
 pub use id::{BlockReason, ThreadId, WaitOn};
 pub use local::{AccessError, LocalKey};
 pub use names::available_parallelism;
