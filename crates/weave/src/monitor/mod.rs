@@ -217,7 +217,17 @@ pub(crate) fn run(rt: &'static Runtime) {
             }
             // Looked at every tick while stuck: the work that makes a blocked
             // LWP matter may arrive after it blocked.
-            let asleep = ran >= BLOCKED_AFTER && !l.is_bound() && still_asleep(l, &mut w.switches);
+            // Blocked means asleep in the kernel *and* not one voluntary
+            // switch since the last tick: a ULT that only makes
+            // non-blocking calls sleeps now and then for an instant (on a
+            // socket lock held by another LWP, say), and one sample that
+            // caught it asleep made false warnings and extra LWPs.
+            let asleep = ran >= BLOCKED_AFTER && !l.is_bound() && {
+                let now_switches = voluntary_switches(l);
+                let still = now_switches.is_some() && now_switches == w.switches;
+                w.switches = now_switches;
+                still && blocked_in_kernel(l)
+            };
             let call = if asleep { trap::current_call(l) } else { None };
             let futex = matches!(call, Some(trap::Call::Futex(_)));
             // Called at every tick, asleep or not, so that a tick out of
@@ -328,31 +338,6 @@ fn blocked_in_kernel(l: &Lwp) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next());
     matches!(state, Some('S' | 'D'))
-}
-
-/// Whether the LWP's thread is asleep in the kernel and has been since the
-/// last tick: asleep now *and* not one voluntary switch since the last
-/// look. A ULT that only makes non-blocking calls sleeps now and then for
-/// an instant (on a socket lock held by another LWP, say), and one sample
-/// that caught it asleep made false warnings and extra LWPs. `switches`
-/// keeps the count seen at the last tick, if the thread was asleep then.
-///
-/// The short `stat` is read first, the longer `status` only while the
-/// thread sleeps: an LWP that runs one ULT for long (a computation) costs
-/// one small read a tick, not two. The answer is the same as reading both
-/// every tick: a thread seen running at one tick that sleeps at the next
-/// made a voluntary switch in between, so it could not have counted as
-/// blocked at that next tick either; two ticks asleep with the same count
-/// still make a block.
-fn still_asleep(l: &Lwp, switches: &mut Option<u64>) -> bool {
-    if !blocked_in_kernel(l) {
-        *switches = None;
-        return false;
-    }
-    let now = voluntary_switches(l);
-    let still = now.is_some() && now == *switches;
-    *switches = now;
-    still
 }
 
 /// The LWP thread's voluntary context switches so far, from
