@@ -259,7 +259,7 @@ pub unsafe extern "C-unwind" fn weave_pthread_setcanceltype(
         if kind == ASYNCHRONOUS {
             // Relaxed: see `enter_weave`.
             EVER_ASYNC.store(true, Relaxed);
-            weave_rt::thread::set_async_cancel_hook(act);
+            weave_rt::signal::set_async_cancel_hook(act);
         }
         let old = TYPE.replace(kind);
         // SAFETY: null or the program's int.

@@ -258,7 +258,9 @@ pub(crate) fn fatal(msg: &str) -> ! {
 mod thread {
     pub(crate) mod cancel_word;
     pub(crate) mod hold;
+    pub(crate) mod id;
     pub(crate) mod join_state;
+    pub(crate) mod room;
     pub(crate) mod state;
 }
 #[cfg(loom)]

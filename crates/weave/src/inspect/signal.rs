@@ -54,7 +54,7 @@ pub(super) fn install(name: &str) -> Result<(), String> {
     // SAFETY: `sa.sa_mask` is a valid sigset_t to empty.
     unsafe { libc::sigemptyset(&mut sa.sa_mask) };
     // Not stopped half-way by an asynchronous cancellation.
-    crate::signal::interrupt::block_in(&mut sa.sa_mask);
+    crate::signal::set::block_async_cancel_in(&mut sa.sa_mask);
     // SAFETY: `sa` is fully initialised; the old action is not wanted.
     if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
         return Err(format!(

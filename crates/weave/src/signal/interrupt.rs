@@ -58,7 +58,8 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::thread::tcb::Tcb;
 
-/// The signal: glibc's `SIGCANCEL` (`__SIGRTMIN`).
+/// The signal: glibc's `SIGCANCEL` (`__SIGRTMIN`), the one
+/// `set::block_async_cancel_in` blocks.
 pub(crate) const SIG: i32 = 32;
 
 /// The `si_value` weave's interrupts carry ("weaveACX" in ASCII).
@@ -67,14 +68,6 @@ const MAGIC: u64 = 0x5843_4165_7661_6577;
 /// The hook that acts on the request (a `fn() -> !`); null until
 /// [`install`].
 static HOOK: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
-
-/// Adds the interrupt's signal to `set` (glibc's `sigaddset` refuses its
-/// own signals): the set the kernel blocks while weave's top half runs.
-pub(crate) fn block_in(set: &mut libc::sigset_t) {
-    // SAFETY: a sigset_t is at least 64 bits of bit-per-signal words on
-    // Linux, signal n at bit n - 1 of the first u64.
-    unsafe { *(set as *mut libc::sigset_t as *mut u64) |= 1u64 << (SIG - 1) };
-}
 
 /// Whether [`install`] has run: only then may a ULT be armed.
 #[inline]
@@ -92,6 +85,8 @@ pub(crate) fn install(hook: fn() -> !) {
     imp::install_handler();
     // Release pairs with the Acquire load in the handler.
     let _ = HOOK.compare_exchange(std::ptr::null_mut(), hook as *mut (), Release, Relaxed);
+    // From now on a ULT may be armed, and a request interrupts it.
+    crate::thread::interrupt_hook::set(send);
 }
 
 /// Sends the interrupt to the LWP `t` is placed on (step 1). Nothing if it

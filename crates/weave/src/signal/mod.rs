@@ -91,7 +91,7 @@ pub(crate) mod immediate;
 mod info;
 pub(crate) mod interrupt;
 pub(crate) mod ring;
-mod set;
+pub(crate) mod set;
 pub(crate) mod slot;
 pub(crate) mod spill;
 pub(crate) mod stash;
@@ -348,7 +348,7 @@ fn install_with(
     act.sa_mask = mask.to_sigset_t();
     // The top half is weave's code: an asynchronous cancellation must not
     // stop the ULT in it (`interrupt.rs`).
-    interrupt::block_in(&mut act.sa_mask);
+    set::block_async_cancel_in(&mut act.sa_mask);
     // SAFETY: `sig` passed `check`: catchable; the handler is
     // async-signal-safe (wrapper.rs).
     let rc = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
@@ -471,6 +471,18 @@ pub unsafe fn handle_immediate(sig: i32, action: Immediate) -> Result<(), Signal
         return Ok(());
     }
     install_with(sig, action.mask, action.nodefer, action.restart).map(|_| ())
+}
+
+/// Has `act` run by a ULT that a cancellation request stops in its own
+/// code while it is armed for asynchronous cancellation
+/// ([`thread::arm_async_cancel`](crate::thread::arm_async_cancel)): on the
+/// ULT's stack, the signal context left behind. `act` must not return (the
+/// C API's `pthread_exit(PTHREAD_CANCELED)` jumps to the thread's landing
+/// pad). The first call installs; later ones change nothing. Until it is
+/// installed (and on platforms without the interrupt), no thread is ever
+/// armed.
+pub fn set_async_cancel_hook(act: fn() -> !) {
+    interrupt::install(act);
 }
 
 /// Makes the process ignore `sig` (`SIG_IGN`): its handler and receivers
@@ -1022,28 +1034,6 @@ fn send_to(id: ThreadId, sig: i32, value: Option<usize>) -> Result<(), SignalErr
     tcb.sig.pending.fetch_or(bit(sig), SeqCst);
     kick(tcb, bit(sig));
     Ok(())
-}
-
-/// A handler ran on the plain OS thread `t`, in the top half, on its own
-/// stack: if `t` waits inside weave, its wait ends as [`kick`] ends a
-/// ULT's, marked interrupted, so that the waits that report `EINTR`
-/// (`sem_wait`, C's sleeps) do and the others wait again. Without this
-/// the wait went on: the kernel restarts the futex wait the signal
-/// interrupted (`SA_RESTART`), or std's park waits again after `EINTR`.
-// ASYNC-SIGNAL-SAFE: atomics of the thread's own TCB, and an unpark of
-// itself (an atomic swap and a futex wake) if it had announced a park;
-// the handle `std::thread::current` returns was made when the wait began.
-pub(crate) fn interrupt_os_wait(t: &'static Tcb) {
-    let w = t.state.load();
-    if w.run() != BLOCKED {
-        return;
-    }
-    state::mark_interrupted(t);
-    if t.state.wake_os(WakeToken { epoch: w.epoch() }) {
-        // Parked (or about to park) in `std::thread::park`: the park the
-        // kernel restarts after this handler finds the token and returns.
-        std::thread::current().unpark();
-    }
 }
 
 /// Makes a ULT with `b` pending and unblocked deliver it soon: now if it is

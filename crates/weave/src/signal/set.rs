@@ -149,6 +149,18 @@ impl FromIterator<i32> for SigSet {
     }
 }
 
+/// Adds the asynchronous-cancellation interrupt's signal
+/// (`interrupt::SIG`, glibc's `SIGCANCEL`) to `set` (glibc's `sigaddset`
+/// refuses its own signals): the set the kernel blocks while weave's own
+/// handlers run, which the interrupt must not cut off. Here, in a file that
+/// names nothing of weave's, so that every handler's installer can use it.
+pub(crate) fn block_async_cancel_in(set: &mut libc::sigset_t) {
+    const SIGCANCEL: i32 = 32;
+    // SAFETY: a sigset_t is at least 64 bits of bit-per-signal words on
+    // Linux, signal n at bit n - 1 of the first u64.
+    unsafe { *(set as *mut libc::sigset_t as *mut u64) |= 1u64 << (SIGCANCEL - 1) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

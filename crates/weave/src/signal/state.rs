@@ -258,6 +258,30 @@ pub(crate) fn mark_interrupted(tcb: &crate::thread::tcb::Tcb) {
     tcb.sig.flags.fetch_or(INTERRUPTED | RESTART, Relaxed);
 }
 
+/// A handler ran on the plain OS thread `t`, in the top half, on its own
+/// stack: if `t` waits inside weave, its wait ends as `signal::kick` ends a
+/// ULT's, marked interrupted, so that the waits that report `EINTR`
+/// (`sem_wait`, C's sleeps) do and the others wait again. Without this
+/// the wait went on: the kernel restarts the futex wait the signal
+/// interrupted (`SA_RESTART`), or std's park waits again after `EINTR`.
+// ASYNC-SIGNAL-SAFE: atomics of the thread's own TCB, and an unpark of
+// itself (an atomic swap and a futex wake) if it had announced a park;
+// the handle `std::thread::current` returns was made when the wait began.
+pub(crate) fn interrupt_os_wait(t: &'static crate::thread::tcb::Tcb) {
+    let w = t.state.load();
+    if w.run() != crate::thread::state::BLOCKED {
+        return;
+    }
+    mark_interrupted(t);
+    if t.state
+        .wake_os(crate::thread::state::WakeToken { epoch: w.epoch() })
+    {
+        // Parked (or about to park) in `std::thread::park`: the park the
+        // kernel restarts after this handler finds the token and returns.
+        std::thread::current().unpark();
+    }
+}
+
 /// For a wait with nothing to re-check (a sleep): whether a signal ended
 /// it early, clearing the mark.
 #[inline]

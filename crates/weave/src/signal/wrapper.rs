@@ -219,7 +219,7 @@ fn top_half(
         rec.route = Route::OsThread;
         rec.target = t.id().as_u64().get();
         if take_here(sig, rec, None, info, uc) {
-            super::interrupt_os_wait(t);
+            super::state::interrupt_os_wait(t);
         }
         return;
     }

@@ -73,18 +73,7 @@ const WAITGROUP_WAIT: BlockReason = BlockReason::Condvar;
 /// Node result: the permits were taken for this waiter.
 const GRANTED: u32 = 1;
 
-/// A wait a signal handler interrupted
-/// ([`Semaphore::acquire_interruptible`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the wait was interrupted by a signal handler")
-    }
-}
-
-impl std::error::Error for Interrupted {}
+pub use crate::thread::id::Interrupted;
 
 /// A counting semaphore whose waits block the calling ULT, not its LWP.
 ///

@@ -23,7 +23,7 @@
 //! **Asynchronous cancellation.** A request for a thread whose
 //! `asynchronous` byte is armed interrupts the LWP it is placed on
 //! (`signal/interrupt.rs`), whose handler stops the thread where it is and
-//! runs the hook its user installed ([`set_async_cancel_hook`]). The byte
+//! runs the hook its user installed ([`set_async_cancel_hook`](crate::signal::set_async_cancel_hook)). The byte
 //! and the request are a Dekker pair, as `point` and the request are: the
 //! thread sees the request as it arms, or the requester sees it armed.
 //!
@@ -69,21 +69,10 @@ impl Thread {
             end_wait(tcb);
         }
         if r.armed {
-            crate::signal::interrupt::send(tcb);
+            super::interrupt_hook::interrupt(tcb);
         }
         true
     }
-}
-
-/// Has `act` run by a ULT that a request stops in its own code while it is
-/// armed for asynchronous cancellation ([`arm_async_cancel`]): on the
-/// ULT's stack, the signal context left behind. `act` must not return (the
-/// C API's `pthread_exit(PTHREAD_CANCELED)` jumps to the thread's landing
-/// pad). The first call installs; later ones change nothing. Until it is
-/// installed (and on platforms without the interrupt), no thread is ever
-/// armed.
-pub fn set_async_cancel_hook(act: fn() -> !) {
-    crate::signal::interrupt::install(act);
 }
 
 /// Arms asynchronous cancellation for the calling ULT as it goes back to
@@ -97,7 +86,7 @@ pub fn set_async_cancel_hook(act: fn() -> !) {
 #[inline]
 pub fn arm_async_cancel() -> bool {
     let tcb = crate::thread::current::current_tcb();
-    if tcb.kind() == Kind::External || !crate::signal::interrupt::ready() {
+    if tcb.kind() == Kind::External || !super::interrupt_hook::ready() {
         return cancel_word::requested(&tcb.cancel, SeqCst);
     }
     // Nothing of the caller's moves below the arm.

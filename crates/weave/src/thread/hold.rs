@@ -87,16 +87,18 @@ impl Hold {
 
     /// The handle, having freed the packet (it saw DONE): waits until the
     /// thread's LWP is done with the slot, which the caller then frees.
+    /// `yield_now` lets the caller's thread's neighbours run between looks
+    /// (the thread API's, which names the LWPs above this file).
     #[inline]
-    pub(crate) fn wait_ended(&self) {
+    pub(crate) fn wait_ended(&self, yield_now: fn()) {
         // Acquire: pairs with `ended`'s Release.
         if self.0.load(Acquire) & ENDED == 0 {
-            Self::wait_ended_slow(&self.0);
+            Self::wait_ended_slow(&self.0, yield_now);
         }
     }
 
     #[cold]
-    fn wait_ended_slow(b: &AtomicU8) {
+    fn wait_ended_slow(b: &AtomicU8, yield_now: fn()) {
         let mut spins = 0u32;
         // Acquire: as in `wait_ended`.
         while b.load(Acquire) & ENDED == 0 {
@@ -106,10 +108,7 @@ impl Hold {
                 crate::loom::spin_hint();
                 spins += 1;
             } else {
-                #[cfg(not(loom))]
-                crate::thread::yield_now();
-                #[cfg(loom)]
-                loom::thread::yield_now();
+                yield_now();
             }
         }
     }
@@ -130,7 +129,7 @@ mod tests {
         let h = Hold::new();
         h.hold();
         assert!(!h.ended(), "the hold defers the freeing");
-        h.wait_ended();
+        h.wait_ended(std::thread::yield_now);
     }
 
     #[test]
@@ -173,7 +172,7 @@ mod loom_tests {
                     frees
                 })
             };
-            h.wait_ended();
+            h.wait_ended(loom::thread::yield_now);
             // SAFETY: as above.
             slot.with_mut(|p| unsafe { *p += 10 });
             assert!(!lwp.join().unwrap(), "only the handle frees");

@@ -203,3 +203,19 @@ mod wait_on_tests {
         assert_eq!(WaitOn::from_word(0), None);
     }
 }
+
+/// A wait a signal handler interrupted
+/// ([`Semaphore::acquire_interruptible`](crate::sync::Semaphore::acquire_interruptible),
+/// [`sleep_until_interruptible`](crate::thread::sleep_until_interruptible)).
+/// Here, beside the ids, so that the thread API and the locks both name it
+/// without naming each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the wait was interrupted by a signal handler")
+    }
+}
+
+impl std::error::Error for Interrupted {}

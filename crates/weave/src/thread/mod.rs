@@ -44,6 +44,7 @@ pub(crate) mod current;
 pub(crate) mod first_run;
 mod hold;
 pub(crate) mod id;
+pub(crate) mod interrupt_hook;
 mod join_state;
 pub(crate) mod local;
 mod names;
@@ -64,7 +65,6 @@ use std::time::{Duration, Instant};
 
 pub use cancel::{
     arm_async_cancel, cancel_requested, cancellation_point, disarm_async_cancel, end_async_cancel,
-    set_async_cancel_hook,
 };
 pub use id::{BlockReason, ThreadId, WaitOn};
 pub use local::{AccessError, LocalKey};
@@ -374,7 +374,7 @@ pub fn sleep_until(deadline: Instant) {
 /// that asks it to look up (a cancellation request, `cancellation_point`):
 /// the caller reads the clock to tell. On a ULT only the ULT sleeps; on a
 /// plain OS thread it is the kernel's `clock_nanosleep`.
-pub fn sleep_until_interruptible(deadline: Instant) -> Result<(), crate::sync::Interrupted> {
+pub fn sleep_until_interruptible(deadline: Instant) -> Result<(), id::Interrupted> {
     if lwp::current_ult().is_none() {
         let now = Instant::now();
         if deadline <= now {
@@ -398,7 +398,7 @@ pub fn sleep_until_interruptible(deadline: Instant) -> Result<(), crate::sync::I
         tcb.state.set_os_running();
         crate::signal::state::take_restart(tcb);
         return if r == libc::EINTR {
-            Err(crate::sync::Interrupted)
+            Err(id::Interrupted)
         } else {
             Ok(())
         };
@@ -412,7 +412,7 @@ pub fn sleep_until_interruptible(deadline: Instant) -> Result<(), crate::sync::I
     if current::running().is_some_and(crate::signal::state::take_restart)
         && Instant::now() < deadline
     {
-        return Err(crate::sync::Interrupted);
+        return Err(id::Interrupted);
     }
     Ok(())
 }
@@ -744,6 +744,9 @@ impl Builder {
             Kind::Pooled
         };
         let hold = self.hold_id && scope.is_none();
+        if hold {
+            packet::set_free_held(free_held);
+        }
         // SAFETY: the caller's guarantee covers the lifetimes; the closure
         // is Send, which is all the packet needs.
         // A small packet lives in the slot's room if the room's last
@@ -1038,9 +1041,11 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// The join side of a held thread freed its packet: frees its slot once
-/// its LWP is done with it (`thread/hold.rs`).
-pub(crate) fn free_held(tcb: &'static Tcb) {
-    with_caches(|_, slots| table().free_held(tcb, slots));
+/// its LWP is done with it (`thread/hold.rs`). The packet calls it through
+/// `packet::set_free_held`, registered at each held spawn: the packet sits
+/// below this file.
+fn free_held(tcb: &'static Tcb) {
+    with_caches(|_, slots| table().free_held(tcb, slots, yield_now));
 }
 
 /// Panics with std's message for a thread that joins itself, at once

@@ -81,6 +81,8 @@ use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::blocks;
@@ -520,13 +522,34 @@ impl<T> JoinRef<T> {
 /// its runtime went away first.
 const LOST: &str = "the thread never ran: its runtime shut down first";
 
+/// How a handle frees a held thread's slot: the thread API's `free_held`
+/// (it uses the calling LWP's caches, a layer above this file), given by
+/// [`set_free_held`] at each held spawn, before its handle exists.
+static FREE_HELD: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Registers the thread API's way of freeing a held slot (see
+/// [`FREE_HELD`]).
+#[inline]
+pub(crate) fn set_free_held(f: fn(&'static Tcb)) {
+    // Relaxed: the spawn that registers it publishes the handle that
+    // reads it (the handle is made after this store, on the same thread,
+    // and reaches other threads only through a publication).
+    FREE_HELD.store(f as *mut (), Relaxed);
+}
+
 /// The handle freed the packet: the held id's slot is its to free too,
 /// after the packet (which may live in the slot's room), once the
 /// thread's LWP is done with it (`thread/hold.rs`).
 #[inline]
 fn free_held(hold: Option<&'static Tcb>) {
     if let Some(tcb) = hold {
-        crate::thread::free_held(tcb);
+        let p = FREE_HELD.load(Relaxed);
+        debug_assert!(!p.is_null(), "a held spawn registers free_held first");
+        if !p.is_null() {
+            // SAFETY: only `set_free_held` stores here, a `fn(&'static Tcb)`.
+            let f = unsafe { std::mem::transmute::<*mut (), fn(&'static Tcb)>(p) };
+            f(tcb);
+        }
     }
 }
 

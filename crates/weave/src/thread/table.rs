@@ -210,8 +210,8 @@ impl Table {
     /// The join handle of a thread spawned with its id held, having freed
     /// the thread's packet (it saw the thread finish): frees the slot into
     /// `cache` once the thread's LWP is done with it.
-    pub(crate) fn free_held(&self, tcb: &Tcb, cache: &mut SlotCache) {
-        tcb.hold.wait_ended();
+    pub(crate) fn free_held(&self, tcb: &Tcb, cache: &mut SlotCache, yield_now: fn()) {
+        tcb.hold.wait_ended(yield_now);
         self.free_slot(tcb, cache);
     }
 
