@@ -40,7 +40,13 @@ const CONNECTIONS: usize = 1_000;
 const REQUESTS: usize = 3;
 
 static IO_READY: AtomicU64 = AtomicU64::new(0);
+/// LWPs the monitor found asleep in a system call while work waited.
 static KERNEL_BLOCKED: AtomicU64 = AtomicU64::new(0);
+/// LWPs it found asleep in a page fault instead (first touches of fresh
+/// stacks while another thread maps memory: on a loaded machine the holder
+/// of the address space's lock can be descheduled for milliseconds), which
+/// is no call the step's code made.
+static FAULT_BLOCKED: AtomicU64 = AtomicU64::new(0);
 /// `read` and `write` calls the step's code made on its sockets: each is
 /// one `recv` or `send` system call when the socket is ready; one that
 /// finds it not ready parks the ULT and makes one more after the wake-up.
@@ -52,8 +58,11 @@ fn count_io(e: &Event) {
         Event::IoReady { .. } => {
             IO_READY.fetch_add(1, Relaxed);
         }
-        Event::KernelBlocked { .. } => {
+        Event::KernelBlocked { fault: false, .. } => {
             KERNEL_BLOCKED.fetch_add(1, Relaxed);
+        }
+        Event::KernelBlocked { fault: true, .. } => {
+            FAULT_BLOCKED.fetch_add(1, Relaxed);
         }
         _ => {}
     }
@@ -181,9 +190,15 @@ pub(crate) fn aiohttp() -> Result<(), String> {
         group((CONNECTIONS * REQUESTS) as u64)
     );
     println!(
-        "  LWPs the monitor saw blocked in the kernel: {}; pool size throughout: {}",
+        "  LWPs the monitor saw blocked in a system call: {}; pool size throughout: {}",
         f.kernel_blocked, f.lwps
     );
+    if f.fault_blocked > 0 {
+        println!(
+            "  (and {} asleep in a page fault, a fresh stack page, which no code here asked for)",
+            f.fault_blocked
+        );
+    }
     println!(
         "  the LWPs' sleeps in the kernel: {} (idle, in epoll, with nothing to run)",
         group(f.lwp_sleeps)
@@ -204,6 +219,7 @@ struct Served {
     reads: u64,
     writes: u64,
     kernel_blocked: u64,
+    fault_blocked: u64,
     lwp_sleeps: u64,
 }
 
@@ -216,7 +232,7 @@ fn serve_many() -> Result<Served, String> {
         .map(|l| l.tid)
         .collect();
     let sleeps0: u64 = tids.iter().map(|&t| sleeps_of(t)).sum();
-    for c in [&IO_READY, &KERNEL_BLOCKED, &READS, &WRITES] {
+    for c in [&IO_READY, &KERNEL_BLOCKED, &FAULT_BLOCKED, &READS, &WRITES] {
         c.store(0, Relaxed);
     }
     trace::set_hook(Some(count_io));
@@ -258,6 +274,7 @@ fn serve_many() -> Result<Served, String> {
         reads: READS.load(Relaxed),
         writes: WRITES.load(Relaxed),
         kernel_blocked: KERNEL_BLOCKED.load(Relaxed),
+        fault_blocked: FAULT_BLOCKED.load(Relaxed),
         lwp_sleeps: sleeps1.saturating_sub(sleeps0),
     })
 }

@@ -246,7 +246,7 @@ fn step_9_serves_1000_connections_on_2_lwps_without_blocking_an_lwp() {
     );
     assert!(s.contains("on 2 LWPs"), "{s}");
     assert!(
-        s.contains("LWPs the monitor saw blocked in the kernel: 0; pool size throughout: 2"),
+        s.contains("LWPs the monitor saw blocked in a system call: 0; pool size throughout: 2"),
         "{s}"
     );
     let woke = s

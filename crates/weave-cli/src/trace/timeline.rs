@@ -347,7 +347,7 @@ impl Timeline {
                         tl.lanes[l].idle_ns += at - s;
                     }
                 }
-                Event::KernelBlocked { lwp, ult: id } => {
+                Event::KernelBlocked { lwp, ult: id, .. } => {
                     let l = lane(&mut tl, &mut lane_of, &mut open, lwp);
                     open[l].kernel.get_or_insert(at);
                     tl.marks.push(Mark {

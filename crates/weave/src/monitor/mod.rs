@@ -242,6 +242,7 @@ pub(crate) fn run(rt: &'static Runtime) {
                     crate::trace::emit(crate::trace::Event::KernelBlocked {
                         lwp: l.index,
                         ult: lwp::running_ult(word).map(|i| table().slot(i).id()),
+                        fault: call == Some(trap::Call::Fault),
                     });
                 }
                 if let Some(trap::Call::Futex(futex)) = call {

@@ -251,7 +251,9 @@ pub(crate) fn encode(e: &Event) -> Rec {
         Event::LwpExit { lwp } => two(word0(LWP_EXIT, 0, Some(lwp)), None),
         Event::LwpIdle { lwp } => two(word0(LWP_IDLE, 0, Some(lwp)), None),
         Event::LwpBusy { lwp } => two(word0(LWP_BUSY, 0, Some(lwp)), None),
-        Event::KernelBlocked { lwp, ult } => two(word0(KERNEL_BLOCKED, 0, Some(lwp)), ult),
+        Event::KernelBlocked { lwp, ult, fault } => {
+            two(word0(KERNEL_BLOCKED, fault as u8, Some(lwp)), ult)
+        }
         Event::IoReady { ult, lwp } => two(word0(IO_READY, 0, lwp), Some(ult)),
         Event::TimerFired { ult, lwp } => two(word0(TIMER_FIRED, 0, Some(lwp)), Some(ult)),
         Event::Signal { sig, to, lwp } => two(word0(SIGNAL, sig, lwp), to),
@@ -802,6 +804,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, FormatError> {
                 KERNEL_BLOCKED => Event::KernelBlocked {
                     lwp: need_lwp()?,
                     ult,
+                    fault: aux != 0,
                 },
                 IO_READY => Event::IoReady {
                     ult: need_ult()?,
@@ -1362,6 +1365,12 @@ mod tests {
             Event::KernelBlocked {
                 lwp: 0,
                 ult: Some(b),
+                fault: false,
+            },
+            Event::KernelBlocked {
+                lwp: 1,
+                ult: Some(b),
+                fault: true,
             },
             Event::IoReady { ult: b, lwp: None },
             Event::TimerFired { ult: b, lwp: 0 },

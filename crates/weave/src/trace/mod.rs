@@ -107,9 +107,15 @@ pub enum Event {
     LwpIdle { lwp: usize },
     /// An LWP woke from its idle sleep.
     LwpBusy { lwp: usize },
-    /// The monitor found an LWP blocked in the kernel (a blocking system
-    /// call made by `ult`) while other work waits.
-    KernelBlocked { lwp: usize, ult: Option<ThreadId> },
+    /// The monitor found an LWP blocked in the kernel while other work
+    /// waits: in a blocking system call made by `ult`, or, when `fault`,
+    /// asleep in a page fault (a fresh stack page while another thread
+    /// holds the address space's lock), which is no call the ULT made.
+    KernelBlocked {
+        lwp: usize,
+        ult: Option<ThreadId>,
+        fault: bool,
+    },
     /// The reactor saw a file descriptor ready and wakes `ult`, which waits
     /// on it.
     IoReady { ult: ThreadId, lwp: Option<usize> },
