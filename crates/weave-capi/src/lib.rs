@@ -169,8 +169,9 @@ pub(crate) fn guard_errno(name: &str, on_panic: c_int, f: impl FnOnce() -> c_int
 }
 
 #[cfg(not(loom))]
-/// Sets the calling LWP's `errno`. A ULT does not move between LWPs
-/// unless it opted in, so the value is the one C reads after the call.
+/// Sets the calling thread's `errno`: the LWP's, which holds the running
+/// ULT's own value while it runs (weave carries it across each switch),
+/// so the value is the one C reads after the call.
 pub(crate) fn set_errno(e: c_int) {
     // SAFETY: `__errno_location` returns the calling kernel thread's errno
     // slot, valid for as long as the thread lives.

@@ -233,6 +233,12 @@ c_tests! {
     close_ends_a_read_in_a_fork_child_whose_parent_was_reading => "fork_child_close_ends_its_waits",
 }
 
+// errno is per thread: each thread's value survives the switches to the
+// others on its LWP, and a new thread starts with 0.
+c_tests! {
+    errno_is_per_thread_across_switches_and_a_new_thread_starts_with_zero => "errno_is_per_thread",
+}
+
 // Realtime timed waits that follow the clock (`time::wait_until`), as the
 // joins above do.
 c_tests! {

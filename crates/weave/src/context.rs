@@ -40,6 +40,7 @@
 //!   or finishes); its saved stack pointer is not shown, so compaction
 //!   declines there. Unit tests build it on x86_64 too.
 
+pub(crate) mod errno;
 #[cfg(feature = "tls-per-ult")]
 pub(crate) mod tls;
 

@@ -171,6 +171,9 @@ pub(crate) struct Local {
     /// This LWP's thread's trace recorder (`trace::Tracer`), set as the
     /// thread starts: the switch's events reach it without a thread-local.
     tracer: trace::Tracer,
+    /// This LWP's thread's errno, set as the thread starts: a ULT carries
+    /// its own value across each switch through it (`context/errno.rs`).
+    errno: context::errno::Errno,
 }
 
 pub(crate) struct Lwp {
@@ -309,6 +312,7 @@ impl Lwp {
                 wakes: 0,
                 exits: 0,
                 tracer: trace::Tracer::NONE,
+                errno: context::errno::Errno::UNSET,
             }),
             home: context::Home::new(),
             handoff: handoff::Handoff::new(),
@@ -494,7 +498,7 @@ impl Lwp {
             return;
         }
         self.local().switch = Switch::Block;
-        switch_out(tcb);
+        switch_out(self, tcb);
     }
 
     /// The direct block to new work (`direct_new`), if it applies: starts
@@ -575,6 +579,9 @@ impl Lwp {
     /// (`lwp/handoff.rs`). Inlined into `block_current`.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn block_to(&self, from: &'static Tcb, to: &'static Tcb) {
+        let errno = self.local().errno;
+        // SAFETY: this LWP's errno, and we run on it.
+        let saved = unsafe { errno.get() };
         self.hand_over(from, to);
         self.handoff.switch_blocking(from, || {
             // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
@@ -587,6 +594,9 @@ impl Lwp {
         // Back on `from` (pooled: on this LWP): woken and run again.
         self.commit_handed();
         crate::signal::state::switched_in(from);
+        // SAFETY: as above (pooled: the same LWP). Last: weave's work on
+        // the way back may have left anything there.
+        unsafe { errno.set(saved) };
     }
 
     /// First thing on a ULT that has just switched in: files the exit of
@@ -800,7 +810,7 @@ impl Lwp {
             return;
         }
         self.local().switch = Switch::Yield;
-        switch_out(tcb);
+        switch_out(self, tcb);
     }
 
     /// The symmetric switch's pick, on the side of `tcb`, the running ULT
@@ -863,15 +873,21 @@ impl Lwp {
     /// compiler kept across the switch stay right.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn yield_to(&self, from: &'static Tcb, to: &'static Tcb) {
+        let errno = self.local().errno;
+        // SAFETY: this LWP's errno, and we run on it.
+        let saved = unsafe { errno.get() };
         self.hand_over(from, to);
         // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
         // taken from its ready queue: both contexts are its, `to`'s
         // switched out (it was queued only once off its stack).
         unsafe { context::switch_to(ult_context(from), ult_context(to)) };
         // Back on `from`: first a block handed to it, then a safe point to
-        // deliver signals pending on it.
+        // deliver signals pending on it, then its errno (last: weave's work
+        // on the way back may have left anything there).
         self.commit_handed();
         crate::signal::state::switched_in(from);
+        // SAFETY: as above (pooled: the same LWP).
+        unsafe { errno.set(saved) };
     }
 
     /// The switch to a given ULT: the running ULT `from` lets `to`, a ULT
@@ -994,6 +1010,7 @@ impl Lwp {
         // ULTs (`KBLOCKED_ANY`), and no unblock would ever open it again.
         CURRENT.with(|c| c.set(self));
         self.local().tracer = trace::Tracer::this_thread();
+        self.local().errno = context::errno::Errno::of_this_thread();
         crate::signal::state::lwp_started();
         self.local().last_tick = 0;
         // SAFETY: gettid has no preconditions.
@@ -1737,7 +1754,9 @@ fn has_handoff_room(t: &Tcb, sp: usize) -> bool {
 /// Switches from the running ULT `tcb` to its LWP's loop. Never inlined:
 /// after the switch the ULT re-reads everything thread-local afresh.
 #[inline(never)]
-fn switch_out(tcb: &'static Tcb) {
+fn switch_out(lwp: &Lwp, tcb: &'static Tcb) {
+    // SAFETY: the LWP running us, set when its thread started.
+    let saved = unsafe { lwp.local().errno.get() };
     // Where a thread dump starts walking this ULT's stack while it is out.
     tcb.parked_fp
         .store(context::frame_address() as u32, Relaxed);
@@ -1747,11 +1766,18 @@ fn switch_out(tcb: &'static Tcb) {
     // Back on the ULT, resumed by its LWP's loop or switched to by a ULT
     // (one that ended: its exit is ours to file, first), on the LWP that
     // runs it now (a migratable ULT may have moved).
-    if let Some(l) = current() {
-        l.commit_handed();
-    }
+    let errno = match current() {
+        Some(l) => {
+            l.commit_handed();
+            l.local().errno
+        }
+        None => context::errno::Errno::of_this_thread(),
+    };
     // A safe point to deliver signals pending on it.
     crate::signal::state::switched_in(tcb);
+    // SAFETY: the errno of the LWP that runs us now. Last: the loop and
+    // weave's work on the way back may have left anything there.
+    unsafe { errno.set(saved) };
 }
 
 /// The context of `tcb`, a ULT that has one (started, not finished).

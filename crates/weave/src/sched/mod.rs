@@ -408,6 +408,9 @@ fn block_os(reason: BlockReason, deadline: Option<Instant>, register: impl FnOnc
     // wake-up never looks blocked (under load that took 50 ms and more,
     // and two looks of the detector saw a deadlock that was not there).
     let tcb = crate::thread::current::current_tcb();
+    // The park's futex call may leave EAGAIN or ETIMEDOUT in errno: the
+    // thread gets its own value back (`context/errno.rs`).
+    let errno = crate::context::errno::read();
     let token = tcb.state.set_os_blocked(reason as u8, deadline.is_some());
     if !register(Waiter::Os(std::thread::current(), tcb, token)) {
         tcb.state.set_os_running();
@@ -431,6 +434,7 @@ fn block_os(reason: BlockReason, deadline: Option<Instant>, register: impl FnOnc
     }
     tcb.state.set_os_running();
     tcb.waits_for.store(0, std::sync::atomic::Ordering::Relaxed);
+    crate::context::errno::write(errno);
 }
 
 /// Reads of the state word an OS thread makes, a pause apart, before it

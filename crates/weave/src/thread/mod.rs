@@ -930,6 +930,10 @@ fn entry(tcb: &'static Tcb) {
     // to do for it here.
     // A recycled TCB starts with an empty table of per-ULT values.
     local::reset(tcb);
+    // And errno 0, as a new thread of the C library's does: the LWP's
+    // errno holds whatever the loop or the ULT before left there, which
+    // this one carries from now on (`context/errno.rs`).
+    crate::context::errno::write(0);
     // SAFETY: as above; the job was stored at spawn and is taken once.
     let job = unsafe { (*tcb.job.get()).take() }.expect("a new ULT has a job");
     if tcb.kind() == Kind::Bound {
