@@ -236,9 +236,11 @@ int weave_pthread_attr_setschedpolicy(pthread_attr_t *a, int policy);
 // `pthread_attr_getschedpolicy`.
 int weave_pthread_attr_getschedpolicy(const pthread_attr_t *a, int *policy);
 
-// `pthread_attr_setschedparam`: stored as given; checked against the
-// policy (see `weave.h` for the mapping) when the thread is created
-// with `PTHREAD_EXPLICIT_SCHED`.
+// `pthread_attr_setschedparam`: `EINVAL` for a priority outside the
+// range of the attributes' policy (`sched_get_priority_min` to `_max`:
+// 0 for `SCHED_OTHER`, 1 to 99 for `SCHED_FIFO` and `SCHED_RR`), as
+// glibc; checked against the policy again at a create with
+// `PTHREAD_EXPLICIT_SCHED`, since the policy may change after.
 int weave_pthread_attr_setschedparam(pthread_attr_t *a, const struct sched_param *param);
 
 // `pthread_attr_getschedparam`.
@@ -297,8 +299,10 @@ int weave_pthread_barrierattr_getpshared(const pthread_barrierattr_t *a, int *ps
 
 // `pthread_cancel`: asks `thread` to end at its next cancellation point,
 // or at once where it is if it has the asynchronous type (module doc); a
-// thread blocked in a cancellation point is woken. `ESRCH` for an id that
-// names no live thread (stale or made up). A thread with cancellation
+// thread blocked in a cancellation point is woken. 0 for a thread that
+// has ended but is not yet joined (its id is valid until the join, and
+// there is nothing left to cancel); `ESRCH` for an id that names no
+// thread (stale, joined, or made up). A thread with cancellation
 // disabled keeps the request until it enables it.
 int weave_pthread_cancel(pthread_t thread);
 
@@ -761,8 +765,10 @@ int weave_pthread_create(pthread_t *thread,
 // (`PTHREAD_CANCELED` for a cancelled thread). `ESRCH` for an id that
 // names no live or unjoined thread (a made-up or stale one, or one
 // already joined), `EINVAL` for a detached thread or one another thread
-// is joining, `EDEADLK` for the caller itself. A cancellation point: a
-// joiner cancelled while it waits leaves the thread joinable.
+// is joining, `EDEADLK` for the caller itself. The main thread may be
+// joined too: the join returns when `main` calls `pthread_exit`, with its
+// value. A cancellation point: a joiner cancelled while it waits leaves
+// the thread joinable.
 int weave_pthread_join(pthread_t thread, void **retval);
 
 // `pthread_tryjoin_np` (a GNU extension): as `pthread_join` for a thread
@@ -786,9 +792,10 @@ int weave_pthread_clockjoin_np(pthread_t thread,
                                clockid_t clock,
                                const struct timespec *abstime);
 
-// `pthread_detach`: the thread's storage is reclaimed when it ends.
-// `ESRCH` for a stale or made-up id, `EINVAL` for a thread that is not
-// joinable (already detached, being joined, or not a C thread).
+// `pthread_detach`: the thread's storage is reclaimed when it ends (the
+// main thread's too: it can then no longer be joined). `ESRCH` for a
+// stale or made-up id, `EINVAL` for a thread that is not joinable
+// (already detached, being joined, or not a C thread nor `main`).
 int weave_pthread_detach(pthread_t thread);
 
 // `pthread_self`: the calling thread's id (a ULT, or an OS thread such as
@@ -802,9 +809,9 @@ int weave_pthread_equal(pthread_t a, pthread_t b);
 // result. The cleanup handlers still pushed run first, newest first. On
 // a thread of `pthread_create`, the C frames above its start routine are
 // then abandoned without unwinding (module doc), and key destructors
-// run. In `main`, key destructors run, the other C threads
-// go on, and the process exits with status 0 (running `atexit`
-// handlers) once the last one has finished. On another OS thread, it is
+// run. In `main`, key destructors run, a thread joining `main` gets
+// `value`, the other C threads go on, and the process exits with status
+// 0 (running `atexit` handlers) once the last one has finished. On another OS thread, it is
 // the system's `pthread_exit` after weave's key destructors.
 //
 // Aborts with a message on a ULT that `pthread_create` did not start
@@ -858,13 +865,21 @@ int weave_pthread_setschedprio(pthread_t thread, int prio);
 // match). `ESRCH` for a stale id, `EINVAL` for a null `clock_id`.
 int weave_pthread_getcpuclockid(pthread_t thread, clockid_t *clock_id);
 
-// `pthread_getschedparam`: the policy and priority last set
-// (`SCHED_OTHER`, 0 for a thread that never set them).
+// `pthread_getschedparam`: the policy and priority last set, or those
+// the thread was created with (the attributes' with
+// `PTHREAD_EXPLICIT_SCHED`, else its creator's); `SCHED_OTHER`, 0 for a
+// thread that never had others.
 int weave_pthread_getschedparam(pthread_t thread, int *policy, struct sched_param *param);
 
 // `pthread_getattr_np`: fills `attr` (which the caller later destroys)
 // with the thread's detach state, stack and guard size, scope and
-// scheduling as created. `ESRCH` for a stale id.
+// scheduling as created (the policy and priority as they are now).
+// Called on itself, a thread gets the stack it runs on
+// (`pthread_attr_getstack`: the top of its ULT stack and the size asked
+// for, a stack of the program's as given, or an OS thread's as the
+// system reports it, `main`'s included); for another thread, the stack
+// address is known only for a stack of the program's (else null, with
+// the size asked for). `ESRCH` for a stale id.
 int weave_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
 
 // Creates a thread with weave's own options (a name of any length, a

@@ -42,8 +42,8 @@
  * go to the faulting thread's handler. Handlers must be async-signal-safe,
  * and weave's own calls are not (sem_post included): set a volatile
  * sig_atomic_t or write() to a pipe instead. sigsuspend and pause wait
- * only the ULT, until a handler has run on it (they are not cancellation
- * points here). Reserved: signals 32 and 33 (glibc's).
+ * only the ULT, until a handler has run on it (cancellation points, as
+ * below). Reserved: signals 32 and 33 (glibc's).
  *
  * Not covered (see README, "From C"): process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
  * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
@@ -235,10 +235,15 @@
 #endif
 
 /* Cancellation: deferred, acted on at pthread_testcancel and at the
- * cancellation points weave implements (pthread_join, pthread_cond_wait
- * and timedwait, sem_wait and timedwait, sleep, usleep, nanosleep,
- * clock_nanosleep, and the
- * socket calls below); a thread blocked in one is woken by pthread_cancel.
+ * cancellation points weave implements (pthread_join and the timed joins,
+ * pthread_cond_wait, timedwait and clockwait, sem_wait, timedwait and
+ * clockwait, sleep, usleep, nanosleep, clock_nanosleep, sigsuspend, pause,
+ * and the socket calls above); a request pending when one is called is
+ * acted on even if it would not wait, and a thread blocked in one is
+ * woken by pthread_cancel. POSIX's other cancellation points (poll,
+ * select, open, fsync, waitpid, readv, sendmsg, ...) are the system's
+ * calls here, which do not act on weave's requests, and neither do
+ * weave's sigwait, sigwaitinfo and sigtimedwait.
  * With PTHREAD_CANCEL_ASYNCHRONOUS (and cancellation enabled), a request
  * stops the thread wherever it is in its own code, a loop that calls
  * nothing included (weave interrupts its LWP with the C library's own

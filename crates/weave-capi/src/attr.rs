@@ -11,8 +11,8 @@
 //! | stack (`setstack`, `setstackaddr`) | the ULT runs on the program's memory (no guard page, never recycled) |
 //! | guard size | stored and returned; weave's stacks have their own guard page |
 //! | scope | `PTHREAD_SCOPE_SYSTEM` = a bound thread (an LWP of its own), `PTHREAD_SCOPE_PROCESS` (default) = a ULT on the pool |
-//! | inherit-sched | `PTHREAD_EXPLICIT_SCHED` applies the policy and priority; `PTHREAD_INHERIT_SCHED` (default) ignores them |
-//! | policy, param | stored and returned; `sched_priority` maps to a weave priority (`thread::weave_priority`) |
+//! | inherit-sched | `PTHREAD_EXPLICIT_SCHED` applies the policy and priority; `PTHREAD_INHERIT_SCHED` (default) gives the creator's |
+//! | policy, param | stored and returned (a priority outside the policy's range is `EINVAL`); `sched_priority` maps to a weave priority (`thread::weave_priority`) |
 //! | signal mask (`setsigmask_np`) | the new ULT starts with it (blocked for everything until its first instruction sets it); unset, it inherits its creator's |
 //!
 //! Also the process's default attributes (`pthread_setattr_default_np`),
@@ -179,8 +179,8 @@ pub(crate) unsafe fn fill(a: *mut pthread_attr_t, s: &Spec) {
     unsafe { a.cast::<Attr>().write(attr_of_spec(s)) };
 }
 
-/// The attributes that describe `s` (scheduling explicit, no signal mask:
-/// a running thread's mask is its own business).
+/// The attributes that describe `s` (scheduling explicit if it was created
+/// so; no signal mask: a running thread's mask is its own business).
 fn attr_of_spec(s: &Spec) -> Attr {
     Attr {
         magic: MAGIC,
@@ -194,7 +194,11 @@ fn attr_of_spec(s: &Spec) -> Attr {
         } else {
             crate::glibc::PTHREAD_SCOPE_PROCESS
         }),
-        inherit: small(libc::PTHREAD_EXPLICIT_SCHED),
+        inherit: small(if s.priority.is_some() {
+            libc::PTHREAD_EXPLICIT_SCHED
+        } else {
+            libc::PTHREAD_INHERIT_SCHED
+        }),
         has_sigmask: 0,
         policy: s.policy,
         sched_priority: s.sched_priority,
@@ -209,6 +213,27 @@ fn attr_of_spec(s: &Spec) -> Attr {
         guard_size: s.guard_size.unwrap_or_else(page_size),
         sigmask: 0,
     }
+}
+
+/// The calling OS thread's stack as the system reports it (lowest
+/// address, size, guard size): for `pthread_getattr_np` on `main` or
+/// another thread weave did not start.
+pub(crate) fn os_stack() -> Option<(usize, usize, usize)> {
+    let mut a = std::mem::MaybeUninit::<pthread_attr_t>::uninit();
+    // SAFETY: the system's calls on the system's own thread and an
+    // attribute object they initialise (and destroy, below).
+    if unsafe { libc::pthread_getattr_np(libc::pthread_self(), a.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    let (mut addr, mut size, mut guard) = (std::ptr::null_mut(), 0, 0);
+    // SAFETY: `a` was initialised above; the out-pointers are locals.
+    let r = unsafe {
+        let r = libc::pthread_attr_getstack(a.as_ptr(), &mut addr, &mut size);
+        libc::pthread_attr_getguardsize(a.as_ptr(), &mut guard);
+        libc::pthread_attr_destroy(a.as_mut_ptr());
+        r
+    };
+    (r == 0).then_some((addr as usize, size, guard))
 }
 
 /// One of the two-valued attribute constants (0 or 1 in glibc), as the
@@ -283,8 +308,6 @@ pub unsafe extern "C" fn weave_pthread_attr_init(a: *mut pthread_attr_t) -> c_in
         let s = Spec::default();
         // SAFETY: non-null; the program's attribute object.
         unsafe { fill(a, &s) };
-        // SAFETY: as above; `fill` wrote an Attr.
-        unsafe { (*a.cast::<Attr>()).inherit = small(libc::PTHREAD_INHERIT_SCHED) };
         0
     })
 }
@@ -539,9 +562,11 @@ pub unsafe extern "C" fn weave_pthread_attr_getschedpolicy(
     })
 }
 
-/// `pthread_attr_setschedparam`: stored as given; checked against the
-/// policy (see `weave.h` for the mapping) when the thread is created
-/// with `PTHREAD_EXPLICIT_SCHED`.
+/// `pthread_attr_setschedparam`: `EINVAL` for a priority outside the
+/// range of the attributes' policy (`sched_get_priority_min` to `_max`:
+/// 0 for `SCHED_OTHER`, 1 to 99 for `SCHED_FIFO` and `SCHED_RR`), as
+/// glibc; checked against the policy again at a create with
+/// `PTHREAD_EXPLICIT_SCHED`, since the policy may change after.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_attr_setschedparam(
     a: *mut pthread_attr_t,
@@ -550,10 +575,13 @@ pub unsafe extern "C" fn weave_pthread_attr_setschedparam(
     with_attr("pthread_attr_setschedparam", a, |at| {
         // SAFETY: null or the program's sched_param.
         match unsafe { param.as_ref() } {
-            Some(p) => {
-                at.sched_priority = p.sched_priority;
-                0
-            }
+            Some(p) => match weave_priority(at.policy, p.sched_priority) {
+                Ok(_) => {
+                    at.sched_priority = p.sched_priority;
+                    0
+                }
+                Err(e) => e,
+            },
             None => libc::EINVAL,
         }
     })

@@ -12,11 +12,18 @@
 //!
 //! **Where a request is acted on** (deferred type, the default): at
 //! `pthread_testcancel`, and in the waits weave implements that POSIX
-//! names as cancellation points: `pthread_join`, `pthread_cond_wait` and
-//! `timedwait`, `sem_wait` and `sem_timedwait`, `sleep`, `usleep`,
-//! `nanosleep`, `sigsuspend` and `pause`, and the socket calls of the
-//! header (`read`, `write`, `recv`, `send`, `accept`, `connect`, `close`). A thread blocked in one of them is
-//! woken by the request. A wait that completed (a permit taken, a thread
+//! names as cancellation points: `pthread_join` (and the GNU timed
+//! joins), `pthread_cond_wait`, `timedwait` and `clockwait`, `sem_wait`,
+//! `sem_timedwait` and `sem_clockwait`, `sleep`, `usleep`, `nanosleep`,
+//! `clock_nanosleep`, `sigsuspend` and `pause`, and the socket calls of
+//! the header (`read`, `write`, `recv`, `send`, `accept`, `connect`,
+//! `close`). A request pending when one is called is acted on even if it
+//! would not wait (a timed wait whose time has passed, a free permit); a
+//! thread blocked in one of them is woken by the request. The other
+//! cancellation points of POSIX (`poll`, `select`, `open`, `fsync`,
+//! `waitpid`, `readv`, `sendmsg`, ...) are the system's calls, which do
+//! not see weave's requests, and weave's `sigwait`, `sigwaitinfo` and
+//! `sigtimedwait` do not act on them: not cancellation points here. A wait that completed (a permit taken, a thread
 //! joined, data read) returns its result; the request is then acted on at
 //! the next point, so that nothing is consumed and lost. A condition
 //! variable wait that acts on a request holds the mutex again first, as
@@ -56,7 +63,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use libc::pthread_t;
 
-use crate::thread::live;
+use crate::thread::{ended_unjoined, live};
 use crate::{glibc, guard};
 
 /// `PTHREAD_CANCEL_ENABLE` / `PTHREAD_CANCEL_DISABLE` (glibc's values).
@@ -190,8 +197,10 @@ pub(crate) extern "C" fn start_returned() {
 
 /// `pthread_cancel`: asks `thread` to end at its next cancellation point,
 /// or at once where it is if it has the asynchronous type (module doc); a
-/// thread blocked in a cancellation point is woken. `ESRCH` for an id that
-/// names no live thread (stale or made up). A thread with cancellation
+/// thread blocked in a cancellation point is woken. 0 for a thread that
+/// has ended but is not yet joined (its id is valid until the join, and
+/// there is nothing left to cancel); `ESRCH` for an id that names no
+/// thread (stale, joined, or made up). A thread with cancellation
 /// disabled keeps the request until it enables it.
 #[no_mangle]
 pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
@@ -199,10 +208,19 @@ pub extern "C-unwind" fn weave_pthread_cancel(thread: pthread_t) -> c_int {
     let r = guard("pthread_cancel", libc::ESRCH, || {
         let t = match live(thread) {
             Ok(t) => t,
+            // Ended but not yet joined: its id is still valid (POSIX
+            // keeps it until the join), and a request to a thread that
+            // can no longer act on it has nothing to do.
+            Err(_) if ended_unjoined(thread) => return 0,
             Err(e) => return e,
         };
         if !t.request_cancel() {
-            return libc::ESRCH;
+            // It ended between the lookup and the request.
+            return if ended_unjoined(thread) {
+                0
+            } else {
+                libc::ESRCH
+            };
         }
         let me = weave_rt::thread::current_id();
         if t.id() == me && TYPE.get() == ASYNCHRONOUS && enabled() {

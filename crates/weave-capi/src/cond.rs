@@ -184,6 +184,11 @@ fn timedwait_on(
     abstime: *const timespec,
 ) -> c_int {
     with_cond("pthread_cond_timedwait", c, |cc| {
+        // A cancellation point even when `abstime` has passed already (a
+        // request pending as it is called is acted on, with the mutex held).
+        if cancel::due() {
+            return cancel::ACT;
+        }
         // Each step that times out holds the mutex again and waits on;
         // the wait ends when `abstime` has passed on the clock as it reads
         // then (`time::wait_until`).

@@ -177,6 +177,12 @@ fn timed(s: *mut sem_t, clock: Clock, abstime: *const timespec) -> c_int {
         s,
         Op::TimedWait(clock.id(), abstime),
         |sem| {
+            // A cancellation point even with a permit free or `abstime`
+            // passed: a request pending as it is called is acted on (as
+            // `sem_wait` does), taking nothing.
+            if cancel::due() {
+                return cancel::ACT;
+            }
             if let Some(p) = sem.try_acquire() {
                 p.forget();
                 return 0;

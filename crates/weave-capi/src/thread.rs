@@ -45,12 +45,12 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use libc::{pthread_attr_t, pthread_once_t, pthread_t, sched_param};
-use weave_rt::sync::{Condvar, Mutex};
+use weave_rt::sync::{Condvar, Mutex, Semaphore};
 use weave_rt::thread::{Builder, JoinHandle, ThreadId};
 
 use crate::joinable::{Joinable, Refused};
@@ -107,6 +107,12 @@ struct CSlot {
     /// by `pthread_setschedparam` racing with that thread's join) names
     /// that thread, so nobody takes it for the current one.
     spec: UnsafeCell<Option<(pthread_t, Box<Spec>)>>,
+    /// The scheduling policy and priority of the thread at this index, if
+    /// the program set them (`pthread_setschedparam`, an explicit or
+    /// inherited create): a [`SchedWord`] naming the thread by generation,
+    /// so that a later thread of the index reads the defaults. Any thread
+    /// has one, `main` and detached ones too.
+    sched: AtomicU64,
 }
 
 type Chunk = [CSlot; CHUNK];
@@ -149,6 +155,7 @@ fn new_chunk(dir: &AtomicPtr<Chunk>) -> *mut Chunk {
             spec_lock: AtomicBool::new(false),
             has_spec: AtomicBool::new(false),
             spec: UnsafeCell::new(None),
+            sched: AtomicU64::new(0),
         })
         .collect();
     let fresh: Box<Chunk> = slots
@@ -242,21 +249,6 @@ impl Specs {
         }
     }
 
-    /// `t`'s spec, made with the defaults if it has none; `None` if `t`
-    /// is not a joinable C thread.
-    fn of_or_default(&mut self, t: pthread_t) -> Option<&mut Spec> {
-        if !self.0.word.is(t) {
-            return None;
-        }
-        // SAFETY: we hold the lock.
-        let cell = unsafe { &mut *self.0.spec.get() };
-        if !matches!(cell, Some((id, _)) if *id == t) {
-            *cell = Some((t, Box::default()));
-            self.0.has_spec.store(true, Relaxed);
-        }
-        cell.as_mut().map(|(_, s)| &mut **s)
-    }
-
     /// Stores `spec` as `t`'s (`None`: the defaults), dropping an earlier
     /// thread's.
     fn set(&mut self, t: pthread_t, spec: Option<Box<Spec>>) -> Option<(pthread_t, Box<Spec>)> {
@@ -290,6 +282,44 @@ impl Drop for Specs {
 /// index).
 fn specs(t: pthread_t) -> Option<Specs> {
     registry(t).map(Specs::lock)
+}
+
+/// A thread's scheduling policy and priority as the program set them,
+/// in the `sched` word of its index's slot: the thread's generation (the
+/// high half of its `pthread_t`) above [`SCHED_SET`], the policy in bits
+/// 8 to 15 and the priority (0 to 99) in bits 0 to 7. A word of another
+/// generation, or without `SCHED_SET`, reads as `SCHED_OTHER`, 0.
+struct SchedWord;
+
+const SCHED_SET: u64 = 1 << 16;
+
+/// Set once any thread's policy or priority is set (`pthread_setschedparam`,
+/// `setschedprio`, an explicit create): until then every thread has the
+/// defaults, and a create need not look up its creator's to inherit them.
+static EVER_SCHED: AtomicBool = AtomicBool::new(false);
+
+impl SchedWord {
+    /// `t`'s policy and priority.
+    fn get(t: pthread_t) -> (c_int, c_int) {
+        // Relaxed: the word is one value; a thread that set it sees its
+        // own store, and another reads the latest or the one before, as
+        // with any racing set and get.
+        let w = cslot(t as u32, false).map_or(0, |s| s.sched.load(Relaxed));
+        if w & SCHED_SET == 0 || w >> 32 != t >> 32 {
+            return (libc::SCHED_OTHER, 0);
+        }
+        (((w >> 8) & 0xff) as c_int, (w & 0xff) as c_int)
+    }
+
+    /// Records `t`'s policy and priority (checked by `weave_priority`:
+    /// the policy is below 256, the priority 0 to 99).
+    fn set(t: pthread_t, policy: c_int, prio: c_int) {
+        EVER_SCHED.store(true, Relaxed);
+        let w = (t >> 32) << 32 | SCHED_SET | ((policy as u64 & 0xff) << 8) | (prio as u64 & 0xff);
+        if let Some(s) = cslot(t as u32, true) {
+            s.sched.store(w, Relaxed);
+        }
+    }
 }
 
 /// The calling thread's landing-pad slot.
@@ -369,6 +399,7 @@ extern "C" fn before_fork() {
 extern "C" fn in_fork_child() {
     LIVE.reset(u64::from(FORKER_IS_C.load(Relaxed)));
     MAIN_WAITS.store(false, Relaxed);
+    MAIN_STATE.store(MAIN_JOINABLE, Relaxed);
 }
 
 /// Installs the fork handlers above, once, before the first C thread.
@@ -403,6 +434,91 @@ fn wait_all_finished() {
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
+}
+
+/// The main thread's join state. `main` is no C thread (it is not in the
+/// registry), but POSIX lets another thread detach it or join it: a join
+/// waits for `main`'s `pthread_exit` (a return from `main` ends the
+/// process instead) and gets its value.
+///
+/// | `MAIN_STATE`    | meaning | left by |
+/// |-----------------|---------|---------|
+/// | `MAIN_JOINABLE` | nobody joins or detached it | the start, a join that gave up |
+/// | `MAIN_JOINING`  | a join is under way (a second one is `EINVAL`) | a join's CAS |
+/// | `MAIN_DETACHED` | `pthread_detach` took it | a detach's CAS |
+/// | `MAIN_JOINED`   | a join took its value (`ESRCH` from then on) | the join |
+static MAIN_STATE: AtomicU8 = AtomicU8::new(MAIN_JOINABLE);
+const MAIN_JOINABLE: u8 = 0;
+const MAIN_JOINING: u8 = 1;
+const MAIN_DETACHED: u8 = 2;
+const MAIN_JOINED: u8 = 3;
+/// `main`'s `pthread_exit` value, stored before [`MAIN_EXITED`] gets its
+/// permit.
+static MAIN_VALUE: AtomicUsize = AtomicUsize::new(0);
+/// One permit once `main` has called `pthread_exit`: the joiner takes it.
+static MAIN_EXITED: Semaphore = Semaphore::new(0);
+
+/// Whether `t` is the process's main thread (an OS thread whose kernel
+/// id is the process id).
+fn is_main(t: pthread_t) -> bool {
+    // SAFETY: a plain system call.
+    let pid = unsafe { libc::getpid() };
+    live(t).is_ok_and(|th| th.kernel_tid() == Ok(Some(pid)))
+}
+
+/// `pthread_detach` of the main thread.
+fn detach_main() -> c_int {
+    match MAIN_STATE.compare_exchange(MAIN_JOINABLE, MAIN_DETACHED, Relaxed, Relaxed) {
+        Ok(_) => 0,
+        Err(MAIN_JOINED) => libc::ESRCH,
+        Err(_) => libc::EINVAL, // detached already, or being joined
+    }
+}
+
+/// The joins of the main thread: as [`join_with`]'s, with `main`'s
+/// `pthread_exit` as the end waited for.
+fn join_main(retval: *mut *mut c_void, how: Wait) -> c_int {
+    match MAIN_STATE.compare_exchange(MAIN_JOINABLE, MAIN_JOINING, Relaxed, Relaxed) {
+        Ok(_) => {}
+        Err(MAIN_JOINED) => return libc::ESRCH,
+        Err(_) => return libc::EINVAL, // detached, or another join under way
+    }
+    // One wait: joined `Some(0)`, a cancellation `Some(ACT)`, or `until`
+    // passed `None`. A permit taken is kept even if a request came too.
+    let wait = |until| match crate::cancel::point(|| MAIN_EXITED.acquire_cancellable(until)) {
+        Ok((Some(p), _)) => {
+            p.forget();
+            Some(0)
+        }
+        Ok((None, false)) => None,
+        Ok((None, true)) | Err(()) => Some(crate::cancel::ACT),
+    };
+    let r = match how {
+        Wait::Not => match MAIN_EXITED.try_acquire() {
+            Some(p) => {
+                p.forget();
+                0
+            }
+            None => libc::EBUSY,
+        },
+        Wait::Block => wait(None).unwrap_or(libc::ETIMEDOUT),
+        Wait::Until(clock, abstime) => {
+            crate::time::wait_until(clock, abstime, |until| wait(Some(until))).unwrap_or_else(|e| e)
+        }
+    };
+    if r != 0 {
+        MAIN_STATE.store(MAIN_JOINABLE, Relaxed);
+        return r;
+    }
+    MAIN_STATE.store(MAIN_JOINED, Relaxed);
+    if !retval.is_null() {
+        // Relaxed: the permit's release and acquire order it after
+        // `main`'s store.
+        let value = MAIN_VALUE.load(Relaxed) as *mut c_void;
+        // SAFETY: non-null; the program's `void *` to store into.
+        unsafe { retval.write(value) };
+    }
+    0
 }
 
 /// The thread id a `pthread_t` holds, or `ESRCH`.
@@ -513,6 +629,21 @@ fn create_with(
     if let Some(spec) = &spec {
         b = spec_builder(b, spec);
     }
+    // The policy and priority the child starts with: the attributes'
+    // (`PTHREAD_EXPLICIT_SCHED`), else its creator's
+    // (`PTHREAD_INHERIT_SCHED`, the default), if not the defaults.
+    let sched = match &spec {
+        Some(s) if s.priority.is_some() => Some((s.policy, s.sched_priority)),
+        _ if EVER_SCHED.load(Relaxed) => {
+            let (policy, prio) = SchedWord::get(weave_pthread_self());
+            if let Ok(p) = weave_priority(policy, prio) {
+                b = b.priority(p);
+            }
+            Some((policy, prio))
+        }
+        _ => None,
+    }
+    .filter(|&s| s != (libc::SCHED_OTHER, 0));
     let arg = arg as usize;
     let detached = spec.as_ref().is_some_and(|s| s.detached);
     // A signal mask of the attributes' (`signal.rs`): blocked for everything
@@ -543,6 +674,9 @@ fn create_with(
             id = handle.thread().id().as_u64().get();
             // SAFETY: checked non-null by the caller; the program's storage.
             unsafe { thread.write(id as pthread_t) };
+            if let Some((policy, prio)) = sched {
+                SchedWord::set(id, policy, prio);
+            }
             if !detached {
                 let slot = cslot(id as u32, true).expect("a thread index is below MAX_THREADS");
                 if spec.is_some() || slot.has_spec.load(Relaxed) {
@@ -587,8 +721,10 @@ fn create_with(
 /// (`PTHREAD_CANCELED` for a cancelled thread). `ESRCH` for an id that
 /// names no live or unjoined thread (a made-up or stale one, or one
 /// already joined), `EINVAL` for a detached thread or one another thread
-/// is joining, `EDEADLK` for the caller itself. A cancellation point: a
-/// joiner cancelled while it waits leaves the thread joinable.
+/// is joining, `EDEADLK` for the caller itself. The main thread may be
+/// joined too: the join returns when `main` calls `pthread_exit`, with its
+/// value. A cancellation point: a joiner cancelled while it waits leaves
+/// the thread joinable.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_pthread_join(
     thread: pthread_t,
@@ -633,6 +769,7 @@ fn join_with(thread: pthread_t, retval: *mut *mut c_void, how: Wait) -> c_int {
         Some(Err(Refused::Claimed)) => return libc::EINVAL, // another join is under way
         None | Some(Err(Refused::NotJoinable)) => {
             return match live(thread) {
+                Ok(_) if is_main(thread) => join_main(retval, how),
                 Ok(_) => libc::EINVAL, // not a C thread, or detached
                 Err(e) => e,
             };
@@ -735,9 +872,10 @@ pub unsafe extern "C-unwind" fn weave_pthread_clockjoin_np(
     }))
 }
 
-/// `pthread_detach`: the thread's storage is reclaimed when it ends.
-/// `ESRCH` for a stale or made-up id, `EINVAL` for a thread that is not
-/// joinable (already detached, being joined, or not a C thread).
+/// `pthread_detach`: the thread's storage is reclaimed when it ends (the
+/// main thread's too: it can then no longer be joined). `ESRCH` for a
+/// stale or made-up id, `EINVAL` for a thread that is not joinable
+/// (already detached, being joined, or not a C thread nor `main`).
 #[no_mangle]
 pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
     guard("pthread_detach", libc::EINVAL, || {
@@ -747,6 +885,7 @@ pub extern "C" fn weave_pthread_detach(thread: pthread_t) -> c_int {
             Some(Err(Refused::Claimed)) => return libc::EINVAL, // being joined
             None | Some(Err(Refused::NotJoinable)) => {
                 return match live(thread) {
+                    Ok(_) if is_main(thread) => detach_main(),
                     Ok(_) => libc::EINVAL, // detached already, or not a C thread
                     Err(e) => e,
                 };
@@ -791,9 +930,9 @@ pub extern "C" fn weave_pthread_equal(a: pthread_t, b: pthread_t) -> c_int {
 /// result. The cleanup handlers still pushed run first, newest first. On
 /// a thread of `pthread_create`, the C frames above its start routine are
 /// then abandoned without unwinding (module doc), and key destructors
-/// run. In `main`, key destructors run, the other C threads
-/// go on, and the process exits with status 0 (running `atexit`
-/// handlers) once the last one has finished. On another OS thread, it is
+/// run. In `main`, key destructors run, a thread joining `main` gets
+/// `value`, the other C threads go on, and the process exits with status
+/// 0 (running `atexit` handlers) once the last one has finished. On another OS thread, it is
 /// the system's `pthread_exit` after weave's key destructors.
 ///
 /// Aborts with a message on a ULT that `pthread_create` did not start
@@ -828,6 +967,10 @@ fn exit_outside_c_thread(value: *mut c_void) -> ! {
     // SAFETY: plain system calls with no arguments.
     let main = unsafe { libc::getpid() == libc::gettid() };
     if main {
+        // A thread joining `main` gets the value and goes on, then `main`
+        // waits for it (and the others) to finish.
+        MAIN_VALUE.store(value as usize, Relaxed);
+        MAIN_EXITED.release(1);
         wait_all_finished();
         // SAFETY: exit runs atexit handlers and ends the process.
         unsafe { libc::exit(0) }
@@ -1097,10 +1240,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
     if t.set_priority(p).is_err() {
         return libc::ESRCH;
     }
-    if let Some(spec) = specs(thread).as_mut().and_then(|r| r.of_or_default(thread)) {
-        spec.policy = policy;
-        spec.sched_priority = sched_priority;
-    }
+    SchedWord::set(thread, policy, sched_priority);
     0
 }
 
@@ -1109,10 +1249,7 @@ fn set_sched(thread: pthread_t, policy: c_int, sched_priority: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn weave_pthread_setschedprio(thread: pthread_t, prio: c_int) -> c_int {
     guard("pthread_setschedprio", libc::EINVAL, || {
-        let policy = specs(thread)
-            .as_mut()
-            .and_then(|r| r.of(thread).map(|s| s.policy))
-            .unwrap_or(libc::SCHED_OTHER);
+        let (policy, _) = SchedWord::get(thread);
         set_sched(thread, policy, prio)
     })
 }
@@ -1156,8 +1293,10 @@ fn thread_cpu_clock(tid: i32) -> libc::clockid_t {
     (!tid << 3) | 4 | 2
 }
 
-/// `pthread_getschedparam`: the policy and priority last set
-/// (`SCHED_OTHER`, 0 for a thread that never set them).
+/// `pthread_getschedparam`: the policy and priority last set, or those
+/// the thread was created with (the attributes' with
+/// `PTHREAD_EXPLICIT_SCHED`, else its creator's); `SCHED_OTHER`, 0 for a
+/// thread that never had others.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_getschedparam(
     thread: pthread_t,
@@ -1171,10 +1310,7 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
         if let Err(e) = live(thread) {
             return e;
         }
-        let (p, prio) = specs(thread)
-            .as_mut()
-            .and_then(|r| r.of(thread).map(|s| (s.policy, s.sched_priority)))
-            .unwrap_or((libc::SCHED_OTHER, 0));
+        let (p, prio) = SchedWord::get(thread);
         // SAFETY: both checked non-null; the program's storage.
         unsafe {
             policy.write(p);
@@ -1186,7 +1322,13 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
 
 /// `pthread_getattr_np`: fills `attr` (which the caller later destroys)
 /// with the thread's detach state, stack and guard size, scope and
-/// scheduling as created. `ESRCH` for a stale id.
+/// scheduling as created (the policy and priority as they are now).
+/// Called on itself, a thread gets the stack it runs on
+/// (`pthread_attr_getstack`: the top of its ULT stack and the size asked
+/// for, a stack of the program's as given, or an OS thread's as the
+/// system reports it, `main`'s included); for another thread, the stack
+/// address is known only for a stack of the program's (else null, with
+/// the size asked for). `ESRCH` for a stale id.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_getattr_np(
     thread: pthread_t,
@@ -1200,7 +1342,7 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
             Ok(t) => t,
             Err(e) => return e,
         };
-        let spec = registry(thread)
+        let mut spec = registry(thread)
             .is_some_and(|s| s.word.is(thread))
             .then(|| {
                 specs(thread)
@@ -1216,10 +1358,34 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
                     && t.id() == weave_rt::thread::current_id();
                 Spec {
                     bound: os_self,
-                    detached: !os_self,
+                    detached: if os_self {
+                        is_main(thread) && MAIN_STATE.load(Relaxed) == MAIN_DETACHED
+                    } else {
+                        true
+                    },
                     ..Spec::default()
                 }
             });
+        // The scheduling in force now, as the thread was created or set
+        // since.
+        (spec.policy, spec.sched_priority) = SchedWord::get(thread);
+        if spec.user_stack.is_some() {
+            spec.guard_size = Some(0); // the program's stack: no guard of weave's
+        }
+        if t.id() == weave_rt::thread::current_id() {
+            // The calling thread's stack as it is: the top of weave's, with
+            // the size asked for (weave rounds it up; glibc reports it as
+            // asked), or the program's as given, or an OS thread's own.
+            if let Some((lo, size)) = weave_rt::thread::current_stack() {
+                if spec.user_stack.is_none() {
+                    let shown = spec.stack_size.map_or(size, |asked| asked.min(size));
+                    spec.user_stack = Some((lo + size - shown, shown));
+                }
+            } else if let Some((lo, size, guard)) = attr::os_stack() {
+                spec.user_stack = Some((lo, size));
+                spec.guard_size = Some(guard);
+            }
+        }
         // SAFETY: non-null; the program's pthread_attr_t.
         unsafe { attr::fill(attr, &spec) };
         0

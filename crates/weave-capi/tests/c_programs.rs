@@ -255,6 +255,20 @@ c_tests! {
     async_cancel_in_the_middle_of_cleanup_push_and_pop_runs_each_handler_once => "cancel_async_during_push_and_pop",
 }
 
+// Threads, scheduling and cancellation where they departed from POSIX.
+c_tests! {
+    cancel_of_an_ended_unjoined_thread_succeeds_and_changes_nothing => "cancel_an_ended_unjoined_thread",
+    main_thread_can_be_detached_once_and_then_not_joined => "detach_the_main_thread",
+    scheduling_is_kept_for_every_thread_and_inherited_at_create => "sched_inherited_and_kept_for_every_thread",
+    getattr_np_on_itself_reports_the_stack_the_thread_runs_on => "getattr_np_stack_holds_the_callers_locals",
+    timed_cond_and_sem_waits_act_on_a_pending_cancel_even_without_waiting => "cancel_timed_waits_act_on_a_pending_request",
+}
+
+#[test]
+fn another_thread_joins_main_and_gets_its_pthread_exit_value() {
+    assert_eq!(passes("join_the_main_thread"), "joined main: 0x99\n");
+}
+
 /// Runs `tests/c/NAME.c` with `WEAVE_LWPS` set to each of `lwps`; each
 /// run must exit 0.
 fn passes_on_lwps(name: &str, lwps: &[&str]) {

@@ -57,10 +57,13 @@ int main(void) {
     EQ(pthread_create(&t, &a, noop, NULL), 0);
     EQ(pthread_join(t, NULL), 0);
 
-    /* An out-of-range priority for the policy fails at create. */
+    /* A priority outside the policy's range is refused when set, and one
+     * that the policy changed under fails at create. */
     p.sched_priority = 500;
-    EQ(pthread_attr_setschedparam(&a, &p), 0);
+    EQ(pthread_attr_setschedparam(&a, &p), EINVAL);
+    EQ(pthread_attr_setschedpolicy(&a, SCHED_OTHER), 0);
     EQ(pthread_create(&t, &a, noop, NULL), EINVAL);
+    EQ(pthread_attr_setschedpolicy(&a, SCHED_FIFO), 0);
 
     /* A user stack is stored and returned (setstack gives its bottom,
      * setstackaddr its top, as glibc reads them). */

@@ -268,6 +268,17 @@ pub fn current_lwp() -> Option<usize> {
     lwp::current_ult().map(|(l, _)| l.index())
 }
 
+/// The calling ULT's stack: its lowest usable address and its size in
+/// bytes (the guard page below it not included), whether weave's or one
+/// the program gave (`Builder::stack`); `None` on a plain OS thread, whose
+/// stack is the system's. What the C API's `pthread_getattr_np` reports.
+pub fn current_stack() -> Option<(usize, usize)> {
+    current_lwp()?;
+    // The record of the ULT this LWP runs, written before it first ran.
+    let info = stack::running_info();
+    (info.stack_size != 0).then_some((info.guard_hi, info.stack_size))
+}
+
 /// Looks a thread up by id: its handle, or why there is none.
 pub fn find(id: ThreadId) -> Result<Thread, ThreadError> {
     let tcb = lookup(id)?;
