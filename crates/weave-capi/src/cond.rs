@@ -69,7 +69,12 @@ fn wait(cc: &CCond, m: *const pthread_mutex_t, until: Option<Instant>) -> Result
     // the mutex still held; one that runs it, with the mutex held again.
     let waited = cancel::point(|| cm.wait_on(&cc.cv, until));
     match waited {
-        Ok((timed_out, false)) => Ok(timed_out),
+        // A robust mutex whose owner died while this thread waited:
+        // `EOWNERDEAD` (held) or `ENOTRECOVERABLE`, as a lock answers.
+        Ok((timed_out, false)) => match cm.reacquired() {
+            0 => Ok(timed_out),
+            e => Err(e),
+        },
         Ok((_, true)) => {
             // The wake-up may have been a notify meant for a waiter that
             // stays: hand it on (a spurious wake-up at worst).
@@ -184,6 +189,14 @@ fn timedwait_on(
     abstime: *const timespec,
 ) -> c_int {
     with_cond("pthread_cond_timedwait", c, |cc| {
+        // The caller must hold the mutex (`EPERM`) whatever `abstime`
+        // says: a time already past is `ETIMEDOUT` only for a holder.
+        // SAFETY: the program's mutex.
+        match unsafe { cmutex(m) } {
+            Ok(cm) if !cm.is_owner() => return libc::EPERM,
+            Err(e) => return e,
+            Ok(_) => {}
+        }
         // Each step that times out holds the mutex again and waits on;
         // the wait ends when `abstime` has passed on the clock as it reads
         // then (`time::wait_until`).
