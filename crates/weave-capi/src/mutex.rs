@@ -121,11 +121,20 @@ impl CMutex {
         if let Some(r) = self.relock() {
             return r;
         }
+        if self.is_robust() {
+            return self.lock_robust();
+        }
+        self.lock.lock();
+        0
+    }
+
+    #[inline(never)]
+    fn lock_robust(&self) -> c_int {
         if let Err(e) = self.recoverable() {
             return e;
         }
         self.lock.lock();
-        self.acquired()
+        robust::acquired(self)
     }
 
     /// `ENOTRECOVERABLE` for a robust mutex that can never be had again.

@@ -80,7 +80,10 @@ weave_rt::thread_local! {
 }
 
 fn remember(m: &CMutex) {
-    HELD.with(|h| h.0.borrow_mut().push(std::ptr::from_ref(m)));
+    // A lock taken by a destructor that runs after the list's own (the
+    // thread is ending) is not remembered: that lock stays held, as a
+    // stalled mutex's would.
+    let _ = HELD.try_with(|h| h.0.borrow_mut().push(std::ptr::from_ref(m)));
 }
 
 fn forget(m: &CMutex) {
