@@ -329,7 +329,11 @@ void weave_cleanup_pop(struct weave_cleanup_record *rec, int execute);
 // `pthread_cond_init`: with `attr`'s clock (null: `CLOCK_REALTIME`).
 int weave_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
 
-// `pthread_cond_destroy`: `EINVAL` if destroyed or never initialised.
+// `pthread_cond_destroy`: `EBUSY` while a thread is blocked on it and
+// not yet woken (its wait would never end: POSIX allows `EBUSY`); a
+// condition variable whose waiters have all been signalled may be
+// destroyed at once, before they return. `EINVAL` if destroyed or never
+// initialised.
 int weave_pthread_cond_destroy(pthread_cond_t *c);
 
 // `pthread_cond_wait`: releases `m` and blocks the calling ULT until

@@ -118,13 +118,17 @@ pub unsafe extern "C" fn weave_pthread_cond_init(
     })
 }
 
-/// `pthread_cond_destroy`: `EINVAL` if destroyed or never initialised.
+/// `pthread_cond_destroy`: `EBUSY` while a thread is blocked on it and
+/// not yet woken (its wait would never end: POSIX allows `EBUSY`); a
+/// condition variable whose waiters have all been signalled may be
+/// destroyed at once, before they return. `EINVAL` if destroyed or never
+/// initialised.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_cond_destroy(c: *mut pthread_cond_t) -> c_int {
     guard("pthread_cond_destroy", libc::EINVAL, || {
         // SAFETY: the program's condition variable.
         match unsafe { slot::<_, Arc<CCond>>(c) } {
-            Ok(s) => s.destroy(|_| false),
+            Ok(s) => s.destroy(|cc| cc.cv.has_waiters()),
             Err(e) => e,
         }
     })

@@ -250,6 +250,7 @@ c_tests! {
     prioceiling_is_a_fifo_priority_and_only_protect_mutexes_have_one => "mutex_prioceiling",
     cond_timedwait_with_an_unowned_checking_mutex_is_eperm_before_any_timeout => "cond_timedwait_unowned_mutex_is_eperm",
     barrier_destroy_during_a_round_is_ebusy_and_after_it_succeeds => "barrier_destroy_in_use_is_ebusy",
+    cond_destroy_with_an_unwoken_waiter_is_ebusy_and_after_the_wake_succeeds => "cond_destroy_with_waiters_is_ebusy",
     rwlock_unlock_by_a_thread_holding_nothing_is_eperm => "rwlock_unlock_by_non_holder_is_eperm",
     option_macros_and_sysconf_agree_on_unsupported_options => "options_match_sysconf",
     adaptive_np_kind_is_accepted_and_normal => "mutexattr_adaptive_np",
