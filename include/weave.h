@@ -277,7 +277,8 @@ int weave_pthread_barrier_init(pthread_barrier_t *b,
                                const pthread_barrierattr_t *attr,
                                unsigned int count);
 
-// `pthread_barrier_destroy`: `EINVAL` if destroyed or never initialised.
+// `pthread_barrier_destroy`: `EBUSY` while threads wait in an
+// unfinished round, `EINVAL` if destroyed or never initialised.
 int weave_pthread_barrier_destroy(pthread_barrier_t *b);
 
 // `pthread_barrier_wait`: blocks the calling ULT until `count` threads
@@ -332,7 +333,11 @@ void weave_cleanup_pop(struct weave_cleanup_record *rec, int execute);
 // `pthread_cond_init`: with `attr`'s clock (null: `CLOCK_REALTIME`).
 int weave_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
 
-// `pthread_cond_destroy`: `EINVAL` if destroyed or never initialised.
+// `pthread_cond_destroy`: `EBUSY` while a thread is blocked on it and
+// not yet woken (its wait would never end: POSIX allows `EBUSY`); a
+// condition variable whose waiters have all been signalled may be
+// destroyed at once, before they return. `EINVAL` if destroyed or never
+// initialised.
 int weave_pthread_cond_destroy(pthread_cond_t *c);
 
 // `pthread_cond_wait`: releases `m` and blocks the calling ULT until
@@ -466,25 +471,34 @@ int weave_pthread_mutex_clocklock(pthread_mutex_t *m,
 int weave_pthread_mutex_unlock(pthread_mutex_t *m);
 
 // `pthread_mutex_getprioceiling`: the ceiling stored (weave does not
-// raise priorities by it).
+// raise priorities by it); `EINVAL` unless the mutex's protocol is
+// `PTHREAD_PRIO_PROTECT`.
 int weave_pthread_mutex_getprioceiling(const pthread_mutex_t *m, int *ceiling);
 
-// `pthread_mutex_setprioceiling`: stores the ceiling (0 to 99), returning
-// the old one; the mutex is locked meanwhile, as POSIX says.
+// `pthread_mutex_setprioceiling`: stores the ceiling (within
+// `SCHED_FIFO`'s priorities), returning the old one; the mutex is locked
+// meanwhile, as POSIX says, unless the caller holds it already (then
+// `EDEADLK` for an error-checking mutex, as glibc; the ceiling changes
+// under the caller's lock for the other kinds, where a lock would
+// deadlock). `EINVAL` unless the protocol is `PTHREAD_PRIO_PROTECT`.
 int weave_pthread_mutex_setprioceiling(pthread_mutex_t *m, int ceiling, int *old);
 
-// `pthread_mutex_consistent`: `EINVAL`, as for every non-robust mutex
-// (weave has no robust mutexes).
+// `pthread_mutex_consistent`: marks a robust mutex that the caller took
+// with `EOWNERDEAD` consistent again, so that its unlock frees it for
+// the next locker. `EINVAL` for a mutex that is not robust or not
+// inconsistent, or one the caller does not hold.
 int weave_pthread_mutex_consistent(pthread_mutex_t *m);
 
-// `pthread_mutexattr_init`: default kind, no protocol, ceiling 0.
+// `pthread_mutexattr_init`: default kind, no protocol, the lowest
+// `SCHED_FIFO` priority as the ceiling (glibc's answer), stalled.
 int weave_pthread_mutexattr_init(pthread_mutexattr_t *a);
 
 // `pthread_mutexattr_destroy`.
 int weave_pthread_mutexattr_destroy(pthread_mutexattr_t *a);
 
 // `pthread_mutexattr_settype`: `PTHREAD_MUTEX_NORMAL`, `ERRORCHECK`,
-// `RECURSIVE` or `DEFAULT`, else `EINVAL`.
+// `RECURSIVE` or `DEFAULT`, or glibc's `ADAPTIVE_NP` (stored, and a
+// normal mutex), else `EINVAL`.
 int weave_pthread_mutexattr_settype(pthread_mutexattr_t *a, int kind);
 
 // `pthread_mutexattr_gettype`.
@@ -498,7 +512,8 @@ int weave_pthread_mutexattr_setprotocol(pthread_mutexattr_t *a, int protocol);
 // `pthread_mutexattr_getprotocol`.
 int weave_pthread_mutexattr_getprotocol(const pthread_mutexattr_t *a, int *protocol);
 
-// `pthread_mutexattr_setprioceiling`: 0 to 99, stored and returned.
+// `pthread_mutexattr_setprioceiling`: one of `SCHED_FIFO`'s priorities
+// (`sched_get_priority_min/max`), stored and returned; `EINVAL` outside.
 int weave_pthread_mutexattr_setprioceiling(pthread_mutexattr_t *a, int ceiling);
 
 // `pthread_mutexattr_getprioceiling`.
@@ -513,11 +528,11 @@ int weave_pthread_mutexattr_setpshared(pthread_mutexattr_t *a, int pshared);
 // `pthread_mutexattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_mutexattr_getpshared(const pthread_mutexattr_t *a, int *pshared);
 
-// `pthread_mutexattr_setrobust`: `PTHREAD_MUTEX_STALLED` only;
-// `PTHREAD_MUTEX_ROBUST` is `ENOTSUP`.
+// `pthread_mutexattr_setrobust`: `PTHREAD_MUTEX_STALLED` (the default)
+// or `PTHREAD_MUTEX_ROBUST` (`robust.rs`), else `EINVAL`.
 int weave_pthread_mutexattr_setrobust(pthread_mutexattr_t *a, int robust);
 
-// `pthread_mutexattr_getrobust`: always `PTHREAD_MUTEX_STALLED`.
+// `pthread_mutexattr_getrobust`.
 int weave_pthread_mutexattr_getrobust(const pthread_mutexattr_t *a, int *robust);
 
 extern int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime);
@@ -571,8 +586,9 @@ int weave_pthread_rwlock_clockwrlock(pthread_rwlock_t *r,
                                      clockid_t clock,
                                      const struct timespec *abstime);
 
-// `pthread_rwlock_unlock`: releases the caller's write lock, or one read
-// lock; `EPERM` if it is not held.
+// `pthread_rwlock_unlock`: releases the caller's write lock, or one of
+// its read locks; `EPERM` if the caller holds none (another thread's
+// read lock stays held).
 int weave_pthread_rwlock_unlock(pthread_rwlock_t *r);
 
 // `pthread_rwlockattr_init`: process-private, `PREFER_READER_NP`.
@@ -745,9 +761,11 @@ void *weave_blocking(void *(*f)(void*), void *arg);
 // `sysconf`, with weave's answers where they differ from the system's,
 // for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
 // shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-// (robust mutexes likewise) and `_SC_THREAD_CPUTIME` (a ULT that shares
+// (robust mutexes are weave's, but a priority protocol is stored, not
+// applied) and `_SC_THREAD_CPUTIME` (a ULT that shares
 // LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
-// are -1. Everything else is the system's.
+// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED` and
+// `_POSIX_THREAD_ROBUST_PRIO_*`. Everything else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s

@@ -45,7 +45,8 @@
  * only the ULT, until a handler has run on it (cancellation points, as
  * below). Reserved: signals 32 and 33 (glibc's).
  *
- * Not covered (see README, "From C"): process-shared objects (ENOTSUP), pthread_atfork and fork (the system's).
+ * Not covered (see README, "From C"): process-shared objects (ENOTSUP;
+ * _POSIX_THREAD_PROCESS_SHARED is -1 here), pthread_atfork and fork (the system's).
  * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
  * thread, with no guard page of weave's. pthread_cleanup_push/pop are weave's macros: handlers
  * run when popped with a non-zero argument, on pthread_exit and on
@@ -212,6 +213,16 @@
 #endif
 
 #define sysconf weave_sysconf
+
+/* The options weave's objects do not have, as sysconf answers: -1, not
+ * supported (process-shared objects; robust mutexes with a priority
+ * protocol, which weave stores but does not apply). */
+#undef _POSIX_THREAD_PROCESS_SHARED
+#define _POSIX_THREAD_PROCESS_SHARED -1
+#undef _POSIX_THREAD_ROBUST_PRIO_INHERIT
+#define _POSIX_THREAD_ROBUST_PRIO_INHERIT -1
+#undef _POSIX_THREAD_ROBUST_PRIO_PROTECT
+#define _POSIX_THREAD_ROBUST_PRIO_PROTECT -1
 
 /* Sockets block the ULT, not the LWP: read, write, recv, send, accept and
  * connect on a socket in blocking mode wait in weave's reactor (the

@@ -1,9 +1,13 @@
 //! `pthread_barrier_t` and `pthread_barrierattr_t` over
-//! `weave::sync::Barrier`. Owns only the conversion; there is no static
-//! initialiser, so an object `pthread_barrier_init` did not make is
-//! `EINVAL`.
+//! `weave::sync::Barrier`. Owns the conversion and the count of arrivals
+//! that tells `pthread_barrier_destroy` a round is under way (`EBUSY`, as
+//! POSIX allows: the waiters of a destroyed barrier would wait forever);
+//! there is no static initialiser, so an object `pthread_barrier_init`
+//! did not make is `EINVAL`.
 
 use std::ffi::{c_int, c_uint};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Arc;
 
 use libc::{pthread_barrier_t, pthread_barrierattr_t};
@@ -15,6 +19,23 @@ use crate::word_attr::WordAttr;
 
 /// glibc's `PTHREAD_BARRIER_SERIAL_THREAD`.
 const SERIAL_THREAD: c_int = -1;
+
+struct CBarrier {
+    bar: Barrier,
+    count: usize,
+    /// Every thread that has entered a wait, counted as it enters: a
+    /// round is under way while this is not a multiple of `count`. A
+    /// round that has let its threads go is over even if some have not
+    /// left yet, so the barrier may be destroyed then (POSIX).
+    arrived: AtomicUsize,
+}
+
+impl CBarrier {
+    fn in_use(&self) -> bool {
+        // Acquire: pairs with the AcqRel add of each arrival.
+        self.arrived.load(Acquire) % self.count != 0
+    }
+}
 
 /// `pthread_barrier_init`: a barrier for `count` threads; `EINVAL` for a
 /// count of 0 or an uninitialised `attr`.
@@ -30,9 +51,17 @@ pub unsafe extern "C" fn weave_pthread_barrier_init(
             return libc::EINVAL;
         }
         // SAFETY: the program's barrier.
-        match unsafe { slot::<_, Arc<Barrier>>(b) } {
+        match unsafe { slot::<_, Arc<CBarrier>>(b) } {
             Ok(s) => {
-                s.init(0, Arc::new(Barrier::new(count as usize)));
+                let count = count as usize;
+                s.init(
+                    0,
+                    Arc::new(CBarrier {
+                        bar: Barrier::new(count),
+                        count,
+                        arrived: AtomicUsize::new(0),
+                    }),
+                );
                 0
             }
             Err(e) => e,
@@ -40,13 +69,14 @@ pub unsafe extern "C" fn weave_pthread_barrier_init(
     })
 }
 
-/// `pthread_barrier_destroy`: `EINVAL` if destroyed or never initialised.
+/// `pthread_barrier_destroy`: `EBUSY` while threads wait in an
+/// unfinished round, `EINVAL` if destroyed or never initialised.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_barrier_destroy(b: *mut pthread_barrier_t) -> c_int {
     guard("pthread_barrier_destroy", libc::EINVAL, || {
         // SAFETY: the program's barrier.
-        match unsafe { slot::<_, Arc<Barrier>>(b) } {
-            Ok(s) => s.destroy(|_| false),
+        match unsafe { slot::<_, Arc<CBarrier>>(b) } {
+            Ok(s) => s.destroy(|cb| cb.in_use()),
             Err(e) => e,
         }
     })
@@ -59,7 +89,7 @@ pub unsafe extern "C" fn weave_pthread_barrier_destroy(b: *mut pthread_barrier_t
 pub unsafe extern "C" fn weave_pthread_barrier_wait(b: *mut pthread_barrier_t) -> c_int {
     guard("pthread_barrier_wait", libc::EINVAL, || {
         // SAFETY: the program's barrier.
-        let s: &Slot<Arc<Barrier>> = match unsafe { slot(b) } {
+        let s: &Slot<Arc<CBarrier>> = match unsafe { slot(b) } {
             Ok(s) => s,
             Err(e) => return e,
         };
@@ -69,8 +99,15 @@ pub unsafe extern "C" fn weave_pthread_barrier_wait(b: *mut pthread_barrier_t) -
             // A reference of its own while it waits: the thread that is
             // let through first may destroy (and free) the barrier while
             // the others are still leaving their wait.
-            Ok(bar) if Arc::clone(bar).wait().is_leader() => SERIAL_THREAD,
-            Ok(_) => 0,
+            Ok(cb) => {
+                let cb = Arc::clone(cb);
+                cb.arrived.fetch_add(1, AcqRel);
+                if cb.bar.wait().is_leader() {
+                    SERIAL_THREAD
+                } else {
+                    0
+                }
+            }
             Err(e) => e,
         }
     })

@@ -69,7 +69,12 @@ fn wait(cc: &CCond, m: *const pthread_mutex_t, until: Option<Instant>) -> Result
     // the mutex still held; one that runs it, with the mutex held again.
     let waited = cancel::point(|| cm.wait_on(&cc.cv, until));
     match waited {
-        Ok((timed_out, false)) => Ok(timed_out),
+        // A robust mutex whose owner died while this thread waited:
+        // `EOWNERDEAD` (held) or `ENOTRECOVERABLE`, as a lock answers.
+        Ok((timed_out, false)) => match cm.reacquired() {
+            0 => Ok(timed_out),
+            e => Err(e),
+        },
         Ok((_, true)) => {
             // The wake-up may have been a notify meant for a waiter that
             // stays: hand it on (a spurious wake-up at worst).
@@ -113,13 +118,17 @@ pub unsafe extern "C" fn weave_pthread_cond_init(
     })
 }
 
-/// `pthread_cond_destroy`: `EINVAL` if destroyed or never initialised.
+/// `pthread_cond_destroy`: `EBUSY` while a thread is blocked on it and
+/// not yet woken (its wait would never end: POSIX allows `EBUSY`); a
+/// condition variable whose waiters have all been signalled may be
+/// destroyed at once, before they return. `EINVAL` if destroyed or never
+/// initialised.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_cond_destroy(c: *mut pthread_cond_t) -> c_int {
     guard("pthread_cond_destroy", libc::EINVAL, || {
         // SAFETY: the program's condition variable.
         match unsafe { slot::<_, Arc<CCond>>(c) } {
-            Ok(s) => s.destroy(|_| false),
+            Ok(s) => s.destroy(|cc| cc.cv.has_waiters()),
             Err(e) => e,
         }
     })
@@ -184,6 +193,14 @@ fn timedwait_on(
     abstime: *const timespec,
 ) -> c_int {
     with_cond("pthread_cond_timedwait", c, |cc| {
+        // The caller must hold the mutex (`EPERM`) whatever `abstime`
+        // says: a time already past is `ETIMEDOUT` only for a holder.
+        // SAFETY: the program's mutex.
+        match unsafe { cmutex(m) } {
+            Ok(cm) if !cm.is_owner() => return libc::EPERM,
+            Err(e) => return e,
+            Ok(_) => {}
+        }
         // A cancellation point even when `abstime` has passed already (a
         // request pending as it is called is acted on, with the mutex held).
         if cancel::due() {

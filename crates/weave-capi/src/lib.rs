@@ -25,6 +25,7 @@
 //! | `cleanup` | `pthread_cleanup_push/pop`'s records, run by `pthread_exit` |
 //! | `attr`    | `pthread_attr_t` |
 //! | `mutex`, `cond`, `rwlock`, `barrier`, `spin`, `sem`, `key` | one POSIX object each, with its attributes |
+//! | `robust`  | robust mutexes: each thread's list of those it holds, handed on with `EOWNERDEAD` at its exit |
 //! | `io`      | `read`, `write`, `recv`, `send`, `accept`, `connect` that block only the ULT on sockets |
 //! | `named_sem` | named semaphores: the system's, told apart from weave's and handed on |
 //! | `signal`  | masks, `pthread_kill`/`sigqueue`/`raise`, `sigwait`, `sigaction`/`signal` as weave's immediate handlers |
@@ -71,6 +72,8 @@ mod mutex;
 mod named_sem;
 #[cfg(not(loom))]
 mod object;
+#[cfg(not(loom))]
+mod robust;
 #[cfg(not(loom))]
 mod rwlock;
 #[cfg(not(loom))]

@@ -16,9 +16,17 @@
 //!
 //! | kind | relock by the owner | unlock by a non-owner |
 //! |------|---------------------|-----------------------|
-//! | `PTHREAD_MUTEX_NORMAL` (= `DEFAULT`, glibc's 0) | deadlocks, as POSIX says | `EPERM` (POSIX: undefined) |
+//! | `PTHREAD_MUTEX_NORMAL` (= `DEFAULT`, glibc's 0; glibc's `ADAPTIVE_NP` too) | deadlocks, as POSIX says | `EPERM` (POSIX: undefined) |
 //! | `PTHREAD_MUTEX_ERRORCHECK` | `EDEADLK` | `EPERM` |
 //! | `PTHREAD_MUTEX_RECURSIVE` | counts | `EPERM` |
+//!
+//! Each kind may also be robust (`pthread_mutexattr_setrobust`): the
+//! owner's exit hands the mutex on with `EOWNERDEAD` (`robust.rs` owns
+//! that hand-off and the states). The protocol and priority ceiling are
+//! stored and returned, not applied: weave does not change a thread's
+//! priority by them. The ceiling of a mutex is readable and settable only
+//! when its protocol is `PTHREAD_PRIO_PROTECT` (`EINVAL` otherwise, as
+//! glibc), within `SCHED_FIFO`'s priorities, as POSIX says.
 
 use std::cell::UnsafeCell;
 use std::ffi::c_int;
@@ -31,6 +39,7 @@ use weave_rt::sync::{Condvar, RawLock};
 
 use crate::guard;
 use crate::object::{slot, Slot};
+use crate::robust::{self, Robust};
 use crate::time::{wait_until, Clock};
 
 /// A C mutex: weave's lock word and what POSIX's kinds need beside it.
@@ -42,8 +51,13 @@ pub(crate) struct CMutex {
     /// Extra locks of a recursive mutex; only the holder touches it, and
     /// it is 0 whenever the mutex is free.
     count: UnsafeCell<u32>,
+    /// The POSIX kind, with `ROBUST` added for a robust mutex: a normal
+    /// mutex is exactly `PTHREAD_MUTEX_NORMAL`, the fast path's one test.
     kind: c_int,
+    protocol: c_int,
     ceiling: AtomicI32,
+    /// A robust mutex's consistency (`robust.rs`).
+    robust: Robust,
 }
 
 // SAFETY: `count` is touched only by the thread that holds `lock` (the
@@ -54,21 +68,32 @@ unsafe impl Sync for CMutex {}
 unsafe impl Send for CMutex {}
 
 impl CMutex {
-    fn new(kind: c_int, ceiling: c_int) -> CMutex {
+    fn new(kind: c_int, protocol: c_int, ceiling: c_int) -> CMutex {
         CMutex {
             lock: RawLock::new(),
             count: UnsafeCell::new(0),
             kind,
+            protocol,
             ceiling: AtomicI32::new(ceiling),
+            robust: Robust::new(),
         }
+    }
+
+    /// The POSIX kind, without the robust flag.
+    fn base_kind(&self) -> c_int {
+        self.kind & KIND_MASK
+    }
+
+    pub(crate) fn is_robust(&self) -> bool {
+        self.kind & ROBUST != 0
     }
 
     /// The relock of its owner: `Some(result)` if the kind decides it.
     fn relock(&self) -> Option<c_int> {
-        if self.kind == libc::PTHREAD_MUTEX_NORMAL || !self.lock.is_held_by_current() {
+        if self.base_kind() == libc::PTHREAD_MUTEX_NORMAL || !self.lock.is_held_by_current() {
             return None; // normal: deadlocks below, as POSIX says
         }
-        if self.kind == libc::PTHREAD_MUTEX_ERRORCHECK {
+        if self.base_kind() == libc::PTHREAD_MUTEX_ERRORCHECK {
             return Some(libc::EDEADLK);
         }
         // SAFETY: the caller holds the mutex.
@@ -96,16 +121,49 @@ impl CMutex {
         if let Some(r) = self.relock() {
             return r;
         }
+        if self.is_robust() {
+            return self.lock_robust();
+        }
         self.lock.lock();
         0
+    }
+
+    #[inline(never)]
+    fn lock_robust(&self) -> c_int {
+        if let Err(e) = self.recoverable() {
+            return e;
+        }
+        self.lock.lock();
+        robust::acquired(self)
+    }
+
+    /// `ENOTRECOVERABLE` for a robust mutex that can never be had again.
+    fn recoverable(&self) -> Result<(), c_int> {
+        if self.is_robust() && self.robust.is_unrecoverable() {
+            return Err(libc::ENOTRECOVERABLE);
+        }
+        Ok(())
+    }
+
+    /// The answer of a lock that has just taken the lock word: 0, or for
+    /// a robust mutex `EOWNERDEAD` (held, inconsistent) or
+    /// `ENOTRECOVERABLE` (let go again).
+    fn acquired(&self) -> c_int {
+        if !self.is_robust() {
+            return 0;
+        }
+        robust::acquired(self)
     }
 
     fn try_lock(&self) -> c_int {
         if let Some(r) = self.relock() {
             return if r == libc::EDEADLK { libc::EBUSY } else { r };
         }
+        if let Err(e) = self.recoverable() {
+            return e;
+        }
         if self.lock.try_lock() {
-            0
+            self.acquired()
         } else {
             libc::EBUSY
         }
@@ -115,21 +173,27 @@ impl CMutex {
         if let Some(r) = self.relock() {
             return r;
         }
+        if let Err(e) = self.recoverable() {
+            return e;
+        }
         if self.lock.try_lock() {
-            return 0;
+            return self.acquired();
         }
         // The lock is taken in steps on CLOCK_REALTIME, which is read
         // again after each (`time::wait_until`).
         wait_until(clock, abstime, |until| {
-            self.lock.lock_until(until).then_some(0)
+            self.lock.lock_until(until).then(|| self.acquired())
         })
         .unwrap_or_else(|e| e)
     }
 
     #[inline]
     pub(crate) fn unlock(&self) -> c_int {
-        if self.kind == libc::PTHREAD_MUTEX_RECURSIVE {
-            return self.unlock_recursive();
+        if !matches!(
+            self.kind,
+            libc::PTHREAD_MUTEX_NORMAL | libc::PTHREAD_MUTEX_ERRORCHECK
+        ) {
+            return self.unlock_kind();
         }
         if self.lock.unlock() {
             0
@@ -138,8 +202,9 @@ impl CMutex {
         }
     }
 
+    /// The unlock of a recursive or a robust mutex.
     #[cold]
-    fn unlock_recursive(&self) -> c_int {
+    fn unlock_kind(&self) -> c_int {
         if !self.lock.is_held_by_current() {
             return libc::EPERM;
         }
@@ -149,8 +214,34 @@ impl CMutex {
             *c -= 1;
             return 0;
         }
+        if self.is_robust() {
+            robust::releasing(self);
+        }
         self.lock.unlock();
         0
+    }
+
+    /// The owner's exit with the mutex held (`robust.rs`): the next
+    /// locker gets it with `EOWNERDEAD`. True if the caller held it.
+    pub(crate) fn abandon(&self) -> bool {
+        if !self.lock.is_held_by_current() {
+            return false;
+        }
+        self.robust.owner_died();
+        // SAFETY: the caller holds the mutex; the count is its own.
+        unsafe { *self.count.get() = 0 };
+        self.lock.unlock()
+    }
+
+    /// The robust state, for `robust.rs`.
+    pub(crate) fn robust_state(&self) -> &Robust {
+        &self.robust
+    }
+
+    /// The lock word's release, for `robust.rs` (a robust mutex that
+    /// becomes unrecoverable as it is taken).
+    pub(crate) fn release_word(&self) {
+        self.lock.unlock();
     }
 
     /// Whether the caller may wait on a condition variable with it.
@@ -170,17 +261,50 @@ impl CMutex {
         unsafe { *self.count.get() = count };
         r.timed_out()
     }
+
+    /// After `wait_on` took the mutex back: 0, or for a robust mutex
+    /// whose owner died meanwhile `EOWNERDEAD` (held) or
+    /// `ENOTRECOVERABLE` (not held), as a lock would answer.
+    pub(crate) fn reacquired(&self) -> c_int {
+        if !self.is_robust() {
+            return 0;
+        }
+        robust::reacquired(self)
+    }
 }
 
-/// glibc's mutex kinds beyond POSIX's three: treated as normal.
+/// The POSIX kinds' bits in glibc's kind word; glibc's kinds beyond
+/// POSIX's three (`ADAPTIVE_NP`, 3) are treated as normal.
 const KIND_MASK: c_int = 3;
+/// glibc's robust flag in a mutex's kind (`PTHREAD_MUTEX_ROBUST_NORMAL_NP`).
+const ROBUST: c_int = 16;
+/// glibc's `PTHREAD_MUTEX_ADAPTIVE_NP`: a normal mutex that spins first.
+const ADAPTIVE_NP: c_int = 3;
 
+/// The kind weave gives a mutex whose attributes (or glibc's static
+/// initialiser) say `raw`: a POSIX kind, plus `ROBUST` if asked.
 fn kind_of(raw: c_int) -> c_int {
-    match raw & KIND_MASK {
+    let base = match raw & KIND_MASK {
         libc::PTHREAD_MUTEX_RECURSIVE => libc::PTHREAD_MUTEX_RECURSIVE,
         libc::PTHREAD_MUTEX_ERRORCHECK => libc::PTHREAD_MUTEX_ERRORCHECK,
         _ => libc::PTHREAD_MUTEX_NORMAL,
+    };
+    base | (raw & ROBUST)
+}
+
+/// `SCHED_FIFO`'s priorities: the range of a priority ceiling.
+fn ceiling_range() -> std::ops::RangeInclusive<c_int> {
+    // SAFETY: plain queries.
+    let (lo, hi) = unsafe {
+        (
+            libc::sched_get_priority_min(libc::SCHED_FIFO),
+            libc::sched_get_priority_max(libc::SCHED_FIFO),
+        )
+    };
+    if lo < 0 || hi < lo {
+        return 1..=99; // Linux's, if the system does not say
     }
+    lo..=hi
 }
 
 /// The C mutex behind `m`, created on first use from a static
@@ -192,7 +316,9 @@ fn kind_of(raw: c_int) -> c_int {
 pub(crate) unsafe fn cmutex<'a>(m: *const pthread_mutex_t) -> Result<&'a CMutex, c_int> {
     // SAFETY: the caller's contract.
     let s: &Slot<CMutex> = unsafe { slot(m) }?;
-    s.get(true, |k| CMutex::new(kind_of(k), 0))
+    s.get(true, |k| {
+        CMutex::new(kind_of(k), libc::PTHREAD_PRIO_NONE, 0)
+    })
 }
 
 #[inline]
@@ -220,19 +346,22 @@ pub unsafe extern "C" fn weave_pthread_mutex_init(
     attr: *const pthread_mutexattr_t,
 ) -> c_int {
     guard("pthread_mutex_init", libc::ENOMEM, || {
-        let (kind, ceiling) = if attr.is_null() {
-            (libc::PTHREAD_MUTEX_NORMAL, 0)
+        let (kind, protocol, ceiling) = if attr.is_null() {
+            (libc::PTHREAD_MUTEX_NORMAL, libc::PTHREAD_PRIO_NONE, 0)
         } else {
             // SAFETY: the program's mutexattr.
             match unsafe { mutexattr(attr) } {
-                Ok(a) => (a.kind(), a.ceiling()),
+                Ok(a) => {
+                    let robust = if a.robust() { ROBUST } else { 0 };
+                    (kind_of(a.kind()) | robust, a.protocol(), a.ceiling())
+                }
                 Err(e) => return e,
             }
         };
         // SAFETY: the program's mutex.
         match unsafe { slot::<_, CMutex>(m) } {
             Ok(s) => {
-                s.init(kind, CMutex::new(kind, ceiling));
+                s.init(kind, CMutex::new(kind, protocol, ceiling));
                 0
             }
             Err(e) => e,
@@ -305,14 +434,15 @@ pub unsafe extern "C" fn weave_pthread_mutex_unlock(m: *mut pthread_mutex_t) -> 
 }
 
 /// `pthread_mutex_getprioceiling`: the ceiling stored (weave does not
-/// raise priorities by it).
+/// raise priorities by it); `EINVAL` unless the mutex's protocol is
+/// `PTHREAD_PRIO_PROTECT`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_getprioceiling(
     m: *const pthread_mutex_t,
     ceiling: *mut c_int,
 ) -> c_int {
     with_mutex("pthread_mutex_getprioceiling", m, |cm| {
-        if ceiling.is_null() {
+        if ceiling.is_null() || cm.protocol != libc::PTHREAD_PRIO_PROTECT {
             return libc::EINVAL;
         }
         // SAFETY: non-null; the program's int.
@@ -321,8 +451,12 @@ pub unsafe extern "C" fn weave_pthread_mutex_getprioceiling(
     })
 }
 
-/// `pthread_mutex_setprioceiling`: stores the ceiling (0 to 99), returning
-/// the old one; the mutex is locked meanwhile, as POSIX says.
+/// `pthread_mutex_setprioceiling`: stores the ceiling (within
+/// `SCHED_FIFO`'s priorities), returning the old one; the mutex is locked
+/// meanwhile, as POSIX says, unless the caller holds it already (then
+/// `EDEADLK` for an error-checking mutex, as glibc; the ceiling changes
+/// under the caller's lock for the other kinds, where a lock would
+/// deadlock). `EINVAL` unless the protocol is `PTHREAD_PRIO_PROTECT`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_setprioceiling(
     m: *mut pthread_mutex_t,
@@ -330,35 +464,57 @@ pub unsafe extern "C" fn weave_pthread_mutex_setprioceiling(
     old: *mut c_int,
 ) -> c_int {
     with_mutex("pthread_mutex_setprioceiling", m, |cm| {
-        if !(0..=99).contains(&ceiling) {
+        if cm.protocol != libc::PTHREAD_PRIO_PROTECT || !ceiling_range().contains(&ceiling) {
             return libc::EINVAL;
         }
-        let r = cm.lock();
-        if r != 0 {
-            return r;
+        let held = cm.is_owner();
+        if held && cm.base_kind() == libc::PTHREAD_MUTEX_ERRORCHECK {
+            return libc::EDEADLK;
+        }
+        if !held {
+            match cm.lock() {
+                // A robust mutex whose owner died: held, and the ceiling
+                // is set; the caller learns nothing of the death, so the
+                // mutex is made consistent again.
+                0 => {}
+                libc::EOWNERDEAD => cm.robust.make_consistent(),
+                r => return r,
+            }
         }
         let prev = cm.ceiling.swap(ceiling, Relaxed);
         if !old.is_null() {
             // SAFETY: non-null; the program's int.
             unsafe { old.write(prev) };
         }
-        cm.unlock()
+        if held {
+            0
+        } else {
+            cm.unlock()
+        }
     })
 }
 
-/// `pthread_mutex_consistent`: `EINVAL`, as for every non-robust mutex
-/// (weave has no robust mutexes).
+/// `pthread_mutex_consistent`: marks a robust mutex that the caller took
+/// with `EOWNERDEAD` consistent again, so that its unlock frees it for
+/// the next locker. `EINVAL` for a mutex that is not robust or not
+/// inconsistent, or one the caller does not hold.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutex_consistent(m: *mut pthread_mutex_t) -> c_int {
-    with_mutex("pthread_mutex_consistent", m, |_| libc::EINVAL)
+    with_mutex("pthread_mutex_consistent", m, |cm| {
+        if !cm.is_robust() || !cm.is_owner() {
+            return libc::EINVAL;
+        }
+        robust::consistent(cm)
+    })
 }
 
 // ---- pthread_mutexattr_t: one int ----
 //
 //   bits 24..32  MAGIC (0xA5): initialised
-//   bits 16..24  priority ceiling (0..=99)
+//   bits 16..24  priority ceiling (SCHED_FIFO's range, 1..=99 on Linux)
 //   bits  8..16  protocol (PTHREAD_PRIO_NONE/INHERIT/PROTECT)
-//   bits  0..8   kind (0..=2)
+//   bit   4      robust (glibc's ROBUST flag)
+//   bits  0..4   kind (0..=3)
 
 const ATTR_MAGIC: u32 = 0xA5;
 
@@ -367,7 +523,10 @@ struct MutexAttr(u32);
 
 impl MutexAttr {
     fn kind(self) -> c_int {
-        (self.0 & 0xff) as c_int
+        (self.0 & 0x0f) as c_int
+    }
+    fn robust(self) -> bool {
+        self.0 & ROBUST as u32 != 0
     }
     fn protocol(self) -> c_int {
         ((self.0 >> 8) & 0xff) as c_int
@@ -380,8 +539,16 @@ impl MutexAttr {
             ATTR_MAGIC << 24
                 | ((ceiling as u32) & 0xff) << 16
                 | ((protocol as u32) & 0xff) << 8
-                | (kind as u32) & 0xff,
+                | (kind as u32) & 0x1f,
         )
+    }
+    /// These attributes with `kind` (keeping the robust flag).
+    fn with_kind(self, kind: c_int) -> MutexAttr {
+        MutexAttr((self.0 & !0x0f) | (kind as u32 & 0x0f))
+    }
+    fn with_robust(self, robust: bool) -> MutexAttr {
+        let bit = ROBUST as u32;
+        MutexAttr(if robust { self.0 | bit } else { self.0 & !bit })
     }
 }
 
@@ -431,13 +598,18 @@ fn out(p: *mut c_int, v: c_int) -> Result<Option<MutexAttr>, c_int> {
     Ok(None)
 }
 
-/// `pthread_mutexattr_init`: default kind, no protocol, ceiling 0.
+/// `pthread_mutexattr_init`: default kind, no protocol, the lowest
+/// `SCHED_FIFO` priority as the ceiling (glibc's answer), stalled.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutexattr_init(a: *mut pthread_mutexattr_t) -> c_int {
     if a.is_null() {
         return libc::EINVAL;
     }
-    let v = MutexAttr::with(libc::PTHREAD_MUTEX_NORMAL, libc::PTHREAD_PRIO_NONE, 0);
+    let v = MutexAttr::with(
+        libc::PTHREAD_MUTEX_NORMAL,
+        libc::PTHREAD_PRIO_NONE,
+        *ceiling_range().start(),
+    );
     // SAFETY: non-null; the program's attribute object (an int).
     unsafe { a.cast::<u32>().write(v.0) };
     0
@@ -450,7 +622,8 @@ pub unsafe extern "C" fn weave_pthread_mutexattr_destroy(a: *mut pthread_mutexat
 }
 
 /// `pthread_mutexattr_settype`: `PTHREAD_MUTEX_NORMAL`, `ERRORCHECK`,
-/// `RECURSIVE` or `DEFAULT`, else `EINVAL`.
+/// `RECURSIVE` or `DEFAULT`, or glibc's `ADAPTIVE_NP` (stored, and a
+/// normal mutex), else `EINVAL`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutexattr_settype(
     a: *mut pthread_mutexattr_t,
@@ -459,9 +632,8 @@ pub unsafe extern "C" fn weave_pthread_mutexattr_settype(
     with_mutexattr("pthread_mutexattr_settype", a, |at| match kind {
         libc::PTHREAD_MUTEX_NORMAL
         | libc::PTHREAD_MUTEX_ERRORCHECK
-        | libc::PTHREAD_MUTEX_RECURSIVE => {
-            Ok(Some(MutexAttr::with(kind, at.protocol(), at.ceiling())))
-        }
+        | libc::PTHREAD_MUTEX_RECURSIVE
+        | ADAPTIVE_NP => Ok(Some(at.with_kind(kind))),
         _ => Err(libc::EINVAL),
     })
 }
@@ -484,9 +656,9 @@ pub unsafe extern "C" fn weave_pthread_mutexattr_setprotocol(
     protocol: c_int,
 ) -> c_int {
     with_mutexattr("pthread_mutexattr_setprotocol", a, |at| match protocol {
-        libc::PTHREAD_PRIO_NONE | libc::PTHREAD_PRIO_INHERIT | libc::PTHREAD_PRIO_PROTECT => {
-            Ok(Some(MutexAttr::with(at.kind(), protocol, at.ceiling())))
-        }
+        libc::PTHREAD_PRIO_NONE | libc::PTHREAD_PRIO_INHERIT | libc::PTHREAD_PRIO_PROTECT => Ok(
+            Some(MutexAttr::with(at.kind(), protocol, at.ceiling()).with_robust(at.robust())),
+        ),
         _ => Err(libc::EINVAL),
     })
 }
@@ -502,17 +674,20 @@ pub unsafe extern "C" fn weave_pthread_mutexattr_getprotocol(
     })
 }
 
-/// `pthread_mutexattr_setprioceiling`: 0 to 99, stored and returned.
+/// `pthread_mutexattr_setprioceiling`: one of `SCHED_FIFO`'s priorities
+/// (`sched_get_priority_min/max`), stored and returned; `EINVAL` outside.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutexattr_setprioceiling(
     a: *mut pthread_mutexattr_t,
     ceiling: c_int,
 ) -> c_int {
     with_mutexattr("pthread_mutexattr_setprioceiling", a, |at| {
-        if !(0..=99).contains(&ceiling) {
+        if !ceiling_range().contains(&ceiling) {
             return Err(libc::EINVAL);
         }
-        Ok(Some(MutexAttr::with(at.kind(), at.protocol(), ceiling)))
+        Ok(Some(
+            MutexAttr::with(at.kind(), at.protocol(), ceiling).with_robust(at.robust()),
+        ))
     })
 }
 
@@ -550,28 +725,33 @@ pub unsafe extern "C" fn weave_pthread_mutexattr_getpshared(
     })
 }
 
-/// `pthread_mutexattr_setrobust`: `PTHREAD_MUTEX_STALLED` only;
-/// `PTHREAD_MUTEX_ROBUST` is `ENOTSUP`.
+/// `pthread_mutexattr_setrobust`: `PTHREAD_MUTEX_STALLED` (the default)
+/// or `PTHREAD_MUTEX_ROBUST` (`robust.rs`), else `EINVAL`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutexattr_setrobust(
     a: *mut pthread_mutexattr_t,
     robust: c_int,
 ) -> c_int {
-    with_mutexattr("pthread_mutexattr_setrobust", a, |_| match robust {
-        libc::PTHREAD_MUTEX_STALLED => Ok(None),
-        libc::PTHREAD_MUTEX_ROBUST => Err(libc::ENOTSUP),
+    with_mutexattr("pthread_mutexattr_setrobust", a, |at| match robust {
+        libc::PTHREAD_MUTEX_STALLED => Ok(Some(at.with_robust(false))),
+        libc::PTHREAD_MUTEX_ROBUST => Ok(Some(at.with_robust(true))),
         _ => Err(libc::EINVAL),
     })
 }
 
-/// `pthread_mutexattr_getrobust`: always `PTHREAD_MUTEX_STALLED`.
+/// `pthread_mutexattr_getrobust`.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_mutexattr_getrobust(
     a: *const pthread_mutexattr_t,
     robust: *mut c_int,
 ) -> c_int {
-    with_mutexattr("pthread_mutexattr_getrobust", a, |_| {
-        out(robust, libc::PTHREAD_MUTEX_STALLED)
+    with_mutexattr("pthread_mutexattr_getrobust", a, |at| {
+        let v = if at.robust() {
+            libc::PTHREAD_MUTEX_ROBUST
+        } else {
+            libc::PTHREAD_MUTEX_STALLED
+        };
+        out(robust, v)
     })
 }
 

@@ -2,8 +2,10 @@
 //! `weave::sync::RwLock` (readers and writers in alternating phases).
 //!
 //! Owns which guard a C unlock drops: the writer's, kept with its owner,
-//! or one of the read guards (all alike), kept in a list. It must not
-//! queue readers or writers itself.
+//! or one of the caller's read guards, kept in a list with their
+//! readers' ids (an unlock by a thread that holds no lock is `EPERM`, and
+//! never releases another reader's lock). It must not queue readers or
+//! writers itself.
 //!
 //! The timed calls block in `RwLock`'s timed acquires, in steps that
 //! follow `CLOCK_REALTIME` (`time::wait_until`).
@@ -41,7 +43,8 @@ struct CRwLock {
     /// caller's own id.
     writer: AtomicU64,
     wguard: Mutex<Option<WriteGuard>>,
-    rguards: Mutex<Vec<ReadGuard>>,
+    /// The read guards, each with its reader's id.
+    rguards: Mutex<Vec<(u64, ReadGuard)>>,
     /// Readers get in while writers wait (the kind, module doc).
     prefer_readers: bool,
 }
@@ -113,14 +116,14 @@ fn with_rw(
 }
 
 impl CRwLock {
-    fn keep_read(&self, g: RwLockReadGuard<'_, ()>) {
+    fn keep_read(&self, g: RwLockReadGuard<'_, ()>, me: u64) {
         // SAFETY: the CRwLock lives in a box until destroy, which POSIX
         // forbids while it is held, so the guard cannot outlive it.
         let g: ReadGuard = unsafe { std::mem::transmute::<RwLockReadGuard<'_, ()>, ReadGuard>(g) };
         self.rguards
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(g);
+            .push((me, g));
     }
 
     fn keep_write(&self, g: RwLockWriteGuard<'_, ()>, me: u64) {
@@ -141,8 +144,8 @@ impl CRwLock {
             self.rw.try_read()
         };
         match r {
-            Ok(g) => self.keep_read(g),
-            Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner()),
+            Ok(g) => self.keep_read(g, me),
+            Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner(), me),
             Err(TryLockError::WouldBlock) => return libc::EBUSY,
         }
         0
@@ -178,8 +181,8 @@ impl CRwLock {
                 self.rw.try_read_until(until)
             };
             match r {
-                Ok(g) => self.keep_read(g),
-                Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner()),
+                Ok(g) => self.keep_read(g, me),
+                Err(TryLockError::Poisoned(p)) => self.keep_read(p.into_inner(), me),
                 Err(TryLockError::WouldBlock) => return None,
             }
             Some(0)
@@ -258,7 +261,7 @@ pub unsafe extern "C" fn weave_pthread_rwlock_rdlock(r: *mut pthread_rwlock_t) -
         } else {
             rw.rw.read()
         };
-        rw.keep_read(g.unwrap_or_else(|e| e.into_inner()));
+        rw.keep_read(g.unwrap_or_else(|e| e.into_inner()), me);
         0
     })
 }
@@ -361,8 +364,9 @@ pub unsafe extern "C" fn weave_pthread_rwlock_clockwrlock(
     })
 }
 
-/// `pthread_rwlock_unlock`: releases the caller's write lock, or one read
-/// lock; `EPERM` if it is not held.
+/// `pthread_rwlock_unlock`: releases the caller's write lock, or one of
+/// its read locks; `EPERM` if the caller holds none (another thread's
+/// read lock stays held).
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_rwlock_unlock(r: *mut pthread_rwlock_t) -> c_int {
     with_rw("pthread_rwlock_unlock", r, |rw, me| {
@@ -372,7 +376,11 @@ pub unsafe extern "C" fn weave_pthread_rwlock_unlock(r: *mut pthread_rwlock_t) -
             drop(g);
             return 0;
         }
-        let g = rw.rguards.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let g = {
+            let mut gs = rw.rguards.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = gs.iter().rposition(|(id, _)| *id == me);
+            mine.map(|i| gs.swap_remove(i))
+        };
         match g {
             Some(g) => {
                 drop(g);

@@ -237,9 +237,11 @@ pub extern "C" fn weave_blocking(
 /// `sysconf`, with weave's answers where they differ from the system's,
 /// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
 /// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-/// (robust mutexes likewise) and `_SC_THREAD_CPUTIME` (a ULT that shares
+/// (robust mutexes are weave's, but a priority protocol is stored, not
+/// applied) and `_SC_THREAD_CPUTIME` (a ULT that shares
 /// LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
-/// are -1. Everything else is the system's.
+/// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED` and
+/// `_POSIX_THREAD_ROBUST_PRIO_*`. Everything else is the system's.
 #[no_mangle]
 pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
     if matches!(

@@ -247,6 +247,21 @@ c_tests! {
     realtime_sem_timedwait_waits_in_steps_until_abstime_passes_on_that_clock => "sem_timedwait_realtime_in_steps",
 }
 
+// Synchronisation objects: POSIX's answers where glibc's and weave's
+// differed.
+c_tests! {
+    robust_mutex_owner_end_gives_eownerdead_and_consistent_recovers => "mutex_robust_owner_dies",
+    robust_mutex_unlocked_inconsistent_is_not_recoverable => "mutex_robust_not_recoverable",
+    cond_wait_takes_back_a_robust_mutex_whose_owner_ended_with_eownerdead => "cond_wait_robust_owner_dies",
+    prioceiling_is_a_fifo_priority_and_only_protect_mutexes_have_one => "mutex_prioceiling",
+    cond_timedwait_with_an_unowned_checking_mutex_is_eperm_before_any_timeout => "cond_timedwait_unowned_mutex_is_eperm",
+    barrier_destroy_during_a_round_is_ebusy_and_after_it_succeeds => "barrier_destroy_in_use_is_ebusy",
+    cond_destroy_with_an_unwoken_waiter_is_ebusy_and_after_the_wake_succeeds => "cond_destroy_with_waiters_is_ebusy",
+    rwlock_unlock_by_a_thread_holding_nothing_is_eperm => "rwlock_unlock_by_non_holder_is_eperm",
+    option_macros_and_sysconf_agree_on_unsupported_options => "options_match_sysconf",
+    adaptive_np_kind_is_accepted_and_normal => "mutexattr_adaptive_np",
+}
+
 // Asynchronous cancellation: a request stops the thread in its own code.
 c_tests! {
     async_cancel_stops_a_compute_loop_and_runs_handlers_then_destructors => "cancel_async_stops_a_compute_loop",

@@ -164,6 +164,21 @@ impl Condvar {
         WaitTimeoutResult(!notified && deadline.is_some_and(|d| Instant::now() >= d))
     }
 
+    /// Whether a thread is blocked in a wait on this condition variable
+    /// and no notify has chosen it yet (a thread that was notified, or
+    /// whose wait timed out and has left the queue, is not counted, even
+    /// before it has taken its lock back). A snapshot: a wait may begin or
+    /// end as this returns. The C API's `pthread_cond_destroy` answers
+    /// `EBUSY` by it.
+    ///
+    /// ```
+    /// use weave::sync::Condvar;
+    /// assert!(!Condvar::new().has_waiters());
+    /// ```
+    pub fn has_waiters(&self) -> bool {
+        self.raw.has_waiters()
+    }
+
     /// Wakes one waiter (the highest-priority, longest-waiting one), if any.
     pub fn notify_one(&self) {
         self.raw.notify_one();

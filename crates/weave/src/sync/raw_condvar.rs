@@ -167,6 +167,11 @@ impl RawCondvar {
         })
     }
 
+    /// Whether a waiter is queued and not yet notified.
+    pub(crate) fn has_waiters(&self) -> bool {
+        !self.queue.lock().is_empty()
+    }
+
     /// Runs `f` on the locked queue.
     pub(crate) fn with_locked<R>(&self, f: impl FnOnce(&mut Locked<'_>) -> R) -> R {
         f(&mut self.queue.lock())
