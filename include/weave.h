@@ -649,6 +649,11 @@ int weave_pause(void);
 // `-1` and `errno`.
 int weave_sigprocmask(int how, const sigset_t *set, sigset_t *old);
 
+// `sigpending`: the signals pending for the calling thread or the
+// process that its mask blocks (a ULT's own are weave's, not the
+// kernel's); `-1` and `EFAULT` for a null set.
+int weave_sigpending(sigset_t *set);
+
 // `pthread_kill`: sends `sig` to thread `t` (a ULT: pending on it until
 // it unblocks the signal; woken from a weave wait to take it). `ESRCH`
 // for a stale or made-up id, `EINVAL` for a bad signal number.
@@ -664,17 +669,23 @@ int weave_raise(int sig);
 
 // `sigwait`: blocks the calling ULT until a signal of `set` is pending
 // for it or the process, takes it and stores its number in `*sig`.
-// `EINVAL` for a null or empty set or an unusable signal in it.
+// `EINVAL` for a null set; never `EINTR` (a handler that runs meanwhile
+// leaves the wait going on). A cancellation point: a request ends the
+// wait (a signal already taken is kept, and the request waits for the
+// next point).
 int weave_sigwait(const sigset_t *set, int *sig);
 
 // `sigwaitinfo`: as `sigwait`, returning the signal number and filling
-// `*info` (number, code, sender, value); `-1` and `errno` on error.
+// `*info` (number, code, sender, value); `-1` and `errno` on error,
+// `EINTR` when a signal handler ran on the thread while it waited (POSIX:
+// "interrupted by an unblocked, caught signal"; whatever `SA_RESTART`
+// says, as Linux). A cancellation point.
 int weave_sigwaitinfo(const sigset_t *set, siginfo_t *info);
 
 // `sigtimedwait`: as `sigwaitinfo`, giving up after `*timeout` (a
 // relative time; null waits for ever): `-1` with `errno` `EAGAIN` when no
-// signal of `set` came, `EINVAL` for a `tv_nsec` outside `0..1e9` or a
-// negative time.
+// signal of `set` came (an empty set waits for the timeout), `EINVAL`
+// for a `tv_nsec` outside `0..1e9` or a negative time.
 int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
 
 // `sigaction`: `act`'s handler becomes a weave immediate handler (run in
@@ -896,8 +907,9 @@ int weave_nanosleep(const struct timespec *req, struct timespec *rem);
 // `clock_nanosleep`: the calling ULT sleeps for `*req` on `clock`, or
 // until `*req` on it with `TIMER_ABSTIME`. Returns the error number
 // itself, as POSIX says (not `-1` and `errno`): `EINVAL` for a `tv_nsec`
-// outside `0..1e9`, a negative relative time, other flags, or
-// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. On
+// outside `0..1e9`, a negative time (relative or absolute), or
+// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. Flags other
+// than `TIMER_ABSTIME` are ignored, as Linux ignores them. On
 // `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
 // (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
 // system's call on weave's blocking pool, so that the LWP does not wait
