@@ -604,7 +604,8 @@ int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
-// posted; `EINTR` if a signal handler ran for it meanwhile. A
+// posted; `EINTR` if a signal handler without `SA_RESTART` ran for it
+// meanwhile. A
 // cancellation point (`pthread_cancel`).
 int weave_sem_wait(sem_t *s);
 
@@ -693,11 +694,15 @@ int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timesp
 // `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
 // kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured,
 // and `SA_RESTART` for the system's calls and the socket calls (without
-// it, one a handler interrupts fails with `EINTR`); weave's other waits
-// always restart after a handler, except `sem_wait`, `sem_timedwait` and
-// the sleeps, which fail with `EINTR` (as the kernel's do whatever
-// `SA_RESTART` says). `EINVAL` for a bad signal number,
-// for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
+// it, one a handler interrupts fails with `EINTR`) and `sem_wait`;
+// weave's other waits always restart after a handler, except
+// `sem_timedwait`, the sleeps, `sigwaitinfo` and `sigtimedwait`, which
+// fail with `EINTR` (as Linux's do whatever `SA_RESTART` says).
+// `SA_NOCLDSTOP` and `SA_NOCLDWAIT` go to the kernel for `SIGCHLD`.
+// `EINVAL` for a bad signal number, for `SIGKILL`/`SIGSTOP`, and for the
+// signals glibc keeps (32, 33). A plain OS thread that installs a
+// handler (`main`) is registered with weave, so that a signal its mask
+// lets in runs the handler there.
 int weave_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 // `signal`: glibc's (BSD) semantics, `sigaction` with `SA_RESTART` and

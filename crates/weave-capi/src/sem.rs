@@ -122,9 +122,16 @@ pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
 /// next point).
 fn take(sem: &Semaphore, until: Option<Instant>) -> c_int {
     loop {
-        // A handler that ran before this wait is not this wait's.
-        weave_rt::signal::take_interrupted_without_restart();
-        return match cancel::point(|| sem.acquire_cancellable_interruptible(until)) {
+        let wait = || {
+            if let Some(p) = sem.try_acquire() {
+                return Ok(Some(p));
+            }
+            // A handler that ran before this wait is not this wait's
+            // (cleared off the fast path, which has no wait to end).
+            weave_rt::signal::take_interrupted_without_restart();
+            sem.acquire_cancellable_interruptible(until)
+        };
+        return match cancel::point(wait) {
             Ok((Ok(Some(p)), _)) => {
                 p.forget();
                 0
