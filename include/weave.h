@@ -624,7 +624,8 @@ int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
-// posted; `EINTR` if a signal handler ran for it meanwhile. A
+// posted; `EINTR` if a signal handler without `SA_RESTART` ran for it
+// meanwhile. A
 // cancellation point (`pthread_cancel`).
 int weave_sem_wait(sem_t *s);
 
@@ -669,6 +670,11 @@ int weave_pause(void);
 // `-1` and `errno`.
 int weave_sigprocmask(int how, const sigset_t *set, sigset_t *old);
 
+// `sigpending`: the signals pending for the calling thread or the
+// process that its mask blocks (a ULT's own are weave's, not the
+// kernel's); `-1` and `EFAULT` for a null set.
+int weave_sigpending(sigset_t *set);
+
 // `pthread_kill`: sends `sig` to thread `t` (a ULT: pending on it until
 // it unblocks the signal; woken from a weave wait to take it). `ESRCH`
 // for a stale or made-up id, `EINVAL` for a bad signal number.
@@ -684,17 +690,23 @@ int weave_raise(int sig);
 
 // `sigwait`: blocks the calling ULT until a signal of `set` is pending
 // for it or the process, takes it and stores its number in `*sig`.
-// `EINVAL` for a null or empty set or an unusable signal in it.
+// `EINVAL` for a null set; never `EINTR` (a handler that runs meanwhile
+// leaves the wait going on). A cancellation point: a request ends the
+// wait (a signal already taken is kept, and the request waits for the
+// next point).
 int weave_sigwait(const sigset_t *set, int *sig);
 
 // `sigwaitinfo`: as `sigwait`, returning the signal number and filling
-// `*info` (number, code, sender, value); `-1` and `errno` on error.
+// `*info` (number, code, sender, value); `-1` and `errno` on error,
+// `EINTR` when a signal handler ran on the thread while it waited (POSIX:
+// "interrupted by an unblocked, caught signal"; whatever `SA_RESTART`
+// says, as Linux). A cancellation point.
 int weave_sigwaitinfo(const sigset_t *set, siginfo_t *info);
 
 // `sigtimedwait`: as `sigwaitinfo`, giving up after `*timeout` (a
 // relative time; null waits for ever): `-1` with `errno` `EAGAIN` when no
-// signal of `set` came, `EINVAL` for a `tv_nsec` outside `0..1e9` or a
-// negative time.
+// signal of `set` came (an empty set waits for the timeout), `EINVAL`
+// for a `tv_nsec` outside `0..1e9` or a negative time.
 int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
 
 // `sigaction`: `act`'s handler becomes a weave immediate handler (run in
@@ -702,11 +714,15 @@ int weave_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timesp
 // `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
 // kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured,
 // and `SA_RESTART` for the system's calls and the socket calls (without
-// it, one a handler interrupts fails with `EINTR`); weave's other waits
-// always restart after a handler, except `sem_wait`, `sem_timedwait` and
-// the sleeps, which fail with `EINTR` (as the kernel's do whatever
-// `SA_RESTART` says). `EINVAL` for a bad signal number,
-// for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
+// it, one a handler interrupts fails with `EINTR`) and `sem_wait`;
+// weave's other waits always restart after a handler, except
+// `sem_timedwait`, the sleeps, `sigwaitinfo` and `sigtimedwait`, which
+// fail with `EINTR` (as Linux's do whatever `SA_RESTART` says).
+// `SA_NOCLDSTOP` and `SA_NOCLDWAIT` go to the kernel for `SIGCHLD`.
+// `EINVAL` for a bad signal number, for `SIGKILL`/`SIGSTOP`, and for the
+// signals glibc keeps (32, 33). A plain OS thread that installs a
+// handler (`main`) is registered with weave, so that a signal its mask
+// lets in runs the handler there.
 int weave_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 // `signal`: glibc's (BSD) semantics, `sigaction` with `SA_RESTART` and
@@ -929,8 +945,9 @@ int weave_nanosleep(const struct timespec *req, struct timespec *rem);
 // `clock_nanosleep`: the calling ULT sleeps for `*req` on `clock`, or
 // until `*req` on it with `TIMER_ABSTIME`. Returns the error number
 // itself, as POSIX says (not `-1` and `errno`): `EINVAL` for a `tv_nsec`
-// outside `0..1e9`, a negative relative time, other flags, or
-// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. On
+// outside `0..1e9`, a negative time (relative or absolute), or
+// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. Flags other
+// than `TIMER_ABSTIME` are ignored, as Linux ignores them. On
 // `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
 // (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
 // system's call on weave's blocking pool, so that the LWP does not wait

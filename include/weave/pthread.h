@@ -34,16 +34,21 @@
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
  * SA_RESETHAND, SA_NODEFER honoured, and SA_RESTART for the system's
- * calls and the socket calls: without it one that a handler interrupts
- * fails with EINTR, as without weave; weave's other waits restart after a
- * handler as with SA_RESTART, except sem_wait, sem_timedwait and the
- * sleeps, which fail with EINTR, nanosleep and clock_nanosleep with the
- * time left, sleep returning the seconds left). Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
+ * calls, the socket calls and sem_wait: without it one that a handler
+ * interrupts fails with EINTR, as without weave; weave's other waits
+ * restart after a handler as with SA_RESTART, except sem_timedwait, the
+ * sleeps, sigwaitinfo and sigtimedwait, which fail with EINTR, nanosleep
+ * and clock_nanosleep with the time left, sleep returning the seconds
+ * left; SA_NOCLDSTOP and SA_NOCLDWAIT for SIGCHLD). sigpending reports a
+ * thread's own pending signals and the process's. Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
  * go to the faulting thread's handler. Handlers must be async-signal-safe,
  * and weave's own calls are not (sem_post included): set a volatile
  * sig_atomic_t or write() to a pipe instead. sigsuspend and pause wait
- * only the ULT, until a handler has run on it (cancellation points, as
- * below). Reserved: signals 32 and 33 (glibc's).
+ * only the ULT, until a handler has run on it. sigwait, sigwaitinfo,
+ * sigtimedwait, sigsuspend and pause are cancellation points. Reserved:
+ * signals 32 and 33 (glibc's). Not mapped: poll, select, pselect,
+ * recvfrom, recvmsg, sendto, sendmsg (the system's: they block the LWP
+ * and are not cancellation points on a ULT).
  *
  * Not covered (see README, "From C"): process-shared objects (ENOTSUP;
  * _POSIX_THREAD_PROCESS_SHARED is -1 here), pthread_atfork and fork (the system's).
@@ -249,12 +254,11 @@
  * cancellation points weave implements (pthread_join and the timed joins,
  * pthread_cond_wait, timedwait and clockwait, sem_wait, timedwait and
  * clockwait, sleep, usleep, nanosleep, clock_nanosleep, sigsuspend, pause,
- * and the socket calls above); a request pending when one is called is
+ * sigwait, sigwaitinfo, sigtimedwait, and the socket calls above); a request pending when one is called is
  * acted on even if it would not wait, and a thread blocked in one is
  * woken by pthread_cancel. POSIX's other cancellation points (poll,
  * select, open, fsync, waitpid, readv, sendmsg, ...) are the system's
- * calls here, which do not act on weave's requests, and neither do
- * weave's sigwait, sigwaitinfo and sigtimedwait.
+ * calls here, which do not act on weave's requests.
  * With PTHREAD_CANCEL_ASYNCHRONOUS (and cancellation enabled), a request
  * stops the thread wherever it is in its own code, a loop that calls
  * nothing included (weave interrupts its LWP with the C library's own
@@ -274,6 +278,7 @@
  * immediate handlers (see the header comment). */
 #define pthread_sigmask weave_pthread_sigmask
 #define sigprocmask weave_sigprocmask
+#define sigpending weave_sigpending
 #define pthread_kill weave_pthread_kill
 #define pthread_sigqueue weave_pthread_sigqueue
 #define raise(sig) weave_raise(sig)

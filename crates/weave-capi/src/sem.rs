@@ -8,8 +8,10 @@
 //! soon as no thread is blocked on it, while the thread that posted the
 //! permit a waiter just took may still be inside `sem_post`.
 //! Process-shared semaphores (`pshared` != 0) are `ENOSYS`. `sem_wait`
-//! and `sem_timedwait` fail with `EINTR` when a signal handler runs for
-//! the waiting thread.
+//! fails with `EINTR` when a signal handler installed without
+//! `SA_RESTART` runs for the waiting thread (with it, the wait goes on, as
+//! POSIX's `SA_RESTART` and glibc have it); `sem_timedwait` whatever the
+//! flag says, as Linux's.
 //! Named semaphores (`sem_open`) are the system's: every call here hands
 //! them on (`named_sem.rs`).
 
@@ -101,7 +103,8 @@ pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
 }
 
 /// `sem_wait`: takes a permit, blocking the calling ULT until one is
-/// posted; `EINTR` if a signal handler ran for it meanwhile. A
+/// posted; `EINTR` if a signal handler without `SA_RESTART` ran for it
+/// meanwhile. A
 /// cancellation point (`pthread_cancel`).
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
@@ -118,15 +121,34 @@ pub unsafe extern "C-unwind" fn weave_sem_wait(s: *mut sem_t) -> c_int {
 /// acted on (a permit that was taken is kept: the request waits for the
 /// next point).
 fn take(sem: &Semaphore, until: Option<Instant>) -> c_int {
-    match cancel::point(|| sem.acquire_cancellable_interruptible(until)) {
-        Ok((Ok(Some(p)), _)) => {
-            p.forget();
-            0
-        }
-        Ok((Ok(None), false)) => libc::ETIMEDOUT,
-        // A signal handler ran for the caller meanwhile.
-        Ok((Err(_), false)) => libc::EINTR,
-        Ok((_, true)) | Err(()) => cancel::ACT,
+    loop {
+        let wait = || {
+            if let Some(p) = sem.try_acquire() {
+                return Ok(Some(p));
+            }
+            // A handler that ran before this wait is not this wait's
+            // (cleared off the fast path, which has no wait to end).
+            weave_rt::signal::take_interrupted_without_restart();
+            sem.acquire_cancellable_interruptible(until)
+        };
+        return match cancel::point(wait) {
+            Ok((Ok(Some(p)), _)) => {
+                p.forget();
+                0
+            }
+            Ok((Ok(None), false)) => libc::ETIMEDOUT,
+            // A signal handler ran for the caller meanwhile: `sem_wait`
+            // goes on if it was installed with SA_RESTART (POSIX: an
+            // interruptible function restarts), as glibc's does; a timed
+            // wait fails whatever the flag says, as Linux's.
+            Ok((Err(_), false))
+                if until.is_none() && !weave_rt::signal::take_interrupted_without_restart() =>
+            {
+                continue
+            }
+            Ok((Err(_), false)) => libc::EINTR,
+            Ok((_, true)) | Err(()) => cancel::ACT,
+        };
     }
 }
 

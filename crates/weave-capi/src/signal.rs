@@ -1,7 +1,8 @@
 //! The POSIX signal calls, mapped onto `weave::signal`: per-ULT masks
 //! (`pthread_sigmask`, a store on a ULT, no system call), thread-directed
 //! signals to a ULT (`pthread_kill`, `pthread_sigqueue`, `raise`),
-//! `sigwait`/`sigwaitinfo` blocking only the ULT, and `sigaction`/`signal`
+//! `sigpending`, `sigwait`/`sigwaitinfo`/`sigtimedwait` blocking only the
+//! ULT (cancellation points), and `sigaction`/`signal`
 //! whose C handlers are weave's *immediate* handlers (run in signal
 //! context, on the stack of the thread that takes the signal).
 //!
@@ -13,7 +14,9 @@ use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 use libc::{pthread_t, sigset_t};
-use weave_rt::signal::{self, Disposition, How, Immediate, ImmediateFn, SigSet, SignalError};
+use weave_rt::signal::{
+    self, Disposition, How, Immediate, ImmediateFn, SigSet, SignalError, Waited,
+};
 
 use crate::thread::{ended_unjoined, live};
 use crate::{guard, guard_errno};
@@ -176,6 +179,21 @@ pub unsafe extern "C" fn weave_sigprocmask(
     }
 }
 
+/// `sigpending`: the signals pending for the calling thread or the
+/// process that its mask blocks (a ULT's own are weave's, not the
+/// kernel's); `-1` and `EFAULT` for a null set.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigpending(set: *mut sigset_t) -> c_int {
+    guard_errno("sigpending", libc::EINVAL, || {
+        if set.is_null() {
+            return libc::EFAULT;
+        }
+        // SAFETY: non-null; the program's set.
+        unsafe { set.write(signal::pending().to_sigset_t()) };
+        0
+    })
+}
+
 /// Sends to thread `t`: `value` for `pthread_sigqueue`. Signal 0 checks
 /// only that `t` is a valid id (a thread that has ended but is not joined
 /// yet still is: the signal then goes nowhere). `SIGKILL` and `SIGSTOP` act on the process, as
@@ -257,25 +275,49 @@ unsafe fn wait_set(set: *const sigset_t) -> Option<SigSet> {
 
 /// `sigwait`: blocks the calling ULT until a signal of `set` is pending
 /// for it or the process, takes it and stores its number in `*sig`.
-/// `EINVAL` for a null or empty set or an unusable signal in it.
+/// `EINVAL` for a null set; never `EINTR` (a handler that runs meanwhile
+/// leaves the wait going on). A cancellation point: a request ends the
+/// wait (a signal already taken is kept, and the request waits for the
+/// next point).
 #[no_mangle]
-pub unsafe extern "C" fn weave_sigwait(set: *const sigset_t, sig: *mut c_int) -> c_int {
-    guard("sigwait", libc::EINVAL, || {
+pub unsafe extern "C-unwind" fn weave_sigwait(set: *const sigset_t, sig: *mut c_int) -> c_int {
+    let r = guard("sigwait", libc::EINVAL, || {
         // SAFETY: the program's set (or null).
         let Some(s) = (unsafe { wait_set(set) }) else {
             return libc::EINVAL;
         };
-        match signal::wait(&s) {
-            Ok(info) => {
+        match wait_point(&s, None, false) {
+            Ok(Some(info)) => {
                 if !sig.is_null() {
                     // SAFETY: non-null; the program's int.
                     unsafe { sig.write(info.signo) };
                 }
                 0
             }
-            Err(e) => errno_of(&e),
+            Ok(None) => crate::cancel::ACT,
+            Err(e) => e,
         }
-    })
+    });
+    crate::cancel::finish(r)
+}
+
+/// The wait of `sigwait` (`eintr` false), `sigwaitinfo` and `sigtimedwait`
+/// as a cancellation point: the signal taken, `Ok(None)` when a
+/// cancellation request is to be acted on, `Err(EAGAIN)` when `deadline`
+/// passed, `Err(EINTR)` when a handler ran on the thread (`eintr`).
+fn wait_point(
+    set: &SigSet,
+    deadline: Option<std::time::Instant>,
+    eintr: bool,
+) -> Result<Option<signal::SigInfo>, c_int> {
+    match crate::cancel::point(|| signal::wait_interruptible(set, deadline, eintr)) {
+        // A signal taken is kept, even with a request pending.
+        Ok((Ok(Waited::Signal(i)), _)) => Ok(Some(i)),
+        Ok((_, true)) | Err(()) => Ok(None),
+        Ok((Ok(Waited::Interrupted), false)) => Err(libc::EINTR),
+        Ok((Ok(_), false)) => Err(libc::EAGAIN),
+        Ok((Err(e), false)) => Err(errno_of(&e)),
+    }
 }
 
 /// `siginfo_t`'s first fields as the kernel lays them out for `kill` and
@@ -292,9 +334,12 @@ struct InfoHead {
 }
 
 /// `sigwaitinfo`: as `sigwait`, returning the signal number and filling
-/// `*info` (number, code, sender, value); `-1` and `errno` on error.
+/// `*info` (number, code, sender, value); `-1` and `errno` on error,
+/// `EINTR` when a signal handler ran on the thread while it waited (POSIX:
+/// "interrupted by an unblocked, caught signal"; whatever `SA_RESTART`
+/// says, as Linux). A cancellation point.
 #[no_mangle]
-pub unsafe extern "C" fn weave_sigwaitinfo(
+pub unsafe extern "C-unwind" fn weave_sigwaitinfo(
     set: *const sigset_t,
     info: *mut libc::siginfo_t,
 ) -> c_int {
@@ -304,10 +349,10 @@ pub unsafe extern "C" fn weave_sigwaitinfo(
 
 /// `sigtimedwait`: as `sigwaitinfo`, giving up after `*timeout` (a
 /// relative time; null waits for ever): `-1` with `errno` `EAGAIN` when no
-/// signal of `set` came, `EINVAL` for a `tv_nsec` outside `0..1e9` or a
-/// negative time.
+/// signal of `set` came (an empty set waits for the timeout), `EINVAL`
+/// for a `tv_nsec` outside `0..1e9` or a negative time.
 #[no_mangle]
-pub unsafe extern "C" fn weave_sigtimedwait(
+pub unsafe extern "C-unwind" fn weave_sigtimedwait(
     set: *const sigset_t,
     info: *mut libc::siginfo_t,
     timeout: *const libc::timespec,
@@ -319,14 +364,19 @@ pub unsafe extern "C" fn weave_sigtimedwait(
             crate::set_errno(libc::EINVAL);
             return -1;
         }
-        Some(t) => Some(std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)),
+        Some(t) => {
+            let now = std::time::Instant::now();
+            let d = std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32);
+            // A timeout too long for an `Instant` is none.
+            now.checked_add(d)
+        }
     };
     // SAFETY: the caller's contract, passed on.
-    unsafe { wait_info("sigtimedwait", set, info, Some(limit)) }
+    unsafe { wait_info("sigtimedwait", set, info, limit) }
 }
 
-/// The body of `sigwaitinfo` (`limit` None) and `sigtimedwait` (`limit`
-/// Some: its timeout, None for none).
+/// The body of `sigwaitinfo` and `sigtimedwait` (`deadline`: its
+/// timeout's end).
 ///
 /// # Safety
 ///
@@ -336,29 +386,47 @@ unsafe fn wait_info(
     call: &'static str,
     set: *const sigset_t,
     info: *mut libc::siginfo_t,
-    limit: Option<Option<std::time::Duration>>,
+    deadline: Option<std::time::Instant>,
 ) -> c_int {
     let mut signo = 0;
     let mut got = None;
+    let mut act = false;
     let r = guard_errno(call, libc::EINVAL, || {
-        // SAFETY: the program's set (or null).
-        let Some(s) = (unsafe { wait_set(set) }) else {
+        if set.is_null() {
             return libc::EINVAL;
-        };
-        let waited = match limit {
-            None | Some(None) => signal::wait(&s).map(Some),
-            Some(Some(d)) => signal::wait_timeout(&s, d),
-        };
-        match waited {
+        }
+        // SAFETY: the program's set.
+        let s = unsafe { wait_set(set) }.unwrap_or(SigSet::EMPTY);
+        if s.is_empty() {
+            // Nothing can come: the timeout, as the kernel's call does.
+            let Some(at) = deadline else {
+                return libc::EINVAL;
+            };
+            return match crate::cancel::point(|| weave_rt::thread::sleep_until_interruptible(at)) {
+                Ok((_, true)) | Err(()) => {
+                    act = true;
+                    0
+                }
+                Ok((Err(_), false)) => libc::EINTR,
+                Ok((Ok(()), false)) => libc::EAGAIN,
+            };
+        }
+        match wait_point(&s, deadline, true) {
             Ok(Some(i)) => {
                 signo = i.signo;
                 got = Some(i);
                 0
             }
-            Ok(None) => libc::EAGAIN,
-            Err(e) => errno_of(&e),
+            Ok(None) => {
+                act = true;
+                0
+            }
+            Err(e) => e,
         }
     });
+    if act {
+        crate::cancel::act();
+    }
     if r != 0 {
         return r;
     }
@@ -435,6 +503,8 @@ fn set_action(sig: c_int, act: &libc::sigaction) -> Result<(), c_int> {
                 once: act.sa_flags & libc::SA_RESETHAND != 0,
                 nodefer: act.sa_flags & libc::SA_NODEFER != 0,
                 restart: act.sa_flags & libc::SA_RESTART != 0,
+                nocldstop: sig == libc::SIGCHLD && act.sa_flags & libc::SA_NOCLDSTOP != 0,
+                nocldwait: sig == libc::SIGCHLD && act.sa_flags & libc::SA_NOCLDWAIT != 0,
             };
             FLAGS[sig as usize].store(act.sa_flags, Relaxed);
             // SAFETY: a C signal handler is the program's promise that it
@@ -450,11 +520,15 @@ fn set_action(sig: c_int, act: &libc::sigaction) -> Result<(), c_int> {
 /// `sa_mask` and the signal blocked); `SIG_DFL` and `SIG_IGN` go to the
 /// kernel. `SA_SIGINFO`, `SA_RESETHAND` and `SA_NODEFER` are honoured,
 /// and `SA_RESTART` for the system's calls and the socket calls (without
-/// it, one a handler interrupts fails with `EINTR`); weave's other waits
-/// always restart after a handler, except `sem_wait`, `sem_timedwait` and
-/// the sleeps, which fail with `EINTR` (as the kernel's do whatever
-/// `SA_RESTART` says). `EINVAL` for a bad signal number,
-/// for `SIGKILL`/`SIGSTOP`, and for the signals glibc keeps (32, 33).
+/// it, one a handler interrupts fails with `EINTR`) and `sem_wait`;
+/// weave's other waits always restart after a handler, except
+/// `sem_timedwait`, the sleeps, `sigwaitinfo` and `sigtimedwait`, which
+/// fail with `EINTR` (as Linux's do whatever `SA_RESTART` says).
+/// `SA_NOCLDSTOP` and `SA_NOCLDWAIT` go to the kernel for `SIGCHLD`.
+/// `EINVAL` for a bad signal number, for `SIGKILL`/`SIGSTOP`, and for the
+/// signals glibc keeps (32, 33). A plain OS thread that installs a
+/// handler (`main`) is registered with weave, so that a signal its mask
+/// lets in runs the handler there.
 #[no_mangle]
 pub unsafe extern "C" fn weave_sigaction(
     sig: c_int,
@@ -464,6 +538,15 @@ pub unsafe extern "C" fn weave_sigaction(
     guard_errno("sigaction", libc::EINVAL, || {
         if !act.is_null() && (sig == libc::SIGKILL || sig == libc::SIGSTOP) {
             return libc::EINVAL;
+        }
+        // A plain OS thread that installs a handler (a C program's `main`)
+        // becomes one that uses weave: a signal its kernel mask lets in
+        // then runs the handler there (POSIX: any thread that does not
+        // block it), as one sent by its own `kill` or `sigqueue` is at
+        // once. Unknown to weave, it would pass such a signal on to a ULT
+        // and block it in its own kernel mask for good.
+        if !act.is_null() {
+            let _ = weave_rt::thread::current();
         }
         let before = match current_action(sig) {
             Ok(a) => a,

@@ -298,8 +298,9 @@ unsafe fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
 /// `clock_nanosleep`: the calling ULT sleeps for `*req` on `clock`, or
 /// until `*req` on it with `TIMER_ABSTIME`. Returns the error number
 /// itself, as POSIX says (not `-1` and `errno`): `EINVAL` for a `tv_nsec`
-/// outside `0..1e9`, a negative relative time, other flags, or
-/// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. On
+/// outside `0..1e9`, a negative time (relative or absolute), or
+/// `CLOCK_THREAD_CPUTIME_ID` (as Linux); `EFAULT` for null. Flags other
+/// than `TIMER_ABSTIME` are ignored, as Linux ignores them. On
 /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` only the ULT waits; other clocks
 /// (`CLOCK_BOOTTIME`, `CLOCK_TAI`, `CLOCK_PROCESS_CPUTIME_ID`) go to the
 /// system's call on weave's blocking pool, so that the LWP does not wait
@@ -328,12 +329,11 @@ unsafe fn clock_nanosleep(
         let Some(r) = (unsafe { req.as_ref() }) else {
             return libc::EFAULT;
         };
-        let absolute = flags == libc::TIMER_ABSTIME;
-        if (flags != 0 && !absolute)
-            || !(0..1_000_000_000).contains(&r.tv_nsec)
-            || (!absolute && r.tv_sec < 0)
-            || clock == libc::CLOCK_THREAD_CPUTIME_ID
-        {
+        // Only TIMER_ABSTIME means anything; other bits are ignored, as
+        // the kernel ignores them.
+        let absolute = flags & libc::TIMER_ABSTIME != 0;
+        // A negative time is invalid, absolute too (the kernel's check).
+        if !valid(r) || clock == libc::CLOCK_THREAD_CPUTIME_ID {
             return libc::EINVAL;
         }
         let Some(c) = Clock::from_id(clock) else {

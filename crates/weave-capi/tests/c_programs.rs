@@ -396,6 +396,18 @@ c_tests! {
     segv_handler_runs_on_the_faulting_thread_and_the_access_is_retried => "sig_segv_handler_on_faulting_thread",
 }
 
+// Signals and sleeps against their POSIX pages: cancellation points,
+// EINTR, SIGCHLD's flags, sigpending, delivery to the sending thread.
+c_tests! {
+    sigwait_sigwaitinfo_and_sigtimedwait_are_cancellation_points => "sig_sigwait_calls_are_cancellation_points",
+    sigwaitinfo_and_sigtimedwait_fail_with_eintr_after_a_handler_and_sigwait_goes_on => "sig_sigwaitinfo_fails_with_eintr_sigwait_does_not",
+    clock_nanosleep_ignores_other_flags_and_refuses_negative_times => "clock_nanosleep_flags_and_negative_times",
+    sigchld_handler_honours_sa_nocldstop_and_sa_nocldwait => "sig_sigchld_nocldwait_and_nocldstop",
+    sigpending_reports_the_threads_and_the_process_blocked_signals => "sig_sigpending_thread_and_process",
+    kill_and_sigqueue_to_self_run_the_handler_before_returning => "sig_kill_to_self_runs_the_handler_before_returning",
+    sem_wait_goes_on_after_an_sa_restart_handler_and_fails_without => "sig_sem_wait_restarts_with_sa_restart",
+}
+
 /// Other calls that would hand a weave thread id or a weave-initialised
 /// object to glibc are refused at compile time as well.
 #[test]

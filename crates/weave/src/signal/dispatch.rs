@@ -364,6 +364,12 @@ fn handler_ult(rx: mpmc::Receiver<i32>, pool: &'static Pool) {
     }
 }
 
+/// The signals of which the dispatcher holds records for a ULT that
+/// unblocks them (`sigpending`).
+pub(crate) fn held_signals() -> u64 {
+    held().signals()
+}
+
 /// Routes one record: to a waiting `signal::wait` caller, or to its lane
 /// (a held one is held).
 pub(crate) fn route(rec: Record) {

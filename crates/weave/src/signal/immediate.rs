@@ -81,6 +81,12 @@ pub struct Immediate {
     /// `read` of a pipe, say). weave's own waits restart either way, but
     /// for those that report `EINTR` (`signal::take_interrupted`).
     pub restart: bool,
+    /// For `SIGCHLD`: no signal when a child stops or continues
+    /// (`SA_NOCLDSTOP`), passed on to the kernel.
+    pub nocldstop: bool,
+    /// For `SIGCHLD`: children that end are not left as zombies for
+    /// `wait` (`SA_NOCLDWAIT`), passed on to the kernel.
+    pub nocldwait: bool,
 }
 
 impl Immediate {
@@ -93,6 +99,8 @@ impl Immediate {
             once: false,
             nodefer: false,
             restart: true,
+            nocldstop: false,
+            nocldwait: false,
         }
     }
 

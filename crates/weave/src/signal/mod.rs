@@ -52,8 +52,9 @@
 //! Standard signals raised while one is pending coalesce (1..=n runs for n
 //! raises); real-time signals (`SIGRTMIN..=SIGRTMAX`) are queued, each with
 //! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
-//! `sigwait` ([`wait_timeout`] `sigtimedwait`); all block only the calling
-//! ULT.
+//! `sigwait` ([`wait_timeout`] `sigtimedwait`, [`wait_interruptible`]
+//! `sigwaitinfo`'s `EINTR` and a cancellation point); all block only the
+//! calling ULT. [`pending`] is `sigpending`.
 //!
 //! **Thread-directed signals.** [`Thread::kill`](crate::thread::Thread::kill)
 //! (`pthread_kill`) and [`Thread::sigqueue`](crate::thread::Thread::sigqueue)
@@ -289,18 +290,23 @@ static INSTALL: Mutex<()> = Mutex::new(());
 /// Puts weave's wrapper in the kernel's table for `sig`, with everything
 /// its top half needs made first.
 fn install(sig: i32) -> Result<&'static Action, SignalError> {
-    install_with(sig, SigSet::EMPTY, false, true)
+    // An immediate handler's options stay in the kernel's action (a
+    // `wait` for its signal installs again).
+    let imm = immediate::lookup(sig).copied();
+    install_with(
+        sig,
+        &imm.unwrap_or(Immediate::new(ImmediateFn::Plain(no_handler))),
+    )
 }
+
+/// The handler of [`install`]'s default options, never run.
+extern "C" fn no_handler(_: i32) {}
 
 /// As [`install`], with the kernel blocking `mask` (and `sig` itself unless
 /// `nodefer`) while the wrapper runs: an immediate handler's `sa_mask`;
 /// `restart`: its `SA_RESTART`.
-fn install_with(
-    sig: i32,
-    mask: SigSet,
-    nodefer: bool,
-    restart: bool,
-) -> Result<&'static Action, SignalError> {
+fn install_with(sig: i32, opts: &Immediate) -> Result<&'static Action, SignalError> {
+    let (mask, nodefer, restart) = (opts.mask, opts.nodefer, opts.restart);
     check(sig)?;
     // The LWPs start (with the caller's kernel mask) before the signal
     // counts as handled.
@@ -344,6 +350,14 @@ fn install_with(
     }
     if nodefer {
         act.sa_flags |= libc::SA_NODEFER;
+    }
+    // What the kernel does for SIGCHLD itself (stops, zombies) is the
+    // program's to say.
+    if opts.nocldstop {
+        act.sa_flags |= libc::SA_NOCLDSTOP;
+    }
+    if opts.nocldwait {
+        act.sa_flags |= libc::SA_NOCLDWAIT;
     }
     act.sa_mask = mask.to_sigset_t();
     // The top half is weave's code: an asynchronous cancellation must not
@@ -470,7 +484,7 @@ pub unsafe fn handle_immediate(sig: i32, action: Immediate) -> Result<(), Signal
         state::set_deliver_hook(dispatch::at_safe_point);
         return Ok(());
     }
-    install_with(sig, action.mask, action.nodefer, action.restart).map(|_| ())
+    install_with(sig, &action).map(|_| ())
 }
 
 /// Has `act` run by a ULT that a cancellation request stops in its own
@@ -703,6 +717,23 @@ pub fn current_mask() -> SigSet {
     }
 }
 
+/// The signals pending for the calling thread that its mask blocks, as
+/// `sigpending` reports them: those sent to it (a ULT's are weave's,
+/// [`Thread::kill`](crate::thread::Thread::kill)) or to the process (the
+/// kernel's, where nobody takes them, and those weave holds for a ULT that
+/// unblocks them).
+pub fn pending() -> SigSet {
+    // SAFETY: a zeroed sigset_t is a valid out-value.
+    let mut ks: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid set to write, on the calling thread.
+    unsafe { libc::sigpending(&mut ks) };
+    let mut bits = SigSet::from_sigset_t(&ks).bits() | dispatch::held_signals();
+    if let Some(t) = crate::thread::current::running() {
+        bits |= t.sig.pending.load(SeqCst);
+    }
+    SigSet::from_bits(bits & current_mask().bits())
+}
+
 /// Kernel mask changes weave has made for ULTs so far (each a system call
 /// that case 4 made necessary); every other mask change of a ULT cost none.
 pub fn kernel_mask_changes() -> u64 {
@@ -739,15 +770,19 @@ pub fn take_interrupted() -> bool {
 }
 
 /// Whether a handler installed without `SA_RESTART`
-/// ([`Immediate::restart`] false) ran on the calling ULT since the last
-/// call; clears it. The `EINTR` of C's socket calls, which a handler
-/// without `SA_RESTART` ends. False on a plain OS thread, whose system
-/// calls the kernel itself ends with `EINTR` then.
+/// ([`Immediate::restart`] false) ran on the calling thread since the
+/// last call; clears it. The `EINTR` of C's socket calls and `sem_wait`,
+/// which a handler without `SA_RESTART` ends (with it, they go on). False
+/// on a plain OS thread that never used weave.
 pub fn take_interrupted_without_restart() -> bool {
-    match crate::thread::current::running() {
-        Some(t) => t.sig.flags.fetch_and(!state::NO_RESTART, Relaxed) & state::NO_RESTART != 0,
-        None => false,
-    }
+    let t = match crate::thread::current::running() {
+        Some(t) => t,
+        None => match crate::thread::current::external() {
+            Some(t) => t,
+            None => return false,
+        },
+    };
+    t.sig.flags.fetch_and(!state::NO_RESTART, Relaxed) & state::NO_RESTART != 0
 }
 
 /// `sigsuspend`: replaces the calling thread's mask with `set` until a
@@ -811,10 +846,69 @@ pub fn wait_deadline(set: &SigSet, deadline: Instant) -> Result<Option<SigInfo>,
     wait_until(set, Some(deadline))
 }
 
+/// How a [`wait_interruptible`] ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Waited {
+    /// A signal of the set, taken.
+    Signal(SigInfo),
+    /// The deadline passed, or (inside a
+    /// [`cancellation_point`](crate::thread::cancellation_point)) a
+    /// cancellation request ended the wait: [`cancel_requested`](crate::thread::cancel_requested) tells.
+    TimedOut,
+    /// A signal handler ran on the calling thread meanwhile (C's `EINTR`).
+    Interrupted,
+}
+
+/// As [`wait_deadline`] (`None`: no deadline), as C's `sigwaitinfo` and
+/// `sigtimedwait` wait: a handler that runs on the calling thread while it
+/// waits (for a signal outside `set`) ends the wait with
+/// [`Waited::Interrupted`] when `eintr` (else the wait goes on, as
+/// `sigwait`'s does); inside a
+/// [`cancellation_point`](crate::thread::cancellation_point), a request
+/// ends it with [`Waited::TimedOut`]. A signal of `set` that came first is
+/// returned whatever else happened.
+pub fn wait_interruptible(
+    set: &SigSet,
+    deadline: Option<Instant>,
+    eintr: bool,
+) -> Result<Waited, SignalError> {
+    // A handler that ran before this wait is not this wait's.
+    if eintr {
+        crate::sync::block::take_signal_interrupt();
+    }
+    let interrupted = std::cell::Cell::new(false);
+    let stop = || {
+        if crate::thread::cancel::wait_cancelled() {
+            return true;
+        }
+        if eintr && crate::sync::block::take_signal_interrupt() {
+            interrupted.set(true);
+            return true;
+        }
+        false
+    };
+    Ok(match wait_until_or(set, deadline, &stop)? {
+        Some(i) => Waited::Signal(i),
+        None if interrupted.get() => Waited::Interrupted,
+        None => Waited::TimedOut,
+    })
+}
+
 /// A deadline that does not come (a timeout too long for an `Instant`).
 const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 fn wait_until(set: &SigSet, deadline: Option<Instant>) -> Result<Option<SigInfo>, SignalError> {
+    wait_until_or(set, deadline, &|| false)
+}
+
+/// The body of the waits: as [`wait_deadline`], also giving up (`None`)
+/// when `stop` says so as the wait begins and after each wake-up.
+fn wait_until_or(
+    set: &SigSet,
+    deadline: Option<Instant>,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<SigInfo>, SignalError> {
     for s in set.iter() {
         check(s)?;
     }
@@ -880,15 +974,13 @@ fn wait_until(set: &SigSet, deadline: Option<Instant>) -> Result<Option<SigInfo>
                 // SAFETY: unblocking a valid set on the calling thread.
                 unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &ks, std::ptr::null_mut()) };
             }
-            match deadline {
-                None => Some(rx.recv().expect(SENT)),
-                Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                    Ok(i) => Some(i),
-                    // Time is up: withdraw the claim, unless a router made
-                    // it first (then its signal is on the way: take it).
-                    Err(_) if taken.swap(true, Relaxed) => Some(rx.recv().expect(SENT)),
-                    Err(_) => None,
-                },
+            match rx.recv_until_or(deadline, stop) {
+                Ok(i) => Some(i),
+                // Time is up (or `stop`): withdraw the claim, unless a
+                // router made it first (then its signal is on the way:
+                // take it).
+                Err(_) if taken.swap(true, Relaxed) => Some(rx.recv().expect(SENT)),
+                Err(_) => None,
             }
         }
     };

@@ -35,9 +35,9 @@ pub(crate) const SUSPENDING: u32 = 8;
 /// its suspend.
 pub(crate) const RAN: u32 = 16;
 /// Set when a handler installed without `SA_RESTART`
-/// (`Immediate::restart` false) ran on the ULT; cleared by
-/// `signal::take_interrupted_without_restart` (C's socket calls, which
-/// then fail with `EINTR`).
+/// (`Immediate::restart` false) ran on the ULT or registered OS thread;
+/// cleared by `signal::take_interrupted_without_restart` (C's socket calls
+/// and `sem_wait`, which then fail with `EINTR`).
 pub(crate) const NO_RESTART: u32 = 32;
 
 /// The signal fields of a TCB.

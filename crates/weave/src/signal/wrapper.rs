@@ -218,7 +218,11 @@ fn top_half(
         // A plain OS thread that uses weave: its kernel mask let it in.
         rec.route = Route::OsThread;
         rec.target = t.id().as_u64().get();
+        let no_restart = immediate::lookup(sig).is_some_and(|i| !i.restart);
         if take_here(sig, rec, None, info, uc) {
+            if no_restart {
+                t.sig.flags.fetch_or(super::state::NO_RESTART, Relaxed);
+            }
             super::state::interrupt_os_wait(t);
         }
         return;

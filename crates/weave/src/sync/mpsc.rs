@@ -128,6 +128,18 @@ impl<T> Receiver<T> {
         self.inner.recv_timeout(timeout)
     }
 
+    /// As [`recv_timeout`](Self::recv_timeout) until `deadline` (`None`:
+    /// none), also giving up with `Timeout` when `stop` says so as the
+    /// wait begins and after each wake-up: for a wait that a signal
+    /// handler or a cancellation request ends (`signal::wait`).
+    pub(crate) fn recv_until_or(
+        &self,
+        deadline: Option<std::time::Instant>,
+        stop: impl Fn() -> bool,
+    ) -> Result<T, RecvTimeoutError> {
+        self.inner.recv_until_or(deadline, stop)
+    }
+
     /// Waits for each message; ends at disconnection.
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }

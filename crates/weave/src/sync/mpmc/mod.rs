@@ -106,7 +106,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chan::{Chan, UNBOUNDED};
-use select::{run_tried, RecvOp, SendOp, Wait};
+use select::{run_tried, run_tried_or, RecvOp, SendOp, Wait};
 use timer::Timer;
 
 pub use builder::{Select, SelectedOperation};
@@ -343,6 +343,21 @@ impl<T> Receiver<T> {
     }
 
     fn recv_with(&self, wait: Wait) -> Result<T, RecvTimeoutError> {
+        self.recv_with_or(wait, || false)
+    }
+
+    /// As [`recv_deadline`](Self::recv_deadline) (`None`: no deadline),
+    /// also giving up with `Timeout` when `stop` says so as the wait
+    /// begins and after each wake-up (`select::run_tried_or`).
+    pub(crate) fn recv_until_or(
+        &self,
+        deadline: Option<Instant>,
+        stop: impl Fn() -> bool,
+    ) -> Result<T, RecvTimeoutError> {
+        self.recv_with_or(deadline.map_or(Wait::Forever, Wait::Until), stop)
+    }
+
+    fn recv_with_or(&self, wait: Wait, stop: impl Fn() -> bool) -> Result<T, RecvTimeoutError> {
         // The common case first, as in `Sender::send_with`; a receive
         // without a deadline, which waits next if this fails, takes an
         // unwritten slot as empty without a fence (`Chan::try_recv_glance`).
@@ -356,7 +371,7 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Empty) => {}
         }
         let mut op = RecvOp::new(&self.flavor);
-        match run_tried(&mut op, wait) {
+        match run_tried_or(&mut op, wait, stop) {
             Some(_) => op.take().map_err(RecvTimeoutError::from),
             None => Err(RecvTimeoutError::Timeout),
         }

@@ -351,6 +351,19 @@ pub fn run_with(ops: &mut [&mut dyn Operation], wait: Wait, biased: bool) -> Opt
 /// instructions more).
 #[inline]
 pub(crate) fn run_tried<O: Operation>(op: &mut O, wait: Wait) -> Option<usize> {
+    run_tried_or(op, wait, || false)
+}
+
+/// As [`run_tried`], also giving up (`None`, nothing completed) when
+/// `stop` says so as the wait begins and after each wake-up: for a wait
+/// that a signal handler or a cancellation request ends, which wake the
+/// waiter as a spurious wake-up would (`signal::wait`).
+#[inline]
+pub(crate) fn run_tried_or<O: Operation>(
+    op: &mut O,
+    wait: Wait,
+    stop: impl Fn() -> bool,
+) -> Option<usize> {
     let wait_deadline = match wait {
         Wait::Until(at) => Some(at),
         _ => None,
@@ -360,6 +373,7 @@ pub(crate) fn run_tried<O: Operation>(op: &mut O, wait: Wait) -> Option<usize> {
             Wait::Never => return None,
             // Through the seam, as in `run_inner`.
             Wait::Until(at) if expired(at) => return None,
+            _ if stop() => return None,
             _ => {}
         }
         let deadline = match (op.deadline(), wait_deadline) {
