@@ -488,7 +488,14 @@ impl Lwp {
         // nothing): a direct switch's Run can go into its record.
         if let Some(next) = self.direct_pick(tcb, 0) {
             let tracer = self.local().tracer;
-            trace::listen_block_to_in(tracer, || tcb.id(), self.index, reason, wait, || next.id());
+            trace::listen_block_to_in(
+                tracer,
+                || tcb.id(),
+                self.index,
+                reason,
+                wait,
+                || next.id_bits(),
+            );
             self.block_to(tcb, next);
             return;
         }
@@ -1009,7 +1016,7 @@ impl Lwp {
         // of the signal wrapper would block it here without telling the
         // ULTs (`KBLOCKED_ANY`), and no unblock would ever open it again.
         CURRENT.with(|c| c.set(self));
-        self.local().tracer = trace::Tracer::this_thread();
+        self.local().tracer = trace::Tracer::this_thread(self.index);
         self.local().errno = context::errno::Errno::of_this_thread();
         crate::signal::state::lwp_started();
         self.local().last_tick = 0;

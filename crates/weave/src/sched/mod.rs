@@ -278,16 +278,16 @@ fn note_wake(tcb: &'static Tcb, epoch: impl FnOnce() -> u64) -> Option<&'static 
     // Who woke it costs a thread-local read: only for a user's hook (a
     // recording finds the waker in its own ring, `trace::listen_wake`).
     let waker = || crate::thread::current::running().map(|t| t.id());
-    let woken = || (tcb.id(), epoch() as u8);
     match here {
         // Counted in bulk by the LWP, listened to or not.
         Some(l) => {
             l.count_wake();
+            let woken = || (tcb.id_bits(), epoch() as u8);
             trace::listen_wake_in(l.tracer(), woken, l.index, waker);
         }
         None => {
             trace::count_wake();
-            trace::listen_wake(woken, None, waker);
+            trace::listen_wake(|| (tcb.id(), epoch() as u8), None, waker);
         }
     }
     here

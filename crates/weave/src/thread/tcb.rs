@@ -202,6 +202,15 @@ impl Tcb {
         super::id::ThreadId::new(self.index, self.generation.load(Relaxed))
     }
 
+    /// [`Tcb::id`] as a number (`ThreadId::as_u64`), without the check that
+    /// it is not 0 that building a `ThreadId` makes (a live thread's
+    /// generation is at least 1): for the trace recorder's hot path
+    /// (a wake and a direct switch), whose records hold ids as numbers.
+    #[inline(always)]
+    pub(crate) fn id_bits(&self) -> u64 {
+        u64::from(self.generation.load(Relaxed)) << 32 | u64::from(self.index)
+    }
+
     /// Makes a free slot a new thread's: its kind and priority, and every
     /// per-thread field back to its starting value. The one initialiser of
     /// spawn and of an OS thread's registration.

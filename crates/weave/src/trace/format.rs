@@ -280,11 +280,23 @@ pub(crate) fn with_wake(w0: u64) -> u64 {
 /// runs next, 0 if none came).
 #[inline(always)]
 pub(crate) fn lean_block(reason: BlockReason, wait: u8) -> u64 {
-    u64::from(LEAN) | u64::from(wait) << 8 | u64::from(reason as u8 & REASON) << 24
+    u64::from(LEAN) | lean_block_bits(reason, wait)
+}
+
+/// [`lean_block`] without the kind: the reason and the wait, which a
+/// direct switch ORs into [`LEAN_UNSTAMPED`].
+#[inline(always)]
+pub(crate) fn lean_block_bits(reason: BlockReason, wait: u8) -> u64 {
+    u64::from(wait) << 8 | u64::from(reason as u8 & REASON) << 24
 }
 
 /// Word 0 of a LEAN record of an Exit, delta 0.
 pub(crate) const LEAN_EXIT_WORD: u64 = (LEAN | LEAN_EXIT) as u64;
+
+/// The bits every UNSTAMPED LEAN record's word 0 has (the kind and the
+/// delta): [`lean_block`]'s word and a held wake's bits ORed into it make
+/// the whole word.
+pub(crate) const LEAN_UNSTAMPED: u64 = LEAN as u64 | (UNSTAMPED as u64) << 32;
 
 /// Word 0 of a LEAN record, from that of a Block or Exit.
 #[cfg(test)]
@@ -337,11 +349,25 @@ pub(crate) fn held_wake(wait: u8) -> u64 {
     u64::from(LEAN_WOKE) | u64::from(wait) << 16
 }
 
-/// The LWP field of a word 0 (0xffff: none), as the recorder keeps a held
-/// wake's.
+/// The wait of a wake held as `held` ([`held_wake`]).
+#[inline(always)]
+pub(crate) fn wait_of_held(held: u64) -> u8 {
+    (held >> 16) as u8
+}
+
+/// The LWP field of a word 0 (0xffff: none), as the recorder keeps its
+/// thread's LWP, a held wake's.
 #[inline(always)]
 pub(crate) fn lwp_field(lwp: Option<usize>) -> u32 {
     lwp.map_or(NO_LWP, |l| l as u64 & NO_LWP) as u32
+}
+
+/// [`lwp_field`] of no LWP.
+pub(crate) const NO_LWP_FIELD: u32 = NO_LWP as u32;
+
+/// The LWP whose field ([`lwp_field`]) is `f`.
+pub(crate) fn lwp_of_field(f: u32) -> Option<usize> {
+    (u64::from(f) != NO_LWP).then_some(f as usize)
 }
 
 /// The WAKE_RUN word 0 (delta 0) of a wake held as `held` ([`held_wake`])

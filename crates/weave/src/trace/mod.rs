@@ -454,7 +454,9 @@ pub(crate) fn listen_block_in(
 }
 
 /// [`listen_block_in`] for a direct switch (`Lwp::block_to`): the LWP
-/// switches to `next()` straight after the Block. While only a recording
+/// switches to the ULT whose id `next()` is (as a number,
+/// `ThreadId::as_u64`: the caller's `Tcb::id_bits`, no `ThreadId`
+/// built) straight after the Block. While only a recording
 /// listens and the switch goes unstamped, the Block and that Run are one
 /// record, published at once (`record::switch_to_in`), and
 /// [`listen_run`] finds the Run written; else as [`listen_block_in`].
@@ -469,16 +471,16 @@ pub(crate) fn listen_block_to_in(
     lwp: usize,
     reason: BlockReason,
     wait: impl Fn() -> u8,
-    next: impl FnOnce() -> ThreadId,
+    next: impl FnOnce() -> u64,
 ) {
     let st = STATE.0.load(Ordering::Acquire);
     if st != 0
         && !record::switch_to_in(
             tr.fast(),
             st,
-            || format::lean_block(reason, wait()),
+            || format::lean_block_bits(reason, wait()),
             lwp,
-            || next().as_u64().get(),
+            next,
         )
     {
         listen_block_in(tr, ult, lwp, reason, wait);
@@ -518,12 +520,14 @@ pub(crate) fn listen_run(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
     }
 }
 
-/// [`listen_wake`] on LWP `lwp`, into the ring of `tr` (see
-/// [`listen_with_in`]).
+/// [`listen_wake`] on LWP `lwp`, whose thread's ring `tr` is (see
+/// [`listen_with_in`]); `woken().0` is the woken ULT's id as a number
+/// (`ThreadId::as_u64`: the caller's `Tcb::id_bits`, no `ThreadId`
+/// built, as the recorder holds it).
 #[inline(always)]
 pub(crate) fn listen_wake_in(
     tr: Tracer,
-    woken: impl FnOnce() -> (ThreadId, u8),
+    woken: impl FnOnce() -> (u64, u8),
     lwp: usize,
     waker: impl FnOnce() -> Option<ThreadId>,
 ) {
@@ -531,7 +535,7 @@ pub(crate) fn listen_wake_in(
     if st != 0 {
         let (ult, wait) = woken();
         if !record::on_wake_here(tr.fast(), st, ult, lwp, wait) {
-            listen_wake_slow(st, ult, Some(lwp), wait, waker);
+            listen_wake_in_slow(st, ult, lwp, format::held_wake(wait), waker);
         }
     }
 }
@@ -602,6 +606,22 @@ fn listen_wake_slow(
             },
         );
     }
+}
+
+/// [`listen_wake_slow`] from [`listen_wake_in`], with the woken ULT's id
+/// as a number and its wait as `format::held_wake` holds it (what the
+/// inline path computed: nothing else is kept for this cold call).
+#[cold]
+#[inline(never)]
+fn listen_wake_in_slow(
+    st: u64,
+    ult: u64,
+    lwp: usize,
+    held: u64,
+    waker: impl FnOnce() -> Option<ThreadId>,
+) {
+    let wait = format::wait_of_held(held);
+    listen_wake_slow(st, record::id_of(ult), Some(lwp), wait, waker);
 }
 
 /// Whether a hook is installed or a trace recorded: lets the hottest

@@ -36,7 +36,13 @@
 //! (`Lwp::block_to`), writes that Run into the Block's record at once
 //! and publishes it whole (`switch_to_in`): the Run itself then records
 //! nothing. Only a wake made on the ring's own LWP waits so
-//! (`on_wake_here`); one made elsewhere is written at once. The price
+//! (`on_wake_here`); one made elsewhere is written at once. So a held
+//! wake's LWP is the thread's, which the recorder keeps once
+//! (`Fast::lwp`, from `Tracer::this_thread`), and a wake stores two
+//! words: the woken ULT's id (taken as a number, `Tcb::id_bits`, no
+//! `ThreadId` built) and its wait. A wake and a direct switch test
+//! "this recording's ring, a ULT running" with one comparison
+//! (`Fast::live`). The price
 //! of holding wakes: a ULT still running when the recording stops, on
 //! another thread than [`stop`]'s, has its last wake left out of the
 //! file (`stop`'s own thread writes its own; a ULT writes its own as its
@@ -339,6 +345,10 @@ pub(super) struct Fast {
     /// the reader keeps the same state per ring. Cleared when an event is
     /// dropped (the reader clears it at the DROPPED mark).
     running: u64,
+    /// `key` while `running` is not 0, else 0 (`set_running`): a wake and
+    /// a switch check "this recording's ring, a ULT running" in one
+    /// comparison with `trace::STATE`.
+    live: u64,
     /// Wakes written as WAKE_RUN records of their own (a second wake of
     /// the running ULT's before its next record, `wake_after_wake`), for
     /// ever: every `UNSTAMPED`th of them reads the clock instead, so that
@@ -355,10 +365,17 @@ pub(super) struct Fast {
     /// for a WAKE_RUN record); any other push writes it first as a WAKE_RUN
     /// record of its own (`close`), so the ring's order is kept.
     wake: [u64; 2],
-    /// The LWP the wake in `wake` was made on (`format::lwp_field`): a
-    /// LEAN_WOKE record implies the ring's LWP, so a wake made elsewhere
-    /// goes whole (`switch_out`).
-    wake_lwp: u32,
+    /// The LWP whose thread this is (`format::lwp_field`; `NO_LWP`'s
+    /// field on any other thread), set once as the LWP starts
+    /// (`Tracer::this_thread`) and kept across recordings (`attach`):
+    /// the LWP of every wake held in `wake` (only an LWP's own wakes are
+    /// held, `on_wake_here`), so that a wake stores none.
+    lwp: u32,
+    /// Word 0 of an UNSTAMPED LEAN record with neither reason nor waits
+    /// (`format::LEAN_UNSTAMPED`), kept here so that a direct switch ORs
+    /// it in from memory: as a constant it took a 64-bit immediate load
+    /// and two ORs a switch.
+    lean_unstamped: u64,
     /// The ULT the record left open (`switch`) names in its last word
     /// already, if it is a LEAN_WOKE record (`format.rs`: the woken ULT,
     /// expected to run next); 0 for any other open record. A Run of
@@ -430,9 +447,11 @@ const NO_FAST: Fast = Fast {
     last: 0,
     switch: 0,
     running: 0,
+    live: 0,
     unstamped: 0,
     wake: [0; 2],
-    wake_lwp: 0,
+    lwp: format::NO_LWP_FIELD,
+    lean_unstamped: format::LEAN_UNSTAMPED,
     expect: 0,
     skip: 0,
     granted: 0,
@@ -483,12 +502,19 @@ impl Tracer {
     /// None yet: an LWP's until its thread starts.
     pub(crate) const NONE: Tracer = Tracer(std::ptr::null_mut());
 
-    /// The calling thread's (`NONE` if its locals are gone).
-    pub(crate) fn this_thread() -> Tracer {
-        Tracer(
-            FAST.try_with(UnsafeCell::get)
-                .unwrap_or(std::ptr::null_mut()),
-        )
+    /// The calling thread's, which is LWP `lwp`'s (`NONE` if its locals
+    /// are gone): the recorder keeps `lwp` for the wakes it holds
+    /// (`Fast::lwp`).
+    pub(crate) fn this_thread(lwp: usize) -> Tracer {
+        let p = FAST
+            .try_with(UnsafeCell::get)
+            .unwrap_or(std::ptr::null_mut());
+        if !p.is_null() {
+            // SAFETY: this thread's `FAST` (see `fast`); no other
+            // reference to it is held here.
+            unsafe { (*p).lwp = format::lwp_field(Some(lwp)) };
+        }
+        Tracer(p)
     }
 
     /// The `Fast` it points at. The caller must not hold another reference
@@ -543,7 +569,7 @@ pub(super) fn run_in(s: &mut Fast, ult: impl FnOnce() -> ThreadId) -> bool {
         return false;
     }
     s.switch = 0;
-    s.running = id;
+    set_running(s, id);
     true
 }
 
@@ -618,7 +644,7 @@ fn close(s: &mut Fast) {
         s.switch = 0;
     }
     if s.wake[1] != 0 {
-        write_wake(s);
+        write_wake(s, s.lwp);
     }
 }
 
@@ -638,12 +664,13 @@ fn publish_open(s: &mut Fast) {
 }
 
 /// Writes the wake waiting in `s.wake` as a WAKE_RUN record of its own, at
-/// the ring's last stamp (delta 0).
+/// the ring's last stamp (delta 0), made on the LWP whose field `lwp` is
+/// (`format::lwp_field`; a held wake's is the thread's, `Fast::lwp`).
 #[cold]
 #[inline(never)]
-fn write_wake(s: &mut Fast) {
+fn write_wake(s: &mut Fast, lwp: u32) {
     let [held, w1] = std::mem::take(&mut s.wake);
-    let w0 = format::wake_run_of_held(held, s.wake_lwp);
+    let w0 = format::wake_run_of_held(held, lwp);
     // SAFETY: as in `push`.
     if !unsafe { &*s.ring }.try_push(&mut s.cur, [w0, w1]) {
         push_slow(s, s.last, w0, w1, 0, 2);
@@ -759,7 +786,7 @@ pub(super) fn on_event_in(s: &mut Fast, key: u64, e: &Event) -> bool {
         _ => None,
     };
     if let Some(r) = format::sets_running(e) {
-        s.running = r;
+        set_running(s, r);
     }
     if push(s, ts, format::encode(e)) && matches!(e, Event::LwpBusy { .. }) {
         s.switch = STAMPED;
@@ -808,7 +835,8 @@ pub(super) fn switch_out_in(
     lean: u64,
     lwp: usize,
 ) -> bool {
-    if s.key != key || s.running == 0 {
+    debug_assert_eq!(s.live, if s.running != 0 { s.key } else { 0 });
+    if s.live != key {
         return false;
     }
     debug_assert_eq!(s.running, id(), "a switch of a ULT the ring did not run");
@@ -817,8 +845,9 @@ pub(super) fn switch_out_in(
 }
 
 /// A direct switch (`Lwp::block_to`) on this thread's LWP `lwp`: the
-/// Block of the ring's running ULT, whose LEAN record's word 0 is
-/// `lean()` (delta 0), and the Run of the ULT `next()` straight after
+/// Block of the ring's running ULT, whose LEAN record's reason and wait
+/// are `lean()` (`format::lean_block_bits`), and the Run of the ULT
+/// whose id is `next()` (as a number) straight after
 /// it, into `s`, this thread's ring of the recording `key`, as one LEAN
 /// record written whole and published at once (`RAN`: the Run that
 /// follows, [`run_in`], only clears it). Returns false, having done
@@ -839,23 +868,26 @@ pub(super) fn switch_to_in(
     lwp: usize,
     next: impl FnOnce() -> u64,
 ) -> bool {
-    if s.key != key || s.running == 0 || s.skip == 0 {
+    debug_assert_eq!(s.live, if s.running != 0 { s.key } else { 0 });
+    if s.live != key || s.skip == 0 {
         return false;
     }
     debug_assert!(s.switch == 0, "a record open while a ULT runs");
     let next = next();
     let [held, woken] = s.wake;
-    // The held bits only with a held wake (word 0 is not cleared).
-    let held = if woken == 0 {
-        0
-    } else if woken == next {
+    // The held bits only with a held wake (word 0 is not cleared). The
+    // ping-pong's case (the held wake woke `next`) tested first: one
+    // comparison.
+    let held = if woken == next {
         // Made on this LWP, as every held wake (`on_wake_here`).
-        debug_assert_eq!(s.wake_lwp, lwp as u32, "a wake held for another LWP");
+        debug_assert_eq!(s.lwp, lwp as u32, "a wake held for another LWP");
         held
+    } else if woken == 0 {
+        0
     } else {
         return false;
     };
-    let w0 = format::with_delta(lean(), format::UNSTAMPED) | held;
+    let w0 = s.lean_unstamped | lean() | held;
     // SAFETY: as in `push`.
     let ring = unsafe { &*s.ring };
     if !ring.try_push(&mut s.cur, [w0, next]) {
@@ -863,6 +895,7 @@ pub(super) fn switch_to_in(
     }
     s.skip -= 1;
     s.wake[1] = 0;
+    // Not 0: `live` stays.
     s.running = next;
     s.switch = RAN;
     true
@@ -909,7 +942,7 @@ fn switch_out(s: &mut Fast, id: impl Fn() -> u64, lean: u64, lwp: usize) {
         // The LEAN record implies the LWP of the ring's last Run, this
         // switch's: a held wake was made there (`on_wake_here`; a wake
         // made anywhere else is written at once, `on_wake_in`).
-        debug_assert_eq!(s.wake_lwp, lwp as u32, "a wake held for another LWP");
+        debug_assert_eq!(s.lwp, lwp as u32, "a wake held for another LWP");
         ring.try_write(&mut s.cur, [lean | held, woken], 0)
     };
     if !written {
@@ -919,7 +952,7 @@ fn switch_out(s: &mut Fast, id: impl Fn() -> u64, lean: u64, lwp: usize) {
         s.expect = woken;
         s.wake[1] = 0;
     }
-    s.running = 0;
+    set_running(s, 0);
     if let Some(ts) = stamped {
         s.last = ts;
     }
@@ -961,7 +994,7 @@ fn switch_out_full(s: &mut Fast, id: u64, lean: u64, lwp: usize, ts: u64, delta:
     if s.switch != 0 {
         close(s);
     }
-    s.running = 0;
+    set_running(s, 0);
     s.expect = 0;
     let (ts, delta) = match (ts, delta) {
         (ts, delta) if delta != CHOOSE => (ts, delta),
@@ -1000,7 +1033,7 @@ fn switch_out_full(s: &mut Fast, id: u64, lean: u64, lwp: usize, ts: u64, delta:
             [
                 format::with_delta(format::with_wake(w0), delta as u32),
                 w1,
-                format::wake_run_of_held(s.wake[0], s.wake_lwp),
+                format::wake_run_of_held(s.wake[0], s.lwp),
                 s.wake[1],
             ],
             1,
@@ -1079,18 +1112,51 @@ pub(super) fn on_wake_in(
 /// [`on_wake_in`] for a wake made on LWP `lwp`, the LWP whose thread this
 /// is (`trace::listen_wake_in`): a wake made by the running ULT waits in
 /// `s.wake` for that ULT's switch, which is on the same LWP, and goes
-/// into its LEAN record (the switch need not compare the LWPs).
+/// into its LEAN record (the switch need not compare the LWPs, nor the
+/// wake store its LWP: the thread's is `Fast::lwp`).
+///
+/// `ult`: the woken ULT's id as a number (`ThreadId::as_u64`; the
+/// caller's `Tcb::id_bits`, which skips building a `ThreadId` and its
+/// non-zero check). The hot path (the ring is `key`'s, a ULT runs, no
+/// wake is held yet) is one comparison for the first two (`Fast::live`),
+/// one for the third and two stores; the rest is out of line
+/// (`on_wake_here_cold`), which takes the wake as the held word, so
+/// that nothing else is computed here for it.
 #[inline(always)]
-pub(super) fn on_wake_here(s: &mut Fast, key: u64, ult: ThreadId, lwp: usize, wait: u8) -> bool {
+pub(super) fn on_wake_here(s: &mut Fast, key: u64, ult: u64, lwp: usize, wait: u8) -> bool {
+    debug_assert_eq!(s.live, if s.running != 0 { s.key } else { 0 });
+    let held = format::held_wake(wait);
+    if s.live == key && s.wake[1] == 0 {
+        debug_assert_eq!(s.lwp, lwp as u32, "a wake held for another LWP");
+        s.wake = [held, ult];
+        return true;
+    }
+    on_wake_here_cold(s, key, ult, lwp, held)
+}
+
+/// [`on_wake_here`]'s other cases: a second wake held (`wake_after_wake`),
+/// no ULT running (`on_wake_unstarted`), or another recording's ring
+/// (false).
+#[cold]
+#[inline(never)]
+fn on_wake_here_cold(s: &mut Fast, key: u64, ult: u64, lwp: usize, held: u64) -> bool {
     if s.key != key {
         return false;
     }
+    let wait = format::wait_of_held(held);
     if s.running != 0 {
-        wake_by_running(s, ult, Some(lwp), wait);
+        wake_after_wake(s, ult, wait);
     } else {
-        on_wake_unstarted(s, ult, Some(lwp), wait);
+        on_wake_unstarted(s, id_of(ult), Some(lwp), wait);
     }
     true
+}
+
+/// The `ThreadId` of an id given as a number (`on_wake_here`): a live
+/// thread's, so never 0.
+#[inline]
+pub(super) fn id_of(ult: u64) -> ThreadId {
+    ThreadId::from_u64(ult).expect("a live thread's id")
 }
 
 /// A wake made with no ULT running on this thread (the LWP's timers, an
@@ -1113,11 +1179,10 @@ fn on_wake_unstarted(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) 
 #[inline(never)]
 fn wake_by_running_written(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
     if s.wake[1] != 0 {
-        write_wake(s);
+        write_wake(s, s.lwp);
     }
     s.wake = [format::held_wake(wait), ult.as_u64().get()];
-    s.wake_lwp = format::lwp_field(lwp);
-    write_wake(s);
+    write_wake(s, format::lwp_field(lwp));
 }
 
 /// [`on_wake`] for the recording `key` (even), giving the calling thread a
@@ -1130,17 +1195,6 @@ pub(super) fn on_wake_attaching(key: u64, ult: ThreadId, lwp: Option<usize>, wai
     }
 }
 
-/// A wake made by the ring's running ULT on this thread's LWP: no clock
-/// read; kept in `s.wake` until the ULT's next record.
-#[inline(always)]
-fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
-    if s.wake[1] != 0 {
-        return wake_after_wake(s, ult, lwp, wait);
-    }
-    s.wake = [format::held_wake(wait), ult.as_u64().get()];
-    s.wake_lwp = format::lwp_field(lwp);
-}
-
 /// A second wake of the running ULT's before its next record (a
 /// `notify_all`, a ULT waking several): the one waiting in `s.wake` is
 /// written as a record of its own, and this one takes its place; every
@@ -1148,16 +1202,16 @@ fn wake_by_running(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
 /// wakes is placed within tens of records.
 #[cold]
 #[inline(never)]
-fn wake_after_wake(s: &mut Fast, ult: ThreadId, lwp: Option<usize>, wait: u8) {
-    write_wake(s);
+fn wake_after_wake(s: &mut Fast, ult: u64, wait: u8) {
+    debug_assert!(s.wake[1] != 0);
+    write_wake(s, s.lwp);
     s.unstamped += 1;
     if s.unstamped % UNSTAMPED != 0 {
-        s.wake = [format::held_wake(wait), ult.as_u64().get()];
-        s.wake_lwp = format::lwp_field(lwp);
+        s.wake = [format::held_wake(wait), ult];
     } else {
         let e = Event::Wake {
-            ult,
-            lwp,
+            ult: id_of(ult),
+            lwp: format::lwp_of_field(s.lwp),
             waker: ThreadId::from_u64(s.running),
             wait,
         };
@@ -1246,12 +1300,20 @@ fn push_slow(s: &mut Fast, ts: u64, w0: u64, w1: u64, w2: u64, len: usize) -> bo
     }
 }
 
+/// Sets the ring's running ULT (`Fast::running`; 0: none) and `live`
+/// with it.
+#[inline(always)]
+fn set_running(s: &mut Fast, id: u64) {
+    s.running = id;
+    s.live = if id != 0 { s.key } else { 0 };
+}
+
 /// After a dropped record whose first word is `w0`: the reader forgets the
 /// running ULT at the DROPPED mark that announces the loss, so does the
 /// ring; and the drop report (`stop`) learns which LWP lost events.
 #[cold]
 fn forget_running(s: &mut Fast, w0: u64) {
-    s.running = 0;
+    set_running(s, 0);
     wake_writer();
     if let Some(l) = format::record_lwp(w0) {
         // SAFETY: as in `push`.
@@ -1279,7 +1341,7 @@ pub(crate) fn name_thread(ult: ThreadId, name: Option<&str>, priority: u8) {
         let ring = unsafe { &*s.ring };
         // Delta 0: named at its Spawn's time.
         if !ring.push_slow(&mut s.cur, &words[..n], |c| format::encode_dropped(None, c)) {
-            s.running = 0;
+            set_running(s, 0);
         }
     }
 }
@@ -1314,9 +1376,11 @@ fn attach(s: &mut Fast, key: u64) -> bool {
         last: start,
         switch: 0,
         running: 0,
+        live: 0,
         unstamped: 0,
         wake: [0; 2],
-        wake_lwp: 0,
+        lwp: s.lwp,
+        lean_unstamped: format::LEAN_UNSTAMPED,
         expect: 0,
         skip: 0,
         granted: 0,
@@ -1362,6 +1426,8 @@ mod tests {
             last: now,
             switch_at: now,
             fast,
+            // The LWP of the tests' wakes held (`on_wake_here`).
+            lwp: 0,
             ..NO_FAST
         }
     }
@@ -1399,7 +1465,7 @@ mod tests {
                     lwp: Some(l),
                     wait,
                     ..
-                } => assert!(on_wake_here(s, k, ult, l, wait)),
+                } => assert!(on_wake_here(s, k, ult.as_u64().get(), l, wait)),
                 e => assert!(on_event_in(s, k, &e)),
             }
         };
@@ -1485,7 +1551,13 @@ mod tests {
         for e in emitted {
             match e {
                 Event::Wake { ult, lwp, wait, .. } => {
-                    assert!(on_wake_here(&mut s, k, ult, lwp.unwrap(), wait))
+                    assert!(on_wake_here(
+                        &mut s,
+                        k,
+                        ult.as_u64().get(),
+                        lwp.unwrap(),
+                        wait
+                    ))
                 }
                 e => assert!(on_event_in(&mut s, k, &e)),
             }
@@ -1605,18 +1677,19 @@ mod tests {
                     lwp: Some(l),
                     wait,
                     ..
-                } => assert!(on_wake_here(&mut s, k, ult, l, wait)),
+                } => assert!(on_wake_here(&mut s, k, ult.as_u64().get(), l, wait)),
                 Event::Block {
                     ult,
                     reason,
                     wait,
                     lwp,
                 } => {
-                    let lean = || format::lean_block(reason, wait);
+                    let lean = format::lean_block(reason, wait);
                     let next = next.map_or(0, |t: ThreadId| t.as_u64().get());
                     let tail = s.cur.tail;
-                    if !switch_to_in(&mut s, k, lean, lwp, || next) {
-                        assert!(switch_out_in(&mut s, k, || ult.as_u64().get(), lean(), lwp));
+                    let bits = || format::lean_block_bits(reason, wait);
+                    if !switch_to_in(&mut s, k, bits, lwp, || next) {
+                        assert!(switch_out_in(&mut s, k, || ult.as_u64().get(), lean, lwp));
                     }
                     switches.push((s.switch, s.cur.tail - tail));
                 }
@@ -1656,6 +1729,83 @@ mod tests {
                 "ULT {u:?}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_held_wake_is_read_back_on_the_lwp_of_its_thread() {
+        use crate::thread::id::BlockReason;
+        let ring = Ring::new(1 << 10);
+        let k = key(1);
+        // The thread of LWP 3: its held wakes store no LWP of their own.
+        let mut s = Fast {
+            lwp: format::lwp_field(Some(3)),
+            ..recording_into(&ring, k, NO_FAST.fast)
+        };
+        let (a, b, c) = (
+            ThreadId::new(1, 1),
+            ThreadId::new(2, 1),
+            ThreadId::new(3, 1),
+        );
+        let wake = |ult, wait| Event::Wake {
+            ult,
+            lwp: Some(3),
+            waker: Some(a),
+            wait,
+        };
+        let emitted = [
+            Event::Run { ult: a, lwp: 3 },
+            // Held, then written on its own before the Spawn.
+            wake(b, 5),
+            Event::Spawn {
+                ult: c,
+                lwp: Some(3),
+            },
+            // Held, then written on its own by a second wake, which the
+            // Block carries.
+            wake(b, 6),
+            wake(c, 1),
+            Event::Block {
+                ult: a,
+                lwp: 3,
+                reason: BlockReason::Park,
+                wait: 2,
+            },
+            Event::Run { ult: c, lwp: 3 },
+        ];
+        for e in emitted {
+            match e {
+                Event::Wake {
+                    ult,
+                    lwp: Some(l),
+                    wait,
+                    ..
+                } => assert!(on_wake_here(&mut s, k, ult.as_u64().get(), l, wait)),
+                Event::Block {
+                    ult,
+                    reason,
+                    wait,
+                    lwp,
+                } => assert!(switch_out_in(
+                    &mut s,
+                    k,
+                    || ult.as_u64().get(),
+                    format::lean_block(reason, wait),
+                    lwp
+                )),
+                Event::Run { ult, .. } if run_in(&mut s, || ult) => {}
+                e => assert!(on_event_in(&mut s, k, &e)),
+            }
+        }
+        close(&mut s);
+        let t = read_back(&ring);
+        assert_eq!(t.entries.len(), emitted.len());
+        let wakes: Vec<Event> = t
+            .entries
+            .iter()
+            .map(|e| e.event)
+            .filter(|e| matches!(e, Event::Wake { .. }))
+            .collect();
+        assert_eq!(wakes, [wake(b, 5), wake(b, 6), wake(c, 1)]);
     }
 
     #[test]
