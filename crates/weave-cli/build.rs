@@ -9,11 +9,14 @@ fn main() {
     cc::Build::new()
         .file("src/cbench.c")
         .define("CBENCH(name)", "cbench_glibc_##name")
+        // pthread_setconcurrency is XSI: declared with _GNU_SOURCE.
+        .define("_GNU_SOURCE", None)
         .opt_level(2)
         .compile("cbench_glibc");
     cc::Build::new()
         .file("src/cbench.c")
         .define("CBENCH(name)", "cbench_weave_##name")
+        .define("_GNU_SOURCE", None)
         .include("../../include")
         .flag("-include")
         .flag("weave/pthread.h")

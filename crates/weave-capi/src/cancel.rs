@@ -144,10 +144,7 @@ pub(crate) fn point<R>(f: impl FnOnce() -> R) -> Result<(R, bool), ()> {
     if !enabled() {
         return Ok((f(), false));
     }
-    match weave_rt::thread::cancellation_point(f) {
-        None => Err(()),
-        Some(r) => Ok((r, weave_rt::thread::cancel_requested())),
-    }
+    weave_rt::thread::cancellation_point_then(f).ok_or(())
 }
 
 /// The last step of an exported cancellation point, in its own frame once

@@ -141,6 +141,16 @@ const WORKLOADS: &[Workload] = &[
         run: c::c_mutex,
     },
     Workload {
+        name: "c_sem_pingpong",
+        about: "C: two threads alternate through two sem_t (post/wait against wait/post), through weave/pthread.h on one LWP against glibc's (CPU ns per round trip; wall ns beside it)",
+        run: c::c_sem_pingpong,
+    },
+    Workload {
+        name: "c_cond_pingpong",
+        about: "C: two threads take turns through one pthread_mutex_t + pthread_cond_t, through weave/pthread.h on one LWP against glibc's (CPU ns per round trip; wall ns beside it)",
+        run: c::c_cond_pingpong,
+    },
+    Workload {
         name: "sleepers",
         about: "100,000 threads each sleeping 1 ms 10 times (std: 10,000): CPU ns per sleep; wall time against the ideal 10 ms",
         run: io::sleepers,

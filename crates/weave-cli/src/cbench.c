@@ -1,8 +1,10 @@
-/* The C side of `weave bench` (workloads c_create_join and c_mutex): the
+/* The C side of `weave bench` (workloads c_create_join, c_mutex,
+ * c_sem_pingpong and c_cond_pingpong): the
  * same pthreads code compiled twice by build.rs, once plain (glibc's
  * threads) and once with -include weave/pthread.h (weave's), each copy's
  * entry points named by CBENCH(name). Nothing here knows which it is. */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -108,3 +110,106 @@ double CBENCH(mutex)(int threads, long per) {
 
 /* The process's CPU time per operation in the last CBENCH(mutex) run. */
 double CBENCH(mutex_cpu)(void) { return last_cpu_ns; }
+
+/* Ping-pong: two threads take turns `per_thread` times each, through two
+ * semaphores (one posts s1 and waits on s2, the other waits on s1 and posts
+ * s2) or through one mutex and one condition variable (each waits for its
+ * turn, takes it, signals and unlocks). Both on one LWP for weave
+ * (pthread_setconcurrency(1), a hint glibc ignores). The clocks run as in
+ * CBENCH(mutex): from the first thread's start to the last one's end. */
+static sem_t s1, s2;
+static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static long turn, pp_failed;
+
+static void pp_start(void) {
+    note(&first_start, 1, CLOCK_MONOTONIC);
+    note(&first_cpu, 1, CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void pp_end(void) {
+    note(&last_cpu, 0, CLOCK_PROCESS_CPUTIME_ID);
+    note(&last_end, 0, CLOCK_MONOTONIC);
+}
+
+static void *sem_ping(void *arg) {
+    pp_start();
+    for (long i = 0; i < per_thread; i++)
+        if (sem_post(&s1) != 0 || sem_wait(&s2) != 0) __atomic_store_n(&pp_failed, 1, __ATOMIC_RELAXED);
+    pp_end();
+    return arg;
+}
+
+static void *sem_pong(void *arg) {
+    pp_start();
+    for (long i = 0; i < per_thread; i++)
+        if (sem_wait(&s1) != 0 || sem_post(&s2) != 0) __atomic_store_n(&pp_failed, 1, __ATOMIC_RELAXED);
+    pp_end();
+    return arg;
+}
+
+/* Takes the turns of side `me` (0 or 1) of the condition-variable game. */
+static void cond_side(long me) {
+    for (long i = 0; i < per_thread; i++) {
+        pthread_mutex_lock(&lock);
+        while ((turn & 1) != me) pthread_cond_wait(&turn_cv, &lock);
+        turn++;
+        pthread_cond_signal(&turn_cv);
+        pthread_mutex_unlock(&lock);
+    }
+}
+
+static void *cond_ping(void *arg) {
+    pp_start();
+    cond_side(0);
+    pp_end();
+    return arg;
+}
+
+static void *cond_pong(void *arg) {
+    pp_start();
+    cond_side(1);
+    pp_end();
+    return arg;
+}
+
+/* Runs the two sides for n round trips on one LWP; wall ns per round trip
+ * (CPU ns in CBENCH(pingpong_cpu)), or -1 on an error. */
+static double pingpong(void *(*a)(void *), void *(*b)(void *), long n) {
+    int old = pthread_getconcurrency();
+    pthread_t t[2];
+    per_thread = n;
+    turn = pp_failed = 0;
+    first_start = last_end = first_cpu = last_cpu = 0;
+    if (pthread_setconcurrency(1) != 0) return -1;
+    int ok = pthread_create(&t[0], NULL, a, NULL) == 0;
+    if (ok && pthread_create(&t[1], NULL, b, NULL) != 0) {
+        pthread_join(t[0], NULL);
+        ok = 0;
+    } else if (ok) {
+        pthread_join(t[0], NULL);
+        pthread_join(t[1], NULL);
+    }
+    pthread_setconcurrency(old);
+    if (!ok || pp_failed) return -1;
+    last_cpu_ns = (double)(last_cpu - first_cpu) / (double)n;
+    return (double)(last_end - first_start) / (double)n;
+}
+
+/* ns per semaphore round trip (post, wait on each side), or -1. */
+double CBENCH(sem_pingpong)(long n) {
+    if (sem_init(&s1, 0, 0) != 0 || sem_init(&s2, 0, 0) != 0) return -1;
+    double ns = pingpong(sem_ping, sem_pong, n);
+    sem_destroy(&s1);
+    sem_destroy(&s2);
+    return ns;
+}
+
+/* ns per condition-variable round trip (each side: lock, wait for its
+ * turn, take it, signal, unlock), or -1. */
+double CBENCH(cond_pingpong)(long n) {
+    double ns = pingpong(cond_ping, cond_pong, n);
+    return ns >= 0 && turn == 2 * n ? ns : -1;
+}
+
+/* The process's CPU time per round trip in the last ping-pong run. */
+double CBENCH(pingpong_cpu)(void) { return last_cpu_ns; }

@@ -1,4 +1,5 @@
-//! The C side of `weave bench`: `c_create_join` and `c_mutex` run the same
+//! The C side of `weave bench`: `c_create_join`, `c_mutex`,
+//! `c_sem_pingpong` and `c_cond_pingpong` run the same
 //! pthreads code (`src/cbench.c`, compiled by build.rs once for glibc and
 //! once through `weave/pthread.h`) in one run, interleaved. Owns only the
 //! calls into that C code; linking weave-capi provides weave's symbols.
@@ -14,6 +15,12 @@ extern "C" {
     fn cbench_glibc_mutex(threads: std::ffi::c_int, per: std::ffi::c_long) -> f64;
     fn cbench_weave_mutex_cpu() -> f64;
     fn cbench_glibc_mutex_cpu() -> f64;
+    fn cbench_weave_sem_pingpong(n: std::ffi::c_long) -> f64;
+    fn cbench_glibc_sem_pingpong(n: std::ffi::c_long) -> f64;
+    fn cbench_weave_cond_pingpong(n: std::ffi::c_long) -> f64;
+    fn cbench_glibc_cond_pingpong(n: std::ffi::c_long) -> f64;
+    fn cbench_weave_pingpong_cpu() -> f64;
+    fn cbench_glibc_pingpong_cpu() -> f64;
 }
 
 /// A C figure, or the error it reported (-1).
@@ -109,6 +116,80 @@ pub(super) fn c_mutex(o: &Opts) -> Result<Measurement, String> {
                 "handoffs_per_1k",
                 per_1k(c0.lock_handoffs, c1.lock_handoffs),
             ),
+        ],
+    })
+}
+
+/// `c_sem_pingpong`: two C threads alternate through two `sem_t`s.
+pub(super) fn c_sem_pingpong(o: &Opts) -> Result<Measurement, String> {
+    c_pingpong(
+        o,
+        "c_sem_pingpong",
+        "sem_t: sem_post(s1)/sem_wait(s2) against sem_wait(s1)/sem_post(s2)",
+        (cbench_weave_sem_pingpong, cbench_glibc_sem_pingpong),
+    )
+}
+
+/// `c_cond_pingpong`: two C threads take turns through one mutex and one
+/// condition variable.
+pub(super) fn c_cond_pingpong(o: &Opts) -> Result<Measurement, String> {
+    c_pingpong(
+        o,
+        "c_cond_pingpong",
+        "pthread_mutex_t + pthread_cond_t: lock, wait for one's turn, take it, signal, unlock",
+        (cbench_weave_cond_pingpong, cbench_glibc_cond_pingpong),
+    )
+}
+
+/// A C ping-pong (`src/cbench.c`), weave's two threads on one LWP
+/// (`pthread_setconcurrency(1)`) against glibc's two OS threads,
+/// interleaved. The figure is CPU ns per round trip, as `c_mutex`'s: on a
+/// shared machine a run's wall time is its CPU time divided by the share
+/// of a CPU the kernel gave it, which other processes decide; glibc's
+/// round trip also waits for the kernel to run the woken thread, which
+/// only the wall time shows. Both wall figures and shares are extras.
+fn c_pingpong(
+    o: &Opts,
+    name: &'static str,
+    what: &str,
+    (weave_fn, glibc_fn): (
+        unsafe extern "C" fn(std::ffi::c_long) -> f64,
+        unsafe extern "C" fn(std::ffi::c_long) -> f64,
+    ),
+) -> Result<Measurement, String> {
+    let n = if o.quick { 100_000 } else { 500_000 };
+    let gn = if o.quick { 10_000 } else { 50_000 };
+    let mut cpu = (Vec::new(), Vec::new());
+    let mut wall = (Vec::new(), Vec::new());
+    let mut share = (Vec::new(), Vec::new());
+    for _ in 0..o.rounds() {
+        // Interleaved, so that both see the same machine.
+        // SAFETY: plain C functions with no preconditions.
+        let (w, wc) = unsafe { (weave_fn(n), cbench_weave_pingpong_cpu()) };
+        wall.0.push(c_figure(name, w)?);
+        // SAFETY: as above.
+        let (g, gc) = unsafe { (glibc_fn(gn), cbench_glibc_pingpong_cpu()) };
+        wall.1.push(c_figure(name, g)?);
+        cpu.0.push(wc);
+        cpu.1.push(gc);
+        share.0.push(if w > 0.0 { wc / w } else { 0.0 });
+        share.1.push(if g > 0.0 { gc / g } else { 0.0 });
+    }
+    Ok(Measurement {
+        name,
+        unit: "ns",
+        weave: median(cpu.0),
+        baseline: Some(median(cpu.1)),
+        n: n as usize,
+        note: Some(format!(
+            "C {what}: weave's 2 threads on one LWP against glibc's 2 OS threads (n={gn}); \
+             CPU time per round trip (wall time and CPU shares in the extras)"
+        )),
+        extra: vec![
+            ("weave_wall_ns", median(wall.0)),
+            ("glibc_wall_ns", median(wall.1)),
+            ("weave_cpu_share", median(share.0)),
+            ("glibc_cpu_share", median(share.1)),
         ],
     })
 }

@@ -17,17 +17,22 @@ pub(crate) use loom_imp::*;
 
 /// Who is calling: the owner id the lock words record, and what a wait
 /// queue orders by.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub(crate) struct Me {
     /// Thread-table index + 1 (0 means "nobody").
     pub(crate) id: u32,
     pub(crate) priority: u8,
+    /// The caller's TCB, for the calls that take a `Me` (`wait_cancelled`,
+    /// `take_signal_interrupt`) instead of looking the caller up again: in
+    /// the shared library each look-up is a thread-local read through
+    /// `__tls_get_addr`. None under loom (no TCBs).
+    #[cfg(not(loom))]
+    pub(crate) tcb: &'static crate::thread::tcb::Tcb,
 }
 
 #[cfg(not(loom))]
 mod imp {
     use std::sync::atomic::Ordering::Relaxed;
-    use std::sync::OnceLock;
     use std::time::Instant;
 
     use super::Me;
@@ -99,6 +104,16 @@ mod imp {
         Me {
             id: tcb.index + 1,
             priority: tcb.priority(),
+            tcb,
+        }
+    }
+
+    /// The priority of the thread `w` names: a waiter's own, read from the
+    /// TCB the wait already holds.
+    #[inline]
+    pub(crate) fn priority_of(w: &Waiter) -> u8 {
+        match w {
+            Waiter::Ult(tcb, _) | Waiter::Os(_, tcb, _) => tcb.priority(),
         }
     }
 
@@ -146,12 +161,23 @@ mod imp {
         }
     }
 
-    /// Monotonic nanoseconds since the first call: the stamp a waiter
-    /// carries so that an unlocker can tell how long it has waited.
+    /// Monotonic nanoseconds (`CLOCK_MONOTONIC`, from boot): the stamp a
+    /// waiter carries so that an unlocker can tell how long it has waited,
+    /// and the passed-over clock of the wait queues. Read straight from
+    /// the clock: `Instant::elapsed` from a start kept in a `OnceLock`
+    /// added a subtraction with its checks and the lock's load, ~60
+    /// instructions a read (only differences of two reads are used).
     #[inline]
     pub(crate) fn now_ns() -> u64 {
-        static START: OnceLock<Instant> = OnceLock::new();
-        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid timespec to write; CLOCK_MONOTONIC is
+        // always there, so the call cannot fail.
+        let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+        debug_assert_eq!(r, 0);
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
     }
 
     /// Whether a timed wait is over.
@@ -160,11 +186,11 @@ mod imp {
         Instant::now() >= deadline
     }
 
-    /// Whether a cancellation request ends the caller's wait (it waits at a
-    /// cancellation point: `thread/cancel.rs`).
+    /// Whether a cancellation request ends the wait of `me`, the caller
+    /// (it waits at a cancellation point: `thread/cancel.rs`).
     #[inline]
-    pub(crate) fn wait_cancelled() -> bool {
-        crate::thread::cancel::wait_cancelled()
+    pub(crate) fn wait_cancelled(me: &Me) -> bool {
+        crate::thread::cancel::wait_cancelled_of(me.tcb)
     }
 
     /// Whether this call may spin at all (loom says no).
@@ -212,14 +238,11 @@ mod imp {
     /// (a handler ran meanwhile); clears it. For the waits that report
     /// `EINTR` instead of waiting on. On a plain OS thread, a handler that
     /// ran on it while it waited (`signal::interrupt_os_wait`).
+    /// `me` is the caller, ULT or registered OS thread: its TCB is the one
+    /// those flags live in.
     #[inline]
-    pub(crate) fn take_signal_interrupt() -> bool {
-        match crate::thread::current::running() {
-            Some(t) => crate::signal::state::take_restart(t),
-            None => {
-                crate::thread::current::external().is_some_and(crate::signal::state::take_restart)
-            }
-        }
+    pub(crate) fn take_signal_interrupt(me: &Me) -> bool {
+        crate::signal::state::take_restart(me.tcb)
     }
 }
 
@@ -379,8 +402,13 @@ mod loom_imp {
         TIMED_OUT.with(|t| t.get())
     }
 
-    pub(crate) fn wait_cancelled() -> bool {
+    pub(crate) fn wait_cancelled(_me: &Me) -> bool {
         false
+    }
+
+    /// Every loom thread has the default priority.
+    pub(crate) fn priority_of(_w: &Waiter) -> u8 {
+        16
     }
 
     pub(crate) const SPIN: bool = false;
@@ -403,7 +431,7 @@ mod loom_imp {
     pub(crate) fn note_lock_block() {}
 
     /// No signals under loom.
-    pub(crate) fn take_signal_interrupt() -> bool {
+    pub(crate) fn take_signal_interrupt(_me: &Me) -> bool {
         false
     }
 }

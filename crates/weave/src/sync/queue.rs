@@ -36,11 +36,37 @@
 //! The mutex, the rwlock's writers and the semaphore pop this way; a
 //! condvar pops in plain priority order ([`Locked::pop`]) since its
 //! waiters then queue on the mutex, which bounds their wait.
+//!
+//! ## The time, read only when a decision needs it
+//!
+//! A clock read costs more than the rest of a wake-up decision (~100 ns
+//! through the vDSO on a virtual machine), and most decisions do not need
+//! one: with a single waiter, or whenever the oldest waiter is the head
+//! in priority order, [`choose`](Locked::choose) serves the head whatever
+//! the time; [`pop_choice`](Locked::pop_choice) starts the passed-over
+//! clock only when it pops past the oldest waiter and the clock is not
+//! running yet. [`Locked::choose_lazy`] and [`Locked::pop_choice_lazy`]
+//! take a [`LazyNow`], which reads the clock on the first decision that
+//! asks for it and never otherwise (an empty queue, a ping-pong's single
+//! waiter: no read at all).
+//!
+//! ## Arrival stamps: times or tickets
+//!
+//! A node's `since` orders the arrival list. A queue whose users need the
+//! waiter's age (the mutex's and the rwlock's hand-off rule compares it
+//! with the bound) stamps it with `block::now_ns`; a queue whose users
+//! only need the order (the semaphore) makes its nodes with
+//! [`Node::by_arrival`], and the queue stamps each fresh one with the next
+//! **ticket** of its own counter as it links it, under its lock: the same
+//! order, no clock read. A waiter that queues again passes the stamp it
+//! first got ([`Node::since`]) either way. One queue holds one kind of
+//! stamp (the passed-over clock is a time in both: it is read through a
+//! [`LazyNow`] or the caller's `now_ns`, never from a stamp).
 
 use std::cell::UnsafeCell;
 use std::ptr;
 
-use super::block::Waiter;
+use super::block::{self, Waiter};
 use crate::loom::{Mutex, MutexGuard};
 
 /// Result a waker leaves in a node it pops: nothing written yet.
@@ -51,8 +77,9 @@ pub(crate) struct Node {
     priority: u8,
     /// Owner id of the waiter (table index + 1): a mutex hands the lock to it.
     id: u32,
-    /// When the waiter first queued (`block::now_ns`), for starvation.
-    since: u64,
+    /// Stamped by the queue as it links the node ([`Node::by_arrival`]):
+    /// `links.since` is then a ticket, written under the queue lock.
+    ticketed: bool,
     /// What the waiter asks for (a semaphore: permits), 0 if nothing.
     need: usize,
     /// The waiter queues again after a wake that did not get it what it
@@ -62,6 +89,9 @@ pub(crate) struct Node {
 }
 
 struct Links {
+    /// When the waiter first queued (`block::now_ns`), for starvation, or
+    /// its arrival ticket (module doc, "Arrival stamps").
+    since: u64,
     prev: *const Node,
     next: *const Node,
     /// Neighbours in arrival order (module doc).
@@ -85,10 +115,11 @@ impl Node {
         Node {
             priority,
             id,
-            since,
+            ticketed: false,
             need: 0,
             retried: false,
             links: UnsafeCell::new(Links {
+                since,
                 prev: ptr::null(),
                 next: ptr::null(),
                 older: ptr::null(),
@@ -100,11 +131,39 @@ impl Node {
         }
     }
 
+    /// A node ordered by arrival tickets (module doc, "Arrival stamps"):
+    /// `first`, the stamp of the caller's earlier queueing in this same
+    /// queue ([`Node::since`]), or `None` for a fresh waiter, which the
+    /// queue stamps with its next ticket as it links it.
+    pub(crate) fn by_arrival(priority: u8, id: u32, first: Option<u64>) -> Node {
+        let mut n = Node::new(priority, id, first.unwrap_or(0));
+        n.ticketed = first.is_none();
+        n
+    }
+
+    /// The node's arrival stamp: the `since` it was made with, or the
+    /// ticket the queue gave it. Read by its own waiter once the node is
+    /// unlinked (after [`Locked::remove`], under the lock or after it).
+    pub(crate) fn since(&self) -> u64 {
+        // SAFETY: the caller's node is not linked, so no other thread
+        // reaches it, and its last write (the stamp, under the queue lock)
+        // happened before the waiter's own `remove` took that lock.
+        let l = unsafe { &*self.links.get() };
+        debug_assert!(!l.linked, "an arrival stamp read while linked");
+        l.since
+    }
+
     /// The same node, marked as queueing again after a wake-up that did not
     /// serve it (see [`Choice::retried`]).
     pub(crate) fn retried(mut self, retried: bool) -> Node {
         self.retried = retried;
         self
+    }
+
+    /// Sets the waiter's priority before the node is linked (a waiter
+    /// that reads it from the TCB its wait holds).
+    pub(crate) fn set_priority(&mut self, priority: u8) {
+        self.priority = priority;
     }
 
     /// The same node, asking for `need` (a semaphore's permits).
@@ -122,6 +181,8 @@ struct List {
     newest: *const Node,
     /// When `oldest` was first passed over (module doc), if it has been.
     passed_since: Option<u64>,
+    /// The next arrival ticket (module doc, "Arrival stamps").
+    tickets: u64,
     len: usize,
 }
 
@@ -131,6 +192,7 @@ const EMPTY_LIST: List = List {
     oldest: ptr::null(),
     newest: ptr::null(),
     passed_since: None,
+    tickets: 0,
     len: 0,
 };
 
@@ -161,6 +223,35 @@ pub(crate) struct Choice {
     pub(crate) overdue: bool,
     /// It queued again after a wake-up that did not serve it.
     pub(crate) retried: bool,
+}
+
+/// The time for the wake-up decisions of one hold of the queue lock,
+/// read on the first [`get`](Self::get) and never if no decision asks
+/// (module doc, "The time, read only when a decision needs it").
+pub(crate) struct LazyNow {
+    read: fn() -> u64,
+    now: Option<u64>,
+}
+
+impl LazyNow {
+    /// `block::now_ns`, when asked.
+    #[inline]
+    pub(crate) fn new() -> LazyNow {
+        LazyNow::from_source(block::now_ns)
+    }
+
+    /// The time from `read`, when asked (a test's counting clock).
+    #[inline]
+    pub(crate) fn from_source(read: fn() -> u64) -> LazyNow {
+        LazyNow { read, now: None }
+    }
+
+    /// The time, read now if nobody asked yet.
+    #[inline]
+    pub(crate) fn get(&mut self) -> u64 {
+        let read = self.read;
+        *self.now.get_or_insert_with(read)
+    }
 }
 
 /// The queue, locked.
@@ -208,11 +299,24 @@ impl Locked<'_> {
     /// order, unless the oldest waiter has been passed over for `bound_ns`
     /// or more by `now_ns`.
     pub(crate) fn choose(&self, now_ns: u64, bound_ns: u64) -> Option<Choice> {
+        self.choose_by(|| now_ns, bound_ns)
+    }
+
+    /// As [`choose`](Self::choose), reading the time from `now` only if
+    /// the decision needs it: the oldest waiter is not the head and has
+    /// been passed over (module doc).
+    #[inline]
+    pub(crate) fn choose_lazy(&self, now: &mut LazyNow, bound_ns: u64) -> Option<Choice> {
+        self.choose_by(|| now.get(), bound_ns)
+    }
+
+    #[inline]
+    fn choose_by(&self, now_ns: impl FnOnce() -> u64, bound_ns: u64) -> Option<Choice> {
         let overdue = self.list.oldest != self.list.head
             && self
                 .list
                 .passed_since
-                .is_some_and(|t| now_ns.saturating_sub(t) >= bound_ns);
+                .is_some_and(|t| now_ns().saturating_sub(t) >= bound_ns);
         let node = if overdue {
             self.list.oldest
         } else {
@@ -221,7 +325,8 @@ impl Locked<'_> {
         // SAFETY: a linked node is alive (module doc) and we hold the lock.
         unsafe { node.as_ref() }.map(|n| Choice {
             node,
-            since: n.since,
+            // SAFETY: as above.
+            since: unsafe { (*n.links.get()).since },
             need: n.need,
             overdue,
             retried: n.retried,
@@ -232,10 +337,32 @@ impl Locked<'_> {
     /// this same hold of the lock), leaving `result` in its node; `now_ns`
     /// starts the passed-over clock if it overtakes the oldest waiter.
     pub(crate) fn pop_choice(&mut self, choice: Choice, result: u32, now_ns: u64) -> Popped {
+        self.pop_choice_by(choice, result, || now_ns)
+    }
+
+    /// As [`pop_choice`](Self::pop_choice), reading the time from `now`
+    /// only if it starts the passed-over clock.
+    #[inline]
+    pub(crate) fn pop_choice_lazy(
+        &mut self,
+        choice: Choice,
+        result: u32,
+        now: &mut LazyNow,
+    ) -> Popped {
+        self.pop_choice_by(choice, result, || now.get())
+    }
+
+    #[inline]
+    fn pop_choice_by(
+        &mut self,
+        choice: Choice,
+        result: u32,
+        now_ns: impl FnOnce() -> u64,
+    ) -> Popped {
         if choice.node == self.list.oldest {
             // Unlinking it resets the clock for the next oldest.
         } else if self.list.passed_since.is_none() {
-            self.list.passed_since = Some(now_ns);
+            self.list.passed_since = Some(now_ns());
         }
         // SAFETY: `choice` was made under this hold of the lock, so its
         // node is still linked and alive.
@@ -257,6 +384,12 @@ impl Locked<'_> {
         l.waiter = Some(waiter);
         l.result = PENDING;
         l.linked = true;
+        if node.ticketed {
+            // A fresh waiter of a ticketed queue: its stamp is the next
+            // ticket (module doc, "Arrival stamps").
+            l.since = self.list.tickets;
+            self.list.tickets += 1;
+        }
         // Find the node to insert after: scan from the tail past nodes that
         // rank below us (lower priority, or equal priority if we go first).
         let ranks_below = |n: &Node| {
@@ -303,9 +436,12 @@ impl Locked<'_> {
         let mut newer = ptr::null();
         if requeue {
             newer = self.list.oldest;
+            // SAFETY: we hold the lock; `node` is ours, being linked.
+            let since = unsafe { (*node.links.get()).since };
             // SAFETY: linked nodes are alive and we hold the lock.
             while let Some(n) = unsafe { newer.as_ref() } {
-                if n.since > node.since {
+                // SAFETY: as above.
+                if unsafe { (*n.links.get()).since } > since {
                     break;
                 }
                 // SAFETY: as above.
@@ -407,5 +543,126 @@ impl Locked<'_> {
             l.linked = false;
         }
         self.list.len -= 1;
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::thread::state::WakeToken;
+
+    std::thread_local! {
+        /// The fake clock of these tests, and how often it was read.
+        static NOW: Cell<u64> = const { Cell::new(0) };
+        static READS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    fn fake_now() -> u64 {
+        READS.with(|r| r.set(r.get() + 1));
+        NOW.with(Cell::get)
+    }
+
+    fn reads() -> u32 {
+        READS.with(Cell::get)
+    }
+
+    fn waiter() -> Waiter {
+        let tcb = crate::thread::current::current_tcb();
+        Waiter::Os(std::thread::current(), tcb, WakeToken { epoch: 0 })
+    }
+
+    const BOUND: u64 = 1_000;
+
+    #[test]
+    fn a_single_waiter_is_served_without_reading_the_clock() {
+        let wq = WaitQueue::new();
+        let a = Node::new(16, 1, 0);
+        let mut q = wq.lock();
+        // SAFETY: `a` outlives its stay in the queue (popped below).
+        unsafe { q.push(&a, waiter(), false) };
+        let before = reads();
+        let mut now = LazyNow::from_source(fake_now);
+        let c = q.choose_lazy(&mut now, BOUND).expect("a waiter");
+        assert!(!c.overdue);
+        let p = q.pop_choice_lazy(c, 1, &mut now);
+        assert_eq!(p.id, 1);
+        assert!(q.choose_lazy(&mut now, BOUND).is_none());
+        assert_eq!(reads(), before, "no decision needed the time");
+    }
+
+    #[test]
+    fn a_passed_over_waiter_is_still_chosen_after_the_bound() {
+        let wq = WaitQueue::new();
+        // The oldest waiter ranks lowest: every pop in priority order
+        // passes it over.
+        let (low, high1, high2) = (
+            Node::new(10, 1, 0),
+            Node::new(20, 2, 0),
+            Node::new(20, 3, 0),
+        );
+        let mut q = wq.lock();
+        // SAFETY: the nodes outlive their stay in the queue (each is
+        // popped or removed below).
+        unsafe {
+            q.push(&low, waiter(), false);
+            q.push(&high1, waiter(), false);
+        }
+        NOW.with(|n| n.set(5_000));
+        let r0 = reads();
+        let mut now = LazyNow::from_source(fake_now);
+        // Nobody passed over yet: the head, and no time needed to say so.
+        let c = q.choose_lazy(&mut now, BOUND).expect("a waiter");
+        assert!(!c.overdue);
+        assert_eq!(reads(), r0);
+        // Popping past the oldest starts its clock: that needs the time.
+        assert_eq!(q.pop_choice_lazy(c, 1, &mut now).id, 2);
+        assert_eq!(reads(), r0 + 1);
+        // SAFETY: as above.
+        unsafe { q.push(&high2, waiter(), false) };
+        // Within the bound: priority still wins, and the time was read.
+        NOW.with(|n| n.set(5_000 + BOUND - 1));
+        let mut now = LazyNow::from_source(fake_now);
+        let c = q.choose_lazy(&mut now, BOUND).expect("a waiter");
+        assert!(!c.overdue);
+        assert_eq!(reads(), r0 + 2);
+        // At the bound: the passed-over waiter goes next.
+        NOW.with(|n| n.set(5_000 + BOUND));
+        let mut now = LazyNow::from_source(fake_now);
+        let c = q.choose_lazy(&mut now, BOUND).expect("a waiter");
+        assert!(c.overdue, "the passed-over waiter was not chosen");
+        assert_eq!(q.pop_choice_lazy(c, 1, &mut now).id, 1);
+        // One read for the whole decision, shared by choose and pop.
+        assert_eq!(reads(), r0 + 3);
+        q.remove(&high2);
+    }
+
+    #[test]
+    fn a_ticketed_waiter_that_queues_again_keeps_its_place_by_arrival() {
+        let wq = WaitQueue::new();
+        let low = Node::by_arrival(10, 1, None);
+        let high = Node::by_arrival(20, 2, None);
+        let mut q = wq.lock();
+        // SAFETY: the nodes outlive their stay in the queue.
+        unsafe {
+            q.push(&low, waiter(), false);
+            q.push(&high, waiter(), false);
+        }
+        // The low one leaves (a timeout) and queues again with its ticket.
+        assert!(q.remove(&low).0);
+        assert_eq!(low.since(), 0, "the first arrival's ticket");
+        let again = Node::by_arrival(10, 1, Some(low.since()));
+        // SAFETY: as above.
+        unsafe { q.push(&again, waiter(), true) };
+        // It is the oldest again: popping the head passes it over, which
+        // reads the clock to start its passed-over clock.
+        let r0 = reads();
+        let mut now = LazyNow::from_source(fake_now);
+        let c = q.choose_lazy(&mut now, BOUND).expect("a waiter");
+        assert_eq!(q.pop_choice_lazy(c, 1, &mut now).id, 2);
+        assert_eq!(reads(), r0 + 1, "the requeued waiter is not the oldest");
+        assert_eq!(high.since(), 1, "the second arrival's ticket");
+        q.remove(&again);
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! ## Protocol
 //!
-//! 1. **Wait**: holding the mutex, the waiter enters `block_on`; inside its
+//! 1. **Wait**: holding the mutex, the waiter enters `block_on_handed`
+//!    (its waker finds it only in the queue, under the queue lock); inside its
 //!    `register` step (before the ULT is switched out or the OS thread
 //!    parks) it links its node under the queue lock, lets go of the queue
 //!    lock, and only then unlocks the mutex. A notifier must take the mutex
@@ -69,18 +70,26 @@ impl RawCondvar {
         deadline: Option<Instant>,
         reason: BlockReason,
     ) -> bool {
-        let me = block::me();
-        debug_assert_eq!(me.id, owner, "a condvar wait on another thread's lock");
+        debug_assert_eq!(
+            block::me_id(),
+            owner,
+            "a condvar wait on another thread's lock"
+        );
         // `since` is for mutex starvation; the condvar does not use it.
-        let node = Node::new(me.priority, owner, 0);
+        // The priority is the waiter's, set from the TCB its wait holds.
+        let mut node = Node::new(0, owner, 0);
         let mut released = false;
-        block::note_wait_on(self as *const Self as usize);
-        block::block_on(reason, deadline, |w| {
+        // Handed: the waiter reaches its waker only through the queue,
+        // under its lock (`sched::block_on_handed`), so the ULT's BLOCKING
+        // is a plain store, and the TCB at hand names what it waits on.
+        block::block_on_handed(reason, deadline, self as *const Self as usize, |w| {
+            node.set_priority(block::priority_of(&w));
+            let node = &node;
             {
                 let mut q = self.queue.lock();
                 // SAFETY: `node` lives on this stack frame until the
                 // `remove` below, which runs under the queue lock.
-                unsafe { q.push(&node, w, false) };
+                unsafe { q.push(node, w, false) };
             }
             // Step 1: linked first, released second.
             mutex.unlock(owner);
@@ -125,8 +134,10 @@ impl RawCondvar {
         requeue: bool,
         still_waiting: impl FnOnce(&mut Locked<'_>) -> bool,
     ) -> u32 {
-        block::note_wait_on(self as *const Self as usize);
-        block::block_on(reason, deadline, |w| {
+        // Handed: the waiter reaches its waker only through the queue,
+        // under its lock (`sched::block_on_handed`), so the ULT's BLOCKING
+        // is a plain store, and the TCB at hand names what it waits on.
+        block::block_on_handed(reason, deadline, self as *const Self as usize, |w| {
             let mut q = self.queue.lock();
             if !still_waiting(&mut q) {
                 return false;

@@ -28,7 +28,12 @@
 //!    wake it after the lock is released. So a release of `n` permits
 //!    wakes at most `n` waiters, each of which leaves with its permits,
 //!    and never a herd that re-checks. Whoever empties the queue clears
-//!    `QUEUED`.
+//!    `QUEUED`. A release adds its permits and makes the pass's first
+//!    step under one hold of the lock, and a pass ends as it empties the
+//!    queue (a ping-pong's post: one hold, one wake). The choice reads
+//!    the clock only when it needs the time (queue.rs), and a waiter's
+//!    arrival stamp is a ticket of the queue, not a time: with one waiter
+//!    a post and a wait read no clock at all.
 //! 4. A waiter that gives up (timeout) or wakes spuriously unlinks its
 //!    node under the lock; if it had been granted meanwhile it keeps the
 //!    permits (success). Its leaving may let the next waiter fit, so it
@@ -47,7 +52,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
 use super::block::{self, BlockReason};
-use super::queue::{Locked, Node, Popped};
+use super::queue::{LazyNow, Locked, Node, Popped};
 use super::raw_condvar::RawCondvar;
 use super::raw_mutex::STARVE_NS;
 use crate::loom::AtomicUsize;
@@ -207,9 +212,10 @@ impl Semaphore {
         if let Some(p) = self.try_acquire_many(1) {
             return Ok(p);
         }
+        let me = block::me();
         // An interruption of an earlier wait is not this one's.
-        block::take_signal_interrupt();
-        match self.acquire_until_or(1, None, true) {
+        block::take_signal_interrupt(&me);
+        match self.acquire_slow(1, None, true, me) {
             Ok(Some(p)) => Ok(p),
             _ => Err(Interrupted),
         }
@@ -225,9 +231,10 @@ impl Semaphore {
         if let Some(p) = self.try_acquire_many(1) {
             return Ok(Some(p));
         }
+        let me = block::me();
         // An interruption of an earlier wait is not this one's.
-        block::take_signal_interrupt();
-        self.acquire_until_or(1, deadline, true)
+        block::take_signal_interrupt(&me);
+        self.acquire_slow(1, deadline, true, me)
     }
 
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
@@ -245,18 +252,30 @@ impl Semaphore {
         if let Some(p) = self.try_acquire_many(n) {
             return Ok(Some(p));
         }
+        self.acquire_slow(n, deadline, interruptible, block::me())
+    }
+
+    /// As `acquire_until_or` once the fast path failed; `me` is the
+    /// caller, looked up once for the whole wait.
+    fn acquire_slow(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        interruptible: bool,
+        me: block::Me,
+    ) -> Result<Option<SemaphorePermit<'_>>, Interrupted> {
         // More than the semaphore can ever hold: wait for the deadline,
         // as for any request that cannot be met.
         let want = n.checked_mul(PERMIT).unwrap_or(usize::MAX & !QUEUED);
-        let me = block::me();
+        // The ticket of our first queueing (queue.rs, "Arrival stamps"):
+        // the semaphore needs its waiters' order, never their age.
         let mut since: Option<u64> = None;
         loop {
-            if deadline.is_some_and(block::expired) || block::wait_cancelled() {
+            if deadline.is_some_and(block::expired) || block::wait_cancelled(&me) {
                 return Ok(None);
             }
             let requeue = since.is_some();
-            let node = Node::new(me.priority, me.id, *since.get_or_insert_with(block::now_ns))
-                .with_need(n);
+            let node = Node::by_arrival(me.priority, me.id, since).with_need(n);
             let mut took = false;
             let result = self
                 .waiters
@@ -287,10 +306,11 @@ impl Semaphore {
                 // the releaser's writes are visible to us.
                 return Ok(Some(SemaphorePermit { sem: self, n }));
             }
+            since = Some(node.since());
             // Timed out or woken spuriously: our node is gone, which may
             // let the next waiter fit (step 4).
             self.grant();
-            if interruptible && block::take_signal_interrupt() {
+            if interruptible && block::take_signal_interrupt(&me) {
                 return Err(Interrupted);
             }
         }
@@ -325,44 +345,63 @@ impl Semaphore {
             }
         }
         // Waiters: add under the queue lock, so that the grant pass and
-        // the waiters' checks see one order of events.
-        self.waiters.with_locked(|_| {
+        // the waiters' checks see one order of events; the grant pass's
+        // first step runs under the same hold.
+        let first = self.waiters.with_locked(|q| {
             // Release: as above.
             let prev = self.word.fetch_add(add, Release);
             assert!(
                 prev.checked_add(add).is_some(),
                 "Semaphore: permit count overflows"
             );
+            self.grant_one(q)
         });
-        self.grant();
+        self.grant_from(first);
     }
 
     /// The grant pass (step 3): serves waiters one at a time, each under
     /// its own hold of the queue lock and woken after it.
     fn grant(&self) {
-        while let Some(p) = self.waiters.with_locked(|q| self.grant_one(q)) {
+        let first = self.waiters.with_locked(|q| self.grant_one(q));
+        self.grant_from(first);
+    }
+
+    /// The rest of a grant pass whose first step gave `step`: wakes the
+    /// waiter it popped and goes on while one was popped and others
+    /// still wait. It stops at a waiter that does not fit (the next
+    /// change of the count or the queue runs a pass of its own), and at
+    /// an empty queue without taking the lock again to find it empty.
+    fn grant_from(&self, mut step: Option<(Popped, bool)>) {
+        while let Some((p, more)) = step {
             p.waiter.wake();
+            if !more {
+                return;
+            }
+            step = self.waiters.with_locked(|q| self.grant_one(q));
         }
     }
 
-    /// Takes the permits for the next waiter if they are free, and pops it.
-    fn grant_one(&self, q: &mut Locked<'_>) -> Option<Popped> {
-        let now = block::now_ns();
-        let popped = match q.choose(now, STARVE_NS) {
+    /// Takes the permits for the next waiter if they are free, and pops
+    /// it; with it, whether others still wait. The time is read only if
+    /// the choice needs it (queue.rs): never with a single waiter.
+    fn grant_one(&self, q: &mut Locked<'_>) -> Option<(Popped, bool)> {
+        let mut now = LazyNow::new();
+        let popped = match q.choose_lazy(&mut now, STARVE_NS) {
             Some(c) if c.need.saturating_mul(PERMIT) <= self.word.load(Relaxed) & !QUEUED => {
                 // Nobody else takes permits while QUEUED is set (the
                 // fast path needs it clear), so they are still free.
                 // Relaxed: the waiter synchronises through the queue lock.
                 self.word.fetch_sub(c.need * PERMIT, Relaxed);
-                Some(q.pop_choice(c, GRANTED, now))
+                Some(q.pop_choice_lazy(c, GRANTED, &mut now))
             }
             _ => None,
         };
-        if q.is_empty() {
+        let more = !q.is_empty();
+        if !more {
             // Relaxed: QUEUED is ordered by the queue lock.
             self.word.fetch_and(!QUEUED, Relaxed);
         }
-        popped
+        popped.map(|p| (p, more))
     }
 
     /// Permits free right now (a snapshot).

@@ -145,6 +145,15 @@ pub fn cancel_requested() -> bool {
 /// tell a request from an ordinary return.
 #[inline]
 pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
+    cancellation_point_then(f).map(|(r, _)| r)
+}
+
+/// As [`cancellation_point`], with whether a request is pending once `f`
+/// returned ([`cancel_requested`], read with the TCB the point already
+/// holds: a C cancellation point asks both, and each look-up of the
+/// caller is a thread-local read).
+#[inline]
+pub fn cancellation_point_then<R>(f: impl FnOnce() -> R) -> Option<(R, bool)> {
     let tcb = crate::thread::current::current_tcb();
     if !cancel_word::enter(&tcb.cancel) {
         return None;
@@ -157,15 +166,23 @@ pub fn cancellation_point<R>(f: impl FnOnce() -> R) -> Option<R> {
             cancel_word::leave(&self.0.cancel);
         }
     }
-    let _leave = Leave(tcb);
-    Some(f())
+    let leave = Leave(tcb);
+    let r = f();
+    drop(leave);
+    Some((r, cancel_word::requested(&tcb.cancel, SeqCst)))
 }
 
 /// Whether the calling thread waits at a cancellation point with a request
 /// pending: the primitives that loop on spurious wake-ups stop looping.
 #[inline]
 pub(crate) fn wait_cancelled() -> bool {
-    cancel_word::due(&crate::thread::current::current_tcb().cancel, Relaxed)
+    wait_cancelled_of(crate::thread::current::current_tcb())
+}
+
+/// As [`wait_cancelled`], for a caller whose TCB `tcb` is at hand.
+#[inline]
+pub(crate) fn wait_cancelled_of(tcb: &Tcb) -> bool {
+    cancel_word::due(&tcb.cancel, Relaxed)
 }
 
 /// Ends whatever weave wait `tcb` is in (harmless if it is in none).

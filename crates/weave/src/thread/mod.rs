@@ -64,7 +64,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cancel::{
-    arm_async_cancel, cancel_requested, cancellation_point, disarm_async_cancel, end_async_cancel,
+    arm_async_cancel, cancel_requested, cancellation_point, cancellation_point_then,
+    disarm_async_cancel, end_async_cancel,
 };
 pub use id::{BlockReason, ThreadId, WaitOn};
 pub use local::{AccessError, LocalKey};
