@@ -164,6 +164,8 @@ c_tests! {
     once_runs_the_routine_exactly_once => "thread_once",
     once_with_a_cancelled_init_is_as_if_never_called => "once_cancelled_init",
     cond_sem_and_barrier_may_be_destroyed_right_after_the_last_wake => "destroy_right_after_the_last_wake",
+    mutex_may_be_destroyed_and_unmapped_right_after_the_last_unlock => "mutex_destroy_right_after_the_last_unlock",
+    rwlock_may_be_destroyed_and_unmapped_right_after_the_last_unlock => "rwlock_destroy_right_after_the_last_unlock",
     setconcurrency_level_is_returned_and_zero_is_automatic => "concurrency",
     thread_names_are_set_and_read_back => "thread_names",
     attr_setters_store_check_and_apply => "attr",

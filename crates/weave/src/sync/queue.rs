@@ -203,6 +203,16 @@ unsafe impl Send for List {}
 /// A priority-ordered queue of blocked threads.
 pub(crate) struct WaitQueue {
     list: Mutex<List>,
+    /// Under loom: stands for the memory of the object this queue belongs
+    /// to. Taking and releasing the queue lock read it ([`touch`]), and a
+    /// model that destroys the object writes it ([`free`]), so loom
+    /// reports any access that is not ordered before the destruction: an
+    /// unlocker still at work after the lock word showed the lock free.
+    ///
+    /// [`touch`]: WaitQueue::touch
+    /// [`free`]: WaitQueue::free
+    #[cfg(loom)]
+    memory: loom::cell::UnsafeCell<()>,
 }
 
 /// What a waker learns about the node it popped.
@@ -257,6 +267,18 @@ impl LazyNow {
 /// The queue, locked.
 pub(crate) struct Locked<'a> {
     list: MutexGuard<'a, List>,
+    /// Under loom: the queue, whose memory the release touches.
+    #[cfg(loom)]
+    queue: &'a WaitQueue,
+}
+
+/// Under loom the release of the queue lock is an access to the object's
+/// memory (see `WaitQueue::memory`): `drop` runs before the guard's own.
+#[cfg(loom)]
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.queue.touch();
+    }
 }
 
 impl WaitQueue {
@@ -271,15 +293,34 @@ impl WaitQueue {
     pub(crate) fn new() -> WaitQueue {
         WaitQueue {
             list: Mutex::new(EMPTY_LIST),
+            memory: loom::cell::UnsafeCell::new(()),
         }
     }
 
     pub(crate) fn lock(&self) -> Locked<'_> {
+        #[cfg(loom)]
+        self.touch();
         // The list lock is never held across anything that can panic, so a
         // poisoned lock still guards a consistent list.
         Locked {
             list: self.list.lock().unwrap_or_else(|e| e.into_inner()),
+            #[cfg(loom)]
+            queue: self,
         }
+    }
+
+    /// Under loom: records an access to the owning object's memory.
+    #[cfg(loom)]
+    pub(crate) fn touch(&self) {
+        self.memory.with(|_| ());
+    }
+
+    /// Under loom: the owning object is destroyed here (a model's
+    /// `pthread_*_destroy` and `free`); loom reports every access of
+    /// [`touch`](Self::touch) that this does not come after.
+    #[cfg(loom)]
+    pub(crate) fn free(&self) {
+        self.memory.with_mut(|_| ());
     }
 }
 

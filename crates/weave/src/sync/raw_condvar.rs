@@ -58,6 +58,19 @@ impl RawCondvar {
         }
     }
 
+    /// Under loom: an access of the owning object's memory
+    /// (`WaitQueue::touch`).
+    #[cfg(loom)]
+    pub(crate) fn touch(&self) {
+        self.queue.touch();
+    }
+
+    /// Under loom: the owning object is destroyed (`WaitQueue::free`).
+    #[cfg(loom)]
+    pub(crate) fn free(&self) {
+        self.queue.free();
+    }
+
     /// Releases `mutex` (held by `owner`), blocks until notified or until
     /// `deadline`, and takes `mutex` again. Returns whether a notify woke
     /// us; false means a timeout or a spurious wake-up, and callers

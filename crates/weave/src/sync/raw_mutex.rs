@@ -54,6 +54,20 @@
 //!    competing with newcomers; if it loses it queues again at the front of
 //!    its priority class, keeping its original arrival time, so it starves
 //!    for at most `STARVE_NS` after its first wake-up.
+//!
+//!    **The word is written last.** POSIX lets the next owner destroy and
+//!    free the mutex as soon as it has unlocked it, while this unlock may
+//!    still be running, so once the word shows the lock free or handed
+//!    on, the unlocker touches the mutex no more (waking the popped
+//!    waiter touches only that waiter). Under the queue lock it pops and
+//!    stores `LOCKED | me` (PARKED cleared, or kept for those left queued
+//!    behind a hand-off); it releases the queue lock; then one atomic
+//!    operation publishes: a CAS `LOCKED | me -> 0`, or for a hand-off an
+//!    XOR of the owner field that keeps PARKED as it is. A waiter that
+//!    queues between the two (it finds the lock held, and sets PARKED)
+//!    makes that CAS fail: the lock is still ours, and the unlock serves
+//!    the queue again. A handed waiter that leaves the queue before the
+//!    XOR (a timeout) waits for it, since the lock is not its own yet.
 //! 5. **The woken waiter speaks for those it left queued**: as it leaves
 //!    the queue (under the queue lock) it notes whether others remain
 //!    (`more`); until it acts, unlocks wake nobody else for those (one
@@ -71,7 +85,14 @@
 //!
 //! While a thread holds `LOCKED` and the queue lock, nobody else can change
 //! the word (every other writer either needs `LOCKED` clear or the queue
-//! lock), so the unlock slow path writes it with plain stores.
+//! lock), so the unlock slow path writes it there with a plain store;
+//! once it has let go of the queue lock, only PARKED can change, which its
+//! final CAS or XOR accounts for.
+//!
+//! Under loom every access of the word and of the queue lock is recorded
+//! as an access of the mutex's memory (`WaitQueue::touch`), and the models
+//! that destroy the mutex right after its last unlock (`WaitQueue::free`)
+//! check that no access of the unlock that freed it comes after.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
@@ -174,12 +195,22 @@ impl RawMutex {
         forced
     }
 
+    /// The lock word. Under loom every access of it is an access of the
+    /// mutex's memory (`WaitQueue::touch`), which a model that destroys
+    /// the mutex checks is over before the destruction.
+    #[inline(always)]
+    fn word(&self) -> &AtomicU64 {
+        #[cfg(loom)]
+        self.queue.touch();
+        &self.word
+    }
+
     /// Takes the lock for owner `me` (from [`block::me_id`]).
     #[inline]
     pub(crate) fn lock(&self, me: u32) {
         // Acquire pairs with the Release of the unlock that freed the word.
         if let Err(cur) = self
-            .word
+            .word()
             .compare_exchange(0, locked_by(me), Acquire, Relaxed)
         {
             // Without a deadline the slow path returns only with the lock.
@@ -191,7 +222,7 @@ impl RawMutex {
     pub(crate) fn lock_until(&self, me: u32, deadline: Instant) -> bool {
         // Acquire: as in `lock`.
         match self
-            .word
+            .word()
             .compare_exchange(0, locked_by(me), Acquire, Relaxed)
         {
             Ok(_) => true,
@@ -202,14 +233,14 @@ impl RawMutex {
     /// Takes the lock if it is free now, waiters or not.
     #[inline]
     pub(crate) fn try_lock(&self, me: u32) -> bool {
-        let mut cur = self.word.load(Relaxed);
+        let mut cur = self.word().load(Relaxed);
         loop {
             if cur & LOCKED != 0 {
                 return false;
             }
             // Acquire: as in `lock`. PARKED belongs to the waiters.
             match self
-                .word
+                .word()
                 .compare_exchange_weak(cur, cur | locked_by(me), Acquire, Relaxed)
             {
                 Ok(_) => return true,
@@ -224,7 +255,7 @@ impl RawMutex {
         // Release pairs with the Acquire CAS of the next locker: it sees
         // everything written under the lock.
         if let Err(cur) = self
-            .word
+            .word()
             .compare_exchange(locked_by(me), 0, Release, Relaxed)
         {
             self.unlock_slow(me, cur);
@@ -238,7 +269,7 @@ impl RawMutex {
     pub(crate) fn unlock_if_held(&self, me: u32) -> bool {
         // Release: as in `unlock`.
         match self
-            .word
+            .word()
             .compare_exchange(locked_by(me), 0, Release, Relaxed)
         {
             Ok(_) => true,
@@ -259,7 +290,7 @@ impl RawMutex {
     /// reader that does not hold it learns only a moment's state.
     #[inline]
     pub(crate) fn holder(&self) -> u32 {
-        let w = self.word.load(Relaxed);
+        let w = self.word().load(Relaxed);
         if w & LOCKED != 0 {
             owner_of(w)
         } else {
@@ -284,7 +315,10 @@ impl RawMutex {
             if cur & LOCKED == 0 {
                 let new = cur | mine | if more { PARKED } else { 0 };
                 // Acquire: as in `lock`.
-                match self.word.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+                match self
+                    .word()
+                    .compare_exchange_weak(cur, new, Acquire, Relaxed)
+                {
                     Ok(_) => {
                         if spins > 0 && since.is_none() {
                             block::note_spin_acquired();
@@ -301,7 +335,7 @@ impl RawMutex {
                     spin_hint();
                 }
                 spins += 1;
-                cur = self.word.load(Relaxed);
+                cur = self.word().load(Relaxed);
                 continue;
             }
             if deadline.is_some_and(block::expired) {
@@ -320,7 +354,7 @@ impl RawMutex {
             block::note_wait_on(&self.word as *const _ as usize);
             block::block_on(BlockReason::Mutex, deadline, |w| {
                 let mut q = self.queue.lock();
-                let mut cur = self.word.load(Relaxed);
+                let mut cur = self.word().load(Relaxed);
                 loop {
                     if cur & LOCKED == 0 {
                         return false; // freed meanwhile: retry, don't block
@@ -333,7 +367,7 @@ impl RawMutex {
                     // which needs LOCKED clear; the holder's unlock CAS
                     // reads the word itself (step 3 of the protocol).
                     match self
-                        .word
+                        .word()
                         .compare_exchange(cur, cur | PARKED, Relaxed, Relaxed)
                     {
                         Ok(_) => break,
@@ -357,15 +391,23 @@ impl RawMutex {
                 let others = !q.is_empty();
                 if was_linked && !others {
                     // Relaxed: PARKED is ordered by the queue lock.
-                    self.word.fetch_and(!PARKED, Relaxed);
+                    self.word().fetch_and(!PARKED, Relaxed);
                 }
                 (result, others)
             };
             match result {
-                // The unlocker wrote `LOCKED | me` before releasing the
-                // queue lock we just took: the lock, and what its last
-                // holder wrote, are ours.
-                HANDED => return true,
+                // The unlocker popped us with the lock handed over: it
+                // writes `LOCKED | me` after releasing the queue lock
+                // (step 4), so a waiter that left early (a timeout) may
+                // get here first and waits for that store. Acquire pairs
+                // with its Release: the lock, and what its last holder
+                // wrote, are ours.
+                HANDED => {
+                    while owner_of(self.word().load(Acquire)) != me_id {
+                        block::yield_now();
+                    }
+                    return true;
+                }
                 WOKEN_TO_RETRY => {
                     // The unlocker cleared PARKED: those still queued are
                     // ours to speak for (step 5).
@@ -374,7 +416,7 @@ impl RawMutex {
                 }
                 _ => debug_assert_eq!(result, PENDING),
             }
-            cur = self.word.load(Relaxed);
+            cur = self.word().load(Relaxed);
         }
     }
 
@@ -388,7 +430,7 @@ impl RawMutex {
         }
         let popped = {
             let mut q = self.queue.lock();
-            let mut cur = self.word.load(Relaxed);
+            let mut cur = self.word().load(Relaxed);
             loop {
                 if q.is_empty() {
                     break None;
@@ -401,7 +443,7 @@ impl RawMutex {
                     let p = q.pop(WOKEN_TO_RETRY);
                     if q.is_empty() {
                         // Relaxed: PARKED is ordered by the queue lock.
-                        self.word.fetch_and(!PARKED, Relaxed);
+                        self.word().fetch_and(!PARKED, Relaxed);
                     }
                     break p;
                 }
@@ -409,7 +451,7 @@ impl RawMutex {
                 // CAS, not a blind set: if the holder releases between our
                 // look and our write, we must look again.
                 match self
-                    .word
+                    .word()
                     .compare_exchange(cur, cur | PARKED, Relaxed, Relaxed)
                 {
                     Ok(_) => break None,
@@ -423,64 +465,84 @@ impl RawMutex {
     }
 
     /// The unlock that found PARKED in the word: `cur`, as its CAS found
-    /// it.
+    /// it. The word is written last (step 4): once it shows the lock free
+    /// or handed on, this thread does not touch the mutex again, since
+    /// the next owner may destroy it at once (POSIX allows that right
+    /// after the last unlock).
     #[cold]
-    fn unlock_slow(&self, me: u32, cur: u64) {
-        debug_assert_eq!(cur, locked_by(me) | PARKED, "unlock by a non-owner");
-        let popped = {
-            let mut q = self.queue.lock();
-            // We hold LOCKED and the queue lock: the word is ours to write
-            // (module doc). PARKED may have been cleared since we looked, by
-            // a waiter that timed out and emptied the queue.
-            let now = block::now_ns();
-            let limit = self.starve_limit();
-            match q.choose(now, limit) {
-                None => {
-                    // Release: as in `unlock`.
-                    self.word.store(0, Release);
-                    None
-                }
-                Some(c) => {
-                    // Overdue (chosen by age over a higher priority), or
-                    // starved: queued for longer than the bound and already
-                    // beaten once by a barger after a wake. Hand it the lock.
-                    // A waiter that only queued long (behind others, or
-                    // behind a holder whose LWP the kernel descheduled) is
-                    // woken to retry instead: handing it the lock would
-                    // stop every running thread until its LWP runs it, the
-                    // next waiter would be as old, and the hand-offs went
-                    // on for the rest of the run (the bimodal
-                    // `mutex_contended`: thousands of hand-offs and blocks
-                    // in the slow processes, none in the fast ones).
-                    let handoff = c.overdue
-                        || ((c.retried || self.forced_handoff())
-                            && now.saturating_sub(c.since) >= limit);
-                    let p = q.pop_choice(c, if handoff { HANDED } else { WOKEN_TO_RETRY }, now);
-                    // Woken to retry, it speaks for the others (step 5): the
-                    // word is left free and clean, so the fast paths work
-                    // until it runs.
-                    let next = if !handoff {
-                        0
-                    } else if q.is_empty() {
-                        locked_by(p.id)
-                    } else {
-                        locked_by(p.id) | PARKED
-                    };
-                    // Release: as in `unlock`; for a hand-off the new owner
-                    // also synchronises through the queue lock.
-                    self.word.store(next, Release);
-                    Some((p, handoff))
-                }
-            }
-        };
-        if let Some((p, handoff)) = popped {
+    fn unlock_slow(&self, me: u32, mut cur: u64) {
+        let mine = locked_by(me);
+        loop {
+            debug_assert_eq!(cur & !PARKED, mine, "unlock by a non-owner");
+            let (popped, handoff) = {
+                let mut q = self.queue.lock();
+                // We hold LOCKED and the queue lock: the word is ours to
+                // write (module doc). PARKED may have been cleared since we
+                // looked, by a waiter that timed out and emptied the queue.
+                let now = block::now_ns();
+                let limit = self.starve_limit();
+                let (popped, handoff) = match q.choose(now, limit) {
+                    None => (None, false),
+                    Some(c) => {
+                        // Overdue (chosen by age over a higher priority),
+                        // or starved: queued for longer than the bound and
+                        // already beaten once by a barger after a wake.
+                        // Hand it the lock. A waiter that only queued long
+                        // (behind others, or behind a holder whose LWP the
+                        // kernel descheduled) is woken to retry instead:
+                        // handing it the lock would stop every running
+                        // thread until its LWP runs it, the next waiter
+                        // would be as old, and the hand-offs went on for
+                        // the rest of the run (the bimodal
+                        // `mutex_contended`: thousands of hand-offs and
+                        // blocks in the slow processes, none in the fast
+                        // ones).
+                        let handoff = c.overdue
+                            || ((c.retried || self.forced_handoff())
+                                && now.saturating_sub(c.since) >= limit);
+                        let result = if handoff { HANDED } else { WOKEN_TO_RETRY };
+                        (Some(q.pop_choice(c, result, now)), handoff)
+                    }
+                };
+                // Still ours, PARKED cleared: from here a waiter that
+                // queues (or a timed one that gives up and leaves us its
+                // wake) sets it again, and our release below sees that.
+                // Woken to retry, the popped waiter speaks for those left
+                // queued (step 5); handed the lock, it needs PARKED for
+                // them. Relaxed: the queue lock orders it for the other
+                // writers of PARKED, and our release below reads it.
+                let keep = if handoff && !q.is_empty() { PARKED } else { 0 };
+                self.word().store(mine | keep, Relaxed);
+                (popped, handoff)
+            };
+            // The queue lock is released: what follows is the last access
+            // to the mutex.
             if handoff {
+                let p = popped.expect("a hand-off has a waiter");
+                // LOCKED | me -> LOCKED | its id, keeping whatever PARKED
+                // says now. Release: as in `unlock`; pairs with the
+                // Acquire load of the waiter, which waits for this store
+                // if it leaves the queue before we make it (a timeout).
+                let owners = u64::from(me ^ p.id) << OWNER_SHIFT;
+                self.word().fetch_xor(owners, Release);
                 block::note_handoff();
-                // It owns the lock now: let it run before the threads of its
-                // LWP that would each find the lock held and block.
+                // It owns the lock now: let it run before the threads of
+                // its LWP that would each find the lock held and block.
                 p.waiter.wake_next();
-            } else {
+                return;
+            }
+            // Release: as in `unlock`. The word is free and clean, so the
+            // fast paths work until the woken waiter runs.
+            let released = self.word().compare_exchange(mine, 0, Release, Relaxed);
+            if let Some(p) = popped {
                 p.waiter.wake();
+            }
+            match released {
+                Ok(_) => return,
+                // PARKED is set again: somebody queued after we let go of
+                // the queue lock and needs a wake that nobody else owes
+                // it. The lock is still ours: serve the queue once more.
+                Err(actual) => cur = actual,
             }
         }
     }
@@ -621,6 +683,89 @@ mod loom_tests {
             assert!(t.join().unwrap(), "a non-holder's unlock went through");
             assert_eq!(s.m.word.load(Relaxed), 0, "left locked or flagged");
         });
+    }
+
+    /// The last user of a mutex locks it, unlocks it and destroys it
+    /// while the thread whose unlock freed it is still inside that unlock
+    /// (POSIX allows it): `free` makes loom report any access of that
+    /// unlock not ordered before it. Here the unlock is a slow one with
+    /// nobody to wake: PARKED left set by waiters that have gone (the
+    /// module doc allows it), so the unlocker takes the queue lock, finds
+    /// the queue empty and releases the word.
+    #[test]
+    fn an_unlock_with_nobody_queued_is_over_when_the_word_goes_free() {
+        loom::model(|| {
+            let s = shared(u64::MAX);
+            let me = block::me_id();
+            s.m.lock(me);
+            s.m.word.fetch_or(PARKED, Relaxed);
+            let t = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let me = block::me_id();
+                    s.m.lock(me);
+                    s.m.unlock(me);
+                    s.m.queue.free();
+                })
+            };
+            s.m.unlock(me);
+            t.join().unwrap();
+        });
+    }
+
+    /// As above, with a waiter for the unlock to wake or hand the lock
+    /// to, which then destroys the mutex as C's rationale does: the
+    /// holder sets a flag under the lock and unlocks; the other thread
+    /// locks until it sees the flag, unlocks and destroys it at once,
+    /// racing the rest of the holder's unlock. `timed`: the other thread
+    /// locks with a deadline, which may pass as the unlock wakes it (or
+    /// hands it the lock), so that it leaves the queue on its own.
+    fn check_destroy_after_the_last_unlock(starve_ns: u64, timed: bool) {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(move || {
+            let s = shared(starve_ns);
+            let holder = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    let me = block::me_id();
+                    s.m.lock(me);
+                    // SAFETY: under the mutex (loom checks it).
+                    s.n.with_mut(|p| unsafe { *p = 1 });
+                    s.m.unlock(me);
+                })
+            };
+            let me = block::me_id();
+            loop {
+                if !(timed && s.m.lock_until(me, Instant::now())) {
+                    s.m.lock(me);
+                }
+                // SAFETY: under the mutex.
+                let done = s.n.with(|p| unsafe { *p }) == 1;
+                s.m.unlock(me);
+                if done {
+                    break;
+                }
+                loom::thread::yield_now();
+            }
+            s.m.queue.free();
+            holder.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_woken_waiter_may_destroy_the_mutex_at_once() {
+        check_destroy_after_the_last_unlock(u64::MAX, false);
+    }
+
+    #[test]
+    fn a_waiter_handed_the_lock_may_destroy_the_mutex_at_once() {
+        check_destroy_after_the_last_unlock(0, false);
+    }
+
+    #[test]
+    fn a_timed_waiter_handed_the_lock_may_destroy_the_mutex_at_once() {
+        check_destroy_after_the_last_unlock(0, true);
     }
 
     fn check_unlock_racing_timeout(starve_ns: u64) {

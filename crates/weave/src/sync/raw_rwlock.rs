@@ -51,18 +51,35 @@
 //!      writer is overdue or has waited past `STARVE_NS` since it first
 //!      queued, the lock is **handed** to it: `state` stays `WRITER` and
 //!      the writer, popped with `HANDED`, owns it. Otherwise it stores
-//!      `state = 0` and wakes that writer to retry; with no writer queued
-//!      it stores `state = 0` and wakes every reader. A reader that
+//!      `state = 0` and wakes that writer to retry. A reader that
 //!      queued after (a) looked waits for `writers_waiting`, which counts
 //!      that queued writer: its unlock comes back here and lets the
 //!      reader in at (a). A woken writer that loses the retry queues
 //!      again at the front of its class with its first arrival time.
-//! 2. A **read unlock** that takes the reader count to zero picks a
-//!    queued writer the same way, under the writers' queue lock. A
-//!    starving one is handed the lock if the word is still free (a CAS
-//!    `0 -> WRITER` on its behalf; a barger that got in within that window
-//!    leaves it to retry, and the barger's unlock comes back to step 1);
-//!    any other is woken to retry.
+//!    - (c) with no writer queued, still under the writers' queue lock it
+//!      takes the readers' (the one nesting; nothing nests them the other
+//!      way) and hands the lock to the readers queued since (a) looked,
+//!      as (a) does, or stores `state = 0` if there are none.
+//! 2. A **read unlock** that would take the reader count to zero takes
+//!    the writers' queue lock first and decrements there (a CAS leaves
+//!    the other readers' unlocks lock-free); if the count reached zero, it
+//!    picks a queued writer the same way. A starving one is handed the
+//!    lock if the word is still free (a CAS `0 -> WRITER` on its behalf;
+//!    a barger that got in within that window leaves it to retry, and the
+//!    barger's unlock comes back to step 1); any other is woken to retry.
+//!
+//! **Nothing after the word goes free.** POSIX lets the next holder
+//! destroy and free the lock as soon as it has unlocked it, while the
+//! unlock that freed the lock for it may still be running. Every store
+//! that frees the word (1b, 1c, 2) happens under the writers' queue lock
+//! (1c also under the readers'), and the release of those locks is all
+//! the unlocker does to the lock afterwards: whoever takes the lock once
+//! it is free unlocks through the same locks (a writer's unlock takes
+//! both, the last reader's the writers'), so it, and a destroy after it,
+//! come after that release. (Handed on, to readers in 1a or to a writer,
+//! the lock is not free: its new holders leave through the queue locks
+//! too.) Waking the popped waiters touches only them. Under loom the
+//! models that destroy the lock (`free`) check this.
 //! 3. `writers_waiting` falls only when a writer holds the lock, so a
 //!    reader blocked on it is released by that writer's unlock (step 1).
 //!
@@ -163,7 +180,7 @@ impl RawRwLock {
     /// Takes a read lock if no writer holds or waits for the lock.
     #[inline]
     pub(crate) fn try_read(&self) -> bool {
-        let mut cur = self.state.load(Relaxed);
+        let mut cur = self.state().load(Relaxed);
         loop {
             // Relaxed: the writer gate is a preference, not what excludes
             // (the CAS on `state` is).
@@ -173,7 +190,10 @@ impl RawRwLock {
             let new = cur.checked_add(READER).expect("RwLock: too many readers");
             // Acquire pairs with the Release store of the last
             // writer's unlock: we see what it wrote.
-            match self.state.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+            match self
+                .state()
+                .compare_exchange_weak(cur, new, Acquire, Relaxed)
+            {
                 Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
@@ -184,14 +204,17 @@ impl RawRwLock {
     /// (reader preference, module doc).
     #[inline]
     pub(crate) fn try_read_preferring(&self) -> bool {
-        let mut cur = self.state.load(Relaxed);
+        let mut cur = self.state().load(Relaxed);
         loop {
             if cur & WRITER != 0 {
                 return false;
             }
             let new = cur.checked_add(READER).expect("RwLock: too many readers");
             // Acquire: as in `try_read`.
-            match self.state.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+            match self
+                .state()
+                .compare_exchange_weak(cur, new, Acquire, Relaxed)
+            {
                 Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
@@ -249,7 +272,7 @@ impl RawRwLock {
                     .wait_node(BlockReason::RwLock, deadline, &node, false, |_| {
                         // Under the readers' queue lock (protocol step 1, 3);
                         // a preferring reader waits only for a holding writer.
-                        self.state.load(Relaxed) & WRITER != 0
+                        self.state().load(Relaxed) & WRITER != 0
                             || (!preferring && self.writers_waiting.load(Relaxed) != 0)
                     });
             if result == HANDED {
@@ -263,41 +286,63 @@ impl RawRwLock {
     }
 
     pub(crate) fn read_unlock(&self) {
-        // Release pairs with the next writer's Acquire CAS: it sees that
-        // we are done reading.
-        let prev = self.state.fetch_sub(READER, Release);
-        debug_assert!(
-            prev >= READER && prev & WRITER == 0,
-            "read unlock without a read lock"
-        );
-        if prev == READER {
-            // Step 2: stored before the notify, under the writers' lock.
-            // The writer is chosen by priority bounded by age; a starving
-            // one is handed the lock if the word is still free.
-            self.writers.notify_chosen(
-                self.starve_limit(),
-                |c, now| {
-                    // Acquire, on the writer's behalf, pairs with the
-                    // Release of every earlier unlock (ours included); the
-                    // writer, popped under this queue lock, sees it all
-                    // through that lock.
-                    let handed = self.starving(c, now)
-                        && self
-                            .state
-                            .compare_exchange(0, WRITER, Acquire, Relaxed)
-                            .is_ok();
-                    Some(if handed { HANDED } else { NOTIFIED })
-                },
-                || {},
+        let mut cur = self.state().load(Relaxed);
+        loop {
+            debug_assert!(
+                cur >= READER && cur & WRITER == 0,
+                "read unlock without a read lock"
             );
+            if cur == READER {
+                break;
+            }
+            // Other readers stay: the lock is not free after this, and we
+            // touch nothing after it. Release pairs with the next
+            // writer's Acquire CAS: it sees that we are done reading.
+            match self
+                .state()
+                .compare_exchange_weak(cur, cur - READER, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
         }
+        // Step 2: the last reader, as far as we can tell. The count falls
+        // under the writers' queue lock, whose release is then our last
+        // access: a writer that takes the lock when it goes free unlocks
+        // through that queue lock too, so it (and whoever destroys the
+        // lock after it) comes after us. The writer is chosen by priority
+        // bounded by age; a starving one is handed the lock if the word
+        // is still free.
+        self.writers.notify_chosen(
+            self.starve_limit(),
+            |c, now| {
+                // Release: as above.
+                if self.state().fetch_sub(READER, Release) != READER {
+                    return None; // a reader came in meanwhile: not the last
+                }
+                // Acquire, on the writer's behalf, pairs with the Release
+                // of every earlier unlock (ours included); the writer,
+                // popped under this queue lock, sees it all through that
+                // lock.
+                let handed = self.starving(c, now)
+                    && self
+                        .state()
+                        .compare_exchange(0, WRITER, Acquire, Relaxed)
+                        .is_ok();
+                Some(if handed { HANDED } else { NOTIFIED })
+            },
+            || {
+                // Release: as above.
+                self.state().fetch_sub(READER, Release);
+            },
+        );
     }
 
     /// Takes the write lock if nobody holds the lock.
     #[inline]
     pub(crate) fn try_write(&self) -> bool {
         // Acquire pairs with the Release of the previous holder's unlock.
-        self.state
+        self.state()
             .compare_exchange(0, WRITER, Acquire, Relaxed)
             .is_ok()
     }
@@ -338,7 +383,7 @@ impl RawRwLock {
                     .wait_node(BlockReason::RwLock, deadline, &node, requeue, |_| {
                         // Relaxed: under the writers' queue lock, which every
                         // unlock takes after (or for) its store (steps 1, 2).
-                        self.state.load(Relaxed) != 0
+                        self.state().load(Relaxed) != 0
                     });
             if result == HANDED {
                 // The unlocker kept `state == WRITER` for us and popped us
@@ -368,7 +413,7 @@ impl RawRwLock {
 
     pub(crate) fn write_unlock(&self) {
         debug_assert_eq!(
-            self.state.load(Relaxed),
+            self.state().load(Relaxed),
             WRITER,
             "write unlock without the write lock"
         );
@@ -377,7 +422,7 @@ impl RawRwLock {
         // with the Acquire CAS of a writer that later finds the word free.
         let handed_readers = self.readers.notify_all_as(HANDED, |n| {
             if n > 0 {
-                self.state.store(n * READER, Release);
+                self.state().store(n * READER, Release);
             }
         });
         if handed_readers > 0 {
@@ -385,27 +430,51 @@ impl RawRwLock {
         }
         // Step 1b, decided under the writers' queue lock: hand over to a
         // starving writer (the word never passes through 0, so nobody
-        // barges in), or free the word and wake one writer to retry, or
-        // free it and wake the readers. Release pairs with the next
-        // locker's Acquire CAS; every store happens before its notify.
+        // barges in), or free the word and wake one writer to retry, or,
+        // with no writer queued, let in the readers queued since (a) looked
+        // (1c). Release pairs with the next locker's Acquire CAS; every
+        // store happens before its notify.
         let limit = self.starve_limit();
-        let woke_writer = self
-            .writers
-            .notify_chosen(
-                limit,
-                |c, now| {
-                    if self.starving(c, now) {
-                        Some(HANDED)
+        let mut readers = Vec::new();
+        let writer = self.writers.with_locked(|w| {
+            let now = block::now_ns();
+            match w.choose(now, limit) {
+                Some(c) => {
+                    let result = if self.starving(&c, now) {
+                        HANDED
                     } else {
-                        self.state.store(0, Release);
-                        Some(NOTIFIED)
-                    }
-                },
-                || self.state.store(0, Release),
-            )
-            .is_some();
-        if !woke_writer {
-            self.readers.notify_all();
+                        self.state().store(0, Release);
+                        NOTIFIED
+                    };
+                    Some(w.pop_choice(c, result, now))
+                }
+                // 1c, still under the writers' queue lock (the one nesting:
+                // nothing takes the readers' lock and then the writers'),
+                // so that the word goes free under both, and the releases
+                // of the two locks (the readers' first) are all that
+                // follows: a thread that takes the lock once it is free
+                // unlocks through them (a writer through both, the last
+                // reader through the writers'), and so comes after us, as
+                // does whoever destroys the lock after it. A writer that
+                // queues meanwhile waits for the writers' lock and then
+                // sees the readers, or the free word.
+                None => {
+                    self.readers.with_locked(|r| {
+                        while let Some(p) = r.pop(HANDED) {
+                            readers.push(p.waiter);
+                        }
+                        self.state().store(readers.len() * READER, Release);
+                    });
+                    None
+                }
+            }
+        });
+        // Woken after both locks are released (queue.rs).
+        if let Some(p) = writer {
+            p.waiter.wake();
+        }
+        for r in readers {
+            r.wake();
         }
     }
 
@@ -415,20 +484,37 @@ impl RawRwLock {
     /// alongside (those behind a waiting writer go back to waiting).
     pub(crate) fn downgrade(&self) {
         debug_assert_eq!(
-            self.state.load(Relaxed),
+            self.state().load(Relaxed),
             WRITER,
             "downgrade without the write lock"
         );
         // Release pairs with the Acquire CAS of readers entering now: they
         // see what we wrote. Stored before the notify (the readers' check
         // is under their queue lock, as in step 1).
-        self.state.store(READER, Release);
+        self.state().store(READER, Release);
         self.readers.notify_all();
+    }
+
+    /// The state word. Under loom every access of it is an access of the
+    /// lock's memory (`WaitQueue::touch`), which a model that destroys the
+    /// lock checks is over before the destruction.
+    #[inline(always)]
+    fn state(&self) -> &AtomicUsize {
+        #[cfg(loom)]
+        self.writers.touch();
+        &self.state
+    }
+
+    /// Under loom: the lock is destroyed here (`WaitQueue::free`).
+    #[cfg(loom)]
+    pub(crate) fn free(&self) {
+        self.readers.free();
+        self.writers.free();
     }
 
     /// Whether a writer holds the lock (for Debug).
     pub(crate) fn is_write_locked(&self) -> bool {
-        self.state.load(Relaxed) & WRITER != 0
+        self.state().load(Relaxed) & WRITER != 0
     }
 }
 
@@ -453,6 +539,88 @@ mod loom_tests {
             l: RawRwLock::with_starve_ns(starve_ns),
             n: UnsafeCell::new(0),
         })
+    }
+
+    /// POSIX lets the next holder destroy the lock at once after its own
+    /// unlock, while the unlock that freed the lock for it may still be
+    /// running: `free` makes loom report any access of that unlock not
+    /// ordered before the destruction. This thread holds the lock (for
+    /// writing if `write`), a writer takes it when free (blocking in
+    /// `write`, or retrying `try_write`), unlocks and destroys it.
+    fn check_destroy_after_the_unlock(write: bool, blocking: bool) {
+        loom::model(move || {
+            let s = shared();
+            if write {
+                s.l.write();
+            } else {
+                s.l.read();
+            }
+            let writer = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    if blocking {
+                        s.l.write();
+                    } else {
+                        while !s.l.try_write() {
+                            loom::thread::yield_now();
+                        }
+                    }
+                    s.l.write_unlock();
+                    s.l.free();
+                })
+            };
+            if write {
+                s.l.write_unlock();
+            } else {
+                s.l.read_unlock();
+            }
+            writer.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_writer_may_destroy_the_lock_right_after_a_write_unlock() {
+        check_destroy_after_the_unlock(true, false);
+        check_destroy_after_the_unlock(true, true);
+    }
+
+    #[test]
+    fn a_writer_may_destroy_the_lock_right_after_the_last_read_unlock() {
+        check_destroy_after_the_unlock(false, false);
+        check_destroy_after_the_unlock(false, true);
+    }
+
+    /// As above, with a reader queued behind the holding writer as well
+    /// (it is let in by the unlock's step 1a or 1c), and the destroyer a
+    /// writer that retries until it gets the lock after that reader.
+    #[test]
+    fn a_writer_may_destroy_the_lock_after_the_readers_it_let_in() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared();
+            s.l.write();
+            let reader = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    s.l.read();
+                    s.l.read_unlock();
+                })
+            };
+            let writer = {
+                let s = s.clone();
+                loom::thread::spawn(move || {
+                    while !s.l.try_write() {
+                        loom::thread::yield_now();
+                    }
+                    s.l.write_unlock();
+                    reader.join().unwrap();
+                    s.l.free();
+                })
+            };
+            s.l.write_unlock();
+            writer.join().unwrap();
+        });
     }
 
     /// Step 4: between the downgrade and the read, a writer waiting or

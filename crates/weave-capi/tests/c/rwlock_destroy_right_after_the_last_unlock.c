@@ -1,0 +1,79 @@
+/* pthread_rwlock_destroy: "It shall be safe to destroy an initialized
+ * read-write lock object that is unlocked", here right after the unlock
+ * that freed it, which the thread that made it may still be returning
+ * from. Many rounds of: a rwlock alone in a fresh mmap'd page; thread A
+ * takes it for writing or for reading, by turns; thread B waits for the
+ * write lock (blocking in wrlock, or retrying trywrlock, by turns); A
+ * unlocks; B takes it, unlocks, destroys it and unmaps the page at once,
+ * so that an access by A's unlock after the lock went free faults (or, in
+ * what the library keeps behind the object and frees at destroy,
+ * corrupts the heap or hangs) instead of passing unseen. Two LWPs, so
+ * that A and B run at once. */
+#include "check.h"
+#include <sys/mman.h>
+
+#define ROUNDS 10000
+#define PAGE 4096
+
+enum { READY = 1, TRYING, DONE };
+static int step = DONE;
+static pthread_rwlock_t *page;
+
+static void wait_for(int s) {
+    while (__atomic_load_n(&step, __ATOMIC_ACQUIRE) != s) sched_yield();
+}
+
+static void *thread_a(void *arg) {
+    (void)arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        wait_for(DONE);
+        pthread_rwlock_t *l = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(l != MAP_FAILED);
+        EQ(pthread_rwlock_init(l, NULL), 0);
+        if (round % 4 < 2)
+            EQ(pthread_rwlock_wrlock(l), 0);
+        else
+            EQ(pthread_rwlock_rdlock(l), 0);
+        page = l;
+        __atomic_store_n(&step, READY, __ATOMIC_RELEASE);
+        wait_for(TRYING);
+        /* Let B reach its wait (and block in it) first. */
+        for (int i = 0; i < round % 3; i++) sched_yield();
+        EQ(pthread_rwlock_unlock(l), 0);
+    }
+    return NULL;
+}
+
+static void *thread_b(void *arg) {
+    (void)arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        wait_for(READY);
+        pthread_rwlock_t *l = page;
+        __atomic_store_n(&step, TRYING, __ATOMIC_RELEASE);
+        if (round % 2) {
+            EQ(pthread_rwlock_wrlock(l), 0);
+        } else {
+            int r, tries = 0;
+            while ((r = pthread_rwlock_trywrlock(l)) == EBUSY)
+                if (++tries > 1000) sched_yield();
+            EQ(r, 0);
+        }
+        EQ(pthread_rwlock_unlock(l), 0);
+        EQ(pthread_rwlock_destroy(l), 0);
+        EQ(munmap(l, PAGE), 0);
+        __atomic_store_n(&step, DONE, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+int main(void) {
+    EQ(pthread_setconcurrency(2), 0);
+    pthread_t a, b;
+    EQ(pthread_create(&a, NULL, thread_a, NULL), 0);
+    EQ(pthread_create(&b, NULL, thread_b, NULL), 0);
+    EQ(pthread_join(a, NULL), 0);
+    EQ(pthread_join(b, NULL), 0);
+    puts("ok");
+    return 0;
+}
