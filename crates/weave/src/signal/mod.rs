@@ -873,16 +873,17 @@ pub fn wait_interruptible(
     deadline: Option<Instant>,
     eintr: bool,
 ) -> Result<Waited, SignalError> {
+    let me = crate::sync::block::me();
     // A handler that ran before this wait is not this wait's.
     if eintr {
-        crate::sync::block::take_signal_interrupt();
+        crate::sync::block::take_signal_interrupt(&me);
     }
     let interrupted = std::cell::Cell::new(false);
     let stop = || {
         if crate::thread::cancel::wait_cancelled() {
             return true;
         }
-        if eintr && crate::sync::block::take_signal_interrupt() {
+        if eintr && crate::sync::block::take_signal_interrupt(&me) {
             interrupted.set(true);
             return true;
         }
