@@ -33,7 +33,7 @@
 use std::time::Instant;
 
 use super::block::{self, BlockReason};
-use super::queue::{Choice, Locked, Node, WaitQueue};
+use super::queue::{Locked, Node, WaitQueue};
 use super::raw_mutex::RawMutex;
 
 /// Node result: a notify popped this waiter.
@@ -161,34 +161,6 @@ impl RawCondvar {
             true
         });
         self.queue.lock().remove(node).1
-    }
-
-    /// Under the queue lock, picks the waiter [`Locked::choose`] names
-    /// (priority, bounded by age `bound_ns`) and asks `decide` what to
-    /// leave in its node (`None`: leave it queued); `on_empty` runs, under
-    /// the lock, when nobody waits. The waiter is woken after the lock is
-    /// released. Returns the result left, if a waiter was popped.
-    pub(crate) fn notify_chosen(
-        &self,
-        bound_ns: u64,
-        decide: impl FnOnce(&Choice, u64) -> Option<u32>,
-        on_empty: impl FnOnce(),
-    ) -> Option<u32> {
-        let popped = {
-            let mut q = self.queue.lock();
-            let now = block::now_ns();
-            match q.choose(now, bound_ns) {
-                None => {
-                    on_empty();
-                    None
-                }
-                Some(c) => decide(&c, now).map(|r| (q.pop_choice(c, r, now), r)),
-            }
-        };
-        popped.map(|(p, r)| {
-            p.waiter.wake();
-            r
-        })
     }
 
     /// Whether a waiter is queued and not yet notified.

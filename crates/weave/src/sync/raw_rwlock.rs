@@ -5,7 +5,8 @@
 //!
 //! | word / bit          | meaning                                  | changed by |
 //! |---------------------|------------------------------------------|------------|
-//! | `state & WRITER`    | a writer holds the lock                  | a writer's CAS `0 -> WRITER`; its unlock stores 0 |
+//! | `state & WRITER`    | a writer holds the lock                  | a writer's CAS `0 -> WRITER` (or `QUEUED -> QUEUED \| WRITER`); its unlock |
+//! | `state & QUEUED`    | a thread may be queued in either queue: the unlock that frees the lock must serve them (it may be set with nobody queued: that costs one slow unlock) | a waiter, under its queue lock, in one CAS with its look at the word | only a writer's unlock that finds both queues empty under both queue locks (step 0) |
 //! | `state / READER`    | readers holding the lock                 | a reader's CAS (only while no writer holds or waits); its unlock |
 //! | `writers_waiting`   | writers inside `write` that do not hold it yet | the writer, on entry and once it holds the lock |
 //!
@@ -33,6 +34,23 @@
 //!
 //! ## Who wakes whom, and why nobody sleeps forever
 //!
+//! 0. **Nobody queued: one CAS each way.** A waiter sets `QUEUED` under
+//!    its queue lock, in the same CAS that finds the lock still held (or,
+//!    for a reader, gated), before it links its node and blocks
+//!    (`queue_unless`). An unlock that finds `QUEUED` clear frees the word
+//!    with one CAS (`WRITER -> 0`, or the last reader's `READER -> 0`) and
+//!    touches the lock no more; a waiter's CAS then either comes first
+//!    (the unlock's CAS fails and it takes the slow path below) or finds
+//!    the lock free and does not block. The slow paths keep `QUEUED` set
+//!    whenever they free the word or hand it on, so the next holder's
+//!    unlock goes through the queue locks too (what "nothing after the
+//!    word goes free" below rests on). The bit is cleared in one place,
+//!    as the mutex does it: a writer's unlock that finds both queues empty
+//!    under both queue locks (1c) stores `WRITER` (still its own, the bit
+//!    clear), releases the locks, then retries its step-0 CAS; a waiter
+//!    that queued in between set the bit again, so that CAS fails and the
+//!    unlock serves the queues once more.
+//!
 //! Both waits go through `RawCondvar::wait_unless_done`: the waiter checks
 //! its blocking condition under the queue lock before queueing, and every
 //! waker changes the words *before* it notifies, so a wake-up that happens
@@ -42,7 +60,7 @@
 //! 1. A **writer unlock** makes two choices, each under one queue lock,
 //!    taken one after the other (never nested):
 //!    - (a) under the readers' queue lock, if readers are queued it pops
-//!      them all with `HANDED` and stores `state = n * READER` before it
+//!      them all with `HANDED` and stores `state = n * READER | QUEUED` before it
 //!      lets go of that lock: the word never passes through 0, so no
 //!      writer barges in, and each popped reader owns one count. Queued
 //!      writers keep waiting; the last of those readers wakes one (2);
@@ -51,7 +69,7 @@
 //!      writer is overdue or has waited past `STARVE_NS` since it first
 //!      queued, the lock is **handed** to it: `state` stays `WRITER` and
 //!      the writer, popped with `HANDED`, owns it. Otherwise it stores
-//!      `state = 0` and wakes that writer to retry. A reader that
+//!      `state = QUEUED` (free) and wakes that writer to retry. A reader that
 //!      queued after (a) looked waits for `writers_waiting`, which counts
 //!      that queued writer: its unlock comes back here and lets the
 //!      reader in at (a). A woken writer that loses the retry queues
@@ -59,31 +77,35 @@
 //!    - (c) with no writer queued, still under the writers' queue lock it
 //!      takes the readers' (the one nesting; nothing nests them the other
 //!      way) and hands the lock to the readers queued since (a) looked,
-//!      as (a) does, or stores `state = 0` if there are none.
-//! 2. A **read unlock** that would take the reader count to zero takes
-//!    the writers' queue lock first and decrements there (a CAS leaves
+//!      as (a) does, or, if there are none, stores `WRITER` and frees
+//!      the word after both locks are released (step 0).
+//! 2. A **read unlock** that would take the reader count to zero with
+//!    `QUEUED` set takes the writers' queue lock first and decrements there (a CAS leaves
 //!    the other readers' unlocks lock-free); if the count reached zero, it
-//!    picks a queued writer the same way. A starving one is handed the
-//!    lock if the word is still free (a CAS `0 -> WRITER` on its behalf;
+//!    picks a queued writer the same way (with none, and no reader
+//!    queued either, it clears `QUEUED` as 1c does: step 0). A starving one is handed the
+//!    lock if the word is still free (a CAS `QUEUED -> QUEUED | WRITER` on its behalf;
 //!    a barger that got in within that window leaves it to retry, and the
 //!    barger's unlock comes back to step 1); any other is woken to retry.
 //!
 //! **Nothing after the word goes free.** POSIX lets the next holder
 //! destroy and free the lock as soon as it has unlocked it, while the
-//! unlock that freed the lock for it may still be running. Every store
-//! that frees the word (1b, 1c, 2) happens under the writers' queue lock
-//! (1c also under the readers'), and the release of those locks is all
-//! the unlocker does to the lock afterwards: whoever takes the lock once
-//! it is free unlocks through the same locks (a writer's unlock takes
-//! both, the last reader's the writers'), so it, and a destroy after it,
-//! come after that release. (Handed on, to readers in 1a or to a writer,
+//! unlock that freed the lock for it may still be running. A step-0
+//! unlock frees the word with its last access. Every other store that
+//! frees the word (1b, 2) happens under the writers' queue lock and
+//! keeps `QUEUED` set, and the release of that lock is all the unlocker
+//! does to the lock afterwards: whoever takes the lock once it is free
+//! finds `QUEUED` and unlocks through the same locks (a writer's unlock
+//! takes both, the last reader's the writers'), so it, and a destroy
+//! after it, come after that release; 1c frees it only with step 0's
+//! final CAS, after its locks are released. (Handed on, to readers in 1a or to a writer,
 //! the lock is not free: its new holders leave through the queue locks
 //! too.) Waking the popped waiters touches only them. Under loom the
 //! models that destroy the lock (`free`) check this.
 //! 3. `writers_waiting` falls only when a writer holds the lock, so a
 //!    reader blocked on it is released by that writer's unlock (step 1).
 //!
-//! 4. A **downgrade** stores `state = READER` (never 0, so no writer gets
+//! 4. A **downgrade** turns `WRITER` into one `READER` (never 0, so no writer gets
 //!    in between) and then wakes the readers.
 //!
 //! 5. A **timed writer that gives up** (`write_until`) takes itself out
@@ -115,7 +137,8 @@ use crate::loom::AtomicUsize;
 use std::time::Instant;
 
 const WRITER: usize = 1;
-const READER: usize = 2;
+const QUEUED: usize = 2;
+const READER: usize = 4;
 
 /// Node result, in either queue: the unlocker handed the lock over (the
 /// write lock to a writer; one read count, already in `state`, to a
@@ -270,10 +293,13 @@ impl RawRwLock {
             let result =
                 self.readers
                     .wait_node(BlockReason::RwLock, deadline, &node, false, |_| {
-                        // Under the readers' queue lock (protocol step 1, 3);
-                        // a preferring reader waits only for a holding writer.
-                        self.state().load(Relaxed) & WRITER != 0
-                            || (!preferring && self.writers_waiting.load(Relaxed) != 0)
+                        // Under the readers' queue lock (protocol steps 0,
+                        // 1, 3); a preferring reader waits only for a
+                        // holding writer.
+                        self.queue_unless(|s| {
+                            s & WRITER == 0
+                                && (preferring || self.writers_waiting.load(Relaxed) == 0)
+                        })
                     });
             if result == HANDED {
                 // Step 1a: a writer's unlock counted us in `state` and
@@ -292,11 +318,15 @@ impl RawRwLock {
                 cur >= READER && cur & WRITER == 0,
                 "read unlock without a read lock"
             );
-            if cur == READER {
-                break;
+            if cur == READER | QUEUED {
+                if self.read_unlock_queued() {
+                    return;
+                }
+                cur = self.state().load(Relaxed);
+                continue;
             }
-            // Other readers stay: the lock is not free after this, and we
-            // touch nothing after it. Release pairs with the next
+            // Other readers stay, or nobody is queued (step 0): this CAS
+            // is our last access of the lock. Release pairs with the next
             // writer's Acquire CAS: it sees that we are done reading.
             match self
                 .state()
@@ -306,44 +336,84 @@ impl RawRwLock {
                 Err(actual) => cur = actual,
             }
         }
-        // Step 2: the last reader, as far as we can tell. The count falls
-        // under the writers' queue lock, whose release is then our last
-        // access: a writer that takes the lock when it goes free unlocks
-        // through that queue lock too, so it (and whoever destroys the
-        // lock after it) comes after us. The writer is chosen by priority
-        // bounded by age; a starving one is handed the lock if the word
-        // is still free.
-        self.writers.notify_chosen(
-            self.starve_limit(),
-            |c, now| {
-                // Release: as above.
-                if self.state().fetch_sub(READER, Release) != READER {
-                    return None; // a reader came in meanwhile: not the last
-                }
-                // Acquire, on the writer's behalf, pairs with the Release
-                // of every earlier unlock (ours included); the writer,
-                // popped under this queue lock, sees it all through that
-                // lock.
-                let handed = self.starving(c, now)
-                    && self
-                        .state()
-                        .compare_exchange(0, WRITER, Acquire, Relaxed)
-                        .is_ok();
-                Some(if handed { HANDED } else { NOTIFIED })
-            },
-            || {
-                // Release: as above.
-                self.state().fetch_sub(READER, Release);
-            },
-        );
+    }
+
+    /// Step 2: the last reader, as far as we can tell, with `QUEUED` set.
+    /// The count falls under the writers' queue lock, whose release is
+    /// then our last access: a writer that takes the lock when it goes
+    /// free finds `QUEUED` and unlocks through that queue lock too, so it
+    /// (and whoever destroys the lock after it) comes after us. The
+    /// writer is chosen by priority bounded by age; a starving one is
+    /// handed the lock if the word is still free. With no writer queued
+    /// and no reader either (the readers' queue lock nested inside, the
+    /// one order that nests them), step 0's exit: our read count stays,
+    /// `QUEUED` goes, and false tells the caller to free the word with
+    /// its CAS once the locks are released.
+    #[cold]
+    fn read_unlock_queued(&self) -> bool {
+        let limit = self.starve_limit();
+        let mut served = true;
+        let writer = self.writers.with_locked(|w| {
+            let now = block::now_ns();
+            let Some(c) = w.choose(now, limit) else {
+                self.readers.with_locked(|r| {
+                    // A CAS, not a store: a reader's fast path may add its
+                    // count meanwhile. Relaxed: the count stays ours; the
+                    // caller's CAS releases.
+                    let cleared = r.is_empty()
+                        && self
+                            .state()
+                            .compare_exchange(READER | QUEUED, READER, Relaxed, Relaxed)
+                            .is_ok();
+                    if cleared {
+                        served = false;
+                    } else {
+                        // Release: as in `read_unlock`.
+                        self.state().fetch_sub(READER, Release);
+                    }
+                });
+                return None;
+            };
+            // Release: as in `read_unlock`. `QUEUED` stays set (step 0).
+            let left = self.state().fetch_sub(READER, Release) - READER;
+            if left & !QUEUED != 0 {
+                return None; // a reader came in meanwhile: not the last
+            }
+            // Acquire, on the writer's behalf, pairs with the Release of
+            // every earlier unlock (ours included); the writer, popped
+            // under this queue lock, sees it all through that lock.
+            let handed = self.starving(&c, now)
+                && self
+                    .state()
+                    .compare_exchange(left, left | WRITER, Acquire, Relaxed)
+                    .is_ok();
+            Some(w.pop_choice(c, if handed { HANDED } else { NOTIFIED }, now))
+        });
+        // Woken after the lock is released (queue.rs).
+        if let Some(p) = writer {
+            p.waiter.wake();
+        }
+        served
     }
 
     /// Takes the write lock if nobody holds the lock.
     #[inline]
     pub(crate) fn try_write(&self) -> bool {
         // Acquire pairs with the Release of the previous holder's unlock.
+        match self.state().compare_exchange(0, WRITER, Acquire, Relaxed) {
+            Ok(_) => true,
+            Err(QUEUED) => self.try_write_queued(),
+            Err(_) => false,
+        }
+    }
+
+    /// `try_write` on a free word that has `QUEUED` set: the CAS keeps
+    /// the bit, so our unlock takes the slow path and serves the queues.
+    #[cold]
+    fn try_write_queued(&self) -> bool {
+        // Acquire: as in `try_write`.
         self.state()
-            .compare_exchange(0, WRITER, Acquire, Relaxed)
+            .compare_exchange(QUEUED, QUEUED | WRITER, Acquire, Relaxed)
             .is_ok()
     }
 
@@ -381,9 +451,8 @@ impl RawRwLock {
             let result =
                 self.writers
                     .wait_node(BlockReason::RwLock, deadline, &node, requeue, |_| {
-                        // Relaxed: under the writers' queue lock, which every
-                        // unlock takes after (or for) its store (steps 1, 2).
-                        self.state().load(Relaxed) != 0
+                        // Under the writers' queue lock (steps 0, 1, 2).
+                        self.queue_unless(|s| s & !QUEUED == 0)
                     });
             if result == HANDED {
                 // The unlocker kept `state == WRITER` for us and popped us
@@ -412,21 +481,45 @@ impl RawRwLock {
     }
 
     pub(crate) fn write_unlock(&self) {
-        debug_assert_eq!(
+        // Step 0: nobody queued, one CAS, our last access. Release pairs
+        // with the next locker's Acquire CAS.
+        while self
+            .state()
+            .compare_exchange(WRITER, 0, Release, Relaxed)
+            .is_err()
+        {
+            if self.write_unlock_queued() {
+                return;
+            }
+        }
+    }
+
+    /// Step 1, with `QUEUED` set: serves the queues under their locks.
+    /// True if the lock went to readers, to a writer, or free with
+    /// `QUEUED` kept; false if both queues were empty, in which case the
+    /// word was left `WRITER` (ours still, `QUEUED` cleared) for the
+    /// caller's CAS to free once the locks are released.
+    #[cold]
+    fn write_unlock_queued(&self) -> bool {
+        // Not a debug assertion: with the word in any other state the
+        // caller's loop would never end.
+        assert_eq!(
             self.state().load(Relaxed),
-            WRITER,
+            WRITER | QUEUED,
             "write unlock without the write lock"
         );
         // Step 1a: the readers' phase. The store happens under the
         // readers' queue lock, before any of them is woken; Release pairs
         // with the Acquire CAS of a writer that later finds the word free.
+        // While we hold `WRITER` only `QUEUED` can change, and it is set:
+        // a plain store loses nothing.
         let handed_readers = self.readers.notify_all_as(HANDED, |n| {
             if n > 0 {
-                self.state().store(n * READER, Release);
+                self.state().store((n * READER) | QUEUED, Release);
             }
         });
         if handed_readers > 0 {
-            return;
+            return true;
         }
         // Step 1b, decided under the writers' queue lock: hand over to a
         // starving writer (the word never passes through 0, so nobody
@@ -443,7 +536,7 @@ impl RawRwLock {
                     let result = if self.starving(&c, now) {
                         HANDED
                     } else {
-                        self.state().store(0, Release);
+                        self.state().store(QUEUED, Release);
                         NOTIFIED
                     };
                     Some(w.pop_choice(c, result, now))
@@ -454,27 +547,72 @@ impl RawRwLock {
                 // of the two locks (the readers' first) are all that
                 // follows: a thread that takes the lock once it is free
                 // unlocks through them (a writer through both, the last
-                // reader through the writers'), and so comes after us, as
-                // does whoever destroys the lock after it. A writer that
-                // queues meanwhile waits for the writers' lock and then
-                // sees the readers, or the free word.
+                // reader through the writers', since `QUEUED` stays set),
+                // and so comes after us, as does whoever destroys the lock
+                // after it. A writer that queues meanwhile waits for the
+                // writers' lock and then sees the readers, or the free
+                // word. With both queues empty, step 0's exit: the word
+                // stays ours, without `QUEUED`.
                 None => {
                     self.readers.with_locked(|r| {
                         while let Some(p) = r.pop(HANDED) {
                             readers.push(p.waiter);
                         }
-                        self.state().store(readers.len() * READER, Release);
+                        let held = if readers.is_empty() {
+                            WRITER
+                        } else {
+                            (readers.len() * READER) | QUEUED
+                        };
+                        self.state().store(held, Release);
                     });
                     None
                 }
             }
         });
         // Woken after both locks are released (queue.rs).
+        let served = writer.is_some() || !readers.is_empty();
         if let Some(p) = writer {
             p.waiter.wake();
         }
         for r in readers {
             r.wake();
+        }
+        served
+    }
+
+    /// Under a queue lock, before a waiter blocks: sets `QUEUED` unless
+    /// `free(state)` says the waiter may go in, in one atomic step with
+    /// that look (step 0). True if the waiter should block.
+    fn queue_unless(&self, free: impl Fn(usize) -> bool) -> bool {
+        // Acquire (the load, and the CAS's failure): a step-0 unlock takes
+        // no queue lock, so what a reader's `free` reads besides the word
+        // (`writers_waiting`, which the writer lowered before its unlock)
+        // is ordered only through the word: reading the unlock's Release
+        // CAS, the reader sees the count it left. (Loom found the reader
+        // asleep behind a writer that had gone: a stale count, read
+        // Relaxed.)
+        let mut cur = self.state().load(Acquire);
+        loop {
+            if free(cur) {
+                return false;
+            }
+            if cur & QUEUED != 0 {
+                return true;
+            }
+            // Acquire on success too, and `free` asked again after it: the
+            // CAS can succeed on a word that went back to the value we
+            // read (a writer that came, took the lock and left by step 0
+            // meanwhile), and the count we read before it may predate that
+            // writer's; reading the word's latest value, the CAS makes the
+            // count it left visible. (Loom found this too.) Set and still
+            // free, the bit only costs one slow unlock.
+            match self
+                .state()
+                .compare_exchange_weak(cur, cur | QUEUED, Acquire, Acquire)
+            {
+                Ok(_) => return !free(cur),
+                Err(actual) => cur = actual,
+            }
         }
     }
 
@@ -484,14 +622,15 @@ impl RawRwLock {
     /// alongside (those behind a waiting writer go back to waiting).
     pub(crate) fn downgrade(&self) {
         debug_assert_eq!(
-            self.state().load(Relaxed),
+            self.state().load(Relaxed) & !QUEUED,
             WRITER,
             "downgrade without the write lock"
         );
         // Release pairs with the Acquire CAS of readers entering now: they
         // see what we wrote. Stored before the notify (the readers' check
-        // is under their queue lock, as in step 1).
-        self.state().store(READER, Release);
+        // is under their queue lock, as in step 1). An add, not a store:
+        // `QUEUED` may be set, and stays (our unlock serves the queues).
+        self.state().fetch_add(READER - WRITER, Release);
         self.readers.notify_all();
     }
 
@@ -920,6 +1059,40 @@ mod loom_tests {
             w1.join().unwrap();
             w2.join().unwrap();
             assert_eq!(read(&s), 2);
+        });
+    }
+
+    /// Step 0: a writer's unlock races a writer and a reader that queue
+    /// behind it (each sets `QUEUED` in the CAS that finds the lock
+    /// held). Nobody is left waiting, and once everyone is done the bit
+    /// is gone: a lone write and a lone read each leave the word 0 (their
+    /// unlocks clear a bit left set by the slow paths, then free the
+    /// word with one CAS), so the next unlocks are one CAS again.
+    #[test]
+    fn queued_is_set_by_waiters_and_cleared_by_the_unlock_that_finds_none() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let s = shared();
+            s.l.write();
+            let w = {
+                let s = s.clone();
+                loom::thread::spawn(move || write(&s))
+            };
+            let r = {
+                let s = s.clone();
+                loom::thread::spawn(move || read(&s))
+            };
+            s.l.write_unlock();
+            w.join().unwrap();
+            let _ = r.join().unwrap();
+            s.l.read();
+            s.l.read_unlock();
+            assert_eq!(s.l.state.load(Relaxed), 0);
+            s.l.write();
+            assert_eq!(s.l.state.load(Relaxed), WRITER);
+            s.l.write_unlock();
+            assert_eq!(s.l.state.load(Relaxed), 0);
         });
     }
 }
