@@ -349,7 +349,12 @@ impl Variable {
                 Value::Size(max)
             ),
             Kind::Duration { bare, min } => format!(
-                "a duration of at least {min:?}: a number with ns, us, ms or s ({} if bare)",
+                "a duration{}: a number with ns, us, ms or s ({} if bare)",
+                if min.is_zero() {
+                    String::new()
+                } else {
+                    format!(" of at least {min:?}")
+                },
                 bare.symbol()
             ),
             Kind::Path => "a file path, or none".to_owned(),
@@ -727,6 +732,17 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn a_duration_says_its_minimum_only_when_it_has_one() {
+        let slice = variable("WEAVE_TIME_SLICE").unwrap().accepted();
+        assert!(
+            slice.starts_with("a duration of at least 100µs: "),
+            "{slice}"
+        );
+        let trim = variable("WEAVE_TRIM").unwrap().accepted();
+        assert!(trim.starts_with("a duration: "), "{trim}");
     }
 
     #[test]

@@ -408,3 +408,55 @@ fn ults_woken_and_written_to_around_compactions_lose_nothing() {
         assert_eq!(h.join().unwrap(), 0, "ULT {u} saw a changed word");
     }
 }
+
+/// The function whose frame the dump of a compacted ULT must show: it
+/// fills locals (whose page the test watches) and waits in a channel
+/// receive.
+#[inline(never)]
+fn receives_here_while_compacted(
+    ptr_tx: mpmc::Sender<FramePtr>,
+    go_rx: mpmc::Receiver<u64>,
+) -> u64 {
+    let mut locals: [u64; 48] = std::array::from_fn(pattern);
+    ptr_tx.send(FramePtr(locals.as_mut_ptr())).unwrap();
+    let got = go_rx.recv().unwrap();
+    black_box(&locals)[0] + got
+}
+
+#[test]
+fn a_dump_shows_a_compacted_ults_stack_and_leaves_it_compacted() {
+    if !setup() {
+        return;
+    }
+    let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
+    let (go_tx, go_rx) = mpmc::bounded::<u64>(1);
+    let h = wt::Builder::new()
+        .name("compacted-receiver".into())
+        .spawn(move || receives_here_while_compacted(ptr_tx, go_rx))
+        .unwrap();
+    let p = ptr_rx.recv().unwrap();
+    wait_until("the receiver's compaction", || !resident(p.0 as usize));
+    let d = weave::dump();
+    // The frames came from the compaction record, not from the pages: the
+    // dump did not put the stack back.
+    let still_compacted = !resident(p.0 as usize);
+    go_tx.send(1).unwrap();
+    assert_eq!(h.join().unwrap(), pattern(0) + 1);
+    let t = d
+        .threads
+        .iter()
+        .find(|t| t.name.as_deref() == Some("compacted-receiver"))
+        .expect("the compacted thread is in the dump");
+    let names: Vec<&str> = t
+        .stack
+        .iter()
+        .filter_map(|f| f.function.as_deref())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("stack_compact::receives_here_while_compacted")),
+        "{d}"
+    );
+    assert!(still_compacted, "the dump restored the compacted stack");
+}

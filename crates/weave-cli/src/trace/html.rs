@@ -4,8 +4,9 @@
 //!
 //! The page: the timeline (a lane per LWP: runs as coloured slices, idle
 //! spans as grey lines, wake-ups as flows from the waker's LWP to the run
-//! they led to, marks for steals, preemption requests, LWPs blocked in the
-//! kernel, LWPs started and retired, and lost events), a panel with the
+//! they led to, a band where some ULT waited runnable for the LWP, marks
+//! for steals, preemption requests, LWPs blocked in the kernel, LWPs
+//! started and retired, and lost events), a panel with the
 //! clicked ULT's details and state history, and the summary tables per
 //! LWP and per ULT. The drawing is `view.js`'s; this file writes the data
 //! and the static parts.
@@ -51,7 +52,8 @@ fn mark_code(k: MarkKind) -> (u8, u64) {
 
 /// The data object `D` that `view.js` draws, compact because a trace may
 /// hold a million runs and a million threads: per lane, flat arrays of
-/// numbers (`slices`: start, end, ULT; `idle`: start, end; `marks`: time,
+/// numbers (`slices`: start, end, ULT; `idle`: start, end; `ready`: start,
+/// end of the stretches when some ULT waited runnable for it; `marks`: time,
 /// kind as `mark_code`, argument); `flows` flat (from lane or -1, time,
 /// to lane, run time, ULT); per ULT one array (see [`UltRow`]); names
 /// only for the named ULTs, by index; the names of the block reasons that
@@ -64,6 +66,7 @@ struct Data<'a> {
     bound: Vec<u8>,
     slices: Vec<Vec<u64>>,
     idle: Vec<Vec<u64>>,
+    ready: Vec<Vec<u64>>,
     marks: Vec<Vec<u64>>,
     /// The colours of the mark kinds, by code (the key in the page says
     /// which is which).
@@ -169,6 +172,7 @@ fn data(tl: &Timeline) -> String {
             3,
         ),
         idle: per_lane(n, tl.idle.iter().map(|s| (s.lane, [s.start, s.end, 0])), 2),
+        ready: per_lane(n, tl.ready.iter().map(|s| (s.lane, [s.start, s.end, 0])), 2),
         marks: per_lane(
             n,
             tl.marks.iter().map(|m| {
@@ -297,6 +301,8 @@ pub(super) fn page(tl: &Timeline, source: &str) -> String {
          <span class=\"sw\" style=\"background:#0aa\"></span>signal routed\
          <span class=\"sw\" style=\"background:#066\"></span>signal handler runs\
          <span class=\"sw\" style=\"background:#ddd\"></span>idle\
+         <span class=\"sw\" style=\"background:#e6b800\"></span>a thread runnable, waiting for \
+         this LWP (a clicked thread's own waits framed)\
          <span class=\"sw\" style=\"background:rgba(40,40,160,.6)\"></span>wake-up (to the run it led to) \
          <span id=\"flownote\"></span></p>\
          <div id=\"wrap\"><div id=\"labels\"></div><div id=\"canvaswrap\"><canvas id=\"timeline\">\
@@ -334,6 +340,7 @@ mod tests {
             p.contains("\"slices\":[[20,50,0,100,130,0],[70,85,1]]"),
             "{p}"
         );
+        assert!(p.contains("\"ready\":[[10,20,80,100],[60,70]]"), "{p}");
         assert!(p.contains("<canvas id=\"timeline\">"));
         assert!(p.contains("window.onerror"));
     }

@@ -160,6 +160,11 @@ pub struct Timeline {
     pub lanes: Vec<Lane>,
     pub slices: Vec<Slice>,
     pub idle: Vec<Slice>,
+    /// Per lane, the stretches during which some ULT was runnable but
+    /// waiting for that LWP (from its spawn or wake to its run there),
+    /// overlapping ones merged (`ult` unused): where the run queue was
+    /// not empty.
+    pub ready: Vec<Slice>,
     pub flows: Vec<Flow>,
     pub marks: Vec<Mark>,
     pub ults: Vec<Ult>,
@@ -242,6 +247,14 @@ impl Timeline {
                     x.runs += 1;
                     if let Some(r) = x.ready_since.take() {
                         x.ready_ns += at.saturating_sub(r);
+                        if at > r {
+                            tl.ready.push(Slice {
+                                lane: l,
+                                start: r,
+                                end: at,
+                                ult: usize::MAX,
+                            });
+                        }
                     }
                     x.history.push((at, Step::RunsOn(lwp)));
                     if let Some((w, from)) = pending_wake.remove(&u) {
@@ -426,7 +439,12 @@ impl Timeline {
             new_index[old] = new;
         }
         tl.lanes = order.iter().map(|&i| tl.lanes[i].clone()).collect();
-        for s in tl.slices.iter_mut().chain(tl.idle.iter_mut()) {
+        for s in tl
+            .slices
+            .iter_mut()
+            .chain(tl.idle.iter_mut())
+            .chain(tl.ready.iter_mut())
+        {
             s.lane = new_index[s.lane];
         }
         for f in &mut tl.flows {
@@ -439,8 +457,23 @@ impl Timeline {
         tl.slices.sort_by_key(|s| (s.lane, s.start));
         tl.idle.sort_by_key(|s| (s.lane, s.start));
         tl.marks.sort_by_key(|m| (m.lane, m.at));
+        tl.ready = merged(std::mem::take(&mut tl.ready));
         tl
     }
+}
+
+/// `spans` sorted by lane and start, with the overlapping (or touching)
+/// ones of a lane merged into one.
+fn merged(mut spans: Vec<Slice>) -> Vec<Slice> {
+    spans.sort_by_key(|s| (s.lane, s.start));
+    let mut out: Vec<Slice> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(o) if o.lane == s.lane && s.start <= o.end => o.end = o.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
 }
 
 /// The id of ULT `i`, first generation, for the test trace.
@@ -579,6 +612,37 @@ mod tests {
         assert_eq!(tl.lanes[0].busy_ns, 60);
         assert_eq!(tl.lanes[0].idle_ns, 35);
         assert!(a.history.contains(&(80, Step::WokenBy(Some(1)))));
+    }
+
+    #[test]
+    fn runnable_waits_are_spans_on_the_lane_that_then_ran_the_ult() {
+        let tl = Timeline::build(&small());
+        let got: Vec<(usize, u64, u64)> =
+            tl.ready.iter().map(|s| (s.lane, s.start, s.end)).collect();
+        // The sleeper: spawned at 10, run at 20 on LWP 0; woken at 80, run
+        // at 100 there. The other: spawned at 60, run at 70 on LWP 1.
+        assert_eq!(got, [(0, 10, 20), (0, 80, 100), (1, 60, 70)]);
+    }
+
+    #[test]
+    fn overlapping_runnable_waits_of_a_lane_merge() {
+        let span = |lane, start, end| Slice {
+            lane,
+            start,
+            end,
+            ult: usize::MAX,
+        };
+        let got: Vec<(usize, u64, u64)> = merged(vec![
+            span(0, 30, 40),
+            span(0, 10, 20),
+            span(0, 15, 25),
+            span(1, 12, 18),
+            span(0, 25, 28),
+        ])
+        .iter()
+        .map(|s| (s.lane, s.start, s.end))
+        .collect();
+        assert_eq!(got, [(0, 10, 28), (0, 30, 40), (1, 12, 18)]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 // The timeline of `weave trace view`: draws the data in D (written by
 // html.rs) on a canvas, a lane per LWP. Wheel: zoom around the pointer;
 // drag: pan; click a slice: its ULT's details; #t=FROM,TO (ms) in the
-// address opens at that range. No network, no libraries.
+// address opens at that range, #ult=N with ULT N's details (both may be
+// given: #t=0,5&ult=3). No network, no libraries.
 "use strict";
 window.onerror = function (msg, src, line) {
   var e = document.createElement("div");
@@ -16,6 +17,8 @@ window.onerror = function (msg, src, line) {
   var info = document.getElementById("info");
   var ctx = cv.getContext("2d");
   var t0 = 0, t1 = Math.max(D.end, 1);
+  // The ULT whose details are shown (-1: none).
+  var sel = -1;
   var nl = D.lanes.length;
 
   function color(u) {
@@ -54,7 +57,11 @@ window.onerror = function (msg, src, line) {
     ctx.font = "11px sans-serif";
     // Axis.
     ctx.fillStyle = "#333";
-    var span = t1 - t0, step = Math.pow(10, Math.floor(Math.log10(span / 5 || 1)));
+    // A tick every 1, 2 or 5 times a power of ten, at least 90 px apart,
+    // so that the labels never overlap.
+    var span = t1 - t0, raw = Math.max(span / Math.max(2, Math.floor(W / 90)), 1);
+    var p10 = Math.pow(10, Math.floor(Math.log10(raw))), mant = raw / p10;
+    var step = p10 * (mant <= 1 ? 1 : mant <= 2 ? 2 : mant <= 5 ? 5 : 10);
     for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
       var px = x(t, W);
       ctx.fillRect(px, AXIS_H - 6, 1, 6);
@@ -71,6 +78,13 @@ window.onerror = function (msg, src, line) {
       for (var i = first(I, 2, 1, t0); i * 2 < I.length && I[i * 2] <= t1; i++) {
         var a = x(I[i * 2], W), b = x(I[i * 2 + 1], W);
         ctx.fillRect(a, y + LANE_H / 2 - 1, Math.max(1, b - a), 2);
+      }
+      // Runnable but waiting for this LWP: a band along the lane's foot.
+      var R = D.ready[l];
+      ctx.fillStyle = "#e6b800";
+      for (var r = first(R, 2, 1, t0); r * 2 < R.length && R[r * 2] <= t1; r++) {
+        var ra = x(R[r * 2], W), rb = x(R[r * 2 + 1], W);
+        ctx.fillRect(ra, y + LANE_H - PAD, Math.max(1, rb - ra), PAD);
       }
       // Runs: at most one rectangle per pixel column.
       var S = D.slices[l], last = -1;
@@ -102,6 +116,24 @@ window.onerror = function (msg, src, line) {
         ctx.lineTo(mx + 4, y + 8);
         ctx.fill();
         if (kind === 3 || kind === 4) ctx.fillRect(mx, y, 2, LANE_H);
+      }
+    }
+    // The clicked thread's own runnable waits: from each spawn or wake
+    // in its (kept) history to the run that followed, on that run's lane.
+    if (sel >= 0) {
+      var h = D.ults[sel][7], since = -1;
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 1;
+      for (var s = 0; s < h.length; s += 3) {
+        if (h[s + 1] === 0 || h[s + 1] === 3) since = h[s];
+        else if (h[s + 1] === 1 && since >= 0) {
+          var ln = D.lanes.indexOf(h[s + 2]);
+          if (ln >= 0 && h[s] >= t0 && since <= t1) {
+            var wa = x(since, W), wb = x(h[s], W);
+            ctx.strokeRect(wa, laneY(ln) + LANE_H - PAD - 2, Math.max(2, wb - wa), PAD + 2);
+          }
+          since = -1;
+        }
       }
     }
     // Flows: wake -> run, when few enough are on screen to read.
@@ -186,6 +218,8 @@ window.onerror = function (msg, src, line) {
     s += "</table>";
     if (r[8]) s += "(" + r[8] + " earlier steps not kept)";
     info.innerHTML = s;
+    sel = u;
+    draw();
   }
   function esc(t) {
     return String(t).replace(/[&<>"]/g, function (c) {
@@ -244,4 +278,11 @@ window.onerror = function (msg, src, line) {
   resize();
   labelLanes();
   draw();
+  // A thread to open with its details shown: #ult=N (its table index).
+  var mu = /ult=([0-9]+)/.exec(location.hash);
+  if (mu) {
+    for (var q = 0; q < D.ults.length; q++) {
+      if (D.ults[q][0] === +mu[1]) { details(q); break; }
+    }
+  }
 })();

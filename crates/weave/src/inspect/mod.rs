@@ -52,7 +52,8 @@ pub(crate) fn start_from_env() {
         match schedtrace::parse_interval(&raw.to_string_lossy()) {
             Ok(Some(every)) => schedtrace::start(every),
             Ok(None) => {}
-            Err(e) => eprintln!("weave: WEAVE_SCHEDTRACE: {e}"),
+            // `e` names the variable.
+            Err(e) => eprintln!("weave: {e}"),
         }
     }
 }

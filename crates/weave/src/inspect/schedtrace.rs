@@ -34,10 +34,12 @@ pub(crate) fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
     match var.parse(raw).map_err(|e| e.to_string())? {
         crate::config::Value::Duration(d) if d.is_zero() => Ok(None),
         crate::config::Value::Duration(d) if d < Duration::from_millis(1) => Err(format!(
-            "{raw:?} is shorter than 1ms: a line per interval would flood stderr"
+            "WEAVE_SCHEDTRACE={raw:?} is shorter than 1ms: a line per interval would flood stderr"
         )),
         crate::config::Value::Duration(d) => Ok(Some(d)),
-        other => Err(format!("{raw:?} read as {other}, not an interval")),
+        other => Err(format!(
+            "WEAVE_SCHEDTRACE={raw:?} read as {other}, not an interval"
+        )),
     }
 }
 

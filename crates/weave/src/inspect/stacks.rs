@@ -26,6 +26,12 @@
 //! instead of faulting. The state word is read before and after: if the
 //! ULT ran meanwhile, the stack is thrown away.
 //!
+//! A ULT whose stack is compacted (`WEAVE_COMPACT`,
+//! `docs/design/compaction.md`; bit 0 of `parked_fp` set) has its pages
+//! guarded: reading them would fault and put the stack back. Its chain is
+//! followed in a copy decoded from its compaction record
+//! (`stack::compact::copy_of`) instead, so a dump leaves it compacted.
+//!
 //! **Limits.** The walk needs frame pointers in every frame between the
 //! ULT's entry and the switch: functions compiled without them (Rust's
 //! release profile omits them on x86_64 unless `-C force-frame-pointers=yes`)
@@ -41,6 +47,7 @@
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
+use crate::lwp::trim::COMPACTED;
 use crate::thread::state;
 use crate::thread::tcb::Tcb;
 
@@ -115,32 +122,56 @@ pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
     // SAFETY: the overflow info is written at spawn, before the TCB is
     // published, and not again while the thread lives.
     let info = unsafe { *tcb.overflow.get() };
-    if low == 0 || info.stack_size == 0 {
+    if low & !COMPACTED == 0 || info.stack_size == 0 {
         return None;
     }
     let (lo, hi) = (info.guard_hi, info.guard_hi + info.stack_size);
     // The TCB keeps the low 32 bits: a stack is under 4 GiB, so the offset
     // from the stack's limit gives the whole pointer (or one outside the
-    // stack, which the loop refuses, if the register held something else).
-    let fp0 = lo.wrapping_add(low.wrapping_sub(lo as u32) as usize);
+    // stack, which `chain` refuses, if the register held something else).
+    let fp0 = lo.wrapping_add((low & !COMPACTED).wrapping_sub(lo as u32) as usize);
+    let out = if low & COMPACTED == 0 {
+        chain(fp0, lo, hi, |a| {
+            // SAFETY: `a .. a + 8` lies inside the ULT's stack (`chain`
+            // checks), which stays mapped for the life of the process
+            // (the pool never unmaps). The ULT is parked, so nobody
+            // writes these words now; if it was woken and ran meanwhile,
+            // the state check below throws the result away. Volatile:
+            // they belong to another thread's stack, and the compiler
+            // must not assume anything.
+            unsafe { std::ptr::read_volatile(a as *const usize) }
+        })
+    } else {
+        // Compacted (`docs/design/compaction.md`): its pages are guarded,
+        // and a read would fault and put the whole stack back. Its words
+        // are read from the compaction record instead, which leaves it
+        // compacted. No record: it was restored, so switched to since
+        // the state was read, and is not parked any more.
+        let (clo, words) = crate::stack::compact::copy_of(hi)?;
+        chain(fp0, clo.max(lo), hi, |a| words[(a - clo) / 8] as usize)
+    };
+    // SeqCst: read after the walk's loads (pairs with nothing; a fence
+    // against the loads above being moved past this check).
+    std::sync::atomic::fence(SeqCst);
+    let after = tcb.state.load();
+    (after.epoch() == before.epoch()
+        && after.run() == before.run()
+        && tcb.parked_fp.load(Relaxed) == low)
+        .then_some(out)
+}
+
+/// The return addresses of the frame-pointer chain from `fp0`, innermost
+/// first, reading the word at an address with `read`, and only words of
+/// `lo..hi`; the chain must go up the stack, so a value that was not a
+/// frame pointer ends it.
+fn chain(fp0: usize, lo: usize, hi: usize, read: impl Fn(usize) -> usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut fp = fp0;
     while out.len() < MAX_FRAMES && fp % std::mem::align_of::<usize>() == 0 {
         if fp < lo || fp + 16 > hi {
             break;
         }
-        // SAFETY: `fp .. fp + 16` lies inside the ULT's stack (checked
-        // above), which stays mapped for the life of the process (the
-        // pool never unmaps). The ULT is parked, so nobody writes these
-        // words now; if it was woken and ran meanwhile, the state check
-        // below throws the result away. Volatile: they belong to another
-        // thread's stack, and the compiler must not assume anything.
-        let (next, ra) = unsafe {
-            (
-                std::ptr::read_volatile(fp as *const usize),
-                std::ptr::read_volatile((fp + 8) as *const usize),
-            )
-        };
+        let (next, ra) = (read(fp), read(fp + 8));
         if ra == 0 {
             break;
         }
@@ -150,14 +181,7 @@ pub(crate) fn walk(tcb: &Tcb) -> Option<Vec<usize>> {
         }
         fp = next;
     }
-    // SeqCst: read after the walk's loads (pairs with nothing; a fence
-    // against the loads above being moved past this check).
-    std::sync::atomic::fence(SeqCst);
-    let after = tcb.state.load();
-    (after.epoch() == before.epoch()
-        && after.run() == before.run()
-        && tcb.parked_fp.load(Relaxed) == low)
-        .then_some(out)
+    out
 }
 
 /// Symbolises return addresses, and ends the stack at the ULT's entry

@@ -220,12 +220,16 @@ unsafe fn compact_one(t: &Tcb, limit: usize, size: usize, pool: &Pool) -> bool {
         // SAFETY: page-aligned, inside the stack, below the live part.
         unsafe { pool.trim(limit, page_lo) };
     }
+    // Marked before the pages are guarded: a thread dump that finds the
+    // bit reads the record (or, before it exists, shows no stack), so it
+    // never reads a guarded page, which would put the stack back.
+    t.parked_fp.fetch_or(COMPACTED, Relaxed);
     // SAFETY: `sp..top` is the live part of a stack that cannot run until
     // the caller picks it; `top` is page-aligned (a stack's base).
     if unsafe { compact::compact(sp, top) } == 0 {
+        t.parked_fp.fetch_and(!COMPACTED, Relaxed);
         return false;
     }
-    t.parked_fp.fetch_or(COMPACTED, Relaxed);
     true
 }
 

@@ -485,6 +485,34 @@ fn put_back(rec: &Record, top: usize, shapes: &BTreeMap<usize, Shape>) {
     }
 }
 
+/// The live words of the compacted stack whose top is `top`, read from its
+/// record, with the address they belong at: `(lo, words)`, the words of
+/// `lo..top`. The guarded pages are not touched, so the stack stays
+/// compacted (the thread dump walks a compacted ULT's frames in this
+/// copy). `None` if no record covers that stack.
+pub(crate) fn copy_of(top: usize) -> Option<(usize, Vec<u64>)> {
+    let mut g = lock()?;
+    let Parts { map, shapes, arena } = g.parts();
+    let rec = arena.get(*map.get(&top)?, top);
+    let n = (top - rec.lo) / 8;
+    // Zeroed: `unpack` and `decode` skip the zero words.
+    let mut words = vec![0u64; n];
+    match &rec.body {
+        // SAFETY: `words` has room for the `n` words the record holds, and
+        // reads as zero.
+        Body::Packed(packed) => unsafe { unpack(packed, words.as_mut_ptr(), n) },
+        Body::Against(code) => {
+            // A record's shape stays until the restore that frees the
+            // record, which needs this lock.
+            let shape = shapes.get(&n)?;
+            // SAFETY: as above; `code` was written against `shape` for a
+            // stack of `n` words below `top`.
+            unsafe { decode(code, shape, top, words.as_mut_ptr(), n) }
+        }
+    }
+    Some((rec.lo, words))
+}
+
 /// Bytes of the code's tag section for `n` words: two bits a word.
 fn tag_bytes(n: usize) -> usize {
     n.div_ceil(4)
