@@ -18,8 +18,10 @@
  * sleep/usleep/nanosleep/clock_nanosleep (ULT sleeps: define WEAVE_NO_SLEEP before the
  * include to keep the system's, which block the LWP), sched_yield,
  * cancellation (pthread_cancel and friends, see below), socket
- * read/write/recv/send/accept/connect, and close (ULT waits: define WEAVE_NO_IO to
- * keep the system's),
+ * read/write/recv/send/accept/connect, recvfrom/sendto/recvmsg/sendmsg/
+ * readv/writev/accept4, poll/ppoll/select/pselect, and close (ULT waits), and
+ * the other cancellation points of POSIX (open, fsync, waitpid, ...; define
+ * WEAVE_NO_IO to keep the system's for all of these),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1,
  * pthread_getcpuclockid (the main thread's and bound threads' kernel clocks;
  * ENOENT for a ULT that shares LWPs, and sysconf(_SC_THREAD_CPUTIME) = -1), and
@@ -46,9 +48,7 @@
  * sig_atomic_t or write() to a pipe instead. sigsuspend and pause wait
  * only the ULT, until a handler has run on it. sigwait, sigwaitinfo,
  * sigtimedwait, sigsuspend and pause are cancellation points. Reserved:
- * signals 32 and 33 (glibc's). Not mapped: poll, select, pselect,
- * recvfrom, recvmsg, sendto, sendmsg (the system's: they block the LWP
- * and are not cancellation points on a ULT).
+ * signals 32 and 33 (glibc's).
  *
  * Not covered (see README, "From C"): process-shared objects (ENOTSUP;
  * _POSIX_THREAD_PROCESS_SHARED is -1 here), pthread_atfork and fork (the system's).
@@ -68,6 +68,14 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/select.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <termios.h>
 
 #include <weave.h>
 
@@ -244,21 +252,72 @@
 #define send(fd, buf, n, flags) weave_send(fd, buf, n, flags)
 #define accept(fd, addr, len) weave_accept(fd, addr, len)
 #define connect(fd, addr, len) weave_connect(fd, addr, len)
+/* recvfrom, sendto, recvmsg, sendmsg, readv, writev and accept4 wait as
+ * the calls above on a socket in blocking mode (MSG_DONTWAIT and a
+ * non-blocking socket keep their EAGAIN; a stream send writes everything
+ * unless an error, timeout or signal stops it after part). readv and
+ * writev on anything else are the system's. */
+#define recvfrom(fd, buf, n, flags, addr, len) weave_recvfrom(fd, buf, n, flags, addr, len)
+#define sendto(fd, buf, n, flags, addr, len) weave_sendto(fd, buf, n, flags, addr, len)
+#define recvmsg(fd, msg, flags) weave_recvmsg(fd, msg, flags)
+#define sendmsg(fd, msg, flags) weave_sendmsg(fd, msg, flags)
+#define readv(fd, iov, n) weave_readv(fd, iov, n)
+#define writev(fd, iov, n) weave_writev(fd, iov, n)
+#define accept4(fd, addr, len, flags) weave_accept4(fd, addr, len, flags)
+/* poll, ppoll, select and pselect on a ULT with a timeout other than 0
+ * wait in weave's reactor on all their fds (of any kind: pipes and
+ * terminals too; a regular file is always ready), blocking only the ULT;
+ * the revents and fd sets are the system's answer. A signal handler that
+ * runs on the thread ends them with EINTR; ppoll's and pselect's mask is
+ * the ULT's own for the call. select writes the time left into its
+ * timeout. On a plain OS thread, or with a zero timeout, the system's. */
+#define poll(fds, n, timeout) weave_poll(fds, n, timeout)
+#define ppoll(fds, n, timeout, mask) weave_ppoll(fds, n, timeout, mask)
+#define select(n, r, w, e, timeout) weave_select(n, r, w, e, timeout)
+#define pselect(n, r, w, e, timeout, mask) weave_pselect(n, r, w, e, timeout, mask)
 /* close: a cancellation point; a thread blocked in one of the calls above
- * on the fd being closed fails with EBADF at once (threads blocked on a
- * dup of it wait on), and the fd number is safe to reuse at once. */
+ * but poll/select on the fd being closed fails with EBADF at once
+ * (threads blocked on a dup of it wait on), and the fd number is safe to
+ * reuse at once. */
 #define close(fd) weave_close(fd)
+/* Cancellation points that weave does not wait in: a request pending at
+ * the call is acted on, then the system's call (which blocks the LWP if
+ * it blocks; a request that comes meanwhile is acted on at the next
+ * point). open and openat take their optional mode as the system's do. */
+#define WEAVE_OPEN_(path, flags, mode, ...) weave_open(path, flags, mode)
+#define open(...) WEAVE_OPEN_(__VA_ARGS__, 0, 0)
+#define WEAVE_OPENAT_(dir, path, flags, mode, ...) weave_openat(dir, path, flags, mode)
+#define openat(...) WEAVE_OPENAT_(__VA_ARGS__, 0, 0)
+#define creat(path, mode) weave_creat(path, mode)
+#define fsync(fd) weave_fsync(fd)
+#define fdatasync(fd) weave_fdatasync(fd)
+#define msync(addr, len, flags) weave_msync(addr, len, flags)
+#define wait(status) weave_wait(status)
+#define waitpid(pid, status, options) weave_waitpid(pid, status, options)
+#define waitid(idtype, id, info, options) weave_waitid(idtype, id, info, options)
+#define tcdrain(fd) weave_tcdrain(fd)
+#define lockf(fd, cmd, len) weave_lockf(fd, cmd, len)
+#define pread(fd, buf, n, offset) weave_pread(fd, buf, n, offset)
+#define pwrite(fd, buf, n, offset) weave_pwrite(fd, buf, n, offset)
+#define msgrcv(id, msg, size, type, flags) weave_msgrcv(id, msg, size, type, flags)
+#define msgsnd(id, msg, size, flags) weave_msgsnd(id, msg, size, flags)
 #endif
 
 /* Cancellation: deferred, acted on at pthread_testcancel and at the
  * cancellation points weave implements (pthread_join and the timed joins,
  * pthread_cond_wait, timedwait and clockwait, sem_wait, timedwait and
  * clockwait, sleep, usleep, nanosleep, clock_nanosleep, sigsuspend, pause,
- * sigwait, sigwaitinfo, sigtimedwait, and the socket calls above); a request pending when one is called is
+ * sigwait, sigwaitinfo, sigtimedwait, the socket calls and poll, ppoll,
+ * select and pselect above); a request pending when one is called is
  * acted on even if it would not wait, and a thread blocked in one is
- * woken by pthread_cancel. POSIX's other cancellation points (poll,
- * select, open, fsync, waitpid, readv, sendmsg, ...) are the system's
- * calls here, which do not act on weave's requests.
+ * woken by pthread_cancel. open, openat, creat, fsync, fdatasync, msync,
+ * wait, waitpid, waitid, tcdrain, lockf, pread, pwrite, msgrcv, msgsnd,
+ * and readv/writev on what is not a socket act on a request pending when
+ * they are called, then block the LWP as the system's calls do (a request
+ * that comes meanwhile waits for the next point). POSIX's remaining
+ * cancellation points (fcntl with F_SETLKW, mq_*, the ones that may be
+ * points, such as printf) are the system's calls, which do not act on
+ * weave's requests.
  * With PTHREAD_CANCEL_ASYNCHRONOUS (and cancellation enabled), a request
  * stops the thread wherever it is in its own code, a loop that calls
  * nothing included (weave interrupts its LWP with the C library's own

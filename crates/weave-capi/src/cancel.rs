@@ -16,14 +16,18 @@
 //! joins), `pthread_cond_wait`, `timedwait` and `clockwait`, `sem_wait`,
 //! `sem_timedwait` and `sem_clockwait`, `sleep`, `usleep`, `nanosleep`,
 //! `clock_nanosleep`, `sigsuspend` and `pause`, and the socket calls of
-//! the header (`read`, `write`, `recv`, `send`, `accept`, `connect`,
-//! `close`). A request pending when one is called is acted on even if it
-//! would not wait (a timed wait whose time has passed, a free permit); a
-//! thread blocked in one of them is woken by the request. The other
-//! cancellation points of POSIX (`poll`, `select`, `open`, `fsync`,
-//! `waitpid`, `readv`, `sendmsg`, ...) are the system's calls, which do
-//! not see weave's requests, and weave's `sigwait`, `sigwaitinfo` and
-//! `sigtimedwait` do not act on them: not cancellation points here. A wait that completed (a permit taken, a thread
+//! the header (`read`, `write`, `recv`, `send`, `recvfrom`, `sendto`,
+//! `recvmsg`, `sendmsg`, `readv`, `writev`, `accept`, `accept4`,
+//! `connect`, `close`) and `poll`, `ppoll`, `select`, `pselect`. A request
+//! pending when one is called is acted on even if it would not wait (a
+//! timed wait whose time has passed, a free permit, a zero timeout); a
+//! thread blocked in one of them is woken by the request. The simple
+//! cancellation points of `points.rs` (`open`, `fsync`, `waitpid`,
+//! `msgrcv`, ...) act on a request pending at entry only, then block in
+//! the system's call. The rest of POSIX's (`fcntl` with `F_SETLKW`, the
+//! `mq_*` calls) are the system's calls, which do not see weave's
+//! requests, and weave's `sigwait`, `sigwaitinfo` and `sigtimedwait` do
+//! not act on them: not cancellation points here. A wait that completed (a permit taken, a thread
 //! joined, data read) returns its result; the request is then acted on at
 //! the next point, so that nothing is consumed and lost. A condition
 //! variable wait that acts on a request holds the mutex again first, as

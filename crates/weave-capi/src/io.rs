@@ -1,6 +1,8 @@
 //! Socket calls that block only the ULT: `read`, `write`, `recv`, `send`,
-//! `accept`, `connect` as the compatibility header maps them (opt out with
-//! `WEAVE_NO_IO`).
+//! `accept`, `accept4`, `connect` as the compatibility header maps them
+//! (opt out with `WEAVE_NO_IO`); the ones with addresses, messages and
+//! buffer arrays are in `io_msg.rs`, `poll` and `select` in `poll.rs`,
+//! both built on the helpers here.
 //!
 //! Owns the choice of how each call waits; the waiting is weave's
 //! (`weave::os::fd::wait`, the reactor). On a ULT, a call on a socket in
@@ -46,12 +48,12 @@ use weave_rt::sync::RawLock;
 
 use crate::cancel;
 
-fn errno() -> c_int {
+pub(crate) fn errno() -> c_int {
     // SAFETY: the calling thread's errno slot.
     unsafe { *libc::__errno_location() }
 }
 
-fn on_ult() -> bool {
+pub(crate) fn on_ult() -> bool {
     weave_rt::thread::current_lwp().is_some()
 }
 
@@ -100,7 +102,7 @@ fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
 /// returns the system call's result, errno set on -1); `None` when a
 /// cancellation request is to be acted on. `all`: keep going after a
 /// partial transfer until `len` is done (a blocking stream write).
-fn transfer(
+pub(crate) fn transfer(
     fd: c_int,
     interest: Interest,
     len: usize,
@@ -155,7 +157,7 @@ fn transfer(
 
 /// The end of every exported call: act on a cancellation request (`None`)
 /// once the Rust frames of the call have returned.
-fn finish(r: Option<ssize_t>) -> ssize_t {
+pub(crate) fn finish(r: Option<ssize_t>) -> ssize_t {
     match r {
         Some(r) => r,
         None => cancel::act(),
@@ -167,7 +169,7 @@ fn finish(r: Option<ssize_t>) -> ssize_t {
 /// also tells a socket from anything else. `Err(result)` is the whole
 /// answer: the system's call (`plain`), made as is on an OS thread or on
 /// what is not a socket. `Ok(result)` is the first try on a socket.
-fn socket_first_try(
+pub(crate) fn socket_first_try(
     plain: impl FnOnce() -> ssize_t,
     nonblocking: impl FnOnce() -> ssize_t,
 ) -> Result<ssize_t, ssize_t> {
@@ -309,12 +311,38 @@ pub unsafe extern "C-unwind" fn weave_accept(
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> c_int {
+    accept_with(fd, addr, len, None)
+}
+
+/// `accept4`: `accept` whose new socket gets `flags` (`SOCK_NONBLOCK`,
+/// `SOCK_CLOEXEC`; others are `EINVAL`, as the system says). Waits as
+/// `accept` does. A cancellation point.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn weave_accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    accept_with(fd, addr, len, Some(flags))
+}
+
+/// The system's `accept`, or `accept4` with `flags`.
+fn accept_now(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: Option<c_int>) -> c_int {
+    match flags {
+        // SAFETY: the program's arguments, as it passed them.
+        None => unsafe { libc::accept(fd, addr, len) },
+        // SAFETY: as above.
+        Some(f) => unsafe { libc::accept4(fd, addr, len, f) },
+    }
+}
+
+fn accept_with(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: Option<c_int>) -> c_int {
     if cancel::due() {
         cancel::act();
     }
     if !on_ult() || nonblocking(fd) {
-        // SAFETY: the program's arguments, as it passed them.
-        return unsafe { libc::accept(fd, addr, len) };
+        return accept_now(fd, addr, len, flags);
     }
     let lock = accept_lock(fd);
     // One accepter of this fd at a time polls and accepts (module doc of
@@ -324,7 +352,7 @@ pub unsafe extern "C-unwind" fn weave_accept(
             cancel::act();
         }
     }
-    let r = accept_when_ready(fd, addr, len);
+    let r = accept_when_ready(fd, addr, len, flags);
     lock.unlock();
     match r {
         Some(r) => r,
@@ -398,7 +426,12 @@ fn publish<T>(slot: &AtomicPtr<T>, make: impl FnOnce() -> Box<T>) -> &'static T 
 /// Waits (the ULT only) until a connection is pending on `fd` or an error
 /// is, then accepts it; `None` when a cancellation request is to be acted
 /// on (the caller acts, once it holds no lock).
-fn accept_when_ready(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> Option<c_int> {
+fn accept_when_ready(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: Option<c_int>,
+) -> Option<c_int> {
     let deadline = socket_deadline(fd, Interest::Read);
     loop {
         let mut p = libc::pollfd {
@@ -430,8 +463,7 @@ fn accept_when_ready(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> Opt
             Waited::Failed(_) => break, // let the accept report it
         }
     }
-    // SAFETY: the program's arguments, as it passed them.
-    Some(unsafe { libc::accept(fd, addr, len) })
+    Some(accept_now(fd, addr, len, flags))
 }
 
 /// `connect`: on a socket in blocking mode, the ULT waits for the

@@ -60,6 +60,8 @@ mod cleanup;
 mod cond;
 #[cfg(not(loom))]
 mod io;
+#[cfg(not(loom))]
+mod io_msg;
 #[cfg_attr(loom, allow(dead_code))]
 mod joinable;
 #[cfg(not(loom))]
@@ -72,6 +74,10 @@ mod mutex;
 mod named_sem;
 #[cfg(not(loom))]
 mod object;
+#[cfg(not(loom))]
+mod points;
+#[cfg(not(loom))]
+mod poll;
 #[cfg(not(loom))]
 mod robust;
 #[cfg(not(loom))]
@@ -104,11 +110,17 @@ pub use cond::*;
 #[cfg(not(loom))]
 pub use io::*;
 #[cfg(not(loom))]
+pub use io_msg::*;
+#[cfg(not(loom))]
 pub use key::*;
 #[cfg(not(loom))]
 pub use mutex::*;
 #[cfg(not(loom))]
 pub use named_sem::*;
+#[cfg(not(loom))]
+pub use points::*;
+#[cfg(not(loom))]
+pub use poll::*;
 #[cfg(not(loom))]
 pub use rwlock::*;
 #[cfg(not(loom))]

@@ -281,6 +281,19 @@ c_tests! {
     timed_cond_and_sem_waits_act_on_a_pending_cancel_even_without_waiting => "cancel_timed_waits_act_on_a_pending_request",
 }
 
+// poll, select and the message calls block only the ULT and are
+// cancellation points; the other simple cancellation points act on a
+// pending request.
+c_tests! {
+    poll_blocks_only_the_ult_on_sockets_and_pipes => "poll_blocks_only_the_ult",
+    poll_reports_the_systems_revents_and_times_out => "poll_revents_and_timeouts",
+    select_blocks_only_the_ult_and_rewrites_the_sets => "select_blocks_only_the_ult_and_rewrites_the_sets",
+    a_handler_ends_poll_and_select_with_eintr_and_ppoll_masks_are_the_threads_for_the_call => "poll_eintr_and_ppoll_mask",
+    cancel_wakes_poll_select_and_the_message_calls => "cancel_wakes_poll_select_and_message_calls",
+    message_calls_block_only_the_ult_and_keep_their_semantics => "message_calls_block_only_the_ult",
+    simple_cancellation_points_act_on_a_pending_request => "cancel_points_act_on_a_pending_request",
+}
+
 #[test]
 fn another_thread_joins_main_and_gets_its_pthread_exit_value() {
     assert_eq!(passes("join_the_main_thread"), "joined main: 0x99\n");

@@ -33,10 +33,22 @@
 //! At the limit of open files, where the duplicate cannot be made, a wait
 //! falls back to polling the fd in short ULT sleeps (`poll(2)`, no
 //! registration).
+//!
+//! **Waiting on several fds** ([`wait_any`], C's `poll` and `select`): the
+//! fds go into a private epoll instance made for the wait (level-triggered,
+//! the events asked for), and the ULT waits in the reactor for that
+//! instance to be readable, which it is while one of them is ready. So the
+//! reactor needs no multi-fd wait of its own: one registration, of an fd
+//! the wait owns. Fds epoll refuses (`EPERM`: regular files and
+//! directories, which `poll(2)` reports always ready) are left out; the
+//! caller asks `poll(2)` without a timeout first and after each wake-up.
+//! Such a wait is not ended by [`close`] (the program's fds are not
+//! registered with the reactor; POSIX leaves a `close` under a `poll`
+//! unspecified): epoll drops a file when its last copy is closed.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicPtr, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
@@ -157,6 +169,129 @@ pub fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Res
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
     ready
+}
+
+/// One fd of a [`wait_any`] and the `poll(2)` events (`POLLIN`,
+/// `POLLOUT`, `POLLPRI`, ...) it waits for. A negative fd is ignored, as
+/// `poll(2)` ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollFd {
+    /// The fd.
+    pub fd: RawFd,
+    /// `poll(2)` event bits.
+    pub events: i16,
+}
+
+/// The `poll(2)` bits that epoll shares (same values) and [`wait_any`]
+/// passes on; errors and hang-ups epoll always reports.
+const POLL_TO_EPOLL: i16 = libc::POLLIN
+    | libc::POLLPRI
+    | libc::POLLOUT
+    | libc::POLLRDNORM
+    | libc::POLLRDBAND
+    | libc::POLLWRNORM
+    | libc::POLLWRBAND
+    | libc::POLLRDHUP;
+
+/// Blocks the calling thread until one of `fds` may be ready for its
+/// events (or has an error or a hang-up), or until `deadline`:
+/// `Ok(false)` when the deadline passed. The readiness is not returned:
+/// ask `poll(2)` without a timeout, which is also what to do first (an fd
+/// that epoll cannot watch, a regular file, is left out of the wait and
+/// is ready at once for `poll(2)`). On a ULT only the ULT waits (module
+/// doc: a private epoll instance that the reactor watches); on an OS
+/// thread, `poll(2)`. The wake-up may be spurious. Inside a
+/// [`cancellation_point`](crate::thread::cancellation_point), a
+/// cancellation request ends the wait (`Ok(true)`), and so does a signal
+/// handler that runs on the waiting ULT. With no fd that can be waited on
+/// it is a sleep until `deadline`.
+///
+/// Errors: those of `epoll_create1` and `epoll_ctl` other than `EPERM`
+/// (`ENOMEM`, `ENOSPC` past `max_user_watches`, `EMFILE`); `EBADF` for a
+/// fd that is not open.
+pub fn wait_any(fds: &[PollFd], deadline: Option<Instant>) -> io::Result<bool> {
+    if crate::lwp::current_ult().is_none() {
+        return poll_os(fds, deadline);
+    }
+    // SAFETY: a plain system call; the fd it returns is owned below.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if ep < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let ep = unsafe { std::os::fd::OwnedFd::from_raw_fd(ep) };
+    // An fd given twice (`poll(2)` allows it) is added once, for the
+    // events of both.
+    let mut set: Vec<PollFd> = fds.iter().filter(|p| p.fd >= 0).copied().collect();
+    set.sort_unstable_by_key(|p| p.fd);
+    set.dedup_by(|later, first| {
+        let same = later.fd == first.fd;
+        if same {
+            first.events |= later.events;
+        }
+        same
+    });
+    for p in set {
+        add_to_set(ep.as_raw_fd(), p)?;
+    }
+    // `ep` is ours and outlives `reg` (declared before it, dropped after).
+    let reg = reactor::get()?.register(ep.as_raw_fd())?;
+    wait_registered(&reg, Dir::Read, deadline)
+}
+
+/// Adds `p` to the epoll set `ep`; an fd epoll refuses (`EPERM`) is left
+/// out.
+fn add_to_set(ep: RawFd, p: PollFd) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: u32::from((p.events & POLL_TO_EPOLL) as u16),
+        u64: p.fd as u64,
+    };
+    // SAFETY: `ep` is open, `ev` a valid event; a bad fd is an error.
+    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, p.fd, &mut ev) } == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EPERM) => Ok(()),
+        _ => Err(e),
+    }
+}
+
+/// [`wait_any`] on an OS thread: `poll(2)` on the set, restarted after a
+/// signal until `deadline`.
+fn poll_os(fds: &[PollFd], deadline: Option<Instant>) -> io::Result<bool> {
+    let mut set: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|p| libc::pollfd {
+            fd: p.fd,
+            events: p.events,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+            }
+        };
+        // SAFETY: `set` holds `set.len()` valid pollfds.
+        match unsafe { libc::poll(set.as_mut_ptr(), set.len() as libc::nfds_t, ms) } {
+            1.. => return Ok(true),
+            0 if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(false),
+            0 => {}
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
 }
 
 /// Counts a wait in [`WAITING`] until it drops.
