@@ -844,6 +844,32 @@ int weave_pthread_sigqueue(pthread_t t, int sig, union sigval value);
 // signal has run when it returns. Non-zero and `errno` on error.
 int weave_raise(int sig);
 
+// `kill`: to the calling process (`pid` its own), a signal handled
+// through weave is routed by weave before this returns: to a `sigwait`
+// caller, to the calling thread if it does not block it (its handler has
+// run when this returns), to another thread that does not block it, or,
+// when every thread blocks it, held pending for the process
+// (`sigpending` shows it at once) until a thread unblocks it or waits
+// for it. Any other `pid` or signal is the system's `kill`. `-1` and
+// `errno` on error.
+int weave_kill(pid_t pid, int sig);
+
+// `sigqueue`: as `kill`, with a value. Real-time signals the process
+// sends itself queue, each with its value, and reach a thread that
+// unblocks them lowest number first, each number in the order sent.
+int weave_sigqueue(pid_t pid, int sig, union sigval value);
+
+// `sigaltstack`: the calling thread's alternate signal stack. A ULT's is
+// weave's (the kernel's belongs to the LWP): a synchronous signal's
+// handler installed with `SA_ONSTACK` runs on it, a `SIGSEGV` from a
+// stack overflow included; asynchronous signals' handlers run on the
+// thread's stack. `*old` gets the stack set before (`SS_DISABLE` for
+// none, `SS_ONSTACK` while the thread runs on it). `-1` and `EPERM` when
+// the thread runs on it, `ENOMEM` below `MINSIGSTKSZ` (or with 1,024
+// ULTs holding one), `EINVAL` for other flags. On an OS thread, the
+// system's.
+int weave_sigaltstack(const stack_t *new_, stack_t *old);
+
 // `sigwait`: blocks the calling ULT until a signal of `set` is pending
 // for it or the process, takes it and stores its number in `*sig`.
 // `EINVAL` for a null set; never `EINTR` (a handler that runs meanwhile

@@ -31,7 +31,12 @@
  * mask (a ULT's is kept by weave: no system call); pthread_kill,
  * pthread_sigqueue and raise send to a ULT (pending while it blocks the
  * signal, delivered when it unblocks it or is next switched in; ESRCH for
- * a stale id); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
+ * a stale id); kill and sigqueue to the program's own pid route a handled
+ * signal before they return (held pending for the process when every
+ * thread blocks it: in sigpending at once, real-time ones delivered lowest
+ * number first, each in the order sent); sigaltstack gives a ULT an
+ * alternate stack of its own, where a synchronous signal's SA_ONSTACK
+ * handler runs (a stack overflow's SIGSEGV too); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
  * signal install the C handler as weave's immediate handler: it runs in
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
@@ -341,6 +346,9 @@
 #define pthread_kill weave_pthread_kill
 #define pthread_sigqueue weave_pthread_sigqueue
 #define raise(sig) weave_raise(sig)
+#define kill(pid, sig) weave_kill((pid), (sig))
+#define sigqueue(pid, sig, value) weave_sigqueue((pid), (sig), (value))
+#define sigaltstack weave_sigaltstack
 #define sigwait weave_sigwait
 #define sigwaitinfo weave_sigwaitinfo
 #define sigtimedwait weave_sigtimedwait

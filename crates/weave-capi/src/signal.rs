@@ -257,6 +257,110 @@ pub extern "C" fn weave_raise(sig: c_int) -> c_int {
     }
 }
 
+/// `kill`: to the calling process (`pid` its own), a signal handled
+/// through weave is routed by weave before this returns: to a `sigwait`
+/// caller, to the calling thread if it does not block it (its handler has
+/// run when this returns), to another thread that does not block it, or,
+/// when every thread blocks it, held pending for the process
+/// (`sigpending` shows it at once) until a thread unblocks it or waits
+/// for it. Any other `pid` or signal is the system's `kill`. `-1` and
+/// `errno` on error.
+#[no_mangle]
+pub extern "C" fn weave_kill(pid: libc::pid_t, sig: c_int) -> c_int {
+    to_process("kill", pid, sig, None)
+}
+
+/// `sigqueue`: as `kill`, with a value. Real-time signals the process
+/// sends itself queue, each with its value, and reach a thread that
+/// unblocks them lowest number first, each number in the order sent.
+#[no_mangle]
+pub extern "C" fn weave_sigqueue(pid: libc::pid_t, sig: c_int, value: libc::sigval) -> c_int {
+    to_process("sigqueue", pid, sig, Some(value.sival_ptr as usize))
+}
+
+fn to_process(name: &str, pid: libc::pid_t, sig: c_int, value: Option<usize>) -> c_int {
+    guard_errno(name, libc::EINVAL, || {
+        // SAFETY: getpid has no preconditions.
+        let r = if pid == unsafe { libc::getpid() } {
+            signal::send_to_process(sig, value)
+        } else {
+            // SAFETY: the system's calls, with the program's arguments.
+            let rc = unsafe {
+                match value {
+                    Some(v) => libc::sigqueue(
+                        pid,
+                        sig,
+                        libc::sigval {
+                            sival_ptr: v as *mut c_void,
+                        },
+                    ),
+                    None => libc::kill(pid, sig),
+                }
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        };
+        match r {
+            Ok(()) => 0,
+            Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL),
+        }
+    })
+}
+
+/// `sigaltstack`: the calling thread's alternate signal stack. A ULT's is
+/// weave's (the kernel's belongs to the LWP): a synchronous signal's
+/// handler installed with `SA_ONSTACK` runs on it, a `SIGSEGV` from a
+/// stack overflow included; asynchronous signals' handlers run on the
+/// thread's stack. `*old` gets the stack set before (`SS_DISABLE` for
+/// none, `SS_ONSTACK` while the thread runs on it). `-1` and `EPERM` when
+/// the thread runs on it, `ENOMEM` below `MINSIGSTKSZ` (or with 1,024
+/// ULTs holding one), `EINVAL` for other flags. On an OS thread, the
+/// system's.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigaltstack(
+    new: *const libc::stack_t,
+    old: *mut libc::stack_t,
+) -> c_int {
+    guard_errno("sigaltstack", libc::EINVAL, || {
+        let (cur, on_it) = signal::alt_stack();
+        // SAFETY: null or the program's stack_t.
+        if let Some(n) = unsafe { new.as_ref() } {
+            if n.ss_flags & !libc::SS_DISABLE != 0 {
+                return libc::EINVAL;
+            }
+            let set = (n.ss_flags & libc::SS_DISABLE == 0).then_some(signal::AltStack {
+                base: n.ss_sp as usize,
+                size: n.ss_size,
+            });
+            match signal::set_alt_stack(set) {
+                Ok(_) => {}
+                Err(signal::AltStackError::OnIt) => return libc::EPERM,
+                Err(_) => return libc::ENOMEM,
+            }
+        }
+        if !old.is_null() {
+            let st = match cur {
+                Some(s) => libc::stack_t {
+                    ss_sp: s.base as *mut c_void,
+                    ss_flags: if on_it { libc::SS_ONSTACK } else { 0 },
+                    ss_size: s.size,
+                },
+                None => libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                },
+            };
+            // SAFETY: non-null; the program's out-value.
+            unsafe { old.write(st) };
+        }
+        0
+    })
+}
+
 /// The wait set of `sigwait`: glibc's own signals and the uncatchable ones
 /// left out; `None` if nothing is left or `set` is null.
 ///
@@ -503,6 +607,7 @@ fn set_action(sig: c_int, act: &libc::sigaction) -> Result<(), c_int> {
                 once: act.sa_flags & libc::SA_RESETHAND != 0,
                 nodefer: act.sa_flags & libc::SA_NODEFER != 0,
                 restart: act.sa_flags & libc::SA_RESTART != 0,
+                onstack: act.sa_flags & libc::SA_ONSTACK != 0,
                 nocldstop: sig == libc::SIGCHLD && act.sa_flags & libc::SA_NOCLDSTOP != 0,
                 nocldwait: sig == libc::SIGCHLD && act.sa_flags & libc::SA_NOCLDWAIT != 0,
             };

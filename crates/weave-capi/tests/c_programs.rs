@@ -421,6 +421,9 @@ c_tests! {
     sigpending_reports_the_threads_and_the_process_blocked_signals => "sig_sigpending_thread_and_process",
     kill_and_sigqueue_to_self_run_the_handler_before_returning => "sig_kill_to_self_runs_the_handler_before_returning",
     sem_wait_goes_on_after_an_sa_restart_handler_and_fails_without => "sig_sem_wait_restarts_with_sa_restart",
+    realtime_signals_to_the_process_queue_and_come_lowest_first_in_send_order => "sig_process_realtime_queued_lowest_first",
+    kill_to_self_with_the_signal_blocked_leaves_it_pending_when_kill_returns => "sig_kill_to_self_blocked_is_pending_when_kill_returns",
+    sa_onstack_segv_handler_runs_on_the_threads_alternate_stack_after_an_overflow => "sig_altstack_segv_handler_after_stack_overflow",
 }
 
 /// Other calls that would hand a weave thread id or a weave-initialised

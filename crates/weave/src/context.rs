@@ -92,6 +92,39 @@ pub(crate) fn frame_address() -> usize {
     fp
 }
 
+/// Runs `f` on the stack `lo..hi` (a program's alternate signal stack,
+/// `signal/altstack.rs`) and comes back to the caller's stack after it.
+/// `f` may also leave by `siglongjmp` to a frame of the caller's stack,
+/// abandoning both.
+///
+/// # Safety
+///
+/// `lo..hi` is mapped, writable memory nothing else uses while `f` runs,
+/// with room for `f`'s frames.
+// ASYNC-SIGNAL-SAFE: a stack switch, no allocation.
+pub(crate) unsafe fn run_on_stack(lo: usize, hi: usize, f: impl FnOnce()) {
+    /// The span as corosensei takes it, aligned inward to 16 bytes.
+    struct Span {
+        lo: usize,
+        hi: usize,
+    }
+    // SAFETY: `lo..hi` is mapped, writable and ours while `f` runs (the
+    // caller's contract); both ends are 16-aligned and non-zero.
+    unsafe impl corosensei::stack::Stack for Span {
+        fn base(&self) -> corosensei::stack::StackPointer {
+            corosensei::stack::StackPointer::new(self.hi).expect("a stack top is never 0")
+        }
+        fn limit(&self) -> corosensei::stack::StackPointer {
+            corosensei::stack::StackPointer::new(self.lo).expect("a stack bottom is never 0")
+        }
+    }
+    let span = Span {
+        lo: (lo + 15) & !15,
+        hi: hi & !15,
+    };
+    corosensei::on_stack(span, f);
+}
+
 /// Tests of the shape every backend has; `backend_tests!(path)` runs them
 /// against one.
 #[cfg(all(test, not(loom)))]

@@ -433,6 +433,22 @@ pub(crate) fn route_to_waiter(rec: &Record) -> bool {
     false
 }
 
+/// Holds, from thread context, a record of a signal the program sent its
+/// own process that every thread blocks (`process.rs`): pending for the
+/// process from now on.
+pub(crate) fn hold_now(rec: Record) {
+    hold(rec);
+}
+
+/// Takes the oldest held record of the lowest signal of `sigs`, for a
+/// `wait` caller.
+pub(crate) fn take_held_for_wait(sigs: u64) -> Option<Record> {
+    if held().signals() & sigs == 0 {
+        return None;
+    }
+    held().take_first(sigs)
+}
+
 /// Holds a record nobody took (see the module doc) and looks for a ULT
 /// that takes it.
 fn hold(rec: Record) {
@@ -498,10 +514,40 @@ pub(crate) fn take_held(tcb: &'static Tcb, opened: u64) {
         Some(recs) => {
             for mut r in recs {
                 r.target = tcb.id().as_u64().get();
-                route(r);
+                // Queued on this ULT, all of them before any runs: its
+                // delivery loop then takes the lowest signal first.
+                let here =
+                    slot(r.signo).on_target.load(Relaxed) || immediate::lookup(r.signo).is_some();
+                if here && !route_to_waiter(&r) {
+                    queue_pending(tcb, &r);
+                } else if !here {
+                    route(r);
+                }
             }
         }
         None => super::wrapper::wake_dispatcher(),
+    }
+}
+
+/// Called by a registered OS thread about to let in `opened` (thread
+/// context, its kernel mask still blocking them): the held records of
+/// those signals are sent to it, directed, in the order held, so that the
+/// kernel delivers them as its mask opens (lowest number first, each in
+/// that order). One the kernel refuses (`RLIMIT_SIGPENDING`) stays held.
+pub(crate) fn give_held_to_os_thread(t: &'static Tcb, opened: u64) {
+    let sigs = opened & held().signals();
+    if sigs == 0 {
+        return;
+    }
+    let tid = t.os_tid.load(Relaxed) as i32;
+    for mut r in held().take_of(sigs, true).unwrap_or_default() {
+        r.target = t.id().as_u64().get();
+        r.route = Route::OsThread;
+        if !super::wrapper::resend(r.signo, &r, tid) {
+            r.target = 0;
+            r.route = Route::Unblocked;
+            held().hold(r, false, !is_realtime(r.signo));
+        }
     }
 }
 
@@ -518,6 +564,21 @@ fn to_target(rec: &Record) -> bool {
     if tcb.kind() == crate::thread::tcb::Kind::External {
         return false;
     }
+    make_pending(tcb, rec);
+    true
+}
+
+/// Makes `rec` pending on the ULT `tcb` (queued behind the records of its
+/// signal already there; a standard signal pending already coalesces) and
+/// kicks it: it runs the handler now if it is the caller.
+pub(crate) fn make_pending(tcb: &'static Tcb, rec: &Record) {
+    queue_pending(tcb, rec);
+    super::kick(tcb, bit(rec.signo));
+}
+
+/// As [`make_pending`], without the kick: for the caller itself, which
+/// delivers what is pending once it has queued all of it.
+fn queue_pending(tcb: &'static Tcb, rec: &Record) {
     {
         let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
         let m = q.get_or_insert_with(HashMap::new);
@@ -531,17 +592,15 @@ fn to_target(rec: &Record) -> bool {
     tcb.sig
         .pending
         .fetch_or(bit(rec.signo), std::sync::atomic::Ordering::SeqCst);
-    super::kick(tcb, bit(rec.signo));
-    true
 }
 
 /// Runs `sig`'s handler on the calling ULT `tcb`, with `sig` blocked in its
 /// mask meanwhile (as `sa_mask` does), then its receivers.
-fn run_on_target(tcb: &'static Tcb, rec: &Record) {
+fn run_on_target(tcb: &'static Tcb, rec: &Record, restore: fn(&'static Tcb, u64)) {
     let old = tcb.sig.mask.load(Relaxed);
     tcb.sig.mask.store(old | bit(rec.signo), Relaxed);
     run_handlers(rec);
-    super::restore_after_handler(tcb, old);
+    restore(tcb, old);
     super::state::handler_ran(tcb);
 }
 
@@ -665,13 +724,20 @@ pub(crate) fn queued_targets() -> usize {
 /// Delivers the signals pending on `tcb` that it does not block: called on
 /// the ULT itself at a safe point (switched back in, unblocking, sending to
 /// itself). Each is routed as a record naming `tcb` (route `Thread`).
+///
+/// The lowest-numbered deliverable signal goes first, each signal's
+/// records in the order they came, and the pending set is read again
+/// after each: a handler's return lets in what its mask held back (its
+/// `restore` here does not deliver, so that this loop keeps that order,
+/// as the kernel delivers the lowest pending signal after each handler).
 pub(crate) fn at_safe_point(tcb: &'static Tcb) {
-    let d = tcb.sig.deliverable();
-    if d == 0 {
-        return;
-    }
     let me = tcb.id().as_u64().get();
-    for sig in SigSet::from_bits(d).iter() {
+    loop {
+        let d = tcb.sig.deliverable();
+        if d == 0 {
+            return;
+        }
+        let sig = d.trailing_zeros() as i32 + 1;
         if tcb.sig.pending.fetch_and(!bit(sig), Relaxed) & bit(sig) == 0 {
             continue;
         }
@@ -725,10 +791,10 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
                 }
                 if r.route != Route::Thread || claim_once(sig, None) {
                     note_handler(sig);
-                    immediate::run_at_safe_point(imm, Some(tcb), &r, super::restore_after_handler);
+                    immediate::run_at_safe_point(imm, Some(tcb), &r, super::restore_in_delivery);
                 }
             } else if here && !route_to_waiter(&r) {
-                run_on_target(tcb, &r);
+                run_on_target(tcb, &r, super::restore_in_delivery);
             } else if !here {
                 route(r);
             }

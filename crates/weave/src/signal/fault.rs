@@ -45,6 +45,7 @@ static mut PREVIOUS_ILL: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
 pub(crate) fn install() {
     INSTALL.call_once(|| {
         crate::stack::set_fault_router(fault);
+        crate::stack::set_overflow_router(overflow);
         for (sig, prev) in [
             (libc::SIGFPE, &raw mut PREVIOUS_FPE),
             (libc::SIGILL, &raw mut PREVIOUS_ILL),
@@ -54,6 +55,18 @@ pub(crate) fn install() {
             unsafe { crate::stack::take_over(sig, handler, prev) };
         }
     });
+}
+
+/// A hit on the running ULT's guard page: the program's handler takes it
+/// if it has one (on the ULT's alternate stack with `SA_ONSTACK`; else on
+/// the LWP's, where this runs); false leaves it to weave's report.
+// ASYNC-SIGNAL-SAFE
+fn overflow(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) -> bool {
+    if immediate::lookup(sig).is_none() {
+        return false;
+    }
+    fault(sig, info, ctx, chain);
+    true
 }
 
 // ASYNC-SIGNAL-SAFE
@@ -88,6 +101,7 @@ pub(crate) fn fault(
     // SAFETY: errno is thread-local; a handler that makes system calls
     // saves and restores it.
     let errno = unsafe { *libc::__errno_location() };
+    let _cx = super::wrapper::SignalContext::enter();
     // SAFETY: the kernel passes a valid siginfo (128 bytes) to an
     // SA_SIGINFO handler.
     let k = unsafe { &*(info as *const KernelInfo) };
@@ -109,7 +123,12 @@ pub(crate) fn fault(
             },
         };
         if claim_once(sig, Some(imm)) {
-            immediate::run_in_signal_context(imm, ult, &rec, info, ctx);
+            let run = || immediate::run_in_signal_context(imm, ult, &rec, info, ctx);
+            if imm.onstack {
+                super::altstack::run_on(ult, run);
+            } else {
+                run();
+            }
         }
     } else {
         chain(sig, info, ctx);

@@ -84,6 +84,23 @@ impl Held {
         Some(out)
     }
 
+    /// Takes the oldest record of the lowest-numbered signal of `sigs`
+    /// (what a `wait` returns first), if any.
+    pub(crate) fn take_first(&self, sigs: u64) -> Option<Record> {
+        let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        let low = l
+            .iter()
+            .filter(|r| sigs & bit(r.signo) != 0)
+            .map(|r| r.signo)
+            .min()?;
+        let i = l.iter().position(|r| r.signo == low)?;
+        let r = l.remove(i)?;
+        if !l.iter().any(|x| x.signo == low) {
+            self.sigs.fetch_and(!bit(low), Relaxed);
+        }
+        Some(r)
+    }
+
     /// Forgets every record (in the child of a fork: what was pending for
     /// the parent is not the child's). Gives up if the lock is taken.
     pub(crate) fn clear(&self) {

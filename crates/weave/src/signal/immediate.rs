@@ -81,6 +81,11 @@ pub struct Immediate {
     /// `read` of a pipe, say). weave's own waits restart either way, but
     /// for those that report `EINTR` (`signal::take_interrupted`).
     pub restart: bool,
+    /// For a synchronous signal (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`):
+    /// the handler runs on the thread's alternate signal stack if it set
+    /// one (`SA_ONSTACK`, [`set_alt_stack`](super::set_alt_stack)).
+    /// Other signals' handlers run on the thread's stack.
+    pub onstack: bool,
     /// For `SIGCHLD`: no signal when a child stops or continues
     /// (`SA_NOCLDSTOP`), passed on to the kernel.
     pub nocldstop: bool,
@@ -99,6 +104,7 @@ impl Immediate {
             once: false,
             nodefer: false,
             restart: true,
+            onstack: false,
             nocldstop: false,
             nocldwait: false,
         }

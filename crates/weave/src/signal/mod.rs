@@ -54,7 +54,11 @@
 //! its `sigqueue` value. [`channel`] is Go's `signal.Notify`, [`wait`] is
 //! `sigwait` ([`wait_timeout`] `sigtimedwait`, [`wait_interruptible`]
 //! `sigwaitinfo`'s `EINTR` and a cancellation point); all block only the
-//! calling ULT. [`pending`] is `sigpending`.
+//! calling ULT. [`pending`] is `sigpending`. [`send_to_process`] is
+//! `kill`/`sigqueue` to the program's own pid, routed before it returns
+//! (held pending for the process when every thread blocks the signal, so
+//! real-time signals keep their order). [`set_alt_stack`] is a ULT's own
+//! `sigaltstack`, where a synchronous signal's `onstack` handler runs.
 //!
 //! **Thread-directed signals.** [`Thread::kill`](crate::thread::Thread::kill)
 //! (`pthread_kill`) and [`Thread::sigqueue`](crate::thread::Thread::sigqueue)
@@ -84,6 +88,7 @@
 //! signal::mask(How::SetMask, &old);
 //! ```
 
+mod altstack;
 mod bell;
 pub(crate) mod dispatch;
 pub(crate) mod fault;
@@ -91,6 +96,7 @@ mod held;
 pub(crate) mod immediate;
 mod info;
 pub(crate) mod interrupt;
+mod process;
 pub(crate) mod ring;
 pub(crate) mod set;
 pub(crate) mod slot;
@@ -105,8 +111,10 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use altstack::{alt_stack, set_alt_stack, AltStack, AltStackError, MIN_SIZE as MIN_ALT_STACK};
 pub use immediate::{Immediate, ImmediateFn};
 pub use info::SigInfo;
+pub use process::send_to_process;
 pub use ring::Route;
 pub use set::{SigSet, MAX_SIGNAL};
 
@@ -639,6 +647,14 @@ pub fn mask(how: How, set: &SigSet) -> SigSet {
 
 #[inline]
 fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
+    mask_ult_then(t, how, set, true)
+}
+
+/// As `mask_ult`; with `deliver` false, the signals it lets in stay
+/// pending on `t` for the delivery loop that called it
+/// (`dispatch::at_safe_point`).
+#[inline]
+fn mask_ult_then(t: &'static Tcb, how: How, set: u64, deliver: bool) -> SigSet {
     let old = t.sig.mask.load(Relaxed);
     let new = match how {
         How::Block => old | set,
@@ -655,7 +671,7 @@ fn mask_ult(t: &'static Tcb, how: How, set: u64) -> SigSet {
         t.sig.mask.store(new, Relaxed);
         let opened = old & !new;
         if opened != 0 && opened & (KBLOCKED_ANY.load(Relaxed) | t.sig.pending.load(Relaxed)) != 0 {
-            unmask_slow(t, opened);
+            unmask_slow(t, opened, deliver);
         }
     }
     SigSet::from_bits(old)
@@ -671,12 +687,19 @@ pub(super) fn restore_after_handler(t: &'static Tcb, mask: u64) {
     mask_ult(t, How::SetMask, mask);
 }
 
+/// As [`restore_after_handler`], for a handler the delivery loop
+/// (`dispatch::at_safe_point`) ran: what the mask lets in now is left
+/// pending for that loop, which delivers the lowest-numbered signal next.
+pub(super) fn restore_in_delivery(t: &'static Tcb, mask: u64) {
+    mask_ult_then(t, How::SetMask, mask, false);
+}
+
 /// Case 4's second half: this ULT unblocks a signal that its LWP's kernel
 /// mask blocks because nobody took it: unblock it there, and a pending one
 /// is delivered to us on the way out of the system call. Then deliver what
 /// was pending on this ULT.
 #[cold]
-fn unmask_slow(t: &'static Tcb, opened: u64) {
+fn unmask_slow(t: &'static Tcb, opened: u64, deliver: bool) {
     let kb = state::kernel_blocked(opened, crate::lwp::current().is_some());
     if kb != 0 {
         KERNEL_CHANGES.fetch_add(1, Relaxed);
@@ -688,13 +711,28 @@ fn unmask_slow(t: &'static Tcb, opened: u64) {
     }
     // Records the kernel refused to queue again (case 4): ours now.
     dispatch::take_held(t, opened);
-    if t.sig.deliverable() != 0 {
+    if deliver && t.sig.deliverable() != 0 {
         dispatch::at_safe_point(t);
     }
 }
 
 fn mask_os(how: How, set: u64) -> SigSet {
     ACTIVE.store(1, Relaxed);
+    let me = crate::thread::current::external();
+    let opens = match how {
+        How::Block => 0,
+        How::Unblock => set,
+        How::SetMask => !set,
+    };
+    if opens & dispatch::held_signals() != 0 {
+        if let Some(t) = me {
+            // Signals held for the process that this thread may now let
+            // in: sent to it while its mask still blocks them, so that
+            // the kernel delivers them as the mask opens, lowest first.
+            let blocked = state::kernel_mask().bits();
+            dispatch::give_held_to_os_thread(t, blocked & opens);
+        }
+    }
     let how = match how {
         How::Block => libc::SIG_BLOCK,
         How::Unblock => libc::SIG_UNBLOCK,
@@ -706,6 +744,10 @@ fn mask_os(how: How, set: u64) -> SigSet {
     // SAFETY: valid sets, `how` one of the three values.
     let rc = unsafe { libc::pthread_sigmask(how, &new, &mut old) };
     debug_assert_eq!(rc, 0);
+    if let Some(t) = me {
+        // What a process signal's sender reads (`process.rs`).
+        t.sig.mask.store(state::kernel_mask().bits(), Relaxed);
+    }
     SigSet::from_sigset_t(&old)
 }
 
@@ -1051,7 +1093,13 @@ fn take_unclaimed(set: &SigSet) -> Option<SigInfo> {
             return Some(i);
         }
     }
-    None
+    // Signals the program sent its process while every thread blocked
+    // them, held for a thread that takes them (`process.rs`).
+    dispatch::take_held_for_wait(set.bits()).map(|r| {
+        let mut i = SigInfo::from_record(&r);
+        i.route = Route::Waited;
+        i
+    })
 }
 
 fn thread_record(sig: i32, target: u64, value: Option<usize>) -> Record {

@@ -83,6 +83,36 @@ thread_local! {
     /// Set while a ULT unblocks, in its LWP's kernel mask, a signal that
     /// case 4 left blocked there: what arrives then is a case-4 delivery.
     pub(crate) static IN_UNMASK: Cell<bool> = const { Cell::new(false) };
+    /// How many top halves (and synchronous-signal handlers) this thread
+    /// is inside: code that may take a lock asks, and leaves the work to
+    /// the kernel when it would run in signal context.
+    static IN_SIGNAL_CONTEXT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether the calling thread runs inside a handler weave's top half or
+/// fault handler called (a C handler in signal context): it may have
+/// interrupted the holder of any lock.
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn in_signal_context() -> bool {
+    IN_SIGNAL_CONTEXT.with(|c| c.get()) > 0
+}
+
+/// Marks the calling thread as in signal context while it lives.
+pub(crate) struct SignalContext;
+
+impl SignalContext {
+    // ASYNC-SIGNAL-SAFE
+    pub(crate) fn enter() -> SignalContext {
+        IN_SIGNAL_CONTEXT.with(|c| c.set(c.get() + 1));
+        SignalContext
+    }
+}
+
+impl Drop for SignalContext {
+    // ASYNC-SIGNAL-SAFE
+    fn drop(&mut self) {
+        IN_SIGNAL_CONTEXT.with(|c| c.set(c.get() - 1));
+    }
 }
 
 /// The handler weave installs (`SA_SIGINFO`, `SA_RESTART` unless an
@@ -96,6 +126,7 @@ pub(crate) extern "C" fn wrapper(
     // SAFETY: errno is thread-local; reading and restoring it is what
     // every handler that makes system calls must do.
     let errno = unsafe { *libc::__errno_location() };
+    let _cx = SignalContext::enter();
     // SAFETY: the kernel passes a valid siginfo of at least 128 bytes to an
     // SA_SIGINFO handler; we read only the fields every kind carries or
     // those of kill/sigqueue, which are plain integers for any kind.
@@ -237,7 +268,9 @@ fn top_half(
         deliver(sig, rec);
         return;
     }
-    route_elsewhere(sig, rec, here.map(|l| l.index()), uc);
+    if let Some(rec) = route_elsewhere(sig, rec, here.map(|l| l.index())) {
+        block_and_raise_again(sig, rec, here.is_some(), uc);
+    }
 }
 
 /// Whether the ULT case 3 named in `rec` (`Record::target`, set by
@@ -262,11 +295,13 @@ fn directed_target_keeps(rec: &Record, sig: i32) -> bool {
     !same || matches!(run, FREE | EXITED) || takes(t, sig)
 }
 
-/// Cases 2, 3 and 4: the interrupted thread does not take the signal.
+/// Cases 2 and 3: the interrupted thread (or, for [`super::process`], the
+/// sender) does not take the signal; `here` is its LWP's index. The record
+/// back when nobody takes it (case 4, the caller's to settle).
 // ASYNC-SIGNAL-SAFE
-fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc::c_void) {
+pub(crate) fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>) -> Option<Record> {
     let Some(rt) = try_rt() else {
-        return block_and_raise_again(sig, rec, here.is_some(), uc);
+        return Some(rec);
     };
     let n = table().carved();
     // Case 2: a ULT of this LWP that is not running (runnable, or waiting
@@ -292,7 +327,7 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
                     rec.route = Route::Switched;
                     rec.target = t.id().as_u64().get();
                     deliver(sig, rec);
-                    return;
+                    return None;
                 }
                 continue;
             }
@@ -301,7 +336,7 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
                 rec.route = Route::Switched;
                 rec.target = t.id().as_u64().get();
                 deliver(sig, rec);
-                return;
+                return None;
             }
             if other.is_none() {
                 other = Some(t);
@@ -326,7 +361,7 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
         if takes(table().slot(i), sig) && l.tid() != 0 {
             rec.route = Route::Directed;
             send_to_lwp(sig, rec, l.tid(), table().slot(i));
-            return;
+            return None;
         }
     }
     // A ULT of another LWP, not running, that does not block it.
@@ -334,10 +369,10 @@ fn route_elsewhere(sig: i32, mut rec: Record, here: Option<usize>, uc: *mut libc
         rec.route = Route::Switched;
         rec.target = t.id().as_u64().get();
         deliver(sig, rec);
-        return;
+        return None;
     }
     // Case 4: nobody takes it.
-    block_and_raise_again(sig, rec, here.is_some(), uc);
+    Some(rec)
 }
 
 /// The interrupted thread takes the signal (case 1, or an OS thread): an
@@ -495,7 +530,7 @@ fn resend_info(sig: i32, rec: &Record, tid: i32) -> (Option<KernelInfo>, Option<
 /// it (`EAGAIN`: the queue of pending signals, `RLIMIT_SIGPENDING`, is
 /// full); the stash slot is then free again and `rec` is the caller's.
 // ASYNC-SIGNAL-SAFE
-fn resend(sig: i32, rec: &Record, tid: i32) -> bool {
+pub(crate) fn resend(sig: i32, rec: &Record, tid: i32) -> bool {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     let (info, token) = resend_info(sig, rec, tid);

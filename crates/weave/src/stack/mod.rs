@@ -58,6 +58,7 @@ pub(crate) mod owner_lock;
 mod room;
 
 pub use compact::compaction_support;
+pub(crate) use overflow::set_overflow_router;
 pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
 

@@ -6,7 +6,9 @@
 //! the scheduler fills in before it resumes a ULT: when the fault address
 //! lies in the running ULT's guard page, it writes
 //! `thread 'name' (ULT 1234) has overflowed its stack of 256 KiB` to stderr
-//! and aborts. A fault in a compacted stack (`compact.rs`) puts that stack
+//! and aborts, unless the program has a handler for the signal (the
+//! overflow router the signal layer registers, [`set_overflow_router`],
+//! runs it: on the ULT's alternate stack if it set one). A fault in a compacted stack (`compact.rs`) puts that stack
 //! back and runs the access again. Any other fault goes to the fault router
 //! the signal layer registers ([`set_fault_router`], done by
 //! `signal::fault::install` as the runtime starts): the faulting ULT's
@@ -101,6 +103,22 @@ pub(crate) fn set_fault_router(f: FaultRouter) {
     ROUTER.store(f as *mut (), Release);
 }
 
+/// Where a hit on the running ULT's guard page goes first: `(sig, info,
+/// ctx)`, true if a handler of the program took it (it ran, and returned
+/// or will not return); false for the report and the abort. Must be
+/// async-signal-safe.
+pub(crate) type OverflowRouter = fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) -> bool;
+
+/// The registered [`OverflowRouter`], null until one is.
+static OVERFLOW_ROUTER: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Registers where guard-page hits go before weave reports them (the
+/// signal layer's, registered by `signal::fault::install`).
+pub(crate) fn set_overflow_router(f: OverflowRouter) {
+    // Release pairs with the Acquire load in `handler`.
+    OVERFLOW_ROUTER.store(f as *mut (), Release);
+}
+
 /// A fault handler's signature (`SA_SIGINFO`).
 pub(crate) type FaultHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
 
@@ -184,6 +202,16 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     let addr = unsafe { (*info).si_addr() } as usize;
     let running = running_info();
     if running.guard_hi != 0 && addr >= running.guard_lo && addr < running.guard_hi {
+        // Acquire pairs with the Release store in `set_overflow_router`.
+        let router = OVERFLOW_ROUTER.load(Acquire);
+        if !router.is_null() {
+            // SAFETY: only `set_overflow_router` stores here, an
+            // `OverflowRouter`.
+            let router = unsafe { std::mem::transmute::<*mut (), OverflowRouter>(router) };
+            if router(sig, info, ctx) {
+                return;
+            }
+        }
         report(&running);
         // SAFETY: abort is async-signal-safe and does not return.
         unsafe { libc::abort() };

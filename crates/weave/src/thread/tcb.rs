@@ -234,7 +234,13 @@ impl Tcb {
         self.cancel.reset();
         self.hold.reset();
         // Called on the creating thread: the new thread inherits its mask.
-        self.sig.reset(crate::signal::state::inherited_mask());
+        // A registering OS thread keeps its kernel mask, noted here for
+        // signals the program sends its own process.
+        self.sig.reset(if kind == Kind::External {
+            crate::signal::state::kernel_mask().bits()
+        } else {
+            crate::signal::state::inherited_mask()
+        });
     }
 
     /// Readies a FREE slot for the release of its page (`table.rs`): the
