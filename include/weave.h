@@ -620,7 +620,8 @@ int weave_pthread_rwlockattr_getpshared(const pthread_rwlockattr_t *a, int *psha
 // for a process-shared semaphore.
 int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 
-// `sem_destroy`: `EINVAL` if destroyed or never initialised.
+// `sem_destroy`: `EINVAL` if destroyed or garbage (zeroed memory is a
+// semaphore of value 0: module doc).
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
@@ -732,7 +733,8 @@ weave_sighandler weave_signal(int sig, weave_sighandler handler);
 // `pthread_spin_init`: unlocked. `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
 int weave_pthread_spin_init(pthread_spinlock_t *s, int pshared);
 
-// `pthread_spin_destroy`: `EBUSY` while held, `EINVAL` if not initialised.
+// `pthread_spin_destroy`: `EBUSY` while held, `EINVAL` if destroyed or
+// not a lock (zeroed memory is a free lock: module doc).
 int weave_pthread_spin_destroy(pthread_spinlock_t *s);
 
 // `pthread_spin_lock`: spins, then yields between tries (module doc).
@@ -741,7 +743,8 @@ int weave_pthread_spin_lock(pthread_spinlock_t *s);
 // `pthread_spin_trylock`: `EBUSY` if held.
 int weave_pthread_spin_trylock(pthread_spinlock_t *s);
 
-// `pthread_spin_unlock`: `EPERM` if not held, `EINVAL` if not initialised.
+// `pthread_spin_unlock`: `EPERM` if not held (zeroed memory included),
+// `EINVAL` if destroyed or not a lock.
 int weave_pthread_spin_unlock(pthread_spinlock_t *s);
 
 // Sets the number of LWPs in the pool (0: automatic, one per CPU), at
@@ -776,12 +779,14 @@ void *weave_blocking(void *(*f)(void*), void *arg);
 
 // `sysconf`, with weave's answers where they differ from the system's,
 // for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-// (robust mutexes are weave's, but a priority protocol is stored, not
-// applied) and `_SC_THREAD_CPUTIME` (a ULT that shares
+// shared objects are refused with `ENOTSUP`), `_SC_THREAD_PRIO_INHERIT`,
+// `_SC_THREAD_PRIO_PROTECT` and `_SC_THREAD_ROBUST_PRIO_*` (a mutex's
+// protocol and ceiling are stored and returned, not applied: no holder
+// is boosted) and `_SC_THREAD_CPUTIME` (a ULT that shares
 // LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
-// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED` and
-// `_POSIX_THREAD_ROBUST_PRIO_*`. Everything else is the system's.
+// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED`,
+// `_POSIX_THREAD_PRIO_*` and `_POSIX_THREAD_ROBUST_PRIO_*`. Everything
+// else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s

@@ -236,18 +236,22 @@ pub extern "C" fn weave_blocking(
 
 /// `sysconf`, with weave's answers where they differ from the system's,
 /// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-/// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-/// (robust mutexes are weave's, but a priority protocol is stored, not
-/// applied) and `_SC_THREAD_CPUTIME` (a ULT that shares
+/// shared objects are refused with `ENOTSUP`), `_SC_THREAD_PRIO_INHERIT`,
+/// `_SC_THREAD_PRIO_PROTECT` and `_SC_THREAD_ROBUST_PRIO_*` (a mutex's
+/// protocol and ceiling are stored and returned, not applied: no holder
+/// is boosted) and `_SC_THREAD_CPUTIME` (a ULT that shares
 /// LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
-/// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED` and
-/// `_POSIX_THREAD_ROBUST_PRIO_*`. Everything else is the system's.
+/// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED`,
+/// `_POSIX_THREAD_PRIO_*` and `_POSIX_THREAD_ROBUST_PRIO_*`. Everything
+/// else is the system's.
 #[no_mangle]
 pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
     if matches!(
         name,
         libc::_SC_THREAD_PROCESS_SHARED
             | libc::_SC_THREAD_CPUTIME
+            | libc::_SC_THREAD_PRIO_INHERIT
+            | libc::_SC_THREAD_PRIO_PROTECT
             | libc::_SC_THREAD_ROBUST_PRIO_INHERIT
             | libc::_SC_THREAD_ROBUST_PRIO_PROTECT
     ) {

@@ -278,6 +278,7 @@ c_tests! {
     main_thread_can_be_detached_once_and_then_not_joined => "detach_the_main_thread",
     scheduling_is_kept_for_every_thread_and_inherited_at_create => "sched_inherited_and_kept_for_every_thread",
     getattr_np_on_itself_reports_the_stack_the_thread_runs_on => "getattr_np_stack_holds_the_callers_locals",
+    zeroed_spinlock_is_free_and_zeroed_semaphore_has_value_zero => "zeroed_spinlock_and_semaphore",
     timed_cond_and_sem_waits_act_on_a_pending_cancel_even_without_waiting => "cancel_timed_waits_act_on_a_pending_request",
 }
 
