@@ -207,8 +207,11 @@ int weave_pthread_attr_setstackaddr(pthread_attr_t *a, void *addr);
 // `pthread_attr_getstackaddr` (obsolescent).
 int weave_pthread_attr_getstackaddr(const pthread_attr_t *a, void **addr);
 
-// `pthread_attr_setguardsize`: stored and returned (weave's stacks have
-// a guard page of their own).
+// `pthread_attr_setguardsize`: the thread gets at least `size` bytes,
+// rounded up to pages, of inaccessible memory below its stack (a stack
+// overflow into them is reported and ends the process), none for 0; the
+// default is one page. Ignored with a stack of the program's
+// (`pthread_attr_setstack`). `pthread_getattr_np` reports it as set.
 int weave_pthread_attr_setguardsize(pthread_attr_t *a, size_t size);
 
 // `pthread_attr_getguardsize`.

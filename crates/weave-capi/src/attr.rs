@@ -9,7 +9,7 @@
 //! | detach state | joinable or detached C thread |
 //! | stack size | the ULT's stack size (at least `PTHREAD_STACK_MIN`) |
 //! | stack (`setstack`, `setstackaddr`) | the ULT runs on the program's memory (no guard page, never recycled) |
-//! | guard size | stored and returned; weave's stacks have their own guard page |
+//! | guard size | at least that many bytes (rounded up to pages) of inaccessible memory below the stack, none for 0 (`Builder::stack_guard`); ignored with `setstack` |
 //! | scope | `PTHREAD_SCOPE_SYSTEM` = a bound thread (an LWP of its own), `PTHREAD_SCOPE_PROCESS` (default) = a ULT on the pool |
 //! | inherit-sched | `PTHREAD_EXPLICIT_SCHED` applies the policy and priority; `PTHREAD_INHERIT_SCHED` (default) gives the creator's |
 //! | policy, param | stored and returned (a priority outside the policy's range is `EINVAL`); `sched_priority` maps to a weave priority (`thread::weave_priority`) |
@@ -449,8 +449,11 @@ pub unsafe extern "C" fn weave_pthread_attr_getstackaddr(
     })
 }
 
-/// `pthread_attr_setguardsize`: stored and returned (weave's stacks have
-/// a guard page of their own).
+/// `pthread_attr_setguardsize`: the thread gets at least `size` bytes,
+/// rounded up to pages, of inaccessible memory below its stack (a stack
+/// overflow into them is reported and ends the process), none for 0; the
+/// default is one page. Ignored with a stack of the program's
+/// (`pthread_attr_setstack`). `pthread_getattr_np` reports it as set.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_attr_setguardsize(
     a: *mut pthread_attr_t,

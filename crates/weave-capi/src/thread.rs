@@ -608,6 +608,9 @@ fn spec_builder(mut b: Builder, spec: &Spec) -> Builder {
         // (`pthread_attr_setstack`), which POSIX makes its promise that
         // nothing else uses it while the thread runs.
         b = unsafe { b.stack(lo as *mut u8, size) };
+    } else if let Some(g) = spec.guard_size {
+        // POSIX: ignored with a stack of the program's.
+        b = b.stack_guard(g);
     }
     if let Some(p) = spec.priority {
         b = b.priority(p);
