@@ -919,9 +919,10 @@ int weave_pthread_getschedparam(pthread_t thread, int *policy, struct sched_para
 // Called on itself, a thread gets the stack it runs on
 // (`pthread_attr_getstack`: the top of its ULT stack and the size asked
 // for, a stack of the program's as given, or an OS thread's as the
-// system reports it, `main`'s included); for another thread, the stack
-// address is known only for a stack of the program's (else null, with
-// the size asked for). `ESRCH` for a stale id.
+// system reports it, `main`'s included); so does another thread, but for
+// a ULT that has not run yet (it gets its stack when it first runs) and
+// an OS thread other than `main`, whose stack address is null (with the
+// size asked for). `ESRCH` for a stale id.
 int weave_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
 
 // Creates a thread with weave's own options (a name of any length, a

@@ -1329,9 +1329,10 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
 /// Called on itself, a thread gets the stack it runs on
 /// (`pthread_attr_getstack`: the top of its ULT stack and the size asked
 /// for, a stack of the program's as given, or an OS thread's as the
-/// system reports it, `main`'s included); for another thread, the stack
-/// address is known only for a stack of the program's (else null, with
-/// the size asked for). `ESRCH` for a stale id.
+/// system reports it, `main`'s included); so does another thread, but for
+/// a ULT that has not run yet (it gets its stack when it first runs) and
+/// an OS thread other than `main`, whose stack address is null (with the
+/// size asked for). `ESRCH` for a stale id.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_getattr_np(
     thread: pthread_t,
@@ -1359,10 +1360,11 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
                 // or a Rust ULT.
                 let os_self = weave_rt::thread::current_lwp().is_none()
                     && t.id() == weave_rt::thread::current_id();
+                let main = is_main(thread);
                 Spec {
-                    bound: os_self,
-                    detached: if os_self {
-                        is_main(thread) && MAIN_STATE.load(Relaxed) == MAIN_DETACHED
+                    bound: os_self || main,
+                    detached: if os_self || main {
+                        main && MAIN_STATE.load(Relaxed) == MAIN_DETACHED
                     } else {
                         true
                     },
@@ -1375,19 +1377,32 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         if spec.user_stack.is_some() {
             spec.guard_size = Some(0); // the program's stack: no guard of weave's
         }
-        if t.id() == weave_rt::thread::current_id() {
-            // The calling thread's stack as it is: the top of weave's, with
-            // the size asked for (weave rounds it up; glibc reports it as
-            // asked), or the program's as given, or an OS thread's own.
-            if let Some((lo, size)) = weave_rt::thread::current_stack() {
-                if spec.user_stack.is_none() {
-                    let shown = spec.stack_size.map_or(size, |asked| asked.min(size));
-                    spec.user_stack = Some((lo + size - shown, shown));
-                }
-            } else if let Some((lo, size, guard)) = attr::os_stack() {
-                spec.user_stack = Some((lo, size));
-                spec.guard_size = Some(guard);
+        // The thread's stack as it is: the top of weave's, with the size
+        // asked for (weave rounds it up; glibc reports it as asked), or
+        // the program's as given, or an OS thread's own as glibc reports
+        // it: the caller's, or `main`'s (another OS thread's is unknown to
+        // weave: null).
+        let own = t.id() == weave_rt::thread::current_id();
+        let ult_stack = if own {
+            weave_rt::thread::current_stack()
+        } else {
+            // None for a thread that has not run yet: it has no stack.
+            weave_rt::thread::stack_of(t.id()).ok().flatten()
+        };
+        if let Some((lo, size)) = ult_stack {
+            if spec.user_stack.is_none() {
+                let shown = spec.stack_size.map_or(size, |asked| asked.min(size));
+                spec.user_stack = Some((lo + size - shown, shown));
             }
+        } else if let Some((lo, size, guard)) = if own {
+            attr::os_stack()
+        } else if is_main(thread) {
+            attr::main_stack()
+        } else {
+            None
+        } {
+            spec.user_stack = Some((lo, size));
+            spec.guard_size = Some(guard);
         }
         // SAFETY: non-null; the program's pthread_attr_t.
         unsafe { attr::fill(attr, &spec) };

@@ -280,6 +280,7 @@ c_tests! {
     getattr_np_on_itself_reports_the_stack_the_thread_runs_on => "getattr_np_stack_holds_the_callers_locals",
     zeroed_spinlock_is_free_and_zeroed_semaphore_has_value_zero => "zeroed_spinlock_and_semaphore",
     guard_size_is_the_inaccessible_memory_below_the_stack => "attr_guardsize_is_applied",
+    getattr_np_of_another_thread_reports_the_stack_it_runs_on => "getattr_np_of_another_thread",
     timed_cond_and_sem_waits_act_on_a_pending_cancel_even_without_waiting => "cancel_timed_waits_act_on_a_pending_request",
 }
 

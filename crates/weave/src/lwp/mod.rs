@@ -1841,6 +1841,7 @@ pub(crate) fn overflow_info_for(tcb: &Tcb, name: Option<&str>, size: usize, guar
     // SAFETY: written at spawn, before the TCB is published; the LWP only
     // reads it once the ULT runs.
     unsafe { *tcb.overflow.get() = info };
+    tcb.publish_stack(guard.1, size);
 }
 
 /// The table index of the ULT in a `running` word, if one runs.

@@ -280,6 +280,20 @@ pub fn current_stack() -> Option<(usize, usize)> {
     (info.stack_size != 0).then_some((info.guard_hi, info.stack_size))
 }
 
+/// The stack of thread `id`, as [`current_stack`] gives the caller's own:
+/// its lowest usable address and its size. `Ok(None)` for a thread that
+/// has no stack of weave's: a plain OS thread (its stack is the
+/// system's), or a ULT that has not run yet (a pooled ULT gets its stack
+/// when it first runs). What the C API's `pthread_getattr_np` reports for
+/// another thread.
+pub fn stack_of(id: ThreadId) -> Result<Option<(usize, usize)>, ThreadError> {
+    let tcb = lookup(id)?;
+    if tcb.kind() == Kind::External {
+        return Ok(None);
+    }
+    Ok(tcb.stack(id.generation()))
+}
+
 /// Looks a thread up by id: its handle, or why there is none.
 pub fn find(id: ThreadId) -> Result<Thread, ThreadError> {
     let tcb = lookup(id)?;
