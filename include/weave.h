@@ -777,7 +777,9 @@ size_t weave_lwp_table(struct weave_lwp_info *rows, size_t cap);
 // its result; the calling ULT blocks meanwhile, its LWP runs others. For
 // a call that blocks in the kernel (a read from a disk file, a
 // `getaddrinfo`); from an OS thread it runs `f` right there. `f` must
-// not call `pthread_exit`.
+// not call `pthread_exit`. `errno` is as if the caller had called `f`
+// itself: `f` starts with the caller's, and the caller gets back what
+// `f` left in it.
 void *weave_blocking(void *(*f)(void*), void *arg);
 
 // `sysconf`, with weave's answers where they differ from the system's,
@@ -922,7 +924,8 @@ int weave_pthread_getschedparam(pthread_t thread, int *policy, struct sched_para
 // system reports it, `main`'s included); so does another thread, but for
 // a ULT that has not run yet (it gets its stack when it first runs) and
 // an OS thread other than `main`, whose stack address is null (with the
-// size asked for). `ESRCH` for a stale id.
+// size asked for), as for a joinable thread that has ended (described
+// until it is joined, as glibc does). `ESRCH` for a stale id.
 int weave_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
 
 // Creates a thread with weave's own options (a name of any length, a

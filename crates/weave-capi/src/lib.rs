@@ -172,6 +172,14 @@ pub(crate) fn guard_errno(name: &str, on_panic: c_int, f: impl FnOnce() -> c_int
 }
 
 #[cfg(not(loom))]
+/// The calling thread's `errno`: the LWP's, which holds the running ULT's
+/// own value while it runs (weave carries it across each switch).
+pub(crate) fn errno() -> c_int {
+    // SAFETY: as in `set_errno`.
+    unsafe { *libc::__errno_location() }
+}
+
+#[cfg(not(loom))]
 /// Sets the calling thread's `errno`: the LWP's, which holds the running
 /// ULT's own value while it runs (weave carries it across each switch),
 /// so the value is the one C reads after the call.

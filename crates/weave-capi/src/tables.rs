@@ -221,7 +221,9 @@ pub unsafe extern "C" fn weave_lwp_table(rows: *mut weave_lwp_info, cap: usize) 
 /// its result; the calling ULT blocks meanwhile, its LWP runs others. For
 /// a call that blocks in the kernel (a read from a disk file, a
 /// `getaddrinfo`); from an OS thread it runs `f` right there. `f` must
-/// not call `pthread_exit`.
+/// not call `pthread_exit`. `errno` is as if the caller had called `f`
+/// itself: `f` starts with the caller's, and the caller gets back what
+/// `f` left in it.
 #[no_mangle]
 pub extern "C" fn weave_blocking(
     f: Option<extern "C" fn(*mut c_void) -> *mut c_void>,
@@ -231,7 +233,15 @@ pub extern "C" fn weave_blocking(
         return std::ptr::null_mut();
     };
     let arg = arg as usize;
-    weave_rt::blocking(move || f(arg as *mut c_void) as usize) as *mut c_void
+    let caller = crate::errno();
+    let (r, e) = weave_rt::blocking(move || {
+        // On the pool's kernel thread, whose errno is its own.
+        crate::set_errno(caller);
+        let r = f(arg as *mut c_void) as usize;
+        (r, crate::errno())
+    });
+    crate::set_errno(e);
+    r as *mut c_void
 }
 
 /// `sysconf`, with weave's answers where they differ from the system's,

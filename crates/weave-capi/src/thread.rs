@@ -1332,7 +1332,8 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
 /// system reports it, `main`'s included); so does another thread, but for
 /// a ULT that has not run yet (it gets its stack when it first runs) and
 /// an OS thread other than `main`, whose stack address is null (with the
-/// size asked for). `ESRCH` for a stale id.
+/// size asked for), as for a joinable thread that has ended (described
+/// until it is joined, as glibc does). `ESRCH` for a stale id.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_getattr_np(
     thread: pthread_t,
@@ -1342,8 +1343,14 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         if attr.is_null() {
             return libc::EINVAL;
         }
-        let t = match live(thread) {
-            Ok(t) => t,
+        // A joinable thread that has ended is described too, as glibc
+        // does, until it is joined (its stack is gone: null).
+        let id = match live(thread) {
+            Ok(t) => t.id(),
+            Err(_) if ended_unjoined(thread) => match thread_id(thread) {
+                Ok(id) => id,
+                Err(e) => return e,
+            },
             Err(e) => return e,
         };
         let mut spec = registry(thread)
@@ -1359,7 +1366,7 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
                 // defaults, or an OS thread (the caller's own, registered)
                 // or a Rust ULT.
                 let os_self = weave_rt::thread::current_lwp().is_none()
-                    && t.id() == weave_rt::thread::current_id();
+                    && id == weave_rt::thread::current_id();
                 let main = is_main(thread);
                 Spec {
                     bound: os_self || main,
@@ -1382,12 +1389,12 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         // the program's as given, or an OS thread's own as glibc reports
         // it: the caller's, or `main`'s (another OS thread's is unknown to
         // weave: null).
-        let own = t.id() == weave_rt::thread::current_id();
+        let own = id == weave_rt::thread::current_id();
         let ult_stack = if own {
             weave_rt::thread::current_stack()
         } else {
             // None for a thread that has not run yet: it has no stack.
-            weave_rt::thread::stack_of(t.id()).ok().flatten()
+            weave_rt::thread::stack_of(id).ok().flatten()
         };
         if let Some((lo, size)) = ult_stack {
             if spec.user_stack.is_none() {

@@ -239,6 +239,7 @@ c_tests! {
 // others on its LWP, and a new thread starts with 0.
 c_tests! {
     errno_is_per_thread_across_switches_and_a_new_thread_starts_with_zero => "errno_is_per_thread",
+    errno_is_kept_by_calls_that_succeed_and_weave_blocking_hands_it_on => "errno_kept_by_calls_that_succeed",
 }
 
 // Realtime timed waits that follow the clock (`time::wait_until`), as the
