@@ -46,7 +46,8 @@
 #![allow(clippy::missing_safety_doc)]
 
 // Under `--cfg loom` only the C layer's own lock-free parts are built (the
-// registry entry's word and the live counts), with their model tests:
+// registry entry's word, the live counts and the main thread's join
+// state), with their model tests:
 // `RUSTFLAGS="--cfg loom" cargo test -p weave-capi --lib --release`.
 #[cfg(not(loom))]
 mod attr;
@@ -66,6 +67,8 @@ mod joinable;
 mod key;
 #[cfg_attr(loom, allow(dead_code))]
 mod live;
+#[cfg_attr(loom, allow(dead_code))]
+mod main_state;
 #[cfg(not(loom))]
 mod mutex;
 #[cfg(not(loom))]

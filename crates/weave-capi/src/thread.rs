@@ -45,7 +45,7 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -55,6 +55,7 @@ use weave_rt::thread::{Builder, JoinHandle, ThreadId};
 
 use crate::joinable::{Joinable, Refused};
 use crate::live::Counts;
+use crate::main_state::MainState;
 use crate::time::Clock;
 use crate::{attr, guard, key};
 
@@ -399,7 +400,7 @@ extern "C" fn before_fork() {
 extern "C" fn in_fork_child() {
     LIVE.reset(u64::from(FORKER_IS_C.load(Relaxed)));
     MAIN_WAITS.store(false, Relaxed);
-    MAIN_STATE.store(MAIN_JOINABLE, Relaxed);
+    MAIN_STATE.reset();
 }
 
 /// Installs the fork handlers above, once, before the first C thread.
@@ -436,22 +437,10 @@ fn wait_all_finished() {
     }
 }
 
-/// The main thread's join state. `main` is no C thread (it is not in the
-/// registry), but POSIX lets another thread detach it or join it: a join
-/// waits for `main`'s `pthread_exit` (a return from `main` ends the
-/// process instead) and gets its value.
-///
-/// | `MAIN_STATE`    | meaning | left by |
-/// |-----------------|---------|---------|
-/// | `MAIN_JOINABLE` | nobody joins or detached it | the start, a join that gave up |
-/// | `MAIN_JOINING`  | a join is under way (a second one is `EINVAL`) | a join's CAS |
-/// | `MAIN_DETACHED` | `pthread_detach` took it | a detach's CAS |
-/// | `MAIN_JOINED`   | a join took its value (`ESRCH` from then on) | the join |
-static MAIN_STATE: AtomicU8 = AtomicU8::new(MAIN_JOINABLE);
-const MAIN_JOINABLE: u8 = 0;
-const MAIN_JOINING: u8 = 1;
-const MAIN_DETACHED: u8 = 2;
-const MAIN_JOINED: u8 = 3;
+/// The main thread's join state (`main_state.rs`): a join waits for
+/// `main`'s `pthread_exit` (a return from `main` ends the process
+/// instead) and gets its value.
+static MAIN_STATE: MainState = MainState::new();
 /// `main`'s `pthread_exit` value, stored before [`MAIN_EXITED`] gets its
 /// permit.
 static MAIN_VALUE: AtomicUsize = AtomicUsize::new(0);
@@ -468,20 +457,15 @@ fn is_main(t: pthread_t) -> bool {
 
 /// `pthread_detach` of the main thread.
 fn detach_main() -> c_int {
-    match MAIN_STATE.compare_exchange(MAIN_JOINABLE, MAIN_DETACHED, Relaxed, Relaxed) {
-        Ok(_) => 0,
-        Err(MAIN_JOINED) => libc::ESRCH,
-        Err(_) => libc::EINVAL, // detached already, or being joined
-    }
+    MAIN_STATE.detach()
 }
 
 /// The joins of the main thread: as [`join_with`]'s, with `main`'s
 /// `pthread_exit` as the end waited for.
 fn join_main(retval: *mut *mut c_void, how: Wait) -> c_int {
-    match MAIN_STATE.compare_exchange(MAIN_JOINABLE, MAIN_JOINING, Relaxed, Relaxed) {
-        Ok(_) => {}
-        Err(MAIN_JOINED) => return libc::ESRCH,
-        Err(_) => return libc::EINVAL, // detached, or another join under way
+    let r = MAIN_STATE.begin_join();
+    if r != 0 {
+        return r; // joined, detached, or another join under way
     }
     // One wait: joined `Some(0)`, a cancellation `Some(ACT)`, or `until`
     // passed `None`. A permit taken is kept even if a request came too.
@@ -506,11 +490,10 @@ fn join_main(retval: *mut *mut c_void, how: Wait) -> c_int {
             crate::time::wait_until(clock, abstime, |until| wait(Some(until))).unwrap_or_else(|e| e)
         }
     };
+    MAIN_STATE.end_join(r == 0);
     if r != 0 {
-        MAIN_STATE.store(MAIN_JOINABLE, Relaxed);
         return r;
     }
-    MAIN_STATE.store(MAIN_JOINED, Relaxed);
     if !retval.is_null() {
         // Relaxed: the permit's release and acquire order it after
         // `main`'s store.
@@ -1371,7 +1354,7 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
                 Spec {
                     bound: os_self || main,
                     detached: if os_self || main {
-                        main && MAIN_STATE.load(Relaxed) == MAIN_DETACHED
+                        main && MAIN_STATE.is_detached()
                     } else {
                         true
                     },
