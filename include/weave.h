@@ -218,8 +218,11 @@ int weave_pthread_attr_setstackaddr(pthread_attr_t *a, void *addr);
 // `pthread_attr_getstackaddr` (obsolescent).
 int weave_pthread_attr_getstackaddr(const pthread_attr_t *a, void **addr);
 
-// `pthread_attr_setguardsize`: stored and returned (weave's stacks have
-// a guard page of their own).
+// `pthread_attr_setguardsize`: the thread gets at least `size` bytes,
+// rounded up to pages, of inaccessible memory below its stack (a stack
+// overflow into them is reported and ends the process), none for 0; the
+// default is one page. Ignored with a stack of the program's
+// (`pthread_attr_setstack`). `pthread_getattr_np` reports it as set.
 int weave_pthread_attr_setguardsize(pthread_attr_t *a, size_t size);
 
 // `pthread_attr_getguardsize`.
@@ -776,7 +779,8 @@ int weave_pthread_rwlockattr_getpshared(const pthread_rwlockattr_t *a, int *psha
 // for a process-shared semaphore.
 int weave_sem_init(sem_t *s, int pshared, unsigned int value);
 
-// `sem_destroy`: `EINVAL` if destroyed or never initialised.
+// `sem_destroy`: `EINVAL` if destroyed or garbage (zeroed memory is a
+// semaphore of value 0: module doc).
 int weave_sem_destroy(sem_t *s);
 
 // `sem_wait`: takes a permit, blocking the calling ULT until one is
@@ -914,7 +918,8 @@ weave_sighandler weave_signal(int sig, weave_sighandler handler);
 // `pthread_spin_init`: unlocked. `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
 int weave_pthread_spin_init(pthread_spinlock_t *s, int pshared);
 
-// `pthread_spin_destroy`: `EBUSY` while held, `EINVAL` if not initialised.
+// `pthread_spin_destroy`: `EBUSY` while held, `EINVAL` if destroyed or
+// not a lock (zeroed memory is a free lock: module doc).
 int weave_pthread_spin_destroy(pthread_spinlock_t *s);
 
 // `pthread_spin_lock`: spins, then yields between tries (module doc).
@@ -923,7 +928,8 @@ int weave_pthread_spin_lock(pthread_spinlock_t *s);
 // `pthread_spin_trylock`: `EBUSY` if held.
 int weave_pthread_spin_trylock(pthread_spinlock_t *s);
 
-// `pthread_spin_unlock`: `EPERM` if not held, `EINVAL` if not initialised.
+// `pthread_spin_unlock`: `EPERM` if not held (zeroed memory included),
+// `EINVAL` if destroyed or not a lock.
 int weave_pthread_spin_unlock(pthread_spinlock_t *s);
 
 // Sets the number of LWPs in the pool (0: automatic, one per CPU), at
@@ -953,17 +959,21 @@ size_t weave_lwp_table(struct weave_lwp_info *rows, size_t cap);
 // its result; the calling ULT blocks meanwhile, its LWP runs others. For
 // a call that blocks in the kernel (a read from a disk file, a
 // `getaddrinfo`); from an OS thread it runs `f` right there. `f` must
-// not call `pthread_exit`.
+// not call `pthread_exit`. `errno` is as if the caller had called `f`
+// itself: `f` starts with the caller's, and the caller gets back what
+// `f` left in it.
 void *weave_blocking(void *(*f)(void*), void *arg);
 
 // `sysconf`, with weave's answers where they differ from the system's,
 // for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-// (robust mutexes are weave's, but a priority protocol is stored, not
-// applied) and `_SC_THREAD_CPUTIME` (a ULT that shares
+// shared objects are refused with `ENOTSUP`), `_SC_THREAD_PRIO_INHERIT`,
+// `_SC_THREAD_PRIO_PROTECT` and `_SC_THREAD_ROBUST_PRIO_*` (a mutex's
+// protocol and ceiling are stored and returned, not applied: no holder
+// is boosted) and `_SC_THREAD_CPUTIME` (a ULT that shares
 // LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
-// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED` and
-// `_POSIX_THREAD_ROBUST_PRIO_*`. Everything else is the system's.
+// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED`,
+// `_POSIX_THREAD_PRIO_*` and `_POSIX_THREAD_ROBUST_PRIO_*`. Everything
+// else is the system's.
 long weave_sysconf(int name);
 
 // `pthread_create`: a new ULT running `start(arg)`, with `attr`'s
@@ -1093,9 +1103,11 @@ int weave_pthread_getschedparam(pthread_t thread, int *policy, struct sched_para
 // Called on itself, a thread gets the stack it runs on
 // (`pthread_attr_getstack`: the top of its ULT stack and the size asked
 // for, a stack of the program's as given, or an OS thread's as the
-// system reports it, `main`'s included); for another thread, the stack
-// address is known only for a stack of the program's (else null, with
-// the size asked for). `ESRCH` for a stale id.
+// system reports it, `main`'s included); so does another thread, but for
+// a ULT that has not run yet (it gets its stack when it first runs) and
+// an OS thread other than `main`, whose stack address is null (with the
+// size asked for), as for a joinable thread that has ended (described
+// until it is joined, as glibc does). `ESRCH` for a stale id.
 int weave_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
 
 // Creates a thread with weave's own options (a name of any length, a

@@ -233,10 +233,15 @@
 #define sysconf weave_sysconf
 
 /* The options weave's objects do not have, as sysconf answers: -1, not
- * supported (process-shared objects; robust mutexes with a priority
- * protocol, which weave stores but does not apply). */
+ * supported (process-shared objects; the priority protocols, robust
+ * mutexes with one included: weave stores a mutex's protocol and ceiling
+ * and returns them, but boosts no holder). */
 #undef _POSIX_THREAD_PROCESS_SHARED
 #define _POSIX_THREAD_PROCESS_SHARED -1
+#undef _POSIX_THREAD_PRIO_INHERIT
+#define _POSIX_THREAD_PRIO_INHERIT -1
+#undef _POSIX_THREAD_PRIO_PROTECT
+#define _POSIX_THREAD_PRIO_PROTECT -1
 #undef _POSIX_THREAD_ROBUST_PRIO_INHERIT
 #define _POSIX_THREAD_ROBUST_PRIO_INHERIT -1
 #undef _POSIX_THREAD_ROBUST_PRIO_PROTECT

@@ -9,7 +9,7 @@
 //! | detach state | joinable or detached C thread |
 //! | stack size | the ULT's stack size (at least `PTHREAD_STACK_MIN`) |
 //! | stack (`setstack`, `setstackaddr`) | the ULT runs on the program's memory (no guard page, never recycled) |
-//! | guard size | stored and returned; weave's stacks have their own guard page |
+//! | guard size | at least that many bytes (rounded up to pages) of inaccessible memory below the stack, none for 0 (`Builder::stack_guard`); ignored with `setstack` |
 //! | scope | `PTHREAD_SCOPE_SYSTEM` = a bound thread (an LWP of its own), `PTHREAD_SCOPE_PROCESS` (default) = a ULT on the pool |
 //! | inherit-sched | `PTHREAD_EXPLICIT_SCHED` applies the policy and priority; `PTHREAD_INHERIT_SCHED` (default) gives the creator's |
 //! | policy, param | stored and returned (a priority outside the policy's range is `EINVAL`); `sched_priority` maps to a weave priority (`thread::weave_priority`) |
@@ -236,6 +236,50 @@ pub(crate) fn os_stack() -> Option<(usize, usize, usize)> {
     (r == 0).then_some((addr as usize, size, guard))
 }
 
+/// The main thread's stack as glibc's `pthread_getattr_np` reports it to
+/// any thread (lowest address, size, guard size 0), computed as glibc
+/// does: its top is the page above `__libc_stack_end` (the start of the
+/// process's stack), and it reaches down the stack rlimit (less what lies
+/// above that top, in whole pages), or to the end of the mapping below
+/// the kernel's stack mapping if that is nearer. For `pthread_getattr_np`
+/// on `main` from another thread, which glibc cannot be asked for.
+pub(crate) fn main_stack() -> Option<(usize, usize, usize)> {
+    extern "C" {
+        /// glibc's (ld.so): where the process's stack started.
+        static __libc_stack_end: *mut c_void;
+    }
+    let page = page_size();
+    // SAFETY: written once by ld.so before `main`, read only since.
+    let end = unsafe { __libc_stack_end } as usize;
+    let top = (end & !(page - 1)) + page;
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let mut below = 0;
+    let mut found = None;
+    for line in maps.lines() {
+        let range = line.split_whitespace().next()?;
+        let (from, to) = range.split_once('-')?;
+        let from = usize::from_str_radix(from, 16).ok()?;
+        let to = usize::from_str_radix(to, 16).ok()?;
+        if from <= end && to > end {
+            found = Some(to);
+            break;
+        }
+        below = to;
+    }
+    let to = found?;
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a plain query into a local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut rl) } != 0 {
+        return None;
+    }
+    let limit = usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX);
+    let size = (limit.saturating_sub(to - top) & !(page - 1)).min(top - below);
+    Some((top - size, size, 0))
+}
+
 /// One of the two-valued attribute constants (0 or 1 in glibc), as the
 /// byte `Attr` keeps it; the setters check the value first.
 fn small(v: c_int) -> u8 {
@@ -449,8 +493,11 @@ pub unsafe extern "C" fn weave_pthread_attr_getstackaddr(
     })
 }
 
-/// `pthread_attr_setguardsize`: stored and returned (weave's stacks have
-/// a guard page of their own).
+/// `pthread_attr_setguardsize`: the thread gets at least `size` bytes,
+/// rounded up to pages, of inaccessible memory below its stack (a stack
+/// overflow into them is reported and ends the process), none for 0; the
+/// default is one page. Ignored with a stack of the program's
+/// (`pthread_attr_setstack`). `pthread_getattr_np` reports it as set.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_attr_setguardsize(
     a: *mut pthread_attr_t,

@@ -46,7 +46,8 @@
 #![allow(clippy::missing_safety_doc)]
 
 // Under `--cfg loom` only the C layer's own lock-free parts are built (the
-// registry entry's word and the live counts), with their model tests:
+// registry entry's word, the live counts and the main thread's join
+// state), with their model tests:
 // `RUSTFLAGS="--cfg loom" cargo test -p weave-capi --lib --release`.
 #[cfg(not(loom))]
 mod attr;
@@ -68,6 +69,8 @@ mod joinable;
 mod key;
 #[cfg_attr(loom, allow(dead_code))]
 mod live;
+#[cfg_attr(loom, allow(dead_code))]
+mod main_state;
 #[cfg(not(loom))]
 mod mutex;
 #[cfg(not(loom))]
@@ -181,6 +184,14 @@ pub(crate) fn guard_errno(name: &str, on_panic: c_int, f: impl FnOnce() -> c_int
             -1
         }
     }
+}
+
+#[cfg(not(loom))]
+/// The calling thread's `errno`: the LWP's, which holds the running ULT's
+/// own value while it runs (weave carries it across each switch).
+pub(crate) fn errno() -> c_int {
+    // SAFETY: as in `set_errno`.
+    unsafe { *libc::__errno_location() }
 }
 
 #[cfg(not(loom))]

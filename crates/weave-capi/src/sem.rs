@@ -1,9 +1,10 @@
 //! Unnamed semaphores (`sem_t`) over `weave::sync::Semaphore`. They
 //! return -1 and set `errno`, as POSIX's semaphore calls do.
 //!
-//! Owns the conversion only; storage is `object::Slot` (no static
-//! initialiser: a `sem_t` that `sem_init` did not make is `EINVAL`),
-//! holding an `Arc`: every call holds a reference of its own while it
+//! Owns the conversion only; storage is `object::Slot` (zeroed memory,
+//! which `sem_init` did not make, is a semaphore of value 0, as glibc's
+//! zeroed `sem_t` is: made on first use, as a mutex's static initialiser;
+//! a destroyed one, or garbage, is `EINVAL`), holding an `Arc`: every call holds a reference of its own while it
 //! runs, because POSIX lets a program destroy (and free) a semaphore as
 //! soon as no thread is blocked on it, while the thread that posted the
 //! permit a waiter just took may still be inside `sem_post`.
@@ -49,12 +50,16 @@ fn with_sem_code(
             Ok(sl) => sl,
             Err(e) => return e,
         };
-        match sl.get(false, |_| {
-            unreachable!("semaphores have no static initialiser")
-        }) {
+        match sl.get(false, |_| unreachable!("not lazily")) {
             Ok(sem) => f(&Arc::clone(sem)),
+            // A named semaphore's memory is the system's, which may read
+            // as zeroed: asked first.
             Err(_) if named_sem::is_named(s) => named_sem::call(s, named),
-            Err(e) => e,
+            // Zeroed memory: a semaphore of value 0 (module doc).
+            Err(_) => match sl.get(true, |_| Arc::new(Semaphore::new(0))) {
+                Ok(sem) => f(&Arc::clone(sem)),
+                Err(e) => e,
+            },
         }
     })
 }
@@ -90,7 +95,8 @@ pub unsafe extern "C" fn weave_sem_init(s: *mut sem_t, pshared: c_int, value: c_
     })
 }
 
-/// `sem_destroy`: `EINVAL` if destroyed or never initialised.
+/// `sem_destroy`: `EINVAL` if destroyed or garbage (zeroed memory is a
+/// semaphore of value 0: module doc).
 #[no_mangle]
 pub unsafe extern "C" fn weave_sem_destroy(s: *mut sem_t) -> c_int {
     guard_errno("sem_destroy", libc::EINVAL, || {

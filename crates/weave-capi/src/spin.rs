@@ -8,8 +8,18 @@
 //! | value | meaning |
 //! |-------|---------|
 //! | `UNLOCKED` | initialised, free |
+//! | 0 | zeroed memory, never initialised: free, as `UNLOCKED` |
 //! | `LOCKED` | held |
-//! | anything else (0 after destroy) | `EINVAL` |
+//! | `DESTROYED` | after `pthread_spin_destroy`: `EINVAL` |
+//! | anything else | `EINVAL` |
+//!
+//! Zeroed memory is a free lock, as in glibc's generic spinlock (aarch64
+//! and most targets; on x86-64 glibc's zeroed lock reads as held, and a
+//! lock on it never returns). POSIX leaves using a lock that was not
+//! initialised undefined; a program that `memset`s a struct and forgets
+//! the init gets the lock it meant, where an `EINVAL` that it does not
+//! check would leave its critical sections unguarded. A destroyed lock
+//! holds `DESTROYED`, not 0, so a use after destroy is still `EINVAL`.
 
 use std::ffi::c_int;
 use std::sync::atomic::AtomicI32;
@@ -20,6 +30,10 @@ use libc::pthread_spinlock_t;
 /// "SPN": a magic value, so that an uninitialised lock is refused.
 const UNLOCKED: c_int = 0x5350_4E00;
 const LOCKED: c_int = UNLOCKED | 1;
+/// Written by `pthread_spin_destroy`.
+const DESTROYED: c_int = UNLOCKED | 0xDD;
+/// Zeroed memory (module doc): free.
+const ZEROED: c_int = 0;
 
 /// Busy-wait rounds before a spinner starts yielding: about a
 /// microsecond of `spin_loop` hints, long enough for a holder on another
@@ -57,16 +71,27 @@ pub unsafe extern "C" fn weave_pthread_spin_init(
     }
 }
 
-/// `pthread_spin_destroy`: `EBUSY` while held, `EINVAL` if not initialised.
+/// `pthread_spin_destroy`: `EBUSY` while held, `EINVAL` if destroyed or
+/// not a lock (zeroed memory is a free lock: module doc).
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_spin_destroy(s: *mut pthread_spinlock_t) -> c_int {
     // SAFETY: the program's spinlock.
     match unsafe { word(s) } {
-        Ok(w) => match w.compare_exchange(UNLOCKED, 0, Relaxed, Relaxed) {
-            Ok(_) => 0,
-            Err(LOCKED) => libc::EBUSY,
-            Err(_) => libc::EINVAL,
-        },
+        Ok(w) => {
+            let mut seen = w.load(Relaxed);
+            loop {
+                if seen == LOCKED {
+                    return libc::EBUSY;
+                }
+                if seen != UNLOCKED && seen != ZEROED {
+                    return libc::EINVAL;
+                }
+                match w.compare_exchange(seen, DESTROYED, Relaxed, Relaxed) {
+                    Ok(_) => return 0,
+                    Err(now) => seen = now,
+                }
+            }
+        }
         Err(e) => e,
     }
 }
@@ -76,6 +101,16 @@ fn try_take(w: &AtomicI32) -> Result<(), c_int> {
     match w.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed) {
         Ok(_) => Ok(()),
         Err(LOCKED) => Err(libc::EBUSY),
+        // Zeroed memory: a free lock (module doc). Acquire as above (a
+        // zeroed lock has had no unlock to pair with, but costs nothing).
+        Err(ZEROED) => match w.compare_exchange(ZEROED, LOCKED, Acquire, Relaxed) {
+            Ok(_) => Ok(()),
+            Err(LOCKED) => Err(libc::EBUSY),
+            // Unlocked meanwhile by a holder that took it from zero: try
+            // the ordinary way once more.
+            Err(UNLOCKED) => try_take(w),
+            Err(_) => Err(libc::EINVAL),
+        },
         Err(_) => Err(libc::EINVAL),
     }
 }
@@ -116,7 +151,8 @@ pub unsafe extern "C" fn weave_pthread_spin_trylock(s: *mut pthread_spinlock_t) 
     }
 }
 
-/// `pthread_spin_unlock`: `EPERM` if not held, `EINVAL` if not initialised.
+/// `pthread_spin_unlock`: `EPERM` if not held (zeroed memory included),
+/// `EINVAL` if destroyed or not a lock.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_spin_unlock(s: *mut pthread_spinlock_t) -> c_int {
     // SAFETY: the program's spinlock.
@@ -124,7 +160,7 @@ pub unsafe extern "C" fn weave_pthread_spin_unlock(s: *mut pthread_spinlock_t) -
         // Release: pairs with the Acquire in `try_take`.
         Ok(w) => match w.compare_exchange(LOCKED, UNLOCKED, Release, Relaxed) {
             Ok(_) => 0,
-            Err(UNLOCKED) => libc::EPERM,
+            Err(UNLOCKED | ZEROED) => libc::EPERM,
             Err(_) => libc::EINVAL,
         },
         Err(e) => e,

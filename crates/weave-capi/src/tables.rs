@@ -221,7 +221,9 @@ pub unsafe extern "C" fn weave_lwp_table(rows: *mut weave_lwp_info, cap: usize) 
 /// its result; the calling ULT blocks meanwhile, its LWP runs others. For
 /// a call that blocks in the kernel (a read from a disk file, a
 /// `getaddrinfo`); from an OS thread it runs `f` right there. `f` must
-/// not call `pthread_exit`.
+/// not call `pthread_exit`. `errno` is as if the caller had called `f`
+/// itself: `f` starts with the caller's, and the caller gets back what
+/// `f` left in it.
 #[no_mangle]
 pub extern "C" fn weave_blocking(
     f: Option<extern "C" fn(*mut c_void) -> *mut c_void>,
@@ -231,23 +233,35 @@ pub extern "C" fn weave_blocking(
         return std::ptr::null_mut();
     };
     let arg = arg as usize;
-    weave_rt::blocking(move || f(arg as *mut c_void) as usize) as *mut c_void
+    let caller = crate::errno();
+    let (r, e) = weave_rt::blocking(move || {
+        // On the pool's kernel thread, whose errno is its own.
+        crate::set_errno(caller);
+        let r = f(arg as *mut c_void) as usize;
+        (r, crate::errno())
+    });
+    crate::set_errno(e);
+    r as *mut c_void
 }
 
 /// `sysconf`, with weave's answers where they differ from the system's,
 /// for the options weave refuses: `_SC_THREAD_PROCESS_SHARED` (process-
-/// shared objects are refused with `ENOTSUP`), `_SC_THREAD_ROBUST_PRIO_*`
-/// (robust mutexes are weave's, but a priority protocol is stored, not
-/// applied) and `_SC_THREAD_CPUTIME` (a ULT that shares
+/// shared objects are refused with `ENOTSUP`), `_SC_THREAD_PRIO_INHERIT`,
+/// `_SC_THREAD_PRIO_PROTECT` and `_SC_THREAD_ROBUST_PRIO_*` (a mutex's
+/// protocol and ceiling are stored and returned, not applied: no holder
+/// is boosted) and `_SC_THREAD_CPUTIME` (a ULT that shares
 /// LWPs has no CPU-time clock: `pthread_getcpuclockid` is `ENOENT` for it)
-/// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED` and
-/// `_POSIX_THREAD_ROBUST_PRIO_*`. Everything else is the system's.
+/// are -1, as the compat header's `_POSIX_THREAD_PROCESS_SHARED`,
+/// `_POSIX_THREAD_PRIO_*` and `_POSIX_THREAD_ROBUST_PRIO_*`. Everything
+/// else is the system's.
 #[no_mangle]
 pub extern "C" fn weave_sysconf(name: c_int) -> std::ffi::c_long {
     if matches!(
         name,
         libc::_SC_THREAD_PROCESS_SHARED
             | libc::_SC_THREAD_CPUTIME
+            | libc::_SC_THREAD_PRIO_INHERIT
+            | libc::_SC_THREAD_PRIO_PROTECT
             | libc::_SC_THREAD_ROBUST_PRIO_INHERIT
             | libc::_SC_THREAD_ROBUST_PRIO_PROTECT
     ) {

@@ -45,7 +45,7 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -55,6 +55,7 @@ use weave_rt::thread::{Builder, JoinHandle, ThreadId};
 
 use crate::joinable::{Joinable, Refused};
 use crate::live::Counts;
+use crate::main_state::MainState;
 use crate::time::Clock;
 use crate::{attr, guard, key};
 
@@ -399,7 +400,7 @@ extern "C" fn before_fork() {
 extern "C" fn in_fork_child() {
     LIVE.reset(u64::from(FORKER_IS_C.load(Relaxed)));
     MAIN_WAITS.store(false, Relaxed);
-    MAIN_STATE.store(MAIN_JOINABLE, Relaxed);
+    MAIN_STATE.reset();
 }
 
 /// Installs the fork handlers above, once, before the first C thread.
@@ -436,22 +437,10 @@ fn wait_all_finished() {
     }
 }
 
-/// The main thread's join state. `main` is no C thread (it is not in the
-/// registry), but POSIX lets another thread detach it or join it: a join
-/// waits for `main`'s `pthread_exit` (a return from `main` ends the
-/// process instead) and gets its value.
-///
-/// | `MAIN_STATE`    | meaning | left by |
-/// |-----------------|---------|---------|
-/// | `MAIN_JOINABLE` | nobody joins or detached it | the start, a join that gave up |
-/// | `MAIN_JOINING`  | a join is under way (a second one is `EINVAL`) | a join's CAS |
-/// | `MAIN_DETACHED` | `pthread_detach` took it | a detach's CAS |
-/// | `MAIN_JOINED`   | a join took its value (`ESRCH` from then on) | the join |
-static MAIN_STATE: AtomicU8 = AtomicU8::new(MAIN_JOINABLE);
-const MAIN_JOINABLE: u8 = 0;
-const MAIN_JOINING: u8 = 1;
-const MAIN_DETACHED: u8 = 2;
-const MAIN_JOINED: u8 = 3;
+/// The main thread's join state (`main_state.rs`): a join waits for
+/// `main`'s `pthread_exit` (a return from `main` ends the process
+/// instead) and gets its value.
+static MAIN_STATE: MainState = MainState::new();
 /// `main`'s `pthread_exit` value, stored before [`MAIN_EXITED`] gets its
 /// permit.
 static MAIN_VALUE: AtomicUsize = AtomicUsize::new(0);
@@ -468,20 +457,15 @@ fn is_main(t: pthread_t) -> bool {
 
 /// `pthread_detach` of the main thread.
 fn detach_main() -> c_int {
-    match MAIN_STATE.compare_exchange(MAIN_JOINABLE, MAIN_DETACHED, Relaxed, Relaxed) {
-        Ok(_) => 0,
-        Err(MAIN_JOINED) => libc::ESRCH,
-        Err(_) => libc::EINVAL, // detached already, or being joined
-    }
+    MAIN_STATE.detach()
 }
 
 /// The joins of the main thread: as [`join_with`]'s, with `main`'s
 /// `pthread_exit` as the end waited for.
 fn join_main(retval: *mut *mut c_void, how: Wait) -> c_int {
-    match MAIN_STATE.compare_exchange(MAIN_JOINABLE, MAIN_JOINING, Relaxed, Relaxed) {
-        Ok(_) => {}
-        Err(MAIN_JOINED) => return libc::ESRCH,
-        Err(_) => return libc::EINVAL, // detached, or another join under way
+    let r = MAIN_STATE.begin_join();
+    if r != 0 {
+        return r; // joined, detached, or another join under way
     }
     // One wait: joined `Some(0)`, a cancellation `Some(ACT)`, or `until`
     // passed `None`. A permit taken is kept even if a request came too.
@@ -506,11 +490,10 @@ fn join_main(retval: *mut *mut c_void, how: Wait) -> c_int {
             crate::time::wait_until(clock, abstime, |until| wait(Some(until))).unwrap_or_else(|e| e)
         }
     };
+    MAIN_STATE.end_join(r == 0);
     if r != 0 {
-        MAIN_STATE.store(MAIN_JOINABLE, Relaxed);
         return r;
     }
-    MAIN_STATE.store(MAIN_JOINED, Relaxed);
     if !retval.is_null() {
         // Relaxed: the permit's release and acquire order it after
         // `main`'s store.
@@ -608,6 +591,9 @@ fn spec_builder(mut b: Builder, spec: &Spec) -> Builder {
         // (`pthread_attr_setstack`), which POSIX makes its promise that
         // nothing else uses it while the thread runs.
         b = unsafe { b.stack(lo as *mut u8, size) };
+    } else if let Some(g) = spec.guard_size {
+        // POSIX: ignored with a stack of the program's.
+        b = b.stack_guard(g);
     }
     if let Some(p) = spec.priority {
         b = b.priority(p);
@@ -1326,9 +1312,11 @@ pub unsafe extern "C" fn weave_pthread_getschedparam(
 /// Called on itself, a thread gets the stack it runs on
 /// (`pthread_attr_getstack`: the top of its ULT stack and the size asked
 /// for, a stack of the program's as given, or an OS thread's as the
-/// system reports it, `main`'s included); for another thread, the stack
-/// address is known only for a stack of the program's (else null, with
-/// the size asked for). `ESRCH` for a stale id.
+/// system reports it, `main`'s included); so does another thread, but for
+/// a ULT that has not run yet (it gets its stack when it first runs) and
+/// an OS thread other than `main`, whose stack address is null (with the
+/// size asked for), as for a joinable thread that has ended (described
+/// until it is joined, as glibc does). `ESRCH` for a stale id.
 #[no_mangle]
 pub unsafe extern "C" fn weave_pthread_getattr_np(
     thread: pthread_t,
@@ -1338,8 +1326,14 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         if attr.is_null() {
             return libc::EINVAL;
         }
-        let t = match live(thread) {
-            Ok(t) => t,
+        // A joinable thread that has ended is described too, as glibc
+        // does, until it is joined (its stack is gone: null).
+        let id = match live(thread) {
+            Ok(t) => t.id(),
+            Err(_) if ended_unjoined(thread) => match thread_id(thread) {
+                Ok(id) => id,
+                Err(e) => return e,
+            },
             Err(e) => return e,
         };
         let mut spec = registry(thread)
@@ -1355,11 +1349,12 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
                 // defaults, or an OS thread (the caller's own, registered)
                 // or a Rust ULT.
                 let os_self = weave_rt::thread::current_lwp().is_none()
-                    && t.id() == weave_rt::thread::current_id();
+                    && id == weave_rt::thread::current_id();
+                let main = is_main(thread);
                 Spec {
-                    bound: os_self,
-                    detached: if os_self {
-                        is_main(thread) && MAIN_STATE.load(Relaxed) == MAIN_DETACHED
+                    bound: os_self || main,
+                    detached: if os_self || main {
+                        main && MAIN_STATE.is_detached()
                     } else {
                         true
                     },
@@ -1372,19 +1367,32 @@ pub unsafe extern "C" fn weave_pthread_getattr_np(
         if spec.user_stack.is_some() {
             spec.guard_size = Some(0); // the program's stack: no guard of weave's
         }
-        if t.id() == weave_rt::thread::current_id() {
-            // The calling thread's stack as it is: the top of weave's, with
-            // the size asked for (weave rounds it up; glibc reports it as
-            // asked), or the program's as given, or an OS thread's own.
-            if let Some((lo, size)) = weave_rt::thread::current_stack() {
-                if spec.user_stack.is_none() {
-                    let shown = spec.stack_size.map_or(size, |asked| asked.min(size));
-                    spec.user_stack = Some((lo + size - shown, shown));
-                }
-            } else if let Some((lo, size, guard)) = attr::os_stack() {
-                spec.user_stack = Some((lo, size));
-                spec.guard_size = Some(guard);
+        // The thread's stack as it is: the top of weave's, with the size
+        // asked for (weave rounds it up; glibc reports it as asked), or
+        // the program's as given, or an OS thread's own as glibc reports
+        // it: the caller's, or `main`'s (another OS thread's is unknown to
+        // weave: null).
+        let own = id == weave_rt::thread::current_id();
+        let ult_stack = if own {
+            weave_rt::thread::current_stack()
+        } else {
+            // None for a thread that has not run yet: it has no stack.
+            weave_rt::thread::stack_of(id).ok().flatten()
+        };
+        if let Some((lo, size)) = ult_stack {
+            if spec.user_stack.is_none() {
+                let shown = spec.stack_size.map_or(size, |asked| asked.min(size));
+                spec.user_stack = Some((lo + size - shown, shown));
             }
+        } else if let Some((lo, size, guard)) = if own {
+            attr::os_stack()
+        } else if is_main(thread) {
+            attr::main_stack()
+        } else {
+            None
+        } {
+            spec.user_stack = Some((lo, size));
+            spec.guard_size = Some(guard);
         }
         // SAFETY: non-null; the program's pthread_attr_t.
         unsafe { attr::fill(attr, &spec) };

@@ -239,6 +239,7 @@ c_tests! {
 // others on its LWP, and a new thread starts with 0.
 c_tests! {
     errno_is_per_thread_across_switches_and_a_new_thread_starts_with_zero => "errno_is_per_thread",
+    errno_is_kept_by_calls_that_succeed_and_weave_blocking_hands_it_on => "errno_kept_by_calls_that_succeed",
 }
 
 // Realtime timed waits that follow the clock (`time::wait_until`), as the
@@ -278,6 +279,9 @@ c_tests! {
     main_thread_can_be_detached_once_and_then_not_joined => "detach_the_main_thread",
     scheduling_is_kept_for_every_thread_and_inherited_at_create => "sched_inherited_and_kept_for_every_thread",
     getattr_np_on_itself_reports_the_stack_the_thread_runs_on => "getattr_np_stack_holds_the_callers_locals",
+    zeroed_spinlock_is_free_and_zeroed_semaphore_has_value_zero => "zeroed_spinlock_and_semaphore",
+    guard_size_is_the_inaccessible_memory_below_the_stack => "attr_guardsize_is_applied",
+    getattr_np_of_another_thread_reports_the_stack_it_runs_on => "getattr_np_of_another_thread",
     timed_cond_and_sem_waits_act_on_a_pending_cancel_even_without_waiting => "cancel_timed_waits_act_on_a_pending_request",
 }
 

@@ -1430,8 +1430,12 @@ impl Lwp {
         #[cfg(feature = "tls-per-ult")]
         drop(unsafe { (*t.tls.get()).take() });
         let l = self.local();
-        // A stack of the program's (`Stack::user`) is the program's again.
-        if !stack.is_user() && rt().stacks.give(stack, &mut l.stacks) {
+        // A stack of the program's (`Stack::user`) is the program's again;
+        // a solo one (a guard of its own size) goes back to the kernel.
+        if stack.is_solo() {
+            // SAFETY: its ULT has finished and we run on our own stack.
+            unsafe { stack::solo::release(stack) };
+        } else if !stack.is_user() && rt().stacks.give(stack, &mut l.stacks) {
             rt().monitor.wake();
         }
         // Pinned ULTs finish where they were placed; a migratable one was
@@ -1837,6 +1841,7 @@ pub(crate) fn overflow_info_for(tcb: &Tcb, name: Option<&str>, size: usize, guar
     // SAFETY: written at spawn, before the TCB is published; the LWP only
     // reads it once the ULT runs.
     unsafe { *tcb.overflow.get() = info };
+    tcb.publish_stack(guard.1, size);
 }
 
 /// The table index of the ULT in a `running` word, if one runs.

@@ -158,10 +158,10 @@ pub(crate) fn trim_all(reqs: PageVec<Request>, home: usize, pool: &Pool) -> usiz
     let mut compacted = 0;
     for &r in reqs.iter() {
         let t = table().slot(r.index);
-        // SAFETY: `class` is written at spawn, before the TCB is
-        // published, and not again while the thread lives.
-        if !may_trim(t, r, home) || unsafe { *t.class.get() } == crate::stack::USER_CLASS {
-            // Not ours to trim or compact: a stack of the program's.
+        if !may_trim(t, r, home) || !pool_stack(t) {
+            // Not ours to trim or compact: a stack of the program's, or a
+            // solo one (a mapping of its own, which compaction's moves
+            // between pool slots do not know).
             continue;
         }
         // SAFETY: `t` is switched out and pinned to the calling LWP
@@ -231,6 +231,15 @@ unsafe fn compact_one(t: &Tcb, limit: usize, size: usize, pool: &Pool) -> bool {
         return false;
     }
     true
+}
+
+/// Whether `t`, which [`may_trim`] found ours, runs on a stack of weave's
+/// pool: not one of the program's, nor a solo one.
+fn pool_stack(t: &Tcb) -> bool {
+    // SAFETY: `class` is written at spawn, before the TCB is published,
+    // and not again while the thread lives.
+    let class = unsafe { *t.class.get() };
+    class != crate::stack::USER_CLASS && class != crate::stack::SOLO_CLASS
 }
 
 /// At switch-in, on an LWP holding compacted ULTs: puts `t`'s stack back

@@ -50,17 +50,24 @@
 //! unused for a whole reap period back to the kernel (`MADV_DONTNEED`), so
 //! the resident set follows the number of live threads. A stack's address
 //! space is never unmapped: a later ULT reuses it.
+//!
+//! A ULT that asks for a guard other than one page (`Builder::stack_guard`,
+//! POSIX's guard size) gets a *solo* stack instead (`solo.rs`): a mapping
+//! of its own with that guard (or none), which bypasses caches and pool
+//! and is unmapped when the ULT is done.
 
 mod advise;
 pub(crate) mod compact;
 mod overflow;
 pub(crate) mod owner_lock;
 mod room;
+pub(crate) mod solo;
 
 pub use compact::compaction_support;
 pub(crate) use overflow::set_overflow_router;
 pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
+pub use solo::MAX_GUARD_SIZE;
 
 use std::io;
 use std::sync::Mutex;
@@ -146,6 +153,10 @@ impl StackSizeError {
 /// pool's, never recycled, no guard page of weave's.
 pub(crate) const USER_CLASS: u8 = u8::MAX;
 
+/// The class of a solo stack (`solo.rs`): weave's, with a guard of the
+/// size the ULT asked for, in a mapping of its own, never recycled.
+pub(crate) const SOLO_CLASS: u8 = u8::MAX - 1;
+
 /// One ULT stack: `limit..base` is usable, the page below `limit` is its
 /// guard. Owned by exactly one ULT, LWP cache or pool list at a time.
 #[derive(Debug)]
@@ -186,6 +197,9 @@ impl Stack {
         if self.is_user() {
             return self.class >> 8;
         }
+        if self.is_solo() {
+            return self.solo_size();
+        }
         class_size(self.class as u8)
     }
 
@@ -198,11 +212,15 @@ impl Stack {
         self.base
     }
 
-    /// The guard page below this stack (empty for a stack of the
-    /// program's, which has none).
+    /// The guard below this stack: one page, a solo stack's own size
+    /// (`solo.rs`, empty for 0), or empty for a stack of the program's,
+    /// which has none.
     pub(crate) fn guard_range(&self) -> (usize, usize) {
         if self.is_user() {
             return (self.limit_addr(), self.limit_addr());
+        }
+        if self.is_solo() {
+            return (self.limit_addr() - self.solo_guard(), self.limit_addr());
         }
         (self.limit_addr() - PAGE, self.limit_addr())
     }

@@ -87,6 +87,7 @@ pub(crate) unsafe fn give_stack(
         info.guard_lo = guard_lo;
         info.guard_hi = guard_hi;
         info.stack_size = size;
+        tcb.publish_stack(guard_hi, size);
         *tcb.ctx.get() = Some(Context::new(stack, move || run(tcb)));
         match (*tcb.ctx.get()).as_ref() {
             Some(ctx) => ctx,

@@ -280,6 +280,20 @@ pub fn current_stack() -> Option<(usize, usize)> {
     (info.stack_size != 0).then_some((info.guard_hi, info.stack_size))
 }
 
+/// The stack of thread `id`, as [`current_stack`] gives the caller's own:
+/// its lowest usable address and its size. `Ok(None)` for a thread that
+/// has no stack of weave's: a plain OS thread (its stack is the
+/// system's), or a ULT that has not run yet (a pooled ULT gets its stack
+/// when it first runs). What the C API's `pthread_getattr_np` reports for
+/// another thread.
+pub fn stack_of(id: ThreadId) -> Result<Option<(usize, usize)>, ThreadError> {
+    let tcb = lookup(id)?;
+    if tcb.kind() == Kind::External {
+        return Ok(None);
+    }
+    Ok(tcb.stack(id.generation()))
+}
+
 /// Looks a thread up by id: its handle, or why there is none.
 pub fn find(id: ThreadId) -> Result<Thread, ThreadError> {
     let tcb = lookup(id)?;
@@ -516,6 +530,8 @@ pub struct Builder {
     user_stack: Option<(usize, usize)>,
     /// [`Builder::hold_id`].
     hold_id: bool,
+    /// [`Builder::stack_guard`], in bytes.
+    guard: Option<usize>,
 }
 
 impl Builder {
@@ -538,6 +554,20 @@ impl Builder {
     /// 1 GiB is refused at spawn.
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
+        self
+    }
+
+    /// Bytes of inaccessible memory below the stack, rounded up to whole
+    /// pages: a stack overflow into them is caught and reported instead of
+    /// writing over other memory. The default is one page; 0 is none. A
+    /// guard other than one page gets a stack outside weave's pool, mapped
+    /// and unmapped for this thread alone (a system call each way, as a
+    /// `std::thread` pays), and a guard above
+    /// [`MAX_GUARD_SIZE`](crate::stack::MAX_GUARD_SIZE) makes spawn fail
+    /// with `InvalidInput`. Ignored with [`Builder::stack`]: weave puts no
+    /// guard below the caller's memory.
+    pub fn stack_guard(mut self, bytes: usize) -> Builder {
+        self.guard = Some(bytes);
         self
     }
 
@@ -727,16 +757,25 @@ impl Builder {
             (None, size, _) => stack::class_of(size.unwrap_or(rt.default_stack))
                 .map_err(|e| e.into_io(&label.to_string()))?,
         };
+        // A guard other than the pool's one page: a solo stack of the
+        // class's size (`stack/solo.rs`).
+        let solo = match self.guard {
+            Some(g) if self.user_stack.is_none() && g.div_ceil(stack::PAGE) != 1 => Some(g),
+            _ => None,
+        };
         let (tcb, reserved) = with_caches(|stacks, slots| {
             let tcb = table().alloc(slots)?;
-            let taken = match self.user_stack {
+            let taken = match (self.user_stack, solo) {
                 // SAFETY: the caller of `Builder::stack` vouched for it.
-                Some((lo, hi)) => Ok(unsafe { stack::Stack::user(lo, hi) })
+                (Some((lo, hi)), _) => Ok(unsafe { stack::Stack::user(lo, hi) })
                     .and_then(|s| user_stack_fits(s, lo, hi))
                     .map(stack::Reserved::Now),
+                (None, Some(guard)) => {
+                    stack::Stack::solo(stack::class_size(class), guard).map(stack::Reserved::Now)
+                }
                 // A promise, kept at the first run (`first_run.rs`), where
                 // the guard mode allows; a stack now otherwise.
-                None => rt.stacks.reserve_for_spawn(class, stacks),
+                (None, None) => rt.stacks.reserve_for_spawn(class, stacks),
             };
             match taken {
                 Ok(s) => Ok((tcb, s)),
@@ -769,7 +808,11 @@ impl Builder {
         // SAFETY: the slot is FREE and ours until `spawn` publishes it.
         unsafe {
             tcb.reset(kind, priority);
-            *tcb.class.get() = class;
+            *tcb.class.get() = if solo.is_some() {
+                stack::SOLO_CLASS
+            } else {
+                class
+            };
             *tcb.job.get() = Some(job);
         }
         match reserved {

@@ -48,7 +48,7 @@ use super::state;
 use super::tcb::{Tcb, RELEASING};
 use crate::stack::PAGE;
 
-/// TCBs per chunk: 1,024 TCBs of 392 bytes, 392 KiB (98 pages) a chunk.
+/// TCBs per chunk: 1,024 TCBs of 408 bytes, 408 KiB (102 pages) a chunk.
 const CHUNK: usize = 1024;
 /// Chunks in the directory: 65,536 × 1,024 = 64 M threads alive at once,
 /// far beyond what fits in memory; the directory itself is 512 KiB of

@@ -12,14 +12,16 @@
 //!   hold a RUNNABLE or RUNNING TCB): `ctx`, `locals`, `next`
 //!   while in a local queue, `overflow`;
 //! - atomics anyone may read: `state`, `permit`, `priority`, `home`,
-//!   `generation`, the counters.
+//!   `generation`, the counters, and the stack's bounds (`stack_lo`,
+//!   `stack_size`: published by whoever writes the overflow record's).
 //!
 //! Below the LWPs and the scheduler: this file names only the stack, the
 //! context, the state word and per-ULT storage.
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::context::Context;
@@ -92,6 +94,12 @@ pub(crate) struct Tcb {
     pub(crate) ctx: UnsafeCell<Option<Context>>,
     pub(crate) locals: UnsafeCell<Locals>,
     pub(crate) overflow: UnsafeCell<OverflowInfo>,
+    /// The ULT's stack as other threads may read it ([`Tcb::stack`]): its
+    /// lowest usable address (0: none yet, a promise not yet kept) and its
+    /// size, published with the overflow record's stack fields
+    /// ([`Tcb::publish_stack`]).
+    stack_lo: AtomicUsize,
+    stack_size: AtomicUsize,
     /// Name, shared with every `Thread` handle. Behind a lock because the
     /// table snapshot and stale-id errors read it from other threads while
     /// a spawn may be reusing the slot.
@@ -178,6 +186,8 @@ impl Tcb {
             ctx: UnsafeCell::new(None),
             locals: UnsafeCell::new(Locals::default()),
             overflow: UnsafeCell::new(OverflowInfo::NONE),
+            stack_lo: AtomicUsize::new(0),
+            stack_size: AtomicUsize::new(0),
             name: Mutex::new((0, None)),
             os: Mutex::new(None),
             waits_for: AtomicU32::new(0),
@@ -241,6 +251,36 @@ impl Tcb {
         } else {
             crate::signal::state::inherited_mask()
         });
+    }
+
+    /// Publishes the ULT's stack (`lo`, `size`; 0 and 0 for none yet) for
+    /// [`Tcb::stack`]. Called by whoever writes the overflow record's
+    /// stack fields: the spawn (a stack taken now, or none for a promise),
+    /// the first run (a promise kept).
+    pub(crate) fn publish_stack(&self, lo: usize, size: usize) {
+        self.stack_size.store(size, Relaxed);
+        // Release: pairs with the Acquire in `stack`, so that a reader of
+        // `lo` reads this `size` or a later one.
+        self.stack_lo.store(lo, Release);
+    }
+
+    /// The stack of the thread of generation `generation` in this slot:
+    /// its lowest usable address and size, or `None` if it has none yet
+    /// (its first run gives it one) or the slot is another thread's by now.
+    /// Any thread may ask.
+    pub(crate) fn stack(&self, generation: u32) -> Option<(usize, usize)> {
+        // Acquire: pairs with the Release store in `publish_stack`.
+        let lo = self.stack_lo.load(Acquire);
+        let size = self.stack_size.load(Relaxed);
+        // A reuse of the slot bumps the generation (`Table::release`)
+        // before the next spawn publishes its stack: if `lo` or `size` was
+        // that spawn's, the fence makes the bump visible below. Acquire
+        // fence: orders the loads above before the generation's.
+        std::sync::atomic::fence(Acquire);
+        if lo == 0 || self.generation.load(Relaxed) != generation {
+            return None;
+        }
+        Some((lo, size))
     }
 
     /// Readies a FREE slot for the release of its page (`table.rs`): the
@@ -369,15 +409,19 @@ mod tests {
     /// room of the join packet (`room.rs`), which a thread paid on the heap
     /// before (80 to 128 bytes of `malloc` chunk for a small packet). Plus
     /// 8 for the third cancellation byte (`cancel_word.rs`, asynchronous
-    /// cancellation), which took the one-byte fields past one word.
+    /// cancellation), which took the one-byte fields past one word. Plus
+    /// 16 for the stack's bounds that any thread may read (`stack_lo`,
+    /// `stack_size`: `thread::stack_of`, the C API's `pthread_getattr_np`
+    /// of another thread), which the overflow record, owned by the ULT's
+    /// LWP, cannot give without a race.
     #[test]
-    fn tcb_is_at_most_392_bytes() {
+    fn tcb_is_at_most_408_bytes() {
         let size = std::mem::size_of::<super::Tcb>();
         // The tls-per-ult spike adds the pointer to the ULT's TLS block.
         let limit = if cfg!(feature = "tls-per-ult") {
-            400
+            416
         } else {
-            392
+            408
         };
         assert!(size <= limit, "the TCB grew to {size} bytes");
     }
