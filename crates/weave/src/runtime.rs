@@ -30,6 +30,8 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// Slots in the LWP table: the pool plus bound threads, each of which has
 /// an LWP of its own while it lives.
 const MAX_LWPS: usize = 16384;
+// Every LWP index has room for an epoll set of its own in the reactor.
+const _: () = assert!(MAX_LWPS <= crate::reactor::SETS);
 
 pub(crate) struct Runtime {
     lwps: Box<[AtomicPtr<Lwp>]>,
@@ -265,8 +267,9 @@ impl Runtime {
     /// after its push (`push_global`): one full fence per push, not two.
     fn notify_work_fenced(&self, p: u8) {
         if self.idle.should_wake() {
-            // An LWP asleep on its futex first: the one in the reactor
-            // keeps polling for io (see `reactor`).
+            // An LWP asleep on its futex first: one asleep in its epoll
+            // set is as cheap to wake (an eventfd write), but this order
+            // keeps the LWPs that wait for io where they are.
             for polling in [false, true] {
                 for l in self.lwps() {
                     if l.is_pool_member() && l.parker.is_polling() == polling && l.claim_sleeping()

@@ -281,7 +281,7 @@ impl Lwp {
             leaving: AtomicBool::new(false),
             sleeping: SleepFlag::new(),
             inbox: Inbox::new(),
-            parker: Parker::new(),
+            parker: Parker::new(index),
             preempt: AtomicBool::new(false),
             running_prio: AtomicU8::new(IDLE),
             running: AtomicU64::new(0),
@@ -1026,6 +1026,11 @@ impl Lwp {
             lwp: self.index,
             bound: self.is_bound(),
         });
+        // An LWP that ran in this slot before left its epoll set (if it
+        // made one) to us: its registrations stay there, polled by us.
+        if let Some(r) = crate::reactor::try_get() {
+            r.attend(self.index, true);
+        }
         loop {
             if let Some(t) = self.pick() {
                 self.dispatch(t);
@@ -1174,20 +1179,17 @@ impl Lwp {
         }
     }
 
-    /// Collects io events without waiting, if ULTs wait for io and nobody
-    /// else polls. Returns the number of events.
+    /// Collects the io events of this LWP's own epoll set without waiting,
+    /// if ULTs wait on it and the monitor is not polling it. Returns the
+    /// number of events.
     #[cold]
     #[inline(never)]
     fn poll_io_now(&self) -> usize {
         trace::end_switch();
         match crate::reactor::try_get() {
-            Some(r) if r.waiters() > 0 && r.try_claim() => {
-                let n = r.poll(Some(Instant::now()));
-                // An LWP that went idle meanwhile sleeps on its futex, and
-                // we go back to running ULTs: hand it the role.
-                if r.release() {
-                    pool::wake_to_poll(rt(), Some(self.index));
-                }
+            Some(r) if r.waiters_of(self.index) > 0 && r.try_claim(self.index) => {
+                let n = r.poll(self.index, Some(Instant::now()));
+                r.release(self.index);
                 n
             }
             _ => 0,
@@ -1548,18 +1550,17 @@ impl Lwp {
             }
             let deadline = self.local().timers.next_deadline();
             trace::emit(Event::LwpIdle { lwp: self.index });
-            // Sleep in the reactor if nobody else does: io readiness, our
-            // timers and new work then all end the sleep (see `reactor`).
-            // If another thread holds the role while ULTs wait for io,
-            // leave a note: its release wakes us (or another sleeper) to
-            // take the role, rather than leaving io to the busy LWPs'
-            // polls between picks and the monitor's tick.
+            // Sleep in our own epoll set if we have one: io readiness of
+            // the fds our ULTs wait on, our timers and new work then all
+            // end the sleep (see `reactor`). If the monitor holds the set's
+            // role for its tick's poll, leave a note: its release wakes us
+            // to take the role, rather than leaving our io to its next
+            // tick. Without a set, no ULT ever waited for io here.
+            let i = self.index;
             match crate::reactor::try_get() {
-                Some(r) if r.try_claim() || (r.waiters() > 0 && r.claim_or_note_miss()) => {
+                Some(r) if r.try_claim(i) || r.claim_or_note_miss(i) => {
                     self.parker.park_polling(deadline, r);
-                    if r.release() {
-                        pool::wake_to_poll(rt, Some(self.index));
-                    }
+                    r.release(i);
                 }
                 _ => self.parker.park(deadline),
             }
@@ -1683,6 +1684,12 @@ impl Lwp {
         trace::emit(Event::LwpExit { lwp: self.index });
         self.local().tracer = trace::Tracer::NONE;
         CURRENT.with(|c| c.set(std::ptr::null()));
+        // A wait on a registration of our epoll set moves it to the
+        // waiter's LWP from now on (the monitor's tick polls the set
+        // meanwhile).
+        if let Some(r) = crate::reactor::try_get() {
+            r.attend(self.index, false);
+        }
         rt().monitor.wake();
         pool::leave(self);
     }

@@ -8,11 +8,11 @@
 //! | `PARKED`   | asleep in `futex_wait` (or about to be)   |
 //! | `NOTIFIED` | a wake-up is pending; the next park returns at once |
 //!
-//! | `POLLING`  | asleep in the reactor's `epoll_wait` (or about to be) |
+//! | `POLLING`  | asleep in its epoll set's `epoll_wait` (or about to be) |
 //!
 //! `unpark` swaps in `NOTIFIED` and makes a system call only if the LWP
-//! sleeps: `futex_wake` if it was `PARKED`, a write to the reactor's eventfd
-//! if it was `POLLING`. Waking a running LWP costs one atomic swap, no
+//! sleeps: `futex_wake` if it was `PARKED`, a write to the eventfd of the
+//! LWP's own epoll set (`reactor/set.rs`) if it was `POLLING`. Waking a running LWP costs one atomic swap, no
 //! system call.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -28,12 +28,16 @@ const POLLING: u32 = 3;
 
 pub(crate) struct Parker {
     state: AtomicU32,
+    /// The LWP's index: which of the reactor's epoll sets it sleeps in.
+    lwp: usize,
 }
 
 impl Parker {
-    pub(crate) const fn new() -> Parker {
+    /// The parker of LWP `lwp`.
+    pub(crate) const fn new(lwp: usize) -> Parker {
         Parker {
             state: AtomicU32::new(EMPTY),
+            lwp,
         }
     }
 
@@ -66,8 +70,9 @@ impl Parker {
         self.state.swap(EMPTY, Acquire);
     }
 
-    /// As `park`, but sleeps in the reactor, handling io events, until
-    /// `unpark`, `deadline` or an event. The caller holds the poller role.
+    /// As `park`, but sleeps in the LWP's epoll set, handling io events,
+    /// until `unpark`, `deadline` or an event. The caller holds the set's
+    /// poller role.
     pub(crate) fn park_polling(&self, deadline: Option<Instant>, reactor: &Reactor) {
         if self
             .state
@@ -75,7 +80,7 @@ impl Parker {
             .is_ok()
         {
             // Still collect what is ready, without waiting.
-            reactor.poll(Some(Instant::now()));
+            reactor.poll(self.lwp, Some(Instant::now()));
             return;
         }
         if self
@@ -84,15 +89,15 @@ impl Parker {
             .is_err()
         {
             self.state.swap(EMPTY, Acquire);
-            reactor.poll(Some(Instant::now()));
+            reactor.poll(self.lwp, Some(Instant::now()));
             return;
         }
-        reactor.poll(deadline);
+        reactor.poll(self.lwp, deadline);
         self.state.swap(EMPTY, Acquire);
     }
 
-    /// Whether the LWP sleeps in the reactor (wakers prefer other LWPs, so
-    /// that the poller keeps polling).
+    /// Whether the LWP sleeps in its epoll set (wakers of new work prefer
+    /// LWPs asleep on their futex).
     pub(crate) fn is_polling(&self) -> bool {
         self.state.load(Relaxed) == POLLING
     }
@@ -104,7 +109,7 @@ impl Parker {
             PARKED => futex_wake(&self.state),
             POLLING => {
                 if let Some(r) = crate::reactor::try_get() {
-                    r.wake();
+                    r.wake(self.lwp);
                 }
             }
             _ => {}
@@ -160,14 +165,14 @@ mod tests {
 
     #[test]
     fn unpark_before_park_returns_at_once() {
-        let p = Parker::new();
+        let p = Parker::new(0);
         p.unpark();
         p.park(None);
     }
 
     #[test]
     fn park_times_out() {
-        let p = Parker::new();
+        let p = Parker::new(0);
         let t = Instant::now();
         p.park(Some(t + Duration::from_millis(20)));
         assert!(t.elapsed() >= Duration::from_millis(20));
@@ -175,7 +180,7 @@ mod tests {
 
     #[test]
     fn unpark_wakes_a_sleeper() {
-        let p = Arc::new(Parker::new());
+        let p = Arc::new(Parker::new(0));
         let q = p.clone();
         let h = std::thread::spawn(move || q.park(None));
         std::thread::sleep(Duration::from_millis(20));

@@ -33,18 +33,16 @@ impl PoolState {
     }
 }
 
-/// Wakes one pool LWP asleep on its futex, other than `except`, so that it
-/// takes the reactor's poller role when it idles again: for a thread that
-/// let go of the role and learnt that an idle LWP missed it
-/// (`reactor/role.rs`), or the monitor after polling in nobody's place.
-pub(crate) fn wake_to_poll(rt: &Runtime, except: Option<usize>) {
-    let sleeper = rt.lwps().find(|l| {
-        Some(l.index) != except
-            && l.is_pool_member()
-            && !l.parker.is_polling()
-            && l.claim_sleeping()
-    });
-    if let Some(l) = sleeper {
+/// Wakes LWP `i` so that it takes its epoll set's poller role when it
+/// idles again: for the monitor, which polled the set in its place and
+/// learnt that the LWP found the role held meanwhile (`reactor/role.rs`)
+/// and may be asleep on its futex with nobody polling its set.
+pub(crate) fn wake_to_poll(rt: &Runtime, i: usize) {
+    let l = rt.lwp(i);
+    if l.is_alive() {
+        // Claimed or not, unpark: a running LWP's next park returns at once
+        // and it looks at its set again.
+        l.claim_sleeping();
         l.parker.unpark();
     }
 }

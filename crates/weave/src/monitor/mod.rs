@@ -160,14 +160,12 @@ pub(crate) fn run(rt: &'static Runtime) {
         }
         std::thread::sleep(TICK);
         if let Some(r) = crate::reactor::try_get() {
-            // Every LWP may be busy, none in the reactor: collect io events
-            // for the ULTs waiting on sockets (Go's sysmon does the same).
-            if r.poll_unattended() {
-                // Nobody sleeps in the reactor while ULTs wait for io: an
-                // LWP that went to sleep while we held the poller role sleeps
-                // on its futex. Wake one; idle again, it takes the role.
-                lwp::pool::wake_to_poll(rt, None);
-            }
+            // An LWP may be busy (or gone), not in its epoll set: collect
+            // io events for the ULTs waiting on its sockets (Go's sysmon
+            // does the same). An LWP that went to sleep while we held its
+            // set's role sleeps on its futex: wake it, and idle again it
+            // takes the role.
+            r.poll_unattended(|i| lwp::pool::wake_to_poll(rt, i));
         }
         let now = Instant::now();
         let slice = m.slice();

@@ -9,20 +9,30 @@
 //! and wakes the queued ULTs, which try the call again.
 //!
 //! ## Who polls
-//! One reactor for the process, as Go's netpoller and tokio's io driver.
-//! An LWP with nothing to run claims the *poller* role if nobody holds it
-//! and sleeps in `epoll_wait` instead of on its futex, with the timeout of
-//! its earliest timer; an eventfd in the epoll set is how `unpark` reaches
-//! it (see `lwp::parker`). So io readiness, timers and new work all wake an
-//! idle LWP through one call. The other idle LWPs sleep on their futexes.
-//! An idle LWP that finds the role held while ULTs wait for io leaves a
-//! note, and the holder, letting go, wakes a sleeping LWP to take the role
-//! (`role.rs`): a busy LWP's poll between picks lasts an instant, and the
-//! LWP that missed it would otherwise sleep with nobody in the reactor.
-//! When every LWP is busy, nobody sleeps in the reactor: busy LWPs poll
-//! without blocking every 64 picks, and the monitor on its 1 ms tick if
-//! ULTs wait for io. (Why one shared epoll and not one per LWP:
-//! `docs/ARCHITECTURE.md`.)
+//! One epoll set per LWP (`set.rs`), as the fds' readiness is only of use
+//! to the LWP that runs the ULTs waiting for it (a started ULT stays on its
+//! LWP unless it is migratable). A registration goes into the set of the
+//! LWP whose ULT first waits on the fd. An LWP with nothing to run sleeps
+//! in its own set's `epoll_wait`, with the timeout of its earliest timer;
+//! the set's eventfd is how `unpark` reaches it (see `lwp::parker`). So io
+//! readiness, timers and new work all wake an idle LWP through one call,
+//! and readiness wakes the LWP that will run the ULT, in the kernel: no
+//! other LWP collects the event, pushes the wake across CPUs and wakes it
+//! through a futex. A busy LWP polls its own set without blocking every
+//! 64 picks and when it runs out of work.
+//!
+//! Who may poll a set at an instant is its poller role (`role.rs`): its
+//! LWP, or the monitor, which on its 1 ms tick polls without blocking every
+//! set whose ULTs wait for io and whose LWP is not in it (a busy LWP, or
+//! one that left). An LWP that finds its own role held by the monitor
+//! leaves a note, and the monitor, letting go, wakes it to take the role.
+//!
+//! A wait from an LWP other than the registration's (a handle passed to a
+//! ULT elsewhere, a migratable ULT that moved) is woken across LWPs by the
+//! set's LWP; only a registration whose set no LWP attends any more (its
+//! LWP left) moves to the waiter's own set, added there before it is
+//! deleted from the old one, under the record's lock. (Why not one shared
+//! epoll, as before: `docs/ARCHITECTURE.md`.)
 //!
 //! ## Lost wake-ups
 //! A record's `state` word holds the readiness bits and a tick that every
@@ -71,11 +81,13 @@ use crate::thread::id::BlockReason;
 
 mod readiness;
 mod role;
+mod set;
 mod waiting;
 
 pub(crate) use readiness::Dir;
 pub(crate) use readiness::Readiness;
 use readiness::{CLOSED, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use set::{Set, Sets, WAKE_TOKEN};
 
 fn poll_events(dir: Dir) -> libc::c_short {
     match dir {
@@ -84,8 +96,9 @@ fn poll_events(dir: Dir) -> libc::c_short {
     }
 }
 
-/// The epoll data of the eventfd that `wake` writes to.
-const WAKE_TOKEN: u64 = u64::MAX;
+/// Epoll sets the reactor can hold: one per LWP index (the runtime's
+/// `MAX_LWPS` is checked against it).
+pub(crate) const SETS: usize = 16384;
 
 /// Records a page of the table holds.
 const PAGE: usize = 256;
@@ -258,17 +271,13 @@ impl Record {
 
 /// The process's reactor.
 pub(crate) struct Reactor {
-    epoll: OwnedFd,
-    /// An eventfd in the epoll set: writing to it ends the poller's wait.
-    waker: OwnedFd,
-    /// Held by the thread polling (blocking or not), with the note of an
-    /// idle LWP that found it held; see the module doc and `role.rs`.
-    role: role::Role,
-    /// ULTs blocked on io readiness right now.
-    waiters: waiting::Waiting,
+    /// The LWPs' epoll sets, by LWP index (module doc: who polls).
+    sets: Sets,
     pages: Box<[AtomicPtr<Record>]>,
     /// Records carved from pages so far.
     carved: AtomicU32,
+    /// Free records; its lock also serialises the making of sets, and a
+    /// fork holds it.
     free: Mutex<Vec<u32>>,
     /// Whether `epoll_pwait2` (ns timeouts) works on this kernel.
     pwait2: AtomicBool,
@@ -290,33 +299,8 @@ pub(crate) fn try_get() -> Option<&'static Reactor> {
 
 impl Reactor {
     fn new() -> io::Result<Reactor> {
-        // SAFETY: plain system calls; the fds they return are owned below.
-        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if epfd < 0 {
-            return Err(cannot("create the epoll instance"));
-        }
-        // SAFETY: `epfd` is a new fd that nothing else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(epfd) };
-        // SAFETY: as above.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if efd < 0 {
-            return Err(cannot("create the reactor's eventfd"));
-        }
-        // SAFETY: `efd` is a new fd that nothing else owns.
-        let waker = unsafe { OwnedFd::from_raw_fd(efd) };
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-            u64: WAKE_TOKEN,
-        };
-        // SAFETY: both fds are open; `ev` is a valid event.
-        if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, efd, &mut ev) } < 0 {
-            return Err(cannot("add the eventfd to the epoll set"));
-        }
         Ok(Reactor {
-            epoll,
-            waker,
-            role: role::Role::new(),
-            waiters: waiting::Waiting::new(),
+            sets: Sets::new(SETS),
             pages: (0..PAGES)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
@@ -324,6 +308,21 @@ impl Reactor {
             free: Mutex::new(Vec::new()),
             pwait2: AtomicBool::new(true),
         })
+    }
+
+    /// The set of LWP `lwp`, made if it was not.
+    fn set_or_make(&self, lwp: usize) -> io::Result<&Set> {
+        if let Some(s) = self.sets.get(lwp) {
+            return Ok(s);
+        }
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        self.sets.get_or_make(lwp, &free)
+    }
+
+    /// The set of LWP `lwp`, if it was made.
+    #[inline]
+    fn set(&self, lwp: usize) -> Option<&Set> {
+        self.sets.get(lwp)
     }
 
     fn record(&self, index: u32) -> &Record {
@@ -407,22 +406,15 @@ impl Reactor {
         shown: RawFd,
         copy: Option<OwnedFd>,
     ) -> io::Result<Registration> {
+        // The set of the LWP whose ULT waits first (the only callers are
+        // ULTs: an OS thread waits with `poll(2)`).
+        let home = crate::lwp::current().map_or(0, |l| l.index());
+        let set = self.set_or_make(home)?;
         let index = self.alloc()?;
         let rec = self.record(index);
         let generation = rec.generation.load(Acquire);
         rec.state.reset();
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN
-                | libc::EPOLLOUT
-                | libc::EPOLLRDHUP
-                | libc::EPOLLPRI
-                | libc::EPOLLET) as u32,
-            u64: u64::from(generation) << 32 | u64::from(index),
-        };
-        // SAFETY: `ev` is a valid event; a bad fd is an error, not UB.
-        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0
-        {
-            let e = io::Error::last_os_error();
+        if let Err(e) = set.add(fd, u64::from(generation) << 32 | u64::from(index)) {
             self.free
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -434,6 +426,7 @@ impl Reactor {
             rec,
             index,
             generation,
+            home: AtomicU32::new(home as u32),
             fd,
             shown,
             _copy: copy,
@@ -458,82 +451,87 @@ impl Reactor {
     }
 
     fn renew_after_fork(&self) {
-        let Ok(fresh) = Reactor::new() else {
-            // No new instance: leave the old fds, but close the inherited
-            // epoll so that the child cannot take the parent's events.
-            // SAFETY: a plain close of our own fd number.
-            unsafe { libc::close(self.epoll.as_raw_fd()) };
-            return;
-        };
-        // SAFETY: dup2 onto fds this reactor owns, from fds open until
-        // `fresh` drops below.
-        unsafe {
-            libc::dup2(fresh.epoll.as_raw_fd(), self.epoll.as_raw_fd());
-            libc::dup2(fresh.waker.as_raw_fd(), self.waker.as_raw_fd());
+        for (_, set) in self.sets.iter() {
+            set.renew_after_fork();
         }
-        // The new set's eventfd entry outlives `fresh`: an epoll entry goes
-        // only when the last fd of its file description closes, and our
-        // `waker` number now shares that description.
-        drop(fresh);
-        // The poller and the waiters were threads of the parent.
-        self.role.reset();
-        self.waiters.reset();
     }
 
-    /// Wakes the thread sleeping in `epoll_wait`, if any.
-    pub(crate) fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a valid u64 to our eventfd. A full
-        // counter (EAGAIN) still leaves the fd readable, which is all we
-        // need.
-        unsafe { libc::write(self.waker.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    /// Wakes LWP `lwp` if it sleeps in its set's `epoll_wait`.
+    pub(crate) fn wake(&self, lwp: usize) {
+        if let Some(s) = self.set(lwp) {
+            s.wake();
+        }
     }
 
-    /// Claims the poller role; false if another thread holds it.
+    /// Claims the poller role of LWP `lwp`'s set; false if another thread
+    /// holds it (the monitor) or there is no set.
     #[inline]
-    pub(crate) fn try_claim(&self) -> bool {
-        self.role.try_claim()
+    pub(crate) fn try_claim(&self, lwp: usize) -> bool {
+        self.set(lwp).is_some_and(|s| s.role.try_claim())
     }
 
-    /// For an idle LWP about to sleep, which found the role held: claims
-    /// it if it came free, or leaves a note that the holder's
-    /// [`release`](Reactor::release) reports (`role.rs`).
-    pub(crate) fn claim_or_note_miss(&self) -> bool {
-        self.role.claim_or_note_miss()
+    /// For LWP `lwp`, idle and about to sleep, which found its set's role
+    /// held: claims it if it came free, or leaves a note that the
+    /// holder's release reports (`role.rs`), so that the holder wakes it.
+    pub(crate) fn claim_or_note_miss(&self, lwp: usize) -> bool {
+        self.set(lwp).is_some_and(|s| s.role.claim_or_note_miss())
     }
 
-    /// Gives the poller role up. True if an idle LWP found it held
-    /// meanwhile and may be asleep on its futex with nobody polling: the
-    /// caller must then wake a sleeping LWP, which takes the role when it
-    /// idles again.
-    #[must_use = "a true result asks the caller to wake a sleeping LWP"]
-    pub(crate) fn release(&self) -> bool {
-        self.role.release()
+    /// LWP `lwp` gives up its own set's poller role. Only this LWP notes
+    /// misses of its own set, and it held the role: a note found now is
+    /// its own, from the second try of `claim_or_note_miss`, and is
+    /// dropped.
+    pub(crate) fn release(&self, lwp: usize) {
+        if let Some(s) = self.set(lwp) {
+            let _own_note = s.role.release();
+        }
     }
 
-    /// ULTs waiting for io now.
+    /// ULTs waiting for io now, on every set.
     pub(crate) fn waiters(&self) -> usize {
-        self.waiters.count()
+        self.sets
+            .iter()
+            .fold(0usize, |n, (_, s)| n.wrapping_add(s.waiting.count()))
     }
 
-    /// Waits for events until `deadline` (`None`: forever; in the past:
-    /// don't wait) and handles them. The caller holds the poller role.
-    /// Returns the number of io events handled.
-    pub(crate) fn poll(&self, deadline: Option<Instant>) -> usize {
+    /// ULTs waiting for io on LWP `lwp`'s set now.
+    #[inline]
+    pub(crate) fn waiters_of(&self, lwp: usize) -> usize {
+        self.set(lwp).map_or(0, |s| s.waiting.count())
+    }
+
+    /// LWP `lwp` runs (`yes`) or left: a wait on a registration of the set
+    /// of an LWP that left moves the registration to the waiter's set.
+    pub(crate) fn attend(&self, lwp: usize, yes: bool) {
+        if let Some(s) = self.set(lwp) {
+            s.set_attended(yes);
+        }
+    }
+
+    /// Waits for events on LWP `lwp`'s set until `deadline` (`None`:
+    /// forever; in the past: don't wait) and handles them. The caller
+    /// holds the set's poller role. Returns the number of io events
+    /// handled.
+    pub(crate) fn poll(&self, lwp: usize, deadline: Option<Instant>) -> usize {
+        match self.set(lwp) {
+            Some(s) => self.poll_set(s, deadline),
+            None => 0,
+        }
+    }
+
+    fn poll_set(&self, set: &Set, deadline: Option<Instant>) -> usize {
         // Not zeroed: the kernel writes the first `n`, and only those are
         // read. Zeroing the 3 KiB was ~3,000 instructions a poll (a `memset`
         // of 5% of `http_hello`'s instructions in callgrind).
         let mut events = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EVENTS];
-        let n = self.epoll_wait(&mut events, deadline);
+        let n = set.epoll_wait(&mut events, deadline, &self.pwait2);
         let mut handled = 0;
         for ev in &events[..n] {
             // SAFETY: `epoll_wait` wrote the first `n` events.
             let ev = unsafe { ev.assume_init_read() };
             let token = ev.u64;
             if token == WAKE_TOKEN {
-                let mut buf = 0u64;
-                // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
-                unsafe { libc::read(self.waker.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
+                set.drain_waker();
                 continue;
             }
             let index = token as u32;
@@ -550,90 +548,21 @@ impl Reactor {
         handled
     }
 
-    /// Waits for events into `events`; returns how many it wrote (from
-    /// the start).
-    fn epoll_wait(
-        &self,
-        events: &mut [MaybeUninit<libc::epoll_event>],
-        deadline: Option<Instant>,
-    ) -> usize {
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        loop {
-            let n = if self.pwait2.load(Relaxed) && timeout.is_some_and(|t| !t.is_zero()) {
-                let t = timeout.unwrap_or_default();
-                let ts = libc::timespec {
-                    tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
-                    tv_nsec: t.subsec_nanos() as libc::c_long,
-                };
-                // SAFETY: valid buffer of `len` events, valid timespec, no
-                // signal mask.
-                let n = unsafe {
-                    libc::syscall(
-                        libc::SYS_epoll_pwait2,
-                        self.epoll.as_raw_fd(),
-                        events.as_mut_ptr().cast::<libc::epoll_event>(),
-                        events.len() as libc::c_int,
-                        &ts as *const libc::timespec,
-                        std::ptr::null::<libc::sigset_t>(),
-                        0usize,
-                    )
-                };
-                if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
-                    self.pwait2.store(false, Relaxed);
-                    continue;
+    /// The monitor's fallback: polls without blocking every set whose
+    /// ULTs wait for io and whose LWP is not polling it (busy, or gone).
+    /// Calls `wake(lwp)` for each LWP that found its set's role held
+    /// meanwhile and may sleep on its futex with nobody polling its set:
+    /// the caller wakes it, and idle again it takes the role.
+    pub(crate) fn poll_unattended(&self, mut wake: impl FnMut(usize)) {
+        for (lwp, set) in self.sets.iter() {
+            if set.waiting.count() > 0 && set.role.try_claim() {
+                self.poll_set(set, Some(Instant::now()));
+                if set.role.release() {
+                    wake(lwp);
                 }
-                n as i32
-            } else {
-                // Milliseconds, rounded up: waking early would only spin.
-                let ms = match timeout {
-                    None => -1,
-                    Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
-                };
-                // SAFETY: valid buffer of `len` events.
-                unsafe {
-                    libc::epoll_wait(
-                        self.epoll.as_raw_fd(),
-                        events.as_mut_ptr().cast::<libc::epoll_event>(),
-                        events.len() as libc::c_int,
-                        ms,
-                    )
-                }
-            };
-            if n >= 0 {
-                return n as usize;
             }
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                // A signal: the caller's loop looks at its state again.
-                return 0;
-            }
-            crate::fatal("epoll_wait failed on the reactor's own epoll instance");
         }
     }
-
-    /// Polls without blocking if ULTs wait for io and nobody else polls:
-    /// the monitor's fallback while every LWP is busy. Returns whether the
-    /// caller should wake a sleeping LWP to take the role: it polled (then
-    /// no LWP was in the reactor) and ULTs still wait for io, or an idle
-    /// LWP missed the role meanwhile.
-    pub(crate) fn poll_unattended(&self) -> bool {
-        if self.waiters() > 0 && self.try_claim() {
-            self.poll(Some(Instant::now()));
-            // `release`'s fence also pairs with the fence an idle LWP
-            // issues between setting its `sleeping` flag and trying to
-            // claim the poller role: either it claimed the role after our
-            // release, or our caller sees it asleep and can wake it.
-            let missed = self.release();
-            missed || self.waiters() > 0
-        } else {
-            false
-        }
-    }
-}
-
-fn cannot(what: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("weave: cannot {what}: {e}"))
 }
 
 /// An fd's place in the reactor, for the life of one handle.
@@ -645,6 +574,9 @@ pub(crate) struct Registration {
     rec: &'static Record,
     index: u32,
     generation: u32,
+    /// The LWP whose set holds the fd (changed only under the record's
+    /// lock, by a wait that moves it from a set nobody attends).
+    home: AtomicU32,
     /// The number registered: the owner's fd, or `_copy`'s.
     fd: RawFd,
     /// The fd a waiter waits on, as the thread table shows it (the
@@ -695,10 +627,8 @@ impl Registration {
         }
         let rec = self.record();
         let mut me = None;
-        let shard = self
-            .reactor
-            .waiters
-            .enter(crate::lwp::current().map_or(0, |l| l.index()));
+        let set = self.set_for_wait();
+        set.waiting.enter();
         sched::note_wait_on(crate::thread::id::WaitOn::Fd(self.shown));
         sched::block_on(BlockReason::Net, deadline, |w| {
             let mut g = rec.lock();
@@ -709,7 +639,7 @@ impl Registration {
             me = Some(w);
             true
         });
-        self.reactor.waiters.leave(shard);
+        set.waiting.leave();
         if rec.is_ready(dir) {
             return true;
         }
@@ -722,21 +652,62 @@ impl Registration {
     }
 }
 
+impl Registration {
+    /// The set a wait counts itself on: the registration's, unless no LWP
+    /// attends that set any more (its LWP left) and the waiter runs on an
+    /// LWP: then the registration moves to the waiter's LWP's set first.
+    #[inline]
+    fn set_for_wait(&self) -> &'static Set {
+        let home = self.home.load(Relaxed) as usize;
+        let set = self.home_set(home);
+        if set.attended() {
+            return set;
+        }
+        self.rehome().unwrap_or(set)
+    }
+
+    fn home_set(&self, home: usize) -> &'static Set {
+        match self.reactor.set(home) {
+            Some(s) => s,
+            None => crate::fatal("a registration's epoll set was never made"),
+        }
+    }
+
+    /// Moves the registration to the calling LWP's set, if its set is
+    /// still unattended (checked again under the record's lock, which
+    /// serialises the moves). The fd is added to the new set before it is
+    /// deleted from the old one, so there is no instant in which it is in
+    /// neither; `EPOLL_CTL_ADD` of an edge-triggered fd reports what is
+    /// ready already, and an event the old set collected still names this
+    /// record. `None` (stay) if there is nowhere to move to.
+    #[cold]
+    fn rehome(&self) -> Option<&'static Set> {
+        let me = crate::lwp::current()?.index();
+        let _g = self.rec.lock();
+        let home = self.home.load(Relaxed) as usize;
+        let old = self.home_set(home);
+        if home == me || old.attended() {
+            return Some(old);
+        }
+        let new = self.reactor.set_or_make(me).ok()?;
+        new.add(
+            self.fd,
+            u64::from(self.generation) << 32 | u64::from(self.index),
+        )
+        .ok()?;
+        old.delete(self.fd);
+        self.home.store(me as u32, Relaxed);
+        Some(new)
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         // The fd is still open under this number (its owner, or `_copy`,
         // closes it after us): take it out of the set, then retire the
         // record so that events already collected for it are dropped.
-        // SAFETY: EPOLL_CTL_DEL ignores the event argument; a bad fd is an
-        // error, not UB.
-        unsafe {
-            libc::epoll_ctl(
-                self.reactor.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_DEL,
-                self.fd,
-                std::ptr::null_mut(),
-            )
-        };
+        let home = *self.home.get_mut() as usize;
+        self.home_set(home).delete(self.fd);
         let rec = self.record();
         rec.generation.fetch_add(1, SeqCst);
         let stale = std::mem::take(&mut *rec.lock());
