@@ -96,6 +96,11 @@ const WORKLOADS: &[Workload] = &[
         run: mutex_contended,
     },
     Workload {
+        name: "mutex_one_lwp",
+        about: "1,000 threads x 1,000 lock/increment/unlock of one Mutex, all on one LWP (ns per lock)",
+        run: mutex_one_lwp,
+    },
+    Workload {
         name: "preempt_latency",
         about: "a high-priority thread woken while every LWP / CPU runs low-priority hogs: wake to run (ns, median; p99 in the note)",
         run: preempt_latency,
@@ -959,6 +964,79 @@ fn million(o: &Opts) -> Result<Measurement, String> {
             w[0] * n as f64 / (1u64 << 30) as f64
         )),
         extra: vec![("spawn_seconds", w[1])],
+    })
+}
+
+/// The 1-worker shape of `benches/peers`' mutex row: many ULTs on one LWP
+/// take one lock around a tiny critical section. On one LWP a holder never
+/// switches inside it, so this is the uncontended lock and unlock, plus each
+/// thread's start, exit and join spread over its locks.
+fn mutex_one_lwp(o: &Opts) -> Result<Measurement, String> {
+    let threads = 1000;
+    let per = if o.quick { 200 } else { 1000 };
+    let n = threads * per;
+    let weave = on_one_lwp(|| {
+        rounds(o.rounds(), || {
+            wt::spawn(move || {
+                let m = Arc::new(weave::sync::Mutex::new(0u64));
+                let go = Arc::new(AtomicBool::new(false));
+                let hs: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let (m, go) = (m.clone(), go.clone());
+                        wt::spawn(move || {
+                            while !go.load(Ordering::Acquire) {
+                                wt::yield_now();
+                            }
+                            for _ in 0..per {
+                                *m.lock().unwrap() += 1;
+                            }
+                        })
+                    })
+                    .collect();
+                let t = Instant::now();
+                go.store(true, Ordering::Release);
+                for h in hs {
+                    h.join().unwrap();
+                }
+                let d = t.elapsed();
+                assert_eq!(*m.lock().unwrap(), n as u64);
+                d.as_nanos() as f64 / n as f64
+            })
+            .join()
+            .unwrap()
+        })
+    })?;
+    // std: the same threads and locks, on one CPU.
+    let baseline = rounds(o.rounds().min(3), || {
+        let m = Arc::new(std::sync::Mutex::new(0u64));
+        let start = Arc::new(Barrier::new(threads + 1));
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                let (m, start) = (m.clone(), start.clone());
+                std::thread::spawn(move || {
+                    pin_to_cpu0();
+                    start.wait();
+                    for _ in 0..per {
+                        *m.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let t = Instant::now();
+        for h in hs {
+            h.join().unwrap();
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    });
+    Ok(Measurement {
+        name: "mutex_one_lwp",
+        unit: "ns",
+        weave,
+        baseline: Some(baseline),
+        n,
+        note: Some("weave: 1 LWP; std: 1,000 OS threads pinned to CPU 0".to_owned()),
+        extra: vec![],
     })
 }
 

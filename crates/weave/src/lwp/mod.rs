@@ -29,9 +29,11 @@
 //!
 //! ## The direct yield
 //! A yielding ULT whose LWP would plainly run the next started ULT of its
-//! ready queue switches to it itself (`yield_current`, `direct_pick`):
-//! it queues itself, does the loop's per-switch duties for both (`charge`
-//! and `switch_in`, shared with `dispatch`) and calls `context::switch_to`.
+//! ready queue switches to it itself (`yield_current`, `direct_peek`):
+//! it takes that ULT and queues itself in one step (`ReadyQueue::rotate`:
+//! a turn of its level's list when the two are equals), does the loop's
+//! per-switch duties for both (`charge` and `switch_in`, shared with
+//! `dispatch`) and calls `context::switch_to`.
 //! The loop's `resume` then returns when some ULT of the chain goes back to
 //! it, and `dispatch` files that one (`thread::current` names it). Anything
 //! the loop's pick would do besides popping `ready` (timers, io, new work,
@@ -154,10 +156,11 @@ pub(crate) struct Local {
     /// took stock): one clock read per switch serves as the end of one run
     /// and the start of the next.
     last_tick: u64,
-    /// Switch sequence number last published in `Lwp::running`.
+    /// Switch sequence number last published in `Lwp::running`, kept in
+    /// the high 32 bits as that word has it (so it wraps as it does). It
+    /// moves once per switch-in: it counts the runs too.
     seq: u64,
-    runs: u64,
-    /// Part of `runs` already added to the shared counters.
+    /// `seq` when the runs were last added to the shared counters.
     flushed: u64,
     /// ULTs placed here whose stacks are compacted (`lwp/trim.rs`): while
     /// 0, a switch-in looks no further.
@@ -305,7 +308,6 @@ impl Lwp {
                 deferring: None,
                 last_tick: 0,
                 seq: 0,
-                runs: 0,
                 flushed: 0,
                 compacted: 0,
                 blocks: 0,
@@ -570,14 +572,17 @@ impl Lwp {
     /// The loop's duties of both halves of a direct switch, on `from`'s
     /// side before it switches to `to` (`yield_to`, `block_to`): `from`'s
     /// run is charged, `to` switches in.
+    /// `share_checked`: the caller's pick made sure that `to` has no share
+    /// of the panic count to get back (`thread::panic::has_share`), so the
+    /// switch-in need not look again.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn hand_over(&self, from: &'static Tcb, to: &'static Tcb) {
+    fn hand_over(&self, from: &'static Tcb, to: &'static Tcb, share_checked: bool) {
         // Where a thread dump starts walking `from`'s stack while it is out.
         from.parked_fp
             .store(context::frame_address() as u32, Relaxed);
         self.charge(from);
         to.state.set_running();
-        self.switch_in(to);
+        self.switch_in(to, share_checked);
     }
 
     /// The direct block: from the running ULT `from`, `BLOCKING`, straight
@@ -589,7 +594,7 @@ impl Lwp {
         let errno = self.local().errno;
         // SAFETY: this LWP's errno, and we run on it.
         let saved = unsafe { errno.get() };
-        self.hand_over(from, to);
+        self.hand_over(from, to, false);
         self.handoff.switch_blocking(from, || {
             // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
             // taken from its ready queue: both contexts are its, `to`'s
@@ -726,7 +731,7 @@ impl Lwp {
             return;
         }
         self.note_exit(from);
-        self.hand_over(from, to);
+        self.hand_over(from, to, false);
         self.handoff.switch_exiting(from, || {
             // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, woken
             // by us and in no queue: both contexts are its, `to`'s switched
@@ -810,9 +815,12 @@ impl Lwp {
         // pick's cadence (`pick::look_at_timers`, `poll_io`). A load and
         // a branch less a yield.
         tcb.state.set_runnable();
-        if let Some(next) = self.direct_pick(tcb, tcb.priority()) {
-            // Behind its equals, as the loop's requeue puts it.
-            self.local().ready.push(tcb);
+        let prio = tcb.priority();
+        if self.direct_peek(tcb, prio).is_some() {
+            // Behind its equals, as the loop's requeue puts it; the pop
+            // and the push in one (a turn of its level's list when the
+            // next ULT is an equal).
+            let next = self.local().ready.rotate(tcb, prio);
             self.yield_to(tcb, next);
             return;
         }
@@ -833,6 +841,16 @@ impl Lwp {
     /// A yielding caller queues `tcb` itself.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn direct_pick(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
+        self.direct_peek(tcb, floor)?;
+        self.local().ready.pop()
+    }
+
+    /// `direct_pick` without the pop: the ULT it would take, left at the
+    /// head of `ready` for the caller to take (a yield takes it and queues
+    /// itself in one step, `ReadyQueue::rotate`). Counts the pick when it
+    /// says yes.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn direct_peek(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
         if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
             return None;
         }
@@ -852,7 +870,7 @@ impl Lwp {
         if l.ready.top().map_or(true, |p| p < floor) || std::thread::panicking() {
             return None;
         }
-        let next = l.ready.pop()?;
+        let next = l.ready.head()?;
         // New ULTs go to `fresh` or the injector, or come through the inbox
         // with their home set (`adopt_new`): what is here was placed.
         debug_assert!(next.home.load(Relaxed) != NO_LWP);
@@ -861,7 +879,6 @@ impl Lwp {
         // SAFETY: `next` is RUNNABLE in this LWP's ready queue: its
         // context is this LWP's to read.
         if crate::thread::panic::has_share(next) || unsafe { (*next.ctx.get()).is_none() } {
-            l.ready.push_front(next);
             return None;
         }
         l.picks = l.picks.wrapping_add(1);
@@ -883,11 +900,15 @@ impl Lwp {
         let errno = self.local().errno;
         // SAFETY: this LWP's errno, and we run on it.
         let saved = unsafe { errno.get() };
-        self.hand_over(from, to);
+        // Both callers' picks (`direct_peek`, `yield_to_woken`) declined a
+        // `to` with a share of the panic count.
+        self.hand_over(from, to, true);
         // SAFETY: this LWP runs `from` (us) and holds `to` RUNNING, just
         // taken from its ready queue: both contexts are its, `to`'s
-        // switched out (it was queued only once off its stack).
-        unsafe { context::switch_to(ult_context(from), ult_context(to)) };
+        // switched out (it was queued only once off its stack). Both are
+        // started: `from` runs, and both callers' picks declined a `to`
+        // without a context.
+        unsafe { context::switch_to(started_context(from), started_context(to)) };
         // Back on `from`: first a block handed to it, then a safe point to
         // deliver signals pending on it, then its errno (last: weave's work
         // on the way back may have left anything there).
@@ -1163,7 +1184,7 @@ impl Lwp {
     #[inline]
     fn show_idle(&self) {
         self.running_prio.store(IDLE, Relaxed);
-        self.running.store(self.local().seq << 32, Relaxed);
+        self.running.store(self.local().seq, Relaxed);
     }
 
     /// A not-yet-started ULT this LWP just took: keeps it, unless the LWP
@@ -1232,7 +1253,7 @@ impl Lwp {
                 self.placed.count_started();
             }
         }
-        self.switch_in(t);
+        self.switch_in(t, false);
         // SAFETY: `ctx` is owned by the LWP holding the ULT RUNNING (us).
         let ctx = match unsafe { (*t.ctx.get()).as_ref() } {
             Some(ctx) => ctx,
@@ -1325,7 +1346,7 @@ impl Lwp {
     /// flag and priority, the running thread-locals, the counts, the trace
     /// event and `t`'s share of the panic count.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn switch_in(&self, t: &'static Tcb) {
+    fn switch_in(&self, t: &'static Tcb, share_checked: bool) {
         // Clear an old request first, then publish the new priority with
         // Release: a requester that reads the new priority (Acquire, in
         // `request_preempt_below`) raises the flag after our clear, so its
@@ -1340,17 +1361,16 @@ impl Lwp {
         crate::thread::current::set_running(Some(t));
         {
             let l = self.local();
-            l.seq = l.seq.wrapping_add(1) & u64::from(u32::MAX);
-            self.running
-                .store(l.seq << 32 | u64::from(t.index + 1), Relaxed);
+            l.seq = l.seq.wrapping_add(1 << 32);
+            self.running.store(l.seq | u64::from(t.index + 1), Relaxed);
             // Until the ULT says otherwise (a yield), it blocked or exited.
             l.switch = Switch::Block;
             // Compacted stacks come back before their ULT runs.
             if l.compacted != 0 && trim::restore_compacted(t) {
                 l.compacted -= 1;
             }
-            l.runs += 1;
-            if l.runs - l.flushed >= 1024 {
+            // 1,024 runs since the last flush (`seq` counts them).
+            if l.seq.wrapping_sub(l.flushed) >> 42 != 0 {
                 self.flush_runs();
             }
         }
@@ -1358,7 +1378,9 @@ impl Lwp {
         trace::listen_run(self.local().tracer, || t.id(), self.index);
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // The ULT's share of std's panic count comes back with it.
-        crate::thread::panic::switch_in(t);
+        if !share_checked {
+            crate::thread::panic::switch_in(t);
+        }
     }
 
     /// Charges the run that ends now to `t` (with accounting on).
@@ -1455,8 +1477,8 @@ impl Lwp {
     /// events.
     fn flush_runs(&self) {
         let l = self.local();
-        let n = l.runs - l.flushed;
-        l.flushed = l.runs;
+        let n = l.seq.wrapping_sub(l.flushed) >> 32;
+        l.flushed = l.seq;
         trace::add_runs(n);
         trace::add_lwp_counts(
             std::mem::take(&mut l.blocks),
@@ -1812,6 +1834,22 @@ unsafe fn ult_context(tcb: &Tcb) -> &context::Context {
         Some(c) => c,
         None => crate::fatal("a running ULT has no context"),
     }
+}
+
+/// `ult_context` of a ULT known to be started, without the look that
+/// `ult_context` makes in optimised builds.
+///
+/// # Safety
+///
+/// As `ult_context`, and `tcb` has a context (it runs, or it ran and is
+/// switched out).
+#[inline(always)]
+unsafe fn started_context(tcb: &Tcb) -> &context::Context {
+    // SAFETY: the caller's contract.
+    let ctx = unsafe { &*tcb.ctx.get() };
+    debug_assert!(ctx.is_some(), "a started ULT has no context");
+    // SAFETY: the caller's contract: it is `Some`.
+    unsafe { ctx.as_ref().unwrap_unchecked() }
 }
 
 /// One row of the LWP table.

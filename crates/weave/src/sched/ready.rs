@@ -95,6 +95,50 @@ impl ReadyQueue {
         }
     }
 
+    /// The first ULT of the highest non-empty level, left queued: what
+    /// `pop` would return.
+    #[inline(always)]
+    pub(crate) fn head(&self) -> Option<&'static Tcb> {
+        let p = self.top()? as usize;
+        // SAFETY: a level whose bit is set has a head, a TCB in a table
+        // slot that lives as long as the process.
+        Some(unsafe { &*self.lists[p].head })
+    }
+
+    /// A yield's pop and push in one: removes the first ULT of the highest
+    /// non-empty level and queues `t` behind its equals, as `pop` then
+    /// `push(t)` would. When `t`'s level is that highest one (a yield to an
+    /// equal, the common case) the level's list turns by one and `bits` and
+    /// `len` stay as they are. The queue must not be empty; `prio` is
+    /// `t`'s priority, as the caller read it.
+    #[inline(always)]
+    pub(crate) fn rotate(&mut self, t: &'static Tcb, prio: u8) -> &'static Tcb {
+        debug_assert_eq!(prio, t.priority());
+        let p = prio.min(PRIORITY_LEVELS - 1) as usize;
+        if self.top() != Some(p as u8) {
+            let head = self.pop().expect("rotate on an empty ready queue");
+            self.push(t);
+            return head;
+        }
+        let l = &mut self.lists[p];
+        // SAFETY: level `p` is the top one: it has a head, a TCB in a table
+        // slot that lives as long as the process.
+        let head: &'static Tcb = unsafe { &*l.head };
+        let next = head.next.load(Relaxed);
+        t.next.store(ptr::null_mut(), Relaxed);
+        if next.is_null() {
+            // `head` was alone: `t` is now.
+            l.head = t;
+        } else {
+            l.head = next;
+            // SAFETY: the tail of a non-empty list is a queued TCB; only
+            // the owner of the queue writes the `next` of a queued TCB.
+            unsafe { (*l.tail).next.store(t as *const Tcb as *mut Tcb, Relaxed) };
+        }
+        l.tail = t;
+        head
+    }
+
     /// Removes the first ULT of the highest non-empty level.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<&'static Tcb> {
@@ -140,6 +184,31 @@ mod tests {
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
         assert_eq!(order, vec![d.index, b.index, a.index, c.index]);
         assert!(q.is_empty() && q.top().is_none());
+    }
+
+    /// `rotate` must leave the queue as `pop` then `push` would, whether
+    /// the yielding ULT's level is the top one (alone or not) or below it.
+    #[test]
+    fn rotate_is_a_pop_then_a_push() {
+        for prios in [&[5u8][..], &[5, 5, 5], &[9, 5], &[9, 9, 5, 2]] {
+            for yielder in [5u8, 2] {
+                let ts: Vec<_> = prios.iter().map(|&p| tcb(p)).collect();
+                let me = tcb(yielder);
+                let (mut a, mut b) = (ReadyQueue::default(), ReadyQueue::default());
+                for &t in &ts {
+                    a.push(t);
+                    b.push(t);
+                }
+                let head = a.pop().unwrap();
+                a.push(me);
+                assert_eq!(b.rotate(me, yielder).index, head.index);
+                assert_eq!((a.len, a.bits, a.top()), (b.len, b.bits, b.top()));
+                let order = |q: &mut ReadyQueue| -> Vec<u32> {
+                    std::iter::from_fn(|| q.pop()).map(|t| t.index).collect()
+                };
+                assert_eq!(order(&mut a), order(&mut b), "{prios:?}, yielder {yielder}");
+            }
+        }
     }
 
     #[test]

@@ -39,9 +39,12 @@ impl Flag {
         }
     }
 
+    /// The global panic count first (std's `panicking()` reads it before
+    /// anything of the thread's own): while no thread panics, the whole
+    /// check is that load and a branch.
     #[inline]
     pub(crate) fn done(&self, guard: &Guard) {
-        if !guard.panicking && std::thread::panicking() {
+        if std::thread::panicking() && !guard.panicking {
             self.0.store(true, Relaxed);
         }
     }

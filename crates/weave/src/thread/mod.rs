@@ -305,6 +305,7 @@ pub fn find(id: ThreadId) -> Result<Thread, ThreadError> {
 
 /// Gives the LWP to another runnable thread, if there is one. On an OS
 /// thread, yields to the kernel scheduler.
+#[inline]
 pub fn yield_now() {
     match lwp::current_ult() {
         Some((l, tcb)) => l.yield_current(tcb),
