@@ -307,9 +307,10 @@ pub(crate) fn popup_vs_pool() -> Result<(), String> {
         "A server can start a thread per request (a pop-up thread, which lives as \
          long as its request) or hand requests to a pool of threads created in \
          advance. With kernel threads the pool wins, because creating one costs \
-         tens of microseconds; with ULTs a spawn costs about what a hand-off through \
-         a queue costs, so the simpler model is free. The same requests, each about \
-         a microsecond of work, served both ways:",
+         tens of microseconds; with ULTs a spawn costs a few hundred nanoseconds, \
+         near a hand-off through a queue, so the simpler model costs about what the \
+         pool costs (within a small factor, where kernel threads pay tens of times \
+         more). The same requests, each about a microsecond of work, served both ways:",
     );
     let weave_popup = weave_popup(POPUP_REQUESTS)?;
     let weave_pool = weave_pool(POPUP_REQUESTS)?;
