@@ -37,9 +37,11 @@
 //!   `WUNTRACED`/`WCONTINUED`, `waitid` for `P_ALL`/`P_PGID` or stops: no
 //!   fd becomes ready for "some child" or for a stop (a pidfd reports
 //!   one process's exit only);
-//! - `msgrcv`, `msgsnd` (System V queues), `lockf`, `tcdrain`: no fd to
-//!   wait on; only a signal to the kernel thread blocked in them ends
-//!   their wait, and polling them (`IPC_NOWAIT` in a loop) is not a wait.
+//! - `msgrcv`, `msgsnd` (System V queues), `tcdrain`: no fd to wait on;
+//!   only a signal to the kernel thread blocked in them ends their wait,
+//!   and polling them (`IPC_NOWAIT` in a loop) is not a wait;
+//! - `lockf`: its `F_LOCK` is the `F_SETLKW` wait above, and could run on
+//!   the blocking pool as `fcntl`'s does; it does not yet.
 //!
 //! Left out: the calls POSIX lists as ones that *may* be cancellation
 //! points (`printf`, `fopen`, ...), which glibc makes so only through

@@ -204,6 +204,27 @@ unsafe fn copy_in(src: *const u8, dst: *mut u8, len: usize) -> Result<(), c_int>
     }
 }
 
+/// Copies `len` bytes from `src` to `dst`, memory of the program's that a
+/// system call would write: where it cannot be written, nothing is (and
+/// nothing crashes).
+///
+/// # Safety
+///
+/// `src` is readable for `len` bytes.
+unsafe fn copy_out(dst: *mut u8, src: *const u8, len: usize) {
+    let local = libc::iovec {
+        iov_base: src.cast_mut().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: dst.cast(),
+        iov_len: len,
+    };
+    // SAFETY: the kernel reads `len` bytes at `src` (the contract above)
+    // and writes `dst` through the page tables, failing where it cannot.
+    unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+}
+
 /// A `T` the program passed by pointer (null: `None`), read as a system
 /// call would: `Err(errno)` as [`copy_in`]. Reads `len` bytes (at most
 /// `size_of::<T>()`, the rest zero): what the system reads of it.
@@ -589,12 +610,19 @@ pub unsafe extern "C-unwind" fn weave_select(
         let left = deadline.map_or(Duration::ZERO, |d| {
             d.saturating_duration_since(Instant::now())
         });
-        // SAFETY: non-null and read above; the program's timeval.
+        let left = timeval {
+            tv_sec: left.as_secs() as _,
+            tv_usec: left.subsec_micros() as _,
+        };
+        // Written as the system writes it, which ignores a timeout it
+        // cannot write back: memory it could read may be read-only.
+        // SAFETY: `left` is a readable timeval.
         unsafe {
-            timeout.write(timeval {
-                tv_sec: left.as_secs() as _,
-                tv_usec: left.subsec_micros() as _,
-            })
+            copy_out(
+                timeout.cast(),
+                (&left as *const timeval).cast(),
+                std::mem::size_of::<timeval>(),
+            )
         };
     }
     cancel::finish(r)
