@@ -471,3 +471,20 @@ fn affinity_calls_are_refused_at_compile_time() {
         );
     }
 }
+
+// The io calls' edges: close under poll/select, bad pointers, signals
+// against readiness, datagrams.
+c_tests! {
+    close_ends_poll_and_select_with_pollnval_and_ebadf => "io_close_ends_poll_and_select",
+    select_and_poll_with_bad_pointers_fail_with_efault => "io_select_bad_pointers_are_efault",
+    ppoll_and_pselect_report_a_ready_fd_before_a_pending_signal => "io_ppoll_ready_fd_beats_a_pending_signal",
+    recv_waitall_on_a_datagram_socket_returns_one_message => "io_recv_waitall_datagram_returns_one",
+    message_queue_calls_block_only_the_ult_and_time_out => "io_mq_calls_block_only_the_ult",
+}
+
+// Cancellation points that wait in the kernel or weave's blocking pool.
+c_tests! {
+    cancel_wakes_the_message_queue_calls => "cancel_wakes_mq_calls",
+    cancel_wakes_waitpid_and_waitid_for_one_child_without_reaping_it => "cancel_wakes_waitpid_for_one_child",
+    fcntl_setlkw_is_a_cancellation_point_and_blocks_only_the_ult => "cancel_fcntl_setlkw_is_a_cancellation_point",
+}
