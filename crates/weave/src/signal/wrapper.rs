@@ -289,12 +289,22 @@ fn top_half(
         // A plain OS thread that uses weave: its kernel mask let it in.
         rec.route = Route::OsThread;
         rec.target = t.id().as_u64().get();
-        let no_restart = immediate::lookup(sig).is_some_and(|i| !i.restart);
-        if take_here(sig, rec, None, info, uc) {
-            if no_restart {
-                t.sig.flags.fetch_or(super::state::NO_RESTART, Relaxed);
+        match immediate::lookup(sig) {
+            Some(imm) => {
+                if claim_once(sig, Some(imm)) {
+                    if !imm.restart {
+                        t.sig.flags.fetch_or(super::state::NO_RESTART, Relaxed);
+                    }
+                    // The wait it interrupts ends before the handler runs:
+                    // a thread running a handler is not blocked, and the
+                    // thread table must not show it so (a program that
+                    // waits for it to block again would take the old wait
+                    // for the next one).
+                    super::state::interrupt_os_wait(t);
+                    immediate::run_in_signal_context(imm, None, &rec, info, uc);
+                }
             }
-            super::state::interrupt_os_wait(t);
+            None => deliver(sig, rec),
         }
         return;
     }
