@@ -971,6 +971,28 @@ int weave_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 // an empty mask; returns the old handler, or `SIG_ERR` and `errno`.
 weave_sighandler weave_signal(int sig, weave_sighandler handler);
 
+// The compatibility header's `sigsetjmp(env, savemask)` calls this, then
+// the C library's `__sigsetjmp(env, 0)`: the calling thread's jump point,
+// with its own mask when `savemask` is non-zero (a ULT's is weave's,
+// which the C library's `sigsetjmp` would not see), kept in `env`.
+//
+// # Safety
+//
+// `env` is a `sigjmp_buf`.
+void weave_sigsetjmp_prepare(void *env, int savemask);
+
+// `siglongjmp`: jumps to `env` (`val`, or 1 for 0) with the calling
+// thread's mask as `sigsetjmp` saved it (none saved: as it is); out of a
+// handler, the signal and its `sa_mask` are let in again as the
+// handler's return would have, on a ULT's LWP too. A buffer the C
+// library's own `sigsetjmp` set is the C library's to restore.
+//
+// # Safety
+//
+// `env` was set by `sigsetjmp` on the calling thread, in a function that
+// has not returned since.
+void weave_siglongjmp(void *env, int val) __attribute__((noreturn));
+
 // `pthread_spin_init`: unlocked. `PTHREAD_PROCESS_SHARED` is `ENOTSUP`.
 int weave_pthread_spin_init(pthread_spinlock_t *s, int pshared);
 

@@ -37,7 +37,9 @@
  * thread blocks it: in sigpending at once, real-time ones delivered lowest
  * number first, each in the order sent); sigaltstack gives a ULT an
  * alternate stack of its own, where a synchronous signal's SA_ONSTACK
- * handler runs (a stack overflow's SIGSEGV too); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
+ * handler runs (a stack overflow's SIGSEGV too); sigsetjmp and siglongjmp
+ * save and restore the thread's own mask (a jump out of a handler lets
+ * its signal and sa_mask in again); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
  * signal install the C handler as weave's immediate handler: it runs in
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
@@ -70,6 +72,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -388,6 +391,16 @@
 #define pause() weave_pause()
 #define sigaction(sig, act, oact) weave_sigaction((sig), (act), (oact))
 #define signal(sig, handler) weave_signal((sig), (handler))
+
+/* sigsetjmp saves the calling thread's own mask (a ULT's is weave's, which
+ * the C library's cannot see) and siglongjmp restores it; a jump out of a
+ * handler also puts back what the handler's return would have (the
+ * signal and its sa_mask open again). The C library's __sigsetjmp, which
+ * returns twice, is still called in the program's frame, saving no mask. */
+#undef sigsetjmp
+#define sigsetjmp(env, savemask)                                             \
+    (weave_sigsetjmp_prepare((env), (savemask)), __sigsetjmp((env), 0))
+#define siglongjmp weave_siglongjmp
 
 /* Cleanup handlers: weave's records, which pthread_exit runs. The record
  * lives in the block that the pair opens and closes (POSIX: push and pop

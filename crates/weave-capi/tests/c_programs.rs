@@ -430,6 +430,19 @@ c_tests! {
     sa_onstack_segv_handler_runs_on_the_threads_alternate_stack_after_an_overflow => "sig_altstack_segv_handler_after_stack_overflow",
 }
 
+// The signal semantics of sigaction's flags, alarm, abort and the jumps
+// out of handlers, each checked against POSIX on a ULT and on main.
+c_tests! {
+    sa_siginfo_handlers_get_the_code_pid_uid_and_value_of_each_sender => "sig_siginfo_fields_of_each_sender",
+    nodefer_lets_a_signal_interrupt_its_handler_and_resethand_makes_the_second_one_fatal => "sig_nodefer_and_resethand",
+    sa_mask_signals_wait_until_the_handler_returns => "sig_sa_mask_held_while_the_handler_runs",
+    abort_on_a_thread_runs_its_sigabrt_handler_then_ends_the_process => "sig_abort_on_a_thread_runs_the_handler_then_ends",
+    alarm_ends_a_threads_sleep_sem_wait_and_read_and_cond_wait_goes_on => "sig_alarm_interrupts_a_threads_waits",
+    siglongjmp_out_of_a_handler_restores_the_threads_own_mask => "sig_siglongjmp_restores_the_threads_mask",
+    raise_on_a_thread_runs_the_handler_there_before_returning => "sig_raise_on_a_thread_runs_its_handler_there_first",
+    main_thread_running_a_handler_that_ended_its_wait_is_not_shown_blocked => "sig_handler_on_main_is_not_shown_blocked",
+}
+
 /// Other calls that would hand a weave thread id or a weave-initialised
 /// object to glibc are refused at compile time as well.
 #[test]
