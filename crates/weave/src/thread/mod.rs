@@ -53,6 +53,7 @@ pub(crate) mod panic;
 mod room;
 pub(crate) mod scoped;
 pub(crate) mod snapshot;
+pub(crate) mod stack_bounds;
 pub(crate) mod state;
 pub(crate) mod table;
 pub(crate) mod tcb;
