@@ -1253,8 +1253,11 @@ mod tests {
         let before = mappings();
         fail_to_start(1000, solo);
         let after = mappings();
+        // A leak is 1,000 stacks of 1 MiB and more; a thread of the
+        // runtime that starts meanwhile may add a malloc arena (64 MiB
+        // reserved) and a few lines.
         assert!(
-            after.0 <= before.0 + 8 && after.1 <= before.1 + (16 << 20),
+            after.0 <= before.0 + 32 && after.1 <= before.1 + (256 << 20),
             "mappings grew from {before:?} to {after:?} (count, bytes)"
         );
         // The spawns that fail still work afterwards, and the rest does.
