@@ -19,7 +19,8 @@
  * include to keep the system's, which block the LWP), sched_yield,
  * cancellation (pthread_cancel and friends, see below), socket
  * read/write/recv/send/accept/connect, recvfrom/sendto/recvmsg/sendmsg/
- * readv/writev/accept4, poll/ppoll/select/pselect, and close (ULT waits), and
+ * readv/writev/accept4, poll/ppoll/select/pselect, close, the mq_* message
+ * queue calls (ULT waits), fcntl, and
  * the other cancellation points of POSIX (open, fsync, waitpid, ...; define
  * WEAVE_NO_IO to keep the system's for all of these),
  * concurrency, names, sysconf(_SC_THREAD_PROCESS_SHARED) = -1,
@@ -36,7 +37,9 @@
  * thread blocks it: in sigpending at once, real-time ones delivered lowest
  * number first, each in the order sent); sigaltstack gives a ULT an
  * alternate stack of its own, where a synchronous signal's SA_ONSTACK
- * handler runs (a stack overflow's SIGSEGV too); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
+ * handler runs (a stack overflow's SIGSEGV too); sigsetjmp and siglongjmp
+ * save and restore the thread's own mask (a jump out of a handler lets
+ * its signal and sa_mask in again); sigwait, sigwaitinfo and sigtimedwait block only the ULT; sigaction and
  * signal install the C handler as weave's immediate handler: it runs in
  * signal context on the stack of the thread that takes the signal, with
  * sa_mask and the signal blocked in that thread's mask (SA_SIGINFO,
@@ -69,11 +72,13 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -278,22 +283,45 @@
  * wait in weave's reactor on all their fds (of any kind: pipes and
  * terminals too; a regular file is always ready), blocking only the ULT;
  * the revents and fd sets are the system's answer. A signal handler that
- * runs on the thread ends them with EINTR; ppoll's and pselect's mask is
- * the ULT's own for the call. select writes the time left into its
- * timeout. On a plain OS thread, or with a zero timeout, the system's. */
+ * runs on the thread ends them with EINTR unless an fd is ready by then
+ * (the count wins, as on Linux); ppoll's and pselect's mask is the ULT's
+ * own for the call (a ready fd is reported before a pending signal it
+ * lets in, which stays pending). select writes the time left into its
+ * timeout. Bad pointers are EFAULT, never a crash. On a plain OS thread,
+ * or with a zero timeout, the system's. */
 #define poll(fds, n, timeout) weave_poll(fds, n, timeout)
 #define ppoll(fds, n, timeout, mask) weave_ppoll(fds, n, timeout, mask)
 #define select(n, r, w, e, timeout) weave_select(n, r, w, e, timeout)
 #define pselect(n, r, w, e, timeout, mask) weave_pselect(n, r, w, e, timeout, mask)
 /* close: a cancellation point; a thread blocked in one of the calls above
- * but poll/select on the fd being closed fails with EBADF at once
- * (threads blocked on a dup of it wait on), and the fd number is safe to
- * reuse at once. */
+ * on the fd being closed returns at once: EBADF, or for poll and ppoll
+ * POLLNVAL in that fd's revents (threads blocked on a dup of it wait on;
+ * Linux would keep them all waiting), and the fd number is safe to reuse
+ * at once. recv's MSG_WAITALL fills the buffer on a stream socket only
+ * (one message on others). */
 #define close(fd) weave_close(fd)
+/* POSIX message queues: mq_receive, mq_timedreceive, mq_send and
+ * mq_timedsend on a queue in blocking mode block only the ULT (weave
+ * waits for the queue's descriptor in its reactor); cancellation points
+ * whose wait a request ends. */
+#define mq_receive(q, msg, len, prio) weave_mq_receive(q, msg, len, prio)
+#define mq_timedreceive(q, msg, len, prio, t) weave_mq_timedreceive(q, msg, len, prio, t)
+#define mq_send(q, msg, len, prio) weave_mq_send(q, msg, len, prio)
+#define mq_timedsend(q, msg, len, prio, t) weave_mq_timedsend(q, msg, len, prio, t)
+/* fcntl: F_SETLKW and F_OFD_SETLKW are cancellation points that act on a
+ * pending request and wait on weave's blocking pool (only the ULT waits;
+ * a request made meanwhile is acted on when the wait ends without the
+ * lock); other commands are the system's. The third argument is passed
+ * as an unsigned long (0 when absent). */
+#define WEAVE_FCNTL_(fd, cmd, arg, ...) weave_fcntl(fd, cmd, (unsigned long)(arg))
+#define fcntl(...) WEAVE_FCNTL_(__VA_ARGS__, 0, 0)
 /* Cancellation points that weave does not wait in: a request pending at
  * the call is acted on, then the system's call (which blocks the LWP if
  * it blocks; a request that comes meanwhile is acted on at the next
- * point). open and openat take their optional mode as the system's do. */
+ * point), except waitpid for one child (pid > 0) and waitid(P_PID) for
+ * its exit: those wait only the ULT, for the child's pidfd, and a
+ * request ends that wait. open and openat take their optional mode as
+ * the system's do. */
 #define WEAVE_OPEN_(path, flags, mode, ...) weave_open(path, flags, mode)
 #define open(...) WEAVE_OPEN_(__VA_ARGS__, 0, 0)
 #define WEAVE_OPENAT_(dir, path, flags, mode, ...) weave_openat(dir, path, flags, mode)
@@ -318,16 +346,18 @@
  * pthread_cond_wait, timedwait and clockwait, sem_wait, timedwait and
  * clockwait, sleep, usleep, nanosleep, clock_nanosleep, sigsuspend, pause,
  * sigwait, sigwaitinfo, sigtimedwait, the socket calls and poll, ppoll,
- * select and pselect above); a request pending when one is called is
- * acted on even if it would not wait, and a thread blocked in one is
- * woken by pthread_cancel. open, openat, creat, fsync, fdatasync, msync,
- * wait, waitpid, waitid, tcdrain, lockf, pread, pwrite, msgrcv, msgsnd,
+ * select and pselect above, the mq_* calls, waitpid and waitid for one
+ * child's exit); a request pending when one is called is acted on even
+ * if it would not wait, and a thread blocked in one is woken by
+ * pthread_cancel. fcntl with F_SETLKW or F_OFD_SETLKW acts on a pending
+ * request, and on one made during its wait when the wait ends without
+ * the lock. open, openat, creat, fsync, fdatasync, msync, wait, waitpid
+ * and waitid otherwise, tcdrain, lockf, pread, pwrite, msgrcv, msgsnd,
  * and readv/writev on what is not a socket act on a request pending when
  * they are called, then block the LWP as the system's calls do (a request
- * that comes meanwhile waits for the next point). POSIX's remaining
- * cancellation points (fcntl with F_SETLKW, mq_*, the ones that may be
- * points, such as printf) are the system's calls, which do not act on
- * weave's requests.
+ * that comes meanwhile waits for the next point: nothing can end those
+ * waits early). The calls that may be points, such as printf, are the
+ * system's calls, which do not act on weave's requests.
  * With PTHREAD_CANCEL_ASYNCHRONOUS (and cancellation enabled), a request
  * stops the thread wherever it is in its own code, a loop that calls
  * nothing included (weave interrupts its LWP with the C library's own
@@ -361,6 +391,16 @@
 #define pause() weave_pause()
 #define sigaction(sig, act, oact) weave_sigaction((sig), (act), (oact))
 #define signal(sig, handler) weave_signal((sig), (handler))
+
+/* sigsetjmp saves the calling thread's own mask (a ULT's is weave's, which
+ * the C library's cannot see) and siglongjmp restores it; a jump out of a
+ * handler also puts back what the handler's return would have (the
+ * signal and its sa_mask open again). The C library's __sigsetjmp, which
+ * returns twice, is still called in the program's frame, saving no mask. */
+#undef sigsetjmp
+#define sigsetjmp(env, savemask)                                             \
+    (weave_sigsetjmp_prepare((env), (savemask)), __sigsetjmp((env), 0))
+#define siglongjmp weave_siglongjmp
 
 /* Cleanup handlers: weave's records, which pthread_exit runs. The record
  * lives in the block that the pair opens and closes (POSIX: push and pop

@@ -21,13 +21,15 @@
 //! `connect`, `close`) and `poll`, `ppoll`, `select`, `pselect`. A request
 //! pending when one is called is acted on even if it would not wait (a
 //! timed wait whose time has passed, a free permit, a zero timeout); a
-//! thread blocked in one of them is woken by the request. The simple
-//! cancellation points of `points.rs` (`open`, `fsync`, `waitpid`,
-//! `msgrcv`, ...) act on a request pending at entry only, then block in
-//! the system's call. The rest of POSIX's (`fcntl` with `F_SETLKW`, the
-//! `mq_*` calls) are the system's calls, which do not see weave's
-//! requests, and weave's `sigwait`, `sigwaitinfo` and `sigtimedwait` do
-//! not act on them: not cancellation points here. A wait that completed (a permit taken, a thread
+//! thread blocked in one of them is woken by the request. So are the
+//! message queue calls (`mq_receive`, `mq_send` and their timed forms,
+//! `mq.rs`) and `waitpid`/`waitid` for one child's exit (`points.rs`).
+//! `fcntl` with `F_SETLKW`/`F_OFD_SETLKW` acts on a request pending at
+//! entry, and on one made during its wait (on the blocking pool) when
+//! the wait ends without the lock. The other simple cancellation points
+//! of `points.rs` (`open`, `fsync`, `wait`, `msgrcv`, ...) act on a
+//! request pending at entry only, then block in the system's call
+//! (`points.rs` says why each cannot be ended). A wait that completed (a permit taken, a thread
 //! joined, data read) returns its result; the request is then acted on at
 //! the next point, so that nothing is consumed and lost. A condition
 //! variable wait that acts on a request holds the mutex again first, as

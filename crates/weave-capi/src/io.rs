@@ -31,7 +31,10 @@
 //! socket (a `dup`, a forked child's) and the ULTs waiting on them are
 //! untouched: the file is closed only when its last copy is, as always.
 //! Each wait registers a private copy of the fd with weave's reactor, so a
-//! closed fd's number is safe to reuse at once.
+//! closed fd's number is safe to reuse at once. `poll`, `ppoll`, `select`
+//! and `pselect` waiting on the fd are ended too, with the answer a call
+//! made after the close gets (`POLLNVAL` for it, or `EBADF`: `poll.rs`),
+//! so that every call blocked on an fd behaves alike when it is closed.
 //!
 //! The one piece of state about fds here: the lock by which accepters of
 //! one listening fd take turns (`accept_lock`), made on first use for any
@@ -64,6 +67,24 @@ fn nonblocking(fd: c_int) -> bool {
     fl >= 0 && fl & libc::O_NONBLOCK != 0
 }
 
+/// Whether `fd` is a stream socket (where a receive may be continued
+/// after part of the data, and a send can be partial).
+pub(crate) fn is_stream(fd: c_int) -> bool {
+    let mut ty: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: an int-sized out-value for SO_TYPE.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut c_int).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && ty == libc::SOCK_STREAM
+}
+
 /// When the socket's own timeout for `interest` (`SO_RCVTIMEO` /
 /// `SO_SNDTIMEO`) passes, counted from now; `None` if it has none.
 fn socket_deadline(fd: c_int, interest: Interest) -> Option<Instant> {
@@ -71,7 +92,7 @@ fn socket_deadline(fd: c_int, interest: Interest) -> Option<Instant> {
 }
 
 /// How a wait for readiness ended.
-enum Waited {
+pub(crate) enum Waited {
     Ready,
     /// The socket's timeout passed: `EAGAIN`.
     TimedOut,
@@ -83,7 +104,7 @@ enum Waited {
     Interrupted,
 }
 
-fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
+pub(crate) fn wait(fd: c_int, interest: Interest, deadline: Option<Instant>) -> Waited {
     // A handler that ran before this wait is not this wait's.
     weave_rt::signal::take_interrupted_without_restart();
     let r = cancel::point(|| weave_rt::os::fd::wait(fd, interest, deadline));
@@ -242,7 +263,8 @@ pub unsafe extern "C-unwind" fn weave_write(
 }
 
 /// `recv`: as `read` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
-/// meaning (no wait).
+/// meaning (no wait), and `MSG_WAITALL` fills the buffer on a stream
+/// socket only (on others a receive is one message, as the system's).
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_recv(
     fd: c_int,
@@ -257,7 +279,7 @@ pub unsafe extern "C-unwind" fn weave_recv(
         // SAFETY: the program's buffer of `len` bytes.
         return unsafe { libc::recv(fd, buf, len, flags) };
     }
-    let all = flags & libc::MSG_WAITALL != 0;
+    let all = flags & libc::MSG_WAITALL != 0 && is_stream(fd);
     finish(transfer(fd, Interest::Read, len, all, |done| {
         // SAFETY: `done <= len`: the rest of the program's buffer.
         unsafe {

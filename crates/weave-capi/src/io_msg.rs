@@ -11,8 +11,9 @@
 //! and `MSG_DONTWAIT` keep their `EAGAIN`. The sends write everything on
 //! a stream socket, as a blocking send does, unless an error, timeout or
 //! signal stops them after part (that part's count). `MSG_WAITALL` keeps
-//! a stream receive going until the buffers are full; on other sockets it
-//! means nothing, as for the system. `readv` and `writev` on anything that
+//! a stream receive going until the buffers are full; on other sockets
+//! (datagrams, sequenced packets) a receive returns one message, as the
+//! system's does. `readv` and `writev` on anything that
 //! is not a socket, and every call from a plain OS thread, are the
 //! system's calls (a cancellation request pending at entry acted on
 //! first). All are cancellation points.
@@ -23,25 +24,7 @@ use libc::{iovec, msghdr, sockaddr, socklen_t, ssize_t};
 use weave_rt::os::fd::Interest;
 
 use crate::cancel;
-use crate::io::{finish, on_ult, socket_first_try, transfer};
-
-/// Whether `fd` is a stream socket (where a receive may be continued
-/// after part of the data, and a send can be partial).
-fn is_stream(fd: c_int) -> bool {
-    let mut ty: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: an int-sized out-value for SO_TYPE.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut ty as *mut c_int).cast(),
-            &mut len,
-        )
-    };
-    r == 0 && ty == libc::SOCK_STREAM
-}
+use crate::io::{finish, is_stream, on_ult, socket_first_try, transfer};
 
 /// The most buffers a `readv`/`writev` takes (`IOV_MAX`; more is `EINVAL`).
 const IOV_MAX: c_int = 1024;

@@ -72,6 +72,8 @@ mod live;
 #[cfg_attr(loom, allow(dead_code))]
 mod main_state;
 #[cfg(not(loom))]
+mod mq;
+#[cfg(not(loom))]
 mod mutex;
 #[cfg(not(loom))]
 mod named_sem;

@@ -692,3 +692,78 @@ pub extern "C" fn weave_signal(sig: c_int, handler: weave_sighandler) -> weave_s
     // are never called through the result) have a function pointer's size.
     unsafe { std::mem::transmute::<usize, weave_sighandler>(out) }
 }
+
+/// What weave keeps in a `sigjmp_buf`'s `__saved_mask` (`sigjmp.c`):
+/// the thread's mask, a mark saying weave wrote these words, whether the
+/// mask was saved, and the signal-context depth of the jump point.
+#[repr(C)]
+struct JumpWords {
+    mask: u64,
+    mark: u64,
+    saved: u64,
+    depth: u64,
+}
+
+/// "weave_jp": words that weave's `sigsetjmp` wrote.
+const JUMP_MARK: u64 = u64::from_be_bytes(*b"weave_jp");
+
+extern "C" {
+    /// `src/sigjmp.c`: where weave's words are in the jump buffer `env`;
+    /// with `reading`, null if the C library's own `sigsetjmp` saved a
+    /// mask there.
+    fn weave__jump_words(env: *mut c_void, reading: c_int) -> *mut JumpWords;
+    /// `src/sigjmp.c`: the C library's `siglongjmp(env, val)`.
+    fn weave__jump(env: *mut c_void, val: c_int) -> !;
+}
+
+/// The compatibility header's `sigsetjmp(env, savemask)` calls this, then
+/// the C library's `__sigsetjmp(env, 0)`: the calling thread's jump point,
+/// with its own mask when `savemask` is non-zero (a ULT's is weave's,
+/// which the C library's `sigsetjmp` would not see), kept in `env`.
+///
+/// # Safety
+///
+/// `env` is a `sigjmp_buf`.
+#[no_mangle]
+pub unsafe extern "C" fn weave_sigsetjmp_prepare(env: *mut c_void, savemask: c_int) {
+    let p = signal::jump_point(savemask != 0);
+    // SAFETY: `env` is a sigjmp_buf (the caller's contract); the words lie
+    // inside it.
+    unsafe {
+        weave__jump_words(env, 0).write(JumpWords {
+            mask: p.mask.map_or(0, |m| m.bits()),
+            mark: JUMP_MARK,
+            saved: p.mask.is_some() as u64,
+            depth: p.depth as u64,
+        })
+    };
+}
+
+/// `siglongjmp`: jumps to `env` (`val`, or 1 for 0) with the calling
+/// thread's mask as `sigsetjmp` saved it (none saved: as it is); out of a
+/// handler, the signal and its `sa_mask` are let in again as the
+/// handler's return would have, on a ULT's LWP too. A buffer the C
+/// library's own `sigsetjmp` set is the C library's to restore.
+///
+/// # Safety
+///
+/// `env` was set by `sigsetjmp` on the calling thread, in a function that
+/// has not returned since.
+#[no_mangle]
+pub unsafe extern "C" fn weave_siglongjmp(env: *mut c_void, val: c_int) -> ! {
+    // SAFETY: `env` is a sigjmp_buf (the caller's contract).
+    let w = unsafe { weave__jump_words(env, 1) };
+    // SAFETY: null or the words inside `env`.
+    if let Some(w) = unsafe { w.as_ref() }.filter(|w| w.mark == JUMP_MARK) {
+        let to = signal::JumpPoint {
+            mask: (w.saved != 0).then(|| SigSet::from_bits(w.mask)),
+            depth: w.depth as u32,
+        };
+        // SAFETY: a jump buffer belongs to the thread that set it, and we
+        // jump right after.
+        unsafe { signal::before_jump(&to) };
+    }
+    // SAFETY: the caller's contract; no frame of ours holds anything to
+    // drop.
+    unsafe { weave__jump(env, val) }
+}

@@ -430,6 +430,19 @@ c_tests! {
     sa_onstack_segv_handler_runs_on_the_threads_alternate_stack_after_an_overflow => "sig_altstack_segv_handler_after_stack_overflow",
 }
 
+// The signal semantics of sigaction's flags, alarm, abort and the jumps
+// out of handlers, each checked against POSIX on a ULT and on main.
+c_tests! {
+    sa_siginfo_handlers_get_the_code_pid_uid_and_value_of_each_sender => "sig_siginfo_fields_of_each_sender",
+    nodefer_lets_a_signal_interrupt_its_handler_and_resethand_makes_the_second_one_fatal => "sig_nodefer_and_resethand",
+    sa_mask_signals_wait_until_the_handler_returns => "sig_sa_mask_held_while_the_handler_runs",
+    abort_on_a_thread_runs_its_sigabrt_handler_then_ends_the_process => "sig_abort_on_a_thread_runs_the_handler_then_ends",
+    alarm_ends_a_threads_sleep_sem_wait_and_read_and_cond_wait_goes_on => "sig_alarm_interrupts_a_threads_waits",
+    siglongjmp_out_of_a_handler_restores_the_threads_own_mask => "sig_siglongjmp_restores_the_threads_mask",
+    raise_on_a_thread_runs_the_handler_there_before_returning => "sig_raise_on_a_thread_runs_its_handler_there_first",
+    main_thread_running_a_handler_that_ended_its_wait_is_not_shown_blocked => "sig_handler_on_main_is_not_shown_blocked",
+}
+
 /// Other calls that would hand a weave thread id or a weave-initialised
 /// object to glibc are refused at compile time as well.
 #[test]
@@ -470,4 +483,21 @@ fn affinity_calls_are_refused_at_compile_time() {
             "unexpected compiler output for {name}: {err}"
         );
     }
+}
+
+// The io calls' edges: close under poll/select, bad pointers, signals
+// against readiness, datagrams.
+c_tests! {
+    close_ends_poll_and_select_with_pollnval_and_ebadf => "io_close_ends_poll_and_select",
+    select_and_poll_with_bad_pointers_fail_with_efault => "io_select_bad_pointers_are_efault",
+    ppoll_and_pselect_report_a_ready_fd_before_a_pending_signal => "io_ppoll_ready_fd_beats_a_pending_signal",
+    recv_waitall_on_a_datagram_socket_returns_one_message => "io_recv_waitall_datagram_returns_one",
+    message_queue_calls_block_only_the_ult_and_time_out => "io_mq_calls_block_only_the_ult",
+}
+
+// Cancellation points that wait in the kernel or weave's blocking pool.
+c_tests! {
+    cancel_wakes_the_message_queue_calls => "cancel_wakes_mq_calls",
+    cancel_wakes_waitpid_and_waitid_for_one_child_without_reaping_it => "cancel_wakes_waitpid_for_one_child",
+    fcntl_setlkw_is_a_cancellation_point_and_blocks_only_the_ult => "cancel_fcntl_setlkw_is_a_cancellation_point",
 }

@@ -172,11 +172,17 @@ fn env_lists_the_inspection_variables_and_checks_their_values() {
             ("WEAVE_SCHEDTRACE", "250ms"),
             ("WEAVE_TOP", "1"),
             ("WEAVE_TRACE", "run.trace"),
+            ("WEAVE_TRACE_RING", "99999999999"),
             ("WEAVE_DUMP_SIGNAL", "SIGKILL"),
         ],
     );
     let listing = text(&out.stdout);
+    assert!(
+        listing.contains("set here to \"99999999999\": NOT VALID"),
+        "{listing}"
+    );
     for name in [
+        "WEAVE_TRACE_RING",
         "WEAVE_TRACE",
         "WEAVE_DUMP_SIGNAL",
         "WEAVE_SCHEDTRACE",

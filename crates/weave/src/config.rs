@@ -180,6 +180,8 @@ impl std::error::Error for Invalid {}
 
 /// Most LWPs of the pool; `runtime::MAX_CONCURRENCY` (a test pins them).
 const MAX_LWPS: usize = 256;
+/// The largest trace ring: 16 Mi events, 256 MiB a thread.
+const MAX_TRACE_RING: usize = 1 << 24;
 
 /// The shortest time slice; `Monitor::set_slice` raises shorter ones to it.
 const MIN_SLICE: Duration = Duration::from_micros(100);
@@ -252,6 +254,15 @@ const VARIABLES: &[Variable] = &[
         kind: Kind::Path,
         default: "none",
         meaning: "record a trace of the whole run to this file (see it with weave trace view)",
+    },
+    Variable {
+        name: "WEAVE_TRACE_RING",
+        kind: Kind::Count {
+            max: MAX_TRACE_RING,
+        },
+        default: "262144",
+        meaning: "events each thread's trace ring holds, 16 bytes each, rounded up to a power of two; \
+                  raise it when a trace says it dropped events",
     },
     Variable {
         name: "WEAVE_DUMP_SIGNAL",
@@ -412,6 +423,11 @@ pub(crate) fn time_slice() -> Option<Duration> {
         Value::Duration(d) => Some(d),
         other => crate::fatal(&format!("WEAVE_TIME_SLICE is a duration, not {other}")),
     }
+}
+
+/// `WEAVE_TRACE_RING`: events per thread in a `WEAVE_TRACE` recording.
+pub(crate) fn trace_ring() -> usize {
+    get_usize("WEAVE_TRACE_RING")
 }
 
 /// `WEAVE_WARN`.

@@ -261,6 +261,7 @@ mod thread {
     pub(crate) mod id;
     pub(crate) mod join_state;
     pub(crate) mod room;
+    pub(crate) mod stack_bounds;
     pub(crate) mod state;
 }
 #[cfg(loom)]

@@ -1,7 +1,8 @@
 //! `weave::os::fd::wait_any`: a ULT waits on several raw fds at once
 //! (C's `poll` and `select`) in the reactor. The wait ends when any one
 //! becomes ready, blocks only the ULT, leaves out the fds epoll cannot
-//! watch (a regular file), and times out when its deadline passes.
+//! watch (a regular file), times out when its deadline passes, and is
+//! ended by a `close` of one of its fds, which it names.
 //!
 //! A hang is the failure: each waiter is joined under a watchdog.
 
@@ -13,7 +14,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use weave::os::fd::{self, PollFd};
+use std::os::fd::IntoRawFd;
+
+use weave::os::fd::{self, AnyWait, PollFd};
 use weave::thread::{self, BlockReason};
 
 fn readable(fd: &impl AsRawFd) -> PollFd {
@@ -31,7 +34,7 @@ fn the_second_of_two_fds_ends_the_wait_and_only_the_ult_waits() {
     let waiter = thread::spawn(move || fd::wait_any(&set, None).map_err(|e| e.raw_os_error()));
     wait_blocked(waiter.thread().id(), BlockReason::Net);
     b_peer.write_all(b"x").unwrap();
-    assert_eq!(join_or_fail(waiter, "the waiter"), Ok(true));
+    assert_eq!(join_or_fail(waiter, "the waiter"), Ok(AnyWait::Woken));
     drop((a, b));
 }
 
@@ -47,7 +50,7 @@ fn a_writable_fd_in_the_set_ends_the_wait_at_once() {
         },
     ];
     let h = thread::spawn(move || fd::wait_any(&set, None).map_err(|e| e.raw_os_error()));
-    assert_eq!(join_or_fail(h, "the waiter"), Ok(true));
+    assert_eq!(join_or_fail(h, "the waiter"), Ok(AnyWait::Woken));
 }
 
 #[test]
@@ -71,7 +74,7 @@ fn nothing_ready_times_out_and_a_regular_file_is_left_out() {
         fd::wait_any(&set, Some(Instant::now() + Duration::from_millis(20)))
             .map_err(|e| e.raw_os_error())
     });
-    assert_eq!(join_or_fail(h, "the waiter"), Ok(false));
+    assert_eq!(join_or_fail(h, "the waiter"), Ok(AnyWait::TimedOut));
     drop(file);
 }
 
@@ -82,15 +85,44 @@ fn an_fd_given_twice_waits_for_both_events() {
     let waiter = thread::spawn(move || fd::wait_any(&set, None).map_err(|e| e.raw_os_error()));
     wait_blocked(waiter.thread().id(), BlockReason::Net);
     peer.write_all(b"x").unwrap();
-    assert_eq!(join_or_fail(waiter, "the waiter"), Ok(true));
+    assert_eq!(join_or_fail(waiter, "the waiter"), Ok(AnyWait::Woken));
 }
 
 #[test]
 fn an_os_thread_waits_with_poll() {
     let (a, mut peer) = UnixStream::pair().unwrap();
     peer.write_all(b"x").unwrap();
-    assert!(fd::wait_any(&[readable(&a)], None).unwrap());
+    assert_eq!(fd::wait_any(&[readable(&a)], None).unwrap(), AnyWait::Woken);
     let (b, _b_peer) = UnixStream::pair().unwrap();
     let soon = Instant::now() + Duration::from_millis(10);
-    assert!(!fd::wait_any(&[readable(&b)], Some(soon)).unwrap());
+    assert_eq!(
+        fd::wait_any(&[readable(&b)], Some(soon)).unwrap(),
+        AnyWait::TimedOut
+    );
+}
+
+#[test]
+fn close_of_one_fd_ends_the_wait_and_names_it() {
+    let (a, _a_peer) = UnixStream::pair().unwrap();
+    let (b, _b_peer) = UnixStream::pair().unwrap();
+    let b = b.into_raw_fd();
+    let set = [
+        readable(&a),
+        PollFd {
+            fd: b,
+            events: libc::POLLIN,
+        },
+    ];
+    let waiter = thread::spawn(move || fd::wait_any(&set, None).map_err(|e| e.raw_os_error()));
+    wait_blocked(waiter.thread().id(), BlockReason::Net);
+    // SAFETY: `b` is ours (`into_raw_fd`), closed once.
+    unsafe { fd::close(b) }.unwrap();
+    assert_eq!(
+        join_or_fail(waiter, "the waiter"),
+        Ok(AnyWait::Closed(vec![b]))
+    );
+    // The wait left the table: a later close of `a` finds nothing of it.
+    let a = a.into_raw_fd();
+    // SAFETY: as above.
+    unsafe { fd::close(a) }.unwrap();
 }

@@ -1,7 +1,7 @@
 //! Readers and writers alternate in phases: a writer's unlock lets in
 //! every reader queued at that moment before the next writer, so a stream
 //! of writers cannot starve readers (as a stream of readers cannot starve
-//! a writer: rwlock_writer_preference.rs).
+//! a writer: sync/rwlock_writer_preference.rs).
 
 mod wait_common;
 use wait_common::wait_blocked;

@@ -398,6 +398,11 @@ fn program_child() {
 }
 
 fn run_child(trace_to: Option<&PathBuf>) -> std::process::Output {
+    run_child_with(trace_to, &[])
+}
+
+/// [`run_child`] with more environment variables.
+fn run_child_with(trace_to: Option<&PathBuf>, env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -406,7 +411,9 @@ fn run_child(trace_to: Option<&PathBuf>) -> std::process::Output {
         "--test-threads=1",
     ])
     .env(CHILD, "1")
-    .env_remove("WEAVE_TRACE");
+    .env_remove("WEAVE_TRACE")
+    .env_remove("WEAVE_TRACE_RING")
+    .envs(env.iter().copied());
     if let Some(p) = trace_to {
         cmd.env("WEAVE_TRACE", p);
     }
@@ -451,6 +458,29 @@ fn weave_trace_records_a_whole_run_and_the_output_is_the_same() {
         .any(|e| matches!(e.event, Event::LwpStart { .. })));
     let err = String::from_utf8_lossy(&on.stderr);
     assert!(err.contains("weave: trace written to"), "{err}");
+}
+
+#[test]
+fn weave_trace_ring_sets_each_threads_ring_rounded_up() {
+    let path = temp("ring");
+    run_child_with(Some(&path), &[("WEAVE_TRACE_RING", "1000")]);
+    let small = format::read(&path).unwrap();
+    run_child(Some(&path));
+    let default = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(small.ring, 1024);
+    assert_eq!(default.ring, trace::DEFAULT_RING);
+    // A value out of range is refused with the variable named, and the
+    // default is used.
+    let out = run_child_with(Some(&path), &[("WEAVE_TRACE_RING", "lots")]);
+    let bad = format::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WEAVE_TRACE_RING=\"lots\" is not valid"),
+        "{err}"
+    );
+    assert_eq!(bad.ring, trace::DEFAULT_RING);
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! by `thread_name` metadata): each run is a complete event (`ph: "X"`)
 //! named after its ULT, each idle span an `idle` complete event, each
 //! wake-up a flow (`ph: "s"` on the waker's LWP, `ph: "f"` bound to the
-//! run it led to), each mark an instant event (`ph: "i"`). Times are in
+//! run it led to), each mark an instant event (`ph: "i"`), and the
+//! stretches while some ULT waited runnable for an LWP a counter per LWP
+//! (`ph: "C"`, `LWP n runnable waiting`, 1 from the band's start to its
+//! end, as the viewer's band along the lane). Times are in
 //! microseconds, as the format wants, with the nanoseconds in the
 //! fraction. Each event is on a line of its own, so that a large export
 //! can still be read with line tools.
@@ -71,6 +74,10 @@ enum Args {
     },
     Lost {
         count: u64,
+    },
+    /// A counter's value: 1 while some ULT waits runnable, else 0.
+    Waiting {
+        waiting: u8,
     },
     Nothing {},
 }
@@ -149,6 +156,17 @@ pub(super) fn json(tl: &Timeline) -> String {
             dur: Some(us(s.end - s.start)),
             ..Event::new("idle", "X", s.lane + 1)
         });
+    }
+    for r in &tl.ready {
+        let name = format!("LWP {} runnable waiting", tl.lanes[r.lane].lwp);
+        for (at, waiting) in [(r.start, 1), (r.end, 0)] {
+            ev.push(Event {
+                cat: Some("ready"),
+                ts: Some(us(at)),
+                args: Some(Args::Waiting { waiting }),
+                ..Event::new(name.clone(), "C", r.lane + 1)
+            });
+        }
     }
     for (i, f) in tl.flows.iter().enumerate() {
         let from = f.from_lane.unwrap_or(f.to_lane);
@@ -235,6 +253,35 @@ mod tests {
             end,
             json!({"name": "wake", "cat": "wake", "ph": "f", "bp": "e", "id": 0,
                    "ts": 0.1, "pid": 1, "tid": 1})
+        );
+    }
+
+    #[test]
+    fn runnable_waits_are_a_counter_per_lwp_up_for_each_band() {
+        let got: Vec<(String, f64, u64)> = events()
+            .into_iter()
+            .filter(|e| e["ph"] == "C")
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_string(),
+                    e["ts"].as_f64().unwrap(),
+                    e["args"]["waiting"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let lwp = |n: u32| format!("LWP {n} runnable waiting");
+        // The timeline's bands (its own test): LWP 0 10-20 and 80-100 ns,
+        // LWP 1 60-70 ns.
+        assert_eq!(
+            got,
+            [
+                (lwp(0), 0.01, 1),
+                (lwp(0), 0.02, 0),
+                (lwp(0), 0.08, 1),
+                (lwp(0), 0.1, 0),
+                (lwp(1), 0.06, 1),
+                (lwp(1), 0.07, 0),
+            ]
         );
     }
 

@@ -101,9 +101,14 @@ impl Context {
         None
     }
 
-    /// The stack back, once the ULT has finished.
+    /// The stack back, once the ULT has finished or if it never ran.
     pub(crate) fn into_stack(self) -> Stack {
-        let co = self.co.into_inner();
+        let mut co = self.co.into_inner();
+        if !co.started() {
+            // Never ran (a bound thread whose LWP did not start): this
+            // only drops the entry closure, there is nothing to unwind.
+            co.force_unwind();
+        }
         debug_assert!(co.done());
         co.into_stack()
     }

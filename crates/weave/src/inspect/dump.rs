@@ -356,7 +356,7 @@ impl Dump {
     /// ```
     ///
     /// Written without a serialisation crate (weave depends on none; see
-    /// `docs/DEPENDENCIES.md`); `tests/dump_json.rs` reads it back with a
+    /// `docs/DEPENDENCIES.md`); `tests/threads/dump_json.rs` reads it back with a
     /// JSON parser.
     pub fn to_json(&self) -> String {
         let mut o = String::new();

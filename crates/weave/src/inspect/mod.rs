@@ -20,7 +20,7 @@ pub(crate) fn start_from_env() {
             .filter(|p| !p.is_empty() && p.to_str().map(str::trim) != Some("none"))
     };
     if let Some(path) = given("WEAVE_TRACE") {
-        match crate::trace::record(&path) {
+        match crate::trace::record_with(&path, crate::config::trace_ring()) {
             Ok(()) => {
                 // SAFETY: `stop_trace_at_exit` is a plain extern "C" fn
                 // with no arguments, as atexit requires.

@@ -42,9 +42,17 @@
 //! the wait owns. Fds epoll refuses (`EPERM`: regular files and
 //! directories, which `poll(2)` reports always ready) are left out; the
 //! caller asks `poll(2)` without a timeout first and after each wake-up.
-//! Such a wait is not ended by [`close`] (the program's fds are not
-//! registered with the reactor; POSIX leaves a `close` under a `poll`
-//! unspecified): epoll drops a file when its last copy is closed.
+//! Such a wait is in the table too, under each fd of the set (with the
+//! instance's registration token): [`close`] of one of them ends it, and
+//! it reports which of its fds were closed ([`AnyWait::Closed`]), so that
+//! the caller answers for those numbers without asking the system about
+//! them again (they may name another file by then). POSIX leaves a
+//! `close` under a `poll` unspecified; Linux keeps the `poll` waiting
+//! (the file stays open until it returns). Each fd is added to the set
+//! under its shard's lock in the same critical section as its entry in
+//! the table, so a `close` either finds the entry or ran before the add
+//! (which then fails with `EBADF`, or adds a newer file of that number,
+//! as a wait that overlaps a `close` may).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -193,25 +201,43 @@ const POLL_TO_EPOLL: i16 = libc::POLLIN
     | libc::POLLWRBAND
     | libc::POLLRDHUP;
 
+/// How a [`wait_any`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnyWait {
+    /// One of the fds may be ready (ask `poll(2)`), or, inside a
+    /// [`cancellation_point`](crate::thread::cancellation_point), a
+    /// cancellation request or a signal handler ended the wait.
+    Woken,
+    /// The deadline passed.
+    TimedOut,
+    /// [`close`] closed these fds of the set during the wait (in the order
+    /// of the set, each once): the numbers may name other files by now.
+    Closed(Vec<RawFd>),
+}
+
 /// Blocks the calling thread until one of `fds` may be ready for its
-/// events (or has an error or a hang-up), or until `deadline`:
-/// `Ok(false)` when the deadline passed. The readiness is not returned:
-/// ask `poll(2)` without a timeout, which is also what to do first (an fd
-/// that epoll cannot watch, a regular file, is left out of the wait and
-/// is ready at once for `poll(2)`). On a ULT only the ULT waits (module
-/// doc: a private epoll instance that the reactor watches); on an OS
-/// thread, `poll(2)`. The wake-up may be spurious. Inside a
+/// events (or has an error or a hang-up), until `deadline`
+/// ([`AnyWait::TimedOut`]), or until [`close`] closes one of them
+/// ([`AnyWait::Closed`]). The readiness is not returned: ask `poll(2)`
+/// without a timeout, which is also what to do first (an fd that epoll
+/// cannot watch, a regular file, is left out of the wait and is ready at
+/// once for `poll(2)`). On a ULT only the ULT waits (module doc: a
+/// private epoll instance that the reactor watches); on an OS thread,
+/// `poll(2)`, which no `close` ends. The wake-up may be spurious. Inside a
 /// [`cancellation_point`](crate::thread::cancellation_point), a
-/// cancellation request ends the wait (`Ok(true)`), and so does a signal
-/// handler that runs on the waiting ULT. With no fd that can be waited on
-/// it is a sleep until `deadline`.
+/// cancellation request ends the wait ([`AnyWait::Woken`]), and so does a
+/// signal handler that runs on the waiting ULT. With no fd that can be
+/// waited on it is a sleep until `deadline`.
 ///
 /// Errors: those of `epoll_create1` and `epoll_ctl` other than `EPERM`
 /// (`ENOMEM`, `ENOSPC` past `max_user_watches`, `EMFILE`); `EBADF` for a
 /// fd that is not open.
-pub fn wait_any(fds: &[PollFd], deadline: Option<Instant>) -> io::Result<bool> {
+pub fn wait_any(fds: &[PollFd], deadline: Option<Instant>) -> io::Result<AnyWait> {
     if crate::lwp::current_ult().is_none() {
-        return poll_os(fds, deadline);
+        return Ok(match poll_os(fds, deadline)? {
+            true => AnyWait::Woken,
+            false => AnyWait::TimedOut,
+        });
     }
     // SAFETY: a plain system call; the fd it returns is owned below.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -231,28 +257,82 @@ pub fn wait_any(fds: &[PollFd], deadline: Option<Instant>) -> io::Result<bool> {
         }
         same
     });
-    for p in set {
-        add_to_set(ep.as_raw_fd(), p)?;
-    }
     // `ep` is ours and outlives `reg` (declared before it, dropped after).
+    // Registered empty: an fd added later that is ready makes `ep`
+    // readable, and the first wait asks `ready_now` anyway.
     let reg = reactor::get()?.register(ep.as_raw_fd())?;
-    wait_registered(&reg, Dir::Read, deadline)
+    // SeqCst: as in `wait`.
+    WAITING.fetch_add(1, SeqCst);
+    let _counted = Counted;
+    // Declared after `reg`: leaves the table before `reg` drops.
+    let mut tracked = TrackedSet {
+        fds: Vec::with_capacity(set.len()),
+        token: reg.token(),
+    };
+    for p in set {
+        let mut waits = shard(p.fd);
+        if add_to_set(ep.as_raw_fd(), p)? {
+            waits.entry(p.fd).or_default().push(tracked.token);
+            tracked.fds.push(p.fd);
+        }
+    }
+    let ready = wait_registered(&reg, Dir::Read, deadline)?;
+    if reg.record().closed() {
+        return Ok(AnyWait::Closed(tracked.closed()));
+    }
+    Ok(match ready {
+        true => AnyWait::Woken,
+        false => AnyWait::TimedOut,
+    })
 }
 
-/// Adds `p` to the epoll set `ep`; an fd epoll refuses (`EPERM`) is left
-/// out.
-fn add_to_set(ep: RawFd, p: PollFd) -> io::Result<()> {
+/// The fds of a [`wait_any`] listed in the table under the wait's token
+/// until it drops (as [`Tracked`] for one fd).
+struct TrackedSet {
+    fds: Vec<RawFd>,
+    token: Token,
+}
+
+impl TrackedSet {
+    /// The fds whose entry `close` took out of the table: only `close`
+    /// removes another's token, and it removes the fd's whole list.
+    fn closed(&self) -> Vec<RawFd> {
+        self.fds
+            .iter()
+            .copied()
+            .filter(|fd| !shard(*fd).get(fd).is_some_and(|l| l.contains(&self.token)))
+            .collect()
+    }
+}
+
+impl Drop for TrackedSet {
+    fn drop(&mut self) {
+        for &fd in &self.fds {
+            let mut waits = shard(fd);
+            if let Some(list) = waits.get_mut(&fd) {
+                list.retain(|t| *t != self.token);
+                if list.is_empty() {
+                    waits.remove(&fd);
+                }
+            }
+        }
+    }
+}
+
+/// Adds `p` to the epoll set `ep`: whether it was added (an fd epoll
+/// refuses, `EPERM`, is left out).
+fn add_to_set(ep: RawFd, p: PollFd) -> io::Result<bool> {
     let mut ev = libc::epoll_event {
         events: u32::from((p.events & POLL_TO_EPOLL) as u16),
         u64: p.fd as u64,
     };
     // SAFETY: `ep` is open, `ev` a valid event; a bad fd is an error.
     if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, p.fd, &mut ev) } == 0 {
-        return Ok(());
+        return Ok(true);
     }
     let e = io::Error::last_os_error();
     match e.raw_os_error() {
-        Some(libc::EPERM) => Ok(()),
+        Some(libc::EPERM) => Ok(false),
         _ => Err(e),
     }
 }
@@ -327,8 +407,11 @@ impl Drop for Tracked {
 }
 
 /// Closes `fd` (the system's `close(2)`, whose result this is), first
-/// ending every [`wait`] on it: those return `EBADF` (module doc). Costs
-/// one load more than `close(2)` while no thread waits in [`wait`].
+/// ending every [`wait`] on it, which return `EBADF`, and every
+/// [`wait_any`] with it in its set, which return [`AnyWait::Closed`]
+/// (module doc). Costs
+/// one load more than `close(2)` while no thread waits in [`wait`] or
+/// [`wait_any`].
 ///
 /// # Safety
 ///

@@ -101,7 +101,7 @@ pub(crate) fn fault(
     // SAFETY: errno is thread-local; a handler that makes system calls
     // saves and restores it.
     let errno = unsafe { *libc::__errno_location() };
-    let _cx = super::wrapper::SignalContext::enter();
+    let _cx = super::wrapper::SignalContext::enter(ctx);
     // SAFETY: the kernel passes a valid siginfo (128 bytes) to an
     // SA_SIGINFO handler.
     let k = unsafe { &*(info as *const KernelInfo) };

@@ -87,6 +87,10 @@ thread_local! {
     /// is inside: code that may take a lock asks, and leaves the work to
     /// the kernel when it would run in signal context.
     static IN_SIGNAL_CONTEXT: Cell<u32> = const { Cell::new(0) };
+    /// The `ucontext_t` of the outermost of those handlers (null when
+    /// there is none): its `uc_sigmask` is the kernel mask the thread
+    /// returns to when it leaves them all (`leave_to`).
+    static OUTER_CONTEXT: Cell<*mut libc::c_void> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Whether the calling thread runs inside a handler weave's top half or
@@ -97,13 +101,43 @@ pub(crate) fn in_signal_context() -> bool {
     IN_SIGNAL_CONTEXT.with(|c| c.get()) > 0
 }
 
+/// How many top halves (and synchronous-signal handlers) the calling
+/// thread is inside.
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn signal_depth() -> u32 {
+    IN_SIGNAL_CONTEXT.with(|c| c.get())
+}
+
+/// The calling thread leaves the handlers it is inside down to `depth`
+/// other than by returning (`siglongjmp`, see `jump.rs`): their
+/// [`SignalContext`]s will never drop. Returns the outermost handler's
+/// `ucontext_t` when it leaves them all (its `uc_sigmask` is the kernel
+/// mask the kernel would have put back), else null.
+// ASYNC-SIGNAL-SAFE
+pub(crate) fn leave_to(depth: u32) -> *mut libc::c_void {
+    let now = signal_depth();
+    if depth >= now {
+        return std::ptr::null_mut();
+    }
+    IN_SIGNAL_CONTEXT.with(|c| c.set(depth));
+    if depth == 0 {
+        OUTER_CONTEXT.with(|c| c.replace(std::ptr::null_mut()))
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
 /// Marks the calling thread as in signal context while it lives.
 pub(crate) struct SignalContext;
 
 impl SignalContext {
+    /// `uc`: the handler's `ucontext_t` (kept when it is the outermost).
     // ASYNC-SIGNAL-SAFE
-    pub(crate) fn enter() -> SignalContext {
-        IN_SIGNAL_CONTEXT.with(|c| c.set(c.get() + 1));
+    pub(crate) fn enter(uc: *mut libc::c_void) -> SignalContext {
+        let depth = IN_SIGNAL_CONTEXT.with(|c| c.replace(c.get() + 1));
+        if depth == 0 {
+            OUTER_CONTEXT.with(|c| c.set(uc));
+        }
         SignalContext
     }
 }
@@ -111,7 +145,13 @@ impl SignalContext {
 impl Drop for SignalContext {
     // ASYNC-SIGNAL-SAFE
     fn drop(&mut self) {
-        IN_SIGNAL_CONTEXT.with(|c| c.set(c.get() - 1));
+        let depth = IN_SIGNAL_CONTEXT.with(|c| {
+            c.set(c.get() - 1);
+            c.get()
+        });
+        if depth == 0 {
+            OUTER_CONTEXT.with(|c| c.set(std::ptr::null_mut()));
+        }
     }
 }
 
@@ -126,7 +166,7 @@ pub(crate) extern "C" fn wrapper(
     // SAFETY: errno is thread-local; reading and restoring it is what
     // every handler that makes system calls must do.
     let errno = unsafe { *libc::__errno_location() };
-    let _cx = SignalContext::enter();
+    let _cx = SignalContext::enter(uc);
     // SAFETY: the kernel passes a valid siginfo of at least 128 bytes to an
     // SA_SIGINFO handler; we read only the fields every kind carries or
     // those of kill/sigqueue, which are plain integers for any kind.
@@ -249,12 +289,22 @@ fn top_half(
         // A plain OS thread that uses weave: its kernel mask let it in.
         rec.route = Route::OsThread;
         rec.target = t.id().as_u64().get();
-        let no_restart = immediate::lookup(sig).is_some_and(|i| !i.restart);
-        if take_here(sig, rec, None, info, uc) {
-            if no_restart {
-                t.sig.flags.fetch_or(super::state::NO_RESTART, Relaxed);
+        match immediate::lookup(sig) {
+            Some(imm) => {
+                if claim_once(sig, Some(imm)) {
+                    if !imm.restart {
+                        t.sig.flags.fetch_or(super::state::NO_RESTART, Relaxed);
+                    }
+                    // The wait it interrupts ends before the handler runs:
+                    // a thread running a handler is not blocked, and the
+                    // thread table must not show it so (a program that
+                    // waits for it to block again would take the old wait
+                    // for the next one).
+                    super::state::interrupt_os_wait(t);
+                    immediate::run_in_signal_context(imm, None, &rec, info, uc);
+                }
             }
-            super::state::interrupt_os_wait(t);
+            None => deliver(sig, rec),
         }
         return;
     }

@@ -55,6 +55,10 @@
 //! POSIX's guard size) gets a *solo* stack instead (`solo.rs`): a mapping
 //! of its own with that guard (or none), which bypasses caches and pool
 //! and is unmapped when the ULT is done.
+//!
+//! Every stack is registered with valgrind while a ULT may run on it: a
+//! pool stack once, when carved, for good; a solo stack or one of the
+//! program's from when it is made until it goes back (`valgrind.rs`).
 
 mod advise;
 pub(crate) mod compact;
@@ -62,6 +66,7 @@ mod overflow;
 pub(crate) mod owner_lock;
 mod room;
 pub(crate) mod solo;
+pub(crate) mod valgrind;
 
 pub use compact::compaction_support;
 pub(crate) use overflow::set_overflow_router;
@@ -177,15 +182,30 @@ impl Stack {
     ///
     /// `lo..hi` is writable memory that nothing else uses until the ULT
     /// running on it has finished.
+    ///
+    /// It is registered with valgrind (`valgrind.rs`) until
+    /// [`Stack::user_done`] says the program has it back.
     pub(crate) unsafe fn user(lo: usize, hi: usize) -> Stack {
         let base = hi & !15;
-        let limit = (lo + 15) & !15;
+        let limit = Stack::user_limit(lo);
         let size = base.saturating_sub(limit);
+        valgrind::register(limit, base);
         Stack {
             base,
             // The size rides above the class byte.
             class: size << 8 | usize::from(USER_CLASS),
         }
+    }
+
+    /// The limit of the stack [`Stack::user`] makes of memory from `lo`.
+    pub(crate) fn user_limit(lo: usize) -> usize {
+        (lo + 15) & !15
+    }
+
+    /// The program has its memory from `lo` back, which was a stack of
+    /// [`Stack::user`]: no ULT runs on it any more, nor will.
+    pub(crate) fn user_done(lo: usize) {
+        valgrind::deregister(Stack::user_limit(lo));
     }
 
     /// Whether the program provided this stack.
@@ -736,6 +756,29 @@ impl Pool {
             self.give_to_pool(s);
         }
         true
+    }
+
+    /// Takes back the stack of a ULT that is done with it, whatever its
+    /// kind: a solo stack goes back to the kernel (`solo.rs`), a stack of
+    /// the program's to nobody (it is the program's again), a pool stack
+    /// to `cache` as [`give`](Self::give) does. Returns true if stacks went
+    /// to the pool (so the reaper has work).
+    ///
+    /// # Safety
+    ///
+    /// Nothing runs on `stack` or refers into it any more (its ULT
+    /// finished, or never ran).
+    pub(crate) unsafe fn give_back(&self, stack: Stack, cache: &mut Cache) -> bool {
+        if stack.is_solo() {
+            // SAFETY: the caller's contract.
+            unsafe { solo::release(stack) };
+            return false;
+        }
+        if stack.is_user() {
+            valgrind::deregister(stack.limit_addr());
+            return false;
+        }
+        self.give(stack, cache)
     }
 
     /// Gives a stack straight to the pool's dirty list.

@@ -22,6 +22,9 @@
 //! round; its cost is a `mmap` and a `munmap` per thread, which is what
 //! glibc pays for every thread. Its guard is a guard page for the overflow
 //! handler as the pool's are: a hit is reported with the thread's name.
+//! It is registered with valgrind from `Stack::solo` to `release`
+//! (`valgrind.rs`): its range is mapped again by later stacks and other
+//! memory.
 
 use std::io;
 
@@ -59,6 +62,8 @@ impl Stack {
                 return Err(e);
             }
         }
+        // Until `release` (`valgrind.rs`).
+        super::valgrind::register(lo + guard, lo + guard + size);
         Ok(Stack {
             base: lo + guard + size,
             class: (guard / PAGE) << GUARD_SHIFT | size << 8 | usize::from(SOLO_CLASS),
@@ -105,6 +110,7 @@ fn install(lo: usize, len: usize) -> io::Result<()> {
 /// Nothing runs on `stack` or refers into it any more.
 pub(crate) unsafe fn release(stack: Stack) {
     debug_assert!(stack.is_solo());
+    super::valgrind::deregister(stack.limit_addr());
     let lo = stack.limit_addr() - stack.solo_guard();
     let len = stack.base - lo;
     // SAFETY: the caller's contract; `lo..lo + len` is the mapping

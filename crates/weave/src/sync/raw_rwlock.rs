@@ -963,7 +963,13 @@ mod loom_tests {
     /// wake in `give_up_writing` this model deadlocks).
     #[test]
     fn a_timed_writer_that_gives_up_lets_the_readers_behind_it_in() {
-        loom::model(|| {
+        // Three preemptions, as the other three-thread models here: the
+        // unbounded model took ~166 s, half of CI's loom step, and the
+        // bounded one still deadlocks without the wake in
+        // `give_up_writing`.
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
             let s = shared();
             s.l.read();
             let w = {

@@ -53,6 +53,7 @@ pub(crate) mod panic;
 mod room;
 pub(crate) mod scoped;
 pub(crate) mod snapshot;
+pub(crate) mod stack_bounds;
 pub(crate) mod state;
 pub(crate) mod table;
 pub(crate) mod tcb;
@@ -647,7 +648,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let user_stack = self.user_stack.is_some();
+        let user_stack = self.user_stack.map(|(lo, _)| lo);
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
             self.spawn_then(f, None, |join, thread| JoinHandle {
@@ -671,7 +672,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let user_stack = self.user_stack.is_some();
+        let user_stack = self.user_stack.map(|(lo, _)| lo);
         // SAFETY: F and T are 'static, so nothing borrowed can dangle.
         unsafe {
             self.spawn_then(f, None, |join, thread| {
@@ -848,7 +849,7 @@ impl Builder {
         let published = publish(join, Thread { id, name });
 
         if kind == Kind::Bound {
-            if let Err(e) = lwp::pool::start_bound(tcb, self.cpus) {
+            if let Err(e) = start_bound(tcb, self.cpus) {
                 // SAFETY: the ULT never ran; its context and job are ours.
                 let ctx = unsafe { (*tcb.ctx.get()).take() };
                 // SAFETY: as above.
@@ -859,11 +860,18 @@ impl Builder {
                     }
                 }
                 match ctx {
-                    // Never started: nothing on it to drop. (Only the
-                    // portable context has a destructor, which would try
-                    // to unwind a coroutine that never ran.)
-                    #[allow(clippy::forget_non_drop)]
-                    Some(ctx) => std::mem::forget(ctx),
+                    // Never started: its stack goes back where it came
+                    // from (a solo stack's mapping to the kernel, a pool
+                    // stack to this thread's death row).
+                    Some(ctx) => {
+                        let stack = ctx.into_stack();
+                        // SAFETY: the ULT never ran: nothing is on the stack.
+                        let to_pool =
+                            with_caches(|stacks, _| unsafe { rt.stacks.give_back(stack, stacks) });
+                        if to_pool {
+                            rt.monitor.wake();
+                        }
+                    }
                     // Its stack was promised, not taken: the room goes back.
                     None => rt.stacks.forget_promise(class),
                 }
@@ -882,6 +890,33 @@ impl Builder {
         preempt_point();
         Ok(published)
     }
+}
+
+/// Starts the LWP of bound thread `tcb` (`lwp::pool::start_bound`). Under
+/// `cfg(test)`, [`fail_bound_starts`] makes the next ones fail instead, as
+/// a thread limit would: the spawn's error path has a test.
+fn start_bound(tcb: &'static Tcb, cpus: Option<Vec<usize>>) -> io::Result<()> {
+    #[cfg(test)]
+    if FAIL_BOUND_STARTS
+        .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "an injected failure (cfg(test))",
+        ));
+    }
+    lwp::pool::start_bound(tcb, cpus)
+}
+
+/// Bound starts still to fail (`start_bound`).
+#[cfg(test)]
+static FAIL_BOUND_STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Makes the next `n` starts of a bound thread's LWP fail.
+#[cfg(test)]
+pub(crate) fn fail_bound_starts(n: usize) {
+    FAIL_BOUND_STARTS.store(n, Relaxed);
 }
 
 /// A thread's name as spawn errors show it: `'name'` or `(unnamed)`.
@@ -913,6 +948,8 @@ fn wait_off_stack(id: ThreadId) {
 /// A stack of the caller's, if it is large enough to run a ULT.
 fn user_stack_fits(s: stack::Stack, lo: usize, hi: usize) -> io::Result<stack::Stack> {
     if s.size() < stack::MIN_STACK_SIZE {
+        // Never run on: the program's again.
+        stack::Stack::user_done(lo);
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -1038,9 +1075,10 @@ pub struct JoinHandle<T> {
     /// packet (`thread/hold.rs`).
     join: JoinRef<T>,
     thread: Thread,
-    /// The thread runs on a stack of the caller's (`Builder::stack`): a
-    /// join returns only once its LWP is off that stack.
-    user_stack: bool,
+    /// The thread runs on a stack of the caller's (`Builder::stack`) that
+    /// starts at this address: a join returns only once its LWP is off
+    /// that stack, and gives it back (`stack::Stack::user_done`).
+    user_stack: Option<usize>,
 }
 
 impl<T> JoinHandle<T> {
@@ -1075,8 +1113,9 @@ impl<T> JoinHandle<T> {
         // waiting off the stack: a held slot changes generation only once
         // let go.
         let result = self.join.take();
-        if self.user_stack {
+        if let Some(lo) = self.user_stack {
             wait_off_stack(self.thread.id);
+            stack::Stack::user_done(lo);
         }
         result
     }
@@ -1139,5 +1178,90 @@ pub(crate) fn wait_for<T>(join: &JoinRef<T>) {
 fn after_join_wake<T>(join: &JoinRef<T>) {
     if !join.is_finished() && !join.unregister() {
         yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHILD: &str = "WEAVE_THREAD_TEST_CHILD";
+
+    /// Runs unit test `name` again in a child process, alone (its figures
+    /// are the process's); true in that child, false (after asserting that
+    /// it passed) in the parent.
+    fn in_child(name: &str) -> bool {
+        if std::env::var(CHILD).is_ok_and(|n| n == name) {
+            return true;
+        }
+        let path = format!("thread::tests::{name}");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", &path, "--nocapture", "--test-threads=1"])
+            .env(CHILD, name)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child {name}: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        false
+    }
+
+    /// The mappings of this process: how many, and their bytes in all.
+    fn mappings() -> (usize, usize) {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let bytes = maps
+            .lines()
+            .filter_map(|l| {
+                let (lo, hi) = l.split_whitespace().next()?.split_once('-')?;
+                Some(usize::from_str_radix(hi, 16).ok()? - usize::from_str_radix(lo, 16).ok()?)
+            })
+            .sum();
+        (maps.lines().count(), bytes)
+    }
+
+    /// Spawns `n` bound threads with `b()` whose LWPs fail to start.
+    fn fail_to_start(n: usize, b: impl Fn() -> Builder) {
+        for _ in 0..n {
+            fail_bound_starts(1);
+            let e = b().spawn(|| ()).unwrap_err();
+            assert!(e.to_string().contains("injected"), "{e}");
+        }
+    }
+
+    /// A bound thread whose LWP cannot start (a thread limit) never runs:
+    /// its solo stack (a guard other than one page: a mapping of its own)
+    /// goes back to the kernel, so a thousand such spawns leave the
+    /// process's mappings as they were. (Adjacent solo stacks may merge
+    /// into one line of `/proc/self/maps`, so the bytes are counted too.)
+    #[test]
+    fn a_bound_thread_that_cannot_start_unmaps_its_solo_stack() {
+        if !in_child("a_bound_thread_that_cannot_start_unmaps_its_solo_stack") {
+            return;
+        }
+        let solo = || {
+            Builder::new()
+                .bound()
+                .stack_size(1 << 20)
+                .stack_guard(2 * stack::PAGE)
+        };
+        // The runtime and the first spawn's lazy set-up come first.
+        fail_to_start(4, solo);
+        let before = mappings();
+        fail_to_start(1000, solo);
+        let after = mappings();
+        // A leak is 1,000 stacks of 1 MiB and more; a thread of the
+        // runtime that starts meanwhile may add a malloc arena (64 MiB
+        // reserved) and a few lines.
+        assert!(
+            after.0 <= before.0 + 32 && after.1 <= before.1 + (256 << 20),
+            "mappings grew from {before:?} to {after:?} (count, bytes)"
+        );
+        // The spawns that fail still work afterwards, and the rest does.
+        fail_bound_starts(0);
+        assert_eq!(solo().spawn(|| 7).unwrap().join().unwrap(), 7);
     }
 }

@@ -12,22 +12,23 @@
 //!   hold a RUNNABLE or RUNNING TCB): `ctx`, `locals`, `next`
 //!   while in a local queue, `overflow`;
 //! - atomics anyone may read: `state`, `permit`, `priority`, `home`,
-//!   `generation`, the counters, and the stack's bounds (`stack_lo`,
-//!   `stack_size`: published by whoever writes the overflow record's).
+//!   `generation`, the counters, and the stack's bounds (`stack_bounds`:
+//!   published by whoever writes the overflow record's, `stack_bounds.rs`).
 //!
 //! Below the LWPs and the scheduler: this file names only the stack, the
 //! context, the state word and per-ULT storage.
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::context::Context;
 use crate::loom::AtomicPtr;
 use crate::stack::OverflowInfo;
 use crate::thread::local::Locals;
+use crate::thread::stack_bounds::{Bounds, StackBounds};
 use crate::thread::state::State;
 
 /// Held for reading by whoever reads a TCB's name through a reference
@@ -95,11 +96,11 @@ pub(crate) struct Tcb {
     pub(crate) locals: UnsafeCell<Locals>,
     pub(crate) overflow: UnsafeCell<OverflowInfo>,
     /// The ULT's stack as other threads may read it ([`Tcb::stack`]): its
-    /// lowest usable address (0: none yet, a promise not yet kept) and its
-    /// size, published with the overflow record's stack fields
-    /// ([`Tcb::publish_stack`]).
-    stack_lo: AtomicUsize,
-    stack_size: AtomicUsize,
+    /// lowest usable address (0: none yet, a promise not yet kept), its
+    /// size and whether it is the pool's, published with the overflow
+    /// record's stack fields ([`Tcb::publish_stack`]; the protocol is
+    /// `stack_bounds.rs`'s).
+    stack_bounds: StackBounds,
     /// Name, shared with every `Thread` handle. Behind a lock because the
     /// table snapshot and stale-id errors read it from other threads while
     /// a spawn may be reusing the slot.
@@ -186,8 +187,7 @@ impl Tcb {
             ctx: UnsafeCell::new(None),
             locals: UnsafeCell::new(Locals::default()),
             overflow: UnsafeCell::new(OverflowInfo::NONE),
-            stack_lo: AtomicUsize::new(0),
-            stack_size: AtomicUsize::new(0),
+            stack_bounds: StackBounds::new(),
             name: Mutex::new((0, None)),
             os: Mutex::new(None),
             waits_for: AtomicU32::new(0),
@@ -254,14 +254,18 @@ impl Tcb {
     }
 
     /// Publishes the ULT's stack (`lo`, `size`; 0 and 0 for none yet) for
-    /// [`Tcb::stack`]. Called by whoever writes the overflow record's
+    /// [`Tcb::stack`], marked as not the pool's if the slot's class says so
+    /// (a solo stack or one of the program's, which may be unmapped once
+    /// the thread is done). Called by whoever writes the overflow record's
     /// stack fields: the spawn (a stack taken now, or none for a promise),
     /// the first run (a promise kept).
     pub(crate) fn publish_stack(&self, lo: usize, size: usize) {
-        self.stack_size.store(size, Relaxed);
-        // Release: pairs with the Acquire in `stack`, so that a reader of
-        // `lo` reads this `size` or a later one.
-        self.stack_lo.store(lo, Release);
+        // SAFETY: `class` is written at spawn, before this (the spawn's
+        // own publication, or the first run's, which the spawn's Release of
+        // the state word happens before), and not again while it lives.
+        let class = unsafe { *self.class.get() };
+        let pool = class != crate::stack::USER_CLASS && class != crate::stack::SOLO_CLASS;
+        self.stack_bounds.publish(lo, size, !pool);
     }
 
     /// The stack of the thread of generation `generation` in this slot:
@@ -269,18 +273,12 @@ impl Tcb {
     /// (its first run gives it one) or the slot is another thread's by now.
     /// Any thread may ask.
     pub(crate) fn stack(&self, generation: u32) -> Option<(usize, usize)> {
-        // Acquire: pairs with the Release store in `publish_stack`.
-        let lo = self.stack_lo.load(Acquire);
-        let size = self.stack_size.load(Relaxed);
-        // A reuse of the slot bumps the generation (`Table::release`)
-        // before the next spawn publishes its stack: if `lo` or `size` was
-        // that spawn's, the fence makes the bump visible below. Acquire
-        // fence: orders the loads above before the generation's.
-        std::sync::atomic::fence(Acquire);
-        if lo == 0 || self.generation.load(Relaxed) != generation {
-            return None;
-        }
-        Some((lo, size))
+        self.stack_bounds(generation).map(|b| (b.lo, b.size))
+    }
+
+    /// [`Tcb::stack`], with whether the stack is the pool's.
+    pub(crate) fn stack_bounds(&self, generation: u32) -> Option<Bounds> {
+        self.stack_bounds.read(&self.generation, generation)
     }
 
     /// Readies a FREE slot for the release of its page (`table.rs`): the
@@ -410,8 +408,8 @@ mod tests {
     /// before (80 to 128 bytes of `malloc` chunk for a small packet). Plus
     /// 8 for the third cancellation byte (`cancel_word.rs`, asynchronous
     /// cancellation), which took the one-byte fields past one word. Plus
-    /// 16 for the stack's bounds that any thread may read (`stack_lo`,
-    /// `stack_size`: `thread::stack_of`, the C API's `pthread_getattr_np`
+    /// 16 for the stack's bounds that any thread may read (`stack_bounds`:
+    /// `thread::stack_of`, the C API's `pthread_getattr_np`
     /// of another thread), which the overflow record, owned by the ULT's
     /// LWP, cannot give without a race.
     #[test]

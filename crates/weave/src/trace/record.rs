@@ -261,7 +261,7 @@ pub fn stop() -> io::Result<Option<Stats>> {
         eprintln!(
             "weave: trace {}: dropped {dropped} events (most on {on}, {}): a ring of {} events \
              filled faster than the writer emptied it; record with a larger ring \
-             (weave::trace::record_with)",
+             (WEAVE_TRACE_RING, or weave::trace::record_with)",
             rec.path,
             worst.dropped.load(Relaxed),
             rec.ring

@@ -7,8 +7,7 @@
 //! A hang is the failure: each test waits for the cancelled thread with a
 //! watchdog.
 
-mod wait_common;
-use wait_common::{join_or_fail, wait_blocked};
+use crate::wait_common::{join_or_fail, wait_blocked};
 
 use std::io::Write;
 use std::os::fd::AsRawFd;

@@ -2,8 +2,7 @@
 //! wherever that happens: a `Drop` that blocks (a lock, a channel, a sleep,
 //! a join) works, and `thread::scope` returns only after those drops ran.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;

@@ -3,8 +3,7 @@
 //! and can complete it; `wait` blocks the ULT until another call
 //! completes it and panics on poison; `wait_force` waits through poison.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};

@@ -3,8 +3,7 @@
 //! writer waits, and one blocked by a holding writer gets in when that
 //! writer lets go.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::Arc;
 use weave::sync::RwLock;

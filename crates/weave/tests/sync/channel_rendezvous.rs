@@ -1,8 +1,7 @@
 //! A rendezvous send waits for a receiver: it completes only once the
 //! value is taken.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,8 +2,7 @@
 //! that were waiting, panic, as std's) but leaves a `OnceLock` empty for
 //! the next caller to retry (as std's).
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

@@ -4,8 +4,7 @@
 //! lock. The watchdog only turns a starvation into a failure; nothing here
 //! asserts a time.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;

@@ -1,8 +1,7 @@
 //! `notify_one` wakes the highest-priority waiter first, and the longest
 //! waiting among equals.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,7 @@
 //! Disconnection is reported like std's, both ways, and a failed send
 //! gives its value back.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use weave::sync::{mpmc, mpsc};
 use weave::thread::{self, BlockReason};

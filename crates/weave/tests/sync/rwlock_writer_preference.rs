@@ -2,8 +2,7 @@
 //! the lock before a reader that arrived after it, and while it waits the
 //! thread table shows `BlockReason::RwLock`.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::{Arc, TryLockError};
 use weave::sync::RwLock;

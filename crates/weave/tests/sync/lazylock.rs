@@ -3,8 +3,7 @@
 //! the initialiser panics, `DerefMut`/`force_mut` for unique access, and
 //! the function or the value dropped exactly once.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

@@ -5,8 +5,7 @@
 //! and a writer that gives up no longer holds back the readers that queued
 //! behind it.
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! `weave::dump()`: every thread with what it waits on and for whom, and
 //! the stack of each parked ULT, as text and JSON.
 
-mod wait_common;
-use wait_common::wait_blocked_any;
+use crate::wait_common::wait_blocked_any;
 
 use std::sync::Arc;
 

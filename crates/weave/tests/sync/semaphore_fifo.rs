@@ -2,8 +2,7 @@
 //! thread that arrives while others wait queues behind them even if
 //! permits are free for it (no barging past a waiter).
 
-mod wait_common;
-use wait_common::wait_blocked;
+use crate::wait_common::wait_blocked;
 
 use std::sync::{Arc, Mutex};
 use weave::sync::Semaphore;
