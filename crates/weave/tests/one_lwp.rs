@@ -101,3 +101,85 @@ fn a_raised_priority_preempts_at_the_next_safe_point() {
         vec!["spawner-before", "low", "spawner-after"]
     );
 }
+
+/// After a yield new work goes first (`sched/pick.rs`), also when the
+/// yield could switch straight to a started ULT: a ULT spawned just before
+/// the yield runs before the started one waiting in the ready queue.
+#[test]
+fn a_ult_spawned_before_a_yield_runs_before_the_started_ones() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let _g = one_lwp();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    thread::spawn(move || {
+        let (armed, stop) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (l2, a2, s2) = (l.clone(), armed.clone(), stop.clone());
+        let started = thread::spawn(move || {
+            l2.lock().unwrap().push("started");
+            while !s2.load(Relaxed) {
+                if a2.load(Relaxed) {
+                    l2.lock().unwrap().push("started");
+                }
+                thread::yield_now();
+            }
+        });
+        // Until it has run once: then it waits in the ready queue.
+        while l.lock().unwrap().is_empty() {
+            thread::yield_now();
+        }
+        armed.store(true, Relaxed);
+        let l3 = l.clone();
+        let new = thread::spawn(move || l3.lock().unwrap().push("new"));
+        l.lock().unwrap().push("yield");
+        thread::yield_now();
+        stop.store(true, Relaxed);
+        new.join().unwrap();
+        started.join().unwrap();
+    })
+    .join()
+    .unwrap();
+    let log = log.lock().unwrap();
+    let at = log.iter().position(|&e| e == "yield").unwrap();
+    assert_eq!(
+        log.get(at + 1),
+        Some(&"new"),
+        "after the yield a started ULT ran before the new one: {log:?}"
+    );
+}
+
+/// A busy LWP adds its runs to the LWP table as it goes, not only when it
+/// idles: after some thousands of switches with always something to run,
+/// its row shows them (within the 1,024 it may hold back).
+#[test]
+fn a_busy_lwp_shows_its_runs_without_idling() {
+    let _g = one_lwp();
+    let runs = || {
+        let me = thread::current_lwp().unwrap();
+        weave::lwps()
+            .into_iter()
+            .find(|l| l.index == me)
+            .unwrap()
+            .runs
+    };
+    let grew = thread::spawn(move || {
+        let other = thread::spawn(|| {
+            for _ in 0..3_000 {
+                thread::yield_now();
+            }
+        });
+        let before = runs();
+        for _ in 0..3_000 {
+            thread::yield_now();
+        }
+        let after = runs();
+        other.join().unwrap();
+        after - before
+    })
+    .join()
+    .unwrap();
+    // 6,000 switches or so; up to 1,024 of them not added yet on each look.
+    assert!(grew >= 4_096, "the table showed {grew} more runs");
+}

@@ -119,6 +119,14 @@ const SEARCH_ROUNDS: u32 = 32;
 /// `pause` instructions between two search rounds (~20 ns each here).
 const SEARCH_SPINS: u32 = 16;
 
+/// A switch-in adds the runs counted here to the shared counters (the LWP
+/// table's row, the trace counters) when `Local::seq` reaches a multiple of
+/// this: often enough that a reader of the table sees them within ~1,024
+/// switches, seldom enough that the flush's atomic adds are off the
+/// per-switch cost. A power of two, so that the test is a mask.
+const FLUSH_EVERY: u32 = 1024;
+const _: () = assert!(FLUSH_EVERY.is_power_of_two());
+
 /// How a search for new work ended (`Lwp::search`).
 #[derive(Clone, Copy)]
 enum Search {
@@ -141,6 +149,15 @@ enum Switch {
 pub(crate) struct Local {
     ready: ReadyQueue,
     fresh: Worker<Task>,
+    /// False only while `fresh` is empty: set by this LWP's pushes into it
+    /// (`push_fresh`, a steal's batch), the only ones there are, and
+    /// cleared when a look finds it empty (thieves only take). The pick's
+    /// common case reads this byte instead of the deque's two indices.
+    fresh_queued: bool,
+    /// The runtime this LWP belongs to, set by `run` before anything runs
+    /// here: the pick's look at the injector reads it instead of the
+    /// global pointer and its null check.
+    rt: *const Runtime,
     timers: Timers,
     /// Timers taken due, being fired (kept for its allocation).
     due: Vec<(&'static Tcb, WakeToken)>,
@@ -156,12 +173,13 @@ pub(crate) struct Local {
     /// took stock): one clock read per switch serves as the end of one run
     /// and the start of the next.
     last_tick: u64,
-    /// Switch sequence number last published in `Lwp::running`, kept in
-    /// the high 32 bits as that word has it (so it wraps as it does). It
-    /// moves once per switch-in: it counts the runs too.
-    seq: u64,
+    /// Switch sequence number last published in `Lwp::running` (its high
+    /// 32 bits). It moves once per switch-in: it counts the runs too, and
+    /// they are added to the shared counters each time it reaches a
+    /// multiple of [`FLUSH_EVERY`] (one test of the low bits).
+    seq: u32,
     /// `seq` when the runs were last added to the shared counters.
-    flushed: u64,
+    flushed: u32,
     /// ULTs placed here whose stacks are compacted (`lwp/trim.rs`): while
     /// 0, a switch-in looks no further.
     compacted: usize,
@@ -177,6 +195,29 @@ pub(crate) struct Local {
     /// This LWP's thread's errno, set as the thread starts: a ULT carries
     /// its own value across each switch through it (`context/errno.rs`).
     errno: context::errno::Errno,
+}
+
+impl Local {
+    /// Whether `fresh` is empty, for the pick: the hint first
+    /// (`fresh_queued`), the deque's indices only after a push.
+    #[inline(always)]
+    fn fresh_is_empty(&mut self) -> bool {
+        if !self.fresh_queued {
+            return true;
+        }
+        let empty = self.fresh.is_empty();
+        self.fresh_queued = !empty;
+        empty
+    }
+
+    /// The runtime of this LWP (`rt`).
+    #[inline(always)]
+    fn rt(&self) -> &'static Runtime {
+        debug_assert!(!self.rt.is_null(), "an LWP's runtime is set as it starts");
+        // SAFETY: set by `Lwp::run` before this LWP runs anything (only
+        // its loop and its ULTs call here); a runtime is never freed.
+        unsafe { &*self.rt }
+    }
 }
 
 pub(crate) struct Lwp {
@@ -298,6 +339,8 @@ impl Lwp {
             local: UnsafeCell::new(Local {
                 ready: ReadyQueue::default(),
                 fresh,
+                fresh_queued: false,
+                rt: std::ptr::null(),
                 timers: Timers::default(),
                 due: Vec::new(),
                 stacks: stack::Cache::default(),
@@ -437,8 +480,10 @@ impl Lwp {
     }
 
     /// A ULT placed here became runnable; called on this LWP. At the front
-    /// of its level if its waker asked (`Tcb::run_next`).
-    #[inline]
+    /// of its level if its waker asked (`Tcb::run_next`). Always inlined:
+    /// it is most of a wake on the waker's LWP (`sched::wake_ult`), whose
+    /// call to it cost a frame of its own.
+    #[inline(always)]
     pub(crate) fn push_local(&self, tcb: &'static Tcb) {
         let p = tcb.priority();
         self.local().ready.push_woken(tcb);
@@ -552,7 +597,7 @@ impl Lwp {
         let l = self.local();
         // The new ULT's stack is taken on ours (`give_stack`).
         let probe = 0u8;
-        if l.fresh.is_empty()
+        if l.fresh_is_empty()
             || !has_handoff_room(tcb, std::ptr::addr_of!(probe) as usize)
             || !l.ready.is_empty()
             || !self.inbox.is_empty()
@@ -600,8 +645,10 @@ impl Lwp {
             // taken from its ready queue: both contexts are its, `to`'s
             // switched out (it was queued only once off its stack). `from`
             // is BLOCKING and held: only this LWP queues it, after the
-            // switch (`lwp/handoff.rs`, step 3).
-            unsafe { context::switch_to(ult_context(from), ult_context(to)) }
+            // switch (`lwp/handoff.rs`, step 3). Both are started: `from`
+            // runs, `direct_peek` declined a `to` without a context, and
+            // `block_to_new` gave its new ULT one.
+            unsafe { context::switch_to(started_context(from), started_context(to)) }
         });
         // Back on `from` (pooled: on this LWP): woken and run again.
         self.commit_handed();
@@ -683,7 +730,7 @@ impl Lwp {
             handoff::EndHeld::Ended => Wake::Enqueue,
             handoff::EndHeld::Stale => Wake::Stale,
             handoff::EndHeld::EndedBefore => {
-                self.requeue(tcb);
+                self.requeue_ended(tcb);
                 Wake::Stale
             }
         }
@@ -816,11 +863,11 @@ impl Lwp {
         // a branch less a yield.
         tcb.state.set_runnable();
         let prio = tcb.priority();
-        if self.direct_peek(tcb, prio).is_some() {
+        if let Some((_, top)) = self.direct_peek(tcb, prio) {
             // Behind its equals, as the loop's requeue puts it; the pop
             // and the push in one (a turn of its level's list when the
             // next ULT is an equal).
-            let next = self.local().ready.rotate(tcb, prio);
+            let next = self.local().ready.rotate(tcb, prio, top);
             self.yield_to(tcb, next);
             return;
         }
@@ -841,36 +888,42 @@ impl Lwp {
     /// A yielding caller queues `tcb` itself.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn direct_pick(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
-        self.direct_peek(tcb, floor)?;
-        self.local().ready.pop()
+        let (_, top) = self.direct_peek(tcb, floor)?;
+        Some(self.local().ready.pop_top(top))
     }
 
-    /// `direct_pick` without the pop: the ULT it would take, left at the
-    /// head of `ready` for the caller to take (a yield takes it and queues
-    /// itself in one step, `ReadyQueue::rotate`). Counts the pick when it
-    /// says yes.
+    /// `direct_pick` without the pop: the ULT it would take and its level
+    /// (the top one of `ready`), left at the head of `ready` for the
+    /// caller to take (a yield takes it and queues itself in one step,
+    /// `ReadyQueue::rotate`). Counts the pick when it says yes.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn direct_peek(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
+    fn direct_peek(&self, tcb: &'static Tcb, floor: u8) -> Option<(&'static Tcb, u8)> {
         if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
             return None;
         }
         let l = self.local();
-        // The loop's pick, step by step (see `pick`).
-        if pick::look_at_timers(l.picks, l.ready.is_empty())
-            && (!l.timers.is_empty() || pick::poll_io(l.picks))
+        // The loop's pick, step by step (see `pick`). Its look at timers
+        // and io on their cadence; and, when nothing is ready, at timers
+        // at any pick: asked only when the inbox has ULTs to make ready
+        // (with neither, nothing below is ready to switch to, and the
+        // loop decides), so that the common case tests the cadence alone.
+        if pick::look_at_timers(l.picks, false) && (!l.timers.is_empty() || pick::poll_io(l.picks))
         {
             return None;
         }
         if !self.inbox.is_empty() {
+            if l.ready.is_empty() && !l.timers.is_empty() {
+                return None;
+            }
             self.inbox.take_all(|t| l.ready.push_woken(t));
         }
-        if !l.fresh.is_empty() || rt().global_top() != pick::NONE {
+        if !l.fresh_is_empty() || l.rt().global_top() != pick::NONE {
             return None;
         }
-        if l.ready.top().map_or(true, |p| p < floor) || std::thread::panicking() {
+        let (next, top) = l.ready.head_from(floor)?;
+        if std::thread::panicking() {
             return None;
         }
-        let next = l.ready.head()?;
         // New ULTs go to `fresh` or the injector, or come through the inbox
         // with their home set (`adopt_new`): what is here was placed.
         debug_assert!(next.home.load(Relaxed) != NO_LWP);
@@ -885,7 +938,7 @@ impl Lwp {
         if l.deferring.is_some() {
             l.deferring = None;
         }
-        Some(next)
+        Some((next, top))
     }
 
     /// The symmetric switch: from the running ULT `from`, already queued,
@@ -993,7 +1046,9 @@ impl Lwp {
     /// Pushes a new, not-yet-started ULT of default priority where this
     /// LWP's idle siblings can steal it (`sched::place::place_new` decides).
     pub(crate) fn push_fresh(&self, tcb: &'static Tcb) {
-        self.local().fresh.push(Task(tcb));
+        let l = self.local();
+        l.fresh.push(Task(tcb));
+        l.fresh_queued = true;
     }
 
     /// Rule 5 of `sched/place.rs`: makes this LWP the home of `tcb`, a new
@@ -1041,6 +1096,7 @@ impl Lwp {
         self.local().errno = context::errno::Errno::of_this_thread();
         crate::signal::state::lwp_started();
         self.local().last_tick = 0;
+        self.local().rt = rt();
         // SAFETY: gettid has no preconditions.
         self.tid.store(unsafe { libc::gettid() }, Relaxed);
         trace::emit(Event::LwpStart {
@@ -1095,7 +1151,7 @@ impl Lwp {
         l.picks = l.picks.wrapping_add(1);
         // The common pick: no new work anywhere, so the rule below would
         // take from `ready` (the plan of an empty `fresh` and injector).
-        if l.fresh.is_empty() && rt().global_top() == pick::NONE {
+        if l.fresh_is_empty() && l.rt().global_top() == pick::NONE {
             l.deferring = None;
             return l.ready.pop();
         }
@@ -1184,7 +1240,8 @@ impl Lwp {
     #[inline]
     fn show_idle(&self) {
         self.running_prio.store(IDLE, Relaxed);
-        self.running.store(self.local().seq, Relaxed);
+        self.running
+            .store(u64::from(self.local().seq) << 32, Relaxed);
     }
 
     /// A not-yet-started ULT this LWP just took: keeps it, unless the LWP
@@ -1361,16 +1418,18 @@ impl Lwp {
         crate::thread::current::set_running(Some(t));
         {
             let l = self.local();
-            l.seq = l.seq.wrapping_add(1 << 32);
-            self.running.store(l.seq | u64::from(t.index + 1), Relaxed);
+            l.seq = l.seq.wrapping_add(1);
+            let seq = l.seq;
+            self.running
+                .store((u64::from(seq) << 32) | u64::from(t.index + 1), Relaxed);
             // Until the ULT says otherwise (a yield), it blocked or exited.
             l.switch = Switch::Block;
             // Compacted stacks come back before their ULT runs.
             if l.compacted != 0 && trim::restore_compacted(t) {
                 l.compacted -= 1;
             }
-            // 1,024 runs since the last flush (`seq` counts them).
-            if l.seq.wrapping_sub(l.flushed) >> 42 != 0 {
+            // `seq` counts the runs: every `FLUSH_EVERY`th is flushed.
+            if seq % FLUSH_EVERY == 0 {
                 self.flush_runs();
             }
         }
@@ -1422,6 +1481,15 @@ impl Lwp {
         if t.state.wake(token) == Wake::Enqueue {
             self.requeue(t);
         }
+    }
+
+    /// `requeue` of a held ULT whose wait another waker ended
+    /// (`wake_here`): rare, and out of line, so that the wakes that inline
+    /// `wake_here` keep no registers for its push on the injector.
+    #[cold]
+    #[inline(never)]
+    fn requeue_ended(&self, t: &'static Tcb) {
+        self.requeue(t);
     }
 
     fn requeue(&self, t: &'static Tcb) {
@@ -1477,7 +1545,7 @@ impl Lwp {
     /// events.
     fn flush_runs(&self) {
         let l = self.local();
-        let n = l.seq.wrapping_sub(l.flushed) >> 32;
+        let n = u64::from(l.seq.wrapping_sub(l.flushed));
         l.flushed = l.seq;
         trace::add_runs(n);
         trace::add_lwp_counts(
@@ -1655,7 +1723,10 @@ impl Lwp {
                 continue;
             }
             loop {
-                match victim.stealer().steal_batch_and_pop(&self.local().fresh) {
+                let l = self.local();
+                // The batch may leave ULTs in `fresh`.
+                l.fresh_queued = true;
+                match victim.stealer().steal_batch_and_pop(&l.fresh) {
                     Steal::Success(t) => {
                         trace::emit(Event::Steal {
                             ult: t.0.id(),

@@ -189,9 +189,42 @@ fn end_wait(here: Option<&'static Lwp>, tcb: &'static Tcb, token: WakeToken) -> 
 }
 
 /// [`Waiter::wake`] of a ULT: the end of its wait and, if it was BLOCKED
-/// (or held: [`end_wait`]), the queueing, in one frame.
+/// (or held: [`end_wait`]), the queueing, in one frame. A wake made on an
+/// LWP while no trace hook listens (a ping-pong's every wake) takes
+/// [`wake_ult_here`], whose calls are all in tail position: no register
+/// to save, no frame; the rest [`wake_ult_listened`].
 #[inline(never)]
 fn wake_ult(tcb: &'static Tcb, token: WakeToken) {
+    match lwp::current() {
+        Some(l) if !trace::hooked() => wake_ult_here(l, tcb, token),
+        _ => wake_ult_listened(tcb, token),
+    }
+}
+
+/// [`wake_ult`] on LWP `l`, nobody listening: as [`wake_ult_listened`],
+/// with [`note_wake`] reduced to its count (what it does when nobody
+/// listens) and the LWP read once.
+#[inline(always)]
+fn wake_ult_here(l: &'static Lwp, tcb: &'static Tcb, token: WakeToken) {
+    match l.wake_here(tcb, token) {
+        Wake::Enqueue => {
+            l.count_wake();
+            if tcb.kind() != Kind::Migratable
+                && tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == l.index
+            {
+                l.push_local(tcb);
+            } else {
+                enqueue_elsewhere(tcb);
+            }
+        }
+        Wake::LwpRequeues => l.count_wake(),
+        Wake::Stale => {}
+    }
+}
+
+/// [`wake_ult`] from an OS thread, or while a trace hook listens.
+#[inline(never)]
+fn wake_ult_listened(tcb: &'static Tcb, token: WakeToken) {
     match end_wait(lwp::current(), tcb, token) {
         Wake::Enqueue => enqueue_woken_inline(tcb),
         Wake::LwpRequeues => {

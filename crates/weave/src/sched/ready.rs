@@ -20,9 +20,10 @@ struct List {
 
 pub(crate) struct ReadyQueue {
     lists: [List; PRIORITY_LEVELS as usize],
-    /// Bit `p` set iff `lists[p]` is non-empty.
+    /// Bit `p` set iff `lists[p]` is non-empty: the whole queue's state
+    /// for the pick (empty, top level) in one word, with no count beside
+    /// it to keep up at each push and pop.
     bits: u32,
-    len: usize,
 }
 
 impl Default for ReadyQueue {
@@ -33,7 +34,6 @@ impl Default for ReadyQueue {
                 tail: ptr::null(),
             }; PRIORITY_LEVELS as usize],
             bits: 0,
-            len: 0,
         }
     }
 }
@@ -54,7 +54,6 @@ impl ReadyQueue {
         }
         l.tail = t;
         self.bits |= 1 << p;
-        self.len += 1;
     }
 
     /// Puts `t` first at its priority level: it runs next among its
@@ -70,7 +69,6 @@ impl ReadyQueue {
         }
         l.head = t;
         self.bits |= 1 << p;
-        self.len += 1;
     }
 
     /// Queues `t` as its waker asked: at the front if it was handed a lock
@@ -95,27 +93,35 @@ impl ReadyQueue {
         }
     }
 
-    /// The first ULT of the highest non-empty level, left queued: what
-    /// `pop` would return.
+    /// The first ULT of the highest non-empty level and that level, if
+    /// the level is `floor` or above, left queued: what `pop` would
+    /// return. One shift tells "nothing at `floor` or above" (the level
+    /// is needed only past it).
     #[inline(always)]
-    pub(crate) fn head(&self) -> Option<&'static Tcb> {
-        let p = self.top()? as usize;
-        // SAFETY: a level whose bit is set has a head, a TCB in a table
-        // slot that lives as long as the process.
-        Some(unsafe { &*self.lists[p].head })
+    pub(crate) fn head_from(&self, floor: u8) -> Option<(&'static Tcb, u8)> {
+        let floor = floor.min(PRIORITY_LEVELS - 1);
+        if self.bits >> floor == 0 {
+            return None;
+        }
+        let p = self.bits.ilog2() as u8;
+        // SAFETY: bit `p` is set, so level `p` has a head, a TCB in a
+        // table slot that lives as long as the process.
+        Some((unsafe { &*self.lists[p as usize].head }, p))
     }
 
     /// A yield's pop and push in one: removes the first ULT of the highest
     /// non-empty level and queues `t` behind its equals, as `pop` then
     /// `push(t)` would. When `t`'s level is that highest one (a yield to an
     /// equal, the common case) the level's list turns by one and `bits` and
-    /// `len` stay as they are. The queue must not be empty; `prio` is
-    /// `t`'s priority, as the caller read it.
+    /// `bits` stays as it is. The queue must not be empty; `prio` is
+    /// `t`'s priority, as the caller read it, and `top` the highest
+    /// non-empty level, as `head_from` gave it.
     #[inline(always)]
-    pub(crate) fn rotate(&mut self, t: &'static Tcb, prio: u8) -> &'static Tcb {
+    pub(crate) fn rotate(&mut self, t: &'static Tcb, prio: u8, top: u8) -> &'static Tcb {
         debug_assert_eq!(prio, t.priority());
+        debug_assert_eq!(Some(top), self.top());
         let p = prio.min(PRIORITY_LEVELS - 1) as usize;
-        if self.top() != Some(p as u8) {
+        if top != p as u8 {
             let head = self.pop().expect("rotate on an empty ready queue");
             self.push(t);
             return head;
@@ -139,6 +145,24 @@ impl ReadyQueue {
         head
     }
 
+    /// As `pop`, for a caller that knows the highest non-empty level
+    /// (`top`, from `head_from`): the queue is not empty.
+    #[inline(always)]
+    pub(crate) fn pop_top(&mut self, top: u8) -> &'static Tcb {
+        debug_assert_eq!(Some(top), self.top());
+        let p = top as usize;
+        let l = &mut self.lists[p];
+        // SAFETY: `top` is a non-empty level: its head is a TCB of the table.
+        let t: &'static Tcb = unsafe { &*l.head };
+        let next = t.next.load(Relaxed);
+        l.head = next;
+        if next.is_null() {
+            l.tail = ptr::null();
+            self.bits &= !(1 << p);
+        }
+        t
+    }
+
     /// Removes the first ULT of the highest non-empty level.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<&'static Tcb> {
@@ -152,12 +176,12 @@ impl ReadyQueue {
             l.tail = ptr::null();
             self.bits &= !(1 << p);
         }
-        self.len -= 1;
         Some(t)
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.bits == 0
     }
 }
 
@@ -179,7 +203,7 @@ mod tests {
         for t in [a, b, c, d] {
             q.push(t);
         }
-        assert_eq!(q.len, 4);
+        assert!(!q.is_empty());
         assert_eq!(q.top(), Some(31));
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
         assert_eq!(order, vec![d.index, b.index, a.index, c.index]);
@@ -201,14 +225,59 @@ mod tests {
                 }
                 let head = a.pop().unwrap();
                 a.push(me);
-                assert_eq!(b.rotate(me, yielder).index, head.index);
-                assert_eq!((a.len, a.bits, a.top()), (b.len, b.bits, b.top()));
+                let top = b.top().unwrap();
+                assert_eq!(b.rotate(me, yielder, top).index, head.index);
+                assert_eq!((a.bits, a.top()), (b.bits, b.top()));
                 let order = |q: &mut ReadyQueue| -> Vec<u32> {
                     std::iter::from_fn(|| q.pop()).map(|t| t.index).collect()
                 };
                 assert_eq!(order(&mut a), order(&mut b), "{prios:?}, yielder {yielder}");
             }
         }
+    }
+
+    /// `head_from` answers for the top level only, and only from `floor`
+    /// up: a yield of priority `floor` must not find a lower ULT to run.
+    #[test]
+    fn head_from_gives_the_top_level_at_or_above_the_floor() {
+        let mut q = ReadyQueue::default();
+        assert!(q.head_from(0).is_none());
+        let (a, b, c) = (tcb(4), tcb(9), tcb(9));
+        q.push(a);
+        assert_eq!(
+            q.head_from(4).map(|(t, p)| (t.index, p)),
+            Some((a.index, 4))
+        );
+        assert!(q.head_from(5).is_none());
+        q.push(b);
+        q.push(c);
+        for floor in [0, 4, 9] {
+            assert_eq!(
+                q.head_from(floor).map(|(t, p)| (t.index, p)),
+                Some((b.index, 9))
+            );
+        }
+        assert!(q.head_from(10).is_none() && q.head_from(31).is_none());
+        assert!(
+            q.head_from(200).is_none(),
+            "a floor past the levels is the top one"
+        );
+    }
+
+    #[test]
+    fn pop_top_is_pop() {
+        let (mut a, mut b) = (ReadyQueue::default(), ReadyQueue::default());
+        for p in [3u8, 9, 9, 3] {
+            let t = tcb(p);
+            a.push(t);
+            b.push(t);
+        }
+        while let Some(t) = a.pop() {
+            let top = b.top().unwrap();
+            assert_eq!(b.pop_top(top).index, t.index);
+            assert_eq!(a.bits, b.bits);
+        }
+        assert!(b.is_empty());
     }
 
     #[test]
