@@ -13,6 +13,7 @@
  * Without weave (glibc's threads) only what does not depend on a
  * concurrent close is checked: the answers of the calls made after it. */
 #include "check.h"
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -53,12 +54,20 @@ static void *waits(void *arg) {
 
 #endif
 
-/* Polls a closed fd and an open one that is ready: both reported. */
+/* Polls a closed fd and an open one that is ready: both reported. The
+ * closed number is a high one, which nothing else in the process takes
+ * while the test looks at it: the lowest free number may be taken by
+ * another thread at any time (weave's monitor reads /proc now and then,
+ * and a /proc file is always readable). */
 static void after_close(void) {
     int sv[2], ov[2];
     EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, ov), 0);
     EQ(write(ov[1], "x", 1), 1);
+    int high = fcntl(sv[0], F_DUPFD_CLOEXEC, 512);
+    CHECK(high >= 512);
+    EQ(close(sv[0]), 0);
+    sv[0] = high;
     EQ(close(sv[0]), 0);
     struct pollfd p[2] = {{sv[0], POLLIN, 0}, {ov[0], POLLIN, 0}};
     EQ(poll(p, 2, 1000), 2);
