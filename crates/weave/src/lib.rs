@@ -149,6 +149,8 @@ pub mod stack;
 mod start;
 #[cfg(not(loom))]
 pub mod sync;
+#[cfg(all(test, not(loom)))]
+mod test_child;
 #[cfg(not(loom))]
 pub mod thread;
 #[cfg(not(loom))]

@@ -353,29 +353,8 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
-    const CHILD: &str = "WEAVE_STACKS_TEST_CHILD";
-
-    /// Runs unit test `name` again in a child process (a fault kills the
-    /// process); true in that child, false (after asserting that it
-    /// passed) in the parent.
     fn in_child(name: &str) -> bool {
-        if std::env::var(CHILD).is_ok_and(|n| n == name) {
-            return true;
-        }
-        let path = format!("inspect::stacks::tests::{name}");
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &path, "--nocapture", "--test-threads=1"])
-            .env(CHILD, name)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "child {name}: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        false
+        crate::test_child::in_child(module_path!(), name)
     }
 
     #[inline(never)]

@@ -827,35 +827,8 @@ mod tests {
     use crate::signal::{How, SigSet};
     use std::time::{Duration, Instant};
 
-    const CHILD: &str = "WEAVE_DISPATCH_TEST_CHILD";
-
-    /// Runs unit test `name` again in a child process (signals are
-    /// process-wide), with a watchdog there that turns a hang into a
-    /// failure; true in that child, false (after asserting that it passed)
-    /// in the parent.
     fn in_child(name: &str) -> bool {
-        if std::env::var(CHILD).is_ok_and(|n| n == name) {
-            std::thread::spawn(|| {
-                std::thread::sleep(Duration::from_secs(60));
-                eprintln!("watchdog: the scenario hung for 60 s");
-                std::process::exit(3);
-            });
-            return true;
-        }
-        let path = format!("signal::dispatch::tests::{name}");
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &path, "--nocapture", "--test-threads=1"])
-            .env(CHILD, name)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "child {name}: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        false
+        crate::test_child::in_child(module_path!(), name)
     }
 
     /// Queues `sig` with `value` on the calling kernel thread; false if the

@@ -1185,29 +1185,8 @@ fn after_join_wake<T>(join: &JoinRef<T>) {
 mod tests {
     use super::*;
 
-    const CHILD: &str = "WEAVE_THREAD_TEST_CHILD";
-
-    /// Runs unit test `name` again in a child process, alone (its figures
-    /// are the process's); true in that child, false (after asserting that
-    /// it passed) in the parent.
     fn in_child(name: &str) -> bool {
-        if std::env::var(CHILD).is_ok_and(|n| n == name) {
-            return true;
-        }
-        let path = format!("thread::tests::{name}");
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &path, "--nocapture", "--test-threads=1"])
-            .env(CHILD, name)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "child {name}: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        false
+        crate::test_child::in_child(module_path!(), name)
     }
 
     /// The mappings of this process: how many, and their bytes in all.
