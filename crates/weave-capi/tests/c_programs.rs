@@ -5,7 +5,15 @@
 //! be compiled), runs it, and checks its exit status and output.
 //!
 //! A program that hangs is killed after a generous watchdog and fails.
+//!
+//! A program is compiled once per content: its executable's name carries a
+//! hash of what went into it (source, headers, compiler and flags), so the
+//! debug and the release run of this file (both use cargo's shared
+//! `CARGO_TARGET_TMPDIR`) and every later run compile only what changed.
+//! A dynamically linked program finds the library through
+//! `CARGO_TARGET_TMPDIR/lib`, which each run points at its own build.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -48,44 +56,107 @@ fn compile(name: &str, static_link: bool) -> PathBuf {
     )
 }
 
+/// The C compiler the tests use (`CC`, or `cc`).
+fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".into())
+}
+
+/// Every header a test program may include: weave's public ones and the
+/// tests' own. A change to any of them changes every program's hash.
+fn headers() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![
+        crate_dir().join("../../include"),
+        crate_dir().join("tests/c"),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read a header directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "h") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A hash of everything a compiled program depends on besides the library
+/// it links dynamically: the source, every header, the compiler command
+/// and its arguments. (A statically linked program contains the library
+/// and is never reused: see `compile_file`.)
+fn content_hash(src: &Path, args: &[std::ffi::OsString]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for file in std::iter::once(src.to_path_buf()).chain(headers()) {
+        file.hash(&mut h);
+        std::fs::read(&file)
+            .expect("read a C source or header")
+            .hash(&mut h);
+    }
+    args.hash(&mut h);
+    h.finish()
+}
+
 fn compile_file(src: &Path, static_link: bool) -> PathBuf {
     let name = src.file_stem().expect("a file name").to_string_lossy();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c");
     std::fs::create_dir_all(&out_dir).expect("create the output directory");
-    let exe = out_dir.join(if static_link {
-        format!("{name}-static")
-    } else {
-        name.to_string()
-    });
     let lib = lib_dir();
-    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    cc.args([
-        "-std=gnu11",
-        "-D_GNU_SOURCE",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-O1",
-        "-g",
-    ])
-    .arg("-I")
-    .arg(crate_dir().join("../../include"))
-    .arg("-I")
-    .arg(crate_dir().join("tests/c"))
-    .args(["-include", "weave/pthread.h"])
-    .arg(src)
-    .arg("-o")
-    .arg(&exe);
+    let mut args: Vec<std::ffi::OsString> = vec![cc().into()];
+    args.extend(
+        [
+            "-std=gnu11",
+            "-D_GNU_SOURCE",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            "-g",
+        ]
+        .map(Into::into),
+    );
+    args.extend([
+        "-I".into(),
+        crate_dir().join("../../include").into(),
+        "-I".into(),
+        crate_dir().join("tests/c").into(),
+        "-include".into(),
+        "weave/pthread.h".into(),
+        src.into(),
+    ]);
     if static_link {
-        cc.arg(lib.join("libweave.a"))
-            .args(["-lpthread", "-ldl", "-lm"]);
+        args.push(lib.join("libweave.a").into());
+        args.extend(["-lpthread", "-ldl", "-lm"].map(Into::into));
     } else {
-        cc.arg("-L")
-            .arg(&lib)
-            .arg("-lweave")
-            .arg(format!("-Wl,-rpath,{}", lib.display()));
+        args.extend([
+            "-L".into(),
+            lib.clone().into(),
+            "-lweave".into(),
+            format!("-Wl,-rpath,{}", lib.display()).into(),
+        ]);
     }
-    let out = cc
+    let exe = if static_link {
+        out_dir.join(format!("{name}-static"))
+    } else {
+        let exe = out_dir.join(format!("{name}-{:016x}", content_hash(src, &args)));
+        if exe.exists() {
+            return exe;
+        }
+        exe
+    };
+    // Written under a name of its own, then renamed into place: tests run
+    // in parallel, and two of them may compile the same program.
+    let tmp = out_dir.join(format!(
+        "{name}.tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let out = Command::new(&args[0])
+        .args(&args[1..])
+        .arg("-o")
+        .arg(&tmp)
         .output()
         .expect("run the C compiler (is `cc` installed?)");
     assert!(
@@ -93,7 +164,43 @@ fn compile_file(src: &Path, static_link: bool) -> PathBuf {
         "{name}.c does not compile:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::rename(&tmp, &exe).expect("put the program in place");
     exe
+}
+
+/// The compile cache: a program is reused while its source is unchanged
+/// (the same file, not a new one) and compiled again once it changes.
+#[test]
+fn a_program_is_compiled_once_per_content() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-cache-check");
+    std::fs::create_dir_all(&dir).expect("create the source directory");
+    let src = dir.join("says.c");
+    let says = |word: &str| {
+        std::fs::write(
+            &src,
+            format!("#include <stdio.h>\nint main(void) {{ puts(\"{word}\"); return 0; }}\n"),
+        )
+        .expect("write the program");
+        let exe = compile_file(&src, false);
+        let out = run(&exe);
+        assert!(out.status.success(), "says.c failed: {}", out.status);
+        (exe, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (first, said) = says("one");
+    assert_eq!(said, "one\n");
+    let inode = std::fs::metadata(&first).expect("the program").ino();
+    let (again, said) = says("one");
+    assert_eq!(said, "one\n");
+    assert_eq!(again, first, "an unchanged program got another name");
+    assert_eq!(
+        std::fs::metadata(&again).expect("the program").ino(),
+        inode,
+        "an unchanged program was compiled again"
+    );
+    let (changed, said) = says("two");
+    assert_eq!(said, "two\n", "a changed source ran its old program");
+    assert_ne!(changed, first);
 }
 
 /// Runs a program with a watchdog; its output.
@@ -466,7 +573,7 @@ fn affinity_calls_are_refused_at_compile_time() {
         let src = dir.join(format!("{name}.c"));
         std::fs::write(&src, format!("int main(void) {{ return {call}; }}\n"))
             .expect("write the program");
-        let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        let out = Command::new(cc())
             .args(["-std=gnu11", "-D_GNU_SOURCE", "-O1", "-c"])
             .arg("-I")
             .arg(crate_dir().join("../../include"))

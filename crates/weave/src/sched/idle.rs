@@ -344,9 +344,16 @@ mod loom_tests {
     /// the work (a ULT of its own woke), and the pool's remaining LWP goes
     /// to sleep. Either the sleeper's last check sees the work, or the
     /// pusher or the retired searcher's hand-over claims the sleeper.
+    ///
+    /// Bounded to 3 preemptions (~0.1 CPU s; unbounded it took ~45): it
+    /// still fails at 1, 2 and 3 ("queued work left unseen") with
+    /// `end_search`'s fence removed, and with its `HandOver` answered as
+    /// `Settled`.
     #[test]
     fn a_retired_searcher_hands_the_work_over() {
-        loom::model(|| {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
             let idle = Arc::new(Idle::new());
             idle.set_members(&[0]);
             let member = Arc::new(SleepFlag::new());

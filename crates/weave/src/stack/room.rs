@@ -155,9 +155,15 @@ mod loom_tests {
             .expect("a carve went past the reserved address space");
     }
 
+    /// Bounded to 3 preemptions (~0.2 CPU s; unbounded it took ~30): it
+    /// still fails at 1, 2 and 3 ("a carve went past the reserved address
+    /// space") with `claim` taking what it wants regardless of the room,
+    /// and with its compare-exchange made a load and a store.
     #[test]
     fn carves_stay_within_the_reserved_space_and_the_count_comes_back() {
-        loom::model(|| {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
             let room = Arc::new(Room::new());
             let chunks = Arc::new(Mutex::new(Chunks {
                 carvable: 2,

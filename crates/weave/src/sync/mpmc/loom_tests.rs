@@ -157,9 +157,16 @@ fn a_freed_place_is_granted_to_a_waiting_select_send() {
     });
 }
 
+/// Three threads and a select: bounded to 2 preemptions, not the file's 3
+/// (~1.3 CPU s instead of ~43). At 1 and 2 it still fails (loom's
+/// deadlock: a lost wake-up) with the receiver's wake of the waiting lazy
+/// senders taken out of `Locked::register_recv`, and with the fence of
+/// `Locked::register_send` removed.
 #[test]
 fn a_select_send_and_a_plain_send_share_a_rendezvous_receiver() {
-    model(|| {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(2);
+    b.check(|| {
         let (tx, rx) = bounded::<u32>(0);
         let tx2 = tx.clone();
         let a = thread::spawn(move || {
