@@ -3,8 +3,9 @@
 //! right now (the poller role, `role.rs`) and how many ULTs wait on it.
 //!
 //! Only the set's own LWP sleeps in it. The monitor's tick polls it without
-//! blocking when the LWP is busy (or has left), holding the same role for
-//! that instant. So readiness of an fd wakes the LWP that runs the ULT
+//! blocking when the LWP has not polled it since the tick before (busy for
+//! that long, or gone: the set counts its LWP's polls), holding the same
+//! role for that instant. So readiness of an fd wakes the LWP that runs the ULT
 //! waiting for it, in the kernel, with no other LWP in between.
 //!
 //! Names nothing of weave's: the reactor says which set is whose.
@@ -13,7 +14,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 use std::time::Instant;
 
 use super::role::Role;
@@ -34,6 +35,11 @@ pub(crate) struct Set {
     /// of a set nobody attends moves the registration to the waiter's own
     /// set (`Registration::wait`).
     attended: AtomicBool,
+    /// Polls of the set by its own LWP ([`Set::note_own_poll`]).
+    own_polls: AtomicU32,
+    /// `own_polls` as the monitor's tick last read it
+    /// ([`Set::polled_since_last_look`]; only the monitor writes it).
+    own_polls_seen: AtomicU32,
 }
 
 impl Set {
@@ -66,6 +72,8 @@ impl Set {
             role: Role::new(),
             waiting: Waiting::new(),
             attended: AtomicBool::new(true),
+            own_polls: AtomicU32::new(0),
+            own_polls_seen: AtomicU32::new(0),
         })
     }
 
@@ -78,6 +86,28 @@ impl Set {
 
     pub(super) fn set_attended(&self, yes: bool) {
         self.attended.store(yes, Relaxed);
+    }
+
+    /// The set's own LWP polls it (blocking or not). Only the holder of the
+    /// poller role calls this, so a load and a store count without a
+    /// locked instruction; Relaxed, as the count is a hint for the
+    /// monitor's tick, which polls anyway when it sees no change.
+    #[inline]
+    pub(super) fn note_own_poll(&self) {
+        self.own_polls
+            .store(self.own_polls.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// For the monitor's tick (its only caller): whether the set's LWP
+    /// polled it since the last time the tick asked. Such a set is being
+    /// collected by the LWP that runs its ULTs, and a poll by the monitor
+    /// would only move its events' wakes onto another CPU. A set whose LWP
+    /// stopped polling (stuck in a long ULT or in the kernel, or gone) shows
+    /// no change at the next tick and is polled then: the fallback comes
+    /// within two ticks instead of one.
+    pub(super) fn polled_since_last_look(&self) -> bool {
+        let n = self.own_polls.load(Relaxed);
+        self.own_polls_seen.swap(n, Relaxed) != n
     }
 
     /// Adds `fd` to the set, edge-triggered for both directions, with
