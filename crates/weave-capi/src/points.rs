@@ -29,10 +29,11 @@
 //! **At entry only**, then the system's call, which blocks the LWP if it
 //! blocks (a request made meanwhile is acted on at the next point):
 //! - `open`, `openat`, `creat`, `fsync`, `fdatasync`, `msync`, `pread`,
-//!   `pwrite` (and `readv`/`writev` on what is not a socket, in
-//!   `io_msg.rs`): file and disk waits the kernel does not let a signal
-//!   end (they sleep uninterruptibly), and have no fd to wait on, so
-//!   there is nothing to end early;
+//!   `pwrite` (and `read`, `write`, `readv`, `writev` on regular files,
+//!   directories and block devices, and on the files the kernel will not
+//!   try without blocking: `io_pipe.rs`): file and disk waits the kernel
+//!   does not let a signal end (they sleep uninterruptibly), and have no
+//!   fd to wait on, so there is nothing to end early;
 //! - `wait`, `waitpid` for any child or a group (`pid <= 0`) or with
 //!   `WUNTRACED`/`WCONTINUED`, `waitid` for `P_ALL`/`P_PGID` or stops: no
 //!   fd becomes ready for "some child" or for a stop (a pidfd reports

@@ -336,6 +336,21 @@ fn async_cancel_create_cancel_join_rounds_on_one_and_two_lwps() {
     passes_on_lwps("cancel_async_rounds", &["1", "2"]);
 }
 
+// Pipes, eventfds and the other pollable files that are not sockets
+// block only the ULT.
+c_tests! {
+    pipe_and_eventfd_reads_and_writes_block_only_the_ult => "pipe_io_blocks_only_the_ult",
+    pipe_waits_end_with_eintr_on_cancel_and_with_epipe => "pipe_io_eintr_cancel_and_epipe",
+    close_ends_a_blocked_pipe_read_and_write => "close_wakes_a_blocked_pipe_reader",
+}
+
+/// Writers of records of up to `PIPE_BUF` bytes, waiting for room in one
+/// pipe, never interleave within a record, on one LWP and on two.
+#[test]
+fn pipe_writes_of_up_to_pipe_buf_bytes_are_atomic_on_one_and_two_lwps() {
+    passes_on_lwps("pipe_writes_up_to_pipe_buf_are_atomic", &["1", "2"]);
+}
+
 #[test]
 fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
     let out = passes("exit_from_main");
