@@ -699,8 +699,14 @@ int weave_fcntl(int fd, int cmd, unsigned long arg);
 // `tcdrain` (module doc).
 int weave_tcdrain(int fd);
 
-// `lockf`: acts on a pending cancellation request, then the system's
-// `lockf` (module doc).
+// `lockf`: acts on a pending cancellation request; then, for `F_LOCK`
+// on a ULT, the system's call runs on weave's blocking pool, as
+// `fcntl(F_SETLKW)`'s does (the lock is a record lock of the process,
+// from the file's offset, which the pool thread shares), so only the ULT
+// waits; a request made during that wait is acted on when it ends
+// without the lock, and a taken lock is returned with the request left
+// for the next point (module doc). Other commands (`F_TLOCK`, `F_TEST`,
+// `F_ULOCK`) and calls from an OS thread are the system's.
 int weave_lockf(int fd, int cmd, off_t len);
 
 // `pread`: acts on a pending cancellation request, then the system's

@@ -317,8 +317,10 @@
 /* fcntl: F_SETLKW and F_OFD_SETLKW are cancellation points that act on a
  * pending request and wait on weave's blocking pool (only the ULT waits;
  * a request made meanwhile is acted on when the wait ends without the
- * lock); other commands are the system's. The third argument is passed
- * as an unsigned long (0 when absent). */
+ * lock); other commands are the system's. The third argument, an int
+ * (F_SETFL, F_DUPFD, ...), a pointer (F_GETLK, ...) or none (F_GETFL), is
+ * passed as an unsigned long (0 when absent), which the system's fcntl
+ * reads back as the type its command takes. */
 #define WEAVE_FCNTL_(fd, cmd, arg, ...) weave_fcntl(fd, cmd, (unsigned long)(arg))
 #define fcntl(...) WEAVE_FCNTL_(__VA_ARGS__, 0, 0)
 /* Cancellation points that weave does not wait in: a request pending at
@@ -340,6 +342,7 @@
 #define waitpid(pid, status, options) weave_waitpid(pid, status, options)
 #define waitid(idtype, id, info, options) weave_waitid(idtype, id, info, options)
 #define tcdrain(fd) weave_tcdrain(fd)
+/* lockf's F_LOCK waits on weave's blocking pool, as fcntl's F_SETLKW. */
 #define lockf(fd, cmd, len) weave_lockf(fd, cmd, len)
 #define pread(fd, buf, n, offset) weave_pread(fd, buf, n, offset)
 #define pwrite(fd, buf, n, offset) weave_pwrite(fd, buf, n, offset)
@@ -357,8 +360,8 @@
  * if it would not wait, and a thread blocked in one is woken by
  * pthread_cancel. fcntl with F_SETLKW or F_OFD_SETLKW acts on a pending
  * request, and on one made during its wait when the wait ends without
- * the lock. open, openat, creat, fsync, fdatasync, msync, wait, waitpid
- * and waitid otherwise, tcdrain, lockf, pread, pwrite,
+ * the lock; so does lockf with F_LOCK. open, openat, creat, fsync, fdatasync, msync, wait, waitpid
+ * and waitid otherwise, tcdrain, lockf other than F_LOCK, pread, pwrite,
  * msgrcv, msgsnd, and read/write/readv/writev on regular files and
  * terminals act on a request pending when
  * they are called, then block the LWP as the system's calls do (a request

@@ -337,11 +337,14 @@ fn async_cancel_create_cancel_join_rounds_on_one_and_two_lwps() {
 }
 
 // Pipes, eventfds and the other pollable files that are not sockets
-// block only the ULT.
+// block only the ULT; lockf's wait runs on the blocking pool; fcntl's
+// variadic argument reaches the system for each kind of command.
 c_tests! {
     pipe_and_eventfd_reads_and_writes_block_only_the_ult => "pipe_io_blocks_only_the_ult",
     pipe_waits_end_with_eintr_on_cancel_and_with_epipe => "pipe_io_eintr_cancel_and_epipe",
     close_ends_a_blocked_pipe_read_and_write => "close_wakes_a_blocked_pipe_reader",
+    lockf_f_lock_blocks_only_the_ult_and_is_a_cancellation_point => "lockf_blocks_only_the_ult",
+    fcntl_passes_no_argument_an_int_or_a_pointer_as_the_command_takes => "fcntl_commands_through_the_header",
 }
 
 /// Writers of records of up to `PIPE_BUF` bytes, waiting for room in one
