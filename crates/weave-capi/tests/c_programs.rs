@@ -457,6 +457,7 @@ c_tests! {
     abort_on_a_thread_runs_its_sigabrt_handler_then_ends_the_process => "sig_abort_on_a_thread_runs_the_handler_then_ends",
     alarm_ends_a_threads_sleep_sem_wait_and_read_and_cond_wait_goes_on => "sig_alarm_interrupts_a_threads_waits",
     siglongjmp_out_of_a_handler_restores_the_threads_own_mask => "sig_siglongjmp_restores_the_threads_mask",
+    siglongjmp_out_of_handlers_loses_no_queued_signal_and_keeps_no_memory => "sig_siglongjmp_out_of_handlers_keeps_nothing",
     raise_on_a_thread_runs_the_handler_there_before_returning => "sig_raise_on_a_thread_runs_its_handler_there_first",
     main_thread_running_a_handler_that_ended_its_wait_is_not_shown_blocked => "sig_handler_on_main_is_not_shown_blocked",
 }
