@@ -407,13 +407,16 @@ int weave_pthread_condattr_setpshared(pthread_condattr_t *a, int pshared);
 // `pthread_condattr_getpshared`: always `PTHREAD_PROCESS_PRIVATE`.
 int weave_pthread_condattr_getpshared(const pthread_condattr_t *a, int *pshared);
 
-// `read`: on a socket, blocks only the ULT (module doc); on anything
-// else, the system's `read`. A cancellation point.
+// `read`: on a socket, and on a pipe, an eventfd and the other files
+// `io_pipe.rs` takes, blocks only the ULT (module doc); on anything else,
+// the system's `read`. A cancellation point.
 ssize_t weave_read(int fd, void *buf, size_t count);
 
-// `write`: on a socket, blocks only the ULT and writes everything (as a
-// blocking stream write does) unless an error or timeout stops it after
-// part; on anything else, the system's `write`. A cancellation point.
+// `write`: on a socket, and on a pipe and the other files `io_pipe.rs`
+// takes, blocks only the ULT and writes everything (as a blocking write
+// does; a pipe write of at most `PIPE_BUF` bytes whole) unless an error,
+// timeout or signal stops it after part; on anything else, the system's
+// `write`. A cancellation point.
 ssize_t weave_write(int fd, const void *buf, size_t count);
 
 // `recv`: as `read` with `flags`; `MSG_DONTWAIT` in `flags` keeps its
@@ -477,14 +480,15 @@ ssize_t weave_recvmsg(int fd, struct msghdr *msg, int flags);
 // goes with the first part. A cancellation point.
 ssize_t weave_sendmsg(int fd, const struct msghdr *msg, int flags);
 
-// `readv`: on a socket, blocks only the ULT (as `read`); on anything else,
-// the system's `readv`. `EINVAL` for a count out of `0..=IOV_MAX`. A
+// `readv`: on a socket and on what `io_pipe.rs` takes (a pipe, an
+// eventfd), blocks only the ULT (as `read`); on anything else, the
+// system's `readv`. `EINVAL` for a count out of `0..=IOV_MAX`. A
 // cancellation point.
 ssize_t weave_readv(int fd, const struct iovec *iov, int iovcnt);
 
-// `writev`: on a socket, blocks only the ULT and writes all the buffers
-// (as `write`); on anything else, the system's `writev`. A cancellation
-// point.
+// `writev`: on a socket and on what `io_pipe.rs` takes (a pipe), blocks
+// only the ULT and writes all the buffers (as `write`); on anything else,
+// the system's `writev`. A cancellation point.
 ssize_t weave_writev(int fd, const struct iovec *iov, int iovcnt);
 
 // `pthread_key_create`: a new key whose value is NULL in every thread,
@@ -695,8 +699,14 @@ int weave_fcntl(int fd, int cmd, unsigned long arg);
 // `tcdrain` (module doc).
 int weave_tcdrain(int fd);
 
-// `lockf`: acts on a pending cancellation request, then the system's
-// `lockf` (module doc).
+// `lockf`: acts on a pending cancellation request; then, for `F_LOCK`
+// on a ULT, the system's call runs on weave's blocking pool, as
+// `fcntl(F_SETLKW)`'s does (the lock is a record lock of the process,
+// from the file's offset, which the pool thread shares), so only the ULT
+// waits; a request made during that wait is acted on when it ends
+// without the lock, and a taken lock is returned with the request left
+// for the next point (module doc). Other commands (`F_TLOCK`, `F_TEST`,
+// `F_ULOCK`) and calls from an OS thread are the system's.
 int weave_lockf(int fd, int cmd, off_t len);
 
 // `pread`: acts on a pending cancellation request, then the system's

@@ -63,8 +63,9 @@
  * A stack of the program's (pthread_attr_setstack, setstackaddr) runs the
  * thread, with no guard page of weave's. pthread_cleanup_push/pop are weave's macros: handlers
  * run when popped with a non-zero argument, on pthread_exit and on
- * cancellation. Files, pipes and terminals: their read/write block the
- * LWP; use weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
+ * cancellation. Regular files, FIFOs opened by name and terminals: their
+ * read/write block the LWP (pipes and eventfds block only the ULT); use
+ * weave_blocking() or a bound thread (PTHREAD_SCOPE_SYSTEM).
  */
 #ifndef WEAVE_PTHREAD_H
 #define WEAVE_PTHREAD_H
@@ -255,8 +256,13 @@
 /* Sockets block the ULT, not the LWP: read, write, recv, send, accept and
  * connect on a socket in blocking mode wait in weave's reactor (the
  * socket's SO_RCVTIMEO/SO_SNDTIMEO still apply; a non-blocking socket
- * still gets EAGAIN). On anything that is not a socket, and on a plain OS
- * thread, they are the system's calls. Function-like, so that a struct
+ * still gets EAGAIN). read, write, readv and writev on a pipe (pipe(2)),
+ * an eventfd's read, a timerfd, and the other files Linux will try without
+ * blocking (RWF_NOWAIT) wait the same way, with the file left in blocking
+ * mode; a pipe write of up to PIPE_BUF bytes stays whole. On regular
+ * files, on what Linux will not try so (a FIFO opened by name, a
+ * terminal, an eventfd's write), and on a plain OS thread, they are the
+ * system's calls. Function-like, so that a struct
  * member or a function pointer named `read` is left alone. Define
  * WEAVE_NO_IO before the include to keep the system's calls, which block
  * the LWP. */
@@ -271,7 +277,7 @@
  * the calls above on a socket in blocking mode (MSG_DONTWAIT and a
  * non-blocking socket keep their EAGAIN; a stream send writes everything
  * unless an error, timeout or signal stops it after part). readv and
- * writev on anything else are the system's. */
+ * writev on what is not a socket are as read and write above. */
 #define recvfrom(fd, buf, n, flags, addr, len) weave_recvfrom(fd, buf, n, flags, addr, len)
 #define sendto(fd, buf, n, flags, addr, len) weave_sendto(fd, buf, n, flags, addr, len)
 #define recvmsg(fd, msg, flags) weave_recvmsg(fd, msg, flags)
@@ -311,8 +317,10 @@
 /* fcntl: F_SETLKW and F_OFD_SETLKW are cancellation points that act on a
  * pending request and wait on weave's blocking pool (only the ULT waits;
  * a request made meanwhile is acted on when the wait ends without the
- * lock); other commands are the system's. The third argument is passed
- * as an unsigned long (0 when absent). */
+ * lock); other commands are the system's. The third argument, an int
+ * (F_SETFL, F_DUPFD, ...), a pointer (F_GETLK, ...) or none (F_GETFL), is
+ * passed as an unsigned long (0 when absent), which the system's fcntl
+ * reads back as the type its command takes. */
 #define WEAVE_FCNTL_(fd, cmd, arg, ...) weave_fcntl(fd, cmd, (unsigned long)(arg))
 #define fcntl(...) WEAVE_FCNTL_(__VA_ARGS__, 0, 0)
 /* Cancellation points that weave does not wait in: a request pending at
@@ -334,6 +342,7 @@
 #define waitpid(pid, status, options) weave_waitpid(pid, status, options)
 #define waitid(idtype, id, info, options) weave_waitid(idtype, id, info, options)
 #define tcdrain(fd) weave_tcdrain(fd)
+/* lockf's F_LOCK waits on weave's blocking pool, as fcntl's F_SETLKW. */
 #define lockf(fd, cmd, len) weave_lockf(fd, cmd, len)
 #define pread(fd, buf, n, offset) weave_pread(fd, buf, n, offset)
 #define pwrite(fd, buf, n, offset) weave_pwrite(fd, buf, n, offset)
@@ -345,15 +354,16 @@
  * cancellation points weave implements (pthread_join and the timed joins,
  * pthread_cond_wait, timedwait and clockwait, sem_wait, timedwait and
  * clockwait, sleep, usleep, nanosleep, clock_nanosleep, sigsuspend, pause,
- * sigwait, sigwaitinfo, sigtimedwait, the socket calls and poll, ppoll,
+ * sigwait, sigwaitinfo, sigtimedwait, the socket and pipe calls and poll, ppoll,
  * select and pselect above, the mq_* calls, waitpid and waitid for one
  * child's exit); a request pending when one is called is acted on even
  * if it would not wait, and a thread blocked in one is woken by
  * pthread_cancel. fcntl with F_SETLKW or F_OFD_SETLKW acts on a pending
  * request, and on one made during its wait when the wait ends without
- * the lock. open, openat, creat, fsync, fdatasync, msync, wait, waitpid
- * and waitid otherwise, tcdrain, lockf, pread, pwrite, msgrcv, msgsnd,
- * and readv/writev on what is not a socket act on a request pending when
+ * the lock; so does lockf with F_LOCK. open, openat, creat, fsync, fdatasync, msync, wait, waitpid
+ * and waitid otherwise, tcdrain, lockf other than F_LOCK, pread, pwrite,
+ * msgrcv, msgsnd, and read/write/readv/writev on regular files and
+ * terminals act on a request pending when
  * they are called, then block the LWP as the system's calls do (a request
  * that comes meanwhile waits for the next point: nothing can end those
  * waits early). The calls that may be points, such as printf, are the

@@ -10,10 +10,12 @@
 //! briefly non-blocking for `connect`); if it would block, the ULT waits
 //! for readiness and tries again, honouring the socket's `SO_RCVTIMEO` /
 //! `SO_SNDTIMEO` (`EAGAIN` when they pass, as the kernel says). A socket
-//! the program made non-blocking gets its `EAGAIN` as before. Anything
-//! that is not a socket (files, pipes, terminals), and every call from a
-//! plain OS thread, goes to the system unchanged: a pipe read there still
-//! blocks the LWP (use `weave_blocking` or a bound thread).
+//! the program made non-blocking gets its `EAGAIN` as before. `read` and
+//! `write` on what is not a socket go to `io_pipe.rs`: pipes, eventfds and
+//! the other files the kernel will try without blocking wait the same
+//! way, only the ULT; regular files, and the files the kernel refuses to
+//! try so (a FIFO opened by name, a terminal), are the system's calls.
+//! Every call from a plain OS thread goes to the system unchanged.
 //!
 //! Each call is a cancellation point (`cancel.rs`): a ULT waiting in one
 //! is woken by `pthread_cancel`. A signal handler installed without
@@ -185,39 +187,54 @@ pub(crate) fn finish(r: Option<ssize_t>) -> ssize_t {
     }
 }
 
-/// The start of `read` and `write`: acts on a due cancellation request,
-/// then makes the call without blocking (`nonblocking`) on a ULT, which
-/// also tells a socket from anything else. `Err(result)` is the whole
-/// answer: the system's call (`plain`), made as is on an OS thread or on
-/// what is not a socket. `Ok(result)` is the first try on a socket.
+/// The start of `read`, `write`, `readv` and `writev`: acts on a due
+/// cancellation request, then makes the call without blocking
+/// (`nonblocking`) on a ULT, which also tells a socket from anything
+/// else. `Err(result)` is the whole answer, for `finish`: the system's
+/// call (`plain`) on an OS thread, or `not_socket` (`io_pipe.rs`) on a
+/// ULT for what is not a socket. `Ok(result)` is the first try on a
+/// socket.
 pub(crate) fn socket_first_try(
     plain: impl FnOnce() -> ssize_t,
     nonblocking: impl FnOnce() -> ssize_t,
-) -> Result<ssize_t, ssize_t> {
+    not_socket: impl FnOnce() -> Option<ssize_t>,
+) -> Result<ssize_t, Option<ssize_t>> {
     if cancel::due() {
         cancel::act();
     }
     if !on_ult() {
-        return Err(plain());
+        return Err(Some(plain()));
     }
     let first = nonblocking();
     if first < 0 && errno() == libc::ENOTSOCK {
-        return Err(plain());
+        return Err(not_socket());
     }
     Ok(first)
 }
 
-/// `read`: on a socket, blocks only the ULT (module doc); on anything
-/// else, the system's `read`. A cancellation point.
+/// One buffer of the program's, as an `iovec` for `io_pipe.rs`.
+fn one_buffer(buf: *const c_void, count: usize) -> libc::iovec {
+    libc::iovec {
+        iov_base: buf.cast_mut(),
+        iov_len: count,
+    }
+}
+
+/// `read`: on a socket, and on a pipe, an eventfd and the other files
+/// `io_pipe.rs` takes, blocks only the ULT (module doc); on anything else,
+/// the system's `read`. A cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_read(fd: c_int, buf: *mut c_void, count: usize) -> ssize_t {
     // SAFETY: the program's buffer of `count` bytes.
     let plain = || unsafe { libc::read(fd, buf, count) };
     // SAFETY: as above.
     let nonblocking = || unsafe { libc::recv(fd, buf, count, libc::MSG_DONTWAIT) };
-    let first = match socket_first_try(plain, nonblocking) {
+    let v = one_buffer(buf, count);
+    // SAFETY: as above.
+    let not_socket = || unsafe { crate::io_pipe::transfer(fd, &v, 1, false) };
+    let first = match socket_first_try(plain, nonblocking, not_socket) {
         Ok(first) => first,
-        Err(r) => return r,
+        Err(r) => return finish(r),
     };
     let mut pending = Some(first);
     finish(transfer(fd, Interest::Read, count, false, |_| {
@@ -228,9 +245,11 @@ pub unsafe extern "C-unwind" fn weave_read(fd: c_int, buf: *mut c_void, count: u
     }))
 }
 
-/// `write`: on a socket, blocks only the ULT and writes everything (as a
-/// blocking stream write does) unless an error or timeout stops it after
-/// part; on anything else, the system's `write`. A cancellation point.
+/// `write`: on a socket, and on a pipe and the other files `io_pipe.rs`
+/// takes, blocks only the ULT and writes everything (as a blocking write
+/// does; a pipe write of at most `PIPE_BUF` bytes whole) unless an error,
+/// timeout or signal stops it after part; on anything else, the system's
+/// `write`. A cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_write(
     fd: c_int,
@@ -241,9 +260,12 @@ pub unsafe extern "C-unwind" fn weave_write(
     let plain = || unsafe { libc::write(fd, buf, count) };
     // SAFETY: as above.
     let nonblocking = || unsafe { libc::send(fd, buf, count, libc::MSG_DONTWAIT) };
-    let first = match socket_first_try(plain, nonblocking) {
+    let v = one_buffer(buf, count);
+    // SAFETY: as above.
+    let not_socket = || unsafe { crate::io_pipe::transfer(fd, &v, 1, true) };
+    let first = match socket_first_try(plain, nonblocking, not_socket) {
         Ok(first) => first,
-        Err(r) => return r,
+        Err(r) => return finish(r),
     };
     let mut pending = Some(first);
     finish(transfer(fd, Interest::Write, count, true, |done| {

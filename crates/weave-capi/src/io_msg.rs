@@ -13,10 +13,11 @@
 //! signal stops them after part (that part's count). `MSG_WAITALL` keeps
 //! a stream receive going until the buffers are full; on other sockets
 //! (datagrams, sequenced packets) a receive returns one message, as the
-//! system's does. `readv` and `writev` on anything that
-//! is not a socket, and every call from a plain OS thread, are the
-//! system's calls (a cancellation request pending at entry acted on
-//! first). All are cancellation points.
+//! system's does. `readv` and `writev` on anything that is not a socket
+//! are made as `read` and `write` there (`io_pipe.rs`: a pipe waits only
+//! the ULT, a regular file is the system's call); every call from a plain
+//! OS thread is the system's (a cancellation request pending at entry
+//! acted on first). All are cancellation points.
 
 use std::ffi::{c_int, c_void};
 
@@ -35,7 +36,7 @@ const IOV_MAX: c_int = 1024;
 /// # Safety
 ///
 /// `iov` points to `cnt` readable `iovec`s.
-unsafe fn iov_rest(iov: *const iovec, cnt: usize, mut done: usize) -> Vec<iovec> {
+pub(crate) unsafe fn iov_rest(iov: *const iovec, cnt: usize, mut done: usize) -> Vec<iovec> {
     if cnt == 0 {
         return Vec::new();
     }
@@ -62,7 +63,7 @@ unsafe fn iov_rest(iov: *const iovec, cnt: usize, mut done: usize) -> Vec<iovec>
 /// # Safety
 ///
 /// As [`iov_rest`].
-unsafe fn iov_len(iov: *const iovec, cnt: usize) -> usize {
+pub(crate) unsafe fn iov_len(iov: *const iovec, cnt: usize) -> usize {
     if cnt == 0 || iov.is_null() {
         return 0;
     }
@@ -239,8 +240,9 @@ pub unsafe extern "C-unwind" fn weave_sendmsg(
     }))
 }
 
-/// `readv`: on a socket, blocks only the ULT (as `read`); on anything else,
-/// the system's `readv`. `EINVAL` for a count out of `0..=IOV_MAX`. A
+/// `readv`: on a socket and on what `io_pipe.rs` takes (a pipe, an
+/// eventfd), blocks only the ULT (as `read`); on anything else, the
+/// system's `readv`. `EINVAL` for a count out of `0..=IOV_MAX`. A
 /// cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_readv(
@@ -262,9 +264,11 @@ pub unsafe extern "C-unwind" fn weave_readv(
         // SAFETY: the program's buffers.
         unsafe { libc::recvmsg(fd, &mut m, libc::MSG_DONTWAIT) }
     };
-    let first = match socket_first_try(plain, nonblocking) {
+    // SAFETY: the program's buffers.
+    let not_socket = || unsafe { crate::io_pipe::transfer(fd, iov, cnt, false) };
+    let first = match socket_first_try(plain, nonblocking, not_socket) {
         Ok(first) => first,
-        Err(r) => return r,
+        Err(r) => return finish(r),
     };
     // SAFETY: the program's buffers.
     let len = unsafe { iov_len(iov, cnt) };
@@ -278,9 +282,9 @@ pub unsafe extern "C-unwind" fn weave_readv(
     }))
 }
 
-/// `writev`: on a socket, blocks only the ULT and writes all the buffers
-/// (as `write`); on anything else, the system's `writev`. A cancellation
-/// point.
+/// `writev`: on a socket and on what `io_pipe.rs` takes (a pipe), blocks
+/// only the ULT and writes all the buffers (as `write`); on anything else,
+/// the system's `writev`. A cancellation point.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_writev(
     fd: c_int,
@@ -301,9 +305,11 @@ pub unsafe extern "C-unwind" fn weave_writev(
         // SAFETY: the program's buffers, read only.
         unsafe { libc::sendmsg(fd, &m, libc::MSG_DONTWAIT) }
     };
-    let first = match socket_first_try(plain, nonblocking) {
+    // SAFETY: the program's buffers, read only.
+    let not_socket = || unsafe { crate::io_pipe::transfer(fd, iov, cnt, true) };
+    let first = match socket_first_try(plain, nonblocking, not_socket) {
         Ok(first) => first,
-        Err(r) => return r,
+        Err(r) => return finish(r),
     };
     // SAFETY: the program's buffers.
     let len = unsafe { iov_len(iov, cnt) };

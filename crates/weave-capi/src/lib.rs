@@ -63,6 +63,8 @@ mod cond;
 mod io;
 #[cfg(not(loom))]
 mod io_msg;
+#[cfg(not(loom))]
+mod io_pipe;
 #[cfg_attr(loom, allow(dead_code))]
 mod joinable;
 #[cfg(not(loom))]

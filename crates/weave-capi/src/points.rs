@@ -24,15 +24,19 @@
 //! took it returns 0 and leaves the request for the next point (POSIX:
 //! the side effects of a cancelled call are those of one interrupted by
 //! a signal, which would not have taken the lock). Other `fcntl`
-//! commands are the system's, not cancellation points.
+//! commands are the system's, not cancellation points. `lockf` with
+//! `F_LOCK`, the same wait for a record lock (from the file's offset,
+//! which the pool thread shares, being the process's), runs on the pool
+//! the same way; its other commands do not wait.
 //!
 //! **At entry only**, then the system's call, which blocks the LWP if it
 //! blocks (a request made meanwhile is acted on at the next point):
 //! - `open`, `openat`, `creat`, `fsync`, `fdatasync`, `msync`, `pread`,
-//!   `pwrite` (and `readv`/`writev` on what is not a socket, in
-//!   `io_msg.rs`): file and disk waits the kernel does not let a signal
-//!   end (they sleep uninterruptibly), and have no fd to wait on, so
-//!   there is nothing to end early;
+//!   `pwrite` (and `read`, `write`, `readv`, `writev` on regular files,
+//!   directories and block devices, and on the files the kernel will not
+//!   try without blocking: `io_pipe.rs`): file and disk waits the kernel
+//!   does not let a signal end (they sleep uninterruptibly), and have no
+//!   fd to wait on, so there is nothing to end early;
 //! - `wait`, `waitpid` for any child or a group (`pid <= 0`) or with
 //!   `WUNTRACED`/`WCONTINUED`, `waitid` for `P_ALL`/`P_PGID` or stops: no
 //!   fd becomes ready for "some child" or for a stop (a pidfd reports
@@ -40,8 +44,6 @@
 //! - `msgrcv`, `msgsnd` (System V queues), `tcdrain`: no fd to wait on;
 //!   only a signal to the kernel thread blocked in them ends their wait,
 //!   and polling them (`IPC_NOWAIT` in a loop) is not a wait;
-//! - `lockf`: its `F_LOCK` is the `F_SETLKW` wait above, and could run on
-//!   the blocking pool as `fcntl`'s does; it does not yet.
 //!
 //! Left out: the calls POSIX lists as ones that *may* be cancellation
 //! points (`printf`, `fopen`, ...), which glibc makes so only through
@@ -299,13 +301,33 @@ pub unsafe extern "C-unwind" fn weave_tcdrain(fd: c_int) -> c_int {
     unsafe { libc::tcdrain(fd) }
 }
 
-/// `lockf`: acts on a pending cancellation request, then the system's
-/// `lockf` (module doc).
+/// `lockf`: acts on a pending cancellation request; then, for `F_LOCK`
+/// on a ULT, the system's call runs on weave's blocking pool, as
+/// `fcntl(F_SETLKW)`'s does (the lock is a record lock of the process,
+/// from the file's offset, which the pool thread shares), so only the ULT
+/// waits; a request made during that wait is acted on when it ends
+/// without the lock, and a taken lock is returned with the request left
+/// for the next point (module doc). Other commands (`F_TLOCK`, `F_TEST`,
+/// `F_ULOCK`) and calls from an OS thread are the system's.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn weave_lockf(fd: c_int, cmd: c_int, len: off_t) -> c_int {
     entry();
-    // SAFETY: the program's arguments, as it passed them.
-    unsafe { libc::lockf(fd, cmd, len) }
+    if cmd != libc::F_LOCK || !on_ult() {
+        // SAFETY: the program's arguments, as it passed them.
+        return unsafe { libc::lockf(fd, cmd, len) };
+    }
+    let (r, e) = weave_rt::blocking(move || {
+        // SAFETY: as above.
+        let r = unsafe { libc::lockf(fd, cmd, len) };
+        (r, errno())
+    });
+    if r < 0 {
+        if cancel::due() {
+            cancel::act();
+        }
+        crate::set_errno(e);
+    }
+    r
 }
 
 /// `pread`: acts on a pending cancellation request, then the system's

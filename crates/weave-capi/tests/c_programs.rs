@@ -443,6 +443,24 @@ fn async_cancel_create_cancel_join_rounds_on_one_and_two_lwps() {
     passes_on_lwps("cancel_async_rounds", &["1", "2"]);
 }
 
+// Pipes, eventfds and the other pollable files that are not sockets
+// block only the ULT; lockf's wait runs on the blocking pool; fcntl's
+// variadic argument reaches the system for each kind of command.
+c_tests! {
+    pipe_and_eventfd_reads_and_writes_block_only_the_ult => "pipe_io_blocks_only_the_ult",
+    pipe_waits_end_with_eintr_on_cancel_and_with_epipe => "pipe_io_eintr_cancel_and_epipe",
+    close_ends_a_blocked_pipe_read_and_write => "close_wakes_a_blocked_pipe_reader",
+    lockf_f_lock_blocks_only_the_ult_and_is_a_cancellation_point => "lockf_blocks_only_the_ult",
+    fcntl_passes_no_argument_an_int_or_a_pointer_as_the_command_takes => "fcntl_commands_through_the_header",
+}
+
+/// Writers of records of up to `PIPE_BUF` bytes, waiting for room in one
+/// pipe, never interleave within a record, on one LWP and on two.
+#[test]
+fn pipe_writes_of_up_to_pipe_buf_bytes_are_atomic_on_one_and_two_lwps() {
+    passes_on_lwps("pipe_writes_up_to_pipe_buf_are_atomic", &["1", "2"]);
+}
+
 #[test]
 fn pthread_exit_in_main_waits_for_the_threads_then_exits_zero() {
     let out = passes("exit_from_main");
@@ -546,6 +564,7 @@ c_tests! {
     abort_on_a_thread_runs_its_sigabrt_handler_then_ends_the_process => "sig_abort_on_a_thread_runs_the_handler_then_ends",
     alarm_ends_a_threads_sleep_sem_wait_and_read_and_cond_wait_goes_on => "sig_alarm_interrupts_a_threads_waits",
     siglongjmp_out_of_a_handler_restores_the_threads_own_mask => "sig_siglongjmp_restores_the_threads_mask",
+    siglongjmp_out_of_handlers_loses_no_queued_signal_and_keeps_no_memory => "sig_siglongjmp_out_of_handlers_keeps_nothing",
     raise_on_a_thread_runs_the_handler_there_before_returning => "sig_raise_on_a_thread_runs_its_handler_there_first",
     main_thread_running_a_handler_that_ended_its_wait_is_not_shown_blocked => "sig_handler_on_main_is_not_shown_blocked",
 }

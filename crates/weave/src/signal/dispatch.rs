@@ -726,10 +726,13 @@ pub(crate) fn queued_targets() -> usize {
 /// itself). Each is routed as a record naming `tcb` (route `Thread`).
 ///
 /// The lowest-numbered deliverable signal goes first, each signal's
-/// records in the order they came, and the pending set is read again
-/// after each: a handler's return lets in what its mask held back (its
-/// `restore` here does not deliver, so that this loop keeps that order,
-/// as the kernel delivers the lowest pending signal after each handler).
+/// records in the order they came, one record a round, and the pending
+/// set is read again after each: a handler's return lets in what its mask
+/// held back (its `restore` here does not deliver, so that this loop keeps
+/// that order, as the kernel delivers the lowest pending signal after
+/// each handler). Nothing is held across a handler but the record on the
+/// stack, so a handler that leaves by a long jump loses no record (the
+/// ones queued behind it stay queued, their signal pending).
 pub(crate) fn at_safe_point(tcb: &'static Tcb) {
     let me = tcb.id().as_u64().get();
     loop {
@@ -757,17 +760,22 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
             while take_queued(me, sig).is_some() {}
             continue;
         }
-        let queued: Vec<Record> = {
-            let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
-            q.as_mut()
-                .and_then(|m| m.remove(&(me, sig)))
-                .map(Vec::from)
-                .unwrap_or_default()
-        };
-        let queued = if queued.is_empty() {
+        // One record a round, taken from the queue before its handler
+        // runs and never held in a list of our own: a handler may leave
+        // by a long jump (C's `siglongjmp`), and what this frame owned
+        // then would be lost, the records after it with it. While more
+        // wait, the signal stays pending: the next round (or, after a
+        // jump, the next safe point the signal is open at) takes them.
+        let (queued, more) = take_one_queued(me, sig);
+        if more {
+            // Relaxed: as the `fetch_and` above, on the ULT's own word; a
+            // sender's SeqCst `fetch_or` of the same bit may come too.
+            tcb.sig.pending.fetch_or(bit(sig), Relaxed);
+        }
+        let r = queued.unwrap_or_else(|| {
             // SAFETY: getpid/getuid have no preconditions.
             let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
-            vec![Record {
+            Record {
                 signo: sig,
                 code: libc::SI_TKILL,
                 pid,
@@ -775,31 +783,45 @@ pub(crate) fn at_safe_point(tcb: &'static Tcb) {
                 value: 0,
                 target: me,
                 route: Route::Thread,
-            }]
-        } else {
-            queued
-        };
-        let here = slot(sig).on_target.load(Relaxed);
-        for r in queued {
-            if let Some(imm) = immediate::lookup(sig) {
-                // Its immediate handler runs here, on the target's stack: a
-                // thread-directed one is a delivery a one-shot handler
-                // takes now; a process-directed one was taken as the top
-                // half recorded it.
-                if route_to_waiter(&r) {
-                    continue;
-                }
-                if r.route != Route::Thread || claim_once(sig, None) {
-                    note_handler(sig);
-                    immediate::run_at_safe_point(imm, Some(tcb), &r, super::restore_in_delivery);
-                }
-            } else if here && !route_to_waiter(&r) {
-                run_on_target(tcb, &r, super::restore_in_delivery);
-            } else if !here {
-                route(r);
             }
+        });
+        let here = slot(sig).on_target.load(Relaxed);
+        if let Some(imm) = immediate::lookup(sig) {
+            // Its immediate handler runs here, on the target's stack: a
+            // thread-directed one is a delivery a one-shot handler takes
+            // now; a process-directed one was taken as the top half
+            // recorded it.
+            if route_to_waiter(&r) {
+                continue;
+            }
+            if r.route != Route::Thread || claim_once(sig, None) {
+                note_handler(sig);
+                immediate::run_at_safe_point(imm, Some(tcb), &r, super::restore_in_delivery);
+            }
+        } else if here && !route_to_waiter(&r) {
+            run_on_target(tcb, &r, super::restore_in_delivery);
+        } else if !here {
+            route(r);
         }
     }
+}
+
+/// The first real-time record queued on `me` for `sig`, and whether more
+/// wait behind it, under one lock.
+fn take_one_queued(me: u64, sig: i32) -> (Option<Record>, bool) {
+    let mut q = KILLQ.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(m) = q.as_mut() else {
+        return (None, false);
+    };
+    let Some(v) = m.get_mut(&(me, sig)) else {
+        return (None, false);
+    };
+    let r = v.pop_front();
+    let more = !v.is_empty();
+    if !more {
+        m.remove(&(me, sig));
+    }
+    (r, more)
 }
 
 /// Forgets real-time records queued on a thread (its pending bit was
