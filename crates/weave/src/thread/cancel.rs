@@ -219,8 +219,28 @@ impl<T> JoinHandle<T> {
     /// [`cancel_requested`] tell which). The C API's
     /// `pthread_timedjoin_np`.
     pub fn wait_cancellable_until(&self, deadline: Option<std::time::Instant>) -> bool {
-        if !self.join.is_finished() {
-            sched::note_waits_for(self.thread.id.index() + 1);
+        if self.join.is_finished() {
+            return true;
+        }
+        let holder = self.thread.id.index() + 1;
+        match (deadline, crate::lwp::current_ult()) {
+            // A ULT's wait with no deadline (`pthread_join`): one look-up
+            // of the caller serves the deadlock detector's note, the check
+            // for a request and the first block, as in `JoinHandle::join`
+            // (three look-ups before). Later rounds, rare (a wake before
+            // the end), look the caller up again: a migratable thread may
+            // be woken on another LWP.
+            (None, Some((l, me))) => {
+                me.waits_for.store(holder, Relaxed);
+                if wait_cancelled_of(me) {
+                    return false;
+                }
+                sched::block_ult_handed(l, me, BlockReason::Join, |w: Waiter| {
+                    self.join.register(w)
+                });
+                self.after_wake();
+            }
+            _ => sched::note_waits_for(holder),
         }
         while !self.join.is_finished() {
             if wait_cancelled() || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -231,14 +251,19 @@ impl<T> JoinHandle<T> {
             sched::block_on_handed(BlockReason::Join, deadline, None, |w: Waiter| {
                 self.join.register(w)
             });
-            if !self.join.is_finished() && !self.join.unregister() {
-                // Woken before the end (a request, a deadline, or a
-                // spurious OS-thread wake-up) while the thread finishes:
-                // its ULT has our waiter, and we may not store another.
-                // Look again after a yield (or give up, above).
-                crate::thread::yield_now();
-            }
+            self.after_wake();
         }
         true
+    }
+
+    /// After a wait's block: woken before the end (a request, a deadline,
+    /// or a spurious OS-thread wake-up) while the thread finishes, its ULT
+    /// has our waiter, and we may not store another: look again after a
+    /// yield (or give up, in the caller's loop).
+    #[inline]
+    fn after_wake(&self) {
+        if !self.join.is_finished() && !self.join.unregister() {
+            crate::thread::yield_now();
+        }
     }
 }

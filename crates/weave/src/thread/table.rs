@@ -192,7 +192,7 @@ impl Table {
         }
         let index = match cache.free.pop() {
             Some(i) => i,
-            None => self.carve()?,
+            None => self.carve(cache)?,
         };
         Ok(self.slot(index))
     }
@@ -239,8 +239,14 @@ impl Table {
         }
     }
 
+    /// Carves fresh slots, the caches and lists being empty: a batch of
+    /// up to [`BATCH`] under one hold of the grow lock, the first returned
+    /// and the rest left in `cache` (lowest index popped first). One lock
+    /// per batch rather than per slot: a burst of spawns used to take the
+    /// free list's lock and this one for each thread (four locked
+    /// instructions a spawn), and now takes them once a batch.
     #[cold]
-    fn carve(&self) -> std::io::Result<u32> {
+    fn carve(&self, cache: &mut SlotCache) -> std::io::Result<u32> {
         let _g = self.grow.lock().unwrap_or_else(|e| e.into_inner());
         let i = self.carved.load(Ordering::Relaxed);
         if i >= MAX_THREADS {
@@ -252,6 +258,9 @@ impl Table {
                 ),
             ));
         }
+        // Not past the end of the chunk `i` is in: a later batch maps the
+        // next one (and fails alone if it cannot).
+        let n = BATCH.min(MAX_THREADS - i).min(CHUNK - i % CHUNK);
         if i % CHUNK == 0 {
             let p = map_chunk()?;
             for k in 0..CHUNK {
@@ -262,8 +271,10 @@ impl Table {
             // Release pairs with the Acquire load in `slot`.
             self.dir[i / CHUNK].store(p, Ordering::Release);
         }
-        // Release pairs with the Acquire load in `snapshot`/`lookup`.
-        self.carved.store(i + 1, Ordering::Release);
+        // Release pairs with the Acquire load in `snapshot`/`lookup`: the
+        // batch's slots are FREE TCBs, as freed slots in a cache are.
+        self.carved.store(i + n, Ordering::Release);
+        cache.free.extend((i + 1..i + n).rev().map(|k| k as u32));
         Ok(i as u32)
     }
 
@@ -601,6 +612,28 @@ mod tests {
         for id in [ids[0], ids[CHUNK / 2], ids[CHUNK - 1]] {
             assert!(matches!(t.lookup(id), Err(Lookup::Exited { name: None })));
         }
+    }
+
+    #[test]
+    fn a_burst_carves_its_slots_a_batch_at_a_time() {
+        let t = Table::new();
+        let mut cache = SlotCache::default();
+        let first = t.alloc(&mut cache).unwrap().index;
+        assert_eq!(first, 0);
+        assert_eq!(t.carved(), BATCH, "the first spawn carves a whole batch");
+        let rest: Vec<u32> = (1..BATCH)
+            .map(|_| t.alloc(&mut cache).unwrap().index)
+            .collect();
+        assert_eq!(rest, (1..BATCH as u32).collect::<Vec<_>>(), "in order");
+        assert_eq!(t.carved(), BATCH, "the batch served its spawns");
+        t.alloc(&mut cache).unwrap();
+        assert_eq!(t.carved(), 2 * BATCH);
+        // A whole chunk's batches, then the next chunk's first.
+        for _ in 0..CHUNK {
+            let tcb = t.alloc(&mut cache).unwrap();
+            assert_eq!(tcb.state.load().run(), state::FREE);
+        }
+        assert_eq!(t.carved(), CHUNK + 2 * BATCH);
     }
 
     #[test]
