@@ -863,7 +863,7 @@ impl Lwp {
         // a branch less a yield.
         tcb.state.set_runnable();
         let prio = tcb.priority();
-        if let Some((_, top)) = self.direct_peek(tcb, prio) {
+        if let Some(top) = self.direct_peek(tcb, prio) {
             // Behind its equals, as the loop's requeue puts it; the pop
             // and the push in one (a turn of its level's list when the
             // next ULT is an equal).
@@ -888,16 +888,16 @@ impl Lwp {
     /// A yielding caller queues `tcb` itself.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn direct_pick(&self, tcb: &'static Tcb, floor: u8) -> Option<&'static Tcb> {
-        let (_, top) = self.direct_peek(tcb, floor)?;
+        let top = self.direct_peek(tcb, floor)?;
         Some(self.local().ready.pop_top(top))
     }
 
-    /// `direct_pick` without the pop: the ULT it would take and its level
+    /// `direct_pick` without the pop: the level of the ULT it would take
     /// (the top one of `ready`), left at the head of `ready` for the
     /// caller to take (a yield takes it and queues itself in one step,
     /// `ReadyQueue::rotate`). Counts the pick when it says yes.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn direct_peek(&self, tcb: &'static Tcb, floor: u8) -> Option<(&'static Tcb, u8)> {
+    fn direct_peek(&self, tcb: &'static Tcb, floor: u8) -> Option<u8> {
         if cfg!(feature = "tls-per-ult") || tcb.kind() != Kind::Pooled {
             return None;
         }
@@ -920,7 +920,8 @@ impl Lwp {
         if !l.fresh_is_empty() || l.rt().global_top() != pick::NONE {
             return None;
         }
-        let (next, top) = l.ready.head_from(floor)?;
+        let top = l.ready.top_from(floor)?;
+        let next = l.ready.head_of(top);
         if std::thread::panicking() {
             return None;
         }
@@ -935,10 +936,10 @@ impl Lwp {
             return None;
         }
         l.picks = l.picks.wrapping_add(1);
-        if l.deferring.is_some() {
-            l.deferring = None;
-        }
-        Some((next, top))
+        // A store, not a test and a store: the pick ran started work, so
+        // a deferral of new work has ended (as in `pick`).
+        l.deferring = None;
+        Some(top)
     }
 
     /// The symmetric switch: from the running ULT `from`, already queued,
@@ -1009,9 +1010,7 @@ impl Lwp {
         {
             let l = self.local();
             l.picks = l.picks.wrapping_add(1);
-            if l.deferring.is_some() {
-                l.deferring = None;
-            }
+            l.deferring = None;
             from.state.set_runnable();
             l.ready.push_front(from);
         }

@@ -93,20 +93,36 @@ impl ReadyQueue {
         }
     }
 
-    /// The first ULT of the highest non-empty level and that level, if
-    /// the level is `floor` or above, left queued: what `pop` would
-    /// return. One shift tells "nothing at `floor` or above" (the level
-    /// is needed only past it).
+    /// The highest non-empty level, if it is `floor` or above: the level
+    /// `pop` would take from, for a pick that takes only from `floor` up.
+    /// One shift tells "nothing at `floor` or above" (the level is needed
+    /// only past it). The level alone, not its head with it: an
+    /// `Option` of a pointer read from the queue is told apart by a test
+    /// of that pointer, which the compiler cannot drop ([`head_of`]
+    /// reads it once the level is known).
+    ///
+    /// [`head_of`]: Self::head_of
     #[inline(always)]
-    pub(crate) fn head_from(&self, floor: u8) -> Option<(&'static Tcb, u8)> {
+    pub(crate) fn top_from(&self, floor: u8) -> Option<u8> {
         let floor = floor.min(PRIORITY_LEVELS - 1);
         if self.bits >> floor == 0 {
             return None;
         }
-        let p = self.bits.ilog2() as u8;
-        // SAFETY: bit `p` is set, so level `p` has a head, a TCB in a
-        // table slot that lives as long as the process.
-        Some((unsafe { &*self.lists[p as usize].head }, p))
+        // SAFETY: some bit at `floor` or above is set, so `bits` is not 0
+        // (told to the compiler, which otherwise tests it again for
+        // `ilog2`'s panic: two instructions on every direct pick).
+        Some(unsafe { std::num::NonZeroU32::new_unchecked(self.bits) }.ilog2() as u8)
+    }
+
+    /// The first ULT of level `top`, left queued: what `pop` would return.
+    /// `top` is the highest non-empty level, as `top_from` gave it.
+    #[inline(always)]
+    pub(crate) fn head_of(&self, top: u8) -> &'static Tcb {
+        debug_assert_eq!(Some(top), self.top());
+        // SAFETY: level `top` is non-empty (the caller's `top_from`): it
+        // has a head, a TCB in a table slot that lives as long as the
+        // process.
+        unsafe { &*self.lists[top as usize].head }
     }
 
     /// A yield's pop and push in one: removes the first ULT of the highest
@@ -115,7 +131,7 @@ impl ReadyQueue {
     /// equal, the common case) the level's list turns by one and `bits` and
     /// `bits` stays as it is. The queue must not be empty; `prio` is
     /// `t`'s priority, as the caller read it, and `top` the highest
-    /// non-empty level, as `head_from` gave it.
+    /// non-empty level, as `top_from` gave it.
     #[inline(always)]
     pub(crate) fn rotate(&mut self, t: &'static Tcb, prio: u8, top: u8) -> &'static Tcb {
         debug_assert_eq!(prio, t.priority());
@@ -146,7 +162,7 @@ impl ReadyQueue {
     }
 
     /// As `pop`, for a caller that knows the highest non-empty level
-    /// (`top`, from `head_from`): the queue is not empty.
+    /// (`top`, from `top_from`): the queue is not empty.
     #[inline(always)]
     pub(crate) fn pop_top(&mut self, top: u8) -> &'static Tcb {
         debug_assert_eq!(Some(top), self.top());
@@ -236,30 +252,27 @@ mod tests {
         }
     }
 
-    /// `head_from` answers for the top level only, and only from `floor`
-    /// up: a yield of priority `floor` must not find a lower ULT to run.
+    /// `top_from` answers for the top level only, and only from `floor`
+    /// up: a yield of priority `floor` must not find a lower ULT to run;
+    /// `head_of` that level is what `pop` takes.
     #[test]
-    fn head_from_gives_the_top_level_at_or_above_the_floor() {
+    fn top_from_gives_the_top_level_at_or_above_the_floor() {
         let mut q = ReadyQueue::default();
-        assert!(q.head_from(0).is_none());
+        assert!(q.top_from(0).is_none());
         let (a, b, c) = (tcb(4), tcb(9), tcb(9));
         q.push(a);
-        assert_eq!(
-            q.head_from(4).map(|(t, p)| (t.index, p)),
-            Some((a.index, 4))
-        );
-        assert!(q.head_from(5).is_none());
+        assert_eq!(q.top_from(4), Some(4));
+        assert_eq!(q.head_of(4).index, a.index);
+        assert!(q.top_from(5).is_none());
         q.push(b);
         q.push(c);
         for floor in [0, 4, 9] {
-            assert_eq!(
-                q.head_from(floor).map(|(t, p)| (t.index, p)),
-                Some((b.index, 9))
-            );
+            assert_eq!(q.top_from(floor), Some(9));
         }
-        assert!(q.head_from(10).is_none() && q.head_from(31).is_none());
+        assert_eq!(q.head_of(9).index, b.index);
+        assert!(q.top_from(10).is_none() && q.top_from(31).is_none());
         assert!(
-            q.head_from(200).is_none(),
+            q.top_from(200).is_none(),
             "a floor past the levels is the top one"
         );
     }
