@@ -169,6 +169,9 @@ pub(crate) struct Local {
     picks: u32,
     /// Since when this LWP has left new work to idle siblings (see `pick`).
     deferring: Option<Instant>,
+    /// `clock::ticks()` when this LWP last handed a new ULT to an empty
+    /// sibling (rule 6 of `sched/place.rs`, which keeps it).
+    spread_at: u64,
     /// `clock::ticks()` when the running ULT was resumed (or the loop last
     /// took stock): one clock read per switch serves as the end of one run
     /// and the start of the next.
@@ -349,6 +352,7 @@ impl Lwp {
                 switch: Switch::Yield,
                 picks: 0,
                 deferring: None,
+                spread_at: 0,
                 last_tick: 0,
                 seq: 0,
                 flushed: 0,
@@ -1195,15 +1199,15 @@ impl Lwp {
     }
 
     /// The pick's step into `fresh`: the first new ULT that stays here (a
-    /// much lighter sibling adopts one, `place::lighter_home`), waking a
-    /// lighter sibling for the rest. `None` if none stays.
+    /// much lighter or an empty sibling adopts one, `place::lighter_home`),
+    /// waking a lighter sibling for the rest. `None` if none stays.
     #[inline]
     fn take_fresh(&self) -> Option<&'static Tcb> {
         while let Some(t) = self.local().fresh.pop() {
             if !self.local().fresh.is_empty() && place::wake_lighter_sibling(self) {
                 rt().notify_work(DEFAULT_PRIORITY);
             }
-            match place::lighter_home(self) {
+            match place::lighter_home(self, &mut self.local().spread_at) {
                 Some(home) if home.adopt_new(t.0) => continue,
                 _ => return self.keep_new(t.0),
             }
@@ -1983,5 +1987,25 @@ mod tests {
         // ...not to one that will never run its own new work.
         victim.retiring.store(true, Relaxed);
         assert!(!place::refuses_to_steal(&thief, &victim));
+    }
+
+    #[test]
+    fn only_an_awake_empty_pool_sibling_takes_a_spread() {
+        let me = Lwp::new(0, false);
+        let sibling = Lwp::new(1, false);
+        assert!(place::takes_spread(&me, &sibling));
+        assert!(!place::takes_spread(&me, &me), "not the spreading LWP");
+        sibling.placed.count_started();
+        assert!(!place::takes_spread(&me, &sibling), "one ULT placed");
+        sibling.placed.count_exited(1);
+        // Its own sleep protocol instance: the runtime's counters stay out.
+        let idle = crate::sched::idle::Idle::new();
+        idle.announce_sleep(&sibling.sleeping, false);
+        assert!(!place::takes_spread(&me, &sibling), "asleep");
+        idle.end_sleep(&sibling.sleeping);
+        assert!(place::takes_spread(&me, &sibling));
+        sibling.retiring.store(true, Relaxed);
+        assert!(!place::takes_spread(&me, &sibling), "retiring");
+        assert!(!place::takes_spread(&me, &Lwp::new(2, true)), "bound");
     }
 }

@@ -24,6 +24,19 @@
 //!    pool sibling (rule 3's measure) makes the lightest sibling the ULT's
 //!    home instead, and queues it there (`Lwp::adopt_new`): the ULT has
 //!    not run, so nothing of it is tied to a kernel thread yet.
+//! 6. **An empty sibling at first run** ([`lighter_home`] too): an LWP
+//!    about to start a new ULT of its own `fresh` deque while it has at
+//!    least [`SPREAD_FROM`] ULTs placed hands it to an awake pool sibling
+//!    that has none placed, at most once per [`SPREAD_EVERY`]. Two ULTs
+//!    that first ran on one LWP stay there: when one of them runs without
+//!    blocking, the other, woken, waits for it while the empty sibling
+//!    idles (`wake_busy`: a ~200 µs median, the waker's spin plus its next
+//!    send). Rule 5's margin does not see a difference of two. An asleep
+//!    sibling is left alone, so the rule adds no kernel wake; one that a
+//!    spawn woke (rule 1) is awake by then. The window keeps a spawn+join
+//!    loop beside a parked ULT (two placed, one empty sibling at each
+//!    start) from sending every short child across and waiting for it
+//!    there: such a loop pays one cross-LWP round trip per window.
 //!
 //! Without rules 3 and 4 the LWP that is idle while another runs an accept
 //! loop took nearly every connection (70% on one of two LWPs in
@@ -40,6 +53,7 @@ use std::time::{Duration, Instant};
 use crate::lwp::Lwp;
 use crate::runtime::rt;
 use crate::thread::tcb::{Kind, Tcb, DEFAULT_PRIORITY};
+use crate::time::clock;
 
 /// How long an LWP with started ULTs to run leaves new work of the same
 /// priority to a better-placed sibling before taking it itself. Waking a
@@ -97,17 +111,66 @@ pub(crate) fn refuses_to_steal(thief: &Lwp, victim: &Lwp) -> bool {
     heavier_than(thief, victim) && !victim.is_sleeping() && victim.takes_new_work()
 }
 
-/// Rule 5: the pool sibling that should be the home of the new ULT `me`
-/// is about to start: the lightest one, if `me` is much heavier than it.
-/// An LWP that is not heavier than the margin reads only its own count.
-pub(crate) fn lighter_home(me: &Lwp) -> Option<&'static Lwp> {
-    if me.placed() <= MIN_MARGIN {
+/// The least number of ULTs placed on an LWP for rule 6: with one (the
+/// ULT that just blocked, say a joiner), the new ULT is all there is to
+/// run here, and a spawn+join would cross to the sibling and back.
+pub(crate) const SPREAD_FROM: usize = 2;
+
+/// Rule 6's window, in `clock::ticks()`: an LWP hands at most one new ULT
+/// per window to an empty sibling. 2^21 ticks are 0.5-2 ms at the 1-4 GHz
+/// TSC rates of x86_64 parts (2.1 ms of the monotonic clock elsewhere):
+/// one cross-LWP round trip (a few µs with the sibling awake) per window
+/// costs a spawn+join loop under 1%, while a burst still gets its first
+/// ULT to the empty sibling at once.
+pub(crate) const SPREAD_EVERY: u64 = 1 << 21;
+
+/// Rules 5 and 6: the pool sibling that should be the home of the new ULT
+/// `me` is about to start: the lightest one, if `me` is much heavier than
+/// it; else an awake one with none placed, if `me` has [`SPREAD_FROM`]
+/// or more and its last such hand-off (`spread_at`, ticks, kept by the
+/// LWP) is a window ago. An LWP with fewer placed reads only its own
+/// count, inline (a spawn+join's every first run asks with one placed).
+#[inline]
+pub(crate) fn lighter_home(me: &Lwp, spread_at: &mut u64) -> Option<&'static Lwp> {
+    if me.placed() < SPREAD_FROM {
         return None;
     }
-    rt().lwps()
-        .filter(|l| !std::ptr::eq(*l, me) && l.is_pool_member())
-        .min_by_key(|l| l.placed())
-        .filter(|l| heavier_than(me, l))
+    lighter_home_among_siblings(me, spread_at)
+}
+
+/// [`lighter_home`] past its look at `me`'s own count.
+#[inline(never)]
+fn lighter_home_among_siblings(me: &Lwp, spread_at: &mut u64) -> Option<&'static Lwp> {
+    if me.placed() > MIN_MARGIN {
+        let lightest = rt()
+            .lwps()
+            .filter(|l| !std::ptr::eq(*l, me) && l.is_pool_member())
+            .min_by_key(|l| l.placed())
+            .filter(|l| heavier_than(me, l));
+        if lightest.is_some() {
+            return lightest;
+        }
+    }
+    let home = rt().lwps().find(|l| takes_spread(me, l))?;
+    spread_due(clock::ticks(), spread_at).then_some(home)
+}
+
+/// Rule 6's sibling: a pool LWP other than `me`, awake, with no ULT placed.
+pub(crate) fn takes_spread(me: &Lwp, sibling: &Lwp) -> bool {
+    !std::ptr::eq(sibling, me)
+        && sibling.is_pool_member()
+        && sibling.placed() == 0
+        && !sibling.is_sleeping()
+}
+
+/// Rule 6's window: whether a window has passed at `now` since
+/// `spread_at`, which then restarts it.
+fn spread_due(now: u64, spread_at: &mut u64) -> bool {
+    if now.wrapping_sub(*spread_at) < SPREAD_EVERY {
+        return false;
+    }
+    *spread_at = now;
+    true
 }
 
 /// Whether some pool LWP other than `from` would take new work from it.
@@ -157,4 +220,25 @@ pub(crate) fn wake_lighter_sibling(me: &Lwp) -> bool {
         && rt()
             .lwps()
             .any(|l| !std::ptr::eq(l, me) && l.is_pool_member() && heavier_than(me, l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_waits_a_window_after_the_last() {
+        let mut at = 0;
+        let t = 10 * SPREAD_EVERY;
+        assert!(spread_due(t, &mut at), "the first spread waits for nothing");
+        assert_eq!(at, t);
+        assert!(!spread_due(t + 1, &mut at));
+        assert!(!spread_due(t + SPREAD_EVERY - 1, &mut at));
+        assert_eq!(at, t, "a refused spread does not restart the window");
+        assert!(spread_due(t + SPREAD_EVERY, &mut at));
+        // A counter that wrapped still measures the window.
+        let mut at = u64::MAX - 1;
+        assert!(!spread_due(SPREAD_EVERY - 3, &mut at));
+        assert!(spread_due(SPREAD_EVERY - 2, &mut at));
+    }
 }
