@@ -38,9 +38,16 @@
 //! made after the close gets (`POLLNVAL` for it, or `EBADF`: `poll.rs`),
 //! so that every call blocked on an fd behaves alike when it is closed.
 //!
+//! `read`, `write`, `readv` and `writev` tell a socket from the rest by
+//! the socket call itself (`ENOTSOCK` on anything else), or by `fstat`
+//! first where the fd number was not a socket the last time
+//! (`io_kind.rs`: a hint of which probe to make first, never trusted for
+//! the kind): a socket costs one system call, a regular file or a pipe
+//! `fstat` and the call.
+//!
 //! The one piece of state about fds here: the lock by which accepters of
 //! one listening fd take turns (`accept_lock`), made on first use for any
-//! fd number.
+//! fd number (the hint bits are `io_kind.rs`'s).
 
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::AtomicPtr;
@@ -52,6 +59,7 @@ use weave_rt::os::fd::Interest;
 use weave_rt::sync::RawLock;
 
 use crate::cancel;
+use crate::io_kind::{self, Kind};
 
 pub(crate) fn errno() -> c_int {
     // SAFETY: the calling thread's errno slot.
@@ -188,16 +196,19 @@ pub(crate) fn finish(r: Option<ssize_t>) -> ssize_t {
 }
 
 /// The start of `read`, `write`, `readv` and `writev`: acts on a due
-/// cancellation request, then makes the call without blocking
-/// (`nonblocking`) on a ULT, which also tells a socket from anything
-/// else. `Err(result)` is the whole answer, for `finish`: the system's
-/// call (`plain`) on an OS thread, or `not_socket` (`io_pipe.rs`) on a
-/// ULT for what is not a socket. `Ok(result)` is the first try on a
-/// socket.
+/// cancellation request, then, on a ULT, tells what kind of file `fd` is
+/// (`io_kind.rs`): by the call made without blocking (`nonblocking`),
+/// which on a socket is the first try and on anything else fails with
+/// `ENOTSOCK`, or, where the fd was not a socket the last time, by
+/// `fstat` first. `Err(result)` is the whole answer, for `finish`: the
+/// system's call (`plain`) on an OS thread, or `not_socket` (`io_pipe.rs`,
+/// told whether the file can be waited for) on a ULT for what is not a
+/// socket. `Ok(result)` is the first try on a socket.
 pub(crate) fn socket_first_try(
+    fd: c_int,
     plain: impl FnOnce() -> ssize_t,
     nonblocking: impl FnOnce() -> ssize_t,
-    not_socket: impl FnOnce() -> Option<ssize_t>,
+    not_socket: impl FnOnce(bool) -> Option<ssize_t>,
 ) -> Result<ssize_t, Option<ssize_t>> {
     if cancel::due() {
         cancel::act();
@@ -205,9 +216,20 @@ pub(crate) fn socket_first_try(
     if !on_ult() {
         return Err(Some(plain()));
     }
+    if io_kind::seen_not_socket(fd) {
+        match io_kind::kind(fd) {
+            // The number names a socket now (a `dup2`, or a close and a
+            // reuse weave did not see): the socket calls.
+            Kind::Socket => io_kind::forget(fd),
+            kind => return Err(not_socket(kind == Kind::Waitable)),
+        }
+    }
     let first = nonblocking();
     if first < 0 && errno() == libc::ENOTSOCK {
-        return Err(not_socket());
+        io_kind::remember_not_socket(fd);
+        // A socket here is one that took the number since the probe:
+        // `io_pipe.rs` waits for it as for a pipe.
+        return Err(not_socket(io_kind::kind(fd) != Kind::System));
     }
     Ok(first)
 }
@@ -231,8 +253,8 @@ pub unsafe extern "C-unwind" fn weave_read(fd: c_int, buf: *mut c_void, count: u
     let nonblocking = || unsafe { libc::recv(fd, buf, count, libc::MSG_DONTWAIT) };
     let v = one_buffer(buf, count);
     // SAFETY: as above.
-    let not_socket = || unsafe { crate::io_pipe::transfer(fd, &v, 1, false) };
-    let first = match socket_first_try(plain, nonblocking, not_socket) {
+    let not_socket = |waitable| unsafe { crate::io_pipe::transfer(fd, &v, 1, false, waitable) };
+    let first = match socket_first_try(fd, plain, nonblocking, not_socket) {
         Ok(first) => first,
         Err(r) => return finish(r),
     };
@@ -262,8 +284,8 @@ pub unsafe extern "C-unwind" fn weave_write(
     let nonblocking = || unsafe { libc::send(fd, buf, count, libc::MSG_DONTWAIT) };
     let v = one_buffer(buf, count);
     // SAFETY: as above.
-    let not_socket = || unsafe { crate::io_pipe::transfer(fd, &v, 1, true) };
-    let first = match socket_first_try(plain, nonblocking, not_socket) {
+    let not_socket = |waitable| unsafe { crate::io_pipe::transfer(fd, &v, 1, true, waitable) };
+    let first = match socket_first_try(fd, plain, nonblocking, not_socket) {
         Ok(first) => first,
         Err(r) => return finish(r),
     };
@@ -584,6 +606,8 @@ pub extern "C-unwind" fn weave_close(fd: c_int) -> c_int {
     if cancel::due() {
         cancel::act();
     }
+    // The number may be a socket's next (a hint only: `io_kind.rs`).
+    io_kind::forget(fd);
     // SAFETY: the program's fd, which it closes: the system's close with
     // the waits on it ended first.
     match unsafe { weave_rt::os::fd::close(fd) } {

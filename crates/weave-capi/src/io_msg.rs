@@ -265,8 +265,8 @@ pub unsafe extern "C-unwind" fn weave_readv(
         unsafe { libc::recvmsg(fd, &mut m, libc::MSG_DONTWAIT) }
     };
     // SAFETY: the program's buffers.
-    let not_socket = || unsafe { crate::io_pipe::transfer(fd, iov, cnt, false) };
-    let first = match socket_first_try(plain, nonblocking, not_socket) {
+    let not_socket = |waitable| unsafe { crate::io_pipe::transfer(fd, iov, cnt, false, waitable) };
+    let first = match socket_first_try(fd, plain, nonblocking, not_socket) {
         Ok(first) => first,
         Err(r) => return finish(r),
     };
@@ -306,8 +306,8 @@ pub unsafe extern "C-unwind" fn weave_writev(
         unsafe { libc::sendmsg(fd, &m, libc::MSG_DONTWAIT) }
     };
     // SAFETY: the program's buffers, read only.
-    let not_socket = || unsafe { crate::io_pipe::transfer(fd, iov, cnt, true) };
-    let first = match socket_first_try(plain, nonblocking, not_socket) {
+    let not_socket = |waitable| unsafe { crate::io_pipe::transfer(fd, iov, cnt, true, waitable) };
+    let first = match socket_first_try(fd, plain, nonblocking, not_socket) {
         Ok(first) => first,
         Err(r) => return finish(r),
     };

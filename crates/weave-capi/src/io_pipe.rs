@@ -21,11 +21,12 @@
 //! to a pipe with no reader gets `SIGPIPE` and `EPIPE` from the kernel, as
 //! the system's `write` does (after part of the data: that part's count).
 //!
-//! Which fd comes here is decided on each call by `fstat` (nothing is
-//! cached, so a `dup2` or `close` cannot make an answer stale): a regular
-//! file, a directory and a block device are the system's calls (their
-//! waits are disk waits, and `RWF_NOWAIT` there would turn a page cache
-//! miss into a short read); every other type is tried without blocking.
+//! Which fd comes here is decided on each call by the file's type
+//! (`io_kind.rs`: `fstat`, made on every call, so a `dup2` or a `close`
+//! cannot make an answer stale): a regular file, a directory and a block
+//! device are the system's calls (their waits are disk waits, and
+//! `RWF_NOWAIT` there would turn a page cache miss into a short read);
+//! every other type is tried without blocking.
 //! Where the kernel refuses `RWF_NOWAIT` for the file (`EOPNOTSUPP`: on
 //! Linux 6.18 a FIFO opened by name, a terminal or pseudo-terminal, an
 //! inotify fd, an eventfd's write, a signalfd), the call is the system's
@@ -39,22 +40,6 @@ use weave_rt::os::fd::Interest;
 
 use crate::io::{errno, wait, Waited};
 use crate::io_msg::{iov_len, iov_rest};
-
-/// Whether the calls here may try `fd` without blocking: its type is
-/// neither a regular file, a directory nor a block device (module doc).
-/// An fd `fstat` fails on goes to the system's call, which reports it.
-fn waitable(fd: c_int) -> bool {
-    // SAFETY: an all-zero `stat` is a valid out-value.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a plain system call writing into `st`.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return false;
-    }
-    !matches!(
-        st.st_mode & libc::S_IFMT,
-        libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK
-    )
-}
 
 /// Whether the program made `fd` non-blocking.
 fn nonblocking(fd: c_int) -> bool {
@@ -100,8 +85,10 @@ unsafe fn nowait(fd: c_int, iov: *const iovec, cnt: usize, write: bool) -> ssize
 }
 
 /// `readv` or `writev` (`write`) of the program's `cnt` buffers at `iov`
-/// on a ULT, for an fd that is not a socket (module doc). `None` when a
-/// cancellation request is to be acted on (nothing was transferred).
+/// on a ULT, for an fd that is not a socket (module doc); `waitable`: its
+/// type is neither a regular file, a directory nor a block device
+/// (`io_kind::Kind::Waitable`). `None` when a cancellation request is to
+/// be acted on (nothing was transferred).
 ///
 /// # Safety
 ///
@@ -111,8 +98,9 @@ pub(crate) unsafe fn transfer(
     iov: *const iovec,
     cnt: usize,
     write: bool,
+    waitable: bool,
 ) -> Option<ssize_t> {
-    if !waitable(fd) {
+    if !waitable {
         // SAFETY: the caller's buffers.
         return Some(unsafe { system(fd, iov, cnt, write) });
     }

@@ -62,6 +62,8 @@ mod cond;
 #[cfg(not(loom))]
 mod io;
 #[cfg(not(loom))]
+mod io_kind;
+#[cfg(not(loom))]
 mod io_msg;
 #[cfg(not(loom))]
 mod io_pipe;

@@ -114,13 +114,34 @@ fn entry(q: mqd_t) -> bool {
     !on_ult() || nonblocking(q)
 }
 
-/// The caller's `abs_timeout` (not null), read as the system reads it:
-/// `Err(errno)` as `poll::read_arg` (`EFAULT` for a bad pointer, which
-/// never crashes).
-fn read_timeout(t: *const timespec) -> Result<timespec, c_int> {
-    // SAFETY: a timespec is valid with any bytes; `t` may be any pointer.
-    let t = unsafe { crate::poll::read_arg(t, std::mem::size_of::<timespec>()) }?;
-    Ok(t.unwrap_or(NOW))
+/// `mq_timedreceive` or `mq_timedsend` on queue `q`: `call(t)` is the
+/// system's call with the program's arguments and `t` for `abs_timeout`.
+/// The program's `abs_timeout` is read and checked as the system's calls
+/// do: a bad pointer is `EFAULT` (read as `poll::read_arg` reads, never
+/// crashing; where the copy cannot be made here, the system's call
+/// answers), a `tv_nsec` outside 0 to 999,999,999 is `EINVAL` (module
+/// doc).
+fn timed(
+    q: mqd_t,
+    interest: Interest,
+    abs_timeout: *const timespec,
+    mut call: impl FnMut(*const timespec) -> ssize_t,
+) -> ssize_t {
+    if entry(q) || abs_timeout.is_null() {
+        return call(abs_timeout);
+    }
+    // SAFETY: a timespec is valid with any bytes; `abs_timeout` may be
+    // any pointer.
+    let read = unsafe { crate::poll::read_arg(abs_timeout, std::mem::size_of::<timespec>()) };
+    let timeout = match read {
+        Ok(t) => t.unwrap_or(NOW),
+        Err(e) => return crate::poll::unreadable(e, || call(abs_timeout)),
+    };
+    if !(0..1_000_000_000).contains(&timeout.tv_nsec) {
+        crate::set_errno(libc::EINVAL);
+        return -1;
+    }
+    finish(transfer(q, interest, Some(&timeout), |t| call(t)))
 }
 
 fn finish(r: Option<ssize_t>) -> ssize_t {
@@ -158,24 +179,11 @@ pub unsafe extern "C-unwind" fn weave_mq_timedreceive(
     prio: *mut c_uint,
     abs_timeout: *const timespec,
 ) -> ssize_t {
-    // SAFETY: the program's arguments, as it passed them.
-    let system = || unsafe { libc::mq_timedreceive(q, msg, len, prio, abs_timeout) };
-    if entry(q) || abs_timeout.is_null() {
-        return system();
-    }
-    let timeout = match read_timeout(abs_timeout) {
-        Ok(t) => t,
-        Err(e) => return crate::poll::unreadable(e, system),
-    };
-    if !(0..1_000_000_000).contains(&timeout.tv_nsec) {
-        crate::set_errno(libc::EINVAL);
-        return -1;
-    }
-    let timeout = Some(&timeout);
-    // SAFETY: as above, with a deadline of ours.
-    finish(transfer(q, Interest::Read, timeout, |t| unsafe {
+    // SAFETY: the program's arguments, as it passed them, with its
+    // `abs_timeout` or a deadline of ours.
+    timed(q, Interest::Read, abs_timeout, |t| unsafe {
         libc::mq_timedreceive(q, msg, len, prio, t)
-    }))
+    })
 }
 
 /// `mq_send`: on a ULT, waits (only the ULT) until the queue has room,
@@ -208,22 +216,9 @@ pub unsafe extern "C-unwind" fn weave_mq_timedsend(
     prio: c_uint,
     abs_timeout: *const timespec,
 ) -> c_int {
-    // SAFETY: the program's arguments, as it passed them.
-    let system = || unsafe { libc::mq_timedsend(q, msg, len, prio, abs_timeout) };
-    if entry(q) || abs_timeout.is_null() {
-        return system();
-    }
-    let timeout = match read_timeout(abs_timeout) {
-        Ok(t) => t,
-        Err(e) => return crate::poll::unreadable(e, system),
-    };
-    if !(0..1_000_000_000).contains(&timeout.tv_nsec) {
-        crate::set_errno(libc::EINVAL);
-        return -1;
-    }
-    let timeout = Some(&timeout);
-    // SAFETY: as above, with a deadline of ours.
-    finish(transfer(q, Interest::Write, timeout, |t| unsafe {
+    // SAFETY: the program's arguments, as it passed them, with its
+    // `abs_timeout` or a deadline of ours.
+    timed(q, Interest::Write, abs_timeout, |t| unsafe {
         libc::mq_timedsend(q, msg, len, prio, t) as ssize_t
-    })) as c_int
+    }) as c_int
 }

@@ -450,6 +450,7 @@ c_tests! {
     pipe_and_eventfd_reads_and_writes_block_only_the_ult => "pipe_io_blocks_only_the_ult",
     pipe_waits_end_with_eintr_on_cancel_and_with_epipe => "pipe_io_eintr_cancel_and_epipe",
     close_ends_a_blocked_pipe_read_and_write => "close_wakes_a_blocked_pipe_reader",
+    read_acts_on_what_the_fd_number_names_now_after_dup2_and_close => "read_acts_on_what_the_fd_number_names_now",
     lockf_f_lock_blocks_only_the_ult_and_is_a_cancellation_point => "lockf_blocks_only_the_ult",
     fcntl_passes_no_argument_an_int_or_a_pointer_as_the_command_takes => "fcntl_commands_through_the_header",
 }

@@ -5,8 +5,8 @@
  * another waits. mq_timedreceive and mq_timedsend fail with ETIMEDOUT
  * once abs_timeout (CLOCK_REALTIME) passes, and with EINVAL for a bad
  * one when they would block (POSIX lets a call that need not wait skip
- * the check; Linux always checks); a queue opened with O_NONBLOCK gets
- * EAGAIN at once. */
+ * the check; Linux always checks), and with EFAULT (Linux) for one that
+ * cannot be read; a queue opened with O_NONBLOCK gets EAGAIN at once. */
 #include "check.h"
 #include <fcntl.h>
 #include <mqueue.h>
@@ -81,7 +81,17 @@ static void *run(void *arg) {
     errno = 0;
     EQ(mq_timedsend(q, "y", 1, 0, &soon), -1); /* full */
     EQ(errno, ETIMEDOUT);
+    errno = 0;
+    EQ(mq_timedsend(q, "y", 1, 0, &bad), -1);
+    EQ(errno, EINVAL);
+    /* A timeout that cannot be read: EFAULT (Linux), never a crash. */
+    errno = 0;
+    EQ(mq_timedsend(q, "y", 1, 0, (const struct timespec *)8), -1);
+    EQ(errno, EFAULT);
     EQ(mq_timedreceive(q, buf, sizeof buf, NULL, &soon), 1);
+    errno = 0;
+    EQ(mq_timedreceive(q, buf, sizeof buf, NULL, (const struct timespec *)8), -1);
+    EQ(errno, EFAULT);
     EQ(mq_close(q), 0);
 
     /* A non-blocking queue: EAGAIN at once. */

@@ -1,7 +1,14 @@
-//! Shared by the `signal_*` tests. Each scenario installs process-wide
-//! handlers, so it runs in a child process of the test binary (the test
-//! re-runs itself with `--exact NAME` and an environment variable), where
-//! nothing else shares its signals; a watchdog turns a hang into a failure.
+//! Shared by the signal tests (`tests/signal/`, and the binaries that
+//! borrow it). Each scenario installs process-wide handlers, so it runs in
+//! a child process of the test binary (the test re-runs itself with
+//! `--exact PATH`, the test's full name, and an environment variable),
+//! where nothing else shares its signals; a watchdog turns a hang into a
+//! failure.
+//!
+//! A test names itself by its function's name through the macros
+//! (`in_child!("name")`, `is_child!`, `child_output!`), which add the
+//! module path that libtest puts before it (`fork::name` in
+//! `tests/signal/fork.rs`); the functions take the full name.
 #![allow(dead_code)]
 
 use std::process::Command;
@@ -10,9 +17,45 @@ use std::time::{Duration, Instant};
 
 const CHILD: &str = "WEAVE_SIGNAL_TEST_CHILD";
 
-/// In the test process: runs test `name` in a child and asserts that it
-/// passed; returns false. In that child: starts a watchdog and returns true
-/// (the caller runs the scenario).
+/// The full name libtest gives test `name` of the module at `module` (a
+/// `module_path!()`): the path without the crate's name, then `name`.
+pub fn test_path(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_crate, path)) => format!("{path}::{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// [`in_child`] for test `name` of the calling module.
+#[allow(unused_macros)]
+macro_rules! in_child {
+    ($name:expr) => {
+        $crate::signal_common::in_child(&$crate::signal_common::test_path(module_path!(), $name))
+    };
+}
+
+/// [`is_child`] for test `name` of the calling module.
+#[allow(unused_macros)]
+macro_rules! is_child {
+    ($name:expr) => {
+        $crate::signal_common::is_child(&$crate::signal_common::test_path(module_path!(), $name))
+    };
+}
+
+/// [`child_output`] for test `name` of the calling module.
+#[allow(unused_macros)]
+macro_rules! child_output {
+    ($name:expr) => {
+        $crate::signal_common::child_output(&$crate::signal_common::test_path(
+            module_path!(),
+            $name,
+        ))
+    };
+}
+
+/// In the test process: runs the test whose full name is `name` in a
+/// child and asserts that it passed; returns false. In that child: starts
+/// a watchdog and returns true (the caller runs the scenario).
 pub fn in_child(name: &str) -> bool {
     if let Ok(n) = std::env::var(CHILD) {
         if n != name {
@@ -164,8 +207,9 @@ pub fn spin_for(flag: &AtomicBool) {
     }
 }
 
-/// Runs test `name` in a child (as [`in_child`]) and returns its status and
-/// output, for scenarios whose end is the child's death.
+/// Runs the test whose full name is `name` in a child (as [`in_child`])
+/// and returns its status and output, for scenarios whose end is the
+/// child's death.
 pub fn child_output(name: &str) -> std::process::Output {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
@@ -174,7 +218,8 @@ pub fn child_output(name: &str) -> std::process::Output {
         .unwrap()
 }
 
-/// Whether this process is the child running test `name`.
+/// Whether this process is the child running the test whose full name is
+/// `name`.
 pub fn is_child(name: &str) -> bool {
     std::env::var(CHILD).is_ok_and(|n| n == name)
 }

@@ -5,12 +5,9 @@
 
 #![cfg(target_arch = "x86_64")]
 
-mod signal_common;
-
 use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
-use signal_common::{child_output, is_child};
 use weave::signal::{self, Immediate, ImmediateFn, SigInfo};
 use weave::thread;
 
@@ -104,7 +101,7 @@ fn on_fault(info: &SigInfo) {
 /// The child's output for an unhandled fault: it died by `sig`, and
 /// stderr has the line naming the ULT.
 fn assert_dies_naming_the_ult(name: &str, sig: i32) {
-    let out = child_output(name);
+    let out = child_output!(name);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(sig), "{:?}\n{stderr}", out.status);
     let signame = signal::name(sig);
@@ -119,7 +116,7 @@ fn assert_dies_naming_the_ult(name: &str, sig: i32) {
 }
 
 fn assert_handled_on_the_ult(name: &str) {
-    let out = child_output(name);
+    let out = child_output!(name);
     assert_eq!(
         out.status.code(),
         Some(42),
@@ -139,7 +136,7 @@ macro_rules! fault_tests {
     ($($unhandled:ident, $handled:ident => $sig:expr, $fault:ident;)*) => {$(
         #[test]
         fn $unhandled() {
-            if is_child(stringify!($unhandled)) {
+            if is_child!(stringify!($unhandled)) {
                 fault_on_a_ult($fault);
             }
             assert_dies_naming_the_ult(stringify!($unhandled), $sig);
@@ -147,7 +144,7 @@ macro_rules! fault_tests {
 
         #[test]
         fn $handled() {
-            if is_child(stringify!($handled)) {
+            if is_child!(stringify!($handled)) {
                 install($sig);
                 fault_on_a_ult($fault);
             }
@@ -178,8 +175,7 @@ fn on_sent(info: &SigInfo) {
 
 #[test]
 fn kill_with_a_synchronous_signal_runs_the_targets_immediate_handler() {
-    if !signal_common::in_child("kill_with_a_synchronous_signal_runs_the_targets_immediate_handler")
-    {
+    if !in_child!("kill_with_a_synchronous_signal_runs_the_targets_immediate_handler") {
         return;
     }
     // SAFETY: `on_sent` stores to an atomic.

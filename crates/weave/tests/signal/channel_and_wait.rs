@@ -2,18 +2,16 @@
 //! (`signal::channel`, Go's `signal.Notify`) and `signal::wait` (sigwait),
 //! both blocking only the calling ULT.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
-use signal_common::{in_child, pending_here, sigqueue_self, wait_for, wait_until};
+use crate::signal_common::{pending_here, sigqueue_self, wait_for, wait_until};
 use weave::signal::{self, How, Route, SigSet};
 use weave::thread;
 
 #[test]
 fn channel_receives_each_signal_it_was_made_for() {
-    if !in_child("channel_receives_each_signal_it_was_made_for") {
+    if !in_child!("channel_receives_each_signal_it_was_made_for") {
         return;
     }
     let rx = signal::channel(&[libc::SIGUSR1, libc::SIGUSR2]).unwrap();
@@ -39,7 +37,7 @@ fn channel_receives_each_signal_it_was_made_for() {
 
 #[test]
 fn wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult() {
-    if !in_child("wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult") {
+    if !in_child!("wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult") {
         return;
     }
     weave::set_concurrency(1).unwrap();
@@ -60,7 +58,7 @@ fn wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult() {
         signal::mask(How::Block, &set);
         signal::wait(&set).unwrap()
     });
-    signal_common::wait_blocked(waiter.thread().id());
+    crate::signal_common::wait_blocked(waiter.thread().id());
     let t0 = ticks.load(SeqCst);
     wait_until(|| ticks.load(SeqCst) > t0 + 100);
     sigqueue_self(sig, 77);
@@ -76,7 +74,7 @@ fn wait_takes_a_signal_the_waiting_ult_blocks_and_blocks_only_that_ult() {
 
 #[test]
 fn wait_returns_a_signal_already_pending_on_the_ult() {
-    if !in_child("wait_returns_a_signal_already_pending_on_the_ult") {
+    if !in_child!("wait_returns_a_signal_already_pending_on_the_ult") {
         return;
     }
     let sig = libc::SIGUSR2;
@@ -105,7 +103,7 @@ fn wait_returns_a_signal_already_pending_on_the_ult() {
 
 #[test]
 fn wait_timeout_gives_none_when_nothing_comes_and_the_next_signal_is_not_lost() {
-    if !in_child("wait_timeout_gives_none_when_nothing_comes_and_the_next_signal_is_not_lost") {
+    if !in_child!("wait_timeout_gives_none_when_nothing_comes_and_the_next_signal_is_not_lost") {
         return;
     }
     let sig = signal::sigrtmin() + 1;
@@ -131,7 +129,7 @@ fn wait_timeout_gives_none_when_nothing_comes_and_the_next_signal_is_not_lost() 
 
 #[test]
 fn wait_timeout_returns_a_signal_that_comes_before_the_deadline() {
-    if !in_child("wait_timeout_returns_a_signal_that_comes_before_the_deadline") {
+    if !in_child!("wait_timeout_returns_a_signal_that_comes_before_the_deadline") {
         return;
     }
     let sig = signal::sigrtmin() + 2;
@@ -141,7 +139,7 @@ fn wait_timeout_returns_a_signal_that_comes_before_the_deadline() {
         signal::mask(How::Block, &set);
         signal::wait_timeout(&set, std::time::Duration::from_secs(60)).unwrap()
     });
-    signal_common::wait_blocked(waiter.thread().id());
+    crate::signal_common::wait_blocked(waiter.thread().id());
     sigqueue_self(sig, 9);
     let info = waiter
         .join()
@@ -155,7 +153,7 @@ fn wait_timeout_returns_a_signal_that_comes_before_the_deadline() {
 
 #[test]
 fn a_plain_os_thread_waits_for_a_signal_its_kernel_mask_blocks() {
-    if !in_child("a_plain_os_thread_waits_for_a_signal_its_kernel_mask_blocks") {
+    if !in_child!("a_plain_os_thread_waits_for_a_signal_its_kernel_mask_blocks") {
         return;
     }
     // This test's thread is a plain OS thread: its mask is the kernel's.

@@ -2,14 +2,12 @@
 //! signal; a ULT waiting inside weave is woken to deliver it and goes back
 //! to its wait (SA_RESTART), and `take_interrupted` says so.
 
-mod signal_common;
-
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use signal_common::{in_child, wait_blocked, wait_for, wait_until};
+use crate::signal_common::{wait_blocked, wait_for, wait_until};
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread;
 
@@ -33,7 +31,7 @@ fn one_delivery_to(got: &StdMutex<Vec<SigInfo>>, id: thread::ThreadId) {
 
 #[test]
 fn kill_wakes_a_sleeping_ult_which_sleeps_on() {
-    if !in_child("kill_wakes_a_sleeping_ult_which_sleeps_on") {
+    if !in_child!("kill_wakes_a_sleeping_ult_which_sleeps_on") {
         return;
     }
     let got = record();
@@ -55,7 +53,7 @@ fn kill_wakes_a_sleeping_ult_which_sleeps_on() {
 
 #[test]
 fn kill_wakes_a_ult_in_mutex_lock_which_still_gets_the_lock() {
-    if !in_child("kill_wakes_a_ult_in_mutex_lock_which_still_gets_the_lock") {
+    if !in_child!("kill_wakes_a_ult_in_mutex_lock_which_still_gets_the_lock") {
         return;
     }
     let got = record();
@@ -77,7 +75,7 @@ fn kill_wakes_a_ult_in_mutex_lock_which_still_gets_the_lock() {
 
 #[test]
 fn kill_wakes_a_ult_in_channel_recv_which_still_gets_the_value() {
-    if !in_child("kill_wakes_a_ult_in_channel_recv_which_still_gets_the_value") {
+    if !in_child!("kill_wakes_a_ult_in_channel_recv_which_still_gets_the_value") {
         return;
     }
     let got = record();
@@ -92,7 +90,7 @@ fn kill_wakes_a_ult_in_channel_recv_which_still_gets_the_value() {
 
 #[test]
 fn kill_wakes_a_ult_in_socket_read_which_still_gets_the_data() {
-    if !in_child("kill_wakes_a_ult_in_socket_read_which_still_gets_the_data") {
+    if !in_child!("kill_wakes_a_ult_in_socket_read_which_still_gets_the_data") {
         return;
     }
     let got = record();
@@ -114,7 +112,7 @@ fn kill_wakes_a_ult_in_socket_read_which_still_gets_the_data() {
 
 #[test]
 fn kill_stays_pending_while_the_ult_blocks_it() {
-    if !in_child("kill_stays_pending_while_the_ult_blocks_it") {
+    if !in_child!("kill_stays_pending_while_the_ult_blocks_it") {
         return;
     }
     let got = record();

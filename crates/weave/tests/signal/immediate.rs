@@ -4,14 +4,12 @@
 //! ULT unblocks it or is next switched in. Each test asserts which ULT ran
 //! it (as the handler itself sees it) and that it ran on that ULT's stack.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use signal_common::{
-    blocked_by_every_thread, bound_spinner, in_child, lwp_tid, pending_here, spin_for, tgkill,
-    wait_blocked, wait_for, wait_until,
+use crate::signal_common::{
+    blocked_by_every_thread, bound_spinner, lwp_tid, pending_here, spin_for, tgkill, wait_blocked,
+    wait_for, wait_until,
 };
 use weave::signal::{self, Disposition, How, Immediate, ImmediateFn, Route, SigInfo, SigSet};
 use weave::thread::{self, ThreadId};
@@ -102,7 +100,7 @@ fn bound_taker(stop: &Arc<AtomicBool>) -> (thread::JoinHandle<ThreadId>, usize, 
 
 #[test]
 fn case1_immediate_handler_runs_on_the_interrupted_ults_stack() {
-    if !in_child("case1_immediate_handler_runs_on_the_interrupted_ults_stack") {
+    if !in_child!("case1_immediate_handler_runs_on_the_interrupted_ults_stack") {
         return;
     }
     install();
@@ -120,7 +118,7 @@ fn case1_immediate_handler_runs_on_the_interrupted_ults_stack() {
 
 #[test]
 fn case3_immediate_handler_runs_on_the_ult_of_the_other_lwp() {
-    if !in_child("case3_immediate_handler_runs_on_the_ult_of_the_other_lwp") {
+    if !in_child!("case3_immediate_handler_runs_on_the_ult_of_the_other_lwp") {
         return;
     }
     install();
@@ -144,7 +142,7 @@ fn case3_immediate_handler_runs_on_the_ult_of_the_other_lwp() {
 
 #[test]
 fn case2_immediate_handler_runs_on_the_target_as_it_is_switched_in() {
-    if !in_child("case2_immediate_handler_runs_on_the_target_as_it_is_switched_in") {
+    if !in_child!("case2_immediate_handler_runs_on_the_target_as_it_is_switched_in") {
         return;
     }
     weave::set_concurrency(1).unwrap();
@@ -193,7 +191,7 @@ fn case2_immediate_handler_runs_on_the_target_as_it_is_switched_in() {
 
 #[test]
 fn kill_runs_the_immediate_handler_when_the_ult_unblocks_it() {
-    if !in_child("kill_runs_the_immediate_handler_when_the_ult_unblocks_it") {
+    if !in_child!("kill_runs_the_immediate_handler_when_the_ult_unblocks_it") {
         return;
     }
     install();
@@ -221,7 +219,7 @@ fn kill_runs_the_immediate_handler_when_the_ult_unblocks_it() {
 
 #[test]
 fn kill_runs_the_immediate_handler_on_a_waiting_ult_as_it_is_switched_in() {
-    if !in_child("kill_runs_the_immediate_handler_on_a_waiting_ult_as_it_is_switched_in") {
+    if !in_child!("kill_runs_the_immediate_handler_on_a_waiting_ult_as_it_is_switched_in") {
         return;
     }
     install();
@@ -249,7 +247,7 @@ fn kill_runs_the_immediate_handler_on_a_waiting_ult_as_it_is_switched_in() {
 
 #[test]
 fn immediate_handler_runs_with_its_signal_and_sa_mask_blocked() {
-    if !in_child("immediate_handler_runs_with_its_signal_and_sa_mask_blocked") {
+    if !in_child!("immediate_handler_runs_with_its_signal_and_sa_mask_blocked") {
         return;
     }
     install();
@@ -266,7 +264,7 @@ fn immediate_handler_runs_with_its_signal_and_sa_mask_blocked() {
 
 #[test]
 fn immediate_handler_on_an_os_thread_runs_before_raise_returns() {
-    if !in_child("immediate_handler_on_an_os_thread_runs_before_raise_returns") {
+    if !in_child!("immediate_handler_on_an_os_thread_runs_before_raise_returns") {
         return;
     }
     install();
@@ -283,7 +281,7 @@ fn immediate_handler_on_an_os_thread_runs_before_raise_returns() {
 
 #[test]
 fn one_shot_immediate_handler_runs_once_then_the_default_is_back() {
-    if !in_child("one_shot_immediate_handler_runs_once_then_the_default_is_back") {
+    if !in_child!("one_shot_immediate_handler_runs_once_then_the_default_is_back") {
         return;
     }
     let imm = Immediate {
@@ -323,7 +321,7 @@ fn again(_: &SigInfo) {
 /// returns and the ULT's mask opens again: the handler runs a second time.
 #[test]
 fn a_signal_that_came_while_a_safe_point_handler_ran_runs_it_again_after() {
-    if !in_child("a_signal_that_came_while_a_safe_point_handler_ran_runs_it_again_after") {
+    if !in_child!("a_signal_that_came_while_a_safe_point_handler_ran_runs_it_again_after") {
         return;
     }
     // SAFETY: `again` waits only on its first run, which `Thread::kill`

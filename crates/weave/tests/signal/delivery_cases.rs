@@ -3,14 +3,12 @@
 //! is made to pick a given LWP with `tgkill`; what weave does from there
 //! is the behaviour under test.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use signal_common::{
-    blocked_by_every_thread, bound_spinner, in_child, lwp_tid, pending_here, spin_for, tgkill,
-    wait_for, wait_until,
+use crate::signal_common::{
+    blocked_by_every_thread, bound_spinner, lwp_tid, pending_here, spin_for, tgkill, wait_for,
+    wait_until,
 };
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread;
@@ -34,7 +32,7 @@ fn deliveries(got: &Mutex<Vec<SigInfo>>) -> usize {
 
 #[test]
 fn case1_running_ult_that_unblocks_it_takes_it() {
-    if !in_child("case1_running_ult_that_unblocks_it_takes_it") {
+    if !in_child!("case1_running_ult_that_unblocks_it_takes_it") {
         return;
     }
     let got = record();
@@ -52,7 +50,7 @@ fn case1_running_ult_that_unblocks_it_takes_it() {
 
 #[test]
 fn case2_not_running_ult_of_that_lwp_takes_it() {
-    if !in_child("case2_not_running_ult_of_that_lwp_takes_it") {
+    if !in_child!("case2_not_running_ult_of_that_lwp_takes_it") {
         return;
     }
     weave::set_concurrency(1).unwrap();
@@ -99,7 +97,7 @@ fn case2_not_running_ult_of_that_lwp_takes_it() {
 
 #[test]
 fn case3_ult_running_on_another_lwp_takes_it() {
-    if !in_child("case3_ult_running_on_another_lwp_takes_it") {
+    if !in_child!("case3_ult_running_on_another_lwp_takes_it") {
         return;
     }
     let got = record();
@@ -120,7 +118,7 @@ fn case3_ult_running_on_another_lwp_takes_it() {
 
 #[test]
 fn case4_blocked_everywhere_waits_in_kernel_until_a_ult_unblocks_it() {
-    if !in_child("case4_blocked_everywhere_waits_in_kernel_until_a_ult_unblocks_it") {
+    if !in_child!("case4_blocked_everywhere_waits_in_kernel_until_a_ult_unblocks_it") {
         return;
     }
     let got = record();

@@ -3,12 +3,10 @@
 //! it as a thread (section 29): the handler blocks, the interrupted thread
 //! goes on and unlocks, the handler gets the lock.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use signal_common::{in_child, lwp_tid, spin_for, tgkill, wait_for};
+use crate::signal_common::{lwp_tid, spin_for, tgkill, wait_for};
 use weave::signal::{self, How, Route, SigSet};
 use weave::sync::Mutex;
 use weave::thread;
@@ -17,7 +15,7 @@ const SIG: i32 = libc::SIGUSR1;
 
 #[test]
 fn handler_locks_the_mutex_the_interrupted_ult_holds() {
-    if !in_child("handler_locks_the_mutex_the_interrupted_ult_holds") {
+    if !in_child!("handler_locks_the_mutex_the_interrupted_ult_holds") {
         return;
     }
     let m = Arc::new(Mutex::new(0u32));

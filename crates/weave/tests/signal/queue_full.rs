@@ -5,12 +5,10 @@
 //! sends on to another thread keeps its siginfo, although the kernel
 //! queues it without.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use signal_common::{in_child, wait_until};
+use crate::signal_common::wait_until;
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread;
 
@@ -111,7 +109,7 @@ fn limit_and_fill(filler: i32) -> libc::rlimit {
 #[test]
 fn signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unblock() {
     let name = "signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unblock";
-    if !in_child(name) {
+    if !in_child!(name) {
         return;
     }
     let sig = signal::sigrtmin() + 3;
@@ -183,7 +181,7 @@ fn signals_nobody_takes_while_the_kernel_queue_is_full_are_delivered_once_on_unb
     };
     // SAFETY: takes the blocked `filler` values pending on this thread.
     while unsafe { libc::sigtimedwait(&fill, &mut info, &ts) } == filler {}
-    signal_common::sigqueue_self(sig, MARKER);
+    crate::signal_common::sigqueue_self(sig, MARKER);
     wait_until(|| got.lock().unwrap().iter().any(|i| i.value == MARKER));
     stop.store(true, SeqCst);
     for h in ults {
@@ -213,7 +211,7 @@ const ROUNDS: usize = 60;
 fn standard_signals_sent_on_while_the_kernel_queue_is_full_keep_their_siginfo_and_free_their_slot()
 {
     let name = "standard_signals_sent_on_while_the_kernel_queue_is_full_keep_their_siginfo_and_free_their_slot";
-    if !in_child(name) {
+    if !in_child!(name) {
         return;
     }
     let sig = libc::SIGUSR1;
@@ -225,7 +223,7 @@ fn standard_signals_sent_on_while_the_kernel_queue_is_full_keep_their_siginfo_an
     // watchdog thread) make weave send it on there (case 3).
     signal::mask(How::Block, &SigSet::of(&[sig]));
     let stop = Arc::new(AtomicBool::new(false));
-    let (h, _) = signal_common::bound_spinner(How::Unblock, SigSet::of(&[sig]), &stop);
+    let (h, _) = crate::signal_common::bound_spinner(How::Unblock, SigSet::of(&[sig]), &stop);
     let fill = SigSet::of(&[filler]).to_sigset_t();
     // SAFETY: blocking a valid set on the calling thread.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &fill, std::ptr::null_mut()) };

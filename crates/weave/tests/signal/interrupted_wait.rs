@@ -3,12 +3,10 @@
 //! `Err(Interrupted)` when a handler runs for the waiting ULT, where
 //! `acquire` waits on (`SA_RESTART`).
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use signal_common::{in_child, wait_blocked, wait_until};
+use crate::signal_common::{wait_blocked, wait_until};
 use weave::signal;
 use weave::sync::{Interrupted, Semaphore};
 use weave::thread;
@@ -17,7 +15,7 @@ const SIG: i32 = libc::SIGUSR1;
 
 #[test]
 fn interruptible_acquire_returns_interrupted_after_the_handler_ran() {
-    if !in_child("interruptible_acquire_returns_interrupted_after_the_handler_ran") {
+    if !in_child!("interruptible_acquire_returns_interrupted_after_the_handler_ran") {
         return;
     }
     let runs = Arc::new(AtomicUsize::new(0));
@@ -42,7 +40,7 @@ fn interruptible_acquire_returns_interrupted_after_the_handler_ran() {
 
 #[test]
 fn plain_acquire_waits_on_after_a_handler() {
-    if !in_child("plain_acquire_waits_on_after_a_handler") {
+    if !in_child!("plain_acquire_waits_on_after_a_handler") {
         return;
     }
     let runs = Arc::new(AtomicUsize::new(0));
@@ -85,7 +83,7 @@ fn count_immediate_runs() {
 
 #[test]
 fn a_plain_os_threads_interruptible_wait_ends_when_a_handler_runs_on_it() {
-    if !in_child("a_plain_os_threads_interruptible_wait_ends_when_a_handler_runs_on_it") {
+    if !in_child!("a_plain_os_threads_interruptible_wait_ends_when_a_handler_runs_on_it") {
         return;
     }
     count_immediate_runs();
@@ -124,7 +122,7 @@ fn a_plain_os_threads_interruptible_wait_ends_when_a_handler_runs_on_it() {
 
 #[test]
 fn an_interruptible_sleep_ends_when_a_handler_runs_on_a_ult_or_an_os_thread() {
-    if !in_child("an_interruptible_sleep_ends_when_a_handler_runs_on_a_ult_or_an_os_thread") {
+    if !in_child!("an_interruptible_sleep_ends_when_a_handler_runs_on_a_ult_or_an_os_thread") {
         return;
     }
     count_immediate_runs();

@@ -3,12 +3,10 @@
 //! it when the signal becomes handled through weave: a ULT that unblocked
 //! it before then still gets it.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use signal_common::{in_child, lwp_tid, tgkill, wait_for, wait_until};
+use crate::signal_common::{lwp_tid, tgkill, wait_for, wait_until};
 use weave::signal::{self, How, SigSet};
 use weave::thread::{self, ThreadId};
 
@@ -16,7 +14,7 @@ const SIG: i32 = libc::SIGUSR2;
 
 #[test]
 fn signal_handled_after_lwps_inherited_a_mask_blocking_it_is_delivered() {
-    if !in_child("signal_handled_after_lwps_inherited_a_mask_blocking_it_is_delivered") {
+    if !in_child!("signal_handled_after_lwps_inherited_a_mask_blocking_it_is_delivered") {
         return;
     }
     // Before weave starts: this OS thread blocks SIG, and every LWP

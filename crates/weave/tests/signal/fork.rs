@@ -1,18 +1,15 @@
 //! After `fork`, handlers installed in the parent run in the child: the
 //! child gets a dispatcher and a pool of handler ULTs of its own.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
-use signal_common::in_child;
 use weave::signal;
 
 static RAN: AtomicBool = AtomicBool::new(false);
 
 #[test]
 fn handler_installed_before_fork_runs_in_the_child() {
-    if !in_child("handler_installed_before_fork_runs_in_the_child") {
+    if !in_child!("handler_installed_before_fork_runs_in_the_child") {
         return;
     }
     signal::handle(libc::SIGUSR1, |_| RAN.store(true, SeqCst)).unwrap();
@@ -56,7 +53,7 @@ fn handler_installed_before_fork_runs_in_the_child() {
 /// thread's mask, where the test can see it without a handler).
 #[test]
 fn a_signal_to_the_forking_thread_reaches_it_in_the_child() {
-    if !in_child("a_signal_to_the_forking_thread_reaches_it_in_the_child") {
+    if !in_child!("a_signal_to_the_forking_thread_reaches_it_in_the_child") {
         return;
     }
     // Registered with weave in the parent, before the fork.

@@ -2,12 +2,10 @@
 //! its value (lecture 004, section 26). Standard signals coalesce: n raised
 //! give between 1 and n.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use signal_common::{bound_spinner, in_child, lwp_tid, tgkill, wait_for, wait_until};
+use crate::signal_common::{bound_spinner, lwp_tid, tgkill, wait_for, wait_until};
 use weave::signal::{self, How, SigInfo, SigSet};
 use weave::thread;
 
@@ -28,7 +26,7 @@ fn taker(sig: i32, stop: &Arc<AtomicBool>) -> (thread::JoinHandle<thread::Thread
 
 #[test]
 fn realtime_signals_from_the_kernel_arrive_n_times_in_order_with_values() {
-    if !in_child("realtime_signals_from_the_kernel_arrive_n_times_in_order_with_values") {
+    if !in_child!("realtime_signals_from_the_kernel_arrive_n_times_in_order_with_values") {
         return;
     }
     let sig = signal::sigrtmin() + 1;
@@ -65,7 +63,7 @@ fn realtime_signals_from_the_kernel_arrive_n_times_in_order_with_values() {
 
 #[test]
 fn realtime_signals_queued_on_a_ult_arrive_n_times_in_order_with_values() {
-    if !in_child("realtime_signals_queued_on_a_ult_arrive_n_times_in_order_with_values") {
+    if !in_child!("realtime_signals_queued_on_a_ult_arrive_n_times_in_order_with_values") {
         return;
     }
     let sig = signal::sigrtmin() + 2;
@@ -102,7 +100,7 @@ fn realtime_signals_queued_on_a_ult_arrive_n_times_in_order_with_values() {
 
 #[test]
 fn standard_signals_raised_n_times_arrive_between_once_and_n_times() {
-    if !in_child("standard_signals_raised_n_times_arrive_between_once_and_n_times") {
+    if !in_child!("standard_signals_raised_n_times_arrive_between_once_and_n_times") {
         return;
     }
     let sig = libc::SIGUSR1;
@@ -122,7 +120,7 @@ fn standard_signals_raised_n_times_arrive_between_once_and_n_times() {
 
 #[test]
 fn records_queued_on_ults_that_exited_are_dropped() {
-    if !signal_common::in_child("records_queued_on_ults_that_exited_are_dropped") {
+    if !in_child!("records_queued_on_ults_that_exited_are_dropped") {
         return;
     }
     let sig = signal::sigrtmin() + 2;
@@ -135,7 +133,7 @@ fn records_queued_on_ults_that_exited_are_dropped() {
             signal::mask(signal::How::Block, &signal::SigSet::of(&[sig]));
             let _ = rx.recv();
         });
-        signal_common::wait_blocked(t.thread().id());
+        crate::signal_common::wait_blocked(t.thread().id());
         t.thread().sigqueue(sig, i).unwrap();
         drop(tx);
         t.join().unwrap();

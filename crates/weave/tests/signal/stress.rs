@@ -3,15 +3,13 @@
 //! signals wait in the kernel, case 4). Every signal is delivered exactly
 //! once, with its value, to a ULT that took it by one of the four cases.
 
-mod signal_common;
-
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use signal_common::{in_child, wait_until};
+use crate::signal_common::wait_until;
 use weave::signal::{self, How, Route, SigSet};
 use weave::thread;
 
@@ -63,7 +61,7 @@ fn next(x: &mut u64) -> u64 {
 
 #[test]
 fn every_signal_from_another_process_is_delivered_once_to_a_ult_that_took_it() {
-    if !in_child("every_signal_from_another_process_is_delivered_once_to_a_ult_that_took_it") {
+    if !in_child!("every_signal_from_another_process_is_delivered_once_to_a_ult_that_took_it") {
         return;
     }
     let sig = signal::sigrtmin() + 4;
@@ -118,7 +116,11 @@ fn every_signal_from_another_process_is_delivered_once_to_a_ult_that_took_it() {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     let mut sender = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "stress_sender", "--test-threads=1"])
+        .args([
+            "--exact",
+            &crate::signal_common::test_path(module_path!(), "stress_sender"),
+            "--test-threads=1",
+        ])
         .env(SENDER, format!("{pid},{sig}"))
         .spawn()
         .unwrap();

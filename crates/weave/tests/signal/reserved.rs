@@ -2,9 +2,6 @@
 //! error that names them and says why; and the stack-overflow report,
 //! which owns SIGSEGV and SIGBUS, still works with signals in use.
 
-mod signal_common;
-
-use signal_common::{child_output, is_child};
 use weave::signal::{self, SignalError};
 
 #[test]
@@ -47,7 +44,7 @@ fn recurse(depth: u64) -> u64 {
 
 #[test]
 fn stack_overflow_is_still_reported_with_signal_handlers_installed() {
-    if is_child(OVERFLOW) {
+    if is_child!(OVERFLOW) {
         signal::handle(libc::SIGUSR1, |_| {}).unwrap();
         let h = weave::thread::Builder::new()
             .name("deep".into())
@@ -56,7 +53,7 @@ fn stack_overflow_is_still_reported_with_signal_handlers_installed() {
         let _ = h.join();
         return;
     }
-    let out = child_output(OVERFLOW);
+    let out = child_output!(OVERFLOW);
     let stderr = String::from_utf8_lossy(&out.stderr);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");

@@ -2,11 +2,9 @@
 //! given mask until a handler has run on it, then gets its old mask back.
 //! On a ULT only the ULT waits.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
-use signal_common::{in_child, wait_blocked};
+use crate::signal_common::wait_blocked;
 use weave::signal::{self, How, Immediate, ImmediateFn, SigInfo, SigSet};
 use weave::thread;
 
@@ -23,7 +21,7 @@ fn install(sig: i32) {
 
 #[test]
 fn suspend_returns_after_a_handler_runs_on_the_ult_and_restores_its_mask() {
-    if !in_child("suspend_returns_after_a_handler_runs_on_the_ult_and_restores_its_mask") {
+    if !in_child!("suspend_returns_after_a_handler_runs_on_the_ult_and_restores_its_mask") {
         return;
     }
     // One LWP: the thread that sends the signal runs while the other waits.
@@ -58,7 +56,7 @@ fn suspend_returns_after_a_handler_runs_on_the_ult_and_restores_its_mask() {
 
 #[test]
 fn suspend_delivers_a_pending_signal_its_mask_lets_through_at_once() {
-    if !in_child("suspend_delivers_a_pending_signal_its_mask_lets_through_at_once") {
+    if !in_child!("suspend_delivers_a_pending_signal_its_mask_lets_through_at_once") {
         return;
     }
     install(libc::SIGUSR2);
@@ -76,7 +74,7 @@ fn suspend_delivers_a_pending_signal_its_mask_lets_through_at_once() {
 
 #[test]
 fn a_process_signal_goes_to_the_suspended_ult_whose_mask_lets_it_through() {
-    if !in_child("a_process_signal_goes_to_the_suspended_ult_whose_mask_lets_it_through") {
+    if !in_child!("a_process_signal_goes_to_the_suspended_ult_whose_mask_lets_it_through") {
         return;
     }
     let sig = signal::sigrtmin() + 4;
@@ -97,7 +95,7 @@ fn a_process_signal_goes_to_the_suspended_ult_whose_mask_lets_it_through() {
 
 #[test]
 fn a_process_signal_sent_while_every_thread_blocks_it_reaches_a_later_suspend() {
-    if !in_child("a_process_signal_sent_while_every_thread_blocks_it_reaches_a_later_suspend") {
+    if !in_child!("a_process_signal_sent_while_every_thread_blocks_it_reaches_a_later_suspend") {
         return;
     }
     let sig = signal::sigrtmin() + 5;

@@ -1,15 +1,12 @@
 //! Per-ULT masks: a new thread inherits its creator's mask, and changing a
 //! ULT's mask is a store at user level, not a kernel mask change.
 
-mod signal_common;
-
-use signal_common::in_child;
 use weave::signal::{self, How, SigSet};
 use weave::thread;
 
 #[test]
 fn a_spawned_ult_inherits_the_spawning_ults_mask() {
-    if !in_child("a_spawned_ult_inherits_the_spawning_ults_mask") {
+    if !in_child!("a_spawned_ult_inherits_the_spawning_ults_mask") {
         return;
     }
     let set = SigSet::of(&[libc::SIGUSR1, libc::SIGRTMIN() + 3]);
@@ -33,7 +30,7 @@ fn a_spawned_ult_inherits_the_spawning_ults_mask() {
 
 #[test]
 fn a_ult_spawned_by_an_os_thread_inherits_its_kernel_mask() {
-    if !in_child("a_ult_spawned_by_an_os_thread_inherits_its_kernel_mask") {
+    if !in_child!("a_ult_spawned_by_an_os_thread_inherits_its_kernel_mask") {
         return;
     }
     let set = SigSet::of(&[libc::SIGUSR2]);
@@ -44,7 +41,7 @@ fn a_ult_spawned_by_an_os_thread_inherits_its_kernel_mask() {
 
 #[test]
 fn mask_changes_on_a_ult_leave_the_kernel_mask_alone() {
-    if !in_child("mask_changes_on_a_ult_leave_the_kernel_mask_alone") {
+    if !in_child!("mask_changes_on_a_ult_leave_the_kernel_mask_alone") {
         return;
     }
     let set = SigSet::of(&[libc::SIGUSR1]);

@@ -1,15 +1,12 @@
 //! `handle_on_target`: the handler runs on the ULT that took the signal, at
 //! its next safe point, with the signal blocked while it runs.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use signal_common::{
-    blocked_by_every_thread, in_child, lwp_tid, pending_here, tgkill, wait_blocked, wait_for,
-    wait_until,
+use crate::signal_common::{
+    blocked_by_every_thread, lwp_tid, pending_here, tgkill, wait_blocked, wait_for, wait_until,
 };
 use weave::signal::{self, How, Route, SigInfo, SigSet};
 use weave::thread::{self, ThreadId};
@@ -58,7 +55,7 @@ fn bound_yielder(stop: &Arc<AtomicBool>) -> (thread::JoinHandle<(ThreadId, bool)
 
 #[test]
 fn process_signal_handler_runs_on_the_ult_that_took_it() {
-    if !in_child("process_signal_handler_runs_on_the_ult_that_took_it") {
+    if !in_child!("process_signal_handler_runs_on_the_ult_that_took_it") {
         return;
     }
     let seen = record();
@@ -83,7 +80,7 @@ fn process_signal_handler_runs_on_the_ult_that_took_it() {
 
 #[test]
 fn kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on() {
-    if !in_child("kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on") {
+    if !in_child!("kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on") {
         return;
     }
     let seen = record();
@@ -114,7 +111,7 @@ fn kill_runs_the_handler_on_a_sleeping_ult_which_sleeps_on() {
 /// pending while it ran.
 #[test]
 fn a_signal_that_came_while_the_handler_ran_runs_it_again_after() {
-    if !in_child("a_signal_that_came_while_the_handler_ran_runs_it_again_after") {
+    if !in_child!("a_signal_that_came_while_the_handler_ran_runs_it_again_after") {
         return;
     }
     let ran: Arc<StdMutex<Vec<ThreadId>>> = Arc::default();

@@ -2,9 +2,7 @@
 //! `pause` are POSIX cancellation points): a cancellation request ends the
 //! wait, with the thread's old mask back, although no handler ran.
 
-mod signal_common;
-
-use signal_common::wait_blocked;
+use crate::signal_common::wait_blocked;
 use weave::signal::{self, How, SigSet};
 use weave::thread;
 

@@ -4,13 +4,11 @@
 //! signal routed to one of them would be lost (it blocks every signal once
 //! it runs).
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use signal_common::{in_child, spin_for, tgkill, wait_for};
+use crate::signal_common::{spin_for, tgkill, wait_for};
 use weave::signal::{self, How, Immediate, ImmediateFn, SigInfo, SigSet};
 use weave::thread;
 
@@ -22,8 +20,9 @@ fn record(_: &SigInfo) {
 
 #[test]
 fn a_signal_routed_while_the_handler_pool_has_not_run_reaches_the_ult_that_takes_it() {
-    if !in_child("a_signal_routed_while_the_handler_pool_has_not_run_reaches_the_ult_that_takes_it")
-    {
+    if !in_child!(
+        "a_signal_routed_while_the_handler_pool_has_not_run_reaches_the_ult_that_takes_it"
+    ) {
         return;
     }
     let sig = signal::sigrtmin() + 6;

@@ -2,12 +2,10 @@
 //! then the signal's action is the default again, so the next one ends the
 //! process.
 
-mod signal_common;
-
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use signal_common::{child_output, is_child, wait_until};
+use crate::signal_common::wait_until;
 use weave::signal::{self, How, SigSet};
 
 const SIG: i32 = libc::SIGUSR2;
@@ -15,7 +13,7 @@ const NAME: &str = "one_shot_handler_runs_once_then_the_default_action_applies";
 
 #[test]
 fn one_shot_handler_runs_once_then_the_default_action_applies() {
-    if is_child(NAME) {
+    if is_child!(NAME) {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
         signal::handle_once(SIG, move |_| {
@@ -47,7 +45,7 @@ fn one_shot_handler_runs_once_then_the_default_action_applies() {
         t.join().unwrap();
         return;
     }
-    let out = child_output(NAME);
+    let out = child_output!(NAME);
     use std::os::unix::process::ExitStatusExt;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
