@@ -161,6 +161,13 @@ mod imp {
         }
     }
 
+    #[cfg(test)]
+    std::thread_local! {
+        /// The calling thread's reads of [`now_ns`], for the unit tests
+        /// that check a path decides without the clock.
+        pub(crate) static NOW_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
     /// Monotonic nanoseconds (`CLOCK_MONOTONIC`, from boot): the stamp a
     /// waiter carries so that an unlocker can tell how long it has waited,
     /// and the passed-over clock of the wait queues. Read straight from
@@ -173,6 +180,8 @@ mod imp {
             tv_sec: 0,
             tv_nsec: 0,
         };
+        #[cfg(test)]
+        NOW_READS.with(|n| n.set(n.get() + 1));
         // SAFETY: `t` is a valid timespec to write; CLOCK_MONOTONIC is
         // always there, so the call cannot fail.
         let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
