@@ -39,7 +39,9 @@
 //! parked long enough in a wait of the list ([`compactable`]), also has
 //! the live part of its stack copied out and its pages guarded
 //! (`stack::compact`), under the same checks (same thread, same wait, not
-//! woken). [`restore_compacted`] puts it back as its LWP switches to it.
+//! woken), and only if it owns no live `thread::scope` (`Tcb::scopes`: its
+//! children may lend its stack to the kernel). [`restore_compacted`] puts
+//! it back as its LWP switches to it.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};

@@ -9,7 +9,14 @@
 //! counts how many passes each ULT has stayed in its wait, and hands one
 //! parked past the compaction threshold in a wait of the list
 //! (`lwp::trim::compactable`) over with its request marked `compact`. The
-//! pass period is then the shorter of the two settings.
+//! pass period is then the shorter of the two settings. It asks for no
+//! compaction of a ULT that owns a live `thread::scope` (`Tcb::scopes`;
+//! that wait is then done with), and none at all while threads weave did
+//! not start are running (`os::threads::foreign`, read once a pass at the
+//! first compaction due; those waits are asked for again next pass), nor
+//! when the program keeps compaction off unless `WEAVE_COMPACT` is set
+//! and it is not (the C library). The design note says why a look at
+//! pass time is enough.
 //!
 //! Memory: two `u32`s per ULT parked at the last pass (its slot and its
 //! wait's digest; and a `u16` more with compaction on), kept sorted by

@@ -164,7 +164,8 @@ pub(crate) struct Tcb {
     /// this thread's stack and hand them to system calls, so its stack is
     /// not compacted (`lwp/trim.rs`, `docs/design/compaction.md`).
     /// Written only by the thread itself; read by the monitor's pass and
-    /// by the thread's home LWP while it is switched out.
+    /// by the thread's home LWP while it is switched out. Fits in padding:
+    /// the TCB stays at its size.
     pub(crate) scopes: AtomicU16,
 }
 
