@@ -611,6 +611,9 @@ fn create_with(
     start: StartRoutine,
     arg: *mut c_void,
 ) -> c_int {
+    // C threads lend their stacks to each other's system calls freely:
+    // weave compacts no idle C thread's stack unless WEAVE_COMPACT asks.
+    weave_rt::stack::keep_compaction_off_unless_set();
     let mut b = Builder::new();
     if let Some(spec) = &spec {
         b = spec_builder(b, spec);

@@ -410,6 +410,30 @@ fn another_thread_joins_main_and_gets_its_pthread_exit_value() {
     assert_eq!(passes("join_the_main_thread"), "joined main: 0x99\n");
 }
 
+#[test]
+fn a_sleeping_c_thread_is_compacted_only_if_weave_compact_is_set() {
+    let exe = compile("compaction_off_for_c_unless_set", false);
+    if let Err(why) = weave_rt::stack::compaction_support() {
+        eprintln!("compaction unsupported here, test skipped: {why}");
+        return;
+    }
+    for (arg, compact) in [("resident", None), ("compacted", Some("60ms"))] {
+        let mut cmd = Command::new(&exe);
+        cmd.arg(arg).env("WEAVE_TRIM", "50ms");
+        match compact {
+            Some(v) => cmd.env("WEAVE_COMPACT", v),
+            None => cmd.env_remove("WEAVE_COMPACT"),
+        };
+        let out = run_cmd(&mut cmd);
+        assert!(
+            out.status.success(),
+            "{arg} (WEAVE_COMPACT {compact:?}) failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Runs `tests/c/NAME.c` with `WEAVE_LWPS` set to each of `lwps`; each
 /// run must exit 0.
 fn passes_on_lwps(name: &str, lwps: &[&str]) {

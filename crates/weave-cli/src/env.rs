@@ -21,7 +21,11 @@ pub fn run() -> Result<(), String> {
     }
     println!();
     match weave::stack::compaction_support() {
-        Ok(()) => println!("Compaction of idle stacks (WEAVE_COMPACT): this kernel supports it"),
+        Ok(()) => println!(
+            "Compaction of idle stacks (WEAVE_COMPACT): this kernel supports it; on after {} \
+             unless set (the C library: off unless set)",
+            config::variable("WEAVE_COMPACT").map_or("?", |v| v.default)
+        ),
         Err(why) => println!("Compaction of idle stacks (WEAVE_COMPACT): off here: {why}"),
     }
     match invalid {

@@ -154,12 +154,21 @@ fn env_says_whether_this_kernel_can_compact_idle_stacks() {
     let out = weave(&["env"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listing = text(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("WEAVE_COMPACT") && l.ends_with("default 10s")),
+        "compaction is not on by default in:\n{listing}"
+    );
     let line = listing
         .lines()
         .find(|l| l.starts_with("Compaction of idle stacks (WEAVE_COMPACT)"))
         .unwrap_or_else(|| panic!("no compaction line in:\n{listing}"));
     match weave::stack::compaction_support() {
-        Ok(()) => assert!(line.ends_with("this kernel supports it"), "{line}"),
+        Ok(()) => assert!(
+            line.contains("this kernel supports it; on after 10s unless set"),
+            "{line}"
+        ),
         Err(why) => assert!(line.contains("off here") && line.contains(&why), "{line}"),
     }
 }

@@ -99,9 +99,10 @@ impl Pool {
         st.threads += 1;
         let n = st.threads;
         drop(st);
-        let spawned = std::thread::Builder::new()
-            .name(format!("weave-blocking-{n}"))
-            .spawn(move || self.work());
+        let spawned = crate::os::threads::spawn(
+            std::thread::Builder::new().name(format!("weave-blocking-{n}")),
+            move || self.work(),
+        );
         if spawned.is_err() {
             // No new thread: the job waits for a running one. With none
             // running it would wait forever, so run it here instead.

@@ -243,10 +243,12 @@ const VARIABLES: &[Variable] = &[
             bare: TimeUnit::Millis,
             min: Duration::ZERO,
         },
-        default: "0",
+        default: "10s",
         meaning: "copy out and release the whole stack of a ULT parked this long in a socket wait, \
-                  sleep, channel send/recv or select! (docs/design/compaction.md); 0 (default) turns it off; \
-                  for programs that lend no stack memory to other threads' system calls; \
+                  sleep, channel send/recv or select!, unless it owns a live thread::scope or threads \
+                  weave did not start are running (docs/design/compaction.md); 0 turns it off (for \
+                  programs that hand pointers into a ULT's stack to other threads' system calls by \
+                  unsafe code); the C library leaves it off unless this is set; \
                   off on kernels without MADV_GUARD_INSTALL (Linux 6.13+)",
     },
     Variable {
@@ -453,10 +455,22 @@ pub(crate) fn trim_after() -> Option<Duration> {
 /// this kernel can compact is the caller's to check
 /// (`stack::compaction_support`).
 pub(crate) fn compact_after() -> Option<Duration> {
-    match get("WEAVE_COMPACT") {
+    duration_or_off("WEAVE_COMPACT", get("WEAVE_COMPACT"))
+}
+
+/// Whether this environment sets `WEAVE_COMPACT` to a value the runtime
+/// accepts (the C library compacts only then:
+/// `stack::keep_compaction_off_unless_set`).
+pub(crate) fn compact_set() -> bool {
+    variable("WEAVE_COMPACT").is_some_and(|v| matches!(v.current(), Some(Ok(_))))
+}
+
+/// A duration variable's value, `None` for 0 (off).
+fn duration_or_off(name: &str, v: Value) -> Option<Duration> {
+    match v {
         Value::Duration(d) if d.is_zero() => None,
         Value::Duration(d) => Some(d),
-        other => crate::fatal(&format!("WEAVE_COMPACT is a duration, not {other}")),
+        other => crate::fatal(&format!("{name} is a duration, not {other}")),
     }
 }
 
@@ -566,6 +580,24 @@ fn parse_duration(raw: &str, bare: TimeUnit) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compaction_is_on_by_default_after_ten_seconds() {
+        let v = variable("WEAVE_COMPACT").unwrap();
+        let d = duration_or_off(v.name, v.default_value());
+        assert_eq!(d, Some(Duration::from_secs(10)));
+        assert_eq!(v.check(None), None, "unset is the default, not set");
+        assert_eq!(
+            v.check(Some(OsStr::new(" "))),
+            None,
+            "empty counts as unset"
+        );
+        assert_eq!(
+            duration_or_off(v.name, v.check(Some(OsStr::new("0"))).unwrap().unwrap()),
+            None,
+            "0 turns it off"
+        );
+    }
 
     #[test]
     fn switch_accepts_the_usual_spellings_in_any_case() {

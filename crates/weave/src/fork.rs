@@ -161,6 +161,7 @@ extern "C" fn child() {
         }
     }
     runtime::forget_after_fork();
+    crate::os::threads::forget_after_fork();
     release(true);
     if let Some(me) = forked {
         // After `release`: it lists the thread among the registered OS

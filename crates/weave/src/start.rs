@@ -48,15 +48,17 @@ fn start(rt: &'static Runtime) {
         crate::fatal(&format!("cannot start the LWP pool: {e}"));
     }
     crate::monitor::prepare();
-    std::thread::Builder::new()
-        .name("weave-monitor".into())
-        .stack_size(256 * 1024)
-        .spawn(move || crate::monitor::run(rt))
-        .map(drop)
-        .unwrap_or_else(|e| {
-            eprintln!(
-                "weave: no monitor thread ({e}): no time slices, no help for blocked \
+    crate::os::threads::spawn(
+        std::thread::Builder::new()
+            .name("weave-monitor".into())
+            .stack_size(256 * 1024),
+        move || crate::monitor::run(rt),
+    )
+    .map(drop)
+    .unwrap_or_else(|e| {
+        eprintln!(
+            "weave: no monitor thread ({e}): no time slices, no help for blocked \
                  LWPs, and stacks of exited threads stay cached"
-            )
-        });
+        )
+    });
 }

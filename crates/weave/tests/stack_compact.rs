@@ -9,6 +9,11 @@
 //! touching). The trim period is 20 ms and the threshold 60 ms for this
 //! binary (set before the runtime starts); waits are watchdogs, not
 //! timings.
+//!
+//! No libtest harness: compaction asks for none while threads weave did
+//! not start are running, and libtest runs each test on a thread of its
+//! own. `main` runs the tests one after another on the main thread (an
+//! argument runs only the tests whose names contain it).
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -79,7 +84,6 @@ fn compacted_receiver<R: Send + 'static>(
     (p, go_tx, h)
 }
 
-#[test]
 fn a_ult_compacted_in_a_channel_receive_resumes_with_its_locals_intact() {
     if !setup() {
         return;
@@ -90,7 +94,6 @@ fn a_ult_compacted_in_a_channel_receive_resumes_with_its_locals_intact() {
     assert!(h.join().unwrap(), "a local changed across the compaction");
 }
 
-#[test]
 fn a_pointer_into_a_compacted_stack_reads_right_from_another_thread() {
     if !setup() {
         return;
@@ -114,7 +117,6 @@ fn first_local(_: u64, locals: &[u64; 48]) -> u64 {
     locals[0]
 }
 
-#[test]
 fn a_stack_kept_against_an_earlier_ones_shape_reads_right_from_another_thread() {
     if !setup() {
         return;
@@ -143,7 +145,6 @@ fn a_stack_kept_against_an_earlier_ones_shape_reads_right_from_another_thread() 
     assert_eq!(h2.join().unwrap(), pattern(0));
 }
 
-#[test]
 fn a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult() {
     if !setup() {
         return;
@@ -165,7 +166,6 @@ fn a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult() {
     }
 }
 
-#[test]
 fn a_deep_stack_trimmed_then_compacted_then_reused_runs_correctly() {
     if !setup() {
         return;
@@ -191,7 +191,6 @@ fn a_deep_stack_trimmed_then_compacted_then_reused_runs_correctly() {
     assert_eq!(kept, 0x1234);
 }
 
-#[test]
 fn a_ult_sleeping_past_the_threshold_is_compacted_and_resumes() {
     if !setup() {
         return;
@@ -219,7 +218,6 @@ fn a_ult_sleeping_past_the_threshold_is_compacted_and_resumes() {
     );
 }
 
-#[test]
 fn a_ult_waiting_on_a_socket_is_compacted_and_reads_after_resuming() {
     if !setup() {
         return;
@@ -245,7 +243,6 @@ fn a_ult_waiting_on_a_socket_is_compacted_and_reads_after_resuming() {
     assert!(intact, "a local changed across a compacted socket wait");
 }
 
-#[test]
 fn a_ult_compacted_while_sending_delivers_its_value() {
     if !setup() {
         return;
@@ -270,7 +267,6 @@ fn a_ult_compacted_while_sending_delivers_its_value() {
     assert_eq!(h.join().unwrap(), std::array::from_fn(pattern));
 }
 
-#[test]
 fn a_ult_compacted_in_select_takes_the_value_sent_after() {
     if !setup() {
         return;
@@ -298,7 +294,6 @@ fn a_ult_compacted_in_select_takes_the_value_sent_after() {
     assert_eq!(locals, std::array::from_fn(pattern));
 }
 
-#[test]
 fn a_wait_not_on_the_list_is_never_compacted() {
     if !setup() {
         return;
@@ -344,7 +339,6 @@ fn a_wait_not_on_the_list_is_never_compacted() {
     parked.join().unwrap();
 }
 
-#[test]
 fn ults_woken_and_written_to_around_compactions_lose_nothing() {
     if !setup() {
         return;
@@ -409,6 +403,120 @@ fn ults_woken_and_written_to_around_compactions_lose_nothing() {
     }
 }
 
+/// The read end of a pipe with `msg` written into it.
+fn pipe_with(msg: &[u8]) -> std::fs::File {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both are fresh descriptors this test owns from here on.
+    let (r, mut w) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    w.write_all(msg).unwrap();
+    r
+}
+
+fn a_ult_owning_a_weave_scope_is_not_compacted_and_its_child_reads_into_its_stack() {
+    if !setup() {
+        return;
+    }
+    // The parent waits in a channel receive past the threshold inside a
+    // scope whose child (a ULT) then reads a pipe into a buffer on the
+    // parent's stack: on a compacted stack the kernel would fail the read
+    // with EFAULT.
+    let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
+    let (go_tx, go_rx) = mpmc::bounded::<()>(1);
+    let (done_tx, done_rx) = mpmc::bounded::<std::io::Result<usize>>(1);
+    let pipe = pipe_with(b"read into the parent's stack");
+    let parent = wt::spawn(move || {
+        let mut buf = [0u8; 64];
+        let mut pipe = pipe;
+        wt::scope(|s| {
+            let buf = &mut buf;
+            ptr_tx.send(FramePtr(buf.as_mut_ptr().cast())).unwrap();
+            s.spawn(move || {
+                go_rx.recv().unwrap();
+                done_tx.send(pipe.read(buf)).unwrap();
+            });
+            // The parent's own wait, on the list of compactable waits.
+            done_rx.recv().unwrap()
+        })
+        .map(|n| buf[..n].to_vec())
+    });
+    let p = ptr_rx.recv().unwrap();
+    let before = weave::stack_stats().compactions_held_for_scopes;
+    wait_until("a compaction held back for the scope", || {
+        weave::stack_stats().compactions_held_for_scopes > before
+    });
+    assert!(resident(p.0 as usize), "the scope's owner was compacted");
+    go_tx.send(()).unwrap();
+    let got = parent
+        .join()
+        .unwrap()
+        .expect("the child's read into the parent's stack");
+    assert_eq!(got, b"read into the parent's stack");
+}
+
+fn a_ult_lending_its_stack_to_an_os_thread_is_compacted_only_after_that_thread_ends() {
+    if !setup() {
+        return;
+    }
+    // The parent, in a `std::thread::scope`, waits in a channel receive
+    // while its child (an OS thread weave did not start) holds a borrow of
+    // its buffer and, later, reads a pipe into it. Not compacted while
+    // the child lives; compacted once it has ended.
+    let (ptr_tx, ptr_rx) = mpmc::bounded::<FramePtr>(1);
+    let (go_tx, go_rx) = mpmc::bounded::<()>(1);
+    let (read_tx, read_rx) = mpmc::bounded::<std::io::Result<usize>>(1);
+    let (end_tx, end_rx) = mpmc::bounded::<()>(1);
+    let pipe = pipe_with(b"an OS thread read this");
+    let parent = wt::spawn(move || {
+        let mut buf = [0u8; 64];
+        let mut pipe = pipe;
+        let n = std::thread::scope(|s| {
+            let buf = &mut buf;
+            ptr_tx.send(FramePtr(buf.as_mut_ptr().cast())).unwrap();
+            s.spawn(move || {
+                go_rx.recv().unwrap();
+                read_tx.send(pipe.read(buf)).unwrap();
+            });
+            // A wait on the list while the child lives.
+            read_rx.recv().unwrap()
+        });
+        let got = n.map(|n| buf[..n].to_vec());
+        // A wait on the list after the child has ended, with the buffer's
+        // page live.
+        end_rx.recv().unwrap();
+        (got, black_box(&buf)[0])
+    });
+    let p = ptr_rx.recv().unwrap();
+    let before = weave::stack_stats().compactions_held_for_threads;
+    wait_until("a compaction held back for the OS thread", || {
+        weave::stack_stats().compactions_held_for_threads > before + 1
+    });
+    assert!(
+        resident(p.0 as usize),
+        "compacted while an OS thread borrowed its stack"
+    );
+    go_tx.send(()).unwrap();
+    // The child has read and ended (the scope joined it); the parent waits
+    // again, and is compacted once a pass finds no foreign thread.
+    wait_until("the parent's compaction after its child ended", || {
+        !resident(p.0 as usize)
+    });
+    end_tx.send(()).unwrap();
+    let (got, first) = parent.join().unwrap();
+    assert_eq!(
+        got.expect("the OS thread's read"),
+        b"an OS thread read this"
+    );
+    assert_eq!(first, b'a');
+}
+
 /// The function whose frame the dump of a compacted ULT must show: it
 /// fills locals (whose page the test watches) and waits in a channel
 /// receive.
@@ -423,7 +531,6 @@ fn receives_here_while_compacted(
     black_box(&locals)[0] + got
 }
 
-#[test]
 fn a_dump_shows_a_compacted_ults_stack_and_leaves_it_compacted() {
     if !setup() {
         return;
@@ -459,4 +566,77 @@ fn a_dump_shows_a_compacted_ults_stack_and_leaves_it_compacted() {
         "{d}"
     );
     assert!(still_compacted, "the dump restored the compacted stack");
+}
+
+fn main() {
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let tests: [(&str, fn()); 14] = [
+        (
+            "a_ult_compacted_in_a_channel_receive_resumes_with_its_locals_intact",
+            a_ult_compacted_in_a_channel_receive_resumes_with_its_locals_intact,
+        ),
+        (
+            "a_pointer_into_a_compacted_stack_reads_right_from_another_thread",
+            a_pointer_into_a_compacted_stack_reads_right_from_another_thread,
+        ),
+        (
+            "a_stack_kept_against_an_earlier_ones_shape_reads_right_from_another_thread",
+            a_stack_kept_against_an_earlier_ones_shape_reads_right_from_another_thread,
+        ),
+        (
+            "a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult",
+            a_write_into_a_compacted_stack_from_another_thread_is_seen_by_its_ult,
+        ),
+        (
+            "a_deep_stack_trimmed_then_compacted_then_reused_runs_correctly",
+            a_deep_stack_trimmed_then_compacted_then_reused_runs_correctly,
+        ),
+        (
+            "a_ult_sleeping_past_the_threshold_is_compacted_and_resumes",
+            a_ult_sleeping_past_the_threshold_is_compacted_and_resumes,
+        ),
+        (
+            "a_ult_waiting_on_a_socket_is_compacted_and_reads_after_resuming",
+            a_ult_waiting_on_a_socket_is_compacted_and_reads_after_resuming,
+        ),
+        (
+            "a_ult_compacted_while_sending_delivers_its_value",
+            a_ult_compacted_while_sending_delivers_its_value,
+        ),
+        (
+            "a_ult_compacted_in_select_takes_the_value_sent_after",
+            a_ult_compacted_in_select_takes_the_value_sent_after,
+        ),
+        (
+            "a_wait_not_on_the_list_is_never_compacted",
+            a_wait_not_on_the_list_is_never_compacted,
+        ),
+        (
+            "ults_woken_and_written_to_around_compactions_lose_nothing",
+            ults_woken_and_written_to_around_compactions_lose_nothing,
+        ),
+        (
+            "a_dump_shows_a_compacted_ults_stack_and_leaves_it_compacted",
+            a_dump_shows_a_compacted_ults_stack_and_leaves_it_compacted,
+        ),
+        (
+            "a_ult_owning_a_weave_scope_is_not_compacted_and_its_child_reads_into_its_stack",
+            a_ult_owning_a_weave_scope_is_not_compacted_and_its_child_reads_into_its_stack,
+        ),
+        (
+            "a_ult_lending_its_stack_to_an_os_thread_is_compacted_only_after_that_thread_ends",
+            a_ult_lending_its_stack_to_an_os_thread_is_compacted_only_after_that_thread_ends,
+        ),
+    ];
+    let mut ran = 0;
+    for (name, test) in tests {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        // A failure panics: the process fails with its message.
+        test();
+        ran += 1;
+        println!("test {name} ... ok");
+    }
+    println!("\ntest result: ok. {ran} passed; 0 failed");
 }

@@ -65,6 +65,9 @@ pub(super) fn child(lib: &str, n: usize) -> Result<(), String> {
         "trim-weave" => {
             // Read once, when the runtime starts: set before it does.
             std::env::set_var("WEAVE_TRIM", TRIM);
+            // The trim alone: a slow run must not reach the compaction's
+            // threshold (on by default) and measure that instead.
+            std::env::set_var("WEAVE_COMPACT", "0");
             wt::spawn(|| ())
                 .join()
                 .map_err(|_| "the first ULT panicked")?;

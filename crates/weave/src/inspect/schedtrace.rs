@@ -45,10 +45,11 @@ pub(crate) fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
 
 /// Starts the thread that prints a line every `every`.
 pub(crate) fn start(every: Duration) {
-    let r = std::thread::Builder::new()
-        .name("weave-schedtrace".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
+    let r = crate::os::threads::spawn(
+        std::thread::Builder::new()
+            .name("weave-schedtrace".into())
+            .stack_size(256 * 1024),
+        move || {
             let mut last = counters();
             let mut at = Instant::now();
             loop {
@@ -59,7 +60,8 @@ pub(crate) fn start(every: Duration) {
                 last = c;
                 at = now;
             }
-        });
+        },
+    );
     if let Err(e) = r {
         eprintln!("weave: WEAVE_SCHEDTRACE: no thread for it: {e}");
     }

@@ -41,11 +41,13 @@ pub(super) fn install(name: &str) -> Result<(), String> {
     }
     PIPE_W.store(fds[1], SeqCst);
     let read_end = fds[0];
-    std::thread::Builder::new()
-        .name("weave-dump".into())
-        .stack_size(256 * 1024)
-        .spawn(move || bottom_half(read_end))
-        .map_err(|e| format!("no dump thread: {e}"))?;
+    crate::os::threads::spawn(
+        std::thread::Builder::new()
+            .name("weave-dump".into())
+            .stack_size(256 * 1024),
+        move || bottom_half(read_end),
+    )
+    .map_err(|e| format!("no dump thread: {e}"))?;
     // SAFETY: a zeroed sigaction is a valid starting value; we set the
     // handler, an empty mask and SA_RESTART before passing it.
     let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };

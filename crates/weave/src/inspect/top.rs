@@ -45,16 +45,18 @@ pub(crate) fn start() -> io::Result<()> {
     let addr = SocketAddr::from_abstract_name(socket_name(std::process::id()).as_bytes())?;
     let listener = UnixListener::bind_addr(&addr)?;
     let born = Instant::now();
-    std::thread::Builder::new()
-        .name("weave-top".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
+    crate::os::threads::spawn(
+        std::thread::Builder::new()
+            .name("weave-top".into())
+            .stack_size(256 * 1024),
+        move || {
             // A failed accept or a client that went away mid-frame is
             // that client's business: answer the next one.
             for mut c in listener.incoming().flatten() {
                 let _ = c.write_all(frame(born).as_bytes());
             }
-        })?;
+        },
+    )?;
     Ok(())
 }
 

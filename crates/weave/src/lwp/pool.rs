@@ -259,16 +259,16 @@ fn spawn_os_thread(lwp: &'static Lwp, cpus: Option<Vec<usize>>) -> io::Result<()
     } else {
         format!("weave-lwp-{}", lwp.index)
     };
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(1 << 20)
-        .spawn(move || {
+    crate::os::threads::spawn(
+        std::thread::Builder::new().name(name).stack_size(1 << 20),
+        move || {
             if let Some(cpus) = cpus {
                 set_affinity(&cpus);
             }
             lwp.run()
-        })
-        .map(drop)
+        },
+    )
+    .map(drop)
 }
 
 fn set_affinity(cpus: &[usize]) {

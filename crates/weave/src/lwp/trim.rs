@@ -39,7 +39,9 @@
 //! parked long enough in a wait of the list ([`compactable`]), also has
 //! the live part of its stack copied out and its pages guarded
 //! (`stack::compact`), under the same checks (same thread, same wait, not
-//! woken). [`restore_compacted`] puts it back as its LWP switches to it.
+//! woken), and only if it owns no live `thread::scope` (`Tcb::scopes`: its
+//! children may lend its stack to the kernel). [`restore_compacted`] puts
+//! it back as its LWP switches to it.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -182,7 +184,10 @@ pub(crate) fn trim_all(reqs: PageVec<Request>, home: usize, pool: &Pool) -> usiz
             // LWP returns to picking (`may_trim`).
             unsafe { pool.trim(lo, hi) };
         }
-        if r.compact && compactable(t.state.load().reason()) {
+        // A ULT that owns a live scope is not compacted (its children may
+        // lend its stack to the kernel): exact here, since the count is
+        // written only by the ULT, which ran on this very kernel thread.
+        if r.compact && compactable(t.state.load().reason()) && t.scopes.load(Relaxed) == 0 {
             // SAFETY: as above: `t` is switched out, blocked in the wait
             // named, and cannot run until this LWP picks it.
             if unsafe { compact_one(t, limit, size, pool) } {

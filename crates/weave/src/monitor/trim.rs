@@ -9,7 +9,14 @@
 //! counts how many passes each ULT has stayed in its wait, and hands one
 //! parked past the compaction threshold in a wait of the list
 //! (`lwp::trim::compactable`) over with its request marked `compact`. The
-//! pass period is then the shorter of the two settings.
+//! pass period is then the shorter of the two settings. It asks for no
+//! compaction of a ULT that owns a live `thread::scope` (`Tcb::scopes`;
+//! that wait is then done with), and none at all while threads weave did
+//! not start are running (`os::threads::foreign`, read once a pass at the
+//! first compaction due; those waits are asked for again next pass), nor
+//! when the program keeps compaction off unless `WEAVE_COMPACT` is set
+//! and it is not (the C library). The design note says why a look at
+//! pass time is enough.
 //!
 //! Memory: two `u32`s per ULT parked at the last pass (its slot and its
 //! wait's digest; and a `u16` more with compaction on), kept sorted by
@@ -28,6 +35,7 @@ use std::time::{Duration, Instant};
 use crate::lwp::trim::{compactable, Request};
 use crate::pagevec::PageVec;
 use crate::runtime::Runtime;
+use crate::stack::compact;
 use crate::thread::state;
 use crate::thread::table::table;
 use crate::thread::tcb::NO_LWP;
@@ -48,6 +56,10 @@ pub(super) struct Trimmer {
     trim_passes: u32,
     /// Passes a wait must last before its compaction (`None`: off).
     compact_passes: Option<u32>,
+    /// `WEAVE_COMPACT` is set in the environment: compaction stays on
+    /// even if the program asked for it only then
+    /// (`stack::keep_compaction_off_unless_set`, the C library).
+    compact_set: bool,
     next: Instant,
     /// The ULTs the last pass saw parked.
     seen: Seen,
@@ -127,6 +139,7 @@ impl Trimmer {
                 _ => 0,
             },
             compact_passes: compact.zip(period).map(|(c, p)| passes(c, p)),
+            compact_set: crate::config::compact_set(),
             next: period.map_or(now, |p| now + p),
             seen: Seen::default(),
             waiting: false,
@@ -164,6 +177,13 @@ impl Trimmer {
         let t = table();
         let n = t.carved();
         let compacting = self.compact_passes.is_some();
+        // The program's ask (the C library's) read once a pass: it may come
+        // after the runtime started.
+        let compact_allowed = compacting && (self.compact_set || !compact::only_if_set());
+        // Whether threads weave did not start run now: read once a pass,
+        // at the first compaction due (`None`: not read yet).
+        let mut foreign_threads: Option<bool> = None;
+        let (mut held_for_scopes, mut held_for_threads) = (0, 0);
         let last = std::mem::take(&mut self.seen);
         let mut now = Seen::default();
         let mut at = 0;
@@ -195,11 +215,24 @@ impl Trimmer {
                 1
             };
             let trim = self.trim_passes != 0 && seen & DONE == 0;
-            let compact = self
-                .compact_passes
-                .is_some_and(|_| seen & COMPACT_ASKED == 0 && compactable(w.reason()));
+            let compact = compact_allowed && seen & COMPACT_ASKED == 0 && compactable(w.reason());
             let trim_due = trim && passes >= self.trim_passes;
-            let compact_due = compact && self.compact_passes.is_some_and(|c| passes >= c);
+            let mut compact_due = compact && self.compact_passes.is_some_and(|c| passes >= c);
+            if compact_due && tcb.scopes.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                // It owns a live scope: its children may lend its stack to
+                // the kernel. Not for this wait (the count changes only
+                // while it runs, which ends the wait); its LWP re-checks.
+                compact_due = false;
+                seen |= COMPACT_ASKED;
+                held_for_scopes += 1;
+            } else if compact_due
+                && *foreign_threads.get_or_insert_with(|| crate::os::threads::foreign() != Some(0))
+            {
+                // A thread weave did not start may hold a borrow of its
+                // stack: ask again next pass.
+                compact_due = false;
+                held_for_threads += 1;
+            }
             if trim_due || compact_due {
                 // A compaction trims too.
                 seen |= DONE | if compact_due { COMPACT_ASKED } else { 0 };
@@ -210,12 +243,18 @@ impl Trimmer {
                     compact: compact_due,
                 });
             }
-            if (trim && !trim_due) || (compact && !compact_due) {
+            if (trim && !trim_due) || (compact && !compact_due && seen & COMPACT_ASKED == 0) {
                 self.waiting = true;
             }
             now.push(i, seen, compacting.then_some(age));
         }
         self.seen = now;
+        if held_for_scopes != 0 {
+            compact::note_held(held_for_scopes, true);
+        }
+        if held_for_threads != 0 {
+            compact::note_held(held_for_threads, false);
+        }
         let mut handed = 0;
         for l in rt.lwps() {
             if let Some(reqs) = asks.remove(&l.index) {

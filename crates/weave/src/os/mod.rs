@@ -1,4 +1,5 @@
 //! Platform-specific parts, as `std::os`.
 
 pub mod fd;
+pub(crate) mod threads;
 pub mod unix;

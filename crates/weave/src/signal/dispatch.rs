@@ -174,7 +174,7 @@ fn spawn_os_thread(name: &str, f: impl FnOnce() + Send + 'static) {
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid sets, on the calling thread.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) };
-    let spawned = std::thread::Builder::new().name(name.into()).spawn(f);
+    let spawned = crate::os::threads::spawn(std::thread::Builder::new().name(name.into()), f);
     // SAFETY: `old` is the mask read above, put back on the same thread.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     if let Err(e) = spawned {

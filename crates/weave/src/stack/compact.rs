@@ -282,6 +282,47 @@ static FAULT_RESTORES: AtomicUsize = AtomicUsize::new(0);
 /// Restores by home LWPs at switch-in, and the time they took in all (ns).
 static RESTORES: AtomicUsize = AtomicUsize::new(0);
 static RESTORE_NS: AtomicUsize = AtomicUsize::new(0);
+/// Compactions due but not asked for: the ULT owned a live `thread::scope`,
+/// or threads weave did not start were running (`monitor/trim.rs`).
+static HELD_FOR_SCOPES: AtomicUsize = AtomicUsize::new(0);
+static HELD_FOR_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Set by [`keep_compaction_off_unless_set`].
+static ONLY_IF_SET: AtomicBool = AtomicBool::new(false);
+
+/// Keeps compaction off in this process unless the environment sets
+/// `WEAVE_COMPACT` (to any value the runtime accepts); the default
+/// threshold then does not apply. For a program whose threads lend stack
+/// memory to each other freely, as C programs do (a pointer into a
+/// compacted stack that another thread hands to a system call fails it
+/// with `EFAULT`: `docs/design/compaction.md`): weave's C library calls
+/// this before it creates its first thread. It takes effect at the next
+/// pass of the monitor, and cannot be undone.
+pub fn keep_compaction_off_unless_set() {
+    if ONLY_IF_SET.load(Relaxed) {
+        return;
+    }
+    // Relaxed: read once per pass; a ULT created after this call (the C
+    // library calls it before each create) is seen by a later pass, which
+    // reads the flag after the create's own synchronisation with the
+    // thread table.
+    ONLY_IF_SET.store(true, Relaxed);
+}
+
+/// Whether [`keep_compaction_off_unless_set`] was called.
+pub(crate) fn only_if_set() -> bool {
+    ONLY_IF_SET.load(Relaxed)
+}
+
+/// Counts `n` compactions held back because their ULTs owned a live scope
+/// (`scopes`) or because of threads weave did not start.
+pub(crate) fn note_held(n: usize, scopes: bool) {
+    let c = if scopes {
+        &HELD_FOR_SCOPES
+    } else {
+        &HELD_FOR_THREADS
+    };
+    c.fetch_add(n, Relaxed);
+}
 
 thread_local! {
     /// This thread's kernel id, once asked (the lock's owner mark).
@@ -776,8 +817,9 @@ pub(crate) fn on_fault(addr: usize) -> bool {
 
 /// Figures for `StackStats`: records held, bytes they hold, compactions
 /// so far, restores made by other threads' faults, restores made at
-/// switch-in and the nanoseconds they took.
-pub(crate) fn figures() -> [usize; 6] {
+/// switch-in and the nanoseconds they took, compactions held back for a
+/// scope and for threads weave did not start.
+pub(crate) fn figures() -> [usize; 8] {
     [
         HELD.load(Relaxed),
         HELD_BYTES.load(Relaxed),
@@ -785,6 +827,8 @@ pub(crate) fn figures() -> [usize; 6] {
         FAULT_RESTORES.load(Relaxed),
         RESTORES.load(Relaxed),
         RESTORE_NS.load(Relaxed),
+        HELD_FOR_SCOPES.load(Relaxed),
+        HELD_FOR_THREADS.load(Relaxed),
     ]
 }
 

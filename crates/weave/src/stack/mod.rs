@@ -68,7 +68,7 @@ mod room;
 pub(crate) mod solo;
 pub(crate) mod valgrind;
 
-pub use compact::compaction_support;
+pub use compact::{compaction_support, keep_compaction_off_unless_set};
 pub(crate) use overflow::set_overflow_router;
 pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
@@ -340,6 +340,13 @@ pub struct StackStats {
     /// The nanoseconds those restores took in all (on top of the resume
     /// itself).
     pub restore_ns: usize,
+    /// Compactions due but not made because the ULT owned a live
+    /// `thread::scope` (its children may lend its stack to the kernel).
+    pub compactions_held_for_scopes: usize,
+    /// Compactions due but not made because threads weave did not start
+    /// were running (one may hold a borrow of the ULT's stack); asked for
+    /// again at the next pass.
+    pub compactions_held_for_threads: usize,
 }
 
 /// The process-wide stack pool.
@@ -520,7 +527,7 @@ impl Pool {
 
     /// The compaction figures alone (`stack::compact`).
     fn compaction_stats(&self) -> StackStats {
-        let [compacted, compacted_bytes, compactions, fault_restores, restores, restore_ns] =
+        let [compacted, compacted_bytes, compactions, fault_restores, restores, restore_ns, held_for_scopes, held_for_threads] =
             compact::figures();
         StackStats {
             compacted,
@@ -529,6 +536,8 @@ impl Pool {
             fault_restores,
             restores,
             restore_ns,
+            compactions_held_for_scopes: held_for_scopes,
+            compactions_held_for_threads: held_for_threads,
             ..StackStats::default()
         }
     }

@@ -322,14 +322,15 @@ fn spare() -> Option<Lender> {
     if let Some(l) = lock(&SPARE).pop() {
         return Some(l);
     }
-    let helper = std::thread::Builder::new()
-        .name("weave-panic-count".into())
-        .spawn(|| {
+    let helper = crate::os::threads::spawn(
+        std::thread::Builder::new().name("weave-panic-count".into()),
+        || {
             (0..LENDER_BATCH)
                 .map_while(|_| Lender::raise().ok())
                 .collect::<Vec<_>>()
-        })
-        .ok()?;
+        },
+    )
+    .ok()?;
     let mut made = helper.join().ok()?;
     let l = made.pop();
     lock(&SPARE).append(&mut made);

@@ -19,7 +19,9 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::current;
 use super::packet::JoinRef;
+use super::tcb::Tcb;
 use super::{BlockReason, Builder, Thread};
 use crate::sched::{self, Waiter};
 
@@ -67,6 +69,38 @@ impl ScopeData {
     }
 }
 
+/// The calling ULT's mark as the owner of a live scope (`Tcb::scopes`),
+/// from before its first child can borrow its stack until every child has
+/// finished: its stack is not compacted meanwhile, since a child may hand
+/// a borrow of it to a system call, which a compacted page would fail
+/// with `EFAULT` (`docs/design/compaction.md`). Nested scopes count; an
+/// OS thread's scope marks nothing (its stack is never compacted).
+struct Owner(Option<&'static Tcb>);
+
+impl Owner {
+    fn enter() -> Owner {
+        let me = current::running().filter(|t| {
+            // Relaxed: written by this thread only; its home LWP, which
+            // reads it while this ULT is switched out, is the same kernel
+            // thread (a pinned ULT) and the monitor's read is a hint that
+            // the LWP re-checks. At the (unreachable in practice) limit of
+            // 65,535 nested scopes the outer ones keep the mark.
+            t.scopes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+                .is_ok()
+        });
+        Owner(me)
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            t.scopes.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A scope to spawn scoped threads in.
 pub struct Scope<'scope, 'env: 'scope> {
     data: Arc<ScopeData>,
@@ -96,6 +130,7 @@ where
         scope: PhantomData,
         env: PhantomData,
     };
+    let _owner = Owner::enter();
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     scope.data.wait_all();
     match result {

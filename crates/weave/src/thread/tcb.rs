@@ -21,7 +21,7 @@
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::context::Context;
@@ -159,6 +159,14 @@ pub(crate) struct Tcb {
     /// join handle kept after its thread ended may delay past the slot's
     /// reuse. Not reset at spawn: the packet's last user vacates it.
     pub(crate) room: crate::thread::room::Room,
+    /// The `thread::scope`s the thread is inside now, as their owner
+    /// (`scoped.rs`): while any lives, its children may hold borrows of
+    /// this thread's stack and hand them to system calls, so its stack is
+    /// not compacted (`lwp/trim.rs`, `docs/design/compaction.md`).
+    /// Written only by the thread itself; read by the monitor's pass and
+    /// by the thread's home LWP while it is switched out. Fits in padding:
+    /// the TCB stays at its size.
+    pub(crate) scopes: AtomicU16,
 }
 
 // SAFETY: the UnsafeCell fields follow the ownership rules in the module
@@ -204,6 +212,7 @@ impl Tcb {
             cancel: crate::thread::cancel_word::CancelWord::new(),
             hold: crate::thread::hold::Hold::new(),
             room: crate::thread::room::Room::new(),
+            scopes: AtomicU16::new(0),
         }
     }
 
@@ -241,6 +250,7 @@ impl Tcb {
         self.run_ticks.store(0, Relaxed);
         self.parked_sp.store(0, Relaxed);
         self.parked_fp.store(0, Relaxed);
+        self.scopes.store(0, Relaxed);
         self.cancel.reset();
         self.hold.reset();
         // Called on the creating thread: the new thread inherits its mask.

@@ -215,9 +215,10 @@ pub fn record_with(path: impl AsRef<Path>, ring: usize) -> io::Result<()> {
         fast: FAST_SWITCH_NS * (1 << 20) / scale.max(1),
     });
     let r2 = rec.clone();
-    let writer = std::thread::Builder::new()
-        .name("weave-trace".into())
-        .spawn(move || write_loop(&r2, out))?;
+    let writer = crate::os::threads::spawn(
+        std::thread::Builder::new().name("weave-trace".into()),
+        move || write_loop(&r2, out),
+    )?;
     *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer.thread().clone());
     *rec.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
     // Release pairs with the Acquire load in `name_thread`: a thread that
