@@ -30,8 +30,9 @@
 //! caller knows which from `thread::current`).
 //!
 //! Two backends, chosen here by one `cfg`:
-//! - `context/x86_64.rs` (x86_64 Linux): weave's own switch, a dozen
-//!   instructions of assembly; the saved stack pointer is a field, so
+//! - `context/x86_64.rs` (x86_64 Linux): weave's own switch, eight
+//!   instructions of assembly called from an `asm!` block that lets the
+//!   compiler save only what is live; the saved stack pointer is a field, so
 //!   [`Context::saved_stack_pointer`] is exact.
 //! - `context/portable.rs` (everything else): a `corosensei` coroutine per
 //!   ULT. Its coroutines always return to their resumer, so `switch_to`
@@ -246,7 +247,7 @@ mod exact_sp_tests {
     use crate::stack::Stack;
 
     /// weave's own switch knows where a ULT was switched out: just below
-    /// the frame that called `suspend` (the six saved registers and the
+    /// the frame that called `suspend` (the two saved registers and the
     /// return address, and that frame's own spill slots).
     #[test]
     fn saved_stack_pointer_is_just_below_the_suspending_frame() {
@@ -276,7 +277,7 @@ mod exact_sp_tests {
         assert_eq!(
             sp % 16,
             8,
-            "a call leaves the stack pointer at 16n + 8; six pushes keep it there"
+            "a call leaves the stack pointer at 16n + 8; two pushes keep it there"
         );
         // SAFETY: as above.
         unsafe { ctx.resume(&home) };

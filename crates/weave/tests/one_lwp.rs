@@ -183,3 +183,53 @@ fn a_busy_lwp_shows_its_runs_without_idling() {
     // 6,000 switches or so; up to 1,024 of them not added yet on each look.
     assert!(grew >= 4_096, "the table showed {grew} more runs");
 }
+
+/// The switch saves only `rbx` and `rbp` itself and leaves the rest to
+/// the compiler (`context/x86_64.rs`): values a ULT keeps live across its
+/// yields, as many as there are registers to hold them, come back intact
+/// while another ULT of the same code runs with its own values in the same
+/// registers between them.
+#[test]
+fn values_live_across_yields_survive_the_other_ults_run() {
+    let _g = one_lwp();
+    thread::spawn(|| {
+        let mk = |seed: u64| {
+            thread::spawn(move || {
+                let mut v: [u64; 14] =
+                    std::array::from_fn(|i| std::hint::black_box(seed * 1000 + i as u64));
+                for round in 0..200u64 {
+                    let [a, b, c, d, e, f, g, h, i, j, k, l, m, n] = v;
+                    thread::yield_now();
+                    v = [
+                        a + 1,
+                        b + 1,
+                        c + 1,
+                        d + 1,
+                        e + 1,
+                        f + 1,
+                        g + 1,
+                        h + 1,
+                        i + 1,
+                        j + 1,
+                        k + 1,
+                        l + 1,
+                        m + 1,
+                        n + 1,
+                    ];
+                    for (x, &y) in v.iter().enumerate() {
+                        assert_eq!(
+                            y,
+                            seed * 1000 + x as u64 + round + 1,
+                            "ULT {seed}, value {x}"
+                        );
+                    }
+                }
+            })
+        };
+        let (a, b) = (mk(1), mk(2));
+        a.join().unwrap();
+        b.join().unwrap();
+    })
+    .join()
+    .unwrap();
+}

@@ -4,13 +4,21 @@
 //!
 //! ## The switch
 //!
-//! `weave_context_switch(save, to, arg)` is an ordinary `extern "C"`
-//! call, so the compiler already treats every caller-saved register as
-//! clobbered; the routine pushes the six callee-saved ones, stores the
-//! stack pointer through `save`, loads `to` as the stack pointer, pops the
-//! six of the other side and returns into it with `arg` as the return
-//! value (`rax`). A switched-out context's stack, from its saved pointer
-//! up:
+//! `switch(save, to, arg)` is an `asm!` block, inlined into each switch
+//! site, that calls the routine `weave_context_switch` (`rdi` = `save`,
+//! `rsi` = `to`, `rdx` = `arg`) and tells the compiler that every register
+//! but `rbx`, `rbp` and `rsp` is lost across it: the caller-saved ones as
+//! for any call, and `r12`-`r15` too, so the compiler keeps in memory only
+//! what is live after the switch (`yield_current` and the block save
+//! those four in their prologue anyway; the routine no longer pushes them
+//! a second time). The routine pushes `rbp` and `rbx` (an `asm!` block cannot name
+//! them), stores the stack pointer through `save`, loads `to` as the stack
+//! pointer, pops the other side's two and returns into it with `arg` as
+//! the return value (`rax`). The `call` and the `ret` stay paired on each
+//! stack, so the return predictor, which expects the caller of the call,
+//! is right whenever both sides switched from the same site (a yield, a
+//! ping-pong's blocks). A switched-out context's stack, from its saved
+//! pointer up:
 //!
 //! ```text
 //!   higher addresses
@@ -18,11 +26,7 @@
 //!   │ return address (into its call of the    │
 //!   │   switch)                               │
 //!   │ rbp                                     │
-//!   │ rbx                                     │
-//!   │ r12                                     │
-//!   │ r13                                     │
-//!   │ r14                                     │
-//!   │ r15                                     │◀ saved stack pointer (`Context::sp`)
+//!   │ rbx                                     │◀ saved stack pointer (`Context::sp`)
 //!   lower addresses: free (the 128-byte red zone of the ABI included)
 //! ```
 //!
@@ -34,26 +38,24 @@
 //!
 //! [`Context::new`] writes the entry closure at the top of the stack and,
 //! below it, a frame that looks like a switched-out context whose return
-//! address is [`weave_context_start`] and whose `rbx` and `r12` hold the
-//! monomorphised start function and the closure's address:
+//! address is [`weave_context_start`] and whose `rbx` holds the
+//! monomorphised start function:
 //!
 //! ```text
 //!   base (16-aligned)
 //!   │ the closure `F` (rounded up to 16)      │◀ obj (16-aligned)
 //!   │ weave_context_start                     │  return address (obj - 8)
 //!   │ rbp = 0                                 │
-//!   │ rbx = start::<F>                        │
-//!   │ r12 = obj                               │
-//!   │ r13, r14, r15 = 0                       │◀ initial stack pointer
+//!   │ rbx = start::<F>                        │◀ initial stack pointer
 //! ```
 //!
 //! The first switch into it "returns" into `weave_context_start` with the
 //! stack pointer at `obj` (16-aligned, as a `call` wants), which calls
-//! `start::<F>(obj, arg)`: `arg` is the context being entered, which every
-//! switch into a ULT passes. Its frame ends both kinds of backtrace: its
-//! saved frame pointer is 0 (a frame-pointer walk stops there) and its
-//! DWARF rule marks the return address undefined (an unwinder stops
-//! there). `start` takes the closure, runs it, and switches to the home
+//! `start::<F>(obj, arg)` (`obj` is that stack pointer): `arg` is the
+//! context being entered, which every switch into a ULT passes. Its
+//! frame ends both kinds of backtrace: its saved frame pointer is 0 (a
+//! frame-pointer walk stops there) and its DWARF rule marks the return
+//! address undefined (an unwinder stops there). `start` takes the closure, runs it, and switches to the home
 //! of whichever LWP runs the ULT then, saying `FINISHED`; it never
 //! returns, and a panic out of the closure aborts (it is `extern "C"`):
 //! the thread layer catches a ULT's panics in the closure already.
@@ -81,30 +83,10 @@ std::arch::global_asm!(
     "push rbx",
     ".cfi_adjust_cfa_offset 8",
     ".cfi_rel_offset rbx, 0",
-    "push r12",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r12, 0",
-    "push r13",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r13, 0",
-    "push r14",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r14, 0",
-    "push r15",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r15, 0",
     // Save ours, take theirs: from here on the stack is the other side's,
     // laid out the same way, so the rules above still describe it.
     "mov [rdi], rsp",
     "mov rsp, rsi",
-    "pop r15",
-    ".cfi_adjust_cfa_offset -8",
-    "pop r14",
-    ".cfi_adjust_cfa_offset -8",
-    "pop r13",
-    ".cfi_adjust_cfa_offset -8",
-    "pop r12",
-    ".cfi_adjust_cfa_offset -8",
     "pop rbx",
     ".cfi_adjust_cfa_offset -8",
     "pop rbp",
@@ -121,7 +103,7 @@ std::arch::global_asm!(
     "weave_context_start:",
     ".cfi_startproc",
     ".cfi_undefined rip",
-    "mov rdi, r12",
+    "mov rdi, rsp",
     "mov rsi, rax",
     "call rbx",
     "ud2",
@@ -131,12 +113,48 @@ std::arch::global_asm!(
 );
 
 extern "C" {
-    /// Saves the caller's context, storing its stack pointer at `save`,
-    /// and resumes the context switched out with stack pointer `to`,
-    /// whose switch call (or first frame) gets `arg`.
-    fn weave_context_switch(save: *mut usize, to: usize, arg: usize) -> usize;
+    /// Not called as a function (only by [`switch`]'s `call`, which saves
+    /// what the routine does not): its address is what that `call` names.
+    fn weave_context_switch();
     /// Not called: its address is the first return address of a context.
     fn weave_context_start();
+}
+
+/// Saves the caller's context, storing its stack pointer at `save`, and
+/// resumes the context switched out with stack pointer `to`, whose switch
+/// (or first frame) gets `arg`. Inlined into each switch site: the call of
+/// `weave_context_switch` is made from an `asm!` block that tells the
+/// compiler every register but `rbx`, `rbp` and `rsp` is lost across it, so
+/// the caller keeps in memory only what is live after the switch (most
+/// callers save the callee-saved registers in their prologue anyway) and
+/// the routine saves the two the compiler cannot be told about.
+///
+/// # Safety
+///
+/// `save` is the running side's to write; `to` is the saved stack pointer
+/// of a switched-out context, which nobody else resumes meanwhile.
+#[inline(always)]
+unsafe fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
+    let r: usize;
+    // SAFETY: the caller's contract. The routine keeps `rbx`, `rbp` and
+    // `rsp` as a call does (the other side's values are its own, saved by
+    // its own switch), and the stack is aligned for the call (no `nostack`).
+    unsafe {
+        std::arch::asm!(
+            "call {switch}",
+            switch = sym weave_context_switch,
+            in("rdi") save,
+            in("rsi") to,
+            in("rdx") arg,
+            lateout("rax") r,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            clobber_abi("C"),
+        );
+    }
+    r
 }
 
 /// The LWP loop's side of the switch: where a ULT's `suspend` lands. One
@@ -172,11 +190,7 @@ impl Context {
         let base = stack.limit_addr() + stack.size();
         let align = std::mem::align_of::<F>().max(16);
         let obj = (base - std::mem::size_of::<F>()) & !(align - 1);
-        let frame: [usize; 7] = [
-            0,                                                                        // r15
-            0,                                                                        // r14
-            0,                                                                        // r13
-            obj,                                                                      // r12
+        let frame: [usize; 3] = [
             start::<F> as unsafe extern "C" fn(*mut F, *const Context) -> ! as usize, // rbx
             0,                                                      // rbp: ends the frame chain
             weave_context_start as unsafe extern "C" fn() as usize, // return address
@@ -192,7 +206,7 @@ impl Context {
         // ours and not running; `obj` is aligned for `F` and `sp` for words.
         unsafe {
             std::ptr::write(obj as *mut F, entry);
-            std::ptr::write(sp as *mut [usize; 7], frame);
+            std::ptr::write(sp as *mut [usize; 3], frame);
         }
         Context {
             sp: Cell::new(sp),
@@ -217,9 +231,7 @@ impl Context {
         // SAFETY: the caller's contract: `self` is switched out, so its
         // saved stack pointer leads to a frame of the switch (or the
         // initial one), and `home` is this thread's to save into.
-        let r = unsafe {
-            weave_context_switch(home.sp.get(), self.sp.get(), self as *const _ as usize)
-        };
+        let r = unsafe { switch(home.sp.get(), self.sp.get(), self as *const _ as usize) };
         if r == FINISHED {
             Resumed::Finished
         } else {
@@ -251,7 +263,7 @@ pub(crate) unsafe fn suspend(ctx: &Context) {
     // SAFETY: the caller's contract: we run on `ctx`'s stack, so saving
     // into it is right, and its home is the loop that switched us in,
     // switched out inside `resume`.
-    unsafe { weave_context_switch(ctx.sp.as_ptr(), *(*ctx.home.get()).sp.get(), SUSPENDED) };
+    unsafe { switch(ctx.sp.as_ptr(), *(*ctx.home.get()).sp.get(), SUSPENDED) };
 }
 
 /// Switches from the running ULT, whose context is `from`, straight to the
@@ -266,7 +278,7 @@ pub(crate) unsafe fn switch_to(from: &Context, to: &Context) {
     debug_assert!(to.sp.get() != 0, "switched to a finished context");
     to.home.set(from.home.get());
     // SAFETY: the caller's contract, as for `suspend` and `resume`.
-    unsafe { weave_context_switch(from.sp.as_ptr(), to.sp.get(), to as *const _ as usize) };
+    unsafe { switch(from.sp.as_ptr(), to.sp.get(), to as *const _ as usize) };
 }
 
 /// The body of `weave_context_start`'s call: runs the closure at `obj`,
@@ -288,6 +300,6 @@ unsafe extern "C" fn start<F: FnOnce()>(obj: *mut F, ctx: *const Context) -> ! {
     let mut gone = 0usize;
     // SAFETY: the home of the LWP running us is switched out in `resume`;
     // nothing will switch back here (`sp` is 0, and nobody saves `gone`).
-    unsafe { weave_context_switch(&mut gone, *(*ctx.home.get()).sp.get(), FINISHED) };
+    unsafe { switch(&mut gone, *(*ctx.home.get()).sp.get(), FINISHED) };
     crate::fatal("a finished ULT was switched to")
 }
