@@ -11,11 +11,13 @@
 //! - **LWPs blocked in the kernel** (the SIGWAITING idea). A word unchanged
 //!   for 5 ms may also mean the ULT made a call that blocks its LWP in the
 //!   kernel (`std::thread::sleep`, a blocking read). The monitor reads the
-//!   LWP's state in `/proc/self/task/TID/stat`: if the kernel has it asleep
-//!   while work waits, it prints one warning naming the thread
-//!   (`WEAVE_WARN=0` silences it; none when the thread is in a page fault
-//!   rather than a system call, which it did not ask for) and, under automatic concurrency
-//!   (`set_concurrency(0)`), adds an LWP so that new work goes on. ULTs
+//!   LWP's state in `/proc/self/task/TID/stat` and, only if the kernel has
+//!   it asleep, its count of voluntary switches in `status`: if it is
+//!   still in the sleep the last tick saw, while work waits, it prints one
+//!   warning naming the thread (`WEAVE_WARN=0` silences it; none when the
+//!   thread is in a page fault rather than a system call, which it did not
+//!   ask for) and, under automatic concurrency (`set_concurrency(0)`),
+//!   adds an LWP so that new work goes on. ULTs
 //!   already placed on the blocked LWP wait for it: they cannot move
 //!   (DESIGN.md decision 3). When the pool has more LWPs than it needs, an
 //!   idle surplus LWP retires. A cap (`MAX_CONCURRENCY`) stops a runaway.
@@ -220,12 +222,13 @@ pub(crate) fn run(rt: &'static Runtime) {
             // non-blocking calls sleeps now and then for an instant (on a
             // socket lock held by another LWP, say), and one sample that
             // caught it asleep made false warnings and extra LWPs.
-            let asleep = ran >= BLOCKED_AFTER && !l.is_bound() && {
-                let now_switches = voluntary_switches(l);
-                let still = now_switches.is_some() && now_switches == w.switches;
-                w.switches = now_switches;
-                still && blocked_in_kernel(l)
-            };
+            let asleep = ran >= BLOCKED_AFTER
+                && !l.is_bound()
+                && asleep_since_last_look(
+                    || blocked_in_kernel(l),
+                    || voluntary_switches(l),
+                    &mut w.switches,
+                );
             let call = if asleep { trap::current_call(l) } else { None };
             let futex = matches!(call, Some(trap::Call::Futex(_)));
             // Called at every tick, asleep or not, so that a tick out of
@@ -325,10 +328,50 @@ fn anything_to_watch(rt: &Runtime) -> bool {
             .any(|l| l.is_alive() && !l.is_bound() && !l.is_sleeping())
 }
 
+/// Whether an LWP whose ULT has run long is asleep in the kernel in one
+/// sleep since the last look: `asleep_now` (the thread's state, from the
+/// one-line `stat`) says it sleeps, and `switches_now` (its voluntary
+/// context switches, from the ~1.5 KB `status`, which the kernel takes
+/// several times longer to write) equals the count of the last look that
+/// found it asleep, `last`. The state is read first and the count only for
+/// a sleeping thread: an LWP that is only off its CPU on a loaded host
+/// (`R`) costs one read, not two. A count kept from a look that found the
+/// thread asleep stays valid across looks that found it runnable: going
+/// from running to asleep is itself a voluntary switch, which changes it.
+fn asleep_since_last_look(
+    asleep_now: impl FnOnce() -> bool,
+    switches_now: impl FnOnce() -> Option<u64>,
+    last: &mut Option<u64>,
+) -> bool {
+    if !asleep_now() {
+        return false;
+    }
+    let now = switches_now();
+    let still = now.is_some() && now == *last;
+    *last = now;
+    still
+}
+
+/// Reads a file of `/proc` in one `read` into `buf` (open, read, close:
+/// `fs::read_to_string` also asks for the size, which procfs does not
+/// know, and reads again to see the end). `None` if it cannot be read or
+/// does not fit.
+fn read_proc<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::io::Read;
+    let n = std::fs::File::open(path).ok()?.read(buf).ok()?;
+    if n == buf.len() {
+        return None;
+    }
+    std::str::from_utf8(&buf[..n]).ok()
+}
+
 /// Whether the kernel has this LWP's thread asleep (`S`) or in an
 /// uninterruptible wait (`D`), from `/proc/self/task/TID/stat`.
 fn blocked_in_kernel(l: &Lwp) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{}/stat", l.tid())) else {
+    // One line: 52 fields of at most 20 digits and a name of at most 64
+    // bytes.
+    let mut buf = [0u8; 1280];
+    let Some(stat) = read_proc(&format!("/proc/self/task/{}/stat", l.tid()), &mut buf) else {
         return false;
     };
     // The state is the first field after the command name, which is in
@@ -342,7 +385,9 @@ fn blocked_in_kernel(l: &Lwp) -> bool {
 /// The LWP thread's voluntary context switches so far, from
 /// `/proc/self/task/TID/status`.
 fn voluntary_switches(l: &Lwp) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{}/status", l.tid())).ok()?;
+    // ~1.5 KB today; room for the fields later kernels add.
+    let mut buf = [0u8; 8192];
+    let status = read_proc(&format!("/proc/self/task/{}/status", l.tid()), &mut buf)?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
@@ -518,6 +563,49 @@ fn retire_surplus(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_runnable_lwp_costs_no_read_of_its_switch_count() {
+        let mut last = Some(7);
+        let asleep = asleep_since_last_look(
+            || false,
+            || panic!("status read for a thread that is not asleep"),
+            &mut last,
+        );
+        assert!(!asleep);
+        assert_eq!(last, Some(7), "the count of the last sleep is kept");
+    }
+
+    #[test]
+    fn an_lwp_is_asleep_once_two_looks_find_one_sleep() {
+        let mut last = None;
+        assert!(!asleep_since_last_look(|| true, || Some(3), &mut last));
+        // Runnable in between: the count stays.
+        assert!(!asleep_since_last_look(|| false, || Some(4), &mut last));
+        assert!(asleep_since_last_look(|| true, || Some(3), &mut last));
+        // A new sleep (a voluntary switch since) starts over.
+        assert!(!asleep_since_last_look(|| true, || Some(5), &mut last));
+        assert!(asleep_since_last_look(|| true, || Some(5), &mut last));
+        // An unreadable count never counts.
+        let mut last = None;
+        assert!(!asleep_since_last_look(|| true, || None, &mut last));
+        assert!(!asleep_since_last_look(|| true, || None, &mut last));
+    }
+
+    #[test]
+    fn this_threads_proc_files_read_in_one_call() {
+        let mut buf = [0u8; 1280];
+        let stat = read_proc("/proc/thread-self/stat", &mut buf).expect("stat read");
+        assert!(
+            stat.contains(") R "),
+            "a thread reading its own stat runs: {stat}"
+        );
+        let mut buf = [0u8; 8192];
+        let status = read_proc("/proc/thread-self/status", &mut buf).expect("status read");
+        assert!(status.contains("voluntary_ctxt_switches:"));
+        let mut small = [0u8; 8];
+        assert_eq!(read_proc("/proc/thread-self/status", &mut small), None);
+    }
 
     #[test]
     fn a_call_other_than_a_futex_wait_counts_as_blocked_at_once() {
