@@ -11,11 +11,13 @@
 //! - **LWPs blocked in the kernel** (the SIGWAITING idea). A word unchanged
 //!   for 5 ms may also mean the ULT made a call that blocks its LWP in the
 //!   kernel (`std::thread::sleep`, a blocking read). The monitor reads the
-//!   LWP's state in `/proc/self/task/TID/stat`: if the kernel has it asleep
-//!   while work waits, it prints one warning naming the thread
-//!   (`WEAVE_WARN=0` silences it; none when the thread is in a page fault
-//!   rather than a system call, which it did not ask for) and, under automatic concurrency
-//!   (`set_concurrency(0)`), adds an LWP so that new work goes on. ULTs
+//!   LWP's state in `/proc/self/task/TID/stat` and, only if the kernel has
+//!   it asleep, its count of voluntary switches in `status`: if it is
+//!   still in the sleep the last tick saw, while work waits, it prints one
+//!   warning naming the thread (`WEAVE_WARN=0` silences it; none when the
+//!   thread is in a page fault rather than a system call, which it did not
+//!   ask for) and, under automatic concurrency (`set_concurrency(0)`),
+//!   adds an LWP so that new work goes on. ULTs
 //!   already placed on the blocked LWP wait for it: they cannot move
 //!   (DESIGN.md decision 3). When the pool has more LWPs than it needs, an
 //!   idle surplus LWP retires. A cap (`MAX_CONCURRENCY`) stops a runaway.
@@ -36,10 +38,14 @@
 //!   thread-table slots arrived on the table's free list, it gives back the
 //!   pages of those left over for a whole period (see `thread/table.rs`).
 //!
-//! The monitor parks when no LWP runs a ULT and nothing waits to be reaped:
-//! an idle runtime uses no CPU. An LWP that leaves its idle sleep, and a
-//! stack that lands on the dirty list, wake it. `WEAVE_PREEMPT=0` turns time
-//! slices off; the monitor then only watches for blocked LWPs and reaps.
+//! The monitor parks when no LWP has run a ULT for ten ticks in a row and
+//! nothing waits to be reaped: an idle runtime uses no CPU after ~10 ms.
+//! An LWP that leaves its idle sleep, and a stack that lands on the dirty
+//! list, wake it. (Parking at the first quiet tick had the LWPs of a
+//! server under load, idle for a moment between requests, ring it
+//! hundreds of times a second; see `PARK_AFTER_QUIET_TICKS`.)
+//! `WEAVE_PREEMPT=0` turns time slices off; the monitor then only watches
+//! for blocked LWPs and reaps.
 //!
 //! Above the engine: it reads the LWP table and calls `lwp::pool` to add
 //! or retire LWPs; the engine reaches it only through
@@ -82,6 +88,48 @@ pub(crate) const REAP_PERIOD: Duration = Duration::from_millis(500);
 /// automatic size retires.
 const SURPLUS_IDLE: Duration = Duration::from_millis(200);
 
+/// Ticks in a row that must find every pool LWP asleep, with no switch on
+/// any LWP since the tick before, before the monitor parks. A parked
+/// monitor is rung awake by the next LWP that leaves its idle sleep, a
+/// `futex` wake on that LWP's way back to work and a wait and a wake-up of
+/// the monitor's own. A server under load sleeps its LWPs for gaps of
+/// microseconds to a few ms between requests: parking at the first quiet
+/// tick made half of an HTTP server's `futex` calls (~500 rings a second
+/// at 100 connections), where ticking on through the gap costs one
+/// `clock_nanosleep` a ms, as while the LWPs run. Ten ticks (10 ms or
+/// more) leave those gaps to the tick; an idle runtime still parks the
+/// monitor within ~10 ms, after ten wake-ups.
+const PARK_AFTER_QUIET_TICKS: u32 = 10;
+
+/// When the monitor parks: after [`PARK_AFTER_QUIET_TICKS`] quiet ticks in
+/// a row.
+#[derive(Default)]
+struct Quiet {
+    ticks: u32,
+    /// Some LWP switched since the last `park_now`.
+    switched: bool,
+}
+
+impl Quiet {
+    /// A tick saw an LWP's switch word move: it ran since the tick before.
+    fn saw_switch(&mut self) {
+        self.switched = true;
+    }
+
+    /// Called once a tick, before its sleep: `nothing_to_watch` if every
+    /// pool LWP sleeps and nothing waits for the reaper or a deadlock
+    /// check. True when the monitor should park now.
+    fn park_now(&mut self, nothing_to_watch: bool) -> bool {
+        let quiet = nothing_to_watch && !std::mem::take(&mut self.switched);
+        self.ticks = if quiet { self.ticks + 1 } else { 0 };
+        if self.ticks >= PARK_AFTER_QUIET_TICKS {
+            self.ticks = 0;
+            return true;
+        }
+        false
+    }
+}
+
 /// What the monitor remembers about one LWP between ticks.
 struct Watch {
     word: u64,
@@ -119,6 +167,7 @@ pub(crate) fn run(rt: &'static Runtime) {
     let mut futex_warned: HashSet<u64> = HashSet::new();
     let mut cap_warned = false;
     let mut last_reap = Instant::now();
+    let mut quiet = Quiet::default();
     let compact =
         crate::config::compact_after().filter(|_| crate::stack::compaction_support().is_ok());
     let mut trimmer = trim::Trimmer::new(crate::config::trim_after(), compact, last_reap);
@@ -130,7 +179,8 @@ pub(crate) fn run(rt: &'static Runtime) {
             // not wake us: ULTs may have parked that no trim pass has seen.
             trimmer.saw_activity();
         }
-        if !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst) {
+        let nothing = !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst);
+        if quiet.park_now(nothing) {
             let mut w = m.wanted.lock().unwrap_or_else(|e| e.into_inner());
             m.parked.store(true, SeqCst);
             // Re-check under the lock: a wake before `parked` was set did
@@ -192,6 +242,9 @@ pub(crate) fn run(rt: &'static Runtime) {
             } else {
                 None
             };
+            if word != w.word {
+                quiet.saw_switch();
+            }
             if word != w.word || lwp::running_ult(word).is_none() {
                 w.word = word;
                 w.since = now;
@@ -220,12 +273,13 @@ pub(crate) fn run(rt: &'static Runtime) {
             // non-blocking calls sleeps now and then for an instant (on a
             // socket lock held by another LWP, say), and one sample that
             // caught it asleep made false warnings and extra LWPs.
-            let asleep = ran >= BLOCKED_AFTER && !l.is_bound() && {
-                let now_switches = voluntary_switches(l);
-                let still = now_switches.is_some() && now_switches == w.switches;
-                w.switches = now_switches;
-                still && blocked_in_kernel(l)
-            };
+            let asleep = ran >= BLOCKED_AFTER
+                && !l.is_bound()
+                && asleep_since_last_look(
+                    || blocked_in_kernel(l),
+                    || voluntary_switches(l),
+                    &mut w.switches,
+                );
             let call = if asleep { trap::current_call(l) } else { None };
             let futex = matches!(call, Some(trap::Call::Futex(_)));
             // Called at every tick, asleep or not, so that a tick out of
@@ -325,10 +379,50 @@ fn anything_to_watch(rt: &Runtime) -> bool {
             .any(|l| l.is_alive() && !l.is_bound() && !l.is_sleeping())
 }
 
+/// Whether an LWP whose ULT has run long is asleep in the kernel in one
+/// sleep since the last look: `asleep_now` (the thread's state, from the
+/// one-line `stat`) says it sleeps, and `switches_now` (its voluntary
+/// context switches, from the ~1.5 KB `status`, which the kernel takes
+/// several times longer to write) equals the count of the last look that
+/// found it asleep, `last`. The state is read first and the count only for
+/// a sleeping thread: an LWP that is only off its CPU on a loaded host
+/// (`R`) costs one read, not two. A count kept from a look that found the
+/// thread asleep stays valid across looks that found it runnable: going
+/// from running to asleep is itself a voluntary switch, which changes it.
+fn asleep_since_last_look(
+    asleep_now: impl FnOnce() -> bool,
+    switches_now: impl FnOnce() -> Option<u64>,
+    last: &mut Option<u64>,
+) -> bool {
+    if !asleep_now() {
+        return false;
+    }
+    let now = switches_now();
+    let still = now.is_some() && now == *last;
+    *last = now;
+    still
+}
+
+/// Reads a file of `/proc` in one `read` into `buf` (open, read, close:
+/// `fs::read_to_string` also asks for the size, which procfs does not
+/// know, and reads again to see the end). `None` if it cannot be read or
+/// does not fit.
+fn read_proc<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::io::Read;
+    let n = std::fs::File::open(path).ok()?.read(buf).ok()?;
+    if n == buf.len() {
+        return None;
+    }
+    std::str::from_utf8(&buf[..n]).ok()
+}
+
 /// Whether the kernel has this LWP's thread asleep (`S`) or in an
 /// uninterruptible wait (`D`), from `/proc/self/task/TID/stat`.
 fn blocked_in_kernel(l: &Lwp) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{}/stat", l.tid())) else {
+    // One line: 52 fields of at most 20 digits and a name of at most 64
+    // bytes.
+    let mut buf = [0u8; 1280];
+    let Some(stat) = read_proc(&format!("/proc/self/task/{}/stat", l.tid()), &mut buf) else {
         return false;
     };
     // The state is the first field after the command name, which is in
@@ -342,7 +436,9 @@ fn blocked_in_kernel(l: &Lwp) -> bool {
 /// The LWP thread's voluntary context switches so far, from
 /// `/proc/self/task/TID/status`.
 fn voluntary_switches(l: &Lwp) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{}/status", l.tid())).ok()?;
+    // ~1.5 KB today; room for the fields later kernels add.
+    let mut buf = [0u8; 8192];
+    let status = read_proc(&format!("/proc/self/task/{}/status", l.tid()), &mut buf)?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
@@ -518,6 +614,80 @@ fn retire_surplus(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monitor_parks_only_after_ten_quiet_ticks_in_a_row() {
+        let mut q = Quiet::default();
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true), "parked before ten quiet ticks");
+        }
+        assert!(q.park_now(true));
+        // After the park, the count starts over.
+        assert!(!q.park_now(true));
+    }
+
+    #[test]
+    fn a_tick_that_watches_something_or_saw_a_switch_starts_the_count_over() {
+        let mut q = Quiet::default();
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true));
+        }
+        assert!(!q.park_now(false));
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true));
+        }
+        // Every LWP asleep at both ticks, but one ran in between: a server
+        // whose LWPs sleep through most ticks keeps the monitor awake.
+        q.saw_switch();
+        assert!(!q.park_now(true));
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true));
+        }
+        assert!(q.park_now(true));
+    }
+
+    #[test]
+    fn a_runnable_lwp_costs_no_read_of_its_switch_count() {
+        let mut last = Some(7);
+        let asleep = asleep_since_last_look(
+            || false,
+            || panic!("status read for a thread that is not asleep"),
+            &mut last,
+        );
+        assert!(!asleep);
+        assert_eq!(last, Some(7), "the count of the last sleep is kept");
+    }
+
+    #[test]
+    fn an_lwp_is_asleep_once_two_looks_find_one_sleep() {
+        let mut last = None;
+        assert!(!asleep_since_last_look(|| true, || Some(3), &mut last));
+        // Runnable in between: the count stays.
+        assert!(!asleep_since_last_look(|| false, || Some(4), &mut last));
+        assert!(asleep_since_last_look(|| true, || Some(3), &mut last));
+        // A new sleep (a voluntary switch since) starts over.
+        assert!(!asleep_since_last_look(|| true, || Some(5), &mut last));
+        assert!(asleep_since_last_look(|| true, || Some(5), &mut last));
+        // An unreadable count never counts.
+        let mut last = None;
+        assert!(!asleep_since_last_look(|| true, || None, &mut last));
+        assert!(!asleep_since_last_look(|| true, || None, &mut last));
+    }
+
+    #[test]
+    fn this_threads_proc_files_read_in_one_call() {
+        let mut buf = [0u8; 1280];
+        let stat = read_proc("/proc/thread-self/stat", &mut buf).expect("stat read");
+        assert!(
+            stat.contains(") R "),
+            "a thread reading its own stat runs: {stat}"
+        );
+        let mut buf = [0u8; 8192];
+        let status = read_proc("/proc/thread-self/status", &mut buf).expect("status read");
+        assert!(status.contains("voluntary_ctxt_switches:"));
+        let mut small = [0u8; 8];
+        assert_eq!(read_proc("/proc/thread-self/status", &mut small), None);
+    }
 
     #[test]
     fn a_call_other_than_a_futex_wait_counts_as_blocked_at_once() {
