@@ -54,13 +54,30 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
+    #[inline]
     pub(crate) fn insert(&mut self, at: Instant, tcb: &'static Tcb, token: WakeToken) {
+        let slot = slot_of(at);
+        self.len += 1;
+        // A thread that sleeps the same time again and again (a period, a
+        // poll interval) re-arms into the latest slot, which a sibling
+        // that went to sleep just before it opened: push there, down the
+        // map's right edge, without a search of the keys.
+        if let Some(mut last) = self.slots.last_entry() {
+            if *last.key() == slot {
+                last.get_mut().push((tcb, token));
+                return;
+            }
+        }
+        self.insert_slow(slot, tcb, token);
+    }
+
+    #[cold]
+    fn insert_slow(&mut self, slot: u64, tcb: &'static Tcb, token: WakeToken) {
         let spare = &mut self.spare;
         self.slots
-            .entry(slot_of(at))
+            .entry(slot)
             .or_insert_with(|| spare.pop().unwrap_or_default())
             .push((tcb, token));
-        self.len += 1;
     }
 
     #[inline]
@@ -140,5 +157,67 @@ mod tests {
         assert!(t.take_due(t0 + Duration::from_millis(6), &mut out));
         assert_eq!(out.len(), 1);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_rearm_joins_the_latest_slot_and_an_earlier_one_opens_its_own() {
+        let tcbs: Vec<&'static Tcb> = (0..4)
+            .map(|_| &*Box::leak(Box::new(Tcb::new(u32::MAX - 1))))
+            .collect();
+        let mut t = Timers::default();
+        let t0 = Instant::now();
+        let tok = WakeToken { epoch: 1 };
+        let ms = Duration::from_millis(1);
+        // Into the latest slot (the quick path), after it, then before it.
+        t.insert(t0 + 2 * ms, tcbs[0], tok);
+        t.insert(t0 + 2 * ms + Duration::from_nanos(10), tcbs[1], tok);
+        t.insert(t0 + 4 * ms, tcbs[2], tok);
+        t.insert(t0 + ms, tcbs[3], tok);
+        let ids = |out: &Vec<(&'static Tcb, WakeToken)>| -> Vec<*const Tcb> {
+            out.iter().map(|e| e.0 as *const Tcb).collect()
+        };
+        let mut out = Vec::new();
+        assert!(!t.take_due(t0 + ms - Duration::from_nanos(1), &mut out));
+        assert!(t.take_due(t0 + ms + Duration::from_micros(70), &mut out));
+        assert_eq!(ids(&out), [tcbs[3] as *const Tcb]);
+        out.clear();
+        assert!(!t.take_due(t0 + 2 * ms - Duration::from_nanos(1), &mut out));
+        assert!(t.take_due(t0 + 2 * ms + Duration::from_micros(70), &mut out));
+        assert_eq!(ids(&out), [tcbs[0] as *const Tcb, tcbs[1] as *const Tcb]);
+        out.clear();
+        assert!(!t.take_due(t0 + 4 * ms - Duration::from_nanos(1), &mut out));
+        assert!(t.take_due(t0 + 4 * ms + Duration::from_micros(70), &mut out));
+        assert_eq!(ids(&out), [tcbs[2] as *const Tcb]);
+        assert!(t.is_empty());
+    }
+
+    /// Not a test: `WEAVE_REARM=quick|searched valgrind --tool=callgrind
+    /// .. --ignored rearm_cost`, for the instructions of an insert.
+    #[test]
+    #[ignore]
+    fn rearm_cost() {
+        let tcb: &'static Tcb = Box::leak(Box::new(Tcb::new(u32::MAX - 1)));
+        let tok = WakeToken { epoch: 1 };
+        let quick = std::env::var("WEAVE_REARM").as_deref() != Ok("searched");
+        let n: u64 = std::env::var("WEAVE_REARM_N").map_or(0, |v| v.parse().unwrap());
+        let mut t = Timers::default();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        // As in `sleepers`: 100 re-arms a slot, 16 slots ahead, the
+        // earliest fired as the next opens.
+        for k in 0..n {
+            let at = t0 + Duration::from_nanos((k / 100) << SLOT_NS_SHIFT);
+            if quick {
+                t.insert(at, tcb, tok);
+            } else {
+                t.len += 1;
+                t.insert_slow(slot_of(at), tcb, tok);
+            }
+            if k % 100 == 99 {
+                t.take_due_slot(now_slot(at) - 16, &mut out);
+                out.clear();
+            }
+        }
+        std::hint::black_box(&t);
     }
 }
