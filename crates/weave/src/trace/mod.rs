@@ -76,7 +76,9 @@ pub enum Event {
     },
     /// A blocked ULT became runnable. `waker` is the ULT that woke it,
     /// when a ULT did and a hook or recording asked for it (`None` for a
-    /// timer, the reactor, an OS thread, or when nobody listens). `wait`
+    /// timer, the reactor, an OS thread, the woken ULT's own LWP when it
+    /// publishes a channel receive the ULT left to it as it blocked and
+    /// finds the message already there, or when nobody listens). `wait`
     /// names the wait it ends, as the Block's does. A wake that comes while
     /// the ULT is still switching out (before its LWP has finished the
     /// block) is emitted too: it may come before that Block, or end a wait
