@@ -38,10 +38,14 @@
 //!   thread-table slots arrived on the table's free list, it gives back the
 //!   pages of those left over for a whole period (see `thread/table.rs`).
 //!
-//! The monitor parks when no LWP runs a ULT and nothing waits to be reaped:
-//! an idle runtime uses no CPU. An LWP that leaves its idle sleep, and a
-//! stack that lands on the dirty list, wake it. `WEAVE_PREEMPT=0` turns time
-//! slices off; the monitor then only watches for blocked LWPs and reaps.
+//! The monitor parks when no LWP has run a ULT for ten ticks in a row and
+//! nothing waits to be reaped: an idle runtime uses no CPU after ~10 ms.
+//! An LWP that leaves its idle sleep, and a stack that lands on the dirty
+//! list, wake it. (Parking at the first quiet tick had the LWPs of a
+//! server under load, idle for a moment between requests, ring it
+//! hundreds of times a second; see `PARK_AFTER_QUIET_TICKS`.)
+//! `WEAVE_PREEMPT=0` turns time slices off; the monitor then only watches
+//! for blocked LWPs and reaps.
 //!
 //! Above the engine: it reads the LWP table and calls `lwp::pool` to add
 //! or retire LWPs; the engine reaches it only through
@@ -84,6 +88,48 @@ pub(crate) const REAP_PERIOD: Duration = Duration::from_millis(500);
 /// automatic size retires.
 const SURPLUS_IDLE: Duration = Duration::from_millis(200);
 
+/// Ticks in a row that must find every pool LWP asleep, with no switch on
+/// any LWP since the tick before, before the monitor parks. A parked
+/// monitor is rung awake by the next LWP that leaves its idle sleep, a
+/// `futex` wake on that LWP's way back to work and a wait and a wake-up of
+/// the monitor's own. A server under load sleeps its LWPs for gaps of
+/// microseconds to a few ms between requests: parking at the first quiet
+/// tick made half of an HTTP server's `futex` calls (~500 rings a second
+/// at 100 connections), where ticking on through the gap costs one
+/// `clock_nanosleep` a ms, as while the LWPs run. Ten ticks (10 ms or
+/// more) leave those gaps to the tick; an idle runtime still parks the
+/// monitor within ~10 ms, after ten wake-ups.
+const PARK_AFTER_QUIET_TICKS: u32 = 10;
+
+/// When the monitor parks: after [`PARK_AFTER_QUIET_TICKS`] quiet ticks in
+/// a row.
+#[derive(Default)]
+struct Quiet {
+    ticks: u32,
+    /// Some LWP switched since the last `park_now`.
+    switched: bool,
+}
+
+impl Quiet {
+    /// A tick saw an LWP's switch word move: it ran since the tick before.
+    fn saw_switch(&mut self) {
+        self.switched = true;
+    }
+
+    /// Called once a tick, before its sleep: `nothing_to_watch` if every
+    /// pool LWP sleeps and nothing waits for the reaper or a deadlock
+    /// check. True when the monitor should park now.
+    fn park_now(&mut self, nothing_to_watch: bool) -> bool {
+        let quiet = nothing_to_watch && !std::mem::take(&mut self.switched);
+        self.ticks = if quiet { self.ticks + 1 } else { 0 };
+        if self.ticks >= PARK_AFTER_QUIET_TICKS {
+            self.ticks = 0;
+            return true;
+        }
+        false
+    }
+}
+
 /// What the monitor remembers about one LWP between ticks.
 struct Watch {
     word: u64,
@@ -121,6 +167,7 @@ pub(crate) fn run(rt: &'static Runtime) {
     let mut futex_warned: HashSet<u64> = HashSet::new();
     let mut cap_warned = false;
     let mut last_reap = Instant::now();
+    let mut quiet = Quiet::default();
     let compact =
         crate::config::compact_after().filter(|_| crate::stack::compaction_support().is_ok());
     let mut trimmer = trim::Trimmer::new(crate::config::trim_after(), compact, last_reap);
@@ -132,7 +179,8 @@ pub(crate) fn run(rt: &'static Runtime) {
             // not wake us: ULTs may have parked that no trim pass has seen.
             trimmer.saw_activity();
         }
-        if !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst) {
+        let nothing = !anything_to_watch(rt) && !m.deadlock_check.load(SeqCst);
+        if quiet.park_now(nothing) {
             let mut w = m.wanted.lock().unwrap_or_else(|e| e.into_inner());
             m.parked.store(true, SeqCst);
             // Re-check under the lock: a wake before `parked` was set did
@@ -194,6 +242,9 @@ pub(crate) fn run(rt: &'static Runtime) {
             } else {
                 None
             };
+            if word != w.word {
+                quiet.saw_switch();
+            }
             if word != w.word || lwp::running_ult(word).is_none() {
                 w.word = word;
                 w.since = now;
@@ -563,6 +614,37 @@ fn retire_surplus(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monitor_parks_only_after_ten_quiet_ticks_in_a_row() {
+        let mut q = Quiet::default();
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true), "parked before ten quiet ticks");
+        }
+        assert!(q.park_now(true));
+        // After the park, the count starts over.
+        assert!(!q.park_now(true));
+    }
+
+    #[test]
+    fn a_tick_that_watches_something_or_saw_a_switch_starts_the_count_over() {
+        let mut q = Quiet::default();
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true));
+        }
+        assert!(!q.park_now(false));
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true));
+        }
+        // Every LWP asleep at both ticks, but one ran in between: a server
+        // whose LWPs sleep through most ticks keeps the monitor awake.
+        q.saw_switch();
+        assert!(!q.park_now(true));
+        for _ in 1..PARK_AFTER_QUIET_TICKS {
+            assert!(!q.park_now(true));
+        }
+        assert!(q.park_now(true));
+    }
 
     #[test]
     fn a_runnable_lwp_costs_no_read_of_its_switch_count() {
