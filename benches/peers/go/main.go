@@ -34,7 +34,7 @@ const (
 )
 
 var workloads = []string{"spawn_join", "spawn_batch", "yield", "pingpong_rendezvous",
-	"pingpong_bounded1", "os_pingpong", "mutex", "idle_memory", "wake_busy", "sleepers", "http"}
+	"pingpong_bounded1", "os_pingpong", "mutex", "idle_memory", "idle_long", "wake_busy", "sleepers", "http"}
 
 type args struct {
 	workload string
@@ -251,24 +251,58 @@ func mutex(a *args) {
 	emit(a, n, []metric{{"ns", per(d, n)}}, "ns per lock, 1,000 goroutines, sync.Mutex")
 }
 
+// allParked waits until every goroutine has counted itself on arrived (just
+// before its wait), then settle more, as the Rust harnesses do.
+func allParked(arrived *sync.WaitGroup, settle time.Duration) {
+	arrived.Wait()
+	time.Sleep(settle)
+}
+
 func idleMemory(a *args) {
 	n := a.size(100000, 20000)
 	before := rss()
 	gate := make(chan struct{})
-	var wg sync.WaitGroup
+	var arrived, wg sync.WaitGroup
+	arrived.Add(n)
 	wg.Add(n)
 	for i := 0; i < n; i++ {
 		go func() {
+			arrived.Done()
 			<-gate
 			wg.Done()
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	allParked(&arrived, 200*time.Millisecond)
 	after := rss()
 	close(gate)
 	wg.Wait()
 	emit(a, n, []metric{{"bytes", float64(after-before) / float64(n)}},
 		"RSS growth per goroutine parked on a channel receive")
+}
+
+// idleLong is idle_memory for a long wait: a receive on one channel that
+// is closed afterwards, the resident set read 12 s after the last goroutine
+// got there (past weave's default compaction threshold).
+func idleLong(a *args) {
+	n := a.size(100000, 20000)
+	before := rss()
+	gate := make(chan struct{})
+	var arrived, wg sync.WaitGroup
+	arrived.Add(n)
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			arrived.Done()
+			<-gate
+			wg.Done()
+		}()
+	}
+	allParked(&arrived, 12*time.Second)
+	after := rss()
+	close(gate)
+	wg.Wait()
+	emit(a, n, []metric{{"bytes", float64(after-before) / float64(n)}},
+		"RSS growth per goroutine parked 12 s in a receive on one channel")
 }
 
 func sleepers(a *args) {
@@ -394,6 +428,8 @@ func main() {
 		mutex(a)
 	case "idle_memory":
 		idleMemory(a)
+	case "idle_long":
+		idleLong(a)
 	case "wake_busy":
 		wakeBusy(a)
 	case "sleepers":

@@ -4,8 +4,11 @@
 // promise to a porting user); may's maps its own names onto it in a few
 // lines. Included by `src/bin/{weave,std,may}.rs`, each of which first
 // defines `RUNTIME`, `IS_STD`, `CHANNEL` (what `sync_channel` is, for the
-// notes), `HAS_RENDEZVOUS` and `fn setup(workers)`, and brings `thread`,
-// `sync` and `net` into scope.
+// notes), `HAS_RENDEZVOUS`, `fn setup(workers)`, `SHARED_CHANNEL`, `fn
+// shared_channel()` (a channel whose receiving end many threads share:
+// its sender, and a clonable call that receives until it is closed) and
+// `fn idle_note()` (what the runtime says of its parked threads when
+// `idle_long` reads the resident set, for the note), and brings `thread`, `sync` and `net` into scope.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,6 +32,7 @@ fn main() {
         "os_pingpong" => os_pingpong(&a),
         "mutex" => mutex(&a),
         "idle_memory" => idle_memory(&a),
+        "idle_long" => idle_long(&a),
         "wake_busy" => wake_busy(&a),
         "sleepers" => sleepers(&a),
         "http" => http(&a),
@@ -198,22 +202,34 @@ fn mutex(a: &Args) {
     );
 }
 
+/// Waits until `arrived` reaches `n`, then `settle` more: a thread counts
+/// itself just before its wait, so this leaves none runnable on its way to
+/// it. Without the count, the rows measured threads that had not run yet
+/// (a weave ULT gets its stack at its first run): on a loaded machine only
+/// a third to a half of them had reached the barrier after 200 ms.
+fn all_parked(arrived: &AtomicUsize, n: usize, settle: Duration) {
+    while arrived.load(Ordering::Acquire) < n {
+        thread::sleep(Duration::from_millis(10));
+    }
+    thread::sleep(settle);
+}
+
 fn idle_memory(a: &Args) {
     let n = pick(a, size::PARKED, size::PARKED_STD);
     let bytes = on_runtime(move || {
         let before = rss();
         let gate = Arc::new(sync::Barrier::new(n + 1));
+        let arrived = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..n)
             .map(|_| {
-                let gate = gate.clone();
+                let (gate, arrived) = (gate.clone(), arrived.clone());
                 thread::spawn(move || {
+                    arrived.fetch_add(1, Ordering::Release);
                     gate.wait();
                 })
             })
             .collect();
-        // The threads that have not reached the barrier yet are runnable,
-        // not parked: give them time to get there.
-        thread::sleep(Duration::from_millis(200));
+        all_parked(&arrived, n, size::SETTLE);
         let after = rss();
         gate.wait();
         for h in hs {
@@ -227,6 +243,48 @@ fn idle_memory(a: &Args) {
         n,
         &[("bytes", bytes)],
         "RSS growth per thread parked in Barrier::wait",
+    );
+}
+
+/// `idle_memory` for a long wait: every thread parks on a receive from
+/// one channel (`shared_channel`, each binary's), and the resident set is
+/// read `size::LONG_IDLE` after the last one got there (past weave's
+/// default compaction threshold, 10 s; nothing is set in the environment:
+/// the row shows each runtime's defaults). Dropping the sender then ends
+/// every receive.
+fn idle_long(a: &Args) {
+    let n = pick(a, size::PARKED, size::PARKED_STD);
+    let bytes = on_runtime(move || {
+        let before = rss();
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (tx, wait_closed) = shared_channel();
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let (wait_closed, arrived) = (wait_closed.clone(), arrived.clone());
+                thread::spawn(move || {
+                    arrived.fetch_add(1, Ordering::Release);
+                    wait_closed();
+                })
+            })
+            .collect();
+        all_parked(&arrived, n, size::LONG_IDLE);
+        let after = rss();
+        let at_read = idle_note();
+        drop(tx);
+        for h in hs {
+            h.join().unwrap();
+        }
+        ((after.saturating_sub(before)) as f64 / n as f64, at_read)
+    });
+    emit(
+        RUNTIME,
+        a,
+        n,
+        &[("bytes", bytes.0)],
+        &format!(
+            "RSS growth per thread parked 12 s in a receive on one {SHARED_CHANNEL}{}",
+            bytes.1
+        ),
     );
 }
 

@@ -32,6 +32,7 @@ pub const WORKLOADS: &[&str] = &[
     "os_pingpong",
     "mutex",
     "idle_memory",
+    "idle_long",
     "wake_busy",
     "sleepers",
     "http",
@@ -119,6 +120,12 @@ pub mod size {
     /// Parked threads whose resident memory is measured.
     pub const PARKED: (usize, usize) = (100_000, 20_000);
     pub const PARKED_STD: (usize, usize) = (10_000, 5_000);
+    /// How long `idle_memory` waits after the last thread reached its wait
+    /// before it reads the resident set (it parks after counting itself).
+    pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+    /// How long `idle_long` does: past weave's default compaction
+    /// threshold (10 s) and its next trim pass (1 s).
+    pub const LONG_IDLE: std::time::Duration = std::time::Duration::from_secs(12);
     /// Wakes sampled, and how long the waker stays busy after each.
     pub const WAKES: (usize, usize) = (2_000, 500);
     pub const WAKER_BUSY: std::time::Duration = std::time::Duration::from_micros(100);

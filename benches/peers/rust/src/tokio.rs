@@ -44,6 +44,7 @@ fn main() {
         "os_pingpong" => os_pingpong(&rt, &a),
         "mutex" => mutex(&rt, &a),
         "idle_memory" => idle_memory(&rt, &a),
+        "idle_long" => idle_long(&rt, &a),
         "wake_busy" => wake_busy(&rt, &a),
         "sleepers" => sleepers(&rt, &a),
         "http" => http(&rt, &a),
@@ -241,20 +242,31 @@ fn mutex(rt: &Runtime, a: &Args) {
     );
 }
 
+/// Waits until `arrived` reaches `n`, then `settle` more (as in
+/// `blocking.rs`: a task counts itself just before its wait).
+async fn all_parked(arrived: &AtomicUsize, n: usize, settle: Duration) {
+    while arrived.load(Ordering::Acquire) < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(settle).await;
+}
+
 fn idle_memory(rt: &Runtime, a: &Args) {
     let n = a.size(size::PARKED.0, size::PARKED.1);
     let bytes = on_runtime(rt, async move {
         let before = rss();
         let gate = Arc::new(tokio::sync::Barrier::new(n + 1));
+        let arrived = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..n)
             .map(|_| {
-                let gate = gate.clone();
+                let (gate, arrived) = (gate.clone(), arrived.clone());
                 tokio::spawn(async move {
+                    arrived.fetch_add(1, Ordering::Release);
                     gate.wait().await;
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        all_parked(&arrived, n, size::SETTLE).await;
         let after = rss();
         gate.wait().await;
         for h in hs {
@@ -268,6 +280,41 @@ fn idle_memory(rt: &Runtime, a: &Args) {
         n,
         &[("bytes", bytes)],
         "RSS growth per task parked in Barrier::wait",
+    );
+}
+
+/// `idle_memory` for a long wait (`blocking.rs`'s `idle_long`): tokio's
+/// mpsc receiver is not clonable, so one `watch` channel, a receiver
+/// each, waiting for a change that comes only as the sender is dropped.
+fn idle_long(rt: &Runtime, a: &Args) {
+    let n = a.size(size::PARKED.0, size::PARKED.1);
+    let bytes = on_runtime(rt, async move {
+        let before = rss();
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = tokio::sync::watch::channel(());
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let (mut rx, arrived) = (rx.clone(), arrived.clone());
+                tokio::spawn(async move {
+                    arrived.fetch_add(1, Ordering::Release);
+                    assert!(rx.changed().await.is_err(), "nothing is sent");
+                })
+            })
+            .collect();
+        all_parked(&arrived, n, size::LONG_IDLE).await;
+        let after = rss();
+        drop(tx);
+        for h in hs {
+            h.await.unwrap();
+        }
+        after.saturating_sub(before) as f64 / n as f64
+    });
+    emit(
+        RUNTIME,
+        a,
+        n,
+        &[("bytes", bytes)],
+        "RSS growth per task parked 12 s in a receive on one watch channel",
     );
 }
 

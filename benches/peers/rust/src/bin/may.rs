@@ -55,4 +55,16 @@ fn spawn_connection(f: impl FnOnce() + Send + 'static) {
     thread::spawn(f);
 }
 
+const SHARED_CHANNEL: &str = "mpmc::channel (unbounded)";
+
+/// One channel, its receiver cloned into every waiter (`idle_long`).
+fn shared_channel() -> (impl Send, impl Fn() + Clone + Send + 'static) {
+    let (tx, rx) = may::sync::mpmc::channel::<()>();
+    (tx, move || assert!(rx.recv().is_err(), "nothing is sent"))
+}
+
+fn idle_note() -> String {
+    String::new()
+}
+
 include!("../blocking.rs");

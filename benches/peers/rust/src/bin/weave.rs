@@ -28,4 +28,20 @@ fn spawn_connection(f: impl FnOnce() + Send + 'static) {
     }
 }
 
+const SHARED_CHANNEL: &str = "mpmc::bounded(0)";
+
+/// One channel, its receiver cloned into every waiter (`idle_long`).
+fn shared_channel() -> (impl Send, impl Fn() + Clone + Send + 'static) {
+    let (tx, rx) = sync::mpmc::bounded::<()>(0);
+    (tx, move || assert!(rx.recv().is_err(), "nothing is sent"))
+}
+
+/// How many of the parked ULTs' stacks are compacted at the read.
+fn idle_note() -> String {
+    format!(
+        "; {} stacks compacted at the read",
+        weave::stack_stats().compacted
+    )
+}
+
 include!("../blocking.rs");
