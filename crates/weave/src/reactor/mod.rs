@@ -23,9 +23,12 @@
 //!
 //! Who may poll a set at an instant is its poller role (`role.rs`): its
 //! LWP, or the monitor, which on its 1 ms tick polls without blocking every
-//! set whose ULTs wait for io, whose LWP is not in it and has not polled it
-//! since the previous tick (an LWP stuck in a long ULT or in the kernel, or
-//! one that left). An LWP that finds its own role held by the monitor
+//! set whose LWP is not in it and has not polled it since the previous tick
+//! (an LWP stuck in a long ULT or in the kernel, or one that left) and on
+//! which a ULT waits that the poll lets run sooner: one that another LWP
+//! could run (migratable, or placed elsewhere), or any once the set's LWP
+//! has left. A ULT that only the set's LWP runs waits for that LWP's poll
+//! either way. An LWP that finds its own role held by the monitor
 //! leaves a note, and the monitor, letting go, wakes it to take the role.
 //!
 //! A wait from an LWP other than the registration's (a handle passed to a
@@ -553,13 +556,16 @@ impl Reactor {
     }
 
     /// The monitor's fallback, once a tick: polls without blocking every
-    /// set whose ULTs wait for io, whose LWP is not polling it now (busy,
-    /// or gone) and has not polled it since the last tick
-    /// ([`Set::polled_since_last_look`]). A busy LWP polls its own set
-    /// between picks; the events of a set the monitor polled became wakes
-    /// made from the monitor's CPU into the LWP's inbox (0.3-0.4 of a
-    /// request's wakes in `http_hello` at 1000 connections), for ULTs that,
-    /// unless migratable, run only on that LWP and so ran no sooner.
+    /// set whose LWP is not polling it now (busy, or gone) and has not
+    /// polled it since the last tick ([`Set::polled_since_last_look`]), and
+    /// on which some ULT waits that the poll would let run sooner: one that
+    /// an LWP other than the set's could run (`Set::roaming`: migratable,
+    /// or placed elsewhere), or any, once the set's LWP has left. A busy
+    /// LWP polls its own set between picks; the events of a set the monitor
+    /// polled became wakes made from the monitor's CPU into the LWP's inbox
+    /// (0.3-0.4 of a request's wakes in `http_hello` at 1000 connections),
+    /// for ULTs that, unless migratable, run only on that LWP and so ran no
+    /// sooner; and the LWP's own next poll found the set empty.
     /// Calls `wake(lwp)` for each LWP that found its set's role held
     /// meanwhile and may sleep on its futex with nobody polling its set:
     /// the caller wakes it, and idle again it takes the role. Returns the
@@ -570,7 +576,12 @@ impl Reactor {
             if set.polled_since_last_look() {
                 continue;
             }
-            if set.waiting.count() > 0 && set.role.try_claim() {
+            let gains = if set.attended() {
+                set.roaming.count() > 0
+            } else {
+                set.waiting.count() > 0
+            };
+            if gains && set.role.try_claim() {
                 handled += self.poll_set(set, Some(Instant::now()));
                 if set.role.release() {
                     wake(lwp);
@@ -643,8 +654,14 @@ impl Registration {
         }
         let rec = self.record();
         let mut me = None;
-        let set = self.set_for_wait();
+        let (home, set) = self.set_for_wait();
+        // A waiter that only the set's LWP can run gains nothing from the
+        // monitor's tick collecting its event: it is not counted as roaming.
+        let roams = !sched::current_runs_only_on(home);
         set.waiting.enter();
+        if roams {
+            set.roaming.enter();
+        }
         sched::note_wait_on(crate::thread::id::WaitOn::Fd(self.shown));
         sched::block_on(BlockReason::Net, deadline, |w| {
             let mut g = rec.lock();
@@ -655,6 +672,9 @@ impl Registration {
             me = Some(w);
             true
         });
+        if roams {
+            set.roaming.leave();
+        }
         set.waiting.leave();
         if rec.is_ready(dir) {
             return true;
@@ -669,17 +689,18 @@ impl Registration {
 }
 
 impl Registration {
-    /// The set a wait counts itself on: the registration's, unless no LWP
-    /// attends that set any more (its LWP left) and the waiter runs on an
-    /// LWP: then the registration moves to the waiter's LWP's set first.
+    /// The set a wait counts itself on, and its LWP's index: the
+    /// registration's, unless no LWP attends that set any more (its LWP
+    /// left) and the waiter runs on an LWP: then the registration moves to
+    /// the waiter's LWP's set first.
     #[inline]
-    fn set_for_wait(&self) -> &'static Set {
+    fn set_for_wait(&self) -> (usize, &'static Set) {
         let home = self.home.load(Relaxed) as usize;
         let set = self.home_set(home);
         if set.attended() {
-            return set;
+            return (home, set);
         }
-        self.rehome().unwrap_or(set)
+        self.rehome().unwrap_or((home, set))
     }
 
     fn home_set(&self, home: usize) -> &'static Set {
@@ -697,13 +718,13 @@ impl Registration {
     /// ready already, and an event the old set collected still names this
     /// record. `None` (stay) if there is nowhere to move to.
     #[cold]
-    fn rehome(&self) -> Option<&'static Set> {
+    fn rehome(&self) -> Option<(usize, &'static Set)> {
         let me = crate::lwp::current()?.index();
         let _g = self.rec.lock();
         let home = self.home.load(Relaxed) as usize;
         let old = self.home_set(home);
         if home == me || old.attended() {
-            return Some(old);
+            return Some((home, old));
         }
         let new = self.reactor.set_or_make(me).ok()?;
         new.add(
@@ -713,7 +734,7 @@ impl Registration {
         .ok()?;
         old.delete(self.fd);
         self.home.store(me as u32, Relaxed);
-        Some(new)
+        Some((me, new))
     }
 }
 
@@ -845,8 +866,10 @@ mod tests {
         // Not on an LWP: the registration goes into set 0.
         let reg = r.register(rd.as_raw_fd()).unwrap();
         let set = r.set(0).unwrap();
-        // As a ULT blocked on the fd counts itself.
+        // As a ULT blocked on the fd counts itself, one that another LWP
+        // could run (the tick leaves the others' events to their LWP).
         set.waiting.enter();
+        set.roaming.enter();
 
         put_byte(&wr);
         assert!(r.try_claim(0));
@@ -866,6 +889,43 @@ mod tests {
             "no poll by the LWP for a tick: the tick collects the event"
         );
         assert_eq!(r.poll_unattended(|_| {}), 0, "nothing more is ready");
+
+        set.roaming.leave();
+        set.waiting.leave();
+        drop(reg);
+    }
+
+    /// The tick leaves a set whose waiters only its LWP can run, however
+    /// long the LWP goes without polling it, while that LWP runs; once the
+    /// LWP has left, or a waiter that could run elsewhere comes, it
+    /// collects the events.
+    #[test]
+    fn the_tick_leaves_waits_only_the_sets_lwp_can_run() {
+        let r: &'static Reactor = Box::leak(Box::new(Reactor::new().unwrap()));
+        let (rd, wr) = pipe();
+        let reg = r.register(rd.as_raw_fd()).unwrap();
+        let set = r.set(0).unwrap();
+        // A ULT placed on the set's LWP blocks on the fd.
+        set.waiting.enter();
+        put_byte(&wr);
+        for tick in 0..3 {
+            assert_eq!(
+                r.poll_unattended(|_| {}),
+                0,
+                "tick {tick}: only the set's LWP runs the waiter; its own poll collects"
+            );
+        }
+        // A migratable ULT (or one placed elsewhere) waits too.
+        set.roaming.enter();
+        assert_eq!(r.poll_unattended(|_| {}), 1, "a roaming waiter: collected");
+        set.roaming.leave();
+        take_byte(&rd);
+
+        put_byte(&wr);
+        assert_eq!(r.poll_unattended(|_| {}), 0);
+        // The set's LWP leaves: nobody else would ever poll its set.
+        r.attend(0, false);
+        assert_eq!(r.poll_unattended(|_| {}), 1, "a left LWP's set: collected");
 
         set.waiting.leave();
         drop(reg);

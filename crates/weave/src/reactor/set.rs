@@ -4,9 +4,11 @@
 //!
 //! Only the set's own LWP sleeps in it. The monitor's tick polls it without
 //! blocking when the LWP has not polled it since the tick before (busy for
-//! that long, or gone: the set counts its LWP's polls), holding the same
-//! role for that instant. So readiness of an fd wakes the LWP that runs the ULT
-//! waiting for it, in the kernel, with no other LWP in between.
+//! that long, or gone: the set counts its LWP's polls) and a waiter would
+//! run sooner for it (one another LWP could run, counted apart, or any
+//! once the LWP is gone), holding the same role for that instant. So
+//! readiness of an fd wakes the LWP that runs the ULT waiting for it, in
+//! the kernel, with no other LWP in between.
 //!
 //! Names nothing of weave's: the reactor says which set is whose.
 
@@ -31,6 +33,10 @@ pub(crate) struct Set {
     pub(super) role: Role,
     /// ULTs blocked on this set's registrations right now.
     pub(super) waiting: Waiting,
+    /// Of `waiting`, those that an LWP other than this set's could run
+    /// once woken (migratable, or placed on another LWP): the only ones a
+    /// poll by someone else than the set's LWP serves sooner.
+    pub(super) roaming: Waiting,
     /// Whether an LWP with this set's index runs: a wait on a registration
     /// of a set nobody attends moves the registration to the waiter's own
     /// set (`Registration::wait`).
@@ -71,14 +77,15 @@ impl Set {
             waker,
             role: Role::new(),
             waiting: Waiting::new(),
+            roaming: Waiting::new(),
             attended: AtomicBool::new(true),
             own_polls: AtomicU32::new(0),
             own_polls_seen: AtomicU32::new(0),
         })
     }
 
-    /// Whether an LWP with this set's index runs (a hint: the monitor's
-    /// tick polls every set with waiters whichever way it reads).
+    /// Whether an LWP with this set's index runs (a hint: a tick that reads
+    /// it late polls a left LWP's set one tick later).
     #[inline]
     pub(super) fn attended(&self) -> bool {
         self.attended.load(Relaxed)
@@ -185,6 +192,7 @@ impl Set {
         // The poller and the waiters were threads of the parent.
         self.role.reset();
         self.waiting.reset();
+        self.roaming.reset();
     }
 
     /// Waits for events into `events` until `deadline` (`None`: forever;

@@ -271,6 +271,17 @@ fn enqueue_woken_inline(tcb: &'static Tcb) {
     enqueue_elsewhere(tcb);
 }
 
+/// Whether the calling ULT, once woken, can run only on LWP `lwp`: it is
+/// placed there and not migratable (the rule [`enqueue_woken`] follows).
+/// False on an OS thread. For a waiter deciding whether anyone but `lwp`
+/// gains by collecting its wake (`reactor`: the monitor's tick).
+pub(crate) fn current_runs_only_on(lwp: usize) -> bool {
+    lwp::current_ult().is_some_and(|(_, tcb)| {
+        tcb.kind() != Kind::Migratable
+            && tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize == lwp
+    })
+}
+
 /// [`enqueue_woken`] for a ULT that is migratable or placed on another LWP
 /// than the caller's (or a caller that is not an LWP).
 #[inline(never)]
