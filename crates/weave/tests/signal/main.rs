@@ -34,3 +34,4 @@ mod stress;
 mod suspend;
 mod suspend_cancellation;
 mod synchronous;
+mod trace_signals;

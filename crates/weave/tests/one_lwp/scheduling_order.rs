@@ -1,16 +1,10 @@
 //! Scheduling order on a single LWP: yield alternation and priorities.
-//! The pool is set to one LWP, and the tests of this file run one at a time.
+//! The pool is set to one LWP, and the tests of this binary run one at a time.
 
 use std::sync::{Arc, Mutex};
 use weave::thread;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn one_lwp() -> std::sync::MutexGuard<'static, ()> {
-    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    weave::set_concurrency(1).unwrap();
-    g
-}
+use crate::one_lwp;
 
 #[test]
 fn two_ults_on_one_lwp_alternate_on_yield() {

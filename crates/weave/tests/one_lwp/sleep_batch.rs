@@ -3,20 +3,14 @@
 //! wakes and switches), and every thread of it runs, none before its
 //! deadline, and in deadline order with the threads of the other slots.
 //! The pool is set to one LWP, so that "in order" is the LWP's order; the
-//! tests of this file run one at a time.
+//! tests of this binary run one at a time.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weave::thread;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn one_lwp() -> std::sync::MutexGuard<'static, ()> {
-    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    weave::set_concurrency(1).unwrap();
-    g
-}
+use crate::one_lwp;
 
 /// Runs `n` ULTs; once all have started, ULT `i` sleeps until `start +
 /// deadline(i, round)` for each round, and logs `(round, deadline, armed

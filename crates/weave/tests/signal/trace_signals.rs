@@ -4,14 +4,12 @@
 //! (never in signal context), and the file holds as many of each as were
 //! emitted; an immediate handler run at its target's safe point is a
 //! SignalHandler event on that ULT. Each scenario installs a process-wide
-//! handler, so it runs in a child process (`signal_common::in_child`).
-
-mod signal_common;
+//! handler, so it runs in a child process (`in_child!`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use signal_common::{in_child, wait_blocked, wait_for, wait_until};
+use crate::signal_common::{wait_blocked, wait_for, wait_until};
 use weave::signal::{self, How, Immediate, ImmediateFn, SigInfo, SigSet};
 use weave::thread;
 use weave::trace::{self, format, Event};
@@ -29,7 +27,7 @@ fn count_hook(e: &Event) {
 
 #[test]
 fn the_file_holds_every_signal_and_handler_run_that_was_emitted() {
-    if !in_child("the_file_holds_every_signal_and_handler_run_that_was_emitted") {
+    if !in_child!("the_file_holds_every_signal_and_handler_run_that_was_emitted") {
         return;
     }
     static RAN: AtomicUsize = AtomicUsize::new(0);
@@ -102,7 +100,7 @@ fn count_run(_: &SigInfo) {
 
 #[test]
 fn an_immediate_handler_run_at_a_safe_point_is_a_handler_event_on_its_ult() {
-    if !in_child("an_immediate_handler_run_at_a_safe_point_is_a_handler_event_on_its_ult") {
+    if !in_child!("an_immediate_handler_run_at_a_safe_point_is_a_handler_event_on_its_ult") {
         return;
     }
     let sig = libc::SIGUSR2;

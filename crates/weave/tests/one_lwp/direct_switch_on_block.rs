@@ -13,19 +13,15 @@
 //! waiting senders and receivers are served in the order they came.
 //!
 //! The pool has one LWP (so that the two sides of a ping-pong share it, and
-//! the direct block is what runs); a waker "on another LWP" is a bound ULT,
-//! which has an LWP of its own. A hang is the failure: watchdogs turn it
-//! into one.
-
-mod signal_common;
-mod wait_common;
+//! the direct block is what runs), and the tests of this file run beside
+//! each other but never beside the other tests of the binary; a waker "on
+//! another LWP" is a bound ULT, which has an LWP of its own. A hang is the failure: watchdogs turn it into one.
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
-use signal_common::in_child;
-use wait_common::{join_or_fail, wait_blocked};
+use crate::wait_common::{join_or_fail, wait_blocked};
 use weave::sync::{mpmc, Semaphore};
 use weave::thread::{self, BlockReason};
 
@@ -55,13 +51,13 @@ fn ping_pong(cap: usize, n: u64) {
 
 #[test]
 fn a_bounded_one_ping_pong_on_one_lwp_passes_every_value_in_order() {
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     join_or_fail(thread::spawn(|| ping_pong(1, 20_000)), "a ULT of the test");
 }
 
 #[test]
 fn a_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() {
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     join_or_fail(thread::spawn(|| ping_pong(0, 20_000)), "a ULT of the test");
 }
 
@@ -74,7 +70,7 @@ fn a_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() {
 fn a_wake_from_another_lwp_while_a_direct_block_switches_out_is_not_lost() {
     const ROUNDS: u64 = 20_000;
     const SIDE: u64 = 5_000;
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let a = thread::spawn(|| {
         let (to_b, from_a) = mpmc::bounded::<u64>(1);
         let (to_a, from_b) = mpmc::bounded::<u64>(1);
@@ -133,10 +129,10 @@ const SIG: i32 = libc::SIGUSR2;
 /// must run its handler then (and go back to its wait: SA_RESTART).
 #[test]
 fn a_signal_reaches_a_ult_that_a_direct_block_switches_to() {
-    if !in_child("a_signal_reaches_a_ult_that_a_direct_block_switches_to") {
+    if !in_child!("a_signal_reaches_a_ult_that_a_direct_block_switches_to") {
         return;
     }
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let got = Arc::new(std::sync::Mutex::new(Vec::new()));
     let g = got.clone();
     weave::signal::handle(SIG, move |i| g.lock().unwrap().push(i.target)).unwrap();
@@ -179,7 +175,7 @@ fn a_signal_reaches_a_ult_that_a_direct_block_switches_to() {
 /// it blocks by switching straight to B; B's request must end that wait.
 #[test]
 fn a_cancellation_request_ends_a_wait_entered_by_a_direct_block() {
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let sem = Arc::new(Semaphore::new(0));
     let a = thread::spawn(move || {
         let (go_tx, go_rx) = mpmc::bounded::<thread::Thread>(1);
@@ -211,7 +207,7 @@ fn a_cancellation_request_ends_a_wait_entered_by_a_direct_block() {
 #[test]
 fn a_cancellation_request_racing_a_direct_block_is_never_lost() {
     const ROUNDS: usize = 500;
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     for _ in 0..ROUNDS {
         let requester_ready = Arc::new(AtomicBool::new(false));
         let entering = Arc::new(AtomicBool::new(false));
@@ -274,7 +270,7 @@ fn sender_first_ping_pong(n: u64) {
 
 #[test]
 fn a_sender_first_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() {
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     join_or_fail(
         thread::spawn(|| sender_first_ping_pong(20_000)),
         "a ULT of the test",
@@ -285,7 +281,7 @@ fn a_sender_first_rendezvous_ping_pong_on_one_lwp_passes_every_value_in_order() 
 /// it waits, and has once the receiver took the value. `bound_sender`
 /// puts the sender on an LWP of its own.
 fn send_returns_after_the_take(bound_sender: bool) {
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let r = thread::spawn(move || {
         let (tx, rx) = mpmc::bounded::<u32>(0);
         let done = Arc::new(AtomicBool::new(false));
@@ -322,7 +318,7 @@ fn a_rendezvous_send_returns_only_after_a_receiver_took_the_value_across_two_lwp
 /// value arrives once, in order. `bound_sender` as above.
 fn timed_out_receives_lose_nothing(bound_sender: bool) {
     const N: u32 = 3_000;
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let r = thread::spawn(move || {
         let (tx, rx) = mpmc::bounded::<u32>(0);
         let send = move || {
@@ -373,7 +369,7 @@ fn values_handed_to_receivers_that_time_out_are_never_lost_across_two_lwps() {
 #[test]
 fn waiting_rendezvous_senders_are_taken_in_the_order_they_came() {
     const K: u32 = 6;
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let r = thread::spawn(|| {
         let (tx, rx) = mpmc::bounded::<u32>(0);
         let senders: Vec<_> = (0..K)
@@ -396,7 +392,7 @@ fn waiting_rendezvous_senders_are_taken_in_the_order_they_came() {
 #[test]
 fn waiting_rendezvous_receivers_are_served_in_the_order_they_came() {
     const K: u32 = 6;
-    weave::set_concurrency(1).unwrap();
+    let _one = crate::one_lwp_shared();
     let r = thread::spawn(|| {
         let (tx, rx) = mpmc::bounded::<u32>(0);
         let receivers: Vec<_> = (0..K)

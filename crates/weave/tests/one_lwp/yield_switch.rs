@@ -2,7 +2,7 @@
 //! straight to the next (the symmetric switch) instead of through the
 //! LWP's loop: what each ULT sees across it, panics and thread dumps of
 //! ULTs entered that way. The pool is set to one LWP, and the tests of
-//! this file run one at a time.
+//! this binary run one at a time.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -10,13 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use weave::thread;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn one_lwp() -> std::sync::MutexGuard<'static, ()> {
-    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    weave::set_concurrency(1).unwrap();
-    g
-}
+use crate::one_lwp;
 
 weave::thread_local! {
     static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
