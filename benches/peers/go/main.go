@@ -259,31 +259,20 @@ func allParked(arrived *sync.WaitGroup, settle time.Duration) {
 }
 
 func idleMemory(a *args) {
-	n := a.size(100000, 20000)
-	before := rss()
-	gate := make(chan struct{})
-	var arrived, wg sync.WaitGroup
-	arrived.Add(n)
-	wg.Add(n)
-	for i := 0; i < n; i++ {
-		go func() {
-			arrived.Done()
-			<-gate
-			wg.Done()
-		}()
-	}
-	allParked(&arrived, 200*time.Millisecond)
-	after := rss()
-	close(gate)
-	wg.Wait()
-	emit(a, n, []metric{{"bytes", float64(after-before) / float64(n)}},
-		"RSS growth per goroutine parked on a channel receive")
+	parkedMemory(a, 200*time.Millisecond, "RSS growth per goroutine parked on a channel receive")
 }
 
-// idleLong is idle_memory for a long wait: a receive on one channel that
-// is closed afterwards, the resident set read 12 s after the last goroutine
-// got there (past weave's default compaction threshold).
+// idleLong is idle_memory for a long wait: the resident set read 12 s
+// after the last goroutine got there (past weave's default compaction
+// threshold).
 func idleLong(a *args) {
+	parkedMemory(a, 12*time.Second, "RSS growth per goroutine parked 12 s in a receive on one channel")
+}
+
+// parkedMemory parks goroutines in a receive on one channel that is closed
+// afterwards, and reports the resident-set growth per goroutine read
+// `settle` after the last one got there.
+func parkedMemory(a *args, settle time.Duration, what string) {
 	n := a.size(100000, 20000)
 	before := rss()
 	gate := make(chan struct{})
@@ -297,12 +286,11 @@ func idleLong(a *args) {
 			wg.Done()
 		}()
 	}
-	allParked(&arrived, 12*time.Second)
+	allParked(&arrived, settle)
 	after := rss()
 	close(gate)
 	wg.Wait()
-	emit(a, n, []metric{{"bytes", float64(after-before) / float64(n)}},
-		"RSS growth per goroutine parked 12 s in a receive on one channel")
+	emit(a, n, []metric{{"bytes", float64(after-before) / float64(n)}}, what)
 }
 
 func sleepers(a *args) {
