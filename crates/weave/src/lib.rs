@@ -285,6 +285,7 @@ mod reactor {
 }
 #[cfg(loom)]
 mod trace {
+    pub(crate) mod gate;
     pub(crate) mod ring;
 }
 // The compaction lock (`stack/owner_lock.rs`) and the count behind stack

@@ -130,12 +130,11 @@ const POLL_FIRST_AFTER: Duration = Duration::from_millis(1);
 const SEARCH_SPINS: u32 = 16;
 
 /// A switch-in adds the runs counted here to the shared counters (the LWP
-/// table's row, the trace counters) when `Local::seq` reaches a multiple of
-/// this: often enough that a reader of the table sees them within ~1,024
-/// switches, seldom enough that the flush's atomic adds are off the
-/// per-switch cost. A power of two, so that the test is a mask.
+/// table's row, the trace counters) once this many have passed since the
+/// last flush (`Local::chores` counts them down): often enough that a
+/// reader of the table sees them within ~1,024 switches, seldom enough
+/// that the flush's atomic adds are off the per-switch cost.
 const FLUSH_EVERY: u32 = 1024;
-const _: () = assert!(FLUSH_EVERY.is_power_of_two());
 
 /// How a search for new work ended (`Lwp::search`).
 #[derive(Clone, Copy)]
@@ -196,8 +195,15 @@ pub(crate) struct Local {
     seq: u32,
     /// `seq` when the runs were last added to the shared counters.
     flushed: u32,
+    /// Switch-ins left before the next one does the LWP's chores
+    /// (`Lwp::chores`: the flush of the runs, compacted stacks): one
+    /// count down and test a switch for both. 1 while `compacted` is not
+    /// 0 (every switch-in looks then), at most [`FLUSH_EVERY`]; never 0
+    /// between switches.
+    chores: u32,
     /// ULTs placed here whose stacks are compacted (`lwp/trim.rs`): while
-    /// 0, a switch-in looks no further.
+    /// 0, a switch-in looks no further. Whoever makes it non-zero sets
+    /// `chores` to 1.
     compacted: usize,
     /// Blocks, wakes and exits on this LWP not yet added to the trace
     /// counters (counted here, with `runs`, while no trace hook listens: a
@@ -279,6 +285,10 @@ pub(crate) struct Lwp {
     /// commit (`lwp/handoff.rs`). Owner-only, like `local`; outside it so
     /// that no borrow of `local` is held across the switch.
     handoff: handoff::Handoff<&'static Tcb>,
+    /// Whether the events of this LWP's switches may be heard
+    /// (`trace::Gate`): the trace's one look per event while nobody
+    /// listens. Outside `local`: the tracer opens it from other threads.
+    trace_gate: trace::Gate,
 }
 
 impl handoff::Blocks for &'static Tcb {
@@ -370,6 +380,7 @@ impl Lwp {
                 last_tick: 0,
                 seq: 0,
                 flushed: 0,
+                chores: 1,
                 compacted: 0,
                 blocks: 0,
                 wakes: 0,
@@ -379,6 +390,7 @@ impl Lwp {
             }),
             home: context::Home::new(),
             handoff: handoff::Handoff::new(),
+            trace_gate: trace::Gate::new(),
         }
     }
 
@@ -555,6 +567,7 @@ impl Lwp {
             let tracer = self.local().tracer;
             trace::listen_block_to_in(
                 tracer,
+                &self.trace_gate,
                 || tcb.id(),
                 self.index,
                 reason,
@@ -565,7 +578,14 @@ impl Lwp {
             return;
         }
         let tracer = self.local().tracer;
-        trace::listen_block_in(tracer, || tcb.id(), self.index, reason, wait);
+        trace::listen_block_in(
+            tracer,
+            &self.trace_gate,
+            || tcb.id(),
+            self.index,
+            reason,
+            wait,
+        );
         if self.block_to_new(tcb) {
             return;
         }
@@ -854,11 +874,12 @@ impl Lwp {
         true
     }
 
-    /// This LWP's trace recorder (its thread's; `trace::listen_wake_in`).
-    /// Called on the LWP's thread only, as `local`.
+    /// This LWP's trace recorder (its thread's) and gate, for
+    /// `trace::listen_wake_in`. Called on the LWP's thread only, as
+    /// `local`.
     #[inline]
-    pub(crate) fn tracer(&self) -> trace::Tracer {
-        self.local().tracer
+    pub(crate) fn tracer(&self) -> (trace::Tracer, &trace::Gate) {
+        (self.local().tracer, &self.trace_gate)
     }
 
     /// Counts a wake made on this LWP (`sched::enqueue_woken`, whether or
@@ -1056,7 +1077,12 @@ impl Lwp {
     fn trim_if_due(&self) {
         if let Some(reqs) = self.trims.take() {
             let compacted = trim::trim_all(reqs, self.index, &rt().stacks);
-            self.local().compacted += compacted;
+            let l = self.local();
+            l.compacted += compacted;
+            if l.compacted != 0 {
+                // Every switch-in looks for a compacted stack to restore.
+                l.chores = 1;
+            }
         }
     }
 
@@ -1110,6 +1136,7 @@ impl Lwp {
         // ULTs (`KBLOCKED_ANY`), and no unblock would ever open it again.
         CURRENT.with(|c| c.set(self));
         self.local().tracer = trace::Tracer::this_thread(self.index);
+        trace::register_gate(&self.trace_gate);
         self.local().errno = context::errno::Errno::of_this_thread();
         crate::signal::state::lwp_started();
         self.local().last_tick = 0;
@@ -1443,22 +1470,44 @@ impl Lwp {
                 .store((u64::from(seq) << 32) | u64::from(t.index + 1), Relaxed);
             // Until the ULT says otherwise (a yield), it blocked or exited.
             l.switch = Switch::Block;
-            // Compacted stacks come back before their ULT runs.
-            if l.compacted != 0 && trim::restore_compacted(t) {
-                l.compacted -= 1;
-            }
-            // `seq` counts the runs: every `FLUSH_EVERY`th is flushed.
-            if seq % FLUSH_EVERY == 0 {
-                self.flush_runs();
+            l.chores -= 1;
+            if l.chores == 0 {
+                self.chores(t);
             }
         }
         stack::set_running_info(t.overflow.get());
-        trace::listen_run(self.local().tracer, || t.id(), self.index);
+        trace::listen_run(self.local().tracer, &self.trace_gate, || t.id(), self.index);
         t.switches.store(t.switches.load(Relaxed) + 1, Relaxed);
         // The ULT's share of std's panic count comes back with it.
         if !share_checked {
             crate::thread::panic::switch_in(t);
         }
+    }
+
+    /// The chores of a switch-in that `Local::chores` counted down to:
+    /// `t`'s compacted stack comes back before it runs, and the runs are
+    /// flushed every [`FLUSH_EVERY`]; then the count starts again (1 while
+    /// compacted stacks remain here).
+    #[cold]
+    #[inline(never)]
+    fn chores(&self, t: &'static Tcb) {
+        let l = self.local();
+        if l.compacted != 0 && trim::restore_compacted(t) {
+            l.compacted -= 1;
+        }
+        if l.seq.wrapping_sub(l.flushed) >= FLUSH_EVERY {
+            self.flush_runs();
+        }
+        let l = self.local();
+        l.chores = if l.compacted != 0 {
+            1
+        } else {
+            // A flush made elsewhere since (the loop's, as it idles) moved
+            // `flushed`: the next is due that much later.
+            FLUSH_EVERY
+                .saturating_sub(l.seq.wrapping_sub(l.flushed))
+                .max(1)
+        };
     }
 
     /// Charges the run that ends now to `t` (with accounting on).
@@ -1529,7 +1578,7 @@ impl Lwp {
     /// `exit_to` does it before its switch).
     fn note_exit(&self, t: &'static Tcb) {
         self.local().exits += 1;
-        trace::listen_exit_in(self.local().tracer, || t.id(), self.index);
+        trace::listen_exit_in(self.local().tracer, &self.trace_gate, || t.id(), self.index);
     }
 
     /// The rest of `finish`, once `t` is off its stack for good.

@@ -327,7 +327,8 @@ fn note_wake(tcb: &'static Tcb, epoch: impl FnOnce() -> u64) -> Option<&'static 
         Some(l) => {
             l.count_wake();
             let woken = || (tcb.id_bits(), epoch() as u8);
-            trace::listen_wake_in(l.tracer(), woken, l.index, waker);
+            let (tracer, gate) = l.tracer();
+            trace::listen_wake_in(tracer, gate, woken, l.index, waker);
         }
         None => {
             trace::count_wake();

@@ -208,7 +208,7 @@ mod tests {
 
     fn tcb(prio: u8) -> &'static Tcb {
         let t = table().alloc(&mut SlotCache::default()).unwrap();
-        t.priority.store(prio, Relaxed);
+        t.set_priority(prio);
         t
     }
 

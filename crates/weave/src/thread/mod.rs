@@ -211,7 +211,7 @@ impl Thread {
             return Err(ThreadError::InvalidPriority { priority });
         }
         let tcb = lookup(self.id)?;
-        tcb.priority.store(priority, Relaxed);
+        tcb.set_priority(priority);
         if let Some((l, me)) = lwp::current_ult() {
             if std::ptr::eq(me, tcb) {
                 l.request_preempt_below(u8::MAX);

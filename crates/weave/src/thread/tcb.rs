@@ -77,7 +77,11 @@ pub(crate) struct Tcb {
     pub(crate) generation: AtomicU32,
     pub(crate) state: State,
     pub(crate) permit: AtomicU8,
-    pub(crate) priority: AtomicU8,
+    /// Below [`PRIORITY_LEVELS`] always: written only by
+    /// [`set_priority`](Self::set_priority) and [`reset`](Self::reset),
+    /// which check, so that the ready queue indexes its levels with it
+    /// unclamped ([`priority`](Self::priority)).
+    priority: AtomicU8,
     /// Index of the LWP the ULT is placed on, or `NO_LWP`.
     pub(crate) home: AtomicU32,
     /// A `Kind` as its `u8` (see [`Tcb::kind`]).
@@ -240,7 +244,7 @@ impl Tcb {
     /// the state is published (`State::spawn`).
     pub(crate) unsafe fn reset(&self, kind: Kind, priority: u8) {
         self.kind.store(kind as u8, Relaxed);
-        self.priority.store(priority, Relaxed);
+        self.set_priority(priority);
         self.home.store(NO_LWP, Relaxed);
         self.permit.store(PERMIT_EMPTY, Relaxed);
         self.waits_for.store(0, Relaxed);
@@ -396,14 +400,43 @@ impl Tcb {
         *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (g, name);
     }
 
+    /// The priority, below [`PRIORITY_LEVELS`]: the compiler is told so,
+    /// and drops the clamps and bounds checks of the level it indexes (a
+    /// push's and a pick's, ~4 instructions each).
     #[inline]
     pub(crate) fn priority(&self) -> u8 {
-        self.priority.load(Relaxed)
+        let p = self.priority.load(Relaxed);
+        if p >= PRIORITY_LEVELS {
+            // SAFETY: every store is `set_priority`'s, which refuses a
+            // priority at or above the levels. (`assert_unchecked` is
+            // newer than the crate's MSRV; this is its older spelling.)
+            unsafe { std::hint::unreachable_unchecked() }
+        }
+        p
+    }
+
+    /// Sets the priority. The callers check the range first (a public
+    /// call returns `InvalidPriority`); this check keeps the promise of
+    /// [`priority`](Self::priority) whatever a caller does.
+    #[inline]
+    pub(crate) fn set_priority(&self, p: u8) {
+        assert!(p < PRIORITY_LEVELS, "priority {p} out of range");
+        self.priority.store(p, Relaxed);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    /// `Tcb::priority` promises the compiler a level below the count (the
+    /// ready queue indexes its lists with it unclamped): a store past it
+    /// must never happen, whatever the caller checked.
+    #[test]
+    #[should_panic(expected = "out of range")]
+    fn a_priority_past_the_levels_is_refused_at_the_store() {
+        let t = super::Tcb::new(0);
+        t.set_priority(super::PRIORITY_LEVELS);
+    }
+
     /// A TCB is paid by every thread, parked ones included (`weave bench
     /// idle_memory`): this pins its size, so that a field added here is a
     /// decision, not an accident. 232 bytes, plus 8 for `parked_fp` (a

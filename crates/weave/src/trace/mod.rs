@@ -16,10 +16,14 @@
 //! events of a switch (Block, Run, Exit, a wake made on an LWP) come with
 //! the thread's recorder state in hand, which the LWP keeps (`Tracer`):
 //! no thread-local lookup (`listen_with_in`, `listen_run`,
-//! `listen_wake_in`).
+//! `listen_wake_in`), and look first at the LWP's gate (`gate.rs`), a
+//! flag that stays closed while nobody listens: one load and branch a
+//! switch instead of `STATE` and the thread's open record.
 //!
 //! - `mod.rs` (this file): the events, `emit` and `listen`, the counters,
 //!   the hook;
+//! - `gate.rs`: an LWP's gate, closed by the LWP while nobody listens,
+//!   opened by whoever installs a listener (loom-checked);
 //! - `record.rs`: recording to a file through per-thread rings;
 //! - `ring.rs`: one thread's ring of words, a bounded single-producer,
 //!   single-consumer queue (loom-checked);
@@ -50,9 +54,11 @@ use std::sync::Mutex;
 use crate::thread::id::{BlockReason, ThreadId};
 
 pub mod format;
+mod gate;
 mod record;
 mod ring;
 
+pub(crate) use gate::Gate;
 pub(crate) use record::{end_switch, flush_wake, name_thread, switch_stamp, Tracer};
 pub use record::{record, record_with, stop, Stats, DEFAULT_RING};
 
@@ -208,6 +214,46 @@ fn publish_listeners(l: &(usize, u64)) {
     // a listener sees the runtime's state as it was when it was
     // installed, and the hook above.
     STATE.0.store(state, Ordering::Release);
+    if state != 0 {
+        // Step 1 of `gate.rs`: every LWP's next switch looks at `STATE`.
+        gate::open_all(
+            GATES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .copied(),
+        );
+    }
+}
+
+/// Every LWP's gate (each LWP's struct registers once; they live as long
+/// as the process).
+static GATES: Mutex<Vec<&'static Gate>> = Mutex::new(Vec::new());
+
+impl Gate {
+    /// Closes the gate of the calling LWP, whose thread's recorder `tr` is,
+    /// if nobody listens and no record waits for its Run (`gate.rs`, step
+    /// 2). Called by the events behind the gate when they find `STATE` 0
+    /// (once after a recording or a hook ends, and at an LWP's first
+    /// events).
+    #[cold]
+    #[inline(never)]
+    fn settle(&self, tr: Tracer) {
+        if !tr.holds_open() {
+            self.close_unless(|| STATE.0.load(Ordering::Relaxed) != 0);
+        }
+    }
+}
+
+/// Makes `gate` one that `publish_listeners` opens, and opens it: called
+/// by an LWP as its thread starts (a struct reused by a later LWP is
+/// registered once).
+pub(crate) fn register_gate(gate: &'static Gate) {
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    if !gates.iter().any(|g| std::ptr::eq(*g, gate)) {
+        gates.push(gate);
+    }
+    gate.open();
 }
 
 /// The key of a recording in `STATE` (and in a ring's `record::Fast`).
@@ -412,13 +458,15 @@ pub(crate) fn listen_with(e: impl FnOnce() -> Event) {
 /// [`listen_with`] on an LWP, into the ring of `tr` (its thread's, held
 /// by the LWP: no thread-local lookup, see [`Tracer`]).
 #[inline(always)]
-pub(crate) fn listen_with_in(tr: Tracer, e: impl FnOnce() -> Event) {
+fn listen_with_in(tr: Tracer, gate: &Gate, e: impl FnOnce() -> Event) {
     let st = STATE.0.load(Ordering::Acquire);
     if st != 0 {
         let e = e();
         if !record::on_event_in(tr.fast(), st, &e) {
             listen_slow(st, e);
         }
+    } else {
+        gate.settle(tr);
     }
 }
 
@@ -432,13 +480,19 @@ pub(crate) fn listen_with_in(tr: Tracer, e: impl FnOnce() -> Event) {
 #[inline(always)]
 pub(crate) fn listen_block_in(
     tr: Tracer,
+    gate: &Gate,
     ult: impl Fn() -> ThreadId,
     lwp: usize,
     reason: BlockReason,
     wait: impl FnOnce() -> u8,
 ) {
+    if !gate.is_open() {
+        return;
+    }
     let st = STATE.0.load(Ordering::Acquire);
-    if st != 0 {
+    if st == 0 {
+        gate.settle(tr);
+    } else {
         let wait = wait();
         let lean = format::lean_block(reason, wait);
         if !record::switch_out_in(tr.fast(), st, || ult().as_u64().get(), lean, lwp) {
@@ -469,40 +523,47 @@ pub(crate) fn listen_block_in(
 #[cfg_attr(debug_assertions, inline(never))]
 pub(crate) fn listen_block_to_in(
     tr: Tracer,
+    gate: &Gate,
     ult: impl Fn() -> ThreadId,
     lwp: usize,
     reason: BlockReason,
     wait: impl Fn() -> u8,
     next: impl FnOnce() -> u64,
 ) {
+    if !gate.is_open() {
+        return;
+    }
     let st = STATE.0.load(Ordering::Acquire);
-    if st != 0
-        && !record::switch_to_in(
-            tr.fast(),
-            st,
-            || format::lean_block_bits(reason, wait()),
-            lwp,
-            next,
-        )
-    {
-        listen_block_in(tr, ult, lwp, reason, wait);
+    if st == 0 {
+        gate.settle(tr);
+    } else if !record::switch_to_in(
+        tr.fast(),
+        st,
+        || format::lean_block_bits(reason, wait()),
+        lwp,
+        next,
+    ) {
+        listen_block_in(tr, gate, ult, lwp, reason, wait);
     }
 }
 
 /// An Exit of the ULT `ult()` on LWP `lwp`, into the ring of `tr`, as
 /// [`listen_block_in`] writes a Block.
 #[inline(always)]
-pub(crate) fn listen_exit_in(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
+pub(crate) fn listen_exit_in(tr: Tracer, gate: &Gate, ult: impl Fn() -> ThreadId, lwp: usize) {
+    if !gate.is_open() {
+        return;
+    }
     let st = STATE.0.load(Ordering::Acquire);
-    if st != 0
-        && !record::switch_out_in(
-            tr.fast(),
-            st,
-            || ult().as_u64().get(),
-            format::LEAN_EXIT_WORD,
-            lwp,
-        )
-    {
+    if st == 0 {
+        gate.settle(tr);
+    } else if !record::switch_out_in(
+        tr.fast(),
+        st,
+        || ult().as_u64().get(),
+        format::LEAN_EXIT_WORD,
+        lwp,
+    ) {
         let e = Event::Exit { ult: ult(), lwp };
         if !record::on_event_in(tr.fast(), st, &e) {
             listen_slow(st, e);
@@ -516,9 +577,9 @@ pub(crate) fn listen_exit_in(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize)
 /// look at `STATE` in either case, see `record::run_in`), else as
 /// [`listen_with_in`]. `ult` may be called twice.
 #[inline(always)]
-pub(crate) fn listen_run(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
-    if !record::run_in(tr.fast(), &ult) {
-        listen_with_in(tr, || Event::Run { ult: ult(), lwp });
+pub(crate) fn listen_run(tr: Tracer, gate: &Gate, ult: impl Fn() -> ThreadId, lwp: usize) {
+    if gate.is_open() && !record::run_in(tr.fast(), &ult) {
+        listen_with_in(tr, gate, || Event::Run { ult: ult(), lwp });
     }
 }
 
@@ -529,12 +590,18 @@ pub(crate) fn listen_run(tr: Tracer, ult: impl Fn() -> ThreadId, lwp: usize) {
 #[inline(always)]
 pub(crate) fn listen_wake_in(
     tr: Tracer,
+    gate: &Gate,
     woken: impl FnOnce() -> (u64, u8),
     lwp: usize,
     waker: impl FnOnce() -> Option<ThreadId>,
 ) {
+    if !gate.is_open() {
+        return;
+    }
     let st = STATE.0.load(Ordering::Acquire);
-    if st != 0 {
+    if st == 0 {
+        gate.settle(tr);
+    } else {
         let (ult, wait) = woken();
         if !record::on_wake_here(tr.fast(), st, ult, lwp, wait) {
             listen_wake_in_slow(st, ult, lwp, format::held_wake(wait), waker);

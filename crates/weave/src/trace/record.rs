@@ -518,6 +518,14 @@ impl Tracer {
         Tracer(p)
     }
 
+    /// Whether this thread's ring holds a record open for the next Run
+    /// (`Fast::switch` past `STAMPED`: what [`run_in`] completes), which
+    /// keeps the LWP's `trace::Gate` open whatever `trace::STATE` says.
+    #[inline]
+    pub(super) fn holds_open(self) -> bool {
+        self.fast().switch > STAMPED
+    }
+
     /// The `Fast` it points at. The caller must not hold another reference
     /// to it (as for [`fast`]).
     #[inline(always)]

@@ -23,6 +23,7 @@ mod wait_common;
 mod direct_switch_on_block;
 mod scheduling_order;
 mod sleep_batch;
+mod trace_gate;
 mod yield_switch;
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
