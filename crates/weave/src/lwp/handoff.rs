@@ -148,7 +148,8 @@
 //! its wait was not published (loom checks that the write comes before
 //! the read, on whichever thread the ULT runs), and no message is lost;
 //! with the publication left out of the commit it fails (the ULT is never
-//! woken).
+//! woken), and with the publication not marking the record published,
+//! both fail (the ULT runs as served, with no value).
 //!
 //! The slots are owner-only state of one LWP (one OS thread): `Cell`s,
 //! read and written only by that LWP and its ULTs, one at a time. Names
