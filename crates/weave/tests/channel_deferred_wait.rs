@@ -138,3 +138,85 @@ fn a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received() {
     });
     join_or_fail(a, "a ULT of the test");
 }
+
+/// Two receivers on one LWP wait on the same channel: the LWP holds one
+/// deferred wait at a time, so the second publishes its own, and a send
+/// on the LWP serves whichever wait is deferred (the message in the
+/// wait's record, with no context). A bound ULT sends too. Each message
+/// is received exactly once and dropped exactly once (an `Arc` whose
+/// count comes back to one).
+#[test]
+fn two_receivers_on_one_lwp_get_each_message_once() {
+    use std::sync::Arc;
+    const HERE: u64 = 20_000;
+    const SIDE: u64 = 5_000;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(|| {
+        let token = Arc::new(());
+        let (tx, rx) = mpmc::bounded::<(u64, Arc<()>)>(1);
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.iter().map(|(i, _)| i).collect::<Vec<u64>>())
+            })
+            .collect();
+        drop(rx);
+        let side = {
+            let (tx, token) = (tx.clone(), token.clone());
+            thread::Builder::new()
+                .bound()
+                .spawn(move || {
+                    for i in 0..SIDE {
+                        tx.send((HERE + i, token.clone())).unwrap();
+                    }
+                })
+                .unwrap()
+        };
+        for i in 0..HERE {
+            tx.send((i, token.clone())).unwrap();
+            if i % 3 == 0 {
+                thread::yield_now();
+            }
+        }
+        drop(tx);
+        side.join().unwrap();
+        let mut got: Vec<u64> = receivers
+            .into_iter()
+            .flat_map(|r| r.join().unwrap())
+            .collect();
+        got.sort_unstable();
+        let all: Vec<u64> = (0..HERE + SIDE).collect();
+        assert!(got == all, "a message lost or received twice");
+        Arc::strong_count(&token)
+    });
+    assert_eq!(
+        join_or_fail(a, "a ULT of the test"),
+        1,
+        "a message not dropped once"
+    );
+}
+
+/// A cancellation request ends a receive's wait as a spurious wake-up
+/// would (whether its LWP still held the wait deferred or had published
+/// it): the receive waits again and gets the next message.
+#[test]
+fn a_receive_woken_by_a_cancellation_request_waits_again() {
+    const TIMES: u64 = 100;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(|| {
+        for i in 0..TIMES {
+            let (tx, rx) = mpmc::bounded::<u64>(1);
+            let r = thread::spawn(move || {
+                let got = thread::cancellation_point(|| rx.recv());
+                (got, thread::cancel_requested())
+            });
+            wait_blocked(r.thread().id(), BlockReason::Channel);
+            assert!(r.thread().request_cancel());
+            // The request is seen as the receive's wait ends; the receive
+            // blocks again (or has not run yet) and takes the message.
+            tx.send(i).unwrap();
+            assert_eq!(r.join().unwrap(), (Some(Ok(i)), true));
+        }
+    });
+    join_or_fail(a, "a ULT of the test");
+}

@@ -131,10 +131,25 @@
 //! after one of the two, so it never leaves its wait with a record still
 //! here (checked when the loop gets a ULT back).
 //!
+//! **The record carries the value.** What `wait` points to is the
+//! waiting side's, opaque here; a channel receive's record holds the
+//! message slot itself (`sync/mpmc/array.rs`, "A receive without a
+//! context"): a waker here that takes the record (1) writes the message
+//! into it and wakes the ULT, with no wait record of the channel's made
+//! at all, and the publication (2) is what makes one, in the same record,
+//! and marks it published. So the ULT, once it runs, knows from its
+//! record alone which of the two ended its wait: not published, it was
+//! served, and its value is there (written before the wake that let it
+//! run); published, it ends its wait the full way.
+//!
 //! The loom model below runs both ways against a sender on another thread
 //! whose message may come before, during or after the publication: the
-//! waiting ULT runs again exactly once and no message is lost; with the
-//! publication left out of the commit it fails (the ULT is never woken).
+//! waiting ULT runs again exactly once, finds its value in its record if
+//! its wait was not published (loom checks that the write comes before
+//! the read, on whichever thread the ULT runs), and no message is lost;
+//! with the publication left out of the commit it fails (the ULT is never
+//! woken), and with the publication not marking the record published,
+//! both fail (the ULT runs as served, with no value).
 //!
 //! The slots are owner-only state of one LWP (one OS thread): `Cell`s,
 //! read and written only by that LWP and its ULTs, one at a time. Names
@@ -514,6 +529,37 @@ mod loom_tests {
         chan: Chan,
         /// Messages A received: handed to it here, or taken by its retry.
         got: AtomicUsize,
+        /// A's wait record, on A's stack (`Array::recv_deferred`): the
+        /// value a waker here hands over, with no context.
+        value: UnsafeCell<Option<u64>>,
+        /// Set by the publication (on A's LWP, for the switched-out A):
+        /// A waits the full way, and a wake is a retry.
+        published: UnsafeCell<bool>,
+    }
+
+    impl Shared {
+        /// A runs again, on whichever thread took it: served here (not
+        /// published) it finds its value in its record; published, it
+        /// retries and takes a buffered message, if there is one. Loom
+        /// checks that the hand-over's and the publication's writes to
+        /// the record come before A reads it.
+        fn a_runs(&self) {
+            self.a.run();
+            // SAFETY: the model's claim under test, as in `Ult::run`.
+            let published = self.published.with(|p| unsafe { *p });
+            if !published {
+                // SAFETY: as above.
+                let v = self.value.with_mut(|v| unsafe { (*v).take() });
+                assert_eq!(v, Some(7), "a wait that was not published ran unserved");
+                self.got.fetch_add(1, SeqCst);
+                return;
+            }
+            let _ = self
+                .chan
+                .buffered
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .map(|_| self.got.fetch_add(1, SeqCst));
+        }
     }
 
     /// The LWP's side of the model, for the deferred publication to reach:
@@ -540,16 +586,9 @@ mod loom_tests {
             }
         }
 
-        /// A runs on this LWP: it takes a buffered message, if it was not
-        /// handed one (its retry).
+        /// A runs on this LWP.
         fn run_a(&self) {
-            self.shared.a.run();
-            let _ = self
-                .shared
-                .chan
-                .buffered
-                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-                .map(|_| self.shared.got.fetch_add(1, SeqCst));
+            self.shared.a_runs();
         }
     }
 
@@ -559,6 +598,9 @@ mod loom_tests {
     unsafe fn publish_model(on: *const (), _wait: *const ()) {
         // SAFETY: the model passes its `Here`, alive on this thread.
         let here = unsafe { &*on.cast::<Here<'_>>() };
+        // The wait goes on the full way (its context made in the record).
+        // SAFETY: A is switched out and nobody serves it now.
+        here.shared.published.with_mut(|p| unsafe { *p = true });
         let chan = &here.shared.chan;
         chan.fast.store(1, SeqCst);
         // Loom orders SeqCst accesses as AcqRel: the fence stands in for
@@ -597,6 +639,8 @@ mod loom_tests {
                     fast: AtomicUsize::new(0),
                 },
                 got: AtomicUsize::new(0),
+                value: UnsafeCell::new(None),
+                published: UnsafeCell::new(false),
             });
             // A found the buffer empty and waits.
             let token = shared.a.state.prepare_block_handed(1);
@@ -615,12 +659,7 @@ mod loom_tests {
                     {
                         // Queued to A's LWP, which runs it (here, in the
                         // model): its retry takes the message.
-                        shared.a.run();
-                        let _ = shared
-                            .chan
-                            .buffered
-                            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-                            .map(|_| shared.got.fetch_add(1, SeqCst));
+                        shared.a_runs();
                     }
                 })
             };
@@ -647,9 +686,10 @@ mod loom_tests {
             if let Deferral::ServedHere = how {
                 let empty = || shared.chan.buffered.load(SeqCst) == 0;
                 if handoff.take_deferred(key, empty).is_some() {
-                    // B's message, handed to A's slot; then A's wake.
+                    // B's message, in A's record; then A's wake.
                     sent += 1;
-                    shared.got.fetch_add(1, SeqCst);
+                    // SAFETY: A is switched out and its wait taken here.
+                    shared.value.with_mut(|v| unsafe { *v = Some(7) });
                     here.wake_a();
                 }
             }

@@ -37,10 +37,62 @@
 //! `senders` (`waiters.rs` has the no-lost-wake-up argument: the index
 //! CAS is the partner's `SeqCst` half). A woken operation has been
 //! *notified*, not served: it retries, and the select around it retries the
-//! notified operation first (`select.rs`). A lone receive of a pooled
+//! notified operation first (`select.rs`). A plain receive of a pooled
 //! ULT without a deadline leaves its publication in `receivers` to its
-//! LWP, and a send on that LWP serves it without an RMW (`register_recv`,
-//! `try_send`; `waiters.rs`).
+//! LWP, and a send on that LWP serves it without an RMW (below).
+//!
+//! ## A receive without a context
+//!
+//! `Receiver::recv` (no deadline) that finds the buffer empty waits first
+//! through [`Array::recv_deferred`], which builds neither a select
+//! operation nor a [`Context`]: on its stack, a `DeferredRecv` record (a
+//! value slot, its waiter, a state, and room for a context), and in its
+//! LWP's hand-off slots a deferral naming it (`lwp/handoff.rs`, "A wait
+//! published late": the key is this channel's `receivers`, at most one
+//! wait per LWP). Then it blocks, straight to the next ULT of its LWP
+//! (its block held) or through the loop. The wait ends one of two ways,
+//! each on the LWP's thread and each taking the deferral first, so never
+//! both:
+//!
+//! - **Served here.** A send on the same LWP (`try_send`: `send`,
+//!   `try_send`, a waiting send's retry) with the buffer empty takes the
+//!   deferral,
+//!   writes its message into the record's value slot and wakes the
+//!   waiter with its token (a held block ends with a store). Only such a
+//!   send may write the value; the receive reads it once woken, which it
+//!   can be only after the write. The record's state stays `DEFERRED`:
+//!   that is how the receive knows it was served.
+//! - **Published.** Otherwise, before its block is committed, the LWP
+//!   makes the context in the record (armed with the waiter, its value
+//!   slot the record's), registers it in `receivers` as the full wait
+//!   would have, with the same look at the indices after it
+//!   (`publish_deferred_recv`), and sets the state to `PUBLISHED` (or
+//!   `WITHDRAWN` and wakes the receive, if a message or the disconnection
+//!   came meanwhile). From there it is the full wait: a sender anywhere
+//!   takes it from the fast slot (the value in the record), or notifies
+//!   it. Once woken, the receive ends the round as `select::run_tried`
+//!   does (`Context::end_fast`, or an abort and a withdrawal) and returns
+//!   a handed value; with none (notified, withdrawn, woken by a
+//!   cancellation or a signal), `Receiver::recv` tries the buffer and
+//!   then waits the full way.
+//!
+//! Where no LWP can hold the wait (an OS thread, a bound ULT, an LWP that
+//! holds another receive's), the receive publishes its record itself, at
+//! once (`publish_recv`), and ends as a published one.
+//!
+//! What the others see while the wait is deferred: nothing names it in
+//! the channel. A sender on another LWP writes into the buffer (it finds
+//! no waiter to notify), and the publication's look sees its message. A
+//! disconnection (the last handle of a side dropped, here or elsewhere)
+//! marks `tail`, and the publication's look sees the mark. A timeout
+//! cannot occur: a receive with a deadline never takes this path (a
+//! timer would hold its token). A `select!` never takes it either (it
+//! makes its own context); a `select!` send arm completes with a permit,
+//! which writes to the buffer, seen by the publication as any message. A
+//! cancellation request or
+//! a signal ends the wait as for any held block: the LWP's commit
+//! publishes the wait first, then finds the wait ended, and the receive
+//! wakes as published, with no value, and waits again.
 //!
 //! ## A `select!` send arm (a permit)
 //!
@@ -343,12 +395,13 @@ impl<T> Array<T> {
         if self.receivers.lone_waiter() {
             return self.try_send_handing_off(v);
         }
-        // A receiver of this LWP whose wait is not published yet (a wait
-        // published late, `register_recv`): served here, with the buffer
-        // empty (no message is older), without a read-modify-write.
+        // A receiver of this LWP whose wait is not published yet (a
+        // receive without a context, `recv_deferred`): served here, with
+        // the buffer empty (no message is older), without a
+        // read-modify-write.
         if let Some(wait) = block::take_deferred(self.receivers_key(), || self.is_empty_now()) {
             // SAFETY: taken from this LWP's deferral under our receivers'
-            // key: a receive's context of this channel (`register_recv`),
+            // key: a receive's record of this channel (`recv_deferred`),
             // its owner switched out until woken.
             unsafe { self.serve_deferred(wait, v) };
             return Ok(());
@@ -362,29 +415,29 @@ impl<T> Array<T> {
         std::ptr::addr_of!(self.receivers).cast()
     }
 
-    /// Hands `v` to the receive whose context is `wait`, taken from its
-    /// deferral, and wakes it: as a hand-off from the fast slot
-    /// (`FastSlot::hand_off`), without the slot's swap.
+    /// Hands `v` to the receive whose record is `wait`, taken from its
+    /// deferral, and wakes it: no context, no RMW (the module doc, "A
+    /// receive without a context").
     ///
     /// # Safety
     ///
-    /// `wait` is the context of a receive of this channel, deferred by
-    /// `register_recv` and taken from the deferral by the caller.
+    /// `wait` is the record of a receive of this channel, deferred by
+    /// `recv_deferred` and taken from the deferral by the caller.
     #[inline]
     unsafe fn serve_deferred(&self, wait: *const (), v: T) {
-        // SAFETY: the caller's guarantee: the context is alive (its owner
-        // is switched out in its wait) and nobody else holds it.
-        let ctx = unsafe { &*wait.cast::<Context>() };
-        // SAFETY: as above.
-        let Some(w) = (unsafe { ctx.waiter() }) else {
+        // SAFETY: the caller's guarantee: the record is alive (its owner
+        // is switched out in its wait, not published: `state` is
+        // `DEFERRED`) and nobody else holds it.
+        let rec = unsafe { &*wait.cast::<DeferredRecv<T>>() };
+        debug_assert!(rec.state.get() == DEFERRED, "a published wait served here");
+        // SAFETY: as above; the owner reads its value only once woken.
+        let w = unsafe {
+            rec.value.get().write(Some(v));
+            (*rec.waiter.get()).take()
+        };
+        let Some(w) = w else {
             crate::fatal("channel: a deferred wait has no waiter");
         };
-        // SAFETY: the receive's slot is an `Option<T>` (`register_recv`),
-        // read by its owner only after the release.
-        unsafe {
-            *ctx.slot().cast::<Option<T>>() = Some(v);
-            ctx.release();
-        }
         w.wake();
         // As `try_send_handing_off`: no place of the buffer was used.
         self.senders.notify();
@@ -555,23 +608,6 @@ impl<T> Array<T> {
         op: usize,
         slot: *mut Option<T>,
     ) -> bool {
-        if ctx.is_deferrable() {
-            // SAFETY: the caller's guarantee.
-            if unsafe { self.defer_recv(ctx, slot) } {
-                return true;
-            }
-        }
-        // SAFETY: the caller's guarantee.
-        unsafe { self.register_recv_now(ctx, op, slot) }
-    }
-
-    /// [`register_recv`](Self::register_recv) made now.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Waiters::register`].
-    #[inline(always)]
-    unsafe fn register_recv_now(&self, ctx: &Context, op: usize, slot: *mut Option<T>) -> bool {
         // As in `register_send`, with `tail`.
         // SAFETY: the caller's guarantee.
         unsafe {
@@ -580,39 +616,104 @@ impl<T> Array<T> {
         }
     }
 
-    /// A wait published late: a lone receive without a deadline, on a
-    /// pooled ULT, leaves its publication to its LWP (`lwp/handoff.rs`,
-    /// "A wait published late"), which makes it (`publish_deferred_recv`)
-    /// before the ULT's block is committed, unless a sender running on
-    /// that LWP serves it first (`try_send`: no RMW on either side). True
-    /// if deferred; false: publish it now.
+    /// A plain `recv` that found the buffer empty, waiting without a
+    /// context (the module doc, "A receive without a context"): its record
+    /// on this stack, its publication left to its LWP. `Some(v)`: a send
+    /// handed it `v` (on this LWP, or, once published, from anywhere).
+    /// `None`: nothing received (a message came to the buffer, the channel
+    /// was disconnected, a notification, a signal): the caller retries the
+    /// full way (`select::run_tried`). `object` names the channel for the
+    /// thread dump.
+    #[inline(always)]
+    pub(crate) fn recv_deferred(&self, object: usize) -> Option<T> {
+        let rec = DeferredRecv::<T>::new();
+        block::block_on_handed(block::BlockReason::Channel, None, object, |w| {
+            // SAFETY: the record is ours and named nowhere yet.
+            let w = unsafe {
+                (*rec.waiter.get()) = Some(w);
+                (*rec.waiter.get()).as_ref().unwrap_unchecked()
+            };
+            let d = block::Deferred {
+                key: self.receivers_key(),
+                on: (self as *const Array<T>).cast(),
+                wait: (&rec as *const DeferredRecv<T>).cast(),
+                publish: publish_deferred_recv::<T>,
+            };
+            // The record stays in place, and its owner switched out, until
+            // the deferral is served or published (`lwp/handoff.rs`).
+            if block::defer_publication(w, d) {
+                return true;
+            }
+            // Not deferrable here (an OS thread, a bound ULT, an LWP that
+            // holds another wait): published now, by its owner.
+            // SAFETY: the record is ours, not deferred.
+            unsafe { self.publish_recv(&rec) }
+        });
+        match rec.state.get() {
+            // Served by a send on this LWP: nothing else could end the
+            // wait before its publication.
+            // SAFETY: the server's write is done: it woke us after it.
+            DEFERRED => match unsafe { (*rec.value.get()).take() } {
+                Some(v) => Some(v),
+                None => crate::fatal("channel: a deferred wait ended unserved"),
+            },
+            // Withdrawn as it was registered: nobody else holds the context.
+            // SAFETY: made by `publish_recv`, named nowhere now.
+            WITHDRAWN => unsafe {
+                (*rec.ctx.get()).assume_init_drop();
+                None
+            },
+            _ => {
+                // SAFETY: made by `publish_recv`; dropped below, once no
+                // entry names it.
+                let ctx = unsafe { (*rec.ctx.get()).assume_init_ref() };
+                // The end of a round, as `select::run_tried_or`'s step 3.
+                if ctx.fast() != Fast::No {
+                    ctx.end_fast(|| self.unregister_recv(ctx));
+                } else if ctx.try_abort().is_err() {
+                    ctx.wait_released();
+                } else {
+                    self.unregister_recv(ctx);
+                }
+                // A handed message is in the record's value (a notified
+                // receive finds none, and retries).
+                // SAFETY: nobody holds the context now.
+                unsafe {
+                    let v = (*rec.value.get()).take();
+                    (*rec.ctx.get()).assume_init_drop();
+                    v
+                }
+            }
+        }
+    }
+
+    /// Publishes the receive of `rec` the full way: a context made in the
+    /// record, armed with its waiter, registered (the Dekker pair of
+    /// `waiters.rs`). False: withdrawn at once (a message is there, or the
+    /// channel is disconnected), and nobody else holds the context.
     ///
     /// # Safety
     ///
-    /// As for [`Waiters::register`]; `ctx` is single and armed.
+    /// `rec` is the record of a receive of this channel whose waiter is
+    /// set, not published nor served, alive until its owner ends the wait
+    /// (made by its owner, or by its LWP for the switched-out owner).
     #[inline(always)]
-    unsafe fn defer_recv(&self, ctx: &Context, slot: *mut Option<T>) -> bool {
-        // SAFETY: the caller owns `ctx`, armed and published nowhere.
-        let Some(w) = (unsafe { ctx.waiter_ref() }) else {
-            return false;
+    unsafe fn publish_recv(&self, rec: &DeferredRecv<T>) -> bool {
+        // SAFETY: the caller's guarantee: nobody else touches the record.
+        let ctx = unsafe {
+            let Some(w) = (*rec.waiter.get()).take() else {
+                crate::fatal("channel: a deferred wait has no waiter");
+            };
+            let ctx = (*rec.ctx.get()).write(Context::new(true));
+            ctx.arm(w);
+            &*ctx
         };
-        let d = block::Deferred {
-            key: self.receivers_key(),
-            on: (self as *const Array<T>).cast(),
-            wait: (ctx as *const Context).cast(),
-            publish: publish_deferred_recv::<T>,
-        };
-        // SAFETY: published nowhere yet; the slot is read by a taker of
-        // the deferral only (`serve_deferred`).
-        unsafe { ctx.set_slot(slot.cast()) };
-        // Its round ends as one in a fast slot (`Context::end_fast`): a
-        // server's release says served; a publication resets it.
-        ctx.set_fast(Fast::Published);
-        if block::defer_publication(w, d) {
-            return true;
-        }
-        ctx.set_fast(Fast::No);
-        false
+        // SAFETY: the context is armed and stays in place until its owner
+        // ends the round (`recv_deferred`).
+        let registered = unsafe { self.register_recv(ctx, 0, rec.value.get()) };
+        rec.state
+            .set(if registered { PUBLISHED } else { WITHDRAWN });
+        registered
     }
 
     pub(crate) fn unregister_send(&self, ctx: &Context) {
@@ -657,7 +758,7 @@ impl<T> Array<T> {
     }
 }
 
-/// The LWP's publication of a receive deferred by `Array::register_recv`,
+/// The LWP's publication of a receive deferred by `Array::recv_deferred`,
 /// before the receiving ULT's block is committed: the registration the
 /// receive would have made (the Dekker pair of `waiters.rs`, one side
 /// made by the LWP for the switched-out ULT); if a message came (or the
@@ -665,23 +766,59 @@ impl<T> Array<T> {
 ///
 /// # Safety
 ///
-/// `on` is the `Array<T>` and `wait` the context of the receive, whose
+/// `on` is the `Array<T>` and `wait` the record of the receive, whose
 /// owner is switched out in its wait, not published anywhere.
 unsafe fn publish_deferred_recv<T>(on: *const (), wait: *const ()) {
     // SAFETY: the caller's guarantee: the receive borrows the channel and
-    // its context lives on the switched-out owner's stack.
-    let (chan, ctx) = unsafe { (&*on.cast::<Array<T>>(), &*wait.cast::<Context>()) };
-    ctx.set_fast(Fast::No);
-    // SAFETY: the receive's slot, recorded by `defer_recv`; the context is
-    // armed, and alive until its owner withdraws or is served.
-    if unsafe { chan.register_recv_now(ctx, 0, ctx.slot().cast()) } {
+    // its record lives on the switched-out owner's stack.
+    let (chan, rec) = unsafe { (&*on.cast::<Array<T>>(), &*wait.cast::<DeferredRecv<T>>()) };
+    // SAFETY: as above: not published nor served (the deferral was taken
+    // by this call's caller).
+    if unsafe { chan.publish_recv(rec) } {
         return;
     }
-    // Withdrawn before anyone took it: a message is there, or the channel
-    // is disconnected. The receive retries.
-    // SAFETY: published nowhere now: nobody else reads the waiter.
-    if let Some(w) = unsafe { ctx.waiter() } {
+    // Withdrawn before anyone took it: the receive retries.
+    // SAFETY: made by `publish_recv`, published nowhere now: nobody else
+    // reads the waiter.
+    if let Some(w) = unsafe { (*rec.ctx.get()).assume_init_ref().waiter() } {
         w.wake();
+    }
+}
+
+/// `DeferredRecv::state`: deferred to its LWP (or served there).
+const DEFERRED: u8 = 0;
+/// Published through its context, which is registered.
+const PUBLISHED: u8 = 1;
+/// Its context was made, then withdrawn as it was registered.
+const WITHDRAWN: u8 = 2;
+
+/// A receive waiting without a context (the module doc, "A receive
+/// without a context"), on its owner's stack: what a send on its LWP
+/// needs to serve it, and room for the context a publication makes.
+struct DeferredRecv<T> {
+    /// Where a send puts its message: a send on this LWP that takes the
+    /// deferral, or, once published, the sender that takes the context
+    /// from the fast slot (the context's value slot).
+    value: std::cell::UnsafeCell<Option<T>>,
+    /// Whom to wake: set as the owner blocks, taken by whoever serves or
+    /// publishes the wait.
+    waiter: std::cell::UnsafeCell<Option<block::Waiter>>,
+    /// [`DEFERRED`], [`PUBLISHED`] or [`WITHDRAWN`]: written by the owner
+    /// or by its LWP acting for it (one OS thread), read by the owner.
+    state: std::cell::Cell<u8>,
+    /// The context, made only by a publication (`Array::publish_recv`).
+    ctx: std::cell::UnsafeCell<MaybeUninit<Context>>,
+}
+
+impl<T> DeferredRecv<T> {
+    #[inline(always)]
+    fn new() -> DeferredRecv<T> {
+        DeferredRecv {
+            value: std::cell::UnsafeCell::new(None),
+            waiter: std::cell::UnsafeCell::new(None),
+            state: std::cell::Cell::new(DEFERRED),
+            ctx: std::cell::UnsafeCell::new(MaybeUninit::uninit()),
+        }
     }
 }
 

@@ -140,6 +140,23 @@ impl<T> Chan<T> {
         }
     }
 
+    /// A receive without a deadline that found nothing
+    /// ([`try_recv_glance`](Self::try_recv_glance)): on an array channel,
+    /// waits once without a context (`Array::recv_deferred`), then, if it
+    /// was woken with nothing in hand, tries the buffer again. `Empty`
+    /// (at once on the other flavours): the caller waits the full way
+    /// (`select::run_tried`).
+    #[inline(always)]
+    pub(crate) fn recv_deferred(&self) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Array(c) => match c.recv_deferred(self as *const Chan<T> as usize) {
+                Some(v) => Ok(v),
+                None => c.try_recv_glance(false),
+            },
+            _ => Err(TryRecvError::Empty),
+        }
+    }
+
     /// Secures a send whose value does not exist yet; `None` if a send
     /// would have to wait. See [`Permit`].
     pub(crate) fn try_permit(&self) -> Option<Permit<T>> {

@@ -101,22 +101,15 @@ pub struct Context {
     slot: UnsafeCell<*mut ()>,
     /// Where the operation is published; read and written by the owner
     /// only (and by its LWP acting for it while it is switched out: a
-    /// wait published late, `Array::register_recv`).
+    /// wait published late, `Array::recv_deferred`).
     fast: Cell<Fast>,
-    /// The wait has no deadline: its publication may be left to its LWP
-    /// (`Array::register_recv`).
-    deferrable: bool,
 }
 
 impl Context {
     /// A context for one round of waiting on `single` (true) or several
     /// operations.
-    pub(crate) fn new(single: bool) -> Context {
-        Context::with(single, false)
-    }
-
     #[inline]
-    fn with(single: bool, deferrable: bool) -> Context {
+    pub(crate) fn new(single: bool) -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
             released: AtomicUsize::new(HELD),
@@ -124,34 +117,7 @@ impl Context {
             single,
             slot: UnsafeCell::new(std::ptr::null_mut()),
             fast: Cell::new(Fast::No),
-            deferrable,
         }
-    }
-
-    /// A context for one round of a wait of one operation; `deferrable`
-    /// (it has no deadline): its publication may be left to its LWP
-    /// (`Array::register_recv`).
-    #[inline]
-    pub(crate) fn new_single(deferrable: bool) -> Context {
-        Context::with(true, deferrable)
-    }
-
-    /// Whether the wait's publication may be left to its LWP.
-    #[inline]
-    pub(crate) fn is_deferrable(&self) -> bool {
-        self.deferrable
-    }
-
-    /// The waiter the context was armed with (the owner's look).
-    ///
-    /// # Safety
-    ///
-    /// The caller owns the context (or acts for its switched-out owner on
-    /// its LWP) and no partner holds it.
-    #[inline]
-    pub(crate) unsafe fn waiter_ref(&self) -> Option<&Waiter> {
-        // SAFETY: the caller's guarantee: nobody writes `waiter` now.
-        unsafe { (*self.waiter.get()).as_ref() }
     }
 
     /// Whether the wait has one operation (it may use a fast slot).

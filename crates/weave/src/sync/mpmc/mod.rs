@@ -370,6 +370,19 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
+        // Without a deadline, a first wait without an operation or a
+        // context: handed a message by a send on its LWP in the common
+        // case (`Array::recv_deferred`); else the full wait, from its
+        // first try.
+        if let (Wait::Forever, Flavor::Chan(chan)) = (wait, &self.flavor) {
+            if !stop() {
+                match chan.recv_deferred() {
+                    Ok(v) => return Ok(v),
+                    Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                    Err(TryRecvError::Empty) => {}
+                }
+            }
+        }
         let mut op = RecvOp::new(&self.flavor);
         match run_tried_or(&mut op, wait, stop) {
             Some(_) => op.take().map_err(RecvTimeoutError::from),

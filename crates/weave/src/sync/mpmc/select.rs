@@ -380,9 +380,7 @@ pub(crate) fn run_tried_or<O: Operation>(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // Without a deadline its LWP may publish the wait for it, late
-        // (`Array::register_recv`): no timer holds its token.
-        let ctx = Context::new_single(deadline.is_none());
+        let ctx = Context::new(true);
         let mut published = false;
         // Handed, as in `run_inner`.
         block_on_handed(BlockReason::Channel, deadline, op.wait_object(), |w| {

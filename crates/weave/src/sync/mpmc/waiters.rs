@@ -28,14 +28,15 @@
 //! ## A lone receive published late (array flavour)
 //!
 //! On a ULT of the pool, a plain `recv` without a deadline does not even
-//! make the fast slot's CAS: it leaves its publication to its LWP
-//! (`Array::register_recv`; the protocol is `lwp/handoff.rs`'s "A wait
-//! published late"). A sender running on that LWP with the buffer empty
-//! serves it from there (`Array::try_send`: the context's slot and its
-//! release as a taker of the fast slot would, no swap); otherwise the
-//! LWP publishes it here, with the CAS and the check of the table below
-//! made for the switched-out receiver, before its block is committed. A
-//! ping-pong on one LWP so makes no RMW on the channel.
+//! make the fast slot's CAS, nor a context: it leaves its publication to
+//! its LWP (`Array::recv_deferred`, "A receive without a context" in
+//! `array.rs`; the protocol is `lwp/handoff.rs`'s "A wait published
+//! late"). A sender running on that LWP with the buffer empty serves it
+//! from there (`Array::try_send`: the message in the wait's record, no
+//! swap); otherwise the LWP publishes it here, with a context made in the
+//! record and the CAS and the check of the table below made for the
+//! switched-out receiver, before its block is committed. A ping-pong on
+//! one LWP so makes no RMW on the channel.
 //!
 //! ## The list
 //!
