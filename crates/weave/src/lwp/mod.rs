@@ -85,7 +85,7 @@ pub(crate) mod trim;
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_deque::{Steal, Stealer, Worker};
 
@@ -115,16 +115,6 @@ use placed::Placed;
 /// thread making the work: spawning 200,000 parked ULTs from main took
 /// 1.3-1.9 s then, 0.8-1.2 s now.
 const SEARCH_ROUNDS: u32 = 32;
-
-/// How long an LWP that runs out of work may have gone without polling its
-/// epoll set and still go straight to its search and its sleep's poll. In
-/// `http_hello` (2 LWPs, wrk on the same 2 CPUs) a poll without blocking
-/// made at that point found events 2-41% of the time when the LWP had
-/// polled less than 800 µs before, 44-100% when it had not for 1.6 ms or
-/// more: an LWP that ran for long (or was off its CPU) finds its events in,
-/// and should not spin ~10 µs first; one that polled a moment ago would
-/// make two calls where its sleep's one does.
-const POLL_FIRST_AFTER: Duration = Duration::from_millis(1);
 
 /// `pause` instructions between two search rounds (~20 ns each here).
 const SEARCH_SPINS: u32 = 16;
@@ -176,9 +166,6 @@ pub(crate) struct Local {
     pub(crate) packets: crate::thread::blocks::Blocks,
     switch: Switch,
     picks: u32,
-    /// When this LWP last polled its own epoll set (the end of its sleep's
-    /// poll; the start of one without blocking). `None`: never.
-    polled_at: Option<Instant>,
     /// Since when this LWP has left new work to idle siblings (see `pick`).
     deferring: Option<Instant>,
     /// `clock::ticks()` when this LWP last handed a new ULT to an empty
@@ -374,7 +361,6 @@ impl Lwp {
                 packets: crate::thread::blocks::Blocks::default(),
                 switch: Switch::Yield,
                 picks: 0,
-                polled_at: None,
                 deferring: None,
                 spread_at: 0,
                 last_tick: 0,
@@ -1310,9 +1296,7 @@ impl Lwp {
         trace::end_switch();
         match crate::reactor::try_get() {
             Some(r) if r.waiters_of(self.index) > 0 && r.try_claim(self.index) => {
-                let now = Instant::now();
-                self.local().polled_at = Some(now);
-                let n = r.poll(self.index, Some(now));
+                let n = r.poll(self.index, Some(Instant::now()));
                 r.release(self.index);
                 n
             }
@@ -1648,20 +1632,11 @@ impl Lwp {
         if self.retiring.load(Acquire) {
             self.hand_off_fresh();
         }
-        // Io first, as Go's scheduler looks at the network before it steals,
-        // but only if we have not polled our set for a while: then events
-        // are likely in, and spin-searching ~10 µs first would delay them by
-        // that much. Otherwise the sleep's own `epoll_wait` below is the one
-        // poll: it collects what is ready and returns at once if anything
-        // is. A poll here before every search came back empty 80-94% of the
-        // time in `http_hello` and made every sleep two calls
-        // (docs/PERFORMANCE.md, "an idle LWP's one poll").
-        let polled_lately =
-            matches!(self.local().polled_at, Some(t) if t.elapsed() < POLL_FIRST_AFTER);
-        if !polled_lately
-            && self.poll_io_now() > 0
-            && (!self.local().ready.is_empty() || !self.inbox.is_empty())
-        {
+        // Io first, as Go's scheduler looks at the network before it steals:
+        // on loopback the event a ULT here waits for is often in already,
+        // and spin-searching ~10 µs before sleeping in the reactor would
+        // delay it by that much.
+        if self.poll_io_now() > 0 && (!self.local().ready.is_empty() || !self.inbox.is_empty()) {
             return None;
         }
         // Spin-search only while fewer than half of the busy LWPs do (Go's
@@ -1727,7 +1702,6 @@ impl Lwp {
             match crate::reactor::try_get() {
                 Some(r) if r.try_claim(i) || r.claim_or_note_miss(i) => {
                     self.parker.park_polling(deadline, r);
-                    self.local().polled_at = Some(Instant::now());
                     r.release(i);
                 }
                 _ => self.parker.park(deadline),

@@ -19,9 +19,7 @@
 //! and readiness wakes the LWP that will run the ULT, in the kernel: no
 //! other LWP collects the event, pushes the wake across CPUs and wakes it
 //! through a futex. A busy LWP polls its own set without blocking every
-//! 64 picks; one that runs out of work polls it once, in its sleep (after
-//! its search for new work), which returns at once if an event is in,
-//! unless it has not polled it for 1 ms: then it polls before the search.
+//! 64 picks and when it runs out of work.
 //!
 //! Who may poll a set at an instant is its poller role (`role.rs`): its
 //! LWP, or the monitor, which on its 1 ms tick polls without blocking every
