@@ -47,7 +47,13 @@
 //! ULT is never stolen), which the next block's pick reads after the
 //! commit; a direct yield's pick does not settle (one load a yield less),
 //! but a chain of yields goes through the loop within the pick's cadence
-//! of looks at timers and io (`sched/pick.rs`). Both of step 3's paths come after step 1's switch on
+//! of looks at timers and io (`sched/pick.rs`). One case would not wait
+//! so little: A of higher priority than the ULT that runs, which never
+//! blocks or yields. A push on the inbox would have asked the LWP to
+//! switch (`Lwp::push_remote`); a waker elsewhere that ends a held wait
+//! asks the same (`sched::left_to_its_lwp`), and the safe point that
+//! honours the request settles the held block before its pick
+//! (`thread::preempt_point`). Both of step 3's paths come after step 1's switch on
 //! this thread, so whoever runs A sees its stack as the switch left it.
 //!
 //! **Signals and cancellations.** `Thread::kill` and a cancellation

@@ -94,6 +94,7 @@ impl Waiter {
                 }
                 Wake::LwpRequeues => {
                     note_wake(tcb, || token.epoch);
+                    left_to_its_lwp(tcb);
                 }
                 Wake::Stale => {}
             },
@@ -217,7 +218,12 @@ fn wake_ult_here(l: &'static Lwp, tcb: &'static Tcb, token: WakeToken) {
                 enqueue_elsewhere(tcb);
             }
         }
-        Wake::LwpRequeues => l.count_wake(),
+        Wake::LwpRequeues => {
+            // Not a block of this LWP's (`wake_here` ends those): another
+            // LWP requeues it.
+            l.count_wake();
+            left_to_its_lwp(tcb);
+        }
         Wake::Stale => {}
     }
 }
@@ -229,8 +235,31 @@ fn wake_ult_listened(tcb: &'static Tcb, token: WakeToken) {
         Wake::Enqueue => enqueue_woken_inline(tcb),
         Wake::LwpRequeues => {
             note_wake(tcb, || token.epoch);
+            left_to_its_lwp(tcb);
         }
         Wake::Stale => {}
+    }
+}
+
+/// After a wake that ended the wait of a ULT still `BLOCKING`, which its
+/// LWP requeues (`Wake::LwpRequeues`): the ULT is switching out there, or
+/// its block is held by a direct switch while another ULT of that LWP runs
+/// (`lwp/handoff.rs`), and it reaches the ready queue only when that LWP
+/// next settles the block (its next block or turn of the loop). A running
+/// ULT of lower priority would keep it waiting until then: until it blocks
+/// or its slice ends, or for ever with slices off. So ask that LWP to
+/// switch at its next safe point, as a push on its inbox would
+/// (`Lwp::push_remote`); the switch settles the held block first
+/// (`thread::preempt_point`). A ULT switching out through the loop finds
+/// the LWP idle or about to pick, which this asks nothing of.
+#[cold]
+#[inline(never)]
+fn left_to_its_lwp(tcb: &'static Tcb) {
+    // Only a pooled ULT's block is held; a migratable one always goes
+    // through the loop, which puts it in line at once.
+    if tcb.kind() == Kind::Pooled {
+        rt().lwp(tcb.home.load(std::sync::atomic::Ordering::Relaxed) as usize)
+            .request_preempt_below(tcb.priority());
     }
 }
 
@@ -305,6 +334,7 @@ pub(crate) fn woken(tcb: &'static Tcb, (outcome, epoch): (Wake, u64)) {
         Wake::Enqueue => enqueue_woken(tcb),
         Wake::LwpRequeues => {
             note_wake(tcb, || epoch);
+            left_to_its_lwp(tcb);
         }
         Wake::Stale => {}
     }

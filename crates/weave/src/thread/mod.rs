@@ -375,6 +375,11 @@ impl Drop for PreemptGuard {
 fn preempt_slow() {
     if let Some((l, tcb)) = lwp::current_ult() {
         l.preempt.store(false, Relaxed);
+        // A block this LWP holds (`lwp/handoff.rs`) is settled first: the
+        // request may be for its ULT, woken elsewhere while held
+        // (`sched::left_to_its_lwp`), which the direct yield's pick would
+        // not see until then.
+        lwp::Lwp::commit_held_here();
         l.yield_current(tcb);
     }
 }

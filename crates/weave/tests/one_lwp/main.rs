@@ -1,6 +1,7 @@
 //! The tests that run on a pool of one LWP: scheduling order,
 //! the symmetric switch of `yield_now`, a batch of sleepers, and the direct
-//! switch of a blocking ULT to the one it woke. One module per behaviour,
+//! switch of a blocking ULT to the one it woke, and a wake of a ULT
+//! whose block that switch holds. One module per behaviour,
 //! linked into one test binary: building and linking one binary instead of
 //! one per file is most of what these tests cost.
 //!
@@ -21,6 +22,7 @@ mod signal_common;
 mod wait_common;
 
 mod direct_switch_on_block;
+mod held_wake_priority;
 mod scheduling_order;
 mod sleep_batch;
 mod trace_gate;
