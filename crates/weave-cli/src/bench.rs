@@ -16,11 +16,14 @@
 //! `bench/common.rs`. `--json` is written in `bench/json.rs`; the
 //! progress line a terminal shows during a run in `bench/progress.rs`.
 //! `--trace-cost` (what recording a trace costs) is in
-//! `bench/trace_cost.rs`.
+//! `bench/trace_cost.rs`. The floor that the switch rows are also read
+//! against (a bare switch and a cycle, measured in the same process) is
+//! in `bench/floor.rs`.
 
 mod c;
 mod common;
 mod compact;
+mod floor;
 mod io;
 mod json;
 mod progress;
@@ -45,6 +48,11 @@ struct Workload {
 }
 
 const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "switch_floor",
+        about: "two bare contexts switching to each other with weave's own switch, nothing else (ns per switch); the core's cycle (ns per dependent add) in the note",
+        run: floor::switch_floor,
+    },
     Workload {
         name: "spawn_join",
         about: "spawn 100,000 threads that return at once, then join them (ns per thread)",
@@ -262,10 +270,13 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut results = Vec::new();
     for (i, w) in selected.iter().enumerate() {
         progress::workload(w.name, i + 1);
-        let m = (w.run)(&opts).map_err(|e| {
+        let mut m = (w.run)(&opts).map_err(|e| {
             progress::finish();
             format!("bench {}: {e}", w.name)
         })?;
+        if floor::RELATIVE.iter().any(|(name, _)| *name == m.name) {
+            floor::relate(&mut m, &floor::floor(&opts));
+        }
         progress::clear();
         if !json {
             print_row(&m);

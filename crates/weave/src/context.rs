@@ -42,6 +42,7 @@
 //!   declines there. Unit tests build it on x86_64 too.
 
 pub(crate) mod errno;
+pub(crate) mod floor;
 #[cfg(feature = "tls-per-ult")]
 pub(crate) mod tls;
 

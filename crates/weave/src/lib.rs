@@ -158,6 +158,10 @@ pub mod time;
 #[cfg(not(loom))]
 pub mod trace;
 
+/// The switch floor `weave bench` reads its rows against (`context/floor.rs`).
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use context::floor::{switch_floor as __switch_floor, FloorRun as __FloorRun};
 #[cfg(not(loom))]
 pub use lwp::LwpInfo;
 #[cfg(not(loom))]
