@@ -11,6 +11,11 @@
 //! The pool has one LWP (so that the two sides of a ping-pong share it);
 //! a sender "on another LWP" is a bound ULT, which has an LWP of its own.
 //! A hang is the failure: `join_or_fail` turns it into one.
+//!
+//! Each test runs on a rendezvous (`bounded(0)`) too, whose receive
+//! waits the full way (its lone receiver in the channel's one word): the
+//! same guarantees hold there, with two receivers, a sender on another
+//! LWP, a disconnection and a cancellation.
 
 mod wait_common;
 
@@ -31,12 +36,22 @@ enum Msg {
 /// deferred (B runs, A is held), before it is published, or after.
 #[test]
 fn sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late() {
+    sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late_on(1);
+}
+
+/// The same on a rendezvous (`bounded(0)`).
+#[test]
+fn sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late_rendezvous() {
+    sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late_on(0);
+}
+
+fn sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late_on(cap: usize) {
     const ROUNDS: u64 = 20_000;
     const SIDE: u64 = 5_000;
     weave::set_concurrency(1).unwrap();
-    let a = thread::spawn(|| {
-        let (to_b, from_a) = mpmc::bounded::<u64>(1);
-        let (to_a, from_b) = mpmc::bounded::<Msg>(1);
+    let a = thread::spawn(move || {
+        let (to_b, from_a) = mpmc::bounded::<u64>(cap);
+        let (to_a, from_b) = mpmc::bounded::<Msg>(cap);
         let side_tx = to_a.clone();
         let b = thread::spawn(move || {
             for v in from_a.iter() {
@@ -86,11 +101,21 @@ fn sends_from_another_lwp_reach_a_receive_whose_wait_is_published_late() {
 /// (through the loop, or handed to a joiner).
 #[test]
 fn the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late() {
+    the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late_on(1);
+}
+
+/// The same on a rendezvous (`bounded(0)`).
+#[test]
+fn the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late_rendezvous() {
+    the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late_on(0);
+}
+
+fn the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late_on(cap: usize) {
     const TIMES: usize = 200;
     weave::set_concurrency(1).unwrap();
-    let a = thread::spawn(|| {
+    let a = thread::spawn(move || {
         for _ in 0..TIMES {
-            let (tx, rx) = mpmc::bounded::<u64>(1);
+            let (tx, rx) = mpmc::bounded::<u64>(cap);
             let (go_tx, go_rx) = mpmc::bounded::<()>(1);
             let b = thread::spawn(move || {
                 go_rx.recv().unwrap();
@@ -113,18 +138,29 @@ fn the_last_sender_dropped_on_the_receivers_lwp_ends_a_wait_published_late() {
 /// test ends B's wait.
 #[test]
 fn a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received() {
+    a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received_on(1);
+}
+
+/// The same on a rendezvous (`bounded(0)`).
+#[test]
+fn a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received_rendezvous() {
+    a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received_on(0);
+}
+
+fn a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received_on(cap: usize) {
     const TIMES: u64 = 200;
     weave::set_concurrency(1).unwrap();
-    let a = thread::spawn(|| {
+    let a = thread::spawn(move || {
         for i in 0..TIMES {
-            let (tx, rx) = mpmc::bounded::<u64>(1);
+            let (tx, rx) = mpmc::bounded::<u64>(cap);
             let (go_tx, go_rx) = mpmc::bounded::<()>(1);
             let (end_tx, end_rx) = mpmc::bounded::<()>(1);
             let b = thread::spawn(move || {
                 go_rx.recv().unwrap();
                 tx.send(i).unwrap();
                 // A second message: the buffer of one place takes it
-                // while A has not run yet (or A took the first).
+                // while A has not run yet (or A took the first); on a
+                // rendezvous, each send waits for A's receive.
                 tx.send(i + 1).unwrap();
                 end_rx.recv().unwrap();
             });
@@ -147,13 +183,23 @@ fn a_message_sent_on_the_receivers_lwp_then_a_block_elsewhere_is_received() {
 /// count comes back to one).
 #[test]
 fn two_receivers_on_one_lwp_get_each_message_once() {
+    two_receivers_on_one_lwp_get_each_message_once_on(1);
+}
+
+/// The same on a rendezvous (`bounded(0)`).
+#[test]
+fn two_receivers_on_one_lwp_get_each_message_once_rendezvous() {
+    two_receivers_on_one_lwp_get_each_message_once_on(0);
+}
+
+fn two_receivers_on_one_lwp_get_each_message_once_on(cap: usize) {
     use std::sync::Arc;
     const HERE: u64 = 20_000;
     const SIDE: u64 = 5_000;
     weave::set_concurrency(1).unwrap();
-    let a = thread::spawn(|| {
+    let a = thread::spawn(move || {
         let token = Arc::new(());
-        let (tx, rx) = mpmc::bounded::<(u64, Arc<()>)>(1);
+        let (tx, rx) = mpmc::bounded::<(u64, Arc<()>)>(cap);
         let receivers: Vec<_> = (0..2)
             .map(|_| {
                 let rx = rx.clone();
@@ -201,11 +247,21 @@ fn two_receivers_on_one_lwp_get_each_message_once() {
 /// it): the receive waits again and gets the next message.
 #[test]
 fn a_receive_woken_by_a_cancellation_request_waits_again() {
+    a_receive_woken_by_a_cancellation_request_waits_again_on(1);
+}
+
+/// The same on a rendezvous (`bounded(0)`).
+#[test]
+fn a_receive_woken_by_a_cancellation_request_waits_again_rendezvous() {
+    a_receive_woken_by_a_cancellation_request_waits_again_on(0);
+}
+
+fn a_receive_woken_by_a_cancellation_request_waits_again_on(cap: usize) {
     const TIMES: u64 = 100;
     weave::set_concurrency(1).unwrap();
-    let a = thread::spawn(|| {
+    let a = thread::spawn(move || {
         for i in 0..TIMES {
-            let (tx, rx) = mpmc::bounded::<u64>(1);
+            let (tx, rx) = mpmc::bounded::<u64>(cap);
             let r = thread::spawn(move || {
                 let got = thread::cancellation_point(|| rx.recv());
                 (got, thread::cancel_requested())
