@@ -31,7 +31,8 @@
 //! A yielding ULT whose LWP would plainly run the next started ULT of its
 //! ready queue switches to it itself (`yield_current`, `direct_peek`):
 //! it takes that ULT and queues itself in one step (`ReadyQueue::rotate`:
-//! a turn of its level's list when the two are equals), does the loop's
+//! a turn of its level's list when the two are equals, a swap in the
+//! queue's lone slot when the two are alone, `sched/ready.rs`), does the loop's
 //! per-switch duties for both (`charge` and `switch_in`, shared with
 //! `dispatch`) and calls `context::switch_to`.
 //! The loop's `resume` then returns when some ULT of the chain goes back to
@@ -42,7 +43,8 @@
 //! ## The direct block
 //! A blocking ULT whose LWP would plainly run the next started ULT of its
 //! ready queue (the same pick, `direct_pick`; in a ping-pong, the ULT it has
-//! just woken) switches to it itself too (`block_current`, `block_to`). Its
+//! just woken, which waits in the ready queue's lone slot, not in a list:
+//! `sched/ready.rs`) switches to it itself too (`block_current`, `block_to`). Its
 //! block is not committed yet (it is `BLOCKING` until off its stack): the
 //! LWP's [`Handoff`](handoff::Handoff) holds it uncommitted while the ULT
 //! switched to runs. A wake of it made on this LWP with its token (in a

@@ -6,6 +6,38 @@
 //! alone (wakes from elsewhere arrive through the inbox), so nothing here is
 //! atomic but the link field, which is shared with the inbox and accessed
 //! `Relaxed` while the TCB is in this queue.
+//!
+//! ## The lone slot
+//!
+//! A queue that holds one ULT only (a ping-pong's: the partner just woken,
+//! taken back out by the waker's block at once) keeps it in `lone`, not in
+//! its level's list: a push into an empty queue is a store of the pointer
+//! and of the level's bit, and the pick that follows a load of `lone` and
+//! two stores, with no list to link and unlink. It is Go's `runnext` cut
+//! to what keeps the queue's order exactly: the slot is filled only when
+//! the queue is empty, and the next push (back or front) first moves its
+//! ULT to its level's list (`spill`), so that it stays ahead of whatever
+//! comes after it. Hence the order of the queue is the lists' order as
+//! before, and
+//!
+//! - priorities hold: the slot's level is its bit in `bits`, and a higher
+//!   level pushed later is popped first, the slot's ULT having gone to its
+//!   list;
+//! - fairness holds: a woken ULT never jumps ULTs already queued (it finds
+//!   the queue non-empty and goes to the back of its level), so two ULTs
+//!   that wake each other do not starve a third (Go needs its time-slice
+//!   inheritance for that, as its `runnext` does jump the queue);
+//! - stealing and migration do not see it: this queue holds started ULTs
+//!   placed on its LWP only, read and written by that LWP alone, which
+//!   thieves never touch (they take from `fresh` and the injector);
+//! - anyone that walks, counts or drains the queue (the pick, an LWP that
+//!   parks or exits, trims) goes through `top`/`pop`/`is_empty`, which
+//!   count the slot; a ULT's state word (RUNNABLE) is what the monitor and
+//!   a thread dump read, and it does not depend on where it is queued.
+//!
+//! Invariant: `lone` non-null implies every list is empty and `bits` is
+//! the one bit of the level it was pushed at (read back from `bits`, not
+//! from its priority, which may change while it is queued).
 
 use std::ptr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -24,6 +56,9 @@ pub(crate) struct ReadyQueue {
     /// for the pick (empty, top level) in one word, with no count beside
     /// it to keep up at each push and pop.
     bits: u32,
+    /// The queue's only ULT, when it came into an empty queue and nothing
+    /// came after it (see "The lone slot"); else null.
+    lone: *const Tcb,
 }
 
 impl Default for ReadyQueue {
@@ -34,6 +69,7 @@ impl Default for ReadyQueue {
                 tail: ptr::null(),
             }; PRIORITY_LEVELS as usize],
             bits: 0,
+            lone: ptr::null(),
         }
     }
 }
@@ -44,6 +80,19 @@ impl ReadyQueue {
     #[inline(always)]
     pub(crate) fn push(&mut self, t: &'static Tcb) {
         let p = t.priority().min(PRIORITY_LEVELS - 1) as usize;
+        if self.bits == 0 {
+            self.lone = t;
+            self.bits = 1 << p;
+            return;
+        }
+        self.spill();
+        self.push_list(t, p);
+    }
+
+    /// Appends `t` to list `p`: the queue is not empty, or `t` is not to
+    /// be alone in the slot.
+    #[inline(always)]
+    fn push_list(&mut self, t: &'static Tcb, p: usize) {
         t.next.store(ptr::null_mut(), Relaxed);
         let l = &mut self.lists[p];
         if l.tail.is_null() {
@@ -62,6 +111,12 @@ impl ReadyQueue {
     #[inline]
     pub(crate) fn push_front(&mut self, t: &'static Tcb) {
         let p = t.priority().min(PRIORITY_LEVELS - 1) as usize;
+        if self.bits == 0 {
+            self.lone = t;
+            self.bits = 1 << p;
+            return;
+        }
+        self.spill();
         let l = &mut self.lists[p];
         t.next.store(l.head as *mut Tcb, Relaxed);
         if l.head.is_null() {
@@ -69,6 +124,28 @@ impl ReadyQueue {
         }
         l.head = t;
         self.bits |= 1 << p;
+    }
+
+    /// Moves the slot's ULT, if any, to its level's list, where it is
+    /// alone: before a second ULT is queued behind or ahead of it.
+    #[inline(always)]
+    fn spill(&mut self) {
+        if !self.lone.is_null() {
+            self.spill_lone();
+        }
+    }
+
+    /// Inlined: a call here would cost a wake on the waker's LWP a frame
+    /// (`sched::wake_ult_here` has its calls in tail position only).
+    #[inline(always)]
+    fn spill_lone(&mut self) {
+        // SAFETY: a non-null `lone` is a TCB of the table, which lives as
+        // long as the process.
+        let t: &'static Tcb = unsafe { &*self.lone };
+        self.lone = ptr::null();
+        // The level it was queued at: `bits` has its bit alone.
+        let p = self.bits.trailing_zeros() as usize;
+        self.push_list(t, p);
     }
 
     /// Queues `t` as its waker asked: at the front if it was handed a lock
@@ -119,6 +196,10 @@ impl ReadyQueue {
     #[inline(always)]
     pub(crate) fn head_of(&self, top: u8) -> &'static Tcb {
         debug_assert_eq!(Some(top), self.top());
+        if !self.lone.is_null() {
+            // SAFETY: a non-null `lone` is a TCB of the table.
+            return unsafe { &*self.lone };
+        }
         // SAFETY: level `top` is non-empty (the caller's `top_from`): it
         // has a head, a TCB in a table slot that lives as long as the
         // process.
@@ -142,6 +223,14 @@ impl ReadyQueue {
             self.push(t);
             return head;
         }
+        if !self.lone.is_null() {
+            // A yield to the one other ULT, an equal: the two swap places
+            // in the slot, `bits` as it is.
+            // SAFETY: a non-null `lone` is a TCB of the table.
+            let head: &'static Tcb = unsafe { &*self.lone };
+            self.lone = t;
+            return head;
+        }
         let l = &mut self.lists[p];
         // SAFETY: level `p` is the top one: it has a head, a TCB in a table
         // slot that lives as long as the process.
@@ -149,7 +238,15 @@ impl ReadyQueue {
         let next = head.next.load(Relaxed);
         t.next.store(ptr::null_mut(), Relaxed);
         if next.is_null() {
-            // `head` was alone: `t` is now.
+            // `head` was alone: `t` is now, and if it is alone in the
+            // whole queue it goes back to the slot (a yield between two
+            // ULTs, after the loop's requeue moved the slot to a list).
+            if self.bits == 1 << p {
+                l.head = ptr::null();
+                l.tail = ptr::null();
+                self.lone = t;
+                return head;
+            }
             l.head = t;
         } else {
             l.head = next;
@@ -166,6 +263,9 @@ impl ReadyQueue {
     #[inline(always)]
     pub(crate) fn pop_top(&mut self, top: u8) -> &'static Tcb {
         debug_assert_eq!(Some(top), self.top());
+        if !self.lone.is_null() {
+            return self.take_lone();
+        }
         let p = top as usize;
         let l = &mut self.lists[p];
         // SAFETY: `top` is a non-empty level: its head is a TCB of the table.
@@ -183,6 +283,9 @@ impl ReadyQueue {
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<&'static Tcb> {
         let p = self.top()? as usize;
+        if !self.lone.is_null() {
+            return Some(self.take_lone());
+        }
         let l = &mut self.lists[p];
         // SAFETY: a set bit means a non-null head, a TCB of the table.
         let t: &'static Tcb = unsafe { &*l.head };
@@ -193,6 +296,17 @@ impl ReadyQueue {
             self.bits &= !(1 << p);
         }
         Some(t)
+    }
+
+    /// Empties the slot, and with it the queue (the invariant of "The lone
+    /// slot"), returning its ULT. `lone` is not null.
+    #[inline(always)]
+    fn take_lone(&mut self) -> &'static Tcb {
+        // SAFETY: the caller saw `lone` non-null: a TCB of the table.
+        let t: &'static Tcb = unsafe { &*self.lone };
+        self.lone = ptr::null();
+        self.bits = 0;
+        t
     }
 
     #[inline]
@@ -310,5 +424,80 @@ mod tests {
         q.push(b);
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|t| t.index).collect();
         assert_eq!(order, vec![a.index, b.index]);
+    }
+
+    /// The slot is a representation only: any sequence of pushes (back
+    /// and front), rotates and pops leaves the queue in the order a queue
+    /// of lists alone would (a reference model of one FIFO per level, the
+    /// highest first): the slot's ULT runs next when it is alone, a
+    /// higher level pushed after it runs first, and a ULT pushed after it
+    /// at its level runs after it (two ULTs that keep waking each other
+    /// cannot jump a third).
+    #[test]
+    fn the_lone_slot_keeps_the_order_of_the_lists() {
+        use std::collections::VecDeque;
+        let ts: Vec<_> = (0..6).map(|i| tcb([4u8, 4, 4, 9, 9, 2][i])).collect();
+        let mut model: Vec<VecDeque<u32>> = vec![VecDeque::new(); PRIORITY_LEVELS as usize];
+        let model_pop = |m: &mut Vec<VecDeque<u32>>| m.iter_mut().rev().find_map(|l| l.pop_front());
+        let mut q = ReadyQueue::default();
+        let mut out: Vec<usize> = (0..ts.len()).collect();
+        let mut x = 0x2545_f491_u32;
+        for step in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let op = x % 5;
+            if op <= 2 && !out.is_empty() {
+                let t = ts[out.swap_remove((x >> 8) as usize % out.len())];
+                let p = t.priority() as usize;
+                if op == 2 {
+                    q.push_front(t);
+                    model[p].push_front(t.index);
+                } else {
+                    q.push(t);
+                    model[p].push_back(t.index);
+                }
+            } else if op == 3 && !out.is_empty() && q.top().is_some() {
+                // A yield of an outside ULT: `rotate` is a pop then a push.
+                let me = ts[out.swap_remove((x >> 8) as usize % out.len())];
+                let top = q.top().unwrap();
+                let head = q.rotate(me, me.priority(), top);
+                assert_eq!(Some(head.index), model_pop(&mut model), "step {step}");
+                model[me.priority() as usize].push_back(me.index);
+                out.push(ts.iter().position(|t| t.index == head.index).unwrap());
+            } else if let Some(top) = q.top() {
+                let t = if op == 4 {
+                    q.pop_top(top)
+                } else {
+                    q.pop().unwrap()
+                };
+                assert_eq!(Some(t.index), model_pop(&mut model), "step {step}");
+                out.push(ts.iter().position(|u| u.index == t.index).unwrap());
+            }
+            let top = model.iter().rposition(|l| !l.is_empty());
+            assert_eq!(q.top().map(usize::from), top, "step {step}");
+            assert_eq!(q.is_empty(), top.is_none());
+            if let Some(top) = top {
+                assert_eq!(q.head_of(top as u8).index, model[top][0]);
+            }
+        }
+    }
+
+    /// A ping-pong's queue: the woken partner goes to the slot of the
+    /// empty queue and comes straight back out of it, no list touched.
+    #[test]
+    fn a_ult_alone_in_the_queue_is_in_the_slot() {
+        let mut q = ReadyQueue::default();
+        let (a, b) = (tcb(7), tcb(7));
+        q.push(a);
+        assert!(std::ptr::eq(q.lone, a) && q.lists[7].head.is_null());
+        assert_eq!(q.top_from(7), Some(7));
+        assert_eq!(q.rotate(b, 7, 7).index, a.index, "a yield swaps the slot");
+        assert!(std::ptr::eq(q.lone, b));
+        q.push(a);
+        assert!(q.lone.is_null(), "a second push moves the slot to its list");
+        assert_eq!(q.pop().unwrap().index, b.index);
+        assert_eq!(q.pop().unwrap().index, a.index);
+        assert!(q.is_empty() && q.lone.is_null());
     }
 }
