@@ -209,8 +209,8 @@ impl ReadyQueue {
     /// A yield's pop and push in one: removes the first ULT of the highest
     /// non-empty level and queues `t` behind its equals, as `pop` then
     /// `push(t)` would. When `t`'s level is that highest one (a yield to an
-    /// equal, the common case) the level's list turns by one and `bits` and
-    /// `bits` stays as it is. The queue must not be empty; `prio` is
+    /// equal, the common case) the level's list turns by one and `bits`
+    /// stays as it is. The queue must not be empty; `prio` is
     /// `t`'s priority, as the caller read it, and `top` the highest
     /// non-empty level, as `top_from` gave it.
     #[inline(always)]
