@@ -83,6 +83,10 @@ ROWS = [
     ("HTTP hello, wrk 100 conns, p99", ("http", 2, 100), "p99_ms", "ms", False),
     ("HTTP hello, wrk 1000 conns", ("http", 2, 1000), "rps", "req/s", True),
     ("HTTP hello, wrk 1000 conns, p99", ("http", 2, 1000), "p99_ms", "ms", False),
+    ("HTTP hello, wrk 100 conns, server CPU per request", ("http", 2, 100), "cpu_us", "µs", False),
+    ("HTTP hello, wrk 100 conns, wrk's CPU per request", ("http", 2, 100), "wrk_cpu_us", "µs", False),
+    ("HTTP hello, wrk 1000 conns, server CPU per request", ("http", 2, 1000), "cpu_us", "µs", False),
+    ("HTTP hello, wrk 1000 conns, wrk's CPU per request", ("http", 2, 1000), "wrk_cpu_us", "µs", False),
 ]
 
 
@@ -169,6 +173,20 @@ def wrk_ms(text):
     return float(m.group(1)) * scale[m.group(2)] if m else None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process and all its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    """User + system CPU time of the children this script has waited for."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_http(rt, workers, conns, seconds, migratable=False):
     port = free_port()
     env = dict(os.environ)
@@ -189,16 +207,24 @@ def run_http(rt, workers, conns, seconds, migratable=False):
                 time.sleep(0.05)
         else:
             return {"error": "server did not listen"}
+        server_cpu = cpu_seconds(server.pid)
+        wrk_cpu = children_cpu_seconds()
         p = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency",
                             f"http://127.0.0.1:{port}/"],
                            capture_output=True, text=True, timeout=seconds + 60)
+        wrk_cpu = children_cpu_seconds() - wrk_cpu
+        server_cpu = cpu_seconds(server.pid) - server_cpu
         rps = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
         p99 = re.search(r"^\s+99%\s+(\S+)", p.stdout, re.M)
+        total = re.search(r"(\d+) requests in", p.stdout)
         errors = re.search(r"Socket errors: (.*)", p.stdout)
-        if not rps or not p99:
+        if not rps or not p99 or not total or int(total.group(1)) == 0:
             return {"error": "wrk: " + (p.stdout + p.stderr).strip()[-300:]}
+        requests = int(total.group(1))
         return {"runtime": rt, "workload": "http", "workers": workers, "n": conns,
-                "metrics": {"rps": float(rps.group(1)), "p99_ms": wrk_ms(p99.group(1))},
+                "metrics": {"rps": float(rps.group(1)), "p99_ms": wrk_ms(p99.group(1)),
+                            "cpu_us": server_cpu / requests * 1e6,
+                            "wrk_cpu_us": wrk_cpu / requests * 1e6},
                 "note": f"wrk -t2 -c{conns} -d{seconds}s" + (f"; socket errors {errors.group(1)}" if errors else "")}
     finally:
         server.kill()
@@ -208,7 +234,7 @@ def run_http(rt, workers, conns, seconds, migratable=False):
 def fmt(v, unit):
     if v is None:
         return "–"
-    if unit == "ms":
+    if unit in ("ms", "µs"):
         return f"{v:.2f}" if v < 10 else f"{v:.1f}"
     if v >= 100:
         return f"{v:,.0f}"
