@@ -2,9 +2,10 @@
 //! waiting senders and receivers under one short lock, with direct
 //! hand-off between them. It backs the rendezvous (`bounded(0)`) and the
 //! unbounded channels, and bounded ones too large for the array flavour
-//! (`chan.rs` chooses); it does not block anyone itself (`select.rs` does,
-//! with a [`Context`](super::context::Context)), and it does not count
-//! handles (`chan.rs` does, and calls the `disconnect_*` here).
+//! (`chan.rs` chooses); it blocks nobody itself (`select.rs` does, with a
+//! [`Context`](super::context::Context)) but a rendezvous receive that
+//! waits without one (below, through `sync/block.rs`), and it does not
+//! count handles (`chan.rs` does, and calls the `disconnect_*` here).
 //!
 //! Everything is under one short internal lock (`crate::loom::Mutex`). A
 //! ULT is only switched out at weave calls, never inside this lock, and no
