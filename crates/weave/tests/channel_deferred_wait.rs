@@ -13,11 +13,16 @@
 //! A hang is the failure: `join_or_fail` turns it into one.
 //!
 //! Each test runs on a rendezvous (`bounded(0)`) too, whose receive
-//! waits the full way (its lone receiver in the channel's one word): the
-//! same guarantees hold there, with two receivers, a sender on another
-//! LWP, a disconnection and a cancellation.
+//! leaves its publication (in the channel's one word, or its queue) to
+//! its LWP the same way: the same guarantees hold there, with two
+//! receivers, a sender on another LWP, a disconnection and a
+//! cancellation; and a rendezvous send served on the receiver's LWP is
+//! complete at once (its value in the receive's record).
 
 mod wait_common;
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
 
 use wait_common::{join_or_fail, wait_blocked};
 use weave::sync::mpmc;
@@ -193,7 +198,6 @@ fn two_receivers_on_one_lwp_get_each_message_once_rendezvous() {
 }
 
 fn two_receivers_on_one_lwp_get_each_message_once_on(cap: usize) {
-    use std::sync::Arc;
     const HERE: u64 = 20_000;
     const SIDE: u64 = 5_000;
     weave::set_concurrency(1).unwrap();
@@ -272,6 +276,53 @@ fn a_receive_woken_by_a_cancellation_request_waits_again_on(cap: usize) {
             // blocks again (or has not run yet) and takes the message.
             tx.send(i).unwrap();
             assert_eq!(r.join().unwrap(), (Some(Ok(i)), true));
+        }
+    });
+    join_or_fail(a, "a ULT of the test");
+}
+
+/// On a rendezvous, B's send on the LWP of A's receive, whose wait is not
+/// published yet, puts its value in A's record and is complete: B runs on
+/// before A does. B's next send finds no receiver and waits, until a
+/// second receiver takes it. Each value arrives once. Preemption is held
+/// off around the steps whose order is checked, so that only the serve
+/// decides it (with the wait published at B's block instead, A would run
+/// first and take the value from B's queued send).
+#[test]
+fn a_rendezvous_send_on_the_receivers_lwp_is_complete_at_once_and_the_next_waits_for_a_second_receiver(
+) {
+    const TIMES: u64 = 200;
+    weave::set_concurrency(1).unwrap();
+    let a = thread::spawn(move || {
+        for i in 0..TIMES {
+            let (tx, rx) = mpmc::bounded::<u64>(0);
+            let (go_tx, go_rx) = mpmc::bounded::<()>(1);
+            let sent = Arc::new(AtomicBool::new(false));
+            let b = {
+                let sent = sent.clone();
+                thread::spawn(move || {
+                    go_rx.recv().unwrap();
+                    {
+                        let _held = thread::disable_preemption();
+                        tx.send(i).unwrap();
+                        sent.store(true, SeqCst);
+                    }
+                    tx.send(i + 1).unwrap();
+                })
+            };
+            wait_blocked(b.thread().id(), BlockReason::Channel);
+            let got = {
+                let _held = thread::disable_preemption();
+                // B to the ready queue, then A's wait, entered by a direct
+                // block to B.
+                go_tx.send(()).unwrap();
+                rx.recv()
+            };
+            assert_eq!(got, Ok(i));
+            assert!(sent.load(SeqCst), "the send waited for the receive to run");
+            let c = thread::spawn(move || rx.recv());
+            assert_eq!(c.join().unwrap(), Ok(i + 1));
+            b.join().unwrap();
         }
     });
     join_or_fail(a, "a ULT of the test");

@@ -75,9 +75,9 @@
 //! thread dump made on this LWP commits the block first
 //! (`Lwp::commit_held_here`).
 //!
-//! The first loom model below runs both of step 3's paths against a waker on
+//! The loom models below run both of step 3's paths against a waker on
 //! another thread, with A's token and without one (a cancellation), and
-//! checks that A runs again exactly once and never while the switch may
+//! check that A runs again exactly once and never while the switch may
 //! still write its stack.
 //!
 //! ## An exit handed on
@@ -139,8 +139,8 @@
 //!
 //! **The record carries the value.** What `wait` points to is the
 //! waiting side's, opaque here; a channel receive's record holds the
-//! message slot itself (`sync/mpmc/array.rs`, "A receive without a
-//! context"): a waker here that takes the record (1) writes the message
+//! message slot itself (`sync/mpmc/deferred.rs`, "The wait", for a
+//! bounded channel or a rendezvous): a waker here that takes the record (1) writes the message
 //! into it and wakes the ULT, with no wait record of the channel's made
 //! at all, and the publication (2) is what makes one, in the same record,
 //! and marks it published. So the ULT, once it runs, knows from its
@@ -148,14 +148,11 @@
 //! served, and its value is there (written before the wake that let it
 //! run); published, it ends its wait the full way.
 //!
-//! The loom model below runs both ways against a sender on another thread
-//! whose message may come before, during or after the publication: the
-//! waiting ULT runs again exactly once, finds its value in its record if
-//! its wait was not published (loom checks that the write comes before
-//! the read, on whichever thread the ULT runs), and no message is lost;
-//! with the publication left out of the commit it fails (the ULT is never
-//! woken), and with the publication not marking the record published,
-//! both fail (the ULT runs as served, with no value).
+//! The loom model of `sync/mpmc/deferred.rs` (the record's owner) runs
+//! both ways against a sender on another thread whose message may come
+//! before, during or after the publication: the waiting ULT runs again
+//! exactly once, finds its value in its record if its wait was not
+//! published, and no message is lost.
 //!
 //! The slots are owner-only state of one LWP (one OS thread): `Cell`s,
 //! read and written only by that LWP and its ULTs, one at a time. Names
@@ -380,18 +377,18 @@ mod loom_tests {
     use super::*;
     use crate::thread::state::{Wake, RUNNABLE};
     use loom::cell::UnsafeCell;
+    use loom::sync::atomic::AtomicUsize;
     use loom::sync::atomic::Ordering::SeqCst;
-    use loom::sync::atomic::{fence, AtomicUsize};
     use loom::sync::Arc;
 
     /// A ULT of the model: its state word, and its stack, which the ULT
     /// writes while it runs and the switch writes as it leaves (loom flags
     /// two writers that nothing orders).
-    struct Ult {
-        state: State,
-        stack: UnsafeCell<u64>,
+    pub(crate) struct Ult {
+        pub(crate) state: State,
+        pub(crate) stack: UnsafeCell<u64>,
         /// Times someone took it to run again after its block.
-        resumed: AtomicUsize,
+        pub(crate) resumed: AtomicUsize,
     }
 
     impl Blocks for &Ult {
@@ -404,7 +401,7 @@ mod loom_tests {
     }
 
     impl Ult {
-        fn new() -> Ult {
+        pub(crate) fn new() -> Ult {
             let u = Ult {
                 state: State::new(),
                 stack: UnsafeCell::new(0),
@@ -416,7 +413,7 @@ mod loom_tests {
         }
 
         /// Runs the ULT on the calling thread: its code writes its stack.
-        fn run(&self) {
+        pub(crate) fn run(&self) {
             self.resumed.fetch_add(1, SeqCst);
             // SAFETY: the model's claim under test: whoever runs the ULT
             // is ordered after its last switch (loom checks it).
@@ -518,218 +515,6 @@ mod loom_tests {
         held_block_races_a_waker_elsewhere(Settle::Commit, Elsewhere::Any);
     }
 
-    /// The model's channel: a buffer of one message and the one-word
-    /// fast slot where a waiting receiver publishes itself (`waiters.rs`:
-    /// the waiter's SeqCst CAS then its load of the buffer, against the
-    /// sender's SeqCst RMW on the buffer then its load of the word).
-    struct Chan {
-        /// Messages in the buffer (the channel's index).
-        buffered: AtomicUsize,
-        /// 1 while A is published, 0 otherwise.
-        fast: AtomicUsize,
-    }
-
-    /// What A, its LWP and a sender on another thread share.
-    struct Shared {
-        a: Ult,
-        chan: Chan,
-        /// Messages A received: handed to it here, or taken by its retry.
-        got: AtomicUsize,
-        /// A's wait record, on A's stack (`Array::recv_deferred`): the
-        /// value a waker here hands over, with no context.
-        value: UnsafeCell<Option<u64>>,
-        /// Set by the publication (on A's LWP, for the switched-out A):
-        /// A waits the full way, and a wake is a retry.
-        published: UnsafeCell<bool>,
-    }
-
-    impl Shared {
-        /// A runs again, on whichever thread took it: served here (not
-        /// published) it finds its value in its record; published, it
-        /// retries and takes a buffered message, if there is one. Loom
-        /// checks that the hand-over's and the publication's writes to
-        /// the record come before A reads it.
-        fn a_runs(&self) {
-            self.a.run();
-            // SAFETY: the model's claim under test, as in `Ult::run`.
-            let published = self.published.with(|p| unsafe { *p });
-            if !published {
-                // SAFETY: as above.
-                let v = self.value.with_mut(|v| unsafe { (*v).take() });
-                assert_eq!(v, Some(7), "a wait that was not published ran unserved");
-                self.got.fetch_add(1, SeqCst);
-                return;
-            }
-            let _ = self
-                .chan
-                .buffered
-                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-                .map(|_| self.got.fetch_add(1, SeqCst));
-        }
-    }
-
-    /// The LWP's side of the model, for the deferred publication to reach:
-    /// its hand-off slots and A's wait token.
-    struct Here<'a> {
-        handoff: &'a Handoff<&'a Ult>,
-        shared: &'a Shared,
-        token: WakeToken,
-    }
-
-    impl Here<'_> {
-        /// A wake of A made on this LWP (`Lwp::wake_here`): its held block
-        /// ended with a store, or, if not held, the state word's CAS; the
-        /// LWP runs A if the wake queues it.
-        fn wake_a(&self) {
-            let a = &self.shared.a;
-            let queued = match self.handoff.end_held(a, self.token) {
-                EndHeld::Ended | EndHeld::EndedBefore => true,
-                EndHeld::Stale => false,
-                EndHeld::NotHeld => a.state.wake(self.token) == Wake::Enqueue,
-            };
-            if queued {
-                self.run_a();
-            }
-        }
-
-        /// A runs on this LWP.
-        fn run_a(&self) {
-            self.shared.a_runs();
-        }
-    }
-
-    /// `publish_deferred_recv` of the model: A's registration, made by
-    /// its LWP; if a message came meanwhile, A is withdrawn and woken to
-    /// retry.
-    unsafe fn publish_model(on: *const (), _wait: *const ()) {
-        // SAFETY: the model passes its `Here`, alive on this thread.
-        let here = unsafe { &*on.cast::<Here<'_>>() };
-        // The wait goes on the full way (its context made in the record).
-        // SAFETY: A is switched out and nobody serves it now.
-        here.shared.published.with_mut(|p| unsafe { *p = true });
-        let chan = &here.shared.chan;
-        chan.fast.store(1, SeqCst);
-        // Loom orders SeqCst accesses as AcqRel: the fence stands in for
-        // the total order (as `Waiters::register` under loom).
-        fence(SeqCst);
-        if chan.buffered.load(SeqCst) == 0 {
-            return;
-        }
-        if chan.fast.compare_exchange(1, 0, SeqCst, SeqCst).is_ok() {
-            here.wake_a();
-        }
-    }
-
-    /// How the LWP settles A's deferred wait.
-    #[derive(Clone, Copy)]
-    enum Deferral {
-        /// B, on this LWP, sends to A: it serves the deferred wait if
-        /// the buffer is empty, else its pick publishes it.
-        ServedHere,
-        /// B blocks first: its pick publishes A's wait and commits.
-        Published,
-    }
-
-    /// A receive waits with its publication deferred to its LWP, and
-    /// switches straight to B (its block held); a sender on another
-    /// thread sends meanwhile. Whichever way the LWP settles the wait, A
-    /// runs again exactly once, never while the switch may still write
-    /// its stack, and no message is lost: A got one, or it stays buffered
-    /// for A's next receive.
-    fn deferred_wait_races_a_sender_elsewhere(how: Deferral) {
-        loom::model(move || {
-            let shared = Arc::new(Shared {
-                a: Ult::new(),
-                chan: Chan {
-                    buffered: AtomicUsize::new(0),
-                    fast: AtomicUsize::new(0),
-                },
-                got: AtomicUsize::new(0),
-                value: UnsafeCell::new(None),
-                published: UnsafeCell::new(false),
-            });
-            // A found the buffer empty and waits.
-            let token = shared.a.state.prepare_block_handed(1);
-            let sender = {
-                let shared = shared.clone();
-                loom::thread::spawn(move || {
-                    shared.chan.buffered.fetch_add(1, SeqCst);
-                    fence(SeqCst);
-                    if shared.chan.fast.load(SeqCst) == 1
-                        && shared
-                            .chan
-                            .fast
-                            .compare_exchange(1, 0, SeqCst, SeqCst)
-                            .is_ok()
-                        && shared.a.state.wake(token) == Wake::Enqueue
-                    {
-                        // Queued to A's LWP, which runs it (here, in the
-                        // model): its retry takes the message.
-                        shared.a_runs();
-                    }
-                })
-            };
-            let handoff: Handoff<&Ult> = Handoff::new();
-            let here = Here {
-                handoff: &handoff,
-                shared: &shared,
-                token,
-            };
-            let key = std::ptr::addr_of!(shared.chan).cast::<()>();
-            let d = Deferred {
-                key,
-                on: std::ptr::addr_of!(here).cast(),
-                wait: std::ptr::null(),
-                publish: publish_model,
-            };
-            assert!(handoff.defer(&shared.a, d));
-            handoff.switch_blocking(&shared.a, || {
-                // SAFETY: as in `Ult::run`.
-                shared.a.stack.with_mut(|s| unsafe { *s += 1 })
-            });
-            // B runs. Messages sent: the sender's, and B's if it served A.
-            let mut sent = 1;
-            if let Deferral::ServedHere = how {
-                let empty = || shared.chan.buffered.load(SeqCst) == 0;
-                if handoff.take_deferred(key, empty).is_some() {
-                    // B's message, in A's record; then A's wake.
-                    sent += 1;
-                    // SAFETY: A is switched out and its wait taken here.
-                    shared.value.with_mut(|v| unsafe { *v = Some(7) });
-                    here.wake_a();
-                }
-            }
-            // B's pick settles whatever is left.
-            if let Some((_, blocked)) = handoff.commit() {
-                if !blocked {
-                    here.run_a();
-                }
-            }
-            assert!(handoff.is_empty() && handoff.defers_nothing());
-            sender.join().unwrap();
-            assert_eq!(shared.a.resumed.load(SeqCst), 1, "A ran again once");
-            // A woken by a failed commit may not see the sender's message
-            // yet (the commit's first look is Relaxed) and takes none: in
-            // the channel that is a retry that waits again, and its next
-            // registration sees the message. None is lost either way.
-            assert_eq!(
-                shared.got.load(SeqCst) + shared.chan.buffered.load(SeqCst),
-                sent,
-                "a message lost"
-            );
-        });
-    }
-
-    #[test]
-    fn a_deferred_wait_served_here_races_a_sender_elsewhere() {
-        deferred_wait_races_a_sender_elsewhere(Deferral::ServedHere);
-    }
-
-    #[test]
-    fn a_deferred_wait_published_at_the_pick_races_a_sender_elsewhere() {
-        deferred_wait_races_a_sender_elsewhere(Deferral::Published);
-    }
-
     /// A wake made here with a token of an earlier wait (a late timer)
     /// leaves the held block alone.
     #[test]
@@ -748,3 +533,8 @@ mod loom_tests {
         });
     }
 }
+
+/// The model's ULT, for the model of a deferred wait's record
+/// (`sync/mpmc/deferred.rs`).
+#[cfg(all(test, loom))]
+pub(crate) use loom_tests::Ult;

@@ -44,55 +44,18 @@
 //! ## A receive without a context
 //!
 //! `Receiver::recv` (no deadline) that finds the buffer empty waits first
-//! through [`Array::recv_deferred`], which builds neither a select
-//! operation nor a [`Context`]: on its stack, a `DeferredRecv` record (a
-//! value slot, its waiter, a state, and room for a context), and in its
-//! LWP's hand-off slots a deferral naming it (`lwp/handoff.rs`, "A wait
-//! published late": the key is this channel's `receivers`, at most one
-//! wait per LWP). Then it blocks, straight to the next ULT of its LWP
-//! (its block held) or through the loop. The wait ends one of two ways,
-//! each on the LWP's thread and each taking the deferral first, so never
-//! both:
-//!
-//! - **Served here.** A send on the same LWP (`try_send`: `send`,
-//!   `try_send`, a waiting send's retry) with the buffer empty takes the
-//!   deferral,
-//!   writes its message into the record's value slot and wakes the
-//!   waiter with its token (a held block ends with a store). Only such a
-//!   send may write the value; the receive reads it once woken, which it
-//!   can be only after the write. The record's state stays `DEFERRED`:
-//!   that is how the receive knows it was served.
-//! - **Published.** Otherwise, before its block is committed, the LWP
-//!   makes the context in the record (armed with the waiter, its value
-//!   slot the record's), registers it in `receivers` as the full wait
-//!   would have, with the same look at the indices after it
-//!   (`publish_deferred_recv`), and sets the state to `PUBLISHED` (or
-//!   `WITHDRAWN` and wakes the receive, if a message or the disconnection
-//!   came meanwhile). From there it is the full wait: a sender anywhere
-//!   takes it from the fast slot (the value in the record), or notifies
-//!   it. Once woken, the receive ends the round as `select::run_tried`
-//!   does (`Context::end_fast`, or an abort and a withdrawal) and returns
-//!   a handed value; with none (notified, withdrawn, woken by a
-//!   cancellation or a signal), `Receiver::recv` tries the buffer and
-//!   then waits the full way.
-//!
-//! Where no LWP can hold the wait (an OS thread, a bound ULT, an LWP that
-//! holds another receive's), the receive publishes its record itself, at
-//! once (`publish_recv`), and ends as a published one.
-//!
-//! What the others see while the wait is deferred: nothing names it in
-//! the channel. A sender on another LWP writes into the buffer (it finds
-//! no waiter to notify), and the publication's look sees its message. A
-//! disconnection (the last handle of a side dropped, here or elsewhere)
-//! marks `tail`, and the publication's look sees the mark. A timeout
-//! cannot occur: a receive with a deadline never takes this path (a
-//! timer would hold its token). A `select!` never takes it either (it
-//! makes its own context); a `select!` send arm completes with a permit,
-//! which writes to the buffer, seen by the publication as any message. A
-//! cancellation request or
-//! a signal ends the wait as for any held block: the LWP's commit
-//! publishes the wait first, then finds the wait ended, and the receive
-//! wakes as published, with no value, and waits again.
+//! through [`Array::recv_deferred`], without a select operation or a
+//! [`Context`]: a record on its stack whose publication in `receivers`
+//! its LWP makes late, unless a send on that LWP serves it first
+//! (`deferred.rs`, which owns the record and its protocol). Here, the
+//! array's part: the deferral's key is `receivers`; a send on the LWP
+//! (`try_send`) serves the deferred receive when no receiver is published
+//! and the buffer is empty (no message is older), and notifies `senders`
+//! as a hand-off does; the publication registers the record's context as
+//! [`Array::register_recv`] (its look at the indices sees a message or
+//! the disconnection that came meanwhile); and a receive that ends its
+//! wait with no value tries the buffer again before it waits the full
+//! way (`Chan::recv_deferred`).
 //!
 //! ## A `select!` send arm (a permit)
 //!
@@ -106,7 +69,8 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
-use super::context::{Context, Fast};
+use super::context::Context;
+use super::deferred::{DeferredRecv, RecvQueue};
 use super::error::{SendError, TryRecvError, TrySendError};
 use super::waiters::Waiters;
 use crate::loom::{fence, AtomicUsize};
@@ -416,8 +380,7 @@ impl<T> Array<T> {
     }
 
     /// Hands `v` to the receive whose record is `wait`, taken from its
-    /// deferral, and wakes it: no context, no RMW (the module doc, "A
-    /// receive without a context").
+    /// deferral, and wakes it: no context, no RMW (`deferred.rs`).
     ///
     /// # Safety
     ///
@@ -425,20 +388,8 @@ impl<T> Array<T> {
     /// `recv_deferred` and taken from the deferral by the caller.
     #[inline]
     unsafe fn serve_deferred(&self, wait: *const (), v: T) {
-        // SAFETY: the caller's guarantee: the record is alive (its owner
-        // is switched out in its wait, not published: `state` is
-        // `DEFERRED`) and nobody else holds it.
-        let rec = unsafe { &*wait.cast::<DeferredRecv<T>>() };
-        debug_assert!(rec.state.get() == DEFERRED, "a published wait served here");
-        // SAFETY: as above; the owner reads its value only once woken.
-        let w = unsafe {
-            rec.value.get().write(Some(v));
-            (*rec.waiter.get()).take()
-        };
-        let Some(w) = w else {
-            crate::fatal("channel: a deferred wait has no waiter");
-        };
-        w.wake();
+        // SAFETY: the caller's guarantee.
+        unsafe { DeferredRecv::serve(wait, v) };
         // As `try_send_handing_off`: no place of the buffer was used.
         self.senders.notify();
     }
@@ -617,103 +568,22 @@ impl<T> Array<T> {
     }
 
     /// A plain `recv` that found the buffer empty, waiting without a
-    /// context (the module doc, "A receive without a context"): its record
-    /// on this stack, its publication left to its LWP. `Some(v)`: a send
-    /// handed it `v` (on this LWP, or, once published, from anywhere).
-    /// `None`: nothing received (a message came to the buffer, the channel
-    /// was disconnected, a notification, a signal): the caller retries the
+    /// context (`deferred.rs`): its record on this stack, its publication
+    /// in `receivers` left to its LWP. `Some(v)`: a send handed it `v` (on
+    /// this LWP, or, once published, from anywhere). `None`: nothing
+    /// received (a message came to the buffer, the channel was
+    /// disconnected, a notification, a signal): the caller retries the
     /// full way (`select::run_tried`). `object` names the channel for the
     /// thread dump.
     #[inline(always)]
     pub(crate) fn recv_deferred(&self, object: usize) -> Option<T> {
         let rec = DeferredRecv::<T>::new();
         block::block_on_handed(block::BlockReason::Channel, None, object, |w| {
-            // SAFETY: the record is ours and named nowhere yet.
-            let w = unsafe {
-                (*rec.waiter.get()) = Some(w);
-                (*rec.waiter.get()).as_ref().unwrap_unchecked()
-            };
-            let d = block::Deferred {
-                key: self.receivers_key(),
-                on: (self as *const Array<T>).cast(),
-                wait: (&rec as *const DeferredRecv<T>).cast(),
-                publish: publish_deferred_recv::<T>,
-            };
-            // The record stays in place, and its owner switched out, until
-            // the deferral is served or published (`lwp/handoff.rs`).
-            if block::defer_publication(w, d) {
-                return true;
-            }
-            // Not deferrable here (an OS thread, a bound ULT, an LWP that
-            // holds another wait): published now, by its owner.
-            // SAFETY: the record is ours, not deferred.
-            unsafe { self.publish_recv(&rec) }
+            // SAFETY: a new record, in place until `end` below; the key
+            // names our receivers.
+            unsafe { rec.register(w, self.receivers_key(), self) }
         });
-        match rec.state.get() {
-            // Served by a send on this LWP: nothing else could end the
-            // wait before its publication.
-            // SAFETY: the server's write is done: it woke us after it.
-            DEFERRED => match unsafe { (*rec.value.get()).take() } {
-                Some(v) => Some(v),
-                None => crate::fatal("channel: a deferred wait ended unserved"),
-            },
-            // Withdrawn as it was registered: nobody else holds the context.
-            // SAFETY: made by `publish_recv`, named nowhere now.
-            WITHDRAWN => unsafe {
-                (*rec.ctx.get()).assume_init_drop();
-                None
-            },
-            _ => {
-                // SAFETY: made by `publish_recv`; dropped below, once no
-                // entry names it.
-                let ctx = unsafe { (*rec.ctx.get()).assume_init_ref() };
-                // The end of a round, as `select::run_tried_or`'s step 3.
-                if ctx.fast() != Fast::No {
-                    ctx.end_fast(|| self.unregister_recv(ctx));
-                } else if ctx.try_abort().is_err() {
-                    ctx.wait_released();
-                } else {
-                    self.unregister_recv(ctx);
-                }
-                // A handed message is in the record's value (a notified
-                // receive finds none, and retries).
-                // SAFETY: nobody holds the context now.
-                unsafe {
-                    let v = (*rec.value.get()).take();
-                    (*rec.ctx.get()).assume_init_drop();
-                    v
-                }
-            }
-        }
-    }
-
-    /// Publishes the receive of `rec` the full way: a context made in the
-    /// record, armed with its waiter, registered (the Dekker pair of
-    /// `waiters.rs`). False: withdrawn at once (a message is there, or the
-    /// channel is disconnected), and nobody else holds the context.
-    ///
-    /// # Safety
-    ///
-    /// `rec` is the record of a receive of this channel whose waiter is
-    /// set, not published nor served, alive until its owner ends the wait
-    /// (made by its owner, or by its LWP for the switched-out owner).
-    #[inline(always)]
-    unsafe fn publish_recv(&self, rec: &DeferredRecv<T>) -> bool {
-        // SAFETY: the caller's guarantee: nobody else touches the record.
-        let ctx = unsafe {
-            let Some(w) = (*rec.waiter.get()).take() else {
-                crate::fatal("channel: a deferred wait has no waiter");
-            };
-            let ctx = (*rec.ctx.get()).write(Context::new(true));
-            ctx.arm(w);
-            &*ctx
-        };
-        // SAFETY: the context is armed and stays in place until its owner
-        // ends the round (`recv_deferred`).
-        let registered = unsafe { self.register_recv(ctx, 0, rec.value.get()) };
-        rec.state
-            .set(if registered { PUBLISHED } else { WITHDRAWN });
-        registered
+        rec.end(self)
     }
 
     pub(crate) fn unregister_send(&self, ctx: &Context) {
@@ -758,67 +628,16 @@ impl<T> Array<T> {
     }
 }
 
-/// The LWP's publication of a receive deferred by `Array::recv_deferred`,
-/// before the receiving ULT's block is committed: the registration the
-/// receive would have made (the Dekker pair of `waiters.rs`, one side
-/// made by the LWP for the switched-out ULT); if a message came (or the
-/// channel was disconnected) meanwhile, the receive is woken to retry.
-///
-/// # Safety
-///
-/// `on` is the `Array<T>` and `wait` the record of the receive, whose
-/// owner is switched out in its wait, not published anywhere.
-unsafe fn publish_deferred_recv<T>(on: *const (), wait: *const ()) {
-    // SAFETY: the caller's guarantee: the receive borrows the channel and
-    // its record lives on the switched-out owner's stack.
-    let (chan, rec) = unsafe { (&*on.cast::<Array<T>>(), &*wait.cast::<DeferredRecv<T>>()) };
-    // SAFETY: as above: not published nor served (the deferral was taken
-    // by this call's caller).
-    if unsafe { chan.publish_recv(rec) } {
-        return;
-    }
-    // Withdrawn before anyone took it: the receive retries.
-    // SAFETY: made by `publish_recv`, published nowhere now: nobody else
-    // reads the waiter.
-    if let Some(w) = unsafe { (*rec.ctx.get()).assume_init_ref().waiter() } {
-        w.wake();
-    }
-}
-
-/// `DeferredRecv::state`: deferred to its LWP (or served there).
-const DEFERRED: u8 = 0;
-/// Published through its context, which is registered.
-const PUBLISHED: u8 = 1;
-/// Its context was made, then withdrawn as it was registered.
-const WITHDRAWN: u8 = 2;
-
-/// A receive waiting without a context (the module doc, "A receive
-/// without a context"), on its owner's stack: what a send on its LWP
-/// needs to serve it, and room for the context a publication makes.
-struct DeferredRecv<T> {
-    /// Where a send puts its message: a send on this LWP that takes the
-    /// deferral, or, once published, the sender that takes the context
-    /// from the fast slot (the context's value slot).
-    value: std::cell::UnsafeCell<Option<T>>,
-    /// Whom to wake: set as the owner blocks, taken by whoever serves or
-    /// publishes the wait.
-    waiter: std::cell::UnsafeCell<Option<block::Waiter>>,
-    /// [`DEFERRED`], [`PUBLISHED`] or [`WITHDRAWN`]: written by the owner
-    /// or by its LWP acting for it (one OS thread), read by the owner.
-    state: std::cell::Cell<u8>,
-    /// The context, made only by a publication (`Array::publish_recv`).
-    ctx: std::cell::UnsafeCell<MaybeUninit<Context>>,
-}
-
-impl<T> DeferredRecv<T> {
+impl<T> RecvQueue<T> for Array<T> {
     #[inline(always)]
-    fn new() -> DeferredRecv<T> {
-        DeferredRecv {
-            value: std::cell::UnsafeCell::new(None),
-            waiter: std::cell::UnsafeCell::new(None),
-            state: std::cell::Cell::new(DEFERRED),
-            ctx: std::cell::UnsafeCell::new(MaybeUninit::uninit()),
-        }
+    unsafe fn publish_recv(&self, ctx: &Context, slot: *mut Option<T>) -> bool {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.register_recv(ctx, 0, slot) }
+    }
+
+    #[inline(always)]
+    fn withdraw_recv(&self, ctx: &Context) {
+        self.unregister_recv(ctx);
     }
 }
 

@@ -101,7 +101,7 @@ pub struct Context {
     slot: UnsafeCell<*mut ()>,
     /// Where the operation is published; read and written by the owner
     /// only (and by its LWP acting for it while it is switched out: a
-    /// wait published late, `Array::recv_deferred`).
+    /// wait published late, `deferred.rs`).
     fast: Cell<Fast>,
 }
 

@@ -2,9 +2,10 @@
 //! waiting senders and receivers under one short lock, with direct
 //! hand-off between them. It backs the rendezvous (`bounded(0)`) and the
 //! unbounded channels, and bounded ones too large for the array flavour
-//! (`chan.rs` chooses); it does not block anyone itself (`select.rs` does,
-//! with a [`Context`](super::context::Context)), and it does not count
-//! handles (`chan.rs` does, and calls the `disconnect_*` here).
+//! (`chan.rs` chooses); it blocks nobody itself (`select.rs` does, with a
+//! [`Context`](super::context::Context)) but a rendezvous receive that
+//! waits without one (below, through `sync/block.rs`), and it does not
+//! count handles (`chan.rs` does, and calls the `disconnect_*` here).
 //!
 //! Everything is under one short internal lock (`crate::loom::Mutex`). A
 //! ULT is only switched out at weave calls, never inside this lock, and no
@@ -80,6 +81,24 @@
 //! the flag or is woken by it. A sender that finds no receiver waits
 //! under the lock, as before.
 //!
+//! ## A rendezvous receive without a context
+//!
+//! On a rendezvous, a plain `recv` without a deadline that finds no
+//! sender waits first through [`Locked::recv_deferred`], with a record
+//! on its stack whose publication its LWP makes late, unless a send on
+//! that LWP serves it first (`deferred.rs`, which owns the record and its
+//! protocol). Here, the rendezvous' part: the deferral's key is
+//! `recv_fast`; a send on the LWP ([`Locked::try_send`]) that finds no
+//! receiver in `recv_fast` serves the deferred receive when no sender and
+//! no receiver is queued (none came before it), without the lock: its
+//! value goes into the record, a complete rendezvous; and the
+//! publication registers the record's context as
+//! [`Locked::register_recv`] (in `recv_fast` without the lock, or under
+//! it), whose look sees a sender queued or gone meanwhile. A receive
+//! that ends its wait with no value waits the full way, whose
+//! registration looks again. A ping-pong on one LWP so takes neither the
+//! lock nor an RMW on the channel.
+//!
 //! ## The receiver's switch to the sender
 //!
 //! A blocking receive (`recv` without a deadline) that takes the value of
@@ -112,9 +131,11 @@
 
 use super::chan::Permit;
 use super::context::{Context, Fast, Waiter};
+use super::deferred::{DeferredRecv, RecvQueue};
 use super::error::{SendError, TryRecvError, TrySendError};
 use super::waiters::FastSlot;
 use crate::loom::{fence, AtomicBool, AtomicUsize, Mutex, MutexGuard};
+use crate::sync::block;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
@@ -387,12 +408,30 @@ impl<T> Locked<T> {
     }
 
     /// Sends without waiting: on a rendezvous, straight to a receiver
-    /// waiting in the fast slot without the lock.
+    /// waiting in the fast slot, or to a receive of this LWP whose wait
+    /// is not published yet, without the lock.
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         let v = match self.hand_off(v) {
             Ok(()) => return Ok(()),
             Err(v) => v,
         };
+        // A receive of this LWP whose wait is not published yet
+        // (`recv_deferred`): served here when nobody queued came before
+        // it (Relaxed: a hint, as `publish_counts` says; serving it
+        // beside a sender queued meanwhile only reorders two sends that
+        // nothing ordered), without the lock or an RMW.
+        if self.cap == 0 {
+            let first = || {
+                self.senders_queued.load(Relaxed) == 0 && self.receivers_queued.load(Relaxed) == 0
+            };
+            if let Some(wait) = block::take_deferred(self.receivers_key(), first) {
+                // SAFETY: taken from this LWP's deferral under our key: a
+                // receive's record of this channel (`recv_deferred`), its
+                // owner switched out until woken.
+                unsafe { DeferredRecv::serve(wait, v) };
+                return Ok(());
+            }
+        }
         let mut g = self.lock();
         if g.receivers_gone {
             return Err(TrySendError::Disconnected(v));
@@ -417,6 +456,30 @@ impl<T> Locked<T> {
             return Ok(());
         }
         Err(TrySendError::Full(v))
+    }
+
+    /// What names this rendezvous' receivers in a deferral.
+    #[inline(always)]
+    fn receivers_key(&self) -> *const () {
+        std::ptr::addr_of!(self.recv_fast).cast()
+    }
+
+    /// A plain `recv` on a rendezvous that found no sender, waiting
+    /// without a context (the module doc, "A rendezvous receive without
+    /// a context"). `Some(v)`: a send handed it `v`. `None`: nothing
+    /// received (a sender queued or the last one left meanwhile, a
+    /// signal): the caller waits the full way. `object` names the channel
+    /// for the thread dump.
+    #[inline(always)]
+    pub(crate) fn recv_deferred(&self, object: usize) -> Option<T> {
+        debug_assert!(self.cap == 0, "a deferred receive on a buffer");
+        let rec = DeferredRecv::<T>::new();
+        block::block_on_handed(block::BlockReason::Channel, None, object, |w| {
+            // SAFETY: a new record, in place until `end` below; the key
+            // names our receivers.
+            unsafe { rec.register(w, self.receivers_key(), self) }
+        });
+        rec.end(self)
     }
 
     /// Secures a send whose value does not exist yet; `None` if a send
@@ -780,6 +843,17 @@ impl<T> Locked<T> {
             // holds (`queue` is borrowed from the guard).
             .map(|e| unsafe { e.waiter() })
             .collect()
+    }
+}
+
+impl<T> RecvQueue<T> for Locked<T> {
+    unsafe fn publish_recv(&self, ctx: &Context, slot: *mut Option<T>) -> bool {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.register_recv(ctx, 0, slot) }
+    }
+
+    fn withdraw_recv(&self, ctx: &Context) {
+        self.unregister_recv(ctx);
     }
 }
 

@@ -85,6 +85,7 @@ mod array;
 mod builder;
 pub(crate) mod chan;
 pub(crate) mod context;
+mod deferred;
 pub(crate) mod error;
 mod list;
 mod locked;
@@ -372,8 +373,8 @@ impl<T> Receiver<T> {
         }
         // Without a deadline, a first wait without an operation or a
         // context: handed a message by a send on its LWP in the common
-        // case (`Array::recv_deferred`); else the full wait, from its
-        // first try.
+        // case (`deferred.rs`; bounded and rendezvous channels); else the
+        // full wait, from its first try.
         if let (Wait::Forever, Flavor::Chan(chan)) = (wait, &self.flavor) {
             if !stop() {
                 match chan.recv_deferred() {

@@ -29,10 +29,9 @@
 //!
 //! On a ULT of the pool, a plain `recv` without a deadline does not even
 //! make the fast slot's CAS, nor a context: it leaves its publication to
-//! its LWP (`Array::recv_deferred`, "A receive without a context" in
-//! `array.rs`; the protocol is `lwp/handoff.rs`'s "A wait published
-//! late"). A sender running on that LWP with the buffer empty serves it
-//! from there (`Array::try_send`: the message in the wait's record, no
+//! its LWP (`Array::recv_deferred`; the record is `deferred.rs`'s, the
+//! protocol `lwp/handoff.rs`'s "A wait published late"). A sender
+//! running on that LWP with the buffer empty serves it from there (`Array::try_send`: the message in the wait's record, no
 //! swap); otherwise the LWP publishes it here, with a context made in the
 //! record and the CAS and the check of the table below made for the
 //! switched-out receiver, before its block is committed. A ping-pong on
