@@ -73,6 +73,7 @@ pub(crate) use overflow::set_overflow_router;
 pub(crate) use overflow::{chain_to, running_info, set_fault_router, take_over, Buf, Chain};
 pub(crate) use overflow::{install_overflow_handler, set_running_info, OverflowInfo};
 pub use solo::MAX_GUARD_SIZE;
+pub use valgrind::on_valgrind;
 
 use std::io;
 use std::sync::Mutex;

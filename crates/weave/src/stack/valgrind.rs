@@ -32,8 +32,12 @@ static REGISTERED: Mutex<BTreeMap<usize, (usize, ValgrindStackRegistration)>> =
 /// Whether valgrind runs us: 0 not asked yet, 1 no, 2 yes.
 static ON_VALGRIND: AtomicU8 = AtomicU8::new(0);
 
-/// Whether this process runs under valgrind (`RUNNING_ON_VALGRIND`).
-fn on_valgrind() -> bool {
+/// Whether this process runs under valgrind (`RUNNING_ON_VALGRIND`,
+/// asked once). weave registers its stacks with valgrind then; a program
+/// may also leave out what valgrind cannot run (`weave bench` leaves out
+/// its baselines of 1,000 OS threads, past valgrind's default
+/// `--max-threads`).
+pub fn on_valgrind() -> bool {
     match ON_VALGRIND.load(Relaxed) {
         0 => {
             let yes = running_on_valgrind();

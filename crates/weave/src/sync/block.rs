@@ -102,7 +102,7 @@ mod imp {
     pub(crate) fn me() -> Me {
         let tcb = crate::thread::current::current_tcb();
         Me {
-            id: tcb.index + 1,
+            id: tcb.owner_id,
             priority: tcb.priority(),
             tcb,
         }
@@ -120,7 +120,7 @@ mod imp {
     /// The owner id of the caller alone: what a lock fast path needs.
     #[inline]
     pub(crate) fn me_id() -> u32 {
-        crate::thread::current::current_tcb().index + 1
+        crate::thread::current::current_tcb().owner_id
     }
 
     /// Whether the thread with owner id `id` is running on a CPU other than

@@ -70,8 +70,7 @@ impl Condvar {
     /// mutex. May also return spuriously. `Err` (holding the guard) if the
     /// mutex is poisoned when re-taken.
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        self.raw
-            .wait(guard.lock.raw(), guard.owner, None, BlockReason::Condvar);
+        guard.unlocked_while(|raw, owner| self.raw.wait(raw, owner, None, BlockReason::Condvar));
         let poisoned = guard.lock.is_poisoned();
         map_result(poisoned, guard)
     }
@@ -99,12 +98,8 @@ impl Condvar {
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let deadline = Instant::now().checked_add(dur);
-        let notified = self.raw.wait(
-            guard.lock.raw(),
-            guard.owner,
-            deadline,
-            BlockReason::Condvar,
-        );
+        let notified = guard
+            .unlocked_while(|raw, owner| self.raw.wait(raw, owner, deadline, BlockReason::Condvar));
         let timed_out = !notified && deadline.is_some_and(|d| Instant::now() >= d);
         let poisoned = guard.lock.is_poisoned();
         map_result(poisoned, (guard, WaitTimeoutResult(timed_out)))
@@ -129,12 +124,9 @@ impl Condvar {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok((guard, WaitTimeoutResult(true)));
             }
-            self.raw.wait(
-                guard.lock.raw(),
-                guard.owner,
-                deadline,
-                BlockReason::Condvar,
-            );
+            guard.unlocked_while(|raw, owner| {
+                self.raw.wait(raw, owner, deadline, BlockReason::Condvar)
+            });
             if guard.lock.is_poisoned() {
                 return Err(std::sync::PoisonError::new((
                     guard,
@@ -201,8 +193,7 @@ impl Condvar {
         reason: BlockReason,
         deadline: Option<Instant>,
     ) -> MutexGuard<'a, T> {
-        self.raw
-            .wait(guard.lock.raw(), guard.owner, deadline, reason);
+        guard.unlocked_while(|raw, owner| self.raw.wait(raw, owner, deadline, reason));
         guard
     }
 }

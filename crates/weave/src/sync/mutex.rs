@@ -67,9 +67,11 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     pub(crate) lock: &'a Mutex<T>,
-    poison: poison::Guard,
-    /// The owner id the lock word records for us.
-    pub(crate) owner: u32,
+    /// The owner id the lock word records for us. Whether we were
+    /// panicking when we took the lock is in the poison flag, which is
+    /// ours while we hold the lock (`poison.rs`), not here: the guard is
+    /// two words, and the lock and the unlock keep nothing between them.
+    owner: u32,
     /// `!Send`: the word records the locking thread as owner.
     _not_send: PhantomData<*const ()>,
 }
@@ -134,20 +136,23 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Called with the lock just taken.
+    #[inline]
     fn guard(&self, owner: u32) -> LockResult<MutexGuard<'_, T>> {
+        let poisoned = self.poison.locked();
         let guard = MutexGuard {
             lock: self,
-            poison: self.poison.guard(),
             owner,
             _not_send: PhantomData,
         };
-        map_result(self.poison.get(), guard)
+        map_result(poisoned, guard)
     }
 
-    /// The lock word, for the condvar, which releases and re-takes it
-    /// while a guard stays alive.
-    pub(super) fn raw(&self) -> &RawMutex {
-        &self.raw
+    /// The guard's drop, while its thread panics (`poison.rs`).
+    #[cold]
+    #[inline(never)]
+    fn unlocking_panicking(&self) {
+        self.poison.unlocking_panicking();
     }
 
     /// Whether a thread panicked while holding the lock.
@@ -296,10 +301,29 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     }
 }
 
+impl<T: ?Sized> MutexGuard<'_, T> {
+    /// For the condvar: runs `wait` (which releases the lock word for
+    /// owner id, and takes it again before it returns) with the guard
+    /// alive, keeping the guard's poison state out of the flag while
+    /// others may hold the lock.
+    pub(super) fn unlocked_while<R>(&self, wait: impl FnOnce(&RawMutex, u32) -> R) -> R {
+        let mine = self.lock.poison.unlocking_for_a_wait();
+        let r = wait(&self.lock.raw, self.owner);
+        self.lock.poison.relocked(mine);
+        r
+    }
+}
+
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    /// std's panic check, then the unlock; the poisoning itself out of
+    /// line, called with the mutex's address, which the caller has at hand
+    /// (with the flag's, the compiler kept that address on the stack
+    /// across the critical section: two instructions a lock).
     #[inline]
     fn drop(&mut self) {
-        self.lock.poison.done(&self.poison);
+        if std::thread::panicking() {
+            self.lock.unlocking_panicking();
+        }
         self.lock.raw.unlock(self.owner);
     }
 }

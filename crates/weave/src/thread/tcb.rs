@@ -73,6 +73,11 @@ pub(crate) struct JobRef(pub(crate) NonNull<()>);
 
 pub(crate) struct Tcb {
     pub(crate) index: u32,
+    /// `index + 1`, never 0: the id a lock word records for its holder
+    /// (`sync/block.rs`'s `me_id`) and `waits_for` names. Kept beside the
+    /// index so that a lock reads it in one load, without the add, at
+    /// every lock. Fits in padding: the TCB stays at its size.
+    pub(crate) owner_id: u32,
     /// Bumped each time the slot is freed; part of every `ThreadId`.
     pub(crate) generation: AtomicU32,
     pub(crate) state: State,
@@ -186,6 +191,7 @@ impl Tcb {
     pub(crate) fn new(index: u32) -> Tcb {
         Tcb {
             index,
+            owner_id: index + 1,
             generation: AtomicU32::new(1),
             state: State::new(),
             permit: AtomicU8::new(PERMIT_EMPTY),
@@ -333,6 +339,7 @@ impl Tcb {
         // write permission (the table's own pointer).
         unsafe {
             std::ptr::addr_of_mut!((*p).index).write(index);
+            std::ptr::addr_of_mut!((*p).owner_id).write(index + 1);
             (*p).class.get().write(0);
             (*p).job.get().write(None);
             (*p).ctx.get().write(None);
