@@ -163,6 +163,9 @@ pub mod trace;
 #[doc(hidden)]
 pub use context::floor::{switch_floor as __switch_floor, FloorRun as __FloorRun};
 #[cfg(not(loom))]
+#[doc(hidden)]
+pub use lwp::hot_addresses as __hot_addresses;
+#[cfg(not(loom))]
 pub use lwp::LwpInfo;
 #[cfg(not(loom))]
 pub use monitor::DEFAULT_TIME_SLICE;
