@@ -37,7 +37,6 @@ pub(crate) fn running() -> Option<&'static Tcb> {
 }
 
 /// The address of this thread's `RUNNING` slot (`lwp::hot_addresses`).
-#[doc(hidden)]
 pub(crate) fn running_slot() -> usize {
     RUNNING.with(|r| r as *const Cell<Option<&'static Tcb>> as usize)
 }
