@@ -26,6 +26,7 @@ mod compact;
 mod floor;
 mod io;
 mod json;
+mod layout;
 mod progress;
 mod signal;
 mod spawn;
@@ -284,6 +285,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         results.push(m);
     }
     progress::finish();
+    layout::flush();
     if json {
         println!("{}", json::to_json(&results));
     }
@@ -362,6 +364,9 @@ fn yield_switch(o: &Opts) -> Result<Measurement, String> {
                         go.fetch_add(1, Ordering::SeqCst);
                         while go.load(Ordering::SeqCst) < 2 {
                             wt::yield_now();
+                        }
+                        if layout::on() {
+                            return layout::yield_probe(&go, per);
                         }
                         let t = Instant::now();
                         for _ in 0..per {
@@ -575,6 +580,9 @@ fn channel_rounds_weave_cap(n: usize, apart: bool, cap: usize) -> f64 {
 /// The echo side of a ping-pong: sends back each value plus one, until
 /// either channel disconnects.
 fn echo(from_a: &weave::sync::mpmc::Receiver<usize>, to_a: &weave::sync::mpmc::Sender<usize>) {
+    if layout::on() {
+        layout::record("echo");
+    }
     for v in from_a.iter() {
         if to_a.send(v + 1).is_err() {
             break;
@@ -590,6 +598,15 @@ fn timed_trips(
 ) -> std::time::Duration {
     to_b.send(0).unwrap();
     from_b.recv().unwrap();
+    if layout::on() {
+        return layout::pingpong_probe(
+            |i| {
+                to_b.send(i).unwrap();
+                assert_eq!(from_b.recv().unwrap(), i + 1);
+            },
+            n,
+        );
+    }
     let t = Instant::now();
     for i in 0..n {
         to_b.send(i).unwrap();

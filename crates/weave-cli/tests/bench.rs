@@ -148,3 +148,51 @@ fn stderr_not_a_terminal_gets_no_progress() {
     assert!(!err.contains('\r'), "{err:?}");
     assert!(!err.contains("round"), "{err:?}");
 }
+
+#[test]
+fn the_mode_report_gives_each_round_its_addresses_and_windows() {
+    let out = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .args(["bench", "--quick", "--json", "yield", "channel_pingpong"])
+        .env_remove("WEAVE_LWPS")
+        .env("WEAVE_BENCH_ADDRS", "1")
+        .env("WEAVE_BENCH_PAD", "2")
+        .output()
+        .expect("the weave binary runs");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines = |prefix: &str| -> Vec<&str> {
+        err.lines()
+            .filter(|l| l.starts_with(prefix))
+            .collect::<Vec<_>>()
+    };
+    let field = |l: &str, k: &str| -> String {
+        let key = format!(" {k}=");
+        let at = l.find(&key).unwrap_or_else(|| panic!("no {k} in {l}")) + key.len();
+        l[at..].split(' ').next().unwrap().to_owned()
+    };
+    // Each round: both sides of the yield on one LWP, in two TCBs, the
+    // padded side's stack pointer off the lead's in its low 12 bits.
+    let (lead, other) = (lines("ADDRS yield lead "), lines("ADDRS yield other "));
+    assert_eq!(lead.len(), 3, "{err}");
+    assert_eq!(other.len(), 3, "{err}");
+    for (a, b) in lead.iter().zip(&other) {
+        assert_eq!(field(a, "lwp"), field(b, "lwp"));
+        assert_ne!(field(a, "tcb"), field(b, "tcb"));
+        let sp = |l: &str| usize::from_str_radix(field(l, "sp").trim_start_matches("0x"), 16);
+        assert_ne!(sp(a).unwrap() % 4096, sp(b).unwrap() % 4096);
+    }
+    // The lead's windows with the chain and the bare switch after each;
+    // the ping-pong's with the chain.
+    for l in lines("ADDRS yield series ") {
+        let w: Vec<&str> = l.split(' ').skip(3).collect();
+        assert_eq!(w.len(), 400, "{l}");
+        let positive = |e: &&str| e.split('/').all(|x| x.parse::<f64>().unwrap() > 0.0);
+        assert!(w.iter().all(positive), "{l}");
+    }
+    assert_eq!(lines("ADDRS pingpong series ").len(), 3, "{err}");
+    assert_eq!(lines("ADDRS ping ").len(), 3, "{err}");
+    // The rows themselves still come out.
+    let json = String::from_utf8_lossy(&out.stdout);
+    workload(&json, "yield");
+    workload(&json, "channel_pingpong");
+}

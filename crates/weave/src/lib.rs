@@ -162,6 +162,11 @@ pub mod trace;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub use context::floor::{switch_floor as __switch_floor, FloorRun as __FloorRun};
+/// Where a yield's and a block's hot objects are, seen from the calling
+/// ULT: for `weave bench`'s mode report (`WEAVE_BENCH_ADDRS`).
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use lwp::hot_addresses as __hot_addresses;
 #[cfg(not(loom))]
 pub use lwp::LwpInfo;
 #[cfg(not(loom))]

@@ -103,7 +103,7 @@ const ADDS_PER_STEP: usize = 100;
 /// neither fold the chain into one multiply nor route it through memory
 /// (`black_box` on each add would time a store and a load).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-fn add_chain(steps: usize) -> u64 {
+pub(super) fn add_chain(steps: usize) -> u64 {
     let mut x = std::hint::black_box(0u64);
     let k = std::hint::black_box(1u64);
     for _ in 0..steps {
@@ -138,7 +138,7 @@ fn add_chain(steps: usize) -> u64 {
 /// Elsewhere: the chain through `black_box`, which adds a store and a load
 /// to each add, so the "cycle" is an upper bound (the row's note says so).
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn add_chain(steps: usize) -> u64 {
+pub(super) fn add_chain(steps: usize) -> u64 {
     let mut x = 0u64;
     for _ in 0..steps * ADDS_PER_STEP {
         x = std::hint::black_box(x.wrapping_add(1));

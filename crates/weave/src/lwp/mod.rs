@@ -2022,6 +2022,43 @@ pub(crate) fn running_ult(word: u64) -> Option<u32> {
     }
 }
 
+/// Where the hot path of a yield or a block finds its objects, seen from
+/// the calling ULT (name, address; `lwp_index` and `tcb_index` are
+/// indices): for `weave bench`'s mode report (`WEAVE_BENCH_ADDRS`), which
+/// looks for what sets the speed of a process's switches. `None` off a
+/// ULT.
+#[doc(hidden)]
+pub fn hot_addresses() -> Option<Vec<(&'static str, usize)>> {
+    let (l, tcb) = current_ult()?;
+    let local = l.local.get() as usize;
+    // SAFETY: a shared look at the address of a field of this LWP's own
+    // `Local`, from its running ULT; nothing is read or written.
+    let ready = unsafe { std::ptr::addr_of!((*l.local.get()).ready) } as usize;
+    Some(vec![
+        ("lwp_index", l.index),
+        ("lwp", l as *const Lwp as usize),
+        ("lwp_running", &l.running as *const AtomicU64 as usize),
+        ("lwp_inbox", &l.inbox as *const Inbox<Tcb> as usize),
+        ("lwp_home", &l.home as *const context::Home as usize),
+        ("lwp_handoff", &l.handoff as *const _ as usize),
+        ("local", local),
+        ("ready", ready),
+        ("tcb", tcb as *const Tcb as usize),
+        ("tcb_index", tcb.index as usize),
+        ("tcb_state", &tcb.state as *const _ as usize),
+        ("tcb_ctx", tcb.ctx.get() as usize),
+        ("tcb_sig", &tcb.sig as *const _ as usize),
+        ("tcb_switches", &tcb.switches as *const _ as usize),
+        (
+            "tls_current_lwp",
+            CURRENT.with(|c| c as *const Cell<*const Lwp> as usize),
+        ),
+        ("tls_running", crate::thread::current::running_slot()),
+        // SAFETY: libc's errno of the calling thread (the LWP's).
+        ("errno", unsafe { libc::__errno_location() } as usize),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

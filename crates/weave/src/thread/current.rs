@@ -36,6 +36,11 @@ pub(crate) fn running() -> Option<&'static Tcb> {
     RUNNING.with(|r| r.get())
 }
 
+/// The address of this thread's `RUNNING` slot (`lwp::hot_addresses`).
+pub(crate) fn running_slot() -> usize {
+    RUNNING.with(|r| r as *const Cell<Option<&'static Tcb>> as usize)
+}
+
 /// Records the ULT the calling LWP switches to (`None`: back in its loop).
 /// Only an LWP's per-switch duties call this (its loop, or a direct yield).
 #[inline]
