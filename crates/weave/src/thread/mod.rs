@@ -1237,11 +1237,12 @@ mod tests {
         let before = mappings();
         fail_to_start(1000, solo);
         let after = mappings();
-        // A leak is 1,000 stacks of 1 MiB and more; a thread of the
-        // runtime that starts meanwhile may add a malloc arena (64 MiB
-        // reserved) and a few lines.
+        // A leak is 1,000 stacks of 1 MiB and more. Each thread of the
+        // runtime that first allocates meanwhile (its LWPs, the monitor)
+        // may add a malloc arena, 64 MiB reserved and two lines: four did
+        // once (256 MiB and 48 KiB). Half the leak is the bound.
         assert!(
-            after.0 <= before.0 + 32 && after.1 <= before.1 + (256 << 20),
+            after.0 <= before.0 + 32 && after.1 <= before.1 + (500 << 20),
             "mappings grew from {before:?} to {after:?} (count, bytes)"
         );
         // The spawns that fail still work afterwards, and the rest does.
