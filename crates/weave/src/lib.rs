@@ -305,7 +305,7 @@ mod stack {
     pub(crate) mod room;
 }
 // The signal layer's lock-free records (the per-signal ring, the stash,
-// the held records' hand-off) and the drainer's doorbell.
+// the held records' hand-off) and the dispatcher's doorbells.
 #[cfg(loom)]
 #[allow(dead_code)]
 mod signal {

@@ -109,6 +109,36 @@ impl Bell {
         }
     }
 
+    /// As [`Bell::wait`], but sleeps at most once, for at most `ns`
+    /// nanoseconds. True if a ring came after `ticket`; false if none had
+    /// when it woke (the time ran out, or a wake-up with nothing rung). It
+    /// may leave the sleep bit set: the next ring then makes one
+    /// `FUTEX_WAKE` that finds nobody, and the next `wait` sleeps on the
+    /// word as it is (a ring still moves it).
+    pub(crate) fn wait_for(&self, ticket: u32, ns: u64) -> bool {
+        let mut cur = self.word.load(Acquire);
+        loop {
+            if cur & !ASLEEP != ticket {
+                return true;
+            }
+            if cur & ASLEEP == 0 {
+                // AcqRel, as in `wait`.
+                match self
+                    .word
+                    .compare_exchange(cur, cur | ASLEEP, AcqRel, Acquire)
+                {
+                    Ok(_) => cur |= ASLEEP,
+                    Err(now) => {
+                        cur = now;
+                        continue;
+                    }
+                }
+            }
+            self.sleep_for(cur, ns);
+            return self.word.load(Acquire) & !ASLEEP != ticket;
+        }
+    }
+
     #[cfg(test)]
     fn wakes(&self) -> u32 {
         self.wakes.load(Relaxed)
@@ -130,6 +160,24 @@ impl Bell {
     }
 
     #[cfg(not(loom))]
+    fn sleep_for(&self, expected: u32, ns: u64) {
+        let t = libc::timespec {
+            tv_sec: (ns / 1_000_000_000) as libc::time_t,
+            tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+        };
+        // SAFETY: as in `sleep`; `t` is a valid relative timeout.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                &t as *const libc::timespec,
+            )
+        };
+    }
+
+    #[cfg(not(loom))]
     fn wake(&self) {
         // SAFETY: FUTEX_WAKE on a live word has no memory effects.
         unsafe {
@@ -146,6 +194,11 @@ impl Bell {
     fn sleep(&self, expected: u32) {
         self.futex.wait(&self.word, expected);
     }
+
+    /// In the model the time runs out at once: the word is left as a
+    /// timed-out sleep leaves it.
+    #[cfg(loom)]
+    fn sleep_for(&self, _expected: u32, _ns: u64) {}
 
     #[cfg(loom)]
     fn wake(&self) {
@@ -233,6 +286,36 @@ mod tests {
         bell.ring();
         assert_eq!(bell.wakes(), 1, "the drainer is awake again: no more wakes");
     }
+
+    #[test]
+    fn a_timed_wait_runs_out_and_a_ring_still_wakes_the_next_wait() {
+        let bell = Arc::new(Bell::new());
+        let t = bell.ticket();
+        let start = std::time::Instant::now();
+        assert!(!bell.wait_for(t, 20_000_000), "nothing rung: it timed out");
+        assert!(start.elapsed() >= Duration::from_millis(10), "it slept");
+        bell.ring();
+        assert!(
+            bell.wait_for(t, 1_000_000_000),
+            "rung since the ticket: at once"
+        );
+        let t = bell.ticket();
+        let seen = Arc::new(AtomicBool::new(false));
+        let h = {
+            let (bell, seen) = (bell.clone(), seen.clone());
+            std::thread::spawn(move || {
+                bell.wait(t);
+                seen.store(true, Relaxed);
+            })
+        };
+        while bell.word.load(Relaxed) & ASLEEP == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!seen.load(Relaxed));
+        bell.ring();
+        h.join().unwrap();
+        assert!(seen.load(Relaxed));
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -271,6 +354,38 @@ mod loom_tests {
                 h.join().unwrap();
             }
             assert!(bell.wakes() <= 2);
+        });
+    }
+
+    /// The router's timed wait (while it holds records) may run out with
+    /// the sleep bit still set (here it runs out at once); its next wait
+    /// must still be woken by a ring that comes after its ticket.
+    #[test]
+    fn bell_timed_wait_then_wait_loses_no_ring() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let bell = Arc::new(Bell::new());
+            let records = Arc::new(AtomicU32::new(0));
+            let h = {
+                let (bell, records) = (bell.clone(), records.clone());
+                loom::thread::spawn(move || {
+                    records.fetch_add(1, Relaxed);
+                    bell.ring();
+                })
+            };
+            let t = bell.ticket();
+            if records.load(Relaxed) == 0 {
+                let _ = bell.wait_for(t, 1);
+                loop {
+                    let t = bell.ticket();
+                    if records.load(Relaxed) == 1 {
+                        break;
+                    }
+                    bell.wait(t);
+                }
+            }
+            h.join().unwrap();
         });
     }
 }

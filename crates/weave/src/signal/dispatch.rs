@@ -1,13 +1,18 @@
-//! The bottom half: the dispatcher (a drainer and a router thread), the handler pool, and delivery
+//! The bottom half: the dispatcher (a router and a drainer thread), the handler pool, and delivery
 //! of thread-directed signals at a ULT's safe points.
 //!
 //! The top half (`wrapper.rs`) leaves records in each signal's ring and
 //! wakes the **dispatcher**: two OS threads that block every signal. The
-//! **drainer** sleeps on a futex, drains the rings (and the spill) in order
-//! and passes each record to the **router** through a channel; it takes no
-//! lock, so that a top half waiting for room (a full ring and spill) never
-//! waits for code it interrupted. The router may wait for locks such code
-//! holds; it routes each record:
+//! **router** sleeps on a futex (`BELL`), takes the records out of the
+//! rings in order, and may then wait for locks that the code a signal
+//! interrupted holds, but never while it holds the rings ([`CONSUMER`]).
+//! The **drainer** sleeps on another (`ROOM`), rung only by a top half
+//! that waits for room (its ring and the spill full) and by the router when
+//! the spill is in use: it moves the spilled records and the rings' into a
+//! channel the router reads before the rings, and takes no lock, so that a
+//! top half waiting for room never waits for code it interrupted. So a
+//! signal's way to its handler is one thread wake here, not two. The
+//! router routes each record:
 //! to a `signal::wait` caller if one waits for it, else to the signal's
 //! **lane** (a queue per signal, so that one signal's handlers run one at a
 //! time and in order, as the kernel runs a handler with its own signal
@@ -34,7 +39,7 @@
 
 use crate::published::Published;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
@@ -43,7 +48,7 @@ use super::ring::{Pop, Record, Route};
 use super::set::{bit, SigSet, MAX_SIGNAL};
 use super::slot::{is_realtime, slot, slots, spill};
 use super::state::{HANDLED, HANDLER, KBLOCKED_ANY};
-use super::wrapper::{claim_once, takes, BELL};
+use super::wrapper::{claim_once, takes, BELL, ROOM};
 use super::{actions, immediate, SigInfo};
 use crate::sync::{mpmc, mpsc};
 use crate::thread::tcb::Tcb;
@@ -154,9 +159,10 @@ pub(crate) fn start() {
     spawn_dispatcher();
 }
 
-/// Starts the dispatcher's two threads, joined by a channel of records.
+/// Starts the dispatcher's two threads, joined by a channel of records
+/// (the drainer's overflow, which the router reads before the rings).
 fn spawn_dispatcher() {
-    let (tx, rx) = std::sync::mpsc::channel::<Pass>();
+    let (tx, rx) = std::sync::mpsc::channel::<Record>();
     spawn_os_thread("weave-signal-route", move || router(rx));
     spawn_os_thread("weave-signal", move || drainer(tx));
 }
@@ -197,6 +203,8 @@ pub(crate) fn after_fork_in_child() {
     }
     // Signals pending for the parent are not the child's (POSIX `fork`).
     held().clear();
+    // The parent's router or drainer may have held the rings at the fork.
+    CONSUMER.store(false, Relaxed);
     // The spill's records are the child's, as the rings' are; the ones the
     // parent's dispatcher had taken out went with it.
     if let Some(sp) = spill() {
@@ -220,54 +228,180 @@ pub(crate) fn after_fork_in_child() {
     spawn_dispatcher();
 }
 
-/// The drainer: the thread the top half wakes, and the only one it ever
-/// waits for (when a ring and the spill are both full). It takes the
-/// records out of the rings and the spill and passes them, in order, to
-/// the router, and does nothing else: no lock of weave's or the program's,
-/// so that it cannot wait for code a signal interrupted (which may be
-/// waiting for it, in the top half). The channel is unbounded: a flood
-/// whose router is stuck grows it in memory instead of filling the spill.
-fn drainer(tx: std::sync::mpsc::Sender<Pass>) {
-    let mut spilled = Vec::new();
-    loop {
-        let seen = BELL.ticket();
-        // Spilled records first, then the rings: a ring record a thread
-        // pushed before it spilled is then seen (the spill's Acquire), and
-        // passed on first, below.
-        if let Some(sp) = spill().filter(|sp| !sp.is_empty()) {
-            sp.take_all(&mut spilled);
+/// Whoever takes records out of the rings and the spill (the router or
+/// the drainer) holds this, so that each ring and the spill have one
+/// consumer at a time and the records leave in order. Its holder never
+/// waits for anything while it holds it (no lock, no allocation: ring pops
+/// into room reserved before, sends on a channel whose other end is the
+/// router's), and both holders block every signal, so no top half ever
+/// runs on a holder: the other one waits for it at most a few pops.
+/// A flag and not a `Mutex`: the child of a fork puts it back, whoever held
+/// it in the parent.
+static CONSUMER: AtomicBool = AtomicBool::new(false);
+
+/// Holds [`CONSUMER`] until dropped.
+struct Consumer;
+
+impl Consumer {
+    fn take() -> Consumer {
+        // Acquire pairs with the Release store of the last holder: the
+        // rings' and the spill's consumer-side words it wrote are seen.
+        while CONSUMER
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
         }
-        let mut busy = false;
-        for sig in SigSet::from_bits(HANDLED.load(Acquire)).iter() {
-            // Acquire pairs with the Release store that published the ring.
-            let ring = slot(sig).ring.load(Acquire);
-            if ring.is_null() {
-                continue;
-            }
-            // SAFETY: rings are leaked when published and never freed.
-            let ring = unsafe { &*ring };
-            loop {
-                match ring.pop() {
-                    Pop::Item(r) => pass_on(&tx, r),
-                    Pop::Empty => break,
-                    Pop::Busy => {
-                        busy = true;
-                        break;
-                    }
+        Consumer
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        CONSUMER.store(false, Release);
+    }
+}
+
+/// Takes the records of the rings, oldest first in each, into `out` (at
+/// most its spare capacity: it never grows). True if a ring's next slot
+/// was claimed by a push not yet published (its top half was itself
+/// interrupted): that ring is left there, to be looked at again shortly.
+/// The caller holds [`CONSUMER`].
+fn pop_rings(out: &mut Vec<Record>, room: usize) -> bool {
+    let mut busy = false;
+    for sig in SigSet::from_bits(HANDLED.load(Acquire)).iter() {
+        // Acquire pairs with the Release store that published the ring.
+        let ring = slot(sig).ring.load(Acquire);
+        if ring.is_null() {
+            continue;
+        }
+        // SAFETY: rings are leaked when published and never freed.
+        let ring = unsafe { &*ring };
+        while out.len() < room {
+            match ring.pop() {
+                Pop::Item(r) => out.push(r),
+                Pop::Empty => break,
+                Pop::Busy => {
+                    busy = true;
+                    break;
                 }
             }
         }
-        for r in spilled.drain(..) {
-            pass_on(&tx, r);
-            // After it is in the channel, behind every record of its signal
-            // before it: until then the top half spills this signal's next
-            // records behind it.
-            slot(r.signo).spilled.fetch_sub(1, Relaxed);
+    }
+    busy
+}
+
+/// The drainer: the thread a top half wakes when it waits for room (its
+/// signal's ring and the spill full, `ROOM`), and the only one a top half
+/// ever waits for. It takes the records out of the spill and the rings and
+/// passes them, in order, to the router, and does nothing else: no lock of
+/// weave's or the program's, so that it cannot wait for code a signal
+/// interrupted (which may be waiting for it, in the top half). The router
+/// may be stuck on such a lock: the records wait in the channel for it,
+/// which is unbounded, so a flood grows it in memory instead of filling
+/// the spill. It also takes the spill whenever the router finds it in use.
+fn drainer(tx: std::sync::mpsc::Sender<Record>) {
+    let mut spilled = Vec::new();
+    let mut rings = Vec::new();
+    loop {
+        let seen = ROOM.ticket();
+        let busy = {
+            let _c = Consumer::take();
+            // Spilled records first, then the rings: a ring record a
+            // thread pushed before it spilled is then seen (the spill's
+            // Acquire), and passed on first, below.
+            if let Some(sp) = spill().filter(|sp| !sp.is_empty()) {
+                sp.take_all(&mut spilled);
+            }
+            let busy = pop_rings(&mut rings, usize::MAX);
+            for r in rings.drain(..) {
+                pass_on(&tx, r);
+            }
+            for r in spilled.drain(..) {
+                pass_on(&tx, r);
+                // After it is in the channel, behind every record of its
+                // signal before it: until then the top half spills this
+                // signal's next records behind it.
+                slot(r.signo).spilled.fetch_sub(1, Relaxed);
+            }
+            busy
+        };
+        // The router routes what was passed (after the rings' records it
+        // took before, and before the ones it takes next).
+        BELL.ring();
+        if busy {
+            // A push was interrupted between its claim and its publication;
+            // it finishes as soon as its thread returns from the handler.
+            std::thread::sleep(std::time::Duration::from_micros(20));
+            continue;
         }
-        // A ULT that opened its mask may have found the held records' lock
-        // busy and woken us (`take_held`): the router looks again.
+        ROOM.wait(seen);
+    }
+}
+
+fn pass_on(tx: &std::sync::mpsc::Sender<Record>, r: Record) {
+    // The router never leaves while the drainer lives (both loop for
+    // ever): a send cannot fail.
+    let _ = tx.send(r);
+}
+
+/// Most records the router takes out of the rings at a time: room
+/// reserved once, so that it never allocates while it holds [`CONSUMER`].
+const BATCH: usize = 256;
+
+/// The router: the thread the top half wakes after each record (`BELL`).
+/// It takes the records out of the rings (the drainer's overflow first:
+/// those are older) and routes each, in order (to a `wait` caller, a lane
+/// and the handler pool, a target ULT, or the held records), and looks
+/// for a taker of held records while any is. It may wait for locks that
+/// code a signal interrupted holds (a lane's while a pool ULT takes a
+/// record from it, the `wait` callers', the queues of thread-directed
+/// records, the runtime's as it spawns a pool ULT), but never while it
+/// holds the rings ([`CONSUMER`]): a top half that waits for room then
+/// has the drainer make it. Spilled records are the drainer's to move.
+fn router(rx: std::sync::mpsc::Receiver<Record>) {
+    // The handler ULTs this thread spawns inherit its kernel mask, which
+    // blocks every signal, as their ULT mask.
+    for _ in 0..FIRST_POOL {
+        grow_pool();
+    }
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+    let mut look_ns = HELD_LOOK_NS;
+    loop {
+        let seen = BELL.ticket();
+        let mut busy = false;
+        loop {
+            // The drainer's records are older than any still in a ring.
+            while let Ok(r) = rx.try_recv() {
+                route(r);
+            }
+            let got_older = {
+                let _c = Consumer::take();
+                match rx.try_recv() {
+                    // The drainer passed more before we held the rings.
+                    Ok(r) => Some(r),
+                    Err(_) => {
+                        busy |= pop_rings(&mut batch, BATCH);
+                        if spill().is_some_and(|sp| !sp.is_empty()) {
+                            ROOM.ring();
+                        }
+                        None
+                    }
+                }
+            };
+            if let Some(r) = got_older {
+                route(r);
+                continue;
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for r in batch.drain(..) {
+                route(r);
+            }
+        }
         if held().signals() != 0 {
-            let _ = tx.send(Pass::Look);
+            place_held();
         }
         if busy {
             // A push was interrupted between its claim and its publication;
@@ -275,61 +409,15 @@ fn drainer(tx: std::sync::mpsc::Sender<Pass>) {
             std::thread::sleep(std::time::Duration::from_micros(20));
             continue;
         }
-        BELL.wait(seen);
-    }
-}
-
-/// What the drainer passes to the router.
-enum Pass {
-    /// A record, to route.
-    Record(Record),
-    /// Held records wait: look for a ULT that takes them.
-    Look,
-}
-
-fn pass_on(tx: &std::sync::mpsc::Sender<Pass>, r: Record) {
-    // The router never leaves while the drainer lives (both loop for
-    // ever): a send cannot fail.
-    let _ = tx.send(Pass::Record(r));
-}
-
-/// The router: routes each record the drainer passes on, in order (to a
-/// `wait` caller, a lane and the handler pool, a target ULT, or the held
-/// records), and looks for a taker of held records while any is. It may
-/// wait for locks that code a signal interrupted holds (a lane's while a
-/// pool ULT takes a record from it, the `wait` callers', the queues of
-/// thread-directed records, the runtime's as it spawns a pool ULT): the top
-/// half never waits for it.
-fn router(rx: std::sync::mpsc::Receiver<Pass>) {
-    use std::sync::mpsc::RecvTimeoutError;
-    // The handler ULTs this thread spawns inherit its kernel mask, which
-    // blocks every signal, as their ULT mask.
-    for _ in 0..FIRST_POOL {
-        grow_pool();
-    }
-    let mut look_ns = HELD_LOOK_NS;
-    loop {
-        let got = if held().signals() != 0 {
-            rx.recv_timeout(std::time::Duration::from_nanos(look_ns as u64))
-        } else {
-            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-        };
-        match got {
-            Ok(first) => {
-                let mut next = Some(first);
-                while let Some(p) = next {
-                    if let Pass::Record(r) = p {
-                        route(r);
-                    }
-                    next = rx.try_recv().ok();
-                }
-                look_ns = HELD_LOOK_NS;
-            }
-            Err(RecvTimeoutError::Timeout) => look_ns = (look_ns * 2).min(HELD_LOOK_MAX_NS),
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
         if held().signals() != 0 {
-            place_held();
+            if BELL.wait_for(seen, look_ns as u64) {
+                look_ns = HELD_LOOK_NS;
+            } else {
+                look_ns = (look_ns * 2).min(HELD_LOOK_MAX_NS);
+            }
+        } else {
+            BELL.wait(seen);
+            look_ns = HELD_LOOK_NS;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The per-signal record ring: where the top half (the kernel-level
 //! handler, in signal context) leaves each signal it took, for the
-//! dispatcher's drainer thread (the bottom half's trigger) to pick up.
+//! dispatcher to pick up (its router, or when a top half waits for room,
+//! its drainer; one at a time: `dispatch.rs`'s consumer flag).
 //!
 //! A bounded multi-producer, single-consumer queue (Vyukov's), one per
 //! handled signal, made of atomics only, so that a push is
@@ -223,7 +224,9 @@ impl Ring {
         }
     }
 
-    /// Takes the oldest record. Only the one consumer calls this.
+    /// Takes the oldest record. Only the one consumer calls this (the
+    /// holder of the dispatcher's consumer flag, whose Acquire and Release
+    /// order one holder's pops before the next one's).
     pub(crate) fn pop(&self) -> Pop {
         let h = self.head.load(Relaxed);
         let slot = &self.slots[h & (self.cap - 1)];

@@ -7,8 +7,9 @@
 //! queue of pending signals full) ends in a record too: for the ULT case 3
 //! chose, or, for case 4, one the dispatcher holds (`held.rs`). It never
 //! waits for the dispatcher while there is room in the spill (`spill.rs`),
-//! and then only for its drainer, which takes no lock: the router, which
-//! may wait for a lock the interrupted code holds, it never waits for.
+//! and then only for its drainer (rung by `ROOM`), which takes no lock:
+//! the router, which may wait for a lock the interrupted code holds, it
+//! never waits for.
 //!
 //! ASYNC-SIGNAL-SAFE, all of it: atomics, thread-local `Cell`s with const
 //! initialisers, reads of the never-freed thread and LWP tables, and the
@@ -74,8 +75,13 @@ impl KernelInfo {
     }
 }
 
-/// Rung after every record pushed; the drainer sleeps on it (`bell.rs`).
+/// Rung after every record pushed; the dispatcher's router sleeps on it
+/// (`bell.rs`).
 pub(crate) static BELL: Bell = Bell::new();
+/// Rung by a top half that waits for room (its signal's ring and the spill
+/// full), and by the router when it sees the spill in use; the dispatcher's
+/// drainer, which takes no lock, sleeps on it and makes room.
+pub(crate) static ROOM: Bell = Bell::new();
 /// Where the scan for a target starts (spreads the choice among ULTs).
 static SCAN_FROM: AtomicUsize = AtomicUsize::new(0);
 
@@ -502,6 +508,7 @@ pub(crate) fn deliver(sig: i32, rec: Record) {
         if !is_realtime(sig) {
             return;
         }
+        ROOM.ring();
         // SAFETY: sched_yield has no preconditions. The ring and the spill
         // are full (thousands of records the dispatcher has not taken):
         // the dispatcher, another thread that blocks every signal, makes
