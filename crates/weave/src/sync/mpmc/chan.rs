@@ -118,11 +118,26 @@ impl<T> Chan<T> {
         each!(self, try_send, v)
     }
 
+    /// [`try_send`](Self::try_send) for a blocking send's first try: a
+    /// rendezvous' lock-free cases inline too (`Locked::try_send_first`).
+    #[inline(always)]
+    pub(crate) fn try_send_first(&self, v: T) -> Result<(), TrySendError<T>> {
+        match &self.flavor {
+            Flavor::Array(c) => c.try_send(v),
+            Flavor::List(c) => c.try_send(v),
+            Flavor::Locked(c) => c.try_send_first(v),
+        }
+    }
+
     /// Receives without waiting. Forced inline into `recv` (see
-    /// `Array::reserve`).
+    /// `Array::reserve`); a rendezvous' receive out of line (its first
+    /// try inline is `try_recv_glance`'s).
     #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.try_recv_glance(false)
+        match &self.flavor {
+            Flavor::Locked(c) => c.try_recv(false),
+            _ => self.try_recv_glance(false),
+        }
     }
 
     /// As [`try_recv`](Self::try_recv); `glance` (a receive without a
@@ -136,7 +151,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(c) => c.try_recv_glance(glance),
             Flavor::List(c) => c.try_recv(),
-            Flavor::Locked(c) => c.try_recv(glance),
+            Flavor::Locked(c) => c.try_recv_first(glance),
         }
     }
 

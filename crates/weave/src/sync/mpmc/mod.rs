@@ -262,7 +262,7 @@ impl<T> Sender<T> {
     fn send_with(&self, value: T, wait: Wait) -> Result<(), SendTimeoutError<T>> {
         // The common case first, without an operation to build: a waiting
         // receiver or room in the buffer.
-        let value = match self.chan.try_send(value) {
+        let value = match self.chan.try_send_first(value) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
             Err(TrySendError::Full(v)) => v,
