@@ -230,13 +230,15 @@ pub(crate) fn after_fork_in_child() {
 
 /// Whoever takes records out of the rings and the spill (the router or
 /// the drainer) holds this, so that each ring and the spill have one
-/// consumer at a time and the records leave in order. Its holder never
-/// waits for anything while it holds it (no lock, no allocation: ring pops
-/// into room reserved before, sends on a channel whose other end is the
-/// router's), and both holders block every signal, so no top half ever
-/// runs on a holder: the other one waits for it at most a few pops.
-/// A flag and not a `Mutex`: the child of a fork puts it back, whoever held
-/// it in the parent.
+/// consumer at a time and the records leave in order. The router takes no
+/// lock and allocates nothing while it holds it (it pops into room
+/// reserved before), so the drainer, which a top half may be waiting for,
+/// waits for it at most a few pops; the drainer holds it while it passes
+/// records on (its channel's sends allocate, as they did before the
+/// router shared the rings), which only the router waits for. Both block
+/// every signal, so no top half ever runs on a holder. A flag and not a
+/// `Mutex`: the child of a fork puts it back, whoever held it in the
+/// parent.
 static CONSUMER: AtomicBool = AtomicBool::new(false);
 
 /// Holds [`CONSUMER`] until dropped.
