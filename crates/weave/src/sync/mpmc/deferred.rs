@@ -148,9 +148,11 @@ impl<T> DeferredRecv<T> {
         key: *const (),
         queue: &Q,
     ) -> bool {
-        // SAFETY: the record is ours and named nowhere yet.
+        // SAFETY: the record is ours and named nowhere yet. A write, not
+        // an assignment: the record is new, its waiter `None`, nothing
+        // to drop (an assignment tested it, 2 instructions a receive).
         let w = unsafe {
-            (*self.waiter.get()) = Some(w);
+            self.waiter.get().write(Some(w));
             (*self.waiter.get()).as_ref().unwrap_unchecked()
         };
         let d = block::Deferred {
