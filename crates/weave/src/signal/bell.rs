@@ -85,27 +85,8 @@ impl Bell {
     /// Sleeps until a ring made after `ticket` was taken (at once if one
     /// was). A wake-up with nothing rung sleeps again.
     pub(crate) fn wait(&self, ticket: u32) {
-        let mut cur = self.word.load(Acquire);
-        loop {
-            if cur & !ASLEEP != ticket {
-                return;
-            }
-            if cur & ASLEEP == 0 {
-                // AcqRel: a ring that comes after this sees the bit; a ring
-                // that came before made the CAS fail.
-                match self
-                    .word
-                    .compare_exchange(cur, cur | ASLEEP, AcqRel, Acquire)
-                {
-                    Ok(_) => cur |= ASLEEP,
-                    Err(now) => {
-                        cur = now;
-                        continue;
-                    }
-                }
-            }
+        while let Some(cur) = self.announce(ticket) {
             self.sleep(cur);
-            cur = self.word.load(Acquire);
         }
     }
 
@@ -116,26 +97,35 @@ impl Bell {
     /// `FUTEX_WAKE` that finds nobody, and the next `wait` sleeps on the
     /// word as it is (a ring still moves it).
     pub(crate) fn wait_for(&self, ticket: u32, ns: u64) -> bool {
+        match self.announce(ticket) {
+            None => true,
+            Some(cur) => {
+                self.sleep_for(cur, ns);
+                self.word.load(Acquire) & !ASLEEP != ticket
+            }
+        }
+    }
+
+    /// Says that the sleeper sleeps unless a ring came after `ticket`:
+    /// the word to sleep on (the sleep bit set), or `None` if rung.
+    fn announce(&self, ticket: u32) -> Option<u32> {
         let mut cur = self.word.load(Acquire);
         loop {
             if cur & !ASLEEP != ticket {
-                return true;
+                return None;
             }
-            if cur & ASLEEP == 0 {
-                // AcqRel, as in `wait`.
-                match self
-                    .word
-                    .compare_exchange(cur, cur | ASLEEP, AcqRel, Acquire)
-                {
-                    Ok(_) => cur |= ASLEEP,
-                    Err(now) => {
-                        cur = now;
-                        continue;
-                    }
-                }
+            if cur & ASLEEP != 0 {
+                return Some(cur);
             }
-            self.sleep_for(cur, ns);
-            return self.word.load(Acquire) & !ASLEEP != ticket;
+            // AcqRel: a ring that comes after this sees the bit; a ring
+            // that came before made the CAS fail.
+            match self
+                .word
+                .compare_exchange(cur, cur | ASLEEP, AcqRel, Acquire)
+            {
+                Ok(_) => return Some(cur | ASLEEP),
+                Err(now) => cur = now,
+            }
         }
     }
 
