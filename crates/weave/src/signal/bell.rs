@@ -251,9 +251,9 @@ mod tests {
         bell.wait(t); // returns at once: rung since the ticket
     }
 
-    #[test]
-    fn a_ring_wakes_a_sleeping_drainer_once() {
-        let bell = Arc::new(Bell::new());
+    /// A thread that takes a ticket and waits on `bell`, once it has
+    /// announced its sleep; the flag says it returned.
+    fn sleeper(bell: &Arc<Bell>) -> (std::thread::JoinHandle<()>, Arc<AtomicBool>) {
         let seen = Arc::new(AtomicBool::new(false));
         let t = bell.ticket();
         let h = {
@@ -263,11 +263,17 @@ mod tests {
                 seen.store(true, Relaxed);
             })
         };
-        // Wait until it has announced its sleep.
         while bell.word.load(Relaxed) & ASLEEP == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(!seen.load(Relaxed), "it sleeps until rung");
+        (h, seen)
+    }
+
+    #[test]
+    fn a_ring_wakes_a_sleeping_drainer_once() {
+        let bell = Arc::new(Bell::new());
+        let (h, seen) = sleeper(&bell);
         bell.ring();
         h.join().unwrap();
         assert!(seen.load(Relaxed));
@@ -289,19 +295,7 @@ mod tests {
             bell.wait_for(t, 1_000_000_000),
             "rung since the ticket: at once"
         );
-        let t = bell.ticket();
-        let seen = Arc::new(AtomicBool::new(false));
-        let h = {
-            let (bell, seen) = (bell.clone(), seen.clone());
-            std::thread::spawn(move || {
-                bell.wait(t);
-                seen.store(true, Relaxed);
-            })
-        };
-        while bell.word.load(Relaxed) & ASLEEP == 0 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert!(!seen.load(Relaxed));
+        let (h, seen) = sleeper(&bell);
         bell.ring();
         h.join().unwrap();
         assert!(seen.load(Relaxed));
